@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# README's second command: install, type check, run every test, print "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh || exit 1
+echo "== typecheck"
+if ! bun run typecheck; then
+  echo "typecheck failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+echo "== tests"
+log=$(mktemp)
+bun test "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+pass=$(grep -E '^ *[0-9]+ pass$' "$log" | tail -1 | awk '{print $1}')
+fail=$(grep -E '^ *[0-9]+ fail$' "$log" | tail -1 | awk '{print $1}')
+rm -f "$log"
+echo "${pass:-0} passed, ${fail:-0} failed"
+exit "$rc"

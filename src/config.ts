@@ -1,0 +1,131 @@
+import { z } from 'zod';
+import type { LogLevel } from './lib/logger.ts';
+
+/**
+ * The only reader of process.env. Every variable of SPEC §3, its default and its validation live
+ * here; anything invalid stops start-up with one line naming the variable (exit code 2).
+ */
+
+const intFrom = (name: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.string().trim().regex(/^\d+$/, `${name} must be a whole number`).transform(Number)
+    .refine((n) => n >= min && n <= max, `${name} must be between ${min} and ${max}`);
+
+const boolFrom = (name: string) =>
+  z.string().trim().toLowerCase()
+    .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), `${name} must be true or false`)
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const urlFrom = (name: string) =>
+  z.string().trim().refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, `${name} must be an http(s) URL`).transform((v) => v.replace(/\/+$/, ''));
+
+const envSchema = z.object({
+  PORT: intFrom('PORT', 0, 65535).default(3000),
+  HOST: z.string().trim().min(1, 'HOST must not be empty').default('0.0.0.0'),
+  DATABASE_PATH: z.string().trim().min(1, 'DATABASE_PATH must not be empty').default('./data/mj-gateway.db'),
+  SERVER_ADDRESS: urlFrom('SERVER_ADDRESS').optional(),
+  INITIAL_ROOT_ACCESS_TOKEN: z.string().trim().min(8, 'INITIAL_ROOT_ACCESS_TOKEN must be at least 8 characters').max(128).optional(),
+  UPDATE_TASK: boolFrom('UPDATE_TASK').default(true),
+  POLL_INTERVAL_MS: intFrom('POLL_INTERVAL_MS', 1).default(15000),
+  POLL_BATCH_SIZE: intFrom('POLL_BATCH_SIZE', 1, 10000).default(100),
+  TASK_TIMEOUT_MS: intFrom('TASK_TIMEOUT_MS', 1).default(3_600_000),
+  UPSTREAM_TIMEOUT_MS: intFrom('UPSTREAM_TIMEOUT_MS', 1).default(60_000),
+  IMAGE_FETCH_ALLOW_PRIVATE: boolFrom('IMAGE_FETCH_ALLOW_PRIVATE').default(false),
+  DEMO: boolFrom('DEMO').default(false),
+  CORS_ORIGINS: z.string().trim().default('*'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { message: 'LOG_LEVEL must be debug, info, warn or error' }).default('info'),
+  // Runtime option overrides, read at first start only (SPEC §3 runtime options).
+  MJ_FORWARD_URL_ENABLED: boolFrom('MJ_FORWARD_URL_ENABLED').optional(),
+  MJ_ACTION_CHECK_SUCCESS_ENABLED: boolFrom('MJ_ACTION_CHECK_SUCCESS_ENABLED').optional(),
+  MJ_NOTIFY_ENABLED: boolFrom('MJ_NOTIFY_ENABLED').optional(),
+  MJ_ACCOUNT_FILTER_ENABLED: boolFrom('MJ_ACCOUNT_FILTER_ENABLED').optional(),
+  MJ_MODE_CLEAR_ENABLED: boolFrom('MJ_MODE_CLEAR_ENABLED').optional(),
+  MJ_PRICES: z.string().trim().optional(),
+});
+
+export interface Config {
+  /** Listen port; 0 picks a free one. */
+  readonly port: number;
+  readonly host: string;
+  /** SQLite file path or `:memory:`. */
+  readonly databasePath: string;
+  /** Public base URL for forwarded image links; `null` = derive from the listening port. */
+  readonly serverAddress: string | null;
+  readonly initialRootAccessToken: string | null;
+  /** Run the background poller in this process. */
+  readonly updateTask: boolean;
+  readonly pollIntervalMs: number;
+  readonly pollBatchSize: number;
+  /** Unfinished tasks older than this (by local submit time) are failed and refunded. */
+  readonly taskTimeoutMs: number;
+  readonly upstreamTimeoutMs: number;
+  readonly imageFetchAllowPrivate: boolean;
+  readonly demo: boolean;
+  /** Allowed browser origins; `['*']` allows any. */
+  readonly corsOrigins: readonly string[];
+  readonly logLevel: LogLevel;
+  /** Raw environment overrides for runtime options (applied at first start only). */
+  readonly optionOverrides: Readonly<Record<string, string>>;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const OPTION_ENV: Record<string, string> = {
+  MJ_FORWARD_URL_ENABLED: 'mj_forward_url_enabled',
+  MJ_ACTION_CHECK_SUCCESS_ENABLED: 'mj_action_check_success_enabled',
+  MJ_NOTIFY_ENABLED: 'mj_notify_enabled',
+  MJ_ACCOUNT_FILTER_ENABLED: 'mj_account_filter_enabled',
+  MJ_MODE_CLEAR_ENABLED: 'mj_mode_clear_enabled',
+  MJ_PRICES: 'mj_prices',
+};
+
+/** Parse an environment (process.env by default) into a frozen config, or throw ConfigError. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // An empty variable counts as unset, as in most shells' `VAR= cmd` usage.
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v.trim() !== '') cleaned[key] = v;
+  }
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue?.path[0] ?? 'environment');
+    throw new ConfigError(`invalid configuration: ${name}: ${issue?.message ?? 'invalid value'}`);
+  }
+  const e = parsed.data;
+  const optionOverrides: Record<string, string> = {};
+  for (const [envName, optionKey] of Object.entries(OPTION_ENV)) {
+    const raw = cleaned[envName];
+    if (raw !== undefined) optionOverrides[optionKey] = envName === 'MJ_PRICES' ? raw : String(e[envName as keyof typeof e]);
+  }
+  const corsOrigins = e.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean);
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    databasePath: e.DATABASE_PATH,
+    serverAddress: e.SERVER_ADDRESS ?? null,
+    initialRootAccessToken: e.INITIAL_ROOT_ACCESS_TOKEN ?? null,
+    updateTask: e.UPDATE_TASK,
+    pollIntervalMs: e.POLL_INTERVAL_MS,
+    pollBatchSize: e.POLL_BATCH_SIZE,
+    taskTimeoutMs: e.TASK_TIMEOUT_MS,
+    upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
+    imageFetchAllowPrivate: e.IMAGE_FETCH_ALLOW_PRIVATE,
+    demo: e.DEMO,
+    corsOrigins: corsOrigins.length ? corsOrigins : ['*'],
+    logLevel: e.LOG_LEVEL,
+    optionOverrides: Object.freeze(optionOverrides),
+  });
+}

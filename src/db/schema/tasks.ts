@@ -1,0 +1,50 @@
+import { sql } from 'drizzle-orm';
+import { check, index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/**
+ * One row per submission. `channel_id` deliberately has no foreign key: channels may be deleted
+ * while tasks still reference them (the poller fails and refunds those tasks).
+ */
+export const tasks = sqliteTable(
+  'tasks',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    userId: integer('user_id').notNull(),
+    tokenId: integer('token_id').notNull().default(0),
+    channelId: integer('channel_id').notNull().default(0),
+    code: integer('code').notNull().default(0),
+    action: text('action').notNull().default(''),
+    mjId: text('mj_id').notNull().default(''),
+    prompt: text('prompt').notNull().default(''),
+    promptEn: text('prompt_en').notNull().default(''),
+    description: text('description').notNull().default(''),
+    state: text('state').notNull().default(''),
+    submitTime: integer('submit_time').notNull().default(0),
+    startTime: integer('start_time').notNull().default(0),
+    finishTime: integer('finish_time').notNull().default(0),
+    imageUrl: text('image_url').notNull().default(''),
+    videoUrl: text('video_url').notNull().default(''),
+    videoUrls: text('video_urls').notNull().default(''),
+    status: text('status').notNull().default(''),
+    progress: text('progress').notNull().default('0%'),
+    failReason: text('fail_reason').notNull().default(''),
+    quota: integer('quota').notNull().default(0),
+    buttons: text('buttons').notNull().default(''),
+    properties: text('properties').notNull().default(''),
+    updatedTime: integer('updated_time').notNull().default(0),
+  },
+  (t) => [
+    index('tasks_user_id_id_idx').on(t.userId, t.id),
+    index('tasks_user_id_mj_id_idx').on(t.userId, t.mjId),
+    index('tasks_user_id_submit_time_idx').on(t.userId, t.submitTime),
+    index('tasks_channel_id_id_idx').on(t.channelId, t.id),
+    index('tasks_mj_id_idx').on(t.mjId),
+    index('tasks_submit_time_idx').on(t.submitTime),
+    // Only unfinished tasks are in this index, so the poller finds them without a scan.
+    index('tasks_unfinished_idx').on(t.channelId, t.id).where(sql`progress <> '100%'`),
+    check('tasks_quota_non_negative', sql`${t.quota} >= 0`),
+  ],
+);
+
+export type TaskRow = typeof tasks.$inferSelect;
+export type NewTaskRow = typeof tasks.$inferInsert;

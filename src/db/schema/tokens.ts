@@ -1,0 +1,24 @@
+import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { users } from './users.ts';
+
+export const TOKEN_STATUS = { enabled: 1, disabled: 2, expired: 3, exhausted: 4 } as const;
+
+export const tokens = sqliteTable(
+  'tokens',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    userId: integer('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull().default(''),
+    key: text('key').notNull().unique(),
+    status: integer('status').notNull().default(1),
+    remainQuota: integer('remain_quota').notNull().default(0),
+    unlimitedQuota: integer('unlimited_quota', { mode: 'boolean' }).notNull().default(false),
+    usedQuota: integer('used_quota').notNull().default(0),
+    expiredTime: integer('expired_time').notNull().default(-1),
+    createdTime: integer('created_time').notNull(),
+    accessedTime: integer('accessed_time').notNull().default(0),
+  },
+  (t) => [index('tokens_user_id_idx').on(t.userId, t.id)],
+);
+
+export type TokenRow = typeof tokens.$inferSelect;

@@ -1,0 +1,127 @@
+import { and, eq, gte, ne, sql } from 'drizzle-orm';
+import type { DB } from '../db/client.ts';
+import { channels, LOG_TYPE, logs, tasks, tokens, users, type NewTaskRow } from '../db/schema/index.ts';
+import type { DbLike } from '../db/types.ts';
+import { AppError } from './errors.ts';
+
+/**
+ * The money paths, and the only code that changes quota. Every function here is synchronous and
+ * meant to run inside one synchronous Drizzle transaction (bun:sqlite is atomic only then), with
+ * any network call outside it.
+ */
+
+export interface ChargeInput {
+  userId: number;
+  tokenId: number;
+  /** Unlimited tokens are not decremented, only their used_quota grows. */
+  unlimitedToken: boolean;
+  channelId: number;
+  modelName: string;
+  quota: number;
+  now: number;
+  /** The task row recorded together with the charge (its quota is set to the charge). */
+  task: Omit<NewTaskRow, 'quota' | 'userId' | 'tokenId' | 'channelId'>;
+}
+
+/**
+ * Charge a submission and record its task in one transaction, guarded by `quota >= price` on the
+ * user and (unless unlimited) on the token, so concurrent submits never overdraw. Throws
+ * `quota_not_enough` with nothing written. Returns the new task id.
+ */
+export function chargeAndRecord(db: DB, input: ChargeInput): number {
+  return db.transaction((tx) => {
+    const q = input.quota;
+    const u = tx.update(users).set({
+      quota: sql`${users.quota} - ${q}`,
+      usedQuota: sql`${users.usedQuota} + ${q}`,
+      requestCount: sql`${users.requestCount} + 1`,
+    }).where(and(eq(users.id, input.userId), gte(users.quota, q))).returning({ id: users.id }).get();
+    if (!u) throw new AppError('BAD_REQUEST', 'quota_not_enough', 'quota_not_enough');
+    const t = input.unlimitedToken
+      ? tx.update(tokens).set({ usedQuota: sql`${tokens.usedQuota} + ${q}` }).where(eq(tokens.id, input.tokenId))
+        .returning({ id: tokens.id }).get()
+      : tx.update(tokens).set({
+        remainQuota: sql`${tokens.remainQuota} - ${q}`,
+        usedQuota: sql`${tokens.usedQuota} + ${q}`,
+      }).where(and(eq(tokens.id, input.tokenId), gte(tokens.remainQuota, q))).returning({ id: tokens.id }).get();
+    if (!t) throw new AppError('BAD_REQUEST', 'quota_not_enough', 'quota_not_enough');
+    tx.update(channels).set({ usedQuota: sql`${channels.usedQuota} + ${q}` }).where(eq(channels.id, input.channelId)).run();
+    const row = tx.insert(tasks).values({
+      ...input.task, userId: input.userId, tokenId: input.tokenId, channelId: input.channelId, quota: q,
+    }).returning({ id: tasks.id }).get();
+    if (q > 0) {
+      tx.insert(logs).values({
+        userId: input.userId, type: LOG_TYPE.consume, content: `${input.modelName} charged ${q}`,
+        quota: q, modelName: input.modelName, channelId: input.channelId, tokenId: input.tokenId,
+        mjId: input.task.mjId ?? '', createdTime: input.now,
+      }).run();
+    }
+    return row.id;
+  });
+}
+
+/** Fields written on the task together with a refund (its final failure state). */
+export interface FailurePatch {
+  status?: string;
+  progress?: string;
+  failReason: string;
+  finishTime?: number;
+  [field: string]: unknown;
+}
+
+export interface RefundResult {
+  /** The compare-and-set won: this call ended the task. */
+  won: boolean;
+  /** Quota credited back (0 when the task was not charged). */
+  refunded: number;
+}
+
+/**
+ * End an unfinished task as failed and give back what it still holds, exactly once: the task row
+ * is updated only if it is still unfinished and still holds `expectedQuota` (compare-and-set),
+ * and only the winner credits the user, the token (unless unlimited) and the channel and writes
+ * the refund log. Call inside a transaction (failAndRefundNow opens one).
+ */
+export function failAndRefund(
+  tx: DbLike,
+  taskId: number,
+  expectedQuota: number,
+  patch: FailurePatch,
+  now: number,
+  modelName: string,
+): RefundResult {
+  const ended = tx.update(tasks).set({
+    ...patch,
+    status: patch.status ?? 'FAILURE',
+    progress: patch.progress ?? '100%',
+    quota: 0,
+    updatedTime: now,
+  }).where(and(eq(tasks.id, taskId), eq(tasks.quota, expectedQuota), ne(tasks.progress, '100%')))
+    .returning({ userId: tasks.userId, tokenId: tasks.tokenId, channelId: tasks.channelId, mjId: tasks.mjId }).get();
+  if (!ended) return { won: false, refunded: 0 };
+  const q = expectedQuota;
+  if (q > 0) {
+    tx.update(users).set({
+      quota: sql`${users.quota} + ${q}`,
+      usedQuota: sql`max(${users.usedQuota} - ${q}, 0)`,
+    }).where(eq(users.id, ended.userId)).run();
+    tx.update(tokens).set({
+      remainQuota: sql`CASE WHEN ${tokens.unlimitedQuota} THEN ${tokens.remainQuota} ELSE ${tokens.remainQuota} + ${q} END`,
+      usedQuota: sql`max(${tokens.usedQuota} - ${q}, 0)`,
+    }).where(eq(tokens.id, ended.tokenId)).run();
+    tx.update(channels).set({ usedQuota: sql`max(${channels.usedQuota} - ${q}, 0)` })
+      .where(eq(channels.id, ended.channelId)).run();
+    tx.insert(logs).values({
+      userId: ended.userId, type: LOG_TYPE.refund, content: `refund: ${patch.failReason}`.slice(0, 500),
+      quota: q, modelName, channelId: ended.channelId, tokenId: ended.tokenId, mjId: ended.mjId, createdTime: now,
+    }).run();
+  }
+  return { won: true, refunded: q };
+}
+
+/** failAndRefund in a transaction of its own. */
+export function failAndRefundNow(
+  db: DB, taskId: number, expectedQuota: number, patch: FailurePatch, now: number, modelName: string,
+): RefundResult {
+  return db.transaction((tx) => failAndRefund(tx, taskId, expectedQuota, patch, now, modelName));
+}

@@ -1,0 +1,36 @@
+/**
+ * Typed errors thrown by the domain; each edge (tRPC, REST, relay) maps the kind to its own
+ * status from one table, so a domain function never knows about HTTP.
+ */
+export type AppErrorKind =
+  | 'BAD_REQUEST'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'UNAVAILABLE'
+  | 'UPSTREAM'
+  | 'TIMEOUT';
+
+export class AppError extends Error {
+  constructor(
+    readonly kind: AppErrorKind,
+    message: string,
+    /** Machine-readable code for the relay envelopes (e.g. `task_not_found`). */
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+export const HTTP_STATUS_OF: Record<AppErrorKind, number> = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  UNAVAILABLE: 503,
+  UPSTREAM: 502,
+  TIMEOUT: 504,
+};

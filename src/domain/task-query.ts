@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { intParam, pageQuerySchema } from './pagination.ts';
+
+/** Below this a timestamp is taken as seconds (SPEC §6.1). */
+const SECONDS_LIMIT = 100_000_000_000;
+
+export function toMillis(ts: number): number {
+  return ts < SECONDS_LIMIT ? ts * 1000 : ts;
+}
+
+const mjIdParam = z.preprocess(
+  (v) => (v === '' || v === null ? undefined : typeof v === 'number' ? String(v) : v),
+  z.string({ message: 'mj_id must be a string' }).trim().max(64, { message: 'mj_id is too long' }).optional(),
+);
+
+const base = {
+  ...pageQuerySchema.shape,
+  mj_id: mjIdParam,
+  start_timestamp: intParam('start_timestamp', 0, 'a non-negative integer'),
+  end_timestamp: intParam('end_timestamp', 0, 'a non-negative integer'),
+};
+
+function checkRange(q: { start_timestamp?: number | undefined; end_timestamp?: number | undefined }, ctx: z.RefinementCtx) {
+  if (q.start_timestamp !== undefined && q.end_timestamp !== undefined && toMillis(q.start_timestamp) > toMillis(q.end_timestamp)) {
+    ctx.addIssue({ code: 'custom', path: ['start_timestamp'], message: 'start_timestamp must not be after end_timestamp' });
+  }
+}
+
+/** Query of `GET /api/mj/self` and `mj.self` (numbers or numeric strings). */
+export const selfTaskQuerySchema = z.object(base).superRefine(checkRange);
+
+/** Query of `GET /api/mj/` and `mj.all`: the user query plus `channel_id`. */
+export const allTaskQuerySchema = z.object({
+  ...base,
+  channel_id: intParam('channel_id', 0, 'a non-negative integer'),
+}).superRefine(checkRange);
+
+export type SelfTaskQuery = z.infer<typeof selfTaskQuerySchema>;
+export type AllTaskQuery = z.infer<typeof allTaskQuerySchema>;
+
+export const mjIdInputSchema = z.object({ mj_id: z.string().trim().min(1, { message: 'mj_id is required' }).max(64) });

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { createChannel, deleteChannel, listChannels, updateChannel } from '../../domain/channels.ts';
+import { listLogs, logListQuerySchema } from '../../domain/logs.ts';
+import { OPTION_KEYS } from '../../domain/options.ts';
+import { pageQuerySchema } from '../../domain/pagination.ts';
+import { createUser, listUsers, updateUser } from '../../domain/users.ts';
+import { adminProcedure, router } from '../init.ts';
+import { userViewSchema } from './user.ts';
+
+const page = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), total: z.number(), page: z.number(), page_size: z.number() });
+
+const quota = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const role = z.union([z.literal(1), z.literal(10)]);
+const httpUrl = z.string().trim().url({ message: 'base_url must be an http(s) URL' })
+  .refine((u) => /^https?:\/\//i.test(u), { message: 'base_url must be an http(s) URL' });
+
+const channelViewSchema = z.object({
+  id: z.number(), name: z.string(), base_url: z.string(), key: z.string(), status: z.number(),
+  priority: z.number(), weight: z.number(), used_quota: z.number(), created_time: z.number(),
+});
+
+const channelFields = {
+  name: z.string().trim().min(1).max(64),
+  base_url: httpUrl,
+  key: z.string().max(512),
+  priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
+  weight: z.number().int().min(0).max(1_000_000).optional(),
+  status: z.union([z.literal(1), z.literal(2), z.literal(3)]).optional(),
+};
+
+const userRouter = router({
+  list: adminProcedure.input(pageQuerySchema.optional()).output(page(userViewSchema))
+    .query(({ ctx, input }) => listUsers(ctx.deps.db, input ?? {})),
+
+  /** Returns the new user's access token (the only time it is shown). */
+  create: adminProcedure.input(z.object({
+    username: z.string().trim().min(1).max(64).regex(/^[\w.@-]+$/, { message: 'username may hold letters, digits and _ . @ -' }),
+    role: role.optional(),
+    quota: quota.optional(),
+    display_name: z.string().trim().max(64).optional(),
+  })).output(z.object({ id: z.number(), username: z.string(), role: z.number(), access_token: z.string() }))
+    .mutation(({ ctx, input }) => createUser(ctx.deps.db, ctx.deps.clock, ctx.user, input)),
+
+  update: adminProcedure.input(z.object({
+    id: z.number().int().positive(),
+    status: z.union([z.literal(1), z.literal(2)]).optional(),
+    quota: quota.optional(),
+    role: role.optional(),
+    display_name: z.string().trim().max(64).optional(),
+  })).output(userViewSchema).mutation(({ ctx, input }) => updateUser(ctx.deps.db, ctx.user, input)),
+});
+
+const channelRouter = router({
+  list: adminProcedure.input(pageQuerySchema.optional()).output(page(channelViewSchema))
+    .query(({ ctx, input }) => listChannels(ctx.deps.db, input ?? {})),
+  create: adminProcedure.input(z.object(channelFields)).output(channelViewSchema)
+    .mutation(({ ctx, input }) => createChannel(ctx.deps.db, ctx.deps.clock, input)),
+  update: adminProcedure.input(z.object({
+    id: z.number().int().positive(),
+    name: channelFields.name.optional(),
+    base_url: httpUrl.optional(),
+    key: channelFields.key.optional(),
+    priority: channelFields.priority,
+    weight: channelFields.weight,
+    status: channelFields.status,
+  })).output(channelViewSchema).mutation(({ ctx, input }) => updateChannel(ctx.deps.db, input)),
+  delete: adminProcedure.input(z.object({ id: z.number().int().positive() })).output(z.object({ id: z.number() }))
+    .mutation(({ ctx, input }) => deleteChannel(ctx.deps.db, input.id)),
+});
+
+const optionItemSchema = z.object({ key: z.string(), value: z.unknown() });
+
+const optionRouter = router({
+  list: adminProcedure.input(pageQuerySchema.optional()).output(page(optionItemSchema)).query(({ ctx }) => {
+    const values = ctx.deps.options.all();
+    const items = OPTION_KEYS.map((key) => ({ key, value: values[key] }));
+    return { items, total: items.length, page: 1, page_size: items.length };
+  }),
+  /** `value` is JSON of the option's type; unknown keys and wrong types are BAD_REQUEST. */
+  update: adminProcedure.input(z.object({ key: z.string().min(1), value: z.unknown() })).output(optionItemSchema)
+    .mutation(({ ctx, input }) => {
+      ctx.deps.options.set(input.key, input.value);
+      return { key: input.key, value: ctx.deps.options.all()[input.key as keyof ReturnType<typeof ctx.deps.options.all>] };
+    }),
+});
+
+const logItemSchema = z.object({
+  id: z.number(), user_id: z.number(), type: z.number(), content: z.string(), quota: z.number(),
+  model_name: z.string(), channel_id: z.number(), token_id: z.number(), mj_id: z.string(), created_time: z.number(),
+});
+
+const logRouter = router({
+  list: adminProcedure.input(logListQuerySchema.optional()).output(page(logItemSchema))
+    .query(({ ctx, input }) => listLogs(ctx.deps.db, input ?? {})),
+});
+
+export const adminRouter = router({ user: userRouter, channel: channelRouter, option: optionRouter, log: logRouter });

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { publicProcedure, router } from '../init.ts';
+import { adminRouter } from './admin.ts';
+import { mjRouter } from './mj.ts';
+import { tokenRouter } from './token.ts';
+import { userRouter } from './user.ts';
+
+export const statusSchema = z.object({
+  version: z.string(), server_address: z.string(), mj_forward_url_enabled: z.boolean(), uptime_ms: z.number(),
+});
+
+export const appRouter = router({
+  status: publicProcedure.input(z.object({}).optional()).output(statusSchema).query(({ ctx }) => ({
+    version: ctx.deps.version,
+    server_address: ctx.deps.serverAddress(),
+    mj_forward_url_enabled: ctx.deps.options.get('mj_forward_url_enabled'),
+    uptime_ms: ctx.deps.clock.now() - ctx.deps.startedAt,
+  })),
+  mj: mjRouter,
+  user: userRouter,
+  token: tokenRouter,
+  admin: adminRouter,
+});
+
+export type AppRouter = typeof appRouter;

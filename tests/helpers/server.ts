@@ -1,0 +1,62 @@
+import { createApp } from '../../src/app.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import type { DB } from '../../src/db/client.ts';
+import type { AppDeps } from '../../src/deps.ts';
+import { OptionsStore } from '../../src/domain/options.ts';
+import { bootstrapRoot } from '../../src/domain/users.ts';
+import { systemClock, type Clock } from '../../src/lib/clock.ts';
+import { silentLogger, type Logger } from '../../src/lib/logger.ts';
+import { tempDb } from './db.ts';
+
+export const ROOT_TOKEN = 'test-root-access-token-0123456789';
+export const ROOT_HEADERS = { authorization: `Bearer ${ROOT_TOKEN}`, 'new-api-user': '1' } as const;
+
+export interface TestServer {
+  url: string;
+  db: DB;
+  dbPath: string;
+  deps: AppDeps;
+  config: Config;
+  stop: () => Promise<void>;
+}
+
+/**
+ * The real app on a real port (0 = any free) over a real SQLite file with the real migrations.
+ * `env` is the environment the config is parsed from, exactly as in production.
+ */
+export async function startTestServer(opts: { env?: Record<string, string>; clock?: Clock; logger?: Logger; fetch?: typeof fetch } = {}): Promise<TestServer> {
+  const { db, path, cleanup } = tempDb();
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: path, UPDATE_TASK: 'false', ...opts.env });
+  const clock = opts.clock ?? systemClock;
+  const options = OptionsStore.bootstrap(db, config.optionOverrides);
+  bootstrapRoot(db, clock, ROOT_TOKEN);
+  let port = 0;
+  const deps: AppDeps = {
+    db, config, clock, options,
+    logger: opts.logger ?? silentLogger,
+    serverAddress: () => config.serverAddress ?? `http://localhost:${port}`,
+    fetch: opts.fetch ?? globalThis.fetch,
+    startedAt: clock.now(),
+    version: 'test',
+  };
+  const app = createApp(deps).listen({ port: 0, hostname: '127.0.0.1' });
+  port = app.server?.port ?? 0;
+  return {
+    url: `http://127.0.0.1:${port}`, db, dbPath: path, deps, config,
+    stop: async () => {
+      await app.stop(true);
+      cleanup();
+    },
+  };
+}
+
+/** Poll `check` until it returns a truthy value (no fixed sleeps in tests). */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
