@@ -3,6 +3,8 @@ import type { AppDeps } from './deps.ts';
 import { corsPlugin } from './http/cors.ts';
 import { errorBodyFor } from './http/errors.ts';
 import { requestIdOf } from './http/request-id.ts';
+import { imageRoutes } from './http/image.ts';
+import { relayRoutes } from './http/relay.ts';
 import { restRoutes } from './http/rest.ts';
 import { trpcRoutes } from './http/trpc.ts';
 
@@ -46,7 +48,9 @@ export function createApp(deps: AppDeps) {
       }
     })
     .use(restRoutes(deps))
-    .use(trpcRoutes(deps));
+    .use(trpcRoutes(deps))
+    .use(imageRoutes(deps))
+    .use(relayRoutes(deps));
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -1,4 +1,6 @@
 import { createApp } from './app.ts';
+import { startDemo } from './demo.ts';
+import { createPoller } from './jobs/poller.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { openDatabase } from './db/client.ts';
 import type { AppDeps } from './deps.ts';
@@ -49,12 +51,18 @@ async function main(): Promise<void> {
   logger.info('listening', { host: config.host, port: listeningPort, database: config.databasePath });
   console.log(`mj-gateway listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${listeningPort}`);
 
+  const demo = config.demo ? await startDemo(deps) : null;
+  const poller = createPoller(deps);
+  if (config.updateTask) poller.start();
+
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info('shutting down', { signal });
     await app.stop();
+    await poller.stop();
+    await demo?.stop();
     db.$client.close();
     process.exit(0);
   };

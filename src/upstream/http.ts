@@ -1,0 +1,55 @@
+/**
+ * One HTTP call to an upstream midjourney-proxy channel, with its `mj-api-secret` and a hard
+ * timeout. Never throws: the outcome says what happened so callers can map each case (SPEC §7.2
+ * step 7, §8) without try/catch around the network.
+ */
+
+export interface UpstreamTarget {
+  baseUrl: string;
+  /** Channel key, sent as `mj-api-secret` (a `Bearer ` prefix is removed). */
+  key: string;
+}
+
+export interface UpstreamRequest {
+  method: 'GET' | 'POST';
+  /** Path (and query) appended to the base URL, e.g. `/mj/submit/imagine`. */
+  path: string;
+  body?: unknown;
+  timeoutMs: number;
+  /** Extra abort (e.g. the server shutting down). */
+  signal?: AbortSignal;
+}
+
+export type UpstreamOutcome =
+  | { kind: 'response'; status: number; text: string; json: unknown | undefined }
+  | { kind: 'timeout' }
+  | { kind: 'network'; message: string };
+
+export async function callUpstream(fetchFn: typeof fetch, target: UpstreamTarget, req: UpstreamRequest): Promise<UpstreamOutcome> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  const key = target.key.replace(/^bearer\s+/i, '').trim();
+  if (key) headers['mj-api-secret'] = key;
+  if (req.body !== undefined) headers['content-type'] = 'application/json';
+  const timeout = AbortSignal.timeout(req.timeoutMs);
+  const signal = req.signal ? AbortSignal.any([timeout, req.signal]) : timeout;
+  try {
+    const res = await fetchFn(`${target.baseUrl}${req.path}`, {
+      method: req.method,
+      headers,
+      body: req.body === undefined ? undefined : JSON.stringify(req.body),
+      signal,
+      redirect: 'manual',
+    });
+    const text = await res.text();
+    let json: unknown | undefined;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { kind: 'response', status: res.status, text, json };
+  } catch (err) {
+    if (timeout.aborted) return { kind: 'timeout' };
+    return { kind: 'network', message: err instanceof Error ? err.message : String(err) };
+  }
+}
