@@ -16,7 +16,8 @@ const taskItemShape = {
   properties: z.string(),
 };
 export const taskItemSchema = z.object(taskItemShape);
-export const adminTaskItemSchema = z.object({ ...taskItemShape, user_id: z.number(), channel_id: z.number() });
+const { id, ...restOfItem } = taskItemShape;
+export const adminTaskItemSchema = z.object({ id, user_id: z.number(), channel_id: z.number(), ...restOfItem });
 
 const pageOf = <T extends z.ZodType>(item: T) =>
   z.object({ items: z.array(item), total: z.number(), page: z.number(), page_size: z.number() });

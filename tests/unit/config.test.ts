@@ -1,0 +1,83 @@
+import { describe, expect, test } from 'bun:test';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+
+describe('config', () => {
+  test('defaults match SPEC §3', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(3000);
+    expect(c.host).toBe('0.0.0.0');
+    expect(c.databasePath).toBe('./data/mj-gateway.db');
+    expect(c.serverAddress).toBeNull();
+    expect(c.initialRootAccessToken).toBeNull();
+    expect(c.updateTask).toBe(true);
+    expect(c.pollIntervalMs).toBe(15000);
+    expect(c.pollBatchSize).toBe(100);
+    expect(c.taskTimeoutMs).toBe(3_600_000);
+    expect(c.upstreamTimeoutMs).toBe(60_000);
+    expect(c.imageFetchAllowPrivate).toBe(false);
+    expect(c.demo).toBe(false);
+    expect(c.corsOrigins).toEqual(['*']);
+    expect(c.logLevel).toBe('info');
+    expect(c.optionOverrides).toEqual({});
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  test('every variable is read', () => {
+    const c = loadConfig({
+      PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: ':memory:', SERVER_ADDRESS: 'https://mj.example.com/',
+      INITIAL_ROOT_ACCESS_TOKEN: 'abcdefgh12345678', UPDATE_TASK: 'false', POLL_INTERVAL_MS: '500',
+      POLL_BATCH_SIZE: '7', TASK_TIMEOUT_MS: '1000', UPSTREAM_TIMEOUT_MS: '2000', IMAGE_FETCH_ALLOW_PRIVATE: 'true',
+      DEMO: '1', CORS_ORIGINS: 'https://a.example, https://b.example', LOG_LEVEL: 'debug',
+      MJ_FORWARD_URL_ENABLED: 'false', MJ_PRICES: '{"mj_imagine":0.2}',
+    });
+    expect(c.port).toBe(0);
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.databasePath).toBe(':memory:');
+    expect(c.serverAddress).toBe('https://mj.example.com');
+    expect(c.initialRootAccessToken).toBe('abcdefgh12345678');
+    expect(c.updateTask).toBe(false);
+    expect(c.pollIntervalMs).toBe(500);
+    expect(c.pollBatchSize).toBe(7);
+    expect(c.taskTimeoutMs).toBe(1000);
+    expect(c.upstreamTimeoutMs).toBe(2000);
+    expect(c.imageFetchAllowPrivate).toBe(true);
+    expect(c.demo).toBe(true);
+    expect(c.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
+    expect(c.logLevel).toBe('debug');
+    expect(c.optionOverrides).toEqual({ mj_forward_url_enabled: 'false', mj_prices: '{"mj_imagine":0.2}' });
+  });
+
+  test('an empty variable counts as unset', () => {
+    expect(loadConfig({ PORT: '', LOG_LEVEL: ' ' }).port).toBe(3000);
+  });
+
+  const bad: Array<[string, string]> = [
+    ['PORT', 'abc'], ['PORT', '70000'], ['PORT', '-1'], ['POLL_INTERVAL_MS', '-5'], ['POLL_INTERVAL_MS', '0'],
+    ['POLL_BATCH_SIZE', '1.5'], ['TASK_TIMEOUT_MS', 'soon'], ['UPSTREAM_TIMEOUT_MS', '0'], ['SERVER_ADDRESS', 'not a url'],
+    ['SERVER_ADDRESS', 'ftp://x.example'], ['UPDATE_TASK', 'maybe'], ['IMAGE_FETCH_ALLOW_PRIVATE', '2'], ['DEMO', 'on?'],
+    ['LOG_LEVEL', 'verbose'], ['INITIAL_ROOT_ACCESS_TOKEN', 'short'],
+  ];
+  for (const [name, value] of bad) {
+    test(`invalid ${name}=${value} names the variable`, () => {
+      let err: unknown;
+      try {
+        loadConfig({ [name]: value });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toStartWith(`invalid configuration: ${name}:`);
+      expect((err as Error).message).not.toContain('\n');
+    });
+  }
+
+  test('the server exits with code 2 and one line naming the variable', async () => {
+    const proc = Bun.spawn(['bun', 'src/index.ts'], {
+      env: { PATH: process.env.PATH ?? '', PORT: 'abc' }, stdout: 'pipe', stderr: 'pipe',
+    });
+    const code = await proc.exited;
+    const err = await new Response(proc.stderr).text();
+    expect(code).toBe(2);
+    expect(err.trim()).toBe('invalid configuration: PORT: PORT must be a whole number');
+  });
+});
