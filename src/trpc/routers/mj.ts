@@ -28,14 +28,14 @@ function policyOf(deps: AppDeps): ImageLinkPolicy {
 
 export const mjRouter = router({
   /** The caller's own tasks (SPEC §6.1). */
-  self: userProcedure.input(selfTaskQuerySchema).output(pageOf(taskItemSchema)).query(({ ctx, input }) => {
+  self: userProcedure.input(selfTaskQuerySchema.optional()).output(pageOf(taskItemSchema)).query(({ ctx, input = {} }) => {
     const page = listTasks(ctx.deps.db, selfFilter(ctx.user.id, input), input);
     const policy = policyOf(ctx.deps);
     return { ...page, items: page.items.map((r) => taskItem(r, policy)) };
   }),
 
   /** Every user's tasks, with owner and channel (SPEC §6.2). */
-  all: adminProcedure.input(allTaskQuerySchema).output(pageOf(adminTaskItemSchema)).query(({ ctx, input }) => {
+  all: adminProcedure.input(allTaskQuerySchema.optional()).output(pageOf(adminTaskItemSchema)).query(({ ctx, input = {} }) => {
     const page = listTasks(ctx.deps.db, allFilter(input), input);
     const policy = policyOf(ctx.deps);
     return { ...page, items: page.items.map((r) => adminTaskItem(r, policy)) };
