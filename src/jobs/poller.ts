@@ -1,12 +1,164 @@
 import type { AppDeps } from '../deps.ts';
+import {
+  addCounts, applyPollBatch, emptyCounts, endStrandedTasks, planTick, pollChannels, selectUnfinishedTasks,
+  type PollChannel, type PollTask, type SyncCounts, type SyncSettings,
+} from '../domain/task-sync.ts';
+import { callUpstream } from '../upstream/http.ts';
+import { mapBounded } from './bounded.ts';
 
 export interface Poller {
+  /** Runs a tick now and then every `pollIntervalMs`; calling it twice does nothing more. */
   start(): void;
+  /** Clears the interval, cancels in-flight upstream calls and waits for the running tick. */
   stop(): Promise<void>;
-  runOnce(): Promise<void>;
+  /** One full tick (after the running one, if any): what tests drive. */
+  runOnce(): Promise<TickReport>;
 }
 
-/** Background poller (SPEC §8): placeholder until the poller issue fills it. */
-export function createPoller(_deps: AppDeps): Poller {
-  return { start() {}, async stop() {}, async runOnce() {} };
+/** What the poller needs; AppDeps fits, and a test may pass its own db handle or clock. */
+export type PollerDeps = Pick<AppDeps, 'db' | 'logger' | 'clock' | 'fetch'> & {
+  config: Pick<AppDeps['config'], 'pollIntervalMs' | 'pollBatchSize' | 'taskTimeoutMs' | 'upstreamTimeoutMs'>;
+};
+
+export interface PollerOptions {
+  /** Channels polled at the same time; default 4. */
+  concurrency?: number;
+  /** Overrides config.pollIntervalMs. */
+  intervalMs?: number;
+}
+
+/** Summary of one tick. */
+export interface TickReport extends SyncCounts {
+  unfinished: number;
+  channels: number;
+  /** Upstream calls that failed (transport, status or body); each is logged with its channel id. */
+  channelErrors: number;
+  durationMs: number;
+}
+
+/** Poll calls never wait longer than this, whatever the submit timeout (SPEC §3). */
+const MAX_POLL_TIMEOUT_MS = 15_000;
+
+/**
+ * The background poller (SPEC §8). One tick at a time: unfinished tasks are read through the
+ * partial index, stranded ones ended locally, and each channel asked for its tasks with
+ * `list-by-condition` in batches (channels concurrently, a channel's batches in order). Each
+ * batch is written in one synchronous transaction as soon as it arrives, so a slow channel
+ * delays nobody else, and a channel that stops answering is skipped for the rest of the tick.
+ */
+export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller {
+  const logger = deps.logger.child({ component: 'poller' });
+  const concurrency = Math.max(1, opts.concurrency ?? 4);
+  const intervalMs = opts.intervalMs ?? deps.config.pollIntervalMs;
+  const pollTimeoutMs = Math.min(MAX_POLL_TIMEOUT_MS, deps.config.upstreamTimeoutMs);
+  const settings: SyncSettings = { taskTimeoutMs: deps.config.taskTimeoutMs, upstreamTimeoutMs: deps.config.upstreamTimeoutMs };
+  const batchSize = Math.max(1, deps.config.pollBatchSize);
+  let timer: ReturnType<typeof setInterval> | null = null;
+  let running: Promise<TickReport> | null = null;
+  let abort: AbortController | null = null;
+
+  async function pollChannel(channel: PollChannel, rows: PollTask[], signal: AbortSignal, report: TickReport): Promise<void> {
+    let reachable = true;
+    for (let i = 0; i < rows.length; i += batchSize) {
+      const batch = rows.slice(i, i + batchSize);
+      let items: unknown[] | null = null;
+      if (reachable && !signal.aborted) {
+        const ids = [...new Set(batch.map((r) => r.mjId))];
+        const outcome = await callUpstream(deps.fetch, channel, {
+          method: 'POST', path: '/mj/task/list-by-condition', body: { ids }, timeoutMs: pollTimeoutMs, signal,
+        });
+        if (outcome.kind === 'response' && outcome.status === 200 && Array.isArray(outcome.json)) {
+          items = outcome.json;
+        } else {
+          report.channelErrors++;
+          if (outcome.kind === 'response') {
+            logger.warn('poll answer refused', {
+              channelId: channel.id, status: outcome.status,
+              reason: outcome.status !== 200 ? 'status is not 200' : 'body is not a JSON array', batch: ids.length,
+            });
+          } else if (!signal.aborted) {
+            // A channel that does not answer would only burn the timeout again for each batch.
+            reachable = false;
+            logger.warn('poll call failed', {
+              channelId: channel.id, error: outcome.kind === 'timeout' ? `timeout after ${pollTimeoutMs} ms` : outcome.message,
+              batch: ids.length,
+            });
+          }
+        }
+      }
+      // Written even without items: timeouts end tasks whether or not the upstream answers.
+      try {
+        const counts = applyPollBatch(deps.db, batch, items, deps.clock.now(), settings);
+        if (counts.unknown || counts.invalid) {
+          logger.warn('poll answer had unusable items', { channelId: channel.id, unknown: counts.unknown, invalid: counts.invalid });
+        }
+        addCounts(report, counts);
+      } catch (err) {
+        logger.error('poll batch write failed', { channelId: channel.id, error: err instanceof Error ? err : String(err) });
+      }
+    }
+  }
+
+  async function tick(): Promise<TickReport> {
+    const started = performance.now();
+    const report: TickReport = { ...emptyCounts(), unfinished: 0, channels: 0, channelErrors: 0, durationMs: 0 };
+    const controller = new AbortController();
+    abort = controller;
+    try {
+      const rows = selectUnfinishedTasks(deps.db);
+      report.unfinished = rows.length;
+      if (rows.length === 0) return report;
+      const plan = planTick(rows, pollChannels(deps.db), deps.clock.now(), settings);
+      addCounts(report, endStrandedTasks(deps.db, plan.stranded, deps.clock.now()));
+      report.channels = plan.byChannel.size;
+      await mapBounded([...plan.byChannel.values()], concurrency, async ({ channel, rows: channelRows }) => {
+        try {
+          await pollChannel(channel, channelRows, controller.signal, report);
+        } catch (err) {
+          report.channelErrors++;
+          logger.error('poll of channel failed', { channelId: channel.id, error: err instanceof Error ? err : String(err) });
+        }
+      });
+    } catch (err) {
+      logger.error('poll tick failed', { error: err instanceof Error ? err : String(err) });
+    } finally {
+      if (abort === controller) abort = null;
+      report.durationMs = Math.round((performance.now() - started) * 10) / 10;
+    }
+    if (report.updated || report.failed || report.channelErrors) {
+      logger.info('poll tick', { ...report });
+    } else {
+      logger.debug('poll tick', { ...report });
+    }
+    return report;
+  }
+
+  /** Starts a tick unless one is running; returns the running one either way. */
+  function launch(): Promise<TickReport> {
+    if (running) return running;
+    const p = tick().finally(() => {
+      if (running === p) running = null;
+    });
+    running = p;
+    return p;
+  }
+
+  return {
+    start() {
+      if (timer) return;
+      void launch();
+      timer = setInterval(() => void launch(), intervalMs);
+      timer.unref?.();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+      abort?.abort();
+      if (running) await running;
+    },
+    async runOnce() {
+      if (running) await running;
+      return launch();
+    },
+  };
 }

@@ -1,0 +1,220 @@
+import type { TaskRow } from '../db/schema/index.ts';
+
+/**
+ * Pure rules of the poller (SPEC §8): how one upstream task (an item of `list-by-condition`) is
+ * read, normalised into our column formats, and what it means for the local row. No database and
+ * no clock here, so every rule is unit-testable.
+ */
+
+/** The fields of an upstream task the gateway keeps, after validation. */
+export interface UpstreamTask {
+  id: string;
+  status: string;
+  /** `undefined` = absent from the item (keep ours); `null` = explicitly empty. */
+  progress: string | null | undefined;
+  promptEn: string | null | undefined;
+  state: string | null | undefined;
+  startTime: number | null | undefined;
+  finishTime: number | null | undefined;
+  imageUrl: string | null | undefined;
+  videoUrl: string | null | undefined;
+  videoUrls: unknown;
+  failReason: string | null | undefined;
+  buttons: unknown;
+  properties: unknown;
+}
+
+export type ParsedItem = { ok: true; task: UpstreamTask } | { ok: false; reason: string };
+
+const STRING_FIELDS = ['progress', 'promptEn', 'state', 'imageUrl', 'videoUrl', 'failReason'] as const;
+const TIME_FIELDS = ['startTime', 'finishTime'] as const;
+
+/**
+ * Validates one item of an upstream `list-by-condition` answer. An item without a string `id` and
+ * `status`, or with a field of the wrong type, is refused (logged and skipped by the caller).
+ */
+export function parseUpstreamTask(raw: unknown): ParsedItem {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: 'item is not an object' };
+  const o = raw as Record<string, unknown>;
+  if (typeof o.id !== 'string' || o.id.trim() === '') return { ok: false, reason: 'item has no id' };
+  if (typeof o.status !== 'string') return { ok: false, reason: `item ${o.id} has no status` };
+  for (const f of STRING_FIELDS) {
+    const v = o[f];
+    if (v !== undefined && v !== null && typeof v !== 'string') return { ok: false, reason: `item ${o.id}: ${f} is not a string` };
+  }
+  const times: Partial<Record<(typeof TIME_FIELDS)[number], number | null | undefined>> = {};
+  for (const f of TIME_FIELDS) {
+    const v = o[f];
+    if (v === undefined || v === null) times[f] = v;
+    else if (typeof v === 'number' && Number.isFinite(v)) times[f] = Math.trunc(v);
+    else if (typeof v === 'string' && /^\d+$/.test(v)) times[f] = Number(v);
+    else return { ok: false, reason: `item ${o.id}: ${f} is not a number` };
+  }
+  return {
+    ok: true,
+    task: {
+      id: o.id.trim(),
+      status: o.status,
+      progress: o.progress as string | null | undefined,
+      promptEn: o.promptEn as string | null | undefined,
+      state: o.state as string | null | undefined,
+      startTime: times.startTime,
+      finishTime: times.finishTime,
+      imageUrl: o.imageUrl as string | null | undefined,
+      videoUrl: o.videoUrl as string | null | undefined,
+      videoUrls: o.videoUrls,
+      failReason: o.failReason as string | null | undefined,
+      buttons: o.buttons,
+      properties: o.properties,
+    },
+  };
+}
+
+/**
+ * `video_urls` column: a JSON array of URL strings, from the upstream's `[{ url }]` (plain strings
+ * are accepted too); `""` when there are none (SPEC §6.1).
+ */
+export function normaliseVideoUrls(v: unknown): string {
+  if (!Array.isArray(v)) return '';
+  const urls: string[] = [];
+  for (const entry of v) {
+    if (typeof entry === 'string' && entry !== '') urls.push(entry);
+    else if (typeof entry === 'object' && entry !== null && typeof (entry as { url?: unknown }).url === 'string') {
+      const url = (entry as { url: string }).url;
+      if (url !== '') urls.push(url);
+    }
+  }
+  return urls.length ? JSON.stringify(urls) : '';
+}
+
+/** `buttons` / `properties` columns: JSON text, `""` when absent, null or empty. */
+export function normaliseJsonText(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (Array.isArray(v) && v.length === 0) return '';
+  if (typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0) return '';
+  try {
+    return JSON.stringify(v) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** The task columns the poller owns; everything else (submit_time, quota, ...) stays local. */
+export interface SyncFields {
+  progress: string;
+  status: string;
+  promptEn: string;
+  state: string;
+  startTime: number;
+  finishTime: number;
+  imageUrl: string;
+  videoUrl: string;
+  videoUrls: string;
+  failReason: string;
+  buttons: string;
+  properties: string;
+}
+
+export const SYNC_FIELD_NAMES: readonly (keyof SyncFields)[] = [
+  'progress', 'status', 'promptEn', 'state', 'startTime', 'finishTime', 'imageUrl', 'videoUrl', 'videoUrls',
+  'failReason', 'buttons', 'properties',
+];
+
+export const FINISHED = '100%';
+/** Statuses after which the upstream will not change the task any more, other than SUCCESS. */
+const FAILED_STATUSES: ReadonlySet<string> = new Set(['FAILURE', 'CANCEL']);
+const DEFAULT_FAIL_REASON = 'upstream task failed';
+
+/** What an upstream item means for the local row. */
+export type SyncDecision =
+  /** Nothing the gateway keeps changed. */
+  | { kind: 'unchanged' }
+  /** Write these values (the task may have finished successfully: progress "100%"). */
+  | { kind: 'update'; fields: SyncFields }
+  /** The task failed upstream: end it and refund (fields carry progress "100%", FAILURE, the reason). */
+  | { kind: 'fail'; fields: SyncFields };
+
+const str = (v: string | null | undefined, keep: string) => (v === undefined ? keep : (v ?? ''));
+const time = (v: number | null | undefined, keep: number) => (v === undefined ? keep : (v ?? 0));
+
+function currentFields(row: TaskRow): SyncFields {
+  return {
+    progress: row.progress, status: row.status, promptEn: row.promptEn, state: row.state, startTime: row.startTime,
+    finishTime: row.finishTime, imageUrl: row.imageUrl, videoUrl: row.videoUrl, videoUrls: row.videoUrls,
+    failReason: row.failReason, buttons: row.buttons, properties: row.properties,
+  };
+}
+
+/** True when any synced column differs. */
+export function fieldsDiffer(a: SyncFields, b: SyncFields): boolean {
+  return SYNC_FIELD_NAMES.some((k) => a[k] !== b[k]);
+}
+
+/**
+ * Applies one upstream item to an unfinished local row. Final failure = upstream status FAILURE
+ * (or CANCEL), or a non-empty failReason while the task is not SUCCESS. SUCCESS finishes with
+ * "100%". While unfinished, the progress is never empty ("0%" until the upstream says more) and
+ * never "100%" (which would stop polling a task that has not ended).
+ */
+export function decideSync(row: TaskRow, item: UpstreamTask, now: number): SyncDecision {
+  const current = currentFields(row);
+  const next: SyncFields = {
+    progress: current.progress,
+    status: item.status,
+    promptEn: str(item.promptEn, current.promptEn),
+    state: str(item.state, current.state),
+    startTime: time(item.startTime, current.startTime),
+    finishTime: time(item.finishTime, current.finishTime),
+    imageUrl: str(item.imageUrl, current.imageUrl),
+    videoUrl: str(item.videoUrl, current.videoUrl),
+    videoUrls: item.videoUrls === undefined ? current.videoUrls : normaliseVideoUrls(item.videoUrls),
+    failReason: str(item.failReason, current.failReason),
+    buttons: item.buttons === undefined ? current.buttons : normaliseJsonText(item.buttons),
+    properties: item.properties === undefined ? current.properties : normaliseJsonText(item.properties),
+  };
+  const upstreamReason = (item.failReason ?? '').trim();
+  if (FAILED_STATUSES.has(item.status) || (item.status !== 'SUCCESS' && upstreamReason !== '')) {
+    return {
+      kind: 'fail',
+      fields: {
+        ...next, status: 'FAILURE', progress: FINISHED, failReason: upstreamReason || DEFAULT_FAIL_REASON,
+        finishTime: next.finishTime || now,
+      },
+    };
+  }
+  if (item.status === 'SUCCESS') {
+    next.progress = FINISHED;
+    next.failReason = '';
+    if (!next.finishTime) next.finishTime = now;
+  } else {
+    const p = (item.progress ?? '').trim();
+    const keep = current.progress && current.progress !== FINISHED ? current.progress : '0%';
+    next.progress = p === '' || p === FINISHED ? keep : p;
+  }
+  return fieldsDiffer(current, next) ? { kind: 'update', fields: next } : { kind: 'unchanged' };
+}
+
+/** `upstream task timed out after <N> minutes`, N with at most two decimals (60, 0.5, 0.01). */
+export function timeoutReason(taskTimeoutMs: number): string {
+  const minutes = Number((taskTimeoutMs / 60_000).toFixed(2));
+  return `upstream task timed out after ${minutes} minutes`;
+}
+
+/** A task still unfinished this long after its local submit time is failed and refunded. */
+export function isTimedOut(row: Pick<TaskRow, 'submitTime'>, now: number, taskTimeoutMs: number): boolean {
+  return now - row.submitTime >= taskTimeoutMs;
+}
+
+/** Grace after the upstream timeout before a row without an upstream id is considered orphaned. */
+export const ORPHAN_GRACE_MS = 30_000;
+
+export const SUBMIT_DID_NOT_COMPLETE = 'submit did not complete';
+
+export function channelGoneReason(channelId: number): string {
+  return `channel ${channelId} no longer exists`;
+}
+
+/** The values that end a task as a failure, on top of what the row already holds. */
+export function failureFields(row: TaskRow, reason: string, now: number): SyncFields {
+  return { ...currentFields(row), status: 'FAILURE', progress: FINISHED, failReason: reason, finishTime: row.finishTime || now };
+}
