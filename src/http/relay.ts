@@ -1,7 +1,97 @@
 import { Elysia } from 'elysia';
+import { authenticateRelay, type RelayCaller } from '../auth/relay.ts';
 import type { AppDeps } from '../deps.ts';
+import { AppError, HTTP_STATUS_OF, type AppErrorKind } from '../domain/errors.ts';
+import { fetchRelayTask, listRelayTasks, relayImageSeed } from '../domain/relay/queries.ts';
+import { SUBMIT_ROUTES, type SubmitKind } from '../domain/relay/schemas.ts';
+import { submitTask } from '../domain/relay/submit.ts';
+import type { RelayAnswer, RelayEnv } from '../domain/relay/types.ts';
+import { relayAuthError, relayError } from './errors.ts';
+import { requestIdOf } from './request-id.ts';
 
-/** Relay API (SPEC §7): placeholder until the relay issue fills it. */
-export function relayRoutes(_deps: AppDeps) {
-  return new Elysia({ name: 'relay' });
+/** The numeric midjourney-proxy code of a local refusal: 3 no channel, 5 upstream trouble, else 4. */
+const MJ_CODE_OF: Partial<Record<AppErrorKind, number>> = { UNAVAILABLE: 3, UPSTREAM: 5, TIMEOUT: 5 };
+
+type Set = { status?: number | string };
+
+/** Body of a relay request, read by us (routes use `parse: 'none'`) so bad JSON gets our 400. */
+async function readJson(request: Request): Promise<unknown> {
+  const text = await request.text();
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new AppError('BAD_REQUEST', 'request body is not valid JSON', 'invalid_json');
+  }
+}
+
+/** Path and query as received: forwarded upstream unchanged, mode prefix included. */
+function pathOf(request: Request): string {
+  const url = new URL(request.url);
+  return url.pathname + url.search;
+}
+
+/**
+ * Relay API (SPEC §7): every route under `/mj/...` and `/:mode/mj/...`. Each handler
+ * authenticates the API key, calls one domain function and answers JSON; local refusals use the
+ * midjourney-proxy envelope, key failures the OpenAI-style body of SPEC §5.2.
+ */
+export function relayRoutes(deps: AppDeps) {
+  const env: RelayEnv = {
+    db: deps.db,
+    options: deps.options,
+    clock: deps.clock,
+    fetch: deps.fetch,
+    logger: deps.logger,
+    upstreamTimeoutMs: deps.config.upstreamTimeoutMs,
+    serverAddress: deps.serverAddress,
+  };
+
+  async function run(request: Request, set: Set, handle: (caller: RelayCaller) => Promise<RelayAnswer> | RelayAnswer): Promise<unknown> {
+    let caller: RelayCaller;
+    try {
+      caller = authenticateRelay(deps.db, request.headers, deps.clock.now());
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      set.status = HTTP_STATUS_OF[err.kind];
+      return relayAuthError(err.message, err.code ?? 'invalid_api_key');
+    }
+    try {
+      const answer = await handle(caller);
+      set.status = answer.status;
+      return answer.body;
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      set.status = HTTP_STATUS_OF[err.kind];
+      return relayError(MJ_CODE_OF[err.kind] ?? 4, err.message);
+    }
+  }
+
+  const callerInfo = (c: RelayCaller) => ({ userId: c.user.id, tokenId: c.token.id, unlimitedToken: c.token.unlimitedQuota });
+
+  const submit = (kind: SubmitKind) => ({ request, set }: { request: Request; set: Set }) =>
+    run(request, set, async (caller) => {
+      const body = await readJson(request);
+      return submitTask(env, callerInfo(caller), { kind, path: pathOf(request), body, requestId: requestIdOf(request) });
+    });
+
+  const fetchTask = ({ request, set, params }: { request: Request; set: Set; params: { id: string } }) =>
+    run(request, set, (c) => ({ status: 200, body: fetchRelayTask(env, c.user.id, params.id) }));
+
+  const listByCondition = ({ request, set }: { request: Request; set: Set }) =>
+    run(request, set, async (c) => ({ status: 200, body: listRelayTasks(env, c.user.id, await readJson(request)) }));
+
+  const imageSeed = ({ request, set, params }: { request: Request; set: Set; params: { id: string } }) =>
+    run(request, set, (c) => relayImageSeed(env, c.user.id, params.id, pathOf(request)));
+
+  const app = new Elysia({ name: 'relay' });
+  for (const prefix of ['/mj', '/:mode/mj']) {
+    for (const [suffix, kind] of Object.entries(SUBMIT_ROUTES) as [string, SubmitKind][]) {
+      app.post(`${prefix}${suffix}`, submit(kind), { parse: 'none' });
+    }
+    app.get(`${prefix}/task/:id/fetch`, fetchTask, { parse: 'none' });
+    app.get(`${prefix}/task/:id/image-seed`, imageSeed, { parse: 'none' });
+    app.post(`${prefix}/task/list-by-condition`, listByCondition, { parse: 'none' });
+  }
+  return app;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { createChannel, deleteChannel, listChannels, updateChannel } from '../../domain/channels.ts';
+import { testChannel } from '../../domain/channels-test.ts';
 import { listLogs, logListQuerySchema } from '../../domain/logs.ts';
 import { OPTION_KEYS } from '../../domain/options.ts';
 import { pageQuerySchema } from '../../domain/pagination.ts';
@@ -67,6 +68,10 @@ const channelRouter = router({
   })).output(channelViewSchema).mutation(({ ctx, input }) => updateChannel(ctx.deps.db, input)),
   delete: adminProcedure.input(z.object({ id: z.number().int().positive() })).output(z.object({ id: z.number() }))
     .mutation(({ ctx, input }) => deleteChannel(ctx.deps.db, input.id)),
+  /** Calls the upstream with the channel's key and reports whether it answered, and how fast. */
+  test: adminProcedure.input(z.object({ id: z.number().int().positive() }))
+    .output(z.object({ success: z.boolean(), latency_ms: z.number(), status: z.number().optional(), message: z.string().optional() }))
+    .mutation(({ ctx, input }) => testChannel(ctx.deps, input.id, Math.min(15_000, ctx.deps.config.upstreamTimeoutMs))),
 });
 
 const optionItemSchema = z.object({ key: z.string(), value: z.unknown() });

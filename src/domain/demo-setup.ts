@@ -1,0 +1,60 @@
+import { and, asc, eq, sql } from 'drizzle-orm';
+import type { DB } from '../db/client.ts';
+import { CHANNEL_STATUS, ROLE, TOKEN_STATUS, channels, tokens, users } from '../db/schema/index.ts';
+import type { Clock } from '../lib/clock.ts';
+import { randomAlphanumeric } from '../lib/ids.ts';
+import { AppError } from './errors.ts';
+import { normaliseBaseUrl } from './channels.ts';
+
+/** Name of the channel and of the API key that DEMO mode owns. */
+export const DEMO_NAME = 'demo';
+/** Quota given to root the first time the demo key is made: 100 USD. */
+export const DEMO_ROOT_QUOTA = 50_000_000;
+
+export interface DemoSetup {
+  channelId: number;
+  rootId: number;
+  rootAccessToken: string | null;
+  /** The demo API key, without `sk-`. */
+  apiKey: string;
+  /** True on the first start, when the key was created and root got the demo quota. */
+  created: boolean;
+}
+
+/**
+ * Register (or refresh) channel `demo` to point at the in-process simulator, and make sure root
+ * has an enabled, unlimited API key named `demo`; the first time, root also gets some quota. One
+ * transaction, so a restart never sees half of it and never grants the quota twice.
+ */
+export function ensureDemoSetup(db: DB, clock: Clock, baseUrl: string, key: string): DemoSetup {
+  return db.transaction((tx) => {
+    const now = clock.now();
+    const existing = tx.select({ id: channels.id }).from(channels).where(eq(channels.name, DEMO_NAME)).orderBy(asc(channels.id)).get();
+    const channelId = existing
+      ? tx.update(channels).set({ baseUrl: normaliseBaseUrl(baseUrl), key, status: CHANNEL_STATUS.enabled })
+        .where(eq(channels.id, existing.id)).returning({ id: channels.id }).get()?.id ?? existing.id
+      : tx.insert(channels).values({
+        name: DEMO_NAME, baseUrl: normaliseBaseUrl(baseUrl), key, status: CHANNEL_STATUS.enabled, priority: 0, weight: 1, createdTime: now,
+      }).returning({ id: channels.id }).get().id;
+
+    const root = tx.select({ id: users.id, accessToken: users.accessToken }).from(users)
+      .where(eq(users.role, ROLE.root)).orderBy(asc(users.id)).get();
+    if (!root) throw new AppError('NOT_FOUND', 'no root user to give the demo API key to');
+
+    const token = tx.select().from(tokens).where(and(eq(tokens.userId, root.id), eq(tokens.name, DEMO_NAME)))
+      .orderBy(asc(tokens.id)).get();
+    if (token) {
+      if (token.status !== TOKEN_STATUS.enabled || !token.unlimitedQuota || token.expiredTime !== -1) {
+        tx.update(tokens).set({ status: TOKEN_STATUS.enabled, unlimitedQuota: true, expiredTime: -1 }).where(eq(tokens.id, token.id)).run();
+      }
+      return { channelId, rootId: root.id, rootAccessToken: root.accessToken, apiKey: token.key, created: false };
+    }
+    const apiKey = randomAlphanumeric(48);
+    tx.insert(tokens).values({
+      userId: root.id, name: DEMO_NAME, key: apiKey, status: TOKEN_STATUS.enabled, remainQuota: 0,
+      unlimitedQuota: true, expiredTime: -1, createdTime: now,
+    }).run();
+    tx.update(users).set({ quota: sql`${users.quota} + ${DEMO_ROOT_QUOTA}` }).where(eq(users.id, root.id)).run();
+    return { channelId, rootId: root.id, rootAccessToken: root.accessToken, apiKey, created: true };
+  });
+}

@@ -1,0 +1,151 @@
+import { CHANNEL_STATUS } from '../../db/schema/index.ts';
+import { modelNameOf, type TaskAction } from '../actions.ts';
+import { type Channel, getChannel, pickChannel } from '../channels.ts';
+import { AppError } from '../errors.ts';
+import type { OptionsStore } from '../options.ts';
+import { findTaskByMjId } from '../tasks.ts';
+import { actionOfCustomId, parseSimpleChange } from './actions.ts';
+import { parseSubmitBody, requireObject, type SubmitKind } from './schemas.ts';
+import type { RelayCallerInfo, RelayEnv } from './types.ts';
+
+/**
+ * Everything decided before any money moves (SPEC §7.2 steps 1–3, 5): the validated body, the
+ * action and model it bills as, the upstream channel (the parent's for follow-ups), and the exact
+ * path and body that will be forwarded.
+ */
+export interface SubmitPlan {
+  action: TaskAction;
+  modelName: string;
+  channel: Channel;
+  /** Prompt recorded on the task (the parent's for follow-ups). */
+  prompt: string;
+  state: string;
+  forwardPath: string;
+  forwardBody: Record<string, unknown>;
+}
+
+interface Intent {
+  action: TaskAction;
+  prompt: string;
+  /** Upstream id of the parent task, for follow-ups. */
+  parentId: string | null;
+  /** Follow-ups other than modal need a SUCCESS parent (when the option says so). */
+  needsSuccessParent: boolean;
+  body: Record<string, unknown>;
+  path: string;
+}
+
+const MODE_FLAGS = /(^|\s)--(?:fast|relax|turbo)(?=\s|$)/g;
+
+/** Remove `--fast`, `--relax`, `--turbo` (whole flags only) from a prompt. */
+export function clearModeFlags(prompt: string): string {
+  return prompt.replace(MODE_FLAGS, '$1').replace(/\s{2,}/g, ' ').trim();
+}
+
+/** Apply the forwarding options of SPEC §3 to a copy of the body. */
+export function filterForwardBody(body: Record<string, unknown>, options: OptionsStore): Record<string, unknown> {
+  const out = { ...body };
+  if (!options.get('mj_notify_enabled')) delete out.notifyHook;
+  if (!options.get('mj_account_filter_enabled')) delete out.accountFilter;
+  if (options.get('mj_mode_clear_enabled') && typeof out.prompt === 'string') out.prompt = clearModeFlags(out.prompt);
+  return out;
+}
+
+function newJob(action: TaskAction, prompt: string, body: Record<string, unknown>, path: string): Intent {
+  return { action, prompt, parentId: null, needsSuccessParent: false, body, path };
+}
+
+function followUp(action: TaskAction, taskId: string, body: Record<string, unknown>, path: string, needsSuccessParent = true): Intent {
+  return { action, prompt: '', parentId: taskId.trim(), needsSuccessParent, body, path };
+}
+
+/** Validate the body of `kind` and say what it asks for. */
+function intentOf(kind: SubmitKind, path: string, raw: unknown): Intent {
+  const body = { ...requireObject(raw) };
+  switch (kind) {
+    case 'imagine':
+      return newJob('IMAGINE', parseSubmitBody(kind, body).prompt, body, path);
+    case 'shorten':
+      return newJob('SHORTEN', parseSubmitBody(kind, body).prompt, body, path);
+    case 'edits':
+      return newJob('EDITS', parseSubmitBody(kind, body).prompt, body, path);
+    case 'describe':
+      parseSubmitBody(kind, body);
+      return newJob('DESCRIBE', '', body, path);
+    case 'blend':
+      parseSubmitBody(kind, body);
+      return newJob('BLEND', '', body, path);
+    case 'upload':
+      parseSubmitBody(kind, body);
+      return newJob('UPLOAD', '', body, path);
+    case 'swap':
+      parseSubmitBody(kind, body);
+      return newJob('SWAP_FACE', '', body, path);
+    case 'video': {
+      const b = parseSubmitBody(kind, body);
+      const taskId = b.taskId?.trim();
+      return taskId ? followUp('VIDEO', taskId, body, path) : newJob('VIDEO', b.prompt, body, path);
+    }
+    case 'change': {
+      const b = parseSubmitBody(kind, body);
+      return followUp(b.action, b.taskId, body, path);
+    }
+    case 'simple-change': {
+      const b = parseSubmitBody(kind, body);
+      const change = parseSimpleChange(b.content);
+      // Forwarded as a plain change: midjourney-proxy Plus and C# dropped or never had simple-change.
+      const { content: _content, ...rest } = body;
+      const forward: Record<string, unknown> = { ...rest, taskId: change.taskId, action: change.action };
+      if (change.index !== null) forward.index = change.index;
+      const changePath = path.replace(/\/submit\/simple-change(?=$|\?)/, '/submit/change');
+      return followUp(change.action, change.taskId, forward, changePath);
+    }
+    case 'action': {
+      const b = parseSubmitBody(kind, body);
+      return followUp(actionOfCustomId(b.customId).action, b.taskId, body, path);
+    }
+    case 'modal':
+      return followUp('MODAL', parseSubmitBody(kind, body).taskId, body, path, false);
+  }
+}
+
+function parentChannel(env: RelayEnv, channelId: number): Channel {
+  const channel = getChannel(env.db, channelId);
+  if (!channel) throw new AppError('BAD_REQUEST', 'channel_not_found', 'channel_not_found');
+  if (channel.status !== CHANNEL_STATUS.enabled) throw new AppError('BAD_REQUEST', 'channel_disabled', 'channel_disabled');
+  return channel;
+}
+
+/**
+ * Decide a submission without side effects. Throws AppError: BAD_REQUEST for an invalid body or
+ * an unfinished parent, NOT_FOUND `task_not_found` for a parent that is not the caller's,
+ * UNAVAILABLE when no channel is enabled.
+ */
+export function planSubmit(env: RelayEnv, caller: RelayCallerInfo, kind: SubmitKind, path: string, raw: unknown): SubmitPlan {
+  const intent = intentOf(kind, path, raw);
+  let channel: Channel;
+  let prompt = intent.prompt;
+  if (intent.parentId !== null) {
+    const parent = findTaskByMjId(env.db, intent.parentId, caller.userId);
+    if (!parent) throw new AppError('NOT_FOUND', 'task_not_found', 'task_not_found');
+    if (intent.needsSuccessParent && env.options.get('mj_action_check_success_enabled') && parent.status !== 'SUCCESS') {
+      throw new AppError('BAD_REQUEST', 'task_status_not_success', 'task_status_not_success');
+    }
+    channel = parentChannel(env, parent.channelId);
+    prompt = parent.prompt;
+  } else {
+    const picked = pickChannel(env.db);
+    if (!picked) throw new AppError('UNAVAILABLE', 'no available channel', 'no_available_channel');
+    channel = picked;
+  }
+  const state = typeof intent.body.state === 'string' ? intent.body.state : '';
+  return {
+    action: intent.action,
+    modelName: modelNameOf(intent.action),
+    channel,
+    prompt,
+    state,
+    forwardPath: intent.path,
+    forwardBody: filterForwardBody(intent.body, env.options),
+  };
+}

@@ -1,0 +1,138 @@
+import { and, asc, eq, inArray } from 'drizzle-orm';
+import { CHANNEL_STATUS, tasks, type TaskRow } from '../../db/schema/index.ts';
+import { callUpstream } from '../../upstream/http.ts';
+import { getChannel } from '../channels.ts';
+import { AppError } from '../errors.ts';
+import { findTaskByMjId, forwardedImageUrl, type ImageLinkPolicy } from '../tasks.ts';
+import { issueMessage, listByConditionSchema, requireObject } from './schemas.ts';
+import type { RelayAnswer, RelayEnv } from './types.ts';
+
+/**
+ * Task queries of the relay (SPEC §7.3): fetch and list-by-condition are answered from the local
+ * database in the upstream's camelCase shape; image-seed is forwarded to the task's channel.
+ */
+
+/** A task as midjourney-proxy's `fetch` shows it. */
+export interface RelayTaskView {
+  id: string;
+  action: string;
+  prompt: string;
+  promptEn: string;
+  description: string;
+  state: string;
+  submitTime: number;
+  startTime: number;
+  finishTime: number;
+  imageUrl: string;
+  videoUrl: string;
+  videoUrls: { url: string }[] | null;
+  status: string;
+  progress: string;
+  failReason: string;
+  buttons: unknown[] | null;
+  properties: Record<string, unknown> | null;
+}
+
+function parseJson(text: string): unknown {
+  if (!text) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+/** Stored as `["url", ...]` (SPEC §6.1); shown in the upstream's `[{ url }]` shape. */
+function videoUrlsOf(text: string): { url: string }[] | null {
+  const v = parseJson(text);
+  if (!Array.isArray(v)) return null;
+  const out: { url: string }[] = [];
+  for (const item of v) {
+    if (typeof item === 'string') out.push({ url: item });
+    else if (typeof item === 'object' && item !== null && typeof (item as { url?: unknown }).url === 'string') {
+      out.push({ url: (item as { url: string }).url });
+    }
+  }
+  return out;
+}
+
+function linkPolicy(env: RelayEnv): ImageLinkPolicy {
+  return { forward: env.options.get('mj_forward_url_enabled'), serverAddress: env.serverAddress() };
+}
+
+/**
+ * The fetch shape of one row. Forwarded image links of unfinished tasks carry `?rand=<now>` so
+ * that browsers do not cache a progress preview as the final image.
+ */
+export function relayTaskView(row: TaskRow, policy: ImageLinkPolicy, now: number): RelayTaskView {
+  let imageUrl = forwardedImageUrl(row, policy);
+  if (imageUrl && policy.forward && row.status !== 'SUCCESS') imageUrl += `?rand=${now}`;
+  const buttons = parseJson(row.buttons);
+  const properties = parseJson(row.properties);
+  return {
+    id: row.mjId,
+    action: row.action,
+    prompt: row.prompt,
+    promptEn: row.promptEn,
+    description: row.description,
+    state: row.state,
+    submitTime: row.submitTime,
+    startTime: row.startTime,
+    finishTime: row.finishTime,
+    imageUrl,
+    videoUrl: row.videoUrl,
+    videoUrls: videoUrlsOf(row.videoUrls),
+    status: row.status,
+    progress: row.progress || '0%',
+    failReason: row.failReason,
+    buttons: Array.isArray(buttons) ? buttons : null,
+    properties: typeof properties === 'object' && properties !== null && !Array.isArray(properties) ? (properties as Record<string, unknown>) : null,
+  };
+}
+
+function ownTask(env: RelayEnv, userId: number, mjId: string): TaskRow {
+  const id = mjId.trim();
+  const row = id ? findTaskByMjId(env.db, id, userId) : null;
+  if (!row) throw new AppError('NOT_FOUND', 'task_not_found', 'task_not_found');
+  return row;
+}
+
+/** `GET /mj/task/:id/fetch`: the caller's own task, or NOT_FOUND `task_not_found`. */
+export function fetchRelayTask(env: RelayEnv, userId: number, mjId: string): RelayTaskView {
+  return relayTaskView(ownTask(env, userId, mjId), linkPolicy(env), env.clock.now());
+}
+
+/** `POST /mj/task/list-by-condition {ids}`: the caller's tasks among the ids; others are dropped. */
+export function listRelayTasks(env: RelayEnv, userId: number, body: unknown): RelayTaskView[] {
+  const parsed = listByConditionSchema.safeParse(requireObject(body));
+  if (!parsed.success) throw new AppError('BAD_REQUEST', issueMessage(parsed.error), 'invalid_request');
+  const ids = [...new Set((parsed.data.ids ?? []).map((s) => s.trim()).filter((s) => s.length > 0))];
+  if (ids.length === 0) return [];
+  const rows = env.db.select().from(tasks).where(and(eq(tasks.userId, userId), inArray(tasks.mjId, ids))).orderBy(asc(tasks.id)).all();
+  // One answer per upstream id: the newest row wins should an id ever repeat.
+  const byId = new Map<string, TaskRow>();
+  for (const row of rows) byId.set(row.mjId, row);
+  const policy = linkPolicy(env);
+  const now = env.clock.now();
+  return [...byId.values()].sort((a, b) => a.id - b.id).map((row) => relayTaskView(row, policy, now));
+}
+
+/**
+ * `GET /mj/task/:id/image-seed`: forwarded to the task's channel with that channel's key; the
+ * upstream status and JSON body are passed through.
+ */
+export async function relayImageSeed(env: RelayEnv, userId: number, mjId: string, path: string): Promise<RelayAnswer> {
+  const row = ownTask(env, userId, mjId);
+  const channel = getChannel(env.db, row.channelId);
+  if (!channel) throw new AppError('BAD_REQUEST', 'channel_not_found', 'channel_not_found');
+  if (channel.status !== CHANNEL_STATUS.enabled) throw new AppError('BAD_REQUEST', 'channel_disabled', 'channel_disabled');
+  const timeoutMs = Math.min(30_000, env.upstreamTimeoutMs);
+  const outcome = await callUpstream(env.fetch, { baseUrl: channel.baseUrl, key: channel.key }, { method: 'GET', path, timeoutMs });
+  if (outcome.kind === 'timeout') throw new AppError('TIMEOUT', 'upstream_timeout', 'upstream_timeout');
+  if (outcome.kind === 'network') {
+    env.logger.warn('image-seed upstream call failed', { channelId: channel.id, error: outcome.message });
+    throw new AppError('UPSTREAM', 'do_request_failed', 'do_request_failed');
+  }
+  if (outcome.json === undefined) throw new AppError('UPSTREAM', 'unmarshal_response_body_failed', 'unmarshal_response_body_failed');
+  return { status: outcome.status, body: outcome.json };
+}

@@ -1,0 +1,169 @@
+import { z } from 'zod';
+import { AppError } from '../errors.ts';
+
+/**
+ * One zod schema per submit body (SPEC §7.2 step 1). Objects are loose: fields we do not know are
+ * kept and forwarded, as a proxy should. Every message names its field, because it becomes the
+ * `description` of the 400 answer as is.
+ */
+
+/** Submit routes (suffix after `/mj`) and the kind of body each takes. */
+export const SUBMIT_ROUTES = {
+  '/submit/imagine': 'imagine',
+  '/submit/change': 'change',
+  '/submit/simple-change': 'simple-change',
+  '/submit/describe': 'describe',
+  '/submit/blend': 'blend',
+  '/submit/action': 'action',
+  '/submit/modal': 'modal',
+  '/submit/shorten': 'shorten',
+  '/submit/video': 'video',
+  '/submit/edits': 'edits',
+  '/submit/upload-discord-images': 'upload',
+  '/insight-face/swap': 'swap',
+} as const;
+
+export type SubmitKind = (typeof SUBMIT_ROUTES)[keyof typeof SUBMIT_ROUTES];
+
+const MAX_ID_LENGTH = 128;
+const MAX_CUSTOM_ID_LENGTH = 512;
+
+/** A string field that must be present and not blank. */
+const requiredText = (field: string, max?: number) => {
+  const base = z.string({ error: (iss) => (iss.input === undefined || iss.input === null ? `${field} is required` : `${field} must be a string`) })
+    .refine((s) => s.trim().length > 0, `${field} is required`);
+  return max === undefined ? base : base.refine((s) => s.length <= max, `${field} is longer than ${max} characters`);
+};
+
+/** A string field that may be absent or null. */
+const optionalText = (field: string) => z.string({ error: `${field} must be a string` }).nullish();
+
+const stringArray = (field: string) =>
+  z.array(z.string({ error: `${field} must hold strings` }), {
+    error: (iss) => (iss.input === undefined || iss.input === null ? `${field} is required` : `${field} must be an array of strings`),
+  });
+
+/** An integer given as a number or a numeric string (some clients send "1"). */
+const index = z.preprocess(
+  (v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
+  z.number({ error: 'index must be a number from 1 to 4' }).int('index must be a number from 1 to 4')
+    .min(1, 'index must be a number from 1 to 4').max(4, 'index must be a number from 1 to 4'),
+);
+
+/** Fields every submit may carry (state is echoed; the others are filtered by options). */
+const common = {
+  state: optionalText('state'),
+  notifyHook: optionalText('notifyHook'),
+  botType: optionalText('botType'),
+  accountFilter: z.unknown().optional(),
+};
+
+export const imagineSchema = z.looseObject({
+  ...common,
+  prompt: requiredText('prompt'),
+  base64Array: stringArray('base64Array').nullish(),
+});
+
+export const shortenSchema = z.looseObject({ ...common, prompt: requiredText('prompt') });
+
+export const describeSchema = z.looseObject({ ...common, base64: optionalText('base64'), link: optionalText('link') })
+  .refine((b) => Boolean(b.base64?.trim() || b.link?.trim()), 'base64 or link is required');
+
+export const blendSchema = z.looseObject({
+  ...common,
+  base64Array: stringArray('base64Array').refine((a) => a.length >= 2 && a.length <= 5, 'base64Array must hold 2 to 5 images'),
+  dimensions: z.enum(['PORTRAIT', 'SQUARE', 'LANDSCAPE'], { error: 'dimensions must be PORTRAIT, SQUARE or LANDSCAPE' }).nullish(),
+});
+
+export const changeSchema = z.looseObject({
+  ...common,
+  taskId: requiredText('taskId', MAX_ID_LENGTH),
+  action: z.enum(['UPSCALE', 'VARIATION', 'REROLL'], { error: 'action must be UPSCALE, VARIATION or REROLL' }),
+  index: index.optional(),
+}).refine((b) => b.action === 'REROLL' || b.index !== undefined, { message: 'index is required for UPSCALE and VARIATION', path: ['index'] });
+
+export const simpleChangeSchema = z.looseObject({ ...common, content: requiredText('content', MAX_ID_LENGTH + 8) });
+
+export const actionSchema = z.looseObject({
+  ...common,
+  taskId: requiredText('taskId', MAX_ID_LENGTH),
+  customId: requiredText('customId', MAX_CUSTOM_ID_LENGTH),
+});
+
+export const modalSchema = z.looseObject({
+  ...common,
+  taskId: requiredText('taskId', MAX_ID_LENGTH),
+  prompt: optionalText('prompt'),
+  maskBase64: optionalText('maskBase64'),
+});
+
+export const videoSchema = z.looseObject({
+  ...common,
+  prompt: requiredText('prompt'),
+  taskId: z.string({ error: 'taskId must be a string' }).max(MAX_ID_LENGTH, `taskId is longer than ${MAX_ID_LENGTH} characters`).nullish(),
+});
+
+export const editsSchema = z.looseObject({ ...common, prompt: requiredText('prompt'), image: requiredText('image') });
+
+export const uploadSchema = z.looseObject({
+  ...common,
+  base64Array: stringArray('base64Array').refine((a) => a.length > 0, 'base64Array must hold at least one image'),
+});
+
+export const swapSchema = z.looseObject({
+  ...common,
+  sourceBase64: optionalText('sourceBase64'),
+  sourceUrl: optionalText('sourceUrl'),
+  targetBase64: optionalText('targetBase64'),
+  targetUrl: optionalText('targetUrl'),
+}).refine((b) => Boolean(b.sourceBase64?.trim() || b.sourceUrl?.trim()), 'sourceBase64 (or sourceUrl) is required')
+  .refine((b) => Boolean(b.targetBase64?.trim() || b.targetUrl?.trim()), 'targetBase64 (or targetUrl) is required');
+
+const SCHEMAS = {
+  imagine: imagineSchema,
+  change: changeSchema,
+  'simple-change': simpleChangeSchema,
+  describe: describeSchema,
+  blend: blendSchema,
+  action: actionSchema,
+  modal: modalSchema,
+  shorten: shortenSchema,
+  video: videoSchema,
+  edits: editsSchema,
+  upload: uploadSchema,
+  swap: swapSchema,
+} as const;
+
+export type SubmitBody<K extends SubmitKind> = z.infer<(typeof SCHEMAS)[K]>;
+
+/** `list-by-condition` body: at most 500 ids (SPEC §7.3). */
+export const MAX_CONDITION_IDS = 500;
+export const listByConditionSchema = z.looseObject({
+  ids: z.array(z.string({ error: 'ids must hold strings' }), { error: 'ids must be an array of strings' })
+    .max(MAX_CONDITION_IDS, `ids may hold at most ${MAX_CONDITION_IDS} ids`).nullish(),
+});
+
+/** The first issue as one line that names the field. */
+export function issueMessage(err: z.ZodError): string {
+  const issue = err.issues[0];
+  if (!issue) return 'invalid request body';
+  const path = issue.path.map(String).join('.');
+  const field = String(issue.path[0] ?? '');
+  return path && !(field && issue.message.includes(field)) ? `${path}: ${issue.message}` : issue.message;
+}
+
+/** A JSON object, or a 400 naming what the body is instead. */
+export function requireObject(body: unknown): Record<string, unknown> {
+  if (body === undefined) return {};
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new AppError('BAD_REQUEST', 'request body must be a JSON object', 'invalid_request');
+  }
+  return body as Record<string, unknown>;
+}
+
+/** Validate a submit body against its kind's schema; invalid → BAD_REQUEST with the field named. */
+export function parseSubmitBody<K extends SubmitKind>(kind: K, body: unknown): SubmitBody<K> {
+  const parsed = SCHEMAS[kind].safeParse(requireObject(body));
+  if (!parsed.success) throw new AppError('BAD_REQUEST', issueMessage(parsed.error), 'invalid_request');
+  return parsed.data as SubmitBody<K>;
+}

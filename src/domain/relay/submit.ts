@@ -1,0 +1,161 @@
+import { and, eq, ne } from 'drizzle-orm';
+import { tasks } from '../../db/schema/index.ts';
+import { callUpstream } from '../../upstream/http.ts';
+import { FREE_ACTIONS } from '../actions.ts';
+import { chargeAndRecord, failAndRefundNow } from '../billing.ts';
+import { autoDisableChannel } from '../channels.ts';
+import { AppError } from '../errors.ts';
+import { planSubmit, type SubmitPlan } from './plan.ts';
+import type { SubmitKind } from './schemas.ts';
+import type { RelayAnswer, RelayCallerInfo, RelayEnv } from './types.ts';
+
+/**
+ * The submit flow of SPEC §7.2: plan (validate, resolve, pick the channel) → charge and record the
+ * task in one synchronous transaction → call the upstream outside any transaction → settle the
+ * task with the upstream answer, or fail it and refund exactly once.
+ */
+
+export interface SubmitRequest {
+  kind: SubmitKind;
+  /** Incoming path and query; forwarded as is, mode prefix included. */
+  path: string;
+  /** Parsed JSON body (undefined when the body was empty). */
+  body: unknown;
+  requestId: string;
+}
+
+/** Upstream codes that mean "accepted": submitted, modal wait / existed, queued. */
+const ACCEPTED_CODES: ReadonlySet<number> = new Set([1, 21, 22]);
+
+interface SubmitResult {
+  code: number;
+  description: string;
+  result: unknown;
+  properties: Record<string, unknown>;
+  /** The upstream JSON object as received. */
+  raw: Record<string, unknown>;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Read a midjourney-proxy SubmitResultVO, or null when the answer is not one. */
+function submitResultOf(json: unknown): SubmitResult | null {
+  if (!isPlainObject(json) || typeof json.code !== 'number' || !Number.isInteger(json.code)) return null;
+  return {
+    code: json.code,
+    description: typeof json.description === 'string' ? json.description : '',
+    result: json.result,
+    properties: isPlainObject(json.properties) ? json.properties : {},
+    raw: json,
+  };
+}
+
+/** The upstream body for the client: re-serialised with `properties` always an object. */
+function clientBody(r: SubmitResult, code: number): Record<string, unknown> {
+  return { ...r.raw, code, properties: r.properties };
+}
+
+/** Charge, forward and settle one submission. Local refusals are thrown as AppError. */
+export async function submitTask(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequest): Promise<RelayAnswer> {
+  const plan = planSubmit(env, caller, req.kind, req.path, req.body);
+  const price = FREE_ACTIONS.has(plan.action) ? 0 : env.options.quotaFor(plan.modelName);
+  const submitTime = env.clock.now();
+  // Throws quota_not_enough with nothing written and nothing forwarded.
+  const taskId = chargeAndRecord(env.db, {
+    userId: caller.userId,
+    tokenId: caller.tokenId,
+    unlimitedToken: caller.unlimitedToken,
+    channelId: plan.channel.id,
+    modelName: plan.modelName,
+    quota: price,
+    now: submitTime,
+    task: {
+      action: plan.action, mjId: '', prompt: plan.prompt, state: plan.state, submitTime,
+      progress: '0%', status: '', updatedTime: submitTime,
+    },
+  });
+  const log = env.logger.child({ requestId: req.requestId, userId: caller.userId, taskId, action: plan.action, channelId: plan.channel.id });
+
+  const outcome = await callUpstream(env.fetch, { baseUrl: plan.channel.baseUrl, key: plan.channel.key }, {
+    method: 'POST', path: plan.forwardPath, body: plan.forwardBody, timeoutMs: env.upstreamTimeoutMs,
+  });
+
+  const reject = (failReason: string, extra: Record<string, unknown> = {}) => {
+    const now = env.clock.now();
+    const r = failAndRefundNow(env.db, taskId, price, { failReason: failReason.slice(0, 1000), finishTime: now, ...extra }, now, plan.modelName);
+    if (!r.won) log.warn('rejected submit already ended elsewhere; no refund from here', { failReason });
+  };
+
+  if (outcome.kind === 'timeout') {
+    log.warn('upstream submit timed out', { timeoutMs: env.upstreamTimeoutMs });
+    reject(`upstream_timeout: no answer within ${env.upstreamTimeoutMs} ms`);
+    throw new AppError('TIMEOUT', 'upstream_timeout', 'upstream_timeout');
+  }
+  if (outcome.kind === 'network') {
+    log.warn('upstream submit failed', { error: outcome.message });
+    reject(`do_request_failed: ${outcome.message}`);
+    throw new AppError('UPSTREAM', 'do_request_failed', 'do_request_failed');
+  }
+  const answer = submitResultOf(outcome.json);
+  if (!answer) {
+    log.warn('upstream submit answer is not a submit result', { status: outcome.status });
+    reject(`unmarshal_response_body_failed: upstream HTTP ${outcome.status}`);
+    throw new AppError('UPSTREAM', 'unmarshal_response_body_failed', 'unmarshal_response_body_failed');
+  }
+
+  const httpOk = outcome.status >= 200 && outcome.status < 300;
+  if (!httpOk || !ACCEPTED_CODES.has(answer.code)) {
+    const resultId = typeof answer.result === 'string' ? answer.result : '';
+    reject(answer.description || `upstream code ${answer.code}`, { code: answer.code, description: answer.description, mjId: resultId });
+    if (answer.code === 3) {
+      autoDisableChannel(env.db, plan.channel.id);
+      log.warn('channel auto-disabled: upstream answered code 3', { description: answer.description });
+    } else {
+      log.info('upstream refused submit', { code: answer.code, status: outcome.status });
+    }
+    return { status: outcome.status, body: clientBody(answer, answer.code) };
+  }
+
+  const settled = settleAccepted(env, plan, taskId, answer);
+  if (!settled.ok) {
+    reject('unmarshal_response_body_failed: upstream accepted without a task id', { code: answer.code, description: answer.description });
+    throw new AppError('UPSTREAM', 'unmarshal_response_body_failed', 'unmarshal_response_body_failed');
+  }
+  if (!settled.won) log.warn('accepted submit lost the race: the task was already ended (and refunded) elsewhere', { mjId: settled.mjId });
+  else log.info('submit accepted', { code: answer.code, mjId: settled.mjId });
+  // 21 (modal wait / existed) and 22 (queued) read as 1 to clients, except the free modal openers.
+  const code = answer.code === 22 || (answer.code === 21 && !FREE_ACTIONS.has(plan.action)) ? 1 : answer.code;
+  return { status: outcome.status, body: clientBody(answer, code) };
+}
+
+/**
+ * Write the upstream's acceptance onto the task row. A compare-and-set on "still unfinished": a
+ * crash-recovery sweep may have failed and refunded the row while we waited, and then it stays so.
+ */
+function settleAccepted(
+  env: RelayEnv, plan: SubmitPlan, taskId: number, answer: SubmitResult,
+): { ok: false } | { ok: true; won: boolean; mjId: string } {
+  const upload = plan.action === 'UPLOAD';
+  let mjId = '';
+  if (upload) {
+    if (!Array.isArray(answer.result)) return { ok: false };
+  } else {
+    if (typeof answer.result !== 'string' || answer.result.trim() === '') return { ok: false };
+    mjId = answer.result.trim();
+  }
+  const now = env.clock.now();
+  // An upload is done at once; so is a code-21 "already exists" answer carrying status SUCCESS.
+  const existed = answer.code === 21 && answer.properties.status === 'SUCCESS';
+  const done = upload || existed;
+  const imageUrl = existed && typeof answer.properties.imageUrl === 'string' ? answer.properties.imageUrl : undefined;
+  const props = Object.keys(answer.properties).length ? JSON.stringify(answer.properties) : '';
+  const row = env.db.update(tasks).set({
+    mjId, code: answer.code, description: answer.description, properties: props, updatedTime: now,
+    status: done ? 'SUCCESS' : '', progress: done ? '100%' : '0%',
+    ...(done ? { startTime: now, finishTime: now } : {}),
+    ...(imageUrl !== undefined ? { imageUrl } : {}),
+  }).where(and(eq(tasks.id, taskId), ne(tasks.progress, '100%'))).returning({ id: tasks.id }).get();
+  return { ok: true, won: row !== undefined, mjId };
+}

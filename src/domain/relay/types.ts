@@ -1,0 +1,35 @@
+import type { DB } from '../../db/client.ts';
+import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { OptionsStore } from '../options.ts';
+
+/**
+ * What the relay domain needs from the outside, as plain values: the edge builds it from the app
+ * dependencies, so this folder never sees a request object or a framework type.
+ */
+export interface RelayEnv {
+  db: DB;
+  options: OptionsStore;
+  clock: Clock;
+  /** fetch used for upstream calls (the real one in production). */
+  fetch: typeof fetch;
+  logger: Logger;
+  /** Timeout of submit calls (`UPSTREAM_TIMEOUT_MS`). */
+  upstreamTimeoutMs: number;
+  /** Public base URL of the gateway, for forwarded image links. */
+  serverAddress: () => string;
+}
+
+/** The authenticated relay caller, reduced to what billing needs. */
+export interface RelayCallerInfo {
+  userId: number;
+  tokenId: number;
+  /** Unlimited keys are not decremented (only their used_quota grows). */
+  unlimitedToken: boolean;
+}
+
+/** A relay answer: HTTP status and the JSON body, in the midjourney-proxy shape. */
+export interface RelayAnswer {
+  status: number;
+  body: unknown;
+}

@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
+import { and, eq } from 'drizzle-orm';
+import { channels, tokens, users } from '../../src/db/schema/index.ts';
+import { startDemo } from '../../src/demo.ts';
+import type { AppRouter } from '../../src/trpc/routers/index.ts';
+import { createTestChannel, createTestUser } from '../helpers/factories.ts';
+import { ROOT_HEADERS, ROOT_TOKEN } from '../helpers/server.ts';
+import { relayWorld, SIM_SECRETS, type RelayWorld } from './relay-fixture.ts';
+
+const client = (url: string, headers: Record<string, string>) =>
+  createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${url}/trpc`, headers: () => headers })] });
+
+describe('admin.channel.test', () => {
+  let w: RelayWorld;
+  beforeAll(async () => {
+    w = await relayWorld();
+  });
+  afterAll(() => w.stop());
+
+  test('a healthy channel: success with a latency, called with its key', async () => {
+    w.sims[0]!.clearRequests();
+    const out = await client(w.srv.url, ROOT_HEADERS).admin.channel.test.mutate({ id: w.channelIds[0]! });
+    expect(out.success).toBe(true);
+    expect(out.status).toBe(200);
+    expect(out.latency_ms).toBeGreaterThanOrEqual(0);
+    expect(w.sims[0]!.requests.map((r) => [r.method, r.path, r.secret])).toEqual([['POST', '/mj/task/list-by-condition', SIM_SECRETS[0]!]]);
+  });
+
+  test('a wrong key, a closed port and a garbage answer are reported, not thrown', async () => {
+    const api = client(w.srv.url, ROOT_HEADERS);
+    const wrongKey = createTestChannel(w.srv.db, w.sims[0]!.url, { key: 'wrong', status: 2 });
+    const r1 = await api.admin.channel.test.mutate({ id: wrongKey });
+    expect(r1).toMatchObject({ success: false, status: 401 });
+    expect(r1.message).toContain('key');
+
+    const s = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response('x') });
+    const port = s.port;
+    await s.stop(true);
+    const dead = createTestChannel(w.srv.db, `http://127.0.0.1:${port}`, { key: 'k', status: 2 });
+    const r2 = await api.admin.channel.test.mutate({ id: dead });
+    expect(r2.success).toBe(false);
+    expect(r2.status).toBeUndefined();
+    expect(r2.message).toBeString();
+
+    w.sims[0]!.setFault('garbage');
+    try {
+      const r3 = await api.admin.channel.test.mutate({ id: w.channelIds[0]! });
+      expect(r3).toMatchObject({ success: false, status: 200 });
+    } finally {
+      w.sims[0]!.setFault('none');
+    }
+  });
+
+  test('unknown channel is NOT_FOUND; a common user is FORBIDDEN', async () => {
+    const err = await client(w.srv.url, ROOT_HEADERS).admin.channel.test.mutate({ id: 999_999 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TRPCClientError);
+    expect((err as TRPCClientError<AppRouter>).data?.code).toBe('NOT_FOUND');
+    const u = createTestUser(w.srv.db);
+    const denied = await client(w.srv.url, u.headers).admin.channel.test.mutate({ id: w.channelIds[0]! }).catch((e: unknown) => e);
+    expect((denied as TRPCClientError<AppRouter>).data?.code).toBe('FORBIDDEN');
+  });
+});
+
+describe('DEMO mode', () => {
+  let w: RelayWorld;
+  beforeAll(async () => {
+    w = await relayWorld({ sims: 0 });
+  });
+  afterAll(() => w.stop());
+
+  const demoChannels = () => w.srv.db.select().from(channels).where(eq(channels.name, 'demo')).all();
+  const demoTokens = () => w.srv.db.select().from(tokens).where(and(eq(tokens.userId, 1), eq(tokens.name, 'demo'))).all();
+  const rootQuota = () => w.srv.db.select({ q: users.quota }).from(users).where(eq(users.id, 1)).get()!.q;
+
+  test('registers the simulator as channel demo, gives root a key and quota, prints how to use them', async () => {
+    const lines: string[] = [];
+    const demo = await startDemo(w.srv.deps, { stepMs: 0, print: (l) => lines.push(l) });
+    try {
+      const [ch] = demoChannels();
+      expect(ch).toBeDefined();
+      expect(ch!.status).toBe(1);
+      expect(ch!.key.length).toBeGreaterThanOrEqual(16);
+      const [tok] = demoTokens();
+      expect(tok!.unlimitedQuota).toBe(true);
+      expect(rootQuota()).toBe(50_000_000);
+      const text = lines.join('\n');
+      expect(text).toContain(ROOT_TOKEN);
+      expect(text).toContain(`sk-${tok!.key}`);
+      expect(text).toContain(`${w.srv.deps.serverAddress()}/mj/submit/imagine`);
+      expect(text).toContain('/mj/task/');
+      expect(text).toContain('/api/mj/self');
+      expect(text).toContain('New-Api-User: 1');
+      expect(text).not.toContain(ch!.key);
+
+      // The printed key works end to end against the in-process simulator.
+      const key = `sk-${tok!.key}`;
+      const sub = await w.post('/mj/submit/imagine', { prompt: 'demo fox' }, { authorization: `Bearer ${key}` });
+      expect(sub.json.code).toBe(1);
+      expect(w.task(sub.json.result as string)!.channelId).toBe(ch!.id);
+      const list = await w.get('/api/mj/self', ROOT_HEADERS);
+      expect(list.json.data.items[0].mj_id).toBe(sub.json.result);
+    } finally {
+      await demo.stop();
+    }
+  });
+
+  test('a restart refreshes the channel and reuses the key without granting quota again', async () => {
+    const [before] = demoChannels();
+    const quota = rootQuota();
+    w.srv.db.update(channels).set({ status: 3 }).where(eq(channels.id, before!.id)).run();
+    const demo = await startDemo(w.srv.deps, { stepMs: 0, print: () => {} });
+    try {
+      const after = demoChannels();
+      expect(after.length).toBe(1);
+      expect(after[0]!.id).toBe(before!.id);
+      expect(after[0]!.status).toBe(1);
+      expect(after[0]!.key).not.toBe(before!.key);
+      expect(demoTokens().length).toBe(1);
+      expect(rootQuota()).toBe(quota);
+    } finally {
+      await demo.stop();
+    }
+  });
+});
