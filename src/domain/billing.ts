@@ -51,7 +51,7 @@ export function chargeAndRecord(db: DB, input: ChargeInput): number {
     }).returning({ id: tasks.id }).get();
     if (q > 0) {
       tx.insert(logs).values({
-        userId: input.userId, type: LOG_TYPE.consume, content: `${input.modelName} charged ${q}`,
+        userId: input.userId, type: LOG_TYPE.consume, content: `${input.modelName} charged ${q} for task ${row.id}`,
         quota: q, modelName: input.modelName, channelId: input.channelId, tokenId: input.tokenId,
         mjId: input.task.mjId ?? '', createdTime: input.now,
       }).run();

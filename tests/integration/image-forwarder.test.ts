@@ -3,6 +3,7 @@ import { ManualClock } from '../../src/lib/clock.ts';
 import { startSimulator, type Simulator, type TaskView } from '../../src/simulator/index.ts';
 import { createTestChannel, createTestUser, insertTask } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { submitToSimulator } from '../helpers/simulator.ts';
 
 /**
  * GET/HEAD /mj/image/:id against the simulator's real images and small servers of our own for
@@ -24,10 +25,7 @@ const edgeImage = new Uint8Array(4096).map((_, i) => (i * 7) % 251);
 const sha = (b: ArrayBuffer | Uint8Array) => new Bun.CryptoHasher('sha256').update(b).digest('hex');
 
 async function simTask(prompt: string, steps: number): Promise<TaskView> {
-  const res = await fetch(`${sim.url}/mj/submit/imagine`, {
-    method: 'POST', headers: { 'content-type': 'application/json', 'mj-api-secret': SECRET }, body: JSON.stringify({ prompt }),
-  });
-  const id = ((await res.json()) as { result: string }).result;
+  const id = await submitToSimulator(sim, SECRET, prompt);
   clock.advance(steps * 1000);
   return (await (await fetch(`${sim.url}/mj/task/${id}/fetch`, { headers: { 'mj-api-secret': SECRET } })).json()) as TaskView;
 }

@@ -5,6 +5,7 @@ import { createLogger } from '../../src/lib/logger.ts';
 import { startSimulator, type SimFault, type Simulator } from '../../src/simulator/index.ts';
 import { createTestChannel, createTestUser, getTask, insertTask } from '../helpers/factories.ts';
 import { startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
+import { submitToSimulator } from '../helpers/simulator.ts';
 
 /** Upstream trouble: broken answers are logged and skipped, and a dead channel holds up nobody. */
 
@@ -26,12 +27,7 @@ afterAll(async () => {
   await sim.stop();
 });
 
-async function simSubmit(prompt: string): Promise<string> {
-  const res = await fetch(`${sim.url}/mj/submit/imagine`, {
-    method: 'POST', headers: { 'content-type': 'application/json', 'mj-api-secret': SECRET }, body: JSON.stringify({ prompt }),
-  });
-  return ((await res.json()) as { result: string }).result;
-}
+const simSubmit = (prompt: string) => submitToSimulator(sim, SECRET, prompt);
 
 test('500s, garbage and dropped connections are logged per channel and skipped; tasks still complete afterwards', async () => {
   const channelId = createTestChannel(server.db, sim.url, { key: SECRET });

@@ -7,6 +7,7 @@ import { ManualClock } from '../../src/lib/clock.ts';
 import { SIM_FAIL_REASON, startSimulator, type Simulator } from '../../src/simulator/index.ts';
 import { createTestChannel, createTestUser, getTask, getUserQuota, insertTask } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { submitToSimulator } from '../helpers/simulator.ts';
 
 /**
  * The poller against the real simulator, over a real server's database: one ManualClock drives
@@ -25,14 +26,7 @@ let server: TestServer;
 let poller: Poller;
 let channelId: number;
 
-async function simSubmit(prompt: string): Promise<string> {
-  const res = await fetch(`${sim.url}/mj/submit/imagine`, {
-    method: 'POST', headers: { 'content-type': 'application/json', 'mj-api-secret': SECRET }, body: JSON.stringify({ prompt }),
-  });
-  const vo = (await res.json()) as { code: number; result: string };
-  expect(vo.code).toBe(1);
-  return vo.result;
-}
+const simSubmit = (prompt: string) => submitToSimulator(sim, SECRET, prompt);
 
 /** A user who was charged PRICE for one task on the simulator (as the relay records it). */
 async function chargedTask(prompt: string, channel = channelId) {

@@ -7,6 +7,7 @@ import { ManualClock } from '../../src/lib/clock.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
 import { createTestChannel, createTestUser, getUserQuota, insertTask } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { submitToSimulator } from '../helpers/simulator.ts';
 
 /**
  * Two gateway processes polling one database file (two connections to the same SQLite file, as
@@ -33,12 +34,7 @@ afterAll(async () => {
   await sim.stop();
 });
 
-async function simSubmit(prompt: string): Promise<string> {
-  const res = await fetch(`${sim.url}/mj/submit/imagine`, {
-    method: 'POST', headers: { 'content-type': 'application/json', 'mj-api-secret': SECRET }, body: JSON.stringify({ prompt }),
-  });
-  return ((await res.json()) as { result: string }).result;
-}
+const simSubmit = (prompt: string) => submitToSimulator(sim, SECRET, prompt);
 
 test('two pollers on the same database file refund each failing task once', async () => {
   const channelId = createTestChannel(server.db, sim.url, { key: SECRET });
