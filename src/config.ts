@@ -90,21 +90,28 @@ const OPTION_ENV: Record<string, string> = {
   MJ_PRICES: 'mj_prices',
 };
 
+/** The variables of `shape` that are set; an empty one counts as unset (`VAR= cmd`). */
+function setVariables(env: Record<string, string | undefined>, shape: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(shape)) {
+    const v = env[key];
+    if (v !== undefined && v.trim() !== '') out[key] = v;
+  }
+  return out;
+}
+
+/** Parse or throw one ConfigError line naming the first bad variable. */
+function parseEnv<T extends z.ZodType>(schema: T, vars: Record<string, string>): z.infer<T> {
+  const parsed = schema.safeParse(vars);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new ConfigError(`invalid configuration: ${String(issue?.path[0] ?? 'environment')}: ${issue?.message ?? 'invalid value'}`);
+}
+
 /** Parse an environment (process.env by default) into a frozen config, or throw ConfigError. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  // An empty variable counts as unset, as in most shells' `VAR= cmd` usage.
-  const cleaned: Record<string, string> = {};
-  for (const key of Object.keys(envSchema.shape)) {
-    const v = env[key];
-    if (v !== undefined && v.trim() !== '') cleaned[key] = v;
-  }
-  const parsed = envSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const name = String(issue?.path[0] ?? 'environment');
-    throw new ConfigError(`invalid configuration: ${name}: ${issue?.message ?? 'invalid value'}`);
-  }
-  const e = parsed.data;
+  const cleaned = setVariables(env, envSchema.shape);
+  const e = parseEnv(envSchema, cleaned);
   const optionOverrides: Record<string, string> = {};
   for (const [envName, optionKey] of Object.entries(OPTION_ENV)) {
     const raw = cleaned[envName];
@@ -128,4 +135,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     optionOverrides: Object.freeze(optionOverrides),
   });
+}
+
+const simulatorEnvSchema = z.object({
+  SIM_PORT: intFrom('SIM_PORT', 0, 65535).default(8090),
+  SIM_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  SIM_SECRET: z.string().optional(),
+  SIM_STEP_MS: intFrom('SIM_STEP_MS', 0).default(1000),
+  SIM_SLOW_MS: intFrom('SIM_SLOW_MS', 0).default(65000),
+});
+
+export interface SimulatorConfig {
+  readonly port: number;
+  readonly host: string;
+  /** Required `mj-api-secret`; `null` = no auth. */
+  readonly secret: string | null;
+  readonly stepMs: number;
+  readonly slowMs: number;
+}
+
+/** Environment of the standalone simulator (`bun run simulator`); same rules as loadConfig. */
+export function loadSimulatorConfig(env: Record<string, string | undefined> = process.env): SimulatorConfig {
+  const e = parseEnv(simulatorEnvSchema, setVariables(env, simulatorEnvSchema.shape));
+  return Object.freeze({ port: e.SIM_PORT, host: e.SIM_HOST, secret: e.SIM_SECRET ?? null, stepMs: e.SIM_STEP_MS, slowMs: e.SIM_SLOW_MS });
 }

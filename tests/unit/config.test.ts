@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError, loadConfig, loadSimulatorConfig } from '../../src/config.ts';
 
 describe('config', () => {
   test('defaults match SPEC §3', () => {
@@ -79,5 +79,16 @@ describe('config', () => {
     const err = await new Response(proc.stderr).text();
     expect(code).toBe(2);
     expect(err.trim()).toBe('invalid configuration: PORT: PORT must be a whole number');
+  });
+});
+
+describe('simulator config', () => {
+  test('defaults and overrides', () => {
+    expect(loadSimulatorConfig({})).toEqual({ port: 8090, host: '127.0.0.1', secret: null, stepMs: 1000, slowMs: 65000 });
+    expect(loadSimulatorConfig({ SIM_PORT: '0', SIM_SECRET: 's3', SIM_STEP_MS: '0', SIM_SLOW_MS: '10', SIM_HOST: '0.0.0.0' }))
+      .toEqual({ port: 0, host: '0.0.0.0', secret: 's3', stepMs: 0, slowMs: 10 });
+  });
+  test('an invalid value names the variable', () => {
+    expect(() => loadSimulatorConfig({ SIM_STEP_MS: 'fast' })).toThrow('invalid configuration: SIM_STEP_MS:');
   });
 });
