@@ -9,17 +9,30 @@ import { restRoutes } from './http/rest.ts';
 import { trpcRoutes } from './http/trpc.ts';
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** Bun's own hard limit sits a little higher, so declared oversizes get our JSON 413 first. */
+const SERVER_BODY_LIMIT = MAX_BODY_BYTES + 1024 * 1024;
 
 /**
  * The whole HTTP surface as one Elysia instance: no listening and no timers here, so tests build
  * exactly what production serves.
  */
 export function createApp(deps: AppDeps) {
-  return new Elysia({ serve: { maxRequestBodySize: MAX_BODY_BYTES } })
+  return new Elysia({ serve: { maxRequestBodySize: SERVER_BODY_LIMIT } })
     .onRequest(({ request, set }) => {
       set.headers['x-request-id'] = requestIdOf(request);
     })
     .use(corsPlugin(deps.config.corsOrigins))
+    .onRequest(({ request, set }) => {
+      const declared = Number(request.headers.get('content-length') ?? 0);
+      if (declared > MAX_BODY_BYTES) {
+        const path = new URL(request.url).pathname;
+        set.headers['content-type'] = 'application/json';
+        set.headers['connection'] = 'close';
+        return new Response(JSON.stringify(errorBodyFor(path, 413, 'request body too large')), {
+          status: 413, headers: set.headers as Record<string, string>,
+        });
+      }
+    })
     .onError(({ code, error, request, set, path }) => {
       const requestId = requestIdOf(request);
       const p = path ?? new URL(request.url).pathname;

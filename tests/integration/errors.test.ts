@@ -34,6 +34,13 @@ describe('errors (SPEC §10)', () => {
       body: JSON.stringify({ name: 'x'.repeat(10 * 1024 * 1024 + 10) }),
     });
     expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({ success: false, message: 'request body too large' });
+    const relay = await fetch(`${srv.url}/mj/submit/imagine`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(10 * 1024 * 1024 + 1),
+    });
+    expect(relay.status).toBe(413);
+    expect(await relay.json()).toEqual({ code: 4, description: 'request body too large', result: null, properties: {} });
+    expect(relay.headers.get('access-control-allow-origin')).toBe('*');
   });
 
   test('an internal error is a 500 with a request id, no stack, and a log line with the same id', async () => {
