@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import { channels } from '../../src/db/schema/index.ts';
 import { createTestChannel } from '../helpers/factories.ts';
 import { IMAGINE_PRICE, LOG_TYPE, relayWorld, type Caller, type RelayWorld } from './relay-fixture.ts';
+import type { SimFault } from '../../src/simulator/index.ts';
 
 const PNG = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
 const PNG2 = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
@@ -166,54 +167,31 @@ describe('relay submit: upstream codes and failures', () => {
     w.srv.db.update(channels).set({ status: 1 }).where(eq(channels.id, w.channelIds[0]!)).run();
   });
 
-  test('a non-JSON answer is 502 unmarshal_response_body_failed and refunded', async () => {
-    const c = w.caller(IMAGINE_PRICE);
-    w.sims[0]!.setFault('garbage');
-    try {
-      const res = await w.post('/mj/submit/imagine', { prompt: 'fox' }, c.headers);
-      expect(res.status).toBe(502);
-      expect(res.json).toEqual({ code: 5, description: 'unmarshal_response_body_failed', result: null, properties: {} });
-    } finally {
-      w.sims[0]!.setFault('none');
-    }
-    expect(w.quota(c.userId)).toBe(IMAGINE_PRICE);
-    const [row] = w.tasksOf(c.userId);
-    expect(row!.status).toBe('FAILURE');
-    expect(row!.progress).toBe('100%');
-    expect(row!.quota).toBe(0);
-    expect(row!.failReason).toContain('unmarshal_response_body_failed');
-    expect(w.logCount(c.userId, LOG_TYPE.refund)).toBe(1);
-  });
-
-  test('an HTTP 500 JSON answer that is not a submit result is 502 and refunded', async () => {
-    const c = w.caller(IMAGINE_PRICE);
-    w.sims[0]!.setFault('http500');
-    try {
-      const res = await w.post('/mj/submit/imagine', { prompt: 'fox' }, c.headers);
-      expect(res.status).toBe(502);
-      expect(res.json.code).toBe(5);
-    } finally {
-      w.sims[0]!.setFault('none');
-    }
-    expect(w.quota(c.userId)).toBe(IMAGINE_PRICE);
-    expect(w.tasksOf(c.userId)[0]!.status).toBe('FAILURE');
-  });
-
-  test('a dropped connection is 502 do_request_failed and refunded', async () => {
-    const c = w.caller(IMAGINE_PRICE);
-    w.sims[0]!.setFault('drop');
-    try {
-      const res = await w.post('/mj/submit/imagine', { prompt: 'fox' }, c.headers);
-      expect(res.status).toBe(502);
-      expect(res.json.code).toBe(5);
-    } finally {
-      w.sims[0]!.setFault('none');
-    }
-    expect(w.quota(c.userId)).toBe(IMAGINE_PRICE);
-    const [row] = w.tasksOf(c.userId);
-    expect(row!.status).toBe('FAILURE');
-    expect(row!.quota).toBe(0);
-  });
+  const faults: Array<[SimFault, string, string]> = [
+    ['garbage', 'a non-JSON answer', 'unmarshal_response_body_failed'],
+    ['http500', 'an HTTP 500 JSON answer that is not a submit result', 'unmarshal_response_body_failed'],
+    ['drop', 'a dropped connection', 'do_request_failed'],
+  ];
+  for (const [fault, what, description] of faults) {
+    test(`${what} is 502 ${description} and refunded`, async () => {
+      const c = w.caller(IMAGINE_PRICE);
+      w.sims[0]!.setFault(fault);
+      try {
+        const res = await w.post('/mj/submit/imagine', { prompt: 'fox' }, c.headers);
+        expect(res.status).toBe(502);
+        expect(res.json).toEqual({ code: 5, description, result: null, properties: {} });
+      } finally {
+        w.sims[0]!.setFault('none');
+      }
+      expect(w.quota(c.userId)).toBe(IMAGINE_PRICE);
+      const [row] = w.tasksOf(c.userId);
+      expect(row!.status).toBe('FAILURE');
+      expect(row!.progress).toBe('100%');
+      expect(row!.quota).toBe(0);
+      expect(row!.failReason).toContain(description);
+      expect(w.logCount(c.userId, LOG_TYPE.refund)).toBe(1);
+    });
+  }
 
   test('upstream down (closed port) is 502 do_request_failed; task FAILURE, quota back', async () => {
     const dead = createTestChannel(w.srv.db, `http://127.0.0.1:${await closedPort()}`, { key: 'k', priority: 100 });
