@@ -28,6 +28,19 @@ export function channelView(c: ChannelRow): ChannelView {
   };
 }
 
+/** Where a channel is reached and with which key. */
+export interface ChannelEndpoint {
+  id: number;
+  baseUrl: string;
+  key: string;
+}
+
+/** Every channel (any status) by id: the poller's targets and the image forwarder's trusted hosts. */
+export function channelEndpoints(db: DB): Map<number, ChannelEndpoint> {
+  const rows = db.select({ id: channels.id, baseUrl: channels.baseUrl, key: channels.key }).from(channels).all();
+  return new Map(rows.map((c) => [c.id, c]));
+}
+
 export function getChannel(db: DB, id: number): Channel | null {
   return db.select().from(channels).where(eq(channels.id, id)).get() ?? null;
 }

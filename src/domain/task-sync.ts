@@ -1,9 +1,10 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { DB } from '../db/client.ts';
-import { channels, tasks, type TaskRow } from '../db/schema/index.ts';
+import { tasks, type TaskRow } from '../db/schema/index.ts';
 import type { DbLike } from '../db/types.ts';
 import { modelNameOf } from './actions.ts';
 import { failAndRefund } from './billing.ts';
+import type { ChannelEndpoint } from './channels.ts';
 import {
   channelGoneReason, decideSync, failureFields, isTimedOut, ORPHAN_GRACE_MS, parseUpstreamTask, SUBMIT_DID_NOT_COMPLETE,
   timeoutReason, type SyncFields,
@@ -19,11 +20,7 @@ import {
 export type PollTask = TaskRow;
 
 /** What the poller needs to know about a channel. */
-export interface PollChannel {
-  id: number;
-  baseUrl: string;
-  key: string;
-}
+export type PollChannel = ChannelEndpoint;
 
 export interface SyncSettings {
   taskTimeoutMs: number;
@@ -63,12 +60,6 @@ export function unfinishedTasksQuery(db: DB) {
 
 export function selectUnfinishedTasks(db: DB): TaskRow[] {
   return unfinishedTasksQuery(db).all();
-}
-
-/** All channels (any status: tasks of a disabled channel are still polled), by id. */
-export function pollChannels(db: DB): Map<number, PollChannel> {
-  const rows = db.select({ id: channels.id, baseUrl: channels.baseUrl, key: channels.key }).from(channels).all();
-  return new Map(rows.map((c) => [c.id, c]));
 }
 
 /** The unfinished tasks split into what needs the upstream and what is ended locally. */

@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia';
 import type { AppDeps } from '../deps.ts';
-import { pollChannels } from '../domain/task-sync.ts';
+import { channelEndpoints } from '../domain/channels.ts';
 import { findTaskByMjId } from '../domain/tasks.ts';
 import { hostKeyOf, safeFetch, type Lookup } from '../upstream/safe-fetch.ts';
 
@@ -22,7 +22,7 @@ function errorResponse(status: number, error: string): Response {
 /** Host keys of every channel's base URL: images on a channel's own host are fetched even if private. */
 function trustedHosts(deps: AppDeps): Set<string> {
   const keys = new Set<string>();
-  for (const c of pollChannels(deps.db).values()) {
+  for (const c of channelEndpoints(deps.db).values()) {
     const k = hostKeyOf(c.baseUrl);
     if (k) keys.add(k);
   }

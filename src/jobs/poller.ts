@@ -1,8 +1,9 @@
 import type { AppDeps } from '../deps.ts';
 import {
-  addCounts, applyPollBatch, emptyCounts, endStrandedTasks, planTick, pollChannels, selectUnfinishedTasks,
+  addCounts, applyPollBatch, emptyCounts, endStrandedTasks, planTick, selectUnfinishedTasks,
   type PollChannel, type PollTask, type SyncCounts, type SyncSettings,
 } from '../domain/task-sync.ts';
+import { channelEndpoints } from '../domain/channels.ts';
 import { callUpstream } from '../upstream/http.ts';
 import { mapBounded } from './bounded.ts';
 
@@ -108,7 +109,8 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
       const rows = selectUnfinishedTasks(deps.db);
       report.unfinished = rows.length;
       if (rows.length === 0) return report;
-      const plan = planTick(rows, pollChannels(deps.db), deps.clock.now(), settings);
+      // All channels, any status: tasks of a disabled channel are still polled.
+      const plan = planTick(rows, channelEndpoints(deps.db), deps.clock.now(), settings);
       addCounts(report, endStrandedTasks(deps.db, plan.stranded, deps.clock.now()));
       report.channels = plan.byChannel.size;
       await mapBounded([...plan.byChannel.values()], concurrency, async ({ channel, rows: channelRows }) => {

@@ -51,6 +51,9 @@ export function filterForwardBody(body: Record<string, unknown>, options: Option
   return out;
 }
 
+/** New jobs whose body carries images, not a prompt. */
+const PROMPTLESS_ACTION = { describe: 'DESCRIBE', blend: 'BLEND', upload: 'UPLOAD', swap: 'SWAP_FACE' } as const satisfies Partial<Record<SubmitKind, TaskAction>>;
+
 function newJob(action: TaskAction, prompt: string, body: Record<string, unknown>, path: string): Intent {
   return { action, prompt, parentId: null, needsSuccessParent: false, body, path };
 }
@@ -70,17 +73,11 @@ function intentOf(kind: SubmitKind, path: string, raw: unknown): Intent {
     case 'edits':
       return newJob('EDITS', parseSubmitBody(kind, body).prompt, body, path);
     case 'describe':
-      parseSubmitBody(kind, body);
-      return newJob('DESCRIBE', '', body, path);
     case 'blend':
-      parseSubmitBody(kind, body);
-      return newJob('BLEND', '', body, path);
     case 'upload':
-      parseSubmitBody(kind, body);
-      return newJob('UPLOAD', '', body, path);
     case 'swap':
       parseSubmitBody(kind, body);
-      return newJob('SWAP_FACE', '', body, path);
+      return newJob(PROMPTLESS_ACTION[kind], '', body, path);
     case 'video': {
       const b = parseSubmitBody(kind, body);
       const taskId = b.taskId?.trim();
