@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # README's second command: install, type check, run every test, print "N passed, N failed".
+# The PostgreSQL suites run against a private cluster started here (installed when missing) and
+# stopped at the end; the system cluster is never touched.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh || exit 1
@@ -9,6 +11,16 @@ if ! bun run typecheck; then
   echo "0 passed, 1 failed"
   exit 1
 fi
+echo "== PostgreSQL"
+if ! pg=$(bash scripts/pg-cluster.sh start); then
+  echo "could not start a private PostgreSQL cluster"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+PGDIR=$(printf '%s\n' "$pg" | sed -n 's/^PGDIR=//p')
+export TEST_DATABASE_URL=$(printf '%s\n' "$pg" | sed -n 's/^DATABASE_URL=//p')
+trap 'bash scripts/pg-cluster.sh stop "$PGDIR"' EXIT
+echo "private cluster in $PGDIR"
 echo "== tests"
 log=$(mktemp)
 bun test "$@" 2>&1 | tee "$log"

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# A private PostgreSQL cluster for the test suite and the benchmark: a temp folder, a free
+# loopback port, never the system cluster. Installs Debian's `postgresql` when it is missing.
+#   scripts/pg-cluster.sh start   → prints `PGDIR=<folder>` and `DATABASE_URL=<url>` lines
+#   scripts/pg-cluster.sh stop <folder>
+set -euo pipefail
+
+pg_bin() {
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1
+}
+
+# As root the server binaries run as the `postgres` user; as anyone else, as that user.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+install_pg() {
+  if [ -z "$(pg_bin)" ]; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "PostgreSQL is not installed and this is not root: install Debian's postgresql package" >&2
+      exit 1
+    fi
+    echo "installing Debian's postgresql (for the PostgreSQL suites)" >&2
+    if [ ! -f /tmp/.mj-gateway-apt-updated ]; then apt-get update -qq >&2 && touch /tmp/.mj-gateway-apt-updated; fi
+    # Only the binaries are wanted: keep the package from starting a system cluster.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+start() {
+  install_pg
+  local bin dir port
+  bin=$(pg_bin)
+  dir=$(mktemp -d /tmp/mj-gateway-pg.XXXXXX)
+  chmod 755 "$dir"
+  [ "$(id -u)" = 0 ] && chown postgres: "$dir"
+  as_pg "$bin/initdb" -D "$dir/data" -A trust -U postgres --no-sync -E UTF8 >"$dir/initdb.log" 2>&1 || {
+    cat "$dir/initdb.log" >&2; exit 1; }
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    if as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+      start >/dev/null 2>&1; then
+      echo "PGDIR=$dir"
+      echo "DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres"
+      return 0
+    fi
+  done
+  cat "$dir/server.log" >&2
+  exit 1
+}
+
+stop() {
+  local dir=$1 bin
+  bin=$(pg_bin)
+  [ -d "$dir/data" ] && as_pg "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop "${2:?folder}" ;;
+  *) echo "usage: $0 start | stop <folder>" >&2; exit 2 ;;
+esac

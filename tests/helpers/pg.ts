@@ -1,0 +1,51 @@
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { openPgDatabase, type PgDB } from '../../src/db/pg/client.ts';
+
+/**
+ * The PostgreSQL server of the suite: `scripts/test.sh` starts one private cluster and passes
+ * its URL as TEST_DATABASE_URL; a file run alone (`bun test file`) starts its own through the
+ * same script and stops it when the file ends. Each test database is fresh and dropped after.
+ */
+const SCRIPT = join(import.meta.dir, '../../scripts/pg-cluster.sh');
+let serverUrl: Promise<string> | null = null;
+
+function startOwnCluster(): string {
+  const out = Bun.spawnSync(['bash', SCRIPT, 'start'], { stderr: 'inherit' });
+  if (out.exitCode !== 0) throw new Error('could not start a private PostgreSQL cluster');
+  const vars = Object.fromEntries(out.stdout.toString().trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2) as [string, string]));
+  // Stopped when the test process ends (a hook registered here would belong to one test).
+  process.on('exit', () => {
+    Bun.spawnSync(['bash', SCRIPT, 'stop', vars.PGDIR!]);
+  });
+  return vars.DATABASE_URL!;
+}
+
+export function pgServerUrl(): Promise<string> {
+  serverUrl ??= Promise.resolve(process.env.TEST_DATABASE_URL || startOwnCluster());
+  return serverUrl;
+}
+
+export interface TempPg {
+  url: string;
+  db: PgDB;
+  cleanup: () => Promise<void>;
+}
+
+/** A fresh database on the suite's server, migrated by the real migrator. */
+export async function tempPg(opts: { poolSize?: number } = {}): Promise<TempPg> {
+  const server = await pgServerUrl();
+  const name = `mjgw_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = postgres(server, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  const url = server.replace(/\/[^/]*$/, `/${name}`);
+  const db = await openPgDatabase(url, { poolSize: opts.poolSize ?? 4 });
+  return {
+    url, db,
+    cleanup: async () => {
+      await db.$client.end({ timeout: 1 });
+      await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end({ timeout: 1 });
+    },
+  };
+}
