@@ -111,7 +111,12 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
       if (rows.length === 0) return report;
       // All channels, any status: tasks of a disabled channel are still polled.
       const plan = planTick(rows, channelEndpoints(deps.db), deps.clock.now(), settings);
-      addCounts(report, endStrandedTasks(deps.db, plan.stranded, deps.clock.now()));
+      const stranded = endStrandedTasks(deps.db, plan.stranded, deps.clock.now());
+      addCounts(report, stranded);
+      for (const e of stranded.ended) {
+        // A crash between charge and upstream answer: the operator should see each one.
+        if (e.orphan) logger.warn('orphaned submit failed and refunded', { taskId: e.taskId, userId: e.userId, refunded: e.refunded, reason: e.reason });
+      }
       report.channels = plan.byChannel.size;
       await mapBounded([...plan.byChannel.values()], concurrency, async ({ channel, rows: channelRows }) => {
         try {

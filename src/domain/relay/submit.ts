@@ -2,7 +2,7 @@ import { and, eq, ne } from 'drizzle-orm';
 import { tasks } from '../../db/schema/index.ts';
 import { callUpstream } from '../../upstream/http.ts';
 import { FREE_ACTIONS } from '../actions.ts';
-import { chargeAndRecord, failAndRefundNow } from '../billing.ts';
+import { chargeAndRecord, failAndRefundNow, recordConsumeMjId } from '../billing.ts';
 import { autoDisableChannel } from '../channels.ts';
 import { AppError } from '../errors.ts';
 import { planSubmit, type SubmitPlan } from './plan.ts';
@@ -151,11 +151,16 @@ function settleAccepted(
   const done = upload || existed;
   const imageUrl = existed && typeof answer.properties.imageUrl === 'string' ? answer.properties.imageUrl : undefined;
   const props = Object.keys(answer.properties).length ? JSON.stringify(answer.properties) : '';
-  const row = env.db.update(tasks).set({
-    mjId, code: answer.code, description: answer.description, properties: props, updatedTime: now,
-    status: done ? 'SUCCESS' : '', progress: done ? '100%' : '0%',
-    ...(done ? { startTime: now, finishTime: now } : {}),
-    ...(imageUrl !== undefined ? { imageUrl } : {}),
-  }).where(and(eq(tasks.id, taskId), ne(tasks.progress, '100%'))).returning({ id: tasks.id }).get();
+  // The consume row gets its mj_id in the same transaction, so no charge is ever left unnamed.
+  const row = env.db.transaction((tx) => {
+    const won = tx.update(tasks).set({
+      mjId, code: answer.code, description: answer.description, properties: props, updatedTime: now,
+      status: done ? 'SUCCESS' : '', progress: done ? '100%' : '0%',
+      ...(done ? { startTime: now, finishTime: now } : {}),
+      ...(imageUrl !== undefined ? { imageUrl } : {}),
+    }).where(and(eq(tasks.id, taskId), ne(tasks.progress, '100%'))).returning({ id: tasks.id }).get();
+    if (won) recordConsumeMjId(tx, taskId, mjId);
+    return won;
+  });
   return { ok: true, won: row !== undefined, mjId };
 }
