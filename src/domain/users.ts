@@ -61,7 +61,8 @@ export function getUser(db: DB, id: number): User {
 }
 
 /**
- * On first start with an empty users table, create user 1 `root` (role 100). Returns the token
+ * On first start with an empty users table, create user 1 `root` (role 100). Root starts at quota 0,
+ * so no system log row is owed; any later grant (admin, demo) writes its own. Returns the token
  * only when it was generated here, so the caller can print it once.
  */
 export function bootstrapRoot(db: DB, clock: Clock, configuredToken: string | null): { created: boolean; generatedToken: string | null } {

@@ -118,7 +118,8 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
       addCounts(report, stranded);
       for (const e of stranded.ended) {
         // A crash between charge and upstream answer: the operator should see each one.
-        if (e.orphan) logger.warn('orphaned submit failed and refunded', { taskId: e.taskId, userId: e.userId, refunded: e.refunded, reason: e.reason });
+        const msg = e.orphan ? 'orphaned submit failed and refunded' : 'task of a deleted channel failed and refunded';
+        logger.warn(msg, { taskId: e.taskId, userId: e.userId, refunded: e.refunded, reason: e.reason });
       }
       report.channels = plan.byChannel.size;
       await mapBounded([...plan.byChannel.values()], concurrency, async ({ channel, rows: channelRows }) => {
