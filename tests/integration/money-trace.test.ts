@@ -152,6 +152,19 @@ describe('the logs rebuild every balance', () => {
     expect(bobDown.content).toStartWith(`quota set to 100000 (${bobDown.quota}) by admin 1 (root)`);
     expect(rows.filter((r) => r.user_id === carol.id).map((r) => r.quota)).toEqual([200_000, 50_000 - (200_000 - 50_000)]);
   });
+
+  test('an update that leaves the quota as it is writes no row', async () => {
+    const count = () => srv.db.all<{ n: number }>(sql`SELECT COUNT(*) AS n FROM logs WHERE type = ${LOG_TYPE.system}`)[0]!.n;
+    const before = count();
+    const admin = client(ROOT_HEADERS);
+    await admin.admin.user.update.mutate({ id: carol.id, quota: 50_000 });
+    await admin.admin.user.update.mutate({ id: carol.id, display_name: 'Carol' });
+    expect(count()).toBe(before);
+    await admin.admin.user.update.mutate({ id: carol.id, quota: 50_001, display_name: 'Carol C.' });
+    expect(count()).toBe(before + 1);
+    await admin.admin.user.update.mutate({ id: carol.id, quota: 50_000 });
+    expect(balances().find((b) => b.id === carol.id)).toMatchObject({ quota: 50_000, granted: 100_000 });
+  });
 });
 
 describe('every charge and refund joins its task', () => {
