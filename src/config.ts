@@ -39,6 +39,7 @@ const envSchema = z.object({
   IMAGE_FETCH_ALLOW_PRIVATE: boolFrom('IMAGE_FETCH_ALLOW_PRIVATE').default(false),
   DEMO: boolFrom('DEMO').default(false),
   CORS_ORIGINS: z.string().trim().default('*'),
+  METRICS_PUBLIC: boolFrom('METRICS_PUBLIC').default(false),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { message: 'LOG_LEVEL must be debug, info, warn or error' }).default('info'),
   // Runtime option overrides, read at first start only (SPEC §3 runtime options).
   MJ_FORWARD_URL_ENABLED: boolFrom('MJ_FORWARD_URL_ENABLED').optional(),
@@ -70,6 +71,8 @@ export interface Config {
   /** Allowed browser origins; `['*']` allows any. */
   readonly corsOrigins: readonly string[];
   readonly logLevel: LogLevel;
+  /** Serve `/metrics` without admin auth (a scraper on a private network). */
+  readonly metricsPublic: boolean;
   /** Raw environment overrides for runtime options (applied at first start only). */
   readonly optionOverrides: Readonly<Record<string, string>>;
 }
@@ -133,6 +136,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     demo: e.DEMO,
     corsOrigins: corsOrigins.length ? corsOrigins : ['*'],
     logLevel: e.LOG_LEVEL,
+    metricsPublic: e.METRICS_PUBLIC,
     optionOverrides: Object.freeze(optionOverrides),
   });
 }

@@ -3,6 +3,7 @@ import type { DB } from './db/client.ts';
 import type { OptionsStore } from './domain/options.ts';
 import type { Clock } from './lib/clock.ts';
 import type { Logger } from './lib/logger.ts';
+import type { Metrics } from './lib/metrics.ts';
 
 /**
  * Everything the app needs from outside, passed in by the composition root (src/index.ts) or by
@@ -12,6 +13,8 @@ export interface AppDeps {
   db: DB;
   config: Config;
   logger: Logger;
+  /** This instance's metrics registry (never prom-client's global one). */
+  metrics: Metrics;
   clock: Clock;
   options: OptionsStore;
   /** Public base URL for image links; a function because PORT=0 is only known after listen. */

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { openDatabase } from './db/client.ts';
 import type { AppDeps } from './deps.ts';
 import { OptionsStore } from './domain/options.ts';
+import { createMetrics } from './lib/metrics.ts';
 import { bootstrapRoot } from './domain/users.ts';
 import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/logger.ts';
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
 
   let listeningPort = config.port;
   const deps: AppDeps = {
-    db, config, logger, clock, options,
+    db, config, logger, clock, options, metrics: createMetrics(),
     serverAddress: () => config.serverAddress ?? `http://localhost:${listeningPort}`,
     fetch: globalThis.fetch,
     startedAt: clock.now(),

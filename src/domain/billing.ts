@@ -53,11 +53,20 @@ export function chargeAndRecord(db: DB, input: ChargeInput): number {
       tx.insert(logs).values({
         userId: input.userId, type: LOG_TYPE.consume, content: `${input.modelName} charged ${q} for task ${row.id}`,
         quota: q, modelName: input.modelName, channelId: input.channelId, tokenId: input.tokenId,
-        mjId: input.task.mjId ?? '', createdTime: input.now,
+        mjId: input.task.mjId ?? '', taskId: row.id, createdTime: input.now,
       }).run();
     }
     return row.id;
   });
+}
+
+/**
+ * Name the upstream task on a task's consume row, so an operator joins charges to tasks by mj_id.
+ * Call in the transaction that records the upstream's answer on the task row.
+ */
+export function recordConsumeMjId(tx: DbLike, taskId: number, mjId: string): void {
+  if (mjId === '') return;
+  tx.update(logs).set({ mjId }).where(and(eq(logs.taskId, taskId), eq(logs.type, LOG_TYPE.consume))).run();
 }
 
 /** Fields written on the task together with a refund (its final failure state). */
@@ -113,8 +122,10 @@ export function failAndRefund(
       .where(eq(channels.id, ended.channelId)).run();
     tx.insert(logs).values({
       userId: ended.userId, type: LOG_TYPE.refund, content: `refund: ${patch.failReason}`.slice(0, 500),
-      quota: q, modelName, channelId: ended.channelId, tokenId: ended.tokenId, mjId: ended.mjId, createdTime: now,
+      quota: q, modelName, channelId: ended.channelId, tokenId: ended.tokenId, mjId: ended.mjId, taskId, createdTime: now,
     }).run();
+    // A rejected submit may still carry an upstream id (patch.mjId): its charge names it too.
+    if (typeof patch.mjId === 'string') recordConsumeMjId(tx, taskId, ended.mjId);
   }
   return { won: true, refunded: q };
 }

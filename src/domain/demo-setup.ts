@@ -1,10 +1,11 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import type { DB } from '../db/client.ts';
 import { CHANNEL_STATUS, ROLE, TOKEN_STATUS, channels, tokens, users } from '../db/schema/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import { randomAlphanumeric } from '../lib/ids.ts';
 import { AppError } from './errors.ts';
 import { normaliseBaseUrl } from './channels.ts';
+import { grantQuotaLogged } from './users.ts';
 
 /** Name of the channel and of the API key that DEMO mode owns. */
 export const DEMO_NAME = 'demo';
@@ -54,7 +55,7 @@ export function ensureDemoSetup(db: DB, clock: Clock, baseUrl: string, key: stri
       userId: root.id, name: DEMO_NAME, key: apiKey, status: TOKEN_STATUS.enabled, remainQuota: 0,
       unlimitedQuota: true, expiredTime: -1, createdTime: now,
     }).run();
-    tx.update(users).set({ quota: sql`${users.quota} + ${DEMO_ROOT_QUOTA}` }).where(eq(users.id, root.id)).run();
+    grantQuotaLogged(tx, root.id, DEMO_ROOT_QUOTA, 'demo starting quota', now);
     return { channelId, rootId: root.id, rootAccessToken: root.accessToken, apiKey, created: true };
   });
 }

@@ -21,6 +21,8 @@ export interface LogItem {
   channel_id: number;
   token_id: number;
   mj_id: string;
+  /** The local task id; 0 for rows about no task. */
+  task_id: number;
   created_time: number;
 }
 
@@ -36,7 +38,7 @@ export function listLogs(db: DB, q: LogListQuery): Page<LogItem> {
   return {
     items: rows.map((r) => ({
       id: r.id, user_id: r.userId, type: r.type, content: r.content, quota: r.quota, model_name: r.modelName,
-      channel_id: r.channelId, token_id: r.tokenId, mj_id: r.mjId, created_time: r.createdTime,
+      channel_id: r.channelId, token_id: r.tokenId, mj_id: r.mjId, task_id: r.taskId, created_time: r.createdTime,
     })),
     total, page, page_size: pageSize,
   };

@@ -3,7 +3,7 @@ import type { DB } from '../db/client.ts';
 import { tasks, type TaskRow } from '../db/schema/index.ts';
 import type { DbLike } from '../db/types.ts';
 import { modelNameOf } from './actions.ts';
-import { failAndRefund } from './billing.ts';
+import { failAndRefund, type RefundResult } from './billing.ts';
 import type { ChannelEndpoint } from './channels.ts';
 import {
   channelGoneReason, decideSync, failureFields, isTimedOut, ORPHAN_GRACE_MS, parseUpstreamTask, SUBMIT_DID_NOT_COMPLETE,
@@ -34,6 +34,8 @@ export interface SyncCounts {
   failed: number;
   timedOut: number;
   refunded: number;
+  /** Quota given back by those refunds. */
+  refundedQuota: number;
   /** Items the upstream returned that match none of the batch's tasks. */
   unknown: number;
   /** Items that were not a valid task object. */
@@ -41,11 +43,13 @@ export interface SyncCounts {
 }
 
 export function emptyCounts(): SyncCounts {
-  return { updated: 0, succeeded: 0, failed: 0, timedOut: 0, refunded: 0, unknown: 0, invalid: 0 };
+  return { updated: 0, succeeded: 0, failed: 0, timedOut: 0, refunded: 0, refundedQuota: 0, unknown: 0, invalid: 0 };
 }
 
+const COUNT_KEYS = Object.keys(emptyCounts()) as (keyof SyncCounts)[];
+
 export function addCounts<T extends SyncCounts>(into: T, more: SyncCounts): T {
-  for (const k of Object.keys(more) as (keyof SyncCounts)[]) into[k] += more[k];
+  for (const k of COUNT_KEYS) into[k] += more[k];
   return into;
 }
 
@@ -99,21 +103,38 @@ export function planTick(rows: readonly TaskRow[], known: ReadonlyMap<number, Po
 }
 
 /** The failure ending of one row (and its refund), through the single compare-and-set refund path. */
-function endAsFailure(tx: DbLike, row: TaskRow, fields: SyncFields, now: number, counts: SyncCounts): void {
+function endAsFailure(tx: DbLike, row: TaskRow, fields: SyncFields, now: number, counts: SyncCounts): RefundResult {
   const result = failAndRefund(tx, row.id, row.quota, { ...fields }, now, modelNameOf(row.action));
-  if (!result.won) return;
+  if (!result.won) return result;
   counts.failed++;
   if (result.refunded > 0) counts.refunded++;
+  counts.refundedQuota += result.refunded;
+  return result;
+}
+
+/** A stranded row this call ended (it won the compare-and-set), for the poller's log. */
+export interface StrandedEnding {
+  taskId: number;
+  userId: number;
+  reason: string;
+  /** Quota given back (0 for a row that was never charged). */
+  refunded: number;
+  /** True for a submit orphaned by a crash (empty mj_id past the upstream timeout). */
+  orphan: boolean;
 }
 
 /** Ends stranded rows (see planTick) in one transaction. */
-export function endStrandedTasks(db: DB, stranded: TickPlan['stranded'], now: number): SyncCounts {
+export function endStrandedTasks(db: DB, stranded: TickPlan['stranded'], now: number): SyncCounts & { ended: StrandedEnding[] } {
   const counts = emptyCounts();
-  if (stranded.length === 0) return counts;
+  const ended: StrandedEnding[] = [];
+  if (stranded.length === 0) return { ...counts, ended };
   db.transaction((tx) => {
-    for (const { row, reason } of stranded) endAsFailure(tx, row, failureFields(row, reason, now), now, counts);
+    for (const { row, reason } of stranded) {
+      const r = endAsFailure(tx, row, failureFields(row, reason, now), now, counts);
+      if (r.won) ended.push({ taskId: row.id, userId: row.userId, reason, refunded: r.refunded, orphan: reason === SUBMIT_DID_NOT_COMPLETE });
+    }
   }, { behavior: 'immediate' });
-  return counts;
+  return { ...counts, ended };
 }
 
 type UpdateStatement = ReturnType<typeof buildUpdate>;

@@ -1,6 +1,7 @@
-import { count, desc, eq } from 'drizzle-orm';
+import { count, desc, eq, sql } from 'drizzle-orm';
 import type { DB } from '../db/client.ts';
-import { ROLE, USER_STATUS, users, type UserRow } from '../db/schema/index.ts';
+import { LOG_TYPE, logs, ROLE, USER_STATUS, users, type UserRow } from '../db/schema/index.ts';
+import type { DbLike } from '../db/types.ts';
 import type { Clock } from '../lib/clock.ts';
 import { randomAlphanumeric } from '../lib/ids.ts';
 import { AppError } from './errors.ts';
@@ -60,7 +61,8 @@ export function getUser(db: DB, id: number): User {
 }
 
 /**
- * On first start with an empty users table, create user 1 `root` (role 100). Returns the token
+ * On first start with an empty users table, create user 1 `root` (role 100). Root starts at quota 0,
+ * so no system log row is owed; any later grant (admin, demo) writes its own. Returns the token
  * only when it was generated here, so the caller can print it once.
  */
 export function bootstrapRoot(db: DB, clock: Clock, configuredToken: string | null): { created: boolean; generatedToken: string | null } {
@@ -95,13 +97,41 @@ export function createUser(db: DB, clock: Clock, actor: User, input: CreateUserI
   const role = input.role ?? ROLE.common;
   if (role >= ROLE.admin && actor.role < ROLE.root) throw new AppError('FORBIDDEN', 'only root can create admins');
   const token = newAccessToken();
-  const taken = db.select({ id: users.id }).from(users).where(eq(users.username, input.username)).get();
-  if (taken) throw new AppError('CONFLICT', `username ${input.username} is taken`);
-  const row = db.insert(users).values({
-    username: input.username, displayName: input.display_name ?? input.username, role, status: USER_STATUS.enabled,
-    accessToken: token, quota: input.quota ?? 0, createdTime: clock.now(),
-  }).returning().get();
+  const now = clock.now();
+  const row = db.transaction((tx) => {
+    const taken = tx.select({ id: users.id }).from(users).where(eq(users.username, input.username)).get();
+    if (taken) throw new AppError('CONFLICT', `username ${input.username} is taken`);
+    const created = tx.insert(users).values({
+      username: input.username, displayName: input.display_name ?? input.username, role, status: USER_STATUS.enabled,
+      accessToken: token, quota: 0, createdTime: now,
+    }).returning().get();
+    if (input.quota === undefined || input.quota === 0) return created;
+    return setQuotaLogged(tx, created.id, input.quota, `by admin ${actor.id} (${actor.username})`, now) ?? created;
+  });
   return { ...userView(toUser(row)), access_token: token };
+}
+
+/**
+ * Set a user's quota and write the signed change as a system log row, so the logs alone rebuild
+ * every balance (Σ system − Σ consume + Σ refund). The delta is read by the INSERT ... SELECT in
+ * the same transaction as the UPDATE: a charge landing between "read" and "write" cannot skew it.
+ * Call inside a synchronous transaction. Returns the updated row, or undefined for no such user.
+ */
+export function setQuotaLogged(tx: DbLike, userId: number, quota: number, who: string, now: number): UserRow | undefined {
+  tx.run(sql`INSERT INTO logs (user_id, type, content, quota, created_time)
+    SELECT id, ${LOG_TYPE.system}, 'quota set to ' || ${quota} || ' (' || printf('%+d', ${quota} - quota) || ') ' || ${who},
+      ${quota} - quota, ${now}
+    FROM users WHERE id = ${userId} AND quota <> ${quota}`);
+  return tx.update(users).set({ quota }).where(eq(users.id, userId)).returning().get();
+}
+
+/** Add to a user's quota (a grant, e.g. the demo's starting quota), logged like an admin's change. */
+export function grantQuotaLogged(tx: DbLike, userId: number, delta: number, why: string, now: number): void {
+  if (delta === 0) return;
+  tx.update(users).set({ quota: sql`${users.quota} + ${delta}` }).where(eq(users.id, userId)).run();
+  tx.insert(logs).values({
+    userId, type: LOG_TYPE.system, content: `quota ${delta > 0 ? '+' : ''}${delta} ${why}`.slice(0, 500), quota: delta, createdTime: now,
+  }).run();
 }
 
 export interface UpdateUserInput {
@@ -116,7 +146,7 @@ export interface UpdateUserInput {
  * Admin edits. An admin may only edit users below its own role (root edits anyone but cannot be
  * demoted or disabled, so the gateway always keeps an operator); only root grants admin.
  */
-export function updateUser(db: DB, actor: User, input: UpdateUserInput): UserView {
+export function updateUser(db: DB, clock: Clock, actor: User, input: UpdateUserInput): UserView {
   const target = getUser(db, input.id);
   if (actor.role < ROLE.root && target.role >= actor.role && target.id !== actor.id) {
     throw new AppError('FORBIDDEN', 'Unauthorized, insufficient privileges');
@@ -129,11 +159,15 @@ export function updateUser(db: DB, actor: User, input: UpdateUserInput): UserVie
   }
   const set: Partial<UserRow> = {};
   if (input.status !== undefined) set.status = input.status;
-  if (input.quota !== undefined) set.quota = input.quota;
   if (input.role !== undefined) set.role = input.role;
   if (input.display_name !== undefined) set.displayName = input.display_name;
-  if (Object.keys(set).length === 0) return userView(target);
-  const row = db.update(users).set(set).where(eq(users.id, input.id)).returning().get();
+  if (Object.keys(set).length === 0 && input.quota === undefined) return userView(target);
+  const now = clock.now();
+  const row = db.transaction((tx) => {
+    let updated = Object.keys(set).length ? tx.update(users).set(set).where(eq(users.id, input.id)).returning().get() : undefined;
+    if (input.quota !== undefined) updated = setQuotaLogged(tx, input.id, input.quota, `by admin ${actor.id} (${actor.username})`, now);
+    return updated;
+  });
   if (!row) throw new AppError('NOT_FOUND', `user ${input.id} not found`);
   return userView(toUser(row));
 }

@@ -96,7 +96,7 @@ export async function forwardImage(deps: AppDeps, mjId: string, request: Request
     await upstream.body?.cancel().catch(() => {});
     return new Response(null, { status, headers: out });
   }
-  return new Response(upstream.body, { status, headers: out });
+  return new Response(deps.metrics.countImageBytes(upstream.body), { status, headers: out });
 }
 
 export function imageRoutes(deps: AppDeps, opts: ImageRouteOptions = {}) {

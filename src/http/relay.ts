@@ -43,6 +43,7 @@ export function relayRoutes(deps: AppDeps) {
     clock: deps.clock,
     fetch: deps.fetch,
     logger: deps.logger,
+    metrics: deps.metrics,
     upstreamTimeoutMs: deps.config.upstreamTimeoutMs,
     serverAddress: deps.serverAddress,
   };

@@ -5,6 +5,7 @@ import {
 } from '../domain/task-sync.ts';
 import { channelEndpoints } from '../domain/channels.ts';
 import { callUpstream } from '../upstream/http.ts';
+import { createMetrics } from '../lib/metrics.ts';
 import { mapBounded } from './bounded.ts';
 
 export interface Poller {
@@ -17,7 +18,7 @@ export interface Poller {
 }
 
 /** What the poller needs; AppDeps fits, and a test may pass its own db handle or clock. */
-export type PollerDeps = Pick<AppDeps, 'db' | 'logger' | 'clock' | 'fetch'> & {
+export type PollerDeps = Pick<AppDeps, 'db' | 'logger' | 'clock' | 'fetch'> & Partial<Pick<AppDeps, 'metrics'>> & {
   config: Pick<AppDeps['config'], 'pollIntervalMs' | 'pollBatchSize' | 'taskTimeoutMs' | 'upstreamTimeoutMs'>;
 };
 
@@ -49,6 +50,8 @@ const MAX_POLL_TIMEOUT_MS = 15_000;
  */
 export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller {
   const logger = deps.logger.child({ component: 'poller' });
+  // A poller built without the app's registry still measures, into one nobody scrapes.
+  const metrics = deps.metrics ?? createMetrics();
   const concurrency = Math.max(1, opts.concurrency ?? 4);
   const intervalMs = opts.intervalMs ?? deps.config.pollIntervalMs;
   const pollTimeoutMs = Math.min(MAX_POLL_TIMEOUT_MS, deps.config.upstreamTimeoutMs);
@@ -65,9 +68,9 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
       let items: unknown[] | null = null;
       if (reachable && !signal.aborted) {
         const ids = [...new Set(batch.map((r) => r.mjId))];
-        const outcome = await callUpstream(deps.fetch, channel, {
+        const outcome = await metrics.timeUpstream(channel.id, 'poll', () => callUpstream(deps.fetch, channel, {
           method: 'POST', path: '/mj/task/list-by-condition', body: { ids }, timeoutMs: pollTimeoutMs, signal,
-        });
+        }));
         if (outcome.kind === 'response' && outcome.status === 200 && Array.isArray(outcome.json)) {
           items = outcome.json;
         } else {
@@ -111,7 +114,13 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
       if (rows.length === 0) return report;
       // All channels, any status: tasks of a disabled channel are still polled.
       const plan = planTick(rows, channelEndpoints(deps.db), deps.clock.now(), settings);
-      addCounts(report, endStrandedTasks(deps.db, plan.stranded, deps.clock.now()));
+      const stranded = endStrandedTasks(deps.db, plan.stranded, deps.clock.now());
+      addCounts(report, stranded);
+      for (const e of stranded.ended) {
+        // A crash between charge and upstream answer: the operator should see each one.
+        const msg = e.orphan ? 'orphaned submit failed and refunded' : 'task of a deleted channel failed and refunded';
+        logger.warn(msg, { taskId: e.taskId, userId: e.userId, refunded: e.refunded, reason: e.reason });
+      }
       report.channels = plan.byChannel.size;
       await mapBounded([...plan.byChannel.values()], concurrency, async ({ channel, rows: channelRows }) => {
         try {
@@ -127,6 +136,8 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
       if (abort === controller) abort = null;
       report.durationMs = Math.round((performance.now() - started) * 10) / 10;
     }
+    metrics.pollTick(report.durationMs);
+    metrics.quotaRefunded(report.refundedQuota);
     if (report.updated || report.failed || report.channelErrors) {
       logger.info('poll tick', { ...report });
     } else {

@@ -6,6 +6,7 @@ import { OptionsStore } from '../../src/domain/options.ts';
 import { bootstrapRoot } from '../../src/domain/users.ts';
 import { systemClock, type Clock } from '../../src/lib/clock.ts';
 import { silentLogger, type Logger } from '../../src/lib/logger.ts';
+import { createMetrics } from '../../src/lib/metrics.ts';
 import { tempDb } from './db.ts';
 
 export const ROOT_TOKEN = 'test-root-access-token-0123456789';
@@ -32,7 +33,7 @@ export async function startTestServer(opts: { env?: Record<string, string>; cloc
   bootstrapRoot(db, clock, ROOT_TOKEN);
   let port = 0;
   const deps: AppDeps = {
-    db, config, clock, options,
+    db, config, clock, options, metrics: createMetrics(),
     logger: opts.logger ?? silentLogger,
     serverAddress: () => config.serverAddress ?? `http://localhost:${port}`,
     fetch: opts.fetch ?? globalThis.fetch,

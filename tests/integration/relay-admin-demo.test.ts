@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
 import { and, eq } from 'drizzle-orm';
-import { channels, tokens, users } from '../../src/db/schema/index.ts';
+import { channels, LOG_TYPE, logs, tokens, users } from '../../src/db/schema/index.ts';
 import { startDemo } from '../../src/demo.ts';
 import type { AppRouter } from '../../src/trpc/routers/index.ts';
 import { createTestChannel, createTestUser } from '../helpers/factories.ts';
@@ -118,6 +118,11 @@ describe('DEMO mode', () => {
       expect(after[0]!.key).not.toBe(before!.key);
       expect(demoTokens().length).toBe(1);
       expect(rootQuota()).toBe(quota);
+      // The one grant is a system log row, so root's balance too is rebuilt from the logs alone.
+      const rows = w.srv.db.select().from(logs).where(eq(logs.userId, 1)).all();
+      expect(rows.filter((r) => r.type === LOG_TYPE.system).map((r) => [r.quota, r.content])).toEqual([[50_000_000, 'quota +50000000 demo starting quota']]);
+      const sign: Record<number, number> = { [LOG_TYPE.system]: 1, [LOG_TYPE.consume]: -1, [LOG_TYPE.refund]: 1 };
+      expect(rows.reduce((sum, r) => sum + (sign[r.type] ?? 0) * r.quota, 0)).toBe(quota);
     } finally {
       await demo.stop();
     }

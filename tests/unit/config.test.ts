@@ -18,6 +18,7 @@ describe('config', () => {
     expect(c.demo).toBe(false);
     expect(c.corsOrigins).toEqual(['*']);
     expect(c.logLevel).toBe('info');
+    expect(c.metricsPublic).toBe(false);
     expect(c.optionOverrides).toEqual({});
     expect(Object.isFrozen(c)).toBe(true);
   });
@@ -27,7 +28,7 @@ describe('config', () => {
       PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: ':memory:', SERVER_ADDRESS: 'https://mj.example.com/',
       INITIAL_ROOT_ACCESS_TOKEN: 'abcdefgh12345678', UPDATE_TASK: 'false', POLL_INTERVAL_MS: '500',
       POLL_BATCH_SIZE: '7', TASK_TIMEOUT_MS: '1000', UPSTREAM_TIMEOUT_MS: '2000', IMAGE_FETCH_ALLOW_PRIVATE: 'true',
-      DEMO: '1', CORS_ORIGINS: 'https://a.example, https://b.example', LOG_LEVEL: 'debug',
+      DEMO: '1', CORS_ORIGINS: 'https://a.example, https://b.example', LOG_LEVEL: 'debug', METRICS_PUBLIC: 'true',
       MJ_FORWARD_URL_ENABLED: 'false', MJ_PRICES: '{"mj_imagine":0.2}',
     });
     expect(c.port).toBe(0);
@@ -44,6 +45,7 @@ describe('config', () => {
     expect(c.demo).toBe(true);
     expect(c.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
     expect(c.logLevel).toBe('debug');
+    expect(c.metricsPublic).toBe(true);
     expect(c.optionOverrides).toEqual({ mj_forward_url_enabled: 'false', mj_prices: '{"mj_imagine":0.2}' });
   });
 
@@ -55,7 +57,7 @@ describe('config', () => {
     ['PORT', 'abc'], ['PORT', '70000'], ['PORT', '-1'], ['POLL_INTERVAL_MS', '-5'], ['POLL_INTERVAL_MS', '0'],
     ['POLL_BATCH_SIZE', '1.5'], ['TASK_TIMEOUT_MS', 'soon'], ['UPSTREAM_TIMEOUT_MS', '0'], ['SERVER_ADDRESS', 'not a url'],
     ['SERVER_ADDRESS', 'ftp://x.example'], ['UPDATE_TASK', 'maybe'], ['IMAGE_FETCH_ALLOW_PRIVATE', '2'], ['DEMO', 'on?'],
-    ['LOG_LEVEL', 'verbose'], ['INITIAL_ROOT_ACCESS_TOKEN', 'short'],
+    ['LOG_LEVEL', 'verbose'], ['INITIAL_ROOT_ACCESS_TOKEN', 'short'], ['METRICS_PUBLIC', 'sometimes'],
   ];
   for (const [name, value] of bad) {
     test(`invalid ${name}=${value} names the variable`, () => {

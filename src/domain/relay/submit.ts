@@ -2,7 +2,7 @@ import { and, eq, ne } from 'drizzle-orm';
 import { tasks } from '../../db/schema/index.ts';
 import { callUpstream } from '../../upstream/http.ts';
 import { FREE_ACTIONS } from '../actions.ts';
-import { chargeAndRecord, failAndRefundNow } from '../billing.ts';
+import { chargeAndRecord, failAndRefundNow, recordConsumeMjId } from '../billing.ts';
 import { autoDisableChannel } from '../channels.ts';
 import { AppError } from '../errors.ts';
 import { planSubmit, type SubmitPlan } from './plan.ts';
@@ -57,9 +57,29 @@ function clientBody(r: SubmitResult, code: number): Record<string, unknown> {
   return { ...r.raw, code, properties: r.properties };
 }
 
+/** What a submit got to, for its metrics label: the action once resolved, the upstream's code once answered. */
+interface SubmitNote {
+  action?: string;
+  upstreamCode?: number;
+}
+
 /** Charge, forward and settle one submission. Local refusals are thrown as AppError. */
 export async function submitTask(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequest): Promise<RelayAnswer> {
+  const note: SubmitNote = {};
+  const label = () => note.action ?? req.kind.toUpperCase().replace(/-/g, '_');
+  try {
+    const answer = await runSubmit(env, caller, req, note);
+    env.metrics?.submitOutcome(label(), note.upstreamCode ?? answer.status);
+    return answer;
+  } catch (err) {
+    env.metrics?.submitOutcome(label(), err instanceof AppError ? err.code ?? err.kind.toLowerCase() : 'internal_error');
+    throw err;
+  }
+}
+
+async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequest, note: SubmitNote): Promise<RelayAnswer> {
   const plan = planSubmit(env, caller, req.kind, req.path, req.body);
+  note.action = plan.action;
   const price = FREE_ACTIONS.has(plan.action) ? 0 : env.options.quotaFor(plan.modelName);
   const submitTime = env.clock.now();
   // Throws quota_not_enough with nothing written and nothing forwarded.
@@ -76,15 +96,18 @@ export async function submitTask(env: RelayEnv, caller: RelayCallerInfo, req: Su
       progress: '0%', status: '', updatedTime: submitTime,
     },
   });
+  env.metrics?.quotaCharged(price);
   const log = env.logger.child({ requestId: req.requestId, userId: caller.userId, taskId, action: plan.action, channelId: plan.channel.id });
 
-  const outcome = await callUpstream(env.fetch, { baseUrl: plan.channel.baseUrl, key: plan.channel.key }, {
+  const forward = () => callUpstream(env.fetch, { baseUrl: plan.channel.baseUrl, key: plan.channel.key }, {
     method: 'POST', path: plan.forwardPath, body: plan.forwardBody, timeoutMs: env.upstreamTimeoutMs,
   });
+  const outcome = await (env.metrics ? env.metrics.timeUpstream(plan.channel.id, 'submit', forward) : forward());
 
   const reject = (failReason: string, extra: Record<string, unknown> = {}) => {
     const now = env.clock.now();
     const r = failAndRefundNow(env.db, taskId, price, { failReason: failReason.slice(0, 1000), finishTime: now, ...extra }, now, plan.modelName);
+    env.metrics?.quotaRefunded(r.refunded);
     if (!r.won) log.warn('rejected submit already ended elsewhere; no refund from here', { failReason });
   };
 
@@ -99,6 +122,7 @@ export async function submitTask(env: RelayEnv, caller: RelayCallerInfo, req: Su
     throw new AppError('UPSTREAM', 'do_request_failed', 'do_request_failed');
   }
   const answer = submitResultOf(outcome.json);
+  if (answer) note.upstreamCode = answer.code;
   if (!answer) {
     log.warn('upstream submit answer is not a submit result', { status: outcome.status });
     reject(`unmarshal_response_body_failed: upstream HTTP ${outcome.status}`);
@@ -151,11 +175,16 @@ function settleAccepted(
   const done = upload || existed;
   const imageUrl = existed && typeof answer.properties.imageUrl === 'string' ? answer.properties.imageUrl : undefined;
   const props = Object.keys(answer.properties).length ? JSON.stringify(answer.properties) : '';
-  const row = env.db.update(tasks).set({
-    mjId, code: answer.code, description: answer.description, properties: props, updatedTime: now,
-    status: done ? 'SUCCESS' : '', progress: done ? '100%' : '0%',
-    ...(done ? { startTime: now, finishTime: now } : {}),
-    ...(imageUrl !== undefined ? { imageUrl } : {}),
-  }).where(and(eq(tasks.id, taskId), ne(tasks.progress, '100%'))).returning({ id: tasks.id }).get();
+  // The consume row gets its mj_id in the same transaction, so no charge is ever left unnamed.
+  const row = env.db.transaction((tx) => {
+    const won = tx.update(tasks).set({
+      mjId, code: answer.code, description: answer.description, properties: props, updatedTime: now,
+      status: done ? 'SUCCESS' : '', progress: done ? '100%' : '0%',
+      ...(done ? { startTime: now, finishTime: now } : {}),
+      ...(imageUrl !== undefined ? { imageUrl } : {}),
+    }).where(and(eq(tasks.id, taskId), ne(tasks.progress, '100%'))).returning({ id: tasks.id }).get();
+    if (won) recordConsumeMjId(tx, taskId, mjId);
+    return won;
+  });
   return { ok: true, won: row !== undefined, mjId };
 }

@@ -1,6 +1,7 @@
 import type { DB } from '../../db/client.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
+import type { Metrics } from '../../lib/metrics.ts';
 import type { OptionsStore } from '../options.ts';
 
 /**
@@ -14,6 +15,8 @@ export interface RelayEnv {
   /** fetch used for upstream calls (the real one in production). */
   fetch: typeof fetch;
   logger: Logger;
+  /** The app's metrics; optional so an edge that builds its own env still works (then nothing is counted). */
+  metrics?: Metrics;
   /** Timeout of submit calls (`UPSTREAM_TIMEOUT_MS`). */
   upstreamTimeoutMs: number;
   /** Public base URL of the gateway, for forwarded image links. */

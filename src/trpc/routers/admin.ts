@@ -49,7 +49,7 @@ const userRouter = router({
     quota: quota.optional(),
     role: role.optional(),
     display_name: z.string().trim().max(64).optional(),
-  })).output(userViewSchema).mutation(({ ctx, input }) => updateUser(ctx.deps.db, ctx.user, input)),
+  })).output(userViewSchema).mutation(({ ctx, input }) => updateUser(ctx.deps.db, ctx.deps.clock, ctx.user, input)),
 });
 
 const channelRouter = router({
@@ -92,7 +92,7 @@ const optionRouter = router({
 
 const logItemSchema = z.object({
   id: z.number(), user_id: z.number(), type: z.number(), content: z.string(), quota: z.number(),
-  model_name: z.string(), channel_id: z.number(), token_id: z.number(), mj_id: z.string(), created_time: z.number(),
+  model_name: z.string(), channel_id: z.number(), token_id: z.number(), mj_id: z.string(), task_id: z.number(), created_time: z.number(),
 });
 
 const logRouter = router({

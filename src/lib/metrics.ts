@@ -1,0 +1,92 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Operator metrics (SPEC §10, `GET /metrics`). One registry per app instance, never prom-client's
+ * global one, so several gateways in one process (tests) keep their own numbers. Measured code
+ * calls one method here per measured point; every label has a bounded set of values (route
+ * patterns, actions, codes, channel ids), never a raw URL or free text.
+ */
+export interface Metrics {
+  readonly registry: Registry;
+  /** One answered HTTP request; `route` is the matched pattern (`/mj/task/:id/fetch`), or `unmatched`. */
+  httpRequest(method: string, route: string, status: number): void;
+  /** How a submit ended: `code` is the upstream's code, or the local refusal's code. */
+  submitOutcome(action: string, code: string | number): void;
+  quotaCharged(quota: number): void;
+  quotaRefunded(quota: number): void;
+  /** Duration of one poller tick. */
+  pollTick(ms: number): void;
+  /** Runs `call` and records how long the channel took to answer it. */
+  timeUpstream<T>(channelId: number, call: 'submit' | 'poll' | 'image-seed', run: () => Promise<T>): Promise<T>;
+  /** The body, passed through unchanged, with each chunk's bytes counted as they stream. */
+  countImageBytes(body: ReadableStream<Uint8Array> | null): ReadableStream<Uint8Array> | null;
+  /** Source of the unfinished-tasks gauge, read at scrape time (count per channel id). */
+  setUnfinishedSource(read: () => ReadonlyArray<{ channelId: number; count: number }>): void;
+}
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  const requests = new Counter({
+    name: 'mjgw_http_requests_total', help: 'HTTP requests answered, by method, matched route pattern and status',
+    labelNames: ['method', 'route', 'status'] as const, registers: [registry],
+  });
+  const submits = new Counter({
+    name: 'mjgw_submit_outcomes_total', help: 'Relay submits by action and outcome code (upstream code, or the local refusal)',
+    labelNames: ['action', 'code'] as const, registers: [registry],
+  });
+  const charged = new Counter({ name: 'mjgw_quota_charged_total', help: 'Quota charged for submits', registers: [registry] });
+  const refunded = new Counter({ name: 'mjgw_quota_refunded_total', help: 'Quota refunded (rejected submits, failures, timeouts, orphans)', registers: [registry] });
+  const imageBytes = new Counter({ name: 'mjgw_image_bytes_total', help: 'Image bytes streamed to clients by the image forwarder', registers: [registry] });
+  const pollTick = new Histogram({
+    name: 'mjgw_poll_tick_duration_seconds', help: 'Duration of one poller tick', buckets: LATENCY_BUCKETS, registers: [registry],
+  });
+  const upstream = new Histogram({
+    name: 'mjgw_upstream_latency_seconds', help: 'Time until an upstream channel answered (or failed), by channel and call',
+    labelNames: ['channel', 'call'] as const, buckets: LATENCY_BUCKETS, registers: [registry],
+  });
+  let readUnfinished: () => ReadonlyArray<{ channelId: number; count: number }> = () => [];
+  new Gauge({
+    name: 'mjgw_tasks_unfinished', help: 'Unfinished tasks (progress not 100%) by channel, read at scrape time',
+    labelNames: ['channel'] as const, registers: [registry],
+    collect() {
+      // Channels whose last task finished must drop to nothing, not keep their old value.
+      this.reset();
+      for (const { channelId, count } of readUnfinished()) this.set({ channel: String(channelId) }, count);
+    },
+  });
+
+  return {
+    registry,
+    httpRequest: (method, route, status) => requests.inc({ method, route, status: String(status) }),
+    submitOutcome: (action, code) => submits.inc({ action, code: String(code) }),
+    quotaCharged: (q) => {
+      if (q > 0) charged.inc(q);
+    },
+    quotaRefunded: (q) => {
+      if (q > 0) refunded.inc(q);
+    },
+    pollTick: (ms) => pollTick.observe(ms / 1000),
+    async timeUpstream(channelId, call, run) {
+      const end = upstream.startTimer({ channel: String(channelId), call });
+      try {
+        return await run();
+      } finally {
+        end();
+      }
+    },
+    countImageBytes(body) {
+      if (!body) return body;
+      return body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          imageBytes.inc(chunk.byteLength);
+          controller.enqueue(chunk);
+        },
+      }));
+    },
+    setUnfinishedSource(read) {
+      readUnfinished = read;
+    },
+  };
+}
