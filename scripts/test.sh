@@ -23,7 +23,8 @@ trap 'bash scripts/pg-cluster.sh stop "$PGDIR"' EXIT
 echo "private cluster in $PGDIR"
 echo "== tests"
 log=$(mktemp)
-bun test "$@" 2>&1 | tee "$log"
+# Integration tests start real servers and processes: give them room on a 2-core machine.
+bun test --timeout 30000 "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 pass=$(grep -E '^ *[0-9]+ pass$' "$log" | tail -1 | awk '{print $1}')
 fail=$(grep -E '^ *[0-9]+ fail$' "$log" | tail -1 | awk '{print $1}')
