@@ -4,6 +4,7 @@ import { corsPlugin } from './http/cors.ts';
 import { errorBodyFor } from './http/errors.ts';
 import { requestIdOf } from './http/request-id.ts';
 import { imageRoutes } from './http/image.ts';
+import { indexRoutes } from './http/index-route.ts';
 import { relayRoutes } from './http/relay.ts';
 import { restRoutes } from './http/rest.ts';
 import { trpcRoutes } from './http/trpc.ts';
@@ -60,6 +61,7 @@ export function createApp(deps: AppDeps) {
         }
       }
     })
+    .use(indexRoutes(deps))
     .use(restRoutes(deps))
     .use(trpcRoutes(deps))
     .use(imageRoutes(deps))

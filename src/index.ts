@@ -2,13 +2,30 @@ import { createApp } from './app.ts';
 import { startDemo } from './demo.ts';
 import { createPoller } from './jobs/poller.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { openDatabase } from './db/client.ts';
+import { openDatabase, type DB } from './db/client.ts';
 import type { AppDeps } from './deps.ts';
 import { OptionsStore } from './domain/options.ts';
 import { bootstrapRoot } from './domain/users.ts';
 import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/logger.ts';
 import pkg from '../package.json' with { type: 'json' };
+
+/**
+ * Listen without SO_REUSEPORT (Elysia turns it on by default, which lets a second gateway share the
+ * port and run a second poller); a busy port stops start-up with one line and exit code 2.
+ */
+function listenOrExit(app: ReturnType<typeof createApp>, config: Config, db: DB): ReturnType<typeof createApp> {
+  try {
+    return app.listen({ port: config.port, hostname: config.host, reusePort: false });
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'EADDRINUSE') {
+      process.stderr.write(`port ${config.port} is already in use (HOST ${config.host})\n`);
+      db.$client.close();
+      process.exit(2);
+    }
+    throw err;
+  }
+}
 
 /** Composition root: config → db + migrations → app.listen → background work → clean shutdown. */
 async function main(): Promise<void> {
@@ -32,12 +49,6 @@ async function main(): Promise<void> {
     process.stderr.write(`invalid configuration: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(2);
   }
-  const root = bootstrapRoot(db, clock, config.initialRootAccessToken);
-  if (root.generatedToken) {
-    // Printed once, on the first start, to the terminal only: never written to the log stream.
-    console.log(`root user created; access token (shown once): ${root.generatedToken}`);
-  }
-
   let listeningPort = config.port;
   const deps: AppDeps = {
     db, config, logger, clock, options,
@@ -46,8 +57,16 @@ async function main(): Promise<void> {
     startedAt: clock.now(),
     version: pkg.version,
   };
-  const app = createApp(deps).listen({ port: config.port, hostname: config.host });
+  const app = listenOrExit(createApp(deps), config, db);
   listeningPort = app.server?.port ?? config.port;
+  // After listen (so a start on a busy port creates nothing) and before any await (so no request
+  // is served before root exists).
+  const root = bootstrapRoot(db, clock, config.initialRootAccessToken);
+  if (root.generatedToken && !config.demo) {
+    // Printed once, on the first start, to the terminal only: never written to the log stream.
+    // With DEMO the banner prints it, so it still appears once.
+    console.log(`root user created; access token (shown once): ${root.generatedToken}`);
+  }
   logger.info('listening', { host: config.host, port: listeningPort, database: config.databasePath });
   console.log(`mj-gateway listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${listeningPort}`);
 
