@@ -18,12 +18,12 @@ function listenOrExit(app: ReturnType<typeof createApp>, config: Config, db: DB)
   try {
     return app.listen({ port: config.port, hostname: config.host, reusePort: false });
   } catch (err) {
-    if ((err as { code?: unknown }).code === 'EADDRINUSE') {
-      process.stderr.write(`port ${config.port} is already in use (HOST ${config.host})\n`);
-      db.$client.close();
-      process.exit(2);
-    }
-    throw err;
+    const code = (err as { code?: unknown }).code;
+    process.stderr.write(code === 'EADDRINUSE'
+      ? `port ${config.port} is already in use (HOST ${config.host})\n`
+      : `cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : String(err)}\n`);
+    db.$client.close();
+    process.exit(2);
   }
 }
 
