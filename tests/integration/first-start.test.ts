@@ -10,6 +10,8 @@ import { spawnGateway, type GatewayProcess } from '../helpers/process.ts';
  */
 
 const dir = mkdtempSync(join(tmpdir(), 'mjgw-start-'));
+/** Real process starts: a generous cap, so a loaded machine slows these tests down but does not fail them. */
+const PROCESS_TEST_TIMEOUT_MS = 60_000;
 const running: GatewayProcess[] = [];
 afterAll(async () => {
   for (const p of running) if (p.proc.exitCode === null) await p.stop();
@@ -43,7 +45,7 @@ describe('a start on a port already in use', () => {
     }
     expect(first.proc.exitCode).toBeNull();
     expect(await first.stop()).toBe(0);
-  });
+  }, PROCESS_TEST_TIMEOUT_MS);
 });
 
 describe('DEMO restarts', () => {
@@ -97,5 +99,5 @@ describe('DEMO restarts', () => {
     } finally {
       await blocker.stop(true);
     }
-  });
+  }, PROCESS_TEST_TIMEOUT_MS);
 });
