@@ -4,6 +4,7 @@ import { corsPlugin } from './http/cors.ts';
 import { errorBodyFor } from './http/errors.ts';
 import { requestIdOf } from './http/request-id.ts';
 import { imageRoutes } from './http/image.ts';
+import { indexRoutes } from './http/index-route.ts';
 import { metricsRoutes } from './http/metrics.ts';
 import { relayRoutes } from './http/relay.ts';
 import { restRoutes } from './http/rest.ts';
@@ -62,6 +63,7 @@ export function createApp(deps: AppDeps) {
       }
     })
     .use(metricsRoutes(deps))
+    .use(indexRoutes(deps))
     .use(restRoutes(deps))
     .use(trpcRoutes(deps))
     .use(imageRoutes(deps))

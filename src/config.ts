@@ -38,6 +38,7 @@ const envSchema = z.object({
   UPSTREAM_TIMEOUT_MS: intFrom('UPSTREAM_TIMEOUT_MS', 1).default(60_000),
   IMAGE_FETCH_ALLOW_PRIVATE: boolFrom('IMAGE_FETCH_ALLOW_PRIVATE').default(false),
   DEMO: boolFrom('DEMO').default(false),
+  DEMO_PORT: intFrom('DEMO_PORT', 0, 65535).optional(),
   CORS_ORIGINS: z.string().trim().default('*'),
   METRICS_PUBLIC: boolFrom('METRICS_PUBLIC').default(false),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { message: 'LOG_LEVEL must be debug, info, warn or error' }).default('info'),
@@ -68,6 +69,8 @@ export interface Config {
   readonly upstreamTimeoutMs: number;
   readonly imageFetchAllowPrivate: boolean;
   readonly demo: boolean;
+  /** Port of the DEMO simulator: stable (PORT+1 by default) so stored image links survive a restart; 0 = any. */
+  readonly demoPort: number;
   /** Allowed browser origins; `['*']` allows any. */
   readonly corsOrigins: readonly string[];
   readonly logLevel: LogLevel;
@@ -134,6 +137,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     imageFetchAllowPrivate: e.IMAGE_FETCH_ALLOW_PRIVATE,
     demo: e.DEMO,
+    demoPort: e.DEMO_PORT ?? (e.PORT === 0 || e.PORT === 65535 ? 0 : e.PORT + 1),
     corsOrigins: corsOrigins.length ? corsOrigins : ['*'],
     logLevel: e.LOG_LEVEL,
     metricsPublic: e.METRICS_PUBLIC,

@@ -1,7 +1,8 @@
+import { basename, dirname, extname, join } from 'node:path';
 import type { AppDeps } from './deps.ts';
 import { ensureDemoSetup } from './domain/demo-setup.ts';
 import { randomAlphanumeric } from './lib/ids.ts';
-import { startSimulator } from './simulator/index.ts';
+import { startSimulator, type Simulator, type SimulatorOptions } from './simulator/index.ts';
 
 export interface DemoOptions {
   /** Simulator lifecycle step; 1.5 s makes a task finish in well under a minute. */
@@ -15,14 +16,38 @@ function sh(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
+/** The simulator's task file sits next to the database, so the demo's tasks live as long as it does. */
+export function demoTaskFile(databasePath: string): string | undefined {
+  if (databasePath === ':memory:' || databasePath.startsWith('file::memory:')) return undefined;
+  return join(dirname(databasePath), `${basename(databasePath, extname(databasePath))}-demo-simulator.db`);
+}
+
+/**
+ * On DEMO_PORT when it is free, so the image links stored last time still point at it; on any free
+ * port otherwise (ensureDemoSetup then moves the stored links along).
+ */
+async function startOnStablePort(deps: AppDeps, opts: SimulatorOptions): Promise<{ sim: Simulator; busyPort: number | null }> {
+  const port = deps.config.demoPort;
+  try {
+    return { sim: await startSimulator({ ...opts, port }), busyPort: null };
+  } catch (err) {
+    if (port === 0 || (err as { code?: unknown }).code !== 'EADDRINUSE') throw err;
+    deps.logger.warn('demo simulator port in use; using a free port', { port });
+    return { sim: await startSimulator({ ...opts, port: 0 }), busyPort: port };
+  }
+}
+
 /**
  * DEMO=1 (SPEC §3): start the upstream simulator in-process with a random secret, register it as
- * channel `demo`, make sure root has a `demo` API key, and print how to try it.
+ * channel `demo`, make sure root has a `demo` API key, and print how to try it. The root access
+ * token appears in this banner only (index.ts leaves it out in DEMO mode), once per start.
  */
-export async function startDemo(deps: AppDeps, opts: DemoOptions = {}): Promise<{ stop: () => Promise<void> }> {
+export async function startDemo(deps: AppDeps, opts: DemoOptions = {}): Promise<{ stop: () => Promise<void>; simulatorUrl: string }> {
   const print = opts.print ?? ((line: string) => console.log(line));
   const secret = randomAlphanumeric(32);
-  const sim = await startSimulator({ secret, stepMs: opts.stepMs ?? 1500, logger: deps.logger });
+  const { sim, busyPort } = await startOnStablePort(deps, {
+    secret, stepMs: opts.stepMs ?? 1500, logger: deps.logger, taskFile: demoTaskFile(deps.config.databasePath),
+  });
   let setup;
   try {
     setup = ensureDemoSetup(deps.db, deps.clock, sim.url, secret);
@@ -30,30 +55,39 @@ export async function startDemo(deps: AppDeps, opts: DemoOptions = {}): Promise<
     await sim.stop();
     throw err;
   }
-  deps.logger.info('demo mode started', { simulator: sim.url, channelId: setup.channelId });
+  deps.logger.info('demo mode started', { simulator: sim.url, channelId: setup.channelId, movedFrom: setup.movedFrom });
 
   const base = deps.serverAddress();
-  const key = `sk-${setup.apiKey}`;
+  // Each secret is printed once, in an export line; the curl lines name the shell variables.
+  const rootHeaders = `-H "Authorization: Bearer $MJ_ROOT_TOKEN" -H ${sh(`New-Api-User: ${setup.rootId}`)}`;
+  const keyHeader = `-H "Authorization: Bearer $MJ_KEY"`;
   const lines = [
     '',
     '=== mj-gateway DEMO ===',
     `Upstream simulator: ${sim.url} (registered as channel "demo", id ${setup.channelId})`,
+    ...(busyPort !== null ? [`  (port ${busyPort} was in use; set DEMO_PORT to choose another stable port)`] : []),
+    `Root access token (management API, with header New-Api-User: ${setup.rootId}) and demo API key (relay API /mj/*);`,
+    'paste these two lines first:',
     setup.rootAccessToken
-      ? `Root access token (management API, with header New-Api-User: ${setup.rootId}): ${setup.rootAccessToken}`
-      : 'Root has no access token; create one with user.regenerateAccessToken.',
-    `Demo API key (relay API /mj/*): ${key}`,
+      ? `  export MJ_ROOT_TOKEN=${sh(setup.rootAccessToken)}`
+      : '  (root has no access token; create one with user.regenerateAccessToken)',
+    `  export MJ_KEY=${sh(`sk-${setup.apiKey}`)}`,
     '',
     'Submit an imagine:',
-    `  curl -s -X POST ${base}/mj/submit/imagine -H ${sh(`Authorization: Bearer ${key}`)} -H 'Content-Type: application/json' -d '{"prompt":"a lighthouse at dawn, oil painting"}'`,
+    `  curl -s -X POST ${base}/mj/submit/imagine ${keyHeader} -H 'Content-Type: application/json' -d '{"prompt":"a lighthouse at dawn, oil painting"}'`,
     'Fetch it (put the "result" id of the answer above in place of <id>):',
-    `  curl -s ${base}/mj/task/<id>/fetch -H ${sh(`Authorization: Bearer ${key}`)}`,
+    `  curl -s ${base}/mj/task/<id>/fetch ${keyHeader}`,
     'List your tasks:',
-    `  curl -s ${base}/api/mj/self -H ${sh(`Authorization: Bearer ${setup.rootAccessToken ?? '<root access token>'}`)} -H ${sh(`New-Api-User: ${setup.rootId}`)}`,
+    `  curl -s ${base}/api/mj/self ${rootHeaders}`,
+    'List all tasks (admin):',
+    `  curl -s ${base}/api/mj/ ${rootHeaders}`,
+    `Everything else this server offers: curl -s ${base}/`,
     '',
   ];
   for (const line of lines) print(line);
 
   return {
+    simulatorUrl: sim.url,
     stop: async () => {
       await sim.stop();
     },

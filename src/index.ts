@@ -2,7 +2,7 @@ import { createApp } from './app.ts';
 import { startDemo } from './demo.ts';
 import { createPoller } from './jobs/poller.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { openDatabase } from './db/client.ts';
+import { openDatabase, type DB } from './db/client.ts';
 import type { AppDeps } from './deps.ts';
 import { OptionsStore } from './domain/options.ts';
 import { createMetrics } from './lib/metrics.ts';
@@ -10,6 +10,23 @@ import { bootstrapRoot } from './domain/users.ts';
 import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/logger.ts';
 import pkg from '../package.json' with { type: 'json' };
+
+/**
+ * Listen without SO_REUSEPORT (Elysia turns it on by default, which lets a second gateway share the
+ * port and run a second poller); a busy port stops start-up with one line and exit code 2.
+ */
+function listenOrExit(app: ReturnType<typeof createApp>, config: Config, db: DB): ReturnType<typeof createApp> {
+  try {
+    return app.listen({ port: config.port, hostname: config.host, reusePort: false });
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    process.stderr.write(code === 'EADDRINUSE'
+      ? `port ${config.port} is already in use (HOST ${config.host})\n`
+      : `cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : String(err)}\n`);
+    db.$client.close();
+    process.exit(2);
+  }
+}
 
 /** Composition root: config → db + migrations → app.listen → background work → clean shutdown. */
 async function main(): Promise<void> {
@@ -33,12 +50,6 @@ async function main(): Promise<void> {
     process.stderr.write(`invalid configuration: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(2);
   }
-  const root = bootstrapRoot(db, clock, config.initialRootAccessToken);
-  if (root.generatedToken) {
-    // Printed once, on the first start, to the terminal only: never written to the log stream.
-    console.log(`root user created; access token (shown once): ${root.generatedToken}`);
-  }
-
   let listeningPort = config.port;
   const deps: AppDeps = {
     db, config, logger, clock, options, metrics: createMetrics(),
@@ -47,8 +58,16 @@ async function main(): Promise<void> {
     startedAt: clock.now(),
     version: pkg.version,
   };
-  const app = createApp(deps).listen({ port: config.port, hostname: config.host });
+  const app = listenOrExit(createApp(deps), config, db);
   listeningPort = app.server?.port ?? config.port;
+  // After listen (so a start on a busy port creates nothing) and before any await (so no request
+  // is served before root exists).
+  const root = bootstrapRoot(db, clock, config.initialRootAccessToken);
+  if (root.generatedToken && !config.demo) {
+    // Printed once, on the first start, to the terminal only: never written to the log stream.
+    // With DEMO the banner prints it, so it still appears once.
+    console.log(`root user created; access token (shown once): ${root.generatedToken}`);
+  }
   logger.info('listening', { host: config.host, port: listeningPort, database: config.databasePath });
   console.log(`mj-gateway listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${listeningPort}`);
 

@@ -1,6 +1,6 @@
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import type { DB } from '../db/client.ts';
-import { CHANNEL_STATUS, ROLE, TOKEN_STATUS, channels, tokens, users } from '../db/schema/index.ts';
+import { CHANNEL_STATUS, ROLE, TOKEN_STATUS, channels, tasks, tokens, users } from '../db/schema/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import { randomAlphanumeric } from '../lib/ids.ts';
 import { AppError } from './errors.ts';
@@ -20,6 +20,23 @@ export interface DemoSetup {
   apiKey: string;
   /** True on the first start, when the key was created and root got the demo quota. */
   created: boolean;
+  /** The channel's previous base URL when the simulator came up somewhere else this time. */
+  movedFrom: string | null;
+}
+
+/**
+ * The demo's stored media links name the simulator's address. When it moves (its port was busy),
+ * the links of the channel's tasks follow, so the forwarder fetches the simulator, which kept the
+ * tasks, instead of an address that is no channel's any more (the SSRF guard refuses those).
+ */
+function moveMediaLinks(tx: Parameters<Parameters<DB['transaction']>[0]>[0], channelId: number, from: string, to: string): void {
+  const prefix = `${from}/`;
+  const moved = (column: typeof tasks.imageUrl | typeof tasks.videoUrl) => sql`${to} || substr(${column}, ${from.length + 1})`;
+  const startsWithOld = (column: typeof tasks.imageUrl | typeof tasks.videoUrl) => sql`substr(${column}, 1, ${prefix.length}) = ${prefix}`;
+  tx.update(tasks).set({ imageUrl: moved(tasks.imageUrl) })
+    .where(and(eq(tasks.channelId, channelId), startsWithOld(tasks.imageUrl))).run();
+  tx.update(tasks).set({ videoUrl: moved(tasks.videoUrl) })
+    .where(and(eq(tasks.channelId, channelId), startsWithOld(tasks.videoUrl))).run();
 }
 
 /**
@@ -30,13 +47,17 @@ export interface DemoSetup {
 export function ensureDemoSetup(db: DB, clock: Clock, baseUrl: string, key: string): DemoSetup {
   return db.transaction((tx) => {
     const now = clock.now();
-    const existing = tx.select({ id: channels.id }).from(channels).where(eq(channels.name, DEMO_NAME)).orderBy(asc(channels.id)).get();
+    const base = normaliseBaseUrl(baseUrl);
+    const existing = tx.select({ id: channels.id, baseUrl: channels.baseUrl }).from(channels)
+      .where(eq(channels.name, DEMO_NAME)).orderBy(asc(channels.id)).get();
+    const movedFrom = existing && existing.baseUrl !== base ? existing.baseUrl : null;
     const channelId = existing
-      ? tx.update(channels).set({ baseUrl: normaliseBaseUrl(baseUrl), key, status: CHANNEL_STATUS.enabled })
+      ? tx.update(channels).set({ baseUrl: base, key, status: CHANNEL_STATUS.enabled })
         .where(eq(channels.id, existing.id)).returning({ id: channels.id }).get()?.id ?? existing.id
       : tx.insert(channels).values({
-        name: DEMO_NAME, baseUrl: normaliseBaseUrl(baseUrl), key, status: CHANNEL_STATUS.enabled, priority: 0, weight: 1, createdTime: now,
+        name: DEMO_NAME, baseUrl: base, key, status: CHANNEL_STATUS.enabled, priority: 0, weight: 1, createdTime: now,
       }).returning({ id: channels.id }).get().id;
+    if (movedFrom !== null) moveMediaLinks(tx, channelId, movedFrom, base);
 
     const root = tx.select({ id: users.id, accessToken: users.accessToken }).from(users)
       .where(eq(users.role, ROLE.root)).orderBy(asc(users.id)).get();
@@ -48,7 +69,7 @@ export function ensureDemoSetup(db: DB, clock: Clock, baseUrl: string, key: stri
       if (token.status !== TOKEN_STATUS.enabled || !token.unlimitedQuota || token.expiredTime !== -1) {
         tx.update(tokens).set({ status: TOKEN_STATUS.enabled, unlimitedQuota: true, expiredTime: -1 }).where(eq(tokens.id, token.id)).run();
       }
-      return { channelId, rootId: root.id, rootAccessToken: root.accessToken, apiKey: token.key, created: false };
+      return { channelId, rootId: root.id, rootAccessToken: root.accessToken, apiKey: token.key, created: false, movedFrom };
     }
     const apiKey = randomAlphanumeric(48);
     tx.insert(tokens).values({
@@ -56,6 +77,6 @@ export function ensureDemoSetup(db: DB, clock: Clock, baseUrl: string, key: stri
       unlimitedQuota: true, expiredTime: -1, createdTime: now,
     }).run();
     grantQuotaLogged(tx, root.id, DEMO_ROOT_QUOTA, 'demo starting quota', now);
-    return { channelId, rootId: root.id, rootAccessToken: root.accessToken, apiKey, created: true };
+    return { channelId, rootId: root.id, rootAccessToken: root.accessToken, apiKey, created: true, movedFrom };
   });
 }

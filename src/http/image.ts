@@ -71,7 +71,8 @@ export async function forwardImage(deps: AppDeps, mjId: string, request: Request
     case 'network':
       if (timeout.signal.aborted) return errorResponse(504, 'image_fetch_timeout');
       if (!request.signal.aborted) deps.logger.warn('image fetch failed', { mjId, error: result.message });
-      return errorResponse(502, 'http_get_image_failed');
+      // Say what is gone (the URL passed the guard, so it parses); the raw runtime message stays in the log.
+      return errorResponse(502, `upstream image unavailable: ${new URL(task.imageUrl).host} could not be reached`);
   }
   const upstream = result.response;
   const status = upstream.status;

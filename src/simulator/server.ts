@@ -6,6 +6,7 @@ import { fetchTask, imageSeed, listByCondition, listLatest } from './queries.ts'
 import { type Body, type SubmitContext, asBody, parseFlags, refuse } from './submit-common.ts';
 import { submitBlend, submitDescribe, submitEdits, submitImagine, submitShorten, submitSwap, submitUpload, submitVideo } from './submit-create.ts';
 import { submitAction, submitChange, submitModal, submitSimpleChange } from './submit-followup.ts';
+import { TaskFile } from './task-file.ts';
 import { TaskStore } from './task-store.ts';
 import { type JsonAnswer, type SimFault, type SimRequest, type Simulator, type SimulatorOptions, SIM_FAULTS } from './types.ts';
 
@@ -86,7 +87,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const logger = (opts.logger ?? silentLogger).child({ component: 'simulator' });
   const hostname = opts.hostname ?? '127.0.0.1';
   const secret = opts.secret;
-  const store = new TaskStore(clock, opts.maxTasks ?? 200_000, (action) => successStep(action) * Math.max(0, stepMs));
+  const file = opts.taskFile ? new TaskFile(opts.taskFile) : null;
+  const store = new TaskStore(clock, opts.maxTasks ?? 200_000, (action) => successStep(action) * Math.max(0, stepMs), file);
   const media = new MediaServer(store, opts.imageSize ?? 256);
   const requests: SimRequest[] = [];
   const pendingSlow = new Set<{ timer: ReturnType<typeof setTimeout>; resolve: (done: boolean) => void }>();
@@ -179,16 +181,24 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     return new Response('not found', { status: 404, headers: { 'Content-Type': 'text/plain' } });
   }
 
-  const server = Bun.serve({
-    port: opts.port ?? 0,
-    hostname,
-    idleTimeout: 120,
-    fetch: handle,
-    error(err) {
-      logger.error('simulator handler failed', { err });
-      return Response.json({ code: 9, description: 'simulator internal error', result: null, properties: {} }, { status: 500 });
-    },
-  });
+  let server: Bun.Server<undefined>;
+  try {
+    server = Bun.serve({
+      port: opts.port ?? 0,
+      hostname,
+      // A fixed port (DEMO) must be ours alone: a busy one is an error the caller handles.
+      reusePort: false,
+      idleTimeout: 120,
+      fetch: handle,
+      error(err) {
+        logger.error('simulator handler failed', { err });
+        return Response.json({ code: 9, description: 'simulator internal error', result: null, properties: {} }, { status: 500 });
+      },
+    });
+  } catch (err) {
+    file?.close();
+    throw err;
+  }
   const port = server.port ?? 0;
   base = `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`;
   logger.info('simulator listening', { url: base, stepMs, auth: secret ? 'mj-api-secret required' : 'open' });
@@ -209,6 +219,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       }
       pendingSlow.clear();
       await server.stop(true);
+      file?.close();
       logger.info('simulator stopped', { url: base });
     },
   };

@@ -155,5 +155,6 @@ export function submitModal(body: Body, ctx: SubmitContext): JsonAnswer {
   }
   if (task.prompt.trim() === '') return refuse(4, 'prompt cannot be empty');
   task.runFrom = ctx.now();
+  ctx.store.save(task);
   return accepted(task);
 }

@@ -1,4 +1,5 @@
 import type { Clock } from '../lib/clock.ts';
+import type { TaskFile } from './task-file.ts';
 import type { SimTask, TaskAction, TaskOutcome } from './types.ts';
 
 function randomDigits(n: number): string {
@@ -53,7 +54,21 @@ export class TaskStore {
     private readonly maxTasks: number,
     /** Time from run start to SUCCESS, used to back-date `alreadyDone` tasks. */
     private readonly doneAfterMs: (action: TaskAction) => number,
-  ) {}
+    /** On-disk copy, when the tasks must outlive the process (DEMO). */
+    private readonly file: TaskFile | null = null,
+  ) {
+    if (file) {
+      for (const task of file.load(maxTasks)) {
+        this.tasks.set(task.id, task);
+        this.byHash.set(task.hash, task.id);
+      }
+    }
+  }
+
+  /** Writes a task changed after create (a modal confirmation) to the file. */
+  save(task: SimTask): void {
+    this.file?.put(task);
+  }
 
   get size(): number {
     return this.tasks.size;
@@ -77,6 +92,7 @@ export class TaskStore {
   clear(): void {
     this.tasks.clear();
     this.byHash.clear();
+    this.file?.clear();
   }
 
   /**
@@ -128,12 +144,14 @@ export class TaskStore {
     };
     this.tasks.set(id, task);
     this.byHash.set(task.hash, id);
+    this.file?.put(task);
     while (this.tasks.size > this.maxTasks) {
       const oldest = this.tasks.keys().next();
       if (oldest.done) break;
       const dropped = this.tasks.get(oldest.value);
       this.tasks.delete(oldest.value);
       if (dropped) this.byHash.delete(dropped.hash);
+      this.file?.delete(oldest.value);
     }
     return task;
   }

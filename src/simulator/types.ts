@@ -28,6 +28,8 @@ export interface SimulatorOptions {
   /** Most tasks kept in memory; the oldest are dropped beyond it. Default 200000. */
   maxTasks?: number;
   logger?: Logger;
+  /** SQLite file that keeps the tasks across restarts (DEMO); unset = memory only. */
+  taskFile?: string;
 }
 
 /** One request received under /mj, kept so tests can assert what a gateway forwarded. */

@@ -158,10 +158,10 @@ describe('image forwarder', () => {
     }
   });
 
-  test('connection failure: 502 http_get_image_failed', async () => {
+  test('connection failure: 502 upstream image unavailable, naming the host', async () => {
     const res = await image(taskWith(`${closedUrl}/gone.png`));
     expect(res.status).toBe(502);
-    expect(await res.json()).toEqual({ error: 'http_get_image_failed' });
+    expect(await res.json()).toEqual({ error: `upstream image unavailable: ${new URL(closedUrl).host} could not be reached` });
   });
 
   test('timeout waiting for the upstream: 504', async () => {
