@@ -4,6 +4,7 @@ import { corsPlugin } from './http/cors.ts';
 import { errorBodyFor } from './http/errors.ts';
 import { requestIdOf } from './http/request-id.ts';
 import { imageRoutes } from './http/image.ts';
+import { openapiRoutes } from './http/openapi-routes.ts';
 import { relayRoutes } from './http/relay.ts';
 import { restRoutes } from './http/rest.ts';
 import { trpcRoutes } from './http/trpc.ts';
@@ -63,7 +64,8 @@ export function createApp(deps: AppDeps) {
     .use(restRoutes(deps))
     .use(trpcRoutes(deps))
     .use(imageRoutes(deps))
-    .use(relayRoutes(deps));
+    .use(relayRoutes(deps))
+    .use(openapiRoutes(deps));
 }
 
 export type App = ReturnType<typeof createApp>;
