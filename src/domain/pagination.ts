@@ -41,6 +41,11 @@ export function intParam(name: string, min: number, what: string) {
     .optional();
 }
 
+/** `{ items, total, page, page_size }` of every list, around the schema of one item. */
+export function pageSchema<T extends z.ZodType>(item: T) {
+  return z.object({ items: z.array(item), total: z.number().int(), page: z.number().int(), page_size: z.number().int() });
+}
+
 export const pageQuerySchema = z.object({
   p: intParam('p', 1, 'a positive integer'),
   page_size: intParam('page_size', 1, 'a positive integer'),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pageSchema } from './pagination.ts';
 
 /**
  * What the management API answers with for tasks (SPEC §6.1/§6.2): the tRPC outputs and the
@@ -34,11 +35,6 @@ export const taskItemSchema = z.object(taskItemShape);
 const { id, ...restOfItem } = taskItemShape;
 /** One task of `GET /api/mj/` and `mj.all`: with its owner and channel. */
 export const adminTaskItemSchema = z.object({ id, user_id: z.number().int(), channel_id: z.number().int(), ...restOfItem });
-
-/** `{ items, total, page, page_size }` of every list. */
-export function pageSchema<T extends z.ZodType>(item: T) {
-  return z.object({ items: z.array(item), total: z.number().int(), page: z.number().int(), page_size: z.number().int() });
-}
 
 export const taskPageSchema = pageSchema(taskItemSchema);
 export const adminTaskPageSchema = pageSchema(adminTaskItemSchema);
