@@ -162,15 +162,15 @@ describe('GET /docs', () => {
     expect(res.headers.get('content-type')).toContain('text/html');
     const html = await res.text();
     const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
-    expect(refs.sort()).toEqual(['/docs/assets/init.js', '/docs/assets/swagger-ui-bundle.js', '/docs/assets/swagger-ui.css']);
+    expect(refs.sort()).toEqual(['/docs/assets/favicon-32x32.png', '/docs/assets/init.js', '/docs/assets/swagger-ui-bundle.js', '/docs/assets/swagger-ui.css']);
     expect(html).not.toMatch(/https?:\/\/|\/\/[a-z]/i);
-    const types: Record<string, string> = { css: 'text/css', js: 'text/javascript' };
+    const types: Record<string, string> = { css: 'text/css', js: 'text/javascript', png: 'image/png' };
     for (const ref of refs) {
       const asset = await fetch(url(ref));
       expect(asset.status).toBe(200);
       expect(asset.headers.get('content-type')).toContain(types[ref.split('.').pop()!]!);
       const text = await asset.text();
-      expect(text.length).toBeGreaterThan(ref.endsWith('init.js') ? 50 : 10_000);
+      expect(text.length).toBeGreaterThan(ref.endsWith('init.js') ? 50 : ref.endsWith('.png') ? 100 : 10_000);
       if (ref.endsWith('init.js')) expect(text).toContain("url: '/openapi.json'");
     }
   });
