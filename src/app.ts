@@ -6,6 +6,7 @@ import { requestIdOf } from './http/request-id.ts';
 import { imageRoutes } from './http/image.ts';
 import { indexRoutes } from './http/index-route.ts';
 import { metricsRoutes } from './http/metrics.ts';
+import { openapiRoutes } from './http/openapi-routes.ts';
 import { relayRoutes } from './http/relay.ts';
 import { restRoutes } from './http/rest.ts';
 import { trpcRoutes } from './http/trpc.ts';
@@ -67,7 +68,8 @@ export function createApp(deps: AppDeps) {
     .use(restRoutes(deps))
     .use(trpcRoutes(deps))
     .use(imageRoutes(deps))
-    .use(relayRoutes(deps));
+    .use(relayRoutes(deps))
+    .use(openapiRoutes(deps));
 }
 
 export type App = ReturnType<typeof createApp>;

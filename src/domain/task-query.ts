@@ -8,10 +8,11 @@ export function toMillis(ts: number): number {
   return ts < SECONDS_LIMIT ? ts * 1000 : ts;
 }
 
-const mjIdParam = z.preprocess(
-  (v) => (v === '' || v === null ? undefined : typeof v === 'number' ? String(v) : v),
-  z.string({ message: 'mj_id must be a string' }).trim().max(64, { message: 'mj_id is too long' }).optional(),
-);
+/** Exact task id, as text or a number; an empty string counts as absent. */
+const mjIdParam = z.union([z.string(), z.number()], { error: 'mj_id must be a string' })
+  .transform((v) => (v === '' ? undefined : String(v)))
+  .pipe(z.string().trim().max(64, { error: 'mj_id is too long' }).optional())
+  .optional();
 
 const base = {
   ...pageQuerySchema.shape,

@@ -3,13 +3,12 @@ import { createChannel, deleteChannel, listChannels, updateChannel } from '../..
 import { testChannel } from '../../domain/channels-test.ts';
 import { listLogs, logListQuerySchema } from '../../domain/logs.ts';
 import { OPTION_KEYS } from '../../domain/options.ts';
-import { pageQuerySchema } from '../../domain/pagination.ts';
+import { pageQuerySchema, pageSchema } from '../../domain/pagination.ts';
 import { createUser, listUsers, updateUser } from '../../domain/users.ts';
 import { adminProcedure, router } from '../init.ts';
 import { userViewSchema } from './user.ts';
 
-const page = <T extends z.ZodType>(item: T) =>
-  z.object({ items: z.array(item), total: z.number(), page: z.number(), page_size: z.number() });
+const page = pageSchema;
 
 const quota = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const role = z.union([z.literal(1), z.literal(10)]);

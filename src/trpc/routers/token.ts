@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { pageQuerySchema } from '../../domain/pagination.ts';
+import { pageQuerySchema, pageSchema } from '../../domain/pagination.ts';
 import { createToken, deleteToken, listTokens, updateToken } from '../../domain/tokens.ts';
 import { router, userProcedure } from '../init.ts';
 
@@ -13,9 +13,7 @@ export const tokenViewSchema = z.object({
 });
 
 export const tokenRouter = router({
-  list: userProcedure.input(pageQuerySchema.optional()).output(z.object({
-    items: z.array(tokenViewSchema), total: z.number(), page: z.number(), page_size: z.number(),
-  })).query(({ ctx, input }) => listTokens(ctx.deps.db, ctx.user.id, input ?? {})),
+  list: userProcedure.input(pageQuerySchema.optional()).output(pageSchema(tokenViewSchema)).query(({ ctx, input }) => listTokens(ctx.deps.db, ctx.user.id, input ?? {})),
 
   /** The only call that returns the full key (`sk-...`). */
   create: userProcedure.input(z.object({

@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { pageSchema } from './pagination.ts';
+
+/**
+ * What the management API answers with for tasks (SPEC §6.1/§6.2): the tRPC outputs and the
+ * OpenAPI document are both generated from these.
+ */
+
+const taskItemShape = {
+  id: z.number().int(),
+  mj_id: z.string().meta({ description: 'The upstream task id' }),
+  action: z.string(),
+  prompt: z.string(),
+  prompt_en: z.string(),
+  status: z.string().meta({ description: '"", NOT_START, SUBMITTED, IN_PROGRESS, SUCCESS, FAILURE or MODAL' }),
+  progress: z.string().meta({ description: 'e.g. "0%" … "100%"' }),
+  image_url: z.string().meta({ description: 'The gateway link /mj/image/<mj_id> when mj_forward_url_enabled is on; "" when none' }),
+  video_url: z.string(),
+  video_urls: z.string().meta({ description: 'A JSON array of URL strings, as a string ("" when none)' }),
+  submit_time: z.number().int().meta({ description: 'Unix time in ms' }),
+  start_time: z.number().int(),
+  finish_time: z.number().int(),
+  fail_reason: z.string(),
+  quota: z.number().int(),
+  code: z.number().int(),
+  description: z.string(),
+  state: z.string(),
+  buttons: z.string().meta({ description: 'The upstream buttons as a JSON string ("" when none)' }),
+  properties: z.string().meta({ description: 'The upstream properties as a JSON string ("" when none)' }),
+};
+
+/** One task of `GET /api/mj/self` and `mj.self`. */
+export const taskItemSchema = z.object(taskItemShape);
+
+const { id, ...restOfItem } = taskItemShape;
+/** One task of `GET /api/mj/` and `mj.all`: with its owner and channel. */
+export const adminTaskItemSchema = z.object({ id, user_id: z.number().int(), channel_id: z.number().int(), ...restOfItem });
+
+export const taskPageSchema = pageSchema(taskItemSchema);
+export const adminTaskPageSchema = pageSchema(adminTaskItemSchema);
