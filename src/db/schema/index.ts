@@ -5,3 +5,5 @@ export * from './tasks.ts';
 export * from './options.ts';
 export * from './logs.ts';
 export * from './task-counters.ts';
+export * from './webhooks.ts';
+export * from './rate-limits.ts';

@@ -17,6 +17,10 @@ export const tokens = sqliteTable(
     expiredTime: integer('expired_time').notNull().default(-1),
     createdTime: integer('created_time').notNull(),
     accessedTime: integer('accessed_time').notNull().default(0),
+    /** Signs this key's webhook deliveries (`whsec_` + 32 alphanumerics); rotated by token.update. */
+    webhookSecret: text('webhook_secret').notNull().default(''),
+    /** Relay submits allowed per minute; 0 = the RELAY_RATE_LIMIT_PER_MINUTE default. */
+    rateLimitPerMinute: integer('rate_limit_per_minute').notNull().default(0),
   },
   (t) => [index('tokens_user_id_idx').on(t.userId, t.id)],
 );
