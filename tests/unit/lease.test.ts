@@ -83,11 +83,12 @@ describe('sqlite lease statement', () => {
 describe('poller role', () => {
   let clock: ManualClock;
   let lines: Array<Record<string, unknown>>;
-  let fetchImpl: typeof fetch;
+  type FetchFn = (url: string, init: RequestInit) => Promise<Response>;
+  let fetchImpl: FetchFn;
 
   function deps(): PollerDeps {
     return {
-      db, clock, fetch: ((url: string, init: RequestInit) => fetchImpl(url, init)) as typeof fetch, lease: store,
+      db, clock, fetch: ((url: string, init: RequestInit) => fetchImpl(url, init)) as unknown as typeof fetch, lease: store,
       logger: createLogger('debug', {}, (l) => lines.push(JSON.parse(l) as Record<string, unknown>)),
       config: { pollIntervalMs: 5, pollLeaseMs: 1000, pollBatchSize: 100, taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 },
     };
@@ -145,13 +146,13 @@ describe('poller role', () => {
     let started!: () => void;
     const inFlight = new Promise<void>((r) => (started = r));
     let aborted = false;
-    fetchImpl = ((_url: string, init: RequestInit) => {
+    fetchImpl = (_url, init) => {
       started();
       return new Promise((_, reject) => init.signal?.addEventListener('abort', () => {
         aborted = true;
         reject(new DOMException('aborted', 'AbortError'));
       }));
-    }) as typeof fetch;
+    };
     // Ticks rarer than the lease: only the renew timer (every lease/3) can notice the loss.
     const a = createPoller({ ...deps(), config: { ...deps().config, pollIntervalMs: 60_000, pollLeaseMs: 30 } }, { holder: 'a' });
     a.start();
