@@ -33,6 +33,7 @@ const envSchema = z.object({
   INITIAL_ROOT_ACCESS_TOKEN: z.string().trim().min(8, 'INITIAL_ROOT_ACCESS_TOKEN must be at least 8 characters').max(128).optional(),
   UPDATE_TASK: boolFrom('UPDATE_TASK').default(true),
   POLL_INTERVAL_MS: intFrom('POLL_INTERVAL_MS', 1).default(15000),
+  POLL_LEASE_MS: intFrom('POLL_LEASE_MS', 1).default(30000),
   POLL_BATCH_SIZE: intFrom('POLL_BATCH_SIZE', 1, 10000).default(100),
   TASK_TIMEOUT_MS: intFrom('TASK_TIMEOUT_MS', 1).default(3_600_000),
   UPSTREAM_TIMEOUT_MS: intFrom('UPSTREAM_TIMEOUT_MS', 1).default(60_000),
@@ -63,6 +64,8 @@ export interface Config {
   /** Run the background poller in this process. */
   readonly updateTask: boolean;
   readonly pollIntervalMs: number;
+  /** How long the poller leader's lease lasts without renewal; a dead leader is replaced after it. */
+  readonly pollLeaseMs: number;
   readonly pollBatchSize: number;
   /** Unfinished tasks older than this (by local submit time) are failed and refunded. */
   readonly taskTimeoutMs: number;
@@ -132,6 +135,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     initialRootAccessToken: e.INITIAL_ROOT_ACCESS_TOKEN ?? null,
     updateTask: e.UPDATE_TASK,
     pollIntervalMs: e.POLL_INTERVAL_MS,
+    pollLeaseMs: e.POLL_LEASE_MS,
     pollBatchSize: e.POLL_BATCH_SIZE,
     taskTimeoutMs: e.TASK_TIMEOUT_MS,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,

@@ -1,5 +1,6 @@
 import type { Config } from './config.ts';
 import type { DB } from './db/client.ts';
+import type { DatabaseKind, PollerRole } from './domain/lease.ts';
 import type { OptionsStore } from './domain/options.ts';
 import type { Clock } from './lib/clock.ts';
 import type { Logger } from './lib/logger.ts';
@@ -11,6 +12,8 @@ import type { Metrics } from './lib/metrics.ts';
  */
 export interface AppDeps {
   db: DB;
+  /** Which backend `db` is, as `/api/status` reports it; set by whoever opened the database. */
+  database: DatabaseKind;
   config: Config;
   logger: Logger;
   /** This instance's metrics registry (never prom-client's global one). */
@@ -21,6 +24,8 @@ export interface AppDeps {
   serverAddress: () => string;
   /** fetch used for upstream calls (the real one in production). */
   fetch: typeof fetch;
+  /** This process's poller role right now; a function because the poller is built after the app. */
+  pollerRole: () => PollerRole;
   startedAt: number;
   version: string;
 }

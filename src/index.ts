@@ -1,8 +1,9 @@
 import { createApp } from './app.ts';
 import { startDemo } from './demo.ts';
-import { createPoller } from './jobs/poller.ts';
+import { createPoller, type Poller } from './jobs/poller.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { openDatabase, type DB } from './db/client.ts';
+import { createSqliteLeaseStore } from './db/sqlite-lease.ts';
 import type { AppDeps } from './deps.ts';
 import { OptionsStore } from './domain/options.ts';
 import { createMetrics } from './lib/metrics.ts';
@@ -51,10 +52,12 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   let listeningPort = config.port;
+  let poller: Poller | null = null;
   const deps: AppDeps = {
-    db, config, logger, clock, options, metrics: createMetrics(),
+    db, database: 'sqlite', config, logger, clock, options, metrics: createMetrics(),
     serverAddress: () => config.serverAddress ?? `http://localhost:${listeningPort}`,
     fetch: globalThis.fetch,
+    pollerRole: () => poller?.role() ?? 'off',
     startedAt: clock.now(),
     version: pkg.version,
   };
@@ -72,8 +75,13 @@ async function main(): Promise<void> {
   console.log(`mj-gateway listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${listeningPort}`);
 
   const demo = config.demo ? await startDemo(deps) : null;
-  const poller = createPoller(deps);
+  // Processes sharing the database elect one poller through a lease row; UPDATE_TASK=false never runs for it.
+  poller = createPoller({ ...deps, lease: createSqliteLeaseStore(db) });
   if (config.updateTask) poller.start();
+  const stopWatchingOptions = options.watch({
+    onChange: () => logger.info('options reloaded'),
+    onError: (err) => logger.warn('options check failed', { error: err instanceof Error ? err : String(err) }),
+  });
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -81,7 +89,8 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info('shutting down', { signal });
     await app.stop();
-    await poller.stop();
+    stopWatchingOptions();
+    await poller?.stop();
     await demo?.stop();
     db.$client.close();
     process.exit(0);

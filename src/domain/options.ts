@@ -42,12 +42,28 @@ function parseValue<K extends OptionKey>(key: K, value: unknown): OptionValues[K
   return parsed.data as OptionValues[K];
 }
 
+/** The rows as they stand, for change detection (prepared once per store). */
+function optionRowsQuery(db: DB) {
+  return db.select({ key: options.key, value: options.value }).from(options).orderBy(options.key).prepare();
+}
+
+export interface OptionsWatchSettings {
+  /** How often the rows are compared; default 1000 (SPEC §13: in force everywhere within 2 s). */
+  intervalMs?: number;
+  /** Called after the values were reloaded because the rows changed. */
+  onChange?: () => void;
+  /** Called when a check fails (the values in memory stay as they were). */
+  onError?: (err: unknown) => void;
+}
+
 /**
  * Runtime options, read once into memory and written through. Reads are on every request, so
  * they never touch the database.
  */
 export class OptionsStore {
   private values: OptionValues;
+  private rowsQuery: ReturnType<typeof optionRowsQuery> | null = null;
+  private seenRows: string | null = null;
 
   constructor(private readonly db: DB) {
     this.values = this.load();
@@ -95,6 +111,39 @@ export class OptionsStore {
   /** Re-read from the database (after direct SQL edits, or from another replica). */
   reload(): void {
     this.values = this.load();
+  }
+
+  /**
+   * Reload if the rows differ from the last look (another process or replica wrote them); true
+   * when they did. Cheap enough for every second: a handful of short rows, parsed only on change.
+   */
+  refresh(): boolean {
+    this.rowsQuery ??= optionRowsQuery(this.db);
+    const rows = this.rowsQuery.all();
+    const seen = JSON.stringify(rows);
+    if (seen === this.seenRows) return false;
+    const first = this.seenRows === null;
+    this.seenRows = seen;
+    this.reload();
+    return !first;
+  }
+
+  /**
+   * Keep the in-memory values in step with the database: a check every `intervalMs`, started by
+   * the composition root. Returns the function that stops it.
+   */
+  watch(settings: OptionsWatchSettings = {}): () => void {
+    const { intervalMs = 1000, onChange, onError } = settings;
+    this.refresh();
+    const timer = setInterval(() => {
+      try {
+        if (this.refresh()) onChange?.();
+      } catch (err) {
+        onError?.(err);
+      }
+    }, intervalMs);
+    timer.unref?.();
+    return () => clearInterval(timer);
   }
 
   get<K extends OptionKey>(key: K): OptionValues[K] {

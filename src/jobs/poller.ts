@@ -7,19 +7,35 @@ import { channelEndpoints } from '../domain/channels.ts';
 import { callUpstream } from '../upstream/http.ts';
 import { createMetrics } from '../lib/metrics.ts';
 import { mapBounded } from './bounded.ts';
+import { POLLER_LEASE, type LeaseStore, type PollerRole } from '../domain/lease.ts';
+import { createLeadership, type Leadership } from './leadership.ts';
 
 export interface Poller {
-  /** Runs a tick now and then every `pollIntervalMs`; calling it twice does nothing more. */
+  /**
+   * Runs a tick now and then every `pollIntervalMs`; calling it twice does nothing more. With a
+   * lease store, each tick first takes or renews the lease and is skipped unless this process leads.
+   */
   start(): void;
-  /** Clears the interval, cancels in-flight upstream calls and waits for the running tick. */
+  /**
+   * Clears the interval, cancels in-flight upstream calls, waits for the running tick, then
+   * releases the lease so another process takes over at once.
+   */
   stop(): Promise<void>;
-  /** One full tick (after the running one, if any): what tests drive. */
+  /** One full tick (after the running one, if any), whoever leads: what tests drive. */
   runOnce(): Promise<TickReport>;
+  /** `off` until started (and after stop); `leader` or `standby` while started. */
+  role(): PollerRole;
 }
 
 /** What the poller needs; AppDeps fits, and a test may pass its own db handle or clock. */
 export type PollerDeps = Pick<AppDeps, 'db' | 'logger' | 'clock' | 'fetch'> & Partial<Pick<AppDeps, 'metrics'>> & {
-  config: Pick<AppDeps['config'], 'pollIntervalMs' | 'pollBatchSize' | 'taskTimeoutMs' | 'upstreamTimeoutMs'>;
+  config: Pick<AppDeps['config'], 'pollIntervalMs' | 'pollBatchSize' | 'taskTimeoutMs' | 'upstreamTimeoutMs'>
+    & Partial<Pick<AppDeps['config'], 'pollLeaseMs'>>;
+  /**
+   * Leadership among processes sharing the database; without one, a started poller always
+   * leads (a single process, or a test).
+   */
+  lease?: LeaseStore;
 };
 
 export interface PollerOptions {
@@ -27,7 +43,11 @@ export interface PollerOptions {
   concurrency?: number;
   /** Overrides config.pollIntervalMs. */
   intervalMs?: number;
+  /** This process's name in the lease row; default a random UUID. */
+  holder?: string;
 }
+
+const DEFAULT_LEASE_MS = 30_000;
 
 /** Summary of one tick. */
 export interface TickReport extends SyncCounts {
@@ -60,6 +80,20 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
   let timer: ReturnType<typeof setInterval> | null = null;
   let running: Promise<TickReport> | null = null;
   let abort: AbortController | null = null;
+  let started = false;
+  const leaseMs = deps.config.pollLeaseMs ?? DEFAULT_LEASE_MS;
+  const leadership: Leadership | null = deps.lease ? createLeadership({
+    store: deps.lease, name: POLLER_LEASE, holder: opts.holder ?? crypto.randomUUID(), ttlMs: leaseMs,
+    // The tick timer renews too; a timer of its own is needed only when ticks come too rarely.
+    renewEveryMs: leaseMs / 3 < intervalMs ? leaseMs / 3 : null,
+    clock: deps.clock, logger,
+    // A new leader polls at once rather than at its next interval.
+    onGained: () => {
+      if (started) void launch();
+    },
+    // Another process may be polling already: stop waiting on upstream calls.
+    onLost: () => abort?.abort(),
+  }) : null;
 
   async function pollChannel(channel: PollChannel, rows: PollTask[], signal: AbortSignal, report: TickReport): Promise<void> {
     let reachable = true;
@@ -156,22 +190,38 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
     return p;
   }
 
+  /** A scheduled tick: take or renew the lease first (even while a long tick runs), skip unless leading. */
+  async function scheduled(): Promise<void> {
+    if (leadership && !(await leadership.refresh())) return;
+    if (started) void launch();
+  }
+
   return {
     start() {
       if (timer) return;
-      void launch();
-      timer = setInterval(() => void launch(), intervalMs);
+      started = true;
+      leadership?.start();
+      void scheduled();
+      timer = setInterval(() => void scheduled(), intervalMs);
       timer.unref?.();
     },
     async stop() {
       if (timer) clearInterval(timer);
       timer = null;
+      started = false;
       abort?.abort();
       if (running) await running;
+      // After the tick, so the next leader never overlaps with it.
+      await leadership?.stop();
     },
     async runOnce() {
       if (running) await running;
       return launch();
+    },
+    role() {
+      if (!started) return 'off';
+      if (!leadership) return 'leader';
+      return leadership.isLeader() ? 'leader' : 'standby';
     },
   };
 }

@@ -33,10 +33,11 @@ export async function startTestServer(opts: { env?: Record<string, string>; cloc
   bootstrapRoot(db, clock, ROOT_TOKEN);
   let port = 0;
   const deps: AppDeps = {
-    db, config, clock, options, metrics: createMetrics(),
+    db, database: 'sqlite', config, clock, options, metrics: createMetrics(),
     logger: opts.logger ?? silentLogger,
     serverAddress: () => config.serverAddress ?? `http://localhost:${port}`,
     fetch: opts.fetch ?? globalThis.fetch,
+    pollerRole: () => 'off',
     startedAt: clock.now(),
     version: 'test',
   };

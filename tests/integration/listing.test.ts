@@ -253,8 +253,11 @@ describe('status and health', () => {
     expect(status).toBe(200);
     expect(body.success).toBe(true);
     const data = body.data as unknown as Record<string, unknown>;
-    expect(Object.keys(data)).toEqual(['version', 'server_address', 'mj_forward_url_enabled', 'uptime_ms']);
+    expect(Object.keys(data)).toEqual(['version', 'server_address', 'mj_forward_url_enabled', 'uptime_ms', 'database', 'poller']);
     expect(data.server_address).toBe(srv.deps.serverAddress());
+    // The test server runs no poller (UPDATE_TASK=false): it is off, on SQLite.
+    expect(data.database).toBe('sqlite');
+    expect(data.poller).toBe('off');
     const trpc = await fetch(`${srv.url}/trpc/status`);
     expect(((await trpc.json()) as { result: { data: Record<string, unknown> } }).result.data.version).toBe('test');
   });

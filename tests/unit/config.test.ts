@@ -11,6 +11,7 @@ describe('config', () => {
     expect(c.initialRootAccessToken).toBeNull();
     expect(c.updateTask).toBe(true);
     expect(c.pollIntervalMs).toBe(15000);
+    expect(c.pollLeaseMs).toBe(30000);
     expect(c.pollBatchSize).toBe(100);
     expect(c.taskTimeoutMs).toBe(3_600_000);
     expect(c.upstreamTimeoutMs).toBe(60_000);
@@ -26,7 +27,7 @@ describe('config', () => {
   test('every variable is read', () => {
     const c = loadConfig({
       PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: ':memory:', SERVER_ADDRESS: 'https://mj.example.com/',
-      INITIAL_ROOT_ACCESS_TOKEN: 'abcdefgh12345678', UPDATE_TASK: 'false', POLL_INTERVAL_MS: '500',
+      INITIAL_ROOT_ACCESS_TOKEN: 'abcdefgh12345678', UPDATE_TASK: 'false', POLL_INTERVAL_MS: '500', POLL_LEASE_MS: '1500',
       POLL_BATCH_SIZE: '7', TASK_TIMEOUT_MS: '1000', UPSTREAM_TIMEOUT_MS: '2000', IMAGE_FETCH_ALLOW_PRIVATE: 'true',
       DEMO: '1', CORS_ORIGINS: 'https://a.example, https://b.example', LOG_LEVEL: 'debug', METRICS_PUBLIC: 'true',
       MJ_FORWARD_URL_ENABLED: 'false', MJ_PRICES: '{"mj_imagine":0.2}',
@@ -38,6 +39,7 @@ describe('config', () => {
     expect(c.initialRootAccessToken).toBe('abcdefgh12345678');
     expect(c.updateTask).toBe(false);
     expect(c.pollIntervalMs).toBe(500);
+    expect(c.pollLeaseMs).toBe(1500);
     expect(c.pollBatchSize).toBe(7);
     expect(c.taskTimeoutMs).toBe(1000);
     expect(c.upstreamTimeoutMs).toBe(2000);
@@ -55,6 +57,7 @@ describe('config', () => {
 
   const bad: Array<[string, string]> = [
     ['PORT', 'abc'], ['PORT', '70000'], ['PORT', '-1'], ['POLL_INTERVAL_MS', '-5'], ['POLL_INTERVAL_MS', '0'],
+    ['POLL_LEASE_MS', '0'], ['POLL_LEASE_MS', '-1'], ['POLL_LEASE_MS', 'long'],
     ['POLL_BATCH_SIZE', '1.5'], ['TASK_TIMEOUT_MS', 'soon'], ['UPSTREAM_TIMEOUT_MS', '0'], ['SERVER_ADDRESS', 'not a url'],
     ['SERVER_ADDRESS', 'ftp://x.example'], ['UPDATE_TASK', 'maybe'], ['IMAGE_FETCH_ALLOW_PRIVATE', '2'], ['DEMO', 'on?'],
     ['LOG_LEVEL', 'verbose'], ['INITIAL_ROOT_ACCESS_TOKEN', 'short'], ['METRICS_PUBLIC', 'sometimes'],

@@ -7,3 +7,4 @@ export * from './logs.ts';
 export * from './task-counters.ts';
 export * from './webhooks.ts';
 export * from './rate-limits.ts';
+export * from './leases.ts';

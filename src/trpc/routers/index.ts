@@ -7,6 +7,8 @@ import { userRouter } from './user.ts';
 
 export const statusSchema = z.object({
   version: z.string(), server_address: z.string(), mj_forward_url_enabled: z.boolean(), uptime_ms: z.number(),
+  database: z.enum(['sqlite', 'postgres']),
+  poller: z.enum(['leader', 'standby', 'off']),
 });
 
 export const appRouter = router({
@@ -15,6 +17,8 @@ export const appRouter = router({
     server_address: ctx.deps.serverAddress(),
     mj_forward_url_enabled: ctx.deps.options.get('mj_forward_url_enabled'),
     uptime_ms: ctx.deps.clock.now() - ctx.deps.startedAt,
+    database: ctx.deps.database,
+    poller: ctx.deps.pollerRole(),
   })),
   mj: mjRouter,
   user: userRouter,

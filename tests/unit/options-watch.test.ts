@@ -1,0 +1,60 @@
+import { afterEach, beforeEach, describe, expect, test } from 'bun:test';
+import { eq } from 'drizzle-orm';
+import { openDatabase, type DB } from '../../src/db/client.ts';
+import { options } from '../../src/db/schema/index.ts';
+import { OptionsStore } from '../../src/domain/options.ts';
+import { tempDb } from '../helpers/db.ts';
+import { waitFor } from '../helpers/server.ts';
+
+/** Two processes' worth of option stores: two connections to one SQLite file. */
+
+let first: { db: DB; path: string; cleanup: () => void };
+let secondDb: DB;
+let a: OptionsStore;
+let b: OptionsStore;
+
+beforeEach(() => {
+  first = tempDb();
+  secondDb = openDatabase(first.path);
+  a = OptionsStore.bootstrap(first.db);
+  b = OptionsStore.bootstrap(secondDb);
+});
+afterEach(() => {
+  secondDb.$client.close();
+  first.cleanup();
+});
+
+describe('options refresh', () => {
+  test('a change written through one store is picked up by the other on refresh, and only then', () => {
+    b.refresh(); // first look: the baseline
+    a.set('mj_notify_enabled', true);
+    expect(b.get('mj_notify_enabled')).toBe(false); // reads stay in memory between checks
+    expect(b.refresh()).toBe(true);
+    expect(b.get('mj_notify_enabled')).toBe(true);
+    expect(b.refresh()).toBe(false);
+  });
+
+  test('a direct SQL edit counts too, including a price change', () => {
+    a.refresh();
+    secondDb.$client.run(`UPDATE options SET value = '{"mj_imagine":0.2}' WHERE key = 'mj_prices'`);
+    expect(a.refresh()).toBe(true);
+    expect(a.quotaFor('mj_imagine')).toBe(100_000);
+  });
+
+  test('watch() applies another connection\'s change by itself and stops when told', async () => {
+    let changes = 0;
+    const stop = b.watch({ intervalMs: 10, onChange: () => changes++ });
+    try {
+      a.set('mj_mode_clear_enabled', true);
+      await waitFor(() => b.get('mj_mode_clear_enabled'), 'b sees the change');
+      expect(changes).toBe(1);
+    } finally {
+      stop();
+    }
+    first.db.update(options).set({ value: 'false' }).where(eq(options.key, 'mj_mode_clear_enabled')).run();
+    // Stopped: nothing reloads any more until someone asks.
+    expect(b.get('mj_mode_clear_enabled')).toBe(true);
+    expect(b.refresh()).toBe(true);
+    expect(b.get('mj_mode_clear_enabled')).toBe(false);
+  });
+});
