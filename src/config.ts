@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { LogLevel } from './lib/logger.ts';
 
@@ -39,6 +40,10 @@ const envSchema = z.object({
   IMAGE_FETCH_ALLOW_PRIVATE: boolFrom('IMAGE_FETCH_ALLOW_PRIVATE').default(false),
   DEMO: boolFrom('DEMO').default(false),
   CORS_ORIGINS: z.string().trim().default('*'),
+  IMAGE_CACHE_DIR: z.string().trim().min(1).optional(),
+  // Megabytes, fractions allowed (a test store of a few KB is `0.01`); 0 turns the store off.
+  IMAGE_CACHE_MAX_MB: z.string().trim().regex(/^\d{1,9}(\.\d{1,6})?$/, 'IMAGE_CACHE_MAX_MB must be a number of megabytes')
+    .transform(Number).default(2048),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { message: 'LOG_LEVEL must be debug, info, warn or error' }).default('info'),
   // Runtime option overrides, read at first start only (SPEC §3 runtime options).
   MJ_FORWARD_URL_ENABLED: boolFrom('MJ_FORWARD_URL_ENABLED').optional(),
@@ -69,6 +74,13 @@ export interface Config {
   readonly demo: boolean;
   /** Allowed browser origins; `['*']` allows any. */
   readonly corsOrigins: readonly string[];
+  /**
+   * Folder of the image store (SPEC §9); `null` = no store. Defaults to `images/` next to the
+   * database file; a `:memory:` database has no folder, so its store is off unless set explicitly.
+   */
+  readonly imageCacheDir: string | null;
+  /** Size bound of the image store in bytes (IMAGE_CACHE_MAX_MB × 1 MiB); 0 = no store. */
+  readonly imageCacheMaxBytes: number;
   readonly logLevel: LogLevel;
   /** Raw environment overrides for runtime options (applied at first start only). */
   readonly optionOverrides: Readonly<Record<string, string>>;
@@ -132,6 +144,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     imageFetchAllowPrivate: e.IMAGE_FETCH_ALLOW_PRIVATE,
     demo: e.DEMO,
     corsOrigins: corsOrigins.length ? corsOrigins : ['*'],
+    imageCacheDir: e.IMAGE_CACHE_DIR ?? (e.DATABASE_PATH === ':memory:' ? null : join(dirname(e.DATABASE_PATH), 'images')),
+    imageCacheMaxBytes: Math.floor(e.IMAGE_CACHE_MAX_MB * 1024 * 1024),
     logLevel: e.LOG_LEVEL,
     optionOverrides: Object.freeze(optionOverrides),
   });

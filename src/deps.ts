@@ -1,6 +1,7 @@
 import type { Config } from './config.ts';
 import type { DB } from './db/client.ts';
 import type { OptionsStore } from './domain/options.ts';
+import type { ImageStore } from './images/store.ts';
 import type { Clock } from './lib/clock.ts';
 import type { Logger } from './lib/logger.ts';
 
@@ -18,6 +19,8 @@ export interface AppDeps {
   serverAddress: () => string;
   /** fetch used for upstream calls (the real one in production). */
   fetch: typeof fetch;
+  /** Final images of SUCCESS tasks (SPEC §9); null = none; unset = the folder IMAGE_CACHE_* names. */
+  imageStore?: ImageStore | null;
   startedAt: number;
   version: string;
 }

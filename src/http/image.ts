@@ -1,17 +1,25 @@
 import { Elysia } from 'elysia';
 import type { AppDeps } from '../deps.ts';
-import { channelEndpoints } from '../domain/channels.ts';
-import { findTaskByMjId } from '../domain/tasks.ts';
-import { hostKeyOf, safeFetch, type Lookup } from '../upstream/safe-fetch.ts';
+import { storeWhileStreaming } from '../images/fill.ts';
+import { openImageStore } from '../images/folder-store.ts';
+import { channelHosts, imageTaskOf } from '../images/lookup.ts';
+import { serveStored } from '../images/serve.ts';
+import type { ImageStore } from '../images/store.ts';
+import { safeFetch, type Lookup, type SafeFetchResult } from '../upstream/safe-fetch.ts';
 
 /**
  * Image forwarder (SPEC §9): `GET`/`HEAD /mj/image/:id` streams the task's stored upstream image
- * through the gateway, without buffering it, behind the SSRF guard of upstream/safe-fetch.
+ * through the gateway, without buffering it, behind the SSRF guard of upstream/safe-fetch. The
+ * final image of a SUCCESS task is kept in the image store on its first full GET and served from
+ * there afterwards (images/), so it outlives the upstream's link.
  */
 
 const FORWARDED_REQUEST_HEADERS = ['range', 'if-none-match', 'if-modified-since', 'if-range'] as const;
 const PASSED_RESPONSE_HEADERS = ['etag', 'last-modified', 'content-range', 'accept-ranges'] as const;
 const CACHE_SUCCESS = 'public, max-age=86400, immutable';
+/** The bytes come from elsewhere: never let a browser treat them as a page of this origin. */
+const SAFETY_HEADERS = { 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'; sandbox" } as const;
+const STORED_HEADERS = { 'cache-control': CACHE_SUCCESS, ...SAFETY_HEADERS } as const;
 
 function errorResponse(status: number, error: string): Response {
   return new Response(JSON.stringify({ error }), {
@@ -19,30 +27,43 @@ function errorResponse(status: number, error: string): Response {
   });
 }
 
-/** Host keys of every channel's base URL: images on a channel's own host are fetched even if private. */
-function trustedHosts(deps: AppDeps): Set<string> {
-  const keys = new Set<string>();
-  for (const c of channelEndpoints(deps.db).values()) {
-    const k = hostKeyOf(c.baseUrl);
-    if (k) keys.add(k);
-  }
-  return keys;
-}
-
 export interface ImageRouteOptions {
-  /** DNS resolver for the SSRF check (tests); the system resolver by default. */
+  /** DNS resolver for the SSRF check (tests); the system resolver (with a short cache) by default. */
   lookup?: Lookup;
 }
 
+interface ImageContext extends ImageRouteOptions {
+  store: ImageStore | null;
+}
+
+/** Fetches the image under the SSRF guard; a refusal is checked once more against a fresh channel list. */
+async function fetchUpstream(deps: AppDeps, url: string, init: { method: 'GET' | 'HEAD'; headers: Record<string, string>; signal: AbortSignal }, lookup: Lookup | undefined): Promise<SafeFetchResult> {
+  let hosts = channelHosts(deps.db);
+  for (;;) {
+    const result = await safeFetch(url, {
+      fetch: deps.fetch, ...init, lookup,
+      policy: { allowPrivate: deps.config.imageFetchAllowPrivate, trustedHosts: hosts.hosts },
+    });
+    if (result.kind !== 'blocked' || hosts.fresh) return result;
+    hosts = channelHosts(deps.db, true);
+  }
+}
+
 /** Answers one image request. */
-export async function forwardImage(deps: AppDeps, mjId: string, request: Request, opts: ImageRouteOptions = {}): Promise<Response> {
-  const task = mjId ? findTaskByMjId(deps.db, mjId, null) : null;
+export async function forwardImage(deps: AppDeps, mjId: string, request: Request, ctx: ImageContext): Promise<Response> {
+  const stored = mjId && ctx.store ? ctx.store.get(mjId) : null;
+  if (stored) return serveStored(request, stored, STORED_HEADERS);
+  const task = mjId ? imageTaskOf(deps.db, mjId) : null;
   if (!task || !task.imageUrl) return errorResponse(404, 'midjourney_task_not_found');
   const head = request.method === 'HEAD';
   const headers: Record<string, string> = { 'accept-encoding': 'identity', accept: 'image/*,*/*;q=0.8' };
+  let partial = false;
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const v = request.headers.get(name);
-    if (v !== null) headers[name] = v;
+    if (v !== null) {
+      headers[name] = v;
+      partial = true;
+    }
   }
   // The timeout covers DNS, connect, redirects and the response headers; the body then streams
   // for as long as the client reads it (a client that goes away cancels the upstream read).
@@ -50,14 +71,9 @@ export async function forwardImage(deps: AppDeps, mjId: string, request: Request
   const timer = setTimeout(() => timeout.abort(), deps.config.upstreamTimeoutMs);
   let result;
   try {
-    result = await safeFetch(task.imageUrl, {
-      fetch: deps.fetch,
-      method: head ? 'HEAD' : 'GET',
-      headers,
-      signal: AbortSignal.any([timeout.signal, request.signal]),
-      policy: { allowPrivate: deps.config.imageFetchAllowPrivate, trustedHosts: trustedHosts(deps) },
-      lookup: opts.lookup,
-    });
+    result = await fetchUpstream(deps, task.imageUrl, {
+      method: head ? 'HEAD' : 'GET', headers, signal: AbortSignal.any([timeout.signal, request.signal]),
+    }, ctx.lookup);
   } finally {
     clearTimeout(timer);
   }
@@ -79,28 +95,38 @@ export async function forwardImage(deps: AppDeps, mjId: string, request: Request
     await upstream.body?.cancel().catch(() => {});
     return errorResponse(status, `upstream returned ${status}`);
   }
-  const out = new Headers();
+  const out = new Headers(SAFETY_HEADERS);
   for (const name of PASSED_RESPONSE_HEADERS) {
     const v = upstream.headers.get(name);
     if (v !== null) out.set(name, v);
   }
-  if (status !== 304) out.set('content-type', upstream.headers.get('content-type') || 'image/jpeg');
+  const contentType = upstream.headers.get('content-type') || 'image/jpeg';
+  if (status !== 304) out.set('content-type', contentType);
   // A length only means something for the bytes as sent; Bun decodes compressed bodies.
+  const encoded = upstream.headers.has('content-encoding');
   const length = upstream.headers.get('content-length');
-  if (length !== null && !upstream.headers.has('content-encoding')) out.set('content-length', length);
-  out.set('cache-control', task.status === 'SUCCESS' ? CACHE_SUCCESS : 'no-store');
-  // The bytes come from elsewhere: never let a browser treat them as a page of this origin.
-  out.set('x-content-type-options', 'nosniff');
-  out.set('content-security-policy', "default-src 'none'; sandbox");
-  if (head || status === 304 || status === 204) {
+  if (length !== null && !encoded) out.set('content-length', length);
+  const success = task.status === 'SUCCESS';
+  out.set('cache-control', success ? CACHE_SUCCESS : 'no-store');
+  if (head || status === 304 || status === 204 || !upstream.body) {
     await upstream.body?.cancel().catch(() => {});
     return new Response(null, { status, headers: out });
+  }
+  // Only a whole final image is stored: not a preview, a range or a re-encoded body.
+  if (ctx.store && success && status === 200 && !partial && !encoded) {
+    const size = length !== null && /^\d+$/.test(length) ? Number(length) : null;
+    const writer = ctx.store.begin(mjId, { contentType, etag: out.get('etag'), lastModified: out.get('last-modified') }, size);
+    if (writer) return new Response(storeWhileStreaming(upstream.body, writer), { status, headers: out });
   }
   return new Response(upstream.body, { status, headers: out });
 }
 
 export function imageRoutes(deps: AppDeps, opts: ImageRouteOptions = {}) {
-  const handle = ({ params, request }: { params: { id: string }; request: Request }) => forwardImage(deps, params.id, request, opts);
+  const ctx: ImageContext = {
+    ...opts,
+    store: deps.imageStore !== undefined ? deps.imageStore : openImageStore(deps.config.imageCacheDir, deps.config.imageCacheMaxBytes, deps.logger),
+  };
+  const handle = ({ params, request }: { params: { id: string }; request: Request }) => forwardImage(deps, params.id, request, ctx);
   return new Elysia({ name: 'image' })
     .get('/mj/image/:id', handle)
     .head('/mj/image/:id', handle)
