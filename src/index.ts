@@ -5,6 +5,8 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { openDatabase } from './db/client.ts';
 import type { AppDeps } from './deps.ts';
 import { OptionsStore } from './domain/options.ts';
+import { openImageStore } from './images/folder-store.ts';
+import type { ImageStore } from './images/store.ts';
 import { bootstrapRoot } from './domain/users.ts';
 import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/logger.ts';
@@ -38,11 +40,20 @@ async function main(): Promise<void> {
     console.log(`root user created; access token (shown once): ${root.generatedToken}`);
   }
 
+  let imageStore: ImageStore | null;
+  try {
+    imageStore = openImageStore(config.imageCacheDir, config.imageCacheMaxBytes, logger);
+  } catch (err) {
+    process.stderr.write(`invalid configuration: IMAGE_CACHE_DIR: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+
   let listeningPort = config.port;
   const deps: AppDeps = {
     db, config, logger, clock, options,
     serverAddress: () => config.serverAddress ?? `http://localhost:${listeningPort}`,
     fetch: globalThis.fetch,
+    imageStore,
     startedAt: clock.now(),
     version: pkg.version,
   };

@@ -20,9 +20,11 @@ export function storeWhileStreaming(body: ReadableStream<Uint8Array>, writer: Im
         let chunk;
         try {
           chunk = await reader.read();
-        } catch (err) {
+        } catch {
           stop();
-          controller.error(err);
+          // The client's connection is cut as the upstream's was; an Error here would only make
+          // Bun print a trace for what is the upstream's fault.
+          controller.error(undefined);
           return;
         }
         if (chunk.done) {
