@@ -49,10 +49,10 @@ async function fetchUpstream(deps: AppDeps, url: string, init: { method: 'GET' |
   }
 }
 
-/** Answers one image request. */
-export async function forwardImage(deps: AppDeps, mjId: string, request: Request, ctx: ImageContext): Promise<Response> {
+/** Answers one image request; `outer` are the app's headers for it (request id, CORS). */
+export async function forwardImage(deps: AppDeps, mjId: string, request: Request, ctx: ImageContext, outer: Readonly<Record<string, string>> = {}): Promise<Response> {
   const stored = mjId && ctx.store ? ctx.store.get(mjId) : null;
-  if (stored) return serveStored(request, stored, STORED_HEADERS);
+  if (stored) return serveStored(request, stored, STORED_HEADERS, outer);
   const task = mjId ? imageTaskOf(deps.db, mjId) : null;
   if (!task || !task.imageUrl) return errorResponse(404, 'midjourney_task_not_found');
   const head = request.method === 'HEAD';
@@ -121,12 +121,28 @@ export async function forwardImage(deps: AppDeps, mjId: string, request: Request
   return new Response(upstream.body, { status, headers: out });
 }
 
+/**
+ * Moves the headers hooks left on `set` (request id, CORS) onto the answer and empties `set`.
+ * Elysia rebuilds any Response while `set.headers` holds something, and that rebuild turns a
+ * file body into a JS stream (no sendfile) and re-pipes a streamed one through a generator:
+ * half the throughput of the image paths. Headers the answer has already win, as in Elysia.
+ */
+function adoptSetHeaders(res: Response, setHeaders: Record<string, unknown>): Response {
+  for (const name in setHeaders) {
+    const v = setHeaders[name];
+    if (!res.headers.has(name) && v !== undefined) res.headers.set(name, String(v));
+    delete setHeaders[name];
+  }
+  return res;
+}
+
 export function imageRoutes(deps: AppDeps, opts: ImageRouteOptions = {}) {
   const ctx: ImageContext = {
     ...opts,
     store: deps.imageStore !== undefined ? deps.imageStore : openImageStore(deps.config.imageCacheDir, deps.config.imageCacheMaxBytes, deps.logger),
   };
-  const handle = ({ params, request }: { params: { id: string }; request: Request }) => forwardImage(deps, params.id, request, ctx);
+  const handle = async ({ params, request, set }: { params: { id: string }; request: Request; set: { headers: Record<string, unknown> } }) =>
+    adoptSetHeaders(await forwardImage(deps, params.id, request, ctx, set.headers as Record<string, string>), set.headers);
   return new Elysia({ name: 'image' })
     .get('/mj/image/:id', handle)
     .head('/mj/image/:id', handle)

@@ -15,8 +15,8 @@ const SAFE_NAME = /^[A-Za-z0-9_-]{1,80}$/;
 /** How often a use is written back to the file's access time (the in-memory order is exact). */
 const TOUCH_EVERY_MS = 60_000;
 
-interface Entry extends ImageMeta {
-  size: number;
+/** The index entry is handed out as is by `get` (one BunFile per image, not one per request). */
+interface Entry extends StoredImage {
   touchedAt: number;
 }
 
@@ -88,7 +88,7 @@ export class FolderImageStore implements ImageStore {
         continue;
       }
       const usedAt = Math.max(st.atimeMs, st.mtimeMs);
-      found.push({ name, usedAt, entry: { ...meta, touchedAt: usedAt } });
+      found.push({ name, usedAt, entry: { ...meta, body: Bun.file(join(this.dir, `${name}.bin`)), touchedAt: usedAt } });
     }
     found.sort((a, b) => a.usedAt - b.usedAt);
     for (const f of found) {
@@ -124,12 +124,11 @@ export class FolderImageStore implements ImageStore {
     this.entries.delete(name);
     this.entries.set(name, entry);
     const now = Date.now();
-    const path = this.dataPath(name);
     if (now - entry.touchedAt > TOUCH_EVERY_MS) {
       entry.touchedAt = now;
-      utimes(path, now / 1000, now / 1000, () => {});
+      utimes(this.dataPath(name), now / 1000, now / 1000, () => {});
     }
-    return { contentType: entry.contentType, etag: entry.etag, lastModified: entry.lastModified, size: entry.size, body: Bun.file(path) };
+    return entry;
   }
 
   delete(key: string): void {
@@ -188,7 +187,7 @@ export class FolderImageStore implements ImageStore {
           this.logger.warn('image store write failed', { key, error: err instanceof Error ? err.message : String(err) });
           return false;
         }
-        this.entries.set(name, { ...meta, size: written, touchedAt: Date.now() });
+        this.entries.set(name, { ...meta, size: written, body: Bun.file(this.dataPath(name)), touchedAt: Date.now() });
         this.bytes += written;
         this.evict();
         return true;

@@ -56,14 +56,33 @@ function rangeApplies(req: Request, img: StoredImage): boolean {
   return img.lastModified !== null && v === img.lastModified;
 }
 
-/** `extra` are the headers every image answer carries (caching, nosniff, CSP). */
-export function serveStored(req: Request, img: StoredImage, extra: Readonly<Record<string, string>>): Response {
-  const headers = new Headers(extra);
-  if (img.etag !== null) headers.set('etag', img.etag);
-  if (img.lastModified !== null) headers.set('last-modified', img.lastModified);
-  headers.set('accept-ranges', 'bytes');
-  if (notModified(req, img)) return new Response(null, { status: 304, headers });
+/** Headers of the whole-image answer, built once per stored image (the store hands out the same object). */
+const wholeHeaders = new WeakMap<StoredImage, Record<string, string>>();
+
+function baseHeaders(img: StoredImage, common: Readonly<Record<string, string>>): Record<string, string> {
+  let h = wholeHeaders.get(img);
+  if (!h) {
+    h = { ...common, 'content-type': img.contentType, 'accept-ranges': 'bytes', 'content-length': String(img.size) };
+    if (img.etag !== null) h.etag = img.etag;
+    if (img.lastModified !== null) h['last-modified'] = img.lastModified;
+    wholeHeaders.set(img, h);
+  }
+  return h;
+}
+
+/**
+ * `common` are the headers of every stored answer (caching, nosniff, CSP; the same object on every
+ * call), `outer` those of the surrounding app (request id, CORS), which the image's own override.
+ */
+export function serveStored(req: Request, img: StoredImage, common: Readonly<Record<string, string>>, outer: Readonly<Record<string, string>> = {}): Response {
+  const base = baseHeaders(img, common);
   const head = req.method === 'HEAD';
+  const plain = req.headers.get('range') === null && req.headers.get('if-none-match') === null && req.headers.get('if-modified-since') === null;
+  if (plain) return new Response(head ? null : img.body, { status: 200, headers: { ...outer, ...base } });
+  const headers = new Headers({ ...outer, ...base });
+  headers.delete('content-length');
+  headers.delete('content-type');
+  if (notModified(req, img)) return new Response(null, { status: 304, headers });
   const range = rangeApplies(req, img) ? parseRange(req.headers.get('range'), img.size) : null;
   if (range === 'unsatisfiable') {
     headers.set('content-range', `bytes */${img.size}`);

@@ -19,10 +19,10 @@ export interface ImageMeta {
   lastModified: string | null;
 }
 
-export interface StoredImage extends ImageMeta {
-  size: number;
+export interface StoredImage extends Readonly<ImageMeta> {
+  readonly size: number;
   /** The bytes, as a Blob (a `BunFile` here: a Response sends it with sendfile; `slice` for ranges). */
-  body: Blob;
+  readonly body: Blob;
 }
 
 /** A store being filled while the upstream bytes stream to the first client. */
@@ -36,7 +36,10 @@ export interface ImageWriter {
 }
 
 export interface ImageStore {
-  /** The stored image, or null; counts as a use for least-recently-used eviction. */
+  /**
+   * The stored image, or null; counts as a use for least-recently-used eviction. The same object
+   * may come back for every request of an image (callers may cache what they derive from it).
+   */
   get(key: string): StoredImage | null;
   /**
    * Starts storing `key`. Null when it cannot or need not be stored now: another request is already
