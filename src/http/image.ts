@@ -51,6 +51,7 @@ async function fetchUpstream(deps: AppDeps, url: string, init: { method: 'GET' |
 
 /** Answers one image request; `outer` are the app's headers for it (request id, CORS). */
 export async function forwardImage(deps: AppDeps, mjId: string, request: Request, ctx: ImageContext, outer: Readonly<Record<string, string>> = {}): Promise<Response> {
+  // A stored image needs no task lookup: only a SUCCESS task's final image is stored, and it is final.
   const stored = mjId && ctx.store ? ctx.store.get(mjId) : null;
   if (stored) return serveStored(request, stored, STORED_HEADERS, outer);
   const task = mjId ? imageTaskOf(deps.db, mjId) : null;

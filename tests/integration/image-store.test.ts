@@ -232,6 +232,22 @@ describe('image store', () => {
     expect(stored(small, huge)).toBe(false);
   });
 
+  test('a channel added a moment ago is trusted at once, though the channel hosts are kept between requests', async () => {
+    const before = taskWith(server, await finalImageUrl('a warm-up for the host list'));
+    expect((await image(server, before, { method: 'HEAD' })).status).toBe(200);
+    const fresh = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response(new Uint8Array([1, 2, 3]), { headers: { 'content-type': 'image/png' } }) });
+    try {
+      const mjId = taskWith(server, `http://127.0.0.1:${fresh.port}/new.png`);
+      expect((await image(server, mjId)).status).toBe(403); // not a channel's host yet
+      createTestChannel(server.db, `http://127.0.0.1:${fresh.port}`);
+      const res = await image(server, mjId);
+      expect(res.status).toBe(200);
+      expect(new Uint8Array(await res.arrayBuffer())).toEqual(new Uint8Array([1, 2, 3]));
+    } finally {
+      await fresh.stop(true);
+    }
+  });
+
   test('reopening the folder rebuilds the index and clears what a crash left behind', () => {
     const dir = storeDir(small);
     writeFileSync(join(dir, 'tmp', 'half-written'), 'x');
