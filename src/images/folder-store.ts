@@ -14,6 +14,7 @@ import type { ImageMeta, ImageStore, ImageWriter, StoredImage } from './store.ts
 const SAFE_NAME = /^[A-Za-z0-9_-]{1,80}$/;
 /** How often a use is written back to the file's access time (the in-memory order is exact). */
 const TOUCH_EVERY_MS = 60_000;
+const FLUSH_BYTES = 1 << 20;
 
 /** The index entry is handed out as is by `get` (one BunFile per image, not one per request). */
 interface Entry extends StoredImage {
@@ -147,6 +148,7 @@ export class FolderImageStore implements ImageStore {
     const temp = join(this.tmp, `${name}.${process.pid}.${++this.seq}`);
     const sink = Bun.file(temp).writer({ highWaterMark: 256 * 1024 });
     let written = 0;
+    let pending = 0;
     let state: 'open' | 'done' = 'open';
     const finish = () => {
       state = 'done';
@@ -170,6 +172,14 @@ export class FolderImageStore implements ImageStore {
           return;
         }
         sink.write(chunk);
+        // Flushed every few chunks and waited for, so a slow disk holds the stream back
+        // instead of piling chunks up in memory.
+        pending += chunk.byteLength;
+        if (pending >= FLUSH_BYTES) {
+          pending = 0;
+          const flushed = sink.flush();
+          if (flushed instanceof Promise) return flushed.then(() => {});
+        }
       },
       commit: async () => {
         if (state !== 'open') return false;
