@@ -114,6 +114,7 @@ describe('image store', () => {
     expect(again.headers.get('cache-control')).toBe('public, max-age=86400, immutable');
     expect(again.headers.get('content-length')).toBe(String(first.bytes.byteLength));
     expect(again.headers.get('etag')).toMatch(/^"/);
+    expect(again.headers.get('x-request-id')).toMatch(/^\w{12}$/);
     // Without a store the dead link fails: the answer above really came from the folder.
     const unstored = taskWith(server, `${deadUrl}/expired.png`);
     expect((await image(server, unstored)).status).toBe(502);
