@@ -183,7 +183,8 @@ export class FolderImageStore implements ImageStore {
       },
       commit: async () => {
         if (state !== 'open') return false;
-        finish();
+        // Still "writing" until the rename: no second writer for this key can start meanwhile.
+        state = 'done';
         try {
           await sink.end();
           if (size !== null && written !== size) throw new Error(`expected ${size} bytes, got ${written}`);
@@ -196,6 +197,8 @@ export class FolderImageStore implements ImageStore {
           removeQuietly(`${temp}.json`);
           this.logger.warn('image store write failed', { key, error: err instanceof Error ? err.message : String(err) });
           return false;
+        } finally {
+          this.writing.delete(name);
         }
         this.entries.set(name, { ...meta, size: written, body: Bun.file(this.dataPath(name)), touchedAt: Date.now() });
         this.bytes += written;

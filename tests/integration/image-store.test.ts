@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { eq } from 'drizzle-orm';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { tasks } from '../../src/db/schema/index.ts';
 import { FolderImageStore } from '../../src/images/folder-store.ts';
@@ -262,5 +263,33 @@ describe('image store', () => {
     expect(reopened.get(one)?.size).toBe(statSync(join(dir, `${one}.bin`)).size);
     // A smaller bound on reopening evicts down to it.
     expect(new FolderImageStore(dir, 1500, silentLogger).totalBytes).toBeLessThanOrEqual(1500);
+  });
+
+  test('one writer per key: a second one is refused until the first commits, and a short image is never committed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mjgw-store-'));
+    try {
+      const store = new FolderImageStore(dir, 10_000, silentLogger);
+      const meta = { contentType: 'image/png', etag: '"e"', lastModified: null };
+      const first = store.begin('1234', meta, 4)!;
+      expect(store.begin('1234', meta, 4)).toBeNull();
+      await first.write(new Uint8Array([1, 2, 3, 4]));
+      const committing = first.commit();
+      expect(store.begin('1234', meta, 4)).toBeNull();
+      expect(await committing).toBe(true);
+      expect(new Uint8Array(await store.get('1234')!.body.arrayBuffer())).toEqual(new Uint8Array([1, 2, 3, 4]));
+      expect(store.begin('1234', meta, 4)).toBeNull(); // already stored
+      const short = store.begin('5678', meta, 10)!;
+      await short.write(new Uint8Array([9]));
+      expect(await short.commit()).toBe(false);
+      expect(store.get('5678')).toBeNull();
+      expect(store.totalBytes).toBe(4);
+      store.delete('1234');
+      expect(store.get('1234')).toBeNull();
+      expect(store.totalBytes).toBe(0);
+      expect(readdirSync(dir).sort()).toEqual(['tmp']);
+      expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
