@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia';
 import type { AppDeps } from '../deps.ts';
-import { storeWhileStreaming } from '../images/fill.ts';
+import { drainInto, storeWhileStreaming } from '../images/fill.ts';
 import { openImageStore } from '../images/folder-store.ts';
 import { channelHosts, imageTaskOf } from '../images/lookup.ts';
 import { serveStored } from '../images/serve.ts';
@@ -34,7 +34,12 @@ export interface ImageRouteOptions {
 
 interface ImageContext extends ImageRouteOptions {
   store: ImageStore | null;
+  /** Background fills running now (bounded: see fillInBackground). */
+  filling: number;
 }
+
+/** Background fills at once; more requests simply wait for a later plain GET to store the image. */
+const MAX_BACKGROUND_FILLS = 4;
 
 /** Fetches the image under the SSRF guard; a refusal is checked once more against a fresh channel list. */
 async function fetchUpstream(deps: AppDeps, url: string, init: { method: 'GET' | 'HEAD'; headers: Record<string, string>; signal: AbortSignal }, lookup: Lookup | undefined): Promise<SafeFetchResult> {
@@ -47,6 +52,33 @@ async function fetchUpstream(deps: AppDeps, url: string, init: { method: 'GET' |
     if (result.kind !== 'blocked' || hosts.fresh) return result;
     hosts = channelHosts(deps.db, true);
   }
+}
+
+/**
+ * Stores a SUCCESS image whose request could not fill the store itself (a HEAD, a range, a
+ * revalidation: a browser that holds the image only ever revalidates it) with a plain GET of its
+ * own, read to the end in the background. Bounded by a deadline and by MAX_BACKGROUND_FILLS.
+ */
+function fillInBackground(deps: AppDeps, ctx: ImageContext, mjId: string, url: string): void {
+  if (!ctx.store || ctx.filling >= MAX_BACKGROUND_FILLS) return;
+  ctx.filling++;
+  const store = ctx.store;
+  const signal = AbortSignal.timeout(10 * deps.config.upstreamTimeoutMs);
+  void (async () => {
+    const result = await fetchUpstream(deps, url, { method: 'GET', headers: { 'accept-encoding': 'identity', accept: 'image/*,*/*;q=0.8' }, signal }, ctx.lookup);
+    if (result.kind !== 'response') return;
+    const res = result.response;
+    const length = res.headers.get('content-length');
+    const writer = res.status === 200 && res.body && !res.headers.has('content-encoding')
+      ? store.begin(mjId, { contentType: res.headers.get('content-type') || 'image/jpeg', etag: res.headers.get('etag'), lastModified: res.headers.get('last-modified') }, length !== null && /^\d+$/.test(length) ? Number(length) : null)
+      : null;
+    if (!writer || !res.body) {
+      await res.body?.cancel().catch(() => {});
+      return;
+    }
+    await drainInto(res.body, writer);
+  })().catch((err: unknown) => deps.logger.warn('image background fill failed', { mjId, error: err instanceof Error ? err.message : String(err) }))
+    .finally(() => ctx.filling--);
 }
 
 /** Answers one image request; `outer` are the app's headers for it (request id, CORS). */
@@ -109,6 +141,7 @@ export async function forwardImage(deps: AppDeps, mjId: string, request: Request
   if (length !== null && !encoded) out.set('content-length', length);
   const success = task.status === 'SUCCESS';
   out.set('cache-control', success ? CACHE_SUCCESS : 'no-store');
+  if (ctx.store && success && (head || partial)) fillInBackground(deps, ctx, mjId, task.imageUrl);
   if (head || status === 304 || status === 204 || !upstream.body) {
     await upstream.body?.cancel().catch(() => {});
     return new Response(null, { status, headers: out });
@@ -140,6 +173,7 @@ function adoptSetHeaders(res: Response, setHeaders: Record<string, unknown>): Re
 export function imageRoutes(deps: AppDeps, opts: ImageRouteOptions = {}) {
   const ctx: ImageContext = {
     ...opts,
+    filling: 0,
     store: deps.imageStore !== undefined ? deps.imageStore : openImageStore(deps.config.imageCacheDir, deps.config.imageCacheMaxBytes, deps.logger),
   };
   const handle = async ({ params, request, set }: { params: { id: string }; request: Request; set: { headers: Record<string, unknown> } }) =>

@@ -52,3 +52,17 @@ export function storeWhileStreaming(body: ReadableStream<Uint8Array>, writer: Im
     { highWaterMark: 0 },
   );
 }
+
+/** Reads `body` to its end into `writer` and commits it; any failure aborts (nothing is stored). */
+export async function drainInto(body: ReadableStream<Uint8Array>, writer: ImageWriter): Promise<boolean> {
+  try {
+    for await (const chunk of body) {
+      const wait = writer.write(chunk);
+      if (wait) await wait;
+    }
+  } catch {
+    writer.abort();
+    return false;
+  }
+  return writer.commit();
+}

@@ -172,21 +172,34 @@ describe('image store', () => {
     expect((await head.arrayBuffer()).byteLength).toBe(0);
   });
 
-  test('previews, ranges and HEADs of uncached images are never stored', async () => {
+  test('previews are never stored', async () => {
     const id = await submitToSimulator(sim, SECRET, 'a half-drawn owl');
     clock.advance(3000);
     const view = (await (await fetch(`${sim.url}/mj/task/${id}/fetch`, { headers: { 'mj-api-secret': SECRET } })).json()) as { status: string; imageUrl: string };
     expect(view.status).toBe('IN_PROGRESS');
     const preview = taskWith(server, view.imageUrl, 'IN_PROGRESS');
-    const final = taskWith(server, await finalImageUrl('a finished owl'));
-    expect((await (await image(server, preview)).arrayBuffer()).byteLength).toBeGreaterThan(0);
-    expect((await image(server, final, { headers: { range: 'bytes=0-9' } })).status).toBe(206);
-    expect((await image(server, final, { method: 'HEAD' })).status).toBe(200);
-    // A full GET of the final image afterwards is stored: the store was working all along.
-    await firstGet(server, final);
+    for (const init of [undefined, { method: 'HEAD' }, { headers: { range: 'bytes=0-9' } }]) {
+      expect((await image(server, preview, init)).status).toBeLessThan(300);
+    }
+    // A final image asked for afterwards is stored: the store was working all along.
+    await firstGet(server, taskWith(server, await finalImageUrl('a finished owl')));
     expect(stored(server, preview)).toBe(false);
     killLink(server, preview);
     expect((await image(server, preview)).status).toBe(502);
+  });
+
+  test('a HEAD, a range or a revalidation of an unstored final image is answered as asked and stores it in the background', async () => {
+    for (const init of [{ method: 'HEAD' }, { headers: { range: 'bytes=0-9' } }, { headers: { 'if-none-match': '"whatever"' } }] as RequestInit[]) {
+      const url = await finalImageUrl(`an owl asked for with ${JSON.stringify(init)}`);
+      const whole = new Uint8Array(await (await fetch(url)).arrayBuffer());
+      const mjId = taskWith(server, url);
+      const res = await image(server, mjId, init);
+      expect(res.status).toBe(init.method === 'HEAD' || 'if-none-match' in (init.headers ?? {}) ? 200 : 206);
+      await res.arrayBuffer();
+      await waitFor(() => stored(server, mjId), `background fill of ${JSON.stringify(init)}`);
+      killLink(server, mjId);
+      expect(sha(await (await image(server, mjId)).arrayBuffer())).toBe(sha(whole));
+    }
   });
 
   test('an upstream that drops mid-stream leaves nothing in the store', async () => {
