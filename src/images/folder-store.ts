@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimes, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimes, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../lib/logger.ts';
 import type { ImageMeta, ImageStore, ImageWriter, StoredImage } from './store.ts';
@@ -15,9 +15,12 @@ const SAFE_NAME = /^[A-Za-z0-9_-]{1,80}$/;
 /** How often a use is written back to the file's access time (the in-memory order is exact). */
 const TOUCH_EVERY_MS = 60_000;
 const FLUSH_BYTES = 1 << 20;
+/** How long an evicted image's bytes stay on disk for answers already under way. */
+const RETIRE_DELAY_MS = 5000;
 
 /** The index entry is handed out as is by `get` (one BunFile per image, not one per request). */
 interface Entry extends StoredImage {
+  path: string;
   touchedAt: number;
 }
 
@@ -89,7 +92,8 @@ export class FolderImageStore implements ImageStore {
         continue;
       }
       const usedAt = Math.max(st.atimeMs, st.mtimeMs);
-      found.push({ name, usedAt, entry: { ...meta, body: Bun.file(join(this.dir, `${name}.bin`)), touchedAt: usedAt } });
+      const path = this.dataPath(name);
+      found.push({ name, usedAt, entry: { ...meta, path, body: Bun.file(path), touchedAt: usedAt } });
     }
     found.sort((a, b) => a.usedAt - b.usedAt);
     for (const f of found) {
@@ -109,12 +113,24 @@ export class FolderImageStore implements ImageStore {
     removeQuietly(this.dataPath(name));
   }
 
+  /**
+   * Takes an image out of the index at once and off the disk a moment later: an answer that got
+   * the entry just before may not have opened the file yet. The sidecar goes first, so a crash in
+   * between leaves an orphan that the next start removes; a new copy stored meanwhile is kept.
+   */
+  private retire(name: string, entry: Entry): void {
+    this.entries.delete(name);
+    this.bytes -= entry.size;
+    removeQuietly(join(this.dir, `${name}.json`));
+    setTimeout(() => {
+      if (!this.entries.has(name) && !this.writing.has(name)) removeQuietly(this.dataPath(name));
+    }, RETIRE_DELAY_MS).unref();
+  }
+
   private evict(): void {
     for (const [name, entry] of this.entries) {
       if (this.bytes <= this.maxBytes) break;
-      this.entries.delete(name);
-      this.bytes -= entry.size;
-      this.removeFiles(name);
+      this.retire(name, entry);
     }
   }
 
@@ -122,12 +138,18 @@ export class FolderImageStore implements ImageStore {
     const name = fileNameOf(key);
     const entry = this.entries.get(name);
     if (!entry) return null;
+    // A file removed behind our back would make the answer fail half-sent: forget it instead
+    // (the image is then fetched and stored again).
+    if (!existsSync(entry.path)) {
+      this.retire(name, entry);
+      return null;
+    }
     this.entries.delete(name);
     this.entries.set(name, entry);
     const now = Date.now();
     if (now - entry.touchedAt > TOUCH_EVERY_MS) {
       entry.touchedAt = now;
-      utimes(this.dataPath(name), now / 1000, now / 1000, () => {});
+      utimes(entry.path, now / 1000, now / 1000, () => {});
     }
     return entry;
   }
@@ -135,10 +157,7 @@ export class FolderImageStore implements ImageStore {
   delete(key: string): void {
     const name = fileNameOf(key);
     const entry = this.entries.get(name);
-    if (!entry) return;
-    this.entries.delete(name);
-    this.bytes -= entry.size;
-    this.removeFiles(name);
+    if (entry) this.retire(name, entry);
   }
 
   begin(key: string, meta: ImageMeta, size: number | null): ImageWriter | null {
@@ -200,7 +219,8 @@ export class FolderImageStore implements ImageStore {
         } finally {
           this.writing.delete(name);
         }
-        this.entries.set(name, { ...meta, size: written, body: Bun.file(this.dataPath(name)), touchedAt: Date.now() });
+        const path = this.dataPath(name);
+        this.entries.set(name, { ...meta, size: written, path, body: Bun.file(path), touchedAt: Date.now() });
         this.bytes += written;
         this.evict();
         return true;
