@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { LogLevel } from './lib/logger.ts';
 
@@ -42,6 +43,10 @@ const envSchema = z.object({
   DEMO_PORT: intFrom('DEMO_PORT', 0, 65535).optional(),
   CORS_ORIGINS: z.string().trim().default('*'),
   METRICS_PUBLIC: boolFrom('METRICS_PUBLIC').default(false),
+  IMAGE_CACHE_DIR: z.string().trim().min(1).optional(),
+  // Megabytes, fractions allowed (a test store of a few KB is `0.01`); 0 turns the store off.
+  IMAGE_CACHE_MAX_MB: z.string().trim().regex(/^\d{1,9}(\.\d{1,6})?$/, 'IMAGE_CACHE_MAX_MB must be a number of megabytes')
+    .transform(Number).default(2048),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { message: 'LOG_LEVEL must be debug, info, warn or error' }).default('info'),
   // Runtime option overrides, read at first start only (SPEC §3 runtime options).
   MJ_FORWARD_URL_ENABLED: boolFrom('MJ_FORWARD_URL_ENABLED').optional(),
@@ -76,6 +81,13 @@ export interface Config {
   readonly demoPort: number;
   /** Allowed browser origins; `['*']` allows any. */
   readonly corsOrigins: readonly string[];
+  /**
+   * Folder of the image store (SPEC §9); `null` = no store. Defaults to `images/` next to the
+   * database file; a `:memory:` database has no folder, so its store is off unless set explicitly.
+   */
+  readonly imageCacheDir: string | null;
+  /** Size bound of the image store in bytes (IMAGE_CACHE_MAX_MB × 1 MiB); 0 = no store. */
+  readonly imageCacheMaxBytes: number;
   readonly logLevel: LogLevel;
   /** Serve `/metrics` without admin auth (a scraper on a private network). */
   readonly metricsPublic: boolean;
@@ -143,6 +155,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     demo: e.DEMO,
     demoPort: e.DEMO_PORT ?? (e.PORT === 0 || e.PORT === 65535 ? 0 : e.PORT + 1),
     corsOrigins: corsOrigins.length ? corsOrigins : ['*'],
+    imageCacheDir: e.IMAGE_CACHE_DIR ?? (e.DATABASE_PATH === ':memory:' ? null : join(dirname(e.DATABASE_PATH), 'images')),
+    imageCacheMaxBytes: Math.floor(e.IMAGE_CACHE_MAX_MB * 1024 * 1024),
     logLevel: e.LOG_LEVEL,
     metricsPublic: e.METRICS_PUBLIC,
     optionOverrides: Object.freeze(optionOverrides),

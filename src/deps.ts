@@ -2,6 +2,7 @@ import type { Config } from './config.ts';
 import type { DB } from './db/client.ts';
 import type { DatabaseKind, PollerRole } from './domain/lease.ts';
 import type { OptionsStore } from './domain/options.ts';
+import type { ImageStore } from './images/store.ts';
 import type { Clock } from './lib/clock.ts';
 import type { Logger } from './lib/logger.ts';
 import type { Metrics } from './lib/metrics.ts';
@@ -26,6 +27,8 @@ export interface AppDeps {
   fetch: typeof fetch;
   /** This process's poller role right now; a function because the poller is built after the app. */
   pollerRole: () => PollerRole;
+  /** Final images of SUCCESS tasks (SPEC §9); null = none; unset = the folder IMAGE_CACHE_* names. */
+  imageStore?: ImageStore | null;
   startedAt: number;
   version: string;
 }

@@ -7,6 +7,8 @@ import { createSqliteLeaseStore } from './db/sqlite-lease.ts';
 import type { AppDeps } from './deps.ts';
 import { OptionsStore } from './domain/options.ts';
 import { createMetrics } from './lib/metrics.ts';
+import { openImageStore } from './images/folder-store.ts';
+import type { ImageStore } from './images/store.ts';
 import { bootstrapRoot } from './domain/users.ts';
 import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/logger.ts';
@@ -51,6 +53,14 @@ async function main(): Promise<void> {
     process.stderr.write(`invalid configuration: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(2);
   }
+  let imageStore: ImageStore | null;
+  try {
+    imageStore = openImageStore(config.imageCacheDir, config.imageCacheMaxBytes, logger);
+  } catch (err) {
+    process.stderr.write(`invalid configuration: IMAGE_CACHE_DIR: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+
   let listeningPort = config.port;
   let poller: Poller | null = null;
   const deps: AppDeps = {
@@ -58,6 +68,7 @@ async function main(): Promise<void> {
     serverAddress: () => config.serverAddress ?? `http://localhost:${listeningPort}`,
     fetch: globalThis.fetch,
     pollerRole: () => poller?.role() ?? 'off',
+    imageStore,
     startedAt: clock.now(),
     version: pkg.version,
   };

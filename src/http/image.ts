@@ -1,48 +1,108 @@
 import { Elysia } from 'elysia';
 import type { AppDeps } from '../deps.ts';
-import { channelEndpoints } from '../domain/channels.ts';
-import { findTaskByMjId } from '../domain/tasks.ts';
-import { hostKeyOf, safeFetch, type Lookup } from '../upstream/safe-fetch.ts';
+import { drainInto, storeWhileStreaming } from '../images/fill.ts';
+import { openImageStore } from '../images/folder-store.ts';
+import { channelHosts, imageTaskOf } from '../images/lookup.ts';
+import { serveStored } from '../images/serve.ts';
+import type { ImageStore } from '../images/store.ts';
+import { safeFetch, type Lookup, type SafeFetchResult } from '../upstream/safe-fetch.ts';
 
 /**
  * Image forwarder (SPEC §9): `GET`/`HEAD /mj/image/:id` streams the task's stored upstream image
- * through the gateway, without buffering it, behind the SSRF guard of upstream/safe-fetch.
+ * through the gateway, without buffering it, behind the SSRF guard of upstream/safe-fetch. The
+ * final image of a SUCCESS task is kept in the image store on its first full GET and served from
+ * there afterwards (images/), so it outlives the upstream's link.
  */
 
 const FORWARDED_REQUEST_HEADERS = ['range', 'if-none-match', 'if-modified-since', 'if-range'] as const;
 const PASSED_RESPONSE_HEADERS = ['etag', 'last-modified', 'content-range', 'accept-ranges'] as const;
 const CACHE_SUCCESS = 'public, max-age=86400, immutable';
+/** The bytes come from elsewhere: never let a browser treat them as a page of this origin. */
+const SAFETY_HEADERS = { 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'; sandbox" } as const;
+const STORED_HEADERS = { 'cache-control': CACHE_SUCCESS, ...SAFETY_HEADERS } as const;
 
-function errorResponse(status: number, error: string): Response {
-  return new Response(JSON.stringify({ error }), {
+/** `{ error }` with the SPEC's code, plus a sentence for people where the code alone says too little. */
+function errorResponse(status: number, error: string, message?: string): Response {
+  return new Response(JSON.stringify(message === undefined ? { error } : { error, message }), {
     status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
   });
 }
 
-/** Host keys of every channel's base URL: images on a channel's own host are fetched even if private. */
-function trustedHosts(deps: AppDeps): Set<string> {
-  const keys = new Set<string>();
-  for (const c of channelEndpoints(deps.db).values()) {
-    const k = hostKeyOf(c.baseUrl);
-    if (k) keys.add(k);
-  }
-  return keys;
-}
-
 export interface ImageRouteOptions {
-  /** DNS resolver for the SSRF check (tests); the system resolver by default. */
+  /** DNS resolver for the SSRF check (tests); the system resolver (with a short cache) by default. */
   lookup?: Lookup;
 }
 
-/** Answers one image request. */
-export async function forwardImage(deps: AppDeps, mjId: string, request: Request, opts: ImageRouteOptions = {}): Promise<Response> {
-  const task = mjId ? findTaskByMjId(deps.db, mjId, null) : null;
+interface ImageContext extends ImageRouteOptions {
+  store: ImageStore | null;
+  /** Background fills running now (bounded: see fillInBackground). */
+  filling: number;
+}
+
+/** Background fills at once; more requests simply wait for a later plain GET to store the image. */
+const MAX_BACKGROUND_FILLS = 4;
+
+/** Fetches the image under the SSRF guard; a refusal is checked once more against a fresh channel list. */
+async function fetchUpstream(deps: AppDeps, url: string, init: { method: 'GET' | 'HEAD'; headers: Record<string, string>; signal: AbortSignal }, lookup: Lookup | undefined): Promise<SafeFetchResult> {
+  let hosts = channelHosts(deps.db);
+  for (;;) {
+    const result = await safeFetch(url, {
+      fetch: deps.fetch, ...init, lookup,
+      policy: { allowPrivate: deps.config.imageFetchAllowPrivate, trustedHosts: hosts.hosts },
+    });
+    if (result.kind !== 'blocked' || hosts.fresh) return result;
+    hosts = channelHosts(deps.db, true);
+  }
+}
+
+/**
+ * Stores a SUCCESS image whose request could not fill the store itself (a HEAD, a range, a
+ * revalidation: a browser that holds the image only ever revalidates it) with a plain GET of its
+ * own, read to the end in the background. Bounded by a deadline and by MAX_BACKGROUND_FILLS.
+ */
+function fillInBackground(deps: AppDeps, ctx: ImageContext, mjId: string, url: string): void {
+  if (!ctx.store || ctx.filling >= MAX_BACKGROUND_FILLS) return;
+  ctx.filling++;
+  const store = ctx.store;
+  const signal = AbortSignal.timeout(10 * deps.config.upstreamTimeoutMs);
+  void (async () => {
+    const result = await fetchUpstream(deps, url, { method: 'GET', headers: { 'accept-encoding': 'identity', accept: 'image/*,*/*;q=0.8' }, signal }, ctx.lookup);
+    if (result.kind !== 'response') return;
+    const res = result.response;
+    const length = res.headers.get('content-length');
+    const writer = res.status === 200 && res.body && !res.headers.has('content-encoding')
+      ? store.begin(mjId, { contentType: res.headers.get('content-type') || 'image/jpeg', etag: res.headers.get('etag'), lastModified: res.headers.get('last-modified') }, length !== null && /^\d+$/.test(length) ? Number(length) : null)
+      : null;
+    if (!writer || !res.body) {
+      await res.body?.cancel().catch(() => {});
+      return;
+    }
+    await drainInto(res.body, writer);
+  })().catch((err: unknown) => deps.logger.warn('image background fill failed', { mjId, error: err instanceof Error ? err.message : String(err) }))
+    .finally(() => ctx.filling--);
+}
+
+/** Answers one image request; `outer` are the app's headers for it (request id, CORS). */
+export async function forwardImage(deps: AppDeps, mjId: string, request: Request, ctx: ImageContext, outer: Readonly<Record<string, string>> = {}): Promise<Response> {
+  // A stored image needs no task lookup: only a SUCCESS task's final image is stored, and it is final.
+  const stored = mjId && ctx.store ? ctx.store.get(mjId) : null;
+  if (stored) {
+    const res = serveStored(request, stored, STORED_HEADERS, outer);
+    const sent = request.method === 'HEAD' ? null : res.headers.get('content-length');
+    if (sent && (res.status === 200 || res.status === 206)) deps.metrics.addImageBytes(Number(sent));
+    return res;
+  }
+  const task = mjId ? imageTaskOf(deps.db, mjId) : null;
   if (!task || !task.imageUrl) return errorResponse(404, 'midjourney_task_not_found');
   const head = request.method === 'HEAD';
   const headers: Record<string, string> = { 'accept-encoding': 'identity', accept: 'image/*,*/*;q=0.8' };
+  let partial = false;
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const v = request.headers.get(name);
-    if (v !== null) headers[name] = v;
+    if (v !== null) {
+      headers[name] = v;
+      partial = true;
+    }
   }
   // The timeout covers DNS, connect, redirects and the response headers; the body then streams
   // for as long as the client reads it (a client that goes away cancels the upstream read).
@@ -50,14 +110,9 @@ export async function forwardImage(deps: AppDeps, mjId: string, request: Request
   const timer = setTimeout(() => timeout.abort(), deps.config.upstreamTimeoutMs);
   let result;
   try {
-    result = await safeFetch(task.imageUrl, {
-      fetch: deps.fetch,
-      method: head ? 'HEAD' : 'GET',
-      headers,
-      signal: AbortSignal.any([timeout.signal, request.signal]),
-      policy: { allowPrivate: deps.config.imageFetchAllowPrivate, trustedHosts: trustedHosts(deps) },
-      lookup: opts.lookup,
-    });
+    result = await fetchUpstream(deps, task.imageUrl, {
+      method: head ? 'HEAD' : 'GET', headers, signal: AbortSignal.any([timeout.signal, request.signal]),
+    }, ctx.lookup);
   } finally {
     clearTimeout(timer);
   }
@@ -72,7 +127,7 @@ export async function forwardImage(deps: AppDeps, mjId: string, request: Request
       if (timeout.signal.aborted) return errorResponse(504, 'image_fetch_timeout');
       if (!request.signal.aborted) deps.logger.warn('image fetch failed', { mjId, error: result.message });
       // Say what is gone (the URL passed the guard, so it parses); the raw runtime message stays in the log.
-      return errorResponse(502, `upstream image unavailable: ${new URL(task.imageUrl).host} could not be reached`);
+      return errorResponse(502, 'http_get_image_failed', `upstream image unavailable: ${new URL(task.imageUrl).host} could not be reached`);
   }
   const upstream = result.response;
   const status = upstream.status;
@@ -80,28 +135,56 @@ export async function forwardImage(deps: AppDeps, mjId: string, request: Request
     await upstream.body?.cancel().catch(() => {});
     return errorResponse(status, `upstream returned ${status}`);
   }
-  const out = new Headers();
+  const out = new Headers(SAFETY_HEADERS);
   for (const name of PASSED_RESPONSE_HEADERS) {
     const v = upstream.headers.get(name);
     if (v !== null) out.set(name, v);
   }
-  if (status !== 304) out.set('content-type', upstream.headers.get('content-type') || 'image/jpeg');
+  const contentType = upstream.headers.get('content-type') || 'image/jpeg';
+  if (status !== 304) out.set('content-type', contentType);
   // A length only means something for the bytes as sent; Bun decodes compressed bodies.
+  const encoded = upstream.headers.has('content-encoding');
   const length = upstream.headers.get('content-length');
-  if (length !== null && !upstream.headers.has('content-encoding')) out.set('content-length', length);
-  out.set('cache-control', task.status === 'SUCCESS' ? CACHE_SUCCESS : 'no-store');
-  // The bytes come from elsewhere: never let a browser treat them as a page of this origin.
-  out.set('x-content-type-options', 'nosniff');
-  out.set('content-security-policy', "default-src 'none'; sandbox");
-  if (head || status === 304 || status === 204) {
+  if (length !== null && !encoded) out.set('content-length', length);
+  const success = task.status === 'SUCCESS';
+  out.set('cache-control', success ? CACHE_SUCCESS : 'no-store');
+  if (ctx.store && success && (head || partial)) fillInBackground(deps, ctx, mjId, task.imageUrl);
+  if (head || status === 304 || status === 204 || !upstream.body) {
     await upstream.body?.cancel().catch(() => {});
     return new Response(null, { status, headers: out });
   }
-  return new Response(deps.metrics.countImageBytes(upstream.body), { status, headers: out });
+  const size = length !== null && !encoded && /^\d+$/.test(length) ? Number(length) : null;
+  // Only a whole final image is stored: not a preview, a range or a re-encoded body.
+  if (ctx.store && success && status === 200 && !partial && !encoded) {
+    const writer = ctx.store.begin(mjId, { contentType, etag: out.get('etag'), lastModified: out.get('last-modified') }, size);
+    if (writer) return new Response(deps.metrics.countImageBytes(storeWhileStreaming(upstream.body, writer), size), { status, headers: out });
+  }
+  return new Response(deps.metrics.countImageBytes(upstream.body, size), { status, headers: out });
+}
+
+/**
+ * Moves the headers hooks left on `set` (request id, CORS) onto the answer and empties `set`.
+ * Elysia rebuilds any Response while `set.headers` holds something, and that rebuild turns a
+ * file body into a JS stream (no sendfile) and re-pipes a streamed one through a generator:
+ * half the throughput of the image paths. Headers the answer has already win, as in Elysia.
+ */
+function adoptSetHeaders(res: Response, setHeaders: Record<string, unknown>): Response {
+  for (const name in setHeaders) {
+    const v = setHeaders[name];
+    if (!res.headers.has(name) && v !== undefined) res.headers.set(name, String(v));
+    delete setHeaders[name];
+  }
+  return res;
 }
 
 export function imageRoutes(deps: AppDeps, opts: ImageRouteOptions = {}) {
-  const handle = ({ params, request }: { params: { id: string }; request: Request }) => forwardImage(deps, params.id, request, opts);
+  const ctx: ImageContext = {
+    ...opts,
+    filling: 0,
+    store: deps.imageStore !== undefined ? deps.imageStore : openImageStore(deps.config.imageCacheDir, deps.config.imageCacheMaxBytes, deps.logger),
+  };
+  const handle = async ({ params, request, set }: { params: { id: string }; request: Request; set: { headers: Record<string, unknown> } }) =>
+    adoptSetHeaders(await forwardImage(deps, params.id, request, ctx, set.headers as Record<string, string>), set.headers);
   return new Elysia({ name: 'image' })
     .get('/mj/image/:id', handle)
     .head('/mj/image/:id', handle)

@@ -18,8 +18,13 @@ export interface Metrics {
   pollTick(ms: number): void;
   /** Runs `call` and records how long the channel took to answer it. */
   timeUpstream<T>(channelId: number, call: 'submit' | 'poll' | 'image-seed', run: () => Promise<T>): Promise<T>;
-  /** The body, passed through unchanged, with each chunk's bytes counted as they stream. */
-  countImageBytes(body: ReadableStream<Uint8Array> | null): ReadableStream<Uint8Array> | null;
+  /**
+   * The body, passed through unchanged, its bytes counted: by the declared length when there is
+   * one (no extra stream stage on the hot path), else chunk by chunk as they stream.
+   */
+  countImageBytes(body: ReadableStream<Uint8Array> | null, declaredLength?: number | null): ReadableStream<Uint8Array> | null;
+  /** Bytes of an image answered from the local store. */
+  addImageBytes(n: number): void;
   /** Source of the unfinished-tasks gauge, read at scrape time (count per channel id). */
   setUnfinishedSource(read: () => ReadonlyArray<{ channelId: number; count: number }>): void;
 }
@@ -76,14 +81,21 @@ export function createMetrics(): Metrics {
         end();
       }
     },
-    countImageBytes(body) {
+    countImageBytes(body, declaredLength) {
       if (!body) return body;
+      if (declaredLength != null) {
+        imageBytes.inc(declaredLength);
+        return body;
+      }
       return body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
           imageBytes.inc(chunk.byteLength);
           controller.enqueue(chunk);
         },
       }));
+    },
+    addImageBytes(n) {
+      imageBytes.inc(n);
     },
     setUnfinishedSource(read) {
       readUnfinished = read;

@@ -20,7 +20,27 @@ export interface SafeFetchPolicy {
 /** Resolves a host name to all its addresses. */
 export type Lookup = (hostname: string) => Promise<string[]>;
 
-export const systemLookup: Lookup = async (hostname) => (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
+/**
+ * Keeps each answer of `inner` for `ttlMs` (at most `maxHosts` names; failures are not kept).
+ * Safe for the guard: every request still checks every address of the answer it uses, and
+ * connects to a checked address, so a cached answer can only be older, never unchecked.
+ */
+export function cachedLookup(inner: Lookup, ttlMs = 30_000, maxHosts = 1000): Lookup {
+  const answers = new Map<string, { addresses: string[]; until: number }>();
+  return async (hostname) => {
+    const now = performance.now();
+    const hit = answers.get(hostname);
+    if (hit && hit.until > now) return hit.addresses;
+    const addresses = await inner(hostname);
+    answers.delete(hostname);
+    if (answers.size >= maxHosts) answers.delete(answers.keys().next().value ?? '');
+    answers.set(hostname, { addresses, until: now + ttlMs });
+    return addresses;
+  };
+}
+
+/** The system resolver behind a 30-second cache (getaddrinfo per image request costs a thread hop). */
+export const systemLookup: Lookup = cachedLookup(async (hostname) => (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => a.address));
 
 export interface SafeFetchOptions {
   fetch: typeof fetch;

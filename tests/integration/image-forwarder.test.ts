@@ -161,7 +161,9 @@ describe('image forwarder', () => {
   test('connection failure: 502 upstream image unavailable, naming the host', async () => {
     const res = await image(taskWith(`${closedUrl}/gone.png`));
     expect(res.status).toBe(502);
-    expect(await res.json()).toEqual({ error: `upstream image unavailable: ${new URL(closedUrl).host} could not be reached` });
+    expect(await res.json()).toEqual({
+      error: 'http_get_image_failed', message: `upstream image unavailable: ${new URL(closedUrl).host} could not be reached`,
+    });
   });
 
   test('timeout waiting for the upstream: 504', async () => {

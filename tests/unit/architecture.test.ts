@@ -30,7 +30,8 @@ const ALLOWED: Record<string, string[]> = {
   auth: ['domain', 'db', 'lib'],
   upstream: ['lib'],
   trpc: ['domain', 'auth', 'db', 'lib', 'deps', 'config'],
-  http: ['trpc', 'domain', 'auth', 'upstream', 'db', 'lib', 'deps', 'config'],
+  http: ['trpc', 'domain', 'auth', 'upstream', 'images', 'db', 'lib', 'deps', 'config'],
+  images: ['db', 'upstream', 'lib'],
   jobs: ['domain', 'upstream', 'db', 'lib', 'deps', 'config'],
   simulator: ['lib', 'config'],
 };

@@ -1,0 +1,241 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimes, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../lib/logger.ts';
+import type { ImageMeta, ImageStore, ImageWriter, StoredImage } from './store.ts';
+
+/**
+ * ImageStore on a local folder: `<name>.bin` holds the bytes and `<name>.json` its metadata.
+ * Writes go to `tmp/` and are renamed into place, bytes first and the sidecar last, so an image
+ * exists only once both are complete (a crash leaves at most a temp file or an orphan, both
+ * removed at the next start). Recency lives in memory (a Map in use order) and in the data
+ * file's access time, refreshed now and then, so the order survives a restart.
+ */
+
+const SAFE_NAME = /^[A-Za-z0-9_-]{1,80}$/;
+/** How often a use is written back to the file's access time (the in-memory order is exact). */
+const TOUCH_EVERY_MS = 60_000;
+const FLUSH_BYTES = 1 << 20;
+/** How long an evicted image's bytes stay on disk for answers already under way. */
+const RETIRE_DELAY_MS = 5000;
+
+/** The index entry is handed out as is by `get` (one BunFile per image, not one per request). */
+interface Entry extends StoredImage {
+  path: string;
+  touchedAt: number;
+}
+
+/** File name for a key: the key itself when it is plain (mj_ids are digits), else its hash. */
+export function fileNameOf(key: string): string {
+  return SAFE_NAME.test(key) ? key : `h-${new Bun.CryptoHasher('sha256').update(key).digest('hex')}`;
+}
+
+function readMeta(path: string): ImageMeta & { size: number } | null {
+  try {
+    const m = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    const nullableText = (v: unknown) => (typeof v === 'string' ? v : null);
+    if (typeof m.contentType !== 'string' || typeof m.size !== 'number') return null;
+    return { contentType: m.contentType, etag: nullableText(m.etag), lastModified: nullableText(m.lastModified), size: m.size };
+  } catch {
+    return null;
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
+
+export class FolderImageStore implements ImageStore {
+  private readonly entries = new Map<string, Entry>();
+  private readonly writing = new Set<string>();
+  private readonly tmp: string;
+  private bytes = 0;
+  private seq = 0;
+
+  /** Opens (creating) the folder and rebuilds the index from it; evicts down to the bound. */
+  constructor(
+    private readonly dir: string,
+    private readonly maxBytes: number,
+    private readonly logger: Logger,
+  ) {
+    this.tmp = join(dir, 'tmp');
+    rmSync(this.tmp, { recursive: true, force: true });
+    mkdirSync(this.tmp, { recursive: true });
+    this.rebuild();
+  }
+
+  get totalBytes(): number {
+    return this.bytes;
+  }
+
+  private rebuild(): void {
+    const found: Array<{ name: string; entry: Entry; usedAt: number }> = [];
+    const names = new Set(readdirSync(this.dir));
+    for (const file of names) {
+      const dot = file.lastIndexOf('.');
+      const name = file.slice(0, dot);
+      const ext = file.slice(dot + 1);
+      if (ext === 'bin' && !names.has(`${name}.json`)) removeQuietly(join(this.dir, file)); // never committed
+      if (ext !== 'json') continue;
+      const meta = readMeta(join(this.dir, file));
+      let st;
+      try {
+        st = statSync(join(this.dir, `${name}.bin`));
+      } catch {
+        st = null;
+      }
+      if (!meta || !st || st.size !== meta.size || !SAFE_NAME.test(name)) {
+        this.removeFiles(name);
+        continue;
+      }
+      const usedAt = Math.max(st.atimeMs, st.mtimeMs);
+      const path = this.dataPath(name);
+      found.push({ name, usedAt, entry: { ...meta, path, body: Bun.file(path), touchedAt: usedAt } });
+    }
+    found.sort((a, b) => a.usedAt - b.usedAt);
+    for (const f of found) {
+      this.entries.set(f.name, f.entry);
+      this.bytes += f.entry.size;
+    }
+    this.evict();
+    if (this.entries.size > 0) this.logger.info('image store opened', { dir: this.dir, images: this.entries.size, bytes: this.bytes });
+  }
+
+  private dataPath(name: string): string {
+    return join(this.dir, `${name}.bin`);
+  }
+
+  private removeFiles(name: string): void {
+    removeQuietly(join(this.dir, `${name}.json`));
+    removeQuietly(this.dataPath(name));
+  }
+
+  /**
+   * Takes an image out of the index at once and off the disk a moment later: an answer that got
+   * the entry just before may not have opened the file yet. The sidecar goes first, so a crash in
+   * between leaves an orphan that the next start removes; a new copy stored meanwhile is kept.
+   */
+  private retire(name: string, entry: Entry): void {
+    this.entries.delete(name);
+    this.bytes -= entry.size;
+    removeQuietly(join(this.dir, `${name}.json`));
+    setTimeout(() => {
+      if (!this.entries.has(name) && !this.writing.has(name)) removeQuietly(this.dataPath(name));
+    }, RETIRE_DELAY_MS).unref();
+  }
+
+  private evict(): void {
+    for (const [name, entry] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.retire(name, entry);
+    }
+  }
+
+  get(key: string): StoredImage | null {
+    const name = fileNameOf(key);
+    const entry = this.entries.get(name);
+    if (!entry) return null;
+    // A file removed behind our back would make the answer fail half-sent: forget it instead
+    // (the image is then fetched and stored again).
+    if (!existsSync(entry.path)) {
+      this.retire(name, entry);
+      return null;
+    }
+    this.entries.delete(name);
+    this.entries.set(name, entry);
+    const now = Date.now();
+    if (now - entry.touchedAt > TOUCH_EVERY_MS) {
+      entry.touchedAt = now;
+      utimes(entry.path, now / 1000, now / 1000, () => {});
+    }
+    return entry;
+  }
+
+  delete(key: string): void {
+    const name = fileNameOf(key);
+    const entry = this.entries.get(name);
+    if (entry) this.retire(name, entry);
+  }
+
+  begin(key: string, meta: ImageMeta, size: number | null): ImageWriter | null {
+    const name = fileNameOf(key);
+    if (this.writing.has(name) || this.entries.has(name) || (size !== null && size > this.maxBytes)) return null;
+    this.writing.add(name);
+    const temp = join(this.tmp, `${name}.${process.pid}.${++this.seq}`);
+    const sink = Bun.file(temp).writer({ highWaterMark: 256 * 1024 });
+    let written = 0;
+    let pending = 0;
+    let state: 'open' | 'done' = 'open';
+    const finish = () => {
+      state = 'done';
+      this.writing.delete(name);
+    };
+    const drop = () => {
+      try {
+        void Promise.resolve(sink.end()).catch(() => {}).finally(() => removeQuietly(temp));
+      } catch {
+        removeQuietly(temp);
+      }
+    };
+    return {
+      write: (chunk) => {
+        if (state !== 'open') return;
+        written += chunk.byteLength;
+        // Larger than the whole store: stop storing, the client still gets every byte.
+        if (written > this.maxBytes) {
+          finish();
+          drop();
+          return;
+        }
+        sink.write(chunk);
+        // Flushed every few chunks and waited for, so a slow disk holds the stream back
+        // instead of piling chunks up in memory.
+        pending += chunk.byteLength;
+        if (pending >= FLUSH_BYTES) {
+          pending = 0;
+          const flushed = sink.flush();
+          if (flushed instanceof Promise) return flushed.then(() => {});
+        }
+      },
+      commit: async () => {
+        if (state !== 'open') return false;
+        // Still "writing" until the rename: no second writer for this key can start meanwhile.
+        state = 'done';
+        try {
+          await sink.end();
+          if (size !== null && written !== size) throw new Error(`expected ${size} bytes, got ${written}`);
+          renameSync(temp, this.dataPath(name));
+          const side = `${temp}.json`;
+          writeFileSync(side, JSON.stringify({ ...meta, size: written }));
+          renameSync(side, join(this.dir, `${name}.json`));
+        } catch (err) {
+          removeQuietly(temp);
+          removeQuietly(`${temp}.json`);
+          this.logger.warn('image store write failed', { key, error: err instanceof Error ? err.message : String(err) });
+          return false;
+        } finally {
+          this.writing.delete(name);
+        }
+        const path = this.dataPath(name);
+        this.entries.set(name, { ...meta, size: written, path, body: Bun.file(path), touchedAt: Date.now() });
+        this.bytes += written;
+        this.evict();
+        return true;
+      },
+      abort: () => {
+        if (state !== 'open') return;
+        finish();
+        drop();
+      },
+    };
+  }
+}
+
+/** The store the configuration asks for: a folder, or none when it has no folder or no room. */
+export function openImageStore(dir: string | null, maxBytes: number, logger: Logger): ImageStore | null {
+  if (dir === null || maxBytes <= 0) return null;
+  return new FolderImageStore(dir, maxBytes, logger);
+}
