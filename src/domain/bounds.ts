@@ -56,25 +56,24 @@ export type FieldKind = 'text' | 'json' | 'url';
 export function fitFields<T extends object>(
   item: T, fields: readonly (readonly [keyof T & string, FieldKind])[], budget: number = LISTING_ITEM_BUDGET_BYTES,
 ): T {
-  let left = budget;
+  // Every field keeps at least its two quotes; the rest of the budget goes to content, in order.
+  let left = budget - 2 * fields.length;
   const out = item as Record<string, unknown>;
   for (const [name, kind] of fields) {
     const v = out[name];
-    if (typeof v !== 'string' || v === '') continue;
+    if (typeof v !== 'string') continue;
     let s = kind === 'text' ? boundText(v) : kind === 'json' ? boundJsonText(v) : boundUrl(v);
-    let bytes = jsonBytes(s);
+    let bytes = jsonBytes(s) - 2;
     if (bytes > left) {
       if (kind !== 'text') s = '';
-      else {
-        // Shrink in proportion until it fits: each pass cuts at least one character.
-        while (s !== '' && bytes > left) {
-          s = boundText(s, Math.min(s.length - 1, Math.floor((s.length * left) / bytes)));
-          bytes = jsonBytes(s);
-        }
+      // Shrink in proportion until it fits: each pass cuts at least one character.
+      while (s !== '' && bytes > left) {
+        s = boundText(s, Math.min(s.length - 1, Math.floor((s.length * left) / bytes)));
+        bytes = jsonBytes(s) - 2;
       }
-      bytes = jsonBytes(s);
+      bytes = jsonBytes(s) - 2;
     }
-    left = Math.max(0, left - bytes);
+    left -= bytes;
     out[name] = s;
   }
   return item;
