@@ -37,16 +37,17 @@ beforeAll(async () => {
   const huge = fill('x', 2 * MiB);
   const hugeJson = JSON.stringify({ finalPrompt: fill('y', 2 * MiB) });
   c.transaction(() => {
-    // Two rows with megabytes in the prompt, its translation, the URL and the JSON columns.
+    // Two rows with megabytes in the prompt, its translation and the JSON columns.
     for (let i = 0; i < 2; i++) {
       mjIds.push(`17900000000${i}`);
-      insert.run(user.id, mjIds[i]!, huge, huge, 'd', 'f', 's', `https://cdn.example/${huge}`, '', '', hugeJson, hugeJson, Date.now());
+      insert.run(user.id, mjIds[i]!, huge, huge, 'd', 'f', 's', `https://cdn.example/${fill('x', 10_000)}`, '', '', hugeJson, hugeJson, Date.now());
     }
-    // And 98 rows at each field's own bound, in the costliest characters.
+    // And 98 rows at each field's own bound, in the costliest characters; every tenth with JSON
+    // at its 64 KiB bound, the others with JSON small enough to fill what the texts leave.
     for (let i = 0; i < 98; i++) {
       const unit = FILLERS[i % FILLERS.length]!;
       const text = fill(unit, MAX_TEXT_CHARS);
-      const json = JSON.stringify([fill(unit, MAX_JSON_CHARS - 4)]);
+      const json = JSON.stringify([fill(unit, i % 10 === 0 ? MAX_JSON_CHARS - 4 : 2048)]);
       mjIds.push(`17900000001${String(i).padStart(2, '0')}`);
       insert.run(user.id, mjIds.at(-1)!, text, text, text, text, text, `https://cdn.example/${fill('x', MAX_URL_CHARS - 20)}`,
         fill('v', MAX_URL_CHARS), json, json, json, Date.now());
