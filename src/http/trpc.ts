@@ -21,7 +21,7 @@ function callsIn(url: URL): number {
  * v11). `parse: 'none'` keeps Elysia from consuming the body tRPC reads.
  */
 export function trpcRoutes(deps: AppDeps) {
-  return new Elysia({ name: 'trpc' }).all('/trpc/*', async ({ request, set }) => {
+  const handle = async ({ request, set }: { request: Request; set: { status?: number | string } }) => {
     const requestId = requestIdOf(request);
     const calls = callsIn(new URL(request.url));
     if (calls > MAX_TRPC_BATCH) {
@@ -50,5 +50,10 @@ export function trpcRoutes(deps: AppDeps) {
         }
       },
     });
-  }, { parse: 'none' });
+  };
+  // `/trpc/:path`, not `.all('/trpc/*')`: Elysia 1.4 misroutes wildcard and `.all` routes when the
+  // Host header is 1 to 3 characters long (a 404 for `Host: api`). Procedure paths hold no `/`.
+  return new Elysia({ name: 'trpc' })
+    .get('/trpc/:path', handle, { parse: 'none' })
+    .post('/trpc/:path', handle, { parse: 'none' });
 }

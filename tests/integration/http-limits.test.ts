@@ -132,6 +132,14 @@ describe('malformed requests', () => {
     }
   });
 
+  test('a short Host header (1 to 3 characters) still reaches tRPC', async () => {
+    for (const host of ['x', 'api']) {
+      const res = parseRaw(await rawExchange(`GET /trpc/status HTTP/1.1\r\nHost: ${host}\r\n\r\n`));
+      expect(res.status).toBe(200);
+      expect(JSON.parse(res.body).result.data.version).toBe('test');
+    }
+  });
+
   test('/healthz still answers an HTTP/1.0 probe without Host', async () => {
     const res = parseRaw(await rawExchange('GET /healthz HTTP/1.0\r\n\r\n'));
     expect(res.status).toBe(200);

@@ -12,6 +12,8 @@ import { ROOT_HEADERS, startTestServer, type TestServer } from '../helpers/serve
 const MiB = 1024 * 1024;
 /** The ceiling asserted for a page of 100 items (the budget is 48 KiB per item plus fixed fields). */
 const PAGE_CEILING = 5 * MiB;
+/** Room for megabytes of SQLite reads on a loaded 2-core machine (bunfig's timeout is not applied). */
+const ROOM = { timeout: 30_000 };
 
 let srv: TestServer;
 let user: TestUser;
@@ -65,7 +67,7 @@ async function pageBytes(path: string, headers: Record<string, string>, init: Re
 }
 
 describe('listing pages stay small whatever the table holds', () => {
-  test('GET /api/mj/self and GET /api/mj/: 100 items under 5 MiB', async () => {
+  test('GET /api/mj/self and GET /api/mj/: 100 items under 5 MiB', ROOM, async () => {
     const self = await pageBytes('/api/mj/self?page_size=100', user.headers);
     const all = await pageBytes('/api/mj/?page_size=100', ROOT_HEADERS);
     expect(self.json.data.items).toHaveLength(100);
@@ -76,7 +78,7 @@ describe('listing pages stay small whatever the table holds', () => {
     console.log(`largest listing page: self ${self.bytes} bytes, admin ${all.bytes} bytes`);
   });
 
-  test('each item is cut to the field bounds and the item budget', async () => {
+  test('each item is cut to the field bounds and the item budget', ROOM, async () => {
     const { json } = await pageBytes('/api/mj/self?page_size=100', user.headers);
     for (const item of json.data.items as Record<string, unknown>[]) {
       for (const f of ['prompt', 'prompt_en', 'description', 'fail_reason', 'state']) expect((item[f] as string).length).toBeLessThanOrEqual(MAX_TEXT_CHARS);
@@ -102,7 +104,7 @@ describe('listing pages stay small whatever the table holds', () => {
     }
   });
 
-  test('a real-sized task is shown whole', async () => {
+  test('a real-sized task is shown whole', ROOM, async () => {
     const props = JSON.stringify({ finalPrompt: fill('p', MAX_TEXT_CHARS), flags: 0, messageId: '1234' });
     const buttons = JSON.stringify(Array.from({ length: 10 }, (_, i) => ({ customId: `MJ::JOB::upsample::${i}::abcdef`, label: `U${i}`, emoji: '', style: 2, type: 2 })));
     const row = insertTask(srv.db, { userId: user.id, prompt: fill('a', MAX_TEXT_CHARS), promptEn: fill('b', MAX_TEXT_CHARS), properties: props, buttons });
@@ -110,7 +112,7 @@ describe('listing pages stay small whatever the table holds', () => {
     expect(json.data.items[0]).toMatchObject({ prompt: row.prompt, prompt_en: row.promptEn, properties: props, buttons });
   });
 
-  test('the relay views are bounded the same way (fetch, list-by-condition)', async () => {
+  test('the relay views are bounded the same way (fetch, list-by-condition)', ROOM, async () => {
     const one = await pageBytes(`/mj/task/${mjIds[0]}/fetch`, apiKey);
     expect(one.json.prompt).toHaveLength(MAX_TEXT_CHARS);
     expect(one.json.properties).toBeNull();
