@@ -73,6 +73,11 @@ describe('client fields are bounded (400 naming the field, nothing forwarded)', 
     });
   }
 
+  test('list-by-condition ids are bounded in length too', async () => {
+    const res = await submit('/mj/task/list-by-condition', { ids: ['1'.repeat(129)] });
+    expect(res).toEqual({ status: 400, json: { code: 4, description: 'ids must hold ids of at most 128 characters', result: null, properties: {} } });
+  });
+
   test('a prompt of exactly 8192 characters and an 8 MiB image are accepted', async () => {
     answer = { code: 1, description: 'Submit success', result: '1790000000000002', properties: {} };
     const res = await submit('/mj/submit/imagine', { prompt: 'p'.repeat(MAX_TEXT_CHARS), base64Array: [img(MAX_IMAGE_CHARS)] });

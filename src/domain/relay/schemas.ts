@@ -165,7 +165,10 @@ export type SubmitBody<K extends SubmitKind> = z.infer<(typeof SCHEMAS)[K]>;
 /** `list-by-condition` body: at most 500 ids (SPEC §7.3). */
 export const MAX_CONDITION_IDS = 500;
 export const listByConditionSchema = z.looseObject({
-  ids: z.array(z.string({ error: 'ids must hold strings' }), { error: 'ids must be an array of strings' })
+  ids: z.array(
+    z.string({ error: 'ids must hold strings' }).max(MAX_ID_LENGTH, `ids must hold ids of at most ${MAX_ID_LENGTH} characters`),
+    { error: 'ids must be an array of strings' },
+  )
     .max(MAX_CONDITION_IDS, `ids may hold at most ${MAX_CONDITION_IDS} ids`).nullish(),
 });
 
