@@ -1,6 +1,7 @@
 import { and, desc, eq, gte, inArray, lte, sql, type SQL } from 'drizzle-orm';
 import type { DB } from '../db/client.ts';
 import { taskCounters, tasks, type TaskRow } from '../db/schema/index.ts';
+import { boundedTaskColumns } from './bounded-columns.ts';
 import { boundTaskItem } from './bounds.ts';
 import { pageOf, type Page } from './pagination.ts';
 import { toMillis, type AllTaskQuery, type SelfTaskQuery } from './task-query.ts';
@@ -107,7 +108,7 @@ function buildQueries(db: DB, f: TaskFilter) {
   const ids = db.select({ id: tasks.id }).from(tasks).where(where)
     .orderBy(rangeOnly ? sql`+${tasks.id} desc` : desc(tasks.id))
     .limit(sql.placeholder('limit')).offset(sql.placeholder('offset'));
-  const page = db.select().from(tasks).where(inArray(tasks.id, ids)).orderBy(desc(tasks.id));
+  const page = db.select(boundedTaskColumns).from(tasks).where(inArray(tasks.id, ids)).orderBy(desc(tasks.id));
   const counted = db.select({ n: sql<number>`count(*)` }).from(tasks).where(where);
   return { page, counted };
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { LISTING_ITEM_BUDGET_BYTES, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS } from '../../src/domain/bounds.ts';
+import { listTasks } from '../../src/domain/tasks.ts';
 import { createTestApiKey, createTestUser, insertTask, type TestUser } from '../helpers/factories.ts';
 import { ROOT_HEADERS, startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -101,6 +102,16 @@ describe('listing pages stay small whatever the table holds', () => {
       expect(item.image_url).toBe('');
       expect(item.properties).toBe('');
       expect(item.buttons).toBe('');
+    }
+  });
+
+  test('the page read itself is cut by SQLite: megabyte values never reach JavaScript', ROOM, () => {
+    const page = listTasks(srv.db, { userId: user.id }, { page_size: 100 });
+    const mega = page.items.filter((r) => mjIds.slice(0, 2).includes(r.mjId));
+    expect(mega).toHaveLength(2);
+    for (const r of mega) {
+      expect(r.prompt).toHaveLength(MAX_TEXT_CHARS + 1);
+      expect(r.properties).toHaveLength(MAX_JSON_CHARS + 1);
     }
   });
 

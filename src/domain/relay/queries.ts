@@ -2,6 +2,7 @@ import { and, asc, eq, inArray } from 'drizzle-orm';
 import { CHANNEL_STATUS, tasks, type TaskRow } from '../../db/schema/index.ts';
 import { callUpstream } from '../../upstream/http.ts';
 import { getChannel } from '../channels.ts';
+import { boundedTaskColumns } from '../bounded-columns.ts';
 import { boundTaskItem } from '../bounds.ts';
 import { AppError } from '../errors.ts';
 import { findTaskByMjId, forwardedImageUrl, type ImageLinkPolicy } from '../tasks.ts';
@@ -116,7 +117,7 @@ export function listRelayTasks(env: RelayEnv, userId: number, body: unknown): Re
   if (!parsed.success) throw new AppError('BAD_REQUEST', issueMessage(parsed.error), 'invalid_request');
   const ids = [...new Set((parsed.data.ids ?? []).map((s) => s.trim()).filter((s) => s.length > 0))];
   if (ids.length === 0) return [];
-  const rows = env.db.select().from(tasks).where(and(eq(tasks.userId, userId), inArray(tasks.mjId, ids))).orderBy(asc(tasks.id)).all();
+  const rows = env.db.select(boundedTaskColumns).from(tasks).where(and(eq(tasks.userId, userId), inArray(tasks.mjId, ids))).orderBy(asc(tasks.id)).all();
   // One answer per upstream id: the newest row wins should an id ever repeat.
   const byId = new Map<string, TaskRow>();
   for (const row of rows) byId.set(row.mjId, row);
