@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia';
 import type { AppDeps } from './deps.ts';
 import { corsPlugin } from './http/cors.ts';
-import { BodyReadError, BodyTooLargeError, MAX_BODY_BYTES, parseBodyWithinLimit } from './http/body.ts';
+import { BodyReadError, BodyTooLargeError, MAX_BODY_BYTES } from './http/body.ts';
 import { errorBodyFor, pathOfUrl } from './http/errors.ts';
 import { requestIdOf } from './http/request-id.ts';
 import { imageRoutes } from './http/image.ts';
@@ -45,7 +45,6 @@ export function createApp(deps: AppDeps) {
       const declared = request.headers.get('content-length');
       if (declared !== null && Number(declared) > MAX_BODY_BYTES) return refuse(request, set, 413, 'request body too large');
     })
-    .onParse({ as: 'global' }, ({ request, contentType }) => parseBodyWithinLimit(request, contentType))
     .onError(({ code, error, request, set, path }) => {
       const requestId = requestIdOf(request);
       const p = path ?? pathOfUrl(request.url);
@@ -54,13 +53,11 @@ export function createApp(deps: AppDeps) {
         set.headers['content-type'] = 'application/json';
         return JSON.stringify(errorBodyFor(p, status, message));
       };
-      // Elysia wraps what a body parser throws in its PARSE error.
-      const cause = code === 'PARSE' ? (error as { cause?: unknown }).cause : error;
-      if (cause instanceof BodyTooLargeError || cause instanceof BodyReadError) {
+      if (error instanceof BodyTooLargeError || error instanceof BodyReadError) {
         // The client's mistake (or its dropped connection): never an error-level line.
-        deps.logger.info('request body refused', { requestId, path: p, reason: cause.message });
+        deps.logger.info('request body refused', { requestId, path: p, reason: error.message });
         set.headers['connection'] = 'close';
-        return json(cause.status, cause.message);
+        return json(error.status, error.message);
       }
       switch (code) {
         case 'NOT_FOUND':

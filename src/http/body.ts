@@ -61,27 +61,3 @@ export async function readBodyBytes(request: Request, limit: number = MAX_BODY_B
 export async function readBodyText(request: Request, limit: number = MAX_BODY_BYTES): Promise<string> {
   return new TextDecoder().decode(await readBodyBytes(request, limit));
 }
-
-/**
- * Elysia's own body parsing (for any route that does not say `parse: 'none'`), within the limit:
- * with Bun's limit lifted, the default parsers would read a chunked body without end. A parse
- * failure is thrown as is; Elysia wraps it as a PARSE error (400), and the app's error hook
- * finds a BodyTooLargeError in its cause.
- */
-export async function parseBodyWithinLimit(request: Request, contentType: string): Promise<unknown> {
-  const bytes = await readBodyBytes(request);
-  if (bytes.byteLength === 0) return null;
-  const text = () => new TextDecoder().decode(bytes);
-  switch (contentType) {
-    case 'application/json':
-      return JSON.parse(text()) as unknown;
-    case 'application/x-www-form-urlencoded':
-      return Object.fromEntries(new URLSearchParams(text()));
-    case 'multipart/form-data': {
-      const form = await new Response(bytes, { headers: { 'content-type': request.headers.get('content-type') ?? '' } }).formData();
-      return Object.fromEntries(form);
-    }
-    default:
-      return contentType.startsWith('text/') ? text() : bytes.buffer;
-  }
-}

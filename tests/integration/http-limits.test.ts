@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { connect } from 'node:net';
-import { createApp } from '../../src/app.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { createTestApiKey } from '../helpers/factories.ts';
 import { ROOT_HEADERS, startTestServer, type TestServer } from '../helpers/server.ts';
@@ -116,36 +115,6 @@ describe('request bodies over 10 MiB', () => {
     const res = parseRaw(raw);
     expect(res.status).toBe(404);
     expect(res.headers.connection).toBe('close');
-  });
-});
-
-describe("routes that let Elysia parse the body are held to the same limit", () => {
-  // A route added later without `parse: 'none'`: the app's global parser must bound it too.
-  let extra: { url: string; stop: () => Promise<void> };
-  beforeAll(() => {
-    const app = createApp(srv.deps).post('/api/echo', ({ body }) => ({ success: true, body })).listen({ port: 0, hostname: '127.0.0.1' });
-    extra = { url: `http://127.0.0.1:${app.server?.port}`, stop: async () => { await app.stop(true); } };
-  });
-  afterAll(() => extra.stop());
-
-  test('JSON, form and text bodies are parsed', async () => {
-    const post = async (body: string, type: string) =>
-      (await fetch(`${extra.url}/api/echo`, { method: 'POST', headers: { 'content-type': type }, body })).json();
-    expect(await post('{"a":1}', 'application/json')).toEqual({ success: true, body: { a: 1 } });
-    expect(await post('a=1&b=2', 'application/x-www-form-urlencoded')).toEqual({ success: true, body: { a: '1', b: '2' } });
-    expect(await post('hi', 'text/plain; charset=utf-8')).toEqual({ success: true, body: 'hi' });
-  });
-
-  test('bad JSON is a 400, a chunked 11 MiB body a JSON 413', async () => {
-    const bad = await fetch(`${extra.url}/api/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
-    expect(bad.status).toBe(400);
-    expect(await bad.json()).toEqual({ success: false, message: 'request body is not valid JSON' });
-    const big = await fetch(`${extra.url}/api/echo`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: chunked(11 * MiB), duplex: 'half',
-    } as RequestInit);
-    expect(big.status).toBe(413);
-    expect(await big.json()).toEqual(MANAGEMENT_413);
-    expect(big.headers.get('access-control-allow-origin')).toBe('*');
   });
 });
 
