@@ -16,9 +16,10 @@ export const MAX_ID_CHARS = 128;
 export const MAX_WORD_CHARS = 64;
 
 /**
- * What the variable fields of one listing item may take, in bytes of their JSON encoding. With
- * the fixed fields (~1 KiB) a page of 100 items stays under 5 MiB whatever the table holds; a real
- * task (8 KiB prompt, its translation, properties carrying the final prompt, buttons) fits whole.
+ * What the string fields of one listing item may take together, in bytes of their JSON encoding.
+ * With keys and numbers (~0.5 KiB) a page of 100 items stays under 5 MiB whatever the table
+ * holds; a real task (8 KiB prompt, its translation, properties carrying the final prompt,
+ * buttons) fits whole.
  */
 export const LISTING_ITEM_BUDGET_BYTES = 48 * 1024;
 
@@ -81,6 +82,8 @@ export function fitFields<T extends object>(
 
 /** The listing fields of a task, most useful first: what a tight budget keeps longest. */
 const TASK_ITEM_FIELDS = [
+  // Short words first (already cut to their own bounds), so the budget covers every string.
+  ['mj_id', 'text'], ['action', 'text'], ['status', 'text'], ['progress', 'text'],
   ['prompt', 'text'], ['prompt_en', 'text'], ['fail_reason', 'text'], ['description', 'text'], ['state', 'text'],
   ['image_url', 'url'], ['video_url', 'url'], ['video_urls', 'json'], ['buttons', 'json'], ['properties', 'json'],
 ] as const;
