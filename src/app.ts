@@ -13,7 +13,9 @@ export { MAX_BODY_BYTES };
 /**
  * Bun's own body limit answers with a bare 413 before any of our code runs, so it is set out of
  * reach: the 10 MiB limit is ours, on the declared length here and on the bytes as they are read
- * (src/http/body.ts), and every refusal is the surface's JSON with CORS.
+ * (src/http/body.ts), and every refusal is the surface's JSON with CORS. Hence a route that takes
+ * a body says `parse: 'none'` and reads it through body.ts: Elysia's own parsers would read a
+ * chunked body without end (tests/integration/http-limits.test.ts checks every route).
  */
 const SERVER_BODY_LIMIT = Number.MAX_SAFE_INTEGER;
 
