@@ -57,13 +57,25 @@ export type FieldKind = 'text' | 'json' | 'url';
 export function fitFields<T extends object>(
   item: T, fields: readonly (readonly [keyof T & string, FieldKind])[], budget: number = LISTING_ITEM_BUDGET_BYTES,
 ): T {
-  // Every field keeps at least its two quotes; the rest of the budget goes to content, in order.
-  let left = budget - 2 * fields.length;
   const out = item as Record<string, unknown>;
+  // Each field to its own bound first.
+  let units = 0;
   for (const [name, kind] of fields) {
     const v = out[name];
     if (typeof v !== 'string') continue;
-    let s = kind === 'text' ? boundText(v) : kind === 'json' ? boundJsonText(v) : boundUrl(v);
+    const s = kind === 'text' ? boundText(v) : kind === 'json' ? boundJsonText(v) : boundUrl(v);
+    out[name] = s;
+    units += s.length;
+  }
+  // Nearly every real item stops here: a UTF-16 unit takes at most 6 bytes of JSON (`\u0001`),
+  // so when even that fits the budget, nothing needs measuring.
+  if (units * 6 + 2 * fields.length <= budget) return item;
+  // Every field keeps at least its two quotes; the rest of the budget goes to content, in order.
+  let left = budget - 2 * fields.length;
+  for (const [name, kind] of fields) {
+    const v = out[name];
+    if (typeof v !== 'string') continue;
+    let s = v;
     let bytes = jsonBytes(s) - 2;
     if (bytes > left) {
       if (kind !== 'text') s = '';

@@ -59,6 +59,11 @@ describe('bound helpers', () => {
     expect(boundText('ab😀', 4)).toBe('ab😀');
   });
 
+  test('fitFields applies each field\'s own bound even when the item is far under budget', () => {
+    const item = fitFields({ u: `https://x/${'a'.repeat(MAX_URL_CHARS)}`, t: 'ok' }, [['u', 'url'], ['t', 'text']]);
+    expect(item).toEqual({ u: '', t: 'ok' });
+  });
+
   test('fitFields keeps the budget in JSON bytes, cutting text and dropping JSON that does not fit', () => {
     const item = { a: 'x'.repeat(100), b: '"'.repeat(100), c: JSON.stringify({ k: 'v'.repeat(50) }) };
     fitFields(item, [['a', 'text'], ['b', 'text'], ['c', 'json']], 200);
