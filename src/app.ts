@@ -1,7 +1,8 @@
 import { Elysia } from 'elysia';
 import type { AppDeps } from './deps.ts';
 import { corsPlugin } from './http/cors.ts';
-import { errorBodyFor } from './http/errors.ts';
+import { BodyReadError, BodyTooLargeError, MAX_BODY_BYTES } from './http/body.ts';
+import { errorBodyFor, pathOfUrl } from './http/errors.ts';
 import { requestIdOf } from './http/request-id.ts';
 import { imageRoutes } from './http/image.ts';
 import { indexRoutes } from './http/index-route.ts';
@@ -11,39 +12,58 @@ import { relayRoutes } from './http/relay.ts';
 import { restRoutes } from './http/rest.ts';
 import { trpcRoutes } from './http/trpc.ts';
 
-export const MAX_BODY_BYTES = 10 * 1024 * 1024;
-/** Bun's own hard limit sits a little higher, so declared oversizes get our JSON 413 first. */
-const SERVER_BODY_LIMIT = MAX_BODY_BYTES + 1024 * 1024;
+export { MAX_BODY_BYTES };
+/**
+ * Bun's own body limit answers with a bare 413 before any of our code runs, so it is set out of
+ * reach: the 10 MiB limit is ours, on the declared length here and on the bytes as they are read
+ * (src/http/body.ts), and every refusal is the surface's JSON with CORS. Hence a route that takes
+ * a body says `parse: 'none'` and reads it through body.ts: Elysia's own parsers would read a
+ * chunked body without end (tests/integration/http-limits.test.ts checks every route).
+ */
+const SERVER_BODY_LIMIT = Number.MAX_SAFE_INTEGER;
 
 /**
  * The whole HTTP surface as one Elysia instance: no listening and no timers here, so tests build
  * exactly what production serves.
  */
 export function createApp(deps: AppDeps) {
+  const refuse = (request: Request, set: { headers: Record<string, string | number> }, status: number, message: string) => {
+    set.headers['content-type'] = 'application/json';
+    set.headers['connection'] = 'close';
+    return new Response(JSON.stringify(errorBodyFor(pathOfUrl(request.url), status, message)), {
+      status, headers: set.headers as Record<string, string>,
+    });
+  };
   return new Elysia({ serve: { maxRequestBodySize: SERVER_BODY_LIMIT } })
     .onRequest(({ request, set }) => {
       set.headers['x-request-id'] = requestIdOf(request);
     })
     .use(corsPlugin(deps.config.corsOrigins))
     .onRequest(({ request, set }) => {
-      const declared = Number(request.headers.get('content-length') ?? 0);
-      if (declared > MAX_BODY_BYTES) {
-        const path = new URL(request.url).pathname;
-        set.headers['content-type'] = 'application/json';
-        set.headers['connection'] = 'close';
-        return new Response(JSON.stringify(errorBodyFor(path, 413, 'request body too large')), {
-          status: 413, headers: set.headers as Record<string, string>,
-        });
+      // No usable Host header (HTTP/1.0 without one, an empty or malformed one): nothing can be routed.
+      // (/healthz reads nothing of the URL: plain HTTP/1.0 health checkers send no Host.)
+      if (!URL.canParse(request.url) && pathOfUrl(request.url) !== '/healthz') {
+        return refuse(request, set, 400, 'malformed request: invalid Host header or URL');
       }
+      // A chunked body that a route does not read would otherwise be drained to its end.
+      if (request.headers.has('transfer-encoding')) set.headers['connection'] = 'close';
+      const declared = request.headers.get('content-length');
+      if (declared !== null && Number(declared) > MAX_BODY_BYTES) return refuse(request, set, 413, 'request body too large');
     })
     .onError(({ code, error, request, set, path }) => {
       const requestId = requestIdOf(request);
-      const p = path ?? new URL(request.url).pathname;
+      const p = path ?? pathOfUrl(request.url);
       const json = (status: number, message: string) => {
         set.status = status;
         set.headers['content-type'] = 'application/json';
         return JSON.stringify(errorBodyFor(p, status, message));
       };
+      if (error instanceof BodyTooLargeError || error instanceof BodyReadError) {
+        // The client's mistake (or its dropped connection): never an error-level line.
+        deps.logger.info('request body refused', { requestId, path: p, reason: error.message });
+        set.headers['connection'] = 'close';
+        return json(error.status, error.message);
+      }
       switch (code) {
         case 'NOT_FOUND':
           return json(404, 'not found');

@@ -14,7 +14,44 @@ export const DEFAULT_PRICES: Readonly<Record<string, number>> = Object.freeze({
 
 export const QUOTA_PER_UNIT = 500_000;
 
-const pricesSchema = z.record(z.string().min(1), z.number().finite().nonnegative());
+/**
+ * The largest quota one call may cost: 1e12 quota is 2,000,000 USD. Far above any real price, and
+ * far below 2^53, so sums of charges in the integer quota columns stay exact.
+ */
+export const MAX_PRICE_QUOTA = 1e12;
+/** Model names are short identifiers; the object is bounded like any client input. */
+const MAX_MODEL_NAME_LENGTH = 64;
+const MAX_PRICED_MODELS = 256;
+
+/**
+ * Why `usd` is not a usable price, or null. The quota it gives (usd × QUOTA_PER_UNIT) must be
+ * finite, non-negative, whole (a price is a whole number of quota units, i.e. a multiple of
+ * 0.000002 USD; float noise such as 0.1 × 500000 is tolerated), at most MAX_PRICE_QUOTA, and a
+ * non-zero price must not round to a free call.
+ */
+export function priceProblem(usd: unknown): string | null {
+  if (typeof usd !== 'number' || !Number.isFinite(usd)) return 'is not a finite number';
+  if (usd < 0) return 'is negative';
+  const quota = usd * QUOTA_PER_UNIT;
+  if (quota > MAX_PRICE_QUOTA) return `is above the ceiling of ${MAX_PRICE_QUOTA / QUOTA_PER_UNIT} USD (${MAX_PRICE_QUOTA} quota)`;
+  const whole = Math.round(quota);
+  if (usd > 0 && whole === 0) return `is below one quota unit (${1 / QUOTA_PER_UNIT} USD) and would make calls free`;
+  if (Math.abs(quota - whole) > 1e-6 * Math.max(1, quota)) return `is ${quota} quota, not a whole number of quota units (multiples of ${1 / QUOTA_PER_UNIT} USD)`;
+  return null;
+}
+
+const pricesSchema = z.record(
+  z.string().min(1, 'model name is empty').max(MAX_MODEL_NAME_LENGTH, `model name is longer than ${MAX_MODEL_NAME_LENGTH} characters`),
+  // Checked below rather than by z.number(), so that every refusal names its model.
+  z.unknown(),
+).superRefine((prices, ctx) => {
+  const models = Object.keys(prices);
+  if (models.length > MAX_PRICED_MODELS) ctx.addIssue({ code: 'custom', message: `at most ${MAX_PRICED_MODELS} models may be priced` });
+  for (const model of models) {
+    const problem = priceProblem(prices[model]);
+    if (problem) ctx.addIssue({ code: 'custom', path: [model], message: `price of ${model} ${problem}` });
+  }
+}).transform((prices) => prices as Record<string, number>);
 
 /** Every runtime option: its schema (validates admin updates) and its default. */
 const DEFINITIONS = {

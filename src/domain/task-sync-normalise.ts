@@ -1,4 +1,5 @@
 import type { TaskRow } from '../db/schema/index.ts';
+import { boundJsonText, boundText, boundUrl, MAX_WORD_CHARS } from './bounds.ts';
 
 /**
  * Pure rules of the poller (SPEC §8): how one upstream task (an item of `list-by-condition`) is
@@ -78,22 +79,25 @@ export function normaliseVideoUrls(v: unknown): string {
   if (!Array.isArray(v)) return '';
   const urls: string[] = [];
   for (const entry of v) {
-    if (typeof entry === 'string' && entry !== '') urls.push(entry);
+    if (typeof entry === 'string') urls.push(boundUrl(entry));
     else if (typeof entry === 'object' && entry !== null && typeof (entry as { url?: unknown }).url === 'string') {
-      const url = (entry as { url: string }).url;
-      if (url !== '') urls.push(url);
+      urls.push(boundUrl((entry as { url: string }).url));
     }
   }
-  return urls.length ? JSON.stringify(urls) : '';
+  const kept = urls.filter((u) => u !== '');
+  return kept.length ? boundJsonText(JSON.stringify(kept)) : '';
 }
 
-/** `buttons` / `properties` columns: JSON text, `""` when absent, null or empty. */
+/**
+ * `buttons` / `properties` columns: JSON text, `""` when absent, null or empty, and when larger
+ * than 64 KiB (SPEC §10: cut JSON would not parse, so it is dropped whole).
+ */
 export function normaliseJsonText(v: unknown): string {
   if (v === undefined || v === null) return '';
   if (Array.isArray(v) && v.length === 0) return '';
   if (typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0) return '';
   try {
-    return JSON.stringify(v) ?? '';
+    return boundJsonText(JSON.stringify(v) ?? '');
   } catch {
     return '';
   }
@@ -134,7 +138,9 @@ export type SyncDecision =
   /** The task failed upstream: end it and refund (fields carry progress "100%", FAILURE, the reason). */
   | { kind: 'fail'; fields: SyncFields };
 
-const str = (v: string | null | undefined, keep: string) => (v === undefined ? keep : (v ?? ''));
+/** Upstream text is cut before it is stored (SPEC §10); an unchanged value compares equal. */
+const str = (v: string | null | undefined, keep: string) => (v === undefined ? keep : boundText(v ?? ''));
+const url = (v: string | null | undefined, keep: string) => (v === undefined ? keep : boundUrl(v ?? ''));
 const time = (v: number | null | undefined, keep: number) => (v === undefined ? keep : (v ?? 0));
 
 function currentFields(row: TaskRow): SyncFields {
@@ -160,19 +166,19 @@ export function decideSync(row: TaskRow, item: UpstreamTask, now: number): SyncD
   const current = currentFields(row);
   const next: SyncFields = {
     progress: current.progress,
-    status: item.status,
+    status: boundText(item.status, MAX_WORD_CHARS),
     promptEn: str(item.promptEn, current.promptEn),
     state: str(item.state, current.state),
     startTime: time(item.startTime, current.startTime),
     finishTime: time(item.finishTime, current.finishTime),
-    imageUrl: str(item.imageUrl, current.imageUrl),
-    videoUrl: str(item.videoUrl, current.videoUrl),
+    imageUrl: url(item.imageUrl, current.imageUrl),
+    videoUrl: url(item.videoUrl, current.videoUrl),
     videoUrls: item.videoUrls === undefined ? current.videoUrls : normaliseVideoUrls(item.videoUrls),
     failReason: str(item.failReason, current.failReason),
     buttons: item.buttons === undefined ? current.buttons : normaliseJsonText(item.buttons),
     properties: item.properties === undefined ? current.properties : normaliseJsonText(item.properties),
   };
-  const upstreamReason = (item.failReason ?? '').trim();
+  const upstreamReason = boundText((item.failReason ?? '').trim());
   if (FAILED_STATUSES.has(item.status) || (item.status !== 'SUCCESS' && upstreamReason !== '')) {
     return {
       kind: 'fail',
@@ -187,7 +193,7 @@ export function decideSync(row: TaskRow, item: UpstreamTask, now: number): SyncD
     next.failReason = '';
     if (!next.finishTime) next.finishTime = now;
   } else {
-    const p = (item.progress ?? '').trim();
+    const p = boundText((item.progress ?? '').trim(), MAX_WORD_CHARS);
     const keep = current.progress && current.progress !== FINISHED ? current.progress : '0%';
     next.progress = p === '' || p === FINISHED ? keep : p;
   }

@@ -1,6 +1,8 @@
 import { and, desc, eq, gte, inArray, lte, sql, type SQL } from 'drizzle-orm';
 import type { DB } from '../db/client.ts';
 import { taskCounters, tasks, type TaskRow } from '../db/schema/index.ts';
+import { boundedTaskColumns } from './bounded-columns.ts';
+import { boundTaskItem } from './bounds.ts';
 import { pageOf, type Page } from './pagination.ts';
 import { toMillis, type AllTaskQuery, type SelfTaskQuery } from './task-query.ts';
 
@@ -46,13 +48,13 @@ export function forwardedImageUrl(row: Pick<TaskRow, 'imageUrl' | 'mjId'>, polic
 }
 
 export function taskItem(row: TaskRow, policy: ImageLinkPolicy): TaskItem {
-  return {
+  return boundTaskItem({
     id: row.id, mj_id: row.mjId, action: row.action, prompt: row.prompt, prompt_en: row.promptEn,
     status: row.status, progress: row.progress, image_url: forwardedImageUrl(row, policy),
     video_url: row.videoUrl, video_urls: row.videoUrls, submit_time: row.submitTime,
     start_time: row.startTime, finish_time: row.finishTime, fail_reason: row.failReason, quota: row.quota,
     code: row.code, description: row.description, state: row.state, buttons: row.buttons, properties: row.properties,
-  };
+  });
 }
 
 export function adminTaskItem(row: TaskRow, policy: ImageLinkPolicy): AdminTaskItem {
@@ -106,7 +108,7 @@ function buildQueries(db: DB, f: TaskFilter) {
   const ids = db.select({ id: tasks.id }).from(tasks).where(where)
     .orderBy(rangeOnly ? sql`+${tasks.id} desc` : desc(tasks.id))
     .limit(sql.placeholder('limit')).offset(sql.placeholder('offset'));
-  const page = db.select().from(tasks).where(inArray(tasks.id, ids)).orderBy(desc(tasks.id));
+  const page = db.select(boundedTaskColumns).from(tasks).where(inArray(tasks.id, ids)).orderBy(desc(tasks.id));
   const counted = db.select({ n: sql<number>`count(*)` }).from(tasks).where(where);
   return { page, counted };
 }

@@ -1,4 +1,5 @@
 import { Elysia } from 'elysia';
+import { pathOfUrl } from './errors.ts';
 
 const ALLOWED_HEADERS = 'authorization, content-type, mj-api-secret, new-api-user, mj-version, trpc-accept, x-request-id, range, if-none-match';
 const CORS_PATH = /^\/(?:api|trpc)(?:\/|$)|^\/(?:[^/]+\/)?mj(?:\/|$)/;
@@ -10,7 +11,7 @@ const CORS_PATH = /^\/(?:api|trpc)(?:\/|$)|^\/(?:[^/]+\/)?mj(?:\/|$)/;
 export function corsPlugin(origins: readonly string[]) {
   const any = origins.includes('*');
   return new Elysia({ name: 'cors' }).onRequest(({ request, set }) => {
-    const path = new URL(request.url).pathname;
+    const path = pathOfUrl(request.url);
     if (!CORS_PATH.test(path)) return;
     const origin = request.headers.get('origin');
     if (any) set.headers['access-control-allow-origin'] = '*';

@@ -1,7 +1,19 @@
 /** Body shapes of errors, by surface: relay (midjourney-proxy), image forwarder, management. */
 
 export function isRelayPath(path: string): boolean {
-  return /^\/(?:[^/]+\/)?mj(?:\/|$)/.test(path) && !isImagePath(path);
+  // `/:mode/mj/...` is the relay, but `/api/mj/...` and `/trpc/...` belong to the management API.
+  return /^\/(?:[^/]+\/)?mj(?:\/|$)/.test(path) && !/^\/(?:api|trpc)(?:\/|$)/.test(path) && !isImagePath(path);
+}
+
+/**
+ * The path of a request URL, also when the URL does not parse (a request without a usable Host
+ * header makes `request.url` invalid): errors must still be shaped like their surface.
+ */
+export function pathOfUrl(url: string): string {
+  if (URL.canParse(url)) return new URL(url).pathname;
+  // Bun then hands over the bare request target ("/mj/task/1/fetch").
+  const m = /^(?:[a-z][a-z0-9+.-]*:\/\/[^/?#]*)?(\/[^?#]*)/i.exec(url);
+  return m?.[1] ?? '/';
 }
 
 export function isImagePath(path: string): boolean {

@@ -6,6 +6,7 @@ import { fetchRelayTask, listRelayTasks, relayImageSeed } from '../domain/relay/
 import { SUBMIT_ROUTES, type SubmitKind } from '../domain/relay/schemas.ts';
 import { submitTask } from '../domain/relay/submit.ts';
 import type { RelayAnswer, RelayEnv } from '../domain/relay/types.ts';
+import { readBodyText } from './body.ts';
 import { relayAuthError, relayError } from './errors.ts';
 import { requestIdOf } from './request-id.ts';
 
@@ -16,7 +17,7 @@ type Set = { status?: number | string };
 
 /** Body of a relay request, read by us (routes use `parse: 'none'`) so bad JSON gets our 400. */
 async function readJson(request: Request): Promise<unknown> {
-  const text = await request.text();
+  const text = await readBodyText(request);
   if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text) as unknown;

@@ -4,19 +4,45 @@ import { managementCredentials } from '../auth/management.ts';
 import type { AppDeps } from '../deps.ts';
 import { createContextInner } from '../trpc/init.ts';
 import { appRouter } from '../trpc/routers/index.ts';
+import { readBodyBytes } from './body.ts';
 import { requestIdOf } from './request-id.ts';
+
+/** SPEC §10: a batch holds at most this many calls; one request cannot fan out without bound. */
+export const MAX_TRPC_BATCH = 16;
+
+/** Calls in a request to `/trpc/<a>,<b>,...?batch=1` (1 when it is not a batch). */
+function callsIn(url: URL): number {
+  if (url.searchParams.get('batch') !== '1') return 1;
+  return url.pathname.slice('/trpc/'.length).split(',').length;
+}
 
 /**
  * tRPC v11 on `/trpc/*` through the fetch adapter (@elysiajs/trpc bundles v10 and cannot serve
  * v11). `parse: 'none'` keeps Elysia from consuming the body tRPC reads.
  */
 export function trpcRoutes(deps: AppDeps) {
-  return new Elysia({ name: 'trpc' }).all('/trpc/*', ({ request }) => {
+  const handle = async ({ request, set }: { request: Request; set: { status?: number | string } }) => {
     const requestId = requestIdOf(request);
+    const calls = callsIn(new URL(request.url));
+    if (calls > MAX_TRPC_BATCH) {
+      // Checked before tRPC (whose own maxBatchSize message does not say the limit), in its error shape.
+      set.status = 400;
+      return {
+        error: {
+          message: `batch of ${calls} calls exceeds the limit of ${MAX_TRPC_BATCH} calls per request`,
+          code: -32600,
+          data: { code: 'BAD_REQUEST', httpStatus: 400 },
+        },
+      };
+    }
+    // tRPC reads the body itself: hand it a copy read within the limit.
+    const req = request.method === 'GET' || request.method === 'HEAD' ? request
+      : new Request(request.url, { method: request.method, headers: request.headers, body: await readBodyBytes(request) });
     return fetchRequestHandler({
       endpoint: '/trpc',
-      req: request,
+      req,
       router: appRouter,
+      maxBatchSize: MAX_TRPC_BATCH,
       createContext: () => createContextInner(deps, managementCredentials(request.headers), requestId),
       onError: ({ error, path }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR') {
@@ -24,5 +50,10 @@ export function trpcRoutes(deps: AppDeps) {
         }
       },
     });
-  }, { parse: 'none' });
+  };
+  // `/trpc/:path`, not `.all('/trpc/*')`: Elysia 1.4 misroutes wildcard and `.all` routes when the
+  // Host header is 1 to 3 characters long (a 404 for `Host: api`). Procedure paths hold no `/`.
+  return new Elysia({ name: 'trpc' })
+    .get('/trpc/:path', handle, { parse: 'none' })
+    .post('/trpc/:path', handle, { parse: 'none' });
 }

@@ -2,6 +2,8 @@ import { and, asc, eq, inArray } from 'drizzle-orm';
 import { CHANNEL_STATUS, tasks, type TaskRow } from '../../db/schema/index.ts';
 import { callUpstream } from '../../upstream/http.ts';
 import { getChannel } from '../channels.ts';
+import { boundedTaskColumns } from '../bounded-columns.ts';
+import { boundTaskItem } from '../bounds.ts';
 import { AppError } from '../errors.ts';
 import { findTaskByMjId, forwardedImageUrl, type ImageLinkPolicy } from '../tasks.ts';
 import { issueMessage, listByConditionSchema, requireObject } from './schemas.ts';
@@ -65,26 +67,33 @@ function linkPolicy(env: RelayEnv): ImageLinkPolicy {
  * that browsers do not cache a progress preview as the final image.
  */
 export function relayTaskView(row: TaskRow, policy: ImageLinkPolicy, now: number): RelayTaskView {
-  let imageUrl = forwardedImageUrl(row, policy);
+  // The same bounds as a listing item: list-by-condition answers up to 500 of these.
+  const b = boundTaskItem({
+    mj_id: row.mjId, action: row.action, status: row.status, progress: row.progress, prompt: row.prompt,
+    prompt_en: row.promptEn, fail_reason: row.failReason, description: row.description, state: row.state,
+    image_url: forwardedImageUrl(row, policy), video_url: row.videoUrl, video_urls: row.videoUrls,
+    buttons: row.buttons, properties: row.properties,
+  });
+  let imageUrl = b.image_url;
   if (imageUrl && policy.forward && row.status !== 'SUCCESS') imageUrl += `?rand=${now}`;
-  const buttons = parseJson(row.buttons);
-  const properties = parseJson(row.properties);
+  const buttons = parseJson(b.buttons);
+  const properties = parseJson(b.properties);
   return {
-    id: row.mjId,
-    action: row.action,
-    prompt: row.prompt,
-    promptEn: row.promptEn,
-    description: row.description,
-    state: row.state,
+    id: b.mj_id,
+    action: b.action,
+    prompt: b.prompt,
+    promptEn: b.prompt_en,
+    description: b.description,
+    state: b.state,
     submitTime: row.submitTime,
     startTime: row.startTime,
     finishTime: row.finishTime,
     imageUrl,
-    videoUrl: row.videoUrl,
-    videoUrls: videoUrlsOf(row.videoUrls),
-    status: row.status,
-    progress: row.progress || '0%',
-    failReason: row.failReason,
+    videoUrl: b.video_url,
+    videoUrls: videoUrlsOf(b.video_urls),
+    status: b.status,
+    progress: b.progress || '0%',
+    failReason: b.fail_reason,
     buttons: Array.isArray(buttons) ? buttons : null,
     properties: typeof properties === 'object' && properties !== null && !Array.isArray(properties) ? (properties as Record<string, unknown>) : null,
   };
@@ -108,7 +117,7 @@ export function listRelayTasks(env: RelayEnv, userId: number, body: unknown): Re
   if (!parsed.success) throw new AppError('BAD_REQUEST', issueMessage(parsed.error), 'invalid_request');
   const ids = [...new Set((parsed.data.ids ?? []).map((s) => s.trim()).filter((s) => s.length > 0))];
   if (ids.length === 0) return [];
-  const rows = env.db.select().from(tasks).where(and(eq(tasks.userId, userId), inArray(tasks.mjId, ids))).orderBy(asc(tasks.id)).all();
+  const rows = env.db.select(boundedTaskColumns).from(tasks).where(and(eq(tasks.userId, userId), inArray(tasks.mjId, ids))).orderBy(asc(tasks.id)).all();
   // One answer per upstream id: the newest row wins should an id ever repeat.
   const byId = new Map<string, TaskRow>();
   for (const row of rows) byId.set(row.mjId, row);

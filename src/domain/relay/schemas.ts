@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_ID_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS } from '../bounds.ts';
 import { AppError } from '../errors.ts';
 
 /**
@@ -25,8 +26,19 @@ export const SUBMIT_ROUTES = {
 
 export type SubmitKind = (typeof SUBMIT_ROUTES)[keyof typeof SUBMIT_ROUTES];
 
-const MAX_ID_LENGTH = 128;
+const MAX_ID_LENGTH = MAX_ID_CHARS;
 const MAX_CUSTOM_ID_LENGTH = 512;
+/**
+ * One image as base64 or a data URL: 8 MiB of characters is about 6 MiB of image, more than
+ * Midjourney takes, and the whole body stays under the 10 MiB request limit anyway.
+ */
+export const MAX_IMAGE_CHARS = 8 * 1024 * 1024;
+/** Images per request: imagine (references) and blend take up to 5, an upload up to 10. */
+export const MAX_IMAGINE_IMAGES = 5;
+export const MAX_UPLOAD_IMAGES = 10;
+const MAX_BOT_TYPE_LENGTH = 64;
+/** `accountFilter` is a small object of ids and flags; its JSON is bounded, not its shape. */
+const MAX_ACCOUNT_FILTER_CHARS = 4096;
 
 /** A string field that must be present and not blank. */
 const requiredText = (field: string, max?: number) => {
@@ -35,13 +47,19 @@ const requiredText = (field: string, max?: number) => {
   return max === undefined ? base : base.refine((s) => s.length <= max, `${field} is longer than ${max} characters`);
 };
 
-/** A string field that may be absent or null. */
-const optionalText = (field: string) => z.string({ error: `${field} must be a string` }).nullish();
+/** A string field that may be absent or null, at most `max` characters. */
+const optionalText = (field: string, max: number = MAX_TEXT_CHARS) =>
+  z.string({ error: `${field} must be a string` }).max(max, `${field} is longer than ${max} characters`).nullish();
 
-const stringArray = (field: string) =>
-  z.array(z.string({ error: `${field} must hold strings` }), {
-    error: (iss) => (iss.input === undefined || iss.input === null ? `${field} is required` : `${field} must be an array of strings`),
-  });
+/** An image (base64, data URL or link) that may be absent. */
+const optionalImage = (field: string) => optionalText(field, MAX_IMAGE_CHARS);
+
+/** An array of images, each bounded, at most `maxItems` of them. */
+const imageArray = (field: string, maxItems: number) =>
+  z.array(
+    z.string({ error: `${field} must hold strings` }).max(MAX_IMAGE_CHARS, `${field} holds an image longer than ${MAX_IMAGE_CHARS} characters`),
+    { error: (iss) => (iss.input === undefined || iss.input === null ? `${field} is required` : `${field} must be an array of strings`) },
+  ).max(maxItems, `${field} may hold at most ${maxItems} images`);
 
 /** An integer given as a number or a numeric string (some clients send "1"). */
 const index = z.preprocess(
@@ -53,25 +71,31 @@ const index = z.preprocess(
 /** Fields every submit may carry (state is echoed; the others are filtered by options). */
 const common = {
   state: optionalText('state'),
-  notifyHook: optionalText('notifyHook'),
-  botType: optionalText('botType'),
-  accountFilter: z.unknown().optional(),
+  notifyHook: optionalText('notifyHook', MAX_URL_CHARS),
+  botType: optionalText('botType', MAX_BOT_TYPE_LENGTH),
+  accountFilter: z.unknown().optional().refine(
+    (v) => v === undefined || (JSON.stringify(v)?.length ?? 0) <= MAX_ACCOUNT_FILTER_CHARS,
+    `accountFilter is larger than ${MAX_ACCOUNT_FILTER_CHARS} characters of JSON`,
+  ),
 };
+
+const prompt = requiredText('prompt', MAX_TEXT_CHARS);
 
 export const imagineSchema = z.looseObject({
   ...common,
-  prompt: requiredText('prompt'),
-  base64Array: stringArray('base64Array').nullish(),
+  prompt,
+  base64Array: imageArray('base64Array', MAX_IMAGINE_IMAGES).nullish(),
+  base64: optionalImage('base64'),
 });
 
-export const shortenSchema = z.looseObject({ ...common, prompt: requiredText('prompt') });
+export const shortenSchema = z.looseObject({ ...common, prompt });
 
-export const describeSchema = z.looseObject({ ...common, base64: optionalText('base64'), link: optionalText('link') })
+export const describeSchema = z.looseObject({ ...common, base64: optionalImage('base64'), link: optionalText('link', MAX_URL_CHARS) })
   .refine((b) => Boolean(b.base64?.trim() || b.link?.trim()), 'base64 or link is required');
 
 export const blendSchema = z.looseObject({
   ...common,
-  base64Array: stringArray('base64Array').refine((a) => a.length >= 2 && a.length <= 5, 'base64Array must hold 2 to 5 images'),
+  base64Array: imageArray('base64Array', MAX_IMAGINE_IMAGES).refine((a) => a.length >= 2, 'base64Array must hold 2 to 5 images'),
   dimensions: z.enum(['PORTRAIT', 'SQUARE', 'LANDSCAPE'], { error: 'dimensions must be PORTRAIT, SQUARE or LANDSCAPE' }).nullish(),
 });
 
@@ -94,28 +118,30 @@ export const modalSchema = z.looseObject({
   ...common,
   taskId: requiredText('taskId', MAX_ID_LENGTH),
   prompt: optionalText('prompt'),
-  maskBase64: optionalText('maskBase64'),
+  maskBase64: optionalImage('maskBase64'),
 });
 
 export const videoSchema = z.looseObject({
   ...common,
-  prompt: requiredText('prompt'),
+  prompt,
+  image: optionalImage('image'),
+  endImage: optionalImage('endImage'),
   taskId: z.string({ error: 'taskId must be a string' }).max(MAX_ID_LENGTH, `taskId is longer than ${MAX_ID_LENGTH} characters`).nullish(),
 });
 
-export const editsSchema = z.looseObject({ ...common, prompt: requiredText('prompt'), image: requiredText('image') });
+export const editsSchema = z.looseObject({ ...common, prompt, image: requiredText('image', MAX_IMAGE_CHARS) });
 
 export const uploadSchema = z.looseObject({
   ...common,
-  base64Array: stringArray('base64Array').refine((a) => a.length > 0, 'base64Array must hold at least one image'),
+  base64Array: imageArray('base64Array', MAX_UPLOAD_IMAGES).refine((a) => a.length > 0, 'base64Array must hold at least one image'),
 });
 
 export const swapSchema = z.looseObject({
   ...common,
-  sourceBase64: optionalText('sourceBase64'),
-  sourceUrl: optionalText('sourceUrl'),
-  targetBase64: optionalText('targetBase64'),
-  targetUrl: optionalText('targetUrl'),
+  sourceBase64: optionalImage('sourceBase64'),
+  sourceUrl: optionalText('sourceUrl', MAX_URL_CHARS),
+  targetBase64: optionalImage('targetBase64'),
+  targetUrl: optionalText('targetUrl', MAX_URL_CHARS),
 }).refine((b) => Boolean(b.sourceBase64?.trim() || b.sourceUrl?.trim()), 'sourceBase64 (or sourceUrl) is required')
   .refine((b) => Boolean(b.targetBase64?.trim() || b.targetUrl?.trim()), 'targetBase64 (or targetUrl) is required');
 
@@ -139,7 +165,10 @@ export type SubmitBody<K extends SubmitKind> = z.infer<(typeof SCHEMAS)[K]>;
 /** `list-by-condition` body: at most 500 ids (SPEC §7.3). */
 export const MAX_CONDITION_IDS = 500;
 export const listByConditionSchema = z.looseObject({
-  ids: z.array(z.string({ error: 'ids must hold strings' }), { error: 'ids must be an array of strings' })
+  ids: z.array(
+    z.string({ error: 'ids must hold strings' }).max(MAX_ID_LENGTH, `ids must hold ids of at most ${MAX_ID_LENGTH} characters`),
+    { error: 'ids must be an array of strings' },
+  )
     .max(MAX_CONDITION_IDS, `ids may hold at most ${MAX_CONDITION_IDS} ids`).nullish(),
 });
 

@@ -3,6 +3,7 @@ import { tasks } from '../../db/schema/index.ts';
 import { callUpstream } from '../../upstream/http.ts';
 import { FREE_ACTIONS } from '../actions.ts';
 import { chargeAndRecord, failAndRefundNow, recordConsumeMjId } from '../billing.ts';
+import { boundJsonText, boundText, boundUrl, MAX_ID_CHARS } from '../bounds.ts';
 import { autoDisableChannel } from '../channels.ts';
 import { AppError } from '../errors.ts';
 import { planSubmit, type SubmitPlan } from './plan.ts';
@@ -92,7 +93,7 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
     quota: price,
     now: submitTime,
     task: {
-      action: plan.action, mjId: '', prompt: plan.prompt, state: plan.state, submitTime,
+      action: plan.action, mjId: '', prompt: boundText(plan.prompt), state: boundText(plan.state), submitTime,
       progress: '0%', status: '', updatedTime: submitTime,
     },
   });
@@ -131,8 +132,8 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
 
   const httpOk = outcome.status >= 200 && outcome.status < 300;
   if (!httpOk || !ACCEPTED_CODES.has(answer.code)) {
-    const resultId = typeof answer.result === 'string' ? answer.result : '';
-    reject(answer.description || `upstream code ${answer.code}`, { code: answer.code, description: answer.description, mjId: resultId });
+    const resultId = typeof answer.result === 'string' ? boundText(answer.result, MAX_ID_CHARS) : '';
+    reject(answer.description || `upstream code ${answer.code}`, { code: answer.code, description: boundText(answer.description), mjId: resultId });
     if (answer.code === 3) {
       autoDisableChannel(env.db, plan.channel.id);
       log.warn('channel auto-disabled: upstream answered code 3', { description: answer.description });
@@ -144,7 +145,7 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
 
   const settled = settleAccepted(env, plan, taskId, answer);
   if (!settled.ok) {
-    reject('unmarshal_response_body_failed: upstream accepted without a task id', { code: answer.code, description: answer.description });
+    reject('unmarshal_response_body_failed: upstream accepted without a task id', { code: answer.code, description: boundText(answer.description) });
     throw new AppError('UPSTREAM', 'unmarshal_response_body_failed', 'unmarshal_response_body_failed');
   }
   if (!settled.won) log.warn('accepted submit lost the race: the task was already ended (and refunded) elsewhere', { mjId: settled.mjId });
@@ -166,19 +167,21 @@ function settleAccepted(
   if (upload) {
     if (!Array.isArray(answer.result)) return { ok: false };
   } else {
-    if (typeof answer.result !== 'string' || answer.result.trim() === '') return { ok: false };
+    // An id longer than any real one cannot be stored whole, and a cut one would never match.
+    if (typeof answer.result !== 'string' || answer.result.trim() === '' || answer.result.trim().length > MAX_ID_CHARS) return { ok: false };
     mjId = answer.result.trim();
   }
   const now = env.clock.now();
   // An upload is done at once; so is a code-21 "already exists" answer carrying status SUCCESS.
   const existed = answer.code === 21 && answer.properties.status === 'SUCCESS';
   const done = upload || existed;
-  const imageUrl = existed && typeof answer.properties.imageUrl === 'string' ? answer.properties.imageUrl : undefined;
-  const props = Object.keys(answer.properties).length ? JSON.stringify(answer.properties) : '';
+  // What the upstream sends back is cut before it is stored (SPEC §10).
+  const imageUrl = existed && typeof answer.properties.imageUrl === 'string' ? boundUrl(answer.properties.imageUrl) : undefined;
+  const props = Object.keys(answer.properties).length ? boundJsonText(JSON.stringify(answer.properties)) : '';
   // The consume row gets its mj_id in the same transaction, so no charge is ever left unnamed.
   const row = env.db.transaction((tx) => {
     const won = tx.update(tasks).set({
-      mjId, code: answer.code, description: answer.description, properties: props, updatedTime: now,
+      mjId, code: answer.code, description: boundText(answer.description), properties: props, updatedTime: now,
       status: done ? 'SUCCESS' : '', progress: done ? '100%' : '0%',
       ...(done ? { startTime: now, finishTime: now } : {}),
       ...(imageUrl !== undefined ? { imageUrl } : {}),

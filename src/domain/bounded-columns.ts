@@ -1,0 +1,33 @@
+import { getTableColumns, sql, type SQL } from 'drizzle-orm';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import { tasks } from '../db/schema/index.ts';
+import { MAX_ID_CHARS, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, MAX_WORD_CHARS } from './bounds.ts';
+
+/**
+ * The task columns for reads that show many rows (listing pages, list-by-condition), each text
+ * cut by SQLite to one character past its bound: a row written with SQL may hold megabytes,
+ * and reading a page of those whole into JavaScript takes seconds and hundreds of MB. One past
+ * the bound, so the item mapping (boundTaskItem) still sees that a value was too long (a JSON
+ * or URL value is then dropped, not cut). SQLite counts code points, JavaScript UTF-16 units:
+ * a code point is one or two units, so at least bound + 1 units arrive.
+ */
+const cut = (column: SQLiteColumn, max: number): SQL.Aliased<string> =>
+  sql<string>`substr(${column}, 1, ${sql.raw(String(max + 1))})`.as(column.name);
+
+export const boundedTaskColumns = {
+  ...getTableColumns(tasks),
+  action: cut(tasks.action, MAX_WORD_CHARS),
+  mjId: cut(tasks.mjId, MAX_ID_CHARS),
+  prompt: cut(tasks.prompt, MAX_TEXT_CHARS),
+  promptEn: cut(tasks.promptEn, MAX_TEXT_CHARS),
+  description: cut(tasks.description, MAX_TEXT_CHARS),
+  state: cut(tasks.state, MAX_TEXT_CHARS),
+  imageUrl: cut(tasks.imageUrl, MAX_URL_CHARS),
+  videoUrl: cut(tasks.videoUrl, MAX_URL_CHARS),
+  videoUrls: cut(tasks.videoUrls, MAX_JSON_CHARS),
+  status: cut(tasks.status, MAX_WORD_CHARS),
+  progress: cut(tasks.progress, MAX_WORD_CHARS),
+  failReason: cut(tasks.failReason, MAX_TEXT_CHARS),
+  buttons: cut(tasks.buttons, MAX_JSON_CHARS),
+  properties: cut(tasks.properties, MAX_JSON_CHARS),
+};
