@@ -1,6 +1,8 @@
 import { lt, sql } from 'drizzle-orm';
 import type { DB } from '../db/client.ts';
 import { rateLimitWindows } from '../db/schema/index.ts';
+import type { Clock } from '../lib/clock.ts';
+import type { Metrics } from '../lib/metrics.ts';
 import { AppError } from './errors.ts';
 
 /**
@@ -77,4 +79,23 @@ export function takeSubmitSlot(db: DB, tokenId: number, limit: number, now: numb
   const row = s.hit.get({ tokenId, windowStart, limit });
   if (row) return;
   throw new RateLimitedError(Math.max(1, Math.ceil((windowStart + WINDOW_MS - now) / 1000)));
+}
+
+/** What the submit flow passes in (a RelayEnv fits). */
+export interface SubmitLimitEnv {
+  db: DB;
+  clock: Clock;
+  metrics?: Pick<Metrics, 'rateLimited'>;
+  /** `RELAY_RATE_LIMIT_PER_MINUTE`; unset or 0 = none. */
+  defaultRateLimitPerMinute?: number;
+}
+
+/** The submit flow's gate: take a slot for the key or throw RateLimitedError (counted). */
+export function enforceSubmitRateLimit(env: SubmitLimitEnv, tokenId: number, tokenLimit = 0): void {
+  try {
+    takeSubmitSlot(env.db, tokenId, effectiveLimit(tokenLimit, env.defaultRateLimitPerMinute ?? 0), env.clock.now());
+  } catch (err) {
+    if (err instanceof RateLimitedError) env.metrics?.rateLimited();
+    throw err;
+  }
 }

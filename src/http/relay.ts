@@ -67,7 +67,6 @@ export function relayRoutes(deps: AppDeps) {
     } catch (err) {
       if (err instanceof RateLimitedError) {
         // SPEC §15: the OpenAI-style body of the key errors, and when to come back.
-        deps.metrics.rateLimited();
         set.status = 429;
         set.headers['retry-after'] = String(err.retryAfterSeconds);
         return relayAuthError(err.message, 'rate_limit_exceeded');

@@ -24,7 +24,7 @@ describe('callUpstream network stages', () => {
   });
 
   test('a connection closed after the request was read is stage exchange, and never fails over', async () => {
-    const server = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data: (sock) => sock.end(), open: () => {} } });
+    const server = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data: (sock) => { sock.end(); }, open: () => {} } });
     try {
       const out = await callUpstream(fetch, { baseUrl: `http://127.0.0.1:${server.port}`, key: 'k' }, req);
       expect(out).toMatchObject({ kind: 'network', stage: 'exchange' });

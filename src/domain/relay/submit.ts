@@ -4,7 +4,7 @@ import { FREE_ACTIONS } from '../actions.ts';
 import { chargeAndRecord, failAndRefundNow, recordConsumeMjId } from '../billing.ts';
 import { autoDisableChannel } from '../channels.ts';
 import { AppError } from '../errors.ts';
-import { effectiveLimit, takeSubmitSlot } from '../rate-limit.ts';
+import { enforceSubmitRateLimit } from '../rate-limit.ts';
 import { forwardWithFailover } from './failover.ts';
 import { planSubmit, type SubmitPlan } from './plan.ts';
 import type { SubmitKind } from './schemas.ts';
@@ -80,7 +80,7 @@ export async function submitTask(env: RelayEnv, caller: RelayCallerInfo, req: Su
 
 async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequest, note: SubmitNote): Promise<RelayAnswer> {
   // Before anything else: a limited submit is neither validated, charged nor forwarded.
-  takeSubmitSlot(env.db, caller.tokenId, effectiveLimit(caller.rateLimitPerMinute ?? 0, env.defaultRateLimitPerMinute ?? 0), env.clock.now());
+  enforceSubmitRateLimit(env, caller.tokenId, caller.rateLimitPerMinute);
   const plan = planSubmit(env, caller, req.kind, req.path, req.body);
   note.action = plan.action;
   const price = FREE_ACTIONS.has(plan.action) ? 0 : env.options.quotaFor(plan.modelName);
