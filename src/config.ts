@@ -38,6 +38,8 @@ const envSchema = z.object({
   POLL_BATCH_SIZE: intFrom('POLL_BATCH_SIZE', 1, 10000).default(100),
   TASK_TIMEOUT_MS: intFrom('TASK_TIMEOUT_MS', 1).default(3_600_000),
   UPSTREAM_TIMEOUT_MS: intFrom('UPSTREAM_TIMEOUT_MS', 1).default(60_000),
+  SUBMIT_FAILOVER: intFrom('SUBMIT_FAILOVER', 0, 20).default(2),
+  RELAY_RATE_LIMIT_PER_MINUTE: intFrom('RELAY_RATE_LIMIT_PER_MINUTE', 0, 1_000_000).default(0),
   IMAGE_FETCH_ALLOW_PRIVATE: boolFrom('IMAGE_FETCH_ALLOW_PRIVATE').default(false),
   DEMO: boolFrom('DEMO').default(false),
   DEMO_PORT: intFrom('DEMO_PORT', 0, 65535).optional(),
@@ -75,6 +77,10 @@ export interface Config {
   /** Unfinished tasks older than this (by local submit time) are failed and refunded. */
   readonly taskTimeoutMs: number;
   readonly upstreamTimeoutMs: number;
+  /** How many more channels a new job may try when its channel refuses it (SPEC §15). */
+  readonly submitFailover: number;
+  /** Relay submits per key per minute for keys that set none; 0 = unlimited. */
+  readonly relayRateLimitPerMinute: number;
   readonly imageFetchAllowPrivate: boolean;
   readonly demo: boolean;
   /** Port of the DEMO simulator: stable (PORT+1 by default) so stored image links survive a restart; 0 = any. */
@@ -151,6 +157,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pollBatchSize: e.POLL_BATCH_SIZE,
     taskTimeoutMs: e.TASK_TIMEOUT_MS,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
+    submitFailover: e.SUBMIT_FAILOVER,
+    relayRateLimitPerMinute: e.RELAY_RATE_LIMIT_PER_MINUTE,
     imageFetchAllowPrivate: e.IMAGE_FETCH_ALLOW_PRIVATE,
     demo: e.DEMO,
     demoPort: e.DEMO_PORT ?? (e.PORT === 0 || e.PORT === 65535 ? 0 : e.PORT + 1),

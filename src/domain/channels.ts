@@ -52,10 +52,12 @@ export function normaliseBaseUrl(url: string): string {
 
 /**
  * Pick an enabled channel for a new job: the highest priority wins, and inside it a random
- * channel with probability proportional to its weight (weight 0 only when all are 0).
+ * channel with probability proportional to its weight (weight 0 only when all are 0). Channels in
+ * `exclude` (those a failing-over submit already tried) are not candidates.
  */
-export function pickChannel(db: DB, random: () => number = Math.random): Channel | null {
-  const enabled = db.select().from(channels).where(eq(channels.status, CHANNEL_STATUS.enabled)).all();
+export function pickChannel(db: DB, random: () => number = Math.random, exclude: ReadonlySet<number> = new Set()): Channel | null {
+  const enabled = db.select().from(channels).where(eq(channels.status, CHANNEL_STATUS.enabled)).all()
+    .filter((c) => !exclude.has(c.id));
   if (enabled.length === 0) return null;
   const top = Math.max(...enabled.map((c) => c.priority));
   const tier = enabled.filter((c) => c.priority === top);

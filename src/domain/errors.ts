@@ -10,7 +10,8 @@ export type AppErrorKind =
   | 'CONFLICT'
   | 'UNAVAILABLE'
   | 'UPSTREAM'
-  | 'TIMEOUT';
+  | 'TIMEOUT'
+  | 'RATE_LIMITED';
 
 export class AppError extends Error {
   constructor(
@@ -33,4 +34,5 @@ export const HTTP_STATUS_OF: Record<AppErrorKind, number> = {
   UNAVAILABLE: 503,
   UPSTREAM: 502,
   TIMEOUT: 504,
+  RATE_LIMITED: 429,
 };

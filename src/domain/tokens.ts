@@ -15,6 +15,8 @@ export interface ApiToken {
   remainQuota: number;
   unlimitedQuota: boolean;
   expiredTime: number;
+  /** Submits per minute; 0 = the RELAY_RATE_LIMIT_PER_MINUTE default. */
+  rateLimitPerMinute: number;
 }
 
 export interface TokenView {
@@ -29,6 +31,7 @@ export interface TokenView {
   expired_time: number;
   created_time: number;
   accessed_time: number;
+  rate_limit_per_minute: number;
 }
 
 function view(row: TokenRow, fullKey: boolean): TokenView {
@@ -37,14 +40,14 @@ function view(row: TokenRow, fullKey: boolean): TokenView {
     key: fullKey ? `sk-${row.key}` : `sk-${maskSecret(row.key)}`,
     status: row.status, remain_quota: row.remainQuota, unlimited_quota: row.unlimitedQuota,
     used_quota: row.usedQuota, expired_time: row.expiredTime, created_time: row.createdTime,
-    accessed_time: row.accessedTime,
+    accessed_time: row.accessedTime, rate_limit_per_minute: row.rateLimitPerMinute,
   };
 }
 
 export function toApiToken(row: TokenRow): ApiToken {
   return {
     id: row.id, userId: row.userId, name: row.name, status: row.status, remainQuota: row.remainQuota,
-    unlimitedQuota: row.unlimitedQuota, expiredTime: row.expiredTime,
+    unlimitedQuota: row.unlimitedQuota, expiredTime: row.expiredTime, rateLimitPerMinute: row.rateLimitPerMinute,
   };
 }
 
@@ -63,6 +66,7 @@ export interface CreateTokenInput {
   remain_quota?: number | undefined;
   unlimited_quota?: boolean | undefined;
   expired_time?: number | undefined;
+  rate_limit_per_minute?: number | undefined;
 }
 
 /** New API key: 48 random alphanumerics, returned in full only here. */
@@ -70,7 +74,7 @@ export function createToken(db: DB, clock: Clock, userId: number, input: CreateT
   const row = db.insert(tokens).values({
     userId, name: input.name, key: randomAlphanumeric(48), status: TOKEN_STATUS.enabled,
     remainQuota: input.remain_quota ?? 0, unlimitedQuota: input.unlimited_quota ?? false,
-    expiredTime: input.expired_time ?? -1, createdTime: clock.now(),
+    expiredTime: input.expired_time ?? -1, rateLimitPerMinute: input.rate_limit_per_minute ?? 0, createdTime: clock.now(),
   }).returning().get();
   return view(row, true);
 }
@@ -90,6 +94,7 @@ export interface UpdateTokenInput {
   remain_quota?: number | undefined;
   unlimited_quota?: boolean | undefined;
   expired_time?: number | undefined;
+  rate_limit_per_minute?: number | undefined;
 }
 
 export function updateToken(db: DB, userId: number, input: UpdateTokenInput): TokenView {
@@ -99,6 +104,7 @@ export function updateToken(db: DB, userId: number, input: UpdateTokenInput): To
   if (input.remain_quota !== undefined) set.remainQuota = input.remain_quota;
   if (input.unlimited_quota !== undefined) set.unlimitedQuota = input.unlimited_quota;
   if (input.expired_time !== undefined) set.expiredTime = input.expired_time;
+  if (input.rate_limit_per_minute !== undefined) set.rateLimitPerMinute = input.rate_limit_per_minute;
   const where = and(eq(tokens.id, input.id), eq(tokens.userId, userId));
   const row = Object.keys(set).length
     ? db.update(tokens).set(set).where(where).returning().get()

@@ -120,6 +120,10 @@ function relayPaths(prefix: string, withMode: boolean): Record<string, Json> {
           400: json('RelayError', 'Invalid body (the description names the field), quota_not_enough, task_status_not_success, channel_disabled'),
           ...relayErrors,
           404: json('RelayError', 'task_not_found (the parent of a follow-up)'),
+          429: {
+            ...json('RelayAuthError', 'rate_limit_exceeded: the key\'s submits per minute are used up; nothing charged or forwarded'),
+            headers: { 'Retry-After': { description: 'Seconds until the window frees', schema: { type: 'integer', minimum: 1 } } },
+          },
           502: json('RelayError', 'do_request_failed or unmarshal_response_body_failed'),
           503: json('RelayError', 'no available channel (code 3)'),
           504: json('RelayError', 'upstream_timeout'),

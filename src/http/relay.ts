@@ -2,6 +2,7 @@ import { Elysia } from 'elysia';
 import { authenticateRelay, type RelayCaller } from '../auth/relay.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError, HTTP_STATUS_OF, type AppErrorKind } from '../domain/errors.ts';
+import { RateLimitedError } from '../domain/rate-limit.ts';
 import { fetchRelayTask, listRelayTasks, relayImageSeed } from '../domain/relay/queries.ts';
 import { SUBMIT_ROUTES, type SubmitKind } from '../domain/relay/schemas.ts';
 import { submitTask } from '../domain/relay/submit.ts';
@@ -13,7 +14,7 @@ import { requestIdOf } from './request-id.ts';
 /** The numeric midjourney-proxy code of a local refusal: 3 no channel, 5 upstream trouble, else 4. */
 const MJ_CODE_OF: Partial<Record<AppErrorKind, number>> = { UNAVAILABLE: 3, UPSTREAM: 5, TIMEOUT: 5 };
 
-type Set = { status?: number | string };
+type Set = { status?: number | string; headers: Record<string, string | number> };
 
 /** Body of a relay request, read by us (routes use `parse: 'none'`) so bad JSON gets our 400. */
 async function readJson(request: Request): Promise<unknown> {
@@ -46,6 +47,8 @@ export function relayRoutes(deps: AppDeps) {
     logger: deps.logger,
     metrics: deps.metrics,
     upstreamTimeoutMs: deps.config.upstreamTimeoutMs,
+    submitFailover: deps.config.submitFailover,
+    defaultRateLimitPerMinute: deps.config.relayRateLimitPerMinute,
     serverAddress: deps.serverAddress,
   };
 
@@ -63,13 +66,21 @@ export function relayRoutes(deps: AppDeps) {
       set.status = answer.status;
       return answer.body;
     } catch (err) {
+      if (err instanceof RateLimitedError) {
+        // SPEC §15: the OpenAI-style body of the key errors, and when to come back.
+        set.status = 429;
+        set.headers['retry-after'] = String(err.retryAfterSeconds);
+        return relayAuthError(err.message, 'rate_limit_exceeded');
+      }
       if (!(err instanceof AppError)) throw err;
       set.status = HTTP_STATUS_OF[err.kind];
       return relayError(MJ_CODE_OF[err.kind] ?? 4, err.message);
     }
   }
 
-  const callerInfo = (c: RelayCaller) => ({ userId: c.user.id, tokenId: c.token.id, unlimitedToken: c.token.unlimitedQuota });
+  const callerInfo = (c: RelayCaller) => ({
+    userId: c.user.id, tokenId: c.token.id, unlimitedToken: c.token.unlimitedQuota, rateLimitPerMinute: c.token.rateLimitPerMinute,
+  });
 
   const submit = (kind: SubmitKind) => ({ request, set }: { request: Request; set: Set }) =>
     run(request, set, async (caller) => {

@@ -13,6 +13,10 @@ export interface Metrics {
   /** How a submit ended: `code` is the upstream's code, or the local refusal's code. */
   submitOutcome(action: string, code: string | number): void;
   quotaCharged(quota: number): void;
+  /** A new job moved off `fromChannel` to another channel; `reason` is one of a fixed few (`connect`, `http_5xx`, `code_3`, `code_23`). */
+  submitFailover(fromChannel: number, reason: string): void;
+  /** A relay submit refused by its key's rate limit. */
+  rateLimited(): void;
   quotaRefunded(quota: number): void;
   /** Duration of one poller tick. */
   pollTick(ms: number): void;
@@ -43,6 +47,11 @@ export function createMetrics(): Metrics {
   });
   const charged = new Counter({ name: 'mjgw_quota_charged_total', help: 'Quota charged for submits', registers: [registry] });
   const refunded = new Counter({ name: 'mjgw_quota_refunded_total', help: 'Quota refunded (rejected submits, failures, timeouts, orphans)', registers: [registry] });
+  const failovers = new Counter({
+    name: 'mjgw_submit_failovers_total', help: 'New jobs moved to another channel, by the channel they left and why',
+    labelNames: ['from_channel', 'reason'] as const, registers: [registry],
+  });
+  const rateLimited = new Counter({ name: 'mjgw_rate_limited_total', help: 'Relay submits refused by a key rate limit (HTTP 429)', registers: [registry] });
   const imageBytes = new Counter({ name: 'mjgw_image_bytes_total', help: 'Image bytes streamed to clients by the image forwarder', registers: [registry] });
   const pollTick = new Histogram({
     name: 'mjgw_poll_tick_duration_seconds', help: 'Duration of one poller tick', buckets: LATENCY_BUCKETS, registers: [registry],
@@ -69,6 +78,8 @@ export function createMetrics(): Metrics {
     quotaCharged: (q) => {
       if (q > 0) charged.inc(q);
     },
+    submitFailover: (fromChannel, reason) => failovers.inc({ from_channel: String(fromChannel), reason }),
+    rateLimited: () => rateLimited.inc(),
     quotaRefunded: (q) => {
       if (q > 0) refunded.inc(q);
     },

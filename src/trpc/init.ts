@@ -51,6 +51,7 @@ const TRPC_CODE_OF: Record<AppErrorKind, TRPC_ERROR_CODE_KEY> = {
   UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   UPSTREAM: 'BAD_GATEWAY',
   TIMEOUT: 'GATEWAY_TIMEOUT',
+  RATE_LIMITED: 'TOO_MANY_REQUESTS',
 };
 
 /** Domain errors become tRPC errors with the code of the one table above. */

@@ -23,7 +23,22 @@ export interface UpstreamRequest {
 export type UpstreamOutcome =
   | { kind: 'response'; status: number; text: string; json: unknown | undefined }
   | { kind: 'timeout' }
-  | { kind: 'network'; message: string };
+  /**
+   * `connect`: no connection was made (refused, unresolvable, unreachable), so the upstream surely
+   * never saw the request and another channel may take it. `exchange`: anything after that (reset,
+   * dropped mid-response): the upstream may have the job.
+   */
+  | { kind: 'network'; message: string; stage: 'connect' | 'exchange' };
+
+/** Error codes of Bun's fetch that mean the connection was never made. */
+const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED', 'ConnectionRefused', 'FailedToOpenSocket', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
+]);
+
+function stageOf(err: unknown): 'connect' | 'exchange' {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? (err as { code: unknown }).code : undefined;
+  return typeof code === 'string' && CONNECT_ERROR_CODES.has(code) ? 'connect' : 'exchange';
+}
 
 export async function callUpstream(fetchFn: typeof fetch, target: UpstreamTarget, req: UpstreamRequest): Promise<UpstreamOutcome> {
   const headers: Record<string, string> = { accept: 'application/json' };
@@ -50,6 +65,6 @@ export async function callUpstream(fetchFn: typeof fetch, target: UpstreamTarget
     return { kind: 'response', status: res.status, text, json };
   } catch (err) {
     if (timeout.aborted) return { kind: 'timeout' };
-    return { kind: 'network', message: err instanceof Error ? err.message : String(err) };
+    return { kind: 'network', message: err instanceof Error ? err.message : String(err), stage: stageOf(err) };
   }
 }

@@ -193,8 +193,10 @@ describe('relay submit: upstream codes and failures', () => {
     });
   }
 
-  test('upstream down (closed port) is 502 do_request_failed; task FAILURE, quota back', async () => {
+  test('upstream down (closed port) and no other channel is 502 do_request_failed; task FAILURE, quota back', async () => {
     const dead = createTestChannel(w.srv.db, `http://127.0.0.1:${await closedPort()}`, { key: 'k', priority: 100 });
+    // With the simulator's channel enabled the job would fail over to it (SPEC §15).
+    w.srv.db.update(channels).set({ status: 2 }).where(eq(channels.id, w.channelIds[0]!)).run();
     try {
       const c = w.caller(IMAGINE_PRICE);
       const res = await w.post('/mj/submit/imagine', { prompt: 'fox' }, c.headers);
@@ -211,6 +213,7 @@ describe('relay submit: upstream codes and failures', () => {
       expect(w.logCount(c.userId, LOG_TYPE.refund)).toBe(1);
     } finally {
       w.srv.db.delete(channels).where(eq(channels.id, dead)).run();
+      w.srv.db.update(channels).set({ status: 1 }).where(eq(channels.id, w.channelIds[0]!)).run();
     }
   });
 

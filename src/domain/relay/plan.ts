@@ -17,6 +17,8 @@ export interface SubmitPlan {
   action: TaskAction;
   modelName: string;
   channel: Channel;
+  /** A new job (not a follow-up): only these may fail over to another channel. */
+  newJob: boolean;
   /** Prompt recorded on the task (the parent's for follow-ups). */
   prompt: string;
   state: string;
@@ -140,6 +142,7 @@ export function planSubmit(env: RelayEnv, caller: RelayCallerInfo, kind: SubmitK
     action: intent.action,
     modelName: modelNameOf(intent.action),
     channel,
+    newJob: intent.parentId === null,
     prompt,
     state,
     forwardPath: intent.path,

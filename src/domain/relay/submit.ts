@@ -1,11 +1,12 @@
 import { and, eq, ne } from 'drizzle-orm';
 import { tasks } from '../../db/schema/index.ts';
-import { callUpstream } from '../../upstream/http.ts';
 import { FREE_ACTIONS } from '../actions.ts';
 import { chargeAndRecord, failAndRefundNow, recordConsumeMjId } from '../billing.ts';
 import { boundJsonText, boundText, boundUrl, MAX_ID_CHARS } from '../bounds.ts';
 import { autoDisableChannel } from '../channels.ts';
 import { AppError } from '../errors.ts';
+import { enforceSubmitRateLimit } from '../rate-limit.ts';
+import { forwardWithFailover } from './failover.ts';
 import { planSubmit, type SubmitPlan } from './plan.ts';
 import type { SubmitKind } from './schemas.ts';
 import type { RelayAnswer, RelayCallerInfo, RelayEnv } from './types.ts';
@@ -79,6 +80,8 @@ export async function submitTask(env: RelayEnv, caller: RelayCallerInfo, req: Su
 }
 
 async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequest, note: SubmitNote): Promise<RelayAnswer> {
+  // Before anything else: a limited submit is neither validated, charged nor forwarded.
+  enforceSubmitRateLimit(env, caller.tokenId, caller.rateLimitPerMinute);
   const plan = planSubmit(env, caller, req.kind, req.path, req.body);
   note.action = plan.action;
   const price = FREE_ACTIONS.has(plan.action) ? 0 : env.options.quotaFor(plan.modelName);
@@ -100,10 +103,8 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
   env.metrics?.quotaCharged(price);
   const log = env.logger.child({ requestId: req.requestId, userId: caller.userId, taskId, action: plan.action, channelId: plan.channel.id });
 
-  const forward = () => callUpstream(env.fetch, { baseUrl: plan.channel.baseUrl, key: plan.channel.key }, {
-    method: 'POST', path: plan.forwardPath, body: plan.forwardBody, timeoutMs: env.upstreamTimeoutMs,
-  });
-  const outcome = await (env.metrics ? env.metrics.timeUpstream(plan.channel.id, 'submit', forward) : forward());
+  // New jobs refused before the upstream could have taken them move to the next channel (SPEC §15).
+  const { outcome, channel } = await forwardWithFailover(env, plan, taskId, log);
 
   const reject = (failReason: string, extra: Record<string, unknown> = {}) => {
     const now = env.clock.now();
@@ -135,8 +136,8 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
     const resultId = typeof answer.result === 'string' ? boundText(answer.result, MAX_ID_CHARS) : '';
     reject(answer.description || `upstream code ${answer.code}`, { code: answer.code, description: boundText(answer.description), mjId: resultId });
     if (answer.code === 3) {
-      autoDisableChannel(env.db, plan.channel.id);
-      log.warn('channel auto-disabled: upstream answered code 3', { description: answer.description });
+      autoDisableChannel(env.db, channel.id);
+      log.warn('channel auto-disabled: upstream answered code 3', { description: answer.description, channelId: channel.id });
     } else {
       log.info('upstream refused submit', { code: answer.code, status: outcome.status });
     }
@@ -149,7 +150,7 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
     throw new AppError('UPSTREAM', 'unmarshal_response_body_failed', 'unmarshal_response_body_failed');
   }
   if (!settled.won) log.warn('accepted submit lost the race: the task was already ended (and refunded) elsewhere', { mjId: settled.mjId });
-  else log.info('submit accepted', { code: answer.code, mjId: settled.mjId });
+  else log.info('submit accepted', { code: answer.code, mjId: settled.mjId, channelId: channel.id });
   // 21 (modal wait / existed) and 22 (queued) read as 1 to clients, except the free modal openers.
   const code = answer.code === 22 || (answer.code === 21 && !FREE_ACTIONS.has(plan.action)) ? 1 : answer.code;
   return { status: outcome.status, body: clientBody(answer, code) };

@@ -19,6 +19,10 @@ export interface RelayEnv {
   metrics?: Metrics;
   /** Timeout of submit calls (`UPSTREAM_TIMEOUT_MS`). */
   upstreamTimeoutMs: number;
+  /** More channels a new job may try (`SUBMIT_FAILOVER`); unset = the default 2. */
+  submitFailover?: number;
+  /** Submits per key per minute for keys that set none (`RELAY_RATE_LIMIT_PER_MINUTE`); unset or 0 = none. */
+  defaultRateLimitPerMinute?: number;
   /** Public base URL of the gateway, for forwarded image links. */
   serverAddress: () => string;
 }
@@ -29,6 +33,8 @@ export interface RelayCallerInfo {
   tokenId: number;
   /** Unlimited keys are not decremented (only their used_quota grows). */
   unlimitedToken: boolean;
+  /** The key's own submits-per-minute limit; 0 or unset = the env default. */
+  rateLimitPerMinute?: number;
 }
 
 /** A relay answer: HTTP status and the JSON body, in the midjourney-proxy shape. */
