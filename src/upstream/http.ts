@@ -18,6 +18,8 @@ export interface UpstreamRequest {
   timeoutMs: number;
   /** Extra abort (e.g. the server shutting down). */
   signal?: AbortSignal;
+  /** Answers past this many bytes are refused unread (default MAX_UPSTREAM_ANSWER_BYTES). */
+  maxAnswerBytes?: number;
 }
 
 export type UpstreamOutcome =
@@ -40,6 +42,38 @@ function stageOf(err: unknown): 'connect' | 'exchange' {
   return typeof code === 'string' && CONNECT_ERROR_CODES.has(code) ? 'connect' : 'exchange';
 }
 
+/**
+ * The most an upstream answer may hold. A poll batch of 100 tasks at their stored bounds is a few
+ * MB; anything far past that is a broken or hostile channel, not an answer to read into memory.
+ */
+export const MAX_UPSTREAM_ANSWER_BYTES = 64 * 1024 * 1024;
+
+class AnswerTooLarge extends Error {}
+
+/** The body as text, refusing (and cancelling) one that grows past `limit` bytes. */
+async function readCapped(res: Response, limit: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > limit || !res.body) {
+    await res.body?.cancel().catch(() => {});
+    if (declared > limit) throw new AnswerTooLarge(`upstream answer larger than ${limit} bytes`);
+    return '';
+  }
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw new AnswerTooLarge(`upstream answer larger than ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
 export async function callUpstream(fetchFn: typeof fetch, target: UpstreamTarget, req: UpstreamRequest): Promise<UpstreamOutcome> {
   const headers: Record<string, string> = { accept: 'application/json' };
   const key = target.key.replace(/^bearer\s+/i, '').trim();
@@ -55,7 +89,7 @@ export async function callUpstream(fetchFn: typeof fetch, target: UpstreamTarget
       signal,
       redirect: 'manual',
     });
-    const text = await res.text();
+    const text = await readCapped(res, req.maxAnswerBytes ?? MAX_UPSTREAM_ANSWER_BYTES);
     let json: unknown | undefined;
     try {
       json = text ? JSON.parse(text) : undefined;
@@ -64,6 +98,7 @@ export async function callUpstream(fetchFn: typeof fetch, target: UpstreamTarget
     }
     return { kind: 'response', status: res.status, text, json };
   } catch (err) {
+    if (err instanceof AnswerTooLarge) return { kind: 'network', message: err.message, stage: 'exchange' };
     if (timeout.aborted) return { kind: 'timeout' };
     return { kind: 'network', message: err instanceof Error ? err.message : String(err), stage: stageOf(err) };
   }

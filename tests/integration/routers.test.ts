@@ -112,6 +112,7 @@ describe('admin.channel.*', () => {
     const upd = await root.admin.channel.update.mutate({ id: ch.id, status: 2, priority: 1 });
     expect(upd).toMatchObject({ status: 2, priority: 1 });
     expect(await codeOf(root.admin.channel.create.mutate({ name: 'bad', base_url: 'ftp://x', key: '' }))).toBe('BAD_REQUEST');
+    expect(await codeOf(root.admin.channel.create.mutate({ name: 'long', base_url: `http://h/${'a'.repeat(2048)}`, key: '' }))).toBe('BAD_REQUEST');
     expect(await codeOf(clientFor(user.headers).admin.channel.list.query())).toBe('FORBIDDEN');
     expect(await root.admin.channel.delete.mutate({ id: ch.id })).toEqual({ id: ch.id });
     expect(await codeOf(root.admin.channel.delete.mutate({ id: ch.id }))).toBe('NOT_FOUND');

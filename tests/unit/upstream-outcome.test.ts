@@ -44,3 +44,36 @@ describe('callUpstream network stages', () => {
     expect(failoverReasonOf({ kind: 'timeout' })).toBeNull();
   });
 });
+
+describe('callUpstream answer size', () => {
+  test('an answer past the cap is refused, declared or streamed, and a normal one is read whole', async () => {
+    const big = 'x'.repeat(5000);
+    const server = Bun.serve({
+      port: 0, hostname: '127.0.0.1',
+      fetch: (r) => {
+        const path = new URL(r.url).pathname;
+        if (path === '/declared') return new Response(big);
+        if (path === '/streamed') {
+          return new Response(new ReadableStream({
+            pull(c) {
+              c.enqueue(new TextEncoder().encode(big));
+            },
+          }));
+        }
+        return Response.json({ code: 1, result: '1' });
+      },
+    });
+    try {
+      const target = { baseUrl: `http://127.0.0.1:${server.port}`, key: 'k' };
+      const capped = { method: 'GET' as const, timeoutMs: 5000, maxAnswerBytes: 4096 };
+      for (const path of ['/declared', '/streamed']) {
+        const out = await callUpstream(fetch, target, { ...capped, path });
+        expect(out).toMatchObject({ kind: 'network', stage: 'exchange', message: 'upstream answer larger than 4096 bytes' });
+      }
+      const ok = await callUpstream(fetch, target, { ...capped, path: '/ok' });
+      expect(ok).toMatchObject({ kind: 'response', status: 200, json: { code: 1, result: '1' } });
+    } finally {
+      await server.stop(true);
+    }
+  });
+});

@@ -12,7 +12,7 @@ const page = pageSchema;
 
 const quota = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const role = z.union([z.literal(1), z.literal(10)]);
-const httpUrl = z.string().trim().url({ message: 'base_url must be an http(s) URL' })
+const httpUrl = z.string().trim().max(2048, { message: 'base_url is too long (at most 2048 characters)' }).url({ message: 'base_url must be an http(s) URL' })
   .refine((u) => /^https?:\/\//i.test(u), { message: 'base_url must be an http(s) URL' });
 
 const channelViewSchema = z.object({
