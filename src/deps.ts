@@ -1,6 +1,7 @@
 import type { Config } from './config.ts';
 import type { DB } from './db/client.ts';
 import type { OptionsStore } from './domain/options.ts';
+import type { TaskFeed } from './domain/task-feed.ts';
 import type { Clock } from './lib/clock.ts';
 import type { Logger } from './lib/logger.ts';
 
@@ -18,6 +19,8 @@ export interface AppDeps {
   serverAddress: () => string;
   /** fetch used for upstream calls (the real one in production). */
   fetch: typeof fetch;
+  /** Live task changes: the relay and the poller publish, `mj.onTaskUpdate` subscribes. */
+  taskFeed: TaskFeed;
   startedAt: number;
   version: string;
 }

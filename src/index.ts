@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { openDatabase } from './db/client.ts';
 import type { AppDeps } from './deps.ts';
 import { OptionsStore } from './domain/options.ts';
+import { changeWindowOf, InProcessTaskFeed } from './domain/task-feed.ts';
 import { bootstrapRoot } from './domain/users.ts';
 import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/logger.ts';
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
     db, config, logger, clock, options,
     serverAddress: () => config.serverAddress ?? `http://localhost:${listeningPort}`,
     fetch: globalThis.fetch,
+    taskFeed: new InProcessTaskFeed(db, clock, { changeWindowMs: changeWindowOf(config) }),
     startedAt: clock.now(),
     version: pkg.version,
   };

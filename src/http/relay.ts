@@ -45,6 +45,7 @@ export function relayRoutes(deps: AppDeps) {
     logger: deps.logger,
     upstreamTimeoutMs: deps.config.upstreamTimeoutMs,
     serverAddress: deps.serverAddress,
+    taskFeed: deps.taskFeed,
   };
 
   async function run(request: Request, set: Set, handle: (caller: RelayCaller) => Promise<RelayAnswer> | RelayAnswer): Promise<unknown> {

@@ -1,8 +1,7 @@
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { Elysia } from 'elysia';
-import { managementCredentials } from '../auth/management.ts';
 import type { AppDeps } from '../deps.ts';
-import { createContextInner } from '../trpc/init.ts';
+import { createContextInner, requestCredentials } from '../trpc/init.ts';
 import { appRouter } from '../trpc/routers/index.ts';
 import { requestIdOf } from './request-id.ts';
 
@@ -17,7 +16,7 @@ export function trpcRoutes(deps: AppDeps) {
       endpoint: '/trpc',
       req: request,
       router: appRouter,
-      createContext: () => createContextInner(deps, managementCredentials(request.headers), requestId),
+      createContext: ({ info }) => createContextInner(deps, requestCredentials(request.headers, info.connectionParams), requestId),
       onError: ({ error, path }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR') {
           deps.logger.error('trpc procedure failed', { requestId, path, error: error.cause ?? error });

@@ -17,7 +17,7 @@ export interface Poller {
 }
 
 /** What the poller needs; AppDeps fits, and a test may pass its own db handle or clock. */
-export type PollerDeps = Pick<AppDeps, 'db' | 'logger' | 'clock' | 'fetch'> & {
+export type PollerDeps = Pick<AppDeps, 'db' | 'logger' | 'clock' | 'fetch'> & Partial<Pick<AppDeps, 'taskFeed'>> & {
   config: Pick<AppDeps['config'], 'pollIntervalMs' | 'pollBatchSize' | 'taskTimeoutMs' | 'upstreamTimeoutMs'>;
 };
 
@@ -90,6 +90,7 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
       // Written even without items: timeouts end tasks whether or not the upstream answers.
       try {
         const counts = applyPollBatch(deps.db, batch, items, deps.clock.now(), settings);
+        deps.taskFeed?.publish(batch.map((r) => r.id));
         if (counts.unknown || counts.invalid) {
           logger.warn('poll answer had unusable items', { channelId: channel.id, unknown: counts.unknown, invalid: counts.invalid });
         }
@@ -112,6 +113,7 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
       // All channels, any status: tasks of a disabled channel are still polled.
       const plan = planTick(rows, channelEndpoints(deps.db), deps.clock.now(), settings);
       addCounts(report, endStrandedTasks(deps.db, plan.stranded, deps.clock.now()));
+      deps.taskFeed?.publish(plan.stranded.map((s) => s.row.id));
       report.channels = plan.byChannel.size;
       await mapBounded([...plan.byChannel.values()], concurrency, async ({ channel, rows: channelRows }) => {
         try {

@@ -76,6 +76,7 @@ export async function submitTask(env: RelayEnv, caller: RelayCallerInfo, req: Su
       progress: '0%', status: '', updatedTime: submitTime,
     },
   });
+  env.taskFeed.publish([taskId]);
   const log = env.logger.child({ requestId: req.requestId, userId: caller.userId, taskId, action: plan.action, channelId: plan.channel.id });
 
   const outcome = await callUpstream(env.fetch, { baseUrl: plan.channel.baseUrl, key: plan.channel.key }, {
@@ -86,6 +87,7 @@ export async function submitTask(env: RelayEnv, caller: RelayCallerInfo, req: Su
     const now = env.clock.now();
     const r = failAndRefundNow(env.db, taskId, price, { failReason: failReason.slice(0, 1000), finishTime: now, ...extra }, now, plan.modelName);
     if (!r.won) log.warn('rejected submit already ended elsewhere; no refund from here', { failReason });
+    env.taskFeed.publish([taskId]);
   };
 
   if (outcome.kind === 'timeout') {
@@ -115,10 +117,11 @@ export async function submitTask(env: RelayEnv, caller: RelayCallerInfo, req: Su
     } else {
       log.info('upstream refused submit', { code: answer.code, status: outcome.status });
     }
-    return { status: outcome.status, body: clientBody(answer, answer.code) };
+    return { status: outcome.status, body: clientBody(answer, answer.code), taskId };
   }
 
   const settled = settleAccepted(env, plan, taskId, answer);
+  env.taskFeed.publish([taskId]);
   if (!settled.ok) {
     reject('unmarshal_response_body_failed: upstream accepted without a task id', { code: answer.code, description: answer.description });
     throw new AppError('UPSTREAM', 'unmarshal_response_body_failed', 'unmarshal_response_body_failed');
@@ -127,7 +130,7 @@ export async function submitTask(env: RelayEnv, caller: RelayCallerInfo, req: Su
   else log.info('submit accepted', { code: answer.code, mjId: settled.mjId });
   // 21 (modal wait / existed) and 22 (queued) read as 1 to clients, except the free modal openers.
   const code = answer.code === 22 || (answer.code === 21 && !FREE_ACTIONS.has(plan.action)) ? 1 : answer.code;
-  return { status: outcome.status, body: clientBody(answer, code) };
+  return { status: outcome.status, body: clientBody(answer, code), taskId };
 }
 
 /**

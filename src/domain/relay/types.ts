@@ -2,6 +2,7 @@ import type { DB } from '../../db/client.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { OptionsStore } from '../options.ts';
+import type { TaskFeed } from '../task-feed.ts';
 
 /**
  * What the relay domain needs from the outside, as plain values: the edge builds it from the app
@@ -18,6 +19,8 @@ export interface RelayEnv {
   upstreamTimeoutMs: number;
   /** Public base URL of the gateway, for forwarded image links. */
   serverAddress: () => string;
+  /** Where the submit flow announces the task rows it writes. */
+  taskFeed: TaskFeed;
 }
 
 /** The authenticated relay caller, reduced to what billing needs. */
@@ -32,4 +35,6 @@ export interface RelayCallerInfo {
 export interface RelayAnswer {
   status: number;
   body: unknown;
+  /** The local task a submit recorded (accepted or refused upstream). */
+  taskId?: number;
 }

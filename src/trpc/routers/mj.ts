@@ -3,28 +3,14 @@ import { ROLE } from '../../db/schema/index.ts';
 import { AppError } from '../../domain/errors.ts';
 import { allTaskQuerySchema, mjIdInputSchema, selfTaskQuerySchema } from '../../domain/task-query.ts';
 import {
-  adminTaskItem, allFilter, findTaskByMjId, listTasks, selfFilter, taskItem, type ImageLinkPolicy,
+  adminTaskItem, allFilter, findTaskByMjId, listTasks, selfFilter, taskItem,
 } from '../../domain/tasks.ts';
-import type { AppDeps } from '../../deps.ts';
 import { adminProcedure, router, userProcedure } from '../init.ts';
+import { adminTaskItemSchema, pageOf, policyOf, taskItemSchema } from './mj-items.ts';
+import { onTaskUpdate } from './mj-live.ts';
+import { submit } from './mj-submit.ts';
 
-const taskItemShape = {
-  id: z.number(), mj_id: z.string(), action: z.string(), prompt: z.string(), prompt_en: z.string(),
-  status: z.string(), progress: z.string(), image_url: z.string(), video_url: z.string(), video_urls: z.string(),
-  submit_time: z.number(), start_time: z.number(), finish_time: z.number(), fail_reason: z.string(),
-  quota: z.number(), code: z.number(), description: z.string(), state: z.string(), buttons: z.string(),
-  properties: z.string(),
-};
-export const taskItemSchema = z.object(taskItemShape);
-const { id, ...restOfItem } = taskItemShape;
-export const adminTaskItemSchema = z.object({ id, user_id: z.number(), channel_id: z.number(), ...restOfItem });
-
-const pageOf = <T extends z.ZodType>(item: T) =>
-  z.object({ items: z.array(item), total: z.number(), page: z.number(), page_size: z.number() });
-
-function policyOf(deps: AppDeps): ImageLinkPolicy {
-  return { forward: deps.options.get('mj_forward_url_enabled'), serverAddress: deps.serverAddress() };
-}
+export { adminTaskItemSchema, taskItemSchema } from './mj-items.ts';
 
 export const mjRouter = router({
   /** The caller's own tasks (SPEC §6.1). */
@@ -49,4 +35,10 @@ export const mjRouter = router({
     const policy = policyOf(ctx.deps);
     return admin ? adminTaskItem(row, policy) : taskItem(row, policy);
   }),
+
+  /** Typed submits through the relay's own flow (SPEC §14). */
+  submit,
+
+  /** Live task changes over SSE (SPEC §14). */
+  onTaskUpdate,
 });
