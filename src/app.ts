@@ -7,6 +7,7 @@ import { imageRoutes } from './http/image.ts';
 import { relayRoutes } from './http/relay.ts';
 import { restRoutes } from './http/rest.ts';
 import { trpcRoutes } from './http/trpc.ts';
+import { webRoutes } from './http/web.ts';
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 /** Bun's own hard limit sits a little higher, so declared oversizes get our JSON 413 first. */
@@ -63,7 +64,8 @@ export function createApp(deps: AppDeps) {
     .use(restRoutes(deps))
     .use(trpcRoutes(deps))
     .use(imageRoutes(deps))
-    .use(relayRoutes(deps));
+    .use(relayRoutes(deps))
+    .use(webRoutes(deps));
 }
 
 export type App = ReturnType<typeof createApp>;
