@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+bun run build >&2
 export DEMO="${DEMO:-1}"
 exec bun run src/index.ts

@@ -3,7 +3,9 @@ import type { AnyTaskItem } from './trpc.ts';
 /** quota units per USD (SPEC §7.4). */
 const QUOTA_PER_USD = 500_000;
 
-const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'medium' });
+const dateTime = new Intl.DateTimeFormat(undefined, {
+  month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+});
 
 export function formatTime(ms: number): string {
   return ms > 0 ? dateTime.format(new Date(ms)) : '—';
@@ -31,6 +33,14 @@ export function imageSrc(item: Pick<AnyTaskItem, 'mj_id' | 'progress'>): string 
 export interface TaskButton {
   customId: string;
   label: string;
+  /** What the button does, from its customId (emoji-only buttons say nothing else). */
+  hint: string;
+}
+
+function hintOf(customId: string): string {
+  const parts = customId.split('::');
+  const name = (parts[1] === 'JOB' ? parts[2] : parts[1]) ?? '';
+  return name.replace(/_/g, ' ').toLowerCase();
 }
 
 /** The upstream buttons of a task (a JSON string of `{ customId, label, emoji }`). */
@@ -44,7 +54,7 @@ export function buttonsOf(item: Pick<AnyTaskItem, 'buttons'>): TaskButton[] {
       const { customId, label, emoji } = b as Record<string, unknown>;
       if (typeof customId !== 'string' || !customId) return [];
       const text = (typeof label === 'string' && label) || (typeof emoji === 'string' && emoji) || '';
-      return text ? [{ customId, label: text }] : [];
+      return text ? [{ customId, label: text, hint: hintOf(customId) }] : [];
     });
   } catch {
     return [];

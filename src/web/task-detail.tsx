@@ -49,7 +49,7 @@ export function TaskDetail({ item, onClose }: { item: AnyTaskItem; onClose: () =
           </div>
           <dl className="fields">
             <dt>Status</dt><dd><StatusBadge status={item.status} /></dd>
-            <dt>Progress</dt><dd><ProgressBar progress={item.progress} label={`Progress of ${title}`} /></dd>
+            <dt>Progress</dt><dd><ProgressBar progress={item.progress} status={item.status} label={`Progress of ${title}`} /></dd>
             <dt>Action</dt><dd>{item.action}</dd>
             <dt>Prompt</dt><dd className="prompt-full">{item.prompt || '—'}</dd>
             {item.prompt_en && item.prompt_en !== item.prompt && (<><dt>Prompt (English)</dt><dd className="prompt-full">{item.prompt_en}</dd></>)}
@@ -67,7 +67,7 @@ export function TaskDetail({ item, onClose }: { item: AnyTaskItem; onClose: () =
             <h3>Follow-ups</h3>
             <div className="button-row">
               {buttons.map((b) => (
-                <button key={b.customId} type="button" disabled={action.isPending || item.status !== 'SUCCESS'}
+                <button key={b.customId} type="button" title={b.hint} disabled={action.isPending || item.status !== 'SUCCESS'}
                   onClick={() => action.mutate({ action: 'ACTION', task_id: item.mj_id, custom_id: b.customId })}>
                   {b.label}
                 </button>

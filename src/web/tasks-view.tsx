@@ -123,9 +123,9 @@ export function TasksView({ all }: { all: boolean }) {
                 <td data-label="Action">{t.action}</td>
                 <td className="col-prompt" data-label="Prompt"><span className="clamp" title={t.prompt}>{t.prompt || '—'}</span></td>
                 <td data-label="Status"><StatusBadge status={t.status} /></td>
-                <td data-label="Progress"><ProgressBar progress={t.progress} label={`Progress of task ${t.mj_id || t.id}`} /></td>
-                <td data-label="Submitted">{formatTime(t.submit_time)}</td>
-                <td data-label="Finished">{formatTime(t.finish_time)}</td>
+                <td data-label="Progress"><ProgressBar progress={t.progress} status={t.status} label={`Progress of task ${t.mj_id || t.id}`} /></td>
+                <td className="nowrap" data-label="Submitted">{formatTime(t.submit_time)}</td>
+                <td className="nowrap" data-label="Finished">{formatTime(t.finish_time)}</td>
                 <td data-label="Quota">{formatQuota(t.quota)}</td>
                 {'user_id' in t && <td data-label="User">{t.user_id}</td>}
                 {'user_id' in t && <td data-label="Channel">{t.channel_id}</td>}

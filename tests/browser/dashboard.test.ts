@@ -123,6 +123,7 @@ describe('dashboard', () => {
     const dialog = page.getByRole('dialog');
     await dialog.getByText('Fail reason').waitFor();
     expect(await dialog.getByText(SIM_FAIL_REASON).count()).toBe(1);
+    await page.screenshot({ path: join(SHOTS, 'dashboard-detail-failed.png') });
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
   });
@@ -141,6 +142,7 @@ describe('dashboard', () => {
     const dialog = page.getByRole('dialog');
     await dialog.getByRole('button', { name: 'U1', exact: true }).click();
     await dialog.getByRole('status').filter({ hasText: 'UPSCALE submitted' }).waitFor();
+    await page.screenshot({ path: join(SHOTS, 'dashboard-detail.png') });
     await page.keyboard.press('Escape');
     const upscale = await waitFor(() => srv.db.$client.query<{ mj_id: string }, []>(
       "SELECT mj_id FROM tasks WHERE action = 'UPSCALE' AND mj_id <> ''",
@@ -148,6 +150,7 @@ describe('dashboard', () => {
     await waitFor(async () => (await progressValue(page, upscale.mj_id)) !== null, 'the upscale row');
     finishUpstream();
     await waitFor(async () => (await progressValue(page, upscale.mj_id)) === 100, 'the upscale at 100%');
+    await page.emulateMedia({ reducedMotion: 'reduce' });
     await page.screenshot({ path: join(SHOTS, 'dashboard-desktop.png') });
   });
 
@@ -172,6 +175,8 @@ describe('dashboard', () => {
     await waitFor(async () => (await adminPage.getByRole('progressbar').count()) > 0, "the users' tasks");
     expect(await adminPage.getByRole('columnheader', { name: 'Channel', exact: true }).count()).toBe(1);
     await adminPage.screenshot({ path: join(SHOTS, 'dashboard-admin.png') });
+    await adminPage.emulateMedia({ colorScheme: 'dark' });
+    await adminPage.screenshot({ path: join(SHOTS, 'dashboard-dark.png') });
     await adminPage.close();
   });
 

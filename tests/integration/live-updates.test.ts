@@ -126,6 +126,30 @@ describe('mj.onTaskUpdate', () => {
     expect(String((denied.errors[0] as Error).message)).toBe('Unauthorized, insufficient privileges');
   });
 
+  test("raw SSE with tRPC's connectionParams (a browser EventSource's only way) authenticates too", async () => {
+    const params = encodeURIComponent(JSON.stringify({ authorization: `Bearer ${alice.accessToken}`, 'new-api-user': String(alice.id) }));
+    const input = encodeURIComponent(JSON.stringify({}));
+    const ac = new AbortController();
+    const res = await fetch(`${srv.url}/trpc/mj.onTaskUpdate?input=${input}&connectionParams=${params}`, {
+      headers: { accept: 'text/event-stream' }, signal: ac.signal,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toStartWith('text/event-stream');
+    const reader = res.body!.getReader();
+    let text = '';
+    await waitFor(async () => {
+      text += new TextDecoder().decode((await reader.read()).value);
+      return text.includes('event: connected');
+    }, 'the connected event');
+    const task = await relayImagine(alice.key, 'seen over raw sse');
+    await waitFor(async () => {
+      text += new TextDecoder().decode((await reader.read()).value);
+      return text.includes(task);
+    }, 'the task over raw SSE');
+    ac.abort();
+    expect(text).toMatch(/\nid: [A-Za-z0-9]+-\d+-\d+\n/);
+  });
+
   test('a subscription without credentials is refused', async () => {
     const sub = collect({ accessToken: 'not-a-token', id: 1 });
     await waitFor(() => sub.errors.length > 0, 'the refusal');
