@@ -3,28 +3,31 @@ import { useId, useState, type FormEvent } from 'react';
 import { describeProblem, type Problem } from './errors.ts';
 import { useTRPC } from './trpc.ts';
 
+/** A newly created key, shown in full once. */
+export function CreatedKey({ name, keyText }: { name: string; keyText: string }) {
+  return (
+    <p role="status" className="ok">
+      Created API key <strong>{name}</strong>; jobs are now billed to it. Its full value, shown only this once, for other
+      clients: <code className="secret">{keyText}</code>
+    </p>
+  );
+}
+
 /** Offer to create an API key when a submit had none to bill. */
-export function CreateKeyOffer({ onCreated }: { onCreated?: () => void }) {
+export function CreateKeyOffer({ onCreated }: { onCreated: (key: { name: string; key: string }) => void }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const create = useMutation(trpc.token.create.mutationOptions({
-    onSuccess: () => {
+    onSuccess: (key) => {
       void queryClient.invalidateQueries({ queryKey: trpc.token.list.pathKey() });
-      onCreated?.();
+      onCreated(key);
     },
   }));
   return (
     <div className="offer">
-      {create.data ? (
-        <p role="status">
-          Created API key <strong>{create.data.name}</strong>. Its full value, shown only now, for other clients:{' '}
-          <code className="secret">{create.data.key}</code>
-        </p>
-      ) : (
-        <button type="button" onClick={() => create.mutate({ name: 'dashboard', unlimited_quota: true })} disabled={create.isPending}>
-          Create an API key
-        </button>
-      )}
+      <button type="button" onClick={() => create.mutate({ name: 'dashboard', unlimited_quota: true })} disabled={create.isPending}>
+        Create an API key
+      </button>
       {create.error && <p className="error" role="alert">{describeProblem(create.error).text}</p>}
     </div>
   );
@@ -38,6 +41,7 @@ export function PromptBox() {
   const [prompt, setPrompt] = useState('');
   const [tokenId, setTokenId] = useState('');
   const [problem, setProblem] = useState<Problem | null>(null);
+  const [created, setCreated] = useState<{ name: string; key: string } | null>(null);
   const keys = useQuery(trpc.token.list.queryOptions({ page_size: 100 }));
   const usable = (keys.data?.items ?? []).filter((k) => k.status === 1);
   const submit = useMutation(trpc.mj.submit.mutationOptions({
@@ -85,8 +89,9 @@ export function PromptBox() {
         <p className="muted">Jobs are billed to one of your API keys, and you have none yet.</p>
       )}
       {(problem?.noKey || (keys.isSuccess && usable.length === 0)) && (
-        <CreateKeyOffer onCreated={() => setProblem(null)} />
+        <CreateKeyOffer onCreated={(key) => { setProblem(null); setCreated(key); }} />
       )}
+      {created && <CreatedKey name={created.name} keyText={created.key} />}
     </form>
   );
 }

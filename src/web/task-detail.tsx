@@ -2,7 +2,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
 import { describeProblem, type Problem } from './errors.ts';
 import { buttonsOf, formatQuota, formatTime, imageSrc } from './format.ts';
-import { CreateKeyOffer } from './prompt-box.tsx';
+import { CreatedKey, CreateKeyOffer } from './prompt-box.tsx';
 import { ProgressBar, StatusBadge } from './progress.tsx';
 import { useTRPC, type AnyTaskItem } from './trpc.ts';
 
@@ -13,6 +13,7 @@ export function TaskDetail({ item, onClose }: { item: AnyTaskItem; onClose: () =
   const dialog = useRef<HTMLDialogElement>(null);
   const [problem, setProblem] = useState<Problem | null>(null);
   const [sent, setSent] = useState<string | null>(null);
+  const [created, setCreated] = useState<{ name: string; key: string } | null>(null);
   const action = useMutation(trpc.mj.submit.mutationOptions({
     onSuccess: (task) => {
       setProblem(null);
@@ -77,7 +78,8 @@ export function TaskDetail({ item, onClose }: { item: AnyTaskItem; onClose: () =
         )}
         {sent && !problem && <p className="ok" role="status">{sent}</p>}
         {problem && <p className="error" role="alert">{problem.text}</p>}
-        {problem?.noKey && <CreateKeyOffer onCreated={() => setProblem(null)} />}
+        {problem?.noKey && <CreateKeyOffer onCreated={(key) => { setProblem(null); setCreated(key); }} />}
+        {created && <CreatedKey name={created.name} keyText={created.key} />}
       </div>
     </dialog>
   );

@@ -15,6 +15,8 @@ import { startTestServer, waitFor, type TestServer } from '../helpers/server.ts'
  */
 
 const SECRET = 'browser-secret';
+/** Per-test budget: Chromium on a busy 2-core machine; every wait inside is a wait-for. */
+const BUDGET = 20_000;
 const SHOTS = join(import.meta.dir, '../../.tmp');
 let srv: TestServer;
 let sim: Simulator;
@@ -27,10 +29,13 @@ let admin: TestUser;
 let channelId: number;
 const problems: string[] = [];
 
-async function openPage(): Promise<Page> {
+/** `refusals` collects Chrome's own "Failed to load resource" lines of a page whose calls are meant to fail. */
+async function openPage(refusals?: string[]): Promise<Page> {
   const page = await context.newPage();
   page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+    if (m.type() !== 'error') return;
+    if (refusals && m.text().startsWith('Failed to load resource')) refusals.push(m.text());
+    else problems.push(`console: ${m.text()}`);
   });
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   return page;
@@ -90,7 +95,7 @@ afterAll(async () => {
   await poller?.stop();
   await sim?.stop();
   await srv?.stop();
-});
+}, BUDGET);
 
 describe('dashboard', () => {
   let page: Page;
@@ -102,7 +107,7 @@ describe('dashboard', () => {
     for (const header of ['Task', 'Status', 'Progress']) {
       expect(await page.getByRole('columnheader', { name: header, exact: true }).count()).toBe(1);
     }
-  }, 30_000);
+  }, BUDGET);
 
   test('a relay task appears and its progress bar moves to 100% without a reload; its thumbnail loads', async () => {
     const mjId = await relayImagine('a red fox in the snow');
@@ -112,7 +117,7 @@ describe('dashboard', () => {
     const thumb = page.getByRole('img', { name: `Thumbnail of task ${mjId}` });
     await thumb.waitFor();
     await waitFor(() => thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), 'the thumbnail');
-  });
+  }, BUDGET);
 
   test('the detail view of a failed task shows its fail reason', async () => {
     const mjId = await relayImagine('a doomed cat --sim-fail');
@@ -126,7 +131,7 @@ describe('dashboard', () => {
     await page.screenshot({ path: join(SHOTS, 'dashboard-detail-failed.png') });
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
-  });
+  }, BUDGET);
 
   test('an imagine from the prompt box and U1 on its result both finish', async () => {
     await page.getByLabel('Prompt').fill('a lighthouse at dawn, watercolor');
@@ -152,7 +157,7 @@ describe('dashboard', () => {
     await waitFor(async () => (await progressValue(page, upscale.mj_id)) === 100, 'the upscale at 100%');
     await page.emulateMedia({ reducedMotion: 'reduce' });
     await page.screenshot({ path: join(SHOTS, 'dashboard-desktop.png') });
-  });
+  }, BUDGET);
 
   test('at 375 px nothing scrolls sideways', async () => {
     await page.setViewportSize({ width: 375, height: 800 });
@@ -161,7 +166,7 @@ describe('dashboard', () => {
     await page.screenshot({ path: join(SHOTS, 'dashboard-375.png'), fullPage: false });
     expect(width).toBeLessThanOrEqual(375);
     await page.setViewportSize({ width: 1280, height: 860 });
-  });
+  }, BUDGET);
 
   test('an admin has "All tasks" with user and channel columns and the Channel filter', async () => {
     const adminPage = await openPage();
@@ -178,7 +183,38 @@ describe('dashboard', () => {
     await adminPage.emulateMedia({ colorScheme: 'dark' });
     await adminPage.screenshot({ path: join(SHOTS, 'dashboard-dark.png') });
     await adminPage.close();
-  });
+  }, BUDGET);
+
+  test('by keyboard alone: sign in; with no API key the page offers one, then says the quota is short', async () => {
+    const refusals: string[] = [];
+    const kbPage = await openPage(refusals);
+    await kbPage.goto(srv.url);
+    await kbPage.getByLabel('Access token').waitFor();
+    await kbPage.keyboard.press('Tab');
+    await kbPage.keyboard.type(admin.accessToken);
+    await kbPage.keyboard.press('Tab');
+    await kbPage.keyboard.type(String(admin.id));
+    await kbPage.keyboard.press('Enter');
+    await kbPage.getByRole('tab', { name: 'All tasks' }).waitFor();
+
+    await kbPage.getByLabel('Prompt').focus();
+    await kbPage.keyboard.type('a quiet harbour');
+    await kbPage.keyboard.press('Tab');
+    await kbPage.keyboard.press('Enter');
+    await kbPage.getByRole('alert').filter({ hasText: 'you have no usable key' }).waitFor();
+    const offer = kbPage.getByRole('button', { name: 'Create an API key' });
+    await offer.focus();
+    await kbPage.keyboard.press('Enter');
+    await kbPage.getByRole('status').filter({ hasText: 'Created API key' }).waitFor();
+
+    await kbPage.getByRole('button', { name: 'Imagine' }).focus();
+    await kbPage.keyboard.press('Enter');
+    await kbPage.getByRole('alert').filter({ hasText: 'Not enough quota' }).waitFor();
+    await kbPage.screenshot({ path: join(SHOTS, 'dashboard-refusal.png') });
+    await kbPage.close();
+    // The two refused submits (no_api_key, quota_not_enough) are HTTP 400s, which Chrome logs itself.
+    expect(refusals).toEqual(Array(2).fill('Failed to load resource: the server responded with a status of 400 (Bad Request)'));
+  }, BUDGET);
 
   test('no console errors on any of it', () => {
     expect(problems).toEqual([]);
