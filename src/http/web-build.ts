@@ -20,6 +20,8 @@ export interface WebBundle {
   indexHtml: string;
   /** File names under `assets/` (hashed, so cacheable for ever). */
   assets: ReadonlySet<string>;
+  /** Assets that also have a gzip twin (`<name>.gz`), made at build time so no request compresses. */
+  gzipped: ReadonlySet<string>;
 }
 
 function filesUnder(dir: string): string[] {
@@ -29,10 +31,10 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-/** Hash of everything the bundle is made of: the dashboard's sources and the locked dependencies. */
+/** Hash of everything the bundle is made of: the dashboard's sources, this builder, the locked dependencies. */
 export function webSourceHash(): string {
   const h = createHash('sha256');
-  for (const f of [...filesUnder(WEB_SRC), join(ROOT, 'package.json'), join(ROOT, 'bun.lock')]) {
+  for (const f of [...filesUnder(WEB_SRC), import.meta.path, join(ROOT, 'package.json'), join(ROOT, 'bun.lock')]) {
     if (!existsSync(f)) continue;
     h.update(relative(ROOT, f)).update('\0').update(readFileSync(f)).update('\0');
   }
@@ -40,7 +42,11 @@ export function webSourceHash(): string {
 }
 
 function load(dir: string): WebBundle {
-  return { dir, indexHtml: readFileSync(join(dir, 'index.html'), 'utf8'), assets: new Set(readdirSync(join(dir, 'assets'))) };
+  const names = readdirSync(join(dir, 'assets'));
+  return {
+    dir, indexHtml: readFileSync(join(dir, 'index.html'), 'utf8'),
+    assets: new Set(names.filter((n) => !n.endsWith('.gz'))), gzipped: new Set(names.filter((n) => n.endsWith('.gz')).map((n) => n.slice(0, -3))),
+  };
 }
 
 /** Old builds beyond the newest few are removed (a running older process may still serve one). */
@@ -69,6 +75,10 @@ export async function buildWeb(opts: { force?: boolean } = {}): Promise<WebBundl
     });
     if (!result.success) throw new Error(`dashboard build failed: ${result.logs.map(String).join('\n')}`);
     const names = result.outputs.map((o) => relative(join(tmp, 'assets'), o.path));
+    for (const n of names) {
+      const p = join(tmp, 'assets', n);
+      writeFileSync(`${p}.gz`, Bun.gzipSync(readFileSync(p), { level: 9 }));
+    }
     const scripts = names.filter((n) => n.endsWith('.js')).map((n) => `<script type="module" src="/assets/${n}"></script>`);
     const styles = names.filter((n) => n.endsWith('.css')).map((n) => `<link rel="stylesheet" href="/assets/${n}">`);
     const template = readFileSync(join(WEB_SRC, 'index.html'), 'utf8');

@@ -47,7 +47,7 @@ export function webRoutes(deps: AppDeps) {
         },
       });
     })
-    .get('/assets/:file', async ({ params }) => {
+    .get('/assets/:file', async ({ params, request }) => {
       let b: WebBundle;
       try {
         b = await ensure();
@@ -60,11 +60,12 @@ export function webRoutes(deps: AppDeps) {
         });
       }
       const ext = params.file.slice(params.file.lastIndexOf('.') + 1);
-      return new Response(Bun.file(join(b.dir, 'assets', params.file)), {
-        headers: {
-          'content-type': TYPES[ext] ?? 'application/octet-stream', 'cache-control': 'public, max-age=31536000, immutable',
-          'x-content-type-options': 'nosniff',
-        },
-      });
+      const headers: Record<string, string> = {
+        'content-type': TYPES[ext] ?? 'application/octet-stream', 'cache-control': 'public, max-age=31536000, immutable',
+        'x-content-type-options': 'nosniff', vary: 'accept-encoding',
+      };
+      const gzip = b.gzipped.has(params.file) && /\bgzip\b/.test(request.headers.get('accept-encoding') ?? '');
+      if (gzip) headers['content-encoding'] = 'gzip';
+      return new Response(Bun.file(join(b.dir, 'assets', gzip ? `${params.file}.gz` : params.file)), { headers });
     });
 }
