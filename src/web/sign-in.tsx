@@ -24,7 +24,8 @@ export function SignIn({ notice, onSignedIn }: { notice: string | null; onSigned
       await client.user.self.query();
       onSignedIn({ token: token.trim(), userId: id });
     } catch (err) {
-      setError(describeProblem(err).text);
+      const p = describeProblem(err);
+      setError(p.signOut && err instanceof Error ? `Sign-in failed: ${err.message}` : p.text);
     } finally {
       setBusy(false);
     }

@@ -165,6 +165,13 @@ describe('dashboard', () => {
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     await page.screenshot({ path: join(SHOTS, 'dashboard-375.png'), fullPage: false });
     expect(width).toBeLessThanOrEqual(375);
+    await page.getByRole('table').getByRole('button').first().click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText('Status').waitFor();
+    const dialogFits = await dialog.evaluate((d) => d.getBoundingClientRect().right <= 375 && d.scrollWidth <= d.clientWidth);
+    await page.screenshot({ path: join(SHOTS, 'dashboard-375-detail.png'), fullPage: false });
+    await page.keyboard.press('Escape');
+    expect(dialogFits).toBe(true);
     await page.setViewportSize({ width: 1280, height: 860 });
   }, BUDGET);
 
