@@ -33,8 +33,18 @@ function collect(u: { accessToken: string; id: number }, input: { all?: boolean;
     onData: (d) => got.push(d as unknown as Received),
     onError: (e) => errors.push(e),
   });
-  return { got, errors, stop: () => sub.unsubscribe() };
+  return {
+    got, errors,
+    /** Ends the subscription and waits until the server let go of it, so the next test starts clean. */
+    stop: async () => {
+      sub.unsubscribe();
+      await waitFor(() => listeners() === 0, 'the subscription to end');
+    },
+  };
 }
+
+const listeners = () => (srv.deps.taskFeed as { listenerCount?: number }).listenerCount;
+const listening = () => waitFor(() => listeners() === 1, 'the subscription to listen');
 
 async function relayImagine(key: Record<string, string>, prompt: string): Promise<string> {
   const res = await fetch(`${srv.url}/mj/submit/imagine`, {
@@ -65,7 +75,7 @@ afterAll(async () => {
 describe('mj.onTaskUpdate', () => {
   test("a user receives their own task's changes, up to 100%, and never another user's", async () => {
     const sub = collect(alice);
-    await waitFor(() => (srv.deps.taskFeed as { listenerCount?: number }).listenerCount === 1, 'the subscription to listen');
+    await listening();
     const bobsTask = await relayImagine(bob.key, 'bob private cat');
     const alicesTask = await relayImagine(alice.key, 'alice cat');
     for (let i = 0; i < 12; i++) {
@@ -73,7 +83,7 @@ describe('mj.onTaskUpdate', () => {
       await poller.runOnce();
     }
     await waitFor(() => sub.got.some((e) => e.data.mj_id === alicesTask && e.data.progress === '100%'), "alice's task at 100%");
-    sub.stop();
+    await sub.stop();
     expect(sub.errors).toEqual([]);
     expect(sub.got.every((e) => e.data.mj_id !== bobsTask)).toBe(true);
     expect(sub.got.some((e) => e.data.progress !== '100%')).toBe(true);
@@ -85,16 +95,15 @@ describe('mj.onTaskUpdate', () => {
 
   test('a reconnect with the last event id replays what was missed, from the buffer', async () => {
     const first = collect(alice);
-    await waitFor(() => (srv.deps.taskFeed as { listenerCount?: number }).listenerCount === 1, 'the subscription to listen');
+    await listening();
     const before = await relayImagine(alice.key, 'before the break');
     const seen = await waitFor(() => first.got.find((e) => e.data.mj_id === before), 'the first event');
-    first.stop();
-    await waitFor(() => (srv.deps.taskFeed as { listenerCount?: number }).listenerCount === 0, 'the subscription to end');
+    await first.stop();
 
     const missed = await relayImagine(alice.key, 'while away');
     const again = collect(alice, { lastEventId: seen.id });
     await waitFor(() => again.got.some((e) => e.data.mj_id === missed), 'the missed task to be replayed');
-    again.stop();
+    await again.stop();
     expect(again.errors).toEqual([]);
   });
 
@@ -103,26 +112,26 @@ describe('mj.onTaskUpdate', () => {
     const task = await relayImagine(alice.key, 'after a restart');
     const sub = collect(alice, { lastEventId: `oldboot-1-${since}` });
     await waitFor(() => sub.got.some((e) => e.data.mj_id === task), 'the task from the database');
-    sub.stop();
+    await sub.stop();
     const bobs = await relayImagine(bob.key, 'bob again');
     const replay = collect(alice, { lastEventId: `oldboot-1-${since}` });
     await waitFor(() => replay.got.length > 0, 'a replay');
-    replay.stop();
+    await replay.stop();
     expect(replay.got.some((e) => e.data.mj_id === bobs)).toBe(false);
   });
 
   test('admins may follow every task as §6.2 items; users may not', async () => {
     const root = { accessToken: ROOT_TOKEN, id: 1 };
     const sub = collect(root, { all: true });
-    await waitFor(() => (srv.deps.taskFeed as { listenerCount?: number }).listenerCount === 1, 'the admin subscription');
+    await listening();
     const task = await relayImagine(bob.key, 'seen by the admin');
     const got = await waitFor(() => sub.got.find((e) => e.data.mj_id === task), "bob's task in the admin feed");
-    sub.stop();
+    await sub.stop();
     expect(got.data.user_id).toBe(bob.id);
 
     const denied = collect(alice, { all: true });
     await waitFor(() => denied.errors.length > 0, 'the refusal');
-    denied.stop();
+    await denied.stop();
     expect(String((denied.errors[0] as Error).message)).toBe('Unauthorized, insufficient privileges');
   });
 
@@ -147,13 +156,14 @@ describe('mj.onTaskUpdate', () => {
       return text.includes(task);
     }, 'the task over raw SSE');
     ac.abort();
+    await waitFor(() => listeners() === 0, 'the raw subscription to end');
     expect(text).toMatch(/\nid: [A-Za-z0-9]+-\d+-\d+\n/);
   });
 
   test('a subscription without credentials is refused', async () => {
     const sub = collect({ accessToken: 'not-a-token', id: 1 });
     await waitFor(() => sub.errors.length > 0, 'the refusal');
-    sub.stop();
+    await sub.stop();
     expect(String((sub.errors[0] as Error).message)).toBe('Unauthorized, invalid access token');
   });
 });
