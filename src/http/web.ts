@@ -14,12 +14,18 @@ const TYPES: Record<string, string> = {
   svg: 'image/svg+xml', png: 'image/png', woff2: 'font/woff2',
 };
 
+/** A browser navigation (Accept names text/html) rather than an API client asking `/` for JSON. */
+export function wantsHtml(request: Request): boolean {
+  return /\btext\/html\b/.test(request.headers.get('accept') ?? '');
+}
+
 /**
  * The dashboard (SPEC §14) at `GET /`, with its hashed assets under `/assets/`. The bundle is the
  * one `bun run build` made for the current sources, or is built on the first request when
- * missing (so tests and a bare `bun run start` need no extra step).
+ * missing (so tests and a bare `bun run start` need no extra step). `opts.nonHtml` answers `GET /`
+ * for clients that do not ask for HTML.
  */
-export function webRoutes(deps: AppDeps) {
+export function webRoutes(deps: AppDeps, opts: { nonHtml?: (request: Request) => Response | Promise<Response> } = {}) {
   let bundle: Promise<WebBundle> | null = null;
   const ensure = () => (bundle ??= buildWeb().catch((err: unknown) => {
     bundle = null;
@@ -33,7 +39,9 @@ export function webRoutes(deps: AppDeps) {
   };
 
   return new Elysia({ name: 'web' })
-    .get('/', async () => {
+    .get('/', async ({ request }) => {
+      // `/` also serves API clients (a JSON index) when given one: only browsers get the page.
+      if (opts.nonHtml && !wantsHtml(request)) return opts.nonHtml(request);
       let b: WebBundle;
       try {
         b = await ensure();
@@ -43,7 +51,7 @@ export function webRoutes(deps: AppDeps) {
       return new Response(b.indexHtml, {
         headers: {
           'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', 'content-security-policy': CSP,
-          'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer',
+          'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', vary: 'accept',
         },
       });
     })

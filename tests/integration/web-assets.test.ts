@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { gunzipSync } from 'node:zlib';
+import { webRoutes } from '../../src/http/web.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 /** The dashboard's page and bundle as served (SPEC §14): no CDN, hashed assets, long cache. */
@@ -40,4 +41,13 @@ describe('GET / and /assets/*', () => {
     expect(res.status).toBe(404);
     expect(res.headers.get('cache-control')).toBe('no-store');
   });
+});
+
+test('with a JSON index for API clients, only requests that accept HTML get the page', async () => {
+  const web = webRoutes(srv.deps, { nonHtml: () => Response.json({ success: true, message: '', data: { name: 'mj-gateway' } }) });
+  const api = await web.handle(new Request('http://local/', { headers: { accept: 'application/json' } }));
+  expect(await api.json()).toEqual({ success: true, message: '', data: { name: 'mj-gateway' } });
+  const browser = await web.handle(new Request('http://local/', { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } }));
+  expect(browser.headers.get('content-type')).toBe('text/html; charset=utf-8');
+  expect(browser.headers.get('vary')).toBe('accept');
 });
