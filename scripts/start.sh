@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+bun run build >&2
 export DEMO="${DEMO:-1}"
 # It prints a root access token, so it listens on loopback only unless HOST says otherwise
 # (HOST=0.0.0.0 exposes it on purpose). `bun run start` keeps the 0.0.0.0 default.

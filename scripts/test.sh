@@ -5,6 +5,14 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh || exit 1
+# The dashboard's browser tests drive Debian's Chromium (SPEC §14).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing chromium (apt)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >&2 ||
+    echo "could not install chromium; the browser tests will fail" >&2
+fi
 echo "== typecheck"
 if ! bun run typecheck; then
   echo "typecheck failed"

@@ -5,12 +5,13 @@ import { BodyReadError, BodyTooLargeError, MAX_BODY_BYTES } from './http/body.ts
 import { errorBodyFor, pathOfUrl } from './http/errors.ts';
 import { requestIdOf } from './http/request-id.ts';
 import { imageRoutes } from './http/image.ts';
-import { indexRoutes } from './http/index-route.ts';
+import { surfaceIndex } from './http/index-route.ts';
 import { metricsRoutes } from './http/metrics.ts';
 import { openapiRoutes } from './http/openapi-routes.ts';
 import { relayRoutes } from './http/relay.ts';
 import { restRoutes } from './http/rest.ts';
 import { trpcRoutes } from './http/trpc.ts';
+import { webRoutes } from './http/web.ts';
 
 export { MAX_BODY_BYTES };
 /**
@@ -84,12 +85,12 @@ export function createApp(deps: AppDeps) {
       }
     })
     .use(metricsRoutes(deps))
-    .use(indexRoutes(deps))
     .use(restRoutes(deps))
     .use(trpcRoutes(deps))
     .use(imageRoutes(deps))
     .use(relayRoutes(deps))
-    .use(openapiRoutes(deps));
+    .use(openapiRoutes(deps))
+    .use(webRoutes(deps, { nonHtml: () => Response.json(surfaceIndex(deps)) }));
 }
 
 export type App = ReturnType<typeof createApp>;

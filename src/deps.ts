@@ -3,6 +3,7 @@ import type { DB } from './db/client.ts';
 import type { DatabaseKind, PollerRole } from './domain/lease.ts';
 import type { OptionsStore } from './domain/options.ts';
 import type { ImageStore } from './images/store.ts';
+import type { TaskFeed } from './domain/task-feed.ts';
 import type { Clock } from './lib/clock.ts';
 import type { Logger } from './lib/logger.ts';
 import type { Metrics } from './lib/metrics.ts';
@@ -29,6 +30,8 @@ export interface AppDeps {
   pollerRole: () => PollerRole;
   /** Final images of SUCCESS tasks (SPEC §9); null = none; unset = the folder IMAGE_CACHE_* names. */
   imageStore?: ImageStore | null;
+  /** Live task changes: the relay and the poller publish, `mj.onTaskUpdate` subscribes. */
+  taskFeed: TaskFeed;
   startedAt: number;
   version: string;
 }

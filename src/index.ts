@@ -9,6 +9,7 @@ import { OptionsStore } from './domain/options.ts';
 import { createMetrics } from './lib/metrics.ts';
 import { openImageStore } from './images/folder-store.ts';
 import type { ImageStore } from './images/store.ts';
+import { changeWindowOf, InProcessTaskFeed } from './domain/task-feed.ts';
 import { bootstrapRoot } from './domain/users.ts';
 import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/logger.ts';
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
     fetch: globalThis.fetch,
     pollerRole: () => poller?.role() ?? 'off',
     imageStore,
+    taskFeed: new InProcessTaskFeed(db, clock, { changeWindowMs: changeWindowOf(config) }),
     startedAt: clock.now(),
     version: pkg.version,
   };

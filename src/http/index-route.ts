@@ -1,4 +1,3 @@
-import { Elysia } from 'elysia';
 import type { AppDeps } from '../deps.ts';
 import { SUBMIT_ROUTES } from '../domain/relay/schemas.ts';
 import { appRouter } from '../trpc/routers/index.ts';
@@ -6,7 +5,7 @@ import { appRouter } from '../trpc/routers/index.ts';
 /**
  * `GET /`: a small JSON index of the surfaces, so the first URL a new user opens answers with
  * where to go next. Built from the route tables themselves, so it cannot list a route that is not
- * served. JSON only (a browser dashboard may take over `GET /` for `Accept: text/html`).
+ * served. Browsers (`Accept: text/html`) get the dashboard at `GET /` instead (http/web.ts).
  */
 
 export interface SurfaceIndex {
@@ -21,6 +20,10 @@ export interface SurfaceIndex {
     image: string;
     health: string;
     status: string;
+    dashboard: string;
+    api_document: string;
+    docs: string;
+    metrics: string;
   };
 }
 
@@ -46,10 +49,10 @@ export function surfaceIndex(deps: AppDeps): SurfaceIndex {
       image: 'GET /mj/image/:id',
       health: 'GET /healthz',
       status: 'GET /api/status',
+      dashboard: 'GET / (in a browser)',
+      api_document: 'GET /openapi.json',
+      docs: 'GET /docs',
+      metrics: 'GET /metrics',
     },
   };
-}
-
-export function indexRoutes(deps: AppDeps) {
-  return new Elysia({ name: 'index' }).get('/', () => Response.json(surfaceIndex(deps)), { parse: 'none' });
 }

@@ -50,6 +50,7 @@ export function relayRoutes(deps: AppDeps) {
     submitFailover: deps.config.submitFailover,
     defaultRateLimitPerMinute: deps.config.relayRateLimitPerMinute,
     serverAddress: deps.serverAddress,
+    taskFeed: deps.taskFeed,
   };
 
   async function run(request: Request, set: Set, handle: (caller: RelayCaller) => Promise<RelayAnswer> | RelayAnswer): Promise<unknown> {

@@ -1,8 +1,7 @@
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { Elysia } from 'elysia';
-import { managementCredentials } from '../auth/management.ts';
 import type { AppDeps } from '../deps.ts';
-import { createContextInner } from '../trpc/init.ts';
+import { createContextInner, requestCredentials } from '../trpc/init.ts';
 import { appRouter } from '../trpc/routers/index.ts';
 import { readBodyBytes } from './body.ts';
 import { requestIdOf } from './request-id.ts';
@@ -43,7 +42,7 @@ export function trpcRoutes(deps: AppDeps) {
       req,
       router: appRouter,
       maxBatchSize: MAX_TRPC_BATCH,
-      createContext: () => createContextInner(deps, managementCredentials(request.headers), requestId),
+      createContext: ({ info }) => createContextInner(deps, requestCredentials(request.headers, info.connectionParams), requestId),
       onError: ({ error, path }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR') {
           deps.logger.error('trpc procedure failed', { requestId, path, error: error.cause ?? error });

@@ -28,7 +28,7 @@ export interface Poller {
 }
 
 /** What the poller needs; AppDeps fits, and a test may pass its own db handle or clock. */
-export type PollerDeps = Pick<AppDeps, 'db' | 'logger' | 'clock' | 'fetch'> & Partial<Pick<AppDeps, 'metrics'>> & {
+export type PollerDeps = Pick<AppDeps, 'db' | 'logger' | 'clock' | 'fetch'> & Partial<Pick<AppDeps, 'metrics' | 'taskFeed'>> & {
   config: Pick<AppDeps['config'], 'pollIntervalMs' | 'pollBatchSize' | 'taskTimeoutMs' | 'upstreamTimeoutMs'>
     & Partial<Pick<AppDeps['config'], 'pollLeaseMs'>>;
   /**
@@ -127,6 +127,7 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
       // Written even without items: timeouts end tasks whether or not the upstream answers.
       try {
         const counts = applyPollBatch(deps.db, batch, items, deps.clock.now(), settings);
+        deps.taskFeed?.publish(batch.map((r) => r.id));
         if (counts.unknown || counts.invalid) {
           logger.warn('poll answer had unusable items', { channelId: channel.id, unknown: counts.unknown, invalid: counts.invalid });
         }
@@ -155,6 +156,7 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
         const msg = e.orphan ? 'orphaned submit failed and refunded' : 'task of a deleted channel failed and refunded';
         logger.warn(msg, { taskId: e.taskId, userId: e.userId, refunded: e.refunded, reason: e.reason });
       }
+      deps.taskFeed?.publish(plan.stranded.map((s) => s.row.id));
       report.channels = plan.byChannel.size;
       await mapBounded([...plan.byChannel.values()], concurrency, async ({ channel, rows: channelRows }) => {
         try {

@@ -1,7 +1,7 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import { ZodError } from 'zod';
-import { authenticateManagement, type ManagementCredentials } from '../auth/management.ts';
+import { authenticateManagement, managementCredentials, type ManagementCredentials } from '../auth/management.ts';
 import { ROLE } from '../db/schema/index.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError, type AppErrorKind } from '../domain/errors.ts';
@@ -19,6 +19,19 @@ export function createContextInner(deps: AppDeps, credentials: ManagementCredent
   return { deps, credentials, requestId };
 }
 
+/**
+ * The caller's credentials: the headers of SPEC §5.1, or, when the request carries no
+ * Authorization header, tRPC's `connectionParams` (`{ authorization, 'new-api-user' }`): a
+ * browser's EventSource cannot send headers, so httpSubscriptionLink puts them in the URL.
+ * Our logs carry paths only, never query strings; the dashboard itself sends headers instead.
+ */
+export function requestCredentials(headers: Headers, connectionParams: Record<string, string | undefined> | null): ManagementCredentials {
+  const fromHeaders = managementCredentials(headers);
+  if (fromHeaders.authorization || !connectionParams) return fromHeaders;
+  const pick = (...keys: string[]) => keys.map((k) => connectionParams[k]).find((v) => typeof v === 'string') ?? null;
+  return { authorization: pick('authorization', 'Authorization'), newApiUser: pick('new-api-user', 'New-Api-User', 'newApiUser') };
+}
+
 // 2. Init ------------------------------------------------------------------------------------
 
 /** First zod issue as `<message>`; the message already names the field. */
@@ -31,6 +44,8 @@ export function zodMessage(err: ZodError): string {
 
 const t = initTRPC.context<Context>().create({
   isDev: false,
+  // Bun closes a connection idle for 10 s: keep-alive pings hold SSE subscriptions open.
+  sse: { ping: { enabled: true, intervalMs: 5_000 }, client: { reconnectAfterInactivityMs: 12_000 } },
   errorFormatter({ shape, error, ctx }) {
     const zod = error.cause instanceof ZodError ? error.cause : null;
     const message = zod

@@ -3,6 +3,7 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import type { DB } from '../../src/db/client.ts';
 import type { AppDeps } from '../../src/deps.ts';
 import { OptionsStore } from '../../src/domain/options.ts';
+import { changeWindowOf, InProcessTaskFeed } from '../../src/domain/task-feed.ts';
 import { bootstrapRoot } from '../../src/domain/users.ts';
 import { systemClock, type Clock } from '../../src/lib/clock.ts';
 import { silentLogger, type Logger } from '../../src/lib/logger.ts';
@@ -38,6 +39,7 @@ export async function startTestServer(opts: { env?: Record<string, string>; cloc
     serverAddress: () => config.serverAddress ?? `http://localhost:${port}`,
     fetch: opts.fetch ?? globalThis.fetch,
     pollerRole: () => 'off',
+    taskFeed: new InProcessTaskFeed(db, clock, { changeWindowMs: changeWindowOf(config) }),
     startedAt: clock.now(),
     version: 'test',
   };

@@ -101,6 +101,7 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
     },
   });
   env.metrics?.quotaCharged(price);
+  env.taskFeed.publish([taskId]);
   const log = env.logger.child({ requestId: req.requestId, userId: caller.userId, taskId, action: plan.action, channelId: plan.channel.id });
 
   // New jobs refused before the upstream could have taken them move to the next channel (SPEC §15).
@@ -111,6 +112,7 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
     const r = failAndRefundNow(env.db, taskId, price, { failReason: failReason.slice(0, 1000), finishTime: now, ...extra }, now, plan.modelName);
     env.metrics?.quotaRefunded(r.refunded);
     if (!r.won) log.warn('rejected submit already ended elsewhere; no refund from here', { failReason });
+    env.taskFeed.publish([taskId]);
   };
 
   if (outcome.kind === 'timeout') {
@@ -141,10 +143,11 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
     } else {
       log.info('upstream refused submit', { code: answer.code, status: outcome.status });
     }
-    return { status: outcome.status, body: clientBody(answer, answer.code) };
+    return { status: outcome.status, body: clientBody(answer, answer.code), taskId };
   }
 
   const settled = settleAccepted(env, plan, taskId, answer);
+  env.taskFeed.publish([taskId]);
   if (!settled.ok) {
     reject('unmarshal_response_body_failed: upstream accepted without a task id', { code: answer.code, description: boundText(answer.description) });
     throw new AppError('UPSTREAM', 'unmarshal_response_body_failed', 'unmarshal_response_body_failed');
@@ -153,7 +156,7 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
   else log.info('submit accepted', { code: answer.code, mjId: settled.mjId, channelId: channel.id });
   // 21 (modal wait / existed) and 22 (queued) read as 1 to clients, except the free modal openers.
   const code = answer.code === 22 || (answer.code === 21 && !FREE_ACTIONS.has(plan.action)) ? 1 : answer.code;
-  return { status: outcome.status, body: clientBody(answer, code) };
+  return { status: outcome.status, body: clientBody(answer, code), taskId };
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Metrics } from '../../lib/metrics.ts';
 import type { OptionsStore } from '../options.ts';
+import type { TaskFeed } from '../task-feed.ts';
 
 /**
  * What the relay domain needs from the outside, as plain values: the edge builds it from the app
@@ -25,6 +26,8 @@ export interface RelayEnv {
   defaultRateLimitPerMinute?: number;
   /** Public base URL of the gateway, for forwarded image links. */
   serverAddress: () => string;
+  /** Where the submit flow announces the task rows it writes. */
+  taskFeed: TaskFeed;
 }
 
 /** The authenticated relay caller, reduced to what billing needs. */
@@ -41,4 +44,6 @@ export interface RelayCallerInfo {
 export interface RelayAnswer {
   status: number;
   body: unknown;
+  /** The local task a submit recorded (accepted or refused upstream). */
+  taskId?: number;
 }

@@ -1,19 +1,17 @@
 import { z } from 'zod';
 import { ROLE } from '../../db/schema/index.ts';
 import { AppError } from '../../domain/errors.ts';
-import { adminTaskItemSchema, adminTaskPageSchema, taskItemSchema, taskPageSchema } from '../../domain/task-views.ts';
+import { adminTaskPageSchema, taskPageSchema } from '../../domain/task-views.ts';
 import { allTaskQuerySchema, mjIdInputSchema, selfTaskQuerySchema } from '../../domain/task-query.ts';
 import {
-  adminTaskItem, allFilter, findTaskByMjId, listTasks, selfFilter, taskItem, type ImageLinkPolicy,
+  adminTaskItem, allFilter, findTaskByMjId, listTasks, selfFilter, taskItem,
 } from '../../domain/tasks.ts';
-import type { AppDeps } from '../../deps.ts';
 import { adminProcedure, router, userProcedure } from '../init.ts';
+import { adminTaskItemSchema, policyOf, taskItemSchema } from './mj-items.ts';
+import { onTaskUpdate } from './mj-live.ts';
+import { submit } from './mj-submit.ts';
 
-export { adminTaskItemSchema, taskItemSchema };
-
-function policyOf(deps: AppDeps): ImageLinkPolicy {
-  return { forward: deps.options.get('mj_forward_url_enabled'), serverAddress: deps.serverAddress() };
-}
+export { adminTaskItemSchema, taskItemSchema } from './mj-items.ts';
 
 export const mjRouter = router({
   /** The caller's own tasks (SPEC §6.1). */
@@ -38,4 +36,10 @@ export const mjRouter = router({
     const policy = policyOf(ctx.deps);
     return admin ? adminTaskItem(row, policy) : taskItem(row, policy);
   }),
+
+  /** Typed submits through the relay's own flow (SPEC §14). */
+  submit,
+
+  /** Live task changes over SSE (SPEC §14). */
+  onTaskUpdate,
 });

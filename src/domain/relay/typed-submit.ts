@@ -1,0 +1,120 @@
+import { and, desc, eq, gt, or } from 'drizzle-orm';
+import { z } from 'zod';
+import { TOKEN_STATUS, tokens, type TokenRow } from '../../db/schema/index.ts';
+import { AppError } from '../errors.ts';
+import {
+  blendSchema, describeSchema, editsSchema, imagineSchema, modalSchema, swapSchema, uploadSchema,
+} from './schemas.ts';
+import { submitTask } from './submit.ts';
+import type { RelayCallerInfo, RelayEnv } from './types.ts';
+
+/**
+ * Typed submits (SPEC §14, tRPC `mj.submit`): one discriminated union on `action` for every
+ * relay submit kind of §7.1, turned into the relay's own body and run through the relay's own
+ * flow (`submitTask`: the same validation, price, guarded charge, channel choice, follow-up routing
+ * and refunds), billed to one of the caller's API keys.
+ */
+
+const tokenId = z.number().int().positive().optional();
+const taskId = z.string().trim().min(1, 'task_id is required').max(128, 'task_id is longer than 128 characters');
+const prompt = z.string().trim().min(1, 'prompt is required').max(8192, 'prompt is longer than 8192 characters');
+
+export const typedSubmitSchema = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('IMAGINE'), prompt, base64Array: imagineSchema.shape.base64Array, token_id: tokenId }),
+  z.object({ action: z.literal('ACTION'), task_id: taskId, custom_id: z.string().trim().min(1, 'custom_id is required').max(512), token_id: tokenId }),
+  z.object({
+    action: z.literal('CHANGE'), task_id: taskId, change: z.enum(['UPSCALE', 'VARIATION', 'REROLL']),
+    index: z.number().int().min(1).max(4).optional(), token_id: tokenId,
+  }),
+  z.object({ action: z.literal('SIMPLE_CHANGE'), content: z.string().trim().min(1, 'content is required').max(136), token_id: tokenId }),
+  z.object({ action: z.literal('DESCRIBE'), base64: describeSchema.shape.base64, link: describeSchema.shape.link, token_id: tokenId }),
+  z.object({ action: z.literal('BLEND'), base64Array: blendSchema.shape.base64Array, dimensions: blendSchema.shape.dimensions, token_id: tokenId }),
+  z.object({ action: z.literal('MODAL'), task_id: taskId, prompt: modalSchema.shape.prompt, maskBase64: modalSchema.shape.maskBase64, token_id: tokenId }),
+  z.object({ action: z.literal('SHORTEN'), prompt, token_id: tokenId }),
+  z.object({ action: z.literal('VIDEO'), prompt, task_id: taskId.optional(), token_id: tokenId }),
+  z.object({ action: z.literal('EDITS'), prompt, image: editsSchema.shape.image, token_id: tokenId }),
+  z.object({ action: z.literal('UPLOAD'), base64Array: uploadSchema.shape.base64Array, token_id: tokenId }),
+  z.object({
+    action: z.literal('SWAP_FACE'), sourceBase64: swapSchema.shape.sourceBase64, sourceUrl: swapSchema.shape.sourceUrl,
+    targetBase64: swapSchema.shape.targetBase64, targetUrl: swapSchema.shape.targetUrl, token_id: tokenId,
+  }),
+]);
+
+export type TypedSubmit = z.infer<typeof typedSubmitSchema>;
+
+/** The relay route and body each typed submit becomes. */
+function relayRequestOf(input: TypedSubmit): { kind: Parameters<typeof submitTask>[2]['kind']; path: string; body: Record<string, unknown> } {
+  const { token_id: _t, action: _a, ...rest } = input;
+  const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  switch (input.action) {
+    case 'IMAGINE': return { kind: 'imagine', path: '/mj/submit/imagine', body: defined({ prompt: input.prompt, base64Array: input.base64Array }) };
+    case 'ACTION': return { kind: 'action', path: '/mj/submit/action', body: { taskId: input.task_id, customId: input.custom_id } };
+    case 'CHANGE': return { kind: 'change', path: '/mj/submit/change', body: defined({ taskId: input.task_id, action: input.change, index: input.index }) };
+    case 'SIMPLE_CHANGE': return { kind: 'simple-change', path: '/mj/submit/simple-change', body: { content: input.content } };
+    case 'DESCRIBE': return { kind: 'describe', path: '/mj/submit/describe', body: defined(rest) };
+    case 'BLEND': return { kind: 'blend', path: '/mj/submit/blend', body: defined(rest) };
+    case 'MODAL': return { kind: 'modal', path: '/mj/submit/modal', body: defined({ taskId: input.task_id, prompt: input.prompt, maskBase64: input.maskBase64 }) };
+    case 'SHORTEN': return { kind: 'shorten', path: '/mj/submit/shorten', body: { prompt: input.prompt } };
+    case 'VIDEO': return { kind: 'video', path: '/mj/submit/video', body: defined({ prompt: input.prompt, taskId: input.task_id }) };
+    case 'EDITS': return { kind: 'edits', path: '/mj/submit/edits', body: { prompt: input.prompt, image: input.image } };
+    case 'UPLOAD': return { kind: 'upload', path: '/mj/submit/upload-discord-images', body: { base64Array: input.base64Array } };
+    case 'SWAP_FACE': return { kind: 'swap', path: '/mj/insight-face/swap', body: defined(rest) };
+  }
+}
+
+const usable = (now: number) => and(
+  eq(tokens.status, TOKEN_STATUS.enabled),
+  or(eq(tokens.expiredTime, -1), gt(tokens.expiredTime, now)),
+  or(eq(tokens.unlimitedQuota, true), gt(tokens.remainQuota, 0)),
+);
+
+/**
+ * The API key a typed submit bills: `tokenId` when given (the caller's own and usable), else the
+ * caller's newest usable key. None → BAD_REQUEST `no_api_key`.
+ */
+export function billingKeyOf(env: RelayEnv, userId: number, tokenId: number | undefined): TokenRow {
+  const now = env.clock.now();
+  if (tokenId !== undefined) {
+    const row = env.db.select().from(tokens).where(and(eq(tokens.id, tokenId), eq(tokens.userId, userId))).get();
+    if (!row) throw new AppError('NOT_FOUND', `token ${tokenId} not found`, 'token_not_found');
+    if (row.status === TOKEN_STATUS.disabled) throw new AppError('BAD_REQUEST', 'token_disabled', 'token_disabled');
+    if (row.status === TOKEN_STATUS.expired || (row.expiredTime !== -1 && row.expiredTime <= now)) {
+      throw new AppError('BAD_REQUEST', 'token_expired', 'token_expired');
+    }
+    if (row.status !== TOKEN_STATUS.enabled || (!row.unlimitedQuota && row.remainQuota <= 0)) {
+      throw new AppError('BAD_REQUEST', 'token_exhausted', 'token_exhausted');
+    }
+    return row;
+  }
+  const row = env.db.select().from(tokens).where(and(eq(tokens.userId, userId), usable(now))).orderBy(desc(tokens.id)).limit(1).get();
+  if (!row) throw new AppError('BAD_REQUEST', 'no_api_key', 'no_api_key');
+  return row;
+}
+
+/** Upstream codes of a refusal, read as the error a typed caller should see. */
+function refusalError(code: number, description: string, status: number): AppError {
+  const message = description || `upstream refused the job (code ${code}, HTTP ${status})`;
+  if (code === 24) return new AppError('BAD_REQUEST', message, 'banned_prompt');
+  if (code === 3 || code === 23) return new AppError('UNAVAILABLE', message, 'upstream_unavailable');
+  if (code === 4) return new AppError('BAD_REQUEST', message, 'upstream_bad_request');
+  return new AppError('UPSTREAM', message, 'upstream_refused');
+}
+
+/**
+ * Run a typed submit through the relay's submit flow; returns the local task id. Local refusals
+ * (quota, parent, channel, validation) are the relay's AppErrors; an upstream refusal (the task
+ * is then recorded as FAILURE and refunded) becomes an AppError carrying the upstream description.
+ */
+export async function submitTyped(env: RelayEnv, userId: number, input: TypedSubmit, requestId: string): Promise<number> {
+  const key = billingKeyOf(env, userId, input.token_id);
+  const caller: RelayCallerInfo = { userId, tokenId: key.id, unlimitedToken: key.unlimitedQuota };
+  const req = relayRequestOf(input);
+  const answer = await submitTask(env, caller, { ...req, requestId });
+  const body = answer.body as { code?: unknown; description?: unknown };
+  const code = typeof body.code === 'number' ? body.code : 0;
+  if (answer.status < 200 || answer.status >= 300 || (code !== 1 && code !== 21)) {
+    throw refusalError(code, typeof body.description === 'string' ? body.description : '', answer.status);
+  }
+  if (answer.taskId === undefined) throw new AppError('UPSTREAM', 'submit recorded no task', 'no_task');
+  return answer.taskId;
+}

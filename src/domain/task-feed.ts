@@ -1,0 +1,204 @@
+import type { Statement } from 'bun:sqlite';
+import type { DB } from '../db/client.ts';
+import type { TaskRow } from '../db/schema/index.ts';
+import type { Clock } from '../lib/clock.ts';
+import { randomAlphanumeric } from '../lib/ids.ts';
+
+/**
+ * Live task changes (SPEC §14): the writers (relay, poller) publish the ids of the tasks they
+ * changed once their transaction has committed; subscribers (the tRPC subscription
+ * `mj.onTaskUpdate`) receive the current rows, in order, each with an event id that a
+ * reconnecting client hands back to miss nothing.
+ *
+ * This is the interface the domain needs; `InProcessTaskFeed` serves one process (SQLite). A
+ * PostgreSQL implementation would `NOTIFY` the ids in `publish` and feed every replica's
+ * subscribers from `LISTEN`, with the same event-id rules.
+ */
+export interface TaskFeed {
+  /** Tasks whose rows changed (ids may repeat or be unchanged: the feed drops what did not move). */
+  publish(taskIds: readonly number[]): void;
+  /**
+   * Changes of one user's tasks (userId) or of all tasks (null), after the event `fromEventId`
+   * when given (replayed first), then live until `signal` aborts.
+   */
+  subscribe(scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal): AsyncGenerator<TaskFeedEvent>;
+}
+
+export interface TaskFeedEvent {
+  eventId: string;
+  row: TaskRow;
+}
+
+interface Change {
+  seq: number;
+  taskId: number;
+  userId: number;
+  time: number;
+}
+
+export interface InProcessFeedOptions {
+  /** Recent changes kept for reconnects; older event ids are answered from the database. */
+  bufferSize?: number;
+  /**
+   * How far back (by submit time) a task can still change: TASK_TIMEOUT_MS plus the upstream
+   * timeout and a poll interval. The database replay looks only at tasks submitted within it, so
+   * it reads the submit_time index instead of the whole table.
+   */
+  changeWindowMs: number;
+  /** Most rows one database replay returns (the oldest changes first). */
+  replayLimit?: number;
+}
+
+/** Writers take `now` a little before they commit; a replay looks this far behind an event's time. */
+const REPLAY_SLACK_MS = 60_000;
+const FINGERPRINT_MEMORY = 20_000;
+
+/** Event id `<boot>-<seq>-<time>`: the boot tells ours from a previous process's ids. */
+function parseEventId(id: string | null): { boot: string; seq: number; time: number } | null {
+  const m = id ? /^([A-Za-z0-9]+)-(\d+)-(\d+)$/.exec(id) : null;
+  if (!m || m[1] === undefined) return null;
+  return { boot: m[1], seq: Number(m[2]), time: Number(m[3]) };
+}
+
+export class InProcessTaskFeed implements TaskFeed {
+  private readonly boot = randomAlphanumeric(8);
+  private seq = 0;
+  private readonly buffer: Change[] = [];
+  private readonly listeners = new Set<(c: Change) => void>();
+  /** Last published fingerprint per task: the poller publishes whole batches, changed or not. */
+  private readonly seen = new Map<number, string>();
+  private readonly bufferSize: number;
+  private readonly replayLimit: number;
+  private readonly fingerprints: Statement<{ id: number; user_id: number; fp: string }, [string]>;
+  private readonly byId: Statement<Record<string, unknown>, [number]>;
+  private readonly replayUser: Statement<Record<string, unknown>, [number, number, number, number]>;
+  private readonly replayAll: Statement<Record<string, unknown>, [number, number, number]>;
+
+  constructor(private readonly db: DB, private readonly clock: Clock, private readonly opts: InProcessFeedOptions) {
+    this.bufferSize = Math.max(16, opts.bufferSize ?? 5000);
+    this.replayLimit = Math.max(1, opts.replayLimit ?? 1000);
+    const c = db.$client;
+    this.fingerprints = c.prepare(
+      `SELECT id, user_id, updated_time || '|' || status || '|' || progress || '|' || mj_id || '|' || quota || '|' ||
+        length(image_url) || '|' || length(fail_reason) || '|' || length(buttons) AS fp
+       FROM tasks WHERE id IN (SELECT value FROM json_each(?))`,
+    );
+    this.byId = c.prepare('SELECT * FROM tasks WHERE id = ?');
+    this.replayUser = c.prepare(
+      'SELECT * FROM tasks WHERE user_id = ? AND submit_time >= ? AND updated_time >= ? ORDER BY updated_time, id LIMIT ?',
+    );
+    this.replayAll = c.prepare('SELECT * FROM tasks WHERE submit_time >= ? AND updated_time >= ? ORDER BY updated_time, id LIMIT ?');
+  }
+
+  publish(taskIds: readonly number[]): void {
+    if (taskIds.length === 0) return;
+    const time = this.clock.now();
+    for (const r of this.fingerprints.all(JSON.stringify(taskIds))) {
+      if (this.seen.get(r.id) === r.fp) continue;
+      this.seen.delete(r.id);
+      this.seen.set(r.id, r.fp);
+      if (this.seen.size > FINGERPRINT_MEMORY) this.seen.delete(this.seen.keys().next().value as number);
+      const change: Change = { seq: ++this.seq, taskId: r.id, userId: r.user_id, time };
+      this.buffer.push(change);
+      for (const listener of this.listeners) listener(change);
+    }
+    if (this.buffer.length > this.bufferSize * 1.25) this.buffer.splice(0, this.buffer.length - this.bufferSize);
+  }
+
+  async *subscribe(scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal): AsyncGenerator<TaskFeedEvent> {
+    const matches = (c: Change) => scope.userId === null || c.userId === scope.userId;
+    // Latest change per task, in seq order: a slow reader gets each task's newest state once.
+    const pending = new Map<number, Change>();
+    let wake: (() => void) | null = null;
+    const listener = (c: Change) => {
+      if (!matches(c)) return;
+      pending.delete(c.taskId);
+      pending.set(c.taskId, c);
+      wake?.();
+    };
+    const onAbort = () => wake?.();
+    // Listen before reading the replay, so nothing published in between is lost.
+    this.listeners.add(listener);
+    signal.addEventListener('abort', onAbort);
+    try {
+      let last = this.seq;
+      const from = parseEventId(fromEventId);
+      if (from) {
+        const oldest = this.buffer[0]?.seq ?? this.seq + 1;
+        if (from.boot === this.boot && from.seq >= oldest - 1 && from.seq <= this.seq) {
+          for (const c of this.buffer) {
+            if (c.seq > from.seq && c.seq <= last && matches(c)) {
+              const row = this.row(c.taskId);
+              if (row) yield { eventId: this.idOf(c.seq, c.time), row };
+            }
+          }
+        } else {
+          // Older than the buffer or from a previous process: the rows changed since, from the DB.
+          const since = from.time - REPLAY_SLACK_MS;
+          const windowStart = since - this.opts.changeWindowMs;
+          const rows = scope.userId === null
+            ? this.replayAll.all(windowStart, since, this.replayLimit)
+            : this.replayUser.all(scope.userId, windowStart, since, this.replayLimit);
+          const head = this.idOf(last, this.clock.now());
+          for (const raw of rows) yield { eventId: head, row: toTaskRow(raw) };
+        }
+      }
+      while (!signal.aborted) {
+        const next = pending.values().next();
+        if (next.done) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = null;
+          continue;
+        }
+        const c = next.value;
+        pending.delete(c.taskId);
+        if (c.seq <= last) continue;
+        last = c.seq;
+        const row = this.row(c.taskId);
+        if (row) yield { eventId: this.idOf(c.seq, c.time), row };
+      }
+    } finally {
+      this.listeners.delete(listener);
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Subscribers now listening (for tests and metrics). */
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  private idOf(seq: number, time: number): string {
+    return `${this.boot}-${seq}-${time}`;
+  }
+
+  private row(id: number): TaskRow | null {
+    const raw = this.byId.get(id);
+    return raw ? toTaskRow(raw) : null;
+  }
+}
+
+/** A raw `SELECT *` row of tasks in Drizzle's property names. */
+function toTaskRow(r: Record<string, unknown>): TaskRow {
+  const n = (k: string) => Number(r[k] ?? 0);
+  const s = (k: string) => String(r[k] ?? '');
+  return {
+    id: n('id'), userId: n('user_id'), tokenId: n('token_id'), channelId: n('channel_id'), code: n('code'),
+    action: s('action'), mjId: s('mj_id'), prompt: s('prompt'), promptEn: s('prompt_en'), description: s('description'),
+    state: s('state'), submitTime: n('submit_time'), startTime: n('start_time'), finishTime: n('finish_time'),
+    imageUrl: s('image_url'), videoUrl: s('video_url'), videoUrls: s('video_urls'), status: s('status'),
+    progress: s('progress'), failReason: s('fail_reason'), quota: n('quota'), buttons: s('buttons'),
+    properties: s('properties'), updatedTime: n('updated_time'),
+  };
+}
+
+/** A feed that drops everything: for callers (tools, some tests) that run without live updates. */
+export const noTaskFeed: TaskFeed = {
+  publish() {},
+  async *subscribe() {},
+};
+
+/** How long after its submit a task can still change (see InProcessFeedOptions.changeWindowMs). */
+export function changeWindowOf(c: { taskTimeoutMs: number; upstreamTimeoutMs: number; pollIntervalMs: number }): number {
+  return c.taskTimeoutMs + c.upstreamTimeoutMs + 2 * c.pollIntervalMs + REPLAY_SLACK_MS;
+}

@@ -1,0 +1,35 @@
+import { eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { tasks } from '../../db/schema/index.ts';
+import type { AppDeps } from '../../deps.ts';
+import { AppError } from '../../domain/errors.ts';
+import type { RelayEnv } from '../../domain/relay/types.ts';
+import { submitTyped, typedSubmitSchema } from '../../domain/relay/typed-submit.ts';
+import { userProcedure } from '../init.ts';
+import { adminTaskItemSchema, itemFor, taskItemSchema } from './mj-items.ts';
+
+/** The relay's environment, built from the app's dependencies (as the relay routes build it). */
+export function relayEnvOf(deps: AppDeps): RelayEnv {
+  return {
+    db: deps.db, options: deps.options, clock: deps.clock, fetch: deps.fetch, logger: deps.logger,
+    upstreamTimeoutMs: deps.config.upstreamTimeoutMs, serverAddress: deps.serverAddress, taskFeed: deps.taskFeed,
+  };
+}
+
+const envCache = new WeakMap<AppDeps, RelayEnv>();
+
+/**
+ * `mj.submit`: any relay submit kind as a typed mutation, run by the relay's own submit flow and
+ * billed to one of the caller's API keys; answers the task as `mj.get` shows it.
+ */
+export const submit = userProcedure
+  .input(typedSubmitSchema)
+  .output(z.union([adminTaskItemSchema, taskItemSchema]))
+  .mutation(async ({ ctx, input }) => {
+    let env = envCache.get(ctx.deps);
+    if (!env) envCache.set(ctx.deps, (env = relayEnvOf(ctx.deps)));
+    const taskId = await submitTyped(env, ctx.user.id, input, ctx.requestId);
+    const row = ctx.deps.db.select().from(tasks).where(eq(tasks.id, taskId)).get();
+    if (!row) throw new AppError('NOT_FOUND', `task ${taskId} not found`);
+    return itemFor(ctx.deps, ctx.user.role, row);
+  });

@@ -1,0 +1,62 @@
+import type { AnyTaskItem } from './trpc.ts';
+
+/** quota units per USD (SPEC §7.4). */
+const QUOTA_PER_USD = 500_000;
+
+const dateTime = new Intl.DateTimeFormat(undefined, {
+  month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+});
+
+export function formatTime(ms: number): string {
+  return ms > 0 ? dateTime.format(new Date(ms)) : '—';
+}
+
+export function formatQuota(quota: number): string {
+  const usd = quota / QUOTA_PER_USD;
+  return `$${usd.toFixed(usd !== 0 && Math.abs(usd) < 0.01 ? 4 : 2)}`;
+}
+
+export function percentOf(progress: string): number {
+  const n = Number.parseInt(progress, 10);
+  return Number.isFinite(n) ? Math.min(100, Math.max(0, n)) : 0;
+}
+
+export function statusLabel(status: string): string {
+  return status === '' ? 'PENDING' : status;
+}
+
+/** Same-origin image link (whatever SERVER_ADDRESS says); the progress busts the preview's cache. */
+export function imageSrc(item: Pick<AnyTaskItem, 'mj_id' | 'progress'>): string {
+  return `/mj/image/${encodeURIComponent(item.mj_id)}?v=${encodeURIComponent(item.progress)}`;
+}
+
+export interface TaskButton {
+  customId: string;
+  label: string;
+  /** What the button does, from its customId (emoji-only buttons say nothing else). */
+  hint: string;
+}
+
+function hintOf(customId: string): string {
+  const parts = customId.split('::');
+  const name = (parts[1] === 'JOB' ? parts[2] : parts[1]) ?? '';
+  return name.replace(/_/g, ' ').toLowerCase();
+}
+
+/** The upstream buttons of a task (a JSON string of `{ customId, label, emoji }`). */
+export function buttonsOf(item: Pick<AnyTaskItem, 'buttons'>): TaskButton[] {
+  if (!item.buttons) return [];
+  try {
+    const raw = JSON.parse(item.buttons) as unknown;
+    if (!Array.isArray(raw)) return [];
+    return raw.flatMap((b) => {
+      if (typeof b !== 'object' || b === null) return [];
+      const { customId, label, emoji } = b as Record<string, unknown>;
+      if (typeof customId !== 'string' || !customId) return [];
+      const text = (typeof label === 'string' && label) || (typeof emoji === 'string' && emoji) || '';
+      return text ? [{ customId, label: text, hint: hintOf(customId) }] : [];
+    });
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,39 @@
+import { useQueryClient } from '@tanstack/react-query';
+import { useSubscription } from '@trpc/tanstack-react-query';
+import { useEffect, useRef } from 'react';
+import { useTRPC, type AnyTaskItem } from './trpc.ts';
+
+type Page = { items: AnyTaskItem[]; total: number; page: number; page_size: number };
+
+/**
+ * Keeps the listings in the query cache current from `mj.onTaskUpdate`: a changed task is
+ * replaced in place; a task no cached page holds (a new one) refetches the listing once.
+ */
+export function useLiveTasks(all: boolean): { connected: boolean } {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const refetch = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useEffect(() => () => {
+    if (refetch.current) clearTimeout(refetch.current);
+  }, []);
+  const listKey = all ? trpc.mj.all.pathKey() : trpc.mj.self.pathKey();
+  const sub = useSubscription(trpc.mj.onTaskUpdate.subscriptionOptions(all ? { all: true } : {}, {
+    onData: (event) => {
+      const item = event.data as AnyTaskItem;
+      let found = false;
+      queryClient.setQueriesData<Page>({ queryKey: listKey }, (old) => {
+        if (!old || !old.items.some((t) => t.id === item.id)) return old;
+        found = true;
+        return { ...old, items: old.items.map((t) => (t.id === item.id ? { ...t, ...item } : t)) };
+      });
+      if (!found && !refetch.current) {
+        refetch.current = setTimeout(() => {
+          refetch.current = null;
+          void queryClient.invalidateQueries({ queryKey: listKey });
+        }, 200);
+      }
+      if (item.progress === '100%') void queryClient.invalidateQueries({ queryKey: trpc.user.self.pathKey() });
+    },
+  }));
+  return { connected: sub.status === 'pending' };
+}

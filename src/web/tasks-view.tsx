@@ -1,0 +1,158 @@
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { useState, type FormEvent } from 'react';
+import { describeProblem } from './errors.ts';
+import { formatQuota, formatTime, imageSrc } from './format.ts';
+import { useLiveTasks } from './live.ts';
+import { ProgressBar, StatusBadge } from './progress.tsx';
+import { TaskDetail } from './task-detail.tsx';
+import { useTRPC, type AnyTaskItem } from './trpc.ts';
+
+interface Filters {
+  mj_id: string;
+  from: string;
+  to: string;
+  channel: string;
+}
+
+const EMPTY: Filters = { mj_id: '', from: '', to: '', channel: '' };
+const PAGE_SIZES = [10, 20, 50, 100];
+
+function toMs(local: string): number | undefined {
+  if (!local) return undefined;
+  const ms = new Date(local).getTime();
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** "My tasks" (mj.self) or, for admins, "All tasks" (mj.all): filters, table, pages, live rows. */
+export function TasksView({ all }: { all: boolean }) {
+  const trpc = useTRPC();
+  const [draft, setDraft] = useState<Filters>(EMPTY);
+  const [filters, setFilters] = useState<Filters>(EMPTY);
+  const [page, setPage] = useState(1);
+  const [pageSize, setPageSize] = useState(20);
+  const [openId, setOpenId] = useState<number | null>(null);
+  const live = useLiveTasks(all);
+
+  const base = {
+    p: page, page_size: pageSize,
+    ...(filters.mj_id.trim() ? { mj_id: filters.mj_id.trim() } : {}),
+    ...(toMs(filters.from) !== undefined ? { start_timestamp: toMs(filters.from) } : {}),
+    ...(toMs(filters.to) !== undefined ? { end_timestamp: toMs(filters.to) } : {}),
+  };
+  const selfQuery = useQuery({ ...trpc.mj.self.queryOptions(base, { placeholderData: keepPreviousData }), enabled: !all });
+  const allQuery = useQuery({
+    ...trpc.mj.all.queryOptions({ ...base, ...(filters.channel ? { channel_id: Number(filters.channel) } : {}) }, { placeholderData: keepPreviousData }),
+    enabled: all,
+  });
+  const channels = useQuery({ ...trpc.admin.channel.list.queryOptions({ page_size: 100 }), enabled: all });
+  const q = all ? allQuery : selfQuery;
+  const data = q.data as { items: AnyTaskItem[]; total: number } | undefined;
+  const items = data?.items ?? [];
+  const total = data?.total ?? 0;
+  const pages = Math.max(1, Math.ceil(total / pageSize));
+  const open = openId === null ? null : items.find((t) => t.id === openId) ?? null;
+
+  function apply(e: FormEvent) {
+    e.preventDefault();
+    setFilters(draft);
+    setPage(1);
+  }
+
+  return (
+    <section className="tasks">
+      <form className="filters" onSubmit={apply} aria-label="Filters">
+        <div className="field">
+          <label htmlFor={`${all}-mj-id`}>Task ID</label>
+          <input id={`${all}-mj-id`} value={draft.mj_id} inputMode="numeric" placeholder="1712345678901234"
+            onChange={(e) => setDraft({ ...draft, mj_id: e.target.value })} />
+        </div>
+        <div className="field">
+          <label htmlFor={`${all}-from`}>From</label>
+          <input id={`${all}-from`} type="datetime-local" value={draft.from} onChange={(e) => setDraft({ ...draft, from: e.target.value })} />
+        </div>
+        <div className="field">
+          <label htmlFor={`${all}-to`}>To</label>
+          <input id={`${all}-to`} type="datetime-local" value={draft.to} onChange={(e) => setDraft({ ...draft, to: e.target.value })} />
+        </div>
+        {all && (
+          <div className="field">
+            <label htmlFor="channel-filter">Channel</label>
+            <select id="channel-filter" value={draft.channel} onChange={(e) => setDraft({ ...draft, channel: e.target.value })}>
+              <option value="">All channels</option>
+              {(channels.data?.items ?? []).map((c) => <option key={c.id} value={c.id}>{c.name} (#{c.id})</option>)}
+            </select>
+          </div>
+        )}
+        <div className="filter-actions">
+          <button type="submit" className="primary">Apply</button>
+          <button type="button" onClick={() => { setDraft(EMPTY); setFilters(EMPTY); setPage(1); }}>Reset</button>
+        </div>
+      </form>
+
+      {q.error && <p className="error" role="alert">{describeProblem(q.error).text}</p>}
+
+      <div className="table-wrap">
+        <table className="task-table">
+          <caption className="visually-hidden">{all ? 'All tasks' : 'My tasks'}, newest first</caption>
+          <thead>
+            <tr>
+              <th scope="col">Image</th>
+              <th scope="col">Task</th>
+              <th scope="col">Action</th>
+              <th scope="col" className="col-prompt">Prompt</th>
+              <th scope="col">Status</th>
+              <th scope="col">Progress</th>
+              <th scope="col">Submitted</th>
+              <th scope="col">Finished</th>
+              <th scope="col">Quota</th>
+              {all && <th scope="col">User</th>}
+              {all && <th scope="col">Channel</th>}
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((t) => (
+              <tr key={t.id}>
+                <td className="cell-thumb" data-label="Image">
+                  {t.image_url && t.mj_id
+                    ? <img className="thumb" src={imageSrc(t)} alt={`Thumbnail of task ${t.mj_id}`} loading="lazy" width={56} height={56} />
+                    : <div className="thumb thumb-empty" aria-hidden="true" />}
+                </td>
+                <td className="cell-task" data-label="Task">
+                  <button type="button" className="link" onClick={() => setOpenId(t.id)}>{t.mj_id || `#${t.id}`}</button>
+                </td>
+                <td data-label="Action">{t.action}</td>
+                <td className="col-prompt" data-label="Prompt"><span className="clamp" title={t.prompt}>{t.prompt || '—'}</span></td>
+                <td data-label="Status"><StatusBadge status={t.status} /></td>
+                <td data-label="Progress"><ProgressBar progress={t.progress} status={t.status} label={`Progress of task ${t.mj_id || t.id}`} /></td>
+                <td className="nowrap" data-label="Submitted">{formatTime(t.submit_time)}</td>
+                <td className="nowrap" data-label="Finished">{formatTime(t.finish_time)}</td>
+                <td data-label="Quota">{formatQuota(t.quota)}</td>
+                {'user_id' in t && <td data-label="User">{t.user_id}</td>}
+                {'user_id' in t && <td data-label="Channel">{t.channel_id}</td>}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {q.isSuccess && items.length === 0 && (
+          <p className="empty">{total > 0 ? 'No tasks on this page.' : 'No tasks yet. Describe a picture above and press Imagine.'}</p>
+        )}
+        {q.isPending && <p className="empty">Loading tasks…</p>}
+      </div>
+
+      <nav className="pager" aria-label="Pages">
+        <button type="button" onClick={() => setPage((p) => Math.max(1, p - 1))} disabled={page <= 1}>Previous</button>
+        <span aria-live="polite">Page {page} of {pages} · {total} {total === 1 ? 'task' : 'tasks'}</span>
+        <button type="button" onClick={() => setPage((p) => p + 1)} disabled={page >= pages}>Next</button>
+        <label className="page-size">
+          <span>Per page</span>
+          <select value={pageSize} onChange={(e) => { setPageSize(Number(e.target.value)); setPage(1); }}>
+            {PAGE_SIZES.map((n) => <option key={n} value={n}>{n}</option>)}
+          </select>
+        </label>
+        <span className={`live ${live.connected ? 'live-on' : ''}`}>{live.connected ? 'Live' : 'Connecting…'}</span>
+      </nav>
+
+      {open && <TaskDetail key={open.id} item={open} onClose={() => setOpenId(null)} />}
+    </section>
+  );
+}

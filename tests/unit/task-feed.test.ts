@@ -1,0 +1,84 @@
+import { describe, expect, test } from 'bun:test';
+import { eq } from 'drizzle-orm';
+import { tasks } from '../../src/db/schema/index.ts';
+import { InProcessTaskFeed, type TaskFeedEvent } from '../../src/domain/task-feed.ts';
+import { ManualClock } from '../../src/lib/clock.ts';
+import { memoryDb } from '../helpers/db.ts';
+import { createTestUser, insertTask } from '../helpers/factories.ts';
+
+/** The in-process task feed: dedup of unchanged rows, ordering, the ring buffer and its bound. */
+
+async function take(gen: AsyncGenerator<TaskFeedEvent>, n: number): Promise<TaskFeedEvent[]> {
+  const out: TaskFeedEvent[] = [];
+  while (out.length < n) {
+    const r = await gen.next();
+    if (r.done) break;
+    out.push(r.value);
+  }
+  return out;
+}
+
+function setup(bufferSize = 16) {
+  const db = memoryDb();
+  const clock = new ManualClock(1_800_000_000_000);
+  const feed = new InProcessTaskFeed(db, clock, { bufferSize, changeWindowMs: 3_600_000 });
+  const user = createTestUser(db);
+  const other = createTestUser(db);
+  const touch = (id: number, progress: string) => {
+    clock.advance(10);
+    db.update(tasks).set({ progress, updatedTime: clock.now() }).where(eq(tasks.id, id)).run();
+    feed.publish([id]);
+  };
+  const task = (userId: number) => insertTask(db, { userId, submitTime: clock.now(), updatedTime: clock.now() });
+  return { db, clock, feed, user, other, touch, task };
+}
+
+describe('InProcessTaskFeed', () => {
+  test('publishing an unchanged row again makes no event; other users see nothing', async () => {
+    const { feed, user, other, touch, task } = setup();
+    const ac = new AbortController();
+    const mine = feed.subscribe({ userId: user.id }, null, ac.signal);
+    const a = task(user.id);
+    const b = task(other.id);
+    const first = take(mine, 1);
+    touch(b.id, '10%');
+    touch(a.id, '10%');
+    const [e1] = await first;
+    feed.publish([a.id, b.id]);
+    touch(b.id, '20%');
+    const second = take(mine, 1);
+    touch(a.id, '50%');
+    const [e2] = await second;
+    ac.abort();
+    expect([e1?.row.id, e1?.row.progress, e2?.row.id, e2?.row.progress]).toEqual([a.id, '10%', a.id, '50%']);
+    expect(Number(e2!.eventId.split('-')[1])).toBe(Number(e1!.eventId.split('-')[1]) + 2);
+  });
+
+  test('a reconnect inside the buffer replays exactly the missed changes; beyond it, the database does', async () => {
+    const { feed, user, touch, task } = setup(16);
+    const first = task(user.id);
+    const ac = new AbortController();
+    const live = feed.subscribe({ userId: user.id }, null, ac.signal);
+    const firstEvent = take(live, 1);
+    touch(first.id, '5%');
+    const [seen] = await firstEvent;
+    ac.abort();
+
+    const missed = task(user.id);
+    touch(missed.id, '20%');
+    const replay = new AbortController();
+    const again = await take(feed.subscribe({ userId: user.id }, seen!.eventId, replay.signal), 1);
+    replay.abort();
+    expect(again.map((e) => e.row.id)).toEqual([missed.id]);
+
+    // 40 more changes push the first event out of a 16-entry buffer.
+    const many = Array.from({ length: 40 }, () => task(user.id));
+    for (const t of many) touch(t.id, '30%');
+    const fromDb = new AbortController();
+    const replayed = await take(feed.subscribe({ userId: user.id }, seen!.eventId, fromDb.signal), 42);
+    fromDb.abort();
+    const ids = new Set(replayed.map((e) => e.row.id));
+    expect(ids.has(missed.id)).toBe(true);
+    for (const t of many) expect(ids.has(t.id)).toBe(true);
+  });
+});
