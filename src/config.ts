@@ -37,6 +37,7 @@ const envSchema = z.object({
   TASK_TIMEOUT_MS: intFrom('TASK_TIMEOUT_MS', 1).default(3_600_000),
   UPSTREAM_TIMEOUT_MS: intFrom('UPSTREAM_TIMEOUT_MS', 1).default(60_000),
   IMAGE_FETCH_ALLOW_PRIVATE: boolFrom('IMAGE_FETCH_ALLOW_PRIVATE').default(false),
+  WEBHOOK_ALLOW_PRIVATE: boolFrom('WEBHOOK_ALLOW_PRIVATE').default(false),
   DEMO: boolFrom('DEMO').default(false),
   DEMO_PORT: intFrom('DEMO_PORT', 0, 65535).optional(),
   CORS_ORIGINS: z.string().trim().default('*'),
@@ -49,6 +50,7 @@ const envSchema = z.object({
   MJ_ACCOUNT_FILTER_ENABLED: boolFrom('MJ_ACCOUNT_FILTER_ENABLED').optional(),
   MJ_MODE_CLEAR_ENABLED: boolFrom('MJ_MODE_CLEAR_ENABLED').optional(),
   MJ_PRICES: z.string().trim().optional(),
+  MJ_WEBHOOKS_ENABLED: boolFrom('MJ_WEBHOOKS_ENABLED').optional(),
 });
 
 export interface Config {
@@ -68,6 +70,8 @@ export interface Config {
   readonly taskTimeoutMs: number;
   readonly upstreamTimeoutMs: number;
   readonly imageFetchAllowPrivate: boolean;
+  /** Let webhooks go to private/loopback addresses (SPEC §15); off, they are refused like §9's. */
+  readonly webhookAllowPrivate: boolean;
   readonly demo: boolean;
   /** Port of the DEMO simulator: stable (PORT+1 by default) so stored image links survive a restart; 0 = any. */
   readonly demoPort: number;
@@ -94,6 +98,7 @@ const OPTION_ENV: Record<string, string> = {
   MJ_ACCOUNT_FILTER_ENABLED: 'mj_account_filter_enabled',
   MJ_MODE_CLEAR_ENABLED: 'mj_mode_clear_enabled',
   MJ_PRICES: 'mj_prices',
+  MJ_WEBHOOKS_ENABLED: 'mj_webhooks_enabled',
 };
 
 /** The variables of `shape` that are set; an empty one counts as unset (`VAR= cmd`). */
@@ -136,6 +141,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     taskTimeoutMs: e.TASK_TIMEOUT_MS,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     imageFetchAllowPrivate: e.IMAGE_FETCH_ALLOW_PRIVATE,
+    webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
     demo: e.DEMO,
     demoPort: e.DEMO_PORT ?? (e.PORT === 0 || e.PORT === 65535 ? 0 : e.PORT + 1),
     corsOrigins: corsOrigins.length ? corsOrigins : ['*'],

@@ -1,6 +1,7 @@
 import { createApp } from './app.ts';
 import { startDemo } from './demo.ts';
 import { createPoller } from './jobs/poller.ts';
+import { createWebhookWorker } from './jobs/webhooks.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { openDatabase, type DB } from './db/client.ts';
 import type { AppDeps } from './deps.ts';
@@ -74,6 +75,10 @@ async function main(): Promise<void> {
   const demo = config.demo ? await startDemo(deps) : null;
   const poller = createPoller(deps);
   if (config.updateTask) poller.start();
+  // Deliveries go out from the process that polls (the one writing most changes), so read-only
+  // replicas (UPDATE_TASK=false) never send a delivery twice.
+  const webhooks = createWebhookWorker(deps);
+  if (config.updateTask) webhooks.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -82,6 +87,7 @@ async function main(): Promise<void> {
     logger.info('shutting down', { signal });
     await app.stop();
     await poller.stop();
+    await webhooks.stop();
     await demo?.stop();
     db.$client.close();
     process.exit(0);

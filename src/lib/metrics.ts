@@ -20,6 +20,8 @@ export interface Metrics {
   timeUpstream<T>(channelId: number, call: 'submit' | 'poll' | 'image-seed', run: () => Promise<T>): Promise<T>;
   /** The body, passed through unchanged, with each chunk's bytes counted as they stream. */
   countImageBytes(body: ReadableStream<Uint8Array> | null): ReadableStream<Uint8Array> | null;
+  /** One webhook delivery attempt's outcome: delivered, retry (will be tried again), failed (for good). */
+  webhookDelivery(outcome: 'delivered' | 'retry' | 'failed'): void;
   /** Source of the unfinished-tasks gauge, read at scrape time (count per channel id). */
   setUnfinishedSource(read: () => ReadonlyArray<{ channelId: number; count: number }>): void;
 }
@@ -45,6 +47,10 @@ export function createMetrics(): Metrics {
   const upstream = new Histogram({
     name: 'mjgw_upstream_latency_seconds', help: 'Time until an upstream channel answered (or failed), by channel and call',
     labelNames: ['channel', 'call'] as const, buckets: LATENCY_BUCKETS, registers: [registry],
+  });
+  const webhooks = new Counter({
+    name: 'mjgw_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome (delivered, retry, failed)',
+    labelNames: ['outcome'] as const, registers: [registry],
   });
   let readUnfinished: () => ReadonlyArray<{ channelId: number; count: number }> = () => [];
   new Gauge({
@@ -85,6 +91,7 @@ export function createMetrics(): Metrics {
         },
       }));
     },
+    webhookDelivery: (outcome) => webhooks.inc({ outcome }),
     setUnfinishedSource(read) {
       readUnfinished = read;
     },
