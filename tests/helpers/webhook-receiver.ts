@@ -15,6 +15,8 @@ export interface WebhookReceiver {
   received: ReceivedHook[];
   /** Statuses to answer next, in order (e.g. [500, 500] then 200s). */
   answer(...statuses: number[]): void;
+  /** Forget the queued statuses: answer 200 from now on. */
+  clearAnswers(): void;
   stop(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ export function startWebhookReceiver(): WebhookReceiver {
     url: `http://127.0.0.1:${server.port}`,
     received,
     answer: (...statuses) => void queue.push(...statuses),
+    clearAnswers: () => void queue.splice(0),
     stop: () => server.stop(true),
   };
 }
