@@ -23,9 +23,9 @@ export interface WebhookReceiver {
 export function startWebhookReceiver(): WebhookReceiver {
   const received: ReceivedHook[] = [];
   const queue: number[] = [];
-  const server = Bun.serve({
+  const server: ReturnType<typeof Bun.serve> = Bun.serve({
     port: 0, hostname: '127.0.0.1',
-    async fetch(req) {
+    async fetch(req): Promise<Response> {
       received.push({
         path: new URL(req.url).pathname, deliveryId: req.headers.get('x-mj-delivery-id'),
         signature: req.headers.get('x-mj-signature'), contentType: req.headers.get('content-type'), body: await req.text(),
