@@ -22,11 +22,11 @@ export type WebhookWorkerDeps = Pick<AppDeps, 'db' | 'logger' | 'clock' | 'fetch
 };
 
 export interface WebhookWorkerOptions {
-  /** Period between passes; default 250 ms (an idle pass is one indexed query). */
+  /** Period between passes; default 100 ms (an idle pass is one indexed query on the pending rows). */
   intervalMs?: number;
   /** Deliveries sent at the same time (each of a different task); default 16. */
   concurrency?: number;
-  /** Rows read per batch; a pass keeps reading while batches come back full. Default 200. */
+  /** Rows read per batch; a pass reads again while the last batch sent anything. Default 200. */
   batchSize?: number;
   /** DNS resolution for the SSRF check (tests may pin names). */
   lookup?: Lookup;
@@ -61,7 +61,7 @@ function originOf(url: string): string {
 export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorkerOptions = {}): WebhookWorker {
   const logger = deps.logger.child({ component: 'webhooks' });
   const metrics = deps.metrics ?? createMetrics();
-  const intervalMs = opts.intervalMs ?? 250;
+  const intervalMs = opts.intervalMs ?? 100;
   const concurrency = Math.max(1, opts.concurrency ?? 16);
   const batchSize = Math.max(1, opts.batchSize ?? 200);
   const lookup = opts.lookup ?? systemLookup;
@@ -116,25 +116,27 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
     }
   }
 
-  async function deliver(row: DeliveryRow, report: WebhookPassReport): Promise<void> {
-    if (!claimDelivery(deps.db, row, deps.clock.now())) return;
+  /** Sends one row; false when another worker had claimed it. */
+  async function deliver(row: DeliveryRow, report: WebhookPassReport): Promise<boolean> {
+    if (!claimDelivery(deps.db, row, deps.clock.now())) return false;
     const log = { deliveryId: deliveryIdOf(row.id), taskId: row.taskId, origin: originOf(row.url), attempt: row.attempts + 1 };
     const secret = deliverySecret(deps.db, row.tokenId);
     const result = secret === null ? { refused: `API key ${row.tokenId} no longer exists` } : await post(row, secret);
     if (result === null) {
       if (markDelivered(deps.db, row, deps.clock.now())) count(report, 'delivered');
-      return;
+      return true;
     }
     if ('refused' in result) {
       markRefused(deps.db, row, result.refused);
       count(report, 'failed');
       logger.info('webhook refused', { ...log, reason: result.refused });
-      return;
+      return true;
     }
     const outcome = markAttemptFailed(deps.db, row, deps.clock.now(), result.error);
     count(report, outcome);
     if (outcome === 'failed') logger.warn('webhook failed after its last attempt', { ...log, error: result.error });
     else logger.debug('webhook attempt failed', { ...log, error: result.error });
+    return true;
   }
 
   async function pass(): Promise<WebhookPassReport> {
@@ -142,10 +144,16 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
     try {
       for (let i = 0; i < MAX_BATCHES_PER_PASS; i++) {
         const rows = selectDueDeliveries(deps.db, deps.clock.now(), batchSize);
-        await mapBounded(rows, concurrency, (row) => deliver(row, report).catch((err: unknown) => {
-          logger.error('webhook delivery crashed', { deliveryId: deliveryIdOf(row.id), error: err instanceof Error ? err : String(err) });
-        }));
-        if (rows.length < batchSize) break;
+        let sent = 0;
+        await mapBounded(rows, concurrency, async (row) => {
+          try {
+            if (await deliver(row, report)) sent++;
+          } catch (err) {
+            logger.error('webhook delivery crashed', { deliveryId: deliveryIdOf(row.id), error: err instanceof Error ? err : String(err) });
+          }
+        });
+        // A delivered change makes the task's next one due at once: read again until nothing moves.
+        if (sent === 0) break;
       }
     } catch (err) {
       logger.error('webhook pass failed', { error: err instanceof Error ? err : String(err) });
