@@ -57,10 +57,11 @@ export function claimDelivery(db: DB, row: DeliveryRow, now: number): boolean {
   return statements(db).claim.get({ id: row.id, attempts: row.attempts, was: row.nextAttemptAt, until: now + CLAIM_LEASE_MS }) !== undefined;
 }
 
-/** The signing secret of the delivery's API key, or null when the key is gone or has none. */
-export function deliverySecret(db: DB, tokenId: number): string | null {
-  const secret = statements(db).secret.get({ id: tokenId })?.secret;
-  return secret ? secret : null;
+/** The signing secret of the delivery's API key, or why there is none to sign with. */
+export function deliverySecret(db: DB, tokenId: number): { secret: string } | { missing: string } {
+  const row = statements(db).secret.get({ id: tokenId });
+  if (!row) return { missing: `API key ${tokenId} no longer exists` };
+  return row.secret ? { secret: row.secret } : { missing: `API key ${tokenId} has no webhook secret` };
 }
 
 function guard(row: DeliveryRow) {

@@ -120,8 +120,8 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
   async function deliver(row: DeliveryRow, report: WebhookPassReport): Promise<boolean> {
     if (!claimDelivery(deps.db, row, deps.clock.now())) return false;
     const log = { deliveryId: deliveryIdOf(row.id), taskId: row.taskId, origin: originOf(row.url), attempt: row.attempts + 1 };
-    const secret = deliverySecret(deps.db, row.tokenId);
-    const result = secret === null ? { refused: `API key ${row.tokenId} no longer exists` } : await post(row, secret);
+    const key = deliverySecret(deps.db, row.tokenId);
+    const result = 'missing' in key ? { refused: key.missing } : await post(row, key.secret);
     if (result === null) {
       if (markDelivered(deps.db, row, deps.clock.now())) count(report, 'delivered');
       return true;

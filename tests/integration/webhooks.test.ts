@@ -232,6 +232,15 @@ describe('webhook deliveries', () => {
     }
   });
 
+  test('a delivery whose API key was deleted is failed, never sent unsigned', async () => {
+    const k = await keyedUser();
+    const task = hookedTask(k, `${receiver.url}/hooks/keyless`);
+    await trpc('token.delete', k.user.headers, { id: k.tokenId });
+    await worker.runOnce();
+    expect(hooksAt('/hooks/keyless')).toHaveLength(0);
+    expect(deliveriesOf(task.id)[0]).toMatchObject({ status: 'failed', attempts: 0, lastError: `API key ${k.tokenId} no longer exists` });
+  });
+
   test('notifyHook is validated at submit and ignored while mj_webhooks_enabled is off', async () => {
     const k = await keyedUser();
     for (const notifyHook of ['ftp://example.com/x', 'not a url', `https://example.com/${'a'.repeat(2048)}`, 42]) {
