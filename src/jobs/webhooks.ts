@@ -64,7 +64,12 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
   const intervalMs = opts.intervalMs ?? 100;
   const concurrency = Math.max(1, opts.concurrency ?? 16);
   const batchSize = Math.max(1, opts.batchSize ?? 200);
-  const lookup = opts.lookup ?? systemLookup;
+  const baseLookup = opts.lookup ?? systemLookup;
+  // A resolver that never answers must not hold the whole pass (and every other task's delivery).
+  const lookup: Lookup = (host) => new Promise<string[]>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no DNS answer within ${DELIVERY_TIMEOUT_MS} ms`)), DELIVERY_TIMEOUT_MS);
+    baseLookup(host).then(resolve, reject).finally(() => clearTimeout(timer));
+  });
   const policy = { allowPrivate: deps.config.webhookAllowPrivate, trustedHosts: NO_TRUSTED_HOSTS };
   let timer: ReturnType<typeof setInterval> | null = null;
   let running: Promise<WebhookPassReport> | null = null;

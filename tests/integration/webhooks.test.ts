@@ -227,6 +227,11 @@ describe('webhook deliveries', () => {
       expect(row(byAddress.id)).toMatchObject({ status: 'failed', attempts: 0, lastError: 'refused: address 127.0.0.1 is not public' });
       expect(row(byName.id)).toMatchObject({ status: 'failed', attempts: 0 });
       expect(row(byName.id)!.lastError).toMatch(/^refused: localhost resolves to .*, which is not public$/);
+      // A name that does not resolve is a failed attempt (retried), not a refusal.
+      const unresolved = hookedTask(k, 'http://hooks.invalid/x', 1, strict);
+      const offline = createWebhookWorker(strict.deps, { lookup: async () => Promise.reject(new Error('ENOTFOUND')) });
+      await offline.runOnce();
+      expect(row(unresolved.id)).toMatchObject({ status: 'pending', attempts: 1, lastError: 'cannot resolve hooks.invalid: ENOTFOUND' });
     } finally {
       await strict.stop();
     }
