@@ -73,6 +73,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
   const policy = { allowPrivate: deps.config.webhookAllowPrivate, trustedHosts: NO_TRUSTED_HOSTS };
   let timer: ReturnType<typeof setInterval> | null = null;
   let running: Promise<WebhookPassReport> | null = null;
+  let stopping = false;
 
   function count(report: WebhookPassReport, outcome: AttemptOutcome): void {
     metrics.webhookDelivery(outcome);
@@ -147,7 +148,8 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
   async function pass(): Promise<WebhookPassReport> {
     const report: WebhookPassReport = { delivered: 0, retried: 0, failed: 0 };
     try {
-      for (let i = 0; i < MAX_BATCHES_PER_PASS; i++) {
+      // On stop, the batch in flight finishes (each send within its timeout) and no other starts.
+      for (let i = 0; i < MAX_BATCHES_PER_PASS && !stopping; i++) {
         const rows = selectDueDeliveries(deps.db, deps.clock.now(), batchSize);
         let sent = 0;
         await mapBounded(rows, concurrency, async (row) => {
@@ -178,6 +180,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
   return {
     start() {
       if (timer) return;
+      stopping = false;
       void launch();
       timer = setInterval(() => void launch(), intervalMs);
       timer.unref?.();
@@ -185,7 +188,9 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
     async stop() {
       if (timer) clearInterval(timer);
       timer = null;
+      stopping = true;
       if (running) await running;
+      stopping = false;
     },
     async runOnce() {
       if (running) await running;
