@@ -41,6 +41,7 @@ const envSchema = z.object({
   SUBMIT_FAILOVER: intFrom('SUBMIT_FAILOVER', 0, 20).default(2),
   RELAY_RATE_LIMIT_PER_MINUTE: intFrom('RELAY_RATE_LIMIT_PER_MINUTE', 0, 1_000_000).default(0),
   IMAGE_FETCH_ALLOW_PRIVATE: boolFrom('IMAGE_FETCH_ALLOW_PRIVATE').default(false),
+  WEBHOOK_ALLOW_PRIVATE: boolFrom('WEBHOOK_ALLOW_PRIVATE').default(false),
   DEMO: boolFrom('DEMO').default(false),
   DEMO_PORT: intFrom('DEMO_PORT', 0, 65535).optional(),
   CORS_ORIGINS: z.string().trim().default('*'),
@@ -57,6 +58,7 @@ const envSchema = z.object({
   MJ_ACCOUNT_FILTER_ENABLED: boolFrom('MJ_ACCOUNT_FILTER_ENABLED').optional(),
   MJ_MODE_CLEAR_ENABLED: boolFrom('MJ_MODE_CLEAR_ENABLED').optional(),
   MJ_PRICES: z.string().trim().optional(),
+  MJ_WEBHOOKS_ENABLED: boolFrom('MJ_WEBHOOKS_ENABLED').optional(),
 });
 
 export interface Config {
@@ -82,6 +84,8 @@ export interface Config {
   /** Relay submits per key per minute for keys that set none; 0 = unlimited. */
   readonly relayRateLimitPerMinute: number;
   readonly imageFetchAllowPrivate: boolean;
+  /** Let webhooks go to private/loopback addresses (SPEC §15); off, they are refused like §9's. */
+  readonly webhookAllowPrivate: boolean;
   readonly demo: boolean;
   /** Port of the DEMO simulator: stable (PORT+1 by default) so stored image links survive a restart; 0 = any. */
   readonly demoPort: number;
@@ -115,6 +119,7 @@ const OPTION_ENV: Record<string, string> = {
   MJ_ACCOUNT_FILTER_ENABLED: 'mj_account_filter_enabled',
   MJ_MODE_CLEAR_ENABLED: 'mj_mode_clear_enabled',
   MJ_PRICES: 'mj_prices',
+  MJ_WEBHOOKS_ENABLED: 'mj_webhooks_enabled',
 };
 
 /** The variables of `shape` that are set; an empty one counts as unset (`VAR= cmd`). */
@@ -160,6 +165,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     submitFailover: e.SUBMIT_FAILOVER,
     relayRateLimitPerMinute: e.RELAY_RATE_LIMIT_PER_MINUTE,
     imageFetchAllowPrivate: e.IMAGE_FETCH_ALLOW_PRIVATE,
+    webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
     demo: e.DEMO,
     demoPort: e.DEMO_PORT ?? (e.PORT === 0 || e.PORT === 65535 ? 0 : e.PORT + 1),
     corsOrigins: corsOrigins.length ? corsOrigins : ['*'],

@@ -1,6 +1,7 @@
 import { createApp } from './app.ts';
 import { startDemo } from './demo.ts';
 import { createPoller, type Poller } from './jobs/poller.ts';
+import { createWebhookWorker } from './jobs/webhooks.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { openDatabase, type DB } from './db/client.ts';
 import { createSqliteLeaseStore } from './db/sqlite-lease.ts';
@@ -95,6 +96,10 @@ async function main(): Promise<void> {
     onChange: () => logger.info('options reloaded'),
     onError: (err) => logger.warn('options check failed', { error: err instanceof Error ? err : String(err) }),
   });
+  // Deliveries go out from the poller leader only: processes sharing the database never race for
+  // the outbox, and read-only replicas (UPDATE_TASK=false) never deliver.
+  const webhooks = createWebhookWorker(deps, { mayDeliver: () => poller?.role() === 'leader' });
+  if (config.updateTask) webhooks.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -104,6 +109,7 @@ async function main(): Promise<void> {
     await app.stop();
     stopWatchingOptions();
     await poller?.stop();
+    await webhooks.stop();
     await demo?.stop();
     db.$client.close();
     process.exit(0);

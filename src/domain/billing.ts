@@ -3,6 +3,7 @@ import type { DB } from '../db/client.ts';
 import { channels, LOG_TYPE, logs, tasks, tokens, users, type NewTaskRow } from '../db/schema/index.ts';
 import type { DbLike } from '../db/types.ts';
 import { AppError } from './errors.ts';
+import { recordTaskHook } from './webhooks.ts';
 
 /**
  * The money paths, and the only code that changes quota. Every function here is synchronous and
@@ -21,6 +22,8 @@ export interface ChargeInput {
   now: number;
   /** The task row recorded together with the charge (its quota is set to the charge). */
   task: Omit<NewTaskRow, 'quota' | 'userId' | 'tokenId' | 'channelId'>;
+  /** The submit's notifyHook, recorded with the task so no change of it goes undelivered. */
+  hookUrl?: string | null;
 }
 
 /**
@@ -49,6 +52,7 @@ export function chargeAndRecord(db: DB, input: ChargeInput): number {
     const row = tx.insert(tasks).values({
       ...input.task, userId: input.userId, tokenId: input.tokenId, channelId: input.channelId, quota: q,
     }).returning({ id: tasks.id }).get();
+    if (input.hookUrl) recordTaskHook(tx, { taskId: row.id, userId: input.userId, tokenId: input.tokenId, url: input.hookUrl });
     if (q > 0) {
       tx.insert(logs).values({
         userId: input.userId, type: LOG_TYPE.consume, content: `${input.modelName} charged ${q} for task ${row.id}`,

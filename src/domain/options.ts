@@ -60,6 +60,7 @@ const DEFINITIONS = {
   mj_notify_enabled: { schema: z.boolean(), default: false },
   mj_account_filter_enabled: { schema: z.boolean(), default: false },
   mj_mode_clear_enabled: { schema: z.boolean(), default: false },
+  mj_webhooks_enabled: { schema: z.boolean(), default: true },
   mj_prices: { schema: pricesSchema, default: DEFAULT_PRICES },
 } as const;
 

@@ -9,6 +9,7 @@ import {
   channelGoneReason, decideSync, failureFields, isTimedOut, ORPHAN_GRACE_MS, parseUpstreamTask, SUBMIT_DID_NOT_COMPLETE,
   timeoutReason, type SyncFields,
 } from './task-sync-normalise.ts';
+import { enqueueTaskChange, type LinkPolicySource } from './webhooks.ts';
 
 /**
  * The database side of the poller (SPEC §8): find unfinished tasks, and write what one
@@ -25,6 +26,8 @@ export type PollChannel = ChannelEndpoint;
 export interface SyncSettings {
   taskTimeoutMs: number;
   upstreamTimeoutMs: number;
+  /** Image links of webhook payloads (SPEC §15); raw upstream links when absent. */
+  webhookLinks?: LinkPolicySource;
 }
 
 /** Counts of what one write step did, for logs and tests. */
@@ -124,7 +127,9 @@ export interface StrandedEnding {
 }
 
 /** Ends stranded rows (see planTick) in one transaction. */
-export function endStrandedTasks(db: DB, stranded: TickPlan['stranded'], now: number): SyncCounts & { ended: StrandedEnding[] } {
+export function endStrandedTasks(
+  db: DB, stranded: TickPlan['stranded'], now: number, webhookLinks?: LinkPolicySource,
+): SyncCounts & { ended: StrandedEnding[] } {
   const counts = emptyCounts();
   const ended: StrandedEnding[] = [];
   if (stranded.length === 0) return { ...counts, ended };
@@ -133,6 +138,7 @@ export function endStrandedTasks(db: DB, stranded: TickPlan['stranded'], now: nu
       const r = endAsFailure(tx, row, failureFields(row, reason, now), now, counts);
       if (r.won) ended.push({ taskId: row.id, userId: row.userId, reason, refunded: r.refunded, orphan: reason === SUBMIT_DID_NOT_COMPLETE });
     }
+    enqueueTaskChange(tx, ended.map((e) => e.taskId), now, webhookLinks);
   }, { behavior: 'immediate' });
   return { ...counts, ended };
 }
@@ -205,18 +211,21 @@ export function applyPollBatch(db: DB, rows: readonly TaskRow[], items: readonly
   if (ops.length === 0) return counts;
   const update = updateStatement(db);
   db.transaction((tx) => {
+    const changed: number[] = [];
     for (const op of ops) {
       if (op.kind === 'fail') {
         const before = counts.failed;
-        endAsFailure(tx, op.row, op.fields, now, counts);
+        if (endAsFailure(tx, op.row, op.fields, now, counts).won) changed.push(op.row.id);
         if (op.timedOut && counts.failed > before) counts.timedOut++;
         continue;
       }
       if (update.get({ ...op.fields, now, id: op.row.id })) {
+        changed.push(op.row.id);
         counts.updated++;
         if (op.fields.progress === '100%') counts.succeeded++;
       }
     }
+    enqueueTaskChange(tx, changed, now, s.webhookLinks);
   }, { behavior: 'immediate' });
   return counts;
 }

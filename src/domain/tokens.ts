@@ -32,15 +32,30 @@ export interface TokenView {
   created_time: number;
   accessed_time: number;
   rate_limit_per_minute: number;
+  /** Signs this key's webhooks (SPEC §15): in full from create and a rotation only, masked elsewhere. */
+  webhook_secret: string;
 }
 
-function view(row: TokenRow, fullKey: boolean): TokenView {
+const WEBHOOK_SECRET_PREFIX = 'whsec_';
+
+/** A new webhook signing secret: `whsec_` + 32 random alphanumerics. */
+export function newWebhookSecret(): string {
+  return `${WEBHOOK_SECRET_PREFIX}${randomAlphanumeric(32)}`;
+}
+
+function maskWebhookSecret(secret: string): string {
+  if (secret === '') return '';
+  return secret.startsWith(WEBHOOK_SECRET_PREFIX) ? `${WEBHOOK_SECRET_PREFIX}${maskSecret(secret.slice(WEBHOOK_SECRET_PREFIX.length))}` : maskSecret(secret);
+}
+
+function view(row: TokenRow, fullKey: boolean, fullSecret = fullKey): TokenView {
   return {
     id: row.id, user_id: row.userId, name: row.name,
     key: fullKey ? `sk-${row.key}` : `sk-${maskSecret(row.key)}`,
     status: row.status, remain_quota: row.remainQuota, unlimited_quota: row.unlimitedQuota,
     used_quota: row.usedQuota, expired_time: row.expiredTime, created_time: row.createdTime,
     accessed_time: row.accessedTime, rate_limit_per_minute: row.rateLimitPerMinute,
+    webhook_secret: fullSecret ? row.webhookSecret : maskWebhookSecret(row.webhookSecret),
   };
 }
 
@@ -74,7 +89,7 @@ export function createToken(db: DB, clock: Clock, userId: number, input: CreateT
   const row = db.insert(tokens).values({
     userId, name: input.name, key: randomAlphanumeric(48), status: TOKEN_STATUS.enabled,
     remainQuota: input.remain_quota ?? 0, unlimitedQuota: input.unlimited_quota ?? false,
-    expiredTime: input.expired_time ?? -1, rateLimitPerMinute: input.rate_limit_per_minute ?? 0, createdTime: clock.now(),
+    expiredTime: input.expired_time ?? -1, rateLimitPerMinute: input.rate_limit_per_minute ?? 0, createdTime: clock.now(), webhookSecret: newWebhookSecret(),
   }).returning().get();
   return view(row, true);
 }
@@ -95,6 +110,8 @@ export interface UpdateTokenInput {
   unlimited_quota?: boolean | undefined;
   expired_time?: number | undefined;
   rate_limit_per_minute?: number | undefined;
+  /** Replace the webhook secret; the answer then carries the new one in full. */
+  rotate_webhook_secret?: boolean | undefined;
 }
 
 export function updateToken(db: DB, userId: number, input: UpdateTokenInput): TokenView {
@@ -105,12 +122,14 @@ export function updateToken(db: DB, userId: number, input: UpdateTokenInput): To
   if (input.unlimited_quota !== undefined) set.unlimitedQuota = input.unlimited_quota;
   if (input.expired_time !== undefined) set.expiredTime = input.expired_time;
   if (input.rate_limit_per_minute !== undefined) set.rateLimitPerMinute = input.rate_limit_per_minute;
+  const rotate = input.rotate_webhook_secret === true;
+  if (rotate) set.webhookSecret = newWebhookSecret();
   const where = and(eq(tokens.id, input.id), eq(tokens.userId, userId));
   const row = Object.keys(set).length
     ? db.update(tokens).set(set).where(where).returning().get()
     : db.select().from(tokens).where(where).get();
   if (!row) throw new AppError('NOT_FOUND', `token ${input.id} not found`);
-  return view(row, false);
+  return view(row, false, rotate);
 }
 
 export function deleteToken(db: DB, userId: number, id: number): { id: number } {

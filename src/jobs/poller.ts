@@ -28,7 +28,7 @@ export interface Poller {
 }
 
 /** What the poller needs; AppDeps fits, and a test may pass its own db handle or clock. */
-export type PollerDeps = Pick<AppDeps, 'db' | 'logger' | 'clock' | 'fetch'> & Partial<Pick<AppDeps, 'metrics' | 'taskFeed'>> & {
+export type PollerDeps = Pick<AppDeps, 'db' | 'logger' | 'clock' | 'fetch'> & Partial<Pick<AppDeps, 'metrics' | 'taskFeed' | 'options' | 'serverAddress'>> & {
   config: Pick<AppDeps['config'], 'pollIntervalMs' | 'pollBatchSize' | 'taskTimeoutMs' | 'upstreamTimeoutMs'>
     & Partial<Pick<AppDeps['config'], 'pollLeaseMs'>>;
   /**
@@ -75,7 +75,14 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
   const concurrency = Math.max(1, opts.concurrency ?? 4);
   const intervalMs = opts.intervalMs ?? deps.config.pollIntervalMs;
   const pollTimeoutMs = Math.min(MAX_POLL_TIMEOUT_MS, deps.config.upstreamTimeoutMs);
-  const settings: SyncSettings = { taskTimeoutMs: deps.config.taskTimeoutMs, upstreamTimeoutMs: deps.config.upstreamTimeoutMs };
+  const { options, serverAddress } = deps;
+  const settings: SyncSettings = {
+    taskTimeoutMs: deps.config.taskTimeoutMs, upstreamTimeoutMs: deps.config.upstreamTimeoutMs,
+    // Webhook payloads show image links as fetch would at the time of the change.
+    ...(options && serverAddress
+      ? { webhookLinks: () => ({ forward: options.get('mj_forward_url_enabled'), serverAddress: serverAddress() }) }
+      : {}),
+  };
   const batchSize = Math.max(1, deps.config.pollBatchSize);
   let timer: ReturnType<typeof setInterval> | null = null;
   let running: Promise<TickReport> | null = null;
@@ -149,7 +156,7 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
       if (rows.length === 0) return report;
       // All channels, any status: tasks of a disabled channel are still polled.
       const plan = planTick(rows, channelEndpoints(deps.db), deps.clock.now(), settings);
-      const stranded = endStrandedTasks(deps.db, plan.stranded, deps.clock.now());
+      const stranded = endStrandedTasks(deps.db, plan.stranded, deps.clock.now(), settings.webhookLinks);
       addCounts(report, stranded);
       for (const e of stranded.ended) {
         // A crash between charge and upstream answer: the operator should see each one.

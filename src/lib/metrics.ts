@@ -29,6 +29,8 @@ export interface Metrics {
   countImageBytes(body: ReadableStream<Uint8Array> | null, declaredLength?: number | null): ReadableStream<Uint8Array> | null;
   /** Bytes of an image answered from the local store. */
   addImageBytes(n: number): void;
+  /** One webhook delivery attempt's outcome: delivered, retry (will be tried again), failed (for good). */
+  webhookDelivery(outcome: 'delivered' | 'retry' | 'failed'): void;
   /** Source of the unfinished-tasks gauge, read at scrape time (count per channel id). */
   setUnfinishedSource(read: () => ReadonlyArray<{ channelId: number; count: number }>): void;
 }
@@ -59,6 +61,10 @@ export function createMetrics(): Metrics {
   const upstream = new Histogram({
     name: 'mjgw_upstream_latency_seconds', help: 'Time until an upstream channel answered (or failed), by channel and call',
     labelNames: ['channel', 'call'] as const, buckets: LATENCY_BUCKETS, registers: [registry],
+  });
+  const webhooks = new Counter({
+    name: 'mjgw_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome (delivered, retry, failed)',
+    labelNames: ['outcome'] as const, registers: [registry],
   });
   let readUnfinished: () => ReadonlyArray<{ channelId: number; count: number }> = () => [];
   new Gauge({
@@ -108,6 +114,7 @@ export function createMetrics(): Metrics {
     addImageBytes(n) {
       imageBytes.inc(n);
     },
+    webhookDelivery: (outcome) => webhooks.inc({ outcome }),
     setUnfinishedSource(read) {
       readUnfinished = read;
     },

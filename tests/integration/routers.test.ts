@@ -125,11 +125,11 @@ describe('admin.option.*', () => {
     const byKey = Object.fromEntries(list.items.map((i) => [i.key, i.value]));
     expect(byKey).toMatchObject({
       mj_forward_url_enabled: true, mj_action_check_success_enabled: true, mj_notify_enabled: false,
-      mj_account_filter_enabled: false, mj_mode_clear_enabled: false,
+      mj_account_filter_enabled: false, mj_mode_clear_enabled: false, mj_webhooks_enabled: true,
     });
     expect((byKey.mj_prices as Record<string, number>).mj_imagine).toBe(0.1);
     expect((byKey.mj_prices as Record<string, number>).mj_video).toBe(0.8);
-    expect(list.total).toBe(6);
+    expect(list.total).toBe(7);
   });
 
   test('update validates per option and persists', async () => {

@@ -4,6 +4,7 @@ import { type Channel, getChannel, pickChannel } from '../channels.ts';
 import { AppError } from '../errors.ts';
 import type { OptionsStore } from '../options.ts';
 import { findTaskByMjId } from '../tasks.ts';
+import { hookUrlOf } from '../webhooks.ts';
 import { actionOfCustomId, parseSimpleChange } from './actions.ts';
 import { parseSubmitBody, requireObject, type SubmitKind } from './schemas.ts';
 import type { RelayCallerInfo, RelayEnv } from './types.ts';
@@ -24,6 +25,8 @@ export interface SubmitPlan {
   state: string;
   forwardPath: string;
   forwardBody: Record<string, unknown>;
+  /** Where the gateway delivers this task's changes (SPEC §15); null for none or webhooks off. */
+  notifyHook: string | null;
 }
 
 interface Intent {
@@ -122,6 +125,7 @@ function parentChannel(env: RelayEnv, channelId: number): Channel {
  */
 export function planSubmit(env: RelayEnv, caller: RelayCallerInfo, kind: SubmitKind, path: string, raw: unknown): SubmitPlan {
   const intent = intentOf(kind, path, raw);
+  const notifyHook = env.options.get('mj_webhooks_enabled') ? hookUrlOf(intent.body) : null;
   let channel: Channel;
   let prompt = intent.prompt;
   if (intent.parentId !== null) {
@@ -147,5 +151,6 @@ export function planSubmit(env: RelayEnv, caller: RelayCallerInfo, kind: SubmitK
     state,
     forwardPath: intent.path,
     forwardBody: filterForwardBody(intent.body, env.options),
+    notifyHook,
   };
 }

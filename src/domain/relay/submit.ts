@@ -1,12 +1,13 @@
 import { and, eq, ne } from 'drizzle-orm';
 import { tasks } from '../../db/schema/index.ts';
 import { FREE_ACTIONS } from '../actions.ts';
-import { chargeAndRecord, failAndRefundNow, recordConsumeMjId } from '../billing.ts';
+import { chargeAndRecord, failAndRefund, recordConsumeMjId } from '../billing.ts';
 import { boundJsonText, boundText, boundUrl, MAX_ID_CHARS } from '../bounds.ts';
 import { autoDisableChannel } from '../channels.ts';
 import { AppError } from '../errors.ts';
 import { enforceSubmitRateLimit } from '../rate-limit.ts';
 import { forwardWithFailover } from './failover.ts';
+import { enqueueTaskChange } from '../webhooks.ts';
 import { planSubmit, type SubmitPlan } from './plan.ts';
 import type { SubmitKind } from './schemas.ts';
 import type { RelayAnswer, RelayCallerInfo, RelayEnv } from './types.ts';
@@ -99,6 +100,7 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
       action: plan.action, mjId: '', prompt: boundText(plan.prompt), state: boundText(plan.state), submitTime,
       progress: '0%', status: '', updatedTime: submitTime,
     },
+    hookUrl: plan.notifyHook,
   });
   env.metrics?.quotaCharged(price);
   env.taskFeed.publish([taskId]);
@@ -109,7 +111,11 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
 
   const reject = (failReason: string, extra: Record<string, unknown> = {}) => {
     const now = env.clock.now();
-    const r = failAndRefundNow(env.db, taskId, price, { failReason: failReason.slice(0, 1000), finishTime: now, ...extra }, now, plan.modelName);
+    const r = env.db.transaction((tx) => {
+      const ended = failAndRefund(tx, taskId, price, { failReason: failReason.slice(0, 1000), finishTime: now, ...extra }, now, plan.modelName);
+      if (ended.won && plan.notifyHook) enqueueTaskChange(tx, [taskId], now, webhookLinks(env));
+      return ended;
+    });
     env.metrics?.quotaRefunded(r.refunded);
     if (!r.won) log.warn('rejected submit already ended elsewhere; no refund from here', { failReason });
     env.taskFeed.publish([taskId]);
@@ -159,6 +165,11 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
   return { status: outcome.status, body: clientBody(answer, code), taskId };
 }
 
+/** The image-link policy of webhook payloads, read when the change is written. */
+function webhookLinks(env: RelayEnv) {
+  return () => ({ forward: env.options.get('mj_forward_url_enabled'), serverAddress: env.serverAddress() });
+}
+
 /**
  * Write the upstream's acceptance onto the task row. A compare-and-set on "still unfinished": a
  * crash-recovery sweep may have failed and refunded the row while we waited, and then it stays so.
@@ -191,6 +202,7 @@ function settleAccepted(
       ...(imageUrl !== undefined ? { imageUrl } : {}),
     }).where(and(eq(tasks.id, taskId), ne(tasks.progress, '100%'))).returning({ id: tasks.id }).get();
     if (won) recordConsumeMjId(tx, taskId, mjId);
+    if (won && plan.notifyHook) enqueueTaskChange(tx, [taskId], now, webhookLinks(env));
     return won;
   });
   return { ok: true, won: row !== undefined, mjId };

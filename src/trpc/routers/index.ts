@@ -4,6 +4,7 @@ import { adminRouter } from './admin.ts';
 import { mjRouter } from './mj.ts';
 import { tokenRouter } from './token.ts';
 import { userRouter } from './user.ts';
+import { webhookRouter } from './webhook.ts';
 
 export const statusSchema = z.object({
   version: z.string(), server_address: z.string(), mj_forward_url_enabled: z.boolean(), uptime_ms: z.number(),
@@ -24,6 +25,7 @@ export const appRouter = router({
   user: userRouter,
   token: tokenRouter,
   admin: adminRouter,
+  webhook: webhookRouter,
 });
 
 export type AppRouter = typeof appRouter;

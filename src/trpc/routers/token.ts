@@ -12,13 +12,13 @@ const expiredTime = z.number().int().refine((v) => v === -1 || v > 0, { message:
 export const tokenViewSchema = z.object({
   id: z.number(), user_id: z.number(), name: z.string(), key: z.string(), status: z.number(),
   remain_quota: z.number(), unlimited_quota: z.boolean(), used_quota: z.number(), expired_time: z.number(),
-  created_time: z.number(), accessed_time: z.number(), rate_limit_per_minute: z.number(),
+  created_time: z.number(), accessed_time: z.number(), rate_limit_per_minute: z.number(), webhook_secret: z.string(),
 });
 
 export const tokenRouter = router({
   list: userProcedure.input(pageQuerySchema.optional()).output(pageSchema(tokenViewSchema)).query(({ ctx, input }) => listTokens(ctx.deps.db, ctx.user.id, input ?? {})),
 
-  /** The only call that returns the full key (`sk-...`). */
+  /** The only call that returns the full key (`sk-...`) and, with it, the full webhook secret. */
   create: userProcedure.input(z.object({
     name: z.string().trim().min(1).max(64),
     remain_quota: quota.optional(),
@@ -35,6 +35,8 @@ export const tokenRouter = router({
     unlimited_quota: z.boolean().optional(),
     expired_time: expiredTime.optional(),
     rate_limit_per_minute: rateLimit.optional(),
+    /** New webhook signing secret, returned in full in this answer only. */
+    rotate_webhook_secret: z.boolean().optional(),
   })).output(tokenViewSchema).mutation(({ ctx, input }) => updateToken(ctx.deps.db, ctx.user.id, input)),
 
   delete: userProcedure.input(z.object({ id: z.number().int().positive() })).output(z.object({ id: z.number() }))

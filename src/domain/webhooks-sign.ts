@@ -1,0 +1,30 @@
+import { createHmac } from 'node:crypto';
+
+/**
+ * Signing and retry timing of webhook deliveries (SPEC §15), pure so clients' verifiers and the
+ * worker can be checked against the same few lines.
+ */
+
+/** Attempts per delivery, the first included; then it is `failed`. */
+export const MAX_DELIVERY_ATTEMPTS = 8;
+/** Wait before the second attempt; doubles after each failed attempt. */
+export const FIRST_RETRY_DELAY_MS = 1000;
+/** A receiver must answer 2xx within this. */
+export const DELIVERY_TIMEOUT_MS = 5000;
+
+/** `X-Mj-Signature` value: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. */
+export function signatureHeader(secret: string, body: string, unixSeconds: number): string {
+  const t = Math.floor(unixSeconds);
+  const v1 = createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
+  return `t=${t},v1=${v1}`;
+}
+
+/** Delay before the next attempt, after `attempts` failed ones (1 → 1 s, 2 → 2 s, 3 → 4 s, ...). */
+export function retryDelayMs(attempts: number): number {
+  return FIRST_RETRY_DELAY_MS * 2 ** Math.max(0, attempts - 1);
+}
+
+/** Stable across retries of one delivery: derived from its outbox row only. */
+export function deliveryIdOf(rowId: number): string {
+  return `dlv_${rowId}`;
+}
