@@ -14,10 +14,12 @@ export interface Settings {
   /** Listing sizes: `large` is compared with `small`. */
   large: number;
   small: number;
-  /** Sequential latency samples per shape: at most this many, for at most this long. */
+  /** Rounds of alternating product / baseline blocks; each side keeps its best round. */
+  rounds: number;
+  /** Sequential latency samples per shape and round: at most this many, for at most this long. */
   latencyCount: number;
   latencyMs: number;
-  /** Concurrent load runs. */
+  /** Concurrent load runs (loadMs per round and side). */
   concurrency: number;
   loadMs: number;
   /** Unfinished tasks of the poller tick (on 4 channels). */
@@ -31,8 +33,8 @@ export interface Settings {
 
 export function settingsFor(quick: boolean): Settings {
   return quick
-    ? { large: 100_000, small: 10_000, latencyCount: 40, latencyMs: 400, concurrency: 32, loadMs: 1500, pollerTasks: 2_000, pollerRounds: 2, streamBytes: 256 * 1024 * 1024, relayCount: 100 }
-    : { large: 1_000_000, small: 10_000, latencyCount: 200, latencyMs: 2500, concurrency: 32, loadMs: 8000, pollerTasks: 10_000, pollerRounds: 3, streamBytes: 1024 * 1024 * 1024, relayCount: 400 };
+    ? { large: 100_000, small: 10_000, rounds: 2, latencyCount: 25, latencyMs: 250, concurrency: 32, loadMs: 800, pollerTasks: 2_000, pollerRounds: 2, streamBytes: 256 * 1024 * 1024, relayCount: 100 }
+    : { large: 1_000_000, small: 10_000, rounds: 3, latencyCount: 80, latencyMs: 800, concurrency: 32, loadMs: 3000, pollerTasks: 10_000, pollerRounds: 3, streamBytes: 1024 * 1024 * 1024, relayCount: 400 };
 }
 
 /** A storage backend the product can run on; PostgreSQL is the next one (SPEC §13). */

@@ -110,3 +110,37 @@ export async function runLoad(ex: Exchange, opts: LoadOptions): Promise<LoadResu
   const elapsedMs = performance.now() - t0;
   return { count: latencies.length, errors, elapsedMs, rate: (latencies.length / elapsedMs) * 1000, latencies, firstError };
 }
+
+/**
+ * Side-by-side latency of several exchanges: in each round every exchange gets one block of
+ * sequential samples, in turn; its result is the lowest block median. Alternating blocks and
+ * keeping the best one keep bursts of unrelated load on a shared machine from deciding a ratio.
+ */
+export async function bestLatencies(exchanges: readonly Exchange[], rounds: number, block: SampleOptions): Promise<number[]> {
+  const best = exchanges.map(() => Number.POSITIVE_INFINITY);
+  for (let r = 0; r < Math.max(1, rounds); r++) {
+    for (const [i, ex] of exchanges.entries()) {
+      const m = median(await sampleLatency(ex, { ...block, warmup: r === 0 ? (block.warmup ?? 3) : 1 }));
+      best[i] = Math.min(best[i] ?? m, m);
+    }
+  }
+  return best;
+}
+
+/** Side-by-side rates: each round runs every exchange's load in turn; each keeps its best round. */
+export async function bestRates(exchanges: readonly Exchange[], rounds: number, opts: LoadOptions, onRound?: (i: number, r: LoadResult) => void): Promise<LoadResult[]> {
+  const best: Array<LoadResult | null> = exchanges.map(() => null);
+  for (let r = 0; r < Math.max(1, rounds); r++) {
+    for (const [i, ex] of exchanges.entries()) {
+      const result = await runLoad(ex, opts);
+      if (result.errors) throw new BadStatusError(`${result.errors} failed requests (${result.firstError})`);
+      onRound?.(i, result);
+      const prev = best[i];
+      if (!prev || result.rate > prev.rate) best[i] = result;
+    }
+  }
+  return best.map((b) => {
+    if (!b) throw new Error('no load round ran');
+    return b;
+  });
+}

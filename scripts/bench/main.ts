@@ -2,7 +2,7 @@
  * `bun run bench` (SPEC §12): every performance measure against its baseline, measured side by
  * side in one run on this machine. Progress on stderr; the table on stdout; JSON with --out.
  */
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { ArgError, parseArgs, USAGE, type MeasureGroup } from './args.ts';
 import { BenchContext, settingsFor } from './context.ts';
@@ -33,6 +33,8 @@ function machine(): Record<string, string | number> {
     memory_gb: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
     platform: `${process.platform} ${process.arch}`,
     bun: Bun.version,
+    /** Other work on the machine during the run: the ratios are side by side, but noise still shows here. */
+    load_average_at_start: loadavg()[0]?.toFixed(2) ?? '',
   };
 }
 
@@ -75,10 +77,11 @@ async function main(): Promise<number> {
     startedAt: started.toISOString(), quick: args.quick, machine: m,
     sizes: { large: settings.large, small: settings.small }, results: rows, summary: summarize(rows),
   };
+  m.load_average_at_end = loadavg()[0]?.toFixed(2) ?? '';
   const s = report.summary;
   process.stdout.write(`\n${formatTable(rows)}\n\n`);
   process.stdout.write(`${s.pass} pass, ${s.fail} fail, ${s.error} error, ${s.info} context · ${m.cores} × ${m.cpu}, ${m.memory_gb} GB, bun ${m.bun} · `
-    + `${fmtCount(settings.large)} vs ${fmtCount(settings.small)} tasks · ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+    + `${fmtCount(settings.large)} vs ${fmtCount(settings.small)} tasks · load average ${m.load_average_at_start} → ${m.load_average_at_end} · ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
   if (args.out) {
     writeFileSync(args.out, `${reportJson(report)}\n`);
     progress(`wrote ${args.out}`);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Database } from 'bun:sqlite';
 import type { BenchContext } from '../context.ts';
-import { getter, runLoad, type LoadResult } from '../load.ts';
+import { bestRates, getter, runLoad, type LoadResult } from '../load.ts';
 import { fmtCount, progress } from '../log.ts';
 import { spawnProduct, spawnRaw, spawnSimulator, type Child } from '../procs.ts';
 import type { Measurement } from '../report.ts';
@@ -42,13 +42,15 @@ function rig(ctx: BenchContext): Promise<ImageRig> {
   });
 }
 
-async function load(ctx: BenchContext, who: string, url: string, concurrency: number): Promise<LoadResult> {
-  const ex = getter(url);
-  await runLoad(ex, { concurrency, durationMs: 500, maxCount: 10_000 });
-  const r = await runLoad(ex, { concurrency, durationMs: ctx.settings.loadMs, maxCount: 1_000_000 });
-  if (r.errors) throw new Error(`${who}: ${r.errors} failed requests (${r.firstError})`);
-  progress(`  ${who}: ${fmtCount(r.count)} images in ${(r.elapsedMs / 1000).toFixed(1)} s → ${fmtCount(Math.round(r.rate))}/s`);
-  return r;
+/** Best-round rates of the product and its baseline, measured in alternating rounds. */
+async function pair(ctx: BenchContext, names: [string, string], urls: [string, string], concurrency: number): Promise<[LoadResult, LoadResult]> {
+  const exchanges = urls.map((u) => getter(u));
+  for (const ex of exchanges) await runLoad(ex, { concurrency, durationMs: 300, maxCount: 10_000 });
+  const [a, b] = await bestRates(exchanges, ctx.settings.rounds, { concurrency, durationMs: ctx.settings.loadMs, maxCount: 1_000_000 }, (i, r) => {
+    progress(`  ${names[i]}: ${fmtCount(r.count)} images in ${(r.elapsedMs / 1000).toFixed(1)} s → ${fmtCount(Math.round(r.rate))}/s`);
+  });
+  if (!a || !b) throw new Error('missing load result');
+  return [a, b];
 }
 
 /** Streams one URL to the end, watching `who`'s RSS; returns the growth over the start, in MB. */
@@ -77,11 +79,9 @@ export async function imageMeasures(ctx: BenchContext): Promise<Measurement[]> {
   const kb = `${IMAGE_BYTES / 1024} KiB`;
   progress(`cached SUCCESS image (${kb}), ${c} clients`);
   for (let i = 0; i < 3; i++) await getter(`${product.url}/mj/image/${MJ.cached}`)();
-  const cached = await load(ctx, 'product, cached', `${product.url}/mj/image/${MJ.cached}`, c);
-  const direct = await load(ctx, 'simulator direct', `${sim.url}/images/big-${IMAGE_BYTES}.png`, c);
+  const [cached, direct] = await pair(ctx, ['product, cached', 'simulator direct'], [`${product.url}/mj/image/${MJ.cached}`, `${sim.url}/images/big-${IMAGE_BYTES}.png`], c);
   progress(`uncached image (${kb}), ${c} clients`);
-  const uncached = await load(ctx, 'product, uncached', `${product.url}/mj/image/${MJ.uncached}`, c);
-  const bare = await load(ctx, 'bare Bun proxy', `${proxy.url}/images/big-${IMAGE_BYTES}.png`, c);
+  const [uncached, bare] = await pair(ctx, ['product, uncached', 'bare Bun proxy'], [`${product.url}/mj/image/${MJ.uncached}`, `${proxy.url}/images/big-${IMAGE_BYTES}.png`], c);
   const mb = Math.round(ctx.settings.streamBytes / 1024 / 1024);
   progress(`streaming ${fmtCount(mb)} MiB through the product and the bare proxy`);
   const productGrowth = await rssGrowth(product, `${product.url}/mj/image/${MJ.huge}`, ctx.settings.streamBytes);

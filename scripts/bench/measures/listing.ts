@@ -1,6 +1,6 @@
 import { Database } from 'bun:sqlite';
 import type { BenchContext } from '../context.ts';
-import { getter, median, sampleLatency } from '../load.ts';
+import { bestLatencies, getter, type Exchange } from '../load.ts';
 import { fmtCount, progress } from '../log.ts';
 import type { Child } from '../procs.ts';
 import type { Measurement } from '../report.ts';
@@ -35,12 +35,16 @@ async function check(ctx: BenchContext, product: Child, shape: Shape, size: numb
   }
 }
 
-/** Median round trip of a shape, in ms. */
-export async function latency(ctx: BenchContext, product: Child, shape: Shape, size: number): Promise<number> {
+/** The exchange of a shape on a product, once its answer was checked. */
+export async function checked(ctx: BenchContext, product: Child, shape: Shape, size: number): Promise<Exchange> {
   await check(ctx, product, shape, size);
+  return getter(product.url + shape.path, shape.headers);
+}
+
+/** Best-round median round trips (ms) of several exchanges measured side by side. */
+function compare(ctx: BenchContext, exchanges: Exchange[]): Promise<number[]> {
   const s = ctx.settings;
-  const samples = await sampleLatency(getter(product.url + shape.path, shape.headers), { maxCount: s.latencyCount, maxMs: s.latencyMs });
-  return median(samples);
+  return bestLatencies(exchanges, s.rounds, { maxCount: s.latencyCount, maxMs: s.latencyMs, minCount: 3 });
 }
 
 export async function listingMeasures(ctx: BenchContext): Promise<Measurement[]> {
@@ -50,8 +54,7 @@ export async function listingMeasures(ctx: BenchContext): Promise<Measurement[]>
   for (const shape of filterShapes(large)) {
     progress(`listing ${shape.label}: ${fmtCount(large)} vs ${fmtCount(small)} tasks`);
     const smallShape = filterShapes(small).find((s) => s.id === shape.id) ?? shape;
-    const atSmall = await latency(ctx, little, smallShape, small);
-    const atLarge = await latency(ctx, big, shape, large);
+    const [atLarge = NaN, atSmall = NaN] = await compare(ctx, [await checked(ctx, big, shape, large), await checked(ctx, little, smallShape, small)]);
     out.push(ctx.measurement({
       id: `listing.${shape.id}`, label: `${shape.label} at ${fmtCount(large)}`, product: atLarge, baseline: atSmall, unit: 'ms',
       baselineLabel: `at ${fmtCount(small)}`, goal: { kind: 'ratio-max', value: 1.5 },
@@ -66,8 +69,7 @@ export async function deepPageMeasures(ctx: BenchContext): Promise<Measurement[]
   const out: Measurement[] = [];
   for (const { deep, first } of deepShapes()) {
     progress(`deep page ${deep.label} vs page 1 at ${fmtCount(large)}`);
-    const firstMs = await latency(ctx, big, first, large);
-    const deepMs = await latency(ctx, big, deep, large);
+    const [deepMs = NaN, firstMs = NaN] = await compare(ctx, [await checked(ctx, big, deep, large), await checked(ctx, big, first, large)]);
     out.push(ctx.measurement({
       id: `listing.${deep.id}`, label: `${deep.label} at ${fmtCount(large)}`, product: deepMs, baseline: firstMs, unit: 'ms',
       baselineLabel: 'page 1', goal: { kind: 'ratio-max', value: 5 },
@@ -81,18 +83,15 @@ export async function timeRangeMeasures(ctx: BenchContext): Promise<Measurement[
   const big = await ctx.listingProduct(large);
   const first = filterShapes(large).find((s) => s.id === 'all');
   if (!first) throw new Error('no page-1 shape');
-  progress(`time range alone vs page 1 at ${fmtCount(large)}`);
-  const firstMs = await latency(ctx, big, first, large);
-  const out: Measurement[] = [];
-  for (const shape of rangeShapes(large)) {
-    progress(`listing ${shape.label}`);
-    const ms = await latency(ctx, big, shape, large);
-    out.push(ctx.measurement({
-      id: `listing.${shape.id}`, label: `${shape.label} (with total) at ${fmtCount(large)}`, product: ms, baseline: firstMs, unit: 'ms',
-      baselineLabel: 'page 1', goal: { kind: 'ratio-max', value: 2 },
-    }));
-  }
-  return out;
+  const ranges = rangeShapes(large);
+  progress(`time range alone (${ranges.length} widths) vs page 1 at ${fmtCount(large)}`);
+  const exchanges = [await checked(ctx, big, first, large)];
+  for (const shape of ranges) exchanges.push(await checked(ctx, big, shape, large));
+  const [firstMs = NaN, ...rangeMs] = await compare(ctx, exchanges);
+  return ranges.map((shape, i) => ctx.measurement({
+    id: `listing.${shape.id}`, label: `${shape.label} (with total) at ${fmtCount(large)}`, product: rangeMs[i] ?? NaN, baseline: firstMs, unit: 'ms',
+    baselineLabel: 'page 1', goal: { kind: 'ratio-max', value: 2 },
+  }));
 }
 
 /** Every listing shape at the large size, for picking the heaviest one. */

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { BenchContext } from '../context.ts';
-import { median, poster, runLoad, sampleLatency, type Exchange, type LoadResult } from '../load.ts';
+import { bestRates, median, poster, runLoad, sampleLatency, type Exchange } from '../load.ts';
 import { fmtCount, progress } from '../log.ts';
 import { spawnProduct, spawnRaw, spawnSimulator, type Child } from '../procs.ts';
 import type { Measurement } from '../report.ts';
@@ -41,20 +41,17 @@ function submitTo(url: string, headers: Record<string, string> = KEY_HEADERS): E
   return poster(`${url}/mj/submit/imagine`, headers, body);
 }
 
-async function load(ctx: BenchContext, who: string, ex: Exchange): Promise<LoadResult> {
-  const s = ctx.settings;
-  await runLoad(ex, { concurrency: s.concurrency, durationMs: 500, maxCount: 5_000 });
-  const r = await runLoad(ex, { concurrency: s.concurrency, durationMs: s.loadMs, maxCount: 100_000 });
-  if (r.errors) throw new Error(`${who}: ${r.errors} failed submits (${r.firstError})`);
-  progress(`  ${who}: ${fmtCount(r.count)} submits in ${(r.elapsedMs / 1000).toFixed(1)} s → ${fmtCount(Math.round(r.rate))}/s`);
-  return r;
-}
-
 export async function submitMeasures(ctx: BenchContext): Promise<Measurement[]> {
   const { product, raw } = await rig(ctx);
   progress(`submit throughput, ${ctx.settings.concurrency} clients`);
-  const p = await load(ctx, 'product', submitTo(product.url));
-  const r = await load(ctx, 'raw relay', submitTo(raw.url));
+  const names = ['product', 'raw relay'];
+  const exchanges = [submitTo(product.url), submitTo(raw.url)];
+  const { concurrency, loadMs, rounds } = ctx.settings;
+  for (const ex of exchanges) await runLoad(ex, { concurrency, durationMs: 300, maxCount: 5_000 });
+  const [p, r] = await bestRates(exchanges, rounds, { concurrency, durationMs: loadMs, maxCount: 100_000 }, (i, res) => {
+    progress(`  ${names[i]}: ${fmtCount(res.count)} submits in ${(res.elapsedMs / 1000).toFixed(1)} s → ${fmtCount(Math.round(res.rate))}/s`);
+  });
+  if (!p || !r) throw new Error('missing load result');
   return [ctx.measurement({
     id: 'submit.throughput', label: `relay submit throughput (${ctx.settings.concurrency} clients)`, product: p.rate, baseline: r.rate,
     unit: 'req/s', baselineLabel: 'raw Bun + bun:sqlite relay', goal: { kind: 'ratio-min', value: 0.5 },
