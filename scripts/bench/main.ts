@@ -12,7 +12,7 @@ import { deepPageMeasures, listingMeasures, timeRangeMeasures } from './measures
 import { pollerMeasures } from './measures/poller.ts';
 import { relayLatencyMeasures, submitMeasures } from './measures/submit.ts';
 import { healthzMeasures, throughputMeasures } from './measures/throughput.ts';
-import { errorRow, formatTable, judge, reportJson, summarize, type BenchReport, type Measurement, type ResultRow } from './report.ts';
+import { errorRow, formatNotes, formatTable, judge, reportJson, summarize, type BenchReport, type Measurement, type ResultRow } from './report.ts';
 
 const RUNNERS: Record<MeasureGroup, (ctx: BenchContext) => Promise<Measurement[]>> = {
   listing: listingMeasures,
@@ -79,7 +79,8 @@ async function main(): Promise<number> {
   };
   m.load_average_at_end = loadavg()[0]?.toFixed(2) ?? '';
   const s = report.summary;
-  process.stdout.write(`\n${formatTable(rows)}\n\n`);
+  const notes = formatNotes(rows);
+  process.stdout.write(`\n${formatTable(rows)}\n\n${notes ? `${notes}\n\n` : ''}`);
   process.stdout.write(`${s.pass} pass, ${s.fail} fail, ${s.error} error, ${s.info} context · ${m.cores} × ${m.cpu}, ${m.memory_gb} GB, bun ${m.bun} · `
     + `${fmtCount(settings.large)} vs ${fmtCount(settings.small)} tasks · load average ${m.load_average_at_start} → ${m.load_average_at_end} · ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
   if (args.out) {

@@ -136,6 +136,11 @@ export function formatTable(rows: readonly ResultRow[]): string {
   return [line(cells[0] ?? []), rule, ...cells.slice(1).map(line)].join('\n');
 }
 
+/** Context lines under the table (rounds, probe counts) for rows that carry a note. */
+export function formatNotes(rows: readonly ResultRow[]): string {
+  return rows.filter((r) => r.note && r.verdict !== 'error').map((r) => `- ${r.label}: ${r.note}`).join('\n');
+}
+
 export interface BenchReport {
   startedAt: string;
   quick: boolean;

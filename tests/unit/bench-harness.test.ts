@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { ArgError, MEASURE_GROUPS, parseArgs } from '../../scripts/bench/args.ts';
 import { median, percentile, runLoad } from '../../scripts/bench/load.ts';
-import { errorRow, formatTable, judge, reportJson, summarize, type Measurement } from '../../scripts/bench/report.ts';
+import { errorRow, formatNotes, formatTable, judge, reportJson, summarize, type Measurement } from '../../scripts/bench/report.ts';
 
 /** The pure parts of `bun run bench` (the bench itself is never part of `bun test`). */
 
@@ -101,5 +101,16 @@ describe('bench load generator', () => {
     expect(r.errors).toBe(10);
     expect(r.count).toBe(30);
     expect(r.firstError).toBe('HTTP 500');
+  });
+});
+
+describe('bench notes', () => {
+  test('rows with a note get one context line under the table; error rows keep theirs in the table', () => {
+    const rows = [
+      judge({ ...base, label: 'poller tick', note: 'best of 3 rounds' }),
+      judge(base),
+      errorRow('image', 'image', 'sqlite', 'boom'),
+    ];
+    expect(formatNotes(rows)).toBe('- poller tick: best of 3 rounds');
   });
 });
