@@ -25,12 +25,19 @@ function expectedTotal(dbPath: string, range: NonNullable<Shape['range']>): numb
 }
 
 /** Fails loudly when the product answers something else than a page of the right total. */
-async function check(ctx: BenchContext, product: Child, shape: Shape, size: number): Promise<void> {
+async function check(ctx: BenchContext, product: Child, shape: Shape, tasks: number): Promise<void> {
   const res = await fetch(product.url + shape.path, { headers: shape.headers });
   const body = (await res.json()) as { success?: boolean; message?: string; data?: { total?: number; items?: unknown[] } };
   if (res.status !== 200 || body.success !== true) throw new Error(`${shape.path}: HTTP ${res.status} ${body.message ?? ''}`);
+  // A fast empty page is no result: the page must hold what the total says it holds.
+  const q = new URL(shape.path, 'http://x').searchParams;
+  const page = Number(q.get('p') ?? 1);
+  const size = Math.min(100, Number(q.get('page_size') ?? 20));
+  const total = body.data?.total ?? -1;
+  const wantItems = Math.max(0, Math.min(size, total - (page - 1) * size));
+  if (body.data?.items?.length !== wantItems) throw new Error(`${shape.path}: ${body.data?.items?.length} items on a page of ${total} (want ${wantItems})`);
   if (shape.range) {
-    const want = expectedTotal(ctx.database(size), shape.range);
+    const want = expectedTotal(ctx.database(tasks), shape.range);
     if (body.data?.total !== want) throw new Error(`${shape.path}: total ${body.data?.total}, the table holds ${want}`);
   }
 }
