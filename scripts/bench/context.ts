@@ -33,7 +33,7 @@ export interface Settings {
 
 export function settingsFor(quick: boolean): Settings {
   return quick
-    ? { large: 100_000, small: 10_000, rounds: 2, latencyCount: 25, latencyMs: 250, concurrency: 32, loadMs: 800, pollerTasks: 2_000, pollerRounds: 2, streamBytes: 256 * 1024 * 1024, relayCount: 100 }
+    ? { large: 100_000, small: 10_000, rounds: 2, latencyCount: 25, latencyMs: 250, concurrency: 32, loadMs: 800, pollerTasks: 2_000, pollerRounds: 3, streamBytes: 256 * 1024 * 1024, relayCount: 100 }
     : { large: 1_000_000, small: 10_000, rounds: 3, latencyCount: 80, latencyMs: 800, concurrency: 32, loadMs: 3000, pollerTasks: 10_000, pollerRounds: 3, streamBytes: 1024 * 1024 * 1024, relayCount: 400 };
 }
 

@@ -74,6 +74,7 @@ export async function pollerMeasures(ctx: BenchContext): Promise<Measurement[]> 
     const ticks: number[] = [];
     const directs: number[] = [];
     const updated: number[] = [];
+    let unusable = 0;
     for (let round = 1; round <= ctx.settings.pollerRounds; round++) {
       reset.run();
       directs.push(await direct());
@@ -85,13 +86,14 @@ export async function pollerMeasures(ctx: BenchContext): Promise<Measurement[]> 
         throw new Error(`tick saw ${report.unfinished} unfinished of ${total}, ${report.channelErrors} channel errors`);
       }
       updated.push(report.updated);
+      unusable += report.invalid + report.unknown;
       progress(`  round ${round}: tick ${ticks.at(-1)?.toFixed(0)} ms (${report.updated} updated), direct calls ${directs.at(-1)?.toFixed(0)} ms`);
     }
     await poller.stop();
     return [ctx.measurement({
       id: 'poller.tick', label: `poller tick, ${fmtCount(total)} unfinished on ${CHANNELS} channels`, product: Math.min(...ticks), baseline: Math.min(...directs),
       unit: 'ms', baselineLabel: 'same list-by-condition calls direct', goal: { kind: 'diff-max', value: 1000 },
-      note: `best of ${ticks.length} rounds; ticks ${ticks.map((t) => t.toFixed(0)).join(', ')} ms; direct ${directs.map((t) => t.toFixed(0)).join(', ')} ms; rows written ${updated.join(', ')}`,
+      note: `best of ${ticks.length} rounds; ticks ${ticks.map((t) => t.toFixed(0)).join(', ')} ms; direct ${directs.map((t) => t.toFixed(0)).join(', ')} ms; rows written ${updated.join(', ')}; unusable upstream items ${unusable}`,
     })];
   } finally {
     sqlite.close();
