@@ -1,0 +1,180 @@
+import type { Database } from 'bun:sqlite';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDatabase } from '../../src/db/client.ts';
+import { fmtCount, progress } from './log.ts';
+import { REPO_ROOT } from './procs.ts';
+
+/**
+ * Seeded SQLite files for the bench, made through the real migrations (openDatabase) and plain
+ * prepared inserts, so every trigger the migrations define (task counters, ...) fires as in
+ * production. Files are cached under .tmp/bench/, keyed by size and by a hash of drizzle/:
+ * a changed migration set means a fresh seed.
+ */
+
+export const BENCH_DIR = join(REPO_ROOT, '.tmp/bench');
+export const ROOT_TOKEN = 'bench-root-access-token-000000000000000000';
+/** User 2 owns half of all tasks: the "one user's listing" of the measures. */
+export const HEAVY_USER = { id: 2, token: 'bench-heavy-access-token-00000000000000000' } as const;
+/** Relay API key (without `sk-`) of the heavy user; 48 alphanumerics like real keys. */
+export const HEAVY_API_KEY = 'benchkey000000000000000000000000000000000000000a';
+export const OTHER_USERS = 8;
+export const CHANNELS = 4;
+export const T0 = 1_700_000_000_000;
+/** Average spacing of submit times: the same density at every size, so a time window holds the same rows. */
+export const SPACING_MS = 30_000;
+const BATCH = 50_000;
+
+/** Hash of the migration set (file names and contents). */
+export function migrationsHash(): string {
+  const dir = join(REPO_ROOT, 'drizzle');
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else files.push(p);
+    }
+  };
+  walk(dir);
+  const h = new Bun.CryptoHasher('sha256');
+  for (const f of files) {
+    h.update(f.slice(dir.length));
+    h.update(readFileSync(f));
+  }
+  return h.digest('hex').slice(0, 12);
+}
+
+/** submit_time of row i (0-based): increasing on average, ±60 s of disorder. */
+export function submitTimeOf(i: number): number {
+  const jitter = ((i * 2654435761) % 120_001) - 60_000;
+  return T0 + i * SPACING_MS + jitter;
+}
+
+export function mjIdOf(i: number): string {
+  return String(1_000_000_000_000_000 + i * 7);
+}
+
+export function userOf(i: number): number {
+  return i % 2 === 0 ? HEAVY_USER.id : 3 + ((i >> 1) % OTHER_USERS);
+}
+
+export function channelOf(i: number): number {
+  return 1 + ((i >> 1) % CHANNELS);
+}
+
+const BUTTONS = JSON.stringify(['U1', 'U2', 'U3', 'U4', '🔄', 'V1', 'V2', 'V3', 'V4'].map((label, k) => ({
+  customId: `MJ::JOB::${k < 4 ? 'upsample' : k === 4 ? 'reroll' : 'variation'}::${(k % 4) + 1}::0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0`,
+  emoji: '', label, type: 2, style: 2,
+})));
+const WORDS = ['misty', 'harbor', 'neon', 'forest', 'castle', 'portrait', 'desert', 'ocean', 'city', 'robot', 'garden', 'winter'];
+
+/** Users, tokens and channels: the part of a bench database that is not tasks. */
+export function seedAccounts(sqlite: Database, now: number, channelUrls: readonly string[] = []): void {
+  sqlite.run(`INSERT OR IGNORE INTO users (id, username, display_name, role, status, access_token, quota, created_time)
+    VALUES (1, 'root', 'Root', 100, 1, ?, 0, ?)`, [ROOT_TOKEN, now]);
+  sqlite.run(`INSERT OR IGNORE INTO users (id, username, display_name, role, status, access_token, quota, created_time)
+    VALUES (?, 'heavy', 'Heavy user', 1, 1, ?, 1000000000000000, ?)`, [HEAVY_USER.id, HEAVY_USER.token, now]);
+  for (let u = 0; u < OTHER_USERS; u++) {
+    sqlite.run(`INSERT OR IGNORE INTO users (id, username, role, status, access_token, quota, created_time)
+      VALUES (?, ?, 1, 1, ?, 0, ?)`, [3 + u, `user${3 + u}`, `bench-user-${3 + u}-token-000000000000000000`, now]);
+  }
+  sqlite.run(`INSERT OR IGNORE INTO tokens (id, user_id, name, key, status, remain_quota, unlimited_quota, expired_time, created_time)
+    VALUES (1, ?, 'bench', ?, 1, 1000000000000000, 0, -1, ?)`, [HEAVY_USER.id, HEAVY_API_KEY, now]);
+  for (let c = 1; c <= CHANNELS; c++) {
+    const url = channelUrls[c - 1] ?? `http://127.0.0.1:9/channel-${c}`;
+    sqlite.run(`INSERT INTO channels (id, name, base_url, key, status, priority, weight, created_time) VALUES (?, ?, ?, 'sim-secret', 1, 0, 1, ?)
+      ON CONFLICT (id) DO UPDATE SET base_url = excluded.base_url`, [c, `sim-${c}`, url, now]);
+  }
+}
+
+function seedTasks(sqlite: Database, total: number): void {
+  const insert = sqlite.prepare(`INSERT INTO tasks (user_id, token_id, channel_id, code, action, mj_id, prompt, prompt_en,
+    description, submit_time, start_time, finish_time, image_url, status, progress, fail_reason, quota, buttons, properties, updated_time)
+    VALUES (?, ?, ?, 1, 'IMAGINE', ?, ?, ?, 'Submit success', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const batch = sqlite.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      const user = userOf(i);
+      const submit = submitTimeOf(i);
+      const prompt = `${WORDS[i % 12]} ${WORDS[(i >> 3) % 12]} ${WORDS[(i >> 6) % 12]} at dusk, highly detailed --v 6 #${i}`;
+      const unfinished = i % 100 === 99;
+      const failed = !unfinished && i % 50 === 17;
+      const mjId = mjIdOf(i);
+      insert.run(
+        user, user === HEAVY_USER.id ? 1 : 0, channelOf(i), mjId, prompt, prompt, submit,
+        submit + 2_000, unfinished ? 0 : submit + 40_000,
+        failed ? '' : `https://cdn.example.com/attachments/${mjId}/grid_0.png`,
+        unfinished ? 'IN_PROGRESS' : failed ? 'FAILURE' : 'SUCCESS', unfinished ? '45%' : '100%',
+        failed ? 'Banned prompt detected' : '', failed ? 0 : 50_000,
+        unfinished || failed ? '' : BUTTONS, failed ? '' : '{"finalPrompt":"' + prompt + '"}', submit + 40_000,
+      );
+    }
+  });
+  let lastPct = -1;
+  for (let from = 0; from < total; from += BATCH) {
+    batch(from, Math.min(total, from + BATCH));
+    const pct = Math.floor((Math.min(total, from + BATCH) / total) * 100);
+    if (pct >= lastPct + 10 || pct === 100) {
+      progress(`seeding ${fmtCount(total)} tasks… ${pct}%`);
+      lastPct = pct;
+    }
+  }
+}
+
+/** The trigger-maintained counters must agree with the rows, or the listing totals are wrong. */
+export function checkCounters(sqlite: Database, total: number): void {
+  const all = sqlite.query<{ count: number }, []>(`SELECT count FROM task_counters WHERE scope = 'all' AND scope_id = 0`).get();
+  const heavy = sqlite.query<{ count: number }, [number]>(`SELECT count FROM task_counters WHERE scope = 'user' AND scope_id = ?`).get(HEAVY_USER.id);
+  const heavyRows = Math.ceil(total / 2);
+  if (all?.count !== total || heavy?.count !== heavyRows) {
+    throw new Error(`task_counters disagree with the rows: all=${all?.count} (want ${total}), user ${HEAVY_USER.id}=${heavy?.count} (want ${heavyRows})`);
+  }
+}
+
+/** Path of a seeded listing database with `total` tasks, seeding it unless a cached one exists. */
+export function seededDatabase(total: number): string {
+  mkdirSync(BENCH_DIR, { recursive: true });
+  const hash = migrationsHash();
+  const name = `sqlite-${total}-${hash}.db`;
+  const path = join(BENCH_DIR, name);
+  for (const f of readdirSync(BENCH_DIR)) {
+    if (f.startsWith(`sqlite-${total}-`) && !f.startsWith(name)) rmSync(join(BENCH_DIR, f), { force: true });
+  }
+  if (existsSync(path)) {
+    progress(`reusing ${name} (${fmtCount(total)} tasks, migrations ${hash})`);
+    return path;
+  }
+  const partial = `${path}.partial`;
+  for (const ext of ['', '-wal', '-shm']) rmSync(partial + ext, { force: true });
+  const started = performance.now();
+  const db = openDatabase(partial);
+  const sqlite = db.$client;
+  sqlite.exec('PRAGMA synchronous = OFF;');
+  seedAccounts(sqlite, T0);
+  seedTasks(sqlite, total);
+  checkCounters(sqlite, total);
+  sqlite.exec('PRAGMA wal_checkpoint(TRUNCATE);');
+  sqlite.close();
+  for (const ext of ['-wal', '-shm']) rmSync(partial + ext, { force: true });
+  renameSync(partial, path);
+  progress(`seeded ${fmtCount(total)} tasks in ${((performance.now() - started) / 1000).toFixed(1)} s → ${name}`);
+  return path;
+}
+
+/** A fresh migrated database with accounts only (submit, image and poller measures write to it). */
+export function freshDatabase(dir: string, name: string, channelUrls: readonly string[]): string {
+  const path = join(dir, `${name}.db`);
+  for (const ext of ['', '-wal', '-shm']) rmSync(path + ext, { force: true });
+  const db = openDatabase(path);
+  seedAccounts(db.$client, Date.now(), channelUrls);
+  // Everything into the main file, so a plain file copy carries it.
+  db.$client.exec('PRAGMA wal_checkpoint(TRUNCATE);');
+  db.$client.close();
+  return path;
+}
+
+export function copyDatabase(from: string, to: string): string {
+  for (const ext of ['', '-wal', '-shm']) rmSync(to + ext, { force: true });
+  copyFileSync(from, to);
+  return to;
+}

@@ -1,0 +1,116 @@
+import { describe, expect, test } from 'bun:test';
+import { ArgError, MEASURE_GROUPS, parseArgs } from '../../scripts/bench/args.ts';
+import { median, percentile, runLoad } from '../../scripts/bench/load.ts';
+import { errorRow, formatNotes, formatTable, judge, reportJson, summarize, type Measurement } from '../../scripts/bench/report.ts';
+
+/** The pure parts of `bun run bench` (the bench itself is never part of `bun test`). */
+
+const base: Measurement = {
+  id: 'x', label: 'x', backend: 'sqlite', product: 10, baseline: 8, unit: 'ms', baselineLabel: 'at 10,000', goal: { kind: 'ratio-max', value: 1.5 },
+};
+
+describe('bench arguments', () => {
+  test('defaults run every group, full size, no JSON file', () => {
+    expect(parseArgs([])).toEqual({ quick: false, only: [...MEASURE_GROUPS], out: null, help: false });
+  });
+
+  test('--quick, --out and --only (a comma list, kept in run order) in both spellings', () => {
+    expect(parseArgs(['--quick', '--only', 'poller,listing', '--out', 'r.json'])).toEqual({ quick: true, only: ['listing', 'poller'], out: 'r.json', help: false });
+    expect(parseArgs(['--only=image', '--out=x.json']).only).toEqual(['image']);
+  });
+
+  test('unknown groups, unknown flags and missing values are refused', () => {
+    expect(() => parseArgs(['--only', 'listng'])).toThrow(ArgError);
+    expect(() => parseArgs(['--fast'])).toThrow('unknown argument --fast');
+    expect(() => parseArgs(['--out'])).toThrow('--out needs a value');
+    expect(() => parseArgs(['--out', '--quick'])).toThrow('--out needs a value');
+  });
+});
+
+describe('bench verdicts', () => {
+  test('ratio goals compare product / baseline, at the boundary included', () => {
+    expect(judge(base)).toMatchObject({ score: 1.25, verdict: 'pass' });
+    expect(judge({ ...base, product: 12 }).verdict).toBe('pass');
+    expect(judge({ ...base, product: 12.1 }).verdict).toBe('FAIL');
+    const rate = { ...base, unit: 'req/s', goal: { kind: 'ratio-min', value: 0.7 } } as const;
+    expect(judge({ ...rate, product: 700, baseline: 1000 }).verdict).toBe('pass');
+    expect(judge({ ...rate, product: 699, baseline: 1000 }).verdict).toBe('FAIL');
+  });
+
+  test('difference and absolute goals', () => {
+    const diff = { ...base, goal: { kind: 'diff-max', value: 1000 } } as const;
+    expect(judge({ ...diff, product: 1900, baseline: 1000 })).toMatchObject({ score: 900, verdict: 'pass' });
+    expect(judge({ ...diff, product: 2100, baseline: 1000 }).verdict).toBe('FAIL');
+    const max = { ...base, unit: 'MB', goal: { kind: 'max', value: 50 } } as const;
+    expect(judge({ ...max, product: 49, baseline: 300 }).verdict).toBe('pass');
+    expect(judge({ ...max, product: 51, baseline: 1 }).verdict).toBe('FAIL');
+  });
+
+  test('a missing or zero baseline, or a missing number, is an error, never a pass', () => {
+    expect(judge({ ...base, baseline: 0 }).verdict).toBe('error');
+    expect(judge({ ...base, baseline: null }).verdict).toBe('error');
+    expect(judge({ ...base, product: Number.NaN }).verdict).toBe('error');
+    expect(judge({ ...base, goal: { kind: 'info' } }).verdict).toBe('info');
+  });
+});
+
+describe('bench table and JSON', () => {
+  const rows = [
+    judge(base),
+    judge({ ...base, id: 'p', label: 'poller tick', product: 1500.4, baseline: 1200, goal: { kind: 'diff-max', value: 1000 } }),
+    errorRow('image', 'image', 'sqlite', 'simulator exited | code 1'),
+  ];
+
+  test('one aligned Markdown row per measure with product, baseline, ratio, goal, verdict', () => {
+    const lines = formatTable(rows).split('\n');
+    expect(lines[0]).toMatch(/^\| measure +\| product +\| baseline +\| ratio +\| goal +\| verdict +\|$/);
+    expect(lines).toHaveLength(2 + rows.length);
+    expect(new Set(lines.map((l) => [...l].length)).size).toBe(1);
+    expect(lines[2]).toContain('| 10.0 ms ');
+    expect(lines[2]).toContain('8.00 ms (at 10,000)');
+    expect(lines[2]).toContain('1.25×');
+    expect(lines[2]).toContain('≤ 1.5×');
+    expect(lines[3]).toContain('+300.4 ms');
+    expect(lines[3]).toContain('1,500 ms');
+    expect(lines[4]).toContain('error: simulator exited / code 1');
+    expect(lines[4]!.split('|')).toHaveLength(8);
+  });
+
+  test('the JSON carries every row, NaN as null, and the counts', () => {
+    const json = JSON.parse(reportJson({
+      startedAt: 't', quick: true, machine: { cores: 2 }, sizes: { large: 100, small: 10 }, results: rows, summary: summarize(rows),
+    })) as { results: Array<{ product: number | null; verdict: string }>; summary: unknown };
+    expect(json.results.map((r) => r.verdict)).toEqual(['pass', 'pass', 'error']);
+    expect(json.results[2]?.product).toBeNull();
+    expect(json.summary).toEqual({ pass: 2, fail: 0, error: 1, info: 0 });
+  });
+});
+
+describe('bench load generator', () => {
+  test('percentiles of unsorted samples', () => {
+    expect(median([5, 1, 3])).toBe(3);
+    expect(percentile([4, 1, 3, 2], 50)).toBe(2);
+    expect(percentile([4, 1, 3, 2], 100)).toBe(4);
+    expect(Number.isNaN(median([]))).toBe(true);
+  });
+
+  test('loops stop at the count cap and count statuses other than the expected one as errors', async () => {
+    let calls = 0;
+    const r = await runLoad(async () => (++calls % 4 === 0 ? 500 : 200), { concurrency: 3, durationMs: 10_000, maxCount: 40 });
+    expect(calls).toBe(40);
+    expect(r.errors).toBe(10);
+    expect(r.count).toBe(30);
+    expect(r.firstError).toBe('HTTP 500');
+  });
+});
+
+describe('bench notes', () => {
+  test('rows with a note get one context line under the table; error rows keep theirs in the table', () => {
+    const rows = [
+      judge({ ...base, label: 'poller tick', note: 'best of 3 rounds' }),
+      judge(base),
+      errorRow('image', 'image', 'sqlite', 'boom'),
+    ];
+    expect(formatNotes(rows)).toBe('- poller tick: best of 3 rounds');
+  });
+});
