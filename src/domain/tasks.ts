@@ -1,7 +1,9 @@
-import { and, desc, eq, gte, inArray, lte, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { DB } from '../db/client.ts';
-import { taskCounters, tasks, type TaskRow } from '../db/schema/index.ts';
+import { prepared } from '../db/prepared.ts';
+import { tasks, type TaskRow } from '../db/schema/index.ts';
 import { pageOf, type Page } from './pagination.ts';
+import { blockStart, ID_BLOCK, rangeWindow, type Scope } from './task-windows.ts';
 import { toMillis, type AllTaskQuery, type SelfTaskQuery } from './task-query.ts';
 
 /** A task as `GET /api/mj/self` shows it (SPEC §6.1), in the documented key order. */
@@ -80,92 +82,136 @@ export function allFilter(q: AllTaskQuery): TaskFilter {
   return { ...selfFilter(0, q), userId: undefined, channelId: q.channel_id };
 }
 
-function whereOf(f: TaskFilter): SQL | undefined {
+/** How the page query is bounded: not at all, to an id window (time ranges), or below an id (deep pages). */
+type Variant = 'plain' | 'window' | 'below';
+
+function whereOf(f: TaskFilter, variant: Variant): SQL | undefined {
   const parts: SQL[] = [];
   if (f.userId !== undefined) parts.push(eq(tasks.userId, sql.placeholder('userId')));
   if (f.channelId !== undefined) parts.push(eq(tasks.channelId, sql.placeholder('channelId')));
   if (f.mjId !== undefined) parts.push(eq(tasks.mjId, sql.placeholder('mjId')));
-  if (f.start !== undefined) parts.push(gte(tasks.submitTime, sql.placeholder('start')));
-  if (f.end !== undefined) parts.push(lte(tasks.submitTime, sql.placeholder('end')));
+  // In the id window the time terms are filters only (`+`): the page walks ids, not times.
+  const time = variant === 'window' ? sql`+${tasks.submitTime}` : sql`${tasks.submitTime}`;
+  if (f.start !== undefined) parts.push(sql`${time} >= ${sql.placeholder('start')}`);
+  if (f.end !== undefined) parts.push(sql`${time} <= ${sql.placeholder('end')}`);
+  if (variant === 'window') parts.push(gte(tasks.id, sql.placeholder('lo')), lte(tasks.id, sql.placeholder('hi')));
+  if (variant === 'below') parts.push(lt(tasks.id, sql.placeholder('below')));
   return parts.length ? and(...parts) : undefined;
 }
 
-function shapeKey(f: TaskFilter): string {
-  return [f.userId, f.channelId, f.mjId, f.start, f.end].map((v) => (v === undefined ? '0' : '1')).join('');
+function shapeKey(f: TaskFilter, variant: Variant): string {
+  return variant + [f.userId, f.channelId, f.mjId, f.start, f.end].map((v) => (v === undefined ? '0' : '1')).join('');
 }
 
-function buildQueries(db: DB, f: TaskFilter) {
-  const where = whereOf(f);
-  // Page through the covering index for ids first, then read only the rows of the page: deep
-  // pages skip index entries instead of whole rows.
-  // A time range alone would tempt SQLite to walk the whole table in id order and filter (a
-  // full scan when the range is old); `+id` keeps the order off the rowid so it reads the range
-  // through the submit_time index and keeps only the top of the page.
-  const rangeOnly = (f.start !== undefined || f.end !== undefined) && f.userId === undefined
-    && f.channelId === undefined && f.mjId === undefined;
-  const ids = db.select({ id: tasks.id }).from(tasks).where(where)
-    .orderBy(rangeOnly ? sql`+${tasks.id} desc` : desc(tasks.id))
+function buildQueries(db: DB, f: TaskFilter, variant: Variant) {
+  const where = whereOf(f, variant);
+  // Page through an index for ids first, then read only the rows of the page: skipped entries
+  // cost an index step, not a row read.
+  const ids = db.select({ id: tasks.id }).from(tasks).where(where).orderBy(desc(tasks.id))
     .limit(sql.placeholder('limit')).offset(sql.placeholder('offset'));
   const page = db.select().from(tasks).where(inArray(tasks.id, ids)).orderBy(desc(tasks.id));
-  const counted = db.select({ n: sql<number>`count(*)` }).from(tasks).where(where);
+  const counted = db.select({ n: sql<number>`count(*)` }).from(tasks).where(whereOf(f, 'plain'));
   return { page, counted };
 }
 
-function buildStatements(db: DB, f: TaskFilter) {
-  const q = buildQueries(db, f);
+function buildStatements(db: DB, f: TaskFilter, variant: Variant) {
+  const q = buildQueries(db, f, variant);
   return { page: q.page.prepare(), counted: q.counted.prepare() };
 }
 
-/** The SQL a filter shape runs (with named placeholders), for EXPLAIN QUERY PLAN checks. */
-export function listingSql(db: DB, f: TaskFilter): { page: { sql: string; params: unknown[] }; count: { sql: string; params: unknown[] } } {
-  const q = buildQueries(db, f);
-  return { page: q.page.toSQL(), count: q.counted.toSQL() };
+/** Which counters a filter can use: one scope (everything, a user, a channel), or none. */
+function scopeOf(f: TaskFilter): Scope | null {
+  if (f.mjId !== undefined || (f.userId !== undefined && f.channelId !== undefined)) return null;
+  if (f.userId !== undefined) return { scope: 'user', scopeId: f.userId, column: 'user_id' };
+  if (f.channelId !== undefined) return { scope: 'channel', scopeId: f.channelId, column: 'channel_id' };
+  return { scope: 'all', scopeId: 0, column: null };
+}
+
+/** The variant a filter's page runs with at this offset. */
+function variantOf(f: TaskFilter, offset: number): Variant {
+  if (scopeOf(f) === null) return 'plain';
+  if (f.start !== undefined || f.end !== undefined) return 'window';
+  return offset >= DEEP_OFFSET ? 'below' : 'plain';
+}
+
+/** Below this offset a plain OFFSET is as cheap as finding the id block. */
+const DEEP_OFFSET = 2 * ID_BLOCK;
+
+/** The SQL a filter shape's page runs (with named placeholders), for EXPLAIN QUERY PLAN checks. */
+export function listingSql(db: DB, f: TaskFilter, offset = 0): { variant: Variant; page: { sql: string; params: unknown[] }; count: { sql: string; params: unknown[] } } {
+  const variant = variantOf(f, offset);
+  const q = buildQueries(db, f, variant);
+  return { variant, page: q.page.toSQL(), count: q.counted.toSQL() };
 }
 
 type Statements = ReturnType<typeof buildStatements>;
 const statementCache = new WeakMap<DB, Map<string, Statements>>();
 
-function statementsFor(db: DB, f: TaskFilter): Statements {
+function statementsFor(db: DB, f: TaskFilter, variant: Variant): Statements {
   let byShape = statementCache.get(db);
   if (!byShape) statementCache.set(db, (byShape = new Map()));
-  const key = shapeKey(f);
+  const key = shapeKey(f, variant);
   let s = byShape.get(key);
-  if (!s) byShape.set(key, (s = buildStatements(db, f)));
+  if (!s) byShape.set(key, (s = buildStatements(db, f, variant)));
   return s;
 }
 
-/**
- * Total rows of a filter. The common shapes (everything, one user, one channel) read the
- * trigger-maintained counters; narrower filters count through their index.
- */
-function totalOf(db: DB, f: TaskFilter, s: Statements, params: Record<string, unknown>): number {
-  const narrow = f.mjId !== undefined || f.start !== undefined || f.end !== undefined;
-  if (!narrow && !(f.userId !== undefined && f.channelId !== undefined)) {
-    const [scope, scopeId] = f.userId !== undefined ? ['user', f.userId] : f.channelId !== undefined ? ['channel', f.channelId] : ['all', 0];
-    const row = db.select({ n: taskCounters.count }).from(taskCounters)
-      .where(and(eq(taskCounters.scope, scope as string), eq(taskCounters.scopeId, scopeId as number))).get();
-    return Math.max(0, row?.n ?? 0);
-  }
-  return s.counted.get(params)?.n ?? 0;
+function counterOf(db: DB, s: Scope): number {
+  const row = prepared<{ n: number }>(db, 'SELECT count AS n FROM task_counters WHERE scope = ?1 AND scope_id = ?2').get(s.scope, s.scopeId);
+  return Math.max(0, row?.n ?? 0);
 }
 
-/** One page of tasks, newest first (`id` descending), with the exact total of the filter. */
+/**
+ * One page of tasks, newest first (`id` descending), with the exact total of the filter. The
+ * total of a scope comes from the trigger-maintained counters, of a time range from the hour/day
+ * buckets; an mj_id filter is narrow and counts through its index.
+ */
 export function listTasks(db: DB, f: TaskFilter, paging: { p?: number | undefined; page_size?: number | undefined }): Page<TaskRow> {
   const { page, pageSize, offset } = pageOf(paging);
-  const s = statementsFor(db, f);
-  const params: Record<string, unknown> = {};
+  const params: Record<string, unknown> = { limit: pageSize, offset };
   if (f.userId !== undefined) params.userId = f.userId;
   if (f.channelId !== undefined) params.channelId = f.channelId;
   if (f.mjId !== undefined) params.mjId = f.mjId;
   if (f.start !== undefined) params.start = f.start;
   if (f.end !== undefined) params.end = f.end;
-  const total = totalOf(db, f, s, params);
-  const items = offset >= total ? [] : s.page.all({ ...params, limit: pageSize, offset });
+  const scope = scopeOf(f);
+  let variant = variantOf(f, offset);
+  let total: number;
+  if (scope === null) {
+    total = statementsFor(db, f, 'plain').counted.get(params)?.n ?? 0;
+  } else if (variant === 'window') {
+    const w = rangeWindow(db, scope, f.start, f.end);
+    total = w.total;
+    params.lo = w.lo ?? 0;
+    params.hi = w.hi ?? -1;
+  } else {
+    total = counterOf(db, scope);
+    if (variant === 'below' && offset < total) {
+      const start = blockStart(db, scope, offset);
+      if (start) {
+        params.below = start.below;
+        params.offset = start.offset;
+      } else {
+        variant = 'plain';
+      }
+    }
+  }
+  const items = offset >= total ? [] : statementsFor(db, f, variant).page.all(params);
   return { items, total, page, page_size: pageSize };
 }
 
+function buildByMjId(db: DB) {
+  const newest = (where: SQL | undefined) => db.select().from(tasks).where(where).orderBy(desc(tasks.id)).limit(1).prepare();
+  return {
+    any: newest(eq(tasks.mjId, sql.placeholder('mjId'))),
+    own: newest(and(eq(tasks.userId, sql.placeholder('userId')), eq(tasks.mjId, sql.placeholder('mjId')))),
+  };
+}
+const byMjIdCache = new WeakMap<DB, ReturnType<typeof buildByMjId>>();
+
 /** The newest task with this upstream id, of one user (or of anyone when userId is null). */
 export function findTaskByMjId(db: DB, mjId: string, userId: number | null): TaskRow | null {
-  const where = userId === null ? eq(tasks.mjId, mjId) : and(eq(tasks.userId, userId), eq(tasks.mjId, mjId));
-  return db.select().from(tasks).where(where).orderBy(desc(tasks.id)).limit(1).get() ?? null;
+  let s = byMjIdCache.get(db);
+  if (!s) byMjIdCache.set(db, (s = buildByMjId(db)));
+  return (userId === null ? s.any.get({ mjId }) : s.own.get({ userId, mjId })) ?? null;
 }

@@ -5,3 +5,4 @@ export * from './tasks.ts';
 export * from './options.ts';
 export * from './logs.ts';
 export * from './task-counters.ts';
+export * from './task-buckets.ts';
