@@ -53,10 +53,10 @@ export function coverOf(start: number | undefined, end: number | undefined): Ran
 
 interface Summary { n: number; lo: number | null; hi: number | null }
 
-const BUCKETS_SQL = `SELECT coalesce(sum(count), 0) AS n, min(min_id) AS lo, max(max_id) AS hi FROM task_time_buckets
+export const BUCKETS_SQL = `SELECT coalesce(sum(count), 0) AS n, min(min_id) AS lo, max(max_id) AS hi FROM task_time_buckets
   WHERE scope = ?1 AND scope_id = ?2 AND span = ?3 AND bucket BETWEEN ?4 AND ?5`;
 
-function exactSql(column: string | null): string {
+export function exactSql(column: string | null): string {
   const scoped = column ? `${column} = ?1 AND ` : '?1 = ?1 AND ';
   return `SELECT count(*) AS n, min(id) AS lo, max(id) AS hi FROM tasks WHERE ${scoped}submit_time BETWEEN ?2 AND ?3`;
 }
@@ -86,13 +86,14 @@ export function rangeWindow(db: DB, s: Scope, start: number | undefined, end: nu
   return { total, lo, hi };
 }
 
+export const BLOCKS_SQL = 'SELECT block, count FROM task_id_blocks WHERE scope = ?1 AND scope_id = ?2 ORDER BY block DESC';
+
 /**
  * Where the row at `offset` (0-based, newest first) of a scope lives: the exclusive id bound of
  * its block and the offset left inside it. Null when the blocks cannot say (negative ids).
  */
 export function blockStart(db: DB, s: Scope, offset: number): { below: number; offset: number } | null {
-  const blocks = prepared<{ block: number; count: number }>(db,
-    'SELECT block, count FROM task_id_blocks WHERE scope = ?1 AND scope_id = ?2 ORDER BY block DESC');
+  const blocks = prepared<{ block: number; count: number }>(db, BLOCKS_SQL);
   let before = 0;
   for (const row of blocks.iterate(s.scope, s.scopeId)) {
     if (before + row.count > offset) {
