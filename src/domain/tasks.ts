@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, lt, lte, Placeholder, sql, type SQL } from 'drizzle-orm';
 import type { DB } from '../db/client.ts';
 import { prepared } from '../db/prepared.ts';
 import { tasks, type TaskRow } from '../db/schema/index.ts';
@@ -103,20 +103,43 @@ function shapeKey(f: TaskFilter, variant: Variant): string {
   return variant + [f.userId, f.channelId, f.mjId, f.start, f.end].map((v) => (v === undefined ? '0' : '1')).join('');
 }
 
+/** Every column of `tasks`, in the order rowOf reads them. */
+const PAGE_COLUMNS = 'id, user_id, token_id, channel_id, code, action, mj_id, prompt, prompt_en, description, state, '
+  + 'submit_time, start_time, finish_time, image_url, video_url, video_urls, status, progress, fail_reason, quota, '
+  + 'buttons, properties, updated_time';
+
+/** A page row as TaskRow, by position: no per-column decoding is needed (integers and text only). */
+function rowOf(v: unknown[]): TaskRow {
+  return {
+    id: v[0], userId: v[1], tokenId: v[2], channelId: v[3], code: v[4], action: v[5], mjId: v[6], prompt: v[7],
+    promptEn: v[8], description: v[9], state: v[10], submitTime: v[11], startTime: v[12], finishTime: v[13],
+    imageUrl: v[14], videoUrl: v[15], videoUrls: v[16], status: v[17], progress: v[18], failReason: v[19],
+    quota: v[20], buttons: v[21], properties: v[22], updatedTime: v[23],
+  } as TaskRow;
+}
+
 function buildQueries(db: DB, f: TaskFilter, variant: Variant) {
-  const where = whereOf(f, variant);
   // Page through an index for ids first, then read only the rows of the page: skipped entries
   // cost an index step, not a row read.
-  const ids = db.select({ id: tasks.id }).from(tasks).where(where).orderBy(desc(tasks.id))
-    .limit(sql.placeholder('limit')).offset(sql.placeholder('offset'));
-  const page = db.select().from(tasks).where(inArray(tasks.id, ids)).orderBy(desc(tasks.id));
+  const ids = db.select({ id: tasks.id }).from(tasks).where(whereOf(f, variant)).orderBy(desc(tasks.id))
+    .limit(sql.placeholder('limit')).offset(sql.placeholder('offset')).toSQL();
+  const page = { sql: `SELECT ${PAGE_COLUMNS} FROM tasks WHERE id IN (${ids.sql}) ORDER BY id DESC`, params: ids.params };
   const counted = db.select({ n: sql<number>`count(*)` }).from(tasks).where(whereOf(f, 'plain'));
   return { page, counted };
 }
 
 function buildStatements(db: DB, f: TaskFilter, variant: Variant) {
   const q = buildQueries(db, f, variant);
-  return { page: q.page.prepare(), counted: q.counted.prepare() };
+  const names = q.page.params.map((p) => {
+    if (!(p instanceof Placeholder)) throw new Error('listing SQL takes placeholders only');
+    return p.name;
+  });
+  const stmt = prepared(db, q.page.sql);
+  // The page SQL is Drizzle's, run as a plain prepared statement and read by position: Drizzle's
+  // generic row mapping was a fifth of a listing request's CPU.
+  const page = (params: Record<string, unknown>): TaskRow[] =>
+    stmt.values(...(names.map((n) => params[n]) as never[])).map((v) => rowOf(v as unknown[]));
+  return { page, counted: q.counted.prepare() };
 }
 
 /** Which counters a filter can use: one scope (everything, a user, a channel), or none. */
@@ -141,7 +164,7 @@ const DEEP_OFFSET = 2 * ID_BLOCK;
 export function listingSql(db: DB, f: TaskFilter, offset = 0): { variant: Variant; page: { sql: string; params: unknown[] }; count: { sql: string; params: unknown[] } } {
   const variant = variantOf(f, offset);
   const q = buildQueries(db, f, variant);
-  return { variant, page: q.page.toSQL(), count: q.counted.toSQL() };
+  return { variant, page: q.page, count: q.counted.toSQL() };
 }
 
 type Statements = ReturnType<typeof buildStatements>;
@@ -196,7 +219,7 @@ export function listTasks(db: DB, f: TaskFilter, paging: { p?: number | undefine
       }
     }
   }
-  const items = offset >= total ? [] : statementsFor(db, f, variant).page.all(params);
+  const items = offset >= total ? [] : statementsFor(db, f, variant).page(params);
   return { items, total, page, page_size: pageSize };
 }
 

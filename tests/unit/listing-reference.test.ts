@@ -1,5 +1,7 @@
 import { describe, expect, test } from 'bun:test';
+import { desc } from 'drizzle-orm';
 import type { DB } from '../../src/db/client.ts';
+import { tasks } from '../../src/db/schema/index.ts';
 import { listTasks, type TaskFilter } from '../../src/domain/tasks.ts';
 import { coverOf, DAY, HOUR } from '../../src/domain/task-windows.ts';
 import { memoryDb } from '../helpers/db.ts';
@@ -138,6 +140,10 @@ describe('listing equals the naive reference query', () => {
   const ids = seed(db, 6000);
 
   test('on rows inserted out of order', () => {
+    // Rows come back whole, exactly as Drizzle reads them.
+    db.$client.run("UPDATE tasks SET prompt = 'p' || id, image_url = 'u' || id, buttons = '[]', quota = abs(id % 9), updated_time = id WHERE id % 3 = 0");
+    const page = listTasks(db, {}, { page_size: 100 });
+    expect(page.items).toEqual(db.select().from(tasks).orderBy(desc(tasks.id)).limit(100).all());
     checkCounters(db);
     check(db, 250);
   });
