@@ -145,13 +145,13 @@ describe('listing equals the naive reference query', () => {
     const page = listTasks(db, {}, { page_size: 100 });
     expect(page.items).toEqual(db.select().from(tasks).orderBy(desc(tasks.id)).limit(100).all());
     checkCounters(db);
-    check(db, 250);
+    check(db, 150);
   });
 
   test('after updates of user, channel, submit_time and id, and deletes', () => {
     churn(db, ids);
     checkCounters(db);
-    check(db, 250);
+    check(db, 150);
   });
 
   test('buckets and blocks backfilled by the migration match (rows written before it)', () => {
