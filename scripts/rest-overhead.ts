@@ -17,6 +17,9 @@ import { systemClock } from '../src/lib/clock.ts';
 import { silentLogger } from '../src/lib/logger.ts';
 import { createCallerFactory, createContextInner } from '../src/trpc/init.ts';
 import { appRouter } from '../src/trpc/routers/index.ts';
+import { taskItemSchema } from '../src/trpc/routers/mj.ts';
+import { selfTaskQuerySchema } from '../src/domain/task-query.ts';
+import { z } from 'zod';
 
 const TOKEN = 'bench-root-access-token-0123456789';
 const dir = mkdtempSync(join(import.meta.dir, '../.tmp/rest-overhead-'));
@@ -50,6 +53,13 @@ const floor = await bench('floor: auth + listTasks + items + JSON', () => {
   const policy = { forward: deps.options.get('mj_forward_url_enabled'), serverAddress: deps.serverAddress() };
   return JSON.stringify({ success: true, message: '', data: { ...page, items: page.items.map((r) => taskItem(r, policy)) } });
 });
+const sample = (() => {
+  const page = listTasks(db, selfFilter(1, {}), {});
+  return { ...page, items: page.items.map((r) => taskItem(r, { forward: false, serverAddress: '' })) };
+})();
+const outputSchema = z.object({ items: z.array(taskItemSchema), total: z.number(), page: z.number(), page_size: z.number() });
+await bench('zod output validation of one page', () => outputSchema.parse(sample));
+await bench('zod input parse (empty query)', () => selfTaskQuerySchema.optional().parse({}));
 await bench('auth only', () => authenticateManagement(db, creds, 1));
 await bench('listTasks only (page 1, user)', () => listTasks(db, selfFilter(1, {}), {}));
 const caller = await bench('tRPC caller mj.self + JSON', async () =>
