@@ -65,6 +65,10 @@ function churn(db: DB, ids: number[]) {
   }
   c.run('UPDATE tasks SET submit_time = submit_time + 7 * 3600000 WHERE user_id = 2 AND id % 5 = 0');
   c.run('DELETE FROM tasks WHERE channel_id = 3 AND id % 7 = 0');
+  // REPLACE deletes the old row and inserts a new one under the same id.
+  for (let i = 0; i < 50; i++) {
+    c.run('INSERT OR REPLACE INTO tasks (id, user_id, channel_id, submit_time) VALUES (?1, ?2, ?3, ?4)', [pick(ids), int(1, 3), int(0, 3), randomTime()]);
+  }
 }
 
 function naive(db: DB, f: TaskFilter, limit: number, offset: number): { ids: number[]; total: number } {
@@ -129,6 +133,9 @@ function checkCounters(db: DB) {
       expect(kept.map(({ sid, b, n }) => [sid, b, n])).toEqual(fresh.map(({ sid, b, n }) => [sid, b, n]));
       kept.forEach((k, i) => expect(k.lo <= fresh[i]!.lo && k.hi >= fresh[i]!.hi).toBe(true));
     }
+    const freshCount = c.query(`SELECT ${col} AS sid, count(*) AS n FROM tasks GROUP BY sid ORDER BY sid`).all();
+    const keptCount = c.query(`SELECT scope_id AS sid, count AS n FROM task_counters WHERE scope = ${scope} AND count <> 0 ORDER BY sid`).all();
+    expect(keptCount).toEqual(freshCount);
     const freshBlocks = c.query(`SELECT ${col} AS sid, id / 1024 AS b, count(*) AS n FROM tasks GROUP BY sid, b ORDER BY sid, b`).all();
     const keptBlocks = c.query(`SELECT scope_id AS sid, block AS b, count AS n FROM task_id_blocks WHERE scope = ${scope} AND count <> 0 ORDER BY sid, b`).all();
     expect(keptBlocks).toEqual(freshBlocks);
