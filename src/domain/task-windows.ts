@@ -7,48 +7,49 @@ import { prepared } from '../db/prepared.ts';
  * block it starts in). Both read the trigger-maintained tables of migration 0004.
  */
 
+export const MINUTE = 60_000;
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
-const HOURS_PER_DAY = 24;
+/** The bucket spans kept by the triggers (migrations 0004, 0005), coarsest first. */
+export const SPANS = [DAY, HOUR, MINUTE] as const;
 /** Larger than any bucket number an integer submit_time can produce. */
 const NO_END = 2 ** 52;
 export const ID_BLOCK = 1024;
 
 export type Scope = { scope: 'all'; scopeId: 0; column: null } | { scope: 'user' | 'channel'; scopeId: number; column: 'user_id' | 'channel_id' };
 
-/** The pieces a [start, end] range is summed from (bucket numbers inclusive, times in ms inclusive). */
+/** The pieces a [start, end] range is summed from: bucket ranges (inclusive) of a span, and ms ranges counted row by row. */
 export interface RangeCover {
+  buckets: Array<{ span: number; from: number; to: number }>;
   exact: Array<[number, number]>;
-  hours: Array<[number, number]>;
-  days: Array<[number, number]>;
 }
 
 /**
- * Split a submit_time range into whole days, whole hours, and at most two partial hours that
- * are counted exactly. An absent start includes bucket -1 (every negative time).
+ * Split a submit_time range into whole days, then whole hours and whole minutes at its two
+ * edges, and at most two partial minutes counted exactly. An absent start includes bucket -1
+ * (every negative time, at each span); an absent end runs to the last bucket.
  */
 export function coverOf(start: number | undefined, end: number | undefined): RangeCover {
-  const exact: Array<[number, number]> = [];
-  let h0: number;
-  let h1: number;
-  if (start === undefined) h0 = -1;
-  else h0 = Math.ceil(start / HOUR);
-  if (end === undefined) h1 = NO_END;
-  else h1 = Math.floor((end + 1) / HOUR) - 1;
-  if (h0 > h1) {
-    // Both bounds exist and no whole hour fits between them.
-    return { exact: [[start!, end!]], hours: [], days: [] };
+  const cover: RangeCover = { buckets: [], exact: [] };
+  split(cover, start, end, 0);
+  return cover;
+}
+
+function split(cover: RangeCover, start: number | undefined, end: number | undefined, level: number): void {
+  const span = SPANS[level];
+  if (span === undefined) {
+    cover.exact.push([start ?? Number.MIN_SAFE_INTEGER, end ?? Number.MAX_SAFE_INTEGER]);
+    return;
   }
-  if (start !== undefined && start < h0 * HOUR) exact.push([start, h0 * HOUR - 1]);
-  if (end !== undefined && end > (h1 + 1) * HOUR - 1) exact.push([(h1 + 1) * HOUR, end]);
-  const d0 = h0 < 0 ? -1 : Math.ceil(h0 / HOURS_PER_DAY);
-  const d1 = h1 === NO_END ? NO_END : Math.floor((h1 + 1) / HOURS_PER_DAY) - 1;
-  if (d0 > d1) return { exact, hours: [[h0, h1]], days: [] };
-  const hours: Array<[number, number]> = [];
-  // Day -1 stands for hour -1 (the negative times); day d >= 0 for hours 24d .. 24d + 23.
-  if (d0 >= 0 && h0 < d0 * HOURS_PER_DAY) hours.push([h0, d0 * HOURS_PER_DAY - 1]);
-  if (d1 !== NO_END && (d1 + 1) * HOURS_PER_DAY <= h1) hours.push([(d1 + 1) * HOURS_PER_DAY, h1]);
-  return { exact, hours, days: [[d0, d1]] };
+  const from = start === undefined ? -1 : Math.ceil(start / span);
+  const to = end === undefined ? NO_END : Math.floor((end + 1) / span) - 1;
+  if (from > to) {
+    split(cover, start, end, level + 1);
+    return;
+  }
+  cover.buckets.push({ span, from, to });
+  if (start !== undefined && start < from * span) split(cover, start, from * span - 1, level + 1);
+  if (end !== undefined && end > (to + 1) * span - 1) split(cover, (to + 1) * span, end, level + 1);
 }
 
 interface Summary { n: number; lo: number | null; hi: number | null }
@@ -63,15 +64,14 @@ export function exactSql(column: string | null): string {
 
 /**
  * The exact number of rows of a scope with submit_time in [start, end], and ids [lo, hi] that
- * contain every such row (null when there is none). Reads at most a few bucket rows per day of
- * range plus the rows of the two partial edge hours, whatever the table size.
+ * contain every such row (null when there is none). Reads one bucket row per day of range, at
+ * most 94 hour and 238 minute rows, and the rows of two partial minutes, whatever the table size.
  */
 export function rangeWindow(db: DB, s: Scope, start: number | undefined, end: number | undefined): { total: number; lo: number | null; hi: number | null } {
   const cover = coverOf(start, end);
   const parts: Summary[] = [];
   const buckets = prepared<Summary>(db, BUCKETS_SQL);
-  for (const [a, b] of cover.days) parts.push(buckets.get(s.scope, s.scopeId, DAY, a, b)!);
-  for (const [a, b] of cover.hours) parts.push(buckets.get(s.scope, s.scopeId, HOUR, a, b)!);
+  for (const b of cover.buckets) parts.push(buckets.get(s.scope, s.scopeId, b.span, b.from, b.to)!);
   const exact = prepared<Summary>(db, exactSql(s.column));
   for (const [a, b] of cover.exact) parts.push(exact.get(s.scopeId, a, b)!);
   let total = 0;

@@ -3,7 +3,7 @@ import { desc } from 'drizzle-orm';
 import type { DB } from '../../src/db/client.ts';
 import { tasks } from '../../src/db/schema/index.ts';
 import { listTasks, type TaskFilter } from '../../src/domain/tasks.ts';
-import { coverOf, DAY, HOUR } from '../../src/domain/task-windows.ts';
+import { coverOf, DAY, HOUR, MINUTE } from '../../src/domain/task-windows.ts';
 import { memoryDb } from '../helpers/db.ts';
 
 /**
@@ -125,7 +125,7 @@ function checkCounters(db: DB) {
   const c = db.$client;
   const scopes = [["'all'", '0'], ["'user'", 'user_id'], ["'channel'", 'channel_id']];
   for (const [scope, col] of scopes) {
-    for (const span of [HOUR, DAY]) {
+    for (const span of [MINUTE, HOUR, DAY]) {
       const fresh = c.query(`SELECT ${col} AS sid, CASE WHEN submit_time >= 0 THEN submit_time / ${span} ELSE -1 END AS b,
         count(*) AS n, min(id) AS lo, max(id) AS hi FROM tasks GROUP BY sid, b ORDER BY sid, b`).all() as Array<{ sid: number; b: number; n: number; lo: number; hi: number }>;
       const kept = c.query(`SELECT scope_id AS sid, bucket AS b, count AS n, min_id AS lo, max_id AS hi FROM task_time_buckets
@@ -161,39 +161,42 @@ describe('listing equals the naive reference query', () => {
     check(db, 150);
   });
 
-  test('buckets and blocks backfilled by the migration match (rows written before it)', () => {
-    // A table that already had rows when migration 0004 ran: replay its backfill on a copy.
+  test('buckets and blocks backfilled by the migrations match (rows written before them)', async () => {
+    // A table that already had rows when migrations 0004 and 0005 ran: replay their backfills.
     const other = memoryDb();
     seed(other, 500);
     other.$client.run('DELETE FROM task_time_buckets');
     other.$client.run('DELETE FROM task_id_blocks');
-    const migration = Bun.file(`${import.meta.dir}/../../drizzle/0004_task_bucket_triggers.sql`);
-    return migration.text().then((text) => {
+    const files = ['0004_task_bucket_triggers.sql', '0005_task_minute_buckets.sql'];
+    const texts = await Promise.all(files.map((f) => Bun.file(`${import.meta.dir}/../../drizzle/${f}`).text()));
+    for (const text of texts) {
       for (const stmt of text.split('--> statement-breakpoint')) {
         if (stmt.includes('INSERT INTO task_') && !stmt.includes('CREATE TRIGGER')) other.$client.run(stmt);
       }
-      checkCounters(other);
-      check(other, 100);
-    });
+    }
+    checkCounters(other);
+    check(other, 100);
   });
 });
 
-describe('coverOf splits a range into exact edges, whole hours and whole days', () => {
+describe('coverOf splits a range into whole days, hours and minutes and exact edges', () => {
   test('every millisecond of the range is in exactly one piece', () => {
     for (let i = 0; i < 300; i++) {
       const a = int(0, 5 * DAY) + BASE;
-      const b = a + pick([0, 1, HOUR - 1, HOUR, DAY, int(0, 4 * DAY)]);
+      const b = a + pick([0, 1, MINUTE - 1, MINUTE, HOUR - 1, HOUR, DAY, int(0, 4 * DAY)]);
       const c = coverOf(a, b);
       const pieces: Array<[number, number]> = [
         ...c.exact,
-        ...c.hours.map(([x, y]): [number, number] => [x * HOUR, (y + 1) * HOUR - 1]),
-        ...c.days.map(([x, y]): [number, number] => [x * DAY, (y + 1) * DAY - 1]),
-      ].filter(([x, y]) => x <= y).sort((p, q) => p[0] - q[0]);
+        ...c.buckets.map(({ span, from, to }): [number, number] => [from * span, (to + 1) * span - 1]),
+      ].sort((p, q) => p[0] - q[0]);
       expect(pieces[0]![0]).toBe(a);
       expect(pieces.at(-1)![1]).toBe(b);
       for (let k = 1; k < pieces.length; k++) expect(pieces[k]![0]).toBe(pieces[k - 1]![1] + 1);
-      // Counted row by row, so an exact piece never spans more than two partial hours.
-      for (const [x, y] of c.exact) expect(y - x).toBeLessThan(2 * HOUR);
+      // Counted row by row, so an exact piece never spans more than two partial minutes.
+      for (const [x, y] of c.exact) expect(y - x).toBeLessThan(2 * MINUTE);
+      expect(c.exact.length).toBeLessThanOrEqual(2);
+      expect(c.buckets.filter((p) => p.span === HOUR).every((p) => p.to - p.from < 48)).toBe(true);
+      expect(c.buckets.filter((p) => p.span === MINUTE).every((p) => p.to - p.from < 120)).toBe(true);
     }
   });
 });

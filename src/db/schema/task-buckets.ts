@@ -2,8 +2,8 @@ import { integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core'
 
 /**
  * Row counts of `tasks` per scope ('all' / 'user' / 'channel') and per `submit_time` bucket of
- * `span` ms (an hour or a day; every negative time falls in bucket -1), kept by triggers
- * (migration 0004) so a time-range total sums a few buckets instead of counting the range.
+ * `span` ms (a minute, an hour or a day; every negative time falls in bucket -1), kept by triggers
+ * (migrations 0004, 0005) so a time-range total sums a few buckets instead of counting the range.
  * `min_id`/`max_id` bound the ids ever seen in the bucket (never shrunk on delete or move, so
  * they stay a superset): a range page walks the id index between them.
  */
