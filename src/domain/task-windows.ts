@@ -86,21 +86,20 @@ export function rangeWindow(db: DB, s: Scope, start: number | undefined, end: nu
   return { total, lo, hi };
 }
 
-/**
- * The block holding the row at offset ?3 and how many rows come before it, summed in SQL (one
- * call). With max(), SQLite takes the bare column `before` from the row holding the max.
- */
-export const BLOCKS_SQL = `SELECT max(block) AS block, running - count AS before FROM (
-    SELECT block, count, sum(count) OVER (ORDER BY block DESC ROWS UNBOUNDED PRECEDING) AS running
-    FROM task_id_blocks WHERE scope = ?1 AND scope_id = ?2
-  ) WHERE running > ?3`;
+export const BLOCKS_SQL = 'SELECT block, count FROM task_id_blocks WHERE scope = ?1 AND scope_id = ?2 ORDER BY block DESC';
 
 /**
  * Where the row at `offset` (0-based, newest first) of a scope lives: the exclusive id bound of
  * its block and the offset left inside it. Null when the blocks cannot say (negative ids).
  */
 export function blockStart(db: DB, s: Scope, offset: number): { below: number; offset: number } | null {
-  const row = prepared<{ block: number | null; before: number }>(db, BLOCKS_SQL).get(s.scope, s.scopeId, offset);
-  if (!row || row.block === null || row.block < 0) return null;
-  return { below: (row.block + 1) * ID_BLOCK, offset: offset - row.before };
+  const blocks = prepared<{ block: number; count: number }>(db, BLOCKS_SQL);
+  let before = 0;
+  for (const row of blocks.iterate(s.scope, s.scopeId)) {
+    if (before + row.count > offset) {
+      return row.block < 0 ? null : { below: (row.block + 1) * ID_BLOCK, offset: offset - before };
+    }
+    before += row.count;
+  }
+  return null;
 }

@@ -118,8 +118,6 @@ describe('time ranges and deep pages stay bounded (EXPLAIN QUERY PLAN)', () => {
       expect(details.some((d) => walk.test(d))).toBe(true);
       expect(details.some((d) => /TEMP B-TREE/.test(d))).toBe(false);
     }
-    const blocks = plan(BLOCKS_SQL, ['all', 0, 5000]);
-    expect(blocks).toContain('SEARCH task_id_blocks USING INDEX sqlite_autoindex_task_id_blocks_1 (scope=? AND scope_id=?)');
-    expect(blocks.some((d) => /TEMP B-TREE/.test(d))).toBe(false);
+    expect(plan(BLOCKS_SQL, ['all', 0]).join('\n')).toMatch(/^SEARCH task_id_blocks USING INDEX sqlite_autoindex_task_id_blocks_1 \(scope=\? AND scope_id=\?\)$/);
   });
 });
