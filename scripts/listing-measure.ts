@@ -37,11 +37,17 @@ function open(rows: number): DB {
   return db;
 }
 
-function time(db: DB, f: TaskFilter, p: number, n = 100): number {
+/** Median over rounds of the mean of a batch: the box is shared, so single runs are noisy. */
+function time(db: DB, f: TaskFilter, p: number, rounds = 15, batch = 20): number {
   for (let i = 0; i < 10; i++) listTasks(db, f, { p });
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) listTasks(db, f, { p });
-  return (performance.now() - t0) / n;
+  const samples: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < batch; i++) listTasks(db, f, { p });
+    samples.push((performance.now() - t0) / batch);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(rounds / 2)]!;
 }
 
 const big = open(ROWS);
@@ -64,13 +70,31 @@ const shapes: Array<[string, (rows: number) => TaskFilter, number]> = [
   ['user p=500', () => ({ userId: 1 }), 500],
   ['user p=20000', () => ({ userId: 1 }), 20000],
 ];
-const page1Admin = time(big, {}, 1, 200);
-const page1User = time(big, { userId: 1 }, 1, 200);
-console.log(`page 1 at ${ROWS}: admin ${page1Admin.toFixed(3)} ms, user ${page1User.toFixed(3)} ms`);
-console.log('shape | ms at big | ms at small | big/small | big / page 1 of its scope');
+/**
+ * Ratio of a shape to a reference, paired per round (each round times both back to back) so the
+ * load of a shared box cancels out; the median of the rounds is printed.
+ */
+function ratio(db: DB, f: TaskFilter, p: number, ref: TaskFilter, rounds = 21): { ms: number; ratio: number } {
+  const ratios: number[] = [];
+  const times: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const a = time(db, f, p, 1, 20);
+    const b = time(db, ref, 1, 1, 20);
+    ratios.push(a / b);
+    times.push(a);
+  }
+  const mid = (xs: number[]) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  return { ms: mid(times), ratio: mid(ratios) };
+}
+
+console.log(`rows ${ROWS} vs ${SMALL}${ORDERED ? ' (submit_time in id order)' : ' (1% of rows out of time order)'}`);
+console.log('shape | ms at big | big / same shape at small | big / page 1 of its scope at big');
 for (const [name, make, p] of shapes) {
-  const a = time(big, make(ROWS), p);
-  const b = time(small, make(SMALL), Math.min(p, Math.max(1, Math.floor(SMALL / 40))));
-  const ref = name.startsWith('user') ? page1User : page1Admin;
-  console.log(`${name} | ${a.toFixed(3)} | ${b.toFixed(3)} | ${(a / b).toFixed(2)} | ${(a / ref).toFixed(2)}`);
+  const ref: TaskFilter = name.startsWith('user') ? { userId: 1 } : {};
+  const vsPage1 = ratio(big, make(ROWS), p, ref);
+  // Same shape on the small file, paired with the same reference query on the big file.
+  const smallP = Math.min(p, Math.max(1, Math.floor(SMALL / 40)));
+  const atSmall = ratio(small, make(SMALL), smallP, ref);
+  const vsSmall = vsPage1.ratio / atSmall.ratio;
+  console.log(`${name} | ${vsPage1.ms.toFixed(3)} | ${vsSmall.toFixed(2)} | ${vsPage1.ratio.toFixed(2)}`);
 }
