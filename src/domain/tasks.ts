@@ -82,8 +82,11 @@ export function allFilter(q: AllTaskQuery): TaskFilter {
   return { ...selfFilter(0, q), userId: undefined, channelId: q.channel_id };
 }
 
-/** How the page query is bounded: not at all, to an id window (time ranges), or below an id (deep pages). */
-type Variant = 'plain' | 'window' | 'below';
+/**
+ * How the page query is bounded: not at all, to an id window (time ranges), through the time
+ * index and a top-k sort (time ranges whose id window is mostly other rows), or below an id (deep pages).
+ */
+type Variant = 'plain' | 'window' | 'scan' | 'below';
 
 function whereOf(f: TaskFilter, variant: Variant): SQL | undefined {
   const parts: SQL[] = [];
@@ -121,7 +124,9 @@ function rowOf(v: unknown[]): TaskRow {
 function buildQueries(db: DB, f: TaskFilter, variant: Variant) {
   // Page through an index for ids first, then read only the rows of the page: skipped entries
   // cost an index step, not a row read.
-  const ids = db.select({ id: tasks.id }).from(tasks).where(whereOf(f, variant)).orderBy(desc(tasks.id))
+  // `+id` keeps a scan off the id index, so it reads the range through its time index.
+  const ids = db.select({ id: tasks.id }).from(tasks).where(whereOf(f, variant))
+    .orderBy(variant === 'scan' ? sql`+${tasks.id} desc` : desc(tasks.id))
     .limit(sql.placeholder('limit')).offset(sql.placeholder('offset')).toSQL();
   const page = { sql: `SELECT ${PAGE_COLUMNS} FROM tasks WHERE id IN (${ids.sql}) ORDER BY id DESC`, params: ids.params };
   const counted = db.select({ n: sql<number>`count(*)` }).from(tasks).where(whereOf(f, 'plain'));
@@ -161,8 +166,9 @@ function variantOf(f: TaskFilter, offset: number): Variant {
 const DEEP_OFFSET = 2 * ID_BLOCK;
 
 /** The SQL a filter shape's page runs (with named placeholders), for EXPLAIN QUERY PLAN checks. */
-export function listingSql(db: DB, f: TaskFilter, offset = 0): { variant: Variant; page: { sql: string; params: unknown[] }; count: { sql: string; params: unknown[] } } {
-  const variant = variantOf(f, offset);
+export function listingSql(db: DB, f: TaskFilter, offset = 0, range: 'window' | 'scan' = 'window'): { variant: Variant; page: { sql: string; params: unknown[] }; count: { sql: string; params: unknown[] } } {
+  let variant = variantOf(f, offset);
+  if (variant === 'window') variant = range;
   const q = buildQueries(db, f, variant);
   return { variant, page: q.page, count: q.counted.toSQL() };
 }
@@ -184,12 +190,33 @@ function counterOf(db: DB, s: Scope): number {
   return Math.max(0, row?.n ?? 0);
 }
 
+/** A time range's id window holding this many times its matches is read through the time index instead. */
+const SCAN_FACTOR = 4;
+
+/**
+ * Walking the id window costs up to the scope's rows in it; scanning the range costs its total.
+ * Rows appended in time order make the window hold little else; rows written out of time order
+ * widen it, and then the scan is the bounded choice.
+ */
+function rangeStrategyOf(db: DB, scope: Scope, total: number, windowIds: number): 'window' | 'scan' {
+  let windowRows = windowIds;
+  if (scope.scope !== 'all') {
+    const all = counterOf(db, { scope: 'all', scopeId: 0, column: null });
+    windowRows = all > 0 ? windowIds * (counterOf(db, scope) / all) : 0;
+  }
+  return windowRows > SCAN_FACTOR * total ? 'scan' : 'window';
+}
+
 /**
  * One page of tasks, newest first (`id` descending), with the exact total of the filter. The
  * total of a scope comes from the trigger-maintained counters, of a time range from the hour/day
  * buckets; an mj_id filter is narrow and counts through its index.
  */
-export function listTasks(db: DB, f: TaskFilter, paging: { p?: number | undefined; page_size?: number | undefined }): Page<TaskRow> {
+export function listTasks(
+  db: DB, f: TaskFilter, paging: { p?: number | undefined; page_size?: number | undefined },
+  /** Tests force one way of reading a time range; both return the same rows. */
+  rangeStrategy?: 'window' | 'scan',
+): Page<TaskRow> {
   const { page, pageSize, offset } = pageOf(paging);
   const params: Record<string, unknown> = { limit: pageSize, offset };
   if (f.userId !== undefined) params.userId = f.userId;
@@ -207,6 +234,7 @@ export function listTasks(db: DB, f: TaskFilter, paging: { p?: number | undefine
     total = w.total;
     params.lo = w.lo ?? 0;
     params.hi = w.hi ?? -1;
+    if (total > 0) variant = rangeStrategy ?? rangeStrategyOf(db, scope, total, w.hi! - w.lo! + 1);
   } else {
     total = counterOf(db, scope);
     if (variant === 'below' && offset < total) {

@@ -95,6 +95,21 @@ describe('time ranges and deep pages stay bounded (EXPLAIN QUERY PLAN)', () => {
     });
   }
 
+  const scanShapes: Array<[string, TaskFilter, RegExp]> = [
+    ['admin + range', { start: 1, end: 1 }, /^SEARCH tasks USING COVERING INDEX tasks_submit_time_idx \(submit_time>\? AND submit_time<\?\)$/],
+    ['user + end', { userId: 7, end: 1 }, /^SEARCH tasks USING COVERING INDEX tasks_user_id_submit_time_idx \(user_id=\? AND submit_time<\?\)$/],
+    ['admin + channel + range', { channelId: 2, start: 1, end: 1 }, /^SEARCH tasks USING COVERING INDEX tasks_channel_id_submit_time_idx \(channel_id=\? AND submit_time>\? AND submit_time<\?\)$/],
+  ];
+  for (const [name, filter, walk] of scanShapes) {
+    test(`${name}: a scan reads only the range through its time index (ids out of time order)`, () => {
+      const { variant, page } = listingSql(db, filter, 0, 'scan');
+      expect(variant).toBe('scan');
+      const details = plan(page.sql, page.params);
+      expect(details.some((d) => walk.test(d))).toBe(true);
+      expect(details).not.toContain('SCAN tasks');
+    });
+  }
+
   test('a range total reads bucket rows by primary key and counts only edge hours through an index', () => {
     expect(plan(BUCKETS_SQL, ['user', 7, 3_600_000, 1, 2]).join('\n'))
       .toMatch(/^SEARCH task_time_buckets USING INDEX sqlite_autoindex_task_time_buckets_1 \(scope=\? AND scope_id=\? AND span=\? AND bucket>\? AND bucket<\?\)$/);
