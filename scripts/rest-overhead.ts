@@ -38,16 +38,10 @@ const app = createApp(deps);
 const createCaller = createCallerFactory(appRouter);
 const creds = { authorization: headers.authorization, newApiUser: headers['new-api-user'] };
 
-async function bench(name: string, fn: () => unknown, n = 5000): Promise<number> {
-  for (let i = 0; i < 500; i++) await fn();
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) await fn();
-  const us = ((performance.now() - t0) / n) * 1000;
-  console.log(`${name.padEnd(46)} ${us.toFixed(1)} µs`);
-  return us;
-}
+const benches: Array<[string, () => unknown]> = [];
+const bench = (name: string, fn: () => unknown) => benches.push([name, fn]);
 
-const floor = await bench('floor: auth + listTasks + items + JSON', () => {
+bench('floor: auth + listTasks + items + JSON', () => {
   const user = authenticateManagement(db, creds, 1);
   const page = listTasks(db, selfFilter(user.id, {}), {});
   const policy = { forward: deps.options.get('mj_forward_url_enabled'), serverAddress: deps.serverAddress() };
@@ -58,13 +52,30 @@ const sample = (() => {
   return { ...page, items: page.items.map((r) => taskItem(r, { forward: false, serverAddress: '' })) };
 })();
 const outputSchema = z.object({ items: z.array(taskItemSchema), total: z.number(), page: z.number(), page_size: z.number() });
-await bench('zod output validation of one page', () => outputSchema.parse(sample));
-await bench('zod input parse (empty query)', () => selfTaskQuerySchema.optional().parse({}));
-await bench('auth only', () => authenticateManagement(db, creds, 1));
-await bench('listTasks only (page 1, user)', () => listTasks(db, selfFilter(1, {}), {}));
-const caller = await bench('tRPC caller mj.self + JSON', async () =>
-  JSON.stringify(await createCaller(createContextInner(deps, creds, 'r')).mj.self({})));
-const rest = await bench('REST /api/mj/self via app.handle + body', async () =>
-  (await app.handle(new Request('http://localhost/api/mj/self', { headers }))).text());
-console.log(`caller / floor ${(caller / floor).toFixed(2)}×, REST / floor ${(rest / floor).toFixed(2)}×`);
+bench('zod output validation of one page', () => outputSchema.parse(sample));
+bench('zod input parse (empty query)', () => selfTaskQuerySchema.optional().parse({}));
+bench('auth only', () => authenticateManagement(db, creds, 1));
+bench('listTasks only (page 1, user)', () => listTasks(db, selfFilter(1, {}), {}));
+bench('tRPC caller mj.self + JSON', async () => JSON.stringify(await createCaller(createContextInner(deps, creds, 'r')).mj.self({})));
+bench('REST /api/mj/self via app.handle + body', async () => (await app.handle(new Request('http://localhost/api/mj/self', { headers }))).text());
+
+// Rounds interleave every measure, and each one's median is printed with its ratio to the floor
+// of the same round, so a shared box's changing load mostly cancels out.
+const ROUNDS = 11;
+const CALLS = 300;
+const perRound: number[][] = benches.map(() => []);
+for (const [, fn] of benches) for (let i = 0; i < 300; i++) await fn();
+for (let r = 0; r < ROUNDS; r++) {
+  for (let b = 0; b < benches.length; b++) {
+    const fn = benches[b]![1];
+    const t0 = performance.now();
+    for (let i = 0; i < CALLS; i++) await fn();
+    perRound[b]!.push(((performance.now() - t0) / CALLS) * 1000);
+  }
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+benches.forEach(([name], b) => {
+  const ratio = median(perRound[b]!.map((us, r) => us / perRound[0]![r]!));
+  console.log(`${name.padEnd(42)} ${median(perRound[b]!).toFixed(1).padStart(7)} µs  ${ratio.toFixed(2)}× floor`);
+});
 rmSync(dir, { recursive: true, force: true });
