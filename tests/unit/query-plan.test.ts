@@ -110,7 +110,7 @@ describe('time ranges and deep pages stay bounded (EXPLAIN QUERY PLAN)', () => {
     });
   }
 
-  test('a range total reads bucket rows by primary key and counts only edge hours through an index', () => {
+  test('a range total reads bucket rows by primary key and counts only edge minutes through an index', () => {
     expect(plan(BUCKETS_SQL, ['user', 7, 3_600_000, 1, 2]).join('\n'))
       .toMatch(/^SEARCH task_time_buckets USING INDEX sqlite_autoindex_task_time_buckets_1 \(scope=\? AND scope_id=\? AND span=\? AND bucket>\? AND bucket<\?\)$/);
     const exact: Array<[string | null, RegExp]> = [
