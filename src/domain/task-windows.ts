@@ -54,26 +54,46 @@ function split(cover: RangeCover, start: number | undefined, end: number | undef
 
 interface Summary { n: number; lo: number | null; hi: number | null }
 
-export const BUCKETS_SQL = `SELECT coalesce(sum(count), 0) AS n, min(min_id) AS lo, max(max_id) AS hi FROM task_time_buckets
-  WHERE scope = ?1 AND scope_id = ?2 AND span = ?3 AND bucket BETWEEN ?4 AND ?5`;
+/** A cover has at most this many bucket ranges (a day range, and an hour and a minute range per edge). */
+export const BUCKET_SLOTS = 5;
+/** And at most this many partial pieces (a partial minute per edge). */
+export const EXACT_SLOTS = 2;
 
+/** Every bucket range of a cover in one statement; unused slots get span 0, which no row has. */
+export const BUCKETS_SQL = `SELECT coalesce(sum(count), 0) AS n, min(min_id) AS lo, max(max_id) AS hi FROM task_time_buckets
+  WHERE scope = ?1 AND scope_id = ?2 AND (${Array.from({ length: BUCKET_SLOTS }, (_, k) =>
+    `(span = ?${3 + 3 * k} AND bucket BETWEEN ?${4 + 3 * k} AND ?${5 + 3 * k})`).join(' OR ')})`;
+
+/** The partial pieces counted row by row, both in one statement; an unused slot is an empty range. */
 export function exactSql(column: string | null): string {
   const scoped = column ? `${column} = ?1 AND ` : '?1 = ?1 AND ';
-  return `SELECT count(*) AS n, min(id) AS lo, max(id) AS hi FROM tasks WHERE ${scoped}submit_time BETWEEN ?2 AND ?3`;
+  return `SELECT count(*) AS n, min(id) AS lo, max(id) AS hi FROM tasks WHERE ${scoped}`
+    + `(submit_time BETWEEN ?2 AND ?3 OR submit_time BETWEEN ?4 AND ?5)`;
 }
 
 /**
  * The exact number of rows of a scope with submit_time in [start, end], and ids [lo, hi] that
- * contain every such row (null when there is none). Reads one bucket row per day of range, at
- * most 94 hour and 238 minute rows, and the rows of two partial minutes, whatever the table size.
+ * contain every such row (null when there is none). Two statements: one reads a bucket row per
+ * day of range plus at most 94 hour and 238 minute rows, the other the rows of two partial
+ * minutes, whatever the table size.
  */
 export function rangeWindow(db: DB, s: Scope, start: number | undefined, end: number | undefined): { total: number; lo: number | null; hi: number | null } {
   const cover = coverOf(start, end);
-  const parts: Summary[] = [];
-  const buckets = prepared<Summary>(db, BUCKETS_SQL);
-  for (const b of cover.buckets) parts.push(buckets.get(s.scope, s.scopeId, b.span, b.from, b.to)!);
-  const exact = prepared<Summary>(db, exactSql(s.column));
-  for (const [a, b] of cover.exact) parts.push(exact.get(s.scopeId, a, b)!);
+  if (cover.buckets.length > BUCKET_SLOTS || cover.exact.length > EXACT_SLOTS) throw new Error('range cover has too many pieces');
+  const bucketArgs: number[] = [];
+  for (let k = 0; k < BUCKET_SLOTS; k++) {
+    const b = cover.buckets[k];
+    bucketArgs.push(b ? b.span : 0, b ? b.from : 1, b ? b.to : 0);
+  }
+  const exactArgs: number[] = [];
+  for (let k = 0; k < EXACT_SLOTS; k++) {
+    const e = cover.exact[k];
+    exactArgs.push(e ? e[0] : 1, e ? e[1] : 0);
+  }
+  const parts: Summary[] = [
+    prepared<Summary>(db, BUCKETS_SQL).get(s.scope, s.scopeId, ...bucketArgs)!,
+    prepared<Summary>(db, exactSql(s.column)).get(s.scopeId, ...exactArgs)!,
+  ];
   let total = 0;
   let lo: number | null = null;
   let hi: number | null = null;

@@ -3,7 +3,7 @@ import { desc } from 'drizzle-orm';
 import type { DB } from '../../src/db/client.ts';
 import { tasks } from '../../src/db/schema/index.ts';
 import { listTasks, type TaskFilter } from '../../src/domain/tasks.ts';
-import { coverOf, DAY, HOUR, MINUTE } from '../../src/domain/task-windows.ts';
+import { BUCKET_SLOTS, coverOf, DAY, EXACT_SLOTS, HOUR, MINUTE } from '../../src/domain/task-windows.ts';
 import { memoryDb } from '../helpers/db.ts';
 
 /**
@@ -197,7 +197,8 @@ describe('coverOf splits a range into whole days, hours and minutes and exact ed
       for (let k = 1; k < pieces.length; k++) expect(pieces[k]![0]).toBe(pieces[k - 1]![1] + 1);
       // Counted row by row, so an exact piece never spans more than two partial minutes.
       for (const [x, y] of c.exact) expect(y - x).toBeLessThan(2 * MINUTE);
-      expect(c.exact.length).toBeLessThanOrEqual(2);
+      expect(c.exact.length).toBeLessThanOrEqual(EXACT_SLOTS);
+      expect(c.buckets.length).toBeLessThanOrEqual(BUCKET_SLOTS);
       expect(c.buckets.filter((p) => p.span === HOUR).every((p) => p.to - p.from < 48)).toBe(true);
       expect(c.buckets.filter((p) => p.span === MINUTE).every((p) => p.to - p.from < 120)).toBe(true);
     }
