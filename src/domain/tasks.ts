@@ -201,8 +201,12 @@ const SCAN_FACTOR = 4;
 function rangeStrategyOf(db: DB, scope: Scope, total: number, windowIds: number): 'window' | 'scan' {
   let windowRows = windowIds;
   if (scope.scope !== 'all') {
-    const all = counterOf(db, { scope: 'all', scopeId: 0, column: null });
-    windowRows = all > 0 ? windowIds * (counterOf(db, scope) / all) : 0;
+    // The scope's share of all rows, read from both counters in one statement.
+    const row = prepared<{ mine: number | null; all: number | null }>(db, `SELECT
+      (SELECT count FROM task_counters WHERE scope = ?1 AND scope_id = ?2) AS mine,
+      (SELECT count FROM task_counters WHERE scope = 'all' AND scope_id = 0) AS "all"`).get(scope.scope, scope.scopeId);
+    const all = row?.all ?? 0;
+    windowRows = all > 0 ? windowIds * ((row?.mine ?? 0) / all) : 0;
   }
   return windowRows > SCAN_FACTOR * total ? 'scan' : 'window';
 }
