@@ -1,7 +1,8 @@
 import type { DB } from '../db/client.ts';
 import { USER_STATUS } from '../db/schema/index.ts';
 import { AppError } from '../domain/errors.ts';
-import { findUserByAccessToken, type User } from '../domain/users.ts';
+import type { User } from '../domain/users.ts';
+import { userByAccessToken } from './lookups.ts';
 
 /** The two headers the management API authenticates with (SPEC §5.1). */
 export interface ManagementCredentials {
@@ -31,7 +32,7 @@ export function authenticateManagement(db: DB, creds: ManagementCredentials, min
   const raw = (creds.authorization ?? '').trim();
   const token = raw.replace(/^bearer\s+/i, '').trim();
   if (!token) throw new AppError('UNAUTHORIZED', AUTH_MESSAGES.notLoggedIn);
-  const user = findUserByAccessToken(db, token);
+  const user = userByAccessToken(db, token);
   if (!user) throw new AppError('UNAUTHORIZED', AUTH_MESSAGES.invalidToken);
   const header = (creds.newApiUser ?? '').trim();
   if (!header) throw new AppError('UNAUTHORIZED', AUTH_MESSAGES.noUserHeader);

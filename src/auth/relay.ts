@@ -1,8 +1,9 @@
 import type { DB } from '../db/client.ts';
 import { TOKEN_STATUS, USER_STATUS } from '../db/schema/index.ts';
 import { AppError } from '../domain/errors.ts';
-import { findTokenByKey, toApiToken, touchToken, type ApiToken } from '../domain/tokens.ts';
-import { getUser, type User } from '../domain/users.ts';
+import { toApiToken, type ApiToken } from '../domain/tokens.ts';
+import type { User } from '../domain/users.ts';
+import { tokenByKey, touchTokenAccess, userById } from './lookups.ts';
 
 export interface RelayCaller {
   user: User;
@@ -23,7 +24,7 @@ export function apiKeyFrom(headers: Headers): string {
 export function authenticateRelay(db: DB, headers: Headers, now: number): RelayCaller {
   const key = apiKeyFrom(headers);
   if (!key) throw new AppError('UNAUTHORIZED', 'missing API key', 'missing_api_key');
-  const row = findTokenByKey(db, key);
+  const row = tokenByKey(db, key);
   if (!row) throw new AppError('UNAUTHORIZED', 'invalid API key', 'invalid_api_key');
   if (row.status === TOKEN_STATUS.disabled) throw new AppError('UNAUTHORIZED', 'API key is disabled', 'token_disabled');
   if (row.status === TOKEN_STATUS.expired || (row.expiredTime !== -1 && row.expiredTime < now)) {
@@ -32,8 +33,8 @@ export function authenticateRelay(db: DB, headers: Headers, now: number): RelayC
   if (row.status === TOKEN_STATUS.exhausted || (!row.unlimitedQuota && row.remainQuota <= 0)) {
     throw new AppError('UNAUTHORIZED', 'API key quota is exhausted', 'token_exhausted');
   }
-  const user = getUser(db, row.userId);
+  const user = userById(db, row.userId);
   if (user.status !== USER_STATUS.enabled) throw new AppError('FORBIDDEN', 'User has been banned', 'user_banned');
-  touchToken(db, row, now);
+  touchTokenAccess(db, row, now);
   return { user, token: toApiToken(row) };
 }

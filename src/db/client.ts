@@ -21,6 +21,9 @@ export function openDatabase(path: string): DB {
   sqlite.exec('PRAGMA journal_mode = WAL;');
   sqlite.exec('PRAGMA synchronous = NORMAL;');
   sqlite.exec('PRAGMA foreign_keys = ON;');
+  // REPLACE deletes the row it replaces; only with this do the delete triggers that keep the
+  // task counters exact see that delete.
+  sqlite.exec('PRAGMA recursive_triggers = ON;');
   const db = drizzle({ client: sqlite, schema }) as DB;
   migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
   return db;

@@ -1,4 +1,4 @@
-import { and, eq, gte, ne, sql } from 'drizzle-orm';
+import { and, eq, gte, ne, type Placeholder, sql } from 'drizzle-orm';
 import type { DB } from '../db/client.ts';
 import { channels, LOG_TYPE, logs, tasks, tokens, users, type NewTaskRow } from '../db/schema/index.ts';
 import type { DbLike } from '../db/types.ts';
@@ -32,33 +32,25 @@ export interface ChargeInput {
  * `quota_not_enough` with nothing written. Returns the new task id.
  */
 export function chargeAndRecord(db: DB, input: ChargeInput): number {
-  return db.transaction((tx) => {
+  const s = chargeStatements(db);
+  const insertTask = taskInsertFor(db, input.task);
+  return db.transaction(() => {
     const q = input.quota;
-    const u = tx.update(users).set({
-      quota: sql`${users.quota} - ${q}`,
-      usedQuota: sql`${users.usedQuota} + ${q}`,
-      requestCount: sql`${users.requestCount} + 1`,
-    }).where(and(eq(users.id, input.userId), gte(users.quota, q))).returning({ id: users.id }).get();
+    const u = s.chargeUser.get({ q, userId: input.userId });
     if (!u) throw new AppError('BAD_REQUEST', 'quota_not_enough', 'quota_not_enough');
     const t = input.unlimitedToken
-      ? tx.update(tokens).set({ usedQuota: sql`${tokens.usedQuota} + ${q}` }).where(eq(tokens.id, input.tokenId))
-        .returning({ id: tokens.id }).get()
-      : tx.update(tokens).set({
-        remainQuota: sql`${tokens.remainQuota} - ${q}`,
-        usedQuota: sql`${tokens.usedQuota} + ${q}`,
-      }).where(and(eq(tokens.id, input.tokenId), gte(tokens.remainQuota, q))).returning({ id: tokens.id }).get();
+      ? s.chargeUnlimitedToken.get({ q, tokenId: input.tokenId })
+      : s.chargeToken.get({ q, tokenId: input.tokenId });
     if (!t) throw new AppError('BAD_REQUEST', 'quota_not_enough', 'quota_not_enough');
-    tx.update(channels).set({ usedQuota: sql`${channels.usedQuota} + ${q}` }).where(eq(channels.id, input.channelId)).run();
-    const row = tx.insert(tasks).values({
-      ...input.task, userId: input.userId, tokenId: input.tokenId, channelId: input.channelId, quota: q,
-    }).returning({ id: tasks.id }).get();
-    if (input.hookUrl) recordTaskHook(tx, { taskId: row.id, userId: input.userId, tokenId: input.tokenId, url: input.hookUrl });
+    s.chargeChannel.run({ q, channelId: input.channelId });
+    const row = insertTask.get({ ...input.task, userId: input.userId, tokenId: input.tokenId, channelId: input.channelId, quota: q })!;
+    if (input.hookUrl) recordTaskHook(db, { taskId: row.id, userId: input.userId, tokenId: input.tokenId, url: input.hookUrl });
     if (q > 0) {
-      tx.insert(logs).values({
-        userId: input.userId, type: LOG_TYPE.consume, content: `${input.modelName} charged ${q} for task ${row.id}`,
+      s.consumeLog.run({
+        userId: input.userId, content: `${input.modelName} charged ${q} for task ${row.id}`,
         quota: q, modelName: input.modelName, channelId: input.channelId, tokenId: input.tokenId,
         mjId: input.task.mjId ?? '', taskId: row.id, createdTime: input.now,
-      }).run();
+      });
     }
     return row.id;
   });
@@ -71,6 +63,58 @@ export function chargeAndRecord(db: DB, input: ChargeInput): number {
 export function recordConsumeMjId(tx: DbLike, taskId: number, mjId: string): void {
   if (mjId === '') return;
   tx.update(logs).set({ mjId }).where(and(eq(logs.taskId, taskId), eq(logs.type, LOG_TYPE.consume))).run();
+}
+
+/**
+ * The statements of chargeAndRecord, prepared once per connection (the same SQL it used to build
+ * per call): a submit binds values instead of building and compiling five statements.
+ */
+function buildChargeStatements(db: DB) {
+  const p = sql.placeholder;
+  return {
+    chargeUser: db.update(users).set({
+      quota: sql`${users.quota} - ${p('q')}`,
+      usedQuota: sql`${users.usedQuota} + ${p('q')}`,
+      requestCount: sql`${users.requestCount} + 1`,
+    }).where(and(eq(users.id, p('userId')), gte(users.quota, p('q')))).returning({ id: users.id }).prepare(),
+    chargeUnlimitedToken: db.update(tokens).set({ usedQuota: sql`${tokens.usedQuota} + ${p('q')}` })
+      .where(eq(tokens.id, p('tokenId'))).returning({ id: tokens.id }).prepare(),
+    chargeToken: db.update(tokens).set({
+      remainQuota: sql`${tokens.remainQuota} - ${p('q')}`,
+      usedQuota: sql`${tokens.usedQuota} + ${p('q')}`,
+    }).where(and(eq(tokens.id, p('tokenId')), gte(tokens.remainQuota, p('q')))).returning({ id: tokens.id }).prepare(),
+    chargeChannel: db.update(channels).set({ usedQuota: sql`${channels.usedQuota} + ${p('q')}` })
+      .where(eq(channels.id, p('channelId'))).prepare(),
+    consumeLog: db.insert(logs).values({
+      userId: p('userId'), type: LOG_TYPE.consume, content: p('content'), quota: p('quota'), modelName: p('modelName'),
+      channelId: p('channelId'), tokenId: p('tokenId'), mjId: p('mjId'), taskId: p('taskId'), createdTime: p('createdTime'),
+    }).prepare(),
+  };
+}
+const chargeCache = new WeakMap<DB, ReturnType<typeof buildChargeStatements>>();
+
+function chargeStatements(db: DB) {
+  let s = chargeCache.get(db);
+  if (!s) chargeCache.set(db, (s = buildChargeStatements(db)));
+  return s;
+}
+
+/** The task insert for the set of columns a caller gives (one shape per call site in practice). */
+function buildTaskInsert(db: DB, columns: string[]) {
+  const values: Record<string, Placeholder> = {};
+  for (const c of columns) values[c] = sql.placeholder(c);
+  return db.insert(tasks).values(values as unknown as NewTaskRow).returning({ id: tasks.id }).prepare();
+}
+const taskInsertCache = new WeakMap<DB, Map<string, ReturnType<typeof buildTaskInsert>>>();
+
+function taskInsertFor(db: DB, task: ChargeInput['task']) {
+  const columns = [...Object.keys(task).filter((k) => task[k as keyof typeof task] !== undefined), 'userId', 'tokenId', 'channelId', 'quota'].sort();
+  const key = columns.join(',');
+  let byShape = taskInsertCache.get(db);
+  if (!byShape) taskInsertCache.set(db, (byShape = new Map()));
+  let stmt = byShape.get(key);
+  if (!stmt) byShape.set(key, (stmt = buildTaskInsert(db, columns)));
+  return stmt;
 }
 
 /** Fields written on the task together with a refund (its final failure state). */

@@ -31,3 +31,18 @@ export const boundedTaskColumns = {
   buttons: cut(tasks.buttons, MAX_JSON_CHARS),
   properties: cut(tasks.properties, MAX_JSON_CHARS),
 };
+
+const cutSql = (name: string, max: number) => `substr(${name}, 1, ${max + 1}) AS ${name}`;
+
+/**
+ * The same cut as a raw select list, every column of `tasks` in table order: for statements that
+ * read rows by position (the listing page).
+ */
+export const BOUNDED_TASK_COLUMNS_SQL = [
+  'id', 'user_id', 'token_id', 'channel_id', 'code', cutSql('action', MAX_WORD_CHARS), cutSql('mj_id', MAX_ID_CHARS),
+  cutSql('prompt', MAX_TEXT_CHARS), cutSql('prompt_en', MAX_TEXT_CHARS), cutSql('description', MAX_TEXT_CHARS),
+  cutSql('state', MAX_TEXT_CHARS), 'submit_time', 'start_time', 'finish_time', cutSql('image_url', MAX_URL_CHARS),
+  cutSql('video_url', MAX_URL_CHARS), cutSql('video_urls', MAX_JSON_CHARS), cutSql('status', MAX_WORD_CHARS),
+  cutSql('progress', MAX_WORD_CHARS), cutSql('fail_reason', MAX_TEXT_CHARS), 'quota', cutSql('buttons', MAX_JSON_CHARS),
+  cutSql('properties', MAX_JSON_CHARS), 'updated_time',
+].join(', ');

@@ -1,4 +1,4 @@
-import { and, count, desc, eq } from 'drizzle-orm';
+import { and, count, desc, eq, sql } from 'drizzle-orm';
 import type { DB } from '../db/client.ts';
 import { CHANNEL_STATUS, channels, type ChannelRow } from '../db/schema/index.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -42,12 +42,27 @@ export function channelEndpoints(db: DB): Map<number, ChannelEndpoint> {
 }
 
 export function getChannel(db: DB, id: number): Channel | null {
-  return db.select().from(channels).where(eq(channels.id, id)).get() ?? null;
+  return channelStatements(db).byId.get({ id }) ?? null;
 }
 
 /** Trailing slashes would double up when paths are appended. */
 export function normaliseBaseUrl(url: string): string {
   return url.trim().replace(/\/+$/, '');
+}
+
+/** The channel reads of every submit, prepared once per connection. */
+function buildChannelStatements(db: DB) {
+  return {
+    byId: db.select().from(channels).where(eq(channels.id, sql.placeholder('id'))).prepare(),
+    enabled: db.select().from(channels).where(eq(channels.status, CHANNEL_STATUS.enabled)).prepare(),
+  };
+}
+const channelStatementCache = new WeakMap<DB, ReturnType<typeof buildChannelStatements>>();
+
+function channelStatements(db: DB) {
+  let s = channelStatementCache.get(db);
+  if (!s) channelStatementCache.set(db, (s = buildChannelStatements(db)));
+  return s;
 }
 
 /**
@@ -56,8 +71,7 @@ export function normaliseBaseUrl(url: string): string {
  * `exclude` (those a failing-over submit already tried) are not candidates.
  */
 export function pickChannel(db: DB, random: () => number = Math.random, exclude: ReadonlySet<number> = new Set()): Channel | null {
-  const enabled = db.select().from(channels).where(eq(channels.status, CHANNEL_STATUS.enabled)).all()
-    .filter((c) => !exclude.has(c.id));
+  const enabled = channelStatements(db).enabled.all().filter((c) => !exclude.has(c.id));
   if (enabled.length === 0) return null;
   const top = Math.max(...enabled.map((c) => c.priority));
   const tier = enabled.filter((c) => c.priority === top);

@@ -1,13 +1,17 @@
 import { TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { Elysia } from 'elysia';
-import { managementCredentials } from '../auth/management.ts';
+import { ZodError } from 'zod';
+import { authenticateManagement, managementCredentials } from '../auth/management.ts';
+import { ROLE } from '../db/schema/index.ts';
 import type { AppDeps } from '../deps.ts';
+import { AppError, HTTP_STATUS_OF } from '../domain/errors.ts';
+import { allTaskQuerySchema, selfTaskQuerySchema } from '../domain/task-query.ts';
+import { adminTaskItem, allFilter, listTasks, selfFilter, taskItem } from '../domain/tasks.ts';
 import { createCallerFactory, createContextInner, zodMessage } from '../trpc/init.ts';
 import { appRouter } from '../trpc/routers/index.ts';
 import { managementError } from './errors.ts';
 import { requestIdOf } from './request-id.ts';
-import { ZodError } from 'zod';
 
 const createCaller = createCallerFactory(appRouter);
 type Caller = ReturnType<typeof createCaller>;
@@ -36,10 +40,42 @@ export function restRoutes(deps: AppDeps) {
       return managementError(err.cause instanceof ZodError ? zodMessage(err.cause) : err.message);
     }
   };
-  const self = ({ request, set }: { request: Request; set: { status?: number | string } }) =>
-    call(request, set, (c) => c.mj.self(queryObject(request)));
-  const all = ({ request, set }: { request: Request; set: { status?: number | string } }) =>
-    call(request, set, (c) => c.mj.all(queryObject(request)));
+  /**
+   * The two listings are the hot REST paths: they run the same auth (authenticateManagement), the
+   * same input schemas and the same listTasks/taskItem as mj.self / mj.all, without the tRPC
+   * caller and its output validation (half of a listing request's CPU, measured by
+   * scripts/rest-overhead.ts). tests/integration/listing.test.ts checks both surfaces answer alike.
+   */
+  const listing = (admin: boolean) => ({ request, set }: { request: Request; set: { status?: number | string } }) => {
+    const requestId = requestIdOf(request);
+    try {
+      const user = authenticateManagement(deps.db, managementCredentials(request.headers), admin ? ROLE.admin : ROLE.common);
+      const query = queryObject(request);
+      const policy = { forward: deps.options.get('mj_forward_url_enabled'), serverAddress: deps.serverAddress() };
+      if (admin) {
+        const input = allTaskQuerySchema.parse(query);
+        const page = listTasks(deps.db, allFilter(input), input);
+        return { success: true, message: '', data: { ...page, items: page.items.map((r) => adminTaskItem(r, policy)) } };
+      }
+      const input = selfTaskQuerySchema.parse(query);
+      const page = listTasks(deps.db, selfFilter(user.id, input), input);
+      return { success: true, message: '', data: { ...page, items: page.items.map((r) => taskItem(r, policy)) } };
+    } catch (err) {
+      if (err instanceof AppError) {
+        set.status = HTTP_STATUS_OF[err.kind];
+        return managementError(err.message);
+      }
+      if (err instanceof ZodError) {
+        set.status = 400;
+        return managementError(zodMessage(err));
+      }
+      deps.logger.error('rest alias failed', { requestId, error: err });
+      set.status = 500;
+      return managementError(`internal error (request id ${requestId})`);
+    }
+  };
+  const self = listing(false);
+  const all = listing(true);
   const status = ({ request, set }: { request: Request; set: { status?: number | string } }) =>
     call(request, set, (c) => c.status());
 

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { Placeholder } from 'drizzle-orm';
 import { listingSql, type TaskFilter } from '../../src/domain/tasks.ts';
+import { BLOCKS_SQL, BUCKETS_SQL, exactSql } from '../../src/domain/task-windows.ts';
 import { memoryDb } from '../helpers/db.ts';
 
 /**
@@ -14,7 +15,7 @@ db.$client.run(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n W
   SELECT i % 50, i % 4, printf('%016d', i), 1700000000000 + i * 1000, CASE WHEN i % 10 = 0 THEN '0%' ELSE '100%' END FROM n`);
 db.$client.run('ANALYZE');
 
-const values: Record<string, unknown> = { userId: 7, channelId: 2, mjId: '0000000000000123', start: 1700000100000, end: 1700000200000, limit: 20, offset: 0 };
+const values: Record<string, unknown> = { userId: 7, channelId: 2, mjId: '0000000000000123', start: 1700000100000, end: 1700000200000, limit: 20, offset: 0, lo: 100, hi: 4000, below: 3072 };
 
 function plan(sqlText: string, params: unknown[]): string[] {
   const bound = params.map((p) => (p instanceof Placeholder ? values[p.name] : p));
@@ -72,5 +73,73 @@ describe('listing queries use indexes (EXPLAIN QUERY PLAN)', () => {
   test('the poller finds unfinished tasks through the partial index', () => {
     const details = plan("SELECT id, channel_id FROM tasks WHERE progress <> '100%' ORDER BY channel_id, id", []);
     expect(details.join('\n')).toContain('tasks_unfinished_idx');
+  });
+});
+
+describe('time ranges and deep pages stay bounded (EXPLAIN QUERY PLAN)', () => {
+  const rangeShapes: Array<[string, TaskFilter, RegExp]> = [
+    ['admin + range', { start: 1, end: 1 }, /^SEARCH tasks USING INTEGER PRIMARY KEY \(rowid>\? AND rowid<\?\)$/],
+    ['admin + start', { start: 1 }, /^SEARCH tasks USING INTEGER PRIMARY KEY \(rowid>\? AND rowid<\?\)$/],
+    ['admin + end', { end: 1 }, /^SEARCH tasks USING INTEGER PRIMARY KEY \(rowid>\? AND rowid<\?\)$/],
+    ['user + range', { userId: 7, start: 1, end: 1 }, /^SEARCH tasks USING (COVERING )?INDEX tasks_user_id_id_idx \(user_id=\? AND id>\? AND id<\?\)$/],
+    ['user + end', { userId: 7, end: 1 }, /^SEARCH tasks USING (COVERING )?INDEX tasks_user_id_id_idx \(user_id=\? AND id>\? AND id<\?\)$/],
+    ['admin + channel + range', { channelId: 2, start: 1, end: 1 }, /^SEARCH tasks USING (COVERING )?INDEX tasks_channel_id_id_idx \(channel_id=\? AND id>\? AND id<\?\)$/],
+  ];
+  for (const [name, filter, walk] of rangeShapes) {
+    test(`${name}: the page walks the id index inside the range's id window, newest first, without sorting`, () => {
+      const { variant, page } = listingSql(db, filter);
+      expect(variant).toBe('window');
+      const details = plan(page.sql, page.params);
+      expect(details.some((d) => walk.test(d))).toBe(true);
+      expect(details.some((d) => /TEMP B-TREE/.test(d))).toBe(false);
+    });
+  }
+
+  const scanShapes: Array<[string, TaskFilter, RegExp]> = [
+    ['admin + range', { start: 1, end: 1 }, /^SEARCH tasks USING COVERING INDEX tasks_submit_time_idx \(submit_time>\? AND submit_time<\?\)$/],
+    ['user + end', { userId: 7, end: 1 }, /^SEARCH tasks USING COVERING INDEX tasks_user_id_submit_time_idx \(user_id=\? AND submit_time<\?\)$/],
+    ['admin + channel + range', { channelId: 2, start: 1, end: 1 }, /^SEARCH tasks USING COVERING INDEX tasks_channel_id_submit_time_idx \(channel_id=\? AND submit_time>\? AND submit_time<\?\)$/],
+  ];
+  for (const [name, filter, walk] of scanShapes) {
+    test(`${name}: a scan reads only the range through its time index (ids out of time order)`, () => {
+      const { variant, page } = listingSql(db, filter, 0, 'scan');
+      expect(variant).toBe('scan');
+      const details = plan(page.sql, page.params);
+      expect(details.some((d) => walk.test(d))).toBe(true);
+      expect(details).not.toContain('SCAN tasks');
+    });
+  }
+
+  test('a range total reads bucket rows by primary key and counts only edge minutes through an index', () => {
+    const buckets = plan(BUCKETS_SQL, ['user', 7, ...Array.from({ length: 15 }, () => 1)]);
+    const bucketSearches = buckets.filter((d) => /^(SEARCH|SCAN) /.test(d));
+    expect(bucketSearches.length).toBe(5);
+    for (const d of bucketSearches) {
+      expect(d).toBe('SEARCH task_time_buckets USING INDEX sqlite_autoindex_task_time_buckets_1 (scope=? AND scope_id=? AND span=? AND bucket>? AND bucket<?)');
+    }
+    const exact: Array<[string | null, string]> = [
+      [null, 'SEARCH tasks USING COVERING INDEX tasks_submit_time_idx (submit_time>? AND submit_time<?)'],
+      ['user_id', 'SEARCH tasks USING COVERING INDEX tasks_user_id_submit_time_idx (user_id=? AND submit_time>? AND submit_time<?)'],
+      ['channel_id', 'SEARCH tasks USING COVERING INDEX tasks_channel_id_submit_time_idx (channel_id=? AND submit_time>? AND submit_time<?)'],
+    ];
+    for (const [column, expected] of exact) {
+      const searches = plan(exactSql(column), [7, 1, 2, 3, 4]).filter((d) => /^(SEARCH|SCAN) /.test(d));
+      expect(searches).toEqual([expected, expected]);
+    }
+  });
+
+  test('a deep page seeks below an id block instead of offsetting over the table', () => {
+    for (const [filter, walk] of [
+      [{}, /^SEARCH tasks USING INTEGER PRIMARY KEY \(rowid<\?\)$/],
+      [{ userId: 7 }, /^SEARCH tasks USING (COVERING )?INDEX tasks_user_id_id_idx \(user_id=\? AND id<\?\)$/],
+      [{ channelId: 2 }, /^SEARCH tasks USING (COVERING )?INDEX tasks_channel_id_id_idx \(channel_id=\? AND id<\?\)$/],
+    ] as Array<[TaskFilter, RegExp]>) {
+      const { variant, page } = listingSql(db, filter, 40_000);
+      expect(variant).toBe('below');
+      const details = plan(page.sql, page.params);
+      expect(details.some((d) => walk.test(d))).toBe(true);
+      expect(details.some((d) => /TEMP B-TREE/.test(d))).toBe(false);
+    }
+    expect(plan(BLOCKS_SQL, ['all', 0]).join('\n')).toMatch(/^SEARCH task_id_blocks USING INDEX sqlite_autoindex_task_id_blocks_1 \(scope=\? AND scope_id=\?\)$/);
   });
 });

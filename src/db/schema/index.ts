@@ -8,3 +8,4 @@ export * from './task-counters.ts';
 export * from './webhooks.ts';
 export * from './rate-limits.ts';
 export * from './leases.ts';
+export * from './task-buckets.ts';

@@ -38,6 +38,7 @@ export const tasks = sqliteTable(
     index('tasks_user_id_mj_id_idx').on(t.userId, t.mjId),
     index('tasks_user_id_submit_time_idx').on(t.userId, t.submitTime),
     index('tasks_channel_id_id_idx').on(t.channelId, t.id),
+    index('tasks_channel_id_submit_time_idx').on(t.channelId, t.submitTime),
     index('tasks_mj_id_idx').on(t.mjId),
     index('tasks_submit_time_idx').on(t.submitTime),
     // Only unfinished tasks are in this index, so the poller finds them without a scan.

@@ -1,4 +1,5 @@
-import { and, eq, ne } from 'drizzle-orm';
+import { and, eq, ne, sql } from 'drizzle-orm';
+import type { DB } from '../../db/client.ts';
 import { tasks } from '../../db/schema/index.ts';
 import { FREE_ACTIONS } from '../actions.ts';
 import { chargeAndRecord, failAndRefund, recordConsumeMjId } from '../billing.ts';
@@ -195,15 +196,34 @@ function settleAccepted(
   const props = Object.keys(answer.properties).length ? boundJsonText(JSON.stringify(answer.properties)) : '';
   // The consume row gets its mj_id in the same transaction, so no charge is ever left unnamed.
   const row = env.db.transaction((tx) => {
-    const won = tx.update(tasks).set({
-      mjId, code: answer.code, description: boundText(answer.description), properties: props, updatedTime: now,
-      status: done ? 'SUCCESS' : '', progress: done ? '100%' : '0%',
-      ...(done ? { startTime: now, finishTime: now } : {}),
-      ...(imageUrl !== undefined ? { imageUrl } : {}),
-    }).where(and(eq(tasks.id, taskId), ne(tasks.progress, '100%'))).returning({ id: tasks.id }).get();
+    const won = settleStatement(env.db, done, imageUrl !== undefined).get({
+      taskId, mjId, code: answer.code, description: boundText(answer.description), properties: props, now,
+      status: done ? 'SUCCESS' : '', progress: done ? '100%' : '0%', imageUrl: imageUrl ?? '',
+    });
     if (won) recordConsumeMjId(tx, taskId, mjId);
     if (won && plan.notifyHook) enqueueTaskChange(tx, [taskId], now, webhookLinks(env));
     return won;
   });
   return { ok: true, won: row !== undefined, mjId };
+}
+
+/** The settle update in its four shapes (done or not, with or without an image), each prepared once per connection. */
+function buildSettle(db: DB, done: boolean, withImage: boolean) {
+  const p = sql.placeholder;
+  return db.update(tasks).set({
+    mjId: sql`${p('mjId')}`, code: sql`${p('code')}`, description: sql`${p('description')}`,
+    properties: sql`${p('properties')}`, updatedTime: sql`${p('now')}`, status: sql`${p('status')}`, progress: sql`${p('progress')}`,
+    ...(done ? { startTime: sql`${p('now')}`, finishTime: sql`${p('now')}` } : {}),
+    ...(withImage ? { imageUrl: sql`${p('imageUrl')}` } : {}),
+  }).where(and(eq(tasks.id, p('taskId')), ne(tasks.progress, '100%'))).returning({ id: tasks.id }).prepare();
+}
+const settleCache = new WeakMap<DB, Map<string, ReturnType<typeof buildSettle>>>();
+
+function settleStatement(db: DB, done: boolean, withImage: boolean) {
+  let byShape = settleCache.get(db);
+  if (!byShape) settleCache.set(db, (byShape = new Map()));
+  const key = `${done}:${withImage}`;
+  let stmt = byShape.get(key);
+  if (!stmt) byShape.set(key, (stmt = buildSettle(db, done, withImage)));
+  return stmt;
 }

@@ -1,0 +1,125 @@
+import type { DB } from '../db/client.ts';
+import { prepared } from '../db/prepared.ts';
+
+/**
+ * Bounded work for the two listing shapes that would otherwise walk a large part of `tasks`:
+ * a `submit_time` range (its total and the id window its rows live in) and a deep page (the id
+ * block it starts in). Both read the trigger-maintained tables of migration 0007.
+ */
+
+export const MINUTE = 60_000;
+export const HOUR = 3_600_000;
+export const DAY = 86_400_000;
+/** The bucket spans kept by the triggers (migration 0007), coarsest first. */
+export const SPANS = [DAY, HOUR, MINUTE] as const;
+/** Larger than any bucket number an integer submit_time can produce. */
+const NO_END = 2 ** 52;
+export const ID_BLOCK = 1024;
+
+export type Scope = { scope: 'all'; scopeId: 0; column: null } | { scope: 'user' | 'channel'; scopeId: number; column: 'user_id' | 'channel_id' };
+
+/** The pieces a [start, end] range is summed from: bucket ranges (inclusive) of a span, and ms ranges counted row by row. */
+export interface RangeCover {
+  buckets: Array<{ span: number; from: number; to: number }>;
+  exact: Array<[number, number]>;
+}
+
+/**
+ * Split a submit_time range into whole days, then whole hours and whole minutes at its two
+ * edges, and at most two partial minutes counted exactly. An absent start includes bucket -1
+ * (every negative time, at each span); an absent end runs to the last bucket.
+ */
+export function coverOf(start: number | undefined, end: number | undefined): RangeCover {
+  const cover: RangeCover = { buckets: [], exact: [] };
+  split(cover, start, end, 0);
+  return cover;
+}
+
+function split(cover: RangeCover, start: number | undefined, end: number | undefined, level: number): void {
+  const span = SPANS[level];
+  if (span === undefined) {
+    cover.exact.push([start ?? Number.MIN_SAFE_INTEGER, end ?? Number.MAX_SAFE_INTEGER]);
+    return;
+  }
+  const from = start === undefined ? -1 : Math.ceil(start / span);
+  const to = end === undefined ? NO_END : Math.floor((end + 1) / span) - 1;
+  if (from > to) {
+    split(cover, start, end, level + 1);
+    return;
+  }
+  cover.buckets.push({ span, from, to });
+  if (start !== undefined && start < from * span) split(cover, start, from * span - 1, level + 1);
+  if (end !== undefined && end > (to + 1) * span - 1) split(cover, (to + 1) * span, end, level + 1);
+}
+
+interface Summary { n: number; lo: number | null; hi: number | null }
+
+/** A cover has at most this many bucket ranges (a day range, and an hour and a minute range per edge). */
+export const BUCKET_SLOTS = 5;
+/** And at most this many partial pieces (a partial minute per edge). */
+export const EXACT_SLOTS = 2;
+
+/** Every bucket range of a cover in one statement; unused slots get span 0, which no row has. */
+export const BUCKETS_SQL = `SELECT coalesce(sum(count), 0) AS n, min(min_id) AS lo, max(max_id) AS hi FROM task_time_buckets
+  WHERE scope = ?1 AND scope_id = ?2 AND (${Array.from({ length: BUCKET_SLOTS }, (_, k) =>
+    `(span = ?${3 + 3 * k} AND bucket BETWEEN ?${4 + 3 * k} AND ?${5 + 3 * k})`).join(' OR ')})`;
+
+/** The partial pieces counted row by row, both in one statement; an unused slot is an empty range. */
+export function exactSql(column: string | null): string {
+  const scoped = column ? `${column} = ?1 AND ` : '?1 = ?1 AND ';
+  return `SELECT count(*) AS n, min(id) AS lo, max(id) AS hi FROM tasks WHERE ${scoped}`
+    + `(submit_time BETWEEN ?2 AND ?3 OR submit_time BETWEEN ?4 AND ?5)`;
+}
+
+/**
+ * The exact number of rows of a scope with submit_time in [start, end], and ids [lo, hi] that
+ * contain every such row (null when there is none). Two statements: one reads a bucket row per
+ * day of range plus at most 94 hour and 238 minute rows, the other the rows of two partial
+ * minutes, whatever the table size.
+ */
+export function rangeWindow(db: DB, s: Scope, start: number | undefined, end: number | undefined): { total: number; lo: number | null; hi: number | null } {
+  const cover = coverOf(start, end);
+  if (cover.buckets.length > BUCKET_SLOTS || cover.exact.length > EXACT_SLOTS) throw new Error('range cover has too many pieces');
+  const bucketArgs: number[] = [];
+  for (let k = 0; k < BUCKET_SLOTS; k++) {
+    const b = cover.buckets[k];
+    bucketArgs.push(b ? b.span : 0, b ? b.from : 1, b ? b.to : 0);
+  }
+  const exactArgs: number[] = [];
+  for (let k = 0; k < EXACT_SLOTS; k++) {
+    const e = cover.exact[k];
+    exactArgs.push(e ? e[0] : 1, e ? e[1] : 0);
+  }
+  const parts: Summary[] = [
+    prepared<Summary>(db, BUCKETS_SQL).get(s.scope, s.scopeId, ...bucketArgs)!,
+    prepared<Summary>(db, exactSql(s.column)).get(s.scopeId, ...exactArgs)!,
+  ];
+  let total = 0;
+  let lo: number | null = null;
+  let hi: number | null = null;
+  for (const p of parts) {
+    if (!p.n) continue;
+    total += p.n;
+    if (p.lo !== null && (lo === null || p.lo < lo)) lo = p.lo;
+    if (p.hi !== null && (hi === null || p.hi > hi)) hi = p.hi;
+  }
+  return { total, lo, hi };
+}
+
+export const BLOCKS_SQL = 'SELECT block, count FROM task_id_blocks WHERE scope = ?1 AND scope_id = ?2 ORDER BY block DESC';
+
+/**
+ * Where the row at `offset` (0-based, newest first) of a scope lives: the exclusive id bound of
+ * its block and the offset left inside it. Null when the blocks cannot say (negative ids).
+ */
+export function blockStart(db: DB, s: Scope, offset: number): { below: number; offset: number } | null {
+  const blocks = prepared<{ block: number; count: number }>(db, BLOCKS_SQL);
+  let before = 0;
+  for (const row of blocks.iterate(s.scope, s.scopeId)) {
+    if (before + row.count > offset) {
+      return row.block < 0 ? null : { below: (row.block + 1) * ID_BLOCK, offset: offset - before };
+    }
+    before += row.count;
+  }
+  return null;
+}
