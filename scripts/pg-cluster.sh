@@ -22,7 +22,10 @@ install_pg() {
     fi
     echo "installing Debian's postgresql (for the PostgreSQL suites)" >&2
     if [ ! -f /tmp/.mj-gateway-apt-updated ]; then apt-get update -qq >&2 && touch /tmp/.mj-gateway-apt-updated; fi
-    # Only the binaries are wanted: keep the package from starting a system cluster.
+    # Only the binaries are wanted: keep the package from creating a system cluster.
+    if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+      mkdir -p /etc/postgresql-common && echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.conf
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
   fi
 }

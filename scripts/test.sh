@@ -5,13 +5,22 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh || exit 1
-# The dashboard's browser tests drive Debian's Chromium (SPEC §14).
-if [ ! -x /usr/bin/chromium ]; then
-  echo "== installing chromium (apt)"
+# What the suites need from Debian, installed when missing with one `apt-get update`: Chromium for
+# the dashboard's browser tests, PostgreSQL's server binaries for the PostgreSQL suites.
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing ${need[*]} (apt)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  # The suites run their own private cluster: keep the package from creating a system one.
+  if [[ " ${need[*]} " == *" postgresql "* ]] && [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    $SUDO mkdir -p /etc/postgresql-common &&
+      echo 'create_main_cluster = false' | $SUDO tee /etc/postgresql-common/createcluster.conf >/dev/null
+  fi
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >&2 ||
-    echo "could not install chromium; the browser tests will fail" >&2
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2 ||
+    echo "could not install ${need[*]}; the tests that need them will fail" >&2
 fi
 echo "== typecheck"
 if ! bun run typecheck; then
