@@ -1,10 +1,14 @@
-import { createTRPCClient, httpBatchLink, type TRPCClient } from '@trpc/client';
+import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, type TRPCClient } from '@trpc/client';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
+import { FetchEventSource } from './fetch-event-source.ts';
 import type { GatewayRouter } from './router-type.ts';
 
 /**
  * The typed tRPC client of the management API (`mj-gateway/client`), for programs outside this
- * repository: inputs and outputs are the server's own zod types (see router-type.ts).
+ * repository: inputs and outputs are the server's own zod types (see router-type.ts). Queries and
+ * mutations go batched over HTTP (at most 16 calls a batch, the server's limit); subscriptions
+ * (`mj.onTaskUpdate`) over server-sent events with the same headers, through a fetch-based
+ * EventSource, so the token never travels in a URL.
  */
 
 export type { GatewayRouter };
@@ -27,6 +31,10 @@ export function createGatewayClient(opts: GatewayClientOptions): GatewayClient {
   const headers = { Authorization: `Bearer ${opts.token}`, 'New-Api-User': String(opts.userId) };
   const url = `${opts.url.replace(/\/+$/, '')}/trpc`;
   return createTRPCClient<GatewayRouter>({
-    links: [httpBatchLink({ url, headers, ...(opts.fetch ? { fetch: opts.fetch } : {}) })],
+    links: [splitLink({
+      condition: (op) => op.type === 'subscription',
+      true: httpSubscriptionLink({ url, EventSource: FetchEventSource, eventSourceOptions: () => ({ headers }) }),
+      false: httpBatchLink({ url, headers, maxItems: 16, ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
+    })],
   });
 }

@@ -27,6 +27,21 @@ export async function firstTask(url: string, token: string, userId: number): Pro
   return { total: page.total, pageSize: page.page_size, item };
 }
 
+/** The first live update of the caller's tasks (mj.onTaskUpdate over SSE), then unsubscribe. */
+export function firstUpdate(url: string, token: string, userId: number, onReady: () => void): Promise<{ eventId: string; mjId: string; progress: string }> {
+  const client = createGatewayClient({ url, token, userId });
+  return new Promise((resolve, reject) => {
+    const sub = client.mj.onTaskUpdate.subscribe({}, {
+      onStarted: onReady,
+      onData: ({ id, data }) => {
+        sub.unsubscribe();
+        resolve({ eventId: id, mjId: data.mj_id, progress: data.progress });
+      },
+      onError: reject,
+    });
+  });
+}
+
 /** Never called: only here for the type checker. */
 export function typesAreReal(url: string) {
   const client = createGatewayClient({ url, token: 't', userId: 1 });
@@ -108,5 +123,19 @@ describe('mj-gateway/client from outside the repository', () => {
     expect(got.item?.mj_id).toBe('client-2');
     expect(got.item?.prompt).toBe('cat 2');
     expect(got.item?.status).toBe('SUCCESS');
+  });
+
+  test('subscribes to live updates (mj.onTaskUpdate over SSE) with the same credentials', async () => {
+    const mod = (await import(join(dir, 'src/consumer.ts'))) as {
+      firstUpdate: (url: string, token: string, userId: number, onReady: () => void) => Promise<{ eventId: string; mjId: string; progress: string }>;
+    };
+    const row = srv.db.$client.query<{ id: number }, []>("SELECT id FROM tasks WHERE mj_id = 'client-0'").get()!;
+    const update = mod.firstUpdate(srv.url, alice.accessToken, alice.id, () => {
+      srv.db.$client.run("UPDATE tasks SET progress = '55%', status = 'IN_PROGRESS' WHERE id = ?", [row.id]);
+      srv.deps.taskFeed.publish([row.id]);
+    });
+    const got = await update;
+    expect(got).toMatchObject({ mjId: 'client-0', progress: '55%' });
+    expect(got.eventId.length).toBeGreaterThan(0);
   });
 });
