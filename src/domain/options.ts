@@ -199,6 +199,9 @@ export class OptionsStore {
     const text = JSON.stringify(parsed);
     this.db.insert(options).values({ key, value: text }).onConflictDoUpdate({ target: options.key, set: { value: text } }).run();
     this.values = { ...this.values, [key]: parsed };
+    // The last look must include our own write: otherwise another process setting the value back
+    // would leave the rows equal to the stale look, and this process would keep the old value.
+    this.refresh();
   }
 
   /** Price in quota units of one call to `model` (unknown models cost what imagine costs). */

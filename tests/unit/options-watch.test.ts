@@ -34,6 +34,16 @@ describe('options refresh', () => {
     expect(b.refresh()).toBe(false);
   });
 
+  test('a value set here and set back elsewhere is seen back here (the look includes our own writes)', () => {
+    a.refresh();
+    b.refresh();
+    a.set('mj_forward_url_enabled', false);
+    expect(b.refresh()).toBe(true);
+    b.set('mj_forward_url_enabled', true);
+    expect(a.refresh()).toBe(true);
+    expect(a.get('mj_forward_url_enabled')).toBe(true);
+  });
+
   test('a direct SQL edit counts too, including a price change', () => {
     a.refresh();
     secondDb.$client.run(`UPDATE options SET value = '{"mj_imagine":0.2}' WHERE key = 'mj_prices'`);
