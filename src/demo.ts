@@ -73,6 +73,8 @@ export async function startDemo(deps: AppDeps, opts: DemoOptions = {}): Promise<
       : '  (root has no access token; create one with user.regenerateAccessToken)',
     `  export MJ_KEY=${sh(`sk-${setup.apiKey}`)}`,
     '',
+    `Dashboard: open ${base}/ in a browser and sign in with that access token and User ID ${setup.rootId}.`,
+    '',
     'Submit an imagine:',
     `  curl -s -X POST ${base}/mj/submit/imagine ${keyHeader} -H 'Content-Type: application/json' -d '{"prompt":"a lighthouse at dawn, oil painting"}'`,
     'Fetch it (put the "result" id of the answer above in place of <id>):',

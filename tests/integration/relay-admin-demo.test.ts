@@ -91,6 +91,8 @@ describe('DEMO mode', () => {
       expect(text).toContain('/mj/task/');
       expect(text).toContain('/api/mj/self');
       expect(text).toContain('New-Api-User: 1');
+      expect(text).toContain(`Dashboard: open ${w.srv.deps.serverAddress()}/ in a browser`);
+      expect(text.split(ROOT_TOKEN).length - 1).toBe(1); // the root token is printed once
       expect(text).not.toContain(ch!.key);
 
       // The printed key works end to end against the in-process simulator.
