@@ -1,3 +1,4 @@
+import { etagMatches, parseRange } from '../lib/http-ranges.ts';
 import type { StoredImage } from './store.ts';
 
 /**
@@ -7,39 +8,9 @@ import type { StoredImage } from './store.ts';
  * Blob, so a file goes out with sendfile.
  */
 
-type Range = { start: number; end: number } | 'unsatisfiable' | null;
-
-/** One `bytes=a-b` / `a-` / `-n` range; null (serve it all) when absent, malformed or multiple. */
-export function parseRange(header: string | null, size: number): Range {
-  if (header === null) return null;
-  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
-  if (!m) return null;
-  const [, a = '', b = ''] = m;
-  if (a === '' && b === '') return null;
-  if (a === '') {
-    const n = Number(b);
-    if (n === 0 || size === 0) return 'unsatisfiable';
-    return { start: Math.max(0, size - n), end: size - 1 };
-  }
-  const start = Number(a);
-  const end = b === '' ? size - 1 : Number(b);
-  if (b !== '' && end < start) return null;
-  if (start >= size) return 'unsatisfiable';
-  return { start, end: Math.min(end, size - 1) };
-}
-
-/** Weak comparison, as RFC 9110 asks for If-None-Match. */
-function etagListed(list: string, etag: string): boolean {
-  const bare = etag.replace(/^W\//, '');
-  return list.split(',').some((raw) => {
-    const t = raw.trim();
-    return t === '*' || t.replace(/^W\//, '') === bare;
-  });
-}
-
 function notModified(req: Request, img: StoredImage): boolean {
   const inm = req.headers.get('if-none-match');
-  if (inm !== null) return img.etag !== null && etagListed(inm, img.etag);
+  if (inm !== null) return img.etag !== null && etagMatches(inm, img.etag);
   const ims = req.headers.get('if-modified-since');
   if (ims === null || img.lastModified === null) return false;
   const since = Date.parse(ims);

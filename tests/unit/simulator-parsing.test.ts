@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { parseCustomId } from '../../src/simulator/buttons.ts';
-import { etagMatches, parseRange } from '../../src/simulator/http-bytes.ts';
+import { etagMatches, parseRange } from '../../src/lib/http-ranges.ts';
 import { phaseOf } from '../../src/simulator/lifecycle.ts';
 import { parseFlags } from '../../src/simulator/submit-common.ts';
 import { TaskStore, slugify } from '../../src/simulator/task-store.ts';
