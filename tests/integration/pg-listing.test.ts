@@ -224,6 +224,9 @@ describe('PostgreSQL listing plans at 100k rows', () => {
       [{ start: mid }, 1], [{ end: mid }, 1], [{ channelId: 3, start: mid - DAY, end: mid + DAY }, 1],
       [{}, 2000], [{ channelId: 3 }, 300], [{ start: mid - 5 * DAY, end: mid + 5 * DAY }, 200],
     ];
+    // The check sees a sequential scan where there is one.
+    const [unindexed] = await sql`EXPLAIN (FORMAT JSON) SELECT id FROM tasks WHERE prompt = ${'x'}`;
+    expect(nodeTypes(unindexed!['QUERY PLAN'])).toEqual(['Seq Scan on tasks']);
     const seen = new Set<string>();
     for (const [f, p] of shapes) {
       const { variant, plans } = await explainListing(t.db, f, { p, page_size: 20 });
