@@ -197,6 +197,39 @@ describe('PostgreSQL listing equals the naive reference query', () => {
   });
 });
 
+describe('PostgreSQL bucket slots', () => {
+  let t: TempPg;
+  afterAll(async () => t?.cleanup());
+
+  test('two open transactions submitting into the same hour, user and channel do not wait on each other', async () => {
+    t = await tempPg({ poolSize: 4 });
+    const sql = t.db.$client;
+    await sql`INSERT INTO tasks (id, user_id, channel_id, submit_time) VALUES (8, 1, 1, ${BASE})`;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let firstInserted!: () => void;
+    const inserted = new Promise<void>((r) => (firstInserted = r));
+    // The first submit stays uncommitted, holding its slot rows of every bucket, block and counter.
+    const first = sql.begin(async (tx) => {
+      await tx`INSERT INTO tasks (id, user_id, channel_id, submit_time) VALUES (9, 1, 1, ${BASE + 1})`;
+      firstInserted();
+      await held;
+    });
+    await inserted;
+    // The next id lands in other slots: it commits while the first is still open (a hot row
+    // would block it until lock_timeout fails it).
+    await sql.begin(async (tx) => {
+      await tx`SET LOCAL lock_timeout = '10s'`;
+      await tx`INSERT INTO tasks (id, user_id, channel_id, submit_time) VALUES (10, 1, 1, ${BASE + 2})`;
+    });
+    expect((await listTasksPg(t.db, { userId: 1, start: BASE, end: BASE + HOUR }, {})).items.map((r) => r.id)).toEqual([10, 8]);
+    release();
+    await first;
+    const page = await listTasksPg(t.db, { channelId: 1, start: BASE, end: BASE + HOUR }, {});
+    expect([page.total, page.items.map((r) => r.id)]).toEqual([3, [10, 9, 8]]);
+  });
+});
+
 function nodeTypes(plan: unknown): string[] {
   if (Array.isArray(plan)) return plan.flatMap(nodeTypes);
   if (!plan || typeof plan !== 'object') return [];

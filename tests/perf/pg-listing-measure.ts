@@ -1,0 +1,82 @@
+/**
+ * Ad-hoc measure (not a test): PostgreSQL listing page-1 time at 1M rows vs 10k rows for each
+ * filter shape, and deep pages / time ranges vs page 1, as ratios of medians. Run with a server:
+ *   TEST_DATABASE_URL=postgres://... bun tests/perf/pg-listing-measure.ts [bigRows]
+ */
+import { listTasksPg, type TaskFilter } from '../../src/db/pg/listing.ts';
+import { DAY, HOUR } from '../../src/db/pg/task-windows.ts';
+import { tempPg, type TempPg } from '../helpers/pg.ts';
+
+const BASE = 1_712_016_000_000;
+const STEP = 30_000; // one task every 30 s
+const USERS = 100;
+const BIG = Number(process.argv[2] ?? 1_000_000);
+
+async function seeded(rows: number): Promise<TempPg> {
+  const t = await tempPg();
+  const sql = t.db.$client;
+  const t0 = performance.now();
+  for (let from = 1; from <= rows; from += 100_000) {
+    const to = Math.min(rows, from + 99_999);
+    await sql`INSERT INTO tasks (user_id, channel_id, mj_id, submit_time, prompt, progress, status)
+      SELECT 1 + g % ${USERS}, g % 8, 'mj' || g, ${BASE}::bigint + g::bigint * ${STEP}, 'a prompt of some length ' || g, '100%', 'SUCCESS'
+      FROM generate_series(${from}::int, ${to}::int) g`;
+  }
+  await sql`VACUUM ANALYZE`;
+  console.error(`seeded ${rows} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return t;
+}
+
+async function median(t: TempPg, f: TaskFilter, p: number, n = 40): Promise<number> {
+  for (let i = 0; i < 12; i++) await listTasksPg(t.db, f, { p }); // past the custom-plan phase
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await listTasksPg(t.db, f, { p });
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(n / 2)]!;
+}
+
+const small = await seeded(10_000);
+const big = await seeded(BIG);
+const midOf = (rows: number) => BASE + Math.floor(rows / 2) * STEP;
+const shapes: Array<[string, (rows: number) => TaskFilter]> = [
+  ['user', () => ({ userId: 7 })],
+  ['user+mj_id', (r) => ({ userId: 7, mjId: `mj${Math.floor(r / 2 / USERS) * USERS + 6}` })],
+  ['user+range 1d', (r) => ({ userId: 7, start: midOf(r) - DAY / 2 + 7, end: midOf(r) + DAY / 2 - 3 })],
+  ['user+start', (r) => ({ userId: 7, start: midOf(r) + 11 })],
+  ['user+end', (r) => ({ userId: 7, end: midOf(r) - 13 })],
+  ['admin', () => ({})],
+  ['admin+channel', () => ({ channelId: 3 })],
+  ['admin+mj_id', (r) => ({ mjId: `mj${Math.floor(r / 2)}` })],
+  ['admin+range 1h', (r) => ({ start: midOf(r) + 5, end: midOf(r) + HOUR + 5 })],
+  ['admin+range 1d', (r) => ({ start: midOf(r) - DAY / 2 + 7, end: midOf(r) + DAY / 2 - 3 })],
+  ['admin+channel+range 1d', (r) => ({ channelId: 3, start: midOf(r) - DAY / 2 + 7, end: midOf(r) + DAY / 2 - 3 })],
+  ['admin+range all', (r) => ({ start: BASE + 1, end: BASE + (r + 1) * STEP - 1 })],
+];
+console.log('shape | 10k ms | 1M ms | ratio (goal ≤ 1.5)');
+for (const [name, f] of shapes) {
+  const a = await median(small, f(10_000), 1);
+  const b = await median(big, f(BIG), 1);
+  const totals = [(await listTasksPg(small.db, f(10_000), {})).total, (await listTasksPg(big.db, f(BIG), {})).total];
+  console.log(`${name} | ${a.toFixed(3)} | ${b.toFixed(3)} | ${(b / a).toFixed(2)} | totals ${totals.join(' / ')}`);
+}
+console.log('\nat 1M rows | page ms | page 1 ms | ratio');
+const deep: Array<[string, TaskFilter, number, number]> = [
+  ['admin p=2000', {}, 2000, 5],
+  ['user p=500', { userId: 7 }, 500, 5],
+  ['admin+channel p=2000', { channelId: 3 }, 2000, 5],
+  ['admin range 30d p=1', { start: midOf(BIG) - 15 * DAY + 7, end: midOf(BIG) + 15 * DAY - 3 }, 1, 2],
+  ['admin range 30d p=200', { start: midOf(BIG) - 15 * DAY + 7, end: midOf(BIG) + 15 * DAY - 3 }, 200, 5],
+  ['user range 30d p=1', { userId: 7, start: midOf(BIG) - 15 * DAY + 7, end: midOf(BIG) + 15 * DAY - 3 }, 1, 2],
+];
+const base: Record<string, number> = { admin: await median(big, {}, 1), user: await median(big, { userId: 7 }, 1), channel: await median(big, { channelId: 3 }, 1) };
+for (const [name, f, p, goal] of deep) {
+  const ms = await median(big, f, p);
+  const ref = f.userId !== undefined ? base.user! : f.channelId !== undefined ? base.channel! : base.admin!;
+  console.log(`${name} | ${ms.toFixed(3)} | ${ref.toFixed(3)} | ${(ms / ref).toFixed(2)} (goal ≤ ${goal})`);
+}
+await small.cleanup();
+await big.cleanup();
