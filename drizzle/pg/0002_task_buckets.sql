@@ -1,10 +1,11 @@
 CREATE TABLE "task_id_blocks" (
 	"scope" text NOT NULL,
 	"scope_id" integer NOT NULL,
+	"level" smallint NOT NULL,
 	"block" integer NOT NULL,
 	"slot" smallint NOT NULL,
 	"count" bigint DEFAULT 0 NOT NULL,
-	CONSTRAINT "task_id_blocks_scope_scope_id_block_slot_pk" PRIMARY KEY("scope","scope_id","block","slot")
+	CONSTRAINT "task_id_blocks_scope_scope_id_level_block_slot_pk" PRIMARY KEY("scope","scope_id","level","block","slot")
 );
 --> statement-breakpoint
 CREATE TABLE "task_time_buckets" (

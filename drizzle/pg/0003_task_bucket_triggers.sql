@@ -9,7 +9,7 @@ RETURNS void LANGUAGE sql AS $$
   SELECT s.scope, s.scope_id, sp.span, CASE WHEN r.t >= 0 THEN r.t / sp.span ELSE -1 END, (r.id % 8)::smallint,
          sum(r.d)::bigint, min(r.id), max(r.id)
   FROM unnest(p_id, p_user, p_channel, p_time, p_delta) AS r(id, u, c, t, d)
-  CROSS JOIN (VALUES (3600000), (86400000)) AS sp(span)
+  CROSS JOIN (VALUES (3600000), (86400000), (1382400000)) AS sp(span)
   CROSS JOIN LATERAL (VALUES ('all', 0), ('user', r.u), ('channel', r.c)) AS s(scope, scope_id)
   GROUP BY 1, 2, 3, 4, 5
   -- A slot that only gained and lost rows still upserts when a row arrived: its id bounds widen.
@@ -19,14 +19,15 @@ RETURNS void LANGUAGE sql AS $$
   SET count = task_time_buckets.count + EXCLUDED.count,
       min_id = least(task_time_buckets.min_id, EXCLUDED.min_id),
       max_id = greatest(task_time_buckets.max_id, EXCLUDED.max_id);
-  INSERT INTO task_id_blocks (scope, scope_id, block, slot, count)
-  SELECT s.scope, s.scope_id, r.id / 1024, (r.id % 8)::smallint, sum(r.d)::bigint
+  INSERT INTO task_id_blocks (scope, scope_id, level, block, slot, count)
+  SELECT s.scope, s.scope_id, lv.level, r.id >> lv.shift, (r.id % 8)::smallint, sum(r.d)::bigint
   FROM unnest(p_id, p_user, p_channel, p_delta) AS r(id, u, c, d)
+  CROSS JOIN (VALUES (0::smallint, 10), (1::smallint, 16)) AS lv(level, shift)
   CROSS JOIN LATERAL (VALUES ('all', 0), ('user', r.u), ('channel', r.c)) AS s(scope, scope_id)
-  GROUP BY 1, 2, 3, 4
+  GROUP BY 1, 2, 3, 4, 5
   HAVING sum(r.d) <> 0
-  ORDER BY 1, 2, 3, 4
-  ON CONFLICT (scope, scope_id, block, slot) DO UPDATE SET count = task_id_blocks.count + EXCLUDED.count;
+  ORDER BY 1, 2, 3, 4, 5
+  ON CONFLICT (scope, scope_id, level, block, slot) DO UPDATE SET count = task_id_blocks.count + EXCLUDED.count;
 $$;
 --> statement-breakpoint
 SELECT tasks_bucket_apply(array_agg(id), array_agg(user_id), array_agg(channel_id), array_agg(submit_time), array_agg(1))

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from 'bun:test';
 import type { Sql } from 'postgres';
 import { explainListing, listTasksPg, type TaskFilter } from '../../src/db/pg/listing.ts';
-import { DAY, HOUR } from '../../src/db/pg/task-windows.ts';
+import { coverOf, DAY, HOUR, SPANS } from '../../src/db/pg/task-windows.ts';
 import { tempPg, type TempPg } from '../helpers/pg.ts';
 
 /**
@@ -30,6 +30,7 @@ function randomTime(): number {
   const r = rand();
   if (r < 0.02) return -int(1, 5 * HOUR); // negative times all share bucket -1
   if (r < 0.1) return BASE + int(-3, 8) * HOUR + pick([0, 1, -1, HOUR - 1]); // on bucket edges
+  if (r < 0.2) return BASE + int(-60 * DAY, 60 * DAY); // far enough for whole 16-day buckets
   return BASE + int(-2 * DAY, 6 * DAY);
 }
 
@@ -39,8 +40,10 @@ async function seed(sql: Sql, rows: number): Promise<number[]> {
   // Mostly appended (time grows with id) like real traffic, with a share written out of order.
   let t = BASE - 2 * DAY;
   for (let i = 0; i < rows; i++) {
-    let id = int(-40, 6_000);
-    while (ids.has(id) || id === 0) id = int(-40, 6_000);
+    // Ids span several 65536-id blocks, negative ones included.
+    const nextId = () => (rand() < 0.05 ? int(60_000, 200_000) : rand() < 0.01 ? int(-70_000, -66_000) : int(-40, 6_000));
+    let id = nextId();
+    while (ids.has(id) || id === 0) id = nextId();
     ids.add(id);
     t += int(0, 200_000);
     all.push({ id, user_id: rand() < 0.6 ? 1 : int(2, 3), channel_id: int(0, 3), mj_id: `mj${int(0, 40)}`, submit_time: rand() < 0.7 ? t : randomTime() });
@@ -57,7 +60,7 @@ async function seed(sql: Sql, rows: number): Promise<number[]> {
 }
 
 async function churn(sql: Sql, ids: number[]) {
-  let nextId = 10_000;
+  let nextId = 300_000;
   const writes: Array<Promise<unknown>> = [];
   for (let i = 0; i < 300; i++) {
     const id = pick(ids);
@@ -98,7 +101,8 @@ async function naive(sql: Sql, f: TaskFilter, limit: number, offset: number): Pr
 
 function randomBound(): number {
   const r = rand();
-  if (r < 0.4) return BASE + int(-3 * DAY, 7 * DAY);
+  if (r < 0.3) return BASE + int(-3 * DAY, 7 * DAY);
+  if (r < 0.4) return BASE + int(-70 * DAY, 70 * DAY);
   const edge = BASE + int(-3, 7) * pick([HOUR, DAY]);
   return Math.max(0, edge + pick([0, 1, -1]));
 }
@@ -126,14 +130,18 @@ async function same(t: TempPg, f: TaskFilter, p: number, pageSize: number) {
 }
 
 async function check(t: TempPg, cases: number) {
+  const spansUsed = new Set<number>();
   for (let i = 0; i < cases; i++) {
     const f = randomFilter(i);
+    if (f.start !== undefined && f.end !== undefined) coverOf(f.start, f.end).buckets.forEach((b) => spansUsed.add(b.span));
     const pageSize = pick([1, 7, 20, 100]);
     const ref0 = await naive(t.db.$client, f, 1, 0);
     // Pages near the start, deep inside (past the id-block threshold), at the end, past the end.
     const last = Math.max(1, Math.ceil(ref0.total / pageSize));
     await same(t, f, pick([1, 2, int(1, last), last, last + 1, Math.max(1, Math.floor(2100 / pageSize) + int(0, 30))]), pageSize);
   }
+  // Bounded ranges were summed from buckets of every span.
+  expect([...spansUsed].sort((a, b) => a - b)).toEqual([...SPANS]);
   // Deep pages (found through the id blocks) of everything and of a user, at every page size.
   let deep = 0;
   for (const f of [{}, { userId: 1 }]) {
@@ -148,7 +156,7 @@ async function check(t: TempPg, cases: number) {
 /** Buckets, blocks and counters recomputed from scratch equal the trigger-kept ones (bounds may be wider). */
 async function checkCounters(sql: Sql) {
   for (const [scope, col] of [['all', '0'], ['user', 'user_id'], ['channel', 'channel_id']] as const) {
-    for (const span of [HOUR, DAY]) {
+    for (const span of SPANS) {
       const fresh = await sql.unsafe(`SELECT ${col} AS sid, CASE WHEN submit_time >= 0 THEN submit_time / ${span} ELSE -1 END AS b,
         count(*)::int AS n, min(id) AS lo, max(id) AS hi FROM tasks GROUP BY 1, 2 ORDER BY 1, 2`);
       const kept = await sql.unsafe(`SELECT scope_id AS sid, bucket AS b, sum(count)::int AS n, min(min_id) AS lo, max(max_id) AS hi
@@ -159,9 +167,11 @@ async function checkCounters(sql: Sql) {
       expect(negative[0]!.n).toBe(0);
     }
     const rows = (q: string, args: string[]) => sql.unsafe(q, args).then((r) => r.map((x) => [x.sid, x.b, x.n]));
-    expect(await rows(`SELECT scope_id AS sid, block AS b, sum(count)::int AS n FROM task_id_blocks WHERE scope = $1
-      GROUP BY 1, 2 HAVING sum(count) <> 0 ORDER BY 1, 2`, [scope]))
-      .toEqual(await rows(`SELECT ${col} AS sid, id / 1024 AS b, count(*)::int AS n FROM tasks GROUP BY 1, 2 ORDER BY 1, 2`, []));
+    for (const [level, shift] of [[0, 10], [1, 16]]) {
+      expect(await rows(`SELECT scope_id AS sid, block AS b, sum(count)::int AS n FROM task_id_blocks WHERE scope = $1 AND level = ${level}
+        GROUP BY 1, 2 HAVING sum(count) <> 0 ORDER BY 1, 2`, [scope]))
+        .toEqual(await rows(`SELECT ${col} AS sid, id >> ${shift} AS b, count(*)::int AS n FROM tasks GROUP BY 1, 2 ORDER BY 1, 2`, []));
+    }
     expect(await rows(`SELECT scope_id AS sid, 0 AS b, sum(count)::int AS n FROM task_counters WHERE scope = $1
       GROUP BY 1 HAVING sum(count) <> 0 ORDER BY 1`, [scope]))
       .toEqual(await rows(`SELECT ${col} AS sid, 0 AS b, count(*)::int AS n FROM tasks GROUP BY 1 ORDER BY 1`, []));

@@ -1,10 +1,13 @@
 /**
  * Ad-hoc measure (not a test): PostgreSQL listing page-1 time at 1M rows vs 10k rows for each
  * filter shape, and deep pages / time ranges vs page 1, as ratios of medians. Run with a server:
- *   TEST_DATABASE_URL=postgres://... bun tests/perf/pg-listing-measure.ts [bigRows]
+ *   TEST_DATABASE_URL=postgres://... bun tests/perf/pg-listing-measure.ts [bigRows] [smallUrl bigUrl]
+ * With two database URLs it reuses databases seeded by an earlier run (which prints them and
+ * keeps them when given `keep` as the second argument).
  */
 import { listTasksPg, type TaskFilter } from '../../src/db/pg/listing.ts';
 import { DAY, HOUR } from '../../src/db/pg/task-windows.ts';
+import { openPgDatabase } from '../../src/db/pg/client.ts';
 import { tempPg, type TempPg } from '../helpers/pg.ts';
 
 const BASE = 1_712_016_000_000;
@@ -39,8 +42,15 @@ async function median(t: TempPg, f: TaskFilter, p: number, n = 40): Promise<numb
   return times[Math.floor(n / 2)]!;
 }
 
-const small = await seeded(10_000);
-const big = await seeded(BIG);
+async function reuse(url: string): Promise<TempPg> {
+  const db = await openPgDatabase(url, { poolSize: 4 });
+  return { url, db, cleanup: () => db.$client.end() };
+}
+const [, , , smallUrl, bigUrl] = process.argv;
+const keep = process.argv[3] === 'keep';
+const small = smallUrl && bigUrl ? await reuse(smallUrl) : await seeded(10_000);
+const big = smallUrl && bigUrl ? await reuse(bigUrl) : await seeded(BIG);
+console.error(`databases: ${small.url} ${big.url}`);
 const midOf = (rows: number) => BASE + Math.floor(rows / 2) * STEP;
 const shapes: Array<[string, (rows: number) => TaskFilter]> = [
   ['user', () => ({ userId: 7 })],
@@ -77,6 +87,11 @@ for (const [name, f, p, goal] of deep) {
   const ms = await median(big, f, p);
   const ref = f.userId !== undefined ? base.user! : f.channelId !== undefined ? base.channel! : base.admin!;
   console.log(`${name} | ${ms.toFixed(3)} | ${ref.toFixed(3)} | ${(ms / ref).toFixed(2)} (goal ≤ ${goal})`);
+}
+if (keep) {
+  await small.db.$client.end();
+  await big.db.$client.end();
+  process.exit(0);
 }
 await small.cleanup();
 await big.cleanup();

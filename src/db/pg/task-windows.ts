@@ -3,72 +3,98 @@ import type { PendingQuery, Sql } from 'postgres';
 /**
  * Bounded work for the two PostgreSQL listing shapes that would otherwise walk a large part of
  * `tasks`: a `submit_time` range (its total and the id window its rows live in) and a deep page
- * (the id block it starts in). Both read the trigger-kept tables of drizzle/pg/0003. coverOf is
- * the same split as the SQLite listing's (src/domain/task-windows.ts), kept here because db/ may
- * not import domain/.
+ * (the id block it starts in). Both read the trigger-kept tables of drizzle/pg (task buckets).
+ * The split of a range follows the SQLite listing's (src/domain/task-windows.ts coverOf) with one
+ * more level, kept here because db/ may not import domain/.
  */
 
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
-const HOURS_PER_DAY = 24;
+/** Bucket widths, finest first; each a whole multiple of the one before. */
+export const SPANS = [HOUR, DAY, 16 * DAY] as const;
 /** Larger than any bucket number an integer submit_time can produce. */
 const NO_END = 2 ** 52;
 export const ID_BLOCK = 1024;
+/** Level 0 blocks per level 1 block (1024 × 64 = 65536 ids, `id >> 16`). */
+const BLOCKS_PER_SUPER = 64;
 
 export type Scope = { scope: 'all'; scopeId: 0; column: null } | { scope: 'user' | 'channel'; scopeId: number; column: 'user_id' | 'channel_id' };
 
-/** The pieces a [start, end] range is summed from (bucket numbers inclusive, times in ms inclusive). */
+/** A run of whole buckets of one span (bucket numbers inclusive). */
+export interface BucketRange { span: number; a: number; b: number }
+
+/** The pieces a [start, end] range is summed from: bucket runs, and times counted exactly (ms inclusive). */
 export interface RangeCover {
   exact: Array<[number, number]>;
-  hours: Array<[number, number]>;
-  days: Array<[number, number]>;
+  buckets: BucketRange[];
+}
+
+/** Cover buckets [lo, hi] of SPANS[level] with the coarsest whole buckets, finer ones at the two edges. */
+function coverBuckets(lo: number, hi: number, level: number, out: BucketRange[]): void {
+  const span = SPANS[level]!;
+  const coarser = SPANS[level + 1];
+  if (coarser === undefined) {
+    out.push({ span, a: lo, b: hi });
+    return;
+  }
+  const r = coarser / span;
+  // Bucket -1 holds every negative time at every span.
+  const c0 = lo < 0 ? -1 : Math.ceil(lo / r);
+  const c1 = hi === NO_END ? NO_END : Math.floor((hi + 1) / r) - 1;
+  if (c0 > c1) {
+    out.push({ span, a: lo, b: hi });
+    return;
+  }
+  if (lo >= 0 && lo < c0 * r) out.push({ span, a: lo, b: c0 * r - 1 });
+  if (c1 !== NO_END && (c1 + 1) * r <= hi) out.push({ span, a: (c1 + 1) * r, b: hi });
+  coverBuckets(c0, c1, level + 1, out);
 }
 
 /**
- * Split a submit_time range into whole days, whole hours, and at most two partial hours that
- * are counted exactly. An absent start includes bucket -1 (every negative time).
+ * Split a submit_time range into whole buckets (at most two runs per span below the coarsest, one
+ * of the coarsest) and at most two partial hours counted exactly. An absent start includes
+ * bucket -1 (every negative time).
  */
 export function coverOf(start: number | undefined, end: number | undefined): RangeCover {
   const exact: Array<[number, number]> = [];
   const h0 = start === undefined ? -1 : Math.ceil(start / HOUR);
   const h1 = end === undefined ? NO_END : Math.floor((end + 1) / HOUR) - 1;
-  if (h0 > h1) return { exact: [[start!, end!]], hours: [], days: [] };
+  if (h0 > h1) return { exact: [[start!, end!]], buckets: [] };
   if (start !== undefined && start < h0 * HOUR) exact.push([start, h0 * HOUR - 1]);
   if (end !== undefined && end > (h1 + 1) * HOUR - 1) exact.push([(h1 + 1) * HOUR, end]);
-  const d0 = h0 < 0 ? -1 : Math.ceil(h0 / HOURS_PER_DAY);
-  const d1 = h1 === NO_END ? NO_END : Math.floor((h1 + 1) / HOURS_PER_DAY) - 1;
-  if (d0 > d1) return { exact, hours: [[h0, h1]], days: [] };
-  const hours: Array<[number, number]> = [];
-  // Day -1 stands for hour -1 (the negative times); day d >= 0 for hours 24d .. 24d + 23.
-  if (d0 >= 0 && h0 < d0 * HOURS_PER_DAY) hours.push([h0, d0 * HOURS_PER_DAY - 1]);
-  if (d1 !== NO_END && (d1 + 1) * HOURS_PER_DAY <= h1) hours.push([(d1 + 1) * HOURS_PER_DAY, h1]);
-  return { exact, hours, days: [[d0, d1]] };
+  const buckets: BucketRange[] = [];
+  coverBuckets(h0, h1, 0, buckets);
+  return { exact, buckets };
 }
 
 const EMPTY: [number, number] = [1, 0];
 
 export interface Window { total: number; lo: number | null; hi: number | null }
+type WindowRow = { n: number; lo: number | null; hi: number | null };
 
 /**
  * The exact number of rows of a scope with submit_time in [start, end], and ids [lo, hi] that
- * contain every such row (null when there is none), in one statement of fixed shape per scope:
- * at most one day range and two hour ranges of buckets, plus the rows of two partial edge hours.
+ * contain every such row (null when there is none).
  */
 export async function rangeWindow(sql: Sql, s: Scope, start: number | undefined, end: number | undefined): Promise<Window> {
   const [row] = await rangeWindowQuery(sql, s, start, end);
   return { total: row!.n, lo: row!.lo, hi: row!.hi };
 }
 
-type WindowRow = { n: number; lo: number | null; hi: number | null };
-
+/**
+ * One statement of fixed shape per scope: two bucket runs per finer span and one of the
+ * coarsest (unused runs are empty), plus the rows of the two partial edge hours.
+ */
 export function rangeWindowQuery(sql: Sql, s: Scope, start: number | undefined, end: number | undefined): PendingQuery<WindowRow[]> {
   const c = coverOf(start, end);
-  const [d0, d1] = c.days[0] ?? EMPTY;
-  const [h0, h1] = c.hours[0] ?? EMPTY;
-  const [h2, h3] = c.hours[1] ?? EMPTY;
+  const runs = SPANS.flatMap((span, i) => {
+    const mine = c.buckets.filter((b) => b.span === span).map((b): [number, number] => [b.a, b.b]);
+    const slots = i === SPANS.length - 1 ? 1 : 2;
+    return Array.from({ length: slots }, (_, k) => ({ span, range: mine[k] ?? EMPTY }));
+  });
   const [e0, e1] = c.exact[0] ?? EMPTY;
   const [e2, e3] = c.exact[1] ?? EMPTY;
-  const bucketRows = (span: number, a: number, b: number) => sql`
+  const bucketRows = (span: number, [a, b]: [number, number]) => sql`
     SELECT count AS n, min_id AS lo, max_id AS hi FROM task_time_buckets
     WHERE scope = ${s.scope} AND scope_id = ${s.scopeId} AND span = ${span} AND bucket BETWEEN ${a} AND ${b} AND count <> 0`;
   const exactRows = (a: number, b: number) => s.column === 'user_id'
@@ -76,30 +102,39 @@ export function rangeWindowQuery(sql: Sql, s: Scope, start: number | undefined, 
     : s.column === 'channel_id'
       ? sql`SELECT 1, id, id FROM tasks WHERE channel_id = ${s.scopeId} AND submit_time BETWEEN ${a} AND ${b}`
       : sql`SELECT 1, id, id FROM tasks WHERE submit_time BETWEEN ${a} AND ${b}`;
+  const parts = runs.map((r) => bucketRows(r.span, r.range)).reduce((acc, q) => sql`${acc} UNION ALL ${q}`);
   return sql<WindowRow[]>`
     SELECT coalesce(sum(n), 0)::bigint AS n, min(lo) AS lo, max(hi) AS hi FROM (
-      ${bucketRows(DAY, d0, d1)} UNION ALL ${bucketRows(HOUR, h0, h1)} UNION ALL ${bucketRows(HOUR, h2, h3)}
-      UNION ALL ${exactRows(e0, e1)} UNION ALL ${exactRows(e2, e3)}) parts`;
+      ${parts} UNION ALL ${exactRows(e0, e1)} UNION ALL ${exactRows(e2, e3)}) parts`;
 }
 
 /**
  * Where the row at `offset` (0-based, newest first) of a scope lives: the exclusive id bound of
- * its block and the offset left inside it. Null when the blocks cannot say (negative ids, or the
- * offset is past the end).
+ * its level 0 block and the offset left inside it. Null when the offset is past the end.
  */
 export async function blockStart(sql: Sql, s: Scope, offset: number): Promise<{ below: number; offset: number } | null> {
   const [row] = await blockStartQuery(sql, s, offset);
-  if (!row || row.block < 0) return null;
+  if (!row) return null;
   return { below: (row.block + 1) * ID_BLOCK, offset: offset - row.before };
 }
 
+/**
+ * Blocks stream newest first (a backward scan of the primary key, summed per block in order) and
+ * stop at the block found: first the level 1 block (65536 ids), then the level 0 block inside it.
+ * The rows read follow the table's id span / 65536 plus 64 blocks, times the 8 slots.
+ */
 export function blockStartQuery(sql: Sql, s: Scope, offset: number): PendingQuery<Array<{ block: number; before: number }>> {
+  const found = (level: number, lo: PendingQuery<[]> | null, before: PendingQuery<[]>) => sql`
+    SELECT block, (${before} + before)::bigint AS before FROM (
+      SELECT block, n, sum(n) OVER (ORDER BY block DESC) - n AS before FROM (
+        SELECT block, sum(count)::bigint AS n FROM task_id_blocks
+        WHERE scope = ${s.scope} AND scope_id = ${s.scopeId} AND level = ${level} ${lo ?? sql``}
+        GROUP BY block ORDER BY block DESC) g) w
+    WHERE ${before} + before + n > ${offset} ORDER BY block DESC LIMIT 1`;
   return sql<Array<{ block: number; before: number }>>`
-    SELECT block, before FROM (
-      SELECT block, n, (sum(n) OVER (ORDER BY block DESC) - n)::bigint AS before FROM (
-        SELECT block, sum(count) AS n FROM task_id_blocks WHERE scope = ${s.scope} AND scope_id = ${s.scopeId}
-        GROUP BY block) g) w
-    WHERE before + n > ${offset} ORDER BY block DESC LIMIT 1`;
+    WITH sup AS (${found(1, null, sql`0`)})
+    SELECT b.block, b.before FROM sup CROSS JOIN LATERAL (
+      ${found(0, sql`AND block BETWEEN sup.block * ${BLOCKS_PER_SUPER} AND sup.block * ${BLOCKS_PER_SUPER} + ${BLOCKS_PER_SUPER - 1}`, sql`sup.before`)}) b`;
 }
 
 /** A scope's row count: the sum of its task_counters slots. */
