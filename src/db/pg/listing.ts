@@ -55,7 +55,7 @@ interface Bounds { lo?: number; hi?: number; below?: number }
 /**
  * The WHERE terms of a filter shape. Every shape gives one fixed SQL text, so postgres.js
  * prepares each shape once per connection and reuses it. In the id window the time terms are
- * filters only (`+ 0` keeps the planner off the submit_time indexes): the page walks ids.
+ * filters only (`+ 0` / `- 0` keep the planner off the submit_time indexes): the page walks ids.
  */
 function whereOf(sql: Sql, f: TaskFilter, variant: Variant, b: Bounds): PendingQuery<Row[]> {
   const parts: Array<PendingQuery<Row[]>> = [];
@@ -63,8 +63,10 @@ function whereOf(sql: Sql, f: TaskFilter, variant: Variant, b: Bounds): PendingQ
   if (f.channelId !== undefined) parts.push(sql`channel_id = ${f.channelId}`);
   if (f.mjId !== undefined) parts.push(sql`mj_id = ${f.mjId}`);
   if (variant === 'window') {
+    // Two different expressions on purpose: one expression bounded on both sides is estimated
+    // as a 0.5% range and the planner sorts the whole window instead of walking ids in order.
     if (f.start !== undefined) parts.push(sql`submit_time + 0 >= ${f.start}`);
-    if (f.end !== undefined) parts.push(sql`submit_time + 0 <= ${f.end}`);
+    if (f.end !== undefined) parts.push(sql`submit_time - 0 <= ${f.end}`);
     parts.push(sql`id BETWEEN ${b.lo!} AND ${b.hi!}`);
   } else {
     if (f.start !== undefined) parts.push(sql`submit_time >= ${f.start}`);
