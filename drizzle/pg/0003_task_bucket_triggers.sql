@@ -81,3 +81,39 @@ END $$;
 --> statement-breakpoint
 CREATE TRIGGER tasks_bucket_truncate AFTER TRUNCATE ON tasks
   FOR EACH STATEMENT EXECUTE FUNCTION tasks_bucket_truncate();
+--> statement-breakpoint
+-- The exact row count and id bounds of one scope's submit_time range (src/db/pg/task-windows.ts):
+-- whole bucket runs (span, first, last) summed, plus two partial hours [e0, e1], [e2, e3] counted
+-- exactly. PL/pgSQL keeps its plans per session and the SET makes them generic: planned once, not
+-- re-planned per call (which cost more than running them at a million rows).
+CREATE FUNCTION tasks_range_window(p_scope text, p_scope_id integer, p_spans integer[], p_from bigint[], p_to bigint[],
+  p_e0 bigint, p_e1 bigint, p_e2 bigint, p_e3 bigint, OUT n bigint, OUT lo integer, OUT hi integer)
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+  en bigint;
+  elo integer;
+  ehi integer;
+BEGIN
+  SELECT coalesce(sum(b.count), 0), min(b.min_id), max(b.max_id) INTO n, lo, hi
+  FROM unnest(p_spans, p_from, p_to) AS r(span, a, z)
+  CROSS JOIN LATERAL (
+    SELECT t.count, t.min_id, t.max_id FROM task_time_buckets t
+    WHERE t.scope = p_scope AND t.scope_id = p_scope_id AND t.span = r.span AND t.bucket BETWEEN r.a AND r.z AND t.count <> 0
+  ) b;
+  IF p_scope = 'user' THEN
+    SELECT count(*), min(x.id), max(x.id) INTO en, elo, ehi FROM (
+      SELECT id FROM tasks WHERE user_id = p_scope_id AND submit_time BETWEEN p_e0 AND p_e1
+      UNION ALL SELECT id FROM tasks WHERE user_id = p_scope_id AND submit_time BETWEEN p_e2 AND p_e3) x;
+  ELSIF p_scope = 'channel' THEN
+    SELECT count(*), min(x.id), max(x.id) INTO en, elo, ehi FROM (
+      SELECT id FROM tasks WHERE channel_id = p_scope_id AND submit_time BETWEEN p_e0 AND p_e1
+      UNION ALL SELECT id FROM tasks WHERE channel_id = p_scope_id AND submit_time BETWEEN p_e2 AND p_e3) x;
+  ELSE
+    SELECT count(*), min(x.id), max(x.id) INTO en, elo, ehi FROM (
+      SELECT id FROM tasks WHERE submit_time BETWEEN p_e0 AND p_e1
+      UNION ALL SELECT id FROM tasks WHERE submit_time BETWEEN p_e2 AND p_e3) x;
+  END IF;
+  n := n + en;
+  lo := least(lo, elo);
+  hi := greatest(hi, ehi);
+END $$;

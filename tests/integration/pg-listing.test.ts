@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from 'bun:test';
-import type { Sql } from 'postgres';
+import postgres, { type Sql } from 'postgres';
 import { explainListing, listTasksPg, type TaskFilter } from '../../src/db/pg/listing.ts';
-import { coverOf, DAY, HOUR, SPANS } from '../../src/db/pg/task-windows.ts';
+import { coverOf, DAY, HOUR, rangeWindow, SPANS, type Scope } from '../../src/db/pg/task-windows.ts';
 import { tempPg, type TempPg } from '../helpers/pg.ts';
 
 /**
@@ -289,5 +289,33 @@ describe('PostgreSQL listing plans at 100k rows', () => {
       expect({ f, p, seq: plans.flatMap(nodeTypes).filter((n) => n === 'Seq Scan on tasks') }).toEqual({ f, p, seq: [] });
     }
     expect([...seen].sort()).toEqual(['below', 'plain', 'window']);
+
+    // A range's total runs inside tasks_range_window as generic plans: auto_explain shows them.
+    const plans: unknown[] = [];
+    const watcher = postgres(t.url, {
+      max: 1,
+      onnotice: (n) => {
+        const text = String(n.message);
+        if (text.includes('plan:')) plans.push(JSON.parse(text.slice(text.indexOf('{'))));
+      },
+    });
+    try {
+      for (const set of ['auto_explain.log_min_duration = 0', 'auto_explain.log_nested_statements = on',
+        "auto_explain.log_format = 'json'", "client_min_messages = 'log'"]) await watcher.unsafe(`SET ${set}`);
+      await watcher`LOAD 'auto_explain'`;
+      const scopes: Scope[] = [{ scope: 'all', scopeId: 0, column: null }, { scope: 'user', scopeId: 7, column: 'user_id' },
+        { scope: 'channel', scopeId: 3, column: 'channel_id' }];
+      for (const s of scopes) {
+        for (const [a, b] of [[mid + 11, mid + 3 * HOUR], [mid - 40 * DAY + 5, mid + 40 * DAY - 5], [mid, undefined], [undefined, mid]]) {
+          // Repeated past the first calls, so the cached generic plans are the ones shown.
+          for (let i = 0; i < 3; i++) await rangeWindow(watcher, s, a, b);
+        }
+      }
+    } finally {
+      await watcher.end();
+    }
+    const onTasks = plans.filter((p) => JSON.stringify(p).includes('"Relation Name":"tasks"'));
+    expect(onTasks.length).toBeGreaterThanOrEqual(36);
+    expect(plans.flatMap(nodeTypes).filter((n) => n === 'Seq Scan on tasks')).toEqual([]);
   }, 120_000);
 });

@@ -77,11 +77,16 @@ function whereOf(sql: Sql, f: TaskFilter, variant: Variant, b: Bounds): PendingQ
   return parts.reduce((acc, p) => sql`${acc} AND ${p}`);
 }
 
-/** The page statement: ids first through an index (skipped entries cost an index step), then the rows. */
+/**
+ * The page statement: ids first through an index (skipped entries cost an index step), then the
+ * rows, each by its primary key: `OFFSET 0` keeps the lookup a nested loop even in a generic
+ * plan, which cannot see how small the page is and would otherwise hash-join a scan of tasks.
+ */
 export function pageQuery(sql: Sql, f: TaskFilter, variant: Variant, b: Bounds, limit: number, offset: number) {
-  return sql<PgTaskRow[]>`SELECT ${sql.unsafe(COLUMNS)} FROM tasks WHERE id IN (
-    SELECT id FROM tasks WHERE ${whereOf(sql, f, variant, b)} ORDER BY id DESC LIMIT ${limit} OFFSET ${offset})
-    ORDER BY id DESC`;
+  return sql<PgTaskRow[]>`SELECT t.* FROM (
+    SELECT id FROM tasks WHERE ${whereOf(sql, f, variant, b)} ORDER BY id DESC LIMIT ${limit} OFFSET ${offset}) p
+    CROSS JOIN LATERAL (SELECT ${sql.unsafe(COLUMNS)} FROM tasks WHERE tasks.id = p.id OFFSET 0) t
+    ORDER BY t.id DESC`;
 }
 
 /** Which counters a filter can use: one scope (everything, a user, a channel), or none. */

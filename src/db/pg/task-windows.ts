@@ -82,30 +82,16 @@ export async function rangeWindow(sql: Sql, s: Scope, start: number | undefined,
 }
 
 /**
- * One statement of fixed shape per scope: two bucket runs per finer span and one of the
- * coarsest (unused runs are empty), plus the rows of the two partial edge hours.
+ * One call of tasks_range_window (drizzle/pg 0003): its statements run as generic plans, planned
+ * once per connection, so the call costs the same at any table size.
  */
 export function rangeWindowQuery(sql: Sql, s: Scope, start: number | undefined, end: number | undefined): PendingQuery<WindowRow[]> {
   const c = coverOf(start, end);
-  const runs = SPANS.flatMap((span, i) => {
-    const mine = c.buckets.filter((b) => b.span === span).map((b): [number, number] => [b.a, b.b]);
-    const slots = i === SPANS.length - 1 ? 1 : 2;
-    return Array.from({ length: slots }, (_, k) => ({ span, range: mine[k] ?? EMPTY }));
-  });
   const [e0, e1] = c.exact[0] ?? EMPTY;
   const [e2, e3] = c.exact[1] ?? EMPTY;
-  const bucketRows = (span: number, [a, b]: [number, number]) => sql`
-    SELECT count AS n, min_id AS lo, max_id AS hi FROM task_time_buckets
-    WHERE scope = ${s.scope} AND scope_id = ${s.scopeId} AND span = ${span} AND bucket BETWEEN ${a} AND ${b} AND count <> 0`;
-  const exactRows = (a: number, b: number) => s.column === 'user_id'
-    ? sql`SELECT 1, id, id FROM tasks WHERE user_id = ${s.scopeId} AND submit_time BETWEEN ${a} AND ${b}`
-    : s.column === 'channel_id'
-      ? sql`SELECT 1, id, id FROM tasks WHERE channel_id = ${s.scopeId} AND submit_time BETWEEN ${a} AND ${b}`
-      : sql`SELECT 1, id, id FROM tasks WHERE submit_time BETWEEN ${a} AND ${b}`;
-  const parts = runs.map((r) => bucketRows(r.span, r.range)).reduce((acc, q) => sql`${acc} UNION ALL ${q}`);
-  return sql<WindowRow[]>`
-    SELECT coalesce(sum(n), 0)::bigint AS n, min(lo) AS lo, max(hi) AS hi FROM (
-      ${parts} UNION ALL ${exactRows(e0, e1)} UNION ALL ${exactRows(e2, e3)}) parts`;
+  return sql<WindowRow[]>`SELECT n, lo, hi FROM tasks_range_window(${s.scope}, ${s.scopeId},
+    ${c.buckets.map((b) => b.span)}::integer[], ${c.buckets.map((b) => b.a)}::bigint[], ${c.buckets.map((b) => b.b)}::bigint[],
+    ${e0}, ${e1}, ${e2}, ${e3})`;
 }
 
 /**
