@@ -4,7 +4,9 @@
 -- counters of 0001: triggers fire in name order), so concurrent writers cannot deadlock on them.
 -- Each row is one (id, user_id, channel_id, submit_time) with delta +1 (now present) or -1 (gone).
 CREATE FUNCTION tasks_bucket_apply(p_id integer[], p_user integer[], p_channel integer[], p_time bigint[], p_delta integer[])
-RETURNS void LANGUAGE sql AS $$
+RETURNS void LANGUAGE plpgsql AS $$
+-- PL/pgSQL, not SQL: its plans are kept per session, a SQL function's are made again per call.
+BEGIN
   INSERT INTO task_time_buckets (scope, scope_id, span, bucket, slot, count, min_id, max_id)
   SELECT s.scope, s.scope_id, sp.span, CASE WHEN r.t >= 0 THEN r.t / sp.span ELSE -1 END, (r.id % 8)::smallint,
          sum(r.d)::bigint, min(r.id), max(r.id)
@@ -28,7 +30,7 @@ RETURNS void LANGUAGE sql AS $$
   HAVING sum(r.d) <> 0
   ORDER BY 1, 2, 3, 4, 5
   ON CONFLICT (scope, scope_id, level, block, slot) DO UPDATE SET count = task_id_blocks.count + EXCLUDED.count;
-$$;
+END $$;
 --> statement-breakpoint
 SELECT tasks_bucket_apply(array_agg(id), array_agg(user_id), array_agg(channel_id), array_agg(submit_time), array_agg(1))
 FROM tasks HAVING count(*) > 0;

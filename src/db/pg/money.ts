@@ -8,7 +8,8 @@ import type { PgUserRow } from './schema/users.ts';
  * in the SQL statement that writes, so concurrent replicas never overdraw and never refund twice.
  * Values in and out are plain (db/ may not import domain/): the adapter maps `null` / `won: false`
  * to its errors. Locks are taken in one order everywhere (task row, user, token, channel) so a
- * charge and a refund cannot deadlock.
+ * charge and a refund cannot deadlock: each statement's SELECT list reads its sub-statements in
+ * that order, which is when PostgreSQL runs them.
  */
 
 /** What a caller may pass where a statement runs: the pool, or an open transaction. */
@@ -75,13 +76,15 @@ export async function chargeAndRecordPg(db: PgDB, input: ChargeInput): Promise<n
             ${t.state ?? ''}::text, ${t.code ?? 0}::int, ${t.submitTime}::bigint, ${t.status ?? ''}::text,
             ${t.progress ?? '0%'}::text, ${t.properties ?? ''}::text, ${t.updatedTime}::bigint
           WHERE EXISTS (SELECT 1 FROM k) RETURNING id),
-        c AS (UPDATE channels SET used_quota = used_quota + ${q}::bigint WHERE id = ${input.channelId}::int AND EXISTS (SELECT 1 FROM t)),
+        c AS (UPDATE channels SET used_quota = used_quota + ${q}::bigint WHERE id = ${input.channelId}::int AND EXISTS (SELECT 1 FROM t) RETURNING 1),
         l AS (
           INSERT INTO logs (user_id, type, content, quota, model_name, channel_id, token_id, mj_id, task_id, created_time)
           SELECT ${input.userId}::int, ${LOG_TYPE_PG.consume}::int, ${input.modelName}::text || ' charged ' || ${q}::bigint || ' for task ' || t.id,
             ${q}::bigint, ${input.modelName}::text, ${input.channelId}::int, ${input.tokenId}::int, ${t.mjId ?? ''}::text, t.id, ${input.now}::bigint
-          FROM t WHERE ${q}::bigint > 0)
-        SELECT (SELECT id FROM t) AS task_id`;
+          FROM t WHERE ${q}::bigint > 0 RETURNING 1)
+        -- Each sub-statement runs when the SELECT list first reads it, so locks are taken in
+        -- this order (user, token, channel) like the refund's.
+        SELECT (SELECT id FROM t) AS task_id, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM l) AS l`;
       // The user was charged but the token refused: throwing rolls the user's charge back.
       if (row?.task_id == null) throw new NotEnough();
       return row.task_id;
@@ -122,8 +125,8 @@ export async function settleAcceptedPg(db: PgRunner, taskId: number, p: AcceptPa
       WHERE id = ${taskId}::int AND progress <> '100%' RETURNING id, mj_id),
     l AS (
       UPDATE logs SET mj_id = t.mj_id FROM t
-      WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int AND t.mj_id <> '')
-    SELECT count(*)::int AS won FROM t`;
+      WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int AND t.mj_id <> '' RETURNING 1)
+    SELECT (SELECT count(*) FROM t)::int AS won, (SELECT count(*) FROM l) AS l`;
   return row!.won === 1;
 }
 
@@ -186,24 +189,27 @@ export async function failAndRefundPg(
       RETURNING id, user_id, token_id, channel_id, mj_id),
     u AS (
       UPDATE users SET quota = users.quota + ${q}::bigint, used_quota = greatest(users.used_quota - ${q}::bigint, 0)
-      FROM t WHERE users.id = t.user_id AND ${q}::bigint > 0),
+      FROM t WHERE users.id = t.user_id AND ${q}::bigint > 0 RETURNING 1),
     k AS (
       UPDATE tokens SET remain_quota = CASE WHEN unlimited_quota THEN remain_quota ELSE remain_quota + ${q}::bigint END,
         used_quota = greatest(tokens.used_quota - ${q}::bigint, 0)
-      FROM t WHERE tokens.id = t.token_id AND ${q}::bigint > 0),
+      FROM t WHERE tokens.id = t.token_id AND ${q}::bigint > 0 RETURNING 1),
     c AS (
       UPDATE channels SET used_quota = greatest(channels.used_quota - ${q}::bigint, 0)
-      FROM t WHERE channels.id = t.channel_id AND ${q}::bigint > 0),
+      FROM t WHERE channels.id = t.channel_id AND ${q}::bigint > 0 RETURNING 1),
     l AS (
       INSERT INTO logs (user_id, type, content, quota, model_name, channel_id, token_id, mj_id, task_id, created_time)
       SELECT t.user_id, ${LOG_TYPE_PG.refund}::int, left('refund: ' || ${p.failReason}::text, 500), ${q}::bigint, ${modelName}::text,
         t.channel_id, t.token_id, t.mj_id, t.id, ${now}::bigint
-      FROM t WHERE ${q}::bigint > 0),
+      FROM t WHERE ${q}::bigint > 0 RETURNING 1),
     m AS (
       UPDATE logs SET mj_id = t.mj_id FROM t
       WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int AND ${q}::bigint > 0
-        AND ${p.mjId !== undefined}::boolean AND t.mj_id <> '')
-    SELECT count(*)::int AS won FROM t`;
+        AND ${p.mjId !== undefined}::boolean AND t.mj_id <> '' RETURNING 1)
+    -- Read in this order, the sub-statements lock the task row, then the user, the token and the
+    -- channel: the charge's order. (Unread ones would run last, in reverse: a deadlock with a charge.)
+    SELECT (SELECT count(*) FROM t)::int AS won, (SELECT count(*) FROM u) AS u, (SELECT count(*) FROM k) AS k,
+      (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM l) AS l, (SELECT count(*) FROM m) AS m`;
   const won = row!.won === 1;
   return { won, refunded: won ? q : 0 };
 }
