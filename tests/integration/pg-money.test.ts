@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { openPgDatabase, type PgDB } from '../../src/db/pg/client.ts';
 import {
   chargeAndRecordPg, failAndRefundPg, grantQuotaLoggedPg, setQuotaLoggedPg, settleAcceptedPg, type ChargeInput,
@@ -59,14 +59,16 @@ async function balanceHolds(db: PgDB, userId: number): Promise<{ quota: number; 
 describe('PostgreSQL money paths under concurrency', () => {
   let t: TempPg;
   const replicas: PgDB[] = [];
+  beforeAll(async () => {
+    t = await tempPg({ poolSize: 8 });
+    for (let i = 0; i < 3; i++) replicas.push(await openPgDatabase(t.url, { poolSize: 4 }));
+  });
   afterAll(async () => {
     for (const r of replicas) await r.$client.end({ timeout: 1 });
     await t?.cleanup();
   });
 
   test('30 concurrent charges on one pool against quota for 5: exactly 5 charged', async () => {
-    t = await tempPg({ poolSize: 8 });
-    for (let i = 0; i < 3; i++) replicas.push(await openPgDatabase(t.url, { poolSize: 4 }));
     const f = await fixture(t.db, { quota: 5 * PRICE, remain: 0, unlimited: true });
     const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => chargeAndRecordPg(t.db, charge(f, true, i))));
     expect(ids.filter((id) => id !== null).length).toBe(5);
