@@ -6,3 +6,4 @@ export * from './options.ts';
 export * from './logs.ts';
 export * from './task-counters.ts';
 export * from './leases.ts';
+export * from './task-buckets.ts';

@@ -37,7 +37,11 @@ export const tasks = pgTable(
     index('tasks_channel_id_id_idx').on(t.channelId, t.id),
     index('tasks_mj_id_idx').on(t.mjId),
     index('tasks_submit_time_idx').on(t.submitTime),
+    // The exact edge hours of a channel's time range (the listing's range totals).
+    index('tasks_channel_id_submit_time_idx').on(t.channelId, t.submitTime),
     index('tasks_unfinished_idx').on(t.channelId, t.id).where(sql`progress <> '100%'`),
     check('tasks_quota_non_negative', sql`${t.quota} >= 0`),
   ],
 );
+
+export type PgTaskRow = typeof tasks.$inferSelect;

@@ -18,3 +18,5 @@ export const users = pgTable(
   },
   (t) => [check('users_quota_non_negative', sql`${t.quota} >= 0`)],
 );
+
+export type PgUserRow = typeof users.$inferSelect;

@@ -1,0 +1,157 @@
+import type { PendingQuery, Row, Sql } from 'postgres';
+import type { PgDB } from './client.ts';
+import type { PgTaskRow } from './schema/tasks.ts';
+import { blockStart, blockStartQuery, ID_BLOCK, rangeWindow, rangeWindowQuery, scopeTotal, scopeTotalQuery, type Scope } from './task-windows.ts';
+
+/**
+ * The task listing on PostgreSQL: the same pages and totals as the SQLite listing
+ * (src/domain/tasks.ts listTasks), flat at any table size. The plain-value shapes below mirror
+ * src/domain (TaskFilter, Page, pageOf of pagination.ts), declared here because db/ may not
+ * import domain/; the adapter passes its values straight through.
+ */
+export interface TaskFilter {
+  userId?: number | undefined;
+  channelId?: number | undefined;
+  mjId?: string | undefined;
+  start?: number | undefined;
+  end?: number | undefined;
+}
+
+export interface PageQuery {
+  p?: number | undefined;
+  page_size?: number | undefined;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  page: number;
+  page_size: number;
+}
+
+const DEFAULT_PAGE_SIZE = 20;
+const MAX_PAGE_SIZE = 100;
+
+function pageOf(q: PageQuery): { page: number; pageSize: number; offset: number } {
+  const page = q.p ?? 1;
+  const pageSize = Math.min(q.page_size ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+  return { page, pageSize, offset: (page - 1) * pageSize };
+}
+
+/** How the page query is bounded: not at all, to an id window (time ranges), or below an id (deep pages). */
+type Variant = 'plain' | 'window' | 'below';
+
+/** Below this offset a plain OFFSET is as cheap as finding the id block. */
+const DEEP_OFFSET = 2 * ID_BLOCK;
+
+/** Every column of `tasks`, named as PgTaskRow (aliased in SQL: no per-row mapping in JavaScript). */
+const COLUMNS = `id, user_id AS "userId", token_id AS "tokenId", channel_id AS "channelId", code, action, mj_id AS "mjId",
+  prompt, prompt_en AS "promptEn", description, state, submit_time AS "submitTime", start_time AS "startTime",
+  finish_time AS "finishTime", image_url AS "imageUrl", video_url AS "videoUrl", video_urls AS "videoUrls", status,
+  progress, fail_reason AS "failReason", quota, buttons, properties, updated_time AS "updatedTime"`;
+
+interface Bounds { lo?: number; hi?: number; below?: number }
+
+/**
+ * The WHERE terms of a filter shape. Every shape gives one fixed SQL text, so postgres.js
+ * prepares each shape once per connection and reuses it. In the id window the time terms are
+ * filters only (`+ 0` / `- 0` keep the planner off the submit_time indexes): the page walks ids.
+ */
+function whereOf(sql: Sql, f: TaskFilter, variant: Variant, b: Bounds): PendingQuery<Row[]> {
+  const parts: Array<PendingQuery<Row[]>> = [];
+  if (f.userId !== undefined) parts.push(sql`user_id = ${f.userId}`);
+  if (f.channelId !== undefined) parts.push(sql`channel_id = ${f.channelId}`);
+  if (f.mjId !== undefined) parts.push(sql`mj_id = ${f.mjId}`);
+  if (variant === 'window') {
+    // Two different expressions on purpose: one expression bounded on both sides is estimated
+    // as a 0.5% range and the planner sorts the whole window instead of walking ids in order.
+    if (f.start !== undefined) parts.push(sql`submit_time + 0 >= ${f.start}`);
+    if (f.end !== undefined) parts.push(sql`submit_time - 0 <= ${f.end}`);
+    parts.push(sql`id BETWEEN ${b.lo!} AND ${b.hi!}`);
+  } else {
+    if (f.start !== undefined) parts.push(sql`submit_time >= ${f.start}`);
+    if (f.end !== undefined) parts.push(sql`submit_time <= ${f.end}`);
+  }
+  if (variant === 'below') parts.push(sql`id < ${b.below!}`);
+  if (parts.length === 0) return sql`TRUE`;
+  return parts.reduce((acc, p) => sql`${acc} AND ${p}`);
+}
+
+/**
+ * The page statement: ids first through an index (skipped entries cost an index step), then the
+ * rows, each by its primary key: `OFFSET 0` keeps the lookup a nested loop even in a generic
+ * plan, which cannot see how small the page is and would otherwise hash-join a scan of tasks.
+ */
+export function pageQuery(sql: Sql, f: TaskFilter, variant: Variant, b: Bounds, limit: number, offset: number) {
+  return sql<PgTaskRow[]>`SELECT t.* FROM (
+    SELECT id FROM tasks WHERE ${whereOf(sql, f, variant, b)} ORDER BY id DESC LIMIT ${limit} OFFSET ${offset}) p
+    CROSS JOIN LATERAL (SELECT ${sql.unsafe(COLUMNS)} FROM tasks WHERE tasks.id = p.id OFFSET 0) t
+    ORDER BY t.id DESC`;
+}
+
+/** Which counters a filter can use: one scope (everything, a user, a channel), or none. */
+function scopeOf(f: TaskFilter): Scope | null {
+  if (f.mjId !== undefined || (f.userId !== undefined && f.channelId !== undefined)) return null;
+  if (f.userId !== undefined) return { scope: 'user', scopeId: f.userId, column: 'user_id' };
+  if (f.channelId !== undefined) return { scope: 'channel', scopeId: f.channelId, column: 'channel_id' };
+  return { scope: 'all', scopeId: 0, column: null };
+}
+
+/**
+ * EXPLAIN (FORMAT JSON) of every statement a filter's page runs at this paging (bounds resolved
+ * first, as the listing does), for plan checks.
+ */
+export async function explainListing(db: PgDB, f: TaskFilter, paging: PageQuery): Promise<{ variant: Variant; plans: unknown[] }> {
+  const sql = db.$client;
+  const { pageSize, offset } = pageOf(paging);
+  const r = await resolve(sql, f, offset);
+  const scope = scopeOf(f);
+  const explain = async <T extends readonly object[]>(q: PendingQuery<T>) => {
+    const [row] = await sql<Array<{ 'QUERY PLAN': unknown }>>`EXPLAIN (FORMAT JSON) ${q}`;
+    return row!['QUERY PLAN'];
+  };
+  const plans = [await explain(pageQuery(sql, f, r.variant, r.bounds, pageSize, r.offset))];
+  if (scope === null) plans.push(await explain(countQuery(sql, f)));
+  else if (r.variant === 'window') plans.push(await explain(rangeWindowQuery(sql, scope, f.start, f.end)));
+  else plans.push(await explain(scopeTotalQuery(sql, scope)));
+  if (scope !== null && r.variant === 'below') plans.push(await explain(blockStartQuery(sql, scope, offset)));
+  return { variant: r.variant, plans };
+}
+
+function countQuery(sql: Sql, f: TaskFilter) {
+  return sql<Array<{ n: number }>>`SELECT count(*) AS n FROM tasks WHERE ${whereOf(sql, f, 'plain', {})}`;
+}
+
+interface Resolved { variant: Variant; bounds: Bounds; offset: number; total: number }
+
+async function resolve(sql: Sql, f: TaskFilter, offset: number): Promise<Resolved> {
+  const scope = scopeOf(f);
+  if (scope === null) {
+    const [row] = await countQuery(sql, f);
+    return { variant: 'plain', bounds: {}, offset, total: row!.n };
+  }
+  if (f.start !== undefined || f.end !== undefined) {
+    const w = await rangeWindow(sql, scope, f.start, f.end);
+    return { variant: 'window', bounds: { lo: w.lo ?? 0, hi: w.hi ?? -1 }, offset, total: w.total };
+  }
+  const total = await scopeTotal(sql, scope);
+  if (offset >= DEEP_OFFSET && offset < total) {
+    const start = await blockStart(sql, scope, offset);
+    if (start) return { variant: 'below', bounds: { below: start.below }, offset: start.offset, total };
+  }
+  return { variant: 'plain', bounds: {}, offset, total };
+}
+
+/**
+ * One page of tasks, newest first (`id` descending), with the exact total of the filter. The
+ * total of a scope comes from the trigger-kept task_counters (slots summed), of a time range
+ * from the hour/day buckets plus the two partial edge hours; an mj_id filter is narrow and
+ * counts through its index. A deep page starts from its id block, not from the newest row.
+ */
+export async function listTasksPg(db: PgDB, f: TaskFilter, paging: PageQuery): Promise<Page<PgTaskRow>> {
+  const sql = db.$client;
+  const { page, pageSize, offset } = pageOf(paging);
+  const r = await resolve(sql, f, offset);
+  const items = offset >= r.total ? [] : [...await pageQuery(sql, f, r.variant, r.bounds, pageSize, r.offset)];
+  return { items, total: r.total, page, page_size: pageSize };
+}

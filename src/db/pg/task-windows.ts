@@ -1,0 +1,135 @@
+import type { PendingQuery, Sql } from 'postgres';
+
+/**
+ * Bounded work for the two PostgreSQL listing shapes that would otherwise walk a large part of
+ * `tasks`: a `submit_time` range (its total and the id window its rows live in) and a deep page
+ * (the id block it starts in). Both read the trigger-kept tables of drizzle/pg (task buckets).
+ * The split of a range follows the SQLite listing's (src/domain/task-windows.ts coverOf) with one
+ * more level, kept here because db/ may not import domain/.
+ */
+
+export const HOUR = 3_600_000;
+export const DAY = 86_400_000;
+/** Bucket widths, finest first; each a whole multiple of the one before. */
+export const SPANS = [HOUR, DAY, 16 * DAY] as const;
+/** Larger than any bucket number an integer submit_time can produce. */
+const NO_END = 2 ** 52;
+export const ID_BLOCK = 1024;
+/** Level 0 blocks per level 1 block (1024 × 64 = 65536 ids, `id >> 16`). */
+const BLOCKS_PER_SUPER = 64;
+
+export type Scope = { scope: 'all'; scopeId: 0; column: null } | { scope: 'user' | 'channel'; scopeId: number; column: 'user_id' | 'channel_id' };
+
+/** A run of whole buckets of one span (bucket numbers inclusive). */
+export interface BucketRange { span: number; a: number; b: number }
+
+/** The pieces a [start, end] range is summed from: bucket runs, and times counted exactly (ms inclusive). */
+export interface RangeCover {
+  exact: Array<[number, number]>;
+  buckets: BucketRange[];
+}
+
+/** Cover buckets [lo, hi] of SPANS[level] with the coarsest whole buckets, finer ones at the two edges. */
+function coverBuckets(lo: number, hi: number, level: number, out: BucketRange[]): void {
+  const span = SPANS[level]!;
+  const coarser = SPANS[level + 1];
+  if (coarser === undefined) {
+    out.push({ span, a: lo, b: hi });
+    return;
+  }
+  const r = coarser / span;
+  // Bucket -1 holds every negative time at every span.
+  const c0 = lo < 0 ? -1 : Math.ceil(lo / r);
+  const c1 = hi === NO_END ? NO_END : Math.floor((hi + 1) / r) - 1;
+  if (c0 > c1) {
+    out.push({ span, a: lo, b: hi });
+    return;
+  }
+  if (lo >= 0 && lo < c0 * r) out.push({ span, a: lo, b: c0 * r - 1 });
+  if (c1 !== NO_END && (c1 + 1) * r <= hi) out.push({ span, a: (c1 + 1) * r, b: hi });
+  coverBuckets(c0, c1, level + 1, out);
+}
+
+/**
+ * Split a submit_time range into whole buckets (at most two runs per span below the coarsest, one
+ * of the coarsest) and at most two partial hours counted exactly. An absent start includes
+ * bucket -1 (every negative time).
+ */
+export function coverOf(start: number | undefined, end: number | undefined): RangeCover {
+  const exact: Array<[number, number]> = [];
+  const h0 = start === undefined ? -1 : Math.ceil(start / HOUR);
+  const h1 = end === undefined ? NO_END : Math.floor((end + 1) / HOUR) - 1;
+  if (h0 > h1) return { exact: [[start!, end!]], buckets: [] };
+  if (start !== undefined && start < h0 * HOUR) exact.push([start, h0 * HOUR - 1]);
+  if (end !== undefined && end > (h1 + 1) * HOUR - 1) exact.push([(h1 + 1) * HOUR, end]);
+  const buckets: BucketRange[] = [];
+  coverBuckets(h0, h1, 0, buckets);
+  return { exact, buckets };
+}
+
+const EMPTY: [number, number] = [1, 0];
+
+export interface Window { total: number; lo: number | null; hi: number | null }
+type WindowRow = { n: number; lo: number | null; hi: number | null };
+
+/**
+ * The exact number of rows of a scope with submit_time in [start, end], and ids [lo, hi] that
+ * contain every such row (null when there is none).
+ */
+export async function rangeWindow(sql: Sql, s: Scope, start: number | undefined, end: number | undefined): Promise<Window> {
+  const [row] = await rangeWindowQuery(sql, s, start, end);
+  return { total: row!.n, lo: row!.lo, hi: row!.hi };
+}
+
+/**
+ * One call of tasks_range_window (drizzle/pg 0003): its statements run as generic plans, planned
+ * once per connection, so the call costs the same at any table size.
+ */
+export function rangeWindowQuery(sql: Sql, s: Scope, start: number | undefined, end: number | undefined): PendingQuery<WindowRow[]> {
+  const c = coverOf(start, end);
+  const [e0, e1] = c.exact[0] ?? EMPTY;
+  const [e2, e3] = c.exact[1] ?? EMPTY;
+  return sql<WindowRow[]>`SELECT n, lo, hi FROM tasks_range_window(${s.scope}, ${s.scopeId},
+    ${c.buckets.map((b) => b.span)}::integer[], ${c.buckets.map((b) => b.a)}::bigint[], ${c.buckets.map((b) => b.b)}::bigint[],
+    ${e0}, ${e1}, ${e2}, ${e3})`;
+}
+
+/**
+ * Where the row at `offset` (0-based, newest first) of a scope lives: the exclusive id bound of
+ * its level 0 block and the offset left inside it. Null when the offset is past the end.
+ */
+export async function blockStart(sql: Sql, s: Scope, offset: number): Promise<{ below: number; offset: number } | null> {
+  const [row] = await blockStartQuery(sql, s, offset);
+  if (!row) return null;
+  return { below: (row.block + 1) * ID_BLOCK, offset: offset - row.before };
+}
+
+/**
+ * Blocks stream newest first (a backward scan of the primary key, summed per block in order) and
+ * stop at the block found: first the level 1 block (65536 ids), then the level 0 block inside it.
+ * The rows read follow the table's id span / 65536 plus 64 blocks, times the 8 slots.
+ */
+export function blockStartQuery(sql: Sql, s: Scope, offset: number): PendingQuery<Array<{ block: number; before: number }>> {
+  const found = (level: number, lo: PendingQuery<[]> | null, before: PendingQuery<[]>) => sql`
+    SELECT block, (${before} + before)::bigint AS before FROM (
+      SELECT block, n, sum(n) OVER (ORDER BY block DESC) - n AS before FROM (
+        SELECT block, sum(count)::bigint AS n FROM task_id_blocks
+        WHERE scope = ${s.scope} AND scope_id = ${s.scopeId} AND level = ${level} ${lo ?? sql``}
+        GROUP BY block ORDER BY block DESC) g) w
+    WHERE ${before} + before + n > ${offset} ORDER BY block DESC LIMIT 1`;
+  return sql<Array<{ block: number; before: number }>>`
+    WITH sup AS (${found(1, null, sql`0`)})
+    SELECT b.block, b.before FROM sup CROSS JOIN LATERAL (
+      ${found(0, sql`AND block BETWEEN sup.block * ${BLOCKS_PER_SUPER} AND sup.block * ${BLOCKS_PER_SUPER} + ${BLOCKS_PER_SUPER - 1}`, sql`sup.before`)}) b`;
+}
+
+/** A scope's row count: the sum of its task_counters slots. */
+export async function scopeTotal(sql: Sql, s: Scope): Promise<number> {
+  const [row] = await scopeTotalQuery(sql, s);
+  return Math.max(0, row!.n);
+}
+
+export function scopeTotalQuery(sql: Sql, s: Scope): PendingQuery<Array<{ n: number }>> {
+  return sql<Array<{ n: number }>>`
+    SELECT coalesce(sum(count), 0)::bigint AS n FROM task_counters WHERE scope = ${s.scope} AND scope_id = ${s.scopeId}`;
+}
