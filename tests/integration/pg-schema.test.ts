@@ -32,6 +32,10 @@ describe('PostgreSQL schema and migrations', () => {
       'progress', 'fail_reason', 'quota', 'buttons', 'properties', 'updated_time',
     ]));
     expect(byTable.get('logs')).toEqual(expect.arrayContaining(['mj_id', 'task_id', 'quota', 'type']));
+    expect(byTable.get('tokens')).toEqual(expect.arrayContaining(['webhook_secret', 'rate_limit_per_minute']));
+    for (const table of ['task_webhooks', 'webhook_deliveries', 'rate_limit_windows', 'leases', 'task_time_buckets', 'task_id_blocks']) {
+      expect(byTable.has(table)).toBe(true);
+    }
     const idx = await t.db.$client<{ indexname: string }[]>`SELECT indexname FROM pg_indexes WHERE tablename = 'tasks'`;
     expect(idx.map((i) => i.indexname)).toEqual(expect.arrayContaining([
       'tasks_user_id_id_idx', 'tasks_user_id_mj_id_idx', 'tasks_user_id_submit_time_idx', 'tasks_channel_id_id_idx',
@@ -60,6 +64,19 @@ describe('PostgreSQL schema and migrations', () => {
     await sql`TRUNCATE tasks`;
     const left = await sql`SELECT count(*)::int AS n FROM task_counters`;
     expect(left[0]!.n).toBe(0);
+  });
+
+  test('keys that existed before webhooks get a secret of their own', async () => {
+    const t = await tempPg();
+    opened.push(t);
+    const sql = t.db.$client;
+    await sql`INSERT INTO users (username, created_time) VALUES ('old', 1)`;
+    await sql`INSERT INTO tokens (user_id, key, created_time) SELECT 1, 'k' || g, 1 FROM generate_series(1, 3) g`;
+    const backfill = await Bun.file(`${import.meta.dir}/../../drizzle/pg/0005_webhook_secret_backfill.sql`).text();
+    await sql.unsafe(backfill);
+    const rows = await sql<{ webhook_secret: string }[]>`SELECT webhook_secret FROM tokens ORDER BY id`;
+    for (const r of rows) expect(r.webhook_secret).toMatch(/^whsec_[0-9a-f]{32}$/);
+    expect(new Set(rows.map((r) => r.webhook_secret)).size).toBe(3);
   });
 
   test('an unusable URL is one message naming DATABASE_URL, never the password', async () => {

@@ -7,3 +7,5 @@ export * from './logs.ts';
 export * from './task-counters.ts';
 export * from './leases.ts';
 export * from './task-buckets.ts';
+export * from './webhooks.ts';
+export * from './rate-limits.ts';

@@ -15,6 +15,8 @@ export const tokens = pgTable(
     expiredTime: bigint('expired_time', { mode: 'number' }).notNull().default(-1),
     createdTime: bigint('created_time', { mode: 'number' }).notNull(),
     accessedTime: bigint('accessed_time', { mode: 'number' }).notNull().default(0),
+    webhookSecret: text('webhook_secret').notNull().default(''),
+    rateLimitPerMinute: integer('rate_limit_per_minute').notNull().default(0),
   },
   (t) => [index('tokens_user_id_idx').on(t.userId, t.id)],
 );
