@@ -7,7 +7,7 @@ import { ROLE } from '../db/schema/index.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError, HTTP_STATUS_OF } from '../domain/errors.ts';
 import { allTaskQuerySchema, selfTaskQuerySchema } from '../domain/task-query.ts';
-import { adminTaskItem, allFilter, listTasks, selfFilter, taskItem } from '../domain/tasks.ts';
+import { adminTaskItem, allFilter, selfFilter, taskItem } from '../domain/tasks.ts';
 import { createCallerFactory, createContextInner, zodMessage } from '../trpc/init.ts';
 import { appRouter } from '../trpc/routers/index.ts';
 import { managementError } from './errors.ts';
@@ -46,7 +46,7 @@ export function restRoutes(deps: AppDeps) {
    * caller and its output validation (half of a listing request's CPU, measured by
    * scripts/rest-overhead.ts). tests/integration/listing.test.ts checks both surfaces answer alike.
    */
-  const listing = (admin: boolean) => ({ request, set }: { request: Request; set: { status?: number | string } }) => {
+  const listing = (admin: boolean) => async ({ request, set }: { request: Request; set: { status?: number | string } }) => {
     const requestId = requestIdOf(request);
     try {
       const user = authenticateManagement(deps.db, managementCredentials(request.headers), admin ? ROLE.admin : ROLE.common);
@@ -54,11 +54,11 @@ export function restRoutes(deps: AppDeps) {
       const policy = { forward: deps.options.get('mj_forward_url_enabled'), serverAddress: deps.serverAddress() };
       if (admin) {
         const input = allTaskQuerySchema.parse(query);
-        const page = listTasks(deps.db, allFilter(input), input);
+        const page = await deps.listing.list(allFilter(input), input);
         return { success: true, message: '', data: { ...page, items: page.items.map((r) => adminTaskItem(r, policy)) } };
       }
       const input = selfTaskQuerySchema.parse(query);
-      const page = listTasks(deps.db, selfFilter(user.id, input), input);
+      const page = await deps.listing.list(selfFilter(user.id, input), input);
       return { success: true, message: '', data: { ...page, items: page.items.map((r) => taskItem(r, policy)) } };
     } catch (err) {
       if (err instanceof AppError) {
