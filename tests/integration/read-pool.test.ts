@@ -38,7 +38,7 @@ beforeAll(async () => {
     }
   })();
   const app = createApp({ ...srv.deps, listing: inThreadListing(srv.db) }).listen({ port: 0, hostname: '127.0.0.1' });
-  reference = { url: `http://127.0.0.1:${app.server?.port}`, stop: () => app.stop(true) };
+  reference = { url: `http://127.0.0.1:${app.server?.port}`, stop: async () => { await app.stop(true); } };
   await waitFor(() => pool.readyWorkers() === 2, 'both listing workers');
 });
 
