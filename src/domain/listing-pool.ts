@@ -2,7 +2,7 @@ import type { TaskRow } from '../db/schema/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import { AppError, type AppErrorKind } from './errors.ts';
 import type {
-  ListingExecutor, ListingReply, ListingRequest, ListingWorkerInit, ListingWorkerReady,
+  ListingExecutor, ListingReply, ListingRequest, ListingView, ListingWorkerInit, ListingWorkerReady,
 } from './listing-executor.ts';
 import type { Page, PageQuery } from './pagination.ts';
 import type { TaskFilter } from './tasks.ts';
@@ -22,7 +22,7 @@ export interface ListingPoolOptions {
 
 interface Pending {
   request: ListingRequest;
-  resolve: (page: Page<TaskRow>) => void;
+  resolve: (result: Page<TaskRow> | string) => void;
   reject: (err: Error) => void;
   timer?: ReturnType<typeof setTimeout>;
 }
@@ -59,13 +59,23 @@ export class ListingPool implements ListingExecutor {
   }
 
   list(filter: TaskFilter, paging: PageQuery): Promise<Page<TaskRow>> {
+    return this.run(filter, paging, undefined) as Promise<Page<TaskRow>>;
+  }
+
+  listJson(filter: TaskFilter, paging: PageQuery, view: ListingView): Promise<string> {
+    return this.run(filter, paging, { admin: view.admin, policy: { forward: view.policy.forward, serverAddress: view.policy.serverAddress } }) as Promise<string>;
+  }
+
+  private run(filter: TaskFilter, paging: PageQuery, view: ListingView | undefined): Promise<Page<TaskRow> | string> {
     if (this.closed) return Promise.reject(new Error('listing pool is closed'));
     if (this.queue.length >= this.maxQueue) {
       return Promise.reject(new AppError('UNAVAILABLE', 'too many listings in progress, retry shortly'));
     }
     return new Promise((resolve, reject) => {
       // Only the filter's set keys cross: structured clone keeps `undefined` keys otherwise.
-      this.queue.push({ request: { id: this.nextId++, filter: { ...filter }, paging: { p: paging.p, page_size: paging.page_size } }, resolve, reject });
+      const request: ListingRequest = { id: this.nextId++, filter: { ...filter }, paging: { p: paging.p, page_size: paging.page_size } };
+      if (view) request.view = view;
+      this.queue.push({ request, resolve, reject });
       this.pump();
     });
   }
@@ -129,7 +139,7 @@ export class ListingPool implements ListingExecutor {
     if (!p || p.request.id !== msg.id) return;
     clearTimeout(p.timer);
     slot.busy = null;
-    if (msg.ok) p.resolve(msg.page);
+    if (msg.ok) p.resolve(msg.result);
     else if (msg.error.kind) p.reject(new AppError(msg.error.kind as AppErrorKind, msg.error.message, msg.error.code));
     else p.reject(new Error(msg.error.message));
     this.pump();

@@ -5,7 +5,7 @@
 import type { DB } from '../db/client.ts';
 import { openReadOnlyDatabase } from '../db/read-only.ts';
 import { AppError } from './errors.ts';
-import type { ListingReply, ListingRequest, ListingWorkerInit } from './listing-executor.ts';
+import { renderListing, type ListingReply, type ListingRequest, type ListingWorkerInit } from './listing-executor.ts';
 import { listTasks } from './tasks.ts';
 
 declare const self: Worker;
@@ -36,7 +36,7 @@ self.onmessage = (event: MessageEvent<ListingWorkerInit | ListingRequest>) => {
     // single-threaded main connection), and it ends before the reply, so the next listing starts
     // a new snapshot that sees every write committed before it was posted (read-your-writes).
     const page = conn.$client.transaction(() => listTasks(conn, msg.filter, msg.paging))();
-    reply = { id: msg.id, ok: true, page };
+    reply = { id: msg.id, ok: true, result: msg.view ? renderListing(page, msg.view) : page };
   } catch (err) {
     reply = { id: msg.id, ok: false, error: errorOf(err) };
   }

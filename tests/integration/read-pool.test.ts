@@ -62,7 +62,8 @@ const ADMIN_SHAPES: Array<Record<string, string | number>> = [
 async function text(base: string, path: string, headers: Record<string, string>): Promise<string> {
   const res = await fetch(`${base}${path}`, { headers });
   expect(res.status).toBe(200);
-  return res.text();
+  // The content type is part of the answer the two servers must agree on.
+  return `${res.headers.get('content-type')}\n${await res.text()}`;
 }
 
 const qs = (q: Record<string, string | number>) => new URLSearchParams(Object.entries(q).map(([k, v]) => [k, String(v)])).toString();
@@ -78,7 +79,9 @@ describe('listings through the pool', () => {
       for (const q of shapes) {
         const got = await text(srv.url, `${rest}?${qs(q)}`, headers);
         expect(got).toBe(await text(reference.url, `${rest}?${qs(q)}`, headers));
-        if ((JSON.parse(got) as { data: { items: unknown[] } }).data.items.length) nonEmpty++;
+        const [type, body] = got.split('\n', 2) as [string, string];
+        expect(type).toBe('application/json;charset=utf-8');
+        if ((JSON.parse(body) as { data: { items: unknown[] } }).data.items.length) nonEmpty++;
         expect(await text(srv.url, trpcPath(proc, q), headers)).toBe(await text(reference.url, trpcPath(proc, q), headers));
       }
     }
@@ -104,7 +107,7 @@ describe('listings through the pool', () => {
           method: 'POST', headers: { 'content-type': 'application/json', ...key.headers }, body: JSON.stringify({ prompt: `fox ${i}` }),
         });
         const mjId = ((await res.json()) as { result: string }).result;
-        const list = JSON.parse(await text(srv.url, '/api/mj/self', user.headers)) as { data: { items: Array<{ mj_id: string }>; total: number } };
+        const list = JSON.parse((await text(srv.url, '/api/mj/self', user.headers)).split('\n')[1]!) as { data: { items: Array<{ mj_id: string }>; total: number } };
         expect(list.data.items[0]?.mj_id).toBe(mjId);
         expect(list.data.total).toBe(i + 1);
       }
@@ -150,7 +153,7 @@ describe('worker faults', () => {
     pool.terminateWorkerForTest(1);
     await expect(inFlight).rejects.toThrow(/listing worker/);
     await waitFor(() => pool.restarts >= before + 2 && pool.readyWorkers() === 2, 'replacement workers');
-    const body = JSON.parse(await text(srv.url, '/api/mj/self?page_size=3', alice.headers)) as { data: { items: unknown[] } };
+    const body = JSON.parse((await text(srv.url, '/api/mj/self?page_size=3', alice.headers)).split('\n')[1]!) as { data: { items: unknown[] } };
     expect(body.data.items).toHaveLength(3);
   });
 
