@@ -68,15 +68,16 @@ export class ListingPool implements ListingExecutor {
 
   private run(filter: TaskFilter, paging: PageQuery, view: ListingView | undefined): Promise<Page<TaskRow> | string> {
     if (this.closed) return Promise.reject(new Error('listing pool is closed'));
-    if (this.queue.length >= this.maxQueue) {
-      return Promise.reject(new AppError('UNAVAILABLE', 'too many listings in progress, retry shortly'));
-    }
     return new Promise((resolve, reject) => {
-      // Only the filter's set keys cross: structured clone keeps `undefined` keys otherwise.
       const request: ListingRequest = { id: this.nextId++, filter: { ...filter }, paging: { p: paging.p, page_size: paging.page_size } };
       if (view) request.view = view;
       this.queue.push({ request, resolve, reject });
       this.pump();
+      // Every worker busy and the line full: refuse now rather than let waits grow without bound.
+      if (this.queue.length > this.maxQueue) {
+        this.queue.pop();
+        reject(new AppError('UNAVAILABLE', 'too many listings in progress, retry shortly'));
+      }
     });
   }
 

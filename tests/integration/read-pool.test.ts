@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { AppError, HTTP_STATUS_OF } from '../../src/domain/errors.ts';
 import { inThreadListing } from '../../src/domain/listing-executor.ts';
 import { ListingPool } from '../../src/domain/listing-pool.ts';
 import { listTasks } from '../../src/domain/tasks.ts';
@@ -171,6 +174,31 @@ describe('worker faults', () => {
       await broken.close();
     }
   });
+});
+
+test('listings beyond the waiting line are refused with 503, not queued without bound', async () => {
+  const small = new ListingPool({ path: srv.dbPath, size: 1, maxQueue: 1, logger: silentLogger });
+  try {
+    await waitFor(() => small.readyWorkers() === 1, 'the worker');
+    const f = { userId: alice.id };
+    const settled = await Promise.allSettled([small.list(f, {}), small.list(f, {}), small.list(f, {}), small.list(f, {})]);
+    // One runs, one waits, the other two are refused at once.
+    expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected']);
+    const refused = settled[2] as PromiseRejectedResult;
+    expect(refused.reason).toBeInstanceOf(AppError);
+    expect((refused.reason as AppError).kind).toBe('UNAVAILABLE');
+    expect(HTTP_STATUS_OF.UNAVAILABLE).toBe(503);
+  } finally {
+    await small.close();
+  }
+});
+
+test('READ_WORKERS: default min(2, cores), 0 = in-thread, anything else named', () => {
+  expect(loadConfig({}).readWorkers).toBe(Math.min(2, availableParallelism()));
+  expect(loadConfig({ READ_WORKERS: '0' }).readWorkers).toBe(0);
+  expect(loadConfig({ READ_WORKERS: '4' }).readWorkers).toBe(4);
+  expect(() => loadConfig({ READ_WORKERS: 'two' })).toThrow('invalid configuration: READ_WORKERS: READ_WORKERS must be a whole number');
+  expect(() => loadConfig({ READ_WORKERS: '65' })).toThrow('invalid configuration: READ_WORKERS: READ_WORKERS must be between 0 and 64');
 });
 
 test('the real server with READ_WORKERS=2 lists through its pool and exits 0 on SIGTERM', async () => {
