@@ -112,12 +112,13 @@ export class ListingPool implements ListingExecutor {
   }
 
   private pump(): void {
-    for (const slot of this.slots) {
-      if (!this.queue.length) return;
+    for (let index = 0; index < this.slots.length && this.queue.length; index++) {
+      const slot = this.slots[index]!;
       if (!slot.ready || slot.gone || slot.busy) continue;
       const p = this.queue.shift()!;
       slot.busy = p;
-      p.timer = setTimeout(() => this.onDeath(this.slots.indexOf(slot), slot, `listing timed out after ${this.timeoutMs} ms`), this.timeoutMs);
+      // A stuck query fails its request and loses its worker (a fresh one takes its place).
+      p.timer = setTimeout(() => this.onDeath(index, slot, `listing timed out after ${this.timeoutMs} ms`), this.timeoutMs);
       slot.worker.postMessage(p.request);
     }
   }
