@@ -119,6 +119,14 @@ describe('listings through the pool', () => {
     }
   });
 
+  test('workers hold no read transaction between listings (a full checkpoint is never blocked)', async () => {
+    for (const q of SHAPES) await pool.list({ userId: alice.id, start: q.start_timestamp as number | undefined }, q);
+    await pool.listJson({}, { page_size: 100 }, { admin: true, policy: { forward: true, serverAddress: srv.url } });
+    // TRUNCATE waits for every reader to leave the WAL; busy = 1 would mean a worker kept a snapshot open.
+    const ck = srv.db.$client.query('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number; log: number; checkpointed: number };
+    expect(ck).toEqual({ busy: 0, log: 0, checkpointed: 0 });
+  });
+
   test('/healthz keeps answering while clients run the heaviest listing back to back', async () => {
     const HEALTH = 20;
     let healthy = 0;
