@@ -43,7 +43,7 @@ beforeAll(async () => {
   const app = createApp({ ...srv.deps, listing: inThreadListing(srv.db) }).listen({ port: 0, hostname: '127.0.0.1' });
   reference = { url: `http://127.0.0.1:${app.server?.port}`, stop: async () => { await app.stop(true); } };
   await waitFor(() => pool.readyWorkers() === 2, 'both listing workers');
-});
+}, 30_000);
 
 afterAll(async () => {
   await reference?.stop();
@@ -220,4 +220,4 @@ test('the real server with READ_WORKERS=2 lists through its pool and exits 0 on 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
+}, 30_000);
