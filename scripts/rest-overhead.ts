@@ -21,6 +21,7 @@ import { createCallerFactory, createContextInner } from '../src/trpc/init.ts';
 import { appRouter } from '../src/trpc/routers/index.ts';
 import { taskItemSchema } from '../src/trpc/routers/mj.ts';
 import { selfTaskQuerySchema } from '../src/domain/task-query.ts';
+import { inThreadListing } from '../src/domain/listing-executor.ts';
 import { z } from 'zod';
 
 const TOKEN = 'bench-root-access-token-0123456789';
@@ -31,6 +32,7 @@ const deps: AppDeps = {
   db, config, clock: systemClock, options: OptionsStore.bootstrap(db, config.optionOverrides), logger: silentLogger,
   serverAddress: () => 'http://localhost:3000', fetch: globalThis.fetch, startedAt: Date.now(), version: 'bench',
   database: 'sqlite', metrics: createMetrics(), pollerRole: () => 'off', taskFeed: noTaskFeed,
+  listing: inThreadListing(db),
 };
 bootstrapRoot(db, systemClock, TOKEN);
 const insert = db.$client.prepare("INSERT INTO tasks (user_id, mj_id, submit_time, prompt, image_url, status, progress) VALUES (1, ?1, ?2, 'a cat', 'https://x/1.png', 'SUCCESS', '100%')");

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { LogLevel } from './lib/logger.ts';
@@ -50,6 +51,7 @@ const envSchema = z.object({
   // Megabytes, fractions allowed (a test store of a few KB is `0.01`); 0 turns the store off.
   IMAGE_CACHE_MAX_MB: z.string().trim().regex(/^\d{1,9}(\.\d{1,6})?$/, 'IMAGE_CACHE_MAX_MB must be a number of megabytes')
     .transform(Number).default(2048),
+  READ_WORKERS: intFrom('READ_WORKERS', 0, 64).optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { message: 'LOG_LEVEL must be debug, info, warn or error' }).default('info'),
   // Runtime option overrides, read at first start only (SPEC §3 runtime options).
   MJ_FORWARD_URL_ENABLED: boolFrom('MJ_FORWARD_URL_ENABLED').optional(),
@@ -99,6 +101,11 @@ export interface Config {
   /** Size bound of the image store in bytes (IMAGE_CACHE_MAX_MB × 1 MiB); 0 = no store. */
   readonly imageCacheMaxBytes: number;
   readonly logLevel: LogLevel;
+  /**
+   * Worker threads that run task listings on their own read-only connections, so a listing never
+   * holds up other requests; 0 = listings run on the main thread (always so for `:memory:`).
+   */
+  readonly readWorkers: number;
   /** Serve `/metrics` without admin auth (a scraper on a private network). */
   readonly metricsPublic: boolean;
   /** Raw environment overrides for runtime options (applied at first start only). */
@@ -172,6 +179,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     imageCacheDir: e.IMAGE_CACHE_DIR ?? (e.DATABASE_PATH === ':memory:' ? null : join(dirname(e.DATABASE_PATH), 'images')),
     imageCacheMaxBytes: Math.floor(e.IMAGE_CACHE_MAX_MB * 1024 * 1024),
     logLevel: e.LOG_LEVEL,
+    readWorkers: e.READ_WORKERS ?? Math.min(2, availableParallelism()),
     metricsPublic: e.METRICS_PUBLIC,
     optionOverrides: Object.freeze(optionOverrides),
   });

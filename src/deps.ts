@@ -1,6 +1,7 @@
 import type { Config } from './config.ts';
 import type { DB } from './db/client.ts';
 import type { DatabaseKind, PollerRole } from './domain/lease.ts';
+import type { ListingExecutor } from './domain/listing-executor.ts';
 import type { OptionsStore } from './domain/options.ts';
 import type { ImageStore } from './images/store.ts';
 import type { TaskFeed } from './domain/task-feed.ts';
@@ -17,6 +18,8 @@ export interface AppDeps {
   /** Which backend `db` is, as `/api/status` reports it; set by whoever opened the database. */
   database: DatabaseKind;
   config: Config;
+  /** Where task listings run: worker threads (READ_WORKERS) or this thread; whoever builds it closes it. */
+  listing: ListingExecutor;
   logger: Logger;
   /** This instance's metrics registry (never prom-client's global one). */
   metrics: Metrics;

@@ -6,6 +6,8 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { openDatabase, type DB } from './db/client.ts';
 import { createSqliteLeaseStore } from './db/sqlite-lease.ts';
 import type { AppDeps } from './deps.ts';
+import { inThreadListing, isSharedFile, type ListingExecutor } from './domain/listing-executor.ts';
+import { ListingPool } from './domain/listing-pool.ts';
 import { OptionsStore } from './domain/options.ts';
 import { createMetrics } from './lib/metrics.ts';
 import { openImageStore } from './images/folder-store.ts';
@@ -63,10 +65,15 @@ async function main(): Promise<void> {
     process.exit(2);
   }
 
+  // Opened after the migrations above, so the workers' read-only connections see the final schema.
+  const listing: ListingExecutor = config.readWorkers > 0 && isSharedFile(config.databasePath)
+    ? new ListingPool({ path: config.databasePath, size: config.readWorkers, logger })
+    : inThreadListing(db);
+
   let listeningPort = config.port;
   let poller: Poller | null = null;
   const deps: AppDeps = {
-    db, database: 'sqlite', config, logger, clock, options, metrics: createMetrics(),
+    db, database: 'sqlite', config, listing, logger, clock, options, metrics: createMetrics(),
     serverAddress: () => config.serverAddress ?? `http://localhost:${listeningPort}`,
     fetch: globalThis.fetch,
     pollerRole: () => poller?.role() ?? 'off',
@@ -111,6 +118,7 @@ async function main(): Promise<void> {
     await poller?.stop();
     await webhooks.stop();
     await demo?.stop();
+    await listing.close();
     db.$client.close();
     process.exit(0);
   };

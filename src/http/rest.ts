@@ -7,7 +7,7 @@ import { ROLE } from '../db/schema/index.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError, HTTP_STATUS_OF } from '../domain/errors.ts';
 import { allTaskQuerySchema, selfTaskQuerySchema } from '../domain/task-query.ts';
-import { adminTaskItem, allFilter, listTasks, selfFilter, taskItem } from '../domain/tasks.ts';
+import { allFilter, selfFilter } from '../domain/tasks.ts';
 import { createCallerFactory, createContextInner, zodMessage } from '../trpc/init.ts';
 import { appRouter } from '../trpc/routers/index.ts';
 import { managementError } from './errors.ts';
@@ -46,7 +46,7 @@ export function restRoutes(deps: AppDeps) {
    * caller and its output validation (half of a listing request's CPU, measured by
    * scripts/rest-overhead.ts). tests/integration/listing.test.ts checks both surfaces answer alike.
    */
-  const listing = (admin: boolean) => ({ request, set }: { request: Request; set: { status?: number | string } }) => {
+  const listing = (admin: boolean) => async ({ request, set }: { request: Request; set: { status?: number | string; headers: Record<string, string | number> } }) => {
     const requestId = requestIdOf(request);
     try {
       const user = authenticateManagement(deps.db, managementCredentials(request.headers), admin ? ROLE.admin : ROLE.common);
@@ -54,12 +54,14 @@ export function restRoutes(deps: AppDeps) {
       const policy = { forward: deps.options.get('mj_forward_url_enabled'), serverAddress: deps.serverAddress() };
       if (admin) {
         const input = allTaskQuerySchema.parse(query);
-        const page = listTasks(deps.db, allFilter(input), input);
-        return { success: true, message: '', data: { ...page, items: page.items.map((r) => adminTaskItem(r, policy)) } };
+        const body = await deps.listing.listJson(allFilter(input), input, { admin: true, policy });
+        set.headers['content-type'] = 'application/json;charset=utf-8';
+        return body;
       }
       const input = selfTaskQuerySchema.parse(query);
-      const page = listTasks(deps.db, selfFilter(user.id, input), input);
-      return { success: true, message: '', data: { ...page, items: page.items.map((r) => taskItem(r, policy)) } };
+      const body = await deps.listing.listJson(selfFilter(user.id, input), input, { admin: false, policy });
+      set.headers['content-type'] = 'application/json;charset=utf-8';
+      return body;
     } catch (err) {
       if (err instanceof AppError) {
         set.status = HTTP_STATUS_OF[err.kind];

@@ -2,6 +2,8 @@ import { createApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import type { DB } from '../../src/db/client.ts';
 import type { AppDeps } from '../../src/deps.ts';
+import { inThreadListing, type ListingExecutor } from '../../src/domain/listing-executor.ts';
+import { ListingPool } from '../../src/domain/listing-pool.ts';
 import { OptionsStore } from '../../src/domain/options.ts';
 import { changeWindowOf, InProcessTaskFeed } from '../../src/domain/task-feed.ts';
 import { bootstrapRoot } from '../../src/domain/users.ts';
@@ -19,6 +21,8 @@ export interface TestServer {
   dbPath: string;
   deps: AppDeps;
   config: Config;
+  /** The listing executor deps.listing is (a ListingPool when the test asked for `listing: 'pool'`). */
+  listing: ListingExecutor;
   stop: () => Promise<void>;
 }
 
@@ -26,16 +30,24 @@ export interface TestServer {
  * The real app on a real port (0 = any free) over a real SQLite file with the real migrations.
  * `env` is the environment the config is parsed from, exactly as in production.
  */
-export async function startTestServer(opts: { env?: Record<string, string>; clock?: Clock; logger?: Logger; fetch?: typeof fetch } = {}): Promise<TestServer> {
+export async function startTestServer(opts: {
+  env?: Record<string, string>; clock?: Clock; logger?: Logger; fetch?: typeof fetch;
+  /** Listings in this thread (default) or on a worker pool of READ_WORKERS threads (at least 1). */
+  listing?: 'in-thread' | 'pool';
+} = {}): Promise<TestServer> {
   const { db, path, cleanup } = tempDb();
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: path, UPDATE_TASK: 'false', ...opts.env });
   const clock = opts.clock ?? systemClock;
   const options = OptionsStore.bootstrap(db, config.optionOverrides);
   bootstrapRoot(db, clock, ROOT_TOKEN);
   let port = 0;
+  const logger = opts.logger ?? silentLogger;
+  const listing = opts.listing === 'pool'
+    ? new ListingPool({ path, size: Math.max(1, config.readWorkers), logger })
+    : inThreadListing(db);
   const deps: AppDeps = {
-    db, database: 'sqlite', config, clock, options, metrics: createMetrics(),
-    logger: opts.logger ?? silentLogger,
+    db, database: 'sqlite', config, listing, clock, options, metrics: createMetrics(),
+    logger,
     serverAddress: () => config.serverAddress ?? `http://localhost:${port}`,
     fetch: opts.fetch ?? globalThis.fetch,
     pollerRole: () => 'off',
@@ -46,9 +58,10 @@ export async function startTestServer(opts: { env?: Record<string, string>; cloc
   const app = createApp(deps).listen({ port: 0, hostname: '127.0.0.1' });
   port = app.server?.port ?? 0;
   return {
-    url: `http://127.0.0.1:${port}`, db, dbPath: path, deps, config,
+    url: `http://127.0.0.1:${port}`, db, dbPath: path, deps, config, listing,
     stop: async () => {
       await app.stop(true);
+      await listing.close();
       cleanup();
     },
   };

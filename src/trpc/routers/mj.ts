@@ -4,7 +4,7 @@ import { AppError } from '../../domain/errors.ts';
 import { adminTaskPageSchema, taskPageSchema } from '../../domain/task-views.ts';
 import { allTaskQuerySchema, mjIdInputSchema, selfTaskQuerySchema } from '../../domain/task-query.ts';
 import {
-  adminTaskItem, allFilter, findTaskByMjId, listTasks, selfFilter, taskItem,
+  adminTaskItem, allFilter, findTaskByMjId, selfFilter, taskItem,
 } from '../../domain/tasks.ts';
 import { adminProcedure, router, userProcedure } from '../init.ts';
 import { adminTaskItemSchema, policyOf, taskItemSchema } from './mj-items.ts';
@@ -15,15 +15,15 @@ export { adminTaskItemSchema, taskItemSchema } from './mj-items.ts';
 
 export const mjRouter = router({
   /** The caller's own tasks (SPEC §6.1). */
-  self: userProcedure.input(selfTaskQuerySchema.optional()).output(taskPageSchema).query(({ ctx, input = {} }) => {
-    const page = listTasks(ctx.deps.db, selfFilter(ctx.user.id, input), input);
+  self: userProcedure.input(selfTaskQuerySchema.optional()).output(taskPageSchema).query(async ({ ctx, input = {} }) => {
+    const page = await ctx.deps.listing.list(selfFilter(ctx.user.id, input), input);
     const policy = policyOf(ctx.deps);
     return { ...page, items: page.items.map((r) => taskItem(r, policy)) };
   }),
 
   /** Every user's tasks, with owner and channel (SPEC §6.2). */
-  all: adminProcedure.input(allTaskQuerySchema.optional()).output(adminTaskPageSchema).query(({ ctx, input = {} }) => {
-    const page = listTasks(ctx.deps.db, allFilter(input), input);
+  all: adminProcedure.input(allTaskQuerySchema.optional()).output(adminTaskPageSchema).query(async ({ ctx, input = {} }) => {
+    const page = await ctx.deps.listing.list(allFilter(input), input);
     const policy = policyOf(ctx.deps);
     return { ...page, items: page.items.map((r) => adminTaskItem(r, policy)) };
   }),
