@@ -4,6 +4,7 @@ import { CHANNEL_STATUS, ROLE, TOKEN_STATUS, channels, tasks, tokens, users } fr
 import type { Clock } from '../lib/clock.ts';
 import { randomAlphanumeric } from '../lib/ids.ts';
 import { AppError } from './errors.ts';
+import { newWebhookSecret } from './tokens.ts';
 import { normaliseBaseUrl } from './channels.ts';
 import { grantQuotaLogged } from './users.ts';
 
@@ -66,15 +67,19 @@ export function ensureDemoSetup(db: DB, clock: Clock, baseUrl: string, key: stri
     const token = tx.select().from(tokens).where(and(eq(tokens.userId, root.id), eq(tokens.name, DEMO_NAME)))
       .orderBy(asc(tokens.id)).get();
     if (token) {
-      if (token.status !== TOKEN_STATUS.enabled || !token.unlimitedQuota || token.expiredTime !== -1) {
-        tx.update(tokens).set({ status: TOKEN_STATUS.enabled, unlimitedQuota: true, expiredTime: -1 }).where(eq(tokens.id, token.id)).run();
+      if (token.status !== TOKEN_STATUS.enabled || !token.unlimitedQuota || token.expiredTime !== -1 || token.webhookSecret === '') {
+        tx.update(tokens).set({
+          status: TOKEN_STATUS.enabled, unlimitedQuota: true, expiredTime: -1,
+          // A demo key made before webhooks existed gets its signing secret now.
+          webhookSecret: token.webhookSecret || newWebhookSecret(),
+        }).where(eq(tokens.id, token.id)).run();
       }
       return { channelId, rootId: root.id, rootAccessToken: root.accessToken, apiKey: token.key, created: false, movedFrom };
     }
     const apiKey = randomAlphanumeric(48);
     tx.insert(tokens).values({
       userId: root.id, name: DEMO_NAME, key: apiKey, status: TOKEN_STATUS.enabled, remainQuota: 0,
-      unlimitedQuota: true, expiredTime: -1, createdTime: now,
+      unlimitedQuota: true, expiredTime: -1, createdTime: now, webhookSecret: newWebhookSecret(),
     }).run();
     grantQuotaLogged(tx, root.id, DEMO_ROOT_QUOTA, 'demo starting quota', now);
     return { channelId, rootId: root.id, rootAccessToken: root.accessToken, apiKey, created: true, movedFrom };

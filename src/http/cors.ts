@@ -19,7 +19,7 @@ export function corsPlugin(origins: readonly string[]) {
       set.headers['access-control-allow-origin'] = origin;
       set.headers['vary'] = 'Origin';
     } else if (request.method !== 'OPTIONS') return;
-    set.headers['access-control-expose-headers'] = 'content-length, content-range, etag, last-modified, x-request-id';
+    set.headers['access-control-expose-headers'] = 'content-length, content-range, etag, last-modified, retry-after, x-request-id';
     if (request.method === 'OPTIONS') {
       set.headers['access-control-allow-methods'] = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
       set.headers['access-control-allow-headers'] = ALLOWED_HEADERS;

@@ -34,7 +34,13 @@ describe('errors (SPEC §10)', () => {
       body: JSON.stringify({ name: 'x'.repeat(10 * 1024 * 1024 + 10) }),
     });
     expect(res.status).toBe(413);
-    expect(await res.json()).toEqual({ success: false, message: 'request body too large' });
+    // In the shape tRPC clients read; REST answers { success: false, message } the same way.
+    expect(await res.json()).toEqual({ error: { message: 'request body too large', code: -32413, data: { code: 'PAYLOAD_TOO_LARGE', httpStatus: 413 } } });
+    const rest = await fetch(`${srv.url}/api/mj/self`, {
+      method: 'POST', headers: { ...ROOT_HEADERS, 'content-type': 'application/json' }, body: 'x'.repeat(10 * 1024 * 1024 + 1),
+    });
+    expect(rest.status).toBe(413);
+    expect(await rest.json()).toEqual({ success: false, message: 'request body too large' });
     const relay = await fetch(`${srv.url}/mj/submit/imagine`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(10 * 1024 * 1024 + 1),
     });

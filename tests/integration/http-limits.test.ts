@@ -13,6 +13,7 @@ import { ROOT_HEADERS, startTestServer, type TestServer } from '../helpers/serve
 const MiB = 1024 * 1024;
 const RELAY_413 = { code: 4, description: 'request body too large', result: null, properties: {} };
 const MANAGEMENT_413 = { success: false, message: 'request body too large' };
+const TRPC_413 = { error: { message: 'request body too large', code: -32413, data: { code: 'PAYLOAD_TOO_LARGE', httpStatus: 413 } } };
 
 let srv: TestServer;
 let port: number;
@@ -76,7 +77,7 @@ function parseRaw(raw: string): { status: number; headers: Record<string, string
 describe('request bodies over 10 MiB', () => {
   const cases = [
     { what: 'relay submit', path: '/mj/submit/imagine', headers: () => relayKey, body: RELAY_413 },
-    { what: 'tRPC mutation', path: '/trpc/token.create', headers: () => ROOT_HEADERS, body: MANAGEMENT_413 },
+    { what: 'tRPC mutation', path: '/trpc/token.create', headers: () => ROOT_HEADERS, body: TRPC_413 },
   ];
   for (const c of cases) {
     for (const size of [10 * MiB + 1, 10.5 * MiB, 12 * MiB, 40 * MiB]) {
@@ -137,7 +138,9 @@ describe('malformed requests', () => {
     for (const [head, body] of [
       ['GET /mj/task/1/fetch HTTP/1.0\r\n\r\n', { code: 4, description: 'malformed request: invalid Host header or URL', result: null, properties: {} }],
       ['GET /api/mj/self HTTP/1.1\r\nHost: a b\r\n\r\n', { success: false, message: 'malformed request: invalid Host header or URL' }],
-      ['GET /trpc/status HTTP/1.1\r\nHost: \r\n\r\n', { success: false, message: 'malformed request: invalid Host header or URL' }],
+      ['GET /trpc/status HTTP/1.1\r\nHost: \r\n\r\n', {
+        error: { message: 'malformed request: invalid Host header or URL', code: -32600, data: { code: 'BAD_REQUEST', httpStatus: 400 } },
+      }],
     ] as const) {
       const res = parseRaw(await rawExchange(head));
       expect(res.status).toBe(400);

@@ -83,6 +83,7 @@ describe('DEMO mode', () => {
       expect(ch!.key.length).toBeGreaterThanOrEqual(16);
       const [tok] = demoTokens();
       expect(tok!.unlimitedQuota).toBe(true);
+      expect(tok!.webhookSecret).toMatch(/^whsec_[A-Za-z0-9]{32}$/); // demo submits with a notifyHook get signed deliveries
       expect(rootQuota()).toBe(50_000_000);
       const text = lines.join('\n');
       expect(text).toContain(ROOT_TOKEN);
@@ -111,6 +112,8 @@ describe('DEMO mode', () => {
     const [before] = demoChannels();
     const quota = rootQuota();
     w.srv.db.update(channels).set({ status: 3 }).where(eq(channels.id, before!.id)).run();
+    // A demo key from before webhooks existed has no secret: the restart gives it one.
+    w.srv.db.update(tokens).set({ webhookSecret: '' }).where(eq(tokens.id, demoTokens()[0]!.id)).run();
     const demo = await startDemo(w.srv.deps, { stepMs: 0, print: () => {} });
     try {
       const after = demoChannels();
@@ -119,6 +122,7 @@ describe('DEMO mode', () => {
       expect(after[0]!.status).toBe(1);
       expect(after[0]!.key).not.toBe(before!.key);
       expect(demoTokens().length).toBe(1);
+      expect(demoTokens()[0]!.webhookSecret).toMatch(/^whsec_[A-Za-z0-9]{32}$/);
       expect(rootQuota()).toBe(quota);
       // The one grant is a system log row, so root's balance too is rebuilt from the logs alone.
       const rows = w.srv.db.select().from(logs).where(eq(logs.userId, 1)).all();

@@ -76,6 +76,8 @@ describe('per-key rate limit (no default)', () => {
     expect(await res.json()).toEqual({ error: { message: expect.any(String), type: 'mj_gateway_error', code: 'rate_limit_exceeded' } });
     // 15 s into the window: it frees in 45 s.
     expect(res.headers.get('retry-after')).toBe('45');
+    // A browser client may read it too (CORS exposes it).
+    expect(res.headers.get('access-control-expose-headers')).toContain('retry-after');
     expect(getUserQuota(w.srv.db, w.user.id)).toBe(before - 3 * PRICE);
     expect(submitsOf(w.sim)).toBe(3);
     expect(w.srv.db.select().from(logs).where(and(eq(logs.tokenId, key.id), eq(logs.type, LOG_TYPE.consume))).all()).toHaveLength(3);

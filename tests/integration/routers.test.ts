@@ -132,6 +132,15 @@ describe('admin.option.*', () => {
     expect(list.total).toBe(7);
   });
 
+  test('list pages like every other list', async () => {
+    const root = clientFor(ROOT_HEADERS);
+    const all = (await root.admin.option.list.query()).items.map((i) => i.key);
+    const second = await root.admin.option.list.query({ p: 2, page_size: 3 });
+    expect(second).toMatchObject({ total: 7, page: 2, page_size: 3 });
+    expect(second.items.map((i) => i.key)).toEqual(all.slice(3, 6));
+    expect((await root.admin.option.list.query({ p: 4, page_size: 3 })).items).toEqual([]);
+  });
+
   test('update validates per option and persists', async () => {
     const root = clientFor(ROOT_HEADERS);
     expect(await codeOf(root.admin.option.update.mutate({ key: 'nope', value: true }))).toBe('BAD_REQUEST');

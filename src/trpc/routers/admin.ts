@@ -3,7 +3,7 @@ import { createChannel, deleteChannel, listChannels, updateChannel } from '../..
 import { testChannel } from '../../domain/channels-test.ts';
 import { listLogs, logListQuerySchema } from '../../domain/logs.ts';
 import { OPTION_KEYS } from '../../domain/options.ts';
-import { pageQuerySchema, pageSchema } from '../../domain/pagination.ts';
+import { pageOf, pageQuerySchema, pageSchema } from '../../domain/pagination.ts';
 import { createUser, listUsers, updateUser } from '../../domain/users.ts';
 import { adminProcedure, router } from '../init.ts';
 import { userViewSchema } from './user.ts';
@@ -76,10 +76,11 @@ const channelRouter = router({
 const optionItemSchema = z.object({ key: z.string(), value: z.unknown() });
 
 const optionRouter = router({
-  list: adminProcedure.input(pageQuerySchema.optional()).output(page(optionItemSchema)).query(({ ctx }) => {
+  list: adminProcedure.input(pageQuerySchema.optional()).output(page(optionItemSchema)).query(({ ctx, input = {} }) => {
     const values = ctx.deps.options.all();
-    const items = OPTION_KEYS.map((key) => ({ key, value: values[key] }));
-    return { items, total: items.length, page: 1, page_size: items.length };
+    const { page: p, pageSize, offset } = pageOf(input);
+    const items = OPTION_KEYS.slice(offset, offset + pageSize).map((key) => ({ key, value: values[key] }));
+    return { items, total: OPTION_KEYS.length, page: p, page_size: pageSize };
   }),
   /** `value` is JSON of the option's type; unknown keys and wrong types are BAD_REQUEST. */
   update: adminProcedure.input(z.object({ key: z.string().min(1), value: z.unknown() })).output(optionItemSchema)
