@@ -1,6 +1,7 @@
 import { Elysia } from 'elysia';
 import { authenticateRelay, type RelayCaller } from '../auth/relay.ts';
 import type { AppDeps } from '../deps.ts';
+import { relayEnvOf } from '../trpc/routers/mj-submit.ts';
 import { AppError, HTTP_STATUS_OF, type AppErrorKind } from '../domain/errors.ts';
 import { RateLimitedError } from '../domain/rate-limit.ts';
 import { fetchRelayTask, listRelayTasks, relayImageSeed } from '../domain/relay/queries.ts';
@@ -39,19 +40,7 @@ function pathOf(request: Request): string {
  * midjourney-proxy envelope, key failures the OpenAI-style body of SPEC §5.2.
  */
 export function relayRoutes(deps: AppDeps) {
-  const env: RelayEnv = {
-    db: deps.db,
-    options: deps.options,
-    clock: deps.clock,
-    fetch: deps.fetch,
-    logger: deps.logger,
-    metrics: deps.metrics,
-    upstreamTimeoutMs: deps.config.upstreamTimeoutMs,
-    submitFailover: deps.config.submitFailover,
-    defaultRateLimitPerMinute: deps.config.relayRateLimitPerMinute,
-    serverAddress: deps.serverAddress,
-    taskFeed: deps.taskFeed,
-  };
+  const env: RelayEnv = relayEnvOf(deps);
 
   async function run(request: Request, set: Set, handle: (caller: RelayCaller) => Promise<RelayAnswer> | RelayAnswer): Promise<unknown> {
     let caller: RelayCaller;

@@ -99,6 +99,21 @@ describe('per-key rate limit (no default)', () => {
     expect(submitsOf(w.sim)).toBe(5);
   });
 
+  test('typed submits (tRPC mj.submit) share the same limit: TOO_MANY_REQUESTS, nothing charged or forwarded', async () => {
+    const key = await newKey(w, 2);
+    w.sim.clearRequests();
+    for (let i = 0; i < 2; i++) await w.trpc.mj.submit.mutate({ action: 'IMAGINE', prompt: 'typed', token_id: key.id });
+    const before = getUserQuota(w.srv.db, w.user.id);
+    const err = await w.trpc.mj.submit.mutate({ action: 'IMAGINE', prompt: 'typed', token_id: key.id }).then(() => null, (e: unknown) => e as TRPCClientError<AppRouter>);
+    expect(err?.data?.code).toBe('TOO_MANY_REQUESTS');
+    expect(err?.data?.httpStatus).toBe(429);
+    expect(getUserQuota(w.srv.db, w.user.id)).toBe(before);
+    expect(submitsOf(w.sim)).toBe(2);
+    // The relay route counts into the same window.
+    expect((await imagine(w, key.headers)).status).toBe(429);
+    w.clock.advance(MINUTE);
+  });
+
   test('token.update sets and clears the limit; bad values are refused', async () => {
     const key = await newKey(w);
     const updated = await w.trpc.token.update.mutate({ id: key.id, rate_limit_per_minute: 1 });

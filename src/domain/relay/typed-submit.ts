@@ -107,7 +107,7 @@ function refusalError(code: number, description: string, status: number): AppErr
  */
 export async function submitTyped(env: RelayEnv, userId: number, input: TypedSubmit, requestId: string): Promise<number> {
   const key = billingKeyOf(env, userId, input.token_id);
-  const caller: RelayCallerInfo = { userId, tokenId: key.id, unlimitedToken: key.unlimitedQuota };
+  const caller: RelayCallerInfo = { userId, tokenId: key.id, unlimitedToken: key.unlimitedQuota, rateLimitPerMinute: key.rateLimitPerMinute };
   const req = relayRequestOf(input);
   const answer = await submitTask(env, caller, { ...req, requestId });
   const body = answer.body as { code?: unknown; description?: unknown };

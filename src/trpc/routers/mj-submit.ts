@@ -8,11 +8,16 @@ import { submitTyped, typedSubmitSchema } from '../../domain/relay/typed-submit.
 import { userProcedure } from '../init.ts';
 import { adminTaskItemSchema, itemFor, taskItemSchema } from './mj-items.ts';
 
-/** The relay's environment, built from the app's dependencies (as the relay routes build it). */
+/**
+ * The relay's environment, built from the app's dependencies: the one builder of the relay routes
+ * and of `mj.submit`, so both run the same flow (failover, rate limits, metrics, feed).
+ */
 export function relayEnvOf(deps: AppDeps): RelayEnv {
   return {
     db: deps.db, options: deps.options, clock: deps.clock, fetch: deps.fetch, logger: deps.logger,
-    upstreamTimeoutMs: deps.config.upstreamTimeoutMs, serverAddress: deps.serverAddress, taskFeed: deps.taskFeed,
+    metrics: deps.metrics, upstreamTimeoutMs: deps.config.upstreamTimeoutMs,
+    submitFailover: deps.config.submitFailover, defaultRateLimitPerMinute: deps.config.relayRateLimitPerMinute,
+    serverAddress: deps.serverAddress, taskFeed: deps.taskFeed,
   };
 }
 
