@@ -32,28 +32,29 @@ export interface ChargeInput {
  * `quota_not_enough` with nothing written. Returns the new task id.
  */
 export function chargeAndRecord(db: DB, input: ChargeInput): number {
-  const s = chargeStatements(db);
-  const insertTask = taskInsertFor(db, input.task);
-  return db.transaction(() => {
-    const q = input.quota;
-    const u = s.chargeUser.get({ q, userId: input.userId });
-    if (!u) throw new AppError('BAD_REQUEST', 'quota_not_enough', 'quota_not_enough');
-    const t = input.unlimitedToken
-      ? s.chargeUnlimitedToken.get({ q, tokenId: input.tokenId })
-      : s.chargeToken.get({ q, tokenId: input.tokenId });
-    if (!t) throw new AppError('BAD_REQUEST', 'quota_not_enough', 'quota_not_enough');
-    s.chargeChannel.run({ q, channelId: input.channelId });
-    const row = insertTask.get({ ...input.task, userId: input.userId, tokenId: input.tokenId, channelId: input.channelId, quota: q })!;
-    if (input.hookUrl) recordTaskHook(db, { taskId: row.id, userId: input.userId, tokenId: input.tokenId, url: input.hookUrl });
-    if (q > 0) {
-      s.consumeLog.run({
-        userId: input.userId, content: `${input.modelName} charged ${q} for task ${row.id}`,
-        quota: q, modelName: input.modelName, channelId: input.channelId, tokenId: input.tokenId,
-        mjId: input.task.mjId ?? '', taskId: row.id, createdTime: input.now,
-      });
-    }
-    return row.id;
-  });
+  return chargeStatements(db).chargeTx(input);
+}
+
+/** The body of chargeAndRecord; runs inside its transaction (a throw rolls everything back). */
+function chargeInTx(db: DB, s: ChargeStatements, input: ChargeInput): number {
+  const q = input.quota;
+  const u = s.chargeUser.get({ q, userId: input.userId });
+  if (!u) throw new AppError('BAD_REQUEST', 'quota_not_enough', 'quota_not_enough');
+  const t = input.unlimitedToken
+    ? s.chargeUnlimitedToken.get({ q, tokenId: input.tokenId })
+    : s.chargeToken.get({ q, tokenId: input.tokenId });
+  if (!t) throw new AppError('BAD_REQUEST', 'quota_not_enough', 'quota_not_enough');
+  s.chargeChannel.run({ q, channelId: input.channelId });
+  const row = taskInsertFor(db, input.task).get({ ...input.task, userId: input.userId, tokenId: input.tokenId, channelId: input.channelId, quota: q })!;
+  if (input.hookUrl) recordTaskHook(db, { taskId: row.id, userId: input.userId, tokenId: input.tokenId, url: input.hookUrl });
+  if (q > 0) {
+    s.consumeLog.run({
+      userId: input.userId, content: `${input.modelName} charged ${q} for task ${row.id}`,
+      quota: q, modelName: input.modelName, channelId: input.channelId, tokenId: input.tokenId,
+      mjId: input.task.mjId ?? '', taskId: row.id, createdTime: input.now,
+    });
+  }
+  return row.id;
 }
 
 /**
@@ -63,6 +64,15 @@ export function chargeAndRecord(db: DB, input: ChargeInput): number {
 export function recordConsumeMjId(tx: DbLike, taskId: number, mjId: string): void {
   if (mjId === '') return;
   tx.update(logs).set({ mjId }).where(and(eq(logs.taskId, taskId), eq(logs.type, LOG_TYPE.consume))).run();
+}
+
+/**
+ * recordConsumeMjId with its statement prepared once per connection, for the submit's hot path.
+ * Runs on `db`'s connection, so inside a transaction open on it the write is part of that.
+ */
+export function nameConsumeRow(db: DB, taskId: number, mjId: string): void {
+  if (mjId === '') return;
+  chargeStatements(db).nameConsume.run({ taskId, mjId });
 }
 
 /**
@@ -89,13 +99,25 @@ function buildChargeStatements(db: DB) {
       userId: p('userId'), type: LOG_TYPE.consume, content: p('content'), quota: p('quota'), modelName: p('modelName'),
       channelId: p('channelId'), tokenId: p('tokenId'), mjId: p('mjId'), taskId: p('taskId'), createdTime: p('createdTime'),
     }).prepare(),
+    nameConsume: db.update(logs).set({ mjId: sql`${p('mjId')}` })
+      .where(and(eq(logs.taskId, p('taskId')), eq(logs.type, LOG_TYPE.consume))).prepare(),
   };
 }
-const chargeCache = new WeakMap<DB, ReturnType<typeof buildChargeStatements>>();
+type ChargeStatements = ReturnType<typeof buildChargeStatements>;
+/**
+ * The charge transaction is bun:sqlite's own, made once per connection: the same BEGIN (deferred)
+ * / COMMIT, rolled back on a throw, as Drizzle's `db.transaction` (which wraps exactly this) without
+ * building a transaction object and a new wrapper on every submit.
+ */
+function buildCharge(db: DB) {
+  const s = buildChargeStatements(db);
+  return { ...s, chargeTx: db.$client.transaction((input: ChargeInput) => chargeInTx(db, s, input)) };
+}
+const chargeCache = new WeakMap<DB, ReturnType<typeof buildCharge>>();
 
 function chargeStatements(db: DB) {
   let s = chargeCache.get(db);
-  if (!s) chargeCache.set(db, (s = buildChargeStatements(db)));
+  if (!s) chargeCache.set(db, (s = buildCharge(db)));
   return s;
 }
 

@@ -70,6 +70,7 @@ export class InProcessTaskFeed implements TaskFeed {
   private readonly bufferSize: number;
   private readonly replayLimit: number;
   private readonly fingerprints: Statement<{ id: number; user_id: number; fp: string }, [string]>;
+  private readonly fingerprintOne: Statement<{ id: number; user_id: number; fp: string }, [number]>;
   private readonly byId: Statement<Record<string, unknown>, [number]>;
   private readonly replayUser: Statement<Record<string, unknown>, [number, number, number, number]>;
   private readonly replayAll: Statement<Record<string, unknown>, [number, number, number]>;
@@ -78,11 +79,11 @@ export class InProcessTaskFeed implements TaskFeed {
     this.bufferSize = Math.max(16, opts.bufferSize ?? 5000);
     this.replayLimit = Math.max(1, opts.replayLimit ?? 1000);
     const c = db.$client;
-    this.fingerprints = c.prepare(
-      `SELECT id, user_id, updated_time || '|' || status || '|' || progress || '|' || mj_id || '|' || quota || '|' ||
-        length(image_url) || '|' || length(fail_reason) || '|' || length(buttons) AS fp
-       FROM tasks WHERE id IN (SELECT value FROM json_each(?))`,
-    );
+    const fp = `SELECT id, user_id, updated_time || '|' || status || '|' || progress || '|' || mj_id || '|' || quota || '|' ||
+        length(image_url) || '|' || length(fail_reason) || '|' || length(buttons) AS fp FROM tasks`;
+    this.fingerprints = c.prepare(`${fp} WHERE id IN (SELECT value FROM json_each(?))`);
+    // The relay publishes one task at a time: a plain key lookup, no JSON built or parsed.
+    this.fingerprintOne = c.prepare(`${fp} WHERE id = ?`);
     this.byId = c.prepare('SELECT * FROM tasks WHERE id = ?');
     this.replayUser = c.prepare(
       'SELECT * FROM tasks WHERE user_id = ? AND submit_time >= ? AND updated_time >= ? ORDER BY updated_time, id LIMIT ?',
@@ -93,7 +94,8 @@ export class InProcessTaskFeed implements TaskFeed {
   publish(taskIds: readonly number[]): void {
     if (taskIds.length === 0) return;
     const time = this.clock.now();
-    for (const r of this.fingerprints.all(JSON.stringify(taskIds))) {
+    const rows = taskIds.length === 1 ? this.fingerprintOne.all(taskIds[0]!) : this.fingerprints.all(JSON.stringify(taskIds));
+    for (const r of rows) {
       if (this.seen.get(r.id) === r.fp) continue;
       this.seen.delete(r.id);
       this.seen.set(r.id, r.fp);

@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia';
 import type { AppDeps } from '../deps.ts';
-import { drainInto, storeWhileStreaming } from '../images/fill.ts';
+import { countingStream, drainInto, storeWhileStreaming } from '../images/fill.ts';
 import { openImageStore } from '../images/folder-store.ts';
 import { channelHosts, imageTaskOf } from '../images/lookup.ts';
 import { serveStored } from '../images/serve.ts';
@@ -37,6 +37,8 @@ interface ImageContext extends ImageRouteOptions {
   store: ImageStore | null;
   /** Background fills running now (bounded: see fillInBackground). */
   filling: number;
+  /** Adds to the served image bytes (one closure for every request). */
+  addImageBytes: (n: number) => void;
 }
 
 /** Background fills at once; more requests simply wait for a later plain GET to store the image. */
@@ -154,12 +156,17 @@ export async function forwardImage(deps: AppDeps, mjId: string, request: Request
     return new Response(null, { status, headers: out });
   }
   const size = length !== null && !encoded && /^\d+$/.test(length) ? Number(length) : null;
+  // A declared length is counted at once and the upstream body passes untouched (the runtime
+  // pipes it natively); an unknown one is counted chunk by chunk inside the one stream layer the
+  // answer needs anyway, never a second one on top of it.
+  const countBytes = size === null ? ctx.addImageBytes : undefined;
+  if (size !== null) deps.metrics.addImageBytes(size);
   // Only a whole final image is stored: not a preview, a range or a re-encoded body.
   if (ctx.store && success && status === 200 && !partial && !encoded) {
     const writer = ctx.store.begin(mjId, { contentType, etag: out.get('etag'), lastModified: out.get('last-modified') }, size);
-    if (writer) return new Response(deps.metrics.countImageBytes(storeWhileStreaming(upstream.body, writer), size), { status, headers: out });
+    if (writer) return new Response(storeWhileStreaming(upstream.body, writer, countBytes), { status, headers: out });
   }
-  return new Response(deps.metrics.countImageBytes(upstream.body, size), { status, headers: out });
+  return new Response(countBytes ? countingStream(upstream.body, countBytes) : upstream.body, { status, headers: out });
 }
 
 /**
@@ -181,6 +188,7 @@ export function imageRoutes(deps: AppDeps, opts: ImageRouteOptions = {}) {
   const ctx: ImageContext = {
     ...opts,
     filling: 0,
+    addImageBytes: (n) => deps.metrics.addImageBytes(n),
     store: deps.imageStore !== undefined ? deps.imageStore : openImageStore(deps.config.imageCacheDir, deps.config.imageCacheMaxBytes, deps.logger),
   };
   const handle = async ({ params, request, set }: { params: { id: string }; request: Request; set: { headers: Record<string, unknown> } }) =>

@@ -7,7 +7,7 @@ import type { ImageWriter } from './store.ts';
  * stops the storing. The image is committed when the upstream ends cleanly; an upstream error or
  * a client that goes away aborts it, so a partial image is never stored.
  */
-export function storeWhileStreaming(body: ReadableStream<Uint8Array>, writer: ImageWriter): ReadableStream<Uint8Array> {
+export function storeWhileStreaming(body: ReadableStream<Uint8Array>, writer: ImageWriter, onBytes?: (n: number) => void): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let storing = true;
   const stop = () => {
@@ -36,6 +36,7 @@ export function storeWhileStreaming(body: ReadableStream<Uint8Array>, writer: Im
           return;
         }
         controller.enqueue(chunk.value);
+        onBytes?.(chunk.value.byteLength);
         if (!storing) return;
         try {
           const wait = writer.write(chunk.value);
@@ -46,6 +47,39 @@ export function storeWhileStreaming(body: ReadableStream<Uint8Array>, writer: Im
       },
       cancel(reason) {
         stop();
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/**
+ * The body as the client reads it, each chunk's size reported to `onBytes` on the way (for a body
+ * of unknown length). Pulled by the client's reads, nothing read ahead (highWaterMark 0): one
+ * stream layer, where a TransformStream would add a queue on each side and a pipe between.
+ */
+export function countingStream(body: ReadableStream<Uint8Array>, onBytes: (n: number) => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let chunk;
+        try {
+          chunk = await reader.read();
+        } catch {
+          // As in storeWhileStreaming: the client's connection is cut as the upstream's was.
+          controller.error(undefined);
+          return;
+        }
+        if (chunk.done) {
+          controller.close();
+          return;
+        }
+        controller.enqueue(chunk.value);
+        onBytes(chunk.value.byteLength);
+      },
+      cancel(reason) {
         return reader.cancel(reason);
       },
     },

@@ -50,9 +50,16 @@ export const MAX_UPSTREAM_ANSWER_BYTES = 64 * 1024 * 1024;
 
 class AnswerTooLarge extends Error {}
 
+const utf8 = new TextDecoder();
+
 /** The body as text, refusing (and cancelling) one that grows past `limit` bytes. */
 async function readCapped(res: Response, limit: number): Promise<string> {
   const declared = Number(res.headers.get('content-length') ?? NaN);
+  // A declared length within the limit bounds the body as sent, and without a content-encoding
+  // the runtime hands over exactly those bytes: read natively in one go (before touching
+  // `res.body`, which would make a JS stream of it). A compressed or undeclared body, whose size
+  // is known only once read, goes through the counting reader below.
+  if (declared <= limit && !res.headers.has('content-encoding')) return res.text();
   if (declared > limit || !res.body) {
     await res.body?.cancel().catch(() => {});
     if (declared > limit) throw new AnswerTooLarge(`upstream answer larger than ${limit} bytes`);
@@ -71,7 +78,7 @@ async function readCapped(res: Response, limit: number): Promise<string> {
     }
     chunks.push(value);
   }
-  return new TextDecoder().decode(Buffer.concat(chunks));
+  return utf8.decode(Buffer.concat(chunks));
 }
 
 export async function callUpstream(fetchFn: typeof fetch, target: UpstreamTarget, req: UpstreamRequest): Promise<UpstreamOutcome> {

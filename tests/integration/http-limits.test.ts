@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { createApp } from '../../src/app.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { createTestApiKey } from '../helpers/factories.ts';
-import { ROOT_HEADERS, startTestServer, type TestServer } from '../helpers/server.ts';
+import { ROOT_HEADERS, startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
 
 /**
  * SPEC §10 over real sockets: bodies past 10 MiB with or without Content-Length, malformed
@@ -169,6 +169,18 @@ describe('malformed requests', () => {
     );
     // Bun itself answers a broken chunk encoding (a bare 400) and drops the connection.
     expect(parseRaw(raw).status).toBe(400);
+  });
+
+  test('a declared body cut short by the client going away: refused as the client\'s doing, below error', async () => {
+    const before = logLines.length;
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.on('connect', () => {
+      socket.write(`POST /mj/submit/imagine HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${relayKey.authorization}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"prompt":`);
+      setTimeout(() => socket.destroy(), 20);
+    });
+    const line = await waitFor(() => logLines.slice(before).find((l) => l.includes('request body refused')), 'the refusal log line');
+    expect(JSON.parse(line)).toMatchObject({ level: 'info', reason: 'request body could not be read', path: '/mj/submit/imagine' });
   });
 
   test('errors of /api/mj paths keep the management shape', async () => {

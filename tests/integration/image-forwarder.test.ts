@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { startSimulator, type Simulator, type TaskView } from '../../src/simulator/index.ts';
 import { createTestChannel, createTestUser, insertTask } from '../helpers/factories.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
 import { submitToSimulator } from '../helpers/simulator.ts';
 
 /**
@@ -201,5 +201,45 @@ describe('image forwarder', () => {
     }
     const loop = await image(taskWith(`${base}/loop`));
     expect(loop.status).toBe(502);
+  });
+});
+
+describe('image bytes metric', () => {
+  const served = async () => {
+    const text = await server.deps.metrics.registry.getSingleMetricAsString('mjgw_image_bytes_total');
+    return Number(/^mjgw_image_bytes_total (\S+)$/m.exec(text)?.[1] ?? NaN);
+  };
+
+  /** Fetches the task's image and says how many bytes came and how far the counter moved. */
+  async function counted(mjId: string): Promise<{ got: number; moved: number; length: string | null }> {
+    const before = await served();
+    const res = await image(mjId);
+    expect(res.status).toBe(200);
+    const got = (await res.arrayBuffer()).byteLength;
+    return { got, moved: (await served()) - before, length: res.headers.get('content-length') };
+  }
+
+  test('every byte counted once: a streamed answer of no declared length, a stored fill, a stored hit', async () => {
+    // The simulator streams its big images (chunked, no length), as many image servers do.
+    const bytes = 300_000;
+    const url = `${sim.url}/images/big-${bytes}.png`;
+    const preview = await counted(taskWith(url, 'IN_PROGRESS'));
+    expect(preview).toEqual({ got: bytes, moved: bytes, length: null });
+    const finalId = taskWith(url);
+    const fill = await counted(finalId);
+    expect(fill).toEqual({ got: bytes, moved: bytes, length: null });
+    // Stored once the fill committed: a HEAD (never counted) then carries the stored length.
+    await waitFor(async () => ((await image(finalId, { method: 'HEAD' })).headers.get('content-length') === String(bytes) ? true : null), 'the stored image');
+    const hit = await counted(finalId);
+    expect(hit).toEqual({ got: bytes, moved: bytes, length: String(bytes) });
+  });
+
+  test('a declared length is counted as declared, the body passed through whole', async () => {
+    const view = await simTask('a counted fox', 3);
+    const res = await fetch(view.imageUrl!);
+    const length = Number(res.headers.get('content-length'));
+    await res.arrayBuffer();
+    expect(length).toBeGreaterThan(0);
+    expect(await counted(taskWith(view.imageUrl!, 'IN_PROGRESS'))).toEqual({ got: length, moved: length, length: String(length) });
   });
 });

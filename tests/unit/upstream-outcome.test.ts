@@ -53,6 +53,9 @@ describe('callUpstream answer size', () => {
       fetch: (r) => {
         const path = new URL(r.url).pathname;
         if (path === '/declared') return new Response(big);
+        // Its declared length is the compressed size, far under the cap; decoded it is past it.
+        if (path === '/gzip') return new Response(Bun.gzipSync(new TextEncoder().encode(big)), { headers: { 'content-encoding': 'gzip' } });
+        if (path === '/gzip-ok') return new Response(Bun.gzipSync(new TextEncoder().encode('{"code":1,"result":"2"}')), { headers: { 'content-encoding': 'gzip' } });
         if (path === '/streamed') {
           return new Response(new ReadableStream({
             pull(c) {
@@ -66,12 +69,14 @@ describe('callUpstream answer size', () => {
     try {
       const target = { baseUrl: `http://127.0.0.1:${server.port}`, key: 'k' };
       const capped = { method: 'GET' as const, timeoutMs: 5000, maxAnswerBytes: 4096 };
-      for (const path of ['/declared', '/streamed']) {
+      for (const path of ['/declared', '/streamed', '/gzip']) {
         const out = await callUpstream(fetch, target, { ...capped, path });
         expect(out).toMatchObject({ kind: 'network', stage: 'exchange', message: 'upstream answer larger than 4096 bytes' });
       }
       const ok = await callUpstream(fetch, target, { ...capped, path: '/ok' });
       expect(ok).toMatchObject({ kind: 'response', status: 200, json: { code: 1, result: '1' } });
+      const gzipped = await callUpstream(fetch, target, { ...capped, path: '/gzip-ok' });
+      expect(gzipped).toMatchObject({ kind: 'response', status: 200, json: { code: 1, result: '2' } });
     } finally {
       await server.stop(true);
     }

@@ -2,7 +2,7 @@ import { and, eq, ne, sql } from 'drizzle-orm';
 import type { DB } from '../../db/client.ts';
 import { tasks } from '../../db/schema/index.ts';
 import { FREE_ACTIONS } from '../actions.ts';
-import { chargeAndRecord, failAndRefund, recordConsumeMjId } from '../billing.ts';
+import { chargeAndRecord, failAndRefund, nameConsumeRow } from '../billing.ts';
 import { boundJsonText, boundText, boundUrl, MAX_ID_CHARS } from '../bounds.ts';
 import { autoDisableChannel } from '../channels.ts';
 import { AppError } from '../errors.ts';
@@ -195,16 +195,22 @@ function settleAccepted(
   const imageUrl = existed && typeof answer.properties.imageUrl === 'string' ? boundUrl(answer.properties.imageUrl) : undefined;
   const props = Object.keys(answer.properties).length ? boundJsonText(JSON.stringify(answer.properties)) : '';
   // The consume row gets its mj_id in the same transaction, so no charge is ever left unnamed.
-  const row = env.db.transaction((tx) => {
-    const won = settleStatement(env.db, done, imageUrl !== undefined).get({
+  const won = settleStatements(env.db).settleTx({
+    done, withImage: imageUrl !== undefined, notify: plan.notifyHook !== null, links: webhookLinks(env),
+    params: {
       taskId, mjId, code: answer.code, description: boundText(answer.description), properties: props, now,
       status: done ? 'SUCCESS' : '', progress: done ? '100%' : '0%', imageUrl: imageUrl ?? '',
-    });
-    if (won) recordConsumeMjId(tx, taskId, mjId);
-    if (won && plan.notifyHook) enqueueTaskChange(tx, [taskId], now, webhookLinks(env));
-    return won;
+    },
   });
-  return { ok: true, won: row !== undefined, mjId };
+  return { ok: true, won, mjId };
+}
+
+interface SettleInput {
+  done: boolean;
+  withImage: boolean;
+  notify: boolean;
+  links: ReturnType<typeof webhookLinks>;
+  params: { taskId: number; mjId: string; code: number; description: string; properties: string; now: number; status: string; progress: string; imageUrl: string };
 }
 
 /** The settle update in its four shapes (done or not, with or without an image), each prepared once per connection. */
@@ -217,13 +223,33 @@ function buildSettle(db: DB, done: boolean, withImage: boolean) {
     ...(withImage ? { imageUrl: sql`${p('imageUrl')}` } : {}),
   }).where(and(eq(tasks.id, p('taskId')), ne(tasks.progress, '100%'))).returning({ id: tasks.id }).prepare();
 }
-const settleCache = new WeakMap<DB, Map<string, ReturnType<typeof buildSettle>>>();
 
-function settleStatement(db: DB, done: boolean, withImage: boolean) {
-  let byShape = settleCache.get(db);
-  if (!byShape) settleCache.set(db, (byShape = new Map()));
-  const key = `${done}:${withImage}`;
-  let stmt = byShape.get(key);
-  if (!stmt) byShape.set(key, (stmt = buildSettle(db, done, withImage)));
-  return stmt;
+/**
+ * The settle statements and their transaction, made once per connection. The transaction is
+ * bun:sqlite's own (what Drizzle's `db.transaction` wraps): BEGIN, the compare-and-set, naming
+ * the consume row and queueing the webhook, COMMIT; a throw rolls it back.
+ */
+function buildSettleStatements(db: DB) {
+  const shapes = new Map<string, ReturnType<typeof buildSettle>>();
+  const shape = (done: boolean, withImage: boolean) => {
+    const key = `${done}:${withImage}`;
+    let stmt = shapes.get(key);
+    if (!stmt) shapes.set(key, (stmt = buildSettle(db, done, withImage)));
+    return stmt;
+  };
+  const settleTx = db.$client.transaction((input: SettleInput): boolean => {
+    const { params } = input;
+    const won = shape(input.done, input.withImage).get(params) !== undefined;
+    if (won) nameConsumeRow(db, params.taskId, params.mjId);
+    if (won && input.notify) enqueueTaskChange(db, [params.taskId], params.now, input.links);
+    return won;
+  });
+  return { settleTx };
+}
+const settleCache = new WeakMap<DB, ReturnType<typeof buildSettleStatements>>();
+
+function settleStatements(db: DB) {
+  let s = settleCache.get(db);
+  if (!s) settleCache.set(db, (s = buildSettleStatements(db)));
+  return s;
 }
