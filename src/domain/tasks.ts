@@ -211,6 +211,20 @@ function rangeStrategyOf(db: DB, scope: Scope, total: number, windowIds: number)
   return windowRows > SCAN_FACTOR * total ? 'scan' : 'window';
 }
 
+function rangeReadOf(db: DB, scope: Scope, f: TaskFilter): { total: number; lo: number; hi: number; strategy: 'window' | 'scan' } {
+  const w = rangeWindow(db, scope, f.start, f.end);
+  if (w.total === 0 || w.lo === null || w.hi === null) return { total: 0, lo: 0, hi: -1, strategy: 'window' };
+  return { total: w.total, lo: w.lo, hi: w.hi, strategy: rangeStrategyOf(db, scope, w.total, w.hi - w.lo + 1) };
+}
+
+/** How listTasks reads a filter's time range (null: the filter has none, or no counters fit it). */
+export function timeRangeRead(db: DB, f: TaskFilter): { total: number; strategy: 'window' | 'scan' } | null {
+  const scope = scopeOf(f);
+  if (scope === null || variantOf(f, 0) !== 'window') return null;
+  const { total, strategy } = rangeReadOf(db, scope, f);
+  return { total, strategy };
+}
+
 /**
  * One page of tasks, newest first (`id` descending), with the exact total of the filter. The
  * total of a scope comes from the trigger-maintained counters, of a time range from the hour/day
@@ -234,11 +248,11 @@ export function listTasks(
   if (scope === null) {
     total = statementsFor(db, f, 'plain').counted.get(params)?.n ?? 0;
   } else if (variant === 'window') {
-    const w = rangeWindow(db, scope, f.start, f.end);
-    total = w.total;
-    params.lo = w.lo ?? 0;
-    params.hi = w.hi ?? -1;
-    if (total > 0) variant = rangeStrategy ?? rangeStrategyOf(db, scope, total, w.hi! - w.lo! + 1);
+    const r = rangeReadOf(db, scope, f);
+    total = r.total;
+    params.lo = r.lo;
+    params.hi = r.hi;
+    if (total > 0) variant = rangeStrategy ?? r.strategy;
   } else {
     total = counterOf(db, scope);
     if (variant === 'below' && offset < total) {
