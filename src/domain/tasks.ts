@@ -129,9 +129,17 @@ function buildQueries(db: DB, f: TaskFilter, variant: Variant) {
     .orderBy(variant === 'scan' ? sql`+${tasks.id} desc` : desc(tasks.id))
     .limit(sql.placeholder('limit')).offset(sql.placeholder('offset')).toSQL();
   const page = { sql: `SELECT ${PAGE_COLUMNS} FROM tasks WHERE id IN (${ids.sql}) ORDER BY id DESC`, params: ids.params };
+  // A first page skips nothing, so the rows are read straight off the same walk (no id list).
+  // Not for a scan, whose top-k sort would then carry whole rows.
+  const head = 'select "id" from "tasks"';
+  if (!ids.sql.startsWith(head)) throw new Error('unexpected listing SQL');
+  const first = variant === 'scan' ? null : { sql: `SELECT ${PAGE_COLUMNS} FROM tasks${ids.sql.slice(head.length)}`, params: ids.params };
   const counted = db.select({ n: sql<number>`count(*)` }).from(tasks).where(whereOf(f, 'plain'));
-  return { page, counted };
+  return { page, first, counted };
 }
+
+/** The uncut twin of a page statement (see anyOversize). */
+const uncut = (text: string) => text.replace(`SELECT ${PAGE_COLUMNS} FROM`, `SELECT ${PLAIN_TASK_COLUMNS_SQL} FROM`);
 
 function buildStatements(db: DB, f: TaskFilter, variant: Variant) {
   const q = buildQueries(db, f, variant);
@@ -140,11 +148,16 @@ function buildStatements(db: DB, f: TaskFilter, variant: Variant) {
     return p.name;
   });
   const cut = prepared<TaskRow>(db, q.page.sql);
-  const plain = prepared<TaskRow>(db, q.page.sql.replace(`SELECT ${PAGE_COLUMNS} FROM`, `SELECT ${PLAIN_TASK_COLUMNS_SQL} FROM`));
+  const plain = prepared<TaskRow>(db, uncut(q.page.sql));
+  const firstCut = q.first ? prepared<TaskRow>(db, q.first.sql) : cut;
+  const firstPlain = q.first ? prepared<TaskRow>(db, uncut(q.first.sql)) : plain;
   // The page SQL is Drizzle's, run as a plain prepared statement whose rows are TaskRows as read:
   // Drizzle's generic row mapping was a fifth of a listing request's CPU.
-  const page = (params: Record<string, unknown>): TaskRow[] =>
-    (anyOversize(db) ? cut : plain).all(...(names.map((n) => params[n]) as never[]));
+  const page = (params: Record<string, unknown>): TaskRow[] => {
+    const big = anyOversize(db);
+    const stmt = params.offset === 0 ? (big ? firstCut : firstPlain) : (big ? cut : plain);
+    return stmt.all(...(names.map((n) => params[n]) as never[]));
+  };
   return { page, counted: q.counted.prepare() };
 }
 
@@ -167,11 +180,11 @@ function variantOf(f: TaskFilter, offset: number): Variant {
 const DEEP_OFFSET = 2 * ID_BLOCK;
 
 /** The SQL a filter shape's page runs (with named placeholders), for EXPLAIN QUERY PLAN checks. */
-export function listingSql(db: DB, f: TaskFilter, offset = 0, range: 'window' | 'scan' = 'window'): { variant: Variant; page: { sql: string; params: unknown[] }; count: { sql: string; params: unknown[] } } {
+export function listingSql(db: DB, f: TaskFilter, offset = 0, range: 'window' | 'scan' = 'window'): { variant: Variant; page: { sql: string; params: unknown[] }; first: { sql: string; params: unknown[] } | null; count: { sql: string; params: unknown[] } } {
   let variant = variantOf(f, offset);
   if (variant === 'window') variant = range;
   const q = buildQueries(db, f, variant);
-  return { variant, page: q.page, count: q.counted.toSQL() };
+  return { variant, page: q.page, first: q.first, count: q.counted.toSQL() };
 }
 
 type Statements = ReturnType<typeof buildStatements>;

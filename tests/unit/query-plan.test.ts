@@ -70,6 +70,23 @@ describe('listing queries use indexes (EXPLAIN QUERY PLAN)', () => {
     }
   });
 
+  test('a first page reads its rows straight off the walk its id list would take', () => {
+    const shapes: Array<[TaskFilter, number]> = [...userShapes, ...adminShapes, ['admin', {}] as [string, TaskFilter]]
+      .flatMap(([, f]) => [[f, 0], [f, 40_000]] as Array<[TaskFilter, number]>);
+    for (const [filter, offset] of shapes) {
+      const { page, first } = listingSql(db, filter, offset);
+      const walk = (sqlText: string, params: unknown[]) => plan(sqlText, params)
+        .filter((d) => /^(SEARCH|SCAN) tasks/.test(d) && !d.includes('(rowid=?)'))
+        .map((d) => d.replace('COVERING INDEX', 'INDEX'));
+      expect(first).not.toBeNull();
+      expect({ filter, offset, walk: walk(first!.sql, first!.params) }).toEqual({ filter, offset, walk: walk(page.sql, page.params) });
+      const sorts = (sqlText: string, params: unknown[]) => plan(sqlText, params).some((d) => /TEMP B-TREE/.test(d));
+      expect(sorts(first!.sql, first!.params)).toBe(sorts(page.sql, page.params));
+    }
+    // A scan's top-k sort keeps ids only.
+    expect(listingSql(db, { start: 1, end: 1 }, 0, 'scan').first).toBeNull();
+  });
+
   test('the poller finds unfinished tasks through the partial index', () => {
     const details = plan("SELECT id, channel_id FROM tasks WHERE progress <> '100%' ORDER BY channel_id, id", []);
     expect(details.join('\n')).toContain('tasks_unfinished_idx');
