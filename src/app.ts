@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia';
 import type { AppDeps } from './deps.ts';
-import { corsPlugin } from './http/cors.ts';
+import { corsHandler } from './http/cors.ts';
 import { BodyReadError, BodyTooLargeError, MAX_BODY_BYTES } from './http/body.ts';
 import { errorBodyFor, pathOfUrl } from './http/errors.ts';
 import { requestIdOf } from './http/request-id.ts';
@@ -35,15 +35,18 @@ export function createApp(deps: AppDeps) {
       status, headers: set.headers as Record<string, string>,
     });
   };
+  const cors = corsHandler(deps.config.corsOrigins);
   return new Elysia({ serve: { maxRequestBodySize: SERVER_BODY_LIMIT } })
+    // One request hook, and the URL parsed once in it: a request id, CORS, then the checks.
     .onRequest(({ request, set }) => {
       set.headers['x-request-id'] = requestIdOf(request);
-    })
-    .use(corsPlugin(deps.config.corsOrigins))
-    .onRequest(({ request, set }) => {
+      const url = URL.parse(request.url);
+      const path = url ? url.pathname : pathOfUrl(request.url);
+      const preflight = cors(request, set, path);
+      if (preflight) return preflight;
       // No usable Host header (HTTP/1.0 without one, an empty or malformed one): nothing can be routed.
       // (/healthz reads nothing of the URL: plain HTTP/1.0 health checkers send no Host.)
-      if (!URL.canParse(request.url) && pathOfUrl(request.url) !== '/healthz') {
+      if (!url && path !== '/healthz') {
         return refuse(request, set, 400, 'malformed request: invalid Host header or URL');
       }
       // A chunked body that a route does not read would otherwise be drained to its end.

@@ -1,6 +1,7 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq, getTableColumns, sql } from 'drizzle-orm';
 import type { DB } from '../db/client.ts';
-import { tokens, users, type TokenRow } from '../db/schema/index.ts';
+import { prepared } from '../db/prepared.ts';
+import { tokens, users, type TokenRow, type UserRow } from '../db/schema/index.ts';
 import { AppError } from '../domain/errors.ts';
 import { toUser, type User } from '../domain/users.ts';
 
@@ -11,7 +12,6 @@ import { toUser, type User } from '../domain/users.ts';
  */
 function build(db: DB) {
   return {
-    userByToken: db.select().from(users).where(eq(users.accessToken, sql.placeholder('token'))).prepare(),
     userById: db.select().from(users).where(eq(users.id, sql.placeholder('id'))).prepare(),
     tokenByKey: db.select().from(tokens).where(eq(tokens.key, sql.placeholder('key'))).prepare(),
     touch: db.update(tokens).set({ accessedTime: sql`${sql.placeholder('now')}` }).where(eq(tokens.id, sql.placeholder('id'))).prepare(),
@@ -27,8 +27,15 @@ function lookups(db: DB): Lookups {
   return s;
 }
 
+/**
+ * The user of an access token, on every management request: a plain prepared statement whose
+ * columns are named by UserRow key, so the row needs no per-column mapping by Drizzle.
+ */
+const USER_BY_TOKEN_SQL = `SELECT ${Object.entries(getTableColumns(users)).map(([key, c]) => `${c.name} AS "${key}"`).join(', ')}
+  FROM users WHERE access_token = ?1`;
+
 export function userByAccessToken(db: DB, token: string): User | null {
-  const row = lookups(db).userByToken.get({ token });
+  const row = prepared<UserRow>(db, USER_BY_TOKEN_SQL).get(token);
   return row ? toUser(row) : null;
 }
 

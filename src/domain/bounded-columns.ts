@@ -32,17 +32,26 @@ export const boundedTaskColumns = {
   properties: cut(tasks.properties, MAX_JSON_CHARS),
 };
 
-const cutSql = (name: string, max: number) => `substr(${name}, 1, ${max + 1}) AS ${name}`;
+/** The cut of each text column of `tasks` (SQL name → bound); TASK_OVERSIZE_SQL (schema) names the same bounds. */
+export const TASK_TEXT_BOUNDS: Readonly<Record<string, number>> = {
+  action: MAX_WORD_CHARS, mj_id: MAX_ID_CHARS, prompt: MAX_TEXT_CHARS, prompt_en: MAX_TEXT_CHARS,
+  description: MAX_TEXT_CHARS, state: MAX_TEXT_CHARS, image_url: MAX_URL_CHARS, video_url: MAX_URL_CHARS,
+  video_urls: MAX_JSON_CHARS, status: MAX_WORD_CHARS, progress: MAX_WORD_CHARS, fail_reason: MAX_TEXT_CHARS,
+  buttons: MAX_JSON_CHARS, properties: MAX_JSON_CHARS,
+};
 
 /**
- * The same cut as a raw select list, every column of `tasks` in table order: for statements that
- * read rows by position (the listing page).
+ * Every column of `tasks` in table order as a raw select list, each named by its TaskRow key
+ * (`user_id AS "userId"`), so a statement's rows are TaskRows as read: for the listing page.
+ * `cut`: each text cut as above; without it, as stored.
  */
-export const BOUNDED_TASK_COLUMNS_SQL = [
-  'id', 'user_id', 'token_id', 'channel_id', 'code', cutSql('action', MAX_WORD_CHARS), cutSql('mj_id', MAX_ID_CHARS),
-  cutSql('prompt', MAX_TEXT_CHARS), cutSql('prompt_en', MAX_TEXT_CHARS), cutSql('description', MAX_TEXT_CHARS),
-  cutSql('state', MAX_TEXT_CHARS), 'submit_time', 'start_time', 'finish_time', cutSql('image_url', MAX_URL_CHARS),
-  cutSql('video_url', MAX_URL_CHARS), cutSql('video_urls', MAX_JSON_CHARS), cutSql('status', MAX_WORD_CHARS),
-  cutSql('progress', MAX_WORD_CHARS), cutSql('fail_reason', MAX_TEXT_CHARS), 'quota', cutSql('buttons', MAX_JSON_CHARS),
-  cutSql('properties', MAX_JSON_CHARS), 'updated_time',
-].join(', ');
+function taskRowColumnsSql(cut: boolean): string {
+  return Object.entries(getTableColumns(tasks)).map(([key, column]) => {
+    const max = TASK_TEXT_BOUNDS[column.name];
+    const value = cut && max !== undefined ? `substr(${column.name}, 1, ${max + 1})` : column.name;
+    return `${value} AS "${key}"`;
+  }).join(', ');
+}
+
+export const BOUNDED_TASK_COLUMNS_SQL = taskRowColumnsSql(true);
+export const PLAIN_TASK_COLUMNS_SQL = taskRowColumnsSql(false);

@@ -59,51 +59,45 @@ export const BUCKET_SLOTS = 5;
 /** And at most this many partial pieces (a partial minute per edge). */
 export const EXACT_SLOTS = 2;
 
-/** Every bucket range of a cover in one statement; unused slots get span 0, which no row has. */
-export const BUCKETS_SQL = `SELECT coalesce(sum(count), 0) AS n, min(min_id) AS lo, max(max_id) AS hi FROM task_time_buckets
-  WHERE scope = ?1 AND scope_id = ?2 AND (${Array.from({ length: BUCKET_SLOTS }, (_, k) =>
-    `(span = ?${3 + 3 * k} AND bucket BETWEEN ?${4 + 3 * k} AND ?${5 + 3 * k})`).join(' OR ')})`;
-
-/** The partial pieces counted row by row, both in one statement; an unused slot is an empty range. */
-export function exactSql(column: string | null): string {
-  const scoped = column ? `${column} = ?1 AND ` : '?1 = ?1 AND ';
-  return `SELECT count(*) AS n, min(id) AS lo, max(id) AS hi FROM tasks WHERE ${scoped}`
-    + `(submit_time BETWEEN ?2 AND ?3 OR submit_time BETWEEN ?4 AND ?5)`;
+/**
+ * A range's total and id window in one statement: a sum over bucket rows per bucket range, and a
+ * count over the rows of each partial minute. Each piece is its own SELECT with every term a plain
+ * conjunct, so each is one bounded index search whatever the planner knows of the data (OR-ed
+ * pieces let it fall back to reading every bucket, or every row, of the scope). Unused bucket
+ * slots get span 0, which no row has; unused partial slots an empty range.
+ */
+export function windowSql(column: string | null): string {
+  const buckets = Array.from({ length: BUCKET_SLOTS }, (_, k) =>
+    `SELECT sum(count) AS n, min(min_id) AS lo, max(max_id) AS hi FROM task_time_buckets
+    WHERE scope = ?1 AND scope_id = ?2 AND span = ?${3 + 3 * k} AND bucket BETWEEN ?${4 + 3 * k} AND ?${5 + 3 * k} AND count > 0`);
+  const first = 3 + 3 * BUCKET_SLOTS;
+  const scoped = column ? `${column} = ?2 AND ` : '';
+  const exact = Array.from({ length: EXACT_SLOTS }, (_, k) =>
+    `SELECT count(*) AS n, min(id) AS lo, max(id) AS hi FROM tasks WHERE ${scoped}submit_time BETWEEN ?${first + 2 * k} AND ?${first + 1 + 2 * k}`);
+  return `SELECT coalesce(sum(n), 0) AS n, min(lo) AS lo, max(hi) AS hi FROM (${[...buckets, ...exact].join('\n  UNION ALL ')})`;
 }
 
 /**
  * The exact number of rows of a scope with submit_time in [start, end], and ids [lo, hi] that
- * contain every such row (null when there is none). Two statements: one reads a bucket row per
- * day of range plus at most 94 hour and 238 minute rows, the other the rows of two partial
- * minutes, whatever the table size.
+ * contain every such row (null when there is none). One statement that reads a bucket row per
+ * day of range plus at most 94 hour and 238 minute rows, and the rows of two partial minutes,
+ * whatever the table size.
  */
 export function rangeWindow(db: DB, s: Scope, start: number | undefined, end: number | undefined): { total: number; lo: number | null; hi: number | null } {
   const cover = coverOf(start, end);
   if (cover.buckets.length > BUCKET_SLOTS || cover.exact.length > EXACT_SLOTS) throw new Error('range cover has too many pieces');
-  const bucketArgs: number[] = [];
+  const args: Array<string | number> = [s.scope, s.scopeId];
   for (let k = 0; k < BUCKET_SLOTS; k++) {
     const b = cover.buckets[k];
-    bucketArgs.push(b ? b.span : 0, b ? b.from : 1, b ? b.to : 0);
+    args.push(b ? b.span : 0, b ? b.from : 1, b ? b.to : 0);
   }
-  const exactArgs: number[] = [];
   for (let k = 0; k < EXACT_SLOTS; k++) {
     const e = cover.exact[k];
-    exactArgs.push(e ? e[0] : 1, e ? e[1] : 0);
+    args.push(e ? e[0] : 1, e ? e[1] : 0);
   }
-  const parts: Summary[] = [
-    prepared<Summary>(db, BUCKETS_SQL).get(s.scope, s.scopeId, ...bucketArgs)!,
-    prepared<Summary>(db, exactSql(s.column)).get(s.scopeId, ...exactArgs)!,
-  ];
-  let total = 0;
-  let lo: number | null = null;
-  let hi: number | null = null;
-  for (const p of parts) {
-    if (!p.n) continue;
-    total += p.n;
-    if (p.lo !== null && (lo === null || p.lo < lo)) lo = p.lo;
-    if (p.hi !== null && (hi === null || p.hi > hi)) hi = p.hi;
-  }
-  return { total, lo, hi };
+  const row = prepared<Summary>(db, windowSql(s.column)).get(...args);
+  const total = row?.n ?? 0;
+  return total > 0 ? { total, lo: row!.lo, hi: row!.hi } : { total: 0, lo: null, hi: null };
 }
 
 export const BLOCKS_SQL = 'SELECT block, count FROM task_id_blocks WHERE scope = ?1 AND scope_id = ?2 ORDER BY block DESC';

@@ -2,7 +2,8 @@ import { and, desc, eq, gte, lt, lte, Placeholder, sql, type SQL } from 'drizzle
 import type { DB } from '../db/client.ts';
 import { prepared } from '../db/prepared.ts';
 import { tasks, type TaskRow } from '../db/schema/index.ts';
-import { BOUNDED_TASK_COLUMNS_SQL } from './bounded-columns.ts';
+import { TASK_OVERSIZE_SQL } from '../db/schema/tasks.ts';
+import { BOUNDED_TASK_COLUMNS_SQL, PLAIN_TASK_COLUMNS_SQL } from './bounded-columns.ts';
 import { boundTaskItem } from './bounds.ts';
 import { pageOf, type Page } from './pagination.ts';
 import { blockStart, ID_BLOCK, rangeWindow, type Scope } from './task-windows.ts';
@@ -108,17 +109,16 @@ function shapeKey(f: TaskFilter, variant: Variant): string {
   return variant + [f.userId, f.channelId, f.mjId, f.start, f.end].map((v) => (v === undefined ? '0' : '1')).join('');
 }
 
-/** Every column of `tasks`, in the order rowOf reads them, long text cut by SQLite (see bounded-columns.ts). */
+/** Every column of `tasks` named by its TaskRow key, long text cut by SQLite (see bounded-columns.ts). */
 const PAGE_COLUMNS = BOUNDED_TASK_COLUMNS_SQL;
 
-/** A page row as TaskRow, by position: no per-column decoding is needed (integers and text only). */
-function rowOf(v: unknown[]): TaskRow {
-  return {
-    id: v[0], userId: v[1], tokenId: v[2], channelId: v[3], code: v[4], action: v[5], mjId: v[6], prompt: v[7],
-    promptEn: v[8], description: v[9], state: v[10], submitTime: v[11], startTime: v[12], finishTime: v[13],
-    imageUrl: v[14], videoUrl: v[15], videoUrls: v[16], status: v[17], progress: v[18], failReason: v[19],
-    quota: v[20], buttons: v[21], properties: v[22], updatedTime: v[23],
-  } as TaskRow;
+/**
+ * Whether any row holds a text longer than a listing shows: one probe of the (normally empty)
+ * partial index tasks_oversize_idx. Cutting every text in SQL was a third of a page's cost.
+ */
+export const ANY_OVERSIZE_SQL = `SELECT EXISTS (SELECT 1 FROM tasks WHERE ${TASK_OVERSIZE_SQL}) AS big`;
+function anyOversize(db: DB): boolean {
+  return prepared<{ big: number }>(db, ANY_OVERSIZE_SQL).get()!.big === 1;
 }
 
 function buildQueries(db: DB, f: TaskFilter, variant: Variant) {
@@ -129,9 +129,17 @@ function buildQueries(db: DB, f: TaskFilter, variant: Variant) {
     .orderBy(variant === 'scan' ? sql`+${tasks.id} desc` : desc(tasks.id))
     .limit(sql.placeholder('limit')).offset(sql.placeholder('offset')).toSQL();
   const page = { sql: `SELECT ${PAGE_COLUMNS} FROM tasks WHERE id IN (${ids.sql}) ORDER BY id DESC`, params: ids.params };
+  // A first page skips nothing, so the rows are read straight off the same walk (no id list).
+  // Not for a scan, whose top-k sort would then carry whole rows.
+  const head = 'select "id" from "tasks"';
+  if (!ids.sql.startsWith(head)) throw new Error('unexpected listing SQL');
+  const first = variant === 'scan' ? null : { sql: `SELECT ${PAGE_COLUMNS} FROM tasks${ids.sql.slice(head.length)}`, params: ids.params };
   const counted = db.select({ n: sql<number>`count(*)` }).from(tasks).where(whereOf(f, 'plain'));
-  return { page, counted };
+  return { page, first, counted };
 }
+
+/** The uncut twin of a page statement (see anyOversize). */
+const uncut = (text: string) => text.replace(`SELECT ${PAGE_COLUMNS} FROM`, `SELECT ${PLAIN_TASK_COLUMNS_SQL} FROM`);
 
 function buildStatements(db: DB, f: TaskFilter, variant: Variant) {
   const q = buildQueries(db, f, variant);
@@ -139,11 +147,17 @@ function buildStatements(db: DB, f: TaskFilter, variant: Variant) {
     if (!(p instanceof Placeholder)) throw new Error('listing SQL takes placeholders only');
     return p.name;
   });
-  const stmt = prepared(db, q.page.sql);
-  // The page SQL is Drizzle's, run as a plain prepared statement and read by position: Drizzle's
-  // generic row mapping was a fifth of a listing request's CPU.
-  const page = (params: Record<string, unknown>): TaskRow[] =>
-    stmt.values(...(names.map((n) => params[n]) as never[])).map((v) => rowOf(v as unknown[]));
+  const cut = prepared<TaskRow>(db, q.page.sql);
+  const plain = prepared<TaskRow>(db, uncut(q.page.sql));
+  const firstCut = q.first ? prepared<TaskRow>(db, q.first.sql) : cut;
+  const firstPlain = q.first ? prepared<TaskRow>(db, uncut(q.first.sql)) : plain;
+  // The page SQL is Drizzle's, run as a plain prepared statement whose rows are TaskRows as read:
+  // Drizzle's generic row mapping was a fifth of a listing request's CPU.
+  const page = (params: Record<string, unknown>): TaskRow[] => {
+    const big = anyOversize(db);
+    const stmt = params.offset === 0 ? (big ? firstCut : firstPlain) : (big ? cut : plain);
+    return stmt.all(...(names.map((n) => params[n]) as never[]));
+  };
   return { page, counted: q.counted.prepare() };
 }
 
@@ -166,11 +180,11 @@ function variantOf(f: TaskFilter, offset: number): Variant {
 const DEEP_OFFSET = 2 * ID_BLOCK;
 
 /** The SQL a filter shape's page runs (with named placeholders), for EXPLAIN QUERY PLAN checks. */
-export function listingSql(db: DB, f: TaskFilter, offset = 0, range: 'window' | 'scan' = 'window'): { variant: Variant; page: { sql: string; params: unknown[] }; count: { sql: string; params: unknown[] } } {
+export function listingSql(db: DB, f: TaskFilter, offset = 0, range: 'window' | 'scan' = 'window'): { variant: Variant; page: { sql: string; params: unknown[] }; first: { sql: string; params: unknown[] } | null; count: { sql: string; params: unknown[] } } {
   let variant = variantOf(f, offset);
   if (variant === 'window') variant = range;
   const q = buildQueries(db, f, variant);
-  return { variant, page: q.page, count: q.counted.toSQL() };
+  return { variant, page: q.page, first: q.first, count: q.counted.toSQL() };
 }
 
 type Statements = ReturnType<typeof buildStatements>;
@@ -211,6 +225,20 @@ function rangeStrategyOf(db: DB, scope: Scope, total: number, windowIds: number)
   return windowRows > SCAN_FACTOR * total ? 'scan' : 'window';
 }
 
+function rangeReadOf(db: DB, scope: Scope, f: TaskFilter): { total: number; lo: number; hi: number; strategy: 'window' | 'scan' } {
+  const w = rangeWindow(db, scope, f.start, f.end);
+  if (w.total === 0 || w.lo === null || w.hi === null) return { total: 0, lo: 0, hi: -1, strategy: 'window' };
+  return { total: w.total, lo: w.lo, hi: w.hi, strategy: rangeStrategyOf(db, scope, w.total, w.hi - w.lo + 1) };
+}
+
+/** How listTasks reads a filter's time range (null: the filter has none, or no counters fit it). */
+export function timeRangeRead(db: DB, f: TaskFilter): { total: number; strategy: 'window' | 'scan' } | null {
+  const scope = scopeOf(f);
+  if (scope === null || variantOf(f, 0) !== 'window') return null;
+  const { total, strategy } = rangeReadOf(db, scope, f);
+  return { total, strategy };
+}
+
 /**
  * One page of tasks, newest first (`id` descending), with the exact total of the filter. The
  * total of a scope comes from the trigger-maintained counters, of a time range from the hour/day
@@ -234,11 +262,11 @@ export function listTasks(
   if (scope === null) {
     total = statementsFor(db, f, 'plain').counted.get(params)?.n ?? 0;
   } else if (variant === 'window') {
-    const w = rangeWindow(db, scope, f.start, f.end);
-    total = w.total;
-    params.lo = w.lo ?? 0;
-    params.hi = w.hi ?? -1;
-    if (total > 0) variant = rangeStrategy ?? rangeStrategyOf(db, scope, total, w.hi! - w.lo! + 1);
+    const r = rangeReadOf(db, scope, f);
+    total = r.total;
+    params.lo = r.lo;
+    params.hi = r.hi;
+    if (total > 0) variant = rangeStrategy ?? r.strategy;
   } else {
     total = counterOf(db, scope);
     if (variant === 'below' && offset < total) {

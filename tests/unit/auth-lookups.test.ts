@@ -2,7 +2,9 @@ import { expect, test } from 'bun:test';
 import { eq } from 'drizzle-orm';
 import { authenticateManagement } from '../../src/auth/management.ts';
 import { authenticateRelay } from '../../src/auth/relay.ts';
-import { tokens } from '../../src/db/schema/index.ts';
+import { tokens, users } from '../../src/db/schema/index.ts';
+import { userByAccessToken } from '../../src/auth/lookups.ts';
+import { toUser } from '../../src/domain/users.ts';
 import { createTestApiKey, createTestUser } from '../helpers/factories.ts';
 import { memoryDb } from '../helpers/db.ts';
 
@@ -30,4 +32,13 @@ test('management auth finds the user of the current access token on each connect
     expect(authenticateManagement(db, creds, 1).id).toBe(user.id);
     expect(() => authenticateManagement(db, { ...creds, authorization: 'Bearer nope' }, 1)).toThrow('Unauthorized, invalid access token');
   }
+});
+
+test('the access-token lookup reads the whole user row, as Drizzle would', () => {
+  const db = memoryDb();
+  const user = createTestUser(db);
+  const token = user.headers.authorization!.replace(/^Bearer\s+/i, '');
+  const viaDrizzle = db.select().from(users).where(eq(users.id, user.id)).get()!;
+  expect(userByAccessToken(db, token)).toEqual(toUser(viaDrizzle));
+  expect(userByAccessToken(db, `${token}x`)).toBeNull();
 });

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'bun:test';
 import { desc } from 'drizzle-orm';
 import type { DB } from '../../src/db/client.ts';
 import { tasks } from '../../src/db/schema/index.ts';
-import { listTasks, type TaskFilter } from '../../src/domain/tasks.ts';
+import { listTasks, timeRangeRead, type TaskFilter } from '../../src/domain/tasks.ts';
 import { BUCKET_SLOTS, coverOf, DAY, EXACT_SLOTS, HOUR, MINUTE } from '../../src/domain/task-windows.ts';
 import { memoryDb } from '../helpers/db.ts';
 
@@ -179,6 +179,34 @@ describe('listing equals the naive reference query', () => {
     }
     checkCounters(other);
     check(other, 100);
+  });
+});
+
+describe('mostly ordered data (ids appended, submit times jittered a little, like the bench seed)', () => {
+  // Times 30 s apart on average with up to ±60 s of disorder against id order.
+  const db = memoryDb();
+  const insert = db.$client.prepare('INSERT INTO tasks (user_id, channel_id, mj_id, submit_time) VALUES (?1, ?2, ?3, ?4)');
+  db.$client.transaction(() => {
+    for (let i = 0; i < 5000; i++) insert.run(i % 2 === 0 ? 2 : int(3, 4), int(1, 4), `mj${i}`, BASE + i * 30_000 + int(-60_000, 60_000));
+  })();
+  const span = 5000 * 30_000;
+
+  test('answers equal the naive reference', () => {
+    checkCounters(db);
+    check(db, 150);
+    check(db, 60, 'window');
+    check(db, 60, 'scan');
+  });
+
+  test('a range holding more than a page is read through its id window, not the time-index scan', () => {
+    for (let i = 0; i < 200; i++) {
+      const start = BASE + int(0, span);
+      const end = start + pick([40 * MINUTE, HOUR, HOUR + int(0, MINUTE), DAY, int(20 * MINUTE, span)]);
+      const f: TaskFilter = pick([{}, { userId: 2 }, { userId: 3 }, { channelId: 2 }]);
+      const read = timeRangeRead(db, { ...f, start, end });
+      if (read === null || read.total < 20) continue;
+      expect({ f, start, end, strategy: read.strategy }).toEqual({ f, start, end, strategy: 'window' });
+    }
   });
 });
 

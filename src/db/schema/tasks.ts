@@ -2,6 +2,19 @@ import { sql } from 'drizzle-orm';
 import { check, index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /**
+ * A row holding a text longer than a listing shows (src/domain/bounds.ts: 64 for words, 128 for
+ * ids, 2048 for URLs, 8192 for free text, 65536 for JSON), in bytes: only rows written with plain
+ * SQL can. Indexed (tasks_oversize_idx) so a listing learns in one probe that no such row exists
+ * and reads pages without cutting every text in SQL; tests/unit/oversize-index.test.ts checks
+ * these numbers against bounds.ts.
+ */
+export const TASK_OVERSIZE_SQL = [
+  ['action', 64], ['mj_id', 128], ['prompt', 8192], ['prompt_en', 8192], ['description', 8192], ['state', 8192],
+  ['image_url', 2048], ['video_url', 2048], ['video_urls', 65536], ['status', 64], ['progress', 64],
+  ['fail_reason', 8192], ['buttons', 65536], ['properties', 65536],
+].map(([column, max]) => `length(CAST(${column} AS BLOB)) > ${max}`).join(' OR ');
+
+/**
  * One row per submission. `channel_id` deliberately has no foreign key: channels may be deleted
  * while tasks still reference them (the poller fails and refunds those tasks).
  */
@@ -43,6 +56,8 @@ export const tasks = sqliteTable(
     index('tasks_submit_time_idx').on(t.submitTime),
     // Only unfinished tasks are in this index, so the poller finds them without a scan.
     index('tasks_unfinished_idx').on(t.channelId, t.id).where(sql`progress <> '100%'`),
+    // Normally empty: see TASK_OVERSIZE_SQL.
+    index('tasks_oversize_idx').on(t.id).where(sql.raw(TASK_OVERSIZE_SQL)),
     check('tasks_quota_non_negative', sql`${t.quota} >= 0`),
   ],
 );

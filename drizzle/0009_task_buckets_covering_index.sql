@@ -1,0 +1,1 @@
+CREATE INDEX `task_time_buckets_cover_idx` ON `task_time_buckets` (`scope`,`scope_id`,`span`,`bucket`,`count`,`min_id`,`max_id`);
