@@ -6,7 +6,7 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { openDatabase, type DB } from './db/client.ts';
 import { createSqliteLeaseStore } from './db/sqlite-lease.ts';
 import type { AppDeps } from './deps.ts';
-import { inThreadListing, isSharedFile, type ListingExecutor } from './domain/listing-executor.ts';
+import { inThreadListing, isSharedFile, routedListing, type ListingExecutor } from './domain/listing-executor.ts';
 import { ListingPool } from './domain/listing-pool.ts';
 import { OptionsStore } from './domain/options.ts';
 import { createMetrics } from './lib/metrics.ts';
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
 
   // Opened after the migrations above, so the workers' read-only connections see the final schema.
   const listing: ListingExecutor = config.readWorkers > 0 && isSharedFile(config.databasePath)
-    ? new ListingPool({ path: config.databasePath, size: config.readWorkers, logger })
+    ? routedListing(inThreadListing(db), new ListingPool({ path: config.databasePath, size: config.readWorkers, logger }))
     : inThreadListing(db);
 
   let listeningPort = config.port;

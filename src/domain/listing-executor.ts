@@ -1,6 +1,6 @@
 import type { DB } from '../db/client.ts';
 import type { TaskRow } from '../db/schema/index.ts';
-import type { Page, PageQuery } from './pagination.ts';
+import { pageOf, type Page, type PageQuery } from './pagination.ts';
 import { adminTaskItem, listTasks, taskItem, type ImageLinkPolicy, type TaskFilter } from './tasks.ts';
 
 /**
@@ -37,6 +37,31 @@ export function inThreadListing(db: DB): ListingExecutor {
     list: async (filter, paging) => listTasks(db, filter, paging),
     listJson: async (filter, paging, view) => renderListing(listTasks(db, filter, paging), view),
     close: async () => {},
+  };
+}
+
+/** Rows a listing may skip in-thread before its page is worth a trip to a worker. */
+const INLINE_MAX_OFFSET = 2048;
+
+/**
+ * The shapes that stay on the main thread: no time range and a shallow page. Such a listing is a
+ * counter read plus an index walk of a few hundred entries at most (~0.2 ms), less than the trip to
+ * a worker costs; time ranges and deep pages (bucket sums, block walks, and a range scan when rows
+ * were written out of time order) go to the pool, so they can never hold other requests.
+ */
+export function runsInline(filter: TaskFilter, paging: PageQuery): boolean {
+  const { pageSize, offset } = pageOf(paging);
+  return filter.start === undefined && filter.end === undefined && offset + pageSize <= INLINE_MAX_OFFSET;
+}
+
+/** In-thread for the cheap shapes (runsInline), the pool for the rest. */
+export function routedListing(inline: ListingExecutor, pooled: ListingExecutor): ListingExecutor {
+  return {
+    list: (filter, paging) => (runsInline(filter, paging) ? inline : pooled).list(filter, paging),
+    listJson: (filter, paging, view) => (runsInline(filter, paging) ? inline : pooled).listJson(filter, paging, view),
+    close: async () => {
+      await Promise.all([inline.close(), pooled.close()]);
+    },
   };
 }
 
