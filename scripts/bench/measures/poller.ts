@@ -50,8 +50,10 @@ export async function pollerMeasures(ctx: BenchContext): Promise<Measurement[]> 
     sqlite.transaction(() => {
       idsByChannel.forEach((ids, c) => ids.forEach((id) => insert.run(HEAVY_USER.id, c + 1, id, now, now)));
     })();
-    const reset = sqlite.prepare(`UPDATE tasks SET progress = '0%', status = 'SUBMITTED', start_time = 0, finish_time = 0, image_url = '',
-      prompt_en = '', buttons = '', properties = '', fail_reason = '', state = '' WHERE progress <> '0%' OR status <> 'SUBMITTED'`);
+    // Reset to a state no upstream answer equals (an empty status), so every tick writes every row:
+    // right after a submit the simulator still says SUBMITTED 0%, which a reset to that would match.
+    const reset = sqlite.prepare(`UPDATE tasks SET progress = '0%', status = '', start_time = 0, finish_time = 0, image_url = '',
+      prompt_en = '', buttons = '', properties = '', fail_reason = '', state = '' WHERE progress <> '0%' OR status <> ''`);
     const direct = async (): Promise<number> => {
       const t0 = performance.now();
       await Promise.all(sims.map(async (sim, c) => {
