@@ -13,11 +13,6 @@ export function randomAlphanumeric(length: number): string {
   return out;
 }
 
-/** Short id for correlating log lines of one request. */
-export function requestId(): string {
-  return randomAlphanumeric(12);
-}
-
 /** Show the first and last characters of a secret only. */
 export function maskSecret(secret: string): string {
   if (secret.length <= 8) return '*'.repeat(secret.length);
