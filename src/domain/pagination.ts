@@ -1,26 +1,6 @@
 import { z } from 'zod';
 
-export const DEFAULT_PAGE_SIZE = 20;
-export const MAX_PAGE_SIZE = 100;
-
-export interface PageQuery {
-  p?: number | undefined;
-  page_size?: number | undefined;
-}
-
-export interface Page<T> {
-  items: T[];
-  total: number;
-  page: number;
-  page_size: number;
-}
-
-/** Defaults and the 100 cap of SPEC §6.1, in one place for every list. */
-export function pageOf(q: PageQuery): { page: number; pageSize: number; offset: number } {
-  const page = q.p ?? 1;
-  const pageSize = Math.min(q.page_size ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
-  return { page, pageSize, offset: (page - 1) * pageSize };
-}
+export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageOf, type Page, type PageQuery } from '../lib/paging.ts';
 
 /** What a whole-number parameter may look like as text: digits, maybe signed, maybe blank. */
 const INT_TEXT = /^\s*-?\d*\s*$/;

@@ -1,3 +1,4 @@
+import type { TaskFilter } from '../lib/paging.ts';
 import { and, desc, eq, gte, lt, lte, Placeholder, sql, type SQL } from 'drizzle-orm';
 import type { DB } from '../db/client.ts';
 import { prepared } from '../db/prepared.ts';
@@ -65,13 +66,7 @@ export function adminTaskItem(row: TaskRow, policy: ImageLinkPolicy): AdminTaskI
   return { id, user_id: row.userId, channel_id: row.channelId, ...rest };
 }
 
-export interface TaskFilter {
-  userId?: number | undefined;
-  channelId?: number | undefined;
-  mjId?: string | undefined;
-  start?: number | undefined;
-  end?: number | undefined;
-}
+export type { TaskFilter };
 
 export function selfFilter(userId: number, q: SelfTaskQuery): TaskFilter {
   return {

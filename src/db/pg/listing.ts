@@ -1,42 +1,15 @@
 import type { PendingQuery, Row, Sql } from 'postgres';
+import { pageOf, type Page, type PageQuery, type TaskFilter } from '../../lib/paging.ts';
 import type { PgDB } from './client.ts';
 import type { PgTaskRow } from './schema/tasks.ts';
 import { blockStart, blockStartQuery, ID_BLOCK, rangeWindow, rangeWindowQuery, scopeTotal, scopeTotalQuery, type Scope } from './task-windows.ts';
 
 /**
  * The task listing on PostgreSQL: the same pages and totals as the SQLite listing
- * (src/domain/tasks.ts listTasks), flat at any table size. The plain-value shapes below mirror
- * src/domain (TaskFilter, Page, pageOf of pagination.ts), declared here because db/ may not
- * import domain/; the adapter passes its values straight through.
+ * (src/domain/tasks.ts listTasks), flat at any table size, over the same plain-value filter and
+ * paging (lib/paging.ts).
  */
-export interface TaskFilter {
-  userId?: number | undefined;
-  channelId?: number | undefined;
-  mjId?: string | undefined;
-  start?: number | undefined;
-  end?: number | undefined;
-}
-
-export interface PageQuery {
-  p?: number | undefined;
-  page_size?: number | undefined;
-}
-
-export interface Page<T> {
-  items: T[];
-  total: number;
-  page: number;
-  page_size: number;
-}
-
-const DEFAULT_PAGE_SIZE = 20;
-const MAX_PAGE_SIZE = 100;
-
-function pageOf(q: PageQuery): { page: number; pageSize: number; offset: number } {
-  const page = q.p ?? 1;
-  const pageSize = Math.min(q.page_size ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
-  return { page, pageSize, offset: (page - 1) * pageSize };
-}
+export type { Page, PageQuery, TaskFilter };
 
 /** How the page query is bounded: not at all, to an id window (time ranges), or below an id (deep pages). */
 type Variant = 'plain' | 'window' | 'below';
