@@ -89,7 +89,10 @@ export function planTick(rows: readonly TaskRow[], known: ReadonlyMap<number, Po
   const plan: TickPlan = { stranded: [], byChannel: new Map(), waiting: 0 };
   for (const row of rows) {
     if (row.mjId === '') {
-      if (now - row.submitTime >= s.upstreamTimeoutMs + ORPHAN_GRACE_MS) plan.stranded.push({ row, reason: SUBMIT_DID_NOT_COMPLETE });
+      // Measured from the last write of the submit (a failover move restarts it), not from the
+      // submit time: a submit that fails over makes one upstream call per channel.
+      const inFlightSince = Math.max(row.submitTime, row.updatedTime);
+      if (now - inFlightSince >= s.upstreamTimeoutMs + ORPHAN_GRACE_MS) plan.stranded.push({ row, reason: SUBMIT_DID_NOT_COMPLETE });
       else plan.waiting++;
       continue;
     }

@@ -43,9 +43,11 @@ export function failoverReasonOf(outcome: UpstreamOutcome): FailoverReason | nul
  * channel used_quota and the channel of its consume log. Synchronous; false when the task is no
  * longer unfinished on `from` (a sweep ended it meanwhile): then nothing moves.
  */
-export function moveTaskChannel(db: DB, taskId: number, from: number, to: number): boolean {
+export function moveTaskChannel(db: DB, taskId: number, from: number, to: number, now: number): boolean {
   return db.transaction((tx) => {
-    const moved = tx.update(tasks).set({ channelId: to })
+    // updated_time restarts the orphan window (task-sync planTick): each upstream call of a
+    // failover may take a whole UPSTREAM_TIMEOUT_MS, and the submit is still in flight meanwhile.
+    const moved = tx.update(tasks).set({ channelId: to, updatedTime: now })
       .where(and(eq(tasks.id, taskId), eq(tasks.channelId, from), ne(tasks.progress, '100%')))
       .returning({ quota: tasks.quota }).get();
     if (!moved) return false;
@@ -80,7 +82,7 @@ export async function forwardWithFailover(env: RelayEnv, plan: SubmitPlan, taskI
       autoDisableChannel(env.db, channel.id);
       log.warn('channel auto-disabled: upstream answered code 3', { channelId: channel.id });
     }
-    if (!moveTaskChannel(env.db, taskId, channel.id, next.id)) {
+    if (!moveTaskChannel(env.db, taskId, channel.id, next.id, env.clock.now())) {
       log.warn('failover stopped: the task was ended elsewhere', { channelId: channel.id });
       return { outcome, channel };
     }
