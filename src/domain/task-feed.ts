@@ -128,11 +128,12 @@ export class InProcessTaskFeed implements TaskFeed {
       if (from) {
         const oldest = this.buffer[0]?.seq ?? this.seq + 1;
         if (from.boot === this.boot && from.seq >= oldest - 1 && from.seq <= this.seq) {
-          for (const c of this.buffer) {
-            if (c.seq > from.seq && c.seq <= last && matches(c)) {
-              const row = this.row(c.taskId);
-              if (row) yield { eventId: this.idOf(c.seq, c.time), row };
-            }
+          // Copied before the first yield: publish trims the buffer from the front while this
+          // generator is suspended, which would shift entries past a live index.
+          const missed = this.buffer.filter((c) => c.seq > from.seq && c.seq <= last && matches(c));
+          for (const c of missed) {
+            const row = this.row(c.taskId);
+            if (row) yield { eventId: this.idOf(c.seq, c.time), row };
           }
         } else {
           // Older than the buffer or from a previous process: the rows changed since, from the DB.

@@ -81,4 +81,27 @@ describe('InProcessTaskFeed', () => {
     expect(ids.has(missed.id)).toBe(true);
     for (const t of many) expect(ids.has(t.id)).toBe(true);
   });
+
+  test('a replay read while new changes trim the buffer misses none of what it replays', async () => {
+    const { feed, user, touch, task } = setup(16);
+    const first = task(user.id);
+    const ac = new AbortController();
+    const live = feed.subscribe({ userId: user.id }, null, ac.signal);
+    const firstEvent = take(live, 1);
+    touch(first.id, '5%');
+    const [seen] = await firstEvent;
+    ac.abort();
+
+    const missed = Array.from({ length: 12 }, () => task(user.id));
+    for (const t of missed) touch(t.id, '10%');
+    const replay = new AbortController();
+    const gen = feed.subscribe({ userId: user.id }, seen!.eventId, replay.signal);
+    const got = await take(gen, 1);
+    // While the reader is suspended after its first event, 20 more changes trim the buffer.
+    const later = Array.from({ length: 20 }, () => task(user.id));
+    for (const t of later) touch(t.id, '20%');
+    got.push(...(await take(gen, 11)));
+    replay.abort();
+    expect(got.map((e) => e.row.id)).toEqual(missed.map((t) => t.id));
+  });
 });
