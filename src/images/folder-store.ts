@@ -235,7 +235,59 @@ export class FolderImageStore implements ImageStore {
 }
 
 /** The store the configuration asks for: a folder, or none when it has no folder or no room. */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: unknown }).code === 'EPERM';
+  }
+}
+
+const ownedLocks = new Set<string>();
+let releaseOnExit = false;
+
+/**
+ * One process owns a folder (its pid in `<dir>/.owner`): several processes sharing one database
+ * would otherwise each bound the folder by their own count, and clear each other's temp files. A
+ * lock whose process is gone is taken over.
+ */
+export function claimImageFolder(dir: string): { owned: true } | { owned: false; ownerPid: number } {
+  mkdirSync(dir, { recursive: true });
+  const lock = join(dir, '.owner');
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      ownedLocks.add(lock);
+      if (!releaseOnExit) {
+        releaseOnExit = true;
+        process.once('exit', () => {
+          for (const l of ownedLocks) removeQuietly(l);
+        });
+      }
+      return { owned: true };
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'EEXIST') throw err;
+    }
+    let pid = NaN;
+    try {
+      pid = Number(readFileSync(lock, 'utf8').trim());
+    } catch {
+      continue; // released meanwhile
+    }
+    if (pid === process.pid) return { owned: true };
+    if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) return { owned: false, ownerPid: pid };
+    removeQuietly(lock); // its process is gone
+  }
+  return { owned: false, ownerPid: NaN };
+}
+
 export function openImageStore(dir: string | null, maxBytes: number, logger: Logger): ImageStore | null {
   if (dir === null || maxBytes <= 0) return null;
+  const claim = claimImageFolder(dir);
+  if (!claim.owned) {
+    logger.info('image store folder is owned by another process; images are served from upstream here', { dir, ownerPid: claim.ownerPid });
+    return null;
+  }
   return new FolderImageStore(dir, maxBytes, logger);
 }
