@@ -25,7 +25,7 @@ afterAll(async () => {
   await t.cleanup();
 });
 
-const leaseRows = () => t.db.$client<Array<{ name: string; holder: string; expires_at: number }>>`SELECT * FROM leases ORDER BY name`;
+const leaseRows = async () => [...await t.db.$client<Array<{ name: string; holder: string; expires_at: number }>>`SELECT * FROM leases ORDER BY name`];
 const dbNowMs = async () => (await t.db.$client<Array<{ n: number }>>`SELECT (extract(epoch FROM now()) * 1000)::bigint AS n`)[0]!.n;
 
 describe('pg lease, caller clock (the SQLite store\'s exact instants)', () => {
@@ -135,7 +135,7 @@ describe('pg rate-limit window', () => {
     tokenId++;
   });
   const count = async (id: number) =>
-    t.db.$client<Array<{ window_start: number; count: number }>>`SELECT window_start, count FROM rate_limit_windows WHERE token_id = ${id} ORDER BY window_start`;
+    [...await t.db.$client<Array<{ window_start: number; count: number }>>`SELECT window_start, count FROM rate_limit_windows WHERE token_id = ${id} ORDER BY window_start`];
 
   test('20 concurrent takes from 3 replicas on a key limited to 5: exactly 5 allowed', async () => {
     const now = T0 + 1234;
