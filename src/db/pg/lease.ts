@@ -13,7 +13,9 @@ export interface PgLeaseOptions {
    * compared in each one's own clock would let a replica whose clock runs ahead steal a live lease
    * (or one running behind wait past `POLL_LEASE_MS` + one interval): with one clock for every
    * writer and every comparison, skew between replicas cannot matter. The TTL is still the
-   * caller's, so renewal timing stays where the poller keeps it. `caller`: the caller's `now`, as
+   * caller's, so renewal timing stays where the poller keeps it; jobs/leadership.ts counts its
+   * own term from its clock read before the call, so a leader never believes it leads past the
+   * row's expiry (the statement's `now()` is later than that read). `caller`: the caller's `now`, as
    * the SQLite store does (one machine, one clock); tests use it to pin exact instants.
    */
   clock?: 'database' | 'caller';
