@@ -131,6 +131,9 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
           }
         }
       }
+      // A tick cancelled (stop, or the lease lost to another process) writes nothing more: what it
+      // read may be older than what the new leader writes.
+      if (signal.aborted) return;
       // Written even without items: timeouts end tasks whether or not the upstream answers.
       try {
         const counts = applyPollBatch(deps.db, batch, items, deps.clock.now(), settings);

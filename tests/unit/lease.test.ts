@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, test } from 'bun:test';
+import { eq } from 'drizzle-orm';
 import type { DB } from '../../src/db/client.ts';
-import { leases } from '../../src/db/schema/index.ts';
+import { leases, tasks } from '../../src/db/schema/index.ts';
 import { createSqliteLeaseStore } from '../../src/db/sqlite-lease.ts';
 import { POLLER_LEASE, type LeaseStore } from '../../src/domain/lease.ts';
 import { createPoller, type PollerDeps } from '../../src/jobs/poller.ts';
@@ -142,7 +143,7 @@ describe('poller role', () => {
   test('a leader whose lease is taken mid-tick finds out on its renew timer and cancels its calls', async () => {
     const userId = createTestUser(db, { quota: 1000 }).id;
     const channelId = createTestChannel(db, 'http://up.test', { key: 'k' });
-    insertTask(db, { userId, channelId, submitTime: T0 });
+    const task = insertTask(db, { userId, channelId, submitTime: T0, progress: '0%' });
     let started!: () => void;
     const inFlight = new Promise<void>((r) => (started = r));
     let aborted = false;
@@ -154,7 +155,8 @@ describe('poller role', () => {
       }));
     };
     // Ticks rarer than the lease: only the renew timer (every lease/3) can notice the loss.
-    const a = createPoller({ ...deps(), config: { ...deps().config, pollIntervalMs: 60_000, pollLeaseMs: 30 } }, { holder: 'a' });
+    // The task times out while the call hangs: a cancelled tick must not write that (the new leader decides).
+    const a = createPoller({ ...deps(), config: { ...deps().config, pollIntervalMs: 60_000, pollLeaseMs: 30, taskTimeoutMs: 500 } }, { holder: 'a' });
     a.start();
     await inFlight;
     expect(a.role()).toBe('leader');
@@ -167,5 +169,6 @@ describe('poller role', () => {
     await a.stop();
     // Stopping a process that lost the lease leaves the new holder's row alone.
     expect(row()[0]!.holder).toBe('b');
+    expect(db.select().from(tasks).where(eq(tasks.id, task.id)).get()).toMatchObject({ progress: '0%', status: '' });
   });
 });
