@@ -86,9 +86,9 @@ export class InProcessTaskFeed implements TaskFeed {
     this.fingerprintOne = c.prepare(`${fp} WHERE id = ?`);
     this.byId = c.prepare('SELECT * FROM tasks WHERE id = ?');
     this.replayUser = c.prepare(
-      'SELECT * FROM tasks WHERE user_id = ? AND submit_time >= ? AND updated_time >= ? ORDER BY updated_time, id LIMIT ?',
+      'SELECT * FROM tasks WHERE user_id = ? AND submit_time >= ? AND updated_time >= ? ORDER BY updated_time DESC, id DESC LIMIT ?',
     );
-    this.replayAll = c.prepare('SELECT * FROM tasks WHERE submit_time >= ? AND updated_time >= ? ORDER BY updated_time, id LIMIT ?');
+    this.replayAll = c.prepare('SELECT * FROM tasks WHERE submit_time >= ? AND updated_time >= ? ORDER BY updated_time DESC, id DESC LIMIT ?');
   }
 
   publish(taskIds: readonly number[]): void {
@@ -143,7 +143,9 @@ export class InProcessTaskFeed implements TaskFeed {
             ? this.replayAll.all(windowStart, since, this.replayLimit)
             : this.replayUser.all(scope.userId, windowStart, since, this.replayLimit);
           const head = this.idOf(last, this.clock.now());
-          for (const raw of rows) yield { eventId: head, row: toTaskRow(raw) };
+          // The newest changes when there are more than the limit (a task's latest state is what a
+          // page needs), sent oldest first.
+          for (const raw of rows.reverse()) yield { eventId: head, row: toTaskRow(raw) };
         }
       }
       while (!signal.aborted) {

@@ -104,4 +104,29 @@ describe('InProcessTaskFeed', () => {
     replay.abort();
     expect(got.map((e) => e.row.id)).toEqual(missed.map((t) => t.id));
   });
+
+  test('a database replay past its limit sends the most recent changes, oldest first', async () => {
+    const db = memoryDb();
+    const clock = new ManualClock(1_800_000_000_000);
+    const feed = new InProcessTaskFeed(db, clock, { bufferSize: 16, changeWindowMs: 3_600_000, replayLimit: 3 });
+    const user = createTestUser(db);
+    const first = insertTask(db, { userId: user.id, submitTime: clock.now(), updatedTime: clock.now() });
+    const ac = new AbortController();
+    const firstEvent = take(feed.subscribe({ userId: user.id }, null, ac.signal), 1);
+    clock.advance(10);
+    db.update(tasks).set({ progress: '5%', updatedTime: clock.now() }).where(eq(tasks.id, first.id)).run();
+    feed.publish([first.id]);
+    const [seen] = await firstEvent;
+    ac.abort();
+    const later = Array.from({ length: 40 }, () => insertTask(db, { userId: user.id, submitTime: clock.now(), updatedTime: clock.now() }));
+    for (const t of later) {
+      clock.advance(10);
+      db.update(tasks).set({ progress: '30%', updatedTime: clock.now() }).where(eq(tasks.id, t.id)).run();
+      feed.publish([t.id]);
+    }
+    const replay = new AbortController();
+    const got = await take(feed.subscribe({ userId: user.id }, seen!.eventId, replay.signal), 3);
+    replay.abort();
+    expect(got.map((e) => e.row.id)).toEqual(later.slice(-3).map((t) => t.id));
+  });
 });
