@@ -83,5 +83,5 @@ export function ensureDemoSetup(db: DB, clock: Clock, baseUrl: string, key: stri
     }).run();
     grantQuotaLogged(tx, root.id, DEMO_ROOT_QUOTA, 'demo starting quota', now);
     return { channelId, rootId: root.id, rootAccessToken: root.accessToken, apiKey, created: true, movedFrom };
-  });
+  }, { behavior: 'immediate' }); // reads before it writes: wait for the write lock, never a stale snapshot
 }

@@ -75,7 +75,9 @@ export function bootstrapRoot(db: DB, clock: Clock, configuredToken: string | nu
       accessToken: token, quota: 0, createdTime: clock.now(),
     }).run();
     return { created: true, generatedToken: configuredToken ? null : token };
-  });
+    // Immediate: it reads before it writes, and processes starting together must wait for the
+    // write lock (busy_timeout) rather than fail on a stale read snapshot.
+  }, { behavior: 'immediate' });
 }
 
 /** Replace the caller's access token; the old one stops working at once. */
@@ -107,7 +109,7 @@ export function createUser(db: DB, clock: Clock, actor: User, input: CreateUserI
     }).returning().get();
     if (input.quota === undefined || input.quota === 0) return created;
     return setQuotaLogged(tx, created.id, input.quota, `by admin ${actor.id} (${actor.username})`, now) ?? created;
-  });
+  }, { behavior: 'immediate' });
   return { ...userView(toUser(row)), access_token: token };
 }
 
