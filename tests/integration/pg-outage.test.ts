@@ -67,6 +67,19 @@ describe('a query error is not an outage', () => {
   });
 });
 
+describe('a connection cut by the server', () => {
+  test('a terminated backend is an outage for its query; the same pool goes on with a new connection', async () => {
+    const sleeper = failure(writer.$client`SELECT pg_sleep(30)`);
+    const victim = await waitFor(async () => (await listener.$client<{ pid: number }[]>`
+      SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'`)[0], 'the running query');
+    await listener.$client`SELECT pg_terminate_backend(${victim.pid})`;
+    const err = await sleeper;
+    expect(['57P01', 'CONNECTION_CLOSED']).toContain((err as { code?: string }).code ?? '');
+    expect(isUnavailableError(err)).toBe(true);
+    expect(await pingDatabase(writer, PING_TIMEOUT_MS)).toBe(true);
+  });
+});
+
 describe('the server stops and comes back', () => {
   test('while it is down: ping false, queries unavailable; afterwards the same instances work and listen again', async () => {
     expect(await pingDatabase(writer, PING_TIMEOUT_MS)).toBe(true);
