@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test';
-import { DatabaseUnavailable, isUnavailableError, withAvailability } from '../../src/db/pg/health.ts';
+import postgres from 'postgres';
+import { DatabaseUnavailable, isUnavailableError, pingDatabase, withAvailability } from '../../src/db/pg/health.ts';
 
 /**
  * The classification table, on error shapes as postgres.js and Bun produce them (a `code` on the
@@ -43,5 +44,22 @@ describe('withAvailability', () => {
     const original = withCode('23505');
     expect(await withAvailability(() => Promise.reject(original)).catch((e: unknown) => e)).toBe(original);
     expect(await withAvailability(async () => 42)).toBe(42);
+  });
+});
+
+describe('a server that accepts connections and never answers', () => {
+  test('the ping gives up at its timeout, and a query fails as unavailable at the connect timeout', async () => {
+    const silent = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
+    const sql = postgres(`postgres://u:secret@127.0.0.1:${silent.port}/db`, { max: 1, connect_timeout: 0.3, onnotice: () => {} });
+    try {
+      expect(await pingDatabase({ $client: sql }, 100)).toBe(false);
+      const err = await withAvailability(() => sql`SELECT 1`).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DatabaseUnavailable);
+      expect((err as DatabaseUnavailable).reason).toBe('CONNECT_TIMEOUT');
+      expect((err as Error).message).not.toContain('secret');
+    } finally {
+      await sql.end({ timeout: 0 });
+      silent.stop(true);
+    }
   });
 });

@@ -73,7 +73,7 @@ export async function withAvailability<T>(fn: () => Promise<T>): Promise<T> {
  * Whether the server answers `SELECT 1` within `timeoutMs`. Never throws. A ping that times out
  * leaves its query to fail or finish on its own (its result is ignored).
  */
-export async function pingDatabase(db: PgDB, timeoutMs: number): Promise<boolean> {
+export async function pingDatabase(db: Pick<PgDB, '$client'>, timeoutMs: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), timeoutMs);
