@@ -112,5 +112,13 @@ describe('the server stops and comes back', () => {
     await notifyTaskChanges(writer, [2, 3]);
     await waitFor(() => received.includes(3), 'a change after the outage', 15_000);
     expect(received).toEqual([1, 2, 3]);
+
+    // Stopping a listener that lived through the reconnect silences it.
+    await unlistens[0]!();
+    const marker: number[] = [];
+    unlistens.push(await onTaskChanges(listener, (ids) => marker.push(...ids)));
+    await notifyTaskChanges(writer, [4]);
+    await waitFor(() => marker.includes(4), 'the marker listener');
+    expect(received).toEqual([1, 2, 3]);
   });
 });

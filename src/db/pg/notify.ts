@@ -108,6 +108,8 @@ async function listenChannel(db: PgDB, channel: string, onPayload: (payload: str
     if (opts.onReconnect) guard(opts.onReconnect);
   });
   return async () => {
+    // After a reconnect postgres.js holds a new copy of the listener that its `unlisten` no longer
+    // finds (the channel stays LISTENed on that connection): `stopped` is what silences it.
     stopped = true;
     await req.unlisten();
   };
