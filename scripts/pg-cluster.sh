@@ -3,6 +3,9 @@
 # loopback port, never the system cluster. Installs Debian's `postgresql` when it is missing.
 #   scripts/pg-cluster.sh start   → prints `PGDIR=<folder>` and `DATABASE_URL=<url>` lines
 #   scripts/pg-cluster.sh stop <folder>
+#   scripts/pg-cluster.sh halt <folder>     stops the server, keeps the folder (outage tests)
+#   scripts/pg-cluster.sh resume <folder>   starts it again on the same port
+#   scripts/pg-cluster.sh restart <folder>  both (open connections are cut)
 set -euo pipefail
 
 pg_bin() {
@@ -45,9 +48,9 @@ start() {
     cat "$dir/initdb.log" >&2; exit 1; }
   for attempt in 1 2 3; do
     port=$(free_port)
-    if as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
-      start >/dev/null 2>&1; then
+    # Kept in the folder so `resume` starts the same server on the same port.
+    echo "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" >"$dir/opts"
+    if as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -o "$(cat "$dir/opts")" start >/dev/null 2>&1; then
       echo "PGDIR=$dir"
       echo "DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres"
       return 0
@@ -64,8 +67,19 @@ stop() {
   rm -rf "$dir"
 }
 
+halt() {
+  as_pg "$(pg_bin)/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null
+}
+
+resume() {
+  as_pg "$(pg_bin)/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 30 -o "$(cat "$1/opts")" start >/dev/null
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop "${2:?folder}" ;;
-  *) echo "usage: $0 start | stop <folder>" >&2; exit 2 ;;
+  halt) halt "${2:?folder}" ;;
+  resume) resume "${2:?folder}" ;;
+  restart) halt "${2:?folder}" && resume "$2" ;;
+  *) echo "usage: $0 start | stop <folder> | halt <folder> | resume <folder> | restart <folder>" >&2; exit 2 ;;
 esac

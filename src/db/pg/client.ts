@@ -32,10 +32,21 @@ export interface PgOptions {
   connectTimeoutS?: number;
 }
 
+/**
+ * Seconds before a connection is tried again after a failed one. postgres.js's default grows to
+ * 20 s after a few failures, and every query of the pool waits it out: during an outage a request
+ * would hang well past the 5 s the spec allows before failing, and after the server returns the
+ * pool (and the LISTEN connection) would stay away for as long. Capped at half a second instead.
+ */
+export function reconnectBackoffS(retries: number): number {
+  return Math.min(0.05 * 2 ** retries, 0.5) * (0.5 + Math.random() / 2);
+}
+
 function client(url: string, max: number, connectTimeoutS: number): Sql {
   return postgres(url, {
     max,
     connect_timeout: connectTimeoutS,
+    backoff: reconnectBackoffS,
     idle_timeout: 60,
     onnotice: () => {},
     // ms times and quotas are bigint columns; JavaScript numbers hold them exactly up to 2^53.

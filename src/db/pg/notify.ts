@@ -1,0 +1,133 @@
+import type { Sql, TransactionSql } from 'postgres';
+import type { PgDB } from './client.ts';
+import type { PgRunner } from './money.ts';
+
+/**
+ * Change notifications between replicas (SPEC §13 options, §14 live updates) over PostgreSQL
+ * LISTEN/NOTIFY. NOTIFY is transactional: sent inside a transaction it is delivered when that
+ * transaction commits and never when it rolls back, which is the "after commit" rule the task feed
+ * needs, with no window where a listener hears of a row it cannot read yet.
+ *
+ * Listening uses postgres.js `sql.listen`: one dedicated connection per PgDB, re-established by the
+ * library when it drops, with every channel listened to again. Notifications sent while a replica
+ * was disconnected are lost (PostgreSQL keeps none for absent listeners), so every listener here
+ * takes `onReconnect`, called each time the LISTEN is in place again after the first: the caller
+ * reloads what may have changed during the gap (options: reload the rows; the task feed: replay
+ * recent changes from the database, as it does for an unknown event id).
+ *
+ * How a PostgreSQL TaskFeed uses this (the wiring step): its `publish(ids)` is the writers' hook,
+ * but on PostgreSQL the writers call `notifyTaskChanges(tx, ids)` inside their own transaction
+ * instead, so one commit carries both the rows and the news of them. Each replica's feed runs
+ * `onTaskChanges(db, (ids) => localFeed.publish(ids))` once at start: the listener hands the ids to
+ * the replica's in-memory feed (fingerprints drop what did not move, event ids, buffer, per-user
+ * filtering as in InProcessTaskFeed), whose subscribers then read the rows. This includes the
+ * replica's own writes, which come back through LISTEN too, so there is one path for all of them.
+ */
+
+export const OPTIONS_CHANNEL = 'mjgw_options';
+export const TASKS_CHANNEL = 'mjgw_tasks';
+
+/** PostgreSQL refuses payloads of 8000 bytes or more; ids are ASCII, so bytes are characters. */
+export const MAX_PAYLOAD_BYTES = 7900;
+
+type Runner = PgRunner | Sql | TransactionSql;
+const sqlOf = (r: Runner): Sql | TransactionSql => ('$client' in r ? r.$client : r);
+
+/** Comma-separated ids, each payload under MAX_PAYLOAD_BYTES. */
+export function encodeTaskIds(taskIds: readonly number[], maxBytes = MAX_PAYLOAD_BYTES): string[] {
+  const payloads: string[] = [];
+  let current = '';
+  for (const id of new Set(taskIds)) {
+    if (!Number.isSafeInteger(id) || id <= 0) continue;
+    const piece = String(id);
+    if (current.length > 0 && current.length + 1 + piece.length > maxBytes) {
+      payloads.push(current);
+      current = '';
+    }
+    current = current.length > 0 ? `${current},${piece}` : piece;
+  }
+  if (current.length > 0) payloads.push(current);
+  return payloads;
+}
+
+/** The ids of one payload; anything that is not a positive integer is dropped (any client may NOTIFY). */
+export function decodeTaskIds(payload: string): number[] {
+  const ids: number[] = [];
+  for (const part of payload.split(',')) {
+    if (!/^\d{1,15}$/.test(part)) continue;
+    const id = Number(part);
+    if (id > 0) ids.push(id);
+  }
+  return ids;
+}
+
+/**
+ * Announce changed tasks. Pass the writer's open transaction: the notification goes out when it
+ * commits, not at all when it rolls back. One statement sends every payload (a batch of thousands
+ * of ids is a few payloads, one round trip).
+ */
+export async function notifyTaskChanges(runner: Runner, taskIds: readonly number[]): Promise<void> {
+  const payloads = encodeTaskIds(taskIds);
+  if (payloads.length === 0) return;
+  const sql = sqlOf(runner);
+  await sql`SELECT pg_notify(${TASKS_CHANNEL}, p) FROM unnest(${payloads}::text[]) AS p`;
+}
+
+/** Announce that the options rows changed (inside the writing transaction, or after it). */
+export async function notifyOptionsChanged(runner: Runner): Promise<void> {
+  await sqlOf(runner)`SELECT pg_notify(${OPTIONS_CHANNEL}, '')`;
+}
+
+export interface ListenOptions {
+  /** Called when the LISTEN is in place again after a lost connection: reload what the gap hid. */
+  onReconnect?: () => void;
+  /** A callback that threw (the listener keeps running). */
+  onError?: (err: unknown) => void;
+}
+
+/** Stops listening; other listeners on the same PgDB and channel keep theirs. */
+export type Unlisten = () => Promise<void>;
+
+async function listenChannel(db: PgDB, channel: string, onPayload: (payload: string) => void, opts: ListenOptions): Promise<Unlisten> {
+  let first = true;
+  let stopped = false;
+  const guard = (fn: () => void) => {
+    if (stopped) return;
+    try {
+      fn();
+    } catch (err) {
+      opts.onError?.(err);
+    }
+  };
+  const req = await db.$client.listen(channel, (payload) => guard(() => onPayload(payload)), () => {
+    // postgres.js calls this after every successful LISTEN: the first time, and after each reconnect.
+    if (first) {
+      first = false;
+      return;
+    }
+    if (opts.onReconnect) guard(opts.onReconnect);
+  });
+  return async () => {
+    // After a reconnect postgres.js holds a new copy of the listener that its `unlisten` no longer
+    // finds (the channel stays LISTENed on that connection): `stopped` is what silences it.
+    stopped = true;
+    await req.unlisten();
+  };
+}
+
+/**
+ * Option changes made through any replica. The in-memory OptionsStore reloads on each call:
+ * `onOptionsChanged(db, () => store.refresh())`. A reconnect also calls `callback` (a change may
+ * have been announced while this replica was not listening), unless `onReconnect` is given.
+ */
+export function onOptionsChanged(db: PgDB, callback: () => void, opts: ListenOptions = {}): Promise<Unlisten> {
+  return listenChannel(db, OPTIONS_CHANNEL, () => callback(), { onReconnect: callback, ...opts });
+}
+
+/** Ids of tasks changed by any replica (this one included), delivered after their commit. */
+export function onTaskChanges(db: PgDB, callback: (taskIds: number[]) => void, opts: ListenOptions = {}): Promise<Unlisten> {
+  return listenChannel(db, TASKS_CHANNEL, (payload) => {
+    const ids = decodeTaskIds(payload);
+    if (ids.length > 0) callback(ids);
+  }, opts);
+}
