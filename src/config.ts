@@ -149,6 +149,11 @@ function parseEnv<T extends z.ZodType>(schema: T, vars: Record<string, string>):
 
 /** Parse an environment (process.env by default) into a frozen config, or throw ConfigError. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // The PostgreSQL backend is not wired into the gateway yet: a set DATABASE_URL must not be
+  // silently ignored (the operator would think replicas share a database). The value is never echoed.
+  if ((env.DATABASE_URL ?? '').trim() !== '') {
+    throw new ConfigError('invalid configuration: DATABASE_URL: the PostgreSQL backend is not available in this version; unset it to run on SQLite (DATABASE_PATH)');
+  }
   const cleaned = setVariables(env, envSchema.shape);
   const e = parseEnv(envSchema, cleaned);
   const optionOverrides: Record<string, string> = {};

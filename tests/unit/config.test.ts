@@ -87,6 +87,22 @@ describe('config', () => {
   });
 });
 
+describe('DATABASE_URL before the PostgreSQL backend is wired', () => {
+  test('a set DATABASE_URL stops start-up with one line naming it, exit 2, never echoing the URL', async () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u:pw@h/db' })).toThrow(ConfigError);
+    expect(loadConfig({ DATABASE_URL: ' ' }).databasePath).toBe('./data/mj-gateway.db');
+    const proc = Bun.spawn(['bun', 'src/index.ts'], {
+      env: { PATH: process.env.PATH ?? '', DATABASE_URL: 'postgres://user:s3cret-pw@db.example/mj' }, stdout: 'pipe', stderr: 'pipe',
+    });
+    const code = await proc.exited;
+    const err = (await new Response(proc.stderr).text()).trim();
+    expect(code).toBe(2);
+    expect(err).toStartWith('invalid configuration: DATABASE_URL: ');
+    expect(err).not.toContain('s3cret-pw');
+    expect(err.split('\n')).toHaveLength(1);
+  });
+});
+
 describe('simulator config', () => {
   test('defaults and overrides', () => {
     expect(loadSimulatorConfig({})).toEqual({ port: 8090, host: '127.0.0.1', secret: null, stepMs: 1000, slowMs: 65000 });
