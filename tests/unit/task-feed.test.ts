@@ -18,10 +18,20 @@ async function take(gen: AsyncGenerator<TaskFeedEvent>, n: number): Promise<Task
   return out;
 }
 
-function setup(bufferSize = 16) {
+/** The event id a live subscriber gets for the change `change` makes (then it disconnects). */
+async function firstEventOf(feed: InProcessTaskFeed, userId: number, change: () => void): Promise<TaskFeedEvent> {
+  const ac = new AbortController();
+  const firstEvent = take(feed.subscribe({ userId }, null, ac.signal), 1);
+  change();
+  const [seen] = await firstEvent;
+  ac.abort();
+  return seen!;
+}
+
+function setup(bufferSize = 16, replayLimit?: number) {
   const db = memoryDb();
   const clock = new ManualClock(1_800_000_000_000);
-  const feed = new InProcessTaskFeed(db, clock, { bufferSize, changeWindowMs: 3_600_000 });
+  const feed = new InProcessTaskFeed(db, clock, { bufferSize, changeWindowMs: 3_600_000, ...(replayLimit ? { replayLimit } : {}) });
   const user = createTestUser(db);
   const other = createTestUser(db);
   const touch = (id: number, progress: string) => {
@@ -56,18 +66,12 @@ describe('InProcessTaskFeed', () => {
 
   test('a reconnect inside the buffer replays exactly the missed changes; beyond it, the database does', async () => {
     const { feed, user, touch, task } = setup(16);
-    const first = task(user.id);
-    const ac = new AbortController();
-    const live = feed.subscribe({ userId: user.id }, null, ac.signal);
-    const firstEvent = take(live, 1);
-    touch(first.id, '5%');
-    const [seen] = await firstEvent;
-    ac.abort();
+    const seen = await firstEventOf(feed, user.id, () => touch(task(user.id).id, '5%'));
 
     const missed = task(user.id);
     touch(missed.id, '20%');
     const replay = new AbortController();
-    const again = await take(feed.subscribe({ userId: user.id }, seen!.eventId, replay.signal), 1);
+    const again = await take(feed.subscribe({ userId: user.id }, seen.eventId, replay.signal), 1);
     replay.abort();
     expect(again.map((e) => e.row.id)).toEqual([missed.id]);
 
@@ -75,7 +79,7 @@ describe('InProcessTaskFeed', () => {
     const many = Array.from({ length: 40 }, () => task(user.id));
     for (const t of many) touch(t.id, '30%');
     const fromDb = new AbortController();
-    const replayed = await take(feed.subscribe({ userId: user.id }, seen!.eventId, fromDb.signal), 42);
+    const replayed = await take(feed.subscribe({ userId: user.id }, seen.eventId, fromDb.signal), 42);
     fromDb.abort();
     const ids = new Set(replayed.map((e) => e.row.id));
     expect(ids.has(missed.id)).toBe(true);
@@ -84,18 +88,12 @@ describe('InProcessTaskFeed', () => {
 
   test('a replay read while new changes trim the buffer misses none of what it replays', async () => {
     const { feed, user, touch, task } = setup(16);
-    const first = task(user.id);
-    const ac = new AbortController();
-    const live = feed.subscribe({ userId: user.id }, null, ac.signal);
-    const firstEvent = take(live, 1);
-    touch(first.id, '5%');
-    const [seen] = await firstEvent;
-    ac.abort();
+    const seen = await firstEventOf(feed, user.id, () => touch(task(user.id).id, '5%'));
 
     const missed = Array.from({ length: 12 }, () => task(user.id));
     for (const t of missed) touch(t.id, '10%');
     const replay = new AbortController();
-    const gen = feed.subscribe({ userId: user.id }, seen!.eventId, replay.signal);
+    const gen = feed.subscribe({ userId: user.id }, seen.eventId, replay.signal);
     const got = await take(gen, 1);
     // While the reader is suspended after its first event, 20 more changes trim the buffer.
     const later = Array.from({ length: 20 }, () => task(user.id));
@@ -106,26 +104,12 @@ describe('InProcessTaskFeed', () => {
   });
 
   test('a database replay past its limit sends the most recent changes, oldest first', async () => {
-    const db = memoryDb();
-    const clock = new ManualClock(1_800_000_000_000);
-    const feed = new InProcessTaskFeed(db, clock, { bufferSize: 16, changeWindowMs: 3_600_000, replayLimit: 3 });
-    const user = createTestUser(db);
-    const first = insertTask(db, { userId: user.id, submitTime: clock.now(), updatedTime: clock.now() });
-    const ac = new AbortController();
-    const firstEvent = take(feed.subscribe({ userId: user.id }, null, ac.signal), 1);
-    clock.advance(10);
-    db.update(tasks).set({ progress: '5%', updatedTime: clock.now() }).where(eq(tasks.id, first.id)).run();
-    feed.publish([first.id]);
-    const [seen] = await firstEvent;
-    ac.abort();
-    const later = Array.from({ length: 40 }, () => insertTask(db, { userId: user.id, submitTime: clock.now(), updatedTime: clock.now() }));
-    for (const t of later) {
-      clock.advance(10);
-      db.update(tasks).set({ progress: '30%', updatedTime: clock.now() }).where(eq(tasks.id, t.id)).run();
-      feed.publish([t.id]);
-    }
+    const { feed, user, touch, task } = setup(16, 3);
+    const seen = await firstEventOf(feed, user.id, () => touch(task(user.id).id, '5%'));
+    const later = Array.from({ length: 40 }, () => task(user.id));
+    for (const t of later) touch(t.id, '30%');
     const replay = new AbortController();
-    const got = await take(feed.subscribe({ userId: user.id }, seen!.eventId, replay.signal), 3);
+    const got = await take(feed.subscribe({ userId: user.id }, seen.eventId, replay.signal), 3);
     replay.abort();
     expect(got.map((e) => e.row.id)).toEqual(later.slice(-3).map((t) => t.id));
   });
