@@ -9,13 +9,16 @@ import { freshDatabase, HEAVY_USER, ROOT_TOKEN } from '../seed.ts';
 
 /**
  * Image forwarder (SPEC §12): a cached SUCCESS image vs the simulator served directly, an
- * uncached one vs a bare Bun fetch → Response proxy, and the product's resident memory while a
+ * uncached one vs a bare Bun fetch → Response proxy (once streamed without Content-Length, once a
+ * small PNG that declares its length, as CDNs answer), and the product's resident memory while a
  * 1 GiB image streams through it (the bare proxy's growth shown for context).
  */
 
 const SECRET = 'sim-secret';
 const IMAGE_BYTES = 256 * 1024;
-const MJ = { cached: '1900000000000001', uncached: '1900000000000002', huge: '1900000000000003' } as const;
+const MJ = { cached: '1900000000000001', uncached: '1900000000000002', huge: '1900000000000003', sized: '1900000000000004' } as const;
+/** A small PNG the simulator renders in memory and sends with Content-Length, as a CDN does. */
+const SIZED_PATH = '/images/upload_0123456789abcdef.png';
 
 interface ImageRig {
   sim: Child;
@@ -35,6 +38,7 @@ function rig(ctx: BenchContext): Promise<ImageRig> {
     add.run(HEAVY_USER.id, MJ.cached, now, now, now, `${sim.url}/images/big-${IMAGE_BYTES}.png`, 'SUCCESS', '100%', now);
     add.run(HEAVY_USER.id, MJ.uncached, now, now, 0, `${sim.url}/images/big-${IMAGE_BYTES}.png`, 'IN_PROGRESS', '50%', now);
     add.run(HEAVY_USER.id, MJ.huge, now, now, 0, `${sim.url}/images/big-${ctx.settings.streamBytes}.png`, 'IN_PROGRESS', '50%', now);
+    add.run(HEAVY_USER.id, MJ.sized, now, now, 0, `${sim.url}${SIZED_PATH}`, 'IN_PROGRESS', '50%', now);
     db.close();
     const product = ctx.own(await spawnProduct({ name: 'product-image', databasePath: path, rootToken: ROOT_TOKEN, imageCacheDir: join(ctx.runDir, 'images-image'), extraEnv: ctx.backend.productEnv(path) }));
     const proxy = ctx.own(await spawnRaw('raw-proxy', 'raw-proxy.ts', [sim.url]));
@@ -82,6 +86,13 @@ export async function imageMeasures(ctx: BenchContext): Promise<Measurement[]> {
   const [cached, direct] = await pair(ctx, ['product, cached', 'simulator direct'], [`${product.url}/mj/image/${MJ.cached}`, `${sim.url}/images/big-${IMAGE_BYTES}.png`], c);
   progress(`uncached image (${kb}), ${c} clients`);
   const [uncached, bare] = await pair(ctx, ['product, uncached', 'bare Bun proxy'], [`${product.url}/mj/image/${MJ.uncached}`, `${proxy.url}/images/big-${IMAGE_BYTES}.png`], c);
+  const sizedHead = await fetch(`${sim.url}${SIZED_PATH}`);
+  const sizedBytes = Number(sizedHead.headers.get('content-length'));
+  await sizedHead.arrayBuffer();
+  if (!(sizedBytes > 0)) throw new Error('the simulator sent no Content-Length for its rendered PNG');
+  const sizedKb = `${(sizedBytes / 1024).toFixed(0)} KiB`;
+  progress(`uncached image with Content-Length (${sizedKb}), ${c} clients`);
+  const [sized, sizedBare] = await pair(ctx, ['product, uncached sized', 'bare Bun proxy'], [`${product.url}/mj/image/${MJ.sized}`, `${proxy.url}${SIZED_PATH}`], c);
   const mb = Math.round(ctx.settings.streamBytes / 1024 / 1024);
   progress(`streaming ${fmtCount(mb)} MiB through the product and the bare proxy`);
   const productGrowth = await rssGrowth(product, `${product.url}/mj/image/${MJ.huge}`, ctx.settings.streamBytes);
@@ -89,6 +100,7 @@ export async function imageMeasures(ctx: BenchContext): Promise<Measurement[]> {
   return [
     ctx.measurement({ id: 'image.cached', label: `image forwarder, cached SUCCESS ${kb} (${c} clients)`, product: cached.rate, baseline: direct.rate, unit: 'img/s', baselineLabel: 'simulator direct', goal: { kind: 'ratio-min', value: 0.9 } }),
     ctx.measurement({ id: 'image.uncached', label: `image forwarder, uncached ${kb} (${c} clients)`, product: uncached.rate, baseline: bare.rate, unit: 'img/s', baselineLabel: 'bare Bun proxy', goal: { kind: 'ratio-min', value: 0.9 } }),
+    ctx.measurement({ id: 'image.uncached-sized', label: `image forwarder, uncached ${sizedKb} PNG with Content-Length (${c} clients)`, product: sized.rate, baseline: sizedBare.rate, unit: 'img/s', baselineLabel: 'bare Bun proxy', goal: { kind: 'ratio-min', value: 0.9 } }),
     ctx.measurement({ id: 'image.rss', label: `image forwarder RSS growth, ${fmtCount(mb)} MiB streamed`, product: productGrowth, baseline: proxyGrowth, unit: 'MB', baselineLabel: 'bare Bun proxy', goal: { kind: 'max', value: 50 } }),
   ];
 }
