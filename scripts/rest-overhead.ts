@@ -9,6 +9,7 @@ import { createApp } from '../src/app.ts';
 import { authenticateManagement } from '../src/auth/management.ts';
 import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/client.ts';
+import { createSqliteStore } from '../src/db/sqlite/store.ts';
 import type { AppDeps } from '../src/deps.ts';
 import { OptionsStore } from '../src/domain/options.ts';
 import { noTaskFeed } from '../src/domain/task-feed.ts';
@@ -29,7 +30,7 @@ const dir = mkdtempSync(join(import.meta.dir, '../.tmp/rest-overhead-'));
 const db = openDatabase(join(dir, 'b.db'));
 const config = loadConfig({ PORT: '0', DATABASE_PATH: join(dir, 'b.db'), UPDATE_TASK: 'false' });
 const deps: AppDeps = {
-  db, config, clock: systemClock, options: OptionsStore.bootstrap(db, config.optionOverrides), logger: silentLogger,
+  db, store: createSqliteStore(db), config, clock: systemClock, options: OptionsStore.bootstrap(db, config.optionOverrides), logger: silentLogger,
   serverAddress: () => 'http://localhost:3000', fetch: globalThis.fetch, startedAt: Date.now(), version: 'bench',
   database: 'sqlite', metrics: createMetrics(), pollerRole: () => 'off', taskFeed: noTaskFeed,
   listing: inThreadListing(db),

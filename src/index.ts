@@ -3,6 +3,7 @@ import { startDemo } from './demo.ts';
 import { createPoller, type Poller } from './jobs/poller.ts';
 import { createWebhookWorker } from './jobs/webhooks.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { createSqliteStore } from './db/sqlite/store.ts';
 import { openDatabase, type DB } from './db/client.ts';
 import { createSqliteLeaseStore } from './db/sqlite-lease.ts';
 import type { AppDeps } from './deps.ts';
@@ -73,7 +74,7 @@ async function main(): Promise<void> {
   let listeningPort = config.port;
   let poller: Poller | null = null;
   const deps: AppDeps = {
-    db, database: 'sqlite', config, listing, logger, clock, options, metrics: createMetrics(),
+    db, store: createSqliteStore(db), database: 'sqlite', config, listing, logger, clock, options, metrics: createMetrics(),
     serverAddress: () => config.serverAddress ?? `http://localhost:${listeningPort}`,
     fetch: globalThis.fetch,
     pollerRole: () => poller?.role() ?? 'off',

@@ -1,6 +1,7 @@
 import { createApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import type { DB } from '../../src/db/client.ts';
+import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 import type { AppDeps } from '../../src/deps.ts';
 import { inThreadListing, type ListingExecutor } from '../../src/domain/listing-executor.ts';
 import { ListingPool } from '../../src/domain/listing-pool.ts';
@@ -46,7 +47,7 @@ export async function startTestServer(opts: {
     ? new ListingPool({ path, size: Math.max(1, config.readWorkers), logger })
     : inThreadListing(db);
   const deps: AppDeps = {
-    db, database: 'sqlite', config, listing, clock, options, metrics: createMetrics(),
+    db, store: createSqliteStore(db), database: 'sqlite', config, listing, clock, options, metrics: createMetrics(),
     logger,
     serverAddress: () => config.serverAddress ?? `http://localhost:${port}`,
     fetch: opts.fetch ?? globalThis.fetch,
