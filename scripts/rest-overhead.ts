@@ -28,9 +28,10 @@ import { z } from 'zod';
 const TOKEN = 'bench-root-access-token-0123456789';
 const dir = mkdtempSync(join(import.meta.dir, '../.tmp/rest-overhead-'));
 const db = openDatabase(join(dir, 'b.db'));
+const store = createSqliteStore(db);
 const config = loadConfig({ PORT: '0', DATABASE_PATH: join(dir, 'b.db'), UPDATE_TASK: 'false' });
 const deps: AppDeps = {
-  db, store: createSqliteStore(db), config, clock: systemClock, options: OptionsStore.bootstrap(db, config.optionOverrides), logger: silentLogger,
+  db, store, config, clock: systemClock, options: OptionsStore.bootstrap(db, config.optionOverrides), logger: silentLogger,
   serverAddress: () => 'http://localhost:3000', fetch: globalThis.fetch, startedAt: Date.now(), version: 'bench',
   database: 'sqlite', metrics: createMetrics(), pollerRole: () => 'off', taskFeed: noTaskFeed,
   listing: inThreadListing(db),
@@ -47,8 +48,8 @@ const creds = { authorization: headers.authorization, newApiUser: headers['new-a
 const benches: Array<[string, () => unknown]> = [];
 const bench = (name: string, fn: () => unknown) => benches.push([name, fn]);
 
-bench('floor: auth + listTasks + items + JSON', () => {
-  const user = authenticateManagement(db, creds, 1);
+bench('floor: auth + listTasks + items + JSON', async () => {
+  const user = await authenticateManagement(store, creds, 1);
   const page = listTasks(db, selfFilter(user.id, {}), {});
   const policy = { forward: deps.options.get('mj_forward_url_enabled'), serverAddress: deps.serverAddress() };
   return JSON.stringify({ success: true, message: '', data: { ...page, items: page.items.map((r) => taskItem(r, policy)) } });
@@ -60,7 +61,7 @@ const sample = (() => {
 const outputSchema = z.object({ items: z.array(taskItemSchema), total: z.number(), page: z.number(), page_size: z.number() });
 bench('zod output validation of one page', () => outputSchema.parse(sample));
 bench('zod input parse (empty query)', () => selfTaskQuerySchema.optional().parse({}));
-bench('auth only', () => authenticateManagement(db, creds, 1));
+bench('auth only', () => authenticateManagement(store, creds, 1));
 bench('listTasks only (page 1, user)', () => listTasks(db, selfFilter(1, {}), {}));
 bench('tRPC caller mj.self + JSON', async () => JSON.stringify(await createCaller(createContextInner(deps, creds, 'r')).mj.self({})));
 bench('REST /api/mj/self via app.handle + body', async () => (await app.handle(new Request('http://localhost/api/mj/self', { headers }))).text());
