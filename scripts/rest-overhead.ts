@@ -36,7 +36,7 @@ const deps: AppDeps = {
   database: 'sqlite', metrics: createMetrics(), pollerRole: () => 'off', taskFeed: noTaskFeed,
   listing: inThreadListing(db),
 };
-bootstrapRoot(db, systemClock, TOKEN);
+await bootstrapRoot(store, systemClock, TOKEN);
 const insert = db.$client.prepare("INSERT INTO tasks (user_id, mj_id, submit_time, prompt, image_url, status, progress) VALUES (1, ?1, ?2, 'a cat', 'https://x/1.png', 'SUCCESS', '100%')");
 db.$client.transaction(() => { for (let i = 0; i < 1000; i++) insert.run(String(1e15 + i), 1_712_000_000_000 + i); })();
 

@@ -85,9 +85,9 @@ async function main(): Promise<void> {
   };
   const app = listenOrExit(createApp(deps), config, db);
   listeningPort = app.server?.port ?? config.port;
-  // After listen (so a start on a busy port creates nothing) and before any await (so no request
-  // is served before root exists).
-  const root = bootstrapRoot(db, clock, config.initialRootAccessToken);
+  // After listen (so a start on a busy port creates nothing) and first thing after it: SQLite's
+  // store writes before its promise settles, so no request is served before root exists.
+  const root = await bootstrapRoot(deps.store, clock, config.initialRootAccessToken);
   if (root.generatedToken && !config.demo) {
     // Printed once, on the first start, to the terminal only: never written to the log stream.
     // With DEMO the banner prints it, so it still appears once.

@@ -40,7 +40,7 @@ export async function startTestServer(opts: {
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: path, UPDATE_TASK: 'false', ...opts.env });
   const clock = opts.clock ?? systemClock;
   const options = OptionsStore.bootstrap(db, config.optionOverrides);
-  bootstrapRoot(db, clock, ROOT_TOKEN);
+  await bootstrapRoot(createSqliteStore(db), clock, ROOT_TOKEN);
   let port = 0;
   const logger = opts.logger ?? silentLogger;
   const listing = opts.listing === 'pool'

@@ -31,7 +31,7 @@ const channelFields = {
 
 const userRouter = router({
   list: adminProcedure.input(pageQuerySchema.optional()).output(page(userViewSchema))
-    .query(({ ctx, input }) => listUsers(ctx.deps.db, input ?? {})),
+    .query(({ ctx, input }) => listUsers(ctx.deps.store, input ?? {})),
 
   /** Returns the new user's access token (the only time it is shown). */
   create: adminProcedure.input(z.object({
@@ -40,7 +40,7 @@ const userRouter = router({
     quota: quota.optional(),
     display_name: z.string().trim().max(64).optional(),
   })).output(z.object({ id: z.number(), username: z.string(), role: z.number(), access_token: z.string() }))
-    .mutation(({ ctx, input }) => createUser(ctx.deps.db, ctx.deps.clock, ctx.user, input)),
+    .mutation(({ ctx, input }) => createUser(ctx.deps.store, ctx.deps.clock, ctx.user, input)),
 
   update: adminProcedure.input(z.object({
     id: z.number().int().positive(),
@@ -48,7 +48,7 @@ const userRouter = router({
     quota: quota.optional(),
     role: role.optional(),
     display_name: z.string().trim().max(64).optional(),
-  })).output(userViewSchema).mutation(({ ctx, input }) => updateUser(ctx.deps.db, ctx.deps.clock, ctx.user, input)),
+  })).output(userViewSchema).mutation(({ ctx, input }) => updateUser(ctx.deps.store, ctx.deps.clock, ctx.user, input)),
 });
 
 const channelRouter = router({
@@ -97,7 +97,7 @@ const logItemSchema = z.object({
 
 const logRouter = router({
   list: adminProcedure.input(logListQuerySchema.optional()).output(page(logItemSchema))
-    .query(({ ctx, input }) => listLogs(ctx.deps.db, input ?? {})),
+    .query(({ ctx, input }) => listLogs(ctx.deps.store, input ?? {})),
 });
 
 export const adminRouter = router({ user: userRouter, channel: channelRouter, option: optionRouter, log: logRouter });
