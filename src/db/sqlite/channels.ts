@@ -5,12 +5,39 @@ import { CHANNEL_STATUS, channels, type ChannelRow } from '../schema/index.ts';
 type NewChannelRow = Omit<ChannelRow, 'id' | 'usedQuota'>;
 type ChannelPatchRow = Partial<Pick<ChannelRow, 'name' | 'baseUrl' | 'key' | 'priority' | 'weight' | 'status'>>;
 
+/** The channel reads of every submit and image request, prepared once per connection. */
+function buildStatements(db: DB) {
+  return {
+    byId: db.select().from(channels).where(eq(channels.id, sql.placeholder('id'))).prepare(),
+    enabled: db.select().from(channels).where(eq(channels.status, CHANNEL_STATUS.enabled)).prepare(),
+    baseUrls: db.select({ baseUrl: channels.baseUrl }).from(channels).prepare(),
+    endpoints: db.select({ id: channels.id, baseUrl: channels.baseUrl, key: channels.key }).from(channels).prepare(),
+  };
+}
+const statementCache = new WeakMap<DB, ReturnType<typeof buildStatements>>();
+
+function statements(db: DB) {
+  let s = statementCache.get(db);
+  if (!s) statementCache.set(db, (s = buildStatements(db)));
+  return s;
+}
+
+/**
+ * The synchronous reads and the auto-disable of the relay's submit path, which still runs inside
+ * synchronous code on the SQLite handle (src/domain/relay/plan.ts); the store's methods below use
+ * the same statements.
+ */
+export const sqliteChannelSync = {
+  byId: (db: DB, id: number): ChannelRow | null => statements(db).byId.get({ id }) ?? null,
+  enabled: (db: DB): ChannelRow[] => statements(db).enabled.all(),
+  autoDisable(db: DB, id: number): void {
+    db.update(channels).set({ status: CHANNEL_STATUS.autoDisabled })
+      .where(and(eq(channels.id, id), eq(channels.status, CHANNEL_STATUS.enabled))).run();
+  },
+};
+
 export function sqliteChannels(db: DB) {
-  // The channel reads of every submit and image request, prepared once per connection.
-  const byId = db.select().from(channels).where(eq(channels.id, sql.placeholder('id'))).prepare();
-  const enabled = db.select().from(channels).where(eq(channels.status, CHANNEL_STATUS.enabled)).prepare();
-  const baseUrls = db.select({ baseUrl: channels.baseUrl }).from(channels).prepare();
-  const endpoints = db.select({ id: channels.id, baseUrl: channels.baseUrl, key: channels.key }).from(channels).prepare();
+  const { byId, enabled, baseUrls, endpoints } = statements(db);
   return {
     async endpoints(): Promise<Array<Pick<ChannelRow, 'id' | 'baseUrl' | 'key'>>> {
       return endpoints.all();
@@ -37,8 +64,7 @@ export function sqliteChannels(db: DB) {
       return db.delete(channels).where(eq(channels.id, id)).returning({ id: channels.id }).get() !== undefined;
     },
     async autoDisable(id: number): Promise<void> {
-      db.update(channels).set({ status: CHANNEL_STATUS.autoDisabled })
-        .where(and(eq(channels.id, id), eq(channels.status, CHANNEL_STATUS.enabled))).run();
+      sqliteChannelSync.autoDisable(db, id);
     },
     async list(limit: number, offset: number): Promise<{ rows: ChannelRow[]; total: number }> {
       const rows = db.select().from(channels).orderBy(desc(channels.id)).limit(limit).offset(offset).all();

@@ -53,9 +53,9 @@ const userRouter = router({
 
 const channelRouter = router({
   list: adminProcedure.input(pageQuerySchema.optional()).output(page(channelViewSchema))
-    .query(({ ctx, input }) => listChannels(ctx.deps.db, input ?? {})),
+    .query(({ ctx, input }) => listChannels(ctx.deps.store, input ?? {})),
   create: adminProcedure.input(z.object(channelFields)).output(channelViewSchema)
-    .mutation(({ ctx, input }) => createChannel(ctx.deps.db, ctx.deps.clock, input)),
+    .mutation(({ ctx, input }) => createChannel(ctx.deps.store, ctx.deps.clock, input)),
   update: adminProcedure.input(z.object({
     id: z.number().int().positive(),
     name: channelFields.name.optional(),
@@ -64,9 +64,9 @@ const channelRouter = router({
     priority: channelFields.priority,
     weight: channelFields.weight,
     status: channelFields.status,
-  })).output(channelViewSchema).mutation(({ ctx, input }) => updateChannel(ctx.deps.db, input)),
+  })).output(channelViewSchema).mutation(({ ctx, input }) => updateChannel(ctx.deps.store, input)),
   delete: adminProcedure.input(z.object({ id: z.number().int().positive() })).output(z.object({ id: z.number() }))
-    .mutation(({ ctx, input }) => deleteChannel(ctx.deps.db, input.id)),
+    .mutation(({ ctx, input }) => deleteChannel(ctx.deps.store, input.id)),
   /** Calls the upstream with the channel's key and reports whether it answered, and how fast. */
   test: adminProcedure.input(z.object({ id: z.number().int().positive() }))
     .output(z.object({ success: z.boolean(), latency_ms: z.number(), status: z.number().optional(), message: z.string().optional() }))
