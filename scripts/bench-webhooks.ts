@@ -24,7 +24,7 @@ import { createSqliteStore } from '../src/db/sqlite/store.ts';
 const dir = mkdtempSync(join(tmpdir(), 'mjgw-whbench-'));
 const db = openDatabase(join(dir, 'bench.db'));
 const config = loadConfig({ DATABASE_PATH: join(dir, 'bench.db'), WEBHOOK_ALLOW_PRIVATE: 'true', POLL_INTERVAL_MS: '100' });
-const options = OptionsStore.bootstrap(db);
+const options = await OptionsStore.bootstrap(createSqliteStore(db).options);
 const received = new Map<string, number>();
 const receiver = Bun.serve({
   port: 0, hostname: '127.0.0.1',

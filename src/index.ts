@@ -51,9 +51,10 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, { service: 'mj-gateway' });
   const clock = systemClock;
   const db = openDatabase(config.databasePath);
+  const store = createSqliteStore(db);
   let options: OptionsStore;
   try {
-    options = OptionsStore.bootstrap(db, config.optionOverrides);
+    options = await OptionsStore.bootstrap(store.options, config.optionOverrides);
   } catch (err) {
     process.stderr.write(`invalid configuration: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(2);
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
   let listeningPort = config.port;
   let poller: Poller | null = null;
   const deps: AppDeps = {
-    db, store: createSqliteStore(db), database: 'sqlite', config, listing, logger, clock, options, metrics: createMetrics(),
+    db, store, database: 'sqlite', config, listing, logger, clock, options, metrics: createMetrics(),
     serverAddress: () => config.serverAddress ?? `http://localhost:${listeningPort}`,
     fetch: globalThis.fetch,
     pollerRole: () => poller?.role() ?? 'off',

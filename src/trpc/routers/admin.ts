@@ -84,8 +84,8 @@ const optionRouter = router({
   }),
   /** `value` is JSON of the option's type; unknown keys and wrong types are BAD_REQUEST. */
   update: adminProcedure.input(z.object({ key: z.string().min(1), value: z.unknown() })).output(optionItemSchema)
-    .mutation(({ ctx, input }) => {
-      ctx.deps.options.set(input.key, input.value);
+    .mutation(async ({ ctx, input }) => {
+      await ctx.deps.options.set(input.key, input.value);
       return { key: input.key, value: ctx.deps.options.all()[input.key as keyof ReturnType<typeof ctx.deps.options.all>] };
     }),
 });
