@@ -1,11 +1,11 @@
 import { desc, eq, sql } from 'drizzle-orm';
 import type { DB } from '../db/client.ts';
-import { channels, tasks } from '../db/schema/index.ts';
+import { tasks } from '../db/schema/index.ts';
 import { hostKeyOf } from '../upstream/safe-fetch.ts';
 
 /**
- * What the image forwarder reads per request, prepared once per database: the task by mj_id and
- * the channels' hosts (trusted by the SSRF guard).
+ * What the image forwarder reads per request: the task by mj_id (prepared once per database) and
+ * the channels' hosts (trusted by the SSRF guard), read through the store's channel list.
  */
 
 /** Trusted hosts are re-read at most this often; a refusal re-reads them at once (see image.ts). */
@@ -15,23 +15,28 @@ function prepare(db: DB) {
   return {
     task: db.select({ status: tasks.status, imageUrl: tasks.imageUrl }).from(tasks)
       .where(eq(tasks.mjId, sql.placeholder('mjId'))).orderBy(desc(tasks.id)).limit(1).prepare(),
-    baseUrls: db.select({ baseUrl: channels.baseUrl }).from(channels).prepare(),
   };
 }
 
-interface PerDb {
-  statements: ReturnType<typeof prepare>;
+const statementCache = new WeakMap<DB, ReturnType<typeof prepare>>();
+
+function statements(db: DB): ReturnType<typeof prepare> {
+  let s = statementCache.get(db);
+  if (!s) statementCache.set(db, (s = prepare(db)));
+  return s;
+}
+
+/** Where channel base URLs come from (the store's channels; images/ names only the shape). */
+export interface ChannelBaseUrls {
+  baseUrls(): Promise<string[]>;
+}
+
+interface HostCache {
   hosts: ReadonlySet<string>;
   hostsReadAt: number;
 }
 
-const cache = new WeakMap<DB, PerDb>();
-
-function perDb(db: DB): PerDb {
-  let c = cache.get(db);
-  if (!c) cache.set(db, (c = { statements: prepare(db), hosts: new Set(), hostsReadAt: -Infinity }));
-  return c;
-}
+const hostCache = new WeakMap<ChannelBaseUrls, HostCache>();
 
 export interface ImageTask {
   status: string;
@@ -40,7 +45,7 @@ export interface ImageTask {
 
 /** The newest task with this mj_id (any user). */
 export function imageTaskOf(db: DB, mjId: string): ImageTask | null {
-  return perDb(db).statements.task.get({ mjId }) ?? null;
+  return statements(db).task.get({ mjId }) ?? null;
 }
 
 /**
@@ -48,12 +53,13 @@ export function imageTaskOf(db: DB, mjId: string): ImageTask | null {
  * rarely and images are asked for in bursts; `fresh` re-reads them (a channel added through the
  * API a moment ago must not see its images refused).
  */
-export function channelHosts(db: DB, fresh = false): { hosts: ReadonlySet<string>; fresh: boolean } {
-  const c = perDb(db);
+export async function channelHosts(source: ChannelBaseUrls, fresh = false): Promise<{ hosts: ReadonlySet<string>; fresh: boolean }> {
+  let c = hostCache.get(source);
+  if (!c) hostCache.set(source, (c = { hosts: new Set(), hostsReadAt: -Infinity }));
   const now = performance.now();
   if (!fresh && now - c.hostsReadAt < HOSTS_TTL_MS) return { hosts: c.hosts, fresh: false };
   const keys = new Set<string>();
-  for (const { baseUrl } of c.statements.baseUrls.all()) {
+  for (const baseUrl of await source.baseUrls()) {
     const k = hostKeyOf(baseUrl);
     if (k) keys.add(k);
   }
