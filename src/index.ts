@@ -4,7 +4,7 @@ import { createPoller, type Poller } from './jobs/poller.ts';
 import { createWebhookWorker } from './jobs/webhooks.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { openDatabase, type DB } from './db/client.ts';
-import { createSqliteLeaseStore } from './db/sqlite-lease.ts';
+import { createSqliteTaskStore } from './db/sqlite/task-store.ts';
 import type { AppDeps } from './deps.ts';
 import { inThreadListing, isSharedFile, routedListing, type ListingExecutor } from './domain/listing-executor.ts';
 import { ListingPool } from './domain/listing-pool.ts';
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   let listeningPort = config.port;
   let poller: Poller | null = null;
   const deps: AppDeps = {
-    db, database: 'sqlite', config, listing, logger, clock, options, metrics: createMetrics(),
+    db, database: 'sqlite', taskStore: createSqliteTaskStore(db, listing), config, listing, logger, clock, options, metrics: createMetrics(),
     serverAddress: () => config.serverAddress ?? `http://localhost:${listeningPort}`,
     fetch: globalThis.fetch,
     pollerRole: () => poller?.role() ?? 'off',
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
 
   const demo = config.demo ? await startDemo(deps) : null;
   // Processes sharing the database elect one poller through a lease row; UPDATE_TASK=false never runs for it.
-  poller = createPoller({ ...deps, lease: createSqliteLeaseStore(db) });
+  poller = createPoller({ ...deps, lease: deps.taskStore.lease });
   if (config.updateTask) poller.start();
   const stopWatchingOptions = options.watch({
     onChange: () => logger.info('options reloaded'),

@@ -1,11 +1,10 @@
-import { desc, eq, sql } from 'drizzle-orm';
 import type { DB } from '../db/client.ts';
-import { channels, tasks } from '../db/schema/index.ts';
+import { channels } from '../db/schema/index.ts';
 import { hostKeyOf } from '../upstream/safe-fetch.ts';
 
 /**
- * What the image forwarder reads per request, prepared once per database: the task by mj_id and
- * the channels' hosts (trusted by the SSRF guard).
+ * The channels' hosts (trusted by the SSRF guard), prepared once per database; the task by mj_id
+ * is read through the task store (TaskStore.tasks.imageTask).
  */
 
 /** Trusted hosts are re-read at most this often; a refusal re-reads them at once (see image.ts). */
@@ -13,8 +12,6 @@ const HOSTS_TTL_MS = 2000;
 
 function prepare(db: DB) {
   return {
-    task: db.select({ status: tasks.status, imageUrl: tasks.imageUrl }).from(tasks)
-      .where(eq(tasks.mjId, sql.placeholder('mjId'))).orderBy(desc(tasks.id)).limit(1).prepare(),
     baseUrls: db.select({ baseUrl: channels.baseUrl }).from(channels).prepare(),
   };
 }
@@ -31,16 +28,6 @@ function perDb(db: DB): PerDb {
   let c = cache.get(db);
   if (!c) cache.set(db, (c = { statements: prepare(db), hosts: new Set(), hostsReadAt: -Infinity }));
   return c;
-}
-
-export interface ImageTask {
-  status: string;
-  imageUrl: string;
-}
-
-/** The newest task with this mj_id (any user). */
-export function imageTaskOf(db: DB, mjId: string): ImageTask | null {
-  return perDb(db).statements.task.get({ mjId }) ?? null;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { DB } from '../../src/db/client.ts';
 import type { AppDeps } from '../../src/deps.ts';
 import { inThreadListing, type ListingExecutor } from '../../src/domain/listing-executor.ts';
 import { ListingPool } from '../../src/domain/listing-pool.ts';
+import { createSqliteTaskStore } from '../../src/db/sqlite/task-store.ts';
 import { OptionsStore } from '../../src/domain/options.ts';
 import { changeWindowOf, InProcessTaskFeed } from '../../src/domain/task-feed.ts';
 import { bootstrapRoot } from '../../src/domain/users.ts';
@@ -46,7 +47,7 @@ export async function startTestServer(opts: {
     ? new ListingPool({ path, size: Math.max(1, config.readWorkers), logger })
     : inThreadListing(db);
   const deps: AppDeps = {
-    db, database: 'sqlite', config, listing, clock, options, metrics: createMetrics(),
+    db, database: 'sqlite', taskStore: createSqliteTaskStore(db, listing), config, listing, clock, options, metrics: createMetrics(),
     logger,
     serverAddress: () => config.serverAddress ?? `http://localhost:${port}`,
     fetch: opts.fetch ?? globalThis.fetch,

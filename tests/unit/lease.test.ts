@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, test } from 'bun:test';
 import { eq } from 'drizzle-orm';
 import type { DB } from '../../src/db/client.ts';
 import { leases, tasks } from '../../src/db/schema/index.ts';
-import { createSqliteLeaseStore } from '../../src/db/sqlite-lease.ts';
+import { createSqliteLeaseStore } from '../../src/db/sqlite/lease.ts';
 import { POLLER_LEASE, type LeaseStore } from '../../src/domain/lease.ts';
 import { createPoller, type PollerDeps } from '../../src/jobs/poller.ts';
 import { ManualClock } from '../../src/lib/clock.ts';

@@ -84,7 +84,7 @@ export async function submitTask(env: RelayEnv, caller: RelayCallerInfo, req: Su
 async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequest, note: SubmitNote): Promise<RelayAnswer> {
   // Before anything else: a limited submit is neither validated, charged nor forwarded.
   enforceSubmitRateLimit(env, caller.tokenId, caller.rateLimitPerMinute);
-  const plan = planSubmit(env, caller, req.kind, req.path, req.body);
+  const plan = await planSubmit(env, caller, req.kind, req.path, req.body);
   note.action = plan.action;
   const price = FREE_ACTIONS.has(plan.action) ? 0 : env.options.quotaFor(plan.modelName);
   const submitTime = env.clock.now();

@@ -1,0 +1,34 @@
+import type { Page, PageQuery, TaskFilter } from '../../lib/paging.ts';
+import type { DB } from '../client.ts';
+import type { TaskRow } from '../schema/index.ts';
+import { createSqliteLeaseStore } from './lease.ts';
+import { findTaskByMjId, imageTaskOf, ownTasksByMjIds } from './listing.ts';
+
+/**
+ * Where listings run on SQLite: worker threads with their own connections, or this thread (the
+ * domain's ListingExecutor; `V` is its view type, which db/ may not name).
+ */
+export interface SqliteListing<V> {
+  list(filter: TaskFilter, paging: PageQuery): Promise<Page<TaskRow>>;
+  listJson(filter: TaskFilter, paging: PageQuery, view: V): Promise<string>;
+}
+
+/**
+ * The domain's TaskStore on bun:sqlite (structurally: db/ may not import domain/; the type-level
+ * test tests/unit/task-store-types.test.ts holds the two together). Every method runs its
+ * statements synchronously and answers through a resolved promise.
+ */
+export function createSqliteTaskStore<V>(db: DB, listing: SqliteListing<V>) {
+  return {
+    tasks: {
+      list: (filter: TaskFilter, paging: PageQuery) => listing.list(filter, paging),
+      listJson: (filter: TaskFilter, paging: PageQuery, view: V) => listing.listJson(filter, paging, view),
+      findByMjId: async (mjId: string, userId: number | null) => findTaskByMjId(db, mjId, userId),
+      ownByMjIds: async (userId: number, mjIds: readonly string[]) => ownTasksByMjIds(db, userId, mjIds),
+      imageTask: async (mjId: string) => imageTaskOf(db, mjId),
+    },
+    lease: createSqliteLeaseStore(db),
+  };
+}
+
+export type SqliteTaskStore<V> = ReturnType<typeof createSqliteTaskStore<V>>;
