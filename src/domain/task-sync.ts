@@ -3,7 +3,7 @@ import type { DB } from '../db/client.ts';
 import { tasks, type TaskRow } from '../db/schema/index.ts';
 import type { DbLike } from '../db/types.ts';
 import { modelNameOf } from './actions.ts';
-import { failAndRefund, type RefundResult } from './billing.ts';
+import { failAndRefund, type RefundResult } from '../db/sqlite/money.ts';
 import type { ChannelEndpoint } from './channels.ts';
 import {
   channelGoneReason, decideSync, failureFields, isTimedOut, ORPHAN_GRACE_MS, parseUpstreamTask, SUBMIT_DID_NOT_COMPLETE,

@@ -3,6 +3,10 @@ import type { DB } from '../client.ts';
 import type { TaskRow } from '../schema/index.ts';
 import { createSqliteLeaseStore } from './lease.ts';
 import { findTaskByMjId, imageTaskOf, ownTasksByMjIds } from './listing.ts';
+import { chargeAndRecord, failAndRefundNow, type ChargeInput, type FailurePatch } from './money.ts';
+import type { PayloadOf } from './outbox.ts';
+import { takeSubmitSlot } from './rate-limit.ts';
+import { moveTaskChannel, settleAccepted, type SettleInput } from './settle.ts';
 
 /**
  * Where listings run on SQLite: worker threads with their own connections, or this thread (the
@@ -16,7 +20,8 @@ export interface SqliteListing<V> {
 /**
  * The domain's TaskStore on bun:sqlite (structurally: db/ may not import domain/; the type-level
  * test tests/unit/task-store-types.test.ts holds the two together). Every method runs its
- * statements synchronously and answers through a resolved promise.
+ * statements synchronously (each money method one bun:sqlite transaction, never
+ * an await inside) and answers through a resolved promise.
  */
 export function createSqliteTaskStore<V>(db: DB, listing: SqliteListing<V>) {
   return {
@@ -26,6 +31,16 @@ export function createSqliteTaskStore<V>(db: DB, listing: SqliteListing<V>) {
       findByMjId: async (mjId: string, userId: number | null) => findTaskByMjId(db, mjId, userId),
       ownByMjIds: async (userId: number, mjIds: readonly string[]) => ownTasksByMjIds(db, userId, mjIds),
       imageTask: async (mjId: string) => imageTaskOf(db, mjId),
+    },
+    money: {
+      chargeAndRecord: async (input: ChargeInput) => chargeAndRecord(db, input),
+      settleAccepted: async (input: SettleInput, hook: PayloadOf | null) => settleAccepted(db, input, hook),
+      failAndRefund: async (taskId: number, expectedQuota: number, patch: FailurePatch, now: number, modelName: string, hook?: PayloadOf) =>
+        failAndRefundNow(db, taskId, expectedQuota, patch, now, modelName, hook),
+      moveTaskChannel: async (taskId: number, from: number, to: number, now: number) => moveTaskChannel(db, taskId, from, to, now),
+    },
+    rateLimit: {
+      take: async (tokenId: number, limit: number, now: number) => takeSubmitSlot(db, tokenId, limit, now),
     },
     lease: createSqliteLeaseStore(db),
   };

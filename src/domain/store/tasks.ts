@@ -1,4 +1,4 @@
-import type { TaskRow } from '../../db/schema/index.ts';
+import type { NewTaskRow, TaskRow } from '../../db/schema/index.ts';
 import type { ListingView } from '../listing-executor.ts';
 import type { LeaseStore } from '../lease.ts';
 import type { Page, PageQuery } from '../pagination.ts';
@@ -12,6 +12,10 @@ import type { TaskFilter } from '../tasks.ts';
  */
 export interface TaskStore {
   tasks: TaskReads;
+  /** The money paths: each method is one transaction with its guards in SQL. */
+  money: MoneyStore;
+  /** Relay submits per key per minute, counted in the database (shared by every process). */
+  rateLimit: { take(tokenId: number, limit: number, now: number): Promise<SlotResult> };
   /** Named leases (the poller's leader election). */
   lease: LeaseStore;
 }
@@ -33,4 +37,69 @@ export interface TaskReads {
   ownByMjIds(userId: number, mjIds: readonly string[]): Promise<TaskRow[]>;
   /** Status and stored image link of the newest task with this upstream id (any user). */
   imageTask(mjId: string): Promise<ImageTask | null>;
+}
+
+/** Renders a webhook delivery's payload from the task row as written (the domain's view). */
+export type PayloadOf = (task: TaskRow) => string;
+
+export type SlotResult = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
+export interface ChargeInput {
+  userId: number;
+  tokenId: number;
+  /** Unlimited tokens are not decremented, only their used_quota grows. */
+  unlimitedToken: boolean;
+  channelId: number;
+  modelName: string;
+  quota: number;
+  now: number;
+  /** The task row recorded together with the charge (its quota is set to the charge). */
+  task: Omit<NewTaskRow, 'quota' | 'userId' | 'tokenId' | 'channelId'>;
+  /** The submit's notifyHook, recorded with the task so no change of it goes undelivered. */
+  hookUrl?: string | null;
+}
+
+/** Fields written on the task together with a refund (its final failure state). */
+export interface FailurePatch {
+  status?: string;
+  progress?: string;
+  failReason: string;
+  finishTime?: number;
+  [field: string]: unknown;
+}
+
+export interface RefundResult {
+  /** The compare-and-set won: this call ended the task. */
+  won: boolean;
+  /** Quota credited back (0 when the task was not charged). */
+  refunded: number;
+}
+
+/** What an accepted submit writes on its task (values already cut to their bounds). */
+export interface SettleInput {
+  /** Finished at once (an upload, or an "already exists" answer with status SUCCESS). */
+  done: boolean;
+  /** Set imageUrl (only with an existing finished image). */
+  withImage: boolean;
+  params: { taskId: number; mjId: string; code: number; description: string; properties: string; now: number; status: string; progress: string; imageUrl: string };
+}
+
+export interface MoneyStore {
+  /**
+   * Charge a submission (`quota >= price` on the user and, unless unlimited, the token) and
+   * record its task, its hook and its consume row in one transaction; nothing written when short.
+   */
+  chargeAndRecord(input: ChargeInput): Promise<number | 'quota_not_enough'>;
+  /**
+   * The upstream accepted: compare-and-set on "still unfinished", name the consume row, and
+   * (`hook`) queue the webhook, in one transaction. True when this call won.
+   */
+  settleAccepted(input: SettleInput, hook: PayloadOf | null): Promise<boolean>;
+  /**
+   * End an unfinished task still holding `expectedQuota` as failed and refund it, exactly once
+   * (compare-and-set); the winner queues the webhook when `hook` is given.
+   */
+  failAndRefund(taskId: number, expectedQuota: number, patch: FailurePatch, now: number, modelName: string, hook?: PayloadOf): Promise<RefundResult>;
+  /** Failover: re-point an unfinished task and its charge's channel accounting; false when it was ended meanwhile. */
+  moveTaskChannel(taskId: number, from: number, to: number, now: number): Promise<boolean>;
 }
