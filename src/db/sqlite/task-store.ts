@@ -7,6 +7,7 @@ import { chargeAndRecord, failAndRefundNow, type ChargeInput, type FailurePatch 
 import type { PayloadOf } from './outbox.ts';
 import { takeSubmitSlot } from './rate-limit.ts';
 import { moveTaskChannel, settleAccepted, type SettleInput } from './settle.ts';
+import { createSqliteSyncStore } from './sync.ts';
 
 /**
  * Where listings run on SQLite: worker threads with their own connections, or this thread (the
@@ -39,6 +40,7 @@ export function createSqliteTaskStore<V>(db: DB, listing: SqliteListing<V>) {
         failAndRefundNow(db, taskId, expectedQuota, patch, now, modelName, hook),
       moveTaskChannel: async (taskId: number, from: number, to: number, now: number) => moveTaskChannel(db, taskId, from, to, now),
     },
+    sync: createSqliteSyncStore(db),
     rateLimit: {
       take: async (tokenId: number, limit: number, now: number) => takeSubmitSlot(db, tokenId, limit, now),
     },

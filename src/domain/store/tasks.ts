@@ -14,6 +14,8 @@ export interface TaskStore {
   tasks: TaskReads;
   /** The money paths: each method is one transaction with its guards in SQL. */
   money: MoneyStore;
+  /** The poller's reads and writes: the unfinished tasks, and a planned batch applied in one transaction. */
+  sync: SyncStore;
   /** Relay submits per key per minute, counted in the database (shared by every process). */
   rateLimit: { take(tokenId: number, limit: number, now: number): Promise<SlotResult> };
   /** Named leases (the poller's leader election). */
@@ -102,4 +104,41 @@ export interface MoneyStore {
   failAndRefund(taskId: number, expectedQuota: number, patch: FailurePatch, now: number, modelName: string, hook?: PayloadOf): Promise<RefundResult>;
   /** Failover: re-point an unfinished task and its charge's channel accounting; false when it was ended meanwhile. */
   moveTaskChannel(taskId: number, from: number, to: number, now: number): Promise<boolean>;
+}
+
+/** The fields the poller writes from an upstream answer (task-sync-normalise SyncFields). */
+export interface SyncFieldValues {
+  progress: string;
+  status: string;
+  promptEn: string;
+  state: string;
+  startTime: number;
+  finishTime: number;
+  imageUrl: string;
+  videoUrl: string;
+  videoUrls: string;
+  failReason: string;
+  buttons: string;
+  properties: string;
+}
+
+/** One planned write: an update of a still unfinished row, or an ending with its refund. */
+export type SyncOp =
+  | { kind: 'update'; taskId: number; fields: SyncFieldValues }
+  | { kind: 'fail'; taskId: number; expectedQuota: number; fields: FailurePatch; modelName: string };
+
+/** Per op: written (update: the row was still unfinished; fail: won the compare-and-set), and the refund. */
+export interface SyncOpResult {
+  won: boolean;
+  refunded: number;
+}
+
+export interface SyncStore {
+  /** Every unfinished task (progress not 100%), by channel then id. */
+  unfinished(): Promise<TaskRow[]>;
+  /**
+   * Apply ops in one transaction, never onto a row another writer already finished, and queue
+   * the webhook deliveries of every row written (payloads rendered by `hook`). Results in op order.
+   */
+  apply(ops: readonly SyncOp[], now: number, hook: PayloadOf): Promise<SyncOpResult[]>;
 }
