@@ -13,6 +13,7 @@ import { channels, tasks, tokens, users, webhookDeliveries } from '../src/db/sch
 import { OptionsStore } from '../src/domain/options.ts';
 import { enqueueTaskChange, recordTaskHook } from '../src/domain/webhooks.ts';
 import { createSqliteSyncStore } from '../src/db/sqlite/sync.ts';
+import { createSqliteOutboxStore } from '../src/db/sqlite/outbox-worker.ts';
 import { createPoller } from '../src/jobs/poller.ts';
 import { createWebhookWorker } from '../src/jobs/webhooks.ts';
 import { systemClock } from '../src/lib/clock.ts';
@@ -40,7 +41,7 @@ const now = Date.now();
 const user = db.insert(users).values({ username: 'bench', displayName: 'bench', role: 1, status: 1, accessToken: 'x'.repeat(40), quota: 0, createdTime: now }).returning().get();
 const token = db.insert(tokens).values({ userId: user.id, name: 'b', key: 'k'.repeat(48), createdTime: now, webhookSecret: 'whsec_benchbenchbenchbenchbenchbench' }).returning().get();
 const channel = db.insert(channels).values({ name: 'sim', baseUrl: sim.url, key: 's', createdTime: now }).returning().get();
-const deps = { db, taskStore: { sync: createSqliteSyncStore(db) }, config, logger: silentLogger, clock: systemClock, fetch: globalThis.fetch, metrics: createMetrics(), options, serverAddress: () => 'http://localhost:3000' };
+const deps = { db, taskStore: { sync: createSqliteSyncStore(db), outbox: createSqliteOutboxStore(db) }, config, logger: silentLogger, clock: systemClock, fetch: globalThis.fetch, metrics: createMetrics(), options, serverAddress: () => 'http://localhost:3000' };
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);

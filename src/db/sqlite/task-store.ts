@@ -8,6 +8,7 @@ import type { PayloadOf } from './outbox.ts';
 import { takeSubmitSlot } from './rate-limit.ts';
 import { moveTaskChannel, settleAccepted, type SettleInput } from './settle.ts';
 import { createSqliteSyncStore } from './sync.ts';
+import { createSqliteOutboxStore } from './outbox-worker.ts';
 
 /**
  * Where listings run on SQLite: worker threads with their own connections, or this thread (the
@@ -41,6 +42,7 @@ export function createSqliteTaskStore<V>(db: DB, listing: SqliteListing<V>) {
       moveTaskChannel: async (taskId: number, from: number, to: number, now: number) => moveTaskChannel(db, taskId, from, to, now),
     },
     sync: createSqliteSyncStore(db),
+    outbox: createSqliteOutboxStore(db),
     rateLimit: {
       take: async (tokenId: number, limit: number, now: number) => takeSubmitSlot(db, tokenId, limit, now),
     },

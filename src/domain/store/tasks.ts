@@ -1,4 +1,4 @@
-import type { NewTaskRow, TaskRow } from '../../db/schema/index.ts';
+import type { NewTaskRow, TaskRow, webhookDeliveries } from '../../db/schema/index.ts';
 import type { ListingView } from '../listing-executor.ts';
 import type { LeaseStore } from '../lease.ts';
 import type { Page, PageQuery } from '../pagination.ts';
@@ -16,6 +16,8 @@ export interface TaskStore {
   money: MoneyStore;
   /** The poller's reads and writes: the unfinished tasks, and a planned batch applied in one transaction. */
   sync: SyncStore;
+  /** The webhook worker's side of the outbox: every write a compare-and-set on (id, attempts, pending). */
+  outbox: OutboxStore;
   /** Relay submits per key per minute, counted in the database (shared by every process). */
   rateLimit: { take(tokenId: number, limit: number, now: number): Promise<SlotResult> };
   /** Named leases (the poller's leader election). */
@@ -141,4 +143,21 @@ export interface SyncStore {
    * the webhook deliveries of every row written (payloads rendered by `hook`). Results in op order.
    */
   apply(ops: readonly SyncOp[], now: number, hook: PayloadOf): Promise<SyncOpResult[]>;
+}
+
+export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
+
+export interface OutboxStore {
+  /** Up to `limit` pending deliveries due at `now`, in id order, only each task's oldest pending one. */
+  due(now: number, limit: number): Promise<DeliveryRow[]>;
+  /** Take a due row for one send (its next attempt pushed past the send's timeout); false when another worker took it. */
+  claim(row: DeliveryRow, now: number): Promise<boolean>;
+  /** The signing secret of the delivery's API key, or why there is none to sign with. */
+  secret(tokenId: number): Promise<{ secret: string } | { missing: string }>;
+  /** Record a 2xx; false when the row moved on meanwhile. */
+  markDelivered(row: DeliveryRow, now: number): Promise<boolean>;
+  /** Record a failed attempt: retried at `retryAt`, or (null) failed for good. */
+  markAttemptFailed(row: DeliveryRow, error: string, retryAt: number | null): Promise<void>;
+  /** Never to be sent (refused URL, key gone): failed at once, no attempt counted. */
+  markRefused(row: DeliveryRow, reason: string): Promise<void>;
 }
