@@ -1,6 +1,4 @@
-import type { DB } from '../db/client.ts';
 import { CHANNEL_STATUS, type ChannelRow } from '../db/schema/index.ts';
-import { sqliteChannelSync } from '../db/sqlite/channels.ts';
 import type { Clock } from '../lib/clock.ts';
 import { maskSecret } from '../lib/ids.ts';
 import { AppError } from './errors.ts';
@@ -76,24 +74,6 @@ export async function pickChannelFrom(store: Channels, random: () => number = Ma
 
 export async function getChannelFrom(store: Channels, id: number): Promise<Channel | null> {
   return store.channels.byId(id);
-}
-
-/*
- * The relay's submit path (src/domain/relay: plan, failover, queries, submit) still decides inside
- * synchronous code on the SQLite handle; these three keep it working until that path is async and
- * takes the store. The SQL itself lives in src/db/sqlite/channels.ts.
- */
-export function getChannel(db: DB, id: number): Channel | null {
-  return sqliteChannelSync.byId(db, id);
-}
-
-export function pickChannel(db: DB, random: () => number = Math.random, exclude: ReadonlySet<number> = new Set()): Channel | null {
-  return chooseChannel(sqliteChannelSync.enabled(db), random, exclude);
-}
-
-/** Mark a channel auto-disabled (upstream code 3), unless an admin already disabled it. */
-export function autoDisableChannel(db: DB, id: number): void {
-  sqliteChannelSync.autoDisable(db, id);
 }
 
 export interface CreateChannelInput {

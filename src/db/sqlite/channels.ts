@@ -22,20 +22,6 @@ function statements(db: DB) {
   return s;
 }
 
-/**
- * The synchronous reads and the auto-disable of the relay's submit path, which still runs inside
- * synchronous code on the SQLite handle (src/domain/relay/plan.ts); the store's methods below use
- * the same statements.
- */
-export const sqliteChannelSync = {
-  byId: (db: DB, id: number): ChannelRow | null => statements(db).byId.get({ id }) ?? null,
-  enabled: (db: DB): ChannelRow[] => statements(db).enabled.all(),
-  autoDisable(db: DB, id: number): void {
-    db.update(channels).set({ status: CHANNEL_STATUS.autoDisabled })
-      .where(and(eq(channels.id, id), eq(channels.status, CHANNEL_STATUS.enabled))).run();
-  },
-};
-
 export function sqliteChannels(db: DB) {
   const { byId, enabled, baseUrls, endpoints } = statements(db);
   return {
@@ -63,8 +49,10 @@ export function sqliteChannels(db: DB) {
     async delete(id: number): Promise<boolean> {
       return db.delete(channels).where(eq(channels.id, id)).returning({ id: channels.id }).get() !== undefined;
     },
+    /** Enabled → auto-disabled (upstream code 3), unless an admin already disabled it. */
     async autoDisable(id: number): Promise<void> {
-      sqliteChannelSync.autoDisable(db, id);
+      db.update(channels).set({ status: CHANNEL_STATUS.autoDisabled })
+        .where(and(eq(channels.id, id), eq(channels.status, CHANNEL_STATUS.enabled))).run();
     },
     async list(limit: number, offset: number): Promise<{ rows: ChannelRow[]; total: number }> {
       const rows = db.select().from(channels).orderBy(desc(channels.id)).limit(limit).offset(offset).all();

@@ -1,6 +1,6 @@
-import { and, count, desc, eq, sql } from 'drizzle-orm';
+import { and, count, desc, eq, gt, or, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
-import { tokens, type TokenRow } from '../schema/index.ts';
+import { TOKEN_STATUS, tokens, type TokenRow } from '../schema/index.ts';
 
 type NewTokenRow = Omit<TokenRow, 'id' | 'usedQuota' | 'accessedTime'>;
 type TokenPatchRow = Partial<Pick<TokenRow,
@@ -9,6 +9,11 @@ type TokenPatchRow = Partial<Pick<TokenRow,
 export function sqliteTokens(db: DB) {
   // The lookups of every relay request, prepared once: a request binds values, never compiles SQL.
   const byKey = db.select().from(tokens).where(eq(tokens.key, sql.placeholder('key'))).prepare();
+  const newestUsable = db.select().from(tokens).where(and(
+    eq(tokens.userId, sql.placeholder('userId')), eq(tokens.status, TOKEN_STATUS.enabled),
+    or(eq(tokens.expiredTime, -1), gt(tokens.expiredTime, sql.placeholder('now'))),
+    or(eq(tokens.unlimitedQuota, true), gt(tokens.remainQuota, 0)),
+  )).orderBy(desc(tokens.id)).limit(1).prepare();
   const touch = db.update(tokens).set({ accessedTime: sql`${sql.placeholder('now')}` }).where(eq(tokens.id, sql.placeholder('id'))).prepare();
   return {
     async byKey(key: string): Promise<TokenRow | null> {
@@ -32,6 +37,9 @@ export function sqliteTokens(db: DB) {
         ? db.update(tokens).set(patch).where(where).returning().get()
         : db.select().from(tokens).where(where).get();
       return row ?? null;
+    },
+    async newestUsable(userId: number, now: number): Promise<TokenRow | null> {
+      return newestUsable.get({ userId, now }) ?? null;
     },
     async delete(userId: number, id: number): Promise<boolean> {
       return db.delete(tokens).where(and(eq(tokens.id, id), eq(tokens.userId, userId))).returning({ id: tokens.id }).get() !== undefined;

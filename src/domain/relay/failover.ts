@@ -1,6 +1,6 @@
 import type { Logger } from '../../lib/logger.ts';
 import { callUpstream, type UpstreamOutcome } from '../../upstream/http.ts';
-import { autoDisableChannel, type Channel, pickChannel } from '../channels.ts';
+import { type Channel, pickChannelFrom } from '../channels.ts';
 import type { SubmitPlan } from './plan.ts';
 import type { RelayEnv } from './types.ts';
 
@@ -49,11 +49,11 @@ export async function forwardWithFailover(env: RelayEnv, plan: SubmitPlan, taskI
     const outcome = await (env.metrics ? env.metrics.timeUpstream(target.id, 'submit', forward) : forward());
     const reason = moves < maxMoves ? failoverReasonOf(outcome) : null;
     if (!reason) return { outcome, channel };
-    const next = pickChannel(env.db, Math.random, tried);
+    const next = await pickChannelFrom(env.store, Math.random, tried);
     if (!next) return { outcome, channel };
     // The answer of the channel we leave is final for it: code 3 means it has no account.
     if (reason === 'code_3') {
-      autoDisableChannel(env.db, channel.id);
+      await env.store.channels.autoDisable(channel.id);
       log.warn('channel auto-disabled: upstream answered code 3', { channelId: channel.id });
     }
     if (!(await env.taskStore.money.moveTaskChannel(taskId, channel.id, next.id, env.clock.now()))) {

@@ -1,6 +1,6 @@
 import { CHANNEL_STATUS } from '../../db/schema/index.ts';
 import { modelNameOf, type TaskAction } from '../actions.ts';
-import { type Channel, getChannel, pickChannel } from '../channels.ts';
+import { type Channel, getChannelFrom, pickChannelFrom } from '../channels.ts';
 import { AppError } from '../errors.ts';
 import type { OptionsStore } from '../options.ts';
 import { hookUrlOf } from '../webhooks.ts';
@@ -110,8 +110,8 @@ function intentOf(kind: SubmitKind, path: string, raw: unknown): Intent {
   }
 }
 
-function parentChannel(env: RelayEnv, channelId: number): Channel {
-  const channel = getChannel(env.db, channelId);
+async function parentChannel(env: RelayEnv, channelId: number): Promise<Channel> {
+  const channel = await getChannelFrom(env.store, channelId);
   if (!channel) throw new AppError('BAD_REQUEST', 'channel_not_found', 'channel_not_found');
   if (channel.status !== CHANNEL_STATUS.enabled) throw new AppError('BAD_REQUEST', 'channel_disabled', 'channel_disabled');
   return channel;
@@ -133,10 +133,10 @@ export async function planSubmit(env: RelayEnv, caller: RelayCallerInfo, kind: S
     if (intent.needsSuccessParent && env.options.get('mj_action_check_success_enabled') && parent.status !== 'SUCCESS') {
       throw new AppError('BAD_REQUEST', 'task_status_not_success', 'task_status_not_success');
     }
-    channel = parentChannel(env, parent.channelId);
+    channel = await parentChannel(env, parent.channelId);
     prompt = parent.prompt;
   } else {
-    const picked = pickChannel(env.db);
+    const picked = await pickChannelFrom(env.store);
     if (!picked) throw new AppError('UNAVAILABLE', 'no available channel', 'no_available_channel');
     channel = picked;
   }

@@ -1,6 +1,6 @@
 import { CHANNEL_STATUS, type TaskRow } from '../../db/schema/index.ts';
 import { callUpstream } from '../../upstream/http.ts';
-import { getChannel } from '../channels.ts';
+import { getChannelFrom } from '../channels.ts';
 import { boundTaskItem } from '../bounds.ts';
 import { AppError } from '../errors.ts';
 import { forwardedImageUrl, type ImageLinkPolicy } from '../tasks.ts';
@@ -130,7 +130,7 @@ export async function listRelayTasks(env: RelayEnv, userId: number, body: unknow
  */
 export async function relayImageSeed(env: RelayEnv, userId: number, mjId: string, path: string): Promise<RelayAnswer> {
   const row = await ownTask(env, userId, mjId);
-  const channel = getChannel(env.db, row.channelId);
+  const channel = await getChannelFrom(env.store, row.channelId);
   if (!channel) throw new AppError('BAD_REQUEST', 'channel_not_found', 'channel_not_found');
   if (channel.status !== CHANNEL_STATUS.enabled) throw new AppError('BAD_REQUEST', 'channel_disabled', 'channel_disabled');
   const timeoutMs = Math.min(30_000, env.upstreamTimeoutMs);

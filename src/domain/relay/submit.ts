@@ -1,6 +1,5 @@
 import { FREE_ACTIONS } from '../actions.ts';
 import { boundJsonText, boundText, boundUrl, MAX_ID_CHARS } from '../bounds.ts';
-import { autoDisableChannel } from '../channels.ts';
 import { AppError } from '../errors.ts';
 import { enforceSubmitRateLimit } from '../rate-limit.ts';
 import { forwardWithFailover } from './failover.ts';
@@ -141,7 +140,7 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
     const resultId = typeof answer.result === 'string' ? boundText(answer.result, MAX_ID_CHARS) : '';
     await reject(answer.description || `upstream code ${answer.code}`, { code: answer.code, description: boundText(answer.description), mjId: resultId });
     if (answer.code === 3) {
-      autoDisableChannel(env.db, channel.id);
+      await env.store.channels.autoDisable(channel.id);
       log.warn('channel auto-disabled: upstream answered code 3', { description: answer.description, channelId: channel.id });
     } else {
       log.info('upstream refused submit', { code: answer.code, status: outcome.status });

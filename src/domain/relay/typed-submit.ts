@@ -1,6 +1,5 @@
-import { and, desc, eq, gt, or } from 'drizzle-orm';
 import { z } from 'zod';
-import { TOKEN_STATUS, tokens, type TokenRow } from '../../db/schema/index.ts';
+import { TOKEN_STATUS, type TokenRow } from '../../db/schema/index.ts';
 import { AppError } from '../errors.ts';
 import {
   blendSchema, describeSchema, editsSchema, imagineSchema, modalSchema, swapSchema, uploadSchema,
@@ -62,20 +61,15 @@ function relayRequestOf(input: TypedSubmit): { kind: Parameters<typeof submitTas
   }
 }
 
-const usable = (now: number) => and(
-  eq(tokens.status, TOKEN_STATUS.enabled),
-  or(eq(tokens.expiredTime, -1), gt(tokens.expiredTime, now)),
-  or(eq(tokens.unlimitedQuota, true), gt(tokens.remainQuota, 0)),
-);
 
 /**
  * The API key a typed submit bills: `tokenId` when given (the caller's own and usable), else the
  * caller's newest usable key. None → BAD_REQUEST `no_api_key`.
  */
-export function billingKeyOf(env: RelayEnv, userId: number, tokenId: number | undefined): TokenRow {
+export async function billingKeyOf(env: RelayEnv, userId: number, tokenId: number | undefined): Promise<TokenRow> {
   const now = env.clock.now();
   if (tokenId !== undefined) {
-    const row = env.db.select().from(tokens).where(and(eq(tokens.id, tokenId), eq(tokens.userId, userId))).get();
+    const row = await env.store.tokens.update(userId, tokenId, {}); // an empty patch reads the user's key
     if (!row) throw new AppError('NOT_FOUND', `token ${tokenId} not found`, 'token_not_found');
     if (row.status === TOKEN_STATUS.disabled) throw new AppError('BAD_REQUEST', 'token_disabled', 'token_disabled');
     if (row.status === TOKEN_STATUS.expired || (row.expiredTime !== -1 && row.expiredTime <= now)) {
@@ -86,7 +80,7 @@ export function billingKeyOf(env: RelayEnv, userId: number, tokenId: number | un
     }
     return row;
   }
-  const row = env.db.select().from(tokens).where(and(eq(tokens.userId, userId), usable(now))).orderBy(desc(tokens.id)).limit(1).get();
+  const row = await env.store.tokens.newestUsable(userId, now);
   if (!row) throw new AppError('BAD_REQUEST', 'no_api_key', 'no_api_key');
   return row;
 }
@@ -106,7 +100,7 @@ function refusalError(code: number, description: string, status: number): AppErr
  * is then recorded as FAILURE and refunded) becomes an AppError carrying the upstream description.
  */
 export async function submitTyped(env: RelayEnv, userId: number, input: TypedSubmit, requestId: string): Promise<number> {
-  const key = billingKeyOf(env, userId, input.token_id);
+  const key = await billingKeyOf(env, userId, input.token_id);
   const caller: RelayCallerInfo = { userId, tokenId: key.id, unlimitedToken: key.unlimitedQuota, rateLimitPerMinute: key.rateLimitPerMinute };
   const req = relayRequestOf(input);
   const answer = await submitTask(env, caller, { ...req, requestId });

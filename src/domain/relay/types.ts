@@ -1,9 +1,9 @@
-import type { DB } from '../../db/client.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Metrics } from '../../lib/metrics.ts';
 import type { OptionsStore } from '../options.ts';
 import type { TaskFeed } from '../task-feed.ts';
+import type { ManagementStore } from '../store/management.ts';
 import type { TaskStore } from '../store/tasks.ts';
 
 /**
@@ -11,7 +11,8 @@ import type { TaskStore } from '../store/tasks.ts';
  * dependencies, so this folder never sees a request object or a framework type.
  */
 export interface RelayEnv {
-  db: DB;
+  /** Channels and keys (the management side of the store). */
+  store: Pick<ManagementStore, 'channels' | 'tokens'>;
   taskStore: TaskStore;
   options: OptionsStore;
   clock: Clock;

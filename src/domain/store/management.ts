@@ -61,6 +61,8 @@ export interface TokenStore {
   update(userId: number, id: number, patch: TokenPatch): Promise<TokenRow | null>;
   /** false = not that user's key. */
   delete(userId: number, id: number): Promise<boolean>;
+  /** The user's newest key that can pay now: enabled, not expired, unlimited or with quota left. */
+  newestUsable(userId: number, now: number): Promise<TokenRow | null>;
 }
 
 export type NewChannel = Omit<ChannelRow, 'id' | 'usedQuota'>;

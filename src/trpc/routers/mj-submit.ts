@@ -12,7 +12,7 @@ import { adminTaskItemSchema, itemFor, taskItemSchema } from './mj-items.ts';
  */
 export function relayEnvOf(deps: AppDeps): RelayEnv {
   return {
-    db: deps.db, taskStore: deps.taskStore, options: deps.options, clock: deps.clock, fetch: deps.fetch, logger: deps.logger,
+    store: deps.store, taskStore: deps.taskStore, options: deps.options, clock: deps.clock, fetch: deps.fetch, logger: deps.logger,
     metrics: deps.metrics, upstreamTimeoutMs: deps.config.upstreamTimeoutMs,
     submitFailover: deps.config.submitFailover, defaultRateLimitPerMinute: deps.config.relayRateLimitPerMinute,
     serverAddress: deps.serverAddress, taskFeed: deps.taskFeed,
