@@ -2,6 +2,7 @@ import { expect, test } from 'bun:test';
 import { createSqliteManagementStore } from '../../src/db/sqlite/management.ts';
 import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 import type { ManagementStore, Store } from '../../src/domain/store/index.ts';
+import { managementStoreSuite } from '../helpers/management-store-suite.ts';
 import { memoryDb } from '../helpers/db.ts';
 
 test('the SQLite adapter implements the domain store interfaces, one per connection', async () => {
@@ -27,3 +28,5 @@ test('a logged quota change writes the signed delta the database computed', asyn
   expect(rows.map((r) => r.quota)).toEqual([-200, 300]);
   expect(rows[0]!.content).toBe('quota set to 100 (-200) by admin 1 (root)');
 });
+
+managementStoreSuite('sqlite', async () => createSqliteStore(memoryDb()));
