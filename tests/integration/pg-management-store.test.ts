@@ -189,11 +189,16 @@ const scenarios: Scenario[] = [
       [-450, 'quota set to 250 (-450) by admin 1 (root)', 12],
       [700, 'quota set to 700 (+700) by admin 1 (root)', 11],
     ]);
+    // A taken name draws no id: the ids below stay consecutive on both backends.
+    expect(await b.store.users.create(user('ann'), byAdmin(5))).toBeNull();
     for (const n of ['c1', 'c2', 'c3', 'c4']) await b.store.users.create(user(n), null);
     const { pageSize, offset } = pageOf({ p: 2, page_size: 2 });
     const page = await b.store.users.list(pageSize, offset);
     expect({ total: page.total, names: page.rows.map((r) => r.username) }).toEqual({ total: 6, names: ['c2', 'c1'] });
     expect((await b.store.users.list(10, 0)).rows.map((r) => r.id)).toEqual([6, 5, 4, 3, 2, 1]);
+    // A page far past the end (offsets beyond 32 bits) is empty, with the total.
+    expect(await b.store.users.list(100, 2 ** 40)).toEqual({ rows: [], total: 6 });
+    expect(await b.store.logs.list({}, 100, 2 ** 40)).toEqual({ rows: [], total: 3 });
   }],
   ['tokens: raw rows with secret, lookups, touch, scoped update and delete, paging', async (b) => {
     await b.store.users.createRootIfEmpty('root-token-0123456789', 1);

@@ -61,7 +61,7 @@ export function pgChannels(db: PgDB) {
     },
     async list(limit: number, offset: number): Promise<{ rows: PgChannelRow[]; total: number }> {
       const [rows, [count]] = await Promise.all([
-        sql<PgChannelRow[]>`SELECT ${cols()} FROM channels ORDER BY id DESC LIMIT ${limit}::int OFFSET ${offset}::int`,
+        sql<PgChannelRow[]>`SELECT ${cols()} FROM channels ORDER BY id DESC LIMIT ${limit}::int OFFSET ${offset}::bigint`,
         sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM channels`,
       ]);
       return { rows, total: count?.n ?? 0 };

@@ -26,12 +26,12 @@ export function pgDeliveryLog(db: PgDB) {
     async list(userId: number | null, limit: number, offset: number): Promise<{ rows: PgDeliveryListRow[]; total: number }> {
       const [rows, [count]] = userId === null
         ? await Promise.all([
-          sql<PgDeliveryListRow[]>`SELECT ${cols()} FROM webhook_deliveries ORDER BY id DESC LIMIT ${limit}::int OFFSET ${offset}::int`,
+          sql<PgDeliveryListRow[]>`SELECT ${cols()} FROM webhook_deliveries ORDER BY id DESC LIMIT ${limit}::int OFFSET ${offset}::bigint`,
           sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM webhook_deliveries`,
         ])
         : await Promise.all([
           sql<PgDeliveryListRow[]>`SELECT ${cols()} FROM webhook_deliveries WHERE user_id = ${userId}::int
-            ORDER BY id DESC LIMIT ${limit}::int OFFSET ${offset}::int`,
+            ORDER BY id DESC LIMIT ${limit}::int OFFSET ${offset}::bigint`,
           sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM webhook_deliveries WHERE user_id = ${userId}::int`,
         ]);
       return { rows, total: count?.n ?? 0 };

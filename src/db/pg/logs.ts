@@ -28,7 +28,7 @@ export function pgLogs(db: PgDB) {
     async list(filter: PgLogFilter, limit: number, offset: number): Promise<{ rows: PgLogRow[]; total: number }> {
       const [rows, [count]] = await Promise.all([
         sql<PgLogRow[]>`SELECT ${sql.unsafe(LOG_COLUMNS)} FROM logs WHERE ${whereOf(sql, filter)}
-          ORDER BY id DESC LIMIT ${limit}::int OFFSET ${offset}::int`,
+          ORDER BY id DESC LIMIT ${limit}::int OFFSET ${offset}::bigint`,
         sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM logs WHERE ${whereOf(sql, filter)}`,
       ]);
       return { rows, total: count?.n ?? 0 };

@@ -39,7 +39,7 @@ export function pgTokens(db: PgDB) {
     async list(userId: number, limit: number, offset: number): Promise<{ rows: PgTokenRow[]; total: number }> {
       const [rows, [count]] = await Promise.all([
         sql<PgTokenRow[]>`SELECT ${cols()} FROM tokens WHERE user_id = ${userId}::int ORDER BY id DESC
-          LIMIT ${limit}::int OFFSET ${offset}::int`,
+          LIMIT ${limit}::int OFFSET ${offset}::bigint`,
         sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM tokens WHERE user_id = ${userId}::int`,
       ]);
       return { rows, total: count?.n ?? 0 };

@@ -56,11 +56,13 @@ export function pgUsers(db: PgDB) {
     },
     async create(user: PgNewUser, quota: PgLoggedQuota | null): Promise<PgUserRow | null> {
       return sql.begin(async (tx) => {
-        // The unique index decides a race between two creates of one name: the loser gets null.
+        // NOT EXISTS: a taken name draws no id (as on SQLite, ids stay consecutive); the unique
+        // index decides a race between two creates of one name: the loser gets null.
         const [created] = await tx<PgUserRow[]>`
           INSERT INTO users (username, display_name, role, status, access_token, quota, created_time)
-          VALUES (${user.username}::text, ${user.displayName}::text, ${user.role}::int, ${user.status}::int,
-            ${user.accessToken}::text, 0, ${user.createdTime}::bigint)
+          SELECT ${user.username}::text, ${user.displayName}::text, ${user.role}::int, ${user.status}::int,
+            ${user.accessToken}::text, 0, ${user.createdTime}::bigint
+          WHERE NOT EXISTS (SELECT 1 FROM users WHERE username = ${user.username}::text)
           ON CONFLICT (username) DO NOTHING RETURNING ${cols()}`;
         if (!created) return null;
         if (!quota || quota.quota === 0) return created;
@@ -85,7 +87,7 @@ export function pgUsers(db: PgDB) {
     },
     async list(limit: number, offset: number): Promise<{ rows: PgUserRow[]; total: number }> {
       const [rows, [count]] = await Promise.all([
-        sql<PgUserRow[]>`SELECT ${cols()} FROM users ORDER BY id DESC LIMIT ${limit}::int OFFSET ${offset}::int`,
+        sql<PgUserRow[]>`SELECT ${cols()} FROM users ORDER BY id DESC LIMIT ${limit}::int OFFSET ${offset}::bigint`,
         sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM users`,
       ]);
       return { rows, total: count?.n ?? 0 };
