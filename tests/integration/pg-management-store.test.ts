@@ -295,6 +295,26 @@ const scenarios: Scenario[] = [
     expect((await b.store.channels.list(10, 0)).total).toBe(1);
     expect((await b.store.logs.list({ userId: 1 }, 10, 0)).rows.map((r) => [r.quota, r.content])).toEqual([[1000, 'quota +1000 demo starting quota']]);
   }],
+  ['ids and filters past 32 bits (any safe integer a client may send) name no row', async (b) => {
+    await b.store.users.createRootIfEmpty('root-token-0123456789', 1);
+    const far = 2 ** 40;
+    expect(await b.store.users.byId(far)).toBeNull();
+    expect(await b.store.users.update(far, { role: 10 }, byAdmin(5))).toBeNull();
+    expect(await b.store.users.update(far, {}, byAdmin(5))).toBeNull();
+    await b.store.users.setAccessToken(far, 'x-token-0123456789');
+    expect(await b.store.tokens.list(far, 10, 0)).toEqual({ rows: [], total: 0 });
+    expect(await b.store.tokens.update(1, far, { name: 'x' })).toBeNull();
+    expect(await b.store.tokens.update(far, 1, {})).toBeNull();
+    expect(await b.store.tokens.delete(far, far)).toBe(false);
+    await b.store.tokens.touch(far, 1);
+    expect(await b.store.channels.byId(far)).toBeNull();
+    expect(await b.store.channels.update(far, { name: 'x' })).toBeNull();
+    expect(await b.store.channels.delete(far)).toBe(false);
+    await b.store.channels.autoDisable(far);
+    expect(await b.store.logs.list({ userId: far, type: far }, 10, 0)).toEqual({ rows: [], total: 0 });
+    expect(await b.store.deliveryLog.list(far, 10, 0)).toEqual({ rows: [], total: 0 });
+    expect((await b.store.logs.list({}, 10, 0)).total).toBe(0);
+  }],
 ];
 
 const backends: Array<[string, () => Promise<Backend>]> = [['sqlite', sqliteBackend], ['postgres', pgBackend]];

@@ -20,7 +20,7 @@ export function pgChannels(db: PgDB) {
   const sql = db.$client;
   const cols = () => sql.unsafe(CHANNEL_COLUMNS);
   async function byId(id: number): Promise<PgChannelRow | null> {
-    const [row] = await sql<PgChannelRow[]>`SELECT ${cols()} FROM channels WHERE id = ${id}::int`;
+    const [row] = await sql<PgChannelRow[]>`SELECT ${cols()} FROM channels WHERE id = ${id}::bigint`;
     return row ?? null;
   }
   return {
@@ -49,15 +49,15 @@ export function pgChannels(db: PgDB) {
         UPDATE channels SET name = coalesce(${orNull(p.name)}::text, name), base_url = coalesce(${orNull(p.baseUrl)}::text, base_url),
           key = coalesce(${orNull(p.key)}::text, key), priority = coalesce(${orNull(p.priority)}::int, priority),
           weight = coalesce(${orNull(p.weight)}::int, weight), status = coalesce(${orNull(p.status)}::int, status)
-        WHERE id = ${id}::int RETURNING ${cols()}`;
+        WHERE id = ${id}::bigint RETURNING ${cols()}`;
       return row ?? null;
     },
     async delete(id: number): Promise<boolean> {
-      const rows = await sql`DELETE FROM channels WHERE id = ${id}::int RETURNING id`;
+      const rows = await sql`DELETE FROM channels WHERE id = ${id}::bigint RETURNING id`;
       return rows.length > 0;
     },
     async autoDisable(id: number): Promise<void> {
-      await sql`UPDATE channels SET status = ${STATUS_AUTO_DISABLED}::int WHERE id = ${id}::int AND status = ${STATUS_ENABLED}::int`;
+      await sql`UPDATE channels SET status = ${STATUS_AUTO_DISABLED}::int WHERE id = ${id}::bigint AND status = ${STATUS_ENABLED}::int`;
     },
     async list(limit: number, offset: number): Promise<{ rows: PgChannelRow[]; total: number }> {
       const [rows, [count]] = await Promise.all([

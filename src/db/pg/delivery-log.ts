@@ -30,9 +30,9 @@ export function pgDeliveryLog(db: PgDB) {
           sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM webhook_deliveries`,
         ])
         : await Promise.all([
-          sql<PgDeliveryListRow[]>`SELECT ${cols()} FROM webhook_deliveries WHERE user_id = ${userId}::int
+          sql<PgDeliveryListRow[]>`SELECT ${cols()} FROM webhook_deliveries WHERE user_id = ${userId}::bigint
             ORDER BY id DESC LIMIT ${limit}::int OFFSET ${offset}::bigint`,
-          sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM webhook_deliveries WHERE user_id = ${userId}::int`,
+          sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM webhook_deliveries WHERE user_id = ${userId}::bigint`,
         ]);
       return { rows, total: count?.n ?? 0 };
     },

@@ -15,8 +15,8 @@ export interface PgLogFilter {
 /** One fixed SQL text per filter shape (so each is prepared once), never `$1 IS NULL OR ...`, which hides the index. */
 function whereOf(sql: Sql, f: PgLogFilter): PendingQuery<Row[]> {
   const parts: Array<PendingQuery<Row[]>> = [];
-  if (f.type !== undefined) parts.push(sql`type = ${f.type}::int`);
-  if (f.userId !== undefined) parts.push(sql`user_id = ${f.userId}::int`);
+  if (f.type !== undefined) parts.push(sql`type = ${f.type}::bigint`);
+  if (f.userId !== undefined) parts.push(sql`user_id = ${f.userId}::bigint`);
   if (parts.length === 0) return sql`TRUE`;
   return parts.reduce((acc, p) => sql`${acc} AND ${p}`);
 }

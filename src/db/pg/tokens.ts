@@ -24,7 +24,7 @@ export function pgTokens(db: PgDB) {
       return row ?? null;
     },
     async touch(id: number, now: number): Promise<void> {
-      await sql`UPDATE tokens SET accessed_time = ${now}::bigint WHERE id = ${id}::int`;
+      await sql`UPDATE tokens SET accessed_time = ${now}::bigint WHERE id = ${id}::bigint`;
     },
     async create(t: PgNewToken): Promise<PgTokenRow> {
       const [row] = await sql<PgTokenRow[]>`
@@ -38,15 +38,15 @@ export function pgTokens(db: PgDB) {
     },
     async list(userId: number, limit: number, offset: number): Promise<{ rows: PgTokenRow[]; total: number }> {
       const [rows, [count]] = await Promise.all([
-        sql<PgTokenRow[]>`SELECT ${cols()} FROM tokens WHERE user_id = ${userId}::int ORDER BY id DESC
+        sql<PgTokenRow[]>`SELECT ${cols()} FROM tokens WHERE user_id = ${userId}::bigint ORDER BY id DESC
           LIMIT ${limit}::int OFFSET ${offset}::bigint`,
-        sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM tokens WHERE user_id = ${userId}::int`,
+        sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM tokens WHERE user_id = ${userId}::bigint`,
       ]);
       return { rows, total: count?.n ?? 0 };
     },
     async update(userId: number, id: number, p: PgTokenPatch): Promise<PgTokenRow | null> {
       if (Object.keys(p).length === 0) {
-        const [row] = await sql<PgTokenRow[]>`SELECT ${cols()} FROM tokens WHERE id = ${id}::int AND user_id = ${userId}::int`;
+        const [row] = await sql<PgTokenRow[]>`SELECT ${cols()} FROM tokens WHERE id = ${id}::bigint AND user_id = ${userId}::bigint`;
         return row ?? null;
       }
       // One statement text for every patch shape: an absent field keeps its value.
@@ -57,11 +57,11 @@ export function pgTokens(db: PgDB) {
           expired_time = coalesce(${orNull(p.expiredTime)}::bigint, expired_time),
           rate_limit_per_minute = coalesce(${orNull(p.rateLimitPerMinute)}::int, rate_limit_per_minute),
           webhook_secret = coalesce(${orNull(p.webhookSecret)}::text, webhook_secret)
-        WHERE id = ${id}::int AND user_id = ${userId}::int RETURNING ${cols()}`;
+        WHERE id = ${id}::bigint AND user_id = ${userId}::bigint RETURNING ${cols()}`;
       return row ?? null;
     },
     async delete(userId: number, id: number): Promise<boolean> {
-      const rows = await sql`DELETE FROM tokens WHERE id = ${id}::int AND user_id = ${userId}::int RETURNING id`;
+      const rows = await sql`DELETE FROM tokens WHERE id = ${id}::bigint AND user_id = ${userId}::bigint RETURNING id`;
       return rows.length > 0;
     },
   };

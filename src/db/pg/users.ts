@@ -22,12 +22,19 @@ export type PgUserPatch = Partial<Pick<PgUserRow, 'status' | 'role' | 'displayNa
 
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
+/*
+ * Ids and filters from a client may be any safe integer, past the int4 columns' range: the
+ * lookups bind them as bigint (int4 = int8 still walks the index), so such an id names no row,
+ * as on SQLite, instead of failing with "integer out of range".
+ */
+const INT4_MAX = 2_147_483_647;
+
 /** users on PostgreSQL, with the semantics of src/db/sqlite/users.ts. */
 export function pgUsers(db: PgDB) {
   const sql = db.$client;
   const cols = () => sql.unsafe(PG_USER_COLUMNS);
   async function byId(id: number): Promise<PgUserRow | null> {
-    const [row] = await sql<PgUserRow[]>`SELECT ${cols()} FROM users WHERE id = ${id}::int`;
+    const [row] = await sql<PgUserRow[]>`SELECT ${cols()} FROM users WHERE id = ${id}::bigint`;
     return row ?? null;
   }
   return {
@@ -52,7 +59,7 @@ export function pgUsers(db: PgDB) {
       });
     },
     async setAccessToken(id: number, token: string): Promise<void> {
-      await sql`UPDATE users SET access_token = ${token}::text WHERE id = ${id}::int`;
+      await sql`UPDATE users SET access_token = ${token}::text WHERE id = ${id}::bigint`;
     },
     async create(user: PgNewUser, quota: PgLoggedQuota | null): Promise<PgUserRow | null> {
       return sql.begin(async (tx) => {
@@ -72,6 +79,8 @@ export function pgUsers(db: PgDB) {
     async update(id: number, patch: PgUserPatch, quota: PgLoggedQuota | null): Promise<PgUserRow | null> {
       const hasPatch = Object.keys(patch).length > 0;
       if (!hasPatch && !quota) return byId(id);
+      // setQuotaLoggedPg binds the id as int4.
+      if (!Number.isInteger(id) || Math.abs(id) > INT4_MAX) return null;
       return sql.begin(async (tx) => {
         let updated: PgUserRow | null = null;
         if (hasPatch) {
@@ -79,7 +88,7 @@ export function pgUsers(db: PgDB) {
           [updated = null] = await tx<PgUserRow[]>`
             UPDATE users SET status = coalesce(${orNull(patch.status)}::int, status), role = coalesce(${orNull(patch.role)}::int, role),
               display_name = coalesce(${orNull(patch.displayName)}::text, display_name)
-            WHERE id = ${id}::int RETURNING ${cols()}`;
+            WHERE id = ${id}::bigint RETURNING ${cols()}`;
         }
         if (quota) updated = await setQuotaLoggedPg(tx, id, quota.quota, quota.who, quota.now);
         return updated;
