@@ -37,8 +37,3 @@ export function createPgManagementStore(db: PgDB): PgManagementStore {
   if (!s) stores.set(db, (s = build(db)));
   return s;
 }
-
-/** The whole PostgreSQL store (src/domain/store's `Store`), as src/db/sqlite/store.ts is SQLite's. */
-export function createPgStore(db: PgDB): PgManagementStore & { readonly kind: 'postgres' } {
-  return { kind: 'postgres', ...createPgManagementStore(db) };
-}
