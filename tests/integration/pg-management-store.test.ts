@@ -342,6 +342,28 @@ managementStoreSuite('postgres', async () => {
   return store;
 });
 
+test('PostgreSQL: the per-request lookups are prepared once per connection and reused', async () => {
+  const { url } = await freshPg();
+  const db = await openPgDatabase(url, { poolSize: 1 });
+  try {
+    const s = createPgManagementStore(db);
+    await s.users.createRootIfEmpty('root-token-0123456789', 1);
+    for (let i = 0; i < 5; i++) {
+      await s.tokens.byKey(`key-${i}`);
+      await s.users.byAccessToken(`token-${i}`);
+      await s.logs.list({ userId: i }, 10, 0);
+    }
+    // One connection: the catalogue below is the one the lookups ran on.
+    const rows = await db.$client<Array<{ statement: string; n: number }>>`
+      SELECT statement, count(*)::int AS n FROM pg_prepared_statements
+      WHERE statement NOT LIKE '%pg_prepared_statements%' AND (statement LIKE '%FROM tokens WHERE key%' OR statement LIKE '%FROM users WHERE access_token%'
+        OR statement LIKE '%FROM logs WHERE user_id%') GROUP BY statement`;
+    expect(rows.map((r) => r.n)).toEqual([1, 1, 1, 1]);
+  } finally {
+    await db.$client.end({ timeout: 1 });
+  }
+});
+
 test('one PostgreSQL store per connection pool', async () => {
   const { db } = await freshPg();
   expect(createPgManagementStore(db)).toBe(createPgManagementStore(db));
