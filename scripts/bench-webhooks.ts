@@ -11,7 +11,10 @@ import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/client.ts';
 import { channels, tasks, tokens, users, webhookDeliveries } from '../src/db/schema/index.ts';
 import { OptionsStore } from '../src/domain/options.ts';
-import { enqueueTaskChange, recordTaskHook } from '../src/domain/webhooks.ts';
+import { enqueueTaskChange, recordTaskHook } from '../src/db/sqlite/outbox.ts';
+import { webhookPayloadOf } from '../src/domain/webhooks.ts';
+import { createSqliteSyncStore } from '../src/db/sqlite/sync.ts';
+import { createSqliteOutboxStore } from '../src/db/sqlite/outbox-worker.ts';
 import { createPoller } from '../src/jobs/poller.ts';
 import { createWebhookWorker } from '../src/jobs/webhooks.ts';
 import { systemClock } from '../src/lib/clock.ts';
@@ -40,7 +43,7 @@ const now = Date.now();
 const user = db.insert(users).values({ username: 'bench', displayName: 'bench', role: 1, status: 1, accessToken: 'x'.repeat(40), quota: 0, createdTime: now }).returning().get();
 const token = db.insert(tokens).values({ userId: user.id, name: 'b', key: 'k'.repeat(48), createdTime: now, webhookSecret: 'whsec_benchbenchbenchbenchbenchbench' }).returning().get();
 const channel = db.insert(channels).values({ name: 'sim', baseUrl: sim.url, key: 's', createdTime: now }).returning().get();
-const deps = { db, store: createSqliteStore(db), config, logger: silentLogger, clock: systemClock, fetch: globalThis.fetch, metrics: createMetrics(), options, serverAddress: () => 'http://localhost:3000' };
+const deps = { db, store: createSqliteStore(db), taskStore: { sync: createSqliteSyncStore(db), outbox: createSqliteOutboxStore(db) }, config, logger: silentLogger, clock: systemClock, fetch: globalThis.fetch, metrics: createMetrics(), options, serverAddress: () => 'http://localhost:3000' };
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -85,7 +88,7 @@ function pct(xs: number[], p: number): number {
     for (let i = 0; i < N; i++) {
       const t = tx.insert(tasks).values({ userId: user.id, tokenId: token.id, channelId: channel.id, mjId: `t${i}`, action: 'IMAGINE', prompt: 'p', submitTime: base, progress: '100%', status: 'SUCCESS' }).returning().get();
       recordTaskHook(tx, { taskId: t.id, userId: user.id, tokenId: token.id, url: hookUrl });
-      enqueueTaskChange(tx, [t.id], base);
+      enqueueTaskChange(tx, [t.id], base, webhookPayloadOf(base));
     }
   });
   for (const concurrency of [16]) {

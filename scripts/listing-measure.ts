@@ -8,7 +8,8 @@
  */
 import { existsSync } from 'node:fs';
 import { openDatabase, type DB } from '../src/db/client.ts';
-import { listTasks, type TaskFilter } from '../src/domain/tasks.ts';
+import { listTasks } from '../src/db/sqlite/listing.ts';
+import type { TaskFilter } from '../src/domain/tasks.ts';
 
 const ROWS = Number(process.argv[2] ?? 1_000_000);
 const SMALL = Number(process.argv[3] ?? 10_000);

@@ -14,7 +14,9 @@ import type { AppDeps } from '../src/deps.ts';
 import { OptionsStore } from '../src/domain/options.ts';
 import { noTaskFeed } from '../src/domain/task-feed.ts';
 import { createMetrics } from '../src/lib/metrics.ts';
-import { listTasks, selfFilter, taskItem } from '../src/domain/tasks.ts';
+import { listTasks } from '../src/db/sqlite/listing.ts';
+import { createSqliteTaskStore } from '../src/db/sqlite/task-store.ts';
+import { selfFilter, taskItem } from '../src/domain/tasks.ts';
 import { bootstrapRoot } from '../src/domain/users.ts';
 import { systemClock } from '../src/lib/clock.ts';
 import { silentLogger } from '../src/lib/logger.ts';
@@ -34,7 +36,7 @@ const deps: AppDeps = {
   db, store, config, clock: systemClock, options: await OptionsStore.bootstrap(store.options, config.optionOverrides), logger: silentLogger,
   serverAddress: () => 'http://localhost:3000', fetch: globalThis.fetch, startedAt: Date.now(), version: 'bench',
   database: 'sqlite', metrics: createMetrics(), pollerRole: () => 'off', taskFeed: noTaskFeed,
-  listing: inThreadListing(db),
+  listing: inThreadListing(db), taskStore: createSqliteTaskStore(db, inThreadListing(db)),
 };
 await bootstrapRoot(store, systemClock, TOKEN);
 const insert = db.$client.prepare("INSERT INTO tasks (user_id, mj_id, submit_time, prompt, image_url, status, progress) VALUES (1, ?1, ?2, 'a cat', 'https://x/1.png', 'SUCCESS', '100%')");

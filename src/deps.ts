@@ -6,6 +6,7 @@ import type { ListingExecutor } from './domain/listing-executor.ts';
 import type { OptionsStore } from './domain/options.ts';
 import type { ImageStore } from './images/store.ts';
 import type { TaskFeed } from './domain/task-feed.ts';
+import type { TaskStore } from './domain/store/tasks.ts';
 import type { Clock } from './lib/clock.ts';
 import type { Logger } from './lib/logger.ts';
 import type { Metrics } from './lib/metrics.ts';
@@ -22,6 +23,8 @@ export interface AppDeps {
   /** Which backend `db` is, as `/api/status` reports it; set by whoever opened the database. */
   database: DatabaseKind;
   config: Config;
+  /** The tasks side of storage (listings, task reads, lease), built on `db` by whoever opened it. */
+  taskStore: TaskStore;
   /** Where task listings run: worker threads (READ_WORKERS) or this thread; whoever builds it closes it. */
   listing: ListingExecutor;
   logger: Logger;

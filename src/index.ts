@@ -5,7 +5,7 @@ import { createWebhookWorker } from './jobs/webhooks.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createSqliteStore } from './db/sqlite/store.ts';
 import { openDatabase, type DB } from './db/client.ts';
-import { createSqliteLeaseStore } from './db/sqlite-lease.ts';
+import { createSqliteTaskStore } from './db/sqlite/task-store.ts';
 import type { AppDeps } from './deps.ts';
 import { inThreadListing, isSharedFile, routedListing, type ListingExecutor } from './domain/listing-executor.ts';
 import { ListingPool } from './domain/listing-pool.ts';
@@ -13,6 +13,7 @@ import { OptionsStore } from './domain/options.ts';
 import { createMetrics } from './lib/metrics.ts';
 import { openImageStore } from './images/folder-store.ts';
 import type { ImageStore } from './images/store.ts';
+import { createSqliteFeedReads } from './db/sqlite/feed-reads.ts';
 import { changeWindowOf, InProcessTaskFeed } from './domain/task-feed.ts';
 import { bootstrapRoot } from './domain/users.ts';
 import { systemClock } from './lib/clock.ts';
@@ -75,12 +76,12 @@ async function main(): Promise<void> {
   let listeningPort = config.port;
   let poller: Poller | null = null;
   const deps: AppDeps = {
-    db, store, database: 'sqlite', config, listing, logger, clock, options, metrics: createMetrics(),
+    db, store, database: 'sqlite', taskStore: createSqliteTaskStore(db, listing), config, listing, logger, clock, options, metrics: createMetrics(),
     serverAddress: () => config.serverAddress ?? `http://localhost:${listeningPort}`,
     fetch: globalThis.fetch,
     pollerRole: () => poller?.role() ?? 'off',
     imageStore,
-    taskFeed: new InProcessTaskFeed(db, clock, { changeWindowMs: changeWindowOf(config) }),
+    taskFeed: new InProcessTaskFeed(createSqliteFeedReads(db), clock, { changeWindowMs: changeWindowOf(config) }),
     startedAt: clock.now(),
     version: pkg.version,
   };
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
 
   const demo = config.demo ? await startDemo(deps) : null;
   // Processes sharing the database elect one poller through a lease row; UPDATE_TASK=false never runs for it.
-  poller = createPoller({ ...deps, lease: createSqliteLeaseStore(db) });
+  poller = createPoller({ ...deps, lease: deps.taskStore.lease });
   if (config.updateTask) poller.start();
   const stopWatchingOptions = options.watch({
     onChange: () => logger.info('options reloaded'),

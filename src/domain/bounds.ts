@@ -4,16 +4,9 @@
  * cut again on the way out, because rows written with SQL can hold anything.
  */
 
-/** `prompt` and the other free-text columns (prompt_en, description, fail_reason, state). */
-export const MAX_TEXT_CHARS = 8192;
-/** `buttons`, `properties`, `video_urls` JSON text. */
-export const MAX_JSON_CHARS = 64 * 1024;
-/** image_url, video_url, each URL of video_urls, and client URLs (notifyHook, link, ...). */
-export const MAX_URL_CHARS = 2048;
-/** Upstream task ids (mj_id), parent task ids. */
-export const MAX_ID_CHARS = 128;
-/** status and progress are short words ("IN_PROGRESS", "45%"). */
-export const MAX_WORD_CHARS = 64;
+import { MAX_ID_CHARS, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, MAX_WORD_CHARS } from '../lib/text-bounds.ts';
+
+export { MAX_ID_CHARS, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, MAX_WORD_CHARS };
 
 /**
  * What the string fields of one listing item may take together, in bytes of their JSON encoding.

@@ -1,7 +1,8 @@
 import type { DB } from '../db/client.ts';
 import type { TaskRow } from '../db/schema/index.ts';
 import { pageOf, type Page, type PageQuery } from './pagination.ts';
-import { adminTaskItem, listTasks, taskItem, type ImageLinkPolicy, type TaskFilter } from './tasks.ts';
+import { listTasks } from '../db/sqlite/listing.ts';
+import { adminTaskItem, taskItem, type ImageLinkPolicy, type TaskFilter } from './tasks.ts';
 
 /**
  * Where task listings run. bun:sqlite is synchronous, so a listing on the main thread holds every

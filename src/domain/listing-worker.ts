@@ -6,7 +6,7 @@ import type { DB } from '../db/client.ts';
 import { openReadOnlyDatabase } from '../db/read-only.ts';
 import { AppError } from './errors.ts';
 import { renderListing, type ListingReply, type ListingRequest, type ListingWorkerInit } from './listing-executor.ts';
-import { listTasks } from './tasks.ts';
+import { listTasks } from '../db/sqlite/listing.ts';
 
 declare const self: Worker;
 

@@ -1,21 +1,21 @@
-import { and, eq, sql } from 'drizzle-orm';
-import type { DB } from '../db/client.ts';
-import { tasks, type TaskRow } from '../db/schema/index.ts';
-import type { DbLike } from '../db/types.ts';
+import type { TaskRow } from '../db/schema/index.ts';
 import { modelNameOf } from './actions.ts';
-import { failAndRefund, type RefundResult } from './billing.ts';
 import type { ChannelEndpoint } from './channels.ts';
 import {
   channelGoneReason, decideSync, failureFields, isTimedOut, ORPHAN_GRACE_MS, parseUpstreamTask, SUBMIT_DID_NOT_COMPLETE,
   timeoutReason, type SyncFields,
 } from './task-sync-normalise.ts';
-import { enqueueTaskChange, type LinkPolicySource } from './webhooks.ts';
+import type { SyncOp, SyncOpResult, TaskStore } from './store/tasks.ts';
+import { webhookPayloadOf, type LinkPolicySource } from './webhooks.ts';
 
 /**
- * The database side of the poller (SPEC §8): find unfinished tasks, and write what one
- * `list-by-condition` batch says in one synchronous transaction. Every ending goes through
- * `failAndRefund`, whose compare-and-set makes a refund happen exactly once whatever runs twice.
+ * The poller's sync rules (SPEC §8): which unfinished tasks to poll or end, and what one
+ * `list-by-condition` batch means for each row, planned here as plain ops; the task store applies
+ * a batch of ops in one transaction (every ending through the compare-and-set refund).
  */
+
+/** The store the sync writes through. */
+export type SyncStore = TaskStore['sync'];
 
 /** An unfinished task as the poller reads it. */
 export type PollTask = TaskRow;
@@ -54,19 +54,6 @@ const COUNT_KEYS = Object.keys(emptyCounts()) as (keyof SyncCounts)[];
 export function addCounts<T extends SyncCounts>(into: T, more: SyncCounts): T {
   for (const k of COUNT_KEYS) into[k] += more[k];
   return into;
-}
-
-/**
- * Every unfinished task, by channel then id. The condition is written exactly as the partial
- * index `tasks_unfinished_idx` is declared, so SQLite reads the index instead of the table's
- * finished millions.
- */
-export function unfinishedTasksQuery(db: DB) {
-  return db.select().from(tasks).where(sql`progress <> '100%'`).orderBy(tasks.channelId, tasks.id);
-}
-
-export function selectUnfinishedTasks(db: DB): TaskRow[] {
-  return unfinishedTasksQuery(db).all();
 }
 
 /** The unfinished tasks split into what needs the upstream and what is ended locally. */
@@ -108,14 +95,17 @@ export function planTick(rows: readonly TaskRow[], known: ReadonlyMap<number, Po
   return plan;
 }
 
-/** The failure ending of one row (and its refund), through the single compare-and-set refund path. */
-function endAsFailure(tx: DbLike, row: TaskRow, fields: SyncFields, now: number, counts: SyncCounts): RefundResult {
-  const result = failAndRefund(tx, row.id, row.quota, { ...fields }, now, modelNameOf(row.action));
-  if (!result.won) return result;
+/** A failure ending of one row, as an op (its refund is the row's quota, once). */
+function failOp(row: TaskRow, fields: SyncFields): Extract<SyncOp, { kind: 'fail' }> {
+  return { kind: 'fail', taskId: row.id, expectedQuota: row.quota, fields: { ...fields }, modelName: modelNameOf(row.action) };
+}
+
+/** Count a failure ending that won. */
+function countEnding(r: SyncOpResult, counts: SyncCounts): void {
+  if (!r.won) return;
   counts.failed++;
-  if (result.refunded > 0) counts.refunded++;
-  counts.refundedQuota += result.refunded;
-  return result;
+  if (r.refunded > 0) counts.refunded++;
+  counts.refundedQuota += r.refunded;
 }
 
 /** A stranded row this call ended (it won the compare-and-set), for the poller's log. */
@@ -130,48 +120,30 @@ export interface StrandedEnding {
 }
 
 /** Ends stranded rows (see planTick) in one transaction. */
-export function endStrandedTasks(
-  db: DB, stranded: TickPlan['stranded'], now: number, webhookLinks?: LinkPolicySource,
-): SyncCounts & { ended: StrandedEnding[] } {
+export async function endStrandedTasks(
+  sync: SyncStore, stranded: TickPlan['stranded'], now: number, webhookLinks?: LinkPolicySource,
+): Promise<SyncCounts & { ended: StrandedEnding[] }> {
   const counts = emptyCounts();
   const ended: StrandedEnding[] = [];
   if (stranded.length === 0) return { ...counts, ended };
-  db.transaction((tx) => {
-    for (const { row, reason } of stranded) {
-      const r = endAsFailure(tx, row, failureFields(row, reason, now), now, counts);
-      if (r.won) ended.push({ taskId: row.id, userId: row.userId, reason, refunded: r.refunded, orphan: reason === SUBMIT_DID_NOT_COMPLETE });
-    }
-    enqueueTaskChange(tx, ended.map((e) => e.taskId), now, webhookLinks);
-  }, { behavior: 'immediate' });
+  const ops = stranded.map(({ row, reason }) => failOp(row, failureFields(row, reason, now)));
+  const results = await sync.apply(ops, now, webhookPayloadOf(now, webhookLinks));
+  results.forEach((r, k) => {
+    const { row, reason } = stranded[k]!;
+    countEnding(r, counts);
+    if (r.won) ended.push({ taskId: row.id, userId: row.userId, reason, refunded: r.refunded, orphan: reason === SUBMIT_DID_NOT_COMPLETE });
+  });
   return { ...counts, ended };
 }
 
-type UpdateStatement = ReturnType<typeof buildUpdate>;
-const updateCache = new WeakMap<DB, UpdateStatement>();
-
-function buildUpdate(db: DB) {
-  const p = (name: string) => sql`${sql.placeholder(name)}`;
-  return db.update(tasks).set({
-    progress: p('progress'), status: p('status'), promptEn: p('promptEn'), state: p('state'), startTime: p('startTime'),
-    finishTime: p('finishTime'), imageUrl: p('imageUrl'), videoUrl: p('videoUrl'), videoUrls: p('videoUrls'),
-    failReason: p('failReason'), buttons: p('buttons'), properties: p('properties'), updatedTime: p('now'),
-  }).where(and(eq(tasks.id, sql.placeholder('id')), sql`progress <> '100%'`)).returning({ id: tasks.id }).prepare();
-}
-
-function updateStatement(db: DB): UpdateStatement {
-  let s = updateCache.get(db);
-  if (!s) updateCache.set(db, (s = buildUpdate(db)));
-  return s;
-}
-
 /**
- * Writes what the upstream answered for one batch of a channel's tasks, in ONE synchronous
- * transaction: changed fields are written (never onto a row another writer already finished),
+ * Writes what the upstream answered for one batch of a channel's tasks, in ONE transaction of
+ * the store: changed fields are written (never onto a row another writer already finished),
  * failures and timeouts end the task and refund it once. `items` is null when the upstream could
  * not be asked or answered nonsense; timeouts are still applied then, since a task must end
  * whether or not its upstream still knows it.
  */
-export function applyPollBatch(db: DB, rows: readonly TaskRow[], items: readonly unknown[] | null, now: number, s: SyncSettings): SyncCounts {
+export async function applyPollBatch(sync: SyncStore, rows: readonly TaskRow[], items: readonly unknown[] | null, now: number, s: SyncSettings): Promise<SyncCounts> {
   const counts = emptyCounts();
   const byMjId = new Map<string, TaskRow[]>();
   for (const row of rows) {
@@ -212,23 +184,19 @@ export function applyPollBatch(db: DB, rows: readonly TaskRow[], items: readonly
     }
   }
   if (ops.length === 0) return counts;
-  const update = updateStatement(db);
-  db.transaction((tx) => {
-    const changed: number[] = [];
-    for (const op of ops) {
-      if (op.kind === 'fail') {
-        const before = counts.failed;
-        if (endAsFailure(tx, op.row, op.fields, now, counts).won) changed.push(op.row.id);
-        if (op.timedOut && counts.failed > before) counts.timedOut++;
-        continue;
-      }
-      if (update.get({ ...op.fields, now, id: op.row.id })) {
-        changed.push(op.row.id);
-        counts.updated++;
-        if (op.fields.progress === '100%') counts.succeeded++;
-      }
+  const results = await sync.apply(ops.map((op) => (op.kind === 'fail'
+    ? failOp(op.row, op.fields)
+    : { kind: 'update' as const, taskId: op.row.id, fields: op.fields })), now, webhookPayloadOf(now, s.webhookLinks));
+  results.forEach((r, k) => {
+    const op = ops[k]!;
+    if (op.kind === 'fail') {
+      const before = counts.failed;
+      countEnding(r, counts);
+      if (op.timedOut && counts.failed > before) counts.timedOut++;
+    } else if (r.won) {
+      counts.updated++;
+      if (op.fields.progress === '100%') counts.succeeded++;
     }
-    enqueueTaskChange(tx, changed, now, s.webhookLinks);
-  }, { behavior: 'immediate' });
+  });
   return counts;
 }

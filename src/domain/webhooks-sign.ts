@@ -28,3 +28,11 @@ export function retryDelayMs(attempts: number): number {
 export function deliveryIdOf(rowId: number): string {
   return `dlv_${rowId}`;
 }
+
+export type AttemptOutcome = 'delivered' | 'retry' | 'failed';
+
+/** After a failed attempt of a row that had `attempts`: retried after the backoff, or failed once they are spent. */
+export function failedAttemptOf(attempts: number, now: number): { outcome: 'retry'; retryAt: number } | { outcome: 'failed'; retryAt: null } {
+  const made = attempts + 1;
+  return made >= MAX_DELIVERY_ATTEMPTS ? { outcome: 'failed', retryAt: null } : { outcome: 'retry', retryAt: now + retryDelayMs(made) };
+}

@@ -1,7 +1,6 @@
-import { inArray } from 'drizzle-orm';
-import { DELIVERY_STATUS, taskWebhooks, tasks, webhookDeliveries } from '../db/schema/index.ts';
-import type { DbLike } from '../db/types.ts';
+import { DELIVERY_STATUS } from '../db/schema/index.ts';
 import { AppError } from './errors.ts';
+import type { PayloadOf } from './store/tasks.ts';
 import { type Page, type PageQuery, pageOf } from './pagination.ts';
 import { relayTaskView } from './relay/queries.ts';
 import type { ManagementStore } from './store/index.ts';
@@ -44,35 +43,13 @@ export function hookUrlOf(body: Record<string, unknown>): string | null {
   return url;
 }
 
-/** Remember where a task's changes go; call in the transaction that inserts the task. */
-export function recordTaskHook(tx: DbLike, hook: { taskId: number; userId: number; tokenId: number; url: string }): void {
-  tx.insert(taskWebhooks).values(hook).onConflictDoUpdate({ target: taskWebhooks.taskId, set: { url: hook.url } }).run();
-}
-
 /**
- * Add one delivery per hooked task among `taskIds`, carrying the task as `fetch` shows it now.
- * Call inside the transaction that wrote the change, after the write; tasks without a hook cost
- * one primary-key lookup. Returns how many deliveries were queued.
+ * The payload of a delivery: the task as `fetch` shows it when the change is written, with the
+ * image-link policy read then (once per batch).
  */
-export function enqueueTaskChange(tx: DbLike, taskIds: readonly number[], now: number, links?: LinkPolicySource): number {
-  if (taskIds.length === 0) return 0;
-  const hooks = tx.select().from(taskWebhooks).where(inArray(taskWebhooks.taskId, [...new Set(taskIds)])).all();
-  if (hooks.length === 0) return 0;
-  const rows = tx.select().from(tasks).where(inArray(tasks.id, hooks.map((h) => h.taskId))).all();
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  const policy = links?.() ?? RAW_LINKS;
-  let queued = 0;
-  for (const hook of hooks) {
-    const row = byId.get(hook.taskId);
-    if (!row) continue;
-    tx.insert(webhookDeliveries).values({
-      taskId: row.id, userId: hook.userId, tokenId: hook.tokenId, mjId: row.mjId, url: hook.url,
-      payload: JSON.stringify(relayTaskView(row, policy, now)), status: DELIVERY_STATUS.pending,
-      attempts: 0, nextAttemptAt: now, createdTime: now,
-    }).run();
-    queued++;
-  }
-  return queued;
+export function webhookPayloadOf(now: number, links?: LinkPolicySource): PayloadOf {
+  let policy: ImageLinkPolicy | undefined;
+  return (row) => JSON.stringify(relayTaskView(row, (policy ??= links?.() ?? RAW_LINKS), now));
 }
 
 export type DeliveryStatus = (typeof DELIVERY_STATUS)[keyof typeof DELIVERY_STATUS];

@@ -2,7 +2,7 @@ import { Elysia } from 'elysia';
 import type { AppDeps } from '../deps.ts';
 import { countingStream, drainInto, storeWhileStreaming } from '../images/fill.ts';
 import { openImageStore } from '../images/folder-store.ts';
-import { channelHosts, imageTaskOf } from '../images/lookup.ts';
+import { channelHosts } from '../images/lookup.ts';
 import { serveStored } from '../images/serve.ts';
 import type { ImageStore } from '../images/store.ts';
 import { safeFetch, type Lookup, type SafeFetchResult } from '../upstream/safe-fetch.ts';
@@ -94,7 +94,7 @@ export async function forwardImage(deps: AppDeps, mjId: string, request: Request
     if (sent && (res.status === 200 || res.status === 206)) deps.metrics.addImageBytes(Number(sent));
     return res;
   }
-  const task = mjId ? imageTaskOf(deps.db, mjId) : null;
+  const task = mjId ? await deps.taskStore.tasks.imageTask(mjId) : null;
   if (!task || !task.imageUrl) return errorResponse(404, 'midjourney_task_not_found');
   const head = request.method === 'HEAD';
   const headers: Record<string, string> = { 'accept-encoding': 'identity', accept: 'image/*,*/*;q=0.8' };

@@ -79,10 +79,10 @@ export function relayRoutes(deps: AppDeps) {
     });
 
   const fetchTask = ({ request, set, params }: { request: Request; set: Set; params: { id: string } }) =>
-    run(request, set, (c) => ({ status: 200, body: fetchRelayTask(env, c.user.id, params.id) }));
+    run(request, set, async (c) => ({ status: 200, body: await fetchRelayTask(env, c.user.id, params.id) }));
 
   const listByCondition = ({ request, set }: { request: Request; set: Set }) =>
-    run(request, set, async (c) => ({ status: 200, body: listRelayTasks(env, c.user.id, await readJson(request)) }));
+    run(request, set, async (c) => ({ status: 200, body: await listRelayTasks(env, c.user.id, await readJson(request)) }));
 
   const imageSeed = ({ request, set, params }: { request: Request; set: Set; params: { id: string } }) =>
     run(request, set, (c) => relayImageSeed(env, c.user.id, params.id, pathOf(request)));

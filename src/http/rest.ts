@@ -54,12 +54,12 @@ export function restRoutes(deps: AppDeps) {
       const policy = { forward: deps.options.get('mj_forward_url_enabled'), serverAddress: deps.serverAddress() };
       if (admin) {
         const input = allTaskQuerySchema.parse(query);
-        const body = await deps.listing.listJson(allFilter(input), input, { admin: true, policy });
+        const body = await deps.taskStore.tasks.listJson(allFilter(input), input, { admin: true, policy });
         set.headers['content-type'] = 'application/json;charset=utf-8';
         return body;
       }
       const input = selfTaskQuerySchema.parse(query);
-      const body = await deps.listing.listJson(selfFilter(user.id, input), input, { admin: false, policy });
+      const body = await deps.taskStore.tasks.listJson(selfFilter(user.id, input), input, { admin: false, policy });
       set.headers['content-type'] = 'application/json;charset=utf-8';
       return body;
     } catch (err) {

@@ -1,30 +1,12 @@
-import { desc, eq, sql } from 'drizzle-orm';
-import type { DB } from '../db/client.ts';
-import { tasks } from '../db/schema/index.ts';
 import { hostKeyOf } from '../upstream/safe-fetch.ts';
 
 /**
- * What the image forwarder reads per request: the task by mj_id (prepared once per database) and
- * the channels' hosts (trusted by the SSRF guard), read through the store's channel list.
+ * The channels' hosts the image forwarder trusts (the SSRF guard), read through the store's
+ * channel list; the task by mj_id is read through the task store (TaskStore.tasks.imageTask).
  */
 
 /** Trusted hosts are re-read at most this often; a refusal re-reads them at once (see image.ts). */
 const HOSTS_TTL_MS = 2000;
-
-function prepare(db: DB) {
-  return {
-    task: db.select({ status: tasks.status, imageUrl: tasks.imageUrl }).from(tasks)
-      .where(eq(tasks.mjId, sql.placeholder('mjId'))).orderBy(desc(tasks.id)).limit(1).prepare(),
-  };
-}
-
-const statementCache = new WeakMap<DB, ReturnType<typeof prepare>>();
-
-function statements(db: DB): ReturnType<typeof prepare> {
-  let s = statementCache.get(db);
-  if (!s) statementCache.set(db, (s = prepare(db)));
-  return s;
-}
 
 /** Where channel base URLs come from (the store's channels; images/ names only the shape). */
 export interface ChannelBaseUrls {
@@ -37,16 +19,6 @@ interface HostCache {
 }
 
 const hostCache = new WeakMap<ChannelBaseUrls, HostCache>();
-
-export interface ImageTask {
-  status: string;
-  imageUrl: string;
-}
-
-/** The newest task with this mj_id (any user). */
-export function imageTaskOf(db: DB, mjId: string): ImageTask | null {
-  return statements(db).task.get({ mjId }) ?? null;
-}
 
 /**
  * `hostname:port` keys of every channel's base URL. Kept for a moment, since channels change

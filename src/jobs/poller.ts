@@ -1,6 +1,6 @@
 import type { AppDeps } from '../deps.ts';
 import {
-  addCounts, applyPollBatch, emptyCounts, endStrandedTasks, planTick, selectUnfinishedTasks,
+  addCounts, applyPollBatch, emptyCounts, endStrandedTasks, planTick,
   type PollChannel, type PollTask, type SyncCounts, type SyncSettings,
 } from '../domain/task-sync.ts';
 import { channelEndpoints } from '../domain/channels.ts';
@@ -28,7 +28,7 @@ export interface Poller {
 }
 
 /** What the poller needs; AppDeps fits, and a test may pass its own db handle or clock. */
-export type PollerDeps = Pick<AppDeps, 'db' | 'store' | 'logger' | 'clock' | 'fetch'> & Partial<Pick<AppDeps, 'metrics' | 'taskFeed' | 'options' | 'serverAddress'>> & {
+export type PollerDeps = Pick<AppDeps, 'db' | 'store' | 'logger' | 'clock' | 'fetch'> & { taskStore: Pick<AppDeps['taskStore'], 'sync'> } & Partial<Pick<AppDeps, 'metrics' | 'taskFeed' | 'options' | 'serverAddress'>> & {
   config: Pick<AppDeps['config'], 'pollIntervalMs' | 'pollBatchSize' | 'taskTimeoutMs' | 'upstreamTimeoutMs'>
     & Partial<Pick<AppDeps['config'], 'pollLeaseMs'>>;
   /**
@@ -136,7 +136,7 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
       if (signal.aborted) return;
       // Written even without items: timeouts end tasks whether or not the upstream answers.
       try {
-        const counts = applyPollBatch(deps.db, batch, items, deps.clock.now(), settings);
+        const counts = await applyPollBatch(deps.taskStore.sync, batch, items, deps.clock.now(), settings);
         deps.taskFeed?.publish(batch.map((r) => r.id));
         if (counts.unknown || counts.invalid) {
           logger.warn('poll answer had unusable items', { channelId: channel.id, unknown: counts.unknown, invalid: counts.invalid });
@@ -154,12 +154,12 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
     const controller = new AbortController();
     abort = controller;
     try {
-      const rows = selectUnfinishedTasks(deps.db);
+      const rows = await deps.taskStore.sync.unfinished();
       report.unfinished = rows.length;
       if (rows.length === 0) return report;
       // All channels, any status: tasks of a disabled channel are still polled.
       const plan = planTick(rows, await channelEndpoints(deps.store), deps.clock.now(), settings);
-      const stranded = endStrandedTasks(deps.db, plan.stranded, deps.clock.now(), settings.webhookLinks);
+      const stranded = await endStrandedTasks(deps.taskStore.sync, plan.stranded, deps.clock.now(), settings.webhookLinks);
       addCounts(report, stranded);
       for (const e of stranded.ended) {
         // A crash between charge and upstream answer: the operator should see each one.

@@ -1,9 +1,6 @@
 import type { AppDeps } from '../deps.ts';
-import {
-  claimDelivery, deliverySecret, markAttemptFailed, markDelivered, markRefused, selectDueDeliveries,
-  type AttemptOutcome, type DeliveryRow,
-} from '../domain/webhooks-outbox.ts';
-import { DELIVERY_TIMEOUT_MS, deliveryIdOf, signatureHeader } from '../domain/webhooks-sign.ts';
+import type { DeliveryRow } from '../domain/store/tasks.ts';
+import { DELIVERY_TIMEOUT_MS, deliveryIdOf, failedAttemptOf, signatureHeader, type AttemptOutcome } from '../domain/webhooks-sign.ts';
 import { createMetrics } from '../lib/metrics.ts';
 import { checkTarget, pinnedRequest, systemLookup, type Lookup } from '../upstream/safe-fetch.ts';
 import { mapBounded } from './bounded.ts';
@@ -17,7 +14,7 @@ export interface WebhookWorker {
   runOnce(): Promise<WebhookPassReport>;
 }
 
-export type WebhookWorkerDeps = Pick<AppDeps, 'db' | 'logger' | 'clock' | 'fetch'> & Partial<Pick<AppDeps, 'metrics'>> & {
+export type WebhookWorkerDeps = Pick<AppDeps, 'logger' | 'clock' | 'fetch'> & { taskStore: Pick<AppDeps['taskStore'], 'outbox'> } & Partial<Pick<AppDeps, 'metrics'>> & {
   config: Pick<AppDeps['config'], 'webhookAllowPrivate'>;
 };
 
@@ -65,6 +62,7 @@ function originOf(url: string): string {
  */
 export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorkerOptions = {}): WebhookWorker {
   const logger = deps.logger.child({ component: 'webhooks' });
+  const outbox = deps.taskStore.outbox;
   const metrics = deps.metrics ?? createMetrics();
   const intervalMs = opts.intervalMs ?? 100;
   const mayDeliver = opts.mayDeliver ?? (() => true);
@@ -130,21 +128,23 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
 
   /** Sends one row; false when another worker had claimed it. */
   async function deliver(row: DeliveryRow, report: WebhookPassReport): Promise<boolean> {
-    if (!claimDelivery(deps.db, row, deps.clock.now())) return false;
+    if (!(await outbox.claim(row, deps.clock.now()))) return false;
     const log = { deliveryId: deliveryIdOf(row.id), taskId: row.taskId, origin: originOf(row.url), attempt: row.attempts + 1 };
-    const key = deliverySecret(deps.db, row.tokenId);
+    const key = await outbox.secret(row.tokenId);
     const result = 'missing' in key ? { refused: key.missing } : await post(row, key.secret);
     if (result === null) {
-      if (markDelivered(deps.db, row, deps.clock.now())) count(report, 'delivered');
+      if (await outbox.markDelivered(row, deps.clock.now())) count(report, 'delivered');
       return true;
     }
     if ('refused' in result) {
-      markRefused(deps.db, row, result.refused);
+      await outbox.markRefused(row, result.refused);
       count(report, 'failed');
       logger.info('webhook refused', { ...log, reason: result.refused });
       return true;
     }
-    const outcome = markAttemptFailed(deps.db, row, deps.clock.now(), result.error);
+    const next = failedAttemptOf(row.attempts, deps.clock.now());
+    await outbox.markAttemptFailed(row, result.error, next.retryAt);
+    const outcome = next.outcome;
     count(report, outcome);
     if (outcome === 'failed') logger.warn('webhook failed after its last attempt', { ...log, error: result.error });
     else logger.debug('webhook attempt failed', { ...log, error: result.error });
@@ -156,7 +156,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
     try {
       // On stop, the batch in flight finishes (each send within its timeout) and no other starts.
       for (let i = 0; i < MAX_BATCHES_PER_PASS && !stopping && mayDeliver(); i++) {
-        const rows = selectDueDeliveries(deps.db, deps.clock.now(), batchSize);
+        const rows = await outbox.due(deps.clock.now(), batchSize);
         let sent = 0;
         await mapBounded(rows, concurrency, async (row) => {
           try {

@@ -5,7 +5,9 @@ import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 import type { AppDeps } from '../../src/deps.ts';
 import { inThreadListing, type ListingExecutor } from '../../src/domain/listing-executor.ts';
 import { ListingPool } from '../../src/domain/listing-pool.ts';
+import { createSqliteTaskStore } from '../../src/db/sqlite/task-store.ts';
 import { OptionsStore } from '../../src/domain/options.ts';
+import { createSqliteFeedReads } from '../../src/db/sqlite/feed-reads.ts';
 import { changeWindowOf, InProcessTaskFeed } from '../../src/domain/task-feed.ts';
 import { bootstrapRoot } from '../../src/domain/users.ts';
 import { systemClock, type Clock } from '../../src/lib/clock.ts';
@@ -48,12 +50,12 @@ export async function startTestServer(opts: {
     ? new ListingPool({ path, size: Math.max(1, config.readWorkers), logger })
     : inThreadListing(db);
   const deps: AppDeps = {
-    db, store, database: 'sqlite', config, listing, clock, options, metrics: createMetrics(),
+    db, store, database: 'sqlite', taskStore: createSqliteTaskStore(db, listing), config, listing, clock, options, metrics: createMetrics(),
     logger,
     serverAddress: () => config.serverAddress ?? `http://localhost:${port}`,
     fetch: opts.fetch ?? globalThis.fetch,
     pollerRole: () => 'off',
-    taskFeed: new InProcessTaskFeed(db, clock, { changeWindowMs: changeWindowOf(config) }),
+    taskFeed: new InProcessTaskFeed(createSqliteFeedReads(db), clock, { changeWindowMs: changeWindowOf(config) }),
     startedAt: clock.now(),
     version: 'test',
   };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { LISTING_ITEM_BUDGET_BYTES, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS } from '../../src/domain/bounds.ts';
-import { listTasks } from '../../src/domain/tasks.ts';
+import { listTasks } from '../../src/db/sqlite/listing.ts';
 import { createTestApiKey, createTestUser, insertTask, type TestUser } from '../helpers/factories.ts';
 import { ROOT_HEADERS, startTestServer, type TestServer } from '../helpers/server.ts';
 

@@ -4,7 +4,7 @@ import {
   claimDeliveryPg, deliverySecretPg, enqueueTaskChangePg, listDeliveriesPg, markAttemptFailedPg, markDeliveredPg, markRefusedPg,
   PG_CLAIM_LEASE_MS, PG_MAX_DELIVERY_ATTEMPTS, pgRetryDelayMs, recordTaskHookPg, selectDueDeliveriesPg, type PgDeliveryRow,
 } from '../../src/db/pg/outbox.ts';
-import { CLAIM_LEASE_MS } from '../../src/domain/webhooks-outbox.ts';
+import { CLAIM_LEASE_MS } from '../../src/db/sqlite/outbox-worker.ts';
 import { MAX_DELIVERY_ATTEMPTS, retryDelayMs } from '../../src/domain/webhooks-sign.ts';
 import { tempPg, type TempPg } from '../helpers/pg.ts';
 

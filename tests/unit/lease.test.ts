@@ -2,7 +2,8 @@ import { beforeEach, describe, expect, test } from 'bun:test';
 import { eq } from 'drizzle-orm';
 import type { DB } from '../../src/db/client.ts';
 import { leases, tasks } from '../../src/db/schema/index.ts';
-import { createSqliteLeaseStore } from '../../src/db/sqlite-lease.ts';
+import { createSqliteLeaseStore } from '../../src/db/sqlite/lease.ts';
+import { createSqliteSyncStore } from '../../src/db/sqlite/sync.ts';
 import { POLLER_LEASE, type LeaseStore } from '../../src/domain/lease.ts';
 import { createPoller, type PollerDeps } from '../../src/jobs/poller.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
@@ -90,7 +91,7 @@ describe('poller role', () => {
 
   function deps(): PollerDeps {
     return {
-      db, store: createSqliteStore(db), clock, fetch: ((url: string, init: RequestInit) => fetchImpl(url, init)) as unknown as typeof fetch, lease: store,
+      db, store: createSqliteStore(db), taskStore: { sync: createSqliteSyncStore(db) }, clock, fetch: ((url: string, init: RequestInit) => fetchImpl(url, init)) as unknown as typeof fetch, lease: store,
       logger: createLogger('debug', {}, (l) => lines.push(JSON.parse(l) as Record<string, unknown>)),
       config: { pollIntervalMs: 5, pollLeaseMs: 1000, pollBatchSize: 100, taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 },
     };

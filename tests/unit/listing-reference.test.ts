@@ -2,8 +2,9 @@ import { describe, expect, test } from 'bun:test';
 import { desc } from 'drizzle-orm';
 import type { DB } from '../../src/db/client.ts';
 import { tasks } from '../../src/db/schema/index.ts';
-import { listTasks, timeRangeRead, type TaskFilter } from '../../src/domain/tasks.ts';
-import { BUCKET_SLOTS, coverOf, DAY, EXACT_SLOTS, HOUR, MINUTE } from '../../src/domain/task-windows.ts';
+import { listTasks, timeRangeRead } from '../../src/db/sqlite/listing.ts';
+import type { TaskFilter } from '../../src/domain/tasks.ts';
+import { BUCKET_SLOTS, coverOf, DAY, EXACT_SLOTS, HOUR, MINUTE } from '../../src/db/sqlite/task-windows.ts';
 import { memoryDb } from '../helpers/db.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { eq } from 'drizzle-orm';
 import { tasks } from '../../src/db/schema/index.ts';
-import { moveTaskChannel } from '../../src/domain/relay/failover.ts';
+import { moveTaskChannel } from '../../src/db/sqlite/settle.ts';
 import { planTick } from '../../src/domain/task-sync.ts';
 import { ORPHAN_GRACE_MS, SUBMIT_DID_NOT_COMPLETE } from '../../src/domain/task-sync-normalise.ts';
 import { memoryDb } from '../helpers/db.ts';

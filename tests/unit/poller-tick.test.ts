@@ -2,7 +2,8 @@ import { beforeEach, describe, expect, test } from 'bun:test';
 import { and, eq } from 'drizzle-orm';
 import type { DB } from '../../src/db/client.ts';
 import { channels, LOG_TYPE, logs } from '../../src/db/schema/index.ts';
-import { applyPollBatch, selectUnfinishedTasks, unfinishedTasksQuery } from '../../src/domain/task-sync.ts';
+import { applyPollBatch } from '../../src/domain/task-sync.ts';
+import { createSqliteSyncStore, selectUnfinishedTasks, unfinishedTasksQuery } from '../../src/db/sqlite/sync.ts';
 import { createPoller, type PollerDeps } from '../../src/jobs/poller.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { createLogger } from '../../src/lib/logger.ts';
@@ -34,7 +35,7 @@ function deps(over: Partial<PollerDeps['config']> = {}): PollerDeps {
     return answer(ids, url);
   }) as unknown as typeof fetch;
   return {
-    db, store: createSqliteStore(db), clock, fetch: fakeFetch,
+    db, store: createSqliteStore(db), taskStore: { sync: createSqliteSyncStore(db) }, clock, fetch: fakeFetch,
     logger: createLogger('debug', {}, (l) => lines.push(JSON.parse(l) as Record<string, unknown>)),
     config: { pollIntervalMs: 1000, pollBatchSize: 100, taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000, ...over },
   };
@@ -164,23 +165,23 @@ describe('tick', () => {
     expect(getUserQuota(db, userId)).toBe(1250);
   });
 
-  test('the same batch applied twice (a retry, or a crash after the first commit) refunds once', () => {
+  test('the same batch applied twice (a retry, or a crash after the first commit) refunds once', async () => {
     const rows = [insertTask(db, { userId, channelId, quota: 100 }), insertTask(db, { userId, channelId, quota: 100 })];
     const snapshot = selectUnfinishedTasks(db);
     const items = rows.map((r) => upstreamTask(r.mjId, { status: 'FAILURE', progress: '', failReason: 'boom' }));
-    const first = applyPollBatch(db, snapshot, items, T0, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
-    const second = applyPollBatch(db, snapshot, items, T0, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
+    const first = await applyPollBatch(createSqliteSyncStore(db), snapshot, items, T0, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
+    const second = await applyPollBatch(createSqliteSyncStore(db), snapshot, items, T0, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
     expect(first).toMatchObject({ failed: 2, refunded: 2 });
     expect(second).toMatchObject({ failed: 0, refunded: 0, updated: 0 });
     expect(getUserQuota(db, userId)).toBe(1200);
     expect(refundLogs()).toBe(2);
   });
 
-  test('a stale snapshot never writes over a task another poller finished', () => {
+  test('a stale snapshot never writes over a task another poller finished', async () => {
     const t = insertTask(db, { userId, channelId, quota: 100 });
     const snapshot = selectUnfinishedTasks(db);
-    applyPollBatch(db, snapshot, [upstreamTask(t.mjId, { status: 'SUCCESS', progress: '100%' })], T0, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
-    const late = applyPollBatch(db, snapshot, [upstreamTask(t.mjId, { progress: '31%' })], T0, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
+    await applyPollBatch(createSqliteSyncStore(db), snapshot, [upstreamTask(t.mjId, { status: 'SUCCESS', progress: '100%' })], T0, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
+    const late = await applyPollBatch(createSqliteSyncStore(db), snapshot, [upstreamTask(t.mjId, { progress: '31%' })], T0, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
     expect(late.updated).toBe(0);
     expect(getTask(db, t.id)).toMatchObject({ status: 'SUCCESS', progress: '100%' });
   });

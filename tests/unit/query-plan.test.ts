@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'bun:test';
 import { Placeholder } from 'drizzle-orm';
-import { listingSql, type TaskFilter } from '../../src/domain/tasks.ts';
-import { BLOCKS_SQL, windowSql } from '../../src/domain/task-windows.ts';
+import { listingSql } from '../../src/db/sqlite/listing.ts';
+import type { TaskFilter } from '../../src/domain/tasks.ts';
+import { BLOCKS_SQL, windowSql } from '../../src/db/sqlite/task-windows.ts';
 import { memoryDb } from '../helpers/db.ts';
 
 /**

@@ -1,11 +1,12 @@
 import { describe, expect, test } from 'bun:test';
 import { eq } from 'drizzle-orm';
 import { webhookDeliveries } from '../../src/db/schema/index.ts';
-import { enqueueTaskChange, hookUrlOf, recordTaskHook } from '../../src/domain/webhooks.ts';
+import { enqueueTaskChange, recordTaskHook } from '../../src/db/sqlite/outbox.ts';
+import { hookUrlOf, webhookPayloadOf } from '../../src/domain/webhooks.ts';
 import {
   CLAIM_LEASE_MS, claimDelivery, markAttemptFailed, markDelivered, selectDueDeliveries,
-} from '../../src/domain/webhooks-outbox.ts';
-import { MAX_DELIVERY_ATTEMPTS, retryDelayMs, signatureHeader } from '../../src/domain/webhooks-sign.ts';
+} from '../../src/db/sqlite/outbox-worker.ts';
+import { failedAttemptOf, MAX_DELIVERY_ATTEMPTS, retryDelayMs, signatureHeader } from '../../src/domain/webhooks-sign.ts';
 import { memoryDb } from '../helpers/db.ts';
 import { createTestApiKey, createTestUser, insertTask } from '../helpers/factories.ts';
 import { verifySignature } from '../helpers/webhook-receiver.ts';
@@ -28,6 +29,9 @@ describe('webhook signing and backoff', () => {
 
   test('retries wait 1 s, doubling: 1, 2, 4, ... 64 s over the 8 attempts', () => {
     expect(Array.from({ length: MAX_DELIVERY_ATTEMPTS - 1 }, (_, i) => retryDelayMs(i + 1))).toEqual([1, 2, 4, 8, 16, 32, 64].map((s) => s * 1000));
+    // The attempt that spends the last one fails the delivery for good.
+    expect(failedAttemptOf(MAX_DELIVERY_ATTEMPTS - 2, 0)).toEqual({ outcome: 'retry', retryAt: retryDelayMs(MAX_DELIVERY_ATTEMPTS - 1) });
+    expect(failedAttemptOf(MAX_DELIVERY_ATTEMPTS - 1, 0)).toEqual({ outcome: 'failed', retryAt: null });
   });
 });
 
@@ -59,7 +63,7 @@ describe('the outbox', () => {
 
   test('only hooked tasks get deliveries, carrying the fetch shape', () => {
     const { db, task, plain } = setup();
-    expect(db.transaction((tx) => enqueueTaskChange(tx, [task.id, plain.id], 1000))).toBe(1);
+    expect(db.transaction((tx) => enqueueTaskChange(tx, [task.id, plain.id], 1000, webhookPayloadOf(1000)))).toBe(1);
     const row = db.select().from(webhookDeliveries).get()!;
     expect(row).toMatchObject({ taskId: task.id, mjId: task.mjId, status: 'pending', attempts: 0, nextAttemptAt: 1000 });
     expect(JSON.parse(row.payload)).toMatchObject({ id: task.mjId, prompt: 'a cat', progress: '0%' });
@@ -67,14 +71,16 @@ describe('the outbox', () => {
 
   test('a row is claimed once; a stale attempt cannot overwrite a newer outcome', () => {
     const { db, task } = setup();
-    db.transaction((tx) => enqueueTaskChange(tx, [task.id, task.id], 1000));
+    db.transaction((tx) => enqueueTaskChange(tx, [task.id, task.id], 1000, webhookPayloadOf(1000)));
     const due = selectDueDeliveries(db, 1000, 10);
     expect(due).toHaveLength(1);
     const row = due[0]!;
     expect(claimDelivery(db, row, 1000)).toBe(true);
     expect(claimDelivery(db, row, 1000)).toBe(false);
     expect(selectDueDeliveries(db, 1000 + CLAIM_LEASE_MS - 1, 10)).toHaveLength(0);
-    expect(markAttemptFailed(db, row, 1100, 'HTTP 500')).toBe('retry');
+    const next = failedAttemptOf(row.attempts, 1100);
+    expect(next).toEqual({ outcome: 'retry', retryAt: 1100 + retryDelayMs(1) });
+    markAttemptFailed(db, row, 'HTTP 500', next.retryAt);
     // The same (id, attempts) again: a second worker's late answer changes nothing.
     expect(markDelivered(db, row, 1200)).toBe(false);
     expect(db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, row.id)).get()).toMatchObject({

@@ -22,7 +22,7 @@ export interface PgLeaseOptions {
 }
 
 /**
- * LeaseStore on PostgreSQL, with the SQLite store's semantics (src/db/sqlite-lease.ts): taking and
+ * LeaseStore on PostgreSQL, with the SQLite store's semantics (src/db/sqlite/lease.ts): taking and
  * renewing is one upsert whose update is guarded in SQL (`expires_at < now OR holder = me`), so
  * replicas racing for an expired lease cannot both win. Under READ COMMITTED a racing upsert waits
  * for the winner's row lock, then re-evaluates the guard on the winner's row (now unexpired and

@@ -6,7 +6,7 @@ import { blockStart, blockStartQuery, ID_BLOCK, rangeWindow, rangeWindowQuery, s
 
 /**
  * The task listing on PostgreSQL: the same pages and totals as the SQLite listing
- * (src/domain/tasks.ts listTasks), flat at any table size, over the same plain-value filter and
+ * (src/db/sqlite/listing.ts listTasks), flat at any table size, over the same plain-value filter and
  * paging (lib/paging.ts).
  */
 export type { Page, PageQuery, TaskFilter };

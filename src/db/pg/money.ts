@@ -3,7 +3,7 @@ import type { PgDB } from './client.ts';
 import type { PgUserRow } from './schema/users.ts';
 
 /**
- * The money paths on PostgreSQL, with the semantics of src/domain/billing.ts and the admin quota
+ * The money paths on PostgreSQL, with the semantics of src/db/sqlite/money.ts and the admin quota
  * changes of src/domain/users.ts: every guard (`quota >= price`, the refund's compare-and-set) is
  * in the SQL statement that writes, so concurrent replicas never overdraw and never refund twice.
  * Values in and out are plain (db/ may not import domain/): the adapter maps `null` / `won: false`

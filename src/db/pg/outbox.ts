@@ -18,7 +18,7 @@ const runner = (r: PgRunner): Sql | TransactionSql => ('$client' in r ? r.$clien
 
 export type PgDeliveryRow = typeof webhookDeliveries.$inferSelect;
 
-/** Mirrors of src/domain/webhooks-sign.ts and webhooks-outbox.ts (a test holds them equal). */
+/** Mirrors of src/domain/webhooks-sign.ts and src/db/sqlite/outbox-worker.ts (a test holds them equal). */
 export const PG_MAX_DELIVERY_ATTEMPTS = 8;
 export const PG_FIRST_RETRY_DELAY_MS = 1000;
 export const PG_CLAIM_LEASE_MS = 15_000;

@@ -4,7 +4,7 @@ import type { PendingQuery, Sql } from 'postgres';
  * Bounded work for the two PostgreSQL listing shapes that would otherwise walk a large part of
  * `tasks`: a `submit_time` range (its total and the id window its rows live in) and a deep page
  * (the id block it starts in). Both read the trigger-kept tables of drizzle/pg (task buckets).
- * The split of a range follows the SQLite listing's (src/domain/task-windows.ts coverOf) with one
+ * The split of a range follows the SQLite listing's (src/db/sqlite/task-windows.ts coverOf) with one
  * more level, kept here because db/ may not import domain/.
  */
 

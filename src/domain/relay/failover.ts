@@ -1,6 +1,3 @@
-import { and, eq, ne, sql } from 'drizzle-orm';
-import type { DB } from '../../db/client.ts';
-import { channels, LOG_TYPE, logs, tasks } from '../../db/schema/index.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { callUpstream, type UpstreamOutcome } from '../../upstream/http.ts';
 import { autoDisableChannel, type Channel, pickChannel } from '../channels.ts';
@@ -38,29 +35,6 @@ export function failoverReasonOf(outcome: UpstreamOutcome): FailoverReason | nul
   return null;
 }
 
-/**
- * Re-point an unfinished task from one channel to another, moving its charge's share of
- * channel used_quota and the channel of its consume log. Synchronous; false when the task is no
- * longer unfinished on `from` (a sweep ended it meanwhile): then nothing moves.
- */
-export function moveTaskChannel(db: DB, taskId: number, from: number, to: number, now: number): boolean {
-  return db.transaction((tx) => {
-    // updated_time restarts the orphan window (task-sync planTick): each upstream call of a
-    // failover may take a whole UPSTREAM_TIMEOUT_MS, and the submit is still in flight meanwhile.
-    const moved = tx.update(tasks).set({ channelId: to, updatedTime: now })
-      .where(and(eq(tasks.id, taskId), eq(tasks.channelId, from), ne(tasks.progress, '100%')))
-      .returning({ quota: tasks.quota }).get();
-    if (!moved) return false;
-    const q = moved.quota;
-    if (q > 0) {
-      tx.update(channels).set({ usedQuota: sql`max(${channels.usedQuota} - ${q}, 0)` }).where(eq(channels.id, from)).run();
-      tx.update(channels).set({ usedQuota: sql`${channels.usedQuota} + ${q}` }).where(eq(channels.id, to)).run();
-    }
-    tx.update(logs).set({ channelId: to }).where(and(eq(logs.taskId, taskId), eq(logs.type, LOG_TYPE.consume))).run();
-    return true;
-  });
-}
-
 /** Forward the plan's request to its channel, failing over as above. Never throws for upstream trouble. */
 export async function forwardWithFailover(env: RelayEnv, plan: SubmitPlan, taskId: number, log: Logger): Promise<ForwardResult> {
   const maxMoves = plan.newJob ? (env.submitFailover ?? DEFAULT_SUBMIT_FAILOVER) : 0;
@@ -82,7 +56,7 @@ export async function forwardWithFailover(env: RelayEnv, plan: SubmitPlan, taskI
       autoDisableChannel(env.db, channel.id);
       log.warn('channel auto-disabled: upstream answered code 3', { channelId: channel.id });
     }
-    if (!moveTaskChannel(env.db, taskId, channel.id, next.id, env.clock.now())) {
+    if (!(await env.taskStore.money.moveTaskChannel(taskId, channel.id, next.id, env.clock.now()))) {
       log.warn('failover stopped: the task was ended elsewhere', { channelId: channel.id });
       return { outcome, channel };
     }

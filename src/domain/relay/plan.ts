@@ -3,7 +3,6 @@ import { modelNameOf, type TaskAction } from '../actions.ts';
 import { type Channel, getChannel, pickChannel } from '../channels.ts';
 import { AppError } from '../errors.ts';
 import type { OptionsStore } from '../options.ts';
-import { findTaskByMjId } from '../tasks.ts';
 import { hookUrlOf } from '../webhooks.ts';
 import { actionOfCustomId, parseSimpleChange } from './actions.ts';
 import { parseSubmitBody, requireObject, type SubmitKind } from './schemas.ts';
@@ -123,13 +122,13 @@ function parentChannel(env: RelayEnv, channelId: number): Channel {
  * an unfinished parent, NOT_FOUND `task_not_found` for a parent that is not the caller's,
  * UNAVAILABLE when no channel is enabled.
  */
-export function planSubmit(env: RelayEnv, caller: RelayCallerInfo, kind: SubmitKind, path: string, raw: unknown): SubmitPlan {
+export async function planSubmit(env: RelayEnv, caller: RelayCallerInfo, kind: SubmitKind, path: string, raw: unknown): Promise<SubmitPlan> {
   const intent = intentOf(kind, path, raw);
   const notifyHook = env.options.get('mj_webhooks_enabled') ? hookUrlOf(intent.body) : null;
   let channel: Channel;
   let prompt = intent.prompt;
   if (intent.parentId !== null) {
-    const parent = findTaskByMjId(env.db, intent.parentId, caller.userId);
+    const parent = await env.taskStore.tasks.findByMjId(intent.parentId, caller.userId);
     if (!parent) throw new AppError('NOT_FOUND', 'task_not_found', 'task_not_found');
     if (intent.needsSuccessParent && env.options.get('mj_action_check_success_enabled') && parent.status !== 'SUCCESS') {
       throw new AppError('BAD_REQUEST', 'task_status_not_success', 'task_status_not_success');

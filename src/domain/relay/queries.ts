@@ -1,11 +1,9 @@
-import { and, asc, eq, inArray } from 'drizzle-orm';
-import { CHANNEL_STATUS, tasks, type TaskRow } from '../../db/schema/index.ts';
+import { CHANNEL_STATUS, type TaskRow } from '../../db/schema/index.ts';
 import { callUpstream } from '../../upstream/http.ts';
 import { getChannel } from '../channels.ts';
-import { boundedTaskColumns } from '../bounded-columns.ts';
 import { boundTaskItem } from '../bounds.ts';
 import { AppError } from '../errors.ts';
-import { findTaskByMjId, forwardedImageUrl, type ImageLinkPolicy } from '../tasks.ts';
+import { forwardedImageUrl, type ImageLinkPolicy } from '../tasks.ts';
 import { issueMessage, listByConditionSchema, requireObject } from './schemas.ts';
 import type { RelayAnswer, RelayEnv } from './types.ts';
 
@@ -99,25 +97,25 @@ export function relayTaskView(row: TaskRow, policy: ImageLinkPolicy, now: number
   };
 }
 
-function ownTask(env: RelayEnv, userId: number, mjId: string): TaskRow {
+async function ownTask(env: RelayEnv, userId: number, mjId: string): Promise<TaskRow> {
   const id = mjId.trim();
-  const row = id ? findTaskByMjId(env.db, id, userId) : null;
+  const row = id ? await env.taskStore.tasks.findByMjId(id, userId) : null;
   if (!row) throw new AppError('NOT_FOUND', 'task_not_found', 'task_not_found');
   return row;
 }
 
 /** `GET /mj/task/:id/fetch`: the caller's own task, or NOT_FOUND `task_not_found`. */
-export function fetchRelayTask(env: RelayEnv, userId: number, mjId: string): RelayTaskView {
-  return relayTaskView(ownTask(env, userId, mjId), linkPolicy(env), env.clock.now());
+export async function fetchRelayTask(env: RelayEnv, userId: number, mjId: string): Promise<RelayTaskView> {
+  return relayTaskView(await ownTask(env, userId, mjId), linkPolicy(env), env.clock.now());
 }
 
 /** `POST /mj/task/list-by-condition {ids}`: the caller's tasks among the ids; others are dropped. */
-export function listRelayTasks(env: RelayEnv, userId: number, body: unknown): RelayTaskView[] {
+export async function listRelayTasks(env: RelayEnv, userId: number, body: unknown): Promise<RelayTaskView[]> {
   const parsed = listByConditionSchema.safeParse(requireObject(body));
   if (!parsed.success) throw new AppError('BAD_REQUEST', issueMessage(parsed.error), 'invalid_request');
   const ids = [...new Set((parsed.data.ids ?? []).map((s) => s.trim()).filter((s) => s.length > 0))];
   if (ids.length === 0) return [];
-  const rows = env.db.select(boundedTaskColumns).from(tasks).where(and(eq(tasks.userId, userId), inArray(tasks.mjId, ids))).orderBy(asc(tasks.id)).all();
+  const rows = await env.taskStore.tasks.ownByMjIds(userId, ids);
   // One answer per upstream id: the newest row wins should an id ever repeat.
   const byId = new Map<string, TaskRow>();
   for (const row of rows) byId.set(row.mjId, row);
@@ -131,7 +129,7 @@ export function listRelayTasks(env: RelayEnv, userId: number, body: unknown): Re
  * upstream status and JSON body are passed through.
  */
 export async function relayImageSeed(env: RelayEnv, userId: number, mjId: string, path: string): Promise<RelayAnswer> {
-  const row = ownTask(env, userId, mjId);
+  const row = await ownTask(env, userId, mjId);
   const channel = getChannel(env.db, row.channelId);
   if (!channel) throw new AppError('BAD_REQUEST', 'channel_not_found', 'channel_not_found');
   if (channel.status !== CHANNEL_STATUS.enabled) throw new AppError('BAD_REQUEST', 'channel_disabled', 'channel_disabled');

@@ -1,14 +1,10 @@
-import { and, eq, ne, sql } from 'drizzle-orm';
-import type { DB } from '../../db/client.ts';
-import { tasks } from '../../db/schema/index.ts';
 import { FREE_ACTIONS } from '../actions.ts';
-import { chargeAndRecord, failAndRefund, nameConsumeRow } from '../billing.ts';
 import { boundJsonText, boundText, boundUrl, MAX_ID_CHARS } from '../bounds.ts';
 import { autoDisableChannel } from '../channels.ts';
 import { AppError } from '../errors.ts';
 import { enforceSubmitRateLimit } from '../rate-limit.ts';
 import { forwardWithFailover } from './failover.ts';
-import { enqueueTaskChange } from '../webhooks.ts';
+import { webhookPayloadOf } from '../webhooks.ts';
 import { planSubmit, type SubmitPlan } from './plan.ts';
 import type { SubmitKind } from './schemas.ts';
 import type { RelayAnswer, RelayCallerInfo, RelayEnv } from './types.ts';
@@ -83,13 +79,13 @@ export async function submitTask(env: RelayEnv, caller: RelayCallerInfo, req: Su
 
 async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequest, note: SubmitNote): Promise<RelayAnswer> {
   // Before anything else: a limited submit is neither validated, charged nor forwarded.
-  enforceSubmitRateLimit(env, caller.tokenId, caller.rateLimitPerMinute);
-  const plan = planSubmit(env, caller, req.kind, req.path, req.body);
+  await enforceSubmitRateLimit(env, caller.tokenId, caller.rateLimitPerMinute);
+  const plan = await planSubmit(env, caller, req.kind, req.path, req.body);
   note.action = plan.action;
   const price = FREE_ACTIONS.has(plan.action) ? 0 : env.options.quotaFor(plan.modelName);
   const submitTime = env.clock.now();
   // Throws quota_not_enough with nothing written and nothing forwarded.
-  const taskId = chargeAndRecord(env.db, {
+  const taskId = await env.taskStore.money.chargeAndRecord({
     userId: caller.userId,
     tokenId: caller.tokenId,
     unlimitedToken: caller.unlimitedToken,
@@ -103,6 +99,7 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
     },
     hookUrl: plan.notifyHook,
   });
+  if (taskId === 'quota_not_enough') throw new AppError('BAD_REQUEST', 'quota_not_enough', 'quota_not_enough');
   env.metrics?.quotaCharged(price);
   env.taskFeed.publish([taskId]);
   const log = env.logger.child({ requestId: req.requestId, userId: caller.userId, taskId, action: plan.action, channelId: plan.channel.id });
@@ -110,13 +107,12 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
   // New jobs refused before the upstream could have taken them move to the next channel (SPEC §15).
   const { outcome, channel } = await forwardWithFailover(env, plan, taskId, log);
 
-  const reject = (failReason: string, extra: Record<string, unknown> = {}) => {
+  const reject = async (failReason: string, extra: Record<string, unknown> = {}) => {
     const now = env.clock.now();
-    const r = env.db.transaction((tx) => {
-      const ended = failAndRefund(tx, taskId, price, { failReason: failReason.slice(0, 1000), finishTime: now, ...extra }, now, plan.modelName);
-      if (ended.won && plan.notifyHook) enqueueTaskChange(tx, [taskId], now, webhookLinks(env));
-      return ended;
-    });
+    const hook = plan.notifyHook ? webhookPayloadOf(now, webhookLinks(env)) : undefined;
+    const r = await env.taskStore.money.failAndRefund(
+      taskId, price, { failReason: failReason.slice(0, 1000), finishTime: now, ...extra }, now, plan.modelName, hook,
+    );
     env.metrics?.quotaRefunded(r.refunded);
     if (!r.won) log.warn('rejected submit already ended elsewhere; no refund from here', { failReason });
     env.taskFeed.publish([taskId]);
@@ -124,26 +120,26 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
 
   if (outcome.kind === 'timeout') {
     log.warn('upstream submit timed out', { timeoutMs: env.upstreamTimeoutMs });
-    reject(`upstream_timeout: no answer within ${env.upstreamTimeoutMs} ms`);
+    await reject(`upstream_timeout: no answer within ${env.upstreamTimeoutMs} ms`);
     throw new AppError('TIMEOUT', 'upstream_timeout', 'upstream_timeout');
   }
   if (outcome.kind === 'network') {
     log.warn('upstream submit failed', { error: outcome.message });
-    reject(`do_request_failed: ${outcome.message}`);
+    await reject(`do_request_failed: ${outcome.message}`);
     throw new AppError('UPSTREAM', 'do_request_failed', 'do_request_failed');
   }
   const answer = submitResultOf(outcome.json);
   if (answer) note.upstreamCode = answer.code;
   if (!answer) {
     log.warn('upstream submit answer is not a submit result', { status: outcome.status });
-    reject(`unmarshal_response_body_failed: upstream HTTP ${outcome.status}`);
+    await reject(`unmarshal_response_body_failed: upstream HTTP ${outcome.status}`);
     throw new AppError('UPSTREAM', 'unmarshal_response_body_failed', 'unmarshal_response_body_failed');
   }
 
   const httpOk = outcome.status >= 200 && outcome.status < 300;
   if (!httpOk || !ACCEPTED_CODES.has(answer.code)) {
     const resultId = typeof answer.result === 'string' ? boundText(answer.result, MAX_ID_CHARS) : '';
-    reject(answer.description || `upstream code ${answer.code}`, { code: answer.code, description: boundText(answer.description), mjId: resultId });
+    await reject(answer.description || `upstream code ${answer.code}`, { code: answer.code, description: boundText(answer.description), mjId: resultId });
     if (answer.code === 3) {
       autoDisableChannel(env.db, channel.id);
       log.warn('channel auto-disabled: upstream answered code 3', { description: answer.description, channelId: channel.id });
@@ -153,10 +149,10 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
     return { status: outcome.status, body: clientBody(answer, answer.code), taskId };
   }
 
-  const settled = settleAccepted(env, plan, taskId, answer);
+  const settled = await settleAccepted(env, plan, taskId, answer);
   env.taskFeed.publish([taskId]);
   if (!settled.ok) {
-    reject('unmarshal_response_body_failed: upstream accepted without a task id', { code: answer.code, description: boundText(answer.description) });
+    await reject('unmarshal_response_body_failed: upstream accepted without a task id', { code: answer.code, description: boundText(answer.description) });
     throw new AppError('UPSTREAM', 'unmarshal_response_body_failed', 'unmarshal_response_body_failed');
   }
   if (!settled.won) log.warn('accepted submit lost the race: the task was already ended (and refunded) elsewhere', { mjId: settled.mjId });
@@ -175,9 +171,9 @@ function webhookLinks(env: RelayEnv) {
  * Write the upstream's acceptance onto the task row. A compare-and-set on "still unfinished": a
  * crash-recovery sweep may have failed and refunded the row while we waited, and then it stays so.
  */
-function settleAccepted(
+async function settleAccepted(
   env: RelayEnv, plan: SubmitPlan, taskId: number, answer: SubmitResult,
-): { ok: false } | { ok: true; won: boolean; mjId: string } {
+): Promise<{ ok: false } | { ok: true; won: boolean; mjId: string }> {
   const upload = plan.action === 'UPLOAD';
   let mjId = '';
   if (upload) {
@@ -195,61 +191,12 @@ function settleAccepted(
   const imageUrl = existed && typeof answer.properties.imageUrl === 'string' ? boundUrl(answer.properties.imageUrl) : undefined;
   const props = Object.keys(answer.properties).length ? boundJsonText(JSON.stringify(answer.properties)) : '';
   // The consume row gets its mj_id in the same transaction, so no charge is ever left unnamed.
-  const won = settleStatements(env.db).settleTx({
-    done, withImage: imageUrl !== undefined, notify: plan.notifyHook !== null, links: webhookLinks(env),
+  const won = await env.taskStore.money.settleAccepted({
+    done, withImage: imageUrl !== undefined,
     params: {
       taskId, mjId, code: answer.code, description: boundText(answer.description), properties: props, now,
       status: done ? 'SUCCESS' : '', progress: done ? '100%' : '0%', imageUrl: imageUrl ?? '',
     },
-  });
+  }, plan.notifyHook !== null ? webhookPayloadOf(now, webhookLinks(env)) : null);
   return { ok: true, won, mjId };
-}
-
-interface SettleInput {
-  done: boolean;
-  withImage: boolean;
-  notify: boolean;
-  links: ReturnType<typeof webhookLinks>;
-  params: { taskId: number; mjId: string; code: number; description: string; properties: string; now: number; status: string; progress: string; imageUrl: string };
-}
-
-/** The settle update in its four shapes (done or not, with or without an image), each prepared once per connection. */
-function buildSettle(db: DB, done: boolean, withImage: boolean) {
-  const p = sql.placeholder;
-  return db.update(tasks).set({
-    mjId: sql`${p('mjId')}`, code: sql`${p('code')}`, description: sql`${p('description')}`,
-    properties: sql`${p('properties')}`, updatedTime: sql`${p('now')}`, status: sql`${p('status')}`, progress: sql`${p('progress')}`,
-    ...(done ? { startTime: sql`${p('now')}`, finishTime: sql`${p('now')}` } : {}),
-    ...(withImage ? { imageUrl: sql`${p('imageUrl')}` } : {}),
-  }).where(and(eq(tasks.id, p('taskId')), ne(tasks.progress, '100%'))).returning({ id: tasks.id }).prepare();
-}
-
-/**
- * The settle statements and their transaction, made once per connection. The transaction is
- * bun:sqlite's own (what Drizzle's `db.transaction` wraps): BEGIN, the compare-and-set, naming
- * the consume row and queueing the webhook, COMMIT; a throw rolls it back.
- */
-function buildSettleStatements(db: DB) {
-  const shapes = new Map<string, ReturnType<typeof buildSettle>>();
-  const shape = (done: boolean, withImage: boolean) => {
-    const key = `${done}:${withImage}`;
-    let stmt = shapes.get(key);
-    if (!stmt) shapes.set(key, (stmt = buildSettle(db, done, withImage)));
-    return stmt;
-  };
-  const settleTx = db.$client.transaction((input: SettleInput): boolean => {
-    const { params } = input;
-    const won = shape(input.done, input.withImage).get(params) !== undefined;
-    if (won) nameConsumeRow(db, params.taskId, params.mjId);
-    if (won && input.notify) enqueueTaskChange(db, [params.taskId], params.now, input.links);
-    return won;
-  });
-  return { settleTx };
-}
-const settleCache = new WeakMap<DB, ReturnType<typeof buildSettleStatements>>();
-
-function settleStatements(db: DB) {
-  let s = settleCache.get(db);
-  if (!s) settleCache.set(db, (s = buildSettleStatements(db)));
-  return s;
 }

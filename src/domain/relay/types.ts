@@ -4,6 +4,7 @@ import type { Logger } from '../../lib/logger.ts';
 import type { Metrics } from '../../lib/metrics.ts';
 import type { OptionsStore } from '../options.ts';
 import type { TaskFeed } from '../task-feed.ts';
+import type { TaskStore } from '../store/tasks.ts';
 
 /**
  * What the relay domain needs from the outside, as plain values: the edge builds it from the app
@@ -11,6 +12,7 @@ import type { TaskFeed } from '../task-feed.ts';
  */
 export interface RelayEnv {
   db: DB;
+  taskStore: TaskStore;
   options: OptionsStore;
   clock: Clock;
   /** fetch used for upstream calls (the real one in production). */

@@ -4,7 +4,7 @@ import { AppError } from '../../domain/errors.ts';
 import { adminTaskPageSchema, taskPageSchema } from '../../domain/task-views.ts';
 import { allTaskQuerySchema, mjIdInputSchema, selfTaskQuerySchema } from '../../domain/task-query.ts';
 import {
-  adminTaskItem, allFilter, findTaskByMjId, selfFilter, taskItem,
+  adminTaskItem, allFilter, selfFilter, taskItem,
 } from '../../domain/tasks.ts';
 import { adminProcedure, router, userProcedure } from '../init.ts';
 import { adminTaskItemSchema, policyOf, taskItemSchema } from './mj-items.ts';
@@ -16,22 +16,22 @@ export { adminTaskItemSchema, taskItemSchema } from './mj-items.ts';
 export const mjRouter = router({
   /** The caller's own tasks (SPEC §6.1). */
   self: userProcedure.input(selfTaskQuerySchema.optional()).output(taskPageSchema).query(async ({ ctx, input = {} }) => {
-    const page = await ctx.deps.listing.list(selfFilter(ctx.user.id, input), input);
+    const page = await ctx.deps.taskStore.tasks.list(selfFilter(ctx.user.id, input), input);
     const policy = policyOf(ctx.deps);
     return { ...page, items: page.items.map((r) => taskItem(r, policy)) };
   }),
 
   /** Every user's tasks, with owner and channel (SPEC §6.2). */
   all: adminProcedure.input(allTaskQuerySchema.optional()).output(adminTaskPageSchema).query(async ({ ctx, input = {} }) => {
-    const page = await ctx.deps.listing.list(allFilter(input), input);
+    const page = await ctx.deps.taskStore.tasks.list(allFilter(input), input);
     const policy = policyOf(ctx.deps);
     return { ...page, items: page.items.map((r) => adminTaskItem(r, policy)) };
   }),
 
   /** One task, exactly as the caller's listing shows it. */
-  get: userProcedure.input(mjIdInputSchema).output(z.union([adminTaskItemSchema, taskItemSchema])).query(({ ctx, input }) => {
+  get: userProcedure.input(mjIdInputSchema).output(z.union([adminTaskItemSchema, taskItemSchema])).query(async ({ ctx, input }) => {
     const admin = ctx.user.role >= ROLE.admin;
-    const row = findTaskByMjId(ctx.deps.db, input.mj_id, admin ? null : ctx.user.id);
+    const row = await ctx.deps.taskStore.tasks.findByMjId(input.mj_id, admin ? null : ctx.user.id);
     if (!row) throw new AppError('NOT_FOUND', `task ${input.mj_id} not found`);
     const policy = policyOf(ctx.deps);
     return admin ? adminTaskItem(row, policy) : taskItem(row, policy);

@@ -1,15 +1,17 @@
 import { and, eq, gte, ne, type Placeholder, sql } from 'drizzle-orm';
-import type { DB } from '../db/client.ts';
-import { channels, LOG_TYPE, logs, tasks, tokens, users, type NewTaskRow } from '../db/schema/index.ts';
-import type { DbLike } from '../db/types.ts';
-import { AppError } from './errors.ts';
-import { recordTaskHook } from './webhooks.ts';
+import type { DB } from '../client.ts';
+import { channels, LOG_TYPE, logs, tasks, tokens, users, type NewTaskRow } from '../schema/index.ts';
+import type { DbLike } from '../types.ts';
+import { enqueueTaskChange, recordTaskHook, type PayloadOf } from './outbox.ts';
 
 /**
- * The money paths, and the only code that changes quota. Every function here is synchronous and
- * meant to run inside one synchronous Drizzle transaction (bun:sqlite is atomic only then), with
- * any network call outside it.
+ * The money paths on bun:sqlite, and the only code that changes a task's quota. Every function
+ * here is synchronous and runs inside one synchronous transaction (bun:sqlite is atomic only
+ * then); the store's async methods wrap them, with any network call outside.
  */
+
+/** Thrown inside the charge transaction to roll it back; never leaves this module. */
+class QuotaNotEnough extends Error {}
 
 export interface ChargeInput {
   userId: number;
@@ -28,22 +30,27 @@ export interface ChargeInput {
 
 /**
  * Charge a submission and record its task in one transaction, guarded by `quota >= price` on the
- * user and (unless unlimited) on the token, so concurrent submits never overdraw. Throws
- * `quota_not_enough` with nothing written. Returns the new task id.
+ * user and (unless unlimited) on the token, so concurrent submits never overdraw. Answers
+ * `quota_not_enough` with nothing written, else the new task id.
  */
-export function chargeAndRecord(db: DB, input: ChargeInput): number {
-  return chargeStatements(db).chargeTx(input);
+export function chargeAndRecord(db: DB, input: ChargeInput): number | 'quota_not_enough' {
+  try {
+    return chargeStatements(db).chargeTx(input);
+  } catch (err) {
+    if (err instanceof QuotaNotEnough) return 'quota_not_enough';
+    throw err;
+  }
 }
 
 /** The body of chargeAndRecord; runs inside its transaction (a throw rolls everything back). */
 function chargeInTx(db: DB, s: ChargeStatements, input: ChargeInput): number {
   const q = input.quota;
   const u = s.chargeUser.get({ q, userId: input.userId });
-  if (!u) throw new AppError('BAD_REQUEST', 'quota_not_enough', 'quota_not_enough');
+  if (!u) throw new QuotaNotEnough();
   const t = input.unlimitedToken
     ? s.chargeUnlimitedToken.get({ q, tokenId: input.tokenId })
     : s.chargeToken.get({ q, tokenId: input.tokenId });
-  if (!t) throw new AppError('BAD_REQUEST', 'quota_not_enough', 'quota_not_enough');
+  if (!t) throw new QuotaNotEnough();
   s.chargeChannel.run({ q, channelId: input.channelId });
   const row = taskInsertFor(db, input.task).get({ ...input.task, userId: input.userId, tokenId: input.tokenId, channelId: input.channelId, quota: q })!;
   if (input.hookUrl) recordTaskHook(db, { taskId: row.id, userId: input.userId, tokenId: input.tokenId, url: input.hookUrl });
@@ -159,7 +166,8 @@ export interface RefundResult {
  * End an unfinished task as failed and give back what it still holds, exactly once: the task row
  * is updated only if it is still unfinished and still holds `expectedQuota` (compare-and-set),
  * and only the winner credits the user, the token (unless unlimited) and the channel and writes
- * the refund log. Call inside a transaction (failAndRefundNow opens one).
+ * the refund log; with `hook`, the winner also queues the change's webhook deliveries. Call
+ * inside a transaction (failAndRefundNow opens one).
  */
 export function failAndRefund(
   tx: DbLike,
@@ -168,6 +176,7 @@ export function failAndRefund(
   patch: FailurePatch,
   now: number,
   modelName: string,
+  hook?: PayloadOf,
 ): RefundResult {
   const ended = tx.update(tasks).set({
     ...patch,
@@ -197,12 +206,13 @@ export function failAndRefund(
     // A rejected submit may still carry an upstream id (patch.mjId): its charge names it too.
     if (typeof patch.mjId === 'string') recordConsumeMjId(tx, taskId, ended.mjId);
   }
+  if (hook) enqueueTaskChange(tx, [taskId], now, hook);
   return { won: true, refunded: q };
 }
 
 /** failAndRefund in a transaction of its own. */
 export function failAndRefundNow(
-  db: DB, taskId: number, expectedQuota: number, patch: FailurePatch, now: number, modelName: string,
+  db: DB, taskId: number, expectedQuota: number, patch: FailurePatch, now: number, modelName: string, hook?: PayloadOf,
 ): RefundResult {
-  return db.transaction((tx) => failAndRefund(tx, taskId, expectedQuota, patch, now, modelName));
+  return db.transaction((tx) => failAndRefund(tx, taskId, expectedQuota, patch, now, modelName, hook));
 }

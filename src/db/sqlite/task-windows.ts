@@ -1,5 +1,5 @@
-import type { DB } from '../db/client.ts';
-import { prepared } from '../db/prepared.ts';
+import type { DB } from '../client.ts';
+import { prepared } from '../prepared.ts';
 
 /**
  * Bounded work for the two listing shapes that would otherwise walk a large part of `tasks`:

@@ -1,7 +1,7 @@
 import { getTableColumns, sql, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
-import { tasks } from '../db/schema/index.ts';
-import { MAX_ID_CHARS, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, MAX_WORD_CHARS } from './bounds.ts';
+import { tasks } from '../schema/index.ts';
+import { MAX_ID_CHARS, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, MAX_WORD_CHARS } from '../../lib/text-bounds.ts';
 
 /**
  * The task columns for reads that show many rows (listing pages, list-by-condition), each text

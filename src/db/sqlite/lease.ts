@@ -1,6 +1,6 @@
 import { and, eq, lt, or, sql } from 'drizzle-orm';
-import type { DB } from './client.ts';
-import { leases } from './schema/index.ts';
+import type { DB } from '../client.ts';
+import { leases } from '../schema/index.ts';
 
 /** Structurally the domain's LeaseStore (db/ may not import domain/; the composition root joins them). */
 export interface SqliteLeaseStore {

@@ -1,11 +1,11 @@
 import { and, eq, lt, lte, notExists, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/sqlite-core';
-import type { DB } from '../db/client.ts';
-import { DELIVERY_STATUS, tokens, webhookDeliveries } from '../db/schema/index.ts';
-import { MAX_DELIVERY_ATTEMPTS, retryDelayMs } from './webhooks-sign.ts';
+import type { DB } from '../client.ts';
+import { DELIVERY_STATUS, tokens, webhookDeliveries } from '../schema/index.ts';
 
 /**
- * The worker's side of the webhook outbox. Every state change is a compare-and-set on the row's
+ * The worker's side of the webhook outbox on bun:sqlite (the retry policy is the domain's:
+ * webhooks-sign.ts failedAttemptOf). Every state change is a compare-and-set on the row's
  * (id, attempts) and pending status, so two workers (or a worker and its restart) never record
  * the same attempt twice; a row is claimed before it is sent by pushing `next_attempt_at` past
  * the send's timeout, which is also what brings it back should the sender die mid-send.
@@ -69,26 +69,33 @@ function guard(row: DeliveryRow) {
   return and(eq(d.id, row.id), eq(d.attempts, row.attempts), eq(d.status, DELIVERY_STATUS.pending));
 }
 
-export type AttemptOutcome = 'delivered' | 'retry' | 'failed';
-
 /** Record a 2xx. */
 export function markDelivered(db: DB, row: DeliveryRow, now: number): boolean {
   return db.update(webhookDeliveries).set({ status: DELIVERY_STATUS.delivered, attempts: row.attempts + 1, deliveredTime: now, lastError: '' })
     .where(guard(row)).returning({ id: webhookDeliveries.id }).get() !== undefined;
 }
 
-/** Record a failed attempt: retried after the backoff, or `failed` once the attempts are spent. */
-export function markAttemptFailed(db: DB, row: DeliveryRow, now: number, error: string): AttemptOutcome {
-  const attempts = row.attempts + 1;
-  const spent = attempts >= MAX_DELIVERY_ATTEMPTS;
+/** Record a failed attempt: retried at `retryAt`, or (null) `failed` for good. */
+export function markAttemptFailed(db: DB, row: DeliveryRow, error: string, retryAt: number | null): void {
   db.update(webhookDeliveries).set({
-    attempts, lastError: error.slice(0, LAST_ERROR_MAX),
-    ...(spent ? { status: DELIVERY_STATUS.failed } : { nextAttemptAt: now + retryDelayMs(attempts) }),
+    attempts: row.attempts + 1, lastError: error.slice(0, LAST_ERROR_MAX),
+    ...(retryAt === null ? { status: DELIVERY_STATUS.failed } : { nextAttemptAt: retryAt }),
   }).where(guard(row)).run();
-  return spent ? 'failed' : 'retry';
 }
 
 /** A delivery that must never be sent (refused URL, key gone): `failed` at once, no attempt counted. */
 export function markRefused(db: DB, row: DeliveryRow, reason: string): void {
   db.update(webhookDeliveries).set({ status: DELIVERY_STATUS.failed, lastError: reason.slice(0, LAST_ERROR_MAX) }).where(guard(row)).run();
+}
+
+/** The task store's `outbox` member on SQLite. */
+export function createSqliteOutboxStore(db: DB) {
+  return {
+    due: async (now: number, limit: number) => selectDueDeliveries(db, now, limit),
+    claim: async (row: DeliveryRow, now: number) => claimDelivery(db, row, now),
+    secret: async (tokenId: number) => deliverySecret(db, tokenId),
+    markDelivered: async (row: DeliveryRow, now: number) => markDelivered(db, row, now),
+    markAttemptFailed: async (row: DeliveryRow, error: string, retryAt: number | null) => markAttemptFailed(db, row, error, retryAt),
+    markRefused: async (row: DeliveryRow, reason: string) => markRefused(db, row, reason),
+  };
 }

@@ -1,0 +1,102 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { DB } from '../client.ts';
+import { tasks, type TaskRow } from '../schema/index.ts';
+import { failAndRefund, type FailurePatch } from './money.ts';
+import { enqueueTaskChange, type PayloadOf } from './outbox.ts';
+
+/**
+ * The poller's writes on bun:sqlite (SPEC §8): the unfinished tasks, and a planned batch of
+ * updates and endings applied in ONE synchronous transaction. Every ending goes through
+ * failAndRefund, whose compare-and-set makes a refund happen exactly once whatever runs twice.
+ * What to write is decided by the domain (task-sync.ts); this only applies it.
+ */
+
+/** The fields the poller writes from an upstream answer. */
+export interface SyncFieldValues {
+  progress: string;
+  status: string;
+  promptEn: string;
+  state: string;
+  startTime: number;
+  finishTime: number;
+  imageUrl: string;
+  videoUrl: string;
+  videoUrls: string;
+  failReason: string;
+  buttons: string;
+  properties: string;
+}
+
+/** One planned write: an update of a still unfinished row, or an ending with its refund. */
+export type SyncOp =
+  | { kind: 'update'; taskId: number; fields: SyncFieldValues }
+  | { kind: 'fail'; taskId: number; expectedQuota: number; fields: FailurePatch; modelName: string };
+
+/** Per op: whether it was written (update: the row was still unfinished; fail: won the compare-and-set), and the refund. */
+export interface SyncOpResult {
+  won: boolean;
+  refunded: number;
+}
+
+/**
+ * Every unfinished task, by channel then id. The condition is written exactly as the partial
+ * index `tasks_unfinished_idx` is declared, so SQLite reads the index instead of the table's
+ * finished millions.
+ */
+export function unfinishedTasksQuery(db: DB) {
+  return db.select().from(tasks).where(sql`progress <> '100%'`).orderBy(tasks.channelId, tasks.id);
+}
+
+export function selectUnfinishedTasks(db: DB): TaskRow[] {
+  return unfinishedTasksQuery(db).all();
+}
+
+type UpdateStatement = ReturnType<typeof buildUpdate>;
+const updateCache = new WeakMap<DB, UpdateStatement>();
+
+function buildUpdate(db: DB) {
+  const p = (name: string) => sql`${sql.placeholder(name)}`;
+  return db.update(tasks).set({
+    progress: p('progress'), status: p('status'), promptEn: p('promptEn'), state: p('state'), startTime: p('startTime'),
+    finishTime: p('finishTime'), imageUrl: p('imageUrl'), videoUrl: p('videoUrl'), videoUrls: p('videoUrls'),
+    failReason: p('failReason'), buttons: p('buttons'), properties: p('properties'), updatedTime: p('now'),
+  }).where(and(eq(tasks.id, sql.placeholder('id')), sql`progress <> '100%'`)).returning({ id: tasks.id }).prepare();
+}
+
+function updateStatement(db: DB): UpdateStatement {
+  let s = updateCache.get(db);
+  if (!s) updateCache.set(db, (s = buildUpdate(db)));
+  return s;
+}
+
+/**
+ * Apply planned ops in one IMMEDIATE transaction (never onto a row another writer already
+ * finished), then queue the webhook deliveries of every row written. Results are in op order.
+ */
+export function applySyncOps(db: DB, ops: readonly SyncOp[], now: number, hook: PayloadOf): SyncOpResult[] {
+  if (ops.length === 0) return [];
+  const update = updateStatement(db);
+  return db.transaction((tx) => {
+    const changed: number[] = [];
+    const results = ops.map((op): SyncOpResult => {
+      if (op.kind === 'fail') {
+        const r = failAndRefund(tx, op.taskId, op.expectedQuota, op.fields, now, op.modelName);
+        if (r.won) changed.push(op.taskId);
+        return r;
+      }
+      const won = update.get({ ...op.fields, now, id: op.taskId }) !== undefined;
+      if (won) changed.push(op.taskId);
+      return { won, refunded: 0 };
+    });
+    enqueueTaskChange(tx, changed, now, hook);
+    return results;
+  }, { behavior: 'immediate' });
+}
+
+/** The task store's `sync` member on SQLite (also what a poller test passes on its own handle). */
+export function createSqliteSyncStore(db: DB) {
+  return {
+    unfinished: async () => selectUnfinishedTasks(db),
+    apply: async (ops: readonly SyncOp[], now: number, hook: PayloadOf) => applySyncOps(db, ops, now, hook),
+  };
+}
