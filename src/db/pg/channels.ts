@@ -1,0 +1,70 @@
+import type { PgDB } from './client.ts';
+import type { channels } from './schema/channels.ts';
+
+export type PgChannelRow = typeof channels.$inferSelect;
+export type PgNewChannel = Omit<PgChannelRow, 'id' | 'usedQuota'>;
+export type PgChannelPatch = Partial<Pick<PgChannelRow, 'name' | 'baseUrl' | 'key' | 'priority' | 'weight' | 'status'>>;
+
+const CHANNEL_COLUMNS = `id, name, base_url AS "baseUrl", key, status, priority, weight, used_quota AS "usedQuota",
+  created_time AS "createdTime"`;
+const STATUS_ENABLED = 1;
+const STATUS_AUTO_DISABLED = 3;
+
+const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
+
+/**
+ * Channels on PostgreSQL, with the semantics of src/db/sqlite/channels.ts. The unordered reads
+ * of SQLite come back in rowid order; here `ORDER BY id` gives the same order on purpose.
+ */
+export function pgChannels(db: PgDB) {
+  const sql = db.$client;
+  const cols = () => sql.unsafe(CHANNEL_COLUMNS);
+  async function byId(id: number): Promise<PgChannelRow | null> {
+    const [row] = await sql<PgChannelRow[]>`SELECT ${cols()} FROM channels WHERE id = ${id}::bigint`;
+    return row ?? null;
+  }
+  return {
+    async endpoints(): Promise<Array<Pick<PgChannelRow, 'id' | 'baseUrl' | 'key'>>> {
+      return sql<Array<Pick<PgChannelRow, 'id' | 'baseUrl' | 'key'>>>`SELECT id, base_url AS "baseUrl", key FROM channels ORDER BY id`;
+    },
+    async baseUrls(): Promise<string[]> {
+      const rows = await sql<Array<{ baseUrl: string }>>`SELECT base_url AS "baseUrl" FROM channels ORDER BY id`;
+      return rows.map((r) => r.baseUrl);
+    },
+    byId,
+    async enabled(): Promise<PgChannelRow[]> {
+      return sql<PgChannelRow[]>`SELECT ${cols()} FROM channels WHERE status = ${STATUS_ENABLED}::int ORDER BY id`;
+    },
+    async create(c: PgNewChannel): Promise<PgChannelRow> {
+      const [row] = await sql<PgChannelRow[]>`
+        INSERT INTO channels (name, base_url, key, status, priority, weight, created_time)
+        VALUES (${c.name}::text, ${c.baseUrl}::text, ${c.key}::text, ${c.status}::int, ${c.priority}::int, ${c.weight}::int,
+          ${c.createdTime}::bigint)
+        RETURNING ${cols()}`;
+      return row!;
+    },
+    async update(id: number, p: PgChannelPatch): Promise<PgChannelRow | null> {
+      if (Object.keys(p).length === 0) return byId(id);
+      const [row] = await sql<PgChannelRow[]>`
+        UPDATE channels SET name = coalesce(${orNull(p.name)}::text, name), base_url = coalesce(${orNull(p.baseUrl)}::text, base_url),
+          key = coalesce(${orNull(p.key)}::text, key), priority = coalesce(${orNull(p.priority)}::int, priority),
+          weight = coalesce(${orNull(p.weight)}::int, weight), status = coalesce(${orNull(p.status)}::int, status)
+        WHERE id = ${id}::bigint RETURNING ${cols()}`;
+      return row ?? null;
+    },
+    async delete(id: number): Promise<boolean> {
+      const rows = await sql`DELETE FROM channels WHERE id = ${id}::bigint RETURNING id`;
+      return rows.length > 0;
+    },
+    async autoDisable(id: number): Promise<void> {
+      await sql`UPDATE channels SET status = ${STATUS_AUTO_DISABLED}::int WHERE id = ${id}::bigint AND status = ${STATUS_ENABLED}::int`;
+    },
+    async list(limit: number, offset: number): Promise<{ rows: PgChannelRow[]; total: number }> {
+      const [rows, [count]] = await Promise.all([
+        sql<PgChannelRow[]>`SELECT ${cols()} FROM channels ORDER BY id DESC LIMIT ${limit}::int OFFSET ${offset}::bigint`,
+        sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM channels`,
+      ]);
+      return { rows, total: count?.n ?? 0 };
+    },
+  };
+}

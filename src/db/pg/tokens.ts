@@ -1,0 +1,68 @@
+import type { PgDB } from './client.ts';
+import type { tokens } from './schema/tokens.ts';
+
+export type PgTokenRow = typeof tokens.$inferSelect;
+export type PgNewToken = Omit<PgTokenRow, 'id' | 'usedQuota' | 'accessedTime'>;
+export type PgTokenPatch = Partial<Pick<PgTokenRow,
+  'name' | 'status' | 'remainQuota' | 'unlimitedQuota' | 'expiredTime' | 'rateLimitPerMinute' | 'webhookSecret'>>;
+
+/** Every column of `tokens`, named as the row type. */
+const TOKEN_COLUMNS = `id, user_id AS "userId", name, key, status, remain_quota AS "remainQuota", unlimited_quota AS "unlimitedQuota",
+  used_quota AS "usedQuota", expired_time AS "expiredTime", created_time AS "createdTime", accessed_time AS "accessedTime",
+  webhook_secret AS "webhookSecret", rate_limit_per_minute AS "rateLimitPerMinute"`;
+
+const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
+
+/** API keys on PostgreSQL, with the semantics of src/db/sqlite/tokens.ts. */
+export function pgTokens(db: PgDB) {
+  const sql = db.$client;
+  const cols = () => sql.unsafe(TOKEN_COLUMNS);
+  return {
+    /** On every relay request: one fixed text, prepared once per connection by postgres.js. */
+    async byKey(key: string): Promise<PgTokenRow | null> {
+      const [row] = await sql<PgTokenRow[]>`SELECT ${cols()} FROM tokens WHERE key = ${key}::text`;
+      return row ?? null;
+    },
+    async touch(id: number, now: number): Promise<void> {
+      await sql`UPDATE tokens SET accessed_time = ${now}::bigint WHERE id = ${id}::bigint`;
+    },
+    async create(t: PgNewToken): Promise<PgTokenRow> {
+      const [row] = await sql<PgTokenRow[]>`
+        INSERT INTO tokens (user_id, name, key, status, remain_quota, unlimited_quota, expired_time, created_time,
+          webhook_secret, rate_limit_per_minute)
+        VALUES (${t.userId}::int, ${t.name}::text, ${t.key}::text, ${t.status}::int, ${t.remainQuota}::bigint,
+          ${t.unlimitedQuota}::boolean, ${t.expiredTime}::bigint, ${t.createdTime}::bigint, ${t.webhookSecret}::text,
+          ${t.rateLimitPerMinute}::int)
+        RETURNING ${cols()}`;
+      return row!;
+    },
+    async list(userId: number, limit: number, offset: number): Promise<{ rows: PgTokenRow[]; total: number }> {
+      const [rows, [count]] = await Promise.all([
+        sql<PgTokenRow[]>`SELECT ${cols()} FROM tokens WHERE user_id = ${userId}::bigint ORDER BY id DESC
+          LIMIT ${limit}::int OFFSET ${offset}::bigint`,
+        sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM tokens WHERE user_id = ${userId}::bigint`,
+      ]);
+      return { rows, total: count?.n ?? 0 };
+    },
+    async update(userId: number, id: number, p: PgTokenPatch): Promise<PgTokenRow | null> {
+      if (Object.keys(p).length === 0) {
+        const [row] = await sql<PgTokenRow[]>`SELECT ${cols()} FROM tokens WHERE id = ${id}::bigint AND user_id = ${userId}::bigint`;
+        return row ?? null;
+      }
+      // One statement text for every patch shape: an absent field keeps its value.
+      const [row] = await sql<PgTokenRow[]>`
+        UPDATE tokens SET name = coalesce(${orNull(p.name)}::text, name), status = coalesce(${orNull(p.status)}::int, status),
+          remain_quota = coalesce(${orNull(p.remainQuota)}::bigint, remain_quota),
+          unlimited_quota = coalesce(${orNull(p.unlimitedQuota)}::boolean, unlimited_quota),
+          expired_time = coalesce(${orNull(p.expiredTime)}::bigint, expired_time),
+          rate_limit_per_minute = coalesce(${orNull(p.rateLimitPerMinute)}::int, rate_limit_per_minute),
+          webhook_secret = coalesce(${orNull(p.webhookSecret)}::text, webhook_secret)
+        WHERE id = ${id}::bigint AND user_id = ${userId}::bigint RETURNING ${cols()}`;
+      return row ?? null;
+    },
+    async delete(userId: number, id: number): Promise<boolean> {
+      const rows = await sql`DELETE FROM tokens WHERE id = ${id}::bigint AND user_id = ${userId}::bigint RETURNING id`;
+      return rows.length > 0;
+    },
+  };
+}
