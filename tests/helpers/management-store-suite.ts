@@ -59,6 +59,13 @@ export function managementStoreSuite(name: string, make: () => Promise<Managemen
       expect(await s.tokens.update(bob.id, first.id, { name: 'renamed', status: 2 })).toMatchObject({ name: 'renamed', status: 2 });
       expect(await s.tokens.update(bob.id, first.id, {})).toMatchObject({ name: 'renamed' });
       expect((await s.tokens.list(bob.id, 10, 0)).rows.map((r) => r.id)).toEqual([second.id, first.id]);
+      // The newest key that can pay: `second` is limited with nothing left, `first` is disabled now.
+      expect(await s.tokens.newestUsable(bob.id, 10)).toBeNull();
+      await s.tokens.update(bob.id, second.id, { remainQuota: 5 });
+      expect((await s.tokens.newestUsable(bob.id, 10))?.id).toBe(second.id);
+      await s.tokens.update(bob.id, second.id, { expiredTime: 10 });
+      expect(await s.tokens.newestUsable(bob.id, 10)).toBeNull();
+      expect((await s.tokens.newestUsable(bob.id, 9))?.id).toBe(second.id);
       expect(await s.tokens.delete(1, first.id)).toBe(false);
       expect(await s.tokens.delete(bob.id, first.id)).toBe(true);
       expect((await s.tokens.list(bob.id, 10, 0)).total).toBe(1);

@@ -64,5 +64,12 @@ export function pgTokens(db: PgDB) {
       const rows = await sql`DELETE FROM tokens WHERE id = ${id}::bigint AND user_id = ${userId}::bigint RETURNING id`;
       return rows.length > 0;
     },
+    /** The user's newest key that can pay now (status 1 = enabled, as TOKEN_STATUS.enabled). */
+    async newestUsable(userId: number, now: number): Promise<PgTokenRow | null> {
+      const [row] = await sql<PgTokenRow[]>`SELECT ${cols()} FROM tokens WHERE user_id = ${userId}::bigint AND status = 1
+        AND (expired_time = -1 OR expired_time > ${now}::bigint) AND (unlimited_quota OR remain_quota > 0)
+        ORDER BY id DESC LIMIT 1`;
+      return row ?? null;
+    },
   };
 }
