@@ -33,7 +33,7 @@ const db = openDatabase(join(dir, 'b.db'));
 const store = createSqliteStore(db);
 const config = loadConfig({ PORT: '0', DATABASE_PATH: join(dir, 'b.db'), UPDATE_TASK: 'false' });
 const deps: AppDeps = {
-  db, store, config, clock: systemClock, options: await OptionsStore.bootstrap(store.options, config.optionOverrides), logger: silentLogger,
+  store, config, clock: systemClock, options: await OptionsStore.bootstrap(store.options, config.optionOverrides), logger: silentLogger,
   serverAddress: () => 'http://localhost:3000', fetch: globalThis.fetch, startedAt: Date.now(), version: 'bench',
   database: 'sqlite', metrics: createMetrics(), pollerRole: () => 'off', taskFeed: noTaskFeed,
   listing: inThreadListing(db), taskStore: createSqliteTaskStore(db, inThreadListing(db)),

@@ -1,5 +1,4 @@
 import type { Config } from './config.ts';
-import type { DB } from './db/client.ts';
 import type { DatabaseKind, PollerRole } from './domain/lease.ts';
 import type { Store } from './domain/store/index.ts';
 import type { ListingExecutor } from './domain/listing-executor.ts';
@@ -16,14 +15,12 @@ import type { Metrics } from './lib/metrics.ts';
  * a test: no module reads the environment or opens the database by itself.
  */
 export interface AppDeps {
-  /** Kept while the task side still runs SQL on it; the management side goes through `store`. */
-  db: DB;
-  /** The storage the domain needs, built over the same database as `db`. */
+  /** The storage the domain needs (management side), over SQLite or PostgreSQL. */
   store: Store;
-  /** Which backend `db` is, as `/api/status` reports it; set by whoever opened the database. */
+  /** Which backend the stores run on, as `/api/status` reports it; set by whoever opened the database. */
   database: DatabaseKind;
   config: Config;
-  /** The tasks side of storage (listings, task reads, lease), built on `db` by whoever opened it. */
+  /** The tasks side of storage (listings, task reads, money, sync, outbox, lease), over the same database. */
   taskStore: TaskStore;
   /** Where task listings run: worker threads (READ_WORKERS) or this thread; whoever builds it closes it. */
   listing: ListingExecutor;

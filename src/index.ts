@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   let listeningPort = config.port;
   let poller: Poller | null = null;
   const deps: AppDeps = {
-    db, store, database: 'sqlite', taskStore: createSqliteTaskStore(db, listing), config, listing, logger, clock, options, metrics: createMetrics(),
+    store, database: 'sqlite', taskStore: createSqliteTaskStore(db, listing), config, listing, logger, clock, options, metrics: createMetrics(),
     serverAddress: () => config.serverAddress ?? `http://localhost:${listeningPort}`,
     fetch: globalThis.fetch,
     pollerRole: () => poller?.role() ?? 'off',

@@ -28,7 +28,7 @@ export interface Poller {
 }
 
 /** What the poller needs; AppDeps fits, and a test may pass its own db handle or clock. */
-export type PollerDeps = Pick<AppDeps, 'db' | 'store' | 'logger' | 'clock' | 'fetch'> & { taskStore: Pick<AppDeps['taskStore'], 'sync'> } & Partial<Pick<AppDeps, 'metrics' | 'taskFeed' | 'options' | 'serverAddress'>> & {
+export type PollerDeps = Pick<AppDeps, 'store' | 'logger' | 'clock' | 'fetch'> & { taskStore: Pick<AppDeps['taskStore'], 'sync'> } & Partial<Pick<AppDeps, 'metrics' | 'taskFeed' | 'options' | 'serverAddress'>> & {
   config: Pick<AppDeps['config'], 'pollIntervalMs' | 'pollBatchSize' | 'taskTimeoutMs' | 'upstreamTimeoutMs'>
     & Partial<Pick<AppDeps['config'], 'pollLeaseMs'>>;
   /**

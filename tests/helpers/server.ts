@@ -50,7 +50,7 @@ export async function startTestServer(opts: {
     ? new ListingPool({ path, size: Math.max(1, config.readWorkers), logger })
     : inThreadListing(db);
   const deps: AppDeps = {
-    db, store, database: 'sqlite', taskStore: createSqliteTaskStore(db, listing), config, listing, clock, options, metrics: createMetrics(),
+    store, database: 'sqlite', taskStore: createSqliteTaskStore(db, listing), config, listing, clock, options, metrics: createMetrics(),
     logger,
     serverAddress: () => config.serverAddress ?? `http://localhost:${port}`,
     fetch: opts.fetch ?? globalThis.fetch,

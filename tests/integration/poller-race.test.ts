@@ -5,6 +5,7 @@ import { LOG_TYPE, logs, tasks } from '../../src/db/schema/index.ts';
 import { createPoller } from '../../src/jobs/poller.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { createSqliteSyncStore } from '../../src/db/sqlite/sync.ts';
+import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
 import { createTestChannel, createTestUser, getUserQuota, insertTask } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -50,7 +51,7 @@ test('two pollers on the same database file refund each failing task once', asyn
     ids.push(insertTask(server.db, { userId: user.id, channelId, mjId, prompt, quota: PRICE, submitTime: clock.now() }).id);
   }
   const first = createPoller(server.deps);
-  const second = createPoller({ ...server.deps, db: secondDb, taskStore: { sync: createSqliteSyncStore(secondDb) } });
+  const second = createPoller({ ...server.deps, store: createSqliteStore(secondDb), taskStore: { sync: createSqliteSyncStore(secondDb) } });
   clock.advance(60_000);
   for (let round = 0; round < 3; round++) {
     const [a, b] = await Promise.all([first.runOnce(), second.runOnce()]);

@@ -91,7 +91,7 @@ describe('poller role', () => {
 
   function deps(): PollerDeps {
     return {
-      db, store: createSqliteStore(db), taskStore: { sync: createSqliteSyncStore(db) }, clock, fetch: ((url: string, init: RequestInit) => fetchImpl(url, init)) as unknown as typeof fetch, lease: store,
+      store: createSqliteStore(db), taskStore: { sync: createSqliteSyncStore(db) }, clock, fetch: ((url: string, init: RequestInit) => fetchImpl(url, init)) as unknown as typeof fetch, lease: store,
       logger: createLogger('debug', {}, (l) => lines.push(JSON.parse(l) as Record<string, unknown>)),
       config: { pollIntervalMs: 5, pollLeaseMs: 1000, pollBatchSize: 100, taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 },
     };

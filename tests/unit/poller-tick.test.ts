@@ -35,7 +35,7 @@ function deps(over: Partial<PollerDeps['config']> = {}): PollerDeps {
     return answer(ids, url);
   }) as unknown as typeof fetch;
   return {
-    db, store: createSqliteStore(db), taskStore: { sync: createSqliteSyncStore(db) }, clock, fetch: fakeFetch,
+    store: createSqliteStore(db), taskStore: { sync: createSqliteSyncStore(db) }, clock, fetch: fakeFetch,
     logger: createLogger('debug', {}, (l) => lines.push(JSON.parse(l) as Record<string, unknown>)),
     config: { pollIntervalMs: 1000, pollBatchSize: 100, taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000, ...over },
   };

@@ -72,7 +72,7 @@ export async function pollerMeasures(ctx: BenchContext): Promise<Measurement[]> 
       return performance.now() - t0;
     };
     const poller = createPoller({
-      db, store: createSqliteStore(db), taskStore: { sync: createSqliteSyncStore(db) }, logger: silentLogger, clock: systemClock, fetch: globalThis.fetch,
+      store: createSqliteStore(db), taskStore: { sync: createSqliteSyncStore(db) }, logger: silentLogger, clock: systemClock, fetch: globalThis.fetch,
       config: { pollIntervalMs: 3_600_000, pollBatchSize: BATCH, taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 },
     });
     const ticks: number[] = [];
