@@ -1,0 +1,126 @@
+import { openDatabase, type DB } from '../../src/db/client.ts';
+import { openPgDatabase, type PgDB } from '../../src/db/pg/client.ts';
+import { createPgFeedReads } from '../../src/db/pg/task-reads.ts';
+import { createPgTaskStore } from '../../src/db/pg/task-store.ts';
+import { createSqliteTaskStore } from '../../src/db/sqlite/task-store.ts';
+import { inThreadListing, renderListing } from '../../src/domain/listing-executor.ts';
+import type { TaskStore } from '../../src/domain/store/tasks.ts';
+import type { TaskRow } from '../../src/db/schema/index.ts';
+import { tempDb } from '../helpers/db.ts';
+import { tempPg } from '../helpers/pg.ts';
+
+/**
+ * One backend of the TaskStore scenarios (tests/integration/pg-task-store.test.ts): three stores
+ * over one database (three connections on SQLite, three PgDB pools on PostgreSQL, as replicas),
+ * and the few raw statements a scenario needs for its fixtures and checks, written once in SQL
+ * both dialects read (`$1` placeholders become SQLite's `?1`).
+ */
+export interface Backend {
+  name: 'sqlite' | 'postgres';
+  stores: TaskStore[];
+  /** The feed reads (fingerprint, row, replay), awaited on both. */
+  feed: {
+    fingerprints(ids: readonly number[]): Promise<Array<{ id: number; user_id: number; fp: string }>>;
+    row(id: number): Promise<TaskRow | null>;
+    replay(userId: number | null, windowStart: number, since: number, limit: number): Promise<TaskRow[]>;
+  };
+  all<T>(text: string, ...params: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export const NOW = 1_712_016_000_000;
+
+export async function sqliteBackend(): Promise<Backend> {
+  const t = tempDb();
+  const conns: DB[] = [t.db, openDatabase(t.path), openDatabase(t.path)];
+  const c = t.db.$client;
+  const fp = `SELECT id, user_id, updated_time || '|' || status || '|' || progress || '|' || mj_id || '|' || quota || '|' ||
+      length(image_url) || '|' || length(fail_reason) || '|' || length(buttons) AS fp FROM tasks`;
+  const all = async <T>(text: string, ...params: unknown[]) => c.query(text.replace(/\$(\d+)/g, '?$1')).all(...(params as never[])) as T[];
+  return {
+    name: 'sqlite',
+    stores: conns.map((db) => createSqliteTaskStore(db, inThreadListing(db))),
+    // The SQL of the in-process feed's reads (domain/task-feed.ts), as SQLite runs it.
+    feed: {
+      fingerprints: async (ids) => c.query(`${fp} WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`).all(JSON.stringify(ids)) as never,
+      row: async (id) => (await all<TaskRow>(`SELECT ${ROW_COLUMNS} FROM tasks WHERE id = $1`, id))[0] ?? null,
+      replay: async (userId, windowStart, since, limit) => userId === null
+        ? all<TaskRow>(`SELECT ${ROW_COLUMNS} FROM tasks WHERE submit_time >= $1 AND updated_time >= $2 ORDER BY updated_time DESC, id DESC LIMIT $3`, windowStart, since, limit)
+        : all<TaskRow>(`SELECT ${ROW_COLUMNS} FROM tasks WHERE user_id = $1 AND submit_time >= $2 AND updated_time >= $3 ORDER BY updated_time DESC, id DESC LIMIT $4`, userId, windowStart, since, limit),
+    },
+    all,
+    close: async () => {
+      for (const db of conns.slice(1)) db.$client.close();
+      t.cleanup();
+    },
+  };
+}
+
+export async function pgBackend(): Promise<Backend> {
+  const t = await tempPg({ poolSize: 6 });
+  const replicas: PgDB[] = [t.db, await openPgDatabase(t.url, { poolSize: 4 }), await openPgDatabase(t.url, { poolSize: 4 })];
+  const sql = t.db.$client;
+  return {
+    name: 'postgres',
+    // Lease times in the caller's clock, so a scenario pins exact instants as on SQLite.
+    stores: replicas.map((db) => {
+      const store: TaskStore = createPgTaskStore(db, renderListing, { lease: { clock: 'caller' } });
+      return store;
+    }),
+    feed: createPgFeedReads(t.db),
+    all: async <T>(text: string, ...params: unknown[]) => [...await sql.unsafe(text, params as never[])] as T[],
+    close: async () => {
+      for (const db of replicas.slice(1)) await db.$client.end({ timeout: 1 });
+      await t.cleanup();
+    },
+  };
+}
+
+const ROW_COLUMNS = `id, user_id AS "userId", token_id AS "tokenId", channel_id AS "channelId", code, action, mj_id AS "mjId",
+  prompt, prompt_en AS "promptEn", description, state, submit_time AS "submitTime", start_time AS "startTime",
+  finish_time AS "finishTime", image_url AS "imageUrl", video_url AS "videoUrl", video_urls AS "videoUrls", status,
+  progress, fail_reason AS "failReason", quota, buttons, properties, updated_time AS "updatedTime"`;
+
+let seq = 0;
+
+/** A user whose starting quota is a logged system change (type 4), so the balance identity covers it. */
+export async function makeUser(b: Backend, quota: number): Promise<number> {
+  const name = `u${++seq}_${Math.random().toString(36).slice(2, 8)}`;
+  const [u] = await b.all<{ id: number }>('INSERT INTO users (username, quota, created_time) VALUES ($1, $2, $3) RETURNING id', name, quota, NOW);
+  await b.all('INSERT INTO logs (user_id, type, content, quota, created_time) VALUES ($1, 4, $2, $3, $4)', u!.id, 'start', quota, NOW);
+  return u!.id;
+}
+
+export async function makeToken(b: Backend, userId: number, remain: number, unlimited: boolean, secret = ''): Promise<number> {
+  const [k] = await b.all<{ id: number }>(
+    'INSERT INTO tokens (user_id, key, remain_quota, unlimited_quota, webhook_secret, created_time) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id',
+    userId, `k${++seq}_${Math.random().toString(36).slice(2, 8)}`, remain, unlimited, secret, NOW);
+  return k!.id;
+}
+
+export async function makeChannel(b: Backend): Promise<number> {
+  const [c] = await b.all<{ id: number }>("INSERT INTO channels (name, base_url, created_time) VALUES ($1, 'http://127.0.0.1:1', $2) RETURNING id", `c${++seq}`, NOW);
+  return c!.id;
+}
+
+/** Money columns of a user, its token and a channel, and its log counts. */
+export async function moneyState(b: Backend, f: { userId: number; tokenId: number; channelId: number }) {
+  const [row] = await b.all<Record<string, number>>(`SELECT
+    (SELECT quota FROM users WHERE id = $1) AS quota,
+    (SELECT used_quota FROM users WHERE id = $1) AS used,
+    (SELECT remain_quota FROM tokens WHERE id = $2) AS remain,
+    (SELECT used_quota FROM tokens WHERE id = $2) AS token_used,
+    (SELECT used_quota FROM channels WHERE id = $3) AS channel_used,
+    (SELECT count(*) FROM tasks WHERE user_id = $1) AS tasks,
+    (SELECT count(*) FROM logs WHERE user_id = $1 AND type = 2) AS consumed,
+    (SELECT count(*) FROM logs WHERE user_id = $1 AND type = 6) AS refunds`, f.userId, f.tokenId, f.channelId);
+  return Object.fromEntries(Object.entries(row!).map(([k, v]) => [k, Number(v)]));
+}
+
+/** Per user: quota, and Σ type-4 − Σ consumed + Σ refunded from the logs alone. */
+export async function balances(b: Backend): Promise<Array<{ id: number; quota: number; fromLogs: number }>> {
+  const rows = await b.all<{ id: number; quota: number; from_logs: number }>(`SELECT u.id, u.quota,
+      (SELECT coalesce(sum(CASE type WHEN 4 THEN quota WHEN 2 THEN -quota WHEN 6 THEN quota ELSE 0 END), 0) FROM logs WHERE user_id = u.id) AS from_logs
+    FROM users u ORDER BY u.id`);
+  return rows.map((r) => ({ id: Number(r.id), quota: Number(r.quota), fromLogs: Number(r.from_logs) }));
+}
