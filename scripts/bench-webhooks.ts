@@ -11,7 +11,8 @@ import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/client.ts';
 import { channels, tasks, tokens, users, webhookDeliveries } from '../src/db/schema/index.ts';
 import { OptionsStore } from '../src/domain/options.ts';
-import { enqueueTaskChange, recordTaskHook } from '../src/domain/webhooks.ts';
+import { enqueueTaskChange, recordTaskHook } from '../src/db/sqlite/outbox.ts';
+import { webhookPayloadOf } from '../src/domain/webhooks.ts';
 import { createSqliteSyncStore } from '../src/db/sqlite/sync.ts';
 import { createSqliteOutboxStore } from '../src/db/sqlite/outbox-worker.ts';
 import { createPoller } from '../src/jobs/poller.ts';
@@ -86,7 +87,7 @@ function pct(xs: number[], p: number): number {
     for (let i = 0; i < N; i++) {
       const t = tx.insert(tasks).values({ userId: user.id, tokenId: token.id, channelId: channel.id, mjId: `t${i}`, action: 'IMAGINE', prompt: 'p', submitTime: base, progress: '100%', status: 'SUCCESS' }).returning().get();
       recordTaskHook(tx, { taskId: t.id, userId: user.id, tokenId: token.id, url: hookUrl });
-      enqueueTaskChange(tx, [t.id], base);
+      enqueueTaskChange(tx, [t.id], base, webhookPayloadOf(base));
     }
   });
   for (const concurrency of [16]) {

@@ -12,6 +12,7 @@ import { OptionsStore } from './domain/options.ts';
 import { createMetrics } from './lib/metrics.ts';
 import { openImageStore } from './images/folder-store.ts';
 import type { ImageStore } from './images/store.ts';
+import { createSqliteFeedReads } from './db/sqlite/feed-reads.ts';
 import { changeWindowOf, InProcessTaskFeed } from './domain/task-feed.ts';
 import { bootstrapRoot } from './domain/users.ts';
 import { systemClock } from './lib/clock.ts';
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
     fetch: globalThis.fetch,
     pollerRole: () => poller?.role() ?? 'off',
     imageStore,
-    taskFeed: new InProcessTaskFeed(db, clock, { changeWindowMs: changeWindowOf(config) }),
+    taskFeed: new InProcessTaskFeed(createSqliteFeedReads(db), clock, { changeWindowMs: changeWindowOf(config) }),
     startedAt: clock.now(),
     version: pkg.version,
   };

@@ -1,5 +1,3 @@
-import type { Statement } from 'bun:sqlite';
-import type { DB } from '../db/client.ts';
 import type { TaskRow } from '../db/schema/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import { randomAlphanumeric } from '../lib/ids.ts';
@@ -22,6 +20,18 @@ export interface TaskFeed {
    * when given (replayed first), then live until `signal` aborts.
    */
   subscribe(scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal): AsyncGenerator<TaskFeedEvent>;
+}
+
+/**
+ * The reads InProcessTaskFeed makes (src/db/sqlite/feed-reads.ts). Synchronous: publish reads
+ * the fingerprints right after the writer's commit, in publish order.
+ */
+export interface TaskFeedReads {
+  /** Fingerprints of these tasks (ids that exist). */
+  fingerprints(taskIds: readonly number[]): Array<{ id: number; user_id: number; fp: string }>;
+  row(id: number): TaskRow | null;
+  /** Tasks submitted at or after `windowStart` and updated at or after `since`, newest change first, at most `limit`. */
+  replay(userId: number | null, windowStart: number, since: number, limit: number): TaskRow[];
 }
 
 export interface TaskFeedEvent {
@@ -69,32 +79,16 @@ export class InProcessTaskFeed implements TaskFeed {
   private readonly seen = new Map<number, string>();
   private readonly bufferSize: number;
   private readonly replayLimit: number;
-  private readonly fingerprints: Statement<{ id: number; user_id: number; fp: string }, [string]>;
-  private readonly fingerprintOne: Statement<{ id: number; user_id: number; fp: string }, [number]>;
-  private readonly byId: Statement<Record<string, unknown>, [number]>;
-  private readonly replayUser: Statement<Record<string, unknown>, [number, number, number, number]>;
-  private readonly replayAll: Statement<Record<string, unknown>, [number, number, number]>;
 
-  constructor(private readonly db: DB, private readonly clock: Clock, private readonly opts: InProcessFeedOptions) {
+  constructor(private readonly reads: TaskFeedReads, private readonly clock: Clock, private readonly opts: InProcessFeedOptions) {
     this.bufferSize = Math.max(16, opts.bufferSize ?? 5000);
     this.replayLimit = Math.max(1, opts.replayLimit ?? 1000);
-    const c = db.$client;
-    const fp = `SELECT id, user_id, updated_time || '|' || status || '|' || progress || '|' || mj_id || '|' || quota || '|' ||
-        length(image_url) || '|' || length(fail_reason) || '|' || length(buttons) AS fp FROM tasks`;
-    this.fingerprints = c.prepare(`${fp} WHERE id IN (SELECT value FROM json_each(?))`);
-    // The relay publishes one task at a time: a plain key lookup, no JSON built or parsed.
-    this.fingerprintOne = c.prepare(`${fp} WHERE id = ?`);
-    this.byId = c.prepare('SELECT * FROM tasks WHERE id = ?');
-    this.replayUser = c.prepare(
-      'SELECT * FROM tasks WHERE user_id = ? AND submit_time >= ? AND updated_time >= ? ORDER BY updated_time DESC, id DESC LIMIT ?',
-    );
-    this.replayAll = c.prepare('SELECT * FROM tasks WHERE submit_time >= ? AND updated_time >= ? ORDER BY updated_time DESC, id DESC LIMIT ?');
   }
 
   publish(taskIds: readonly number[]): void {
     if (taskIds.length === 0) return;
     const time = this.clock.now();
-    const rows = taskIds.length === 1 ? this.fingerprintOne.all(taskIds[0]!) : this.fingerprints.all(JSON.stringify(taskIds));
+    const rows = this.reads.fingerprints(taskIds);
     for (const r of rows) {
       if (this.seen.get(r.id) === r.fp) continue;
       this.seen.delete(r.id);
@@ -139,13 +133,11 @@ export class InProcessTaskFeed implements TaskFeed {
           // Older than the buffer or from a previous process: the rows changed since, from the DB.
           const since = from.time - REPLAY_SLACK_MS;
           const windowStart = since - this.opts.changeWindowMs;
-          const rows = scope.userId === null
-            ? this.replayAll.all(windowStart, since, this.replayLimit)
-            : this.replayUser.all(scope.userId, windowStart, since, this.replayLimit);
+          const rows = this.reads.replay(scope.userId, windowStart, since, this.replayLimit);
           const head = this.idOf(last, this.clock.now());
           // The newest changes when there are more than the limit (a task's latest state is what a
           // page needs), sent oldest first.
-          for (const raw of rows.reverse()) yield { eventId: head, row: toTaskRow(raw) };
+          for (const row of rows.reverse()) yield { eventId: head, row };
         }
       }
       while (!signal.aborted) {
@@ -178,23 +170,8 @@ export class InProcessTaskFeed implements TaskFeed {
   }
 
   private row(id: number): TaskRow | null {
-    const raw = this.byId.get(id);
-    return raw ? toTaskRow(raw) : null;
+    return this.reads.row(id);
   }
-}
-
-/** A raw `SELECT *` row of tasks in Drizzle's property names. */
-function toTaskRow(r: Record<string, unknown>): TaskRow {
-  const n = (k: string) => Number(r[k] ?? 0);
-  const s = (k: string) => String(r[k] ?? '');
-  return {
-    id: n('id'), userId: n('user_id'), tokenId: n('token_id'), channelId: n('channel_id'), code: n('code'),
-    action: s('action'), mjId: s('mj_id'), prompt: s('prompt'), promptEn: s('prompt_en'), description: s('description'),
-    state: s('state'), submitTime: n('submit_time'), startTime: n('start_time'), finishTime: n('finish_time'),
-    imageUrl: s('image_url'), videoUrl: s('video_url'), videoUrls: s('video_urls'), status: s('status'),
-    progress: s('progress'), failReason: s('fail_reason'), quota: n('quota'), buttons: s('buttons'),
-    properties: s('properties'), updatedTime: n('updated_time'),
-  };
 }
 
 /** A feed that drops everything: for callers (tools, some tests) that run without live updates. */

@@ -1,9 +1,8 @@
 import { count, desc, eq } from 'drizzle-orm';
 import type { DB } from '../db/client.ts';
 import { DELIVERY_STATUS, webhookDeliveries } from '../db/schema/index.ts';
-import { enqueueTaskChange as enqueueRows, recordTaskHook, type PayloadOf } from '../db/sqlite/outbox.ts';
-import type { DbLike } from '../db/types.ts';
 import { AppError } from './errors.ts';
+import type { PayloadOf } from './store/tasks.ts';
 import { type Page, type PageQuery, pageOf } from './pagination.ts';
 import { relayTaskView } from './relay/queries.ts';
 import type { ImageLinkPolicy } from './tasks.ts';
@@ -45,8 +44,6 @@ export function hookUrlOf(body: Record<string, unknown>): string | null {
   return url;
 }
 
-export { recordTaskHook };
-
 /**
  * The payload of a delivery: the task as `fetch` shows it when the change is written, with the
  * image-link policy read then (once per batch).
@@ -54,14 +51,6 @@ export { recordTaskHook };
 export function webhookPayloadOf(now: number, links?: LinkPolicySource): PayloadOf {
   let policy: ImageLinkPolicy | undefined;
   return (row) => JSON.stringify(relayTaskView(row, (policy ??= links?.() ?? RAW_LINKS), now));
-}
-
-/**
- * Add one delivery per hooked task among `taskIds`, carrying the task as `fetch` shows it now.
- * Call inside the transaction that wrote the change, after the write. Returns how many deliveries were queued.
- */
-export function enqueueTaskChange(tx: DbLike, taskIds: readonly number[], now: number, links?: LinkPolicySource): number {
-  return enqueueRows(tx, taskIds, now, webhookPayloadOf(now, links));
 }
 
 export type DeliveryStatus = (typeof DELIVERY_STATUS)[keyof typeof DELIVERY_STATUS];

@@ -6,6 +6,7 @@ import { inThreadListing, type ListingExecutor } from '../../src/domain/listing-
 import { ListingPool } from '../../src/domain/listing-pool.ts';
 import { createSqliteTaskStore } from '../../src/db/sqlite/task-store.ts';
 import { OptionsStore } from '../../src/domain/options.ts';
+import { createSqliteFeedReads } from '../../src/db/sqlite/feed-reads.ts';
 import { changeWindowOf, InProcessTaskFeed } from '../../src/domain/task-feed.ts';
 import { bootstrapRoot } from '../../src/domain/users.ts';
 import { systemClock, type Clock } from '../../src/lib/clock.ts';
@@ -52,7 +53,7 @@ export async function startTestServer(opts: {
     serverAddress: () => config.serverAddress ?? `http://localhost:${port}`,
     fetch: opts.fetch ?? globalThis.fetch,
     pollerRole: () => 'off',
-    taskFeed: new InProcessTaskFeed(db, clock, { changeWindowMs: changeWindowOf(config) }),
+    taskFeed: new InProcessTaskFeed(createSqliteFeedReads(db), clock, { changeWindowMs: changeWindowOf(config) }),
     startedAt: clock.now(),
     version: 'test',
   };

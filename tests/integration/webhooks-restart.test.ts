@@ -2,7 +2,8 @@ import { afterAll, expect, test } from 'bun:test';
 import { Database } from 'bun:sqlite';
 import { eq } from 'drizzle-orm';
 import { tokens } from '../../src/db/schema/index.ts';
-import { enqueueTaskChange, recordTaskHook } from '../../src/domain/webhooks.ts';
+import { enqueueTaskChange, recordTaskHook } from '../../src/db/sqlite/outbox.ts';
+import { webhookPayloadOf } from '../../src/domain/webhooks.ts';
 import { tempDb } from '../helpers/db.ts';
 import { createTestApiKey, createTestUser, insertTask } from '../helpers/factories.ts';
 import { spawnGateway, type GatewayProcess } from '../helpers/process.ts';
@@ -51,7 +52,7 @@ test('a delivery pending when the gateway stops is delivered by the next start',
   const task = insertTask(db, { userId: user.id, tokenId: key.id, status: 'SUCCESS', progress: '100%' });
   db.transaction((tx) => {
     recordTaskHook(tx, { taskId: task.id, userId: user.id, tokenId: key.id, url: `${receiver.url}/restart` });
-    enqueueTaskChange(tx, [task.id], Date.now());
+    enqueueTaskChange(tx, [task.id], Date.now(), webhookPayloadOf(Date.now()));
   });
   db.$client.close();
 

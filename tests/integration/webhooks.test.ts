@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { asc, eq } from 'drizzle-orm';
 import { taskWebhooks, webhookDeliveries } from '../../src/db/schema/index.ts';
-import { enqueueTaskChange, recordTaskHook } from '../../src/domain/webhooks.ts';
+import { enqueueTaskChange, recordTaskHook } from '../../src/db/sqlite/outbox.ts';
+import { webhookPayloadOf } from '../../src/domain/webhooks.ts';
 import { MAX_DELIVERY_ATTEMPTS, retryDelayMs } from '../../src/domain/webhooks-sign.ts';
 import { createPoller, type Poller } from '../../src/jobs/poller.ts';
 import { createWebhookWorker, type WebhookWorker } from '../../src/jobs/webhooks.ts';
@@ -67,7 +68,7 @@ function hookedTask(k: KeyedUser, url: string, changes = 1, srv = server) {
   const task = insertTask(srv.db, { userId: k.user.id, tokenId: k.tokenId, progress: '100%', status: 'SUCCESS' });
   srv.db.transaction((tx) => {
     recordTaskHook(tx, { taskId: task.id, userId: k.user.id, tokenId: k.tokenId, url });
-    for (let i = 0; i < changes; i++) enqueueTaskChange(tx, [task.id], clock.now());
+    for (let i = 0; i < changes; i++) enqueueTaskChange(tx, [task.id], clock.now(), webhookPayloadOf(clock.now()));
   });
   return task;
 }

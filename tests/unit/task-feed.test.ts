@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { eq } from 'drizzle-orm';
 import { tasks } from '../../src/db/schema/index.ts';
+import { createSqliteFeedReads } from '../../src/db/sqlite/feed-reads.ts';
 import { InProcessTaskFeed, type TaskFeedEvent } from '../../src/domain/task-feed.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { memoryDb } from '../helpers/db.ts';
@@ -31,7 +32,7 @@ async function firstEventOf(feed: InProcessTaskFeed, userId: number, change: () 
 function setup(bufferSize = 16, replayLimit?: number) {
   const db = memoryDb();
   const clock = new ManualClock(1_800_000_000_000);
-  const feed = new InProcessTaskFeed(db, clock, { bufferSize, changeWindowMs: 3_600_000, ...(replayLimit ? { replayLimit } : {}) });
+  const feed = new InProcessTaskFeed(createSqliteFeedReads(db), clock, { bufferSize, changeWindowMs: 3_600_000, ...(replayLimit ? { replayLimit } : {}) });
   const user = createTestUser(db);
   const other = createTestUser(db);
   const touch = (id: number, progress: string) => {

@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'bun:test';
 import { eq } from 'drizzle-orm';
 import { webhookDeliveries } from '../../src/db/schema/index.ts';
-import { enqueueTaskChange, hookUrlOf, recordTaskHook } from '../../src/domain/webhooks.ts';
+import { enqueueTaskChange, recordTaskHook } from '../../src/db/sqlite/outbox.ts';
+import { hookUrlOf, webhookPayloadOf } from '../../src/domain/webhooks.ts';
 import {
   CLAIM_LEASE_MS, claimDelivery, markAttemptFailed, markDelivered, selectDueDeliveries,
 } from '../../src/db/sqlite/outbox-worker.ts';
@@ -62,7 +63,7 @@ describe('the outbox', () => {
 
   test('only hooked tasks get deliveries, carrying the fetch shape', () => {
     const { db, task, plain } = setup();
-    expect(db.transaction((tx) => enqueueTaskChange(tx, [task.id, plain.id], 1000))).toBe(1);
+    expect(db.transaction((tx) => enqueueTaskChange(tx, [task.id, plain.id], 1000, webhookPayloadOf(1000)))).toBe(1);
     const row = db.select().from(webhookDeliveries).get()!;
     expect(row).toMatchObject({ taskId: task.id, mjId: task.mjId, status: 'pending', attempts: 0, nextAttemptAt: 1000 });
     expect(JSON.parse(row.payload)).toMatchObject({ id: task.mjId, prompt: 'a cat', progress: '0%' });
@@ -70,7 +71,7 @@ describe('the outbox', () => {
 
   test('a row is claimed once; a stale attempt cannot overwrite a newer outcome', () => {
     const { db, task } = setup();
-    db.transaction((tx) => enqueueTaskChange(tx, [task.id, task.id], 1000));
+    db.transaction((tx) => enqueueTaskChange(tx, [task.id, task.id], 1000, webhookPayloadOf(1000)));
     const due = selectDueDeliveries(db, 1000, 10);
     expect(due).toHaveLength(1);
     const row = due[0]!;

@@ -228,11 +228,19 @@ export function findTaskByMjId(db: DB, mjId: string, userId: number | null): Tas
 
 function buildReads(db: DB) {
   return {
+    byId: db.select().from(tasks).where(eq(tasks.id, sql.placeholder('id'))).prepare(),
     image: db.select({ status: tasks.status, imageUrl: tasks.imageUrl }).from(tasks)
       .where(eq(tasks.mjId, sql.placeholder('mjId'))).orderBy(desc(tasks.id)).limit(1).prepare(),
   };
 }
 const readsCache = new WeakMap<DB, ReturnType<typeof buildReads>>();
+
+/** One task by its local id. */
+export function taskById(db: DB, id: number): TaskRow | null {
+  let s = readsCache.get(db);
+  if (!s) readsCache.set(db, (s = buildReads(db)));
+  return s.byId.get({ id }) ?? null;
+}
 
 /** The image forwarder's read: status and stored image link of the newest task with this mj_id (any user). */
 export function imageTaskOf(db: DB, mjId: string): { status: string; imageUrl: string } | null {

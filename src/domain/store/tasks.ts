@@ -35,6 +35,8 @@ export interface TaskReads {
   list(filter: TaskFilter, paging: PageQuery): Promise<Page<TaskRow>>;
   /** The REST envelope of a page as JSON text, rendered where the listing ran (see ListingExecutor). */
   listJson(filter: TaskFilter, paging: PageQuery, view: ListingView): Promise<string>;
+  /** One task by its local id. */
+  byId(id: number): Promise<TaskRow | null>;
   /** The newest task with this upstream id, of one user (or of anyone when userId is null). */
   findByMjId(mjId: string, userId: number | null): Promise<TaskRow | null>;
   /** A user's tasks among these upstream ids, oldest first, long text cut as a listing cuts it; the caller bounds the list. */

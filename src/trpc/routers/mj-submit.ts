@@ -1,6 +1,4 @@
-import { eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { tasks } from '../../db/schema/index.ts';
 import type { AppDeps } from '../../deps.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { RelayEnv } from '../../domain/relay/types.ts';
@@ -34,7 +32,7 @@ export const submit = userProcedure
     let env = envCache.get(ctx.deps);
     if (!env) envCache.set(ctx.deps, (env = relayEnvOf(ctx.deps)));
     const taskId = await submitTyped(env, ctx.user.id, input, ctx.requestId);
-    const row = ctx.deps.db.select().from(tasks).where(eq(tasks.id, taskId)).get();
+    const row = await ctx.deps.taskStore.tasks.byId(taskId);
     if (!row) throw new AppError('NOT_FOUND', `task ${taskId} not found`);
     return itemFor(ctx.deps, ctx.user.role, row);
   });

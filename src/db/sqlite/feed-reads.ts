@@ -1,0 +1,62 @@
+import type { DB } from '../client.ts';
+import type { TaskRow } from '../schema/index.ts';
+
+/**
+ * The reads of the in-process task feed (domain/task-feed.ts InProcessTaskFeed) on bun:sqlite,
+ * prepared once. Synchronous on purpose: a writer publishes right after its commit, and the
+ * fingerprints must be read then, in publish order.
+ */
+
+/** A task's change fingerprint: what a subscriber would see move. */
+export interface TaskFingerprint {
+  id: number;
+  user_id: number;
+  fp: string;
+}
+
+export function createSqliteFeedReads(db: DB) {
+  const c = db.$client;
+  const fp = `SELECT id, user_id, updated_time || '|' || status || '|' || progress || '|' || mj_id || '|' || quota || '|' ||
+      length(image_url) || '|' || length(fail_reason) || '|' || length(buttons) AS fp FROM tasks`;
+  const fingerprints = c.prepare<TaskFingerprint, [string]>(`${fp} WHERE id IN (SELECT value FROM json_each(?))`);
+  // The relay publishes one task at a time: a plain key lookup, no JSON built or parsed.
+  const fingerprintOne = c.prepare<TaskFingerprint, [number]>(`${fp} WHERE id = ?`);
+  const byId = c.prepare<Record<string, unknown>, [number]>('SELECT * FROM tasks WHERE id = ?');
+  const replayUser = c.prepare<Record<string, unknown>, [number, number, number, number]>(
+    'SELECT * FROM tasks WHERE user_id = ? AND submit_time >= ? AND updated_time >= ? ORDER BY updated_time DESC, id DESC LIMIT ?',
+  );
+  const replayAll = c.prepare<Record<string, unknown>, [number, number, number]>(
+    'SELECT * FROM tasks WHERE submit_time >= ? AND updated_time >= ? ORDER BY updated_time DESC, id DESC LIMIT ?',
+  );
+  return {
+    fingerprints(taskIds: readonly number[]): TaskFingerprint[] {
+      return taskIds.length === 1 ? fingerprintOne.all(taskIds[0]!) : fingerprints.all(JSON.stringify(taskIds));
+    },
+    row(id: number): TaskRow | null {
+      const raw = byId.get(id);
+      return raw ? toTaskRow(raw) : null;
+    },
+    /**
+     * Tasks (of one user, or all) submitted at or after `windowStart` and updated at or after
+     * `since`, newest change first, at most `limit`.
+     */
+    replay(userId: number | null, windowStart: number, since: number, limit: number): TaskRow[] {
+      const rows = userId === null ? replayAll.all(windowStart, since, limit) : replayUser.all(userId, windowStart, since, limit);
+      return rows.map(toTaskRow);
+    },
+  };
+}
+
+/** A raw `SELECT *` row of tasks in Drizzle's property names. */
+function toTaskRow(r: Record<string, unknown>): TaskRow {
+  const n = (k: string) => Number(r[k] ?? 0);
+  const s = (k: string) => String(r[k] ?? '');
+  return {
+    id: n('id'), userId: n('user_id'), tokenId: n('token_id'), channelId: n('channel_id'), code: n('code'),
+    action: s('action'), mjId: s('mj_id'), prompt: s('prompt'), promptEn: s('prompt_en'), description: s('description'),
+    state: s('state'), submitTime: n('submit_time'), startTime: n('start_time'), finishTime: n('finish_time'),
+    imageUrl: s('image_url'), videoUrl: s('video_url'), videoUrls: s('video_urls'), status: s('status'),
+    progress: s('progress'), failReason: s('fail_reason'), quota: n('quota'), buttons: s('buttons'),
+    properties: s('properties'), updatedTime: n('updated_time'),
+  };
+}
