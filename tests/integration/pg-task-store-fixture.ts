@@ -2,6 +2,7 @@ import { openDatabase, type DB } from '../../src/db/client.ts';
 import { openPgDatabase, type PgDB } from '../../src/db/pg/client.ts';
 import { createPgFeedReads } from '../../src/db/pg/task-reads.ts';
 import { createPgTaskStore } from '../../src/db/pg/task-store.ts';
+import { createSqliteFeedReads } from '../../src/db/sqlite/feed-reads.ts';
 import { createSqliteTaskStore } from '../../src/db/sqlite/task-store.ts';
 import { inThreadListing, renderListing } from '../../src/domain/listing-executor.ts';
 import type { TaskStore } from '../../src/domain/store/tasks.ts';
@@ -34,19 +35,16 @@ export async function sqliteBackend(): Promise<Backend> {
   const t = tempDb();
   const conns: DB[] = [t.db, openDatabase(t.path), openDatabase(t.path)];
   const c = t.db.$client;
-  const fp = `SELECT id, user_id, updated_time || '|' || status || '|' || progress || '|' || mj_id || '|' || quota || '|' ||
-      length(image_url) || '|' || length(fail_reason) || '|' || length(buttons) AS fp FROM tasks`;
+  const reads = createSqliteFeedReads(t.db);
   const all = async <T>(text: string, ...params: unknown[]) => c.query(text.replace(/\$(\d+)/g, '?$1')).all(...(params as never[])) as T[];
   return {
     name: 'sqlite',
     stores: conns.map((db) => createSqliteTaskStore(db, inThreadListing(db))),
-    // The SQL of the in-process feed's reads (domain/task-feed.ts), as SQLite runs it.
+    // The in-process feed's reads (synchronous on SQLite), awaited like PostgreSQL's.
     feed: {
-      fingerprints: async (ids) => c.query(`${fp} WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`).all(JSON.stringify(ids)) as never,
-      row: async (id) => (await all<TaskRow>(`SELECT ${ROW_COLUMNS} FROM tasks WHERE id = $1`, id))[0] ?? null,
-      replay: async (userId, windowStart, since, limit) => userId === null
-        ? all<TaskRow>(`SELECT ${ROW_COLUMNS} FROM tasks WHERE submit_time >= $1 AND updated_time >= $2 ORDER BY updated_time DESC, id DESC LIMIT $3`, windowStart, since, limit)
-        : all<TaskRow>(`SELECT ${ROW_COLUMNS} FROM tasks WHERE user_id = $1 AND submit_time >= $2 AND updated_time >= $3 ORDER BY updated_time DESC, id DESC LIMIT $4`, userId, windowStart, since, limit),
+      fingerprints: async (ids) => reads.fingerprints(ids),
+      row: async (id) => reads.row(id),
+      replay: async (userId, windowStart, since, limit) => reads.replay(userId, windowStart, since, limit),
     },
     all,
     close: async () => {
@@ -75,11 +73,6 @@ export async function pgBackend(): Promise<Backend> {
     },
   };
 }
-
-const ROW_COLUMNS = `id, user_id AS "userId", token_id AS "tokenId", channel_id AS "channelId", code, action, mj_id AS "mjId",
-  prompt, prompt_en AS "promptEn", description, state, submit_time AS "submitTime", start_time AS "startTime",
-  finish_time AS "finishTime", image_url AS "imageUrl", video_url AS "videoUrl", video_urls AS "videoUrls", status,
-  progress, fail_reason AS "failReason", quota, buttons, properties, updated_time AS "updatedTime"`;
 
 let seq = 0;
 

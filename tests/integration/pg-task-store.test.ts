@@ -227,8 +227,45 @@ const scenarios: Scenario[] = [
     expect(await s.tasks.ownByMjIds(f.userId, [])).toEqual([]);
     expect(await s.tasks.imageTask('mj-a')).toEqual({ status: 'SUCCESS', imageUrl: 'http://i/r.png' });
     expect(await s.tasks.imageTask('nope')).toBeNull();
+    expect((await s.tasks.byId(ids[0]!))!.prompt.length).toBe(9000);
+    expect(await s.tasks.byId(999_999)).toBeNull();
   }],
 ];
+
+/**
+ * Every money path at once across the three stores: two sync batches ending tasks of four users in
+ * reverse order, single refunds racing them on the same tasks, failover moves both ways between
+ * two shared channels, and new charges on the same users and channels. On PostgreSQL a lock-order
+ * cycle would abort a transaction as a deadlock (the promise rejects); afterwards every counter
+ * equals the sum of its tasks' quotas and no task is refunded twice.
+ */
+const raceScenario: Scenario = ['mixed race: batches, single refunds, moves and charges on shared rows end consistent', async (b) => {
+  const users = await Promise.all([0, 1, 2, 3].map(() => fx(b, { quota: 20 * PRICE, remain: 20 * PRICE, unlimited: false })));
+  const [c1, c2] = [users[0]!.channelId, users[1]!.channelId];
+  const on = (f: Fx, i: number): Fx => ({ ...f, channelId: i % 2 === 0 ? c1 : c2 });
+  const tasks: number[] = [];
+  for (let i = 0; i < 24; i++) tasks.push(await charged(b.stores[0]!, on(users[i % 4]!, i), i, { unlimited: false }));
+  const failOp = (id: number) => ({ kind: 'fail' as const, taskId: id, expectedQuota: PRICE, modelName: 'mj_imagine', fields: { failReason: 'batch' } });
+  const batch1 = tasks.slice(0, 12).reverse().map(failOp);
+  const batch2 = tasks.slice(12, 18).map(failOp);
+  const work: Array<Promise<unknown>> = [
+    b.stores[1]!.sync.apply(batch1, NOW + 30, payload),
+    b.stores[2]!.sync.apply(batch2, NOW + 30, payload),
+    ...tasks.slice(0, 6).map((id, i) => b.stores[i % 3]!.money.failAndRefund(id, PRICE, { failReason: 'single' }, NOW + 30, 'mj_imagine')),
+    ...tasks.slice(18).map((id, i) => b.stores[i % 3]!.money.moveTaskChannel(id, i % 2 === 0 ? c1 : c2, i % 2 === 0 ? c2 : c1, NOW + 30)),
+    ...Array.from({ length: 24 }, (_, i) => b.stores[(i + 1) % 3]!.money.chargeAndRecord(chargeOf(on(users[i % 4]!, i + 1), 100 + i, { unlimited: false }))),
+  ];
+  await Promise.all(work);
+  const refundsPerTask = await b.all<{ n: number }>('SELECT count(*) AS n FROM logs WHERE type = 6 AND task_id IN (SELECT id FROM tasks WHERE user_id IN ($1, $2, $3, $4)) GROUP BY task_id', ...users.map((u) => u.userId));
+  expect(refundsPerTask.length).toBe(18);
+  expect(refundsPerTask.every((r) => Number(r.n) === 1)).toBe(true);
+  const mismatched = await b.all<{ id: number }>(`SELECT id FROM channels c WHERE id IN ($1, $2) AND used_quota <> (SELECT coalesce(sum(quota), 0) FROM tasks WHERE channel_id = c.id)
+    UNION ALL SELECT id FROM users u WHERE id IN ($3, $4, $5, $6) AND used_quota <> (SELECT coalesce(sum(quota), 0) FROM tasks WHERE user_id = u.id)
+    UNION ALL SELECT id FROM tokens k WHERE id IN ($7, $8, $9, $10) AND used_quota + remain_quota <> 20 * ${PRICE}`,
+  c1, c2, ...users.map((u) => u.userId), ...users.map((u) => u.tokenId));
+  expect(mismatched).toEqual([]);
+  expect((await b.all<{ n: number }>('SELECT count(*) AS n FROM tasks WHERE user_id IN ($1, $2, $3, $4)', ...users.map((u) => u.userId)))[0]!.n).toBe(48);
+}];
 
 /** Listings compared as id lists and totals (ids are equal on both: each database starts empty). */
 const listingScenario: Scenario = ['listing: a few shapes give the same pages and totals, and listJson renders them', async (b) => {
@@ -286,7 +323,7 @@ for (const [label, open] of backends) {
       await b?.close();
     });
     // The listing runs first, on an empty database, so its ids and totals are the same on both.
-    for (const [name, run] of [listingScenario, ...scenarios, feedScenario]) test(name, () => run(b));
+    for (const [name, run] of [listingScenario, ...scenarios, raceScenario, feedScenario]) test(name, () => run(b));
     test('balance identity after the mixed run: quota = Σ type-4 − Σ consumed + Σ refunded, for every user', async () => {
       const rows = await balances(b);
       expect(rows.length).toBeGreaterThan(10);

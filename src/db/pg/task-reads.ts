@@ -33,6 +33,13 @@ function columnsSql(cut: boolean): string {
 export const PG_TASK_COLUMNS_SQL = columnsSql(false);
 export const PG_BOUNDED_TASK_COLUMNS_SQL = columnsSql(true);
 
+/** One task by its local id, as stored. */
+export async function taskByIdPg(db: PgDB, id: number): Promise<PgTaskRow | null> {
+  const sql = db.$client;
+  const [row] = await sql<PgTaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks WHERE id = ${id}::int`;
+  return row ?? null;
+}
+
 /** The newest task with this upstream id, of one user (or of anyone when userId is null). */
 export async function findTaskByMjIdPg(db: PgDB, mjId: string, userId: number | null): Promise<PgTaskRow | null> {
   const sql = db.$client;
@@ -86,10 +93,7 @@ export function createPgFeedReads(db: PgDB) {
           || '|' || quota || '|' || length(image_url) || '|' || length(fail_reason) || '|' || length(buttons) AS fp
         FROM tasks WHERE id = ANY(${[...new Set(taskIds)]}::int[]) ORDER BY id`];
     },
-    async row(id: number): Promise<PgTaskRow | null> {
-      const [row] = await sql<PgTaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks WHERE id = ${id}::int`;
-      return row ?? null;
-    },
+    row: (id: number) => taskByIdPg(db, id),
     /** Tasks submitted at or after `windowStart` and updated at or after `since`, newest change first, at most `limit`. */
     async replay(userId: number | null, windowStart: number, since: number, limit: number): Promise<PgTaskRow[]> {
       const n = Math.max(0, Math.floor(limit));

@@ -10,7 +10,7 @@ import type { PgTaskRow } from './schema/tasks.ts';
 import {
   chargeAndRecordTaskPg, failAndRefundTaskPg, moveTaskChannelPg, settleTaskPg, type PgChargeInput, type PgSettleInput,
 } from './task-money.ts';
-import { findTaskByMjIdPg, imageTaskPg, ownTasksByMjIdsPg, unfinishedTasksPg } from './task-reads.ts';
+import { findTaskByMjIdPg, imageTaskPg, ownTasksByMjIdsPg, taskByIdPg, unfinishedTasksPg } from './task-reads.ts';
 import { applySyncOpsPg, type PgSyncOp } from './task-sync.ts';
 
 /** Renders a listing page as the REST envelope (the domain's renderListing; db/ may not import it). */
@@ -53,6 +53,7 @@ export function createPgTaskStore<V>(db: PgDB, render: RenderListing<V>, opts: {
     tasks: {
       list: (filter: TaskFilter, paging: PageQuery) => listTasksPg(db, filter, paging),
       listJson: async (filter: TaskFilter, paging: PageQuery, view: V) => render(await listTasksPg(db, filter, paging), view),
+      byId: (id: number) => taskByIdPg(db, id),
       findByMjId: (mjId: string, userId: number | null) => findTaskByMjIdPg(db, mjId, userId),
       ownByMjIds: (userId: number, mjIds: readonly string[]) => ownTasksByMjIdsPg(db, userId, mjIds),
       imageTask: (mjId: string) => imageTaskPg(db, mjId),
