@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { TaskRow } from '../../src/db/schema/index.ts';
 import type { ChargeInput, SyncFieldValues, TaskStore } from '../../src/domain/store/tasks.ts';
+import type { PgDB } from '../../src/db/pg/client.ts';
+import { createPgTaskStore } from '../../src/db/pg/task-store.ts';
+import { renderListing } from '../../src/domain/listing-executor.ts';
 import { balances, makeChannel, makeToken, makeUser, moneyState, NOW, pgBackend, sqliteBackend, type Backend } from './pg-task-store-fixture.ts';
 
 /**
@@ -8,6 +11,9 @@ import { balances, makeChannel, makeToken, makeUser, moneyState, NOW, pgBackend,
  * over a temp file and the PostgreSQL one over a fresh database on the suite's server (each with
  * three stores on separate connections / pools, as replicas). Scenarios are written once, below.
  */
+
+/** db/ may not import domain/: the PostgreSQL adapter is the domain's TaskStore structurally, checked by the type checker here. */
+export const pgTaskStoreOf: (db: PgDB) => TaskStore = (db) => createPgTaskStore(db, renderListing);
 
 const PRICE = 100;
 const payload = (t: TaskRow) => JSON.stringify({ id: t.id, status: t.status, progress: t.progress, failReason: t.failReason });
