@@ -1,9 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { openPgDatabase } from '../../src/db/pg/client.ts';
+import { onTaskChanges } from '../../src/db/pg/notify.ts';
 import type { TaskRow } from '../../src/db/schema/index.ts';
 import type { ChargeInput, SyncFieldValues, TaskStore } from '../../src/domain/store/tasks.ts';
 import type { PgDB } from '../../src/db/pg/client.ts';
 import { createPgTaskStore } from '../../src/db/pg/task-store.ts';
 import { renderListing } from '../../src/domain/listing-executor.ts';
+import { tempPg } from '../helpers/pg.ts';
+import { waitFor } from '../helpers/server.ts';
 import { balances, makeChannel, makeToken, makeUser, moneyState, NOW, pgBackend, sqliteBackend, type Backend } from './pg-task-store-fixture.ts';
 
 /**
@@ -337,3 +341,41 @@ for (const [label, open] of backends) {
     });
   });
 }
+
+/**
+ * PostgreSQL only (SQLite's feed is in-process): every write that changed a task announces it
+ * inside its transaction, so another replica's listener hears exactly the winning writes, in
+ * commit order; a refused charge and every lost compare-and-set announce nothing.
+ */
+test('PostgreSQL: the writes that changed a task announce it to other replicas, the others do not', async () => {
+  const t = await tempPg();
+  const other = await openPgDatabase(t.url, { poolSize: 2 });
+  const got: number[] = [];
+  const stop = await onTaskChanges(other, (ids) => got.push(...ids));
+  try {
+    const s = pgTaskStoreOf(t.db);
+    const quiet: TaskStore = createPgTaskStore(other, renderListing, { notifyChanges: false });
+    const b = { all: async <T>(text: string, ...params: unknown[]) => [...await t.db.$client.unsafe(text, params as never[])] as T[] } as Backend;
+    const f = await fx(b, { quota: 4 * PRICE });
+    const c2 = await makeChannel(b);
+    const [t1, t2, t3] = [await charged(s, f, 0), await charged(s, f, 1), await charged(s, f, 2)];
+    expect(await s.money.chargeAndRecord(chargeOf(f, 3, { quota: 5 * PRICE }))).toBe('quota_not_enough');
+    const params = { taskId: t2, mjId: 'mj-n', code: 1, description: '', properties: '', now: NOW + 5, status: 'SUCCESS', progress: '100%', imageUrl: '' };
+    expect(await s.money.settleAccepted({ done: true, withImage: false, params }, null)).toBe(true);
+    expect(await s.money.settleAccepted({ done: true, withImage: false, params }, null)).toBe(false);
+    expect(await s.money.moveTaskChannel(t1, f.channelId, c2, NOW + 6)).toBe(true);
+    expect(await s.money.moveTaskChannel(t1, f.channelId, c2, NOW + 6)).toBe(false);
+    expect((await s.money.failAndRefund(t3, PRICE, { failReason: 'x' }, NOW + 7, 'mj_imagine')).won).toBe(true);
+    expect((await s.money.failAndRefund(t3, PRICE, { failReason: 'x' }, NOW + 7, 'mj_imagine')).won).toBe(false);
+    await charged(quiet, f, 4);
+    const r = await s.sync.apply([{ kind: 'update', taskId: t1, fields: syncFields({}) }, { kind: 'update', taskId: t2, fields: syncFields({}) }], NOW + 8, payload);
+    expect(r.map((x) => x.won)).toEqual([true, false]);
+    // Charges, the settle, the move, the refund, the batch's one written row; in commit order.
+    await waitFor(() => got.length >= 7, 'the announcements');
+    expect(got).toEqual([t1, t2, t3, t2, t1, t3, t1]);
+  } finally {
+    await stop();
+    await other.$client.end({ timeout: 1 });
+    await t.cleanup();
+  }
+});

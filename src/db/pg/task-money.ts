@@ -1,6 +1,7 @@
 import { getTableColumns } from 'drizzle-orm';
 import type { PgDB } from './client.ts';
 import { failAndRefundPg, LOG_TYPE_PG, settleAcceptedPg, type FailurePatch as PgFailurePatch, type RefundResult } from './money.ts';
+import { notifyTaskChanges, TASKS_CHANNEL } from './notify.ts';
 import { enqueueTaskChangePg, type PayloadOf } from './outbox.ts';
 import { tasks, type PgTaskRow } from './schema/tasks.ts';
 
@@ -8,7 +9,9 @@ import { tasks, type PgTaskRow } from './schema/tasks.ts';
  * The TaskStore money methods on PostgreSQL, with the semantics of src/db/sqlite/money.ts and
  * settle.ts: each one transaction, every guard in the SQL that writes. Locks are taken in one
  * global order (task rows by id, then users, tokens, channels, each by id) so a charge, a
- * refund, a failover move and a sync batch never deadlock one another.
+ * refund, a failover move and a sync batch never deadlock one another. With `notify`, a write that
+ * changed a task also announces it (notify.ts TASKS_CHANNEL) inside its transaction: delivered to
+ * every replica's feed when it commits, never when it rolls back.
  */
 
 type NewTask = typeof tasks.$inferInsert;
@@ -51,7 +54,7 @@ function taskJson(input: PgChargeInput): string {
  * on the token) and record its task, its hook and its consume row, in one transaction; nothing
  * written when short (a token refusal after the user's charge rolls the transaction back).
  */
-export async function chargeAndRecordTaskPg(db: PgDB, input: PgChargeInput): Promise<number | 'quota_not_enough'> {
+export async function chargeAndRecordTaskPg(db: PgDB, input: PgChargeInput, notify = false): Promise<number | 'quota_not_enough'> {
   const q = input.quota;
   const hookUrl = input.hookUrl ? input.hookUrl : null;
   try {
@@ -78,9 +81,11 @@ export async function chargeAndRecordTaskPg(db: PgDB, input: PgChargeInput): Pro
           INSERT INTO logs (user_id, type, content, quota, model_name, channel_id, token_id, mj_id, task_id, created_time)
           SELECT ${input.userId}::int, ${LOG_TYPE_PG.consume}::int, ${input.modelName}::text || ' charged ' || ${q}::bigint || ' for task ' || t.id,
             ${q}::bigint, ${input.modelName}::text, ${input.channelId}::int, ${input.tokenId}::int, t.mj_id, t.id, ${input.now}::bigint
-          FROM t WHERE ${q}::bigint > 0 RETURNING 1)
+          FROM t WHERE ${q}::bigint > 0 RETURNING 1),
+        n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.id::text) FROM t WHERE ${notify}::boolean)
         -- Read in this order, the sub-statements lock the user, the token, then the channel.
-        SELECT (SELECT id FROM t) AS task_id, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM h) AS h, (SELECT count(*) FROM l) AS l`;
+        SELECT (SELECT id FROM t) AS task_id, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM h) AS h, (SELECT count(*) FROM l) AS l,
+          (SELECT count(*) FROM n) AS n`;
       if (row?.task_id == null) throw new NotEnough();
       return row.task_id;
     });
@@ -97,7 +102,7 @@ export interface PgSettleInput {
 }
 
 /** The upstream accepted: compare-and-set on "still unfinished", the consume row named, the webhook queued, in one transaction. */
-export async function settleTaskPg(db: PgDB, input: PgSettleInput, hook: PayloadOf | null): Promise<boolean> {
+export async function settleTaskPg(db: PgDB, input: PgSettleInput, hook: PayloadOf | null, notify = false): Promise<boolean> {
   const p = input.params;
   const patch = {
     mjId: p.mjId, code: p.code, description: p.description, properties: p.properties, status: p.status, progress: p.progress,
@@ -105,11 +110,12 @@ export async function settleTaskPg(db: PgDB, input: PgSettleInput, hook: Payload
     ...(input.done ? { startTime: p.now, finishTime: p.now } : {}),
     ...(input.withImage ? { imageUrl: p.imageUrl } : {}),
   };
-  // Without a hook the statement alone is the transaction.
-  if (!hook) return settleAcceptedPg(db, p.taskId, patch);
+  // With nothing to add, the statement alone is the transaction.
+  if (!hook && !notify) return settleAcceptedPg(db, p.taskId, patch);
   return db.$client.begin(async (sql) => {
     const won = await settleAcceptedPg(sql, p.taskId, patch);
-    if (won) await enqueueTaskChangePg(sql, [p.taskId], p.now, hook);
+    if (won && hook) await enqueueTaskChangePg(sql, [p.taskId], p.now, hook);
+    if (won && notify) await notifyTaskChanges(sql, [p.taskId]);
     return won;
   });
 }
@@ -137,13 +143,14 @@ export function pgFailurePatch(patch: { failReason: string; [field: string]: unk
  */
 export async function failAndRefundTaskPg(
   db: PgDB, taskId: number, expectedQuota: number, patch: { failReason: string; [field: string]: unknown }, now: number,
-  modelName: string, hook?: PayloadOf,
+  modelName: string, hook?: PayloadOf, notify = false,
 ): Promise<RefundResult> {
   const p = pgFailurePatch(patch);
-  if (!hook) return failAndRefundPg(db, taskId, expectedQuota, p, now, modelName);
+  if (!hook && !notify) return failAndRefundPg(db, taskId, expectedQuota, p, now, modelName);
   return db.$client.begin(async (sql) => {
     const r = await failAndRefundPg(sql, taskId, expectedQuota, p, now, modelName);
-    if (r.won) await enqueueTaskChangePg(sql, [taskId], now, hook);
+    if (r.won && hook) await enqueueTaskChangePg(sql, [taskId], now, hook);
+    if (r.won && notify) await notifyTaskChanges(sql, [taskId]);
     return r;
   });
 }
@@ -153,7 +160,7 @@ export async function failAndRefundTaskPg(
  * channel used_quota and the channel of its consume log; false (nothing moved) when the task is no
  * longer unfinished on `from`. One statement: the task row first, then both channels in id order.
  */
-export async function moveTaskChannelPg(db: PgDB, taskId: number, from: number, to: number, now: number): Promise<boolean> {
+export async function moveTaskChannelPg(db: PgDB, taskId: number, from: number, to: number, now: number, notify = false): Promise<boolean> {
   const [row] = await db.$client<Array<{ moved: number }>>`
     WITH t AS (
       UPDATE tasks SET channel_id = ${to}::int, updated_time = ${now}::bigint
@@ -166,8 +173,10 @@ export async function moveTaskChannelPg(db: PgDB, taskId: number, from: number, 
         ELSE channels.used_quota + t.quota END
       FROM t WHERE channels.id IN (SELECT id FROM lk) RETURNING 1),
     l AS (
-      UPDATE logs SET channel_id = ${to}::int FROM t WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int RETURNING 1)
-    SELECT (SELECT count(*) FROM t)::int AS moved, (SELECT count(*) FROM lk) AS lk, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM l) AS l`;
+      UPDATE logs SET channel_id = ${to}::int FROM t WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int RETURNING 1),
+    n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.id::text) FROM t WHERE ${notify}::boolean)
+    SELECT (SELECT count(*) FROM t)::int AS moved, (SELECT count(*) FROM lk) AS lk, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM l) AS l,
+      (SELECT count(*) FROM n) AS n`;
   return row!.moved === 1;
 }
 

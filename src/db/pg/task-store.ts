@@ -42,13 +42,24 @@ function createPgOutboxStore(db: PgDB) {
   };
 }
 
+export interface PgTaskStoreOptions {
+  lease?: PgLeaseOptions;
+  /**
+   * Announce every task a write changed on notify.ts TASKS_CHANNEL inside its transaction (default
+   * true), so each replica's task feed (onTaskChanges) hears of it after the commit. On SQLite the
+   * writer's process publishes to its in-process feed instead; nothing else differs.
+   */
+  notifyChanges?: boolean;
+}
+
 /**
  * The domain's TaskStore on PostgreSQL (structurally: db/ may not import domain/; the test
  * tests/integration/pg-task-store.test.ts holds the two together), with the SQLite adapter's
  * semantics (src/db/sqlite/task-store.ts). Every money method is one transaction with its guards
  * in SQL; listings run on the pool and `render` turns a page into the REST envelope.
  */
-export function createPgTaskStore<V>(db: PgDB, render: RenderListing<V>, opts: { lease?: PgLeaseOptions } = {}) {
+export function createPgTaskStore<V>(db: PgDB, render: RenderListing<V>, opts: PgTaskStoreOptions = {}) {
+  const notify = opts.notifyChanges ?? true;
   return {
     tasks: {
       list: (filter: TaskFilter, paging: PageQuery) => listTasksPg(db, filter, paging),
@@ -59,16 +70,16 @@ export function createPgTaskStore<V>(db: PgDB, render: RenderListing<V>, opts: {
       imageTask: (mjId: string) => imageTaskPg(db, mjId),
     },
     money: {
-      chargeAndRecord: (input: PgChargeInput) => chargeAndRecordTaskPg(db, input),
-      settleAccepted: (input: PgSettleInput, hook: PayloadOf | null) => settleTaskPg(db, input, hook),
+      chargeAndRecord: (input: PgChargeInput) => chargeAndRecordTaskPg(db, input, notify),
+      settleAccepted: (input: PgSettleInput, hook: PayloadOf | null) => settleTaskPg(db, input, hook, notify),
       failAndRefund: (
         taskId: number, expectedQuota: number, patch: { failReason: string; [field: string]: unknown }, now: number, modelName: string, hook?: PayloadOf,
-      ) => failAndRefundTaskPg(db, taskId, expectedQuota, patch, now, modelName, hook),
-      moveTaskChannel: (taskId: number, from: number, to: number, now: number) => moveTaskChannelPg(db, taskId, from, to, now),
+      ) => failAndRefundTaskPg(db, taskId, expectedQuota, patch, now, modelName, hook, notify),
+      moveTaskChannel: (taskId: number, from: number, to: number, now: number) => moveTaskChannelPg(db, taskId, from, to, now, notify),
     },
     sync: {
       unfinished: () => unfinishedTasksPg(db),
-      apply: (ops: readonly PgSyncOp[], now: number, hook: PayloadOf) => applySyncOpsPg(db, ops, now, hook),
+      apply: (ops: readonly PgSyncOp[], now: number, hook: PayloadOf) => applySyncOpsPg(db, ops, now, hook, notify),
     },
     outbox: createPgOutboxStore(db),
     rateLimit: {

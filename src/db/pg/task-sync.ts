@@ -1,5 +1,6 @@
 import type { PgDB } from './client.ts';
 import { failAndRefundPg, type RefundResult } from './money.ts';
+import { notifyTaskChanges } from './notify.ts';
 import { enqueueTaskChangePg, type PayloadOf } from './outbox.ts';
 import { pgFailurePatch } from './task-money.ts';
 
@@ -36,7 +37,7 @@ export type PgSyncOp =
  * users cannot deadlock with the submits and single refunds running meanwhile. The statements are
  * issued together (postgres.js pipelines them on the transaction's connection, in order).
  */
-export async function applySyncOpsPg(db: PgDB, ops: readonly PgSyncOp[], now: number, hook: PayloadOf): Promise<RefundResult[]> {
+export async function applySyncOpsPg(db: PgDB, ops: readonly PgSyncOp[], now: number, hook: PayloadOf, notify = false): Promise<RefundResult[]> {
   if (ops.length === 0) return [];
   const ids = [...new Set(ops.map((o) => o.taskId))];
   const failIds = [...new Set(ops.filter((o) => o.kind === 'fail').map((o) => o.taskId))];
@@ -62,7 +63,10 @@ export async function applySyncOpsPg(db: PgDB, ops: readonly PgSyncOp[], now: nu
       return { won: rows.length === 1, refunded: 0 };
     });
     const results = await Promise.all(pending);
-    await enqueueTaskChangePg(sql, ops.filter((_, i) => results[i]!.won).map((o) => o.taskId), now, hook);
+    const changed = ops.filter((_, i) => results[i]!.won).map((o) => o.taskId);
+    await enqueueTaskChangePg(sql, changed, now, hook);
+    // With `notify`, every replica's feed hears of the rows written when this commits.
+    if (notify) await notifyTaskChanges(sql, changed);
     return results;
   });
 }
