@@ -22,11 +22,12 @@ import { silentLogger } from '../src/lib/logger.ts';
 import { createMetrics } from '../src/lib/metrics.ts';
 import { startSimulator } from '../src/simulator/index.ts';
 import { eq, sql } from 'drizzle-orm';
+import { createSqliteStore } from '../src/db/sqlite/store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mjgw-whbench-'));
 const db = openDatabase(join(dir, 'bench.db'));
 const config = loadConfig({ DATABASE_PATH: join(dir, 'bench.db'), WEBHOOK_ALLOW_PRIVATE: 'true', POLL_INTERVAL_MS: '100' });
-const options = OptionsStore.bootstrap(db);
+const options = await OptionsStore.bootstrap(createSqliteStore(db).options);
 const received = new Map<string, number>();
 const receiver = Bun.serve({
   port: 0, hostname: '127.0.0.1',
@@ -42,7 +43,7 @@ const now = Date.now();
 const user = db.insert(users).values({ username: 'bench', displayName: 'bench', role: 1, status: 1, accessToken: 'x'.repeat(40), quota: 0, createdTime: now }).returning().get();
 const token = db.insert(tokens).values({ userId: user.id, name: 'b', key: 'k'.repeat(48), createdTime: now, webhookSecret: 'whsec_benchbenchbenchbenchbenchbench' }).returning().get();
 const channel = db.insert(channels).values({ name: 'sim', baseUrl: sim.url, key: 's', createdTime: now }).returning().get();
-const deps = { db, taskStore: { sync: createSqliteSyncStore(db), outbox: createSqliteOutboxStore(db) }, config, logger: silentLogger, clock: systemClock, fetch: globalThis.fetch, metrics: createMetrics(), options, serverAddress: () => 'http://localhost:3000' };
+const deps = { db, store: createSqliteStore(db), taskStore: { sync: createSqliteSyncStore(db), outbox: createSqliteOutboxStore(db) }, config, logger: silentLogger, clock: systemClock, fetch: globalThis.fetch, metrics: createMetrics(), options, serverAddress: () => 'http://localhost:3000' };
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);

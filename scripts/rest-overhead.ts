@@ -9,6 +9,7 @@ import { createApp } from '../src/app.ts';
 import { authenticateManagement } from '../src/auth/management.ts';
 import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/client.ts';
+import { createSqliteStore } from '../src/db/sqlite/store.ts';
 import type { AppDeps } from '../src/deps.ts';
 import { OptionsStore } from '../src/domain/options.ts';
 import { noTaskFeed } from '../src/domain/task-feed.ts';
@@ -29,14 +30,15 @@ import { z } from 'zod';
 const TOKEN = 'bench-root-access-token-0123456789';
 const dir = mkdtempSync(join(import.meta.dir, '../.tmp/rest-overhead-'));
 const db = openDatabase(join(dir, 'b.db'));
+const store = createSqliteStore(db);
 const config = loadConfig({ PORT: '0', DATABASE_PATH: join(dir, 'b.db'), UPDATE_TASK: 'false' });
 const deps: AppDeps = {
-  db, config, clock: systemClock, options: OptionsStore.bootstrap(db, config.optionOverrides), logger: silentLogger,
+  db, store, config, clock: systemClock, options: await OptionsStore.bootstrap(store.options, config.optionOverrides), logger: silentLogger,
   serverAddress: () => 'http://localhost:3000', fetch: globalThis.fetch, startedAt: Date.now(), version: 'bench',
   database: 'sqlite', metrics: createMetrics(), pollerRole: () => 'off', taskFeed: noTaskFeed,
   listing: inThreadListing(db), taskStore: createSqliteTaskStore(db, inThreadListing(db)),
 };
-bootstrapRoot(db, systemClock, TOKEN);
+await bootstrapRoot(store, systemClock, TOKEN);
 const insert = db.$client.prepare("INSERT INTO tasks (user_id, mj_id, submit_time, prompt, image_url, status, progress) VALUES (1, ?1, ?2, 'a cat', 'https://x/1.png', 'SUCCESS', '100%')");
 db.$client.transaction(() => { for (let i = 0; i < 1000; i++) insert.run(String(1e15 + i), 1_712_000_000_000 + i); })();
 
@@ -48,8 +50,8 @@ const creds = { authorization: headers.authorization, newApiUser: headers['new-a
 const benches: Array<[string, () => unknown]> = [];
 const bench = (name: string, fn: () => unknown) => benches.push([name, fn]);
 
-bench('floor: auth + listTasks + items + JSON', () => {
-  const user = authenticateManagement(db, creds, 1);
+bench('floor: auth + listTasks + items + JSON', async () => {
+  const user = await authenticateManagement(store, creds, 1);
   const page = listTasks(db, selfFilter(user.id, {}), {});
   const policy = { forward: deps.options.get('mj_forward_url_enabled'), serverAddress: deps.serverAddress() };
   return JSON.stringify({ success: true, message: '', data: { ...page, items: page.items.map((r) => taskItem(r, policy)) } });
@@ -61,7 +63,7 @@ const sample = (() => {
 const outputSchema = z.object({ items: z.array(taskItemSchema), total: z.number(), page: z.number(), page_size: z.number() });
 bench('zod output validation of one page', () => outputSchema.parse(sample));
 bench('zod input parse (empty query)', () => selfTaskQuerySchema.optional().parse({}));
-bench('auth only', () => authenticateManagement(db, creds, 1));
+bench('auth only', () => authenticateManagement(store, creds, 1));
 bench('listTasks only (page 1, user)', () => listTasks(db, selfFilter(1, {}), {}));
 bench('tRPC caller mj.self + JSON', async () => JSON.stringify(await createCaller(createContextInner(deps, creds, 'r')).mj.self({})));
 bench('REST /api/mj/self via app.handle + body', async () => (await app.handle(new Request('http://localhost/api/mj/self', { headers }))).text());

@@ -50,7 +50,7 @@ export async function startDemo(deps: AppDeps, opts: DemoOptions = {}): Promise<
   });
   let setup;
   try {
-    setup = ensureDemoSetup(deps.db, deps.clock, sim.url, secret);
+    setup = await ensureDemoSetup(deps.store, deps.clock, sim.url, secret);
   } catch (err) {
     await sim.stop();
     throw err;

@@ -1,6 +1,7 @@
 import type { Config } from './config.ts';
 import type { DB } from './db/client.ts';
 import type { DatabaseKind, PollerRole } from './domain/lease.ts';
+import type { Store } from './domain/store/index.ts';
 import type { ListingExecutor } from './domain/listing-executor.ts';
 import type { OptionsStore } from './domain/options.ts';
 import type { ImageStore } from './images/store.ts';
@@ -15,7 +16,10 @@ import type { Metrics } from './lib/metrics.ts';
  * a test: no module reads the environment or opens the database by itself.
  */
 export interface AppDeps {
+  /** Kept while the task side still runs SQL on it; the management side goes through `store`. */
   db: DB;
+  /** The storage the domain needs, built over the same database as `db`. */
+  store: Store;
   /** Which backend `db` is, as `/api/status` reports it; set by whoever opened the database. */
   database: DatabaseKind;
   config: Config;

@@ -3,6 +3,7 @@ import { startDemo } from './demo.ts';
 import { createPoller, type Poller } from './jobs/poller.ts';
 import { createWebhookWorker } from './jobs/webhooks.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { createSqliteStore } from './db/sqlite/store.ts';
 import { openDatabase, type DB } from './db/client.ts';
 import { createSqliteTaskStore } from './db/sqlite/task-store.ts';
 import type { AppDeps } from './deps.ts';
@@ -51,9 +52,10 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, { service: 'mj-gateway' });
   const clock = systemClock;
   const db = openDatabase(config.databasePath);
+  const store = createSqliteStore(db);
   let options: OptionsStore;
   try {
-    options = OptionsStore.bootstrap(db, config.optionOverrides);
+    options = await OptionsStore.bootstrap(store.options, config.optionOverrides);
   } catch (err) {
     process.stderr.write(`invalid configuration: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(2);
@@ -74,7 +76,7 @@ async function main(): Promise<void> {
   let listeningPort = config.port;
   let poller: Poller | null = null;
   const deps: AppDeps = {
-    db, database: 'sqlite', taskStore: createSqliteTaskStore(db, listing), config, listing, logger, clock, options, metrics: createMetrics(),
+    db, store, database: 'sqlite', taskStore: createSqliteTaskStore(db, listing), config, listing, logger, clock, options, metrics: createMetrics(),
     serverAddress: () => config.serverAddress ?? `http://localhost:${listeningPort}`,
     fetch: globalThis.fetch,
     pollerRole: () => poller?.role() ?? 'off',
@@ -85,9 +87,9 @@ async function main(): Promise<void> {
   };
   const app = listenOrExit(createApp(deps), config, db);
   listeningPort = app.server?.port ?? config.port;
-  // After listen (so a start on a busy port creates nothing) and before any await (so no request
-  // is served before root exists).
-  const root = bootstrapRoot(db, clock, config.initialRootAccessToken);
+  // After listen (so a start on a busy port creates nothing) and first thing after it: SQLite's
+  // store writes before its promise settles, so no request is served before root exists.
+  const root = await bootstrapRoot(deps.store, clock, config.initialRootAccessToken);
   if (root.generatedToken && !config.demo) {
     // Printed once, on the first start, to the terminal only: never written to the log stream.
     // With DEMO the banner prints it, so it still appears once.

@@ -1,8 +1,7 @@
-import type { DB } from '../db/client.ts';
 import { USER_STATUS } from '../db/schema/index.ts';
 import { AppError } from '../domain/errors.ts';
-import type { User } from '../domain/users.ts';
-import { userByAccessToken } from './lookups.ts';
+import type { ManagementStore } from '../domain/store/index.ts';
+import { toUser, type User } from '../domain/users.ts';
 
 /** The two headers the management API authenticates with (SPEC §5.1). */
 export interface ManagementCredentials {
@@ -28,17 +27,20 @@ export const AUTH_MESSAGES = {
  * Resolve the caller of the management API, checking in the order of SPEC §5.1's table. The one
  * implementation behind tRPC's userProcedure/adminProcedure and therefore the REST aliases.
  */
-export function authenticateManagement(db: DB, creds: ManagementCredentials, minRole: number): User {
+export async function authenticateManagement(
+  store: Pick<ManagementStore, 'users'>, creds: ManagementCredentials, minRole: number,
+): Promise<User> {
   const raw = (creds.authorization ?? '').trim();
   const token = raw.replace(/^bearer\s+/i, '').trim();
   if (!token) throw new AppError('UNAUTHORIZED', AUTH_MESSAGES.notLoggedIn);
-  const user = userByAccessToken(db, token);
-  if (!user) throw new AppError('UNAUTHORIZED', AUTH_MESSAGES.invalidToken);
+  const row = await store.users.byAccessToken(token);
+  if (!row) throw new AppError('UNAUTHORIZED', AUTH_MESSAGES.invalidToken);
   const header = (creds.newApiUser ?? '').trim();
   if (!header) throw new AppError('UNAUTHORIZED', AUTH_MESSAGES.noUserHeader);
   if (!/^\d+$/.test(header) || !Number.isSafeInteger(Number(header))) {
     throw new AppError('UNAUTHORIZED', AUTH_MESSAGES.userHeaderFormat);
   }
+  const user = toUser(row);
   if (Number(header) !== user.id) throw new AppError('UNAUTHORIZED', AUTH_MESSAGES.userHeaderMismatch);
   if (user.status !== USER_STATUS.enabled) throw new AppError('FORBIDDEN', AUTH_MESSAGES.banned);
   if (user.role < minRole) throw new AppError('FORBIDDEN', AUTH_MESSAGES.insufficient);

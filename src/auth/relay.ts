@@ -1,9 +1,8 @@
-import type { DB } from '../db/client.ts';
 import { TOKEN_STATUS, USER_STATUS } from '../db/schema/index.ts';
 import { AppError } from '../domain/errors.ts';
 import { toApiToken, type ApiToken } from '../domain/tokens.ts';
-import type { User } from '../domain/users.ts';
-import { tokenByKey, touchTokenAccess, userById } from './lookups.ts';
+import type { ManagementStore } from '../domain/store/index.ts';
+import { toUser, type User } from '../domain/users.ts';
 
 export interface RelayCaller {
   user: User;
@@ -21,10 +20,12 @@ export function apiKeyFrom(headers: Headers): string {
 }
 
 /** Authenticate a relay API key; failures carry the OpenAI-style `code` of SPEC §5.2. */
-export function authenticateRelay(db: DB, headers: Headers, now: number): RelayCaller {
+export async function authenticateRelay(
+  store: Pick<ManagementStore, 'users' | 'tokens'>, headers: Headers, now: number,
+): Promise<RelayCaller> {
   const key = apiKeyFrom(headers);
   if (!key) throw new AppError('UNAUTHORIZED', 'missing API key', 'missing_api_key');
-  const row = tokenByKey(db, key);
+  const row = await store.tokens.byKey(key);
   if (!row) throw new AppError('UNAUTHORIZED', 'invalid API key', 'invalid_api_key');
   if (row.status === TOKEN_STATUS.disabled) throw new AppError('UNAUTHORIZED', 'API key is disabled', 'token_disabled');
   if (row.status === TOKEN_STATUS.expired || (row.expiredTime !== -1 && row.expiredTime < now)) {
@@ -33,8 +34,11 @@ export function authenticateRelay(db: DB, headers: Headers, now: number): RelayC
   if (row.status === TOKEN_STATUS.exhausted || (!row.unlimitedQuota && row.remainQuota <= 0)) {
     throw new AppError('UNAUTHORIZED', 'API key quota is exhausted', 'token_exhausted');
   }
-  const user = userById(db, row.userId);
+  const userRow = await store.users.byId(row.userId);
+  if (!userRow) throw new AppError('NOT_FOUND', `user ${row.userId} not found`);
+  const user = toUser(userRow);
   if (user.status !== USER_STATUS.enabled) throw new AppError('FORBIDDEN', 'User has been banned', 'user_banned');
-  touchTokenAccess(db, row, now);
+  // At most once a minute per key, so the hot path rarely writes.
+  if (now - row.accessedTime >= 60_000) await store.tokens.touch(row.id, now);
   return { user, token: toApiToken(row) };
 }

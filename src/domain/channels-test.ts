@@ -1,6 +1,5 @@
 import { callUpstream } from '../upstream/http.ts';
-import { getChannel } from './channels.ts';
-import type { DB } from '../db/client.ts';
+import type { ManagementStore } from './store/index.ts';
 import { AppError } from './errors.ts';
 
 /** Outcome of `admin.channel.test`: reachability and round-trip time of one channel. */
@@ -19,9 +18,9 @@ export interface ChannelTestResult {
  * which tests may hold still.
  */
 export async function testChannel(
-  env: { db: DB; fetch: typeof fetch }, id: number, timeoutMs: number,
+  env: { store: Pick<ManagementStore, 'channels'>; fetch: typeof fetch }, id: number, timeoutMs: number,
 ): Promise<ChannelTestResult> {
-  const channel = getChannel(env.db, id);
+  const channel = await env.store.channels.byId(id);
   if (!channel) throw new AppError('NOT_FOUND', `channel ${id} not found`);
   const started = performance.now();
   const outcome = await callUpstream(env.fetch, { baseUrl: channel.baseUrl, key: channel.key }, {

@@ -1,10 +1,13 @@
-import { and, count, desc, eq, sql } from 'drizzle-orm';
 import type { DB } from '../db/client.ts';
-import { CHANNEL_STATUS, channels, type ChannelRow } from '../db/schema/index.ts';
+import { CHANNEL_STATUS, type ChannelRow } from '../db/schema/index.ts';
+import { sqliteChannelSync } from '../db/sqlite/channels.ts';
 import type { Clock } from '../lib/clock.ts';
 import { maskSecret } from '../lib/ids.ts';
 import { AppError } from './errors.ts';
 import { type Page, type PageQuery, pageOf } from './pagination.ts';
+import type { ChannelPatch, ManagementStore } from './store/index.ts';
+
+type Channels = Pick<ManagementStore, 'channels'>;
 
 export type Channel = ChannelRow;
 
@@ -35,14 +38,10 @@ export interface ChannelEndpoint {
   key: string;
 }
 
-/** Every channel (any status) by id: the poller's targets and the image forwarder's trusted hosts. */
-export function channelEndpoints(db: DB): Map<number, ChannelEndpoint> {
-  const rows = db.select({ id: channels.id, baseUrl: channels.baseUrl, key: channels.key }).from(channels).all();
+/** Every channel (any status) by id: the poller's targets. */
+export async function channelEndpoints(store: Channels): Promise<Map<number, ChannelEndpoint>> {
+  const rows = await store.channels.endpoints();
   return new Map(rows.map((c) => [c.id, c]));
-}
-
-export function getChannel(db: DB, id: number): Channel | null {
-  return channelStatements(db).byId.get({ id }) ?? null;
 }
 
 /** Trailing slashes would double up when paths are appended. */
@@ -50,28 +49,13 @@ export function normaliseBaseUrl(url: string): string {
   return url.trim().replace(/\/+$/, '');
 }
 
-/** The channel reads of every submit, prepared once per connection. */
-function buildChannelStatements(db: DB) {
-  return {
-    byId: db.select().from(channels).where(eq(channels.id, sql.placeholder('id'))).prepare(),
-    enabled: db.select().from(channels).where(eq(channels.status, CHANNEL_STATUS.enabled)).prepare(),
-  };
-}
-const channelStatementCache = new WeakMap<DB, ReturnType<typeof buildChannelStatements>>();
-
-function channelStatements(db: DB) {
-  let s = channelStatementCache.get(db);
-  if (!s) channelStatementCache.set(db, (s = buildChannelStatements(db)));
-  return s;
-}
-
 /**
- * Pick an enabled channel for a new job: the highest priority wins, and inside it a random
+ * Pick among enabled channels for a new job: the highest priority wins, and inside it a random
  * channel with probability proportional to its weight (weight 0 only when all are 0). Channels in
  * `exclude` (those a failing-over submit already tried) are not candidates.
  */
-export function pickChannel(db: DB, random: () => number = Math.random, exclude: ReadonlySet<number> = new Set()): Channel | null {
-  const enabled = channelStatements(db).enabled.all().filter((c) => !exclude.has(c.id));
+export function chooseChannel(candidates: readonly Channel[], random: () => number = Math.random, exclude: ReadonlySet<number> = new Set()): Channel | null {
+  const enabled = candidates.filter((c) => !exclude.has(c.id));
   if (enabled.length === 0) return null;
   const top = Math.max(...enabled.map((c) => c.priority));
   const tier = enabled.filter((c) => c.priority === top);
@@ -85,6 +69,33 @@ export function pickChannel(db: DB, random: () => number = Math.random, exclude:
   return tier[tier.length - 1] ?? null;
 }
 
+/** An enabled channel for a new job, chosen as chooseChannel does. */
+export async function pickChannelFrom(store: Channels, random: () => number = Math.random, exclude: ReadonlySet<number> = new Set()): Promise<Channel | null> {
+  return chooseChannel(await store.channels.enabled(), random, exclude);
+}
+
+export async function getChannelFrom(store: Channels, id: number): Promise<Channel | null> {
+  return store.channels.byId(id);
+}
+
+/*
+ * The relay's submit path (src/domain/relay: plan, failover, queries, submit) still decides inside
+ * synchronous code on the SQLite handle; these three keep it working until that path is async and
+ * takes the store. The SQL itself lives in src/db/sqlite/channels.ts.
+ */
+export function getChannel(db: DB, id: number): Channel | null {
+  return sqliteChannelSync.byId(db, id);
+}
+
+export function pickChannel(db: DB, random: () => number = Math.random, exclude: ReadonlySet<number> = new Set()): Channel | null {
+  return chooseChannel(sqliteChannelSync.enabled(db), random, exclude);
+}
+
+/** Mark a channel auto-disabled (upstream code 3), unless an admin already disabled it. */
+export function autoDisableChannel(db: DB, id: number): void {
+  sqliteChannelSync.autoDisable(db, id);
+}
+
 export interface CreateChannelInput {
   name: string;
   base_url: string;
@@ -94,48 +105,38 @@ export interface CreateChannelInput {
   status?: 1 | 2 | 3 | undefined;
 }
 
-export function createChannel(db: DB, clock: Clock, input: CreateChannelInput): ChannelView {
-  const row = db.insert(channels).values({
+export async function createChannel(store: Channels, clock: Clock, input: CreateChannelInput): Promise<ChannelView> {
+  const row = await store.channels.create({
     name: input.name, baseUrl: normaliseBaseUrl(input.base_url), key: input.key,
     priority: input.priority ?? 0, weight: input.weight ?? 1, status: input.status ?? CHANNEL_STATUS.enabled,
     createdTime: clock.now(),
-  }).returning().get();
+  });
   return channelView(row);
 }
 
 export type UpdateChannelInput = Partial<CreateChannelInput> & { id: number };
 
-export function updateChannel(db: DB, input: UpdateChannelInput): ChannelView {
-  const set: Partial<ChannelRow> = {};
+export async function updateChannel(store: Channels, input: UpdateChannelInput): Promise<ChannelView> {
+  const set: ChannelPatch = {};
   if (input.name !== undefined) set.name = input.name;
   if (input.base_url !== undefined) set.baseUrl = normaliseBaseUrl(input.base_url);
   if (input.key !== undefined) set.key = input.key;
   if (input.priority !== undefined) set.priority = input.priority;
   if (input.weight !== undefined) set.weight = input.weight;
   if (input.status !== undefined) set.status = input.status;
-  const row = Object.keys(set).length
-    ? db.update(channels).set(set).where(eq(channels.id, input.id)).returning().get()
-    : getChannel(db, input.id);
+  const row = await store.channels.update(input.id, set);
   if (!row) throw new AppError('NOT_FOUND', `channel ${input.id} not found`);
   return channelView(row);
 }
 
 /** Deleting is allowed while tasks reference the channel; the poller fails and refunds them. */
-export function deleteChannel(db: DB, id: number): { id: number } {
-  const row = db.delete(channels).where(eq(channels.id, id)).returning({ id: channels.id }).get();
-  if (!row) throw new AppError('NOT_FOUND', `channel ${id} not found`);
-  return row;
+export async function deleteChannel(store: Channels, id: number): Promise<{ id: number }> {
+  if (!(await store.channels.delete(id))) throw new AppError('NOT_FOUND', `channel ${id} not found`);
+  return { id };
 }
 
-/** Mark a channel auto-disabled (upstream code 3), unless an admin already disabled it. */
-export function autoDisableChannel(db: DB, id: number): void {
-  db.update(channels).set({ status: CHANNEL_STATUS.autoDisabled })
-    .where(and(eq(channels.id, id), eq(channels.status, CHANNEL_STATUS.enabled))).run();
-}
-
-export function listChannels(db: DB, query: PageQuery): Page<ChannelView> {
+export async function listChannels(store: Channels, query: PageQuery): Promise<Page<ChannelView>> {
   const { page, pageSize, offset } = pageOf(query);
-  const rows = db.select().from(channels).orderBy(desc(channels.id)).limit(pageSize).offset(offset).all();
-  const total = db.select({ n: count() }).from(channels).get()?.n ?? 0;
+  const { rows, total } = await store.channels.list(pageSize, offset);
   return { items: rows.map(channelView), total, page, page_size: pageSize };
 }

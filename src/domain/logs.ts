@@ -1,8 +1,6 @@
-import { and, count, desc, eq, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
-import type { DB } from '../db/client.ts';
-import { logs } from '../db/schema/index.ts';
 import { intParam, pageOf, pageQuerySchema, type Page } from './pagination.ts';
+import type { ManagementStore } from './store/index.ts';
 
 export const logListQuerySchema = z.object({
   ...pageQuerySchema.shape,
@@ -27,14 +25,9 @@ export interface LogItem {
 }
 
 /** Billing and system log, newest first. */
-export function listLogs(db: DB, q: LogListQuery): Page<LogItem> {
+export async function listLogs(store: Pick<ManagementStore, 'logs'>, q: LogListQuery): Promise<Page<LogItem>> {
   const { page, pageSize, offset } = pageOf(q);
-  const parts: SQL[] = [];
-  if (q.type !== undefined) parts.push(eq(logs.type, q.type));
-  if (q.user_id !== undefined) parts.push(eq(logs.userId, q.user_id));
-  const where = parts.length ? and(...parts) : undefined;
-  const rows = db.select().from(logs).where(where).orderBy(desc(logs.id)).limit(pageSize).offset(offset).all();
-  const total = db.select({ n: count() }).from(logs).where(where).get()?.n ?? 0;
+  const { rows, total } = await store.logs.list({ type: q.type, userId: q.user_id }, pageSize, offset);
   return {
     items: rows.map((r) => ({
       id: r.id, user_id: r.userId, type: r.type, content: r.content, quota: r.quota, model_name: r.modelName,

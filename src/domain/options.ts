@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import type { DB } from '../db/client.ts';
-import { options } from '../db/schema/index.ts';
 import { AppError } from './errors.ts';
+import type { OptionRow, OptionRowStore } from './store/index.ts';
 
 /** USD per call for each model (SPEC §7.4); quota = price × QUOTA_PER_UNIT. */
 export const DEFAULT_PRICES: Readonly<Record<string, number>> = Object.freeze({
@@ -80,11 +79,6 @@ function parseValue<K extends OptionKey>(key: K, value: unknown): OptionValues[K
   return parsed.data as OptionValues[K];
 }
 
-/** The rows as they stand, for change detection (prepared once per store). */
-function optionRowsQuery(db: DB) {
-  return db.select({ key: options.key, value: options.value }).from(options).orderBy(options.key).prepare();
-}
-
 export interface OptionsWatchSettings {
   /** How often the rows are compared; default 500, so a change is in force everywhere well within the 2 s the spec allows, even on a busy machine (a check costs ~40 µs). */
   intervalMs?: number;
@@ -94,94 +88,101 @@ export interface OptionsWatchSettings {
   onError?: (err: unknown) => void;
 }
 
+/** The values the rows give: defaults for missing keys, and for bad values (hand-edited SQL). */
+function valuesOf(rows: readonly OptionRow[]): OptionValues {
+  const out: Record<string, unknown> = {};
+  for (const key of OPTION_KEYS) out[key] = DEFINITIONS[key].default;
+  for (const row of rows) {
+    if (!isOptionKey(row.key)) continue;
+    try {
+      out[row.key] = parseValue(row.key, JSON.parse(row.value));
+    } catch {
+      // A hand-edited bad value falls back to the default rather than breaking every request.
+    }
+  }
+  return out as OptionValues;
+}
+
 /**
- * Runtime options, read once into memory and written through. Reads are on every request, so
- * they never touch the database.
+ * Runtime options, read once into memory and written through the store's option rows. Reads are
+ * on every request, so they never touch the database.
  */
 export class OptionsStore {
   private values: OptionValues;
-  private rowsQuery: ReturnType<typeof optionRowsQuery> | null = null;
   private seenRows: string | null = null;
 
-  constructor(private readonly db: DB) {
-    this.values = this.load();
+  private constructor(private readonly rows: OptionRowStore, initial: readonly OptionRow[]) {
+    this.values = valuesOf(initial);
   }
 
   /**
    * Insert the defaults that are missing (environment overrides apply here, at first start
    * only), then load. Raw override strings are JSON (`true`, `{"mj_imagine":0.2}`).
    */
-  static bootstrap(db: DB, overrides: Readonly<Record<string, string>> = {}): OptionsStore {
-    db.transaction((tx) => {
-      for (const key of OPTION_KEYS) {
-        let value: unknown = DEFINITIONS[key].default;
-        const raw = overrides[key];
-        if (raw !== undefined) {
-          let json: unknown;
-          try {
-            json = JSON.parse(raw);
-          } catch {
-            throw new AppError('BAD_REQUEST', `invalid value for option ${key}: not JSON`);
-          }
-          value = key === 'mj_prices' ? { ...DEFAULT_PRICES, ...parseValue('mj_prices', json) } : parseValue(key, json);
+  static async bootstrap(rows: OptionRowStore, overrides: Readonly<Record<string, string>> = {}): Promise<OptionsStore> {
+    const defaults: OptionRow[] = [];
+    for (const key of OPTION_KEYS) {
+      let value: unknown = DEFINITIONS[key].default;
+      const raw = overrides[key];
+      if (raw !== undefined) {
+        let json: unknown;
+        try {
+          json = JSON.parse(raw);
+        } catch {
+          throw new AppError('BAD_REQUEST', `invalid value for option ${key}: not JSON`);
         }
-        tx.insert(options).values({ key, value: JSON.stringify(value) }).onConflictDoNothing().run();
+        value = key === 'mj_prices' ? { ...DEFAULT_PRICES, ...parseValue('mj_prices', json) } : parseValue(key, json);
       }
-    });
-    return new OptionsStore(db);
-  }
-
-  private load(): OptionValues {
-    const rows = this.db.select().from(options).all();
-    const out: Record<string, unknown> = {};
-    for (const key of OPTION_KEYS) out[key] = DEFINITIONS[key].default;
-    for (const row of rows) {
-      if (!isOptionKey(row.key)) continue;
-      try {
-        out[row.key] = parseValue(row.key, JSON.parse(row.value));
-      } catch {
-        // A hand-edited bad value falls back to the default rather than breaking every request.
-      }
+      defaults.push({ key, value: JSON.stringify(value) });
     }
-    return out as OptionValues;
+    await rows.insertMissing(defaults);
+    return new OptionsStore(rows, await rows.all());
   }
 
   /** Re-read from the database (after direct SQL edits, or from another replica). */
-  reload(): void {
-    this.values = this.load();
+  async reload(): Promise<void> {
+    this.values = valuesOf(await this.rows.all());
   }
 
   /**
    * Reload if the rows differ from the last look (another process or replica wrote them); true
    * when they did. Cheap enough for every second: a handful of short rows, parsed only on change.
    */
-  refresh(): boolean {
-    this.rowsQuery ??= optionRowsQuery(this.db);
-    const rows = this.rowsQuery.all();
+  async refresh(): Promise<boolean> {
+    const rows = await this.rows.all();
     const seen = JSON.stringify(rows);
     if (seen === this.seenRows) return false;
     const first = this.seenRows === null;
     this.seenRows = seen;
-    this.reload();
+    this.values = valuesOf(rows);
     return !first;
   }
 
   /**
    * Keep the in-memory values in step with the database: a check every `intervalMs`, started by
-   * the composition root. Returns the function that stops it.
+   * the composition root. Returns the function that stops it. A check still running when the
+   * next is due is not overlapped.
    */
   watch(settings: OptionsWatchSettings = {}): () => void {
     const { intervalMs = 500, onChange, onError } = settings;
-    this.refresh();
-    const timer = setInterval(() => {
+    let running = true;
+    const check = async (first: boolean) => {
       try {
-        if (this.refresh()) onChange?.();
+        if ((await this.refresh()) && !first) onChange?.();
       } catch (err) {
         onError?.(err);
       }
+    };
+    let busy: Promise<void> | null = check(true).finally(() => { busy = null; });
+    const timer = setInterval(() => {
+      if (busy || !running) return;
+      busy = check(false).finally(() => { busy = null; });
     }, intervalMs);
     timer.unref?.();
-    return () => clearInterval(timer);
+    return () => {
+      running = false;
+      clearInterval(timer);
+    };
   }
 
   get<K extends OptionKey>(key: K): OptionValues[K] {
@@ -193,15 +194,15 @@ export class OptionsStore {
   }
 
   /** Validate and store one option; unknown keys and wrong types are BAD_REQUEST. */
-  set(key: string, value: unknown): void {
+  async set(key: string, value: unknown): Promise<void> {
     if (!isOptionKey(key)) throw new AppError('BAD_REQUEST', `unknown option: ${key}`);
     const parsed = parseValue(key, value);
     const text = JSON.stringify(parsed);
-    this.db.insert(options).values({ key, value: text }).onConflictDoUpdate({ target: options.key, set: { value: text } }).run();
+    await this.rows.upsert({ key, value: text });
     this.values = { ...this.values, [key]: parsed };
     // The last look must include our own write: otherwise another process setting the value back
     // would leave the rows equal to the stale look, and this process would keep the old value.
-    this.refresh();
+    await this.refresh();
   }
 
   /** Price in quota units of one call to `model` (unknown models cost what imagine costs). */

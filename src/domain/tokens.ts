@@ -1,10 +1,11 @@
-import { and, count, desc, eq } from 'drizzle-orm';
-import type { DB } from '../db/client.ts';
-import { TOKEN_STATUS, tokens, type TokenRow } from '../db/schema/index.ts';
+import { TOKEN_STATUS, type TokenRow } from '../db/schema/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import { maskSecret, randomAlphanumeric } from '../lib/ids.ts';
 import { AppError } from './errors.ts';
 import { type Page, type PageQuery, pageOf } from './pagination.ts';
+import type { ManagementStore, TokenPatch } from './store/index.ts';
+
+type Tokens = Pick<ManagementStore, 'tokens'>;
 
 /** What the relay needs of an API key (never the key itself). */
 export interface ApiToken {
@@ -66,16 +67,6 @@ export function toApiToken(row: TokenRow): ApiToken {
   };
 }
 
-export function findTokenByKey(db: DB, key: string): TokenRow | null {
-  return db.select().from(tokens).where(eq(tokens.key, key)).get() ?? null;
-}
-
-/** Stamp accessed_time, at most once a minute per key so the hot path rarely writes. */
-export function touchToken(db: DB, row: TokenRow, now: number): void {
-  if (now - row.accessedTime < 60_000) return;
-  db.update(tokens).set({ accessedTime: now }).where(eq(tokens.id, row.id)).run();
-}
-
 export interface CreateTokenInput {
   name: string;
   remain_quota?: number | undefined;
@@ -85,20 +76,18 @@ export interface CreateTokenInput {
 }
 
 /** New API key: 48 random alphanumerics, returned in full only here. */
-export function createToken(db: DB, clock: Clock, userId: number, input: CreateTokenInput): TokenView {
-  const row = db.insert(tokens).values({
+export async function createToken(store: Tokens, clock: Clock, userId: number, input: CreateTokenInput): Promise<TokenView> {
+  const row = await store.tokens.create({
     userId, name: input.name, key: randomAlphanumeric(48), status: TOKEN_STATUS.enabled,
     remainQuota: input.remain_quota ?? 0, unlimitedQuota: input.unlimited_quota ?? false,
     expiredTime: input.expired_time ?? -1, rateLimitPerMinute: input.rate_limit_per_minute ?? 0, createdTime: clock.now(), webhookSecret: newWebhookSecret(),
-  }).returning().get();
+  });
   return view(row, true);
 }
 
-export function listTokens(db: DB, userId: number, query: PageQuery): Page<TokenView> {
+export async function listTokens(store: Tokens, userId: number, query: PageQuery): Promise<Page<TokenView>> {
   const { page, pageSize, offset } = pageOf(query);
-  const rows = db.select().from(tokens).where(eq(tokens.userId, userId)).orderBy(desc(tokens.id))
-    .limit(pageSize).offset(offset).all();
-  const total = db.select({ n: count() }).from(tokens).where(eq(tokens.userId, userId)).get()?.n ?? 0;
+  const { rows, total } = await store.tokens.list(userId, pageSize, offset);
   return { items: rows.map((r) => view(r, false)), total, page, page_size: pageSize };
 }
 
@@ -114,8 +103,8 @@ export interface UpdateTokenInput {
   rotate_webhook_secret?: boolean | undefined;
 }
 
-export function updateToken(db: DB, userId: number, input: UpdateTokenInput): TokenView {
-  const set: Partial<TokenRow> = {};
+export async function updateToken(store: Tokens, userId: number, input: UpdateTokenInput): Promise<TokenView> {
+  const set: TokenPatch = {};
   if (input.name !== undefined) set.name = input.name;
   if (input.status !== undefined) set.status = input.status;
   if (input.remain_quota !== undefined) set.remainQuota = input.remain_quota;
@@ -124,16 +113,12 @@ export function updateToken(db: DB, userId: number, input: UpdateTokenInput): To
   if (input.rate_limit_per_minute !== undefined) set.rateLimitPerMinute = input.rate_limit_per_minute;
   const rotate = input.rotate_webhook_secret === true;
   if (rotate) set.webhookSecret = newWebhookSecret();
-  const where = and(eq(tokens.id, input.id), eq(tokens.userId, userId));
-  const row = Object.keys(set).length
-    ? db.update(tokens).set(set).where(where).returning().get()
-    : db.select().from(tokens).where(where).get();
+  const row = await store.tokens.update(userId, input.id, set);
   if (!row) throw new AppError('NOT_FOUND', `token ${input.id} not found`);
   return view(row, false, rotate);
 }
 
-export function deleteToken(db: DB, userId: number, id: number): { id: number } {
-  const row = db.delete(tokens).where(and(eq(tokens.id, id), eq(tokens.userId, userId))).returning({ id: tokens.id }).get();
-  if (!row) throw new AppError('NOT_FOUND', `token ${id} not found`);
-  return row;
+export async function deleteToken(store: Tokens, userId: number, id: number): Promise<{ id: number }> {
+  if (!(await store.tokens.delete(userId, id))) throw new AppError('NOT_FOUND', `token ${id} not found`);
+  return { id };
 }

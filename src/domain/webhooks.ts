@@ -1,10 +1,9 @@
-import { count, desc, eq } from 'drizzle-orm';
-import type { DB } from '../db/client.ts';
-import { DELIVERY_STATUS, webhookDeliveries } from '../db/schema/index.ts';
+import { DELIVERY_STATUS } from '../db/schema/index.ts';
 import { AppError } from './errors.ts';
 import type { PayloadOf } from './store/tasks.ts';
 import { type Page, type PageQuery, pageOf } from './pagination.ts';
 import { relayTaskView } from './relay/queries.ts';
+import type { ManagementStore } from './store/index.ts';
 import type { ImageLinkPolicy } from './tasks.ts';
 
 /**
@@ -71,14 +70,12 @@ export interface DeliveryView {
 }
 
 /** Deliveries newest first: one user's, or everyone's (`userId` null, admins). */
-export function listDeliveries(db: DB, userId: number | null, query: PageQuery): Page<DeliveryView> {
+export async function listDeliveries(store: Pick<ManagementStore, 'deliveryLog'>, userId: number | null, query: PageQuery): Promise<Page<DeliveryView>> {
   const { page, pageSize, offset } = pageOf(query);
-  const where = userId === null ? undefined : eq(webhookDeliveries.userId, userId);
-  const rows = db.select().from(webhookDeliveries).where(where).orderBy(desc(webhookDeliveries.id)).limit(pageSize).offset(offset).all();
-  const total = db.select({ n: count() }).from(webhookDeliveries).where(where).get()?.n ?? 0;
+  const { rows, total } = await store.deliveryLog.list(userId, pageSize, offset);
   return {
     items: rows.map((r) => ({
-      id: r.id, task_id: r.taskId, mj_id: r.mjId, user_id: r.userId, url: r.url, status: r.status as DeliveryStatus, attempts: r.attempts,
+      id: r.id, task_id: r.taskId, mj_id: r.mjId, user_id: r.userId, url: r.url, status: r.status, attempts: r.attempts,
       last_error: r.lastError, next_attempt_at: r.nextAttemptAt, created_time: r.createdTime, delivered_time: r.deliveredTime,
     })),
     total, page, page_size: pageSize,

@@ -46,14 +46,14 @@ const MAX_BACKGROUND_FILLS = 4;
 
 /** Fetches the image under the SSRF guard; a refusal is checked once more against a fresh channel list. */
 async function fetchUpstream(deps: AppDeps, url: string, init: { method: 'GET' | 'HEAD'; headers: Record<string, string>; signal: AbortSignal }, lookup: Lookup | undefined): Promise<SafeFetchResult> {
-  let hosts = channelHosts(deps.db);
+  let hosts = await channelHosts(deps.store.channels);
   for (;;) {
     const result = await safeFetch(url, {
       fetch: deps.fetch, ...init, lookup,
       policy: { allowPrivate: deps.config.imageFetchAllowPrivate, trustedHosts: hosts.hosts },
     });
     if (result.kind !== 'blocked' || hosts.fresh) return result;
-    hosts = channelHosts(deps.db, true);
+    hosts = await channelHosts(deps.store.channels, true);
   }
 }
 

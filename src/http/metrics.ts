@@ -3,7 +3,6 @@ import { authenticateManagement, managementCredentials } from '../auth/managemen
 import { ROLE } from '../db/schema/index.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError, HTTP_STATUS_OF } from '../domain/errors.ts';
-import { countUnfinishedByChannel } from '../domain/task-stats.ts';
 import { managementError } from './errors.ts';
 
 function statusOf(responseValue: unknown, setStatus: number | string | undefined): number {
@@ -20,7 +19,7 @@ function statusOf(responseValue: unknown, setStatus: number | string | undefined
  */
 export function metricsRoutes(deps: AppDeps) {
   const { metrics } = deps;
-  metrics.setUnfinishedSource(() => countUnfinishedByChannel(deps.db));
+  metrics.setUnfinishedSource(() => deps.store.operatorStats.unfinishedByChannel());
   return new Elysia({ name: 'metrics' })
     .onAfterResponse({ as: 'global' }, ({ request, route, set, responseValue }) => {
       metrics.httpRequest(request.method, route || 'unmatched', statusOf(responseValue, set.status));
@@ -28,7 +27,7 @@ export function metricsRoutes(deps: AppDeps) {
     .get('/metrics', async ({ request }) => {
       if (!deps.config.metricsPublic) {
         try {
-          authenticateManagement(deps.db, managementCredentials(request.headers), ROLE.admin);
+          await authenticateManagement(deps.store, managementCredentials(request.headers), ROLE.admin);
         } catch (err) {
           if (!(err instanceof AppError)) throw err;
           return Response.json(managementError(err.message), { status: HTTP_STATUS_OF[err.kind] });

@@ -45,7 +45,7 @@ export function relayRoutes(deps: AppDeps) {
   async function run(request: Request, set: Set, handle: (caller: RelayCaller) => Promise<RelayAnswer> | RelayAnswer): Promise<unknown> {
     let caller: RelayCaller;
     try {
-      caller = authenticateRelay(deps.db, request.headers, deps.clock.now());
+      caller = await authenticateRelay(deps.store, request.headers, deps.clock.now());
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       set.status = HTTP_STATUS_OF[err.kind];

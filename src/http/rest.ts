@@ -49,7 +49,7 @@ export function restRoutes(deps: AppDeps) {
   const listing = (admin: boolean) => async ({ request, set }: { request: Request; set: { status?: number | string; headers: Record<string, string | number> } }) => {
     const requestId = requestIdOf(request);
     try {
-      const user = authenticateManagement(deps.db, managementCredentials(request.headers), admin ? ROLE.admin : ROLE.common);
+      const user = await authenticateManagement(deps.store, managementCredentials(request.headers), admin ? ROLE.admin : ROLE.common);
       const query = queryObject(request);
       const policy = { forward: deps.options.get('mj_forward_url_enabled'), serverAddress: deps.serverAddress() };
       if (admin) {

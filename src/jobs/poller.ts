@@ -28,7 +28,7 @@ export interface Poller {
 }
 
 /** What the poller needs; AppDeps fits, and a test may pass its own db handle or clock. */
-export type PollerDeps = Pick<AppDeps, 'db' | 'logger' | 'clock' | 'fetch'> & { taskStore: Pick<AppDeps['taskStore'], 'sync'> } & Partial<Pick<AppDeps, 'metrics' | 'taskFeed' | 'options' | 'serverAddress'>> & {
+export type PollerDeps = Pick<AppDeps, 'db' | 'store' | 'logger' | 'clock' | 'fetch'> & { taskStore: Pick<AppDeps['taskStore'], 'sync'> } & Partial<Pick<AppDeps, 'metrics' | 'taskFeed' | 'options' | 'serverAddress'>> & {
   config: Pick<AppDeps['config'], 'pollIntervalMs' | 'pollBatchSize' | 'taskTimeoutMs' | 'upstreamTimeoutMs'>
     & Partial<Pick<AppDeps['config'], 'pollLeaseMs'>>;
   /**
@@ -158,7 +158,7 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
       report.unfinished = rows.length;
       if (rows.length === 0) return report;
       // All channels, any status: tasks of a disabled channel are still polled.
-      const plan = planTick(rows, channelEndpoints(deps.db), deps.clock.now(), settings);
+      const plan = planTick(rows, await channelEndpoints(deps.store), deps.clock.now(), settings);
       const stranded = await endStrandedTasks(deps.taskStore.sync, plan.stranded, deps.clock.now(), settings.webhookLinks);
       addCounts(report, stranded);
       for (const e of stranded.ended) {

@@ -32,7 +32,7 @@ export interface Metrics {
   /** One webhook delivery attempt's outcome: delivered, retry (will be tried again), failed (for good). */
   webhookDelivery(outcome: 'delivered' | 'retry' | 'failed'): void;
   /** Source of the unfinished-tasks gauge, read at scrape time (count per channel id). */
-  setUnfinishedSource(read: () => ReadonlyArray<{ channelId: number; count: number }>): void;
+  setUnfinishedSource(read: () => Promise<ReadonlyArray<{ channelId: number; count: number }>> | ReadonlyArray<{ channelId: number; count: number }>): void;
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -76,14 +76,16 @@ export function createMetrics(): Metrics {
     name: 'mjgw_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome (delivered, retry, failed)',
     labelNames: ['outcome'] as const, registers: [registry],
   });
-  let readUnfinished: () => ReadonlyArray<{ channelId: number; count: number }> = () => [];
+  let readUnfinished: () => Promise<ReadonlyArray<{ channelId: number; count: number }>> | ReadonlyArray<{ channelId: number; count: number }> = () => [];
   new Gauge({
     name: 'mjgw_tasks_unfinished', help: 'Unfinished tasks (progress not 100%) by channel, read at scrape time',
     labelNames: ['channel'] as const, registers: [registry],
-    collect() {
+    async collect() {
+      // The storage may answer asynchronously: read first, so the reset and the new values land together.
+      const rows = await readUnfinished();
       // Channels whose last task finished must drop to nothing, not keep their old value.
       this.reset();
-      for (const { channelId, count } of readUnfinished()) this.set({ channel: String(channelId) }, count);
+      for (const { channelId, count } of rows) this.set({ channel: String(channelId) }, count);
     },
   });
 

@@ -87,8 +87,8 @@ export const createCallerFactory = t.createCallerFactory;
 export const publicProcedure = t.procedure.use(mapAppErrors);
 
 function authed(minRole: number) {
-  return publicProcedure.use(({ ctx, next }) => {
-    const user = authenticateManagement(ctx.deps.db, ctx.credentials, minRole);
+  return publicProcedure.use(async ({ ctx, next }) => {
+    const user = await authenticateManagement(ctx.deps.store, ctx.credentials, minRole);
     return next({ ctx: { user } });
   });
 }

@@ -16,7 +16,9 @@ import { startTestServer, waitFor, type TestServer } from '../helpers/server.ts'
 
 const SECRET = 'browser-secret';
 /** Per-test budget: Chromium on a busy 2-core machine; every wait inside is a wait-for. */
-const BUDGET = 20_000;
+const BUDGET = 45_000;
+/** How long a step may wait for the poller and the live feed on a busy machine (a deadline, not a speed assertion). */
+const STEP_MS = 25_000;
 const SHOTS = join(import.meta.dir, '../../.tmp');
 let srv: TestServer;
 let sim: Simulator;
@@ -113,7 +115,7 @@ describe('dashboard', () => {
     const mjId = await relayImagine('a red fox in the snow');
     await waitFor(async () => (await progressValue(page, mjId)) === 0, 'the new row at 0%');
     finishUpstream();
-    await waitFor(async () => (await progressValue(page, mjId)) === 100, 'the row at 100%');
+    await waitFor(async () => (await progressValue(page, mjId)) === 100, 'the row at 100%', STEP_MS);
     const thumb = page.getByRole('img', { name: `Thumbnail of task ${mjId}` });
     await thumb.waitFor();
     await waitFor(() => thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), 'the thumbnail');
@@ -123,7 +125,7 @@ describe('dashboard', () => {
     const mjId = await relayImagine('a doomed cat --sim-fail');
     await waitFor(async () => (await progressValue(page, mjId)) !== null, 'the failing row');
     finishUpstream();
-    await waitFor(async () => (await page.getByRole('row').filter({ hasText: mjId }).getByText('FAILURE').count()) === 1, 'FAILURE');
+    await waitFor(async () => (await page.getByRole('row').filter({ hasText: mjId }).getByText('FAILURE').count()) === 1, 'FAILURE', STEP_MS);
     await page.getByRole('button', { name: mjId }).click();
     const dialog = page.getByRole('dialog');
     await dialog.getByText('Fail reason').waitFor();
@@ -141,7 +143,7 @@ describe('dashboard', () => {
     ).get(), 'the imagine task');
     await waitFor(async () => (await progressValue(page, created.mj_id)) !== null, 'the imagine row');
     finishUpstream();
-    await waitFor(async () => (await progressValue(page, created.mj_id)) === 100, 'the imagine at 100%');
+    await waitFor(async () => (await progressValue(page, created.mj_id)) === 100, 'the imagine at 100%', STEP_MS);
 
     await page.getByRole('button', { name: created.mj_id }).click();
     const dialog = page.getByRole('dialog');
@@ -154,7 +156,7 @@ describe('dashboard', () => {
     ).get(), 'the upscale task');
     await waitFor(async () => (await progressValue(page, upscale.mj_id)) !== null, 'the upscale row');
     finishUpstream();
-    await waitFor(async () => (await progressValue(page, upscale.mj_id)) === 100, 'the upscale at 100%');
+    await waitFor(async () => (await progressValue(page, upscale.mj_id)) === 100, 'the upscale at 100%', STEP_MS);
     await page.emulateMedia({ reducedMotion: 'reduce' });
     await page.screenshot({ path: join(SHOTS, 'dashboard-desktop.png') });
   }, BUDGET);

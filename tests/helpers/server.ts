@@ -1,6 +1,7 @@
 import { createApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import type { DB } from '../../src/db/client.ts';
+import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 import type { AppDeps } from '../../src/deps.ts';
 import { inThreadListing, type ListingExecutor } from '../../src/domain/listing-executor.ts';
 import { ListingPool } from '../../src/domain/listing-pool.ts';
@@ -40,15 +41,16 @@ export async function startTestServer(opts: {
   const { db, path, cleanup } = tempDb();
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: path, UPDATE_TASK: 'false', ...opts.env });
   const clock = opts.clock ?? systemClock;
-  const options = OptionsStore.bootstrap(db, config.optionOverrides);
-  bootstrapRoot(db, clock, ROOT_TOKEN);
+  const store = createSqliteStore(db);
+  const options = await OptionsStore.bootstrap(store.options, config.optionOverrides);
+  await bootstrapRoot(store, clock, ROOT_TOKEN);
   let port = 0;
   const logger = opts.logger ?? silentLogger;
   const listing = opts.listing === 'pool'
     ? new ListingPool({ path, size: Math.max(1, config.readWorkers), logger })
     : inThreadListing(db);
   const deps: AppDeps = {
-    db, database: 'sqlite', taskStore: createSqliteTaskStore(db, listing), config, listing, clock, options, metrics: createMetrics(),
+    db, store, database: 'sqlite', taskStore: createSqliteTaskStore(db, listing), config, listing, clock, options, metrics: createMetrics(),
     logger,
     serverAddress: () => config.serverAddress ?? `http://localhost:${port}`,
     fetch: opts.fetch ?? globalThis.fetch,

@@ -221,14 +221,14 @@ describe('REST and tRPC return the same data', () => {
 describe('image links follow mj_forward_url_enabled', () => {
   test('off shows the stored URL, on shows the gateway URL', async () => {
     const t = aliceTasks[44]!;
-    srv.deps.options.set('mj_forward_url_enabled', false);
+    await srv.deps.options.set('mj_forward_url_enabled', false);
     try {
       const off = await get(`/api/mj/self?mj_id=${t.mjId}`, alice.headers);
       expect(off.body.data.items[0]!.image_url).toBe(t.imageUrl);
       const status = await get('/api/status', {});
       expect((status.body.data as unknown as { mj_forward_url_enabled: boolean }).mj_forward_url_enabled).toBe(false);
     } finally {
-      srv.deps.options.set('mj_forward_url_enabled', true);
+      await srv.deps.options.set('mj_forward_url_enabled', true);
     }
     const on = await get(`/api/mj/self?mj_id=${t.mjId}`, alice.headers);
     expect(on.body.data.items[0]!.image_url).toBe(`${srv.deps.serverAddress()}/mj/image/${t.mjId}`);

@@ -132,7 +132,7 @@ describe('poller with the simulator', () => {
     const { user, task } = await chargedTask('orphaned by an admin', doomed);
     await poller.runOnce();
     expect(getTask(server.db, task.id)?.progress).toBe('0%');
-    deleteChannel(server.db, doomed);
+    await deleteChannel(server.deps.store, doomed);
     await poller.runOnce();
     expect(getTask(server.db, task.id)).toMatchObject({ status: 'FAILURE', progress: '100%', failReason: `channel ${doomed} no longer exists`, quota: 0 });
     expect(getUserQuota(server.db, user.id)).toBe(START_QUOTA);

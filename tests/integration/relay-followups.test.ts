@@ -199,13 +199,13 @@ describe('relay follow-ups across two channels', () => {
     expect(res.json).toEqual({ code: 4, description: 'task_status_not_success', result: null, properties: {} });
     expect(w.sims[0]!.requests.length).toBe(0);
 
-    w.srv.deps.options.set('mj_action_check_success_enabled', false);
+    await w.srv.deps.options.set('mj_action_check_success_enabled', false);
     try {
       const ok = await w.post('/mj/submit/change', { taskId: fresh, action: 'UPSCALE', index: 1 }, c.headers);
       expect(ok.json.code).toBe(1);
       onlyA('/mj/submit/change');
     } finally {
-      w.srv.deps.options.set('mj_action_check_success_enabled', true);
+      await w.srv.deps.options.set('mj_action_check_success_enabled', true);
     }
   });
 

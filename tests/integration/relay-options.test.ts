@@ -19,11 +19,11 @@ describe('relay forwarding options', () => {
   };
   const withOption = async (key: string, value: unknown, run: () => Promise<void>) => {
     const old = (w.srv.deps.options.all() as Record<string, unknown>)[key];
-    w.srv.deps.options.set(key, value);
+    await w.srv.deps.options.set(key, value);
     try {
       await run();
     } finally {
-      w.srv.deps.options.set(key, old);
+      await w.srv.deps.options.set(key, old);
     }
   };
 

@@ -58,12 +58,12 @@ describe('relay queries: fetch, list-by-condition, image-seed', () => {
     expect(r2.json.buttons).toBeNull();
     expect(r2.json.properties).toBeNull();
 
-    w.srv.deps.options.set('mj_forward_url_enabled', false);
+    await w.srv.deps.options.set('mj_forward_url_enabled', false);
     try {
       const r3 = await w.get(`/mj/task/${running.mjId}/fetch`, me.headers);
       expect(r3.json.imageUrl).toBe('http://up.example/p.webp');
     } finally {
-      w.srv.deps.options.set('mj_forward_url_enabled', true);
+      await w.srv.deps.options.set('mj_forward_url_enabled', true);
     }
   });
 

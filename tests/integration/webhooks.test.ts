@@ -266,12 +266,12 @@ describe('webhook deliveries', () => {
       expect(res.json.description).toContain('notifyHook');
     }
     expect(server.db.select().from(taskWebhooks).where(eq(taskWebhooks.userId, k.user.id)).all()).toHaveLength(0);
-    server.deps.options.set('mj_webhooks_enabled', false);
+    await server.deps.options.set('mj_webhooks_enabled', false);
     try {
       const res = await submit(k, { prompt: 'unhooked', notifyHook: `${receiver.url}/hooks/off` });
       expect(res.status).toBe(200);
     } finally {
-      server.deps.options.set('mj_webhooks_enabled', true);
+      await server.deps.options.set('mj_webhooks_enabled', true);
     }
     expect(server.db.select().from(taskWebhooks).where(eq(taskWebhooks.userId, k.user.id)).all()).toHaveLength(0);
   });

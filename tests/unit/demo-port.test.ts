@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { loadConfig } from '../../src/config.ts';
+import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 import { ensureDemoSetup } from '../../src/domain/demo-setup.ts';
 import { bootstrapRoot } from '../../src/domain/users.ts';
 import { systemClock } from '../../src/lib/clock.ts';
@@ -18,10 +19,11 @@ describe('DEMO_PORT', () => {
 });
 
 describe('ensureDemoSetup when the simulator moved', () => {
-  test('the demo channel and the media links of its tasks follow; nothing else changes', () => {
+  test('the demo channel and the media links of its tasks follow; nothing else changes', async () => {
     const db = memoryDb();
-    bootstrapRoot(db, systemClock, 'root-token-for-demo-setup');
-    const first = ensureDemoSetup(db, systemClock, 'http://127.0.0.1:4001', 'k1');
+    const store = createSqliteStore(db);
+    await bootstrapRoot(store, systemClock, 'root-token-for-demo-setup');
+    const first = await ensureDemoSetup(store, systemClock, 'http://127.0.0.1:4001', 'k1');
     expect(first.movedFrom).toBeNull();
     const user = createTestUser(db);
     const other = createTestChannel(db, 'http://127.0.0.1:4001/other');
@@ -33,11 +35,11 @@ describe('ensureDemoSetup when the simulator moved', () => {
     const lookalike = insertTask(db, { userId: user.id, channelId: first.channelId, imageUrl: 'http://127.0.0.1:40017/x.png' });
     const foreign = insertTask(db, { userId: user.id, channelId: other, imageUrl: 'http://127.0.0.1:4001/images/user_a_b.png' });
 
-    const again = ensureDemoSetup(db, systemClock, 'http://127.0.0.1:4001', 'k2');
+    const again = await ensureDemoSetup(store, systemClock, 'http://127.0.0.1:4001', 'k2');
     expect(again.movedFrom).toBeNull();
     expect(getTask(db, mine.id)!.imageUrl).toBe('http://127.0.0.1:4001/images/user_a_b.png');
 
-    const moved = ensureDemoSetup(db, systemClock, 'http://127.0.0.1:5002', 'k3');
+    const moved = await ensureDemoSetup(store, systemClock, 'http://127.0.0.1:5002', 'k3');
     expect(moved.movedFrom).toBe('http://127.0.0.1:4001');
     expect(moved.channelId).toBe(first.channelId);
     expect(getTask(db, mine.id)).toMatchObject({

@@ -11,6 +11,7 @@ import { createLogger } from '../../src/lib/logger.ts';
 import { memoryDb } from '../helpers/db.ts';
 import { createTestChannel, createTestUser, insertTask } from '../helpers/factories.ts';
 import { waitFor } from '../helpers/server.ts';
+import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 
 /** The lease statement's semantics on a real (in-memory) database with the real migrations. */
 
@@ -90,7 +91,7 @@ describe('poller role', () => {
 
   function deps(): PollerDeps {
     return {
-      db, taskStore: { sync: createSqliteSyncStore(db) }, clock, fetch: ((url: string, init: RequestInit) => fetchImpl(url, init)) as unknown as typeof fetch, lease: store,
+      db, store: createSqliteStore(db), taskStore: { sync: createSqliteSyncStore(db) }, clock, fetch: ((url: string, init: RequestInit) => fetchImpl(url, init)) as unknown as typeof fetch, lease: store,
       logger: createLogger('debug', {}, (l) => lines.push(JSON.parse(l) as Record<string, unknown>)),
       config: { pollIntervalMs: 5, pollLeaseMs: 1000, pollBatchSize: 100, taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 },
     };

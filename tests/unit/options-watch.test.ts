@@ -5,6 +5,7 @@ import { options } from '../../src/db/schema/index.ts';
 import { OptionsStore } from '../../src/domain/options.ts';
 import { tempDb } from '../helpers/db.ts';
 import { waitFor } from '../helpers/server.ts';
+import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 
 /** Two processes' worth of option stores: two connections to one SQLite file. */
 
@@ -13,41 +14,41 @@ let secondDb: DB;
 let a: OptionsStore;
 let b: OptionsStore;
 
-beforeEach(() => {
+beforeEach(async () => {
   first = tempDb();
   secondDb = openDatabase(first.path);
-  a = OptionsStore.bootstrap(first.db);
-  b = OptionsStore.bootstrap(secondDb);
+  a = await OptionsStore.bootstrap(createSqliteStore(first.db).options);
+  b = await OptionsStore.bootstrap(createSqliteStore(secondDb).options);
 });
 afterEach(() => {
   secondDb.$client.close();
   first.cleanup();
 });
 
-describe('options refresh', () => {
-  test('a change written through one store is picked up by the other on refresh, and only then', () => {
-    b.refresh(); // first look: the baseline
-    a.set('mj_notify_enabled', true);
+describe('options refresh', async () => {
+  test('a change written through one store is picked up by the other on refresh, and only then', async () => {
+    await b.refresh(); // first look: the baseline
+    await a.set('mj_notify_enabled', true);
     expect(b.get('mj_notify_enabled')).toBe(false); // reads stay in memory between checks
-    expect(b.refresh()).toBe(true);
+    expect((await b.refresh())).toBe(true);
     expect(b.get('mj_notify_enabled')).toBe(true);
-    expect(b.refresh()).toBe(false);
+    expect((await b.refresh())).toBe(false);
   });
 
-  test('a value set here and set back elsewhere is seen back here (the look includes our own writes)', () => {
-    a.refresh();
-    b.refresh();
-    a.set('mj_forward_url_enabled', false);
-    expect(b.refresh()).toBe(true);
-    b.set('mj_forward_url_enabled', true);
-    expect(a.refresh()).toBe(true);
+  test('a value set here and set back elsewhere is seen back here (the look includes our own writes)', async () => {
+    await a.refresh();
+    await b.refresh();
+    await a.set('mj_forward_url_enabled', false);
+    expect((await b.refresh())).toBe(true);
+    await b.set('mj_forward_url_enabled', true);
+    expect((await a.refresh())).toBe(true);
     expect(a.get('mj_forward_url_enabled')).toBe(true);
   });
 
-  test('a direct SQL edit counts too, including a price change', () => {
-    a.refresh();
+  test('a direct SQL edit counts too, including a price change', async () => {
+    await a.refresh();
     secondDb.$client.run(`UPDATE options SET value = '{"mj_imagine":0.2}' WHERE key = 'mj_prices'`);
-    expect(a.refresh()).toBe(true);
+    expect((await a.refresh())).toBe(true);
     expect(a.quotaFor('mj_imagine')).toBe(100_000);
   });
 
@@ -55,7 +56,7 @@ describe('options refresh', () => {
     let changes = 0;
     const stop = b.watch({ intervalMs: 10, onChange: () => changes++ });
     try {
-      a.set('mj_mode_clear_enabled', true);
+      await a.set('mj_mode_clear_enabled', true);
       await waitFor(() => b.get('mj_mode_clear_enabled'), 'b sees the change');
       expect(changes).toBe(1);
     } finally {
@@ -64,7 +65,7 @@ describe('options refresh', () => {
     first.db.update(options).set({ value: 'false' }).where(eq(options.key, 'mj_mode_clear_enabled')).run();
     // Stopped: nothing reloads any more until someone asks.
     expect(b.get('mj_mode_clear_enabled')).toBe(true);
-    expect(b.refresh()).toBe(true);
+    expect((await b.refresh())).toBe(true);
     expect(b.get('mj_mode_clear_enabled')).toBe(false);
   });
 });

@@ -10,6 +10,7 @@ import { createLogger } from '../../src/lib/logger.ts';
 import { memoryDb } from '../helpers/db.ts';
 import { waitFor } from '../helpers/server.ts';
 import { createTestChannel, createTestUser, getTask, getUserQuota, insertTask } from '../helpers/factories.ts';
+import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 
 /**
  * The poller's tick without sockets: the upstream is a `fetch` function passed in through the
@@ -34,7 +35,7 @@ function deps(over: Partial<PollerDeps['config']> = {}): PollerDeps {
     return answer(ids, url);
   }) as unknown as typeof fetch;
   return {
-    db, taskStore: { sync: createSqliteSyncStore(db) }, clock, fetch: fakeFetch,
+    db, store: createSqliteStore(db), taskStore: { sync: createSqliteSyncStore(db) }, clock, fetch: fakeFetch,
     logger: createLogger('debug', {}, (l) => lines.push(JSON.parse(l) as Record<string, unknown>)),
     config: { pollIntervalMs: 1000, pollBatchSize: 100, taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000, ...over },
   };

@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { AppError } from '../../src/domain/errors.ts';
 import { MAX_PRICE_QUOTA, OptionsStore, QUOTA_PER_UNIT } from '../../src/domain/options.ts';
 import { memoryDb } from '../helpers/db.ts';
+import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 
 /** The refusal of `fn`, which must be a BAD_REQUEST AppError. */
-function refusal(fn: () => unknown): string {
+async function refusal(fn: () => Promise<unknown>): Promise<string> {
   try {
-    fn();
+    await fn();
   } catch (err) {
     expect(err).toBeInstanceOf(AppError);
     expect((err as AppError).kind).toBe('BAD_REQUEST');
@@ -28,21 +29,21 @@ describe('mj_prices values (SPEC §3, §7.4)', () => {
     ['not a whole number of quota units', 0.1234567, /price of mj_imagine is 61728\.35 quota, not a whole number/],
   ];
   for (const [what, price, message] of bad) {
-    test(`refused with BAD_REQUEST naming the model: ${what}`, () => {
-      const store = OptionsStore.bootstrap(memoryDb());
-      expect(refusal(() => store.set('mj_prices', { mj_imagine: price }))).toMatch(message);
+    test(`refused with BAD_REQUEST naming the model: ${what}`, async () => {
+      const store = await OptionsStore.bootstrap(createSqliteStore(memoryDb()).options);
+      expect(await refusal(() => store.set('mj_prices', { mj_imagine: price }))).toMatch(message);
       expect(store.quotaFor('mj_imagine')).toBe(50_000);
     });
   }
 
-  test('the model named is the bad one among good ones', () => {
-    const store = OptionsStore.bootstrap(memoryDb());
-    expect(refusal(() => store.set('mj_prices', { mj_imagine: 0.1, mj_video: -1 }))).toContain('mj_video');
+  test('the model named is the bad one among good ones', async () => {
+    const store = await OptionsStore.bootstrap(createSqliteStore(memoryDb()).options);
+    expect(await refusal(() => store.set('mj_prices', { mj_imagine: 0.1, mj_video: -1 }))).toContain('mj_video');
   });
 
-  test('accepted: zero, the ceiling, one quota unit, float noise of ordinary prices', () => {
-    const store = OptionsStore.bootstrap(memoryDb());
-    store.set('mj_prices', { mj_inpaint: 0, mj_imagine: MAX_PRICE_QUOTA / QUOTA_PER_UNIT, mj_describe: 1 / QUOTA_PER_UNIT, mj_zoom: 0.07, mj_pan: 1.1 });
+  test('accepted: zero, the ceiling, one quota unit, float noise of ordinary prices', async () => {
+    const store = await OptionsStore.bootstrap(createSqliteStore(memoryDb()).options);
+    await store.set('mj_prices', { mj_inpaint: 0, mj_imagine: MAX_PRICE_QUOTA / QUOTA_PER_UNIT, mj_describe: 1 / QUOTA_PER_UNIT, mj_zoom: 0.07, mj_pan: 1.1 });
     expect(store.quotaFor('mj_inpaint')).toBe(0);
     expect(store.quotaFor('mj_imagine')).toBe(MAX_PRICE_QUOTA);
     expect(store.quotaFor('mj_describe')).toBe(1);
@@ -50,10 +51,10 @@ describe('mj_prices values (SPEC §3, §7.4)', () => {
     expect(store.quotaFor('mj_pan')).toBe(550_000);
   });
 
-  test('the environment override is checked at first start', () => {
-    expect(() => OptionsStore.bootstrap(memoryDb(), { mj_prices: '{"mj_imagine":1e400}' })).toThrow(/price of mj_imagine is not a finite number/);
-    expect(() => OptionsStore.bootstrap(memoryDb(), { mj_prices: '{"mj_video":0.0000001}' })).toThrow(/price of mj_video is below one quota unit/);
-    const ok = OptionsStore.bootstrap(memoryDb(), { mj_prices: '{"mj_imagine":0.2}' });
+  test('the environment override is checked at first start', async () => {
+    await expect(OptionsStore.bootstrap(createSqliteStore(memoryDb()).options, { mj_prices: '{"mj_imagine":1e400}' })).rejects.toThrow(/price of mj_imagine is not a finite number/);
+    await expect(OptionsStore.bootstrap(createSqliteStore(memoryDb()).options, { mj_prices: '{"mj_video":0.0000001}' })).rejects.toThrow(/price of mj_video is below one quota unit/);
+    const ok = await OptionsStore.bootstrap(createSqliteStore(memoryDb()).options, { mj_prices: '{"mj_imagine":0.2}' });
     expect(ok.quotaFor('mj_imagine')).toBe(100_000);
   });
 

@@ -7,6 +7,7 @@ import { relayTaskView } from '../../src/domain/relay/queries.ts';
 import { parseSubmitBody } from '../../src/domain/relay/schemas.ts';
 import type { TaskRow } from '../../src/db/schema/index.ts';
 import { memoryDb } from '../helpers/db.ts';
+import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 
 const H = '3dbbd469-36af-4a0f-8f02-df6c579e7011';
 
@@ -91,12 +92,12 @@ describe('forwarding filters', () => {
     expect(clearModeFlags('--relax cat --ar 1:1 --turbo')).toBe('cat --ar 1:1');
     expect(clearModeFlags('cat --fastest --relaxed')).toBe('cat --fastest --relaxed');
   });
-  test('filterForwardBody follows the options and never mutates its input', () => {
-    const options = OptionsStore.bootstrap(memoryDb());
+  test('filterForwardBody follows the options and never mutates its input', async () => {
+    const options = await OptionsStore.bootstrap(createSqliteStore(memoryDb()).options);
     const body = { prompt: 'cat --fast', notifyHook: 'h', accountFilter: { a: 1 } };
     expect(filterForwardBody(body, options)).toEqual({ prompt: 'cat --fast' });
-    options.set('mj_notify_enabled', true);
-    options.set('mj_mode_clear_enabled', true);
+    await options.set('mj_notify_enabled', true);
+    await options.set('mj_mode_clear_enabled', true);
     expect(filterForwardBody(body, options)).toEqual({ prompt: 'cat', notifyHook: 'h' });
     expect(body).toEqual({ prompt: 'cat --fast', notifyHook: 'h', accountFilter: { a: 1 } });
   });

@@ -9,6 +9,7 @@ import { fmtCount, progress } from '../log.ts';
 import { spawnSimulator } from '../procs.ts';
 import type { Measurement } from '../report.ts';
 import { CHANNELS, freshDatabase, HEAVY_USER } from '../seed.ts';
+import { createSqliteStore } from '../../../src/db/sqlite/store.ts';
 
 /**
  * Poller (SPEC §12): one tick over N unfinished tasks on 4 channels (4 simulator processes), run
@@ -71,7 +72,7 @@ export async function pollerMeasures(ctx: BenchContext): Promise<Measurement[]> 
       return performance.now() - t0;
     };
     const poller = createPoller({
-      db, taskStore: { sync: createSqliteSyncStore(db) }, logger: silentLogger, clock: systemClock, fetch: globalThis.fetch,
+      db, store: createSqliteStore(db), taskStore: { sync: createSqliteSyncStore(db) }, logger: silentLogger, clock: systemClock, fetch: globalThis.fetch,
       config: { pollIntervalMs: 3_600_000, pollBatchSize: BATCH, taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 },
     });
     const ticks: number[] = [];

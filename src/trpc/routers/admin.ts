@@ -31,7 +31,7 @@ const channelFields = {
 
 const userRouter = router({
   list: adminProcedure.input(pageQuerySchema.optional()).output(page(userViewSchema))
-    .query(({ ctx, input }) => listUsers(ctx.deps.db, input ?? {})),
+    .query(({ ctx, input }) => listUsers(ctx.deps.store, input ?? {})),
 
   /** Returns the new user's access token (the only time it is shown). */
   create: adminProcedure.input(z.object({
@@ -40,7 +40,7 @@ const userRouter = router({
     quota: quota.optional(),
     display_name: z.string().trim().max(64).optional(),
   })).output(z.object({ id: z.number(), username: z.string(), role: z.number(), access_token: z.string() }))
-    .mutation(({ ctx, input }) => createUser(ctx.deps.db, ctx.deps.clock, ctx.user, input)),
+    .mutation(({ ctx, input }) => createUser(ctx.deps.store, ctx.deps.clock, ctx.user, input)),
 
   update: adminProcedure.input(z.object({
     id: z.number().int().positive(),
@@ -48,14 +48,14 @@ const userRouter = router({
     quota: quota.optional(),
     role: role.optional(),
     display_name: z.string().trim().max(64).optional(),
-  })).output(userViewSchema).mutation(({ ctx, input }) => updateUser(ctx.deps.db, ctx.deps.clock, ctx.user, input)),
+  })).output(userViewSchema).mutation(({ ctx, input }) => updateUser(ctx.deps.store, ctx.deps.clock, ctx.user, input)),
 });
 
 const channelRouter = router({
   list: adminProcedure.input(pageQuerySchema.optional()).output(page(channelViewSchema))
-    .query(({ ctx, input }) => listChannels(ctx.deps.db, input ?? {})),
+    .query(({ ctx, input }) => listChannels(ctx.deps.store, input ?? {})),
   create: adminProcedure.input(z.object(channelFields)).output(channelViewSchema)
-    .mutation(({ ctx, input }) => createChannel(ctx.deps.db, ctx.deps.clock, input)),
+    .mutation(({ ctx, input }) => createChannel(ctx.deps.store, ctx.deps.clock, input)),
   update: adminProcedure.input(z.object({
     id: z.number().int().positive(),
     name: channelFields.name.optional(),
@@ -64,9 +64,9 @@ const channelRouter = router({
     priority: channelFields.priority,
     weight: channelFields.weight,
     status: channelFields.status,
-  })).output(channelViewSchema).mutation(({ ctx, input }) => updateChannel(ctx.deps.db, input)),
+  })).output(channelViewSchema).mutation(({ ctx, input }) => updateChannel(ctx.deps.store, input)),
   delete: adminProcedure.input(z.object({ id: z.number().int().positive() })).output(z.object({ id: z.number() }))
-    .mutation(({ ctx, input }) => deleteChannel(ctx.deps.db, input.id)),
+    .mutation(({ ctx, input }) => deleteChannel(ctx.deps.store, input.id)),
   /** Calls the upstream with the channel's key and reports whether it answered, and how fast. */
   test: adminProcedure.input(z.object({ id: z.number().int().positive() }))
     .output(z.object({ success: z.boolean(), latency_ms: z.number(), status: z.number().optional(), message: z.string().optional() }))
@@ -84,8 +84,8 @@ const optionRouter = router({
   }),
   /** `value` is JSON of the option's type; unknown keys and wrong types are BAD_REQUEST. */
   update: adminProcedure.input(z.object({ key: z.string().min(1), value: z.unknown() })).output(optionItemSchema)
-    .mutation(({ ctx, input }) => {
-      ctx.deps.options.set(input.key, input.value);
+    .mutation(async ({ ctx, input }) => {
+      await ctx.deps.options.set(input.key, input.value);
       return { key: input.key, value: ctx.deps.options.all()[input.key as keyof ReturnType<typeof ctx.deps.options.all>] };
     }),
 });
@@ -97,7 +97,7 @@ const logItemSchema = z.object({
 
 const logRouter = router({
   list: adminProcedure.input(logListQuerySchema.optional()).output(page(logItemSchema))
-    .query(({ ctx, input }) => listLogs(ctx.deps.db, input ?? {})),
+    .query(({ ctx, input }) => listLogs(ctx.deps.store, input ?? {})),
 });
 
 export const adminRouter = router({ user: userRouter, channel: channelRouter, option: optionRouter, log: logRouter });

@@ -16,7 +16,7 @@ export const tokenViewSchema = z.object({
 });
 
 export const tokenRouter = router({
-  list: userProcedure.input(pageQuerySchema.optional()).output(pageSchema(tokenViewSchema)).query(({ ctx, input }) => listTokens(ctx.deps.db, ctx.user.id, input ?? {})),
+  list: userProcedure.input(pageQuerySchema.optional()).output(pageSchema(tokenViewSchema)).query(({ ctx, input }) => listTokens(ctx.deps.store, ctx.user.id, input ?? {})),
 
   /** The only call that returns the full key (`sk-...`) and, with it, the full webhook secret. */
   create: userProcedure.input(z.object({
@@ -25,7 +25,7 @@ export const tokenRouter = router({
     unlimited_quota: z.boolean().optional(),
     expired_time: expiredTime.optional(),
     rate_limit_per_minute: rateLimit.optional(),
-  })).output(tokenViewSchema).mutation(({ ctx, input }) => createToken(ctx.deps.db, ctx.deps.clock, ctx.user.id, input)),
+  })).output(tokenViewSchema).mutation(({ ctx, input }) => createToken(ctx.deps.store, ctx.deps.clock, ctx.user.id, input)),
 
   update: userProcedure.input(z.object({
     id: z.number().int().positive(),
@@ -37,8 +37,8 @@ export const tokenRouter = router({
     rate_limit_per_minute: rateLimit.optional(),
     /** New webhook signing secret, returned in full in this answer only. */
     rotate_webhook_secret: z.boolean().optional(),
-  })).output(tokenViewSchema).mutation(({ ctx, input }) => updateToken(ctx.deps.db, ctx.user.id, input)),
+  })).output(tokenViewSchema).mutation(({ ctx, input }) => updateToken(ctx.deps.store, ctx.user.id, input)),
 
   delete: userProcedure.input(z.object({ id: z.number().int().positive() })).output(z.object({ id: z.number() }))
-    .mutation(({ ctx, input }) => deleteToken(ctx.deps.db, ctx.user.id, input.id)),
+    .mutation(({ ctx, input }) => deleteToken(ctx.deps.store, ctx.user.id, input.id)),
 });

@@ -12,5 +12,5 @@ export const userRouter = router({
 
   /** The old access token stops working at once. */
   regenerateAccessToken: userProcedure.input(z.object({}).optional()).output(z.object({ access_token: z.string() }))
-    .mutation(({ ctx }) => ({ access_token: regenerateAccessToken(ctx.deps.db, ctx.user.id) })),
+    .mutation(async ({ ctx }) => ({ access_token: await regenerateAccessToken(ctx.deps.store, ctx.user.id) })),
 });

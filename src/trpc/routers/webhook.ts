@@ -18,6 +18,6 @@ export const webhookRouter = router({
     .query(({ ctx, input = {} }) => {
       const admin = ctx.user.role >= ROLE.admin;
       const userId = admin ? (input.user_id ?? null) : ctx.user.id;
-      return listDeliveries(ctx.deps.db, userId, input);
+      return listDeliveries(ctx.deps.store, userId, input);
     }),
 });

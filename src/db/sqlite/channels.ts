@@ -1,0 +1,75 @@
+import { and, count, desc, eq, sql } from 'drizzle-orm';
+import type { DB } from '../client.ts';
+import { CHANNEL_STATUS, channels, type ChannelRow } from '../schema/index.ts';
+
+type NewChannelRow = Omit<ChannelRow, 'id' | 'usedQuota'>;
+type ChannelPatchRow = Partial<Pick<ChannelRow, 'name' | 'baseUrl' | 'key' | 'priority' | 'weight' | 'status'>>;
+
+/** The channel reads of every submit and image request, prepared once per connection. */
+function buildStatements(db: DB) {
+  return {
+    byId: db.select().from(channels).where(eq(channels.id, sql.placeholder('id'))).prepare(),
+    enabled: db.select().from(channels).where(eq(channels.status, CHANNEL_STATUS.enabled)).prepare(),
+    baseUrls: db.select({ baseUrl: channels.baseUrl }).from(channels).prepare(),
+    endpoints: db.select({ id: channels.id, baseUrl: channels.baseUrl, key: channels.key }).from(channels).prepare(),
+  };
+}
+const statementCache = new WeakMap<DB, ReturnType<typeof buildStatements>>();
+
+function statements(db: DB) {
+  let s = statementCache.get(db);
+  if (!s) statementCache.set(db, (s = buildStatements(db)));
+  return s;
+}
+
+/**
+ * The synchronous reads and the auto-disable of the relay's submit path, which still runs inside
+ * synchronous code on the SQLite handle (src/domain/relay/plan.ts); the store's methods below use
+ * the same statements.
+ */
+export const sqliteChannelSync = {
+  byId: (db: DB, id: number): ChannelRow | null => statements(db).byId.get({ id }) ?? null,
+  enabled: (db: DB): ChannelRow[] => statements(db).enabled.all(),
+  autoDisable(db: DB, id: number): void {
+    db.update(channels).set({ status: CHANNEL_STATUS.autoDisabled })
+      .where(and(eq(channels.id, id), eq(channels.status, CHANNEL_STATUS.enabled))).run();
+  },
+};
+
+export function sqliteChannels(db: DB) {
+  const { byId, enabled, baseUrls, endpoints } = statements(db);
+  return {
+    async endpoints(): Promise<Array<Pick<ChannelRow, 'id' | 'baseUrl' | 'key'>>> {
+      return endpoints.all();
+    },
+    async baseUrls(): Promise<string[]> {
+      return baseUrls.all().map((r) => r.baseUrl);
+    },
+    async byId(id: number): Promise<ChannelRow | null> {
+      return byId.get({ id }) ?? null;
+    },
+    async enabled(): Promise<ChannelRow[]> {
+      return enabled.all();
+    },
+    async create(channel: NewChannelRow): Promise<ChannelRow> {
+      return db.insert(channels).values(channel).returning().get();
+    },
+    async update(id: number, patch: ChannelPatchRow): Promise<ChannelRow | null> {
+      const row = Object.keys(patch).length
+        ? db.update(channels).set(patch).where(eq(channels.id, id)).returning().get()
+        : byId.get({ id });
+      return row ?? null;
+    },
+    async delete(id: number): Promise<boolean> {
+      return db.delete(channels).where(eq(channels.id, id)).returning({ id: channels.id }).get() !== undefined;
+    },
+    async autoDisable(id: number): Promise<void> {
+      sqliteChannelSync.autoDisable(db, id);
+    },
+    async list(limit: number, offset: number): Promise<{ rows: ChannelRow[]; total: number }> {
+      const rows = db.select().from(channels).orderBy(desc(channels.id)).limit(limit).offset(offset).all();
+      const total = db.select({ n: count() }).from(channels).get()?.n ?? 0;
+      return { rows, total };
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import type { DB } from '../client.ts';
+import { sqliteChannels } from './channels.ts';
+import { sqliteDeliveryLog } from './delivery-log.ts';
+import { sqliteDemo } from './demo.ts';
+import { sqliteLogs } from './logs.ts';
+import { sqliteOperatorStats } from './operator-stats.ts';
+import { sqliteOptions } from './options.ts';
+import { sqliteTokens } from './tokens.ts';
+import { sqliteUsers } from './users.ts';
+
+/**
+ * The bun:sqlite adapter of the domain's management store (src/domain/store/management.ts; db/
+ * may not import the domain, so the type is checked where both meet: tests/unit/sqlite-store).
+ * Each method runs its SQL synchronously (a bun:sqlite transaction must) behind a promise.
+ */
+function build(db: DB) {
+  return {
+    users: sqliteUsers(db),
+    tokens: sqliteTokens(db),
+    channels: sqliteChannels(db),
+    options: sqliteOptions(db),
+    logs: sqliteLogs(db),
+    deliveryLog: sqliteDeliveryLog(db),
+    demo: sqliteDemo(db),
+    operatorStats: sqliteOperatorStats(db),
+  };
+}
+
+export type SqliteManagementStore = ReturnType<typeof build>;
+
+// One per connection, so its prepared statements are compiled once however often it is asked for.
+const stores = new WeakMap<DB, SqliteManagementStore>();
+
+export function createSqliteManagementStore(db: DB): SqliteManagementStore {
+  let s = stores.get(db);
+  if (!s) stores.set(db, (s = build(db)));
+  return s;
+}
