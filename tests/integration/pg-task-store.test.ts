@@ -7,6 +7,7 @@ import type { PgDB } from '../../src/db/pg/client.ts';
 import { createPgTaskStore } from '../../src/db/pg/task-store.ts';
 import { renderListing } from '../../src/domain/listing-executor.ts';
 import { tempPg } from '../helpers/pg.ts';
+import { taskStoreBehaviour } from '../helpers/task-store-behaviour.ts';
 import { waitFor } from '../helpers/server.ts';
 import { balances, makeChannel, makeToken, makeUser, moneyState, NOW, pgBackend, sqliteBackend, type Backend } from './pg-task-store-fixture.ts';
 
@@ -378,4 +379,28 @@ test('PostgreSQL: the writes that changed a task announce it to other replicas, 
     await other.$client.end({ timeout: 1 });
     await t.cleanup();
   }
+});
+
+/**
+ * The shared behaviour cases (tests/helpers/task-store-behaviour.ts) on PostgreSQL: one database,
+ * emptied before each case (a database per case cost half a second each).
+ */
+let behaviourDb: Promise<Awaited<ReturnType<typeof tempPg>>> | null = null;
+afterAll(async () => {
+  await (await behaviourDb)?.cleanup();
+});
+taskStoreBehaviour('postgres', async () => {
+  behaviourDb ??= tempPg({ poolSize: 2 });
+  const t = await behaviourDb;
+  const sql = t.db.$client;
+  await sql`TRUNCATE tasks, logs, webhook_deliveries, task_webhooks, rate_limit_windows, task_counters, task_time_buckets,
+    task_id_blocks, tokens, users, channels RESTART IDENTITY CASCADE`;
+  const [u] = await sql`INSERT INTO users (username, quota, created_time) VALUES ('behaviour', 150, 0) RETURNING id`;
+  const [k] = await sql`INSERT INTO tokens (user_id, key, unlimited_quota, created_time) VALUES (${u!.id}, 'behaviour', true, 0) RETURNING id`;
+  const [c] = await sql`INSERT INTO channels (name, base_url, created_time) VALUES ('c', 'http://127.0.0.1:1', 0) RETURNING id`;
+  return {
+    store: pgTaskStoreOf(t.db), userId: u!.id, tokenId: k!.id, channelId: c!.id,
+    userQuota: async () => (await sql<Array<{ q: number }>>`SELECT quota AS q FROM users WHERE id = ${u!.id}`)[0]!.q,
+    taskCount: async () => (await sql<Array<{ n: number }>>`SELECT count(*) AS n FROM tasks`)[0]!.n,
+  };
 });
