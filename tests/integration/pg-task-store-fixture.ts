@@ -7,6 +7,7 @@ import { createSqliteTaskStore } from '../../src/db/sqlite/task-store.ts';
 import { inThreadListing, renderListing } from '../../src/domain/listing-executor.ts';
 import type { TaskStore } from '../../src/domain/store/tasks.ts';
 import type { TaskRow } from '../../src/db/schema/index.ts';
+import type { ChargeInput, SyncFieldValues } from '../../src/domain/store/tasks.ts';
 import { tempDb } from '../helpers/db.ts';
 import { tempPg } from '../helpers/pg.ts';
 
@@ -117,3 +118,40 @@ export async function balances(b: Backend): Promise<Array<{ id: number; quota: n
     FROM users u ORDER BY u.id`);
   return rows.map((r) => ({ id: Number(r.id), quota: Number(r.quota), fromLogs: Number(r.from_logs) }));
 }
+
+/** Scenario helpers: a funded user with a token and a channel, charges, rows and deliveries. */
+export const PRICE = 100;
+export const payload = (t: TaskRow) => JSON.stringify({ id: t.id, status: t.status, progress: t.progress, failReason: t.failReason });
+
+export interface Fx { userId: number; tokenId: number; channelId: number }
+
+export async function fx(b: Backend, o: { quota: number; remain?: number; unlimited?: boolean; secret?: string }): Promise<Fx> {
+  const userId = await makeUser(b, o.quota);
+  const tokenId = await makeToken(b, userId, o.remain ?? 0, o.unlimited ?? true, o.secret ?? '');
+  return { userId, tokenId, channelId: await makeChannel(b) };
+}
+
+export function chargeOf(f: Fx, i: number, o: { unlimited?: boolean; hookUrl?: string; quota?: number; base?: number } = {}): ChargeInput {
+  const at = (o.base ?? NOW) + i;
+  return {
+    userId: f.userId, tokenId: f.tokenId, unlimitedToken: o.unlimited ?? true, channelId: f.channelId, modelName: 'mj_imagine',
+    quota: o.quota ?? PRICE, now: at, hookUrl: o.hookUrl ?? null,
+    task: { action: 'IMAGINE', mjId: '', prompt: `p${i}`, state: '', submitTime: at, progress: '0%', status: '', updatedTime: at },
+  };
+}
+
+export async function charged(s: TaskStore, f: Fx, i: number, o: Parameters<typeof chargeOf>[2] = {}): Promise<number> {
+  const id = await s.money.chargeAndRecord(chargeOf(f, i, o));
+  if (id === 'quota_not_enough') throw new Error('fixture charge refused');
+  return id;
+}
+
+export const row = (b: Backend, id: number) => b.feed.row(id);
+export const deliveries = (b: Backend, taskId: number) =>
+  b.all<{ status: string; payload: string; attempts: number }>('SELECT status, payload, attempts FROM webhook_deliveries WHERE task_id = $1 ORDER BY id', taskId);
+
+export const syncFields = (over: Partial<SyncFieldValues>): SyncFieldValues => ({
+  progress: '50%', status: 'IN_PROGRESS', promptEn: '', state: '', startTime: NOW, finishTime: 0, imageUrl: '', videoUrl: '',
+  videoUrls: '', failReason: '', buttons: '', properties: '', ...over,
+});
+
