@@ -1,0 +1,183 @@
+import { getTableColumns } from 'drizzle-orm';
+import type { PgDB } from './client.ts';
+import { failAndRefundPg, LOG_TYPE_PG, settleAcceptedPg, type FailurePatch as PgFailurePatch, type RefundResult } from './money.ts';
+import { notifyTaskChanges, TASKS_CHANNEL } from './notify.ts';
+import { enqueueTaskChangePg, type PayloadOf } from './outbox.ts';
+import { tasks, type PgTaskRow } from './schema/tasks.ts';
+
+/**
+ * The TaskStore money methods on PostgreSQL, with the semantics of src/db/sqlite/money.ts and
+ * settle.ts: each one transaction, every guard in the SQL that writes. Locks are taken in one
+ * global order (task rows by id, then users, tokens, channels, each by id) so a charge, a
+ * refund, a failover move and a sync batch never deadlock one another. With `notify`, a write that
+ * changed a task also announces it (notify.ts TASKS_CHANNEL) inside its transaction: delivered to
+ * every replica's feed when it commits, never when it rolls back.
+ */
+
+type NewTask = typeof tasks.$inferInsert;
+
+export interface PgChargeInput {
+  userId: number;
+  tokenId: number;
+  unlimitedToken: boolean;
+  channelId: number;
+  modelName: string;
+  quota: number;
+  now: number;
+  /** Any task columns (as SQLite's adapter takes them); absent ones take the column default. */
+  task: Omit<NewTask, 'quota' | 'userId' | 'tokenId' | 'channelId'>;
+  hookUrl?: string | null;
+}
+
+class NotEnough extends Error {}
+
+/** Column SQL name and default of every task column but the id (identity). */
+const INSERT_COLUMNS = Object.entries(getTableColumns(tasks))
+  .filter(([key]) => key !== 'id')
+  .map(([key, c]) => ({ key: key as keyof NewTask, name: c.name, fallback: c.default as unknown }));
+const INSERT_NAMES = INSERT_COLUMNS.map((c) => c.name).join(', ');
+const INSERT_VALUES = INSERT_COLUMNS.map((c) => `r.${c.name}`).join(', ');
+
+/** The whole task row as JSON with SQL names, defaults filled in: one fixed statement text for any shape. */
+function taskJson(input: PgChargeInput): string {
+  const row: NewTask = { ...input.task, userId: input.userId, tokenId: input.tokenId, channelId: input.channelId, quota: input.quota };
+  const out: Record<string, unknown> = {};
+  for (const c of INSERT_COLUMNS) {
+    const v = row[c.key];
+    out[c.name] = v === undefined ? c.fallback : v;
+  }
+  return JSON.stringify(out);
+}
+
+/**
+ * Charge a submission (`quota >= price` on the user and, unless unlimited, `remain_quota >= price`
+ * on the token) and record its task, its hook and its consume row, in one transaction; nothing
+ * written when short (a token refusal after the user's charge rolls the transaction back).
+ */
+export async function chargeAndRecordTaskPg(db: PgDB, input: PgChargeInput, notify = false): Promise<number | 'quota_not_enough'> {
+  const q = input.quota;
+  const hookUrl = input.hookUrl ? input.hookUrl : null;
+  try {
+    return await db.$client.begin(async (sql) => {
+      const [row] = await sql<Array<{ task_id: number | null }>>`
+        WITH u AS (
+          UPDATE users SET quota = quota - ${q}::bigint, used_quota = used_quota + ${q}::bigint, request_count = request_count + 1
+          WHERE id = ${input.userId}::int AND quota >= ${q}::bigint RETURNING id),
+        k AS (
+          UPDATE tokens SET used_quota = used_quota + ${q}::bigint,
+            remain_quota = CASE WHEN ${input.unlimitedToken}::boolean THEN remain_quota ELSE remain_quota - ${q}::bigint END
+          WHERE id = ${input.tokenId}::int AND (${input.unlimitedToken}::boolean OR remain_quota >= ${q}::bigint)
+            AND EXISTS (SELECT 1 FROM u) RETURNING id),
+        t AS (
+          INSERT INTO tasks (${sql.unsafe(INSERT_NAMES)})
+          SELECT ${sql.unsafe(INSERT_VALUES)} FROM jsonb_populate_record(NULL::tasks, ${taskJson(input)}::jsonb) r
+          WHERE EXISTS (SELECT 1 FROM k) RETURNING id, mj_id),
+        c AS (UPDATE channels SET used_quota = used_quota + ${q}::bigint WHERE id = ${input.channelId}::int AND EXISTS (SELECT 1 FROM t) RETURNING 1),
+        h AS (
+          INSERT INTO task_webhooks (task_id, user_id, token_id, url)
+          SELECT t.id, ${input.userId}::int, ${input.tokenId}::int, ${hookUrl}::text FROM t WHERE ${hookUrl}::text IS NOT NULL
+          ON CONFLICT (task_id) DO UPDATE SET url = excluded.url RETURNING 1),
+        l AS (
+          INSERT INTO logs (user_id, type, content, quota, model_name, channel_id, token_id, mj_id, task_id, created_time)
+          SELECT ${input.userId}::int, ${LOG_TYPE_PG.consume}::int, ${input.modelName}::text || ' charged ' || ${q}::bigint || ' for task ' || t.id,
+            ${q}::bigint, ${input.modelName}::text, ${input.channelId}::int, ${input.tokenId}::int, t.mj_id, t.id, ${input.now}::bigint
+          FROM t WHERE ${q}::bigint > 0 RETURNING 1),
+        n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.id::text) FROM t WHERE ${notify}::boolean)
+        -- Read in this order, the sub-statements lock the user, the token, then the channel.
+        SELECT (SELECT id FROM t) AS task_id, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM h) AS h, (SELECT count(*) FROM l) AS l,
+          (SELECT count(*) FROM n) AS n`;
+      if (row?.task_id == null) throw new NotEnough();
+      return row.task_id;
+    });
+  } catch (err) {
+    if (err instanceof NotEnough) return 'quota_not_enough';
+    throw err;
+  }
+}
+
+export interface PgSettleInput {
+  done: boolean;
+  withImage: boolean;
+  params: { taskId: number; mjId: string; code: number; description: string; properties: string; now: number; status: string; progress: string; imageUrl: string };
+}
+
+/** The upstream accepted: compare-and-set on "still unfinished", the consume row named, the webhook queued, in one transaction. */
+export async function settleTaskPg(db: PgDB, input: PgSettleInput, hook: PayloadOf | null, notify = false): Promise<boolean> {
+  const p = input.params;
+  const patch = {
+    mjId: p.mjId, code: p.code, description: p.description, properties: p.properties, status: p.status, progress: p.progress,
+    updatedTime: p.now,
+    ...(input.done ? { startTime: p.now, finishTime: p.now } : {}),
+    ...(input.withImage ? { imageUrl: p.imageUrl } : {}),
+  };
+  // With nothing to add, the statement alone is the transaction.
+  if (!hook && !notify) return settleAcceptedPg(db, p.taskId, patch);
+  return db.$client.begin(async (sql) => {
+    const won = await settleAcceptedPg(sql, p.taskId, patch);
+    if (won && hook) await enqueueTaskChangePg(sql, [p.taskId], p.now, hook);
+    if (won && notify) await notifyTaskChanges(sql, [p.taskId]);
+    return won;
+  });
+}
+
+/** The patch fields failAndRefundPg writes; any other key is a caller's mistake, refused loudly. */
+const PATCH_KEYS: ReadonlySet<string> = new Set([
+  'failReason', 'status', 'progress', 'finishTime', 'startTime', 'code', 'description', 'mjId', 'promptEn', 'state',
+  'imageUrl', 'videoUrl', 'videoUrls', 'buttons', 'properties',
+]);
+
+/** The open failure patch of the TaskStore interface as failAndRefundPg's closed one (undefined values dropped). */
+export function pgFailurePatch(patch: { failReason: string; [field: string]: unknown }): PgFailurePatch {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) continue;
+    if (!PATCH_KEYS.has(k)) throw new Error(`failure patch field ${k} is not written on PostgreSQL`);
+    out[k] = v;
+  }
+  return out as unknown as PgFailurePatch;
+}
+
+/**
+ * End an unfinished task holding `expectedQuota` as failed and refund it, exactly once; the winner
+ * queues the webhook (`hook`) in the same transaction.
+ */
+export async function failAndRefundTaskPg(
+  db: PgDB, taskId: number, expectedQuota: number, patch: { failReason: string; [field: string]: unknown }, now: number,
+  modelName: string, hook?: PayloadOf, notify = false,
+): Promise<RefundResult> {
+  const p = pgFailurePatch(patch);
+  if (!hook && !notify) return failAndRefundPg(db, taskId, expectedQuota, p, now, modelName);
+  return db.$client.begin(async (sql) => {
+    const r = await failAndRefundPg(sql, taskId, expectedQuota, p, now, modelName);
+    if (r.won && hook) await enqueueTaskChangePg(sql, [taskId], now, hook);
+    if (r.won && notify) await notifyTaskChanges(sql, [taskId]);
+    return r;
+  });
+}
+
+/**
+ * Failover: re-point an unfinished task from channel `from` to `to`, moving its charge's share of
+ * channel used_quota and the channel of its consume log; false (nothing moved) when the task is no
+ * longer unfinished on `from`. One statement: the task row first, then both channels in id order.
+ */
+export async function moveTaskChannelPg(db: PgDB, taskId: number, from: number, to: number, now: number, notify = false): Promise<boolean> {
+  const [row] = await db.$client<Array<{ moved: number }>>`
+    WITH t AS (
+      UPDATE tasks SET channel_id = ${to}::int, updated_time = ${now}::bigint
+      WHERE id = ${taskId}::int AND channel_id = ${from}::int AND progress <> '100%' RETURNING id, quota),
+    lk AS (
+      SELECT c.id FROM channels c, t WHERE c.id IN (${from}::int, ${to}::int) AND t.quota > 0 AND ${from}::int <> ${to}::int
+      ORDER BY c.id FOR UPDATE OF c),
+    c AS (
+      UPDATE channels SET used_quota = CASE WHEN channels.id = ${from}::int THEN greatest(channels.used_quota - t.quota, 0)
+        ELSE channels.used_quota + t.quota END
+      FROM t WHERE channels.id IN (SELECT id FROM lk) RETURNING 1),
+    l AS (
+      UPDATE logs SET channel_id = ${to}::int FROM t WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int RETURNING 1),
+    n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.id::text) FROM t WHERE ${notify}::boolean)
+    SELECT (SELECT count(*) FROM t)::int AS moved, (SELECT count(*) FROM lk) AS lk, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM l) AS l,
+      (SELECT count(*) FROM n) AS n`;
+  return row!.moved === 1;
+}
+
+export type { PgTaskRow, RefundResult };

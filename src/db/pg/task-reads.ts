@@ -1,0 +1,110 @@
+import { getTableColumns } from 'drizzle-orm';
+import { MAX_ID_CHARS, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, MAX_WORD_CHARS } from '../../lib/text-bounds.ts';
+import type { PgDB } from './client.ts';
+import { tasks, type PgTaskRow } from './schema/tasks.ts';
+
+/**
+ * The task reads of the PostgreSQL TaskStore, with the semantics of src/db/sqlite/listing.ts
+ * (by mj_id, own by mj_ids, the image read), src/db/sqlite/sync.ts (the unfinished tasks) and the
+ * task feed's reads (fingerprint, row, replay). Rows come back named as TaskRow, aliased in SQL.
+ */
+
+/** The cut of each text column (SQL name → bound), as src/db/sqlite/bounded-columns.ts cuts them. */
+const TEXT_BOUNDS: Readonly<Record<string, number>> = {
+  action: MAX_WORD_CHARS, mj_id: MAX_ID_CHARS, prompt: MAX_TEXT_CHARS, prompt_en: MAX_TEXT_CHARS,
+  description: MAX_TEXT_CHARS, state: MAX_TEXT_CHARS, image_url: MAX_URL_CHARS, video_url: MAX_URL_CHARS,
+  video_urls: MAX_JSON_CHARS, status: MAX_WORD_CHARS, progress: MAX_WORD_CHARS, fail_reason: MAX_TEXT_CHARS,
+  buttons: MAX_JSON_CHARS, properties: MAX_JSON_CHARS,
+};
+
+/**
+ * Every column of `tasks` named by its TaskRow key. `cut`: each text cut to one character past its
+ * bound (PostgreSQL's `left` counts characters, as SQLite's `substr` does), so the item mapping
+ * still sees that a value was too long.
+ */
+function columnsSql(cut: boolean): string {
+  return Object.entries(getTableColumns(tasks)).map(([key, column]) => {
+    const max = TEXT_BOUNDS[column.name];
+    const value = cut && max !== undefined ? `left(${column.name}, ${max + 1})` : column.name;
+    return `${value} AS "${key}"`;
+  }).join(', ');
+}
+
+export const PG_TASK_COLUMNS_SQL = columnsSql(false);
+export const PG_BOUNDED_TASK_COLUMNS_SQL = columnsSql(true);
+
+/** One task by its local id, as stored. */
+export async function taskByIdPg(db: PgDB, id: number): Promise<PgTaskRow | null> {
+  const sql = db.$client;
+  const [row] = await sql<PgTaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks WHERE id = ${id}::int`;
+  return row ?? null;
+}
+
+/** The newest task with this upstream id, of one user (or of anyone when userId is null). */
+export async function findTaskByMjIdPg(db: PgDB, mjId: string, userId: number | null): Promise<PgTaskRow | null> {
+  const sql = db.$client;
+  // Two fixed texts, so each keeps its own index plan (mj_id, or user_id + mj_id).
+  const [row] = userId === null
+    ? await sql<PgTaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks WHERE mj_id = ${mjId}::text ORDER BY id DESC LIMIT 1`
+    : await sql<PgTaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks
+        WHERE user_id = ${userId}::int AND mj_id = ${mjId}::text ORDER BY id DESC LIMIT 1`;
+  return row ?? null;
+}
+
+/** A user's tasks among these upstream ids, oldest first, long text cut; the caller bounds the list. */
+export async function ownTasksByMjIdsPg(db: PgDB, userId: number, mjIds: readonly string[]): Promise<PgTaskRow[]> {
+  if (mjIds.length === 0) return [];
+  const sql = db.$client;
+  return [...await sql<PgTaskRow[]>`SELECT ${sql.unsafe(PG_BOUNDED_TASK_COLUMNS_SQL)} FROM tasks
+    WHERE user_id = ${userId}::int AND mj_id = ANY(${[...mjIds]}::text[]) ORDER BY id ASC`];
+}
+
+/** Status and stored image link of the newest task with this upstream id (any user). */
+export async function imageTaskPg(db: PgDB, mjId: string): Promise<{ status: string; imageUrl: string } | null> {
+  const [row] = await db.$client<Array<{ status: string; imageUrl: string }>>`
+    SELECT status, image_url AS "imageUrl" FROM tasks WHERE mj_id = ${mjId}::text ORDER BY id DESC LIMIT 1`;
+  return row ?? null;
+}
+
+/** Every unfinished task, by channel then id; the condition is the partial index tasks_unfinished_idx's. */
+export async function unfinishedTasksPg(db: PgDB): Promise<PgTaskRow[]> {
+  const sql = db.$client;
+  return [...await sql<PgTaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks
+    WHERE progress <> '100%' ORDER BY channel_id, id`];
+}
+
+/** A task's change fingerprint: what a subscriber would see move (the SQLite feed's text, byte for byte). */
+export interface PgTaskFingerprint {
+  id: number;
+  user_id: number;
+  fp: string;
+}
+
+/**
+ * The task feed's reads on PostgreSQL (src/db/sqlite/feed-reads.ts). Asynchronous, unlike
+ * SQLite's: a publish reading fingerprints must await them (see the report on the feed).
+ */
+export function createPgFeedReads(db: PgDB) {
+  const sql = db.$client;
+  return {
+    async fingerprints(taskIds: readonly number[]): Promise<PgTaskFingerprint[]> {
+      if (taskIds.length === 0) return [];
+      return [...await sql<PgTaskFingerprint[]>`SELECT id, user_id, updated_time || '|' || status || '|' || progress || '|' || mj_id
+          || '|' || quota || '|' || length(image_url) || '|' || length(fail_reason) || '|' || length(buttons) AS fp
+        FROM tasks WHERE id = ANY(${[...new Set(taskIds)]}::int[]) ORDER BY id`];
+    },
+    row: (id: number) => taskByIdPg(db, id),
+    /** Tasks submitted at or after `windowStart` and updated at or after `since`, newest change first, at most `limit`. */
+    async replay(userId: number | null, windowStart: number, since: number, limit: number): Promise<PgTaskRow[]> {
+      const n = Math.max(0, Math.floor(limit));
+      const rows = userId === null
+        ? await sql<PgTaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks
+            WHERE submit_time >= ${windowStart}::bigint AND updated_time >= ${since}::bigint
+            ORDER BY updated_time DESC, id DESC LIMIT ${n}::int`
+        : await sql<PgTaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks
+            WHERE user_id = ${userId}::int AND submit_time >= ${windowStart}::bigint AND updated_time >= ${since}::bigint
+            ORDER BY updated_time DESC, id DESC LIMIT ${n}::int`;
+      return [...rows];
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import type { Page, PageQuery, TaskFilter } from '../../lib/paging.ts';
+import type { PgDB } from './client.ts';
+import { createPgLeaseStore, type PgLeaseOptions } from './lease.ts';
+import { listTasksPg } from './listing.ts';
+import {
+  claimDeliveryPg, deliverySecretPg, markDeliveredPg, selectDueDeliveriesPg, type PayloadOf, type PgDeliveryRow,
+} from './outbox.ts';
+import { takeSubmitSlotPg } from './rate-limit.ts';
+import type { PgTaskRow } from './schema/tasks.ts';
+import {
+  chargeAndRecordTaskPg, failAndRefundTaskPg, moveTaskChannelPg, settleTaskPg, type PgChargeInput, type PgSettleInput,
+} from './task-money.ts';
+import { findTaskByMjIdPg, imageTaskPg, ownTasksByMjIdsPg, taskByIdPg, unfinishedTasksPg } from './task-reads.ts';
+import { applySyncOpsPg, type PgSyncOp } from './task-sync.ts';
+
+/** Renders a listing page as the REST envelope (the domain's renderListing; db/ may not import it). */
+export type RenderListing<V> = (page: Page<PgTaskRow>, view: V) => string;
+
+const LAST_ERROR_MAX = 500;
+
+/** The worker's side of the outbox: every write a compare-and-set on (id, attempts, pending), as on SQLite. */
+function createPgOutboxStore(db: PgDB) {
+  const sql = db.$client;
+  return {
+    due: (now: number, limit: number) => selectDueDeliveriesPg(db, now, limit),
+    claim: (row: PgDeliveryRow, now: number) => claimDeliveryPg(db, row, now),
+    secret: (tokenId: number) => deliverySecretPg(db, tokenId),
+    markDelivered: (row: PgDeliveryRow, now: number) => markDeliveredPg(db, row, now),
+    /** The retry policy is the domain's (failedAttemptOf): `retryAt` null means failed for good. */
+    async markAttemptFailed(row: PgDeliveryRow, error: string, retryAt: number | null): Promise<void> {
+      await sql`
+        UPDATE webhook_deliveries SET attempts = ${row.attempts + 1}::int, last_error = ${error.slice(0, LAST_ERROR_MAX)}::text,
+          status = CASE WHEN ${retryAt}::bigint IS NULL THEN 'failed' ELSE status END,
+          next_attempt_at = coalesce(${retryAt}::bigint, next_attempt_at)
+        WHERE id = ${row.id}::int AND attempts = ${row.attempts}::int AND status = 'pending'`;
+    },
+    async markRefused(row: PgDeliveryRow, reason: string): Promise<void> {
+      await sql`
+        UPDATE webhook_deliveries SET status = 'failed', last_error = ${reason.slice(0, LAST_ERROR_MAX)}::text
+        WHERE id = ${row.id}::int AND attempts = ${row.attempts}::int AND status = 'pending'`;
+    },
+  };
+}
+
+export interface PgTaskStoreOptions {
+  lease?: PgLeaseOptions;
+  /**
+   * Announce every task a write changed on notify.ts TASKS_CHANNEL inside its transaction (default
+   * true), so each replica's task feed (onTaskChanges) hears of it after the commit. On SQLite the
+   * writer's process publishes to its in-process feed instead; nothing else differs.
+   */
+  notifyChanges?: boolean;
+}
+
+/**
+ * The domain's TaskStore on PostgreSQL (structurally: db/ may not import domain/; the test
+ * tests/integration/pg-task-store.test.ts holds the two together), with the SQLite adapter's
+ * semantics (src/db/sqlite/task-store.ts). Every money method is one transaction with its guards
+ * in SQL; listings run on the pool and `render` turns a page into the REST envelope.
+ */
+export function createPgTaskStore<V>(db: PgDB, render: RenderListing<V>, opts: PgTaskStoreOptions = {}) {
+  const notify = opts.notifyChanges ?? true;
+  return {
+    tasks: {
+      list: (filter: TaskFilter, paging: PageQuery) => listTasksPg(db, filter, paging),
+      listJson: async (filter: TaskFilter, paging: PageQuery, view: V) => render(await listTasksPg(db, filter, paging), view),
+      byId: (id: number) => taskByIdPg(db, id),
+      findByMjId: (mjId: string, userId: number | null) => findTaskByMjIdPg(db, mjId, userId),
+      ownByMjIds: (userId: number, mjIds: readonly string[]) => ownTasksByMjIdsPg(db, userId, mjIds),
+      imageTask: (mjId: string) => imageTaskPg(db, mjId),
+    },
+    money: {
+      chargeAndRecord: (input: PgChargeInput) => chargeAndRecordTaskPg(db, input, notify),
+      settleAccepted: (input: PgSettleInput, hook: PayloadOf | null) => settleTaskPg(db, input, hook, notify),
+      failAndRefund: (
+        taskId: number, expectedQuota: number, patch: { failReason: string; [field: string]: unknown }, now: number, modelName: string, hook?: PayloadOf,
+      ) => failAndRefundTaskPg(db, taskId, expectedQuota, patch, now, modelName, hook, notify),
+      moveTaskChannel: (taskId: number, from: number, to: number, now: number) => moveTaskChannelPg(db, taskId, from, to, now, notify),
+    },
+    sync: {
+      unfinished: () => unfinishedTasksPg(db),
+      apply: (ops: readonly PgSyncOp[], now: number, hook: PayloadOf) => applySyncOpsPg(db, ops, now, hook, notify),
+    },
+    outbox: createPgOutboxStore(db),
+    rateLimit: {
+      take: (tokenId: number, limit: number, now: number) => takeSubmitSlotPg(db, tokenId, limit, now),
+    },
+    lease: createPgLeaseStore(db, opts.lease),
+  };
+}
+
+export type PgTaskStore<V> = ReturnType<typeof createPgTaskStore<V>>;

@@ -1,0 +1,72 @@
+import type { PgDB } from './client.ts';
+import { failAndRefundPg, type RefundResult } from './money.ts';
+import { notifyTaskChanges } from './notify.ts';
+import { enqueueTaskChangePg, type PayloadOf } from './outbox.ts';
+import { pgFailurePatch } from './task-money.ts';
+
+/**
+ * The poller's batch on PostgreSQL (src/db/sqlite/sync.ts applySyncOps): planned updates and
+ * endings applied in ONE transaction, never onto a row another writer already finished, each
+ * ending through failAndRefundPg's compare-and-set (a refund happens exactly once whatever runs
+ * twice), then the webhook deliveries of every row written.
+ */
+
+export interface PgSyncFields {
+  progress: string;
+  status: string;
+  promptEn: string;
+  state: string;
+  startTime: number;
+  finishTime: number;
+  imageUrl: string;
+  videoUrl: string;
+  videoUrls: string;
+  failReason: string;
+  buttons: string;
+  properties: string;
+}
+
+export type PgSyncOp =
+  | { kind: 'update'; taskId: number; fields: PgSyncFields }
+  | { kind: 'fail'; taskId: number; expectedQuota: number; fields: { failReason: string; [field: string]: unknown }; modelName: string };
+
+/**
+ * Apply `ops` in one transaction; results in op order. Before any write the batch locks its task
+ * rows, then the users, tokens and channels its endings credit, each set in id order: the global
+ * order of every money path here (a charge locks user, token, channel), so a batch crediting many
+ * users cannot deadlock with the submits and single refunds running meanwhile. The statements are
+ * issued together (postgres.js pipelines them on the transaction's connection, in order).
+ */
+export async function applySyncOpsPg(db: PgDB, ops: readonly PgSyncOp[], now: number, hook: PayloadOf, notify = false): Promise<RefundResult[]> {
+  if (ops.length === 0) return [];
+  const ids = [...new Set(ops.map((o) => o.taskId))];
+  const failIds = [...new Set(ops.filter((o) => o.kind === 'fail').map((o) => o.taskId))];
+  const patches = ops.map((o) => (o.kind === 'fail' ? pgFailurePatch(o.fields) : null));
+  return db.$client.begin(async (sql) => {
+    await sql`SELECT id FROM tasks WHERE id = ANY(${ids}::int[]) ORDER BY id FOR UPDATE`;
+    if (failIds.length > 0) {
+      await sql`SELECT
+        (SELECT count(*) FROM (SELECT 1 FROM users WHERE id IN (SELECT user_id FROM tasks WHERE id = ANY(${failIds}::int[])) ORDER BY id FOR UPDATE) a) AS u,
+        (SELECT count(*) FROM (SELECT 1 FROM tokens WHERE id IN (SELECT token_id FROM tasks WHERE id = ANY(${failIds}::int[])) ORDER BY id FOR UPDATE) b) AS k,
+        (SELECT count(*) FROM (SELECT 1 FROM channels WHERE id IN (SELECT channel_id FROM tasks WHERE id = ANY(${failIds}::int[])) ORDER BY id FOR UPDATE) c) AS c`;
+    }
+    const pending = ops.map(async (op, i): Promise<RefundResult> => {
+      if (op.kind === 'fail') return failAndRefundPg(sql, op.taskId, op.expectedQuota, patches[i]!, now, op.modelName);
+      const f = op.fields;
+      const rows = await sql`
+        UPDATE tasks SET progress = ${f.progress}::text, status = ${f.status}::text, prompt_en = ${f.promptEn}::text,
+          state = ${f.state}::text, start_time = ${f.startTime}::bigint, finish_time = ${f.finishTime}::bigint,
+          image_url = ${f.imageUrl}::text, video_url = ${f.videoUrl}::text, video_urls = ${f.videoUrls}::text,
+          fail_reason = ${f.failReason}::text, buttons = ${f.buttons}::text, properties = ${f.properties}::text,
+          updated_time = ${now}::bigint
+        WHERE id = ${op.taskId}::int AND progress <> '100%' RETURNING id`;
+      return { won: rows.length === 1, refunded: 0 };
+    });
+    const results = await Promise.all(pending);
+    const changed = ops.filter((_, i) => results[i]!.won).map((o) => o.taskId);
+    await enqueueTaskChangePg(sql, changed, now, hook);
+    // With `notify`, every replica's feed hears of the rows written when this commits.
+    if (notify) await notifyTaskChanges(sql, changed);
+    return results;
+  });
+}
