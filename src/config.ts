@@ -31,6 +31,10 @@ const envSchema = z.object({
   PORT: intFrom('PORT', 0, 65535).default(3000),
   HOST: z.string().trim().min(1, 'HOST must not be empty').default('0.0.0.0'),
   DATABASE_PATH: z.string().trim().min(1, 'DATABASE_PATH must not be empty').default('./data/mj-gateway.db'),
+  // postgres:// or postgresql:// selects PostgreSQL (checked when it is opened, so the URL, which
+  // may hold a password, is never echoed by a validation message).
+  DATABASE_URL: z.string().trim().optional(),
+  DATABASE_POOL_SIZE: intFrom('DATABASE_POOL_SIZE', 1, 1000).default(10),
   SERVER_ADDRESS: urlFrom('SERVER_ADDRESS').optional(),
   INITIAL_ROOT_ACCESS_TOKEN: z.string().trim().min(8, 'INITIAL_ROOT_ACCESS_TOKEN must be at least 8 characters').max(128).optional(),
   UPDATE_TASK: boolFrom('UPDATE_TASK').default(true),
@@ -69,6 +73,9 @@ export interface Config {
   readonly host: string;
   /** SQLite file path or `:memory:`. */
   readonly databasePath: string;
+  /** PostgreSQL instead of SQLite when set (SPEC §13). */
+  readonly databaseUrl: string | null;
+  readonly databasePoolSize: number;
   /** Public base URL for forwarded image links; `null` = derive from the listening port. */
   readonly serverAddress: string | null;
   readonly initialRootAccessToken: string | null;
@@ -149,11 +156,6 @@ function parseEnv<T extends z.ZodType>(schema: T, vars: Record<string, string>):
 
 /** Parse an environment (process.env by default) into a frozen config, or throw ConfigError. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  // The PostgreSQL backend is not wired into the gateway yet: a set DATABASE_URL must not be
-  // silently ignored (the operator would think replicas share a database). The value is never echoed.
-  if ((env.DATABASE_URL ?? '').trim() !== '') {
-    throw new ConfigError('invalid configuration: DATABASE_URL: the PostgreSQL backend is not available in this version; unset it to run on SQLite (DATABASE_PATH)');
-  }
   const cleaned = setVariables(env, envSchema.shape);
   const e = parseEnv(envSchema, cleaned);
   const optionOverrides: Record<string, string> = {};
@@ -166,6 +168,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     host: e.HOST,
     databasePath: e.DATABASE_PATH,
+    databaseUrl: e.DATABASE_URL || null,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
     serverAddress: e.SERVER_ADDRESS ?? null,
     initialRootAccessToken: e.INITIAL_ROOT_ACCESS_TOKEN ?? null,
     updateTask: e.UPDATE_TASK,

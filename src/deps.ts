@@ -19,6 +19,8 @@ export interface AppDeps {
   store: Store;
   /** Which backend the stores run on, as `/api/status` reports it; set by whoever opened the database. */
   database: DatabaseKind;
+  /** Whether the database answers now (`/healthz` 503 otherwise); unset = always (an embedded file). */
+  databaseHealthy?: () => Promise<boolean>;
   config: Config;
   /** The tasks side of storage (listings, task reads, money, sync, outbox, lease), over the same database. */
   taskStore: TaskStore;

@@ -4,17 +4,27 @@ import { createPoller, type Poller } from './jobs/poller.ts';
 import { createWebhookWorker } from './jobs/webhooks.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createSqliteStore } from './db/sqlite/store.ts';
-import { openDatabase, type DB } from './db/client.ts';
+import { openDatabase } from './db/client.ts';
+import { DatabaseUrlError, openPgDatabase, type PgDB } from './db/pg/client.ts';
+import { isUnavailableError, pingDatabase } from './db/pg/health.ts';
+import { createPgStore } from './db/pg/store.ts';
+import { createPgTaskStore } from './db/pg/task-store.ts';
+import type { DatabaseKind } from './domain/lease.ts';
+import { guardAvailability } from './domain/store/availability.ts';
+import type { Store } from './domain/store/index.ts';
+import type { TaskStore } from './domain/store/tasks.ts';
+import type { Clock } from './lib/clock.ts';
+import type { Logger } from './lib/logger.ts';
 import { createSqliteTaskStore } from './db/sqlite/task-store.ts';
 import type { AppDeps } from './deps.ts';
-import { inThreadListing, isSharedFile, routedListing, type ListingExecutor } from './domain/listing-executor.ts';
+import { inThreadListing, isSharedFile, renderListing, routedListing, type ListingExecutor } from './domain/listing-executor.ts';
 import { ListingPool } from './domain/listing-pool.ts';
 import { OptionsStore } from './domain/options.ts';
 import { createMetrics } from './lib/metrics.ts';
 import { openImageStore } from './images/folder-store.ts';
 import type { ImageStore } from './images/store.ts';
 import { createSqliteFeedReads } from './db/sqlite/feed-reads.ts';
-import { changeWindowOf, InProcessTaskFeed } from './domain/task-feed.ts';
+import { changeWindowOf, InProcessTaskFeed, noTaskFeed, type TaskFeed } from './domain/task-feed.ts';
 import { bootstrapRoot } from './domain/users.ts';
 import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/logger.ts';
@@ -24,7 +34,7 @@ import pkg from '../package.json' with { type: 'json' };
  * Listen without SO_REUSEPORT (Elysia turns it on by default, which lets a second gateway share the
  * port and run a second poller); a busy port stops start-up with one line and exit code 2.
  */
-function listenOrExit(app: ReturnType<typeof createApp>, config: Config, db: DB): ReturnType<typeof createApp> {
+function listenOrExit(app: ReturnType<typeof createApp>, config: Config, closeDb: () => void): ReturnType<typeof createApp> {
   try {
     return app.listen({ port: config.port, hostname: config.host, reusePort: false });
   } catch (err) {
@@ -32,9 +42,65 @@ function listenOrExit(app: ReturnType<typeof createApp>, config: Config, db: DB)
     process.stderr.write(code === 'EADDRINUSE'
       ? `port ${config.port} is already in use (HOST ${config.host})\n`
       : `cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : String(err)}\n`);
-    db.$client.close();
+    closeDb();
     process.exit(2);
   }
+}
+
+/** What the app runs on: the two stores, where listings run, the live feed, and how to close them. */
+interface Backend {
+  kind: DatabaseKind;
+  store: Store;
+  taskStore: TaskStore;
+  listing: ListingExecutor;
+  taskFeed: TaskFeed;
+  /** Whether the database answers now (`/healthz`). */
+  ping: () => Promise<boolean>;
+  close: () => Promise<void>;
+}
+
+function openSqliteBackend(config: Config, logger: Logger, clock: Clock): Backend {
+  const db = openDatabase(config.databasePath);
+  // Opened after the migrations above, so the workers' read-only connections see the final schema.
+  const listing: ListingExecutor = config.readWorkers > 0 && isSharedFile(config.databasePath)
+    ? routedListing(inThreadListing(db), new ListingPool({ path: config.databasePath, size: config.readWorkers, logger }))
+    : inThreadListing(db);
+  return {
+    kind: 'sqlite', store: createSqliteStore(db), taskStore: createSqliteTaskStore(db, listing), listing,
+    taskFeed: new InProcessTaskFeed(createSqliteFeedReads(db), clock, { changeWindowMs: changeWindowOf(config) }),
+    ping: async () => true,
+    close: async () => {
+      await listing.close();
+      db.$client.close();
+    },
+  };
+}
+
+/**
+ * PostgreSQL (SPEC §13): migrated once under an advisory lock, a pool of DATABASE_POOL_SIZE, every
+ * store method answering `database unavailable` (503) while the server cannot be reached. An
+ * unusable URL stops start-up with one line naming DATABASE_URL (never its password), exit 2.
+ */
+async function openPgBackend(config: Config, url: string): Promise<Backend> {
+  let pg: PgDB;
+  try {
+    pg = await openPgDatabase(url, { poolSize: config.databasePoolSize });
+  } catch (err) {
+    if (!(err instanceof DatabaseUrlError)) throw err;
+    process.stderr.write(`invalid configuration: ${err.message}\n`);
+    process.exit(2);
+  }
+  const taskStore = guardAvailability(createPgTaskStore(pg, renderListing), isUnavailableError);
+  const listing: ListingExecutor = { list: taskStore.tasks.list, listJson: taskStore.tasks.listJson, close: async () => {} };
+  return {
+    kind: 'postgres', store: guardAvailability(createPgStore(pg), isUnavailableError), taskStore, listing,
+    // Live updates are in-process only for now (the feed's reads are synchronous SQLite statements).
+    taskFeed: noTaskFeed,
+    ping: () => pingDatabase(pg, 2000),
+    close: async () => {
+      await pg.$client.end({ timeout: 2 });
+    },
+  };
 }
 
 /** Composition root: config → db + migrations → app.listen → background work → clean shutdown. */
@@ -51,8 +117,8 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel, { service: 'mj-gateway' });
   const clock = systemClock;
-  const db = openDatabase(config.databasePath);
-  const store = createSqliteStore(db);
+  const backend = config.databaseUrl ? await openPgBackend(config, config.databaseUrl) : openSqliteBackend(config, logger, clock);
+  const { store, listing } = backend;
   let options: OptionsStore;
   try {
     options = await OptionsStore.bootstrap(store.options, config.optionOverrides);
@@ -68,24 +134,20 @@ async function main(): Promise<void> {
     process.exit(2);
   }
 
-  // Opened after the migrations above, so the workers' read-only connections see the final schema.
-  const listing: ListingExecutor = config.readWorkers > 0 && isSharedFile(config.databasePath)
-    ? routedListing(inThreadListing(db), new ListingPool({ path: config.databasePath, size: config.readWorkers, logger }))
-    : inThreadListing(db);
-
   let listeningPort = config.port;
   let poller: Poller | null = null;
   const deps: AppDeps = {
-    store, database: 'sqlite', taskStore: createSqliteTaskStore(db, listing), config, listing, logger, clock, options, metrics: createMetrics(),
+    store, database: backend.kind, taskStore: backend.taskStore, config, listing, logger, clock, options, metrics: createMetrics(),
     serverAddress: () => config.serverAddress ?? `http://localhost:${listeningPort}`,
     fetch: globalThis.fetch,
     pollerRole: () => poller?.role() ?? 'off',
     imageStore,
-    taskFeed: new InProcessTaskFeed(createSqliteFeedReads(db), clock, { changeWindowMs: changeWindowOf(config) }),
+    taskFeed: backend.taskFeed,
+    databaseHealthy: backend.ping,
     startedAt: clock.now(),
     version: pkg.version,
   };
-  const app = listenOrExit(createApp(deps), config, db);
+  const app = listenOrExit(createApp(deps), config, () => void backend.close());
   listeningPort = app.server?.port ?? config.port;
   // After listen (so a start on a busy port creates nothing) and first thing after it: SQLite's
   // store writes before its promise settles, so no request is served before root exists.
@@ -95,7 +157,7 @@ async function main(): Promise<void> {
     // With DEMO the banner prints it, so it still appears once.
     console.log(`root user created; access token (shown once): ${root.generatedToken}`);
   }
-  logger.info('listening', { host: config.host, port: listeningPort, database: config.databasePath });
+  logger.info('listening', { host: config.host, port: listeningPort, database: backend.kind === 'sqlite' ? config.databasePath : 'postgres' });
   console.log(`mj-gateway listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${listeningPort}`);
 
   const demo = config.demo ? await startDemo(deps) : null;
@@ -121,8 +183,7 @@ async function main(): Promise<void> {
     await poller?.stop();
     await webhooks.stop();
     await demo?.stop();
-    await listing.close();
-    db.$client.close();
+    await backend.close();
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -11,7 +11,9 @@ export type AppErrorKind =
   | 'UNAVAILABLE'
   | 'UPSTREAM'
   | 'TIMEOUT'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  /** The database cannot be reached (PostgreSQL down): `database unavailable`, HTTP 503. */
+  | 'DATABASE';
 
 export class AppError extends Error {
   constructor(
@@ -35,4 +37,8 @@ export const HTTP_STATUS_OF: Record<AppErrorKind, number> = {
   UPSTREAM: 502,
   TIMEOUT: 504,
   RATE_LIMITED: 429,
+  DATABASE: 503,
 };
+
+/** The one message of an unreachable database, on every surface. */
+export const DATABASE_UNAVAILABLE = 'database unavailable';

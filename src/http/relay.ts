@@ -13,7 +13,7 @@ import { relayAuthError, relayError } from './errors.ts';
 import { requestIdOf } from './request-id.ts';
 
 /** The numeric midjourney-proxy code of a local refusal: 3 no channel, 5 upstream trouble, else 4. */
-const MJ_CODE_OF: Partial<Record<AppErrorKind, number>> = { UNAVAILABLE: 3, UPSTREAM: 5, TIMEOUT: 5 };
+const MJ_CODE_OF: Partial<Record<AppErrorKind, number>> = { UNAVAILABLE: 3, UPSTREAM: 5, TIMEOUT: 5, DATABASE: 5 };
 
 type Set = { status?: number | string; headers: Record<string, string | number> };
 
@@ -49,6 +49,8 @@ export function relayRoutes(deps: AppDeps) {
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       set.status = HTTP_STATUS_OF[err.kind];
+      // An unreachable database is no key error: the relay's own envelope, as for any other request.
+      if (err.kind === 'DATABASE') return relayError(MJ_CODE_OF.DATABASE ?? 5, err.message);
       return relayAuthError(err.message, err.code ?? 'invalid_api_key');
     }
     try {

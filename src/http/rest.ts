@@ -5,7 +5,7 @@ import { ZodError } from 'zod';
 import { authenticateManagement, managementCredentials } from '../auth/management.ts';
 import { ROLE } from '../db/schema/index.ts';
 import type { AppDeps } from '../deps.ts';
-import { AppError, HTTP_STATUS_OF } from '../domain/errors.ts';
+import { AppError, DATABASE_UNAVAILABLE, HTTP_STATUS_OF } from '../domain/errors.ts';
 import { allTaskQuerySchema, selfTaskQuerySchema } from '../domain/task-query.ts';
 import { allFilter, selfFilter } from '../domain/tasks.ts';
 import { createCallerFactory, createContextInner, zodMessage } from '../trpc/init.ts';
@@ -87,5 +87,7 @@ export function restRoutes(deps: AppDeps) {
     .get('/api/mj', all, { parse: 'none' })
     .get('/api/mj/', all, { parse: 'none' })
     .get('/api/status', status, { parse: 'none' })
-    .get('/healthz', () => new Response('ok', { headers: { 'content-type': 'text/plain' } }));
+    .get('/healthz', async () => (!deps.databaseHealthy || (await deps.databaseHealthy())
+      ? new Response('ok', { headers: { 'content-type': 'text/plain' } })
+      : Response.json(managementError(DATABASE_UNAVAILABLE), { status: 503 })));
 }

@@ -67,6 +67,7 @@ const TRPC_CODE_OF: Record<AppErrorKind, TRPC_ERROR_CODE_KEY> = {
   UPSTREAM: 'BAD_GATEWAY',
   TIMEOUT: 'GATEWAY_TIMEOUT',
   RATE_LIMITED: 'TOO_MANY_REQUESTS',
+  DATABASE: 'SERVICE_UNAVAILABLE',
 };
 
 /** Domain errors become tRPC errors with the code of the one table above. */

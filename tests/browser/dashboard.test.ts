@@ -156,7 +156,9 @@ describe('dashboard', () => {
     ).get(), 'the upscale task');
     await waitFor(async () => (await progressValue(page, upscale.mj_id)) !== null, 'the upscale row');
     finishUpstream();
-    await waitFor(async () => (await progressValue(page, upscale.mj_id)) === 100, 'the upscale at 100%', STEP_MS);
+    // The poller writes it first (the database says so), then the live feed moves the page.
+    await waitFor(() => srv.db.$client.query<{ progress: string }, [string]>('SELECT progress FROM tasks WHERE mj_id = ?').get(upscale.mj_id)?.progress === '100%', 'the upscale written at 100%', STEP_MS);
+    await waitFor(async () => (await progressValue(page, upscale.mj_id)) === 100, 'the upscale at 100% on the page', STEP_MS);
     await page.emulateMedia({ reducedMotion: 'reduce' });
     await page.screenshot({ path: join(SHOTS, 'dashboard-desktop.png') });
   }, BUDGET);

@@ -61,6 +61,7 @@ describe('config', () => {
     ['POLL_BATCH_SIZE', '1.5'], ['TASK_TIMEOUT_MS', 'soon'], ['UPSTREAM_TIMEOUT_MS', '0'], ['SERVER_ADDRESS', 'not a url'],
     ['SERVER_ADDRESS', 'ftp://x.example'], ['UPDATE_TASK', 'maybe'], ['IMAGE_FETCH_ALLOW_PRIVATE', '2'], ['DEMO', 'on?'],
     ['LOG_LEVEL', 'verbose'], ['INITIAL_ROOT_ACCESS_TOKEN', 'short'], ['METRICS_PUBLIC', 'sometimes'],
+    ['DATABASE_POOL_SIZE', '0'], ['DATABASE_POOL_SIZE', 'many'],
   ];
   for (const [name, value] of bad) {
     test(`invalid ${name}=${value} names the variable`, () => {
@@ -87,20 +88,24 @@ describe('config', () => {
   });
 });
 
-describe('DATABASE_URL before the PostgreSQL backend is wired', () => {
-  test('a set DATABASE_URL stops start-up with one line naming it, exit 2, never echoing the URL', async () => {
-    expect(() => loadConfig({ DATABASE_URL: 'postgres://u:pw@h/db' })).toThrow(ConfigError);
-    expect(loadConfig({ DATABASE_URL: ' ' }).databasePath).toBe('./data/mj-gateway.db');
-    const proc = Bun.spawn(['bun', 'src/index.ts'], {
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: 'postgres://user:s3cret-pw@db.example/mj' }, stdout: 'pipe', stderr: 'pipe',
-    });
-    const code = await proc.exited;
-    const err = (await new Response(proc.stderr).text()).trim();
-    expect(code).toBe(2);
-    expect(err).toStartWith('invalid configuration: DATABASE_URL: ');
-    expect(err).not.toContain('s3cret-pw');
-    expect(err.split('\n')).toHaveLength(1);
-  });
+describe('DATABASE_URL (PostgreSQL)', () => {
+  test('read with its pool size; an unusable URL stops start-up with one line naming it, exit 2, never the password', async () => {
+    const c = loadConfig({ DATABASE_URL: 'postgres://u:pw@h/db', DATABASE_POOL_SIZE: '7' });
+    expect([c.databaseUrl, c.databasePoolSize]).toEqual(['postgres://u:pw@h/db', 7]);
+    expect(loadConfig({ DATABASE_URL: ' ' }).databaseUrl).toBeNull();
+    expect(loadConfig({}).databasePoolSize).toBe(10);
+    for (const url of ['postgres://user:s3cret-pw@127.0.0.1:1/mj', 'mysql://user:s3cret-pw@h/x']) {
+      const proc = Bun.spawn(['bun', 'src/index.ts'], {
+        env: { PATH: process.env.PATH ?? '', PORT: '0', DATABASE_URL: url }, stdout: 'pipe', stderr: 'pipe',
+      });
+      const code = await proc.exited;
+      const err = (await new Response(proc.stderr).text()).trim();
+      expect(code).toBe(2);
+      expect(err).toStartWith('invalid configuration: DATABASE_URL');
+      expect(err).not.toContain('s3cret-pw');
+      expect(err.split('\n')).toHaveLength(1);
+    }
+  }, 30_000);
 });
 
 describe('simulator config', () => {
