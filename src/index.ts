@@ -7,6 +7,8 @@ import { createSqliteStore } from './db/sqlite/store.ts';
 import { openDatabase } from './db/client.ts';
 import { DatabaseUrlError, openPgDatabase, type PgDB } from './db/pg/client.ts';
 import { isUnavailableError, pingDatabase } from './db/pg/health.ts';
+import { onTaskChanges } from './db/pg/notify.ts';
+import { createPgFeedReads } from './db/pg/task-reads.ts';
 import { createPgStore } from './db/pg/store.ts';
 import { createPgTaskStore } from './db/pg/task-store.ts';
 import type { DatabaseKind } from './domain/lease.ts';
@@ -24,7 +26,7 @@ import { createMetrics } from './lib/metrics.ts';
 import { openImageStore } from './images/folder-store.ts';
 import type { ImageStore } from './images/store.ts';
 import { createSqliteFeedReads } from './db/sqlite/feed-reads.ts';
-import { changeWindowOf, InProcessTaskFeed, noTaskFeed, type TaskFeed } from './domain/task-feed.ts';
+import { changeWindowOf, InProcessTaskFeed, type TaskFeed } from './domain/task-feed.ts';
 import { bootstrapRoot } from './domain/users.ts';
 import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/logger.ts';
@@ -81,7 +83,7 @@ function openSqliteBackend(config: Config, logger: Logger, clock: Clock): Backen
  * store method answering `database unavailable` (503) while the server cannot be reached. An
  * unusable URL stops start-up with one line naming DATABASE_URL (never its password), exit 2.
  */
-async function openPgBackend(config: Config, url: string): Promise<Backend> {
+async function openPgBackend(config: Config, url: string, logger: Logger, clock: Clock): Promise<Backend> {
   let pg: PgDB;
   try {
     pg = await openPgDatabase(url, { poolSize: config.databasePoolSize });
@@ -92,12 +94,17 @@ async function openPgBackend(config: Config, url: string): Promise<Backend> {
   }
   const taskStore = guardAvailability(createPgTaskStore(pg, renderListing), isUnavailableError);
   const listing: ListingExecutor = { list: taskStore.tasks.list, listJson: taskStore.tasks.listJson, close: async () => {} };
+  // Live updates across replicas: the task store NOTIFYs the ids of every write in its
+  // transaction; each replica feeds what it hears (its own writes included) to its local feed.
+  const taskFeed = new InProcessTaskFeed(createPgFeedReads(pg), clock, { changeWindowMs: changeWindowOf(config) });
+  const unlisten = await onTaskChanges(pg, (ids) => taskFeed.publish(ids), {
+    onError: (err) => logger.warn('task change listener failed', { error: err instanceof Error ? err.message : String(err) }),
+  });
   return {
-    kind: 'postgres', store: guardAvailability(createPgStore(pg), isUnavailableError), taskStore, listing,
-    // Live updates are in-process only for now (the feed's reads are synchronous SQLite statements).
-    taskFeed: noTaskFeed,
+    kind: 'postgres', store: guardAvailability(createPgStore(pg), isUnavailableError), taskStore, listing, taskFeed,
     ping: () => pingDatabase(pg, 2000),
     close: async () => {
+      await unlisten().catch(() => {});
       await pg.$client.end({ timeout: 2 });
     },
   };
@@ -117,7 +124,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel, { service: 'mj-gateway' });
   const clock = systemClock;
-  const backend = config.databaseUrl ? await openPgBackend(config, config.databaseUrl) : openSqliteBackend(config, logger, clock);
+  const backend = config.databaseUrl ? await openPgBackend(config, config.databaseUrl, logger, clock) : openSqliteBackend(config, logger, clock);
   const { store, listing } = backend;
   let options: OptionsStore;
   try {

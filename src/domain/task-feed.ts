@@ -8,9 +8,9 @@ import { randomAlphanumeric } from '../lib/ids.ts';
  * `mj.onTaskUpdate`) receive the current rows, in order, each with an event id that a
  * reconnecting client hands back to miss nothing.
  *
- * This is the interface the domain needs; `InProcessTaskFeed` serves one process (SQLite). A
- * PostgreSQL implementation would `NOTIFY` the ids in `publish` and feed every replica's
- * subscribers from `LISTEN`, with the same event-id rules.
+ * This is the interface the domain needs; `InProcessTaskFeed` serves one process. On PostgreSQL
+ * the task store `NOTIFY`s the ids of every write inside its transaction and each replica feeds
+ * its `LISTEN`ed ids into its own InProcessTaskFeed, so a page on any replica sees every write.
  */
 export interface TaskFeed {
   /** Tasks whose rows changed (ids may repeat or be unchanged: the feed drops what did not move). */
@@ -22,16 +22,20 @@ export interface TaskFeed {
   subscribe(scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal): AsyncGenerator<TaskFeedEvent>;
 }
 
+type MaybePromise<T> = T | Promise<T>;
+type Fingerprint = { id: number; user_id: number; fp: string };
+
 /**
- * The reads InProcessTaskFeed makes (src/db/sqlite/feed-reads.ts). Synchronous: publish reads
- * the fingerprints right after the writer's commit, in publish order.
+ * The reads InProcessTaskFeed makes: synchronous on SQLite (src/db/sqlite/feed-reads.ts: publish
+ * reads the fingerprints right after the writer's commit), asynchronous on PostgreSQL
+ * (src/db/pg/task-reads.ts), where publishes are then applied one after another, in call order.
  */
 export interface TaskFeedReads {
   /** Fingerprints of these tasks (ids that exist). */
-  fingerprints(taskIds: readonly number[]): Array<{ id: number; user_id: number; fp: string }>;
-  row(id: number): TaskRow | null;
+  fingerprints(taskIds: readonly number[]): MaybePromise<Fingerprint[]>;
+  row(id: number): MaybePromise<TaskRow | null>;
   /** Tasks submitted at or after `windowStart` and updated at or after `since`, newest change first, at most `limit`. */
-  replay(userId: number | null, windowStart: number, since: number, limit: number): TaskRow[];
+  replay(userId: number | null, windowStart: number, since: number, limit: number): MaybePromise<TaskRow[]>;
 }
 
 export interface TaskFeedEvent {
@@ -85,10 +89,22 @@ export class InProcessTaskFeed implements TaskFeed {
     this.replayLimit = Math.max(1, opts.replayLimit ?? 1000);
   }
 
+  /** Asynchronous reads: the publishes not applied yet, in call order. */
+  private applying: Promise<void> = Promise.resolve();
+
   publish(taskIds: readonly number[]): void {
     if (taskIds.length === 0) return;
     const time = this.clock.now();
     const rows = this.reads.fingerprints(taskIds);
+    if (rows instanceof Promise) {
+      // A failed read (the database away) drops that publish only; later ones still apply.
+      this.applying = this.applying.then(() => rows).then((r) => this.record(r, time), () => {});
+      return;
+    }
+    this.record(rows, time);
+  }
+
+  private record(rows: readonly Fingerprint[], time: number): void {
     for (const r of rows) {
       if (this.seen.get(r.id) === r.fp) continue;
       this.seen.delete(r.id);
@@ -126,14 +142,14 @@ export class InProcessTaskFeed implements TaskFeed {
           // generator is suspended, which would shift entries past a live index.
           const missed = this.buffer.filter((c) => c.seq > from.seq && c.seq <= last && matches(c));
           for (const c of missed) {
-            const row = this.row(c.taskId);
+            const row = await this.row(c.taskId);
             if (row) yield { eventId: this.idOf(c.seq, c.time), row };
           }
         } else {
           // Older than the buffer or from a previous process: the rows changed since, from the DB.
           const since = from.time - REPLAY_SLACK_MS;
           const windowStart = since - this.opts.changeWindowMs;
-          const rows = this.reads.replay(scope.userId, windowStart, since, this.replayLimit);
+          const rows = await this.reads.replay(scope.userId, windowStart, since, this.replayLimit);
           const head = this.idOf(last, this.clock.now());
           // The newest changes when there are more than the limit (a task's latest state is what a
           // page needs), sent oldest first.
@@ -151,7 +167,7 @@ export class InProcessTaskFeed implements TaskFeed {
         pending.delete(c.taskId);
         if (c.seq <= last) continue;
         last = c.seq;
-        const row = this.row(c.taskId);
+        const row = await this.row(c.taskId);
         if (row) yield { eventId: this.idOf(c.seq, c.time), row };
       }
     } finally {
@@ -169,7 +185,7 @@ export class InProcessTaskFeed implements TaskFeed {
     return `${this.boot}-${seq}-${time}`;
   }
 
-  private row(id: number): TaskRow | null {
+  private row(id: number): MaybePromise<TaskRow | null> {
     return this.reads.row(id);
   }
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
 import type { AppRouter } from '../../src/trpc/routers/index.ts';
+import { gatewayLinks } from '../../src/web/links.ts';
 import { tempPg, type TempPg } from '../helpers/pg.ts';
 import { waitFor } from '../helpers/server.ts';
 
@@ -64,11 +65,11 @@ function imagine(g: Gateway, key: string, prompt: string): Promise<Response> {
   });
 }
 
-async function newUser(g: Gateway, username: string, quota: number): Promise<{ id: number; key: string }> {
+async function newUser(g: Gateway, username: string, quota: number): Promise<{ id: number; key: string; accessToken: string }> {
   const user = await client(g, ROOT).admin.user.create.mutate({ username, quota });
   const headers = { authorization: `Bearer ${user.access_token}`, 'new-api-user': String(user.id) };
   const token = await client(g, headers).token.create.mutate({ name: 'k', unlimited_quota: true });
-  return { id: user.id, key: token.key };
+  return { id: user.id, key: token.key, accessToken: user.access_token };
 }
 
 let a: Gateway;
@@ -130,6 +131,23 @@ describe('three replicas on one PostgreSQL database', () => {
     for (const r of refunds) expect(r.n).toBe(1);
     const [row] = await pg.db.$client<{ quota: number }[]>`SELECT quota FROM users WHERE id = ${u.id}`;
     expect(row!.quota).toBe(3 * PRICE);
+  });
+
+  test('live updates cross replicas: a page connected to one sees a task submitted through another move to 100%', async () => {
+    const u = await newUser(a, 'live', 2 * PRICE);
+    const seen: Array<{ mj_id: string; progress: string }> = [];
+    let ready!: () => void;
+    const started = new Promise<void>((r) => (ready = r));
+    const live = createTRPCClient<AppRouter>({ links: gatewayLinks({ url: a.url, token: u.accessToken, userId: u.id }) });
+    const sub = live.mj.onTaskUpdate.subscribe({}, { onStarted: () => ready(), onData: ({ data }) => seen.push(data) });
+    try {
+      await started;
+      const res = await imagine(c, u.key, 'seen from another replica');
+      const id = ((await res.json()) as { result: string }).result;
+      await waitFor(() => seen.some((e) => e.mj_id === id && e.progress === '100%'), 'the task at 100% on replica a', 15_000);
+    } finally {
+      sub.unsubscribe();
+    }
   });
 
   test('an option changed through one replica is in force on another within 2 s', async () => {
