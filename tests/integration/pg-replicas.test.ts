@@ -182,6 +182,13 @@ describe('three replicas on one PostgreSQL database', () => {
       const [r] = await pg.db.$client<{ status: string }[]>`SELECT status FROM tasks WHERE mj_id = ${id}`;
       return r?.status === 'SUCCESS';
     }, 'the task finishes', 15_000);
+    // Its image comes through any replica's forwarder, and a fetch of the task answers there too.
+    const image = await fetch(`${others[0]!.url}/mj/image/${id}`);
+    expect(image.status).toBe(200);
+    expect(image.headers.get('content-type')).toBe('image/png');
+    expect((await image.arrayBuffer()).byteLength).toBeGreaterThan(0);
+    const fetched = await fetch(`${others[0]!.url}/mj/task/${id}/fetch`, { headers: { authorization: `Bearer ${u.key}` } });
+    expect(((await fetched.json()) as { status: string }).status).toBe('SUCCESS');
   });
 
   test('the books balance for every user: quota = granted − consumed + refunded', async () => {
