@@ -5,6 +5,15 @@ import { fmtCount, progress } from './log.ts';
 import { REPO_ROOT, type Child } from './procs.ts';
 import { CHANNELS, HEAVY_API_KEY, HEAVY_USER, OTHER_USERS, ROOT_TOKEN, SPACING_MS, T0 } from './seed.ts';
 
+/** Relay key (without `sk-`) of other user `u` (0-based), 48 alphanumerics; funded in submit databases. */
+export function otherApiKey(u: number): string {
+  return `benchkey${'0'.repeat(39)}${String.fromCharCode(98 + u)}`;
+}
+
+/** Every funded relay key of a submit database: the heavy user's, then one per other user. */
+export const SUBMIT_KEYS: readonly string[] = [HEAVY_API_KEY, ...Array.from({ length: OTHER_USERS }, (_, u) => otherApiKey(u))];
+const FUNDS = 1_000_000_000_000_000;
+
 /**
  * PostgreSQL for the bench (SPEC §12, §13): a private cluster (scripts/pg-cluster.sh) for the run,
  * one database per use, migrated by the product's own migrator and seeded with set-based inserts
@@ -79,7 +88,9 @@ export async function createPgDatabase(cluster: PgCluster, name: string, channel
              (${HEAVY_USER.id}, 'heavy', 'Heavy user', 1, 1, ${HEAVY_USER.token}, 1000000000000000, ${now})`;
     for (let u = 0; u < OTHER_USERS; u++) {
       await sql`INSERT INTO users (id, username, role, status, access_token, quota, created_time)
-        VALUES (${3 + u}, ${`user${3 + u}`}, 1, 1, ${`bench-user-${3 + u}-token-000000000000000000`}, 0, ${now})`;
+        VALUES (${3 + u}, ${`user${3 + u}`}, 1, 1, ${`bench-user-${3 + u}-token-000000000000000000`}, ${FUNDS}, ${now})`;
+      await sql`INSERT INTO tokens (id, user_id, name, key, status, remain_quota, unlimited_quota, expired_time, created_time)
+        VALUES (${2 + u}, ${3 + u}, 'bench', ${otherApiKey(u)}, 1, ${FUNDS}, false, -1, ${now})`;
     }
     await sql`INSERT INTO tokens (id, user_id, name, key, status, remain_quota, unlimited_quota, expired_time, created_time)
       VALUES (1, ${HEAVY_USER.id}, 'bench', ${HEAVY_API_KEY}, 1, 1000000000000000, false, -1, ${now})`;
@@ -105,7 +116,7 @@ const BATCH = 100_000;
 export async function seedPgTasks(url: string, total: number): Promise<void> {
   const sql = connect(url);
   const started = performance.now();
-  const words = `ARRAY[${WORDS.map((w) => `'${w}'`).join(',')}]`;
+  const words = `(ARRAY[${WORDS.map((w) => `'${w}'`).join(',')}])`;
   try {
     for (let from = 0; from < total; from += BATCH) {
       const to = Math.min(total, from + BATCH) - 1;

@@ -2,10 +2,11 @@ import { join } from 'node:path';
 import type { BenchContext } from '../context.ts';
 import { bestLatencies, bestRates, getter, poster, runLoad, type Exchange } from '../load.ts';
 import { fmtCount, progress } from '../log.ts';
-import { pgCluster, createPgDatabase, pgRangeCount, seedPgTasks } from '../pg-seed.ts';
+import { Database } from 'bun:sqlite';
+import { createPgDatabase, otherApiKey, pgCluster, pgRangeCount, seedPgTasks, SUBMIT_KEYS } from '../pg-seed.ts';
 import { spawnProduct, spawnSimulator, type Child } from '../procs.ts';
 import type { Measurement } from '../report.ts';
-import { freshDatabase, HEAVY_API_KEY, ROOT_TOKEN } from '../seed.ts';
+import { freshDatabase, HEAVY_API_KEY, OTHER_USERS, ROOT_TOKEN } from '../seed.ts';
 import { deepShapes, filterShapes, rangeShapes, type Shape } from './shapes.ts';
 
 /**
@@ -91,13 +92,26 @@ async function listingRows(ctx: BenchContext): Promise<Measurement[]> {
 
 let seq = 0;
 const body = () => ({ prompt: `a lighthouse in a storm, oil painting #${seq++}` });
-const KEY_HEADERS = { authorization: `Bearer sk-${HEAVY_API_KEY}` };
 
-/** Submits spread round-robin over several replicas. */
-function roundRobin(urls: readonly string[]): Exchange {
-  const exchanges = urls.map((u) => poster(`${u}/mj/submit/imagine`, KEY_HEADERS, body));
+/** Submits spread round-robin over several replicas and several users' keys. */
+function roundRobin(urls: readonly string[], keys: readonly string[]): Exchange {
+  const exchanges = urls.flatMap((u) => keys.map((k) => poster(`${u}/mj/submit/imagine`, { authorization: `Bearer sk-${k}` }, body)));
   let k = 0;
   return () => (exchanges[k++ % exchanges.length] as Exchange)();
+}
+
+/** The other users' keys, funded, in the SQLite comparison database too. */
+function fundSqliteKeys(path: string): void {
+  const db = new Database(path);
+  try {
+    for (let u = 0; u < OTHER_USERS; u++) {
+      db.run('UPDATE users SET quota = 1000000000000000 WHERE id = ?', [3 + u]);
+      db.run(`INSERT INTO tokens (id, user_id, name, key, status, remain_quota, unlimited_quota, expired_time, created_time)
+        VALUES (?, ?, 'bench', ?, 1, 1000000000000000, 0, -1, ?)`, [2 + u, 3 + u, otherApiKey(u), Date.now()]);
+    }
+  } finally {
+    db.close();
+  }
 }
 
 async function submitRows(ctx: BenchContext): Promise<Measurement[]> {
@@ -111,24 +125,35 @@ async function submitRows(ctx: BenchContext): Promise<Measurement[]> {
   const replicas = await Promise.all([0, 1, 2].map((i) => pgProduct(ctx, `pg-replica-${i}`, shared)));
   const one = await pgProduct(ctx, 'pg-single', single);
   const sqlitePath = freshDatabase(ctx.runDir, 'pg-cmp-sqlite', channels);
+  fundSqliteKeys(sqlitePath);
   const lite = ctx.own(await spawnProduct({ name: 'sqlite-cmp', databasePath: sqlitePath, rootToken: ROOT_TOKEN, imageCacheDir: join(ctx.runDir, 'images-sqlite-cmp') }));
   const { concurrency, loadMs, rounds } = ctx.settings;
-  const names = ['3 pg replicas', '1 pg replica', '1 sqlite product'];
-  const exchanges = [roundRobin(replicas.map((r) => r.url)), roundRobin([one.url]), roundRobin([lite.url])];
+  const users = SUBMIT_KEYS.length;
+  const names = [`3 pg replicas, ${users} users`, `1 pg replica, ${users} users`, `1 sqlite product, ${users} users`, '3 pg replicas, 1 user', '1 pg replica, 1 user'];
+  const urls3 = replicas.map((r) => r.url);
+  const exchanges = [
+    roundRobin(urls3, SUBMIT_KEYS), roundRobin([one.url], SUBMIT_KEYS), roundRobin([lite.url], SUBMIT_KEYS),
+    roundRobin(urls3, [HEAVY_API_KEY]), roundRobin([one.url], [HEAVY_API_KEY]),
+  ];
   for (const ex of exchanges) await runLoad(ex, { concurrency, durationMs: 300, maxCount: 5_000 });
   progress(`pg: submit throughput, ${concurrency} clients`);
-  const [three, single1, sqlite1] = await bestRates(exchanges, rounds, { concurrency, durationMs: loadMs, maxCount: 100_000 }, (i, res) => {
+  const [three, single1, sqlite1, threeHot, singleHot] = await bestRates(exchanges, rounds, { concurrency, durationMs: loadMs, maxCount: 100_000 }, (i, res) => {
     progress(`  ${names[i]}: ${fmtCount(res.count)} submits in ${(res.elapsedMs / 1000).toFixed(1)} s → ${fmtCount(Math.round(res.rate))}/s`);
   });
-  if (!three || !single1 || !sqlite1) throw new Error('missing load result');
+  if (!three || !single1 || !sqlite1 || !threeHot || !singleHot) throw new Error('missing load result');
   return [
     pgRow(ctx, {
-      id: 'pg.submit.replicas', label: `relay submit throughput, 3 replicas round-robin (${concurrency} clients)`, product: three.rate, baseline: single1.rate,
+      id: 'pg.submit.replicas', label: `relay submit throughput, 3 replicas round-robin, ${users} users (${concurrency} clients)`, product: three.rate, baseline: single1.rate,
       unit: 'req/s', baselineLabel: '1 replica, same PostgreSQL server', goal: { kind: 'ratio-min', value: 2 },
       note: `this machine has ${navigator.hardwareConcurrency} cores: the 3 replicas share them with PostgreSQL, the simulator and the load generator, so the ratio is bounded by the CPUs, not by the database`,
     }),
     pgRow(ctx, {
-      id: 'pg.submit.vs-sqlite', label: `relay submit throughput, 1 PostgreSQL replica (${concurrency} clients)`, product: single1.rate, baseline: sqlite1.rate,
+      id: 'pg.submit.replicas.one-user', label: `relay submit throughput, 3 replicas round-robin, 1 user (${concurrency} clients)`, product: threeHot.rate, baseline: singleHot.rate,
+      unit: 'req/s', baselineLabel: '1 replica, 1 user', goal: { kind: 'info' },
+      note: 'every submit of one user charges the same user and token rows, so they queue on those row locks whatever the replica count',
+    }),
+    pgRow(ctx, {
+      id: 'pg.submit.vs-sqlite', label: `relay submit throughput, 1 PostgreSQL replica, ${users} users (${concurrency} clients)`, product: single1.rate, baseline: sqlite1.rate,
       unit: 'req/s', baselineLabel: '1 product on SQLite', goal: { kind: 'info' },
     }),
   ];
