@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchContext } from '../context.ts';
 import { bestLatencies, bestRates, getter, poster, runLoad, type Exchange } from '../load.ts';
@@ -114,6 +115,17 @@ function fundSqliteKeys(path: string): void {
   }
 }
 
+/** Busy and total jiffies of all CPUs so far (Linux /proc/stat), to tell a CPU-bound machine. */
+function cpuTimes(): { busy: number; total: number } {
+  try {
+    const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
+  } catch {
+    return { busy: Number.NaN, total: Number.NaN };
+  }
+}
+
 async function submitRows(ctx: BenchContext): Promise<Measurement[]> {
   const cluster = await pgCluster(ctx);
   progress('pg: submit: starting simulator, 3 PostgreSQL replicas, 1 PostgreSQL replica and 1 SQLite product');
@@ -137,20 +149,23 @@ async function submitRows(ctx: BenchContext): Promise<Measurement[]> {
   ];
   for (const ex of exchanges) await runLoad(ex, { concurrency, durationMs: 300, maxCount: 5_000 });
   progress(`pg: submit throughput, ${concurrency} clients`);
+  const cpu0 = cpuTimes();
   const [three, single1, sqlite1, threeHot, singleHot] = await bestRates(exchanges, rounds, { concurrency, durationMs: loadMs, maxCount: 100_000 }, (i, res) => {
     progress(`  ${names[i]}: ${fmtCount(res.count)} submits in ${(res.elapsedMs / 1000).toFixed(1)} s → ${fmtCount(Math.round(res.rate))}/s`);
   });
   if (!three || !single1 || !sqlite1 || !threeHot || !singleHot) throw new Error('missing load result');
+  const cpu1 = cpuTimes();
+  const busyPct = Math.round(((cpu1.busy - cpu0.busy) / (cpu1.total - cpu0.total)) * 100);
   return [
     pgRow(ctx, {
       id: 'pg.submit.replicas', label: `relay submit throughput, 3 replicas round-robin, ${users} users (${concurrency} clients)`, product: three.rate, baseline: single1.rate,
       unit: 'req/s', baselineLabel: '1 replica, same PostgreSQL server', goal: { kind: 'ratio-min', value: 2 },
-      note: `this machine has ${navigator.hardwareConcurrency} cores: the 3 replicas share them with PostgreSQL, the simulator and the load generator, so the ratio is bounded by the CPUs, not by the database`,
+      note: `CPUs ${busyPct}% busy over the submit rounds: on this ${navigator.hardwareConcurrency}-core machine the 3 replicas share the same cores with PostgreSQL, the simulator and the load generator, so this ratio is bounded by the machine, not by the database`,
     }),
     pgRow(ctx, {
       id: 'pg.submit.replicas.one-user', label: `relay submit throughput, 3 replicas round-robin, 1 user (${concurrency} clients)`, product: threeHot.rate, baseline: singleHot.rate,
       unit: 'req/s', baselineLabel: '1 replica, 1 user', goal: { kind: 'info' },
-      note: 'every submit of one user charges the same user and token rows, so they queue on those row locks whatever the replica count',
+      note: 'all submits charge the same user and token rows (SQLite\'s submit row uses this one key)',
     }),
     pgRow(ctx, {
       id: 'pg.submit.vs-sqlite', label: `relay submit throughput, 1 PostgreSQL replica, ${users} users (${concurrency} clients)`, product: single1.rate, baseline: sqlite1.rate,
