@@ -10,7 +10,7 @@ const base: Measurement = {
 };
 
 describe('bench arguments', () => {
-  test('defaults run every group, full size, no JSON file', () => {
+  test('defaults run every group but pg, full size, no JSON file', () => {
     expect(parseArgs([])).toEqual({ quick: false, only: [...DEFAULT_GROUPS], out: null, help: false });
     // The PostgreSQL group starts its own cluster: only when asked for.
     expect(DEFAULT_GROUPS).not.toContain('pg');
