@@ -37,7 +37,7 @@ export function settingsFor(quick: boolean): Settings {
     : { large: 1_000_000, small: 10_000, rounds: 3, latencyCount: 80, latencyMs: 800, concurrency: 32, loadMs: 3000, pollerTasks: 10_000, pollerRounds: 3, streamBytes: 1024 * 1024 * 1024, relayCount: 400 };
 }
 
-/** A storage backend the product can run on; PostgreSQL is the next one (SPEC §13). */
+/** The storage backend of the shared measures; the `pg` group (measures/pg.ts) runs its own PostgreSQL rows. */
 export interface Backend {
   name: 'sqlite';
   /** Environment that points the product at this database. */

@@ -9,6 +9,7 @@ import { BenchContext, settingsFor } from './context.ts';
 import { fmtCount, progress } from './log.ts';
 import { imageMeasures } from './measures/image.ts';
 import { deepPageMeasures, listingMeasures, timeRangeMeasures } from './measures/listing.ts';
+import { pgMeasures } from './measures/pg.ts';
 import { pollerMeasures } from './measures/poller.ts';
 import { relayLatencyMeasures, submitMeasures } from './measures/submit.ts';
 import { healthzMeasures, throughputMeasures } from './measures/throughput.ts';
@@ -24,6 +25,7 @@ const RUNNERS: Record<MeasureGroup, (ctx: BenchContext) => Promise<Measurement[]
   submit: submitMeasures,
   'relay-latency': relayLatencyMeasures,
   healthz: healthzMeasures,
+  pg: pgMeasures,
 };
 
 function machine(): Record<string, string | number> {
@@ -83,6 +85,7 @@ async function main(): Promise<number> {
   process.stdout.write(`\n${formatTable(rows)}\n\n${notes ? `${notes}\n\n` : ''}`);
   process.stdout.write(`${s.pass} pass, ${s.fail} fail, ${s.error} error, ${s.info} context · ${m.cores} × ${m.cpu}, ${m.memory_gb} GB, bun ${m.bun} · `
     + `${fmtCount(settings.large)} vs ${fmtCount(settings.small)} tasks · load average ${m.load_average_at_start} → ${m.load_average_at_end} · ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+  if (!args.only.includes('pg')) process.stdout.write(`PostgreSQL rows (SPEC §13) run apart: bun run bench --only pg [--quick]\n`);
   if (args.out) {
     writeFileSync(args.out, `${reportJson(report)}\n`);
     progress(`wrote ${args.out}`);

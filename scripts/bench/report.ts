@@ -21,7 +21,7 @@ export interface Measurement {
   id: string;
   /** What a reader sees in the table. */
   label: string;
-  /** Storage the product ran on (`sqlite`; PostgreSQL rows come later). */
+  /** Storage the product ran on: `sqlite`, or `postgres` for the rows of the `pg` group. */
   backend: string;
   product: number;
   baseline: number | null;

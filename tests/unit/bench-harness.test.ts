@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { ArgError, MEASURE_GROUPS, parseArgs } from '../../scripts/bench/args.ts';
+import { ArgError, DEFAULT_GROUPS, MEASURE_GROUPS, parseArgs } from '../../scripts/bench/args.ts';
 import { median, percentile, runLoad } from '../../scripts/bench/load.ts';
 import { errorRow, formatNotes, formatTable, judge, reportJson, summarize, type Measurement } from '../../scripts/bench/report.ts';
 
@@ -10,8 +10,11 @@ const base: Measurement = {
 };
 
 describe('bench arguments', () => {
-  test('defaults run every group, full size, no JSON file', () => {
-    expect(parseArgs([])).toEqual({ quick: false, only: [...MEASURE_GROUPS], out: null, help: false });
+  test('defaults run every group but pg, full size, no JSON file', () => {
+    expect(parseArgs([])).toEqual({ quick: false, only: [...DEFAULT_GROUPS], out: null, help: false });
+    // The PostgreSQL group starts its own cluster: only when asked for.
+    expect(DEFAULT_GROUPS).not.toContain('pg');
+    expect(parseArgs(['--only', 'pg,listing']).only).toEqual(['listing', 'pg']);
   });
 
   test('--quick, --out and --only (a comma list, kept in run order) in both spellings', () => {
