@@ -17,6 +17,11 @@ import { safeFetch, type Lookup, type SafeFetchResult } from '../upstream/safe-f
 const FORWARDED_REQUEST_HEADERS = ['range', 'if-none-match', 'if-modified-since', 'if-range'] as const;
 const PASSED_RESPONSE_HEADERS = ['etag', 'last-modified', 'content-range', 'accept-ranges'] as const;
 
+const CACHE_SUCCESS = 'public, max-age=86400, immutable';
+/** The bytes come from elsewhere: never let a browser treat them as a page of this origin. */
+const SAFETY_HEADERS = { 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'; sandbox" } as const;
+const STORED_HEADERS = { 'cache-control': CACHE_SUCCESS, ...SAFETY_HEADERS } as const;
+
 /**
  * The upstream's Content-Encoding, null for identity. We ask for `identity`, but an upstream may
  * encode anyway: such a body is forwarded and stored encoded, as it came (safe-fetch never
@@ -27,10 +32,6 @@ function contentEncodingOf(res: Response): string | null {
   const v = res.headers.get('content-encoding')?.trim().toLowerCase();
   return v && v !== 'identity' ? v : null;
 }
-const CACHE_SUCCESS = 'public, max-age=86400, immutable';
-/** The bytes come from elsewhere: never let a browser treat them as a page of this origin. */
-const SAFETY_HEADERS = { 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'; sandbox" } as const;
-const STORED_HEADERS = { 'cache-control': CACHE_SUCCESS, ...SAFETY_HEADERS } as const;
 
 /** `{ error }` with the SPEC's code, plus a sentence for people where the code alone says too little. */
 function errorResponse(status: number, error: string, message?: string): Response {
