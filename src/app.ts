@@ -40,6 +40,9 @@ export function createApp(deps: AppDeps) {
     // One request hook, and the URL parsed once in it: a request id, CORS, then the checks.
     .onRequest(({ request, set }) => {
       set.headers['x-request-id'] = requestIdOf(request);
+      // SPEC §10: on every answer of every surface (errors, 413s, preflights, streams included), so
+      // no route can miss it; it only holds a browser to the type each answer declares.
+      set.headers['x-content-type-options'] = 'nosniff';
       const url = URL.parse(request.url);
       const path = url ? url.pathname : pathOfUrl(request.url);
       const preflight = cors(request, set, path);

@@ -16,10 +16,22 @@ import { safeFetch, type Lookup, type SafeFetchResult } from '../upstream/safe-f
 
 const FORWARDED_REQUEST_HEADERS = ['range', 'if-none-match', 'if-modified-since', 'if-range'] as const;
 const PASSED_RESPONSE_HEADERS = ['etag', 'last-modified', 'content-range', 'accept-ranges'] as const;
+
 const CACHE_SUCCESS = 'public, max-age=86400, immutable';
 /** The bytes come from elsewhere: never let a browser treat them as a page of this origin. */
 const SAFETY_HEADERS = { 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'; sandbox" } as const;
 const STORED_HEADERS = { 'cache-control': CACHE_SUCCESS, ...SAFETY_HEADERS } as const;
+
+/**
+ * The upstream's Content-Encoding, null for identity. We ask for `identity`, but an upstream may
+ * encode anyway: such a body is forwarded and stored encoded, as it came (safe-fetch never
+ * inflates it), so its size, ETag and ranges stay the upstream's and a small gzip body cannot
+ * become a huge decoded one on our side. The client decodes it, as for any encoded answer.
+ */
+function contentEncodingOf(res: Response): string | null {
+  const v = res.headers.get('content-encoding')?.trim().toLowerCase();
+  return v && v !== 'identity' ? v : null;
+}
 
 /** `{ error }` with the SPEC's code, plus a sentence for people where the code alone says too little. */
 function errorResponse(status: number, error: string, message?: string): Response {
@@ -72,9 +84,11 @@ function fillInBackground(deps: AppDeps, ctx: ImageContext, mjId: string, url: s
     if (result.kind !== 'response') return;
     const res = result.response;
     const length = res.headers.get('content-length');
-    const writer = res.status === 200 && res.body && !res.headers.has('content-encoding')
-      ? store.begin(mjId, { contentType: res.headers.get('content-type') || 'image/jpeg', etag: res.headers.get('etag'), lastModified: res.headers.get('last-modified') }, length !== null && /^\d+$/.test(length) ? Number(length) : null)
-      : null;
+    const meta = {
+      contentType: res.headers.get('content-type') || 'image/jpeg', etag: res.headers.get('etag'),
+      lastModified: res.headers.get('last-modified'), contentEncoding: contentEncodingOf(res),
+    };
+    const writer = res.status === 200 && res.body ? store.begin(mjId, meta, length !== null && /^\d+$/.test(length) ? Number(length) : null) : null;
     if (!writer || !res.body) {
       await res.body?.cancel().catch(() => {});
       return;
@@ -144,10 +158,11 @@ export async function forwardImage(deps: AppDeps, mjId: string, request: Request
   }
   const contentType = upstream.headers.get('content-type') || 'image/jpeg';
   if (status !== 304) out.set('content-type', contentType);
-  // A length only means something for the bytes as sent; Bun decodes compressed bodies.
-  const encoded = upstream.headers.has('content-encoding');
+  // Length and ranges count the bytes as sent, encoded or not (they are forwarded undecoded).
+  const encoding = contentEncodingOf(upstream);
+  if (encoding !== null) out.set('content-encoding', encoding);
   const length = upstream.headers.get('content-length');
-  if (length !== null && !encoded) out.set('content-length', length);
+  if (length !== null) out.set('content-length', length);
   const success = task.status === 'SUCCESS';
   out.set('cache-control', success ? CACHE_SUCCESS : 'no-store');
   if (ctx.store && success && (head || partial)) fillInBackground(deps, ctx, mjId, task.imageUrl);
@@ -155,15 +170,15 @@ export async function forwardImage(deps: AppDeps, mjId: string, request: Request
     await upstream.body?.cancel().catch(() => {});
     return new Response(null, { status, headers: out });
   }
-  const size = length !== null && !encoded && /^\d+$/.test(length) ? Number(length) : null;
+  const size = length !== null && /^\d+$/.test(length) ? Number(length) : null;
   // A declared length is counted at once and the upstream body passes untouched (the runtime
   // pipes it natively); an unknown one is counted chunk by chunk inside the one stream layer the
   // answer needs anyway, never a second one on top of it.
   const countBytes = size === null ? ctx.addImageBytes : undefined;
   if (size !== null) deps.metrics.addImageBytes(size);
-  // Only a whole final image is stored: not a preview, a range or a re-encoded body.
-  if (ctx.store && success && status === 200 && !partial && !encoded) {
-    const writer = ctx.store.begin(mjId, { contentType, etag: out.get('etag'), lastModified: out.get('last-modified') }, size);
+  // Only a whole final image is stored: not a preview or a range (an encoded one as it came).
+  if (ctx.store && success && status === 200 && !partial) {
+    const writer = ctx.store.begin(mjId, { contentType, etag: out.get('etag'), lastModified: out.get('last-modified'), contentEncoding: encoding }, size);
     if (writer) return new Response(storeWhileStreaming(upstream.body, writer, countBytes), { status, headers: out });
   }
   return new Response(countBytes ? countingStream(upstream.body, countBytes) : upstream.body, { status, headers: out });

@@ -16,6 +16,27 @@ function callsIn(url: URL): number {
 }
 
 /**
+ * A POST without a body: what tRPC's own `httpLink` sends for a call without input (and `curl -X
+ * POST`). tRPC's fetch adapter would JSON-parse the empty text and answer 400 `Unexpected end of
+ * JSON input`; its JSON reader is this request's `json()`, so "no input" is said there.
+ */
+class InputlessRequest extends Request {
+  override json(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+}
+
+/** The request as tRPC should see it, its body read within the limit (SPEC §10). */
+async function boundedCopy(request: Request): Promise<Request> {
+  const body = await readBodyBytes(request);
+  if (body.byteLength > 0) return new Request(request.url, { method: request.method, headers: request.headers, body });
+  const headers = new Headers(request.headers);
+  // Nothing to decode, so no media type to insist on: tRPC would answer 415 for a bare `curl -X POST`.
+  if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+  return new InputlessRequest(request.url, { method: request.method, headers, signal: request.signal });
+}
+
+/**
  * tRPC v11 on `/trpc/*` through the fetch adapter (@elysiajs/trpc bundles v10 and cannot serve
  * v11). `parse: 'none'` keeps Elysia from consuming the body tRPC reads.
  */
@@ -35,8 +56,7 @@ export function trpcRoutes(deps: AppDeps) {
       };
     }
     // tRPC reads the body itself: hand it a copy read within the limit.
-    const req = request.method === 'GET' || request.method === 'HEAD' ? request
-      : new Request(request.url, { method: request.method, headers: request.headers, body: await readBodyBytes(request) });
+    const req = request.method === 'GET' || request.method === 'HEAD' ? request : await boundedCopy(request);
     return fetchRequestHandler({
       endpoint: '/trpc',
       req,

@@ -34,7 +34,10 @@ function readMeta(path: string): ImageMeta & { size: number } | null {
     const m = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
     const nullableText = (v: unknown) => (typeof v === 'string' ? v : null);
     if (typeof m.contentType !== 'string' || typeof m.size !== 'number') return null;
-    return { contentType: m.contentType, etag: nullableText(m.etag), lastModified: nullableText(m.lastModified), size: m.size };
+    return {
+      contentType: m.contentType, etag: nullableText(m.etag), lastModified: nullableText(m.lastModified),
+      contentEncoding: nullableText(m.contentEncoding), size: m.size,
+    };
   } catch {
     return null;
   }

@@ -36,6 +36,8 @@ function baseHeaders(img: StoredImage, common: Readonly<Record<string, string>>)
     h = { ...common, 'content-type': img.contentType, 'accept-ranges': 'bytes', 'content-length': String(img.size) };
     if (img.etag !== null) h.etag = img.etag;
     if (img.lastModified !== null) h['last-modified'] = img.lastModified;
+    // Sizes and ranges below count the stored (encoded) bytes, which is what HTTP means by them.
+    if (img.contentEncoding) h['content-encoding'] = img.contentEncoding;
     wholeHeaders.set(img, h);
   }
   return h;
@@ -53,6 +55,7 @@ export function serveStored(req: Request, img: StoredImage, common: Readonly<Rec
   const headers = new Headers({ ...outer, ...base });
   headers.delete('content-length');
   headers.delete('content-type');
+  headers.delete('content-encoding');
   if (notModified(req, img)) return new Response(null, { status: 304, headers });
   const range = rangeApplies(req, img) ? parseRange(req.headers.get('range'), img.size) : null;
   if (range === 'unsatisfiable') {
@@ -62,6 +65,7 @@ export function serveStored(req: Request, img: StoredImage, common: Readonly<Rec
     return new Response(head ? null : JSON.stringify({ error: 'range_not_satisfiable' }), { status: 416, headers });
   }
   headers.set('content-type', img.contentType);
+  if (img.contentEncoding) headers.set('content-encoding', img.contentEncoding);
   if (range === null) {
     headers.set('content-length', String(img.size));
     return new Response(head ? null : img.body, { status: 200, headers });

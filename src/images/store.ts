@@ -17,6 +17,11 @@ export interface ImageMeta {
   /** The upstream's validators, kept as they came so stored and streamed answers match. */
   etag: string | null;
   lastModified: string | null;
+  /**
+   * The upstream's Content-Encoding when the bytes are kept encoded (a gzip body is stored and
+   * served as it came, never decoded here: a small body may decode to any size). Absent: identity.
+   */
+  contentEncoding?: string | null;
 }
 
 export interface StoredImage extends Readonly<ImageMeta> {

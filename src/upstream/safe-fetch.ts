@@ -124,7 +124,12 @@ export async function safeFetch(target: string, opts: SafeFetchOptions): Promise
     if (check.ok === 'error') return { kind: 'network', message: check.message };
     if (check.ok === false) return { kind: 'blocked', reason: check.reason, url: url.href };
     const headers: Record<string, string> = { ...opts.headers };
-    const init: RequestInit & { tls?: { serverName?: string } } = { method, headers, redirect: 'manual', signal: opts.signal };
+    // `decompress: false`: an encoded body comes as it was sent, with its Content-Encoding, to be
+    // forwarded and stored as is. Bun would otherwise inflate it on the way: a 50 KB gzip body
+    // can be 50 MiB of zeros (or any size), sent on and stored under its compressed headers.
+    const init: RequestInit & { tls?: { serverName?: string }; decompress?: boolean } = {
+      method, headers, redirect: 'manual', signal: opts.signal, decompress: false,
+    };
     let fetchUrl = url.href;
     if (check.address !== null) {
       const pinned = pinnedRequest(url, check.address);
