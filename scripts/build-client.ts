@@ -1,19 +1,23 @@
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * `bun run build:client`: the `mj-gateway/client` entry. The runtime is bundled by Bun (the tRPC
- * packages stay imports); the declarations come from tsc (tsconfig.client.json). Only the client's
- * own declarations are shipped: they name nothing but `@trpc/*` and `zod` (see src/client/router-type.ts).
+ * `bun run build:client`: the `mj-gateway-client` package (packages/client). The runtime is
+ * bundled by Bun (the tRPC packages stay imports); the declarations come from tsc
+ * (packages/client/tsconfig.build.json). Only the client's own declarations are shipped: they name
+ * nothing but `@trpc/*` and `zod` (see packages/client/src/router-type.ts). Then `bun pm pack`
+ * writes packages/client/mj-gateway-client-<version>.tgz, holding dist/, package.json and README.
  */
 const root = join(import.meta.dir, '..');
-const out = join(root, 'dist/client');
-const typesOut = join(root, 'dist/.client-types');
-rmSync(out, { recursive: true, force: true });
-rmSync(typesOut, { recursive: true, force: true });
+const pkgDir = join(root, 'packages/client');
+const out = join(pkgDir, 'dist');
+const typesOut = join(pkgDir, '.types');
+const { name, version } = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { name: string; version: string };
+const tarball = join(pkgDir, `${name}-${version}.tgz`);
+for (const p of [out, typesOut, tarball]) rmSync(p, { recursive: true, force: true });
 
 const built = await Bun.build({
-  entrypoints: [join(root, 'src/client/index.ts')],
+  entrypoints: [join(pkgDir, 'src/index.ts')],
   outdir: out,
   target: 'browser',
   format: 'esm',
@@ -24,15 +28,22 @@ if (!built.success) {
   process.exit(1);
 }
 
-const tsc = Bun.spawnSync(['tsc', '-p', join(root, 'tsconfig.client.json')], { cwd: root, stdout: 'inherit', stderr: 'inherit' });
+const tsc = Bun.spawnSync([join(root, 'node_modules/.bin/tsc'), '-p', join(pkgDir, 'tsconfig.build.json')], { cwd: root, stdout: 'inherit', stderr: 'inherit' });
 if (tsc.exitCode !== 0) process.exit(tsc.exitCode ?? 1);
 
-// Declarations keep the `.ts` specifiers of the source; consumers resolve `.js` to the `.d.ts`.
-const clientTypes = join(typesOut, 'client');
-for (const name of readdirSync(clientTypes).filter((n) => n.endsWith('.d.ts'))) {
-  const text = readFileSync(join(clientTypes, name), 'utf8').replace(/(from\s+['"]\.{1,2}\/[^'"]+)\.ts(['"])/g, '$1.js$2');
-  if (/from\s+['"]\.\.\//.test(text)) throw new Error(`${name} reaches outside src/client`);
-  writeFileSync(join(out, name), text);
+// tsc emits declarations for every server module the router type reaches; only the client's own are
+// kept. They keep the `.ts` specifiers of the source; consumers resolve `.js` to the `.d.ts`.
+const clientTypes = join(typesOut, 'packages/client/src');
+for (const file of readdirSync(clientTypes).filter((n) => n.endsWith('.d.ts'))) {
+  const text = readFileSync(join(clientTypes, file), 'utf8').replace(/(from\s+['"]\.{1,2}\/[^'"]+)\.ts(['"])/g, '$1.js$2');
+  if (/from\s+['"]\.\.\//.test(text)) throw new Error(`${file} reaches outside packages/client/src`);
+  writeFileSync(join(out, file), text);
 }
 rmSync(typesOut, { recursive: true, force: true });
-console.log(`client built in ${out}`);
+
+const pack = Bun.spawnSync(['bun', 'pm', 'pack', '--quiet'], { cwd: pkgDir, stdout: 'pipe', stderr: 'pipe' });
+if (pack.exitCode !== 0 || !existsSync(tarball)) {
+  console.error(pack.stderr.toString() + pack.stdout.toString());
+  process.exit(pack.exitCode || 1);
+}
+console.log(`client built in ${out}, packed as ${tarball}`);

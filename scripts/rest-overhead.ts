@@ -22,7 +22,7 @@ import { systemClock } from '../src/lib/clock.ts';
 import { silentLogger } from '../src/lib/logger.ts';
 import { createCallerFactory, createContextInner } from '../src/trpc/init.ts';
 import { appRouter } from '../src/trpc/routers/index.ts';
-import { taskItemSchema } from '../src/trpc/routers/mj.ts';
+import { taskItemSchema } from '../src/domain/task-views.ts';
 import { selfTaskQuerySchema } from '../src/domain/task-query.ts';
 import { inThreadListing } from '../src/domain/listing-executor.ts';
 import { z } from 'zod';

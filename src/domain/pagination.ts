@@ -2,22 +2,29 @@ import { z } from 'zod';
 
 export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageOf, type Page, type PageQuery } from '../lib/paging.ts';
 
+/**
+ * A whole number ≥ min with a message naming `name`: what the typed inputs (tRPC, the client) take.
+ * REST reads the same parameter from query text through {@link queryIntParam}.
+ */
+export function intParam(name: string, min: number, what: string) {
+  const message = `${name} must be ${what}`;
+  return z.number({ error: message }).int({ error: message }).min(min, { error: message })
+    .max(Number.MAX_SAFE_INTEGER, { error: `${name} is too large` }).optional();
+}
+
 /** What a whole-number parameter may look like as text: digits, maybe signed, maybe blank. */
 const INT_TEXT = /^\s*-?\d*\s*$/;
 
 /**
- * A whole number ≥ min, given as a number or a numeric string (REST sends strings, tRPC numbers),
- * with a message naming `name`; an empty string counts as absent. A union, not a preprocess, so
- * the input type stays `number | string | undefined` for typed clients and the JSON Schema.
+ * The REST form of {@link intParam}: a number or numeric query text (an empty string counts as
+ * absent) read as a number, then checked by the same schema. A union, not a preprocess, so the
+ * OpenAPI document shows what a query may hold.
  */
-export function intParam(name: string, min: number, what: string) {
+export function queryIntParam(name: string, min: number, what: string) {
   const message = `${name} must be ${what}`;
   return z.union([z.number({ error: message }), z.string({ error: message }).regex(INT_TEXT, { error: message })], { error: message })
     .transform((v) => (typeof v === 'number' ? v : v.trim() === '' ? undefined : Number(v)))
-    .pipe(
-      z.number({ error: message }).int({ error: message }).min(min, { error: message })
-        .max(Number.MAX_SAFE_INTEGER, { error: `${name} is too large` }).optional(),
-    )
+    .pipe(intParam(name, min, what))
     .optional();
 }
 

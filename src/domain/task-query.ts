@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { intParam, pageQuerySchema } from './pagination.ts';
+import { intParam, queryIntParam } from './pagination.ts';
 
 /** Below this a timestamp is taken as seconds (SPEC §6.1). */
 const SECONDS_LIMIT = 100_000_000_000;
@@ -14,12 +14,16 @@ const mjIdParam = z.union([z.string(), z.number()], { error: 'mj_id must be a st
   .pipe(z.string().trim().max(64, { error: 'mj_id is too long' }).optional())
   .optional();
 
-const base = {
-  ...pageQuerySchema.shape,
-  mj_id: mjIdParam,
-  start_timestamp: intParam('start_timestamp', 0, 'a non-negative integer'),
-  end_timestamp: intParam('end_timestamp', 0, 'a non-negative integer'),
-};
+/** The listing parameters, built with `int` for their whole numbers (typed or read from text). */
+function listParams<S>(int: (name: string, min: number, what: string) => S) {
+  return {
+    p: int('p', 1, 'a positive integer'),
+    page_size: int('page_size', 1, 'a positive integer'),
+    mj_id: mjIdParam,
+    start_timestamp: int('start_timestamp', 0, 'a non-negative integer'),
+    end_timestamp: int('end_timestamp', 0, 'a non-negative integer'),
+  };
+}
 
 function checkRange(q: { start_timestamp?: number | undefined; end_timestamp?: number | undefined }, ctx: z.RefinementCtx) {
   if (q.start_timestamp !== undefined && q.end_timestamp !== undefined && toMillis(q.start_timestamp) > toMillis(q.end_timestamp)) {
@@ -27,13 +31,22 @@ function checkRange(q: { start_timestamp?: number | undefined; end_timestamp?: n
   }
 }
 
-/** Query of `GET /api/mj/self` and `mj.self` (numbers or numeric strings). */
-export const selfTaskQuerySchema = z.object(base).superRefine(checkRange);
+/** Input of `mj.self`: numbers, as the typed client sends them. */
+export const selfTaskQuerySchema = z.object(listParams(intParam)).superRefine(checkRange);
 
-/** Query of `GET /api/mj/` and `mj.all`: the user query plus `channel_id`. */
+/** Input of `mj.all`: the user query plus `channel_id`. */
 export const allTaskQuerySchema = z.object({
-  ...base,
+  ...listParams(intParam),
   channel_id: intParam('channel_id', 0, 'a non-negative integer'),
+}).superRefine(checkRange);
+
+/** Query of `GET /api/mj/self`: the same checks, the numbers read from query text. */
+export const selfTaskRestQuerySchema = z.object(listParams(queryIntParam)).superRefine(checkRange);
+
+/** Query of `GET /api/mj/`. */
+export const allTaskRestQuerySchema = z.object({
+  ...listParams(queryIntParam),
+  channel_id: queryIntParam('channel_id', 0, 'a non-negative integer'),
 }).superRefine(checkRange);
 
 export type SelfTaskQuery = z.infer<typeof selfTaskQuerySchema>;

@@ -29,12 +29,44 @@ const taskItemShape = {
   properties: z.string().meta({ description: 'The upstream properties as a JSON string ("" when none)' }),
 };
 
-/** One task of `GET /api/mj/self` and `mj.self`. */
+/** One task of `GET /api/mj/self` (REST: `buttons` and `properties` as JSON strings). */
 export const taskItemSchema = z.object(taskItemShape);
 
 const { id, ...restOfItem } = taskItemShape;
-/** One task of `GET /api/mj/` and `mj.all`: with its owner and channel. */
-export const adminTaskItemSchema = z.object({ id, user_id: z.number().int(), channel_id: z.number().int(), ...restOfItem });
+const ownerShape = { user_id: z.number().int(), channel_id: z.number().int() };
+/** One task of `GET /api/mj/`: with its owner and channel. */
+export const adminTaskItemSchema = z.object({ id, ...ownerShape, ...restOfItem });
 
+/** The REST pages (SPEC §6.1/§6.2), behind /openapi.json. */
 export const taskPageSchema = pageSchema(taskItemSchema);
 export const adminTaskPageSchema = pageSchema(adminTaskItemSchema);
+
+/**
+ * One upstream button, as the typed outputs carry it: every field present (`""` / `0` when the
+ * upstream left it out), so clients need no checks; other upstream keys are dropped.
+ */
+export const taskButtonSchema = z.object({
+  customId: z.string().meta({ description: 'What to send as `customId` to submit this follow-up (mj.submit kind "action")' }),
+  emoji: z.string(),
+  label: z.string(),
+  type: z.number(),
+  style: z.number(),
+});
+
+const parsedShape = {
+  buttons: z.array(taskButtonSchema).meta({ description: 'The upstream buttons ([] when none)' }),
+  properties: z.record(z.string(), z.unknown()).meta({ description: 'The upstream properties ({} when none)' }),
+};
+
+/**
+ * The items of the typed outputs (tRPC `mj.self`, `mj.all`, `mj.get`, `mj.submit`,
+ * `mj.onTaskUpdate`): the REST item with `buttons` an array and `properties` an object.
+ */
+export const typedTaskItemSchema = z.object({ ...taskItemShape, ...parsedShape });
+export const typedAdminTaskItemSchema = z.object({ id, ...ownerShape, ...restOfItem, ...parsedShape });
+export const typedTaskPageSchema = pageSchema(typedTaskItemSchema);
+export const typedAdminTaskPageSchema = pageSchema(typedAdminTaskItemSchema);
+
+export type TaskButton = z.infer<typeof taskButtonSchema>;
+export type TypedTaskItem = z.infer<typeof typedTaskItemSchema>;
+export type TypedAdminTaskItem = z.infer<typeof typedAdminTaskItemSchema>;

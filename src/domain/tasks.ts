@@ -1,6 +1,8 @@
 import type { TaskFilter } from '../lib/paging.ts';
 import type { TaskRow } from '../db/schema/index.ts';
 import { boundTaskItem } from './bounds.ts';
+import { buttonsOf, propertiesOf } from './task-json.ts';
+import type { TypedAdminTaskItem, TypedTaskItem } from './task-views.ts';
 import { toMillis, type AllTaskQuery, type SelfTaskQuery } from './task-query.ts';
 
 /** A task as `GET /api/mj/self` shows it (SPEC §6.1), in the documented key order. */
@@ -57,6 +59,22 @@ export function taskItem(row: TaskRow, policy: ImageLinkPolicy): TaskItem {
 export function adminTaskItem(row: TaskRow, policy: ImageLinkPolicy): AdminTaskItem {
   const { id, ...rest } = taskItem(row, policy);
   return { id, user_id: row.userId, channel_id: row.channelId, ...rest };
+}
+
+/**
+ * A task as the typed outputs show it (tRPC, the client): the REST item, bounded the same way,
+ * with `buttons` and `properties` parsed.
+ */
+export function typedTaskItem(row: TaskRow, policy: ImageLinkPolicy): TypedTaskItem {
+  return typed(taskItem(row, policy));
+}
+
+export function typedAdminTaskItem(row: TaskRow, policy: ImageLinkPolicy): TypedAdminTaskItem {
+  return typed(adminTaskItem(row, policy));
+}
+
+function typed<T extends TaskItem>(item: T): Omit<T, 'buttons' | 'properties'> & Pick<TypedTaskItem, 'buttons' | 'properties'> {
+  return { ...item, buttons: buttonsOf(item.buttons), properties: propertiesOf(item.properties) };
 }
 
 export type { TaskFilter };

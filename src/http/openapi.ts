@@ -7,7 +7,7 @@ import {
   imageErrorSchema, imageSeedAnswerSchema, relayAuthErrorSchema, relayErrorSchema, relayTaskListSchema, relayTaskViewSchema,
   submitAnswerSchema,
 } from '../domain/relay/views.ts';
-import { allTaskQuerySchema, selfTaskQuerySchema } from '../domain/task-query.ts';
+import { allTaskRestQuerySchema, selfTaskRestQuerySchema } from '../domain/task-query.ts';
 import { adminTaskPageSchema, taskPageSchema } from '../domain/task-views.ts';
 import { statusSchema } from '../trpc/routers/index.ts';
 import { managementErrorSchema, restEnvelopeSchema } from './openapi-schemas.ts';
@@ -88,9 +88,11 @@ function listing(admin: boolean): Json {
     tags: ['Management'],
     operationId: admin ? 'listAllTasks' : 'listOwnTasks',
     summary: admin ? 'All tasks, with user_id and channel_id (admin)' : "The caller's own tasks, newest first",
-    description: admin ? 'Also served at /api/mj. Same as mj.all over tRPC.' : 'Also served at /api/mj/self/. Same as mj.self over tRPC. An empty parameter counts as absent.',
+    description: admin
+      ? 'Also served at /api/mj. Same data as mj.all over tRPC, where buttons and properties come parsed (array, object) and the parameters are numbers.'
+      : 'Also served at /api/mj/self/. Same data as mj.self over tRPC, where buttons and properties come parsed (array, object) and the parameters are numbers. An empty parameter counts as absent.',
     security: MANAGEMENT_SECURITY,
-    parameters: queryParameters(admin ? allTaskQuerySchema : selfTaskQuerySchema),
+    parameters: queryParameters(admin ? allTaskRestQuerySchema : selfTaskRestQuerySchema),
     responses: { 200: json(admin ? 'AdminTaskPageEnvelope' : 'TaskPageEnvelope', 'One page of tasks'), ...managementErrors },
   };
 }
@@ -185,7 +187,7 @@ export function buildOpenApiDocument(version: string): Json {
       title: 'mj-gateway',
       version,
       description: 'A Midjourney relay gateway: the midjourney-proxy compatible relay (/mj/...), the management REST aliases '
-        + '(/api/...) and the image forwarder. The full management API is tRPC at /trpc (typed client: mj-gateway/client).',
+        + '(/api/...) and the image forwarder. The full management API is tRPC at /trpc (typed client: the mj-gateway-client package).',
     },
     tags: [
       { name: 'Management', description: 'Access token (Authorization: Bearer) and New-Api-User' },

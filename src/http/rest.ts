@@ -6,7 +6,7 @@ import { authenticateManagement, managementCredentials } from '../auth/managemen
 import { ROLE } from '../db/schema/index.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError, DATABASE_UNAVAILABLE, HTTP_STATUS_OF } from '../domain/errors.ts';
-import { allTaskQuerySchema, selfTaskQuerySchema } from '../domain/task-query.ts';
+import { allTaskRestQuerySchema, selfTaskRestQuerySchema } from '../domain/task-query.ts';
 import { allFilter, selfFilter } from '../domain/tasks.ts';
 import { createCallerFactory, createContextInner, zodMessage } from '../trpc/init.ts';
 import { appRouter } from '../trpc/routers/index.ts';
@@ -53,12 +53,12 @@ export function restRoutes(deps: AppDeps) {
       const query = queryObject(request);
       const policy = { forward: deps.options.get('mj_forward_url_enabled'), serverAddress: deps.serverAddress() };
       if (admin) {
-        const input = allTaskQuerySchema.parse(query);
+        const input = allTaskRestQuerySchema.parse(query);
         const body = await deps.taskStore.tasks.listJson(allFilter(input), input, { admin: true, policy });
         set.headers['content-type'] = 'application/json;charset=utf-8';
         return body;
       }
-      const input = selfTaskQuerySchema.parse(query);
+      const input = selfTaskRestQuerySchema.parse(query);
       const body = await deps.taskStore.tasks.listJson(selfFilter(user.id, input), input, { admin: false, policy });
       set.headers['content-type'] = 'application/json;charset=utf-8';
       return body;

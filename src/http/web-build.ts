@@ -31,10 +31,10 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-/** Hash of everything the bundle is made of: the dashboard's sources, the client code it imports (src/client), this builder, the locked dependencies. */
+/** Hash of everything the bundle is made of: the dashboard's sources, the client code it imports (packages/client/src), this builder, the locked dependencies. */
 export function webSourceHash(): string {
   const h = createHash('sha256');
-  for (const f of [...filesUnder(WEB_SRC), ...filesUnder(join(ROOT, 'src/client')), import.meta.path, join(ROOT, 'package.json'), join(ROOT, 'bun.lock')]) {
+  for (const f of [...filesUnder(WEB_SRC), ...filesUnder(join(ROOT, 'packages/client/src')), import.meta.path, join(ROOT, 'package.json'), join(ROOT, 'bun.lock')]) {
     if (!existsSync(f)) continue;
     h.update(relative(ROOT, f)).update('\0').update(readFileSync(f)).update('\0');
   }

@@ -43,20 +43,10 @@ function hintOf(customId: string): string {
   return name.replace(/_/g, ' ').toLowerCase();
 }
 
-/** The upstream buttons of a task (a JSON string of `{ customId, label, emoji }`). */
+/** The follow-ups of a task: its upstream buttons (parsed by the server) that have something to show. */
 export function buttonsOf(item: Pick<AnyTaskItem, 'buttons'>): TaskButton[] {
-  if (!item.buttons) return [];
-  try {
-    const raw = JSON.parse(item.buttons) as unknown;
-    if (!Array.isArray(raw)) return [];
-    return raw.flatMap((b) => {
-      if (typeof b !== 'object' || b === null) return [];
-      const { customId, label, emoji } = b as Record<string, unknown>;
-      if (typeof customId !== 'string' || !customId) return [];
-      const text = (typeof label === 'string' && label) || (typeof emoji === 'string' && emoji) || '';
-      return text ? [{ customId, label: text, hint: hintOf(customId) }] : [];
-    });
-  } catch {
-    return [];
-  }
+  return item.buttons.flatMap(({ customId, label, emoji }) => {
+    const text = label || emoji;
+    return customId && text ? [{ customId, label: text, hint: hintOf(customId) }] : [];
+  });
 }

@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from 'bun:test';
-import { FetchEventSource } from '../../src/client/fetch-event-source.ts';
+import { FetchEventSource } from '../../packages/client/src/fetch-event-source.ts';
 import { waitFor } from '../helpers/server.ts';
 
 /**

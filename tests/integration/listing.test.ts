@@ -186,26 +186,65 @@ describe('GET /api/mj/ (admin)', () => {
 });
 
 describe('REST and tRPC return the same data', () => {
-  test('mj.self and mj.all equal the REST data objects', async () => {
+  /** The REST item as tRPC shows it: buttons and properties parsed (SPEC §10), the rest identical. */
+  const parsed = (item: Record<string, unknown>) => {
+    const buttons = item.buttons ? (JSON.parse(item.buttons as string) as Record<string, unknown>[]) : [];
+    return {
+      ...item,
+      buttons: buttons.map((b) => ({ customId: b.customId, emoji: b.emoji ?? '', label: b.label ?? '', type: b.type ?? 0, style: b.style ?? 0 })),
+      properties: item.properties ? (JSON.parse(item.properties as string) as unknown) : {},
+    };
+  };
+  const parsedPage = (data: Envelope['data']) => ({ ...data, items: data.items.map(parsed) });
+  const trpcData = async (res: Response) => ((await res.json()) as { result: { data: Envelope['data'] } }).result.data;
+
+  test('mj.self and mj.all equal the REST data objects, with buttons and properties parsed', async () => {
     const q = { p: 2, page_size: 7, start_timestamp: BASE / 1000 };
     const rest = await get(`/api/mj/self?p=2&page_size=7&start_timestamp=${BASE / 1000}`, alice.headers);
-    const trpc = await fetch(`${srv.url}/trpc/mj.self?input=${encodeURIComponent(JSON.stringify(q))}`, { headers: alice.headers });
-    expect(((await trpc.json()) as { result: { data: unknown } }).result.data).toEqual(rest.body.data);
+    const trpc = await trpcData(await fetch(`${srv.url}/trpc/mj.self?input=${encodeURIComponent(JSON.stringify(q))}`, { headers: alice.headers }));
+    expect(trpc).toEqual(parsedPage(rest.body.data));
+    expect(trpc.items[0]).toMatchObject({ buttons: [{ customId: 'x', emoji: '', label: '', type: 0, style: 0 }], properties: { finalPrompt: 'a cat' } });
     const restAll = await get('/api/mj/?channel_id=1&page_size=5', ROOT_HEADERS);
-    const trpcAll = await fetch(`${srv.url}/trpc/mj.all?input=${encodeURIComponent(JSON.stringify({ channel_id: '1', page_size: '5' }))}`, { headers: ROOT_HEADERS });
-    expect(((await trpcAll.json()) as { result: { data: unknown } }).result.data).toEqual(restAll.body.data);
+    const trpcAll = await fetch(`${srv.url}/trpc/mj.all?input=${encodeURIComponent(JSON.stringify({ channel_id: 1, page_size: 5 }))}`, { headers: ROOT_HEADERS });
+    expect(await trpcData(trpcAll)).toEqual(parsedPage(restAll.body.data));
   });
 
   test('mj.get returns exactly the listing object, own tasks only for users', async () => {
     const t = aliceTasks[5]!;
-    const listed = (await get(`/api/mj/self?mj_id=${t.mjId}`, alice.headers)).body.data.items[0];
+    const listed = (await get(`/api/mj/self?mj_id=${t.mjId}`, alice.headers)).body.data.items[0]!;
     const res = await fetch(`${srv.url}/trpc/mj.get?input=${encodeURIComponent(JSON.stringify({ mj_id: t.mjId }))}`, { headers: alice.headers });
-    expect(((await res.json()) as { result: { data: unknown } }).result.data).toEqual(listed);
+    expect(((await res.json()) as { result: { data: unknown } }).result.data).toEqual(parsed(listed));
     const foreign = await fetch(`${srv.url}/trpc/mj.get?input=${encodeURIComponent(JSON.stringify({ mj_id: t.mjId }))}`, { headers: bob.headers });
     expect(foreign.status).toBe(404);
-    const adminListed = (await get(`/api/mj/?mj_id=${t.mjId}`, ROOT_HEADERS)).body.data.items[0];
+    const adminListed = (await get(`/api/mj/?mj_id=${t.mjId}`, ROOT_HEADERS)).body.data.items[0]!;
     const adminGet = await fetch(`${srv.url}/trpc/mj.get?input=${encodeURIComponent(JSON.stringify({ mj_id: t.mjId }))}`, { headers: ROOT_HEADERS });
-    expect(((await adminGet.json()) as { result: { data: unknown } }).result.data).toEqual(adminListed);
+    expect(((await adminGet.json()) as { result: { data: unknown } }).result.data).toEqual(parsed(adminListed));
+  });
+
+  test('stored text that is empty, not JSON or of another shape reads as [] / {} in typed outputs, and stays as stored over REST', async () => {
+    const cases: Array<[string, string, unknown[], Record<string, unknown>]> = [
+      ['', '', [], {}],
+      ['not json', '{"a":', [], {}],
+      ['{"customId":"x"}', '[1,2]', [], {}],
+      ['[null, 3, "U1", {"label":"no id"}, {"customId":"c","label":7,"type":"2","style":1,"extra":true}]', 'null', [{ customId: 'c', emoji: '', label: '', type: 0, style: 1 }], {}],
+    ];
+    const dora = createTestUser(srv.db);
+    for (const [i, [buttons, properties, wantButtons, wantProperties]] of cases.entries()) {
+      const row = insertTask(srv.db, { userId: dora.id, mjId: `odd-json-${i}`, submitTime: BASE, buttons, properties });
+      const rest = await get(`/api/mj/self?mj_id=${row.mjId}`, dora.headers);
+      expect(rest.body.data.items[0]).toMatchObject({ buttons, properties });
+      const res = await fetch(`${srv.url}/trpc/mj.get?input=${encodeURIComponent(JSON.stringify({ mj_id: row.mjId }))}`, { headers: dora.headers });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { result: { data: unknown } }).result.data).toMatchObject({ buttons: wantButtons, properties: wantProperties });
+    }
+  });
+
+  test('list inputs are numbers over tRPC; REST still reads them from query text', async () => {
+    const res = await fetch(`${srv.url}/trpc/mj.self?input=${encodeURIComponent(JSON.stringify({ page_size: '5' }))}`, { headers: alice.headers });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('page_size must be a positive integer');
+    const rest = await get('/api/mj/self?page_size=5', alice.headers);
+    expect(rest.body.data.page_size).toBe(5);
   });
 
   test('tRPC validation errors are BAD_REQUEST naming the field', async () => {

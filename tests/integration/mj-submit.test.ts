@@ -108,9 +108,12 @@ describe('mj.submit end to end', () => {
     await finish();
     const done = await client.mj.get.query({ mj_id: task.mj_id });
     expect(done.status).toBe('SUCCESS');
-    const buttons = JSON.parse(done.buttons) as Array<{ customId: string; label: string }>;
-    const u1 = buttons.find((b) => b.label === 'U1');
-    expect(u1).toBeDefined();
+    // Typed outputs carry buttons and properties parsed (SPEC §10), not as JSON text.
+    const u1 = done.buttons.find((b) => b.label === 'U1');
+    expect(Object.keys(u1 ?? {}).sort()).toEqual(['customId', 'emoji', 'label', 'style', 'type']);
+    expect(u1?.customId).toContain('upsample');
+    expect(typeof u1?.type).toBe('number');
+    expect(typeof done.properties.messageHash).toBe('string');
 
     const up = await client.mj.submit.mutate({ action: 'ACTION', task_id: task.mj_id, custom_id: u1!.customId });
     expect(up.action).toBe('UPSCALE');

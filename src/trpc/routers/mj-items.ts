@@ -1,10 +1,15 @@
 import { ROLE, type TaskRow } from '../../db/schema/index.ts';
-import { adminTaskItem, taskItem, type ImageLinkPolicy } from '../../domain/tasks.ts';
+import { typedAdminTaskItem, typedTaskItem, type ImageLinkPolicy } from '../../domain/tasks.ts';
 import type { AppDeps } from '../../deps.ts';
-import { adminTaskItemSchema, taskItemSchema } from '../../domain/task-views.ts';
+import {
+  typedAdminTaskItemSchema, typedAdminTaskPageSchema, typedTaskItemSchema, typedTaskPageSchema,
+} from '../../domain/task-views.ts';
 
-/** The task item shapes of SPEC §6.1/§6.2 (one source: domain/task-views.ts, also behind /openapi.json). */
-export { adminTaskItemSchema, taskItemSchema };
+/**
+ * The task item shapes of the tRPC outputs (one source: domain/task-views.ts): the REST items of
+ * SPEC §6.1/§6.2 with `buttons` and `properties` parsed.
+ */
+export { typedAdminTaskItemSchema, typedAdminTaskPageSchema, typedTaskItemSchema, typedTaskPageSchema };
 
 export function policyOf(deps: AppDeps): ImageLinkPolicy {
   return { forward: deps.options.get('mj_forward_url_enabled'), serverAddress: deps.serverAddress() };
@@ -13,5 +18,5 @@ export function policyOf(deps: AppDeps): ImageLinkPolicy {
 /** A row as the caller's listing shows it: `mj.all`'s item for admins, `mj.self`'s for users. */
 export function itemFor(deps: AppDeps, role: number, row: TaskRow) {
   const policy = policyOf(deps);
-  return role >= ROLE.admin ? adminTaskItem(row, policy) : taskItem(row, policy);
+  return role >= ROLE.admin ? typedAdminTaskItem(row, policy) : typedTaskItem(row, policy);
 }

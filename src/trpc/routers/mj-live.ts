@@ -2,9 +2,9 @@ import { tracked, TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { AUTH_MESSAGES } from '../../auth/management.ts';
 import { ROLE } from '../../db/schema/index.ts';
-import { adminTaskItem, taskItem } from '../../domain/tasks.ts';
+import { typedAdminTaskItem, typedTaskItem } from '../../domain/tasks.ts';
 import { userProcedure } from '../init.ts';
-import { adminTaskItemSchema, policyOf, taskItemSchema } from './mj-items.ts';
+import { policyOf, typedAdminTaskItemSchema, typedTaskItemSchema } from './mj-items.ts';
 
 export const onTaskUpdateInputSchema = z.object({
   /** Admins only: every user's tasks, as §6.2 items. */
@@ -19,7 +19,7 @@ export const onTaskUpdateInputSchema = z.object({
  * so a client that reconnects with the last id misses nothing.
  */
 /** What a subscriber receives, spelled from the zod item schemas so client declarations stand alone. */
-type LiveItem = z.infer<typeof taskItemSchema> | z.infer<typeof adminTaskItemSchema>;
+type LiveItem = z.infer<typeof typedTaskItemSchema> | z.infer<typeof typedAdminTaskItemSchema>;
 
 export const onTaskUpdate = userProcedure.input(onTaskUpdateInputSchema).subscription(async function* ({ ctx, input, signal }) {
   const all = input?.all === true;
@@ -28,7 +28,7 @@ export const onTaskUpdate = userProcedure.input(onTaskUpdateInputSchema).subscri
   const feed = ctx.deps.taskFeed.subscribe({ userId: all ? null : ctx.user.id }, input?.lastEventId ?? null, stop);
   for await (const { eventId, row } of feed) {
     const policy = policyOf(ctx.deps);
-    const item: LiveItem = all ? adminTaskItem(row, policy) : taskItem(row, policy);
+    const item: LiveItem = all ? typedAdminTaskItem(row, policy) : typedTaskItem(row, policy);
     yield tracked(eventId, item);
   }
 });

@@ -4,7 +4,7 @@ import { AppError } from '../../domain/errors.ts';
 import type { RelayEnv } from '../../domain/relay/types.ts';
 import { submitTyped, typedSubmitSchema } from '../../domain/relay/typed-submit.ts';
 import { userProcedure } from '../init.ts';
-import { adminTaskItemSchema, itemFor, taskItemSchema } from './mj-items.ts';
+import { itemFor, typedAdminTaskItemSchema, typedTaskItemSchema } from './mj-items.ts';
 
 /**
  * The relay's environment, built from the app's dependencies: the one builder of the relay routes
@@ -27,7 +27,7 @@ const envCache = new WeakMap<AppDeps, RelayEnv>();
  */
 export const submit = userProcedure
   .input(typedSubmitSchema)
-  .output(z.union([adminTaskItemSchema, taskItemSchema]))
+  .output(z.union([typedAdminTaskItemSchema, typedTaskItemSchema]))
   .mutation(async ({ ctx, input }) => {
     let env = envCache.get(ctx.deps);
     if (!env) envCache.set(ctx.deps, (env = relayEnvOf(ctx.deps)));

@@ -1,40 +1,39 @@
 import { z } from 'zod';
 import { ROLE } from '../../db/schema/index.ts';
 import { AppError } from '../../domain/errors.ts';
-import { adminTaskPageSchema, taskPageSchema } from '../../domain/task-views.ts';
 import { allTaskQuerySchema, mjIdInputSchema, selfTaskQuerySchema } from '../../domain/task-query.ts';
-import {
-  adminTaskItem, allFilter, selfFilter, taskItem,
-} from '../../domain/tasks.ts';
+import { allFilter, selfFilter, typedAdminTaskItem, typedTaskItem } from '../../domain/tasks.ts';
 import { adminProcedure, router, userProcedure } from '../init.ts';
-import { adminTaskItemSchema, policyOf, taskItemSchema } from './mj-items.ts';
+import {
+  policyOf, typedAdminTaskItemSchema, typedAdminTaskPageSchema, typedTaskItemSchema, typedTaskPageSchema,
+} from './mj-items.ts';
 import { onTaskUpdate } from './mj-live.ts';
 import { submit } from './mj-submit.ts';
 
-export { adminTaskItemSchema, taskItemSchema } from './mj-items.ts';
+export { typedAdminTaskItemSchema, typedTaskItemSchema } from './mj-items.ts';
 
 export const mjRouter = router({
   /** The caller's own tasks (SPEC §6.1). */
-  self: userProcedure.input(selfTaskQuerySchema.optional()).output(taskPageSchema).query(async ({ ctx, input = {} }) => {
+  self: userProcedure.input(selfTaskQuerySchema.optional()).output(typedTaskPageSchema).query(async ({ ctx, input = {} }) => {
     const page = await ctx.deps.taskStore.tasks.list(selfFilter(ctx.user.id, input), input);
     const policy = policyOf(ctx.deps);
-    return { ...page, items: page.items.map((r) => taskItem(r, policy)) };
+    return { ...page, items: page.items.map((r) => typedTaskItem(r, policy)) };
   }),
 
   /** Every user's tasks, with owner and channel (SPEC §6.2). */
-  all: adminProcedure.input(allTaskQuerySchema.optional()).output(adminTaskPageSchema).query(async ({ ctx, input = {} }) => {
+  all: adminProcedure.input(allTaskQuerySchema.optional()).output(typedAdminTaskPageSchema).query(async ({ ctx, input = {} }) => {
     const page = await ctx.deps.taskStore.tasks.list(allFilter(input), input);
     const policy = policyOf(ctx.deps);
-    return { ...page, items: page.items.map((r) => adminTaskItem(r, policy)) };
+    return { ...page, items: page.items.map((r) => typedAdminTaskItem(r, policy)) };
   }),
 
   /** One task, exactly as the caller's listing shows it. */
-  get: userProcedure.input(mjIdInputSchema).output(z.union([adminTaskItemSchema, taskItemSchema])).query(async ({ ctx, input }) => {
+  get: userProcedure.input(mjIdInputSchema).output(z.union([typedAdminTaskItemSchema, typedTaskItemSchema])).query(async ({ ctx, input }) => {
     const admin = ctx.user.role >= ROLE.admin;
     const row = await ctx.deps.taskStore.tasks.findByMjId(input.mj_id, admin ? null : ctx.user.id);
     if (!row) throw new AppError('NOT_FOUND', `task ${input.mj_id} not found`);
     const policy = policyOf(ctx.deps);
-    return admin ? adminTaskItem(row, policy) : taskItem(row, policy);
+    return admin ? typedAdminTaskItem(row, policy) : typedTaskItem(row, policy);
   }),
 
   /** Typed submits through the relay's own flow (SPEC §14). */

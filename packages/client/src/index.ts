@@ -4,8 +4,9 @@ import { FetchEventSource } from './fetch-event-source.ts';
 import type { GatewayRouter } from './router-type.ts';
 
 /**
- * The typed tRPC client of the management API (`mj-gateway/client`), for programs outside this
- * repository: inputs and outputs are the server's own zod types (see router-type.ts). Queries and
+ * The typed tRPC client of the management API (npm package `mj-gateway-client`), for programs
+ * outside this repository: inputs and outputs are the server's own zod types (see router-type.ts),
+ * task items with `buttons` and `properties` parsed, list inputs as numbers. Queries and
  * mutations go batched over HTTP (at most 16 calls a batch, the server's limit); subscriptions
  * (`mj.onTaskUpdate`) over server-sent events with the same headers, through a fetch-based
  * EventSource, so the token never travels in a URL.

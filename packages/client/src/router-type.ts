@@ -1,5 +1,5 @@
 import type { AnyProcedure, TRPCBuiltRouter } from '@trpc/server';
-import type { AppRouter } from '../trpc/routers/index.ts';
+import type { AppRouter } from '../../../src/trpc/routers/index.ts';
 
 /**
  * The router type clients see: AppRouter's procedures with the server context erased. tsc writes
