@@ -1,5 +1,5 @@
 import type { TaskRow } from '../db/schema/index.ts';
-import { boundJsonText, boundText, boundUrl, MAX_WORD_CHARS } from './bounds.ts';
+import { boundJsonText, boundText, boundUrl, MAX_WORD_CHARS, storableText } from './bounds.ts';
 import { boundUpstreamNumber } from './upstream-numbers.ts';
 
 /**
@@ -45,7 +45,8 @@ const TIME_FIELDS = ['startTime', 'finishTime'] as const;
  * `status` is refused (logged and skipped by the caller: its row stays as it is, timeouts still
  * apply). A field that does not fit its column falls back alone (SPEC §10: times out of range,
  * fractional or not numbers → 0; text that is not a string → empty), so one hostile value never
- * costs the rest of the item, nor its batch.
+ * costs the rest of the item, nor its batch. Text is made storable on both databases alike (see
+ * storableText).
  */
 export function parseUpstreamTask(raw: unknown): ParsedItem {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: 'item is not an object' };
@@ -56,7 +57,8 @@ export function parseUpstreamTask(raw: unknown): ParsedItem {
   const text: Partial<Record<(typeof STRING_FIELDS)[number], string | null | undefined>> = {};
   for (const f of STRING_FIELDS) {
     const v = o[f];
-    if (v === undefined || v === null || typeof v === 'string') text[f] = v;
+    if (v === undefined || v === null) text[f] = v;
+    else if (typeof v === 'string') text[f] = storableText(v);
     else {
       text[f] = null;
       fellBack.push({ field: f, value: v, stored: null });
@@ -78,7 +80,7 @@ export function parseUpstreamTask(raw: unknown): ParsedItem {
     fellBack,
     task: {
       id: o.id.trim(),
-      status: o.status,
+      status: storableText(o.status),
       progress: text.progress,
       promptEn: text.promptEn,
       state: text.state,

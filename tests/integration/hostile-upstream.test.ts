@@ -144,12 +144,12 @@ async function submit(w: World, prompt: string): Promise<{ status: number; text:
 
 /** The columns an upstream answer reaches, by upstream id: what both databases must hold alike. */
 interface Stored {
-  mj_id: string; prompt: string; code: number; status: string; progress: string; start_time: number; finish_time: number;
+  mj_id: string; prompt: string; prompt_en: string; description: string; code: number; status: string; progress: string; start_time: number; finish_time: number;
   submit_time: number; image_url: string; fail_reason: string; quota: number;
 }
 
 async function stored(w: World): Promise<Stored[]> {
-  const rows = await w.all<Stored>(`SELECT mj_id, prompt, code, status, progress, start_time, finish_time, submit_time, image_url, fail_reason, quota
+  const rows = await w.all<Stored>(`SELECT mj_id, prompt, prompt_en, description, code, status, progress, start_time, finish_time, submit_time, image_url, fail_reason, quota
     FROM tasks ORDER BY id`);
   return rows.map((r) => ({
     ...r, code: Number(r.code), start_time: Number(r.start_time), finish_time: Number(r.finish_time),
@@ -184,16 +184,17 @@ for (const [label, open] of backends) {
     });
 
     test('a submit answer whose code does not fit an integer column is answered, and stored as 0', async () => {
-      up.submits.push('{"code":2147483648,"description":"huge code","result":"x-1"}', '{"code":1e20,"description":"","result":null}');
-      const a = await submit(w, 'code 2^31');
+      up.submits.push('{"code":2147483648,"description":"huge\\u0000 code","result":"x-1"}', '{"code":1e20,"description":"","result":null}');
+      const a = await submit(w, 'code\u0000 2^31');
       const b = await submit(w, 'code 1e20');
       // The client gets the upstream's answer (SPEC §7.2), not a 500 from our database.
       expect([a.status, (JSON.parse(a.text) as { code: number }).code]).toEqual([200, 2_147_483_648]);
       expect([b.status, (JSON.parse(b.text) as { code: number }).code]).toEqual([200, 1e20]);
       const rows = await stored(w);
-      expect(rows.map((r) => [r.prompt, r.code, r.status, r.progress, r.fail_reason, r.quota, r.mj_id])).toEqual([
-        ['code 2^31', 0, 'FAILURE', '100%', 'huge code', 0, 'x-1'],
-        ['code 1e20', 0, 'FAILURE', '100%', 'upstream code 100000000000000000000', 0, ''],
+      // U+0000 (in the client's prompt, in the upstream's description) is dropped: PostgreSQL refuses it.
+      expect(rows.map((r) => [r.prompt, r.code, r.status, r.progress, r.fail_reason, r.description, r.quota, r.mj_id])).toEqual([
+        ['code 2^31', 0, 'FAILURE', '100%', 'huge code', 'huge code', 0, 'x-1'],
+        ['code 1e20', 0, 'FAILURE', '100%', 'upstream code 100000000000000000000', '', 0, ''],
       ]);
       expect(await userQuota(w)).toBe(QUOTA);
       // Warned once for the channel, however often the upstream repeats it.
@@ -211,7 +212,7 @@ for (const [label, open] of backends) {
       expect(price).toBeGreaterThan(0);
       const [good, bad, badDone, good2, weird, weirder] = ids as [string, string, string, string, string, string];
       up.items.set(good, JSON.stringify({ id: good, status: 'SUCCESS', progress: '100%', startTime: T0 + 100, finishTime: T0 + 900, imageUrl: 'http://img/1.png' }));
-      up.items.set(bad, `{"id":"${bad}","status":"IN_PROGRESS","progress":45,"startTime":1e308,"finishTime":-1e300}`);
+      up.items.set(bad, `{"id":"${bad}","status":"IN_PROGRESS","progress":45,"startTime":1e308,"finishTime":-1e300,"promptEn":"cat\\u0000dog\\ud800"}`);
       up.items.set(badDone, `{"id":"${badDone}","status":"SUCCESS","progress":"100%","startTime":"99999999999999999999999","finishTime":1.5,"imageUrl":"http://img/3.png"}`);
       up.items.set(good2, JSON.stringify({ id: good2, status: 'IN_PROGRESS', progress: '30%', startTime: '1790000000200' }));
       up.items.set(weird, `{"id":"${weird}","status":"IN_PROGRESS","progress":"10%","startTime":true,"finishTime":"NaN"}`);
@@ -230,7 +231,10 @@ for (const [label, open] of backends) {
       ]);
       // One warning per field and channel, not per item or tick.
       expect([warnings(w, 'startTime').length, warnings(w, 'finishTime').length, warnings(w, 'progress').length]).toEqual([1, 1, 1]);
-      await w.poll();
+      // PostgreSQL refuses U+0000 in text: dropped on both; a lone surrogate is U+FFFD on both.
+      expect(rows[1]!.prompt_en).toBe('catdog\ufffd');
+      // The same answer again changes nothing: what was stored compares equal to what came.
+      expect(await w.poll()).toMatchObject({ updated: 0, failed: 0 });
       expect([warnings(w, 'startTime').length, warnings(w, 'finishTime').length]).toEqual([1, 1]);
 
       // Past TASK_TIMEOUT_MS the unfinished ones (hostile values still coming) end and are refunded.

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'bun:test';
+import { storableText } from '../../src/domain/bounds.ts';
 import { parseUpstreamTask } from '../../src/domain/task-sync-normalise.ts';
 import { boundUpstreamNumber, createWarnOnce, previewValue } from '../../src/domain/upstream-numbers.ts';
 
@@ -69,5 +70,15 @@ describe('warn once', () => {
     expect(previewValue(1e308)).toBe('number 1e+308');
     expect(previewValue({})).toBe('object {}');
     expect(previewValue('x'.repeat(10_000)).length).toBeLessThan(80);
+  });
+});
+
+describe('storable text', () => {
+  test('U+0000 is dropped and a lone surrogate becomes U+FFFD, as both databases would store it', () => {
+    expect(storableText('a\u0000b\u0000')).toBe('ab');
+    expect(storableText('x\ud800y')).toBe('x\ufffdy');
+    expect(storableText('😀 ok')).toBe('😀 ok');
+    const p = parseUpstreamTask({ id: 'mj-1', status: 'SUC\u0000CESS', failReason: '\u0000', promptEn: 'a\udc00' });
+    expect(p.ok && [p.task.status, p.task.failReason, p.task.promptEn]).toEqual(['SUCCESS', '', 'a\ufffd']);
   });
 });

@@ -1,5 +1,5 @@
 import { FREE_ACTIONS } from '../actions.ts';
-import { boundJsonText, boundText, boundUrl, MAX_ID_CHARS } from '../bounds.ts';
+import { boundJsonText, boundText, boundUrl, MAX_ID_CHARS, storableText } from '../bounds.ts';
 import { AppError } from '../errors.ts';
 import { enforceSubmitRateLimit } from '../rate-limit.ts';
 import { forwardWithFailover } from './failover.ts';
@@ -49,7 +49,7 @@ function submitResultOf(json: unknown): SubmitResult | null {
   return {
     code: json.code,
     storedCode: boundUpstreamNumber(json.code, 'int4').value,
-    description: typeof json.description === 'string' ? json.description : '',
+    description: typeof json.description === 'string' ? storableText(json.description) : '',
     result: json.result,
     properties: isPlainObject(json.properties) ? json.properties : {},
     raw: json,
@@ -98,7 +98,7 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
     quota: price,
     now: submitTime,
     task: {
-      action: plan.action, mjId: '', prompt: boundText(plan.prompt), state: boundText(plan.state), submitTime,
+      action: plan.action, mjId: '', prompt: boundText(storableText(plan.prompt)), state: boundText(storableText(plan.state)), submitTime,
       progress: '0%', status: '', updatedTime: submitTime,
     },
     hookUrl: plan.notifyHook,
@@ -143,7 +143,7 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
 
   const httpOk = outcome.status >= 200 && outcome.status < 300;
   if (!httpOk || !ACCEPTED_CODES.has(answer.code)) {
-    const resultId = typeof answer.result === 'string' ? boundText(answer.result, MAX_ID_CHARS) : '';
+    const resultId = typeof answer.result === 'string' ? boundText(storableText(answer.result), MAX_ID_CHARS) : '';
     await reject(answer.description || `upstream code ${answer.code}`, { code: answer.storedCode, description: boundText(answer.description), mjId: resultId });
     if (answer.code === 3) {
       await env.store.channels.autoDisable(channel.id);
@@ -185,15 +185,15 @@ async function settleAccepted(
     if (!Array.isArray(answer.result)) return { ok: false };
   } else {
     // An id longer than any real one cannot be stored whole, and a cut one would never match.
-    if (typeof answer.result !== 'string' || answer.result.trim() === '' || answer.result.trim().length > MAX_ID_CHARS) return { ok: false };
-    mjId = answer.result.trim();
+    mjId = typeof answer.result === 'string' ? storableText(answer.result).trim() : '';
+    if (mjId === '' || mjId.length > MAX_ID_CHARS) return { ok: false };
   }
   const now = env.clock.now();
   // An upload is done at once; so is a code-21 "already exists" answer carrying status SUCCESS.
   const existed = answer.code === 21 && answer.properties.status === 'SUCCESS';
   const done = upload || existed;
   // What the upstream sends back is cut before it is stored (SPEC §10).
-  const imageUrl = existed && typeof answer.properties.imageUrl === 'string' ? boundUrl(answer.properties.imageUrl) : undefined;
+  const imageUrl = existed && typeof answer.properties.imageUrl === 'string' ? boundUrl(storableText(answer.properties.imageUrl)) : undefined;
   const props = Object.keys(answer.properties).length ? boundJsonText(JSON.stringify(answer.properties)) : '';
   // The consume row gets its mj_id in the same transaction, so no charge is ever left unnamed.
   const won = await env.taskStore.money.settleAccepted({
