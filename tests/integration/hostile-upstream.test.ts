@@ -260,6 +260,11 @@ for (const [label, open] of backends) {
       }
       const base = T0 + 200_000;
       w.clock.set(base);
+      // Two rows of a deleted channel, ended without asking any upstream: the refused one costs only itself there too.
+      for (const [mjId, url] of [['gone-1', 'http://img/poison.png'], ['gone-2', '']]) {
+        await w.all(`INSERT INTO tasks (user_id, channel_id, mj_id, action, prompt, submit_time, updated_time, progress, status, image_url)
+          VALUES ($1, 999, $2, 'IMAGINE', $2, $3, $3, '0%', 'IN_PROGRESS', $4)`, w.userId, mjId, base, url);
+      }
       const stale = JSON.parse((await submit(w, 'stale')).text) as { result: string };
       w.clock.set(base + TIMEOUT_MS);
       const poison = JSON.parse((await submit(w, 'poison')).text) as { result: string };
@@ -269,15 +274,17 @@ for (const [label, open] of backends) {
       w.clock.set(base + TIMEOUT_MS + 20);
       const before = await userQuota(w);
       const tick = await w.poll();
-      expect(tick).toMatchObject({ refusedRows: 1, succeeded: 1, timedOut: 1, refunded: 1, refundedQuota: price });
-      const rows = (await stored(w)).slice(-3);
+      expect(tick).toMatchObject({ refusedRows: 2, succeeded: 1, failed: 2, timedOut: 1, refunded: 1, refundedQuota: price });
+      const rows = (await stored(w)).slice(-5);
       expect(rows.map((r) => [r.prompt, r.status, r.progress, r.finish_time])).toEqual([
+        ['gone-1', 'IN_PROGRESS', '0%', 0],
+        ['gone-2', 'FAILURE', '100%', base + TIMEOUT_MS + 20],
         ['stale', 'FAILURE', '100%', base + TIMEOUT_MS + 20],
         ['poison', '', '0%', 0],
         ['fine', 'SUCCESS', '100%', base + TIMEOUT_MS + 10],
       ]);
       expect(await userQuota(w)).toBe(before + price);
-      expect(w.lines.filter((l) => l.level === 'warn' && typeof l.error === 'string' && l.error.includes('poisoned row'))).toHaveLength(1);
+      expect(w.lines.filter((l) => l.level === 'warn' && typeof l.error === 'string' && l.error.includes('poisoned row'))).toHaveLength(2);
       finalRows.set(label, await stored(w));
     });
   });
