@@ -5,7 +5,6 @@ import {
   channelGoneReason, decideSync, failureFields, isTimedOut, ORPHAN_GRACE_MS, parseUpstreamTask, SUBMIT_DID_NOT_COMPLETE,
   timeoutReason, type SyncFields,
 } from './task-sync-normalise.ts';
-import { AppError } from './errors.ts';
 import type { PayloadOf, SyncOp, SyncOpResult, TaskStore } from './store/tasks.ts';
 import { previewValue, warnFellBack, type WarnOnce } from './upstream-numbers.ts';
 import { webhookPayloadOf, type LinkPolicySource } from './webhooks.ts';
@@ -127,46 +126,26 @@ export interface StrandedEnding {
   orphan: boolean;
 }
 
-/** Whether `err` is the database being unreachable (a store guarded by guardAvailability says so). */
-function isOutage(err: unknown): boolean {
-  return err instanceof AppError && err.kind === 'DATABASE';
-}
-
 /**
- * `sync.apply` in one transaction; when the database refuses it for any reason but an outage, the
- * ops are applied again one by one, so one row it will not take (a value no check caught, a
- * trigger, a constraint) costs only that row: the others, their endings and refunds still happen.
- * A refused row counts as not written and is warned about once per task.
+ * `sync.apply`, counting and warning (once per task) about rows the database refused: the store
+ * leaves such a row out alone, so the rest of the batch, its endings and refunds are written.
  */
-async function applyEachRow(
+async function applyOps(
   sync: SyncStore, ops: readonly SyncOp[], now: number, hook: PayloadOf, counts: SyncCounts, warn: WarnOnce | undefined,
 ): Promise<SyncOpResult[]> {
-  const refused = (op: SyncOp, err: unknown): SyncOpResult => {
+  const results = await sync.apply(ops, now, hook);
+  results.forEach((r, k) => {
+    if (r.refused === undefined) return;
+    const op = ops[k]!;
     counts.refusedRows++;
     warn?.(`refused:${op.taskId}`, 'poll write of one task refused by the database; the rest of its batch was written', {
-      taskId: op.taskId, op: op.kind, error: previewValue(err instanceof Error ? err.message : String(err)),
+      taskId: op.taskId, op: op.kind, error: previewValue(r.refused),
     });
-    return { won: false, refunded: 0 };
-  };
-  try {
-    return await sync.apply(ops, now, hook);
-  } catch (err) {
-    if (isOutage(err)) throw err;
-    if (ops.length === 1) return [refused(ops[0]!, err)];
-  }
-  const results: SyncOpResult[] = [];
-  for (const op of ops) {
-    try {
-      results.push((await sync.apply([op], now, hook))[0]!);
-    } catch (err) {
-      if (isOutage(err)) throw err;
-      results.push(refused(op, err));
-    }
-  }
+  });
   return results;
 }
 
-/** Ends stranded rows (see planTick) in one transaction (row by row if the database refuses one). */
+/** Ends stranded rows (see planTick) in one transaction. */
 export async function endStrandedTasks(
   sync: SyncStore, stranded: TickPlan['stranded'], now: number, webhookLinks?: LinkPolicySource, warn?: WarnOnce,
 ): Promise<SyncCounts & { ended: StrandedEnding[] }> {
@@ -174,7 +153,7 @@ export async function endStrandedTasks(
   const ended: StrandedEnding[] = [];
   if (stranded.length === 0) return { ...counts, ended };
   const ops = stranded.map(({ row, reason }) => failOp(row, failureFields(row, reason, now)));
-  const results = await applyEachRow(sync, ops, now, webhookPayloadOf(now, webhookLinks), counts, warn);
+  const results = await applyOps(sync, ops, now, webhookPayloadOf(now, webhookLinks), counts, warn);
   results.forEach((r, k) => {
     const { row, reason } = stranded[k]!;
     countEnding(r, counts);
@@ -185,7 +164,7 @@ export async function endStrandedTasks(
 
 /**
  * Writes what the upstream answered for one batch of a channel's tasks, in ONE transaction of
- * the store (row by row when the database refuses the batch, see applyEachRow): changed fields are written (never onto a row another writer already finished),
+ * the store (a row the database refuses is left out alone): changed fields are written (never onto a row another writer already finished),
  * failures and timeouts end the task and refund it once. `items` is null when the upstream could
  * not be asked or answered nonsense; timeouts are still applied then, since a task must end
  * whether or not its upstream still knows it.
@@ -238,7 +217,7 @@ export async function applyPollBatch(sync: SyncStore, rows: readonly TaskRow[], 
   const storeOps = ops.map((op): SyncOp => (op.kind === 'fail'
     ? failOp(op.row, op.fields)
     : { kind: 'update', taskId: op.row.id, fields: op.fields }));
-  const results = await applyEachRow(sync, storeOps, now, webhookPayloadOf(now, s.webhookLinks), counts, s.warn);
+  const results = await applyOps(sync, storeOps, now, webhookPayloadOf(now, s.webhookLinks), counts, s.warn);
   results.forEach((r, k) => {
     const op = ops[k]!;
     if (op.kind === 'fail') {
