@@ -164,8 +164,9 @@ export async function endStrandedTasks(
 
 /**
  * Writes what the upstream answered for one batch of a channel's tasks, in ONE transaction of
- * the store (a row the database refuses is left out alone): changed fields are written (never onto a row another writer already finished),
- * failures and timeouts end the task and refund it once. `items` is null when the upstream could
+ * the store: changed fields are written (never onto a row another writer already finished),
+ * failures and timeouts end the task and refund it once; a row the database refuses is left out
+ * alone, and every upstream value was brought into its column's range first (SPEC §10). `items` is null when the upstream could
  * not be asked or answered nonsense; timeouts are still applied then, since a task must end
  * whether or not its upstream still knows it.
  */
