@@ -110,3 +110,14 @@ export function boundTaskItem<T extends BoundableTaskItem>(item: T): T {
   item.progress = boundText(item.progress, MAX_WORD_CHARS);
   return fitFields(item, TASK_ITEM_FIELDS);
 }
+
+/**
+ * Text both databases store alike (SPEC §10): PostgreSQL refuses U+0000 in `text` (the whole
+ * statement fails, and with it a poll batch or a submit) while SQLite keeps it, so it is dropped;
+ * both store a lone surrogate as U+FFFD, so it becomes that here, or a value would never compare
+ * equal to what was stored and be written again on every poll.
+ */
+export function storableText(s: string): string {
+  const t = s.isWellFormed() ? s : s.toWellFormed();
+  return t.includes('\0') ? t.replaceAll('\0', '') : t;
+}

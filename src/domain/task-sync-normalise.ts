@@ -1,5 +1,6 @@
 import type { TaskRow } from '../db/schema/index.ts';
-import { boundJsonText, boundText, boundUrl, MAX_WORD_CHARS } from './bounds.ts';
+import { boundJsonText, boundText, boundUrl, MAX_WORD_CHARS, storableText } from './bounds.ts';
+import { boundUpstreamNumber } from './upstream-numbers.ts';
 
 /**
  * Pure rules of the poller (SPEC §8): how one upstream task (an item of `list-by-condition`) is
@@ -25,46 +26,70 @@ export interface UpstreamTask {
   properties: unknown;
 }
 
-export type ParsedItem = { ok: true; task: UpstreamTask } | { ok: false; reason: string };
+/** A field of an upstream item that did not fit its column and was replaced by its fallback. */
+export interface FellBack {
+  field: string;
+  /** What the upstream sent. */
+  value: unknown;
+  /** What is used instead: 0 for times, null (empty) for text. */
+  stored: number | null;
+}
+
+export type ParsedItem = { ok: true; task: UpstreamTask; fellBack: FellBack[] } | { ok: false; reason: string };
 
 const STRING_FIELDS = ['progress', 'promptEn', 'state', 'imageUrl', 'videoUrl', 'failReason'] as const;
 const TIME_FIELDS = ['startTime', 'finishTime'] as const;
 
 /**
  * Validates one item of an upstream `list-by-condition` answer. An item without a string `id` and
- * `status`, or with a field of the wrong type, is refused (logged and skipped by the caller).
+ * `status` is refused (logged and skipped by the caller: its row stays as it is, timeouts still
+ * apply). A field that does not fit its column falls back alone (SPEC §10: times out of range,
+ * fractional or not numbers → 0; text that is not a string → empty), so one hostile value never
+ * costs the rest of the item, nor its batch. Text is made storable on both databases alike (see
+ * storableText).
  */
 export function parseUpstreamTask(raw: unknown): ParsedItem {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: 'item is not an object' };
   const o = raw as Record<string, unknown>;
   if (typeof o.id !== 'string' || o.id.trim() === '') return { ok: false, reason: 'item has no id' };
   if (typeof o.status !== 'string') return { ok: false, reason: `item ${o.id} has no status` };
+  const fellBack: FellBack[] = [];
+  const text: Partial<Record<(typeof STRING_FIELDS)[number], string | null | undefined>> = {};
   for (const f of STRING_FIELDS) {
     const v = o[f];
-    if (v !== undefined && v !== null && typeof v !== 'string') return { ok: false, reason: `item ${o.id}: ${f} is not a string` };
+    if (v === undefined || v === null) text[f] = v;
+    else if (typeof v === 'string') text[f] = storableText(v);
+    else {
+      text[f] = null;
+      fellBack.push({ field: f, value: v, stored: null });
+    }
   }
   const times: Partial<Record<(typeof TIME_FIELDS)[number], number | null | undefined>> = {};
   for (const f of TIME_FIELDS) {
     const v = o[f];
-    if (v === undefined || v === null) times[f] = v;
-    else if (typeof v === 'number' && Number.isFinite(v)) times[f] = Math.trunc(v);
-    else if (typeof v === 'string' && /^\d+$/.test(v)) times[f] = Number(v);
-    else return { ok: false, reason: `item ${o.id}: ${f} is not a number` };
+    if (v === undefined || v === null) {
+      times[f] = v;
+      continue;
+    }
+    const t = boundUpstreamNumber(v, 'time');
+    times[f] = t.value;
+    if (!t.ok) fellBack.push({ field: f, value: v, stored: t.value });
   }
   return {
     ok: true,
+    fellBack,
     task: {
       id: o.id.trim(),
-      status: o.status,
-      progress: o.progress as string | null | undefined,
-      promptEn: o.promptEn as string | null | undefined,
-      state: o.state as string | null | undefined,
+      status: storableText(o.status),
+      progress: text.progress,
+      promptEn: text.promptEn,
+      state: text.state,
       startTime: times.startTime,
       finishTime: times.finishTime,
-      imageUrl: o.imageUrl as string | null | undefined,
-      videoUrl: o.videoUrl as string | null | undefined,
+      imageUrl: text.imageUrl,
+      videoUrl: text.videoUrl,
       videoUrls: o.videoUrls,
-      failReason: o.failReason as string | null | undefined,
+      failReason: text.failReason,
       buttons: o.buttons,
       properties: o.properties,
     },

@@ -5,7 +5,8 @@ import {
   channelGoneReason, decideSync, failureFields, isTimedOut, ORPHAN_GRACE_MS, parseUpstreamTask, SUBMIT_DID_NOT_COMPLETE,
   timeoutReason, type SyncFields,
 } from './task-sync-normalise.ts';
-import type { SyncOp, SyncOpResult, TaskStore } from './store/tasks.ts';
+import type { PayloadOf, SyncOp, SyncOpResult, TaskStore } from './store/tasks.ts';
+import { previewValue, warnFellBack, type WarnOnce } from './upstream-numbers.ts';
 import { webhookPayloadOf, type LinkPolicySource } from './webhooks.ts';
 
 /**
@@ -28,6 +29,8 @@ export interface SyncSettings {
   upstreamTimeoutMs: number;
   /** Image links of webhook payloads (SPEC §15); raw upstream links when absent. */
   webhookLinks?: LinkPolicySource;
+  /** Warns of upstream values that fell back and rows the database refused, once per key. */
+  warn?: WarnOnce;
 }
 
 /** Counts of what one write step did, for logs and tests. */
@@ -43,10 +46,14 @@ export interface SyncCounts {
   unknown: number;
   /** Items that were not a valid task object. */
   invalid: number;
+  /** Upstream fields that did not fit their column and were stored as their fallback. */
+  fellBack: number;
+  /** Rows the database refused to write; the rest of their batch was written without them. */
+  refusedRows: number;
 }
 
 export function emptyCounts(): SyncCounts {
-  return { updated: 0, succeeded: 0, failed: 0, timedOut: 0, refunded: 0, refundedQuota: 0, unknown: 0, invalid: 0 };
+  return { updated: 0, succeeded: 0, failed: 0, timedOut: 0, refunded: 0, refundedQuota: 0, unknown: 0, invalid: 0, fellBack: 0, refusedRows: 0 };
 }
 
 const COUNT_KEYS = Object.keys(emptyCounts()) as (keyof SyncCounts)[];
@@ -119,15 +126,34 @@ export interface StrandedEnding {
   orphan: boolean;
 }
 
+/**
+ * `sync.apply`, counting and warning (once per task) about rows the database refused: the store
+ * leaves such a row out alone, so the rest of the batch, its endings and refunds are written.
+ */
+async function applyOps(
+  sync: SyncStore, ops: readonly SyncOp[], now: number, hook: PayloadOf, counts: SyncCounts, warn: WarnOnce | undefined,
+): Promise<SyncOpResult[]> {
+  const results = await sync.apply(ops, now, hook);
+  results.forEach((r, k) => {
+    if (r.refused === undefined) return;
+    const op = ops[k]!;
+    counts.refusedRows++;
+    warn?.(`refused:${op.taskId}`, 'poll write of one task refused by the database; the rest of its batch was written', {
+      taskId: op.taskId, op: op.kind, error: previewValue(r.refused),
+    });
+  });
+  return results;
+}
+
 /** Ends stranded rows (see planTick) in one transaction. */
 export async function endStrandedTasks(
-  sync: SyncStore, stranded: TickPlan['stranded'], now: number, webhookLinks?: LinkPolicySource,
+  sync: SyncStore, stranded: TickPlan['stranded'], now: number, webhookLinks?: LinkPolicySource, warn?: WarnOnce,
 ): Promise<SyncCounts & { ended: StrandedEnding[] }> {
   const counts = emptyCounts();
   const ended: StrandedEnding[] = [];
   if (stranded.length === 0) return { ...counts, ended };
   const ops = stranded.map(({ row, reason }) => failOp(row, failureFields(row, reason, now)));
-  const results = await sync.apply(ops, now, webhookPayloadOf(now, webhookLinks));
+  const results = await applyOps(sync, ops, now, webhookPayloadOf(now, webhookLinks), counts, warn);
   results.forEach((r, k) => {
     const { row, reason } = stranded[k]!;
     countEnding(r, counts);
@@ -139,7 +165,8 @@ export async function endStrandedTasks(
 /**
  * Writes what the upstream answered for one batch of a channel's tasks, in ONE transaction of
  * the store: changed fields are written (never onto a row another writer already finished),
- * failures and timeouts end the task and refund it once. `items` is null when the upstream could
+ * failures and timeouts end the task and refund it once; a row the database refuses is left out
+ * alone, and every upstream value was brought into its column's range first (SPEC §10). `items` is null when the upstream could
  * not be asked or answered nonsense; timeouts are still applied then, since a task must end
  * whether or not its upstream still knows it.
  */
@@ -165,6 +192,10 @@ export async function applyPollBatch(sync: SyncStore, rows: readonly TaskRow[], 
       counts.unknown++;
       continue;
     }
+    for (const f of parsed.fellBack) {
+      counts.fellBack++;
+      warnFellBack(s.warn, matches[0]!.channelId, f.field, f.value, f.stored ?? '', { mjId: parsed.task.id });
+    }
     for (const row of matches) {
       if (seen.has(row.id)) continue;
       seen.add(row.id);
@@ -184,9 +215,10 @@ export async function applyPollBatch(sync: SyncStore, rows: readonly TaskRow[], 
     }
   }
   if (ops.length === 0) return counts;
-  const results = await sync.apply(ops.map((op) => (op.kind === 'fail'
+  const storeOps = ops.map((op): SyncOp => (op.kind === 'fail'
     ? failOp(op.row, op.fields)
-    : { kind: 'update' as const, taskId: op.row.id, fields: op.fields })), now, webhookPayloadOf(now, s.webhookLinks));
+    : { kind: 'update', taskId: op.row.id, fields: op.fields }));
+  const results = await applyOps(sync, storeOps, now, webhookPayloadOf(now, s.webhookLinks), counts, s.warn);
   results.forEach((r, k) => {
     const op = ops[k]!;
     if (op.kind === 'fail') {

@@ -4,6 +4,7 @@ import {
   type PollChannel, type PollTask, type SyncCounts, type SyncSettings,
 } from '../domain/task-sync.ts';
 import { channelEndpoints } from '../domain/channels.ts';
+import { createWarnOnce } from '../domain/upstream-numbers.ts';
 import { callUpstream } from '../upstream/http.ts';
 import { createMetrics } from '../lib/metrics.ts';
 import { mapBounded } from './bounded.ts';
@@ -77,7 +78,7 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
   const pollTimeoutMs = Math.min(MAX_POLL_TIMEOUT_MS, deps.config.upstreamTimeoutMs);
   const { options, serverAddress } = deps;
   const settings: SyncSettings = {
-    taskTimeoutMs: deps.config.taskTimeoutMs, upstreamTimeoutMs: deps.config.upstreamTimeoutMs,
+    taskTimeoutMs: deps.config.taskTimeoutMs, upstreamTimeoutMs: deps.config.upstreamTimeoutMs, warn: createWarnOnce(logger),
     // Webhook payloads show image links as fetch would at the time of the change.
     ...(options && serverAddress
       ? { webhookLinks: () => ({ forward: options.get('mj_forward_url_enabled'), serverAddress: serverAddress() }) }
@@ -159,7 +160,7 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
       if (rows.length === 0) return report;
       // All channels, any status: tasks of a disabled channel are still polled.
       const plan = planTick(rows, await channelEndpoints(deps.store), deps.clock.now(), settings);
-      const stranded = await endStrandedTasks(deps.taskStore.sync, plan.stranded, deps.clock.now(), settings.webhookLinks);
+      const stranded = await endStrandedTasks(deps.taskStore.sync, plan.stranded, deps.clock.now(), settings.webhookLinks, settings.warn);
       addCounts(report, stranded);
       for (const e of stranded.ended) {
         // A crash between charge and upstream answer: the operator should see each one.

@@ -22,14 +22,15 @@ function item(over: Partial<Record<keyof UpstreamTask, unknown>> = {}): Upstream
 }
 
 describe('upstream item validation', () => {
-  test('id and status are required, typed fields must have their type', () => {
+  test('id and status are required; a field of the wrong type falls back alone (SPEC §10)', () => {
     expect(parseUpstreamTask(null).ok).toBe(false);
     expect(parseUpstreamTask([]).ok).toBe(false);
     expect(parseUpstreamTask({ status: 'SUCCESS' }).ok).toBe(false);
     expect(parseUpstreamTask({ id: '', status: 'SUCCESS' }).ok).toBe(false);
     expect(parseUpstreamTask({ id: '1' }).ok).toBe(false);
-    expect(parseUpstreamTask({ id: '1', status: 'SUCCESS', progress: 100 }).ok).toBe(false);
-    expect(parseUpstreamTask({ id: '1', status: 'SUCCESS', startTime: 'soon' }).ok).toBe(false);
+    const bad = parseUpstreamTask({ id: '1', status: 'SUCCESS', progress: 100, startTime: 'soon', finishTime: 5 });
+    expect(bad.ok && bad.task).toMatchObject({ progress: null, startTime: 0, finishTime: 5 });
+    expect(bad.ok && bad.fellBack).toEqual([{ field: 'progress', value: 100, stored: null }, { field: 'startTime', value: 'soon', stored: 0 }]);
     const ok = parseUpstreamTask({ id: ' 1 ', status: 'SUBMITTED', progress: null, startTime: '1790000000000', finishTime: null });
     expect(ok.ok && ok.task).toMatchObject({ id: '1', progress: null, startTime: 1_790_000_000_000, finishTime: null });
   });

@@ -1,3 +1,4 @@
+import type { TransactionSql } from 'postgres';
 import type { PgDB } from './client.ts';
 import { failAndRefundPg, type RefundResult } from './money.ts';
 import { notifyTaskChanges } from './notify.ts';
@@ -30,15 +31,42 @@ export type PgSyncOp =
   | { kind: 'update'; taskId: number; fields: PgSyncFields }
   | { kind: 'fail'; taskId: number; expectedQuota: number; fields: { failReason: string; [field: string]: unknown }; modelName: string };
 
+/** Why a sync op was not applied: the database refused its row (see applySyncOpsPg). */
+export type PgSyncResult = RefundResult & { refused?: string };
+
+/**
+ * SQLSTATEs about one row's values, as opposed to the server being busy, in conflict or away:
+ * class 22 (data exception), 23 (integrity constraint), P0 (a PL/pgSQL RAISE), 54000 (a value
+ * too large for an index). Only these are worth isolating row by row.
+ */
+export function isRowErrorPg(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|23|P0)[0-9A-Z]{3}$|^54000$/.test(code);
+}
+
 /**
  * Apply `ops` in one transaction; results in op order. Before any write the batch locks its task
  * rows, then the users, tokens and channels its endings credit, each set in id order: the global
  * order of every money path here (a charge locks user, token, channel), so a batch crediting many
  * users cannot deadlock with the submits and single refunds running meanwhile. The statements are
  * issued together (postgres.js pipelines them on the transaction's connection, in order).
+ *
+ * When the database refuses one row (SPEC §10: one bad item never spoils the rest of its batch),
+ * the batch runs again with each op under its own savepoint: the refused op is rolled back alone
+ * and reported as `refused`, the others (and their refunds) are written. Only then are the ops
+ * sent one at a time; an outage, a deadlock or a serialization failure is thrown as before.
  */
-export async function applySyncOpsPg(db: PgDB, ops: readonly PgSyncOp[], now: number, hook: PayloadOf, notify = false): Promise<RefundResult[]> {
+export async function applySyncOpsPg(db: PgDB, ops: readonly PgSyncOp[], now: number, hook: PayloadOf, notify = false): Promise<PgSyncResult[]> {
   if (ops.length === 0) return [];
+  try {
+    return await runBatchPg(db, ops, now, hook, notify, false);
+  } catch (err) {
+    if (!isRowErrorPg(err)) throw err;
+    return runBatchPg(db, ops, now, hook, notify, true);
+  }
+}
+
+async function runBatchPg(db: PgDB, ops: readonly PgSyncOp[], now: number, hook: PayloadOf, notify: boolean, isolate: boolean): Promise<PgSyncResult[]> {
   const ids = [...new Set(ops.map((o) => o.taskId))];
   const failIds = [...new Set(ops.filter((o) => o.kind === 'fail').map((o) => o.taskId))];
   const patches = ops.map((o) => (o.kind === 'fail' ? pgFailurePatch(o.fields) : null));
@@ -50,10 +78,10 @@ export async function applySyncOpsPg(db: PgDB, ops: readonly PgSyncOp[], now: nu
         (SELECT count(*) FROM (SELECT 1 FROM tokens WHERE id IN (SELECT token_id FROM tasks WHERE id = ANY(${failIds}::int[])) ORDER BY id FOR UPDATE) b) AS k,
         (SELECT count(*) FROM (SELECT 1 FROM channels WHERE id IN (SELECT channel_id FROM tasks WHERE id = ANY(${failIds}::int[])) ORDER BY id FOR UPDATE) c) AS c`;
     }
-    const pending = ops.map(async (op, i): Promise<RefundResult> => {
-      if (op.kind === 'fail') return failAndRefundPg(sql, op.taskId, op.expectedQuota, patches[i]!, now, op.modelName);
+    const one = async (q: TransactionSql, op: PgSyncOp, i: number): Promise<RefundResult> => {
+      if (op.kind === 'fail') return failAndRefundPg(q, op.taskId, op.expectedQuota, patches[i]!, now, op.modelName);
       const f = op.fields;
-      const rows = await sql`
+      const rows = await q`
         UPDATE tasks SET progress = ${f.progress}::text, status = ${f.status}::text, prompt_en = ${f.promptEn}::text,
           state = ${f.state}::text, start_time = ${f.startTime}::bigint, finish_time = ${f.finishTime}::bigint,
           image_url = ${f.imageUrl}::text, video_url = ${f.videoUrl}::text, video_urls = ${f.videoUrls}::text,
@@ -61,8 +89,20 @@ export async function applySyncOpsPg(db: PgDB, ops: readonly PgSyncOp[], now: nu
           updated_time = ${now}::bigint
         WHERE id = ${op.taskId}::int AND progress <> '100%' RETURNING id`;
       return { won: rows.length === 1, refunded: 0 };
-    });
-    const results = await Promise.all(pending);
+    };
+    let results: PgSyncResult[];
+    if (!isolate) results = await Promise.all(ops.map((op, i) => one(sql, op, i)));
+    else {
+      results = [];
+      for (const [i, op] of ops.entries()) {
+        try {
+          results.push(await sql.savepoint((sp) => one(sp, op, i)));
+        } catch (err) {
+          if (!isRowErrorPg(err)) throw err;
+          results.push({ won: false, refunded: 0, refused: err instanceof Error ? err.message : String(err) });
+        }
+      }
+    }
     const changed = ops.filter((_, i) => results[i]!.won).map((o) => o.taskId);
     await enqueueTaskChangePg(sql, changed, now, hook);
     // With `notify`, every replica's feed hears of the rows written when this commits.

@@ -1,5 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
+import type { DbLike } from '../types.ts';
 import { tasks, type TaskRow } from '../schema/index.ts';
 import { failAndRefund, type FailurePatch } from './money.ts';
 import { enqueueTaskChange, type PayloadOf } from './outbox.ts';
@@ -36,6 +37,8 @@ export type SyncOp =
 export interface SyncOpResult {
   won: boolean;
   refunded: number;
+  /** The database refused this op's row (why); nothing of it was written, the rest of the batch was. */
+  refused?: string;
 }
 
 /**
@@ -70,23 +73,61 @@ function updateStatement(db: DB): UpdateStatement {
 }
 
 /**
+ * Errors about one row's values (a constraint, a trigger's RAISE, a value too big or of the wrong
+ * type), as opposed to the database being busy or broken: only these are worth isolating.
+ */
+const ROW_ERROR = /^SQLITE_(CONSTRAINT|TOOBIG|MISMATCH|RANGE)/;
+
+export function isRowError(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && ROW_ERROR.test(code)) return true;
+  }
+  return false;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+}
+
+/**
  * Apply planned ops in one IMMEDIATE transaction (never onto a row another writer already
  * finished), then queue the webhook deliveries of every row written. Results are in op order.
+ * When the database refuses one row (SPEC §10: one bad item never spoils the rest of its batch),
+ * the batch runs again with each op under its own savepoint: the refused op is rolled back alone
+ * and reported as `refused`, the others (and their refunds) are written.
  */
 export function applySyncOps(db: DB, ops: readonly SyncOp[], now: number, hook: PayloadOf): SyncOpResult[] {
   if (ops.length === 0) return [];
+  try {
+    return runBatch(db, ops, now, hook, false);
+  } catch (err) {
+    if (!isRowError(err)) throw err;
+    return runBatch(db, ops, now, hook, true);
+  }
+}
+
+function runBatch(db: DB, ops: readonly SyncOp[], now: number, hook: PayloadOf, isolate: boolean): SyncOpResult[] {
   const update = updateStatement(db);
   return db.transaction((tx) => {
     const changed: number[] = [];
+    const one = (t: DbLike, op: SyncOp): SyncOpResult => {
+      if (op.kind === 'fail') return failAndRefund(t, op.taskId, op.expectedQuota, op.fields, now, op.modelName);
+      return { won: update.get({ ...op.fields, now, id: op.taskId }) !== undefined, refunded: 0 };
+    };
     const results = ops.map((op): SyncOpResult => {
-      if (op.kind === 'fail') {
-        const r = failAndRefund(tx, op.taskId, op.expectedQuota, op.fields, now, op.modelName);
-        if (r.won) changed.push(op.taskId);
-        return r;
+      let r: SyncOpResult;
+      if (!isolate) r = one(tx, op);
+      else {
+        try {
+          r = tx.transaction((sp) => one(sp, op));
+        } catch (err) {
+          if (!isRowError(err)) throw err;
+          return { won: false, refunded: 0, refused: messageOf(err) };
+        }
       }
-      const won = update.get({ ...op.fields, now, id: op.taskId }) !== undefined;
-      if (won) changed.push(op.taskId);
-      return { won, refunded: 0 };
+      if (r.won) changed.push(op.taskId);
+      return r;
     });
     enqueueTaskChange(tx, changed, now, hook);
     return results;

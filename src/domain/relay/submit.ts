@@ -1,9 +1,10 @@
 import { FREE_ACTIONS } from '../actions.ts';
-import { boundJsonText, boundText, boundUrl, MAX_ID_CHARS } from '../bounds.ts';
+import { boundJsonText, boundText, boundUrl, MAX_ID_CHARS, storableText } from '../bounds.ts';
 import { AppError } from '../errors.ts';
 import { enforceSubmitRateLimit } from '../rate-limit.ts';
 import { forwardWithFailover } from './failover.ts';
 import { webhookPayloadOf } from '../webhooks.ts';
+import { boundUpstreamNumber, warnFellBack, warnOnceFor } from '../upstream-numbers.ts';
 import { planSubmit, type SubmitPlan } from './plan.ts';
 import type { SubmitKind } from './schemas.ts';
 import type { RelayAnswer, RelayCallerInfo, RelayEnv } from './types.ts';
@@ -27,7 +28,10 @@ export interface SubmitRequest {
 const ACCEPTED_CODES: ReadonlySet<number> = new Set([1, 21, 22]);
 
 interface SubmitResult {
+  /** As the upstream sent it: what the client is answered with. */
   code: number;
+  /** What the task's `code` column (int4) stores: `code`, or 0 when it does not fit (SPEC §10). */
+  storedCode: number;
   description: string;
   result: unknown;
   properties: Record<string, unknown>;
@@ -44,7 +48,8 @@ function submitResultOf(json: unknown): SubmitResult | null {
   if (!isPlainObject(json) || typeof json.code !== 'number' || !Number.isInteger(json.code)) return null;
   return {
     code: json.code,
-    description: typeof json.description === 'string' ? json.description : '',
+    storedCode: boundUpstreamNumber(json.code, 'int4').value,
+    description: typeof json.description === 'string' ? storableText(json.description) : '',
     result: json.result,
     properties: isPlainObject(json.properties) ? json.properties : {},
     raw: json,
@@ -93,7 +98,7 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
     quota: price,
     now: submitTime,
     task: {
-      action: plan.action, mjId: '', prompt: boundText(plan.prompt), state: boundText(plan.state), submitTime,
+      action: plan.action, mjId: '', prompt: boundText(storableText(plan.prompt)), state: boundText(storableText(plan.state)), submitTime,
       progress: '0%', status: '', updatedTime: submitTime,
     },
     hookUrl: plan.notifyHook,
@@ -129,6 +134,7 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
   }
   const answer = submitResultOf(outcome.json);
   if (answer) note.upstreamCode = answer.code;
+  if (answer && answer.storedCode !== answer.code) warnFellBack(warnOnceFor(env.logger), channel.id, 'code', answer.code, answer.storedCode);
   if (!answer) {
     log.warn('upstream submit answer is not a submit result', { status: outcome.status });
     await reject(`unmarshal_response_body_failed: upstream HTTP ${outcome.status}`);
@@ -137,8 +143,8 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
 
   const httpOk = outcome.status >= 200 && outcome.status < 300;
   if (!httpOk || !ACCEPTED_CODES.has(answer.code)) {
-    const resultId = typeof answer.result === 'string' ? boundText(answer.result, MAX_ID_CHARS) : '';
-    await reject(answer.description || `upstream code ${answer.code}`, { code: answer.code, description: boundText(answer.description), mjId: resultId });
+    const resultId = typeof answer.result === 'string' ? boundText(storableText(answer.result), MAX_ID_CHARS) : '';
+    await reject(answer.description || `upstream code ${answer.code}`, { code: answer.storedCode, description: boundText(answer.description), mjId: resultId });
     if (answer.code === 3) {
       await env.store.channels.autoDisable(channel.id);
       log.warn('channel auto-disabled: upstream answered code 3', { description: answer.description, channelId: channel.id });
@@ -151,7 +157,7 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
   const settled = await settleAccepted(env, plan, taskId, answer);
   env.taskFeed.publish([taskId]);
   if (!settled.ok) {
-    await reject('unmarshal_response_body_failed: upstream accepted without a task id', { code: answer.code, description: boundText(answer.description) });
+    await reject('unmarshal_response_body_failed: upstream accepted without a task id', { code: answer.storedCode, description: boundText(answer.description) });
     throw new AppError('UPSTREAM', 'unmarshal_response_body_failed', 'unmarshal_response_body_failed');
   }
   if (!settled.won) log.warn('accepted submit lost the race: the task was already ended (and refunded) elsewhere', { mjId: settled.mjId });
@@ -179,21 +185,21 @@ async function settleAccepted(
     if (!Array.isArray(answer.result)) return { ok: false };
   } else {
     // An id longer than any real one cannot be stored whole, and a cut one would never match.
-    if (typeof answer.result !== 'string' || answer.result.trim() === '' || answer.result.trim().length > MAX_ID_CHARS) return { ok: false };
-    mjId = answer.result.trim();
+    mjId = typeof answer.result === 'string' ? storableText(answer.result).trim() : '';
+    if (mjId === '' || mjId.length > MAX_ID_CHARS) return { ok: false };
   }
   const now = env.clock.now();
   // An upload is done at once; so is a code-21 "already exists" answer carrying status SUCCESS.
   const existed = answer.code === 21 && answer.properties.status === 'SUCCESS';
   const done = upload || existed;
   // What the upstream sends back is cut before it is stored (SPEC §10).
-  const imageUrl = existed && typeof answer.properties.imageUrl === 'string' ? boundUrl(answer.properties.imageUrl) : undefined;
+  const imageUrl = existed && typeof answer.properties.imageUrl === 'string' ? boundUrl(storableText(answer.properties.imageUrl)) : undefined;
   const props = Object.keys(answer.properties).length ? boundJsonText(JSON.stringify(answer.properties)) : '';
   // The consume row gets its mj_id in the same transaction, so no charge is ever left unnamed.
   const won = await env.taskStore.money.settleAccepted({
     done, withImage: imageUrl !== undefined,
     params: {
-      taskId, mjId, code: answer.code, description: boundText(answer.description), properties: props, now,
+      taskId, mjId, code: answer.storedCode, description: boundText(answer.description), properties: props, now,
       status: done ? 'SUCCESS' : '', progress: done ? '100%' : '0%', imageUrl: imageUrl ?? '',
     },
   }, plan.notifyHook !== null ? webhookPayloadOf(now, webhookLinks(env)) : null);

@@ -135,6 +135,8 @@ export type SyncOp =
 export interface SyncOpResult {
   won: boolean;
   refunded: number;
+  /** The database refused this op's row (why): nothing of it was written, the rest of its batch was. */
+  refused?: string;
 }
 
 export interface SyncStore {
@@ -143,6 +145,7 @@ export interface SyncStore {
   /**
    * Apply ops in one transaction, never onto a row another writer already finished, and queue
    * the webhook deliveries of every row written (payloads rendered by `hook`). Results in op order.
+   * A row the database refuses is left out alone (`refused`), never the whole batch (SPEC §10).
    */
   apply(ops: readonly SyncOp[], now: number, hook: PayloadOf): Promise<SyncOpResult[]>;
 }
