@@ -37,6 +37,17 @@ export interface Metrics {
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+/**
+ * The `code` label of a submit outcome. Numbers come from the upstream (its `code`, or the HTTP
+ * status it answered): a hostile upstream could mint a new series per answer, so only whole
+ * numbers 0..599 (every midjourney-proxy code and HTTP status) keep their value; our own refusals
+ * are a fixed set of words.
+ */
+export function outcomeLabel(code: string | number): string {
+  if (typeof code === 'string') return code;
+  return Number.isInteger(code) && code >= 0 && code < 600 ? String(code) : 'other';
+}
+
 export function createMetrics(): Metrics {
   const registry = new Registry();
   // Requests are tallied per label set in a Map and handed to prom-client at scrape time: its
@@ -97,7 +108,7 @@ export function createMetrics(): Metrics {
       if (!t) tally.set(key, (t = { labels: { method, route, status: String(status) }, n: 0 }));
       t.n += 1;
     },
-    submitOutcome: (action, code) => submits.inc({ action, code: String(code) }),
+    submitOutcome: (action, code) => submits.inc({ action, code: outcomeLabel(code) }),
     quotaCharged: (q) => {
       if (q > 0) charged.inc(q);
     },

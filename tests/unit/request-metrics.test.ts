@@ -37,3 +37,14 @@ describe('the request counter', () => {
     expect(line(text, 'method="GET",route="/api/mj/self",status="401"')).toBe('mjgw_http_requests_total{method="GET",route="/api/mj/self",status="401"} 1');
   });
 });
+
+describe('submit outcome labels', () => {
+  test('an upstream cannot mint a series per answer: odd numeric codes share one label', async () => {
+    const m = createMetrics();
+    for (const code of [1, 24, 502, 2147483648, 1e20, -1, 1.5, 12345]) m.submitOutcome('IMAGINE', code);
+    m.submitOutcome('IMAGINE', 'quota_not_enough');
+    const text = await m.registry.metrics();
+    const codes = [...text.matchAll(/mjgw_submit_outcomes_total\{action="IMAGINE",code="([^"]+)"\} (\d+)/g)].map((x) => `${x[1]}=${x[2]}`);
+    expect(codes.sort()).toEqual(['1=1', '24=1', '502=1', 'other=5', 'quota_not_enough=1'].sort());
+  });
+});
