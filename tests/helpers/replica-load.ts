@@ -93,9 +93,10 @@ export function startLoad(replicas: () => readonly Replica[], user: LoadUser, wo
   const one = async (r: Replica, n: number) => {
     const signal = AbortSignal.timeout(15_000);
     const relay = { authorization: `Bearer ${user.key}`, 'content-type': 'application/json' };
-    const op = n % 4;
+    let op = n % 4;
     let res: Response;
     if (op === 0 || ids.length === 0) {
+      op = 0;
       res = await imagine(r.url, user.key, `load ${n}`, signal);
       if (res.status === 200) {
         const body = (await res.json()) as { code: number; result: string };
@@ -113,7 +114,7 @@ export function startLoad(replicas: () => readonly Replica[], user: LoadUser, wo
     await res.arrayBuffer();
     if (res.status === 200) stats.ok++;
     else if (res.status === 503) stats.unavailable++;
-    else note(String(res.status));
+    else note(`${['imagine', 'fetch', 'list', 'self'][op]} ${res.status}`);
   };
   const loops = Array.from({ length: workers }, async (_, w) => {
     for (let n = w; running; n += workers) {
