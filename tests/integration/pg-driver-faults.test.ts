@@ -33,7 +33,8 @@ afterEach(() => {
 /** A pool of one connection whose sockets the test holds (postgres.js `socket` option). */
 function poolWithSockets() {
   const sockets: Socket[] = [];
-  const sql = postgres(url.toString(), {
+  // `socket` (a connected socket factory) is a postgres.js option its type declarations leave out.
+  const options = {
     max: 1, connect_timeout: 3, backoff: reconnectBackoffS, onnotice: () => {},
     socket: () => new Promise<Socket>((resolve, reject) => {
       const s = connect(Number(url.port), url.hostname);
@@ -43,7 +44,8 @@ function poolWithSockets() {
       });
       s.once('error', reject);
     }),
-  });
+  };
+  const sql = postgres(url.toString(), options as postgres.Options<Record<string, never>>);
   return { sql, sockets };
 }
 
