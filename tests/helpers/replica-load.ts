@@ -75,6 +75,8 @@ export function imagine(url: string, key: string, prompt: string, signal?: Abort
 }
 
 export interface LoadStats {
+  /** Submits the upstream accepted (relay code 1). */
+  submitted: number;
   ok: number;
   unavailable: number;
   /** Answers other than 200/503 (status → count), and transport failures (ECONNREFUSED, …). */
@@ -85,8 +87,8 @@ export interface LoadStats {
  * `workers` loops sending, across the replicas in turn, an imagine, a fetch of a task it got, a
  * relay listing by ids or a tRPC `mj.self` page, until stopped. Every request is bounded.
  */
-export function startLoad(replicas: () => readonly Replica[], user: LoadUser, workers: number): { stop: () => Promise<LoadStats> } {
-  const stats: LoadStats = { ok: 0, unavailable: 0, other: new Map() };
+export function startLoad(replicas: () => readonly Replica[], user: LoadUser, workers: number): { stats: () => LoadStats; stop: () => Promise<LoadStats> } {
+  const stats: LoadStats = { submitted: 0, ok: 0, unavailable: 0, other: new Map() };
   const ids: string[] = [];
   let running = true;
   const note = (key: string) => stats.other.set(key, (stats.other.get(key) ?? 0) + 1);
@@ -100,7 +102,10 @@ export function startLoad(replicas: () => readonly Replica[], user: LoadUser, wo
       res = await imagine(r.url, user.key, `load ${n}`, signal);
       if (res.status === 200) {
         const body = (await res.json()) as { code: number; result: string };
-        if (body.code === 1) ids.push(body.result);
+        if (body.code === 1) {
+          ids.push(body.result);
+          stats.submitted++;
+        }
         stats.ok++;
         return;
       }
@@ -125,6 +130,7 @@ export function startLoad(replicas: () => readonly Replica[], user: LoadUser, wo
     }
   });
   return {
+    stats: () => ({ ...stats, other: new Map(stats.other) }),
     async stop() {
       running = false;
       await Promise.all(loops);
