@@ -42,7 +42,7 @@ try {
   console.log(`survivors: ${replicas.filter((r) => r.alive()).length} of ${REPLICAS} after ${OUTAGES} outages; answers ok ${stats.ok}, 503 ${stats.unavailable}, other ${JSON.stringify([...stats.other])}`);
   console.log(`books: ${rows.filter((r) => Number(r.from_logs) !== Number(r.quota)).length} of ${rows.length} users unbalanced`);
   for (const r of replicas) {
-    if (!r.alive()) console.log(`--- ${r.name} died (exit ${r.proc.exitCode ?? r.proc.signalCode}):\n${r.err().slice(-1500)}`);
+    if (!r.alive()) console.log(`--- ${r.name} died (exit ${r.proc.exitCode ?? r.proc.signalCode}):\n${r.err().slice(-4000)}`);
   }
 } finally {
   for (const r of replicas) if (r.alive()) r.proc.kill('SIGKILL');
