@@ -40,6 +40,8 @@ try {
   const rows = await sql.unsafe<{ quota: number; from_logs: number }[]>(UNBALANCED_USERS_SQL);
   await sql.end();
   console.log(`survivors: ${replicas.filter((r) => r.alive()).length} of ${REPLICAS} after ${OUTAGES} outages; answers ok ${stats.ok}, 503 ${stats.unavailable}, other ${JSON.stringify([...stats.other])}`);
+  const caught = replicas.map((r) => (r.out().match(/unhandled rejection|uncaught exception/g) ?? []).length);
+  console.log(`slowest 503: ${stats.slowest503Ms} ms; safety-net catches per replica: ${caught.join(', ')}`);
   console.log(`books: ${rows.filter((r) => Number(r.from_logs) !== Number(r.quota)).length} of ${rows.length} users unbalanced`);
   for (const r of replicas) {
     if (!r.alive()) console.log(`--- ${r.name} died (exit ${r.proc.exitCode ?? r.proc.signalCode}):\n${r.err().slice(-4000)}`);

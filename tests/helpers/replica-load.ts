@@ -79,6 +79,8 @@ export interface LoadStats {
   submitted: number;
   ok: number;
   unavailable: number;
+  /** The slowest 503 answer, in ms. */
+  slowest503Ms: number;
   /** Answers other than 200/503 (status → count), and transport failures (ECONNREFUSED, …). */
   other: Map<string, number>;
 }
@@ -88,12 +90,13 @@ export interface LoadStats {
  * relay listing by ids or a tRPC `mj.self` page, until stopped. Every request is bounded.
  */
 export function startLoad(replicas: () => readonly Replica[], user: LoadUser, workers: number): { stats: () => LoadStats; stop: () => Promise<LoadStats> } {
-  const stats: LoadStats = { submitted: 0, ok: 0, unavailable: 0, other: new Map() };
+  const stats: LoadStats = { submitted: 0, ok: 0, unavailable: 0, slowest503Ms: 0, other: new Map() };
   const ids: string[] = [];
   let running = true;
   const note = (key: string) => stats.other.set(key, (stats.other.get(key) ?? 0) + 1);
   const one = async (r: Replica, n: number) => {
     const signal = AbortSignal.timeout(15_000);
+    const started = performance.now();
     const relay = { authorization: `Bearer ${user.key}`, 'content-type': 'application/json' };
     let op = n % 4;
     let res: Response;
@@ -118,7 +121,10 @@ export function startLoad(replicas: () => readonly Replica[], user: LoadUser, wo
     }
     await res.arrayBuffer();
     if (res.status === 200) stats.ok++;
-    else if (res.status === 503) stats.unavailable++;
+    else if (res.status === 503) {
+      stats.unavailable++;
+      stats.slowest503Ms = Math.max(stats.slowest503Ms, Math.round(performance.now() - started));
+    }
     else note(`${['imagine', 'fetch', 'list', 'self'][op]} ${res.status}`);
   };
   const loops = Array.from({ length: workers }, async (_, w) => {
