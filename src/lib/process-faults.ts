@@ -6,7 +6,7 @@ import type { Logger } from './logger.ts';
  * database driver's, while the server is away: the pool reconnects by itself) is logged at error
  * and the process keeps serving; any other is logged and ends the process with code 1, as the
  * runtime would, since its state is then unknown. Only the name, code and message are logged (no
- * query parameters, no URL with a password).
+ * query parameters, no URL with a password), and the stack of an error that ends the process.
  */
 export function installProcessFaultHandlers(logger: Logger, isRecoverable: (err: unknown) => boolean, exit: (code: number) => void = (c) => process.exit(c)): () => void {
   const describe = (err: unknown) => err instanceof Error
@@ -17,7 +17,8 @@ export function installProcessFaultHandlers(logger: Logger, isRecoverable: (err:
       logger.error(`${kind} (recoverable, still serving)`, { error: describe(err) });
       return;
     }
-    logger.error(`${kind}: exiting`, { error: describe(err) });
+    // Our own bug, most likely: where it was thrown is what the operator needs to report it.
+    logger.error(`${kind}: exiting`, { error: describe(err), stack: err instanceof Error ? err.stack : undefined });
     exit(1);
   };
   const onRejection = handle('unhandled rejection');
