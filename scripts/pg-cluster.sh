@@ -3,7 +3,8 @@
 # loopback port, never the system cluster. Installs Debian's `postgresql` when it is missing.
 #   scripts/pg-cluster.sh start   → prints `PGDIR=<folder>` and `DATABASE_URL=<url>` lines
 #   scripts/pg-cluster.sh stop <folder>
-#   scripts/pg-cluster.sh halt <folder>     stops the server, keeps the folder (outage tests)
+#   scripts/pg-cluster.sh halt <folder> [fast|immediate]   stops the server, keeps the folder (outage
+#                                            tests; `immediate` is a crash: no shutdown packets)
 #   scripts/pg-cluster.sh resume <folder>   starts it again on the same port
 #   scripts/pg-cluster.sh restart <folder>  both (open connections are cut)
 set -euo pipefail
@@ -68,7 +69,7 @@ stop() {
 }
 
 halt() {
-  as_pg "$(pg_bin)/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null
+  as_pg "$(pg_bin)/pg_ctl" -D "$1/data" -m "${2:-fast}" -w stop >/dev/null
 }
 
 resume() {
@@ -78,7 +79,7 @@ resume() {
 case "${1:-}" in
   start) start ;;
   stop) stop "${2:?folder}" ;;
-  halt) halt "${2:?folder}" ;;
+  halt) halt "${2:?folder}" "${3:-fast}" ;;
   resume) resume "${2:?folder}" ;;
   restart) halt "${2:?folder}" && resume "$2" ;;
   *) echo "usage: $0 start | stop <folder> | halt <folder> | resume <folder> | restart <folder>" >&2; exit 2 ;;

@@ -6,7 +6,7 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createSqliteStore } from './db/sqlite/store.ts';
 import { openDatabase } from './db/client.ts';
 import { DatabaseUrlError, openPgDatabase, type PgDB } from './db/pg/client.ts';
-import { isUnavailableError, pingDatabase } from './db/pg/health.ts';
+import { isRecoverableDriverFault, isUnavailableError, pingDatabase } from './db/pg/health.ts';
 import { onTaskChanges } from './db/pg/notify.ts';
 import { createPgFeedReads } from './db/pg/task-reads.ts';
 import { createPgStore } from './db/pg/store.ts';
@@ -30,6 +30,8 @@ import { changeWindowOf, InProcessTaskFeed, type TaskFeed } from './domain/task-
 import { bootstrapRoot } from './domain/users.ts';
 import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/logger.ts';
+import { installProcessFaultHandlers } from './lib/process-faults.ts';
+import { AppError } from './domain/errors.ts';
 import pkg from '../package.json' with { type: 'json' };
 
 /**
@@ -105,7 +107,8 @@ async function openPgBackend(config: Config, url: string, logger: Logger, clock:
     ping: () => pingDatabase(pg, 2000),
     close: async () => {
       await unlisten().catch(() => {});
-      await pg.$client.end({ timeout: 2 });
+      // During an outage ending the pool may fail: the process is leaving either way.
+      await pg.$client.end({ timeout: 2 }).catch(() => {});
     },
   };
 }
@@ -123,6 +126,9 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel, { service: 'mj-gateway' });
+  // A safety net only (issue 14): the driver's faults while PostgreSQL is away are survivable.
+  installProcessFaultHandlers(logger, (err) => (err instanceof AppError && err.kind === 'DATABASE')
+    || (config.databaseUrl !== null && isRecoverableDriverFault(err)));
   const clock = systemClock;
   const backend = config.databaseUrl ? await openPgBackend(config, config.databaseUrl, logger, clock) : openSqliteBackend(config, logger, clock);
   const { store, listing } = backend;

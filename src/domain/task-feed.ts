@@ -95,10 +95,20 @@ export class InProcessTaskFeed implements TaskFeed {
   publish(taskIds: readonly number[]): void {
     if (taskIds.length === 0) return;
     const time = this.clock.now();
-    const rows = this.reads.fingerprints(taskIds);
+    let rows: MaybePromise<Fingerprint[]>;
+    try {
+      rows = this.reads.fingerprints(taskIds);
+    } catch {
+      return; // A read that cannot start (the database away) drops this publish only.
+    }
     if (rows instanceof Promise) {
-      // A failed read (the database away) drops that publish only; later ones still apply.
-      this.applying = this.applying.then(() => rows).then((r) => this.record(r, time), () => {});
+      // Observed now, not once the earlier publishes have applied: a read failing meanwhile (the
+      // database away) would otherwise be an unhandled rejection, which ends the process. A failed
+      // read drops that publish only; later ones still apply, in call order.
+      const settled = rows.then((r) => r, () => null);
+      this.applying = this.applying.then(() => settled).then((r) => {
+        if (r) this.record(r, time);
+      }).catch(() => {});
       return;
     }
     this.record(rows, time);

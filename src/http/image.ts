@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia';
 import type { AppDeps } from '../deps.ts';
+import { AppError, DATABASE_UNAVAILABLE } from '../domain/errors.ts';
 import { countingStream, drainInto, storeWhileStreaming } from '../images/fill.ts';
 import { openImageStore } from '../images/folder-store.ts';
 import { channelHosts } from '../images/lookup.ts';
@@ -206,8 +207,17 @@ export function imageRoutes(deps: AppDeps, opts: ImageRouteOptions = {}) {
     addImageBytes: (n) => deps.metrics.addImageBytes(n),
     store: deps.imageStore !== undefined ? deps.imageStore : openImageStore(deps.config.imageCacheDir, deps.config.imageCacheMaxBytes, deps.logger),
   };
+  const answer = async (id: string, request: Request, outer: Record<string, string>): Promise<Response> => {
+    try {
+      return await forwardImage(deps, id, request, ctx, outer);
+    } catch (err) {
+      // The database away (SPEC §13): 503 in this route's own shape; a stored image was served above without it.
+      if (err instanceof AppError && err.kind === 'DATABASE') return errorResponse(503, DATABASE_UNAVAILABLE);
+      throw err;
+    }
+  };
   const handle = async ({ params, request, set }: { params: { id: string }; request: Request; set: { headers: Record<string, unknown> } }) =>
-    adoptSetHeaders(await forwardImage(deps, params.id, request, ctx, set.headers as Record<string, string>), set.headers);
+    adoptSetHeaders(await answer(params.id, request, set.headers as Record<string, string>), set.headers);
   return new Elysia({ name: 'image' })
     .get('/mj/image/:id', handle)
     .head('/mj/image/:id', handle)

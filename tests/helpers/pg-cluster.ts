@@ -8,8 +8,8 @@ const SCRIPT = join(import.meta.dir, '../../scripts/pg-cluster.sh');
 
 export interface PrivateCluster {
   url: string;
-  /** Stops the server (open connections are cut); the data stays. */
-  halt(): void;
+  /** Stops the server (open connections are cut); the data stays. `immediate` crashes it (pg_ctl -m immediate). */
+  halt(mode?: 'fast' | 'immediate'): void;
   /** Starts it again on the same port. */
   resume(): void;
   stop(): void;
@@ -32,5 +32,5 @@ export function startPrivateCluster(): PrivateCluster {
   };
   // Also when the file fails half-way: the cluster never outlives the test process.
   process.on('exit', stop);
-  return { url: vars.DATABASE_URL!, halt: () => void run('halt', dir), resume: () => void run('resume', dir), stop };
+  return { url: vars.DATABASE_URL!, halt: (mode = 'fast') => void run('halt', dir, mode), resume: () => void run('resume', dir), stop };
 }

@@ -56,6 +56,16 @@ export function isUnavailableError(err: unknown): boolean {
 }
 
 /**
+ * Whether an error nothing caught may be survived (src/lib/process-faults.ts): an outage error, or
+ * one thrown inside postgres.js itself (its connection's state is its own and it reconnects).
+ */
+export function isRecoverableDriverFault(err: unknown): boolean {
+  if (isUnavailableError(err)) return true;
+  if (!(err instanceof Error)) return false;
+  return err.name === 'PostgresError' || /[\\/]node_modules[\\/]postgres[\\/]/.test(err.stack ?? '');
+}
+
+/**
  * Run `fn`; an outage error comes out as DatabaseUnavailable, any other error unchanged. The
  * surfaces catch DatabaseUnavailable once, in their error mapping, and answer 503.
  */
