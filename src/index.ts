@@ -31,7 +31,7 @@ import { bootstrapRoot } from './domain/users.ts';
 import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/logger.ts';
 import { installProcessFaultHandlers } from './lib/process-faults.ts';
-import { AppError } from './domain/errors.ts';
+import { isDatabaseUnavailable } from './domain/errors.ts';
 import pkg from '../package.json' with { type: 'json' };
 
 /**
@@ -127,7 +127,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel, { service: 'mj-gateway' });
   // A safety net only (issue 14): the driver's faults while PostgreSQL is away are survivable.
-  installProcessFaultHandlers(logger, (err) => (err instanceof AppError && err.kind === 'DATABASE')
+  installProcessFaultHandlers(logger, (err) => isDatabaseUnavailable(err)
     || (config.databaseUrl !== null && isRecoverableDriverFault(err)));
   const clock = systemClock;
   const backend = config.databaseUrl ? await openPgBackend(config, config.databaseUrl, logger, clock) : openSqliteBackend(config, logger, clock);

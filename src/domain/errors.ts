@@ -42,3 +42,8 @@ export const HTTP_STATUS_OF: Record<AppErrorKind, number> = {
 
 /** The one message of an unreachable database, on every surface. */
 export const DATABASE_UNAVAILABLE = 'database unavailable';
+
+/** Whether `err` is the store's "database unavailable" (an outage: expected, retried, not a bug). */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  return err instanceof AppError && err.kind === 'DATABASE';
+}

@@ -5,6 +5,7 @@ import {
 } from '../domain/task-sync.ts';
 import { channelEndpoints } from '../domain/channels.ts';
 import { createWarnOnce } from '../domain/upstream-numbers.ts';
+import { isDatabaseUnavailable } from '../domain/errors.ts';
 import { callUpstream } from '../upstream/http.ts';
 import { createMetrics } from '../lib/metrics.ts';
 import { mapBounded } from './bounded.ts';
@@ -178,7 +179,9 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
         }
       });
     } catch (err) {
-      logger.error('poll tick failed', { error: err instanceof Error ? err : String(err) });
+      // An outage is expected and retried next time: one warn line, not an error per tick.
+      if (isDatabaseUnavailable(err)) logger.warn('poll tick failed: database unavailable');
+      else logger.error('poll tick failed', { error: err instanceof Error ? err : String(err) });
     } finally {
       if (abort === controller) abort = null;
       report.durationMs = Math.round((performance.now() - started) * 10) / 10;

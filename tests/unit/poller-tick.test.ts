@@ -8,6 +8,7 @@ import { createPoller, type PollerDeps } from '../../src/jobs/poller.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { memoryDb } from '../helpers/db.ts';
+import { AppError, DATABASE_UNAVAILABLE } from '../../src/domain/errors.ts';
 import { waitFor } from '../helpers/server.ts';
 import { createTestChannel, createTestUser, getTask, getUserQuota, insertTask } from '../helpers/factories.ts';
 import { createSqliteStore } from '../../src/db/sqlite/store.ts';
@@ -224,5 +225,14 @@ describe('tick', () => {
     await inFlight;
     await poller.stop();
     expect(lines.some((l) => l.msg === 'poll tick failed')).toBe(false);
+  });
+
+  test('a tick during a database outage is one warn line, not an error', async () => {
+    const d = deps();
+    const unavailable = () => Promise.reject(new AppError('DATABASE', DATABASE_UNAVAILABLE, 'database_unavailable'));
+    d.taskStore = { sync: { unfinished: unavailable, apply: unavailable } };
+    await createPoller(d).runOnce();
+    expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+    expect(lines.some((l) => l.level === 'warn' && l.msg === 'poll tick failed: database unavailable')).toBe(true);
   });
 });
