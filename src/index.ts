@@ -30,6 +30,7 @@ import { changeWindowOf, InProcessTaskFeed, type TaskFeed } from './domain/task-
 import { bootstrapRoot } from './domain/users.ts';
 import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/logger.ts';
+import { feedEndingOn, installShutdown } from './shutdown.ts';
 import pkg from '../package.json' with { type: 'json' };
 
 /**
@@ -142,6 +143,8 @@ async function main(): Promise<void> {
   }
 
   let listeningPort = config.port;
+  // Aborted on shutdown: every live-update stream ends, so the server's graceful stop is not held up.
+  const streamsEnd = new AbortController();
   let poller: Poller | null = null;
   const deps: AppDeps = {
     store, database: backend.kind, taskStore: backend.taskStore, config, listing, logger, clock, options, metrics: createMetrics(),
@@ -149,7 +152,7 @@ async function main(): Promise<void> {
     fetch: globalThis.fetch,
     pollerRole: () => poller?.role() ?? 'off',
     imageStore,
-    taskFeed: backend.taskFeed,
+    taskFeed: feedEndingOn(backend.taskFeed, streamsEnd.signal),
     databaseHealthy: backend.ping,
     startedAt: clock.now(),
     version: pkg.version,
@@ -180,21 +183,19 @@ async function main(): Promise<void> {
   const webhooks = createWebhookWorker(deps, { mayDeliver: () => poller?.role() === 'leader' });
   if (config.updateTask) webhooks.start();
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info('shutting down', { signal });
-    await app.stop();
-    stopWatchingOptions();
-    await poller?.stop();
-    await webhooks.stop();
-    await demo?.stop();
-    await backend.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  installShutdown({
+    logger,
+    server: () => app.server,
+    endStreams: () => streamsEnd.abort(),
+    stopWork: async () => {
+      stopWatchingOptions();
+      await Promise.all([poller?.stop(), webhooks.stop()]);
+    },
+    close: async () => {
+      await demo?.stop();
+      await backend.close();
+    },
+  });
 }
 
 await main();
