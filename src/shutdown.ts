@@ -60,7 +60,7 @@ const SIGNAL_NUMBER: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
 const sleep = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms));
 
 /** Runs the shutdown on SIGINT/SIGTERM; a second signal exits at once. */
-export function installShutdown(steps: ShutdownSteps): void {
+export function installShutdown(steps: ShutdownSteps): { stopping: () => boolean } {
   const exit = steps.exit ?? ((code: number) => process.exit(code));
   const { logger } = steps;
   let stopping = false;
@@ -106,4 +106,5 @@ export function installShutdown(steps: ShutdownSteps): void {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  return { stopping: () => stopping };
 }
