@@ -53,24 +53,34 @@ export interface ShutdownSteps {
   /** Last: the demo simulator and the database. */
   close: () => Promise<void>;
   exit?: (code: number) => never;
+  /** SHUTDOWN_DEADLINE_MS unless a test says otherwise. */
+  deadlineMs?: number;
 }
 
 const SIGNAL_NUMBER: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
 
 const sleep = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms));
 
-/** Runs the shutdown on SIGINT/SIGTERM; a second signal exits at once. */
-export function installShutdown(steps: ShutdownSteps): { stopping: () => boolean } {
+export interface Shutdown {
+  /** What a signal does: the first starts the shutdown, a second exits at once. */
+  onSignal(signal: string): void;
+  /** Whether a shutdown has begun (start-up then starts nothing more). */
+  stopping(): boolean;
+}
+
+/** The shutdown sequence, driven by onSignal; installShutdown wires it to the process. */
+export function createShutdown(steps: ShutdownSteps): Shutdown {
   const exit = steps.exit ?? ((code: number) => process.exit(code));
   const { logger } = steps;
+  const deadlineMs = steps.deadlineMs ?? SHUTDOWN_DEADLINE_MS;
   let stopping = false;
 
   async function shutdown(signal: string): Promise<void> {
     logger.info('shutting down', { signal });
     const deadline = setTimeout(() => {
-      logger.warn('shutdown deadline passed; exiting now', { deadlineMs: SHUTDOWN_DEADLINE_MS });
+      logger.warn('shutdown deadline passed; exiting now', { deadlineMs });
       exit(1);
-    }, SHUTDOWN_DEADLINE_MS);
+    }, deadlineMs);
     const server = steps.server();
     // Stop accepting now; idle keep-alive connections close with it, busy ones when their answer is out.
     const drained = server ? server.stop(false) : Promise.resolve();
@@ -95,16 +105,24 @@ export function installShutdown(steps: ShutdownSteps): { stopping: () => boolean
     exit(0);
   }
 
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      // The operator insists: no more waiting.
-      exit(128 + (SIGNAL_NUMBER[signal] ?? 1));
-      return;
-    }
-    stopping = true;
-    void shutdown(signal);
+  return {
+    onSignal(signal) {
+      if (stopping) {
+        // The operator insists: no more waiting.
+        exit(128 + (SIGNAL_NUMBER[signal] ?? 1));
+        return;
+      }
+      stopping = true;
+      void shutdown(signal);
+    },
+    stopping: () => stopping,
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return { stopping: () => stopping };
+}
+
+/** Runs the shutdown on SIGINT/SIGTERM; a second signal exits at once. */
+export function installShutdown(steps: ShutdownSteps): Shutdown {
+  const shutdown = createShutdown(steps);
+  process.on('SIGINT', () => shutdown.onSignal('SIGINT'));
+  process.on('SIGTERM', () => shutdown.onSignal('SIGTERM'));
+  return shutdown;
 }
