@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { spawnGateway, type GatewayProcess } from '../helpers/process.ts';
 import { tempPg, type TempPg } from '../helpers/pg.ts';
+import { startPrivateCluster, type PrivateCluster } from '../helpers/pg-cluster.ts';
 import { waitFor } from '../helpers/server.ts';
 
 /**
@@ -25,13 +26,26 @@ const TEST_TIMEOUT_MS = 60_000;
 
 const dir = mkdtempSync(join(tmpdir(), 'mjgw-shutdown-'));
 const running: GatewayProcess[] = [];
-const pgs: TempPg[] = [];
+let pg: TempPg | null = null;
+/** Started here when the suite gave no server: stopped in afterAll (bun test runs no process 'exit' hooks). */
+let ownCluster: PrivateCluster | null = null;
 afterAll(async () => {
   for (const p of running) if (p.proc.exitCode === null) p.proc.kill('SIGKILL');
   await Promise.all(running.map((p) => p.proc.exited));
-  for (const pg of pgs) await pg.cleanup();
+  await pg?.cleanup();
+  ownCluster?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** A fresh PostgreSQL database: on the suite's server, or on a fresh cluster of this file's own. */
+async function pgUrl(): Promise<string> {
+  if (process.env.TEST_DATABASE_URL) {
+    pg ??= await tempPg();
+    return pg.url;
+  }
+  ownCluster ??= startPrivateCluster();
+  return ownCluster.url;
+}
 
 function start(env: Record<string, string>): GatewayProcess {
   const p = spawnGateway({
@@ -103,7 +117,6 @@ interface Backend {
 }
 
 const sqlitePath = join(dir, 'shared.db');
-let pg: TempPg | null = null;
 const backends: Backend[] = [
   {
     name: 'SQLite',
@@ -119,13 +132,9 @@ const backends: Backend[] = [
   },
   {
     name: 'PostgreSQL',
-    env: async () => {
-      pg ??= await tempPg();
-      if (!pgs.includes(pg)) pgs.push(pg);
-      return { DATABASE_URL: pg.url };
-    },
+    env: async () => ({ DATABASE_URL: await pgUrl() }),
     leaseHolder: async () => {
-      const sql = postgres(pg!.url, { max: 1, onnotice: () => {} });
+      const sql = postgres(await pgUrl(), { max: 1, onnotice: () => {} });
       try {
         const rows = await sql<{ holder: string }[]>`SELECT holder FROM leases WHERE name = 'poller'`;
         return rows[0]?.holder ?? null;
