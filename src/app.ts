@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia';
 import type { AppDeps } from './deps.ts';
 import { corsHandler } from './http/cors.ts';
-import { BodyReadError, BodyTooLargeError, MAX_BODY_BYTES } from './http/body.ts';
+import { BodyReadError, BodyTooLargeError, discardBody, MAX_BODY_BYTES } from './http/body.ts';
 import { errorBodyFor, pathOfUrl } from './http/errors.ts';
 import { requestIdOf } from './http/request-id.ts';
 import { imageRoutes } from './http/image.ts';
@@ -55,7 +55,10 @@ export function createApp(deps: AppDeps) {
       // A chunked body that a route does not read would otherwise be drained to its end.
       if (request.headers.has('transfer-encoding')) set.headers['connection'] = 'close';
       const declared = request.headers.get('content-length');
-      if (declared !== null && Number(declared) > MAX_BODY_BYTES) return refuse(request, set, 413, 'request body too large');
+      // Read (and dropped, bounded) before answering, so the client is not reset before it reads the 413.
+      if (declared !== null && Number(declared) > MAX_BODY_BYTES) {
+        return discardBody(request).then(() => refuse(request, set, 413, 'request body too large'));
+      }
     })
     .onError(({ code, error, request, set, path }) => {
       const requestId = requestIdOf(request);

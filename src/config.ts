@@ -36,7 +36,8 @@ const envSchema = z.object({
   DATABASE_URL: z.string().trim().optional(),
   DATABASE_POOL_SIZE: intFrom('DATABASE_POOL_SIZE', 1, 1000).default(10),
   SERVER_ADDRESS: urlFrom('SERVER_ADDRESS').optional(),
-  INITIAL_ROOT_ACCESS_TOKEN: z.string().trim().min(8, 'INITIAL_ROOT_ACCESS_TOKEN must be at least 8 characters').max(128).optional(),
+  INITIAL_ROOT_ACCESS_TOKEN: z.string().trim().min(8, 'INITIAL_ROOT_ACCESS_TOKEN must be at least 8 characters')
+    .max(128, 'INITIAL_ROOT_ACCESS_TOKEN must be at most 128 characters').optional(),
   UPDATE_TASK: boolFrom('UPDATE_TASK').default(true),
   POLL_INTERVAL_MS: intFrom('POLL_INTERVAL_MS', 1).default(15000),
   POLL_LEASE_MS: intFrom('POLL_LEASE_MS', 1).default(30000),
@@ -151,7 +152,10 @@ function parseEnv<T extends z.ZodType>(schema: T, vars: Record<string, string>):
   const parsed = schema.safeParse(vars);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
-  throw new ConfigError(`invalid configuration: ${String(issue?.path[0] ?? 'environment')}: ${issue?.message ?? 'invalid value'}`);
+  const name = String(issue?.path[0] ?? 'environment');
+  const message = issue?.message ?? 'invalid value';
+  // Most messages name their variable already ("PORT must be a whole number"): said once, not twice.
+  throw new ConfigError(`invalid configuration: ${message.startsWith(`${name} `) ? message : `${name}: ${message}`}`);
 }
 
 /** Parse an environment (process.env by default) into a frozen config, or throw ConfigError. */

@@ -9,6 +9,8 @@ export interface DemoOptions {
   stepMs?: number;
   /** Where the welcome text goes (the terminal by default, never the JSON log stream). */
   print?: (line: string) => void;
+  /** Root was created by this start: its access token is shown, this once (SPEC §3, secrets printed once). */
+  rootCreated?: boolean;
 }
 
 /** Single-quote a value for a POSIX shell line. */
@@ -39,8 +41,9 @@ async function startOnStablePort(deps: AppDeps, opts: SimulatorOptions): Promise
 
 /**
  * DEMO=1 (SPEC §3): start the upstream simulator in-process with a random secret, register it as
- * channel `demo`, make sure root has a `demo` API key, and print how to try it. The root access
- * token appears in this banner only (index.ts leaves it out in DEMO mode), once per start.
+ * channel `demo`, make sure root has a `demo` API key, and print how to try it. Each secret is
+ * printed once (SPEC §3): root's access token when this start created root (index.ts leaves it out
+ * in DEMO mode), the demo key when this start created it; later starts say where they were shown.
  */
 export async function startDemo(deps: AppDeps, opts: DemoOptions = {}): Promise<{ stop: () => Promise<void>; simulatorUrl: string }> {
   const print = opts.print ?? ((line: string) => console.log(line));
@@ -58,22 +61,33 @@ export async function startDemo(deps: AppDeps, opts: DemoOptions = {}): Promise<
   deps.logger.info('demo mode started', { simulator: sim.url, channelId: setup.channelId, movedFrom: setup.movedFrom });
 
   const base = deps.serverAddress();
-  // Each secret is printed once, in an export line; the curl lines name the shell variables.
+  // Each secret shown is printed once, in an export line; the curl lines name the shell variables.
   const rootHeaders = `-H "Authorization: Bearer $MJ_ROOT_TOKEN" -H ${sh(`New-Api-User: ${setup.rootId}`)}`;
   const keyHeader = `-H "Authorization: Bearer $MJ_KEY"`;
+  const rootToken = opts.rootCreated ? setup.rootAccessToken : null;
+  const exports = [
+    ...(rootToken ? [`  export MJ_ROOT_TOKEN=${sh(rootToken)}`] : []),
+    ...(setup.created ? [`  export MJ_KEY=${sh(`sk-${setup.apiKey}`)}`] : []),
+  ];
   const lines = [
     '',
     '=== mj-gateway DEMO ===',
     `Upstream simulator: ${sim.url} (registered as channel "demo", id ${setup.channelId})`,
     ...(busyPort !== null ? [`  (port ${busyPort} was in use; set DEMO_PORT to choose another stable port)`] : []),
-    `Root access token (management API, with header New-Api-User: ${setup.rootId}) and demo API key (relay API /mj/*);`,
-    'paste these two lines first:',
-    setup.rootAccessToken
-      ? `  export MJ_ROOT_TOKEN=${sh(setup.rootAccessToken)}`
-      : '  (root has no access token; create one with user.regenerateAccessToken)',
-    `  export MJ_KEY=${sh(`sk-${setup.apiKey}`)}`,
+    ...(exports.length ? [
+      `${[rootToken ? `Root access token (management API, with header New-Api-User: ${setup.rootId})` : '', setup.created ? 'demo API key (relay API /mj/*)' : '']
+        .filter(Boolean).join(' and ')}, shown this once; paste ${exports.length === 1 ? 'this line' : 'these lines'} first:`,
+      ...exports,
+    ] : []),
+    ...(rootToken ? [] : [
+      `Root access token ($MJ_ROOT_TOKEN; management API, with header New-Api-User: ${setup.rootId}): printed when root was created, `
+        + 'not again; signed in, user.regenerateAccessToken replaces it.',
+    ]),
+    ...(setup.created ? [] : [
+      'Demo API key ($MJ_KEY; relay API /mj/*): printed on the first DEMO start, not again; token.create (or the dashboard) makes another.',
+    ]),
     '',
-    `Dashboard: open ${base}/ in a browser and sign in with that access token and User ID ${setup.rootId}.`,
+    `Dashboard: open ${base}/ in a browser and sign in with root's access token and User ID ${setup.rootId}.`,
     '',
     'Submit an imagine:',
     `  curl -s -X POST ${base}/mj/submit/imagine ${keyHeader} -H 'Content-Type: application/json' -d '{"prompt":"a lighthouse at dawn, oil painting"}'`,

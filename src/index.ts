@@ -32,22 +32,21 @@ import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/logger.ts';
 import { installProcessFaultHandlers } from './lib/process-faults.ts';
 import { isDatabaseUnavailable } from './domain/errors.ts';
+import { feedEndingOn, installShutdown } from './shutdown.ts';
+import { cannotListen, probePortOrExit } from './listen.ts';
 import pkg from '../package.json' with { type: 'json' };
 
 /**
  * Listen without SO_REUSEPORT (Elysia turns it on by default, which lets a second gateway share the
- * port and run a second poller); a busy port stops start-up with one line and exit code 2.
+ * port and run a second poller). probePortOrExit has already found the port free; should another
+ * process take it in between, this start still ends with the same one line and exit code 2.
  */
 function listenOrExit(app: ReturnType<typeof createApp>, config: Config, closeDb: () => void): ReturnType<typeof createApp> {
   try {
     return app.listen({ port: config.port, hostname: config.host, reusePort: false });
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    process.stderr.write(code === 'EADDRINUSE'
-      ? `port ${config.port} is already in use (HOST ${config.host})\n`
-      : `cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : String(err)}\n`);
     closeDb();
-    process.exit(2);
+    cannotListen(config, err);
   }
 }
 
@@ -113,7 +112,7 @@ async function openPgBackend(config: Config, url: string, logger: Logger, clock:
   };
 }
 
-/** Composition root: config → db + migrations → app.listen → background work → clean shutdown. */
+/** Composition root: config → port check → db + migrations → app.listen → background work → clean shutdown. */
 async function main(): Promise<void> {
   let config: Config;
   try {
@@ -125,6 +124,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  probePortOrExit(config);
   const logger = createLogger(config.logLevel, { service: 'mj-gateway' });
   // A safety net only (issue 14): the driver's faults while PostgreSQL is away are survivable.
   installProcessFaultHandlers(logger, (err) => isDatabaseUnavailable(err)
@@ -148,6 +148,8 @@ async function main(): Promise<void> {
   }
 
   let listeningPort = config.port;
+  // Aborted on shutdown: every live-update stream ends, so the server's graceful stop is not held up.
+  const streamsEnd = new AbortController();
   let poller: Poller | null = null;
   const deps: AppDeps = {
     store, database: backend.kind, taskStore: backend.taskStore, config, listing, logger, clock, options, metrics: createMetrics(),
@@ -155,13 +157,30 @@ async function main(): Promise<void> {
     fetch: globalThis.fetch,
     pollerRole: () => poller?.role() ?? 'off',
     imageStore,
-    taskFeed: backend.taskFeed,
+    taskFeed: feedEndingOn(backend.taskFeed, streamsEnd.signal),
     databaseHealthy: backend.ping,
     startedAt: clock.now(),
     version: pkg.version,
   };
   const app = listenOrExit(createApp(deps), config, () => void backend.close());
   listeningPort = app.server?.port ?? config.port;
+  // Set as start-up goes on; the signal handlers are in place from the moment the port is taken.
+  let demo: { stop: () => Promise<void> } | null = null;
+  let stopWatchingOptions: (() => void) | null = null;
+  let webhooks: ReturnType<typeof createWebhookWorker> | null = null;
+  const lifecycle = installShutdown({
+    logger,
+    server: () => app.server,
+    endStreams: () => streamsEnd.abort(),
+    stopWork: async () => {
+      stopWatchingOptions?.();
+      await Promise.all([poller?.stop(), webhooks?.stop()]);
+    },
+    close: async () => {
+      await demo?.stop();
+      await backend.close();
+    },
+  });
   // After listen (so a start on a busy port creates nothing) and first thing after it: SQLite's
   // store writes before its promise settles, so no request is served before root exists.
   const root = await bootstrapRoot(deps.store, clock, config.initialRootAccessToken);
@@ -173,34 +192,20 @@ async function main(): Promise<void> {
   logger.info('listening', { host: config.host, port: listeningPort, database: backend.kind === 'sqlite' ? config.databasePath : 'postgres' });
   console.log(`mj-gateway listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${listeningPort}`);
 
-  const demo = config.demo ? await startDemo(deps) : null;
+  demo = config.demo ? await startDemo(deps, { rootCreated: root.created }) : null;
+  // A signal during start-up: start nothing more (the shutdown has stopped what there was).
+  if (lifecycle.stopping()) return;
   // Processes sharing the database elect one poller through a lease row; UPDATE_TASK=false never runs for it.
   poller = createPoller({ ...deps, lease: deps.taskStore.lease });
   if (config.updateTask) poller.start();
-  const stopWatchingOptions = options.watch({
+  stopWatchingOptions = options.watch({
     onChange: () => logger.info('options reloaded'),
     onError: (err) => logger.warn('options check failed', { error: err instanceof Error ? err : String(err) }),
   });
   // Deliveries go out from the poller leader only: processes sharing the database never race for
   // the outbox, and read-only replicas (UPDATE_TASK=false) never deliver.
-  const webhooks = createWebhookWorker(deps, { mayDeliver: () => poller?.role() === 'leader' });
+  webhooks = createWebhookWorker(deps, { mayDeliver: () => poller?.role() === 'leader' });
   if (config.updateTask) webhooks.start();
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info('shutting down', { signal });
-    await app.stop();
-    stopWatchingOptions();
-    await poller?.stop();
-    await webhooks.stop();
-    await demo?.stop();
-    await backend.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
 await main();

@@ -101,7 +101,7 @@ describe('request bodies over 10 MiB', () => {
   });
 
   for (const declared of [11 * MiB, 200 * MiB, 5e9]) {
-    test(`a declared Content-Length of ${declared} is a JSON 413 before the body is read (past Bun's own limit too)`, async () => {
+    test(`a declared Content-Length of ${declared} is a JSON 413 (past Bun's own limit too) once the client pauses: the drain before it is bounded`, async () => {
       const raw = await rawExchange(
         `POST /mj/submit/imagine HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${declared}\r\nContent-Type: application/json\r\n\r\n`, MiB,
       );

@@ -206,8 +206,8 @@ test('READ_WORKERS: default min(2, cores), 0 = in-thread, anything else named', 
   expect(loadConfig({}).readWorkers).toBe(Math.min(2, availableParallelism()));
   expect(loadConfig({ READ_WORKERS: '0' }).readWorkers).toBe(0);
   expect(loadConfig({ READ_WORKERS: '4' }).readWorkers).toBe(4);
-  expect(() => loadConfig({ READ_WORKERS: 'two' })).toThrow('invalid configuration: READ_WORKERS: READ_WORKERS must be a whole number');
-  expect(() => loadConfig({ READ_WORKERS: '65' })).toThrow('invalid configuration: READ_WORKERS: READ_WORKERS must be between 0 and 64');
+  expect(() => loadConfig({ READ_WORKERS: 'two' })).toThrow('invalid configuration: READ_WORKERS must be a whole number');
+  expect(() => loadConfig({ READ_WORKERS: '65' })).toThrow('invalid configuration: READ_WORKERS must be between 0 and 64');
 });
 
 test('the real server with READ_WORKERS=2 lists through its pool and exits 0 on SIGTERM', async () => {

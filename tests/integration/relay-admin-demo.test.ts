@@ -75,7 +75,7 @@ describe('DEMO mode', () => {
 
   test('registers the simulator as channel demo, gives root a key and quota, prints how to use them', async () => {
     const lines: string[] = [];
-    const demo = await startDemo(w.srv.deps, { stepMs: 0, print: (l) => lines.push(l) });
+    const demo = await startDemo(w.srv.deps, { stepMs: 0, print: (l) => lines.push(l), rootCreated: true });
     try {
       const [ch] = demoChannels();
       expect(ch).toBeDefined();
@@ -114,8 +114,15 @@ describe('DEMO mode', () => {
     w.srv.db.update(channels).set({ status: 3 }).where(eq(channels.id, before!.id)).run();
     // A demo key from before webhooks existed has no secret: the restart gives it one.
     w.srv.db.update(tokens).set({ webhookSecret: '' }).where(eq(tokens.id, demoTokens()[0]!.id)).run();
-    const demo = await startDemo(w.srv.deps, { stepMs: 0, print: () => {} });
+    const lines: string[] = [];
+    const demo = await startDemo(w.srv.deps, { stepMs: 0, print: (l) => lines.push(l) });
     try {
+      // Secrets are printed once (SPEC §3): this start shows neither, and says where they were.
+      const text = lines.join('\n');
+      expect(text).not.toContain(ROOT_TOKEN);
+      expect(text).not.toContain(demoTokens()[0]!.key);
+      expect(text).toContain('user.regenerateAccessToken');
+      expect(text).toContain('token.create');
       const after = demoChannels();
       expect(after.length).toBe(1);
       expect(after[0]!.id).toBe(before!.id);

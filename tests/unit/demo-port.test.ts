@@ -14,7 +14,7 @@ describe('DEMO_PORT', () => {
     expect(loadConfig({ PORT: '0' }).demoPort).toBe(0);
     expect(loadConfig({ PORT: '65535' }).demoPort).toBe(0);
     expect(loadConfig({ PORT: '0', DEMO_PORT: '4100' }).demoPort).toBe(4100);
-    expect(() => loadConfig({ DEMO_PORT: 'next' })).toThrow('invalid configuration: DEMO_PORT:');
+    expect(() => loadConfig({ DEMO_PORT: 'next' })).toThrow('invalid configuration: DEMO_PORT must be a whole number');
   });
 });
 
