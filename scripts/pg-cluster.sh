@@ -2,6 +2,7 @@
 # A private PostgreSQL cluster for the test suite and the benchmark: a temp folder, a free
 # loopback port, never the system cluster. Installs Debian's `postgresql` when it is missing.
 #   scripts/pg-cluster.sh start   → prints `PGDIR=<folder>` and `DATABASE_URL=<url>` lines
+#                                   (MJ_PG_OWNER_PID=<pid>: stopped once that process is gone)
 #   scripts/pg-cluster.sh stop <folder>
 #   scripts/pg-cluster.sh halt <folder> [fast|immediate]   stops the server, keeps the folder (outage
 #                                            tests; `immediate` is a crash: no shutdown packets)
@@ -53,6 +54,12 @@ start() {
     echo "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" >"$dir/opts"
     if as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -o "$(cat "$dir/opts")" start >/dev/null 2>&1; then
       echo "PGDIR=$dir"
+      # A test process that dies (or a runner that runs no exit hooks, as `bun test`) must not
+      # leave its cluster behind: a detached watchdog stops it once the owner is gone.
+      if [ -n "${MJ_PG_OWNER_PID:-}" ]; then
+        setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; bash "$2" stop "$3"' _ \
+          "$MJ_PG_OWNER_PID" "$0" "$dir" </dev/null >/dev/null 2>&1 &
+      fi
       echo "DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres"
       return 0
     fi

@@ -16,7 +16,7 @@ export interface PrivateCluster {
 }
 
 function run(...args: string[]): string {
-  const out = Bun.spawnSync(['bash', SCRIPT, ...args], { stderr: 'pipe' });
+  const out = Bun.spawnSync(['bash', SCRIPT, ...args], { stderr: 'pipe', env: { ...process.env, MJ_PG_OWNER_PID: String(process.pid) } });
   if (out.exitCode !== 0) throw new Error(`pg-cluster.sh ${args[0]} failed: ${out.stderr.toString().trim()}`);
   return out.stdout.toString();
 }

@@ -11,7 +11,7 @@ const SCRIPT = join(import.meta.dir, '../../scripts/pg-cluster.sh');
 let serverUrl: Promise<string> | null = null;
 
 function startOwnCluster(): string {
-  const out = Bun.spawnSync(['bash', SCRIPT, 'start'], { stderr: 'inherit' });
+  const out = Bun.spawnSync(['bash', SCRIPT, 'start'], { stderr: 'inherit', env: { ...process.env, MJ_PG_OWNER_PID: String(process.pid) } });
   if (out.exitCode !== 0) throw new Error('could not start a private PostgreSQL cluster');
   const vars = Object.fromEntries(out.stdout.toString().trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2) as [string, string]));
   // Stopped when the test process ends (a hook registered here would belong to one test).
