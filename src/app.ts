@@ -1,4 +1,5 @@
 import { Elysia } from 'elysia';
+import { nulFieldInUrl, nulMessage } from './http/nul.ts';
 import type { AppDeps } from './deps.ts';
 import { corsHandler } from './http/cors.ts';
 import { BodyReadError, BodyTooLargeError, discardBody, MAX_BODY_BYTES } from './http/body.ts';
@@ -52,6 +53,8 @@ export function createApp(deps: AppDeps) {
       if (!url && path !== '/healthz') {
         return refuse(request, set, 400, 'malformed request: invalid Host header or URL');
       }
+      const nulField = url ? nulFieldInUrl(url) : null;
+      if (nulField !== null) return refuse(request, set, 400, nulMessage(nulField));
       // A chunked body that a route does not read would otherwise be drained to its end.
       if (request.headers.has('transfer-encoding')) set.headers['connection'] = 'close';
       const declared = request.headers.get('content-length');

@@ -9,6 +9,7 @@ import { SUBMIT_ROUTES, type SubmitKind } from '../domain/relay/schemas.ts';
 import { submitTask } from '../domain/relay/submit.ts';
 import type { RelayAnswer, RelayEnv } from '../domain/relay/types.ts';
 import { readBodyText } from './body.ts';
+import { nulMessage, nulPathIn } from './nul.ts';
 import { relayAuthError, relayError } from './errors.ts';
 import { requestIdOf } from './request-id.ts';
 
@@ -21,11 +22,15 @@ type Set = { status?: number | string; headers: Record<string, string | number> 
 async function readJson(request: Request): Promise<unknown> {
   const text = await readBodyText(request);
   if (text.trim() === '') return undefined;
+  let body: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    body = JSON.parse(text) as unknown;
   } catch {
     throw new AppError('BAD_REQUEST', 'request body is not valid JSON', 'invalid_json');
   }
+  const nulField = text.includes('\\u0000') ? nulPathIn(body) : null;
+  if (nulField !== null) throw new AppError('BAD_REQUEST', nulMessage(nulField), 'invalid_text');
+  return body;
 }
 
 /** Path and query as received: forwarded upstream unchanged, mode prefix included. */

@@ -3,8 +3,10 @@ import { Elysia } from 'elysia';
 import type { AppDeps } from '../deps.ts';
 import { createContextInner, requestCredentials } from '../trpc/init.ts';
 import { appRouter } from '../trpc/routers/index.ts';
+import { nulFieldInJson, nulMessage } from './nul.ts';
 import { readBodyBytes } from './body.ts';
 import { requestIdOf } from './request-id.ts';
+import { trpcError } from './errors.ts';
 
 /** SPEC §10: a batch holds at most this many calls; one request cannot fan out without bound. */
 export const MAX_TRPC_BATCH = 16;
@@ -26,9 +28,24 @@ class InputlessRequest extends Request {
   }
 }
 
-/** The request as tRPC should see it, its body read within the limit (SPEC §10). */
-async function boundedCopy(request: Request): Promise<Request> {
+/**
+ * The input field holding U+0000 in a tRPC body, or null; a batch's call index is left out of the
+ * name (`name`, not `0.name`). The bytes are searched natively first: most bodies hold no `\u0000`.
+ */
+function nulFieldOfBody(body: Uint8Array, url: string): string | null {
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (bytes.indexOf('\\u0000') < 0) return null;
+  const field = nulFieldInJson(bytes.toString('utf8'));
+  if (field === null) return null;
+  const inBatch = new URL(url).searchParams.get('batch') === '1';
+  return inBatch ? field.replace(/^\d+\.?/, '') : field;
+}
+
+/** The request as tRPC should see it, its body read within the limit (SPEC §10); or the field holding U+0000. */
+async function boundedCopy(request: Request): Promise<Request | string> {
   const body = await readBodyBytes(request);
+  const nulField = body.byteLength > 0 ? nulFieldOfBody(body, request.url) : null;
+  if (nulField !== null) return nulField;
   if (body.byteLength > 0) return new Request(request.url, { method: request.method, headers: request.headers, body });
   const headers = new Headers(request.headers);
   // Nothing to decode, so no media type to insist on: tRPC would answer 415 for a bare `curl -X POST`.
@@ -57,6 +74,10 @@ export function trpcRoutes(deps: AppDeps) {
     }
     // tRPC reads the body itself: hand it a copy read within the limit.
     const req = request.method === 'GET' || request.method === 'HEAD' ? request : await boundedCopy(request);
+    if (typeof req === 'string') {
+      set.status = 400;
+      return trpcError(400, nulMessage(req));
+    }
     return fetchRequestHandler({
       endpoint: '/trpc',
       req,
