@@ -1,0 +1,15 @@
+/**
+ * The receiver a webhook URL reaches, `host:port` (the port spelled out, so `http://h` and
+ * `http://h:80` are one receiver): deliveries are queued and limited per receiver, so one slow
+ * receiver never holds another's (SPEC §15). An unparsable URL is its own receiver, `invalid`.
+ */
+export function receiverOf(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'invalid';
+  }
+  const port = parsed.port || (parsed.protocol === 'https:' ? '443' : parsed.protocol === 'http:' ? '80' : '');
+  return `${parsed.hostname}:${port}`;
+}
