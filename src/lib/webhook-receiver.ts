@@ -13,3 +13,11 @@ export function receiverOf(url: string): string {
   const port = parsed.port || (parsed.protocol === 'https:' ? '443' : parsed.protocol === 'http:' ? '80' : '');
   return `${parsed.hostname}:${port}`;
 }
+
+/**
+ * Deliveries in flight to one receiver at a time (each of a different task, so a task's changes
+ * stay in order): a slow receiver holds at most this many of the worker's slots.
+ */
+export const RECEIVER_IN_FLIGHT = 2;
+/** Deliveries in flight for one user at a time, whatever their receivers: many slow receivers of one user hold at most this many slots. */
+export const USER_IN_FLIGHT = 8;

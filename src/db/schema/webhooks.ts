@@ -27,6 +27,8 @@ export const webhookDeliveries = sqliteTable(
     tokenId: integer('token_id').notNull(),
     mjId: text('mj_id').notNull().default(''),
     url: text('url').notNull(),
+    /** `host:port` of the URL (lib/webhook-receiver.ts): the queue this delivery waits in; '' on rows older than it. */
+    receiver: text('receiver').notNull().default(''),
     /** The task in the fetch shape at the time of the change (JSON text), sent as the body. */
     payload: text('payload').notNull(),
     status: text('status').notNull().default('pending'),

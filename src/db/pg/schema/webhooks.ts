@@ -19,6 +19,7 @@ export const webhookDeliveries = pgTable(
     tokenId: integer('token_id').notNull(),
     mjId: text('mj_id').notNull().default(''),
     url: text('url').notNull(),
+    receiver: text('receiver').notNull().default(''),
     payload: text('payload').notNull(),
     status: text('status').notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),

@@ -1,0 +1,1 @@
+ALTER TABLE "webhook_deliveries" ADD COLUMN "receiver" text DEFAULT '' NOT NULL;
