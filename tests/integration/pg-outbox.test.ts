@@ -186,7 +186,7 @@ describe('pg outbox: attempts', () => {
   });
 
   test('the signing secret of the key, or why there is none', async () => {
-    expect(await deliverySecretPg(t.db, tokenId)).toEqual({ secret: 'whsec_abc' });
+    expect(await deliverySecretPg(t.db, tokenId)).toEqual({ secret: 'whsec_abc', previous: null, rotatedAt: null });
     const [k] = await t.db.$client`INSERT INTO tokens (user_id, key, created_time) VALUES (${userId}, 'sk-nosecret', ${NOW}) RETURNING id`;
     expect(await deliverySecretPg(t.db, k!.id)).toEqual({ missing: `API key ${k!.id} has no webhook secret` });
     expect(await deliverySecretPg(t.db, 999_999)).toEqual({ missing: 'API key 999999 no longer exists' });

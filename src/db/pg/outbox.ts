@@ -1,4 +1,5 @@
 import type { Sql, TransactionSql } from 'postgres';
+import { RECEIVER_IN_FLIGHT, receiverOf, USER_IN_FLIGHT } from '../../lib/webhook-receiver.ts';
 import type { PgDB } from './client.ts';
 import type { PgRunner } from './money.ts';
 import type { PgTaskRow } from './schema/tasks.ts';
@@ -29,9 +30,9 @@ export function pgRetryDelayMs(attempts: number): number {
   return PG_FIRST_RETRY_DELAY_MS * 2 ** Math.max(0, attempts - 1);
 }
 
-const DELIVERY_COLUMNS = `id, task_id AS "taskId", user_id AS "userId", token_id AS "tokenId", mj_id AS "mjId", url, payload,
-  status, attempts, next_attempt_at AS "nextAttemptAt", last_error AS "lastError", created_time AS "createdTime",
-  delivered_time AS "deliveredTime"`;
+const DELIVERY_COLUMNS = `d.id, d.task_id AS "taskId", d.user_id AS "userId", d.token_id AS "tokenId", d.mj_id AS "mjId", d.url, d.receiver, d.payload,
+  d.status, d.attempts, d.next_attempt_at AS "nextAttemptAt", d.last_error AS "lastError", d.created_time AS "createdTime",
+  d.delivered_time AS "deliveredTime"`;
 
 /** Every column of `tasks`, named as PgTaskRow (the row the adapter builds the payload from). */
 const TASK_COLUMNS = `t.id, t.user_id AS "userId", t.token_id AS "tokenId", t.channel_id AS "channelId", t.code, t.action,
@@ -97,27 +98,41 @@ export async function insertDeliveriesPg(r: PgRunner, items: readonly NewDeliver
   const sql = runner(r);
   // unnest … WITH ORDINALITY keeps the given order, so ids follow it; one SQL text for any count.
   const rows = await sql`
-    INSERT INTO webhook_deliveries (task_id, user_id, token_id, mj_id, url, payload, status, attempts, next_attempt_at, created_time)
-    SELECT d.task_id, d.user_id, d.token_id, d.mj_id, d.url, d.payload, 'pending', 0, ${now}::bigint, ${now}::bigint
+    INSERT INTO webhook_deliveries (task_id, user_id, token_id, mj_id, url, receiver, payload, status, attempts, next_attempt_at, created_time)
+    SELECT d.task_id, d.user_id, d.token_id, d.mj_id, d.url, d.receiver, d.payload, 'pending', 0, ${now}::bigint, ${now}::bigint
     FROM unnest(${items.map((i) => i.taskId)}::int[], ${items.map((i) => i.userId)}::int[], ${items.map((i) => i.tokenId)}::int[],
-      ${items.map((i) => i.mjId)}::text[], ${items.map((i) => i.url)}::text[], ${items.map((i) => i.payload)}::text[])
-      WITH ORDINALITY AS d(task_id, user_id, token_id, mj_id, url, payload, n)
+      ${items.map((i) => i.mjId)}::text[], ${items.map((i) => i.url)}::text[], ${items.map((i) => receiverOf(i.url))}::text[],
+      ${items.map((i) => i.payload)}::text[])
+      WITH ORDINALITY AS d(task_id, user_id, token_id, mj_id, url, receiver, payload, n)
     ORDER BY d.n
     RETURNING id`;
   return rows.length;
 }
 
 /**
- * Up to `limit` deliveries due at `now`, in id order, but only each task's oldest pending one: a
- * later change of a task is never sent before an earlier one is delivered or has failed for good.
+ * Up to `limit` deliveries due at `now`, in id order, but only each task's oldest pending one (a
+ * later change of a task is never sent before an earlier one is delivered or has failed for good),
+ * and of those at most `perReceiver` per receiver, then `perUser` per user: one receiver's (or
+ * user's) backlog of thousands takes a few places, never the whole batch. Rows written before
+ * `receiver` existed ('') are keyed by their URL. As src/db/sqlite/outbox-worker.ts DUE_SQL.
  */
-export async function selectDueDeliveriesPg(db: PgDB, now: number, limit: number): Promise<PgDeliveryRow[]> {
+export async function selectDueDeliveriesPg(
+  db: PgDB, now: number, limit: number, perReceiver = RECEIVER_IN_FLIGHT, perUser = USER_IN_FLIGHT,
+): Promise<PgDeliveryRow[]> {
   const sql = db.$client;
   return sql<PgDeliveryRow[]>`
-    SELECT ${sql.unsafe(DELIVERY_COLUMNS)} FROM webhook_deliveries d
-    WHERE d.status = 'pending' AND d.next_attempt_at <= ${now}::bigint
-      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.task_id = d.task_id AND o.status = 'pending' AND o.id < d.id)
-    ORDER BY d.id LIMIT ${Math.max(0, Math.floor(limit))}::int`;
+    WITH heads AS (
+      SELECT d.id, d.user_id, CASE WHEN d.receiver = '' THEN d.url ELSE d.receiver END AS rk
+      FROM webhook_deliveries d
+      WHERE d.status = 'pending' AND d.next_attempt_at <= ${now}::bigint
+        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.task_id = d.task_id AND o.status = 'pending' AND o.id < d.id)
+    ), by_receiver AS (
+      SELECT id, user_id, row_number() OVER (PARTITION BY rk ORDER BY id) AS n FROM heads
+    ), by_user AS (
+      SELECT id, row_number() OVER (PARTITION BY user_id ORDER BY id) AS n FROM by_receiver WHERE n <= ${perReceiver}::int
+    )
+    SELECT ${sql.unsafe(DELIVERY_COLUMNS)} FROM by_user u JOIN webhook_deliveries d ON d.id = u.id
+    WHERE u.n <= ${perUser}::int ORDER BY d.id LIMIT ${Math.max(0, Math.floor(limit))}::int`;
 }
 
 /** Take a due row for one send; false when another worker (or replica) took it first. */
@@ -129,11 +144,21 @@ export async function claimDeliveryPg(db: PgDB, row: PgDeliveryRow, now: number)
   return rows.length === 1;
 }
 
-/** The signing secret of the delivery's API key, or why there is none to sign with. */
-export async function deliverySecretPg(db: PgDB, tokenId: number): Promise<{ secret: string } | { missing: string }> {
-  const [row] = await db.$client<Array<{ secret: string | null }>>`SELECT webhook_secret AS secret FROM tokens WHERE id = ${tokenId}::int`;
+/** The signing secrets of a key: the current one, and the one before the last rotation with when that was. */
+export interface PgDeliverySecrets {
+  secret: string;
+  previous: string | null;
+  rotatedAt: number | null;
+}
+
+/** The signing secrets of the delivery's API key, or why there is none to sign with. */
+export async function deliverySecretPg(db: PgDB, tokenId: number): Promise<PgDeliverySecrets | { missing: string }> {
+  const [row] = await db.$client<Array<{ secret: string | null; previous: string | null; rotatedAt: string | number | null }>>`
+    SELECT webhook_secret AS secret, previous_webhook_secret AS previous, webhook_secret_rotated_at AS "rotatedAt"
+    FROM tokens WHERE id = ${tokenId}::int`;
   if (!row) return { missing: `API key ${tokenId} no longer exists` };
-  return row.secret ? { secret: row.secret } : { missing: `API key ${tokenId} has no webhook secret` };
+  if (!row.secret) return { missing: `API key ${tokenId} has no webhook secret` };
+  return { secret: row.secret, previous: row.previous || null, rotatedAt: row.rotatedAt === null ? null : Number(row.rotatedAt) };
 }
 
 export type AttemptOutcome = 'delivered' | 'retry' | 'failed';
