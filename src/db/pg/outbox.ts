@@ -1,5 +1,7 @@
 import type { Sql, TransactionSql } from 'postgres';
-import { RECEIVER_IN_FLIGHT, receiverOf, USER_IN_FLIGHT } from '../../lib/webhook-receiver.ts';
+import {
+  QUEUE_SCAN, QUEUES_PER_LOOK, QUEUES_PER_USER_PER_LOOK, RECEIVER_IN_FLIGHT, receiverOf, takeWalk, USER_IN_FLIGHT, type QueueCursor,
+} from '../../lib/webhook-receiver.ts';
 import type { PgDB } from './client.ts';
 import type { PgRunner } from './money.ts';
 import type { PgTaskRow } from './schema/tasks.ts';
@@ -109,30 +111,56 @@ export async function insertDeliveriesPg(r: PgRunner, items: readonly NewDeliver
   return rows.length;
 }
 
+/** Where each database's next look starts (the walk moves on look after look). */
+const cursors = new WeakMap<PgDB, QueueCursor>();
+
+type PgWalkRow = { walkUser: number; walkReceiver: string } & { [K in keyof PgDeliveryRow]: PgDeliveryRow[K] | null };
+
 /**
- * Up to `limit` deliveries due at `now`, in id order, but only each task's oldest pending one (a
- * later change of a task is never sent before an earlier one is delivered or has failed for good),
- * and of those at most `perReceiver` per receiver, then `perUser` per user: one receiver's (or
- * user's) backlog of thousands takes a few places, never the whole batch. Rows written before
- * `receiver` existed ('') are keyed by their URL. As src/db/sqlite/outbox-worker.ts DUE_SQL.
+ * Up to `limit` deliveries due at `now`, oldest first, as src/db/sqlite/outbox-worker.ts DUE_SQL
+ * walks the outbox (lib/webhook-receiver.ts): the (user, receiver) queues after the cursor, each
+ * found by one seek on webhook_deliveries_queue_idx (at most `QUEUES_PER_USER_PER_LOOK` of one
+ * user before skipping to the next), then each queue's due task heads (a task's later change is
+ * never sent before an earlier one is delivered or has failed for good) among its first
+ * QUEUE_SCAN pending rows, at most `perReceiver`; at most `perUser` rows of one user in all.
  */
 export async function selectDueDeliveriesPg(
   db: PgDB, now: number, limit: number, perReceiver = RECEIVER_IN_FLIGHT, perUser = USER_IN_FLIGHT,
 ): Promise<PgDeliveryRow[]> {
   const sql = db.$client;
-  return sql<PgDeliveryRow[]>`
-    WITH heads AS (
-      SELECT d.id, d.user_id, CASE WHEN d.receiver = '' THEN d.url ELSE d.receiver END AS rk
-      FROM webhook_deliveries d
-      WHERE d.status = 'pending' AND d.next_attempt_at <= ${now}::bigint
-        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.task_id = d.task_id AND o.status = 'pending' AND o.id < d.id)
-    ), by_receiver AS (
-      SELECT id, user_id, row_number() OVER (PARTITION BY rk ORDER BY id) AS n FROM heads
-    ), by_user AS (
-      SELECT id, row_number() OVER (PARTITION BY user_id ORDER BY id) AS n FROM by_receiver WHERE n <= ${perReceiver}::int
+  const from = cursors.get(db) ?? { userId: 0, receiver: '' };
+  const walked = await sql<PgWalkRow[]>`
+    WITH RECURSIVE walk(user_id, rk, i, j) AS (
+      (SELECT user_id, receiver, 1, 1 FROM webhook_deliveries
+       WHERE status = 'pending' AND (user_id, receiver) > (${from.userId}::int, ${from.receiver}::text)
+       ORDER BY user_id, receiver LIMIT 1)
+      UNION ALL
+      SELECT n.user_id, n.receiver, w.i + 1, CASE WHEN n.user_id = w.user_id THEN w.j + 1 ELSE 1 END
+      FROM walk w CROSS JOIN LATERAL (
+        (SELECT q.user_id, q.receiver FROM webhook_deliveries q
+         WHERE w.j < ${QUEUES_PER_USER_PER_LOOK}::int AND q.status = 'pending' AND (q.user_id, q.receiver) > (w.user_id, w.rk)
+         ORDER BY q.user_id, q.receiver LIMIT 1)
+        UNION ALL
+        (SELECT q.user_id, q.receiver FROM webhook_deliveries q
+         WHERE w.j >= ${QUEUES_PER_USER_PER_LOOK}::int AND q.status = 'pending' AND q.user_id > w.user_id
+         ORDER BY q.user_id, q.receiver LIMIT 1)) n
+      WHERE w.i < ${QUEUES_PER_LOOK}::int
     )
-    SELECT ${sql.unsafe(DELIVERY_COLUMNS)} FROM by_user u JOIN webhook_deliveries d ON d.id = u.id
-    WHERE u.n <= ${perUser}::int ORDER BY d.id LIMIT ${Math.max(0, Math.floor(limit))}::int`;
+    SELECT w.user_id AS "walkUser", w.rk AS "walkReceiver", ${sql.unsafe(DELIVERY_COLUMNS)}
+    FROM walk w LEFT JOIN LATERAL (
+      SELECT x.* FROM (
+        SELECT * FROM webhook_deliveries y WHERE y.status = 'pending' AND y.user_id = w.user_id AND y.receiver = w.rk
+        ORDER BY y.id LIMIT ${QUEUE_SCAN}::int) x
+      WHERE x.next_attempt_at <= ${now}::bigint
+        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.task_id = x.task_id AND o.status = 'pending' AND o.id < x.id)
+      ORDER BY x.id LIMIT ${perReceiver}::int) d ON true
+    ORDER BY w.i, d.id`;
+  const { rows, next } = takeWalk(walked.map(({ walkUser, walkReceiver, ...row }) => ({
+    walkUser, walkReceiver, row: row.id === null ? null : (row as PgDeliveryRow),
+  })), perUser, Math.max(0, Math.floor(limit)));
+  if (next) cursors.set(db, next);
+  else cursors.delete(db);
+  return rows;
 }
 
 /** Take a due row for one send; false when another worker (or replica) took it first. */

@@ -1,6 +1,8 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
-import { RECEIVER_IN_FLIGHT, USER_IN_FLIGHT } from '../../lib/webhook-receiver.ts';
+import {
+  QUEUE_SCAN, QUEUES_PER_LOOK, QUEUES_PER_USER_PER_LOOK, RECEIVER_IN_FLIGHT, takeWalk, USER_IN_FLIGHT, type QueueCursor,
+} from '../../lib/webhook-receiver.ts';
 import { DELIVERY_STATUS, tokens, webhookDeliveries } from '../schema/index.ts';
 
 /**
@@ -25,35 +27,51 @@ export interface DeliverySecrets {
   rotatedAt: number | null;
 }
 
+/** The next queue after (user, receiver), or the next user's first one once a user has had its share of the walk. */
+const NEXT_QUEUE = `CASE WHEN w.j >= $userQueues
+    THEN (SELECT n.id FROM webhook_deliveries n WHERE n.status = 'pending' AND n.user_id > w.user_id ORDER BY n.user_id, n.receiver LIMIT 1)
+    ELSE (SELECT n.id FROM webhook_deliveries n WHERE n.status = 'pending' AND (n.user_id, n.receiver) > (w.user_id, w.rk)
+      ORDER BY n.user_id, n.receiver LIMIT 1) END`;
+
 /**
- * Each task's oldest pending row, when due (a later change of a task is never sent before an
- * earlier one is delivered or has failed for good); of those, at most `$perReceiver` per receiver
- * and then `$perUser` per user, oldest first. One receiver's (or user's) backlog of thousands thus
- * takes a few places of a batch, never all of it, and every other receiver's head is in it.
- * Rows written before `receiver` existed ('') are keyed by their URL.
+ * A look at the outbox (lib/webhook-receiver.ts says how it walks): the (user, receiver) queues
+ * after the cursor, each by one seek on webhook_deliveries_queue_idx, then each queue's due task
+ * heads (a task's later change is never sent before an earlier one is delivered or has failed for
+ * good) among its first $scan pending rows, at most $perReceiver. A queue with none due still
+ * gives one row (its delivery columns null), so the caller knows how far the walk went.
  */
 const DUE_SQL = `
-  WITH heads AS (
-    SELECT d.id, d.user_id, CASE WHEN d.receiver = '' THEN d.url ELSE d.receiver END AS rk
-    FROM webhook_deliveries d
-    WHERE d.status = 'pending' AND d.next_attempt_at <= $now
-      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.task_id = d.task_id AND o.status = 'pending' AND o.id < d.id)
-  ), by_receiver AS (
-    SELECT id, user_id, row_number() OVER (PARTITION BY rk ORDER BY id) AS n FROM heads
-  ), by_user AS (
-    SELECT id, row_number() OVER (PARTITION BY user_id ORDER BY id) AS n FROM by_receiver WHERE n <= $perReceiver
+  WITH RECURSIVE walk(user_id, rk, i, j) AS (
+    SELECT user_id, receiver, 1, 1 FROM (
+      SELECT user_id, receiver FROM webhook_deliveries
+      WHERE status = 'pending' AND (user_id, receiver) > ($afterUser, $afterReceiver) ORDER BY user_id, receiver LIMIT 1)
+    UNION ALL
+    SELECT d.user_id, d.receiver, w.i + 1, CASE WHEN d.user_id = w.user_id THEN w.j + 1 ELSE 1 END
+    FROM walk w JOIN webhook_deliveries d ON d.id = ${NEXT_QUEUE}
+    WHERE w.i < $queues
   )
-  SELECT d.id, d.task_id AS taskId, d.user_id AS userId, d.token_id AS tokenId, d.mj_id AS mjId, d.url, d.receiver, d.payload,
-    d.status, d.attempts, d.next_attempt_at AS nextAttemptAt, d.last_error AS lastError, d.created_time AS createdTime,
-    d.delivered_time AS deliveredTime
-  FROM by_user u JOIN webhook_deliveries d ON d.id = u.id
-  WHERE u.n <= $perUser ORDER BY d.id LIMIT $limit`;
+  SELECT w.user_id AS walkUser, w.rk AS walkReceiver, d.id, d.task_id AS taskId, d.user_id AS userId, d.token_id AS tokenId,
+    d.mj_id AS mjId, d.url, d.receiver, d.payload, d.status, d.attempts, d.next_attempt_at AS nextAttemptAt,
+    d.last_error AS lastError, d.created_time AS createdTime, d.delivered_time AS deliveredTime
+  FROM walk w LEFT JOIN webhook_deliveries d ON d.id IN (
+    SELECT x.id FROM webhook_deliveries x
+    WHERE x.status = 'pending' AND x.user_id = w.user_id AND x.receiver = w.rk AND x.next_attempt_at <= $now
+      AND x.id <= coalesce((SELECT y.id FROM webhook_deliveries y WHERE y.status = 'pending' AND y.user_id = w.user_id
+        AND y.receiver = w.rk ORDER BY y.id LIMIT 1 OFFSET $scan - 1), 9223372036854775807)
+      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.task_id = x.task_id AND o.status = 'pending' AND o.id < x.id)
+    ORDER BY x.id LIMIT $perReceiver)
+  ORDER BY w.i, d.id`;
+
+type WalkRow = { walkUser: number; walkReceiver: string } & { [K in keyof DeliveryRow]: DeliveryRow[K] | null };
+type DueParams = {
+  now: number; afterUser: number; afterReceiver: string; queues: number; userQueues: number; scan: number; perReceiver: number;
+};
 
 function build(db: DB) {
   const d = webhookDeliveries;
   const pending = sql`${d.status} = 'pending'`;
   return {
-    due: db.$client.prepare<DeliveryRow, { now: number; perReceiver: number; perUser: number; limit: number }>(DUE_SQL),
+    due: db.$client.prepare<WalkRow, DueParams>(DUE_SQL),
     claim: db.update(d).set({ nextAttemptAt: sql`${sql.placeholder('until')}` })
       .where(and(eq(d.id, sql.placeholder('id')), pending, eq(d.attempts, sql.placeholder('attempts')),
         eq(d.nextAttemptAt, sql.placeholder('was'))))
@@ -72,9 +90,25 @@ function statements(db: DB): Statements {
   return s;
 }
 
-/** Up to `limit` deliveries due at `now` (see DUE_SQL for the per-task order and the per-receiver share). */
+/** Where each database's next look starts (the walk moves on look after look). */
+const cursors = new WeakMap<DB, QueueCursor>();
+
+/**
+ * Up to `limit` deliveries due at `now`, oldest first: a few per (user, receiver) queue and per
+ * user, walked from where the last look stopped (see DUE_SQL and lib/webhook-receiver.ts).
+ */
 export function selectDueDeliveries(db: DB, now: number, limit: number, perReceiver = RECEIVER_IN_FLIGHT, perUser = USER_IN_FLIGHT): DeliveryRow[] {
-  return statements(db).due.all({ now, perReceiver, perUser, limit });
+  const from = cursors.get(db) ?? { userId: 0, receiver: '' };
+  const walked = statements(db).due.all({
+    now, afterUser: from.userId, afterReceiver: from.receiver, queues: QUEUES_PER_LOOK, userQueues: QUEUES_PER_USER_PER_LOOK,
+    scan: QUEUE_SCAN, perReceiver,
+  });
+  const { rows, next } = takeWalk(walked.map(({ walkUser, walkReceiver, ...row }) => ({
+    walkUser, walkReceiver, row: row.id === null ? null : (row as DeliveryRow),
+  })), perUser, limit);
+  if (next) cursors.set(db, next);
+  else cursors.delete(db);
+  return rows;
 }
 
 /** Take a due row for one send; false when another worker took it first. */

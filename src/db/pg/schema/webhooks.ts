@@ -32,5 +32,7 @@ export const webhookDeliveries = pgTable(
     index('webhook_deliveries_due_idx').on(t.nextAttemptAt, t.id).where(sql`status = 'pending'`),
     index('webhook_deliveries_task_idx').on(t.taskId, t.id),
     index('webhook_deliveries_user_idx').on(t.userId, t.id),
+    // The per-user, per-receiver queues the worker walks (a skip over distinct pairs, then each one's head).
+    index('webhook_deliveries_queue_idx').on(t.userId, t.receiver, t.id).where(sql`status = 'pending'`),
   ],
 );
