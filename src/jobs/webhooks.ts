@@ -46,6 +46,8 @@ export interface WebhookPassReport {
 
 /** Rounds one runOnce makes at most (a round: start what may go, wait for it), so it always ends. */
 const MAX_ROUNDS_PER_PASS = 200;
+/** Gap between a send's end and the look it asks for. */
+const LOOK_GAP_MS = 10;
 const NO_TRUSTED_HOSTS: ReadonlySet<string> = new Set();
 
 /** The origin of a hook URL, for logs (its path or query may carry the receiver's own token). */
@@ -94,8 +96,10 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
   const byUser = new Map<number, number>();
   /** What the background sends count into (metrics are what anyone reads of it). */
   const background: WebhookPassReport = { delivered: 0, retried: 0, failed: 0 };
-  let filling = false;
+  /** The background look running now, if any (stop waits for it, so nothing starts after stop). */
+  let filling: Promise<void> | null = null;
   let refill = false;
+  let soon: ReturnType<typeof setTimeout> | null = null;
 
   const bump = <K>(m: Map<K, number>, k: K, by: number) => {
     const n = (m.get(k) ?? 0) + by;
@@ -189,8 +193,8 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
       bump(byReceiver, receiver, -1);
       bump(byUser, row.userId, -1);
       // A send that moved its row frees a slot and may make the task's next change due: look again
-      // now (a crashed one waits for the interval, so a failing database is not hammered).
-      if (moved && timer && !stopping) kick();
+      // shortly (a crashed one waits for the interval, so a failing database is not hammered).
+      if (moved && timer && !stopping) kickSoon();
     });
     inFlight.set(row.id, p);
   }
@@ -211,21 +215,27 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
     return started;
   }
 
+  /** One look LOOK_GAP_MS after a send ends, however many end meanwhile: a busy outbox is not re-read per send. */
+  function kickSoon(): void {
+    if (soon) return;
+    soon = setTimeout(() => {
+      soon = null;
+      if (timer && !stopping) kick();
+    }, LOOK_GAP_MS);
+  }
+
   /** A background look at the outbox; looks asked for meanwhile collapse into one more after it. */
   function kick(): void {
     if (filling) {
       refill = true;
       return;
     }
-    filling = true;
-    fill(background).catch((err: unknown) => {
+    refill = false;
+    filling = fill(background).then(() => undefined, (err: unknown) => {
       logger.error('webhook pass failed', { error: err instanceof Error ? err : String(err) });
     }).finally(() => {
-      filling = false;
-      if (refill && !stopping) {
-        refill = false;
-        kick();
-      }
+      filling = null;
+      if (refill && timer && !stopping) kick();
     });
   }
 
@@ -254,9 +264,12 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
     },
     async stop() {
       if (timer) clearInterval(timer);
+      if (soon) clearTimeout(soon);
       timer = null;
+      soon = null;
       stopping = true;
-      // The sends in flight finish (each within its timeout); no other starts.
+      // The look under way ends starting nothing; the sends in flight finish (each within its timeout).
+      if (filling) await filling;
       await Promise.all(inFlight.values());
       stopping = false;
     },
