@@ -1,1 +1,0 @@
-ALTER TABLE `webhook_deliveries` ADD `receiver` text DEFAULT '' NOT NULL;

@@ -1,1 +1,0 @@
-CREATE INDEX `webhook_deliveries_queue_idx` ON `webhook_deliveries` (`user_id`,`receiver`,`id`) WHERE status = 'pending';

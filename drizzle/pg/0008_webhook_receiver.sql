@@ -1,1 +1,0 @@
-ALTER TABLE "webhook_deliveries" ADD COLUMN "receiver" text DEFAULT '' NOT NULL;
