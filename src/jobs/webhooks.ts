@@ -23,7 +23,7 @@ export interface WebhookWorkerOptions {
   intervalMs?: number;
   /** Deliveries in flight at once, across all receivers; default 16. */
   concurrency?: number;
-  /** Deliveries in flight to one receiver (host:port); default RECEIVER_IN_FLIGHT (2). */
+  /** Deliveries of one user in flight to one receiver (host:port); default RECEIVER_IN_FLIGHT (2). */
   perReceiver?: number;
   /** Deliveries in flight for one user; default USER_IN_FLIGHT (8). */
   perUser?: number;
@@ -61,11 +61,11 @@ function originOf(url: string): string {
 
 /**
  * Sends the webhook outbox (SPEC §15): due rows, each task's oldest first, each claimed before it
- * is sent. Sends are queued per receiver (host:port of the URL) and per user: at most `perReceiver`
- * in flight to one receiver and `perUser` for one user, `concurrency` in all, and a free slot is
- * filled as soon as a send ends (never waiting for a batch), so a slow receiver only ever holds its
- * own few slots while every other receiver's deliveries go on. Memory is bounded by `batchSize`
- * rows read and `concurrency` sends, whatever the backlog. A POST of the stored payload, signed with the API key's
+ * is sent. Sends are queued per user and receiver (host:port of the URL): at most `perReceiver` in
+ * flight of one queue, `perUser` for one user, `concurrency` in all, and a slot is refilled as soon
+ * as a send ends, from the rows the last look left waiting (never waiting for a batch), so a slow
+ * receiver only ever holds its own few slots while every other receiver's deliveries go on.
+ * Memory is bounded by `batchSize` rows read and `concurrency` sends, whatever the backlog. A POST of the stored payload, signed with the API key's
  * secret, behind the image forwarder's SSRF check with the connection pinned to the checked
  * address; redirects are not followed; any 2xx within 5 s delivers, anything else is retried with
  * backoff until the attempts are spent.
@@ -89,7 +89,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
   const policy = { allowPrivate: deps.config.webhookAllowPrivate, trustedHosts: NO_TRUSTED_HOSTS };
   let timer: ReturnType<typeof setInterval> | null = null;
   let stopping = false;
-  /** Sends in flight, by row id, and what they hold (a task, a receiver's slot, a user's slot). */
+  /** Sends in flight, by row id, and what they hold (a task, a queue's slot, a user's slot). */
   const inFlight = new Map<number, Promise<void>>();
   const tasksInFlight = new Set<number>();
   const byReceiver = new Map<string, number>();
@@ -100,6 +100,12 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
   let filling: Promise<void> | null = null;
   let refill = false;
   let soon: ReturnType<typeof setTimeout> | null = null;
+  /**
+   * Rows of the last look not started for want of a slot. Starting one later is safe: its claim is
+   * a compare-and-set on the row as read, and it was its task's oldest pending row, which only its
+   * own send changes.
+   */
+  let waiting: DeliveryRow[] = [];
 
   const bump = <K>(m: Map<K, number>, k: K, by: number) => {
     const n = (m.get(k) ?? 0) + by;
@@ -179,10 +185,10 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
     return true;
   }
 
-  /** Start one send, holding its task, receiver and user slots until it ends. */
-  function launch(row: DeliveryRow, receiver: string, report: WebhookPassReport): void {
+  /** Start one send, holding its task, queue and user slots until it ends. */
+  function launch(row: DeliveryRow, queue: string, report: WebhookPassReport): void {
     tasksInFlight.add(row.taskId);
-    bump(byReceiver, receiver, 1);
+    bump(byReceiver, queue, 1);
     bump(byUser, row.userId, 1);
     const p = deliver(row, report).catch((err: unknown) => {
       logger.error('webhook delivery crashed', { deliveryId: deliveryIdOf(row.id), error: err instanceof Error ? err : String(err) });
@@ -190,29 +196,44 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
     }).then((moved) => {
       inFlight.delete(row.id);
       tasksInFlight.delete(row.taskId);
-      bump(byReceiver, receiver, -1);
+      bump(byReceiver, queue, -1);
       bump(byUser, row.userId, -1);
-      // A send that moved its row frees a slot and may make the task's next change due: look again
-      // shortly (a crashed one waits for the interval, so a failing database is not hammered).
-      if (moved && timer && !stopping) kickSoon();
+      // A send that moved its row frees a slot (refilled now from the waiting rows, in the
+      // background) and may make the task's next change due: look again shortly. A crashed one
+      // waits for the interval, so a failing database is not hammered.
+      if (moved && timer && !stopping) {
+        startWaiting(background);
+        kickSoon();
+      }
     });
     inFlight.set(row.id, p);
   }
 
-  /** Read due rows and start every one whose task, receiver and user have room; how many started. */
-  async function fill(report: WebhookPassReport): Promise<number> {
-    if (stopping || !mayDeliver() || inFlight.size >= concurrency) return 0;
-    const rows = await outbox.due(deps.clock.now(), batchSize);
+  /** Start every waiting row whose task, queue and user have room; the rest keep waiting. How many started. */
+  function startWaiting(report: WebhookPassReport): number {
+    if (stopping || !mayDeliver()) return 0;
     let started = 0;
-    for (const row of rows) {
-      if (stopping || inFlight.size >= concurrency) break;
-      if (inFlight.has(row.id) || tasksInFlight.has(row.taskId)) continue;
-      const receiver = row.receiver || receiverOf(row.url);
-      if ((byReceiver.get(receiver) ?? 0) >= perReceiver || (byUser.get(row.userId) ?? 0) >= perUser) continue;
-      launch(row, receiver, report);
+    const left: DeliveryRow[] = [];
+    for (const row of waiting) {
+      if (inFlight.has(row.id)) continue;
+      const queue = `${row.userId} ${row.receiver || receiverOf(row.url)}`;
+      if (stopping || inFlight.size >= concurrency || tasksInFlight.has(row.taskId)
+        || (byReceiver.get(queue) ?? 0) >= perReceiver || (byUser.get(row.userId) ?? 0) >= perUser) {
+        left.push(row);
+        continue;
+      }
+      launch(row, queue, report);
       started++;
     }
+    waiting = left;
     return started;
+  }
+
+  /** Read due rows (they replace the waiting ones) and start what has room; how many started. */
+  async function fill(report: WebhookPassReport): Promise<number> {
+    if (stopping || !mayDeliver() || inFlight.size >= concurrency) return 0;
+    waiting = await outbox.due(deps.clock.now(), batchSize);
+    return startWaiting(report);
   }
 
   /** One look LOOK_GAP_MS after a send ends, however many end meanwhile: a busy outbox is not re-read per send. */

@@ -15,8 +15,9 @@ export function receiverOf(url: string): string {
 }
 
 /**
- * Deliveries in flight to one receiver at a time (each of a different task, so a task's changes
- * stay in order): a slow receiver holds at most this many of the worker's slots.
+ * Deliveries of one user in flight to one receiver at a time (each of a different task, so a
+ * task's changes stay in order): a user's slow receiver holds at most this many of the worker's
+ * slots, and a receiver many users share is not throttled for all of them by one.
  */
 export const RECEIVER_IN_FLIGHT = 2;
 /** Deliveries in flight for one user at a time, whatever their receivers: many slow receivers of one user hold at most this many slots. */
@@ -30,6 +31,9 @@ export const USER_IN_FLIGHT = 8;
  * never to a backlog's size.
  */
 export const QUEUES_PER_LOOK = 256;
+/** Rows a look takes of one queue and of one user: a few more than may be in flight, so a slot freed by a send is refilled from them at once. */
+export const ROWS_PER_QUEUE = 4 * RECEIVER_IN_FLIGHT;
+export const ROWS_PER_USER = 2 * USER_IN_FLIGHT;
 export const QUEUES_PER_USER_PER_LOOK = 32;
 export const QUEUE_SCAN = 32;
 

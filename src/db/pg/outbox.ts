@@ -1,6 +1,6 @@
 import type { Sql, TransactionSql } from 'postgres';
 import {
-  QUEUE_SCAN, QUEUES_PER_LOOK, QUEUES_PER_USER_PER_LOOK, RECEIVER_IN_FLIGHT, receiverOf, takeWalk, USER_IN_FLIGHT, type QueueCursor,
+  QUEUE_SCAN, QUEUES_PER_LOOK, QUEUES_PER_USER_PER_LOOK, ROWS_PER_QUEUE, ROWS_PER_USER, receiverOf, takeWalk, type QueueCursor,
 } from '../../lib/webhook-receiver.ts';
 import type { PgDB } from './client.ts';
 import type { PgRunner } from './money.ts';
@@ -125,7 +125,7 @@ type PgWalkRow = { walkUser: number; walkReceiver: string } & { [K in keyof PgDe
  * QUEUE_SCAN pending rows, at most `perReceiver`; at most `perUser` rows of one user in all.
  */
 export async function selectDueDeliveriesPg(
-  db: PgDB, now: number, limit: number, perReceiver = RECEIVER_IN_FLIGHT, perUser = USER_IN_FLIGHT,
+  db: PgDB, now: number, limit: number, perReceiver = ROWS_PER_QUEUE, perUser = ROWS_PER_USER,
 ): Promise<PgDeliveryRow[]> {
   const sql = db.$client;
   const from = cursors.get(db) ?? { userId: 0, receiver: '' };

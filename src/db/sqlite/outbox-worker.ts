@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
 import {
-  QUEUE_SCAN, QUEUES_PER_LOOK, QUEUES_PER_USER_PER_LOOK, RECEIVER_IN_FLIGHT, takeWalk, USER_IN_FLIGHT, type QueueCursor,
+  QUEUE_SCAN, QUEUES_PER_LOOK, QUEUES_PER_USER_PER_LOOK, ROWS_PER_QUEUE, ROWS_PER_USER, takeWalk, type QueueCursor,
 } from '../../lib/webhook-receiver.ts';
 import { DELIVERY_STATUS, tokens, webhookDeliveries } from '../schema/index.ts';
 
@@ -97,7 +97,7 @@ const cursors = new WeakMap<DB, QueueCursor>();
  * Up to `limit` deliveries due at `now`, oldest first: a few per (user, receiver) queue and per
  * user, walked from where the last look stopped (see DUE_SQL and lib/webhook-receiver.ts).
  */
-export function selectDueDeliveries(db: DB, now: number, limit: number, perReceiver = RECEIVER_IN_FLIGHT, perUser = USER_IN_FLIGHT): DeliveryRow[] {
+export function selectDueDeliveries(db: DB, now: number, limit: number, perReceiver = ROWS_PER_QUEUE, perUser = ROWS_PER_USER): DeliveryRow[] {
   const from = cursors.get(db) ?? { userId: 0, receiver: '' };
   const walked = statements(db).due.all({
     now, afterUser: from.userId, afterReceiver: from.receiver, queues: QUEUES_PER_LOOK, userQueues: QUEUES_PER_USER_PER_LOOK,
