@@ -65,10 +65,12 @@ function originOf(url: string): string {
  * flight of one queue, `perUser` for one user, `concurrency` in all, and a slot is refilled as soon
  * as a send ends, from the rows the last look left waiting (never waiting for a batch), so a slow
  * receiver only ever holds its own few slots while every other receiver's deliveries go on.
- * Memory is bounded by `batchSize` rows read and `concurrency` sends, whatever the backlog. A POST of the stored payload, signed with the API key's
- * secret, behind the image forwarder's SSRF check with the connection pinned to the checked
- * address; redirects are not followed; any 2xx within 5 s delivers, anything else is retried with
- * backoff until the attempts are spent.
+ * Memory is bounded by `batchSize` rows read and `concurrency` sends, whatever the backlog.
+ *
+ * A send is a POST of the stored payload, signed with the API key's secret(s), behind the image
+ * forwarder's SSRF check with the connection pinned to the checked address; redirects are not
+ * followed; any 2xx within 5 s delivers, anything else is retried with backoff until the attempts
+ * are spent.
  */
 export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorkerOptions = {}): WebhookWorker {
   const logger = deps.logger.child({ component: 'webhooks' });
@@ -92,7 +94,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
   /** Sends in flight, by row id, and what they hold (a task, a queue's slot, a user's slot). */
   const inFlight = new Map<number, Promise<void>>();
   const tasksInFlight = new Set<number>();
-  const byReceiver = new Map<string, number>();
+  const byQueue = new Map<string, number>();
   const byUser = new Map<number, number>();
   /** What the background sends count into (metrics are what anyone reads of it). */
   const background: WebhookPassReport = { delivered: 0, retried: 0, failed: 0 };
@@ -188,7 +190,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
   /** Start one send, holding its task, queue and user slots until it ends. */
   function launch(row: DeliveryRow, queue: string, report: WebhookPassReport): void {
     tasksInFlight.add(row.taskId);
-    bump(byReceiver, queue, 1);
+    bump(byQueue, queue, 1);
     bump(byUser, row.userId, 1);
     const p = deliver(row, report).catch((err: unknown) => {
       logger.error('webhook delivery crashed', { deliveryId: deliveryIdOf(row.id), error: err instanceof Error ? err : String(err) });
@@ -196,7 +198,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
     }).then((moved) => {
       inFlight.delete(row.id);
       tasksInFlight.delete(row.taskId);
-      bump(byReceiver, queue, -1);
+      bump(byQueue, queue, -1);
       bump(byUser, row.userId, -1);
       // A send that moved its row frees a slot (refilled now from the waiting rows, in the
       // background) and may make the task's next change due: look again shortly. A crashed one
@@ -218,7 +220,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
       if (inFlight.has(row.id)) continue;
       const queue = `${row.userId} ${row.receiver || receiverOf(row.url)}`;
       if (stopping || inFlight.size >= concurrency || tasksInFlight.has(row.taskId)
-        || (byReceiver.get(queue) ?? 0) >= perReceiver || (byUser.get(row.userId) ?? 0) >= perUser) {
+        || (byQueue.get(queue) ?? 0) >= perReceiver || (byUser.get(row.userId) ?? 0) >= perUser) {
         left.push(row);
         continue;
       }
