@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createWebhookWorker, type WebhookWorker } from '../../src/jobs/webhooks.ts';
 import { systemClock } from '../../src/lib/clock.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
-import { RECEIVER_IN_FLIGHT, ROWS_PER_QUEUE, ROWS_PER_USER } from '../../src/lib/webhook-receiver.ts';
+import {
+  QUEUES_PER_LOOK, QUEUES_PER_USER_PER_LOOK, RECEIVER_IN_FLIGHT, ROWS_PER_QUEUE, ROWS_PER_USER,
+} from '../../src/lib/webhook-receiver.ts';
 import { BACKENDS, type HookBackend } from '../helpers/webhook-backends.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.ts';
 
@@ -155,6 +157,27 @@ for (const [dialect, open] of Object.entries(BACKENDS)) {
       const lateDue = due.filter((d) => late.includes(d.taskId)).map((d) => d.taskId);
       expect(lateDue).toEqual(late);
       expect(due.map((d) => d.id)).toEqual([...due.map((d) => d.id)].sort((x, y) => x - y));
+    }, 60_000);
+
+    test('past QUEUES_PER_LOOK queues, the next look goes on where the last one stopped, then starts over', async () => {
+      const fresh = await open();
+      try {
+        const now = systemClock.now();
+        const users = [];
+        // 10 users with 40 receivers each: 400 queues, 32 of each user walked per look.
+        for (let u = 0; u < 10; u++) {
+          const k = await fresh.keyedUser(systemClock);
+          users.push(k.userId);
+          await fresh.hookedTasks(k, (i) => `http://r${String(i).padStart(2, '0')}.example/hook`, 40, 1, now);
+        }
+        const usersOf = async () => [...new Set((await fresh.outbox.due(now, 10_000)).map((d) => d.userId))].sort((x, y) => x - y);
+        const perLook = QUEUES_PER_LOOK / QUEUES_PER_USER_PER_LOOK;
+        expect(await usersOf()).toEqual(users.slice(0, perLook));
+        expect(await usersOf()).toEqual(users.slice(perLook - 1));
+        expect(await usersOf()).toEqual(users.slice(0, perLook));
+      } finally {
+        await fresh.close();
+      }
     }, 60_000);
   });
 }

@@ -131,19 +131,24 @@ export async function selectDueDeliveriesPg(
   const from = cursors.get(db) ?? { userId: 0, receiver: '' };
   const walked = await sql<PgWalkRow[]>`
     WITH RECURSIVE walk(user_id, rk, i, j) AS (
-      (SELECT user_id, receiver, 1, 1 FROM webhook_deliveries
-       WHERE status = 'pending' AND (user_id, receiver) > (${from.userId}::int, ${from.receiver}::text)
-       ORDER BY user_id, receiver LIMIT 1)
+      (SELECT n.user_id, n.receiver, 1, 1 FROM (
+        (SELECT q.user_id, q.receiver, 0 AS o FROM webhook_deliveries q
+         WHERE q.status = 'pending' AND q.user_id = ${from.userId}::int AND q.receiver > ${from.receiver}::text ORDER BY q.receiver LIMIT 1)
+        UNION ALL
+        (SELECT q.user_id, q.receiver, 1 FROM webhook_deliveries q
+         WHERE q.status = 'pending' AND q.user_id > ${from.userId}::int ORDER BY q.user_id, q.receiver LIMIT 1)) n
+      ORDER BY n.o LIMIT 1)
       UNION ALL
       SELECT n.user_id, n.receiver, w.i + 1, CASE WHEN n.user_id = w.user_id THEN w.j + 1 ELSE 1 END
       FROM walk w CROSS JOIN LATERAL (
-        (SELECT q.user_id, q.receiver FROM webhook_deliveries q
-         WHERE w.j < ${QUEUES_PER_USER_PER_LOOK}::int AND q.status = 'pending' AND (q.user_id, q.receiver) > (w.user_id, w.rk)
-         ORDER BY q.user_id, q.receiver LIMIT 1)
-        UNION ALL
-        (SELECT q.user_id, q.receiver FROM webhook_deliveries q
-         WHERE w.j >= ${QUEUES_PER_USER_PER_LOOK}::int AND q.status = 'pending' AND q.user_id > w.user_id
-         ORDER BY q.user_id, q.receiver LIMIT 1)) n
+        SELECT m.user_id, m.receiver FROM (
+          (SELECT q.user_id, q.receiver, 0 AS o FROM webhook_deliveries q
+           WHERE w.j < ${QUEUES_PER_USER_PER_LOOK}::int AND q.status = 'pending' AND q.user_id = w.user_id AND q.receiver > w.rk
+           ORDER BY q.receiver LIMIT 1)
+          UNION ALL
+          (SELECT q.user_id, q.receiver, 1 FROM webhook_deliveries q
+           WHERE q.status = 'pending' AND q.user_id > w.user_id ORDER BY q.user_id, q.receiver LIMIT 1)) m
+        ORDER BY m.o LIMIT 1) n
       WHERE w.i < ${QUEUES_PER_LOOK}::int
     )
     SELECT w.user_id AS "walkUser", w.rk AS "walkReceiver", ${sql.unsafe(DELIVERY_COLUMNS)}

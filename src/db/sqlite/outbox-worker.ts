@@ -27,11 +27,16 @@ export interface DeliverySecrets {
   rotatedAt: number | null;
 }
 
-/** The next queue after (user, receiver), or the next user's first one once a user has had its share of the walk. */
-const NEXT_QUEUE = `CASE WHEN w.j >= $userQueues
-    THEN (SELECT n.id FROM webhook_deliveries n WHERE n.status = 'pending' AND n.user_id > w.user_id ORDER BY n.user_id, n.receiver LIMIT 1)
-    ELSE (SELECT n.id FROM webhook_deliveries n WHERE n.status = 'pending' AND (n.user_id, n.receiver) > (w.user_id, w.rk)
-      ORDER BY n.user_id, n.receiver LIMIT 1) END`;
+/**
+ * The first pending row of the next queue after (user, receiver): the same user's next receiver
+ * while the user has walked fewer than $userQueues queues, else the next user's first. Written as
+ * two seeks rather than a row-value comparison, which SQLite would run as a range over user_id
+ * alone (a scan through a user's whole backlog at each step).
+ */
+const nextQueue = (user: string, receiver: string, walked: string) => `coalesce(
+    CASE WHEN ${walked} < $userQueues THEN (SELECT n.id FROM webhook_deliveries n
+      WHERE n.status = 'pending' AND n.user_id = ${user} AND n.receiver > ${receiver} ORDER BY n.receiver LIMIT 1) END,
+    (SELECT n.id FROM webhook_deliveries n WHERE n.status = 'pending' AND n.user_id > ${user} ORDER BY n.user_id, n.receiver LIMIT 1))`;
 
 /**
  * A look at the outbox (lib/webhook-receiver.ts says how it walks): the (user, receiver) queues
@@ -42,12 +47,10 @@ const NEXT_QUEUE = `CASE WHEN w.j >= $userQueues
  */
 const DUE_SQL = `
   WITH RECURSIVE walk(user_id, rk, i, j) AS (
-    SELECT user_id, receiver, 1, 1 FROM (
-      SELECT user_id, receiver FROM webhook_deliveries
-      WHERE status = 'pending' AND (user_id, receiver) > ($afterUser, $afterReceiver) ORDER BY user_id, receiver LIMIT 1)
+    SELECT d.user_id, d.receiver, 1, 1 FROM webhook_deliveries d WHERE d.id = ${nextQueue('$afterUser', '$afterReceiver', '0')}
     UNION ALL
     SELECT d.user_id, d.receiver, w.i + 1, CASE WHEN d.user_id = w.user_id THEN w.j + 1 ELSE 1 END
-    FROM walk w JOIN webhook_deliveries d ON d.id = ${NEXT_QUEUE}
+    FROM walk w JOIN webhook_deliveries d ON d.id = ${nextQueue('w.user_id', 'w.rk', 'w.j')}
     WHERE w.i < $queues
   )
   SELECT w.user_id AS walkUser, w.rk AS walkReceiver, d.id, d.task_id AS taskId, d.user_id AS userId, d.token_id AS tokenId,
