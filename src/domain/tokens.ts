@@ -103,7 +103,7 @@ export interface UpdateTokenInput {
   rotate_webhook_secret?: boolean | undefined;
 }
 
-export async function updateToken(store: Tokens, userId: number, input: UpdateTokenInput): Promise<TokenView> {
+export async function updateToken(store: Tokens, clock: Clock, userId: number, input: UpdateTokenInput): Promise<TokenView> {
   const set: TokenPatch = {};
   if (input.name !== undefined) set.name = input.name;
   if (input.status !== undefined) set.status = input.status;
@@ -112,7 +112,8 @@ export async function updateToken(store: Tokens, userId: number, input: UpdateTo
   if (input.expired_time !== undefined) set.expiredTime = input.expired_time;
   if (input.rate_limit_per_minute !== undefined) set.rateLimitPerMinute = input.rate_limit_per_minute;
   const rotate = input.rotate_webhook_secret === true;
-  if (rotate) set.webhookSecret = newWebhookSecret();
+  // The outgoing secret keeps signing beside the new one for 24 h (SPEC §15): receivers switch without losing a delivery.
+  if (rotate) set.rotateWebhookSecret = { secret: newWebhookSecret(), now: clock.now() };
   const row = await store.tokens.update(userId, input.id, set);
   if (!row) throw new AppError('NOT_FOUND', `token ${input.id} not found`);
   return view(row, false, rotate);

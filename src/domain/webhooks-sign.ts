@@ -12,11 +12,35 @@ export const FIRST_RETRY_DELAY_MS = 1000;
 /** A receiver must answer 2xx within this. */
 export const DELIVERY_TIMEOUT_MS = 5000;
 
-/** `X-Mj-Signature` value: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. */
-export function signatureHeader(secret: string, body: string, unixSeconds: number): string {
+/** How long after a rotation the outgoing secret still signs beside the new one. */
+export const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
+
+/** A key's signing secrets as the outbox reads them. */
+export interface KeySecrets {
+  secret: string;
+  previous: string | null;
+  rotatedAt: number | null;
+}
+
+/**
+ * The secrets a delivery made at `now` is signed with: the current one, and for 24 h after a
+ * rotation the previous one too (after it), so a receiver still on the old secret keeps verifying.
+ */
+export function signingSecrets(key: KeySecrets, now: number): string[] {
+  const overlap = key.previous !== null && key.previous !== '' && key.previous !== key.secret
+    && key.rotatedAt !== null && now - key.rotatedAt < ROTATION_OVERLAP_MS;
+  return overlap ? [key.secret, key.previous as string] : [key.secret];
+}
+
+/**
+ * `X-Mj-Signature` value: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, one `v1`
+ * per secret in the order given (`t=<t>,v1=<new>,v1=<old>` during a rotation's overlap).
+ */
+export function signatureHeader(secrets: string | readonly string[], body: string, unixSeconds: number): string {
   const t = Math.floor(unixSeconds);
-  const v1 = createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
-  return `t=${t},v1=${v1}`;
+  const list = typeof secrets === 'string' ? [secrets] : secrets;
+  const v1s = list.map((secret) => `v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`);
+  return `t=${t},${v1s.join(',')}`;
 }
 
 /** Delay before the next attempt, after `attempts` failed ones (1 → 1 s, 2 → 2 s, 3 → 4 s, ...). */

@@ -47,13 +47,17 @@ export function startWebhookReceiver(): WebhookReceiver {
 
 /**
  * How a client verifies `X-Mj-Signature` (the README's snippet): HMAC-SHA256 over "<t>.<raw body>",
- * compared in constant time, with the timestamp within `toleranceS` of `nowS`.
+ * compared in constant time against every `v1` of the header (two for 24 h after a rotation), with
+ * the timestamp within `toleranceS` of `nowS`.
  */
 export function verifySignature(secret: string, header: string, rawBody: string, nowS: number, toleranceS = 300): boolean {
-  const parts = Object.fromEntries(header.split(',').map((kv) => kv.split('=', 2) as [string, string]));
-  const t = Number(parts.t);
-  if (!Number.isInteger(t) || Math.abs(nowS - t) > toleranceS || !parts.v1) return false;
+  const pairs = header.split(',').map((kv) => kv.split('=', 2) as [string, string]);
+  const t = Number(pairs.find(([k]) => k === 't')?.[1]);
+  const v1s = pairs.filter(([k, v]) => k === 'v1' && v !== undefined).map(([, v]) => v);
+  if (!Number.isInteger(t) || Math.abs(nowS - t) > toleranceS || v1s.length === 0) return false;
   const expected = createHmac('sha256', secret).update(`${t}.${rawBody}`).digest();
-  const given = Buffer.from(parts.v1, 'hex');
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return v1s.some((v1) => {
+    const given = Buffer.from(v1, 'hex');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  });
 }

@@ -206,7 +206,7 @@ const scenarios: Scenario[] = [
     const u = (await b.store.users.create(user('kim'), null))!;
     const made = [];
     for (const k of ['k1', 'k2', 'k3']) made.push(await b.store.tokens.create(tokenOf(u.id, k)));
-    expect(made[0]).toEqual({ ...tokenOf(u.id, 'k1'), id: made[0]!.id, usedQuota: 0, accessedTime: 0 });
+    expect(made[0]).toEqual({ ...tokenOf(u.id, 'k1'), id: made[0]!.id, usedQuota: 0, accessedTime: 0, previousWebhookSecret: null, webhookSecretRotatedAt: null });
     expect(await b.store.tokens.byKey('k2')).toEqual(made[1]!);
     await b.store.tokens.touch(made[1]!.id, 9_000_000_000_000);
     expect((await b.store.tokens.byKey('k2'))?.accessedTime).toBe(9_000_000_000_000);

@@ -57,7 +57,9 @@ async function change(ids: number[], status: string, now = NOW): Promise<number>
   });
 }
 
-const due = (now = NOW, limit = 100, db: PgDB = t.db) => selectDueDeliveriesPg(db, now, limit);
+// Every hook here is on one receiver of one user: the per-receiver and per-user shares are lifted,
+// so these tests see the order and the claims alone (tests/integration/webhook-fairness.test.ts has the shares).
+const due = (now = NOW, limit = 100, db: PgDB = t.db) => selectDueDeliveriesPg(db, now, limit, 100, 100);
 type Stored = Pick<PgDeliveryRow, 'status' | 'attempts' | 'nextAttemptAt' | 'lastError' | 'deliveredTime'>;
 const byId = async (id: number): Promise<Stored> => ({ ...(await t.db.$client<Stored[]>`SELECT status, attempts, next_attempt_at AS "nextAttemptAt",
   last_error AS "lastError", delivered_time AS "deliveredTime" FROM webhook_deliveries WHERE id = ${id}`)[0]! });
@@ -186,7 +188,7 @@ describe('pg outbox: attempts', () => {
   });
 
   test('the signing secret of the key, or why there is none', async () => {
-    expect(await deliverySecretPg(t.db, tokenId)).toEqual({ secret: 'whsec_abc' });
+    expect(await deliverySecretPg(t.db, tokenId)).toEqual({ secret: 'whsec_abc', previous: null, rotatedAt: null });
     const [k] = await t.db.$client`INSERT INTO tokens (user_id, key, created_time) VALUES (${userId}, 'sk-nosecret', ${NOW}) RETURNING id`;
     expect(await deliverySecretPg(t.db, k!.id)).toEqual({ missing: `API key ${k!.id} has no webhook secret` });
     expect(await deliverySecretPg(t.db, 999_999)).toEqual({ missing: 'API key 999999 no longer exists' });

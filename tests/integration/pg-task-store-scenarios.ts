@@ -125,7 +125,7 @@ export const scenarios: Scenario[] = [
     await s.sync.apply([{ kind: 'update', taskId: x, fields: syncFields({ progress: '70%' }) }], E + 11, payload);
     const due = await s.outbox.due(E + 100, 10);
     expect(due.map((d) => d.taskId)).toEqual([x, y]);
-    expect(await s.outbox.secret(f.tokenId)).toEqual({ secret: 'whsec' });
+    expect(await s.outbox.secret(f.tokenId)).toEqual({ secret: 'whsec', previous: null, rotatedAt: null });
     expect(await s.outbox.secret(999_999)).toEqual({ missing: 'API key 999999 no longer exists' });
     const claims = await Promise.all(b.stores.map((st) => st.outbox.claim(due[0]!, E + 100)));
     expect(claims.filter(Boolean).length).toBe(1);

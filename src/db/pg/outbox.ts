@@ -1,4 +1,7 @@
 import type { Sql, TransactionSql } from 'postgres';
+import {
+  QUEUE_SCAN, QUEUES_PER_LOOK, QUEUES_PER_USER_PER_LOOK, ROWS_PER_QUEUE, ROWS_PER_USER, receiverOf, takeWalk, type QueueCursor,
+} from '../../lib/webhook-receiver.ts';
 import type { PgDB } from './client.ts';
 import type { PgRunner } from './money.ts';
 import type { PgTaskRow } from './schema/tasks.ts';
@@ -29,9 +32,9 @@ export function pgRetryDelayMs(attempts: number): number {
   return PG_FIRST_RETRY_DELAY_MS * 2 ** Math.max(0, attempts - 1);
 }
 
-const DELIVERY_COLUMNS = `id, task_id AS "taskId", user_id AS "userId", token_id AS "tokenId", mj_id AS "mjId", url, payload,
-  status, attempts, next_attempt_at AS "nextAttemptAt", last_error AS "lastError", created_time AS "createdTime",
-  delivered_time AS "deliveredTime"`;
+const DELIVERY_COLUMNS = `d.id, d.task_id AS "taskId", d.user_id AS "userId", d.token_id AS "tokenId", d.mj_id AS "mjId", d.url, d.receiver, d.payload,
+  d.status, d.attempts, d.next_attempt_at AS "nextAttemptAt", d.last_error AS "lastError", d.created_time AS "createdTime",
+  d.delivered_time AS "deliveredTime"`;
 
 /** Every column of `tasks`, named as PgTaskRow (the row the adapter builds the payload from). */
 const TASK_COLUMNS = `t.id, t.user_id AS "userId", t.token_id AS "tokenId", t.channel_id AS "channelId", t.code, t.action,
@@ -97,27 +100,72 @@ export async function insertDeliveriesPg(r: PgRunner, items: readonly NewDeliver
   const sql = runner(r);
   // unnest … WITH ORDINALITY keeps the given order, so ids follow it; one SQL text for any count.
   const rows = await sql`
-    INSERT INTO webhook_deliveries (task_id, user_id, token_id, mj_id, url, payload, status, attempts, next_attempt_at, created_time)
-    SELECT d.task_id, d.user_id, d.token_id, d.mj_id, d.url, d.payload, 'pending', 0, ${now}::bigint, ${now}::bigint
+    INSERT INTO webhook_deliveries (task_id, user_id, token_id, mj_id, url, receiver, payload, status, attempts, next_attempt_at, created_time)
+    SELECT d.task_id, d.user_id, d.token_id, d.mj_id, d.url, d.receiver, d.payload, 'pending', 0, ${now}::bigint, ${now}::bigint
     FROM unnest(${items.map((i) => i.taskId)}::int[], ${items.map((i) => i.userId)}::int[], ${items.map((i) => i.tokenId)}::int[],
-      ${items.map((i) => i.mjId)}::text[], ${items.map((i) => i.url)}::text[], ${items.map((i) => i.payload)}::text[])
-      WITH ORDINALITY AS d(task_id, user_id, token_id, mj_id, url, payload, n)
+      ${items.map((i) => i.mjId)}::text[], ${items.map((i) => i.url)}::text[], ${items.map((i) => receiverOf(i.url))}::text[],
+      ${items.map((i) => i.payload)}::text[])
+      WITH ORDINALITY AS d(task_id, user_id, token_id, mj_id, url, receiver, payload, n)
     ORDER BY d.n
     RETURNING id`;
   return rows.length;
 }
 
+/** Where each database's next look starts (the walk moves on look after look). */
+const cursors = new WeakMap<PgDB, QueueCursor>();
+
+type PgWalkRow = { walkUser: number; walkReceiver: string } & { [K in keyof PgDeliveryRow]: PgDeliveryRow[K] | null };
+
 /**
- * Up to `limit` deliveries due at `now`, in id order, but only each task's oldest pending one: a
- * later change of a task is never sent before an earlier one is delivered or has failed for good.
+ * Up to `limit` deliveries due at `now`, oldest first, as src/db/sqlite/outbox-worker.ts DUE_SQL
+ * walks the outbox (lib/webhook-receiver.ts): the (user, receiver) queues after the cursor, each
+ * found by one seek on webhook_deliveries_queue_idx (at most `QUEUES_PER_USER_PER_LOOK` of one
+ * user before skipping to the next), then each queue's due task heads (a task's later change is
+ * never sent before an earlier one is delivered or has failed for good) among its first
+ * QUEUE_SCAN pending rows, at most `perReceiver`; at most `perUser` rows of one user in all.
  */
-export async function selectDueDeliveriesPg(db: PgDB, now: number, limit: number): Promise<PgDeliveryRow[]> {
+export async function selectDueDeliveriesPg(
+  db: PgDB, now: number, limit: number, perReceiver = ROWS_PER_QUEUE, perUser = ROWS_PER_USER,
+): Promise<PgDeliveryRow[]> {
   const sql = db.$client;
-  return sql<PgDeliveryRow[]>`
-    SELECT ${sql.unsafe(DELIVERY_COLUMNS)} FROM webhook_deliveries d
-    WHERE d.status = 'pending' AND d.next_attempt_at <= ${now}::bigint
-      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.task_id = d.task_id AND o.status = 'pending' AND o.id < d.id)
-    ORDER BY d.id LIMIT ${Math.max(0, Math.floor(limit))}::int`;
+  const from = cursors.get(db) ?? { userId: 0, receiver: '' };
+  const walked = await sql<PgWalkRow[]>`
+    WITH RECURSIVE walk(user_id, rk, i, j) AS (
+      (SELECT n.user_id, n.receiver, 1, 1 FROM (
+        (SELECT q.user_id, q.receiver, 0 AS o FROM webhook_deliveries q
+         WHERE q.status = 'pending' AND q.user_id = ${from.userId}::int AND q.receiver > ${from.receiver}::text ORDER BY q.receiver LIMIT 1)
+        UNION ALL
+        (SELECT q.user_id, q.receiver, 1 FROM webhook_deliveries q
+         WHERE q.status = 'pending' AND q.user_id > ${from.userId}::int ORDER BY q.user_id, q.receiver LIMIT 1)) n
+      ORDER BY n.o LIMIT 1)
+      UNION ALL
+      SELECT n.user_id, n.receiver, w.i + 1, CASE WHEN n.user_id = w.user_id THEN w.j + 1 ELSE 1 END
+      FROM walk w CROSS JOIN LATERAL (
+        SELECT m.user_id, m.receiver FROM (
+          (SELECT q.user_id, q.receiver, 0 AS o FROM webhook_deliveries q
+           WHERE w.j < ${QUEUES_PER_USER_PER_LOOK}::int AND q.status = 'pending' AND q.user_id = w.user_id AND q.receiver > w.rk
+           ORDER BY q.receiver LIMIT 1)
+          UNION ALL
+          (SELECT q.user_id, q.receiver, 1 FROM webhook_deliveries q
+           WHERE q.status = 'pending' AND q.user_id > w.user_id ORDER BY q.user_id, q.receiver LIMIT 1)) m
+        ORDER BY m.o LIMIT 1) n
+      WHERE w.i < ${QUEUES_PER_LOOK}::int
+    )
+    SELECT w.user_id AS "walkUser", w.rk AS "walkReceiver", ${sql.unsafe(DELIVERY_COLUMNS)}
+    FROM walk w LEFT JOIN LATERAL (
+      SELECT x.* FROM (
+        SELECT * FROM webhook_deliveries y WHERE y.status = 'pending' AND y.user_id = w.user_id AND y.receiver = w.rk
+        ORDER BY y.id LIMIT ${QUEUE_SCAN}::int) x
+      WHERE x.next_attempt_at <= ${now}::bigint
+        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.task_id = x.task_id AND o.status = 'pending' AND o.id < x.id)
+      ORDER BY x.id LIMIT ${perReceiver}::int) d ON true
+    ORDER BY w.i, d.id`;
+  const { rows, next } = takeWalk(walked.map(({ walkUser, walkReceiver, ...row }) => ({
+    walkUser, walkReceiver, row: row.id === null ? null : (row as PgDeliveryRow),
+  })), perUser, Math.max(0, Math.floor(limit)));
+  if (next) cursors.set(db, next);
+  else cursors.delete(db);
+  return rows;
 }
 
 /** Take a due row for one send; false when another worker (or replica) took it first. */
@@ -129,11 +177,21 @@ export async function claimDeliveryPg(db: PgDB, row: PgDeliveryRow, now: number)
   return rows.length === 1;
 }
 
-/** The signing secret of the delivery's API key, or why there is none to sign with. */
-export async function deliverySecretPg(db: PgDB, tokenId: number): Promise<{ secret: string } | { missing: string }> {
-  const [row] = await db.$client<Array<{ secret: string | null }>>`SELECT webhook_secret AS secret FROM tokens WHERE id = ${tokenId}::int`;
+/** The signing secrets of a key: the current one, and the one before the last rotation with when that was. */
+export interface PgDeliverySecrets {
+  secret: string;
+  previous: string | null;
+  rotatedAt: number | null;
+}
+
+/** The signing secrets of the delivery's API key, or why there is none to sign with. */
+export async function deliverySecretPg(db: PgDB, tokenId: number): Promise<PgDeliverySecrets | { missing: string }> {
+  const [row] = await db.$client<Array<{ secret: string | null; previous: string | null; rotatedAt: string | number | null }>>`
+    SELECT webhook_secret AS secret, previous_webhook_secret AS previous, webhook_secret_rotated_at AS "rotatedAt"
+    FROM tokens WHERE id = ${tokenId}::int`;
   if (!row) return { missing: `API key ${tokenId} no longer exists` };
-  return row.secret ? { secret: row.secret } : { missing: `API key ${tokenId} has no webhook secret` };
+  if (!row.secret) return { missing: `API key ${tokenId} has no webhook secret` };
+  return { secret: row.secret, previous: row.previous || null, rotatedAt: row.rotatedAt === null ? null : Number(row.rotatedAt) };
 }
 
 export type AttemptOutcome = 'delivered' | 'retry' | 'failed';

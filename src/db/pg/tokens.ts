@@ -2,14 +2,18 @@ import type { PgDB } from './client.ts';
 import type { tokens } from './schema/tokens.ts';
 
 export type PgTokenRow = typeof tokens.$inferSelect;
-export type PgNewToken = Omit<PgTokenRow, 'id' | 'usedQuota' | 'accessedTime'>;
+export type PgNewToken = Omit<PgTokenRow, 'id' | 'usedQuota' | 'accessedTime' | 'previousWebhookSecret' | 'webhookSecretRotatedAt'>;
 export type PgTokenPatch = Partial<Pick<PgTokenRow,
-  'name' | 'status' | 'remainQuota' | 'unlimitedQuota' | 'expiredTime' | 'rateLimitPerMinute' | 'webhookSecret'>>;
+  'name' | 'status' | 'remainQuota' | 'unlimitedQuota' | 'expiredTime' | 'rateLimitPerMinute' | 'webhookSecret'>> & {
+  /** A new webhook secret; the current one becomes the previous one, rotated at `now`, in the same statement. */
+  rotateWebhookSecret?: { secret: string; now: number };
+};
 
 /** Every column of `tokens`, named as the row type. */
 const TOKEN_COLUMNS = `id, user_id AS "userId", name, key, status, remain_quota AS "remainQuota", unlimited_quota AS "unlimitedQuota",
   used_quota AS "usedQuota", expired_time AS "expiredTime", created_time AS "createdTime", accessed_time AS "accessedTime",
-  webhook_secret AS "webhookSecret", rate_limit_per_minute AS "rateLimitPerMinute"`;
+  webhook_secret AS "webhookSecret", previous_webhook_secret AS "previousWebhookSecret",
+  webhook_secret_rotated_at AS "webhookSecretRotatedAt", rate_limit_per_minute AS "rateLimitPerMinute"`;
 
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
@@ -49,14 +53,18 @@ export function pgTokens(db: PgDB) {
         const [row] = await sql<PgTokenRow[]>`SELECT ${cols()} FROM tokens WHERE id = ${id}::bigint AND user_id = ${userId}::bigint`;
         return row ?? null;
       }
-      // One statement text for every patch shape: an absent field keeps its value.
+      // One statement text for every patch shape: an absent field keeps its value. A rotation keeps
+      // the outgoing secret, read by this same UPDATE (right-hand sides see the row as it was).
+      const rotate = p.rotateWebhookSecret ?? null;
       const [row] = await sql<PgTokenRow[]>`
         UPDATE tokens SET name = coalesce(${orNull(p.name)}::text, name), status = coalesce(${orNull(p.status)}::int, status),
           remain_quota = coalesce(${orNull(p.remainQuota)}::bigint, remain_quota),
           unlimited_quota = coalesce(${orNull(p.unlimitedQuota)}::boolean, unlimited_quota),
           expired_time = coalesce(${orNull(p.expiredTime)}::bigint, expired_time),
           rate_limit_per_minute = coalesce(${orNull(p.rateLimitPerMinute)}::int, rate_limit_per_minute),
-          webhook_secret = coalesce(${orNull(p.webhookSecret)}::text, webhook_secret)
+          webhook_secret = coalesce(${rotate?.secret ?? null}::text, ${orNull(p.webhookSecret)}::text, webhook_secret),
+          previous_webhook_secret = CASE WHEN ${rotate !== null}::boolean THEN webhook_secret ELSE previous_webhook_secret END,
+          webhook_secret_rotated_at = coalesce(${rotate?.now ?? null}::bigint, webhook_secret_rotated_at)
         WHERE id = ${id}::bigint AND user_id = ${userId}::bigint RETURNING ${cols()}`;
       return row ?? null;
     },

@@ -19,6 +19,10 @@ export const tokens = sqliteTable(
     accessedTime: integer('accessed_time').notNull().default(0),
     /** Signs this key's webhook deliveries (`whsec_` + 32 alphanumerics); rotated by token.update. */
     webhookSecret: text('webhook_secret').notNull().default(''),
+    /** The secret before the last rotation: deliveries are signed with it too for 24 h after (SPEC §15). */
+    previousWebhookSecret: text('previous_webhook_secret'),
+    /** When the secret was last rotated (ms); null when it never was. */
+    webhookSecretRotatedAt: integer('webhook_secret_rotated_at'),
     /** Relay submits allowed per minute; 0 = the RELAY_RATE_LIMIT_PER_MINUTE default. */
     rateLimitPerMinute: integer('rate_limit_per_minute').notNull().default(0),
   },

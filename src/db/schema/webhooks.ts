@@ -27,6 +27,8 @@ export const webhookDeliveries = sqliteTable(
     tokenId: integer('token_id').notNull(),
     mjId: text('mj_id').notNull().default(''),
     url: text('url').notNull(),
+    /** `host:port` of the URL (lib/webhook-receiver.ts): the queue this delivery waits in; '' on rows older than it. */
+    receiver: text('receiver').notNull().default(''),
     /** The task in the fetch shape at the time of the change (JSON text), sent as the body. */
     payload: text('payload').notNull(),
     status: text('status').notNull().default('pending'),
@@ -40,5 +42,7 @@ export const webhookDeliveries = sqliteTable(
     index('webhook_deliveries_due_idx').on(t.nextAttemptAt, t.id).where(sql`status = 'pending'`),
     index('webhook_deliveries_task_idx').on(t.taskId, t.id),
     index('webhook_deliveries_user_idx').on(t.userId, t.id),
+    // The per-user, per-receiver queues the worker walks (a skip over distinct pairs, then each one's head).
+    index('webhook_deliveries_queue_idx').on(t.userId, t.receiver, t.id).where(sql`status = 'pending'`),
   ],
 );

@@ -1,6 +1,8 @@
-import { and, eq, lt, lte, notExists, sql } from 'drizzle-orm';
-import { alias } from 'drizzle-orm/sqlite-core';
+import { and, eq, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
+import {
+  QUEUE_SCAN, QUEUES_PER_LOOK, QUEUES_PER_USER_PER_LOOK, ROWS_PER_QUEUE, ROWS_PER_USER, takeWalk, type QueueCursor,
+} from '../../lib/webhook-receiver.ts';
 import { DELIVERY_STATUS, tokens, webhookDeliveries } from '../schema/index.ts';
 
 /**
@@ -18,23 +20,67 @@ export const CLAIM_LEASE_MS = 15_000;
 
 const LAST_ERROR_MAX = 500;
 
+/** The signing secrets of a key: the current one, and the one before the last rotation with when that was. */
+export interface DeliverySecrets {
+  secret: string;
+  previous: string | null;
+  rotatedAt: number | null;
+}
+
+/**
+ * The first pending row of the next queue after (user, receiver): the same user's next receiver
+ * while the user has walked fewer than $userQueues queues, else the next user's first. Written as
+ * two seeks rather than a row-value comparison, which SQLite would run as a range over user_id
+ * alone (a scan through a user's whole backlog at each step).
+ */
+const nextQueue = (user: string, receiver: string, walked: string) => `coalesce(
+    CASE WHEN ${walked} < $userQueues THEN (SELECT n.id FROM webhook_deliveries n
+      WHERE n.status = 'pending' AND n.user_id = ${user} AND n.receiver > ${receiver} ORDER BY n.receiver LIMIT 1) END,
+    (SELECT n.id FROM webhook_deliveries n WHERE n.status = 'pending' AND n.user_id > ${user} ORDER BY n.user_id, n.receiver LIMIT 1))`;
+
+/**
+ * A look at the outbox (lib/webhook-receiver.ts says how it walks): the (user, receiver) queues
+ * after the cursor, each by one seek on webhook_deliveries_queue_idx, then each queue's due task
+ * heads (a task's later change is never sent before an earlier one is delivered or has failed for
+ * good) among its first $scan pending rows, at most $perReceiver. A queue with none due still
+ * gives one row (its delivery columns null), so the caller knows how far the walk went.
+ */
+const DUE_SQL = `
+  WITH RECURSIVE walk(user_id, rk, i, j) AS (
+    SELECT d.user_id, d.receiver, 1, 1 FROM webhook_deliveries d WHERE d.id = ${nextQueue('$afterUser', '$afterReceiver', '0')}
+    UNION ALL
+    SELECT d.user_id, d.receiver, w.i + 1, CASE WHEN d.user_id = w.user_id THEN w.j + 1 ELSE 1 END
+    FROM walk w JOIN webhook_deliveries d ON d.id = ${nextQueue('w.user_id', 'w.rk', 'w.j')}
+    WHERE w.i < $queues
+  )
+  SELECT w.user_id AS walkUser, w.rk AS walkReceiver, d.id, d.task_id AS taskId, d.user_id AS userId, d.token_id AS tokenId,
+    d.mj_id AS mjId, d.url, d.receiver, d.payload, d.status, d.attempts, d.next_attempt_at AS nextAttemptAt,
+    d.last_error AS lastError, d.created_time AS createdTime, d.delivered_time AS deliveredTime
+  FROM walk w LEFT JOIN webhook_deliveries d ON d.id IN (
+    SELECT x.id FROM webhook_deliveries x
+    WHERE x.status = 'pending' AND x.user_id = w.user_id AND x.receiver = w.rk AND x.next_attempt_at <= $now
+      AND x.id <= coalesce((SELECT y.id FROM webhook_deliveries y WHERE y.status = 'pending' AND y.user_id = w.user_id
+        AND y.receiver = w.rk ORDER BY y.id LIMIT 1 OFFSET $scan - 1), 9223372036854775807)
+      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.task_id = x.task_id AND o.status = 'pending' AND o.id < x.id)
+    ORDER BY x.id LIMIT $perReceiver)
+  ORDER BY w.i, d.id`;
+
+type WalkRow = { walkUser: number; walkReceiver: string } & { [K in keyof DeliveryRow]: DeliveryRow[K] | null };
+type DueParams = {
+  now: number; afterUser: number; afterReceiver: string; queues: number; userQueues: number; scan: number; perReceiver: number;
+};
+
 function build(db: DB) {
-  const older = alias(webhookDeliveries, 'older');
   const d = webhookDeliveries;
   const pending = sql`${d.status} = 'pending'`;
   return {
-    // Due rows in id order, but only each task's oldest pending one: a later change of a task is
-    // never sent before an earlier one is delivered or has failed for good.
-    due: db.select().from(d).where(and(
-      pending, lte(d.nextAttemptAt, sql.placeholder('now')),
-      notExists(db.select({ one: sql`1` }).from(older)
-        .where(and(eq(older.taskId, d.taskId), sql`${older.status} = 'pending'`, lt(older.id, d.id)))),
-    )).orderBy(d.id).limit(sql.placeholder('limit')).prepare(),
+    due: db.$client.prepare<WalkRow, DueParams>(DUE_SQL),
     claim: db.update(d).set({ nextAttemptAt: sql`${sql.placeholder('until')}` })
       .where(and(eq(d.id, sql.placeholder('id')), pending, eq(d.attempts, sql.placeholder('attempts')),
         eq(d.nextAttemptAt, sql.placeholder('was'))))
       .returning({ id: d.id }).prepare(),
-    secret: db.select({ secret: tokens.webhookSecret }).from(tokens).where(eq(tokens.id, sql.placeholder('id'))).prepare(),
+    secret: db.select({ secret: tokens.webhookSecret, previous: tokens.previousWebhookSecret, rotatedAt: tokens.webhookSecretRotatedAt })
+      .from(tokens).where(eq(tokens.id, sql.placeholder('id'))).prepare(),
   };
 }
 
@@ -47,9 +93,25 @@ function statements(db: DB): Statements {
   return s;
 }
 
-/** Up to `limit` deliveries due at `now` (see the `due` statement for the per-task order). */
-export function selectDueDeliveries(db: DB, now: number, limit: number): DeliveryRow[] {
-  return statements(db).due.all({ now, limit });
+/** Where each database's next look starts (the walk moves on look after look). */
+const cursors = new WeakMap<DB, QueueCursor>();
+
+/**
+ * Up to `limit` deliveries due at `now`, oldest first: a few per (user, receiver) queue and per
+ * user, walked from where the last look stopped (see DUE_SQL and lib/webhook-receiver.ts).
+ */
+export function selectDueDeliveries(db: DB, now: number, limit: number, perReceiver = ROWS_PER_QUEUE, perUser = ROWS_PER_USER): DeliveryRow[] {
+  const from = cursors.get(db) ?? { userId: 0, receiver: '' };
+  const walked = statements(db).due.all({
+    now, afterUser: from.userId, afterReceiver: from.receiver, queues: QUEUES_PER_LOOK, userQueues: QUEUES_PER_USER_PER_LOOK,
+    scan: QUEUE_SCAN, perReceiver,
+  });
+  const { rows, next } = takeWalk(walked.map(({ walkUser, walkReceiver, ...row }) => ({
+    walkUser, walkReceiver, row: row.id === null ? null : (row as DeliveryRow),
+  })), perUser, limit);
+  if (next) cursors.set(db, next);
+  else cursors.delete(db);
+  return rows;
 }
 
 /** Take a due row for one send; false when another worker took it first. */
@@ -57,11 +119,11 @@ export function claimDelivery(db: DB, row: DeliveryRow, now: number): boolean {
   return statements(db).claim.get({ id: row.id, attempts: row.attempts, was: row.nextAttemptAt, until: now + CLAIM_LEASE_MS }) !== undefined;
 }
 
-/** The signing secret of the delivery's API key, or why there is none to sign with. */
-export function deliverySecret(db: DB, tokenId: number): { secret: string } | { missing: string } {
+/** The signing secrets of the delivery's API key, or why there is none to sign with. */
+export function deliverySecret(db: DB, tokenId: number): DeliverySecrets | { missing: string } {
   const row = statements(db).secret.get({ id: tokenId });
   if (!row) return { missing: `API key ${tokenId} no longer exists` };
-  return row.secret ? { secret: row.secret } : { missing: `API key ${tokenId} has no webhook secret` };
+  return row.secret ? { secret: row.secret, previous: row.previous || null, rotatedAt: row.rotatedAt } : { missing: `API key ${tokenId} has no webhook secret` };
 }
 
 function guard(row: DeliveryRow) {

@@ -1,5 +1,6 @@
 import { inArray } from 'drizzle-orm';
 import { DELIVERY_STATUS, taskWebhooks, tasks, webhookDeliveries, type TaskRow } from '../schema/index.ts';
+import { receiverOf } from '../../lib/webhook-receiver.ts';
 import type { DbLike } from '../types.ts';
 
 /**
@@ -31,7 +32,7 @@ export function enqueueTaskChange(tx: DbLike, taskIds: readonly number[], now: n
     const row = byId.get(hook.taskId);
     if (!row) continue;
     tx.insert(webhookDeliveries).values({
-      taskId: row.id, userId: hook.userId, tokenId: hook.tokenId, mjId: row.mjId, url: hook.url,
+      taskId: row.id, userId: hook.userId, tokenId: hook.tokenId, mjId: row.mjId, url: hook.url, receiver: receiverOf(hook.url),
       payload: payloadOf(row), status: DELIVERY_STATUS.pending,
       attempts: 0, nextAttemptAt: now, createdTime: now,
     }).run();

@@ -2,9 +2,11 @@ import { and, count, desc, eq, gt, or, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
 import { TOKEN_STATUS, tokens, type TokenRow } from '../schema/index.ts';
 
-type NewTokenRow = Omit<TokenRow, 'id' | 'usedQuota' | 'accessedTime'>;
+type NewTokenRow = Omit<TokenRow, 'id' | 'usedQuota' | 'accessedTime' | 'previousWebhookSecret' | 'webhookSecretRotatedAt'>;
 type TokenPatchRow = Partial<Pick<TokenRow,
-  'name' | 'status' | 'remainQuota' | 'unlimitedQuota' | 'expiredTime' | 'rateLimitPerMinute' | 'webhookSecret'>>;
+  'name' | 'status' | 'remainQuota' | 'unlimitedQuota' | 'expiredTime' | 'rateLimitPerMinute' | 'webhookSecret'>> & {
+  rotateWebhookSecret?: { secret: string; now: number };
+};
 
 export function sqliteTokens(db: DB) {
   // The lookups of every relay request, prepared once: a request binds values, never compiles SQL.
@@ -33,8 +35,13 @@ export function sqliteTokens(db: DB) {
     },
     async update(userId: number, id: number, patch: TokenPatchRow): Promise<TokenRow | null> {
       const where = and(eq(tokens.id, id), eq(tokens.userId, userId));
-      const row = Object.keys(patch).length
-        ? db.update(tokens).set(patch).where(where).returning().get()
+      const { rotateWebhookSecret: rotate, ...plain } = patch;
+      // A rotation keeps the outgoing secret (read by the same UPDATE, so no rotation is lost between two).
+      const set = rotate
+        ? { ...plain, webhookSecret: rotate.secret, previousWebhookSecret: sql`${tokens.webhookSecret}`, webhookSecretRotatedAt: rotate.now }
+        : plain;
+      const row = Object.keys(set).length
+        ? db.update(tokens).set(set).where(where).returning().get()
         : db.select().from(tokens).where(where).get();
       return row ?? null;
     },

@@ -153,12 +153,15 @@ export interface SyncStore {
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 
 export interface OutboxStore {
-  /** Up to `limit` pending deliveries due at `now`, in id order, only each task's oldest pending one. */
+  /**
+   * Up to `limit` pending deliveries due at `now`, in id order, only each task's oldest pending one,
+   * and only a few per receiver and per user (lib/webhook-receiver.ts), so one backlog never fills it.
+   */
   due(now: number, limit: number): Promise<DeliveryRow[]>;
   /** Take a due row for one send (its next attempt pushed past the send's timeout); false when another worker took it. */
   claim(row: DeliveryRow, now: number): Promise<boolean>;
-  /** The signing secret of the delivery's API key, or why there is none to sign with. */
-  secret(tokenId: number): Promise<{ secret: string } | { missing: string }>;
+  /** The signing secrets of the delivery's API key (the one before the last rotation too), or why there is none. */
+  secret(tokenId: number): Promise<{ secret: string; previous: string | null; rotatedAt: number | null } | { missing: string }>;
   /** Record a 2xx; false when the row moved on meanwhile. */
   markDelivered(row: DeliveryRow, now: number): Promise<boolean>;
   /** Record a failed attempt: retried at `retryAt`, or (null) failed for good. */

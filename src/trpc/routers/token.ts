@@ -35,9 +35,9 @@ export const tokenRouter = router({
     unlimited_quota: z.boolean().optional(),
     expired_time: expiredTime.optional(),
     rate_limit_per_minute: rateLimit.optional(),
-    /** New webhook signing secret, returned in full in this answer only. */
+    /** New webhook signing secret, returned in full in this answer only; the old one still signs beside it for 24 h. */
     rotate_webhook_secret: z.boolean().optional(),
-  })).output(tokenViewSchema).mutation(({ ctx, input }) => updateToken(ctx.deps.store, ctx.user.id, input)),
+  })).output(tokenViewSchema).mutation(({ ctx, input }) => updateToken(ctx.deps.store, ctx.deps.clock, ctx.user.id, input)),
 
   delete: userProcedure.input(z.object({ id: z.number().int().positive() })).output(z.object({ id: z.number() }))
     .mutation(({ ctx, input }) => deleteToken(ctx.deps.store, ctx.user.id, input.id)),

@@ -16,6 +16,8 @@ export const tokens = pgTable(
     createdTime: bigint('created_time', { mode: 'number' }).notNull(),
     accessedTime: bigint('accessed_time', { mode: 'number' }).notNull().default(0),
     webhookSecret: text('webhook_secret').notNull().default(''),
+    previousWebhookSecret: text('previous_webhook_secret'),
+    webhookSecretRotatedAt: bigint('webhook_secret_rotated_at', { mode: 'number' }),
     rateLimitPerMinute: integer('rate_limit_per_minute').notNull().default(0),
   },
   (t) => [index('tokens_user_id_idx').on(t.userId, t.id)],

@@ -19,6 +19,7 @@ export const webhookDeliveries = pgTable(
     tokenId: integer('token_id').notNull(),
     mjId: text('mj_id').notNull().default(''),
     url: text('url').notNull(),
+    receiver: text('receiver').notNull().default(''),
     payload: text('payload').notNull(),
     status: text('status').notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
@@ -31,5 +32,7 @@ export const webhookDeliveries = pgTable(
     index('webhook_deliveries_due_idx').on(t.nextAttemptAt, t.id).where(sql`status = 'pending'`),
     index('webhook_deliveries_task_idx').on(t.taskId, t.id),
     index('webhook_deliveries_user_idx').on(t.userId, t.id),
+    // The per-user, per-receiver queues the worker walks (a skip over distinct pairs, then each one's head).
+    index('webhook_deliveries_queue_idx').on(t.userId, t.receiver, t.id).where(sql`status = 'pending'`),
   ],
 );
