@@ -4,6 +4,7 @@ import { DELIVERY_TIMEOUT_MS, deliveryIdOf, failedAttemptOf, signatureHeader, si
 import { RECEIVER_IN_FLIGHT, receiverOf, USER_IN_FLIGHT } from '../lib/webhook-receiver.ts';
 import { createMetrics } from '../lib/metrics.ts';
 import { checkTarget, pinnedRequest, systemLookup, type Lookup } from '../upstream/safe-fetch.ts';
+import { isDatabaseUnavailable } from '../domain/errors.ts';
 
 export interface WebhookWorker {
   /** Runs a pass now and then every `intervalMs`; calling it twice does nothing more. */
@@ -238,6 +239,12 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
     return startWaiting(report);
   }
 
+  /** An outage is expected and retried next time: one warn line, not an error per look. */
+  function passFailed(err: unknown): void {
+    if (isDatabaseUnavailable(err)) logger.warn('webhook pass failed: database unavailable');
+    else logger.error('webhook pass failed', { error: err instanceof Error ? err : String(err) });
+  }
+
   /** One look LOOK_GAP_MS after a send ends, however many end meanwhile: a busy outbox is not re-read per send. */
   function kickSoon(): void {
     if (soon) return;
@@ -254,9 +261,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
       return;
     }
     refill = false;
-    filling = fill(background).then(() => undefined, (err: unknown) => {
-      logger.error('webhook pass failed', { error: err instanceof Error ? err : String(err) });
-    }).finally(() => {
+    filling = fill(background).then(() => undefined, passFailed).finally(() => {
       filling = null;
       if (refill && timer && !stopping) kick();
     });
@@ -272,7 +277,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
         await Promise.all(inFlight.values());
       }
     } catch (err) {
-      logger.error('webhook pass failed', { error: err instanceof Error ? err : String(err) });
+      passFailed(err);
     }
     return report;
   }
