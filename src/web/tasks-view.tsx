@@ -1,10 +1,11 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { describeProblem } from './errors.ts';
-import { formatQuota, formatTime, imageSrc } from './format.ts';
+import { formatQuota, imageSrc } from './format.ts';
 import { useLiveTasks } from './live.ts';
 import { ProgressBar, StatusBadge } from './progress.tsx';
 import { TaskDetail } from './task-detail.tsx';
+import { TimeCell } from './time-cell.tsx';
 import { Named, useChannels, useOwnerNames } from './names.tsx';
 import { useTRPC, type AnyTaskItem } from './trpc.ts';
 
@@ -95,7 +96,7 @@ export function TasksView({ all }: { all: boolean }) {
       {q.error && <p className="error" role="alert">{describeProblem(q.error).text}</p>}
 
       <div className="table-wrap">
-        <table className="task-table">
+        <table className={`task-table${all ? ' task-table-all' : ''}`}>
           <caption className="visually-hidden">{all ? 'All tasks' : 'My tasks'}, newest first</caption>
           <thead>
             <tr>
@@ -127,8 +128,8 @@ export function TasksView({ all }: { all: boolean }) {
                 <td className="col-prompt" data-label="Prompt"><span className="clamp" title={t.prompt}>{t.prompt || '—'}</span></td>
                 <td data-label="Status"><StatusBadge status={t.status} /></td>
                 <td data-label="Progress"><ProgressBar progress={t.progress} status={t.status} label={`Progress of task ${t.mj_id || t.id}`} /></td>
-                <td className="nowrap" data-label="Submitted">{formatTime(t.submit_time)}</td>
-                <td className="nowrap" data-label="Finished">{formatTime(t.finish_time)}</td>
+                <td data-label="Submitted"><TimeCell ms={t.submit_time} /></td>
+                <td data-label="Finished"><TimeCell ms={t.finish_time} /></td>
                 <td data-label="Quota">{formatQuota(t.quota)}</td>
                 {'user_id' in t && <td data-label="User"><Named name={names.user(t.user_id)} id={t.user_id} /></td>}
                 {'user_id' in t && <td data-label="Channel"><Named name={names.channel(t.channel_id)} id={t.channel_id} /></td>}

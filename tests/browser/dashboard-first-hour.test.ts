@@ -42,6 +42,8 @@ function overflowing(page: Page): Promise<string[]> {
   });
 }
 
+const tableFits = (page: Page) => page.locator('.table-wrap').evaluate((w) => w.scrollWidth <= w.clientWidth);
+
 /**
  * A date input's text lives in Chrome's shadow fields, so its scrollWidth never grows: instead a
  * twin sized to its content (`field-sizing: content`) says how wide the whole value is.
@@ -174,6 +176,7 @@ describe('dashboard, the first hour', () => {
       if (status === 'IN PROGRESS') await shot(page, 'in-progress-1280');
     }
     expect(seen.map((s) => s.widths)).toEqual(Array(3).fill(seen[0]!.widths));
+    expect(await tableFits(page)).toBe(true);
     await page.getByRole('button', { name: 'Reset' }).click();
   }, BUDGET);
 
@@ -187,6 +190,8 @@ describe('dashboard, the first hour', () => {
     expect(await row.locator('td[data-label="Channel"]').innerText()).toContain('sim-east');
     await adminPage.setViewportSize({ width: 1280, height: 860 });
     await shot(adminPage, 'admin-1280');
+    // All eleven columns fit the card at 1280 px: nothing hidden behind a sideways scroll.
+    expect(await tableFits(adminPage)).toBe(true);
 
     await adminPage.setViewportSize({ width: 375, height: 800 });
     await adminPage.getByLabel('From', { exact: true }).fill('2026-12-31T23:59');
