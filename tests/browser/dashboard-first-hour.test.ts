@@ -137,6 +137,8 @@ describe('dashboard, the first hour', () => {
   }, BUDGET);
 
   test('emoji-only follow-ups have names: Reroll on a grid, Pan left… on an upscale', async () => {
+    await page.setViewportSize({ width: 1280, height: 860 });
+    await page.getByRole('button', { name: 'Reset' }).click();
     await page.getByRole('button', { name: doneId, exact: true }).click();
     const dialog = page.getByRole('dialog');
     await dialog.getByRole('button', { name: 'U1', exact: true }).waitFor();
@@ -164,6 +166,7 @@ describe('dashboard, the first hour', () => {
   }, BUDGET);
 
   test('the columns keep their widths while a task goes SUBMITTED → IN PROGRESS → SUCCESS', async () => {
+    if (await page.getByRole('dialog').count()) await page.keyboard.press('Escape');
     const mjId = await h.relayImagine(ada.key, 'a kite over the dunes');
     await applyFilters(page, { 'Task ID': mjId });
     await rowOf(page, mjId).waitFor();
