@@ -88,6 +88,7 @@ describe('dashboard, the first hour', () => {
       await applyFilters(page, { 'Task ID': '1000000000000000' });
       await page.getByText('No tasks match these filters').waitFor();
       expect(await page.getByText('No tasks yet').count()).toBe(0);
+      expect(await overflowing(page)).toEqual([]);
       await shot(page, `no-match-${width}`);
     }
     await page.getByRole('button', { name: 'Reset' }).click();
