@@ -24,6 +24,16 @@ const rowOf = (page: Page, mjId: string) => page.getByRole('row').filter({ has: 
 const statusIn = (page: Page, mjId: string) => rowOf(page, mjId).locator('td[data-label="Status"]').innerText();
 const shot = (page: Page, name: string) => page.screenshot({ path: `/tmp/dash-${name}.png`, fullPage: true });
 
+/** Waits for the live feed to show `status` in the task's row; a timeout says what page and database held. */
+async function waitForRowStatus(page: Page, mjId: string, status: string): Promise<void> {
+  let shown = '(no row)';
+  await waitFor(async () => {
+    shown = (await rowOf(page, mjId).count()) === 1 ? await statusIn(page, mjId) : '(no row)';
+    return shown === status;
+  }, `the row of ${mjId} at ${status}`, STEP_MS)
+    .catch((err: Error) => Promise.reject(new Error(`${err.message}: the page shows ${shown}, the database ${taskStatus(h.srv, mjId)}`)));
+}
+
 async function applyFilters(page: Page, fields: Record<string, string>): Promise<void> {
   await page.getByRole('button', { name: 'Reset' }).click();
   for (const [label, value] of Object.entries(fields)) await page.getByLabel(label, { exact: true }).fill(value);
@@ -153,7 +163,7 @@ describe('dashboard, the first hour', () => {
     ).get(), 'the upscale task');
     h.simClock.advance(60_000);
     await waitFor(() => taskStatus(h.srv, upscale.mj_id) === 'SUCCESS', 'the upscale finished', STEP_MS);
-    await waitFor(async () => (await rowOf(page, upscale.mj_id).count()) === 1 && (await statusIn(page, upscale.mj_id)) === 'SUCCESS', 'the upscale row at SUCCESS', STEP_MS);
+    await waitForRowStatus(page, upscale.mj_id, 'SUCCESS');
     await page.getByRole('button', { name: upscale.mj_id, exact: true }).click();
     await dialog.getByRole('button', { name: 'Vary (Subtle)' }).waitFor();
     for (const name of ['Pan left', 'Pan right', 'Pan up', 'Pan down']) {
@@ -175,13 +185,45 @@ describe('dashboard, the first hour', () => {
     const seen: { status: string; widths: number[] }[] = [];
     for (const [advance, status] of [[1_000, 'SUBMITTED'], [1_000, 'IN PROGRESS'], [60_000, 'SUCCESS']] as const) {
       h.simClock.advance(advance);
-      await waitFor(async () => (await statusIn(page, mjId)) === status, `the row at ${status}`, STEP_MS);
+      await waitForRowStatus(page, mjId, status);
       seen.push({ status, widths: await widths() });
       if (status === 'IN PROGRESS') await shot(page, 'in-progress-1280');
     }
     expect(seen.map((s) => s.widths)).toEqual(Array(3).fill(seen[0]!.widths));
     expect(await tableFits(page)).toBe(true);
     await page.getByRole('button', { name: 'Reset' }).click();
+  }, BUDGET);
+
+  test('a live change that lands while the listing is loading is not undone by the older listing', async () => {
+    await page.setViewportSize({ width: 1280, height: 860 });
+    if (await page.getByRole('dialog').count()) await page.keyboard.press('Escape');
+    await page.getByRole('button', { name: 'Reset' }).click();
+    const mjId = await h.relayImagine(ada.key, 'a lantern in the fog');
+    await rowOf(page, mjId).waitFor();
+    // The next page-size listing is answered by the server at once but reaches the page only when released.
+    let release: (() => void) | null = null;
+    const held = new Promise<void>((resolve) => {
+      void page.route((url) => url.pathname.includes('mj.self') && decodeURIComponent(url.search).includes('"page_size":50'), async (route) => {
+        const response = await route.fetch();
+        if (release) return route.fulfill({ response });
+        await new Promise<void>((r) => {
+          release = r;
+          resolve();
+        });
+        await route.fulfill({ response }).catch(() => undefined);
+      });
+    });
+    await page.getByLabel('Per page').selectOption('50');
+    await held;
+    // The task finishes while that listing is on its way; the quota refresh after a 100% event shows the event arrived.
+    const refreshed = page.waitForRequest((r) => r.url().includes('user.self'));
+    h.simClock.advance(60_000);
+    await waitFor(() => taskStatus(h.srv, mjId) === 'SUCCESS', 'the task finished', STEP_MS);
+    await refreshed;
+    release!();
+    await waitForRowStatus(page, mjId, 'SUCCESS');
+    await page.unrouteAll({ behavior: 'ignoreErrors' });
+    await page.getByLabel('Per page').selectOption('20');
   }, BUDGET);
 
   test('All tasks names users and channels; at 375 px cards, filters and date inputs fit', async () => {
