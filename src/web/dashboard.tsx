@@ -2,7 +2,7 @@ import { MutationCache, QueryCache, QueryClient, QueryClientProvider, useQuery }
 import { createTRPCClient } from '@trpc/client';
 import { useState } from 'react';
 import type { AppRouter } from '../trpc/routers/index.ts';
-import { describeProblem } from './errors.ts';
+import { describeProblem, retryOnce } from './errors.ts';
 import { formatQuota } from './format.ts';
 import { gatewayLinks } from './links.ts';
 import { PromptBox } from './prompt-box.tsx';
@@ -22,7 +22,7 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
     return new QueryClient({
       queryCache: new QueryCache({ onError }),
       mutationCache: new MutationCache({ onError }),
-      defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false, staleTime: 5_000 } },
+      defaultOptions: { queries: { retry: retryOnce, refetchOnWindowFocus: false, staleTime: 5_000 } },
     });
   });
   const [trpcClient] = useState(() => createTRPCClient<AppRouter>({ links: gatewayLinks({ url: '', token: session.token, userId: session.userId }) }));
@@ -47,8 +47,7 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
         <div className="brand"><span className="logo" aria-hidden="true">◐</span> mj-gateway</div>
         {me.data && (
           <div className="who">
-            <span className="who-name">{me.data.display_name || me.data.username}</span>
-            <span className="badge badge-role">{ROLE_NAME[me.data.role] ?? `Role ${me.data.role}`}</span>
+            <WhoName name={me.data.display_name || me.data.username} role={ROLE_NAME[me.data.role] ?? `Role ${me.data.role}`} />
             <span className="who-quota" title={`${me.data.quota} quota units`}>{formatQuota(me.data.quota)} left</span>
           </div>
         )}
@@ -70,5 +69,18 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
         </div>
       </main>
     </div>
+  );
+}
+
+/** The signed-in name and role; root's name is "Root", so the role is not said twice ("Root Root"). */
+function WhoName({ name, role }: { name: string; role: string }) {
+  if (name.trim().toLowerCase() === role.toLowerCase()) {
+    return <span className="who-name" title={`Role: ${role}`}>{name}</span>;
+  }
+  return (
+    <>
+      <span className="who-name">{name}</span>
+      <span className="badge badge-role">{role}</span>
+    </>
   );
 }

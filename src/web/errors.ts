@@ -26,6 +26,35 @@ const KNOWN: Record<string, string> = {
   'User has been banned': 'This account has been disabled. Contact an administrator.',
 };
 
+/** The form's own words for the API's field names, so a refusal names what the user can see. */
+const FIELD_LABELS: Record<string, string> = {
+  start_timestamp: 'From',
+  end_timestamp: 'To',
+  mj_id: 'Task ID',
+  channel_id: 'Channel',
+  page_size: 'Per page',
+  prompt: 'Prompt',
+};
+const FIELD_NAME = new RegExp(`\\b(${Object.keys(FIELD_LABELS).join('|')})\\b`, 'g');
+
+export function inFieldLabels(message: string): string {
+  return message.replace(FIELD_NAME, (name) => FIELD_LABELS[name] ?? name);
+}
+
+function httpStatusOf(err: unknown): number | undefined {
+  return err instanceof TRPCClientError ? (err.data as { httpStatus?: number } | undefined)?.httpStatus : undefined;
+}
+
+/**
+ * TanStack Query's retry rule for the dashboard: a refusal (4xx) says the same the second time,
+ * so it is sent once; other failures (network, 5xx) get one more try.
+ */
+export function retryOnce(failureCount: number, err: unknown): boolean {
+  const status = httpStatusOf(err);
+  if (status !== undefined && status >= 400 && status < 500) return false;
+  return failureCount < 1;
+}
+
 /** Turn any error of the API into a sentence for people. */
 export function describeProblem(err: unknown): Problem {
   if (!(err instanceof TRPCClientError)) {
@@ -40,7 +69,7 @@ export function describeProblem(err: unknown): Problem {
   if (known) return { text: known };
   switch (code) {
     case 'BAD_REQUEST':
-      return { text: `Not accepted: ${message}` };
+      return { text: `Not accepted: ${inFieldLabels(message)}` };
     case 'FORBIDDEN':
       return { text: `Not allowed: ${message}` };
     case 'NOT_FOUND':

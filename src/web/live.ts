@@ -7,7 +7,8 @@ type Page = { items: AnyTaskItem[]; total: number; page: number; page_size: numb
 
 /**
  * Keeps the listings in the query cache current from `mj.onTaskUpdate`: a changed task is
- * replaced in place; a task no cached page holds (a new one) refetches the listing once.
+ * replaced in place; a task no cached page holds (a new one), or a change that arrives while a
+ * listing is loading, refetches the listing once.
  */
 export function useLiveTasks(all: boolean): { connected: boolean } {
   const trpc = useTRPC();
@@ -26,7 +27,9 @@ export function useLiveTasks(all: boolean): { connected: boolean } {
         found = true;
         return { ...old, items: old.items.map((t) => (t.id === item.id ? { ...t, ...item } : t)) };
       });
-      if (!found && !refetch.current) {
+      // A listing already on its way was read before this change and would undo it when it lands: read again after it.
+      const stale = !found || queryClient.isFetching({ queryKey: listKey }) > 0;
+      if (stale && !refetch.current) {
         refetch.current = setTimeout(() => {
           refetch.current = null;
           void queryClient.invalidateQueries({ queryKey: listKey });

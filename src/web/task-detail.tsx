@@ -1,13 +1,15 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
+import { buttonName } from './button-names.ts';
 import { describeProblem, type Problem } from './errors.ts';
 import { buttonsOf, formatQuota, formatTime, imageSrc } from './format.ts';
 import { CreatedKey, CreateKeyOffer } from './prompt-box.tsx';
+import { Named, type OwnerNames } from './names.tsx';
 import { ProgressBar, StatusBadge } from './progress.tsx';
 import { useTRPC, type AnyTaskItem } from './trpc.ts';
 
 /** A task's detail (modal dialog): the image, every field, and its upstream buttons as follow-ups. */
-export function TaskDetail({ item, onClose }: { item: AnyTaskItem; onClose: () => void }) {
+export function TaskDetail({ item, names, onClose }: { item: AnyTaskItem; names: OwnerNames; onClose: () => void }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const dialog = useRef<HTMLDialogElement>(null);
@@ -60,7 +62,10 @@ export function TaskDetail({ item, onClose }: { item: AnyTaskItem; onClose: () =
             <dt>Started</dt><dd>{formatTime(item.start_time)}</dd>
             <dt>Finished</dt><dd>{formatTime(item.finish_time)}</dd>
             <dt>Quota</dt><dd>{formatQuota(item.quota)}</dd>
-            {'user_id' in item && (<><dt>User</dt><dd>{item.user_id}</dd><dt>Channel</dt><dd>{item.channel_id}</dd></>)}
+            {'user_id' in item && (<>
+              <dt>User</dt><dd><Named name={names.user(item.user_id)} id={item.user_id} /></dd>
+              <dt>Channel</dt><dd><Named name={names.channel(item.channel_id)} id={item.channel_id} /></dd>
+            </>)}
           </dl>
         </div>
         {buttons.length > 0 && (
@@ -68,7 +73,7 @@ export function TaskDetail({ item, onClose }: { item: AnyTaskItem; onClose: () =
             <h3>Follow-ups</h3>
             <div className="button-row">
               {buttons.map((b) => (
-                <button key={b.customId} type="button" title={b.hint} disabled={action.isPending || item.status !== 'SUCCESS'}
+                <button key={b.customId} type="button" title={buttonName(b) ?? b.hint} aria-label={buttonName(b)} disabled={action.isPending || item.status !== 'SUCCESS'}
                   onClick={() => action.mutate({ action: 'ACTION', task_id: item.mj_id, custom_id: b.customId })}>
                   {b.label}
                 </button>

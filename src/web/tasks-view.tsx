@@ -1,10 +1,12 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { describeProblem } from './errors.ts';
-import { formatQuota, formatTime, imageSrc } from './format.ts';
+import { formatQuota, imageSrc } from './format.ts';
 import { useLiveTasks } from './live.ts';
 import { ProgressBar, StatusBadge } from './progress.tsx';
 import { TaskDetail } from './task-detail.tsx';
+import { TimeCell } from './time-cell.tsx';
+import { Named, useChannels, useOwnerNames } from './names.tsx';
 import { useTRPC, type AnyTaskItem } from './trpc.ts';
 
 interface Filters {
@@ -44,13 +46,15 @@ export function TasksView({ all }: { all: boolean }) {
     ...trpc.mj.all.queryOptions({ ...base, ...(filters.channel ? { channel_id: Number(filters.channel) } : {}) }, { placeholderData: keepPreviousData }),
     enabled: all,
   });
-  const channels = useQuery({ ...trpc.admin.channel.list.queryOptions({ page_size: 100 }), enabled: all });
+  const channels = useChannels(all);
   const q = all ? allQuery : selfQuery;
   const data = q.data as { items: AnyTaskItem[]; total: number } | undefined;
   const items = data?.items ?? [];
   const total = data?.total ?? 0;
   const pages = Math.max(1, Math.ceil(total / pageSize));
   const open = openId === null ? null : items.find((t) => t.id === openId) ?? null;
+  const names = useOwnerNames(items, all);
+  const filtered = filters.mj_id.trim() !== '' || filters.from !== '' || filters.to !== '' || filters.channel !== '';
 
   function apply(e: FormEvent) {
     e.preventDefault();
@@ -60,17 +64,17 @@ export function TasksView({ all }: { all: boolean }) {
 
   return (
     <section className="tasks">
-      <form className="filters" onSubmit={apply} aria-label="Filters">
-        <div className="field">
+      <form className={`filters${all ? ' filters-all' : ''}`} onSubmit={apply} aria-label="Filters">
+        <div className="field field-id">
           <label htmlFor={`${all}-mj-id`}>Task ID</label>
           <input id={`${all}-mj-id`} value={draft.mj_id} inputMode="numeric" placeholder="1712345678901234"
             onChange={(e) => setDraft({ ...draft, mj_id: e.target.value })} />
         </div>
-        <div className="field">
+        <div className="field field-date">
           <label htmlFor={`${all}-from`}>From</label>
           <input id={`${all}-from`} type="datetime-local" value={draft.from} onChange={(e) => setDraft({ ...draft, from: e.target.value })} />
         </div>
-        <div className="field">
+        <div className="field field-date">
           <label htmlFor={`${all}-to`}>To</label>
           <input id={`${all}-to`} type="datetime-local" value={draft.to} onChange={(e) => setDraft({ ...draft, to: e.target.value })} />
         </div>
@@ -92,19 +96,19 @@ export function TasksView({ all }: { all: boolean }) {
       {q.error && <p className="error" role="alert">{describeProblem(q.error).text}</p>}
 
       <div className="table-wrap">
-        <table className="task-table">
+        <table className={`task-table${all ? ' task-table-all' : ''}`}>
           <caption className="visually-hidden">{all ? 'All tasks' : 'My tasks'}, newest first</caption>
           <thead>
             <tr>
-              <th scope="col">Image</th>
-              <th scope="col">Task</th>
+              <th scope="col" className="col-thumb">Image</th>
+              <th scope="col" className="col-task">Task</th>
               <th scope="col">Action</th>
               <th scope="col" className="col-prompt">Prompt</th>
-              <th scope="col">Status</th>
-              <th scope="col">Progress</th>
-              <th scope="col">Submitted</th>
-              <th scope="col">Finished</th>
-              <th scope="col">Quota</th>
+              <th scope="col" className="col-status">Status</th>
+              <th scope="col" className="col-progress">Progress</th>
+              <th scope="col" className="col-time">Submitted</th>
+              <th scope="col" className="col-time">Finished</th>
+              <th scope="col" className="col-quota">Quota</th>
               {all && <th scope="col">User</th>}
               {all && <th scope="col">Channel</th>}
             </tr>
@@ -124,17 +128,19 @@ export function TasksView({ all }: { all: boolean }) {
                 <td className="col-prompt" data-label="Prompt"><span className="clamp" title={t.prompt}>{t.prompt || '—'}</span></td>
                 <td data-label="Status"><StatusBadge status={t.status} /></td>
                 <td data-label="Progress"><ProgressBar progress={t.progress} status={t.status} label={`Progress of task ${t.mj_id || t.id}`} /></td>
-                <td className="nowrap" data-label="Submitted">{formatTime(t.submit_time)}</td>
-                <td className="nowrap" data-label="Finished">{formatTime(t.finish_time)}</td>
+                <td data-label="Submitted"><TimeCell ms={t.submit_time} /></td>
+                <td data-label="Finished"><TimeCell ms={t.finish_time} /></td>
                 <td data-label="Quota">{formatQuota(t.quota)}</td>
-                {'user_id' in t && <td data-label="User">{t.user_id}</td>}
-                {'user_id' in t && <td data-label="Channel">{t.channel_id}</td>}
+                {'user_id' in t && <td data-label="User"><Named name={names.user(t.user_id)} id={t.user_id} /></td>}
+                {'user_id' in t && <td data-label="Channel"><Named name={names.channel(t.channel_id)} id={t.channel_id} /></td>}
               </tr>
             ))}
           </tbody>
         </table>
         {q.isSuccess && items.length === 0 && (
-          <p className="empty">{total > 0 ? 'No tasks on this page.' : 'No tasks yet. Describe a picture above and press Imagine.'}</p>
+          <p className="empty">
+            {total > 0 ? 'No tasks on this page.' : filtered ? 'No tasks match these filters.' : 'No tasks yet. Describe a picture above and press Imagine.'}
+          </p>
         )}
         {q.isPending && <p className="empty">Loading tasks…</p>}
       </div>
@@ -152,7 +158,7 @@ export function TasksView({ all }: { all: boolean }) {
         <span className={`live ${live.connected ? 'live-on' : ''}`}>{live.connected ? 'Live' : 'Connecting…'}</span>
       </nav>
 
-      {open && <TaskDetail key={open.id} item={open} onClose={() => setOpenId(null)} />}
+      {open && <TaskDetail key={open.id} item={open} names={names} onClose={() => setOpenId(null)} />}
     </section>
   );
 }

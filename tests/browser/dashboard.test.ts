@@ -1,31 +1,24 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { createPoller, type Poller } from '../../src/jobs/poller.ts';
-import { ManualClock } from '../../src/lib/clock.ts';
-import { SIM_FAIL_REASON, startSimulator, type Simulator } from '../../src/simulator/index.ts';
-import { createTestApiKey, createTestChannel, createTestUser, type TestUser } from '../helpers/factories.ts';
-import { startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
+import type { Page } from 'playwright-core';
+import { SIM_FAIL_REASON } from '../../src/simulator/index.ts';
+import { createTestApiKey, createTestUser, type TestUser } from '../helpers/factories.ts';
+import { waitFor, type TestServer } from '../helpers/server.ts';
+import { startDashboardHarness, type DashboardHarness } from './harness.ts';
 
 /**
  * The dashboard in Debian's Chromium (SPEC §14): sign-in by the labels, live rows, thumbnails,
  * the detail view, the prompt box and follow-ups, the admin view, 375 px, no console errors.
  */
 
-const SECRET = 'browser-secret';
 /** Per-test budget: Chromium on a busy 2-core machine; every wait inside is a wait-for. */
 const BUDGET = 45_000;
 /** How long a step may wait for the poller and the live feed on a busy machine (a deadline, not a speed assertion). */
 const STEP_MS = 25_000;
 const SHOTS = join(import.meta.dir, '../../.tmp');
+let h: DashboardHarness;
 let srv: TestServer;
-let sim: Simulator;
-let poller: Poller;
-let context: BrowserContext;
-let profile: string;
-const simClock = new ManualClock();
 let user: TestUser & { key: Record<string, string> };
 let admin: TestUser;
 let channelId: number;
@@ -33,7 +26,7 @@ const problems: string[] = [];
 
 /** `refusals` collects Chrome's own "Failed to load resource" lines of a page whose calls are meant to fail. */
 async function openPage(refusals?: string[]): Promise<Page> {
-  const page = await context.newPage();
+  const page = await h.context.newPage();
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
     if (refusals && m.text().startsWith('Failed to load resource')) refusals.push(m.text());
@@ -52,12 +45,7 @@ async function signIn(page: Page, who: TestUser): Promise<void> {
 }
 
 async function relayImagine(prompt: string): Promise<string> {
-  const res = await fetch(`${srv.url}/mj/submit/imagine`, {
-    method: 'POST', headers: { 'content-type': 'application/json', ...user.key }, body: JSON.stringify({ prompt }),
-  });
-  const body = (await res.json()) as { code: number; result: string };
-  expect(body.code).toBe(1);
-  return body.result;
+  return h.relayImagine(user.key, prompt);
 }
 
 const progressOf = (page: Page, mjId: string) => page.getByRole('progressbar', { name: `Progress of task ${mjId}` });
@@ -69,34 +57,20 @@ async function progressValue(page: Page, mjId: string): Promise<number | null> {
 }
 
 /** Moves the upstream's clock past every task's end; the running poller picks it up. */
-const finishUpstream = () => simClock.advance(60_000);
+const finishUpstream = () => h.simClock.advance(60_000);
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  srv = await startTestServer();
-  sim = await startSimulator({ secret: SECRET, clock: simClock, stepMs: 1000, imageSize: 128 });
-  channelId = createTestChannel(srv.db, sim.url, { key: SECRET, name: 'sim-main' });
-  poller = createPoller(srv.deps, { intervalMs: 50 });
-  poller.start();
+  h = await startDashboardHarness({ channelName: 'sim-main' });
+  srv = h.srv;
+  channelId = h.channelId;
   const u = createTestUser(srv.db, { quota: 50_000_000, username: 'ada' });
   user = { ...u, key: createTestApiKey(srv.db, u.id).headers };
   admin = createTestUser(srv.db, { role: 10, username: 'grace' });
-  profile = mkdtempSync(join(tmpdir(), 'mjg-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 860 },
-  });
 }, 30_000);
 
 afterAll(async () => {
-  await context?.close();
-  rmSync(profile, { recursive: true, force: true });
-  await poller?.stop();
-  await sim?.stop();
-  await srv?.stop();
+  await h?.stop();
 }, BUDGET);
 
 describe('dashboard', () => {

@@ -33,6 +33,14 @@ const userRouter = router({
   list: adminProcedure.input(pageQuerySchema.optional()).output(page(userViewSchema))
     .query(({ ctx, input }) => listUsers(ctx.deps.store, input ?? {})),
 
+  /** Names of a set of users (the owners on one page of All tasks); unknown ids are left out. */
+  names: adminProcedure.input(z.object({ ids: z.array(z.number().int().positive()).max(100, { message: 'ids holds at most 100 ids' }) }))
+    .output(z.array(z.object({ id: z.number(), username: z.string(), display_name: z.string() })))
+    .query(async ({ ctx, input }) => {
+      const rows = await Promise.all([...new Set(input.ids)].map((id) => ctx.deps.store.users.byId(id)));
+      return rows.flatMap((r) => (r ? [{ id: r.id, username: r.username, display_name: r.displayName }] : []));
+    }),
+
   /** Returns the new user's access token (the only time it is shown). */
   create: adminProcedure.input(z.object({
     username: z.string().trim().min(1).max(64).regex(/^[\w.@-]+$/, { message: 'username may hold letters, digits and _ . @ -' }),
