@@ -12,7 +12,8 @@ describe('describeProblem', () => {
   test.each([
     ['BAD_REQUEST', 'quota_not_enough', /^Not enough quota/],
     ['BAD_REQUEST', 'no_api_key', /no usable key/],
-    ['BAD_REQUEST', 'prompt: prompt is required', /^Not accepted: prompt: prompt is required$/],
+    // Field names read as the form's labels (the Prompt box).
+    ['BAD_REQUEST', 'prompt: prompt is required', /^Not accepted: Prompt: Prompt is required$/],
     ['BAD_REQUEST', 'May contain sensitive words', /^Not accepted: May contain sensitive words$/],
     ['BAD_GATEWAY', 'do_request_failed', /could not be reached.*refunded/],
     ['BAD_GATEWAY', 'upstream said no', /refused the job: upstream said no\. Any charge was refunded/],
