@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ROLE } from '../../db/schema/index.ts';
+import { withListingPlace } from '../../domain/answer-limits.ts';
 import { AppError } from '../../domain/errors.ts';
 import { adminTaskPageSchema, taskPageSchema } from '../../domain/task-views.ts';
 import { allTaskQuerySchema, mjIdInputSchema, selfTaskQuerySchema } from '../../domain/task-query.ts';
@@ -15,18 +16,27 @@ export { adminTaskItemSchema, taskItemSchema } from './mj-items.ts';
 
 export const mjRouter = router({
   /** The caller's own tasks (SPEC §6.1). */
-  self: userProcedure.input(selfTaskQuerySchema.optional()).output(taskPageSchema).query(async ({ ctx, input = {} }) => {
-    const page = await ctx.deps.taskStore.tasks.list(selfFilter(ctx.user.id, input), input);
-    const policy = policyOf(ctx.deps);
-    return { ...page, items: page.items.map((r) => taskItem(r, policy)) };
-  }),
+  self: userProcedure.input(selfTaskQuerySchema.optional()).output(taskPageSchema).query(({ ctx, input = {} }) =>
+    withListingPlace(ctx.deps.taskStore, ctx.user.id, async () => {
+      // A batch whose answer is already lost reads nothing more (SPEC §10).
+      ctx.budget.take(0);
+      const page = await ctx.deps.taskStore.tasks.list(selfFilter(ctx.user.id, input), input);
+      const policy = policyOf(ctx.deps);
+      const items = page.items.map((r) => taskItem(r, policy));
+      ctx.budget.takeAll(items);
+      return { ...page, items };
+    })),
 
   /** Every user's tasks, with owner and channel (SPEC §6.2). */
-  all: adminProcedure.input(allTaskQuerySchema.optional()).output(adminTaskPageSchema).query(async ({ ctx, input = {} }) => {
-    const page = await ctx.deps.taskStore.tasks.list(allFilter(input), input);
-    const policy = policyOf(ctx.deps);
-    return { ...page, items: page.items.map((r) => adminTaskItem(r, policy)) };
-  }),
+  all: adminProcedure.input(allTaskQuerySchema.optional()).output(adminTaskPageSchema).query(({ ctx, input = {} }) =>
+    withListingPlace(ctx.deps.taskStore, ctx.user.id, async () => {
+      ctx.budget.take(0);
+      const page = await ctx.deps.taskStore.tasks.list(allFilter(input), input);
+      const policy = policyOf(ctx.deps);
+      const items = page.items.map((r) => adminTaskItem(r, policy));
+      ctx.budget.takeAll(items);
+      return { ...page, items };
+    })),
 
   /** One task, exactly as the caller's listing shows it. */
   get: userProcedure.input(mjIdInputSchema).output(z.union([adminTaskItemSchema, taskItemSchema])).query(async ({ ctx, input }) => {

@@ -1,0 +1,188 @@
+import { AppError } from './errors.ts';
+
+/**
+ * What one user may make the server carry (SPEC §10, "one user cannot slow the others"): the
+ * task data of one answer, the listings one user has in flight, the live streams one user holds.
+ * One set per server (keyed by its task store, which the tRPC, REST and relay edges share); the
+ * values are the SPEC's, and tests may lower them on a real server's set.
+ */
+export interface AnswerLimits {
+  /** Task data one answer may carry (a tRPC batch, a list-by-condition, a replay), in bytes of JSON. */
+  answerBytes: number;
+  /** Listing and list-by-condition requests one user may have in flight. */
+  listingsPerUser: number;
+  /** How long one more waits for a free place before it is refused. */
+  listingWaitMs: number;
+  /** Open live streams (mj.onTaskUpdate) per user. */
+  subscriptionsPerUser: number;
+  /** Changes a replay may send; past that the client is told to reload. */
+  replayChanges: number;
+}
+
+export const ANSWER_BYTES = 8 * 1024 * 1024;
+
+export const TOO_LARGE_MESSAGE = 'answer too large: narrow the request (fewer or smaller pages, fewer ids)';
+export const TOO_MANY_REQUESTS = 'too_many_requests';
+
+interface ServerLimits {
+  limits: AnswerLimits;
+  listings: UserSemaphore;
+  subscriptions: Map<number, number>;
+}
+
+const perServer = new WeakMap<object, ServerLimits>();
+
+function serverLimits(server: object): ServerLimits {
+  let s = perServer.get(server);
+  if (!s) {
+    const limits: AnswerLimits = {
+      answerBytes: ANSWER_BYTES, listingsPerUser: 4, listingWaitMs: 5_000, subscriptionsPerUser: 8, replayChanges: 1_000,
+    };
+    s = { limits, listings: new UserSemaphore(limits), subscriptions: new Map() };
+    perServer.set(server, s);
+  }
+  return s;
+}
+
+/** The limits of the server whose task store this is (mutable: tests lower them). */
+export function limitsOf(server: object): AnswerLimits {
+  return serverLimits(server).limits;
+}
+
+/**
+ * The task data one answer may still take. Each part of an answer (a page of a batch, a slice
+ * of list-by-condition ids, a replayed row) is measured as it is read and before it is rendered
+ * into the answer; the part that would pass the limit is refused, and so is every later part.
+ */
+export class AnswerBudget {
+  private left: number;
+  exceeded = false;
+
+  constructor(readonly limit: number = ANSWER_BYTES) {
+    this.left = limit;
+  }
+
+  /** Takes `bytes` or throws TOO_LARGE (413); once refused, every later take is refused too. */
+  take(bytes: number): void {
+    if (!this.exceeded && bytes <= this.left) {
+      this.left -= bytes;
+      return;
+    }
+    this.exceeded = true;
+    throw new AppError('TOO_LARGE', TOO_LARGE_MESSAGE, 'payload_too_large');
+  }
+
+  /** Takes the JSON size of each value (items already cut to their own bounds). */
+  takeAll(values: readonly unknown[]): void {
+    let bytes = 0;
+    for (const v of values) {
+      bytes += jsonSize(v);
+      // Stop measuring as soon as the answer is lost: a refused page costs at most this much work.
+      if (bytes > this.left) break;
+    }
+    this.take(bytes);
+  }
+}
+
+/** Bytes of `v` as JSON (UTF-8). */
+export function jsonSize(v: unknown): number {
+  return Buffer.byteLength(JSON.stringify(v) ?? '');
+}
+
+/**
+ * A counting semaphore per user: at most `listingsPerUser` holders; more wait up to
+ * `listingWaitMs` in arrival order, then get 429 `too_many_requests`. An entry lives only while
+ * its user has a listing in flight or waiting, so memory follows the current load.
+ */
+export class UserSemaphore {
+  private readonly users = new Map<number, { held: number; waiting: Array<() => void> }>();
+
+  constructor(private readonly limits: Pick<AnswerLimits, 'listingsPerUser' | 'listingWaitMs'>) {}
+
+  /** Resolves with the release of a place (call it once, in `finally`), or throws RATE_LIMITED. */
+  async acquire(userId: number): Promise<() => void> {
+    let u = this.users.get(userId);
+    if (!u) this.users.set(userId, (u = { held: 0, waiting: [] }));
+    if (u.held < this.limits.listingsPerUser) {
+      u.held += 1;
+    } else {
+      const entry = u;
+      await new Promise<void>((resolve, reject) => {
+        const grant = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          const i = entry.waiting.indexOf(grant);
+          if (i >= 0) entry.waiting.splice(i, 1);
+          this.forget(userId, entry);
+          reject(new AppError('RATE_LIMITED', TOO_MANY_REQUESTS, TOO_MANY_REQUESTS));
+        }, this.limits.listingWaitMs);
+        entry.waiting.push(grant);
+      });
+    }
+    const entry = u;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = entry.waiting.shift();
+      // The place passes straight to the next waiter: `held` stays.
+      if (next) next();
+      else {
+        entry.held -= 1;
+        this.forget(userId, entry);
+      }
+    };
+  }
+
+  /** Users with an entry (holding or waiting): for tests. */
+  get size(): number {
+    return this.users.size;
+  }
+
+  private forget(userId: number, entry: { held: number; waiting: unknown[] }): void {
+    if (entry.held === 0 && entry.waiting.length === 0 && this.users.get(userId) === entry) this.users.delete(userId);
+  }
+}
+
+/** The listing semaphore of a server (see limitsOf). */
+export function listingSemaphoreOf(server: object): UserSemaphore {
+  return serverLimits(server).listings;
+}
+
+/** Runs `work` holding one of the user's listing places. */
+export async function withListingPlace<T>(server: object, userId: number, work: () => Promise<T>): Promise<T> {
+  const release = await listingSemaphoreOf(server).acquire(userId);
+  try {
+    return await work();
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Opens one of the user's live streams; the 9th is refused with RATE_LIMITED. The returned close
+ * may be called any number of times.
+ */
+export function openSubscription(server: object, userId: number): () => void {
+  const s = serverLimits(server);
+  const open = s.subscriptions.get(userId) ?? 0;
+  if (open >= s.limits.subscriptionsPerUser) {
+    throw new AppError('RATE_LIMITED', TOO_MANY_REQUESTS, TOO_MANY_REQUESTS);
+  }
+  s.subscriptions.set(userId, open + 1);
+  let closed = false;
+  return () => {
+    if (closed) return;
+    closed = true;
+    const n = (s.subscriptions.get(userId) ?? 1) - 1;
+    if (n <= 0) s.subscriptions.delete(userId);
+    else s.subscriptions.set(userId, n);
+  };
+}
+
+/** Open live streams per user of a server: for tests and metrics. */
+export function openSubscriptionsOf(server: object, userId: number): number {
+  return serverLimits(server).subscriptions.get(userId) ?? 0;
+}
