@@ -3,6 +3,7 @@ import { AppError } from './errors.ts';
 /**
  * What one user may make the server carry (SPEC §10, "one user cannot slow the others"): the
  * task data of one answer, the listings one user has in flight, the live streams one user holds.
+ * (The 1,000 changes a replay may send are the task feed's replayLimit.)
  * One set per server (keyed by its task store, which the tRPC, REST and relay edges share); the
  * values are the SPEC's, and tests may lower them on a real server's set.
  */
@@ -15,8 +16,6 @@ export interface AnswerLimits {
   listingWaitMs: number;
   /** Open live streams (mj.onTaskUpdate) per user. */
   subscriptionsPerUser: number;
-  /** Changes a replay may send; past that the client is told to reload. */
-  replayChanges: number;
 }
 
 export const ANSWER_BYTES = 8 * 1024 * 1024;
@@ -36,7 +35,7 @@ function serverLimits(server: object): ServerLimits {
   let s = perServer.get(server);
   if (!s) {
     const limits: AnswerLimits = {
-      answerBytes: ANSWER_BYTES, listingsPerUser: 4, listingWaitMs: 5_000, subscriptionsPerUser: 8, replayChanges: 1_000,
+      answerBytes: ANSWER_BYTES, listingsPerUser: 4, listingWaitMs: 5_000, subscriptionsPerUser: 8,
     };
     s = { limits, listings: new UserSemaphore(limits), subscriptions: new Map() };
     perServer.set(server, s);
