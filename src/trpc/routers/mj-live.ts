@@ -23,9 +23,7 @@ type LiveItem = z.infer<typeof taskItemSchema> | z.infer<typeof adminTaskItemSch
  * Sent instead of a replay that is too long (more than 1,000 changes or 8 MiB, SPEC §10): what was
  * missed is not sent; the client reloads its listing and keeps following the live changes.
  */
-export interface LiveReload {
-  reload: true;
-}
+type LiveReload = { reload: true };
 
 type User = { id: number; role: number };
 
