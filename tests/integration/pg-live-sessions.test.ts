@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { createTRPCClient, httpBatchLink } from '@trpc/client';
+import type { AppRouter } from '../../src/trpc/routers/index.ts';
+import { gatewayLinks } from '../../src/web/links.ts';
+import { tempPg, type TempPg } from '../helpers/pg.ts';
+import { spawnGateway, type GatewayProcess } from '../helpers/process.ts';
+import { waitFor } from '../helpers/server.ts';
+
+/**
+ * SPEC §10 across replicas on PostgreSQL: a live stream opened on one gateway process ends within
+ * 5 s when another process regenerates its token, bans its user or takes its admin role.
+ */
+
+const ROOT_TOKEN = 'pg-live-sessions-root-token-0123456789';
+const ROOT = { authorization: `Bearer ${ROOT_TOKEN}`, 'new-api-user': '1' };
+
+let pg: TempPg;
+const procs: GatewayProcess[] = [];
+let a: string;
+let b: string;
+
+async function start(): Promise<string> {
+  const g = spawnGateway({
+    PORT: '0', HOST: '127.0.0.1', DATABASE_URL: pg.url, DATABASE_POOL_SIZE: '4', INITIAL_ROOT_ACCESS_TOKEN: ROOT_TOKEN,
+    READ_WORKERS: '0', UPDATE_TASK: 'false', LOG_LEVEL: 'info',
+  });
+  procs.push(g);
+  const m = await g.waitForOutput(/listening on http:\/\/[^:\s]+:(\d+)/, 'listening');
+  return `http://127.0.0.1:${m[1]}`;
+}
+
+const client = (url: string, headers: Record<string, string>) =>
+  createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${url}/trpc`, headers: () => headers })] });
+
+async function newUser(role: 1 | 10): Promise<{ id: number; accessToken: string; headers: Record<string, string> }> {
+  const u = await client(b, ROOT).admin.user.create.mutate({ username: `live${Math.random().toString(36).slice(2, 8)}`, role });
+  return { id: u.id, accessToken: u.access_token, headers: { authorization: `Bearer ${u.access_token}`, 'new-api-user': String(u.id) } };
+}
+
+/** A stream on replica `a` through the dashboard's links; resolves once it is listening. */
+async function streamOnA(u: { id: number; accessToken: string }, input: { all?: boolean } = {}) {
+  const errors: Error[] = [];
+  let started = false;
+  const live = createTRPCClient<AppRouter>({ links: gatewayLinks({ url: a, token: u.accessToken, userId: u.id }) });
+  const sub = live.mj.onTaskUpdate.subscribe(input, { onStarted: () => (started = true), onError: (e) => errors.push(e) });
+  await waitFor(() => started, 'the stream to start');
+  return { errors, stop: () => sub.unsubscribe() };
+}
+
+beforeAll(async () => {
+  pg = await tempPg();
+  a = await start();
+  b = await start();
+}, 60_000);
+
+afterAll(async () => {
+  for (const g of procs) if (g.proc.exitCode === null) g.proc.kill('SIGKILL');
+  await Promise.all(procs.map((g) => g.proc.exited));
+  await pg?.cleanup();
+});
+
+describe('a stream on one replica ends when another replica revokes it', () => {
+  test('the token regenerated through another replica', async () => {
+    const u = await newUser(1);
+    const s = await streamOnA(u);
+    await client(b, u.headers).user.regenerateAccessToken.mutate();
+    const err = await waitFor(() => s.errors[0], 'the stream to end', 5_000);
+    s.stop();
+    expect(err.message).toBe('Unauthorized, invalid access token');
+  }, 20_000);
+
+  test('the user banned through another replica', async () => {
+    const u = await newUser(1);
+    const s = await streamOnA(u);
+    await client(b, ROOT).admin.user.update.mutate({ id: u.id, status: 2 });
+    const err = await waitFor(() => s.errors[0], 'the stream to end', 5_000);
+    s.stop();
+    expect(err.message).toBe('User has been banned');
+  }, 20_000);
+
+  test("an admin's { all: true } stream, when another replica takes the role", async () => {
+    const u = await newUser(10);
+    const s = await streamOnA(u, { all: true });
+    await client(b, ROOT).admin.user.update.mutate({ id: u.id, role: 1 });
+    const err = await waitFor(() => s.errors[0], 'the stream to end', 5_000);
+    s.stop();
+    expect(err.message).toBe('Unauthorized, insufficient privileges');
+  }, 20_000);
+});
