@@ -1,3 +1,5 @@
+import type { TaskRow } from '../db/schema/index.ts';
+import { LISTING_ITEM_BUDGET_BYTES, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS } from './bounds.ts';
 import { AppError } from './errors.ts';
 
 /**
@@ -71,16 +73,49 @@ export class AnswerBudget {
     throw new AppError('TOO_LARGE', TOO_LARGE_MESSAGE, 'payload_too_large');
   }
 
-  /** Takes the JSON size of each value (items already cut to their own bounds). */
-  takeAll(values: readonly unknown[]): void {
+  /**
+   * Takes the JSON size of each value (items already cut to their own bounds), less `reserved`
+   * bytes already taken for them (see rowsBytesAtLeast).
+   */
+  takeAll(values: readonly unknown[], reserved = 0): void {
     let bytes = 0;
     for (const v of values) {
       bytes += jsonSize(v);
       // Stop measuring as soon as the answer is lost: a refused page costs at most this much work.
-      if (bytes > this.left) break;
+      if (bytes - reserved > this.left) break;
     }
-    this.take(bytes);
+    this.take(Math.max(0, bytes - reserved));
   }
+
+  /**
+   * Takes what these rows' items will take at least (from text lengths alone, before any item is
+   * built) and returns it, so that a part that cannot fit is refused before it is rendered.
+   */
+  reserveRows(rows: readonly TaskRow[]): number {
+    const bytes = rowsBytesAtLeast(rows);
+    this.take(bytes);
+    return bytes;
+  }
+}
+
+/** The text of one kind that an item keeps: a text is cut to its bound, JSON or a URL past it dropped. */
+const kept = (s: string, max: number, cut: boolean) => (s.length <= max ? s.length : cut ? max : 0);
+
+/**
+ * The fewest bytes the listing items of these rows take as JSON, from the lengths of their texts
+ * (each UTF-16 unit is at least one byte; an item's texts are capped at LISTING_ITEM_BUDGET_BYTES):
+ * no text is scanned, so a page or a replay past the budget is refused at the cost of its read.
+ */
+export function rowsBytesAtLeast(rows: readonly TaskRow[]): number {
+  let total = 0;
+  for (const r of rows) {
+    const texts = kept(r.prompt, MAX_TEXT_CHARS, true) + kept(r.promptEn, MAX_TEXT_CHARS, true)
+      + kept(r.description, MAX_TEXT_CHARS, true) + kept(r.state, MAX_TEXT_CHARS, true) + kept(r.failReason, MAX_TEXT_CHARS, true)
+      + kept(r.imageUrl, MAX_URL_CHARS, false) + kept(r.videoUrl, MAX_URL_CHARS, false)
+      + kept(r.videoUrls, MAX_JSON_CHARS, false) + kept(r.buttons, MAX_JSON_CHARS, false) + kept(r.properties, MAX_JSON_CHARS, false);
+    total += Math.min(texts, LISTING_ITEM_BUDGET_BYTES);
+  }
+  return total;
 }
 
 /** Bytes of `v` as JSON (UTF-8). */
@@ -154,6 +189,10 @@ export function listingSemaphoreOf(server: object): UserSemaphore {
 export async function withListingPlace<T>(server: object, userId: number, work: () => Promise<T>): Promise<T> {
   const release = await listingSemaphoreOf(server).acquire(userId);
   try {
+    // A place handed on runs in the releaser's microtask chain: without a turn of the event loop
+    // here, one user's queued listings (a batch of 16, many batches) would run back to back and
+    // hold every other request, /healthz included, until the last of them.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     return await work();
   } finally {
     release();

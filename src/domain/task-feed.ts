@@ -29,6 +29,8 @@ export interface TaskFeed {
  */
 export interface ReplayBounds {
   bytes: number;
+  /** The fewest bytes these rows' items take (cheap, from lengths): past `bytes`, nothing is measured. */
+  atLeast(rows: readonly TaskRow[]): number;
   measure(row: TaskRow): number;
 }
 
@@ -201,6 +203,7 @@ export class InProcessTaskFeed implements TaskFeed {
       out = rows.reverse().map((row) => ({ eventId: head, row }));
     }
     if (bounds) {
+      if (bounds.atLeast(out.map((e) => e.row)) > bounds.bytes) return 'reload';
       let bytes = 0;
       for (const e of out) {
         bytes += bounds.measure(e.row);

@@ -111,7 +111,7 @@ export async function fetchRelayTask(env: RelayEnv, userId: number, mjId: string
 }
 
 /** Ids read per statement: what is read before it is measured stays a small part of the budget. */
-const IDS_PER_READ = 50;
+const IDS_PER_READ = 25;
 
 /**
  * `POST /mj/task/list-by-condition {ids}`: the caller's tasks among the ids; others are dropped.
@@ -133,8 +133,9 @@ export async function listRelayTasks(env: RelayEnv, userId: number, body: unknow
       // One answer per upstream id: the newest row wins should an id ever repeat (a slice holds all rows of its ids).
       const byId = new Map<string, TaskRow>();
       for (const row of rows) byId.set(row.mjId, row);
+      const reserved = budget.reserveRows([...byId.values()]);
       const slice = [...byId.values()].map((row) => ({ id: row.id, view: relayTaskView(row, policy, now) }));
-      budget.takeAll(slice.map((v) => v.view));
+      budget.takeAll(slice.map((v) => v.view), reserved);
       views.push(...slice);
     }
     return views.sort((a, b) => a.id - b.id).map((v) => v.view);

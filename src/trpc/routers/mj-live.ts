@@ -2,7 +2,7 @@ import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
 import { z } from 'zod';
 import { AUTH_MESSAGES } from '../../auth/management.ts';
 import { ROLE, type TaskRow } from '../../db/schema/index.ts';
-import { jsonSize, limitsOf, openSubscription } from '../../domain/answer-limits.ts';
+import { jsonSize, limitsOf, openSubscription, rowsBytesAtLeast } from '../../domain/answer-limits.ts';
 import type { AppError } from '../../domain/errors.ts';
 import { adminTaskItem, taskItem } from '../../domain/tasks.ts';
 import { userProcedure, type Context } from '../init.ts';
@@ -58,7 +58,7 @@ async function* stream(
   try {
     const limits = limitsOf(ctx.deps.taskStore);
     const feed = ctx.deps.taskFeed.subscribe({ userId: all ? null : user.id }, lastEventId, stop.signal, {
-      bytes: limits.answerBytes, measure: (row) => jsonSize(itemOf(row)),
+      bytes: limits.answerBytes, atLeast: rowsBytesAtLeast, measure: (row) => jsonSize(itemOf(row)),
     });
     for await (const event of feed) {
       if (event.reload) yield tracked<LiveItem | LiveReload>(event.eventId, { reload: true });

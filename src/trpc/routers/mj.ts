@@ -21,9 +21,10 @@ export const mjRouter = router({
       // A batch whose answer is already lost reads nothing more (SPEC §10).
       ctx.budget.take(0);
       const page = await ctx.deps.taskStore.tasks.list(selfFilter(ctx.user.id, input), input);
+      const reserved = ctx.budget.reserveRows(page.items);
       const policy = policyOf(ctx.deps);
       const items = page.items.map((r) => taskItem(r, policy));
-      ctx.budget.takeAll(items);
+      ctx.budget.takeAll(items, reserved);
       return { ...page, items };
     })),
 
@@ -32,9 +33,10 @@ export const mjRouter = router({
     withListingPlace(ctx.deps.taskStore, ctx.user.id, async () => {
       ctx.budget.take(0);
       const page = await ctx.deps.taskStore.tasks.list(allFilter(input), input);
+      const reserved = ctx.budget.reserveRows(page.items);
       const policy = policyOf(ctx.deps);
       const items = page.items.map((r) => adminTaskItem(r, policy));
-      ctx.budget.takeAll(items);
+      ctx.budget.takeAll(items, reserved);
       return { ...page, items };
     })),
 
