@@ -29,6 +29,8 @@ export interface TaskFeed {
  */
 export interface ReplayBounds {
   bytes: number;
+  /** The most an item's texts take (the listing item budget). */
+  itemCap: number;
   /** The fewest bytes these rows' items take (cheap, from lengths): past `bytes`, nothing is measured. */
   atLeast(rows: readonly TaskRow[]): number;
   measure(row: TaskRow): number;
@@ -54,6 +56,11 @@ export interface TaskFeedReads {
   row(id: number): MaybePromise<TaskRow | null>;
   /** Tasks submitted at or after `windowStart` and updated at or after `since`, newest change first, at most `limit`. */
   replay(userId: number | null, windowStart: number, since: number, limit: number): MaybePromise<TaskRow[]>;
+  /**
+   * How many rows `replay` would return and the fewest bytes their items take (items capped at
+   * `itemCap`), from the column lengths in SQL: an oversize replay is refused without being read.
+   */
+  replaySize?(userId: number | null, windowStart: number, since: number, limit: number, itemCap: number): MaybePromise<{ count: number; bytes: number }>;
 }
 
 export interface TaskFeedEvent {
@@ -189,14 +196,25 @@ export class InProcessTaskFeed implements TaskFeed {
       }
       if (latest.size > this.replayLimit) return 'reload';
       out = [];
+      let atLeast = 0;
       for (const c of latest.values()) {
         const row = await this.row(c.taskId);
-        if (row) out.push({ eventId: this.idOf(c.seq, c.time), row });
+        if (!row) continue;
+        out.push({ eventId: this.idOf(c.seq, c.time), row });
+        // Row by row: a replay past the budget stops being read as soon as that is certain.
+        atLeast += bounds ? bounds.atLeast([row]) : 0;
+        if (bounds && atLeast > bounds.bytes) return 'reload';
+        // Up to 1,000 reads: others get a turn of the event loop between every 50.
+        if (out.length % 50 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } else {
       // Older than the buffer or from a previous process: the rows changed since, from the DB.
       const since = from.time - REPLAY_SLACK_MS;
       const windowStart = since - this.opts.changeWindowMs;
+      if (this.reads.replaySize) {
+        const size = await this.reads.replaySize(scope.userId, windowStart, since, this.replayLimit + 1, bounds?.itemCap ?? 0);
+        if (size.count > this.replayLimit || (bounds && size.bytes > bounds.bytes)) return 'reload';
+      }
       const rows = await this.reads.replay(scope.userId, windowStart, since, this.replayLimit + 1);
       if (rows.length > this.replayLimit) return 'reload';
       const head = this.idOf(last, this.clock.now());

@@ -129,7 +129,7 @@ describe('InProcessTaskFeed', () => {
     const seen = await firstEventOf(feed, user.id, () => touch(task(user.id).id, '5%'));
     for (let i = 0; i < 5; i++) touch(task(user.id).id, '30%');
     const replay = new AbortController();
-    const gen = feed.subscribe({ userId: user.id }, seen.eventId, replay.signal, { bytes: 4_000, atLeast: () => 0, measure: () => 1_000 });
+    const gen = feed.subscribe({ userId: user.id }, seen.eventId, replay.signal, { bytes: 4_000, itemCap: 49_152, atLeast: () => 0, measure: () => 1_000 });
     const first = await gen.next();
     replay.abort();
     expect(first.value).toMatchObject({ reload: true });

@@ -1,4 +1,6 @@
+import type { Statement } from 'bun:sqlite';
 import type { DB } from '../client.ts';
+import { itemBytesAtLeastSql } from '../../lib/item-size-sql.ts';
 import type { TaskRow } from '../schema/index.ts';
 
 /**
@@ -28,7 +30,31 @@ export function createSqliteFeedReads(db: DB) {
   const replayAll = c.prepare<Record<string, unknown>, [number, number, number]>(
     'SELECT * FROM tasks WHERE submit_time >= ? AND updated_time >= ? ORDER BY updated_time DESC, id DESC LIMIT ?',
   );
+  // Prepared once per item cap (one in practice: the listing item budget).
+  const sizeSql = (where: string, cap: number) => `SELECT count(*) AS n, coalesce(sum(b), 0) AS bytes FROM (
+    SELECT ${itemBytesAtLeastSql(Math.floor(cap))} AS b FROM tasks WHERE ${where} ORDER BY updated_time DESC, id DESC LIMIT ?)`;
+  const sizes = new Map<number, { user: Statement<{ n: number; bytes: number }, number[]>; all: Statement<{ n: number; bytes: number }, number[]> }>();
+  const sizeStatements = (cap: number) => {
+    let st = sizes.get(cap);
+    if (!st) {
+      st = {
+        user: c.prepare(sizeSql('user_id = ? AND submit_time >= ? AND updated_time >= ?', cap)),
+        all: c.prepare(sizeSql('submit_time >= ? AND updated_time >= ?', cap)),
+      };
+      sizes.set(cap, st);
+    }
+    return st;
+  };
   return {
+    /**
+     * How many rows `replay` would return (at most `limit`) and the fewest bytes their items take,
+     * from the column lengths alone: the feed refuses an oversize replay without reading it.
+     */
+    replaySize(userId: number | null, windowStart: number, since: number, limit: number, itemCap: number): { count: number; bytes: number } {
+      const st = sizeStatements(itemCap);
+      const r = userId === null ? st.all.get(windowStart, since, limit) : st.user.get(userId, windowStart, since, limit);
+      return { count: r?.n ?? 0, bytes: r?.bytes ?? 0 };
+    },
     fingerprints(taskIds: readonly number[]): TaskFingerprint[] {
       return taskIds.length === 1 ? fingerprintOne.all(taskIds[0]!) : fingerprints.all(JSON.stringify(taskIds));
     },

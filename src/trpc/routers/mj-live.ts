@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AUTH_MESSAGES } from '../../auth/management.ts';
 import { ROLE, type TaskRow } from '../../db/schema/index.ts';
 import { jsonSize, limitsOf, openSubscription, rowsBytesAtLeast } from '../../domain/answer-limits.ts';
+import { LISTING_ITEM_BUDGET_BYTES } from '../../domain/bounds.ts';
 import type { AppError } from '../../domain/errors.ts';
 import { adminTaskItem, taskItem } from '../../domain/tasks.ts';
 import { userProcedure, type Context } from '../init.ts';
@@ -58,7 +59,7 @@ async function* stream(
   try {
     const limits = limitsOf(ctx.deps.taskStore);
     const feed = ctx.deps.taskFeed.subscribe({ userId: all ? null : user.id }, lastEventId, stop.signal, {
-      bytes: limits.answerBytes, atLeast: rowsBytesAtLeast, measure: (row) => jsonSize(itemOf(row)),
+      bytes: limits.answerBytes, itemCap: LISTING_ITEM_BUDGET_BYTES, atLeast: rowsBytesAtLeast, measure: (row) => jsonSize(itemOf(row)),
     });
     for await (const event of feed) {
       if (event.reload) yield tracked<LiveItem | LiveReload>(event.eventId, { reload: true });
