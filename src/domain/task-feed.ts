@@ -31,6 +31,8 @@ export interface ReplayBounds {
   bytes: number;
   /** The most an item's texts take (the listing item budget). */
   itemCap: number;
+  /** Runs the replay's reads (e.g. holding one of the user's listing places, SPEC §10). */
+  guard?<T>(work: () => Promise<T>): Promise<T>;
   /** The fewest bytes these rows' items take (cheap, from lengths): past `bytes`, nothing is measured. */
   atLeast(rows: readonly TaskRow[]): number;
   measure(row: TaskRow): number;
@@ -164,7 +166,8 @@ export class InProcessTaskFeed implements TaskFeed {
       const last = this.seq;
       const from = parseEventId(fromEventId);
       if (from) {
-        const replay = await this.replay(scope, from, last, bounds);
+        const read = () => this.replay(scope, from, last, bounds);
+        const replay = bounds?.guard ? await bounds.guard(read) : await read();
         if (replay === 'reload') yield { eventId: this.idOf(last, this.clock.now()), reload: true };
         else yield* replay;
       }

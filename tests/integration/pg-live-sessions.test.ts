@@ -59,6 +59,32 @@ afterAll(async () => {
   await pg?.cleanup();
 });
 
+describe('replays on PostgreSQL', () => {
+  test('past 1,000 changes or past 8 MiB: { reload: true } instead of the replay', async () => {
+    const lastEventId = `oldboot-1-${Date.now() - 3_600_000}`;
+    const now = Date.now();
+    const many = await newUser(1);
+    await pg.db.$client`INSERT INTO tasks (user_id, mj_id, action, prompt, submit_time, updated_time, status, progress)
+      SELECT ${many.id}::int, 'many-' || g, 'IMAGINE', 'a cat', ${now}::bigint, ${now}::bigint, 'SUBMITTED', '0%' FROM generate_series(1, 1001) g`;
+    const fat = await newUser(1);
+    const prompt = '\u0001'.repeat(8179);
+    await pg.db.$client`INSERT INTO tasks (user_id, mj_id, action, prompt, prompt_en, submit_time, updated_time, status, progress)
+      SELECT ${fat.id}::int, 'fat-' || g, 'IMAGINE', ${prompt}, ${prompt}, ${now}::bigint, ${now}::bigint, 'SUBMITTED', '0%' FROM generate_series(1, 200) g`;
+    const few = await newUser(1);
+    await pg.db.$client`INSERT INTO tasks (user_id, mj_id, action, prompt, submit_time, updated_time, status, progress)
+      SELECT ${few.id}::int, 'few-' || g, 'IMAGINE', 'a cat', ${now}::bigint, ${now}::bigint, 'SUBMITTED', '0%' FROM generate_series(1, 3) g`;
+    for (const [u, expected] of [[many, 'reload'], [fat, 'reload'], [few, 'few-']] as const) {
+      const got: unknown[] = [];
+      const live = createTRPCClient<AppRouter>({ links: gatewayLinks({ url: a, token: u.accessToken, userId: u.id }) });
+      const sub = live.mj.onTaskUpdate.subscribe({ lastEventId }, { onData: (d) => got.push(d.data) });
+      const first = await waitFor(() => got[0], 'the first event');
+      sub.unsubscribe();
+      if (expected === 'reload') expect(first).toEqual({ reload: true });
+      else expect((first as { mj_id: string }).mj_id).toStartWith(expected);
+    }
+  }, 30_000);
+});
+
 describe('a stream on one replica ends when another replica revokes it', () => {
   test('the token regenerated through another replica', async () => {
     const u = await newUser(1);

@@ -1,6 +1,6 @@
 import { getTableColumns } from 'drizzle-orm';
 import { MAX_ID_CHARS, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, MAX_WORD_CHARS } from '../../lib/text-bounds.ts';
-import { itemBytesAtLeastSql } from '../../lib/item-size-sql.ts';
+import { itemBytesAtLeastSql, TEXT_LENGTHS_SQL } from '../../lib/item-size-sql.ts';
 import type { PgDB } from './client.ts';
 import { tasks, type PgTaskRow } from './schema/tasks.ts';
 
@@ -99,11 +99,12 @@ export function createPgFeedReads(db: PgDB) {
     async replaySize(userId: number | null, windowStart: number, since: number, limit: number, itemCap: number): Promise<{ count: number; bytes: number }> {
       const n = Math.max(0, Math.floor(limit));
       const size = sql.unsafe(itemBytesAtLeastSql(Math.floor(itemCap)));
+      const lengths = sql.unsafe(TEXT_LENGTHS_SQL);
       const [r] = userId === null
-        ? await sql<Array<{ n: number; bytes: string }>>`SELECT count(*)::int AS n, coalesce(sum(b), 0)::text AS bytes FROM (SELECT ${size} AS b FROM tasks
+        ? await sql<Array<{ n: number; bytes: string }>>`SELECT count(*)::int AS n, coalesce(sum(${size}), 0)::text AS bytes FROM (SELECT ${lengths} FROM tasks
             WHERE submit_time >= ${windowStart}::bigint AND updated_time >= ${since}::bigint
             ORDER BY updated_time DESC, id DESC LIMIT ${n}::int) s`
-        : await sql<Array<{ n: number; bytes: string }>>`SELECT count(*)::int AS n, coalesce(sum(b), 0)::text AS bytes FROM (SELECT ${size} AS b FROM tasks
+        : await sql<Array<{ n: number; bytes: string }>>`SELECT count(*)::int AS n, coalesce(sum(${size}), 0)::text AS bytes FROM (SELECT ${lengths} FROM tasks
             WHERE user_id = ${userId}::int AND submit_time >= ${windowStart}::bigint AND updated_time >= ${since}::bigint
             ORDER BY updated_time DESC, id DESC LIMIT ${n}::int) s`;
       return { count: r?.n ?? 0, bytes: Number(r?.bytes ?? 0) };

@@ -1,6 +1,6 @@
 import type { Statement } from 'bun:sqlite';
 import type { DB } from '../client.ts';
-import { itemBytesAtLeastSql } from '../../lib/item-size-sql.ts';
+import { itemBytesAtLeastSql, TEXT_LENGTHS_SQL } from '../../lib/item-size-sql.ts';
 import type { TaskRow } from '../schema/index.ts';
 
 /**
@@ -31,8 +31,8 @@ export function createSqliteFeedReads(db: DB) {
     'SELECT * FROM tasks WHERE submit_time >= ? AND updated_time >= ? ORDER BY updated_time DESC, id DESC LIMIT ?',
   );
   // Prepared once per item cap (one in practice: the listing item budget).
-  const sizeSql = (where: string, cap: number) => `SELECT count(*) AS n, coalesce(sum(b), 0) AS bytes FROM (
-    SELECT ${itemBytesAtLeastSql(Math.floor(cap))} AS b FROM tasks WHERE ${where} ORDER BY updated_time DESC, id DESC LIMIT ?)`;
+  const sizeSql = (where: string, cap: number) => `SELECT count(*) AS n, coalesce(sum(${itemBytesAtLeastSql(Math.floor(cap))}), 0) AS bytes
+    FROM (SELECT ${TEXT_LENGTHS_SQL} FROM tasks WHERE ${where} ORDER BY updated_time DESC, id DESC LIMIT ?)`;
   const sizes = new Map<number, { user: Statement<{ n: number; bytes: number }, number[]>; all: Statement<{ n: number; bytes: number }, number[]> }>();
   const sizeStatements = (cap: number) => {
     let st = sizes.get(cap);

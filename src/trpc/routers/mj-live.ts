@@ -2,7 +2,7 @@ import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
 import { z } from 'zod';
 import { AUTH_MESSAGES } from '../../auth/management.ts';
 import { ROLE, type TaskRow } from '../../db/schema/index.ts';
-import { jsonSize, limitsOf, openSubscription, rowsBytesAtLeast } from '../../domain/answer-limits.ts';
+import { jsonSize, limitsOf, openSubscription, rowsBytesAtLeast, withListingPlace } from '../../domain/answer-limits.ts';
 import { LISTING_ITEM_BUDGET_BYTES } from '../../domain/bounds.ts';
 import type { AppError } from '../../domain/errors.ts';
 import { adminTaskItem, taskItem } from '../../domain/tasks.ts';
@@ -59,7 +59,9 @@ async function* stream(
   try {
     const limits = limitsOf(ctx.deps.taskStore);
     const feed = ctx.deps.taskFeed.subscribe({ userId: all ? null : user.id }, lastEventId, stop.signal, {
-      bytes: limits.answerBytes, itemCap: LISTING_ITEM_BUDGET_BYTES, atLeast: rowsBytesAtLeast, measure: (row) => jsonSize(itemOf(row)),
+      bytes: limits.answerBytes, itemCap: LISTING_ITEM_BUDGET_BYTES, atLeast: rowsBytesAtLeast,
+      // A replay is a listing read: it takes one of the user's 4 places.
+      guard: (work) => withListingPlace(ctx.deps.taskStore, user.id, work), measure: (row) => jsonSize(itemOf(row)),
     });
     for await (const event of feed) {
       if (event.reload) yield tracked<LiveItem | LiveReload>(event.eventId, { reload: true });
