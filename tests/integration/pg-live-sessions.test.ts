@@ -59,7 +59,7 @@ afterAll(async () => {
   await pg?.cleanup();
 });
 
-describe('replays on PostgreSQL', () => {
+describe('one user\'s heavy reads on PostgreSQL', () => {
   test('past 1,000 changes or past 8 MiB: { reload: true } instead of the replay', async () => {
     const lastEventId = `oldboot-1-${Date.now() - 3_600_000}`;
     const now = Date.now();
@@ -82,6 +82,23 @@ describe('replays on PostgreSQL', () => {
       if (expected === 'reload') expect(first).toEqual({ reload: true });
       else expect((first as { mj_id: string }).mj_id).toStartWith(expected);
     }
+  }, 30_000);
+
+  test('list-by-condition: sized from stored lengths first, then 413 past 8 MiB; fewer ids answer', async () => {
+    const u = await newUser(1);
+    const prompt = '\u0001'.repeat(8179);
+    await pg.db.$client`INSERT INTO tasks (user_id, mj_id, action, prompt, prompt_en, submit_time, updated_time, status, progress)
+      SELECT ${u.id}::int, 'big-' || g, 'IMAGINE', ${prompt}, ${prompt}, ${Date.now()}::bigint, ${Date.now()}::bigint, 'FAILURE', '0%' FROM generate_series(1, 200) g`;
+    const key = (await client(b, u.headers).token.create.mutate({ name: 'k', unlimited_quota: true })).key;
+    const ask = (ids: string[]) => fetch(`${a}/mj/task/list-by-condition`, {
+      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ ids }),
+    });
+    const all = await ask(Array.from({ length: 200 }, (_, i) => `big-${i + 1}`));
+    expect(all.status).toBe(413);
+    expect(((await all.json()) as { code: number }).code).toBe(4);
+    const some = await ask(['big-1', 'big-2']);
+    expect(some.status).toBe(200);
+    expect((await some.json()) as unknown[]).toHaveLength(2);
   }, 30_000);
 });
 

@@ -1,7 +1,7 @@
 import { CHANNEL_STATUS, type TaskRow } from '../../db/schema/index.ts';
 import { callUpstream } from '../../upstream/http.ts';
 import { getChannelFrom } from '../channels.ts';
-import { boundTaskItem } from '../bounds.ts';
+import { boundTaskItem, LISTING_ITEM_BUDGET_BYTES } from '../bounds.ts';
 import { AnswerBudget, limitsOf, withListingPlace } from '../answer-limits.ts';
 import { AppError } from '../errors.ts';
 import { forwardedImageUrl, type ImageLinkPolicy } from '../tasks.ts';
@@ -124,7 +124,10 @@ export async function listRelayTasks(env: RelayEnv, userId: number, body: unknow
   const ids = [...new Set((parsed.data.ids ?? []).map((s) => s.trim()).filter((s) => s.length > 0))];
   if (ids.length === 0) return [];
   return withListingPlace(env.taskStore, userId, async () => {
-    const budget = new AnswerBudget(limitsOf(env.taskStore).answerBytes);
+    const limit = limitsOf(env.taskStore).answerBytes;
+    // The whole answer's least size from the stored lengths first: one that cannot fit reads no row.
+    if (env.taskStore.tasks.ownByMjIdsSize) new AnswerBudget(limit).take(await env.taskStore.tasks.ownByMjIdsSize(userId, ids, LISTING_ITEM_BUDGET_BYTES));
+    const budget = new AnswerBudget(limit);
     const policy = linkPolicy(env);
     const now = env.clock.now();
     const views: Array<{ id: number; view: RelayTaskView }> = [];
@@ -137,6 +140,8 @@ export async function listRelayTasks(env: RelayEnv, userId: number, body: unknow
       const slice = [...byId.values()].map((row) => ({ id: row.id, view: relayTaskView(row, policy, now) }));
       budget.takeAll(slice.map((v) => v.view), reserved);
       views.push(...slice);
+      // Other requests get a turn of the event loop between slices.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return views.sort((a, b) => a.id - b.id).map((v) => v.view);
   });
