@@ -2,7 +2,7 @@ import { CHANNEL_STATUS, type TaskRow } from '../../db/schema/index.ts';
 import { callUpstream } from '../../upstream/http.ts';
 import { getChannelFrom } from '../channels.ts';
 import { boundTaskItem, LISTING_ITEM_BUDGET_BYTES } from '../bounds.ts';
-import { AnswerBudget, limitsOf, withListingPlace } from '../answer-limits.ts';
+import { AnswerBudget, limitsOf, ownTurn, withListingPlace } from '../answer-limits.ts';
 import { AppError } from '../errors.ts';
 import { forwardedImageUrl, type ImageLinkPolicy } from '../tasks.ts';
 import { issueMessage, listByConditionSchema, requireObject } from './schemas.ts';
@@ -141,7 +141,7 @@ export async function listRelayTasks(env: RelayEnv, userId: number, body: unknow
       budget.takeAll(slice.map((v) => v.view), reserved);
       views.push(...slice);
       // Other requests get a turn of the event loop between slices.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await ownTurn();
     }
     return views.sort((a, b) => a.id - b.id).map((v) => v.view);
   });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ROLE } from '../../db/schema/index.ts';
-import { withListingPlace } from '../../domain/answer-limits.ts';
+import { buildWithin, withListingPlace } from '../../domain/answer-limits.ts';
 import { AppError } from '../../domain/errors.ts';
 import { adminTaskPageSchema, taskPageSchema } from '../../domain/task-views.ts';
 import { allTaskQuerySchema, mjIdInputSchema, selfTaskQuerySchema } from '../../domain/task-query.ts';
@@ -21,10 +21,8 @@ export const mjRouter = router({
       // A batch whose answer is already lost reads nothing more (SPEC §10).
       ctx.budget.take(0);
       const page = await ctx.deps.taskStore.tasks.list(selfFilter(ctx.user.id, input), input);
-      const reserved = ctx.budget.reserveRows(page.items);
       const policy = policyOf(ctx.deps);
-      const items = page.items.map((r) => taskItem(r, policy));
-      ctx.budget.takeAll(items, reserved);
+      const items = await buildWithin(ctx.budget, page.items, (r) => taskItem(r, policy));
       return { ...page, items };
     })),
 
@@ -33,10 +31,8 @@ export const mjRouter = router({
     withListingPlace(ctx.deps.taskStore, ctx.user.id, async () => {
       ctx.budget.take(0);
       const page = await ctx.deps.taskStore.tasks.list(allFilter(input), input);
-      const reserved = ctx.budget.reserveRows(page.items);
       const policy = policyOf(ctx.deps);
-      const items = page.items.map((r) => adminTaskItem(r, policy));
-      ctx.budget.takeAll(items, reserved);
+      const items = await buildWithin(ctx.budget, page.items, (r) => adminTaskItem(r, policy));
       return { ...page, items };
     })),
 
