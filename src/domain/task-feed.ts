@@ -61,8 +61,11 @@ export interface TaskFeedReads {
   /**
    * How many rows `replay` would return and the fewest bytes their items take (items capped at
    * `itemCap`), from the column lengths in SQL: an oversize replay is refused without being read.
+   * May stop early with a part already past `limit` rows or `maxBytes` (the rows submitted since).
    */
-  replaySize?(userId: number | null, windowStart: number, since: number, limit: number, itemCap: number): MaybePromise<{ count: number; bytes: number }>;
+  replaySize?(
+    userId: number | null, windowStart: number, since: number, limit: number, itemCap: number, maxBytes: number,
+  ): MaybePromise<{ count: number; bytes: number }>;
 }
 
 export interface TaskFeedEvent {
@@ -215,7 +218,7 @@ export class InProcessTaskFeed implements TaskFeed {
       const since = from.time - REPLAY_SLACK_MS;
       const windowStart = since - this.opts.changeWindowMs;
       if (this.reads.replaySize) {
-        const size = await this.reads.replaySize(scope.userId, windowStart, since, this.replayLimit + 1, bounds?.itemCap ?? 0);
+        const size = await this.reads.replaySize(scope.userId, windowStart, since, this.replayLimit + 1, bounds?.itemCap ?? 0, bounds?.bytes ?? Infinity);
         if (size.count > this.replayLimit || (bounds && size.bytes > bounds.bytes)) return 'reload';
       }
       const rows = await this.reads.replay(scope.userId, windowStart, since, this.replayLimit + 1);

@@ -96,10 +96,20 @@ export function createPgFeedReads(db: PgDB) {
     },
     row: (id: number) => taskByIdPg(db, id),
     /** How many rows `replay` would return (at most `limit`) and the fewest bytes their items take (see the SQLite twin). */
-    async replaySize(userId: number | null, windowStart: number, since: number, limit: number, itemCap: number): Promise<{ count: number; bytes: number }> {
+    async replaySize(
+      userId: number | null, windowStart: number, since: number, limit: number, itemCap: number, maxBytes: number,
+    ): Promise<{ count: number; bytes: number }> {
       const n = Math.max(0, Math.floor(limit));
       const size = sql.unsafe(itemBytesAtLeastSql(Math.floor(itemCap)));
       const lengths = sql.unsafe(TEXT_LENGTHS_SQL);
+      // Rows submitted since are surely in the replay: when they alone pass a bound, stop there.
+      const from = Math.max(windowStart, since);
+      const [sure] = userId === null
+        ? await sql<Array<{ n: number; bytes: string }>>`SELECT count(*)::int AS n, coalesce(sum(${size}), 0)::text AS bytes FROM (SELECT ${lengths} FROM tasks
+            WHERE submit_time >= ${from}::bigint ORDER BY submit_time DESC LIMIT ${n}::int) s`
+        : await sql<Array<{ n: number; bytes: string }>>`SELECT count(*)::int AS n, coalesce(sum(${size}), 0)::text AS bytes FROM (SELECT ${lengths} FROM tasks
+            WHERE user_id = ${userId}::int AND submit_time >= ${from}::bigint ORDER BY submit_time DESC LIMIT ${n}::int) s`;
+      if (sure && (sure.n >= n || Number(sure.bytes) > maxBytes)) return { count: sure.n, bytes: Number(sure.bytes) };
       const [r] = userId === null
         ? await sql<Array<{ n: number; bytes: string }>>`SELECT count(*)::int AS n, coalesce(sum(${size}), 0)::text AS bytes FROM (SELECT ${lengths} FROM tasks
             WHERE submit_time >= ${windowStart}::bigint AND updated_time >= ${since}::bigint
