@@ -63,6 +63,21 @@ export class AnswerBudget {
     this.left = limit;
   }
 
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Runs the parts of one answer one after another (the listings of a tRPC batch): once one has
+   * passed the budget, the next is refused before it reads anything.
+   */
+  inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => {
+      this.take(0);
+      return work();
+    });
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
   /** Takes `bytes` or throws TOO_LARGE (413); once refused, every later take is refused too. */
   take(bytes: number): void {
     if (!this.exceeded && bytes <= this.left) {

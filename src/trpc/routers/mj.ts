@@ -17,24 +17,22 @@ export { adminTaskItemSchema, taskItemSchema } from './mj-items.ts';
 export const mjRouter = router({
   /** The caller's own tasks (SPEC §6.1). */
   self: userProcedure.input(selfTaskQuerySchema.optional()).output(taskPageSchema).query(({ ctx, input = {} }) =>
-    withListingPlace(ctx.deps.taskStore, ctx.user.id, async () => {
-      // A batch whose answer is already lost reads nothing more (SPEC §10).
-      ctx.budget.take(0);
+    // The calls of a batch in turn: once the answer is lost, the rest read nothing (SPEC §10).
+    ctx.budget.inTurn(() => withListingPlace(ctx.deps.taskStore, ctx.user.id, async () => {
       const page = await ctx.deps.taskStore.tasks.list(selfFilter(ctx.user.id, input), input);
       const policy = policyOf(ctx.deps);
       const items = await buildWithin(ctx.budget, page.items, (r) => taskItem(r, policy));
       return { ...page, items };
-    })),
+    }))),
 
   /** Every user's tasks, with owner and channel (SPEC §6.2). */
   all: adminProcedure.input(allTaskQuerySchema.optional()).output(adminTaskPageSchema).query(({ ctx, input = {} }) =>
-    withListingPlace(ctx.deps.taskStore, ctx.user.id, async () => {
-      ctx.budget.take(0);
+    ctx.budget.inTurn(() => withListingPlace(ctx.deps.taskStore, ctx.user.id, async () => {
       const page = await ctx.deps.taskStore.tasks.list(allFilter(input), input);
       const policy = policyOf(ctx.deps);
       const items = await buildWithin(ctx.budget, page.items, (r) => adminTaskItem(r, policy));
       return { ...page, items };
-    })),
+    }))),
 
   /** One task, exactly as the caller's listing shows it. */
   get: userProcedure.input(mjIdInputSchema).output(z.union([adminTaskItemSchema, taskItemSchema])).query(async ({ ctx, input }) => {
