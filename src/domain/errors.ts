@@ -12,6 +12,8 @@ export type AppErrorKind =
   | 'UPSTREAM'
   | 'TIMEOUT'
   | 'RATE_LIMITED'
+  /** An answer past what one answer may carry (SPEC §10): HTTP 413, tRPC PAYLOAD_TOO_LARGE. */
+  | 'TOO_LARGE'
   /** The database cannot be reached (PostgreSQL down): `database unavailable`, HTTP 503. */
   | 'DATABASE';
 
@@ -37,6 +39,7 @@ export const HTTP_STATUS_OF: Record<AppErrorKind, number> = {
   UPSTREAM: 502,
   TIMEOUT: 504,
   RATE_LIMITED: 429,
+  TOO_LARGE: 413,
   DATABASE: 503,
 };
 

@@ -19,7 +19,29 @@ export interface TaskFeed {
    * Changes of one user's tasks (userId) or of all tasks (null), after the event `fromEventId`
    * when given (replayed first), then live until `signal` aborts.
    */
-  subscribe(scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal): AsyncGenerator<TaskFeedEvent>;
+  subscribe(scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal, replay?: ReplayBounds): AsyncGenerator<TaskFeedEvent | TaskFeedReload>;
+}
+
+/**
+ * What a replay may carry (SPEC §10): at most `changes` changes (the feed's replayLimit) and,
+ * measured by `measure` (the subscriber's item size), at most `bytes`. A replay past either is not
+ * sent: the subscriber gets one TaskFeedReload instead, then the live changes.
+ */
+export interface ReplayBounds {
+  bytes: number;
+  /** The most an item's texts take (the listing item budget). */
+  itemCap: number;
+  /** Runs the replay's reads (e.g. holding one of the user's listing places, SPEC §10). */
+  guard?<T>(work: () => Promise<T>): Promise<T>;
+  /** The fewest bytes these rows' items take (cheap, from lengths): past `bytes`, nothing is measured. */
+  atLeast(rows: readonly TaskRow[]): number;
+  measure(row: TaskRow): number;
+}
+
+/** The replay was refused: the subscriber shows the current state from a listing instead. */
+export interface TaskFeedReload {
+  eventId: string;
+  reload: true;
 }
 
 type MaybePromise<T> = T | Promise<T>;
@@ -36,11 +58,20 @@ export interface TaskFeedReads {
   row(id: number): MaybePromise<TaskRow | null>;
   /** Tasks submitted at or after `windowStart` and updated at or after `since`, newest change first, at most `limit`. */
   replay(userId: number | null, windowStart: number, since: number, limit: number): MaybePromise<TaskRow[]>;
+  /**
+   * How many rows `replay` would return and the fewest bytes their items take (items capped at
+   * `itemCap`), from the column lengths in SQL: an oversize replay is refused without being read.
+   * May stop early with a part already past `limit` rows or `maxBytes` (the rows submitted since).
+   */
+  replaySize?(
+    userId: number | null, windowStart: number, since: number, limit: number, itemCap: number, maxBytes: number,
+  ): MaybePromise<{ count: number; bytes: number }>;
 }
 
 export interface TaskFeedEvent {
   eventId: string;
   row: TaskRow;
+  reload?: undefined;
 }
 
 interface Change {
@@ -59,7 +90,7 @@ export interface InProcessFeedOptions {
    * it reads the submit_time index instead of the whole table.
    */
   changeWindowMs: number;
-  /** Most rows one database replay returns (the oldest changes first). */
+  /** Most changes one replay sends (SPEC §10: 1,000); past it the subscriber is told to reload. */
   replayLimit?: number;
 }
 
@@ -127,7 +158,9 @@ export class InProcessTaskFeed implements TaskFeed {
     if (this.buffer.length > this.bufferSize * 1.25) this.buffer.splice(0, this.buffer.length - this.bufferSize);
   }
 
-  async *subscribe(scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal): AsyncGenerator<TaskFeedEvent> {
+  async *subscribe(
+    scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal, bounds?: ReplayBounds,
+  ): AsyncGenerator<TaskFeedEvent | TaskFeedReload> {
     const matches = (c: Change) => scope.userId === null || c.userId === scope.userId;
     // Latest change per task, in seq order: a slow reader gets each task's newest state once.
     const pending = new Map<number, Change>();
@@ -143,46 +176,92 @@ export class InProcessTaskFeed implements TaskFeed {
     this.listeners.add(listener);
     signal.addEventListener('abort', onAbort);
     try {
-      let last = this.seq;
+      const last = this.seq;
       const from = parseEventId(fromEventId);
       if (from) {
-        const oldest = this.buffer[0]?.seq ?? this.seq + 1;
-        if (from.boot === this.boot && from.seq >= oldest - 1 && from.seq <= this.seq) {
-          // Copied before the first yield: publish trims the buffer from the front while this
-          // generator is suspended, which would shift entries past a live index.
-          const missed = this.buffer.filter((c) => c.seq > from.seq && c.seq <= last && matches(c));
-          for (const c of missed) {
-            const row = await this.row(c.taskId);
-            if (row) yield { eventId: this.idOf(c.seq, c.time), row };
-          }
-        } else {
-          // Older than the buffer or from a previous process: the rows changed since, from the DB.
-          const since = from.time - REPLAY_SLACK_MS;
-          const windowStart = since - this.opts.changeWindowMs;
-          const rows = await this.reads.replay(scope.userId, windowStart, since, this.replayLimit);
-          const head = this.idOf(last, this.clock.now());
-          // The newest changes when there are more than the limit (a task's latest state is what a
-          // page needs), sent oldest first.
-          for (const row of rows.reverse()) yield { eventId: head, row };
-        }
+        const read = () => this.replay(scope, from, last, bounds);
+        const replay = bounds?.guard ? await bounds.guard(read) : await read();
+        if (replay === 'reload') yield { eventId: this.idOf(last, this.clock.now()), reload: true };
+        else yield* replay;
       }
-      while (!signal.aborted) {
-        const next = pending.values().next();
-        if (next.done) {
-          await new Promise<void>((resolve) => (wake = resolve));
-          wake = null;
-          continue;
-        }
-        const c = next.value;
-        pending.delete(c.taskId);
-        if (c.seq <= last) continue;
-        last = c.seq;
-        const row = await this.row(c.taskId);
-        if (row) yield { eventId: this.idOf(c.seq, c.time), row };
-      }
+      yield* this.live(pending, last, signal, (w) => (wake = w));
     } finally {
       this.listeners.delete(listener);
       signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * What a subscriber missed since `from`, read whole before any of it is sent, or 'reload' when it
+   * is more than the bounds allow (SPEC §10): the rows are read, the items are never rendered.
+   */
+  private async replay(
+    scope: { userId: number | null }, from: { boot: string; seq: number; time: number }, last: number, bounds?: ReplayBounds,
+  ): Promise<TaskFeedEvent[] | 'reload'> {
+    const matches = (c: Change) => scope.userId === null || c.userId === scope.userId;
+    const oldest = this.buffer[0]?.seq ?? this.seq + 1;
+    let out: TaskFeedEvent[];
+    if (from.boot === this.boot && from.seq >= oldest - 1 && from.seq <= this.seq) {
+      // Copied before any await: publish trims the buffer from the front meanwhile. One change per
+      // task (its latest), in order of that change.
+      const latest = new Map<number, Change>();
+      for (const c of this.buffer) {
+        if (c.seq <= from.seq || c.seq > last || !matches(c)) continue;
+        latest.delete(c.taskId);
+        latest.set(c.taskId, c);
+      }
+      if (latest.size > this.replayLimit) return 'reload';
+      out = [];
+      let atLeast = 0;
+      for (const c of latest.values()) {
+        const row = await this.row(c.taskId);
+        if (!row) continue;
+        out.push({ eventId: this.idOf(c.seq, c.time), row });
+        // Row by row: a replay past the budget stops being read as soon as that is certain.
+        atLeast += bounds ? bounds.atLeast([row]) : 0;
+        if (bounds && atLeast > bounds.bytes) return 'reload';
+        // Up to 1,000 reads: others get a turn of the event loop between every 50.
+        if (out.length % 50 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } else {
+      // Older than the buffer or from a previous process: the rows changed since, from the DB.
+      const since = from.time - REPLAY_SLACK_MS;
+      const windowStart = since - this.opts.changeWindowMs;
+      if (this.reads.replaySize) {
+        const size = await this.reads.replaySize(scope.userId, windowStart, since, this.replayLimit + 1, bounds?.itemCap ?? 0, bounds?.bytes ?? Infinity);
+        if (size.count > this.replayLimit || (bounds && size.bytes > bounds.bytes)) return 'reload';
+      }
+      const rows = await this.reads.replay(scope.userId, windowStart, since, this.replayLimit + 1);
+      if (rows.length > this.replayLimit) return 'reload';
+      const head = this.idOf(last, this.clock.now());
+      out = rows.reverse().map((row) => ({ eventId: head, row }));
+    }
+    if (bounds) {
+      if (bounds.atLeast(out.map((e) => e.row)) > bounds.bytes) return 'reload';
+      let bytes = 0;
+      for (const e of out) {
+        bytes += bounds.measure(e.row);
+        if (bytes > bounds.bytes) return 'reload';
+      }
+    }
+    return out;
+  }
+
+  private async *live(pending: Map<number, Change>, from: number, signal: AbortSignal, setWake: (w: (() => void) | null) => void): AsyncGenerator<TaskFeedEvent> {
+    let last = from;
+    while (!signal.aborted) {
+      const next = pending.values().next();
+      if (next.done) {
+        await new Promise<void>((resolve) => setWake(resolve));
+        setWake(null);
+        continue;
+      }
+      const c = next.value;
+      pending.delete(c.taskId);
+      if (c.seq <= last) continue;
+      last = c.seq;
+      const row = await this.row(c.taskId);
+      if (row) yield { eventId: this.idOf(c.seq, c.time), row };
     }
   }
 

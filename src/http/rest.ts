@@ -5,6 +5,7 @@ import { ZodError } from 'zod';
 import { authenticateManagement, managementCredentials } from '../auth/management.ts';
 import { ROLE } from '../db/schema/index.ts';
 import type { AppDeps } from '../deps.ts';
+import { AnswerBudget, limitsOf, withListingPlace } from '../domain/answer-limits.ts';
 import { AppError, DATABASE_UNAVAILABLE, HTTP_STATUS_OF } from '../domain/errors.ts';
 import { allTaskRestQuerySchema, selfTaskRestQuerySchema } from '../domain/task-query.ts';
 import { allFilter, selfFilter } from '../domain/tasks.ts';
@@ -52,14 +53,12 @@ export function restRoutes(deps: AppDeps) {
       const user = await authenticateManagement(deps.store, managementCredentials(request.headers), admin ? ROLE.admin : ROLE.common);
       const query = queryObject(request);
       const policy = { forward: deps.options.get('mj_forward_url_enabled'), serverAddress: deps.serverAddress() };
-      if (admin) {
-        const input = allTaskRestQuerySchema.parse(query);
-        const body = await deps.taskStore.tasks.listJson(allFilter(input), input, { admin: true, policy });
-        set.headers['content-type'] = 'application/json;charset=utf-8';
-        return body;
-      }
-      const input = selfTaskRestQuerySchema.parse(query);
-      const body = await deps.taskStore.tasks.listJson(selfFilter(user.id, input), input, { admin: false, policy });
+      const input = admin ? allTaskRestQuerySchema.parse(query) : selfTaskRestQuerySchema.parse(query);
+      const filter = admin ? allFilter(input) : selfFilter(user.id, input);
+      // SPEC §10: at most 4 listings of one user in flight, and one answer within the budget. The
+      // page is rendered where it was read (a worker, usually): it is measured there before it is sent.
+      const body = await withListingPlace(deps.taskStore, user.id, () => deps.taskStore.tasks.listJson(filter, input, { admin, policy }));
+      new AnswerBudget(limitsOf(deps.taskStore).answerBytes).take(Buffer.byteLength(body));
       set.headers['content-type'] = 'application/json;charset=utf-8';
       return body;
     } catch (err) {

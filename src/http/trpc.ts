@@ -1,6 +1,8 @@
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
+import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import { Elysia } from 'elysia';
 import type { AppDeps } from '../deps.ts';
+import { AnswerBudget, limitsOf, TOO_LARGE_MESSAGE } from '../domain/answer-limits.ts';
 import { createContextInner, requestCredentials } from '../trpc/init.ts';
 import { appRouter } from '../trpc/routers/index.ts';
 import { nulFieldInJson, nulMessage } from './nul.ts';
@@ -15,6 +17,22 @@ export const MAX_TRPC_BATCH = 16;
 function callsIn(url: URL): number {
   if (url.searchParams.get('batch') !== '1') return 1;
   return url.pathname.slice('/trpc/'.length).split(',').length;
+}
+
+function isBatch(url: string): boolean {
+  return new URL(url).searchParams.get('batch') === '1';
+}
+
+/**
+ * A batch is one answer: when its calls together passed the budget, the whole answer is one 413
+ * in tRPC's error shape (one error per call for a batch), not the parts that fitted. A streamed
+ * (jsonl) answer has already begun; its refused calls carry PAYLOAD_TOO_LARGE each.
+ */
+function tooLarge(response: Response, calls: number, batch: boolean): Response {
+  if (!(response.headers.get('content-type') ?? '').startsWith('application/json')) return response;
+  void response.body?.cancel().catch(() => {});
+  const error = { error: { message: TOO_LARGE_MESSAGE, code: TRPC_ERROR_CODES_BY_KEY.PAYLOAD_TOO_LARGE, data: { code: 'PAYLOAD_TOO_LARGE', httpStatus: 413 } } };
+  return Response.json(batch ? Array.from({ length: calls }, () => error) : error, { status: 413 });
 }
 
 /**
@@ -37,8 +55,7 @@ function nulFieldOfBody(body: Uint8Array, url: string): string | null {
   if (bytes.indexOf('\\u0000') < 0) return null;
   const field = nulFieldInJson(bytes.toString('utf8'));
   if (field === null) return null;
-  const inBatch = new URL(url).searchParams.get('batch') === '1';
-  return inBatch ? field.replace(/^\d+\.?/, '') : field;
+  return isBatch(url) ? field.replace(/^\d+\.?/, '') : field;
 }
 
 /** The request as tRPC should see it, its body read within the limit (SPEC §10); or the field holding U+0000. */
@@ -78,18 +95,21 @@ export function trpcRoutes(deps: AppDeps) {
       set.status = 400;
       return trpcError(400, nulMessage(req));
     }
-    return fetchRequestHandler({
+    // One budget per HTTP request: every call of a batch draws on it (SPEC §10).
+    const budget = new AnswerBudget(limitsOf(deps.taskStore).answerBytes);
+    const response = await fetchRequestHandler({
       endpoint: '/trpc',
       req,
       router: appRouter,
       maxBatchSize: MAX_TRPC_BATCH,
-      createContext: ({ info }) => createContextInner(deps, requestCredentials(request.headers, info.connectionParams), requestId),
+      createContext: () => createContextInner(deps, requestCredentials(request.headers), requestId, budget),
       onError: ({ error, path }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR') {
           deps.logger.error('trpc procedure failed', { requestId, path, error: error.cause ?? error });
         }
       },
     });
+    return budget.exceeded ? tooLarge(response, calls, isBatch(request.url)) : response;
   };
   // `/trpc/:path`, not `.all('/trpc/*')`: Elysia 1.4 misroutes wildcard and `.all` routes when the
   // Host header is 1 to 3 characters long (a 404 for `Host: api`). Procedure paths hold no `/`.

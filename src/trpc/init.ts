@@ -4,6 +4,7 @@ import { ZodError } from 'zod';
 import { authenticateManagement, managementCredentials, type ManagementCredentials } from '../auth/management.ts';
 import { ROLE } from '../db/schema/index.ts';
 import type { AppDeps } from '../deps.ts';
+import { AnswerBudget, limitsOf } from '../domain/answer-limits.ts';
 import { AppError, type AppErrorKind } from '../domain/errors.ts';
 
 // 1. Context ---------------------------------------------------------------------------------
@@ -12,24 +13,22 @@ export interface Context {
   deps: AppDeps;
   credentials: ManagementCredentials;
   requestId: string;
+  /** The task data this answer may still carry; one per HTTP request, so a batch shares it (SPEC §10). */
+  budget: AnswerBudget;
 }
 
 /** The inner context: what tests and server-side callers (the REST aliases) build directly. */
-export function createContextInner(deps: AppDeps, credentials: ManagementCredentials, requestId: string): Context {
-  return { deps, credentials, requestId };
+export function createContextInner(deps: AppDeps, credentials: ManagementCredentials, requestId: string, budget?: AnswerBudget): Context {
+  return { deps, credentials, requestId, budget: budget ?? new AnswerBudget(limitsOf(deps.taskStore).answerBytes) };
 }
 
 /**
- * The caller's credentials: the headers of SPEC §5.1, or, when the request carries no
- * Authorization header, tRPC's `connectionParams` (`{ authorization, 'new-api-user' }`): a
- * browser's EventSource cannot send headers, so httpSubscriptionLink puts them in the URL.
- * Our logs carry paths only, never query strings; the dashboard itself sends headers instead.
+ * The caller's credentials: the headers of SPEC §5.1 only. tRPC's `connectionParams` travel in
+ * the URL of a subscription (and so in proxies' and browsers' logs): SPEC §10 reads tokens from
+ * headers only, so they are ignored; the client and the dashboard send headers (FetchEventSource).
  */
-export function requestCredentials(headers: Headers, connectionParams: Record<string, string | undefined> | null): ManagementCredentials {
-  const fromHeaders = managementCredentials(headers);
-  if (fromHeaders.authorization || !connectionParams) return fromHeaders;
-  const pick = (...keys: string[]) => keys.map((k) => connectionParams[k]).find((v) => typeof v === 'string') ?? null;
-  return { authorization: pick('authorization', 'Authorization'), newApiUser: pick('new-api-user', 'New-Api-User', 'newApiUser') };
+export function requestCredentials(headers: Headers): ManagementCredentials {
+  return managementCredentials(headers);
 }
 
 // 2. Init ------------------------------------------------------------------------------------
@@ -67,6 +66,7 @@ const TRPC_CODE_OF: Record<AppErrorKind, TRPC_ERROR_CODE_KEY> = {
   UPSTREAM: 'BAD_GATEWAY',
   TIMEOUT: 'GATEWAY_TIMEOUT',
   RATE_LIMITED: 'TOO_MANY_REQUESTS',
+  TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   DATABASE: 'SERVICE_UNAVAILABLE',
 };
 

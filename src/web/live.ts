@@ -8,7 +8,8 @@ type Page = { items: AnyTaskItem[]; total: number; page: number; page_size: numb
 /**
  * Keeps the listings in the query cache current from `mj.onTaskUpdate`: a changed task is
  * replaced in place; a task no cached page holds (a new one), or a change that arrives while a
- * listing is loading, refetches the listing once.
+ * listing is loading, refetches the listing once, and so does `{ reload: true }` (a reconnect
+ * whose missed changes the server would not replay).
  */
 export function useLiveTasks(all: boolean): { connected: boolean } {
   const trpc = useTRPC();
@@ -20,6 +21,11 @@ export function useLiveTasks(all: boolean): { connected: boolean } {
   const listKey = all ? trpc.mj.all.pathKey() : trpc.mj.self.pathKey();
   const sub = useSubscription(trpc.mj.onTaskUpdate.subscriptionOptions(all ? { all: true } : {}, {
     onData: (event) => {
+      if ('reload' in event.data) {
+        // The server would not replay what was missed (too much): show the current listing instead.
+        void queryClient.invalidateQueries({ queryKey: listKey });
+        return;
+      }
       const item = event.data as AnyTaskItem;
       let found = false;
       queryClient.setQueriesData<Page>({ queryKey: listKey }, (old) => {

@@ -42,6 +42,8 @@ export function firstUpdate(url: string, token: string, userId: number, onReady:
     const sub = client.mj.onTaskUpdate.subscribe({}, {
       onStarted: onReady,
       onData: ({ id, data }) => {
+        // A reconnect whose missed changes are too many to replay is told to reload instead.
+        if ('reload' in data) return;
         sub.unsubscribe();
         resolve({ eventId: id, mjId: data.mj_id, progress: data.progress, labels: data.buttons.map((b) => b.label) });
       },

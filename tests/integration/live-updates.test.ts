@@ -135,12 +135,12 @@ describe('mj.onTaskUpdate', () => {
     expect(String((denied.errors[0] as Error).message)).toBe('Unauthorized, insufficient privileges');
   });
 
-  test("raw SSE with tRPC's connectionParams (a browser EventSource's only way) authenticates too", async () => {
-    const params = encodeURIComponent(JSON.stringify({ authorization: `Bearer ${alice.accessToken}`, 'new-api-user': String(alice.id) }));
+  test('raw SSE with the management headers', async () => {
     const input = encodeURIComponent(JSON.stringify({}));
     const ac = new AbortController();
-    const res = await fetch(`${srv.url}/trpc/mj.onTaskUpdate?input=${input}&connectionParams=${params}`, {
-      headers: { accept: 'text/event-stream' }, signal: ac.signal,
+    const res = await fetch(`${srv.url}/trpc/mj.onTaskUpdate?input=${input}`, {
+      headers: { accept: 'text/event-stream', authorization: `Bearer ${alice.accessToken}`, 'new-api-user': String(alice.id) },
+      signal: ac.signal,
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toStartWith('text/event-stream');

@@ -2,18 +2,19 @@ import { describe, expect, test } from 'bun:test';
 import { eq } from 'drizzle-orm';
 import { tasks } from '../../src/db/schema/index.ts';
 import { createSqliteFeedReads } from '../../src/db/sqlite/feed-reads.ts';
-import { InProcessTaskFeed, type TaskFeedEvent } from '../../src/domain/task-feed.ts';
+import { InProcessTaskFeed, type TaskFeedEvent, type TaskFeedReload } from '../../src/domain/task-feed.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { memoryDb } from '../helpers/db.ts';
 import { createTestUser, insertTask } from '../helpers/factories.ts';
 
 /** The in-process task feed: dedup of unchanged rows, ordering, the ring buffer and its bound. */
 
-async function take(gen: AsyncGenerator<TaskFeedEvent>, n: number): Promise<TaskFeedEvent[]> {
+async function take(gen: AsyncGenerator<TaskFeedEvent | TaskFeedReload>, n: number): Promise<TaskFeedEvent[]> {
   const out: TaskFeedEvent[] = [];
   while (out.length < n) {
     const r = await gen.next();
     if (r.done) break;
+    if (r.value.reload) throw new Error('unexpected reload');
     out.push(r.value);
   }
   return out;
@@ -104,14 +105,33 @@ describe('InProcessTaskFeed', () => {
     expect(got.map((e) => e.row.id)).toEqual(missed.map((t) => t.id));
   });
 
-  test('a database replay past its limit sends the most recent changes, oldest first', async () => {
-    const { feed, user, touch, task } = setup(16, 3);
+  test('a replay past its limit is not sent: the subscriber is told to reload, then gets the live changes', async () => {
+    const { feed, user, touch, task, clock } = setup(16, 3);
     const seen = await firstEventOf(feed, user.id, () => touch(task(user.id).id, '5%'));
     const later = Array.from({ length: 40 }, () => task(user.id));
     for (const t of later) touch(t.id, '30%');
+    // From the database (older than the buffer) and from inside the buffer (10 changes ago): both past 3 changes.
+    const [boot, seq] = seen.eventId.split('-');
+    for (const from of [seen.eventId, `${boot}-${Number(seq) + 30}-${clock.now()}`]) {
+      const replay = new AbortController();
+      const gen = feed.subscribe({ userId: user.id }, from, replay.signal);
+      const first = await gen.next();
+      expect(first.value).toMatchObject({ reload: true });
+      const live = take(gen, 1);
+      touch(later[0]!.id, '60%');
+      expect((await live).map((e) => e.row.id)).toEqual([later[0]!.id]);
+      replay.abort();
+    }
+  });
+
+  test('a replay past its byte budget is not sent either', async () => {
+    const { feed, user, touch, task } = setup(16);
+    const seen = await firstEventOf(feed, user.id, () => touch(task(user.id).id, '5%'));
+    for (let i = 0; i < 5; i++) touch(task(user.id).id, '30%');
     const replay = new AbortController();
-    const got = await take(feed.subscribe({ userId: user.id }, seen.eventId, replay.signal), 3);
+    const gen = feed.subscribe({ userId: user.id }, seen.eventId, replay.signal, { bytes: 4_000, itemCap: 49_152, atLeast: () => 0, measure: () => 1_000 });
+    const first = await gen.next();
     replay.abort();
-    expect(got.map((e) => e.row.id)).toEqual(later.slice(-3).map((t) => t.id));
+    expect(first.value).toMatchObject({ reload: true });
   });
 });

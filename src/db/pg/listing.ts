@@ -1,5 +1,6 @@
 import type { PendingQuery, Row, Sql } from 'postgres';
 import { pageOf, type Page, type PageQuery, type TaskFilter } from '../../lib/paging.ts';
+import { itemBytesAtLeastSql, TEXT_LENGTHS_SQL } from '../../lib/item-size-sql.ts';
 import type { PgDB } from './client.ts';
 import type { PgTaskRow } from './schema/tasks.ts';
 import { blockStart, blockStartQuery, ID_BLOCK, rangeWindow, rangeWindowQuery, scopeTotal, scopeTotalQuery, type Scope } from './task-windows.ts';
@@ -113,6 +114,16 @@ async function resolve(sql: Sql, f: TaskFilter, offset: number): Promise<Resolve
     if (start) return { variant: 'below', bounds: { below: start.below }, offset: start.offset, total };
   }
   return { variant: 'plain', bounds: {}, offset, total };
+}
+
+/** See TaskReads.ownByMjIdsSize (the SQLite twin in db/sqlite/listing.ts). */
+export async function ownTasksByMjIdsSizePg(db: PgDB, userId: number, mjIds: readonly string[], itemCap: number): Promise<number> {
+  if (mjIds.length === 0) return 0;
+  const sql = db.$client;
+  const [row] = await sql<Array<{ bytes: string }>>`SELECT coalesce(sum(${sql.unsafe(itemBytesAtLeastSql(Math.floor(itemCap)))}), 0)::text AS bytes
+    FROM (SELECT ${sql.unsafe(TEXT_LENGTHS_SQL)} FROM tasks WHERE id IN (
+      SELECT max(id) FROM tasks WHERE user_id = ${userId}::int AND mj_id = ANY(${[...mjIds]}::text[]) GROUP BY mj_id)) s`;
+  return Number(row?.bytes ?? 0);
 }
 
 /**

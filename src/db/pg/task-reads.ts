@@ -1,5 +1,6 @@
 import { getTableColumns } from 'drizzle-orm';
 import { MAX_ID_CHARS, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, MAX_WORD_CHARS } from '../../lib/text-bounds.ts';
+import { itemBytesAtLeastSql, TEXT_LENGTHS_SQL } from '../../lib/item-size-sql.ts';
 import type { PgDB } from './client.ts';
 import { tasks, type PgTaskRow } from './schema/tasks.ts';
 
@@ -94,6 +95,30 @@ export function createPgFeedReads(db: PgDB) {
         FROM tasks WHERE id = ANY(${[...new Set(taskIds)]}::int[]) ORDER BY id`];
     },
     row: (id: number) => taskByIdPg(db, id),
+    /** How many rows `replay` would return (at most `limit`) and the fewest bytes their items take (see the SQLite twin). */
+    async replaySize(
+      userId: number | null, windowStart: number, since: number, limit: number, itemCap: number, maxBytes: number,
+    ): Promise<{ count: number; bytes: number }> {
+      const n = Math.max(0, Math.floor(limit));
+      const size = sql.unsafe(itemBytesAtLeastSql(Math.floor(itemCap)));
+      const lengths = sql.unsafe(TEXT_LENGTHS_SQL);
+      // Rows submitted since are surely in the replay: when they alone pass a bound, stop there.
+      const from = Math.max(windowStart, since);
+      const [sure] = userId === null
+        ? await sql<Array<{ n: number; bytes: string }>>`SELECT count(*)::int AS n, coalesce(sum(${size}), 0)::text AS bytes FROM (SELECT ${lengths} FROM tasks
+            WHERE submit_time >= ${from}::bigint ORDER BY submit_time DESC LIMIT ${n}::int) s`
+        : await sql<Array<{ n: number; bytes: string }>>`SELECT count(*)::int AS n, coalesce(sum(${size}), 0)::text AS bytes FROM (SELECT ${lengths} FROM tasks
+            WHERE user_id = ${userId}::int AND submit_time >= ${from}::bigint ORDER BY submit_time DESC LIMIT ${n}::int) s`;
+      if (sure && (sure.n >= n || Number(sure.bytes) > maxBytes)) return { count: sure.n, bytes: Number(sure.bytes) };
+      const [r] = userId === null
+        ? await sql<Array<{ n: number; bytes: string }>>`SELECT count(*)::int AS n, coalesce(sum(${size}), 0)::text AS bytes FROM (SELECT ${lengths} FROM tasks
+            WHERE submit_time >= ${windowStart}::bigint AND updated_time >= ${since}::bigint
+            ORDER BY updated_time DESC, id DESC LIMIT ${n}::int) s`
+        : await sql<Array<{ n: number; bytes: string }>>`SELECT count(*)::int AS n, coalesce(sum(${size}), 0)::text AS bytes FROM (SELECT ${lengths} FROM tasks
+            WHERE user_id = ${userId}::int AND submit_time >= ${windowStart}::bigint AND updated_time >= ${since}::bigint
+            ORDER BY updated_time DESC, id DESC LIMIT ${n}::int) s`;
+      return { count: r?.n ?? 0, bytes: Number(r?.bytes ?? 0) };
+    },
     /** Tasks submitted at or after `windowStart` and updated at or after `since`, newest change first, at most `limit`. */
     async replay(userId: number | null, windowStart: number, since: number, limit: number): Promise<PgTaskRow[]> {
       const n = Math.max(0, Math.floor(limit));

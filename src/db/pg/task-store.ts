@@ -1,7 +1,7 @@
 import type { Page, PageQuery, TaskFilter } from '../../lib/paging.ts';
 import type { PgDB } from './client.ts';
 import { createPgLeaseStore, type PgLeaseOptions } from './lease.ts';
-import { listTasksPg } from './listing.ts';
+import { listTasksPg, ownTasksByMjIdsSizePg } from './listing.ts';
 import {
   claimDeliveryPg, deliverySecretPg, markDeliveredPg, selectDueDeliveriesPg, type PayloadOf, type PgDeliveryRow,
 } from './outbox.ts';
@@ -67,6 +67,7 @@ export function createPgTaskStore<V>(db: PgDB, render: RenderListing<V>, opts: P
       byId: (id: number) => taskByIdPg(db, id),
       findByMjId: (mjId: string, userId: number | null) => findTaskByMjIdPg(db, mjId, userId),
       ownByMjIds: (userId: number, mjIds: readonly string[]) => ownTasksByMjIdsPg(db, userId, mjIds),
+      ownByMjIdsSize: (userId: number, mjIds: readonly string[], itemCap: number) => ownTasksByMjIdsSizePg(db, userId, mjIds, itemCap),
       imageTask: (mjId: string) => imageTaskPg(db, mjId),
     },
     money: {

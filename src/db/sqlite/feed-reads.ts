@@ -1,4 +1,6 @@
+import type { Statement } from 'bun:sqlite';
 import type { DB } from '../client.ts';
+import { itemBytesAtLeastSql, TEXT_LENGTHS_SQL } from '../../lib/item-size-sql.ts';
 import type { TaskRow } from '../schema/index.ts';
 
 /**
@@ -28,7 +30,41 @@ export function createSqliteFeedReads(db: DB) {
   const replayAll = c.prepare<Record<string, unknown>, [number, number, number]>(
     'SELECT * FROM tasks WHERE submit_time >= ? AND updated_time >= ? ORDER BY updated_time DESC, id DESC LIMIT ?',
   );
+  // Prepared once per item cap (one in practice: the listing item budget).
+  const sizeSql = (where: string, order: string, cap: number) => `SELECT count(*) AS n, coalesce(sum(${itemBytesAtLeastSql(Math.floor(cap))}), 0) AS bytes
+    FROM (SELECT ${TEXT_LENGTHS_SQL} FROM tasks WHERE ${where} ORDER BY ${order} LIMIT ?)`;
+  type SizeStatement = Statement<{ n: number; bytes: number }, number[]>;
+  const sizes = new Map<number, { user: SizeStatement; all: SizeStatement; certainUser: SizeStatement; certainAll: SizeStatement }>();
+  const sizeStatements = (cap: number) => {
+    let st = sizes.get(cap);
+    if (!st) {
+      st = {
+        user: c.prepare(sizeSql('user_id = ? AND submit_time >= ? AND updated_time >= ?', 'updated_time DESC, id DESC', cap)),
+        all: c.prepare(sizeSql('submit_time >= ? AND updated_time >= ?', 'updated_time DESC, id DESC', cap)),
+        // Rows submitted since: surely in the replay (updated at or after their submit), and
+        // counted from the submit_time index and the record headers alone.
+        certainUser: c.prepare(sizeSql('user_id = ? AND submit_time >= ?', 'submit_time DESC', cap)),
+        certainAll: c.prepare(sizeSql('submit_time >= ?', 'submit_time DESC', cap)),
+      };
+      sizes.set(cap, st);
+    }
+    return st;
+  };
   return {
+    /**
+     * How many rows `replay` would return (at most `limit`) and the fewest bytes their items take,
+     * from the column lengths alone: the feed refuses an oversize replay without reading it.
+     */
+    replaySize(userId: number | null, windowStart: number, since: number, limit: number, itemCap: number, maxBytes: number): { count: number; bytes: number } {
+      const st = sizeStatements(itemCap);
+      // The part that is certain first: when it alone is past a bound, the rest is not read (reading
+      // updated_time of a row walks its overflow pages: the whole row).
+      const from = Math.max(windowStart, since);
+      const sure = userId === null ? st.certainAll.get(from, limit) : st.certainUser.get(userId, from, limit);
+      if (sure && (sure.n >= limit || sure.bytes > maxBytes)) return { count: sure.n, bytes: sure.bytes };
+      const r = userId === null ? st.all.get(windowStart, since, limit) : st.user.get(userId, windowStart, since, limit);
+      return { count: r?.n ?? 0, bytes: r?.bytes ?? 0 };
+    },
     fingerprints(taskIds: readonly number[]): TaskFingerprint[] {
       return taskIds.length === 1 ? fingerprintOne.all(taskIds[0]!) : fingerprints.all(JSON.stringify(taskIds));
     },

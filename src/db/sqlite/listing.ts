@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gte, inArray, lt, lte, Placeholder, sql, type SQL } from 'drizzle-orm';
 import { pageOf, type Page, type TaskFilter } from '../../lib/paging.ts';
+import { itemBytesAtLeastSql, TEXT_LENGTHS_SQL } from '../../lib/item-size-sql.ts';
 import type { DB } from '../client.ts';
 import { prepared } from '../prepared.ts';
 import { tasks, type TaskRow } from '../schema/index.ts';
@@ -247,6 +248,16 @@ export function imageTaskOf(db: DB, mjId: string): { status: string; imageUrl: s
   let s = readsCache.get(db);
   if (!s) readsCache.set(db, (s = buildReads(db)));
   return s.image.get({ mjId }) ?? null;
+}
+
+/** See TaskReads.ownByMjIdsSize: the newest row of each id counts, as list-by-condition answers it. */
+export function ownTasksByMjIdsSize(db: DB, userId: number, mjIds: readonly string[], itemCap: number): number {
+  if (mjIds.length === 0) return 0;
+  const row = prepared<{ bytes: number }>(db, `SELECT coalesce(sum(${itemBytesAtLeastSql(Math.floor(itemCap))}), 0) AS bytes
+    FROM (SELECT ${TEXT_LENGTHS_SQL} FROM tasks WHERE id IN (
+      SELECT max(id) FROM tasks WHERE user_id = ?1 AND mj_id IN (SELECT value FROM json_each(?2)) GROUP BY mj_id))`)
+    .get(userId, JSON.stringify(mjIds));
+  return row?.bytes ?? 0;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Page, PageQuery, TaskFilter } from '../../lib/paging.ts';
 import type { DB } from '../client.ts';
 import type { TaskRow } from '../schema/index.ts';
 import { createSqliteLeaseStore } from './lease.ts';
-import { findTaskByMjId, imageTaskOf, ownTasksByMjIds, taskById } from './listing.ts';
+import { findTaskByMjId, imageTaskOf, ownTasksByMjIds, ownTasksByMjIdsSize, taskById } from './listing.ts';
 import { chargeAndRecord, failAndRefundNow, type ChargeInput, type FailurePatch } from './money.ts';
 import type { PayloadOf } from './outbox.ts';
 import { takeSubmitSlot } from './rate-limit.ts';
@@ -33,6 +33,7 @@ export function createSqliteTaskStore<V>(db: DB, listing: SqliteListing<V>) {
       byId: async (id: number) => taskById(db, id),
       findByMjId: async (mjId: string, userId: number | null) => findTaskByMjId(db, mjId, userId),
       ownByMjIds: async (userId: number, mjIds: readonly string[]) => ownTasksByMjIds(db, userId, mjIds),
+      ownByMjIdsSize: async (userId: number, mjIds: readonly string[], itemCap: number) => ownTasksByMjIdsSize(db, userId, mjIds, itemCap),
       imageTask: async (mjId: string) => imageTaskOf(db, mjId),
     },
     money: {

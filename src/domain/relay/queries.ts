@@ -1,7 +1,8 @@
 import { CHANNEL_STATUS, type TaskRow } from '../../db/schema/index.ts';
 import { callUpstream } from '../../upstream/http.ts';
 import { getChannelFrom } from '../channels.ts';
-import { boundTaskItem } from '../bounds.ts';
+import { boundTaskItem, LISTING_ITEM_BUDGET_BYTES } from '../bounds.ts';
+import { AnswerBudget, limitsOf, ownTurn, withListingPlace } from '../answer-limits.ts';
 import { AppError } from '../errors.ts';
 import { forwardedImageUrl, type ImageLinkPolicy } from '../tasks.ts';
 import { issueMessage, listByConditionSchema, requireObject } from './schemas.ts';
@@ -109,19 +110,41 @@ export async function fetchRelayTask(env: RelayEnv, userId: number, mjId: string
   return relayTaskView(await ownTask(env, userId, mjId), linkPolicy(env), env.clock.now());
 }
 
-/** `POST /mj/task/list-by-condition {ids}`: the caller's tasks among the ids; others are dropped. */
+/** Ids read per statement: what is read before it is measured stays a small part of the budget. */
+const IDS_PER_READ = 25;
+
+/**
+ * `POST /mj/task/list-by-condition {ids}`: the caller's tasks among the ids; others are dropped.
+ * One of the user's listing places (SPEC §10); the answer is measured slice by slice as it is
+ * read, and refused (413) as soon as it would pass the budget, before the rest is read.
+ */
 export async function listRelayTasks(env: RelayEnv, userId: number, body: unknown): Promise<RelayTaskView[]> {
   const parsed = listByConditionSchema.safeParse(requireObject(body));
   if (!parsed.success) throw new AppError('BAD_REQUEST', issueMessage(parsed.error), 'invalid_request');
   const ids = [...new Set((parsed.data.ids ?? []).map((s) => s.trim()).filter((s) => s.length > 0))];
   if (ids.length === 0) return [];
-  const rows = await env.taskStore.tasks.ownByMjIds(userId, ids);
-  // One answer per upstream id: the newest row wins should an id ever repeat.
-  const byId = new Map<string, TaskRow>();
-  for (const row of rows) byId.set(row.mjId, row);
-  const policy = linkPolicy(env);
-  const now = env.clock.now();
-  return [...byId.values()].sort((a, b) => a.id - b.id).map((row) => relayTaskView(row, policy, now));
+  return withListingPlace(env.taskStore, userId, async () => {
+    const limit = limitsOf(env.taskStore).answerBytes;
+    // The whole answer's least size from the stored lengths first: one that cannot fit reads no row.
+    if (env.taskStore.tasks.ownByMjIdsSize) new AnswerBudget(limit).take(await env.taskStore.tasks.ownByMjIdsSize(userId, ids, LISTING_ITEM_BUDGET_BYTES));
+    const budget = new AnswerBudget(limit);
+    const policy = linkPolicy(env);
+    const now = env.clock.now();
+    const views: Array<{ id: number; view: RelayTaskView }> = [];
+    for (let i = 0; i < ids.length; i += IDS_PER_READ) {
+      const rows = await env.taskStore.tasks.ownByMjIds(userId, ids.slice(i, i + IDS_PER_READ));
+      // One answer per upstream id: the newest row wins should an id ever repeat (a slice holds all rows of its ids).
+      const byId = new Map<string, TaskRow>();
+      for (const row of rows) byId.set(row.mjId, row);
+      const reserved = budget.reserveRows([...byId.values()]);
+      const slice = [...byId.values()].map((row) => ({ id: row.id, view: relayTaskView(row, policy, now) }));
+      budget.takeAll(slice.map((v) => v.view), reserved);
+      views.push(...slice);
+      // Other requests get a turn of the event loop between slices.
+      await ownTurn();
+    }
+    return views.sort((a, b) => a.id - b.id).map((v) => v.view);
+  });
 }
 
 /**

@@ -41,6 +41,11 @@ export interface TaskReads {
   findByMjId(mjId: string, userId: number | null): Promise<TaskRow | null>;
   /** A user's tasks among these upstream ids, oldest first, long text cut as a listing cuts it; the caller bounds the list. */
   ownByMjIds(userId: number, mjIds: readonly string[]): Promise<TaskRow[]>;
+  /**
+   * The fewest bytes the items of ownByMjIds(userId, mjIds) take (items capped at `itemCap`), from
+   * the text columns' stored lengths, without reading them (SPEC §10: refused before it is built).
+   */
+  ownByMjIdsSize?(userId: number, mjIds: readonly string[], itemCap: number): Promise<number>;
   /** Status and stored image link of the newest task with this upstream id (any user). */
   imageTask(mjId: string): Promise<ImageTask | null>;
 }

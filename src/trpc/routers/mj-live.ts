@@ -1,9 +1,13 @@
-import { tracked, TRPCError } from '@trpc/server';
+import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
 import { z } from 'zod';
 import { AUTH_MESSAGES } from '../../auth/management.ts';
-import { ROLE } from '../../db/schema/index.ts';
+import { ROLE, type TaskRow } from '../../db/schema/index.ts';
+import { jsonSize, limitsOf, openSubscription, rowsBytesAtLeast, withListingPlace } from '../../domain/answer-limits.ts';
+import { LISTING_ITEM_BUDGET_BYTES } from '../../domain/bounds.ts';
+import type { AppError } from '../../domain/errors.ts';
 import { typedAdminTaskItem, typedTaskItem } from '../../domain/tasks.ts';
-import { userProcedure } from '../init.ts';
+import { userProcedure, type Context } from '../init.ts';
+import { sessionWatchOf } from '../live-sessions.ts';
 import { policyOf, typedAdminTaskItemSchema, typedTaskItemSchema } from './mj-items.ts';
 
 export const onTaskUpdateInputSchema = z.object({
@@ -13,22 +17,61 @@ export const onTaskUpdateInputSchema = z.object({
   lastEventId: z.string().max(100).nullish(),
 }).optional();
 
-/**
- * `mj.onTaskUpdate`: the caller's changed tasks as they are written (SPEC §14), each as the item
- * of `mj.self` (or of `mj.all` with `{ all: true }` for admins), `tracked` by its feed event id
- * so a client that reconnects with the last id misses nothing.
- */
 /** What a subscriber receives, spelled from the zod item schemas so client declarations stand alone. */
 type LiveItem = z.infer<typeof typedTaskItemSchema> | z.infer<typeof typedAdminTaskItemSchema>;
 
-export const onTaskUpdate = userProcedure.input(onTaskUpdateInputSchema).subscription(async function* ({ ctx, input, signal }) {
+/**
+ * Sent instead of a replay that is too long (more than 1,000 changes or 8 MiB, SPEC §10): what was
+ * missed is not sent; the client reloads its listing and keeps following the live changes.
+ */
+type LiveReload = { reload: true };
+
+type User = { id: number; role: number };
+
+/**
+ * `mj.onTaskUpdate`: the caller's changed tasks as they are written (SPEC §14), each as the item
+ * of `mj.self` (or of `mj.all` with `{ all: true }` for admins), `tracked` by its feed event id
+ * so a client that reconnects with the last id misses nothing. At most 8 open per user (the 9th
+ * is 429, refused before the stream starts); each ends once its credentials stop authorizing it.
+ */
+export const onTaskUpdate = userProcedure.input(onTaskUpdateInputSchema).subscription(async ({ ctx, input, signal }) => {
   const all = input?.all === true;
   if (all && ctx.user.role < ROLE.admin) throw new TRPCError({ code: 'FORBIDDEN', message: AUTH_MESSAGES.insufficient });
-  const stop = signal ?? new AbortController().signal;
-  const feed = ctx.deps.taskFeed.subscribe({ userId: all ? null : ctx.user.id }, input?.lastEventId ?? null, stop);
-  for await (const { eventId, row } of feed) {
-    const policy = policyOf(ctx.deps);
-    const item: LiveItem = all ? typedAdminTaskItem(row, policy) : typedTaskItem(row, policy);
-    yield tracked(eventId, item);
-  }
+  const close = openSubscription(ctx.deps.taskStore, ctx.user.id);
+  // A stream tRPC never starts (the client went away first) still gives its place back.
+  signal?.addEventListener('abort', close, { once: true });
+  return stream(ctx, ctx.user, all, input?.lastEventId ?? null, signal, close);
 });
+
+async function* stream(
+  ctx: Context, user: User, all: boolean, lastEventId: string | null, signal: AbortSignal | undefined, close: () => void,
+): AsyncGenerator<TrackedEnvelope<LiveItem | LiveReload>> {
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  signal?.addEventListener('abort', onAbort);
+  if (signal?.aborted) stop.abort();
+  let revoked: AppError | null = null;
+  const unwatch = sessionWatchOf(ctx.deps.store).watch(ctx.credentials, all ? ROLE.admin : ROLE.common, (err) => {
+    revoked = err;
+    stop.abort();
+  });
+  const itemOf = (row: TaskRow): LiveItem => (all ? typedAdminTaskItem(row, policyOf(ctx.deps)) : typedTaskItem(row, policyOf(ctx.deps)));
+  try {
+    const limits = limitsOf(ctx.deps.taskStore);
+    const feed = ctx.deps.taskFeed.subscribe({ userId: all ? null : user.id }, lastEventId, stop.signal, {
+      bytes: limits.answerBytes, itemCap: LISTING_ITEM_BUDGET_BYTES, atLeast: rowsBytesAtLeast,
+      // A replay is a listing read: it takes one of the user's 4 places.
+      guard: (work) => withListingPlace(ctx.deps.taskStore, user.id, work), measure: (row) => jsonSize(itemOf(row)),
+    });
+    for await (const event of feed) {
+      if (event.reload) yield tracked<LiveItem | LiveReload>(event.eventId, { reload: true });
+      else yield tracked<LiveItem | LiveReload>(event.eventId, itemOf(event.row));
+    }
+    const err = revoked as AppError | null;
+    if (err) throw new TRPCError({ code: err.kind === 'FORBIDDEN' ? 'FORBIDDEN' : 'UNAUTHORIZED', message: err.message });
+  } finally {
+    unwatch();
+    close();
+    signal?.removeEventListener('abort', onAbort);
+  }
+}

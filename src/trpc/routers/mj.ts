@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ROLE } from '../../db/schema/index.ts';
+import { buildWithin, withListingPlace } from '../../domain/answer-limits.ts';
 import { AppError } from '../../domain/errors.ts';
 import { allTaskQuerySchema, mjIdInputSchema, selfTaskQuerySchema } from '../../domain/task-query.ts';
 import { allFilter, selfFilter, typedAdminTaskItem, typedTaskItem } from '../../domain/tasks.ts';
@@ -14,18 +15,23 @@ export { typedAdminTaskItemSchema, typedTaskItemSchema } from './mj-items.ts';
 
 export const mjRouter = router({
   /** The caller's own tasks (SPEC §6.1). */
-  self: userProcedure.input(selfTaskQuerySchema.optional()).output(typedTaskPageSchema).query(async ({ ctx, input = {} }) => {
-    const page = await ctx.deps.taskStore.tasks.list(selfFilter(ctx.user.id, input), input);
-    const policy = policyOf(ctx.deps);
-    return { ...page, items: page.items.map((r) => typedTaskItem(r, policy)) };
-  }),
+  self: userProcedure.input(selfTaskQuerySchema.optional()).output(typedTaskPageSchema).query(({ ctx, input = {} }) =>
+    // The calls of a batch in turn: once the answer is lost, the rest read nothing (SPEC §10).
+    ctx.budget.inTurn(() => withListingPlace(ctx.deps.taskStore, ctx.user.id, async () => {
+      const page = await ctx.deps.taskStore.tasks.list(selfFilter(ctx.user.id, input), input);
+      const policy = policyOf(ctx.deps);
+      const items = await buildWithin(ctx.budget, page.items, (r) => typedTaskItem(r, policy));
+      return { ...page, items };
+    }))),
 
   /** Every user's tasks, with owner and channel (SPEC §6.2). */
-  all: adminProcedure.input(allTaskQuerySchema.optional()).output(typedAdminTaskPageSchema).query(async ({ ctx, input = {} }) => {
-    const page = await ctx.deps.taskStore.tasks.list(allFilter(input), input);
-    const policy = policyOf(ctx.deps);
-    return { ...page, items: page.items.map((r) => typedAdminTaskItem(r, policy)) };
-  }),
+  all: adminProcedure.input(allTaskQuerySchema.optional()).output(typedAdminTaskPageSchema).query(({ ctx, input = {} }) =>
+    ctx.budget.inTurn(() => withListingPlace(ctx.deps.taskStore, ctx.user.id, async () => {
+      const page = await ctx.deps.taskStore.tasks.list(allFilter(input), input);
+      const policy = policyOf(ctx.deps);
+      const items = await buildWithin(ctx.budget, page.items, (r) => typedAdminTaskItem(r, policy));
+      return { ...page, items };
+    }))),
 
   /** One task, exactly as the caller's listing shows it. */
   get: userProcedure.input(mjIdInputSchema).output(z.union([typedAdminTaskItemSchema, typedTaskItemSchema])).query(async ({ ctx, input }) => {
