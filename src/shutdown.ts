@@ -26,14 +26,16 @@ export interface StoppableServer {
 export function feedEndingOn(feed: TaskFeed, shutdown: AbortSignal): TaskFeed {
   return {
     publish: (ids) => feed.publish(ids),
-    async *subscribe(scope, fromEventId, signal) {
+    // Every argument after the signal is passed on as it came: a wrapper that dropped one (the
+    // replay bounds) silently lifted a limit.
+    async *subscribe(scope, fromEventId, signal, ...rest) {
       const both = new AbortController();
       const end = () => both.abort();
       if (signal.aborted || shutdown.aborted) end();
       signal.addEventListener('abort', end);
       shutdown.addEventListener('abort', end);
       try {
-        yield* feed.subscribe(scope, fromEventId, both.signal);
+        yield* feed.subscribe(scope, fromEventId, both.signal, ...rest);
       } finally {
         signal.removeEventListener('abort', end);
         shutdown.removeEventListener('abort', end);

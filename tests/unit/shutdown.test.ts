@@ -92,4 +92,17 @@ describe('feedEndingOn', () => {
     own.abort();
     expect(await other).toEqual({ done: true, value: undefined });
   });
+
+  test('the replay bounds reach the feed (a wrapper that dropped them lifted the 8 MiB / 1,000 limit)', async () => {
+    const seen: unknown[] = [];
+    const recording: TaskFeed = {
+      publish() {},
+      async *subscribe(_scope, _from, _signal, bounds) {
+        seen.push(bounds);
+      },
+    };
+    const bounds = { bytes: 8, itemCap: 4, atLeast: () => 0, measure: () => 0 };
+    await feedEndingOn(recording, new AbortController().signal).subscribe({ userId: 1 }, 'x-1-1', new AbortController().signal, bounds).next();
+    expect(seen).toEqual([bounds]);
+  });
 });
