@@ -18,6 +18,11 @@ export interface AnswerLimits {
   listingWaitMs: number;
   /** Open live streams (mj.onTaskUpdate) per user. */
   subscriptionsPerUser: number;
+  /**
+   * Answer bytes one user may draw per second, averaged (one second's worth may come at once).
+   * Every answer is serialised on the main thread, so this bounds the share of it one user takes.
+   */
+  answerBytesPerSecond: number;
 }
 
 export const ANSWER_BYTES = 8 * 1024 * 1024;
@@ -28,6 +33,7 @@ export const TOO_MANY_REQUESTS = 'too_many_requests';
 interface ServerLimits {
   limits: AnswerLimits;
   listings: UserSemaphore;
+  rate: UserByteRate;
   subscriptions: Map<number, number>;
 }
 
@@ -37,9 +43,9 @@ function serverLimits(server: object): ServerLimits {
   let s = perServer.get(server);
   if (!s) {
     const limits: AnswerLimits = {
-      answerBytes: ANSWER_BYTES, listingsPerUser: 4, listingWaitMs: 5_000, subscriptionsPerUser: 8,
+      answerBytes: ANSWER_BYTES, listingsPerUser: 4, listingWaitMs: 5_000, subscriptionsPerUser: 8, answerBytesPerSecond: ANSWER_BYTES,
     };
-    s = { limits, listings: new UserSemaphore(limits), subscriptions: new Map() };
+    s = { limits, listings: new UserSemaphore(limits), rate: new UserByteRate(limits), subscriptions: new Map() };
     perServer.set(server, s);
   }
   return s;
@@ -61,6 +67,11 @@ export class AnswerBudget {
 
   constructor(readonly limit: number = ANSWER_BYTES) {
     this.left = limit;
+  }
+
+  /** Bytes taken so far. */
+  get used(): number {
+    return this.limit - this.left;
   }
 
   private queue: Promise<unknown> = Promise.resolve();
@@ -249,9 +260,15 @@ export function listingSemaphoreOf(server: object): UserSemaphore {
   return serverLimits(server).listings;
 }
 
-/** Runs `work` holding one of the user's listing places. */
-export async function withListingPlace<T>(server: object, userId: number, work: () => Promise<T>): Promise<T> {
-  const release = await listingSemaphoreOf(server).acquire(userId);
+/**
+ * Runs `work` holding one of the user's listing places, once the user's answer bytes of the last
+ * second allow it; what `budget` took meanwhile is charged to the user's rate.
+ */
+export async function withListingPlace<T>(server: object, userId: number, work: () => Promise<T>, budget?: AnswerBudget): Promise<T> {
+  const s = serverLimits(server);
+  await s.rate.ready(userId);
+  const release = await s.listings.acquire(userId);
+  const before = budget?.used ?? 0;
   try {
     // A place handed on runs in the releaser's microtask chain: without a turn of the event loop
     // here, one user's queued listings (a batch of 16, many batches) would run back to back and
@@ -260,6 +277,59 @@ export async function withListingPlace<T>(server: object, userId: number, work: 
     return await work();
   } finally {
     release();
+    if (budget) s.rate.charge(userId, budget.used - before);
+  }
+}
+
+/**
+ * Answer bytes per user as a debt repaid at `answerBytesPerSecond` (SPEC §10: one user cannot
+ * slow the others). The 4 places bound what one user has in flight, not how often: a user who
+ * asks for 8 MiB answers back to back would keep the main thread serialising for them. A user
+ * whose debt is past one second's worth waits until it is back (up to `listingWaitMs`, else 429);
+ * a dashboard's pages (kilobytes) never notice. An entry lives only while its debt does.
+ */
+export class UserByteRate {
+  private readonly debts = new Map<number, { bytes: number; at: number }>();
+
+  constructor(
+    private readonly limits: Pick<AnswerLimits, 'answerBytesPerSecond' | 'listingWaitMs'>,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** The user's debt now, after what the time since the last charge repaid. */
+  debt(userId: number): number {
+    const d = this.debts.get(userId);
+    if (!d) return 0;
+    const t = this.now();
+    const bytes = Math.max(0, d.bytes - ((t - d.at) / 1000) * this.limits.answerBytesPerSecond);
+    if (bytes === 0) this.debts.delete(userId);
+    else {
+      d.bytes = bytes;
+      d.at = t;
+    }
+    return bytes;
+  }
+
+  charge(userId: number, bytes: number): void {
+    if (bytes <= 0) return;
+    const owed = this.debt(userId) + bytes;
+    this.debts.set(userId, { bytes: owed, at: this.now() });
+    // Users who stopped asking keep an entry until looked at: look at them all now and then.
+    if (this.debts.size > 10_000) for (const id of [...this.debts.keys()]) this.debt(id);
+  }
+
+  /** Resolves once the user's debt is within one second's worth; throws RATE_LIMITED if that is further off than the wait. */
+  async ready(userId: number): Promise<void> {
+    const over = this.debt(userId) - this.limits.answerBytesPerSecond;
+    if (over <= 0) return;
+    const waitMs = Math.ceil((over / this.limits.answerBytesPerSecond) * 1000);
+    if (waitMs > this.limits.listingWaitMs) throw new AppError('RATE_LIMITED', TOO_MANY_REQUESTS, TOO_MANY_REQUESTS);
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+  }
+
+  /** Users with a debt (for tests). */
+  get size(): number {
+    return this.debts.size;
   }
 }
 

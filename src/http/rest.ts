@@ -57,8 +57,12 @@ export function restRoutes(deps: AppDeps) {
       const filter = admin ? allFilter(input) : selfFilter(user.id, input);
       // SPEC §10: at most 4 listings of one user in flight, and one answer within the budget. The
       // page is rendered where it was read (a worker, usually): it is measured there before it is sent.
-      const body = await withListingPlace(deps.taskStore, user.id, () => deps.taskStore.tasks.listJson(filter, input, { admin, policy }));
-      new AnswerBudget(limitsOf(deps.taskStore).answerBytes).take(Buffer.byteLength(body));
+      const budget = new AnswerBudget(limitsOf(deps.taskStore).answerBytes);
+      const body = await withListingPlace(deps.taskStore, user.id, async () => {
+        const json = await deps.taskStore.tasks.listJson(filter, input, { admin, policy });
+        budget.take(Buffer.byteLength(json));
+        return json;
+      }, budget);
       set.headers['content-type'] = 'application/json;charset=utf-8';
       return body;
     } catch (err) {

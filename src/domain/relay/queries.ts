@@ -123,11 +123,11 @@ export async function listRelayTasks(env: RelayEnv, userId: number, body: unknow
   if (!parsed.success) throw new AppError('BAD_REQUEST', issueMessage(parsed.error), 'invalid_request');
   const ids = [...new Set((parsed.data.ids ?? []).map((s) => s.trim()).filter((s) => s.length > 0))];
   if (ids.length === 0) return [];
+  const limit = limitsOf(env.taskStore).answerBytes;
+  const budget = new AnswerBudget(limit);
   return withListingPlace(env.taskStore, userId, async () => {
-    const limit = limitsOf(env.taskStore).answerBytes;
     // The whole answer's least size from the stored lengths first: one that cannot fit reads no row.
     if (env.taskStore.tasks.ownByMjIdsSize) new AnswerBudget(limit).take(await env.taskStore.tasks.ownByMjIdsSize(userId, ids, LISTING_ITEM_BUDGET_BYTES));
-    const budget = new AnswerBudget(limit);
     const policy = linkPolicy(env);
     const now = env.clock.now();
     const views: Array<{ id: number; view: RelayTaskView }> = [];
@@ -144,7 +144,7 @@ export async function listRelayTasks(env: RelayEnv, userId: number, body: unknow
       await ownTurn();
     }
     return views.sort((a, b) => a.id - b.id).map((v) => v.view);
-  });
+  }, budget);
 }
 
 /**

@@ -22,7 +22,7 @@ export const mjRouter = router({
       const policy = policyOf(ctx.deps);
       const items = await buildWithin(ctx.budget, page.items, (r) => typedTaskItem(r, policy));
       return { ...page, items };
-    }))),
+    }, ctx.budget))),
 
   /** Every user's tasks, with owner and channel (SPEC §6.2). */
   all: adminProcedure.input(allTaskQuerySchema.optional()).output(typedAdminTaskPageSchema).query(({ ctx, input = {} }) =>
@@ -31,7 +31,7 @@ export const mjRouter = router({
       const policy = policyOf(ctx.deps);
       const items = await buildWithin(ctx.budget, page.items, (r) => typedAdminTaskItem(r, policy));
       return { ...page, items };
-    }))),
+    }, ctx.budget))),
 
   /** One task, exactly as the caller's listing shows it. */
   get: userProcedure.input(mjIdInputSchema).output(z.union([typedAdminTaskItemSchema, typedTaskItemSchema])).query(async ({ ctx, input }) => {

@@ -1,0 +1,51 @@
+import { describe, expect, test } from 'bun:test';
+import { AppError } from '../../src/domain/errors.ts';
+import { UserByteRate } from '../../src/domain/answer-limits.ts';
+
+/**
+ * SPEC §10, one user cannot slow the others: the bytes of answers one user draws are a debt repaid
+ * at answerBytesPerSecond, so back-to-back 8 MiB answers cannot keep the main thread serialising
+ * for one user. A dashboard's small pages never wait.
+ */
+const MiB = 1024 * 1024;
+
+function rateAt(clock: { t: number }, perSecond = 8 * MiB, waitMs = 5_000) {
+  return new UserByteRate({ answerBytesPerSecond: perSecond, listingWaitMs: waitMs }, () => clock.t);
+}
+
+describe('answer bytes per user per second', () => {
+  test('small answers never wait; a debt past one second is repaid over time, per user', async () => {
+    const clock = { t: 0 };
+    const rate = rateAt(clock);
+    for (let i = 0; i < 100; i++) {
+      await rate.ready(1);
+      rate.charge(1, 50_000);
+    }
+    expect(rate.debt(1)).toBe(5_000_000);
+    rate.charge(1, 8 * MiB);
+    // 8 MiB + 5 MB owed: past one second's worth by 5 MB; another user is not affected.
+    expect(rate.debt(1) - 8 * MiB).toBe(5_000_000);
+    await rate.ready(2);
+    clock.t += 500;
+    expect(rate.debt(1)).toBe(8 * MiB + 5_000_000 - 4 * MiB);
+    clock.t += 10_000;
+    expect(rate.debt(1)).toBe(0);
+    expect(rate.size).toBe(0);
+  });
+
+  test('a user whose debt is within the wait waits for it; one past the wait gets 429 at once', async () => {
+    const clock = { t: performance.now() };
+    const rate = new UserByteRate({ answerBytesPerSecond: 1_000_000, listingWaitMs: 5_000 });
+    rate.charge(7, 1_050_000);
+    const t0 = performance.now();
+    await rate.ready(7);
+    // Waited for the 50,000 bytes past one second's worth: 50 ms at 1 MB/s.
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(45);
+    const far = rateAt(clock, 1_000_000, 5_000);
+    far.charge(7, 7_000_000);
+    const refused = await far.ready(7).then(() => null, (e: unknown) => e);
+    expect(refused).toBeInstanceOf(AppError);
+    expect((refused as AppError).kind).toBe('RATE_LIMITED');
+    expect((refused as AppError).message).toBe('too_many_requests');
+  });
+});
