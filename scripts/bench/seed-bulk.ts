@@ -38,6 +38,23 @@ function firstMigrationFolder(): { dir: string; cleanup: () => void } {
 
 /** Fills a new file at `path` with the bench's `total` tasks, migrated to the latest schema. */
 export function bulkSeed(path: string, total: number): void {
+  bulkMigrated(path, (sqlite) => {
+    const insert = taskInserter(sqlite);
+    const batch = sqlite.transaction((from: number, to: number) => insert(from, to));
+    const report = seedProgress('bulk seeding', total);
+    for (let from = 0; from < total; from += BATCH) {
+      const to = Math.min(total, from + BATCH);
+      batch(from, to);
+      report(to);
+    }
+  });
+}
+
+/**
+ * A new file at `path` migrated to the latest schema around `fill`, which writes tasks (and only
+ * tasks) into the tables of the first migration; the later migrations then backfill from them.
+ */
+export function bulkMigrated(path: string, fill: (sqlite: Database) => void): void {
   const sqlite = new Database(path, { create: true, strict: true });
   // Seed only: a crash mid-seed leaves a `.partial` file that is thrown away, so no durability.
   sqlite.exec('PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA cache_size = -1048576; PRAGMA temp_store = MEMORY;');
@@ -54,14 +71,7 @@ export function bulkSeed(path: string, total: number): void {
   // Indexes built once after the rows (one sorted pass each) instead of kept up on every insert.
   const indexes = sqlite.query<{ name: string; sql: string }, []>(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' AND sql IS NOT NULL`).all();
   for (const { name } of indexes) sqlite.run(`DROP INDEX "${name}"`);
-  const insert = taskInserter(sqlite);
-  const batch = sqlite.transaction((from: number, to: number) => insert(from, to));
-  const report = seedProgress('bulk seeding', total);
-  for (let from = 0; from < total; from += BATCH) {
-    const to = Math.min(total, from + BATCH);
-    batch(from, to);
-    report(to);
-  }
+  fill(sqlite);
   let t0 = performance.now();
   for (const { sql } of indexes) sqlite.run(sql);
   progress(`  ${indexes.length} indexes of the first migration built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

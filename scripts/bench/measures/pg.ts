@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchContext } from '../context.ts';
+import { cpuTimes } from '../cpu.ts';
 import { bestLatencies, bestRates, getter, poster, runLoad, type Exchange } from '../load.ts';
 import { fmtCount, progress } from '../log.ts';
 import { Database } from 'bun:sqlite';
@@ -112,17 +112,6 @@ function fundSqliteKeys(path: string): void {
     }
   } finally {
     db.close();
-  }
-}
-
-/** Busy and total jiffies of all CPUs so far (Linux /proc/stat), to tell a CPU-bound machine. */
-function cpuTimes(): { busy: number; total: number } {
-  try {
-    const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-    const total = f.reduce((a, b) => a + b, 0);
-    return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
-  } catch {
-    return { busy: Number.NaN, total: Number.NaN };
   }
 }
 
