@@ -102,7 +102,7 @@ function roundRobin(urls: readonly string[], keys: readonly string[]): Exchange 
 }
 
 /** The other users' keys, funded, in the SQLite comparison database too. */
-function fundSqliteKeys(path: string): void {
+export function fundSqliteKeys(path: string): void {
   const db = new Database(path);
   try {
     for (let u = 0; u < OTHER_USERS; u++) {
