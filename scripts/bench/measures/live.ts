@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchContext } from '../context.ts';
 import { cpuMsOf } from '../cpu.ts';
@@ -42,10 +43,14 @@ function scopes(n: number): string[] {
   return Array.from({ length: n }, (_, i) => (i < admins ? 'all' : `user:${KEY_USERS[i % KEY_USERS.length]}`));
 }
 
-function spawnSubscribers(name: string, targets: { url: string; headers: Record<string, string>; scope: string }[]): Promise<Child> {
+function spawnSubscribers(ctx: BenchContext, name: string, targets: { url: string; headers: Record<string, string>; scope: string }[]): Promise<Child> {
+  // A file, not the environment: 1,000 targets are past the size of one environment variable.
+  const file = join(ctx.runDir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(targets));
   return spawnServer({
-    name, script: 'scripts/bench/servers/sse-subscribers.ts', ready: /listening on (http:\/\/\S+)/, timeoutMs: 120_000,
-    env: { SSE_TARGETS: JSON.stringify(targets) },
+    name, script: 'scripts/bench/servers/sse-subscribers.ts', args: [file], ready: /listening on (http:\/\/\S+)/, timeoutMs: 120_000,
+    // Bun's fetch holds at most 256 requests open at once by default; every stream is one.
+    env: { BUN_CONFIG_MAX_HTTP_REQUESTS: String(targets.length + 64) },
   });
 }
 
@@ -108,7 +113,7 @@ export async function liveMeasures(ctx: BenchContext): Promise<Measurement[]> {
       headers: { authorization: `Bearer ${user === 1 ? ROOT_TOKEN : accessTokenOf(user)}`, 'new-api-user': String(user) },
     };
   });
-  const subscribers = ctx.own(await spawnSubscribers('sse-subscribers', targets));
+  const subscribers = ctx.own(await spawnSubscribers(ctx, 'sse-subscribers', targets));
   const ready = await stats(subscribers);
   if (ready.connected !== n) throw new Error(`${ready.connected} of ${n} subscribers connected (${ready.errors.join('; ')})`);
 
@@ -159,7 +164,7 @@ export async function liveMeasures(ctx: BenchContext): Promise<Measurement[]> {
 async function broadcasterCpu(ctx: BenchContext, n: number, accepted: Map<number, number>, perTask: number, size: number, rate: number, capMs: number) {
   progress(`live: bare broadcaster, ${fmtCount(n)} subscribers, ${perTask} event(s) of ${size} B per task`);
   const raw = ctx.own(await spawnRaw('sse-broadcast', 'sse-broadcast.ts', []));
-  const subscribers = ctx.own(await spawnSubscribers('sse-subscribers-raw', scopes(n).map((scope) => ({ scope, url: `${raw.url}/sse?scope=${scope}`, headers: {} }))));
+  const subscribers = ctx.own(await spawnSubscribers(ctx, 'sse-subscribers-raw', scopes(n).map((scope) => ({ scope, url: `${raw.url}/sse?scope=${scope}`, headers: {} }))));
   // The same users in the same round-robin order as the submits, each task perTask times.
   const queue: { user: number; taskId: number }[] = [];
   const left = new Map(accepted);

@@ -1,6 +1,6 @@
 /**
  * SSE subscribers of the `live` group, in their own process so the gateway's CPU can be measured
- * alone: opens every stream of SSE_TARGETS (JSON: [{ url, headers, scope }]) as the dashboard's
+ * alone: opens every stream listed in the JSON file argv[2] ([{ url, headers, scope }]) as the dashboard's
  * FetchEventSource does (a GET with the auth headers, `accept: text/event-stream`), counts the
  * data events and the distinct task ids each one receives, and answers GET /stats with them.
  * Prints its "listening on" line once every stream has its `connected` event (or after 60 s).
@@ -21,7 +21,7 @@ interface Sub {
   error: string | null;
 }
 
-const targets = JSON.parse(process.env.SSE_TARGETS ?? '[]') as Target[];
+const targets = JSON.parse(await Bun.file(process.argv[2] ?? '').text()) as Target[];
 const subs: Sub[] = targets.map((t) => ({ scope: t.scope, connected: false, events: 0, bytes: 0, ids: new Set(), error: null }));
 const ID = /"id":(\d+)/;
 
