@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { BenchContext } from '../context.ts';
 import { cpuTimes } from '../cpu.ts';
+import { pgCpuRows } from './pg-cpu.ts';
 import { bestLatencies, bestRates, getter, poster, runLoad, type Exchange } from '../load.ts';
 import { fmtCount, progress } from '../log.ts';
 import { Database } from 'bun:sqlite';
@@ -158,8 +159,9 @@ async function submitRows(ctx: BenchContext): Promise<Measurement[]> {
     }),
     pgRow(ctx, {
       id: 'pg.submit.vs-sqlite', label: `relay submit throughput, 1 PostgreSQL replica, ${users} users (${concurrency} clients)`, product: single1.rate, baseline: sqlite1.rate,
-      unit: 'req/s', baselineLabel: '1 product on SQLite', goal: { kind: 'info' },
+      unit: 'req/s', baselineLabel: '1 product on SQLite', goal: { kind: 'ratio-min', value: 0.6 },
     }),
+    ...(await pgCpuRows(ctx, cluster, { child: one, submit: roundRobin([one.url], SUBMIT_KEYS) }, { child: lite, submit: roundRobin([lite.url], SUBMIT_KEYS) }, users)),
   ];
 }
 
