@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { ArgError, DEFAULT_GROUPS, HEAVY_GROUPS, MEASURE_GROUPS, parseArgs, parseRows } from '../../scripts/bench/args.ts';
 import { settingsFor } from '../../scripts/bench/context.ts';
-import { median, percentile, runLoad } from '../../scripts/bench/load.ts';
+import { median, openLoop, percentile, runLoad } from '../../scripts/bench/load.ts';
 import { errorRow, formatNotes, formatTable, judge, reportJson, summarize, type Measurement } from '../../scripts/bench/report.ts';
 
 /** The pure parts of `bun run bench` (the bench itself is never part of `bun test`). */
@@ -137,6 +137,29 @@ describe('bench load generator', () => {
     expect(r.errors).toBe(10);
     expect(r.count).toBe(30);
     expect(r.firstError).toBe('HTTP 500');
+  });
+
+  test('open loop: a stalled answer does not hold back later sends, and counts at the cap with status 0', async () => {
+    let calls = 0;
+    const never = Promise.withResolvers<number>();
+    const stop = Promise.withResolvers<void>();
+    const ex = () => {
+      calls++;
+      if (calls === 1) return never.promise;
+      if (calls === 5) stop.resolve();
+      return Promise.resolve(calls % 2 ? 200 : 503);
+    };
+    const out = await openLoop(ex, 1000, stop.promise, 50);
+    // The first send never answers, yet sends 2 to 5 went out: arrivals do not wait for answers.
+    expect(calls).toBe(5);
+    expect(out).toHaveLength(5);
+    expect(out.map((t) => t.status).sort()).toEqual([0, 200, 200, 503, 503]);
+    const stalled = out.find((t) => t.status === 0);
+    expect(stalled?.ms).toBeGreaterThan(0);
+    // An answer arriving after the result was handed back does not change it.
+    never.resolve(200);
+    await Bun.sleep(0);
+    expect(out).toHaveLength(5);
   });
 });
 
