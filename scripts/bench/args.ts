@@ -2,18 +2,28 @@
 
 /** Measure groups, in run order; `--only` takes these names. */
 export const MEASURE_GROUPS = [
-  'listing', 'deep-pages', 'time-range', 'throughput', 'poller', 'image', 'submit', 'relay-latency', 'healthz', 'pg',
+  'listing', 'deep-pages', 'time-range', 'throughput', 'poller', 'image', 'submit', 'relay-latency', 'healthz', 'storage',
+  'poller-scale', 'live', 'pg',
 ] as const;
 export type MeasureGroup = (typeof MEASURE_GROUPS)[number];
 
 /**
- * Groups of a run without --only. `pg` is left out: it starts its own PostgreSQL cluster and
- * seeds it, which would push the full run well past its ~5 minutes; it runs with `--only pg`.
+ * Groups that run only when named with --only: `pg` starts its own PostgreSQL cluster and seeds
+ * it; `poller-scale` submits 40,000 and 100,000 tasks to 20 simulators; `live` holds 1,000 SSE
+ * subscribers under a steady submit load. Each would push the full run well past its minutes.
  */
-export const DEFAULT_GROUPS: readonly MeasureGroup[] = MEASURE_GROUPS.filter((g) => g !== 'pg');
+export const HEAVY_GROUPS: readonly MeasureGroup[] = ['poller-scale', 'live', 'pg'];
+
+/** Groups of a run without --only. */
+export const DEFAULT_GROUPS: readonly MeasureGroup[] = MEASURE_GROUPS.filter((g) => !HEAVY_GROUPS.includes(g));
+
+/** Fewest tasks --rows takes: the deep-page shapes read page 2,000 of 20 rows. */
+export const MIN_ROWS = 50_000;
 
 export interface BenchArgs {
   quick: boolean;
+  /** Tasks of the large listing size (--rows); null keeps the default (1,000,000, or 100,000 with --quick). */
+  rows: number | null;
   only: MeasureGroup[];
   out: string | null;
   help: boolean;
@@ -26,11 +36,22 @@ export class ArgError extends Error {
   }
 }
 
-export const USAGE = `usage: bun run bench [--quick] [--only <group>[,<group>...]] [--out <file.json>]
+export const USAGE = `usage: bun run bench [--quick] [--rows N] [--only <group>[,<group>...]] [--out <file.json>]
   --quick   small data (100,000 tasks) and short runs: under a minute
+  --rows    tasks of the large listing size (listing, deep-pages, time-range, throughput, healthz,
+            storage), e.g. 5000000, 5M, 10M; compared with 10,000 as always. Seeds are cached.
   --only    run only these measure groups: ${MEASURE_GROUPS.join(', ')}
-            (pg, the PostgreSQL rows, runs only when named: --only pg)
+            (${HEAVY_GROUPS.join(', ')} run only when named, e.g. --only live)
   --out     also write the results as JSON to this file`;
+
+/** "5000000", "5_000_000", "5,000,000", "5M", "250k" → a whole number of tasks. */
+export function parseRows(text: string): number {
+  const m = /^(\d[\d_,]*(?:\.\d+)?)([kKmM]?)$/.exec(text.trim());
+  const n = m?.[1] ? Number(m[1].replace(/[_,]/g, '')) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1e3 : 1e6) : 1) : Number.NaN;
+  if (!Number.isInteger(n)) throw new ArgError(`--rows needs a whole number of tasks (e.g. 5000000 or 5M), got ${text}`);
+  if (n < MIN_ROWS) throw new ArgError(`--rows must be at least ${MIN_ROWS.toLocaleString('en-US')}, got ${n.toLocaleString('en-US')}`);
+  return n;
+}
 
 function isGroup(name: string): name is MeasureGroup {
   return (MEASURE_GROUPS as readonly string[]).includes(name);
@@ -38,7 +59,7 @@ function isGroup(name: string): name is MeasureGroup {
 
 /** Parses `argv` (without the runtime and script); throws ArgError on anything unknown. */
 export function parseArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { quick: false, only: [...DEFAULT_GROUPS], out: null, help: false };
+  const args: BenchArgs = { quick: false, rows: null, only: [...DEFAULT_GROUPS], out: null, help: false };
   for (let i = 0; i < argv.length; i++) {
     const raw = argv[i] ?? '';
     const eq = raw.indexOf('=');
@@ -59,6 +80,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--out':
         args.out = value();
+        break;
+      case '--rows':
+        args.rows = parseRows(value());
         break;
       case '--only': {
         const names = value().split(',').map((s) => s.trim()).filter(Boolean);

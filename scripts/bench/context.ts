@@ -25,16 +25,23 @@ export interface Settings {
   /** Unfinished tasks of the poller tick (on 4 channels). */
   pollerTasks: number;
   pollerRounds: number;
+  /** Unfinished tasks of the at-scale poller ticks, all on 20 channels (group poller-scale). */
+  pollerScale: number[];
+  /** Group live: SSE subscribers, steady submits per second, and for how long. */
+  liveSubscribers: number;
+  liveRate: number;
+  liveSeconds: number;
   /** Bytes streamed through the forwarder while its memory is watched. */
   streamBytes: number;
   /** Sequential relay submits for the added-latency measure. */
   relayCount: number;
 }
 
-export function settingsFor(quick: boolean): Settings {
-  return quick
-    ? { large: 100_000, small: 10_000, rounds: 2, latencyCount: 25, latencyMs: 250, concurrency: 32, loadMs: 800, pollerTasks: 2_000, pollerRounds: 3, streamBytes: 256 * 1024 * 1024, relayCount: 100 }
-    : { large: 1_000_000, small: 10_000, rounds: 3, latencyCount: 80, latencyMs: 800, concurrency: 32, loadMs: 3000, pollerTasks: 10_000, pollerRounds: 3, streamBytes: 1024 * 1024 * 1024, relayCount: 400 };
+export function settingsFor(quick: boolean, rows: number | null = null): Settings {
+  const s: Settings = quick
+    ? { large: 100_000, small: 10_000, rounds: 2, latencyCount: 25, latencyMs: 250, concurrency: 32, loadMs: 800, pollerTasks: 2_000, pollerRounds: 3, pollerScale: [40_000], liveSubscribers: 1_000, liveRate: 50, liveSeconds: 5, streamBytes: 256 * 1024 * 1024, relayCount: 100 }
+    : { large: 1_000_000, small: 10_000, rounds: 3, latencyCount: 80, latencyMs: 800, concurrency: 32, loadMs: 3000, pollerTasks: 10_000, pollerRounds: 3, pollerScale: [40_000, 100_000], liveSubscribers: 1_000, liveRate: 50, liveSeconds: 10, streamBytes: 1024 * 1024 * 1024, relayCount: 400 };
+  return rows === null ? s : { ...s, large: rows };
 }
 
 /** The storage backend of the shared measures; the `pg` group (measures/pg.ts) runs its own PostgreSQL rows. */

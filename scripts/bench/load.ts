@@ -144,3 +144,44 @@ export async function bestRates(exchanges: readonly Exchange[], rounds: number, 
     return b;
   });
 }
+
+export interface Timed {
+  /** performance.now() when the exchange was sent. */
+  at: number;
+  /** Round trip in ms (until `capMs` for one still open at the end). */
+  ms: number;
+  status: number;
+}
+
+/**
+ * Open-loop load: one exchange every 1000/rate ms whether or not earlier ones answered (a slow
+ * server cannot slow the arrivals down, as with real users), until `stop` resolves. Then waits
+ * for the open ones at most `capMs`; one still open counts at its age then, with status 0.
+ */
+export async function openLoop(ex: Exchange, rate: number, stop: Promise<unknown>, capMs: number): Promise<Timed[]> {
+  const out: Timed[] = [];
+  const open = new Map<Promise<void>, number>();
+  let stopped = false;
+  void stop.then(() => {
+    stopped = true;
+  });
+  const t0 = performance.now();
+  for (let k = 0; !stopped; k++) {
+    const wait = t0 + (k * 1000) / rate - performance.now();
+    if (wait > 0) await Bun.sleep(wait);
+    if (stopped) break;
+    const at = performance.now();
+    const p: Promise<void> = ex().then((status) => status, () => -1).then((status) => {
+      if (open.delete(p)) out.push({ at, ms: performance.now() - at, status });
+    });
+    open.set(p, at);
+  }
+  const cap = Promise.withResolvers<void>();
+  const timer = setTimeout(cap.resolve, capMs);
+  await Promise.race([Promise.all(open.keys()), cap.promise]);
+  clearTimeout(timer);
+  const end = performance.now();
+  for (const at of open.values()) out.push({ at, ms: end - at, status: 0 });
+  open.clear();
+  return out;
+}

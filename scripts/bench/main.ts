@@ -4,13 +4,16 @@
  */
 import { cpus, loadavg, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
-import { ArgError, parseArgs, USAGE, type MeasureGroup } from './args.ts';
+import { ArgError, HEAVY_GROUPS, parseArgs, USAGE, type MeasureGroup } from './args.ts';
 import { BenchContext, settingsFor } from './context.ts';
 import { fmtCount, progress } from './log.ts';
 import { imageMeasures } from './measures/image.ts';
 import { deepPageMeasures, listingMeasures, timeRangeMeasures } from './measures/listing.ts';
 import { pgMeasures } from './measures/pg.ts';
 import { pollerMeasures } from './measures/poller.ts';
+import { pollerScaleMeasures } from './measures/poller-scale.ts';
+import { storageMeasures } from './measures/storage.ts';
+import { liveMeasures } from './measures/live.ts';
 import { relayLatencyMeasures, submitMeasures } from './measures/submit.ts';
 import { healthzMeasures, throughputMeasures } from './measures/throughput.ts';
 import { errorRow, formatNotes, formatTable, judge, reportJson, summarize, type BenchReport, type Measurement, type ResultRow } from './report.ts';
@@ -25,6 +28,9 @@ const RUNNERS: Record<MeasureGroup, (ctx: BenchContext) => Promise<Measurement[]
   submit: submitMeasures,
   'relay-latency': relayLatencyMeasures,
   healthz: healthzMeasures,
+  storage: storageMeasures,
+  'poller-scale': pollerScaleMeasures,
+  live: liveMeasures,
   pg: pgMeasures,
 };
 
@@ -53,7 +59,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const settings = settingsFor(args.quick);
+  const settings = settingsFor(args.quick, args.rows);
   const ctx = new BenchContext(settings);
   const started = new Date();
   const t0 = performance.now();
@@ -85,7 +91,8 @@ async function main(): Promise<number> {
   process.stdout.write(`\n${formatTable(rows)}\n\n${notes ? `${notes}\n\n` : ''}`);
   process.stdout.write(`${s.pass} pass, ${s.fail} fail, ${s.error} error, ${s.info} context · ${m.cores} × ${m.cpu}, ${m.memory_gb} GB, bun ${m.bun} · `
     + `${fmtCount(settings.large)} vs ${fmtCount(settings.small)} tasks · load average ${m.load_average_at_start} → ${m.load_average_at_end} · ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
-  if (!args.only.includes('pg')) process.stdout.write(`PostgreSQL rows (SPEC §13) run apart: bun run bench --only pg [--quick]\n`);
+  const apart = HEAVY_GROUPS.filter((g) => !args.only.includes(g));
+  if (apart.length) process.stdout.write(`Run apart (not in the default run): bun run bench --only ${apart.join(',')} [--quick]\n`);
   if (args.out) {
     writeFileSync(args.out, `${reportJson(report)}\n`);
     progress(`wrote ${args.out}`);

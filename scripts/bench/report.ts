@@ -13,6 +13,8 @@ export type Goal =
   | { kind: 'diff-max'; value: number }
   /** product at most `value` (in the measure's unit); the baseline is context. */
   | { kind: 'max'; value: number }
+  /** product at most `offset` + `slope` × baseline; the score is product / that allowance. */
+  | { kind: 'affine-max'; slope: number; offset: number }
   /** Shown for context, no verdict. */
   | { kind: 'info' };
 
@@ -66,6 +68,11 @@ export function judge(m: Measurement): ResultRow {
     case 'ratio-max':
       if (ratio === null) return { ...m, score: null, verdict: 'error' };
       return { ...m, score: ratio, verdict: ratio <= goal.value ? 'pass' : 'FAIL' };
+    case 'affine-max': {
+      if (baseline === null || !Number.isFinite(baseline)) return { ...m, score: null, verdict: 'error' };
+      const allowed = goal.offset + goal.slope * baseline;
+      return { ...m, score: product / allowed, verdict: product <= allowed ? 'pass' : 'FAIL' };
+    }
     case 'ratio-min':
       if (ratio === null) return { ...m, score: null, verdict: 'error' };
       return { ...m, score: ratio, verdict: ratio >= goal.value ? 'pass' : 'FAIL' };
@@ -96,6 +103,8 @@ export function formatGoal(goal: Goal, unit: string): string {
       return `≤ +${formatNumber(goal.value)} ${unit}`;
     case 'max':
       return `< ${formatNumber(goal.value)} ${unit}`;
+    case 'affine-max':
+      return `≤ ${formatNumber(goal.offset)} ${unit} + ${goal.slope}×`;
     case 'info':
       return '(context)';
   }
@@ -104,6 +113,7 @@ export function formatGoal(goal: Goal, unit: string): string {
 export function formatScore(row: ResultRow): string {
   if (row.score === null) return '—';
   if (row.goal.kind === 'diff-max') return `${row.score >= 0 ? '+' : ''}${formatNumber(row.score)} ${row.unit}`;
+  if (row.goal.kind === 'affine-max') return `${formatNumber(row.score)}× of goal`;
   return `${formatNumber(row.score)}×`;
 }
 

@@ -3,13 +3,14 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameS
 import { join } from 'node:path';
 import { openDatabase } from '../../src/db/client.ts';
 import { fmtCount, progress } from './log.ts';
+import { bulkSeed } from './seed-bulk.ts';
 import { REPO_ROOT } from './procs.ts';
 
 /**
- * Seeded SQLite files for the bench, made through the real migrations (openDatabase) and plain
- * prepared inserts, so every trigger the migrations define (task counters, ...) fires as in
- * production. Files are cached under .tmp/bench/, keyed by size and by a hash of drizzle/:
- * a changed migration set means a fresh seed.
+ * Seeded SQLite files for the bench, made through the real migrations: the rows first, then the
+ * migrations that backfill every rollup from them (seed-bulk.ts), which is what production does
+ * with an existing file. Files are cached (cacheDir()), keyed by size, a hash of drizzle/ and the
+ * seed's version: a changed migration set means a fresh seed.
  */
 
 export const BENCH_DIR = join(REPO_ROOT, '.tmp/bench');
@@ -88,11 +89,12 @@ export function seedAccounts(sqlite: Database, now: number, channelUrls: readonl
   }
 }
 
-function seedTasks(sqlite: Database, total: number): void {
+/** Inserts seeded rows [from, to) with one prepared statement (the caller holds the transaction). */
+export function taskInserter(sqlite: Database): (from: number, to: number) => void {
   const insert = sqlite.prepare(`INSERT INTO tasks (user_id, token_id, channel_id, code, action, mj_id, prompt, prompt_en,
     description, submit_time, start_time, finish_time, image_url, status, progress, fail_reason, quota, buttons, properties, updated_time)
     VALUES (?, ?, ?, 1, 'IMAGINE', ?, ?, ?, 'Submit success', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  const batch = sqlite.transaction((from: number, to: number) => {
+  return (from, to) => {
     for (let i = from; i < to; i++) {
       const user = userOf(i);
       const submit = submitTimeOf(i);
@@ -109,15 +111,35 @@ function seedTasks(sqlite: Database, total: number): void {
         unfinished || failed ? '' : BUTTONS, failed ? '' : '{"finalPrompt":"' + prompt + '"}', submit + 40_000,
       );
     }
-  });
+  };
+}
+
+/** Progress of a long seed on stderr: share done, rows/s and time left, about every 10 %. */
+export function seedProgress(label: string, total: number): (done: number) => void {
+  const t0 = performance.now();
   let lastPct = -1;
+  return (done) => {
+    const pct = Math.floor((done / total) * 100);
+    if (pct < lastPct + 10 && done < total) return;
+    lastPct = pct;
+    const s = (performance.now() - t0) / 1000;
+    const rate = done / Math.max(s, 1e-3);
+    progress(`${label} ${fmtCount(total)} tasks… ${pct}% (${fmtCount(Math.round(rate))} rows/s, ${done < total ? `~${Math.ceil((total - done) / rate)} s left` : `${s.toFixed(1)} s`})`);
+  };
+}
+
+/**
+ * The slow way, row by row through every trigger and index as production writes them. Kept as
+ * the reference the bulk seed (seed-bulk.ts) is checked against in tests/unit/bench-seed.test.ts.
+ */
+export function seedTasksThroughTriggers(sqlite: Database, total: number): void {
+  const insert = taskInserter(sqlite);
+  const batch = sqlite.transaction((from: number, to: number) => insert(from, to));
+  const report = seedProgress('seeding (through triggers)', total);
   for (let from = 0; from < total; from += BATCH) {
-    batch(from, Math.min(total, from + BATCH));
-    const pct = Math.floor((Math.min(total, from + BATCH) / total) * 100);
-    if (pct >= lastPct + 10 || pct === 100) {
-      progress(`seeding ${fmtCount(total)} tasks… ${pct}%`);
-      lastPct = pct;
-    }
+    const to = Math.min(total, from + BATCH);
+    batch(from, to);
+    report(to);
   }
 }
 
@@ -131,14 +153,26 @@ export function checkCounters(sqlite: Database, total: number): void {
   }
 }
 
+/**
+ * Where seeded files are cached: `.tmp/bench/` of the checkout (gitignored), or MJ_BENCH_CACHE
+ * (several checkouts can share one cache; the file names carry the migrations' hash).
+ */
+export function cacheDir(): string {
+  return process.env.MJ_BENCH_CACHE || BENCH_DIR;
+}
+
+/** Bumped when the seeded rows change, so a cached file of the old rows is not reused. */
+const SEED_VERSION = 2;
+
 /** Path of a seeded listing database with `total` tasks, seeding it unless a cached one exists. */
 export function seededDatabase(total: number): string {
-  mkdirSync(BENCH_DIR, { recursive: true });
+  const dir = cacheDir();
+  mkdirSync(dir, { recursive: true });
   const hash = migrationsHash();
-  const name = `sqlite-${total}-${hash}.db`;
-  const path = join(BENCH_DIR, name);
-  for (const f of readdirSync(BENCH_DIR)) {
-    if (f.startsWith(`sqlite-${total}-`) && !f.startsWith(name)) rmSync(join(BENCH_DIR, f), { force: true });
+  const name = `sqlite-${total}-${hash}-s${SEED_VERSION}.db`;
+  const path = join(dir, name);
+  for (const f of readdirSync(dir)) {
+    if (f.startsWith(`sqlite-${total}-`) && !f.startsWith(name)) rmSync(join(dir, f), { force: true });
   }
   if (existsSync(path)) {
     progress(`reusing ${name} (${fmtCount(total)} tasks, migrations ${hash})`);
@@ -147,17 +181,20 @@ export function seededDatabase(total: number): string {
   const partial = `${path}.partial`;
   for (const ext of ['', '-wal', '-shm']) rmSync(partial + ext, { force: true });
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
+  bulkSeed(partial, total);
   const db = openDatabase(partial);
   const sqlite = db.$client;
-  sqlite.exec('PRAGMA synchronous = OFF;');
   seedAccounts(sqlite, T0);
-  seedTasks(sqlite, total);
   checkCounters(sqlite, total);
   sqlite.exec('PRAGMA wal_checkpoint(TRUNCATE);');
   sqlite.close();
   for (const ext of ['-wal', '-shm']) rmSync(partial + ext, { force: true });
   renameSync(partial, path);
-  progress(`seeded ${fmtCount(total)} tasks in ${((performance.now() - started) / 1000).toFixed(1)} s → ${name}`);
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  // CPU time too: on a shared machine the wall time says more about the neighbours than the seed.
+  progress(`seeded ${fmtCount(total)} tasks in ${seconds.toFixed(1)} s (${fmtCount(Math.round(total / seconds))} rows/s; ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s of CPU) → ${join(dir, name)}`);
   return path;
 }
 

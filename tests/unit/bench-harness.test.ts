@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
-import { ArgError, DEFAULT_GROUPS, MEASURE_GROUPS, parseArgs } from '../../scripts/bench/args.ts';
-import { median, percentile, runLoad } from '../../scripts/bench/load.ts';
+import { ArgError, DEFAULT_GROUPS, HEAVY_GROUPS, MEASURE_GROUPS, parseArgs, parseRows } from '../../scripts/bench/args.ts';
+import { settingsFor } from '../../scripts/bench/context.ts';
+import { median, openLoop, percentile, runLoad } from '../../scripts/bench/load.ts';
 import { errorRow, formatNotes, formatTable, judge, reportJson, summarize, type Measurement } from '../../scripts/bench/report.ts';
 
 /** The pure parts of `bun run bench` (the bench itself is never part of `bun test`). */
@@ -10,15 +11,39 @@ const base: Measurement = {
 };
 
 describe('bench arguments', () => {
-  test('defaults run every group but pg, full size, no JSON file', () => {
-    expect(parseArgs([])).toEqual({ quick: false, only: [...DEFAULT_GROUPS], out: null, help: false });
-    // The PostgreSQL group starts its own cluster: only when asked for.
-    expect(DEFAULT_GROUPS).not.toContain('pg');
+  test('defaults run every group but the heavy ones, full size, no JSON file', () => {
+    expect(parseArgs([])).toEqual({ quick: false, rows: null, only: [...DEFAULT_GROUPS], out: null, help: false });
+    // PostgreSQL, 100,000-task poller ticks and 1,000 SSE subscribers: only when asked for.
+    expect(HEAVY_GROUPS).toEqual(['poller-scale', 'live', 'pg']);
+    for (const g of HEAVY_GROUPS) expect(DEFAULT_GROUPS).not.toContain(g);
+    expect(DEFAULT_GROUPS).toContain('storage');
     expect(parseArgs(['--only', 'pg,listing']).only).toEqual(['listing', 'pg']);
+    expect(parseArgs(['--only', 'live,poller-scale']).only).toEqual(['poller-scale', 'live']);
+  });
+
+  test('--rows sets the large listing size, in plain digits or with k/M, with --quick too', () => {
+    expect(parseArgs(['--rows', '5000000']).rows).toBe(5_000_000);
+    expect(parseArgs(['--rows=10M']).rows).toBe(10_000_000);
+    expect(parseArgs(['--rows', '250k', '--quick'])).toMatchObject({ rows: 250_000, quick: true });
+    expect(parseRows('5_000_000')).toBe(5_000_000);
+    expect(parseRows('2,500,000')).toBe(2_500_000);
+    expect(parseRows('1.5M')).toBe(1_500_000);
+    expect(settingsFor(false, 5_000_000)).toMatchObject({ large: 5_000_000, small: 10_000, rounds: 3 });
+    expect(settingsFor(true, 5_000_000)).toMatchObject({ large: 5_000_000, small: 10_000, rounds: 2 });
+    expect(settingsFor(false)).toMatchObject({ large: 1_000_000, small: 10_000 });
+    expect(settingsFor(true)).toMatchObject({ large: 100_000, small: 10_000 });
+  });
+
+  test('--rows refuses what is not a whole number of tasks, or too few for the deep pages', () => {
+    expect(() => parseArgs(['--rows', 'lots'])).toThrow('--rows needs a whole number of tasks');
+    expect(() => parseArgs(['--rows', '1.2345k'])).toThrow('--rows needs a whole number of tasks');
+    expect(() => parseArgs(['--rows', '-5'])).toThrow(ArgError);
+    expect(() => parseArgs(['--rows', '10000'])).toThrow('--rows must be at least 50,000');
+    expect(() => parseArgs(['--rows'])).toThrow('--rows needs a value');
   });
 
   test('--quick, --out and --only (a comma list, kept in run order) in both spellings', () => {
-    expect(parseArgs(['--quick', '--only', 'poller,listing', '--out', 'r.json'])).toEqual({ quick: true, only: ['listing', 'poller'], out: 'r.json', help: false });
+    expect(parseArgs(['--quick', '--only', 'poller,listing', '--out', 'r.json'])).toEqual({ quick: true, rows: null, only: ['listing', 'poller'], out: 'r.json', help: false });
     expect(parseArgs(['--only=image', '--out=x.json']).only).toEqual(['image']);
   });
 
@@ -47,6 +72,14 @@ describe('bench verdicts', () => {
     const max = { ...base, unit: 'MB', goal: { kind: 'max', value: 50 } } as const;
     expect(judge({ ...max, product: 49, baseline: 300 }).verdict).toBe('pass');
     expect(judge({ ...max, product: 51, baseline: 1 }).verdict).toBe('FAIL');
+  });
+
+  test('an affine goal allows offset + slope × baseline, and reports the share of that allowance', () => {
+    const affine = { ...base, goal: { kind: 'affine-max', slope: 1.5, offset: 1000 } } as const;
+    expect(judge({ ...affine, product: 2500, baseline: 1000 })).toMatchObject({ score: 1, verdict: 'pass' });
+    expect(judge({ ...affine, product: 2501, baseline: 1000 }).verdict).toBe('FAIL');
+    expect(judge({ ...affine, baseline: null }).verdict).toBe('error');
+    expect(formatTable([judge({ ...affine, product: 1250, baseline: 1000 })])).toContain('| 0.500× of goal | ≤ 1,000 ms + 1.5× |');
   });
 
   test('a missing or zero baseline, or a missing number, is an error, never a pass', () => {
@@ -104,6 +137,29 @@ describe('bench load generator', () => {
     expect(r.errors).toBe(10);
     expect(r.count).toBe(30);
     expect(r.firstError).toBe('HTTP 500');
+  });
+
+  test('open loop: a stalled answer does not hold back later sends, and counts at the cap with status 0', async () => {
+    let calls = 0;
+    const never = Promise.withResolvers<number>();
+    const stop = Promise.withResolvers<void>();
+    const ex = () => {
+      calls++;
+      if (calls === 1) return never.promise;
+      if (calls === 5) stop.resolve();
+      return Promise.resolve(calls % 2 ? 200 : 503);
+    };
+    const out = await openLoop(ex, 1000, stop.promise, 50);
+    // The first send never answers, yet sends 2 to 5 went out: arrivals do not wait for answers.
+    expect(calls).toBe(5);
+    expect(out).toHaveLength(5);
+    expect(out.map((t) => t.status).sort()).toEqual([0, 200, 200, 503, 503]);
+    const stalled = out.find((t) => t.status === 0);
+    expect(stalled?.ms).toBeGreaterThan(0);
+    // An answer arriving after the result was handed back does not change it.
+    never.resolve(200);
+    await Bun.sleep(0);
+    expect(out).toHaveLength(5);
   });
 });
 

@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchContext } from '../context.ts';
+import { cpuTimes } from '../cpu.ts';
+import { pgCpuRows } from './pg-cpu.ts';
 import { bestLatencies, bestRates, getter, poster, runLoad, type Exchange } from '../load.ts';
 import { fmtCount, progress } from '../log.ts';
 import { Database } from 'bun:sqlite';
@@ -102,7 +103,7 @@ function roundRobin(urls: readonly string[], keys: readonly string[]): Exchange 
 }
 
 /** The other users' keys, funded, in the SQLite comparison database too. */
-function fundSqliteKeys(path: string): void {
+export function fundSqliteKeys(path: string): void {
   const db = new Database(path);
   try {
     for (let u = 0; u < OTHER_USERS; u++) {
@@ -112,17 +113,6 @@ function fundSqliteKeys(path: string): void {
     }
   } finally {
     db.close();
-  }
-}
-
-/** Busy and total jiffies of all CPUs so far (Linux /proc/stat), to tell a CPU-bound machine. */
-function cpuTimes(): { busy: number; total: number } {
-  try {
-    const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-    const total = f.reduce((a, b) => a + b, 0);
-    return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
-  } catch {
-    return { busy: Number.NaN, total: Number.NaN };
   }
 }
 
@@ -169,8 +159,9 @@ async function submitRows(ctx: BenchContext): Promise<Measurement[]> {
     }),
     pgRow(ctx, {
       id: 'pg.submit.vs-sqlite', label: `relay submit throughput, 1 PostgreSQL replica, ${users} users (${concurrency} clients)`, product: single1.rate, baseline: sqlite1.rate,
-      unit: 'req/s', baselineLabel: '1 product on SQLite', goal: { kind: 'info' },
+      unit: 'req/s', baselineLabel: '1 product on SQLite', goal: { kind: 'ratio-min', value: 0.6 },
     }),
+    ...(await pgCpuRows(ctx, cluster, { child: one, submit: roundRobin([one.url], SUBMIT_KEYS) }, { child: lite, submit: roundRobin([lite.url], SUBMIT_KEYS) }, users)),
   ];
 }
 

@@ -6,7 +6,7 @@ import { silentLogger } from '../../../src/lib/logger.ts';
 import type { BenchContext } from '../context.ts';
 import { runLoad } from '../load.ts';
 import { fmtCount, progress } from '../log.ts';
-import { spawnSimulator } from '../procs.ts';
+import { spawnSimulator, type Child } from '../procs.ts';
 import type { Measurement } from '../report.ts';
 import { CHANNELS, freshDatabase, HEAVY_USER } from '../seed.ts';
 import { createSqliteStore } from '../../../src/db/sqlite/store.ts';
@@ -20,7 +20,7 @@ import { createSqliteStore } from '../../../src/db/sqlite/store.ts';
 const SECRET = 'sim-secret';
 const BATCH = 100;
 
-async function submitAll(simUrl: string, count: number): Promise<string[]> {
+export async function submitAll(simUrl: string, count: number): Promise<string[]> {
   const ids: string[] = [];
   let n = 0;
   const r = await runLoad(async () => {
@@ -34,6 +34,26 @@ async function submitAll(simUrl: string, count: number): Promise<string[]> {
   }, { concurrency: 16, durationMs: 120_000, maxCount: count });
   if (r.errors || ids.length !== count) throw new Error(`simulator took ${ids.length} of ${count} tasks (${r.firstError ?? ''})`);
   return ids;
+}
+
+/**
+ * What a tick's upstream part costs without the gateway: the same list-by-condition batches,
+ * channels concurrently, each channel's batches in order. Returns ms.
+ */
+export async function directCalls(sims: readonly Child[], idsByChannel: readonly string[][]): Promise<number> {
+  const t0 = performance.now();
+  await Promise.all(sims.map(async (sim, c) => {
+    const ids = idsByChannel[c] ?? [];
+    for (let i = 0; i < ids.length; i += BATCH) {
+      const res = await fetch(`${sim.url}/mj/task/list-by-condition`, {
+        method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', 'mj-api-secret': SECRET },
+        body: JSON.stringify({ ids: ids.slice(i, i + BATCH) }),
+      });
+      const items = (await res.json()) as unknown[];
+      if (!Array.isArray(items) || items.length !== Math.min(BATCH, ids.length - i)) throw new Error(`simulator ${c + 1} answered ${Array.isArray(items) ? items.length : 'no'} items`);
+    }
+  }));
+  return performance.now() - t0;
 }
 
 export async function pollerMeasures(ctx: BenchContext): Promise<Measurement[]> {
@@ -56,21 +76,7 @@ export async function pollerMeasures(ctx: BenchContext): Promise<Measurement[]> 
     // right after a submit the simulator still says SUBMITTED 0%, which a reset to that would match.
     const reset = sqlite.prepare(`UPDATE tasks SET progress = '0%', status = '', start_time = 0, finish_time = 0, image_url = '',
       prompt_en = '', buttons = '', properties = '', fail_reason = '', state = '' WHERE progress <> '0%' OR status <> ''`);
-    const direct = async (): Promise<number> => {
-      const t0 = performance.now();
-      await Promise.all(sims.map(async (sim, c) => {
-        const ids = idsByChannel[c] ?? [];
-        for (let i = 0; i < ids.length; i += BATCH) {
-          const res = await fetch(`${sim.url}/mj/task/list-by-condition`, {
-            method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', 'mj-api-secret': SECRET },
-            body: JSON.stringify({ ids: ids.slice(i, i + BATCH) }),
-          });
-          const items = (await res.json()) as unknown[];
-          if (!Array.isArray(items) || items.length !== Math.min(BATCH, ids.length - i)) throw new Error(`simulator ${c + 1} answered ${Array.isArray(items) ? items.length : 'no'} items`);
-        }
-      }));
-      return performance.now() - t0;
-    };
+    const direct = () => directCalls(sims, idsByChannel);
     const poller = createPoller({
       store: createSqliteStore(db), taskStore: { sync: createSqliteSyncStore(db) }, logger: silentLogger, clock: systemClock, fetch: globalThis.fetch,
       config: { pollIntervalMs: 3_600_000, pollBatchSize: BATCH, taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 },

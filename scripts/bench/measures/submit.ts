@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { BenchContext } from '../context.ts';
 import { bestRates, median, poster, runLoad, sampleLatency, type Exchange } from '../load.ts';
+import { cpuMsOf } from '../cpu.ts';
 import { fmtCount, progress } from '../log.ts';
 import { spawnProduct, spawnRaw, spawnSimulator, type Child } from '../procs.ts';
 import type { Measurement } from '../report.ts';
@@ -14,13 +15,15 @@ import { copyDatabase, freshDatabase, HEAVY_API_KEY, ROOT_TOKEN } from '../seed.
 
 const SECRET = 'sim-secret';
 
-interface SubmitRig {
+export interface SubmitRig {
   sim: Child;
   product: Child;
+  /** The product's database file. */
+  productDb: string;
   raw: Child;
 }
 
-function rig(ctx: BenchContext): Promise<SubmitRig> {
+export function submitRig(ctx: BenchContext): Promise<SubmitRig> {
   return ctx.once('submit', async () => {
     progress('submit: starting simulator, product and raw relay');
     const sim = ctx.own(await spawnSimulator('sim-submit', SECRET));
@@ -29,7 +32,7 @@ function rig(ctx: BenchContext): Promise<SubmitRig> {
     const rawDb = copyDatabase(base, join(ctx.runDir, 'submit-raw.db'));
     const product = ctx.own(await spawnProduct({ name: 'product-submit', databasePath: productDb, rootToken: ROOT_TOKEN, imageCacheDir: join(ctx.runDir, 'images-submit'), extraEnv: ctx.backend.productEnv(productDb) }));
     const raw = ctx.own(await spawnRaw('raw-relay', 'raw-relay.ts', [rawDb]));
-    return { sim, product, raw };
+    return { sim, product, productDb, raw };
   });
 }
 
@@ -42,24 +45,37 @@ function submitTo(url: string, headers: Record<string, string> = KEY_HEADERS): E
 }
 
 export async function submitMeasures(ctx: BenchContext): Promise<Measurement[]> {
-  const { product, raw } = await rig(ctx);
+  const { product, raw } = await submitRig(ctx);
   progress(`submit throughput, ${ctx.settings.concurrency} clients`);
   const names = ['product', 'raw relay'];
   const exchanges = [submitTo(product.url), submitTo(raw.url)];
   const { concurrency, loadMs, rounds } = ctx.settings;
   for (const ex of exchanges) await runLoad(ex, { concurrency, durationMs: 300, maxCount: 5_000 });
+  // The product's CPU over its own rounds (it idles while the raw relay's run), per accepted submit.
+  const cpu = { product: 0, raw: 0 };
+  const accepted = { product: 0, raw: 0 };
+  let mark = { product: cpuMsOf(product.pid), raw: cpuMsOf(raw.pid) };
   const [p, r] = await bestRates(exchanges, rounds, { concurrency, durationMs: loadMs, maxCount: 100_000 }, (i, res) => {
+    const side = i === 0 ? 'product' : 'raw';
+    const now = { product: cpuMsOf(product.pid), raw: cpuMsOf(raw.pid) };
+    cpu[side] += now[side] - mark[side];
+    accepted[side] += res.count;
+    mark = now;
     progress(`  ${names[i]}: ${fmtCount(res.count)} submits in ${(res.elapsedMs / 1000).toFixed(1)} s → ${fmtCount(Math.round(res.rate))}/s`);
   });
   if (!p || !r) throw new Error('missing load result');
   return [ctx.measurement({
     id: 'submit.throughput', label: `relay submit throughput (${ctx.settings.concurrency} clients)`, product: p.rate, baseline: r.rate,
     unit: 'req/s', baselineLabel: 'raw Bun + bun:sqlite relay', goal: { kind: 'ratio-min', value: 0.5 },
+  }), ctx.measurement({
+    id: 'submit.cpu', label: 'gateway CPU per accepted submit (SQLite, /proc)', product: cpu.product / accepted.product, baseline: cpu.raw / accepted.raw,
+    unit: 'ms', baselineLabel: 'raw Bun + bun:sqlite relay', goal: { kind: 'info' },
+    note: `${fmtCount(accepted.product)} submits over ${rounds} rounds of ${concurrency} clients; CPU of the product process alone (user + system)`,
   })];
 }
 
 export async function relayLatencyMeasures(ctx: BenchContext): Promise<Measurement[]> {
-  const { sim, product } = await rig(ctx);
+  const { sim, product } = await submitRig(ctx);
   const n = ctx.settings.relayCount;
   progress(`relay submit latency, ${fmtCount(n)} sequential submits each way`);
   const viaGateway = submitTo(product.url);
