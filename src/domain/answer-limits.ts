@@ -19,10 +19,11 @@ export interface AnswerLimits {
   /** Open live streams (mj.onTaskUpdate) per user. */
   subscriptionsPerUser: number;
   /**
-   * Answer bytes one user may draw per second, averaged (one second's worth may come at once).
+   * Answer bytes one user may draw per second, averaged, after a burst of `answerBurstBytes`.
    * Every answer is serialised on the main thread, so this bounds the share of it one user takes.
    */
   answerBytesPerSecond: number;
+  answerBurstBytes: number;
 }
 
 export const ANSWER_BYTES = 8 * 1024 * 1024;
@@ -43,7 +44,8 @@ function serverLimits(server: object): ServerLimits {
   let s = perServer.get(server);
   if (!s) {
     const limits: AnswerLimits = {
-      answerBytes: ANSWER_BYTES, listingsPerUser: 4, listingWaitMs: 5_000, subscriptionsPerUser: 8, answerBytesPerSecond: ANSWER_BYTES,
+      answerBytes: ANSWER_BYTES, listingsPerUser: 4, listingWaitMs: 5_000, subscriptionsPerUser: 8,
+      answerBytesPerSecond: 2 * 1024 * 1024, answerBurstBytes: ANSWER_BYTES,
     };
     s = { limits, listings: new UserSemaphore(limits), rate: new UserByteRate(limits), subscriptions: new Map() };
     perServer.set(server, s);
@@ -284,15 +286,16 @@ export async function withListingPlace<T>(server: object, userId: number, work: 
 /**
  * Answer bytes per user as a debt repaid at `answerBytesPerSecond` (SPEC §10: one user cannot
  * slow the others). The 4 places bound what one user has in flight, not how often: a user who
- * asks for 8 MiB answers back to back would keep the main thread serialising for them. A user
- * whose debt is past one second's worth waits until it is back (up to `listingWaitMs`, else 429);
- * a dashboard's pages (kilobytes) never notice. An entry lives only while its debt does.
+ * asks for 8 MiB answers back to back would keep the main thread serialising for them (tens of
+ * milliseconds each, which every other request then waits out). A user whose debt is past the
+ * burst waits until it is back (up to `listingWaitMs`, else 429); a dashboard's pages
+ * (kilobytes) never notice. An entry lives only while its debt does.
  */
 export class UserByteRate {
   private readonly debts = new Map<number, { bytes: number; at: number }>();
 
   constructor(
-    private readonly limits: Pick<AnswerLimits, 'answerBytesPerSecond' | 'listingWaitMs'>,
+    private readonly limits: Pick<AnswerLimits, 'answerBytesPerSecond' | 'answerBurstBytes' | 'listingWaitMs'>,
     private readonly now: () => number = () => performance.now(),
   ) {}
 
@@ -318,9 +321,9 @@ export class UserByteRate {
     if (this.debts.size > 10_000) for (const id of [...this.debts.keys()]) this.debt(id);
   }
 
-  /** Resolves once the user's debt is within one second's worth; throws RATE_LIMITED if that is further off than the wait. */
+  /** Resolves once the user's debt is within the burst; throws RATE_LIMITED if that is further off than the wait. */
   async ready(userId: number): Promise<void> {
-    const over = this.debt(userId) - this.limits.answerBytesPerSecond;
+    const over = this.debt(userId) - this.limits.answerBurstBytes;
     if (over <= 0) return;
     const waitMs = Math.ceil((over / this.limits.answerBytesPerSecond) * 1000);
     if (waitMs > this.limits.listingWaitMs) throw new AppError('RATE_LIMITED', TOO_MANY_REQUESTS, TOO_MANY_REQUESTS);

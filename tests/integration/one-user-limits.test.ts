@@ -36,12 +36,18 @@ beforeAll(async () => {
   })();
   c.prepare(`INSERT INTO tasks (user_id, mj_id, action, prompt, submit_time, status, progress) VALUES (?, 'small', 'IMAGINE', 'a cat', ?, 'SUCCESS', '100%')`)
     .run(other.id, Date.now());
+  limitsOf(srv.deps.taskStore).answerBytesPerSecond = UNMETERED;
 });
+
+/** The other cases ask for many large answers in a row: the per-second rate is tested on its own. */
+const UNMETERED = Number.MAX_SAFE_INTEGER;
 
 afterEach(() => {
   const limits = limitsOf(srv.deps.taskStore);
   limits.answerBytes = ANSWER_BYTES;
   limits.listingWaitMs = 5_000;
+  limits.answerBytesPerSecond = UNMETERED;
+  limits.answerBurstBytes = ANSWER_BYTES;
 });
 
 afterAll(async () => {
@@ -138,5 +144,25 @@ describe('at most 4 listings of one user in flight', () => {
       for (const release of held) release();
     }
     expect(semaphore.size).toBe(0);
+  }, 30_000);
+});
+
+describe('answer bytes per user per second', () => {
+  test('back-to-back large answers: past the burst the next is 429 (its wait would pass 5 s); another user is served', async () => {
+    const limits = limitsOf(srv.deps.taskStore);
+    limits.answerBurstBytes = 1024 * 1024;
+    limits.answerBytesPerSecond = 100_000;
+    const page = (u: TestUser) => fetch(`${srv.url}/api/mj/self?page_size=40`, { headers: u.headers });
+    // ~1.9 MiB: within the in-flight limit and the 8 MiB answer, past a 1 MiB burst at once.
+    const first = await page(heavy);
+    expect(first.status).toBe(200);
+    const second = await page(heavy);
+    expect(second.status).toBe(429);
+    expect(((await second.json()) as { message: string }).message).toBe('too_many_requests');
+    expect((await page(other)).status).toBe(200);
+    const relay = await fetch(`${srv.url}/mj/task/list-by-condition`, {
+      method: 'POST', headers: { ...heavyKey, 'content-type': 'application/json' }, body: JSON.stringify({ ids: ['big-1'] }),
+    });
+    expect(relay.status).toBe(429);
   }, 30_000);
 });

@@ -4,13 +4,13 @@ import { UserByteRate } from '../../src/domain/answer-limits.ts';
 
 /**
  * SPEC §10, one user cannot slow the others: the bytes of answers one user draws are a debt repaid
- * at answerBytesPerSecond, so back-to-back 8 MiB answers cannot keep the main thread serialising
+ * at answerBytesPerSecond past a burst, so back-to-back 8 MiB answers cannot keep the main thread serialising
  * for one user. A dashboard's small pages never wait.
  */
 const MiB = 1024 * 1024;
 
-function rateAt(clock: { t: number }, perSecond = 8 * MiB, waitMs = 5_000) {
-  return new UserByteRate({ answerBytesPerSecond: perSecond, listingWaitMs: waitMs }, () => clock.t);
+function rateAt(clock: { t: number }, perSecond = 8 * MiB, waitMs = 5_000, burst = perSecond) {
+  return new UserByteRate({ answerBytesPerSecond: perSecond, answerBurstBytes: burst, listingWaitMs: waitMs }, () => clock.t);
 }
 
 describe('answer bytes per user per second', () => {
@@ -23,7 +23,7 @@ describe('answer bytes per user per second', () => {
     }
     expect(rate.debt(1)).toBe(5_000_000);
     rate.charge(1, 8 * MiB);
-    // 8 MiB + 5 MB owed: past one second's worth by 5 MB; another user is not affected.
+    // 8 MiB + 5 MB owed: past the burst by 5 MB; another user is not affected.
     expect(rate.debt(1) - 8 * MiB).toBe(5_000_000);
     await rate.ready(2);
     clock.t += 500;
@@ -35,11 +35,11 @@ describe('answer bytes per user per second', () => {
 
   test('a user whose debt is within the wait waits for it; one past the wait gets 429 at once', async () => {
     const clock = { t: performance.now() };
-    const rate = new UserByteRate({ answerBytesPerSecond: 1_000_000, listingWaitMs: 5_000 });
+    const rate = new UserByteRate({ answerBytesPerSecond: 1_000_000, answerBurstBytes: 1_000_000, listingWaitMs: 5_000 });
     rate.charge(7, 1_050_000);
     const t0 = performance.now();
     await rate.ready(7);
-    // Waited for the 50,000 bytes past one second's worth: 50 ms at 1 MB/s.
+    // Waited for the 50,000 bytes past the burst: 50 ms at 1 MB/s.
     expect(performance.now() - t0).toBeGreaterThanOrEqual(45);
     const far = rateAt(clock, 1_000_000, 5_000);
     far.charge(7, 7_000_000);
