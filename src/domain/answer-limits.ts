@@ -321,13 +321,17 @@ export class UserByteRate {
     if (this.debts.size > 10_000) for (const id of [...this.debts.keys()]) this.debt(id);
   }
 
-  /** Resolves once the user's debt is within the burst; throws RATE_LIMITED if that is further off than the wait. */
+  /**
+   * Resolves once the user's debt is within the burst. One that is further off than the wait
+   * still waits it out before its 429 (as a request waiting for a listing place does): refusing at
+   * once would let the user loop on cheap refusals, which cost the main thread as much.
+   */
   async ready(userId: number): Promise<void> {
     const over = this.debt(userId) - this.limits.answerBurstBytes;
     if (over <= 0) return;
-    const waitMs = Math.ceil((over / this.limits.answerBytesPerSecond) * 1000);
-    if (waitMs > this.limits.listingWaitMs) throw new AppError('RATE_LIMITED', TOO_MANY_REQUESTS, TOO_MANY_REQUESTS);
-    await new Promise((resolve) => setTimeout(resolve, waitMs));
+    const needMs = Math.ceil((over / this.limits.answerBytesPerSecond) * 1000);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(needMs, this.limits.listingWaitMs)));
+    if (needMs > this.limits.listingWaitMs) throw new AppError('RATE_LIMITED', TOO_MANY_REQUESTS, TOO_MANY_REQUESTS);
   }
 
   /** Users with a debt (for tests). */

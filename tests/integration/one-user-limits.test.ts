@@ -148,10 +148,11 @@ describe('at most 4 listings of one user in flight', () => {
 });
 
 describe('answer bytes per user per second', () => {
-  test('back-to-back large answers: past the burst the next is 429 (its wait would pass 5 s); another user is served', async () => {
+  test('back-to-back large answers: past the burst the next waits out the wait, then is 429; another user is served', async () => {
     const limits = limitsOf(srv.deps.taskStore);
     limits.answerBurstBytes = 1024 * 1024;
     limits.answerBytesPerSecond = 100_000;
+    limits.listingWaitMs = 200;
     const page = (u: TestUser) => fetch(`${srv.url}/api/mj/self?page_size=40`, { headers: u.headers });
     // ~1.9 MiB: within the in-flight limit and the 8 MiB answer, past a 1 MiB burst at once.
     const first = await page(heavy);

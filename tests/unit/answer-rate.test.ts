@@ -33,7 +33,7 @@ describe('answer bytes per user per second', () => {
     expect(rate.size).toBe(0);
   });
 
-  test('a user whose debt is within the wait waits for it; one past the wait gets 429 at once', async () => {
+  test('a user whose debt is within the wait waits for it; one past the wait waits it out, then gets 429', async () => {
     const clock = { t: performance.now() };
     const rate = new UserByteRate({ answerBytesPerSecond: 1_000_000, answerBurstBytes: 1_000_000, listingWaitMs: 5_000 });
     rate.charge(7, 1_050_000);
@@ -41,9 +41,11 @@ describe('answer bytes per user per second', () => {
     await rate.ready(7);
     // Waited for the 50,000 bytes past the burst: 50 ms at 1 MB/s.
     expect(performance.now() - t0).toBeGreaterThanOrEqual(45);
-    const far = rateAt(clock, 1_000_000, 5_000);
+    const far = rateAt(clock, 1_000_000, 60);
     far.charge(7, 7_000_000);
+    const t1 = performance.now();
     const refused = await far.ready(7).then(() => null, (e: unknown) => e);
+    expect(performance.now() - t1).toBeGreaterThanOrEqual(55);
     expect(refused).toBeInstanceOf(AppError);
     expect((refused as AppError).kind).toBe('RATE_LIMITED');
     expect((refused as AppError).message).toBe('too_many_requests');
