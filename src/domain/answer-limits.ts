@@ -71,9 +71,18 @@ export class AnswerBudget {
     this.left = limit;
   }
 
-  /** Bytes taken so far. */
-  get used(): number {
-    return this.limit - this.left;
+  /**
+   * Bytes asked of this budget so far, refused asks included: what the answer cost or would have
+   * cost. A user's rate is charged this, so refusals are not a free way to keep the server busy.
+   */
+  asked = 0;
+
+  /** Throws TOO_LARGE, counting the ask, when `bytes` more could not fit; takes nothing. */
+  check(bytes: number): void {
+    if (this.exceeded || bytes > this.left) {
+      this.asked += bytes;
+      this.take(bytes);
+    }
   }
 
   private queue: Promise<unknown> = Promise.resolve();
@@ -93,6 +102,7 @@ export class AnswerBudget {
 
   /** Takes `bytes` or throws TOO_LARGE (413); once refused, every later take is refused too. */
   take(bytes: number): void {
+    this.asked += bytes;
     if (!this.exceeded && bytes <= this.left) {
       this.left -= bytes;
       return;
@@ -263,14 +273,14 @@ export function listingSemaphoreOf(server: object): UserSemaphore {
 }
 
 /**
- * Runs `work` holding one of the user's listing places, once the user's answer bytes of the last
- * second allow it; what `budget` took meanwhile is charged to the user's rate.
+ * Runs `work` holding one of the user's listing places, once the user's answer rate allows it;
+ * what `budget` was asked meanwhile (refusals included) is charged to that rate.
  */
 export async function withListingPlace<T>(server: object, userId: number, work: () => Promise<T>, budget?: AnswerBudget): Promise<T> {
   const s = serverLimits(server);
   await s.rate.ready(userId);
   const release = await s.listings.acquire(userId);
-  const before = budget?.used ?? 0;
+  const before = budget?.asked ?? 0;
   try {
     // A place handed on runs in the releaser's microtask chain: without a turn of the event loop
     // here, one user's queued listings (a batch of 16, many batches) would run back to back and
@@ -279,7 +289,7 @@ export async function withListingPlace<T>(server: object, userId: number, work: 
     return await work();
   } finally {
     release();
-    if (budget) s.rate.charge(userId, budget.used - before);
+    if (budget) s.rate.charge(userId, budget.asked - before);
   }
 }
 
@@ -338,6 +348,11 @@ export class UserByteRate {
   get size(): number {
     return this.debts.size;
   }
+}
+
+/** Charges `bytes` of answer to the user's rate (a replay refused as too long, say). */
+export function chargeAnswer(server: object, userId: number, bytes: number): void {
+  serverLimits(server).rate.charge(userId, bytes);
 }
 
 /**

@@ -166,4 +166,23 @@ describe('answer bytes per user per second', () => {
     });
     expect(relay.status).toBe(429);
   }, 30_000);
+
+  test('a refusal is charged what it asked: a 413 is no free way to keep the server busy', async () => {
+    const limits = limitsOf(srv.deps.taskStore);
+    limits.answerBytesPerSecond = 100_000;
+    limits.listingWaitMs = 200;
+    const refuser = createTestUser(srv.db);
+    const key = createTestApiKey(srv.db, refuser.id).headers;
+    srv.db.$client.prepare(`UPDATE tasks SET user_id = ? WHERE mj_id IN (${mjIds.slice(0, 190).map(() => '?').join(',')})`).run(refuser.id, ...mjIds.slice(0, 190));
+    try {
+      const ask = (ids: string[]) => fetch(`${srv.url}/mj/task/list-by-condition`, {
+        method: 'POST', headers: { ...key, 'content-type': 'application/json' }, body: JSON.stringify({ ids }),
+      });
+      expect((await ask(mjIds.slice(0, 190))).status).toBe(413);
+      // Nothing was sent, but ~9 MiB was asked: far past the burst, so the next waits, then 429.
+      expect((await ask(mjIds.slice(0, 1))).status).toBe(429);
+    } finally {
+      srv.db.$client.prepare('UPDATE tasks SET user_id = ? WHERE user_id = ?').run(heavy.id, refuser.id);
+    }
+  }, 30_000);
 });

@@ -127,7 +127,7 @@ export async function listRelayTasks(env: RelayEnv, userId: number, body: unknow
   const budget = new AnswerBudget(limit);
   return withListingPlace(env.taskStore, userId, async () => {
     // The whole answer's least size from the stored lengths first: one that cannot fit reads no row.
-    if (env.taskStore.tasks.ownByMjIdsSize) new AnswerBudget(limit).take(await env.taskStore.tasks.ownByMjIdsSize(userId, ids, LISTING_ITEM_BUDGET_BYTES));
+    if (env.taskStore.tasks.ownByMjIdsSize) budget.check(await env.taskStore.tasks.ownByMjIdsSize(userId, ids, LISTING_ITEM_BUDGET_BYTES));
     const policy = linkPolicy(env);
     const now = env.clock.now();
     const views: Array<{ id: number; view: RelayTaskView }> = [];

@@ -2,7 +2,7 @@ import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
 import { z } from 'zod';
 import { AUTH_MESSAGES } from '../../auth/management.ts';
 import { ROLE, type TaskRow } from '../../db/schema/index.ts';
-import { jsonSize, limitsOf, openSubscription, rowsBytesAtLeast, withListingPlace } from '../../domain/answer-limits.ts';
+import { chargeAnswer, jsonSize, limitsOf, openSubscription, rowsBytesAtLeast, withListingPlace } from '../../domain/answer-limits.ts';
 import { LISTING_ITEM_BUDGET_BYTES } from '../../domain/bounds.ts';
 import type { AppError } from '../../domain/errors.ts';
 import { typedAdminTaskItem, typedTaskItem } from '../../domain/tasks.ts';
@@ -64,7 +64,12 @@ async function* stream(
       guard: (work) => withListingPlace(ctx.deps.taskStore, user.id, work), measure: (row) => jsonSize(itemOf(row)),
     });
     for await (const event of feed) {
-      if (event.reload) yield tracked<LiveItem | LiveReload>(event.eventId, { reload: true });
+      if (event.reload) {
+        // Refused for its size (or its 1,000 changes): charged as a full answer, so reconnecting
+        // again and again is no free way to keep the server reading.
+        chargeAnswer(ctx.deps.taskStore, user.id, limits.answerBytes);
+        yield tracked<LiveItem | LiveReload>(event.eventId, { reload: true });
+      }
       else yield tracked<LiveItem | LiveReload>(event.eventId, itemOf(event.row));
     }
     const err = revoked as AppError | null;
