@@ -77,6 +77,15 @@ export class AnswerBudget {
    */
   asked = 0;
 
+  /** The item lists of the parts built so far (see take). */
+  private readonly built: unknown[][] = [];
+
+  /** `items`, to be emptied should the answer be lost later. */
+  keep<T>(items: T[]): T[] {
+    if (!this.exceeded) this.built.push(items);
+    return items;
+  }
+
   /** Throws TOO_LARGE, counting the ask, when `bytes` more could not fit; takes nothing. */
   check(bytes: number): void {
     if (this.exceeded || bytes > this.left) {
@@ -94,11 +103,18 @@ export class AnswerBudget {
   inTurn<T>(work: () => Promise<T>): Promise<T> {
     const run = this.queue.then(() => {
       this.take(0);
+      // A part refused for the user's rate refuses the rest at once: each would wait out its own
+      // 5 s, one after another, past the connection's idle timeout.
+      if (this.rateRefusal) throw this.rateRefusal;
       return work();
     });
-    this.queue = run.catch(() => {});
+    this.queue = run.catch((err: unknown) => {
+      if (err instanceof AppError && err.kind === 'RATE_LIMITED') this.rateRefusal = err;
+    });
     return run;
   }
+
+  private rateRefusal: AppError | null = null;
 
   /** Takes `bytes` or throws TOO_LARGE (413); once refused, every later take is refused too. */
   take(bytes: number): void {
@@ -107,7 +123,13 @@ export class AnswerBudget {
       this.left -= bytes;
       return;
     }
-    this.exceeded = true;
+    if (!this.exceeded) {
+      this.exceeded = true;
+      // The parts already built are answered by nothing (a lost batch is one 413): emptied now,
+      // tRPC does not serialise megabytes that are thrown away after.
+      for (const items of this.built) items.length = 0;
+      this.built.length = 0;
+    }
     throw new AppError('TOO_LARGE', TOO_LARGE_MESSAGE, 'payload_too_large');
   }
 
@@ -174,7 +196,7 @@ const ITEMS_PER_TURN = 25;
  */
 export async function buildWithin<T>(budget: AnswerBudget, rows: readonly TaskRow[], toItem: (row: TaskRow) => T): Promise<T[]> {
   budget.take(rowsBytesAtLeast(rows));
-  const items: T[] = [];
+  const items: T[] = budget.keep([]);
   for (let i = 0; i < rows.length; i += ITEMS_PER_TURN) {
     if (i > 0) await ownTurn();
     const slice = rows.slice(i, i + ITEMS_PER_TURN);

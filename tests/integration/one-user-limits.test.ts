@@ -185,4 +185,20 @@ describe('answer bytes per user per second', () => {
       srv.db.$client.prepare('UPDATE tasks SET user_id = ? WHERE user_id = ?').run(heavy.id, refuser.id);
     }
   }, 30_000);
+
+  test('a batch whose first listing is refused for the rate refuses the rest at once (not 16 waits in a row)', async () => {
+    const limits = limitsOf(srv.deps.taskStore);
+    limits.answerBytesPerSecond = 1;
+    limits.answerBurstBytes = 1;
+    limits.listingWaitMs = 1_500;
+    const u = createTestUser(srv.db);
+    srv.db.$client.prepare(`INSERT INTO tasks (user_id, mj_id, action, prompt, submit_time, status, progress) VALUES (?, 'r-1', 'IMAGINE', 'a cat', ?, 'SUCCESS', '100%')`).run(u.id, Date.now());
+    expect((await fetch(`${srv.url}/api/mj/self`, { headers: u.headers })).status).toBe(200);
+    // In debt now; 16 waits of 1.5 s in a row would pass this test's 10 s deadline.
+    const res = await fetch(batchUrl(16, { page_size: 1 }), { headers: u.headers });
+    expect(res.status).toBe(429);
+    const body = (await res.json()) as TrpcError[];
+    expect(body).toHaveLength(16);
+    expect(new Set(body.map((e) => e.error.data.code))).toEqual(new Set(['TOO_MANY_REQUESTS']));
+  }, 10_000);
 });

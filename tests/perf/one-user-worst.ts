@@ -167,7 +167,7 @@ const until = performance.now() + SECONDS * 1000;
 const statuses: Record<string, number> = {};
 const count = (k: string) => (statuses[k] = (statuses[k] ?? 0) + 1);
 const loop = async (work: () => Promise<void>) => {
-  while (performance.now() < until) await work().catch(() => count('client error'));
+  while (performance.now() < until) await work().catch((e: unknown) => count(`client error: ${e instanceof Error ? e.message.slice(0, 80) : String(e)}`));
 };
 const rssBefore = Number(/VmRSS:\s+(\d+)/.exec(await Bun.file(`/proc/${proc.pid}/status`).text())?.[1] ?? 0);
 let rssMax = rssBefore;
