@@ -99,7 +99,7 @@ describe('tokens are read from headers only', () => {
 });
 
 describe('at most 8 open streams per user', () => {
-  test('the 9th is refused with 429 TOO_MANY_REQUESTS before it listens; closing one frees a place', async () => {
+  test('the 9th is refused with HTTP 429 TOO_MANY_REQUESTS before it listens; closing one frees a place', async () => {
     const u = createTestUser(srv.db);
     const open = [];
     for (let i = 0; i < 8; i++) {
@@ -109,7 +109,9 @@ describe('at most 8 open streams per user', () => {
     }
     await waitFor(() => openSubscriptionsOf(srv.deps.taskStore, u.id) === 8, '8 streams open');
     const ninth = await rawSse(u.headers);
-    const err = await sseError(ninth.res);
+    // An HTTP 429 (not a 200 stream carrying the error), in tRPC's error shape.
+    expect(ninth.res.status).toBe(429);
+    const err = ((await ninth.res.json()) as { error: { message: string; data: unknown } }).error;
     expect(err.data).toMatchObject({ code: 'TOO_MANY_REQUESTS', httpStatus: 429 });
     expect(err.message).toBe('too_many_requests');
     expect(openSubscriptionsOf(srv.deps.taskStore, u.id)).toBe(8);
