@@ -4,6 +4,7 @@ import { createApp } from '../../src/app.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { createTestApiKey } from '../helpers/factories.ts';
 import { ROOT_HEADERS, startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
+import { chunked } from '../helpers/bodies.ts';
 
 /**
  * SPEC §10 over real sockets: bodies past 10 MiB with or without Content-Length, malformed
@@ -29,19 +30,6 @@ afterAll(() => srv.stop());
 
 const errorLines = () => logLines.filter((l) => JSON.parse(l).level === 'error');
 
-/** A body of `total` bytes as a stream: fetch sends it chunked, without Content-Length. */
-function chunked(total: number): ReadableStream<Uint8Array> {
-  const chunk = new Uint8Array(256 * 1024).fill(0x61);
-  let sent = 0;
-  return new ReadableStream({
-    pull(c) {
-      if (sent >= total) return c.close();
-      const n = Math.min(chunk.length, total - sent);
-      c.enqueue(chunk.subarray(0, n));
-      sent += n;
-    },
-  });
-}
 
 /** Send raw bytes, then read until the server closes (or `idleMs` after the last byte). */
 function rawExchange(head: string, bodyBytes = 0): Promise<string> {

@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
 import { createTestApiKey, createTestChannel, createTestUser, insertTask } from '../helpers/factories.ts';
 import { ROOT_HEADERS, startTestServer, type TestServer } from '../helpers/server.ts';
+import { chunked } from '../helpers/bodies.ts';
 
 /**
  * SPEC §10: "Every JSON answer carries `X-Content-Type-Options: nosniff`" (issue 14, point 10).
@@ -44,19 +45,6 @@ afterAll(async () => {
 
 const json = { 'content-type': 'application/json' } as const;
 
-/** A body of `total` bytes as a stream: fetch sends it chunked, without Content-Length. */
-function chunked(total: number): ReadableStream<Uint8Array> {
-  const chunk = new Uint8Array(256 * 1024).fill(0x61);
-  let sent = 0;
-  return new ReadableStream({
-    pull(c) {
-      if (sent >= total) return c.close();
-      const n = Math.min(chunk.length, total - sent);
-      c.enqueue(chunk.subarray(0, n));
-      sent += n;
-    },
-  });
-}
 
 /** The head of the answer to raw request bytes (requests fetch will not send: no Host, a huge declared length). */
 function rawHead(head: string): Promise<{ status: number; headers: Record<string, string> }> {

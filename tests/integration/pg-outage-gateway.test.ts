@@ -3,6 +3,7 @@ import postgres from 'postgres';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
 import { startPrivateCluster, type PrivateCluster } from '../helpers/pg-cluster.ts';
 import { waitFor } from '../helpers/server.ts';
+import { answer } from '../helpers/bodies.ts';
 
 /**
  * A gateway process on PostgreSQL while the server goes away and comes back (SPEC §13): every
@@ -34,10 +35,6 @@ function imagine(prompt: string, signal?: AbortSignal): Promise<Response> {
 /** SPEC §13: an answer within 5 s, never a hang (the request is aborted at the bound, failing the test). */
 const BOUND = () => AbortSignal.timeout(5000);
 
-async function answer(res: Promise<Response>): Promise<{ status: number; body: unknown }> {
-  const r = await res;
-  return { status: r.status, body: await r.json().catch(() => null) };
-}
 
 beforeAll(async () => {
   cluster = startPrivateCluster();

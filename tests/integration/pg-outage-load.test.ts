@@ -4,6 +4,7 @@ import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
 import { startPrivateCluster, type PrivateCluster } from '../helpers/pg-cluster.ts';
 import { createLoadUser, imagine, LOAD_ROOT, spawnReplica, startLoad, trpcCall, UNBALANCED_USERS_SQL, type LoadUser, type Replica } from '../helpers/replica-load.ts';
 import { waitFor } from '../helpers/server.ts';
+import { answer } from '../helpers/bodies.ts';
 
 /**
  * Three gateway replicas on one PostgreSQL cluster that crashes (`pg_ctl stop -m immediate`) while
@@ -25,10 +26,6 @@ let replicas: Replica[] = [];
 let user: LoadUser;
 let storedImageId: string;
 
-async function answer(res: Promise<Response>): Promise<{ status: number; body: unknown }> {
-  const r = await res;
-  return { status: r.status, body: await r.json().catch(() => null) };
-}
 
 beforeAll(async () => {
   cluster = startPrivateCluster();
