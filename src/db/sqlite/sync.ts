@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
 import type { DbLike } from '../types.ts';
-import { tasks, type TaskRow } from '../schema/index.ts';
+import { tasks } from '../schema/index.ts';
 import { failAndRefund, type FailurePatch } from './money.ts';
 import { enqueueTaskChange, type PayloadOf } from './outbox.ts';
 
@@ -41,17 +41,59 @@ export interface SyncOpResult {
   refused?: string;
 }
 
-/**
- * Every unfinished task, by channel then id. The condition is written exactly as the partial
- * index `tasks_unfinished_idx` is declared, so SQLite reads the index instead of the table's
- * finished millions.
- */
-export function unfinishedTasksQuery(db: DB) {
-  return db.select().from(tasks).where(sql`progress <> '100%'`).orderBy(tasks.channelId, tasks.id);
+/** The columns of an unfinished task the poller reads: what it compares, ends and refunds. */
+export interface PollRow {
+  id: number;
+  userId: number;
+  channelId: number;
+  action: string;
+  mjId: string;
+  submitTime: number;
+  updatedTime: number;
+  quota: number;
+  progress: string;
+  status: string;
+  promptEn: string;
+  state: string;
+  startTime: number;
+  finishTime: number;
+  imageUrl: string;
+  videoUrl: string;
+  videoUrls: string;
+  failReason: string;
+  buttons: string;
+  properties: string;
 }
 
-export function selectUnfinishedTasks(db: DB): TaskRow[] {
-  return unfinishedTasksQuery(db).all();
+/**
+ * The conditions are written exactly as the partial index `tasks_unfinished_idx` (channel_id, id)
+ * is declared, so both reads walk that index and never the table's finished millions: the
+ * channels step from one channel id to the next (one index search per channel, not a scan), a
+ * page is one index range.
+ */
+export const UNFINISHED_CHANNELS_SQL = `WITH RECURSIVE ch(id) AS (
+    SELECT (SELECT channel_id FROM tasks WHERE progress <> '100%' ORDER BY channel_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT channel_id FROM tasks WHERE progress <> '100%' AND channel_id > ch.id ORDER BY channel_id LIMIT 1)
+    FROM ch WHERE ch.id IS NOT NULL
+  ) SELECT id FROM ch WHERE id IS NOT NULL`;
+
+export const UNFINISHED_PAGE_SQL = `SELECT id, user_id AS userId, channel_id AS channelId, action, mj_id AS mjId,
+    submit_time AS submitTime, updated_time AS updatedTime, quota, progress, status, prompt_en AS promptEn, state,
+    start_time AS startTime, finish_time AS finishTime, image_url AS imageUrl, video_url AS videoUrl,
+    video_urls AS videoUrls, fail_reason AS failReason, buttons, properties
+  FROM tasks WHERE progress <> '100%' AND channel_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3`;
+
+function unfinishedReads(db: DB) {
+  const c = db.$client;
+  const channels = c.prepare<{ id: number }, []>(UNFINISHED_CHANNELS_SQL);
+  const page = c.prepare<PollRow, [number, number, number]>(UNFINISHED_PAGE_SQL);
+  return {
+    /** The channel ids that have unfinished tasks, ascending (deleted channels too). */
+    channels: (): number[] => channels.all().map((r) => r.id),
+    /** One channel's unfinished tasks with an id above `afterId`, by id, at most `limit`. */
+    page: (channelId: number, afterId: number, limit: number): PollRow[] => page.all(channelId, afterId, limit),
+  };
 }
 
 type UpdateStatement = ReturnType<typeof buildUpdate>;
@@ -136,8 +178,10 @@ function runBatch(db: DB, ops: readonly SyncOp[], now: number, hook: PayloadOf, 
 
 /** The task store's `sync` member on SQLite (also what a poller test passes on its own handle). */
 export function createSqliteSyncStore(db: DB) {
+  const reads = unfinishedReads(db);
   return {
-    unfinished: async () => selectUnfinishedTasks(db),
+    unfinishedChannels: async () => reads.channels(),
+    unfinishedPage: async (channelId: number, afterId: number, limit: number) => reads.page(channelId, afterId, limit),
     apply: async (ops: readonly SyncOp[], now: number, hook: PayloadOf) => applySyncOps(db, ops, now, hook),
   };
 }
