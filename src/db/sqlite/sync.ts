@@ -1,7 +1,6 @@
-import { and, eq, sql } from 'drizzle-orm';
+import type { SQLQueryBindings, Statement } from 'bun:sqlite';
 import type { DB } from '../client.ts';
 import type { DbLike } from '../types.ts';
-import { tasks } from '../schema/index.ts';
 import { failAndRefund, type FailurePatch } from './money.ts';
 import { enqueueTaskChange, type PayloadOf } from './outbox.ts';
 
@@ -96,21 +95,30 @@ function unfinishedReads(db: DB) {
   };
 }
 
-type UpdateStatement = ReturnType<typeof buildUpdate>;
-const updateCache = new WeakMap<DB, UpdateStatement>();
-
-function buildUpdate(db: DB) {
-  const p = (name: string) => sql`${sql.placeholder(name)}`;
-  return db.update(tasks).set({
-    progress: p('progress'), status: p('status'), promptEn: p('promptEn'), state: p('state'), startTime: p('startTime'),
-    finishTime: p('finishTime'), imageUrl: p('imageUrl'), videoUrl: p('videoUrl'), videoUrls: p('videoUrls'),
-    failReason: p('failReason'), buttons: p('buttons'), properties: p('properties'), updatedTime: p('now'),
-  }).where(and(eq(tasks.id, sql.placeholder('id')), sql`progress <> '100%'`)).returning({ id: tasks.id }).prepare();
+/**
+ * The statements of a batch, prepared once per database: plain bun:sqlite statements, since a
+ * batch runs them per row (a Drizzle prepared query maps its placeholders on every call).
+ */
+interface BatchStatements {
+  update: Statement<unknown, SQLQueryBindings[]>;
+  /** Which of these task ids have a webhook: most batches have none, and then the outbox is not asked. */
+  hooked: Statement<{ taskId: number }, [string]>;
 }
 
-function updateStatement(db: DB): UpdateStatement {
-  let s = updateCache.get(db);
-  if (!s) updateCache.set(db, (s = buildUpdate(db)));
+const statementCache = new WeakMap<DB, BatchStatements>();
+
+function batchStatements(db: DB): BatchStatements {
+  let s = statementCache.get(db);
+  if (!s) {
+    const c = db.$client;
+    s = {
+      update: c.prepare(`UPDATE tasks SET progress = ?, status = ?, prompt_en = ?, state = ?, start_time = ?, finish_time = ?,
+        image_url = ?, video_url = ?, video_urls = ?, fail_reason = ?, buttons = ?, properties = ?, updated_time = ?
+        WHERE id = ? AND progress <> '100%'`),
+      hooked: c.prepare(`SELECT task_id AS taskId FROM task_webhooks WHERE task_id IN (SELECT value FROM json_each(?))`),
+    };
+    statementCache.set(db, s);
+  }
   return s;
 }
 
@@ -150,12 +158,16 @@ export function applySyncOps(db: DB, ops: readonly SyncOp[], now: number, hook: 
 }
 
 function runBatch(db: DB, ops: readonly SyncOp[], now: number, hook: PayloadOf, isolate: boolean): SyncOpResult[] {
-  const update = updateStatement(db);
+  const { update, hooked } = batchStatements(db);
   return db.transaction((tx) => {
     const changed: number[] = [];
     const one = (t: DbLike, op: SyncOp): SyncOpResult => {
       if (op.kind === 'fail') return failAndRefund(t, op.taskId, op.expectedQuota, op.fields, now, op.modelName);
-      return { won: update.get({ ...op.fields, now, id: op.taskId }) !== undefined, refunded: 0 };
+      // On the transaction's own connection, so inside its savepoint when isolated.
+      const f = op.fields;
+      const written = update.run(f.progress, f.status, f.promptEn, f.state, f.startTime, f.finishTime, f.imageUrl, f.videoUrl,
+        f.videoUrls, f.failReason, f.buttons, f.properties, now, op.taskId).changes === 1;
+      return { won: written, refunded: 0 };
     };
     const results = ops.map((op): SyncOpResult => {
       let r: SyncOpResult;
@@ -171,7 +183,10 @@ function runBatch(db: DB, ops: readonly SyncOp[], now: number, hook: PayloadOf, 
       if (r.won) changed.push(op.taskId);
       return r;
     });
-    enqueueTaskChange(tx, changed, now, hook);
+    if (changed.length > 0) {
+      const withHook = hooked.all(JSON.stringify(changed)).map((h) => h.taskId);
+      enqueueTaskChange(tx, withHook, now, hook);
+    }
     return results;
   }, { behavior: 'immediate' });
 }
