@@ -113,8 +113,21 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
     onLost: () => abort?.abort(),
   }) : null;
 
+  /**
+   * Batch writes take turns, each in an event-loop turn of its own: answers of several channels
+   * that arrive together are written one per turn, so a request that arrived meanwhile waits for
+   * one batch at most, never for every channel's.
+   */
+  let writes: Promise<void> = Promise.resolve();
+  function writeTurn(): Promise<void> {
+    const turn = writes.then(nextTurn);
+    writes = turn;
+    return turn;
+  }
+
   /** Ends a page's stranded rows (orphaned submits, deleted channels) in one transaction. */
   async function endStranded(stranded: TickPlan['stranded'], report: TickReport): Promise<void> {
+    await writeTurn();
     const ended = await endStrandedTasks(deps.taskStore.sync, stranded, deps.clock.now(), settings.webhookLinks, settings.warn);
     addCounts(report, ended);
     for (const e of ended.ended) {
@@ -159,6 +172,8 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
     // read may be older than what the new leader writes.
     if (signal.aborted) return reachable;
     // Written even without items: timeouts end tasks whether or not the upstream answers.
+    await writeTurn();
+    if (signal.aborted) return reachable;
     try {
       const counts = await applyPollBatch(deps.taskStore.sync, batch, items, deps.clock.now(), settings);
       // Only the rows this batch wrote: an unchanged row is nothing for the feed to look at.
