@@ -171,6 +171,7 @@ export async function endStrandedTasks(
  */
 export async function applyPollBatch(
   sync: SyncStore, rows: readonly PollTask[], items: readonly unknown[] | null, now: number, s: SyncSettings,
+  beforeWrite?: () => Promise<boolean>,
 ): Promise<SyncCounts & { changed: number[] }> {
   const counts = { ...emptyCounts(), changed: [] as number[] };
   const byMjId = new Map<string, PollTask[]>();
@@ -216,6 +217,8 @@ export async function applyPollBatch(
     }
   }
   if (ops.length === 0) return counts;
+  // The caller's moment to write (the poller hands the event loop back first); false: write nothing.
+  if (beforeWrite && !(await beforeWrite())) return counts;
   const storeOps = ops.map((op): SyncOp => (op.kind === 'fail'
     ? failOp(op.row, op.fields)
     : { kind: 'update', taskId: op.row.id, fields: op.fields }));

@@ -171,11 +171,13 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
     // A tick cancelled (stop, or the lease lost to another process) writes nothing more: what it
     // read may be older than what the new leader writes.
     if (signal.aborted) return reachable;
-    // Written even without items: timeouts end tasks whether or not the upstream answers.
-    await writeTurn();
-    if (signal.aborted) return reachable;
+    // Written even without items: timeouts end tasks whether or not the upstream answers. Planned
+    // at once, written in a turn of its own (the two halves of the work never in one turn).
     try {
-      const counts = await applyPollBatch(deps.taskStore.sync, batch, items, deps.clock.now(), settings);
+      const counts = await applyPollBatch(deps.taskStore.sync, batch, items, deps.clock.now(), settings, async () => {
+        await writeTurn();
+        return !signal.aborted;
+      });
       // Only the rows this batch wrote: an unchanged row is nothing for the feed to look at.
       deps.taskFeed?.publish(counts.changed);
       if (counts.unknown || counts.invalid) {
