@@ -5,8 +5,8 @@ import { failAndRefund, type FailurePatch } from './money.ts';
 import { enqueueTaskChange, type PayloadOf } from './outbox.ts';
 
 /**
- * The poller's writes on bun:sqlite (SPEC §8): the unfinished tasks, and a planned batch of
- * updates and endings applied in ONE synchronous transaction. Every ending goes through
+ * The poller's reads and writes on bun:sqlite (SPEC §8): the unfinished tasks by keyset pages,
+ * and a planned batch of updates and endings applied in ONE synchronous transaction. Every ending goes through
  * failAndRefund, whose compare-and-set makes a refund happen exactly once whatever runs twice.
  * What to write is decided by the domain (task-sync.ts); this only applies it.
  */
@@ -41,7 +41,7 @@ export interface SyncOpResult {
 }
 
 /** The columns of an unfinished task the poller reads: what it compares, ends and refunds. */
-export interface PollRow {
+export interface PollRow extends SyncFieldValues {
   id: number;
   userId: number;
   channelId: number;
@@ -50,18 +50,6 @@ export interface PollRow {
   submitTime: number;
   updatedTime: number;
   quota: number;
-  progress: string;
-  status: string;
-  promptEn: string;
-  state: string;
-  startTime: number;
-  finishTime: number;
-  imageUrl: string;
-  videoUrl: string;
-  videoUrls: string;
-  failReason: string;
-  buttons: string;
-  properties: string;
 }
 
 /**
