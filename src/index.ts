@@ -5,6 +5,7 @@ import { createWebhookWorker } from './jobs/webhooks.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createSqliteStore } from './db/sqlite/store.ts';
 import { openDatabase } from './db/client.ts';
+import { startWalCheckpointer } from './db/sqlite/checkpointer.ts';
 import { DatabaseUrlError, openPgDatabase, type PgDB } from './db/pg/client.ts';
 import { isRecoverableDriverFault, isUnavailableError, pingDatabase } from './db/pg/health.ts';
 import { onTaskChanges } from './db/pg/notify.ts';
@@ -68,11 +69,16 @@ function openSqliteBackend(config: Config, logger: Logger, clock: Clock): Backen
   const listing: ListingExecutor = config.readWorkers > 0 && isSharedFile(config.databasePath)
     ? routedListing(inThreadListing(db), new ListingPool({ path: config.databasePath, size: config.readWorkers, logger }))
     : inThreadListing(db);
+  // WAL checkpoints on a thread of their own, never inside a commit of the event loop's (issue 15).
+  const checkpointer = isSharedFile(config.databasePath)
+    ? startWalCheckpointer(db, config.databasePath, { onError: (message) => logger.warn(message) })
+    : null;
   return {
     kind: 'sqlite', store: createSqliteStore(db), taskStore: createSqliteTaskStore(db, listing), listing,
     taskFeed: new InProcessTaskFeed(createSqliteFeedReads(db), clock, { changeWindowMs: changeWindowOf(config) }),
     ping: async () => true,
     close: async () => {
+      await checkpointer?.stop();
       await listing.close();
       db.$client.close();
     },

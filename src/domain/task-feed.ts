@@ -1,6 +1,7 @@
 import type { TaskRow } from '../db/schema/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import { randomAlphanumeric } from '../lib/ids.ts';
+import { FingerprintMemory } from './task-feed-memory.ts';
 
 /**
  * Live task changes (SPEC §14): the writers (relay, poller) publish the ids of the tasks they
@@ -92,6 +93,8 @@ export interface InProcessFeedOptions {
   changeWindowMs: number;
   /** Most changes one replay sends (SPEC §10: 1,000); past it the subscriber is told to reload. */
   replayLimit?: number;
+  /** Tasks whose last fingerprint is remembered (the ids of the latest changes); default 20,000. */
+  fingerprintMemory?: number;
 }
 
 /** Writers take `now` a little before they commit; a replay looks this far behind an event's time. */
@@ -111,13 +114,14 @@ export class InProcessTaskFeed implements TaskFeed {
   private readonly buffer: Change[] = [];
   private readonly listeners = new Set<(c: Change) => void>();
   /** Last published fingerprint per task: the poller publishes whole batches, changed or not. */
-  private readonly seen = new Map<number, string>();
+  private readonly seen: FingerprintMemory;
   private readonly bufferSize: number;
   private readonly replayLimit: number;
 
   constructor(private readonly reads: TaskFeedReads, private readonly clock: Clock, private readonly opts: InProcessFeedOptions) {
     this.bufferSize = Math.max(16, opts.bufferSize ?? 5000);
     this.replayLimit = Math.max(1, opts.replayLimit ?? 1000);
+    this.seen = new FingerprintMemory(Math.max(1, opts.fingerprintMemory ?? FINGERPRINT_MEMORY));
   }
 
   /** Asynchronous reads: the publishes not applied yet, in call order. */
@@ -147,10 +151,7 @@ export class InProcessTaskFeed implements TaskFeed {
 
   private record(rows: readonly Fingerprint[], time: number): void {
     for (const r of rows) {
-      if (this.seen.get(r.id) === r.fp) continue;
-      this.seen.delete(r.id);
-      this.seen.set(r.id, r.fp);
-      if (this.seen.size > FINGERPRINT_MEMORY) this.seen.delete(this.seen.keys().next().value as number);
+      if (!this.seen.changed(r.id, r.fp)) continue;
       const change: Change = { seq: ++this.seq, taskId: r.id, userId: r.user_id, time };
       this.buffer.push(change);
       for (const listener of this.listeners) listener(change);

@@ -168,7 +168,7 @@ const str = (v: string | null | undefined, keep: string) => (v === undefined ? k
 const url = (v: string | null | undefined, keep: string) => (v === undefined ? keep : boundUrl(v ?? ''));
 const time = (v: number | null | undefined, keep: number) => (v === undefined ? keep : (v ?? 0));
 
-function currentFields(row: TaskRow): SyncFields {
+function currentFields(row: SyncFields): SyncFields {
   return {
     progress: row.progress, status: row.status, promptEn: row.promptEn, state: row.state, startTime: row.startTime,
     finishTime: row.finishTime, imageUrl: row.imageUrl, videoUrl: row.videoUrl, videoUrls: row.videoUrls,
@@ -187,7 +187,7 @@ export function fieldsDiffer(a: SyncFields, b: SyncFields): boolean {
  * "100%". While unfinished, the progress is never empty ("0%" until the upstream says more) and
  * never "100%" (which would stop polling a task that has not ended).
  */
-export function decideSync(row: TaskRow, item: UpstreamTask, now: number): SyncDecision {
+export function decideSync(row: SyncFields, item: UpstreamTask, now: number): SyncDecision {
   const current = currentFields(row);
   const next: SyncFields = {
     progress: current.progress,
@@ -246,6 +246,6 @@ export function channelGoneReason(channelId: number): string {
 }
 
 /** The values that end a task as a failure, on top of what the row already holds. */
-export function failureFields(row: TaskRow, reason: string, now: number): SyncFields {
+export function failureFields(row: SyncFields, reason: string, now: number): SyncFields {
   return { ...currentFields(row), status: 'FAILURE', progress: FINISHED, failReason: reason, finishTime: row.finishTime || now };
 }

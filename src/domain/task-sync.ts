@@ -1,11 +1,10 @@
-import type { TaskRow } from '../db/schema/index.ts';
 import { modelNameOf } from './actions.ts';
 import type { ChannelEndpoint } from './channels.ts';
 import {
   channelGoneReason, decideSync, failureFields, isTimedOut, ORPHAN_GRACE_MS, parseUpstreamTask, SUBMIT_DID_NOT_COMPLETE,
   timeoutReason, type SyncFields,
 } from './task-sync-normalise.ts';
-import type { PayloadOf, SyncOp, SyncOpResult, TaskStore } from './store/tasks.ts';
+import type { PayloadOf, PollRow, SyncOp, SyncOpResult, TaskStore } from './store/tasks.ts';
 import { previewValue, warnFellBack, type WarnOnce } from './upstream-numbers.ts';
 import { webhookPayloadOf, type LinkPolicySource } from './webhooks.ts';
 
@@ -18,8 +17,8 @@ import { webhookPayloadOf, type LinkPolicySource } from './webhooks.ts';
 /** The store the sync writes through. */
 export type SyncStore = TaskStore['sync'];
 
-/** An unfinished task as the poller reads it. */
-export type PollTask = TaskRow;
+/** An unfinished task as the poller reads it (the columns it compares, ends and refunds). */
+export type PollTask = PollRow;
 
 /** What the poller needs to know about a channel. */
 export type PollChannel = ChannelEndpoint;
@@ -66,9 +65,9 @@ export function addCounts<T extends SyncCounts>(into: T, more: SyncCounts): T {
 /** The unfinished tasks split into what needs the upstream and what is ended locally. */
 export interface TickPlan {
   /** Rows ended without asking any upstream (orphaned submits, deleted channels), with the reason. */
-  stranded: Array<{ row: TaskRow; reason: string }>;
+  stranded: Array<{ row: PollTask; reason: string }>;
   /** Rows to poll, per existing channel, in id order. */
-  byChannel: Map<number, { channel: PollChannel; rows: TaskRow[] }>;
+  byChannel: Map<number, { channel: PollChannel; rows: PollTask[] }>;
   /** Rows without an upstream id whose submit may still be in flight: left alone this tick. */
   waiting: number;
 }
@@ -79,7 +78,7 @@ export interface TickPlan {
  * grace, refunding whatever quota the row still holds); a row of a deleted channel is ended with
  * `channel <id> no longer exists`; the rest is polled.
  */
-export function planTick(rows: readonly TaskRow[], known: ReadonlyMap<number, PollChannel>, now: number, s: SyncSettings): TickPlan {
+export function planTick(rows: readonly PollTask[], known: ReadonlyMap<number, PollChannel>, now: number, s: SyncSettings): TickPlan {
   const plan: TickPlan = { stranded: [], byChannel: new Map(), waiting: 0 };
   for (const row of rows) {
     if (row.mjId === '') {
@@ -103,7 +102,7 @@ export function planTick(rows: readonly TaskRow[], known: ReadonlyMap<number, Po
 }
 
 /** A failure ending of one row, as an op (its refund is the row's quota, once). */
-function failOp(row: TaskRow, fields: SyncFields): Extract<SyncOp, { kind: 'fail' }> {
+function failOp(row: PollTask, fields: SyncFields): Extract<SyncOp, { kind: 'fail' }> {
   return { kind: 'fail', taskId: row.id, expectedQuota: row.quota, fields: { ...fields }, modelName: modelNameOf(row.action) };
 }
 
@@ -170,15 +169,18 @@ export async function endStrandedTasks(
  * not be asked or answered nonsense; timeouts are still applied then, since a task must end
  * whether or not its upstream still knows it.
  */
-export async function applyPollBatch(sync: SyncStore, rows: readonly TaskRow[], items: readonly unknown[] | null, now: number, s: SyncSettings): Promise<SyncCounts> {
-  const counts = emptyCounts();
-  const byMjId = new Map<string, TaskRow[]>();
+export async function applyPollBatch(
+  sync: SyncStore, rows: readonly PollTask[], items: readonly unknown[] | null, now: number, s: SyncSettings,
+  beforeWrite?: () => Promise<boolean>,
+): Promise<SyncCounts & { changed: number[] }> {
+  const counts = { ...emptyCounts(), changed: [] as number[] };
+  const byMjId = new Map<string, PollTask[]>();
   for (const row of rows) {
     const list = byMjId.get(row.mjId);
     if (list) list.push(row);
     else byMjId.set(row.mjId, [row]);
   }
-  type Op = { row: TaskRow; kind: 'update' | 'fail'; fields: SyncFields; timedOut: boolean };
+  type Op = { row: PollTask; kind: 'update' | 'fail'; fields: SyncFields; timedOut: boolean };
   const ops: Op[] = [];
   const seen = new Set<number>();
   for (const raw of items ?? []) {
@@ -215,12 +217,15 @@ export async function applyPollBatch(sync: SyncStore, rows: readonly TaskRow[], 
     }
   }
   if (ops.length === 0) return counts;
+  // The caller's moment to write (the poller hands the event loop back first); false: write nothing.
+  if (beforeWrite && !(await beforeWrite())) return counts;
   const storeOps = ops.map((op): SyncOp => (op.kind === 'fail'
     ? failOp(op.row, op.fields)
     : { kind: 'update', taskId: op.row.id, fields: op.fields }));
   const results = await applyOps(sync, storeOps, now, webhookPayloadOf(now, s.webhookLinks), counts, s.warn);
   results.forEach((r, k) => {
     const op = ops[k]!;
+    if (r.won) counts.changed.push(op.row.id);
     if (op.kind === 'fail') {
       const before = counts.failed;
       countEnding(r, counts);
@@ -231,4 +236,20 @@ export async function applyPollBatch(sync: SyncStore, rows: readonly TaskRow[], 
     }
   });
   return counts;
+}
+
+/**
+ * One channel's unfinished tasks, page after page by keyset (each page's last id starts the next),
+ * so a tick holds one page at a time whatever the backlog. A task that finishes ahead of the walk
+ * is not read; one inserted meanwhile with a higher id is.
+ */
+export async function* unfinishedPages(sync: SyncStore, channelId: number, pageSize: number): AsyncGenerator<PollTask[]> {
+  let afterId = 0;
+  for (;;) {
+    const page = await sync.unfinishedPage(channelId, afterId, pageSize);
+    if (page.length === 0) return;
+    yield page;
+    if (page.length < pageSize) return;
+    afterId = page[page.length - 1]!.id;
+  }
 }

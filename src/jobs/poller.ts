@@ -1,7 +1,7 @@
 import type { AppDeps } from '../deps.ts';
 import {
-  addCounts, applyPollBatch, emptyCounts, endStrandedTasks, planTick,
-  type PollChannel, type PollTask, type SyncCounts, type SyncSettings,
+  addCounts, applyPollBatch, emptyCounts, endStrandedTasks, planTick, unfinishedPages,
+  type PollChannel, type PollTask, type SyncCounts, type SyncSettings, type TickPlan,
 } from '../domain/task-sync.ts';
 import { channelEndpoints } from '../domain/channels.ts';
 import { createWarnOnce } from '../domain/upstream-numbers.ts';
@@ -51,6 +51,12 @@ export interface PollerOptions {
 
 const DEFAULT_LEASE_MS = 30_000;
 
+/**
+ * A macrotask turn: requests and other I/O waiting on the event loop are served before the tick
+ * goes on (an upstream that answers at once would otherwise chain every batch in microtasks).
+ */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Summary of one tick. */
 export interface TickReport extends SyncCounts {
   unfinished: number;
@@ -64,11 +70,14 @@ export interface TickReport extends SyncCounts {
 const MAX_POLL_TIMEOUT_MS = 15_000;
 
 /**
- * The background poller (SPEC §8). One tick at a time: unfinished tasks are read through the
- * partial index, stranded ones ended locally, and each channel asked for its tasks with
- * `list-by-condition` in batches (channels concurrently, a channel's batches in order). Each
- * batch is written in one synchronous transaction as soon as it arrives, so a slow channel
- * delays nobody else, and a channel that stops answering is skipped for the rest of the tick.
+ * The background poller (SPEC §8). One tick at a time: for each channel that has unfinished tasks
+ * (found and read through the partial index), its tasks are walked by keyset pages of one upstream
+ * batch each: stranded ones ended locally, the rest asked for with `list-by-condition` (channels
+ * concurrently, a channel's batches in order). Each batch is written in one short synchronous
+ * transaction as soon as it arrives, and the event loop is served between batches, so a tick costs
+ * the same per task at any backlog, holds one page per channel in memory, and never keeps a
+ * request waiting for long. A slow channel delays nobody else, and a channel that stops answering
+ * is skipped for the rest of the tick.
  */
 export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller {
   const logger = deps.logger.child({ component: 'poller' });
@@ -104,49 +113,104 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
     onLost: () => abort?.abort(),
   }) : null;
 
-  async function pollChannel(channel: PollChannel, rows: PollTask[], signal: AbortSignal, report: TickReport): Promise<void> {
+  /**
+   * Batch writes take turns, each in an event-loop turn of its own: answers of several channels
+   * that arrive together are written one per turn, so a request that arrived meanwhile waits for
+   * one batch at most, never for every channel's.
+   */
+  let writes: Promise<void> = Promise.resolve();
+  function writeTurn(): Promise<void> {
+    const turn = writes.then(nextTurn);
+    writes = turn;
+    return turn;
+  }
+
+  /** Ends a page's stranded rows (orphaned submits, deleted channels) in one transaction. */
+  async function endStranded(stranded: TickPlan['stranded'], report: TickReport): Promise<void> {
+    await writeTurn();
+    const ended = await endStrandedTasks(deps.taskStore.sync, stranded, deps.clock.now(), settings.webhookLinks, settings.warn);
+    addCounts(report, ended);
+    for (const e of ended.ended) {
+      // A crash between charge and upstream answer: the operator should see each one.
+      const msg = e.orphan ? 'orphaned submit failed and refunded' : 'task of a deleted channel failed and refunded';
+      logger.warn(msg, { taskId: e.taskId, userId: e.userId, refunded: e.refunded, reason: e.reason });
+    }
+    deps.taskFeed?.publish(ended.ended.map((e) => e.taskId));
+  }
+
+  /**
+   * Asks the upstream about one batch and writes the answer (one transaction); returns whether the
+   * channel is still worth asking this tick.
+   */
+  async function pollBatch(channel: PollChannel, batch: PollTask[], reachable: boolean, signal: AbortSignal, report: TickReport): Promise<boolean> {
+    let items: unknown[] | null = null;
+    if (reachable && !signal.aborted) {
+      const ids = [...new Set(batch.map((r) => r.mjId))];
+      const outcome = await metrics.timeUpstream(channel.id, 'poll', () => callUpstream(deps.fetch, channel, {
+        method: 'POST', path: '/mj/task/list-by-condition', body: { ids }, timeoutMs: pollTimeoutMs, signal,
+      }));
+      if (outcome.kind === 'response' && outcome.status === 200 && Array.isArray(outcome.json)) {
+        items = outcome.json;
+      } else {
+        report.channelErrors++;
+        if (outcome.kind === 'response') {
+          logger.warn('poll answer refused', {
+            channelId: channel.id, status: outcome.status,
+            reason: outcome.status !== 200 ? 'status is not 200' : 'body is not a JSON array', batch: ids.length,
+          });
+        } else if (!signal.aborted) {
+          // A channel that does not answer would only burn the timeout again for each batch.
+          reachable = false;
+          logger.warn('poll call failed', {
+            channelId: channel.id, error: outcome.kind === 'timeout' ? `timeout after ${pollTimeoutMs} ms` : outcome.message,
+            batch: ids.length,
+          });
+        }
+      }
+    }
+    // A tick cancelled (stop, or the lease lost to another process) writes nothing more: what it
+    // read may be older than what the new leader writes.
+    if (signal.aborted) return reachable;
+    // Written even without items: timeouts end tasks whether or not the upstream answers. Planned
+    // at once, written in a turn of its own (the two halves of the work never in one turn).
+    try {
+      const counts = await applyPollBatch(deps.taskStore.sync, batch, items, deps.clock.now(), settings, async () => {
+        await writeTurn();
+        return !signal.aborted;
+      });
+      // Only the rows this batch wrote: an unchanged row is nothing for the feed to look at.
+      deps.taskFeed?.publish(counts.changed);
+      if (counts.unknown || counts.invalid) {
+        logger.warn('poll answer had unusable items', { channelId: channel.id, unknown: counts.unknown, invalid: counts.invalid });
+      }
+      addCounts(report, counts);
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) throw err;
+      logger.error('poll batch write failed', { channelId: channel.id, error: err instanceof Error ? err : String(err) });
+    }
+    return reachable;
+  }
+
+  /**
+   * One channel's unfinished tasks, one keyset page (= one upstream batch) at a time: stranded
+   * rows ended, the rest polled, each batch written in its own short transaction, then the event
+   * loop served (requests, other channels' answers) before the next page is read.
+   */
+  async function pollChannel(channelId: number, known: ReadonlyMap<number, PollChannel>, signal: AbortSignal, report: TickReport): Promise<void> {
     let reachable = true;
-    for (let i = 0; i < rows.length; i += batchSize) {
-      const batch = rows.slice(i, i + batchSize);
-      let items: unknown[] | null = null;
-      if (reachable && !signal.aborted) {
-        const ids = [...new Set(batch.map((r) => r.mjId))];
-        const outcome = await metrics.timeUpstream(channel.id, 'poll', () => callUpstream(deps.fetch, channel, {
-          method: 'POST', path: '/mj/task/list-by-condition', body: { ids }, timeoutMs: pollTimeoutMs, signal,
-        }));
-        if (outcome.kind === 'response' && outcome.status === 200 && Array.isArray(outcome.json)) {
-          items = outcome.json;
-        } else {
-          report.channelErrors++;
-          if (outcome.kind === 'response') {
-            logger.warn('poll answer refused', {
-              channelId: channel.id, status: outcome.status,
-              reason: outcome.status !== 200 ? 'status is not 200' : 'body is not a JSON array', batch: ids.length,
-            });
-          } else if (!signal.aborted) {
-            // A channel that does not answer would only burn the timeout again for each batch.
-            reachable = false;
-            logger.warn('poll call failed', {
-              channelId: channel.id, error: outcome.kind === 'timeout' ? `timeout after ${pollTimeoutMs} ms` : outcome.message,
-              batch: ids.length,
-            });
-          }
-        }
-      }
-      // A tick cancelled (stop, or the lease lost to another process) writes nothing more: what it
-      // read may be older than what the new leader writes.
+    let polled = false;
+    for await (const page of unfinishedPages(deps.taskStore.sync, channelId, batchSize)) {
       if (signal.aborted) return;
-      // Written even without items: timeouts end tasks whether or not the upstream answers.
-      try {
-        const counts = await applyPollBatch(deps.taskStore.sync, batch, items, deps.clock.now(), settings);
-        deps.taskFeed?.publish(batch.map((r) => r.id));
-        if (counts.unknown || counts.invalid) {
-          logger.warn('poll answer had unusable items', { channelId: channel.id, unknown: counts.unknown, invalid: counts.invalid });
-        }
-        addCounts(report, counts);
-      } catch (err) {
-        logger.error('poll batch write failed', { channelId: channel.id, error: err instanceof Error ? err : String(err) });
+      report.unfinished += page.length;
+      const plan = planTick(page, known, deps.clock.now(), settings);
+      if (plan.stranded.length > 0) await endStranded(plan.stranded, report);
+      const group = plan.byChannel.get(channelId);
+      if (group && !signal.aborted) {
+        if (!polled) report.channels++;
+        polled = true;
+        reachable = await pollBatch(group.channel, group.rows, reachable, signal, report);
       }
+      await nextTurn();
     }
   }
 
@@ -156,26 +220,18 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
     const controller = new AbortController();
     abort = controller;
     try {
-      const rows = await deps.taskStore.sync.unfinished();
-      report.unfinished = rows.length;
-      if (rows.length === 0) return report;
+      const channelIds = await deps.taskStore.sync.unfinishedChannels();
+      if (channelIds.length === 0) return report;
       // All channels, any status: tasks of a disabled channel are still polled.
-      const plan = planTick(rows, await channelEndpoints(deps.store), deps.clock.now(), settings);
-      const stranded = await endStrandedTasks(deps.taskStore.sync, plan.stranded, deps.clock.now(), settings.webhookLinks, settings.warn);
-      addCounts(report, stranded);
-      for (const e of stranded.ended) {
-        // A crash between charge and upstream answer: the operator should see each one.
-        const msg = e.orphan ? 'orphaned submit failed and refunded' : 'task of a deleted channel failed and refunded';
-        logger.warn(msg, { taskId: e.taskId, userId: e.userId, refunded: e.refunded, reason: e.reason });
-      }
-      deps.taskFeed?.publish(plan.stranded.map((s) => s.row.id));
-      report.channels = plan.byChannel.size;
-      await mapBounded([...plan.byChannel.values()], concurrency, async ({ channel, rows: channelRows }) => {
+      const known = await channelEndpoints(deps.store);
+      await mapBounded(channelIds, concurrency, async (channelId) => {
         try {
-          await pollChannel(channel, channelRows, controller.signal, report);
+          await pollChannel(channelId, known, controller.signal, report);
         } catch (err) {
+          // The database away: the tick's one warn line below, not an error per channel.
+          if (isDatabaseUnavailable(err)) throw err;
           report.channelErrors++;
-          logger.error('poll of channel failed', { channelId: channel.id, error: err instanceof Error ? err : String(err) });
+          logger.error('poll of channel failed', { channelId, error: err instanceof Error ? err : String(err) });
         }
       });
     } catch (err) {

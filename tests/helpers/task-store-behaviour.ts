@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, test } from 'bun:test';
 import type { ChargeInput, TaskStore } from '../../src/domain/store/tasks.ts';
+import { readUnfinished } from './unfinished.ts';
 
 /**
  * The money, sync and rate-limit rules every TaskStore adapter must keep, through the interface
@@ -76,7 +77,7 @@ export function taskStoreBehaviour(name: string, open: () => Promise<Harness>): 
         videoUrl: '', videoUrls: '', failReason: '', buttons: '', properties: '',
       };
       expect(await h.store.sync.apply([{ kind: 'update', taskId: id, fields }], NOW + 2, payload)).toEqual([{ won: false, refunded: 0 }]);
-      expect(await h.store.sync.unfinished()).toEqual([]);
+      expect(await readUnfinished(h.store.sync)).toEqual([]);
     });
 
     test('the rate limit takes a slot while the window has room and says when it frees', async () => {

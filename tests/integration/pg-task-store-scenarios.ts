@@ -1,6 +1,7 @@
 import { expect } from 'bun:test';
 import type { TaskRow } from '../../src/db/schema/index.ts';
 import type { TaskStore } from '../../src/domain/store/tasks.ts';
+import { readUnfinished } from '../helpers/unfinished.ts';
 import {
   chargeOf, charged, deliveries, fx, makeChannel, moneyState, NOW, payload, PRICE, row, syncFields, type Backend, type Fx,
 } from './pg-task-store-fixture.ts';
@@ -87,8 +88,8 @@ export const scenarios: Scenario[] = [
       await charged(s, f, 3, { hookUrl: hook }), await charged(s, f, 4, { hookUrl: hook }),
     ];
     await s.money.failAndRefund(ended, PRICE, { failReason: 'earlier' }, NOW + 5, 'mj_imagine');
-    const mine = (rows: TaskRow[]) => rows.map((t) => t.id).filter((id) => [a, done, failed, timedOut, ended].includes(id));
-    expect(mine(await s.sync.unfinished())).toEqual([a, done, failed, timedOut]);
+    const mine = (rows: Array<{ id: number }>) => rows.map((t) => t.id).filter((id) => [a, done, failed, timedOut, ended].includes(id));
+    expect(mine(await readUnfinished(s.sync))).toEqual([a, done, failed, timedOut]);
     const results = await b.stores[1]!.sync.apply([
       { kind: 'update', taskId: a, fields: syncFields({}) },
       { kind: 'update', taskId: done, fields: syncFields({ progress: '100%', status: 'SUCCESS', finishTime: NOW + 20, imageUrl: 'http://i/2.png' }) },
@@ -101,7 +102,7 @@ export const scenarios: Scenario[] = [
       { won: true, refunded: 0 }, { won: true, refunded: 0 }, { won: true, refunded: PRICE }, { won: true, refunded: PRICE },
       { won: false, refunded: 0 }, { won: false, refunded: 0 },
     ]);
-    expect(mine(await s.sync.unfinished())).toEqual([a]);
+    expect(mine(await readUnfinished(s.sync))).toEqual([a]);
     const rows = await Promise.all([a, done, failed, timedOut, ended].map((id) => row(b, id)));
     expect(rows.map((t) => [t!.status, t!.progress, t!.quota, t!.failReason])).toEqual([
       ['IN_PROGRESS', '50%', PRICE, ''], ['SUCCESS', '100%', PRICE, ''], ['FAILURE', '100%', 0, 'banned'],

@@ -3,7 +3,8 @@ import { and, eq } from 'drizzle-orm';
 import type { DB } from '../../src/db/client.ts';
 import { channels, LOG_TYPE, logs } from '../../src/db/schema/index.ts';
 import { applyPollBatch } from '../../src/domain/task-sync.ts';
-import { createSqliteSyncStore, selectUnfinishedTasks, unfinishedTasksQuery } from '../../src/db/sqlite/sync.ts';
+import { createSqliteSyncStore, UNFINISHED_CHANNELS_SQL, UNFINISHED_PAGE_SQL } from '../../src/db/sqlite/sync.ts';
+import { readUnfinished } from '../helpers/unfinished.ts';
 import { createPoller, type PollerDeps } from '../../src/jobs/poller.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { createLogger } from '../../src/lib/logger.ts';
@@ -60,16 +61,20 @@ beforeEach(() => {
   channelId = createTestChannel(db, 'http://up.test', { key: 'chan-key' });
 });
 
-test('unfinished tasks are read through the partial index', () => {
-  // The statement the poller runs, as SQLite plans it: the partial index, and no sort step.
-  const q = unfinishedTasksQuery(db).toSQL();
-  const plan = db.$client.query(`EXPLAIN QUERY PLAN ${q.sql}`).all(...(q.params as never[])) as Array<{ detail: string }>;
-  const details = plan.map((r) => r.detail).join(' | ');
-  expect(details).toContain('tasks_unfinished_idx');
-  expect(details).not.toContain('TEMP B-TREE');
+test('unfinished tasks are read through the partial index', async () => {
+  // The statements the poller runs, as SQLite plans them: the partial index, and no sort step.
+  const planOf = (q: string, ...params: number[]) => (db.$client.query(`EXPLAIN QUERY PLAN ${q}`).all(...params) as Array<{ detail: string }>)
+    .map((r) => r.detail).join(' | ');
+  for (const details of [planOf(UNFINISHED_CHANNELS_SQL), planOf(UNFINISHED_PAGE_SQL, 1, 0, 100)]) {
+    expect(details).toContain('tasks_unfinished_idx');
+    expect(details).not.toContain('TEMP B-TREE');
+    expect(details).not.toMatch(/SCAN tasks(?! USING (COVERING )?INDEX tasks_unfinished_idx)/);
+  }
+  // A page is one range of that index: the channel and the id bound are both searched.
+  expect(planOf(UNFINISHED_PAGE_SQL, 1, 0, 100)).toContain('SEARCH tasks USING INDEX tasks_unfinished_idx (channel_id=? AND id>?)');
   insertTask(db, { userId, channelId, progress: '100%', status: 'SUCCESS' });
   const open = insertTask(db, { userId, channelId, progress: '15%' });
-  expect(selectUnfinishedTasks(db).map((r) => r.id)).toEqual([open.id]);
+  expect((await readUnfinished(createSqliteSyncStore(db))).map((r) => r.id)).toEqual([open.id]);
 });
 
 describe('tick', () => {
@@ -168,7 +173,7 @@ describe('tick', () => {
 
   test('the same batch applied twice (a retry, or a crash after the first commit) refunds once', async () => {
     const rows = [insertTask(db, { userId, channelId, quota: 100 }), insertTask(db, { userId, channelId, quota: 100 })];
-    const snapshot = selectUnfinishedTasks(db);
+    const snapshot = await readUnfinished(createSqliteSyncStore(db));
     const items = rows.map((r) => upstreamTask(r.mjId, { status: 'FAILURE', progress: '', failReason: 'boom' }));
     const first = await applyPollBatch(createSqliteSyncStore(db), snapshot, items, T0, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
     const second = await applyPollBatch(createSqliteSyncStore(db), snapshot, items, T0, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
@@ -180,7 +185,7 @@ describe('tick', () => {
 
   test('a stale snapshot never writes over a task another poller finished', async () => {
     const t = insertTask(db, { userId, channelId, quota: 100 });
-    const snapshot = selectUnfinishedTasks(db);
+    const snapshot = await readUnfinished(createSqliteSyncStore(db));
     await applyPollBatch(createSqliteSyncStore(db), snapshot, [upstreamTask(t.mjId, { status: 'SUCCESS', progress: '100%' })], T0, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
     const late = await applyPollBatch(createSqliteSyncStore(db), snapshot, [upstreamTask(t.mjId, { progress: '31%' })], T0, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
     expect(late.updated).toBe(0);
@@ -230,7 +235,7 @@ describe('tick', () => {
   test('a tick during a database outage is one warn line, not an error', async () => {
     const d = deps();
     const unavailable = () => Promise.reject(new AppError('DATABASE', DATABASE_UNAVAILABLE, 'database_unavailable'));
-    d.taskStore = { sync: { unfinished: unavailable, apply: unavailable } };
+    d.taskStore = { sync: { unfinishedChannels: unavailable, unfinishedPage: unavailable, apply: unavailable } };
     await createPoller(d).runOnce();
     expect(lines.filter((l) => l.level === 'error')).toEqual([]);
     expect(lines.some((l) => l.level === 'warn' && l.msg === 'poll tick failed: database unavailable')).toBe(true);

@@ -10,8 +10,8 @@ import type { PgTaskRow } from './schema/tasks.ts';
 import {
   chargeAndRecordTaskPg, failAndRefundTaskPg, moveTaskChannelPg, settleTaskPg, type PgChargeInput, type PgSettleInput,
 } from './task-money.ts';
-import { findTaskByMjIdPg, imageTaskPg, ownTasksByMjIdsPg, taskByIdPg, unfinishedTasksPg } from './task-reads.ts';
-import { applySyncOpsPg, type PgSyncOp } from './task-sync.ts';
+import { findTaskByMjIdPg, imageTaskPg, ownTasksByMjIdsPg, taskByIdPg } from './task-reads.ts';
+import { applySyncOpsPg, unfinishedChannelsPg, unfinishedPagePg, type PgSyncOp } from './task-sync.ts';
 
 /** Renders a listing page as the REST envelope (the domain's renderListing; db/ may not import it). */
 export type RenderListing<V> = (page: Page<PgTaskRow>, view: V) => string;
@@ -79,7 +79,8 @@ export function createPgTaskStore<V>(db: PgDB, render: RenderListing<V>, opts: P
       moveTaskChannel: (taskId: number, from: number, to: number, now: number) => moveTaskChannelPg(db, taskId, from, to, now, notify),
     },
     sync: {
-      unfinished: () => unfinishedTasksPg(db),
+      unfinishedChannels: () => unfinishedChannelsPg(db),
+      unfinishedPage: (channelId: number, afterId: number, limit: number) => unfinishedPagePg(db, channelId, afterId, limit),
       apply: (ops: readonly PgSyncOp[], now: number, hook: PayloadOf) => applySyncOpsPg(db, ops, now, hook, notify),
     },
     outbox: createPgOutboxStore(db),

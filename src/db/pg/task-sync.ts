@@ -27,6 +27,42 @@ export interface PgSyncFields {
   properties: string;
 }
 
+/** The columns of an unfinished task the poller reads (src/db/sqlite/sync.ts PollRow). */
+export interface PgPollRow extends PgSyncFields {
+  id: number;
+  userId: number;
+  channelId: number;
+  action: string;
+  mjId: string;
+  submitTime: number;
+  updatedTime: number;
+  quota: number;
+}
+
+/**
+ * The channel ids that have unfinished tasks, stepping from one to the next through the partial
+ * index `tasks_unfinished_idx` (channel_id, id): one index search per channel, never a scan.
+ */
+export async function unfinishedChannelsPg(db: PgDB): Promise<number[]> {
+  const rows = await db.$client<Array<{ id: number }>>`WITH RECURSIVE ch(id) AS (
+      SELECT (SELECT channel_id FROM tasks WHERE progress <> '100%' ORDER BY channel_id LIMIT 1)
+      UNION ALL
+      SELECT (SELECT channel_id FROM tasks WHERE progress <> '100%' AND channel_id > ch.id ORDER BY channel_id LIMIT 1)
+      FROM ch WHERE ch.id IS NOT NULL
+    ) SELECT id FROM ch WHERE id IS NOT NULL`;
+  return rows.map((r) => r.id);
+}
+
+/** One keyset page of a channel's unfinished tasks (id above `afterId`, by id): one range of the partial index. */
+export async function unfinishedPagePg(db: PgDB, channelId: number, afterId: number, limit: number): Promise<PgPollRow[]> {
+  return [...await db.$client<PgPollRow[]>`SELECT id, user_id AS "userId", channel_id AS "channelId", action, mj_id AS "mjId",
+      submit_time AS "submitTime", updated_time AS "updatedTime", quota, progress, status, prompt_en AS "promptEn", state,
+      start_time AS "startTime", finish_time AS "finishTime", image_url AS "imageUrl", video_url AS "videoUrl",
+      video_urls AS "videoUrls", fail_reason AS "failReason", buttons, properties
+    FROM tasks WHERE progress <> '100%' AND channel_id = ${channelId}::int AND id > ${afterId}::int
+    ORDER BY id LIMIT ${limit}::int`];
+}
+
 export type PgSyncOp =
   | { kind: 'update'; taskId: number; fields: PgSyncFields }
   | { kind: 'fail'; taskId: number; expectedQuota: number; fields: { failReason: string; [field: string]: unknown }; modelName: string };

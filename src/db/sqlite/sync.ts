@@ -1,13 +1,12 @@
-import { and, eq, sql } from 'drizzle-orm';
+import type { SQLQueryBindings, Statement } from 'bun:sqlite';
 import type { DB } from '../client.ts';
 import type { DbLike } from '../types.ts';
-import { tasks, type TaskRow } from '../schema/index.ts';
 import { failAndRefund, type FailurePatch } from './money.ts';
 import { enqueueTaskChange, type PayloadOf } from './outbox.ts';
 
 /**
- * The poller's writes on bun:sqlite (SPEC §8): the unfinished tasks, and a planned batch of
- * updates and endings applied in ONE synchronous transaction. Every ending goes through
+ * The poller's reads and writes on bun:sqlite (SPEC §8): the unfinished tasks by keyset pages,
+ * and a planned batch of updates and endings applied in ONE synchronous transaction. Every ending goes through
  * failAndRefund, whose compare-and-set makes a refund happen exactly once whatever runs twice.
  * What to write is decided by the domain (task-sync.ts); this only applies it.
  */
@@ -41,34 +40,73 @@ export interface SyncOpResult {
   refused?: string;
 }
 
+/** The columns of an unfinished task the poller reads: what it compares, ends and refunds. */
+export interface PollRow extends SyncFieldValues {
+  id: number;
+  userId: number;
+  channelId: number;
+  action: string;
+  mjId: string;
+  submitTime: number;
+  updatedTime: number;
+  quota: number;
+}
+
 /**
- * Every unfinished task, by channel then id. The condition is written exactly as the partial
- * index `tasks_unfinished_idx` is declared, so SQLite reads the index instead of the table's
- * finished millions.
+ * The conditions are written exactly as the partial index `tasks_unfinished_idx` (channel_id, id)
+ * is declared, so both reads walk that index and never the table's finished millions: the
+ * channels step from one channel id to the next (one index search per channel, not a scan), a
+ * page is one index range.
  */
-export function unfinishedTasksQuery(db: DB) {
-  return db.select().from(tasks).where(sql`progress <> '100%'`).orderBy(tasks.channelId, tasks.id);
+export const UNFINISHED_CHANNELS_SQL = `WITH RECURSIVE ch(id) AS (
+    SELECT (SELECT channel_id FROM tasks WHERE progress <> '100%' ORDER BY channel_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT channel_id FROM tasks WHERE progress <> '100%' AND channel_id > ch.id ORDER BY channel_id LIMIT 1)
+    FROM ch WHERE ch.id IS NOT NULL
+  ) SELECT id FROM ch WHERE id IS NOT NULL`;
+
+export const UNFINISHED_PAGE_SQL = `SELECT id, user_id AS userId, channel_id AS channelId, action, mj_id AS mjId,
+    submit_time AS submitTime, updated_time AS updatedTime, quota, progress, status, prompt_en AS promptEn, state,
+    start_time AS startTime, finish_time AS finishTime, image_url AS imageUrl, video_url AS videoUrl,
+    video_urls AS videoUrls, fail_reason AS failReason, buttons, properties
+  FROM tasks WHERE progress <> '100%' AND channel_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3`;
+
+function unfinishedReads(db: DB) {
+  const c = db.$client;
+  const channels = c.prepare<{ id: number }, []>(UNFINISHED_CHANNELS_SQL);
+  const page = c.prepare<PollRow, [number, number, number]>(UNFINISHED_PAGE_SQL);
+  return {
+    /** The channel ids that have unfinished tasks, ascending (deleted channels too). */
+    channels: (): number[] => channels.all().map((r) => r.id),
+    /** One channel's unfinished tasks with an id above `afterId`, by id, at most `limit`. */
+    page: (channelId: number, afterId: number, limit: number): PollRow[] => page.all(channelId, afterId, limit),
+  };
 }
 
-export function selectUnfinishedTasks(db: DB): TaskRow[] {
-  return unfinishedTasksQuery(db).all();
+/**
+ * The statements of a batch, prepared once per database: plain bun:sqlite statements, since a
+ * batch runs them per row (a Drizzle prepared query maps its placeholders on every call).
+ */
+interface BatchStatements {
+  update: Statement<unknown, SQLQueryBindings[]>;
+  /** Which of these task ids have a webhook: most batches have none, and then the outbox is not asked. */
+  hooked: Statement<{ taskId: number }, [string]>;
 }
 
-type UpdateStatement = ReturnType<typeof buildUpdate>;
-const updateCache = new WeakMap<DB, UpdateStatement>();
+const statementCache = new WeakMap<DB, BatchStatements>();
 
-function buildUpdate(db: DB) {
-  const p = (name: string) => sql`${sql.placeholder(name)}`;
-  return db.update(tasks).set({
-    progress: p('progress'), status: p('status'), promptEn: p('promptEn'), state: p('state'), startTime: p('startTime'),
-    finishTime: p('finishTime'), imageUrl: p('imageUrl'), videoUrl: p('videoUrl'), videoUrls: p('videoUrls'),
-    failReason: p('failReason'), buttons: p('buttons'), properties: p('properties'), updatedTime: p('now'),
-  }).where(and(eq(tasks.id, sql.placeholder('id')), sql`progress <> '100%'`)).returning({ id: tasks.id }).prepare();
-}
-
-function updateStatement(db: DB): UpdateStatement {
-  let s = updateCache.get(db);
-  if (!s) updateCache.set(db, (s = buildUpdate(db)));
+function batchStatements(db: DB): BatchStatements {
+  let s = statementCache.get(db);
+  if (!s) {
+    const c = db.$client;
+    s = {
+      update: c.prepare(`UPDATE tasks SET progress = ?, status = ?, prompt_en = ?, state = ?, start_time = ?, finish_time = ?,
+        image_url = ?, video_url = ?, video_urls = ?, fail_reason = ?, buttons = ?, properties = ?, updated_time = ?
+        WHERE id = ? AND progress <> '100%'`),
+      hooked: c.prepare(`SELECT task_id AS taskId FROM task_webhooks WHERE task_id IN (SELECT value FROM json_each(?))`),
+    };
+    statementCache.set(db, s);
+  }
   return s;
 }
 
@@ -108,12 +146,16 @@ export function applySyncOps(db: DB, ops: readonly SyncOp[], now: number, hook: 
 }
 
 function runBatch(db: DB, ops: readonly SyncOp[], now: number, hook: PayloadOf, isolate: boolean): SyncOpResult[] {
-  const update = updateStatement(db);
+  const { update, hooked } = batchStatements(db);
   return db.transaction((tx) => {
     const changed: number[] = [];
     const one = (t: DbLike, op: SyncOp): SyncOpResult => {
       if (op.kind === 'fail') return failAndRefund(t, op.taskId, op.expectedQuota, op.fields, now, op.modelName);
-      return { won: update.get({ ...op.fields, now, id: op.taskId }) !== undefined, refunded: 0 };
+      // On the transaction's own connection, so inside its savepoint when isolated.
+      const f = op.fields;
+      const written = update.run(f.progress, f.status, f.promptEn, f.state, f.startTime, f.finishTime, f.imageUrl, f.videoUrl,
+        f.videoUrls, f.failReason, f.buttons, f.properties, now, op.taskId).changes === 1;
+      return { won: written, refunded: 0 };
     };
     const results = ops.map((op): SyncOpResult => {
       let r: SyncOpResult;
@@ -129,15 +171,20 @@ function runBatch(db: DB, ops: readonly SyncOp[], now: number, hook: PayloadOf, 
       if (r.won) changed.push(op.taskId);
       return r;
     });
-    enqueueTaskChange(tx, changed, now, hook);
+    if (changed.length > 0) {
+      const withHook = hooked.all(JSON.stringify(changed)).map((h) => h.taskId);
+      enqueueTaskChange(tx, withHook, now, hook);
+    }
     return results;
   }, { behavior: 'immediate' });
 }
 
 /** The task store's `sync` member on SQLite (also what a poller test passes on its own handle). */
 export function createSqliteSyncStore(db: DB) {
+  const reads = unfinishedReads(db);
   return {
-    unfinished: async () => selectUnfinishedTasks(db),
+    unfinishedChannels: async () => reads.channels(),
+    unfinishedPage: async (channelId: number, afterId: number, limit: number) => reads.page(channelId, afterId, limit),
     apply: async (ops: readonly SyncOp[], now: number, hook: PayloadOf) => applySyncOps(db, ops, now, hook),
   };
 }

@@ -144,9 +144,20 @@ export interface SyncOpResult {
   refused?: string;
 }
 
+/** The columns of an unfinished task the poller reads: what it compares, ends and refunds. */
+export type PollRow = Pick<TaskRow,
+  | 'id' | 'userId' | 'channelId' | 'action' | 'mjId' | 'submitTime' | 'updatedTime' | 'quota'
+  | keyof SyncFieldValues>;
+
 export interface SyncStore {
-  /** Every unfinished task (progress not 100%), by channel then id. */
-  unfinished(): Promise<TaskRow[]>;
+  /** The channel ids (existing or deleted) that have unfinished tasks (progress not 100%), ascending. */
+  unfinishedChannels(): Promise<number[]>;
+  /**
+   * One keyset page of a channel's unfinished tasks: id above `afterId`, by id, at most `limit`.
+   * A walk passing each page's last id as the next `afterId` sees every task unfinished
+   * throughout it exactly once, and any inserted meanwhile with a higher id.
+   */
+  unfinishedPage(channelId: number, afterId: number, limit: number): Promise<PollRow[]>;
   /**
    * Apply ops in one transaction, never onto a row another writer already finished, and queue
    * the webhook deliveries of every row written (payloads rendered by `hook`). Results in op order.
