@@ -1,4 +1,4 @@
-import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /**
  * Row counts of `tasks` per scope ('all' / 'user' / 'channel') and per `submit_time` bucket of
@@ -20,9 +20,6 @@ export const taskTimeBuckets = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.scope, t.scopeId, t.span, t.bucket] }),
-    // A range total reads up to a few hundred bucket rows: from this index alone, not the table
-    // behind the primary key (a fourth of the cost at a year-wide range).
-    index('task_time_buckets_cover_idx').on(t.scope, t.scopeId, t.span, t.bucket, t.count, t.minId, t.maxId),
   ],
 );
 

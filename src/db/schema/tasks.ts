@@ -48,7 +48,6 @@ export const tasks = sqliteTable(
   },
   (t) => [
     index('tasks_user_id_id_idx').on(t.userId, t.id),
-    index('tasks_user_id_mj_id_idx').on(t.userId, t.mjId),
     index('tasks_user_id_submit_time_idx').on(t.userId, t.submitTime),
     index('tasks_channel_id_id_idx').on(t.channelId, t.id),
     index('tasks_channel_id_submit_time_idx').on(t.channelId, t.submitTime),

@@ -249,6 +249,15 @@ export function imageTaskOf(db: DB, mjId: string): { status: string; imageUrl: s
   return s.image.get({ mjId }) ?? null;
 }
 
+/** The SQL of the reads by id and mj_id above (and of list-by-condition for two ids), for EXPLAIN QUERY PLAN checks. */
+export function taskReadsSql(db: DB): Record<'byMjId' | 'ownByMjId' | 'image' | 'byId' | 'ownByMjIds', { sql: string; params: unknown[] }> {
+  const m = buildByMjId(db);
+  const r = buildReads(db);
+  const own = db.select(boundedTaskColumns).from(tasks).where(and(eq(tasks.userId, 7), inArray(tasks.mjId, ['a', 'b']))).orderBy(asc(tasks.id));
+  const of = (q: { getQuery(): { sql: string; params: unknown[] } }) => q.getQuery();
+  return { byMjId: of(m.any), ownByMjId: of(m.own), image: of(r.image), byId: of(r.byId), ownByMjIds: own.toSQL() };
+}
+
 /**
  * A user's tasks among these upstream ids (list-by-condition), oldest first, long text cut as a
  * listing cuts it. The caller bounds the id list (the relay's schema allows at most 500).
