@@ -1,5 +1,14 @@
 import { integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
+/*
+ * The listing tables (this file and task-counters.ts) are WITHOUT ROWID tables on SQLite
+ * (migration 0012): each row lives once, in its primary-key b-tree, which also covers every
+ * column a read needs. As rowid tables they were stored three times for the time buckets (table,
+ * primary-key index, covering index: 244 B per bucket row, ~235 B per task at 1M) and every
+ * trigger upsert rewrote two or three pages. Drizzle cannot declare WITHOUT ROWID: a change to
+ * these tables must rebuild them WITHOUT ROWID again in its migration (see 0012).
+ */
+
 /**
  * Row counts of `tasks` per scope ('all' / 'user' / 'channel') and per `submit_time` bucket of
  * `span` ms (a minute, an hour or a day; every negative time falls in bucket -1), kept by triggers
