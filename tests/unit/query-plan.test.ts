@@ -1,6 +1,8 @@
 import { describe, expect, test } from 'bun:test';
 import { Placeholder } from 'drizzle-orm';
-import { listingSql } from '../../src/db/sqlite/listing.ts';
+import { FEED_READS_SQL } from '../../src/db/sqlite/feed-reads.ts';
+import { ANY_OVERSIZE_SQL, listingSql, taskReadsSql } from '../../src/db/sqlite/listing.ts';
+import { UNFINISHED_CHANNELS_SQL, UNFINISHED_PAGE_SQL } from '../../src/db/sqlite/sync.ts';
 import type { TaskFilter } from '../../src/domain/tasks.ts';
 import { BLOCKS_SQL, windowSql } from '../../src/db/sqlite/task-windows.ts';
 import { memoryDb } from '../helpers/db.ts';
@@ -134,7 +136,7 @@ describe('time ranges and deep pages stay bounded (EXPLAIN QUERY PLAN)', () => {
   bare.$client.run(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
     INSERT INTO tasks (user_id, channel_id, mj_id, submit_time) SELECT i % 50, i % 4, printf('%016d', i), 1700000000000 + i * 1000 FROM n`);
   for (const [label, conn] of [['with statistics', db], ['without statistics', bare]] as const) {
-    test(`a range total reads bucket rows from their covering index and counts only edge minutes through an index (${label})`, () => {
+    test(`a range total reads bucket rows from their primary key and counts only edge minutes through an index (${label})`, () => {
       const exact: Array<[string | null, string]> = [
         [null, 'SEARCH tasks USING COVERING INDEX tasks_submit_time_idx (submit_time>? AND submit_time<?)'],
         ['user_id', 'SEARCH tasks USING COVERING INDEX tasks_user_id_submit_time_idx (user_id=? AND submit_time>? AND submit_time<?)'],
@@ -144,7 +146,8 @@ describe('time ranges and deep pages stay bounded (EXPLAIN QUERY PLAN)', () => {
         const text = windowSql(column);
         const rows = conn.$client.query(`EXPLAIN QUERY PLAN ${text}`).all('user', 7, ...Array.from({ length: 19 }, () => 1)) as Array<{ detail: string }>;
         const searches = rows.map((r) => r.detail).filter((d) => /^(SEARCH|SCAN) task/.test(d));
-        const bucket = 'SEARCH task_time_buckets USING COVERING INDEX task_time_buckets_cover_idx (scope=? AND scope_id=? AND span=? AND bucket>? AND bucket<?)';
+        // WITHOUT ROWID: the primary key b-tree is the table, so it covers every column.
+        const bucket = 'SEARCH task_time_buckets USING PRIMARY KEY (scope=? AND scope_id=? AND span=? AND bucket>? AND bucket<?)';
         expect(searches).toEqual([bucket, bucket, bucket, bucket, bucket, expected, expected]);
       }
     });
@@ -162,6 +165,82 @@ describe('time ranges and deep pages stay bounded (EXPLAIN QUERY PLAN)', () => {
       expect(details.some((d) => walk.test(d))).toBe(true);
       expect(details.some((d) => /TEMP B-TREE/.test(d))).toBe(false);
     }
-    expect(plan(BLOCKS_SQL, ['all', 0]).join('\n')).toMatch(/^SEARCH task_id_blocks USING INDEX sqlite_autoindex_task_id_blocks_1 \(scope=\? AND scope_id=\?\)$/);
+    expect(plan(BLOCKS_SQL, ['all', 0]).join('\n')).toMatch(/^SEARCH task_id_blocks USING PRIMARY KEY \(scope=\? AND scope_id=\?\)$/);
+  });
+});
+
+describe('every index on tasks is used, and each statement uses the one it was made for (EXPLAIN QUERY PLAN)', () => {
+  /** Each statement the app runs on tasks (besides writes by id), with the index its plan must name. */
+  function statements(): Array<{ name: string; sql: string; params: unknown[]; uses: string }> {
+    const out: Array<{ name: string; sql: string; params: unknown[]; uses: string }> = [];
+    const reads = taskReadsSql(db);
+    out.push({ name: 'task by mj_id (any user: image forwarder, admin fetch)', ...reads.byMjId, uses: 'tasks_mj_id_idx' });
+    // mj_id is (near) unique, so (mj_id) answers the per-user lookup with a one-row filter; the
+    // (user_id, mj_id) index it used to take is gone (27 B a row, two pages of WAL per submit).
+    out.push({ name: 'a user\'s task by mj_id (relay fetch, actions)', ...reads.ownByMjId, uses: 'tasks_mj_id_idx' });
+    out.push({ name: 'image read by mj_id', ...reads.image, uses: 'tasks_mj_id_idx' });
+    out.push({ name: 'list-by-condition', ...reads.ownByMjIds, uses: 'tasks_mj_id_idx' });
+    out.push({ name: 'task by id', ...reads.byId, uses: 'INTEGER PRIMARY KEY' });
+    out.push({ name: 'unfinished channels (poller)', sql: UNFINISHED_CHANNELS_SQL, params: [], uses: 'tasks_unfinished_idx' });
+    out.push({ name: 'unfinished page of a channel (poller)', sql: UNFINISHED_PAGE_SQL, params: [1, 0, 100], uses: 'tasks_unfinished_idx' });
+    out.push({ name: 'oversize probe', sql: ANY_OVERSIZE_SQL, params: [], uses: 'tasks_oversize_idx' });
+    out.push({ name: 'feed replay of a user', sql: FEED_READS_SQL.replayUser, params: [7, 1, 1, 10], uses: 'tasks_user_id_submit_time_idx' });
+    out.push({ name: 'feed replay of all', sql: FEED_READS_SQL.replayAll, params: [1, 1, 10], uses: 'tasks_submit_time_idx' });
+    out.push({ name: 'feed fingerprint', sql: FEED_READS_SQL.fingerprintOne, params: [1], uses: 'INTEGER PRIMARY KEY' });
+    const shapes: Array<[string, TaskFilter, number, 'window' | 'scan', string]> = [
+      ['admin page', {}, 0, 'window', 'SCAN tasks'],
+      ['user page', { userId: 7 }, 0, 'window', 'tasks_user_id_id_idx'],
+      ['channel page', { channelId: 2 }, 0, 'window', 'tasks_channel_id_id_idx'],
+      ['user deep page', { userId: 7 }, 40_000, 'window', 'tasks_user_id_id_idx'],
+      ['channel deep page', { channelId: 2 }, 40_000, 'window', 'tasks_channel_id_id_idx'],
+      ['user + mj_id page', { userId: 7, mjId: 'x' }, 0, 'window', 'tasks_mj_id_idx'],
+      ['admin range scan', { start: 1, end: 1 }, 0, 'scan', 'tasks_submit_time_idx'],
+      ['user range scan', { userId: 7, start: 1, end: 1 }, 0, 'scan', 'tasks_user_id_submit_time_idx'],
+      ['channel range scan', { channelId: 2, start: 1, end: 1 }, 0, 'scan', 'tasks_channel_id_submit_time_idx'],
+    ];
+    for (const [name, f, offset, range, uses] of shapes) out.push({ name, ...listingSql(db, f, offset, range).page, uses });
+    out.push({ name: 'user + mj_id total', ...listingSql(db, { userId: 7, mjId: 'x' }).count, uses: 'tasks_mj_id_idx' });
+    for (const [column, uses] of [[null, 'tasks_submit_time_idx'], ['user_id', 'tasks_user_id_submit_time_idx'], ['channel_id', 'tasks_channel_id_submit_time_idx']] as const) {
+      out.push({ name: `range total (${column ?? 'all'})`, sql: windowSql(column), params: ['user', 7, ...Array.from({ length: 19 }, () => 1)], uses });
+    }
+    return out;
+  }
+
+  // Without statistics (a fresh production file) too: there the planner once preferred walking
+  // all of a user's rows in id order to the (mj_id) index for a user's mj_id page.
+  const fresh = memoryDb();
+  fresh.$client.run(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+    INSERT INTO tasks (user_id, channel_id, mj_id, submit_time) SELECT i % 50, i % 4, printf('%016d', i), 1700000000000 + i * 1000 FROM n`);
+  const planOn = (conn: typeof db, sqlText: string, params: unknown[]) => {
+    const bound = params.map((p) => (p instanceof Placeholder ? values[p.name] : p));
+    return (conn.$client.query(`EXPLAIN QUERY PLAN ${sqlText}`).all(...(bound as never[])) as Array<{ detail: string }>).map((r) => r.detail);
+  };
+  for (const [label, conn] of [['with statistics', db], ['without statistics', fresh]] as const) {
+    for (const s of statements()) {
+      test(`${s.name} uses ${s.uses} (${label})`, () => {
+        const details = planOn(conn, s.sql, s.params).filter((d) => /^(SEARCH|SCAN) tasks/.test(d));
+        expect(details.join('\n')).toContain(s.uses);
+      });
+    }
+  }
+
+  test('no index on tasks is left that no statement uses', () => {
+    const indexes = (db.$client.query("SELECT name FROM pragma_index_list('tasks')").all() as Array<{ name: string }>).map((r) => r.name).sort();
+    const used = new Set(statements().flatMap((s) => plan(s.sql, s.params).flatMap((d) => /INDEX (\w+)/.exec(d)?.[1] ?? [])));
+    expect(indexes.filter((name) => !used.has(name))).toEqual([]);
+    expect(indexes).toEqual([
+      'tasks_channel_id_id_idx', 'tasks_channel_id_submit_time_idx', 'tasks_mj_id_idx', 'tasks_oversize_idx',
+      'tasks_submit_time_idx', 'tasks_unfinished_idx', 'tasks_user_id_id_idx', 'tasks_user_id_submit_time_idx',
+    ]);
+  });
+
+  test('the listing tables are WITHOUT ROWID, stored once in their primary key', () => {
+    for (const table of ['task_counters', 'task_time_buckets', 'task_id_blocks']) {
+      const { sql } = db.$client.query('SELECT sql FROM sqlite_schema WHERE name = ?').get(table) as { sql: string };
+      expect({ table, withoutRowid: /WITHOUT ROWID\s*$/.test(sql) }).toEqual({ table, withoutRowid: true });
+      // Only the primary key: no second copy of the rows in another index.
+      const indexes = db.$client.query(`SELECT name, origin FROM pragma_index_list('${table}')`).all() as Array<{ origin: string }>;
+      expect(indexes.map((i) => i.origin)).toEqual(['pk']);
+    }
   });
 });

@@ -1,4 +1,13 @@
-import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/*
+ * The listing tables (this file and task-counters.ts) are WITHOUT ROWID tables on SQLite
+ * (migration 0012): each row lives once, in its primary-key b-tree, which also covers every
+ * column a read needs. As rowid tables they were stored three times for the time buckets (table,
+ * primary-key index, covering index: 244 B per bucket row, ~235 B per task at 1M) and every
+ * trigger upsert rewrote two or three pages. Drizzle cannot declare WITHOUT ROWID: a change to
+ * these tables must rebuild them WITHOUT ROWID again in its migration (see 0012).
+ */
 
 /**
  * Row counts of `tasks` per scope ('all' / 'user' / 'channel') and per `submit_time` bucket of
@@ -20,9 +29,6 @@ export const taskTimeBuckets = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.scope, t.scopeId, t.span, t.bucket] }),
-    // A range total reads up to a few hundred bucket rows: from this index alone, not the table
-    // behind the primary key (a fourth of the cost at a year-wide range).
-    index('task_time_buckets_cover_idx').on(t.scope, t.scopeId, t.span, t.bucket, t.count, t.minId, t.maxId),
   ],
 );
 

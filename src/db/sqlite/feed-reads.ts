@@ -16,20 +16,26 @@ export interface TaskFingerprint {
   fp: string;
 }
 
+const FP = `SELECT id, user_id, updated_time || '|' || status || '|' || progress || '|' || mj_id || '|' || quota || '|' ||
+      length(image_url) || '|' || length(fail_reason) || '|' || length(buttons) AS fp FROM tasks`;
+
+/** The feed's statements (exported for the EXPLAIN QUERY PLAN checks). */
+export const FEED_READS_SQL = {
+  fingerprints: `${FP} WHERE id IN (SELECT value FROM json_each(?))`,
+  // The relay publishes one task at a time: a plain key lookup, no JSON built or parsed.
+  fingerprintOne: `${FP} WHERE id = ?`,
+  byId: 'SELECT * FROM tasks WHERE id = ?',
+  replayUser: 'SELECT * FROM tasks WHERE user_id = ? AND submit_time >= ? AND updated_time >= ? ORDER BY updated_time DESC, id DESC LIMIT ?',
+  replayAll: 'SELECT * FROM tasks WHERE submit_time >= ? AND updated_time >= ? ORDER BY updated_time DESC, id DESC LIMIT ?',
+} as const;
+
 export function createSqliteFeedReads(db: DB) {
   const c = db.$client;
-  const fp = `SELECT id, user_id, updated_time || '|' || status || '|' || progress || '|' || mj_id || '|' || quota || '|' ||
-      length(image_url) || '|' || length(fail_reason) || '|' || length(buttons) AS fp FROM tasks`;
-  const fingerprints = c.prepare<TaskFingerprint, [string]>(`${fp} WHERE id IN (SELECT value FROM json_each(?))`);
-  // The relay publishes one task at a time: a plain key lookup, no JSON built or parsed.
-  const fingerprintOne = c.prepare<TaskFingerprint, [number]>(`${fp} WHERE id = ?`);
-  const byId = c.prepare<Record<string, unknown>, [number]>('SELECT * FROM tasks WHERE id = ?');
-  const replayUser = c.prepare<Record<string, unknown>, [number, number, number, number]>(
-    'SELECT * FROM tasks WHERE user_id = ? AND submit_time >= ? AND updated_time >= ? ORDER BY updated_time DESC, id DESC LIMIT ?',
-  );
-  const replayAll = c.prepare<Record<string, unknown>, [number, number, number]>(
-    'SELECT * FROM tasks WHERE submit_time >= ? AND updated_time >= ? ORDER BY updated_time DESC, id DESC LIMIT ?',
-  );
+  const fingerprints = c.prepare<TaskFingerprint, [string]>(FEED_READS_SQL.fingerprints);
+  const fingerprintOne = c.prepare<TaskFingerprint, [number]>(FEED_READS_SQL.fingerprintOne);
+  const byId = c.prepare<Record<string, unknown>, [number]>(FEED_READS_SQL.byId);
+  const replayUser = c.prepare<Record<string, unknown>, [number, number, number, number]>(FEED_READS_SQL.replayUser);
+  const replayAll = c.prepare<Record<string, unknown>, [number, number, number]>(FEED_READS_SQL.replayAll);
   // Prepared once per item cap (one in practice: the listing item budget).
   const sizeSql = (where: string, order: string, cap: number) => `SELECT count(*) AS n, coalesce(sum(${itemBytesAtLeastSql(Math.floor(cap))}), 0) AS bytes
     FROM (SELECT ${TEXT_LENGTHS_SQL} FROM tasks WHERE ${where} ORDER BY ${order} LIMIT ?)`;

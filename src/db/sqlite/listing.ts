@@ -21,8 +21,11 @@ type Variant = 'plain' | 'window' | 'scan' | 'below';
 
 function whereOf(f: TaskFilter, variant: Variant): SQL | undefined {
   const parts: SQL[] = [];
-  if (f.userId !== undefined) parts.push(eq(tasks.userId, sql.placeholder('userId')));
-  if (f.channelId !== undefined) parts.push(eq(tasks.channelId, sql.placeholder('channelId')));
+  // With an mj_id the page is read through (mj_id) (a row or two), the owner and channel terms
+  // filters only (`+`): left open, the planner may walk all of a user's rows in id order instead.
+  const narrow = f.mjId !== undefined;
+  if (f.userId !== undefined) parts.push(narrow ? sql`+${tasks.userId} = ${sql.placeholder('userId')}` : eq(tasks.userId, sql.placeholder('userId')));
+  if (f.channelId !== undefined) parts.push(narrow ? sql`+${tasks.channelId} = ${sql.placeholder('channelId')}` : eq(tasks.channelId, sql.placeholder('channelId')));
   if (f.mjId !== undefined) parts.push(eq(tasks.mjId, sql.placeholder('mjId')));
   // In the id window the time terms are filters only (`+`): the page walks ids, not times.
   const time = variant === 'window' ? sql`+${tasks.submitTime}` : sql`${tasks.submitTime}`;
@@ -211,11 +214,14 @@ export function listTasks(
   return { items, total, page, page_size: pageSize };
 }
 
+/** The owner as a filter only, so a read by mj_id goes through (mj_id), not all of a user's rows. */
+const OWNER_FILTER = (userId: unknown): SQL => sql`+${tasks.userId} = ${userId}`;
+
 function buildByMjId(db: DB) {
   const newest = (where: SQL | undefined) => db.select().from(tasks).where(where).orderBy(desc(tasks.id)).limit(1).prepare();
   return {
     any: newest(eq(tasks.mjId, sql.placeholder('mjId'))),
-    own: newest(and(eq(tasks.userId, sql.placeholder('userId')), eq(tasks.mjId, sql.placeholder('mjId')))),
+    own: newest(and(OWNER_FILTER(sql.placeholder('userId')), eq(tasks.mjId, sql.placeholder('mjId')))),
   };
 }
 const byMjIdCache = new WeakMap<DB, ReturnType<typeof buildByMjId>>();
@@ -255,9 +261,18 @@ export function ownTasksByMjIdsSize(db: DB, userId: number, mjIds: readonly stri
   if (mjIds.length === 0) return 0;
   const row = prepared<{ bytes: number }>(db, `SELECT coalesce(sum(${itemBytesAtLeastSql(Math.floor(itemCap))}), 0) AS bytes
     FROM (SELECT ${TEXT_LENGTHS_SQL} FROM tasks WHERE id IN (
-      SELECT max(id) FROM tasks WHERE user_id = ?1 AND mj_id IN (SELECT value FROM json_each(?2)) GROUP BY mj_id))`)
+      SELECT max(id) FROM tasks WHERE +user_id = ?1 AND mj_id IN (SELECT value FROM json_each(?2)) GROUP BY mj_id))`)
     .get(userId, JSON.stringify(mjIds));
   return row?.bytes ?? 0;
+}
+
+/** The SQL of the reads by id and mj_id above (and of list-by-condition for two ids), for EXPLAIN QUERY PLAN checks. */
+export function taskReadsSql(db: DB): Record<'byMjId' | 'ownByMjId' | 'image' | 'byId' | 'ownByMjIds', { sql: string; params: unknown[] }> {
+  const m = buildByMjId(db);
+  const r = buildReads(db);
+  const own = db.select(boundedTaskColumns).from(tasks).where(and(OWNER_FILTER(7), inArray(tasks.mjId, ['a', 'b']))).orderBy(asc(tasks.id));
+  const of = (q: { getQuery(): { sql: string; params: unknown[] } }) => q.getQuery();
+  return { byMjId: of(m.any), ownByMjId: of(m.own), image: of(r.image), byId: of(r.byId), ownByMjIds: own.toSQL() };
 }
 
 /**
@@ -266,5 +281,5 @@ export function ownTasksByMjIdsSize(db: DB, userId: number, mjIds: readonly stri
  */
 export function ownTasksByMjIds(db: DB, userId: number, mjIds: readonly string[]): TaskRow[] {
   if (mjIds.length === 0) return [];
-  return db.select(boundedTaskColumns).from(tasks).where(and(eq(tasks.userId, userId), inArray(tasks.mjId, [...mjIds]))).orderBy(asc(tasks.id)).all();
+  return db.select(boundedTaskColumns).from(tasks).where(and(OWNER_FILTER(userId), inArray(tasks.mjId, [...mjIds]))).orderBy(asc(tasks.id)).all();
 }

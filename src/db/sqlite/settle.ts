@@ -16,10 +16,14 @@ export interface SettleInput {
 /** The settle update in its four shapes (done or not, with or without an image), each prepared once per connection. */
 function buildSettle(db: DB, done: boolean, withImage: boolean) {
   const p = sql.placeholder;
+  // A task not done keeps the progress its insert gave it ('0%': nothing else writes progress
+  // before the upstream's id is known, except an ending, which this compare-and-set then loses).
+  // Setting it anyway would rewrite its entry in tasks_unfinished_idx, whose WHERE names
+  // progress: one more page of WAL per submit.
   return db.update(tasks).set({
     mjId: sql`${p('mjId')}`, code: sql`${p('code')}`, description: sql`${p('description')}`,
-    properties: sql`${p('properties')}`, updatedTime: sql`${p('now')}`, status: sql`${p('status')}`, progress: sql`${p('progress')}`,
-    ...(done ? { startTime: sql`${p('now')}`, finishTime: sql`${p('now')}` } : {}),
+    properties: sql`${p('properties')}`, updatedTime: sql`${p('now')}`, status: sql`${p('status')}`,
+    ...(done ? { progress: sql`${p('progress')}`, startTime: sql`${p('now')}`, finishTime: sql`${p('now')}` } : {}),
     ...(withImage ? { imageUrl: sql`${p('imageUrl')}` } : {}),
   }).where(and(eq(tasks.id, p('taskId')), ne(tasks.progress, '100%'))).returning({ id: tasks.id }).prepare();
 }
