@@ -1,4 +1,5 @@
 import { openDatabase } from '../../../src/db/client.ts';
+import { startWalCheckpointer } from '../../../src/db/sqlite/checkpointer.ts';
 import { createSqliteSyncStore } from '../../../src/db/sqlite/sync.ts';
 import { createPoller } from '../../../src/jobs/poller.ts';
 import { systemClock } from '../../../src/lib/clock.ts';
@@ -65,6 +66,8 @@ export async function pollerMeasures(ctx: BenchContext): Promise<Measurement[]> 
   const path = freshDatabase(ctx.runDir, 'poller', sims.map((s) => s.url));
   const db = openDatabase(path);
   const sqlite = db.$client;
+  // As src/index.ts runs a file database: WAL checkpoints in a worker, not inside the tick's commits.
+  const checkpointer = startWalCheckpointer(db, path);
   try {
     const insert = sqlite.prepare(`INSERT INTO tasks (user_id, token_id, channel_id, action, mj_id, prompt, submit_time, progress, status, quota, updated_time)
       VALUES (?, 1, ?, 'IMAGINE', ?, 'poller bench task', ?, '0%', 'SUBMITTED', 50000, ?)`);
@@ -106,6 +109,7 @@ export async function pollerMeasures(ctx: BenchContext): Promise<Measurement[]> 
       note: `best of ${ticks.length} rounds; ticks ${ticks.map((t) => t.toFixed(0)).join(', ')} ms; direct ${directs.map((t) => t.toFixed(0)).join(', ')} ms; rows written ${updated.join(', ')}; unusable upstream items ${unusable}`,
     })];
   } finally {
+    await checkpointer.stop();
     sqlite.close();
     await Promise.all(sims.map((s) => s.stop()));
   }
