@@ -1,5 +1,6 @@
 import type { Sql, TransactionSql } from 'postgres';
 import type { PgDB } from './client.ts';
+import { TASKS_CHANNEL } from './notify.ts';
 import type { PgUserRow } from './schema/users.ts';
 
 /**
@@ -35,9 +36,10 @@ export interface AcceptPatch {
 /**
  * Write the upstream's acceptance onto a still-unfinished task (compare-and-set on
  * `progress <> '100%'`) and, in the same statement, its mj_id onto the task's consume log.
+ * With `notify`, the winner also announces the task (notify.ts TASKS_CHANNEL), in the same statement.
  * Returns whether this call won.
  */
-export async function settleAcceptedPg(db: PgRunner, taskId: number, p: AcceptPatch): Promise<boolean> {
+export async function settleAcceptedPg(db: PgRunner, taskId: number, p: AcceptPatch, notify = false): Promise<boolean> {
   const sql = runner(db);
   const [row] = await sql<Array<{ won: number }>>`
     WITH t AS (
@@ -48,8 +50,9 @@ export async function settleAcceptedPg(db: PgRunner, taskId: number, p: AcceptPa
       WHERE id = ${taskId}::int AND progress <> '100%' RETURNING id, mj_id),
     l AS (
       UPDATE logs SET mj_id = t.mj_id FROM t
-      WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int AND t.mj_id <> '' RETURNING 1)
-    SELECT (SELECT count(*) FROM t)::int AS won, (SELECT count(*) FROM l) AS l`;
+      WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int AND t.mj_id <> '' RETURNING 1),
+    n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.id::text) FROM t WHERE ${notify}::boolean)
+    SELECT (SELECT count(*) FROM t)::int AS won, (SELECT count(*) FROM l) AS l, (SELECT count(*) FROM n) AS n`;
   return row!.won === 1;
 }
 
@@ -90,10 +93,10 @@ export interface RefundResult {
  * End an unfinished task as failed and give back what it holds, exactly once, in one statement:
  * the task row changes only if it is still unfinished and still holds `expectedQuota`
  * (compare-and-set), and only then are the user, the token (unless unlimited) and the channel
- * credited and the refund log (task_id, mj_id) written.
+ * credited and the refund log (task_id, mj_id) written. With `notify`, the winner also announces the task.
  */
 export async function failAndRefundPg(
-  db: PgRunner, taskId: number, expectedQuota: number, p: FailurePatch, now: number, modelName: string,
+  db: PgRunner, taskId: number, expectedQuota: number, p: FailurePatch, now: number, modelName: string, notify = false,
 ): Promise<RefundResult> {
   const sql = runner(db);
   const q = expectedQuota;
@@ -128,11 +131,12 @@ export async function failAndRefundPg(
     m AS (
       UPDATE logs SET mj_id = t.mj_id FROM t
       WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int AND ${q}::bigint > 0
-        AND ${p.mjId !== undefined}::boolean AND t.mj_id <> '' RETURNING 1)
+        AND ${p.mjId !== undefined}::boolean AND t.mj_id <> '' RETURNING 1),
+    n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.id::text) FROM t WHERE ${notify}::boolean)
     -- Read in this order, the sub-statements lock the task row, then the user, the token and the
     -- channel: the charge's order. (Unread ones would run last, in reverse: a deadlock with a charge.)
     SELECT (SELECT count(*) FROM t)::int AS won, (SELECT count(*) FROM u) AS u, (SELECT count(*) FROM k) AS k,
-      (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM l) AS l, (SELECT count(*) FROM m) AS m`;
+      (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM l) AS l, (SELECT count(*) FROM m) AS m, (SELECT count(*) FROM n) AS n`;
   const won = row!.won === 1;
   return { won, refunded: won ? q : 0 };
 }
