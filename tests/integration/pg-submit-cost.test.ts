@@ -4,6 +4,7 @@ import postgres from 'postgres';
 import type { PgDB } from '../../src/db/pg/client.ts';
 import { pgSchema } from '../../src/db/pg/client.ts';
 import { setQuotaLoggedPg } from '../../src/db/pg/money.ts';
+import { createPgFeedReads } from '../../src/db/pg/task-reads.ts';
 import { chargeAndRecordTaskPg, failAndRefundTaskPg, settleTaskPg, type PgChargeInput } from '../../src/db/pg/task-money.ts';
 import { tempPg, type TempPg } from '../helpers/pg.ts';
 
@@ -102,6 +103,29 @@ describe('PostgreSQL submit cost', () => {
     expect(await pg.db.$client`SELECT quota, used_quota, request_count FROM users WHERE id = ${a.userId}`).toEqual(before);
     const [n] = await pg.db.$client`SELECT count(*)::int AS tasks FROM tasks WHERE user_id = ${a.userId}`;
     expect(n!.tasks).toBe(0);
+  });
+
+  test('a submit\'s statements are planned once per connection, not again on every call', async () => {
+    const a = await account(1_000_000);
+    await pg.db.$client`UPDATE users SET quota = 1000000 WHERE id = ${a.userId}`;
+    const feed = createPgFeedReads(counted);
+    for (let i = 0; i < 12; i++) {
+      const id = await chargeAndRecordTaskPg(counted, charge(a, 10 + i), true);
+      if (id === 'quota_not_enough') throw new Error('charge refused');
+      await feed.fingerprints([id]);
+      await settleTaskPg(counted, {
+        done: false, withImage: false,
+        params: { taskId: id, mjId: `mj-${i}`, code: 1, description: 'ok', properties: '', now: NOW + 20 + i, status: '', progress: '0%', imageUrl: '' },
+      }, null, true);
+      await feed.fingerprints([id]);
+    }
+    // The counting client holds one connection: these are the plans of the very statements above.
+    const plans = await countingClient<Array<{ head: string; custom: number }>>`
+      SELECT left(statement, 60) AS head, custom_plans::int AS custom
+      FROM pg_prepared_statements WHERE generic_plans + custom_plans >= 12 ORDER BY 1`;
+    expect(plans.length).toBeGreaterThanOrEqual(3);
+    // The plan cache tries five custom plans before it settles on the generic one.
+    expect(plans.filter((p) => p.custom > 5)).toEqual([]);
   });
 
   test('one listing trigger per kind of write on tasks, every trigger function in PL/pgSQL, no SQL-language function left', async () => {
