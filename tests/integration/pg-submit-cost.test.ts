@@ -91,6 +91,44 @@ describe('PostgreSQL submit cost', () => {
     expect(row).toEqual({ mj: 'mj-1', log_mj: 'mj-1', quota: 900 });
   });
 
+  test('with a webhook, settle and refund queue the delivery from the row they wrote: BEGIN, write, delivery, COMMIT', async () => {
+    const a = await account(10_000);
+    const hooked = async (i: number) => {
+      const id = await chargeAndRecordTaskPg(pg.db, { ...charge(a, i), hookUrl: 'http://127.0.0.1:9/hook' }, true);
+      if (id === 'quota_not_enough') throw new Error('charge refused');
+      return id;
+    };
+    const payloadOf = (t: { id: number; mjId: string; status: string; quota: number }) => JSON.stringify({ id: t.id, mjId: t.mjId, status: t.status, quota: t.quota });
+    const first = await hooked(30);
+    const settleSent = await statementsOf(async () => {
+      expect(await settleTaskPg(counted, {
+        done: true, withImage: false,
+        params: { taskId: first, mjId: 'mj-h', code: 1, description: 'ok', properties: '', now: NOW + 31, status: 'SUCCESS', progress: '100%', imageUrl: '' },
+      }, payloadOf, true)).toBe(true);
+    });
+    expect(settleSent).toHaveLength(4);
+    const second = await hooked(32);
+    const refundSent = await statementsOf(async () => {
+      const r = await failAndRefundTaskPg(counted, second, 100, { failReason: 'no' }, NOW + 33, 'mj_imagine', payloadOf, true);
+      expect(r).toEqual({ won: true, refunded: 100 });
+    });
+    expect(refundSent).toHaveLength(4);
+    const rows = await pg.db.$client`SELECT task_id, user_id, token_id, mj_id, url, payload FROM webhook_deliveries
+      WHERE task_id IN (${first}, ${second}) ORDER BY id`;
+    expect([...rows]).toEqual([
+      { task_id: first, user_id: a.userId, token_id: a.tokenId, mj_id: 'mj-h', url: 'http://127.0.0.1:9/hook', payload: JSON.stringify({ id: first, mjId: 'mj-h', status: 'SUCCESS', quota: 100 }) },
+      { task_id: second, user_id: a.userId, token_id: a.tokenId, mj_id: '', url: 'http://127.0.0.1:9/hook', payload: JSON.stringify({ id: second, mjId: '', status: 'FAILURE', quota: 0 }) },
+    ]);
+    // A lost compare-and-set queues nothing.
+    const lostSent = await statementsOf(async () => {
+      const r = await failAndRefundTaskPg(counted, second, 100, { failReason: 'again' }, NOW + 34, 'mj_imagine', payloadOf, true);
+      expect(r).toEqual({ won: false, refunded: 0 });
+    });
+    expect(lostSent).toHaveLength(3);
+    const [n] = await pg.db.$client`SELECT count(*)::int AS n FROM webhook_deliveries WHERE task_id = ${second}`;
+    expect(n!.n).toBe(1);
+  });
+
   test('a token that cannot pay after the user could: one round trip, nothing written', async () => {
     const a = await account(50);
     const before = await pg.db.$client`SELECT quota, used_quota, request_count FROM users WHERE id = ${a.userId}`;

@@ -1,8 +1,11 @@
 import { getTableColumns } from 'drizzle-orm';
 import type { PgDB } from './client.ts';
-import { failAndRefundPg, LOG_TYPE_PG, settleAcceptedPg, type FailurePatch as PgFailurePatch, type RefundResult } from './money.ts';
+import {
+  failAndRefundHookedPg, failAndRefundPg, LOG_TYPE_PG, settleAcceptedHookedPg, settleAcceptedPg, type FailurePatch as PgFailurePatch,
+  type RefundResult, type WrittenHook,
+} from './money.ts';
 import { TASKS_CHANNEL } from './notify.ts';
-import { enqueueTaskChangePg, type PayloadOf } from './outbox.ts';
+import { insertDeliveriesPg, type PayloadOf } from './outbox.ts';
 import { tasks, type PgTaskRow } from './schema/tasks.ts';
 
 /**
@@ -113,14 +116,20 @@ export async function settleTaskPg(db: PgDB, input: PgSettleInput, hook: Payload
     ...(input.done ? { startTime: p.now, finishTime: p.now } : {}),
     ...(input.withImage ? { imageUrl: p.imageUrl } : {}),
   };
-  // Without a webhook the statement alone is the transaction (one round trip); a delivery's
-  // payload is built here from the written row, so it needs a second statement in the same one.
+  // Without a webhook the statement alone is the transaction (one round trip). A delivery's
+  // payload is built here from the row the write returns, and queued by a second statement in
+  // the same transaction.
   if (!hook) return settleAcceptedPg(db, p.taskId, patch, notify);
   return db.$client.begin(async (sql) => {
-    const won = await settleAcceptedPg(sql, p.taskId, patch, notify);
-    if (won) await enqueueTaskChangePg(sql, [p.taskId], p.now, hook);
-    return won;
+    const r = await settleAcceptedHookedPg(sql, p.taskId, patch, notify);
+    if (r.hooked) await insertDeliveriesPg(sql, [deliveryOf(r.hooked, hook)], p.now);
+    return r.won;
   });
+}
+
+/** The delivery of a written task's change to its hook (the payload is the task as written). */
+function deliveryOf(w: WrittenHook, payloadOf: PayloadOf) {
+  return { taskId: w.task.id, userId: w.userId, tokenId: w.tokenId, url: w.url, mjId: w.task.mjId, payload: payloadOf(w.task) };
 }
 
 /** The patch fields failAndRefundPg writes; any other key is a caller's mistake, refused loudly. */
@@ -151,8 +160,8 @@ export async function failAndRefundTaskPg(
   const p = pgFailurePatch(patch);
   if (!hook) return failAndRefundPg(db, taskId, expectedQuota, p, now, modelName, notify);
   return db.$client.begin(async (sql) => {
-    const r = await failAndRefundPg(sql, taskId, expectedQuota, p, now, modelName, notify);
-    if (r.won) await enqueueTaskChangePg(sql, [taskId], now, hook);
+    const { hooked, ...r } = await failAndRefundHookedPg(sql, taskId, expectedQuota, p, now, modelName, notify);
+    if (hooked) await insertDeliveriesPg(sql, [deliveryOf(hooked, hook)], now);
     return r;
   });
 }
