@@ -1,6 +1,9 @@
 import type { Sql, TransactionSql } from 'postgres';
 import type { PgDB } from './client.ts';
+import { TASKS_CHANNEL } from './notify.ts';
+import type { PgTaskRow } from './schema/tasks.ts';
 import type { PgUserRow } from './schema/users.ts';
+import { PG_TASK_COLUMNS_SQL } from './task-reads.ts';
 
 /**
  * The money paths on PostgreSQL, with the semantics of src/db/sqlite/money.ts and the admin quota
@@ -35,22 +38,45 @@ export interface AcceptPatch {
 /**
  * Write the upstream's acceptance onto a still-unfinished task (compare-and-set on
  * `progress <> '100%'`) and, in the same statement, its mj_id onto the task's consume log.
+ * With `notify`, the winner also announces the task (notify.ts TASKS_CHANNEL), in the same statement.
  * Returns whether this call won.
  */
-export async function settleAcceptedPg(db: PgRunner, taskId: number, p: AcceptPatch): Promise<boolean> {
+export async function settleAcceptedPg(db: PgRunner, taskId: number, p: AcceptPatch, notify = false): Promise<boolean> {
+  return (await settleAccepted(db, taskId, p, notify, false)).won;
+}
+
+/** A written task with where its change goes: what a webhook delivery is made of, with no read after the write. */
+export interface WrittenHook {
+  task: PgTaskRow;
+  userId: number;
+  tokenId: number;
+  url: string;
+}
+
+/** The task's whole row as written and its hook (null when it has none or the write lost), as one JSON column. */
+const HOOKED_TAIL = `, (SELECT json_build_object('task', to_jsonb(x), 'userId', h.user_id, 'tokenId', h.token_id, 'url', h.url)
+  FROM (SELECT ${PG_TASK_COLUMNS_SQL} FROM t) x JOIN task_webhooks h ON h.task_id = x.id) AS hooked`;
+
+/** settleAcceptedPg that also returns the written task with its hook, for a delivery queued in the same transaction. */
+export function settleAcceptedHookedPg(db: PgRunner, taskId: number, p: AcceptPatch, notify: boolean): Promise<{ won: boolean; hooked: WrittenHook | null }> {
+  return settleAccepted(db, taskId, p, notify, true);
+}
+
+async function settleAccepted(db: PgRunner, taskId: number, p: AcceptPatch, notify: boolean, hooked: boolean): Promise<{ won: boolean; hooked: WrittenHook | null }> {
   const sql = runner(db);
-  const [row] = await sql<Array<{ won: number }>>`
+  const [row] = await sql<Array<{ won: number; hooked?: WrittenHook | null }>>`
     WITH t AS (
       UPDATE tasks SET mj_id = ${p.mjId}::text, code = ${p.code}::int, description = ${p.description}::text,
         properties = ${p.properties}::text, status = ${p.status}::text, progress = ${p.progress}::text,
         start_time = coalesce(${p.startTime ?? null}::bigint, start_time), finish_time = coalesce(${p.finishTime ?? null}::bigint, finish_time),
         image_url = coalesce(${p.imageUrl ?? null}::text, image_url), updated_time = ${p.updatedTime}::bigint
-      WHERE id = ${taskId}::int AND progress <> '100%' RETURNING id, mj_id),
+      WHERE id = ${taskId}::int AND progress <> '100%' RETURNING ${sql.unsafe(hooked ? '*' : 'id, mj_id')}),
     l AS (
       UPDATE logs SET mj_id = t.mj_id FROM t
-      WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int AND t.mj_id <> '' RETURNING 1)
-    SELECT (SELECT count(*) FROM t)::int AS won, (SELECT count(*) FROM l) AS l`;
-  return row!.won === 1;
+      WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int AND t.mj_id <> '' RETURNING 1),
+    n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.id::text) FROM t WHERE ${notify}::boolean)
+    SELECT (SELECT count(*) FROM t)::int AS won, (SELECT count(*) FROM l) AS l, (SELECT count(*) FROM n) AS n${sql.unsafe(hooked ? HOOKED_TAIL : '')}`;
+  return { won: row!.won === 1, hooked: row!.hooked ?? null };
 }
 
 /** Name the upstream task on a task's consume row (a no-op for an empty mj_id). */
@@ -90,15 +116,29 @@ export interface RefundResult {
  * End an unfinished task as failed and give back what it holds, exactly once, in one statement:
  * the task row changes only if it is still unfinished and still holds `expectedQuota`
  * (compare-and-set), and only then are the user, the token (unless unlimited) and the channel
- * credited and the refund log (task_id, mj_id) written.
+ * credited and the refund log (task_id, mj_id) written. With `notify`, the winner also announces the task.
  */
 export async function failAndRefundPg(
-  db: PgRunner, taskId: number, expectedQuota: number, p: FailurePatch, now: number, modelName: string,
+  db: PgRunner, taskId: number, expectedQuota: number, p: FailurePatch, now: number, modelName: string, notify = false,
 ): Promise<RefundResult> {
+  const { won, refunded } = await failAndRefund(db, taskId, expectedQuota, p, now, modelName, notify, false);
+  return { won, refunded };
+}
+
+/** failAndRefundPg that also returns the written task with its hook, for a delivery queued in the same transaction. */
+export function failAndRefundHookedPg(
+  db: PgRunner, taskId: number, expectedQuota: number, p: FailurePatch, now: number, modelName: string, notify: boolean,
+): Promise<RefundResult & { hooked: WrittenHook | null }> {
+  return failAndRefund(db, taskId, expectedQuota, p, now, modelName, notify, true);
+}
+
+async function failAndRefund(
+  db: PgRunner, taskId: number, expectedQuota: number, p: FailurePatch, now: number, modelName: string, notify: boolean, hooked: boolean,
+): Promise<RefundResult & { hooked: WrittenHook | null }> {
   const sql = runner(db);
   const q = expectedQuota;
   const n = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
-  const [row] = await sql<Array<{ won: number }>>`
+  const [row] = await sql<Array<{ won: number; hooked?: WrittenHook | null }>>`
     WITH t AS (
       UPDATE tasks SET status = coalesce(${n(p.status)}::text, 'FAILURE'), progress = coalesce(${n(p.progress)}::text, '100%'),
         fail_reason = ${p.failReason}::text, finish_time = coalesce(${n(p.finishTime)}::bigint, finish_time),
@@ -109,7 +149,7 @@ export async function failAndRefundPg(
         video_urls = coalesce(${n(p.videoUrls)}::text, video_urls), buttons = coalesce(${n(p.buttons)}::text, buttons),
         properties = coalesce(${n(p.properties)}::text, properties), quota = 0, updated_time = ${now}::bigint
       WHERE id = ${taskId}::int AND quota = ${q}::bigint AND progress <> '100%'
-      RETURNING id, user_id, token_id, channel_id, mj_id),
+      RETURNING ${sql.unsafe(hooked ? '*' : 'id, user_id, token_id, channel_id, mj_id')}),
     u AS (
       UPDATE users SET quota = users.quota + ${q}::bigint, used_quota = greatest(users.used_quota - ${q}::bigint, 0)
       FROM t WHERE users.id = t.user_id AND ${q}::bigint > 0 RETURNING 1),
@@ -128,13 +168,14 @@ export async function failAndRefundPg(
     m AS (
       UPDATE logs SET mj_id = t.mj_id FROM t
       WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int AND ${q}::bigint > 0
-        AND ${p.mjId !== undefined}::boolean AND t.mj_id <> '' RETURNING 1)
+        AND ${p.mjId !== undefined}::boolean AND t.mj_id <> '' RETURNING 1),
+    n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.id::text) FROM t WHERE ${notify}::boolean)
     -- Read in this order, the sub-statements lock the task row, then the user, the token and the
     -- channel: the charge's order. (Unread ones would run last, in reverse: a deadlock with a charge.)
     SELECT (SELECT count(*) FROM t)::int AS won, (SELECT count(*) FROM u) AS u, (SELECT count(*) FROM k) AS k,
-      (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM l) AS l, (SELECT count(*) FROM m) AS m`;
+      (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM l) AS l, (SELECT count(*) FROM m) AS m, (SELECT count(*) FROM n) AS n${sql.unsafe(hooked ? HOOKED_TAIL : '')}`;
   const won = row!.won === 1;
-  return { won, refunded: won ? q : 0 };
+  return { won, refunded: won ? q : 0, hooked: row!.hooked ?? null };
 }
 
 const USER_COLUMNS = `id, username, display_name AS "displayName", role, status, access_token AS "accessToken", quota,

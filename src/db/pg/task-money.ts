@@ -1,8 +1,11 @@
 import { getTableColumns } from 'drizzle-orm';
 import type { PgDB } from './client.ts';
-import { failAndRefundPg, LOG_TYPE_PG, settleAcceptedPg, type FailurePatch as PgFailurePatch, type RefundResult } from './money.ts';
-import { notifyTaskChanges, TASKS_CHANNEL } from './notify.ts';
-import { enqueueTaskChangePg, type PayloadOf } from './outbox.ts';
+import {
+  failAndRefundHookedPg, failAndRefundPg, LOG_TYPE_PG, settleAcceptedHookedPg, settleAcceptedPg, type FailurePatch as PgFailurePatch,
+  type RefundResult, type WrittenHook,
+} from './money.ts';
+import { TASKS_CHANNEL } from './notify.ts';
+import { insertDeliveriesPg, type PayloadOf } from './outbox.ts';
 import { tasks, type PgTaskRow } from './schema/tasks.ts';
 
 /**
@@ -28,8 +31,6 @@ export interface PgChargeInput {
   task: Omit<NewTask, 'quota' | 'userId' | 'tokenId' | 'channelId'>;
   hookUrl?: string | null;
 }
-
-class NotEnough extends Error {}
 
 /** Column SQL name and default of every task column but the id (identity). */
 const INSERT_COLUMNS = Object.entries(getTableColumns(tasks))
@@ -57,42 +58,47 @@ function taskJson(input: PgChargeInput): string {
 export async function chargeAndRecordTaskPg(db: PgDB, input: PgChargeInput, notify = false): Promise<number | 'quota_not_enough'> {
   const q = input.quota;
   const hookUrl = input.hookUrl ? input.hookUrl : null;
+  // One statement, so one round trip and its own transaction: when the user could pay but the
+  // token cannot, mj_refuse aborts it and the user's charge is undone with it.
   try {
-    return await db.$client.begin(async (sql) => {
-      const [row] = await sql<Array<{ task_id: number | null }>>`
-        WITH u AS (
-          UPDATE users SET quota = quota - ${q}::bigint, used_quota = used_quota + ${q}::bigint, request_count = request_count + 1
-          WHERE id = ${input.userId}::int AND quota >= ${q}::bigint RETURNING id),
-        k AS (
-          UPDATE tokens SET used_quota = used_quota + ${q}::bigint,
-            remain_quota = CASE WHEN ${input.unlimitedToken}::boolean THEN remain_quota ELSE remain_quota - ${q}::bigint END
-          WHERE id = ${input.tokenId}::int AND (${input.unlimitedToken}::boolean OR remain_quota >= ${q}::bigint)
-            AND EXISTS (SELECT 1 FROM u) RETURNING id),
-        t AS (
-          INSERT INTO tasks (${sql.unsafe(INSERT_NAMES)})
-          SELECT ${sql.unsafe(INSERT_VALUES)} FROM jsonb_populate_record(NULL::tasks, ${taskJson(input)}::jsonb) r
-          WHERE EXISTS (SELECT 1 FROM k) RETURNING id, mj_id),
-        c AS (UPDATE channels SET used_quota = used_quota + ${q}::bigint WHERE id = ${input.channelId}::int AND EXISTS (SELECT 1 FROM t) RETURNING 1),
-        h AS (
-          INSERT INTO task_webhooks (task_id, user_id, token_id, url)
-          SELECT t.id, ${input.userId}::int, ${input.tokenId}::int, ${hookUrl}::text FROM t WHERE ${hookUrl}::text IS NOT NULL
-          ON CONFLICT (task_id) DO UPDATE SET url = excluded.url RETURNING 1),
-        l AS (
-          INSERT INTO logs (user_id, type, content, quota, model_name, channel_id, token_id, mj_id, task_id, created_time)
-          SELECT ${input.userId}::int, ${LOG_TYPE_PG.consume}::int, ${input.modelName}::text || ' charged ' || ${q}::bigint || ' for task ' || t.id,
-            ${q}::bigint, ${input.modelName}::text, ${input.channelId}::int, ${input.tokenId}::int, t.mj_id, t.id, ${input.now}::bigint
-          FROM t WHERE ${q}::bigint > 0 RETURNING 1),
-        n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.id::text) FROM t WHERE ${notify}::boolean)
-        -- Read in this order, the sub-statements lock the user, the token, then the channel.
-        SELECT (SELECT id FROM t) AS task_id, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM h) AS h, (SELECT count(*) FROM l) AS l,
-          (SELECT count(*) FROM n) AS n`;
-      if (row?.task_id == null) throw new NotEnough();
-      return row.task_id;
-    });
+    const [row] = await db.$client<Array<{ task_id: number | null }>>`
+      WITH u AS (
+        UPDATE users SET quota = quota - ${q}::bigint, used_quota = used_quota + ${q}::bigint, request_count = request_count + 1
+        WHERE id = ${input.userId}::int AND quota >= ${q}::bigint RETURNING id),
+      k AS (
+        UPDATE tokens SET used_quota = used_quota + ${q}::bigint,
+          remain_quota = CASE WHEN ${input.unlimitedToken}::boolean THEN remain_quota ELSE remain_quota - ${q}::bigint END
+        WHERE id = ${input.tokenId}::int AND (${input.unlimitedToken}::boolean OR remain_quota >= ${q}::bigint)
+          AND EXISTS (SELECT 1 FROM u) RETURNING id),
+      t AS (
+        INSERT INTO tasks (${db.$client.unsafe(INSERT_NAMES)})
+        SELECT ${db.$client.unsafe(INSERT_VALUES)} FROM jsonb_populate_record(NULL::tasks, ${taskJson(input)}::jsonb) r
+        WHERE EXISTS (SELECT 1 FROM k) RETURNING id, mj_id),
+      c AS (UPDATE channels SET used_quota = used_quota + ${q}::bigint WHERE id = ${input.channelId}::int AND EXISTS (SELECT 1 FROM t) RETURNING 1),
+      h AS (
+        INSERT INTO task_webhooks (task_id, user_id, token_id, url)
+        SELECT t.id, ${input.userId}::int, ${input.tokenId}::int, ${hookUrl}::text FROM t WHERE ${hookUrl}::text IS NOT NULL
+        ON CONFLICT (task_id) DO UPDATE SET url = excluded.url RETURNING 1),
+      l AS (
+        INSERT INTO logs (user_id, type, content, quota, model_name, channel_id, token_id, mj_id, task_id, created_time)
+        SELECT ${input.userId}::int, ${LOG_TYPE_PG.consume}::int, ${input.modelName}::text || ' charged ' || ${q}::bigint || ' for task ' || t.id,
+          ${q}::bigint, ${input.modelName}::text, ${input.channelId}::int, ${input.tokenId}::int, t.mj_id, t.id, ${input.now}::bigint
+        FROM t WHERE ${q}::bigint > 0 RETURNING 1),
+      n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.id::text) FROM t WHERE ${notify}::boolean)
+      -- Read in this order, the sub-statements lock the user, the token, then the channel.
+      SELECT (SELECT id FROM t) AS task_id, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM h) AS h, (SELECT count(*) FROM l) AS l,
+        (SELECT count(*) FROM n) AS n,
+        CASE WHEN EXISTS (SELECT 1 FROM u) AND NOT EXISTS (SELECT 1 FROM k) THEN mj_refuse('quota_not_enough') END AS refused`;
+    return row?.task_id ?? 'quota_not_enough';
   } catch (err) {
-    if (err instanceof NotEnough) return 'quota_not_enough';
+    if (isRefusal(err)) return 'quota_not_enough';
     throw err;
   }
+}
+
+/** The SQLSTATE of mj_refuse (drizzle/pg 0008): a guard refused after an earlier sub-statement wrote; the statement rolled back. */
+function isRefusal(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'MJ001';
 }
 
 export interface PgSettleInput {
@@ -110,14 +116,20 @@ export async function settleTaskPg(db: PgDB, input: PgSettleInput, hook: Payload
     ...(input.done ? { startTime: p.now, finishTime: p.now } : {}),
     ...(input.withImage ? { imageUrl: p.imageUrl } : {}),
   };
-  // With nothing to add, the statement alone is the transaction.
-  if (!hook && !notify) return settleAcceptedPg(db, p.taskId, patch);
+  // Without a webhook the statement alone is the transaction (one round trip). A delivery's
+  // payload is built here from the row the write returns, and queued by a second statement in
+  // the same transaction.
+  if (!hook) return settleAcceptedPg(db, p.taskId, patch, notify);
   return db.$client.begin(async (sql) => {
-    const won = await settleAcceptedPg(sql, p.taskId, patch);
-    if (won && hook) await enqueueTaskChangePg(sql, [p.taskId], p.now, hook);
-    if (won && notify) await notifyTaskChanges(sql, [p.taskId]);
-    return won;
+    const r = await settleAcceptedHookedPg(sql, p.taskId, patch, notify);
+    if (r.hooked) await insertDeliveriesPg(sql, [deliveryOf(r.hooked, hook)], p.now);
+    return r.won;
   });
+}
+
+/** The delivery of a written task's change to its hook (the payload is the task as written). */
+function deliveryOf(w: WrittenHook, payloadOf: PayloadOf) {
+  return { taskId: w.task.id, userId: w.userId, tokenId: w.tokenId, url: w.url, mjId: w.task.mjId, payload: payloadOf(w.task) };
 }
 
 /** The patch fields failAndRefundPg writes; any other key is a caller's mistake, refused loudly. */
@@ -146,11 +158,10 @@ export async function failAndRefundTaskPg(
   modelName: string, hook?: PayloadOf, notify = false,
 ): Promise<RefundResult> {
   const p = pgFailurePatch(patch);
-  if (!hook && !notify) return failAndRefundPg(db, taskId, expectedQuota, p, now, modelName);
+  if (!hook) return failAndRefundPg(db, taskId, expectedQuota, p, now, modelName, notify);
   return db.$client.begin(async (sql) => {
-    const r = await failAndRefundPg(sql, taskId, expectedQuota, p, now, modelName);
-    if (r.won && hook) await enqueueTaskChangePg(sql, [taskId], now, hook);
-    if (r.won && notify) await notifyTaskChanges(sql, [taskId]);
+    const { hooked, ...r } = await failAndRefundHookedPg(sql, taskId, expectedQuota, p, now, modelName, notify);
+    if (hooked) await insertDeliveriesPg(sql, [deliveryOf(hooked, hook)], now);
     return r;
   });
 }

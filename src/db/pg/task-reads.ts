@@ -81,6 +81,9 @@ export interface PgTaskFingerprint {
   fp: string;
 }
 
+const FINGERPRINT_SQL = `updated_time || '|' || status || '|' || progress || '|' || mj_id
+  || '|' || quota || '|' || length(image_url) || '|' || length(fail_reason) || '|' || length(buttons)`;
+
 /**
  * The task feed's reads on PostgreSQL (src/db/sqlite/feed-reads.ts). Asynchronous, unlike
  * SQLite's: a publish reading fingerprints must await them (see the report on the feed).
@@ -89,10 +92,12 @@ export function createPgFeedReads(db: PgDB) {
   const sql = db.$client;
   return {
     async fingerprints(taskIds: readonly number[]): Promise<PgTaskFingerprint[]> {
-      if (taskIds.length === 0) return [];
-      return [...await sql<PgTaskFingerprint[]>`SELECT id, user_id, updated_time || '|' || status || '|' || progress || '|' || mj_id
-          || '|' || quota || '|' || length(image_url) || '|' || length(fail_reason) || '|' || length(buttons) AS fp
-        FROM tasks WHERE id = ANY(${[...new Set(taskIds)]}::int[]) ORDER BY id`];
+      const ids = [...new Set(taskIds)];
+      if (ids.length === 0) return [];
+      // One id (every submit's change) by equality: for `= ANY($1)` the planner prefers a custom
+      // plan each call (its generic plan assumes ten ids), planning again for every publish.
+      if (ids.length === 1) return [...await sql<PgTaskFingerprint[]>`SELECT id, user_id, ${sql.unsafe(FINGERPRINT_SQL)} AS fp FROM tasks WHERE id = ${ids[0]!}::int`];
+      return [...await sql<PgTaskFingerprint[]>`SELECT id, user_id, ${sql.unsafe(FINGERPRINT_SQL)} AS fp FROM tasks WHERE id = ANY(${ids}::int[]) ORDER BY id`];
     },
     row: (id: number) => taskByIdPg(db, id),
     /** How many rows `replay` would return (at most `limit`) and the fewest bytes their items take (see the SQLite twin). */
