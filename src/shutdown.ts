@@ -26,16 +26,14 @@ export interface StoppableServer {
 export function feedEndingOn(feed: TaskFeed, shutdown: AbortSignal): TaskFeed {
   return {
     publish: (ids) => feed.publish(ids),
-    // Every argument after the signal is passed on as it came: a wrapper that dropped one (the
-    // replay bounds) silently lifted a limit.
-    async *subscribe(scope, fromEventId, signal, ...rest) {
+    async *subscribe(scope, fromEventId, signal, bounds) {
       const both = new AbortController();
       const end = () => both.abort();
       if (signal.aborted || shutdown.aborted) end();
       signal.addEventListener('abort', end);
       shutdown.addEventListener('abort', end);
       try {
-        yield* feed.subscribe(scope, fromEventId, both.signal, ...rest);
+        yield* feed.subscribe(scope, fromEventId, both.signal, bounds);
       } finally {
         signal.removeEventListener('abort', end);
         shutdown.removeEventListener('abort', end);

@@ -20,7 +20,9 @@ export interface TaskFeed {
    * Changes of one user's tasks (userId) or of all tasks (null), after the event `fromEventId`
    * when given (replayed first), then live until `signal` aborts.
    */
-  subscribe(scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal, replay?: ReplayBounds): AsyncGenerator<TaskFeedEvent | TaskFeedReload>;
+  // `replay` is required (null = unbounded): a wrapper that forwards three arguments must not compile,
+  // as two did, silently lifting the SPEC's replay limits.
+  subscribe(scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal, replay: ReplayBounds | null): AsyncGenerator<TaskFeedEvent | TaskFeedReload>;
 }
 
 /**
@@ -160,7 +162,7 @@ export class InProcessTaskFeed implements TaskFeed {
   }
 
   async *subscribe(
-    scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal, bounds?: ReplayBounds,
+    scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal, bounds: ReplayBounds | null,
   ): AsyncGenerator<TaskFeedEvent | TaskFeedReload> {
     const matches = (c: Change) => scope.userId === null || c.userId === scope.userId;
     // Latest change per task, in seq order: a slow reader gets each task's newest state once.
@@ -197,7 +199,7 @@ export class InProcessTaskFeed implements TaskFeed {
    * is more than the bounds allow (SPEC §10): the rows are read, the items are never rendered.
    */
   private async replay(
-    scope: { userId: number | null }, from: { boot: string; seq: number; time: number }, last: number, bounds?: ReplayBounds,
+    scope: { userId: number | null }, from: { boot: string; seq: number; time: number }, last: number, bounds: ReplayBounds | null,
   ): Promise<TaskFeedEvent[] | 'reload'> {
     const matches = (c: Change) => scope.userId === null || c.userId === scope.userId;
     const oldest = this.buffer[0]?.seq ?? this.seq + 1;

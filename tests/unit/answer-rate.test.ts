@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { AppError } from '../../src/domain/errors.ts';
-import { UserByteRate } from '../../src/domain/answer-limits.ts';
+import { UserByteRate } from '../../src/domain/user-limits.ts';
 
 /**
  * SPEC §10, one user cannot slow the others: the bytes of answers one user draws are a debt repaid

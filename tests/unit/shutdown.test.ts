@@ -83,12 +83,12 @@ describe('feedEndingOn', () => {
     };
     const shutdown = new AbortController();
     const feed = feedEndingOn(waiting, shutdown.signal);
-    const ended = feed.subscribe({ userId: 1 }, null, new AbortController().signal).next();
+    const ended = feed.subscribe({ userId: 1 }, null, new AbortController().signal, null).next();
     shutdown.abort();
     expect(await ended).toEqual({ done: true, value: undefined });
 
     const own = new AbortController();
-    const other = feedEndingOn(waiting, new AbortController().signal).subscribe({ userId: null }, null, own.signal).next();
+    const other = feedEndingOn(waiting, new AbortController().signal).subscribe({ userId: null }, null, own.signal, null).next();
     own.abort();
     expect(await other).toEqual({ done: true, value: undefined });
   });

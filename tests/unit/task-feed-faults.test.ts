@@ -42,7 +42,7 @@ function scriptedReads(answers: Array<() => Promise<Fingerprint[]> | Fingerprint
 
 async function firstEvents(feed: InProcessTaskFeed, n: number, ac: AbortController): Promise<TaskFeedEvent[]> {
   const out: TaskFeedEvent[] = [];
-  for await (const e of feed.subscribe({ userId: null }, null, ac.signal)) {
+  for await (const e of feed.subscribe({ userId: null }, null, ac.signal, null)) {
     if (!('row' in e)) throw new Error('no replay was asked for, so no reload is expected');
     out.push(e);
     if (out.length === n) break;

@@ -35,7 +35,7 @@ function publishAll(feed: InProcessTaskFeed, ids: readonly number[]): void {
 async function changesSoFar(feed: InProcessTaskFeed, db: DB): Promise<number> {
   const sentinel = seedTasks(db, 1).ids[0]!;
   const ac = new AbortController();
-  const gen = feed.subscribe({ userId: null }, null, ac.signal);
+  const gen = feed.subscribe({ userId: null }, null, ac.signal, null);
   const next = gen.next();
   feed.publish([sentinel]);
   const ev = (await next).value;

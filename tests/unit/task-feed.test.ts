@@ -23,7 +23,7 @@ async function take(gen: AsyncGenerator<TaskFeedEvent | TaskFeedReload>, n: numb
 /** The event id a live subscriber gets for the change `change` makes (then it disconnects). */
 async function firstEventOf(feed: InProcessTaskFeed, userId: number, change: () => void): Promise<TaskFeedEvent> {
   const ac = new AbortController();
-  const firstEvent = take(feed.subscribe({ userId }, null, ac.signal), 1);
+  const firstEvent = take(feed.subscribe({ userId }, null, ac.signal, null), 1);
   change();
   const [seen] = await firstEvent;
   ac.abort();
@@ -49,7 +49,7 @@ describe('InProcessTaskFeed', () => {
   test('publishing an unchanged row again makes no event; other users see nothing', async () => {
     const { feed, user, other, touch, task } = setup();
     const ac = new AbortController();
-    const mine = feed.subscribe({ userId: user.id }, null, ac.signal);
+    const mine = feed.subscribe({ userId: user.id }, null, ac.signal, null);
     const a = task(user.id);
     const b = task(other.id);
     const first = take(mine, 1);
@@ -73,7 +73,7 @@ describe('InProcessTaskFeed', () => {
     const missed = task(user.id);
     touch(missed.id, '20%');
     const replay = new AbortController();
-    const again = await take(feed.subscribe({ userId: user.id }, seen.eventId, replay.signal), 1);
+    const again = await take(feed.subscribe({ userId: user.id }, seen.eventId, replay.signal, null), 1);
     replay.abort();
     expect(again.map((e) => e.row.id)).toEqual([missed.id]);
 
@@ -81,7 +81,7 @@ describe('InProcessTaskFeed', () => {
     const many = Array.from({ length: 40 }, () => task(user.id));
     for (const t of many) touch(t.id, '30%');
     const fromDb = new AbortController();
-    const replayed = await take(feed.subscribe({ userId: user.id }, seen.eventId, fromDb.signal), 42);
+    const replayed = await take(feed.subscribe({ userId: user.id }, seen.eventId, fromDb.signal, null), 42);
     fromDb.abort();
     const ids = new Set(replayed.map((e) => e.row.id));
     expect(ids.has(missed.id)).toBe(true);
@@ -95,7 +95,7 @@ describe('InProcessTaskFeed', () => {
     const missed = Array.from({ length: 12 }, () => task(user.id));
     for (const t of missed) touch(t.id, '10%');
     const replay = new AbortController();
-    const gen = feed.subscribe({ userId: user.id }, seen.eventId, replay.signal);
+    const gen = feed.subscribe({ userId: user.id }, seen.eventId, replay.signal, null);
     const got = await take(gen, 1);
     // While the reader is suspended after its first event, 20 more changes trim the buffer.
     const later = Array.from({ length: 20 }, () => task(user.id));
@@ -114,7 +114,7 @@ describe('InProcessTaskFeed', () => {
     const [boot, seq] = seen.eventId.split('-');
     for (const from of [seen.eventId, `${boot}-${Number(seq) + 30}-${clock.now()}`]) {
       const replay = new AbortController();
-      const gen = feed.subscribe({ userId: user.id }, from, replay.signal);
+      const gen = feed.subscribe({ userId: user.id }, from, replay.signal, null);
       const first = await gen.next();
       expect(first.value).toMatchObject({ reload: true });
       const live = take(gen, 1);
