@@ -123,6 +123,8 @@ async function hoard(n: number): Promise<{ accepted: number; close: () => void }
     const ac = new AbortController();
     acs.push(ac);
     const res = await fetch(`${url}/trpc/mj.onTaskUpdate?input=%7B%7D`, { headers: { ...H, accept: 'text/event-stream' }, signal: ac.signal });
+    // The 9th and later are an HTTP 429 before any stream starts.
+    if (res.status !== 200) return;
     const r = res.body!.getReader();
     let text = '';
     while (!/event: connected[\s\S]*\n\n/.test(text) || text.length < 60) {
