@@ -1,6 +1,9 @@
 import type { TaskRow } from '../db/schema/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import { randomAlphanumeric } from '../lib/ids.ts';
+import { TaskFanout, type TaskFeedSink } from './task-feed-fanout.ts';
+
+export type { TaskFeedSink } from './task-feed-fanout.ts';
 
 /**
  * Live task changes (SPEC §14): the writers (relay, poller) publish the ids of the tasks they
@@ -20,6 +23,12 @@ export interface TaskFeed {
    * when given (replayed first), then live until `signal` aborts.
    */
   subscribe(scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal, replay?: ReplayBounds): AsyncGenerator<TaskFeedEvent | TaskFeedReload>;
+  /**
+   * What `subscribe` yields, pushed to `sink` instead: each live change is read once for all
+   * watchers and handed to each as the same object (so it is serialised once). `sink.end()` once
+   * `signal` aborts. Optional: a feed without it is served through `subscribe`.
+   */
+  watch?(scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal, replay: ReplayBounds | undefined, sink: TaskFeedSink): void;
 }
 
 /**
@@ -158,6 +167,46 @@ export class InProcessTaskFeed implements TaskFeed {
     if (this.buffer.length > this.bufferSize * 1.25) this.buffer.splice(0, this.buffer.length - this.bufferSize);
   }
 
+  private readonly fanout = new TaskFanout((id) => this.row(id));
+  private readonly fanListener = (c: Change) => this.fanout.onChange({ seq: c.seq, taskId: c.taskId, userId: c.userId, eventId: this.idOf(c.seq, c.time) });
+
+  watch(scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal, bounds: ReplayBounds | undefined, sink: TaskFeedSink): void {
+    if (signal.aborted) {
+      sink.end();
+      return;
+    }
+    const last = this.seq;
+    const from = parseEventId(fromEventId);
+    // Listening before the replay is read: what is published meanwhile is held, then sent after it.
+    const watcher = this.fanout.add(scope.userId, sink, last, from !== null);
+    this.listeners.add(this.fanListener);
+    let done = false;
+    const stop = () => {
+      if (done) return;
+      done = true;
+      watcher.remove();
+      if (this.fanout.size === 0) this.listeners.delete(this.fanListener);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const onAbort = () => {
+      stop();
+      sink.end();
+    };
+    signal.addEventListener('abort', onAbort);
+    if (!from) return;
+    const read = () => this.replay(scope, from, last, bounds);
+    (bounds?.guard ? bounds.guard(read) : read()).then((replay) => {
+      if (done) return;
+      if (replay === 'reload') sink.event({ eventId: this.idOf(last, this.clock.now()), reload: true });
+      else for (const e of replay) sink.event(e);
+      watcher.release();
+    }, (err: unknown) => {
+      if (done) return;
+      stop();
+      sink.error(err);
+    });
+  }
+
   async *subscribe(
     scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal, bounds?: ReplayBounds,
   ): AsyncGenerator<TaskFeedEvent | TaskFeedReload> {
@@ -267,7 +316,7 @@ export class InProcessTaskFeed implements TaskFeed {
 
   /** Subscribers now listening (for tests and metrics). */
   get listenerCount(): number {
-    return this.listeners.size;
+    return this.listeners.size - (this.listeners.has(this.fanListener) ? 1 : 0) + this.fanout.size;
   }
 
   private idOf(seq: number, time: number): string {
