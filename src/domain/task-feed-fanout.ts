@@ -50,8 +50,30 @@ export class TaskFanout {
     return this.count;
   }
 
-  /** Called by the feed for each recorded change (only while size > 0). */
+  /** Changes recorded since the last flush: fanned out on the next turn, after the writer has answered. */
+  private pending: FanoutChange[] = [];
+  private scheduled = false;
+
+  /**
+   * Called by the feed for each recorded change (only while size > 0). The fan-out runs on the next
+   * turn of the event loop: a submit's answer does not wait for a thousand streams to be written.
+   */
   onChange(c: FanoutChange): void {
+    if (!this.all.size && !this.byUser.has(c.userId)) return;
+    this.pending.push(c);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const changes = this.pending;
+    this.pending = [];
+    for (const c of changes) this.read(c);
+  }
+
+  private read(c: FanoutChange): void {
     if (!this.all.size && !this.byUser.has(c.userId)) return;
     let row: MaybePromise<TaskRow | null>;
     try {
