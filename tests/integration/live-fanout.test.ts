@@ -173,4 +173,44 @@ describe('live fan-out, in process', () => {
     for (const r of [...readers, ...admins, idle]) await r.cancel();
     await waitFor(() => feed.listenerCount === 0, 'every stream to end');
   });
+
+  test('a stream that stops reading is let go once far behind (it reconnects with its last id); the others get everything', async () => {
+    const a: TestUser = createTestUser(srv.db);
+    const reader = await direct(a);
+    const idle = await direct(a);
+    await waitFor(() => feed.listenerCount === 2, 'both streams to listen');
+    const t = insertTask(srv.db, { userId: a.id });
+    const n = 4_200; // past the 4,096 frames a stream may have queued
+    let got = 0;
+    let text = '';
+    const reading = (async () => {
+      const dec = new TextDecoder();
+      while (got < n) {
+        const r = await reader.read();
+        if (r.done) throw new Error('the reading stream ended');
+        text += dec.decode(r.value);
+        const frames = text.split('\n\n\n');
+        text = frames.pop()!;
+        got += frames.filter((f) => f.startsWith('data: ')).length;
+      }
+    })();
+    for (let i = 1; i <= n; i++) {
+      touch(t.id, `${i}`);
+      feed.publish([t.id]);
+      if (i % 100 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    await reading;
+    expect(got).toBe(n);
+    // The idle stream was closed without `return` (so a client reconnects): its queue ends.
+    let last = '';
+    for (;;) {
+      const r = await idle.read();
+      if (r.done) break;
+      last = new TextDecoder().decode(r.value);
+    }
+    expect(last).not.toContain('event: return');
+    expect(feed.listenerCount).toBe(1);
+    await reader.cancel();
+    await waitFor(() => feed.listenerCount === 0, 'the stream to end');
+  });
 });
