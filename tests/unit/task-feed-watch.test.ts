@@ -80,24 +80,36 @@ describe('InProcessTaskFeed.watch', () => {
   });
 
   test('a reconnect: the replay first, then what was published while it was read, nothing twice', async () => {
-    const { feed, user, touch, task } = setup();
+    const { feed, user, touch, task, counts } = setup();
     const first = sink();
     const ac0 = new AbortController();
     feed.watch({ userId: user.id }, null, ac0.signal, undefined, first.s);
     const a = task();
     touch(a.id, '1%');
     await waitFor(() => first.got.length === 1, 'the first change');
-    ac0.abort();
     const seen = first.got[0]!.eventId;
 
     const missed = [task(), task(), task()];
     for (const t of missed) touch(t.id, '10%');
+    // Recorded (publishes apply asynchronously here): a stream that left after `seen` missed them.
+    await waitFor(() => first.got.length === 4, 'the missed changes recorded');
     const again = sink();
     const ac = new AbortController();
-    feed.watch({ userId: user.id }, seen, ac.signal, undefined, again.s);
-    // Published while the replay (asynchronous) is read.
+    // The replay waits (as for a listing place) until the changes published meanwhile have been read.
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const guard = async <T>(work: () => Promise<T>): Promise<T> => {
+      await gate;
+      return work();
+    };
+    feed.watch({ userId: user.id }, seen, ac.signal, { bytes: Infinity, itemCap: 49_152, atLeast: () => 0, measure: () => 0, guard }, again.s);
+    counts.rows = 0;
     touch(a.id, '50%');
     touch(missed[0]!.id, '60%');
+    // One read per live change, shared by both watchers.
+    await waitFor(() => counts.rows === 2, 'the live changes read');
+    expect(again.got).toEqual([]);
+    open();
     await waitFor(() => again.got.length >= 5, 'the replay and the live changes');
     // The replay (rows as they are when read), then the two live changes, each once.
     expect(again.got.map((e) => (e.reload ? 'reload' : e.row.id))).toEqual([...missed.map((t) => t.id), a.id, missed[0]!.id]);
@@ -105,5 +117,6 @@ describe('InProcessTaskFeed.watch', () => {
     expect(last.reload ? null : last.row.progress).toBe('60%');
     expect(again.got.some((e) => e.reload)).toBe(false);
     ac.abort();
+    ac0.abort();
   });
 });
