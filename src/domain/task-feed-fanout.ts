@@ -168,5 +168,9 @@ function push(w: Watcher, seq: number, e: TaskFeedEvent): void {
     w.held.set(e.row.id, e);
     return;
   }
-  w.sink.event(e);
+  try {
+    w.sink.event(e);
+  } catch {
+    // One watcher's failure (a stream already gone) must not stop the fan-out to the others.
+  }
 }

@@ -147,7 +147,11 @@ export async function liveSse(deps: AppDeps, request: Request, requestId: string
     if (ended || !ctrl) return;
     // A reader this far behind is let go without `return`: it reconnects with its last event id.
     if ((ctrl.desiredSize ?? 0) < -MAX_QUEUED) return finish(null);
-    ctrl.enqueue(bytes);
+    try {
+      ctrl.enqueue(bytes);
+    } catch {
+      finish(null); // Closed under us (the client went away before `cancel` ran).
+    }
   };
   const onEvent = (e: TaskFeedEvent | TaskFeedReload) => {
     if (e.reload) {
