@@ -93,7 +93,7 @@ export class TaskFanout {
     this.chain = this.chain.then(() => read).then((r) => {
       this.inFlight--;
       this.deliver(c, r);
-    });
+    }).catch(() => {}); // Never a rejected chain: the later changes still go out.
   }
 
   /** Events being written, in order; each with the watchers it goes to and how far it got. */
