@@ -108,7 +108,7 @@ async function openPgBackend(config: Config, url: string, logger: Logger, clock:
     onError: (err) => logger.warn('task change listener failed', { error: err instanceof Error ? err.message : String(err) }),
   });
   // That echo is the one path: a writer's own publish would read the same rows a second time.
-  const subscribeOnly: TaskFeed = { publish: () => {}, subscribe: (...args) => taskFeed.subscribe(...args) };
+  const subscribeOnly: TaskFeed = { publish: () => {}, subscribe: (...args) => taskFeed.subscribe(...args), watch: (...args) => taskFeed.watch(...args) };
   return {
     kind: 'postgres', store: guardAvailability(createPgStore(pg), isUnavailableError), taskStore, listing, taskFeed: subscribeOnly,
     ping: () => pingDatabase(pg, 2000),

@@ -39,6 +39,23 @@ export function feedEndingOn(feed: TaskFeed, shutdown: AbortSignal): TaskFeed {
         shutdown.removeEventListener('abort', end);
       }
     },
+    watch: watchEndingOn(feed.watch.bind(feed), shutdown),
+  };
+}
+
+/** A feed's `watch`, whose watchers end with the shutdown too. */
+function watchEndingOn(watch: TaskFeed['watch'], shutdown: AbortSignal): TaskFeed['watch'] {
+  return (scope, fromEventId, signal, bounds, sink) => {
+    const both = new AbortController();
+    const end = () => both.abort();
+    if (signal.aborted || shutdown.aborted) end();
+    signal.addEventListener('abort', end, { once: true });
+    shutdown.addEventListener('abort', end, { once: true });
+    both.signal.addEventListener('abort', () => {
+      signal.removeEventListener('abort', end);
+      shutdown.removeEventListener('abort', end);
+    }, { once: true });
+    watch(scope, fromEventId, both.signal, bounds, sink);
   };
 }
 

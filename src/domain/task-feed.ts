@@ -2,6 +2,9 @@ import type { TaskRow } from '../db/schema/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import { randomAlphanumeric } from '../lib/ids.ts';
 import { FingerprintMemory } from './task-feed-memory.ts';
+import { TaskFanout, type TaskFeedSink } from './task-feed-fanout.ts';
+
+export type { TaskFeedSink } from './task-feed-fanout.ts';
 
 /**
  * Live task changes (SPEC §14): the writers (relay, poller) publish the ids of the tasks they
@@ -20,9 +23,15 @@ export interface TaskFeed {
    * Changes of one user's tasks (userId) or of all tasks (null), after the event `fromEventId`
    * when given (replayed first), then live until `signal` aborts.
    */
-  // `replay` is required (null = unbounded): a wrapper that forwards three arguments must not compile,
-  // as two did, silently lifting the SPEC's replay limits.
+  // The replay bounds are required (null = unbounded), and so is `watch`: a wrapper that forwards
+  // less must not compile. Two wrappers did, silently lifting the SPEC's replay limits.
   subscribe(scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal, replay: ReplayBounds | null): AsyncGenerator<TaskFeedEvent | TaskFeedReload>;
+  /**
+   * What `subscribe` yields, pushed to `sink` instead: each live change is read once for all
+   * watchers and handed to each as the same object (so it is serialised once). `sink.end()` once
+   * `signal` aborts.
+   */
+  watch(scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal, replay: ReplayBounds | null, sink: TaskFeedSink): void;
 }
 
 /**
@@ -161,6 +170,46 @@ export class InProcessTaskFeed implements TaskFeed {
     if (this.buffer.length > this.bufferSize * 1.25) this.buffer.splice(0, this.buffer.length - this.bufferSize);
   }
 
+  private readonly fanout = new TaskFanout((id) => this.row(id));
+  private readonly fanListener = (c: Change) => this.fanout.onChange({ seq: c.seq, taskId: c.taskId, userId: c.userId, eventId: this.idOf(c.seq, c.time) });
+
+  watch(scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal, bounds: ReplayBounds | null, sink: TaskFeedSink): void {
+    if (signal.aborted) {
+      sink.end();
+      return;
+    }
+    const last = this.seq;
+    const from = parseEventId(fromEventId);
+    // Listening before the replay is read: what is published meanwhile is held, then sent after it.
+    const watcher = this.fanout.add(scope.userId, sink, last, from !== null);
+    this.listeners.add(this.fanListener);
+    let done = false;
+    const stop = () => {
+      if (done) return;
+      done = true;
+      watcher.remove();
+      if (this.fanout.size === 0) this.listeners.delete(this.fanListener);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const onAbort = () => {
+      stop();
+      sink.end();
+    };
+    signal.addEventListener('abort', onAbort);
+    if (!from) return;
+    const read = () => this.replay(scope, from, last, bounds);
+    (bounds?.guard ? bounds.guard(read) : read()).then((replay) => {
+      if (done) return;
+      if (replay === 'reload') sink.event({ eventId: this.idOf(last, this.clock.now()), reload: true });
+      else for (const e of replay) sink.event(e);
+      watcher.release();
+    }, (err: unknown) => {
+      if (done) return;
+      stop();
+      sink.error(err);
+    });
+  }
+
   async *subscribe(
     scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal, bounds: ReplayBounds | null,
   ): AsyncGenerator<TaskFeedEvent | TaskFeedReload> {
@@ -270,7 +319,7 @@ export class InProcessTaskFeed implements TaskFeed {
 
   /** Subscribers now listening (for tests and metrics). */
   get listenerCount(): number {
-    return this.listeners.size;
+    return this.listeners.size - (this.listeners.has(this.fanListener) ? 1 : 0) + this.fanout.size;
   }
 
   private idOf(seq: number, time: number): string {
@@ -286,6 +335,10 @@ export class InProcessTaskFeed implements TaskFeed {
 export const noTaskFeed: TaskFeed = {
   publish() {},
   async *subscribe() {},
+  watch(_scope, _from, signal, _replay, sink) {
+    if (signal.aborted) sink.end();
+    else signal.addEventListener('abort', () => sink.end(), { once: true });
+  },
 };
 
 /** How long after its submit a task can still change (see InProcessFeedOptions.changeWindowMs). */

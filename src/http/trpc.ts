@@ -7,6 +7,7 @@ import { authenticateManagement, managementCredentials } from '../auth/managemen
 import { ROLE } from '../db/schema/index.ts';
 import { createContextInner, requestCredentials } from '../trpc/init.ts';
 import { appRouter } from '../trpc/routers/index.ts';
+import { liveSse } from './live-sse.ts';
 import { nulFieldInJson, nulMessage } from './nul.ts';
 import { readBodyBytes } from './body.ts';
 import { requestIdOf } from './request-id.ts';
@@ -106,6 +107,10 @@ export function trpcRoutes(deps: AppDeps) {
     if (request.method === 'GET' && await streamsFull(deps, request)) {
       set.status = 429;
       return trpcError(429, TOO_MANY_REQUESTS);
+    }
+    if (request.method === 'GET') {
+      const live = await liveSse(deps, request, requestId);
+      if (live) return live;
     }
     // tRPC reads the body itself: hand it a copy read within the limit.
     const req = request.method === 'GET' || request.method === 'HEAD' ? request : await boundedCopy(request);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { connect } from 'node:net';
-import type { TaskFeed } from '../../src/domain/task-feed.ts';
+import { noTaskFeed, type TaskFeed } from '../../src/domain/task-feed.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { createShutdown, feedEndingOn, type ShutdownSteps } from '../../src/shutdown.ts';
 import { waitFor } from '../helpers/server.ts';
@@ -80,6 +80,7 @@ describe('feedEndingOn', () => {
       async *subscribe(_scope, _from, signal) {
         await new Promise((resolve) => signal.addEventListener('abort', resolve));
       },
+      watch: noTaskFeed.watch,
     };
     const shutdown = new AbortController();
     const feed = feedEndingOn(waiting, shutdown.signal);
@@ -100,9 +101,15 @@ describe('feedEndingOn', () => {
       async *subscribe(_scope, _from, _signal, bounds) {
         seen.push(bounds);
       },
+      watch(_scope, _from, _signal, bounds, sink) {
+        seen.push(bounds);
+        sink.end();
+      },
     };
     const bounds = { bytes: 8, itemCap: 4, atLeast: () => 0, measure: () => 0 };
-    await feedEndingOn(recording, new AbortController().signal).subscribe({ userId: 1 }, 'x-1-1', new AbortController().signal, bounds).next();
-    expect(seen).toEqual([bounds]);
+    const wrapped = feedEndingOn(recording, new AbortController().signal);
+    await wrapped.subscribe({ userId: 1 }, 'x-1-1', new AbortController().signal, bounds).next();
+    wrapped.watch({ userId: 1 }, 'x-1-1', new AbortController().signal, bounds, { event() {}, error() {}, end() {} });
+    expect(seen).toEqual([bounds, bounds]);
   });
 });

@@ -33,6 +33,11 @@ type User = { id: number; role: number };
  * of `mj.self` (or of `mj.all` with `{ all: true }` for admins), `tracked` by its feed event id
  * so a client that reconnects with the last id misses nothing. At most 8 open per user (the 9th
  * is 429, refused before the stream starts); each ends once its credentials stop authorizing it.
+ *
+ * Over HTTP (`GET /trpc/mj.onTaskUpdate`, SSE) the streams tRPC would accept are served by
+ * src/http/live-sse.ts instead (one read and one serialisation per change, not per stream, issue
+ * 15); this procedure defines the contract (the client's types) and answers what that path hands
+ * back to tRPC (refusals) and the other transports.
  */
 export const onTaskUpdate = userProcedure.input(onTaskUpdateInputSchema).subscription(async ({ ctx, input, signal }) => {
   const all = input?.all === true;
