@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia';
 import { nulFieldInUrl, nulMessage } from './http/nul.ts';
+import { limitsOf } from './domain/answer-limits.ts';
 import type { AppDeps } from './deps.ts';
 import { corsHandler } from './http/cors.ts';
 import { BodyReadError, BodyTooLargeError, discardBody, MAX_BODY_BYTES } from './http/body.ts';
@@ -37,6 +38,7 @@ export function createApp(deps: AppDeps) {
     });
   };
   const cors = corsHandler(deps.config.corsOrigins);
+  limitsOf(deps.taskStore).subscriptionsPerUser = deps.config.liveStreamsPerUser;
   return new Elysia({ serve: { maxRequestBodySize: SERVER_BODY_LIMIT } })
     // One request hook, and the URL parsed once in it: a request id, CORS, then the checks.
     .onRequest(({ request, set }) => {

@@ -46,6 +46,7 @@ const envSchema = z.object({
   UPSTREAM_TIMEOUT_MS: intFrom('UPSTREAM_TIMEOUT_MS', 1).default(60_000),
   SUBMIT_FAILOVER: intFrom('SUBMIT_FAILOVER', 0, 20).default(2),
   RELAY_RATE_LIMIT_PER_MINUTE: intFrom('RELAY_RATE_LIMIT_PER_MINUTE', 0, 1_000_000).default(0),
+  LIVE_STREAMS_PER_USER: intFrom('LIVE_STREAMS_PER_USER', 1, 100_000).default(8),
   IMAGE_FETCH_ALLOW_PRIVATE: boolFrom('IMAGE_FETCH_ALLOW_PRIVATE').default(false),
   WEBHOOK_ALLOW_PRIVATE: boolFrom('WEBHOOK_ALLOW_PRIVATE').default(false),
   DEMO: boolFrom('DEMO').default(false),
@@ -93,6 +94,8 @@ export interface Config {
   readonly submitFailover: number;
   /** Relay submits per key per minute for keys that set none; 0 = unlimited. */
   readonly relayRateLimitPerMinute: number;
+  /** Open live-update streams one user may hold (SPEC §10: 8); a wall of dashboards may want more. */
+  readonly liveStreamsPerUser: number;
   readonly imageFetchAllowPrivate: boolean;
   /** Let webhooks go to private/loopback addresses (SPEC §15); off, they are refused like §9's. */
   readonly webhookAllowPrivate: boolean;
@@ -184,6 +187,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     submitFailover: e.SUBMIT_FAILOVER,
     relayRateLimitPerMinute: e.RELAY_RATE_LIMIT_PER_MINUTE,
+    liveStreamsPerUser: e.LIVE_STREAMS_PER_USER,
     imageFetchAllowPrivate: e.IMAGE_FETCH_ALLOW_PRIVATE,
     webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
     demo: e.DEMO,

@@ -20,6 +20,7 @@ describe('config', () => {
     expect(c.corsOrigins).toEqual(['*']);
     expect(c.logLevel).toBe('info');
     expect(c.metricsPublic).toBe(false);
+    expect(c.liveStreamsPerUser).toBe(8);
     expect(c.optionOverrides).toEqual({});
     expect(Object.isFrozen(c)).toBe(true);
   });
@@ -30,8 +31,9 @@ describe('config', () => {
       INITIAL_ROOT_ACCESS_TOKEN: 'abcdefgh12345678', UPDATE_TASK: 'false', POLL_INTERVAL_MS: '500', POLL_LEASE_MS: '1500',
       POLL_BATCH_SIZE: '7', TASK_TIMEOUT_MS: '1000', UPSTREAM_TIMEOUT_MS: '2000', IMAGE_FETCH_ALLOW_PRIVATE: 'true',
       DEMO: '1', CORS_ORIGINS: 'https://a.example, https://b.example', LOG_LEVEL: 'debug', METRICS_PUBLIC: 'true',
-      MJ_FORWARD_URL_ENABLED: 'false', MJ_PRICES: '{"mj_imagine":0.2}',
+      MJ_FORWARD_URL_ENABLED: 'false', MJ_PRICES: '{"mj_imagine":0.2}', LIVE_STREAMS_PER_USER: '40',
     });
+    expect(c.liveStreamsPerUser).toBe(40);
     expect(c.port).toBe(0);
     expect(c.host).toBe('127.0.0.1');
     expect(c.databasePath).toBe(':memory:');
@@ -61,7 +63,7 @@ describe('config', () => {
     ['POLL_BATCH_SIZE', '1.5'], ['TASK_TIMEOUT_MS', 'soon'], ['UPSTREAM_TIMEOUT_MS', '0'], ['SERVER_ADDRESS', 'not a url'],
     ['SERVER_ADDRESS', 'ftp://x.example'], ['UPDATE_TASK', 'maybe'], ['IMAGE_FETCH_ALLOW_PRIVATE', '2'], ['DEMO', 'on?'],
     ['LOG_LEVEL', 'verbose'], ['INITIAL_ROOT_ACCESS_TOKEN', 'short'], ['METRICS_PUBLIC', 'sometimes'],
-    ['DATABASE_POOL_SIZE', '0'], ['DATABASE_POOL_SIZE', 'many'],
+    ['DATABASE_POOL_SIZE', '0'], ['DATABASE_POOL_SIZE', 'many'], ['LIVE_STREAMS_PER_USER', '0'],
   ];
   for (const [name, value] of bad) {
     test(`invalid ${name}=${value} names the variable`, () => {
