@@ -27,6 +27,12 @@ export interface AnswerLimits {
    */
   answerBytesPerSecond: number;
   answerBurstBytes: number;
+  /**
+   * What one answer may carry uncharged: pages of ordinary tasks (a few KB an item) are never
+   * metered, however fast a client pages through them (SPEC §12's listing throughput is one user's);
+   * only heavy answers, whose serialisation holds the main thread, are.
+   */
+  answerFreeBytes: number;
 }
 
 export const ANSWER_BYTES = 8 * 1024 * 1024;
@@ -47,7 +53,7 @@ function serverLimits(server: object): ServerLimits {
   if (!s) {
     const limits: AnswerLimits = {
       answerBytes: ANSWER_BYTES, listingsPerUser: 4, listingWaitMs: 5_000, subscriptionsPerUser: 8,
-      answerBytesPerSecond: 2 * 1024 * 1024, answerBurstBytes: ANSWER_BYTES,
+      answerBytesPerSecond: 2 * 1024 * 1024, answerBurstBytes: ANSWER_BYTES, answerFreeBytes: 256 * 1024,
     };
     s = { limits, listings: new UserSemaphore(limits), rate: new UserByteRate(limits), subscriptions: new Map() };
     perServer.set(server, s);

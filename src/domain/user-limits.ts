@@ -16,6 +16,8 @@ interface PlaceLimits {
 interface RateLimits {
   answerBytesPerSecond: number;
   answerBurstBytes: number;
+  /** What one answer may carry uncharged. */
+  answerFreeBytes: number;
   listingWaitMs: number;
 }
 
@@ -106,9 +108,11 @@ export class UserByteRate {
     return bytes;
   }
 
+  /** Charges one answer's bytes, less what an answer may carry uncharged. */
   charge(userId: number, bytes: number): void {
-    if (bytes <= 0) return;
-    const owed = this.debt(userId) + bytes;
+    const charged = bytes - this.limits.answerFreeBytes;
+    if (charged <= 0) return;
+    const owed = this.debt(userId) + charged;
     this.debts.set(userId, { bytes: owed, at: this.now() });
     // Users who stopped asking keep an entry until looked at: look at them all now and then.
     if (this.debts.size > 10_000) for (const id of [...this.debts.keys()]) this.debt(id);

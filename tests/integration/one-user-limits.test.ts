@@ -48,6 +48,7 @@ afterEach(() => {
   limits.listingWaitMs = 5_000;
   limits.answerBytesPerSecond = UNMETERED;
   limits.answerBurstBytes = ANSWER_BYTES;
+  limits.answerFreeBytes = 256 * 1024;
 });
 
 afterAll(async () => {
@@ -152,6 +153,7 @@ describe('answer bytes per user per second', () => {
     const limits = limitsOf(srv.deps.taskStore);
     limits.answerBurstBytes = 1024 * 1024;
     limits.answerBytesPerSecond = 100_000;
+    limits.answerFreeBytes = 0;
     limits.listingWaitMs = 200;
     const page = (u: TestUser) => fetch(`${srv.url}/api/mj/self?page_size=40`, { headers: u.headers });
     // ~1.9 MiB: within the in-flight limit and the 8 MiB answer, past a 1 MiB burst at once.
@@ -190,6 +192,7 @@ describe('answer bytes per user per second', () => {
     const limits = limitsOf(srv.deps.taskStore);
     limits.answerBytesPerSecond = 1;
     limits.answerBurstBytes = 1;
+    limits.answerFreeBytes = 0;
     limits.listingWaitMs = 1_500;
     const u = createTestUser(srv.db);
     srv.db.$client.prepare(`INSERT INTO tasks (user_id, mj_id, action, prompt, submit_time, status, progress) VALUES (?, 'r-1', 'IMAGINE', 'a cat', ?, 'SUCCESS', '100%')`).run(u.id, Date.now());

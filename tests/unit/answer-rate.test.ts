@@ -9,8 +9,8 @@ import { UserByteRate } from '../../src/domain/user-limits.ts';
  */
 const MiB = 1024 * 1024;
 
-function rateAt(clock: { t: number }, perSecond = 8 * MiB, waitMs = 5_000, burst = perSecond) {
-  return new UserByteRate({ answerBytesPerSecond: perSecond, answerBurstBytes: burst, listingWaitMs: waitMs }, () => clock.t);
+function rateAt(clock: { t: number }, perSecond = 8 * MiB, waitMs = 5_000, burst = perSecond, free = 0) {
+  return new UserByteRate({ answerBytesPerSecond: perSecond, answerBurstBytes: burst, answerFreeBytes: free, listingWaitMs: waitMs }, () => clock.t);
 }
 
 describe('answer bytes per user per second', () => {
@@ -35,7 +35,7 @@ describe('answer bytes per user per second', () => {
 
   test('a user whose debt is within the wait waits for it; one past the wait waits it out, then gets 429', async () => {
     const clock = { t: performance.now() };
-    const rate = new UserByteRate({ answerBytesPerSecond: 1_000_000, answerBurstBytes: 1_000_000, listingWaitMs: 5_000 });
+    const rate = new UserByteRate({ answerBytesPerSecond: 1_000_000, answerBurstBytes: 1_000_000, answerFreeBytes: 0, listingWaitMs: 5_000 });
     rate.charge(7, 1_050_000);
     const t0 = performance.now();
     await rate.ready(7);
@@ -49,5 +49,15 @@ describe('answer bytes per user per second', () => {
     expect(refused).toBeInstanceOf(AppError);
     expect((refused as AppError).kind).toBe('RATE_LIMITED');
     expect((refused as AppError).message).toBe('too_many_requests');
+  });
+
+  test('ordinary pages are never metered, however many: only what an answer carries past the free bytes counts', async () => {
+    const clock = { t: 0 };
+    const rate = rateAt(clock, 1, 5_000, 1, 256 * 1024);
+    for (let i = 0; i < 10_000; i++) rate.charge(1, 256 * 1024);
+    expect(rate.debt(1)).toBe(0);
+    await rate.ready(1);
+    rate.charge(1, 256 * 1024 + 10);
+    expect(rate.debt(1)).toBe(10);
   });
 });
