@@ -68,6 +68,12 @@ export class UserSemaphore {
     };
   }
 
+  /** Whether an acquire now would get a place at once. */
+  hasRoom(userId: number): boolean {
+    const u = this.users.get(userId);
+    return !u || (u.held < this.limits.listingsPerUser && u.waiting.length === 0);
+  }
+
   /** Users with an entry (holding or waiting): for tests. */
   get size(): number {
     return this.users.size;
