@@ -143,7 +143,7 @@ describe('dashboard', () => {
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     await page.screenshot({ path: join(SHOTS, 'dashboard-375.png'), fullPage: false });
     expect(width).toBeLessThanOrEqual(375);
-    await page.getByRole('table').getByRole('button').first().click();
+    await page.getByRole('table').getByRole('link').first().click();
     const dialog = page.getByRole('dialog');
     await dialog.getByText('Status').waitFor();
     const dialogFits = await dialog.evaluate((d) => d.getBoundingClientRect().right <= 375 && d.scrollWidth <= d.clientWidth);
