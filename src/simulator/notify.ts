@@ -66,6 +66,15 @@ export class Notifier {
     this.check(w);
   }
 
+  /**
+   * Tasks read back from the task file (a DEMO restart): those still on their way are pushed from
+   * their current state on; finished ones were told already and are not told again.
+   */
+  resume(tasks: Iterable<SimTask>): void {
+    const now = this.clock.now();
+    for (const task of tasks) if (this.nextChangeAt(task, now) !== null) this.watch(task);
+  }
+
   /** The `forget` fault: nothing more goes out for tasks that no longer exist. */
   clear(): void {
     for (const w of this.watches.values()) {

@@ -208,6 +208,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   }
   const port = server.port ?? 0;
   base = `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`;
+  notifier?.resume(store.latest(store.size));
   logger.info('simulator listening', { url: base, stepMs, auth: secret ? 'mj-api-secret required' : 'open', notify: notifier !== null });
 
   return {

@@ -1,4 +1,8 @@
-import { afterEach, describe, expect, test } from 'bun:test';
+import { afterAll, afterEach, describe, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ManualClock } from '../../src/lib/clock.ts';
 import { startSimulator, type Simulator, type SimulatorOptions, type TaskView } from '../../src/simulator/index.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.ts';
 
@@ -6,6 +10,9 @@ const running: { stop(): Promise<void> }[] = [];
 afterEach(async () => {
   for (const r of running.splice(0).reverse()) await r.stop();
 });
+
+const dir = mkdtempSync(join(tmpdir(), 'mjgw-sim-notify-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function sim(opts: SimulatorOptions = {}): Promise<Simulator> {
   const s = await startSimulator({ stepMs: 40, ...opts });
@@ -129,5 +136,26 @@ describe('simulator notifyHook push (SIM_NOTIFY)', () => {
     });
     await waitFor('the confirmed task SUCCESS', () => bodies(r, '/hook/m').some((b) => b.status === 'SUCCESS'));
     expect(bodies(r, '/hook/m').at(-1)).toEqual(await fetchTask(s, act.result));
+  });
+
+  test('after a restart with a task file, an unfinished task is pushed on to its end; a finished one is not told again', async () => {
+    const clock = new ManualClock(1_790_000_000_000);
+    const taskFile = join(dir, 'restart.db');
+    const r = receiver();
+    const one = await startSimulator({ clock, stepMs: 1000, taskFile });
+    const finished = await imagine(one, 'done before the restart', `${r.url}/hook/done`);
+    clock.advance(20_000);
+    await waitFor('the first SUCCESS push', () => bodies(r, '/hook/done').some((b) => b.status === 'SUCCESS'));
+    const pending = await imagine(one, 'still running', `${r.url}/hook/pending`);
+    await waitFor('the NOT_START push', () => bodies(r, '/hook/pending').length === 1);
+    await one.stop();
+    const before = bodies(r, '/hook/done').length;
+
+    const two = await sim({ clock, stepMs: 1000, taskFile });
+    clock.advance(20_000);
+    await waitFor('the SUCCESS push after the restart', () => bodies(r, '/hook/pending').some((b) => b.status === 'SUCCESS'));
+    expect(bodies(r, '/hook/pending').at(-1)).toEqual(await fetchTask(two, pending));
+    expect(bodies(r, '/hook/done')).toHaveLength(before);
+    expect((await fetchTask(two, finished)).status).toBe('SUCCESS');
   });
 });
