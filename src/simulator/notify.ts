@@ -144,7 +144,9 @@ export class Notifier {
           if (error === null) break;
           const superseded = w.queue.length > 0;
           if (superseded || attempt >= this.bounds.retries) {
-            this.logger.warn('notifyHook delivery failed', { taskId: v.id, status: v.status, error, attempts: attempt + 1, superseded });
+            // A failing hook gets the newest state next, not a backlog of timeouts (order is kept: states are skipped, never swapped).
+            const skipped = w.queue.splice(0, Math.max(0, w.queue.length - 1)).length;
+            this.logger.warn('notifyHook delivery failed', { taskId: v.id, status: v.status, error, attempts: attempt + 1, skipped });
             break;
           }
           await Bun.sleep(this.bounds.backoffMs * 2 ** attempt);

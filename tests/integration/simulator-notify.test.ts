@@ -158,4 +158,18 @@ describe('simulator notifyHook push (SIM_NOTIFY)', () => {
     expect(bodies(r, '/hook/done')).toHaveLength(before);
     expect((await fetchTask(two, finished)).status).toBe('SUCCESS');
   });
+
+  test('a failed POST is tried at most twice more, with a pause, then given up; the next state still goes out', async () => {
+    const clock = new ManualClock(1_790_000_000_000);
+    const s = await sim({ clock, stepMs: 1000 });
+    const r = receiver();
+    r.answer(500, 500, 500, 503, 200);
+    await imagine(s, 'a hook that stumbles', `${r.url}/hook/r`);
+    await waitFor('three tries of the first state', () => r.received.length === 3);
+    clock.advance(1000);
+    await waitFor('the SUBMITTED state, tried again once', () => bodies(r, '/hook/r').map((b) => b.status).join() === 'NOT_START,NOT_START,NOT_START,SUBMITTED,SUBMITTED');
+    clock.advance(60_000);
+    await waitFor('the SUCCESS push', () => bodies(r, '/hook/r').some((b) => b.status === 'SUCCESS'));
+    expect(bodies(r, '/hook/r').map((b) => b.status)).toEqual(['NOT_START', 'NOT_START', 'NOT_START', 'SUBMITTED', 'SUBMITTED', 'SUCCESS']);
+  });
 });
