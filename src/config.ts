@@ -208,6 +208,7 @@ const simulatorEnvSchema = z.object({
   SIM_SECRET: z.string().optional(),
   SIM_STEP_MS: intFrom('SIM_STEP_MS', 0).default(1000),
   SIM_SLOW_MS: intFrom('SIM_SLOW_MS', 0).default(65000),
+  SIM_NOTIFY: boolFrom('SIM_NOTIFY').default(true),
 });
 
 export interface SimulatorConfig {
@@ -217,10 +218,12 @@ export interface SimulatorConfig {
   readonly secret: string | null;
   readonly stepMs: number;
   readonly slowMs: number;
+  /** POST each task change to its submit's notifyHook (SPEC §11). */
+  readonly notify: boolean;
 }
 
 /** Environment of the standalone simulator (`bun run simulator`); same rules as loadConfig. */
 export function loadSimulatorConfig(env: Record<string, string | undefined> = process.env): SimulatorConfig {
   const e = parseEnv(simulatorEnvSchema, setVariables(env, simulatorEnvSchema.shape));
-  return Object.freeze({ port: e.SIM_PORT, host: e.SIM_HOST, secret: e.SIM_SECRET ?? null, stepMs: e.SIM_STEP_MS, slowMs: e.SIM_SLOW_MS });
+  return Object.freeze({ port: e.SIM_PORT, host: e.SIM_HOST, secret: e.SIM_SECRET ?? null, stepMs: e.SIM_STEP_MS, slowMs: e.SIM_SLOW_MS, notify: e.SIM_NOTIFY });
 }

@@ -1,6 +1,7 @@
 import { Elysia } from 'elysia';
 import { join } from 'node:path';
 import type { AppDeps } from '../deps.ts';
+import { TASK_LINK_ID } from '../web/route.ts';
 import { buildWeb, type WebBundle } from './web-build.ts';
 
 /** The page may load only its own scripts, styles, images and API. */
@@ -38,22 +39,35 @@ export function webRoutes(deps: AppDeps, opts: { nonHtml?: (request: Request) =>
     });
   };
 
+  const page = async () => {
+    let b: WebBundle;
+    try {
+      b = await ensure();
+    } catch (err) {
+      return unavailable(err);
+    }
+    return new Response(b.indexHtml, {
+      headers: {
+        'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', 'content-security-policy': CSP,
+        'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', vary: 'accept',
+      },
+    });
+  };
+
   return new Elysia({ name: 'web' })
     .get('/', async ({ request }) => {
       // `/` also serves API clients (a JSON index) when given one: only browsers get the page.
       if (opts.nonHtml && !wantsHtml(request)) return opts.nonHtml(request);
-      let b: WebBundle;
-      try {
-        b = await ensure();
-      } catch (err) {
-        return unavailable(err);
+      return page();
+    })
+    // A task's deep link (SPEC §16): the same page; the dashboard opens the detail from the path.
+    .get('/tasks/:mjId', ({ params }) => {
+      if (!TASK_LINK_ID.test(params.mjId)) {
+        return new Response(JSON.stringify({ success: false, message: 'not found' }), {
+          status: 404, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+        });
       }
-      return new Response(b.indexHtml, {
-        headers: {
-          'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', 'content-security-policy': CSP,
-          'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', vary: 'accept',
-        },
-      });
+      return page();
     })
     .get('/assets/:file', async ({ params, request }) => {
       let b: WebBundle;

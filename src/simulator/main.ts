@@ -1,6 +1,7 @@
 /**
  * Standalone simulator (`bun run simulator`): SIM_PORT (default 8090), SIM_SECRET (default none),
- * SIM_STEP_MS (default 1000), SIM_SLOW_MS (default 65000), SIM_HOST (default 127.0.0.1), read by
+ * SIM_STEP_MS (default 1000), SIM_SLOW_MS (default 65000), SIM_HOST (default 127.0.0.1), SIM_NOTIFY (default true: POST
+ * each task change to its notifyHook), read by
  * src/config.ts like every other variable.
  */
 import { ConfigError, loadSimulatorConfig, type SimulatorConfig } from '../config.ts';
@@ -23,6 +24,7 @@ const sim = await startSimulator({
   secret: config.secret ?? undefined,
   stepMs: config.stepMs,
   slowMs: config.slowMs,
+  notify: config.notify,
   logger,
 });
 console.log(`midjourney-proxy simulator listening on ${sim.url}`);

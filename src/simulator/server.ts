@@ -1,7 +1,8 @@
 import { systemClock } from '../lib/clock.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { MediaServer } from './images.ts';
-import { successStep } from './lifecycle.ts';
+import { successStep, toView } from './lifecycle.ts';
+import { Notifier } from './notify.ts';
 import { fetchTask, imageSeed, listByCondition, listLatest } from './queries.ts';
 import { type Body, type SubmitContext, asBody, parseFlags, refuse } from './submit-common.ts';
 import { submitBlend, submitDescribe, submitEdits, submitImagine, submitShorten, submitSwap, submitUpload, submitVideo } from './submit-create.ts';
@@ -90,6 +91,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const file = opts.taskFile ? new TaskFile(opts.taskFile) : null;
   const store = new TaskStore(clock, opts.maxTasks ?? 200_000, (action) => successStep(action) * Math.max(0, stepMs), file);
   const media = new MediaServer(store, opts.imageSize ?? 256);
+  // A ManualClock moves without timers, so the push re-checks on a short real-time beat then.
+  const notifier = opts.notify === false
+    ? null
+    : new Notifier(clock, stepMs, (task) => toView(task, clock.now(), stepMs, base), logger, undefined, clock === systemClock ? null : 50);
+  if (notifier) store.onSaved = (task) => notifier.watch(task);
   const requests: SimRequest[] = [];
   const pendingSlow = new Set<{ timer: ReturnType<typeof setTimeout>; resolve: (done: boolean) => void }>();
   let fault: SimFault = 'none';
@@ -107,6 +113,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (next === 'forget') {
       logger.info('forgetting all tasks', { count: store.size });
       store.clear();
+      notifier?.clear();
       media.clear();
       fault = 'none';
       return;
@@ -201,7 +208,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   }
   const port = server.port ?? 0;
   base = `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`;
-  logger.info('simulator listening', { url: base, stepMs, auth: secret ? 'mj-api-secret required' : 'open' });
+  notifier?.resume(store.latest(store.size));
+  logger.info('simulator listening', { url: base, stepMs, auth: secret ? 'mj-api-secret required' : 'open', notify: notifier !== null });
 
   return {
     url: base,
@@ -218,6 +226,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         entry.resolve(false);
       }
       pendingSlow.clear();
+      notifier?.stop();
       await server.stop(true);
       file?.close();
       logger.info('simulator stopped', { url: base });

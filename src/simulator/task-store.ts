@@ -48,6 +48,8 @@ export class TaskStore {
   private readonly byHash = new Map<string, string>();
   private idMs = -1;
   private readonly idSuffixes = new Set<number>();
+  /** Told of every task created or changed after create (the notifyHook push watches it). */
+  onSaved: ((task: SimTask) => void) | null = null;
 
   constructor(
     private readonly clock: Clock,
@@ -68,6 +70,7 @@ export class TaskStore {
   /** Writes a task changed after create (a modal confirmation) to the file. */
   save(task: SimTask): void {
     this.file?.put(task);
+    this.onSaved?.(task);
   }
 
   get size(): number {
@@ -153,6 +156,7 @@ export class TaskStore {
       if (dropped) this.byHash.delete(dropped.hash);
       this.file?.delete(oldest.value);
     }
+    this.onSaved?.(task);
     return task;
   }
 }

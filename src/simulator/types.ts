@@ -28,6 +28,11 @@ export interface SimulatorOptions {
   /** Most tasks kept in memory; the oldest are dropped beyond it. Default 200000. */
   maxTasks?: number;
   logger?: Logger;
+  /**
+   * POST the task's fetch JSON to its submit's `notifyHook` at each change, as midjourney-proxy
+   * does (SIM_NOTIFY). Default true.
+   */
+  notify?: boolean;
   /** SQLite file that keeps the tasks across restarts (DEMO); unset = memory only. */
   taskFile?: string;
 }

@@ -6,6 +6,7 @@ import { describeProblem, retryOnce } from './errors.ts';
 import { formatQuota } from './format.ts';
 import { gatewayLinks } from './links.ts';
 import { PromptBox } from './prompt-box.tsx';
+import { useTaskRoute } from './route.ts';
 import type { Session } from './session.ts';
 import { TasksView } from './tasks-view.tsx';
 import { TRPCProvider, useTRPC } from './trpc.ts';
@@ -39,6 +40,7 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
   const trpc = useTRPC();
   const me = useQuery(trpc.user.self.queryOptions());
   const [view, setView] = useState<'mine' | 'all'>('mine');
+  const route = useTaskRoute();
   const admin = (me.data?.role ?? 0) >= 10;
   const current = admin ? view : 'mine';
   return (
@@ -65,7 +67,7 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
           )}
         </div>
         <div id="panel" role="tabpanel" aria-labelledby={current === 'all' ? 'tab-all' : 'tab-mine'}>
-          <TasksView key={current} all={current === 'all'} />
+          <TasksView key={current} all={current === 'all'} route={route} />
         </div>
       </main>
     </div>

@@ -4,6 +4,7 @@ import { describeProblem } from './errors.ts';
 import { formatQuota, imageSrc } from './format.ts';
 import { useLiveTasks } from './live.ts';
 import { ProgressBar, StatusBadge } from './progress.tsx';
+import { isPlainClick, taskLink, type TaskRoute } from './route.ts';
 import { TaskDetail } from './task-detail.tsx';
 import { TimeCell } from './time-cell.tsx';
 import { Named, useChannels, useOwnerNames } from './names.tsx';
@@ -18,6 +19,7 @@ interface Filters {
 
 const EMPTY: Filters = { mj_id: '', from: '', to: '', channel: '' };
 const PAGE_SIZES = [10, 20, 50, 100];
+const FINAL = new Set(['SUCCESS', 'FAILURE']);
 
 function toMs(local: string): number | undefined {
   if (!local) return undefined;
@@ -26,7 +28,7 @@ function toMs(local: string): number | undefined {
 }
 
 /** "My tasks" (mj.self) or, for admins, "All tasks" (mj.all): filters, table, pages, live rows. */
-export function TasksView({ all }: { all: boolean }) {
+export function TasksView({ all, route }: { all: boolean; route: TaskRoute }) {
   const trpc = useTRPC();
   const [draft, setDraft] = useState<Filters>(EMPTY);
   const [filters, setFilters] = useState<Filters>(EMPTY);
@@ -52,7 +54,16 @@ export function TasksView({ all }: { all: boolean }) {
   const items = data?.items ?? [];
   const total = data?.total ?? 0;
   const pages = Math.max(1, Math.ceil(total / pageSize));
-  const open = openId === null ? null : items.find((t) => t.id === openId) ?? null;
+  // The address names the open task: the listed row when it is on this page (kept live), else one lookup.
+  const listed = route.mjId === null ? null : items.find((t) => t.mj_id === route.mjId) ?? null;
+  const lookup = useQuery({
+    ...trpc.mj.get.queryOptions({ mj_id: route.mjId ?? '' }, {
+      refetchInterval: (query) => (query.state.data && !FINAL.has(query.state.data.status) ? 3000 : false),
+    }),
+    enabled: route.mjId !== null && listed === null && !q.isPending,
+  });
+  const routed = route.mjId === null ? null : listed ?? lookup.data ?? null;
+  const open = openId !== null ? items.find((t) => t.id === openId) ?? null : routed;
   const names = useOwnerNames(items, all);
   const filtered = filters.mj_id.trim() !== '' || filters.from !== '' || filters.to !== '' || filters.channel !== '';
 
@@ -122,7 +133,15 @@ export function TasksView({ all }: { all: boolean }) {
                     : <div className="thumb thumb-empty" aria-hidden="true" />}
                 </td>
                 <td className="cell-task" data-label="Task">
-                  <button type="button" className="link" onClick={() => setOpenId(t.id)}>{t.mj_id || `#${t.id}`}</button>
+                  {t.mj_id
+                    ? (
+                      <a className="link" href={taskLink(t.mj_id)} onClick={(e) => {
+                        if (!isPlainClick(e)) return;
+                        e.preventDefault();
+                        route.open(t.mj_id);
+                      }}>{t.mj_id}</a>
+                    )
+                    : <button type="button" className="link" onClick={() => setOpenId(t.id)}>{`#${t.id}`}</button>}
                 </td>
                 <td data-label="Action">{t.action}</td>
                 <td className="col-prompt" data-label="Prompt"><span className="clamp" title={t.prompt}>{t.prompt || '—'}</span></td>
@@ -158,7 +177,12 @@ export function TasksView({ all }: { all: boolean }) {
         <span className={`live ${live.connected ? 'live-on' : ''}`}>{live.connected ? 'Live' : 'Connecting…'}</span>
       </nav>
 
-      {open && <TaskDetail key={open.id} item={open} names={names} onClose={() => setOpenId(null)} />}
+      {route.mjId !== null && openId === null && lookup.error && (
+        <p className="error" role="alert">
+          {describeProblem(lookup.error).text} <button type="button" className="link" onClick={route.close}>Back to the list</button>
+        </p>
+      )}
+      {open && <TaskDetail key={open.id} item={open} names={names} onClose={() => (openId !== null ? setOpenId(null) : route.close())} />}
     </section>
   );
 }

@@ -20,7 +20,7 @@ let admin: TestUser;
 /** A finished imagine of ada's. */
 let doneId: string;
 
-const rowOf = (page: Page, mjId: string) => page.getByRole('row').filter({ has: page.getByRole('button', { name: mjId, exact: true }) });
+const rowOf = (page: Page, mjId: string) => page.getByRole('row').filter({ has: page.getByRole('link', { name: mjId, exact: true }) });
 const statusIn = (page: Page, mjId: string) => rowOf(page, mjId).locator('td[data-label="Status"]').innerText();
 const shot = (page: Page, name: string) => page.screenshot({ path: `/tmp/dash-${name}.png`, fullPage: true });
 
@@ -150,7 +150,7 @@ describe('dashboard, the first hour', () => {
   test('emoji-only follow-ups have names: Reroll on a grid, Pan left… on an upscale', async () => {
     await page.setViewportSize({ width: 1280, height: 860 });
     await page.getByRole('button', { name: 'Reset' }).click();
-    await page.getByRole('button', { name: doneId, exact: true }).click();
+    await page.getByRole('link', { name: doneId, exact: true }).click();
     const dialog = page.getByRole('dialog');
     await dialog.getByRole('button', { name: 'U1', exact: true }).waitFor();
     expect(await dialog.getByRole('button', { name: 'Reroll', exact: true }).count()).toBe(1);
@@ -164,7 +164,7 @@ describe('dashboard, the first hour', () => {
     h.simClock.advance(60_000);
     await waitFor(() => taskStatus(h.srv, upscale.mj_id) === 'SUCCESS', 'the upscale finished', STEP_MS);
     await waitForRowStatus(page, upscale.mj_id, 'SUCCESS');
-    await page.getByRole('button', { name: upscale.mj_id, exact: true }).click();
+    await page.getByRole('link', { name: upscale.mj_id, exact: true }).click();
     await dialog.getByRole('button', { name: 'Vary (Subtle)' }).waitFor();
     for (const name of ['Pan left', 'Pan right', 'Pan up', 'Pan down']) {
       expect(await dialog.getByRole('button', { name, exact: true }).count()).toBe(1);

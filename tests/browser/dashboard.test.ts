@@ -100,7 +100,7 @@ describe('dashboard', () => {
     await waitFor(async () => (await progressValue(page, mjId)) !== null, 'the failing row');
     finishUpstream();
     await waitFor(async () => (await page.getByRole('row').filter({ hasText: mjId }).getByText('FAILURE').count()) === 1, 'FAILURE', STEP_MS);
-    await page.getByRole('button', { name: mjId }).click();
+    await page.getByRole('link', { name: mjId }).click();
     const dialog = page.getByRole('dialog');
     await dialog.getByText('Fail reason').waitFor();
     expect(await dialog.getByText(SIM_FAIL_REASON).count()).toBe(1);
@@ -119,7 +119,7 @@ describe('dashboard', () => {
     finishUpstream();
     await waitFor(async () => (await progressValue(page, created.mj_id)) === 100, 'the imagine at 100%', STEP_MS);
 
-    await page.getByRole('button', { name: created.mj_id }).click();
+    await page.getByRole('link', { name: created.mj_id }).click();
     const dialog = page.getByRole('dialog');
     await dialog.getByRole('button', { name: 'U1', exact: true }).click();
     await dialog.getByRole('status').filter({ hasText: 'UPSCALE submitted' }).waitFor();
@@ -143,7 +143,7 @@ describe('dashboard', () => {
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     await page.screenshot({ path: join(SHOTS, 'dashboard-375.png'), fullPage: false });
     expect(width).toBeLessThanOrEqual(375);
-    await page.getByRole('table').getByRole('button').first().click();
+    await page.getByRole('table').getByRole('link').first().click();
     const dialog = page.getByRole('dialog');
     await dialog.getByText('Status').waitFor();
     const dialogFits = await dialog.evaluate((d) => d.getBoundingClientRect().right <= 375 && d.scrollWidth <= d.clientWidth);

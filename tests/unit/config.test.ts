@@ -114,9 +114,9 @@ describe('DATABASE_URL (PostgreSQL)', () => {
 
 describe('simulator config', () => {
   test('defaults and overrides', () => {
-    expect(loadSimulatorConfig({})).toEqual({ port: 8090, host: '127.0.0.1', secret: null, stepMs: 1000, slowMs: 65000 });
-    expect(loadSimulatorConfig({ SIM_PORT: '0', SIM_SECRET: 's3', SIM_STEP_MS: '0', SIM_SLOW_MS: '10', SIM_HOST: '0.0.0.0' }))
-      .toEqual({ port: 0, host: '0.0.0.0', secret: 's3', stepMs: 0, slowMs: 10 });
+    expect(loadSimulatorConfig({})).toEqual({ port: 8090, host: '127.0.0.1', secret: null, stepMs: 1000, slowMs: 65000, notify: true });
+    expect(loadSimulatorConfig({ SIM_PORT: '0', SIM_SECRET: 's3', SIM_STEP_MS: '0', SIM_SLOW_MS: '10', SIM_HOST: '0.0.0.0', SIM_NOTIFY: 'false' }))
+      .toEqual({ port: 0, host: '0.0.0.0', secret: 's3', stepMs: 0, slowMs: 10, notify: false });
   });
   test('an invalid value names the variable', () => {
     expect(() => loadSimulatorConfig({ SIM_STEP_MS: 'fast' })).toThrow('invalid configuration: SIM_STEP_MS must be a whole number');
