@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia';
 import { join } from 'node:path';
 import type { AppDeps } from '../deps.ts';
-import { TASK_LINK_ID } from '../web/route.ts';
+import { TASK_LINK_ID } from '../lib/task-link.ts';
 import { buildWeb, type WebBundle } from './web-build.ts';
 
 /** The page may load only its own scripts, styles, images and API. */

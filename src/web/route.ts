@@ -1,7 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-
-/** What a task id in a deep link may be: an upstream id's characters, at most 64 (as `mj_id` filters). */
-export const TASK_LINK_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+import { TASK_LINK_ID } from '../lib/task-link.ts';
 
 /** The deep link of a task's detail (SPEC §16). */
 export function taskLink(mjId: string): string {
