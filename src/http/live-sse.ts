@@ -96,10 +96,13 @@ function inputOf(url: URL, headers: Headers): unknown {
   return input;
 }
 
-/** The live stream's response, or null when tRPC should answer this request. */
-export async function liveSse(deps: AppDeps, request: Request, requestId: string): Promise<Response | null> {
+/**
+ * The live stream's response; 'full' when the caller holds every stream allowed (SPEC §10: the 9th
+ * is an HTTP 429, not tRPC's 200 stream carrying the error); null when tRPC should answer.
+ */
+export async function liveSse(deps: AppDeps, request: Request, requestId: string): Promise<Response | 'full' | null> {
   const feed = deps.taskFeed;
-  if (request.method !== 'GET' || !feed.watch) return null;
+  if (request.method !== 'GET') return null;
   const url = new URL(request.url);
   if (url.pathname !== `/trpc/${PATH}` || url.searchParams.has('batch') || url.searchParams.has('connectionParams')) return null;
   let parsed;
@@ -117,7 +120,7 @@ export async function liveSse(deps: AppDeps, request: Request, requestId: string
   try {
     close = openSubscription(deps.taskStore, user.id);
   } catch {
-    return null;
+    return 'full';
   }
   const policy = policyOf(deps);
   const audience: Audience = all ? 'admin' : 'user';

@@ -2,16 +2,14 @@ import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import { Elysia } from 'elysia';
 import type { AppDeps } from '../deps.ts';
-import { AnswerBudget, limitsOf, openSubscriptionsOf, TOO_LARGE_MESSAGE, TOO_MANY_REQUESTS } from '../domain/answer-limits.ts';
-import { authenticateManagement, managementCredentials } from '../auth/management.ts';
-import { ROLE } from '../db/schema/index.ts';
+import { AnswerBudget, limitsOf, TOO_LARGE_MESSAGE, TOO_MANY_REQUESTS } from '../domain/answer-limits.ts';
 import { createContextInner, requestCredentials } from '../trpc/init.ts';
 import { appRouter } from '../trpc/routers/index.ts';
 import { liveSse } from './live-sse.ts';
 import { nulFieldInJson, nulMessage } from './nul.ts';
 import { readBodyBytes } from './body.ts';
 import { requestIdOf } from './request-id.ts';
-import { pathOfUrl, trpcError } from './errors.ts';
+import { trpcError } from './errors.ts';
 
 /** SPEC §10: a batch holds at most this many calls; one request cannot fan out without bound. */
 export const MAX_TRPC_BATCH = 16;
@@ -74,18 +72,6 @@ async function boundedCopy(request: Request): Promise<Request | string> {
 }
 
 /**
- * Whether this is a live stream (`mj.onTaskUpdate`) of a caller who holds every stream allowed
- * (SPEC §10: the 9th is 429). Asked before tRPC, whose SSE answer is a 200 carrying the error:
- * a client or a proxy should see the 429 as an HTTP status. (The subscription counts again as it
- * opens: this answers the common case, that check the race.)
- */
-async function streamsFull(deps: AppDeps, request: Request): Promise<boolean> {
-  if (pathOfUrl(request.url) !== '/trpc/mj.onTaskUpdate') return false;
-  const user = await authenticateManagement(deps.store, managementCredentials(request.headers), ROLE.common).catch(() => null);
-  return user !== null && openSubscriptionsOf(deps.taskStore, user.id) >= limitsOf(deps.taskStore).subscriptionsPerUser;
-}
-
-/**
  * tRPC v11 on `/trpc/*` through the fetch adapter (@elysiajs/trpc bundles v10 and cannot serve
  * v11). `parse: 'none'` keeps Elysia from consuming the body tRPC reads.
  */
@@ -104,12 +90,12 @@ export function trpcRoutes(deps: AppDeps) {
         },
       };
     }
-    if (request.method === 'GET' && await streamsFull(deps, request)) {
-      set.status = 429;
-      return trpcError(429, TOO_MANY_REQUESTS);
-    }
     if (request.method === 'GET') {
       const live = await liveSse(deps, request, requestId);
+      if (live === 'full') {
+        set.status = 429;
+        return trpcError(429, TOO_MANY_REQUESTS);
+      }
       if (live) return live;
     }
     // tRPC reads the body itself: hand it a copy read within the limit.

@@ -138,8 +138,8 @@ describe('live fan-out', () => {
 async function direct(u: { headers: Record<string, string> }, input: object = {}) {
   const req = new Request(`${srv.url}/trpc/mj.onTaskUpdate?input=${encodeURIComponent(JSON.stringify(input))}`, { headers: u.headers });
   const res = await liveSse(srv.deps, req, 'test');
-  expect(res).not.toBeNull();
-  return res!.body!.getReader();
+  if (!(res instanceof Response)) throw new Error(`no stream: ${res}`);
+  return res.body!.getReader();
 }
 
 describe('live fan-out, in process', () => {

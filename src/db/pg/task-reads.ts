@@ -67,13 +67,6 @@ export async function imageTaskPg(db: PgDB, mjId: string): Promise<{ status: str
   return row ?? null;
 }
 
-/** Every unfinished task, by channel then id; the condition is the partial index tasks_unfinished_idx's. */
-export async function unfinishedTasksPg(db: PgDB): Promise<PgTaskRow[]> {
-  const sql = db.$client;
-  return [...await sql<PgTaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks
-    WHERE progress <> '100%' ORDER BY channel_id, id`];
-}
-
 /** A task's change fingerprint: what a subscriber would see move (the SQLite feed's text, byte for byte). */
 export interface PgTaskFingerprint {
   id: number;
