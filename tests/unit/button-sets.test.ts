@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { BUTTONS_SQL, compactButtons, referenceText, splitButtons } from '../../src/db/sqlite/button-sets.ts';
 import { createSqliteFeedReads } from '../../src/db/sqlite/feed-reads.ts';
+import { enqueueTaskChange, recordTaskHook } from '../../src/db/sqlite/outbox.ts';
 import { findTaskByMjId, listTasks, ownTasksByMjIds, ownTasksByMjIdsSize, taskById } from '../../src/db/sqlite/listing.ts';
 import { applySyncOps, createSqliteSyncStore, type SyncFieldValues } from '../../src/db/sqlite/sync.ts';
 import { gridButtons, upscaleButtons, describeButtons } from '../../src/simulator/buttons.ts';
@@ -72,6 +73,16 @@ describe('tasks.buttons compact form', () => {
     db.$client.run("UPDATE tasks SET progress = '50%' WHERE id = 1");
     const page = await createSqliteSyncStore(db).unfinishedPage(1, 0, 10);
     expect(page.find((r) => r.id === 1)!.buttons).toBe(text);
+  });
+
+  test('a webhook payload is rendered from the whole text', () => {
+    const db = seeded(1);
+    recordTaskHook(db, { taskId: 1, userId: 1, tokenId: 0, url: 'https://hooks.example.com/x' });
+    applySyncOps(db, [{ kind: 'update', taskId: 1, fields: fields(grid(HASH)) }], 10, (row) => row.buttons);
+    expect(raw(db, 1)).toStartWith('{"set":');
+    expect(db.$client.query('SELECT payload FROM webhook_deliveries').all()).toEqual([{ payload: grid(HASH) }]);
+    expect(enqueueTaskChange(db, [1], 11, (row) => row.buttons)).toBe(1);
+    expect(db.$client.query('SELECT payload FROM webhook_deliveries ORDER BY id DESC LIMIT 1').get()).toEqual({ payload: grid(HASH) });
   });
 
   test('a row inserted with plain SQL holding the full JSON reads unchanged, and can be overwritten', () => {
