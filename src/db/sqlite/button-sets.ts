@@ -71,6 +71,22 @@ export function splitButtons(text: string): { body: string; job: string } | null
   return { body, job };
 }
 
+/**
+ * The fast way to a known template: the job is the first hash-like segment of the first customId.
+ * Replacing it reproduces the text exactly when the text does not hold the placeholder itself
+ * (`{{job}}` overlaps no shift of itself, so no placeholder can straddle a cut).
+ */
+function quickSplit(text: string): { body: string; job: string } | null {
+  const at = text.indexOf('"customId":"');
+  if (at < 0) return null;
+  const end = text.indexOf('"', at + 12);
+  if (end < 0) return null;
+  for (const seg of text.slice(at + 12, end).split('::')) {
+    if (HASH_SEGMENT.test(seg) && JOB.test(seg)) return text.includes(JOB_PLACEHOLDER) ? null : { body: text.split(seg).join(JOB_PLACEHOLDER), job: seg };
+  }
+  return null;
+}
+
 /** The compact text of a template id and job (what BUTTONS_SQL expands). */
 export function referenceText(id: number, job: string): string {
   return `{"set":${id},"job":"${job}"}`;
@@ -94,10 +110,15 @@ const statementCache = new WeakMap<Database, ReturnType<typeof statements>>();
  * possible: only then are new template ids cached (inside one, the insert may yet roll back).
  */
 export function compactButtons(sqlite: Database, text: string): string {
-  const split = splitButtons(text);
-  if (!split) return text;
+  if (text.length < MIN_COMPACT_BYTES / 4 && !text.startsWith(REFERENCE_PREFIX)) return text;
   let ids = cache.get(sqlite);
   if (!ids) cache.set(sqlite, (ids = new Map()));
+  // Most writes are of a cached template: found without the full analysis below.
+  const quick = ids.size > 0 ? quickSplit(text) : null;
+  const known = quick ? ids.get(quick.body) : undefined;
+  if (quick && known !== undefined) return referenceText(known, quick.job);
+  const split = splitButtons(text);
+  if (!split) return text;
   let id = ids.get(split.body);
   if (id === undefined) {
     let st = statementCache.get(sqlite);
