@@ -112,6 +112,16 @@ describe('tasks.buttons compact form', () => {
     expect([1, 2, 3].map((id) => taskById(db, id)!.buttons)).toEqual([two, lookalike, broken]);
   });
 
+  test('the operators\' view task_buttons reads every row as the app does', () => {
+    const db = seeded(2);
+    const view = (db.$client.query(`SELECT sql FROM sqlite_master WHERE name = 'task_buttons'`).get() as { sql: string }).sql;
+    expect(view).toContain(BUTTONS_SQL);
+    applySyncOps(db, [{ kind: 'update', taskId: 1, fields: fields(grid(HASH)) }], 10, () => '{}');
+    db.$client.run('UPDATE tasks SET buttons = ?1 WHERE id = 2', ['[{"customId":"y"}]']);
+    expect(db.$client.query('SELECT buttons FROM task_buttons ORDER BY id').all()).toEqual([{ buttons: grid(HASH) }, { buttons: '[{"customId":"y"}]' }]);
+    expect(db.$client.query(`SELECT buttons FROM task_buttons WHERE mj_id = 'm1'`).get()).toEqual({ buttons: grid(HASH) });
+  });
+
   test('a reference to a missing template reads as stored (no error)', () => {
     const db = seeded(1);
     db.$client.run('UPDATE tasks SET buttons = ?1 WHERE id = 1', [referenceText(99, 'abc')]);
