@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { BUTTONS_SQL, compactButtons, referenceText, splitButtons } from '../../src/db/sqlite/button-sets.ts';
+import { BUTTONS_SQL, compactButtons, compactStoredButtons, referenceText, splitButtons } from '../../src/db/sqlite/button-sets.ts';
 import { createSqliteFeedReads } from '../../src/db/sqlite/feed-reads.ts';
 import { enqueueTaskChange, recordTaskHook } from '../../src/db/sqlite/outbox.ts';
 import { findTaskByMjId, listTasks, ownTasksByMjIds, ownTasksByMjIdsSize, taskById } from '../../src/db/sqlite/listing.ts';
@@ -160,7 +160,8 @@ describe('tasks.buttons compact form', () => {
     });
     const before = read();
     const c = db.$client;
-    for (let i = 1; i <= 60; i++) c.run('UPDATE tasks SET buttons = ?1 WHERE id = ?2', [compactButtons(c, texts(i)), i]);
+    expect(compactStoredButtons(c, 7)).toEqual({ scanned: 48, compacted: 48 });
+    expect(compactStoredButtons(c, 7)).toEqual({ scanned: 0, compacted: 0 });
     expect((c.query(`SELECT count(*) AS n FROM tasks WHERE buttons LIKE '{"set":%'`).get() as { n: number }).n).toBe(48);
     expect(c.query('SELECT count(*) AS n FROM button_sets').get()).toEqual({ n: 3 });
     expect(read()).toEqual(before);

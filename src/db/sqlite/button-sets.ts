@@ -134,3 +134,33 @@ export function compactButtons(sqlite: Database, text: string): string {
   }
   return referenceText(id, split.job);
 }
+
+/**
+ * Rows written before the compact form (or with plain SQL) keep their whole text; this rewrites
+ * those a template reproduces, `batch` rows per transaction in id order (`bun
+ * scripts/compact-buttons.ts <db>`). A row changed meanwhile is left as it is (the update names the
+ * text it read). The text every read gives is the same before and after, so nothing is published.
+ */
+export function compactStoredButtons(sqlite: Database, batch = 1_000): { scanned: number; compacted: number } {
+  const page = sqlite.query<{ id: number; buttons: string }, [number, number]>(
+    `SELECT id, buttons FROM tasks WHERE id > ?1 AND octet_length(buttons) > ${MAX_REFERENCE_BYTES} ORDER BY id LIMIT ?2`);
+  const update = sqlite.query<unknown, [string, number, string]>('UPDATE tasks SET buttons = ?1 WHERE id = ?2 AND buttons = ?3');
+  const write = sqlite.transaction((plan: Array<{ id: number; from: string; to: string }>) => {
+    let n = 0;
+    for (const p of plan) n += update.run(p.to, p.id, p.from).changes;
+    return n;
+  });
+  let after = 0;
+  let scanned = 0;
+  let compacted = 0;
+  for (;;) {
+    const rows = page.all(after, batch);
+    if (rows.length === 0) break;
+    // Templates are added (and cached) outside the write transaction.
+    const plan = rows.map((r) => ({ id: r.id, from: r.buttons, to: compactButtons(sqlite, r.buttons) })).filter((p) => p.to !== p.from);
+    compacted += write(plan);
+    scanned += rows.length;
+    after = rows[rows.length - 1]!.id;
+  }
+  return { scanned, compacted };
+}
