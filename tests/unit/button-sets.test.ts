@@ -101,7 +101,7 @@ describe('tasks.buttons compact form', () => {
     const db = seeded(3);
     const two = JSON.stringify([...gridButtons(HASH), ...gridButtons('1234567890abcdef1234')]);
     const lookalike = '{"set":1,"job":"abc"}';
-    const broken = '{"set":1,"job":';
+    const broken = '{"set":1,"job":"{{job}}"}';
     applySyncOps(db, [
       { kind: 'update', taskId: 1, fields: fields(two) },
       { kind: 'update', taskId: 2, fields: fields(lookalike) },
@@ -109,6 +109,7 @@ describe('tasks.buttons compact form', () => {
     ], 10, () => '{}');
     expect(raw(db, 1)).toBe(two);
     expect(raw(db, 2)).not.toBe(lookalike);
+    expect(raw(db, 3)).not.toBe(broken);
     expect([1, 2, 3].map((id) => taskById(db, id)!.buttons)).toEqual([two, lookalike, broken]);
   });
 
@@ -122,8 +123,10 @@ describe('tasks.buttons compact form', () => {
     expect(db.$client.query(`SELECT buttons FROM task_buttons WHERE mj_id = 'm1'`).get()).toEqual({ buttons: grid(HASH) });
   });
 
-  test('a reference to a missing template reads as stored (no error)', () => {
+  test('a reference to a missing template, or not JSON, reads as stored (no error)', () => {
     const db = seeded(1);
+    db.$client.run('UPDATE tasks SET buttons = ?1 WHERE id = 1', ['{"set":1,"job":']);
+    expect(taskById(db, 1)!.buttons).toBe('{"set":1,"job":');
     db.$client.run('UPDATE tasks SET buttons = ?1 WHERE id = 1', [referenceText(99, 'abc')]);
     expect(taskById(db, 1)!.buttons).toBe(referenceText(99, 'abc'));
     expect(db.$client.query(`SELECT ${BUTTONS_SQL} AS b FROM tasks`).get()).toEqual({ b: referenceText(99, 'abc') });

@@ -55,7 +55,11 @@ export function splitButtons(text: string): { body: string; job: string } | null
   // A text that BUTTONS_SQL would take for a compact one cannot be stored whole.
   const mustSplit = looksCompact(text);
   if (!mustSplit && (bytes < MIN_COMPACT_BYTES || bytes > MAX_TEMPLATE_BYTES)) return null;
-  if (text.includes(JOB_PLACEHOLDER)) return null;
+  if (text.includes(JOB_PLACEHOLDER)) {
+    // Only a text that must not be stored whole: the whole text as its template, and the
+    // placeholder as its own job (replacing it by itself changes nothing).
+    return mustSplit ? { body: text, job: JOB_PLACEHOLDER } : null;
+  }
   // The job: the hash-like customId segment seen most often.
   const seen = new Map<string, number>();
   for (const m of text.matchAll(CUSTOM_ID)) {

@@ -158,7 +158,8 @@ function withCompactButtons(db: DB, ops: readonly SyncOp[]): readonly SyncOp[] {
     if (typeof buttons !== 'string') return op;
     const stored = compactButtons(c, buttons);
     if (stored === buttons) return op;
-    return op.kind === 'update' ? { ...op, fields: { ...op.fields, buttons: stored } } : { ...op, fields: { ...op.fields, buttons: stored } };
+    if (op.kind === 'update') return { ...op, fields: { ...op.fields, buttons: stored } };
+    return { ...op, fields: { ...op.fields, buttons: stored } };
   });
 }
 
