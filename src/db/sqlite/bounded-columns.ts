@@ -1,6 +1,7 @@
 import { getTableColumns, sql, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { tasks } from '../schema/index.ts';
+import { BUTTONS_SQL } from './button-sets.ts';
 import { MAX_ID_CHARS, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, MAX_WORD_CHARS } from '../../lib/text-bounds.ts';
 
 /**
@@ -14,8 +15,17 @@ import { MAX_ID_CHARS, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, MAX_WORD_C
 const cut = (column: SQLiteColumn, max: number): SQL.Aliased<string> =>
   sql<string>`substr(${column}, 1, ${sql.raw(String(max + 1))})`.as(column.name);
 
-export const boundedTaskColumns = {
+/**
+ * Every column of `tasks` as read: `buttons` expanded from its compact form (button-sets.ts).
+ * Use these, never `select().from(tasks)`, wherever a row's `buttons` is read.
+ */
+export const taskColumns = {
   ...getTableColumns(tasks),
+  buttons: sql<string>`${sql.raw(BUTTONS_SQL)}`.as('buttons'),
+};
+
+export const boundedTaskColumns = {
+  ...taskColumns,
   action: cut(tasks.action, MAX_WORD_CHARS),
   mjId: cut(tasks.mjId, MAX_ID_CHARS),
   prompt: cut(tasks.prompt, MAX_TEXT_CHARS),
@@ -28,7 +38,7 @@ export const boundedTaskColumns = {
   status: cut(tasks.status, MAX_WORD_CHARS),
   progress: cut(tasks.progress, MAX_WORD_CHARS),
   failReason: cut(tasks.failReason, MAX_TEXT_CHARS),
-  buttons: cut(tasks.buttons, MAX_JSON_CHARS),
+  buttons: sql<string>`substr(${sql.raw(BUTTONS_SQL)}, 1, ${sql.raw(String(MAX_JSON_CHARS + 1))})`.as('buttons'),
   properties: cut(tasks.properties, MAX_JSON_CHARS),
 };
 
@@ -48,10 +58,15 @@ export const TASK_TEXT_BOUNDS: Readonly<Record<string, number>> = {
 function taskRowColumnsSql(cut: boolean): string {
   return Object.entries(getTableColumns(tasks)).map(([key, column]) => {
     const max = TASK_TEXT_BOUNDS[column.name];
-    const value = cut && max !== undefined ? `substr(${column.name}, 1, ${max + 1})` : column.name;
+    const read = column.name === 'buttons' ? BUTTONS_SQL : column.name;
+    const value = cut && max !== undefined ? `substr(${read}, 1, ${max + 1})` : read;
     return `${value} AS "${key}"`;
   }).join(', ');
 }
 
 export const BOUNDED_TASK_COLUMNS_SQL = taskRowColumnsSql(true);
 export const PLAIN_TASK_COLUMNS_SQL = taskRowColumnsSql(false);
+
+/** Every column of `tasks` in table order under its SQL name (`buttons` expanded): a `SELECT *` as read. */
+export const TASK_COLUMNS_SQL = Object.values(getTableColumns(tasks))
+  .map((column) => (column.name === 'buttons' ? `${BUTTONS_SQL} AS buttons` : column.name)).join(', ');

@@ -1,6 +1,8 @@
 import type { Statement } from 'bun:sqlite';
 import type { DB } from '../client.ts';
-import { itemBytesAtLeastSql, TEXT_LENGTHS_SQL } from '../../lib/item-size-sql.ts';
+import { itemBytesAtLeastSql } from '../../lib/item-size-sql.ts';
+import { TASK_COLUMNS_SQL } from './bounded-columns.ts';
+import { BUTTONS_SQL, TASK_TEXT_LENGTHS_SQL } from './button-sets.ts';
 import type { TaskRow } from '../schema/index.ts';
 
 /**
@@ -17,16 +19,16 @@ export interface TaskFingerprint {
 }
 
 const FP = `SELECT id, user_id, updated_time || '|' || status || '|' || progress || '|' || mj_id || '|' || quota || '|' ||
-      length(image_url) || '|' || length(fail_reason) || '|' || length(buttons) AS fp FROM tasks`;
+      length(image_url) || '|' || length(fail_reason) || '|' || length(${BUTTONS_SQL}) AS fp FROM tasks`;
 
 /** The feed's statements (exported for the EXPLAIN QUERY PLAN checks). */
 export const FEED_READS_SQL = {
   fingerprints: `${FP} WHERE id IN (SELECT value FROM json_each(?))`,
   // The relay publishes one task at a time: a plain key lookup, no JSON built or parsed.
   fingerprintOne: `${FP} WHERE id = ?`,
-  byId: 'SELECT * FROM tasks WHERE id = ?',
-  replayUser: 'SELECT * FROM tasks WHERE user_id = ? AND submit_time >= ? AND updated_time >= ? ORDER BY updated_time DESC, id DESC LIMIT ?',
-  replayAll: 'SELECT * FROM tasks WHERE submit_time >= ? AND updated_time >= ? ORDER BY updated_time DESC, id DESC LIMIT ?',
+  byId: `SELECT ${TASK_COLUMNS_SQL} FROM tasks WHERE id = ?`,
+  replayUser: `SELECT ${TASK_COLUMNS_SQL} FROM tasks WHERE user_id = ? AND submit_time >= ? AND updated_time >= ? ORDER BY updated_time DESC, id DESC LIMIT ?`,
+  replayAll: `SELECT ${TASK_COLUMNS_SQL} FROM tasks WHERE submit_time >= ? AND updated_time >= ? ORDER BY updated_time DESC, id DESC LIMIT ?`,
 } as const;
 
 export function createSqliteFeedReads(db: DB) {
@@ -38,7 +40,7 @@ export function createSqliteFeedReads(db: DB) {
   const replayAll = c.prepare<Record<string, unknown>, [number, number, number]>(FEED_READS_SQL.replayAll);
   // Prepared once per item cap (one in practice: the listing item budget).
   const sizeSql = (where: string, order: string, cap: number) => `SELECT count(*) AS n, coalesce(sum(${itemBytesAtLeastSql(Math.floor(cap))}), 0) AS bytes
-    FROM (SELECT ${TEXT_LENGTHS_SQL} FROM tasks WHERE ${where} ORDER BY ${order} LIMIT ?)`;
+    FROM (SELECT ${TASK_TEXT_LENGTHS_SQL} FROM tasks WHERE ${where} ORDER BY ${order} LIMIT ?)`;
   type SizeStatement = Statement<{ n: number; bytes: number }, number[]>;
   const sizes = new Map<number, { user: SizeStatement; all: SizeStatement; certainUser: SizeStatement; certainAll: SizeStatement }>();
   const sizeStatements = (cap: number) => {

@@ -1,11 +1,12 @@
 import { and, asc, desc, eq, gte, inArray, lt, lte, Placeholder, sql, type SQL } from 'drizzle-orm';
 import { pageOf, type Page, type TaskFilter } from '../../lib/paging.ts';
-import { itemBytesAtLeastSql, TEXT_LENGTHS_SQL } from '../../lib/item-size-sql.ts';
+import { itemBytesAtLeastSql } from '../../lib/item-size-sql.ts';
 import type { DB } from '../client.ts';
 import { prepared } from '../prepared.ts';
 import { tasks, type TaskRow } from '../schema/index.ts';
 import { TASK_OVERSIZE_SQL } from '../schema/tasks.ts';
-import { BOUNDED_TASK_COLUMNS_SQL, boundedTaskColumns, PLAIN_TASK_COLUMNS_SQL } from './bounded-columns.ts';
+import { BOUNDED_TASK_COLUMNS_SQL, boundedTaskColumns, PLAIN_TASK_COLUMNS_SQL, taskColumns } from './bounded-columns.ts';
+import { TASK_TEXT_LENGTHS_SQL } from './button-sets.ts';
 import { blockStart, ID_BLOCK, rangeWindow, type Scope } from './task-windows.ts';
 
 /**
@@ -218,7 +219,7 @@ export function listTasks(
 const OWNER_FILTER = (userId: unknown): SQL => sql`+${tasks.userId} = ${userId}`;
 
 function buildByMjId(db: DB) {
-  const newest = (where: SQL | undefined) => db.select().from(tasks).where(where).orderBy(desc(tasks.id)).limit(1).prepare();
+  const newest = (where: SQL | undefined) => db.select(taskColumns).from(tasks).where(where).orderBy(desc(tasks.id)).limit(1).prepare();
   return {
     any: newest(eq(tasks.mjId, sql.placeholder('mjId'))),
     own: newest(and(OWNER_FILTER(sql.placeholder('userId')), eq(tasks.mjId, sql.placeholder('mjId')))),
@@ -235,7 +236,7 @@ export function findTaskByMjId(db: DB, mjId: string, userId: number | null): Tas
 
 function buildReads(db: DB) {
   return {
-    byId: db.select().from(tasks).where(eq(tasks.id, sql.placeholder('id'))).prepare(),
+    byId: db.select(taskColumns).from(tasks).where(eq(tasks.id, sql.placeholder('id'))).prepare(),
     image: db.select({ status: tasks.status, imageUrl: tasks.imageUrl }).from(tasks)
       .where(eq(tasks.mjId, sql.placeholder('mjId'))).orderBy(desc(tasks.id)).limit(1).prepare(),
   };
@@ -260,7 +261,7 @@ export function imageTaskOf(db: DB, mjId: string): { status: string; imageUrl: s
 export function ownTasksByMjIdsSize(db: DB, userId: number, mjIds: readonly string[], itemCap: number): number {
   if (mjIds.length === 0) return 0;
   const row = prepared<{ bytes: number }>(db, `SELECT coalesce(sum(${itemBytesAtLeastSql(Math.floor(itemCap))}), 0) AS bytes
-    FROM (SELECT ${TEXT_LENGTHS_SQL} FROM tasks WHERE id IN (
+    FROM (SELECT ${TASK_TEXT_LENGTHS_SQL} FROM tasks WHERE id IN (
       SELECT max(id) FROM tasks WHERE +user_id = ?1 AND mj_id IN (SELECT value FROM json_each(?2)) GROUP BY mj_id))`)
     .get(userId, JSON.stringify(mjIds));
   return row?.bytes ?? 0;

@@ -2,6 +2,7 @@ import { inArray } from 'drizzle-orm';
 import { DELIVERY_STATUS, taskWebhooks, tasks, webhookDeliveries, type TaskRow } from '../schema/index.ts';
 import { receiverOf } from '../../lib/webhook-receiver.ts';
 import type { DbLike } from '../types.ts';
+import { taskColumns } from './bounded-columns.ts';
 
 /**
  * The write side of the webhook outbox on bun:sqlite: a task's hook beside it, and one delivery
@@ -25,7 +26,7 @@ export function enqueueTaskChange(tx: DbLike, taskIds: readonly number[], now: n
   if (taskIds.length === 0) return 0;
   const hooks = tx.select().from(taskWebhooks).where(inArray(taskWebhooks.taskId, [...new Set(taskIds)])).all();
   if (hooks.length === 0) return 0;
-  const rows = tx.select().from(tasks).where(inArray(tasks.id, hooks.map((h) => h.taskId))).all();
+  const rows = tx.select(taskColumns).from(tasks).where(inArray(tasks.id, hooks.map((h) => h.taskId))).all();
   const byId = new Map(rows.map((r) => [r.id, r]));
   let queued = 0;
   for (const hook of hooks) {

@@ -1,6 +1,7 @@
 import type { SQLQueryBindings, Statement } from 'bun:sqlite';
 import type { DB } from '../client.ts';
 import type { DbLike } from '../types.ts';
+import { BUTTONS_SQL, compactButtons } from './button-sets.ts';
 import { failAndRefund, type FailurePatch } from './money.ts';
 import { enqueueTaskChange, type PayloadOf } from './outbox.ts';
 
@@ -68,7 +69,7 @@ export const UNFINISHED_CHANNELS_SQL = `WITH RECURSIVE ch(id) AS (
 export const UNFINISHED_PAGE_SQL = `SELECT id, user_id AS userId, channel_id AS channelId, action, mj_id AS mjId,
     submit_time AS submitTime, updated_time AS updatedTime, quota, progress, status, prompt_en AS promptEn, state,
     start_time AS startTime, finish_time AS finishTime, image_url AS imageUrl, video_url AS videoUrl,
-    video_urls AS videoUrls, fail_reason AS failReason, buttons, properties
+    video_urls AS videoUrls, fail_reason AS failReason, ${BUTTONS_SQL} AS buttons, properties
   FROM tasks WHERE progress <> '100%' AND channel_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3`;
 
 function unfinishedReads(db: DB) {
@@ -135,14 +136,31 @@ function messageOf(err: unknown): string {
  * the batch runs again with each op under its own savepoint: the refused op is rolled back alone
  * and reported as `refused`, the others (and their refunds) are written.
  */
-export function applySyncOps(db: DB, ops: readonly SyncOp[], now: number, hook: PayloadOf): SyncOpResult[] {
-  if (ops.length === 0) return [];
+export function applySyncOps(db: DB, given: readonly SyncOp[], now: number, hook: PayloadOf): SyncOpResult[] {
+  if (given.length === 0) return [];
+  const ops = withCompactButtons(db, given);
   try {
     return runBatch(db, ops, now, hook, false);
   } catch (err) {
     if (!isRowError(err)) throw err;
     return runBatch(db, ops, now, hook, true);
   }
+}
+
+/**
+ * The ops with `buttons` in the form stored on SQLite (button-sets.ts), worked out before the
+ * batch's transaction: a new template is committed (and cached) on its own first.
+ */
+function withCompactButtons(db: DB, ops: readonly SyncOp[]): readonly SyncOp[] {
+  const c = db.$client;
+  return ops.map((op): SyncOp => {
+    const buttons = op.fields.buttons;
+    if (typeof buttons !== 'string') return op;
+    const stored = compactButtons(c, buttons);
+    if (stored === buttons) return op;
+    if (op.kind === 'update') return { ...op, fields: { ...op.fields, buttons: stored } };
+    return { ...op, fields: { ...op.fields, buttons: stored } };
+  });
 }
 
 function runBatch(db: DB, ops: readonly SyncOp[], now: number, hook: PayloadOf, isolate: boolean): SyncOpResult[] {
