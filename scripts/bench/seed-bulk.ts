@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/bun-sqlite';
 import { migrate } from 'drizzle-orm/bun-sqlite/migrator';
-import { MIGRATIONS_FOLDER } from '../../src/db/client.ts';
+import { MIGRATIONS_FOLDER, SQLITE_PAGE_SIZE } from '../../src/db/client.ts';
 import { progress } from './log.ts';
 import { seedProgress, taskInserter } from './seed.ts';
 
@@ -56,6 +56,7 @@ export function bulkSeed(path: string, total: number): void {
  */
 export function bulkMigrated(path: string, fill: (sqlite: Database) => void): void {
   const sqlite = new Database(path, { create: true, strict: true });
+  sqlite.exec(`PRAGMA page_size = ${SQLITE_PAGE_SIZE};`);
   // Seed only: a crash mid-seed leaves a `.partial` file that is thrown away, so no durability.
   sqlite.exec('PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA cache_size = -1048576; PRAGMA temp_store = MEMORY;');
   sqlite.exec('PRAGMA foreign_keys = ON; PRAGMA recursive_triggers = ON;');

@@ -189,8 +189,8 @@ export function cacheDir(): string {
   return process.env.MJ_BENCH_CACHE || BENCH_DIR;
 }
 
-/** Bumped when the seeded rows change, so a cached file of the old rows is not reused. */
-const SEED_VERSION = 3;
+/** Bumped when the seeded rows or the page size change, so a cached file of the old rows is not reused. */
+const SEED_VERSION = 4;
 
 /** Path of a seeded listing database with `total` tasks, seeding it unless a cached one exists. */
 export function seededDatabase(total: number): string {
