@@ -38,6 +38,7 @@ export function notifyRoutes(deps: AppDeps) {
       && (await deps.store.channels.byId(channelId)) !== null;
     if (!valid || channelId === null) {
       await discardBody(request);
+      deps.metrics.upstreamNotify('invalid_secret');
       set.headers['connection'] = 'close';
       return json(set, 401, { error: 'invalid_notify_secret' });
     }
@@ -46,6 +47,7 @@ export function notifyRoutes(deps: AppDeps) {
       text = await readBodyText(request, MAX_NOTIFY_BODY_BYTES);
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
+        deps.metrics.upstreamNotify('invalid');
         set.headers['connection'] = 'close';
         return json(set, 413, { error: 'request body too large' });
       }
@@ -55,11 +57,19 @@ export function notifyRoutes(deps: AppDeps) {
     try {
       body = JSON.parse(text) as unknown;
     } catch {
+      deps.metrics.upstreamNotify('invalid');
       return json(set, 400, { error: 'request body is not valid JSON' });
     }
     const outcome = await applyPushedTask(env, channelId, body);
-    if (outcome.kind === 'invalid') return json(set, 400, { error: `invalid task: ${outcome.reason}` });
-    if (outcome.kind === 'unknown_task') return json(set, 404, { error: 'task_not_found' });
+    if (outcome.kind === 'invalid') {
+      deps.metrics.upstreamNotify('invalid');
+      return json(set, 400, { error: `invalid task: ${outcome.reason}` });
+    }
+    if (outcome.kind === 'unknown_task') {
+      deps.metrics.upstreamNotify('unknown_task');
+      return json(set, 404, { error: 'task_not_found' });
+    }
+    deps.metrics.upstreamNotify(outcome.counts.changed.length > 0 ? 'applied' : 'unchanged');
     if (outcome.counts.changed.length > 0) log.debug('pushed change applied', { channelId, changed: outcome.counts.changed });
     set.status = 204;
     return new Response(null, { status: 204, headers: set.headers as Record<string, string> });

@@ -165,6 +165,14 @@ describe('upstream push (SPEC §16)', () => {
     expect((await notify(await hookPath(), '{not json')).status).toBe(400);
     expect((await notify(await hookPath(), { status: 'SUCCESS' })).status).toBe(400);
     expect(getTask(server.db, task.id)!.status).toBe('SUBMITTED');
+    // The metrics count every callback by outcome (the pushes of the tests above were applied).
+    const text = await (await fetch(`${server.url}/metrics`, { headers: ROOT_HEADERS })).text();
+    const count = (outcome: string) => Number(new RegExp(`^mjgw_upstream_notify_total\\{outcome="${outcome}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    expect(count('invalid_secret')).toBe(5);
+    expect(count('unknown_task')).toBe(2);
+    expect(count('invalid')).toBe(3);
+    expect(count('applied')).toBeGreaterThan(5);
+    expect(count('unchanged')).toBeGreaterThanOrEqual(5);
   });
 
   test('forwarded jobs carry the hook of the channel that takes them, never the client\'s; none while the option is off', async () => {
