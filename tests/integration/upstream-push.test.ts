@@ -169,7 +169,9 @@ describe('upstream push (SPEC §16)', () => {
     const text = await (await fetch(`${server.url}/metrics`, { headers: ROOT_HEADERS })).text();
     const count = (outcome: string) => Number(new RegExp(`^mjgw_upstream_notify_total\\{outcome="${outcome}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
     expect(count('invalid_secret')).toBe(5);
-    expect(count('unknown_task')).toBe(2);
+    // At least the two above: a simulator's first push may also arrive before its submit's answer
+    // named the task (the next push, or the poller, brings that state).
+    expect(count('unknown_task')).toBeGreaterThanOrEqual(2);
     expect(count('invalid')).toBe(3);
     expect(count('applied')).toBeGreaterThan(5);
     expect(count('unchanged')).toBeGreaterThanOrEqual(5);
