@@ -83,6 +83,12 @@ describe('reconciliation in the task detail', () => {
     expect(await dialog(page).getByRole('button', { name: 'Resync' }).count()).toBe(0);
     expect(await dialog(page).getByRole('button', { name: 'Fail and refund' }).count()).toBe(0);
     await page.screenshot({ path: join(SHOTS, 'reconcile-user-billing.png') });
+    // At 375 px the timeline folds into two lines an entry: nothing scrolls sideways.
+    await page.setViewportSize({ width: 375, height: 800 });
+    await dialog(page).getByRole('region', { name: 'Billing' }).scrollIntoViewIfNeeded();
+    const fits = await dialog(page).evaluate((d) => d.getBoundingClientRect().right <= 375 && d.scrollWidth <= d.clientWidth);
+    await page.screenshot({ path: join(SHOTS, 'reconcile-user-billing-375.png') });
+    expect(fits).toBe(true);
     expect(h.problems).toEqual([]);
     await page.close();
   }, BUDGET);
