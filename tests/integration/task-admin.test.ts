@@ -91,6 +91,16 @@ describe('admin.task.resync', () => {
   });
 });
 
+test('admin.task.resync of a task whose channel does not answer is BAD_GATEWAY, the task unchanged', async () => {
+  const { user } = funded();
+  const closed = createTestChannel(server.db, 'http://127.0.0.1:9', { key: 'k', status: 2 });
+  const task = insertTask(server.db, { userId: user.id, channelId: closed, status: 'SUBMITTED', progress: '0%', quota: PRICE, submitTime: clock.now() });
+  const [code, message] = await codeOf(root().admin.task.resync.mutate({ mj_id: task.mjId }));
+  expect(code).toBe('BAD_GATEWAY');
+  expect(message).toContain(task.mjId);
+  expect(getTask(server.db, task.id)!.status).toBe('SUBMITTED');
+});
+
 describe('admin.task.fail', () => {
   test('ends an unfinished task as FAILURE 100% with the reason, refunding exactly once whoever calls at the same time', async () => {
     const { user, key } = funded();
