@@ -10,6 +10,7 @@ import { imageRoutes } from './http/image.ts';
 import { surfaceIndex } from './http/index-route.ts';
 import { metricsRoutes } from './http/metrics.ts';
 import { openapiRoutes } from './http/openapi-routes.ts';
+import { notifyRoutes } from './http/notify.ts';
 import { relayRoutes } from './http/relay.ts';
 import { restRoutes } from './http/rest.ts';
 import { trpcRoutes } from './http/trpc.ts';
@@ -102,6 +103,7 @@ export function createApp(deps: AppDeps) {
     .use(restRoutes(deps))
     .use(trpcRoutes(deps))
     .use(imageRoutes(deps))
+    .use(notifyRoutes(deps))
     .use(relayRoutes(deps))
     .use(openapiRoutes(deps))
     .use(webRoutes(deps, { nonHtml: () => Response.json(surfaceIndex(deps)) }));

@@ -67,6 +67,8 @@ const envSchema = z.object({
   MJ_MODE_CLEAR_ENABLED: boolFrom('MJ_MODE_CLEAR_ENABLED').optional(),
   MJ_PRICES: z.string().trim().optional(),
   MJ_WEBHOOKS_ENABLED: boolFrom('MJ_WEBHOOKS_ENABLED').optional(),
+  MJ_UPSTREAM_NOTIFY_ENABLED: boolFrom('MJ_UPSTREAM_NOTIFY_ENABLED').optional(),
+  UPSTREAM_NOTIFY_BASE_URL: z.string().trim().regex(/^https?:\/\/[^\s]+$/i, 'UPSTREAM_NOTIFY_BASE_URL must be an http(s) URL').optional(),
 });
 
 export interface Config {
@@ -119,6 +121,8 @@ export interface Config {
   readonly readWorkers: number;
   /** Serve `/metrics` without admin auth (a scraper on a private network). */
   readonly metricsPublic: boolean;
+  /** Base URL of the hooks forwarded jobs carry (SPEC §16); `null` = the server address. */
+  readonly upstreamNotifyBaseUrl: string | null;
   /** Raw environment overrides for runtime options (applied at first start only). */
   readonly optionOverrides: Readonly<Record<string, string>>;
 }
@@ -138,6 +142,7 @@ const OPTION_ENV: Record<string, string> = {
   MJ_MODE_CLEAR_ENABLED: 'mj_mode_clear_enabled',
   MJ_PRICES: 'mj_prices',
   MJ_WEBHOOKS_ENABLED: 'mj_webhooks_enabled',
+  MJ_UPSTREAM_NOTIFY_ENABLED: 'mj_upstream_notify_enabled',
 };
 
 /** The variables of `shape` that are set; an empty one counts as unset (`VAR= cmd`). */
@@ -170,6 +175,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const raw = cleaned[envName];
     if (raw !== undefined) optionOverrides[optionKey] = envName === 'MJ_PRICES' ? raw : String(e[envName as keyof typeof e]);
   }
+  // DEMO turns upstream push on (SPEC §16), unless the variable says otherwise.
+  if (e.DEMO && optionOverrides.mj_upstream_notify_enabled === undefined) optionOverrides.mj_upstream_notify_enabled = 'true';
   const corsOrigins = e.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean);
   return Object.freeze({
     port: e.PORT,
@@ -198,6 +205,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     readWorkers: e.READ_WORKERS ?? Math.min(2, availableParallelism()),
     metricsPublic: e.METRICS_PUBLIC,
+    upstreamNotifyBaseUrl: e.UPSTREAM_NOTIFY_BASE_URL ?? null,
     optionOverrides: Object.freeze(optionOverrides),
   });
 }

@@ -3,16 +3,17 @@
 /** Measure groups, in run order; `--only` takes these names. */
 export const MEASURE_GROUPS = [
   'listing', 'deep-pages', 'time-range', 'throughput', 'poller', 'image', 'submit', 'relay-latency', 'healthz', 'storage',
-  'poller-scale', 'live', 'pg',
+  'poller-scale', 'live', 'pg', 'push',
 ] as const;
 export type MeasureGroup = (typeof MEASURE_GROUPS)[number];
 
 /**
  * Groups that run only when named with --only: `pg` starts its own PostgreSQL cluster and seeds
  * it; `poller-scale` submits 40,000 and 100,000 tasks to 20 simulators; `live` holds 1,000 SSE
- * subscribers under a steady submit load. Each would push the full run well past its minutes.
+ * subscribers under a steady submit load; `push` waits out 15 s poll intervals to compare upstream
+ * push with polling. Each would push the full run well past its minutes.
  */
-export const HEAVY_GROUPS: readonly MeasureGroup[] = ['poller-scale', 'live', 'pg'];
+export const HEAVY_GROUPS: readonly MeasureGroup[] = ['poller-scale', 'live', 'pg', 'push'];
 
 /** Groups of a run without --only. */
 export const DEFAULT_GROUPS: readonly MeasureGroup[] = MEASURE_GROUPS.filter((g) => !HEAVY_GROUPS.includes(g));

@@ -14,6 +14,7 @@ import { pollerMeasures } from './measures/poller.ts';
 import { pollerScaleMeasures } from './measures/poller-scale.ts';
 import { storageMeasures } from './measures/storage.ts';
 import { liveMeasures } from './measures/live.ts';
+import { pushMeasures } from './measures/push.ts';
 import { relayLatencyMeasures, submitMeasures } from './measures/submit.ts';
 import { healthzMeasures, throughputMeasures } from './measures/throughput.ts';
 import { errorRow, formatNotes, formatTable, judge, reportJson, summarize, type BenchReport, type Measurement, type ResultRow } from './report.ts';
@@ -32,6 +33,7 @@ const RUNNERS: Record<MeasureGroup, (ctx: BenchContext) => Promise<Measurement[]
   'poller-scale': pollerScaleMeasures,
   live: liveMeasures,
   pg: pgMeasures,
+  push: pushMeasures,
 };
 
 function machine(): Record<string, string | number> {

@@ -60,6 +60,8 @@ const DEFINITIONS = {
   mj_account_filter_enabled: { schema: z.boolean(), default: false },
   mj_mode_clear_enabled: { schema: z.boolean(), default: false },
   mj_webhooks_enabled: { schema: z.boolean(), default: true },
+  /** Forwarded jobs carry the gateway's own notifyHook, so the upstream pushes changes (SPEC §16). */
+  mj_upstream_notify_enabled: { schema: z.boolean(), default: false },
   mj_prices: { schema: pricesSchema, default: DEFAULT_PRICES },
 } as const;
 

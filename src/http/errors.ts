@@ -16,6 +16,11 @@ export function pathOfUrl(url: string): string {
   return m?.[1] ?? '/';
 }
 
+/** The upstream's push callbacks (SPEC §16): answered `{ error }` like the image forwarder. */
+export function isNotifyPath(path: string): boolean {
+  return /^\/mj\/notify\//.test(path);
+}
+
 export function isImagePath(path: string): boolean {
   return /^\/(?:[^/]+\/)?mj\/image\//.test(path);
 }
@@ -53,7 +58,7 @@ export function isTrpcPath(path: string): boolean {
 
 /** The body an error gets on `path`, so that a parse error or a 404 is shaped like its neighbours. */
 export function errorBodyFor(path: string, status: number, message: string): unknown {
-  if (isImagePath(path)) return { error: message };
+  if (isImagePath(path) || isNotifyPath(path)) return { error: message };
   if (isTrpcPath(path)) return trpcError(status, message);
   if (isRelayPath(path)) return relayError(status >= 500 ? 5 : 4, message);
   return managementError(message);

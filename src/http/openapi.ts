@@ -179,6 +179,29 @@ function relayPaths(prefix: string, withMode: boolean): Record<string, Json> {
   return paths;
 }
 
+const notifyError = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { type: 'object', properties: { error: { type: 'string' } }, required: ['error'] } } },
+});
+
+/** The upstream's push callback (SPEC §16): the hook forwarded jobs carry while mj_upstream_notify_enabled is on. */
+const NOTIFY_OPERATION: Json = {
+  tags: ['Relay'], operationId: 'upstreamNotify', security: [],
+  summary: 'An upstream pushes a task change (the hook the gateway forwards with each job; the path secret is the credential)',
+  parameters: [
+    { name: 'channel', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } },
+    { name: 'secret', in: 'path', required: true, schema: { type: 'string' } },
+  ],
+  requestBody: { required: true, content: { 'application/json': { schema: ref('RelayTask') } } },
+  responses: {
+    204: { description: 'Applied as the poller applies a polled change (a finished task never moves)' },
+    400: notifyError('Not JSON, or not a task object'),
+    401: notifyError('invalid_notify_secret: wrong secret or channel; nothing changed'),
+    404: notifyError('task_not_found: the channel has no task of that id'),
+    413: notifyError('Body over 1 MiB'),
+  },
+};
+
 /** The document without `servers` (those depend on the address the gateway is reached at). */
 export function buildOpenApiDocument(version: string): Json {
   return {
@@ -211,6 +234,7 @@ export function buildOpenApiDocument(version: string): Json {
       },
       ...relayPaths('/mj', false),
       ...relayPaths('/{mode}/mj', true),
+      '/mj/notify/{channel}/{secret}': { post: NOTIFY_OPERATION },
     },
     components: {
       schemas: Object.fromEntries(Object.entries(DOCUMENTED_SCHEMAS).map(([name, { schema, io }]) => [name, jsonSchemaOf(schema, io)])),

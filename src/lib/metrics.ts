@@ -31,6 +31,8 @@ export interface Metrics {
   addImageBytes(n: number): void;
   /** One webhook delivery attempt's outcome: delivered, retry (will be tried again), failed (for good). */
   webhookDelivery(outcome: 'delivered' | 'retry' | 'failed'): void;
+  /** One upstream push callback (SPEC §16): applied (it changed the task), unchanged, or why it was refused. */
+  upstreamNotify(outcome: 'applied' | 'unchanged' | 'unknown_task' | 'invalid_secret' | 'invalid'): void;
   /** Source of the unfinished-tasks gauge, read at scrape time (count per channel id). */
   setUnfinishedSource(read: () => Promise<ReadonlyArray<{ channelId: number; count: number }>> | ReadonlyArray<{ channelId: number; count: number }>): void;
 }
@@ -85,6 +87,10 @@ export function createMetrics(): Metrics {
   });
   const webhooks = new Counter({
     name: 'mjgw_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome (delivered, retry, failed)',
+    labelNames: ['outcome'] as const, registers: [registry],
+  });
+  const notifies = new Counter({
+    name: 'mjgw_upstream_notify_total', help: 'Upstream push callbacks by outcome (applied, unchanged, unknown_task, invalid_secret, invalid)',
     labelNames: ['outcome'] as const, registers: [registry],
   });
   let readUnfinished: () => Promise<ReadonlyArray<{ channelId: number; count: number }>> | ReadonlyArray<{ channelId: number; count: number }> = () => [];
@@ -143,6 +149,7 @@ export function createMetrics(): Metrics {
       imageBytes.inc(n);
     },
     webhookDelivery: (outcome) => webhooks.inc({ outcome }),
+    upstreamNotify: (outcome) => notifies.inc({ outcome }),
     setUnfinishedSource(read) {
       readUnfinished = read;
     },

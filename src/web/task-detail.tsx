@@ -1,4 +1,4 @@
-import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
 import { buttonName } from './button-names.ts';
 import { describeProblem, type Problem } from './errors.ts';
@@ -6,6 +6,7 @@ import { buttonsOf, formatQuota, formatTime, imageSrc } from './format.ts';
 import { CreatedKey, CreateKeyOffer } from './prompt-box.tsx';
 import { Named, type OwnerNames } from './names.tsx';
 import { ProgressBar, StatusBadge } from './progress.tsx';
+import { AdminTaskActions, Billing } from './task-billing.tsx';
 import { useTRPC, type AnyTaskItem } from './trpc.ts';
 
 /** A task's detail (modal dialog): the image, every field, and its upstream buttons as follow-ups. */
@@ -16,6 +17,8 @@ export function TaskDetail({ item, names, onClose }: { item: AnyTaskItem; names:
   const [problem, setProblem] = useState<Problem | null>(null);
   const [sent, setSent] = useState<string | null>(null);
   const [created, setCreated] = useState<{ name: string; key: string } | null>(null);
+  const me = useQuery(trpc.user.self.queryOptions());
+  const admin = (me.data?.role ?? 0) >= 10;
   const action = useMutation(trpc.mj.submit.mutationOptions({
     onSuccess: (task) => {
       setProblem(null);
@@ -81,6 +84,8 @@ export function TaskDetail({ item, names, onClose }: { item: AnyTaskItem; names:
             </div>
           </section>
         )}
+        {admin && item.mj_id !== '' && <AdminTaskActions item={item} />}
+        {item.mj_id !== '' && <Billing item={item} />}
         {sent && !problem && <p className="ok" role="status">{sent}</p>}
         {problem && <p className="error" role="alert">{problem.text}</p>}
         {problem?.noKey && <CreateKeyOffer onCreated={(key) => { setProblem(null); setCreated(key); }} />}

@@ -103,7 +103,9 @@ describe('dashboard', () => {
     await page.getByRole('link', { name: mjId }).click();
     const dialog = page.getByRole('dialog');
     await dialog.getByText('Fail reason').waitFor();
-    expect(await dialog.getByText(SIM_FAIL_REASON).count()).toBe(1);
+    // Once among the task's fields (the Billing timeline below names it again, as the refund's reason).
+    expect(await dialog.locator('dd.fail-reason').getByText(SIM_FAIL_REASON).count()).toBe(1);
+    await dialog.getByRole('region', { name: 'Billing' }).getByRole('cell', { name: 'Refund', exact: true }).waitFor();
     await page.screenshot({ path: join(SHOTS, 'dashboard-detail-failed.png') });
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });

@@ -69,7 +69,7 @@ describe('GET /openapi.json', () => {
   }, 30_000); // the validator compiles the OpenAPI meta-schema on first use; nothing asserts on time
 
   test('covers every REST alias, relay route and the image route, with both auth schemes', () => {
-    const expected = ['/api/mj/self', '/api/mj/', '/api/status', '/healthz'];
+    const expected = ['/api/mj/self', '/api/mj/', '/api/status', '/healthz', '/mj/notify/{channel}/{secret}'];
     for (const prefix of ['/mj', '/{mode}/mj']) {
       for (const suffix of Object.keys(SUBMIT_ROUTES)) expected.push(`${prefix}${suffix}`);
       expected.push(`${prefix}/task/{id}/fetch`, `${prefix}/task/list-by-condition`, `${prefix}/task/{id}/image-seed`, `${prefix}/image/{id}`);
@@ -84,6 +84,9 @@ describe('GET /openapi.json', () => {
     expect(doc.paths['/api/mj/self'].get.security).toEqual([{ managementToken: [], managementUser: [] }]);
     expect(doc.paths['/mj/submit/imagine'].post.security).toEqual([{ relayKey: [] }, { relaySecret: [] }]);
     expect(doc.paths['/mj/image/{id}'].get.security).toEqual([]);
+    // The upstream's push callback: the path's secret is the credential (SPEC §16).
+    expect(doc.paths['/mj/notify/{channel}/{secret}'].post.security).toEqual([]);
+    expect(Object.keys(doc.paths['/mj/notify/{channel}/{secret}'].post.responses)).toEqual(['204', '400', '401', '404', '413']);
     const params = doc.paths['/api/mj/'].get.parameters.map((p: Json) => p.name);
     expect(params).toEqual(['p', 'page_size', 'mj_id', 'start_timestamp', 'end_timestamp', 'channel_id']);
   });

@@ -125,18 +125,18 @@ describe('admin.option.*', () => {
     const byKey = Object.fromEntries(list.items.map((i) => [i.key, i.value]));
     expect(byKey).toMatchObject({
       mj_forward_url_enabled: true, mj_action_check_success_enabled: true, mj_notify_enabled: false,
-      mj_account_filter_enabled: false, mj_mode_clear_enabled: false, mj_webhooks_enabled: true,
+      mj_account_filter_enabled: false, mj_mode_clear_enabled: false, mj_webhooks_enabled: true, mj_upstream_notify_enabled: false,
     });
     expect((byKey.mj_prices as Record<string, number>).mj_imagine).toBe(0.1);
     expect((byKey.mj_prices as Record<string, number>).mj_video).toBe(0.8);
-    expect(list.total).toBe(7);
+    expect(list.total).toBe(8);
   });
 
   test('list pages like every other list', async () => {
     const root = clientFor(ROOT_HEADERS);
     const all = (await root.admin.option.list.query()).items.map((i) => i.key);
     const second = await root.admin.option.list.query({ p: 2, page_size: 3 });
-    expect(second).toMatchObject({ total: 7, page: 2, page_size: 3 });
+    expect(second).toMatchObject({ total: 8, page: 2, page_size: 3 });
     expect(second.items.map((i) => i.key)).toEqual(all.slice(3, 6));
     expect((await root.admin.option.list.query({ p: 4, page_size: 3 })).items).toEqual([]);
   });

@@ -32,7 +32,9 @@ describe('config', () => {
       POLL_BATCH_SIZE: '7', TASK_TIMEOUT_MS: '1000', UPSTREAM_TIMEOUT_MS: '2000', IMAGE_FETCH_ALLOW_PRIVATE: 'true',
       DEMO: '1', CORS_ORIGINS: 'https://a.example, https://b.example', LOG_LEVEL: 'debug', METRICS_PUBLIC: 'true',
       MJ_FORWARD_URL_ENABLED: 'false', MJ_PRICES: '{"mj_imagine":0.2}', LIVE_STREAMS_PER_USER: '40',
+      UPSTREAM_NOTIFY_BASE_URL: 'https://gw.internal:8443',
     });
+    expect(c.upstreamNotifyBaseUrl).toBe('https://gw.internal:8443');
     expect(c.liveStreamsPerUser).toBe(40);
     expect(c.port).toBe(0);
     expect(c.host).toBe('127.0.0.1');
@@ -50,7 +52,15 @@ describe('config', () => {
     expect(c.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
     expect(c.logLevel).toBe('debug');
     expect(c.metricsPublic).toBe(true);
-    expect(c.optionOverrides).toEqual({ mj_forward_url_enabled: 'false', mj_prices: '{"mj_imagine":0.2}' });
+    // DEMO turns upstream push on (SPEC §16).
+    expect(c.optionOverrides).toEqual({ mj_forward_url_enabled: 'false', mj_prices: '{"mj_imagine":0.2}', mj_upstream_notify_enabled: 'true' });
+  });
+
+  test('upstream push: off by default, on with DEMO unless MJ_UPSTREAM_NOTIFY_ENABLED says otherwise', () => {
+    expect(loadConfig({}).optionOverrides).toEqual({});
+    expect(loadConfig({}).upstreamNotifyBaseUrl).toBeNull();
+    expect(loadConfig({ DEMO: '1', MJ_UPSTREAM_NOTIFY_ENABLED: 'false' }).optionOverrides).toEqual({ mj_upstream_notify_enabled: 'false' });
+    expect(loadConfig({ MJ_UPSTREAM_NOTIFY_ENABLED: 'true' }).optionOverrides).toEqual({ mj_upstream_notify_enabled: 'true' });
   });
 
   test('an empty variable counts as unset', () => {
@@ -64,6 +74,7 @@ describe('config', () => {
     ['SERVER_ADDRESS', 'ftp://x.example'], ['UPDATE_TASK', 'maybe'], ['IMAGE_FETCH_ALLOW_PRIVATE', '2'], ['DEMO', 'on?'],
     ['LOG_LEVEL', 'verbose'], ['INITIAL_ROOT_ACCESS_TOKEN', 'short'], ['METRICS_PUBLIC', 'sometimes'],
     ['DATABASE_POOL_SIZE', '0'], ['DATABASE_POOL_SIZE', 'many'], ['LIVE_STREAMS_PER_USER', '0'],
+    ['UPSTREAM_NOTIFY_BASE_URL', 'gw.example'], ['MJ_UPSTREAM_NOTIFY_ENABLED', 'perhaps'],
   ];
   for (const [name, value] of bad) {
     test(`invalid ${name}=${value} names the variable`, () => {

@@ -9,7 +9,7 @@ test('the SQLite adapter implements TaskStore', () => {
   const { db, cleanup } = tempDb();
   try {
     const store: TaskStore = createSqliteTaskStore(db, inThreadListing(db));
-    expect(Object.keys(store).sort()).toEqual(['lease', 'money', 'outbox', 'rateLimit', 'sync', 'tasks']);
+    expect(Object.keys(store).sort()).toEqual(['admin', 'lease', 'money', 'outbox', 'rateLimit', 'sync', 'tasks']);
   } finally {
     cleanup();
   }

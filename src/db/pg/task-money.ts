@@ -175,7 +175,11 @@ export async function moveTaskChannelPg(db: PgDB, taskId: number, from: number, 
   const [row] = await db.$client<Array<{ moved: number }>>`
     WITH t AS (
       UPDATE tasks SET channel_id = ${to}::int, updated_time = ${now}::bigint
-      WHERE id = ${taskId}::int AND channel_id = ${from}::int AND progress <> '100%' RETURNING id, quota),
+      WHERE id = ${taskId}::int AND channel_id = ${from}::int AND progress <> '100%' RETURNING id, quota, user_id, token_id),
+    mv AS (
+      INSERT INTO logs (user_id, type, content, quota, channel_id, token_id, task_id, created_time)
+      SELECT t.user_id, ${LOG_TYPE_PG.system}::int, ${`moved from channel ${from} to channel ${to}`}::text, 0, ${to}::int, t.token_id, t.id,
+        ${now}::bigint FROM t RETURNING 1),
     lk AS (
       SELECT c.id FROM channels c, t WHERE c.id IN (${from}::int, ${to}::int) AND t.quota > 0 AND ${from}::int <> ${to}::int
       ORDER BY c.id FOR UPDATE OF c),
@@ -187,7 +191,7 @@ export async function moveTaskChannelPg(db: PgDB, taskId: number, from: number, 
       UPDATE logs SET channel_id = ${to}::int FROM t WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int RETURNING 1),
     n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.id::text) FROM t WHERE ${notify}::boolean)
     SELECT (SELECT count(*) FROM t)::int AS moved, (SELECT count(*) FROM lk) AS lk, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM l) AS l,
-      (SELECT count(*) FROM n) AS n`;
+      (SELECT count(*) FROM n) AS n, (SELECT count(*) FROM mv) AS mv`;
   return row!.moved === 1;
 }
 

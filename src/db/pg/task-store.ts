@@ -6,6 +6,7 @@ import {
   claimDeliveryPg, deliverySecretPg, markDeliveredPg, selectDueDeliveriesPg, type PayloadOf, type PgDeliveryRow,
 } from './outbox.ts';
 import { takeSubmitSlotPg } from './rate-limit.ts';
+import { createPgTaskAdminStore } from './task-admin.ts';
 import type { PgTaskRow } from './schema/tasks.ts';
 import {
   chargeAndRecordTaskPg, failAndRefundTaskPg, moveTaskChannelPg, settleTaskPg, type PgChargeInput, type PgSettleInput,
@@ -88,6 +89,7 @@ export function createPgTaskStore<V>(db: PgDB, render: RenderListing<V>, opts: P
       take: (tokenId: number, limit: number, now: number) => takeSubmitSlotPg(db, tokenId, limit, now),
     },
     lease: createPgLeaseStore(db, opts.lease),
+    admin: createPgTaskAdminStore(db, notify),
   };
 }
 

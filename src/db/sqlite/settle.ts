@@ -74,8 +74,13 @@ export function moveTaskChannel(db: DB, taskId: number, from: number, to: number
     // failover may take a whole UPSTREAM_TIMEOUT_MS, and the submit is still in flight meanwhile.
     const moved = tx.update(tasks).set({ channelId: to, updatedTime: now })
       .where(and(eq(tasks.id, taskId), eq(tasks.channelId, from), ne(tasks.progress, '100%')))
-      .returning({ quota: tasks.quota }).get();
+      .returning({ quota: tasks.quota, userId: tasks.userId, tokenId: tasks.tokenId }).get();
     if (!moved) return false;
+    // The money timeline's `move` (SPEC §16): a system row of no quota, so balances are unchanged.
+    tx.insert(logs).values({
+      userId: moved.userId, type: LOG_TYPE.system, content: moveNote(from, to), quota: 0, channelId: to,
+      tokenId: moved.tokenId, taskId, createdTime: now,
+    }).run();
     const q = moved.quota;
     if (q > 0) {
       tx.update(channels).set({ usedQuota: sql`max(${channels.usedQuota} - ${q}, 0)` }).where(eq(channels.id, from)).run();
@@ -84,4 +89,9 @@ export function moveTaskChannel(db: DB, taskId: number, from: number, to: number
     tx.update(logs).set({ channelId: to }).where(and(eq(logs.taskId, taskId), eq(logs.type, LOG_TYPE.consume))).run();
     return true;
   });
+}
+
+/** The content of a failover's log row: where the task moved from and to. */
+export function moveNote(from: number, to: number): string {
+  return `moved from channel ${from} to channel ${to}`;
 }

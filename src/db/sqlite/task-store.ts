@@ -9,6 +9,7 @@ import { takeSubmitSlot } from './rate-limit.ts';
 import { moveTaskChannel, settleAccepted, type SettleInput } from './settle.ts';
 import { createSqliteSyncStore } from './sync.ts';
 import { createSqliteOutboxStore } from './outbox-worker.ts';
+import { createSqliteTaskAdminStore } from './task-admin.ts';
 
 /**
  * Where listings run on SQLite: worker threads with their own connections, or this thread (the
@@ -49,6 +50,7 @@ export function createSqliteTaskStore<V>(db: DB, listing: SqliteListing<V>) {
       take: async (tokenId: number, limit: number, now: number) => takeSubmitSlot(db, tokenId, limit, now),
     },
     lease: createSqliteLeaseStore(db),
+    admin: createSqliteTaskAdminStore(db),
   };
 }
 

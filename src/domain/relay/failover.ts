@@ -35,6 +35,16 @@ export function failoverReasonOf(outcome: UpstreamOutcome): FailoverReason | nul
   return null;
 }
 
+/**
+ * The body forwarded to one channel: with upstream push on (SPEC §16) it carries the gateway's own
+ * hook for that channel in place of anything the client sent (a client's hook gets only the
+ * gateway's signed webhook, never the upstream's call).
+ */
+async function forwardBodyFor(env: RelayEnv, plan: SubmitPlan, channelId: number): Promise<Record<string, unknown>> {
+  const hook = env.upstreamHooks ? await env.upstreamHooks.hookFor(channelId) : null;
+  return hook === null ? plan.forwardBody : { ...plan.forwardBody, notifyHook: hook };
+}
+
 /** Forward the plan's request to its channel, failing over as above. Never throws for upstream trouble. */
 export async function forwardWithFailover(env: RelayEnv, plan: SubmitPlan, taskId: number, log: Logger): Promise<ForwardResult> {
   const maxMoves = plan.newJob ? (env.submitFailover ?? DEFAULT_SUBMIT_FAILOVER) : 0;
@@ -43,8 +53,9 @@ export async function forwardWithFailover(env: RelayEnv, plan: SubmitPlan, taskI
   for (let moves = 0; ; moves++) {
     tried.add(channel.id);
     const target = channel;
+    const body = await forwardBodyFor(env, plan, target.id);
     const forward = () => callUpstream(env.fetch, { baseUrl: target.baseUrl, key: target.key }, {
-      method: 'POST', path: plan.forwardPath, body: plan.forwardBody, timeoutMs: env.upstreamTimeoutMs,
+      method: 'POST', path: plan.forwardPath, body, timeoutMs: env.upstreamTimeoutMs,
     });
     const outcome = await (env.metrics ? env.metrics.timeUpstream(target.id, 'submit', forward) : forward());
     const reason = moves < maxMoves ? failoverReasonOf(outcome) : null;

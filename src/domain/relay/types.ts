@@ -5,6 +5,7 @@ import type { OptionsStore } from '../options.ts';
 import type { TaskFeed } from '../task-feed.ts';
 import type { ManagementStore } from '../store/management.ts';
 import type { TaskStore } from '../store/tasks.ts';
+import type { UpstreamHooks } from '../upstream-push.ts';
 
 /**
  * What the relay domain needs from the outside, as plain values: the edge builds it from the app
@@ -31,6 +32,8 @@ export interface RelayEnv {
   serverAddress: () => string;
   /** Where the submit flow announces the task rows it writes. */
   taskFeed: TaskFeed;
+  /** The gateway's own notifyHook for forwarded jobs (SPEC §16); unset = none. */
+  upstreamHooks?: UpstreamHooks;
 }
 
 /** The authenticated relay caller, reduced to what billing needs. */

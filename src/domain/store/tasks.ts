@@ -3,6 +3,7 @@ import type { ListingView } from '../listing-executor.ts';
 import type { LeaseStore } from '../lease.ts';
 import type { Page, PageQuery } from '../pagination.ts';
 import type { TaskFilter } from '../tasks.ts';
+import type { TaskAdminStore } from './task-admin.ts';
 
 /**
  * What the tasks side of the domain (relay, poller, listings, image route, webhooks) needs from
@@ -22,6 +23,8 @@ export interface TaskStore {
   rateLimit: { take(tokenId: number, limit: number, now: number): Promise<SlotResult> };
   /** Named leases (the poller's leader election). */
   lease: LeaseStore;
+  /** Upstream push, reconciliation and the money timeline (SPEC §16). */
+  admin: TaskAdminStore;
 }
 
 /** The image forwarder's view of a task. */

@@ -6,6 +6,7 @@ import { OPTION_KEYS } from '../../domain/options.ts';
 import { pageOf, pageQuerySchema, pageSchema } from '../../domain/pagination.ts';
 import { createUser, listUsers, updateUser } from '../../domain/users.ts';
 import { adminProcedure, router } from '../init.ts';
+import { taskRouter } from './admin-task.ts';
 import { userViewSchema } from './user.ts';
 
 const page = pageSchema;
@@ -108,4 +109,4 @@ const logRouter = router({
     .query(({ ctx, input }) => listLogs(ctx.deps.store, input ?? {})),
 });
 
-export const adminRouter = router({ user: userRouter, channel: channelRouter, option: optionRouter, log: logRouter });
+export const adminRouter = router({ user: userRouter, channel: channelRouter, option: optionRouter, log: logRouter, task: taskRouter });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../../deps.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { RelayEnv } from '../../domain/relay/types.ts';
+import { notifySecretsOf, upstreamHooks } from '../../domain/upstream-push.ts';
 import { submitTyped, typedSubmitSchema } from '../../domain/relay/typed-submit.ts';
 import { userProcedure } from '../init.ts';
 import { itemFor, typedAdminTaskItemSchema, typedTaskItemSchema } from './mj-items.ts';
@@ -16,6 +17,7 @@ export function relayEnvOf(deps: AppDeps): RelayEnv {
     metrics: deps.metrics, upstreamTimeoutMs: deps.config.upstreamTimeoutMs,
     submitFailover: deps.config.submitFailover, defaultRateLimitPerMinute: deps.config.relayRateLimitPerMinute,
     serverAddress: deps.serverAddress, taskFeed: deps.taskFeed,
+    upstreamHooks: upstreamHooks(deps.options, notifySecretsOf(deps.store.options), () => deps.config.upstreamNotifyBaseUrl ?? deps.serverAddress()),
   };
 }
 

@@ -10,6 +10,7 @@ import {
 } from './mj-items.ts';
 import { onTaskUpdate } from './mj-live.ts';
 import { submit } from './mj-submit.ts';
+import { ledger } from './admin-task.ts';
 
 export { typedAdminTaskItemSchema, typedTaskItemSchema } from './mj-items.ts';
 
@@ -44,6 +45,9 @@ export const mjRouter = router({
 
   /** Typed submits through the relay's own flow (SPEC §14). */
   submit,
+
+  /** The task's money timeline (SPEC §16). */
+  ledger,
 
   /** Live task changes over SSE (SPEC §14). */
   onTaskUpdate,

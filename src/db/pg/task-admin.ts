@@ -1,0 +1,76 @@
+import type { PgDB } from './client.ts';
+import { failAndRefundHookedPg, LOG_TYPE_PG, type RefundResult, type WrittenHook } from './money.ts';
+import { insertDeliveriesPg, type PayloadOf } from './outbox.ts';
+import { pgFailurePatch } from './task-money.ts';
+
+/**
+ * Upstream push, reconciliation and the money timeline on PostgreSQL (SPEC §16), with the
+ * semantics of src/db/sqlite/task-admin.ts; the poller's own reads and writes are reused as is.
+ */
+
+const CHANNEL_TASKS_LIMIT = 16;
+
+export interface PgChannelTask {
+  id: number; userId: number; channelId: number; action: string; mjId: string; submitTime: number; updatedTime: number;
+  quota: number; progress: string; status: string; promptEn: string; state: string; startTime: number; finishTime: number;
+  imageUrl: string; videoUrl: string; videoUrls: string; failReason: string; buttons: string; properties: string;
+}
+
+export interface PgTaskLogRow {
+  id: number;
+  type: number;
+  content: string;
+  quota: number;
+  channelId: number;
+  createdTime: number;
+}
+
+/** The tasks of one channel with this upstream id, finished or not, newest first (one mj_id index search). */
+export async function channelTasksPg(db: PgDB, channelId: number, mjId: string): Promise<PgChannelTask[]> {
+  return [...await db.$client<PgChannelTask[]>`SELECT id, user_id AS "userId", channel_id AS "channelId", action, mj_id AS "mjId",
+      submit_time AS "submitTime", updated_time AS "updatedTime", quota, progress, status, prompt_en AS "promptEn", state,
+      start_time AS "startTime", finish_time AS "finishTime", image_url AS "imageUrl", video_url AS "videoUrl",
+      video_urls AS "videoUrls", fail_reason AS "failReason", buttons, properties
+    FROM tasks WHERE mj_id = ${mjId}::text AND channel_id = ${channelId}::int ORDER BY id DESC LIMIT ${CHANNEL_TASKS_LIMIT}::int`];
+}
+
+/** The log rows of one task, oldest first. */
+export async function taskLogsPg(db: PgDB, taskId: number): Promise<PgTaskLogRow[]> {
+  return [...await db.$client<PgTaskLogRow[]>`SELECT id, type, content, quota, channel_id AS "channelId", created_time AS "createdTime"
+    FROM logs WHERE task_id = ${taskId}::int ORDER BY id LIMIT 1000`];
+}
+
+function deliveryOf(w: WrittenHook, payloadOf: PayloadOf) {
+  return { taskId: w.task.id, userId: w.userId, tokenId: w.tokenId, url: w.url, mjId: w.task.mjId, payload: payloadOf(w.task) };
+}
+
+/**
+ * failAndRefund's compare-and-set (refunded exactly once), the refund row's content set to
+ * `refundNote`, and the winner's webhook queued, in one transaction.
+ */
+export async function adminFailPg(
+  db: PgDB, taskId: number, expectedQuota: number, patch: { failReason: string; [field: string]: unknown }, now: number,
+  modelName: string, refundNote: string, hook: PayloadOf | undefined, notify: boolean,
+): Promise<RefundResult> {
+  const p = pgFailurePatch(patch);
+  return db.$client.begin(async (sql) => {
+    const { hooked, ...r } = await failAndRefundHookedPg(sql, taskId, expectedQuota, p, now, modelName, notify);
+    if (hook && hooked) await insertDeliveriesPg(sql, [deliveryOf(hooked, hook)], now);
+    if (r.won && r.refunded > 0) {
+      await sql`UPDATE logs SET content = left(${refundNote}::text, 500)
+        WHERE task_id = ${taskId}::int AND type = ${LOG_TYPE_PG.refund}::int`;
+    }
+    return r;
+  });
+}
+
+export function createPgTaskAdminStore(db: PgDB, notify: boolean) {
+  return {
+    channelTasks: (channelId: number, mjId: string) => channelTasksPg(db, channelId, mjId),
+    adminFail: (
+      taskId: number, expectedQuota: number, patch: { failReason: string; [field: string]: unknown }, now: number, modelName: string,
+      refundNote: string, hook?: PayloadOf,
+    ) => adminFailPg(db, taskId, expectedQuota, patch, now, modelName, refundNote, hook, notify),
+    taskLogs: (taskId: number) => taskLogsPg(db, taskId),
+  };
+}

@@ -1,0 +1,79 @@
+import { and, eq } from 'drizzle-orm';
+import type { DB } from '../client.ts';
+import { LOG_TYPE, logs } from '../schema/index.ts';
+import { failAndRefund, type FailurePatch, type RefundResult } from './money.ts';
+import type { PayloadOf } from './outbox.ts';
+
+/**
+ * Upstream push, reconciliation and the money timeline on bun:sqlite (SPEC §16): the reads and
+ * the one write they need besides the poller's own (src/db/sqlite/sync.ts, reused as is).
+ */
+
+/** At most this many tasks share an upstream id on one channel (one in practice). */
+const CHANNEL_TASKS_LIMIT = 16;
+
+const CHANNEL_TASKS_SQL = `SELECT id, user_id AS userId, channel_id AS channelId, action, mj_id AS mjId,
+    submit_time AS submitTime, updated_time AS updatedTime, quota, progress, status, prompt_en AS promptEn, state,
+    start_time AS startTime, finish_time AS finishTime, image_url AS imageUrl, video_url AS videoUrl,
+    video_urls AS videoUrls, fail_reason AS failReason, buttons, properties
+  FROM tasks WHERE mj_id = ?1 AND channel_id = ?2 ORDER BY id DESC LIMIT ${CHANNEL_TASKS_LIMIT}`;
+
+const TASK_LOGS_SQL = `SELECT id, type, content, quota, channel_id AS channelId, created_time AS createdTime
+  FROM logs WHERE task_id = ?1 ORDER BY id LIMIT 1000`;
+
+/** The columns of a task the poller compares, ends and refunds (the domain's PollRow). */
+export interface SqliteChannelTask {
+  id: number; userId: number; channelId: number; action: string; mjId: string; submitTime: number; updatedTime: number;
+  quota: number; progress: string; status: string; promptEn: string; state: string; startTime: number; finishTime: number;
+  imageUrl: string; videoUrl: string; videoUrls: string; failReason: string; buttons: string; properties: string;
+}
+
+export interface SqliteTaskLogRow {
+  id: number;
+  type: number;
+  content: string;
+  quota: number;
+  channelId: number;
+  createdTime: number;
+}
+
+function buildStatements(db: DB) {
+  const c = db.$client;
+  return {
+    channelTasks: c.prepare<SqliteChannelTask, [string, number]>(CHANNEL_TASKS_SQL),
+    taskLogs: c.prepare<SqliteTaskLogRow, [number]>(TASK_LOGS_SQL),
+  };
+}
+const cache = new WeakMap<DB, ReturnType<typeof buildStatements>>();
+function statements(db: DB) {
+  let s = cache.get(db);
+  if (!s) cache.set(db, (s = buildStatements(db)));
+  return s;
+}
+
+/**
+ * failAndRefund (its compare-and-set: refunded exactly once) with the refund row's content set to
+ * `refundNote`, in one synchronous transaction.
+ */
+export function adminFailAndRefund(
+  db: DB, taskId: number, expectedQuota: number, patch: FailurePatch, now: number, modelName: string, refundNote: string, hook?: PayloadOf,
+): RefundResult {
+  return db.transaction((tx) => {
+    const r = failAndRefund(tx, taskId, expectedQuota, patch, now, modelName, hook);
+    if (r.won && r.refunded > 0) {
+      tx.update(logs).set({ content: refundNote.slice(0, 500) })
+        .where(and(eq(logs.taskId, taskId), eq(logs.type, LOG_TYPE.refund))).run();
+    }
+    return r;
+  });
+}
+
+export function createSqliteTaskAdminStore(db: DB) {
+  return {
+    channelTasks: async (channelId: number, mjId: string) => statements(db).channelTasks.all(mjId, channelId),
+    adminFail: async (
+      taskId: number, expectedQuota: number, patch: FailurePatch, now: number, modelName: string, refundNote: string, hook?: PayloadOf,
+    ) => adminFailAndRefund(db, taskId, expectedQuota, patch, now, modelName, refundNote, hook),
+    taskLogs: async (taskId: number) => statements(db).taskLogs.all(taskId),
+  };
+}
