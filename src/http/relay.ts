@@ -1,10 +1,11 @@
 import { Elysia } from 'elysia';
 import { authenticateRelay, type RelayCaller } from '../auth/relay.ts';
 import type { AppDeps } from '../deps.ts';
-import { relayEnvOf } from '../trpc/routers/mj-submit.ts';
 import { AppError, HTTP_STATUS_OF, type AppErrorKind } from '../domain/errors.ts';
 import { RateLimitedError } from '../domain/rate-limit.ts';
+import { relayEnvOf } from '../domain/relay/env.ts';
 import { fetchRelayTask, listRelayTasks, relayImageSeed } from '../domain/relay/queries.ts';
+import { relaySubmitRequest } from '../domain/relay/request.ts';
 import { SUBMIT_ROUTES, type SubmitKind } from '../domain/relay/schemas.ts';
 import { submitTask } from '../domain/relay/submit.ts';
 import type { RelayAnswer, RelayEnv } from '../domain/relay/types.ts';
@@ -82,7 +83,9 @@ export function relayRoutes(deps: AppDeps) {
   const submit = (kind: SubmitKind) => ({ request, set }: { request: Request; set: Set }) =>
     run(request, set, async (caller) => {
       const body = await readJson(request);
-      return submitTask(env, callerInfo(caller), { kind, path: pathOf(request), body, requestId: requestIdOf(request) });
+      const path = pathOf(request);
+      // The body becomes the typed request once the domain has passed the caller's rate limit.
+      return submitTask(env, callerInfo(caller), { kind, requestId: requestIdOf(request), read: () => relaySubmitRequest(kind, path, body) });
     });
 
   const fetchTask = ({ request, set, params }: { request: Request; set: Set; params: { id: string } }) =>

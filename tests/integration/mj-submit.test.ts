@@ -154,6 +154,24 @@ describe('mj.submit end to end', () => {
     expect([missing.data?.code, missing.message]).toEqual(['NOT_FOUND', 'task_not_found']);
   });
 
+  test("rules across fields refuse with the relay's messages, before anything is charged", async () => {
+    const user = createTestUser(srv.db, { quota: 1_000_000 });
+    createTestApiKey(srv.db, user.id);
+    const client = clientOf(user);
+    const cases = [
+      [{ action: 'DESCRIBE' }, 'base64 or link is required'],
+      [{ action: 'DESCRIBE', base64: '  ', link: null }, 'base64 or link is required'],
+      [{ action: 'CHANGE', task_id: '1', change: 'UPSCALE' }, 'index is required for UPSCALE and VARIATION'],
+      [{ action: 'SWAP_FACE' }, 'sourceBase64 (or sourceUrl) is required'],
+      [{ action: 'SWAP_FACE', sourceUrl: 'https://example.com/s.png' }, 'targetBase64 (or targetUrl) is required'],
+    ] as const;
+    for (const [input, message] of cases) {
+      const err = await errorOf(client.mj.submit.mutate(input));
+      expect({ input, code: err.data?.code, message: err.message }).toEqual({ input, code: 'BAD_REQUEST', message });
+    }
+    expect(getUserQuota(srv.db, user.id)).toBe(1_000_000);
+  });
+
   test('an upstream refusal is an error carrying the upstream description; the task is failed and refunded', async () => {
     const user = createTestUser(srv.db, { quota: 1_000_000 });
     createTestApiKey(srv.db, user.id);

@@ -5,7 +5,8 @@ import { AppError } from '../errors.ts';
 import type { OptionsStore } from '../options.ts';
 import { hookUrlOf } from '../webhooks.ts';
 import { actionOfCustomId, parseSimpleChange } from './actions.ts';
-import { parseSubmitBody, requireObject, type SubmitKind } from './schemas.ts';
+import type { SubmitRequest } from './request.ts';
+import type { SubmitKind } from './schemas.ts';
 import type { RelayCallerInfo, RelayEnv } from './types.ts';
 
 /**
@@ -55,6 +56,9 @@ export function filterForwardBody(body: Record<string, unknown>, options: Option
   return out;
 }
 
+/** New jobs named by their prompt. */
+const PROMPT_ACTION = { imagine: 'IMAGINE', shorten: 'SHORTEN', edits: 'EDITS' } as const satisfies Partial<Record<SubmitKind, TaskAction>>;
+
 /** New jobs whose body carries images, not a prompt. */
 const PROMPTLESS_ACTION = { describe: 'DESCRIBE', blend: 'BLEND', upload: 'UPLOAD', swap: 'SWAP_FACE' } as const satisfies Partial<Record<SubmitKind, TaskAction>>;
 
@@ -66,34 +70,27 @@ function followUp(action: TaskAction, taskId: string, body: Record<string, unkno
   return { action, prompt: '', parentId: taskId.trim(), needsSuccessParent, body, path };
 }
 
-/** Validate the body of `kind` and say what it asks for. */
-function intentOf(kind: SubmitKind, path: string, raw: unknown): Intent {
-  const body = { ...requireObject(raw) };
-  switch (kind) {
+/** Say what a typed request asks for (its fields are checked already). */
+function intentOf(req: SubmitRequest): Intent {
+  const { forward: body, path } = req;
+  switch (req.kind) {
     case 'imagine':
-      return newJob('IMAGINE', parseSubmitBody(kind, body).prompt, body, path);
     case 'shorten':
-      return newJob('SHORTEN', parseSubmitBody(kind, body).prompt, body, path);
     case 'edits':
-      return newJob('EDITS', parseSubmitBody(kind, body).prompt, body, path);
+      return newJob(PROMPT_ACTION[req.kind], req.fields.prompt, body, path);
     case 'describe':
     case 'blend':
     case 'upload':
     case 'swap':
-      parseSubmitBody(kind, body);
-      return newJob(PROMPTLESS_ACTION[kind], '', body, path);
+      return newJob(PROMPTLESS_ACTION[req.kind], '', body, path);
     case 'video': {
-      const b = parseSubmitBody(kind, body);
-      const taskId = b.taskId?.trim();
-      return taskId ? followUp('VIDEO', taskId, body, path) : newJob('VIDEO', b.prompt, body, path);
+      const taskId = req.fields.taskId?.trim();
+      return taskId ? followUp('VIDEO', taskId, body, path) : newJob('VIDEO', req.fields.prompt, body, path);
     }
-    case 'change': {
-      const b = parseSubmitBody(kind, body);
-      return followUp(b.action, b.taskId, body, path);
-    }
+    case 'change':
+      return followUp(req.fields.action, req.fields.taskId, body, path);
     case 'simple-change': {
-      const b = parseSubmitBody(kind, body);
-      const change = parseSimpleChange(b.content);
+      const change = parseSimpleChange(req.fields.content);
       // Forwarded as a plain change: midjourney-proxy Plus and C# dropped or never had simple-change.
       const { content: _content, ...rest } = body;
       const forward: Record<string, unknown> = { ...rest, taskId: change.taskId, action: change.action };
@@ -101,12 +98,10 @@ function intentOf(kind: SubmitKind, path: string, raw: unknown): Intent {
       const changePath = path.replace(/\/submit\/simple-change(?=$|\?)/, '/submit/change');
       return followUp(change.action, change.taskId, forward, changePath);
     }
-    case 'action': {
-      const b = parseSubmitBody(kind, body);
-      return followUp(actionOfCustomId(b.customId).action, b.taskId, body, path);
-    }
+    case 'action':
+      return followUp(actionOfCustomId(req.fields.customId).action, req.fields.taskId, body, path);
     case 'modal':
-      return followUp('MODAL', parseSubmitBody(kind, body).taskId, body, path, false);
+      return followUp('MODAL', req.fields.taskId, body, path, false);
   }
 }
 
@@ -118,12 +113,12 @@ async function parentChannel(env: RelayEnv, channelId: number): Promise<Channel>
 }
 
 /**
- * Decide a submission without side effects. Throws AppError: BAD_REQUEST for an invalid body or
- * an unfinished parent, NOT_FOUND `task_not_found` for a parent that is not the caller's,
+ * Decide a typed submission without side effects. Throws AppError: BAD_REQUEST for an unreadable
+ * customId or simple-change content or an unfinished parent, NOT_FOUND `task_not_found` for a parent that is not the caller's,
  * UNAVAILABLE when no channel is enabled.
  */
-export async function planSubmit(env: RelayEnv, caller: RelayCallerInfo, kind: SubmitKind, path: string, raw: unknown): Promise<SubmitPlan> {
-  const intent = intentOf(kind, path, raw);
+export async function planSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequest): Promise<SubmitPlan> {
+  const intent = intentOf(req);
   const notifyHook = env.options.get('mj_webhooks_enabled') ? hookUrlOf(intent.body) : null;
   let channel: Channel;
   let prompt = intent.prompt;

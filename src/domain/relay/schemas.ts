@@ -90,8 +90,29 @@ export const imagineSchema = z.looseObject({
 
 export const shortenSchema = z.looseObject({ ...common, prompt });
 
+/** Whether an optional text field holds more than blanks. */
+const filled = (s: string | null | undefined): boolean => Boolean(s?.trim());
+
+/**
+ * The rules of a submit that span fields, as plain checks: the schemas below refine with them and
+ * a typed submit (which has its fields checked by its own schema) is held to them by the domain.
+ */
+export const CROSS_FIELD_RULES = {
+  describe: (b: { base64?: string | null; link?: string | null }) => filled(b.base64) || filled(b.link),
+  swapSource: (b: { sourceBase64?: string | null; sourceUrl?: string | null }) => filled(b.sourceBase64) || filled(b.sourceUrl),
+  swapTarget: (b: { targetBase64?: string | null; targetUrl?: string | null }) => filled(b.targetBase64) || filled(b.targetUrl),
+  changeIndex: (b: { action: string; index?: number }) => b.action === 'REROLL' || b.index !== undefined,
+} as const;
+
+export const CROSS_FIELD_MESSAGES = {
+  describe: 'base64 or link is required',
+  swapSource: 'sourceBase64 (or sourceUrl) is required',
+  swapTarget: 'targetBase64 (or targetUrl) is required',
+  changeIndex: 'index is required for UPSCALE and VARIATION',
+} as const;
+
 export const describeSchema = z.looseObject({ ...common, base64: optionalImage('base64'), link: optionalText('link', MAX_URL_CHARS) })
-  .refine((b) => Boolean(b.base64?.trim() || b.link?.trim()), 'base64 or link is required');
+  .refine(CROSS_FIELD_RULES.describe, CROSS_FIELD_MESSAGES.describe);
 
 export const blendSchema = z.looseObject({
   ...common,
@@ -104,7 +125,7 @@ export const changeSchema = z.looseObject({
   taskId: requiredText('taskId', MAX_ID_LENGTH),
   action: z.enum(['UPSCALE', 'VARIATION', 'REROLL'], { error: 'action must be UPSCALE, VARIATION or REROLL' }),
   index: index.optional(),
-}).refine((b) => b.action === 'REROLL' || b.index !== undefined, { message: 'index is required for UPSCALE and VARIATION', path: ['index'] });
+}).refine(CROSS_FIELD_RULES.changeIndex, { message: CROSS_FIELD_MESSAGES.changeIndex, path: ['index'] });
 
 export const simpleChangeSchema = z.looseObject({ ...common, content: requiredText('content', MAX_ID_LENGTH + 8) });
 
@@ -142,8 +163,8 @@ export const swapSchema = z.looseObject({
   sourceUrl: optionalText('sourceUrl', MAX_URL_CHARS),
   targetBase64: optionalImage('targetBase64'),
   targetUrl: optionalText('targetUrl', MAX_URL_CHARS),
-}).refine((b) => Boolean(b.sourceBase64?.trim() || b.sourceUrl?.trim()), 'sourceBase64 (or sourceUrl) is required')
-  .refine((b) => Boolean(b.targetBase64?.trim() || b.targetUrl?.trim()), 'targetBase64 (or targetUrl) is required');
+}).refine(CROSS_FIELD_RULES.swapSource, CROSS_FIELD_MESSAGES.swapSource)
+  .refine(CROSS_FIELD_RULES.swapTarget, CROSS_FIELD_MESSAGES.swapTarget);
 
 const SCHEMAS = {
   imagine: imagineSchema,

@@ -1,3 +1,4 @@
+import type { TaskRow } from '../../db/schema/index.ts';
 import { FREE_ACTIONS } from '../actions.ts';
 import { boundJsonText, boundText, boundUrl, MAX_ID_CHARS, storableText } from '../bounds.ts';
 import { AppError } from '../errors.ts';
@@ -5,8 +6,10 @@ import { enforceSubmitRateLimit } from '../rate-limit.ts';
 import { forwardWithFailover } from './failover.ts';
 import { webhookPayloadOf } from '../webhooks.ts';
 import { boundUpstreamNumber, warnFellBack, warnOnceFor } from '../upstream-numbers.ts';
+import type { ChargeInput, SettleInput } from '../store/tasks.ts';
+import { acceptedTaskRow } from './accepted-row.ts';
 import { planSubmit, type SubmitPlan } from './plan.ts';
-import type { SubmitKind } from './schemas.ts';
+import { checkCrossFieldRules, type SubmitCall } from './request.ts';
 import type { RelayAnswer, RelayCallerInfo, RelayEnv } from './types.ts';
 
 /**
@@ -15,14 +18,24 @@ import type { RelayAnswer, RelayCallerInfo, RelayEnv } from './types.ts';
  * task with the upstream answer, or fail it and refund exactly once.
  */
 
-export interface SubmitRequest {
-  kind: SubmitKind;
-  /** Incoming path and query; forwarded as is, mode prefix included. */
-  path: string;
-  /** Parsed JSON body (undefined when the body was empty). */
-  body: unknown;
-  requestId: string;
-}
+/**
+ * What a submit came to, for both surfaces: the relay answers `status` and `body` as they are;
+ * `mj.submit` reads `accepted`, and a refusal's upstream `code` and `description`.
+ */
+export type SubmitAnswer = RelayAnswer & { taskId: number } & (
+  | {
+    accepted: true;
+    /** The task row as the submit left it, when its settle won (else a later writer has it: read it). */
+    task?: TaskRow;
+  }
+  | {
+    accepted: false;
+    /** The upstream's code, as the client is answered with it. */
+    code: number;
+    /** The upstream's description as it sent it ('' when it sent none). */
+    description: string;
+  }
+);
 
 /** Upstream codes that mean "accepted": submitted, modal wait / existed, queued. */
 const ACCEPTED_CODES: ReadonlySet<number> = new Set([1, 21, 22]);
@@ -67,12 +80,12 @@ interface SubmitNote {
   upstreamCode?: number;
 }
 
-/** Charge, forward and settle one submission. Local refusals are thrown as AppError. */
-export async function submitTask(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequest): Promise<RelayAnswer> {
+/** Charge, forward and settle one typed submission. Local refusals are thrown as AppError. */
+export async function submitTask(env: RelayEnv, caller: RelayCallerInfo, call: SubmitCall): Promise<SubmitAnswer> {
   const note: SubmitNote = {};
-  const label = () => note.action ?? req.kind.toUpperCase().replace(/-/g, '_');
+  const label = () => note.action ?? call.kind.toUpperCase().replace(/-/g, '_');
   try {
-    const answer = await runSubmit(env, caller, req, note);
+    const answer = await runSubmit(env, caller, call, note);
     env.metrics?.submitOutcome(label(), note.upstreamCode ?? answer.status);
     return answer;
   } catch (err) {
@@ -81,15 +94,17 @@ export async function submitTask(env: RelayEnv, caller: RelayCallerInfo, req: Su
   }
 }
 
-async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequest, note: SubmitNote): Promise<RelayAnswer> {
+async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, call: SubmitCall, note: SubmitNote): Promise<SubmitAnswer> {
   // Before anything else: a limited submit is neither validated, charged nor forwarded.
   await enforceSubmitRateLimit(env, caller.tokenId, caller.rateLimitPerMinute);
-  const plan = await planSubmit(env, caller, req.kind, req.path, req.body);
+  const req = call.read();
+  checkCrossFieldRules(req);
+  const plan = await planSubmit(env, caller, req);
   note.action = plan.action;
   const price = FREE_ACTIONS.has(plan.action) ? 0 : env.options.quotaFor(plan.modelName);
   const submitTime = env.clock.now();
   // Throws quota_not_enough with nothing written and nothing forwarded.
-  const taskId = await env.taskStore.money.chargeAndRecord({
+  const charge: ChargeInput = {
     userId: caller.userId,
     tokenId: caller.tokenId,
     unlimitedToken: caller.unlimitedToken,
@@ -102,11 +117,12 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
       progress: '0%', status: '', updatedTime: submitTime,
     },
     hookUrl: plan.notifyHook,
-  });
+  };
+  const taskId = await env.taskStore.money.chargeAndRecord(charge);
   if (taskId === 'quota_not_enough') throw new AppError('BAD_REQUEST', 'quota_not_enough', 'quota_not_enough');
   env.metrics?.quotaCharged(price);
   env.taskFeed.publish([taskId]);
-  const log = env.logger.child({ requestId: req.requestId, userId: caller.userId, taskId, action: plan.action, channelId: plan.channel.id });
+  const log = env.logger.child({ requestId: call.requestId, userId: caller.userId, taskId, action: plan.action, channelId: plan.channel.id });
 
   // New jobs refused before the upstream could have taken them move to the next channel (SPEC §15).
   const { outcome, channel } = await forwardWithFailover(env, plan, taskId, log);
@@ -151,7 +167,8 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
     } else {
       log.info('upstream refused submit', { code: answer.code, status: outcome.status });
     }
-    return { status: outcome.status, body: clientBody(answer, answer.code), taskId };
+    const description = typeof answer.raw.description === 'string' ? answer.raw.description : '';
+    return { status: outcome.status, body: clientBody(answer, answer.code), taskId, accepted: false, code: answer.code, description };
   }
 
   const settled = await settleAccepted(env, plan, taskId, answer);
@@ -164,7 +181,8 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, req: SubmitRequ
   else log.info('submit accepted', { code: answer.code, mjId: settled.mjId, channelId: channel.id });
   // 21 (modal wait / existed) and 22 (queued) read as 1 to clients, except the free modal openers.
   const code = answer.code === 22 || (answer.code === 21 && !FREE_ACTIONS.has(plan.action)) ? 1 : answer.code;
-  return { status: outcome.status, body: clientBody(answer, code), taskId };
+  const task = settled.won ? acceptedTaskRow(taskId, charge, channel.id, settled.input) : undefined;
+  return { status: outcome.status, body: clientBody(answer, code), taskId, accepted: true, task };
 }
 
 /** The image-link policy of webhook payloads, read when the change is written. */
@@ -178,7 +196,7 @@ function webhookLinks(env: RelayEnv) {
  */
 async function settleAccepted(
   env: RelayEnv, plan: SubmitPlan, taskId: number, answer: SubmitResult,
-): Promise<{ ok: false } | { ok: true; won: boolean; mjId: string }> {
+): Promise<{ ok: false } | { ok: true; won: boolean; mjId: string; input: SettleInput }> {
   const upload = plan.action === 'UPLOAD';
   let mjId = '';
   if (upload) {
@@ -196,12 +214,13 @@ async function settleAccepted(
   const imageUrl = existed && typeof answer.properties.imageUrl === 'string' ? boundUrl(storableText(answer.properties.imageUrl)) : undefined;
   const props = Object.keys(answer.properties).length ? boundJsonText(JSON.stringify(answer.properties)) : '';
   // The consume row gets its mj_id in the same transaction, so no charge is ever left unnamed.
-  const won = await env.taskStore.money.settleAccepted({
+  const input: SettleInput = {
     done, withImage: imageUrl !== undefined,
     params: {
       taskId, mjId, code: answer.storedCode, description: boundText(answer.description), properties: props, now,
       status: done ? 'SUCCESS' : '', progress: done ? '100%' : '0%', imageUrl: imageUrl ?? '',
     },
-  }, plan.notifyHook !== null ? webhookPayloadOf(now, webhookLinks(env)) : null);
-  return { ok: true, won, mjId };
+  };
+  const won = await env.taskStore.money.settleAccepted(input, plan.notifyHook !== null ? webhookPayloadOf(now, webhookLinks(env)) : null);
+  return { ok: true, won, mjId, input };
 }

@@ -1,17 +1,18 @@
 import { z } from 'zod';
-import { TOKEN_STATUS, type TokenRow } from '../../db/schema/index.ts';
+import { TOKEN_STATUS, type TaskRow, type TokenRow } from '../../db/schema/index.ts';
 import { AppError } from '../errors.ts';
+import type { SubmitRequest, SubmitRequestOf } from './request.ts';
 import {
-  blendSchema, describeSchema, editsSchema, imagineSchema, modalSchema, swapSchema, uploadSchema,
+  blendSchema, describeSchema, editsSchema, imagineSchema, modalSchema, swapSchema, uploadSchema, type SubmitBody, type SubmitKind,
 } from './schemas.ts';
 import { submitTask } from './submit.ts';
 import type { RelayCallerInfo, RelayEnv } from './types.ts';
 
 /**
  * Typed submits (SPEC §14, tRPC `mj.submit`): one discriminated union on `action` for every
- * relay submit kind of §7.1, turned into the relay's own body and run through the relay's own
- * flow (`submitTask`: the same validation, price, guarded charge, channel choice, follow-up routing
- * and refunds), billed to one of the caller's API keys.
+ * relay submit kind of §7.1, turned straight into the domain's typed request and run by the same
+ * flow as the relay (`submitTask`: the cross-field rules, price, guarded charge, channel choice,
+ * follow-up routing and refunds), billed to one of the caller's API keys.
  */
 
 const tokenId = z.number().int().positive().optional();
@@ -41,26 +42,34 @@ export const typedSubmitSchema = z.discriminatedUnion('action', [
 
 export type TypedSubmit = z.infer<typeof typedSubmitSchema>;
 
-/** The relay route and body each typed submit becomes. */
-function relayRequestOf(input: TypedSubmit): { kind: Parameters<typeof submitTask>[2]['kind']; path: string; body: Record<string, unknown> } {
-  const { token_id: _t, action: _a, ...rest } = input;
-  const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-  switch (input.action) {
-    case 'IMAGINE': return { kind: 'imagine', path: '/mj/submit/imagine', body: defined({ prompt: input.prompt, base64Array: input.base64Array }) };
-    case 'ACTION': return { kind: 'action', path: '/mj/submit/action', body: { taskId: input.task_id, customId: input.custom_id } };
-    case 'CHANGE': return { kind: 'change', path: '/mj/submit/change', body: defined({ taskId: input.task_id, action: input.change, index: input.index }) };
-    case 'SIMPLE_CHANGE': return { kind: 'simple-change', path: '/mj/submit/simple-change', body: { content: input.content } };
-    case 'DESCRIBE': return { kind: 'describe', path: '/mj/submit/describe', body: defined(rest) };
-    case 'BLEND': return { kind: 'blend', path: '/mj/submit/blend', body: defined(rest) };
-    case 'MODAL': return { kind: 'modal', path: '/mj/submit/modal', body: defined({ taskId: input.task_id, prompt: input.prompt, maskBase64: input.maskBase64 }) };
-    case 'SHORTEN': return { kind: 'shorten', path: '/mj/submit/shorten', body: { prompt: input.prompt } };
-    case 'VIDEO': return { kind: 'video', path: '/mj/submit/video', body: defined({ prompt: input.prompt, taskId: input.task_id }) };
-    case 'EDITS': return { kind: 'edits', path: '/mj/submit/edits', body: { prompt: input.prompt, image: input.image } };
-    case 'UPLOAD': return { kind: 'upload', path: '/mj/submit/upload-discord-images', body: { base64Array: input.base64Array } };
-    case 'SWAP_FACE': return { kind: 'swap', path: '/mj/insight-face/swap', body: defined(rest) };
-  }
+/** The object without its undefined fields (absent fields are not forwarded as keys). */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
+/**
+ * The typed request of a typed submit: its kind, the relay path it would have come on, and its
+ * fields (in the relay's names), which are also the body forwarded upstream.
+ */
+export function typedRequestOf(input: TypedSubmit): SubmitRequest {
+  const of = <K extends SubmitKind>(kind: K, path: string, fields: SubmitBody<K>): SubmitRequestOf<K> => ({ kind, path, fields, forward: fields });
+  switch (input.action) {
+    case 'IMAGINE': return of('imagine', '/mj/submit/imagine', defined({ prompt: input.prompt, base64Array: input.base64Array }));
+    case 'ACTION': return of('action', '/mj/submit/action', { taskId: input.task_id, customId: input.custom_id });
+    case 'CHANGE': return of('change', '/mj/submit/change', defined({ taskId: input.task_id, action: input.change, index: input.index }));
+    case 'SIMPLE_CHANGE': return of('simple-change', '/mj/submit/simple-change', { content: input.content });
+    case 'DESCRIBE': return of('describe', '/mj/submit/describe', defined({ base64: input.base64, link: input.link }));
+    case 'BLEND': return of('blend', '/mj/submit/blend', defined({ base64Array: input.base64Array, dimensions: input.dimensions }));
+    case 'MODAL': return of('modal', '/mj/submit/modal', defined({ taskId: input.task_id, prompt: input.prompt, maskBase64: input.maskBase64 }));
+    case 'SHORTEN': return of('shorten', '/mj/submit/shorten', { prompt: input.prompt });
+    case 'VIDEO': return of('video', '/mj/submit/video', defined({ prompt: input.prompt, taskId: input.task_id }));
+    case 'EDITS': return of('edits', '/mj/submit/edits', { prompt: input.prompt, image: input.image });
+    case 'UPLOAD': return of('upload', '/mj/submit/upload-discord-images', { base64Array: input.base64Array });
+    case 'SWAP_FACE': return of('swap', '/mj/insight-face/swap', defined({
+      sourceBase64: input.sourceBase64, sourceUrl: input.sourceUrl, targetBase64: input.targetBase64, targetUrl: input.targetUrl,
+    }));
+  }
+}
 
 /**
  * The API key a typed submit bills: `tokenId` when given (the caller's own and usable), else the
@@ -95,20 +104,16 @@ function refusalError(code: number, description: string, status: number): AppErr
 }
 
 /**
- * Run a typed submit through the relay's submit flow; returns the local task id. Local refusals
- * (quota, parent, channel, validation) are the relay's AppErrors; an upstream refusal (the task
- * is then recorded as FAILURE and refunded) becomes an AppError carrying the upstream description.
+ * Run a typed submit through the domain's submit flow; returns the local task id, and the task row
+ * when the flow has it (its settle won). Local refusals (quota, parent, channel, validation) are the
+ * relay's AppErrors; an upstream refusal (the task is then recorded as FAILURE and refunded)
+ * becomes an AppError carrying the upstream description.
  */
-export async function submitTyped(env: RelayEnv, userId: number, input: TypedSubmit, requestId: string): Promise<number> {
+export async function submitTyped(env: RelayEnv, userId: number, input: TypedSubmit, requestId: string): Promise<{ taskId: number; task?: TaskRow }> {
   const key = await billingKeyOf(env, userId, input.token_id);
   const caller: RelayCallerInfo = { userId, tokenId: key.id, unlimitedToken: key.unlimitedQuota, rateLimitPerMinute: key.rateLimitPerMinute };
-  const req = relayRequestOf(input);
-  const answer = await submitTask(env, caller, { ...req, requestId });
-  const body = answer.body as { code?: unknown; description?: unknown };
-  const code = typeof body.code === 'number' ? body.code : 0;
-  if (answer.status < 200 || answer.status >= 300 || (code !== 1 && code !== 21)) {
-    throw refusalError(code, typeof body.description === 'string' ? body.description : '', answer.status);
-  }
-  if (answer.taskId === undefined) throw new AppError('UPSTREAM', 'submit recorded no task', 'no_task');
-  return answer.taskId;
+  const req = typedRequestOf(input);
+  const answer = await submitTask(env, caller, { kind: req.kind, requestId, read: () => req });
+  if (!answer.accepted) throw refusalError(answer.code, answer.description, answer.status);
+  return { taskId: answer.taskId, task: answer.task };
 }
