@@ -6,7 +6,6 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createSqliteStore } from './db/sqlite/store.ts';
 import { openDatabase } from './db/client.ts';
 import { startWalCheckpointer } from './db/sqlite/checkpointer.ts';
-import { startPollWriter, type PollWriter } from './jobs/poll-writer.ts';
 import { DatabaseUrlError, openPgDatabase, type PgDB } from './db/pg/client.ts';
 import { isRecoverableDriverFault, isUnavailableError, pingDatabase } from './db/pg/health.ts';
 import { onTaskChanges } from './db/pg/notify.ts';
@@ -59,8 +58,6 @@ interface Backend {
   taskStore: TaskStore;
   listing: ListingExecutor;
   taskFeed: TaskFeed;
-  /** The poller's write thread (SQLite file databases): batches written off the event loop. */
-  pollWriter?: PollWriter;
   /** Whether the database answers now (`/healthz`). */
   ping: () => Promise<boolean>;
   close: () => Promise<void>;
@@ -76,18 +73,11 @@ function openSqliteBackend(config: Config, logger: Logger, clock: Clock): Backen
   const checkpointer = isSharedFile(config.databasePath)
     ? startWalCheckpointer(db, config.databasePath, { onError: (message) => logger.warn(message) })
     : null;
-  // The poller's batch writes on a thread of their own, so a tick over a large backlog never holds
-  // the event loop for its commits (issue 15); on :memory: they stay on this connection.
-  const pollWriter = isSharedFile(config.databasePath)
-    ? startPollWriter(config.databasePath, { onError: (message) => logger.warn(message) })
-    : undefined;
   return {
     kind: 'sqlite', store: createSqliteStore(db), taskStore: createSqliteTaskStore(db, listing), listing,
     taskFeed: new InProcessTaskFeed(createSqliteFeedReads(db), clock, { changeWindowMs: changeWindowOf(config) }),
     ping: async () => true,
-    ...(pollWriter ? { pollWriter } : {}),
     close: async () => {
-      await pollWriter?.stop();
       await checkpointer?.stop();
       await listing.close();
       db.$client.close();
@@ -214,7 +204,7 @@ async function main(): Promise<void> {
   // A signal during start-up: start nothing more (the shutdown has stopped what there was).
   if (lifecycle.stopping()) return;
   // Processes sharing the database elect one poller through a lease row; UPDATE_TASK=false never runs for it.
-  poller = createPoller({ ...deps, lease: deps.taskStore.lease, ...(backend.pollWriter ? { writer: backend.pollWriter } : {}) });
+  poller = createPoller({ ...deps, lease: deps.taskStore.lease });
   if (config.updateTask) poller.start();
   stopWatchingOptions = options.watch({
     onChange: () => logger.info('options reloaded'),

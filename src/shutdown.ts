@@ -25,7 +25,7 @@ export interface StoppableServer {
  */
 export function feedEndingOn(feed: TaskFeed, shutdown: AbortSignal): TaskFeed {
   return {
-    publish: (ids, read) => feed.publish(ids, read),
+    publish: (ids) => feed.publish(ids),
     async *subscribe(scope, fromEventId, signal, bounds) {
       const both = new AbortController();
       const end = () => both.abort();

@@ -17,12 +17,8 @@ export type { TaskFeedSink } from './task-feed-fanout.ts';
  * its `LISTEN`ed ids into its own InProcessTaskFeed, so a page on any replica sees every write.
  */
 export interface TaskFeed {
-  /**
-   * Tasks whose rows changed (ids may repeat or be unchanged: the feed drops what did not move).
-   * `read`: their fingerprints as the writer read them right after its commit (all of `taskIds`),
-   * used instead of reading them again.
-   */
-  publish(taskIds: readonly number[], read?: readonly TaskFingerprint[]): void;
+  /** Tasks whose rows changed (ids may repeat or be unchanged: the feed drops what did not move). */
+  publish(taskIds: readonly number[]): void;
   /**
    * Changes of one user's tasks (userId) or of all tasks (null), after the event `fromEventId`
    * when given (replayed first), then live until `signal` aborts.
@@ -61,9 +57,7 @@ export interface TaskFeedReload {
 }
 
 type MaybePromise<T> = T | Promise<T>;
-/** A task's change fingerprint (src/db/sqlite/feed-reads.ts says what it covers). */
-export type TaskFingerprint = { id: number; user_id: number; fp: string };
-type Fingerprint = TaskFingerprint;
+type Fingerprint = { id: number; user_id: number; fp: string };
 
 /**
  * The reads InProcessTaskFeed makes: synchronous on SQLite (src/db/sqlite/feed-reads.ts: publish
@@ -144,13 +138,9 @@ export class InProcessTaskFeed implements TaskFeed {
   /** Asynchronous reads: the publishes not applied yet, in call order. */
   private applying: Promise<void> = Promise.resolve();
 
-  publish(taskIds: readonly number[], read?: readonly TaskFingerprint[]): void {
+  publish(taskIds: readonly number[]): void {
     if (taskIds.length === 0) return;
     const time = this.clock.now();
-    if (read) {
-      this.record(read, time);
-      return;
-    }
     let rows: MaybePromise<Fingerprint[]>;
     try {
       rows = this.reads.fingerprints(taskIds);

@@ -7,7 +7,6 @@ import {
 import type { PayloadOf, PollRow, SyncOp, SyncOpResult, TaskStore } from './store/tasks.ts';
 import { previewValue, warnFellBack, type WarnOnce } from './upstream-numbers.ts';
 import { webhookPayloadOf, type LinkPolicySource } from './webhooks.ts';
-import type { TaskFingerprint } from './task-feed.ts';
 
 /**
  * The poller's sync rules (SPEC §8): which unfinished tasks to poll or end, and what one
@@ -173,8 +172,8 @@ export async function endStrandedTasks(
 export async function applyPollBatch(
   sync: SyncStore, rows: readonly PollTask[], items: readonly unknown[] | null, now: number, s: SyncSettings,
   beforeWrite?: () => Promise<boolean>,
-): Promise<SyncCounts & { changed: number[]; read?: TaskFingerprint[] }> {
-  const counts: SyncCounts & { changed: number[]; read?: TaskFingerprint[] } = { ...emptyCounts(), changed: [] };
+): Promise<SyncCounts & { changed: number[] }> {
+  const counts = { ...emptyCounts(), changed: [] as number[] };
   const byMjId = new Map<string, PollTask[]>();
   for (const row of rows) {
     const list = byMjId.get(row.mjId);
@@ -224,15 +223,9 @@ export async function applyPollBatch(
     ? failOp(op.row, op.fields)
     : { kind: 'update', taskId: op.row.id, fields: op.fields }));
   const results = await applyOps(sync, storeOps, now, webhookPayloadOf(now, s.webhookLinks), counts, s.warn);
-  // The store read the rows' feed fingerprints with its commit (the write thread): handed on, so
-  // the feed does not read them again.
-  const read: TaskFingerprint[] | undefined = results.every((r) => !r.won || r.feed) ? [] : undefined;
   results.forEach((r, k) => {
     const op = ops[k]!;
-    if (r.won) {
-      counts.changed.push(op.row.id);
-      if (read && r.feed) read.push({ id: op.row.id, user_id: r.feed.userId, fp: r.feed.fp });
-    }
+    if (r.won) counts.changed.push(op.row.id);
     if (op.kind === 'fail') {
       const before = counts.failed;
       countEnding(r, counts);
@@ -242,7 +235,6 @@ export async function applyPollBatch(
       if (op.fields.progress === '100%') counts.succeeded++;
     }
   });
-  if (read && results.some((r) => r.feed)) counts.read = read;
   return counts;
 }
 

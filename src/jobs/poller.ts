@@ -11,7 +11,6 @@ import { createMetrics } from '../lib/metrics.ts';
 import { mapBounded } from './bounded.ts';
 import { POLLER_LEASE, type LeaseStore, type PollerRole } from '../domain/lease.ts';
 import { createLeadership, type Leadership } from './leadership.ts';
-import { offThreadSync, type PollWriter } from './poll-writer.ts';
 
 export interface Poller {
   /**
@@ -39,11 +38,6 @@ export type PollerDeps = Pick<AppDeps, 'store' | 'logger' | 'clock' | 'fetch'> &
    * leads (a single process, or a test).
    */
   lease?: LeaseStore;
-  /**
-   * A write thread of its own (bun:sqlite file databases): batches are applied there, with the
-   * same code, while this thread goes on polling; without one they are written here.
-   */
-  writer?: PollWriter;
 };
 
 export interface PollerOptions {
@@ -101,7 +95,6 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
       : {}),
   };
   const batchSize = Math.max(1, deps.config.pollBatchSize);
-  const sync = deps.writer ? offThreadSync(deps.taskStore.sync, deps.writer, settings.webhookLinks) : deps.taskStore.sync;
   let timer: ReturnType<typeof setInterval> | null = null;
   let running: Promise<TickReport> | null = null;
   let abort: AbortController | null = null;
@@ -135,7 +128,7 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
   /** Ends a page's stranded rows (orphaned submits, deleted channels) in one transaction. */
   async function endStranded(stranded: TickPlan['stranded'], report: TickReport): Promise<void> {
     await writeTurn();
-    const ended = await endStrandedTasks(sync, stranded, deps.clock.now(), settings.webhookLinks, settings.warn);
+    const ended = await endStrandedTasks(deps.taskStore.sync, stranded, deps.clock.now(), settings.webhookLinks, settings.warn);
     addCounts(report, ended);
     for (const e of ended.ended) {
       // A crash between charge and upstream answer: the operator should see each one.
@@ -146,10 +139,10 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
   }
 
   /**
-   * Asks the upstream about one batch: its items (null when the call failed or answered nonsense,
-   * each logged) and whether the channel is still worth asking this tick.
+   * Asks the upstream about one batch and writes the answer (one transaction); returns whether the
+   * channel is still worth asking this tick.
    */
-  async function askBatch(channel: PollChannel, batch: PollTask[], reachable: boolean, signal: AbortSignal, report: TickReport): Promise<{ items: unknown[] | null; reachable: boolean }> {
+  async function pollBatch(channel: PollChannel, batch: PollTask[], reachable: boolean, signal: AbortSignal, report: TickReport): Promise<boolean> {
     let items: unknown[] | null = null;
     if (reachable && !signal.aborted) {
       const ids = [...new Set(batch.map((r) => r.mjId))];
@@ -175,23 +168,18 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
         }
       }
     }
-    return { items, reachable };
-  }
-
-  /** Writes what the upstream answered for one batch (one transaction), then publishes the rows written. */
-  async function writeBatch(channel: PollChannel, batch: PollTask[], items: unknown[] | null, signal: AbortSignal, report: TickReport): Promise<void> {
     // A tick cancelled (stop, or the lease lost to another process) writes nothing more: what it
     // read may be older than what the new leader writes.
-    if (signal.aborted) return;
+    if (signal.aborted) return reachable;
     // Written even without items: timeouts end tasks whether or not the upstream answers. Planned
     // at once, written in a turn of its own (the two halves of the work never in one turn).
     try {
-      const counts = await applyPollBatch(sync, batch, items, deps.clock.now(), settings, async () => {
+      const counts = await applyPollBatch(deps.taskStore.sync, batch, items, deps.clock.now(), settings, async () => {
         await writeTurn();
         return !signal.aborted;
       });
       // Only the rows this batch wrote: an unchanged row is nothing for the feed to look at.
-      deps.taskFeed?.publish(counts.changed, counts.read);
+      deps.taskFeed?.publish(counts.changed);
       if (counts.unknown || counts.invalid) {
         logger.warn('poll answer had unusable items', { channelId: channel.id, unknown: counts.unknown, invalid: counts.invalid });
       }
@@ -200,41 +188,29 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
       if (isDatabaseUnavailable(err)) throw err;
       logger.error('poll batch write failed', { channelId: channel.id, error: err instanceof Error ? err : String(err) });
     }
+    return reachable;
   }
 
   /**
    * One channel's unfinished tasks, one keyset page (= one upstream batch) at a time: stranded
-   * rows ended, the rest polled, each batch written in its own short transaction. With a write
-   * thread, a batch is written while the next page is read and asked for (one write in flight per
-   * channel); the event loop is served between pages.
+   * rows ended, the rest polled, each batch written in its own short transaction, then the event
+   * loop served (requests, other channels' answers) before the next page is read.
    */
   async function pollChannel(channelId: number, known: ReadonlyMap<number, PollChannel>, signal: AbortSignal, report: TickReport): Promise<void> {
     let reachable = true;
     let polled = false;
-    let writing: Promise<void> | null = null;
-    try {
-      for await (const page of unfinishedPages(sync, channelId, batchSize)) {
-        if (signal.aborted) return;
-        report.unfinished += page.length;
-        const plan = planTick(page, known, deps.clock.now(), settings);
-        if (plan.stranded.length > 0) await endStranded(plan.stranded, report);
-        const group = plan.byChannel.get(channelId);
-        if (group && !signal.aborted) {
-          if (!polled) report.channels++;
-          polled = true;
-          const asked = await askBatch(group.channel, group.rows, reachable, signal, report);
-          reachable = asked.reachable;
-          if (writing) await writing;
-          writing = writeBatch(group.channel, group.rows, asked.items, signal, report);
-          // Observed now (a rejection waits for the await below, never unhandled meanwhile).
-          writing.catch(() => {});
-          if (!deps.writer?.alive()) await writing;
-        }
-        await nextTurn();
+    for await (const page of unfinishedPages(deps.taskStore.sync, channelId, batchSize)) {
+      if (signal.aborted) return;
+      report.unfinished += page.length;
+      const plan = planTick(page, known, deps.clock.now(), settings);
+      if (plan.stranded.length > 0) await endStranded(plan.stranded, report);
+      const group = plan.byChannel.get(channelId);
+      if (group && !signal.aborted) {
+        if (!polled) report.channels++;
+        polled = true;
+        reachable = await pollBatch(group.channel, group.rows, reachable, signal, report);
       }
-    } finally {
-      // The last batch's write (or one a throw left behind) ends before the channel does.
-      if (writing) await writing;
+      await nextTurn();
     }
   }
 
@@ -244,7 +220,7 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
     const controller = new AbortController();
     abort = controller;
     try {
-      const channelIds = await sync.unfinishedChannels();
+      const channelIds = await deps.taskStore.sync.unfinishedChannels();
       if (channelIds.length === 0) return report;
       // All channels, any status: tasks of a disabled channel are still polled.
       const known = await channelEndpoints(deps.store);

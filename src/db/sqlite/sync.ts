@@ -38,8 +38,6 @@ export interface SyncOpResult {
   refunded: number;
   /** The database refused this op's row (why); nothing of it was written, the rest of the batch was. */
   refused?: string;
-  /** The row's live-feed fingerprint after the commit, when read with it (the poller's write thread). */
-  feed?: { userId: number; fp: string };
 }
 
 /** The columns of an unfinished task the poller reads: what it compares, ends and refunds. */

@@ -142,11 +142,6 @@ export interface SyncOpResult {
   refunded: number;
   /** The database refused this op's row (why): nothing of it was written, the rest of its batch was. */
   refused?: string;
-  /**
-   * The row's live-feed fingerprint and owner as read right after the commit, when the store read
-   * them (the poller's write thread does): the feed then need not read them again.
-   */
-  feed?: { userId: number; fp: string };
 }
 
 /** The columns of an unfinished task the poller reads: what it compares, ends and refunds. */
