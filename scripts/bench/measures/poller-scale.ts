@@ -8,6 +8,7 @@ import { fmtCount, progress } from '../log.ts';
 import { spawnProduct, spawnSimulator, type Child } from '../procs.ts';
 import type { Measurement } from '../report.ts';
 import { bulkMigrated } from '../seed-bulk.ts';
+import { readFileSync } from 'node:fs';
 import { cpuMsOf } from '../cpu.ts';
 import { HEAVY_API_KEY, HEAVY_USER, ROOT_TOKEN, seedAccounts } from '../seed.ts';
 import { directCalls, submitAll } from './poller.ts';
@@ -28,6 +29,18 @@ interface Sample {
   submits: Timed[];
   health: Timed[];
   rss: { at: number; mb: number }[];
+}
+
+/** CPU of a process's main thread (the event loop) so far, in ms (NaN when unreadable). */
+function mainThreadCpuMs(pid: number): number {
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    // utime + stime in clock ticks; USER_HZ is 100 on Linux.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** Sum and count of the tick histogram on /metrics (NaN while unreadable). */
@@ -84,9 +97,11 @@ async function oneSize(ctx: BenchContext, sims: readonly Child[], allIds: readon
     // The first second warms the product up; the two after it are the idle comparison.
     await Bun.sleep(1_000);
     const idleCpu0 = cpuMsOf(product.pid);
+    const idleMain0 = mainThreadCpuMs(product.pid);
     await Bun.sleep(2_000);
     const released = performance.now();
     const idleCpu1 = cpuMsOf(product.pid);
+    const idleMain1 = mainThreadCpuMs(product.pid);
     progress(`poller-scale: releasing the lease, ${fmtCount(total)} unfinished on ${CHANNELS} channels`);
     db.run('UPDATE leases SET expires_at = 0 WHERE name = ?', [POLLER_LEASE]);
     const deadline = performance.now() + 300_000;
@@ -99,6 +114,7 @@ async function oneSize(ctx: BenchContext, sims: readonly Child[], allIds: readon
     }
     const detected = performance.now();
     const endCpu = cpuMsOf(product.pid);
+    const endMain = mainThreadCpuMs(product.pid);
     stop.resolve();
     clearInterval(rssTimer);
     [sample.submits, sample.health] = await Promise.all([submits, health]);
@@ -119,8 +135,9 @@ async function oneSize(ctx: BenchContext, sims: readonly Child[], allIds: readon
     const probeCpuPerMs = (idleCpu1 - idleCpu0) / 2_000;
     const tickCpuMs = endCpu - idleCpu1 - probeCpuPerMs * (detected - released);
     const cpuPerRowUs = (tickCpuMs * 1000) / total;
+    const mainPerRowUs = ((endMain - idleMain1 - ((idleMain1 - idleMain0) / 2_000) * (detected - released)) * 1000) / total;
     const rssMax = Math.max(rss0, ...sample.rss.filter((r) => r.at >= start - 100).map((r) => r.mb));
-    progress(`  tick ${tickMs.toFixed(0)} ms, direct ${Math.min(...directs).toFixed(0)} ms; ${during(sample.submits).length} submits and ${during(sample.health).length} /healthz during it; product CPU ${cpuPerRowUs.toFixed(1)} µs per row`);
+    progress(`  tick ${tickMs.toFixed(0)} ms, direct ${Math.min(...directs).toFixed(0)} ms; ${during(sample.submits).length} submits and ${during(sample.health).length} /healthz during it; product CPU ${cpuPerRowUs.toFixed(1)} µs per row (main thread ${mainPerRowUs.toFixed(1)})`);
     const label = `${fmtCount(total)} unfinished on ${CHANNELS} channels`;
     const ctxNote = `${SUBMITS_PER_S} submits/s and 50 /healthz/s arriving open-loop; ${failed} not answered 200`;
     return [
@@ -144,7 +161,7 @@ async function oneSize(ctx: BenchContext, sims: readonly Child[], allIds: readon
       ctx.measurement({
         id: `poller.cpu-per-row.${total}`, label: `product CPU per unfinished task of a tick, ${label}`, product: cpuPerRowUs, baseline: null,
         unit: 'µs', baselineLabel: '', goal: { kind: 'info' },
-        note: `all threads of the product from /proc, from the lease's release to the tick's end, less the probes' own CPU (${(probeCpuPerMs * 1000).toFixed(0)} ms/s before)`,
+        note: `all threads of the product from /proc, from the lease's release to the tick's end, less the probes' own CPU (${(probeCpuPerMs * 1000).toFixed(0)} ms/s before); main thread alone ${mainPerRowUs.toFixed(1)} µs`,
       }),
     ];
   } finally {
