@@ -2,7 +2,7 @@ import { modelNameOf } from './actions.ts';
 import type { ChannelEndpoint } from './channels.ts';
 import {
   channelGoneReason, decideSync, failureFields, isTimedOut, ORPHAN_GRACE_MS, parseUpstreamTask, SUBMIT_DID_NOT_COMPLETE,
-  timeoutReason, type SyncFields,
+  SYNC_FIELD_NAMES, timeoutReason, type SyncFields,
 } from './task-sync-normalise.ts';
 import type { PayloadOf, PollRow, SyncOp, SyncOpResult, TaskStore } from './store/tasks.ts';
 import { previewValue, warnFellBack, type WarnOnce } from './upstream-numbers.ts';
@@ -219,9 +219,10 @@ export async function applyPollBatch(
   if (ops.length === 0) return counts;
   // The caller's moment to write (the poller hands the event loop back first); false: write nothing.
   if (beforeWrite && !(await beforeWrite())) return counts;
+  // An update names the fields that moved since the row was read: only those are written.
   const storeOps = ops.map((op): SyncOp => (op.kind === 'fail'
     ? failOp(op.row, op.fields)
-    : { kind: 'update', taskId: op.row.id, fields: op.fields }));
+    : { kind: 'update', taskId: op.row.id, fields: op.fields, columns: SYNC_FIELD_NAMES.filter((k) => op.row[k] !== op.fields[k]) }));
   const results = await applyOps(sync, storeOps, now, webhookPayloadOf(now, s.webhookLinks), counts, s.warn);
   results.forEach((r, k) => {
     const op = ops[k]!;

@@ -192,6 +192,25 @@ describe('tick', () => {
     expect(getTask(db, t.id)).toMatchObject({ status: 'SUCCESS', progress: '100%' });
   });
 
+  test('an update writes only the fields the answer moved: a column another writer changed meanwhile is kept', async () => {
+    const t = insertTask(db, { userId, channelId, progress: '10%', status: 'IN_PROGRESS', promptEn: 'old prompt' });
+    const snapshot = await readUnfinished(createSqliteSyncStore(db));
+    // Another writer changes prompt_en after the page was read; the answer moves only the progress.
+    db.$client.run('UPDATE tasks SET prompt_en = ? WHERE id = ?', ['written meanwhile', t.id]);
+    const counts = await applyPollBatch(createSqliteSyncStore(db), snapshot, [upstreamTask(t.mjId, { progress: '55%', startTime: null })], T0 + 5, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
+    expect(counts).toMatchObject({ updated: 1, changed: [t.id] });
+    expect(getTask(db, t.id)).toMatchObject({ progress: '55%', status: 'IN_PROGRESS', promptEn: 'written meanwhile', startTime: 0, updatedTime: T0 + 5 });
+    // Every field the answer does move is written, however many at once.
+    const again = await readUnfinished(createSqliteSyncStore(db));
+    await applyPollBatch(createSqliteSyncStore(db), again, [upstreamTask(t.mjId, {
+      status: 'SUCCESS', progress: '100%', promptEn: 'final', imageUrl: 'https://cdn.test/a.png', properties: { finalPrompt: 'final' }, finishTime: T0 + 9,
+    })], T0 + 10, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
+    expect(getTask(db, t.id)).toMatchObject({
+      status: 'SUCCESS', progress: '100%', promptEn: 'final', imageUrl: 'https://cdn.test/a.png', finishTime: T0 + 9, updatedTime: T0 + 10,
+      properties: JSON.stringify({ finalPrompt: 'final' }),
+    });
+  });
+
   test('start() ticks at once and then every interval, one tick at a time, until stop()', async () => {
     insertTask(db, { userId, channelId });
     let open = 0;

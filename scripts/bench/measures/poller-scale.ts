@@ -8,6 +8,8 @@ import { fmtCount, progress } from '../log.ts';
 import { spawnProduct, spawnSimulator, type Child } from '../procs.ts';
 import type { Measurement } from '../report.ts';
 import { bulkMigrated } from '../seed-bulk.ts';
+import { readFileSync } from 'node:fs';
+import { cpuMsOf } from '../cpu.ts';
 import { HEAVY_API_KEY, HEAVY_USER, ROOT_TOKEN, seedAccounts } from '../seed.ts';
 import { directCalls, submitAll } from './poller.ts';
 
@@ -27,6 +29,18 @@ interface Sample {
   submits: Timed[];
   health: Timed[];
   rss: { at: number; mb: number }[];
+}
+
+/** CPU of a process's main thread (the event loop) so far, in ms (NaN when unreadable). */
+function mainThreadCpuMs(pid: number): number {
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    // utime + stime in clock ticks; USER_HZ is 100 on Linux.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** Sum and count of the tick histogram on /metrics (NaN while unreadable). */
@@ -64,7 +78,13 @@ async function oneSize(ctx: BenchContext, sims: readonly Child[], allIds: readon
   const db = buildDatabase(path, sims, ids);
   const product = await spawnProduct({
     name: `product-poller-${total}`, databasePath: path, rootToken: ROOT_TOKEN, imageCacheDir: join(ctx.runDir, `images-poller-${total}`),
-    extraEnv: { UPDATE_TASK: 'true', POLL_INTERVAL_MS: '250', METRICS_PUBLIC: 'true' },
+    extraEnv: {
+      UPDATE_TASK: 'true', POLL_INTERVAL_MS: '250', METRICS_PUBLIC: 'true',
+      // A CPU profile of the product (written when it stops): POLLER_SCALE_PROFILE_DIR=/tmp/dir.
+      ...(process.env.POLLER_SCALE_PROFILE_DIR
+        ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${process.env.POLLER_SCALE_PROFILE_DIR} --cpu-prof-name=product-${total}.md` }
+        : {}),
+    },
   });
   try {
     const stop = Promise.withResolvers<void>();
@@ -75,22 +95,35 @@ async function oneSize(ctx: BenchContext, sims: readonly Child[], allIds: readon
     const rss0 = product.rssMb();
     const rssTimer = setInterval(() => sample.rss.push({ at: performance.now(), mb: product.rssMb() }), 100);
     // The first second warms the product up; the two after it are the idle comparison.
-    await Bun.sleep(3_000);
+    await Bun.sleep(1_000);
+    const idleCpu0 = cpuMsOf(product.pid);
+    const idleMain0 = mainThreadCpuMs(product.pid);
+    await Bun.sleep(2_000);
     const released = performance.now();
+    const idleCpu1 = cpuMsOf(product.pid);
+    const idleMain1 = mainThreadCpuMs(product.pid);
     progress(`poller-scale: releasing the lease, ${fmtCount(total)} unfinished on ${CHANNELS} channels`);
     db.run('UPDATE leases SET expires_at = 0 WHERE name = ?', [POLLER_LEASE]);
     const deadline = performance.now() + 300_000;
     let metric = { count: 0, sumS: Number.NaN };
+    // Scraped once a second: each scrape counts the unfinished tasks on the product's main thread
+    // (about 15 ms at 100,000), which ten scrapes a second would add to the tick and its probes.
     while (!(metric.count >= 1) && performance.now() < deadline) {
-      await Bun.sleep(100);
+      await Bun.sleep(1_000);
       metric = await tickMetric(product);
     }
-    const end = performance.now();
+    const detected = performance.now();
+    const endCpu = cpuMsOf(product.pid);
+    const endMain = mainThreadCpuMs(product.pid);
     stop.resolve();
     clearInterval(rssTimer);
     [sample.submits, sample.health] = await Promise.all([submits, health]);
     if (!(metric.count >= 1)) throw new Error('no poller tick finished within 300 s');
     const tickMs = metric.sumS * 1000;
+    // The tick ended with its last write (updated_time, this machine's clock): the window of the
+    // probes is the tick's length back from there, not from when the scrape noticed it.
+    const lastWrite = db.query<{ t: number | null }, [number]>('SELECT max(updated_time) AS t FROM tasks WHERE id <= ?').get(total)?.t ?? Date.now();
+    const end = Math.min(detected, lastWrite - performance.timeOrigin);
     const start = end - tickMs;
     const left = db.query<{ n: number }, [number]>(`SELECT count(*) AS n FROM tasks WHERE id <= ? AND status = ''`).get(total)?.n ?? -1;
     if (left !== 0) throw new Error(`the tick left ${left} of ${total} tasks unwritten`);
@@ -98,8 +131,13 @@ async function oneSize(ctx: BenchContext, sims: readonly Child[], allIds: readon
     const before = (xs: Timed[]) => xs.filter((t) => t.at >= released - 2_000 && t.at < released);
     const failed = [...sample.submits, ...sample.health].filter((t) => t.status !== 200).length;
     const p99 = (xs: Timed[]) => percentile(xs.map((t) => t.ms), 99);
+    // The product's CPU during the tick less what the probes alone cost it (the 2 s before).
+    const probeCpuPerMs = (idleCpu1 - idleCpu0) / 2_000;
+    const tickCpuMs = endCpu - idleCpu1 - probeCpuPerMs * (detected - released);
+    const cpuPerRowUs = (tickCpuMs * 1000) / total;
+    const mainPerRowUs = ((endMain - idleMain1 - ((idleMain1 - idleMain0) / 2_000) * (detected - released)) * 1000) / total;
     const rssMax = Math.max(rss0, ...sample.rss.filter((r) => r.at >= start - 100).map((r) => r.mb));
-    progress(`  tick ${tickMs.toFixed(0)} ms, direct ${Math.min(...directs).toFixed(0)} ms; ${during(sample.submits).length} submits and ${during(sample.health).length} /healthz during it`);
+    progress(`  tick ${tickMs.toFixed(0)} ms, direct ${Math.min(...directs).toFixed(0)} ms; ${during(sample.submits).length} submits and ${during(sample.health).length} /healthz during it; product CPU ${cpuPerRowUs.toFixed(1)} µs per row (main thread ${mainPerRowUs.toFixed(1)})`);
     const label = `${fmtCount(total)} unfinished on ${CHANNELS} channels`;
     const ctxNote = `${SUBMITS_PER_S} submits/s and 50 /healthz/s arriving open-loop; ${failed} not answered 200`;
     return [
@@ -120,6 +158,11 @@ async function oneSize(ctx: BenchContext, sims: readonly Child[], allIds: readon
         id: `poller.rss.${total}`, label: `product RSS growth during a tick, ${label}`, product: rssMax - rss0, baseline: rss0, unit: 'MB',
         baselineLabel: 'RSS before', goal: total >= 100_000 ? { kind: 'max', value: 150 } : { kind: 'info' },
       }),
+      ctx.measurement({
+        id: `poller.cpu-per-row.${total}`, label: `product CPU per unfinished task of a tick, ${label}`, product: cpuPerRowUs, baseline: null,
+        unit: 'µs', baselineLabel: '', goal: { kind: 'info' },
+        note: `all threads of the product from /proc, from the lease's release to the tick's end, less the probes' own CPU (${(probeCpuPerMs * 1000).toFixed(0)} ms/s before); main thread alone ${mainPerRowUs.toFixed(1)} µs`,
+      }),
     ];
   } finally {
     db.close();
@@ -128,7 +171,9 @@ async function oneSize(ctx: BenchContext, sims: readonly Child[], allIds: readon
 }
 
 export async function pollerScaleMeasures(ctx: BenchContext): Promise<Measurement[]> {
-  const sizes = ctx.settings.pollerScale;
+  // POLLER_SCALE_SIZES=100000 runs one size only (while working on the poller).
+  const only = (process.env.POLLER_SCALE_SIZES ?? '').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  const sizes = only.length > 0 ? only : ctx.settings.pollerScale;
   const most = Math.max(...sizes);
   const per = Math.ceil(most / CHANNELS);
   progress(`poller-scale: starting ${CHANNELS} simulators, submitting ${fmtCount(per * CHANNELS)} tasks`);

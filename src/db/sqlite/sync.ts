@@ -30,7 +30,7 @@ export interface SyncFieldValues {
 
 /** One planned write: an update of a still unfinished row, or an ending with its refund. */
 export type SyncOp =
-  | { kind: 'update'; taskId: number; fields: SyncFieldValues }
+  | { kind: 'update'; taskId: number; fields: SyncFieldValues; columns?: readonly (keyof SyncFieldValues)[] }
   | { kind: 'fail'; taskId: number; expectedQuota: number; fields: FailurePatch; modelName: string };
 
 /** Per op: whether it was written (update: the row was still unfinished; fail: won the compare-and-set), and the refund. */
@@ -84,12 +84,31 @@ function unfinishedReads(db: DB) {
   };
 }
 
+/** The column of each synced field. */
+const COLUMN_OF: Readonly<Record<keyof SyncFieldValues, string>> = {
+  progress: 'progress', status: 'status', promptEn: 'prompt_en', state: 'state', startTime: 'start_time',
+  finishTime: 'finish_time', imageUrl: 'image_url', videoUrl: 'video_url', videoUrls: 'video_urls',
+  failReason: 'fail_reason', buttons: 'buttons', properties: 'properties',
+};
+const FIELDS = Object.keys(COLUMN_OF) as (keyof SyncFieldValues)[];
+
+/** An UPDATE of some synced columns: the statement, and the fields it binds, in order. */
+interface ColumnUpdate {
+  statement: Statement<unknown, SQLQueryBindings[]>;
+  fields: readonly (keyof SyncFieldValues)[];
+}
+
 /**
  * The statements of a batch, prepared once per database: plain bun:sqlite statements, since a
  * batch runs them per row (a Drizzle prepared query maps its placeholders on every call).
  */
 interface BatchStatements {
-  update: Statement<unknown, SQLQueryBindings[]>;
+  /**
+   * The UPDATE writing exactly these fields and updated_time, prepared on first use (a poll batch
+   * sees a handful of sets: what moves between two answers). Fewer columns written is less to bind,
+   * compare and log, and never puts back a value another writer changed meanwhile.
+   */
+  updateOf(fields: readonly (keyof SyncFieldValues)[] | undefined): ColumnUpdate;
   /** Which of these task ids have a webhook: most batches have none, and then the outbox is not asked. */
   hooked: Statement<{ taskId: number }, [string]>;
 }
@@ -100,10 +119,19 @@ function batchStatements(db: DB): BatchStatements {
   let s = statementCache.get(db);
   if (!s) {
     const c = db.$client;
+    const updates = new Map<string, ColumnUpdate>();
     s = {
-      update: c.prepare(`UPDATE tasks SET progress = ?, status = ?, prompt_en = ?, state = ?, start_time = ?, finish_time = ?,
-        image_url = ?, video_url = ?, video_urls = ?, fail_reason = ?, buttons = ?, properties = ?, updated_time = ?
-        WHERE id = ? AND progress <> '100%'`),
+      updateOf(fields) {
+        const list = fields ?? FIELDS;
+        const key = list.join(',');
+        let u = updates.get(key);
+        if (!u) {
+          const set = list.map((f) => `${COLUMN_OF[f]} = ?`).join(', ');
+          u = { statement: c.prepare(`UPDATE tasks SET ${set}${set ? ', ' : ''}updated_time = ? WHERE id = ? AND progress <> '100%'`), fields: list };
+          updates.set(key, u);
+        }
+        return u;
+      },
       hooked: c.prepare(`SELECT task_id AS taskId FROM task_webhooks WHERE task_id IN (SELECT value FROM json_each(?))`),
     };
     statementCache.set(db, s);
@@ -164,16 +192,17 @@ function withCompactButtons(db: DB, ops: readonly SyncOp[]): readonly SyncOp[] {
 }
 
 function runBatch(db: DB, ops: readonly SyncOp[], now: number, hook: PayloadOf, isolate: boolean): SyncOpResult[] {
-  const { update, hooked } = batchStatements(db);
+  const statements = batchStatements(db);
+  const { hooked } = statements;
   return db.transaction((tx) => {
     const changed: number[] = [];
     const one = (t: DbLike, op: SyncOp): SyncOpResult => {
       if (op.kind === 'fail') return failAndRefund(t, op.taskId, op.expectedQuota, op.fields, now, op.modelName);
       // On the transaction's own connection, so inside its savepoint when isolated.
-      const f = op.fields;
-      const written = update.run(f.progress, f.status, f.promptEn, f.state, f.startTime, f.finishTime, f.imageUrl, f.videoUrl,
-        f.videoUrls, f.failReason, f.buttons, f.properties, now, op.taskId).changes === 1;
-      return { won: written, refunded: 0 };
+      const u = statements.updateOf(op.columns);
+      const values: SQLQueryBindings[] = u.fields.map((f) => op.fields[f]);
+      values.push(now, op.taskId);
+      return { won: u.statement.run(...values).changes === 1, refunded: 0 };
     };
     const results = ops.map((op): SyncOpResult => {
       let r: SyncOpResult;

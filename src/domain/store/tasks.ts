@@ -136,7 +136,11 @@ export interface SyncFieldValues {
 
 /** One planned write: an update of a still unfinished row, or an ending with its refund. */
 export type SyncOp =
-  | { kind: 'update'; taskId: number; fields: SyncFieldValues }
+  /**
+   * `columns`: the fields that differ from the row as read, when known; a store may then write
+   * only those (the others are what the row holds), else it writes every field.
+   */
+  | { kind: 'update'; taskId: number; fields: SyncFieldValues; columns?: readonly (keyof SyncFieldValues)[] }
   | { kind: 'fail'; taskId: number; expectedQuota: number; fields: FailurePatch; modelName: string };
 
 /** Per op: written (update: the row was still unfinished; fail: won the compare-and-set), and the refund. */
