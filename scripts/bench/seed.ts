@@ -27,14 +27,15 @@ export const T0 = 1_700_000_000_000;
 export const SPACING_MS = 30_000;
 const BATCH = 50_000;
 
-/** Hash of the migration set (file names and contents). */
+/** Hash of the SQLite migration set (file names and contents). */
 export function migrationsHash(): string {
   const dir = join(REPO_ROOT, 'drizzle');
   const files: string[] = [];
   const walk = (d: string) => {
     for (const name of readdirSync(d).sort()) {
       const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
+      // drizzle/pg is PostgreSQL's: a change there leaves a SQLite seed as it is.
+      if (statSync(p).isDirectory()) { if (p !== join(dir, 'pg')) walk(p); }
       else files.push(p);
     }
   };
