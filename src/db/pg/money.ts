@@ -67,7 +67,7 @@ export function settleAcceptedHookedPg(db: PgRunner, taskId: number, p: AcceptPa
 
 async function settleAccepted(db: PgRunner, taskId: number, p: AcceptPatch, notify: boolean, hooked: boolean): Promise<{ won: boolean; hooked: WrittenHook | null }> {
   const sql = runner(db);
-  const [row] = await sql<Array<{ won: number; hooked?: WrittenHook | null }>>`
+  const [row] = await sql<Array<{ won: boolean; hooked?: WrittenHook | null }>>`
     WITH t AS (
       UPDATE tasks SET mj_id = ${p.mjId}::text, code = ${p.code}::int, description = ${p.description}::text,
         properties = ${p.properties}::text, status = ${p.status}::text, progress = ${p.progress}::text,
@@ -78,8 +78,8 @@ async function settleAccepted(db: PgRunner, taskId: number, p: AcceptPatch, noti
       UPDATE logs SET mj_id = t.mj_id FROM t
       WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int AND t.mj_id <> '' RETURNING 1),
     n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.note) FROM t WHERE ${notify}::boolean)
-    SELECT (SELECT count(*) FROM t)::int AS won, (SELECT count(*) FROM l) AS l, (SELECT count(*) FROM n) AS n${sql.unsafe(hooked ? HOOKED_TAIL : '')}`;
-  return { won: row!.won === 1, hooked: row!.hooked ?? null };
+    SELECT EXISTS (SELECT 1 FROM t) AS won, EXISTS (SELECT 1 FROM l) AS l, EXISTS (SELECT 1 FROM n) AS n${sql.unsafe(hooked ? HOOKED_TAIL : '')}`;
+  return { won: row!.won, hooked: row!.hooked ?? null };
 }
 
 /** Name the upstream task on a task's consume row (a no-op for an empty mj_id). */

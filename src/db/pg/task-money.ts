@@ -89,8 +89,10 @@ export async function chargeAndRecordTaskPg(db: PgDB, input: PgChargeInput, noti
         FROM t WHERE ${q}::bigint > 0 RETURNING 1),
       n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.note) FROM t WHERE ${notify}::boolean)
       -- Read in this order, the sub-statements lock the user, the token, then the channel.
-      SELECT (SELECT id FROM t) AS task_id, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM h) AS h, (SELECT count(*) FROM l) AS l,
-        (SELECT count(*) FROM n) AS n,
+      -- EXISTS, not count(*): every CTE here yields at most one row, and an aggregate per CTE was
+      -- executor set-up on every submit.
+      SELECT (SELECT id FROM t) AS task_id, EXISTS (SELECT 1 FROM c) AS c, EXISTS (SELECT 1 FROM h) AS h, EXISTS (SELECT 1 FROM l) AS l,
+        EXISTS (SELECT 1 FROM n) AS n,
         CASE WHEN EXISTS (SELECT 1 FROM u) AND NOT EXISTS (SELECT 1 FROM k) THEN mj_refuse('quota_not_enough') END AS refused`;
     return row?.task_id ?? 'quota_not_enough';
   } catch (err) {
