@@ -103,18 +103,20 @@ export async function blockStart(sql: Sql, s: Scope, offset: number): Promise<{ 
 }
 
 /**
- * Blocks stream newest first (a backward scan of the primary key, summed per block in order) and
- * stop at the block found, as on SQLite: the rows read follow the offset (offset / 1024 blocks,
- * times the 8 slots), not the table's size.
+ * Blocks stream newest first, as on SQLite: a backward scan of the primary key (block, slot), two
+ * running sums over it (everything down to this block, and this block alone: its peers), stopped at
+ * the first row past the offset. The rows read follow the offset (offset / 1024 blocks, times the
+ * 8 slots), not the table's size. No GROUP BY (a generic plan hashes every block of the scope, then
+ * sorts them) and no outer ORDER BY (the LIMIT would then not reach the scan's planning, which
+ * sorts every block again): the window emits rows in its own order and nothing above reorders them.
  */
 export function blockStartQuery(sql: Sql, s: Scope, offset: number): PendingQuery<Array<{ block: number; before: number }>> {
   return sql<Array<{ block: number; before: number }>>`
-    SELECT block, before::bigint AS before FROM (
-      SELECT block, n, sum(n) OVER (ORDER BY block DESC) - n AS before FROM (
-        SELECT block, sum(count)::bigint AS n FROM task_id_blocks
-        WHERE scope = ${s.scope} AND scope_id = ${s.scopeId} AND level = 0
-        GROUP BY block ORDER BY block DESC) g) w
-    WHERE before + n > ${offset} ORDER BY block DESC LIMIT 1`;
+    SELECT block, (upto - n)::bigint AS before FROM (
+      SELECT block, sum(count) OVER (ORDER BY block DESC) AS upto,
+        sum(count) OVER (ORDER BY block DESC RANGE BETWEEN CURRENT ROW AND CURRENT ROW) AS n
+      FROM task_id_blocks WHERE scope = ${s.scope} AND scope_id = ${s.scopeId} AND level = 0) w
+    WHERE upto > ${offset} LIMIT 1`;
 }
 
 /** A scope's row count: the sum of its task_counters slots. */
