@@ -1,4 +1,4 @@
-import { TOKEN_STATUS, USER_STATUS } from '../db/schema/index.ts';
+import { TOKEN_STATUS, USER_STATUS, type TokenRow, type UserRow } from '../db/schema/index.ts';
 import { AppError } from '../domain/errors.ts';
 import { toApiToken, type ApiToken } from '../domain/tokens.ts';
 import type { ManagementStore } from '../domain/store/index.ts';
@@ -25,7 +25,14 @@ export async function authenticateRelay(
 ): Promise<RelayCaller> {
   const key = apiKeyFrom(headers);
   if (!key) throw new AppError('UNAUTHORIZED', 'missing API key', 'missing_api_key');
-  const row = await store.tokens.byKey(key);
+  let row: TokenRow | null;
+  // undefined: not read yet (the store has no joined read).
+  let userRow: UserRow | null | undefined;
+  if (store.tokens.byKeyWithUser) {
+    const both = await store.tokens.byKeyWithUser(key);
+    row = both?.token ?? null;
+    userRow = both?.user ?? null;
+  } else row = await store.tokens.byKey(key);
   if (!row) throw new AppError('UNAUTHORIZED', 'invalid API key', 'invalid_api_key');
   if (row.status === TOKEN_STATUS.disabled) throw new AppError('UNAUTHORIZED', 'API key is disabled', 'token_disabled');
   if (row.status === TOKEN_STATUS.expired || (row.expiredTime !== -1 && row.expiredTime < now)) {
@@ -34,7 +41,7 @@ export async function authenticateRelay(
   if (row.status === TOKEN_STATUS.exhausted || (!row.unlimitedQuota && row.remainQuota <= 0)) {
     throw new AppError('UNAUTHORIZED', 'API key quota is exhausted', 'token_exhausted');
   }
-  const userRow = await store.users.byId(row.userId);
+  if (userRow === undefined) userRow = await store.users.byId(row.userId);
   if (!userRow) throw new AppError('NOT_FOUND', `user ${row.userId} not found`);
   const user = toUser(userRow);
   if (user.status !== USER_STATUS.enabled) throw new AppError('FORBIDDEN', 'User has been banned', 'user_banned');

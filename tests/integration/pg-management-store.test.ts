@@ -210,6 +210,11 @@ const scenarios: Scenario[] = [
     expect(await b.store.tokens.byKey('k2')).toEqual(made[1]!);
     await b.store.tokens.touch(made[1]!.id, 9_000_000_000_000);
     expect((await b.store.tokens.byKey('k2'))?.accessedTime).toBe(9_000_000_000_000);
+    // The relay's joined read (PostgreSQL has it): the very rows byKey and users.byId give.
+    if (b.store.tokens.byKeyWithUser) {
+      expect(await b.store.tokens.byKeyWithUser('k2')).toEqual({ token: (await b.store.tokens.byKey('k2'))!, user: (await b.store.users.byId(u.id))! });
+      expect(await b.store.tokens.byKeyWithUser('no-such-key')).toBeNull();
+    }
     const patch = { name: 'n', status: 2, remainQuota: 7, unlimitedQuota: true, expiredTime: 99, rateLimitPerMinute: 5, webhookSecret: 'whsec_new' };
     expect(await b.store.tokens.update(u.id, made[0]!.id, patch)).toEqual({ ...made[0]!, ...patch });
     expect(await b.store.tokens.update(u.id, made[0]!.id, { unlimitedQuota: false })).toMatchObject({ unlimitedQuota: false, name: 'n' });
@@ -348,6 +353,7 @@ test('PostgreSQL: the per-request lookups are prepared once per connection and r
   try {
     const s = createPgManagementStore(db);
     await s.users.createRootIfEmpty('root-token-0123456789', 1);
+    expect(typeof s.tokens.byKeyWithUser).toBe('function');
     for (let i = 0; i < 5; i++) {
       await s.tokens.byKey(`key-${i}`);
       await s.users.byAccessToken(`token-${i}`);

@@ -4,9 +4,11 @@ import postgres from 'postgres';
 import type { PgDB } from '../../src/db/pg/client.ts';
 import { pgSchema } from '../../src/db/pg/client.ts';
 import { setQuotaLoggedPg } from '../../src/db/pg/money.ts';
+import { onTaskChanges } from '../../src/db/pg/notify.ts';
 import { createPgFeedReads } from '../../src/db/pg/task-reads.ts';
 import { chargeAndRecordTaskPg, failAndRefundTaskPg, settleTaskPg, type PgChargeInput } from '../../src/db/pg/task-money.ts';
 import { tempPg, type TempPg } from '../helpers/pg.ts';
+import { waitFor } from '../helpers/server.ts';
 
 /**
  * What a PostgreSQL submit costs the server, in counts (issue 15 point 3): each money transaction
@@ -164,6 +166,36 @@ describe('PostgreSQL submit cost', () => {
     expect(plans.length).toBeGreaterThanOrEqual(3);
     // The plan cache tries five custom plans before it settles on the generic one.
     expect(plans.filter((p) => p.custom > 5)).toEqual([]);
+  });
+
+  test('a submit\'s own notifications carry their fingerprints: the feed answers them without reading tasks', async () => {
+    const a = await account(10_000);
+    const reads = createPgFeedReads(counted);
+    const heard: Array<Promise<Array<{ id: number; user_id: number; fp: string }>>> = [];
+    const stop = await onTaskChanges(counted, (ids) => heard.push(reads.fingerprints(ids)));
+    try {
+      const taskSent = await statementsOf(async () => {
+        const id = await chargeAndRecordTaskPg(pg.db, charge(a, 40), true);
+        if (id === 'quota_not_enough') throw new Error('charge refused');
+        await waitFor(() => heard.length >= 1, 'the charge\'s notification');
+        const afterCharge = await heard[0]!;
+        await settleTaskPg(pg.db, {
+          done: false, withImage: false,
+          params: { taskId: id, mjId: 'mj-fp', code: 1, description: 'ok', properties: '', now: NOW + 41, status: 'SUBMITTED', progress: '0%', imageUrl: '' },
+        }, null, true);
+        await waitFor(() => heard.length >= 2, 'the settle\'s notification');
+        const afterSettle = await heard[1]!;
+        // Each is the row as its writer left it: what a read after that commit gives.
+        const now = await createPgFeedReads(pg.db).fingerprints([id]);
+        expect(afterSettle).toEqual(now);
+        expect(afterCharge[0]!.id).toBe(id);
+        expect(afterCharge[0]!.user_id).toBe(a.userId);
+        expect(afterCharge[0]!.fp).not.toBe(now[0]!.fp);
+      });
+      expect(taskSent.filter((q) => /FROM tasks/.test(q))).toEqual([]);
+    } finally {
+      await stop();
+    }
   });
 
   test('one listing trigger per kind of write on tasks, every trigger function in PL/pgSQL, no SQL-language function left', async () => {

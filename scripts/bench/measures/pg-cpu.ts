@@ -26,11 +26,17 @@ interface CpuRun {
   serverMs: number;
 }
 
+/**
+ * At least this long, even with --quick: /proc counts in 10 ms ticks per process, and the server is
+ * a dozen processes, so a shorter window (a few hundred submits) moves by tenths of a millisecond.
+ */
+const MIN_CPU_WINDOW_MS = 3000;
+
 async function measured(ctx: BenchContext, ex: Exchange, pid: number, serverPid: number | null): Promise<CpuRun> {
   const { concurrency, loadMs } = ctx.settings;
   const p0 = cpuMsOf(pid);
   const s0 = serverPid === null ? 0 : treeCpuMs(serverPid);
-  const r = await runLoad(ex, { concurrency, durationMs: loadMs, maxCount: 100_000 });
+  const r = await runLoad(ex, { concurrency, durationMs: Math.max(loadMs, MIN_CPU_WINDOW_MS), maxCount: 100_000 });
   if (r.errors) throw new Error(`${r.errors} failed submits (${r.firstError})`);
   return { accepted: r.count, processMs: cpuMsOf(pid) - p0, serverMs: serverPid === null ? Number.NaN : treeCpuMs(serverPid) - s0 };
 }

@@ -1,9 +1,12 @@
 import type { Sql, TransactionSql } from 'postgres';
 import type { PgDB } from './client.ts';
-import { TASKS_CHANNEL } from './notify.ts';
+import { TASK_NOTE_SQL, TASKS_CHANNEL } from './notify.ts';
 import type { PgTaskRow } from './schema/tasks.ts';
 import type { PgUserRow } from './schema/users.ts';
 import { PG_TASK_COLUMNS_SQL } from './task-reads.ts';
+
+/** The writer's notification payload, named `note` in its RETURNING (notify.ts). */
+const NOTE = `${TASK_NOTE_SQL} AS note`;
 
 /**
  * The money paths on PostgreSQL, with the semantics of src/db/sqlite/money.ts and the admin quota
@@ -64,19 +67,19 @@ export function settleAcceptedHookedPg(db: PgRunner, taskId: number, p: AcceptPa
 
 async function settleAccepted(db: PgRunner, taskId: number, p: AcceptPatch, notify: boolean, hooked: boolean): Promise<{ won: boolean; hooked: WrittenHook | null }> {
   const sql = runner(db);
-  const [row] = await sql<Array<{ won: number; hooked?: WrittenHook | null }>>`
+  const [row] = await sql<Array<{ won: boolean; hooked?: WrittenHook | null }>>`
     WITH t AS (
       UPDATE tasks SET mj_id = ${p.mjId}::text, code = ${p.code}::int, description = ${p.description}::text,
         properties = ${p.properties}::text, status = ${p.status}::text, progress = ${p.progress}::text,
         start_time = coalesce(${p.startTime ?? null}::bigint, start_time), finish_time = coalesce(${p.finishTime ?? null}::bigint, finish_time),
         image_url = coalesce(${p.imageUrl ?? null}::text, image_url), updated_time = ${p.updatedTime}::bigint
-      WHERE id = ${taskId}::int AND progress <> '100%' RETURNING ${sql.unsafe(hooked ? '*' : 'id, mj_id')}),
+      WHERE id = ${taskId}::int AND progress <> '100%' RETURNING ${sql.unsafe(hooked ? `*, ${NOTE}` : `id, mj_id, ${NOTE}`)}),
     l AS (
       UPDATE logs SET mj_id = t.mj_id FROM t
       WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int AND t.mj_id <> '' RETURNING 1),
-    n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.id::text) FROM t WHERE ${notify}::boolean)
-    SELECT (SELECT count(*) FROM t)::int AS won, (SELECT count(*) FROM l) AS l, (SELECT count(*) FROM n) AS n${sql.unsafe(hooked ? HOOKED_TAIL : '')}`;
-  return { won: row!.won === 1, hooked: row!.hooked ?? null };
+    n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.note) FROM t WHERE ${notify}::boolean)
+    SELECT EXISTS (SELECT 1 FROM t) AS won, EXISTS (SELECT 1 FROM l) AS l, EXISTS (SELECT 1 FROM n) AS n${sql.unsafe(hooked ? HOOKED_TAIL : '')}`;
+  return { won: row!.won, hooked: row!.hooked ?? null };
 }
 
 /** Name the upstream task on a task's consume row (a no-op for an empty mj_id). */
@@ -149,7 +152,7 @@ async function failAndRefund(
         video_urls = coalesce(${n(p.videoUrls)}::text, video_urls), buttons = coalesce(${n(p.buttons)}::text, buttons),
         properties = coalesce(${n(p.properties)}::text, properties), quota = 0, updated_time = ${now}::bigint
       WHERE id = ${taskId}::int AND quota = ${q}::bigint AND progress <> '100%'
-      RETURNING ${sql.unsafe(hooked ? '*' : 'id, user_id, token_id, channel_id, mj_id')}),
+      RETURNING ${sql.unsafe(hooked ? `*, ${NOTE}` : `id, user_id, token_id, channel_id, mj_id, ${NOTE}`)}),
     u AS (
       UPDATE users SET quota = users.quota + ${q}::bigint, used_quota = greatest(users.used_quota - ${q}::bigint, 0)
       FROM t WHERE users.id = t.user_id AND ${q}::bigint > 0 RETURNING 1),
@@ -169,7 +172,7 @@ async function failAndRefund(
       UPDATE logs SET mj_id = t.mj_id FROM t
       WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int AND ${q}::bigint > 0
         AND ${p.mjId !== undefined}::boolean AND t.mj_id <> '' RETURNING 1),
-    n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.id::text) FROM t WHERE ${notify}::boolean)
+    n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.note) FROM t WHERE ${notify}::boolean)
     -- Read in this order, the sub-statements lock the task row, then the user, the token and the
     -- channel: the charge's order. (Unread ones would run last, in reverse: a deadlock with a charge.)
     SELECT (SELECT count(*) FROM t)::int AS won, (SELECT count(*) FROM u) AS u, (SELECT count(*) FROM k) AS k,

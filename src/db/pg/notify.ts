@@ -27,6 +27,51 @@ import type { PgRunner } from './money.ts';
 export const OPTIONS_CHANNEL = 'mjgw_options';
 export const TASKS_CHANNEL = 'mjgw_tasks';
 
+/**
+ * A task's change fingerprint: what a subscriber would see move (the SQLite feed's text, byte for
+ * byte), over the columns of one `tasks` row.
+ */
+export const TASK_FINGERPRINT_SQL = `updated_time || '|' || status || '|' || progress || '|' || mj_id
+  || '|' || quota || '|' || length(image_url) || '|' || length(fail_reason) || '|' || length(buttons)`;
+
+/**
+ * The payload a single-task writer sends (in its RETURNING, over the row it wrote):
+ * `<id>:<user_id>:<fingerprint>`. The listener hands the fingerprint to the feed's reads
+ * (takeNotedFingerprints), so a submit's own echo costs no read; id lists (notifyTaskChanges)
+ * are still read.
+ */
+export const TASK_NOTE_SQL = `id || ':' || user_id || ':' || ${TASK_FINGERPRINT_SQL}`;
+
+/** A task as its writer announced it. */
+export interface NotedFingerprint {
+  id: number;
+  user_id: number;
+  fp: string;
+}
+
+/**
+ * The fingerprint heard, per pool, while its listener callback runs (and only then): the feed's
+ * publish reads fingerprints synchronously inside that callback, so a note never outlives it and
+ * can never stand in for a later state of the task.
+ */
+const handoff = new WeakMap<PgDB, NotedFingerprint>();
+
+/** The fingerprints handed over for these ids (by the notification being delivered), and the ids that still need a read. */
+export function takeNotedFingerprints(db: PgDB, ids: readonly number[]): { known: NotedFingerprint[]; missing: number[] } {
+  const f = handoff.get(db);
+  if (!f || !ids.includes(f.id)) return { known: [], missing: [...ids] };
+  handoff.delete(db);
+  return { known: [f], missing: ids.filter((id) => id !== f.id) };
+}
+
+/** A writer's `<id>:<user_id>:<fingerprint>` payload, or null for anything else. */
+export function decodeTaskNote(payload: string): NotedFingerprint | null {
+  const m = /^(\d{1,15}):(\d{1,15}):(.*)$/s.exec(payload);
+  if (!m) return null;
+  const id = Number(m[1]);
+  return id > 0 ? { id, user_id: Number(m[2]), fp: m[3]! } : null;
+}
+
 /** PostgreSQL refuses payloads of 8000 bytes or more; ids are ASCII, so bytes are characters. */
 export const MAX_PAYLOAD_BYTES = 7900;
 
@@ -124,9 +169,23 @@ export function onOptionsChanged(db: PgDB, callback: () => void, opts: ListenOpt
   return listenChannel(db, OPTIONS_CHANNEL, () => callback(), { onReconnect: callback, ...opts });
 }
 
-/** Ids of tasks changed by any replica (this one included), delivered after their commit. */
+/**
+ * Ids of tasks changed by any replica (this one included), delivered after their commit. A
+ * writer's fingerprint travels with its id: it is kept for this pool's feed reads
+ * (createPgFeedReads), which then answer that id without a query.
+ */
 export function onTaskChanges(db: PgDB, callback: (taskIds: number[]) => void, opts: ListenOptions = {}): Promise<Unlisten> {
   return listenChannel(db, TASKS_CHANNEL, (payload) => {
+    const one = decodeTaskNote(payload);
+    if (one) {
+      handoff.set(db, one);
+      try {
+        callback([one.id]);
+      } finally {
+        handoff.delete(db);
+      }
+      return;
+    }
     const ids = decodeTaskIds(payload);
     if (ids.length > 0) callback(ids);
   }, opts);

@@ -4,9 +4,12 @@ import {
   failAndRefundHookedPg, failAndRefundPg, LOG_TYPE_PG, settleAcceptedHookedPg, settleAcceptedPg, type FailurePatch as PgFailurePatch,
   type RefundResult, type WrittenHook,
 } from './money.ts';
-import { TASKS_CHANNEL } from './notify.ts';
+import { TASK_NOTE_SQL, TASKS_CHANNEL } from './notify.ts';
 import { insertDeliveriesPg, type PayloadOf } from './outbox.ts';
 import { tasks, type PgTaskRow } from './schema/tasks.ts';
+
+/** The writer's notification payload, named `note` in its RETURNING (notify.ts). */
+const NOTE = `${TASK_NOTE_SQL} AS note`;
 
 /**
  * The TaskStore money methods on PostgreSQL, with the semantics of src/db/sqlite/money.ts and
@@ -73,7 +76,7 @@ export async function chargeAndRecordTaskPg(db: PgDB, input: PgChargeInput, noti
       t AS (
         INSERT INTO tasks (${db.$client.unsafe(INSERT_NAMES)})
         SELECT ${db.$client.unsafe(INSERT_VALUES)} FROM jsonb_populate_record(NULL::tasks, ${taskJson(input)}::jsonb) r
-        WHERE EXISTS (SELECT 1 FROM k) RETURNING id, mj_id),
+        WHERE EXISTS (SELECT 1 FROM k) RETURNING id, mj_id, ${db.$client.unsafe(NOTE)}),
       c AS (UPDATE channels SET used_quota = used_quota + ${q}::bigint WHERE id = ${input.channelId}::int AND EXISTS (SELECT 1 FROM t) RETURNING 1),
       h AS (
         INSERT INTO task_webhooks (task_id, user_id, token_id, url)
@@ -84,10 +87,12 @@ export async function chargeAndRecordTaskPg(db: PgDB, input: PgChargeInput, noti
         SELECT ${input.userId}::int, ${LOG_TYPE_PG.consume}::int, ${input.modelName}::text || ' charged ' || ${q}::bigint || ' for task ' || t.id,
           ${q}::bigint, ${input.modelName}::text, ${input.channelId}::int, ${input.tokenId}::int, t.mj_id, t.id, ${input.now}::bigint
         FROM t WHERE ${q}::bigint > 0 RETURNING 1),
-      n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.id::text) FROM t WHERE ${notify}::boolean)
+      n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.note) FROM t WHERE ${notify}::boolean)
       -- Read in this order, the sub-statements lock the user, the token, then the channel.
-      SELECT (SELECT id FROM t) AS task_id, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM h) AS h, (SELECT count(*) FROM l) AS l,
-        (SELECT count(*) FROM n) AS n,
+      -- EXISTS, not count(*): every CTE here yields at most one row, and an aggregate per CTE was
+      -- executor set-up on every submit.
+      SELECT (SELECT id FROM t) AS task_id, EXISTS (SELECT 1 FROM c) AS c, EXISTS (SELECT 1 FROM h) AS h, EXISTS (SELECT 1 FROM l) AS l,
+        EXISTS (SELECT 1 FROM n) AS n,
         CASE WHEN EXISTS (SELECT 1 FROM u) AND NOT EXISTS (SELECT 1 FROM k) THEN mj_refuse('quota_not_enough') END AS refused`;
     return row?.task_id ?? 'quota_not_enough';
   } catch (err) {
@@ -175,7 +180,7 @@ export async function moveTaskChannelPg(db: PgDB, taskId: number, from: number, 
   const [row] = await db.$client<Array<{ moved: number }>>`
     WITH t AS (
       UPDATE tasks SET channel_id = ${to}::int, updated_time = ${now}::bigint
-      WHERE id = ${taskId}::int AND channel_id = ${from}::int AND progress <> '100%' RETURNING id, quota, user_id, token_id),
+      WHERE id = ${taskId}::int AND channel_id = ${from}::int AND progress <> '100%' RETURNING id, quota, user_id, token_id, ${db.$client.unsafe(NOTE)}),
     mv AS (
       INSERT INTO logs (user_id, type, content, quota, channel_id, token_id, task_id, created_time)
       SELECT t.user_id, ${LOG_TYPE_PG.system}::int, ${`moved from channel ${from} to channel ${to}`}::text, 0, ${to}::int, t.token_id, t.id,
@@ -189,7 +194,7 @@ export async function moveTaskChannelPg(db: PgDB, taskId: number, from: number, 
       FROM t WHERE channels.id IN (SELECT id FROM lk) RETURNING 1),
     l AS (
       UPDATE logs SET channel_id = ${to}::int FROM t WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int RETURNING 1),
-    n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.id::text) FROM t WHERE ${notify}::boolean)
+    n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.note) FROM t WHERE ${notify}::boolean)
     SELECT (SELECT count(*) FROM t)::int AS moved, (SELECT count(*) FROM lk) AS lk, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM l) AS l,
       (SELECT count(*) FROM n) AS n, (SELECT count(*) FROM mv) AS mv`;
   return row!.moved === 1;

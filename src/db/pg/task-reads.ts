@@ -2,6 +2,7 @@ import { getTableColumns } from 'drizzle-orm';
 import { MAX_ID_CHARS, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, MAX_WORD_CHARS } from '../../lib/text-bounds.ts';
 import { itemBytesAtLeastSql, TEXT_LENGTHS_SQL } from '../../lib/item-size-sql.ts';
 import type { PgDB } from './client.ts';
+import { takeNotedFingerprints, TASK_FINGERPRINT_SQL } from './notify.ts';
 import { tasks, type PgTaskRow } from './schema/tasks.ts';
 
 /**
@@ -74,23 +75,26 @@ export interface PgTaskFingerprint {
   fp: string;
 }
 
-const FINGERPRINT_SQL = `updated_time || '|' || status || '|' || progress || '|' || mj_id
-  || '|' || quota || '|' || length(image_url) || '|' || length(fail_reason) || '|' || length(buttons)`;
-
 /**
  * The task feed's reads on PostgreSQL (src/db/sqlite/feed-reads.ts). Asynchronous, unlike
  * SQLite's: a publish reading fingerprints must await them (see the report on the feed).
  */
 export function createPgFeedReads(db: PgDB) {
   const sql = db.$client;
+  const readFingerprints = async (ids: readonly number[]): Promise<PgTaskFingerprint[]> => {
+    // One id (every submit's change) by equality: for `= ANY($1)` the planner prefers a custom
+    // plan each call (its generic plan assumes ten ids), planning again for every publish.
+    if (ids.length === 1) return [...await sql<PgTaskFingerprint[]>`SELECT id, user_id, ${sql.unsafe(TASK_FINGERPRINT_SQL)} AS fp FROM tasks WHERE id = ${ids[0]!}::int`];
+    return [...await sql<PgTaskFingerprint[]>`SELECT id, user_id, ${sql.unsafe(TASK_FINGERPRINT_SQL)} AS fp FROM tasks WHERE id = ANY(${[...ids]}::int[]) ORDER BY id`];
+  };
   return {
     async fingerprints(taskIds: readonly number[]): Promise<PgTaskFingerprint[]> {
-      const ids = [...new Set(taskIds)];
-      if (ids.length === 0) return [];
-      // One id (every submit's change) by equality: for `= ANY($1)` the planner prefers a custom
-      // plan each call (its generic plan assumes ten ids), planning again for every publish.
-      if (ids.length === 1) return [...await sql<PgTaskFingerprint[]>`SELECT id, user_id, ${sql.unsafe(FINGERPRINT_SQL)} AS fp FROM tasks WHERE id = ${ids[0]!}::int`];
-      return [...await sql<PgTaskFingerprint[]>`SELECT id, user_id, ${sql.unsafe(FINGERPRINT_SQL)} AS fp FROM tasks WHERE id = ANY(${ids}::int[]) ORDER BY id`];
+      // A writer's own notification carries its fingerprint (notify.ts): no read for that id.
+      // Taken before any await: the notification's callback is still running.
+      const { known, missing } = takeNotedFingerprints(db, [...new Set(taskIds)]);
+      if (missing.length === 0) return known;
+      const read = await readFingerprints(missing);
+      return known.length === 0 ? read : [...known, ...read].sort((a, b) => a.id - b.id);
     },
     row: (id: number) => taskByIdPg(db, id),
     /** How many rows `replay` would return (at most `limit`) and the fewest bytes their items take (see the SQLite twin). */

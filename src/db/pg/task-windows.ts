@@ -4,19 +4,17 @@ import type { PendingQuery, Sql } from 'postgres';
  * Bounded work for the two PostgreSQL listing shapes that would otherwise walk a large part of
  * `tasks`: a `submit_time` range (its total and the id window its rows live in) and a deep page
  * (the id block it starts in). Both read the trigger-kept tables of drizzle/pg (task buckets).
- * The split of a range follows the SQLite listing's (src/db/sqlite/task-windows.ts coverOf) with one
- * more level, kept here because db/ may not import domain/.
+ * The split of a range follows the SQLite listing's (src/db/sqlite/task-windows.ts coverOf) without
+ * its minute level (the partial hours at the two edges are counted through the submit_time indexes).
  */
 
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
-/** Bucket widths, finest first; each a whole multiple of the one before. */
-export const SPANS = [HOUR, DAY, 16 * DAY] as const;
+/** Bucket widths, finest first; each a whole multiple of the one before (drizzle/pg 0009). */
+export const SPANS = [HOUR, DAY] as const;
 /** Larger than any bucket number an integer submit_time can produce. */
 const NO_END = 2 ** 52;
 export const ID_BLOCK = 1024;
-/** Level 0 blocks per level 1 block (1024 × 64 = 65536 ids, `id >> 16`). */
-const BLOCKS_PER_SUPER = 64;
 
 export type Scope = { scope: 'all'; scopeId: 0; column: null } | { scope: 'user' | 'channel'; scopeId: number; column: 'user_id' | 'channel_id' };
 
@@ -105,22 +103,20 @@ export async function blockStart(sql: Sql, s: Scope, offset: number): Promise<{ 
 }
 
 /**
- * Blocks stream newest first (a backward scan of the primary key, summed per block in order) and
- * stop at the block found: first the level 1 block (65536 ids), then the level 0 block inside it.
- * The rows read follow the table's id span / 65536 plus 64 blocks, times the 8 slots.
+ * Blocks stream newest first, as on SQLite: a backward scan of the primary key (block, slot), two
+ * running sums over it (everything down to this block, and this block alone: its peers), stopped at
+ * the first row past the offset. The rows read follow the offset (offset / 1024 blocks, times the
+ * 8 slots), not the table's size. No GROUP BY (a generic plan hashes every block of the scope, then
+ * sorts them) and no outer ORDER BY (the LIMIT would then not reach the scan's planning, which
+ * sorts every block again): the window emits rows in its own order and nothing above reorders them.
  */
 export function blockStartQuery(sql: Sql, s: Scope, offset: number): PendingQuery<Array<{ block: number; before: number }>> {
-  const found = (level: number, lo: PendingQuery<[]> | null, before: PendingQuery<[]>) => sql`
-    SELECT block, (${before} + before)::bigint AS before FROM (
-      SELECT block, n, sum(n) OVER (ORDER BY block DESC) - n AS before FROM (
-        SELECT block, sum(count)::bigint AS n FROM task_id_blocks
-        WHERE scope = ${s.scope} AND scope_id = ${s.scopeId} AND level = ${level} ${lo ?? sql``}
-        GROUP BY block ORDER BY block DESC) g) w
-    WHERE ${before} + before + n > ${offset} ORDER BY block DESC LIMIT 1`;
   return sql<Array<{ block: number; before: number }>>`
-    WITH sup AS (${found(1, null, sql`0`)})
-    SELECT b.block, b.before FROM sup CROSS JOIN LATERAL (
-      ${found(0, sql`AND block BETWEEN sup.block * ${BLOCKS_PER_SUPER} AND sup.block * ${BLOCKS_PER_SUPER} + ${BLOCKS_PER_SUPER - 1}`, sql`sup.before`)}) b`;
+    SELECT block, (upto - n)::bigint AS before FROM (
+      SELECT block, sum(count) OVER (ORDER BY block DESC) AS upto,
+        sum(count) OVER (ORDER BY block DESC RANGE BETWEEN CURRENT ROW AND CURRENT ROW) AS n
+      FROM task_id_blocks WHERE scope = ${s.scope} AND scope_id = ${s.scopeId} AND level = 0) w
+    WHERE upto > ${offset} LIMIT 1`;
 }
 
 /** A scope's row count: the sum of its task_counters slots. */

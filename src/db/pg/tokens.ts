@@ -1,4 +1,6 @@
 import type { PgDB } from './client.ts';
+import type { PgUserRow } from './schema/users.ts';
+import { PG_USER_COLUMNS } from './users.ts';
 import type { tokens } from './schema/tokens.ts';
 
 export type PgTokenRow = typeof tokens.$inferSelect;
@@ -17,6 +19,24 @@ const TOKEN_COLUMNS = `id, user_id AS "userId", name, key, status, remain_quota 
 
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
+/** The user columns again, each named `u.<field>`, so one row carries a key and its owner. */
+const OWNER_PREFIX = 'u.';
+const OWNER_COLUMNS = PG_USER_COLUMNS.split(',').map((c) => {
+  const [column, alias] = c.trim().split(/\s+AS\s+/i) as [string, string | undefined];
+  return `${column} AS "${OWNER_PREFIX}${(alias ?? column).replaceAll('"', '')}"`;
+}).join(', ');
+
+/** A key's row and its owner's (null when the user row is gone), split from one joined row. */
+function splitOwner(joined: Record<string, unknown>): { token: PgTokenRow; user: PgUserRow | null } {
+  const token: Record<string, unknown> = {};
+  const user: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(joined)) {
+    if (k.startsWith(OWNER_PREFIX)) user[k.slice(OWNER_PREFIX.length)] = v;
+    else token[k] = v;
+  }
+  return { token: token as PgTokenRow, user: user.id === null || user.id === undefined ? null : (user as PgUserRow) };
+}
+
 /** API keys on PostgreSQL, with the semantics of src/db/sqlite/tokens.ts. */
 export function pgTokens(db: PgDB) {
   const sql = db.$client;
@@ -26,6 +46,12 @@ export function pgTokens(db: PgDB) {
     async byKey(key: string): Promise<PgTokenRow | null> {
       const [row] = await sql<PgTokenRow[]>`SELECT ${cols()} FROM tokens WHERE key = ${key}::text`;
       return row ?? null;
+    },
+    /** byKey and the owner's row (users.byId) in one statement: the relay's authentication reads both on every request. */
+    async byKeyWithUser(key: string): Promise<{ token: PgTokenRow; user: PgUserRow | null } | null> {
+      const [row] = await sql<Array<Record<string, unknown>>>`SELECT k.*, u.* FROM (SELECT ${cols()} FROM tokens WHERE key = ${key}::text) k
+        LEFT JOIN LATERAL (SELECT ${sql.unsafe(OWNER_COLUMNS)} FROM users WHERE id = k."userId") u ON true`;
+      return row ? splitOwner(row) : null;
     },
     async touch(id: number, now: number): Promise<void> {
       await sql`UPDATE tokens SET accessed_time = ${now}::bigint WHERE id = ${id}::bigint`;

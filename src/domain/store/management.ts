@@ -55,6 +55,11 @@ export type TokenPatch = Partial<Pick<TokenRow,
 
 export interface TokenStore {
   byKey(key: string): Promise<TokenRow | null>;
+  /**
+   * byKey with the owner's row (users.byId; null when it is gone), where one statement reads both
+   * (PostgreSQL: one round trip on every relay request). Optional: without it, two reads.
+   */
+  byKeyWithUser?(key: string): Promise<{ token: TokenRow; user: UserRow | null } | null>;
   /** Stamp accessed_time (the caller decides how often). */
   touch(id: number, now: number): Promise<void>;
   create(token: NewToken): Promise<TokenRow>;
