@@ -60,3 +60,39 @@ export async function quotaOf(t: TestDb, userId: number): Promise<number> {
   const rows = await t.db.select({ q: pgSchema.users.quota }).from(pgSchema.users).where(eq(pgSchema.users.id, userId));
   return rows[0]?.q ?? -1;
 }
+
+const SQLITE_TABLES = { users, tokens, channels, tasks } as const;
+type Table = keyof typeof SQLITE_TABLES;
+type RowOf<T extends Table> = (typeof SQLITE_TABLES)[T]['$inferSelect'];
+
+/** One row by id, as Drizzle reads it on either database. */
+export async function rowById<T extends Table>(t: TestDb, table: T, id: number): Promise<RowOf<T> | undefined> {
+  if (t.kind === 'sqlite') {
+    const tbl = SQLITE_TABLES[table] as typeof users;
+    return t.db.select().from(tbl).where(eq(tbl.id, id)).get() as RowOf<T> | undefined;
+  }
+  const tbl = pgSchema[table] as typeof pgSchema.users;
+  const rows = await t.db.select().from(tbl).where(eq(tbl.id, id));
+  return rows[0] as RowOf<T> | undefined;
+}
+
+/** Sets columns of one row by id (as an operator's SQL would). */
+export async function updateRow<T extends Table>(t: TestDb, table: T, id: number, values: Partial<RowOf<T>>): Promise<void> {
+  if (t.kind === 'sqlite') {
+    const tbl = SQLITE_TABLES[table] as typeof users;
+    t.db.update(tbl).set(values as never).where(eq(tbl.id, id)).run();
+    return;
+  }
+  const tbl = pgSchema[table] as typeof pgSchema.users;
+  await t.db.update(tbl).set(values as never).where(eq(tbl.id, id));
+}
+
+export async function deleteRow(t: TestDb, table: Table, id: number): Promise<void> {
+  if (t.kind === 'sqlite') {
+    const tbl = SQLITE_TABLES[table] as typeof users;
+    t.db.delete(tbl).where(eq(tbl.id, id)).run();
+    return;
+  }
+  const tbl = pgSchema[table] as typeof pgSchema.users;
+  await t.db.delete(tbl).where(eq(tbl.id, id));
+}
