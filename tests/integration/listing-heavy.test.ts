@@ -6,7 +6,8 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 /**
  * The heaviest listing shape (a user who owns half the rows, `end_timestamp` in the middle) runs
  * back to back while `/healthz` is asked: bun:sqlite is synchronous, so health answers between
- * listings only because each listing is short (its work is bounded; see query-plan.test.ts).
+ * listings only because each listing is short (its work is bounded; see query-plan.test.ts). On
+ * PostgreSQL (TEST_BACKEND=postgres) the same shape runs on the server, and the listings stay exact.
  */
 let srv: TestServer;
 let alice: TestUser;
