@@ -22,13 +22,38 @@ if [ ${#need[@]} -gt 0 ]; then
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2 ||
     echo "could not install ${need[*]}; the tests that need them will fail" >&2
 fi
+now() { date +%s.%N; }
+took() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
+# CPU seconds (user + system) of this (sub)shell's finished children, as the `times` builtin reports
+# them: it runs in this shell (in a pipe or $(...) it would see a fresh subshell's zeros).
+cpu() {
+  local f
+  f=$(mktemp)
+  times >"$f"
+  awk 'END { t = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); t += p[1] * 60 + p[2] } printf "%.1f s", t }' "$f"
+  rm -f "$f"
+}
+# The HTTP suites whose test server runs on either database (tests/helpers/server.ts): the second
+# pass runs them again on PostgreSQL (TEST_BACKEND=postgres), next to the first pass.
+BOTH_DATABASES=(
+  tests/integration/auth.test.ts
+  tests/integration/listing.test.ts tests/integration/listing-bounds.test.ts tests/integration/listing-heavy.test.ts
+  tests/integration/relay-*.test.ts
+  tests/integration/image-forwarder.test.ts tests/integration/image-store.test.ts tests/integration/image-encoding.test.ts
+  tests/integration/webhooks.test.ts
+  tests/browser/*.test.ts
+)
+started=$(now)
 echo "== typecheck"
+t=$(now)
 if ! bun run typecheck; then
   echo "typecheck failed"
   echo "0 passed, 1 failed"
   exit 1
 fi
+echo "typecheck took $(took "$t")"
 echo "== PostgreSQL"
+t=$(now)
 if ! pg=$(bash scripts/pg-cluster.sh start); then
   echo "could not start a private PostgreSQL cluster"
   echo "0 passed, 1 failed"
@@ -36,15 +61,43 @@ if ! pg=$(bash scripts/pg-cluster.sh start); then
 fi
 PGDIR=$(printf '%s\n' "$pg" | sed -n 's/^PGDIR=//p')
 export TEST_DATABASE_URL=$(printf '%s\n' "$pg" | sed -n 's/^DATABASE_URL=//p')
-trap 'bash scripts/pg-cluster.sh stop "$PGDIR"' EXIT
-echo "private cluster in $PGDIR"
-echo "== tests"
 log=$(mktemp)
+pglog=$(mktemp)
+trap 'bash scripts/pg-cluster.sh stop "$PGDIR"; rm -f "$log" "$pglog"' EXIT
+echo "private cluster in $PGDIR (started in $(took "$t"))"
 # Integration tests start real servers and processes: give them room on a 2-core machine.
-bun test --timeout 30000 "$@" 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
-pass=$(grep -E '^ *[0-9]+ pass$' "$log" | tail -1 | awk '{print $1}')
-fail=$(grep -E '^ *[0-9]+ fail$' "$log" | tail -1 | awk '{print $1}')
-rm -f "$log"
-echo "${pass:-0} passed, ${fail:-0} failed"
+# Named files run once, as named; with none, the second pass runs alongside the first.
+pgpid=""
+if [ $# -eq 0 ]; then
+  echo "== tests on PostgreSQL (${#BOTH_DATABASES[@]} files, in the background; shown after the first pass)"
+  ( t=$(now); TEST_BACKEND=postgres bun test --timeout 30000 "${BOTH_DATABASES[@]}" >"$pglog" 2>&1; rc=$?
+    { echo -n "pass on PostgreSQL took $(took "$t") ("; cpu; echo " CPU, the database server's not counted)"; } >>"$pglog"; exit "$rc" ) &
+  pgpid=$!
+fi
+echo "== tests"
+t=$(now)
+( bun test --timeout 30000 "$@" 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}
+  echo -n "first pass took $(took "$t") ("; cpu; echo " CPU, the database server's not counted)"; exit "$rc" )
+rc=$?
+count() { grep -E "^ *[0-9]+ $1\$" "$2" | tail -1 | awk '{print $1}'; }
+pass=$(count pass "$log")
+fail=$(count fail "$log")
+pass=${pass:-0}
+fail=${fail:-0}
+if [ -n "$pgpid" ]; then
+  wait "$pgpid"
+  pgrc=$?
+  echo "== tests on PostgreSQL (TEST_BACKEND=postgres)"
+  cat "$pglog"
+  pgpass=$(count pass "$pglog")
+  pgfail=$(count fail "$pglog")
+  # A pass that ended without its summary (a crash) counts as a failure.
+  [ "$pgrc" -ne 0 ] && [ "${pgfail:-0}" -eq 0 ] && pgfail=1
+  echo "PostgreSQL pass: ${pgpass:-0} passed, ${pgfail:-0} failed"
+  pass=$((pass + ${pgpass:-0}))
+  fail=$((fail + ${pgfail:-0}))
+  [ "$pgrc" -ne 0 ] && [ "$rc" -eq 0 ] && rc=$pgrc
+fi
+echo "all tests took $(took "$started") (typecheck included)"
+echo "${pass} passed, ${fail} failed"
 exit "$rc"

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Page } from 'playwright-core';
-import { createTestApiKey, createTestUser, type TestUser } from '../helpers/factories.ts';
+import type { TestUser } from '../helpers/factories.ts';
+import { addApiKey, addUser } from '../helpers/rows.ts';
 import { ROOT_TOKEN } from '../helpers/server.ts';
 import { startDashboardHarness, taskStatus, waitFor, type DashboardHarness } from './harness.ts';
 
@@ -31,7 +32,7 @@ async function waitForRowStatus(page: Page, mjId: string, status: string): Promi
     shown = (await rowOf(page, mjId).count()) === 1 ? await statusIn(page, mjId) : '(no row)';
     return shown === status;
   }, `the row of ${mjId} at ${status}`, STEP_MS)
-    .catch((err: Error) => Promise.reject(new Error(`${err.message}: the page shows ${shown}, the database ${taskStatus(h.srv, mjId)}`)));
+    .catch(async (err: Error) => Promise.reject(new Error(`${err.message}: the page shows ${shown}, the database ${await taskStatus(h.srv, mjId)}`)));
 }
 
 async function applyFilters(page: Page, fields: Record<string, string>): Promise<void> {
@@ -73,13 +74,13 @@ function wholeValueShows(page: Page, label: string): Promise<{ fits: boolean; ne
 
 beforeAll(async () => {
   h = await startDashboardHarness({ channelName: 'sim-east' });
-  const u = createTestUser(h.srv.db, { quota: 50_000_000, username: 'ada' });
-  h.srv.db.$client.run("UPDATE users SET display_name = 'Ada Lovelace' WHERE id = ?", [u.id]);
-  ada = { ...u, key: createTestApiKey(h.srv.db, u.id).headers };
-  admin = createTestUser(h.srv.db, { role: 10, username: 'grace' });
+  const u = await addUser(h.srv.handle, { quota: 50_000_000, username: 'ada' });
+  await h.srv.sql("UPDATE users SET display_name = 'Ada Lovelace' WHERE id = $1", u.id);
+  ada = { ...u, key: (await addApiKey(h.srv.handle, u.id)).headers };
+  admin = await addUser(h.srv.handle, { role: 10, username: 'grace' });
   doneId = await h.relayImagine(ada.key, 'a harbour at dusk');
   h.simClock.advance(60_000);
-  await waitFor(() => taskStatus(h.srv, doneId) === 'SUCCESS', 'the first task finished', STEP_MS);
+  await waitFor(async () => await taskStatus(h.srv, doneId) === 'SUCCESS', 'the first task finished', STEP_MS);
 }, 40_000);
 
 afterAll(async () => {
@@ -158,11 +159,11 @@ describe('dashboard, the first hour', () => {
     await dialog.getByRole('button', { name: 'U1', exact: true }).click();
     await dialog.getByRole('status').filter({ hasText: 'UPSCALE submitted' }).waitFor();
     await page.keyboard.press('Escape');
-    const upscale = await waitFor(() => h.srv.db.$client.query<{ mj_id: string }, []>(
+    const upscale = await waitFor(async () => (await h.srv.sql<{ mj_id: string }>(
       "SELECT mj_id FROM tasks WHERE action = 'UPSCALE' AND mj_id <> ''",
-    ).get(), 'the upscale task');
+    ))[0], 'the upscale task');
     h.simClock.advance(60_000);
-    await waitFor(() => taskStatus(h.srv, upscale.mj_id) === 'SUCCESS', 'the upscale finished', STEP_MS);
+    await waitFor(async () => await taskStatus(h.srv, upscale.mj_id) === 'SUCCESS', 'the upscale finished', STEP_MS);
     await waitForRowStatus(page, upscale.mj_id, 'SUCCESS');
     await page.getByRole('link', { name: upscale.mj_id, exact: true }).click();
     await dialog.getByRole('button', { name: 'Vary (Subtle)' }).waitFor();
@@ -218,7 +219,7 @@ describe('dashboard, the first hour', () => {
     // The task finishes while that listing is on its way; the quota refresh after a 100% event shows the event arrived.
     const refreshed = page.waitForRequest((r) => r.url().includes('user.self'));
     h.simClock.advance(60_000);
-    await waitFor(() => taskStatus(h.srv, mjId) === 'SUCCESS', 'the task finished', STEP_MS);
+    await waitFor(async () => await taskStatus(h.srv, mjId) === 'SUCCESS', 'the task finished', STEP_MS);
     await refreshed;
     release!();
     await waitForRowStatus(page, mjId, 'SUCCESS');

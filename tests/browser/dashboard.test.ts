@@ -3,7 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { SIM_FAIL_REASON } from '../../src/simulator/index.ts';
-import { createTestApiKey, createTestUser, type TestUser } from '../helpers/factories.ts';
+import type { TestUser } from '../helpers/factories.ts';
+import { addApiKey, addUser } from '../helpers/rows.ts';
 import { waitFor, type TestServer } from '../helpers/server.ts';
 import { startDashboardHarness, type DashboardHarness } from './harness.ts';
 
@@ -64,9 +65,9 @@ beforeAll(async () => {
   h = await startDashboardHarness({ channelName: 'sim-main' });
   srv = h.srv;
   channelId = h.channelId;
-  const u = createTestUser(srv.db, { quota: 50_000_000, username: 'ada' });
-  user = { ...u, key: createTestApiKey(srv.db, u.id).headers };
-  admin = createTestUser(srv.db, { role: 10, username: 'grace' });
+  const u = await addUser(srv.handle, { quota: 50_000_000, username: 'ada' });
+  user = { ...u, key: (await addApiKey(srv.handle, u.id)).headers };
+  admin = await addUser(srv.handle, { role: 10, username: 'grace' });
 }, 30_000);
 
 afterAll(async () => {
@@ -114,9 +115,9 @@ describe('dashboard', () => {
   test('an imagine from the prompt box and U1 on its result both finish', async () => {
     await page.getByLabel('Prompt').fill('a lighthouse at dawn, watercolor');
     await page.getByRole('button', { name: 'Imagine' }).click();
-    const created = await waitFor(() => srv.db.$client.query<{ mj_id: string }, []>(
+    const created = await waitFor(async () => (await srv.sql<{ mj_id: string }>(
       "SELECT mj_id FROM tasks WHERE prompt = 'a lighthouse at dawn, watercolor' AND mj_id <> ''",
-    ).get(), 'the imagine task');
+    ))[0], 'the imagine task');
     await waitFor(async () => (await progressValue(page, created.mj_id)) !== null, 'the imagine row');
     finishUpstream();
     await waitFor(async () => (await progressValue(page, created.mj_id)) === 100, 'the imagine at 100%', STEP_MS);
@@ -127,13 +128,13 @@ describe('dashboard', () => {
     await dialog.getByRole('status').filter({ hasText: 'UPSCALE submitted' }).waitFor();
     await page.screenshot({ path: join(SHOTS, 'dashboard-detail.png') });
     await page.keyboard.press('Escape');
-    const upscale = await waitFor(() => srv.db.$client.query<{ mj_id: string }, []>(
+    const upscale = await waitFor(async () => (await srv.sql<{ mj_id: string }>(
       "SELECT mj_id FROM tasks WHERE action = 'UPSCALE' AND mj_id <> ''",
-    ).get(), 'the upscale task');
+    ))[0], 'the upscale task');
     await waitFor(async () => (await progressValue(page, upscale.mj_id)) !== null, 'the upscale row');
     finishUpstream();
     // The poller writes it first (the database says so), then the live feed moves the page.
-    await waitFor(() => srv.db.$client.query<{ progress: string }, [string]>('SELECT progress FROM tasks WHERE mj_id = ?').get(upscale.mj_id)?.progress === '100%', 'the upscale written at 100%', STEP_MS);
+    await waitFor(async () => (await srv.sql<{ progress: string }>('SELECT progress FROM tasks WHERE mj_id = $1', upscale.mj_id))[0]?.progress === '100%', 'the upscale written at 100%', STEP_MS);
     await waitFor(async () => (await progressValue(page, upscale.mj_id)) === 100, 'the upscale at 100% on the page', STEP_MS);
     await page.emulateMedia({ reducedMotion: 'reduce' });
     await page.screenshot({ path: join(SHOTS, 'dashboard-desktop.png') });

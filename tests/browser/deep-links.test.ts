@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { createTestApiKey, createTestUser, type TestUser } from '../helpers/factories.ts';
+import type { TestUser } from '../helpers/factories.ts';
+import { addApiKey, addUser } from '../helpers/rows.ts';
 import { startDashboardHarness, taskStatus, waitFor, type DashboardHarness } from './harness.ts';
 
 /** Deep links (SPEC §16): `/tasks/<mj_id>` opens that task's detail; every row's task id links to it. */
@@ -28,13 +29,13 @@ async function signInHere(page: Page): Promise<void> {
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   h = await startDashboardHarness({ channelName: 'sim-links' });
-  const u = createTestUser(h.srv.db, { quota: 50_000_000, username: 'lin' });
-  user = { ...u, key: createTestApiKey(h.srv.db, u.id).headers };
+  const u = await addUser(h.srv.handle, { quota: 50_000_000, username: 'lin' });
+  user = { ...u, key: (await addApiKey(h.srv.handle, u.id)).headers };
   oldest = await h.relayImagine(user.key, 'a harbour at night, oil painting');
   for (let i = 0; i < 20; i++) await h.relayImagine(user.key, `filler ${i}`);
   newest = await h.relayImagine(user.key, 'a fox in tall grass');
   h.simClock.advance(60_000);
-  await waitFor(() => taskStatus(h.srv, oldest) === 'SUCCESS' && taskStatus(h.srv, newest) === 'SUCCESS', 'both tasks finished', STEP_MS);
+  await waitFor(async () => await taskStatus(h.srv, oldest) === 'SUCCESS' && await taskStatus(h.srv, newest) === 'SUCCESS', 'both tasks finished', STEP_MS);
 }, BUDGET);
 
 afterAll(async () => {

@@ -6,7 +6,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { createPoller, type Poller } from '../../src/jobs/poller.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
-import { createTestChannel } from '../helpers/factories.ts';
+import { addChannel } from '../helpers/rows.ts';
 import { startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
 
 /** A gateway, the simulator as its upstream on a manual clock, a running poller and Debian's Chromium. */
@@ -46,7 +46,7 @@ export async function startDashboardHarness(opts: { channelName: string }): Prom
   };
   try {
     sim = await startSimulator({ secret: SECRET, clock: simClock, stepMs: 1000, imageSize: 128 });
-    const channelId = createTestChannel(srv.db, sim.url, { key: SECRET, name: opts.channelName });
+    const channelId = await addChannel(srv.handle, sim.url, { key: SECRET, name: opts.channelName });
     poller = createPoller(srv.deps, { intervalMs: 50 });
     poller.start();
     context = await chromium.launchPersistentContext(profile, {
@@ -91,8 +91,8 @@ export async function startDashboardHarness(opts: { channelName: string }): Prom
 }
 
 /** The database's view of a task (the poller writes before the live feed moves the page). */
-export function taskStatus(srv: TestServer, mjId: string): string | undefined {
-  return srv.db.$client.query<{ status: string }, [string]>('SELECT status FROM tasks WHERE mj_id = ?').get(mjId)?.status;
+export async function taskStatus(srv: TestServer, mjId: string): Promise<string | undefined> {
+  return (await srv.sql<{ status: string }>('SELECT status FROM tasks WHERE mj_id = $1', mjId))[0]?.status;
 }
 
 export { waitFor };

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { createTestApiKey, createTestUser, getUserQuota, type TestUser } from '../helpers/factories.ts';
+import type { TestUser } from '../helpers/factories.ts';
+import { addApiKey, addUser, quotaOf } from '../helpers/rows.ts';
 import { startDashboardHarness, taskStatus, waitFor, type DashboardHarness } from './harness.ts';
 
 /**
@@ -29,10 +30,10 @@ async function openDetail(page: Page, mjId: string): Promise<void> {
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   h = await startDashboardHarness({ channelName: 'sim-reconcile' });
-  const a = createTestUser(h.srv.db, { quota: 10 * PRICE, username: 'ops', role: 10 });
-  admin = { ...a, key: createTestApiKey(h.srv.db, a.id, { remainQuota: 10 * PRICE }).headers };
-  const u = createTestUser(h.srv.db, { quota: 10 * PRICE, username: 'pat' });
-  plain = { ...u, key: createTestApiKey(h.srv.db, u.id, { remainQuota: 10 * PRICE }).headers };
+  const a = await addUser(h.srv.handle, { quota: 10 * PRICE, username: 'ops', role: 10 });
+  admin = { ...a, key: (await addApiKey(h.srv.handle, a.id, { remainQuota: 10 * PRICE })).headers };
+  const u = await addUser(h.srv.handle, { quota: 10 * PRICE, username: 'pat' });
+  plain = { ...u, key: (await addApiKey(h.srv.handle, u.id, { remainQuota: 10 * PRICE })).headers };
 }, BUDGET);
 
 afterAll(async () => {
@@ -52,7 +53,7 @@ describe('reconciliation in the task detail', () => {
     h.simClock.advance(3_000);
     await dialog(page).getByRole('button', { name: 'Resync' }).click();
     await dialog(page).getByRole('status').filter({ hasText: 'Resynced: IN_PROGRESS' }).waitFor();
-    expect(taskStatus(h.srv, mjId)).toBe('IN_PROGRESS');
+    expect(await taskStatus(h.srv, mjId)).toBe('IN_PROGRESS');
     await page.screenshot({ path: join(SHOTS, 'reconcile-admin-unfinished.png') });
     // Fail and refund asks for a reason first.
     await dialog(page).getByRole('button', { name: 'Fail and refund' }).click();
@@ -63,8 +64,8 @@ describe('reconciliation in the task detail', () => {
     await dialog(page).getByRole('status').filter({ hasText: 'Task failed and refunded.' }).waitFor();
     await billing.getByRole('cell', { name: 'Refund', exact: true }).waitFor();
     expect(await billing.getByText('stuck upstream, refunded by ops').count()).toBe(1);
-    expect(taskStatus(h.srv, mjId)).toBe('FAILURE');
-    expect(getUserQuota(h.srv.db, admin.id)).toBe(10 * PRICE);
+    expect(await taskStatus(h.srv, mjId)).toBe('FAILURE');
+    expect(await quotaOf(h.srv.handle, admin.id)).toBe(10 * PRICE);
     // Finished: the buttons are gone, the fail reason shows.
     await dialog(page).getByRole('button', { name: 'Resync' }).waitFor({ state: 'detached' });
     expect(await dialog(page).getByRole('button', { name: 'Fail and refund' }).count()).toBe(0);

@@ -1,21 +1,19 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openBackend } from '../../src/backend.ts';
+import { loadConfig } from '../../src/config.ts';
 import type { AppDeps } from '../../src/deps.ts';
-import { isUnavailableError } from '../../src/db/pg/health.ts';
-import { createPgStore } from '../../src/db/pg/store.ts';
-import { createPgFeedReads } from '../../src/db/pg/task-reads.ts';
-import { createPgTaskStore } from '../../src/db/pg/task-store.ts';
-import { createSqliteFeedReads } from '../../src/db/sqlite/feed-reads.ts';
-import { createSqliteStore } from '../../src/db/sqlite/store.ts';
-import { createSqliteTaskStore } from '../../src/db/sqlite/task-store.ts';
-import { inThreadListing, renderListing, type ListingExecutor } from '../../src/domain/listing-executor.ts';
-import { guardAvailability } from '../../src/domain/store/availability.ts';
-import { InProcessTaskFeed } from '../../src/domain/task-feed.ts';
+import type { DatabaseKind } from '../../src/domain/lease.ts';
 import type { ManualClock } from '../../src/lib/clock.ts';
-import { tempDb } from './db.ts';
-import { tempPg } from './pg.ts';
+import { silentLogger } from '../../src/lib/logger.ts';
+import { freshPgDatabase } from './pg.ts';
+import { sqlOn } from './server.ts';
 
 /**
- * The storage half of AppDeps on a fresh database of either kind, built as src/index.ts builds it
- * (PostgreSQL's stores guarded for outages), for tests that run one scenario on both backends.
+ * The storage half of AppDeps on a fresh database of either kind, built by src/backend.ts as
+ * src/index.ts builds it (PostgreSQL's stores guarded for outages, its feed fed by NOTIFY), for
+ * tests that run one scenario on both backends.
  */
 export type Parts = Pick<AppDeps, 'store' | 'taskStore' | 'listing' | 'taskFeed' | 'database'> & {
   /** Plain SQL with `$1` placeholders on both databases. */
@@ -23,27 +21,21 @@ export type Parts = Pick<AppDeps, 'store' | 'taskStore' | 'listing' | 'taskFeed'
   close(): Promise<void>;
 };
 
-export async function sqliteParts(clock: ManualClock): Promise<Parts> {
-  const t = tempDb();
-  const listing: ListingExecutor = inThreadListing(t.db);
+async function partsOn(kind: DatabaseKind, clock: ManualClock): Promise<Parts> {
+  const dir = mkdtempSync(join(tmpdir(), 'mjgw-'));
+  const pg = kind === 'postgres' ? await freshPgDatabase() : null;
+  const config = loadConfig({ DATABASE_PATH: join(dir, 'test.db'), ...(pg ? { DATABASE_URL: pg.url, DATABASE_POOL_SIZE: '4' } : {}) });
+  const backend = await openBackend(config, silentLogger, clock, { listing: 'in-thread', checkpointer: false });
   return {
-    database: 'sqlite', store: createSqliteStore(t.db), taskStore: createSqliteTaskStore(t.db, listing), listing,
-    taskFeed: new InProcessTaskFeed(createSqliteFeedReads(t.db), clock, { changeWindowMs: 3_600_000 }),
-    all: async <T>(text: string, ...params: unknown[]) => t.db.$client.query(text.replace(/\$(\d+)/g, '?$1')).all(...(params as never[])) as T[],
-    close: async () => t.cleanup(),
+    database: backend.kind, store: backend.store, taskStore: backend.taskStore, listing: backend.listing, taskFeed: backend.taskFeed,
+    all: sqlOn(backend.kind === 'sqlite' ? { kind: 'sqlite', db: backend.db } : { kind: 'postgres', db: backend.db }),
+    close: async () => {
+      await backend.close();
+      await pg?.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
-export async function pgParts(clock: ManualClock): Promise<Parts> {
-  const t = await tempPg();
-  // As src/index.ts builds them: an outage is `database unavailable`, anything else unchanged.
-  const taskStore = guardAvailability(createPgTaskStore(t.db, renderListing), isUnavailableError);
-  return {
-    database: 'postgres', store: guardAvailability(createPgStore(t.db), isUnavailableError), taskStore,
-    listing: { list: taskStore.tasks.list, listJson: taskStore.tasks.listJson, close: async () => {} },
-    taskFeed: new InProcessTaskFeed(createPgFeedReads(t.db), clock, { changeWindowMs: 3_600_000 }),
-    all: async <T>(text: string, ...params: unknown[]) => [...await t.db.$client.unsafe(text, params as never[])] as T[],
-    close: () => t.cleanup(),
-  };
-}
-
+export const sqliteParts = (clock: ManualClock): Promise<Parts> => partsOn('sqlite', clock);
+export const pgParts = (clock: ManualClock): Promise<Parts> => partsOn('postgres', clock);

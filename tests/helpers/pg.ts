@@ -32,20 +32,30 @@ export interface TempPg {
   cleanup: () => Promise<void>;
 }
 
-/** A fresh database on the suite's server, migrated by the real migrator. */
-export async function tempPg(opts: { poolSize?: number } = {}): Promise<TempPg> {
+/** A fresh, empty database on the suite's server (migrated by whoever opens it); `drop` removes it. */
+export async function freshPgDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const server = await pgServerUrl();
   const name = `mjgw_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = postgres(server, { max: 1, onnotice: () => {} });
   await admin.unsafe(`CREATE DATABASE ${name}`);
-  const url = server.replace(/\/[^/]*$/, `/${name}`);
+  return {
+    url: server.replace(/\/[^/]*$/, `/${name}`),
+    drop: async () => {
+      await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end({ timeout: 1 });
+    },
+  };
+}
+
+/** A fresh database on the suite's server, migrated by the real migrator. */
+export async function tempPg(opts: { poolSize?: number } = {}): Promise<TempPg> {
+  const { url, drop } = await freshPgDatabase();
   const db = await openPgDatabase(url, { poolSize: opts.poolSize ?? 4 });
   return {
     url, db,
     cleanup: async () => {
       await db.$client.end({ timeout: 1 });
-      await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end({ timeout: 1 });
+      await drop();
     },
   };
 }

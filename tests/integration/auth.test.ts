@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { createTestUser, type TestUser } from '../helpers/factories.ts';
+import type { TestUser } from '../helpers/factories.ts';
+import { addUser } from '../helpers/rows.ts';
 import { ROOT_TOKEN, startTestServer, type TestServer } from '../helpers/server.ts';
 
 let srv: TestServer;
@@ -8,8 +9,8 @@ let banned: TestUser;
 
 beforeAll(async () => {
   srv = await startTestServer();
-  common = createTestUser(srv.db);
-  banned = createTestUser(srv.db, { status: 2, role: 10 });
+  common = await addUser(srv.handle);
+  banned = await addUser(srv.handle, { status: 2, role: 10 });
 });
 afterAll(() => srv.stop());
 
@@ -55,7 +56,7 @@ describe('management auth (SPEC §5.1), REST and tRPC from one implementation', 
   });
 
   test('an admin passes adminProcedure, a common user passes userProcedure', async () => {
-    const admin = createTestUser(srv.db, { role: 10 });
+    const admin = await addUser(srv.handle, { role: 10 });
     expect((await fetch(`${srv.url}/api/mj/`, { headers: admin.headers })).status).toBe(200);
     expect((await fetch(`${srv.url}/api/mj/self`, { headers: common.headers })).status).toBe(200);
   });

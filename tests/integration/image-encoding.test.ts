@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { FolderImageStore } from '../../src/images/folder-store.ts';
 import { serveStored } from '../../src/images/serve.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
-import { createTestChannel, createTestUser, insertTask } from '../helpers/factories.ts';
+import { addChannel, addTask, addUser } from '../helpers/rows.ts';
 import { startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
 
 /**
@@ -27,8 +27,8 @@ const sha = (b: ArrayBuffer | Uint8Array) => new Bun.CryptoHasher('sha256').upda
 /** The answer as it comes off the wire: no decoding on the test's side either. */
 const raw = (path: string, init: RequestInit = {}) => fetch(`${srv.url}${path}`, { ...init, decompress: false } as RequestInit);
 
-function bombTask(): string {
-  return insertTask(srv.db, { userId, imageUrl: `http://127.0.0.1:${upstream.port}/bomb.png`, status: 'SUCCESS', progress: '100%' }).mjId;
+async function bombTask(): Promise<string> {
+  return (await addTask(srv.handle, { userId, imageUrl: `http://127.0.0.1:${upstream.port}/bomb.png`, status: 'SUCCESS', progress: '100%' })).mjId;
 }
 
 /** The stored copy's data file, once the store has committed it (its sidecar is written last). */
@@ -48,8 +48,8 @@ beforeAll(async () => {
   });
   srv = await startTestServer();
   // 127.0.0.1 is private: reachable only as a channel's host.
-  createTestChannel(srv.db, `http://127.0.0.1:${upstream.port}`);
-  userId = createTestUser(srv.db).id;
+  await addChannel(srv.handle, `http://127.0.0.1:${upstream.port}`);
+  userId = (await addUser(srv.handle)).id;
 });
 
 afterAll(async () => {
@@ -60,7 +60,7 @@ afterAll(async () => {
 describe('a gzip-encoded upstream image', () => {
   test('the first (streamed) answer is the encoded bytes with their Content-Encoding, and so is the stored copy', async () => {
     expect(bomb.byteLength).toBeLessThan(100 * 1024);
-    const id = bombTask();
+    const id = await bombTask();
     const first = await raw(`/mj/image/${id}`);
     expect(first.status).toBe(200);
     expect(first.headers.get('content-encoding')).toBe('gzip');
@@ -89,7 +89,7 @@ describe('a gzip-encoded upstream image', () => {
   });
 
   test('ranges and validators of the stored copy count the encoded bytes', async () => {
-    const id = bombTask();
+    const id = await bombTask();
     await (await raw(`/mj/image/${id}`)).arrayBuffer();
     await waitFor(() => storedFile(id), 'the image stored');
 
@@ -109,7 +109,7 @@ describe('a gzip-encoded upstream image', () => {
   });
 
   test('a HEAD announces the encoded length, and its background fill stores the encoded bytes', async () => {
-    const id = bombTask();
+    const id = await bombTask();
     const head = await raw(`/mj/image/${id}`, { method: 'HEAD' });
     expect(head.status).toBe(200);
     expect(head.headers.get('content-encoding')).toBe('gzip');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { startSimulator, type Simulator, type TaskView } from '../../src/simulator/index.ts';
-import { createTestChannel, createTestUser, insertTask } from '../helpers/factories.ts';
+import { addChannel, addTask, addUser } from '../helpers/rows.ts';
 import { startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
 import { submitToSimulator } from '../helpers/simulator.ts';
 
@@ -31,9 +31,9 @@ async function simTask(prompt: string, steps: number): Promise<TaskView> {
 }
 
 /** A task row whose stored image is `imageUrl`; returns its mj_id. */
-function taskWith(imageUrl: string, status = 'SUCCESS', on: TestServer = server): string {
-  const uid = on === server ? userId : createTestUser(on.db).id;
-  return insertTask(on.db, { userId: uid, imageUrl, status, progress: status === 'SUCCESS' ? '100%' : '46%' }).mjId;
+async function taskWith(imageUrl: string, status = 'SUCCESS', on: TestServer = server): Promise<string> {
+  const uid = on === server ? userId : (await addUser(on.handle)).id;
+  return (await addTask(on.handle, { userId: uid, imageUrl, status, progress: status === 'SUCCESS' ? '100%' : '46%' })).mjId;
 }
 
 const image = (id: string, init?: RequestInit, on: TestServer = server) => fetch(`${on.url}/mj/image/${id}`, init);
@@ -66,10 +66,10 @@ beforeAll(async () => {
   await closed.stop(true);
 
   server = await startTestServer({ clock });
-  userId = createTestUser(server.db).id;
-  createTestChannel(server.db, sim.url, { key: SECRET });
-  createTestChannel(server.db, `http://127.0.0.1:${edge.port}`);
-  createTestChannel(server.db, closedUrl);
+  userId = (await addUser(server.handle)).id;
+  await addChannel(server.handle, sim.url, { key: SECRET });
+  await addChannel(server.handle, `http://127.0.0.1:${edge.port}`);
+  await addChannel(server.handle, closedUrl);
   lenient = await startTestServer({ clock, env: { IMAGE_FETCH_ALLOW_PRIVATE: 'true', UPSTREAM_TIMEOUT_MS: '300' } });
 });
 
@@ -87,7 +87,7 @@ describe('image forwarder', () => {
     expect(view.status).toBe('SUCCESS');
     const direct = await fetch(view.imageUrl!);
     const directBytes = await direct.arrayBuffer();
-    const id = taskWith(view.imageUrl!);
+    const id = await taskWith(view.imageUrl!);
     const res = await image(id, { headers: { origin: 'https://app.example' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('image/png');
@@ -108,7 +108,7 @@ describe('image forwarder', () => {
 
   test('If-None-Match passes upstream and a 304 comes back; Range gives a 206 with the right slice', async () => {
     const view = await simTask('a blue whale', 12);
-    const id = taskWith(view.imageUrl!);
+    const id = await taskWith(view.imageUrl!);
     const full = new Uint8Array(await (await fetch(view.imageUrl!)).arrayBuffer());
     const first = await image(id);
     const etag = first.headers.get('etag')!;
@@ -127,7 +127,7 @@ describe('image forwarder', () => {
   test('an unfinished task shows its preview uncached', async () => {
     const view = await simTask('a slow sunrise', 3);
     expect(view.status).toBe('IN_PROGRESS');
-    const res = await image(taskWith(view.imageUrl!, 'IN_PROGRESS'));
+    const res = await image(await taskWith(view.imageUrl!, 'IN_PROGRESS'));
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(0);
@@ -135,7 +135,7 @@ describe('image forwarder', () => {
 
   test('a large image streams through intact', async () => {
     const url = `${sim.url}/images/big-${4 * 1024 * 1024 + 3}.png`;
-    const res = await image(taskWith(url));
+    const res = await image(await taskWith(url));
     expect(res.status).toBe(200);
     expect(sha(await res.arrayBuffer())).toBe(sha(await (await fetch(url)).arrayBuffer()));
   });
@@ -145,21 +145,21 @@ describe('image forwarder', () => {
     expect(unknown.status).toBe(404);
     expect(unknown.headers.get('access-control-allow-origin')).toBe('*');
     expect(await unknown.json()).toEqual({ error: 'midjourney_task_not_found' });
-    const empty = await image(taskWith('', 'IN_PROGRESS'));
+    const empty = await image(await taskWith('', 'IN_PROGRESS'));
     expect(empty.status).toBe(404);
     expect(await empty.json()).toEqual({ error: 'midjourney_task_not_found' });
   });
 
   test('upstream 404 and 500 come back with the same status, never the upstream body', async () => {
     for (const status of [404, 500]) {
-      const res = await image(taskWith(`http://127.0.0.1:${edge.port}/${status}`));
+      const res = await image(await taskWith(`http://127.0.0.1:${edge.port}/${status}`));
       expect(res.status).toBe(status);
       expect(await res.json()).toEqual({ error: `upstream returned ${status}` });
     }
   });
 
   test('connection failure: 502 upstream image unavailable, naming the host', async () => {
-    const res = await image(taskWith(`${closedUrl}/gone.png`));
+    const res = await image(await taskWith(`${closedUrl}/gone.png`));
     expect(res.status).toBe(502);
     expect(await res.json()).toEqual({
       error: 'http_get_image_failed', message: `upstream image unavailable: ${new URL(closedUrl).host} could not be reached`,
@@ -167,22 +167,22 @@ describe('image forwarder', () => {
   });
 
   test('timeout waiting for the upstream: 504', async () => {
-    createTestChannel(lenient.db, `http://127.0.0.1:${edge.port}`);
-    const res = await image(taskWith(`http://127.0.0.1:${edge.port}/hang`, 'SUCCESS', lenient), undefined, lenient);
+    await addChannel(lenient.handle, `http://127.0.0.1:${edge.port}`);
+    const res = await image(await taskWith(`http://127.0.0.1:${edge.port}/hang`, 'SUCCESS', lenient), undefined, lenient);
     expect(res.status).toBe(504);
     expect(await res.json()).toEqual({ error: 'image_fetch_timeout' });
   });
 
   test('a private address that is no channel host is refused, unless IMAGE_FETCH_ALLOW_PRIVATE', async () => {
     const url = `http://127.0.0.1:${outsider.port}/x.png`;
-    const refused = await image(taskWith(url));
+    const refused = await image(await taskWith(url));
     expect(refused.status).toBe(403);
     expect(refused.headers.get('access-control-allow-origin')).toBe('*');
     expect(await refused.json()).toEqual({ error: 'request blocked' });
     for (const other of ['http://localhost:1/x.png', 'http://169.254.169.254/latest/meta-data/', 'http://[::1]:80/x.png', 'file:///etc/passwd']) {
-      expect((await image(taskWith(other))).status).toBe(403);
+      expect((await image(await taskWith(other))).status).toBe(403);
     }
-    const allowed = await image(taskWith(url, 'SUCCESS', lenient), undefined, lenient);
+    const allowed = await image(await taskWith(url, 'SUCCESS', lenient), undefined, lenient);
     expect(allowed.status).toBe(200);
     expect(allowed.headers.get('content-type')).toBe('image/png');
     expect((await allowed.arrayBuffer()).byteLength).toBe(7);
@@ -190,16 +190,16 @@ describe('image forwarder', () => {
 
   test('redirects: followed on allowed hosts, refused towards a private address, at most 3', async () => {
     const base = `http://127.0.0.1:${edge.port}`;
-    const same = await image(taskWith(`${base}/to-same`));
+    const same = await image(await taskWith(`${base}/to-same`));
     expect(same.status).toBe(200);
     expect(same.headers.get('content-type')).toBe('image/jpeg'); // none upstream: the default
     expect(sha(await same.arrayBuffer())).toBe(sha(edgeImage));
     for (const path of ['/to-private', '/to-metadata']) {
-      const res = await image(taskWith(`${base}${path}`));
+      const res = await image(await taskWith(`${base}${path}`));
       expect(res.status).toBe(403);
       expect(await res.json()).toEqual({ error: 'request blocked' });
     }
-    const loop = await image(taskWith(`${base}/loop`));
+    const loop = await image(await taskWith(`${base}/loop`));
     expect(loop.status).toBe(502);
   });
 });
@@ -223,9 +223,9 @@ describe('image bytes metric', () => {
     // The simulator streams its big images (chunked, no length), as many image servers do.
     const bytes = 300_000;
     const url = `${sim.url}/images/big-${bytes}.png`;
-    const preview = await counted(taskWith(url, 'IN_PROGRESS'));
+    const preview = await counted(await taskWith(url, 'IN_PROGRESS'));
     expect(preview).toEqual({ got: bytes, moved: bytes, length: null });
-    const finalId = taskWith(url);
+    const finalId = await taskWith(url);
     const fill = await counted(finalId);
     expect(fill).toEqual({ got: bytes, moved: bytes, length: null });
     // Stored once the fill committed: a HEAD (never counted) then carries the stored length.
@@ -240,6 +240,6 @@ describe('image bytes metric', () => {
     const length = Number(res.headers.get('content-length'));
     await res.arrayBuffer();
     expect(length).toBeGreaterThan(0);
-    expect(await counted(taskWith(view.imageUrl!, 'IN_PROGRESS'))).toEqual({ got: length, moved: length, length: String(length) });
+    expect(await counted(await taskWith(view.imageUrl!, 'IN_PROGRESS'))).toEqual({ got: length, moved: length, length: String(length) });
   });
 });

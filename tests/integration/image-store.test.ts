@@ -1,14 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { eq } from 'drizzle-orm';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { tasks } from '../../src/db/schema/index.ts';
 import { FolderImageStore } from '../../src/images/folder-store.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
-import { createTestChannel, createTestUser, insertTask } from '../helpers/factories.ts';
+import { addChannel, addTask, addUser } from '../helpers/rows.ts';
 import { startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
 import { submitToSimulator } from '../helpers/simulator.ts';
 
@@ -35,13 +33,13 @@ const storeDir = (s: TestServer) => join(dirname(s.dbPath), 'images');
 const stored = (s: TestServer, mjId: string) => existsSync(join(storeDir(s), `${mjId}.json`)) && existsSync(join(storeDir(s), `${mjId}.bin`));
 const image = (s: TestServer, id: string, init?: RequestInit) => fetch(`${s.url}/mj/image/${id}`, init);
 
-function taskWith(s: TestServer, imageUrl: string, status = 'SUCCESS'): string {
-  return insertTask(s.db, { userId: createTestUser(s.db).id, imageUrl, status, progress: status === 'SUCCESS' ? '100%' : '46%' }).mjId;
+async function taskWith(s: TestServer, imageUrl: string, status = 'SUCCESS'): Promise<string> {
+  return (await addTask(s.handle, { userId: (await addUser(s.handle)).id, imageUrl, status, progress: status === 'SUCCESS' ? '100%' : '46%' })).mjId;
 }
 
 /** Points the task at an upstream that no longer answers (an expired CDN link). */
-function killLink(s: TestServer, mjId: string): void {
-  s.db.update(tasks).set({ imageUrl: `${deadUrl}/expired.png` }).where(eq(tasks.mjId, mjId)).run();
+async function killLink(s: TestServer, mjId: string): Promise<void> {
+  await s.sql('UPDATE tasks SET image_url = $1 WHERE mj_id = $2', `${deadUrl}/expired.png`, mjId);
 }
 
 async function finalImageUrl(prompt: string): Promise<string> {
@@ -87,9 +85,9 @@ beforeAll(async () => {
   server = await startTestServer({ clock });
   small = await startTestServer({ clock, env: { IMAGE_CACHE_MAX_MB: '0.003' } });
   for (const s of [server, small]) {
-    createTestChannel(s.db, sim.url, { key: SECRET });
-    createTestChannel(s.db, `http://127.0.0.1:${dropper.port}`);
-    createTestChannel(s.db, deadUrl);
+    await addChannel(s.handle, sim.url, { key: SECRET });
+    await addChannel(s.handle, `http://127.0.0.1:${dropper.port}`);
+    await addChannel(s.handle, deadUrl);
   }
 });
 
@@ -102,9 +100,9 @@ afterAll(async () => {
 
 describe('image store', () => {
   test('the first GET stores the image; later answers come from the store with the same headers and bytes', async () => {
-    const mjId = taskWith(server, await finalImageUrl('a lighthouse at dusk'));
+    const mjId = await taskWith(server, await finalImageUrl('a lighthouse at dusk'));
     const first = await firstGet(server, mjId);
-    killLink(server, mjId);
+    await killLink(server, mjId);
     const again = await image(server, mjId, { headers: { origin: 'https://app.example' } });
     expect(again.status).toBe(200);
     expect(sha(await again.arrayBuffer())).toBe(sha(first.bytes));
@@ -117,12 +115,12 @@ describe('image store', () => {
     expect(again.headers.get('etag')).toMatch(/^"/);
     expect(again.headers.get('x-request-id')).toMatch(/^\w{12}$/);
     // Without a store the dead link fails: the answer above really came from the folder.
-    const unstored = taskWith(server, `${deadUrl}/expired.png`);
+    const unstored = await taskWith(server, `${deadUrl}/expired.png`);
     expect((await image(server, unstored)).status).toBe(502);
   });
 
   test('a stored file removed behind the store\'s back is fetched and stored again, never answered half', async () => {
-    const mjId = taskWith(server, await finalImageUrl('a vanishing heron'));
+    const mjId = await taskWith(server, await finalImageUrl('a vanishing heron'));
     const { bytes } = await firstGet(server, mjId);
     rmSync(join(storeDir(server), `${mjId}.bin`));
     const res = await image(server, mjId);
@@ -136,7 +134,7 @@ describe('image store', () => {
     const url = `${own.url}/images/big-2048.png`;
     const lenient = await startTestServer({ clock, env: { IMAGE_FETCH_ALLOW_PRIVATE: 'true' } });
     try {
-      const mjId = taskWith(lenient, url);
+      const mjId = await taskWith(lenient, url);
       const { bytes } = await firstGet(lenient, mjId);
       await own.stop();
       const res = await image(lenient, mjId);
@@ -148,9 +146,9 @@ describe('image store', () => {
   });
 
   test('stored answers honour Range (206, 416), If-None-Match and If-Modified-Since (304), and HEAD', async () => {
-    const mjId = taskWith(server, await finalImageUrl('a paper crane'));
+    const mjId = await taskWith(server, await finalImageUrl('a paper crane'));
     const { res, bytes } = await firstGet(server, mjId);
-    killLink(server, mjId);
+    await killLink(server, mjId);
     const full = new Uint8Array(bytes);
     const part = await image(server, mjId, { headers: { range: 'bytes=10-99' } });
     expect(part.status).toBe(206);
@@ -187,14 +185,14 @@ describe('image store', () => {
     clock.advance(3000);
     const view = (await (await fetch(`${sim.url}/mj/task/${id}/fetch`, { headers: { 'mj-api-secret': SECRET } })).json()) as { status: string; imageUrl: string };
     expect(view.status).toBe('IN_PROGRESS');
-    const preview = taskWith(server, view.imageUrl, 'IN_PROGRESS');
+    const preview = await taskWith(server, view.imageUrl, 'IN_PROGRESS');
     for (const init of [undefined, { method: 'HEAD' }, { headers: { range: 'bytes=0-9' } }]) {
       expect((await image(server, preview, init)).status).toBeLessThan(300);
     }
     // A final image asked for afterwards is stored: the store was working all along.
-    await firstGet(server, taskWith(server, await finalImageUrl('a finished owl')));
+    await firstGet(server, await taskWith(server, await finalImageUrl('a finished owl')));
     expect(stored(server, preview)).toBe(false);
-    killLink(server, preview);
+    await killLink(server, preview);
     expect((await image(server, preview)).status).toBe(502);
   });
 
@@ -202,18 +200,18 @@ describe('image store', () => {
     for (const init of [{ method: 'HEAD' }, { headers: { range: 'bytes=0-9' } }, { headers: { 'if-none-match': '"whatever"' } }] as RequestInit[]) {
       const url = await finalImageUrl(`an owl asked for with ${JSON.stringify(init)}`);
       const whole = new Uint8Array(await (await fetch(url)).arrayBuffer());
-      const mjId = taskWith(server, url);
+      const mjId = await taskWith(server, url);
       const res = await image(server, mjId, init);
       expect(res.status).toBe(init.method === 'HEAD' || 'if-none-match' in (init.headers ?? {}) ? 200 : 206);
       await res.arrayBuffer();
       await waitFor(() => stored(server, mjId), `background fill of ${JSON.stringify(init)}`);
-      killLink(server, mjId);
+      await killLink(server, mjId);
       expect(sha(await (await image(server, mjId)).arrayBuffer())).toBe(sha(whole));
     }
   });
 
   test('an upstream that drops mid-stream leaves nothing in the store', async () => {
-    const mjId = taskWith(server, `http://127.0.0.1:${dropper.port}/half.png`);
+    const mjId = await taskWith(server, `http://127.0.0.1:${dropper.port}/half.png`);
     const res = await image(server, mjId);
     expect(res.status).toBe(200);
     let failed = false;
@@ -232,17 +230,17 @@ describe('image store', () => {
   test('concurrent first requests all get the whole image and the store keeps one intact copy', async () => {
     const url = await finalImageUrl('a crowd of starlings');
     const expected = sha(await (await fetch(url)).arrayBuffer());
-    const mjId = taskWith(server, url);
+    const mjId = await taskWith(server, url);
     const answers = await Promise.all(Array.from({ length: 8 }, () => image(server, mjId).then((r) => r.arrayBuffer())));
     expect(answers.map(sha)).toEqual(Array.from({ length: 8 }, () => expected));
     await waitFor(() => stored(server, mjId), 'stored');
-    killLink(server, mjId);
+    await killLink(server, mjId);
     expect(sha(await (await image(server, mjId)).arrayBuffer())).toBe(expected);
     expect(readdirSync(storeDir(server)).filter((f) => f.startsWith(mjId)).sort()).toEqual([`${mjId}.bin`, `${mjId}.json`]);
   });
 
   test('the bound holds: the least recently used image goes first, and one too big is served but not kept', async () => {
-    const ids = [1000, 1001, 1002, 1003].map((n) => taskWith(small, `${sim.url}/images/big-${n}.png`));
+    const ids = await Promise.all([1000, 1001, 1002, 1003].map((n) => taskWith(small, `${sim.url}/images/big-${n}.png`)));
     const [a, b, c, d] = ids as [string, string, string, string];
     for (const id of [a, b, c]) await firstGet(small, id);
     // A is used again (from the store), so B is now the least recently used.
@@ -253,20 +251,20 @@ describe('image store', () => {
     const held = readdirSync(storeDir(small)).filter((f) => f.endsWith('.json')).map((f) => f.replace('.json', '.bin'));
     expect(held.length).toBe(3);
     expect(held.reduce((sum, f) => sum + statSync(join(storeDir(small), f)).size, 0)).toBeLessThanOrEqual(SMALL_BOUND);
-    const huge = taskWith(small, `${sim.url}/images/big-${SMALL_BOUND + 1}.png`);
+    const huge = await taskWith(small, `${sim.url}/images/big-${SMALL_BOUND + 1}.png`);
     expect((await (await image(small, huge)).arrayBuffer()).byteLength).toBe(SMALL_BOUND + 1);
     expect((await (await image(small, huge)).arrayBuffer()).byteLength).toBe(SMALL_BOUND + 1);
     expect(stored(small, huge)).toBe(false);
   });
 
   test('a channel added a moment ago is trusted at once, though the channel hosts are kept between requests', async () => {
-    const before = taskWith(server, await finalImageUrl('a warm-up for the host list'));
+    const before = await taskWith(server, await finalImageUrl('a warm-up for the host list'));
     expect((await image(server, before, { method: 'HEAD' })).status).toBe(200);
     const fresh = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response(new Uint8Array([1, 2, 3]), { headers: { 'content-type': 'image/png' } }) });
     try {
-      const mjId = taskWith(server, `http://127.0.0.1:${fresh.port}/new.png`);
+      const mjId = await taskWith(server, `http://127.0.0.1:${fresh.port}/new.png`);
       expect((await image(server, mjId)).status).toBe(403); // not a channel's host yet
-      createTestChannel(server.db, `http://127.0.0.1:${fresh.port}`);
+      await addChannel(server.handle, `http://127.0.0.1:${fresh.port}`);
       const res = await image(server, mjId);
       expect(res.status).toBe(200);
       expect(new Uint8Array(await res.arrayBuffer())).toEqual(new Uint8Array([1, 2, 3]));

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { createTestUser, type TestUser } from '../helpers/factories.ts';
+import type { TestUser } from '../helpers/factories.ts';
+import { addUser } from '../helpers/rows.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 /**
  * The heaviest listing shape (a user who owns half the rows, `end_timestamp` in the middle) runs
  * back to back while `/healthz` is asked: bun:sqlite is synchronous, so health answers between
- * listings only because each listing is short (its work is bounded; see query-plan.test.ts).
+ * listings only because each listing is short (its work is bounded; see query-plan.test.ts). On
+ * PostgreSQL (TEST_BACKEND=postgres) the same shape runs on the server, and the listings stay exact.
  */
 let srv: TestServer;
 let alice: TestUser;
@@ -15,12 +17,12 @@ const middle = BASE + (ROWS / 2) * 2_600;
 
 beforeAll(async () => {
   srv = await startTestServer();
-  alice = createTestUser(srv.db);
-  const other = createTestUser(srv.db);
-  const insert = srv.db.$client.prepare('INSERT INTO tasks (user_id, channel_id, mj_id, submit_time) VALUES (?1, ?2, ?3, ?4)');
-  srv.db.$client.transaction(() => {
-    for (let i = 0; i < ROWS; i++) insert.run(i % 2 === 0 ? alice.id : other.id, i % 4, `mj${i}`, BASE + i * 2_600);
-  })();
+  alice = await addUser(srv.handle);
+  const other = await addUser(srv.handle);
+  // One statement on either database: the numbers are this file's own.
+  await srv.sql(`WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < ${ROWS - 1})
+    INSERT INTO tasks (user_id, channel_id, mj_id, submit_time)
+    SELECT CASE WHEN i % 2 = 0 THEN ${alice.id} ELSE ${other.id} END, i % 4, 'mj' || i, ${BASE} + i * 2600 FROM s`);
 });
 
 afterAll(async () => {
@@ -28,8 +30,8 @@ afterAll(async () => {
 });
 
 test('/healthz answers between heavy listings, and the listings stay exact', async () => {
-  const reference = srv.db.$client.query(`SELECT id FROM tasks WHERE user_id = ?1 AND submit_time <= ?2 ORDER BY id DESC LIMIT 20`).all(alice.id, middle) as Array<{ id: number }>;
-  const total = (srv.db.$client.query('SELECT count(*) AS n FROM tasks WHERE user_id = ?1 AND submit_time <= ?2').get(alice.id, middle) as { n: number }).n;
+  const reference = await srv.sql<{ id: number }>('SELECT id FROM tasks WHERE user_id = $1 AND submit_time <= $2 ORDER BY id DESC LIMIT 20', alice.id, middle);
+  const [{ n: total }] = await srv.sql<{ n: number }>('SELECT CAST(count(*) AS INTEGER) AS n FROM tasks WHERE user_id = $1 AND submit_time <= $2', alice.id, middle) as [{ n: number }];
   let done = 0;
   let healthy = false;
   const listings = (async () => {

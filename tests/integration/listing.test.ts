@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { TaskRow } from '../../src/db/schema/index.ts';
-import { createTestUser, insertTask, type TestUser } from '../helpers/factories.ts';
+import type { TestUser } from '../helpers/factories.ts';
+import { addTask, addUser } from '../helpers/rows.ts';
 import { ROOT_HEADERS, startTestServer, type TestServer } from '../helpers/server.ts';
 
 let srv: TestServer;
@@ -27,18 +28,18 @@ async function get(path: string, headers: Record<string, string>): Promise<{ sta
 
 beforeAll(async () => {
   srv = await startTestServer();
-  alice = createTestUser(srv.db);
-  bob = createTestUser(srv.db);
+  alice = await addUser(srv.handle);
+  bob = await addUser(srv.handle);
   // 45 tasks for alice one minute apart on channels 1/2, 5 for bob.
   for (let i = 0; i < 45; i++) {
-    aliceTasks.push(insertTask(srv.db, {
+    aliceTasks.push(await addTask(srv.handle, {
       userId: alice.id, channelId: (i % 2) + 1, mjId: `17120000000000${String(i).padStart(2, '0')}`,
       submitTime: BASE + i * 60_000, status: 'SUCCESS', progress: '100%', quota: 50000, code: 1,
       imageUrl: i % 3 === 0 ? '' : `https://cdn.example.com/${i}.png`, videoUrls: '', buttons: '[{"customId":"x"}]',
       properties: '{"finalPrompt":"a cat"}', description: 'Submit success',
     }));
   }
-  for (let i = 0; i < 5; i++) insertTask(srv.db, { userId: bob.id, channelId: 3, mjId: `bob${i}`, submitTime: BASE + i * 60_000 });
+  for (let i = 0; i < 5; i++) await addTask(srv.handle, { userId: bob.id, channelId: 3, mjId: `bob${i}`, submitTime: BASE + i * 60_000 });
 });
 afterAll(() => srv.stop());
 
@@ -228,9 +229,9 @@ describe('REST and tRPC return the same data', () => {
       ['{"customId":"x"}', '[1,2]', [], {}],
       ['[null, 3, "U1", {"label":"no id"}, {"customId":"c","label":7,"type":"2","style":1,"extra":true}]', 'null', [{ customId: 'c', emoji: '', label: '', type: 0, style: 1 }], {}],
     ];
-    const dora = createTestUser(srv.db);
+    const dora = await addUser(srv.handle);
     for (const [i, [buttons, properties, wantButtons, wantProperties]] of cases.entries()) {
-      const row = insertTask(srv.db, { userId: dora.id, mjId: `odd-json-${i}`, submitTime: BASE, buttons, properties });
+      const row = await addTask(srv.handle, { userId: dora.id, mjId: `odd-json-${i}`, submitTime: BASE, buttons, properties });
       const rest = await get(`/api/mj/self?mj_id=${row.mjId}`, dora.headers);
       expect(rest.body.data.items[0]).toMatchObject({ buttons, properties });
       const res = await fetch(`${srv.url}/trpc/mj.get?input=${encodeURIComponent(JSON.stringify({ mj_id: row.mjId }))}`, { headers: dora.headers });
@@ -294,8 +295,8 @@ describe('status and health', () => {
     const data = body.data as unknown as Record<string, unknown>;
     expect(Object.keys(data)).toEqual(['version', 'server_address', 'mj_forward_url_enabled', 'uptime_ms', 'database', 'poller']);
     expect(data.server_address).toBe(srv.deps.serverAddress());
-    // The test server runs no poller (UPDATE_TASK=false): it is off, on SQLite.
-    expect(data.database).toBe('sqlite');
+    // The test server runs no poller (UPDATE_TASK=false): it is off, on the suite's database.
+    expect(data.database).toBe(srv.backend);
     expect(data.poller).toBe('off');
     const trpc = await fetch(`${srv.url}/trpc/status`);
     expect(((await trpc.json()) as { result: { data: Record<string, unknown> } }).result.data.version).toBe('test');
@@ -310,22 +311,22 @@ describe('status and health', () => {
 
 describe('totals stay exact when rows change through plain SQL', () => {
   test('insert, move and delete with SQL keep the counters right', async () => {
-    const carol = createTestUser(srv.db);
-    const sql = srv.db.$client;
-    sql.run('INSERT INTO tasks (user_id, channel_id, mj_id) VALUES (?, 9, ?), (?, 9, ?)', [carol.id, 'c1', carol.id, 'c2']);
+    const carol = await addUser(srv.handle);
+    const { sql } = srv;
+    await sql('INSERT INTO tasks (user_id, channel_id, mj_id) VALUES ($1, 9, $2), ($3, 9, $4)', carol.id, 'c1', carol.id, 'c2');
     expect((await get('/api/mj/self', carol.headers)).body.data.total).toBe(2);
     expect((await get('/api/mj/?channel_id=9', ROOT_HEADERS)).body.data.total).toBe(2);
-    sql.run('UPDATE tasks SET channel_id = 8 WHERE mj_id = ?', ['c1']);
-    sql.run('UPDATE tasks SET user_id = ? WHERE mj_id = ?', [bob.id, 'c2']);
+    await sql('UPDATE tasks SET channel_id = 8 WHERE mj_id = $1', 'c1');
+    await sql('UPDATE tasks SET user_id = $1 WHERE mj_id = $2', bob.id, 'c2');
     expect((await get('/api/mj/self', carol.headers)).body.data.total).toBe(1);
     expect((await get('/api/mj/?channel_id=9', ROOT_HEADERS)).body.data.total).toBe(1);
     expect((await get('/api/mj/?channel_id=8', ROOT_HEADERS)).body.data.total).toBe(1);
     expect((await get('/api/mj/self', bob.headers)).body.data.total).toBe(6);
-    sql.run('DELETE FROM tasks WHERE mj_id IN (?, ?)', ['c1', 'c2']);
+    await sql('DELETE FROM tasks WHERE mj_id IN ($1, $2)', 'c1', 'c2');
     expect((await get('/api/mj/self', carol.headers)).body.data.total).toBe(0);
     expect((await get('/api/mj/self', bob.headers)).body.data.total).toBe(5);
     const all = await get('/api/mj/', ROOT_HEADERS);
-    const counted = sql.query('SELECT count(*) AS n FROM tasks').get() as { n: number };
-    expect(all.body.data.total).toBe(counted.n);
+    const [counted] = await sql<{ n: number }>('SELECT CAST(count(*) AS INTEGER) AS n FROM tasks');
+    expect(all.body.data.total).toBe(counted!.n);
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createPoller } from '../../src/jobs/poller.ts';
 import { AUTH_MESSAGES } from '../../src/auth/management.ts';
-import { createTestUser } from '../helpers/factories.ts';
+import { addUser } from '../helpers/rows.ts';
 import { ROOT_HEADERS, startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
 import { IMAGINE_PRICE, relayWorld, type Caller, type RelayWorld } from './relay-fixture.ts';
 
@@ -50,8 +50,8 @@ let after: { res: Response; text: string; samples: Sample[] };
 beforeAll(async () => {
   w = await relayWorld();
   channel = String(w.channelIds[0]);
-  alice = w.caller(1_000_000);
-  const poor = w.caller(IMAGINE_PRICE - 1);
+  alice = await w.caller(1_000_000);
+  const poor = await w.caller(IMAGINE_PRICE - 1);
   for (const prompt of ['a fox', 'a hare']) accepted.push((await w.post('/mj/submit/imagine', { prompt }, alice.headers)).json.result);
   expect((await w.post('/mj/submit/imagine', { prompt: 'a word --sim-banned' }, alice.headers)).json.code).toBe(24);
   expect((await w.post('/mj/submit/imagine', { prompt: 'a storm --sim-fail' }, alice.headers)).json.code).toBe(1);
@@ -137,7 +137,7 @@ describe('who may scrape', () => {
   });
 
   test('a common user: 403', async () => {
-    const user = createTestUser(w.srv.db);
+    const user = await addUser(w.srv.handle);
     const { res, text } = await scrape(w.srv.url, user.headers);
     expect(res.status).toBe(403);
     expect(JSON.parse(text)).toEqual({ success: false, message: AUTH_MESSAGES.insufficient });

@@ -6,7 +6,8 @@ import { eq } from 'drizzle-orm';
 import { tasks } from '../../src/db/schema/index.ts';
 import { SUBMIT_ROUTES } from '../../src/domain/relay/schemas.ts';
 import { DOCUMENTED_SCHEMAS, jsonSchemaOf } from '../../src/http/openapi.ts';
-import { createTestApiKey, createTestUser, type TestUser } from '../helpers/factories.ts';
+import type { TestUser } from '../helpers/factories.ts';
+import { addApiKey, addUser } from '../helpers/rows.ts';
 import { ROOT_HEADERS } from '../helpers/server.ts';
 import { relayWorld, SIM_SECRETS, type RelayWorld } from './relay-fixture.ts';
 
@@ -22,8 +23,8 @@ const validators = new Map<string, ReturnType<typeof ajv.compile>>();
 
 beforeAll(async () => {
   world = await relayWorld();
-  user = createTestUser(world.srv.db, { quota: 10_000_000 });
-  keyHeaders = createTestApiKey(world.srv.db, user.id, { unlimited: true }).headers;
+  user = await addUser(world.srv.handle, { quota: 10_000_000 });
+  keyHeaders = (await addApiKey(world.srv.handle, user.id, { unlimited: true })).headers;
   const res = await fetch(`${world.srv.url}/openapi.json`);
   expect(res.headers.get('content-type')).toContain('application/json');
   doc = (await res.json()) as Json;

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
-import { and, eq } from 'drizzle-orm';
-import { channels, LOG_TYPE, logs, tokens, users } from '../../src/db/schema/index.ts';
+import { LOG_TYPE } from '../../src/db/schema/index.ts';
 import { startDemo } from '../../src/demo.ts';
 import type { AppRouter } from '../../src/trpc/routers/index.ts';
-import { createTestChannel, createTestUser } from '../helpers/factories.ts';
+import { addUser, quotaOf, updateRow } from '../helpers/rows.ts';
 import { ROOT_HEADERS, ROOT_TOKEN } from '../helpers/server.ts';
 import { relayWorld, SIM_SECRETS, type RelayWorld } from './relay-fixture.ts';
 
@@ -29,7 +28,7 @@ describe('admin.channel.test', () => {
 
   test('a wrong key, a closed port and a garbage answer are reported, not thrown', async () => {
     const api = client(w.srv.url, ROOT_HEADERS);
-    const wrongKey = createTestChannel(w.srv.db, w.sims[0]!.url, { key: 'wrong', status: 2 });
+    const wrongKey = await w.addChannel(w.sims[0]!.url, { key: 'wrong', status: 2 });
     const r1 = await api.admin.channel.test.mutate({ id: wrongKey });
     expect(r1).toMatchObject({ success: false, status: 401 });
     expect(r1.message).toContain('key');
@@ -37,7 +36,7 @@ describe('admin.channel.test', () => {
     const s = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response('x') });
     const port = s.port;
     await s.stop(true);
-    const dead = createTestChannel(w.srv.db, `http://127.0.0.1:${port}`, { key: 'k', status: 2 });
+    const dead = await w.addChannel(`http://127.0.0.1:${port}`, { key: 'k', status: 2 });
     const r2 = await api.admin.channel.test.mutate({ id: dead });
     expect(r2.success).toBe(false);
     expect(r2.status).toBeUndefined();
@@ -56,7 +55,7 @@ describe('admin.channel.test', () => {
     const err = await client(w.srv.url, ROOT_HEADERS).admin.channel.test.mutate({ id: 999_999 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TRPCClientError);
     expect((err as TRPCClientError<AppRouter>).data?.code).toBe('NOT_FOUND');
-    const u = createTestUser(w.srv.db);
+    const u = await addUser(w.srv.handle);
     const denied = await client(w.srv.url, u.headers).admin.channel.test.mutate({ id: w.channelIds[0]! }).catch((e: unknown) => e);
     expect((denied as TRPCClientError<AppRouter>).data?.code).toBe('FORBIDDEN');
   });
@@ -69,22 +68,24 @@ describe('DEMO mode', () => {
   });
   afterAll(() => w.stop());
 
-  const demoChannels = () => w.srv.db.select().from(channels).where(eq(channels.name, 'demo')).all();
-  const demoTokens = () => w.srv.db.select().from(tokens).where(and(eq(tokens.userId, 1), eq(tokens.name, 'demo'))).all();
-  const rootQuota = () => w.srv.db.select({ q: users.quota }).from(users).where(eq(users.id, 1)).get()!.q;
+  const demoChannels = () => w.srv.sql<{ id: number; status: number; key: string }>("SELECT id, status, key FROM channels WHERE name = 'demo' ORDER BY id");
+  const demoTokens = async () => (await w.srv.sql<{ id: number; key: string; webhookSecret: string; unlimitedQuota: boolean | number }>(
+    `SELECT id, key, webhook_secret AS "webhookSecret", unlimited_quota AS "unlimitedQuota" FROM tokens WHERE user_id = 1 AND name = 'demo' ORDER BY id`,
+  )).map((t) => ({ ...t, unlimitedQuota: Boolean(t.unlimitedQuota) }));
+  const rootQuota = () => quotaOf(w.srv.handle, 1);
 
   test('registers the simulator as channel demo, gives root a key and quota, prints how to use them', async () => {
     const lines: string[] = [];
     const demo = await startDemo(w.srv.deps, { stepMs: 0, print: (l) => lines.push(l), rootCreated: true });
     try {
-      const [ch] = demoChannels();
+      const [ch] = await demoChannels();
       expect(ch).toBeDefined();
       expect(ch!.status).toBe(1);
       expect(ch!.key.length).toBeGreaterThanOrEqual(16);
-      const [tok] = demoTokens();
+      const [tok] = await demoTokens();
       expect(tok!.unlimitedQuota).toBe(true);
       expect(tok!.webhookSecret).toMatch(/^whsec_[A-Za-z0-9]{32}$/); // demo submits with a notifyHook get signed deliveries
-      expect(rootQuota()).toBe(50_000_000);
+      expect(await rootQuota()).toBe(50_000_000);
       const text = lines.join('\n');
       expect(text).toContain(ROOT_TOKEN);
       expect(text).toContain(`sk-${tok!.key}`);
@@ -100,7 +101,7 @@ describe('DEMO mode', () => {
       const key = `sk-${tok!.key}`;
       const sub = await w.post('/mj/submit/imagine', { prompt: 'demo fox' }, { authorization: `Bearer ${key}` });
       expect(sub.json.code).toBe(1);
-      expect(w.task(sub.json.result as string)!.channelId).toBe(ch!.id);
+      expect((await w.task(sub.json.result as string))!.channelId).toBe(ch!.id);
       const list = await w.get('/api/mj/self', ROOT_HEADERS);
       expect(list.json.data.items[0].mj_id).toBe(sub.json.result);
     } finally {
@@ -109,30 +110,30 @@ describe('DEMO mode', () => {
   });
 
   test('a restart refreshes the channel and reuses the key without granting quota again', async () => {
-    const [before] = demoChannels();
-    const quota = rootQuota();
-    w.srv.db.update(channels).set({ status: 3 }).where(eq(channels.id, before!.id)).run();
+    const [before] = await demoChannels();
+    const quota = await rootQuota();
+    await w.setChannel(before!.id, { status: 3 });
     // A demo key from before webhooks existed has no secret: the restart gives it one.
-    w.srv.db.update(tokens).set({ webhookSecret: '' }).where(eq(tokens.id, demoTokens()[0]!.id)).run();
+    await updateRow(w.srv.handle, 'tokens', (await demoTokens())[0]!.id, { webhookSecret: '' });
     const lines: string[] = [];
     const demo = await startDemo(w.srv.deps, { stepMs: 0, print: (l) => lines.push(l) });
     try {
       // Secrets are printed once (SPEC §3): this start shows neither, and says where they were.
       const text = lines.join('\n');
       expect(text).not.toContain(ROOT_TOKEN);
-      expect(text).not.toContain(demoTokens()[0]!.key);
+      expect(text).not.toContain((await demoTokens())[0]!.key);
       expect(text).toContain('user.regenerateAccessToken');
       expect(text).toContain('token.create');
-      const after = demoChannels();
+      const after = await demoChannels();
       expect(after.length).toBe(1);
       expect(after[0]!.id).toBe(before!.id);
       expect(after[0]!.status).toBe(1);
       expect(after[0]!.key).not.toBe(before!.key);
-      expect(demoTokens().length).toBe(1);
-      expect(demoTokens()[0]!.webhookSecret).toMatch(/^whsec_[A-Za-z0-9]{32}$/);
-      expect(rootQuota()).toBe(quota);
+      expect((await demoTokens()).length).toBe(1);
+      expect((await demoTokens())[0]!.webhookSecret).toMatch(/^whsec_[A-Za-z0-9]{32}$/);
+      expect(await rootQuota()).toBe(quota);
       // The one grant is a system log row, so root's balance too is rebuilt from the logs alone.
-      const rows = w.srv.db.select().from(logs).where(eq(logs.userId, 1)).all();
+      const rows = await w.srv.sql<{ type: number; quota: number; content: string }>('SELECT type, CAST(quota AS INTEGER) AS quota, content FROM logs WHERE user_id = 1 ORDER BY id');
       expect(rows.filter((r) => r.type === LOG_TYPE.system).map((r) => [r.quota, r.content])).toEqual([[50_000_000, 'quota +50000000 demo starting quota']]);
       const sign: Record<number, number> = { [LOG_TYPE.system]: 1, [LOG_TYPE.consume]: -1, [LOG_TYPE.refund]: 1 };
       expect(rows.reduce((sum, r) => sum + (sign[r.type] ?? 0) * r.quota, 0)).toBe(quota);

@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { eq } from 'drizzle-orm';
-import { channels } from '../../src/db/schema/index.ts';
 import { IMAGINE_PRICE, LOG_TYPE, SIM_SECRETS, relayWorld, type Caller, type RelayWorld } from './relay-fixture.ts';
 
 /**
@@ -14,9 +12,9 @@ describe('relay follow-ups across two channels', () => {
   let parentA: string;
   let upscaleA: string;
 
-  const setPriorities = (a: number, b: number) => {
-    w.srv.db.update(channels).set({ priority: a }).where(eq(channels.id, w.channelIds[0]!)).run();
-    w.srv.db.update(channels).set({ priority: b }).where(eq(channels.id, w.channelIds[1]!)).run();
+  const setPriorities = async (a: number, b: number) => {
+    await w.setChannel(w.channelIds[0]!, { priority: a });
+    await w.setChannel(w.channelIds[1]!, { priority: b });
   };
   const clear = () => w.sims.forEach((s) => s.clearRequests());
   /** Buttons as the upstream shows them (the poller would copy them into the task). */
@@ -34,14 +32,14 @@ describe('relay follow-ups across two channels', () => {
 
   beforeAll(async () => {
     w = await relayWorld({ sims: 2 });
-    c = w.caller(10_000_000);
-    setPriorities(10, 0);
+    c = await w.caller(10_000_000);
+    await setPriorities(10, 0);
     const res = await w.post('/mj/submit/imagine', { prompt: 'parent fox' }, c.headers);
     parentA = res.json.result as string;
-    expect(w.task(parentA)!.channelId).toBe(w.channelIds[0]!);
-    w.markSuccess(parentA);
+    expect((await w.task(parentA))!.channelId).toBe(w.channelIds[0]!);
+    await w.markSuccess(parentA);
     // From now on new jobs would go to B: follow-ups must still reach A.
-    setPriorities(0, 10);
+    await setPriorities(0, 10);
   });
   afterAll(() => w.stop());
 
@@ -55,18 +53,18 @@ describe('relay follow-ups across two channels', () => {
 
   test('change goes to the parent\'s channel A with A\'s key, records the parent prompt', async () => {
     clear();
-    const before = w.quota(c.userId);
+    const before = await w.quota(c.userId);
     const res = await w.post('/mj/submit/change', { taskId: parentA, action: 'UPSCALE', index: 1 }, c.headers);
     expect(res.status).toBe(200);
     expect(res.json.code).toBe(1);
     expect(onlyA('/mj/submit/change')).toEqual({ taskId: parentA, action: 'UPSCALE', index: 1 });
     upscaleA = res.json.result as string;
-    const row = w.task(upscaleA)!;
+    const row = (await w.task(upscaleA))!;
     expect(row.channelId).toBe(w.channelIds[0]!);
     expect(row.action).toBe('UPSCALE');
     expect(row.prompt).toBe('parent fox');
-    expect(w.quota(c.userId)).toBe(before - 25_000);
-    w.markSuccess(upscaleA);
+    expect(await w.quota(c.userId)).toBe(before - 25_000);
+    await w.markSuccess(upscaleA);
   });
 
   test('simple-change is translated to a change and forwarded to /mj/submit/change on A', async () => {
@@ -74,7 +72,7 @@ describe('relay follow-ups across two channels', () => {
     const res = await w.post('/mj/submit/simple-change', { content: `${parentA} v2` }, c.headers);
     expect(res.json.code).toBe(1);
     expect(onlyA('/mj/submit/change')).toEqual({ taskId: parentA, action: 'VARIATION', index: 2 });
-    expect(w.task(res.json.result as string)!.action).toBe('VARIATION');
+    expect((await w.task(res.json.result as string))!.action).toBe('VARIATION');
   });
 
   test('simple-change R becomes a reroll (no index)', async () => {
@@ -82,7 +80,7 @@ describe('relay follow-ups across two channels', () => {
     const res = await w.post('/mj/submit/simple-change', { content: `${parentA} R` }, c.headers);
     expect(res.json.code).toBe(1);
     expect(onlyA('/mj/submit/change')).toEqual({ taskId: parentA, action: 'REROLL' });
-    expect(w.task(res.json.result as string)!.action).toBe('REROLL');
+    expect((await w.task(res.json.result as string))!.action).toBe('REROLL');
   });
 
   test('a mode prefix is kept when simple-change is forwarded as change', async () => {
@@ -96,34 +94,34 @@ describe('relay follow-ups across two channels', () => {
     const ids = await upstreamButtons(0, parentA);
     const u2 = ids.find((id) => id.startsWith('MJ::JOB::upsample::2::'))!;
     clear();
-    const before = w.quota(c.userId);
+    const before = await w.quota(c.userId);
     const res = await w.post('/mj/submit/action', { taskId: parentA, customId: u2 }, c.headers);
     expect(res.json.code).toBe(1);
     expect(onlyA('/mj/submit/action')).toEqual({ taskId: parentA, customId: u2 });
-    expect(w.task(res.json.result as string)!.action).toBe('UPSCALE');
-    expect(w.quota(c.userId)).toBe(before - 25_000);
+    expect((await w.task(res.json.result as string))!.action).toBe('UPSCALE');
+    expect(await w.quota(c.userId)).toBe(before - 25_000);
 
     const v1 = ids.find((id) => id.startsWith('MJ::JOB::variation::1::'))!;
     const res2 = await w.post('/mj/submit/action', { taskId: parentA, customId: v1 }, c.headers);
-    expect(w.task(res2.json.result as string)!.action).toBe('VARIATION');
-    expect(w.quota(c.userId)).toBe(before - 25_000 - IMAGINE_PRICE);
+    expect((await w.task(res2.json.result as string))!.action).toBe('VARIATION');
+    expect(await w.quota(c.userId)).toBe(before - 25_000 - IMAGINE_PRICE);
   });
 
   test('Inpaint (free, code 21 kept) then modal (charged, no SUCCESS needed) both on A', async () => {
     const ids = await upstreamButtons(0, upscaleA);
     const inpaint = ids.find((id) => id.startsWith('MJ::Inpaint::'))!;
     clear();
-    const before = w.quota(c.userId);
+    const before = await w.quota(c.userId);
     const res = await w.post('/mj/submit/action', { taskId: upscaleA, customId: inpaint }, c.headers);
     expect(res.status).toBe(200);
     expect(res.json.code).toBe(21);
     onlyA('/mj/submit/action');
     const modalTask = res.json.result as string;
-    const row = w.task(modalTask)!;
+    const row = (await w.task(modalTask))!;
     expect(row.action).toBe('INPAINT');
     expect(row.quota).toBe(0);
     expect(row.code).toBe(21);
-    expect(w.quota(c.userId)).toBe(before);
+    expect(await w.quota(c.userId)).toBe(before);
 
     clear();
     const modal = await w.post('/mj/submit/modal', { taskId: modalTask, prompt: 'a hat', maskBase64: 'data:image/png;base64,AAAA' }, c.headers);
@@ -131,37 +129,37 @@ describe('relay follow-ups across two channels', () => {
     expect(modal.json.code).toBe(1);
     expect(onlyA('/mj/submit/modal')).toEqual({ taskId: modalTask, prompt: 'a hat', maskBase64: 'data:image/png;base64,AAAA' });
     // The upstream confirms the waiting task itself, so the modal row shares its upstream id.
-    const rows = w.tasksOf(c.userId).filter((t) => t.mjId === modal.json.result);
+    const rows = (await w.tasksOf(c.userId)).filter((t) => t.mjId === modal.json.result);
     expect(rows.map((t) => [t.action, t.quota, t.channelId])).toEqual([
       ['INPAINT', 0, w.channelIds[0]!], ['MODAL', IMAGINE_PRICE, w.channelIds[0]!],
     ]);
     expect(rows[1]!.prompt).toBe('parent fox');
     const fetched = await w.get(`/mj/task/${modalTask}/fetch`, c.headers);
     expect(fetched.json.action).toBe('MODAL');
-    expect(w.quota(c.userId)).toBe(before - IMAGINE_PRICE);
+    expect(await w.quota(c.userId)).toBe(before - IMAGINE_PRICE);
   });
 
   test('CustomZoom answers 21 to the client and is free', async () => {
     const ids = await upstreamButtons(0, upscaleA);
     const zoom = ids.find((id) => id.startsWith('MJ::CustomZoom::'))!;
     clear();
-    const before = w.quota(c.userId);
+    const before = await w.quota(c.userId);
     const res = await w.post('/mj/submit/action', { taskId: upscaleA, customId: zoom }, c.headers);
     expect(res.json.code).toBe(21);
     onlyA('/mj/submit/action');
-    expect(w.task(res.json.result as string)!.action).toBe('CUSTOM_ZOOM');
-    expect(w.quota(c.userId)).toBe(before);
+    expect((await w.task(res.json.result as string))!.action).toBe('CUSTOM_ZOOM');
+    expect(await w.quota(c.userId)).toBe(before);
   });
 
   test('Outpaint (zoom) is charged and answered as 1', async () => {
     const ids = await upstreamButtons(0, upscaleA);
     const out = ids.find((id) => id.startsWith('MJ::Outpaint::50::'))!;
     clear();
-    const before = w.quota(c.userId);
+    const before = await w.quota(c.userId);
     const res = await w.post('/mj/submit/action', { taskId: upscaleA, customId: out }, c.headers);
     expect(res.json.code).toBe(1);
-    expect(w.task(res.json.result as string)!.action).toBe('ZOOM');
-    expect(w.quota(c.userId)).toBe(before - IMAGINE_PRICE);
+    expect((await w.task(res.json.result as string))!.action).toBe('ZOOM');
+    expect(await w.quota(c.userId)).toBe(before - IMAGINE_PRICE);
   });
 
   test('video with taskId is a follow-up on A', async () => {
@@ -169,13 +167,13 @@ describe('relay follow-ups across two channels', () => {
     const res = await w.post('/mj/submit/video', { prompt: 'move', action: 'extend', taskId: parentA, index: 0 }, c.headers);
     expect(res.json.code).toBe(1);
     onlyA('/mj/submit/video');
-    const row = w.task(res.json.result as string)!;
+    const row = (await w.task(res.json.result as string))!;
     expect(row.action).toBe('VIDEO');
     expect(row.channelId).toBe(w.channelIds[0]!);
   });
 
   test('an unknown parent, or another user\'s parent, is 404 task_not_found and nothing is charged', async () => {
-    const other = w.caller(10_000_000);
+    const other = await w.caller(10_000_000);
     clear();
     for (const body of [{ taskId: '9999999999999999', action: 'UPSCALE', index: 1 }, { taskId: parentA, action: 'UPSCALE', index: 1 }]) {
       const res = await w.post('/mj/submit/change', body, other.headers);
@@ -185,14 +183,14 @@ describe('relay follow-ups across two channels', () => {
     const modal = await w.post('/mj/submit/modal', { taskId: parentA }, other.headers);
     expect(modal.status).toBe(404);
     expect(w.sims[0]!.requests.length + w.sims[1]!.requests.length).toBe(0);
-    expect(w.quota(other.userId)).toBe(10_000_000);
-    expect(w.tasksOf(other.userId).length).toBe(0);
+    expect(await w.quota(other.userId)).toBe(10_000_000);
+    expect((await w.tasksOf(other.userId)).length).toBe(0);
   });
 
   test('an unfinished parent is 400 task_status_not_success, unless the option is off', async () => {
-    setPriorities(10, 0);
+    await setPriorities(10, 0);
     const fresh = (await w.post('/mj/submit/imagine', { prompt: 'young fox' }, c.headers)).json.result as string;
-    setPriorities(0, 10);
+    await setPriorities(0, 10);
     clear();
     const res = await w.post('/mj/submit/change', { taskId: fresh, action: 'UPSCALE', index: 1 }, c.headers);
     expect(res.status).toBe(400);
@@ -210,19 +208,19 @@ describe('relay follow-ups across two channels', () => {
   });
 
   test('a disabled parent channel is 400 channel_disabled, nothing charged', async () => {
-    w.srv.db.update(channels).set({ status: 2 }).where(eq(channels.id, w.channelIds[0]!)).run();
+    await w.setChannel(w.channelIds[0]!, { status: 2 });
     try {
       clear();
-      const before = w.quota(c.userId);
-      const consumed = w.logCount(c.userId, LOG_TYPE.consume);
+      const before = await w.quota(c.userId);
+      const consumed = await w.logCount(c.userId, LOG_TYPE.consume);
       const res = await w.post('/mj/submit/change', { taskId: parentA, action: 'VARIATION', index: 1 }, c.headers);
       expect(res.status).toBe(400);
       expect(res.json).toEqual({ code: 4, description: 'channel_disabled', result: null, properties: {} });
       expect(w.sims[0]!.requests.length + w.sims[1]!.requests.length).toBe(0);
-      expect(w.quota(c.userId)).toBe(before);
-      expect(w.logCount(c.userId, LOG_TYPE.consume)).toBe(consumed);
+      expect(await w.quota(c.userId)).toBe(before);
+      expect(await w.logCount(c.userId, LOG_TYPE.consume)).toBe(consumed);
     } finally {
-      w.srv.db.update(channels).set({ status: 1 }).where(eq(channels.id, w.channelIds[0]!)).run();
+      await w.setChannel(w.channelIds[0]!, { status: 1 });
     }
   });
 });

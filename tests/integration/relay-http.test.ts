@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { connect } from 'node:net';
-import { eq } from 'drizzle-orm';
-import { users } from '../../src/db/schema/index.ts';
-import { createTestApiKey, createTestUser } from '../helpers/factories.ts';
+import { addApiKey, addUser, updateRow } from '../helpers/rows.ts';
 import { relayWorld, type Caller, type RelayWorld } from './relay-fixture.ts';
 
 /** One raw HTTP/1.1 exchange, for requests fetch() refuses to send (a GET with a body). */
@@ -29,7 +27,7 @@ describe('relay HTTP edge: auth, validation, CORS, odd requests', () => {
   let c: Caller;
   beforeAll(async () => {
     w = await relayWorld();
-    c = w.caller();
+    c = await w.caller();
   });
   afterAll(() => w.stop());
 
@@ -51,16 +49,16 @@ describe('relay HTTP edge: auth, validation, CORS, odd requests', () => {
   });
 
   test('key failures: invalid, disabled, expired, exhausted → 401; banned user → 403', async () => {
-    const u = createTestUser(w.srv.db, { quota: 1_000_000 });
+    const u = await addUser(w.srv.handle, { quota: 1_000_000 });
     const cases: [Record<string, string>, number, string][] = [
       [{ authorization: 'Bearer sk-doesnotexist' }, 401, 'invalid_api_key'],
-      [createTestApiKey(w.srv.db, u.id, { status: 2 }).headers, 401, 'token_disabled'],
-      [createTestApiKey(w.srv.db, u.id, { expiredTime: 1000 }).headers, 401, 'token_expired'],
-      [createTestApiKey(w.srv.db, u.id, { unlimited: false, remainQuota: 0 }).headers, 401, 'token_exhausted'],
+      [(await addApiKey(w.srv.handle, u.id, { status: 2 })).headers, 401, 'token_disabled'],
+      [(await addApiKey(w.srv.handle, u.id, { expiredTime: 1000 })).headers, 401, 'token_expired'],
+      [(await addApiKey(w.srv.handle, u.id, { unlimited: false, remainQuota: 0 })).headers, 401, 'token_exhausted'],
     ];
-    const banned = createTestUser(w.srv.db, { quota: 1_000_000 });
-    const bannedKey = createTestApiKey(w.srv.db, banned.id);
-    w.srv.db.update(users).set({ status: 2 }).where(eq(users.id, banned.id)).run();
+    const banned = await addUser(w.srv.handle, { quota: 1_000_000 });
+    const bannedKey = await addApiKey(w.srv.handle, banned.id);
+    await updateRow(w.srv.handle, 'users', banned.id, { status: 2 });
     cases.push([bannedKey.headers, 403, 'user_banned']);
     for (const [headers, status, code] of cases) {
       const res = await w.post('/mj/submit/imagine', { prompt: 'fox' }, headers);
@@ -115,7 +113,7 @@ describe('relay HTTP edge: auth, validation, CORS, odd requests', () => {
       ['/mj/submit/upload-discord-images', { base64Array: [] }, 'base64Array'],
       ['/mj/insight-face/swap', { sourceBase64: 'a' }, 'targetBase64'],
     ];
-    const v = w.caller();
+    const v = await w.caller();
     w.sims[0]!.clearRequests();
     for (const [path, body, field] of cases) {
       const res = await w.post(path, body, v.headers);
@@ -126,8 +124,8 @@ describe('relay HTTP edge: auth, validation, CORS, odd requests', () => {
       expect(res.json.description).toContain(field);
     }
     expect(w.sims[0]!.requests.length).toBe(0);
-    expect(w.quota(v.userId)).toBe(10_000_000);
-    expect(w.tasksOf(v.userId).length).toBe(0);
+    expect(await w.quota(v.userId)).toBe(10_000_000);
+    expect((await w.tasksOf(v.userId)).length).toBe(0);
   });
 
   test('a GET with Content-Type: application/json is served normally, even with a {} body', async () => {
@@ -187,7 +185,7 @@ describe('relay CORS with a restricted origin list', () => {
   afterAll(() => w.stop());
 
   test('an allowed origin is echoed; another gets no allow-origin', async () => {
-    const c = w.caller();
+    const c = await w.caller();
     const good = await w.post('/mj/task/list-by-condition', { ids: [] }, { ...c.headers, origin: 'https://good.example' });
     expect(good.status).toBe(200);
     expect(good.res.headers.get('access-control-allow-origin')).toBe('https://good.example');

@@ -7,7 +7,7 @@ describe('relay forwarding options', () => {
   let c: Caller;
   beforeAll(async () => {
     w = await relayWorld();
-    c = w.caller();
+    c = await w.caller();
   });
   afterAll(() => w.stop());
 
@@ -60,18 +60,18 @@ describe('relay forwarding options', () => {
 
   test('the filters apply to follow-ups too (simple-change forwarded as change)', async () => {
     const parent = (await w.post('/mj/submit/imagine', { prompt: 'parent' }, c.headers)).json.result as string;
-    w.markSuccess(parent);
+    await w.markSuccess(parent);
     const body = await forwarded({ content: `${parent} U1`, notifyHook: hook, state: 's' }, '/mj/submit/simple-change');
     expect(body).toEqual({ state: 's', taskId: parent, action: 'UPSCALE', index: 1 });
   });
 
   test('mj_prices sets what a call costs', async () => {
     await withOption('mj_prices', { mj_imagine: 0.2 }, async () => {
-      const u = w.caller(1_000_000);
+      const u = await w.caller(1_000_000);
       const res = await w.post('/mj/submit/imagine', { prompt: 'pricy fox' }, u.headers);
       expect(res.json.code).toBe(1);
-      expect(w.quota(u.userId)).toBe(900_000);
-      expect(w.task(res.json.result as string)!.quota).toBe(100_000);
+      expect(await w.quota(u.userId)).toBe(900_000);
+      expect((await w.task(res.json.result as string))!.quota).toBe(100_000);
     });
   });
 });

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { eq } from 'drizzle-orm';
-import { channels } from '../../src/db/schema/index.ts';
-import { insertTask } from '../helpers/factories.ts';
+import { addTask } from '../helpers/rows.ts';
 import { relayWorld, SIM_SECRETS, type Caller, type RelayWorld } from './relay-fixture.ts';
 
 describe('relay queries: fetch, list-by-condition, image-seed', () => {
@@ -10,8 +8,8 @@ describe('relay queries: fetch, list-by-condition, image-seed', () => {
   let other: Caller;
   beforeAll(async () => {
     w = await relayWorld();
-    me = w.caller();
-    other = w.caller();
+    me = await w.caller();
+    other = await w.caller();
   });
   afterAll(() => w.stop());
 
@@ -36,7 +34,7 @@ describe('relay queries: fetch, list-by-condition, image-seed', () => {
 
   test('fetch shape: forwarded image link with ?rand while unfinished, arrays and objects parsed', async () => {
     const base = w.srv.deps.serverAddress();
-    const running = insertTask(w.srv.db, {
+    const running = await addTask(w.srv.handle, {
       userId: me.userId, mjId: '1111222233334444', status: 'IN_PROGRESS', progress: '', imageUrl: 'http://up.example/p.webp',
       videoUrls: '["http://up.example/1.mp4","http://up.example/2.mp4"]', buttons: '[{"customId":"MJ::JOB::upsample::1::h","label":"U1"}]',
       properties: '{"finalPrompt":"fox --v 7"}',
@@ -48,7 +46,7 @@ describe('relay queries: fetch, list-by-condition, image-seed', () => {
     expect(r1.json.buttons).toEqual([{ customId: 'MJ::JOB::upsample::1::h', label: 'U1' }]);
     expect(r1.json.properties).toEqual({ finalPrompt: 'fox --v 7' });
 
-    const done = insertTask(w.srv.db, {
+    const done = await addTask(w.srv.handle, {
       userId: me.userId, mjId: '1111222233335555', status: 'SUCCESS', progress: '100%', imageUrl: 'http://up.example/f.png',
       buttons: 'not json', properties: '[1]',
     });
@@ -125,13 +123,13 @@ describe('relay queries: fetch, list-by-condition, image-seed', () => {
 
   test('image-seed: disabled channel 400, upstream down 502', async () => {
     const done = (await w.post('/mj/submit/imagine', { prompt: 'seed fox 2' }, me.headers)).json.result as string;
-    w.srv.db.update(channels).set({ status: 2 }).where(eq(channels.id, w.channelIds[0]!)).run();
+    await w.setChannel(w.channelIds[0]!, { status: 2 });
     try {
       const res = await w.get(`/mj/task/${done}/image-seed`, me.headers);
       expect(res.status).toBe(400);
       expect(res.json).toEqual({ code: 4, description: 'channel_disabled', result: null, properties: {} });
     } finally {
-      w.srv.db.update(channels).set({ status: 1 }).where(eq(channels.id, w.channelIds[0]!)).run();
+      await w.setChannel(w.channelIds[0]!, { status: 1 });
     }
     w.sims[0]!.setFault('drop');
     try {

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
-import { and, eq } from 'drizzle-orm';
-import { LOG_TYPE, logs, rateLimitWindows } from '../../src/db/schema/index.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
+import { LOG_TYPE } from '../../src/db/schema/index.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
 import type { AppRouter } from '../../src/trpc/routers/index.ts';
-import { createTestChannel, createTestUser, getUserQuota, type TestUser } from '../helpers/factories.ts';
+import type { TestUser } from '../helpers/factories.ts';
+import { addChannel, addUser, quotaOf } from '../helpers/rows.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 /**
@@ -32,8 +32,8 @@ async function world(env: Record<string, string> = {}): Promise<World> {
   const clock = new ManualClock(T0);
   const srv = await startTestServer({ env, clock });
   const sim = await startSimulator({ secret: 's', stepMs: 0 });
-  createTestChannel(srv.db, sim.url, { key: 's' });
-  const user = createTestUser(srv.db, { quota: 100_000_000 });
+  await addChannel(srv.handle, sim.url, { key: 's' });
+  const user = await addUser(srv.handle, { quota: 100_000_000 });
   const trpc = createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${srv.url}/trpc`, headers: () => user.headers })] });
   return {
     srv, sim, clock, user, trpc,
@@ -69,7 +69,7 @@ describe('per-key rate limit (no default)', () => {
   test('a key limited to 3 gets 429 on the 4th submit, with Retry-After; nothing charged or forwarded', async () => {
     const key = await newKey(w, 3);
     w.sim.clearRequests();
-    const before = getUserQuota(w.srv.db, w.user.id);
+    const before = await quotaOf(w.srv.handle, w.user.id);
     for (let i = 0; i < 3; i++) expect((await imagine(w, key.headers)).status).toBe(200);
     const res = await imagine(w, key.headers);
     expect(res.status).toBe(429);
@@ -78,9 +78,9 @@ describe('per-key rate limit (no default)', () => {
     expect(res.headers.get('retry-after')).toBe('45');
     // A browser client may read it too (CORS exposes it).
     expect(res.headers.get('access-control-expose-headers')).toContain('retry-after');
-    expect(getUserQuota(w.srv.db, w.user.id)).toBe(before - 3 * PRICE);
+    expect(await quotaOf(w.srv.handle, w.user.id)).toBe(before - 3 * PRICE);
     expect(submitsOf(w.sim)).toBe(3);
-    expect(w.srv.db.select().from(logs).where(and(eq(logs.tokenId, key.id), eq(logs.type, LOG_TYPE.consume))).all()).toHaveLength(3);
+    expect(await w.srv.sql('SELECT id FROM logs WHERE token_id = $1 AND type = $2', key.id, LOG_TYPE.consume)).toHaveLength(3);
     expect(await rateLimitedTotal(w)).toBe(1);
 
     // Another key of the same user is not affected.
@@ -103,11 +103,11 @@ describe('per-key rate limit (no default)', () => {
     const key = await newKey(w, 2);
     w.sim.clearRequests();
     for (let i = 0; i < 2; i++) await w.trpc.mj.submit.mutate({ action: 'IMAGINE', prompt: 'typed', token_id: key.id });
-    const before = getUserQuota(w.srv.db, w.user.id);
+    const before = await quotaOf(w.srv.handle, w.user.id);
     const err = await w.trpc.mj.submit.mutate({ action: 'IMAGINE', prompt: 'typed', token_id: key.id }).then(() => null, (e: unknown) => e as TRPCClientError<AppRouter>);
     expect(err?.data?.code).toBe('TOO_MANY_REQUESTS');
     expect(err?.data?.httpStatus).toBe(429);
-    expect(getUserQuota(w.srv.db, w.user.id)).toBe(before);
+    expect(await quotaOf(w.srv.handle, w.user.id)).toBe(before);
     expect(submitsOf(w.sim)).toBe(2);
     // The relay route counts into the same window.
     expect((await imagine(w, key.headers)).status).toBe(429);
@@ -143,7 +143,7 @@ describe('per-key rate limit (no default)', () => {
     await imagine(w, key.headers);
     w.clock.advance(3 * MINUTE);
     await imagine(w, key.headers);
-    const windows = w.srv.db.select().from(rateLimitWindows).where(eq(rateLimitWindows.tokenId, key.id)).all();
+    const windows = await w.srv.sql('SELECT token_id FROM rate_limit_windows WHERE token_id = $1', key.id);
     expect(windows).toHaveLength(1);
   });
 });

@@ -1,7 +1,4 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { eq } from 'drizzle-orm';
-import { channels } from '../../src/db/schema/index.ts';
-import { createTestChannel } from '../helpers/factories.ts';
 import { IMAGINE_PRICE, LOG_TYPE, relayWorld, type Caller, type RelayWorld } from './relay-fixture.ts';
 import type { SimFault } from '../../src/simulator/index.ts';
 
@@ -37,16 +34,16 @@ describe('relay submit: every route, accepted', () => {
 
   for (const r of routes) {
     test(`${r.path} charges ${r.price}, forwards, and records the task`, async () => {
-      c = w.caller(1_000_000);
+      c = await w.caller(1_000_000);
       w.sims[0]!.clearRequests();
       const res = await w.post(r.path, r.body, c.headers);
       expect(res.status).toBe(200);
       expect(res.json.code).toBe(1);
       expect(res.json.properties).toBeObject();
-      expect(w.quota(c.userId)).toBe(1_000_000 - r.price);
-      expect(w.logCount(c.userId, LOG_TYPE.consume)).toBe(1);
+      expect(await w.quota(c.userId)).toBe(1_000_000 - r.price);
+      expect(await w.logCount(c.userId, LOG_TYPE.consume)).toBe(1);
       expect(w.sims[0]!.requests.map((q) => [q.method, q.path, q.secret])).toEqual([['POST', r.path, 'sim-secret-alpha']]);
-      const [row] = w.tasksOf(c.userId);
+      const [row] = await w.tasksOf(c.userId);
       expect(row).toBeDefined();
       expect(row!.action).toBe(r.action);
       expect(row!.quota).toBe(r.price);
@@ -68,9 +65,9 @@ describe('relay submit: every route, accepted', () => {
   }
 
   test('the task row keeps the prompt and state of the submit', async () => {
-    c = w.caller();
+    c = await w.caller();
     const res = await w.post('/mj/submit/imagine', { prompt: 'a grey wolf', state: 'my-state' }, c.headers);
-    const row = w.task(res.json.result as string)!;
+    const row = (await w.task(res.json.result as string))!;
     expect(row.prompt).toBe('a grey wolf');
     expect(row.state).toBe('my-state');
     expect(row.description).toBe(res.json.description);
@@ -78,12 +75,12 @@ describe('relay submit: every route, accepted', () => {
   });
 
   test('a mode prefix is forwarded as is, and fetch works under it', async () => {
-    c = w.caller();
+    c = await w.caller();
     w.sims[0]!.clearRequests();
     const res = await w.post('/mj-fast/mj/submit/imagine', { prompt: 'fast fox' }, c.headers);
     expect(res.status).toBe(200);
     expect(w.sims[0]!.requests[0]!.path).toBe('/mj-fast/mj/submit/imagine');
-    const row = w.task(res.json.result as string)!;
+    const row = (await w.task(res.json.result as string))!;
     expect(row.prompt).toBe('fast fox');
     const f = await w.get(`/mj-fast/mj/task/${res.json.result}/fetch`, c.headers);
     expect(f.status).toBe(200);
@@ -99,30 +96,30 @@ describe('relay submit: upstream codes and failures', () => {
   afterAll(() => w.stop());
 
   test('code 22 (queued) is accepted, charged, and shown to the client as 1', async () => {
-    const c = w.caller(IMAGINE_PRICE);
+    const c = await w.caller(IMAGINE_PRICE);
     const res = await w.post('/mj/submit/imagine', { prompt: 'fox --sim-queued' }, c.headers);
     expect(res.status).toBe(200);
     expect(res.json.code).toBe(1);
     expect(res.json.properties.numberOfQueues).toBe(1);
-    const row = w.task(res.json.result as string)!;
+    const row = (await w.task(res.json.result as string))!;
     expect(row.code).toBe(22);
     expect(row.quota).toBe(IMAGINE_PRICE);
     expect(row.progress).toBe('0%');
-    expect(w.quota(c.userId)).toBe(0);
+    expect(await w.quota(c.userId)).toBe(0);
   });
 
   test('code 21 with status SUCCESS is recorded as done with its image, shown as 1', async () => {
-    const c = w.caller(IMAGINE_PRICE);
+    const c = await w.caller(IMAGINE_PRICE);
     const res = await w.post('/mj/submit/imagine', { prompt: 'fox --sim-existed' }, c.headers);
     expect(res.status).toBe(200);
     expect(res.json.code).toBe(1);
-    const row = w.task(res.json.result as string)!;
+    const row = (await w.task(res.json.result as string))!;
     expect(row.code).toBe(21);
     expect(row.status).toBe('SUCCESS');
     expect(row.progress).toBe('100%');
     expect(row.imageUrl).toStartWith(w.sims[0]!.url);
     expect(row.quota).toBe(IMAGINE_PRICE);
-    expect(w.quota(c.userId)).toBe(0);
+    expect(await w.quota(c.userId)).toBe(0);
   });
 
   const rejected: { flag: string; code: number }[] = [
@@ -133,38 +130,38 @@ describe('relay submit: upstream codes and failures', () => {
   ];
   for (const r of rejected) {
     test(`code ${r.code} is rejected: body passed through, charge refunded, task FAILURE`, async () => {
-      const c = w.caller(IMAGINE_PRICE);
+      const c = await w.caller(IMAGINE_PRICE);
       const res = await w.post('/mj/submit/imagine', { prompt: `fox ${r.flag}` }, c.headers);
       expect(res.status).toBe(200);
       expect(res.json.code).toBe(r.code);
       expect(res.json.properties).toBeObject();
-      expect(w.quota(c.userId)).toBe(IMAGINE_PRICE);
-      const [row] = w.tasksOf(c.userId);
+      expect(await w.quota(c.userId)).toBe(IMAGINE_PRICE);
+      const [row] = await w.tasksOf(c.userId);
       expect(row!.status).toBe('FAILURE');
       expect(row!.progress).toBe('100%');
       expect(row!.quota).toBe(0);
       expect(row!.code).toBe(r.code);
       expect(row!.failReason).toBe(res.json.description);
-      expect(w.logCount(c.userId, LOG_TYPE.consume)).toBe(1);
-      expect(w.logCount(c.userId, LOG_TYPE.refund)).toBe(1);
+      expect(await w.logCount(c.userId, LOG_TYPE.consume)).toBe(1);
+      expect(await w.logCount(c.userId, LOG_TYPE.refund)).toBe(1);
     });
   }
 
   test('code 3 is rejected and auto-disables the channel; then no channel is left (503)', async () => {
-    const c = w.caller(IMAGINE_PRICE * 2);
+    const c = await w.caller(IMAGINE_PRICE * 2);
     const res = await w.post('/mj/submit/imagine', { prompt: 'fox --sim-code=3' }, c.headers);
     expect(res.json.code).toBe(3);
-    expect(w.quota(c.userId)).toBe(IMAGINE_PRICE * 2);
-    expect(w.tasksOf(c.userId)[0]!.status).toBe('FAILURE');
-    const ch = w.srv.db.select().from(channels).where(eq(channels.id, w.channelIds[0]!)).get()!;
+    expect(await w.quota(c.userId)).toBe(IMAGINE_PRICE * 2);
+    expect((await w.tasksOf(c.userId))[0]!.status).toBe('FAILURE');
+    const ch = (await w.channel(w.channelIds[0]!))!;
     expect(ch.status).toBe(3);
     w.sims[0]!.clearRequests();
     const again = await w.post('/mj/submit/imagine', { prompt: 'fox' }, c.headers);
     expect(again.status).toBe(503);
     expect(again.json).toEqual({ code: 3, description: 'no available channel', result: null, properties: {} });
     expect(w.sims[0]!.requests.length).toBe(0);
-    expect(w.tasksOf(c.userId).length).toBe(1);
-    w.srv.db.update(channels).set({ status: 1 }).where(eq(channels.id, w.channelIds[0]!)).run();
+    expect((await w.tasksOf(c.userId)).length).toBe(1);
+    await w.setChannel(w.channelIds[0]!, { status: 1 });
   });
 
   const faults: Array<[SimFault, string, string]> = [
@@ -174,7 +171,7 @@ describe('relay submit: upstream codes and failures', () => {
   ];
   for (const [fault, what, description] of faults) {
     test(`${what} is 502 ${description} and refunded`, async () => {
-      const c = w.caller(IMAGINE_PRICE);
+      const c = await w.caller(IMAGINE_PRICE);
       w.sims[0]!.setFault(fault);
       try {
         const res = await w.post('/mj/submit/imagine', { prompt: 'fox' }, c.headers);
@@ -183,73 +180,73 @@ describe('relay submit: upstream codes and failures', () => {
       } finally {
         w.sims[0]!.setFault('none');
       }
-      expect(w.quota(c.userId)).toBe(IMAGINE_PRICE);
-      const [row] = w.tasksOf(c.userId);
+      expect(await w.quota(c.userId)).toBe(IMAGINE_PRICE);
+      const [row] = await w.tasksOf(c.userId);
       expect(row!.status).toBe('FAILURE');
       expect(row!.progress).toBe('100%');
       expect(row!.quota).toBe(0);
       expect(row!.failReason).toContain(description);
-      expect(w.logCount(c.userId, LOG_TYPE.refund)).toBe(1);
+      expect(await w.logCount(c.userId, LOG_TYPE.refund)).toBe(1);
     });
   }
 
   test('upstream down (closed port) and no other channel is 502 do_request_failed; task FAILURE, quota back', async () => {
-    const dead = createTestChannel(w.srv.db, `http://127.0.0.1:${await closedPort()}`, { key: 'k', priority: 100 });
+    const dead = await w.addChannel(`http://127.0.0.1:${await closedPort()}`, { key: 'k', priority: 100 });
     // With the simulator's channel enabled the job would fail over to it (SPEC §15).
-    w.srv.db.update(channels).set({ status: 2 }).where(eq(channels.id, w.channelIds[0]!)).run();
+    await w.setChannel(w.channelIds[0]!, { status: 2 });
     try {
-      const c = w.caller(IMAGINE_PRICE);
+      const c = await w.caller(IMAGINE_PRICE);
       const res = await w.post('/mj/submit/imagine', { prompt: 'fox' }, c.headers);
       expect(res.status).toBe(502);
       expect(res.json).toEqual({ code: 5, description: 'do_request_failed', result: null, properties: {} });
-      expect(w.quota(c.userId)).toBe(IMAGINE_PRICE);
-      const [row] = w.tasksOf(c.userId);
+      expect(await w.quota(c.userId)).toBe(IMAGINE_PRICE);
+      const [row] = await w.tasksOf(c.userId);
       expect(row!.channelId).toBe(dead);
       expect(row!.status).toBe('FAILURE');
       expect(row!.progress).toBe('100%');
       expect(row!.quota).toBe(0);
       expect(row!.failReason).toStartWith('do_request_failed');
-      expect(w.logCount(c.userId, LOG_TYPE.consume)).toBe(1);
-      expect(w.logCount(c.userId, LOG_TYPE.refund)).toBe(1);
+      expect(await w.logCount(c.userId, LOG_TYPE.consume)).toBe(1);
+      expect(await w.logCount(c.userId, LOG_TYPE.refund)).toBe(1);
     } finally {
-      w.srv.db.delete(channels).where(eq(channels.id, dead)).run();
-      w.srv.db.update(channels).set({ status: 1 }).where(eq(channels.id, w.channelIds[0]!)).run();
+      await w.deleteChannel(dead);
+      await w.setChannel(w.channelIds[0]!, { status: 1 });
     }
   });
 
   test('a wrong channel key (upstream 401, empty body) is rejected and refunded', async () => {
-    w.srv.db.update(channels).set({ key: 'wrong' }).where(eq(channels.id, w.channelIds[0]!)).run();
+    await w.setChannel(w.channelIds[0]!, { key: 'wrong' });
     try {
-      const c = w.caller(IMAGINE_PRICE);
+      const c = await w.caller(IMAGINE_PRICE);
       const res = await w.post('/mj/submit/imagine', { prompt: 'fox' }, c.headers);
       expect(res.status).toBe(502);
       expect(res.json.code).toBe(5);
-      expect(w.quota(c.userId)).toBe(IMAGINE_PRICE);
-      expect(w.tasksOf(c.userId)[0]!.failReason).toContain('401');
+      expect(await w.quota(c.userId)).toBe(IMAGINE_PRICE);
+      expect((await w.tasksOf(c.userId))[0]!.failReason).toContain('401');
     } finally {
-      w.srv.db.update(channels).set({ key: 'sim-secret-alpha' }).where(eq(channels.id, w.channelIds[0]!)).run();
+      await w.setChannel(w.channelIds[0]!, { key: 'sim-secret-alpha' });
     }
   });
 
   test('quota_not_enough: 400, nothing forwarded, no task row, quota untouched', async () => {
-    const c = w.caller(IMAGINE_PRICE - 1);
+    const c = await w.caller(IMAGINE_PRICE - 1);
     w.sims[0]!.clearRequests();
     const res = await w.post('/mj/submit/imagine', { prompt: 'fox' }, c.headers);
     expect(res.status).toBe(400);
     expect(res.json).toEqual({ code: 4, description: 'quota_not_enough', result: null, properties: {} });
     expect(w.sims[0]!.requests.length).toBe(0);
-    expect(w.tasksOf(c.userId).length).toBe(0);
-    expect(w.quota(c.userId)).toBe(IMAGINE_PRICE - 1);
-    expect(w.logCount(c.userId, LOG_TYPE.consume)).toBe(0);
+    expect((await w.tasksOf(c.userId)).length).toBe(0);
+    expect(await w.quota(c.userId)).toBe(IMAGINE_PRICE - 1);
+    expect(await w.logCount(c.userId, LOG_TYPE.consume)).toBe(0);
   });
 
   test('a limited key is charged too, and refunded on rejection', async () => {
-    const c = w.caller(IMAGINE_PRICE * 3, IMAGINE_PRICE * 2);
+    const c = await w.caller(IMAGINE_PRICE * 3, IMAGINE_PRICE * 2);
     expect((await w.post('/mj/submit/imagine', { prompt: 'fox' }, c.headers)).json.code).toBe(1);
-    expect(w.remainQuota(c.tokenId)).toBe(IMAGINE_PRICE);
+    expect(await w.remainQuota(c.tokenId)).toBe(IMAGINE_PRICE);
     expect((await w.post('/mj/submit/imagine', { prompt: 'fox --sim-banned' }, c.headers)).json.code).toBe(24);
-    expect(w.remainQuota(c.tokenId)).toBe(IMAGINE_PRICE);
-    expect(w.quota(c.userId)).toBe(IMAGINE_PRICE * 2);
+    expect(await w.remainQuota(c.tokenId)).toBe(IMAGINE_PRICE);
+    expect(await w.quota(c.userId)).toBe(IMAGINE_PRICE * 2);
   });
 });
 
@@ -261,17 +258,17 @@ describe('relay submit: upstream timeout', () => {
   afterAll(() => w.stop());
 
   test('--sim-slow past UPSTREAM_TIMEOUT_MS is 504 upstream_timeout; task FAILURE, quota back', async () => {
-    const c = w.caller(IMAGINE_PRICE);
+    const c = await w.caller(IMAGINE_PRICE);
     const res = await w.post('/mj/submit/imagine', { prompt: 'fox --sim-slow' }, c.headers);
     expect(res.status).toBe(504);
     expect(res.json).toEqual({ code: 5, description: 'upstream_timeout', result: null, properties: {} });
-    expect(w.quota(c.userId)).toBe(IMAGINE_PRICE);
-    const [row] = w.tasksOf(c.userId);
+    expect(await w.quota(c.userId)).toBe(IMAGINE_PRICE);
+    const [row] = await w.tasksOf(c.userId);
     expect(row!.status).toBe('FAILURE');
     expect(row!.progress).toBe('100%');
     expect(row!.quota).toBe(0);
     expect(row!.failReason).toStartWith('upstream_timeout');
-    expect(w.logCount(c.userId, LOG_TYPE.refund)).toBe(1);
+    expect(await w.logCount(c.userId, LOG_TYPE.refund)).toBe(1);
   });
 });
 
@@ -283,11 +280,11 @@ describe('relay submit: no channel at all', () => {
   afterAll(() => w.stop());
 
   test('503 code 3 "no available channel", nothing charged', async () => {
-    const c = w.caller(IMAGINE_PRICE);
+    const c = await w.caller(IMAGINE_PRICE);
     const res = await w.post('/mj/submit/imagine', { prompt: 'fox' }, c.headers);
     expect(res.status).toBe(503);
     expect(res.json).toEqual({ code: 3, description: 'no available channel', result: null, properties: {} });
-    expect(w.quota(c.userId)).toBe(IMAGINE_PRICE);
-    expect(w.tasksOf(c.userId).length).toBe(0);
+    expect(await w.quota(c.userId)).toBe(IMAGINE_PRICE);
+    expect((await w.tasksOf(c.userId)).length).toBe(0);
   });
 });

@@ -13,7 +13,7 @@ afterAll(async () => w?.stop());
 
 async function pagesPerSubmit(n: number): Promise<{ total: number; byTree: Record<string, number> }> {
   w = await relayWorld({ env: { UPDATE_TASK: 'false' } });
-  const c = w.caller(1e12);
+  const c = (await w.caller(1e12));
   for (let i = 0; i < 5; i++) expect((await w.post('/mj/submit/imagine', { prompt: `warm ${i}` }, c.headers)).json.code).toBe(1);
   const walPath = `${w.srv.dbPath}-wal`;
   w.srv.db.$client.exec('PRAGMA wal_checkpoint(TRUNCATE)');

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { asc, eq } from 'drizzle-orm';
-import { taskWebhooks, webhookDeliveries } from '../../src/db/schema/index.ts';
+import { pgSchema } from '../../src/db/pg/client.ts';
+import { enqueueTaskChangePg, recordTaskHookPg } from '../../src/db/pg/outbox.ts';
+import { webhookDeliveries, type TaskRow } from '../../src/db/schema/index.ts';
 import { enqueueTaskChange, recordTaskHook } from '../../src/db/sqlite/outbox.ts';
 import { webhookPayloadOf } from '../../src/domain/webhooks.ts';
 import { MAX_DELIVERY_ATTEMPTS, retryDelayMs } from '../../src/domain/webhooks-sign.ts';
@@ -8,7 +10,8 @@ import { createPoller, type Poller } from '../../src/jobs/poller.ts';
 import { createWebhookWorker, type WebhookWorker } from '../../src/jobs/webhooks.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { SIM_FAIL_REASON, startSimulator, type Simulator } from '../../src/simulator/index.ts';
-import { createTestChannel, createTestUser, insertTask, type TestUser } from '../helpers/factories.ts';
+import type { TestUser } from '../helpers/factories.ts';
+import { addChannel, addTask, addUser } from '../helpers/rows.ts';
 import { ROOT_HEADERS, startTestServer, type TestServer } from '../helpers/server.ts';
 import { startWebhookReceiver, verifySignature, type ReceivedHook, type WebhookReceiver } from '../helpers/webhook-receiver.ts';
 
@@ -45,7 +48,7 @@ async function trpc(path: string, headers: Record<string, string>, input?: unkno
 
 /** A funded user whose API key comes from token.create, as a client gets it (with its secret). */
 async function keyedUser(): Promise<KeyedUser> {
-  const user = createTestUser(server.db, { quota: 10_000_000 });
+  const user = await addUser(server.handle, { quota: 10_000_000 });
   const key = await trpc('token.create', user.headers, { name: 'hooks', unlimited_quota: true });
   return { user, tokenId: key.id, secret: key.webhook_secret, relay: { authorization: `Bearer ${key.key}` } };
 }
@@ -57,19 +60,39 @@ async function submit(k: KeyedUser, body: Record<string, unknown>) {
   return { status: res.status, json: (await res.json()) as any };
 }
 
-function deliveriesOf(taskId: number) {
-  return server.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.taskId, taskId)).orderBy(asc(webhookDeliveries.id)).all();
+type Delivery = typeof webhookDeliveries.$inferSelect;
+
+/** The deliveries of a task, in id order, on either database. */
+async function deliveriesOf(taskId: number, srv = server): Promise<Delivery[]> {
+  const h = srv.handle;
+  if (h.kind === 'sqlite') return h.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.taskId, taskId)).orderBy(asc(webhookDeliveries.id)).all();
+  const t = pgSchema.webhookDeliveries;
+  return await h.db.select().from(t).where(eq(t.taskId, taskId)).orderBy(asc(t.id)) as Delivery[];
+}
+
+/** The ids of the tasks hooked by `column` (a token or a user). */
+async function hookedTaskIds(column: 'token_id' | 'user_id', id: number): Promise<number[]> {
+  return (await server.sql<{ taskId: number }>(`SELECT task_id AS "taskId" FROM task_webhooks WHERE ${column} = $1 ORDER BY task_id`, id)).map((r) => r.taskId);
 }
 
 const hooksAt = (path: string): ReceivedHook[] => receiver.received.filter((r) => r.path === path);
 
 /** A finished task with a hook and `changes` queued deliveries, written as the poller would. */
-function hookedTask(k: KeyedUser, url: string, changes = 1, srv = server) {
-  const task = insertTask(srv.db, { userId: k.user.id, tokenId: k.tokenId, progress: '100%', status: 'SUCCESS' });
-  srv.db.transaction((tx) => {
-    recordTaskHook(tx, { taskId: task.id, userId: k.user.id, tokenId: k.tokenId, url });
-    for (let i = 0; i < changes; i++) enqueueTaskChange(tx, [task.id], clock.now(), webhookPayloadOf(clock.now()));
-  });
+async function hookedTask(k: KeyedUser, url: string, changes = 1, srv = server): Promise<TaskRow> {
+  const task = await addTask(srv.handle, { userId: k.user.id, tokenId: k.tokenId, progress: '100%', status: 'SUCCESS' });
+  const hook = { taskId: task.id, userId: k.user.id, tokenId: k.tokenId, url };
+  const h = srv.handle;
+  if (h.kind === 'sqlite') {
+    h.db.transaction((tx) => {
+      recordTaskHook(tx, hook);
+      for (let i = 0; i < changes; i++) enqueueTaskChange(tx, [task.id], clock.now(), webhookPayloadOf(clock.now()));
+    });
+  } else {
+    await h.db.$client.begin(async (tx) => {
+      await recordTaskHookPg(tx, hook);
+      for (let i = 0; i < changes; i++) await enqueueTaskChangePg(tx, [task.id], clock.now(), webhookPayloadOf(clock.now()));
+    });
+  }
   return task;
 }
 
@@ -78,7 +101,7 @@ async function runUntilSettled(taskId: number) {
   for (let i = 0; i < 40; i++) {
     await poller.runOnce();
     await worker.runOnce();
-    const rows = deliveriesOf(taskId);
+    const rows = await deliveriesOf(taskId);
     const done = rows.some((d) => (JSON.parse(d.payload) as { progress: string }).progress === '100%');
     if (done && rows.every((d) => d.status !== 'pending')) return rows;
     clock.advance(STEP);
@@ -95,7 +118,7 @@ async function metricValue(outcome: string): Promise<number> {
 beforeAll(async () => {
   sim = await startSimulator({ secret: SECRET, clock, stepMs: STEP, imageSize: 32 });
   server = await startTestServer({ clock, env: { WEBHOOK_ALLOW_PRIVATE: 'true' } });
-  createTestChannel(server.db, sim.url, { key: SECRET });
+  await addChannel(server.handle, sim.url, { key: SECRET });
   poller = createPoller(server.deps);
   worker = createWebhookWorker(server.deps);
   receiver = startWebhookReceiver();
@@ -120,7 +143,7 @@ describe('webhook deliveries', () => {
     // The hook is the gateway's to call: the upstream never sees it.
     const forwarded = sim.requests.find((r) => r.path === '/mj/submit/imagine' && (r.body as { prompt?: string }).prompt === 'a lighthouse at dusk');
     expect(forwarded?.body).not.toHaveProperty('notifyHook');
-    const taskId = server.db.select().from(taskWebhooks).where(eq(taskWebhooks.tokenId, k.tokenId)).get()!.taskId;
+    const [taskId] = await hookedTaskIds('token_id', k.tokenId) as [number];
 
     const rows = await runUntilSettled(taskId);
     expect(rows.every((d) => d.status === 'delivered' && d.attempts === 1)).toBe(true);
@@ -151,7 +174,7 @@ describe('webhook deliveries', () => {
   test('a failure the poller writes is delivered last, with its reason', async () => {
     const k = await keyedUser();
     const sub = await submit(k, { prompt: 'a broken dream --sim-fail', notifyHook: `${receiver.url}/hooks/fail` });
-    const taskId = server.db.select().from(taskWebhooks).where(eq(taskWebhooks.tokenId, k.tokenId)).get()!.taskId;
+    const [taskId] = await hookedTaskIds('token_id', k.tokenId) as [number];
     await runUntilSettled(taskId);
     const last = JSON.parse(hooksAt('/hooks/fail').at(-1)!.body);
     expect(last).toMatchObject({ id: sub.json.result, status: 'FAILURE', progress: '100%', failReason: SIM_FAIL_REASON });
@@ -173,47 +196,47 @@ describe('webhook deliveries', () => {
 
   test('a process that is not the poller leader sends nothing; the leader sends the same row', async () => {
     const k = await keyedUser();
-    const task = hookedTask(k, `${receiver.url}/hooks/standby`, 1);
+    const task = await hookedTask(k, `${receiver.url}/hooks/standby`, 1);
     const standby = createWebhookWorker(server.deps, { mayDeliver: () => false });
     expect(await standby.runOnce()).toEqual({ delivered: 0, retried: 0, failed: 0 });
     expect(hooksAt('/hooks/standby')).toHaveLength(0);
-    expect(deliveriesOf(task.id)[0]).toMatchObject({ status: 'pending', attempts: 0 });
+    expect((await deliveriesOf(task.id))[0]).toMatchObject({ status: 'pending', attempts: 0 });
     await worker.runOnce();
     expect(hooksAt('/hooks/standby')).toHaveLength(1);
   });
 
   test('a receiver answering 500 twice gets the third attempt with the same delivery id, and later changes wait', async () => {
     const k = await keyedUser();
-    const task = hookedTask(k, `${receiver.url}/hooks/retry`, 2);
-    const [first, second] = deliveriesOf(task.id);
+    const task = await hookedTask(k, `${receiver.url}/hooks/retry`, 2);
+    const [first, second] = await deliveriesOf(task.id);
     receiver.answer(500, 500);
     await worker.runOnce();
     await worker.runOnce(); // not due yet, and the second change must not overtake the first
     expect(hooksAt('/hooks/retry')).toHaveLength(1);
     clock.advance(retryDelayMs(1));
     await worker.runOnce();
-    expect(deliveriesOf(task.id)[0]).toMatchObject({ status: 'pending', attempts: 2, lastError: 'HTTP 500' });
+    expect((await deliveriesOf(task.id))[0]).toMatchObject({ status: 'pending', attempts: 2, lastError: 'HTTP 500' });
     clock.advance(retryDelayMs(2));
     await worker.runOnce();
     await worker.runOnce();
     const ids = hooksAt('/hooks/retry').map((h) => h.deliveryId);
     expect(ids).toEqual([`dlv_${first!.id}`, `dlv_${first!.id}`, `dlv_${first!.id}`, `dlv_${second!.id}`]);
-    expect(deliveriesOf(task.id).map((d) => [d.status, d.attempts])).toEqual([['delivered', 3], ['delivered', 1]]);
+    expect((await deliveriesOf(task.id)).map((d) => [d.status, d.attempts])).toEqual([['delivered', 3], ['delivered', 1]]);
   });
 
   test('redirects are not followed, and after 8 failed attempts the delivery is failed with the last error', async () => {
     const k = await keyedUser();
-    const task = hookedTask(k, `${receiver.url}/hooks/dead`);
+    const task = await hookedTask(k, `${receiver.url}/hooks/dead`);
     const failedBefore = await metricValue('failed');
     const retriesBefore = await metricValue('retry');
     receiver.answer(302, ...Array<number>(MAX_DELIVERY_ATTEMPTS).fill(500));
     await worker.runOnce();
-    expect(deliveriesOf(task.id)[0]!.lastError).toBe('HTTP 302 (redirects are not followed)');
+    expect((await deliveriesOf(task.id))[0]!.lastError).toBe('HTTP 302 (redirects are not followed)');
     for (let attempt = 1; attempt < MAX_DELIVERY_ATTEMPTS; attempt++) {
       clock.advance(retryDelayMs(attempt));
       await worker.runOnce();
     }
-    expect(deliveriesOf(task.id)[0]).toMatchObject({ status: 'failed', attempts: MAX_DELIVERY_ATTEMPTS, lastError: 'HTTP 500' });
+    expect((await deliveriesOf(task.id))[0]).toMatchObject({ status: 'failed', attempts: MAX_DELIVERY_ATTEMPTS, lastError: 'HTTP 500' });
     expect(hooksAt('/hooks/dead')).toHaveLength(MAX_DELIVERY_ATTEMPTS);
     expect(hooksAt('/elsewhere')).toHaveLength(0);
     clock.advance(retryDelayMs(MAX_DELIVERY_ATTEMPTS) * 2);
@@ -227,23 +250,23 @@ describe('webhook deliveries', () => {
     const strict = await startTestServer({ clock });
     try {
       const strictWorker = createWebhookWorker(strict.deps);
-      const user = createTestUser(strict.db);
+      const user = await addUser(strict.handle);
       const key = await trpc('token.create', user.headers, { name: 'strict' }, strict);
       const k: KeyedUser = { user, tokenId: key.id, secret: key.webhook_secret, relay: {} };
       const port = new URL(receiver.url).port;
-      const byAddress = hookedTask(k, `${receiver.url}/hooks/private`, 1, strict);
-      const byName = hookedTask(k, `http://localhost:${port}/hooks/private`, 1, strict);
+      const byAddress = await hookedTask(k, `${receiver.url}/hooks/private`, 1, strict);
+      const byName = await hookedTask(k, `http://localhost:${port}/hooks/private`, 1, strict);
       await strictWorker.runOnce();
       expect(hooksAt('/hooks/private')).toHaveLength(0);
-      const row = (id: number) => strict.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.taskId, id)).get();
-      expect(row(byAddress.id)).toMatchObject({ status: 'failed', attempts: 0, lastError: 'refused: address 127.0.0.1 is not public' });
-      expect(row(byName.id)).toMatchObject({ status: 'failed', attempts: 0 });
-      expect(row(byName.id)!.lastError).toMatch(/^refused: localhost resolves to .*, which is not public$/);
+      const row = async (id: number) => (await deliveriesOf(id, strict))[0];
+      expect(await row(byAddress.id)).toMatchObject({ status: 'failed', attempts: 0, lastError: 'refused: address 127.0.0.1 is not public' });
+      expect(await row(byName.id)).toMatchObject({ status: 'failed', attempts: 0 });
+      expect((await row(byName.id))!.lastError).toMatch(/^refused: localhost resolves to .*, which is not public$/);
       // A name that does not resolve is a failed attempt (retried), not a refusal.
-      const unresolved = hookedTask(k, 'http://hooks.invalid/x', 1, strict);
+      const unresolved = await hookedTask(k, 'http://hooks.invalid/x', 1, strict);
       const offline = createWebhookWorker(strict.deps, { lookup: async () => Promise.reject(new Error('ENOTFOUND')) });
       await offline.runOnce();
-      expect(row(unresolved.id)).toMatchObject({ status: 'pending', attempts: 1, lastError: 'cannot resolve hooks.invalid: ENOTFOUND' });
+      expect(await row(unresolved.id)).toMatchObject({ status: 'pending', attempts: 1, lastError: 'cannot resolve hooks.invalid: ENOTFOUND' });
     } finally {
       await strict.stop();
     }
@@ -251,11 +274,11 @@ describe('webhook deliveries', () => {
 
   test('a delivery whose API key was deleted is failed, never sent unsigned', async () => {
     const k = await keyedUser();
-    const task = hookedTask(k, `${receiver.url}/hooks/keyless`);
+    const task = await hookedTask(k, `${receiver.url}/hooks/keyless`);
     await trpc('token.delete', k.user.headers, { id: k.tokenId });
     await worker.runOnce();
     expect(hooksAt('/hooks/keyless')).toHaveLength(0);
-    expect(deliveriesOf(task.id)[0]).toMatchObject({ status: 'failed', attempts: 0, lastError: `API key ${k.tokenId} no longer exists` });
+    expect((await deliveriesOf(task.id))[0]).toMatchObject({ status: 'failed', attempts: 0, lastError: `API key ${k.tokenId} no longer exists` });
   });
 
   test('notifyHook is validated at submit and ignored while mj_webhooks_enabled is off', async () => {
@@ -265,7 +288,7 @@ describe('webhook deliveries', () => {
       expect(res.status).toBe(400);
       expect(res.json.description).toContain('notifyHook');
     }
-    expect(server.db.select().from(taskWebhooks).where(eq(taskWebhooks.userId, k.user.id)).all()).toHaveLength(0);
+    expect(await hookedTaskIds('user_id', k.user.id)).toHaveLength(0);
     await server.deps.options.set('mj_webhooks_enabled', false);
     try {
       const res = await submit(k, { prompt: 'unhooked', notifyHook: `${receiver.url}/hooks/off` });
@@ -273,7 +296,7 @@ describe('webhook deliveries', () => {
     } finally {
       await server.deps.options.set('mj_webhooks_enabled', true);
     }
-    expect(server.db.select().from(taskWebhooks).where(eq(taskWebhooks.userId, k.user.id)).all()).toHaveLength(0);
+    expect(await hookedTaskIds('user_id', k.user.id)).toHaveLength(0);
   });
 
   test('token.create returns the secret, token.list masks it, token.update rotates it', async () => {
@@ -286,7 +309,7 @@ describe('webhook deliveries', () => {
     const rotated = await trpc('token.update', k.user.headers, { id: k.tokenId, rotate_webhook_secret: true });
     expect(rotated.webhook_secret).toMatch(/^whsec_[A-Za-z0-9]{32}$/);
     expect(rotated.webhook_secret).not.toBe(k.secret);
-    hookedTask(k, `${receiver.url}/hooks/rotated`);
+    await hookedTask(k, `${receiver.url}/hooks/rotated`);
     await worker.runOnce();
     const [h] = hooksAt('/hooks/rotated');
     expect(verifySignature(rotated.webhook_secret, h!.signature!, h!.body, clock.now() / 1000)).toBe(true);
