@@ -52,6 +52,14 @@ if ! bun run typecheck; then
   exit 1
 fi
 echo "typecheck took $(took "$t")"
+echo "== lint (Biome: rules and formatting)"
+t=$(now)
+if ! bun run lint; then
+  echo "lint failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+echo "lint took $(took "$t")"
 echo "== PostgreSQL"
 t=$(now)
 if ! pg=$(bash scripts/pg-cluster.sh start); then

@@ -33,7 +33,7 @@ const SERVER_BODY_LIMIT = Number.MAX_SAFE_INTEGER;
 export function createApp(deps: AppDeps) {
   const refuse = (request: Request, set: { headers: Record<string, string | number> }, status: number, message: string) => {
     set.headers['content-type'] = 'application/json';
-    set.headers['connection'] = 'close';
+    set.headers.connection = 'close';
     return new Response(JSON.stringify(errorBodyFor(pathOfUrl(request.url), status, message)), {
       status, headers: set.headers as Record<string, string>,
     });
@@ -59,7 +59,7 @@ export function createApp(deps: AppDeps) {
       const nulField = url ? nulFieldInUrl(url) : null;
       if (nulField !== null) return refuse(request, set, 400, nulMessage(nulField));
       // A chunked body that a route does not read would otherwise be drained to its end.
-      if (request.headers.has('transfer-encoding')) set.headers['connection'] = 'close';
+      if (request.headers.has('transfer-encoding')) set.headers.connection = 'close';
       const declared = request.headers.get('content-length');
       // Read (and dropped, bounded) before answering, so the client is not reset before it reads the 413.
       if (declared !== null && Number(declared) > MAX_BODY_BYTES) {
@@ -77,7 +77,7 @@ export function createApp(deps: AppDeps) {
       if (error instanceof BodyTooLargeError || error instanceof BodyReadError) {
         // The client's mistake (or its dropped connection): never an error-level line.
         deps.logger.info('request body refused', { requestId, path: p, reason: error.message });
-        set.headers['connection'] = 'close';
+        set.headers.connection = 'close';
         return json(error.status, error.message);
       }
       switch (code) {

@@ -51,7 +51,7 @@ export async function startDemo(deps: AppDeps, opts: DemoOptions = {}): Promise<
   const { sim, busyPort } = await startOnStablePort(deps, {
     secret, stepMs: opts.stepMs ?? 1500, logger: deps.logger, taskFile: demoTaskFile(deps.config.databasePath),
   });
-  let setup;
+  let setup: Awaited<ReturnType<typeof ensureDemoSetup>>;
   try {
     setup = await ensureDemoSetup(deps.store, deps.clock, sim.url, secret);
   } catch (err) {

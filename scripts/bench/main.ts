@@ -49,7 +49,7 @@ function machine(): Record<string, string | number> {
 }
 
 async function main(): Promise<number> {
-  let args;
+  let args: ReturnType<typeof parseArgs>;
   try {
     args = parseArgs(Bun.argv.slice(2));
   } catch (err) {

@@ -137,7 +137,7 @@ export function taskInserter(sqlite: Database): (from: number, to: number) => vo
         failed ? '' : `https://cdn.example.com/attachments/${mjId}/grid_0.png`,
         unfinished ? 'IN_PROGRESS' : failed ? 'FAILURE' : 'SUCCESS', unfinished ? '45%' : '100%',
         failed ? 'Banned prompt detected' : '', failed ? 0 : 50_000,
-        unfinished || failed ? '' : storedButtonsOf(i), failed ? '' : '{"finalPrompt":"' + prompt + '"}', submit + 40_000,
+        unfinished || failed ? '' : storedButtonsOf(i), failed ? '' : `{"finalPrompt":"${prompt}"}`, submit + 40_000,
       );
     }
   };

@@ -132,10 +132,12 @@ export class ListingPool implements ListingExecutor {
         if (!this.slots.some((s) => s !== slot && s.ready && !s.gone)) {
           for (const q of this.queue.splice(0)) q.reject(new Error(reason));
         }
-        return this.onDeath(index, slot, reason);
+        this.onDeath(index, slot, reason);
+        return;
       }
       slot.ready = true;
-      return this.pump();
+      this.pump();
+      return;
     }
     const p = slot.busy;
     if (!p || p.request.id !== msg.id) return;

@@ -1,4 +1,4 @@
-import { DELIVERY_STATUS } from '../db/schema/index.ts';
+import type { DELIVERY_STATUS } from '../db/schema/index.ts';
 import { AppError } from './errors.ts';
 import type { PayloadOf } from './store/tasks.ts';
 import { type Page, type PageQuery, pageOf } from './pagination.ts';

@@ -19,7 +19,7 @@ export function corsHandler(origins: readonly string[]) {
     if (any) set.headers['access-control-allow-origin'] = '*';
     else if (origin && origins.includes(origin)) {
       set.headers['access-control-allow-origin'] = origin;
-      set.headers['vary'] = 'Origin';
+      set.headers.vary = 'Origin';
     } else if (request.method !== 'OPTIONS') return;
     set.headers['access-control-expose-headers'] = 'content-length, content-range, etag, last-modified, retry-after, x-request-id';
     if (request.method === 'OPTIONS') {

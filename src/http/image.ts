@@ -110,7 +110,7 @@ export async function forwardImage(deps: AppDeps, mjId: string, request: Request
     return res;
   }
   const task = mjId ? await deps.taskStore.tasks.imageTask(mjId) : null;
-  if (!task || !task.imageUrl) return errorResponse(404, 'midjourney_task_not_found');
+  if (!task?.imageUrl) return errorResponse(404, 'midjourney_task_not_found');
   const head = request.method === 'HEAD';
   const headers: Record<string, string> = { 'accept-encoding': 'identity', accept: 'image/*,*/*;q=0.8' };
   let partial = false;
@@ -125,7 +125,7 @@ export async function forwardImage(deps: AppDeps, mjId: string, request: Request
   // for as long as the client reads it (a client that goes away cancels the upstream read).
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(), deps.config.upstreamTimeoutMs);
-  let result;
+  let result: Awaited<ReturnType<typeof fetchUpstream>>;
   try {
     result = await fetchUpstream(deps, task.imageUrl, {
       method: head ? 'HEAD' : 'GET', headers, signal: AbortSignal.any([timeout.signal, request.signal]),

@@ -105,7 +105,7 @@ export async function liveSse(deps: AppDeps, request: Request, requestId: string
   if (request.method !== 'GET') return null;
   const url = new URL(request.url);
   if (url.pathname !== `/trpc/${PATH}` || url.searchParams.has('batch') || url.searchParams.has('connectionParams')) return null;
-  let parsed;
+  let parsed: ReturnType<typeof onTaskUpdateInputSchema.safeParse>;
   try {
     parsed = onTaskUpdateInputSchema.safeParse(inputOf(url, request.headers));
   } catch {

@@ -39,7 +39,7 @@ export function notifyRoutes(deps: AppDeps) {
     if (!valid || channelId === null) {
       await discardBody(request);
       deps.metrics.upstreamNotify('invalid_secret');
-      set.headers['connection'] = 'close';
+      set.headers.connection = 'close';
       return json(set, 401, { error: 'invalid_notify_secret' });
     }
     let text: string;
@@ -48,7 +48,7 @@ export function notifyRoutes(deps: AppDeps) {
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
         deps.metrics.upstreamNotify('invalid');
-        set.headers['connection'] = 'close';
+        set.headers.connection = 'close';
         return json(set, 413, { error: 'request body too large' });
       }
       throw err;

@@ -17,7 +17,7 @@ export function storeWhileStreaming(body: ReadableStream<Uint8Array>, writer: Im
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        let chunk;
+        let chunk: Awaited<ReturnType<typeof reader.read>>;
         try {
           chunk = await reader.read();
         } catch {
@@ -64,7 +64,7 @@ export function countingStream(body: ReadableStream<Uint8Array>, onBytes: (n: nu
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        let chunk;
+        let chunk: Awaited<ReturnType<typeof reader.read>>;
         try {
           chunk = await reader.read();
         } catch {

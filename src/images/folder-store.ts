@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimes, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, type Stats, statSync, unlinkSync, utimes, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../lib/logger.ts';
 import type { ImageMeta, ImageStore, ImageWriter, StoredImage } from './store.ts';
@@ -84,7 +84,7 @@ export class FolderImageStore implements ImageStore {
       if (ext === 'bin' && !names.has(`${name}.json`)) removeQuietly(join(this.dir, file)); // never committed
       if (ext !== 'json') continue;
       const meta = readMeta(join(this.dir, file));
-      let st;
+      let st: Stats | null;
       try {
         st = statSync(join(this.dir, `${name}.bin`));
       } catch {

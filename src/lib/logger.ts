@@ -29,7 +29,7 @@ function scrub(fields: LogFields): LogFields {
 export function createLogger(
   level: LogLevel = 'info',
   base: LogFields = {},
-  write: (line: string) => void = (line) => process.stdout.write(line + '\n'),
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
 ): Logger {
   const min = ORDER[level];
   const emit = (lvl: LogLevel, msg: string, fields?: LogFields) => {

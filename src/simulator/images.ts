@@ -72,7 +72,7 @@ export class MediaServer {
   video(req: Request, file: string): Response {
     const m = /^(\d+)\.mp4$/.exec(file);
     const task = m?.[1] ? this.store.get(m[1]) : undefined;
-    if (!task || task.action !== 'VIDEO') return notFound();
+    if (task?.action !== 'VIDEO') return notFound();
     return serveBytes(req, memorySource(TINY_MP4, 'video/mp4', this.lastModified));
   }
 

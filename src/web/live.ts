@@ -29,7 +29,7 @@ export function useLiveTasks(all: boolean): { connected: boolean } {
       const item = event.data as AnyTaskItem;
       let found = false;
       queryClient.setQueriesData<Page>({ queryKey: listKey }, (old) => {
-        if (!old || !old.items.some((t) => t.id === item.id)) return old;
+        if (!old?.items.some((t) => t.id === item.id)) return old;
         found = true;
         return { ...old, items: old.items.map((t) => (t.id === item.id ? { ...t, ...item } : t)) };
       });

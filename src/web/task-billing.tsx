@@ -25,8 +25,8 @@ export function Billing({ item }: { item: Pick<AnyTaskItem, 'mj_id' | 'quota' | 
         <table className="ledger">
           <thead><tr><th>Time</th><th>Entry</th><th className="num">Quota</th><th>Channel</th><th>Note</th></tr></thead>
           <tbody>
-            {items.map((e, k) => (
-              <tr key={k} className={`ledger-${e.kind}`}>
+            {items.map((e) => (
+              <tr key={`${e.time}:${e.kind}:${e.quota}:${e.channel_id}:${e.note}`} className={`ledger-${e.kind}`}>
                 <td className="nowrap">{formatTime(e.time)}</td>
                 <td>{KIND_LABEL[e.kind] ?? e.kind}</td>
                 <td className="num">{e.kind === 'refund' ? `−${formatQuota(e.quota)}` : e.kind === 'move' ? '—' : formatQuota(e.quota)}</td>
@@ -83,6 +83,7 @@ export function AdminTaskActions({ item }: { item: Pick<AnyTaskItem, 'mj_id' | '
         }}>
           <label className="field">
             <span>Reason</span>
+            {/* biome-ignore lint/a11y/noAutofocus: the reason is all this form asks for, and it opens on the admin's own click */}
             <input autoFocus required maxLength={1000} value={reason} onChange={(e) => setReason(e.target.value)} placeholder="Why this task is failed" />
           </label>
           <div className="button-row">

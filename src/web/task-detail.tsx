@@ -38,6 +38,7 @@ export function TaskDetail({ item, names, onClose }: { item: AnyTaskItem; names:
   const failed = item.status === 'FAILURE' || item.fail_reason !== '';
   const title = item.mj_id ? `Task ${item.mj_id}` : `Task #${item.id}`;
   return (
+    // biome-ignore lint/a11y/useKeyWithClickEvents: a click on the backdrop closes, as Escape (the dialog's own key) does
     <dialog ref={dialog} className="detail" aria-labelledby="detail-title" onClose={onClose}
       onClick={(e) => {
         if (e.target === dialog.current) dialog.current?.close();
@@ -50,7 +51,7 @@ export function TaskDetail({ item, names, onClose }: { item: AnyTaskItem; names:
         <div className="detail-grid">
           <div className="detail-image">
             {item.image_url && item.mj_id
-              ? <img src={imageSrc(item)} alt={`Image of task ${item.mj_id}`} />
+              ? <img src={imageSrc(item)} alt={`Result of task ${item.mj_id}`} />
               : <div className="placeholder">{failed ? 'No image' : 'Waiting for the image…'}</div>}
           </div>
           <dl className="fields">

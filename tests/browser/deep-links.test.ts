@@ -112,7 +112,7 @@ describe('deep links', () => {
     await fresh.goto(`${h.srv.url}/tasks/${oldest}`);
     await signInHere(fresh);
     await detailHeading(fresh, oldest).waitFor();
-    const image = fresh.getByRole('dialog').getByRole('img', { name: `Image of task ${oldest}` });
+    const image = fresh.getByRole('dialog').getByRole('img', { name: `Result of task ${oldest}` });
     await waitFor(() => image.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), 'the detail image');
     expect(path(fresh)).toBe(`/tasks/${oldest}`);
     await fresh.screenshot({ path: join(SHOTS, 'deep-link-detail.png') });

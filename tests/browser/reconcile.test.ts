@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import type { TestUser } from '../helpers/factories.ts';
 import { addApiKey, addUser, quotaOf } from '../helpers/rows.ts';
-import { startDashboardHarness, taskStatus, waitFor, type DashboardHarness } from './harness.ts';
+import { startDashboardHarness, taskStatus, type DashboardHarness } from './harness.ts';
 
 /**
  * Reconciliation and the money timeline in the dashboard (SPEC §16): an admin's detail of an

@@ -4,7 +4,6 @@ import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { AppDeps } from '../../src/deps.ts';
 import { OptionsStore } from '../../src/domain/options.ts';
-import { changeWindowOf, InProcessTaskFeed } from '../../src/domain/task-feed.ts';
 import { createPoller } from '../../src/jobs/poller.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { createLogger } from '../../src/lib/logger.ts';
@@ -226,7 +225,7 @@ for (const [label, open] of backends) {
         await w.all(`INSERT INTO tasks (user_id, channel_id, mj_id, action, prompt, submit_time, updated_time, progress, status, image_url)
           VALUES ($1, 999, $2, 'IMAGINE', $2, $3, $3, '0%', 'IN_PROGRESS', $4)`, w.userId, mjId, base, url);
       }
-      const stale = JSON.parse((await submit(w, 'stale')).text) as { result: string };
+      await submit(w, 'stale');
       w.clock.set(base + TIMEOUT_MS);
       const poison = JSON.parse((await submit(w, 'poison')).text) as { result: string };
       const fine = JSON.parse((await submit(w, 'fine')).text) as { result: string };

@@ -13,7 +13,6 @@ import { chunked } from '../helpers/bodies.ts';
 
 const MiB = 1024 * 1024;
 const RELAY_413 = { code: 4, description: 'request body too large', result: null, properties: {} };
-const MANAGEMENT_413 = { success: false, message: 'request body too large' };
 const TRPC_413 = { error: { message: 'request body too large', code: -32413, data: { code: 'PAYLOAD_TOO_LARGE', httpStatus: 413 } } };
 
 let srv: TestServer;

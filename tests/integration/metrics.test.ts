@@ -42,7 +42,7 @@ async function scrape(url: string, headers: Record<string, string> = ROOT_HEADER
 let w: RelayWorld;
 let alice: Caller;
 let channel: string;
-let accepted: string[] = [];
+const accepted: string[] = [];
 let imageBytes = 0;
 let beforePoll: Sample[];
 let after: { res: Response; text: string; samples: Sample[] };

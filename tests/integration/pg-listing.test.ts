@@ -85,7 +85,10 @@ async function churn(sql: Sql, ids: number[]) {
 async function naive(sql: Sql, f: TaskFilter, limit: number, offset: number): Promise<{ ids: number[]; total: number }> {
   const terms: string[] = [];
   const args: Array<number | string> = [];
-  const add = (term: string, v: number | string) => (args.push(v), terms.push(`${term} $${args.length}`));
+  const add = (term: string, v: number | string) => {
+    args.push(v);
+    terms.push(`${term} $${args.length}`);
+  };
   if (f.userId !== undefined) add('user_id =', f.userId);
   if (f.channelId !== undefined) add('channel_id =', f.channelId);
   if (f.mjId !== undefined) add('mj_id =', f.mjId);
@@ -133,7 +136,7 @@ async function check(t: TempPg, cases: number) {
   const spansUsed = new Set<number>();
   for (let i = 0; i < cases; i++) {
     const f = randomFilter(i);
-    if (f.start !== undefined && f.end !== undefined) coverOf(f.start, f.end).buckets.forEach((b) => spansUsed.add(b.span));
+    if (f.start !== undefined && f.end !== undefined) for (const b of coverOf(f.start, f.end).buckets) spansUsed.add(b.span);
     const pageSize = pick([1, 7, 20, 100]);
     const ref0 = await naive(t.db.$client, f, 1, 0);
     // Pages near the start, deep inside (past the id-block threshold), at the end, past the end.
@@ -162,7 +165,9 @@ async function checkCounters(sql: Sql) {
       const kept = await sql.unsafe(`SELECT scope_id AS sid, bucket AS b, sum(count)::int AS n, min(min_id) AS lo, max(max_id) AS hi
         FROM task_time_buckets WHERE scope = $1 AND span = $2 AND count <> 0 GROUP BY 1, 2 ORDER BY 1, 2`, [scope, span]);
       expect(kept.map((k) => [k.sid, k.b, k.n])).toEqual(fresh.map((k) => [k.sid, k.b, k.n]));
-      kept.forEach((k, i) => expect(k.lo <= fresh[i]!.lo && k.hi >= fresh[i]!.hi).toBe(true));
+      kept.forEach((k, i) => {
+        expect(k.lo <= fresh[i]!.lo && k.hi >= fresh[i]!.hi).toBe(true);
+      });
       const negative = await sql`SELECT count(*)::int AS n FROM task_time_buckets WHERE count < 0`;
       expect(negative[0]!.n).toBe(0);
     }

@@ -1,5 +1,4 @@
 import { expect } from 'bun:test';
-import type { TaskRow } from '../../src/db/schema/index.ts';
 import type { TaskStore } from '../../src/domain/store/tasks.ts';
 import { readUnfinished } from '../helpers/unfinished.ts';
 import {

@@ -16,7 +16,9 @@ describe('relay follow-ups across two channels', () => {
     await w.setChannel(w.channelIds[0]!, { priority: a });
     await w.setChannel(w.channelIds[1]!, { priority: b });
   };
-  const clear = () => w.sims.forEach((s) => s.clearRequests());
+  const clear = () => {
+    for (const s of w.sims) s.clearRequests();
+  };
   /** Buttons as the upstream shows them (the poller would copy them into the task). */
   const upstreamButtons = async (simIndex: number, mjId: string): Promise<string[]> => {
     const sim = w.sims[simIndex]!;

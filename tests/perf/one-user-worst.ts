@@ -140,7 +140,9 @@ async function hoard(n: number): Promise<{ accepted: number; close: () => void }
     if (more && !more.done) text += new TextDecoder().decode(more.value);
     if (!text.includes('serialized-error')) accepted++;
   }));
-  return { accepted, close: () => acs.forEach((a) => a.abort()) };
+  return { accepted, close: () => {
+    for (const a of acs) a.abort();
+  } };
 }
 
 // Idle.

@@ -17,7 +17,10 @@ const SLOW_MS = Number(process.argv[4] ?? 8000);
 
 async function firstDeliveryMs(slowTasks: number): Promise<number> {
   const b = await BACKENDS[dialect]();
-  const slow = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: async () => (await Bun.sleep(SLOW_MS), new Response('late')) });
+  const slow = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: async () => {
+    await Bun.sleep(SLOW_MS);
+    return new Response('late');
+  } });
   const fast = startWebhookReceiver();
   const worker = createWebhookWorker({
     logger: silentLogger, clock: systemClock, fetch: globalThis.fetch, taskStore: { outbox: b.outbox }, config: { webhookAllowPrivate: true },

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { ArgError, DEFAULT_GROUPS, HEAVY_GROUPS, MEASURE_GROUPS, parseArgs, parseRows } from '../../scripts/bench/args.ts';
+import { ArgError, DEFAULT_GROUPS, HEAVY_GROUPS, parseArgs, parseRows } from '../../scripts/bench/args.ts';
 import { settingsFor } from '../../scripts/bench/context.ts';
 import { median, openLoop, percentile, runLoad } from '../../scripts/bench/load.ts';
 import { errorRow, formatNotes, formatTable, judge, reportJson, summarize, type Measurement } from '../../scripts/bench/report.ts';

@@ -75,11 +75,26 @@ function churn(db: DB, ids: number[]) {
 function naive(db: DB, f: TaskFilter, limit: number, offset: number): { ids: number[]; total: number } {
   const terms: string[] = [];
   const args: Array<number | string> = [];
-  if (f.userId !== undefined) (terms.push('user_id = ?'), args.push(f.userId));
-  if (f.channelId !== undefined) (terms.push('channel_id = ?'), args.push(f.channelId));
-  if (f.mjId !== undefined) (terms.push('mj_id = ?'), args.push(f.mjId));
-  if (f.start !== undefined) (terms.push('submit_time >= ?'), args.push(f.start));
-  if (f.end !== undefined) (terms.push('submit_time <= ?'), args.push(f.end));
+  if (f.userId !== undefined) {
+    terms.push('user_id = ?');
+    args.push(f.userId);
+  }
+  if (f.channelId !== undefined) {
+    terms.push('channel_id = ?');
+    args.push(f.channelId);
+  }
+  if (f.mjId !== undefined) {
+    terms.push('mj_id = ?');
+    args.push(f.mjId);
+  }
+  if (f.start !== undefined) {
+    terms.push('submit_time >= ?');
+    args.push(f.start);
+  }
+  if (f.end !== undefined) {
+    terms.push('submit_time <= ?');
+    args.push(f.end);
+  }
   const where = terms.length ? `WHERE ${terms.join(' AND ')}` : '';
   const ids = (db.$client.query(`SELECT id FROM tasks ${where} ORDER BY id DESC LIMIT ? OFFSET ?`).all(...args, limit, offset) as Array<{ id: number }>).map((r) => r.id);
   const total = (db.$client.query(`SELECT count(*) AS n FROM tasks ${where}`).get(...args) as { n: number }).n;
@@ -132,7 +147,9 @@ function checkCounters(db: DB) {
       const kept = c.query(`SELECT scope_id AS sid, bucket AS b, count AS n, min_id AS lo, max_id AS hi FROM task_time_buckets
         WHERE scope = ${scope} AND span = ${span} AND count <> 0 ORDER BY sid, b`).all() as typeof fresh;
       expect(kept.map(({ sid, b, n }) => [sid, b, n])).toEqual(fresh.map(({ sid, b, n }) => [sid, b, n]));
-      kept.forEach((k, i) => expect(k.lo <= fresh[i]!.lo && k.hi >= fresh[i]!.hi).toBe(true));
+      kept.forEach((k, i) => {
+        expect(k.lo <= fresh[i]!.lo && k.hi >= fresh[i]!.hi).toBe(true);
+      });
     }
     const freshCount = c.query(`SELECT ${col} AS sid, count(*) AS n FROM tasks GROUP BY sid ORDER BY sid`).all();
     const keptCount = c.query(`SELECT scope_id AS sid, count AS n FROM task_counters WHERE scope = ${scope} AND count <> 0 ORDER BY sid`).all();

@@ -100,6 +100,7 @@ describe('feedEndingOn', () => {
       publish() {},
       async *subscribe(_scope, _from, _signal, bounds) {
         seen.push(bounds);
+        yield* [];
       },
       watch(_scope, _from, _signal, bounds, sink) {
         seen.push(bounds);

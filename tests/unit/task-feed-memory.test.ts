@@ -64,7 +64,9 @@ describe('task feed fingerprint memory', () => {
     try {
       publishAll(feed, ids);
     } finally {
-      names.forEach((n, k) => (proto[n] = saved[k]!));
+      names.forEach((n, k) => {
+        proto[n] = saved[k]!;
+      });
     }
     expect(iterations).toBe(0);
     db.$client.close();

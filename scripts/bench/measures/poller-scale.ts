@@ -56,7 +56,9 @@ function buildDatabase(path: string, sims: readonly Child[], ids: readonly strin
     const now = Date.now();
     const insert = sqlite.prepare(`INSERT INTO tasks (user_id, token_id, channel_id, action, mj_id, prompt, submit_time, progress, status, quota, updated_time)
       VALUES (?, 1, ?, 'IMAGINE', ?, 'poller bench task', ?, '0%', '', 50000, ?)`);
-    sqlite.transaction(() => ids.forEach((list, c) => list.forEach((id) => insert.run(HEAVY_USER.id, c + 1, id, now, now))))();
+    sqlite.transaction(() => ids.forEach((list, c) => {
+      for (const id of list) insert.run(HEAVY_USER.id, c + 1, id, now, now);
+    }))();
   });
   const db = openDatabase(path).$client;
   seedAccounts(db, Date.now(), sims.map((s) => s.url));

@@ -73,7 +73,9 @@ export async function pollerMeasures(ctx: BenchContext): Promise<Measurement[]> 
       VALUES (?, 1, ?, 'IMAGINE', ?, 'poller bench task', ?, '0%', 'SUBMITTED', 50000, ?)`);
     const now = Date.now();
     sqlite.transaction(() => {
-      idsByChannel.forEach((ids, c) => ids.forEach((id) => insert.run(HEAVY_USER.id, c + 1, id, now, now)));
+      idsByChannel.forEach((ids, c) => {
+        for (const id of ids) insert.run(HEAVY_USER.id, c + 1, id, now, now);
+      });
     })();
     // Reset to a state no upstream answer equals (an empty status), so every tick writes every row:
     // right after a submit the simulator still says SUBMITTED 0%, which a reset to that would match.

@@ -1,6 +1,6 @@
 import { count, desc, eq } from 'drizzle-orm';
 import type { DB } from '../client.ts';
-import { DELIVERY_STATUS, webhookDeliveries } from '../schema/index.ts';
+import { type DELIVERY_STATUS, webhookDeliveries } from '../schema/index.ts';
 
 type DeliveryStatus = (typeof DELIVERY_STATUS)[keyof typeof DELIVERY_STATUS];
 

@@ -8,7 +8,7 @@ import type { AppError } from '../../domain/errors.ts';
 import { typedAdminTaskItem, typedTaskItem } from '../../domain/tasks.ts';
 import { userProcedure, type Context } from '../init.ts';
 import { sessionWatchOf } from '../live-sessions.ts';
-import { policyOf, typedAdminTaskItemSchema, typedTaskItemSchema } from './mj-items.ts';
+import { policyOf, type typedAdminTaskItemSchema, type typedTaskItemSchema } from './mj-items.ts';
 
 export const onTaskUpdateInputSchema = z.object({
   /** Admins only: every user's tasks, as §6.2 items. */
