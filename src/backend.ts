@@ -15,8 +15,8 @@ import { inThreadListing, isSharedFile, renderListing, routedListing, type Listi
 import { ListingPool } from './domain/listing-pool.ts';
 import type { OptionsStore } from './domain/options.ts';
 import { guardAvailability } from './domain/store/availability.ts';
-import type { Store } from './domain/store/index.ts';
-import type { TaskStore } from './domain/store/tasks.ts';
+import type { Store } from './contract/index.ts';
+import type { TaskStore } from './contract/tasks.ts';
 import { changeWindowOf, InProcessTaskFeed, type TaskFeed } from './domain/task-feed.ts';
 import type { ImageStore } from './images/store.ts';
 import { createPoller, type Poller } from './jobs/poller.ts';

@@ -3,7 +3,7 @@ import { randomAlphanumeric } from '../lib/ids.ts';
 import { AppError } from './errors.ts';
 import { newWebhookSecret } from './tokens.ts';
 import { normaliseBaseUrl } from './channels.ts';
-import type { ManagementStore } from './store/index.ts';
+import type { ManagementStore } from '../contract/index.ts';
 
 /** Name of the channel and of the API key that DEMO mode owns. */
 export const DEMO_NAME = 'demo';

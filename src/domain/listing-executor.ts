@@ -1,31 +1,11 @@
 import type { DB } from '../db/client.ts';
-import type { TaskRow } from '../db/schema/index.ts';
+import type { TaskRow } from '../contract/rows.ts';
 import { pageOf, type Page, type PageQuery } from './pagination.ts';
 import { listTasks } from '../db/sqlite/listing.ts';
-import { adminTaskItem, taskItem, type ImageLinkPolicy, type TaskFilter } from './tasks.ts';
+import { adminTaskItem, taskItem, type TaskFilter } from './tasks.ts';
+import type { ListingExecutor, ListingView } from '../contract/listing.ts';
 
-/**
- * Where task listings run. bun:sqlite is synchronous, so a listing on the main thread holds every
- * other request (SPEC §12: /healthz within 2× of idle while the heaviest listing runs); the pool
- * (listing-pool.ts) runs the same listTasks on worker threads, the in-thread one runs it here
- * (`:memory:` databases, READ_WORKERS=0, most tests).
- */
-export interface ListingExecutor {
-  list(filter: TaskFilter, paging: PageQuery): Promise<Page<TaskRow>>;
-  /**
-   * The REST answer of a listing (`{ success, message, data }`) as JSON text, rendered where the
-   * query ran: a 100-row page is ~0.2 MB of JSON, and building it is work the main thread skips.
-   */
-  listJson(filter: TaskFilter, paging: PageQuery, view: ListingView): Promise<string>;
-  /** Stops the workers (if any); pending listings fail, none hangs. */
-  close(): Promise<void>;
-}
-
-/** How a REST listing shows its rows: the admin view adds owner and channel. */
-export interface ListingView {
-  admin: boolean;
-  policy: ImageLinkPolicy;
-}
+export type { ListingExecutor, ListingView };
 
 /** The REST envelope of a page; the same code renders in a worker and in-thread. */
 export function renderListing(page: Page<TaskRow>, view: ListingView): string {

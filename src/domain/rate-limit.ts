@@ -3,7 +3,7 @@ import { takeSubmitSlot as takeSlot, WINDOW_MS } from '../db/sqlite/rate-limit.t
 import type { Clock } from '../lib/clock.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { AppError } from './errors.ts';
-import type { TaskStore } from './store/tasks.ts';
+import type { TaskStore } from '../contract/tasks.ts';
 
 /**
  * Relay submits per API key per minute (SPEC §15). A fixed one-minute window counted in the

@@ -1,4 +1,4 @@
-import type { TaskRow } from '../db/schema/index.ts';
+import type { TaskRow } from '../contract/rows.ts';
 import { boundJsonText, boundText, boundUrl, MAX_WORD_CHARS, storableText } from './bounds.ts';
 import { boundUpstreamNumber } from './upstream-numbers.ts';
 

@@ -5,9 +5,9 @@ import { createPgTaskStore } from '../../src/db/pg/task-store.ts';
 import { createSqliteFeedReads } from '../../src/db/sqlite/feed-reads.ts';
 import { createSqliteTaskStore } from '../../src/db/sqlite/task-store.ts';
 import { inThreadListing, renderListing } from '../../src/domain/listing-executor.ts';
-import type { TaskStore } from '../../src/domain/store/tasks.ts';
-import type { TaskRow } from '../../src/db/schema/index.ts';
-import type { ChargeInput, SyncFieldValues } from '../../src/domain/store/tasks.ts';
+import type { TaskStore } from '../../src/contract/tasks.ts';
+import type { TaskRow } from '../../src/contract/rows.ts';
+import type { ChargeInput, SyncFieldValues } from '../../src/contract/tasks.ts';
 import { tempDb } from '../helpers/db.ts';
 import { tempPg } from '../helpers/pg.ts';
 

@@ -1,6 +1,6 @@
 import { expect } from 'bun:test';
-import type { TaskRow } from '../../src/db/schema/index.ts';
-import type { TaskStore } from '../../src/domain/store/tasks.ts';
+import type { TaskRow } from '../../src/contract/rows.ts';
+import type { TaskStore } from '../../src/contract/tasks.ts';
 import { readUnfinished } from '../helpers/unfinished.ts';
 import {
   chargeOf, charged, deliveries, fx, makeChannel, moneyState, NOW, payload, PRICE, row, syncFields, type Backend, type Fx,

@@ -25,14 +25,15 @@ function importsOf(text: string): string[] {
 /** Which top-level src/ folders each folder may import (besides itself). */
 const ALLOWED: Record<string, string[]> = {
   lib: [],
-  db: ['lib'],
-  domain: ['db', 'upstream', 'lib'],
-  auth: ['domain', 'db', 'lib'],
+  contract: ['lib'],
+  db: ['contract', 'lib'],
+  domain: ['contract', 'db', 'upstream', 'lib'],
+  auth: ['contract', 'domain', 'db', 'lib'],
   upstream: ['lib'],
-  trpc: ['domain', 'auth', 'db', 'lib', 'deps', 'config'],
-  http: ['trpc', 'domain', 'auth', 'upstream', 'images', 'db', 'lib', 'deps', 'config'],
-  images: ['db', 'upstream', 'lib'],
-  jobs: ['domain', 'upstream', 'db', 'lib', 'deps', 'config'],
+  trpc: ['contract', 'domain', 'auth', 'db', 'lib', 'deps', 'config'],
+  http: ['contract', 'trpc', 'domain', 'auth', 'upstream', 'images', 'db', 'lib', 'deps', 'config'],
+  images: ['contract', 'db', 'upstream', 'lib'],
+  jobs: ['contract', 'domain', 'upstream', 'db', 'lib', 'deps', 'config'],
   simulator: ['lib', 'config'],
 };
 

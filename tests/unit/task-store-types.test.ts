@@ -1,7 +1,7 @@
 import { expect, test } from 'bun:test';
 import { createSqliteTaskStore } from '../../src/db/sqlite/task-store.ts';
 import { inThreadListing } from '../../src/domain/listing-executor.ts';
-import type { TaskStore } from '../../src/domain/store/tasks.ts';
+import type { TaskStore } from '../../src/contract/tasks.ts';
 import { tempDb } from '../helpers/db.ts';
 
 /** db/ may not import domain/, so the SQLite adapter is the domain's TaskStore only structurally: checked here. */

@@ -1,6 +1,8 @@
 import { and, count, desc, eq, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
-import { CHANNEL_STATUS, channels, type ChannelRow } from '../schema/index.ts';
+import { channels } from '../schema/index.ts';
+import { CHANNEL_STATUS } from '../../contract/constants.ts';
+import { type ChannelRow } from '../../contract/rows.ts';
 
 type NewChannelRow = Omit<ChannelRow, 'id' | 'usedQuota'>;
 type ChannelPatchRow = Partial<Pick<ChannelRow, 'name' | 'baseUrl' | 'key' | 'priority' | 'weight' | 'status'>>;

@@ -1,6 +1,7 @@
 import { count, desc, eq } from 'drizzle-orm';
 import type { DB } from '../client.ts';
-import { DELIVERY_STATUS, webhookDeliveries } from '../schema/index.ts';
+import { webhookDeliveries } from '../schema/index.ts';
+import { DELIVERY_STATUS } from '../../contract/constants.ts';
 
 type DeliveryStatus = (typeof DELIVERY_STATUS)[keyof typeof DELIVERY_STATUS];
 

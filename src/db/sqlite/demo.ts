@@ -1,6 +1,7 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
-import { CHANNEL_STATUS, ROLE, TOKEN_STATUS, channels, tasks, tokens, users } from '../schema/index.ts';
+import { channels, tasks, tokens, users } from '../schema/index.ts';
+import { CHANNEL_STATUS, ROLE, TOKEN_STATUS } from '../../contract/constants.ts';
 import type { Tx } from '../types.ts';
 import { grantQuotaLogged } from './users.ts';
 

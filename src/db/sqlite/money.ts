@@ -1,6 +1,8 @@
 import { and, eq, gte, ne, type Placeholder, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
-import { channels, LOG_TYPE, logs, tasks, tokens, users, type NewTaskRow } from '../schema/index.ts';
+import { channels, logs, tasks, tokens, users } from '../schema/index.ts';
+import { LOG_TYPE } from '../../contract/constants.ts';
+import { type NewTaskRow } from '../../contract/rows.ts';
 import type { DbLike } from '../types.ts';
 import { enqueueTaskChange, recordTaskHook, type PayloadOf } from './outbox.ts';
 

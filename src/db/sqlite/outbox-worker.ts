@@ -3,7 +3,8 @@ import type { DB } from '../client.ts';
 import {
   QUEUE_SCAN, QUEUES_PER_LOOK, QUEUES_PER_USER_PER_LOOK, ROWS_PER_QUEUE, ROWS_PER_USER, takeWalk, type QueueCursor,
 } from '../../lib/webhook-receiver.ts';
-import { DELIVERY_STATUS, tokens, webhookDeliveries } from '../schema/index.ts';
+import { tokens, webhookDeliveries } from '../schema/index.ts';
+import { DELIVERY_STATUS } from '../../contract/constants.ts';
 
 /**
  * The worker's side of the webhook outbox on bun:sqlite (the retry policy is the domain's:

@@ -1,5 +1,7 @@
 import { inArray } from 'drizzle-orm';
-import { DELIVERY_STATUS, taskWebhooks, tasks, webhookDeliveries, type TaskRow } from '../schema/index.ts';
+import { taskWebhooks, tasks, webhookDeliveries } from '../schema/index.ts';
+import { DELIVERY_STATUS } from '../../contract/constants.ts';
+import { type TaskRow } from '../../contract/rows.ts';
 import { receiverOf } from '../../lib/webhook-receiver.ts';
 import type { DbLike } from '../types.ts';
 import { taskColumns } from './bounded-columns.ts';

@@ -1,6 +1,7 @@
 import { and, eq, ne, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
-import { channels, LOG_TYPE, logs, tasks } from '../schema/index.ts';
+import { channels, logs, tasks } from '../schema/index.ts';
+import { LOG_TYPE } from '../../contract/constants.ts';
 import { nameConsumeRow } from './money.ts';
 import { enqueueTaskChange, type PayloadOf } from './outbox.ts';
 

@@ -1,6 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import type { DB } from '../client.ts';
-import { LOG_TYPE, logs } from '../schema/index.ts';
+import { logs } from '../schema/index.ts';
+import { LOG_TYPE } from '../../contract/constants.ts';
 import { failAndRefund, type FailurePatch, type RefundResult } from './money.ts';
 import type { PayloadOf } from './outbox.ts';
 

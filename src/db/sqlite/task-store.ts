@@ -1,6 +1,6 @@
 import type { Page, PageQuery, TaskFilter } from '../../lib/paging.ts';
 import type { DB } from '../client.ts';
-import type { TaskRow } from '../schema/index.ts';
+import type { TaskRow } from '../../contract/rows.ts';
 import { createSqliteLeaseStore } from './lease.ts';
 import { findTaskByMjId, imageTaskOf, ownTasksByMjIds, ownTasksByMjIdsSize, taskById } from './listing.ts';
 import { chargeAndRecord, failAndRefundNow, type ChargeInput, type FailurePatch } from './money.ts';

@@ -1,6 +1,8 @@
 import { and, count, desc, eq, gt, or, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
-import { TOKEN_STATUS, tokens, type TokenRow } from '../schema/index.ts';
+import { tokens } from '../schema/index.ts';
+import { TOKEN_STATUS } from '../../contract/constants.ts';
+import { type TokenRow } from '../../contract/rows.ts';
 
 type NewTokenRow = Omit<TokenRow, 'id' | 'usedQuota' | 'accessedTime' | 'previousWebhookSecret' | 'webhookSecretRotatedAt'>;
 type TokenPatchRow = Partial<Pick<TokenRow,

@@ -1,7 +1,9 @@
 import { count, desc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
 import { prepared } from '../prepared.ts';
-import { LOG_TYPE, logs, ROLE, USER_STATUS, users, type UserRow } from '../schema/index.ts';
+import { logs, users } from '../schema/index.ts';
+import { LOG_TYPE, ROLE, USER_STATUS } from '../../contract/constants.ts';
+import { type UserRow } from '../../contract/rows.ts';
 import type { DbLike } from '../types.ts';
 
 export interface SqliteLoggedQuota {

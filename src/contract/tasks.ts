@@ -1,8 +1,7 @@
-import type { NewTaskRow, TaskRow, webhookDeliveries } from '../../db/schema/index.ts';
-import type { ListingView } from '../listing-executor.ts';
-import type { LeaseStore } from '../lease.ts';
-import type { Page, PageQuery } from '../pagination.ts';
-import type { TaskFilter } from '../tasks.ts';
+import type { Page, PageQuery, TaskFilter } from '../lib/paging.ts';
+import type { LeaseStore } from './lease.ts';
+import type { ListingView } from './listing.ts';
+import type { DeliveryRow, NewTaskRow, TaskRow } from './rows.ts';
 import type { TaskAdminStore } from './task-admin.ts';
 
 /**
@@ -172,8 +171,6 @@ export interface SyncStore {
    */
   apply(ops: readonly SyncOp[], now: number, hook: PayloadOf): Promise<SyncOpResult[]>;
 }
-
-export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 
 export interface OutboxStore {
   /**

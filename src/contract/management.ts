@@ -1,5 +1,5 @@
-import type { ChannelRow, LogRow, TokenRow, UserRow } from '../../db/schema/index.ts';
-import type { DELIVERY_STATUS } from '../../db/schema/index.ts';
+import type { DeliveryStatus } from './constants.ts';
+import type { ChannelRow, LogRow, TokenRow, UserRow } from './rows.ts';
 
 /**
  * What the management side of the domain (users, API keys, channels, options, logs, the webhook
@@ -126,7 +126,7 @@ export interface DeliveryListRow {
   mjId: string;
   userId: number;
   url: string;
-  status: (typeof DELIVERY_STATUS)[keyof typeof DELIVERY_STATUS];
+  status: DeliveryStatus;
   attempts: number;
   lastError: string;
   nextAttemptAt: number;
