@@ -1,7 +1,7 @@
 import type { Config } from './config.ts';
 import type { DatabaseKind, PollerRole } from './domain/lease.ts';
 import type { Store } from './contract/index.ts';
-import type { ListingExecutor } from './domain/listing-executor.ts';
+import type { ListingExecutor } from './contract/listing.ts';
 import type { OptionsStore } from './domain/options.ts';
 import type { ImageStore } from './images/store.ts';
 import type { TaskFeed } from './domain/task-feed.ts';

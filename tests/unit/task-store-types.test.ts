@@ -1,6 +1,6 @@
 import { expect, test } from 'bun:test';
 import { createSqliteTaskStore } from '../../src/db/sqlite/task-store.ts';
-import { inThreadListing } from '../../src/domain/listing-executor.ts';
+import { sqliteInThreadListing } from '../../src/backend.ts';
 import type { TaskStore } from '../../src/contract/tasks.ts';
 import { tempDb } from '../helpers/db.ts';
 
@@ -8,7 +8,7 @@ import { tempDb } from '../helpers/db.ts';
 test('the SQLite adapter implements TaskStore', () => {
   const { db, cleanup } = tempDb();
   try {
-    const store: TaskStore = createSqliteTaskStore(db, inThreadListing(db));
+    const store: TaskStore = createSqliteTaskStore(db, sqliteInThreadListing(db));
     expect(Object.keys(store).sort()).toEqual(['admin', 'lease', 'money', 'outbox', 'rateLimit', 'sync', 'tasks']);
   } finally {
     cleanup();
