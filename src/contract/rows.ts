@@ -3,10 +3,10 @@
  * dialect (times in ms, quotas as numbers). Written here, not derived from either Drizzle schema,
  * so the domain compiles against no adapter; tests/unit/contract-rows.test.ts checks that each
  * schema's $inferSelect (and the tasks' $inferInsert) is assignable to and from these, so they
- * cannot drift apart.
+ * cannot drift apart. Object types, not interfaces: a row read as `Record<string, unknown>` fits them.
  */
 
-export interface UserRow {
+export type UserRow = {
   id: number;
   username: string;
   displayName: string;
@@ -17,9 +17,9 @@ export interface UserRow {
   usedQuota: number;
   requestCount: number;
   createdTime: number;
-}
+};
 
-export interface TokenRow {
+export type TokenRow = {
   id: number;
   userId: number;
   name: string;
@@ -39,9 +39,9 @@ export interface TokenRow {
   webhookSecretRotatedAt: number | null;
   /** Relay submits allowed per minute; 0 = the RELAY_RATE_LIMIT_PER_MINUTE default. */
   rateLimitPerMinute: number;
-}
+};
 
-export interface ChannelRow {
+export type ChannelRow = {
   id: number;
   name: string;
   baseUrl: string;
@@ -51,10 +51,10 @@ export interface ChannelRow {
   weight: number;
   usedQuota: number;
   createdTime: number;
-}
+};
 
 /** Billing and system events (LOG_TYPE); append-only. */
-export interface LogRow {
+export type LogRow = {
   id: number;
   userId: number;
   type: number;
@@ -67,10 +67,10 @@ export interface LogRow {
   /** The local task id; 0 for none. */
   taskId: number;
   createdTime: number;
-}
+};
 
 /** One submission. */
-export interface TaskRow {
+export type TaskRow = {
   id: number;
   userId: number;
   tokenId: number;
@@ -95,13 +95,13 @@ export interface TaskRow {
   buttons: string;
   properties: string;
   updatedTime: number;
-}
+};
 
 /** A task to insert: the owner, and any other column (the rest take their defaults). */
 export type NewTaskRow = { userId: number } & { [K in Exclude<keyof TaskRow, 'userId'>]?: TaskRow[K] | undefined };
 
 /** One webhook delivery of the outbox. */
-export interface DeliveryRow {
+export type DeliveryRow = {
   id: number;
   taskId: number;
   userId: number;
@@ -119,4 +119,4 @@ export interface DeliveryRow {
   lastError: string;
   createdTime: number;
   deliveredTime: number;
-}
+};

@@ -1,26 +1,7 @@
 import type { TransactionSql } from 'postgres';
 import type { PgDB } from './client.ts';
 import { grantQuotaLoggedPg } from './money.ts';
-
-export interface PgDemoInput {
-  name: string;
-  baseUrl: string;
-  channelKey: string;
-  newApiKey: string;
-  newWebhookSecret: string;
-  rootQuota: number;
-  grantWhy: string;
-  now: number;
-}
-
-export interface PgDemoRow {
-  channelId: number;
-  rootId: number;
-  rootAccessToken: string | null;
-  apiKey: string;
-  created: boolean;
-  movedFrom: string | null;
-}
+import type { DemoSetupInput, DemoSetupRow } from '../../contract/management.ts';
 
 /** Any constant shared by every replica: the transaction lock around the demo set-up. */
 const DEMO_LOCK_KEY = 0x6d6a6464; // "mjdd"
@@ -46,8 +27,8 @@ interface DemoToken { id: number; key: string; status: number; unlimitedQuota: b
 export function pgDemo(db: PgDB) {
   const sql = db.$client;
   return {
-    async ensure(input: PgDemoInput): Promise<PgDemoRow | null> {
-      return sql.begin(async (tx): Promise<PgDemoRow | null> => {
+    async ensure(input: DemoSetupInput): Promise<DemoSetupRow | null> {
+      return sql.begin(async (tx): Promise<DemoSetupRow | null> => {
         // Replicas starting together queue here: the next one then finds the channel and the key
         // the first committed (each statement after the lock reads a fresh snapshot), so neither
         // is made twice and root is granted once.

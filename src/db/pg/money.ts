@@ -1,9 +1,8 @@
 import type { Sql, TransactionSql } from 'postgres';
 import type { PgDB } from './client.ts';
 import { TASK_NOTE_SQL, TASKS_CHANNEL } from './notify.ts';
-import type { PgTaskRow } from './schema/tasks.ts';
-import type { PgUserRow } from './schema/users.ts';
 import { PG_TASK_COLUMNS_SQL } from './task-reads.ts';
+import type { TaskRow, UserRow } from '../../contract/rows.ts';
 
 /** The writer's notification payload, named `note` in its RETURNING (notify.ts). */
 const NOTE = `${TASK_NOTE_SQL} AS note`;
@@ -50,7 +49,7 @@ export async function settleAcceptedPg(db: PgRunner, taskId: number, p: AcceptPa
 
 /** A written task with where its change goes: what a webhook delivery is made of, with no read after the write. */
 export interface WrittenHook {
-  task: PgTaskRow;
+  task: TaskRow;
   userId: number;
   tokenId: number;
   url: string;
@@ -190,9 +189,9 @@ const USER_COLUMNS = `id, username, display_name AS "displayName", role, status,
  * locked, the delta read from the locked row, so a charge landing at the same moment cannot skew
  * it. Returns the updated row, or null for no such user.
  */
-export async function setQuotaLoggedPg(db: PgRunner, userId: number, quota: number, who: string, now: number): Promise<PgUserRow | null> {
+export async function setQuotaLoggedPg(db: PgRunner, userId: number, quota: number, who: string, now: number): Promise<UserRow | null> {
   const sql = runner(db);
-  const [row] = await sql<PgUserRow[]>`
+  const [row] = await sql<UserRow[]>`
     WITH o AS (SELECT id, quota AS before FROM users WHERE id = ${userId}::int FOR UPDATE),
     u AS (UPDATE users SET quota = ${quota}::bigint FROM o WHERE users.id = o.id RETURNING users.*),
     l AS (

@@ -6,7 +6,8 @@ import {
 } from './money.ts';
 import { TASK_NOTE_SQL, TASKS_CHANNEL } from './notify.ts';
 import { insertDeliveriesPg, type PayloadOf } from './outbox.ts';
-import { tasks, type PgTaskRow } from './schema/tasks.ts';
+import { tasks } from './schema/tasks.ts';
+import type { TaskRow } from '../../contract/rows.ts';
 
 /** The writer's notification payload, named `note` in its RETURNING (notify.ts). */
 const NOTE = `${TASK_NOTE_SQL} AS note`;
@@ -200,4 +201,4 @@ export async function moveTaskChannelPg(db: PgDB, taskId: number, from: number, 
   return row!.moved === 1;
 }
 
-export type { PgTaskRow, RefundResult };
+export type { TaskRow, RefundResult };

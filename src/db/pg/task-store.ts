@@ -2,20 +2,18 @@ import type { Page, PageQuery, TaskFilter } from '../../lib/paging.ts';
 import type { PgDB } from './client.ts';
 import { createPgLeaseStore, type PgLeaseOptions } from './lease.ts';
 import { listTasksPg, ownTasksByMjIdsSizePg } from './listing.ts';
-import {
-  claimDeliveryPg, deliverySecretPg, markDeliveredPg, selectDueDeliveriesPg, type PayloadOf, type PgDeliveryRow,
-} from './outbox.ts';
+import { claimDeliveryPg, deliverySecretPg, markDeliveredPg, selectDueDeliveriesPg, type PayloadOf } from './outbox.ts';
 import { takeSubmitSlotPg } from './rate-limit.ts';
 import { createPgTaskAdminStore } from './task-admin.ts';
-import type { PgTaskRow } from './schema/tasks.ts';
 import {
   chargeAndRecordTaskPg, failAndRefundTaskPg, moveTaskChannelPg, settleTaskPg, type PgChargeInput, type PgSettleInput,
 } from './task-money.ts';
 import { findTaskByMjIdPg, imageTaskPg, ownTasksByMjIdsPg, taskByIdPg } from './task-reads.ts';
 import { applySyncOpsPg, unfinishedChannelsPg, unfinishedPagePg, type PgSyncOp } from './task-sync.ts';
+import type { DeliveryRow, TaskRow } from '../../contract/rows.ts';
 
 /** Renders a listing page as the REST envelope (the domain's renderListing; db/ may not import it). */
-export type RenderListing<V> = (page: Page<PgTaskRow>, view: V) => string;
+export type RenderListing<V> = (page: Page<TaskRow>, view: V) => string;
 
 const LAST_ERROR_MAX = 500;
 
@@ -24,18 +22,18 @@ function createPgOutboxStore(db: PgDB) {
   const sql = db.$client;
   return {
     due: (now: number, limit: number) => selectDueDeliveriesPg(db, now, limit),
-    claim: (row: PgDeliveryRow, now: number) => claimDeliveryPg(db, row, now),
+    claim: (row: DeliveryRow, now: number) => claimDeliveryPg(db, row, now),
     secret: (tokenId: number) => deliverySecretPg(db, tokenId),
-    markDelivered: (row: PgDeliveryRow, now: number) => markDeliveredPg(db, row, now),
+    markDelivered: (row: DeliveryRow, now: number) => markDeliveredPg(db, row, now),
     /** The retry policy is the domain's (failedAttemptOf): `retryAt` null means failed for good. */
-    async markAttemptFailed(row: PgDeliveryRow, error: string, retryAt: number | null): Promise<void> {
+    async markAttemptFailed(row: DeliveryRow, error: string, retryAt: number | null): Promise<void> {
       await sql`
         UPDATE webhook_deliveries SET attempts = ${row.attempts + 1}::int, last_error = ${error.slice(0, LAST_ERROR_MAX)}::text,
           status = CASE WHEN ${retryAt}::bigint IS NULL THEN 'failed' ELSE status END,
           next_attempt_at = coalesce(${retryAt}::bigint, next_attempt_at)
         WHERE id = ${row.id}::int AND attempts = ${row.attempts}::int AND status = 'pending'`;
     },
-    async markRefused(row: PgDeliveryRow, reason: string): Promise<void> {
+    async markRefused(row: DeliveryRow, reason: string): Promise<void> {
       await sql`
         UPDATE webhook_deliveries SET status = 'failed', last_error = ${reason.slice(0, LAST_ERROR_MAX)}::text
         WHERE id = ${row.id}::int AND attempts = ${row.attempts}::int AND status = 'pending'`;

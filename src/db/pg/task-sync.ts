@@ -4,6 +4,7 @@ import { failAndRefundPg, type RefundResult } from './money.ts';
 import { notifyTaskChanges } from './notify.ts';
 import { enqueueTaskChangePg, type PayloadOf } from './outbox.ts';
 import { pgFailurePatch } from './task-money.ts';
+import type { PollRow, SyncFieldValues } from '../../contract/tasks.ts';
 
 /**
  * The poller's batch on PostgreSQL (src/db/sqlite/sync.ts applySyncOps): planned updates and
@@ -11,33 +12,6 @@ import { pgFailurePatch } from './task-money.ts';
  * ending through failAndRefundPg's compare-and-set (a refund happens exactly once whatever runs
  * twice), then the webhook deliveries of every row written.
  */
-
-export interface PgSyncFields {
-  progress: string;
-  status: string;
-  promptEn: string;
-  state: string;
-  startTime: number;
-  finishTime: number;
-  imageUrl: string;
-  videoUrl: string;
-  videoUrls: string;
-  failReason: string;
-  buttons: string;
-  properties: string;
-}
-
-/** The columns of an unfinished task the poller reads (src/db/sqlite/sync.ts PollRow). */
-export interface PgPollRow extends PgSyncFields {
-  id: number;
-  userId: number;
-  channelId: number;
-  action: string;
-  mjId: string;
-  submitTime: number;
-  updatedTime: number;
-  quota: number;
-}
 
 /**
  * The channel ids that have unfinished tasks, stepping from one to the next through the partial
@@ -54,8 +28,8 @@ export async function unfinishedChannelsPg(db: PgDB): Promise<number[]> {
 }
 
 /** One keyset page of a channel's unfinished tasks (id above `afterId`, by id): one range of the partial index. */
-export async function unfinishedPagePg(db: PgDB, channelId: number, afterId: number, limit: number): Promise<PgPollRow[]> {
-  return [...await db.$client<PgPollRow[]>`SELECT id, user_id AS "userId", channel_id AS "channelId", action, mj_id AS "mjId",
+export async function unfinishedPagePg(db: PgDB, channelId: number, afterId: number, limit: number): Promise<PollRow[]> {
+  return [...await db.$client<PollRow[]>`SELECT id, user_id AS "userId", channel_id AS "channelId", action, mj_id AS "mjId",
       submit_time AS "submitTime", updated_time AS "updatedTime", quota, progress, status, prompt_en AS "promptEn", state,
       start_time AS "startTime", finish_time AS "finishTime", image_url AS "imageUrl", video_url AS "videoUrl",
       video_urls AS "videoUrls", fail_reason AS "failReason", buttons, properties
@@ -64,7 +38,7 @@ export async function unfinishedPagePg(db: PgDB, channelId: number, afterId: num
 }
 
 export type PgSyncOp =
-  | { kind: 'update'; taskId: number; fields: PgSyncFields }
+  | { kind: 'update'; taskId: number; fields: SyncFieldValues }
   | { kind: 'fail'; taskId: number; expectedQuota: number; fields: { failReason: string; [field: string]: unknown }; modelName: string };
 
 /** Why a sync op was not applied: the database refused its row (see applySyncOpsPg). */
