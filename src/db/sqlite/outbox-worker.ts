@@ -5,6 +5,7 @@ import {
 } from '../../lib/webhook-receiver.ts';
 import { tokens, webhookDeliveries } from '../schema/index.ts';
 import { DELIVERY_STATUS } from '../../contract/constants.ts';
+import type { DeliveryRow } from '../../contract/rows.ts';
 
 /**
  * The worker's side of the webhook outbox on bun:sqlite (the retry policy is the domain's:
@@ -13,8 +14,6 @@ import { DELIVERY_STATUS } from '../../contract/constants.ts';
  * the same attempt twice; a row is claimed before it is sent by pushing `next_attempt_at` past
  * the send's timeout, which is also what brings it back should the sender die mid-send.
  */
-
-export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 
 /** How long a claimed row stays invisible to other workers: the send timeout plus a margin. */
 export const CLAIM_LEASE_MS = 15_000;

@@ -3,13 +3,13 @@ import type { DB } from '../client.ts';
 import type { TaskRow } from '../../contract/rows.ts';
 import { createSqliteLeaseStore } from './lease.ts';
 import { findTaskByMjId, imageTaskOf, ownTasksByMjIds, ownTasksByMjIdsSize, taskById } from './listing.ts';
-import { chargeAndRecord, failAndRefundNow, type ChargeInput, type FailurePatch } from './money.ts';
-import type { PayloadOf } from './outbox.ts';
+import { chargeAndRecord, failAndRefundNow } from './money.ts';
 import { takeSubmitSlot } from './rate-limit.ts';
-import { moveTaskChannel, settleAccepted, type SettleInput } from './settle.ts';
+import { moveTaskChannel, settleAccepted } from './settle.ts';
 import { createSqliteSyncStore } from './sync.ts';
 import { createSqliteOutboxStore } from './outbox-worker.ts';
 import { createSqliteTaskAdminStore } from './task-admin.ts';
+import type { ChargeInput, FailurePatch, PayloadOf, SettleInput } from '../../contract/tasks.ts';
 
 /**
  * Where listings run on SQLite: worker threads with their own connections, or this thread (the
