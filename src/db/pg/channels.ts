@@ -2,11 +2,10 @@ import type { PgDB } from './client.ts';
 import type { channels } from './schema/channels.ts';
 import type { ChannelRow } from '../../contract/rows.ts';
 import type { ChannelPatch, NewChannel } from '../../contract/management.ts';
+import { CHANNEL_STATUS } from '../../contract/constants.ts';
 
 const CHANNEL_COLUMNS = `id, name, base_url AS "baseUrl", key, status, priority, weight, used_quota AS "usedQuota",
   created_time AS "createdTime"`;
-const STATUS_ENABLED = 1;
-const STATUS_AUTO_DISABLED = 3;
 
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
@@ -31,7 +30,7 @@ export function pgChannels(db: PgDB) {
     },
     byId,
     async enabled(): Promise<ChannelRow[]> {
-      return sql<ChannelRow[]>`SELECT ${cols()} FROM channels WHERE status = ${STATUS_ENABLED}::int ORDER BY id`;
+      return sql<ChannelRow[]>`SELECT ${cols()} FROM channels WHERE status = ${CHANNEL_STATUS.enabled}::int ORDER BY id`;
     },
     async create(c: NewChannel): Promise<ChannelRow> {
       const [row] = await sql<ChannelRow[]>`
@@ -55,7 +54,7 @@ export function pgChannels(db: PgDB) {
       return rows.length > 0;
     },
     async autoDisable(id: number): Promise<void> {
-      await sql`UPDATE channels SET status = ${STATUS_AUTO_DISABLED}::int WHERE id = ${id}::bigint AND status = ${STATUS_ENABLED}::int`;
+      await sql`UPDATE channels SET status = ${CHANNEL_STATUS.autoDisabled}::int WHERE id = ${id}::bigint AND status = ${CHANNEL_STATUS.enabled}::int`;
     },
     async list(limit: number, offset: number): Promise<{ rows: ChannelRow[]; total: number }> {
       const [rows, [count]] = await Promise.all([

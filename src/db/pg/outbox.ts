@@ -6,6 +6,7 @@ import type { PgDB } from './client.ts';
 import type { PgRunner } from './money.ts';
 import type { webhookDeliveries } from './schema/webhooks.ts';
 import type { DeliveryRow, TaskRow } from '../../contract/rows.ts';
+import type { PayloadOf } from '../../contract/tasks.ts';
 
 /**
  * The webhook outbox on PostgreSQL, with the semantics of src/domain/webhooks.ts (the write side:
@@ -61,9 +62,6 @@ export interface HookedTask {
   hook: TaskHook;
   task: TaskRow;
 }
-
-/** Builds a delivery's payload (the task as `fetch` shows it now): the adapter's relayTaskView. */
-export type PayloadOf = (task: TaskRow) => string;
 
 /**
  * Add one delivery per hooked task among `taskIds`, carrying `payloadOf(task)` read as the task

@@ -1,9 +1,11 @@
 import type { PgDB } from './client.ts';
-import { failAndRefundHookedPg, LOG_TYPE_PG, type RefundResult, type WrittenHook } from './money.ts';
-import { insertDeliveriesPg, type PayloadOf } from './outbox.ts';
+import { failAndRefundHookedPg, type WrittenHook } from './money.ts';
+import { insertDeliveriesPg } from './outbox.ts';
 import { pgFailurePatch } from './task-money.ts';
 import type { TaskLogRow } from '../../contract/task-admin.ts';
 import type { PollRow } from '../../contract/tasks.ts';
+import type { PayloadOf, RefundResult } from '../../contract/tasks.ts';
+import { LOG_TYPE } from '../../contract/constants.ts';
 
 /**
  * Upstream push, reconciliation and the money timeline on PostgreSQL (SPEC §16), with the
@@ -45,7 +47,7 @@ export async function adminFailPg(
     if (hook && hooked) await insertDeliveriesPg(sql, [deliveryOf(hooked, hook)], now);
     if (r.won && r.refunded > 0) {
       await sql`UPDATE logs SET content = left(${refundNote}::text, 500)
-        WHERE task_id = ${taskId}::int AND type = ${LOG_TYPE_PG.refund}::int`;
+        WHERE task_id = ${taskId}::int AND type = ${LOG_TYPE.refund}::int`;
     }
     return r;
   });

@@ -2,15 +2,15 @@ import type { Page, PageQuery, TaskFilter } from '../../lib/paging.ts';
 import type { PgDB } from './client.ts';
 import { createPgLeaseStore, type PgLeaseOptions } from './lease.ts';
 import { listTasksPg, ownTasksByMjIdsSizePg } from './listing.ts';
-import { claimDeliveryPg, deliverySecretPg, markDeliveredPg, selectDueDeliveriesPg, type PayloadOf } from './outbox.ts';
+import { claimDeliveryPg, deliverySecretPg, markDeliveredPg, selectDueDeliveriesPg } from './outbox.ts';
 import { takeSubmitSlotPg } from './rate-limit.ts';
 import { createPgTaskAdminStore } from './task-admin.ts';
-import {
-  chargeAndRecordTaskPg, failAndRefundTaskPg, moveTaskChannelPg, settleTaskPg, type PgChargeInput, type PgSettleInput,
-} from './task-money.ts';
+import { chargeAndRecordTaskPg, failAndRefundTaskPg, moveTaskChannelPg, settleTaskPg } from './task-money.ts';
 import { findTaskByMjIdPg, imageTaskPg, ownTasksByMjIdsPg, taskByIdPg } from './task-reads.ts';
-import { applySyncOpsPg, unfinishedChannelsPg, unfinishedPagePg, type PgSyncOp } from './task-sync.ts';
+import { applySyncOpsPg, unfinishedChannelsPg, unfinishedPagePg } from './task-sync.ts';
 import type { DeliveryRow, TaskRow } from '../../contract/rows.ts';
+import type { ChargeInput, PayloadOf, SettleInput } from '../../contract/tasks.ts';
+import type { SyncOp } from '../../contract/tasks.ts';
 
 /** Renders a listing page as the REST envelope (the domain's renderListing; db/ may not import it). */
 export type RenderListing<V> = (page: Page<TaskRow>, view: V) => string;
@@ -70,8 +70,8 @@ export function createPgTaskStore<V>(db: PgDB, render: RenderListing<V>, opts: P
       imageTask: (mjId: string) => imageTaskPg(db, mjId),
     },
     money: {
-      chargeAndRecord: (input: PgChargeInput) => chargeAndRecordTaskPg(db, input, notify),
-      settleAccepted: (input: PgSettleInput, hook: PayloadOf | null) => settleTaskPg(db, input, hook, notify),
+      chargeAndRecord: (input: ChargeInput) => chargeAndRecordTaskPg(db, input, notify),
+      settleAccepted: (input: SettleInput, hook: PayloadOf | null) => settleTaskPg(db, input, hook, notify),
       failAndRefund: (
         taskId: number, expectedQuota: number, patch: { failReason: string; [field: string]: unknown }, now: number, modelName: string, hook?: PayloadOf,
       ) => failAndRefundTaskPg(db, taskId, expectedQuota, patch, now, modelName, hook, notify),
@@ -80,7 +80,7 @@ export function createPgTaskStore<V>(db: PgDB, render: RenderListing<V>, opts: P
     sync: {
       unfinishedChannels: () => unfinishedChannelsPg(db),
       unfinishedPage: (channelId: number, afterId: number, limit: number) => unfinishedPagePg(db, channelId, afterId, limit),
-      apply: (ops: readonly PgSyncOp[], now: number, hook: PayloadOf) => applySyncOpsPg(db, ops, now, hook, notify),
+      apply: (ops: readonly SyncOp[], now: number, hook: PayloadOf) => applySyncOpsPg(db, ops, now, hook, notify),
     },
     outbox: createPgOutboxStore(db),
     rateLimit: {

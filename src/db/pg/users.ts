@@ -2,6 +2,7 @@ import type { PgDB } from './client.ts';
 import { setQuotaLoggedPg } from './money.ts';
 import type { UserRow } from '../../contract/rows.ts';
 import type { LoggedQuota, NewUser, UserPatch } from '../../contract/management.ts';
+import { ROLE, USER_STATUS } from '../../contract/constants.ts';
 
 /** Every column of `users`, named as the row type (aliased in SQL: no per-row mapping). */
 export const PG_USER_COLUMNS = `id, username, display_name AS "displayName", role, status, access_token AS "accessToken", quota,
@@ -9,8 +10,6 @@ export const PG_USER_COLUMNS = `id, username, display_name AS "displayName", rol
 
 /** Any constant shared by every replica: the transaction lock around the first start's root user. */
 const BOOTSTRAP_LOCK_KEY = 0x6d6a7231; // "mjr1"
-const ROLE_ROOT = 100;
-const STATUS_ENABLED = 1;
 
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
@@ -41,7 +40,7 @@ export function pgUsers(db: PgDB) {
         await tx`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY}::bigint)`;
         const inserted = await tx`
           INSERT INTO users (id, username, display_name, role, status, access_token, quota, created_time)
-          SELECT 1, 'root', 'Root', ${ROLE_ROOT}::int, ${STATUS_ENABLED}::int, ${accessToken}::text, 0, ${now}::bigint
+          SELECT 1, 'root', 'Root', ${ROLE.root}::int, ${USER_STATUS.enabled}::int, ${accessToken}::text, 0, ${now}::bigint
           WHERE NOT EXISTS (SELECT 1 FROM users)
           ON CONFLICT DO NOTHING RETURNING id`;
         if (inserted.length === 0) return false;
