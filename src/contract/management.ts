@@ -158,8 +158,11 @@ export interface DemoSetupRow {
   channelId: number;
   rootId: number;
   rootAccessToken: string | null;
+  /** The demo API key, without `sk-`. */
   apiKey: string;
+  /** True on the first start, when the key was created and root got the demo quota. */
   created: boolean;
+  /** The channel's previous base URL when the simulator came up somewhere else this time. */
   movedFrom: string | null;
 }
 
