@@ -17,7 +17,7 @@ import type { ListingExecutor } from './contract/listing.ts';
 import { AppError, type AppErrorKind } from './domain/errors.ts';
 import { renderListing } from './domain/listing-render.ts';
 import type { OptionsStore } from './domain/options.ts';
-import { guardAvailability } from './domain/store/availability.ts';
+import { guardAvailability } from './domain/availability.ts';
 import type { Store } from './contract/index.ts';
 import type { TaskStore } from './contract/tasks.ts';
 import { changeWindowOf, InProcessTaskFeed, type TaskFeed } from './domain/task-feed.ts';
