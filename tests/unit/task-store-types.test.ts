@@ -4,7 +4,7 @@ import { sqliteInThreadListing } from '../../src/backend.ts';
 import type { TaskStore } from '../../src/contract/tasks.ts';
 import { tempDb } from '../helpers/db.ts';
 
-/** db/ may not import domain/, so the SQLite adapter is the domain's TaskStore only structurally: checked here. */
+/** The SQLite adapter is the contract's TaskStore (its factory `satisfies` it; its keys are checked here). */
 test('the SQLite adapter implements TaskStore', () => {
   const { db, cleanup } = tempDb();
   try {

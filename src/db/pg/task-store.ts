@@ -1,4 +1,5 @@
-import type { Page, PageQuery, TaskFilter } from '../../lib/paging.ts';
+import type { ListingView, RenderListing } from '../../contract/listing.ts';
+import type { PageQuery, TaskFilter } from '../../lib/paging.ts';
 import type { PgDB } from './client.ts';
 import { createPgLeaseStore, type PgLeaseOptions } from './lease.ts';
 import { listTasksPg, ownTasksByMjIdsSizePg } from './listing.ts';
@@ -8,12 +9,8 @@ import { createPgTaskAdminStore } from './task-admin.ts';
 import { chargeAndRecordTaskPg, failAndRefundTaskPg, moveTaskChannelPg, settleTaskPg } from './task-money.ts';
 import { findTaskByMjIdPg, imageTaskPg, ownTasksByMjIdsPg, taskByIdPg } from './task-reads.ts';
 import { applySyncOpsPg, unfinishedChannelsPg, unfinishedPagePg } from './task-sync.ts';
-import type { DeliveryRow, TaskRow } from '../../contract/rows.ts';
-import type { ChargeInput, PayloadOf, SettleInput } from '../../contract/tasks.ts';
-import type { SyncOp } from '../../contract/tasks.ts';
-
-/** Renders a listing page as the REST envelope (the domain's renderListing; db/ may not import it). */
-export type RenderListing<V> = (page: Page<TaskRow>, view: V) => string;
+import type { DeliveryRow } from '../../contract/rows.ts';
+import type { ChargeInput, FailurePatch, PayloadOf, SettleInput, SyncOp, TaskStore } from '../../contract/tasks.ts';
 
 const LAST_ERROR_MAX = 500;
 
@@ -52,17 +49,16 @@ export interface PgTaskStoreOptions {
 }
 
 /**
- * The domain's TaskStore on PostgreSQL (structurally: db/ may not import domain/; the test
- * tests/integration/pg-task-store.test.ts holds the two together), with the SQLite adapter's
+ * The contract's TaskStore on PostgreSQL (`satisfies` checks it here), with the SQLite adapter's
  * semantics (src/db/sqlite/task-store.ts). Every money method is one transaction with its guards
  * in SQL; listings run on the pool and `render` turns a page into the REST envelope.
  */
-export function createPgTaskStore<V>(db: PgDB, render: RenderListing<V>, opts: PgTaskStoreOptions = {}) {
+export function createPgTaskStore(db: PgDB, render: RenderListing, opts: PgTaskStoreOptions = {}) {
   const notify = opts.notifyChanges ?? true;
   return {
     tasks: {
       list: (filter: TaskFilter, paging: PageQuery) => listTasksPg(db, filter, paging),
-      listJson: async (filter: TaskFilter, paging: PageQuery, view: V) => render(await listTasksPg(db, filter, paging), view),
+      listJson: async (filter: TaskFilter, paging: PageQuery, view: ListingView) => render(await listTasksPg(db, filter, paging), view),
       byId: (id: number) => taskByIdPg(db, id),
       findByMjId: (mjId: string, userId: number | null) => findTaskByMjIdPg(db, mjId, userId),
       ownByMjIds: (userId: number, mjIds: readonly string[]) => ownTasksByMjIdsPg(db, userId, mjIds),
@@ -73,7 +69,7 @@ export function createPgTaskStore<V>(db: PgDB, render: RenderListing<V>, opts: P
       chargeAndRecord: (input: ChargeInput) => chargeAndRecordTaskPg(db, input, notify),
       settleAccepted: (input: SettleInput, hook: PayloadOf | null) => settleTaskPg(db, input, hook, notify),
       failAndRefund: (
-        taskId: number, expectedQuota: number, patch: { failReason: string; [field: string]: unknown }, now: number, modelName: string, hook?: PayloadOf,
+        taskId: number, expectedQuota: number, patch: FailurePatch, now: number, modelName: string, hook?: PayloadOf,
       ) => failAndRefundTaskPg(db, taskId, expectedQuota, patch, now, modelName, hook, notify),
       moveTaskChannel: (taskId: number, from: number, to: number, now: number) => moveTaskChannelPg(db, taskId, from, to, now, notify),
     },
@@ -88,7 +84,5 @@ export function createPgTaskStore<V>(db: PgDB, render: RenderListing<V>, opts: P
     },
     lease: createPgLeaseStore(db, opts.lease),
     admin: createPgTaskAdminStore(db, notify),
-  };
+  } satisfies TaskStore;
 }
-
-export type PgTaskStore<V> = ReturnType<typeof createPgTaskStore<V>>;
