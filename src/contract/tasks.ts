@@ -172,6 +172,13 @@ export interface SyncStore {
   apply(ops: readonly SyncOp[], now: number, hook: PayloadOf): Promise<SyncOpResult[]>;
 }
 
+/** The signing secrets of a delivery's API key: the current one, and the one before the last rotation and when it was rotated. */
+export interface DeliverySecrets {
+  secret: string;
+  previous: string | null;
+  rotatedAt: number | null;
+}
+
 export interface OutboxStore {
   /**
    * Up to `limit` pending deliveries due at `now`, in id order, only each task's oldest pending one,
@@ -181,7 +188,7 @@ export interface OutboxStore {
   /** Take a due row for one send (its next attempt pushed past the send's timeout); false when another worker took it. */
   claim(row: DeliveryRow, now: number): Promise<boolean>;
   /** The signing secrets of the delivery's API key (the one before the last rotation too), or why there is none. */
-  secret(tokenId: number): Promise<{ secret: string; previous: string | null; rotatedAt: number | null } | { missing: string }>;
+  secret(tokenId: number): Promise<DeliverySecrets | { missing: string }>;
   /** Record a 2xx; false when the row moved on meanwhile. */
   markDelivered(row: DeliveryRow, now: number): Promise<boolean>;
   /** Record a failed attempt: retried at `retryAt`, or (null) failed for good. */

@@ -7,6 +7,7 @@ import type { PgRunner } from './money.ts';
 import type { webhookDeliveries } from './schema/webhooks.ts';
 import type { DeliveryRow, TaskRow } from '../../contract/rows.ts';
 import type { PayloadOf } from '../../contract/tasks.ts';
+import type { DeliverySecrets } from '../../contract/tasks.ts';
 
 /**
  * The webhook outbox on PostgreSQL, with the semantics of src/domain/webhooks.ts (the write side:
@@ -173,15 +174,8 @@ export async function claimDeliveryPg(db: PgDB, row: DeliveryRow, now: number): 
   return rows.length === 1;
 }
 
-/** The signing secrets of a key: the current one, and the one before the last rotation with when that was. */
-export interface PgDeliverySecrets {
-  secret: string;
-  previous: string | null;
-  rotatedAt: number | null;
-}
-
 /** The signing secrets of the delivery's API key, or why there is none to sign with. */
-export async function deliverySecretPg(db: PgDB, tokenId: number): Promise<PgDeliverySecrets | { missing: string }> {
+export async function deliverySecretPg(db: PgDB, tokenId: number): Promise<DeliverySecrets | { missing: string }> {
   const [row] = await db.$client<Array<{ secret: string | null; previous: string | null; rotatedAt: string | number | null }>>`
     SELECT webhook_secret AS secret, previous_webhook_secret AS previous, webhook_secret_rotated_at AS "rotatedAt"
     FROM tokens WHERE id = ${tokenId}::int`;

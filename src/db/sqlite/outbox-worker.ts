@@ -6,6 +6,7 @@ import {
 import { tokens, webhookDeliveries } from '../schema/index.ts';
 import { DELIVERY_STATUS } from '../../contract/constants.ts';
 import type { DeliveryRow } from '../../contract/rows.ts';
+import type { DeliverySecrets } from '../../contract/tasks.ts';
 
 /**
  * The worker's side of the webhook outbox on bun:sqlite (the retry policy is the domain's:
@@ -19,13 +20,6 @@ import type { DeliveryRow } from '../../contract/rows.ts';
 export const CLAIM_LEASE_MS = 15_000;
 
 const LAST_ERROR_MAX = 500;
-
-/** The signing secrets of a key: the current one, and the one before the last rotation with when that was. */
-export interface DeliverySecrets {
-  secret: string;
-  previous: string | null;
-  rotatedAt: number | null;
-}
 
 /**
  * The first pending row of the next queue after (user, receiver): the same user's next receiver
