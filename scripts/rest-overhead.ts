@@ -24,7 +24,7 @@ import { createCallerFactory, createContextInner } from '../src/trpc/init.ts';
 import { appRouter } from '../src/trpc/routers/index.ts';
 import { taskItemSchema } from '../src/domain/task-views.ts';
 import { selfTaskQuerySchema } from '../src/domain/task-query.ts';
-import { inThreadListing } from '../src/domain/listing-executor.ts';
+import { sqliteInThreadListing } from '../src/backend.ts';
 import { z } from 'zod';
 
 const TOKEN = 'bench-root-access-token-0123456789';
@@ -36,7 +36,7 @@ const deps: AppDeps = {
   store, config, clock: systemClock, options: await OptionsStore.bootstrap(store.options, config.optionOverrides), logger: silentLogger,
   serverAddress: () => 'http://localhost:3000', fetch: globalThis.fetch, startedAt: Date.now(), version: 'bench',
   database: 'sqlite', metrics: createMetrics(), pollerRole: () => 'off', taskFeed: noTaskFeed,
-  listing: inThreadListing(db), taskStore: createSqliteTaskStore(db, inThreadListing(db)),
+  listing: sqliteInThreadListing(db), taskStore: createSqliteTaskStore(db, sqliteInThreadListing(db)),
 };
 await bootstrapRoot(store, systemClock, TOKEN);
 const insert = db.$client.prepare("INSERT INTO tasks (user_id, mj_id, submit_time, prompt, image_url, status, progress) VALUES (1, ?1, ?2, 'a cat', 'https://x/1.png', 'SUCCESS', '100%')");

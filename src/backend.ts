@@ -8,15 +8,18 @@ import { createPgFeedReads } from './db/pg/task-reads.ts';
 import { createPgTaskStore } from './db/pg/task-store.ts';
 import { startWalCheckpointer } from './db/sqlite/checkpointer.ts';
 import { createSqliteFeedReads } from './db/sqlite/feed-reads.ts';
+import { inThreadListing, isSharedFile, routedListing } from './db/sqlite/listing-executor.ts';
+import { ListingPool, type ListingPoolOptions } from './db/sqlite/listing-pool.ts';
 import { createSqliteStore } from './db/sqlite/store.ts';
 import { createSqliteTaskStore } from './db/sqlite/task-store.ts';
 import type { AppDeps } from './deps.ts';
-import { inThreadListing, isSharedFile, renderListing, routedListing, type ListingExecutor } from './domain/listing-executor.ts';
-import { ListingPool } from './domain/listing-pool.ts';
+import type { ListingExecutor } from './contract/listing.ts';
+import { AppError, type AppErrorKind } from './domain/errors.ts';
+import { renderListing } from './domain/listing-render.ts';
 import type { OptionsStore } from './domain/options.ts';
-import { guardAvailability } from './domain/store/availability.ts';
-import type { Store } from './domain/store/index.ts';
-import type { TaskStore } from './domain/store/tasks.ts';
+import { guardAvailability } from './domain/availability.ts';
+import type { Store } from './contract/index.ts';
+import type { TaskStore } from './contract/tasks.ts';
 import { changeWindowOf, InProcessTaskFeed, type TaskFeed } from './domain/task-feed.ts';
 import type { ImageStore } from './images/store.ts';
 import { createPoller, type Poller } from './jobs/poller.ts';
@@ -55,13 +58,30 @@ export interface BackendOptions {
   checkpointer?: boolean;
 }
 
+/** SQLite's listings on this thread, rendering REST envelopes with the domain's renderListing. */
+export function sqliteInThreadListing(db: DB): ListingExecutor {
+  return inThreadListing(db, renderListing);
+}
+
+/** A pool of SQLite listing workers, rendering and failing as the domain does (db/ may not import it). */
+export function sqliteListingPool(opts: Omit<ListingPoolOptions, 'renderModule' | 'errors'>): ListingPool {
+  return new ListingPool({
+    ...opts,
+    renderModule: new URL('./domain/listing-render.ts', import.meta.url).href,
+    errors: {
+      busy: () => new AppError('UNAVAILABLE', 'too many listings in progress, retry shortly'),
+      rebuild: (kind, message, code) => new AppError(kind as AppErrorKind, message, code),
+    },
+  });
+}
+
 function sqliteListing(db: DB, config: Config, logger: Logger, how: BackendOptions['listing']): ListingExecutor {
-  const pool = (size: number) => new ListingPool({ path: config.databasePath, size, logger });
-  if (how === 'in-thread') return inThreadListing(db);
+  const pool = (size: number) => sqliteListingPool({ path: config.databasePath, size, logger });
+  if (how === 'in-thread') return sqliteInThreadListing(db);
   if (how === 'pool') return pool(Math.max(1, config.readWorkers));
   return config.readWorkers > 0 && isSharedFile(config.databasePath)
-    ? routedListing(inThreadListing(db), pool(config.readWorkers))
-    : inThreadListing(db);
+    ? routedListing(sqliteInThreadListing(db), pool(config.readWorkers))
+    : sqliteInThreadListing(db);
 }
 
 function openSqliteBackend(config: Config, logger: Logger, clock: Clock, opts: BackendOptions): Backend {

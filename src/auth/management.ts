@@ -1,6 +1,6 @@
-import { USER_STATUS } from '../db/schema/index.ts';
+import { USER_STATUS } from '../contract/constants.ts';
 import { AppError } from '../domain/errors.ts';
-import type { ManagementStore } from '../domain/store/index.ts';
+import type { ManagementStore } from '../contract/index.ts';
 import { toUser, type User } from '../domain/users.ts';
 
 /** The two headers the management API authenticates with (SPEC §5.1). */

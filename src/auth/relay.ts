@@ -1,7 +1,8 @@
-import { TOKEN_STATUS, USER_STATUS, type TokenRow, type UserRow } from '../db/schema/index.ts';
+import { TOKEN_STATUS, USER_STATUS } from '../contract/constants.ts';
+import type { TokenRow, UserRow } from '../contract/rows.ts';
 import { AppError } from '../domain/errors.ts';
 import { toApiToken, type ApiToken } from '../domain/tokens.ts';
-import type { ManagementStore } from '../domain/store/index.ts';
+import type { ManagementStore } from '../contract/index.ts';
 import { toUser, type User } from '../domain/users.ts';
 
 export interface RelayCaller {

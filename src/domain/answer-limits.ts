@@ -1,4 +1,4 @@
-import type { TaskRow } from '../db/schema/index.ts';
+import type { TaskRow } from '../contract/rows.ts';
 import { LISTING_ITEM_BUDGET_BYTES, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS } from './bounds.ts';
 import { AppError } from './errors.ts';
 import { TOO_MANY_REQUESTS, UserByteRate, UserSemaphore } from './user-limits.ts';

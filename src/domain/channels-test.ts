@@ -1,5 +1,5 @@
 import { callUpstream } from '../upstream/http.ts';
-import type { ManagementStore } from './store/index.ts';
+import type { ManagementStore } from '../contract/index.ts';
 import { AppError } from './errors.ts';
 
 /** Outcome of `admin.channel.test`: reachability and round-trip time of one channel. */

@@ -1,9 +1,10 @@
-import { CHANNEL_STATUS, type ChannelRow } from '../db/schema/index.ts';
+import { CHANNEL_STATUS } from '../contract/constants.ts';
+import type { ChannelRow } from '../contract/rows.ts';
 import type { Clock } from '../lib/clock.ts';
 import { maskSecret } from '../lib/ids.ts';
 import { AppError } from './errors.ts';
 import { type Page, type PageQuery, pageOf } from './pagination.ts';
-import type { ChannelPatch, ManagementStore } from './store/index.ts';
+import type { ChannelPatch, ManagementStore } from '../contract/index.ts';
 
 type Channels = Pick<ManagementStore, 'channels'>;
 

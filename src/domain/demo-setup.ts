@@ -3,24 +3,14 @@ import { randomAlphanumeric } from '../lib/ids.ts';
 import { AppError } from './errors.ts';
 import { newWebhookSecret } from './tokens.ts';
 import { normaliseBaseUrl } from './channels.ts';
-import type { ManagementStore } from './store/index.ts';
+import type { DemoSetupRow, ManagementStore } from '../contract/index.ts';
 
 /** Name of the channel and of the API key that DEMO mode owns. */
 export const DEMO_NAME = 'demo';
 /** Quota given to root the first time the demo key is made: 100 USD. */
 export const DEMO_ROOT_QUOTA = 50_000_000;
 
-export interface DemoSetup {
-  channelId: number;
-  rootId: number;
-  rootAccessToken: string | null;
-  /** The demo API key, without `sk-`. */
-  apiKey: string;
-  /** True on the first start, when the key was created and root got the demo quota. */
-  created: boolean;
-  /** The channel's previous base URL when the simulator came up somewhere else this time. */
-  movedFrom: string | null;
-}
+export type DemoSetup = DemoSetupRow;
 
 /**
  * Register (or refresh) channel `demo` to point at the in-process simulator, and make sure root

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { intParam, pageOf, pageQuerySchema, type Page } from './pagination.ts';
-import type { ManagementStore } from './store/index.ts';
+import type { ManagementStore } from '../contract/index.ts';
 
 export const logListQuerySchema = z.object({
   ...pageQuerySchema.shape,

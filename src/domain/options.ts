@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AppError } from './errors.ts';
-import type { OptionRow, OptionRowStore } from './store/index.ts';
+import type { OptionRow, OptionRowStore } from '../contract/index.ts';
 
 /** USD per call for each model (SPEC §7.4); quota = price × QUOTA_PER_UNIT. */
 export const DEFAULT_PRICES: Readonly<Record<string, number>> = Object.freeze({

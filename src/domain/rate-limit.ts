@@ -1,9 +1,7 @@
-import type { DB } from '../db/client.ts';
-import { takeSubmitSlot as takeSlot, WINDOW_MS } from '../db/sqlite/rate-limit.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { AppError } from './errors.ts';
-import type { TaskStore } from './store/tasks.ts';
+import type { TaskStore } from '../contract/tasks.ts';
 
 /**
  * Relay submits per API key per minute (SPEC §15). A fixed one-minute window counted in the
@@ -12,7 +10,6 @@ import type { TaskStore } from './store/tasks.ts';
  * no row that the window is full. Keys without a limit never touch the table.
  */
 
-export { WINDOW_MS };
 /** Highest per-key limit `token.create` / `token.update` accept. */
 export const MAX_RATE_LIMIT_PER_MINUTE = 1_000_000;
 
@@ -29,15 +26,6 @@ export class RateLimitedError extends AppError {
 /** The limit that applies to a key: its own, else the default; 0 = none. */
 export function effectiveLimit(tokenLimit: number, defaultLimit: number): number {
   return tokenLimit > 0 ? tokenLimit : Math.max(0, defaultLimit);
-}
-
-/**
- * Take one submit slot of `tokenId` on a SQLite handle, or throw RateLimitedError with nothing
- * taken (the store's rateLimit.take without the async boundary, for tests and tools).
- */
-export function takeSubmitSlot(db: DB, tokenId: number, limit: number, now: number): void {
-  const r = takeSlot(db, tokenId, limit, now);
-  if (!r.allowed) throw new RateLimitedError(r.retryAfterSeconds);
 }
 
 /** What the submit flow passes in (a RelayEnv fits). */

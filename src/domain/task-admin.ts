@@ -1,13 +1,13 @@
-import type { TaskRow } from '../db/schema/index.ts';
+import type { TaskRow } from '../contract/rows.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { callUpstream } from '../upstream/http.ts';
 import { modelNameOf } from './actions.ts';
 import { channelEndpoints } from './channels.ts';
 import { AppError } from './errors.ts';
-import type { ManagementStore } from './store/index.ts';
-import type { TaskLogRow } from './store/task-admin.ts';
-import type { TaskStore } from './store/tasks.ts';
+import type { ManagementStore } from '../contract/index.ts';
+import type { TaskLogRow } from '../contract/task-admin.ts';
+import type { TaskStore } from '../contract/tasks.ts';
 import type { TaskFeed } from './task-feed.ts';
 import { applyPollBatch, endStrandedTasks, planTick, type SyncSettings } from './task-sync.ts';
 import { webhookPayloadOf } from './webhooks.ts';

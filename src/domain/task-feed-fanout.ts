@@ -1,4 +1,4 @@
-import type { TaskRow } from '../db/schema/index.ts';
+import type { TaskRow } from '../contract/rows.ts';
 import type { TaskFeedEvent, TaskFeedReload } from './task-feed.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { TaskRow } from '../db/schema/index.ts';
+import type { TaskRow } from '../contract/rows.ts';
 import type { Clock } from '../lib/clock.ts';
 import { randomAlphanumeric } from '../lib/ids.ts';
 import { FingerprintMemory } from './task-feed-memory.ts';

@@ -1,4 +1,5 @@
-import type { TaskRow } from '../db/schema/index.ts';
+import type { TaskRow } from '../contract/rows.ts';
+import type { SyncFieldValues } from '../contract/tasks.ts';
 import { boundJsonText, boundText, boundUrl, MAX_WORD_CHARS, storableText } from './bounds.ts';
 import { boundUpstreamNumber } from './upstream-numbers.ts';
 
@@ -129,20 +130,7 @@ export function normaliseJsonText(v: unknown): string {
 }
 
 /** The task columns the poller owns; everything else (submit_time, quota, ...) stays local. */
-export interface SyncFields {
-  progress: string;
-  status: string;
-  promptEn: string;
-  state: string;
-  startTime: number;
-  finishTime: number;
-  imageUrl: string;
-  videoUrl: string;
-  videoUrls: string;
-  failReason: string;
-  buttons: string;
-  properties: string;
-}
+export type SyncFields = SyncFieldValues;
 
 export const SYNC_FIELD_NAMES: readonly (keyof SyncFields)[] = [
   'progress', 'status', 'promptEn', 'state', 'startTime', 'finishTime', 'imageUrl', 'videoUrl', 'videoUrls',

@@ -4,7 +4,7 @@ import {
   channelGoneReason, decideSync, failureFields, isTimedOut, ORPHAN_GRACE_MS, parseUpstreamTask, SUBMIT_DID_NOT_COMPLETE,
   SYNC_FIELD_NAMES, timeoutReason, type SyncFields,
 } from './task-sync-normalise.ts';
-import type { PayloadOf, PollRow, SyncOp, SyncOpResult, TaskStore } from './store/tasks.ts';
+import type { PayloadOf, PollRow, SyncOp, SyncOpResult, TaskStore } from '../contract/tasks.ts';
 import { previewValue, warnFellBack, type WarnOnce } from './upstream-numbers.ts';
 import { webhookPayloadOf, type LinkPolicySource } from './webhooks.ts';
 

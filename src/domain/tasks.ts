@@ -1,9 +1,12 @@
 import type { TaskFilter } from '../lib/paging.ts';
-import type { TaskRow } from '../db/schema/index.ts';
+import type { ImageLinkPolicy } from '../contract/listing.ts';
+import type { TaskRow } from '../contract/rows.ts';
 import { boundTaskItem } from './bounds.ts';
 import { buttonsOf, propertiesOf } from './task-json.ts';
 import type { TypedAdminTaskItem, TypedTaskItem } from './task-views.ts';
 import { toMillis, type AllTaskQuery, type SelfTaskQuery } from './task-query.ts';
+
+export type { ImageLinkPolicy };
 
 /** A task as `GET /api/mj/self` shows it (SPEC §6.1), in the documented key order. */
 export interface TaskItem {
@@ -35,11 +38,6 @@ export interface AdminTaskItem extends TaskItem {
   channel_id: number;
 }
 
-/** How image links are shown: through the gateway (`/mj/image/<mj_id>`) or as stored. */
-export interface ImageLinkPolicy {
-  forward: boolean;
-  serverAddress: string;
-}
 
 export function forwardedImageUrl(row: Pick<TaskRow, 'imageUrl' | 'mjId'>, policy: ImageLinkPolicy): string {
   if (!row.imageUrl) return '';

@@ -1,9 +1,10 @@
-import { TOKEN_STATUS, type TokenRow } from '../db/schema/index.ts';
+import { TOKEN_STATUS } from '../contract/constants.ts';
+import type { TokenRow } from '../contract/rows.ts';
 import type { Clock } from '../lib/clock.ts';
 import { maskSecret, randomAlphanumeric } from '../lib/ids.ts';
 import { AppError } from './errors.ts';
 import { type Page, type PageQuery, pageOf } from './pagination.ts';
-import type { ManagementStore, TokenPatch } from './store/index.ts';
+import type { ManagementStore, TokenPatch } from '../contract/index.ts';
 
 type Tokens = Pick<ManagementStore, 'tokens'>;
 

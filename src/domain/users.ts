@@ -1,9 +1,10 @@
-import { ROLE, USER_STATUS, type UserRow } from '../db/schema/index.ts';
+import { ROLE, USER_STATUS } from '../contract/constants.ts';
+import type { UserRow } from '../contract/rows.ts';
 import type { Clock } from '../lib/clock.ts';
 import { randomAlphanumeric } from '../lib/ids.ts';
 import { AppError } from './errors.ts';
 import { type Page, type PageQuery, pageOf } from './pagination.ts';
-import type { ManagementStore, UserPatch } from './store/index.ts';
+import type { ManagementStore, UserPatch } from '../contract/index.ts';
 
 type Users = Pick<ManagementStore, 'users'>;
 

@@ -1,9 +1,9 @@
-import type { DELIVERY_STATUS } from '../db/schema/index.ts';
+import type { DELIVERY_STATUS } from '../contract/constants.ts';
 import { AppError } from './errors.ts';
-import type { PayloadOf } from './store/tasks.ts';
+import type { PayloadOf } from '../contract/tasks.ts';
 import { type Page, type PageQuery, pageOf } from './pagination.ts';
 import { relayTaskView } from './relay/queries.ts';
-import type { ManagementStore } from './store/index.ts';
+import type { ManagementStore } from '../contract/index.ts';
 import type { ImageLinkPolicy } from './tasks.ts';
 
 /**

@@ -1,6 +1,7 @@
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import { authenticateManagement } from '../auth/management.ts';
-import { ROLE, type TaskRow } from '../db/schema/index.ts';
+import { ROLE } from '../contract/constants.ts';
+import type { TaskRow } from '../contract/rows.ts';
 import type { AppDeps } from '../deps.ts';
 import { chargeAnswer, jsonSize, limitsOf, openSubscription, rowsBytesAtLeast, withListingPlace } from '../domain/answer-limits.ts';
 import { LISTING_ITEM_BUDGET_BYTES } from '../domain/bounds.ts';

@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia';
 import { authenticateManagement, managementCredentials } from '../auth/management.ts';
-import { ROLE } from '../db/schema/index.ts';
+import { ROLE } from '../contract/constants.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError, HTTP_STATUS_OF } from '../domain/errors.ts';
 import { managementError } from './errors.ts';

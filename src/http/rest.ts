@@ -3,7 +3,7 @@ import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import { Elysia } from 'elysia';
 import { ZodError } from 'zod';
 import { authenticateManagement, managementCredentials } from '../auth/management.ts';
-import { ROLE } from '../db/schema/index.ts';
+import { ROLE } from '../contract/constants.ts';
 import type { AppDeps } from '../deps.ts';
 import { AnswerBudget, limitsOf, withListingPlace } from '../domain/answer-limits.ts';
 import { AppError, DATABASE_UNAVAILABLE, HTTP_STATUS_OF } from '../domain/errors.ts';

@@ -1,5 +1,5 @@
 import type { AppDeps } from '../deps.ts';
-import type { DeliveryRow } from '../domain/store/tasks.ts';
+import type { DeliveryRow } from '../contract/rows.ts';
 import { DELIVERY_TIMEOUT_MS, deliveryIdOf, failedAttemptOf, signatureHeader, signingSecrets, type AttemptOutcome } from '../domain/webhooks-sign.ts';
 import { RECEIVER_IN_FLIGHT, receiverOf, USER_IN_FLIGHT } from '../lib/webhook-receiver.ts';
 import { createMetrics } from '../lib/metrics.ts';

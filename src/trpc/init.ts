@@ -2,7 +2,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import { ZodError } from 'zod';
 import { authenticateManagement, managementCredentials, type ManagementCredentials } from '../auth/management.ts';
-import { ROLE } from '../db/schema/index.ts';
+import { ROLE } from '../contract/constants.ts';
 import type { AppDeps } from '../deps.ts';
 import { AnswerBudget, limitsOf } from '../domain/answer-limits.ts';
 import { AppError, type AppErrorKind } from '../domain/errors.ts';

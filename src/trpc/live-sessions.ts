@@ -1,7 +1,7 @@
 import { AUTH_MESSAGES, authenticateManagement, type ManagementCredentials } from '../auth/management.ts';
-import { ROLE } from '../db/schema/index.ts';
+import { ROLE } from '../contract/constants.ts';
 import { AppError } from '../domain/errors.ts';
-import type { ManagementStore } from '../domain/store/index.ts';
+import type { ManagementStore } from '../contract/index.ts';
 
 /** How often open streams' credentials are checked again: a revoked stream ends within 5 s (SPEC §10). */
 export const SESSION_CHECK_MS = 2_000;

@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import type { DB } from '../../src/db/client.ts';
-import { channels, tasks, tokens, users, type NewTaskRow, type TaskRow } from '../../src/db/schema/index.ts';
+import { channels, tasks, tokens, users } from '../../src/db/schema/index.ts';
+import type { NewTaskRow, TaskRow } from '../../src/contract/rows.ts';
 import { taskColumns } from '../../src/db/sqlite/bounded-columns.ts';
 import { randomAlphanumeric } from '../../src/lib/ids.ts';
 

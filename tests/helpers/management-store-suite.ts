@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import type { ManagementStore } from '../../src/domain/store/index.ts';
+import type { ManagementStore } from '../../src/contract/index.ts';
 
 /**
  * What every adapter of the management store must do, written against the interface only, so

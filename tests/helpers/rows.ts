@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { pgSchema } from '../../src/db/pg/client.ts';
-import { channels, tasks, tokens, users, type NewTaskRow, type TaskRow } from '../../src/db/schema/index.ts';
+import { channels, tasks, tokens, users } from '../../src/db/schema/index.ts';
+import type { NewTaskRow, TaskRow } from '../../src/contract/rows.ts';
 import { randomAlphanumeric } from '../../src/lib/ids.ts';
 import type { TestUser } from './factories.ts';
 import type { TestDb } from './server.ts';

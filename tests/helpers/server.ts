@@ -8,7 +8,7 @@ import type { DB } from '../../src/db/client.ts';
 import type { PgDB } from '../../src/db/pg/client.ts';
 import type { DatabaseKind } from '../../src/domain/lease.ts';
 import type { AppDeps } from '../../src/deps.ts';
-import type { ListingExecutor } from '../../src/domain/listing-executor.ts';
+import type { ListingExecutor } from '../../src/contract/listing.ts';
 import { OptionsStore } from '../../src/domain/options.ts';
 import { bootstrapRoot } from '../../src/domain/users.ts';
 import { systemClock, type Clock } from '../../src/lib/clock.ts';

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from 'bun:test';
-import type { ChargeInput, TaskStore } from '../../src/domain/store/tasks.ts';
+import type { ChargeInput, TaskStore } from '../../src/contract/tasks.ts';
 import { readUnfinished } from './unfinished.ts';
 
 /**

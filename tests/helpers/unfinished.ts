@@ -1,4 +1,4 @@
-import type { PollRow, SyncStore } from '../../src/domain/store/tasks.ts';
+import type { PollRow, SyncStore } from '../../src/contract/tasks.ts';
 import { unfinishedPages } from '../../src/domain/task-sync.ts';
 
 /** Every unfinished task through the poller's own walk (channels, then keyset pages), by channel then id. */

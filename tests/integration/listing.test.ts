@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import type { TaskRow } from '../../src/db/schema/index.ts';
+import type { TaskRow } from '../../src/contract/rows.ts';
 import type { TestUser } from '../helpers/factories.ts';
 import { addTask, addUser } from '../helpers/rows.ts';
 import { ROOT_HEADERS, startTestServer, type TestServer } from '../helpers/server.ts';

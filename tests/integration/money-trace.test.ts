@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import { sql } from 'drizzle-orm';
-import { LOG_TYPE } from '../../src/db/schema/index.ts';
+import { LOG_TYPE } from '../../src/contract/constants.ts';
 import { createPoller, type Poller } from '../../src/jobs/poller.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { createLogger } from '../../src/lib/logger.ts';

@@ -7,7 +7,7 @@ import { createPgManagementStore } from '../../src/db/pg/management-store.ts';
 import { createPgStore } from '../../src/db/pg/store.ts';
 import { logs, tasks, webhookDeliveries } from '../../src/db/schema/index.ts';
 import { createSqliteManagementStore } from '../../src/db/sqlite/management.ts';
-import type { ManagementStore, Store } from '../../src/domain/store/index.ts';
+import type { ManagementStore, Store } from '../../src/contract/index.ts';
 import { pageOf } from '../../src/lib/paging.ts';
 import { tempDb } from '../helpers/db.ts';
 import { managementStoreSuite } from '../helpers/management-store-suite.ts';

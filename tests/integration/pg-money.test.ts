@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { openPgDatabase, type PgDB } from '../../src/db/pg/client.ts';
-import {
-  failAndRefundPg, grantQuotaLoggedPg, setQuotaLoggedPg, settleAcceptedPg,
-} from '../../src/db/pg/money.ts';
-import { chargeAndRecordTaskPg, type PgChargeInput } from '../../src/db/pg/task-money.ts';
+import { failAndRefundPg, grantQuotaLoggedPg, setQuotaLoggedPg, settleAcceptedPg } from '../../src/db/pg/money.ts';
+import { chargeAndRecordTaskPg } from '../../src/db/pg/task-money.ts';
+import type { ChargeInput } from '../../src/contract/tasks.ts';
 
 /** The store's charge (the one the gateway runs), as a task id or null when the quota is short. */
-async function chargeAndRecordPg(db: PgDB, input: PgChargeInput): Promise<number | null> {
+async function chargeAndRecordPg(db: PgDB, input: ChargeInput): Promise<number | null> {
   const id = await chargeAndRecordTaskPg(db, input);
   return id === 'quota_not_enough' ? null : id;
 }
@@ -34,7 +33,7 @@ async function fixture(db: PgDB, o: { quota: number; remain: number; unlimited: 
   return { userId: u!.id, tokenId: k!.id, channelId: c!.id };
 }
 
-function charge(f: Fixture, unlimited: boolean, i = 0): PgChargeInput {
+function charge(f: Fixture, unlimited: boolean, i = 0): ChargeInput {
   return {
     userId: f.userId, tokenId: f.tokenId, unlimitedToken: unlimited, channelId: f.channelId, modelName: 'mj_imagine',
     quota: PRICE, now: NOW + i, task: { action: 'IMAGINE', prompt: `p${i}`, submitTime: NOW + i, updatedTime: NOW + i },

@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
 import { openPgDatabase, type PgDB } from '../../src/db/pg/client.ts';
-import {
-  claimDeliveryPg, deliverySecretPg, enqueueTaskChangePg, listDeliveriesPg, markAttemptFailedPg, markDeliveredPg, markRefusedPg,
-  PG_CLAIM_LEASE_MS, PG_MAX_DELIVERY_ATTEMPTS, pgRetryDelayMs, recordTaskHookPg, selectDueDeliveriesPg, type PgDeliveryRow,
-} from '../../src/db/pg/outbox.ts';
+import { claimDeliveryPg, deliverySecretPg, enqueueTaskChangePg, listDeliveriesPg, markAttemptFailedPg, markDeliveredPg, markRefusedPg, PG_CLAIM_LEASE_MS, PG_MAX_DELIVERY_ATTEMPTS, pgRetryDelayMs, recordTaskHookPg, selectDueDeliveriesPg } from '../../src/db/pg/outbox.ts';
 import { CLAIM_LEASE_MS } from '../../src/db/sqlite/outbox-worker.ts';
 import { MAX_DELIVERY_ATTEMPTS, retryDelayMs } from '../../src/domain/webhooks-sign.ts';
 import { tempPg, type TempPg } from '../helpers/pg.ts';
+import type { DeliveryRow } from '../../src/contract/rows.ts';
 
 /**
  * The webhook outbox on a real PostgreSQL server, with the SQLite outbox's semantics: deliveries
@@ -60,7 +58,7 @@ async function change(ids: number[], status: string, now = NOW): Promise<number>
 // Every hook here is on one receiver of one user: the per-receiver and per-user shares are lifted,
 // so these tests see the order and the claims alone (tests/integration/webhook-fairness.test.ts has the shares).
 const due = (now = NOW, limit = 100, db: PgDB = t.db) => selectDueDeliveriesPg(db, now, limit, 100, 100);
-type Stored = Pick<PgDeliveryRow, 'status' | 'attempts' | 'nextAttemptAt' | 'lastError' | 'deliveredTime'>;
+type Stored = Pick<DeliveryRow, 'status' | 'attempts' | 'nextAttemptAt' | 'lastError' | 'deliveredTime'>;
 const byId = async (id: number): Promise<Stored> => ({ ...(await t.db.$client<Stored[]>`SELECT status, attempts, next_attempt_at AS "nextAttemptAt",
   last_error AS "lastError", delivered_time AS "deliveredTime" FROM webhook_deliveries WHERE id = ${id}`)[0]! });
 

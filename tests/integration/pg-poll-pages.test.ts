@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { unfinishedPages } from '../../src/domain/task-sync.ts';
-import type { TaskStore } from '../../src/domain/store/tasks.ts';
+import type { TaskStore } from '../../src/contract/tasks.ts';
 import { charged, fx, makeChannel, NOW, pgBackend, PRICE, sqliteBackend, type Backend, type Fx } from './pg-task-store-fixture.ts';
 
 /**

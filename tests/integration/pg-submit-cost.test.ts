@@ -6,9 +6,10 @@ import { pgSchema } from '../../src/db/pg/client.ts';
 import { setQuotaLoggedPg } from '../../src/db/pg/money.ts';
 import { onTaskChanges } from '../../src/db/pg/notify.ts';
 import { createPgFeedReads } from '../../src/db/pg/task-reads.ts';
-import { chargeAndRecordTaskPg, failAndRefundTaskPg, settleTaskPg, type PgChargeInput } from '../../src/db/pg/task-money.ts';
+import { chargeAndRecordTaskPg, failAndRefundTaskPg, settleTaskPg } from '../../src/db/pg/task-money.ts';
 import { tempPg, type TempPg } from '../helpers/pg.ts';
 import { waitFor } from '../helpers/server.ts';
+import type { ChargeInput } from '../../src/contract/tasks.ts';
 
 /**
  * What a PostgreSQL submit costs the server, in counts (issue 15 point 3): each money transaction
@@ -52,7 +53,7 @@ async function account(remain: number): Promise<{ userId: number; tokenId: numbe
   return { userId: u!.id, tokenId: k!.id, channelId: c!.id };
 }
 
-function charge(a: { userId: number; tokenId: number; channelId: number }, i: number): PgChargeInput {
+function charge(a: { userId: number; tokenId: number; channelId: number }, i: number): ChargeInput {
   return {
     ...a, unlimitedToken: false, modelName: 'mj_imagine', quota: 100, now: NOW + i,
     task: { action: 'IMAGINE', prompt: `p${i}`, submitTime: NOW + i, updatedTime: NOW + i },

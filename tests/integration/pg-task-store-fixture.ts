@@ -4,10 +4,11 @@ import { createPgFeedReads } from '../../src/db/pg/task-reads.ts';
 import { createPgTaskStore } from '../../src/db/pg/task-store.ts';
 import { createSqliteFeedReads } from '../../src/db/sqlite/feed-reads.ts';
 import { createSqliteTaskStore } from '../../src/db/sqlite/task-store.ts';
-import { inThreadListing, renderListing } from '../../src/domain/listing-executor.ts';
-import type { TaskStore } from '../../src/domain/store/tasks.ts';
-import type { TaskRow } from '../../src/db/schema/index.ts';
-import type { ChargeInput, SyncFieldValues } from '../../src/domain/store/tasks.ts';
+import { sqliteInThreadListing } from '../../src/backend.ts';
+import { renderListing } from '../../src/domain/listing-render.ts';
+import type { TaskStore } from '../../src/contract/tasks.ts';
+import type { TaskRow } from '../../src/contract/rows.ts';
+import type { ChargeInput, SyncFieldValues } from '../../src/contract/tasks.ts';
 import { tempDb } from '../helpers/db.ts';
 import { tempPg } from '../helpers/pg.ts';
 
@@ -40,7 +41,7 @@ export async function sqliteBackend(): Promise<Backend> {
   const all = async <T>(text: string, ...params: unknown[]) => c.query(text.replace(/\$(\d+)/g, '?$1')).all(...(params as never[])) as T[];
   return {
     name: 'sqlite',
-    stores: conns.map((db) => createSqliteTaskStore(db, inThreadListing(db))),
+    stores: conns.map((db) => createSqliteTaskStore(db, sqliteInThreadListing(db))),
     // The in-process feed's reads (synchronous on SQLite), awaited like PostgreSQL's.
     feed: {
       fingerprints: async (ids) => reads.fingerprints(ids),

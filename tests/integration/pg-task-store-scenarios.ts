@@ -1,5 +1,5 @@
 import { expect } from 'bun:test';
-import type { TaskStore } from '../../src/domain/store/tasks.ts';
+import type { TaskStore } from '../../src/contract/tasks.ts';
 import { readUnfinished } from '../helpers/unfinished.ts';
 import {
   chargeOf, charged, deliveries, fx, makeChannel, moneyState, NOW, payload, PRICE, row, syncFields, type Backend, type Fx,

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { openPgDatabase } from '../../src/db/pg/client.ts';
 import { onTaskChanges } from '../../src/db/pg/notify.ts';
-import type { TaskStore } from '../../src/domain/store/tasks.ts';
+import type { TaskStore } from '../../src/contract/tasks.ts';
 import type { PgDB } from '../../src/db/pg/client.ts';
 import { createPgTaskStore } from '../../src/db/pg/task-store.ts';
-import { renderListing } from '../../src/domain/listing-executor.ts';
+import { renderListing } from '../../src/domain/listing-render.ts';
 import { tempPg } from '../helpers/pg.ts';
 import { taskStoreBehaviour } from '../helpers/task-store-behaviour.ts';
 import { waitFor } from '../helpers/server.ts';

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { and, eq } from 'drizzle-orm';
-import { LOG_TYPE, logs } from '../../src/db/schema/index.ts';
+import { logs } from '../../src/db/schema/index.ts';
+import { LOG_TYPE } from '../../src/contract/constants.ts';
 import { deleteChannel } from '../../src/domain/channels.ts';
 import { createPoller, type Poller } from '../../src/jobs/poller.ts';
 import { ManualClock } from '../../src/lib/clock.ts';

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { and, eq, inArray } from 'drizzle-orm';
 import { openDatabase, type DB } from '../../src/db/client.ts';
-import { LOG_TYPE, logs, tasks } from '../../src/db/schema/index.ts';
+import { logs, tasks } from '../../src/db/schema/index.ts';
+import { LOG_TYPE } from '../../src/contract/constants.ts';
 import { createPoller } from '../../src/jobs/poller.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { createSqliteSyncStore } from '../../src/db/sqlite/sync.ts';

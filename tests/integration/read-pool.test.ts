@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { AppError, HTTP_STATUS_OF } from '../../src/domain/errors.ts';
-import { inThreadListing } from '../../src/domain/listing-executor.ts';
-import { ListingPool } from '../../src/domain/listing-pool.ts';
+import { sqliteInThreadListing } from '../../src/backend.ts';
+import { sqliteListingPool } from '../../src/backend.ts';
+import type { ListingPool } from '../../src/db/sqlite/listing-pool.ts';
 import { listTasks } from '../../src/db/sqlite/listing.ts';
 import { createSqliteTaskStore } from '../../src/db/sqlite/task-store.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
@@ -41,7 +42,7 @@ beforeAll(async () => {
       insert.run(i % 4 === 3 ? bob.id : alice.id, i % 5, `mj${i % 1500}`, t, `prompt ${i}`, i % 2 ? `https://cdn.example/${i}.png` : '', i % 7 ? 'SUCCESS' : 'FAILURE');
     }
   })();
-  const app = createApp({ ...srv.deps, listing: inThreadListing(srv.db), taskStore: createSqliteTaskStore(srv.db, inThreadListing(srv.db)) }).listen({ port: 0, hostname: '127.0.0.1' });
+  const app = createApp({ ...srv.deps, listing: sqliteInThreadListing(srv.db), taskStore: createSqliteTaskStore(srv.db, sqliteInThreadListing(srv.db)) }).listen({ port: 0, hostname: '127.0.0.1' });
   reference = { url: `http://127.0.0.1:${app.server?.port}`, stop: async () => { await app.stop(true); } };
   await waitFor(() => pool.readyWorkers() === 2, 'both listing workers');
 }, 30_000);
@@ -170,7 +171,7 @@ describe('worker faults', () => {
   });
 
   test('a pool that cannot open the database answers 500 with the request id, never hangs', async () => {
-    const broken = new ListingPool({ path: join(srv.dbPath, '..', 'missing', 'x.db'), size: 1, logger: silentLogger });
+    const broken = sqliteListingPool({ path: join(srv.dbPath, '..', 'missing', 'x.db'), size: 1, logger: silentLogger });
     const app = createApp({ ...srv.deps, listing: broken, taskStore: createSqliteTaskStore(srv.db, broken) }).listen({ port: 0, hostname: '127.0.0.1' });
     try {
       const res = await fetch(`http://127.0.0.1:${app.server?.port}/api/mj/self`, { headers: alice.headers });
@@ -186,7 +187,7 @@ describe('worker faults', () => {
 });
 
 test('listings beyond the waiting line are refused with 503, not queued without bound', async () => {
-  const small = new ListingPool({ path: srv.dbPath, size: 1, maxQueue: 1, logger: silentLogger });
+  const small = sqliteListingPool({ path: srv.dbPath, size: 1, maxQueue: 1, logger: silentLogger });
   try {
     await waitFor(() => small.readyWorkers() === 1, 'the worker');
     const f = { userId: alice.id };

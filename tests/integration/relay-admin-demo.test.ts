@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
-import { LOG_TYPE } from '../../src/db/schema/index.ts';
+import { LOG_TYPE } from '../../src/contract/constants.ts';
 import { startDemo } from '../../src/demo.ts';
 import type { AppRouter } from '../../src/trpc/routers/index.ts';
 import { addUser, quotaOf, updateRow } from '../helpers/rows.ts';

@@ -1,6 +1,8 @@
 import { and, eq, type SQL } from 'drizzle-orm';
 import { pgSchema } from '../../src/db/pg/client.ts';
-import { LOG_TYPE, logs, tasks, type ChannelRow, type TaskRow } from '../../src/db/schema/index.ts';
+import { logs, tasks } from '../../src/db/schema/index.ts';
+import { LOG_TYPE } from '../../src/contract/constants.ts';
+import type { ChannelRow, TaskRow } from '../../src/contract/rows.ts';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.ts';
 import { addApiKey, addChannel, addUser, deleteRow, quotaOf, rowById, updateRow } from '../helpers/rows.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';

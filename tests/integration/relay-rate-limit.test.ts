@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
 import { ManualClock } from '../../src/lib/clock.ts';
-import { LOG_TYPE } from '../../src/db/schema/index.ts';
+import { LOG_TYPE } from '../../src/contract/constants.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
 import type { AppRouter } from '../../src/trpc/routers/index.ts';
 import type { TestUser } from '../helpers/factories.ts';

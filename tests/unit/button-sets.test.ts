@@ -3,10 +3,11 @@ import { BUTTONS_SQL, compactButtons, compactStoredButtons, referenceText, split
 import { createSqliteFeedReads } from '../../src/db/sqlite/feed-reads.ts';
 import { enqueueTaskChange, recordTaskHook } from '../../src/db/sqlite/outbox.ts';
 import { findTaskByMjId, listTasks, ownTasksByMjIds, ownTasksByMjIdsSize, taskById } from '../../src/db/sqlite/listing.ts';
-import { applySyncOps, createSqliteSyncStore, type SyncFieldValues } from '../../src/db/sqlite/sync.ts';
+import { applySyncOps, createSqliteSyncStore } from '../../src/db/sqlite/sync.ts';
 import { gridButtons, upscaleButtons, describeButtons } from '../../src/simulator/buttons.ts';
 import { memoryDb } from '../helpers/db.ts';
 import { getTask } from '../helpers/factories.ts';
+import type { SyncFieldValues } from '../../src/contract/tasks.ts';
 
 /**
  * `tasks.buttons` on SQLite: a compact reference to a `button_sets` template where it reproduces

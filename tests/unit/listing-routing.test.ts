@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test';
-import { inThreadListing, routedListing, runsInline } from '../../src/domain/listing-executor.ts';
+import { sqliteInThreadListing } from '../../src/backend.ts';
+import { routedListing, runsInline } from '../../src/db/sqlite/listing-executor.ts';
 import { allFilter, selfFilter } from '../../src/domain/tasks.ts';
 import { memoryDb } from '../helpers/db.ts';
 import { createTestUser, insertTask } from '../helpers/factories.ts';
@@ -16,7 +17,7 @@ function world() {
   expect(a.id).toBe(b.id);
   for (let i = 0; i < 3; i++) insertTask(inlineDb, { userId: a.id, submitTime: 1_000 + i });
   for (let i = 0; i < 5; i++) insertTask(pooledDb, { userId: b.id, submitTime: 1_000 + i });
-  return { listing: routedListing(inThreadListing(inlineDb), inThreadListing(pooledDb)), userId: a.id };
+  return { listing: routedListing(sqliteInThreadListing(inlineDb), sqliteInThreadListing(pooledDb)), userId: a.id };
 }
 
 describe('listing routing (main thread or read pool)', () => {

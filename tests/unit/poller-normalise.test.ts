@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import type { TaskRow } from '../../src/db/schema/index.ts';
+import type { TaskRow } from '../../src/contract/rows.ts';
 import {
   decideSync, normaliseJsonText, normaliseVideoUrls, parseUpstreamTask, timeoutReason, type UpstreamTask,
 } from '../../src/domain/task-sync-normalise.ts';

@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, test } from 'bun:test';
 import { and, eq } from 'drizzle-orm';
 import type { DB } from '../../src/db/client.ts';
-import { channels, LOG_TYPE, logs } from '../../src/db/schema/index.ts';
+import { channels, logs } from '../../src/db/schema/index.ts';
+import { LOG_TYPE } from '../../src/contract/constants.ts';
 import { applyPollBatch } from '../../src/domain/task-sync.ts';
 import { createSqliteSyncStore, UNFINISHED_CHANNELS_SQL, UNFINISHED_PAGE_SQL } from '../../src/db/sqlite/sync.ts';
 import { readUnfinished } from '../helpers/unfinished.ts';

@@ -2,12 +2,20 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { loadConfig } from '../../src/config.ts';
 import { openDatabase } from '../../src/db/client.ts';
 import { rateLimitWindows } from '../../src/db/schema/index.ts';
-import { effectiveLimit, RateLimitedError, takeSubmitSlot } from '../../src/domain/rate-limit.ts';
+import { takeSubmitSlot as takeSlot } from '../../src/db/sqlite/rate-limit.ts';
+import { effectiveLimit, RateLimitedError } from '../../src/domain/rate-limit.ts';
+import type { DB } from '../../src/db/client.ts';
 import { tempDb } from '../helpers/db.ts';
 
 /** The limiter on a real SQLite file, through two connections as two processes would use it. */
 
 const W = 1_790_000_040_000; // a window start
+
+/** The SQLite store's rateLimit.take without the async boundary, throwing as the submit flow does. */
+function takeSubmitSlot(db: DB, tokenId: number, limit: number, now: number): void {
+  const r = takeSlot(db, tokenId, limit, now);
+  if (!r.allowed) throw new RateLimitedError(r.retryAfterSeconds);
+}
 
 function outcome(run: () => void): number | 'ok' {
   try {

@@ -5,7 +5,7 @@ import { actionOfCustomId, parseSimpleChange } from '../../src/domain/relay/acti
 import { clearModeFlags, filterForwardBody } from '../../src/domain/relay/plan.ts';
 import { relayTaskView } from '../../src/domain/relay/queries.ts';
 import { parseSubmitBody } from '../../src/domain/relay/schemas.ts';
-import type { TaskRow } from '../../src/db/schema/index.ts';
+import type { TaskRow } from '../../src/contract/rows.ts';
 import { memoryDb } from '../helpers/db.ts';
 import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 

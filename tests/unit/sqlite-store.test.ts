@@ -1,7 +1,7 @@
 import { expect, test } from 'bun:test';
 import { createSqliteManagementStore } from '../../src/db/sqlite/management.ts';
 import { createSqliteStore } from '../../src/db/sqlite/store.ts';
-import type { ManagementStore, Store } from '../../src/domain/store/index.ts';
+import type { ManagementStore, Store } from '../../src/contract/index.ts';
 import { managementStoreSuite } from '../helpers/management-store-suite.ts';
 import { memoryDb } from '../helpers/db.ts';
 

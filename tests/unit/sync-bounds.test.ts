@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import type { TaskRow } from '../../src/db/schema/index.ts';
+import type { TaskRow } from '../../src/contract/rows.ts';
 import { boundText, fitFields, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS } from '../../src/domain/bounds.ts';
 import { decideSync, normaliseVideoUrls, parseUpstreamTask } from '../../src/domain/task-sync-normalise.ts';
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test';
-import type { TaskRow } from '../../src/db/schema/index.ts';
+import type { TaskRow } from '../../src/contract/rows.ts';
 import { InProcessTaskFeed, type TaskFeedEvent, type TaskFeedReads } from '../../src/domain/task-feed.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 

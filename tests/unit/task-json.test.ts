@@ -3,7 +3,7 @@ import { MAX_JSON_CHARS } from '../../src/domain/bounds.ts';
 import { buttonsOf, propertiesOf } from '../../src/domain/task-json.ts';
 import { typedTaskItemSchema } from '../../src/domain/task-views.ts';
 import { typedTaskItem } from '../../src/domain/tasks.ts';
-import type { TaskRow } from '../../src/db/schema/index.ts';
+import type { TaskRow } from '../../src/contract/rows.ts';
 
 /** The stored JSON text as the typed outputs carry it (SPEC §10): parsed, never throwing, bad → empty. */
 describe('buttons and properties of typed outputs', () => {

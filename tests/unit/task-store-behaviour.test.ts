@@ -1,7 +1,7 @@
 import { count, eq } from 'drizzle-orm';
 import { tasks, users } from '../../src/db/schema/index.ts';
 import { createSqliteTaskStore } from '../../src/db/sqlite/task-store.ts';
-import { inThreadListing } from '../../src/domain/listing-executor.ts';
+import { sqliteInThreadListing } from '../../src/backend.ts';
 import { memoryDb } from '../helpers/db.ts';
 import { createTestApiKey, createTestChannel, createTestUser } from '../helpers/factories.ts';
 import { taskStoreBehaviour, type Harness } from '../helpers/task-store-behaviour.ts';
@@ -13,7 +13,7 @@ async function sqliteHarness(): Promise<Harness> {
   const token = createTestApiKey(db, user.id, { unlimited: true });
   const channelId = createTestChannel(db, 'http://127.0.0.1:1');
   return {
-    store: createSqliteTaskStore(db, inThreadListing(db)), userId: user.id, tokenId: token.id, channelId,
+    store: createSqliteTaskStore(db, sqliteInThreadListing(db)), userId: user.id, tokenId: token.id, channelId,
     userQuota: async () => db.select({ q: users.quota }).from(users).where(eq(users.id, user.id)).get()!.q,
     taskCount: async () => db.select({ n: count() }).from(tasks).get()!.n,
   };

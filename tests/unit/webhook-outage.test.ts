@@ -1,6 +1,6 @@
 import { expect, test } from 'bun:test';
 import { AppError, DATABASE_UNAVAILABLE } from '../../src/domain/errors.ts';
-import type { OutboxStore } from '../../src/domain/store/tasks.ts';
+import type { OutboxStore } from '../../src/contract/tasks.ts';
 import { createWebhookWorker } from '../../src/jobs/webhooks.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { createLogger } from '../../src/lib/logger.ts';

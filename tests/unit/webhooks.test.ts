@@ -3,9 +3,7 @@ import { eq } from 'drizzle-orm';
 import { webhookDeliveries } from '../../src/db/schema/index.ts';
 import { enqueueTaskChange, recordTaskHook } from '../../src/db/sqlite/outbox.ts';
 import { hookUrlOf, webhookPayloadOf } from '../../src/domain/webhooks.ts';
-import {
-  CLAIM_LEASE_MS, claimDelivery, markAttemptFailed, markDelivered, selectDueDeliveries,
-} from '../../src/db/sqlite/outbox-worker.ts';
+import { CLAIM_LEASE_MS, claimDelivery, markAttemptFailed, markDelivered, selectDueDeliveries } from '../../src/db/sqlite/outbox-worker.ts';
 import { failedAttemptOf, MAX_DELIVERY_ATTEMPTS, retryDelayMs, signatureHeader } from '../../src/domain/webhooks-sign.ts';
 import { memoryDb } from '../helpers/db.ts';
 import { createTestApiKey, createTestUser, insertTask } from '../helpers/factories.ts';

@@ -1,14 +1,10 @@
 import type { PgDB } from './client.ts';
-import type { channels } from './schema/channels.ts';
-
-export type PgChannelRow = typeof channels.$inferSelect;
-export type PgNewChannel = Omit<PgChannelRow, 'id' | 'usedQuota'>;
-export type PgChannelPatch = Partial<Pick<PgChannelRow, 'name' | 'baseUrl' | 'key' | 'priority' | 'weight' | 'status'>>;
+import type { ChannelRow } from '../../contract/rows.ts';
+import type { ChannelPatch, NewChannel } from '../../contract/management.ts';
+import { CHANNEL_STATUS } from '../../contract/constants.ts';
 
 const CHANNEL_COLUMNS = `id, name, base_url AS "baseUrl", key, status, priority, weight, used_quota AS "usedQuota",
   created_time AS "createdTime"`;
-const STATUS_ENABLED = 1;
-const STATUS_AUTO_DISABLED = 3;
 
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
@@ -19,33 +15,33 @@ const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 export function pgChannels(db: PgDB) {
   const sql = db.$client;
   const cols = () => sql.unsafe(CHANNEL_COLUMNS);
-  async function byId(id: number): Promise<PgChannelRow | null> {
-    const [row] = await sql<PgChannelRow[]>`SELECT ${cols()} FROM channels WHERE id = ${id}::bigint`;
+  async function byId(id: number): Promise<ChannelRow | null> {
+    const [row] = await sql<ChannelRow[]>`SELECT ${cols()} FROM channels WHERE id = ${id}::bigint`;
     return row ?? null;
   }
   return {
-    async endpoints(): Promise<Array<Pick<PgChannelRow, 'id' | 'baseUrl' | 'key'>>> {
-      return sql<Array<Pick<PgChannelRow, 'id' | 'baseUrl' | 'key'>>>`SELECT id, base_url AS "baseUrl", key FROM channels ORDER BY id`;
+    async endpoints(): Promise<Array<Pick<ChannelRow, 'id' | 'baseUrl' | 'key'>>> {
+      return sql<Array<Pick<ChannelRow, 'id' | 'baseUrl' | 'key'>>>`SELECT id, base_url AS "baseUrl", key FROM channels ORDER BY id`;
     },
     async baseUrls(): Promise<string[]> {
       const rows = await sql<Array<{ baseUrl: string }>>`SELECT base_url AS "baseUrl" FROM channels ORDER BY id`;
       return rows.map((r) => r.baseUrl);
     },
     byId,
-    async enabled(): Promise<PgChannelRow[]> {
-      return sql<PgChannelRow[]>`SELECT ${cols()} FROM channels WHERE status = ${STATUS_ENABLED}::int ORDER BY id`;
+    async enabled(): Promise<ChannelRow[]> {
+      return sql<ChannelRow[]>`SELECT ${cols()} FROM channels WHERE status = ${CHANNEL_STATUS.enabled}::int ORDER BY id`;
     },
-    async create(c: PgNewChannel): Promise<PgChannelRow> {
-      const [row] = await sql<PgChannelRow[]>`
+    async create(c: NewChannel): Promise<ChannelRow> {
+      const [row] = await sql<ChannelRow[]>`
         INSERT INTO channels (name, base_url, key, status, priority, weight, created_time)
         VALUES (${c.name}::text, ${c.baseUrl}::text, ${c.key}::text, ${c.status}::int, ${c.priority}::int, ${c.weight}::int,
           ${c.createdTime}::bigint)
         RETURNING ${cols()}`;
       return row!;
     },
-    async update(id: number, p: PgChannelPatch): Promise<PgChannelRow | null> {
+    async update(id: number, p: ChannelPatch): Promise<ChannelRow | null> {
       if (Object.keys(p).length === 0) return byId(id);
-      const [row] = await sql<PgChannelRow[]>`
+      const [row] = await sql<ChannelRow[]>`
         UPDATE channels SET name = coalesce(${orNull(p.name)}::text, name), base_url = coalesce(${orNull(p.baseUrl)}::text, base_url),
           key = coalesce(${orNull(p.key)}::text, key), priority = coalesce(${orNull(p.priority)}::int, priority),
           weight = coalesce(${orNull(p.weight)}::int, weight), status = coalesce(${orNull(p.status)}::int, status)
@@ -57,11 +53,11 @@ export function pgChannels(db: PgDB) {
       return rows.length > 0;
     },
     async autoDisable(id: number): Promise<void> {
-      await sql`UPDATE channels SET status = ${STATUS_AUTO_DISABLED}::int WHERE id = ${id}::bigint AND status = ${STATUS_ENABLED}::int`;
+      await sql`UPDATE channels SET status = ${CHANNEL_STATUS.autoDisabled}::int WHERE id = ${id}::bigint AND status = ${CHANNEL_STATUS.enabled}::int`;
     },
-    async list(limit: number, offset: number): Promise<{ rows: PgChannelRow[]; total: number }> {
+    async list(limit: number, offset: number): Promise<{ rows: ChannelRow[]; total: number }> {
       const [rows, [count]] = await Promise.all([
-        sql<PgChannelRow[]>`SELECT ${cols()} FROM channels ORDER BY id DESC LIMIT ${limit}::int OFFSET ${offset}::bigint`,
+        sql<ChannelRow[]>`SELECT ${cols()} FROM channels ORDER BY id DESC LIMIT ${limit}::int OFFSET ${offset}::bigint`,
         sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM channels`,
       ]);
       return { rows, total: count?.n ?? 0 };

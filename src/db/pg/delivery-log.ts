@@ -1,18 +1,5 @@
 import type { PgDB } from './client.ts';
-
-export interface PgDeliveryListRow {
-  id: number;
-  taskId: number;
-  mjId: string;
-  userId: number;
-  url: string;
-  status: 'pending' | 'delivered' | 'failed';
-  attempts: number;
-  lastError: string;
-  nextAttemptAt: number;
-  createdTime: number;
-  deliveredTime: number;
-}
+import type { DeliveryListRow } from '../../contract/management.ts';
 
 /** Never the payload: it may be large. */
 const LIST_COLUMNS = `id, task_id AS "taskId", mj_id AS "mjId", user_id AS "userId", url, status, attempts,
@@ -23,14 +10,14 @@ export function pgDeliveryLog(db: PgDB) {
   const sql = db.$client;
   const cols = () => sql.unsafe(LIST_COLUMNS);
   return {
-    async list(userId: number | null, limit: number, offset: number): Promise<{ rows: PgDeliveryListRow[]; total: number }> {
+    async list(userId: number | null, limit: number, offset: number): Promise<{ rows: DeliveryListRow[]; total: number }> {
       const [rows, [count]] = userId === null
         ? await Promise.all([
-          sql<PgDeliveryListRow[]>`SELECT ${cols()} FROM webhook_deliveries ORDER BY id DESC LIMIT ${limit}::int OFFSET ${offset}::bigint`,
+          sql<DeliveryListRow[]>`SELECT ${cols()} FROM webhook_deliveries ORDER BY id DESC LIMIT ${limit}::int OFFSET ${offset}::bigint`,
           sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM webhook_deliveries`,
         ])
         : await Promise.all([
-          sql<PgDeliveryListRow[]>`SELECT ${cols()} FROM webhook_deliveries WHERE user_id = ${userId}::bigint
+          sql<DeliveryListRow[]>`SELECT ${cols()} FROM webhook_deliveries WHERE user_id = ${userId}::bigint
             ORDER BY id DESC LIMIT ${limit}::int OFFSET ${offset}::bigint`,
           sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM webhook_deliveries WHERE user_id = ${userId}::bigint`,
         ]);

@@ -1,31 +1,11 @@
 import type { TransactionSql } from 'postgres';
 import type { PgDB } from './client.ts';
 import { grantQuotaLoggedPg } from './money.ts';
-
-export interface PgDemoInput {
-  name: string;
-  baseUrl: string;
-  channelKey: string;
-  newApiKey: string;
-  newWebhookSecret: string;
-  rootQuota: number;
-  grantWhy: string;
-  now: number;
-}
-
-export interface PgDemoRow {
-  channelId: number;
-  rootId: number;
-  rootAccessToken: string | null;
-  apiKey: string;
-  created: boolean;
-  movedFrom: string | null;
-}
+import type { DemoSetupInput, DemoSetupRow } from '../../contract/management.ts';
+import { CHANNEL_STATUS, ROLE, TOKEN_STATUS } from '../../contract/constants.ts';
 
 /** Any constant shared by every replica: the transaction lock around the demo set-up. */
 const DEMO_LOCK_KEY = 0x6d6a6464; // "mjdd"
-const ROLE_ROOT = 100;
-const ENABLED = 1;
 
 /**
  * The demo's stored media links name the simulator's address; when it moves, the links of the
@@ -46,14 +26,14 @@ interface DemoToken { id: number; key: string; status: number; unlimitedQuota: b
 export function pgDemo(db: PgDB) {
   const sql = db.$client;
   return {
-    async ensure(input: PgDemoInput): Promise<PgDemoRow | null> {
-      return sql.begin(async (tx): Promise<PgDemoRow | null> => {
+    async ensure(input: DemoSetupInput): Promise<DemoSetupRow | null> {
+      return sql.begin(async (tx): Promise<DemoSetupRow | null> => {
         // Replicas starting together queue here: the next one then finds the channel and the key
         // the first committed (each statement after the lock reads a fresh snapshot), so neither
         // is made twice and root is granted once.
         await tx`SELECT pg_advisory_xact_lock(${DEMO_LOCK_KEY}::bigint)`;
         const [root] = await tx<Array<{ id: number; accessToken: string | null }>>`
-          SELECT id, access_token AS "accessToken" FROM users WHERE role = ${ROLE_ROOT}::int ORDER BY id LIMIT 1`;
+          SELECT id, access_token AS "accessToken" FROM users WHERE role = ${ROLE.root}::int ORDER BY id LIMIT 1`;
         if (!root) return null;
         const { name, baseUrl, now } = input;
         const [existing] = await tx<Array<{ id: number; baseUrl: string }>>`
@@ -61,13 +41,13 @@ export function pgDemo(db: PgDB) {
         const movedFrom = existing && existing.baseUrl !== baseUrl ? existing.baseUrl : null;
         let channelId: number;
         if (existing) {
-          await tx`UPDATE channels SET base_url = ${baseUrl}::text, key = ${input.channelKey}::text, status = ${ENABLED}::int
+          await tx`UPDATE channels SET base_url = ${baseUrl}::text, key = ${input.channelKey}::text, status = ${CHANNEL_STATUS.enabled}::int
             WHERE id = ${existing.id}::int`;
           channelId = existing.id;
         } else {
           const [row] = await tx<Array<{ id: number }>>`
             INSERT INTO channels (name, base_url, key, status, priority, weight, created_time)
-            VALUES (${name}::text, ${baseUrl}::text, ${input.channelKey}::text, ${ENABLED}::int, 0, 1, ${now}::bigint) RETURNING id`;
+            VALUES (${name}::text, ${baseUrl}::text, ${input.channelKey}::text, ${CHANNEL_STATUS.enabled}::int, 0, 1, ${now}::bigint) RETURNING id`;
           channelId = row!.id;
         }
         if (movedFrom !== null) await moveMediaLinks(tx, channelId, movedFrom, baseUrl);
@@ -77,15 +57,15 @@ export function pgDemo(db: PgDB) {
           FROM tokens WHERE user_id = ${root.id}::int AND name = ${name}::text ORDER BY id LIMIT 1`;
         const done = { channelId, rootId: root.id, rootAccessToken: root.accessToken, movedFrom };
         if (token) {
-          if (token.status !== ENABLED || !token.unlimitedQuota || token.expiredTime !== -1 || token.webhookSecret === '') {
+          if (token.status !== TOKEN_STATUS.enabled || !token.unlimitedQuota || token.expiredTime !== -1 || token.webhookSecret === '') {
             // A demo key made before webhooks existed gets its signing secret now.
-            await tx`UPDATE tokens SET status = ${ENABLED}::int, unlimited_quota = TRUE, expired_time = -1,
+            await tx`UPDATE tokens SET status = ${TOKEN_STATUS.enabled}::int, unlimited_quota = TRUE, expired_time = -1,
               webhook_secret = ${token.webhookSecret || input.newWebhookSecret}::text WHERE id = ${token.id}::int`;
           }
           return { ...done, apiKey: token.key, created: false };
         }
         await tx`INSERT INTO tokens (user_id, name, key, status, remain_quota, unlimited_quota, expired_time, created_time, webhook_secret)
-          VALUES (${root.id}::int, ${name}::text, ${input.newApiKey}::text, ${ENABLED}::int, 0, TRUE, -1, ${now}::bigint,
+          VALUES (${root.id}::int, ${name}::text, ${input.newApiKey}::text, ${TOKEN_STATUS.enabled}::int, 0, TRUE, -1, ${now}::bigint,
             ${input.newWebhookSecret}::text)`;
         await grantQuotaLoggedPg(tx, root.id, input.rootQuota, input.grantWhy, now);
         return { ...done, apiKey: input.newApiKey, created: true };

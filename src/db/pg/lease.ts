@@ -1,6 +1,6 @@
 import type { PgDB } from './client.ts';
 
-/** Structurally the domain's LeaseStore (db/ may not import domain/; the composition root joins them). */
+/** The contract's LeaseStore, narrowed to this adapter's answers (synchronous on SQLite, promises on PostgreSQL). */
 export interface PgLeaseStore {
   tryAcquire(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>;
   release(name: string, holder: string): Promise<void>;

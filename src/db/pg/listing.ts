@@ -2,8 +2,8 @@ import type { PendingQuery, Row, Sql } from 'postgres';
 import { pageOf, type Page, type PageQuery, type TaskFilter } from '../../lib/paging.ts';
 import { itemBytesAtLeastSql, TEXT_LENGTHS_SQL } from '../../lib/item-size-sql.ts';
 import type { PgDB } from './client.ts';
-import type { PgTaskRow } from './schema/tasks.ts';
 import { blockStart, blockStartQuery, ID_BLOCK, rangeWindow, rangeWindowQuery, scopeTotal, scopeTotalQuery, type Scope } from './task-windows.ts';
+import type { TaskRow } from '../../contract/rows.ts';
 
 /**
  * The task listing on PostgreSQL: the same pages and totals as the SQLite listing
@@ -18,7 +18,7 @@ type Variant = 'plain' | 'window' | 'below';
 /** Below this offset a plain OFFSET is as cheap as finding the id block. */
 const DEEP_OFFSET = 2 * ID_BLOCK;
 
-/** Every column of `tasks`, named as PgTaskRow (aliased in SQL: no per-row mapping in JavaScript). */
+/** Every column of `tasks`, named as TaskRow (aliased in SQL: no per-row mapping in JavaScript). */
 const COLUMNS = `id, user_id AS "userId", token_id AS "tokenId", channel_id AS "channelId", code, action, mj_id AS "mjId",
   prompt, prompt_en AS "promptEn", description, state, submit_time AS "submitTime", start_time AS "startTime",
   finish_time AS "finishTime", image_url AS "imageUrl", video_url AS "videoUrl", video_urls AS "videoUrls", status,
@@ -57,7 +57,7 @@ function whereOf(sql: Sql, f: TaskFilter, variant: Variant, b: Bounds): PendingQ
  * plan, which cannot see how small the page is and would otherwise hash-join a scan of tasks.
  */
 export function pageQuery(sql: Sql, f: TaskFilter, variant: Variant, b: Bounds, limit: number, offset: number) {
-  return sql<PgTaskRow[]>`SELECT t.* FROM (
+  return sql<TaskRow[]>`SELECT t.* FROM (
     SELECT id FROM tasks WHERE ${whereOf(sql, f, variant, b)} ORDER BY id DESC LIMIT ${limit} OFFSET ${offset}) p
     CROSS JOIN LATERAL (SELECT ${sql.unsafe(COLUMNS)} FROM tasks WHERE tasks.id = p.id OFFSET 0) t
     ORDER BY t.id DESC`;
@@ -132,7 +132,7 @@ export async function ownTasksByMjIdsSizePg(db: PgDB, userId: number, mjIds: rea
  * from the hour/day buckets plus the two partial edge hours; an mj_id filter is narrow and
  * counts through its index. A deep page starts from its id block, not from the newest row.
  */
-export async function listTasksPg(db: PgDB, f: TaskFilter, paging: PageQuery): Promise<Page<PgTaskRow>> {
+export async function listTasksPg(db: PgDB, f: TaskFilter, paging: PageQuery): Promise<Page<TaskRow>> {
   const sql = db.$client;
   const { page, pageSize, offset } = pageOf(paging);
   const r = await resolve(sql, f, offset);

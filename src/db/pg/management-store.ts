@@ -9,9 +9,8 @@ import { pgTokens } from './tokens.ts';
 import { pgUsers } from './users.ts';
 
 /**
- * The PostgreSQL adapter of the domain's management store (src/domain/store/management.ts; db/
- * may not import the domain, so the type is checked where both meet:
- * tests/integration/pg-management-store.test.ts). Same results, order, paging and nulls as the
+ * The PostgreSQL adapter of the contract's ManagementStore (src/contract/management.ts; its fit is
+ * checked by src/db/pg/store.ts and tests/integration/pg-management-store.test.ts). Same results, order, paging and nulls as the
  * SQLite adapter (src/db/sqlite/management.ts); every statement is a postgres.js tagged template
  * with a fixed text per shape, so each is prepared once per connection.
  */

@@ -1,9 +1,10 @@
 import type { Sql, TransactionSql } from 'postgres';
 import type { PgDB } from './client.ts';
 import { TASK_NOTE_SQL, TASKS_CHANNEL } from './notify.ts';
-import type { PgTaskRow } from './schema/tasks.ts';
-import type { PgUserRow } from './schema/users.ts';
 import { PG_TASK_COLUMNS_SQL } from './task-reads.ts';
+import type { TaskRow, UserRow } from '../../contract/rows.ts';
+import type { RefundResult } from '../../contract/tasks.ts';
+import { LOG_TYPE } from '../../contract/constants.ts';
 
 /** The writer's notification payload, named `note` in its RETURNING (notify.ts). */
 const NOTE = `${TASK_NOTE_SQL} AS note`;
@@ -21,8 +22,6 @@ const NOTE = `${TASK_NOTE_SQL} AS note`;
 /** What a caller may pass where a statement runs: the pool, or an open transaction. */
 export type PgRunner = PgDB | TransactionSql;
 const runner = (r: PgRunner): Sql | TransactionSql => ('$client' in r ? r.$client : r);
-
-export const LOG_TYPE_PG = { consume: 2, system: 4, refund: 6 } as const;
 
 /** What the upstream's acceptance writes on the task (optional fields keep the stored value). */
 export interface AcceptPatch {
@@ -50,7 +49,7 @@ export async function settleAcceptedPg(db: PgRunner, taskId: number, p: AcceptPa
 
 /** A written task with where its change goes: what a webhook delivery is made of, with no read after the write. */
 export interface WrittenHook {
-  task: PgTaskRow;
+  task: TaskRow;
   userId: number;
   tokenId: number;
   url: string;
@@ -76,7 +75,7 @@ async function settleAccepted(db: PgRunner, taskId: number, p: AcceptPatch, noti
       WHERE id = ${taskId}::int AND progress <> '100%' RETURNING ${sql.unsafe(hooked ? `*, ${NOTE}` : `id, mj_id, ${NOTE}`)}),
     l AS (
       UPDATE logs SET mj_id = t.mj_id FROM t
-      WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int AND t.mj_id <> '' RETURNING 1),
+      WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE.consume}::int AND t.mj_id <> '' RETURNING 1),
     n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.note) FROM t WHERE ${notify}::boolean)
     SELECT EXISTS (SELECT 1 FROM t) AS won, EXISTS (SELECT 1 FROM l) AS l, EXISTS (SELECT 1 FROM n) AS n${sql.unsafe(hooked ? HOOKED_TAIL : '')}`;
   return { won: row!.won, hooked: row!.hooked ?? null };
@@ -85,7 +84,7 @@ async function settleAccepted(db: PgRunner, taskId: number, p: AcceptPatch, noti
 /** Name the upstream task on a task's consume row (a no-op for an empty mj_id). */
 export async function recordConsumeMjIdPg(db: PgRunner, taskId: number, mjId: string): Promise<void> {
   if (mjId === '') return;
-  await runner(db)`UPDATE logs SET mj_id = ${mjId}::text WHERE task_id = ${taskId}::int AND type = ${LOG_TYPE_PG.consume}::int`;
+  await runner(db)`UPDATE logs SET mj_id = ${mjId}::text WHERE task_id = ${taskId}::int AND type = ${LOG_TYPE.consume}::int`;
 }
 
 /** Fields written on the task with a refund (its final failure state); absent ones keep the stored value. */
@@ -106,13 +105,6 @@ export interface FailurePatch {
   videoUrls?: string;
   buttons?: string;
   properties?: string;
-}
-
-export interface RefundResult {
-  /** The compare-and-set won: this call ended the task. */
-  won: boolean;
-  /** Quota credited back (0 when the task was not charged). */
-  refunded: number;
 }
 
 /**
@@ -165,12 +157,12 @@ async function failAndRefund(
       FROM t WHERE channels.id = t.channel_id AND ${q}::bigint > 0 RETURNING 1),
     l AS (
       INSERT INTO logs (user_id, type, content, quota, model_name, channel_id, token_id, mj_id, task_id, created_time)
-      SELECT t.user_id, ${LOG_TYPE_PG.refund}::int, left('refund: ' || ${p.failReason}::text, 500), ${q}::bigint, ${modelName}::text,
+      SELECT t.user_id, ${LOG_TYPE.refund}::int, left('refund: ' || ${p.failReason}::text, 500), ${q}::bigint, ${modelName}::text,
         t.channel_id, t.token_id, t.mj_id, t.id, ${now}::bigint
       FROM t WHERE ${q}::bigint > 0 RETURNING 1),
     m AS (
       UPDATE logs SET mj_id = t.mj_id FROM t
-      WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int AND ${q}::bigint > 0
+      WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE.consume}::int AND ${q}::bigint > 0
         AND ${p.mjId !== undefined}::boolean AND t.mj_id <> '' RETURNING 1),
     n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.note) FROM t WHERE ${notify}::boolean)
     -- Read in this order, the sub-statements lock the task row, then the user, the token and the
@@ -190,14 +182,14 @@ const USER_COLUMNS = `id, username, display_name AS "displayName", role, status,
  * locked, the delta read from the locked row, so a charge landing at the same moment cannot skew
  * it. Returns the updated row, or null for no such user.
  */
-export async function setQuotaLoggedPg(db: PgRunner, userId: number, quota: number, who: string, now: number): Promise<PgUserRow | null> {
+export async function setQuotaLoggedPg(db: PgRunner, userId: number, quota: number, who: string, now: number): Promise<UserRow | null> {
   const sql = runner(db);
-  const [row] = await sql<PgUserRow[]>`
+  const [row] = await sql<UserRow[]>`
     WITH o AS (SELECT id, quota AS before FROM users WHERE id = ${userId}::int FOR UPDATE),
     u AS (UPDATE users SET quota = ${quota}::bigint FROM o WHERE users.id = o.id RETURNING users.*),
     l AS (
       INSERT INTO logs (user_id, type, content, quota, created_time)
-      SELECT o.id, ${LOG_TYPE_PG.system}::int,
+      SELECT o.id, ${LOG_TYPE.system}::int,
         left('quota set to ' || ${quota}::bigint || ' (' || CASE WHEN ${quota}::bigint > o.before THEN '+' ELSE '' END
           || (${quota}::bigint - o.before) || ') ' || ${who}::text, 500),
         ${quota}::bigint - o.before, ${now}::bigint
@@ -213,7 +205,7 @@ export async function grantQuotaLoggedPg(db: PgRunner, userId: number, delta: nu
     WITH u AS (UPDATE users SET quota = quota + ${delta}::bigint WHERE id = ${userId}::int RETURNING id),
     l AS (
       INSERT INTO logs (user_id, type, content, quota, created_time)
-      SELECT id, ${LOG_TYPE_PG.system}::int, left('quota ' || ${delta > 0 ? '+' : ''}::text || ${delta}::bigint || ' ' || ${why}::text, 500),
+      SELECT id, ${LOG_TYPE.system}::int, left('quota ' || ${delta > 0 ? '+' : ''}::text || ${delta}::bigint || ' ' || ${why}::text, 500),
         ${delta}::bigint, ${now}::bigint FROM u)
     SELECT count(*)::int AS n FROM u`;
   return row!.n === 1;

@@ -4,8 +4,9 @@ import {
 } from '../../lib/webhook-receiver.ts';
 import type { PgDB } from './client.ts';
 import type { PgRunner } from './money.ts';
-import type { PgTaskRow } from './schema/tasks.ts';
-import type { webhookDeliveries } from './schema/webhooks.ts';
+import type { DeliveryRow, TaskRow } from '../../contract/rows.ts';
+import type { PayloadOf } from '../../contract/tasks.ts';
+import type { DeliverySecrets } from '../../contract/tasks.ts';
 
 /**
  * The webhook outbox on PostgreSQL, with the semantics of src/domain/webhooks.ts (the write side:
@@ -18,8 +19,6 @@ import type { webhookDeliveries } from './schema/webhooks.ts';
  */
 
 const runner = (r: PgRunner): Sql | TransactionSql => ('$client' in r ? r.$client : r);
-
-export type PgDeliveryRow = typeof webhookDeliveries.$inferSelect;
 
 /** Mirrors of src/domain/webhooks-sign.ts and src/db/sqlite/outbox-worker.ts (a test holds them equal). */
 export const PG_MAX_DELIVERY_ATTEMPTS = 8;
@@ -36,7 +35,7 @@ const DELIVERY_COLUMNS = `d.id, d.task_id AS "taskId", d.user_id AS "userId", d.
   d.status, d.attempts, d.next_attempt_at AS "nextAttemptAt", d.last_error AS "lastError", d.created_time AS "createdTime",
   d.delivered_time AS "deliveredTime"`;
 
-/** Every column of `tasks`, named as PgTaskRow (the row the adapter builds the payload from). */
+/** Every column of `tasks`, named as TaskRow (the row the adapter builds the payload from). */
 const TASK_COLUMNS = `t.id, t.user_id AS "userId", t.token_id AS "tokenId", t.channel_id AS "channelId", t.code, t.action,
   t.mj_id AS "mjId", t.prompt, t.prompt_en AS "promptEn", t.description, t.state, t.submit_time AS "submitTime",
   t.start_time AS "startTime", t.finish_time AS "finishTime", t.image_url AS "imageUrl", t.video_url AS "videoUrl",
@@ -61,11 +60,8 @@ export async function recordTaskHookPg(r: PgRunner, hook: TaskHook): Promise<voi
 /** A hooked task as it is now, with where its change goes. */
 export interface HookedTask {
   hook: TaskHook;
-  task: PgTaskRow;
+  task: TaskRow;
 }
-
-/** Builds a delivery's payload (the task as `fetch` shows it now): the adapter's relayTaskView. */
-export type PayloadOf = (task: PgTaskRow) => string;
 
 /**
  * Add one delivery per hooked task among `taskIds`, carrying `payloadOf(task)` read as the task
@@ -78,7 +74,7 @@ export async function enqueueTaskChangePg(r: PgRunner, taskIds: readonly number[
   if (taskIds.length === 0) return 0;
   const sql = runner(r);
   const ids = [...new Set(taskIds)];
-  const rows = await sql<Array<PgTaskRow & { hookUserId: number; hookTokenId: number; hookUrl: string }>>`
+  const rows = await sql<Array<TaskRow & { hookUserId: number; hookTokenId: number; hookUrl: string }>>`
     SELECT ${sql.unsafe(TASK_COLUMNS)}, h.user_id AS "hookUserId", h.token_id AS "hookTokenId", h.url AS "hookUrl"
     FROM task_webhooks h JOIN tasks t ON t.id = h.task_id
     WHERE h.task_id = ANY(${ids}::int[]) ORDER BY t.id`;
@@ -114,7 +110,7 @@ export async function insertDeliveriesPg(r: PgRunner, items: readonly NewDeliver
 /** Where each database's next look starts (the walk moves on look after look). */
 const cursors = new WeakMap<PgDB, QueueCursor>();
 
-type PgWalkRow = { walkUser: number; walkReceiver: string } & { [K in keyof PgDeliveryRow]: PgDeliveryRow[K] | null };
+type PgWalkRow = { walkUser: number; walkReceiver: string } & { [K in keyof DeliveryRow]: DeliveryRow[K] | null };
 
 /**
  * Up to `limit` deliveries due at `now`, oldest first, as src/db/sqlite/outbox-worker.ts DUE_SQL
@@ -126,7 +122,7 @@ type PgWalkRow = { walkUser: number; walkReceiver: string } & { [K in keyof PgDe
  */
 export async function selectDueDeliveriesPg(
   db: PgDB, now: number, limit: number, perReceiver = ROWS_PER_QUEUE, perUser = ROWS_PER_USER,
-): Promise<PgDeliveryRow[]> {
+): Promise<DeliveryRow[]> {
   const sql = db.$client;
   const from = cursors.get(db) ?? { userId: 0, receiver: '' };
   const walked = await sql<PgWalkRow[]>`
@@ -161,7 +157,7 @@ export async function selectDueDeliveriesPg(
       ORDER BY x.id LIMIT ${perReceiver}::int) d ON true
     ORDER BY w.i, d.id`;
   const { rows, next } = takeWalk(walked.map(({ walkUser, walkReceiver, ...row }) => ({
-    walkUser, walkReceiver, row: row.id === null ? null : (row as PgDeliveryRow),
+    walkUser, walkReceiver, row: row.id === null ? null : (row as DeliveryRow),
   })), perUser, Math.max(0, Math.floor(limit)));
   if (next) cursors.set(db, next);
   else cursors.delete(db);
@@ -169,7 +165,7 @@ export async function selectDueDeliveriesPg(
 }
 
 /** Take a due row for one send; false when another worker (or replica) took it first. */
-export async function claimDeliveryPg(db: PgDB, row: PgDeliveryRow, now: number): Promise<boolean> {
+export async function claimDeliveryPg(db: PgDB, row: DeliveryRow, now: number): Promise<boolean> {
   const rows = await db.$client`
     UPDATE webhook_deliveries SET next_attempt_at = ${now + PG_CLAIM_LEASE_MS}::bigint
     WHERE id = ${row.id}::int AND status = 'pending' AND attempts = ${row.attempts}::int AND next_attempt_at = ${row.nextAttemptAt}::bigint
@@ -177,15 +173,8 @@ export async function claimDeliveryPg(db: PgDB, row: PgDeliveryRow, now: number)
   return rows.length === 1;
 }
 
-/** The signing secrets of a key: the current one, and the one before the last rotation with when that was. */
-export interface PgDeliverySecrets {
-  secret: string;
-  previous: string | null;
-  rotatedAt: number | null;
-}
-
 /** The signing secrets of the delivery's API key, or why there is none to sign with. */
-export async function deliverySecretPg(db: PgDB, tokenId: number): Promise<PgDeliverySecrets | { missing: string }> {
+export async function deliverySecretPg(db: PgDB, tokenId: number): Promise<DeliverySecrets | { missing: string }> {
   const [row] = await db.$client<Array<{ secret: string | null; previous: string | null; rotatedAt: string | number | null }>>`
     SELECT webhook_secret AS secret, previous_webhook_secret AS previous, webhook_secret_rotated_at AS "rotatedAt"
     FROM tokens WHERE id = ${tokenId}::int`;
@@ -197,7 +186,7 @@ export async function deliverySecretPg(db: PgDB, tokenId: number): Promise<PgDel
 export type AttemptOutcome = 'delivered' | 'retry' | 'failed';
 
 /** Record a 2xx; false when the row had moved on (another worker recorded this attempt). */
-export async function markDeliveredPg(db: PgDB, row: PgDeliveryRow, now: number): Promise<boolean> {
+export async function markDeliveredPg(db: PgDB, row: DeliveryRow, now: number): Promise<boolean> {
   const rows = await db.$client`
     UPDATE webhook_deliveries SET status = 'delivered', attempts = ${row.attempts + 1}::int, delivered_time = ${now}::bigint, last_error = ''
     WHERE id = ${row.id}::int AND attempts = ${row.attempts}::int AND status = 'pending'
@@ -206,7 +195,7 @@ export async function markDeliveredPg(db: PgDB, row: PgDeliveryRow, now: number)
 }
 
 /** Record a failed attempt: retried after the backoff, or `failed` once the attempts are spent. */
-export async function markAttemptFailedPg(db: PgDB, row: PgDeliveryRow, now: number, error: string): Promise<AttemptOutcome> {
+export async function markAttemptFailedPg(db: PgDB, row: DeliveryRow, now: number, error: string): Promise<AttemptOutcome> {
   const attempts = row.attempts + 1;
   const spent = attempts >= PG_MAX_DELIVERY_ATTEMPTS;
   // A spent row keeps its next_attempt_at, as on SQLite; one SQL text for both outcomes.
@@ -219,7 +208,7 @@ export async function markAttemptFailedPg(db: PgDB, row: PgDeliveryRow, now: num
 }
 
 /** A delivery that must never be sent (refused URL, key gone): `failed` at once, no attempt counted. */
-export async function markRefusedPg(db: PgDB, row: PgDeliveryRow, reason: string): Promise<void> {
+export async function markRefusedPg(db: PgDB, row: DeliveryRow, reason: string): Promise<void> {
   await db.$client`
     UPDATE webhook_deliveries SET status = 'failed', last_error = ${reason.slice(0, LAST_ERROR_MAX)}::text
     WHERE id = ${row.id}::int AND attempts = ${row.attempts}::int AND status = 'pending'`;

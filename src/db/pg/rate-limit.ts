@@ -1,8 +1,10 @@
+import { RATE_LIMIT_WINDOW_MS as PG_WINDOW_MS } from '../../contract/constants.ts';
+import type { SlotResult } from '../../contract/tasks.ts';
 import type { PgDB } from './client.ts';
 
 /**
  * Relay submits per API key per minute on PostgreSQL, with the semantics of
- * src/domain/rate-limit.ts takeSubmitSlot: a fixed one-minute window counted in the shared table,
+ * src/db/sqlite/rate-limit.ts takeSubmitSlot: a fixed one-minute window counted in the shared table,
  * one atomic upsert per submit that only increments while the count is under the limit, and says
  * by returning no row that the window is full. Concurrent upserts on one (key, window) serialize
  * on its row lock and each re-reads the count it guards on, so the limit holds across replicas.
@@ -10,11 +12,6 @@ import type { PgDB } from './client.ts';
  * sweep for a replica whose clock runs a little behind. Plain values in and out (db/ may not
  * import domain/): the adapter turns `limited` into its RateLimitedError.
  */
-
-/** Mirrors WINDOW_MS of src/domain/rate-limit.ts (a test holds them equal). */
-export const PG_WINDOW_MS = 60_000;
-
-export type SlotResult = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
 /** Start of the window containing `now`. */
 export function windowStartOf(now: number): number {

@@ -1,7 +1,11 @@
 import type { PgDB } from './client.ts';
-import { failAndRefundHookedPg, LOG_TYPE_PG, type RefundResult, type WrittenHook } from './money.ts';
-import { insertDeliveriesPg, type PayloadOf } from './outbox.ts';
+import { failAndRefundHookedPg, type WrittenHook } from './money.ts';
+import { insertDeliveriesPg } from './outbox.ts';
 import { pgFailurePatch } from './task-money.ts';
+import type { TaskLogRow } from '../../contract/task-admin.ts';
+import type { PollRow } from '../../contract/tasks.ts';
+import type { PayloadOf, RefundResult } from '../../contract/tasks.ts';
+import { LOG_TYPE } from '../../contract/constants.ts';
 
 /**
  * Upstream push, reconciliation and the money timeline on PostgreSQL (SPEC §16), with the
@@ -10,24 +14,9 @@ import { pgFailurePatch } from './task-money.ts';
 
 const CHANNEL_TASKS_LIMIT = 16;
 
-export interface PgChannelTask {
-  id: number; userId: number; channelId: number; action: string; mjId: string; submitTime: number; updatedTime: number;
-  quota: number; progress: string; status: string; promptEn: string; state: string; startTime: number; finishTime: number;
-  imageUrl: string; videoUrl: string; videoUrls: string; failReason: string; buttons: string; properties: string;
-}
-
-export interface PgTaskLogRow {
-  id: number;
-  type: number;
-  content: string;
-  quota: number;
-  channelId: number;
-  createdTime: number;
-}
-
 /** The tasks of one channel with this upstream id, finished or not, newest first (one mj_id index search). */
-export async function channelTasksPg(db: PgDB, channelId: number, mjId: string): Promise<PgChannelTask[]> {
-  return [...await db.$client<PgChannelTask[]>`SELECT id, user_id AS "userId", channel_id AS "channelId", action, mj_id AS "mjId",
+export async function channelTasksPg(db: PgDB, channelId: number, mjId: string): Promise<PollRow[]> {
+  return [...await db.$client<PollRow[]>`SELECT id, user_id AS "userId", channel_id AS "channelId", action, mj_id AS "mjId",
       submit_time AS "submitTime", updated_time AS "updatedTime", quota, progress, status, prompt_en AS "promptEn", state,
       start_time AS "startTime", finish_time AS "finishTime", image_url AS "imageUrl", video_url AS "videoUrl",
       video_urls AS "videoUrls", fail_reason AS "failReason", buttons, properties
@@ -35,8 +24,8 @@ export async function channelTasksPg(db: PgDB, channelId: number, mjId: string):
 }
 
 /** The log rows of one task, oldest first. */
-export async function taskLogsPg(db: PgDB, taskId: number): Promise<PgTaskLogRow[]> {
-  return [...await db.$client<PgTaskLogRow[]>`SELECT id, type, content, quota, channel_id AS "channelId", created_time AS "createdTime"
+export async function taskLogsPg(db: PgDB, taskId: number): Promise<TaskLogRow[]> {
+  return [...await db.$client<TaskLogRow[]>`SELECT id, type, content, quota, channel_id AS "channelId", created_time AS "createdTime"
     FROM logs WHERE task_id = ${taskId}::int ORDER BY id LIMIT 1000`];
 }
 
@@ -58,7 +47,7 @@ export async function adminFailPg(
     if (hook && hooked) await insertDeliveriesPg(sql, [deliveryOf(hooked, hook)], now);
     if (r.won && r.refunded > 0) {
       await sql`UPDATE logs SET content = left(${refundNote}::text, 500)
-        WHERE task_id = ${taskId}::int AND type = ${LOG_TYPE_PG.refund}::int`;
+        WHERE task_id = ${taskId}::int AND type = ${LOG_TYPE.refund}::int`;
     }
     return r;
   });

@@ -1,12 +1,13 @@
 import { getTableColumns } from 'drizzle-orm';
 import type { PgDB } from './client.ts';
 import {
-  failAndRefundHookedPg, failAndRefundPg, LOG_TYPE_PG, settleAcceptedHookedPg, settleAcceptedPg, type FailurePatch as PgFailurePatch,
-  type RefundResult, type WrittenHook,
+  failAndRefundHookedPg, failAndRefundPg, settleAcceptedHookedPg, settleAcceptedPg, type FailurePatch as PgFailurePatch, type WrittenHook,
 } from './money.ts';
 import { TASK_NOTE_SQL, TASKS_CHANNEL } from './notify.ts';
-import { insertDeliveriesPg, type PayloadOf } from './outbox.ts';
-import { tasks, type PgTaskRow } from './schema/tasks.ts';
+import { insertDeliveriesPg } from './outbox.ts';
+import { tasks } from './schema/tasks.ts';
+import type { ChargeInput, PayloadOf, RefundResult, SettleInput } from '../../contract/tasks.ts';
+import { LOG_TYPE } from '../../contract/constants.ts';
 
 /** The writer's notification payload, named `note` in its RETURNING (notify.ts). */
 const NOTE = `${TASK_NOTE_SQL} AS note`;
@@ -22,19 +23,6 @@ const NOTE = `${TASK_NOTE_SQL} AS note`;
 
 type NewTask = typeof tasks.$inferInsert;
 
-export interface PgChargeInput {
-  userId: number;
-  tokenId: number;
-  unlimitedToken: boolean;
-  channelId: number;
-  modelName: string;
-  quota: number;
-  now: number;
-  /** Any task columns (as SQLite's adapter takes them); absent ones take the column default. */
-  task: Omit<NewTask, 'quota' | 'userId' | 'tokenId' | 'channelId'>;
-  hookUrl?: string | null;
-}
-
 /** Column SQL name and default of every task column but the id (identity). */
 const INSERT_COLUMNS = Object.entries(getTableColumns(tasks))
   .filter(([key]) => key !== 'id')
@@ -43,7 +31,7 @@ const INSERT_NAMES = INSERT_COLUMNS.map((c) => c.name).join(', ');
 const INSERT_VALUES = INSERT_COLUMNS.map((c) => `r.${c.name}`).join(', ');
 
 /** The whole task row as JSON with SQL names, defaults filled in: one fixed statement text for any shape. */
-function taskJson(input: PgChargeInput): string {
+function taskJson(input: ChargeInput): string {
   const row: NewTask = { ...input.task, userId: input.userId, tokenId: input.tokenId, channelId: input.channelId, quota: input.quota };
   const out: Record<string, unknown> = {};
   for (const c of INSERT_COLUMNS) {
@@ -58,7 +46,7 @@ function taskJson(input: PgChargeInput): string {
  * on the token) and record its task, its hook and its consume row, in one transaction; nothing
  * written when short (a token refusal after the user's charge rolls the transaction back).
  */
-export async function chargeAndRecordTaskPg(db: PgDB, input: PgChargeInput, notify = false): Promise<number | 'quota_not_enough'> {
+export async function chargeAndRecordTaskPg(db: PgDB, input: ChargeInput, notify = false): Promise<number | 'quota_not_enough'> {
   const q = input.quota;
   const hookUrl = input.hookUrl ? input.hookUrl : null;
   // One statement, so one round trip and its own transaction: when the user could pay but the
@@ -84,7 +72,7 @@ export async function chargeAndRecordTaskPg(db: PgDB, input: PgChargeInput, noti
         ON CONFLICT (task_id) DO UPDATE SET url = excluded.url RETURNING 1),
       l AS (
         INSERT INTO logs (user_id, type, content, quota, model_name, channel_id, token_id, mj_id, task_id, created_time)
-        SELECT ${input.userId}::int, ${LOG_TYPE_PG.consume}::int, ${input.modelName}::text || ' charged ' || ${q}::bigint || ' for task ' || t.id,
+        SELECT ${input.userId}::int, ${LOG_TYPE.consume}::int, ${input.modelName}::text || ' charged ' || ${q}::bigint || ' for task ' || t.id,
           ${q}::bigint, ${input.modelName}::text, ${input.channelId}::int, ${input.tokenId}::int, t.mj_id, t.id, ${input.now}::bigint
         FROM t WHERE ${q}::bigint > 0 RETURNING 1),
       n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.note) FROM t WHERE ${notify}::boolean)
@@ -106,14 +94,8 @@ function isRefusal(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'MJ001';
 }
 
-export interface PgSettleInput {
-  done: boolean;
-  withImage: boolean;
-  params: { taskId: number; mjId: string; code: number; description: string; properties: string; now: number; status: string; progress: string; imageUrl: string };
-}
-
 /** The upstream accepted: compare-and-set on "still unfinished", the consume row named, the webhook queued, in one transaction. */
-export async function settleTaskPg(db: PgDB, input: PgSettleInput, hook: PayloadOf | null, notify = false): Promise<boolean> {
+export async function settleTaskPg(db: PgDB, input: SettleInput, hook: PayloadOf | null, notify = false): Promise<boolean> {
   const p = input.params;
   const patch = {
     mjId: p.mjId, code: p.code, description: p.description, properties: p.properties, status: p.status, progress: p.progress,
@@ -183,7 +165,7 @@ export async function moveTaskChannelPg(db: PgDB, taskId: number, from: number, 
       WHERE id = ${taskId}::int AND channel_id = ${from}::int AND progress <> '100%' RETURNING id, quota, user_id, token_id, ${db.$client.unsafe(NOTE)}),
     mv AS (
       INSERT INTO logs (user_id, type, content, quota, channel_id, token_id, task_id, created_time)
-      SELECT t.user_id, ${LOG_TYPE_PG.system}::int, ${`moved from channel ${from} to channel ${to}`}::text, 0, ${to}::int, t.token_id, t.id,
+      SELECT t.user_id, ${LOG_TYPE.system}::int, ${`moved from channel ${from} to channel ${to}`}::text, 0, ${to}::int, t.token_id, t.id,
         ${now}::bigint FROM t RETURNING 1),
     lk AS (
       SELECT c.id FROM channels c, t WHERE c.id IN (${from}::int, ${to}::int) AND t.quota > 0 AND ${from}::int <> ${to}::int
@@ -193,11 +175,9 @@ export async function moveTaskChannelPg(db: PgDB, taskId: number, from: number, 
         ELSE channels.used_quota + t.quota END
       FROM t WHERE channels.id IN (SELECT id FROM lk) RETURNING 1),
     l AS (
-      UPDATE logs SET channel_id = ${to}::int FROM t WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE_PG.consume}::int RETURNING 1),
+      UPDATE logs SET channel_id = ${to}::int FROM t WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE.consume}::int RETURNING 1),
     n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.note) FROM t WHERE ${notify}::boolean)
     SELECT (SELECT count(*) FROM t)::int AS moved, (SELECT count(*) FROM lk) AS lk, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM l) AS l,
       (SELECT count(*) FROM n) AS n, (SELECT count(*) FROM mv) AS mv`;
   return row!.moved === 1;
 }
-
-export type { PgTaskRow, RefundResult };

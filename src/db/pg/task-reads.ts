@@ -3,7 +3,8 @@ import { MAX_ID_CHARS, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, MAX_WORD_C
 import { itemBytesAtLeastSql, TEXT_LENGTHS_SQL } from '../../lib/item-size-sql.ts';
 import type { PgDB } from './client.ts';
 import { takeNotedFingerprints, TASK_FINGERPRINT_SQL } from './notify.ts';
-import { tasks, type PgTaskRow } from './schema/tasks.ts';
+import { tasks } from './schema/tasks.ts';
+import type { TaskRow } from '../../contract/rows.ts';
 
 /**
  * The task reads of the PostgreSQL TaskStore, with the semantics of src/db/sqlite/listing.ts
@@ -36,28 +37,28 @@ export const PG_TASK_COLUMNS_SQL = columnsSql(false);
 export const PG_BOUNDED_TASK_COLUMNS_SQL = columnsSql(true);
 
 /** One task by its local id, as stored. */
-export async function taskByIdPg(db: PgDB, id: number): Promise<PgTaskRow | null> {
+export async function taskByIdPg(db: PgDB, id: number): Promise<TaskRow | null> {
   const sql = db.$client;
-  const [row] = await sql<PgTaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks WHERE id = ${id}::int`;
+  const [row] = await sql<TaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks WHERE id = ${id}::int`;
   return row ?? null;
 }
 
 /** The newest task with this upstream id, of one user (or of anyone when userId is null). */
-export async function findTaskByMjIdPg(db: PgDB, mjId: string, userId: number | null): Promise<PgTaskRow | null> {
+export async function findTaskByMjIdPg(db: PgDB, mjId: string, userId: number | null): Promise<TaskRow | null> {
   const sql = db.$client;
   // Two fixed texts, so each keeps its own index plan (mj_id, or user_id + mj_id).
   const [row] = userId === null
-    ? await sql<PgTaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks WHERE mj_id = ${mjId}::text ORDER BY id DESC LIMIT 1`
-    : await sql<PgTaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks
+    ? await sql<TaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks WHERE mj_id = ${mjId}::text ORDER BY id DESC LIMIT 1`
+    : await sql<TaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks
         WHERE user_id = ${userId}::int AND mj_id = ${mjId}::text ORDER BY id DESC LIMIT 1`;
   return row ?? null;
 }
 
 /** A user's tasks among these upstream ids, oldest first, long text cut; the caller bounds the list. */
-export async function ownTasksByMjIdsPg(db: PgDB, userId: number, mjIds: readonly string[]): Promise<PgTaskRow[]> {
+export async function ownTasksByMjIdsPg(db: PgDB, userId: number, mjIds: readonly string[]): Promise<TaskRow[]> {
   if (mjIds.length === 0) return [];
   const sql = db.$client;
-  return [...await sql<PgTaskRow[]>`SELECT ${sql.unsafe(PG_BOUNDED_TASK_COLUMNS_SQL)} FROM tasks
+  return [...await sql<TaskRow[]>`SELECT ${sql.unsafe(PG_BOUNDED_TASK_COLUMNS_SQL)} FROM tasks
     WHERE user_id = ${userId}::int AND mj_id = ANY(${[...mjIds]}::text[]) ORDER BY id ASC`];
 }
 
@@ -122,13 +123,13 @@ export function createPgFeedReads(db: PgDB) {
       return { count: r?.n ?? 0, bytes: Number(r?.bytes ?? 0) };
     },
     /** Tasks submitted at or after `windowStart` and updated at or after `since`, newest change first, at most `limit`. */
-    async replay(userId: number | null, windowStart: number, since: number, limit: number): Promise<PgTaskRow[]> {
+    async replay(userId: number | null, windowStart: number, since: number, limit: number): Promise<TaskRow[]> {
       const n = Math.max(0, Math.floor(limit));
       const rows = userId === null
-        ? await sql<PgTaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks
+        ? await sql<TaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks
             WHERE submit_time >= ${windowStart}::bigint AND updated_time >= ${since}::bigint
             ORDER BY updated_time DESC, id DESC LIMIT ${n}::int`
-        : await sql<PgTaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks
+        : await sql<TaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks
             WHERE user_id = ${userId}::int AND submit_time >= ${windowStart}::bigint AND updated_time >= ${since}::bigint
             ORDER BY updated_time DESC, id DESC LIMIT ${n}::int`;
       return [...rows];

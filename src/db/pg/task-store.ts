@@ -1,21 +1,16 @@
-import type { Page, PageQuery, TaskFilter } from '../../lib/paging.ts';
+import type { ListingView, RenderListing } from '../../contract/listing.ts';
+import type { PageQuery, TaskFilter } from '../../lib/paging.ts';
 import type { PgDB } from './client.ts';
 import { createPgLeaseStore, type PgLeaseOptions } from './lease.ts';
 import { listTasksPg, ownTasksByMjIdsSizePg } from './listing.ts';
-import {
-  claimDeliveryPg, deliverySecretPg, markDeliveredPg, selectDueDeliveriesPg, type PayloadOf, type PgDeliveryRow,
-} from './outbox.ts';
+import { claimDeliveryPg, deliverySecretPg, markDeliveredPg, selectDueDeliveriesPg } from './outbox.ts';
 import { takeSubmitSlotPg } from './rate-limit.ts';
 import { createPgTaskAdminStore } from './task-admin.ts';
-import type { PgTaskRow } from './schema/tasks.ts';
-import {
-  chargeAndRecordTaskPg, failAndRefundTaskPg, moveTaskChannelPg, settleTaskPg, type PgChargeInput, type PgSettleInput,
-} from './task-money.ts';
+import { chargeAndRecordTaskPg, failAndRefundTaskPg, moveTaskChannelPg, settleTaskPg } from './task-money.ts';
 import { findTaskByMjIdPg, imageTaskPg, ownTasksByMjIdsPg, taskByIdPg } from './task-reads.ts';
-import { applySyncOpsPg, unfinishedChannelsPg, unfinishedPagePg, type PgSyncOp } from './task-sync.ts';
-
-/** Renders a listing page as the REST envelope (the domain's renderListing; db/ may not import it). */
-export type RenderListing<V> = (page: Page<PgTaskRow>, view: V) => string;
+import { applySyncOpsPg, unfinishedChannelsPg, unfinishedPagePg } from './task-sync.ts';
+import type { DeliveryRow } from '../../contract/rows.ts';
+import type { ChargeInput, FailurePatch, PayloadOf, SettleInput, SyncOp, TaskStore } from '../../contract/tasks.ts';
 
 const LAST_ERROR_MAX = 500;
 
@@ -24,18 +19,18 @@ function createPgOutboxStore(db: PgDB) {
   const sql = db.$client;
   return {
     due: (now: number, limit: number) => selectDueDeliveriesPg(db, now, limit),
-    claim: (row: PgDeliveryRow, now: number) => claimDeliveryPg(db, row, now),
+    claim: (row: DeliveryRow, now: number) => claimDeliveryPg(db, row, now),
     secret: (tokenId: number) => deliverySecretPg(db, tokenId),
-    markDelivered: (row: PgDeliveryRow, now: number) => markDeliveredPg(db, row, now),
+    markDelivered: (row: DeliveryRow, now: number) => markDeliveredPg(db, row, now),
     /** The retry policy is the domain's (failedAttemptOf): `retryAt` null means failed for good. */
-    async markAttemptFailed(row: PgDeliveryRow, error: string, retryAt: number | null): Promise<void> {
+    async markAttemptFailed(row: DeliveryRow, error: string, retryAt: number | null): Promise<void> {
       await sql`
         UPDATE webhook_deliveries SET attempts = ${row.attempts + 1}::int, last_error = ${error.slice(0, LAST_ERROR_MAX)}::text,
           status = CASE WHEN ${retryAt}::bigint IS NULL THEN 'failed' ELSE status END,
           next_attempt_at = coalesce(${retryAt}::bigint, next_attempt_at)
         WHERE id = ${row.id}::int AND attempts = ${row.attempts}::int AND status = 'pending'`;
     },
-    async markRefused(row: PgDeliveryRow, reason: string): Promise<void> {
+    async markRefused(row: DeliveryRow, reason: string): Promise<void> {
       await sql`
         UPDATE webhook_deliveries SET status = 'failed', last_error = ${reason.slice(0, LAST_ERROR_MAX)}::text
         WHERE id = ${row.id}::int AND attempts = ${row.attempts}::int AND status = 'pending'`;
@@ -54,17 +49,16 @@ export interface PgTaskStoreOptions {
 }
 
 /**
- * The domain's TaskStore on PostgreSQL (structurally: db/ may not import domain/; the test
- * tests/integration/pg-task-store.test.ts holds the two together), with the SQLite adapter's
+ * The contract's TaskStore on PostgreSQL (`satisfies` checks it here), with the SQLite adapter's
  * semantics (src/db/sqlite/task-store.ts). Every money method is one transaction with its guards
  * in SQL; listings run on the pool and `render` turns a page into the REST envelope.
  */
-export function createPgTaskStore<V>(db: PgDB, render: RenderListing<V>, opts: PgTaskStoreOptions = {}) {
+export function createPgTaskStore(db: PgDB, render: RenderListing, opts: PgTaskStoreOptions = {}) {
   const notify = opts.notifyChanges ?? true;
   return {
     tasks: {
       list: (filter: TaskFilter, paging: PageQuery) => listTasksPg(db, filter, paging),
-      listJson: async (filter: TaskFilter, paging: PageQuery, view: V) => render(await listTasksPg(db, filter, paging), view),
+      listJson: async (filter: TaskFilter, paging: PageQuery, view: ListingView) => render(await listTasksPg(db, filter, paging), view),
       byId: (id: number) => taskByIdPg(db, id),
       findByMjId: (mjId: string, userId: number | null) => findTaskByMjIdPg(db, mjId, userId),
       ownByMjIds: (userId: number, mjIds: readonly string[]) => ownTasksByMjIdsPg(db, userId, mjIds),
@@ -72,17 +66,17 @@ export function createPgTaskStore<V>(db: PgDB, render: RenderListing<V>, opts: P
       imageTask: (mjId: string) => imageTaskPg(db, mjId),
     },
     money: {
-      chargeAndRecord: (input: PgChargeInput) => chargeAndRecordTaskPg(db, input, notify),
-      settleAccepted: (input: PgSettleInput, hook: PayloadOf | null) => settleTaskPg(db, input, hook, notify),
+      chargeAndRecord: (input: ChargeInput) => chargeAndRecordTaskPg(db, input, notify),
+      settleAccepted: (input: SettleInput, hook: PayloadOf | null) => settleTaskPg(db, input, hook, notify),
       failAndRefund: (
-        taskId: number, expectedQuota: number, patch: { failReason: string; [field: string]: unknown }, now: number, modelName: string, hook?: PayloadOf,
+        taskId: number, expectedQuota: number, patch: FailurePatch, now: number, modelName: string, hook?: PayloadOf,
       ) => failAndRefundTaskPg(db, taskId, expectedQuota, patch, now, modelName, hook, notify),
       moveTaskChannel: (taskId: number, from: number, to: number, now: number) => moveTaskChannelPg(db, taskId, from, to, now, notify),
     },
     sync: {
       unfinishedChannels: () => unfinishedChannelsPg(db),
       unfinishedPage: (channelId: number, afterId: number, limit: number) => unfinishedPagePg(db, channelId, afterId, limit),
-      apply: (ops: readonly PgSyncOp[], now: number, hook: PayloadOf) => applySyncOpsPg(db, ops, now, hook, notify),
+      apply: (ops: readonly SyncOp[], now: number, hook: PayloadOf) => applySyncOpsPg(db, ops, now, hook, notify),
     },
     outbox: createPgOutboxStore(db),
     rateLimit: {
@@ -90,7 +84,5 @@ export function createPgTaskStore<V>(db: PgDB, render: RenderListing<V>, opts: P
     },
     lease: createPgLeaseStore(db, opts.lease),
     admin: createPgTaskAdminStore(db, notify),
-  };
+  } satisfies TaskStore;
 }
-
-export type PgTaskStore<V> = ReturnType<typeof createPgTaskStore<V>>;

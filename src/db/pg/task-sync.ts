@@ -1,9 +1,12 @@
 import type { TransactionSql } from 'postgres';
 import type { PgDB } from './client.ts';
-import { failAndRefundPg, type RefundResult } from './money.ts';
+import { failAndRefundPg } from './money.ts';
 import { notifyTaskChanges } from './notify.ts';
-import { enqueueTaskChangePg, type PayloadOf } from './outbox.ts';
+import { enqueueTaskChangePg } from './outbox.ts';
 import { pgFailurePatch } from './task-money.ts';
+import type { PollRow, } from '../../contract/tasks.ts';
+import type { PayloadOf, RefundResult, SyncOpResult } from '../../contract/tasks.ts';
+import type { SyncOp } from '../../contract/tasks.ts';
 
 /**
  * The poller's batch on PostgreSQL (src/db/sqlite/sync.ts applySyncOps): planned updates and
@@ -11,33 +14,6 @@ import { pgFailurePatch } from './task-money.ts';
  * ending through failAndRefundPg's compare-and-set (a refund happens exactly once whatever runs
  * twice), then the webhook deliveries of every row written.
  */
-
-export interface PgSyncFields {
-  progress: string;
-  status: string;
-  promptEn: string;
-  state: string;
-  startTime: number;
-  finishTime: number;
-  imageUrl: string;
-  videoUrl: string;
-  videoUrls: string;
-  failReason: string;
-  buttons: string;
-  properties: string;
-}
-
-/** The columns of an unfinished task the poller reads (src/db/sqlite/sync.ts PollRow). */
-export interface PgPollRow extends PgSyncFields {
-  id: number;
-  userId: number;
-  channelId: number;
-  action: string;
-  mjId: string;
-  submitTime: number;
-  updatedTime: number;
-  quota: number;
-}
 
 /**
  * The channel ids that have unfinished tasks, stepping from one to the next through the partial
@@ -54,21 +30,14 @@ export async function unfinishedChannelsPg(db: PgDB): Promise<number[]> {
 }
 
 /** One keyset page of a channel's unfinished tasks (id above `afterId`, by id): one range of the partial index. */
-export async function unfinishedPagePg(db: PgDB, channelId: number, afterId: number, limit: number): Promise<PgPollRow[]> {
-  return [...await db.$client<PgPollRow[]>`SELECT id, user_id AS "userId", channel_id AS "channelId", action, mj_id AS "mjId",
+export async function unfinishedPagePg(db: PgDB, channelId: number, afterId: number, limit: number): Promise<PollRow[]> {
+  return [...await db.$client<PollRow[]>`SELECT id, user_id AS "userId", channel_id AS "channelId", action, mj_id AS "mjId",
       submit_time AS "submitTime", updated_time AS "updatedTime", quota, progress, status, prompt_en AS "promptEn", state,
       start_time AS "startTime", finish_time AS "finishTime", image_url AS "imageUrl", video_url AS "videoUrl",
       video_urls AS "videoUrls", fail_reason AS "failReason", buttons, properties
     FROM tasks WHERE progress <> '100%' AND channel_id = ${channelId}::int AND id > ${afterId}::int
     ORDER BY id LIMIT ${limit}::int`];
 }
-
-export type PgSyncOp =
-  | { kind: 'update'; taskId: number; fields: PgSyncFields }
-  | { kind: 'fail'; taskId: number; expectedQuota: number; fields: { failReason: string; [field: string]: unknown }; modelName: string };
-
-/** Why a sync op was not applied: the database refused its row (see applySyncOpsPg). */
-export type PgSyncResult = RefundResult & { refused?: string };
 
 /**
  * SQLSTATEs about one row's values, as opposed to the server being busy, in conflict or away:
@@ -92,7 +61,7 @@ export function isRowErrorPg(err: unknown): boolean {
  * and reported as `refused`, the others (and their refunds) are written. Only then are the ops
  * sent one at a time; an outage, a deadlock or a serialization failure is thrown as before.
  */
-export async function applySyncOpsPg(db: PgDB, ops: readonly PgSyncOp[], now: number, hook: PayloadOf, notify = false): Promise<PgSyncResult[]> {
+export async function applySyncOpsPg(db: PgDB, ops: readonly SyncOp[], now: number, hook: PayloadOf, notify = false): Promise<SyncOpResult[]> {
   if (ops.length === 0) return [];
   try {
     return await runBatchPg(db, ops, now, hook, notify, false);
@@ -102,7 +71,7 @@ export async function applySyncOpsPg(db: PgDB, ops: readonly PgSyncOp[], now: nu
   }
 }
 
-async function runBatchPg(db: PgDB, ops: readonly PgSyncOp[], now: number, hook: PayloadOf, notify: boolean, isolate: boolean): Promise<PgSyncResult[]> {
+async function runBatchPg(db: PgDB, ops: readonly SyncOp[], now: number, hook: PayloadOf, notify: boolean, isolate: boolean): Promise<SyncOpResult[]> {
   const ids = [...new Set(ops.map((o) => o.taskId))];
   const failIds = [...new Set(ops.filter((o) => o.kind === 'fail').map((o) => o.taskId))];
   const patches = ops.map((o) => (o.kind === 'fail' ? pgFailurePatch(o.fields) : null));
@@ -114,7 +83,7 @@ async function runBatchPg(db: PgDB, ops: readonly PgSyncOp[], now: number, hook:
         (SELECT count(*) FROM (SELECT 1 FROM tokens WHERE id IN (SELECT token_id FROM tasks WHERE id = ANY(${failIds}::int[])) ORDER BY id FOR UPDATE) b) AS k,
         (SELECT count(*) FROM (SELECT 1 FROM channels WHERE id IN (SELECT channel_id FROM tasks WHERE id = ANY(${failIds}::int[])) ORDER BY id FOR UPDATE) c) AS c`;
     }
-    const one = async (q: TransactionSql, op: PgSyncOp, i: number): Promise<RefundResult> => {
+    const one = async (q: TransactionSql, op: SyncOp, i: number): Promise<RefundResult> => {
       if (op.kind === 'fail') return failAndRefundPg(q, op.taskId, op.expectedQuota, patches[i]!, now, op.modelName);
       const f = op.fields;
       const rows = await q`
@@ -126,7 +95,7 @@ async function runBatchPg(db: PgDB, ops: readonly PgSyncOp[], now: number, hook:
         WHERE id = ${op.taskId}::int AND progress <> '100%' RETURNING id`;
       return { won: rows.length === 1, refunded: 0 };
     };
-    let results: PgSyncResult[];
+    let results: SyncOpResult[];
     if (!isolate) results = await Promise.all(ops.map((op, i) => one(sql, op, i)));
     else {
       results = [];

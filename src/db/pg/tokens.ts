@@ -1,15 +1,7 @@
 import type { PgDB } from './client.ts';
-import type { PgUserRow } from './schema/users.ts';
 import { PG_USER_COLUMNS } from './users.ts';
-import type { tokens } from './schema/tokens.ts';
-
-export type PgTokenRow = typeof tokens.$inferSelect;
-export type PgNewToken = Omit<PgTokenRow, 'id' | 'usedQuota' | 'accessedTime' | 'previousWebhookSecret' | 'webhookSecretRotatedAt'>;
-export type PgTokenPatch = Partial<Pick<PgTokenRow,
-  'name' | 'status' | 'remainQuota' | 'unlimitedQuota' | 'expiredTime' | 'rateLimitPerMinute' | 'webhookSecret'>> & {
-  /** A new webhook secret; the current one becomes the previous one, rotated at `now`, in the same statement. */
-  rotateWebhookSecret?: { secret: string; now: number };
-};
+import type { TokenRow, UserRow } from '../../contract/rows.ts';
+import type { NewToken, TokenPatch } from '../../contract/management.ts';
 
 /** Every column of `tokens`, named as the row type. */
 const TOKEN_COLUMNS = `id, user_id AS "userId", name, key, status, remain_quota AS "remainQuota", unlimited_quota AS "unlimitedQuota",
@@ -27,14 +19,14 @@ const OWNER_COLUMNS = PG_USER_COLUMNS.split(',').map((c) => {
 }).join(', ');
 
 /** A key's row and its owner's (null when the user row is gone), split from one joined row. */
-function splitOwner(joined: Record<string, unknown>): { token: PgTokenRow; user: PgUserRow | null } {
+function splitOwner(joined: Record<string, unknown>): { token: TokenRow; user: UserRow | null } {
   const token: Record<string, unknown> = {};
   const user: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(joined)) {
     if (k.startsWith(OWNER_PREFIX)) user[k.slice(OWNER_PREFIX.length)] = v;
     else token[k] = v;
   }
-  return { token: token as PgTokenRow, user: user.id === null || user.id === undefined ? null : (user as PgUserRow) };
+  return { token: token as TokenRow, user: user.id === null || user.id === undefined ? null : (user as UserRow) };
 }
 
 /** API keys on PostgreSQL, with the semantics of src/db/sqlite/tokens.ts. */
@@ -43,12 +35,12 @@ export function pgTokens(db: PgDB) {
   const cols = () => sql.unsafe(TOKEN_COLUMNS);
   return {
     /** On every relay request: one fixed text, prepared once per connection by postgres.js. */
-    async byKey(key: string): Promise<PgTokenRow | null> {
-      const [row] = await sql<PgTokenRow[]>`SELECT ${cols()} FROM tokens WHERE key = ${key}::text`;
+    async byKey(key: string): Promise<TokenRow | null> {
+      const [row] = await sql<TokenRow[]>`SELECT ${cols()} FROM tokens WHERE key = ${key}::text`;
       return row ?? null;
     },
     /** byKey and the owner's row (users.byId) in one statement: the relay's authentication reads both on every request. */
-    async byKeyWithUser(key: string): Promise<{ token: PgTokenRow; user: PgUserRow | null } | null> {
+    async byKeyWithUser(key: string): Promise<{ token: TokenRow; user: UserRow | null } | null> {
       const [row] = await sql<Array<Record<string, unknown>>>`SELECT k.*, u.* FROM (SELECT ${cols()} FROM tokens WHERE key = ${key}::text) k
         LEFT JOIN LATERAL (SELECT ${sql.unsafe(OWNER_COLUMNS)} FROM users WHERE id = k."userId") u ON true`;
       return row ? splitOwner(row) : null;
@@ -56,8 +48,8 @@ export function pgTokens(db: PgDB) {
     async touch(id: number, now: number): Promise<void> {
       await sql`UPDATE tokens SET accessed_time = ${now}::bigint WHERE id = ${id}::bigint`;
     },
-    async create(t: PgNewToken): Promise<PgTokenRow> {
-      const [row] = await sql<PgTokenRow[]>`
+    async create(t: NewToken): Promise<TokenRow> {
+      const [row] = await sql<TokenRow[]>`
         INSERT INTO tokens (user_id, name, key, status, remain_quota, unlimited_quota, expired_time, created_time,
           webhook_secret, rate_limit_per_minute)
         VALUES (${t.userId}::int, ${t.name}::text, ${t.key}::text, ${t.status}::int, ${t.remainQuota}::bigint,
@@ -66,23 +58,23 @@ export function pgTokens(db: PgDB) {
         RETURNING ${cols()}`;
       return row!;
     },
-    async list(userId: number, limit: number, offset: number): Promise<{ rows: PgTokenRow[]; total: number }> {
+    async list(userId: number, limit: number, offset: number): Promise<{ rows: TokenRow[]; total: number }> {
       const [rows, [count]] = await Promise.all([
-        sql<PgTokenRow[]>`SELECT ${cols()} FROM tokens WHERE user_id = ${userId}::bigint ORDER BY id DESC
+        sql<TokenRow[]>`SELECT ${cols()} FROM tokens WHERE user_id = ${userId}::bigint ORDER BY id DESC
           LIMIT ${limit}::int OFFSET ${offset}::bigint`,
         sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM tokens WHERE user_id = ${userId}::bigint`,
       ]);
       return { rows, total: count?.n ?? 0 };
     },
-    async update(userId: number, id: number, p: PgTokenPatch): Promise<PgTokenRow | null> {
+    async update(userId: number, id: number, p: TokenPatch): Promise<TokenRow | null> {
       if (Object.keys(p).length === 0) {
-        const [row] = await sql<PgTokenRow[]>`SELECT ${cols()} FROM tokens WHERE id = ${id}::bigint AND user_id = ${userId}::bigint`;
+        const [row] = await sql<TokenRow[]>`SELECT ${cols()} FROM tokens WHERE id = ${id}::bigint AND user_id = ${userId}::bigint`;
         return row ?? null;
       }
       // One statement text for every patch shape: an absent field keeps its value. A rotation keeps
       // the outgoing secret, read by this same UPDATE (right-hand sides see the row as it was).
       const rotate = p.rotateWebhookSecret ?? null;
-      const [row] = await sql<PgTokenRow[]>`
+      const [row] = await sql<TokenRow[]>`
         UPDATE tokens SET name = coalesce(${orNull(p.name)}::text, name), status = coalesce(${orNull(p.status)}::int, status),
           remain_quota = coalesce(${orNull(p.remainQuota)}::bigint, remain_quota),
           unlimited_quota = coalesce(${orNull(p.unlimitedQuota)}::boolean, unlimited_quota),
@@ -99,8 +91,8 @@ export function pgTokens(db: PgDB) {
       return rows.length > 0;
     },
     /** The user's newest key that can pay now (status 1 = enabled, as TOKEN_STATUS.enabled). */
-    async newestUsable(userId: number, now: number): Promise<PgTokenRow | null> {
-      const [row] = await sql<PgTokenRow[]>`SELECT ${cols()} FROM tokens WHERE user_id = ${userId}::bigint AND status = 1
+    async newestUsable(userId: number, now: number): Promise<TokenRow | null> {
+      const [row] = await sql<TokenRow[]>`SELECT ${cols()} FROM tokens WHERE user_id = ${userId}::bigint AND status = 1
         AND (expired_time = -1 OR expired_time > ${now}::bigint) AND (unlimited_quota OR remain_quota > 0)
         ORDER BY id DESC LIMIT 1`;
       return row ?? null;

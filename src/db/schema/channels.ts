@@ -1,7 +1,5 @@
 import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
-export const CHANNEL_STATUS = { enabled: 1, manuallyDisabled: 2, autoDisabled: 3 } as const;
-
 export const channels = sqliteTable('channels', {
   id: integer('id').primaryKey({ autoIncrement: true }),
   name: text('name').notNull(),
@@ -13,5 +11,3 @@ export const channels = sqliteTable('channels', {
   usedQuota: integer('used_quota').notNull().default(0),
   createdTime: integer('created_time').notNull(),
 });
-
-export type ChannelRow = typeof channels.$inferSelect;

@@ -1,7 +1,5 @@
 import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
-export const LOG_TYPE = { consume: 2, system: 4, refund: 6 } as const;
-
 /** Billing and system events; append-only. */
 export const logs = sqliteTable(
   'logs',
@@ -21,5 +19,3 @@ export const logs = sqliteTable(
   },
   (t) => [index('logs_user_id_id_idx').on(t.userId, t.id), index('logs_mj_id_idx').on(t.mjId), index('logs_task_id_idx').on(t.taskId)],
 );
-
-export type LogRow = typeof logs.$inferSelect;

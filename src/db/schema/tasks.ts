@@ -75,6 +75,3 @@ export const tasks = sqliteTable(
     check('tasks_quota_non_negative', sql`${t.quota} >= 0`),
   ],
 );
-
-export type TaskRow = typeof tasks.$inferSelect;
-export type NewTaskRow = typeof tasks.$inferInsert;

@@ -1,8 +1,6 @@
 import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import { users } from './users.ts';
 
-export const TOKEN_STATUS = { enabled: 1, disabled: 2, expired: 3, exhausted: 4 } as const;
-
 export const tokens = sqliteTable(
   'tokens',
   {
@@ -28,5 +26,3 @@ export const tokens = sqliteTable(
   },
   (t) => [index('tokens_user_id_idx').on(t.userId, t.id)],
 );
-
-export type TokenRow = typeof tokens.$inferSelect;

@@ -1,8 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { check, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
-export const ROLE = { common: 1, admin: 10, root: 100 } as const;
-export const USER_STATUS = { enabled: 1, disabled: 2 } as const;
 
 export const users = sqliteTable(
   'users',
@@ -20,5 +18,3 @@ export const users = sqliteTable(
   },
   (t) => [check('users_quota_non_negative', sql`${t.quota} >= 0`)],
 );
-
-export type UserRow = typeof users.$inferSelect;

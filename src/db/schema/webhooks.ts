@@ -12,8 +12,6 @@ export const taskWebhooks = sqliteTable('task_webhooks', {
   url: text('url').notNull(),
 });
 
-export const DELIVERY_STATUS = { pending: 'pending', delivered: 'delivered', failed: 'failed' } as const;
-
 /**
  * The outbox: one row per task change to deliver, written in the same transaction as the change,
  * so a crash or restart loses none. The worker sends a task's rows in id order.

@@ -1,9 +1,9 @@
 import { and, count, desc, eq, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
-import { CHANNEL_STATUS, channels, type ChannelRow } from '../schema/index.ts';
-
-type NewChannelRow = Omit<ChannelRow, 'id' | 'usedQuota'>;
-type ChannelPatchRow = Partial<Pick<ChannelRow, 'name' | 'baseUrl' | 'key' | 'priority' | 'weight' | 'status'>>;
+import { channels } from '../schema/index.ts';
+import { CHANNEL_STATUS } from '../../contract/constants.ts';
+import type { ChannelRow } from '../../contract/rows.ts';
+import type { ChannelPatch, NewChannel } from '../../contract/management.ts';
 
 /** The channel reads of every submit and image request, prepared once per connection. */
 function buildStatements(db: DB) {
@@ -37,10 +37,10 @@ export function sqliteChannels(db: DB) {
     async enabled(): Promise<ChannelRow[]> {
       return enabled.all();
     },
-    async create(channel: NewChannelRow): Promise<ChannelRow> {
+    async create(channel: NewChannel): Promise<ChannelRow> {
       return db.insert(channels).values(channel).returning().get();
     },
-    async update(id: number, patch: ChannelPatchRow): Promise<ChannelRow | null> {
+    async update(id: number, patch: ChannelPatch): Promise<ChannelRow | null> {
       const row = Object.keys(patch).length
         ? db.update(channels).set(patch).where(eq(channels.id, id)).returning().get()
         : byId.get({ id });

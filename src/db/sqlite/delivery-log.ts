@@ -1,8 +1,7 @@
 import { count, desc, eq } from 'drizzle-orm';
 import type { DB } from '../client.ts';
-import { type DELIVERY_STATUS, webhookDeliveries } from '../schema/index.ts';
-
-type DeliveryStatus = (typeof DELIVERY_STATUS)[keyof typeof DELIVERY_STATUS];
+import { webhookDeliveries } from '../schema/index.ts';
+import type { DeliveryStatus } from '../../contract/constants.ts';
 
 /** The webhook delivery list (never the payload: it may be large). */
 export function sqliteDeliveryLog(db: DB) {

@@ -1,19 +1,10 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
-import { CHANNEL_STATUS, ROLE, TOKEN_STATUS, channels, tasks, tokens, users } from '../schema/index.ts';
+import { channels, tasks, tokens, users } from '../schema/index.ts';
+import { CHANNEL_STATUS, ROLE, TOKEN_STATUS } from '../../contract/constants.ts';
 import type { Tx } from '../types.ts';
 import { grantQuotaLogged } from './users.ts';
-
-export interface SqliteDemoInput {
-  name: string;
-  baseUrl: string;
-  channelKey: string;
-  newApiKey: string;
-  newWebhookSecret: string;
-  rootQuota: number;
-  grantWhy: string;
-  now: number;
-}
+import type { DemoSetupInput } from '../../contract/management.ts';
 
 /**
  * The demo's stored media links name the simulator's address. When it moves (its port was busy),
@@ -32,7 +23,7 @@ function moveMediaLinks(tx: Tx, channelId: number, from: string, to: string): vo
 
 export function sqliteDemo(db: DB) {
   return {
-    async ensure(input: SqliteDemoInput) {
+    async ensure(input: DemoSetupInput) {
       return db.transaction((tx) => {
         // Root first: without one nothing is written.
         const root = tx.select({ id: users.id, accessToken: users.accessToken }).from(users)

@@ -3,7 +3,7 @@ import type { DB } from '../client.ts';
 import { itemBytesAtLeastSql } from '../../lib/item-size-sql.ts';
 import { TASK_COLUMNS_SQL } from './bounded-columns.ts';
 import { BUTTONS_SQL, TASK_TEXT_LENGTHS_SQL } from './button-sets.ts';
-import type { TaskRow } from '../schema/index.ts';
+import type { TaskRow } from '../../contract/rows.ts';
 
 /**
  * The reads of the in-process task feed (domain/task-feed.ts InProcessTaskFeed) on bun:sqlite,

@@ -2,7 +2,7 @@ import { and, eq, lt, or, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
 import { leases } from '../schema/index.ts';
 
-/** Structurally the domain's LeaseStore (db/ may not import domain/; the composition root joins them). */
+/** The contract's LeaseStore, narrowed to this adapter's answers (synchronous on SQLite, promises on PostgreSQL). */
 export interface SqliteLeaseStore {
   tryAcquire(name: string, holder: string, now: number, ttlMs: number): boolean;
   release(name: string, holder: string): void;

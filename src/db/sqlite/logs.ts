@@ -1,6 +1,7 @@
 import { and, count, desc, eq, type SQL } from 'drizzle-orm';
 import type { DB } from '../client.ts';
-import { logs, type LogRow } from '../schema/index.ts';
+import { logs } from '../schema/index.ts';
+import type { LogRow } from '../../contract/rows.ts';
 
 export function sqliteLogs(db: DB) {
   return {

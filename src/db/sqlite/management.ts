@@ -9,8 +9,8 @@ import { sqliteTokens } from './tokens.ts';
 import { sqliteUsers } from './users.ts';
 
 /**
- * The bun:sqlite adapter of the domain's management store (src/domain/store/management.ts; db/
- * may not import the domain, so the type is checked where both meet: tests/unit/sqlite-store).
+ * The bun:sqlite adapter of the contract's ManagementStore (src/contract/management.ts; its fit is
+ * checked by src/db/sqlite/store.ts and tests/unit/sqlite-store).
  * Each method runs its SQL synchronously (a bun:sqlite transaction must) behind a promise.
  */
 function build(db: DB) {

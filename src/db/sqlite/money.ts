@@ -1,8 +1,11 @@
 import { and, eq, gte, ne, type Placeholder, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
-import { channels, LOG_TYPE, logs, tasks, tokens, users, type NewTaskRow } from '../schema/index.ts';
+import { channels, logs, tasks, tokens, users } from '../schema/index.ts';
+import { LOG_TYPE } from '../../contract/constants.ts';
+import type { NewTaskRow } from '../../contract/rows.ts';
 import type { DbLike } from '../types.ts';
-import { enqueueTaskChange, recordTaskHook, type PayloadOf } from './outbox.ts';
+import { enqueueTaskChange, recordTaskHook } from './outbox.ts';
+import type { ChargeInput, FailurePatch, PayloadOf, RefundResult } from '../../contract/tasks.ts';
 
 /**
  * The money paths on bun:sqlite, and the only code that changes a task's quota. Every function
@@ -12,21 +15,6 @@ import { enqueueTaskChange, recordTaskHook, type PayloadOf } from './outbox.ts';
 
 /** Thrown inside the charge transaction to roll it back; never leaves this module. */
 class QuotaNotEnough extends Error {}
-
-export interface ChargeInput {
-  userId: number;
-  tokenId: number;
-  /** Unlimited tokens are not decremented, only their used_quota grows. */
-  unlimitedToken: boolean;
-  channelId: number;
-  modelName: string;
-  quota: number;
-  now: number;
-  /** The task row recorded together with the charge (its quota is set to the charge). */
-  task: Omit<NewTaskRow, 'quota' | 'userId' | 'tokenId' | 'channelId'>;
-  /** The submit's notifyHook, recorded with the task so no change of it goes undelivered. */
-  hookUrl?: string | null;
-}
 
 /**
  * Charge a submission and record its task in one transaction, guarded by `quota >= price` on the
@@ -144,22 +132,6 @@ function taskInsertFor(db: DB, task: ChargeInput['task']) {
   let stmt = byShape.get(key);
   if (!stmt) byShape.set(key, (stmt = buildTaskInsert(db, columns)));
   return stmt;
-}
-
-/** Fields written on the task together with a refund (its final failure state). */
-export interface FailurePatch {
-  status?: string;
-  progress?: string;
-  failReason: string;
-  finishTime?: number;
-  [field: string]: unknown;
-}
-
-export interface RefundResult {
-  /** The compare-and-set won: this call ended the task. */
-  won: boolean;
-  /** Quota credited back (0 when the task was not charged). */
-  refunded: number;
 }
 
 /**

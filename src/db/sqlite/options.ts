@@ -1,10 +1,6 @@
 import type { DB } from '../client.ts';
 import { options } from '../schema/index.ts';
-
-interface OptionRow {
-  key: string;
-  value: string;
-}
+import type { OptionRow } from '../../contract/management.ts';
 
 export function sqliteOptions(db: DB) {
   // Read every half second by the options watcher of each process: prepared once.

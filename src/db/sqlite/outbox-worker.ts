@@ -3,7 +3,10 @@ import type { DB } from '../client.ts';
 import {
   QUEUE_SCAN, QUEUES_PER_LOOK, QUEUES_PER_USER_PER_LOOK, ROWS_PER_QUEUE, ROWS_PER_USER, takeWalk, type QueueCursor,
 } from '../../lib/webhook-receiver.ts';
-import { DELIVERY_STATUS, tokens, webhookDeliveries } from '../schema/index.ts';
+import { tokens, webhookDeliveries } from '../schema/index.ts';
+import { DELIVERY_STATUS } from '../../contract/constants.ts';
+import type { DeliveryRow } from '../../contract/rows.ts';
+import type { DeliverySecrets } from '../../contract/tasks.ts';
 
 /**
  * The worker's side of the webhook outbox on bun:sqlite (the retry policy is the domain's:
@@ -13,19 +16,10 @@ import { DELIVERY_STATUS, tokens, webhookDeliveries } from '../schema/index.ts';
  * the send's timeout, which is also what brings it back should the sender die mid-send.
  */
 
-export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
-
 /** How long a claimed row stays invisible to other workers: the send timeout plus a margin. */
 export const CLAIM_LEASE_MS = 15_000;
 
 const LAST_ERROR_MAX = 500;
-
-/** The signing secrets of a key: the current one, and the one before the last rotation with when that was. */
-export interface DeliverySecrets {
-  secret: string;
-  previous: string | null;
-  rotatedAt: number | null;
-}
 
 /**
  * The first pending row of the next queue after (user, receiver): the same user's next receiver

@@ -1,16 +1,15 @@
 import { inArray } from 'drizzle-orm';
-import { DELIVERY_STATUS, taskWebhooks, tasks, webhookDeliveries, type TaskRow } from '../schema/index.ts';
+import { taskWebhooks, tasks, webhookDeliveries } from '../schema/index.ts';
+import { DELIVERY_STATUS } from '../../contract/constants.ts';
 import { receiverOf } from '../../lib/webhook-receiver.ts';
 import type { DbLike } from '../types.ts';
 import { taskColumns } from './bounded-columns.ts';
+import type { PayloadOf } from '../../contract/tasks.ts';
 
 /**
  * The write side of the webhook outbox on bun:sqlite: a task's hook beside it, and one delivery
  * row per change of a hooked task, written in the caller's transaction.
  */
-
-/** Renders a delivery's payload from the task row as written (the domain's view; db/ does not know it). */
-export type PayloadOf = (task: TaskRow) => string;
 
 /** Remember where a task's changes go; call in the transaction that inserts the task. */
 export function recordTaskHook(tx: DbLike, hook: { taskId: number; userId: number; tokenId: number; url: string }): void {

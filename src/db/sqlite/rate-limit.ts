@@ -1,4 +1,6 @@
 import { lt, sql } from 'drizzle-orm';
+import { RATE_LIMIT_WINDOW_MS as WINDOW_MS } from '../../contract/constants.ts';
+import type { SlotResult } from '../../contract/tasks.ts';
 import type { DB } from '../client.ts';
 import { rateLimitWindows } from '../schema/index.ts';
 
@@ -7,10 +9,6 @@ import { rateLimitWindows } from '../schema/index.ts';
  * increments while the count is under the limit, and says by returning no row that the window
  * is full (the domain's rate-limit.ts owns the rule and the error).
  */
-
-export const WINDOW_MS = 60_000;
-
-export type SlotResult = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
 function prepare(db: DB) {
   return {

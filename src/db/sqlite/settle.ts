@@ -1,17 +1,10 @@
 import { and, eq, ne, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
-import { channels, LOG_TYPE, logs, tasks } from '../schema/index.ts';
+import { channels, logs, tasks } from '../schema/index.ts';
+import { LOG_TYPE } from '../../contract/constants.ts';
 import { nameConsumeRow } from './money.ts';
-import { enqueueTaskChange, type PayloadOf } from './outbox.ts';
-
-/** What an accepted submit writes on its task (values already cut to their bounds by the domain). */
-export interface SettleInput {
-  /** The task is finished at once (an upload, or an "already exists" answer with status SUCCESS). */
-  done: boolean;
-  /** Set imageUrl (only with an existing finished image). */
-  withImage: boolean;
-  params: { taskId: number; mjId: string; code: number; description: string; properties: string; now: number; status: string; progress: string; imageUrl: string };
-}
+import { enqueueTaskChange } from './outbox.ts';
+import type { PayloadOf, SettleInput } from '../../contract/tasks.ts';
 
 /** The settle update in its four shapes (done or not, with or without an image), each prepared once per connection. */
 function buildSettle(db: DB, done: boolean, withImage: boolean) {

@@ -2,8 +2,9 @@ import type { SQLQueryBindings, Statement } from 'bun:sqlite';
 import type { DB } from '../client.ts';
 import type { DbLike } from '../types.ts';
 import { BUTTONS_SQL, compactButtons } from './button-sets.ts';
-import { failAndRefund, type FailurePatch } from './money.ts';
-import { enqueueTaskChange, type PayloadOf } from './outbox.ts';
+import { failAndRefund } from './money.ts';
+import { enqueueTaskChange } from './outbox.ts';
+import type { PayloadOf, PollRow, SyncFieldValues, SyncOp, SyncOpResult } from '../../contract/tasks.ts';
 
 /**
  * The poller's reads and writes on bun:sqlite (SPEC §8): the unfinished tasks by keyset pages,
@@ -11,47 +12,6 @@ import { enqueueTaskChange, type PayloadOf } from './outbox.ts';
  * failAndRefund, whose compare-and-set makes a refund happen exactly once whatever runs twice.
  * What to write is decided by the domain (task-sync.ts); this only applies it.
  */
-
-/** The fields the poller writes from an upstream answer. */
-export interface SyncFieldValues {
-  progress: string;
-  status: string;
-  promptEn: string;
-  state: string;
-  startTime: number;
-  finishTime: number;
-  imageUrl: string;
-  videoUrl: string;
-  videoUrls: string;
-  failReason: string;
-  buttons: string;
-  properties: string;
-}
-
-/** One planned write: an update of a still unfinished row, or an ending with its refund. */
-export type SyncOp =
-  | { kind: 'update'; taskId: number; fields: SyncFieldValues; columns?: readonly (keyof SyncFieldValues)[] }
-  | { kind: 'fail'; taskId: number; expectedQuota: number; fields: FailurePatch; modelName: string };
-
-/** Per op: whether it was written (update: the row was still unfinished; fail: won the compare-and-set), and the refund. */
-export interface SyncOpResult {
-  won: boolean;
-  refunded: number;
-  /** The database refused this op's row (why); nothing of it was written, the rest of the batch was. */
-  refused?: string;
-}
-
-/** The columns of an unfinished task the poller reads: what it compares, ends and refunds. */
-export interface PollRow extends SyncFieldValues {
-  id: number;
-  userId: number;
-  channelId: number;
-  action: string;
-  mjId: string;
-  submitTime: number;
-  updatedTime: number;
-  quota: number;
-}
 
 /**
  * The conditions are written exactly as the partial index `tasks_unfinished_idx` (channel_id, id)

@@ -1,8 +1,10 @@
 import { and, eq } from 'drizzle-orm';
 import type { DB } from '../client.ts';
-import { LOG_TYPE, logs } from '../schema/index.ts';
-import { failAndRefund, type FailurePatch, type RefundResult } from './money.ts';
-import type { PayloadOf } from './outbox.ts';
+import { logs } from '../schema/index.ts';
+import { LOG_TYPE } from '../../contract/constants.ts';
+import { failAndRefund } from './money.ts';
+import type { FailurePatch, PayloadOf, PollRow, RefundResult } from '../../contract/tasks.ts';
+import type { TaskLogRow } from '../../contract/task-admin.ts';
 
 /**
  * Upstream push, reconciliation and the money timeline on bun:sqlite (SPEC §16): the reads and
@@ -21,27 +23,11 @@ const CHANNEL_TASKS_SQL = `SELECT id, user_id AS userId, channel_id AS channelId
 const TASK_LOGS_SQL = `SELECT id, type, content, quota, channel_id AS channelId, created_time AS createdTime
   FROM logs WHERE task_id = ?1 ORDER BY id LIMIT 1000`;
 
-/** The columns of a task the poller compares, ends and refunds (the domain's PollRow). */
-export interface SqliteChannelTask {
-  id: number; userId: number; channelId: number; action: string; mjId: string; submitTime: number; updatedTime: number;
-  quota: number; progress: string; status: string; promptEn: string; state: string; startTime: number; finishTime: number;
-  imageUrl: string; videoUrl: string; videoUrls: string; failReason: string; buttons: string; properties: string;
-}
-
-export interface SqliteTaskLogRow {
-  id: number;
-  type: number;
-  content: string;
-  quota: number;
-  channelId: number;
-  createdTime: number;
-}
-
 function buildStatements(db: DB) {
   const c = db.$client;
   return {
-    channelTasks: c.prepare<SqliteChannelTask, [string, number]>(CHANNEL_TASKS_SQL),
-    taskLogs: c.prepare<SqliteTaskLogRow, [number]>(TASK_LOGS_SQL),
+    channelTasks: c.prepare<PollRow, [string, number]>(CHANNEL_TASKS_SQL),
+    taskLogs: c.prepare<TaskLogRow, [number]>(TASK_LOGS_SQL),
   };
 }
 const cache = new WeakMap<DB, ReturnType<typeof buildStatements>>();

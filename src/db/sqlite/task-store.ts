@@ -1,36 +1,28 @@
-import type { Page, PageQuery, TaskFilter } from '../../lib/paging.ts';
+import type { ListingExecutor, ListingView } from '../../contract/listing.ts';
+import type { PageQuery, TaskFilter } from '../../lib/paging.ts';
 import type { DB } from '../client.ts';
-import type { TaskRow } from '../schema/index.ts';
 import { createSqliteLeaseStore } from './lease.ts';
 import { findTaskByMjId, imageTaskOf, ownTasksByMjIds, ownTasksByMjIdsSize, taskById } from './listing.ts';
-import { chargeAndRecord, failAndRefundNow, type ChargeInput, type FailurePatch } from './money.ts';
-import type { PayloadOf } from './outbox.ts';
+import { chargeAndRecord, failAndRefundNow } from './money.ts';
 import { takeSubmitSlot } from './rate-limit.ts';
-import { moveTaskChannel, settleAccepted, type SettleInput } from './settle.ts';
+import { moveTaskChannel, settleAccepted } from './settle.ts';
 import { createSqliteSyncStore } from './sync.ts';
 import { createSqliteOutboxStore } from './outbox-worker.ts';
 import { createSqliteTaskAdminStore } from './task-admin.ts';
+import type { ChargeInput, FailurePatch, PayloadOf, SettleInput, TaskStore } from '../../contract/tasks.ts';
 
 /**
- * Where listings run on SQLite: worker threads with their own connections, or this thread (the
- * domain's ListingExecutor; `V` is its view type, which db/ may not name).
- */
-export interface SqliteListing<V> {
-  list(filter: TaskFilter, paging: PageQuery): Promise<Page<TaskRow>>;
-  listJson(filter: TaskFilter, paging: PageQuery, view: V): Promise<string>;
-}
-
-/**
- * The domain's TaskStore on bun:sqlite (structurally: db/ may not import domain/; the type-level
- * test tests/unit/task-store-types.test.ts holds the two together). Every method runs its
+ * The contract's TaskStore on bun:sqlite (`satisfies` checks it here; the return type stays this
+ * adapter's own, with its synchronous lease). Listings run where `listing` says (worker threads or
+ * this thread, listing-executor.ts). Every method runs its
  * statements synchronously (each money method one bun:sqlite transaction, never
  * an await inside) and answers through a resolved promise.
  */
-export function createSqliteTaskStore<V>(db: DB, listing: SqliteListing<V>) {
+export function createSqliteTaskStore(db: DB, listing: Pick<ListingExecutor, 'list' | 'listJson'>) {
   return {
     tasks: {
       list: (filter: TaskFilter, paging: PageQuery) => listing.list(filter, paging),
-      listJson: (filter: TaskFilter, paging: PageQuery, view: V) => listing.listJson(filter, paging, view),
+      listJson: (filter: TaskFilter, paging: PageQuery, view: ListingView) => listing.listJson(filter, paging, view),
       byId: async (id: number) => taskById(db, id),
       findByMjId: async (mjId: string, userId: number | null) => findTaskByMjId(db, mjId, userId),
       ownByMjIds: async (userId: number, mjIds: readonly string[]) => ownTasksByMjIds(db, userId, mjIds),
@@ -51,7 +43,5 @@ export function createSqliteTaskStore<V>(db: DB, listing: SqliteListing<V>) {
     },
     lease: createSqliteLeaseStore(db),
     admin: createSqliteTaskAdminStore(db),
-  };
+  } satisfies TaskStore;
 }
-
-export type SqliteTaskStore<V> = ReturnType<typeof createSqliteTaskStore<V>>;

@@ -1,12 +1,9 @@
 import { and, count, desc, eq, gt, or, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
-import { TOKEN_STATUS, tokens, type TokenRow } from '../schema/index.ts';
-
-type NewTokenRow = Omit<TokenRow, 'id' | 'usedQuota' | 'accessedTime' | 'previousWebhookSecret' | 'webhookSecretRotatedAt'>;
-type TokenPatchRow = Partial<Pick<TokenRow,
-  'name' | 'status' | 'remainQuota' | 'unlimitedQuota' | 'expiredTime' | 'rateLimitPerMinute' | 'webhookSecret'>> & {
-  rotateWebhookSecret?: { secret: string; now: number };
-};
+import { tokens } from '../schema/index.ts';
+import { TOKEN_STATUS } from '../../contract/constants.ts';
+import type { TokenRow } from '../../contract/rows.ts';
+import type { NewToken, TokenPatch } from '../../contract/management.ts';
 
 export function sqliteTokens(db: DB) {
   // The lookups of every relay request, prepared once: a request binds values, never compiles SQL.
@@ -24,7 +21,7 @@ export function sqliteTokens(db: DB) {
     async touch(id: number, now: number): Promise<void> {
       touch.run({ now, id });
     },
-    async create(token: NewTokenRow): Promise<TokenRow> {
+    async create(token: NewToken): Promise<TokenRow> {
       return db.insert(tokens).values(token).returning().get();
     },
     async list(userId: number, limit: number, offset: number): Promise<{ rows: TokenRow[]; total: number }> {
@@ -33,7 +30,7 @@ export function sqliteTokens(db: DB) {
       const total = db.select({ n: count() }).from(tokens).where(eq(tokens.userId, userId)).get()?.n ?? 0;
       return { rows, total };
     },
-    async update(userId: number, id: number, patch: TokenPatchRow): Promise<TokenRow | null> {
+    async update(userId: number, id: number, patch: TokenPatch): Promise<TokenRow | null> {
       const where = and(eq(tokens.id, id), eq(tokens.userId, userId));
       const { rotateWebhookSecret: rotate, ...plain } = patch;
       // A rotation keeps the outgoing secret (read by the same UPDATE, so no rotation is lost between two).

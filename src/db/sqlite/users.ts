@@ -1,14 +1,11 @@
 import { count, desc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { DB } from '../client.ts';
 import { prepared } from '../prepared.ts';
-import { LOG_TYPE, logs, ROLE, USER_STATUS, users, type UserRow } from '../schema/index.ts';
+import { logs, users } from '../schema/index.ts';
+import { LOG_TYPE, ROLE, USER_STATUS } from '../../contract/constants.ts';
+import type { UserRow } from '../../contract/rows.ts';
 import type { DbLike } from '../types.ts';
-
-export interface SqliteLoggedQuota {
-  quota: number;
-  who: string;
-  now: number;
-}
+import type { LoggedQuota, NewUser, UserPatch } from '../../contract/management.ts';
 
 /**
  * Set a user's quota and write the signed change as a system log row, so the logs alone rebuild
@@ -40,9 +37,6 @@ export function grantQuotaLogged(tx: DbLike, userId: number, delta: number, why:
 const USER_BY_TOKEN_SQL = `SELECT ${Object.entries(getTableColumns(users)).map(([key, c]) => `${c.name} AS "${key}"`).join(', ')}
   FROM users WHERE access_token = ?1`;
 
-type NewUserRow = Pick<UserRow, 'username' | 'displayName' | 'role' | 'status' | 'accessToken' | 'createdTime'>;
-type UserPatchRow = Partial<Pick<UserRow, 'status' | 'role' | 'displayName'>>;
-
 export function sqliteUsers(db: DB) {
   const byId = db.select().from(users).where(eq(users.id, sql.placeholder('id'))).prepare();
   return {
@@ -69,7 +63,7 @@ export function sqliteUsers(db: DB) {
     async setAccessToken(id: number, token: string): Promise<void> {
       db.update(users).set({ accessToken: token }).where(eq(users.id, id)).run();
     },
-    async create(user: NewUserRow, quota: SqliteLoggedQuota | null): Promise<UserRow | null> {
+    async create(user: NewUser, quota: LoggedQuota | null): Promise<UserRow | null> {
       return db.transaction((tx) => {
         const taken = tx.select({ id: users.id }).from(users).where(eq(users.username, user.username)).get();
         if (taken) return null;
@@ -78,7 +72,7 @@ export function sqliteUsers(db: DB) {
         return setQuotaLogged(tx, created.id, quota.quota, quota.who, quota.now) ?? created;
       }, { behavior: 'immediate' });
     },
-    async update(id: number, patch: UserPatchRow, quota: SqliteLoggedQuota | null): Promise<UserRow | null> {
+    async update(id: number, patch: UserPatch, quota: LoggedQuota | null): Promise<UserRow | null> {
       return db.transaction((tx) => {
         let updated = Object.keys(patch).length ? tx.update(users).set(patch).where(eq(users.id, id)).returning().get() : undefined;
         if (quota) updated = setQuotaLogged(tx, id, quota.quota, quota.who, quota.now);

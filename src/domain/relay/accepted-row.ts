@@ -1,5 +1,5 @@
-import type { TaskRow } from '../../db/schema/index.ts';
-import type { ChargeInput, SettleInput } from '../store/tasks.ts';
+import type { TaskRow } from '../../contract/rows.ts';
+import type { ChargeInput, SettleInput } from '../../contract/tasks.ts';
 
 /**
  * The task row an accepted submit has just written, built from the values it wrote: the insert of

@@ -1,4 +1,4 @@
-import { CHANNEL_STATUS } from '../../db/schema/index.ts';
+import { CHANNEL_STATUS } from '../../contract/constants.ts';
 import { modelNameOf, type TaskAction } from '../actions.ts';
 import { type Channel, getChannelFrom, pickChannelFrom } from '../channels.ts';
 import { AppError } from '../errors.ts';

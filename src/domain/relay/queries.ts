@@ -1,4 +1,5 @@
-import { CHANNEL_STATUS, type TaskRow } from '../../db/schema/index.ts';
+import { CHANNEL_STATUS } from '../../contract/constants.ts';
+import type { TaskRow } from '../../contract/rows.ts';
 import { callUpstream } from '../../upstream/http.ts';
 import { getChannelFrom } from '../channels.ts';
 import { boundTaskItem, LISTING_ITEM_BUDGET_BYTES } from '../bounds.ts';

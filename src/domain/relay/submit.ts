@@ -1,4 +1,4 @@
-import type { TaskRow } from '../../db/schema/index.ts';
+import type { TaskRow } from '../../contract/rows.ts';
 import { FREE_ACTIONS } from '../actions.ts';
 import { boundJsonText, boundText, boundUrl, MAX_ID_CHARS, storableText } from '../bounds.ts';
 import { AppError } from '../errors.ts';
@@ -6,7 +6,7 @@ import { enforceSubmitRateLimit } from '../rate-limit.ts';
 import { forwardWithFailover } from './failover.ts';
 import { webhookPayloadOf } from '../webhooks.ts';
 import { boundUpstreamNumber, warnFellBack, warnOnceFor } from '../upstream-numbers.ts';
-import type { ChargeInput, SettleInput } from '../store/tasks.ts';
+import type { ChargeInput, SettleInput } from '../../contract/tasks.ts';
 import { acceptedTaskRow } from './accepted-row.ts';
 import { planSubmit, type SubmitPlan } from './plan.ts';
 import { checkCrossFieldRules, type SubmitCall } from './request.ts';

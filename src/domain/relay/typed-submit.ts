@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { TOKEN_STATUS, type TaskRow, type TokenRow } from '../../db/schema/index.ts';
+import { TOKEN_STATUS } from '../../contract/constants.ts';
+import type { TaskRow, TokenRow } from '../../contract/rows.ts';
 import { AppError } from '../errors.ts';
 import type { SubmitRequest, SubmitRequestOf } from './request.ts';
 import {

@@ -3,8 +3,8 @@ import type { Logger } from '../../lib/logger.ts';
 import type { Metrics } from '../../lib/metrics.ts';
 import type { OptionsStore } from '../options.ts';
 import type { TaskFeed } from '../task-feed.ts';
-import type { ManagementStore } from '../store/management.ts';
-import type { TaskStore } from '../store/tasks.ts';
+import type { ManagementStore } from '../../contract/management.ts';
+import type { TaskStore } from '../../contract/tasks.ts';
 import type { UpstreamHooks } from '../upstream-push.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ROLE } from '../../db/schema/index.ts';
+import { ROLE } from '../../contract/constants.ts';
 import type { AppDeps } from '../../deps.ts';
 import { failTask, ledgerOf, MAX_FAIL_REASON_CHARS, resyncTask, type TaskAdminEnv } from '../../domain/task-admin.ts';
 import { mjIdInputSchema } from '../../domain/task-query.ts';

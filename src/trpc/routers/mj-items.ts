@@ -1,4 +1,5 @@
-import { ROLE, type TaskRow } from '../../db/schema/index.ts';
+import { ROLE } from '../../contract/constants.ts';
+import type { TaskRow } from '../../contract/rows.ts';
 import { typedAdminTaskItem, typedTaskItem, type ImageLinkPolicy } from '../../domain/tasks.ts';
 import type { AppDeps } from '../../deps.ts';
 import {

@@ -1,7 +1,8 @@
 import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
 import { z } from 'zod';
 import { AUTH_MESSAGES } from '../../auth/management.ts';
-import { ROLE, type TaskRow } from '../../db/schema/index.ts';
+import { ROLE } from '../../contract/constants.ts';
+import type { TaskRow } from '../../contract/rows.ts';
 import { chargeAnswer, jsonSize, limitsOf, openSubscription, rowsBytesAtLeast, withListingPlace } from '../../domain/answer-limits.ts';
 import { LISTING_ITEM_BUDGET_BYTES } from '../../domain/bounds.ts';
 import type { AppError } from '../../domain/errors.ts';

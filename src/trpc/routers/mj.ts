@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ROLE } from '../../db/schema/index.ts';
+import { ROLE } from '../../contract/constants.ts';
 import { buildWithin, withListingPlace } from '../../domain/answer-limits.ts';
 import { AppError } from '../../domain/errors.ts';
 import { allTaskQuerySchema, mjIdInputSchema, selfTaskQuerySchema } from '../../domain/task-query.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ROLE } from '../../db/schema/index.ts';
+import { ROLE } from '../../contract/constants.ts';
 import { intParam, pageQuerySchema, pageSchema } from '../../domain/pagination.ts';
 import { listDeliveries } from '../../domain/webhooks.ts';
 import { router, userProcedure } from '../init.ts';

@@ -44,4 +44,3 @@ export const tasks = pgTable(
   ],
 );
 
-export type PgTaskRow = typeof tasks.$inferSelect;

@@ -19,4 +19,3 @@ export const users = pgTable(
   (t) => [check('users_quota_non_negative', sql`${t.quota} >= 0`)],
 );
 
-export type PgUserRow = typeof users.$inferSelect;

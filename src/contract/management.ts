@@ -1,5 +1,5 @@
-import type { ChannelRow, LogRow, TokenRow, UserRow } from '../../db/schema/index.ts';
-import type { DELIVERY_STATUS } from '../../db/schema/index.ts';
+import type { DeliveryStatus } from './constants.ts';
+import type { ChannelRow, LogRow, TokenRow, UserRow } from './rows.ts';
 
 /**
  * What the management side of the domain (users, API keys, channels, options, logs, the webhook
@@ -126,7 +126,7 @@ export interface DeliveryListRow {
   mjId: string;
   userId: number;
   url: string;
-  status: (typeof DELIVERY_STATUS)[keyof typeof DELIVERY_STATUS];
+  status: DeliveryStatus;
   attempts: number;
   lastError: string;
   nextAttemptAt: number;
@@ -158,8 +158,11 @@ export interface DemoSetupRow {
   channelId: number;
   rootId: number;
   rootAccessToken: string | null;
+  /** The demo API key, without `sk-`. */
   apiKey: string;
+  /** True on the first start, when the key was created and root got the demo quota. */
   created: boolean;
+  /** The channel's previous base URL when the simulator came up somewhere else this time. */
   movedFrom: string | null;
 }
 

@@ -1,42 +1,19 @@
-import type { DB } from '../db/client.ts';
-import type { TaskRow } from '../db/schema/index.ts';
-import { pageOf, type Page, type PageQuery } from './pagination.ts';
-import { listTasks } from '../db/sqlite/listing.ts';
-import { adminTaskItem, taskItem, type ImageLinkPolicy, type TaskFilter } from './tasks.ts';
+import type { ListingExecutor, ListingView, RenderListing } from '../../contract/listing.ts';
+import type { TaskRow } from '../../contract/rows.ts';
+import { pageOf, type Page, type PageQuery, type TaskFilter } from '../../lib/paging.ts';
+import type { DB } from '../client.ts';
+import { listTasks } from './listing.ts';
 
-/**
- * Where task listings run. bun:sqlite is synchronous, so a listing on the main thread holds every
- * other request (SPEC §12: /healthz within 2× of idle while the heaviest listing runs); the pool
- * (listing-pool.ts) runs the same listTasks on worker threads, the in-thread one runs it here
- * (`:memory:` databases, READ_WORKERS=0, most tests).
+/*
+ * Where SQLite's task listings run (the contract's ListingExecutor): on the main thread, or on the
+ * worker pool (listing-pool.ts) for the shapes that could hold other requests; `render` is the
+ * domain's renderListing, passed in by the wiring (src/backend.ts) since db/ may not import it.
  */
-export interface ListingExecutor {
-  list(filter: TaskFilter, paging: PageQuery): Promise<Page<TaskRow>>;
-  /**
-   * The REST answer of a listing (`{ success, message, data }`) as JSON text, rendered where the
-   * query ran: a 100-row page is ~0.2 MB of JSON, and building it is work the main thread skips.
-   */
-  listJson(filter: TaskFilter, paging: PageQuery, view: ListingView): Promise<string>;
-  /** Stops the workers (if any); pending listings fail, none hangs. */
-  close(): Promise<void>;
-}
 
-/** How a REST listing shows its rows: the admin view adds owner and channel. */
-export interface ListingView {
-  admin: boolean;
-  policy: ImageLinkPolicy;
-}
-
-/** The REST envelope of a page; the same code renders in a worker and in-thread. */
-export function renderListing(page: Page<TaskRow>, view: ListingView): string {
-  const items = view.admin ? page.items.map((r) => adminTaskItem(r, view.policy)) : page.items.map((r) => taskItem(r, view.policy));
-  return JSON.stringify({ success: true, message: '', data: { ...page, items } });
-}
-
-export function inThreadListing(db: DB): ListingExecutor {
+export function inThreadListing(db: DB, render: RenderListing): ListingExecutor {
   return {
     list: async (filter, paging) => listTasks(db, filter, paging),
-    listJson: async (filter, paging, view) => renderListing(listTasks(db, filter, paging), view),
+    listJson: async (filter, paging, view) => render(listTasks(db, filter, paging), view),
     close: async () => {},
   };
 }
@@ -80,9 +57,10 @@ export type ListingReply =
   | { id: number; ok: true; result: Page<TaskRow> | string }
   | { id: number; ok: false; error: { message: string; kind?: string | undefined; code?: string | undefined } };
 
-/** The first message a worker gets: which file to open. */
+/** The first message a worker gets: which file to open, and the module whose `renderListing` renders REST envelopes. */
 export interface ListingWorkerInit {
   path: string;
+  renderModule: string;
 }
 
 /** A worker's answer to its init message. */

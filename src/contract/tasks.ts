@@ -1,8 +1,7 @@
-import type { NewTaskRow, TaskRow, webhookDeliveries } from '../../db/schema/index.ts';
-import type { ListingView } from '../listing-executor.ts';
-import type { LeaseStore } from '../lease.ts';
-import type { Page, PageQuery } from '../pagination.ts';
-import type { TaskFilter } from '../tasks.ts';
+import type { Page, PageQuery, TaskFilter } from '../lib/paging.ts';
+import type { LeaseStore } from './lease.ts';
+import type { ListingView } from './listing.ts';
+import type { DeliveryRow, NewTaskRow, TaskRow } from './rows.ts';
 import type { TaskAdminStore } from './task-admin.ts';
 
 /**
@@ -173,7 +172,12 @@ export interface SyncStore {
   apply(ops: readonly SyncOp[], now: number, hook: PayloadOf): Promise<SyncOpResult[]>;
 }
 
-export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
+/** The signing secrets of a delivery's API key: the current one, and the one before the last rotation and when it was rotated. */
+export interface DeliverySecrets {
+  secret: string;
+  previous: string | null;
+  rotatedAt: number | null;
+}
 
 export interface OutboxStore {
   /**
@@ -184,7 +188,7 @@ export interface OutboxStore {
   /** Take a due row for one send (its next attempt pushed past the send's timeout); false when another worker took it. */
   claim(row: DeliveryRow, now: number): Promise<boolean>;
   /** The signing secrets of the delivery's API key (the one before the last rotation too), or why there is none. */
-  secret(tokenId: number): Promise<{ secret: string; previous: string | null; rotatedAt: number | null } | { missing: string }>;
+  secret(tokenId: number): Promise<DeliverySecrets | { missing: string }>;
   /** Record a 2xx; false when the row moved on meanwhile. */
   markDelivered(row: DeliveryRow, now: number): Promise<boolean>;
   /** Record a failed attempt: retried at `retryAt`, or (null) failed for good. */

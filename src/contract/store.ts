@@ -1,7 +1,5 @@
 import type { ManagementStore } from './management.ts';
 
-export type * from './management.ts';
-
 /**
  * The one storage interface the domain needs; an adapter per dialect implements it
  * (src/db/sqlite now, src/db/pg next). The domain never asks which one it has: `kind` is for

@@ -1,4 +1,4 @@
-import { AppError, DATABASE_UNAVAILABLE } from '../errors.ts';
+import { AppError, DATABASE_UNAVAILABLE } from './errors.ts';
 
 /**
  * A store whose every method turns "the database cannot be reached" into one AppError (HTTP 503

@@ -1,11 +1,8 @@
-import type { TaskRow } from '../db/schema/index.ts';
-import type { Logger } from '../lib/logger.ts';
-import { AppError, type AppErrorKind } from './errors.ts';
-import type {
-  ListingExecutor, ListingReply, ListingRequest, ListingView, ListingWorkerInit, ListingWorkerReady,
-} from './listing-executor.ts';
-import type { Page, PageQuery } from './pagination.ts';
-import type { TaskFilter } from './tasks.ts';
+import type { ListingExecutor, ListingView } from '../../contract/listing.ts';
+import type { TaskRow } from '../../contract/rows.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { Page, PageQuery, TaskFilter } from '../../lib/paging.ts';
+import type { ListingReply, ListingRequest, ListingWorkerInit, ListingWorkerReady } from './listing-executor.ts';
 
 const WORKER_URL = new URL('./listing-worker.ts', import.meta.url).href;
 
@@ -16,8 +13,19 @@ export interface ListingPoolOptions {
   logger: Logger;
   /** A listing taking longer than this fails and its worker is replaced (default 30 s). */
   timeoutMs?: number;
-  /** Listings waiting for a worker beyond this are refused with 503 (default 64 per worker). */
+  /** Listings waiting for a worker beyond this are refused with `errors.busy()` (default 64 per worker). */
   maxQueue?: number;
+  /** URL of the module whose `renderListing` the workers render REST envelopes with (the domain's). */
+  renderModule: string;
+  /** The domain's errors, which db/ may not import: the wiring (src/backend.ts) passes them in. */
+  errors: ListingPoolErrors;
+}
+
+export interface ListingPoolErrors {
+  /** Every worker busy and the waiting line full (the domain's 503). */
+  busy(): Error;
+  /** A worker's error that carried a kind (the domain's AppError), rebuilt on this thread. */
+  rebuild(kind: string, message: string, code: string | undefined): Error;
 }
 
 interface Pending {
@@ -76,7 +84,7 @@ export class ListingPool implements ListingExecutor {
       // Every worker busy and the line full: refuse now rather than let waits grow without bound.
       if (this.queue.length > this.maxQueue) {
         this.queue.pop();
-        reject(new AppError('UNAVAILABLE', 'too many listings in progress, retry shortly'));
+        reject(this.opts.errors.busy());
       }
     });
   }
@@ -106,7 +114,7 @@ export class ListingPool implements ListingExecutor {
     worker.addEventListener('message', (event) => this.onMessage(index, slot, (event as MessageEvent<ListingReply | ListingWorkerReady>).data));
     worker.addEventListener('error', (event) => this.onDeath(index, slot, `listing worker failed: ${event.message}`));
     worker.addEventListener('close', () => this.onDeath(index, slot, 'listing worker exited'));
-    const init: ListingWorkerInit = { path: this.opts.path };
+    const init: ListingWorkerInit = { path: this.opts.path, renderModule: this.opts.renderModule };
     worker.postMessage(init);
     return slot;
   }
@@ -144,7 +152,7 @@ export class ListingPool implements ListingExecutor {
     clearTimeout(p.timer);
     slot.busy = null;
     if (msg.ok) p.resolve(msg.result);
-    else if (msg.error.kind) p.reject(new AppError(msg.error.kind as AppErrorKind, msg.error.message, msg.error.code));
+    else if (msg.error.kind) p.reject(this.opts.errors.rebuild(msg.error.kind, msg.error.message, msg.error.code));
     else p.reject(new Error(msg.error.message));
     this.pump();
   }
