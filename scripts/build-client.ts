@@ -12,7 +12,10 @@ const root = join(import.meta.dir, '..');
 const pkgDir = join(root, 'packages/client');
 const out = join(pkgDir, 'dist');
 const typesOut = join(pkgDir, '.types');
-const { name, version } = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { name: string; version: string };
+const { name, version } = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+};
 const tarball = join(pkgDir, `${name}-${version}.tgz`);
 for (const p of [out, typesOut, tarball]) rmSync(p, { recursive: true, force: true });
 
@@ -28,14 +31,21 @@ if (!built.success) {
   process.exit(1);
 }
 
-const tsc = Bun.spawnSync([join(root, 'node_modules/.bin/tsc'), '-p', join(pkgDir, 'tsconfig.build.json')], { cwd: root, stdout: 'inherit', stderr: 'inherit' });
+const tsc = Bun.spawnSync([join(root, 'node_modules/.bin/tsc'), '-p', join(pkgDir, 'tsconfig.build.json')], {
+  cwd: root,
+  stdout: 'inherit',
+  stderr: 'inherit',
+});
 if (tsc.exitCode !== 0) process.exit(tsc.exitCode ?? 1);
 
 // tsc emits declarations for every server module the router type reaches; only the client's own are
 // kept. They keep the `.ts` specifiers of the source; consumers resolve `.js` to the `.d.ts`.
 const clientTypes = join(typesOut, 'packages/client/src');
 for (const file of readdirSync(clientTypes).filter((n) => n.endsWith('.d.ts'))) {
-  const text = readFileSync(join(clientTypes, file), 'utf8').replace(/(from\s+['"]\.{1,2}\/[^'"]+)\.ts(['"])/g, '$1.js$2');
+  const text = readFileSync(join(clientTypes, file), 'utf8').replace(
+    /(from\s+['"]\.{1,2}\/[^'"]+)\.ts(['"])/g,
+    '$1.js$2',
+  );
   if (/from\s+['"]\.\.\//.test(text)) throw new Error(`${file} reaches outside packages/client/src`);
   writeFileSync(join(out, file), text);
 }

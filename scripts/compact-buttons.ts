@@ -17,10 +17,14 @@ if (!path || path.startsWith('--')) {
 const db = openDatabase(path);
 const t0 = performance.now();
 const { scanned, compacted } = compactStoredButtons(db.$client);
-console.log(`${compacted} of ${scanned} rows with long buttons stored compact in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+console.log(
+  `${compacted} of ${scanned} rows with long buttons stored compact in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+);
 if (process.argv.includes('--vacuum')) {
   const t1 = performance.now();
   const { before, after } = repageDatabase(db.$client);
-  console.log(`rewritten with ${after.pageSize} B pages: ${(before.bytes / 1048576).toFixed(1)} → ${(after.bytes / 1048576).toFixed(1)} MiB in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+  console.log(
+    `rewritten with ${after.pageSize} B pages: ${(before.bytes / 1048576).toFixed(1)} → ${(after.bytes / 1048576).toFixed(1)} MiB in ${((performance.now() - t1) / 1000).toFixed(1)} s`,
+  );
 }
 db.$client.close();

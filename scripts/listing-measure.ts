@@ -7,7 +7,7 @@
  * the id window of a narrow range); with it, submit_time grows with id like appended traffic.
  */
 import { existsSync } from 'node:fs';
-import { openDatabase, type DB } from '../src/db/client.ts';
+import { type DB, openDatabase } from '../src/db/client.ts';
 import { listTasks } from '../src/db/sqlite/listing.ts';
 import type { TaskFilter } from '../src/domain/tasks.ts';
 
@@ -23,13 +23,23 @@ function open(rows: number): DB {
   const db = openDatabase(path);
   if (!fresh) return db;
   const t0 = performance.now();
-  const insert = db.$client.prepare('INSERT INTO tasks (user_id, channel_id, mj_id, submit_time, progress, prompt, image_url) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)');
+  const insert = db.$client.prepare(
+    'INSERT INTO tasks (user_id, channel_id, mj_id, submit_time, progress, prompt, image_url) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)',
+  );
   const batch = db.$client.transaction((from: number, to: number) => {
     for (let i = from; i < to; i++) {
       // User 1 owns half the rows; 1% are written out of time order.
       const user = i % 2 === 0 ? 1 : 2 + (i % 97);
       const time = !ORDERED && i % 100 === 7 ? BASE + ((i * 7919) % rows) * STEP : BASE + i * STEP;
-      insert.run(user, i % 4, String(1_700_000_000_000_000 + i), time, i % 10 === 0 ? '0%' : '100%', `prompt ${i}`, `https://cdn.example.com/${i}.png`);
+      insert.run(
+        user,
+        i % 4,
+        String(1_700_000_000_000_000 + i),
+        time,
+        i % 10 === 0 ? '0%' : '100%',
+        `prompt ${i}`,
+        `https://cdn.example.com/${i}.png`,
+      );
     }
   });
   for (let i = 0; i < rows; i += 50_000) batch(i, Math.min(rows, i + 50_000));

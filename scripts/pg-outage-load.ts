@@ -7,7 +7,15 @@
 import postgres from 'postgres';
 import { startSimulator } from '../src/simulator/index.ts';
 import { startPrivateCluster } from '../tests/helpers/pg-cluster.ts';
-import { createLoadUser, LOAD_ROOT, spawnReplica, startLoad, trpcCall, UNBALANCED_USERS_SQL, type Replica } from '../tests/helpers/replica-load.ts';
+import {
+  createLoadUser,
+  LOAD_ROOT,
+  type Replica,
+  spawnReplica,
+  startLoad,
+  trpcCall,
+  UNBALANCED_USERS_SQL,
+} from '../tests/helpers/replica-load.ts';
 
 const REPLICAS = Number(process.env.REPLICAS ?? 3);
 const WORKERS = Number(process.env.WORKERS ?? 12);
@@ -17,7 +25,9 @@ const SECRET = 'outage-load-secret';
 
 const cluster = startPrivateCluster();
 const sim = await startSimulator({ secret: SECRET, stepMs: 50, imageSize: 16 });
-const replicas: Replica[] = await Promise.all(Array.from({ length: REPLICAS }, (_, i) => spawnReplica(`r${i}`, cluster.url)));
+const replicas: Replica[] = await Promise.all(
+  Array.from({ length: REPLICAS }, (_, i) => spawnReplica(`r${i}`, cluster.url)),
+);
 try {
   await trpcCall(replicas[0]!.url, 'admin.channel.create', { name: 'sim', base_url: sim.url, key: SECRET }, LOAD_ROOT);
   const user = await createLoadUser(replicas[0]!.url, 'load', 1_000_000_000);
@@ -29,7 +39,16 @@ try {
     cluster.resume();
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
-      const up = await Promise.all(replicas.filter((r) => r.alive()).map((r) => fetch(`${r.url}/healthz`).then((x) => x.status === 200, () => false)));
+      const up = await Promise.all(
+        replicas
+          .filter((r) => r.alive())
+          .map((r) =>
+            fetch(`${r.url}/healthz`).then(
+              (x) => x.status === 200,
+              () => false,
+            ),
+          ),
+      );
       if (up.every(Boolean)) break;
       await Bun.sleep(100);
     }
@@ -39,12 +58,17 @@ try {
   const sql = postgres(cluster.url, { max: 1, onnotice: () => {} });
   const rows = await sql.unsafe<{ quota: number; from_logs: number }[]>(UNBALANCED_USERS_SQL);
   await sql.end();
-  console.log(`survivors: ${replicas.filter((r) => r.alive()).length} of ${REPLICAS} after ${OUTAGES} outages; answers ok ${stats.ok}, 503 ${stats.unavailable}, other ${JSON.stringify([...stats.other])}`);
+  console.log(
+    `survivors: ${replicas.filter((r) => r.alive()).length} of ${REPLICAS} after ${OUTAGES} outages; answers ok ${stats.ok}, 503 ${stats.unavailable}, other ${JSON.stringify([...stats.other])}`,
+  );
   const caught = replicas.map((r) => (r.out().match(/unhandled rejection|uncaught exception/g) ?? []).length);
   console.log(`slowest 503: ${stats.slowest503Ms} ms; safety-net catches per replica: ${caught.join(', ')}`);
-  console.log(`books: ${rows.filter((r) => Number(r.from_logs) !== Number(r.quota)).length} of ${rows.length} users unbalanced`);
+  console.log(
+    `books: ${rows.filter((r) => Number(r.from_logs) !== Number(r.quota)).length} of ${rows.length} users unbalanced`,
+  );
   for (const r of replicas) {
-    if (!r.alive()) console.log(`--- ${r.name} died (exit ${r.proc.exitCode ?? r.proc.signalCode}):\n${r.err().slice(-4000)}`);
+    if (!r.alive())
+      console.log(`--- ${r.name} died (exit ${r.proc.exitCode ?? r.proc.signalCode}):\n${r.err().slice(-4000)}`);
   }
 } finally {
   for (const r of replicas) if (r.alive()) r.proc.kill('SIGKILL');

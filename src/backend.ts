@@ -1,5 +1,8 @@
 import type { Config } from './config.ts';
-import { openDatabase, type DB } from './db/client.ts';
+import type { Store } from './contract/index.ts';
+import type { ListingExecutor } from './contract/listing.ts';
+import type { TaskStore } from './contract/tasks.ts';
+import { type DB, openDatabase } from './db/client.ts';
 import { DatabaseUrlError, openPgDatabase, type PgDB } from './db/pg/client.ts';
 import { isUnavailableError, pingDatabase } from './db/pg/health.ts';
 import { onTaskChanges } from './db/pg/notify.ts';
@@ -13,13 +16,10 @@ import { ListingPool, type ListingPoolOptions } from './db/sqlite/listing-pool.t
 import { createSqliteStore } from './db/sqlite/store.ts';
 import { createSqliteTaskStore } from './db/sqlite/task-store.ts';
 import type { AppDeps } from './deps.ts';
-import type { ListingExecutor } from './contract/listing.ts';
+import { guardAvailability } from './domain/availability.ts';
 import { AppError, type AppErrorKind } from './domain/errors.ts';
 import { renderListing } from './domain/listing-render.ts';
 import type { OptionsStore } from './domain/options.ts';
-import { guardAvailability } from './domain/availability.ts';
-import type { Store } from './contract/index.ts';
-import type { TaskStore } from './contract/tasks.ts';
 import { changeWindowOf, InProcessTaskFeed, type TaskFeed } from './domain/task-feed.ts';
 import type { ImageStore } from './images/store.ts';
 import { createPoller, type Poller } from './jobs/poller.ts';
@@ -89,11 +89,16 @@ function openSqliteBackend(config: Config, logger: Logger, clock: Clock, opts: B
   // Opened after the migrations above, so the workers' read-only connections see the final schema.
   const listing = sqliteListing(db, config, logger, opts.listing);
   // WAL checkpoints on a thread of their own, never inside a commit of the event loop's (issue 15).
-  const checkpointer = (opts.checkpointer ?? true) && isSharedFile(config.databasePath)
-    ? startWalCheckpointer(db, config.databasePath, { onError: (message) => logger.warn(message) })
-    : null;
+  const checkpointer =
+    (opts.checkpointer ?? true) && isSharedFile(config.databasePath)
+      ? startWalCheckpointer(db, config.databasePath, { onError: (message) => logger.warn(message) })
+      : null;
   return {
-    kind: 'sqlite', db, store: createSqliteStore(db), taskStore: createSqliteTaskStore(db, listing), listing,
+    kind: 'sqlite',
+    db,
+    store: createSqliteStore(db),
+    taskStore: createSqliteTaskStore(db, listing),
+    listing,
     taskFeed: new InProcessTaskFeed(createSqliteFeedReads(db), clock, { changeWindowMs: changeWindowOf(config) }),
     ping: async () => true,
     close: async () => {
@@ -119,17 +124,31 @@ async function openPgBackend(config: Config, url: string, logger: Logger, clock:
     process.exit(2);
   }
   const taskStore = guardAvailability(createPgTaskStore(pg, renderListing), isUnavailableError);
-  const listing: ListingExecutor = { list: taskStore.tasks.list, listJson: taskStore.tasks.listJson, close: async () => {} };
+  const listing: ListingExecutor = {
+    list: taskStore.tasks.list,
+    listJson: taskStore.tasks.listJson,
+    close: async () => {},
+  };
   // Live updates across replicas: the task store NOTIFYs the ids of every write in its
   // transaction; each replica feeds what it hears (its own writes included) to its local feed.
   const taskFeed = new InProcessTaskFeed(createPgFeedReads(pg), clock, { changeWindowMs: changeWindowOf(config) });
   const unlisten = await onTaskChanges(pg, (ids) => taskFeed.publish(ids), {
-    onError: (err) => logger.warn('task change listener failed', { error: err instanceof Error ? err.message : String(err) }),
+    onError: (err) =>
+      logger.warn('task change listener failed', { error: err instanceof Error ? err.message : String(err) }),
   });
   // That echo is the one path: a writer's own publish would read the same rows a second time.
-  const subscribeOnly: TaskFeed = { publish: () => {}, subscribe: (...args) => taskFeed.subscribe(...args), watch: (...args) => taskFeed.watch(...args) };
+  const subscribeOnly: TaskFeed = {
+    publish: () => {},
+    subscribe: (...args) => taskFeed.subscribe(...args),
+    watch: (...args) => taskFeed.watch(...args),
+  };
   return {
-    kind: 'postgres', db: pg, store: guardAvailability(createPgStore(pg), isUnavailableError), taskStore, listing, taskFeed: subscribeOnly,
+    kind: 'postgres',
+    db: pg,
+    store: guardAvailability(createPgStore(pg), isUnavailableError),
+    taskStore,
+    listing,
+    taskFeed: subscribeOnly,
     ping: () => pingDatabase(pg, 2000),
     close: async () => {
       await unlisten().catch(() => {});
@@ -140,8 +159,15 @@ async function openPgBackend(config: Config, url: string, logger: Logger, clock:
 }
 
 /** Opens and migrates the database DATABASE_URL (PostgreSQL) or DATABASE_PATH (SQLite) names. */
-export async function openBackend(config: Config, logger: Logger, clock: Clock, opts: BackendOptions = {}): Promise<Backend> {
-  return config.databaseUrl ? openPgBackend(config, config.databaseUrl, logger, clock) : openSqliteBackend(config, logger, clock, opts);
+export async function openBackend(
+  config: Config,
+  logger: Logger,
+  clock: Clock,
+  opts: BackendOptions = {},
+): Promise<Backend> {
+  return config.databaseUrl
+    ? openPgBackend(config, config.databaseUrl, logger, clock)
+    : openSqliteBackend(config, logger, clock, opts);
 }
 
 /** What AppDeps needs beyond the backend. */
@@ -165,7 +191,10 @@ export function gatewayDeps(backend: Backend, parts: DepsParts): AppDeps {
   const { streamsEnd, ...rest } = parts;
   return {
     ...rest,
-    store: backend.store, database: backend.kind, taskStore: backend.taskStore, listing: backend.listing,
+    store: backend.store,
+    database: backend.kind,
+    taskStore: backend.taskStore,
+    listing: backend.listing,
     metrics: createMetrics(),
     taskFeed: streamsEnd ? feedEndingOn(backend.taskFeed, streamsEnd) : backend.taskFeed,
     databaseHealthy: backend.ping,
@@ -190,7 +219,8 @@ export function createBackgroundWork(deps: AppDeps): BackgroundWork {
   const webhooks = createWebhookWorker(deps, { mayDeliver: () => poller.role() === 'leader' });
   let stopWatchingOptions: (() => void) | null = null;
   return {
-    poller, webhooks,
+    poller,
+    webhooks,
     start(options) {
       if (config.updateTask) poller.start();
       stopWatchingOptions = options.watch({

@@ -9,23 +9,34 @@ import type { LogLevel } from './lib/logger.ts';
  */
 
 const intFrom = (name: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.string().trim().regex(/^\d+$/, `${name} must be a whole number`).transform(Number)
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `${name} must be a whole number`)
+    .transform(Number)
     .refine((n) => n >= min && n <= max, `${name} must be between ${min} and ${max}`);
 
 const boolFrom = (name: string) =>
-  z.string().trim().toLowerCase()
+  z
+    .string()
+    .trim()
+    .toLowerCase()
     .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), `${name} must be true or false`)
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const urlFrom = (name: string) =>
-  z.string().trim().refine((v) => {
-    try {
-      const u = new URL(v);
-      return u.protocol === 'http:' || u.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  }, `${name} must be an http(s) URL`).transform((v) => v.replace(/\/+$/, ''));
+  z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        const u = new URL(v);
+        return u.protocol === 'http:' || u.protocol === 'https:';
+      } catch {
+        return false;
+      }
+    }, `${name} must be an http(s) URL`)
+    .transform((v) => v.replace(/\/+$/, ''));
 
 const envSchema = z.object({
   PORT: intFrom('PORT', 0, 65535).default(3000),
@@ -36,8 +47,12 @@ const envSchema = z.object({
   DATABASE_URL: z.string().trim().optional(),
   DATABASE_POOL_SIZE: intFrom('DATABASE_POOL_SIZE', 1, 1000).default(10),
   SERVER_ADDRESS: urlFrom('SERVER_ADDRESS').optional(),
-  INITIAL_ROOT_ACCESS_TOKEN: z.string().trim().min(8, 'INITIAL_ROOT_ACCESS_TOKEN must be at least 8 characters')
-    .max(128, 'INITIAL_ROOT_ACCESS_TOKEN must be at most 128 characters').optional(),
+  INITIAL_ROOT_ACCESS_TOKEN: z
+    .string()
+    .trim()
+    .min(8, 'INITIAL_ROOT_ACCESS_TOKEN must be at least 8 characters')
+    .max(128, 'INITIAL_ROOT_ACCESS_TOKEN must be at most 128 characters')
+    .optional(),
   UPDATE_TASK: boolFrom('UPDATE_TASK').default(true),
   POLL_INTERVAL_MS: intFrom('POLL_INTERVAL_MS', 1).default(15000),
   POLL_LEASE_MS: intFrom('POLL_LEASE_MS', 1).default(30000),
@@ -55,10 +70,16 @@ const envSchema = z.object({
   METRICS_PUBLIC: boolFrom('METRICS_PUBLIC').default(false),
   IMAGE_CACHE_DIR: z.string().trim().min(1).optional(),
   // Megabytes, fractions allowed (a test store of a few KB is `0.01`); 0 turns the store off.
-  IMAGE_CACHE_MAX_MB: z.string().trim().regex(/^\d{1,9}(\.\d{1,6})?$/, 'IMAGE_CACHE_MAX_MB must be a number of megabytes')
-    .transform(Number).default(2048),
+  IMAGE_CACHE_MAX_MB: z
+    .string()
+    .trim()
+    .regex(/^\d{1,9}(\.\d{1,6})?$/, 'IMAGE_CACHE_MAX_MB must be a number of megabytes')
+    .transform(Number)
+    .default(2048),
   READ_WORKERS: intFrom('READ_WORKERS', 0, 64).optional(),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { message: 'LOG_LEVEL must be debug, info, warn or error' }).default('info'),
+  LOG_LEVEL: z
+    .enum(['debug', 'info', 'warn', 'error'], { message: 'LOG_LEVEL must be debug, info, warn or error' })
+    .default('info'),
   // Runtime option overrides, read at first start only (SPEC §3 runtime options).
   MJ_FORWARD_URL_ENABLED: boolFrom('MJ_FORWARD_URL_ENABLED').optional(),
   MJ_ACTION_CHECK_SUCCESS_ENABLED: boolFrom('MJ_ACTION_CHECK_SUCCESS_ENABLED').optional(),
@@ -68,7 +89,11 @@ const envSchema = z.object({
   MJ_PRICES: z.string().trim().optional(),
   MJ_WEBHOOKS_ENABLED: boolFrom('MJ_WEBHOOKS_ENABLED').optional(),
   MJ_UPSTREAM_NOTIFY_ENABLED: boolFrom('MJ_UPSTREAM_NOTIFY_ENABLED').optional(),
-  UPSTREAM_NOTIFY_BASE_URL: z.string().trim().regex(/^https?:\/\/[^\s]+$/i, 'UPSTREAM_NOTIFY_BASE_URL must be an http(s) URL').optional(),
+  UPSTREAM_NOTIFY_BASE_URL: z
+    .string()
+    .trim()
+    .regex(/^https?:\/\/[^\s]+$/i, 'UPSTREAM_NOTIFY_BASE_URL must be an http(s) URL')
+    .optional(),
 });
 
 export interface Config {
@@ -173,11 +198,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const optionOverrides: Record<string, string> = {};
   for (const [envName, optionKey] of Object.entries(OPTION_ENV)) {
     const raw = cleaned[envName];
-    if (raw !== undefined) optionOverrides[optionKey] = envName === 'MJ_PRICES' ? raw : String(e[envName as keyof typeof e]);
+    if (raw !== undefined)
+      optionOverrides[optionKey] = envName === 'MJ_PRICES' ? raw : String(e[envName as keyof typeof e]);
   }
   // DEMO turns upstream push on (SPEC §16), unless the variable says otherwise.
-  if (e.DEMO && optionOverrides.mj_upstream_notify_enabled === undefined) optionOverrides.mj_upstream_notify_enabled = 'true';
-  const corsOrigins = e.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean);
+  if (e.DEMO && optionOverrides.mj_upstream_notify_enabled === undefined)
+    optionOverrides.mj_upstream_notify_enabled = 'true';
+  const corsOrigins = e.CORS_ORIGINS.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -200,7 +229,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     demo: e.DEMO,
     demoPort: e.DEMO_PORT ?? (e.PORT === 0 || e.PORT === 65535 ? 0 : e.PORT + 1),
     corsOrigins: corsOrigins.length ? corsOrigins : ['*'],
-    imageCacheDir: e.IMAGE_CACHE_DIR ?? (e.DATABASE_PATH === ':memory:' ? null : join(dirname(e.DATABASE_PATH), 'images')),
+    imageCacheDir:
+      e.IMAGE_CACHE_DIR ?? (e.DATABASE_PATH === ':memory:' ? null : join(dirname(e.DATABASE_PATH), 'images')),
     imageCacheMaxBytes: Math.floor(e.IMAGE_CACHE_MAX_MB * 1024 * 1024),
     logLevel: e.LOG_LEVEL,
     readWorkers: e.READ_WORKERS ?? Math.min(2, availableParallelism()),
@@ -233,5 +263,12 @@ export interface SimulatorConfig {
 /** Environment of the standalone simulator (`bun run simulator`); same rules as loadConfig. */
 export function loadSimulatorConfig(env: Record<string, string | undefined> = process.env): SimulatorConfig {
   const e = parseEnv(simulatorEnvSchema, setVariables(env, simulatorEnvSchema.shape));
-  return Object.freeze({ port: e.SIM_PORT, host: e.SIM_HOST, secret: e.SIM_SECRET ?? null, stepMs: e.SIM_STEP_MS, slowMs: e.SIM_SLOW_MS, notify: e.SIM_NOTIFY });
+  return Object.freeze({
+    port: e.SIM_PORT,
+    host: e.SIM_HOST,
+    secret: e.SIM_SECRET ?? null,
+    stepMs: e.SIM_STEP_MS,
+    slowMs: e.SIM_SLOW_MS,
+    notify: e.SIM_NOTIFY,
+  });
 }

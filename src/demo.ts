@@ -2,7 +2,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import type { AppDeps } from './deps.ts';
 import { ensureDemoSetup } from './domain/demo-setup.ts';
 import { randomAlphanumeric } from './lib/ids.ts';
-import { startSimulator, type Simulator, type SimulatorOptions } from './simulator/index.ts';
+import { type Simulator, type SimulatorOptions, startSimulator } from './simulator/index.ts';
 
 export interface DemoOptions {
   /** Simulator lifecycle step; 1.5 s makes a task finish in well under a minute. */
@@ -28,7 +28,10 @@ export function demoTaskFile(databasePath: string): string | undefined {
  * On DEMO_PORT when it is free, so the image links stored last time still point at it; on any free
  * port otherwise (ensureDemoSetup then moves the stored links along).
  */
-async function startOnStablePort(deps: AppDeps, opts: SimulatorOptions): Promise<{ sim: Simulator; busyPort: number | null }> {
+async function startOnStablePort(
+  deps: AppDeps,
+  opts: SimulatorOptions,
+): Promise<{ sim: Simulator; busyPort: number | null }> {
   const port = deps.config.demoPort;
   try {
     return { sim: await startSimulator({ ...opts, port }), busyPort: null };
@@ -45,11 +48,17 @@ async function startOnStablePort(deps: AppDeps, opts: SimulatorOptions): Promise
  * printed once (SPEC §3): root's access token when this start created root (index.ts leaves it out
  * in DEMO mode), the demo key when this start created it; later starts say where they were shown.
  */
-export async function startDemo(deps: AppDeps, opts: DemoOptions = {}): Promise<{ stop: () => Promise<void>; simulatorUrl: string }> {
+export async function startDemo(
+  deps: AppDeps,
+  opts: DemoOptions = {},
+): Promise<{ stop: () => Promise<void>; simulatorUrl: string }> {
   const print = opts.print ?? ((line: string) => console.log(line));
   const secret = randomAlphanumeric(32);
   const { sim, busyPort } = await startOnStablePort(deps, {
-    secret, stepMs: opts.stepMs ?? 1500, logger: deps.logger, taskFile: demoTaskFile(deps.config.databasePath),
+    secret,
+    stepMs: opts.stepMs ?? 1500,
+    logger: deps.logger,
+    taskFile: demoTaskFile(deps.config.databasePath),
   });
   let setup: Awaited<ReturnType<typeof ensureDemoSetup>>;
   try {
@@ -74,18 +83,28 @@ export async function startDemo(deps: AppDeps, opts: DemoOptions = {}): Promise<
     '=== mj-gateway DEMO ===',
     `Upstream simulator: ${sim.url} (registered as channel "demo", id ${setup.channelId})`,
     ...(busyPort !== null ? [`  (port ${busyPort} was in use; set DEMO_PORT to choose another stable port)`] : []),
-    ...(exports.length ? [
-      `${[rootToken ? `Root access token (management API, with header New-Api-User: ${setup.rootId})` : '', setup.created ? 'demo API key (relay API /mj/*)' : '']
-        .filter(Boolean).join(' and ')}, shown this once; paste ${exports.length === 1 ? 'this line' : 'these lines'} first:`,
-      ...exports,
-    ] : []),
-    ...(rootToken ? [] : [
-      `Root access token ($MJ_ROOT_TOKEN; management API, with header New-Api-User: ${setup.rootId}): printed when root was created, `
-        + 'not again; signed in, user.regenerateAccessToken replaces it.',
-    ]),
-    ...(setup.created ? [] : [
-      'Demo API key ($MJ_KEY; relay API /mj/*): printed on the first DEMO start, not again; token.create (or the dashboard) makes another.',
-    ]),
+    ...(exports.length
+      ? [
+          `${[
+            rootToken ? `Root access token (management API, with header New-Api-User: ${setup.rootId})` : '',
+            setup.created ? 'demo API key (relay API /mj/*)' : '',
+          ]
+            .filter(Boolean)
+            .join(' and ')}, shown this once; paste ${exports.length === 1 ? 'this line' : 'these lines'} first:`,
+          ...exports,
+        ]
+      : []),
+    ...(rootToken
+      ? []
+      : [
+          `Root access token ($MJ_ROOT_TOKEN; management API, with header New-Api-User: ${setup.rootId}): printed when root was created, ` +
+            'not again; signed in, user.regenerateAccessToken replaces it.',
+        ]),
+    ...(setup.created
+      ? []
+      : [
+          'Demo API key ($MJ_KEY; relay API /mj/*): printed on the first DEMO start, not again; token.create (or the dashboard) makes another.',
+        ]),
     '',
     `Dashboard: open ${base}/ in a browser and sign in with root's access token and User ID ${setup.rootId}.`,
     '',

@@ -1,11 +1,11 @@
 import type { Config } from './config.ts';
-import type { DatabaseKind, PollerRole } from './domain/lease.ts';
 import type { Store } from './contract/index.ts';
 import type { ListingExecutor } from './contract/listing.ts';
-import type { OptionsStore } from './domain/options.ts';
-import type { ImageStore } from './images/store.ts';
-import type { TaskFeed } from './domain/task-feed.ts';
 import type { TaskStore } from './contract/tasks.ts';
+import type { DatabaseKind, PollerRole } from './domain/lease.ts';
+import type { OptionsStore } from './domain/options.ts';
+import type { TaskFeed } from './domain/task-feed.ts';
+import type { ImageStore } from './images/store.ts';
 import type { Clock } from './lib/clock.ts';
 import type { Logger } from './lib/logger.ts';
 import type { Metrics } from './lib/metrics.ts';

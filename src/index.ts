@@ -1,27 +1,31 @@
+import pkg from '../package.json' with { type: 'json' };
 import { createApp } from './app.ts';
-import { createBackgroundWork, gatewayDeps, openBackend, type BackgroundWork } from './backend.ts';
-import { startDemo } from './demo.ts';
-import { ConfigError, loadConfig, type Config } from './config.ts';
+import { type BackgroundWork, createBackgroundWork, gatewayDeps, openBackend } from './backend.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
 import { isRecoverableDriverFault } from './db/pg/health.ts';
+import { startDemo } from './demo.ts';
 import type { AppDeps } from './deps.ts';
+import { isDatabaseUnavailable } from './domain/errors.ts';
 import { OptionsStore } from './domain/options.ts';
+import { bootstrapRoot } from './domain/users.ts';
 import { openImageStore } from './images/folder-store.ts';
 import type { ImageStore } from './images/store.ts';
-import { bootstrapRoot } from './domain/users.ts';
 import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/logger.ts';
 import { installProcessFaultHandlers } from './lib/process-faults.ts';
-import { isDatabaseUnavailable } from './domain/errors.ts';
-import { installShutdown } from './shutdown.ts';
 import { cannotListen, probePortOrExit } from './listen.ts';
-import pkg from '../package.json' with { type: 'json' };
+import { installShutdown } from './shutdown.ts';
 
 /**
  * Listen without SO_REUSEPORT (Elysia turns it on by default, which lets a second gateway share the
  * port and run a second poller). probePortOrExit has already found the port free; should another
  * process take it in between, this start still ends with the same one line and exit code 2.
  */
-function listenOrExit(app: ReturnType<typeof createApp>, config: Config, closeDb: () => void): ReturnType<typeof createApp> {
+function listenOrExit(
+  app: ReturnType<typeof createApp>,
+  config: Config,
+  closeDb: () => void,
+): ReturnType<typeof createApp> {
   try {
     return app.listen({ port: config.port, hostname: config.host, reusePort: false });
   } catch (err) {
@@ -45,8 +49,10 @@ async function main(): Promise<void> {
   probePortOrExit(config);
   const logger = createLogger(config.logLevel, { service: 'mj-gateway' });
   // A safety net only (issue 14): the driver's faults while PostgreSQL is away are survivable.
-  installProcessFaultHandlers(logger, (err) => isDatabaseUnavailable(err)
-    || (config.databaseUrl !== null && isRecoverableDriverFault(err)));
+  installProcessFaultHandlers(
+    logger,
+    (err) => isDatabaseUnavailable(err) || (config.databaseUrl !== null && isRecoverableDriverFault(err)),
+  );
   const clock = systemClock;
   const backend = await openBackend(config, logger, clock);
   const { store } = backend;
@@ -61,7 +67,9 @@ async function main(): Promise<void> {
   try {
     imageStore = openImageStore(config.imageCacheDir, config.imageCacheMaxBytes, logger);
   } catch (err) {
-    process.stderr.write(`invalid configuration: IMAGE_CACHE_DIR: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(
+      `invalid configuration: IMAGE_CACHE_DIR: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
     process.exit(2);
   }
 
@@ -70,7 +78,11 @@ async function main(): Promise<void> {
   const streamsEnd = new AbortController();
   let work: BackgroundWork | null = null;
   const deps: AppDeps = gatewayDeps(backend, {
-    config, logger, clock, options, imageStore,
+    config,
+    logger,
+    clock,
+    options,
+    imageStore,
     serverAddress: () => config.serverAddress ?? `http://localhost:${listeningPort}`,
     fetch: globalThis.fetch,
     pollerRole: () => work?.poller.role() ?? 'off',
@@ -102,8 +114,14 @@ async function main(): Promise<void> {
     // With DEMO the banner prints it, so it still appears once.
     console.log(`root user created; access token (shown once): ${root.generatedToken}`);
   }
-  logger.info('listening', { host: config.host, port: listeningPort, database: backend.kind === 'sqlite' ? config.databasePath : 'postgres' });
-  console.log(`mj-gateway listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${listeningPort}`);
+  logger.info('listening', {
+    host: config.host,
+    port: listeningPort,
+    database: backend.kind === 'sqlite' ? config.databasePath : 'postgres',
+  });
+  console.log(
+    `mj-gateway listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${listeningPort}`,
+  );
 
   demo = config.demo ? await startDemo(deps, { rootCreated: root.created }) : null;
   // A signal during start-up: start nothing more (the shutdown has stopped what there was).

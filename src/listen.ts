@@ -8,9 +8,11 @@ import type { Config } from './config.ts';
 /** The one line, then exit 2. */
 export function cannotListen(config: Pick<Config, 'host' | 'port'>, err: unknown): never {
   const code = (err as { code?: unknown }).code;
-  process.stderr.write(code === 'EADDRINUSE'
-    ? `port ${config.port} is already in use (HOST ${config.host})\n`
-    : `cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(
+    code === 'EADDRINUSE'
+      ? `port ${config.port} is already in use (HOST ${config.host})\n`
+      : `cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : String(err)}\n`,
+  );
   process.exit(2);
 }
 
@@ -22,7 +24,12 @@ export function cannotListen(config: Pick<Config, 'host' | 'port'>, err: unknown
 export function probePortOrExit(config: Pick<Config, 'host' | 'port'>): void {
   if (config.port === 0) return;
   try {
-    Bun.serve({ port: config.port, hostname: config.host, reusePort: false, fetch: () => new Response(null, { status: 503 }) }).stop(true);
+    Bun.serve({
+      port: config.port,
+      hostname: config.host,
+      reusePort: false,
+      fetch: () => new Response(null, { status: 503 }),
+    }).stop(true);
   } catch (err) {
     cannotListen(config, err);
   }

@@ -51,10 +51,14 @@ function watchEndingOn(watch: TaskFeed['watch'], shutdown: AbortSignal): TaskFee
     if (signal.aborted || shutdown.aborted) end();
     signal.addEventListener('abort', end, { once: true });
     shutdown.addEventListener('abort', end, { once: true });
-    both.signal.addEventListener('abort', () => {
-      signal.removeEventListener('abort', end);
-      shutdown.removeEventListener('abort', end);
-    }, { once: true });
+    both.signal.addEventListener(
+      'abort',
+      () => {
+        signal.removeEventListener('abort', end);
+        shutdown.removeEventListener('abort', end);
+      },
+      { once: true },
+    );
     watch(scope, fromEventId, both.signal, bounds, sink);
   };
 }
@@ -103,16 +107,20 @@ export function createShutdown(steps: ShutdownSteps): Shutdown {
     const drained = server ? server.stop(false) : Promise.resolve();
     steps.endStreams();
     // Not behind the connections: the lease is released even while a slow client holds one open.
-    const work = steps.stopWork().then(() => 'done' as const, (err: unknown) => {
-      logger.warn('stopping background work failed', { error: err instanceof Error ? err.message : String(err) });
-      return 'done' as const;
-    });
+    const work = steps.stopWork().then(
+      () => 'done' as const,
+      (err: unknown) => {
+        logger.warn('stopping background work failed', { error: err instanceof Error ? err.message : String(err) });
+        return 'done' as const;
+      },
+    );
     const http = Promise.race([drained.then(() => 'done' as const), sleep(DRAIN_GRACE_MS)]).then(async (outcome) => {
       if (outcome === 'timeout') logger.warn('closing connections still busy', { graceMs: DRAIN_GRACE_MS });
       await server?.stop(true);
     });
     const [workOutcome] = await Promise.all([Promise.race([work, sleep(WORK_GRACE_MS)]), http]);
-    if (workOutcome === 'timeout') logger.warn('background work still running; closing anyway', { graceMs: WORK_GRACE_MS });
+    if (workOutcome === 'timeout')
+      logger.warn('background work still running; closing anyway', { graceMs: WORK_GRACE_MS });
     try {
       await steps.close();
     } catch (err) {

@@ -2,8 +2,20 @@
 
 /** Measure groups, in run order; `--only` takes these names. */
 export const MEASURE_GROUPS = [
-  'listing', 'deep-pages', 'time-range', 'throughput', 'poller', 'image', 'submit', 'relay-latency', 'healthz', 'storage',
-  'poller-scale', 'live', 'pg', 'push',
+  'listing',
+  'deep-pages',
+  'time-range',
+  'throughput',
+  'poller',
+  'image',
+  'submit',
+  'relay-latency',
+  'healthz',
+  'storage',
+  'poller-scale',
+  'live',
+  'pg',
+  'push',
 ] as const;
 export type MeasureGroup = (typeof MEASURE_GROUPS)[number];
 
@@ -48,9 +60,13 @@ export const USAGE = `usage: bun run bench [--quick] [--rows N] [--only <group>[
 /** "5000000", "5_000_000", "5,000,000", "5M", "250k" → a whole number of tasks. */
 export function parseRows(text: string): number {
   const m = /^(\d[\d_,]*(?:\.\d+)?)([kKmM]?)$/.exec(text.trim());
-  const n = m?.[1] ? Number(m[1].replace(/[_,]/g, '')) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1e3 : 1e6) : 1) : Number.NaN;
-  if (!Number.isInteger(n)) throw new ArgError(`--rows needs a whole number of tasks (e.g. 5000000 or 5M), got ${text}`);
-  if (n < MIN_ROWS) throw new ArgError(`--rows must be at least ${MIN_ROWS.toLocaleString('en-US')}, got ${n.toLocaleString('en-US')}`);
+  const n = m?.[1]
+    ? Number(m[1].replace(/[_,]/g, '')) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1e3 : 1e6) : 1)
+    : Number.NaN;
+  if (!Number.isInteger(n))
+    throw new ArgError(`--rows needs a whole number of tasks (e.g. 5000000 or 5M), got ${text}`);
+  if (n < MIN_ROWS)
+    throw new ArgError(`--rows must be at least ${MIN_ROWS.toLocaleString('en-US')}, got ${n.toLocaleString('en-US')}`);
   return n;
 }
 
@@ -68,7 +84,8 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     const inline = raw.startsWith('--') && eq > 0 ? raw.slice(eq + 1) : undefined;
     const value = (): string => {
       const v = inline ?? argv[++i];
-      if (v === undefined || v === '' || (inline === undefined && v.startsWith('--'))) throw new ArgError(`${flag} needs a value`);
+      if (v === undefined || v === '' || (inline === undefined && v.startsWith('--')))
+        throw new ArgError(`${flag} needs a value`);
       return v;
     };
     switch (flag) {
@@ -86,9 +103,13 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         args.rows = parseRows(value());
         break;
       case '--only': {
-        const names = value().split(',').map((s) => s.trim()).filter(Boolean);
+        const names = value()
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
         const unknown = names.filter((n) => !isGroup(n));
-        if (unknown.length) throw new ArgError(`unknown measure group ${unknown.join(', ')} (known: ${MEASURE_GROUPS.join(', ')})`);
+        if (unknown.length)
+          throw new ArgError(`unknown measure group ${unknown.join(', ')} (known: ${MEASURE_GROUPS.join(', ')})`);
         const wanted = new Set(names);
         args.only = MEASURE_GROUPS.filter((g) => wanted.has(g));
         break;

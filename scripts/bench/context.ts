@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { progress } from './log.ts';
-import { spawnProduct, type Child } from './procs.ts';
+import { type Child, spawnProduct } from './procs.ts';
 import type { Measurement } from './report.ts';
 import { BENCH_DIR, ROOT_TOKEN, seededDatabase } from './seed.ts';
 
@@ -39,8 +39,40 @@ export interface Settings {
 
 export function settingsFor(quick: boolean, rows: number | null = null): Settings {
   const s: Settings = quick
-    ? { large: 100_000, small: 10_000, rounds: 2, latencyCount: 25, latencyMs: 250, concurrency: 32, loadMs: 800, pollerTasks: 2_000, pollerRounds: 3, pollerScale: [40_000], liveSubscribers: 1_000, liveRate: 50, liveSeconds: 5, streamBytes: 256 * 1024 * 1024, relayCount: 100 }
-    : { large: 1_000_000, small: 10_000, rounds: 3, latencyCount: 80, latencyMs: 800, concurrency: 32, loadMs: 3000, pollerTasks: 10_000, pollerRounds: 3, pollerScale: [40_000, 100_000], liveSubscribers: 1_000, liveRate: 50, liveSeconds: 10, streamBytes: 1024 * 1024 * 1024, relayCount: 400 };
+    ? {
+        large: 100_000,
+        small: 10_000,
+        rounds: 2,
+        latencyCount: 25,
+        latencyMs: 250,
+        concurrency: 32,
+        loadMs: 800,
+        pollerTasks: 2_000,
+        pollerRounds: 3,
+        pollerScale: [40_000],
+        liveSubscribers: 1_000,
+        liveRate: 50,
+        liveSeconds: 5,
+        streamBytes: 256 * 1024 * 1024,
+        relayCount: 100,
+      }
+    : {
+        large: 1_000_000,
+        small: 10_000,
+        rounds: 3,
+        latencyCount: 80,
+        latencyMs: 800,
+        concurrency: 32,
+        loadMs: 3000,
+        pollerTasks: 10_000,
+        pollerRounds: 3,
+        pollerScale: [40_000, 100_000],
+        liveSubscribers: 1_000,
+        liveRate: 50,
+        liveSeconds: 10,
+        streamBytes: 1024 * 1024 * 1024,
+        relayCount: 400,
+      };
   return rows === null ? s : { ...s, large: rows };
 }
 
@@ -63,7 +95,10 @@ export class BenchContext {
   private readonly memo = new Map<string, Promise<unknown>>();
   private readonly databases = new Map<number, string>();
 
-  constructor(readonly settings: Settings, readonly backend: Backend = sqliteBackend) {
+  constructor(
+    readonly settings: Settings,
+    readonly backend: Backend = sqliteBackend,
+  ) {
     this.runDir = join(BENCH_DIR, `run-${process.pid}`);
     mkdirSync(this.runDir, { recursive: true });
   }
@@ -88,7 +123,10 @@ export class BenchContext {
       const path = this.database(size);
       progress(`starting the product on ${size.toLocaleString('en-US')} tasks`);
       p = spawnProduct({
-        name: `product-${size}`, databasePath: path, rootToken: ROOT_TOKEN, imageCacheDir: join(this.runDir, `images-${size}`),
+        name: `product-${size}`,
+        databasePath: path,
+        rootToken: ROOT_TOKEN,
+        imageCacheDir: join(this.runDir, `images-${size}`),
         extraEnv: this.backend.productEnv(path),
       }).then((c) => this.own(c));
       this.listingProducts.set(size, p);

@@ -25,7 +25,11 @@ export function getter(url: string, headers: Record<string, string> = {}): Excha
 
 export function poster(url: string, headers: Record<string, string>, body: () => unknown): Exchange {
   return async () => {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body()) });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body()),
+    });
     await res.arrayBuffer();
     return res.status;
   };
@@ -58,7 +62,8 @@ export async function sampleLatency(ex: Exchange, opts: SampleOptions): Promise<
   const out: number[] = [];
   const deadline = performance.now() + opts.maxMs;
   const minCount = Math.min(opts.minCount ?? 5, opts.maxCount);
-  while (out.length < opts.maxCount && (out.length < minCount || performance.now() < deadline)) out.push(await timed(ex, ok));
+  while (out.length < opts.maxCount && (out.length < minCount || performance.now() < deadline))
+    out.push(await timed(ex, ok));
   return out;
 }
 
@@ -108,7 +113,14 @@ export async function runLoad(ex: Exchange, opts: LoadOptions): Promise<LoadResu
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.concurrency) }, loop));
   const elapsedMs = performance.now() - t0;
-  return { count: latencies.length, errors, elapsedMs, rate: (latencies.length / elapsedMs) * 1000, latencies, firstError };
+  return {
+    count: latencies.length,
+    errors,
+    elapsedMs,
+    rate: (latencies.length / elapsedMs) * 1000,
+    latencies,
+    firstError,
+  };
 }
 
 /**
@@ -116,7 +128,11 @@ export async function runLoad(ex: Exchange, opts: LoadOptions): Promise<LoadResu
  * sequential samples, in turn; its result is the lowest block median. Alternating blocks and
  * keeping the best one keep bursts of unrelated load on a shared machine from deciding a ratio.
  */
-export async function bestLatencies(exchanges: readonly Exchange[], rounds: number, block: SampleOptions): Promise<number[]> {
+export async function bestLatencies(
+  exchanges: readonly Exchange[],
+  rounds: number,
+  block: SampleOptions,
+): Promise<number[]> {
   const best = exchanges.map(() => Number.POSITIVE_INFINITY);
   for (let r = 0; r < Math.max(1, rounds); r++) {
     for (const [i, ex] of exchanges.entries()) {
@@ -128,7 +144,12 @@ export async function bestLatencies(exchanges: readonly Exchange[], rounds: numb
 }
 
 /** Side-by-side rates: each round runs every exchange's load in turn; each keeps its best round. */
-export async function bestRates(exchanges: readonly Exchange[], rounds: number, opts: LoadOptions, onRound?: (i: number, r: LoadResult) => void): Promise<LoadResult[]> {
+export async function bestRates(
+  exchanges: readonly Exchange[],
+  rounds: number,
+  opts: LoadOptions,
+  onRound?: (i: number, r: LoadResult) => void,
+): Promise<LoadResult[]> {
   const best: Array<LoadResult | null> = exchanges.map(() => null);
   for (let r = 0; r < Math.max(1, rounds); r++) {
     for (const [i, ex] of exchanges.entries()) {
@@ -171,9 +192,14 @@ export async function openLoop(ex: Exchange, rate: number, stop: Promise<unknown
     if (wait > 0) await Bun.sleep(wait);
     if (stopped) break;
     const at = performance.now();
-    const p: Promise<void> = ex().then((status) => status, () => -1).then((status) => {
-      if (open.delete(p)) out.push({ at, ms: performance.now() - at, status });
-    });
+    const p: Promise<void> = ex()
+      .then(
+        (status) => status,
+        () => -1,
+      )
+      .then((status) => {
+        if (open.delete(p)) out.push({ at, ms: performance.now() - at, status });
+      });
     open.set(p, at);
   }
   const cap = Promise.withResolvers<void>();

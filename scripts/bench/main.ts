@@ -2,22 +2,33 @@
  * `bun run bench` (SPEC §12): every performance measure against its baseline, measured side by
  * side in one run on this machine. Progress on stderr; the table on stdout; JSON with --out.
  */
-import { cpus, loadavg, totalmem } from 'node:os';
+
 import { writeFileSync } from 'node:fs';
-import { ArgError, HEAVY_GROUPS, parseArgs, USAGE, type MeasureGroup } from './args.ts';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { ArgError, HEAVY_GROUPS, type MeasureGroup, parseArgs, USAGE } from './args.ts';
 import { BenchContext, settingsFor } from './context.ts';
 import { fmtCount, progress } from './log.ts';
 import { imageMeasures } from './measures/image.ts';
 import { deepPageMeasures, listingMeasures, timeRangeMeasures } from './measures/listing.ts';
+import { liveMeasures } from './measures/live.ts';
 import { pgMeasures } from './measures/pg.ts';
 import { pollerMeasures } from './measures/poller.ts';
 import { pollerScaleMeasures } from './measures/poller-scale.ts';
-import { storageMeasures } from './measures/storage.ts';
-import { liveMeasures } from './measures/live.ts';
 import { pushMeasures } from './measures/push.ts';
+import { storageMeasures } from './measures/storage.ts';
 import { relayLatencyMeasures, submitMeasures } from './measures/submit.ts';
 import { healthzMeasures, throughputMeasures } from './measures/throughput.ts';
-import { errorRow, formatNotes, formatTable, judge, reportJson, summarize, type BenchReport, type Measurement, type ResultRow } from './report.ts';
+import {
+  type BenchReport,
+  errorRow,
+  formatNotes,
+  formatTable,
+  judge,
+  type Measurement,
+  type ResultRow,
+  reportJson,
+  summarize,
+} from './report.ts';
 
 const RUNNERS: Record<MeasureGroup, (ctx: BenchContext) => Promise<Measurement[]>> = {
   listing: listingMeasures,
@@ -84,17 +95,24 @@ async function main(): Promise<number> {
     await ctx.close();
   }
   const report: BenchReport = {
-    startedAt: started.toISOString(), quick: args.quick, machine: m,
-    sizes: { large: settings.large, small: settings.small }, results: rows, summary: summarize(rows),
+    startedAt: started.toISOString(),
+    quick: args.quick,
+    machine: m,
+    sizes: { large: settings.large, small: settings.small },
+    results: rows,
+    summary: summarize(rows),
   };
   m.load_average_at_end = loadavg()[0]?.toFixed(2) ?? '';
   const s = report.summary;
   const notes = formatNotes(rows);
   process.stdout.write(`\n${formatTable(rows)}\n\n${notes ? `${notes}\n\n` : ''}`);
-  process.stdout.write(`${s.pass} pass, ${s.fail} fail, ${s.error} error, ${s.info} context · ${m.cores} × ${m.cpu}, ${m.memory_gb} GB, bun ${m.bun} · `
-    + `${fmtCount(settings.large)} vs ${fmtCount(settings.small)} tasks · load average ${m.load_average_at_start} → ${m.load_average_at_end} · ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+  process.stdout.write(
+    `${s.pass} pass, ${s.fail} fail, ${s.error} error, ${s.info} context · ${m.cores} × ${m.cpu}, ${m.memory_gb} GB, bun ${m.bun} · ` +
+      `${fmtCount(settings.large)} vs ${fmtCount(settings.small)} tasks · load average ${m.load_average_at_start} → ${m.load_average_at_end} · ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
+  );
   const apart = HEAVY_GROUPS.filter((g) => !args.only.includes(g));
-  if (apart.length) process.stdout.write(`Run apart (not in the default run): bun run bench --only ${apart.join(',')} [--quick]\n`);
+  if (apart.length)
+    process.stdout.write(`Run apart (not in the default run): bun run bench --only ${apart.join(',')} [--quick]\n`);
   if (args.out) {
     writeFileSync(args.out, `${reportJson(report)}\n`);
     progress(`wrote ${args.out}`);

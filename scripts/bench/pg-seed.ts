@@ -2,7 +2,7 @@ import postgres, { type Sql } from 'postgres';
 import { openPgDatabase } from '../../src/db/pg/client.ts';
 import type { BenchContext } from './context.ts';
 import { fmtCount, progress } from './log.ts';
-import { REPO_ROOT, type Child } from './procs.ts';
+import { type Child, REPO_ROOT } from './procs.ts';
 import { CHANNELS, HEAVY_API_KEY, HEAVY_USER, OTHER_USERS, ROOT_TOKEN, SPACING_MS, T0 } from './seed.ts';
 
 /** Relay key (without `sk-`) of other user `u` (0-based), 48 alphanumerics; funded in submit databases. */
@@ -11,7 +11,10 @@ export function otherApiKey(u: number): string {
 }
 
 /** Every funded relay key of a submit database: the heavy user's, then one per other user. */
-export const SUBMIT_KEYS: readonly string[] = [HEAVY_API_KEY, ...Array.from({ length: OTHER_USERS }, (_, u) => otherApiKey(u))];
+export const SUBMIT_KEYS: readonly string[] = [
+  HEAVY_API_KEY,
+  ...Array.from({ length: OTHER_USERS }, (_, u) => otherApiKey(u)),
+];
 const FUNDS = 1_000_000_000_000_000;
 
 /**
@@ -31,8 +34,13 @@ let stopSync: (() => void) | null = null;
 process.on('exit', () => stopSync?.());
 
 function clusterScript(args: string[]): string {
-  const r = Bun.spawnSync(['bash', 'scripts/pg-cluster.sh', ...args], { cwd: REPO_ROOT, stdout: 'pipe', stderr: 'pipe' });
-  if (r.exitCode !== 0) throw new Error(`pg-cluster.sh ${args[0]} failed: ${r.stderr.toString().trim().split('\n').slice(-3).join(' | ')}`);
+  const r = Bun.spawnSync(['bash', 'scripts/pg-cluster.sh', ...args], {
+    cwd: REPO_ROOT,
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  if (r.exitCode !== 0)
+    throw new Error(`pg-cluster.sh ${args[0]} failed: ${r.stderr.toString().trim().split('\n').slice(-3).join(' | ')}`);
   return r.stdout.toString();
 }
 
@@ -69,7 +77,11 @@ function connect(url: string): Sql {
 }
 
 /** A new migrated database `name` with accounts and channels, as seedAccounts does on SQLite. */
-export async function createPgDatabase(cluster: PgCluster, name: string, channelUrls: readonly string[] = []): Promise<string> {
+export async function createPgDatabase(
+  cluster: PgCluster,
+  name: string,
+  channelUrls: readonly string[] = [],
+): Promise<string> {
   const admin = connect(cluster.url);
   try {
     await admin.unsafe(`DROP DATABASE IF EXISTS ${name}`);
@@ -99,14 +111,28 @@ export async function createPgDatabase(cluster: PgCluster, name: string, channel
         VALUES (${c}, ${`sim-${c}`}, ${channelUrls[c - 1] ?? `http://127.0.0.1:9/channel-${c}`}, 'sim-secret', 1, 0, 1, ${now})`;
     }
     // Explicit ids above: the identity sequences must move past them for rows the product inserts.
-    for (const t of ['users', 'tokens', 'channels']) await sql.unsafe(`SELECT setval(pg_get_serial_sequence('${t}', 'id'), (SELECT max(id) FROM ${t}))`);
+    for (const t of ['users', 'tokens', 'channels'])
+      await sql.unsafe(`SELECT setval(pg_get_serial_sequence('${t}', 'id'), (SELECT max(id) FROM ${t}))`);
   } finally {
     await sql.end();
   }
   return url;
 }
 
-const WORDS = ['misty', 'harbor', 'neon', 'forest', 'castle', 'portrait', 'desert', 'ocean', 'city', 'robot', 'garden', 'winter'];
+const WORDS = [
+  'misty',
+  'harbor',
+  'neon',
+  'forest',
+  'castle',
+  'portrait',
+  'desert',
+  'ocean',
+  'city',
+  'robot',
+  'garden',
+  'winter',
+];
 const BATCH = 100_000;
 
 /**
@@ -147,7 +173,9 @@ export async function seedPgTasks(url: string, total: number): Promise<void> {
       progress(`pg: seeding ${fmtCount(total)} tasks… ${Math.round(((to + 1) / total) * 100)}%`);
     }
     await sql.unsafe('VACUUM ANALYZE');
-    const [row] = await sql<{ n: number }[]>`SELECT coalesce(sum(count), 0)::int AS n FROM task_counters WHERE scope = 'all'`;
+    const [row] = await sql<
+      { n: number }[]
+    >`SELECT coalesce(sum(count), 0)::int AS n FROM task_counters WHERE scope = 'all'`;
     if (row?.n !== total) throw new Error(`pg task_counters say ${row?.n} tasks, ${total} were inserted`);
   } finally {
     await sql.end();
@@ -159,9 +187,12 @@ export async function seedPgTasks(url: string, total: number): Promise<void> {
 export async function pgRangeCount(url: string, start: number, end: number, userId?: number): Promise<number> {
   const sql = connect(url);
   try {
-    const [row] = userId === undefined
-      ? await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM tasks WHERE submit_time BETWEEN ${start} AND ${end}`
-      : await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM tasks WHERE submit_time BETWEEN ${start} AND ${end} AND user_id = ${userId}`;
+    const [row] =
+      userId === undefined
+        ? await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM tasks WHERE submit_time BETWEEN ${start} AND ${end}`
+        : await sql<
+            { n: number }[]
+          >`SELECT count(*)::int AS n FROM tasks WHERE submit_time BETWEEN ${start} AND ${end} AND user_id = ${userId}`;
     return row?.n ?? -1;
   } finally {
     await sql.end();

@@ -1,6 +1,6 @@
-import type { Subprocess } from 'bun';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Subprocess } from 'bun';
 
 /**
  * Child processes of the bench: the product, the simulators and the raw ceiling servers, each its
@@ -94,7 +94,10 @@ export async function spawnServer(opts: SpawnOptions): Promise<Child> {
   running.add(proc);
   const tail: string[] = [];
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${opts.name} did not start within ${opts.timeoutMs ?? 30000} ms: ${tail.join(' | ')}`)), opts.timeoutMs ?? 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`${opts.name} did not start within ${opts.timeoutMs ?? 30000} ms: ${tail.join(' | ')}`)),
+      opts.timeoutMs ?? 30_000,
+    );
     const onLine = (line: string) => {
       const m = opts.ready.exec(line);
       if (m?.[1]) {
@@ -145,8 +148,15 @@ export function spawnProduct(o: ProductOptions): Promise<Child> {
     script: 'src/index.ts',
     ready: /mj-gateway listening on (http:\/\/\S+)/,
     env: {
-      PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: o.databasePath, INITIAL_ROOT_ACCESS_TOKEN: o.rootToken,
-      UPDATE_TASK: 'false', LOG_LEVEL: 'warn', IMAGE_CACHE_DIR: o.imageCacheDir, DEMO: 'false', ...o.extraEnv,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_PATH: o.databasePath,
+      INITIAL_ROOT_ACCESS_TOKEN: o.rootToken,
+      UPDATE_TASK: 'false',
+      LOG_LEVEL: 'warn',
+      IMAGE_CACHE_DIR: o.imageCacheDir,
+      DEMO: 'false',
+      ...o.extraEnv,
     },
   });
 }
@@ -154,7 +164,9 @@ export function spawnProduct(o: ProductOptions): Promise<Child> {
 /** One upstream simulator process (`src/simulator/main.ts`). */
 export function spawnSimulator(name: string, secret: string, stepMs = 1000): Promise<Child> {
   return spawnServer({
-    name, script: 'src/simulator/main.ts', ready: LISTENING,
+    name,
+    script: 'src/simulator/main.ts',
+    ready: LISTENING,
     env: { SIM_PORT: '0', SIM_HOST: '127.0.0.1', SIM_SECRET: secret, SIM_STEP_MS: String(stepMs) },
   });
 }

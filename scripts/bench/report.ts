@@ -46,8 +46,17 @@ export interface ResultRow extends Measurement {
 /** A measure that could not be taken: it still gets a row, so a broken measure is never silent. */
 export function errorRow(id: string, label: string, backend: string, message: string): ResultRow {
   return {
-    id, label, backend, product: Number.NaN, baseline: null, unit: '', baselineLabel: '', goal: { kind: 'info' },
-    note: message, score: null, verdict: 'error',
+    id,
+    label,
+    backend,
+    product: Number.NaN,
+    baseline: null,
+    unit: '',
+    baselineLabel: '',
+    goal: { kind: 'info' },
+    note: message,
+    score: null,
+    verdict: 'error',
   };
 }
 
@@ -126,14 +135,16 @@ export const TABLE_HEADER = ['measure', 'product', 'baseline', 'ratio', 'goal', 
 
 /** The rows as table cells, in TABLE_HEADER order. */
 export function tableCells(rows: readonly ResultRow[]): string[][] {
-  return rows.map((r) => [
-    r.backend === 'sqlite' ? r.label : `${r.label} [${r.backend}]`,
-    r.verdict === 'error' ? '—' : withUnit(r.product, r.unit),
-    r.baseline === null ? '—' : `${withUnit(r.baseline, r.unit)} (${r.baselineLabel})`,
-    formatScore(r),
-    r.verdict === 'error' ? '—' : formatGoal(r.goal, r.unit),
-    r.verdict === 'error' ? `error: ${shorten(r.note ?? '', 100)}` : r.verdict,
-  ].map((cell) => cell.replaceAll('|', '/')));
+  return rows.map((r) =>
+    [
+      r.backend === 'sqlite' ? r.label : `${r.label} [${r.backend}]`,
+      r.verdict === 'error' ? '—' : withUnit(r.product, r.unit),
+      r.baseline === null ? '—' : `${withUnit(r.baseline, r.unit)} (${r.baselineLabel})`,
+      formatScore(r),
+      r.verdict === 'error' ? '—' : formatGoal(r.goal, r.unit),
+      r.verdict === 'error' ? `error: ${shorten(r.note ?? '', 100)}` : r.verdict,
+    ].map((cell) => cell.replaceAll('|', '/')),
+  );
 }
 
 /** A Markdown table (readable in a terminal, pasteable into the README). */
@@ -148,7 +159,10 @@ export function formatTable(rows: readonly ResultRow[]): string {
 
 /** Context lines under the table (rounds, probe counts) for rows that carry a note. */
 export function formatNotes(rows: readonly ResultRow[]): string {
-  return rows.filter((r) => r.note && r.verdict !== 'error').map((r) => `- ${r.label}: ${r.note}`).join('\n');
+  return rows
+    .filter((r) => r.note && r.verdict !== 'error')
+    .map((r) => `- ${r.label}: ${r.note}`)
+    .join('\n');
 }
 
 export interface BenchReport {

@@ -58,7 +58,9 @@ export function bulkMigrated(path: string, fill: (sqlite: Database) => void): vo
   const sqlite = new Database(path, { create: true, strict: true });
   sqlite.exec(`PRAGMA page_size = ${SQLITE_PAGE_SIZE};`);
   // Seed only: a crash mid-seed leaves a `.partial` file that is thrown away, so no durability.
-  sqlite.exec('PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA cache_size = -1048576; PRAGMA temp_store = MEMORY;');
+  sqlite.exec(
+    'PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA cache_size = -1048576; PRAGMA temp_store = MEMORY;',
+  );
   sqlite.exec('PRAGMA foreign_keys = ON; PRAGMA recursive_triggers = ON;');
   const db = drizzle({ client: sqlite });
   const first = firstMigrationFolder();
@@ -67,17 +69,30 @@ export function bulkMigrated(path: string, fill: (sqlite: Database) => void): vo
   } finally {
     first.cleanup();
   }
-  const triggers = sqlite.query<{ name: string }, []>(`SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'tasks'`).all();
-  if (triggers.length) throw new Error(`the first migration already has task triggers (${triggers.map((t) => t.name).join(', ')}): the bulk seed cannot skip them`);
+  const triggers = sqlite
+    .query<{ name: string }, []>(`SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'tasks'`)
+    .all();
+  if (triggers.length)
+    throw new Error(
+      `the first migration already has task triggers (${triggers.map((t) => t.name).join(', ')}): the bulk seed cannot skip them`,
+    );
   // Indexes built once after the rows (one sorted pass each) instead of kept up on every insert.
-  const indexes = sqlite.query<{ name: string; sql: string }, []>(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' AND sql IS NOT NULL`).all();
+  const indexes = sqlite
+    .query<{ name: string; sql: string }, []>(
+      `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' AND sql IS NOT NULL`,
+    )
+    .all();
   for (const { name } of indexes) sqlite.run(`DROP INDEX "${name}"`);
   fill(sqlite);
   let t0 = performance.now();
   for (const { sql } of indexes) sqlite.run(sql);
-  progress(`  ${indexes.length} indexes of the first migration built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  progress(
+    `  ${indexes.length} indexes of the first migration built in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
   t0 = performance.now();
   migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
-  progress(`  later migrations (backfills, indexes, triggers) applied in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  progress(
+    `  later migrations (backfills, indexes, triggers) applied in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
   sqlite.close();
 }

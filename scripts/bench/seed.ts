@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { openDatabase } from '../../src/db/client.ts';
 import { referenceText, splitButtons } from '../../src/db/sqlite/button-sets.ts';
 import { fmtCount, progress } from './log.ts';
-import { bulkSeed } from './seed-bulk.ts';
 import { REPO_ROOT } from './procs.ts';
+import { bulkSeed } from './seed-bulk.ts';
 
 /**
  * Seeded SQLite files for the bench, made through the real migrations: the rows first, then the
@@ -35,8 +35,9 @@ export function migrationsHash(): string {
     for (const name of readdirSync(d).sort()) {
       const p = join(d, name);
       // drizzle/pg is PostgreSQL's: a change there leaves a SQLite seed as it is.
-      if (statSync(p).isDirectory()) { if (p !== join(dir, 'pg')) walk(p); }
-      else files.push(p);
+      if (statSync(p).isDirectory()) {
+        if (p !== join(dir, 'pg')) walk(p);
+      } else files.push(p);
     }
   };
   walk(dir);
@@ -75,10 +76,15 @@ export function jobHashOf(i: number): string {
 /** Row i's buttons as the upstream sends them (a grid set). */
 export function buttonsTextOf(i: number): string {
   const hash = jobHashOf(i);
-  return JSON.stringify(['U1', 'U2', 'U3', 'U4', '🔄', 'V1', 'V2', 'V3', 'V4'].map((label, k) => ({
-    customId: `MJ::JOB::${k < 4 ? 'upsample' : k === 4 ? 'reroll' : 'variation'}::${(k % 4) + 1}::${hash}`,
-    emoji: '', label, type: 2, style: 2,
-  })));
+  return JSON.stringify(
+    ['U1', 'U2', 'U3', 'U4', '🔄', 'V1', 'V2', 'V3', 'V4'].map((label, k) => ({
+      customId: `MJ::JOB::${k < 4 ? 'upsample' : k === 4 ? 'reroll' : 'variation'}::${(k % 4) + 1}::${hash}`,
+      emoji: '',
+      label,
+      type: 2,
+      style: 2,
+    })),
+  );
 }
 
 /**
@@ -96,31 +102,60 @@ function storedButtonsOf(i: number): string {
   return referenceText(SEED_BUTTON_SET, jobHashOf(i));
 }
 
-const WORDS = ['misty', 'harbor', 'neon', 'forest', 'castle', 'portrait', 'desert', 'ocean', 'city', 'robot', 'garden', 'winter'];
+const WORDS = [
+  'misty',
+  'harbor',
+  'neon',
+  'forest',
+  'castle',
+  'portrait',
+  'desert',
+  'ocean',
+  'city',
+  'robot',
+  'garden',
+  'winter',
+];
 
 /** Users, tokens and channels, and the seeded rows' button template: the part of a bench database that is not tasks. */
 export function seedAccounts(sqlite: Database, now: number, channelUrls: readonly string[] = []): void {
   sqlite.run('INSERT OR IGNORE INTO button_sets (id, body) VALUES (?, ?)', [SEED_BUTTON_SET, SEED_TEMPLATE]);
-  sqlite.run(`INSERT OR IGNORE INTO users (id, username, display_name, role, status, access_token, quota, created_time)
-    VALUES (1, 'root', 'Root', 100, 1, ?, 0, ?)`, [ROOT_TOKEN, now]);
-  sqlite.run(`INSERT OR IGNORE INTO users (id, username, display_name, role, status, access_token, quota, created_time)
-    VALUES (?, 'heavy', 'Heavy user', 1, 1, ?, 1000000000000000, ?)`, [HEAVY_USER.id, HEAVY_USER.token, now]);
+  sqlite.run(
+    `INSERT OR IGNORE INTO users (id, username, display_name, role, status, access_token, quota, created_time)
+    VALUES (1, 'root', 'Root', 100, 1, ?, 0, ?)`,
+    [ROOT_TOKEN, now],
+  );
+  sqlite.run(
+    `INSERT OR IGNORE INTO users (id, username, display_name, role, status, access_token, quota, created_time)
+    VALUES (?, 'heavy', 'Heavy user', 1, 1, ?, 1000000000000000, ?)`,
+    [HEAVY_USER.id, HEAVY_USER.token, now],
+  );
   for (let u = 0; u < OTHER_USERS; u++) {
-    sqlite.run(`INSERT OR IGNORE INTO users (id, username, role, status, access_token, quota, created_time)
-      VALUES (?, ?, 1, 1, ?, 0, ?)`, [3 + u, `user${3 + u}`, `bench-user-${3 + u}-token-000000000000000000`, now]);
+    sqlite.run(
+      `INSERT OR IGNORE INTO users (id, username, role, status, access_token, quota, created_time)
+      VALUES (?, ?, 1, 1, ?, 0, ?)`,
+      [3 + u, `user${3 + u}`, `bench-user-${3 + u}-token-000000000000000000`, now],
+    );
   }
-  sqlite.run(`INSERT OR IGNORE INTO tokens (id, user_id, name, key, status, remain_quota, unlimited_quota, expired_time, created_time)
-    VALUES (1, ?, 'bench', ?, 1, 1000000000000000, 0, -1, ?)`, [HEAVY_USER.id, HEAVY_API_KEY, now]);
+  sqlite.run(
+    `INSERT OR IGNORE INTO tokens (id, user_id, name, key, status, remain_quota, unlimited_quota, expired_time, created_time)
+    VALUES (1, ?, 'bench', ?, 1, 1000000000000000, 0, -1, ?)`,
+    [HEAVY_USER.id, HEAVY_API_KEY, now],
+  );
   for (let c = 1; c <= CHANNELS; c++) {
     const url = channelUrls[c - 1] ?? `http://127.0.0.1:9/channel-${c}`;
-    sqlite.run(`INSERT INTO channels (id, name, base_url, key, status, priority, weight, created_time) VALUES (?, ?, ?, 'sim-secret', 1, 0, 1, ?)
-      ON CONFLICT (id) DO UPDATE SET base_url = excluded.base_url`, [c, `sim-${c}`, url, now]);
+    sqlite.run(
+      `INSERT INTO channels (id, name, base_url, key, status, priority, weight, created_time) VALUES (?, ?, ?, 'sim-secret', 1, 0, 1, ?)
+      ON CONFLICT (id) DO UPDATE SET base_url = excluded.base_url`,
+      [c, `sim-${c}`, url, now],
+    );
   }
 }
 
 /** Inserts seeded rows [from, to) with one prepared statement (the caller holds the transaction). */
 export function taskInserter(sqlite: Database): (from: number, to: number) => void {
-  const insert = sqlite.prepare(`INSERT INTO tasks (user_id, token_id, channel_id, code, action, mj_id, prompt, prompt_en,
+  const insert =
+    sqlite.prepare(`INSERT INTO tasks (user_id, token_id, channel_id, code, action, mj_id, prompt, prompt_en,
     description, submit_time, start_time, finish_time, image_url, status, progress, fail_reason, quota, buttons, properties, updated_time)
     VALUES (?, ?, ?, 1, 'IMAGINE', ?, ?, ?, 'Submit success', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   return (from, to) => {
@@ -132,12 +167,23 @@ export function taskInserter(sqlite: Database): (from: number, to: number) => vo
       const failed = !unfinished && i % 50 === 17;
       const mjId = mjIdOf(i);
       insert.run(
-        user, user === HEAVY_USER.id ? 1 : 0, channelOf(i), mjId, prompt, prompt, submit,
-        submit + 2_000, unfinished ? 0 : submit + 40_000,
+        user,
+        user === HEAVY_USER.id ? 1 : 0,
+        channelOf(i),
+        mjId,
+        prompt,
+        prompt,
+        submit,
+        submit + 2_000,
+        unfinished ? 0 : submit + 40_000,
         failed ? '' : `https://cdn.example.com/attachments/${mjId}/grid_0.png`,
-        unfinished ? 'IN_PROGRESS' : failed ? 'FAILURE' : 'SUCCESS', unfinished ? '45%' : '100%',
-        failed ? 'Banned prompt detected' : '', failed ? 0 : 50_000,
-        unfinished || failed ? '' : storedButtonsOf(i), failed ? '' : `{"finalPrompt":"${prompt}"}`, submit + 40_000,
+        unfinished ? 'IN_PROGRESS' : failed ? 'FAILURE' : 'SUCCESS',
+        unfinished ? '45%' : '100%',
+        failed ? 'Banned prompt detected' : '',
+        failed ? 0 : 50_000,
+        unfinished || failed ? '' : storedButtonsOf(i),
+        failed ? '' : `{"finalPrompt":"${prompt}"}`,
+        submit + 40_000,
       );
     }
   };
@@ -153,7 +199,9 @@ export function seedProgress(label: string, total: number): (done: number) => vo
     lastPct = pct;
     const s = (performance.now() - t0) / 1000;
     const rate = done / Math.max(s, 1e-3);
-    progress(`${label} ${fmtCount(total)} tasks… ${pct}% (${fmtCount(Math.round(rate))} rows/s, ${done < total ? `~${Math.ceil((total - done) / rate)} s left` : `${s.toFixed(1)} s`})`);
+    progress(
+      `${label} ${fmtCount(total)} tasks… ${pct}% (${fmtCount(Math.round(rate))} rows/s, ${done < total ? `~${Math.ceil((total - done) / rate)} s left` : `${s.toFixed(1)} s`})`,
+    );
   };
 }
 
@@ -174,11 +222,17 @@ export function seedTasksThroughTriggers(sqlite: Database, total: number): void 
 
 /** The trigger-maintained counters must agree with the rows, or the listing totals are wrong. */
 export function checkCounters(sqlite: Database, total: number): void {
-  const all = sqlite.query<{ count: number }, []>(`SELECT count FROM task_counters WHERE scope = 'all' AND scope_id = 0`).get();
-  const heavy = sqlite.query<{ count: number }, [number]>(`SELECT count FROM task_counters WHERE scope = 'user' AND scope_id = ?`).get(HEAVY_USER.id);
+  const all = sqlite
+    .query<{ count: number }, []>(`SELECT count FROM task_counters WHERE scope = 'all' AND scope_id = 0`)
+    .get();
+  const heavy = sqlite
+    .query<{ count: number }, [number]>(`SELECT count FROM task_counters WHERE scope = 'user' AND scope_id = ?`)
+    .get(HEAVY_USER.id);
   const heavyRows = Math.ceil(total / 2);
   if (all?.count !== total || heavy?.count !== heavyRows) {
-    throw new Error(`task_counters disagree with the rows: all=${all?.count} (want ${total}), user ${HEAVY_USER.id}=${heavy?.count} (want ${heavyRows})`);
+    throw new Error(
+      `task_counters disagree with the rows: all=${all?.count} (want ${total}), user ${HEAVY_USER.id}=${heavy?.count} (want ${heavyRows})`,
+    );
   }
 }
 
@@ -223,7 +277,9 @@ export function seededDatabase(total: number): string {
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   // CPU time too: on a shared machine the wall time says more about the neighbours than the seed.
-  progress(`seeded ${fmtCount(total)} tasks in ${seconds.toFixed(1)} s (${fmtCount(Math.round(total / seconds))} rows/s; ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s of CPU) → ${join(dir, name)}`);
+  progress(
+    `seeded ${fmtCount(total)} tasks in ${seconds.toFixed(1)} s (${fmtCount(Math.round(total / seconds))} rows/s; ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s of CPU) → ${join(dir, name)}`,
+  );
   return path;
 }
 

@@ -1,6 +1,6 @@
 import { USER_STATUS } from '../contract/constants.ts';
-import { AppError } from '../domain/errors.ts';
 import type { ManagementStore } from '../contract/index.ts';
+import { AppError } from '../domain/errors.ts';
 import { toUser, type User } from '../domain/users.ts';
 
 /** The two headers the management API authenticates with (SPEC §5.1). */
@@ -28,7 +28,9 @@ export const AUTH_MESSAGES = {
  * implementation behind tRPC's userProcedure/adminProcedure and therefore the REST aliases.
  */
 export async function authenticateManagement(
-  store: Pick<ManagementStore, 'users'>, creds: ManagementCredentials, minRole: number,
+  store: Pick<ManagementStore, 'users'>,
+  creds: ManagementCredentials,
+  minRole: number,
 ): Promise<User> {
   const raw = (creds.authorization ?? '').trim();
   const token = raw.replace(/^bearer\s+/i, '').trim();

@@ -1,8 +1,8 @@
 import { TOKEN_STATUS, USER_STATUS } from '../contract/constants.ts';
+import type { ManagementStore } from '../contract/index.ts';
 import type { TokenRow, UserRow } from '../contract/rows.ts';
 import { AppError } from '../domain/errors.ts';
-import { toApiToken, type ApiToken } from '../domain/tokens.ts';
-import type { ManagementStore } from '../contract/index.ts';
+import { type ApiToken, toApiToken } from '../domain/tokens.ts';
 import { toUser, type User } from '../domain/users.ts';
 
 export interface RelayCaller {
@@ -12,9 +12,15 @@ export interface RelayCaller {
 
 /** The API key of a relay request (SPEC §5.2), without `Bearer ` or `sk-`. */
 export function apiKeyFrom(headers: Headers): string {
-  let key = (headers.get('authorization') ?? '').trim().replace(/^bearer\s+/i, '').trim();
+  let key = (headers.get('authorization') ?? '')
+    .trim()
+    .replace(/^bearer\s+/i, '')
+    .trim();
   if (key === '' || key === 'midjourney-proxy') {
-    key = (headers.get('mj-api-secret') ?? '').trim().replace(/^bearer\s+/i, '').trim();
+    key = (headers.get('mj-api-secret') ?? '')
+      .trim()
+      .replace(/^bearer\s+/i, '')
+      .trim();
   }
   if (key.startsWith('sk-')) key = key.slice(3);
   return key;
@@ -22,7 +28,9 @@ export function apiKeyFrom(headers: Headers): string {
 
 /** Authenticate a relay API key; failures carry the OpenAI-style `code` of SPEC §5.2. */
 export async function authenticateRelay(
-  store: Pick<ManagementStore, 'users' | 'tokens'>, headers: Headers, now: number,
+  store: Pick<ManagementStore, 'users' | 'tokens'>,
+  headers: Headers,
+  now: number,
 ): Promise<RelayCaller> {
   const key = apiKeyFrom(headers);
   if (!key) throw new AppError('UNAUTHORIZED', 'missing API key', 'missing_api_key');

@@ -4,10 +4,10 @@
  * rule; the domain, the adapters and the wiring all import it, and it imports nothing but lib/.
  */
 export * from './constants.ts';
-export type * from './rows.ts';
 export type * from './lease.ts';
 export type * from './listing.ts';
 export type * from './management.ts';
-export type * from './tasks.ts';
-export type * from './task-admin.ts';
+export type * from './rows.ts';
 export type * from './store.ts';
+export type * from './task-admin.ts';
+export type * from './tasks.ts';

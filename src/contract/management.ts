@@ -46,9 +46,16 @@ export interface UserStore {
   list(limit: number, offset: number): Promise<RowPage<UserRow>>;
 }
 
-export type NewToken = Omit<TokenRow, 'id' | 'usedQuota' | 'accessedTime' | 'previousWebhookSecret' | 'webhookSecretRotatedAt'>;
-export type TokenPatch = Partial<Pick<TokenRow,
-  'name' | 'status' | 'remainQuota' | 'unlimitedQuota' | 'expiredTime' | 'rateLimitPerMinute' | 'webhookSecret'>> & {
+export type NewToken = Omit<
+  TokenRow,
+  'id' | 'usedQuota' | 'accessedTime' | 'previousWebhookSecret' | 'webhookSecretRotatedAt'
+>;
+export type TokenPatch = Partial<
+  Pick<
+    TokenRow,
+    'name' | 'status' | 'remainQuota' | 'unlimitedQuota' | 'expiredTime' | 'rateLimitPerMinute' | 'webhookSecret'
+  >
+> & {
   /** A new webhook secret; the current one becomes the previous one, rotated at `now`, in the same statement (SPEC §15). */
   rotateWebhookSecret?: { secret: string; now: number };
 };

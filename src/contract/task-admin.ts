@@ -15,7 +15,13 @@ export interface TaskAdminStore {
    * (refunded exactly once), and the refund row's content set to `refundNote` in the same transaction.
    */
   adminFail(
-    taskId: number, expectedQuota: number, patch: FailurePatch, now: number, modelName: string, refundNote: string, hook?: PayloadOf,
+    taskId: number,
+    expectedQuota: number,
+    patch: FailurePatch,
+    now: number,
+    modelName: string,
+    refundNote: string,
+    hook?: PayloadOf,
   ): Promise<RefundResult>;
   /** The log rows of one task (consume, refund, system), oldest first. */
   taskLogs(taskId: number): Promise<TaskLogRow[]>;

@@ -94,7 +94,17 @@ export interface SettleInput {
   done: boolean;
   /** Set imageUrl (only with an existing finished image). */
   withImage: boolean;
-  params: { taskId: number; mjId: string; code: number; description: string; properties: string; now: number; status: string; progress: string; imageUrl: string };
+  params: {
+    taskId: number;
+    mjId: string;
+    code: number;
+    description: string;
+    properties: string;
+    now: number;
+    status: string;
+    progress: string;
+    imageUrl: string;
+  };
 }
 
 export interface MoneyStore {
@@ -112,7 +122,14 @@ export interface MoneyStore {
    * End an unfinished task still holding `expectedQuota` as failed and refund it, exactly once
    * (compare-and-set); the winner queues the webhook when `hook` is given.
    */
-  failAndRefund(taskId: number, expectedQuota: number, patch: FailurePatch, now: number, modelName: string, hook?: PayloadOf): Promise<RefundResult>;
+  failAndRefund(
+    taskId: number,
+    expectedQuota: number,
+    patch: FailurePatch,
+    now: number,
+    modelName: string,
+    hook?: PayloadOf,
+  ): Promise<RefundResult>;
   /** Failover: re-point an unfinished task and its charge's channel accounting; false when it was ended meanwhile. */
   moveTaskChannel(taskId: number, from: number, to: number, now: number): Promise<boolean>;
 }
@@ -151,9 +168,10 @@ export interface SyncOpResult {
 }
 
 /** The columns of an unfinished task the poller reads: what it compares, ends and refunds. */
-export type PollRow = Pick<TaskRow,
-  | 'id' | 'userId' | 'channelId' | 'action' | 'mjId' | 'submitTime' | 'updatedTime' | 'quota'
-  | keyof SyncFieldValues>;
+export type PollRow = Pick<
+  TaskRow,
+  'id' | 'userId' | 'channelId' | 'action' | 'mjId' | 'submitTime' | 'updatedTime' | 'quota' | keyof SyncFieldValues
+>;
 
 export interface SyncStore {
   /** The channel ids (existing or deleted) that have unfinished tasks (progress not 100%), ascending. */

@@ -1,6 +1,6 @@
 import { Database } from 'bun:sqlite';
 import { drizzle } from 'drizzle-orm/bun-sqlite';
-import { schema, type DB } from './client.ts';
+import { type DB, schema } from './client.ts';
 
 /**
  * A second connection to an already migrated file, for reads only (the listing workers): WAL

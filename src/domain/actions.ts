@@ -1,8 +1,23 @@
 /** Task actions and the model names prices are looked up by (SPEC §7.2 step 2). */
 export type TaskAction =
-  | 'IMAGINE' | 'UPSCALE' | 'VARIATION' | 'LOW_VARIATION' | 'HIGH_VARIATION' | 'REROLL' | 'PAN'
-  | 'ZOOM' | 'CUSTOM_ZOOM' | 'INPAINT' | 'DESCRIBE' | 'BLEND' | 'SHORTEN' | 'MODAL' | 'VIDEO'
-  | 'EDITS' | 'UPLOAD' | 'SWAP_FACE';
+  | 'IMAGINE'
+  | 'UPSCALE'
+  | 'VARIATION'
+  | 'LOW_VARIATION'
+  | 'HIGH_VARIATION'
+  | 'REROLL'
+  | 'PAN'
+  | 'ZOOM'
+  | 'CUSTOM_ZOOM'
+  | 'INPAINT'
+  | 'DESCRIBE'
+  | 'BLEND'
+  | 'SHORTEN'
+  | 'MODAL'
+  | 'VIDEO'
+  | 'EDITS'
+  | 'UPLOAD'
+  | 'SWAP_FACE';
 
 /** `mj_<action lower>`, except face swap, which is priced as `swap_face`. */
 export function modelNameOf(action: string): string {

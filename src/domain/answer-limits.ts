@@ -52,8 +52,13 @@ function serverLimits(server: object): ServerLimits {
   let s = perServer.get(server);
   if (!s) {
     const limits: AnswerLimits = {
-      answerBytes: ANSWER_BYTES, listingsPerUser: 4, listingWaitMs: 5_000, subscriptionsPerUser: 8,
-      answerBytesPerSecond: 2 * 1024 * 1024, answerBurstBytes: ANSWER_BYTES, answerFreeBytes: 256 * 1024,
+      answerBytes: ANSWER_BYTES,
+      listingsPerUser: 4,
+      listingWaitMs: 5_000,
+      subscriptionsPerUser: 8,
+      answerBytesPerSecond: 2 * 1024 * 1024,
+      answerBurstBytes: ANSWER_BYTES,
+      answerFreeBytes: 256 * 1024,
     };
     s = { limits, listings: new UserSemaphore(limits), rate: new UserByteRate(limits), subscriptions: new Map() };
     perServer.set(server, s);
@@ -202,7 +207,11 @@ const ITEMS_PER_TURN = 25;
  * is built, then each slice's measured size, with a turn of the event loop between slices, so a
  * page of fat items never holds other requests for long.
  */
-export async function buildWithin<T>(budget: AnswerBudget, rows: readonly TaskRow[], toItem: (row: TaskRow) => T): Promise<T[]> {
+export async function buildWithin<T>(
+  budget: AnswerBudget,
+  rows: readonly TaskRow[],
+  toItem: (row: TaskRow) => T,
+): Promise<T[]> {
   budget.take(rowsBytesAtLeast(rows));
   const items: T[] = budget.keep([]);
   for (let i = 0; i < rows.length; i += ITEMS_PER_TURN) {
@@ -226,10 +235,17 @@ const kept = (s: string, max: number, cut: boolean) => (s.length <= max ? s.leng
 export function rowsBytesAtLeast(rows: readonly TaskRow[]): number {
   let total = 0;
   for (const r of rows) {
-    const texts = kept(r.prompt, MAX_TEXT_CHARS, true) + kept(r.promptEn, MAX_TEXT_CHARS, true)
-      + kept(r.description, MAX_TEXT_CHARS, true) + kept(r.state, MAX_TEXT_CHARS, true) + kept(r.failReason, MAX_TEXT_CHARS, true)
-      + kept(r.imageUrl, MAX_URL_CHARS, false) + kept(r.videoUrl, MAX_URL_CHARS, false)
-      + kept(r.videoUrls, MAX_JSON_CHARS, false) + kept(r.buttons, MAX_JSON_CHARS, false) + kept(r.properties, MAX_JSON_CHARS, false);
+    const texts =
+      kept(r.prompt, MAX_TEXT_CHARS, true) +
+      kept(r.promptEn, MAX_TEXT_CHARS, true) +
+      kept(r.description, MAX_TEXT_CHARS, true) +
+      kept(r.state, MAX_TEXT_CHARS, true) +
+      kept(r.failReason, MAX_TEXT_CHARS, true) +
+      kept(r.imageUrl, MAX_URL_CHARS, false) +
+      kept(r.videoUrl, MAX_URL_CHARS, false) +
+      kept(r.videoUrls, MAX_JSON_CHARS, false) +
+      kept(r.buttons, MAX_JSON_CHARS, false) +
+      kept(r.properties, MAX_JSON_CHARS, false);
     total += Math.min(texts, LISTING_ITEM_BUDGET_BYTES);
   }
   return total;
@@ -249,7 +265,12 @@ export function listingSemaphoreOf(server: object): UserSemaphore {
  * Runs `work` holding one of the user's listing places, once the user's answer rate allows it;
  * what `budget` was asked meanwhile (refusals included) is charged to that rate.
  */
-export async function withListingPlace<T>(server: object, userId: number, work: () => Promise<T>, budget?: AnswerBudget): Promise<T> {
+export async function withListingPlace<T>(
+  server: object,
+  userId: number,
+  work: () => Promise<T>,
+  budget?: AnswerBudget,
+): Promise<T> {
   const s = serverLimits(server);
   await s.rate.ready(userId);
   const handedOn = !s.listings.hasRoom(userId);

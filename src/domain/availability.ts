@@ -11,7 +11,11 @@ export function guardAvailability<T extends object>(store: T, isUnavailable: (er
       return (...args: unknown[]) => {
         try {
           const out: unknown = (value as (...a: unknown[]) => unknown).apply(self, args);
-          return out instanceof Promise ? out.catch((err: unknown) => { throw translate(err); }) : out;
+          return out instanceof Promise
+            ? out.catch((err: unknown) => {
+                throw translate(err);
+              })
+            : out;
         } catch (err) {
           throw translate(err);
         }
@@ -20,7 +24,8 @@ export function guardAvailability<T extends object>(store: T, isUnavailable: (er
     if (value !== null && typeof value === 'object' && !Array.isArray(value)) return guardObject(value as object);
     return value;
   };
-  const translate = (err: unknown) => (isUnavailable(err) ? new AppError('DATABASE', DATABASE_UNAVAILABLE, 'database_unavailable') : err);
+  const translate = (err: unknown) =>
+    isUnavailable(err) ? new AppError('DATABASE', DATABASE_UNAVAILABLE, 'database_unavailable') : err;
   const guardObject = (obj: object): object => {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(obj)) out[k] = wrap(v, obj);

@@ -48,7 +48,9 @@ export type FieldKind = 'text' | 'json' | 'url';
  * is left of the budget. Text is shortened; JSON and URLs that do not fit whole become `""`.
  */
 export function fitFields<T extends object>(
-  item: T, fields: readonly (readonly [keyof T & string, FieldKind])[], budget: number = LISTING_ITEM_BUDGET_BYTES,
+  item: T,
+  fields: readonly (readonly [keyof T & string, FieldKind])[],
+  budget: number = LISTING_ITEM_BUDGET_BYTES,
 ): T {
   const out = item as Record<string, unknown>;
   // Each field to its own bound first.
@@ -88,15 +90,37 @@ export function fitFields<T extends object>(
 /** The listing fields of a task, most useful first: what a tight budget keeps longest. */
 const TASK_ITEM_FIELDS = [
   // Short words first (already cut to their own bounds), so the budget covers every string.
-  ['mj_id', 'text'], ['action', 'text'], ['status', 'text'], ['progress', 'text'],
-  ['prompt', 'text'], ['prompt_en', 'text'], ['fail_reason', 'text'], ['description', 'text'], ['state', 'text'],
-  ['image_url', 'url'], ['video_url', 'url'], ['video_urls', 'json'], ['buttons', 'json'], ['properties', 'json'],
+  ['mj_id', 'text'],
+  ['action', 'text'],
+  ['status', 'text'],
+  ['progress', 'text'],
+  ['prompt', 'text'],
+  ['prompt_en', 'text'],
+  ['fail_reason', 'text'],
+  ['description', 'text'],
+  ['state', 'text'],
+  ['image_url', 'url'],
+  ['video_url', 'url'],
+  ['video_urls', 'json'],
+  ['buttons', 'json'],
+  ['properties', 'json'],
 ] as const;
 
 export interface BoundableTaskItem {
-  mj_id: string; action: string; status: string; progress: string;
-  prompt: string; prompt_en: string; fail_reason: string; description: string; state: string;
-  image_url: string; video_url: string; video_urls: string; buttons: string; properties: string;
+  mj_id: string;
+  action: string;
+  status: string;
+  progress: string;
+  prompt: string;
+  prompt_en: string;
+  fail_reason: string;
+  description: string;
+  state: string;
+  image_url: string;
+  video_url: string;
+  video_urls: string;
+  buttons: string;
+  properties: string;
 }
 
 /**

@@ -1,10 +1,10 @@
 import { CHANNEL_STATUS } from '../contract/constants.ts';
+import type { ChannelPatch, ManagementStore } from '../contract/index.ts';
 import type { ChannelRow } from '../contract/rows.ts';
 import type { Clock } from '../lib/clock.ts';
 import { maskSecret } from '../lib/ids.ts';
 import { AppError } from './errors.ts';
 import { type Page, type PageQuery, pageOf } from './pagination.ts';
-import type { ChannelPatch, ManagementStore } from '../contract/index.ts';
 
 type Channels = Pick<ManagementStore, 'channels'>;
 
@@ -25,8 +25,15 @@ export interface ChannelView {
 
 export function channelView(c: ChannelRow): ChannelView {
   return {
-    id: c.id, name: c.name, base_url: c.baseUrl, key: maskSecret(c.key), status: c.status,
-    priority: c.priority, weight: c.weight, used_quota: c.usedQuota, created_time: c.createdTime,
+    id: c.id,
+    name: c.name,
+    base_url: c.baseUrl,
+    key: maskSecret(c.key),
+    status: c.status,
+    priority: c.priority,
+    weight: c.weight,
+    used_quota: c.usedQuota,
+    created_time: c.createdTime,
   };
 }
 
@@ -53,7 +60,11 @@ export function normaliseBaseUrl(url: string): string {
  * channel with probability proportional to its weight (weight 0 only when all are 0). Channels in
  * `exclude` (those a failing-over submit already tried) are not candidates.
  */
-export function chooseChannel(candidates: readonly Channel[], random: () => number = Math.random, exclude: ReadonlySet<number> = new Set()): Channel | null {
+export function chooseChannel(
+  candidates: readonly Channel[],
+  random: () => number = Math.random,
+  exclude: ReadonlySet<number> = new Set(),
+): Channel | null {
   const enabled = candidates.filter((c) => !exclude.has(c.id));
   if (enabled.length === 0) return null;
   const top = Math.max(...enabled.map((c) => c.priority));
@@ -69,7 +80,11 @@ export function chooseChannel(candidates: readonly Channel[], random: () => numb
 }
 
 /** An enabled channel for a new job, chosen as chooseChannel does. */
-export async function pickChannelFrom(store: Channels, random: () => number = Math.random, exclude: ReadonlySet<number> = new Set()): Promise<Channel | null> {
+export async function pickChannelFrom(
+  store: Channels,
+  random: () => number = Math.random,
+  exclude: ReadonlySet<number> = new Set(),
+): Promise<Channel | null> {
   return chooseChannel(await store.channels.enabled(), random, exclude);
 }
 
@@ -88,8 +103,12 @@ export interface CreateChannelInput {
 
 export async function createChannel(store: Channels, clock: Clock, input: CreateChannelInput): Promise<ChannelView> {
   const row = await store.channels.create({
-    name: input.name, baseUrl: normaliseBaseUrl(input.base_url), key: input.key,
-    priority: input.priority ?? 0, weight: input.weight ?? 1, status: input.status ?? CHANNEL_STATUS.enabled,
+    name: input.name,
+    baseUrl: normaliseBaseUrl(input.base_url),
+    key: input.key,
+    priority: input.priority ?? 0,
+    weight: input.weight ?? 1,
+    status: input.status ?? CHANNEL_STATUS.enabled,
     createdTime: clock.now(),
   });
   return channelView(row);

@@ -1,9 +1,9 @@
+import type { DemoSetupRow, ManagementStore } from '../contract/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import { randomAlphanumeric } from '../lib/ids.ts';
+import { normaliseBaseUrl } from './channels.ts';
 import { AppError } from './errors.ts';
 import { newWebhookSecret } from './tokens.ts';
-import { normaliseBaseUrl } from './channels.ts';
-import type { DemoSetupRow, ManagementStore } from '../contract/index.ts';
 
 /** Name of the channel and of the API key that DEMO mode owns. */
 export const DEMO_NAME = 'demo';
@@ -18,11 +18,21 @@ export type DemoSetup = DemoSetupRow;
  * transaction in the store, so a restart never sees half of it and never grants the quota twice;
  * when the simulator moved, the stored media links of the channel's tasks follow it.
  */
-export async function ensureDemoSetup(store: Pick<ManagementStore, 'demo'>, clock: Clock, baseUrl: string, key: string): Promise<DemoSetup> {
+export async function ensureDemoSetup(
+  store: Pick<ManagementStore, 'demo'>,
+  clock: Clock,
+  baseUrl: string,
+  key: string,
+): Promise<DemoSetup> {
   const setup = await store.demo.ensure({
-    name: DEMO_NAME, baseUrl: normaliseBaseUrl(baseUrl), channelKey: key,
-    newApiKey: randomAlphanumeric(48), newWebhookSecret: newWebhookSecret(),
-    rootQuota: DEMO_ROOT_QUOTA, grantWhy: 'demo starting quota', now: clock.now(),
+    name: DEMO_NAME,
+    baseUrl: normaliseBaseUrl(baseUrl),
+    channelKey: key,
+    newApiKey: randomAlphanumeric(48),
+    newWebhookSecret: newWebhookSecret(),
+    rootQuota: DEMO_ROOT_QUOTA,
+    grantWhy: 'demo starting quota',
+    now: clock.now(),
   });
   if (!setup) throw new AppError('NOT_FOUND', 'no root user to give the demo API key to');
   return setup;

@@ -10,6 +10,8 @@ export type { ListingView };
  * listing worker (which loads this module by its URL), in-thread, and in PostgreSQL's task store.
  */
 export function renderListing(page: Page<TaskRow>, view: ListingView): string {
-  const items = view.admin ? page.items.map((r) => adminTaskItem(r, view.policy)) : page.items.map((r) => taskItem(r, view.policy));
+  const items = view.admin
+    ? page.items.map((r) => adminTaskItem(r, view.policy))
+    : page.items.map((r) => taskItem(r, view.policy));
   return JSON.stringify({ success: true, message: '', data: { ...page, items } });
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { intParam, pageOf, pageQuerySchema, type Page } from './pagination.ts';
 import type { ManagementStore } from '../contract/index.ts';
+import { intParam, type Page, pageOf, pageQuerySchema } from './pagination.ts';
 
 export const logListQuerySchema = z.object({
   ...pageQuerySchema.shape,
@@ -30,9 +30,20 @@ export async function listLogs(store: Pick<ManagementStore, 'logs'>, q: LogListQ
   const { rows, total } = await store.logs.list({ type: q.type, userId: q.user_id }, pageSize, offset);
   return {
     items: rows.map((r) => ({
-      id: r.id, user_id: r.userId, type: r.type, content: r.content, quota: r.quota, model_name: r.modelName,
-      channel_id: r.channelId, token_id: r.tokenId, mj_id: r.mjId, task_id: r.taskId, created_time: r.createdTime,
+      id: r.id,
+      user_id: r.userId,
+      type: r.type,
+      content: r.content,
+      quota: r.quota,
+      model_name: r.modelName,
+      channel_id: r.channelId,
+      token_id: r.tokenId,
+      mj_id: r.mjId,
+      task_id: r.taskId,
+      created_time: r.createdTime,
     })),
-    total, page, page_size: pageSize,
+    total,
+    page,
+    page_size: pageSize,
   };
 }

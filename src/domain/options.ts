@@ -1,14 +1,27 @@
 import { z } from 'zod';
-import { AppError } from './errors.ts';
 import type { OptionRow, OptionRowStore } from '../contract/index.ts';
+import { AppError } from './errors.ts';
 
 /** USD per call for each model (SPEC §7.4); quota = price × QUOTA_PER_UNIT. */
 export const DEFAULT_PRICES: Readonly<Record<string, number>> = Object.freeze({
-  mj_imagine: 0.1, mj_edits: 0.1, mj_variation: 0.1, mj_reroll: 0.1, mj_blend: 0.1, mj_modal: 0.1,
-  mj_zoom: 0.1, mj_shorten: 0.1, mj_high_variation: 0.1, mj_low_variation: 0.1, mj_pan: 0.1,
+  mj_imagine: 0.1,
+  mj_edits: 0.1,
+  mj_variation: 0.1,
+  mj_reroll: 0.1,
+  mj_blend: 0.1,
+  mj_modal: 0.1,
+  mj_zoom: 0.1,
+  mj_shorten: 0.1,
+  mj_high_variation: 0.1,
+  mj_low_variation: 0.1,
+  mj_pan: 0.1,
   mj_video: 0.8,
-  mj_describe: 0.05, mj_upscale: 0.05, swap_face: 0.05, mj_upload: 0.05,
-  mj_inpaint: 0, mj_custom_zoom: 0,
+  mj_describe: 0.05,
+  mj_upscale: 0.05,
+  swap_face: 0.05,
+  mj_upload: 0.05,
+  mj_inpaint: 0,
+  mj_custom_zoom: 0,
 });
 
 export const QUOTA_PER_UNIT = 500_000;
@@ -32,25 +45,34 @@ export function priceProblem(usd: unknown): string | null {
   if (typeof usd !== 'number' || !Number.isFinite(usd)) return 'is not a finite number';
   if (usd < 0) return 'is negative';
   const quota = usd * QUOTA_PER_UNIT;
-  if (quota > MAX_PRICE_QUOTA) return `is above the ceiling of ${MAX_PRICE_QUOTA / QUOTA_PER_UNIT} USD (${MAX_PRICE_QUOTA} quota)`;
+  if (quota > MAX_PRICE_QUOTA)
+    return `is above the ceiling of ${MAX_PRICE_QUOTA / QUOTA_PER_UNIT} USD (${MAX_PRICE_QUOTA} quota)`;
   const whole = Math.round(quota);
   if (usd > 0 && whole === 0) return `is below one quota unit (${1 / QUOTA_PER_UNIT} USD) and would make calls free`;
-  if (Math.abs(quota - whole) > 1e-6 * Math.max(1, quota)) return `is ${quota} quota, not a whole number of quota units (multiples of ${1 / QUOTA_PER_UNIT} USD)`;
+  if (Math.abs(quota - whole) > 1e-6 * Math.max(1, quota))
+    return `is ${quota} quota, not a whole number of quota units (multiples of ${1 / QUOTA_PER_UNIT} USD)`;
   return null;
 }
 
-const pricesSchema = z.record(
-  z.string().min(1, 'model name is empty').max(MAX_MODEL_NAME_LENGTH, `model name is longer than ${MAX_MODEL_NAME_LENGTH} characters`),
-  // Checked below rather than by z.number(), so that every refusal names its model.
-  z.unknown(),
-).superRefine((prices, ctx) => {
-  const models = Object.keys(prices);
-  if (models.length > MAX_PRICED_MODELS) ctx.addIssue({ code: 'custom', message: `at most ${MAX_PRICED_MODELS} models may be priced` });
-  for (const model of models) {
-    const problem = priceProblem(prices[model]);
-    if (problem) ctx.addIssue({ code: 'custom', path: [model], message: `price of ${model} ${problem}` });
-  }
-}).transform((prices) => prices as Record<string, number>);
+const pricesSchema = z
+  .record(
+    z
+      .string()
+      .min(1, 'model name is empty')
+      .max(MAX_MODEL_NAME_LENGTH, `model name is longer than ${MAX_MODEL_NAME_LENGTH} characters`),
+    // Checked below rather than by z.number(), so that every refusal names its model.
+    z.unknown(),
+  )
+  .superRefine((prices, ctx) => {
+    const models = Object.keys(prices);
+    if (models.length > MAX_PRICED_MODELS)
+      ctx.addIssue({ code: 'custom', message: `at most ${MAX_PRICED_MODELS} models may be priced` });
+    for (const model of models) {
+      const problem = priceProblem(prices[model]);
+      if (problem) ctx.addIssue({ code: 'custom', path: [model], message: `price of ${model} ${problem}` });
+    }
+  })
+  .transform((prices) => prices as Record<string, number>);
 
 /** Every runtime option: its schema (validates admin updates) and its default. */
 const DEFINITIONS = {
@@ -76,7 +98,10 @@ export function isOptionKey(key: string): key is OptionKey {
 function parseValue<K extends OptionKey>(key: K, value: unknown): OptionValues[K] {
   const parsed = DEFINITIONS[key].schema.safeParse(value);
   if (!parsed.success) {
-    throw new AppError('BAD_REQUEST', `invalid value for option ${key}: ${parsed.error.issues[0]?.message ?? 'wrong type'}`);
+    throw new AppError(
+      'BAD_REQUEST',
+      `invalid value for option ${key}: ${parsed.error.issues[0]?.message ?? 'wrong type'}`,
+    );
   }
   return parsed.data as OptionValues[K];
 }
@@ -113,7 +138,10 @@ export class OptionsStore {
   private values: OptionValues;
   private seenRows: string | null = null;
 
-  private constructor(private readonly rows: OptionRowStore, initial: readonly OptionRow[]) {
+  private constructor(
+    private readonly rows: OptionRowStore,
+    initial: readonly OptionRow[],
+  ) {
     this.values = valuesOf(initial);
   }
 
@@ -121,7 +149,10 @@ export class OptionsStore {
    * Insert the defaults that are missing (environment overrides apply here, at first start
    * only), then load. Raw override strings are JSON (`true`, `{"mj_imagine":0.2}`).
    */
-  static async bootstrap(rows: OptionRowStore, overrides: Readonly<Record<string, string>> = {}): Promise<OptionsStore> {
+  static async bootstrap(
+    rows: OptionRowStore,
+    overrides: Readonly<Record<string, string>> = {},
+  ): Promise<OptionsStore> {
     const defaults: OptionRow[] = [];
     for (const key of OPTION_KEYS) {
       let value: unknown = DEFINITIONS[key].default;
@@ -175,10 +206,14 @@ export class OptionsStore {
         onError?.(err);
       }
     };
-    let busy: Promise<void> | null = check(true).finally(() => { busy = null; });
+    let busy: Promise<void> | null = check(true).finally(() => {
+      busy = null;
+    });
     const timer = setInterval(() => {
       if (busy || !running) return;
-      busy = check(false).finally(() => { busy = null; });
+      busy = check(false).finally(() => {
+        busy = null;
+      });
     }, intervalMs);
     timer.unref?.();
     return () => {

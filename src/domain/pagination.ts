@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageOf, type Page, type PageQuery } from '../lib/paging.ts';
+export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type Page, type PageQuery, pageOf } from '../lib/paging.ts';
 
 /**
  * A whole number ≥ min with a message naming `name`: what the typed inputs (tRPC, the client) take.
@@ -8,8 +8,12 @@ export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageOf, type Page, type PageQuery } f
  */
 export function intParam(name: string, min: number, what: string) {
   const message = `${name} must be ${what}`;
-  return z.number({ error: message }).int({ error: message }).min(min, { error: message })
-    .max(Number.MAX_SAFE_INTEGER, { error: `${name} is too large` }).optional();
+  return z
+    .number({ error: message })
+    .int({ error: message })
+    .min(min, { error: message })
+    .max(Number.MAX_SAFE_INTEGER, { error: `${name} is too large` })
+    .optional();
 }
 
 /** What a whole-number parameter may look like as text: digits, maybe signed, maybe blank. */
@@ -22,7 +26,10 @@ const INT_TEXT = /^\s*-?\d*\s*$/;
  */
 export function queryIntParam(name: string, min: number, what: string) {
   const message = `${name} must be ${what}`;
-  return z.union([z.number({ error: message }), z.string({ error: message }).regex(INT_TEXT, { error: message })], { error: message })
+  return z
+    .union([z.number({ error: message }), z.string({ error: message }).regex(INT_TEXT, { error: message })], {
+      error: message,
+    })
     .transform((v) => (typeof v === 'number' ? v : v.trim() === '' ? undefined : Number(v)))
     .pipe(intParam(name, min, what))
     .optional();
@@ -30,7 +37,12 @@ export function queryIntParam(name: string, min: number, what: string) {
 
 /** `{ items, total, page, page_size }` of every list, around the schema of one item. */
 export function pageSchema<T extends z.ZodType>(item: T) {
-  return z.object({ items: z.array(item), total: z.number().int(), page: z.number().int(), page_size: z.number().int() });
+  return z.object({
+    items: z.array(item),
+    total: z.number().int(),
+    page: z.number().int(),
+    page_size: z.number().int(),
+  });
 }
 
 export const pageQuerySchema = z.object({

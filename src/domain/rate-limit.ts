@@ -1,7 +1,7 @@
+import type { TaskStore } from '../contract/tasks.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { AppError } from './errors.ts';
-import type { TaskStore } from '../contract/tasks.ts';
 
 /**
  * Relay submits per API key per minute (SPEC §15). A fixed one-minute window counted in the

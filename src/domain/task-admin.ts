@@ -1,13 +1,13 @@
+import type { ManagementStore } from '../contract/index.ts';
 import type { TaskRow } from '../contract/rows.ts';
+import type { TaskLogRow } from '../contract/task-admin.ts';
+import type { TaskStore } from '../contract/tasks.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { callUpstream } from '../upstream/http.ts';
 import { modelNameOf } from './actions.ts';
 import { channelEndpoints } from './channels.ts';
 import { AppError } from './errors.ts';
-import type { ManagementStore } from '../contract/index.ts';
-import type { TaskLogRow } from '../contract/task-admin.ts';
-import type { TaskStore } from '../contract/tasks.ts';
 import type { TaskFeed } from './task-feed.ts';
 import { applyPollBatch, endStrandedTasks, planTick, type SyncSettings } from './task-sync.ts';
 import { webhookPayloadOf } from './webhooks.ts';
@@ -52,34 +52,50 @@ async function taskOf(env: TaskAdminEnv, mjId: string): Promise<TaskRow> {
 export async function resyncTask(env: TaskAdminEnv, mjId: string): Promise<TaskRow> {
   const row = await taskOf(env, mjId);
   if (isFinished(row)) return row;
-  const rows = (await env.taskStore.admin.channelTasks(row.channelId, row.mjId)).filter((r) => r.id === row.id && !isFinished(r));
+  const rows = (await env.taskStore.admin.channelTasks(row.channelId, row.mjId)).filter(
+    (r) => r.id === row.id && !isFinished(r),
+  );
   const now = env.clock.now();
   const plan = planTick(rows, await channelEndpoints(env.store), now, env.settings);
   let changed: number[] = [];
   let refunded = 0;
   let failure: string | null = null;
   if (plan.stranded.length > 0) {
-    const ended = await endStrandedTasks(env.taskStore.sync, plan.stranded, now, env.settings.webhookLinks, env.settings.warn);
+    const ended = await endStrandedTasks(
+      env.taskStore.sync,
+      plan.stranded,
+      now,
+      env.settings.webhookLinks,
+      env.settings.warn,
+    );
     changed = ended.ended.map((e) => e.taskId);
     refunded = ended.refundedQuota;
   }
   const group = plan.byChannel.get(row.channelId);
   if (group) {
-    const call = () => callUpstream(env.fetch, group.channel, {
-      method: 'POST', path: '/mj/task/list-by-condition', body: { ids: [row.mjId] },
-      timeoutMs: Math.min(MAX_POLL_TIMEOUT_MS, env.upstreamTimeoutMs),
-    });
+    const call = () =>
+      callUpstream(env.fetch, group.channel, {
+        method: 'POST',
+        path: '/mj/task/list-by-condition',
+        body: { ids: [row.mjId] },
+        timeoutMs: Math.min(MAX_POLL_TIMEOUT_MS, env.upstreamTimeoutMs),
+      });
     const outcome = await (env.metrics ? env.metrics.timeUpstream(group.channel.id, 'poll', call) : call());
     let items: unknown[] | null = null;
     if (outcome.kind === 'response' && outcome.status === 200 && Array.isArray(outcome.json)) items = outcome.json;
-    else failure = outcome.kind === 'response' ? `upstream answered HTTP ${outcome.status}` : `upstream call failed: ${outcome.kind}`;
+    else
+      failure =
+        outcome.kind === 'response'
+          ? `upstream answered HTTP ${outcome.status}`
+          : `upstream call failed: ${outcome.kind}`;
     const counts = await applyPollBatch(env.taskStore.sync, group.rows, items, env.clock.now(), env.settings);
     changed = counts.changed;
     refunded = counts.refundedQuota;
   }
   env.taskFeed.publish(changed);
   if (refunded > 0) env.metrics?.quotaRefunded(refunded);
-  if (failure !== null && changed.length === 0) throw new AppError('UPSTREAM', `resync of ${mjId}: ${failure}`, 'upstream_unavailable');
+  if (failure !== null && changed.length === 0)
+    throw new AppError('UPSTREAM', `resync of ${mjId}: ${failure}`, 'upstream_unavailable');
   return (await env.taskStore.tasks.byId(row.id)) ?? row;
 }
 
@@ -93,8 +109,13 @@ export async function failTask(env: TaskAdminEnv, mjId: string, reason: string, 
   if (isFinished(row)) throw new AppError('BAD_REQUEST', 'task_finished', 'task_finished');
   const now = env.clock.now();
   const r = await env.taskStore.admin.adminFail(
-    row.id, row.quota, { status: 'FAILURE', progress: '100%', failReason: reason, finishTime: now }, now, modelNameOf(row.action),
-    `refund: ${reason} (failed by admin ${adminId})`, webhookPayloadOf(now, env.settings.webhookLinks),
+    row.id,
+    row.quota,
+    { status: 'FAILURE', progress: '100%', failReason: reason, finishTime: now },
+    now,
+    modelNameOf(row.action),
+    `refund: ${reason} (failed by admin ${adminId})`,
+    webhookPayloadOf(now, env.settings.webhookLinks),
   );
   if (!r.won) throw new AppError('BAD_REQUEST', 'task_finished', 'task_finished');
   env.taskFeed.publish([row.id]);
@@ -121,7 +142,8 @@ function ledgerItemOf(log: TaskLogRow): LedgerItem {
   const base = { time: log.createdTime, quota: log.quota, channel_id: log.channelId };
   if (log.type === LOG_CONSUME) return { ...base, kind: 'charge', note: log.content };
   if (log.type === LOG_REFUND) return { ...base, kind: 'refund', note: log.content.replace(/^refund: /, '') };
-  if (log.type === LOG_SYSTEM && log.content.startsWith('moved from channel ')) return { ...base, kind: 'move', note: log.content };
+  if (log.type === LOG_SYSTEM && log.content.startsWith('moved from channel '))
+    return { ...base, kind: 'move', note: log.content };
   return { ...base, kind: 'adjust', note: log.content };
 }
 
@@ -129,7 +151,11 @@ function ledgerItemOf(log: TaskLogRow): LedgerItem {
  * `mj.ledger`: the money timeline of one task (own task; admins any), oldest first, from the logs;
  * Σ charge − Σ refund is the task's quota.
  */
-export async function ledgerOf(env: Pick<TaskAdminEnv, 'taskStore'>, mjId: string, userId: number | null): Promise<{ items: LedgerItem[] }> {
+export async function ledgerOf(
+  env: Pick<TaskAdminEnv, 'taskStore'>,
+  mjId: string,
+  userId: number | null,
+): Promise<{ items: LedgerItem[] }> {
   const row = await env.taskStore.tasks.findByMjId(mjId, userId);
   if (!row) throw new AppError('NOT_FOUND', `task ${mjId} not found`);
   return { items: (await env.taskStore.admin.taskLogs(row.id)).map(ledgerItemOf) };

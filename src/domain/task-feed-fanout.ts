@@ -89,11 +89,17 @@ export class TaskFanout {
       return;
     }
     this.inFlight++;
-    const read = Promise.resolve(row).then((r) => r, () => null);
-    this.chain = this.chain.then(() => read).then((r) => {
-      this.inFlight--;
-      this.deliver(c, r);
-    }).catch(() => {}); // Never a rejected chain: the later changes still go out.
+    const read = Promise.resolve(row).then(
+      (r) => r,
+      () => null,
+    );
+    this.chain = this.chain
+      .then(() => read)
+      .then((r) => {
+        this.inFlight--;
+        this.deliver(c, r);
+      })
+      .catch(() => {}); // Never a rejected chain: the later changes still go out.
   }
 
   /** Events being written, in order; each with the watchers it goes to and how far it got. */

@@ -1,8 +1,8 @@
 import type { TaskRow } from '../contract/rows.ts';
 import type { Clock } from '../lib/clock.ts';
 import { randomAlphanumeric } from '../lib/ids.ts';
-import { FingerprintMemory } from './task-feed-memory.ts';
 import { TaskFanout, type TaskFeedSink } from './task-feed-fanout.ts';
+import { FingerprintMemory } from './task-feed-memory.ts';
 
 export type { TaskFeedSink } from './task-feed-fanout.ts';
 
@@ -25,13 +25,24 @@ export interface TaskFeed {
    */
   // The replay bounds are required (null = unbounded), and so is `watch`: a wrapper that forwards
   // less must not compile. Two wrappers did, silently lifting the SPEC's replay limits.
-  subscribe(scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal, replay: ReplayBounds | null): AsyncGenerator<TaskFeedEvent | TaskFeedReload>;
+  subscribe(
+    scope: { userId: number | null },
+    fromEventId: string | null,
+    signal: AbortSignal,
+    replay: ReplayBounds | null,
+  ): AsyncGenerator<TaskFeedEvent | TaskFeedReload>;
   /**
    * What `subscribe` yields, pushed to `sink` instead: each live change is read once for all
    * watchers and handed to each as the same object (so it is serialised once). `sink.end()` once
    * `signal` aborts.
    */
-  watch(scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal, replay: ReplayBounds | null, sink: TaskFeedSink): void;
+  watch(
+    scope: { userId: number | null },
+    fromEventId: string | null,
+    signal: AbortSignal,
+    replay: ReplayBounds | null,
+    sink: TaskFeedSink,
+  ): void;
 }
 
 /**
@@ -76,7 +87,12 @@ export interface TaskFeedReads {
    * May stop early with a part already past `limit` rows or `maxBytes` (the rows submitted since).
    */
   replaySize?(
-    userId: number | null, windowStart: number, since: number, limit: number, itemCap: number, maxBytes: number,
+    userId: number | null,
+    windowStart: number,
+    since: number,
+    limit: number,
+    itemCap: number,
+    maxBytes: number,
   ): MaybePromise<{ count: number; bytes: number }>;
 }
 
@@ -129,7 +145,11 @@ export class InProcessTaskFeed implements TaskFeed {
   private readonly bufferSize: number;
   private readonly replayLimit: number;
 
-  constructor(private readonly reads: TaskFeedReads, private readonly clock: Clock, private readonly opts: InProcessFeedOptions) {
+  constructor(
+    private readonly reads: TaskFeedReads,
+    private readonly clock: Clock,
+    private readonly opts: InProcessFeedOptions,
+  ) {
     this.bufferSize = Math.max(16, opts.bufferSize ?? 5000);
     this.replayLimit = Math.max(1, opts.replayLimit ?? 1000);
     this.seen = new FingerprintMemory(Math.max(1, opts.fingerprintMemory ?? FINGERPRINT_MEMORY));
@@ -151,10 +171,16 @@ export class InProcessTaskFeed implements TaskFeed {
       // Observed now, not once the earlier publishes have applied: a read failing meanwhile (the
       // database away) would otherwise be an unhandled rejection, which ends the process. A failed
       // read drops that publish only; later ones still apply, in call order.
-      const settled = rows.then((r) => r, () => null);
-      this.applying = this.applying.then(() => settled).then((r) => {
-        if (r) this.record(r, time);
-      }).catch(() => {});
+      const settled = rows.then(
+        (r) => r,
+        () => null,
+      );
+      this.applying = this.applying
+        .then(() => settled)
+        .then((r) => {
+          if (r) this.record(r, time);
+        })
+        .catch(() => {});
       return;
     }
     this.record(rows, time);
@@ -171,9 +197,16 @@ export class InProcessTaskFeed implements TaskFeed {
   }
 
   private readonly fanout = new TaskFanout((id) => this.row(id));
-  private readonly fanListener = (c: Change) => this.fanout.onChange({ seq: c.seq, taskId: c.taskId, userId: c.userId, eventId: this.idOf(c.seq, c.time) });
+  private readonly fanListener = (c: Change) =>
+    this.fanout.onChange({ seq: c.seq, taskId: c.taskId, userId: c.userId, eventId: this.idOf(c.seq, c.time) });
 
-  watch(scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal, bounds: ReplayBounds | null, sink: TaskFeedSink): void {
+  watch(
+    scope: { userId: number | null },
+    fromEventId: string | null,
+    signal: AbortSignal,
+    bounds: ReplayBounds | null,
+    sink: TaskFeedSink,
+  ): void {
     if (signal.aborted) {
       sink.end();
       return;
@@ -198,20 +231,26 @@ export class InProcessTaskFeed implements TaskFeed {
     signal.addEventListener('abort', onAbort);
     if (!from) return;
     const read = () => this.replay(scope, from, last, bounds);
-    (bounds?.guard ? bounds.guard(read) : read()).then((replay) => {
-      if (done) return;
-      if (replay === 'reload') sink.event({ eventId: this.idOf(last, this.clock.now()), reload: true });
-      else for (const e of replay) sink.event(e);
-      watcher.release();
-    }, (err: unknown) => {
-      if (done) return;
-      stop();
-      sink.error(err);
-    });
+    (bounds?.guard ? bounds.guard(read) : read()).then(
+      (replay) => {
+        if (done) return;
+        if (replay === 'reload') sink.event({ eventId: this.idOf(last, this.clock.now()), reload: true });
+        else for (const e of replay) sink.event(e);
+        watcher.release();
+      },
+      (err: unknown) => {
+        if (done) return;
+        stop();
+        sink.error(err);
+      },
+    );
   }
 
   async *subscribe(
-    scope: { userId: number | null }, fromEventId: string | null, signal: AbortSignal, bounds: ReplayBounds | null,
+    scope: { userId: number | null },
+    fromEventId: string | null,
+    signal: AbortSignal,
+    bounds: ReplayBounds | null,
   ): AsyncGenerator<TaskFeedEvent | TaskFeedReload> {
     const matches = (c: Change) => scope.userId === null || c.userId === scope.userId;
     // Latest change per task, in seq order: a slow reader gets each task's newest state once.
@@ -248,7 +287,10 @@ export class InProcessTaskFeed implements TaskFeed {
    * is more than the bounds allow (SPEC §10): the rows are read, the items are never rendered.
    */
   private async replay(
-    scope: { userId: number | null }, from: { boot: string; seq: number; time: number }, last: number, bounds: ReplayBounds | null,
+    scope: { userId: number | null },
+    from: { boot: string; seq: number; time: number },
+    last: number,
+    bounds: ReplayBounds | null,
   ): Promise<TaskFeedEvent[] | 'reload'> {
     const matches = (c: Change) => scope.userId === null || c.userId === scope.userId;
     const oldest = this.buffer[0]?.seq ?? this.seq + 1;
@@ -280,7 +322,14 @@ export class InProcessTaskFeed implements TaskFeed {
       const since = from.time - REPLAY_SLACK_MS;
       const windowStart = since - this.opts.changeWindowMs;
       if (this.reads.replaySize) {
-        const size = await this.reads.replaySize(scope.userId, windowStart, since, this.replayLimit + 1, bounds?.itemCap ?? 0, bounds?.bytes ?? Infinity);
+        const size = await this.reads.replaySize(
+          scope.userId,
+          windowStart,
+          since,
+          this.replayLimit + 1,
+          bounds?.itemCap ?? 0,
+          bounds?.bytes ?? Infinity,
+        );
         if (size.count > this.replayLimit || (bounds && size.bytes > bounds.bytes)) return 'reload';
       }
       const rows = await this.reads.replay(scope.userId, windowStart, since, this.replayLimit + 1);
@@ -299,7 +348,12 @@ export class InProcessTaskFeed implements TaskFeed {
     return out;
   }
 
-  private async *live(pending: Map<number, Change>, from: number, signal: AbortSignal, setWake: (w: (() => void) | null) => void): AsyncGenerator<TaskFeedEvent> {
+  private async *live(
+    pending: Map<number, Change>,
+    from: number,
+    signal: AbortSignal,
+    setWake: (w: (() => void) | null) => void,
+  ): AsyncGenerator<TaskFeedEvent> {
     let last = from;
     while (!signal.aborted) {
       const next = pending.values().next();
@@ -331,17 +385,11 @@ export class InProcessTaskFeed implements TaskFeed {
   }
 }
 
-/** A feed that drops everything: for callers (tools, some tests) that run without live updates. */
-export const noTaskFeed: TaskFeed = {
-  publish() {},
-  async *subscribe() {},
-  watch(_scope, _from, signal, _replay, sink) {
-    if (signal.aborted) sink.end();
-    else signal.addEventListener('abort', () => sink.end(), { once: true });
-  },
-};
-
 /** How long after its submit a task can still change (see InProcessFeedOptions.changeWindowMs). */
-export function changeWindowOf(c: { taskTimeoutMs: number; upstreamTimeoutMs: number; pollIntervalMs: number }): number {
+export function changeWindowOf(c: {
+  taskTimeoutMs: number;
+  upstreamTimeoutMs: number;
+  pollIntervalMs: number;
+}): number {
   return c.taskTimeoutMs + c.upstreamTimeoutMs + 2 * c.pollIntervalMs + REPLAY_SLACK_MS;
 }

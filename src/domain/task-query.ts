@@ -9,7 +9,8 @@ export function toMillis(ts: number): number {
 }
 
 /** Exact task id, as text or a number; an empty string counts as absent. */
-const mjIdParam = z.union([z.string(), z.number()], { error: 'mj_id must be a string' })
+const mjIdParam = z
+  .union([z.string(), z.number()], { error: 'mj_id must be a string' })
   .transform((v) => (v === '' ? undefined : String(v)))
   .pipe(z.string().trim().max(64, { error: 'mj_id is too long' }).optional())
   .optional();
@@ -25,9 +26,20 @@ function listParams<S>(int: (name: string, min: number, what: string) => S) {
   };
 }
 
-function checkRange(q: { start_timestamp?: number | undefined; end_timestamp?: number | undefined }, ctx: z.RefinementCtx) {
-  if (q.start_timestamp !== undefined && q.end_timestamp !== undefined && toMillis(q.start_timestamp) > toMillis(q.end_timestamp)) {
-    ctx.addIssue({ code: 'custom', path: ['start_timestamp'], message: 'start_timestamp must not be after end_timestamp' });
+function checkRange(
+  q: { start_timestamp?: number | undefined; end_timestamp?: number | undefined },
+  ctx: z.RefinementCtx,
+) {
+  if (
+    q.start_timestamp !== undefined &&
+    q.end_timestamp !== undefined &&
+    toMillis(q.start_timestamp) > toMillis(q.end_timestamp)
+  ) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['start_timestamp'],
+      message: 'start_timestamp must not be after end_timestamp',
+    });
   }
 }
 
@@ -35,19 +47,23 @@ function checkRange(q: { start_timestamp?: number | undefined; end_timestamp?: n
 export const selfTaskQuerySchema = z.object(listParams(intParam)).superRefine(checkRange);
 
 /** Input of `mj.all`: the user query plus `channel_id`. */
-export const allTaskQuerySchema = z.object({
-  ...listParams(intParam),
-  channel_id: intParam('channel_id', 0, 'a non-negative integer'),
-}).superRefine(checkRange);
+export const allTaskQuerySchema = z
+  .object({
+    ...listParams(intParam),
+    channel_id: intParam('channel_id', 0, 'a non-negative integer'),
+  })
+  .superRefine(checkRange);
 
 /** Query of `GET /api/mj/self`: the same checks, the numbers read from query text. */
 export const selfTaskRestQuerySchema = z.object(listParams(queryIntParam)).superRefine(checkRange);
 
 /** Query of `GET /api/mj/`. */
-export const allTaskRestQuerySchema = z.object({
-  ...listParams(queryIntParam),
-  channel_id: queryIntParam('channel_id', 0, 'a non-negative integer'),
-}).superRefine(checkRange);
+export const allTaskRestQuerySchema = z
+  .object({
+    ...listParams(queryIntParam),
+    channel_id: queryIntParam('channel_id', 0, 'a non-negative integer'),
+  })
+  .superRefine(checkRange);
 
 export type SelfTaskQuery = z.infer<typeof selfTaskQuerySchema>;
 export type AllTaskQuery = z.infer<typeof allTaskQuerySchema>;

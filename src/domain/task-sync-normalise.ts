@@ -50,7 +50,8 @@ const TIME_FIELDS = ['startTime', 'finishTime'] as const;
  * storableText).
  */
 export function parseUpstreamTask(raw: unknown): ParsedItem {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: 'item is not an object' };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    return { ok: false, reason: 'item is not an object' };
   const o = raw as Record<string, unknown>;
   if (typeof o.id !== 'string' || o.id.trim() === '') return { ok: false, reason: 'item has no id' };
   if (typeof o.status !== 'string') return { ok: false, reason: `item ${o.id} has no status` };
@@ -133,8 +134,18 @@ export function normaliseJsonText(v: unknown): string {
 export type SyncFields = SyncFieldValues;
 
 export const SYNC_FIELD_NAMES: readonly (keyof SyncFields)[] = [
-  'progress', 'status', 'promptEn', 'state', 'startTime', 'finishTime', 'imageUrl', 'videoUrl', 'videoUrls',
-  'failReason', 'buttons', 'properties',
+  'progress',
+  'status',
+  'promptEn',
+  'state',
+  'startTime',
+  'finishTime',
+  'imageUrl',
+  'videoUrl',
+  'videoUrls',
+  'failReason',
+  'buttons',
+  'properties',
 ];
 
 export const FINISHED = '100%';
@@ -158,9 +169,18 @@ const time = (v: number | null | undefined, keep: number) => (v === undefined ? 
 
 function currentFields(row: SyncFields): SyncFields {
   return {
-    progress: row.progress, status: row.status, promptEn: row.promptEn, state: row.state, startTime: row.startTime,
-    finishTime: row.finishTime, imageUrl: row.imageUrl, videoUrl: row.videoUrl, videoUrls: row.videoUrls,
-    failReason: row.failReason, buttons: row.buttons, properties: row.properties,
+    progress: row.progress,
+    status: row.status,
+    promptEn: row.promptEn,
+    state: row.state,
+    startTime: row.startTime,
+    finishTime: row.finishTime,
+    imageUrl: row.imageUrl,
+    videoUrl: row.videoUrl,
+    videoUrls: row.videoUrls,
+    failReason: row.failReason,
+    buttons: row.buttons,
+    properties: row.properties,
   };
 }
 
@@ -196,7 +216,10 @@ export function decideSync(row: SyncFields, item: UpstreamTask, now: number): Sy
     return {
       kind: 'fail',
       fields: {
-        ...next, status: 'FAILURE', progress: FINISHED, failReason: upstreamReason || DEFAULT_FAIL_REASON,
+        ...next,
+        status: 'FAILURE',
+        progress: FINISHED,
+        failReason: upstreamReason || DEFAULT_FAIL_REASON,
         finishTime: next.finishTime || now,
       },
     };
@@ -235,5 +258,11 @@ export function channelGoneReason(channelId: number): string {
 
 /** The values that end a task as a failure, on top of what the row already holds. */
 export function failureFields(row: SyncFields, reason: string, now: number): SyncFields {
-  return { ...currentFields(row), status: 'FAILURE', progress: FINISHED, failReason: reason, finishTime: row.finishTime || now };
+  return {
+    ...currentFields(row),
+    status: 'FAILURE',
+    progress: FINISHED,
+    failReason: reason,
+    finishTime: row.finishTime || now,
+  };
 }

@@ -1,12 +1,20 @@
+import type { PayloadOf, PollRow, SyncOp, SyncOpResult, TaskStore } from '../contract/tasks.ts';
 import { modelNameOf } from './actions.ts';
 import type { ChannelEndpoint } from './channels.ts';
 import {
-  channelGoneReason, decideSync, failureFields, isTimedOut, ORPHAN_GRACE_MS, parseUpstreamTask, SUBMIT_DID_NOT_COMPLETE,
-  SYNC_FIELD_NAMES, timeoutReason, type SyncFields,
+  channelGoneReason,
+  decideSync,
+  failureFields,
+  isTimedOut,
+  ORPHAN_GRACE_MS,
+  parseUpstreamTask,
+  SUBMIT_DID_NOT_COMPLETE,
+  SYNC_FIELD_NAMES,
+  type SyncFields,
+  timeoutReason,
 } from './task-sync-normalise.ts';
-import type { PayloadOf, PollRow, SyncOp, SyncOpResult, TaskStore } from '../contract/tasks.ts';
-import { previewValue, warnFellBack, type WarnOnce } from './upstream-numbers.ts';
-import { webhookPayloadOf, type LinkPolicySource } from './webhooks.ts';
+import { previewValue, type WarnOnce, warnFellBack } from './upstream-numbers.ts';
+import { type LinkPolicySource, webhookPayloadOf } from './webhooks.ts';
 
 /**
  * The poller's sync rules (SPEC §8): which unfinished tasks to poll or end, and what one
@@ -52,7 +60,18 @@ export interface SyncCounts {
 }
 
 export function emptyCounts(): SyncCounts {
-  return { updated: 0, succeeded: 0, failed: 0, timedOut: 0, refunded: 0, refundedQuota: 0, unknown: 0, invalid: 0, fellBack: 0, refusedRows: 0 };
+  return {
+    updated: 0,
+    succeeded: 0,
+    failed: 0,
+    timedOut: 0,
+    refunded: 0,
+    refundedQuota: 0,
+    unknown: 0,
+    invalid: 0,
+    fellBack: 0,
+    refusedRows: 0,
+  };
 }
 
 const COUNT_KEYS = Object.keys(emptyCounts()) as (keyof SyncCounts)[];
@@ -78,14 +97,20 @@ export interface TickPlan {
  * grace, refunding whatever quota the row still holds); a row of a deleted channel is ended with
  * `channel <id> no longer exists`; the rest is polled.
  */
-export function planTick(rows: readonly PollTask[], known: ReadonlyMap<number, PollChannel>, now: number, s: SyncSettings): TickPlan {
+export function planTick(
+  rows: readonly PollTask[],
+  known: ReadonlyMap<number, PollChannel>,
+  now: number,
+  s: SyncSettings,
+): TickPlan {
   const plan: TickPlan = { stranded: [], byChannel: new Map(), waiting: 0 };
   for (const row of rows) {
     if (row.mjId === '') {
       // Measured from the last write of the submit (a failover move restarts it), not from the
       // submit time: a submit that fails over makes one upstream call per channel.
       const inFlightSince = Math.max(row.submitTime, row.updatedTime);
-      if (now - inFlightSince >= s.upstreamTimeoutMs + ORPHAN_GRACE_MS) plan.stranded.push({ row, reason: SUBMIT_DID_NOT_COMPLETE });
+      if (now - inFlightSince >= s.upstreamTimeoutMs + ORPHAN_GRACE_MS)
+        plan.stranded.push({ row, reason: SUBMIT_DID_NOT_COMPLETE });
       else plan.waiting++;
       continue;
     }
@@ -103,7 +128,13 @@ export function planTick(rows: readonly PollTask[], known: ReadonlyMap<number, P
 
 /** A failure ending of one row, as an op (its refund is the row's quota, once). */
 function failOp(row: PollTask, fields: SyncFields): Extract<SyncOp, { kind: 'fail' }> {
-  return { kind: 'fail', taskId: row.id, expectedQuota: row.quota, fields: { ...fields }, modelName: modelNameOf(row.action) };
+  return {
+    kind: 'fail',
+    taskId: row.id,
+    expectedQuota: row.quota,
+    fields: { ...fields },
+    modelName: modelNameOf(row.action),
+  };
 }
 
 /** Count a failure ending that won. */
@@ -130,23 +161,38 @@ export interface StrandedEnding {
  * leaves such a row out alone, so the rest of the batch, its endings and refunds are written.
  */
 async function applyOps(
-  sync: SyncStore, ops: readonly SyncOp[], now: number, hook: PayloadOf, counts: SyncCounts, warn: WarnOnce | undefined,
+  sync: SyncStore,
+  ops: readonly SyncOp[],
+  now: number,
+  hook: PayloadOf,
+  counts: SyncCounts,
+  warn: WarnOnce | undefined,
 ): Promise<SyncOpResult[]> {
   const results = await sync.apply(ops, now, hook);
   results.forEach((r, k) => {
     if (r.refused === undefined) return;
     const op = ops[k]!;
     counts.refusedRows++;
-    warn?.(`refused:${op.taskId}`, 'poll write of one task refused by the database; the rest of its batch was written', {
-      taskId: op.taskId, op: op.kind, error: previewValue(r.refused),
-    });
+    warn?.(
+      `refused:${op.taskId}`,
+      'poll write of one task refused by the database; the rest of its batch was written',
+      {
+        taskId: op.taskId,
+        op: op.kind,
+        error: previewValue(r.refused),
+      },
+    );
   });
   return results;
 }
 
 /** Ends stranded rows (see planTick) in one transaction. */
 export async function endStrandedTasks(
-  sync: SyncStore, stranded: TickPlan['stranded'], now: number, webhookLinks?: LinkPolicySource, warn?: WarnOnce,
+  sync: SyncStore,
+  stranded: TickPlan['stranded'],
+  now: number,
+  webhookLinks?: LinkPolicySource,
+  warn?: WarnOnce,
 ): Promise<SyncCounts & { ended: StrandedEnding[] }> {
   const counts = emptyCounts();
   const ended: StrandedEnding[] = [];
@@ -156,7 +202,14 @@ export async function endStrandedTasks(
   results.forEach((r, k) => {
     const { row, reason } = stranded[k]!;
     countEnding(r, counts);
-    if (r.won) ended.push({ taskId: row.id, userId: row.userId, reason, refunded: r.refunded, orphan: reason === SUBMIT_DID_NOT_COMPLETE });
+    if (r.won)
+      ended.push({
+        taskId: row.id,
+        userId: row.userId,
+        reason,
+        refunded: r.refunded,
+        orphan: reason === SUBMIT_DID_NOT_COMPLETE,
+      });
   });
   return { ...counts, ended };
 }
@@ -170,7 +223,11 @@ export async function endStrandedTasks(
  * whether or not its upstream still knows it.
  */
 export async function applyPollBatch(
-  sync: SyncStore, rows: readonly PollTask[], items: readonly unknown[] | null, now: number, s: SyncSettings,
+  sync: SyncStore,
+  rows: readonly PollTask[],
+  items: readonly unknown[] | null,
+  now: number,
+  s: SyncSettings,
   beforeWrite?: () => Promise<boolean>,
 ): Promise<SyncCounts & { changed: number[] }> {
   const counts = { ...emptyCounts(), changed: [] as number[] };
@@ -205,7 +262,12 @@ export async function applyPollBatch(
       const finished = d.kind === 'fail' || (d.kind === 'update' && d.fields.progress === '100%');
       if (!finished && isTimedOut(row, now, s.taskTimeoutMs)) {
         const base = d.kind === 'update' ? { ...row, ...d.fields } : row;
-        ops.push({ row, kind: 'fail', fields: failureFields(base, timeoutReason(s.taskTimeoutMs), now), timedOut: true });
+        ops.push({
+          row,
+          kind: 'fail',
+          fields: failureFields(base, timeoutReason(s.taskTimeoutMs), now),
+          timedOut: true,
+        });
       } else if (d.kind !== 'unchanged') {
         ops.push({ row, kind: d.kind, fields: d.fields, timedOut: false });
       }
@@ -220,9 +282,17 @@ export async function applyPollBatch(
   // The caller's moment to write (the poller hands the event loop back first); false: write nothing.
   if (beforeWrite && !(await beforeWrite())) return counts;
   // An update names the fields that moved since the row was read: only those are written.
-  const storeOps = ops.map((op): SyncOp => (op.kind === 'fail'
-    ? failOp(op.row, op.fields)
-    : { kind: 'update', taskId: op.row.id, fields: op.fields, columns: SYNC_FIELD_NAMES.filter((k) => op.row[k] !== op.fields[k]) }));
+  const storeOps = ops.map(
+    (op): SyncOp =>
+      op.kind === 'fail'
+        ? failOp(op.row, op.fields)
+        : {
+            kind: 'update',
+            taskId: op.row.id,
+            fields: op.fields,
+            columns: SYNC_FIELD_NAMES.filter((k) => op.row[k] !== op.fields[k]),
+          },
+  );
   const results = await applyOps(sync, storeOps, now, webhookPayloadOf(now, s.webhookLinks), counts, s.warn);
   results.forEach((r, k) => {
     const op = ops[k]!;
@@ -244,7 +314,11 @@ export async function applyPollBatch(
  * so a tick holds one page at a time whatever the backlog. A task that finishes ahead of the walk
  * is not read; one inserted meanwhile with a higher id is.
  */
-export async function* unfinishedPages(sync: SyncStore, channelId: number, pageSize: number): AsyncGenerator<PollTask[]> {
+export async function* unfinishedPages(
+  sync: SyncStore,
+  channelId: number,
+  pageSize: number,
+): AsyncGenerator<PollTask[]> {
   let afterId = 0;
   for (;;) {
     const page = await sync.unfinishedPage(channelId, afterId, pageSize);

@@ -14,7 +14,9 @@ const taskItemShape = {
   prompt_en: z.string(),
   status: z.string().meta({ description: '"", NOT_START, SUBMITTED, IN_PROGRESS, SUCCESS, FAILURE or MODAL' }),
   progress: z.string().meta({ description: 'e.g. "0%" … "100%"' }),
-  image_url: z.string().meta({ description: 'The gateway link /mj/image/<mj_id> when mj_forward_url_enabled is on; "" when none' }),
+  image_url: z
+    .string()
+    .meta({ description: 'The gateway link /mj/image/<mj_id> when mj_forward_url_enabled is on; "" when none' }),
   video_url: z.string(),
   video_urls: z.string().meta({ description: 'A JSON array of URL strings, as a string ("" when none)' }),
   submit_time: z.number().int().meta({ description: 'Unix time in ms' }),
@@ -46,7 +48,9 @@ export const adminTaskPageSchema = pageSchema(adminTaskItemSchema);
  * upstream left it out), so clients need no checks; other upstream keys are dropped.
  */
 export const taskButtonSchema = z.object({
-  customId: z.string().meta({ description: 'What to send as `customId` to submit this follow-up (mj.submit kind "action")' }),
+  customId: z
+    .string()
+    .meta({ description: 'What to send as `customId` to submit this follow-up (mj.submit kind "action")' }),
   emoji: z.string(),
   label: z.string(),
   type: z.number(),

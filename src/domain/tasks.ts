@@ -1,10 +1,10 @@
-import type { TaskFilter } from '../lib/paging.ts';
 import type { ImageLinkPolicy } from '../contract/listing.ts';
 import type { TaskRow } from '../contract/rows.ts';
+import type { TaskFilter } from '../lib/paging.ts';
 import { boundTaskItem } from './bounds.ts';
 import { buttonsOf, propertiesOf } from './task-json.ts';
+import { type AllTaskQuery, type SelfTaskQuery, toMillis } from './task-query.ts';
 import type { TypedAdminTaskItem, TypedTaskItem } from './task-views.ts';
-import { toMillis, type AllTaskQuery, type SelfTaskQuery } from './task-query.ts';
 
 export type { ImageLinkPolicy };
 
@@ -38,7 +38,6 @@ export interface AdminTaskItem extends TaskItem {
   channel_id: number;
 }
 
-
 export function forwardedImageUrl(row: Pick<TaskRow, 'imageUrl' | 'mjId'>, policy: ImageLinkPolicy): string {
   if (!row.imageUrl) return '';
   return policy.forward ? `${policy.serverAddress}/mj/image/${row.mjId}` : row.imageUrl;
@@ -46,11 +45,26 @@ export function forwardedImageUrl(row: Pick<TaskRow, 'imageUrl' | 'mjId'>, polic
 
 export function taskItem(row: TaskRow, policy: ImageLinkPolicy): TaskItem {
   return boundTaskItem({
-    id: row.id, mj_id: row.mjId, action: row.action, prompt: row.prompt, prompt_en: row.promptEn,
-    status: row.status, progress: row.progress, image_url: forwardedImageUrl(row, policy),
-    video_url: row.videoUrl, video_urls: row.videoUrls, submit_time: row.submitTime,
-    start_time: row.startTime, finish_time: row.finishTime, fail_reason: row.failReason, quota: row.quota,
-    code: row.code, description: row.description, state: row.state, buttons: row.buttons, properties: row.properties,
+    id: row.id,
+    mj_id: row.mjId,
+    action: row.action,
+    prompt: row.prompt,
+    prompt_en: row.promptEn,
+    status: row.status,
+    progress: row.progress,
+    image_url: forwardedImageUrl(row, policy),
+    video_url: row.videoUrl,
+    video_urls: row.videoUrls,
+    submit_time: row.submitTime,
+    start_time: row.startTime,
+    finish_time: row.finishTime,
+    fail_reason: row.failReason,
+    quota: row.quota,
+    code: row.code,
+    description: row.description,
+    state: row.state,
+    buttons: row.buttons,
+    properties: row.properties,
   });
 }
 
@@ -71,7 +85,9 @@ export function typedAdminTaskItem(row: TaskRow, policy: ImageLinkPolicy): Typed
   return typed(adminTaskItem(row, policy));
 }
 
-function typed<T extends TaskItem>(item: T): Omit<T, 'buttons' | 'properties'> & Pick<TypedTaskItem, 'buttons' | 'properties'> {
+function typed<T extends TaskItem>(
+  item: T,
+): Omit<T, 'buttons' | 'properties'> & Pick<TypedTaskItem, 'buttons' | 'properties'> {
   return { ...item, buttons: buttonsOf(item.buttons), properties: propertiesOf(item.properties) };
 }
 
@@ -79,7 +95,8 @@ export type { TaskFilter };
 
 export function selfFilter(userId: number, q: SelfTaskQuery): TaskFilter {
   return {
-    userId, mjId: q.mj_id,
+    userId,
+    mjId: q.mj_id,
     start: q.start_timestamp === undefined ? undefined : toMillis(q.start_timestamp),
     end: q.end_timestamp === undefined ? undefined : toMillis(q.end_timestamp),
   };
@@ -88,4 +105,3 @@ export function selfFilter(userId: number, q: SelfTaskQuery): TaskFilter {
 export function allFilter(q: AllTaskQuery): TaskFilter {
   return { ...selfFilter(0, q), userId: undefined, channelId: q.channel_id };
 }
-

@@ -1,10 +1,10 @@
 import { TOKEN_STATUS } from '../contract/constants.ts';
+import type { ManagementStore, TokenPatch } from '../contract/index.ts';
 import type { TokenRow } from '../contract/rows.ts';
 import type { Clock } from '../lib/clock.ts';
 import { maskSecret, randomAlphanumeric } from '../lib/ids.ts';
 import { AppError } from './errors.ts';
 import { type Page, type PageQuery, pageOf } from './pagination.ts';
-import type { ManagementStore, TokenPatch } from '../contract/index.ts';
 
 type Tokens = Pick<ManagementStore, 'tokens'>;
 
@@ -47,24 +47,39 @@ export function newWebhookSecret(): string {
 
 function maskWebhookSecret(secret: string): string {
   if (secret === '') return '';
-  return secret.startsWith(WEBHOOK_SECRET_PREFIX) ? `${WEBHOOK_SECRET_PREFIX}${maskSecret(secret.slice(WEBHOOK_SECRET_PREFIX.length))}` : maskSecret(secret);
+  return secret.startsWith(WEBHOOK_SECRET_PREFIX)
+    ? `${WEBHOOK_SECRET_PREFIX}${maskSecret(secret.slice(WEBHOOK_SECRET_PREFIX.length))}`
+    : maskSecret(secret);
 }
 
 function view(row: TokenRow, fullKey: boolean, fullSecret = fullKey): TokenView {
   return {
-    id: row.id, user_id: row.userId, name: row.name,
+    id: row.id,
+    user_id: row.userId,
+    name: row.name,
     key: fullKey ? `sk-${row.key}` : `sk-${maskSecret(row.key)}`,
-    status: row.status, remain_quota: row.remainQuota, unlimited_quota: row.unlimitedQuota,
-    used_quota: row.usedQuota, expired_time: row.expiredTime, created_time: row.createdTime,
-    accessed_time: row.accessedTime, rate_limit_per_minute: row.rateLimitPerMinute,
+    status: row.status,
+    remain_quota: row.remainQuota,
+    unlimited_quota: row.unlimitedQuota,
+    used_quota: row.usedQuota,
+    expired_time: row.expiredTime,
+    created_time: row.createdTime,
+    accessed_time: row.accessedTime,
+    rate_limit_per_minute: row.rateLimitPerMinute,
     webhook_secret: fullSecret ? row.webhookSecret : maskWebhookSecret(row.webhookSecret),
   };
 }
 
 export function toApiToken(row: TokenRow): ApiToken {
   return {
-    id: row.id, userId: row.userId, name: row.name, status: row.status, remainQuota: row.remainQuota,
-    unlimitedQuota: row.unlimitedQuota, expiredTime: row.expiredTime, rateLimitPerMinute: row.rateLimitPerMinute,
+    id: row.id,
+    userId: row.userId,
+    name: row.name,
+    status: row.status,
+    remainQuota: row.remainQuota,
+    unlimitedQuota: row.unlimitedQuota,
+    expiredTime: row.expiredTime,
+    rateLimitPerMinute: row.rateLimitPerMinute,
   };
 }
 
@@ -77,11 +92,23 @@ export interface CreateTokenInput {
 }
 
 /** New API key: 48 random alphanumerics, returned in full only here. */
-export async function createToken(store: Tokens, clock: Clock, userId: number, input: CreateTokenInput): Promise<TokenView> {
+export async function createToken(
+  store: Tokens,
+  clock: Clock,
+  userId: number,
+  input: CreateTokenInput,
+): Promise<TokenView> {
   const row = await store.tokens.create({
-    userId, name: input.name, key: randomAlphanumeric(48), status: TOKEN_STATUS.enabled,
-    remainQuota: input.remain_quota ?? 0, unlimitedQuota: input.unlimited_quota ?? false,
-    expiredTime: input.expired_time ?? -1, rateLimitPerMinute: input.rate_limit_per_minute ?? 0, createdTime: clock.now(), webhookSecret: newWebhookSecret(),
+    userId,
+    name: input.name,
+    key: randomAlphanumeric(48),
+    status: TOKEN_STATUS.enabled,
+    remainQuota: input.remain_quota ?? 0,
+    unlimitedQuota: input.unlimited_quota ?? false,
+    expiredTime: input.expired_time ?? -1,
+    rateLimitPerMinute: input.rate_limit_per_minute ?? 0,
+    createdTime: clock.now(),
+    webhookSecret: newWebhookSecret(),
   });
   return view(row, true);
 }
@@ -104,7 +131,12 @@ export interface UpdateTokenInput {
   rotate_webhook_secret?: boolean | undefined;
 }
 
-export async function updateToken(store: Tokens, clock: Clock, userId: number, input: UpdateTokenInput): Promise<TokenView> {
+export async function updateToken(
+  store: Tokens,
+  clock: Clock,
+  userId: number,
+  input: UpdateTokenInput,
+): Promise<TokenView> {
   const set: TokenPatch = {};
   if (input.name !== undefined) set.name = input.name;
   if (input.status !== undefined) set.status = input.status;

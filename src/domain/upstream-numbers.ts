@@ -79,8 +79,19 @@ export function warnOnceFor(logger: Logger): WarnOnce {
 }
 
 /** The message and key of one upstream value that fell back, for a WarnOnce. */
-export function warnFellBack(warn: WarnOnce | undefined, channelId: number, field: string, value: unknown, stored: number | string, extra: LogFields = {}): void {
+export function warnFellBack(
+  warn: WarnOnce | undefined,
+  channelId: number,
+  field: string,
+  value: unknown,
+  stored: number | string,
+  extra: LogFields = {},
+): void {
   warn?.(`${field}:${channelId}`, 'upstream value does not fit its column; stored the fallback', {
-    channelId, field, value: previewValue(value), stored, ...extra,
+    channelId,
+    field,
+    value: previewValue(value),
+    stored,
+    ...extra,
   });
 }

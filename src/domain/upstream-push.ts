@@ -1,11 +1,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { randomAlphanumeric } from '../lib/ids.ts';
+import type { OptionRowStore } from '../contract/index.ts';
+import type { PollRow, TaskStore } from '../contract/tasks.ts';
 import type { Clock } from '../lib/clock.ts';
+import { randomAlphanumeric } from '../lib/ids.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { OptionsStore } from './options.ts';
-import type { OptionRowStore } from '../contract/index.ts';
-import type { PollRow, TaskStore } from '../contract/tasks.ts';
 import type { TaskFeed } from './task-feed.ts';
 import { applyPollBatch, type SyncCounts, type SyncSettings } from './task-sync.ts';
 import { parseUpstreamTask } from './task-sync-normalise.ts';
@@ -40,17 +40,22 @@ export class NotifySecrets {
       await this.rows.insertMissing([{ key: NOTIFY_SECRET_ROW, value: JSON.stringify(randomAlphanumeric(48)) }]);
       const row = (await this.rows.all()).find((r) => r.key === NOTIFY_SECRET_ROW);
       const value: unknown = row ? JSON.parse(row.value) : null;
-      if (typeof value !== 'string' || value.length < 16) throw new Error(`options row ${NOTIFY_SECRET_ROW} is not a usable secret`);
+      if (typeof value !== 'string' || value.length < 16)
+        throw new Error(`options row ${NOTIFY_SECRET_ROW} is not a usable secret`);
       return value;
     })();
     // A failed read (the database away) is tried again by the next caller.
-    this.key.catch(() => { this.key = null; });
+    this.key.catch(() => {
+      this.key = null;
+    });
     return this.key;
   }
 
   /** The secret of one channel's hook: 43 URL-safe characters. */
   async secretFor(channelId: number): Promise<string> {
-    return createHmac('sha256', await this.serverKey()).update(`mj-notify:${channelId}`).digest('base64url');
+    return createHmac('sha256', await this.serverKey())
+      .update(`mj-notify:${channelId}`)
+      .digest('base64url');
   }
 
   /** Whether `given` is the channel's secret (compared in constant time). */
@@ -102,10 +107,15 @@ export type PushOutcome =
 
 /** The poller's sync settings for a process (the same values the poller builds). */
 export function syncSettingsOf(deps: {
-  config: { taskTimeoutMs: number; upstreamTimeoutMs: number }; logger: Logger; options: OptionsStore; serverAddress: () => string;
+  config: { taskTimeoutMs: number; upstreamTimeoutMs: number };
+  logger: Logger;
+  options: OptionsStore;
+  serverAddress: () => string;
 }): SyncSettings {
   return {
-    taskTimeoutMs: deps.config.taskTimeoutMs, upstreamTimeoutMs: deps.config.upstreamTimeoutMs, warn: createWarnOnce(deps.logger),
+    taskTimeoutMs: deps.config.taskTimeoutMs,
+    upstreamTimeoutMs: deps.config.upstreamTimeoutMs,
+    warn: createWarnOnce(deps.logger),
     webhookLinks: () => ({ forward: deps.options.get('mj_forward_url_enabled'), serverAddress: deps.serverAddress() }),
   };
 }

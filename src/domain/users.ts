@@ -1,10 +1,10 @@
 import { ROLE, USER_STATUS } from '../contract/constants.ts';
+import type { ManagementStore, UserPatch } from '../contract/index.ts';
 import type { UserRow } from '../contract/rows.ts';
 import type { Clock } from '../lib/clock.ts';
 import { randomAlphanumeric } from '../lib/ids.ts';
 import { AppError } from './errors.ts';
 import { type Page, type PageQuery, pageOf } from './pagination.ts';
-import type { ManagementStore, UserPatch } from '../contract/index.ts';
 
 type Users = Pick<ManagementStore, 'users'>;
 
@@ -33,15 +33,27 @@ export interface UserView {
 
 export function toUser(row: UserRow): User {
   return {
-    id: row.id, username: row.username, displayName: row.displayName, role: row.role, status: row.status,
-    quota: row.quota, usedQuota: row.usedQuota, requestCount: row.requestCount,
+    id: row.id,
+    username: row.username,
+    displayName: row.displayName,
+    role: row.role,
+    status: row.status,
+    quota: row.quota,
+    usedQuota: row.usedQuota,
+    requestCount: row.requestCount,
   };
 }
 
 export function userView(u: User): UserView {
   return {
-    id: u.id, username: u.username, display_name: u.displayName, role: u.role, status: u.status,
-    quota: u.quota, used_quota: u.usedQuota, request_count: u.requestCount,
+    id: u.id,
+    username: u.username,
+    display_name: u.displayName,
+    role: u.role,
+    status: u.status,
+    quota: u.quota,
+    used_quota: u.usedQuota,
+    request_count: u.requestCount,
   };
 }
 
@@ -61,7 +73,11 @@ export async function getUser(store: Users, id: number): Promise<User> {
  * so no system log row is owed; any later grant (admin, demo) writes its own. Returns the token
  * only when it was generated here, so the caller can print it once.
  */
-export async function bootstrapRoot(store: Users, clock: Clock, configuredToken: string | null): Promise<{ created: boolean; generatedToken: string | null }> {
+export async function bootstrapRoot(
+  store: Users,
+  clock: Clock,
+  configuredToken: string | null,
+): Promise<{ created: boolean; generatedToken: string | null }> {
   const token = configuredToken ?? newAccessToken();
   const created = await store.users.createRootIfEmpty(token, clock.now());
   return { created, generatedToken: created && !configuredToken ? token : null };
@@ -87,16 +103,29 @@ const byAdmin = (actor: User) => `by admin ${actor.id} (${actor.username})`;
  * Admins create common users; only root creates admins. A starting quota is set like an admin's
  * later change: logged with its signed delta, in the transaction that creates the user.
  */
-export async function createUser(store: Users, clock: Clock, actor: User, input: CreateUserInput): Promise<UserView & { access_token: string }> {
+export async function createUser(
+  store: Users,
+  clock: Clock,
+  actor: User,
+  input: CreateUserInput,
+): Promise<UserView & { access_token: string }> {
   const role = input.role ?? ROLE.common;
   if (role >= ROLE.admin && actor.role < ROLE.root) throw new AppError('FORBIDDEN', 'only root can create admins');
   const token = newAccessToken();
   const now = clock.now();
-  const quota = input.quota === undefined || input.quota === 0 ? null : { quota: input.quota, who: byAdmin(actor), now };
-  const row = await store.users.create({
-    username: input.username, displayName: input.display_name ?? input.username, role, status: USER_STATUS.enabled,
-    accessToken: token, createdTime: now,
-  }, quota);
+  const quota =
+    input.quota === undefined || input.quota === 0 ? null : { quota: input.quota, who: byAdmin(actor), now };
+  const row = await store.users.create(
+    {
+      username: input.username,
+      displayName: input.display_name ?? input.username,
+      role,
+      status: USER_STATUS.enabled,
+      accessToken: token,
+      createdTime: now,
+    },
+    quota,
+  );
   if (!row) throw new AppError('CONFLICT', `username ${input.username} is taken`);
   return { ...userView(toUser(row)), access_token: token };
 }

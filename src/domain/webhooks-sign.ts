@@ -27,8 +27,12 @@ export interface KeySecrets {
  * rotation the previous one too (after it), so a receiver still on the old secret keeps verifying.
  */
 export function signingSecrets(key: KeySecrets, now: number): string[] {
-  const overlap = key.previous !== null && key.previous !== '' && key.previous !== key.secret
-    && key.rotatedAt !== null && now - key.rotatedAt < ROTATION_OVERLAP_MS;
+  const overlap =
+    key.previous !== null &&
+    key.previous !== '' &&
+    key.previous !== key.secret &&
+    key.rotatedAt !== null &&
+    now - key.rotatedAt < ROTATION_OVERLAP_MS;
   return overlap ? [key.secret, key.previous as string] : [key.secret];
 }
 
@@ -56,7 +60,12 @@ export function deliveryIdOf(rowId: number): string {
 export type AttemptOutcome = 'delivered' | 'retry' | 'failed';
 
 /** After a failed attempt of a row that had `attempts`: retried after the backoff, or failed once they are spent. */
-export function failedAttemptOf(attempts: number, now: number): { outcome: 'retry'; retryAt: number } | { outcome: 'failed'; retryAt: null } {
+export function failedAttemptOf(
+  attempts: number,
+  now: number,
+): { outcome: 'retry'; retryAt: number } | { outcome: 'failed'; retryAt: null } {
   const made = attempts + 1;
-  return made >= MAX_DELIVERY_ATTEMPTS ? { outcome: 'failed', retryAt: null } : { outcome: 'retry', retryAt: now + retryDelayMs(made) };
+  return made >= MAX_DELIVERY_ATTEMPTS
+    ? { outcome: 'failed', retryAt: null }
+    : { outcome: 'retry', retryAt: now + retryDelayMs(made) };
 }

@@ -1,9 +1,9 @@
 import type { DELIVERY_STATUS } from '../contract/constants.ts';
-import { AppError } from './errors.ts';
+import type { ManagementStore } from '../contract/index.ts';
 import type { PayloadOf } from '../contract/tasks.ts';
+import { AppError } from './errors.ts';
 import { type Page, type PageQuery, pageOf } from './pagination.ts';
 import { relayTaskView } from './relay/queries.ts';
-import type { ManagementStore } from '../contract/index.ts';
 import type { ImageLinkPolicy } from './tasks.ts';
 
 /**
@@ -28,7 +28,12 @@ const RAW_LINKS: ImageLinkPolicy = { forward: false, serverAddress: '' };
 export function hookUrlOf(body: Record<string, unknown>): string | null {
   const raw = body.notifyHook;
   if (raw === undefined || raw === null) return null;
-  const bad = () => new AppError('BAD_REQUEST', `notifyHook must be an http(s) URL of at most ${MAX_HOOK_URL_LENGTH} characters`, 'invalid_request');
+  const bad = () =>
+    new AppError(
+      'BAD_REQUEST',
+      `notifyHook must be an http(s) URL of at most ${MAX_HOOK_URL_LENGTH} characters`,
+      'invalid_request',
+    );
   if (typeof raw !== 'string') throw bad();
   const url = raw.trim();
   if (url === '') return null;
@@ -70,14 +75,29 @@ export interface DeliveryView {
 }
 
 /** Deliveries newest first: one user's, or everyone's (`userId` null, admins). */
-export async function listDeliveries(store: Pick<ManagementStore, 'deliveryLog'>, userId: number | null, query: PageQuery): Promise<Page<DeliveryView>> {
+export async function listDeliveries(
+  store: Pick<ManagementStore, 'deliveryLog'>,
+  userId: number | null,
+  query: PageQuery,
+): Promise<Page<DeliveryView>> {
   const { page, pageSize, offset } = pageOf(query);
   const { rows, total } = await store.deliveryLog.list(userId, pageSize, offset);
   return {
     items: rows.map((r) => ({
-      id: r.id, task_id: r.taskId, mj_id: r.mjId, user_id: r.userId, url: r.url, status: r.status, attempts: r.attempts,
-      last_error: r.lastError, next_attempt_at: r.nextAttemptAt, created_time: r.createdTime, delivered_time: r.deliveredTime,
+      id: r.id,
+      task_id: r.taskId,
+      mj_id: r.mjId,
+      user_id: r.userId,
+      url: r.url,
+      status: r.status,
+      attempts: r.attempts,
+      last_error: r.lastError,
+      next_attempt_at: r.nextAttemptAt,
+      created_time: r.createdTime,
+      delivered_time: r.deliveredTime,
     })),
-    total, page, page_size: pageSize,
+    total,
+    page,
+    page_size: pageSize,
   };
 }

@@ -37,7 +37,10 @@ type Bounds = { readonly maxBytes: number; readonly maxMs: number; readonly idle
  * Reads what is left of a refused body and drops it, within `bounds`; never throws. When the body
  * ends inside the bounds, the connection then closes cleanly and the client reads the 413.
  */
-export async function discardBody(source: Request | ReadableStreamDefaultReader<Uint8Array>, bounds: Bounds = LINGER): Promise<void> {
+export async function discardBody(
+  source: Request | ReadableStreamDefaultReader<Uint8Array>,
+  bounds: Bounds = LINGER,
+): Promise<void> {
   let reader: ReadableStreamDefaultReader<Uint8Array>;
   if (source instanceof Request) {
     if (!source.body || source.bodyUsed) return;
@@ -52,7 +55,9 @@ export async function discardBody(source: Request | ReadableStreamDefaultReader<
     while (drained < bounds.maxBytes) {
       const left = bounds.maxMs - (performance.now() - started);
       if (left <= 0) break;
-      const paused = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), Math.min(left, bounds.idleMs))));
+      const paused = new Promise<null>(
+        (resolve) => (timer = setTimeout(() => resolve(null), Math.min(left, bounds.idleMs))),
+      );
       const step = await Promise.race([reader.read(), paused]);
       clearTimeout(timer);
       if (step === null || step.done) break;
@@ -70,7 +75,10 @@ export async function discardBody(source: Request | ReadableStreamDefaultReader<
  * The whole body as bytes, or BodyTooLargeError as soon as it passes `limit` (the rest is read and
  * dropped within LINGER first, so the client sees the 413).
  */
-export async function readBodyBytes(request: Request, limit: number = MAX_BODY_BYTES): Promise<Uint8Array<ArrayBuffer>> {
+export async function readBodyBytes(
+  request: Request,
+  limit: number = MAX_BODY_BYTES,
+): Promise<Uint8Array<ArrayBuffer>> {
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > limit) {
     await discardBody(request);

@@ -1,7 +1,8 @@
 import { Elysia } from 'elysia';
 import { pathOfUrl } from './errors.ts';
 
-const ALLOWED_HEADERS = 'authorization, content-type, mj-api-secret, new-api-user, mj-version, trpc-accept, x-request-id, range, if-none-match';
+const ALLOWED_HEADERS =
+  'authorization, content-type, mj-api-secret, new-api-user, mj-version, trpc-accept, x-request-id, range, if-none-match';
 const CORS_PATH = /^\/(?:api|trpc)(?:\/|$)|^\/(?:[^/]+\/)?mj(?:\/|$)/;
 
 type SetLike = { headers: Record<string, string | number>; status?: number | string };
@@ -21,7 +22,8 @@ export function corsHandler(origins: readonly string[]) {
       set.headers['access-control-allow-origin'] = origin;
       set.headers.vary = 'Origin';
     } else if (request.method !== 'OPTIONS') return;
-    set.headers['access-control-expose-headers'] = 'content-length, content-range, etag, last-modified, retry-after, x-request-id';
+    set.headers['access-control-expose-headers'] =
+      'content-length, content-range, etag, last-modified, retry-after, x-request-id';
     if (request.method === 'OPTIONS') {
       set.headers['access-control-allow-methods'] = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
       set.headers['access-control-allow-headers'] = ALLOWED_HEADERS;

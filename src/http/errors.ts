@@ -41,14 +41,20 @@ export function managementError(message: string) {
 
 /** tRPC's own error codes (JSON-RPC numbers and keys) for the statuses the app answers itself. */
 const TRPC_ERROR_OF_STATUS: Readonly<Record<number, readonly [number, string]>> = {
-  400: [-32600, 'BAD_REQUEST'], 401: [-32001, 'UNAUTHORIZED'], 403: [-32003, 'FORBIDDEN'], 404: [-32004, 'NOT_FOUND'],
-  413: [-32413, 'PAYLOAD_TOO_LARGE'], 429: [-32029, 'TOO_MANY_REQUESTS'], 500: [-32603, 'INTERNAL_SERVER_ERROR'],
+  400: [-32600, 'BAD_REQUEST'],
+  401: [-32001, 'UNAUTHORIZED'],
+  403: [-32003, 'FORBIDDEN'],
+  404: [-32004, 'NOT_FOUND'],
+  413: [-32413, 'PAYLOAD_TOO_LARGE'],
+  429: [-32029, 'TOO_MANY_REQUESTS'],
+  500: [-32603, 'INTERNAL_SERVER_ERROR'],
   503: [-32603, 'INTERNAL_SERVER_ERROR'],
 };
 
 /** The error shape a tRPC client reads, for answers given before tRPC runs (a 413, a bad Host). */
 export function trpcError(status: number, message: string) {
-  const [code, key] = TRPC_ERROR_OF_STATUS[status] ?? (status >= 500 ? [-32603, 'INTERNAL_SERVER_ERROR'] : [-32600, 'BAD_REQUEST']);
+  const [code, key] =
+    TRPC_ERROR_OF_STATUS[status] ?? (status >= 500 ? [-32603, 'INTERNAL_SERVER_ERROR'] : [-32600, 'BAD_REQUEST']);
   return { error: { message, code, data: { code: key, httpStatus: status } } };
 }
 

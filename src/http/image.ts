@@ -6,7 +6,7 @@ import { openImageStore } from '../images/folder-store.ts';
 import { channelHosts } from '../images/lookup.ts';
 import { serveStored } from '../images/serve.ts';
 import type { ImageStore } from '../images/store.ts';
-import { safeFetch, type Lookup, type SafeFetchResult } from '../upstream/safe-fetch.ts';
+import { type Lookup, type SafeFetchResult, safeFetch } from '../upstream/safe-fetch.ts';
 
 /**
  * Image forwarder (SPEC §9): `GET`/`HEAD /mj/image/:id` streams the task's stored upstream image
@@ -20,7 +20,10 @@ const PASSED_RESPONSE_HEADERS = ['etag', 'last-modified', 'content-range', 'acce
 
 const CACHE_SUCCESS = 'public, max-age=86400, immutable';
 /** The bytes come from elsewhere: never let a browser treat them as a page of this origin. */
-const SAFETY_HEADERS = { 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'; sandbox" } as const;
+const SAFETY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "default-src 'none'; sandbox",
+} as const;
 const STORED_HEADERS = { 'cache-control': CACHE_SUCCESS, ...SAFETY_HEADERS } as const;
 
 /**
@@ -37,7 +40,8 @@ function contentEncodingOf(res: Response): string | null {
 /** `{ error }` with the SPEC's code, plus a sentence for people where the code alone says too little. */
 function errorResponse(status: number, error: string, message?: string): Response {
   return new Response(JSON.stringify(message === undefined ? { error } : { error, message }), {
-    status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    status,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
   });
 }
 
@@ -58,11 +62,18 @@ interface ImageContext extends ImageRouteOptions {
 const MAX_BACKGROUND_FILLS = 4;
 
 /** Fetches the image under the SSRF guard; a refusal is checked once more against a fresh channel list. */
-async function fetchUpstream(deps: AppDeps, url: string, init: { method: 'GET' | 'HEAD'; headers: Record<string, string>; signal: AbortSignal }, lookup: Lookup | undefined): Promise<SafeFetchResult> {
+async function fetchUpstream(
+  deps: AppDeps,
+  url: string,
+  init: { method: 'GET' | 'HEAD'; headers: Record<string, string>; signal: AbortSignal },
+  lookup: Lookup | undefined,
+): Promise<SafeFetchResult> {
   let hosts = await channelHosts(deps.store.channels);
   for (;;) {
     const result = await safeFetch(url, {
-      fetch: deps.fetch, ...init, lookup,
+      fetch: deps.fetch,
+      ...init,
+      lookup,
       policy: { allowPrivate: deps.config.imageFetchAllowPrivate, trustedHosts: hosts.hosts },
     });
     if (result.kind !== 'blocked' || hosts.fresh) return result;
@@ -81,26 +92,48 @@ function fillInBackground(deps: AppDeps, ctx: ImageContext, mjId: string, url: s
   const store = ctx.store;
   const signal = AbortSignal.timeout(10 * deps.config.upstreamTimeoutMs);
   void (async () => {
-    const result = await fetchUpstream(deps, url, { method: 'GET', headers: { 'accept-encoding': 'identity', accept: 'image/*,*/*;q=0.8' }, signal }, ctx.lookup);
+    const result = await fetchUpstream(
+      deps,
+      url,
+      { method: 'GET', headers: { 'accept-encoding': 'identity', accept: 'image/*,*/*;q=0.8' }, signal },
+      ctx.lookup,
+    );
     if (result.kind !== 'response') return;
     const res = result.response;
     const length = res.headers.get('content-length');
     const meta = {
-      contentType: res.headers.get('content-type') || 'image/jpeg', etag: res.headers.get('etag'),
-      lastModified: res.headers.get('last-modified'), contentEncoding: contentEncodingOf(res),
+      contentType: res.headers.get('content-type') || 'image/jpeg',
+      etag: res.headers.get('etag'),
+      lastModified: res.headers.get('last-modified'),
+      contentEncoding: contentEncodingOf(res),
     };
-    const writer = res.status === 200 && res.body ? store.begin(mjId, meta, length !== null && /^\d+$/.test(length) ? Number(length) : null) : null;
+    const writer =
+      res.status === 200 && res.body
+        ? store.begin(mjId, meta, length !== null && /^\d+$/.test(length) ? Number(length) : null)
+        : null;
     if (!writer || !res.body) {
       await res.body?.cancel().catch(() => {});
       return;
     }
     await drainInto(res.body, writer);
-  })().catch((err: unknown) => deps.logger.warn('image background fill failed', { mjId, error: err instanceof Error ? err.message : String(err) }))
+  })()
+    .catch((err: unknown) =>
+      deps.logger.warn('image background fill failed', {
+        mjId,
+        error: err instanceof Error ? err.message : String(err),
+      }),
+    )
     .finally(() => ctx.filling--);
 }
 
 /** Answers one image request; `outer` are the app's headers for it (request id, CORS). */
-export async function forwardImage(deps: AppDeps, mjId: string, request: Request, ctx: ImageContext, outer: Readonly<Record<string, string>> = {}): Promise<Response> {
+export async function forwardImage(
+  deps: AppDeps,
+  mjId: string,
+  request: Request,
+  ctx: ImageContext,
+  outer: Readonly<Record<string, string>> = {},
+): Promise<Response> {
   // A stored image needs no task lookup: only a SUCCESS task's final image is stored, and it is final.
   const stored = mjId && ctx.store ? ctx.store.get(mjId) : null;
   if (stored) {
@@ -127,9 +160,16 @@ export async function forwardImage(deps: AppDeps, mjId: string, request: Request
   const timer = setTimeout(() => timeout.abort(), deps.config.upstreamTimeoutMs);
   let result: Awaited<ReturnType<typeof fetchUpstream>>;
   try {
-    result = await fetchUpstream(deps, task.imageUrl, {
-      method: head ? 'HEAD' : 'GET', headers, signal: AbortSignal.any([timeout.signal, request.signal]),
-    }, ctx.lookup);
+    result = await fetchUpstream(
+      deps,
+      task.imageUrl,
+      {
+        method: head ? 'HEAD' : 'GET',
+        headers,
+        signal: AbortSignal.any([timeout.signal, request.signal]),
+      },
+      ctx.lookup,
+    );
   } finally {
     clearTimeout(timer);
   }
@@ -144,7 +184,11 @@ export async function forwardImage(deps: AppDeps, mjId: string, request: Request
       if (timeout.signal.aborted) return errorResponse(504, 'image_fetch_timeout');
       if (!request.signal.aborted) deps.logger.warn('image fetch failed', { mjId, error: result.message });
       // Say what is gone (the URL passed the guard, so it parses); the raw runtime message stays in the log.
-      return errorResponse(502, 'http_get_image_failed', `upstream image unavailable: ${new URL(task.imageUrl).host} could not be reached`);
+      return errorResponse(
+        502,
+        'http_get_image_failed',
+        `upstream image unavailable: ${new URL(task.imageUrl).host} could not be reached`,
+      );
   }
   const upstream = result.response;
   const status = upstream.status;
@@ -179,7 +223,11 @@ export async function forwardImage(deps: AppDeps, mjId: string, request: Request
   if (size !== null) deps.metrics.addImageBytes(size);
   // Only a whole final image is stored: not a preview or a range (an encoded one as it came).
   if (ctx.store && success && status === 200 && !partial) {
-    const writer = ctx.store.begin(mjId, { contentType, etag: out.get('etag'), lastModified: out.get('last-modified'), contentEncoding: encoding }, size);
+    const writer = ctx.store.begin(
+      mjId,
+      { contentType, etag: out.get('etag'), lastModified: out.get('last-modified'), contentEncoding: encoding },
+      size,
+    );
     if (writer) return new Response(storeWhileStreaming(upstream.body, writer, countBytes), { status, headers: out });
   }
   return new Response(countBytes ? countingStream(upstream.body, countBytes) : upstream.body, { status, headers: out });
@@ -205,7 +253,10 @@ export function imageRoutes(deps: AppDeps, opts: ImageRouteOptions = {}) {
     ...opts,
     filling: 0,
     addImageBytes: (n) => deps.metrics.addImageBytes(n),
-    store: deps.imageStore !== undefined ? deps.imageStore : openImageStore(deps.config.imageCacheDir, deps.config.imageCacheMaxBytes, deps.logger),
+    store:
+      deps.imageStore !== undefined
+        ? deps.imageStore
+        : openImageStore(deps.config.imageCacheDir, deps.config.imageCacheMaxBytes, deps.logger),
   };
   const answer = async (id: string, request: Request, outer: Record<string, string>): Promise<Response> => {
     try {
@@ -216,8 +267,15 @@ export function imageRoutes(deps: AppDeps, opts: ImageRouteOptions = {}) {
       throw err;
     }
   };
-  const handle = async ({ params, request, set }: { params: { id: string }; request: Request; set: { headers: Record<string, unknown> } }) =>
-    adoptSetHeaders(await answer(params.id, request, set.headers as Record<string, string>), set.headers);
+  const handle = async ({
+    params,
+    request,
+    set,
+  }: {
+    params: { id: string };
+    request: Request;
+    set: { headers: Record<string, unknown> };
+  }) => adoptSetHeaders(await answer(params.id, request, set.headers as Record<string, string>), set.headers);
   return new Elysia({ name: 'image' })
     .get('/mj/image/:id', handle)
     .head('/mj/image/:id', handle)

@@ -14,7 +14,14 @@ export interface SurfaceIndex {
   server_address: string;
   auth: { management: string; relay: string };
   surfaces: {
-    relay: { submit: string[]; fetch: string; list_by_condition: string; image_seed: string; mode_prefix: string; upstream_notify: string };
+    relay: {
+      submit: string[];
+      fetch: string;
+      list_by_condition: string;
+      image_seed: string;
+      mode_prefix: string;
+      upstream_notify: string;
+    };
     rest: string[];
     trpc: { endpoint: string; procedures: string[] };
     image: string;
@@ -43,7 +50,7 @@ export function surfaceIndex(deps: AppDeps): SurfaceIndex {
         list_by_condition: 'POST /mj/task/list-by-condition',
         image_seed: 'GET /mj/task/:id/image-seed',
         mode_prefix: '/:mode/mj/... (e.g. /mj-fast/mj/submit/imagine)',
-        upstream_notify: 'POST /mj/notify/:channel/:secret (the upstream\'s push; the hook forwarded jobs carry)',
+        upstream_notify: "POST /mj/notify/:channel/:secret (the upstream's push; the hook forwarded jobs carry)",
       },
       rest: ['GET /api/mj/self', 'GET /api/mj/', 'GET /api/status'],
       trpc: { endpoint: '/trpc', procedures: Object.keys(appRouter._def.procedures) },

@@ -3,15 +3,22 @@ import { authenticateManagement } from '../auth/management.ts';
 import { ROLE } from '../contract/constants.ts';
 import type { TaskRow } from '../contract/rows.ts';
 import type { AppDeps } from '../deps.ts';
-import { chargeAnswer, jsonSize, limitsOf, openSubscription, rowsBytesAtLeast, withListingPlace } from '../domain/answer-limits.ts';
+import {
+  chargeAnswer,
+  jsonSize,
+  limitsOf,
+  openSubscription,
+  rowsBytesAtLeast,
+  withListingPlace,
+} from '../domain/answer-limits.ts';
 import { LISTING_ITEM_BUDGET_BYTES } from '../domain/bounds.ts';
 import type { AppError } from '../domain/errors.ts';
 import type { TaskFeedEvent, TaskFeedReload } from '../domain/task-feed.ts';
 import { typedAdminTaskItem, typedTaskItem } from '../domain/tasks.ts';
 import { requestCredentials } from '../trpc/init.ts';
 import { sessionWatchOf } from '../trpc/live-sessions.ts';
-import { onTaskUpdateInputSchema } from '../trpc/routers/mj-live.ts';
 import { policyOf } from '../trpc/routers/mj-items.ts';
+import { onTaskUpdateInputSchema } from '../trpc/routers/mj-live.ts';
 
 /**
  * `GET /trpc/mj.onTaskUpdate` served without tRPC's per-subscriber generator and stream plumbing
@@ -52,7 +59,11 @@ function trackedFrame(id: string, data: unknown): Uint8Array {
   return frame(`data: ${JSON.stringify(data)}\nid: ${id}\n\n\n`);
 }
 
-function errorFrame(code: 'UNAUTHORIZED' | 'FORBIDDEN' | 'INTERNAL_SERVER_ERROR', message: string, httpStatus: number): Uint8Array {
+function errorFrame(
+  code: 'UNAUTHORIZED' | 'FORBIDDEN' | 'INTERNAL_SERVER_ERROR',
+  message: string,
+  httpStatus: number,
+): Uint8Array {
   const shape = { message, code: TRPC_ERROR_CODES_BY_KEY[code], data: { code, httpStatus, path: PATH } };
   return frame(`event: serialized-error\ndata: ${JSON.stringify(shape)}\n\n\n`);
 }
@@ -89,7 +100,8 @@ function untrack(c: ReadableStreamDefaultController<Uint8Array>): void {
 function inputOf(url: URL, headers: Headers): unknown {
   const raw = url.searchParams.get('input');
   let input: unknown = raw ? JSON.parse(raw) : undefined;
-  const lastEventId = headers.get('last-event-id') ?? url.searchParams.get('lastEventId') ?? url.searchParams.get('Last-Event-Id');
+  const lastEventId =
+    headers.get('last-event-id') ?? url.searchParams.get('lastEventId') ?? url.searchParams.get('Last-Event-Id');
   if (lastEventId) {
     if (input !== null && typeof input === 'object' && !Array.isArray(input)) input = { ...input, lastEventId };
     else input ??= { lastEventId };
@@ -105,7 +117,8 @@ export async function liveSse(deps: AppDeps, request: Request, requestId: string
   const feed = deps.taskFeed;
   if (request.method !== 'GET') return null;
   const url = new URL(request.url);
-  if (url.pathname !== `/trpc/${PATH}` || url.searchParams.has('batch') || url.searchParams.has('connectionParams')) return null;
+  if (url.pathname !== `/trpc/${PATH}` || url.searchParams.has('batch') || url.searchParams.has('connectionParams'))
+    return null;
   let parsed: ReturnType<typeof onTaskUpdateInputSchema.safeParse>;
   try {
     parsed = onTaskUpdateInputSchema.safeParse(inputOf(url, request.headers));
@@ -184,17 +197,26 @@ export async function liveSse(deps: AppDeps, request: Request, requestId: string
     finish(errorFrame(code, err.message, code === 'FORBIDDEN' ? 403 : 401));
   });
   request.signal.addEventListener('abort', () => finish(null), { once: true });
-  feed.watch({ userId: all ? null : user.id }, parsed.data?.lastEventId ?? null, stop.signal, {
-    bytes: limits.answerBytes, itemCap: LISTING_ITEM_BUDGET_BYTES, atLeast: rowsBytesAtLeast,
-    // A replay is a listing read: it takes one of the user's 4 places.
-    guard: (work) => withListingPlace(deps.taskStore, user.id, work), measure: (row) => jsonSize(itemOf(row)),
-  }, {
-    event: onEvent,
-    error: (err) => {
-      deps.logger.error('trpc procedure failed', { requestId, path: PATH, error: err });
-      finish(errorFrame('INTERNAL_SERVER_ERROR', `internal error (request id ${requestId})`, 500));
+  feed.watch(
+    { userId: all ? null : user.id },
+    parsed.data?.lastEventId ?? null,
+    stop.signal,
+    {
+      bytes: limits.answerBytes,
+      itemCap: LISTING_ITEM_BUDGET_BYTES,
+      atLeast: rowsBytesAtLeast,
+      // A replay is a listing read: it takes one of the user's 4 places.
+      guard: (work) => withListingPlace(deps.taskStore, user.id, work),
+      measure: (row) => jsonSize(itemOf(row)),
     },
-    end: () => finish(RETURN),
-  });
+    {
+      event: onEvent,
+      error: (err) => {
+        deps.logger.error('trpc procedure failed', { requestId, path: PATH, error: err });
+        finish(errorFrame('INTERNAL_SERVER_ERROR', `internal error (request id ${requestId})`, 500));
+      },
+      end: () => finish(RETURN),
+    },
+  );
   return new Response(body, { status: 200, headers: SSE_HEADERS });
 }

@@ -24,17 +24,21 @@ export function metricsRoutes(deps: AppDeps) {
     .onAfterResponse({ as: 'global' }, ({ request, route, set, responseValue }) => {
       metrics.httpRequest(request.method, route || 'unmatched', statusOf(responseValue, set.status));
     })
-    .get('/metrics', async ({ request }) => {
-      if (!deps.config.metricsPublic) {
-        try {
-          await authenticateManagement(deps.store, managementCredentials(request.headers), ROLE.admin);
-        } catch (err) {
-          if (!(err instanceof AppError)) throw err;
-          return Response.json(managementError(err.message), { status: HTTP_STATUS_OF[err.kind] });
+    .get(
+      '/metrics',
+      async ({ request }) => {
+        if (!deps.config.metricsPublic) {
+          try {
+            await authenticateManagement(deps.store, managementCredentials(request.headers), ROLE.admin);
+          } catch (err) {
+            if (!(err instanceof AppError)) throw err;
+            return Response.json(managementError(err.message), { status: HTTP_STATUS_OF[err.kind] });
+          }
         }
-      }
-      return new Response(await metrics.registry.metrics(), {
-        headers: { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' },
-      });
-    }, { parse: 'none' });
+        return new Response(await metrics.registry.metrics(), {
+          headers: { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' },
+        });
+      },
+      { parse: 'none' },
+    );
 }

@@ -1,7 +1,11 @@
 import { Elysia } from 'elysia';
 import type { AppDeps } from '../deps.ts';
 import {
-  applyPushedTask, MAX_NOTIFY_BODY_BYTES, notifySecretsOf, syncSettingsOf, type PushEnv,
+  applyPushedTask,
+  MAX_NOTIFY_BODY_BYTES,
+  notifySecretsOf,
+  type PushEnv,
+  syncSettingsOf,
 } from '../domain/upstream-push.ts';
 import { BodyTooLargeError, discardBody, readBodyText } from './body.ts';
 
@@ -29,49 +33,60 @@ function channelIdOf(raw: string): number | null {
 export function notifyRoutes(deps: AppDeps) {
   const secrets = notifySecretsOf(deps.store.options);
   const env: PushEnv = {
-    taskStore: deps.taskStore, clock: deps.clock, taskFeed: deps.taskFeed, metrics: deps.metrics, settings: syncSettingsOf(deps),
+    taskStore: deps.taskStore,
+    clock: deps.clock,
+    taskFeed: deps.taskFeed,
+    metrics: deps.metrics,
+    settings: syncSettingsOf(deps),
   };
   const log = deps.logger.child({ component: 'upstream-push' });
-  return new Elysia({ name: 'notify' }).post('/mj/notify/:channel/:secret', async ({ request, set, params }) => {
-    const channelId = channelIdOf(params.channel);
-    const valid = channelId !== null && (await secrets.verify(channelId, params.secret))
-      && (await deps.store.channels.byId(channelId)) !== null;
-    if (!valid || channelId === null) {
-      await discardBody(request);
-      deps.metrics.upstreamNotify('invalid_secret');
-      set.headers.connection = 'close';
-      return json(set, 401, { error: 'invalid_notify_secret' });
-    }
-    let text: string;
-    try {
-      text = await readBodyText(request, MAX_NOTIFY_BODY_BYTES);
-    } catch (err) {
-      if (err instanceof BodyTooLargeError) {
-        deps.metrics.upstreamNotify('invalid');
+  return new Elysia({ name: 'notify' }).post(
+    '/mj/notify/:channel/:secret',
+    async ({ request, set, params }) => {
+      const channelId = channelIdOf(params.channel);
+      const valid =
+        channelId !== null &&
+        (await secrets.verify(channelId, params.secret)) &&
+        (await deps.store.channels.byId(channelId)) !== null;
+      if (!valid || channelId === null) {
+        await discardBody(request);
+        deps.metrics.upstreamNotify('invalid_secret');
         set.headers.connection = 'close';
-        return json(set, 413, { error: 'request body too large' });
+        return json(set, 401, { error: 'invalid_notify_secret' });
       }
-      throw err;
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(text) as unknown;
-    } catch {
-      deps.metrics.upstreamNotify('invalid');
-      return json(set, 400, { error: 'request body is not valid JSON' });
-    }
-    const outcome = await applyPushedTask(env, channelId, body);
-    if (outcome.kind === 'invalid') {
-      deps.metrics.upstreamNotify('invalid');
-      return json(set, 400, { error: `invalid task: ${outcome.reason}` });
-    }
-    if (outcome.kind === 'unknown_task') {
-      deps.metrics.upstreamNotify('unknown_task');
-      return json(set, 404, { error: 'task_not_found' });
-    }
-    deps.metrics.upstreamNotify(outcome.counts.changed.length > 0 ? 'applied' : 'unchanged');
-    if (outcome.counts.changed.length > 0) log.debug('pushed change applied', { channelId, changed: outcome.counts.changed });
-    set.status = 204;
-    return new Response(null, { status: 204, headers: set.headers as Record<string, string> });
-  }, { parse: 'none' });
+      let text: string;
+      try {
+        text = await readBodyText(request, MAX_NOTIFY_BODY_BYTES);
+      } catch (err) {
+        if (err instanceof BodyTooLargeError) {
+          deps.metrics.upstreamNotify('invalid');
+          set.headers.connection = 'close';
+          return json(set, 413, { error: 'request body too large' });
+        }
+        throw err;
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(text) as unknown;
+      } catch {
+        deps.metrics.upstreamNotify('invalid');
+        return json(set, 400, { error: 'request body is not valid JSON' });
+      }
+      const outcome = await applyPushedTask(env, channelId, body);
+      if (outcome.kind === 'invalid') {
+        deps.metrics.upstreamNotify('invalid');
+        return json(set, 400, { error: `invalid task: ${outcome.reason}` });
+      }
+      if (outcome.kind === 'unknown_task') {
+        deps.metrics.upstreamNotify('unknown_task');
+        return json(set, 404, { error: 'task_not_found' });
+      }
+      deps.metrics.upstreamNotify(outcome.counts.changed.length > 0 ? 'applied' : 'unchanged');
+      if (outcome.counts.changed.length > 0)
+        log.debug('pushed change applied', { channelId, changed: outcome.counts.changed });
+      set.status = 204;
+      return new Response(null, { status: 204, headers: set.headers as Record<string, string> });
+    },
+    { parse: 'none' },
+  );
 }

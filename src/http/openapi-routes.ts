@@ -47,11 +47,26 @@ export function openapiRoutes(deps: AppDeps) {
       document ??= buildOpenApiDocument(deps.version);
       return Response.json({ ...document, servers: [{ url: deps.serverAddress() }] });
     })
-    .get('/docs', () => new Response(DOCS_HTML, { headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' } }))
-    .get('/docs/assets/init.js', () => new Response(INIT_JS, { headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': ASSET_CACHE } }));
+    .get(
+      '/docs',
+      () =>
+        new Response(DOCS_HTML, {
+          headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' },
+        }),
+    )
+    .get(
+      '/docs/assets/init.js',
+      () =>
+        new Response(INIT_JS, {
+          headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': ASSET_CACHE },
+        }),
+    );
   for (const [name, type] of Object.entries(PACKAGE_ASSETS)) {
     const path = join(SWAGGER_DIR, name);
-    app.get(`/docs/assets/${name}`, () => new Response(Bun.file(path), { headers: { 'content-type': type, 'cache-control': ASSET_CACHE } }));
+    app.get(
+      `/docs/assets/${name}`,
+      () => new Response(Bun.file(path), { headers: { 'content-type': type, 'cache-control': ASSET_CACHE } }),
+    );
   }
   return app;
 }

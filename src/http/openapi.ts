@@ -1,10 +1,28 @@
 import { z } from 'zod';
 import {
-  actionSchema, blendSchema, changeSchema, describeSchema, editsSchema, imagineSchema, listByConditionSchema, modalSchema,
-  shortenSchema, simpleChangeSchema, swapSchema, SUBMIT_ROUTES, uploadSchema, videoSchema, type SubmitKind,
+  actionSchema,
+  blendSchema,
+  changeSchema,
+  describeSchema,
+  editsSchema,
+  imagineSchema,
+  listByConditionSchema,
+  modalSchema,
+  SUBMIT_ROUTES,
+  type SubmitKind,
+  shortenSchema,
+  simpleChangeSchema,
+  swapSchema,
+  uploadSchema,
+  videoSchema,
 } from '../domain/relay/schemas.ts';
 import {
-  imageErrorSchema, imageSeedAnswerSchema, relayAuthErrorSchema, relayErrorSchema, relayTaskListSchema, relayTaskViewSchema,
+  imageErrorSchema,
+  imageSeedAnswerSchema,
+  relayAuthErrorSchema,
+  relayErrorSchema,
+  relayTaskListSchema,
+  relayTaskViewSchema,
   submitAnswerSchema,
 } from '../domain/relay/views.ts';
 import { allTaskRestQuerySchema, selfTaskRestQuerySchema } from '../domain/task-query.ts';
@@ -21,9 +39,18 @@ type Io = 'input' | 'output';
 type Json = Record<string, unknown>;
 
 const SUBMIT_BODIES: Record<SubmitKind, z.ZodType> = {
-  imagine: imagineSchema, change: changeSchema, 'simple-change': simpleChangeSchema, describe: describeSchema,
-  blend: blendSchema, action: actionSchema, modal: modalSchema, shorten: shortenSchema, video: videoSchema,
-  edits: editsSchema, upload: uploadSchema, swap: swapSchema,
+  imagine: imagineSchema,
+  change: changeSchema,
+  'simple-change': simpleChangeSchema,
+  describe: describeSchema,
+  blend: blendSchema,
+  action: actionSchema,
+  modal: modalSchema,
+  shorten: shortenSchema,
+  video: videoSchema,
+  edits: editsSchema,
+  upload: uploadSchema,
+  swap: swapSchema,
 };
 
 /** Every schema of the document by component name, with the side it describes (tests use this too). */
@@ -40,11 +67,16 @@ export const DOCUMENTED_SCHEMAS: Record<string, { schema: z.ZodType; io: Io }> =
   RelayAuthError: { schema: relayAuthErrorSchema, io: 'output' },
   ImageError: { schema: imageErrorSchema, io: 'output' },
   ListByConditionRequest: { schema: listByConditionSchema, io: 'input' },
-  ...Object.fromEntries(Object.entries(SUBMIT_BODIES).map(([kind, schema]) => [`${pascal(kind)}Request`, { schema, io: 'input' as const }])),
+  ...Object.fromEntries(
+    Object.entries(SUBMIT_BODIES).map(([kind, schema]) => [`${pascal(kind)}Request`, { schema, io: 'input' as const }]),
+  ),
 };
 
 function pascal(kind: string): string {
-  return kind.split('-').map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+  return kind
+    .split('-')
+    .map((w) => w[0]!.toUpperCase() + w.slice(1))
+    .join('');
 }
 
 /** JSON Schema (2020-12, the dialect of OpenAPI 3.1) of one zod schema. */
@@ -57,7 +89,10 @@ const ref = (name: string) => {
   if (!DOCUMENTED_SCHEMAS[name]) throw new Error(`no schema ${name}`);
   return { $ref: `#/components/schemas/${name}` };
 };
-const json = (name: string, description: string) => ({ description, content: { 'application/json': { schema: ref(name) } } });
+const json = (name: string, description: string) => ({
+  description,
+  content: { 'application/json': { schema: ref(name) } },
+});
 
 const QUERY_HELP: Record<string, string> = {
   p: 'Page, from 1 (default 1)',
@@ -71,7 +106,13 @@ const QUERY_HELP: Record<string, string> = {
 /** Query parameters from an object schema: each property one optional parameter. */
 function queryParameters(schema: z.ZodType): Json[] {
   const props = (jsonSchemaOf(schema, 'input').properties ?? {}) as Record<string, Json>;
-  return Object.entries(props).map(([name, s]) => ({ name, in: 'query', required: false, description: QUERY_HELP[name] ?? name, schema: s }));
+  return Object.entries(props).map(([name, s]) => ({
+    name,
+    in: 'query',
+    required: false,
+    description: QUERY_HELP[name] ?? name,
+    schema: s,
+  }));
 }
 
 const MANAGEMENT_SECURITY = [{ managementToken: [], managementUser: [] }];
@@ -93,16 +134,31 @@ function listing(admin: boolean): Json {
       : 'Also served at /api/mj/self/. Same data as mj.self over tRPC, where buttons and properties come parsed (array, object) and the parameters are numbers. An empty parameter counts as absent.',
     security: MANAGEMENT_SECURITY,
     parameters: queryParameters(admin ? allTaskRestQuerySchema : selfTaskRestQuerySchema),
-    responses: { 200: json(admin ? 'AdminTaskPageEnvelope' : 'TaskPageEnvelope', 'One page of tasks'), ...managementErrors },
+    responses: {
+      200: json(admin ? 'AdminTaskPageEnvelope' : 'TaskPageEnvelope', 'One page of tasks'),
+      ...managementErrors,
+    },
   };
 }
 
-const idParam = { name: 'id', in: 'path', required: true, description: 'The upstream task id (mj_id)', schema: { type: 'string' } };
-const modeParam = { name: 'mode', in: 'path', required: true, description: 'Speed mode, forwarded as is (e.g. mj-fast, mj-relax)', schema: { type: 'string' } };
+const idParam = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: 'The upstream task id (mj_id)',
+  schema: { type: 'string' },
+};
+const modeParam = {
+  name: 'mode',
+  in: 'path',
+  required: true,
+  description: 'Speed mode, forwarded as is (e.g. mj-fast, mj-relax)',
+  schema: { type: 'string' },
+};
 
 const relayErrors = {
   401: json('RelayAuthError', 'Missing, unknown, disabled, expired or exhausted API key'),
-  403: json('RelayAuthError', 'The key\'s user is banned'),
+  403: json('RelayAuthError', "The key's user is banned"),
 };
 
 /** The relay routes under one prefix (`/mj` or `/{mode}/mj`). */
@@ -115,16 +171,30 @@ function relayPaths(prefix: string, withMode: boolean): Record<string, Json> {
     paths[`${prefix}${suffix}`] = {
       ...base,
       post: {
-        tags, operationId: op(`submit${pascal(kind)}`), summary: `Submit ${kind}`, security: RELAY_SECURITY,
+        tags,
+        operationId: op(`submit${pascal(kind)}`),
+        summary: `Submit ${kind}`,
+        security: RELAY_SECURITY,
         requestBody: { required: true, content: { 'application/json': { schema: ref(`${pascal(kind)}Request`) } } },
         responses: {
-          200: json('SubmitAnswer', 'The upstream answer: code 1 accepted (result = task id); other codes refused and refunded'),
-          400: json('RelayError', 'Invalid body (the description names the field), quota_not_enough, task_status_not_success, channel_disabled'),
+          200: json(
+            'SubmitAnswer',
+            'The upstream answer: code 1 accepted (result = task id); other codes refused and refunded',
+          ),
+          400: json(
+            'RelayError',
+            'Invalid body (the description names the field), quota_not_enough, task_status_not_success, channel_disabled',
+          ),
           ...relayErrors,
           404: json('RelayError', 'task_not_found (the parent of a follow-up)'),
           429: {
-            ...json('RelayAuthError', 'rate_limit_exceeded: the key\'s submits per minute are used up; nothing charged or forwarded'),
-            headers: { 'Retry-After': { description: 'Seconds until the window frees', schema: { type: 'integer', minimum: 1 } } },
+            ...json(
+              'RelayAuthError',
+              "rate_limit_exceeded: the key's submits per minute are used up; nothing charged or forwarded",
+            ),
+            headers: {
+              'Retry-After': { description: 'Seconds until the window frees', schema: { type: 'integer', minimum: 1 } },
+            },
           },
           502: json('RelayError', 'do_request_failed or unmarshal_response_body_failed'),
           503: json('RelayError', 'no available channel (code 3)'),
@@ -137,7 +207,10 @@ function relayPaths(prefix: string, withMode: boolean): Record<string, Json> {
   paths[`${prefix}/task/{id}/fetch`] = {
     ...base,
     get: {
-      tags, operationId: op('fetchTask'), summary: 'One of the caller\'s tasks (from the local database)', security: RELAY_SECURITY,
+      tags,
+      operationId: op('fetchTask'),
+      summary: "One of the caller's tasks (from the local database)",
+      security: RELAY_SECURITY,
       parameters: [idParam],
       responses: { 200: json('RelayTask', 'The task'), ...relayErrors, 404: json('RelayError', 'task_not_found') },
     },
@@ -145,28 +218,46 @@ function relayPaths(prefix: string, withMode: boolean): Record<string, Json> {
   paths[`${prefix}/task/list-by-condition`] = {
     ...base,
     post: {
-      tags, operationId: op('listTasksByCondition'), summary: 'The caller\'s tasks among ids (unknown or foreign ids dropped)',
+      tags,
+      operationId: op('listTasksByCondition'),
+      summary: "The caller's tasks among ids (unknown or foreign ids dropped)",
       security: RELAY_SECURITY,
       requestBody: { required: true, content: { 'application/json': { schema: ref('ListByConditionRequest') } } },
-      responses: { 200: json('RelayTaskList', 'The tasks found'), 400: json('RelayError', 'More than 500 ids, or ids not strings'), ...relayErrors },
+      responses: {
+        200: json('RelayTaskList', 'The tasks found'),
+        400: json('RelayError', 'More than 500 ids, or ids not strings'),
+        ...relayErrors,
+      },
     },
   };
   paths[`${prefix}/task/{id}/image-seed`] = {
     ...base,
     get: {
-      tags, operationId: op('imageSeed'), summary: 'The image seed, asked of the task\'s channel', security: RELAY_SECURITY,
+      tags,
+      operationId: op('imageSeed'),
+      summary: "The image seed, asked of the task's channel",
+      security: RELAY_SECURITY,
       parameters: [idParam],
       responses: {
-        200: json('ImageSeedAnswer', 'The upstream answer'), ...relayErrors, 404: json('RelayError', 'task_not_found'),
-        502: json('RelayError', 'do_request_failed'), 504: json('RelayError', 'upstream_timeout'),
+        200: json('ImageSeedAnswer', 'The upstream answer'),
+        ...relayErrors,
+        404: json('RelayError', 'task_not_found'),
+        502: json('RelayError', 'do_request_failed'),
+        504: json('RelayError', 'upstream_timeout'),
         default: json('ImageSeedAnswer', 'Any other upstream status, its body passed through'),
       },
     },
   };
   const image = {
-    tags, summary: 'The task\'s image, streamed through the gateway (no key needed)', security: [], parameters: [idParam],
+    tags,
+    summary: "The task's image, streamed through the gateway (no key needed)",
+    security: [],
+    parameters: [idParam],
     responses: {
-      200: { description: 'The image', content: { 'image/*': { schema: { type: 'string', contentMediaType: 'image/*' } } } },
+      200: {
+        description: 'The image',
+        content: { 'image/*': { schema: { type: 'string', contentMediaType: 'image/*' } } },
+      },
       206: { description: 'A range of the image' },
       304: { description: 'Not modified' },
       403: json('ImageError', 'The image URL is blocked (private address)'),
@@ -175,19 +266,28 @@ function relayPaths(prefix: string, withMode: boolean): Record<string, Json> {
       504: json('ImageError', 'image_fetch_timeout'),
     },
   };
-  paths[`${prefix}/image/{id}`] = { ...base, get: { ...image, operationId: op('image') }, head: { ...image, operationId: op('imageHead') } };
+  paths[`${prefix}/image/{id}`] = {
+    ...base,
+    get: { ...image, operationId: op('image') },
+    head: { ...image, operationId: op('imageHead') },
+  };
   return paths;
 }
 
 const notifyError = (description: string) => ({
   description,
-  content: { 'application/json': { schema: { type: 'object', properties: { error: { type: 'string' } }, required: ['error'] } } },
+  content: {
+    'application/json': { schema: { type: 'object', properties: { error: { type: 'string' } }, required: ['error'] } },
+  },
 });
 
 /** The upstream's push callback (SPEC §16): the hook forwarded jobs carry while mj_upstream_notify_enabled is on. */
 const NOTIFY_OPERATION: Json = {
-  tags: ['Relay'], operationId: 'upstreamNotify', security: [],
-  summary: 'An upstream pushes a task change (the hook the gateway forwards with each job; the path secret is the credential)',
+  tags: ['Relay'],
+  operationId: 'upstreamNotify',
+  security: [],
+  summary:
+    'An upstream pushes a task change (the hook the gateway forwards with each job; the path secret is the credential)',
   parameters: [
     { name: 'channel', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } },
     { name: 'secret', in: 'path', required: true, schema: { type: 'string' } },
@@ -209,8 +309,9 @@ export function buildOpenApiDocument(version: string): Json {
     info: {
       title: 'mj-gateway',
       version,
-      description: 'A Midjourney relay gateway: the midjourney-proxy compatible relay (/mj/...), the management REST aliases '
-        + '(/api/...) and the image forwarder. The full management API is tRPC at /trpc (typed client: the mj-gateway-client package).',
+      description:
+        'A Midjourney relay gateway: the midjourney-proxy compatible relay (/mj/...), the management REST aliases ' +
+        '(/api/...) and the image forwarder. The full management API is tRPC at /trpc (typed client: the mj-gateway-client package).',
     },
     tags: [
       { name: 'Management', description: 'Access token (Authorization: Bearer) and New-Api-User' },
@@ -222,14 +323,22 @@ export function buildOpenApiDocument(version: string): Json {
       '/api/mj/': { get: listing(true) },
       '/api/status': {
         get: {
-          tags: ['Management'], operationId: 'status', summary: 'Version, server address and public options', security: [],
+          tags: ['Management'],
+          operationId: 'status',
+          summary: 'Version, server address and public options',
+          security: [],
           responses: { 200: json('StatusEnvelope', 'The status') },
         },
       },
       '/healthz': {
         get: {
-          tags: ['Management'], operationId: 'health', summary: 'Liveness: ok once the database is open and migrated', security: [],
-          responses: { 200: { description: 'Healthy', content: { 'text/plain': { schema: { type: 'string', const: 'ok' } } } } },
+          tags: ['Management'],
+          operationId: 'health',
+          summary: 'Liveness: ok once the database is open and migrated',
+          security: [],
+          responses: {
+            200: { description: 'Healthy', content: { 'text/plain': { schema: { type: 'string', const: 'ok' } } } },
+          },
         },
       },
       ...relayPaths('/mj', false),
@@ -237,12 +346,24 @@ export function buildOpenApiDocument(version: string): Json {
       '/mj/notify/{channel}/{secret}': { post: NOTIFY_OPERATION },
     },
     components: {
-      schemas: Object.fromEntries(Object.entries(DOCUMENTED_SCHEMAS).map(([name, { schema, io }]) => [name, jsonSchemaOf(schema, io)])),
+      schemas: Object.fromEntries(
+        Object.entries(DOCUMENTED_SCHEMAS).map(([name, { schema, io }]) => [name, jsonSchemaOf(schema, io)]),
+      ),
       securitySchemes: {
-        managementToken: { type: 'http', scheme: 'bearer', description: 'The user\'s access token (management API)' },
-        managementUser: { type: 'apiKey', in: 'header', name: 'New-Api-User', description: 'The user id the access token belongs to' },
+        managementToken: { type: 'http', scheme: 'bearer', description: "The user's access token (management API)" },
+        managementUser: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'New-Api-User',
+          description: 'The user id the access token belongs to',
+        },
         relayKey: { type: 'http', scheme: 'bearer', description: 'An API key (sk-...) of the relay' },
-        relaySecret: { type: 'apiKey', in: 'header', name: 'mj-api-secret', description: 'The API key, read when Authorization is empty or "midjourney-proxy"' },
+        relaySecret: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'mj-api-secret',
+          description: 'The API key, read when Authorization is empty or "midjourney-proxy"',
+        },
       },
     },
   };

@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia';
 import { authenticateRelay, type RelayCaller } from '../auth/relay.ts';
 import type { AppDeps } from '../deps.ts';
-import { AppError, HTTP_STATUS_OF, type AppErrorKind } from '../domain/errors.ts';
+import { AppError, type AppErrorKind, HTTP_STATUS_OF } from '../domain/errors.ts';
 import { RateLimitedError } from '../domain/rate-limit.ts';
 import { relayEnvOf } from '../domain/relay/env.ts';
 import { fetchRelayTask, listRelayTasks, relayImageSeed } from '../domain/relay/queries.ts';
@@ -10,8 +10,8 @@ import { SUBMIT_ROUTES, type SubmitKind } from '../domain/relay/schemas.ts';
 import { submitTask } from '../domain/relay/submit.ts';
 import type { RelayAnswer, RelayEnv } from '../domain/relay/types.ts';
 import { readBodyText } from './body.ts';
-import { nulMessage, nulPathIn } from './nul.ts';
 import { relayAuthError, relayError } from './errors.ts';
+import { nulMessage, nulPathIn } from './nul.ts';
 import { requestIdOf } from './request-id.ts';
 
 /** The numeric midjourney-proxy code of a local refusal: 3 no channel, 5 upstream trouble, else 4. */
@@ -48,7 +48,11 @@ function pathOf(request: Request): string {
 export function relayRoutes(deps: AppDeps) {
   const env: RelayEnv = relayEnvOf(deps);
 
-  async function run(request: Request, set: Set, handle: (caller: RelayCaller) => Promise<RelayAnswer> | RelayAnswer): Promise<unknown> {
+  async function run(
+    request: Request,
+    set: Set,
+    handle: (caller: RelayCaller) => Promise<RelayAnswer> | RelayAnswer,
+  ): Promise<unknown> {
     let caller: RelayCaller;
     try {
       caller = await authenticateRelay(deps.store, request.headers, deps.clock.now());
@@ -77,22 +81,34 @@ export function relayRoutes(deps: AppDeps) {
   }
 
   const callerInfo = (c: RelayCaller) => ({
-    userId: c.user.id, tokenId: c.token.id, unlimitedToken: c.token.unlimitedQuota, rateLimitPerMinute: c.token.rateLimitPerMinute,
+    userId: c.user.id,
+    tokenId: c.token.id,
+    unlimitedToken: c.token.unlimitedQuota,
+    rateLimitPerMinute: c.token.rateLimitPerMinute,
   });
 
-  const submit = (kind: SubmitKind) => ({ request, set }: { request: Request; set: Set }) =>
-    run(request, set, async (caller) => {
-      const body = await readJson(request);
-      const path = pathOf(request);
-      // The body becomes the typed request once the domain has passed the caller's rate limit.
-      return submitTask(env, callerInfo(caller), { kind, requestId: requestIdOf(request), read: () => relaySubmitRequest(kind, path, body) });
-    });
+  const submit =
+    (kind: SubmitKind) =>
+    ({ request, set }: { request: Request; set: Set }) =>
+      run(request, set, async (caller) => {
+        const body = await readJson(request);
+        const path = pathOf(request);
+        // The body becomes the typed request once the domain has passed the caller's rate limit.
+        return submitTask(env, callerInfo(caller), {
+          kind,
+          requestId: requestIdOf(request),
+          read: () => relaySubmitRequest(kind, path, body),
+        });
+      });
 
   const fetchTask = ({ request, set, params }: { request: Request; set: Set; params: { id: string } }) =>
     run(request, set, async (c) => ({ status: 200, body: await fetchRelayTask(env, c.user.id, params.id) }));
 
   const listByCondition = ({ request, set }: { request: Request; set: Set }) =>
-    run(request, set, async (c) => ({ status: 200, body: await listRelayTasks(env, c.user.id, await readJson(request)) }));
+    run(request, set, async (c) => ({
+      status: 200,
+      body: await listRelayTasks(env, c.user.id, await readJson(request)),
+    }));
 
   const imageSeed = ({ request, set, params }: { request: Request; set: Set; params: { id: string } }) =>
     run(request, set, (c) => relayImageSeed(env, c.user.id, params.id, pathOf(request)));

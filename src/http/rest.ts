@@ -26,7 +26,11 @@ function queryObject(request: Request): Record<string, string> {
  * auth and validation exist once, and wraps the result in `{ success, message, data }`.
  */
 export function restRoutes(deps: AppDeps) {
-  const call = async (request: Request, set: { status?: number | string }, run: (caller: Caller) => Promise<unknown>) => {
+  const call = async (
+    request: Request,
+    set: { status?: number | string },
+    run: (caller: Caller) => Promise<unknown>,
+  ) => {
     const requestId = requestIdOf(request);
     const caller = createCaller(createContextInner(deps, managementCredentials(request.headers), requestId));
     try {
@@ -47,38 +51,55 @@ export function restRoutes(deps: AppDeps) {
    * caller and its output validation (half of a listing request's CPU, measured by
    * scripts/rest-overhead.ts). tests/integration/listing.test.ts checks both surfaces answer alike.
    */
-  const listing = (admin: boolean) => async ({ request, set }: { request: Request; set: { status?: number | string; headers: Record<string, string | number> } }) => {
-    const requestId = requestIdOf(request);
-    try {
-      const user = await authenticateManagement(deps.store, managementCredentials(request.headers), admin ? ROLE.admin : ROLE.common);
-      const query = queryObject(request);
-      const policy = { forward: deps.options.get('mj_forward_url_enabled'), serverAddress: deps.serverAddress() };
-      const input = admin ? allTaskRestQuerySchema.parse(query) : selfTaskRestQuerySchema.parse(query);
-      const filter = admin ? allFilter(input) : selfFilter(user.id, input);
-      // SPEC §10: at most 4 listings of one user in flight, and one answer within the budget. The
-      // page is rendered where it was read (a worker, usually): it is measured there before it is sent.
-      const budget = new AnswerBudget(limitsOf(deps.taskStore).answerBytes);
-      const body = await withListingPlace(deps.taskStore, user.id, async () => {
-        const json = await deps.taskStore.tasks.listJson(filter, input, { admin, policy });
-        budget.take(Buffer.byteLength(json));
-        return json;
-      }, budget);
-      set.headers['content-type'] = 'application/json;charset=utf-8';
-      return body;
-    } catch (err) {
-      if (err instanceof AppError) {
-        set.status = HTTP_STATUS_OF[err.kind];
-        return managementError(err.message);
+  const listing =
+    (admin: boolean) =>
+    async ({
+      request,
+      set,
+    }: {
+      request: Request;
+      set: { status?: number | string; headers: Record<string, string | number> };
+    }) => {
+      const requestId = requestIdOf(request);
+      try {
+        const user = await authenticateManagement(
+          deps.store,
+          managementCredentials(request.headers),
+          admin ? ROLE.admin : ROLE.common,
+        );
+        const query = queryObject(request);
+        const policy = { forward: deps.options.get('mj_forward_url_enabled'), serverAddress: deps.serverAddress() };
+        const input = admin ? allTaskRestQuerySchema.parse(query) : selfTaskRestQuerySchema.parse(query);
+        const filter = admin ? allFilter(input) : selfFilter(user.id, input);
+        // SPEC §10: at most 4 listings of one user in flight, and one answer within the budget. The
+        // page is rendered where it was read (a worker, usually): it is measured there before it is sent.
+        const budget = new AnswerBudget(limitsOf(deps.taskStore).answerBytes);
+        const body = await withListingPlace(
+          deps.taskStore,
+          user.id,
+          async () => {
+            const json = await deps.taskStore.tasks.listJson(filter, input, { admin, policy });
+            budget.take(Buffer.byteLength(json));
+            return json;
+          },
+          budget,
+        );
+        set.headers['content-type'] = 'application/json;charset=utf-8';
+        return body;
+      } catch (err) {
+        if (err instanceof AppError) {
+          set.status = HTTP_STATUS_OF[err.kind];
+          return managementError(err.message);
+        }
+        if (err instanceof ZodError) {
+          set.status = 400;
+          return managementError(zodMessage(err));
+        }
+        deps.logger.error('rest alias failed', { requestId, error: err });
+        set.status = 500;
+        return managementError(`internal error (request id ${requestId})`);
       }
-      if (err instanceof ZodError) {
-        set.status = 400;
-        return managementError(zodMessage(err));
-      }
-      deps.logger.error('rest alias failed', { requestId, error: err });
-      set.status = 500;
-      return managementError(`internal error (request id ${requestId})`);
-    }
-  };
+    };
   const self = listing(false);
   const all = listing(true);
   const status = ({ request, set }: { request: Request; set: { status?: number | string } }) =>
@@ -90,7 +111,9 @@ export function restRoutes(deps: AppDeps) {
     .get('/api/mj', all, { parse: 'none' })
     .get('/api/mj/', all, { parse: 'none' })
     .get('/api/status', status, { parse: 'none' })
-    .get('/healthz', async () => (!deps.databaseHealthy || (await deps.databaseHealthy())
-      ? new Response('ok', { headers: { 'content-type': 'text/plain' } })
-      : Response.json(managementError(DATABASE_UNAVAILABLE), { status: 503 })));
+    .get('/healthz', async () =>
+      !deps.databaseHealthy || (await deps.databaseHealthy())
+        ? new Response('ok', { headers: { 'content-type': 'text/plain' } })
+        : Response.json(managementError(DATABASE_UNAVAILABLE), { status: 503 }),
+    );
 }

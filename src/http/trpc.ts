@@ -5,11 +5,11 @@ import type { AppDeps } from '../deps.ts';
 import { AnswerBudget, limitsOf, TOO_LARGE_MESSAGE, TOO_MANY_REQUESTS } from '../domain/answer-limits.ts';
 import { createContextInner, requestCredentials } from '../trpc/init.ts';
 import { appRouter } from '../trpc/routers/index.ts';
+import { readBodyBytes } from './body.ts';
+import { trpcError } from './errors.ts';
 import { liveSse } from './live-sse.ts';
 import { nulFieldInJson, nulMessage } from './nul.ts';
-import { readBodyBytes } from './body.ts';
 import { requestIdOf } from './request-id.ts';
-import { trpcError } from './errors.ts';
 
 /** SPEC §10: a batch holds at most this many calls; one request cannot fan out without bound. */
 export const MAX_TRPC_BATCH = 16;
@@ -32,7 +32,13 @@ function isBatch(url: string): boolean {
 function tooLarge(response: Response, calls: number, batch: boolean): Response {
   if (!(response.headers.get('content-type') ?? '').startsWith('application/json')) return response;
   void response.body?.cancel().catch(() => {});
-  const error = { error: { message: TOO_LARGE_MESSAGE, code: TRPC_ERROR_CODES_BY_KEY.PAYLOAD_TOO_LARGE, data: { code: 'PAYLOAD_TOO_LARGE', httpStatus: 413 } } };
+  const error = {
+    error: {
+      message: TOO_LARGE_MESSAGE,
+      code: TRPC_ERROR_CODES_BY_KEY.PAYLOAD_TOO_LARGE,
+      data: { code: 'PAYLOAD_TOO_LARGE', httpStatus: 413 },
+    },
+  };
   return Response.json(batch ? Array.from({ length: calls }, () => error) : error, { status: 413 });
 }
 

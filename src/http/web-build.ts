@@ -25,16 +25,24 @@ export interface WebBundle {
 }
 
 function filesUnder(dir: string): string[] {
-  return readdirSync(dir).sort().flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? filesUnder(p) : [p];
-  });
+  return readdirSync(dir)
+    .sort()
+    .flatMap((name) => {
+      const p = join(dir, name);
+      return statSync(p).isDirectory() ? filesUnder(p) : [p];
+    });
 }
 
 /** Hash of everything the bundle is made of: the dashboard's sources, the client code it imports (packages/client/src), this builder, the locked dependencies. */
 export function webSourceHash(): string {
   const h = createHash('sha256');
-  for (const f of [...filesUnder(WEB_SRC), ...filesUnder(join(ROOT, 'packages/client/src')), import.meta.path, join(ROOT, 'package.json'), join(ROOT, 'bun.lock')]) {
+  for (const f of [
+    ...filesUnder(WEB_SRC),
+    ...filesUnder(join(ROOT, 'packages/client/src')),
+    import.meta.path,
+    join(ROOT, 'package.json'),
+    join(ROOT, 'bun.lock'),
+  ]) {
     if (!existsSync(f)) continue;
     h.update(relative(ROOT, f)).update('\0').update(readFileSync(f)).update('\0');
   }
@@ -44,15 +52,19 @@ export function webSourceHash(): string {
 function load(dir: string): WebBundle {
   const names = readdirSync(join(dir, 'assets'));
   return {
-    dir, indexHtml: readFileSync(join(dir, 'index.html'), 'utf8'),
-    assets: new Set(names.filter((n) => !n.endsWith('.gz'))), gzipped: new Set(names.filter((n) => n.endsWith('.gz')).map((n) => n.slice(0, -3))),
+    dir,
+    indexHtml: readFileSync(join(dir, 'index.html'), 'utf8'),
+    assets: new Set(names.filter((n) => !n.endsWith('.gz'))),
+    gzipped: new Set(names.filter((n) => n.endsWith('.gz')).map((n) => n.slice(0, -3))),
   };
 }
 
 /** Old builds beyond the newest few are removed (a running older process may still serve one). */
 function prune(current: string): void {
-  const builds = readdirSync(WEB_DIST).filter((n) => !n.startsWith('.') && join(WEB_DIST, n) !== current)
-    .map((n) => ({ p: join(WEB_DIST, n), t: statSync(join(WEB_DIST, n)).mtimeMs })).sort((a, b) => b.t - a.t);
+  const builds = readdirSync(WEB_DIST)
+    .filter((n) => !n.startsWith('.') && join(WEB_DIST, n) !== current)
+    .map((n) => ({ p: join(WEB_DIST, n), t: statSync(join(WEB_DIST, n)).mtimeMs }))
+    .sort((a, b) => b.t - a.t);
   for (const b of builds.slice(KEEP_BUILDS - 1)) rmSync(b.p, { recursive: true, force: true });
 }
 
@@ -79,10 +91,15 @@ export async function buildWeb(opts: { force?: boolean } = {}): Promise<WebBundl
       const p = join(tmp, 'assets', n);
       writeFileSync(`${p}.gz`, Bun.gzipSync(readFileSync(p), { level: 9 }));
     }
-    const scripts = names.filter((n) => n.endsWith('.js')).map((n) => `<script type="module" src="/assets/${n}"></script>`);
+    const scripts = names
+      .filter((n) => n.endsWith('.js'))
+      .map((n) => `<script type="module" src="/assets/${n}"></script>`);
     const styles = names.filter((n) => n.endsWith('.css')).map((n) => `<link rel="stylesheet" href="/assets/${n}">`);
     const template = readFileSync(join(WEB_SRC, 'index.html'), 'utf8');
-    writeFileSync(join(tmp, 'index.html'), template.replace('<!--styles-->', styles.join('\n  ')).replace('<!--scripts-->', scripts.join('\n  ')));
+    writeFileSync(
+      join(tmp, 'index.html'),
+      template.replace('<!--styles-->', styles.join('\n  ')).replace('<!--scripts-->', scripts.join('\n  ')),
+    );
     if (opts.force) rmSync(dir, { recursive: true, force: true });
     try {
       renameSync(tmp, dir);

@@ -7,7 +7,11 @@ import type { ImageWriter } from './store.ts';
  * stops the storing. The image is committed when the upstream ends cleanly; an upstream error or
  * a client that goes away aborts it, so a partial image is never stored.
  */
-export function storeWhileStreaming(body: ReadableStream<Uint8Array>, writer: ImageWriter, onBytes?: (n: number) => void): ReadableStream<Uint8Array> {
+export function storeWhileStreaming(
+  body: ReadableStream<Uint8Array>,
+  writer: ImageWriter,
+  onBytes?: (n: number) => void,
+): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let storing = true;
   const stop = () => {
@@ -59,7 +63,10 @@ export function storeWhileStreaming(body: ReadableStream<Uint8Array>, writer: Im
  * of unknown length). Pulled by the client's reads, nothing read ahead (highWaterMark 0): one
  * stream layer, where a TransformStream would add a queue on each side and a pipe between.
  */
-export function countingStream(body: ReadableStream<Uint8Array>, onBytes: (n: number) => void): ReadableStream<Uint8Array> {
+export function countingStream(
+  body: ReadableStream<Uint8Array>,
+  onBytes: (n: number) => void,
+): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   return new ReadableStream<Uint8Array>(
     {

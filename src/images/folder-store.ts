@@ -1,4 +1,16 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, type Stats, statSync, unlinkSync, utimes, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  type Stats,
+  statSync,
+  unlinkSync,
+  utimes,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../lib/logger.ts';
 import type { ImageMeta, ImageStore, ImageWriter, StoredImage } from './store.ts';
@@ -29,14 +41,17 @@ export function fileNameOf(key: string): string {
   return SAFE_NAME.test(key) ? key : `h-${new Bun.CryptoHasher('sha256').update(key).digest('hex')}`;
 }
 
-function readMeta(path: string): ImageMeta & { size: number } | null {
+function readMeta(path: string): (ImageMeta & { size: number }) | null {
   try {
     const m = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
     const nullableText = (v: unknown) => (typeof v === 'string' ? v : null);
     if (typeof m.contentType !== 'string' || typeof m.size !== 'number') return null;
     return {
-      contentType: m.contentType, etag: nullableText(m.etag), lastModified: nullableText(m.lastModified),
-      contentEncoding: nullableText(m.contentEncoding), size: m.size,
+      contentType: m.contentType,
+      etag: nullableText(m.etag),
+      lastModified: nullableText(m.lastModified),
+      contentEncoding: nullableText(m.contentEncoding),
+      size: m.size,
     };
   } catch {
     return null;
@@ -104,7 +119,8 @@ export class FolderImageStore implements ImageStore {
       this.bytes += f.entry.size;
     }
     this.evict();
-    if (this.entries.size > 0) this.logger.info('image store opened', { dir: this.dir, images: this.entries.size, bytes: this.bytes });
+    if (this.entries.size > 0)
+      this.logger.info('image store opened', { dir: this.dir, images: this.entries.size, bytes: this.bytes });
   }
 
   private dataPath(name: string): string {
@@ -178,7 +194,9 @@ export class FolderImageStore implements ImageStore {
     };
     const drop = () => {
       try {
-        void Promise.resolve(sink.end()).catch(() => {}).finally(() => removeQuietly(temp));
+        void Promise.resolve(sink.end())
+          .catch(() => {})
+          .finally(() => removeQuietly(temp));
       } catch {
         removeQuietly(temp);
       }
@@ -217,7 +235,10 @@ export class FolderImageStore implements ImageStore {
         } catch (err) {
           removeQuietly(temp);
           removeQuietly(`${temp}.json`);
-          this.logger.warn('image store write failed', { key, error: err instanceof Error ? err.message : String(err) });
+          this.logger.warn('image store write failed', {
+            key,
+            error: err instanceof Error ? err.message : String(err),
+          });
           return false;
         } finally {
           this.writing.delete(name);
@@ -289,7 +310,10 @@ export function openImageStore(dir: string | null, maxBytes: number, logger: Log
   if (dir === null || maxBytes <= 0) return null;
   const claim = claimImageFolder(dir);
   if (!claim.owned) {
-    logger.info('image store folder is owned by another process; images are served from upstream here', { dir, ownerPid: claim.ownerPid });
+    logger.info('image store folder is owned by another process; images are served from upstream here', {
+      dir,
+      ownerPid: claim.ownerPid,
+    });
     return null;
   }
   return new FolderImageStore(dir, maxBytes, logger);

@@ -25,7 +25,10 @@ const hostCache = new WeakMap<ChannelBaseUrls, HostCache>();
  * rarely and images are asked for in bursts; `fresh` re-reads them (a channel added through the
  * API a moment ago must not see its images refused).
  */
-export async function channelHosts(source: ChannelBaseUrls, fresh = false): Promise<{ hosts: ReadonlySet<string>; fresh: boolean }> {
+export async function channelHosts(
+  source: ChannelBaseUrls,
+  fresh = false,
+): Promise<{ hosts: ReadonlySet<string>; fresh: boolean }> {
   let c = hostCache.get(source);
   if (!c) hostCache.set(source, (c = { hosts: new Set(), hostsReadAt: -Infinity }));
   const now = performance.now();

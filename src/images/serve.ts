@@ -47,10 +47,18 @@ function baseHeaders(img: StoredImage, common: Readonly<Record<string, string>>)
  * `common` are the headers of every stored answer (caching, nosniff, CSP; the same object on every
  * call), `outer` those of the surrounding app (request id, CORS), which the image's own override.
  */
-export function serveStored(req: Request, img: StoredImage, common: Readonly<Record<string, string>>, outer: Readonly<Record<string, string>> = {}): Response {
+export function serveStored(
+  req: Request,
+  img: StoredImage,
+  common: Readonly<Record<string, string>>,
+  outer: Readonly<Record<string, string>> = {},
+): Response {
   const base = baseHeaders(img, common);
   const head = req.method === 'HEAD';
-  const plain = req.headers.get('range') === null && req.headers.get('if-none-match') === null && req.headers.get('if-modified-since') === null;
+  const plain =
+    req.headers.get('range') === null &&
+    req.headers.get('if-none-match') === null &&
+    req.headers.get('if-modified-since') === null;
   if (plain) return new Response(head ? null : img.body, { status: 200, headers: { ...outer, ...base } });
   const headers = new Headers({ ...outer, ...base });
   headers.delete('content-length');

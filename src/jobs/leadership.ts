@@ -98,7 +98,10 @@ export function createLeadership(o: LeadershipOptions): Leadership {
         await o.store.release(o.name, o.holder);
         if (wasLeader) o.logger.info('poller lease released', { lease: o.name, holder: o.holder });
       } catch (err) {
-        o.logger.warn('poller lease release failed', { lease: o.name, error: err instanceof Error ? err : String(err) });
+        o.logger.warn('poller lease release failed', {
+          lease: o.name,
+          error: err instanceof Error ? err : String(err),
+        });
       }
     },
   };

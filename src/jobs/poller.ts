@@ -1,15 +1,24 @@
 import type { AppDeps } from '../deps.ts';
-import {
-  addCounts, applyPollBatch, emptyCounts, endStrandedTasks, planTick, unfinishedPages,
-  type PollChannel, type PollTask, type SyncCounts, type SyncSettings, type TickPlan,
-} from '../domain/task-sync.ts';
 import { channelEndpoints } from '../domain/channels.ts';
-import { createWarnOnce } from '../domain/upstream-numbers.ts';
 import { isDatabaseUnavailable } from '../domain/errors.ts';
-import { callUpstream } from '../upstream/http.ts';
+import { type LeaseStore, POLLER_LEASE, type PollerRole } from '../domain/lease.ts';
+import {
+  addCounts,
+  applyPollBatch,
+  emptyCounts,
+  endStrandedTasks,
+  type PollChannel,
+  type PollTask,
+  planTick,
+  type SyncCounts,
+  type SyncSettings,
+  type TickPlan,
+  unfinishedPages,
+} from '../domain/task-sync.ts';
+import { createWarnOnce } from '../domain/upstream-numbers.ts';
 import { createMetrics } from '../lib/metrics.ts';
+import { callUpstream } from '../upstream/http.ts';
 import { mapBounded } from './bounded.ts';
-import { POLLER_LEASE, type LeaseStore, type PollerRole } from '../domain/lease.ts';
 import { createLeadership, type Leadership } from './leadership.ts';
 
 export interface Poller {
@@ -30,15 +39,17 @@ export interface Poller {
 }
 
 /** What the poller needs; AppDeps fits, and a test may pass its own db handle or clock. */
-export type PollerDeps = Pick<AppDeps, 'store' | 'logger' | 'clock' | 'fetch'> & { taskStore: Pick<AppDeps['taskStore'], 'sync'> } & Partial<Pick<AppDeps, 'metrics' | 'taskFeed' | 'options' | 'serverAddress'>> & {
-  config: Pick<AppDeps['config'], 'pollIntervalMs' | 'pollBatchSize' | 'taskTimeoutMs' | 'upstreamTimeoutMs'>
-    & Partial<Pick<AppDeps['config'], 'pollLeaseMs'>>;
-  /**
-   * Leadership among processes sharing the database; without one, a started poller always
-   * leads (a single process, or a test).
-   */
-  lease?: LeaseStore;
-};
+export type PollerDeps = Pick<AppDeps, 'store' | 'logger' | 'clock' | 'fetch'> & {
+  taskStore: Pick<AppDeps['taskStore'], 'sync'>;
+} & Partial<Pick<AppDeps, 'metrics' | 'taskFeed' | 'options' | 'serverAddress'>> & {
+    config: Pick<AppDeps['config'], 'pollIntervalMs' | 'pollBatchSize' | 'taskTimeoutMs' | 'upstreamTimeoutMs'> &
+      Partial<Pick<AppDeps['config'], 'pollLeaseMs'>>;
+    /**
+     * Leadership among processes sharing the database; without one, a started poller always
+     * leads (a single process, or a test).
+     */
+    lease?: LeaseStore;
+  };
 
 export interface PollerOptions {
   /** Channels polled at the same time; default 4. */
@@ -88,7 +99,9 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
   const pollTimeoutMs = Math.min(MAX_POLL_TIMEOUT_MS, deps.config.upstreamTimeoutMs);
   const { options, serverAddress } = deps;
   const settings: SyncSettings = {
-    taskTimeoutMs: deps.config.taskTimeoutMs, upstreamTimeoutMs: deps.config.upstreamTimeoutMs, warn: createWarnOnce(logger),
+    taskTimeoutMs: deps.config.taskTimeoutMs,
+    upstreamTimeoutMs: deps.config.upstreamTimeoutMs,
+    warn: createWarnOnce(logger),
     // Webhook payloads show image links as fetch would at the time of the change.
     ...(options && serverAddress
       ? { webhookLinks: () => ({ forward: options.get('mj_forward_url_enabled'), serverAddress: serverAddress() }) }
@@ -100,18 +113,24 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
   let abort: AbortController | null = null;
   let started = false;
   const leaseMs = deps.config.pollLeaseMs ?? DEFAULT_LEASE_MS;
-  const leadership: Leadership | null = deps.lease ? createLeadership({
-    store: deps.lease, name: POLLER_LEASE, holder: opts.holder ?? crypto.randomUUID(), ttlMs: leaseMs,
-    // The tick timer renews too; a timer of its own is needed only when ticks come too rarely.
-    renewEveryMs: leaseMs / 3 < intervalMs ? leaseMs / 3 : null,
-    clock: deps.clock, logger,
-    // A new leader polls at once rather than at its next interval.
-    onGained: () => {
-      if (started) void launch();
-    },
-    // Another process may be polling already: stop waiting on upstream calls.
-    onLost: () => abort?.abort(),
-  }) : null;
+  const leadership: Leadership | null = deps.lease
+    ? createLeadership({
+        store: deps.lease,
+        name: POLLER_LEASE,
+        holder: opts.holder ?? crypto.randomUUID(),
+        ttlMs: leaseMs,
+        // The tick timer renews too; a timer of its own is needed only when ticks come too rarely.
+        renewEveryMs: leaseMs / 3 < intervalMs ? leaseMs / 3 : null,
+        clock: deps.clock,
+        logger,
+        // A new leader polls at once rather than at its next interval.
+        onGained: () => {
+          if (started) void launch();
+        },
+        // Another process may be polling already: stop waiting on upstream calls.
+        onLost: () => abort?.abort(),
+      })
+    : null;
 
   /**
    * Batch writes take turns, each in an event-loop turn of its own: answers of several channels
@@ -128,7 +147,13 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
   /** Ends a page's stranded rows (orphaned submits, deleted channels) in one transaction. */
   async function endStranded(stranded: TickPlan['stranded'], report: TickReport): Promise<void> {
     await writeTurn();
-    const ended = await endStrandedTasks(deps.taskStore.sync, stranded, deps.clock.now(), settings.webhookLinks, settings.warn);
+    const ended = await endStrandedTasks(
+      deps.taskStore.sync,
+      stranded,
+      deps.clock.now(),
+      settings.webhookLinks,
+      settings.warn,
+    );
     addCounts(report, ended);
     for (const e of ended.ended) {
       // A crash between charge and upstream answer: the operator should see each one.
@@ -142,27 +167,42 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
    * Asks the upstream about one batch and writes the answer (one transaction); returns whether the
    * channel is still worth asking this tick.
    */
-  async function pollBatch(channel: PollChannel, batch: PollTask[], reachable: boolean, signal: AbortSignal, report: TickReport): Promise<boolean> {
+  async function pollBatch(
+    channel: PollChannel,
+    batch: PollTask[],
+    reachable: boolean,
+    signal: AbortSignal,
+    report: TickReport,
+  ): Promise<boolean> {
     let items: unknown[] | null = null;
     if (reachable && !signal.aborted) {
       const ids = [...new Set(batch.map((r) => r.mjId))];
-      const outcome = await metrics.timeUpstream(channel.id, 'poll', () => callUpstream(deps.fetch, channel, {
-        method: 'POST', path: '/mj/task/list-by-condition', body: { ids }, timeoutMs: pollTimeoutMs, signal,
-      }));
+      const outcome = await metrics.timeUpstream(channel.id, 'poll', () =>
+        callUpstream(deps.fetch, channel, {
+          method: 'POST',
+          path: '/mj/task/list-by-condition',
+          body: { ids },
+          timeoutMs: pollTimeoutMs,
+          signal,
+        }),
+      );
       if (outcome.kind === 'response' && outcome.status === 200 && Array.isArray(outcome.json)) {
         items = outcome.json;
       } else {
         report.channelErrors++;
         if (outcome.kind === 'response') {
           logger.warn('poll answer refused', {
-            channelId: channel.id, status: outcome.status,
-            reason: outcome.status !== 200 ? 'status is not 200' : 'body is not a JSON array', batch: ids.length,
+            channelId: channel.id,
+            status: outcome.status,
+            reason: outcome.status !== 200 ? 'status is not 200' : 'body is not a JSON array',
+            batch: ids.length,
           });
         } else if (!signal.aborted) {
           // A channel that does not answer would only burn the timeout again for each batch.
           reachable = false;
           logger.warn('poll call failed', {
-            channelId: channel.id, error: outcome.kind === 'timeout' ? `timeout after ${pollTimeoutMs} ms` : outcome.message,
+            channelId: channel.id,
+            error: outcome.kind === 'timeout' ? `timeout after ${pollTimeoutMs} ms` : outcome.message,
             batch: ids.length,
           });
         }
@@ -181,12 +221,19 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
       // Only the rows this batch wrote: an unchanged row is nothing for the feed to look at.
       deps.taskFeed?.publish(counts.changed);
       if (counts.unknown || counts.invalid) {
-        logger.warn('poll answer had unusable items', { channelId: channel.id, unknown: counts.unknown, invalid: counts.invalid });
+        logger.warn('poll answer had unusable items', {
+          channelId: channel.id,
+          unknown: counts.unknown,
+          invalid: counts.invalid,
+        });
       }
       addCounts(report, counts);
     } catch (err) {
       if (isDatabaseUnavailable(err)) throw err;
-      logger.error('poll batch write failed', { channelId: channel.id, error: err instanceof Error ? err : String(err) });
+      logger.error('poll batch write failed', {
+        channelId: channel.id,
+        error: err instanceof Error ? err : String(err),
+      });
     }
     return reachable;
   }
@@ -196,7 +243,12 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
    * rows ended, the rest polled, each batch written in its own short transaction, then the event
    * loop served (requests, other channels' answers) before the next page is read.
    */
-  async function pollChannel(channelId: number, known: ReadonlyMap<number, PollChannel>, signal: AbortSignal, report: TickReport): Promise<void> {
+  async function pollChannel(
+    channelId: number,
+    known: ReadonlyMap<number, PollChannel>,
+    signal: AbortSignal,
+    report: TickReport,
+  ): Promise<void> {
     let reachable = true;
     let polled = false;
     for await (const page of unfinishedPages(deps.taskStore.sync, channelId, batchSize)) {

@@ -1,10 +1,17 @@
-import type { AppDeps } from '../deps.ts';
 import type { DeliveryRow } from '../contract/rows.ts';
-import { DELIVERY_TIMEOUT_MS, deliveryIdOf, failedAttemptOf, signatureHeader, signingSecrets, type AttemptOutcome } from '../domain/webhooks-sign.ts';
-import { RECEIVER_IN_FLIGHT, receiverOf, USER_IN_FLIGHT } from '../lib/webhook-receiver.ts';
-import { createMetrics } from '../lib/metrics.ts';
-import { checkTarget, pinnedRequest, systemLookup, type Lookup } from '../upstream/safe-fetch.ts';
+import type { AppDeps } from '../deps.ts';
 import { isDatabaseUnavailable } from '../domain/errors.ts';
+import {
+  type AttemptOutcome,
+  DELIVERY_TIMEOUT_MS,
+  deliveryIdOf,
+  failedAttemptOf,
+  signatureHeader,
+  signingSecrets,
+} from '../domain/webhooks-sign.ts';
+import { createMetrics } from '../lib/metrics.ts';
+import { RECEIVER_IN_FLIGHT, receiverOf, USER_IN_FLIGHT } from '../lib/webhook-receiver.ts';
+import { checkTarget, type Lookup, pinnedRequest, systemLookup } from '../upstream/safe-fetch.ts';
 
 export interface WebhookWorker {
   /** Runs a pass now and then every `intervalMs`; calling it twice does nothing more. */
@@ -15,9 +22,11 @@ export interface WebhookWorker {
   runOnce(): Promise<WebhookPassReport>;
 }
 
-export type WebhookWorkerDeps = Pick<AppDeps, 'logger' | 'clock' | 'fetch'> & { taskStore: Pick<AppDeps['taskStore'], 'outbox'> } & Partial<Pick<AppDeps, 'metrics'>> & {
-  config: Pick<AppDeps['config'], 'webhookAllowPrivate'>;
-};
+export type WebhookWorkerDeps = Pick<AppDeps, 'logger' | 'clock' | 'fetch'> & {
+  taskStore: Pick<AppDeps['taskStore'], 'outbox'>;
+} & Partial<Pick<AppDeps, 'metrics'>> & {
+    config: Pick<AppDeps['config'], 'webhookAllowPrivate'>;
+  };
 
 export interface WebhookWorkerOptions {
   /** Period between looks at the outbox; default 100 ms (an idle look is one indexed query on the pending rows). */
@@ -85,10 +94,16 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
   const batchSize = Math.max(1, opts.batchSize ?? 64);
   const baseLookup = opts.lookup ?? systemLookup;
   // A resolver that never answers must not hold the whole pass (and every other task's delivery).
-  const lookup: Lookup = (host) => new Promise<string[]>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no DNS answer within ${DELIVERY_TIMEOUT_MS} ms`)), DELIVERY_TIMEOUT_MS);
-    baseLookup(host).then(resolve, reject).finally(() => clearTimeout(timer));
-  });
+  const lookup: Lookup = (host) =>
+    new Promise<string[]>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no DNS answer within ${DELIVERY_TIMEOUT_MS} ms`)),
+        DELIVERY_TIMEOUT_MS,
+      );
+      baseLookup(host)
+        .then(resolve, reject)
+        .finally(() => clearTimeout(timer));
+    });
   const policy = { allowPrivate: deps.config.webhookAllowPrivate, trustedHosts: NO_TRUSTED_HOSTS };
   let timer: ReturnType<typeof setInterval> | null = null;
   let stopping = false;
@@ -124,7 +139,10 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
   }
 
   /** One attempt: the network part; returns null on a 2xx, else what went wrong. */
-  async function post(row: DeliveryRow, secrets: readonly string[]): Promise<{ refused: string } | { error: string } | null> {
+  async function post(
+    row: DeliveryRow,
+    secrets: readonly string[],
+  ): Promise<{ refused: string } | { error: string } | null> {
     let url: URL;
     try {
       url = new URL(row.url);
@@ -141,7 +159,11 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
       'x-mj-signature': signatureHeader(secrets, row.payload, deps.clock.now() / 1000),
     };
     const init: RequestInit & { tls?: { serverName?: string } } = {
-      method: 'POST', headers, body: row.payload, redirect: 'manual', signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+      method: 'POST',
+      headers,
+      body: row.payload,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
     };
     let target = url.href;
     if (check.address !== null) {
@@ -158,7 +180,8 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
       return { error: `HTTP ${res.status}` };
     } catch (err) {
       const name = err instanceof Error ? err.name : '';
-      if (name === 'TimeoutError' || name === 'AbortError') return { error: `no answer within ${DELIVERY_TIMEOUT_MS} ms` };
+      if (name === 'TimeoutError' || name === 'AbortError')
+        return { error: `no answer within ${DELIVERY_TIMEOUT_MS} ms` };
       return { error: err instanceof Error ? err.message : String(err) };
     }
   }
@@ -166,7 +189,12 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
   /** Sends one row; false when another worker had claimed it. */
   async function deliver(row: DeliveryRow, report: WebhookPassReport): Promise<boolean> {
     if (!(await outbox.claim(row, deps.clock.now()))) return false;
-    const log = { deliveryId: deliveryIdOf(row.id), taskId: row.taskId, origin: originOf(row.url), attempt: row.attempts + 1 };
+    const log = {
+      deliveryId: deliveryIdOf(row.id),
+      taskId: row.taskId,
+      origin: originOf(row.url),
+      attempt: row.attempts + 1,
+    };
     const key = await outbox.secret(row.tokenId);
     const result = 'missing' in key ? { refused: key.missing } : await post(row, signingSecrets(key, deps.clock.now()));
     if (result === null) {
@@ -193,22 +221,27 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
     tasksInFlight.add(row.taskId);
     bump(byQueue, queue, 1);
     bump(byUser, row.userId, 1);
-    const p = deliver(row, report).catch((err: unknown) => {
-      logger.error('webhook delivery crashed', { deliveryId: deliveryIdOf(row.id), error: err instanceof Error ? err : String(err) });
-      return false;
-    }).then((moved) => {
-      inFlight.delete(row.id);
-      tasksInFlight.delete(row.taskId);
-      bump(byQueue, queue, -1);
-      bump(byUser, row.userId, -1);
-      // A send that moved its row frees a slot (refilled now from the waiting rows, in the
-      // background) and may make the task's next change due: look again shortly. A crashed one
-      // waits for the interval, so a failing database is not hammered.
-      if (moved && timer && !stopping) {
-        startWaiting(background);
-        kickSoon();
-      }
-    });
+    const p = deliver(row, report)
+      .catch((err: unknown) => {
+        logger.error('webhook delivery crashed', {
+          deliveryId: deliveryIdOf(row.id),
+          error: err instanceof Error ? err : String(err),
+        });
+        return false;
+      })
+      .then((moved) => {
+        inFlight.delete(row.id);
+        tasksInFlight.delete(row.taskId);
+        bump(byQueue, queue, -1);
+        bump(byUser, row.userId, -1);
+        // A send that moved its row frees a slot (refilled now from the waiting rows, in the
+        // background) and may make the task's next change due: look again shortly. A crashed one
+        // waits for the interval, so a failing database is not hammered.
+        if (moved && timer && !stopping) {
+          startWaiting(background);
+          kickSoon();
+        }
+      });
     inFlight.set(row.id, p);
   }
 
@@ -220,8 +253,13 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
     for (const row of waiting) {
       if (inFlight.has(row.id)) continue;
       const queue = `${row.userId} ${row.receiver || receiverOf(row.url)}`;
-      if (stopping || inFlight.size >= concurrency || tasksInFlight.has(row.taskId)
-        || (byQueue.get(queue) ?? 0) >= perReceiver || (byUser.get(row.userId) ?? 0) >= perUser) {
+      if (
+        stopping ||
+        inFlight.size >= concurrency ||
+        tasksInFlight.has(row.taskId) ||
+        (byQueue.get(queue) ?? 0) >= perReceiver ||
+        (byUser.get(row.userId) ?? 0) >= perUser
+      ) {
         left.push(row);
         continue;
       }
@@ -261,10 +299,12 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
       return;
     }
     refill = false;
-    filling = fill(background).then(() => undefined, passFailed).finally(() => {
-      filling = null;
-      if (refill && timer && !stopping) kick();
-    });
+    filling = fill(background)
+      .then(() => undefined, passFailed)
+      .finally(() => {
+        filling = null;
+        if (refill && timer && !stopping) kick();
+      });
   }
 
   /** Until nothing more is due: start what may go, wait for it, look again. */

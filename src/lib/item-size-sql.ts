@@ -10,8 +10,11 @@ import { MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS } from './text-bounds.ts'
  */
 const CUT = ['prompt', 'prompt_en', 'description', 'state', 'fail_reason'];
 const DROP: ReadonlyArray<readonly [string, number]> = [
-  ['image_url', MAX_URL_CHARS], ['video_url', MAX_URL_CHARS],
-  ['video_urls', MAX_JSON_CHARS], ['buttons', MAX_JSON_CHARS], ['properties', MAX_JSON_CHARS],
+  ['image_url', MAX_URL_CHARS],
+  ['video_url', MAX_URL_CHARS],
+  ['video_urls', MAX_JSON_CHARS],
+  ['buttons', MAX_JSON_CHARS],
+  ['properties', MAX_JSON_CHARS],
 ];
 
 /**

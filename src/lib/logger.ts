@@ -34,7 +34,15 @@ export function createLogger(
   const min = ORDER[level];
   const emit = (lvl: LogLevel, msg: string, fields?: LogFields) => {
     if (ORDER[lvl] < min) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...scrub(base), ...(fields ? scrub(fields) : {}) }));
+    write(
+      JSON.stringify({
+        time: new Date().toISOString(),
+        level: lvl,
+        msg,
+        ...scrub(base),
+        ...(fields ? scrub(fields) : {}),
+      }),
+    );
   };
   return {
     debug: (m, f) => emit('debug', m, f),

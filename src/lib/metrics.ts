@@ -26,7 +26,10 @@ export interface Metrics {
    * The body, passed through unchanged, its bytes counted: by the declared length when there is
    * one (no extra stream stage on the hot path), else chunk by chunk as they stream.
    */
-  countImageBytes(body: ReadableStream<Uint8Array> | null, declaredLength?: number | null): ReadableStream<Uint8Array> | null;
+  countImageBytes(
+    body: ReadableStream<Uint8Array> | null,
+    declaredLength?: number | null,
+  ): ReadableStream<Uint8Array> | null;
   /** Bytes of an image answered from the local store. */
   addImageBytes(n: number): void;
   /** One webhook delivery attempt's outcome: delivered, retry (will be tried again), failed (for good). */
@@ -34,7 +37,11 @@ export interface Metrics {
   /** One upstream push callback (SPEC §16): applied (it changed the task), unchanged, or why it was refused. */
   upstreamNotify(outcome: 'applied' | 'unchanged' | 'unknown_task' | 'invalid_secret' | 'invalid'): void;
   /** Source of the unfinished-tasks gauge, read at scrape time (count per channel id). */
-  setUnfinishedSource(read: () => Promise<ReadonlyArray<{ channelId: number; count: number }>> | ReadonlyArray<{ channelId: number; count: number }>): void;
+  setUnfinishedSource(
+    read: () =>
+      | Promise<ReadonlyArray<{ channelId: number; count: number }>>
+      | ReadonlyArray<{ channelId: number; count: number }>,
+  ): void;
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -56,8 +63,10 @@ export function createMetrics(): Metrics {
   // label validation and hashing on every request cost more than the rest of the metrics path.
   const tally = new Map<string, { labels: { method: string; route: string; status: string }; n: number }>();
   new Counter({
-    name: 'mjgw_http_requests_total', help: 'HTTP requests answered, by method, matched route pattern and status',
-    labelNames: ['method', 'route', 'status'] as const, registers: [registry],
+    name: 'mjgw_http_requests_total',
+    help: 'HTTP requests answered, by method, matched route pattern and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
     collect() {
       for (const t of tally.values()) {
         if (t.n === 0) continue;
@@ -67,36 +76,70 @@ export function createMetrics(): Metrics {
     },
   });
   const submits = new Counter({
-    name: 'mjgw_submit_outcomes_total', help: 'Relay submits by action and outcome code (upstream code, or the local refusal)',
-    labelNames: ['action', 'code'] as const, registers: [registry],
+    name: 'mjgw_submit_outcomes_total',
+    help: 'Relay submits by action and outcome code (upstream code, or the local refusal)',
+    labelNames: ['action', 'code'] as const,
+    registers: [registry],
   });
-  const charged = new Counter({ name: 'mjgw_quota_charged_total', help: 'Quota charged for submits', registers: [registry] });
-  const refunded = new Counter({ name: 'mjgw_quota_refunded_total', help: 'Quota refunded (rejected submits, failures, timeouts, orphans)', registers: [registry] });
+  const charged = new Counter({
+    name: 'mjgw_quota_charged_total',
+    help: 'Quota charged for submits',
+    registers: [registry],
+  });
+  const refunded = new Counter({
+    name: 'mjgw_quota_refunded_total',
+    help: 'Quota refunded (rejected submits, failures, timeouts, orphans)',
+    registers: [registry],
+  });
   const failovers = new Counter({
-    name: 'mjgw_submit_failovers_total', help: 'New jobs moved to another channel, by the channel they left and why',
-    labelNames: ['from_channel', 'reason'] as const, registers: [registry],
+    name: 'mjgw_submit_failovers_total',
+    help: 'New jobs moved to another channel, by the channel they left and why',
+    labelNames: ['from_channel', 'reason'] as const,
+    registers: [registry],
   });
-  const rateLimited = new Counter({ name: 'mjgw_rate_limited_total', help: 'Relay submits refused by a key rate limit (HTTP 429)', registers: [registry] });
-  const imageBytes = new Counter({ name: 'mjgw_image_bytes_total', help: 'Image bytes streamed to clients by the image forwarder', registers: [registry] });
+  const rateLimited = new Counter({
+    name: 'mjgw_rate_limited_total',
+    help: 'Relay submits refused by a key rate limit (HTTP 429)',
+    registers: [registry],
+  });
+  const imageBytes = new Counter({
+    name: 'mjgw_image_bytes_total',
+    help: 'Image bytes streamed to clients by the image forwarder',
+    registers: [registry],
+  });
   const pollTick = new Histogram({
-    name: 'mjgw_poll_tick_duration_seconds', help: 'Duration of one poller tick', buckets: LATENCY_BUCKETS, registers: [registry],
+    name: 'mjgw_poll_tick_duration_seconds',
+    help: 'Duration of one poller tick',
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
   });
   const upstream = new Histogram({
-    name: 'mjgw_upstream_latency_seconds', help: 'Time until an upstream channel answered (or failed), by channel and call',
-    labelNames: ['channel', 'call'] as const, buckets: LATENCY_BUCKETS, registers: [registry],
+    name: 'mjgw_upstream_latency_seconds',
+    help: 'Time until an upstream channel answered (or failed), by channel and call',
+    labelNames: ['channel', 'call'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
   });
   const webhooks = new Counter({
-    name: 'mjgw_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome (delivered, retry, failed)',
-    labelNames: ['outcome'] as const, registers: [registry],
+    name: 'mjgw_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome (delivered, retry, failed)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
   });
   const notifies = new Counter({
-    name: 'mjgw_upstream_notify_total', help: 'Upstream push callbacks by outcome (applied, unchanged, unknown_task, invalid_secret, invalid)',
-    labelNames: ['outcome'] as const, registers: [registry],
+    name: 'mjgw_upstream_notify_total',
+    help: 'Upstream push callbacks by outcome (applied, unchanged, unknown_task, invalid_secret, invalid)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
   });
-  let readUnfinished: () => Promise<ReadonlyArray<{ channelId: number; count: number }>> | ReadonlyArray<{ channelId: number; count: number }> = () => [];
+  let readUnfinished: () =>
+    | Promise<ReadonlyArray<{ channelId: number; count: number }>>
+    | ReadonlyArray<{ channelId: number; count: number }> = () => [];
   new Gauge({
-    name: 'mjgw_tasks_unfinished', help: 'Unfinished tasks (progress not 100%) by channel, read at scrape time',
-    labelNames: ['channel'] as const, registers: [registry],
+    name: 'mjgw_tasks_unfinished',
+    help: 'Unfinished tasks (progress not 100%) by channel, read at scrape time',
+    labelNames: ['channel'] as const,
+    registers: [registry],
     async collect() {
       // The storage may answer asynchronously: read first, so the reset and the new values land together.
       const rows = await readUnfinished();
@@ -138,12 +181,14 @@ export function createMetrics(): Metrics {
         imageBytes.inc(declaredLength);
         return body;
       }
-      return body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, controller) {
-          imageBytes.inc(chunk.byteLength);
-          controller.enqueue(chunk);
-        },
-      }));
+      return body.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            imageBytes.inc(chunk.byteLength);
+            controller.enqueue(chunk);
+          },
+        }),
+      );
     },
     addImageBytes(n) {
       imageBytes.inc(n);

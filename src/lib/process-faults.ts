@@ -8,10 +8,15 @@ import type { Logger } from './logger.ts';
  * runtime would, since its state is then unknown. Only the name, code and message are logged (no
  * query parameters, no URL with a password), and the stack of an error that ends the process.
  */
-export function installProcessFaultHandlers(logger: Logger, isRecoverable: (err: unknown) => boolean, exit: (code: number) => void = (c) => process.exit(c)): () => void {
-  const describe = (err: unknown) => err instanceof Error
-    ? { name: err.name, message: err.message, code: (err as { code?: unknown }).code }
-    : { message: String(err) };
+export function installProcessFaultHandlers(
+  logger: Logger,
+  isRecoverable: (err: unknown) => boolean,
+  exit: (code: number) => void = (c) => process.exit(c),
+): () => void {
+  const describe = (err: unknown) =>
+    err instanceof Error
+      ? { name: err.name, message: err.message, code: (err as { code?: unknown }).code }
+      : { message: String(err) };
   const handle = (kind: 'unhandled rejection' | 'uncaught exception') => (err: unknown) => {
     if (isRecoverable(err)) {
       logger.error(`${kind} (recoverable, still serving)`, { error: describe(err) });

@@ -56,7 +56,9 @@ export interface Walked<R> {
  * when the walk was cut by its bound, else (all walked, all fitted) from the start.
  */
 export function takeWalk<R extends { id: number; userId: number }>(
-  walked: readonly Walked<R>[], perUser: number, limit: number,
+  walked: readonly Walked<R>[],
+  perUser: number,
+  limit: number,
 ): { rows: R[]; next: QueueCursor | null } {
   const perUserCount = new Map<number, number>();
   const rows: R[] = [];

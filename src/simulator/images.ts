@@ -11,14 +11,20 @@ const SINGLE: ReadonlySet<TaskAction> = new Set(['UPSCALE', 'UPSCALE_HD', 'DESCR
 
 /** A tiny MP4 (just an `ftyp` box): enough for a client to store and forward a video URL. */
 const TINY_MP4 = new Uint8Array([
-  0, 0, 0, 24, 0x66, 0x74, 0x79, 0x70, 0x69, 0x73, 0x6f, 0x6d, 0, 0, 2, 0, 0x69, 0x73, 0x6f, 0x6d, 0x69, 0x73, 0x6f, 0x32,
+  0, 0, 0, 24, 0x66, 0x74, 0x79, 0x70, 0x69, 0x73, 0x6f, 0x6d, 0, 0, 2, 0, 0x69, 0x73, 0x6f, 0x6d, 0x69, 0x73, 0x6f,
+  0x32,
 ]);
 
 function strongEtag(bytes: Uint8Array): string {
   return `"${(Bun.hash.crc32(bytes) >>> 0).toString(16)}-${bytes.length.toString(16)}"`;
 }
 
-function memorySource(bytes: Uint8Array<ArrayBuffer>, contentType: string, lastModified: string, etag = strongEtag(bytes)): ByteSource {
+function memorySource(
+  bytes: Uint8Array<ArrayBuffer>,
+  contentType: string,
+  lastModified: string,
+  etag = strongEtag(bytes),
+): ByteSource {
   return { size: bytes.length, contentType, etag, lastModified, body: (start, end) => bytes.subarray(start, end + 1) };
 }
 
@@ -102,7 +108,10 @@ export class MediaServer {
   private big(req: Request, sizeText: string | null): Response {
     const size = sizeText === null ? NaN : Number(sizeText);
     if (!Number.isSafeInteger(size) || size < 0 || size > MAX_BIG_BYTES) {
-      return new Response(`bytes must be 0..${MAX_BIG_BYTES}`, { status: 400, headers: { 'Content-Type': 'text/plain' } });
+      return new Response(`bytes must be 0..${MAX_BIG_BYTES}`, {
+        status: 400,
+        headers: { 'Content-Type': 'text/plain' },
+      });
     }
     const header = pngHeader(1024, 1024);
     return serveBytes(req, {

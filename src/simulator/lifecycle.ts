@@ -87,7 +87,8 @@ export function toView(task: SimTask, now: number, stepMs: number, base: string)
   }
   let imageUrl: string | null = null;
   if (success) imageUrl = finalImageUrl(base, task);
-  else if (running && !['DESCRIBE', 'SHORTEN', 'SWAP_FACE'].includes(task.action)) imageUrl = previewImageUrl(base, task);
+  else if (running && !['DESCRIBE', 'SHORTEN', 'SWAP_FACE'].includes(task.action))
+    imageUrl = previewImageUrl(base, task);
   const isVideo = success && task.action === 'VIDEO';
   const botType = task.action === 'SWAP_FACE' ? 'INSIGHT_FACE' : 'MID_JOURNEY';
   const properties: Record<string, unknown> = {

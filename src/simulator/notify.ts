@@ -132,7 +132,8 @@ export class Notifier {
   }
 
   private forgetIfIdle(w: Watch): void {
-    if (w.finished && !w.sending && w.queue.length === 0 && this.watches.get(w.task.id) === w) this.watches.delete(w.task.id);
+    if (w.finished && !w.sending && w.queue.length === 0 && this.watches.get(w.task.id) === w)
+      this.watches.delete(w.task.id);
   }
 
   private async drain(w: Watch): Promise<void> {
@@ -146,7 +147,13 @@ export class Notifier {
           if (superseded || attempt >= this.bounds.retries) {
             // A failing hook gets the newest state next, not a backlog of timeouts (order is kept: states are skipped, never swapped).
             const skipped = w.queue.splice(0, Math.max(0, w.queue.length - 1)).length;
-            this.logger.warn('notifyHook delivery failed', { taskId: v.id, status: v.status, error, attempts: attempt + 1, skipped });
+            this.logger.warn('notifyHook delivery failed', {
+              taskId: v.id,
+              status: v.status,
+              error,
+              attempts: attempt + 1,
+              skipped,
+            });
             break;
           }
           await Bun.sleep(this.bounds.backoffMs * 2 ** attempt);
@@ -174,7 +181,11 @@ export class Notifier {
       await res.body?.cancel();
       return res.ok ? null : `HTTP ${res.status}`;
     } catch (err) {
-      return controller.signal.aborted ? `no answer within ${this.bounds.timeoutMs} ms` : err instanceof Error ? err.message : String(err);
+      return controller.signal.aborted
+        ? `no answer within ${this.bounds.timeoutMs} ms`
+        : err instanceof Error
+          ? err.message
+          : String(err);
     } finally {
       clearTimeout(timer);
       this.inflight.delete(controller);

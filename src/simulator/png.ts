@@ -83,7 +83,12 @@ function colourAt(bytes: Uint8Array, i: number): Rgb {
  * `variant` (the task's job hash), so one prompt keeps its colours across variations.
  * 'grid' is 2x2 like a Midjourney job, 'single' one tile (upscales), 'preview' a coarse, dim grid.
  */
-export function renderImage(prompt: string, variant: string, size: number, layout: ImageLayout): Uint8Array<ArrayBuffer> {
+export function renderImage(
+  prompt: string,
+  variant: string,
+  size: number,
+  layout: ImageLayout,
+): Uint8Array<ArrayBuffer> {
   const palette = hashBytes(`palette:${prompt}`);
   const pattern = hashBytes(`pattern:${variant}`);
   const rgb = new Uint8Array(size * size * 3);

@@ -1,5 +1,5 @@
 import { phaseOf, toView } from './lifecycle.ts';
-import { type SubmitContext, asBody, PARENT_BAD_STATUS, refuse, vo } from './submit-common.ts';
+import { asBody, PARENT_BAD_STATUS, refuse, type SubmitContext, vo } from './submit-common.ts';
 import type { JsonAnswer, TaskView } from './types.ts';
 
 function view(ctx: SubmitContext, id: string): TaskView | null {

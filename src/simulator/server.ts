@@ -4,12 +4,28 @@ import { MediaServer } from './images.ts';
 import { successStep, toView } from './lifecycle.ts';
 import { Notifier } from './notify.ts';
 import { fetchTask, imageSeed, listByCondition, listLatest } from './queries.ts';
-import { type Body, type SubmitContext, asBody, parseFlags, refuse } from './submit-common.ts';
-import { submitBlend, submitDescribe, submitEdits, submitImagine, submitShorten, submitSwap, submitUpload, submitVideo } from './submit-create.ts';
+import { asBody, type Body, parseFlags, refuse, type SubmitContext } from './submit-common.ts';
+import {
+  submitBlend,
+  submitDescribe,
+  submitEdits,
+  submitImagine,
+  submitShorten,
+  submitSwap,
+  submitUpload,
+  submitVideo,
+} from './submit-create.ts';
 import { submitAction, submitChange, submitModal, submitSimpleChange } from './submit-followup.ts';
 import { TaskFile } from './task-file.ts';
 import { TaskStore } from './task-store.ts';
-import { type JsonAnswer, type SimFault, type SimRequest, type Simulator, type SimulatorOptions, SIM_FAULTS } from './types.ts';
+import {
+  type JsonAnswer,
+  SIM_FAULTS,
+  type SimFault,
+  type SimRequest,
+  type Simulator,
+  type SimulatorOptions,
+} from './types.ts';
 
 type SubmitHandler = (body: Body, ctx: SubmitContext) => JsonAnswer;
 
@@ -56,7 +72,10 @@ function dropConnection(): Response {
 function faultResponse(fault: SimFault, path: string): Response | null {
   switch (fault) {
     case 'http500':
-      return Response.json({ timestamp: new Date().toISOString(), status: 500, error: 'Internal Server Error', path }, { status: 500 });
+      return Response.json(
+        { timestamp: new Date().toISOString(), status: 500, error: 'Internal Server Error', path },
+        { status: 500 },
+      );
     case 'garbage':
       return new Response('<html>oops', { status: 200, headers: { 'Content-Type': 'application/json' } });
     case 'drop':
@@ -89,12 +108,25 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const hostname = opts.hostname ?? '127.0.0.1';
   const secret = opts.secret;
   const file = opts.taskFile ? new TaskFile(opts.taskFile) : null;
-  const store = new TaskStore(clock, opts.maxTasks ?? 200_000, (action) => successStep(action) * Math.max(0, stepMs), file);
+  const store = new TaskStore(
+    clock,
+    opts.maxTasks ?? 200_000,
+    (action) => successStep(action) * Math.max(0, stepMs),
+    file,
+  );
   const media = new MediaServer(store, opts.imageSize ?? 256);
   // A ManualClock moves without timers, so the push re-checks on a short real-time beat then.
-  const notifier = opts.notify === false
-    ? null
-    : new Notifier(clock, stepMs, (task) => toView(task, clock.now(), stepMs, base), logger, undefined, clock === systemClock ? null : 50);
+  const notifier =
+    opts.notify === false
+      ? null
+      : new Notifier(
+          clock,
+          stepMs,
+          (task) => toView(task, clock.now(), stepMs, base),
+          logger,
+          undefined,
+          clock === systemClock ? null : 50,
+        );
   if (notifier) store.onSaved = (task) => notifier.watch(task);
   const requests: SimRequest[] = [];
   const pendingSlow = new Set<{ timer: ReturnType<typeof setTimeout>; resolve: (done: boolean) => void }>();
@@ -144,7 +176,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       const id = decodeURIComponent(task[1]);
       return task[2] === 'fetch' ? fetchTask(ctx, id) : imageSeed(ctx, id);
     }
-    if (method === 'POST' && (sub === '/task/list-by-condition' || sub === '/task/list-by-ids')) return listByCondition(ctx, body);
+    if (method === 'POST' && (sub === '/task/list-by-condition' || sub === '/task/list-by-ids'))
+      return listByCondition(ctx, body);
     if (method === 'GET' && sub === '/task/list') return listLatest(ctx);
     return refuse(4, `No route for ${method} /mj${sub}`, 404);
   }
@@ -179,7 +212,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       if (req.method === 'GET') return Response.json({ fault });
       const wanted = asBody((await readBody(req)).body).fault;
       const next = SIM_FAULTS.find((f) => f === wanted);
-      if (req.method !== 'POST' || next === undefined) return Response.json({ error: `fault must be one of ${SIM_FAULTS.join(', ')}` }, { status: 400 });
+      if (req.method !== 'POST' || next === undefined)
+        return Response.json({ error: `fault must be one of ${SIM_FAULTS.join(', ')}` }, { status: 400 });
       setFault(next);
       return Response.json({ fault });
     }
@@ -199,7 +233,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       fetch: handle,
       error(err) {
         logger.error('simulator handler failed', { err });
-        return Response.json({ code: 9, description: 'simulator internal error', result: null, properties: {} }, { status: 500 });
+        return Response.json(
+          { code: 9, description: 'simulator internal error', result: null, properties: {} },
+          { status: 500 },
+        );
       },
     });
   } catch (err) {
@@ -209,7 +246,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const port = server.port ?? 0;
   base = `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`;
   notifier?.resume(store.latest(store.size));
-  logger.info('simulator listening', { url: base, stepMs, auth: secret ? 'mj-api-secret required' : 'open', notify: notifier !== null });
+  logger.info('simulator listening', {
+    url: base,
+    stepMs,
+    auth: secret ? 'mj-api-secret required' : 'open',
+    notify: notifier !== null,
+  });
 
   return {
     url: base,

@@ -21,13 +21,24 @@ export function asBody(value: unknown): Body {
 }
 
 /** SubmitResultVO answer with `properties` always an object. */
-export function vo(code: number, description: string, result: SubmitResult['result'], properties: Record<string, unknown> = {}, status = 200): JsonAnswer {
+export function vo(
+  code: number,
+  description: string,
+  result: SubmitResult['result'],
+  properties: Record<string, unknown> = {},
+  status = 200,
+): JsonAnswer {
   const body: SubmitResult = { code, description, result, properties };
   return { status, body };
 }
 
 /** A refusal: `result` null, HTTP 200 unless told. */
-export function refuse(code: number, description: string, status = 200, properties: Record<string, unknown> = {}): JsonAnswer {
+export function refuse(
+  code: number,
+  description: string,
+  status = 200,
+  properties: Record<string, unknown> = {},
+): JsonAnswer {
   return vo(code, description, null, properties, status);
 }
 
@@ -102,7 +113,10 @@ export function outcomeOf(flags: SimFlags): TaskOutcome {
 /** The usual accepted answer for a created task: code 1, or 22 under `--sim-queued`. */
 export function accepted(task: SimTask, queued = false): JsonAnswer {
   if (queued) {
-    return vo(22, 'In queue, there are 1 tasks ahead', task.id, { numberOfQueues: 1, discordInstanceId: DISCORD_INSTANCE_ID });
+    return vo(22, 'In queue, there are 1 tasks ahead', task.id, {
+      numberOfQueues: 1,
+      discordInstanceId: DISCORD_INSTANCE_ID,
+    });
   }
   return vo(1, 'Submit success', task.id, { discordInstanceId: DISCORD_INSTANCE_ID });
 }
@@ -115,12 +129,20 @@ export function accepted(task: SimTask, queued = false): JsonAnswer {
 export function createWithFlags(ctx: SubmitContext, input: NewTask, flags: SimFlags): JsonAnswer {
   if (flags.code !== null) return refuse(flags.code, `simulated code ${flags.code}`);
   if (flags.banned) {
-    return refuse(24, 'May contain sensitive words', 200, { promptEn: input.promptEn ?? input.prompt, bannedWord: 'sim-banned' });
+    return refuse(24, 'May contain sensitive words', 200, {
+      promptEn: input.promptEn ?? input.prompt,
+      bannedWord: 'sim-banned',
+    });
   }
-  if (flags.queueFull) return refuse(23, 'Queue is full, please try again later', 200, { discordInstanceId: DISCORD_INSTANCE_ID });
+  if (flags.queueFull)
+    return refuse(23, 'Queue is full, please try again later', 200, { discordInstanceId: DISCORD_INSTANCE_ID });
   if (flags.existed) {
     const task = ctx.store.create({ ...input, alreadyDone: true });
-    return vo(21, 'Task already exists', task.id, { status: 'SUCCESS', imageUrl: finalImageUrl(ctx.base, task), discordInstanceId: DISCORD_INSTANCE_ID });
+    return vo(21, 'Task already exists', task.id, {
+      status: 'SUCCESS',
+      imageUrl: finalImageUrl(ctx.base, task),
+      discordInstanceId: DISCORD_INSTANCE_ID,
+    });
   }
   const task = ctx.store.create({ ...input, outcome: outcomeOf(flags) });
   return accepted(task, flags.queued);

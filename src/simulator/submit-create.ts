@@ -1,16 +1,16 @@
 import { phaseOf } from './lifecycle.ts';
 import {
-  type Body,
-  type SubmitContext,
   accepted,
+  type Body,
   createWithFlags,
   isDataUrl,
   isImageRef,
   optionalText,
-  parseFlags,
   PARENT_BAD_STATUS,
   PARENT_NOT_FOUND,
+  parseFlags,
   refuse,
+  type SubmitContext,
   str,
   vo,
 } from './submit-common.ts';
@@ -29,14 +29,22 @@ export function submitImagine(body: Body, ctx: SubmitContext): JsonAnswer {
   if (refs !== undefined && refs !== null && (!Array.isArray(refs) || !refs.every(isDataUrl))) {
     return refuse(4, 'Invalid base64 format');
   }
-  return createWithFlags(ctx, { action: 'IMAGINE', prompt, description: `/imagine ${prompt}`, ...common(body) }, parseFlags(prompt));
+  return createWithFlags(
+    ctx,
+    { action: 'IMAGINE', prompt, description: `/imagine ${prompt}`, ...common(body) },
+    parseFlags(prompt),
+  );
 }
 
 /** POST /submit/shorten: like imagine, the result is a prompt analysis. */
 export function submitShorten(body: Body, ctx: SubmitContext): JsonAnswer {
   const prompt = str(body, 'prompt');
   if (prompt === null) return refuse(4, 'prompt cannot be empty');
-  return createWithFlags(ctx, { action: 'SHORTEN', prompt, description: `/shorten ${prompt}`, ...common(body) }, parseFlags(prompt));
+  return createWithFlags(
+    ctx,
+    { action: 'SHORTEN', prompt, description: `/shorten ${prompt}`, ...common(body) },
+    parseFlags(prompt),
+  );
 }
 
 /** POST /submit/describe: a data URL in `base64` or an http(s) URL in `link`. */
@@ -56,7 +64,8 @@ const DIMENSIONS: Record<string, string> = { PORTRAIT: '2:3', SQUARE: '1:1', LAN
 /** POST /submit/blend: 2..5 data URLs and optional dimensions (default SQUARE). */
 export function submitBlend(body: Body, ctx: SubmitContext): JsonAnswer {
   const images = body.base64Array;
-  if (!Array.isArray(images) || images.length < 2 || images.length > 5) return refuse(4, 'base64List parameter error: 2 to 5 images');
+  if (!Array.isArray(images) || images.length < 2 || images.length > 5)
+    return refuse(4, 'base64List parameter error: 2 to 5 images');
   if (!images.every(isDataUrl)) return refuse(4, 'Invalid base64 format');
   const dim = body.dimensions === undefined || body.dimensions === null ? 'SQUARE' : body.dimensions;
   const ratio = typeof dim === 'string' ? DIMENSIONS[dim] : undefined;
@@ -103,7 +112,11 @@ export function submitEdits(body: Body, ctx: SubmitContext): JsonAnswer {
   const prompt = str(body, 'prompt');
   const image = str(body, 'image');
   if (prompt === null || image === null) return refuse(4, 'image or prompt cannot be empty');
-  return createWithFlags(ctx, { action: 'EDIT', prompt, description: `/edit ${prompt}`, ...common(body) }, parseFlags(prompt));
+  return createWithFlags(
+    ctx,
+    { action: 'EDIT', prompt, description: `/edit ${prompt}`, ...common(body) },
+    parseFlags(prompt),
+  );
 }
 
 /** POST /insight-face/swap: a face (sourceBase64|sourceUrl) and a target (targetBase64|targetUrl). */

@@ -1,19 +1,19 @@
 import { parseCustomId } from './buttons.ts';
 import { phaseOf } from './lifecycle.ts';
-import { slugify } from './task-store.ts';
 import {
-  type Body,
-  type SubmitContext,
   accepted,
+  type Body,
   optionalText,
   outcomeOf,
-  parseFlags,
   PARENT_BAD_STATUS,
   PARENT_NOT_FOUND,
+  parseFlags,
   refuse,
+  type SubmitContext,
   str,
   vo,
 } from './submit-common.ts';
+import { slugify } from './task-store.ts';
 import { describeSuggestions, shortenOptions } from './texts.ts';
 import type { JsonAnswer, SimTask, TaskAction } from './types.ts';
 
@@ -23,7 +23,8 @@ type ParentCheck = { ok: true; parent: SimTask } | { ok: false; answer: JsonAnsw
 function finishedParent(ctx: SubmitContext, taskId: string, notFoundStatus: number): ParentCheck {
   const parent = ctx.store.get(taskId);
   if (!parent) return { ok: false, answer: refuse(3, PARENT_NOT_FOUND, notFoundStatus) };
-  if (phaseOf(parent, ctx.now(), ctx.stepMs).status !== 'SUCCESS') return { ok: false, answer: refuse(4, PARENT_BAD_STATUS) };
+  if (phaseOf(parent, ctx.now(), ctx.stepMs).status !== 'SUCCESS')
+    return { ok: false, answer: refuse(4, PARENT_BAD_STATUS) };
   return { ok: true, parent };
 }
 
@@ -49,7 +50,8 @@ export function submitChange(body: Body, ctx: SubmitContext): JsonAnswer {
   const action = actionName === null ? undefined : CHANGE_ACTIONS[actionName];
   if (action === undefined) return refuse(4, 'Invalid action parameter');
   const index = typeof body.index === 'number' ? body.index : Number(body.index);
-  if (action !== 'REROLL' && !(Number.isInteger(index) && index >= 1 && index <= 4)) return refuse(4, 'index must be 1 to 4');
+  if (action !== 'REROLL' && !(Number.isInteger(index) && index >= 1 && index <= 4))
+    return refuse(4, 'index must be 1 to 4');
   const check = finishedParent(ctx, taskId, 200);
   if (!check.ok) return check.answer;
   const parent = check.parent;

@@ -18,16 +18,22 @@ export class TaskFile {
     this.db = new Database(path, { create: true });
     this.db.run('PRAGMA journal_mode = WAL');
     this.db.run('PRAGMA busy_timeout = 5000');
-    this.db.run('CREATE TABLE IF NOT EXISTS sim_tasks (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, task TEXT NOT NULL)');
-    this.putStmt = this.db.prepare('INSERT INTO sim_tasks (id, task) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET task = excluded.task');
+    this.db.run(
+      'CREATE TABLE IF NOT EXISTS sim_tasks (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, task TEXT NOT NULL)',
+    );
+    this.putStmt = this.db.prepare(
+      'INSERT INTO sim_tasks (id, task) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET task = excluded.task',
+    );
     this.deleteStmt = this.db.prepare('DELETE FROM sim_tasks WHERE id = ?1');
   }
 
   /** The newest `limit` tasks, oldest first (the store's insertion order). */
   load(limit: number): SimTask[] {
-    const rows = this.db.query<{ task: string }, [number]>(
-      'SELECT task FROM (SELECT seq, task FROM sim_tasks ORDER BY seq DESC LIMIT ?1) ORDER BY seq ASC',
-    ).all(limit);
+    const rows = this.db
+      .query<{ task: string }, [number]>(
+        'SELECT task FROM (SELECT seq, task FROM sim_tasks ORDER BY seq DESC LIMIT ?1) ORDER BY seq ASC',
+      )
+      .all(limit);
     const out: SimTask[] = [];
     for (const row of rows) {
       try {

@@ -1,6 +1,33 @@
-const SUBJECTS = ['a red fox', 'a lighthouse', 'a paper boat', 'an old robot', 'a glass teapot', 'a mountain village', 'a koi pond', 'a neon street'];
-const STYLES = ['watercolor', 'isometric illustration', 'oil painting', 'cinematic photo', 'ukiyo-e print', 'low-poly render', 'pencil sketch', 'studio photograph'];
-const MOODS = ['at dusk', 'in soft morning light', 'under heavy rain', 'in winter', 'at golden hour', 'in fog', 'at night', 'in spring bloom'];
+const SUBJECTS = [
+  'a red fox',
+  'a lighthouse',
+  'a paper boat',
+  'an old robot',
+  'a glass teapot',
+  'a mountain village',
+  'a koi pond',
+  'a neon street',
+];
+const STYLES = [
+  'watercolor',
+  'isometric illustration',
+  'oil painting',
+  'cinematic photo',
+  'ukiyo-e print',
+  'low-poly render',
+  'pencil sketch',
+  'studio photograph',
+];
+const MOODS = [
+  'at dusk',
+  'in soft morning light',
+  'under heavy rain',
+  'in winter',
+  'at golden hour',
+  'in fog',
+  'at night',
+  'in spring bloom',
+];
 const RATIOS = ['--ar 1:1', '--ar 4:3', '--ar 16:9', '--ar 2:3'];
 
 function pick<T>(list: readonly T[], n: number): T {
@@ -46,7 +73,10 @@ export function shortenOptions(prompt: string): string[] {
 
 /** Markdown the SHORTEN result carries in properties.finalPrompt. */
 export function shortenText(prompt: string): string {
-  const important = prompt.split(/\s+/).filter((w) => w.length > 3 && !w.startsWith('--')).slice(0, 5);
+  const important = prompt
+    .split(/\s+/)
+    .filter((w) => w.length > 3 && !w.startsWith('--'))
+    .slice(0, 5);
   const marks = ['1️⃣', '2️⃣', '3️⃣', '4️⃣', '5️⃣'];
   const options = shortenOptions(prompt).map((p, i) => `${marks[i] ?? ''} ${p}`);
   return `## Important tokens\n${important.join(', ')}\n\n## Shortened prompts\n${options.join('\n')}`;

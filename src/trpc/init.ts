@@ -1,7 +1,7 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import { ZodError } from 'zod';
-import { authenticateManagement, managementCredentials, type ManagementCredentials } from '../auth/management.ts';
+import { authenticateManagement, type ManagementCredentials, managementCredentials } from '../auth/management.ts';
 import { ROLE } from '../contract/constants.ts';
 import type { AppDeps } from '../deps.ts';
 import { AnswerBudget, limitsOf } from '../domain/answer-limits.ts';
@@ -18,7 +18,12 @@ export interface Context {
 }
 
 /** The inner context: what tests and server-side callers (the REST aliases) build directly. */
-export function createContextInner(deps: AppDeps, credentials: ManagementCredentials, requestId: string, budget?: AnswerBudget): Context {
+export function createContextInner(
+  deps: AppDeps,
+  credentials: ManagementCredentials,
+  requestId: string,
+  budget?: AnswerBudget,
+): Context {
   return { deps, credentials, requestId, budget: budget ?? new AnswerBudget(limitsOf(deps.taskStore).answerBytes) };
 }
 

@@ -1,7 +1,7 @@
 import { AUTH_MESSAGES, authenticateManagement, type ManagementCredentials } from '../auth/management.ts';
 import { ROLE } from '../contract/constants.ts';
-import { AppError } from '../domain/errors.ts';
 import type { ManagementStore } from '../contract/index.ts';
+import { AppError } from '../domain/errors.ts';
 
 /** How often open streams' credentials are checked again: a revoked stream ends within 5 s (SPEC §10). */
 export const SESSION_CHECK_MS = 2_000;
@@ -27,7 +27,10 @@ export class SessionWatch {
   private timer: ReturnType<typeof setInterval> | null = null;
   private checking = false;
 
-  constructor(private readonly store: Pick<ManagementStore, 'users'>, private readonly intervalMs = SESSION_CHECK_MS) {}
+  constructor(
+    private readonly store: Pick<ManagementStore, 'users'>,
+    private readonly intervalMs = SESSION_CHECK_MS,
+  ) {}
 
   /** Calls `onRevoked` once the credentials no longer authorize `minRole`; returns the unwatch. */
   watch(creds: ManagementCredentials, minRole: number, onRevoked: (err: AppError) => void): () => void {

@@ -34,7 +34,13 @@ export type UpstreamOutcome =
 
 /** Error codes of Bun's fetch that mean the connection was never made. */
 const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED', 'ConnectionRefused', 'FailedToOpenSocket', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
+  'ECONNREFUSED',
+  'ConnectionRefused',
+  'FailedToOpenSocket',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
 ]);
 
 function stageOf(err: unknown): 'connect' | 'exchange' {
@@ -81,7 +87,11 @@ async function readCapped(res: Response, limit: number): Promise<string> {
   return utf8.decode(Buffer.concat(chunks));
 }
 
-export async function callUpstream(fetchFn: typeof fetch, target: UpstreamTarget, req: UpstreamRequest): Promise<UpstreamOutcome> {
+export async function callUpstream(
+  fetchFn: typeof fetch,
+  target: UpstreamTarget,
+  req: UpstreamRequest,
+): Promise<UpstreamOutcome> {
   const headers: Record<string, string> = { accept: 'application/json' };
   const key = target.key.replace(/^bearer\s+/i, '').trim();
   if (key) headers['mj-api-secret'] = key;

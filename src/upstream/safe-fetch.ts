@@ -40,7 +40,9 @@ export function cachedLookup(inner: Lookup, ttlMs = 30_000, maxHosts = 1000): Lo
 }
 
 /** The system resolver behind a 30-second cache (getaddrinfo per image request costs a thread hop). */
-export const systemLookup: Lookup = cachedLookup(async (hostname) => (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => a.address));
+export const systemLookup: Lookup = cachedLookup(async (hostname) =>
+  (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => a.address),
+);
 
 export interface SafeFetchOptions {
   fetch: typeof fetch;
@@ -81,7 +83,8 @@ type Check = { ok: true; address: string | null } | { ok: false; reason: string 
 
 /** Decides whether a URL may be fetched; `address` is the checked address to connect to (pinning). */
 export async function checkTarget(url: URL, policy: SafeFetchPolicy, lookup: Lookup = systemLookup): Promise<Check> {
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, reason: `scheme ${url.protocol} is not allowed` };
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return { ok: false, reason: `scheme ${url.protocol} is not allowed` };
   if (policy.allowPrivate || policy.trustedHosts.has(hostKey(url))) return { ok: true, address: null };
   const host = url.hostname;
   if (ipVersion(host) !== 0) {
@@ -128,7 +131,11 @@ export async function safeFetch(target: string, opts: SafeFetchOptions): Promise
     // forwarded and stored as is. Bun would otherwise inflate it on the way: a 50 KB gzip body
     // can be 50 MiB of zeros (or any size), sent on and stored under its compressed headers.
     const init: RequestInit & { tls?: { serverName?: string }; decompress?: boolean } = {
-      method, headers, redirect: 'manual', signal: opts.signal, decompress: false,
+      method,
+      headers,
+      redirect: 'manual',
+      signal: opts.signal,
+      decompress: false,
     };
     let fetchUrl = url.href;
     if (check.address !== null) {

@@ -23,7 +23,11 @@ const WORDLESS = /^[^\p{L}\p{N}]*$/u;
 function fromCustomId(customId: string): string {
   const parts = customId.split('::');
   const word = (parts[1] === 'JOB' ? parts[2] : parts[1]) ?? '';
-  const text = word.replace(/_/g, ' ').replace(/([a-z])([A-Z])/g, '$1 $2').trim().toLowerCase();
+  const text = word
+    .replace(/_/g, ' ')
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .trim()
+    .toLowerCase();
   return text ? text[0]!.toUpperCase() + text.slice(1) : 'Follow-up';
 }
 

@@ -26,7 +26,9 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
       defaultOptions: { queries: { retry: retryOnce, refetchOnWindowFocus: false, staleTime: 5_000 } },
     });
   });
-  const [trpcClient] = useState(() => createTRPCClient<AppRouter>({ links: gatewayLinks({ url: '', token: session.token, userId: session.userId }) }));
+  const [trpcClient] = useState(() =>
+    createTRPCClient<AppRouter>({ links: gatewayLinks({ url: '', token: session.token, userId: session.userId }) }),
+  );
   return (
     <QueryClientProvider client={queryClient}>
       <TRPCProvider trpcClient={trpcClient} queryClient={queryClient}>
@@ -46,24 +48,56 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
   return (
     <div className="shell">
       <header className="top">
-        <div className="brand"><span className="logo" aria-hidden="true">◐</span> mj-gateway</div>
+        <div className="brand">
+          <span className="logo" aria-hidden="true">
+            ◐
+          </span>{' '}
+          mj-gateway
+        </div>
         {me.data && (
           <div className="who">
-            <WhoName name={me.data.display_name || me.data.username} role={ROLE_NAME[me.data.role] ?? `Role ${me.data.role}`} />
-            <span className="who-quota" title={`${me.data.quota} quota units`}>{formatQuota(me.data.quota)} left</span>
+            <WhoName
+              name={me.data.display_name || me.data.username}
+              role={ROLE_NAME[me.data.role] ?? `Role ${me.data.role}`}
+            />
+            <span className="who-quota" title={`${me.data.quota} quota units`}>
+              {formatQuota(me.data.quota)} left
+            </span>
           </div>
         )}
-        <button type="button" className="ghost" onClick={onSignOut}>Sign out</button>
+        <button type="button" className="ghost" onClick={onSignOut}>
+          Sign out
+        </button>
       </header>
       <main className="content">
-        {me.error && <p className="error" role="alert">{describeProblem(me.error).text}</p>}
+        {me.error && (
+          <p className="error" role="alert">
+            {describeProblem(me.error).text}
+          </p>
+        )}
         <PromptBox />
         <div className="tabs" role="tablist" aria-label="Views">
-          <button type="button" role="tab" id="tab-mine" aria-controls="panel" aria-selected={current === 'mine'}
-            onClick={() => setView('mine')}>My tasks</button>
+          <button
+            type="button"
+            role="tab"
+            id="tab-mine"
+            aria-controls="panel"
+            aria-selected={current === 'mine'}
+            onClick={() => setView('mine')}
+          >
+            My tasks
+          </button>
           {admin && (
-            <button type="button" role="tab" id="tab-all" aria-controls="panel" aria-selected={current === 'all'}
-              onClick={() => setView('all')}>All tasks</button>
+            <button
+              type="button"
+              role="tab"
+              id="tab-all"
+              aria-controls="panel"
+              aria-selected={current === 'all'}
+              onClick={() => setView('all')}
+            >
+              All tasks
+            </button>
           )}
         </div>
         <div id="panel" role="tabpanel" aria-labelledby={current === 'all' ? 'tab-all' : 'tab-mine'}>
@@ -77,7 +111,11 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
 /** The signed-in name and role; root's name is "Root", so the role is not said twice ("Root Root"). */
 function WhoName({ name, role }: { name: string; role: string }) {
   if (name.trim().toLowerCase() === role.toLowerCase()) {
-    return <span className="who-name" title={`Role: ${role}`}>{name}</span>;
+    return (
+      <span className="who-name" title={`Role: ${role}`}>
+        {name}
+      </span>
+    );
   }
   return (
     <>

@@ -4,7 +4,12 @@ import type { AnyTaskItem } from './trpc.ts';
 const QUOTA_PER_USD = 500_000;
 
 const dateTime = new Intl.DateTimeFormat(undefined, {
-  month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+  month: 'short',
+  day: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
 });
 
 export function formatTime(ms: number): string {

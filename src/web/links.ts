@@ -1,6 +1,6 @@
 import { httpBatchLink, httpSubscriptionLink, splitLink, type TRPCLink } from '@trpc/client';
-import type { AppRouter } from '../trpc/routers/index.ts';
 import { FetchEventSource } from '../../packages/client/src/fetch-event-source.ts';
+import type { AppRouter } from '../trpc/routers/index.ts';
 
 export interface GatewayCredentials {
   /** Base URL of the gateway ('' on the dashboard page itself). */

@@ -1,7 +1,7 @@
 import { StrictMode, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { Dashboard } from './dashboard.tsx';
-import { clearSession, loadSession, saveSession, type Session } from './session.ts';
+import { clearSession, loadSession, type Session, saveSession } from './session.ts';
 import { SignIn } from './sign-in.tsx';
 import './styles.css';
 
@@ -9,13 +9,34 @@ function Root() {
   const [session, setSession] = useState<Session | null>(loadSession);
   const [notice, setNotice] = useState<string | null>(null);
   if (!session) {
-    return <SignIn notice={notice} onSignedIn={(s) => { saveSession(s); setNotice(null); setSession(s); }} />;
+    return (
+      <SignIn
+        notice={notice}
+        onSignedIn={(s) => {
+          saveSession(s);
+          setNotice(null);
+          setSession(s);
+        }}
+      />
+    );
   }
   return (
-    <Dashboard key={`${session.userId}:${session.token}`} session={session}
-      onSignOut={(text) => { clearSession(); setNotice(text); setSession(null); }} />
+    <Dashboard
+      key={`${session.userId}:${session.token}`}
+      session={session}
+      onSignOut={(text) => {
+        clearSession();
+        setNotice(text);
+        setSession(null);
+      }}
+    />
   );
 }
 
 const root = document.getElementById('root');
-if (root) createRoot(root).render(<StrictMode><Root /></StrictMode>);
+if (root)
+  createRoot(root).render(
+    <StrictMode>
+      <Root />
+    </StrictMode>,
+  );

@@ -1,5 +1,5 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { useTRPC, type AnyTaskItem } from './trpc.ts';
+import { type AnyTaskItem, useTRPC } from './trpc.ts';
 
 export interface OwnerNames {
   user(id: number): string;
@@ -34,7 +34,11 @@ export function useChannels(enabled: boolean) {
 
 /** A user or channel by name, its id beside it (the id alone until the name has loaded, or if it is gone). */
 export function Named({ name, id }: { name: string; id: number }) {
-  return name
-    ? <span className="named"><span className="named-name">{name}</span> <span className="muted">#{id}</span></span>
-    : <span className="muted">#{id}</span>;
+  return name ? (
+    <span className="named">
+      <span className="named-name">{name}</span> <span className="muted">#{id}</span>
+    </span>
+  ) : (
+    <span className="muted">#{id}</span>
+  );
 }

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useId, useState, type FormEvent } from 'react';
+import { type FormEvent, useId, useState } from 'react';
 import { describeProblem, type Problem } from './errors.ts';
 import { useTRPC } from './trpc.ts';
 
@@ -7,8 +7,8 @@ import { useTRPC } from './trpc.ts';
 export function CreatedKey({ name, keyText }: { name: string; keyText: string }) {
   return (
     <p role="status" className="ok">
-      Created API key <strong>{name}</strong>; jobs are now billed to it. Its full value, shown only this once, for other
-      clients: <code className="secret">{keyText}</code>
+      Created API key <strong>{name}</strong>; jobs are now billed to it. Its full value, shown only this once, for
+      other clients: <code className="secret">{keyText}</code>
     </p>
   );
 }
@@ -17,18 +17,28 @@ export function CreatedKey({ name, keyText }: { name: string; keyText: string })
 export function CreateKeyOffer({ onCreated }: { onCreated: (key: { name: string; key: string }) => void }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const create = useMutation(trpc.token.create.mutationOptions({
-    onSuccess: (key) => {
-      void queryClient.invalidateQueries({ queryKey: trpc.token.list.pathKey() });
-      onCreated(key);
-    },
-  }));
+  const create = useMutation(
+    trpc.token.create.mutationOptions({
+      onSuccess: (key) => {
+        void queryClient.invalidateQueries({ queryKey: trpc.token.list.pathKey() });
+        onCreated(key);
+      },
+    }),
+  );
   return (
     <div className="offer">
-      <button type="button" onClick={() => create.mutate({ name: 'dashboard', unlimited_quota: true })} disabled={create.isPending}>
+      <button
+        type="button"
+        onClick={() => create.mutate({ name: 'dashboard', unlimited_quota: true })}
+        disabled={create.isPending}
+      >
         Create an API key
       </button>
-      {create.error && <p className="error" role="alert">{describeProblem(create.error).text}</p>}
+      {create.error && (
+        <p className="error" role="alert">
+          {describeProblem(create.error).text}
+        </p>
+      )}
     </div>
   );
 }
@@ -44,15 +54,17 @@ export function PromptBox() {
   const [created, setCreated] = useState<{ name: string; key: string } | null>(null);
   const keys = useQuery(trpc.token.list.queryOptions({ page_size: 100 }));
   const usable = (keys.data?.items ?? []).filter((k) => k.status === 1);
-  const submit = useMutation(trpc.mj.submit.mutationOptions({
-    onSuccess: () => {
-      setPrompt('');
-      setProblem(null);
-      void queryClient.invalidateQueries({ queryKey: trpc.mj.pathKey() });
-      void queryClient.invalidateQueries({ queryKey: trpc.user.self.pathKey() });
-    },
-    onError: (err) => setProblem(describeProblem(err)),
-  }));
+  const submit = useMutation(
+    trpc.mj.submit.mutationOptions({
+      onSuccess: () => {
+        setPrompt('');
+        setProblem(null);
+        void queryClient.invalidateQueries({ queryKey: trpc.mj.pathKey() });
+        void queryClient.invalidateQueries({ queryKey: trpc.user.self.pathKey() });
+      },
+      onError: (err) => setProblem(describeProblem(err)),
+    }),
+  );
 
   function send(e: FormEvent) {
     e.preventDefault();
@@ -65,31 +77,54 @@ export function PromptBox() {
     <form className="card prompt-box" onSubmit={send}>
       <label htmlFor="prompt">Prompt</label>
       <div className="prompt-row">
-        <textarea id="prompt" rows={2} maxLength={8192} value={prompt} placeholder="a lighthouse at dawn, watercolor"
+        <textarea
+          id="prompt"
+          rows={2}
+          maxLength={8192}
+          value={prompt}
+          placeholder="a lighthouse at dawn, watercolor"
           onChange={(e) => setPrompt(e.target.value)}
           onKeyDown={(e) => {
             if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) send(e);
-          }} />
-        <button type="submit" className="primary" disabled={submit.isPending}>{submit.isPending ? 'Sending…' : 'Imagine'}</button>
+          }}
+        />
+        <button type="submit" className="primary" disabled={submit.isPending}>
+          {submit.isPending ? 'Sending…' : 'Imagine'}
+        </button>
       </div>
       {usable.length > 1 && (
         <div className="field-inline">
           <label htmlFor={keyFieldId}>API key</label>
           <select id={keyFieldId} value={tokenId} onChange={(e) => setTokenId(e.target.value)}>
             <option value="">Newest usable key</option>
-            {usable.map((k) => <option key={k.id} value={k.id}>{k.name} ({k.key})</option>)}
+            {usable.map((k) => (
+              <option key={k.id} value={k.id}>
+                {k.name} ({k.key})
+              </option>
+            ))}
           </select>
         </div>
       )}
       {submit.data && !problem && (
-        <p className="ok" role="status">Submitted task {submit.data.mj_id}. It appears below and updates live.</p>
+        <p className="ok" role="status">
+          Submitted task {submit.data.mj_id}. It appears below and updates live.
+        </p>
       )}
-      {problem && <p className="error" role="alert">{problem.text}</p>}
+      {problem && (
+        <p className="error" role="alert">
+          {problem.text}
+        </p>
+      )}
       {keys.isSuccess && usable.length === 0 && !problem && (
         <p className="muted">Jobs are billed to one of your API keys, and you have none yet.</p>
       )}
       {(problem?.noKey || (keys.isSuccess && usable.length === 0)) && (
-        <CreateKeyOffer onCreated={(key) => { setProblem(null); setCreated(key); }} />
+        <CreateKeyOffer
+          onCreated={(key) => {
+            setProblem(null);
+            setCreated(key);
+          }}
+        />
       )}
       {created && <CreatedKey name={created.name} keyText={created.key} />}
     </form>

@@ -25,7 +25,9 @@ interface PushedDetail {
 }
 
 function pushedByUs(state: unknown): state is PushedDetail {
-  return typeof state === 'object' && state !== null && typeof (state as Partial<PushedDetail>).mjTaskDetail === 'string';
+  return (
+    typeof state === 'object' && state !== null && typeof (state as Partial<PushedDetail>).mjTaskDetail === 'string'
+  );
 }
 
 export interface TaskRoute {
@@ -67,6 +69,13 @@ export function useTaskRoute(): TaskRoute {
 }
 
 /** A plain primary click (no new tab or window asked for): the link is followed in place. */
-export function isPlainClick(e: { button: number; metaKey: boolean; ctrlKey: boolean; shiftKey: boolean; altKey: boolean; defaultPrevented: boolean }): boolean {
+export function isPlainClick(e: {
+  button: number;
+  metaKey: boolean;
+  ctrlKey: boolean;
+  shiftKey: boolean;
+  altKey: boolean;
+  defaultPrevented: boolean;
+}): boolean {
   return e.button === 0 && !e.metaKey && !e.ctrlKey && !e.shiftKey && !e.altKey && !e.defaultPrevented;
 }

@@ -1,5 +1,5 @@
 import { createTRPCClient } from '@trpc/client';
-import { useState, type FormEvent } from 'react';
+import { type FormEvent, useState } from 'react';
 import type { AppRouter } from '../trpc/routers/index.ts';
 import { describeProblem } from './errors.ts';
 import { gatewayLinks } from './links.ts';
@@ -34,17 +34,44 @@ export function SignIn({ notice, onSignedIn }: { notice: string | null; onSigned
   return (
     <main className="sign-in">
       <form className="card" onSubmit={submit} aria-labelledby="sign-in-title">
-        <h1 id="sign-in-title"><span className="logo" aria-hidden="true">◐</span> mj-gateway</h1>
+        <h1 id="sign-in-title">
+          <span className="logo" aria-hidden="true">
+            ◐
+          </span>{' '}
+          mj-gateway
+        </h1>
         <p className="muted">Sign in to see your images and make new ones.</p>
-        {notice && <p className="notice" role="status">{notice}</p>}
+        {notice && (
+          <p className="notice" role="status">
+            {notice}
+          </p>
+        )}
         <label htmlFor="access-token">Access token</label>
-        <input id="access-token" type="password" autoComplete="current-password" value={token}
-          onChange={(e) => setToken(e.target.value)} required />
+        <input
+          id="access-token"
+          type="password"
+          autoComplete="current-password"
+          value={token}
+          onChange={(e) => setToken(e.target.value)}
+          required
+        />
         <label htmlFor="user-id">User ID</label>
-        <input id="user-id" inputMode="numeric" autoComplete="username" value={userId}
-          onChange={(e) => setUserId(e.target.value)} required />
-        {error && <p className="error" role="alert">{error}</p>}
-        <button type="submit" className="primary" disabled={busy}>{busy ? 'Signing in…' : 'Sign in'}</button>
+        <input
+          id="user-id"
+          inputMode="numeric"
+          autoComplete="username"
+          value={userId}
+          onChange={(e) => setUserId(e.target.value)}
+          required
+        />
+        {error && (
+          <p className="error" role="alert">
+            {error}
+          </p>
+        )}
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
       </form>
     </main>
   );

@@ -3,11 +3,11 @@ import { useEffect, useRef, useState } from 'react';
 import { buttonName } from './button-names.ts';
 import { describeProblem, type Problem } from './errors.ts';
 import { buttonsOf, formatQuota, formatTime, imageSrc } from './format.ts';
-import { CreatedKey, CreateKeyOffer } from './prompt-box.tsx';
 import { Named, type OwnerNames } from './names.tsx';
 import { ProgressBar, StatusBadge } from './progress.tsx';
+import { CreatedKey, CreateKeyOffer } from './prompt-box.tsx';
 import { AdminTaskActions, Billing } from './task-billing.tsx';
-import { useTRPC, type AnyTaskItem } from './trpc.ts';
+import { type AnyTaskItem, useTRPC } from './trpc.ts';
 
 /** A task's detail (modal dialog): the image, every field, and its upstream buttons as follow-ups. */
 export function TaskDetail({ item, names, onClose }: { item: AnyTaskItem; names: OwnerNames; onClose: () => void }) {
@@ -19,15 +19,17 @@ export function TaskDetail({ item, names, onClose }: { item: AnyTaskItem; names:
   const [created, setCreated] = useState<{ name: string; key: string } | null>(null);
   const me = useQuery(trpc.user.self.queryOptions());
   const admin = (me.data?.role ?? 0) >= 10;
-  const action = useMutation(trpc.mj.submit.mutationOptions({
-    onSuccess: (task) => {
-      setProblem(null);
-      setSent(`${task.action} submitted as task ${task.mj_id}.`);
-      void queryClient.invalidateQueries({ queryKey: trpc.mj.pathKey() });
-      void queryClient.invalidateQueries({ queryKey: trpc.user.self.pathKey() });
-    },
-    onError: (err) => setProblem(describeProblem(err)),
-  }));
+  const action = useMutation(
+    trpc.mj.submit.mutationOptions({
+      onSuccess: (task) => {
+        setProblem(null);
+        setSent(`${task.action} submitted as task ${task.mj_id}.`);
+        void queryClient.invalidateQueries({ queryKey: trpc.mj.pathKey() });
+        void queryClient.invalidateQueries({ queryKey: trpc.user.self.pathKey() });
+      },
+      onError: (err) => setProblem(describeProblem(err)),
+    }),
+  );
 
   useEffect(() => {
     const d = dialog.current;
@@ -39,37 +41,81 @@ export function TaskDetail({ item, names, onClose }: { item: AnyTaskItem; names:
   const title = item.mj_id ? `Task ${item.mj_id}` : `Task #${item.id}`;
   return (
     // biome-ignore lint/a11y/useKeyWithClickEvents: a click on the backdrop closes, as Escape (the dialog's own key) does
-    <dialog ref={dialog} className="detail" aria-labelledby="detail-title" onClose={onClose}
+    <dialog
+      ref={dialog}
+      className="detail"
+      aria-labelledby="detail-title"
+      onClose={onClose}
       onClick={(e) => {
         if (e.target === dialog.current) dialog.current?.close();
-      }}>
+      }}
+    >
       <div className="detail-body">
         <header className="detail-head">
           <h2 id="detail-title">{title}</h2>
-          <button type="button" className="ghost" onClick={() => dialog.current?.close()}>Close</button>
+          <button type="button" className="ghost" onClick={() => dialog.current?.close()}>
+            Close
+          </button>
         </header>
         <div className="detail-grid">
           <div className="detail-image">
-            {item.image_url && item.mj_id
-              ? <img src={imageSrc(item)} alt={`Result of task ${item.mj_id}`} />
-              : <div className="placeholder">{failed ? 'No image' : 'Waiting for the image…'}</div>}
+            {item.image_url && item.mj_id ? (
+              <img src={imageSrc(item)} alt={`Result of task ${item.mj_id}`} />
+            ) : (
+              <div className="placeholder">{failed ? 'No image' : 'Waiting for the image…'}</div>
+            )}
           </div>
           <dl className="fields">
-            <dt>Status</dt><dd><StatusBadge status={item.status} /></dd>
-            <dt>Progress</dt><dd><ProgressBar progress={item.progress} status={item.status} label={`Progress of ${title}`} /></dd>
-            <dt>Action</dt><dd>{item.action}</dd>
-            <dt>Prompt</dt><dd className="prompt-full">{item.prompt || '—'}</dd>
-            {item.prompt_en && item.prompt_en !== item.prompt && (<><dt>Prompt (English)</dt><dd className="prompt-full">{item.prompt_en}</dd></>)}
-            {failed && (<><dt>Fail reason</dt><dd className="fail-reason">{item.fail_reason || '—'}</dd></>)}
-            {item.description && (<><dt>Description</dt><dd>{item.description}</dd></>)}
-            <dt>Submitted</dt><dd>{formatTime(item.submit_time)}</dd>
-            <dt>Started</dt><dd>{formatTime(item.start_time)}</dd>
-            <dt>Finished</dt><dd>{formatTime(item.finish_time)}</dd>
-            <dt>Quota</dt><dd>{formatQuota(item.quota)}</dd>
-            {'user_id' in item && (<>
-              <dt>User</dt><dd><Named name={names.user(item.user_id)} id={item.user_id} /></dd>
-              <dt>Channel</dt><dd><Named name={names.channel(item.channel_id)} id={item.channel_id} /></dd>
-            </>)}
+            <dt>Status</dt>
+            <dd>
+              <StatusBadge status={item.status} />
+            </dd>
+            <dt>Progress</dt>
+            <dd>
+              <ProgressBar progress={item.progress} status={item.status} label={`Progress of ${title}`} />
+            </dd>
+            <dt>Action</dt>
+            <dd>{item.action}</dd>
+            <dt>Prompt</dt>
+            <dd className="prompt-full">{item.prompt || '—'}</dd>
+            {item.prompt_en && item.prompt_en !== item.prompt && (
+              <>
+                <dt>Prompt (English)</dt>
+                <dd className="prompt-full">{item.prompt_en}</dd>
+              </>
+            )}
+            {failed && (
+              <>
+                <dt>Fail reason</dt>
+                <dd className="fail-reason">{item.fail_reason || '—'}</dd>
+              </>
+            )}
+            {item.description && (
+              <>
+                <dt>Description</dt>
+                <dd>{item.description}</dd>
+              </>
+            )}
+            <dt>Submitted</dt>
+            <dd>{formatTime(item.submit_time)}</dd>
+            <dt>Started</dt>
+            <dd>{formatTime(item.start_time)}</dd>
+            <dt>Finished</dt>
+            <dd>{formatTime(item.finish_time)}</dd>
+            <dt>Quota</dt>
+            <dd>{formatQuota(item.quota)}</dd>
+            {'user_id' in item && (
+              <>
+                <dt>User</dt>
+                <dd>
+                  <Named name={names.user(item.user_id)} id={item.user_id} />
+                </dd>
+                <dt>Channel</dt>
+                <dd>
+                  <Named name={names.channel(item.channel_id)} id={item.channel_id} />
+                </dd>
+              </>
+            )}
           </dl>
         </div>
         {buttons.length > 0 && (
@@ -77,8 +123,14 @@ export function TaskDetail({ item, names, onClose }: { item: AnyTaskItem; names:
             <h3>Follow-ups</h3>
             <div className="button-row">
               {buttons.map((b) => (
-                <button key={b.customId} type="button" title={buttonName(b) ?? b.hint} aria-label={buttonName(b)} disabled={action.isPending || item.status !== 'SUCCESS'}
-                  onClick={() => action.mutate({ action: 'ACTION', task_id: item.mj_id, custom_id: b.customId })}>
+                <button
+                  key={b.customId}
+                  type="button"
+                  title={buttonName(b) ?? b.hint}
+                  aria-label={buttonName(b)}
+                  disabled={action.isPending || item.status !== 'SUCCESS'}
+                  onClick={() => action.mutate({ action: 'ACTION', task_id: item.mj_id, custom_id: b.customId })}
+                >
                   {b.label}
                 </button>
               ))}
@@ -87,9 +139,24 @@ export function TaskDetail({ item, names, onClose }: { item: AnyTaskItem; names:
         )}
         {admin && item.mj_id !== '' && <AdminTaskActions item={item} />}
         {item.mj_id !== '' && <Billing item={item} />}
-        {sent && !problem && <p className="ok" role="status">{sent}</p>}
-        {problem && <p className="error" role="alert">{problem.text}</p>}
-        {problem?.noKey && <CreateKeyOffer onCreated={(key) => { setProblem(null); setCreated(key); }} />}
+        {sent && !problem && (
+          <p className="ok" role="status">
+            {sent}
+          </p>
+        )}
+        {problem && (
+          <p className="error" role="alert">
+            {problem.text}
+          </p>
+        )}
+        {problem?.noKey && (
+          <CreateKeyOffer
+            onCreated={(key) => {
+              setProblem(null);
+              setCreated(key);
+            }}
+          />
+        )}
         {created && <CreatedKey name={created.name} keyText={created.key} />}
       </div>
     </dialog>

@@ -1,14 +1,14 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { useState, type FormEvent } from 'react';
+import { type FormEvent, useState } from 'react';
 import { describeProblem } from './errors.ts';
 import { formatQuota, imageSrc } from './format.ts';
 import { useLiveTasks } from './live.ts';
+import { Named, useChannels, useOwnerNames } from './names.tsx';
 import { ProgressBar, StatusBadge } from './progress.tsx';
-import { isPlainClick, taskLink, type TaskRoute } from './route.ts';
+import { isPlainClick, type TaskRoute, taskLink } from './route.ts';
 import { TaskDetail } from './task-detail.tsx';
 import { TimeCell } from './time-cell.tsx';
-import { Named, useChannels, useOwnerNames } from './names.tsx';
-import { useTRPC, type AnyTaskItem } from './trpc.ts';
+import { type AnyTaskItem, useTRPC } from './trpc.ts';
 
 interface Filters {
   mj_id: string;
@@ -38,14 +38,21 @@ export function TasksView({ all, route }: { all: boolean; route: TaskRoute }) {
   const live = useLiveTasks(all);
 
   const base = {
-    p: page, page_size: pageSize,
+    p: page,
+    page_size: pageSize,
     ...(filters.mj_id.trim() ? { mj_id: filters.mj_id.trim() } : {}),
     ...(toMs(filters.from) !== undefined ? { start_timestamp: toMs(filters.from) } : {}),
     ...(toMs(filters.to) !== undefined ? { end_timestamp: toMs(filters.to) } : {}),
   };
-  const selfQuery = useQuery({ ...trpc.mj.self.queryOptions(base, { placeholderData: keepPreviousData }), enabled: !all });
+  const selfQuery = useQuery({
+    ...trpc.mj.self.queryOptions(base, { placeholderData: keepPreviousData }),
+    enabled: !all,
+  });
   const allQuery = useQuery({
-    ...trpc.mj.all.queryOptions({ ...base, ...(filters.channel ? { channel_id: Number(filters.channel) } : {}) }, { placeholderData: keepPreviousData }),
+    ...trpc.mj.all.queryOptions(
+      { ...base, ...(filters.channel ? { channel_id: Number(filters.channel) } : {}) },
+      { placeholderData: keepPreviousData },
+    ),
     enabled: all,
   });
   const channels = useChannels(all);
@@ -55,15 +62,18 @@ export function TasksView({ all, route }: { all: boolean; route: TaskRoute }) {
   const total = data?.total ?? 0;
   const pages = Math.max(1, Math.ceil(total / pageSize));
   // The address names the open task: the listed row when it is on this page (kept live), else one lookup.
-  const listed = route.mjId === null ? null : items.find((t) => t.mj_id === route.mjId) ?? null;
+  const listed = route.mjId === null ? null : (items.find((t) => t.mj_id === route.mjId) ?? null);
   const lookup = useQuery({
-    ...trpc.mj.get.queryOptions({ mj_id: route.mjId ?? '' }, {
-      refetchInterval: (query) => (query.state.data && !FINAL.has(query.state.data.status) ? 3000 : false),
-    }),
+    ...trpc.mj.get.queryOptions(
+      { mj_id: route.mjId ?? '' },
+      {
+        refetchInterval: (query) => (query.state.data && !FINAL.has(query.state.data.status) ? 3000 : false),
+      },
+    ),
     enabled: route.mjId !== null && listed === null && !q.isPending,
   });
-  const routed = route.mjId === null ? null : listed ?? lookup.data ?? null;
-  const open = openId !== null ? items.find((t) => t.id === openId) ?? null : routed;
+  const routed = route.mjId === null ? null : (listed ?? lookup.data ?? null);
+  const open = openId !== null ? (items.find((t) => t.id === openId) ?? null) : routed;
   const names = useOwnerNames(items, all);
   const filtered = filters.mj_id.trim() !== '' || filters.from !== '' || filters.to !== '' || filters.channel !== '';
 
@@ -78,48 +88,102 @@ export function TasksView({ all, route }: { all: boolean; route: TaskRoute }) {
       <form className={`filters${all ? ' filters-all' : ''}`} onSubmit={apply} aria-label="Filters">
         <div className="field field-id">
           <label htmlFor={`${all}-mj-id`}>Task ID</label>
-          <input id={`${all}-mj-id`} value={draft.mj_id} inputMode="numeric" placeholder="1712345678901234"
-            onChange={(e) => setDraft({ ...draft, mj_id: e.target.value })} />
+          <input
+            id={`${all}-mj-id`}
+            value={draft.mj_id}
+            inputMode="numeric"
+            placeholder="1712345678901234"
+            onChange={(e) => setDraft({ ...draft, mj_id: e.target.value })}
+          />
         </div>
         <div className="field field-date">
           <label htmlFor={`${all}-from`}>From</label>
-          <input id={`${all}-from`} type="datetime-local" value={draft.from} onChange={(e) => setDraft({ ...draft, from: e.target.value })} />
+          <input
+            id={`${all}-from`}
+            type="datetime-local"
+            value={draft.from}
+            onChange={(e) => setDraft({ ...draft, from: e.target.value })}
+          />
         </div>
         <div className="field field-date">
           <label htmlFor={`${all}-to`}>To</label>
-          <input id={`${all}-to`} type="datetime-local" value={draft.to} onChange={(e) => setDraft({ ...draft, to: e.target.value })} />
+          <input
+            id={`${all}-to`}
+            type="datetime-local"
+            value={draft.to}
+            onChange={(e) => setDraft({ ...draft, to: e.target.value })}
+          />
         </div>
         {all && (
           <div className="field">
             <label htmlFor="channel-filter">Channel</label>
-            <select id="channel-filter" value={draft.channel} onChange={(e) => setDraft({ ...draft, channel: e.target.value })}>
+            <select
+              id="channel-filter"
+              value={draft.channel}
+              onChange={(e) => setDraft({ ...draft, channel: e.target.value })}
+            >
               <option value="">All channels</option>
-              {(channels.data?.items ?? []).map((c) => <option key={c.id} value={c.id}>{c.name} (#{c.id})</option>)}
+              {(channels.data?.items ?? []).map((c) => (
+                <option key={c.id} value={c.id}>
+                  {c.name} (#{c.id})
+                </option>
+              ))}
             </select>
           </div>
         )}
         <div className="filter-actions">
-          <button type="submit" className="primary">Apply</button>
-          <button type="button" onClick={() => { setDraft(EMPTY); setFilters(EMPTY); setPage(1); }}>Reset</button>
+          <button type="submit" className="primary">
+            Apply
+          </button>
+          <button
+            type="button"
+            onClick={() => {
+              setDraft(EMPTY);
+              setFilters(EMPTY);
+              setPage(1);
+            }}
+          >
+            Reset
+          </button>
         </div>
       </form>
 
-      {q.error && <p className="error" role="alert">{describeProblem(q.error).text}</p>}
+      {q.error && (
+        <p className="error" role="alert">
+          {describeProblem(q.error).text}
+        </p>
+      )}
 
       <div className="table-wrap">
         <table className={`task-table${all ? ' task-table-all' : ''}`}>
           <caption className="visually-hidden">{all ? 'All tasks' : 'My tasks'}, newest first</caption>
           <thead>
             <tr>
-              <th scope="col" className="col-thumb">Image</th>
-              <th scope="col" className="col-task">Task</th>
+              <th scope="col" className="col-thumb">
+                Image
+              </th>
+              <th scope="col" className="col-task">
+                Task
+              </th>
               <th scope="col">Action</th>
-              <th scope="col" className="col-prompt">Prompt</th>
-              <th scope="col" className="col-status">Status</th>
-              <th scope="col" className="col-progress">Progress</th>
-              <th scope="col" className="col-time">Submitted</th>
-              <th scope="col" className="col-time">Finished</th>
-              <th scope="col" className="col-quota">Quota</th>
+              <th scope="col" className="col-prompt">
+                Prompt
+              </th>
+              <th scope="col" className="col-status">
+                Status
+              </th>
+              <th scope="col" className="col-progress">
+                Progress
+              </th>
+              <th scope="col" className="col-time">
+                Submitted
+              </th>
+              <th scope="col" className="col-time">
+                Finished
+              </th>
+              <th scope="col" className="col-quota">
+                Quota
+              </th>
               {all && <th scope="col">User</th>}
               {all && <th scope="col">Channel</th>}
             </tr>
@@ -128,50 +192,105 @@ export function TasksView({ all, route }: { all: boolean; route: TaskRoute }) {
             {items.map((t) => (
               <tr key={t.id}>
                 <td className="cell-thumb" data-label="Image">
-                  {t.image_url && t.mj_id
-                    ? <img className="thumb" src={imageSrc(t)} alt={`Thumbnail of task ${t.mj_id}`} loading="lazy" width={56} height={56} />
-                    : <div className="thumb thumb-empty" aria-hidden="true" />}
+                  {t.image_url && t.mj_id ? (
+                    <img
+                      className="thumb"
+                      src={imageSrc(t)}
+                      alt={`Thumbnail of task ${t.mj_id}`}
+                      loading="lazy"
+                      width={56}
+                      height={56}
+                    />
+                  ) : (
+                    <div className="thumb thumb-empty" aria-hidden="true" />
+                  )}
                 </td>
                 <td className="cell-task" data-label="Task">
-                  {t.mj_id
-                    ? (
-                      <a className="link" href={taskLink(t.mj_id)} onClick={(e) => {
+                  {t.mj_id ? (
+                    <a
+                      className="link"
+                      href={taskLink(t.mj_id)}
+                      onClick={(e) => {
                         if (!isPlainClick(e)) return;
                         e.preventDefault();
                         route.open(t.mj_id);
-                      }}>{t.mj_id}</a>
-                    )
-                    : <button type="button" className="link" onClick={() => setOpenId(t.id)}>{`#${t.id}`}</button>}
+                      }}
+                    >
+                      {t.mj_id}
+                    </a>
+                  ) : (
+                    <button type="button" className="link" onClick={() => setOpenId(t.id)}>{`#${t.id}`}</button>
+                  )}
                 </td>
                 <td data-label="Action">{t.action}</td>
-                <td className="col-prompt" data-label="Prompt"><span className="clamp" title={t.prompt}>{t.prompt || '—'}</span></td>
-                <td data-label="Status"><StatusBadge status={t.status} /></td>
-                <td data-label="Progress"><ProgressBar progress={t.progress} status={t.status} label={`Progress of task ${t.mj_id || t.id}`} /></td>
-                <td data-label="Submitted"><TimeCell ms={t.submit_time} /></td>
-                <td data-label="Finished"><TimeCell ms={t.finish_time} /></td>
+                <td className="col-prompt" data-label="Prompt">
+                  <span className="clamp" title={t.prompt}>
+                    {t.prompt || '—'}
+                  </span>
+                </td>
+                <td data-label="Status">
+                  <StatusBadge status={t.status} />
+                </td>
+                <td data-label="Progress">
+                  <ProgressBar progress={t.progress} status={t.status} label={`Progress of task ${t.mj_id || t.id}`} />
+                </td>
+                <td data-label="Submitted">
+                  <TimeCell ms={t.submit_time} />
+                </td>
+                <td data-label="Finished">
+                  <TimeCell ms={t.finish_time} />
+                </td>
                 <td data-label="Quota">{formatQuota(t.quota)}</td>
-                {'user_id' in t && <td data-label="User"><Named name={names.user(t.user_id)} id={t.user_id} /></td>}
-                {'user_id' in t && <td data-label="Channel"><Named name={names.channel(t.channel_id)} id={t.channel_id} /></td>}
+                {'user_id' in t && (
+                  <td data-label="User">
+                    <Named name={names.user(t.user_id)} id={t.user_id} />
+                  </td>
+                )}
+                {'user_id' in t && (
+                  <td data-label="Channel">
+                    <Named name={names.channel(t.channel_id)} id={t.channel_id} />
+                  </td>
+                )}
               </tr>
             ))}
           </tbody>
         </table>
         {q.isSuccess && items.length === 0 && (
           <p className="empty">
-            {total > 0 ? 'No tasks on this page.' : filtered ? 'No tasks match these filters.' : 'No tasks yet. Describe a picture above and press Imagine.'}
+            {total > 0
+              ? 'No tasks on this page.'
+              : filtered
+                ? 'No tasks match these filters.'
+                : 'No tasks yet. Describe a picture above and press Imagine.'}
           </p>
         )}
         {q.isPending && <p className="empty">Loading tasks…</p>}
       </div>
 
       <nav className="pager" aria-label="Pages">
-        <button type="button" onClick={() => setPage((p) => Math.max(1, p - 1))} disabled={page <= 1}>Previous</button>
-        <span aria-live="polite">Page {page} of {pages} · {total} {total === 1 ? 'task' : 'tasks'}</span>
-        <button type="button" onClick={() => setPage((p) => p + 1)} disabled={page >= pages}>Next</button>
+        <button type="button" onClick={() => setPage((p) => Math.max(1, p - 1))} disabled={page <= 1}>
+          Previous
+        </button>
+        <span aria-live="polite">
+          Page {page} of {pages} · {total} {total === 1 ? 'task' : 'tasks'}
+        </span>
+        <button type="button" onClick={() => setPage((p) => p + 1)} disabled={page >= pages}>
+          Next
+        </button>
         <label className="page-size">
           <span>Per page</span>
-          <select value={pageSize} onChange={(e) => { setPageSize(Number(e.target.value)); setPage(1); }}>
-            {PAGE_SIZES.map((n) => <option key={n} value={n}>{n}</option>)}
+          <select
+            value={pageSize}
+            onChange={(e) => {
+              setPageSize(Number(e.target.value));
+              setPage(1);
+            }}
+          >
+            {PAGE_SIZES.map((n) => (
+              <option key={n} value={n}>
+                {n}
+              </option>
+            ))}
           </select>
         </label>
         <span className={`live ${live.connected ? 'live-on' : ''}`}>{live.connected ? 'Live' : 'Connecting…'}</span>
@@ -179,10 +298,20 @@ export function TasksView({ all, route }: { all: boolean; route: TaskRoute }) {
 
       {route.mjId !== null && openId === null && lookup.error && (
         <p className="error" role="alert">
-          {describeProblem(lookup.error).text} <button type="button" className="link" onClick={route.close}>Back to the list</button>
+          {describeProblem(lookup.error).text}{' '}
+          <button type="button" className="link" onClick={route.close}>
+            Back to the list
+          </button>
         </p>
       )}
-      {open && <TaskDetail key={open.id} item={open} names={names} onClose={() => (openId !== null ? setOpenId(null) : route.close())} />}
+      {open && (
+        <TaskDetail
+          key={open.id}
+          item={open}
+          names={names}
+          onClose={() => (openId !== null ? setOpenId(null) : route.close())}
+        />
+      )}
     </section>
   );
 }

@@ -1,5 +1,5 @@
-import { createTRPCContext } from '@trpc/tanstack-react-query';
 import type { inferRouterOutputs } from '@trpc/server';
+import { createTRPCContext } from '@trpc/tanstack-react-query';
 import type { AppRouter } from '../trpc/routers/index.ts';
 
 /** The typed tRPC hooks of the dashboard (TanStack Query integration). */

@@ -5,7 +5,21 @@ import { buttonName } from '../../src/web/button-names.ts';
 
 /** Every button the simulator (like the upstream) sends gets a name a screen reader can say. */
 
-const ACTIONS: TaskAction[] = ['IMAGINE', 'UPSCALE', 'UPSCALE_HD', 'VARIATION', 'REROLL', 'DESCRIBE', 'BLEND', 'SHORTEN', 'PAN', 'ZOOM', 'VIDEO', 'EDIT', 'SWAP_FACE'];
+const ACTIONS: TaskAction[] = [
+  'IMAGINE',
+  'UPSCALE',
+  'UPSCALE_HD',
+  'VARIATION',
+  'REROLL',
+  'DESCRIBE',
+  'BLEND',
+  'SHORTEN',
+  'PAN',
+  'ZOOM',
+  'VIDEO',
+  'EDIT',
+  'SWAP_FACE',
+];
 
 describe('follow-up button names', () => {
   test('emoji-only buttons are named from their customId; worded labels stand as they are', () => {
@@ -14,7 +28,10 @@ describe('follow-up button names', () => {
       for (const b of buttonsFor(action, 'abc123')) {
         const shown = b.label || b.emoji;
         const name = buttonName({ customId: b.customId, label: shown, emoji: b.emoji }) ?? shown;
-        expect({ customId: b.customId, words: /[\p{L}\p{N}]/u.test(name) }).toEqual({ customId: b.customId, words: true });
+        expect({ customId: b.customId, words: /[\p{L}\p{N}]/u.test(name) }).toEqual({
+          customId: b.customId,
+          words: true,
+        });
         if (!b.label) named.set(b.emoji + b.customId.split('::').slice(0, 3).join('::'), name);
       }
     }
@@ -28,6 +45,8 @@ describe('follow-up button names', () => {
     });
     expect(buttonName({ customId: 'MJ::JOB::upsample::1::abc123', label: 'U1' })).toBeUndefined();
     // A label-less button the table does not know still says what its customId does.
-    expect(buttonName({ customId: 'MJ::JOB::animate_high::1::abc123::SOLO', label: '', emoji: '🎞️' })).toBe('Animate high');
+    expect(buttonName({ customId: 'MJ::JOB::animate_high::1::abc123::SOLO', label: '', emoji: '🎞️' })).toBe(
+      'Animate high',
+    );
   });
 });

@@ -2,12 +2,12 @@ import { expect } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { createPoller, type Poller } from '../../src/jobs/poller.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
-import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
+import { type Simulator, startSimulator } from '../../src/simulator/index.ts';
 import { addChannel } from '../helpers/rows.ts';
-import { startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer, waitFor } from '../helpers/server.ts';
 
 /** A gateway, the simulator as its upstream on a manual clock, a running poller and Debian's Chromium. */
 export interface DashboardHarness {
@@ -27,8 +27,16 @@ export interface DashboardHarness {
 
 const SECRET = 'browser-secret';
 
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 export async function startDashboardHarness(opts: { channelName: string }): Promise<DashboardHarness> {
   const srv = await startTestServer();
@@ -50,18 +58,30 @@ export async function startDashboardHarness(opts: { channelName: string }): Prom
     poller = createPoller(srv.deps, { intervalMs: 50 });
     poller.start();
     context = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 860 },
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1280, height: 860 },
     });
     const problems: string[] = [];
     const ctx = context;
     return {
-      srv, sim, simClock, channelId, context, problems, stop,
+      srv,
+      sim,
+      simClock,
+      channelId,
+      context,
+      problems,
+      stop,
       async openPage() {
         const page = await ctx.newPage();
         page.setDefaultTimeout(15_000);
         page.on('console', (m) => {
           // A refused call (4xx) is logged by Chrome itself; the tests that provoke one assert on the page instead.
-          if (m.type() === 'error' && !m.text().startsWith('Failed to load resource: the server responded with a status of 400')) {
+          if (
+            m.type() === 'error' &&
+            !m.text().startsWith('Failed to load resource: the server responded with a status of 400')
+          ) {
             problems.push(`console: ${m.text()}`);
           }
         });
@@ -77,7 +97,9 @@ export async function startDashboardHarness(opts: { channelName: string }): Prom
       },
       async relayImagine(key, prompt) {
         const res = await fetch(`${srv.url}/mj/submit/imagine`, {
-          method: 'POST', headers: { 'content-type': 'application/json', ...key }, body: JSON.stringify({ prompt }),
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...key },
+          body: JSON.stringify({ prompt }),
         });
         const body = (await res.json()) as { code: number; result: string };
         expect(body.code).toBe(1);

@@ -24,10 +24,17 @@ export type Parts = Pick<AppDeps, 'store' | 'taskStore' | 'listing' | 'taskFeed'
 async function partsOn(kind: DatabaseKind, clock: ManualClock): Promise<Parts> {
   const dir = mkdtempSync(join(tmpdir(), 'mjgw-'));
   const pg = kind === 'postgres' ? await freshPgDatabase() : null;
-  const config = loadConfig({ DATABASE_PATH: join(dir, 'test.db'), ...(pg ? { DATABASE_URL: pg.url, DATABASE_POOL_SIZE: '4' } : {}) });
+  const config = loadConfig({
+    DATABASE_PATH: join(dir, 'test.db'),
+    ...(pg ? { DATABASE_URL: pg.url, DATABASE_POOL_SIZE: '4' } : {}),
+  });
   const backend = await openBackend(config, silentLogger, clock, { listing: 'in-thread', checkpointer: false });
   return {
-    database: backend.kind, store: backend.store, taskStore: backend.taskStore, listing: backend.listing, taskFeed: backend.taskFeed,
+    database: backend.kind,
+    store: backend.store,
+    taskStore: backend.taskStore,
+    listing: backend.listing,
+    taskFeed: backend.taskFeed,
     all: sqlOn(backend.kind === 'sqlite' ? { kind: 'sqlite', db: backend.db } : { kind: 'postgres', db: backend.db }),
     close: async () => {
       await backend.close();

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase, type DB } from '../../src/db/client.ts';
+import { type DB, openDatabase } from '../../src/db/client.ts';
 
 /** A fresh SQLite file with the real migrations applied, in its own temp folder. */
 export function tempDb(): { db: DB; path: string; cleanup: () => void } {
@@ -9,7 +9,8 @@ export function tempDb(): { db: DB; path: string; cleanup: () => void } {
   const path = join(dir, 'test.db');
   const db = openDatabase(path);
   return {
-    db, path,
+    db,
+    path,
     cleanup: () => {
       try {
         db.$client.close();

@@ -8,10 +8,21 @@ import type { ManagementStore } from '../../src/contract/index.ts';
  */
 export function managementStoreSuite(name: string, make: () => Promise<ManagementStore>): void {
   const user = (username: string, now = 10) => ({
-    username, displayName: username, role: 1, status: 1, accessToken: `${username}-token-0123456789`, createdTime: now,
+    username,
+    displayName: username,
+    role: 1,
+    status: 1,
+    accessToken: `${username}-token-0123456789`,
+    createdTime: now,
   });
   const channel = (name: string, status = 1, priority = 0) => ({
-    name, baseUrl: `http://${name}.test:8080`, key: `${name}-key`, status, priority, weight: 1, createdTime: 1,
+    name,
+    baseUrl: `http://${name}.test:8080`,
+    key: `${name}-key`,
+    status,
+    priority,
+    weight: 1,
+    createdTime: 1,
   });
 
   describe(`management store (${name})`, () => {
@@ -19,12 +30,22 @@ export function managementStoreSuite(name: string, make: () => Promise<Managemen
       const s = await make();
       expect(await s.users.createRootIfEmpty('root-token-0123456789', 1)).toBe(true);
       expect(await s.users.createRootIfEmpty('other-token-0123456789', 2)).toBe(false);
-      expect((await s.users.byId(1))).toMatchObject({ username: 'root', role: 100, quota: 0, accessToken: 'root-token-0123456789' });
+      expect(await s.users.byId(1)).toMatchObject({
+        username: 'root',
+        role: 100,
+        quota: 0,
+        accessToken: 'root-token-0123456789',
+      });
       const ann = (await s.users.create(user('ann'), { quota: 500, who: 'by admin 1 (root)', now: 11 }))!;
       expect(ann).toMatchObject({ username: 'ann', quota: 500 });
       expect(await s.users.create(user('ann'), null)).toBeNull();
-      expect(await s.users.update(ann.id, { displayName: 'Ann B', status: 2 }, { quota: 200, who: 'by admin 1 (root)', now: 12 }))
-        .toMatchObject({ displayName: 'Ann B', status: 2, quota: 200 });
+      expect(
+        await s.users.update(
+          ann.id,
+          { displayName: 'Ann B', status: 2 },
+          { quota: 200, who: 'by admin 1 (root)', now: 12 },
+        ),
+      ).toMatchObject({ displayName: 'Ann B', status: 2, quota: 200 });
       // Setting the same quota again logs nothing.
       await s.users.update(ann.id, {}, { quota: 200, who: 'again', now: 13 });
       expect(await s.users.update(999_999, { role: 10 }, null)).toBeNull();
@@ -47,7 +68,16 @@ export function managementStoreSuite(name: string, make: () => Promise<Managemen
       const s = await make();
       await s.users.createRootIfEmpty('root-token-0123456789', 1);
       const bob = (await s.users.create(user('bob'), null))!;
-      const base = { name: 'k', status: 1, remainQuota: 0, unlimitedQuota: true, expiredTime: -1, rateLimitPerMinute: 0, createdTime: 1, webhookSecret: 'whsec_x' };
+      const base = {
+        name: 'k',
+        status: 1,
+        remainQuota: 0,
+        unlimitedQuota: true,
+        expiredTime: -1,
+        rateLimitPerMinute: 0,
+        createdTime: 1,
+        webhookSecret: 'whsec_x',
+      };
       const first = await s.tokens.create({ ...base, userId: bob.id, key: 'key-one' });
       const second = await s.tokens.create({ ...base, userId: bob.id, key: 'key-two', unlimitedQuota: false });
       expect(second.unlimitedQuota).toBe(false);
@@ -56,7 +86,10 @@ export function managementStoreSuite(name: string, make: () => Promise<Managemen
       await s.tokens.touch(first.id, 123_456);
       expect((await s.tokens.byKey('key-one'))?.accessedTime).toBe(123_456);
       expect(await s.tokens.update(1, first.id, { name: 'stolen' })).toBeNull();
-      expect(await s.tokens.update(bob.id, first.id, { name: 'renamed', status: 2 })).toMatchObject({ name: 'renamed', status: 2 });
+      expect(await s.tokens.update(bob.id, first.id, { name: 'renamed', status: 2 })).toMatchObject({
+        name: 'renamed',
+        status: 2,
+      });
       expect(await s.tokens.update(bob.id, first.id, {})).toMatchObject({ name: 'renamed' });
       expect((await s.tokens.list(bob.id, 10, 0)).rows.map((r) => r.id)).toEqual([second.id, first.id]);
       // The newest key that can pay: `second` is limited with nothing left, `first` is disabled now.
@@ -81,7 +114,11 @@ export function managementStoreSuite(name: string, make: () => Promise<Managemen
       await s.channels.autoDisable(a.id);
       expect((await s.channels.byId(a.id))?.status).toBe(3);
       expect((await s.channels.baseUrls()).sort()).toEqual(['http://a.test:8080', 'http://b.test:8080']);
-      expect((await s.channels.endpoints()).find((e) => e.id === b.id)).toEqual({ id: b.id, baseUrl: 'http://b.test:8080', key: 'b-key' });
+      expect((await s.channels.endpoints()).find((e) => e.id === b.id)).toEqual({
+        id: b.id,
+        baseUrl: 'http://b.test:8080',
+        key: 'b-key',
+      });
       expect(await s.channels.update(a.id, { status: 1, weight: 5 })).toMatchObject({ status: 1, weight: 5 });
       expect(await s.channels.update(a.id, {})).toMatchObject({ id: a.id });
       expect(await s.channels.update(999_999, { name: 'x' })).toBeNull();
@@ -92,26 +129,45 @@ export function managementStoreSuite(name: string, make: () => Promise<Managemen
 
     test('options: missing rows only, upsert, read ordered by key', async () => {
       const s = await make();
-      await s.options.insertMissing([{ key: 'z_key', value: '1' }, { key: 'a_key', value: 'true' }]);
+      await s.options.insertMissing([
+        { key: 'z_key', value: '1' },
+        { key: 'a_key', value: 'true' },
+      ]);
       await s.options.insertMissing([{ key: 'a_key', value: 'false' }]);
       await s.options.upsert({ key: 'z_key', value: '2' });
-      expect(await s.options.all()).toEqual([{ key: 'a_key', value: 'true' }, { key: 'z_key', value: '2' }]);
+      expect(await s.options.all()).toEqual([
+        { key: 'a_key', value: 'true' },
+        { key: 'z_key', value: '2' },
+      ]);
     });
 
     test('demo: nothing without root; a key and one logged grant the first time only', async () => {
       const s = await make();
       const input = {
-        name: 'demo', baseUrl: 'http://127.0.0.1:4001', channelKey: 'k', newApiKey: 'demo-key-1', newWebhookSecret: 'whsec_1',
-        rootQuota: 1000, grantWhy: 'demo starting quota', now: 5,
+        name: 'demo',
+        baseUrl: 'http://127.0.0.1:4001',
+        channelKey: 'k',
+        newApiKey: 'demo-key-1',
+        newWebhookSecret: 'whsec_1',
+        rootQuota: 1000,
+        grantWhy: 'demo starting quota',
+        now: 5,
       };
       expect(await s.demo.ensure(input)).toBeNull();
       expect((await s.channels.list(10, 0)).total).toBe(0);
       await s.users.createRootIfEmpty('root-token-0123456789', 1);
-      expect(await s.demo.ensure(input)).toMatchObject({ rootId: 1, apiKey: 'demo-key-1', created: true, movedFrom: null });
+      expect(await s.demo.ensure(input)).toMatchObject({
+        rootId: 1,
+        apiKey: 'demo-key-1',
+        created: true,
+        movedFrom: null,
+      });
       const again = await s.demo.ensure({ ...input, baseUrl: 'http://127.0.0.1:5002', newApiKey: 'demo-key-2' });
       expect(again).toMatchObject({ apiKey: 'demo-key-1', created: false, movedFrom: 'http://127.0.0.1:4001' });
       expect((await s.users.byId(1))?.quota).toBe(1000);
-      expect((await s.logs.list({ userId: 1 }, 10, 0)).rows.map((r) => r.content)).toEqual(['quota +1000 demo starting quota']);
+      expect((await s.logs.list({ userId: 1 }, 10, 0)).rows.map((r) => r.content)).toEqual([
+        'quota +1000 demo starting quota',
+      ]);
       expect(await s.deliveryLog.list(null, 10, 0)).toEqual({ rows: [], total: 0 });
       expect(await s.operatorStats.unfinishedByChannel()).toEqual([]);
     });

@@ -16,13 +16,21 @@ export interface PrivateCluster {
 }
 
 function run(...args: string[]): string {
-  const out = Bun.spawnSync(['bash', SCRIPT, ...args], { stderr: 'pipe', env: { ...process.env, MJ_PG_OWNER_PID: String(process.pid) } });
+  const out = Bun.spawnSync(['bash', SCRIPT, ...args], {
+    stderr: 'pipe',
+    env: { ...process.env, MJ_PG_OWNER_PID: String(process.pid) },
+  });
   if (out.exitCode !== 0) throw new Error(`pg-cluster.sh ${args[0]} failed: ${out.stderr.toString().trim()}`);
   return out.stdout.toString();
 }
 
 export function startPrivateCluster(): PrivateCluster {
-  const vars = Object.fromEntries(run('start').trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2) as [string, string]));
+  const vars = Object.fromEntries(
+    run('start')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/=(.*)/s).slice(0, 2) as [string, string]),
+  );
   const dir = vars.PGDIR!;
   let stopped = false;
   const stop = () => {
@@ -32,5 +40,10 @@ export function startPrivateCluster(): PrivateCluster {
   };
   // Also when the file fails half-way: the cluster never outlives the test process.
   process.on('exit', stop);
-  return { url: vars.DATABASE_URL!, halt: (mode = 'fast') => void run('halt', dir, mode), resume: () => void run('resume', dir), stop };
+  return {
+    url: vars.DATABASE_URL!,
+    halt: (mode = 'fast') => void run('halt', dir, mode),
+    resume: () => void run('resume', dir),
+    stop,
+  };
 }

@@ -11,9 +11,18 @@ const SCRIPT = join(import.meta.dir, '../../scripts/pg-cluster.sh');
 let serverUrl: Promise<string> | null = null;
 
 function startOwnCluster(): string {
-  const out = Bun.spawnSync(['bash', SCRIPT, 'start'], { stderr: 'inherit', env: { ...process.env, MJ_PG_OWNER_PID: String(process.pid) } });
+  const out = Bun.spawnSync(['bash', SCRIPT, 'start'], {
+    stderr: 'inherit',
+    env: { ...process.env, MJ_PG_OWNER_PID: String(process.pid) },
+  });
   if (out.exitCode !== 0) throw new Error('could not start a private PostgreSQL cluster');
-  const vars = Object.fromEntries(out.stdout.toString().trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2) as [string, string]));
+  const vars = Object.fromEntries(
+    out.stdout
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/=(.*)/s).slice(0, 2) as [string, string]),
+  );
   // Stopped when the test process ends (a hook registered here would belong to one test).
   process.on('exit', () => {
     Bun.spawnSync(['bash', SCRIPT, 'stop', vars.PGDIR!]);
@@ -52,7 +61,8 @@ export async function tempPg(opts: { poolSize?: number } = {}): Promise<TempPg> 
   const { url, drop } = await freshPgDatabase();
   const db = await openPgDatabase(url, { poolSize: opts.poolSize ?? 4 });
   return {
-    url, db,
+    url,
+    db,
     cleanup: async () => {
       await db.$client.end({ timeout: 1 });
       await drop();

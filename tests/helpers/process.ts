@@ -15,7 +15,11 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 /** Spawns the server with exactly `env` (plus PATH), as `bun run start` would run it. */
 export function spawnGateway(env: Record<string, string>): GatewayProcess {
   const proc = Bun.spawn(['bun', 'src/index.ts'], {
-    cwd: ROOT, env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env }, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe',
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
   });
   const reader = proc.stdout.getReader();
   const decoder = new TextDecoder();
@@ -28,7 +32,10 @@ export function spawnGateway(env: Record<string, string>): GatewayProcess {
       for (;;) {
         const m = re.exec(text);
         if (m) return m;
-        if (ended) throw new Error(`process ended before printing ${what}; output:\n${text}\n${await new Response(proc.stderr).text()}`);
+        if (ended)
+          throw new Error(
+            `process ended before printing ${what}; output:\n${text}\n${await new Response(proc.stderr).text()}`,
+          );
         const chunk = await reader.read();
         if (chunk.done) ended = true;
         else text += decoder.decode(chunk.value, { stream: true });

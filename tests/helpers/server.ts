@@ -2,17 +2,23 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../../src/app.ts';
-import { createBackgroundWork, gatewayDeps, openBackend, type Backend, type BackgroundWork } from '../../src/backend.ts';
-import { loadConfig, type Config } from '../../src/config.ts';
+import {
+  type Backend,
+  type BackgroundWork,
+  createBackgroundWork,
+  gatewayDeps,
+  openBackend,
+} from '../../src/backend.ts';
+import { type Config, loadConfig } from '../../src/config.ts';
+import type { ListingExecutor } from '../../src/contract/listing.ts';
 import type { DB } from '../../src/db/client.ts';
 import type { PgDB } from '../../src/db/pg/client.ts';
-import type { DatabaseKind } from '../../src/domain/lease.ts';
 import type { AppDeps } from '../../src/deps.ts';
-import type { ListingExecutor } from '../../src/contract/listing.ts';
+import type { DatabaseKind } from '../../src/domain/lease.ts';
 import { OptionsStore } from '../../src/domain/options.ts';
 import { bootstrapRoot } from '../../src/domain/users.ts';
-import { systemClock, type Clock } from '../../src/lib/clock.ts';
-import { silentLogger, type Logger } from '../../src/lib/logger.ts';
+import { type Clock, systemClock } from '../../src/lib/clock.ts';
+import { type Logger, silentLogger } from '../../src/lib/logger.ts';
 import { freshPgDatabase } from './pg.ts';
 
 export const ROOT_TOKEN = 'test-root-access-token-0123456789';
@@ -24,7 +30,8 @@ export const ROOT_HEADERS = { authorization: `Bearer ${ROOT_TOKEN}`, 'new-api-us
  */
 export function testBackend(): DatabaseKind {
   const chosen = process.env.TEST_BACKEND ?? 'sqlite';
-  if (chosen !== 'sqlite' && chosen !== 'postgres') throw new Error(`TEST_BACKEND must be sqlite or postgres, not ${chosen}`);
+  if (chosen !== 'sqlite' && chosen !== 'postgres')
+    throw new Error(`TEST_BACKEND must be sqlite or postgres, not ${chosen}`);
   return chosen;
 }
 
@@ -55,9 +62,11 @@ export interface TestServer {
 /** Plain SQL with `$1` placeholders on either database. */
 export function sqlOn(handle: TestDb): TestServer['sql'] {
   if (handle.kind === 'sqlite') {
-    return async <T>(text: string, ...params: unknown[]) => handle.db.$client.query(text.replace(/\$(\d+)/g, '?$1')).all(...(params as never[])) as T[];
+    return async <T>(text: string, ...params: unknown[]) =>
+      handle.db.$client.query(text.replace(/\$(\d+)/g, '?$1')).all(...(params as never[])) as T[];
   }
-  return async <T>(text: string, ...params: unknown[]) => [...await handle.db.$client.unsafe(text, params as never[])] as T[];
+  return async <T>(text: string, ...params: unknown[]) =>
+    [...(await handle.db.$client.unsafe(text, params as never[]))] as T[];
 }
 
 /**
@@ -66,19 +75,28 @@ export function sqlOn(handle: TestDb): TestServer['sql'] {
  * database on the suite's PostgreSQL server (`backend`, default testBackend()).
  * `env` is the environment the config is parsed from, exactly as in production.
  */
-export async function startTestServer(opts: {
-  env?: Record<string, string>; clock?: Clock; logger?: Logger; fetch?: typeof fetch;
-  /** SQLite listings in this thread (default) or on a worker pool of READ_WORKERS threads (at least 1). */
-  listing?: 'in-thread' | 'pool';
-  backend?: DatabaseKind;
-} = {}): Promise<TestServer> {
+export async function startTestServer(
+  opts: {
+    env?: Record<string, string>;
+    clock?: Clock;
+    logger?: Logger;
+    fetch?: typeof fetch;
+    /** SQLite listings in this thread (default) or on a worker pool of READ_WORKERS threads (at least 1). */
+    listing?: 'in-thread' | 'pool';
+    backend?: DatabaseKind;
+  } = {},
+): Promise<TestServer> {
   const kind = opts.backend ?? testBackend();
   const dir = mkdtempSync(join(tmpdir(), 'mjgw-'));
   const path = join(dir, 'test.db');
   const pg = kind === 'postgres' ? await freshPgDatabase() : null;
   const config = loadConfig({
-    PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: path, UPDATE_TASK: 'false',
-    ...(pg ? { DATABASE_URL: pg.url, DATABASE_POOL_SIZE: '4' } : {}), ...opts.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_PATH: path,
+    UPDATE_TASK: 'false',
+    ...(pg ? { DATABASE_URL: pg.url, DATABASE_POOL_SIZE: '4' } : {}),
+    ...opts.env,
   });
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? silentLogger;
@@ -94,7 +112,10 @@ export async function startTestServer(opts: {
   await bootstrapRoot(backend.store, clock, ROOT_TOKEN);
   let port = 0;
   const deps = gatewayDeps(backend, {
-    config, logger, clock, options,
+    config,
+    logger,
+    clock,
+    options,
     serverAddress: () => config.serverAddress ?? `http://localhost:${port}`,
     fetch: opts.fetch ?? globalThis.fetch,
     pollerRole: () => 'off',
@@ -104,9 +125,17 @@ export async function startTestServer(opts: {
   const work = createBackgroundWork(deps);
   const app = createApp(deps).listen({ port: 0, hostname: '127.0.0.1' });
   port = app.server?.port ?? 0;
-  const handle: TestDb = backend.kind === 'sqlite' ? { kind: 'sqlite', db: backend.db } : { kind: 'postgres', db: backend.db };
+  const handle: TestDb =
+    backend.kind === 'sqlite' ? { kind: 'sqlite', db: backend.db } : { kind: 'postgres', db: backend.db };
   return {
-    url: `http://127.0.0.1:${port}`, backend: backend.kind, handle, dbPath: path, deps, config, listing: backend.listing, work,
+    url: `http://127.0.0.1:${port}`,
+    backend: backend.kind,
+    handle,
+    dbPath: path,
+    deps,
+    config,
+    listing: backend.listing,
+    work,
     get db(): DB {
       if (handle.kind !== 'sqlite') throw new Error('this test reads SQLite directly: it runs on SQLite only');
       return handle.db;
@@ -123,7 +152,11 @@ export async function startTestServer(opts: {
 }
 
 /** Poll `check` until it returns a truthy value (no fixed sleeps in tests). */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

@@ -22,9 +22,23 @@ const PRICE = 100;
 
 function charge(h: Harness, hookUrl: string | null = null): ChargeInput {
   return {
-    userId: h.userId, tokenId: h.tokenId, unlimitedToken: true, channelId: h.channelId, modelName: 'mj_imagine',
-    quota: PRICE, now: NOW, hookUrl,
-    task: { action: 'IMAGINE', mjId: '', prompt: 'a cat', submitTime: NOW, progress: '0%', status: '', updatedTime: NOW },
+    userId: h.userId,
+    tokenId: h.tokenId,
+    unlimitedToken: true,
+    channelId: h.channelId,
+    modelName: 'mj_imagine',
+    quota: PRICE,
+    now: NOW,
+    hookUrl,
+    task: {
+      action: 'IMAGINE',
+      mjId: '',
+      prompt: 'a cat',
+      submitTime: NOW,
+      progress: '0%',
+      status: '',
+      updatedTime: NOW,
+    },
   };
 }
 
@@ -53,13 +67,44 @@ export function taskStoreBehaviour(name: string, open: () => Promise<Harness>): 
       const h = await fresh();
       const id = await h.store.money.chargeAndRecord(charge(h, 'https://hooks.example/x'));
       if (typeof id !== 'number') throw new Error('charge refused');
-      const first = await h.store.money.failAndRefund(id, PRICE, { failReason: 'boom' }, NOW + 1, 'mj_imagine', payload);
-      const second = await h.store.money.failAndRefund(id, PRICE, { failReason: 'boom' }, NOW + 2, 'mj_imagine', payload);
-      expect([first, second]).toEqual([{ won: true, refunded: PRICE }, { won: false, refunded: 0 }]);
+      const first = await h.store.money.failAndRefund(
+        id,
+        PRICE,
+        { failReason: 'boom' },
+        NOW + 1,
+        'mj_imagine',
+        payload,
+      );
+      const second = await h.store.money.failAndRefund(
+        id,
+        PRICE,
+        { failReason: 'boom' },
+        NOW + 2,
+        'mj_imagine',
+        payload,
+      );
+      expect([first, second]).toEqual([
+        { won: true, refunded: PRICE },
+        { won: false, refunded: 0 },
+      ]);
       expect(await h.userQuota()).toBe(150);
       expect(await h.store.outbox.due(NOW + 10, 10)).toHaveLength(1);
       // An acceptance that arrives after the ending loses and writes nothing.
-      const settle = { done: false, withImage: false, params: { taskId: id, mjId: 'mj-late', code: 1, description: '', properties: '', now: NOW + 3, status: '', progress: '0%', imageUrl: '' } };
+      const settle = {
+        done: false,
+        withImage: false,
+        params: {
+          taskId: id,
+          mjId: 'mj-late',
+          code: 1,
+          description: '',
+          properties: '',
+          now: NOW + 3,
+          status: '',
+          progress: '0%',
+          imageUrl: '',
+        },
+      };
       expect(await h.store.money.settleAccepted(settle, null)).toBe(false);
       expect(await h.store.tasks.findByMjId('mj-late', null)).toBeNull();
     });
@@ -68,15 +113,41 @@ export function taskStoreBehaviour(name: string, open: () => Promise<Harness>): 
       const h = await fresh();
       const id = await h.store.money.chargeAndRecord(charge(h));
       if (typeof id !== 'number') throw new Error('charge refused');
-      const settle = { done: true, withImage: false, params: { taskId: id, mjId: 'mj-1', code: 1, description: '', properties: '', now: NOW + 1, status: 'SUCCESS', progress: '100%', imageUrl: '' } };
+      const settle = {
+        done: true,
+        withImage: false,
+        params: {
+          taskId: id,
+          mjId: 'mj-1',
+          code: 1,
+          description: '',
+          properties: '',
+          now: NOW + 1,
+          status: 'SUCCESS',
+          progress: '100%',
+          imageUrl: '',
+        },
+      };
       expect(await h.store.money.settleAccepted(settle, null)).toBe(true);
       expect((await h.store.tasks.findByMjId('mj-1', h.userId))?.id).toBe(id);
       expect(await h.store.tasks.findByMjId('mj-1', h.userId + 1)).toBeNull();
       const fields = {
-        progress: '50%', status: 'IN_PROGRESS', promptEn: '', state: '', startTime: 0, finishTime: 0, imageUrl: '',
-        videoUrl: '', videoUrls: '', failReason: '', buttons: '', properties: '',
+        progress: '50%',
+        status: 'IN_PROGRESS',
+        promptEn: '',
+        state: '',
+        startTime: 0,
+        finishTime: 0,
+        imageUrl: '',
+        videoUrl: '',
+        videoUrls: '',
+        failReason: '',
+        buttons: '',
+        properties: '',
       };
-      expect(await h.store.sync.apply([{ kind: 'update', taskId: id, fields }], NOW + 2, payload)).toEqual([{ won: false, refunded: 0 }]);
+      expect(await h.store.sync.apply([{ kind: 'update', taskId: id, fields }], NOW + 2, payload)).toEqual([
+        { won: false, refunded: 0 },
+      ]);
       expect(await readUnfinished(h.store.sync)).toEqual([]);
     });
 
@@ -84,7 +155,10 @@ export function taskStoreBehaviour(name: string, open: () => Promise<Harness>): 
       const h = await fresh();
       const start = Math.floor(NOW / 60_000) * 60_000;
       expect(await h.store.rateLimit.take(h.tokenId, 1, start + 1_000)).toEqual({ allowed: true });
-      expect(await h.store.rateLimit.take(h.tokenId, 1, start + 1_500)).toEqual({ allowed: false, retryAfterSeconds: 59 });
+      expect(await h.store.rateLimit.take(h.tokenId, 1, start + 1_500)).toEqual({
+        allowed: false,
+        retryAfterSeconds: 59,
+      });
       expect(await h.store.rateLimit.take(h.tokenId, 0, start + 1_500)).toEqual({ allowed: true });
     });
   });

@@ -1,13 +1,13 @@
-import { createPgTaskStore } from '../../src/db/pg/task-store.ts';
+import type { TokenStore } from '../../src/contract/management.ts';
+import type { DeliveryRow } from '../../src/contract/rows.ts';
+import type { OutboxStore } from '../../src/contract/tasks.ts';
 import { enqueueTaskChangePg } from '../../src/db/pg/outbox.ts';
+import { createPgTaskStore } from '../../src/db/pg/task-store.ts';
 import { pgTokens } from '../../src/db/pg/tokens.ts';
 import { tasks, webhookDeliveries } from '../../src/db/schema/index.ts';
 import { enqueueTaskChange, recordTaskHook } from '../../src/db/sqlite/outbox.ts';
 import { createSqliteOutboxStore } from '../../src/db/sqlite/outbox-worker.ts';
 import { sqliteTokens } from '../../src/db/sqlite/tokens.ts';
-import type { DeliveryRow } from '../../src/contract/rows.ts';
-import type { OutboxStore } from '../../src/contract/tasks.ts';
-import type { TokenStore } from '../../src/contract/management.ts';
 import { createToken } from '../../src/domain/tokens.ts';
 import type { Clock } from '../../src/lib/clock.ts';
 import { receiverOf } from '../../src/lib/webhook-receiver.ts';
@@ -27,7 +27,13 @@ export interface HookBackend {
   /** A user and an API key made by the domain's createToken (so it has a webhook secret). */
   keyedUser(clock: Clock): Promise<{ userId: number; tokenId: number; secret: string }>;
   /** `count` hooked tasks of the user, each with `changes` queued changes; their ids in order. */
-  hookedTasks(who: { userId: number; tokenId: number }, url: (i: number) => string, count: number, changes: number, now: number): Promise<number[]>;
+  hookedTasks(
+    who: { userId: number; tokenId: number },
+    url: (i: number) => string,
+    count: number,
+    changes: number,
+    now: number,
+  ): Promise<number[]>;
   /** Every delivery's task and status, in id order. */
   deliveries(): Promise<Array<{ taskId: number; userId: number; status: string }>>;
   close(): Promise<void>;
@@ -55,8 +61,11 @@ export async function sqliteBackend(): Promise<HookBackend> {
       return db.transaction((tx) => {
         const ids: number[] = [];
         for (let i = 0; i < count; i++) {
-          const row = tx.insert(tasks).values({ userId: who.userId, tokenId: who.tokenId, mjId: `mj-${who.userId}-${i}`, submitTime: now })
-            .returning({ id: tasks.id }).get();
+          const row = tx
+            .insert(tasks)
+            .values({ userId: who.userId, tokenId: who.tokenId, mjId: `mj-${who.userId}-${i}`, submitTime: now })
+            .returning({ id: tasks.id })
+            .get();
           recordTaskHook(tx, { taskId: row.id, userId: who.userId, tokenId: who.tokenId, url: url(i) });
           ids.push(row.id);
         }
@@ -66,18 +75,27 @@ export async function sqliteBackend(): Promise<HookBackend> {
         }
         // A backlog of thousands: the rows enqueueTaskChange writes, by one prepared statement
         // (its per-row insert would take the test tens of seconds).
-        const insert = db.$client.prepare(`INSERT INTO webhook_deliveries (task_id, user_id, token_id, mj_id, url, receiver, payload,
+        const insert =
+          db.$client.prepare(`INSERT INTO webhook_deliveries (task_id, user_id, token_id, mj_id, url, receiver, payload,
           status, attempts, next_attempt_at, created_time) VALUES (?, ?, ?, '', ?, ?, ?, 'pending', 0, ?, ?)`);
         const next = payload(counts);
         for (let c = 0; c < changes; c++) {
-          for (const [i, id] of ids.entries()) insert.run(id, who.userId, who.tokenId, url(i), receiverOf(url(i)), next({ id }), now, now);
+          for (const [i, id] of ids.entries())
+            insert.run(id, who.userId, who.tokenId, url(i), receiverOf(url(i)), next({ id }), now, now);
         }
         return ids;
       });
     },
     async deliveries() {
-      return db.select({ taskId: webhookDeliveries.taskId, userId: webhookDeliveries.userId, status: webhookDeliveries.status })
-        .from(webhookDeliveries).orderBy(webhookDeliveries.id).all();
+      return db
+        .select({
+          taskId: webhookDeliveries.taskId,
+          userId: webhookDeliveries.userId,
+          status: webhookDeliveries.status,
+        })
+        .from(webhookDeliveries)
+        .orderBy(webhookDeliveries.id)
+        .all();
     },
     async close() {
       cleanup();

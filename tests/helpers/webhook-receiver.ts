@@ -24,11 +24,15 @@ export function startWebhookReceiver(): WebhookReceiver {
   const received: ReceivedHook[] = [];
   const queue: number[] = [];
   const server: ReturnType<typeof Bun.serve> = Bun.serve({
-    port: 0, hostname: '127.0.0.1',
+    port: 0,
+    hostname: '127.0.0.1',
     async fetch(req): Promise<Response> {
       received.push({
-        path: new URL(req.url).pathname, deliveryId: req.headers.get('x-mj-delivery-id'),
-        signature: req.headers.get('x-mj-signature'), contentType: req.headers.get('content-type'), body: await req.text(),
+        path: new URL(req.url).pathname,
+        deliveryId: req.headers.get('x-mj-delivery-id'),
+        signature: req.headers.get('x-mj-signature'),
+        contentType: req.headers.get('content-type'),
+        body: await req.text(),
       });
       const status = queue.shift() ?? 200;
       return status >= 300 && status < 400
@@ -50,7 +54,13 @@ export function startWebhookReceiver(): WebhookReceiver {
  * compared in constant time against every `v1` of the header (two for 24 h after a rotation), with
  * the timestamp within `toleranceS` of `nowS`.
  */
-export function verifySignature(secret: string, header: string, rawBody: string, nowS: number, toleranceS = 300): boolean {
+export function verifySignature(
+  secret: string,
+  header: string,
+  rawBody: string,
+  nowS: number,
+  toleranceS = 300,
+): boolean {
   const pairs = header.split(',').map((kv) => kv.split('=', 2) as [string, string]);
   const t = Number(pairs.find(([k]) => k === 't')?.[1]);
   const v1s = pairs.filter(([k, v]) => k === 'v1' && v !== undefined).map(([, v]) => v);

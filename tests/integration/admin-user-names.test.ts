@@ -13,7 +13,10 @@ const clientFor = (headers: Record<string, string>) =>
   createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${srv.url}/trpc`, headers: () => headers })] });
 
 async function refusal(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(TRPCClientError);
   const e = err as TRPCClientError<AppRouter>;
   return { code: (e.data as { code: string }).code, message: e.message };
@@ -37,7 +40,10 @@ describe('admin.user.names', () => {
 
   test('is bounded to one page of ids and for admins only', async () => {
     const ids = Array.from({ length: 101 }, (_, i) => i + 1);
-    expect(await refusal(clientFor(ROOT_HEADERS).admin.user.names.query({ ids }))).toEqual({ code: 'BAD_REQUEST', message: 'ids holds at most 100 ids' });
+    expect(await refusal(clientFor(ROOT_HEADERS).admin.user.names.query({ ids }))).toEqual({
+      code: 'BAD_REQUEST',
+      message: 'ids holds at most 100 ids',
+    });
     expect((await refusal(clientFor(ada.headers).admin.user.names.query({ ids: [1] }))).code).toBe('FORBIDDEN');
   });
 });

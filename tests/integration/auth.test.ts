@@ -24,13 +24,62 @@ interface Row {
 }
 
 const rows: Row[] = [
-  { name: 'no Authorization', headers: () => ({ 'new-api-user': '1' }), path: 'self', status: 401, trpcCode: 'UNAUTHORIZED', message: 'Unauthorized, not logged in and no access token provided' },
-  { name: 'unknown token', headers: () => ({ authorization: 'Bearer nope-nope-nope', 'new-api-user': '1' }), path: 'self', status: 401, trpcCode: 'UNAUTHORIZED', message: 'Unauthorized, invalid access token' },
-  { name: 'no New-Api-User', headers: () => ({ authorization: `Bearer ${ROOT_TOKEN}` }), path: 'self', status: 401, trpcCode: 'UNAUTHORIZED', message: 'Unauthorized, New-Api-User header not provided' },
-  { name: 'New-Api-User not an integer', headers: () => ({ authorization: `Bearer ${ROOT_TOKEN}`, 'new-api-user': 'abc' }), path: 'self', status: 401, trpcCode: 'UNAUTHORIZED', message: 'Unauthorized, New-Api-User header format error' },
-  { name: 'New-Api-User of another user', headers: () => ({ authorization: `Bearer ${ROOT_TOKEN}`, 'new-api-user': String(common.id) }), path: 'self', status: 401, trpcCode: 'UNAUTHORIZED', message: 'Unauthorized, New-Api-User does not match logged in user' },
-  { name: 'disabled user', headers: () => banned.headers, path: 'self', status: 403, trpcCode: 'FORBIDDEN', message: 'User has been banned' },
-  { name: 'role too low', headers: () => common.headers, path: 'all', status: 403, trpcCode: 'FORBIDDEN', message: 'Unauthorized, insufficient privileges' },
+  {
+    name: 'no Authorization',
+    headers: () => ({ 'new-api-user': '1' }),
+    path: 'self',
+    status: 401,
+    trpcCode: 'UNAUTHORIZED',
+    message: 'Unauthorized, not logged in and no access token provided',
+  },
+  {
+    name: 'unknown token',
+    headers: () => ({ authorization: 'Bearer nope-nope-nope', 'new-api-user': '1' }),
+    path: 'self',
+    status: 401,
+    trpcCode: 'UNAUTHORIZED',
+    message: 'Unauthorized, invalid access token',
+  },
+  {
+    name: 'no New-Api-User',
+    headers: () => ({ authorization: `Bearer ${ROOT_TOKEN}` }),
+    path: 'self',
+    status: 401,
+    trpcCode: 'UNAUTHORIZED',
+    message: 'Unauthorized, New-Api-User header not provided',
+  },
+  {
+    name: 'New-Api-User not an integer',
+    headers: () => ({ authorization: `Bearer ${ROOT_TOKEN}`, 'new-api-user': 'abc' }),
+    path: 'self',
+    status: 401,
+    trpcCode: 'UNAUTHORIZED',
+    message: 'Unauthorized, New-Api-User header format error',
+  },
+  {
+    name: 'New-Api-User of another user',
+    headers: () => ({ authorization: `Bearer ${ROOT_TOKEN}`, 'new-api-user': String(common.id) }),
+    path: 'self',
+    status: 401,
+    trpcCode: 'UNAUTHORIZED',
+    message: 'Unauthorized, New-Api-User does not match logged in user',
+  },
+  {
+    name: 'disabled user',
+    headers: () => banned.headers,
+    path: 'self',
+    status: 403,
+    trpcCode: 'FORBIDDEN',
+    message: 'User has been banned',
+  },
+  {
+    name: 'role too low',
+    headers: () => common.headers,
+    path: 'all',
+    status: 403,
+    trpcCode: 'FORBIDDEN',
+    message: 'Unauthorized, insufficient privileges',
+  },
 ];
 
 describe('management auth (SPEC §5.1), REST and tRPC from one implementation', () => {
@@ -64,7 +113,9 @@ describe('management auth (SPEC §5.1), REST and tRPC from one implementation', 
   test('the typed tRPC client sees the code and status', async () => {
     const { createTRPCClient, httpBatchLink, TRPCClientError } = await import('@trpc/client');
     type AppRouter = import('../../src/trpc/routers/index.ts').AppRouter;
-    const client = createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${srv.url}/trpc`, headers: () => common.headers })] });
+    const client = createTRPCClient<AppRouter>({
+      links: [httpBatchLink({ url: `${srv.url}/trpc`, headers: () => common.headers })],
+    });
     const err = await client.mj.all.query({}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TRPCClientError);
     const data = (err as InstanceType<typeof TRPCClientError>).data as { code: string; httpStatus: number };

@@ -74,11 +74,18 @@ export function typesAreReal(url: string) {
 
 const TSCONFIG = {
   compilerOptions: {
-    target: 'ES2022', module: 'ESNext', moduleResolution: 'bundler', lib: ['ES2022', 'DOM'], types: [],
+    target: 'ES2022',
+    module: 'ESNext',
+    moduleResolution: 'bundler',
+    lib: ['ES2022', 'DOM'],
+    types: [],
     // @trpc/server's own declarations need @types/node and the esnext.disposable lib unless libraries
     // are skipped, as tRPC's setup guide does; unresolved names in ours would still make the
     // expected-error lines of CONSUMER fail.
-    strict: true, noEmit: true, skipLibCheck: true, noUncheckedIndexedAccess: true,
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    noUncheckedIndexedAccess: true,
   },
   include: ['src'],
 };
@@ -112,15 +119,25 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'src/consumer.ts'), CONSUMER);
   srv = await startTestServer();
   alice = createTestUser(srv.db);
-  const buttons = JSON.stringify([{ customId: 'MJ::JOB::upsample::1::abc', emoji: '', label: 'U1', type: 2, style: 2 }]);
+  const buttons = JSON.stringify([
+    { customId: 'MJ::JOB::upsample::1::abc', emoji: '', label: 'U1', type: 2, style: 2 },
+  ]);
   for (let i = 0; i < 3; i++) {
     insertTask(srv.db, {
-      userId: alice.id, mjId: `client-${i}`, submitTime: 1_712_000_000_000 + i, status: 'SUCCESS', progress: '100%', prompt: `cat ${i}`,
-      buttons, properties: '{"finalPrompt":"a cat","flags":0}',
+      userId: alice.id,
+      mjId: `client-${i}`,
+      submitTime: 1_712_000_000_000 + i,
+      status: 'SUCCESS',
+      progress: '100%',
+      prompt: `cat ${i}`,
+      buttons,
+      properties: '{"finalPrompt":"a cat","flags":0}',
     });
   }
   if ((await build.exited) !== 0) {
-    throw new Error(`build:client failed: ${await new Response(build.stderr).text()}${await new Response(build.stdout).text()}`);
+    throw new Error(
+      `build:client failed: ${await new Response(build.stderr).text()}${await new Response(build.stdout).text()}`,
+    );
   }
   mkdirSync(join(dir, 'unpacked'));
   run(['tar', 'xzf', TARBALL, '-C', join(dir, 'unpacked')], dir);
@@ -134,16 +151,24 @@ afterAll(() => {
 
 describe('mj-gateway-client from outside the repository', () => {
   test('the tarball holds built JavaScript, declarations, package.json and README only', () => {
-    const files = filesUnder(join(dir, 'unpacked')).map((f) => relative(join(dir, 'unpacked'), f)).sort();
+    const files = filesUnder(join(dir, 'unpacked'))
+      .map((f) => relative(join(dir, 'unpacked'), f))
+      .sort();
     expect(files).toContain('package/dist/index.js');
     expect(files).toContain('package/dist/index.d.ts');
     for (const f of files) expect(f).toMatch(/^package\/(package\.json|README\.md|dist\/[\w-]+\.(js|d\.ts))$/);
     for (const f of files) {
       // No server code and no data: nothing of the database, the HTTP server or the tests.
-      expect(readFileSync(join(dir, 'unpacked', f), 'utf8')).not.toMatch(/bun:sqlite|drizzle|elysia|\.db\b|root token|from ['"][^'"]*\.ts['"]|\.\.\/src\//i);
+      expect(readFileSync(join(dir, 'unpacked', f), 'utf8')).not.toMatch(
+        /bun:sqlite|drizzle|elysia|\.db\b|root token|from ['"][^'"]*\.ts['"]|\.\.\/src\//i,
+      );
     }
     const pkg = JSON.parse(readFileSync(join(dir, 'unpacked/package/package.json'), 'utf8')) as {
-      name: string; private?: boolean; type: string; exports: Record<string, unknown>; dependencies: Record<string, string>;
+      name: string;
+      private?: boolean;
+      type: string;
+      exports: Record<string, unknown>;
+      dependencies: Record<string, string>;
     };
     expect(pkg.name).toBe('mj-gateway-client');
     expect(pkg.private).toBeUndefined();
@@ -153,7 +178,10 @@ describe('mj-gateway-client from outside the repository', () => {
   });
 
   test('the repository package no longer exports a client', () => {
-    const root = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { private: boolean; exports?: unknown };
+    const root = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
+      private: boolean;
+      exports?: unknown;
+    };
     expect(root.private).toBe(true);
     expect(root.exports).toBeUndefined();
   });
@@ -164,9 +192,13 @@ describe('mj-gateway-client from outside the repository', () => {
     expect(tsc.exitCode).toBe(0);
   }, 60_000);
 
-  test('runs against a real server: lists the user\'s tasks, buttons and properties parsed', async () => {
+  test("runs against a real server: lists the user's tasks, buttons and properties parsed", async () => {
     const mod = (await import(join(dir, 'src/consumer.ts'))) as {
-      firstTask: (url: string, token: string, userId: number) => Promise<{ total: number; pageSize: number; item?: Record<string, unknown> }>;
+      firstTask: (
+        url: string,
+        token: string,
+        userId: number,
+      ) => Promise<{ total: number; pageSize: number; item?: Record<string, unknown> }>;
     };
     const got = await mod.firstTask(srv.url, alice.accessToken, alice.id);
     expect(got.total).toBe(3);
@@ -174,13 +206,20 @@ describe('mj-gateway-client from outside the repository', () => {
     expect(got.item?.mj_id).toBe('client-2');
     expect(got.item?.prompt).toBe('cat 2');
     expect(got.item?.status).toBe('SUCCESS');
-    expect(got.item?.buttons).toEqual([{ customId: 'MJ::JOB::upsample::1::abc', emoji: '', label: 'U1', type: 2, style: 2 }]);
+    expect(got.item?.buttons).toEqual([
+      { customId: 'MJ::JOB::upsample::1::abc', emoji: '', label: 'U1', type: 2, style: 2 },
+    ]);
     expect(got.item?.properties).toEqual({ finalPrompt: 'a cat', flags: 0 });
   });
 
   test('subscribes to live updates (mj.onTaskUpdate over SSE) with the same credentials', async () => {
     const mod = (await import(join(dir, 'src/consumer.ts'))) as {
-      firstUpdate: (url: string, token: string, userId: number, onReady: () => void) => Promise<{ eventId: string; mjId: string; progress: string; labels: string[] }>;
+      firstUpdate: (
+        url: string,
+        token: string,
+        userId: number,
+        onReady: () => void,
+      ) => Promise<{ eventId: string; mjId: string; progress: string; labels: string[] }>;
     };
     const row = srv.db.$client.query<{ id: number }, []>("SELECT id FROM tasks WHERE mj_id = 'client-0'").get()!;
     const update = mod.firstUpdate(srv.url, alice.accessToken, alice.id, () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { and, eq } from 'drizzle-orm';
 import { tasks, tokens } from '../../src/db/schema/index.ts';
 import { startDemo } from '../../src/demo.ts';
-import { startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer, waitFor } from '../helpers/server.ts';
 
 /**
  * DEMO=1 turns upstream push on (SPEC §16): a demo submit shows SUCCESS as soon as the in-process
@@ -22,11 +22,16 @@ afterAll(async () => {
   await srv?.stop();
 });
 
-test('a demo task reaches SUCCESS through the simulator\'s push alone', async () => {
+test("a demo task reaches SUCCESS through the simulator's push alone", async () => {
   expect(srv.deps.options.get('mj_upstream_notify_enabled')).toBe(true);
-  const key = srv.db.select().from(tokens).where(and(eq(tokens.userId, 1), eq(tokens.name, 'demo'))).get()!.key;
+  const key = srv.db
+    .select()
+    .from(tokens)
+    .where(and(eq(tokens.userId, 1), eq(tokens.name, 'demo')))
+    .get()!.key;
   const res = await fetch(`${srv.url}/mj/submit/imagine`, {
-    method: 'POST', headers: { authorization: `Bearer sk-${key}`, 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { authorization: `Bearer sk-${key}`, 'content-type': 'application/json' },
     body: JSON.stringify({ prompt: 'a lighthouse at dawn' }),
   });
   const mjId = ((await res.json()) as { result: string }).result;

@@ -23,29 +23,43 @@ describe('errors (SPEC §10)', () => {
 
   test('JSON that does not parse is a 400', async () => {
     const res = await fetch(`${srv.url}/trpc/token.create`, {
-      method: 'POST', headers: { ...ROOT_HEADERS, 'content-type': 'application/json' }, body: '{"name":',
+      method: 'POST',
+      headers: { ...ROOT_HEADERS, 'content-type': 'application/json' },
+      body: '{"name":',
     });
     expect(res.status).toBe(400);
   });
 
   test('a body over 10 MiB is refused with 413', async () => {
     const res = await fetch(`${srv.url}/trpc/token.create`, {
-      method: 'POST', headers: { ...ROOT_HEADERS, 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { ...ROOT_HEADERS, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'x'.repeat(10 * 1024 * 1024 + 10) }),
     });
     expect(res.status).toBe(413);
     // In the shape tRPC clients read; REST answers { success: false, message } the same way.
-    expect(await res.json()).toEqual({ error: { message: 'request body too large', code: -32413, data: { code: 'PAYLOAD_TOO_LARGE', httpStatus: 413 } } });
+    expect(await res.json()).toEqual({
+      error: { message: 'request body too large', code: -32413, data: { code: 'PAYLOAD_TOO_LARGE', httpStatus: 413 } },
+    });
     const rest = await fetch(`${srv.url}/api/mj/self`, {
-      method: 'POST', headers: { ...ROOT_HEADERS, 'content-type': 'application/json' }, body: 'x'.repeat(10 * 1024 * 1024 + 1),
+      method: 'POST',
+      headers: { ...ROOT_HEADERS, 'content-type': 'application/json' },
+      body: 'x'.repeat(10 * 1024 * 1024 + 1),
     });
     expect(rest.status).toBe(413);
     expect(await rest.json()).toEqual({ success: false, message: 'request body too large' });
     const relay = await fetch(`${srv.url}/mj/submit/imagine`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(10 * 1024 * 1024 + 1),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: 'x'.repeat(10 * 1024 * 1024 + 1),
     });
     expect(relay.status).toBe(413);
-    expect(await relay.json()).toEqual({ code: 4, description: 'request body too large', result: null, properties: {} });
+    expect(await relay.json()).toEqual({
+      code: 4,
+      description: 'request body too large',
+      result: null,
+      properties: {},
+    });
     expect(relay.headers.get('access-control-allow-origin')).toBe('*');
   });
 
@@ -78,8 +92,16 @@ describe('process lifecycle', () => {
     try {
       const run = async (): Promise<{ out: string; code: number }> => {
         const proc = Bun.spawn(['bun', 'src/index.ts'], {
-          env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, 'sub', 'gw.db'), UPDATE_TASK: 'true', POLL_INTERVAL_MS: '50' },
-          stdout: 'pipe', stderr: 'pipe',
+          env: {
+            PATH: process.env.PATH ?? '',
+            PORT: '0',
+            HOST: '127.0.0.1',
+            DATABASE_PATH: join(dir, 'sub', 'gw.db'),
+            UPDATE_TASK: 'true',
+            POLL_INTERVAL_MS: '50',
+          },
+          stdout: 'pipe',
+          stderr: 'pipe',
         });
         let out = '';
         const reader = proc.stdout.getReader();

@@ -26,17 +26,29 @@ test('headers, events, ids, and a reconnect with Last-Event-ID', async () => {
   const named: string[] = [];
   const messages: Array<{ data: string; id: string }> = [];
   es.addEventListener('hello', (e) => named.push((e as MessageEvent).data));
-  es.addEventListener('message', (e) => messages.push({ data: (e as MessageEvent).data, id: (e as MessageEvent).lastEventId }));
+  es.addEventListener('message', (e) =>
+    messages.push({ data: (e as MessageEvent).data, id: (e as MessageEvent).lastEventId }),
+  );
   await waitFor(() => messages.length >= 2, 'two connections');
   es.close();
   expect(es.readyState).toBe(FetchEventSource.CLOSED);
   expect(named.slice(0, 2)).toEqual(['{"n":1}', '{"n":2}']);
-  expect(messages.slice(0, 2)).toEqual([{ data: 'line one\nline two', id: 'ev-1' }, { data: 'line one\nline two', id: 'ev-2' }]);
-  expect(seen.slice(0, 2)).toEqual([{ auth: 'Bearer t0k', lastEventId: null }, { auth: 'Bearer t0k', lastEventId: 'ev-1' }]);
+  expect(messages.slice(0, 2)).toEqual([
+    { data: 'line one\nline two', id: 'ev-1' },
+    { data: 'line one\nline two', id: 'ev-2' },
+  ]);
+  expect(seen.slice(0, 2)).toEqual([
+    { auth: 'Bearer t0k', lastEventId: null },
+    { auth: 'Bearer t0k', lastEventId: 'ev-1' },
+  ]);
 });
 
 test('an answer that is not an event stream closes the source for good', async () => {
-  const plain = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response('{"error":1}', { status: 401 }) });
+  const plain = Bun.serve({
+    port: 0,
+    hostname: '127.0.0.1',
+    fetch: () => new Response('{"error":1}', { status: 401 }),
+  });
   try {
     const es = new FetchEventSource(`http://127.0.0.1:${plain.port}/`);
     let errors = 0;

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { connect } from 'node:net';
 import { createApp } from '../../src/app.ts';
 import { createLogger } from '../../src/lib/logger.ts';
-import { createTestApiKey } from '../helpers/factories.ts';
-import { ROOT_HEADERS, startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
 import { chunked } from '../helpers/bodies.ts';
+import { createTestApiKey } from '../helpers/factories.ts';
+import { ROOT_HEADERS, startTestServer, type TestServer, waitFor } from '../helpers/server.ts';
 
 /**
  * SPEC §10 over real sockets: bodies past 10 MiB with or without Content-Length, malformed
@@ -13,7 +13,9 @@ import { chunked } from '../helpers/bodies.ts';
 
 const MiB = 1024 * 1024;
 const RELAY_413 = { code: 4, description: 'request body too large', result: null, properties: {} };
-const TRPC_413 = { error: { message: 'request body too large', code: -32413, data: { code: 'PAYLOAD_TOO_LARGE', httpStatus: 413 } } };
+const TRPC_413 = {
+  error: { message: 'request body too large', code: -32413, data: { code: 'PAYLOAD_TOO_LARGE', httpStatus: 413 } },
+};
 
 let srv: TestServer;
 let port: number;
@@ -28,7 +30,6 @@ beforeAll(async () => {
 afterAll(() => srv.stop());
 
 const errorLines = () => logLines.filter((l) => JSON.parse(l).level === 'error');
-
 
 /** Send raw bytes, then read until the server closes (or `idleMs` after the last byte). */
 function rawExchange(head: string, bodyBytes = 0): Promise<string> {
@@ -57,7 +58,9 @@ function rawExchange(head: string, bodyBytes = 0): Promise<string> {
 function parseRaw(raw: string): { status: number; headers: Record<string, string>; body: string } {
   const end = raw.indexOf('\r\n\r\n');
   const [statusLine, ...lines] = raw.slice(0, end).split('\r\n');
-  const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  const headers = Object.fromEntries(
+    lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
+  );
   return { status: Number(statusLine?.split(' ')[1]), headers, body: raw.slice(end + 4) };
 }
 
@@ -70,7 +73,10 @@ describe('request bodies over 10 MiB', () => {
     for (const size of [10 * MiB + 1, 10.5 * MiB, 12 * MiB, 40 * MiB]) {
       test(`${c.what}: chunked ${(size / MiB).toFixed(2)} MiB → JSON 413 with CORS`, async () => {
         const res = await fetch(`${srv.url}${c.path}`, {
-          method: 'POST', headers: { ...c.headers(), 'content-type': 'application/json' }, body: chunked(size), duplex: 'half',
+          method: 'POST',
+          headers: { ...c.headers(), 'content-type': 'application/json' },
+          body: chunked(size),
+          duplex: 'half',
         } as RequestInit);
         expect(res.status).toBe(413);
         expect(await res.json()).toEqual(c.body);
@@ -81,7 +87,10 @@ describe('request bodies over 10 MiB', () => {
 
   test('exactly 10 MiB chunked is read (and then judged on its content)', async () => {
     const res = await fetch(`${srv.url}/mj/submit/imagine`, {
-      method: 'POST', headers: { ...relayKey, 'content-type': 'application/json' }, body: chunked(10 * MiB), duplex: 'half',
+      method: 'POST',
+      headers: { ...relayKey, 'content-type': 'application/json' },
+      body: chunked(10 * MiB),
+      duplex: 'half',
     } as RequestInit);
     expect(res.status).toBe(400);
     expect((await res.json()).description).toBe('request body is not valid JSON');
@@ -90,7 +99,8 @@ describe('request bodies over 10 MiB', () => {
   for (const declared of [11 * MiB, 200 * MiB, 5e9]) {
     test(`a declared Content-Length of ${declared} is a JSON 413 (past Bun's own limit too) once the client pauses: the drain before it is bounded`, async () => {
       const raw = await rawExchange(
-        `POST /mj/submit/imagine HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${declared}\r\nContent-Type: application/json\r\n\r\n`, MiB,
+        `POST /mj/submit/imagine HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${declared}\r\nContent-Type: application/json\r\n\r\n`,
+        MiB,
       );
       const res = parseRaw(raw);
       expect(res.status).toBe(413);
@@ -100,7 +110,10 @@ describe('request bodies over 10 MiB', () => {
   }
 
   test('a chunked body that a route never reads is not drained: the connection is closed after the answer', async () => {
-    const raw = await rawExchange(`POST /api/nope HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n`, 64 * MiB);
+    const raw = await rawExchange(
+      `POST /api/nope HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n`,
+      64 * MiB,
+    );
     const res = parseRaw(raw);
     expect(res.status).toBe(404);
     expect(res.headers.connection).toBe('close');
@@ -110,7 +123,7 @@ describe('request bodies over 10 MiB', () => {
 describe('every route that takes a body reads it within the limit', () => {
   // Elysia's own parsers read a chunked body without end (Bun's limit is lifted): a route with a
   // body must say `parse: 'none'` and read through src/http/body.ts (readBodyText / readBodyBytes).
-  test("no POST/PUT/PATCH/DELETE route lets Elysia parse its body", () => {
+  test('no POST/PUT/PATCH/DELETE route lets Elysia parse its body', () => {
     const routes = createApp(srv.deps).routes.filter((r) => !['GET', 'HEAD', 'OPTIONS'].includes(r.method));
     expect(routes.length).toBeGreaterThan(20);
     const parsing = routes
@@ -123,11 +136,24 @@ describe('every route that takes a body reads it within the limit', () => {
 describe('malformed requests', () => {
   test('no usable Host header: JSON 400 in the surface shape, with CORS', async () => {
     for (const [head, body] of [
-      ['GET /mj/task/1/fetch HTTP/1.0\r\n\r\n', { code: 4, description: 'malformed request: invalid Host header or URL', result: null, properties: {} }],
-      ['GET /api/mj/self HTTP/1.1\r\nHost: a b\r\n\r\n', { success: false, message: 'malformed request: invalid Host header or URL' }],
-      ['GET /trpc/status HTTP/1.1\r\nHost: \r\n\r\n', {
-        error: { message: 'malformed request: invalid Host header or URL', code: -32600, data: { code: 'BAD_REQUEST', httpStatus: 400 } },
-      }],
+      [
+        'GET /mj/task/1/fetch HTTP/1.0\r\n\r\n',
+        { code: 4, description: 'malformed request: invalid Host header or URL', result: null, properties: {} },
+      ],
+      [
+        'GET /api/mj/self HTTP/1.1\r\nHost: a b\r\n\r\n',
+        { success: false, message: 'malformed request: invalid Host header or URL' },
+      ],
+      [
+        'GET /trpc/status HTTP/1.1\r\nHost: \r\n\r\n',
+        {
+          error: {
+            message: 'malformed request: invalid Host header or URL',
+            code: -32600,
+            data: { code: 'BAD_REQUEST', httpStatus: 400 },
+          },
+        },
+      ],
     ] as const) {
       const res = parseRaw(await rawExchange(head));
       expect(res.status).toBe(400);
@@ -158,16 +184,25 @@ describe('malformed requests', () => {
     expect(parseRaw(raw).status).toBe(400);
   });
 
-  test('a declared body cut short by the client going away: refused as the client\'s doing, below error', async () => {
+  test("a declared body cut short by the client going away: refused as the client's doing, below error", async () => {
     const before = logLines.length;
     const socket = connect(port, '127.0.0.1');
     socket.on('error', () => {});
     socket.on('connect', () => {
-      socket.write(`POST /mj/submit/imagine HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${relayKey.authorization}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"prompt":`);
+      socket.write(
+        `POST /mj/submit/imagine HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${relayKey.authorization}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"prompt":`,
+      );
       setTimeout(() => socket.destroy(), 20);
     });
-    const line = await waitFor(() => logLines.slice(before).find((l) => l.includes('request body refused')), 'the refusal log line');
-    expect(JSON.parse(line)).toMatchObject({ level: 'info', reason: 'request body could not be read', path: '/mj/submit/imagine' });
+    const line = await waitFor(
+      () => logLines.slice(before).find((l) => l.includes('request body refused')),
+      'the refusal log line',
+    );
+    expect(JSON.parse(line)).toMatchObject({
+      level: 'info',
+      reason: 'request body could not be read',
+      path: '/mj/submit/imagine',
+    });
   });
 
   test('errors of /api/mj paths keep the management shape', async () => {
@@ -206,7 +241,9 @@ describe('tRPC batches (at most 16 calls)', () => {
   test('a POST batch is limited the same way', async () => {
     const paths = Array.from({ length: 40 }, () => 'user.regenerateAccessToken').join(',');
     const res = await fetch(`${srv.url}/trpc/${paths}?batch=1`, {
-      method: 'POST', headers: { ...ROOT_HEADERS, 'content-type': 'application/json' }, body: '{}',
+      method: 'POST',
+      headers: { ...ROOT_HEADERS, 'content-type': 'application/json' },
+      body: '{}',
     });
     expect(res.status).toBe(400);
     expect((await res.json()).error.message).toContain('limit of 16');

@@ -6,7 +6,7 @@ import { FolderImageStore } from '../../src/images/folder-store.ts';
 import { serveStored } from '../../src/images/serve.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { addChannel, addTask, addUser } from '../helpers/rows.ts';
-import { startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer, waitFor } from '../helpers/server.ts';
 
 /**
  * An upstream that answers an image gzip-encoded although we ask for `identity` (issue 14,
@@ -25,10 +25,18 @@ let userId: number;
 const sha = (b: ArrayBuffer | Uint8Array) => new Bun.CryptoHasher('sha256').update(b).digest('hex');
 
 /** The answer as it comes off the wire: no decoding on the test's side either. */
-const raw = (path: string, init: RequestInit = {}) => fetch(`${srv.url}${path}`, { ...init, decompress: false } as RequestInit);
+const raw = (path: string, init: RequestInit = {}) =>
+  fetch(`${srv.url}${path}`, { ...init, decompress: false } as RequestInit);
 
 async function bombTask(): Promise<string> {
-  return (await addTask(srv.handle, { userId, imageUrl: `http://127.0.0.1:${upstream.port}/bomb.png`, status: 'SUCCESS', progress: '100%' })).mjId;
+  return (
+    await addTask(srv.handle, {
+      userId,
+      imageUrl: `http://127.0.0.1:${upstream.port}/bomb.png`,
+      status: 'SUCCESS',
+      progress: '100%',
+    })
+  ).mjId;
 }
 
 /** The stored copy's data file, once the store has committed it (its sidecar is written last). */
@@ -40,10 +48,13 @@ function storedFile(mjId: string): string | null {
 beforeAll(async () => {
   bomb = Bun.gzipSync(new Uint8Array(DECODED), { level: 9 });
   upstream = Bun.serve({
-    port: 0, hostname: '127.0.0.1',
+    port: 0,
+    hostname: '127.0.0.1',
     fetch(req) {
       if (req.method === 'GET') upstreamGets++;
-      return new Response(bomb, { headers: { 'content-type': 'image/png', 'content-encoding': 'gzip', etag: '"bomb-1"' } });
+      return new Response(bomb, {
+        headers: { 'content-type': 'image/png', 'content-encoding': 'gzip', etag: '"bomb-1"' },
+      });
     },
   });
   srv = await startTestServer();
@@ -126,8 +137,11 @@ describe('a gzip-encoded upstream image', () => {
   test('the folder store keeps the encoding across a restart', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mjgw-enc-'));
     try {
-      const writer = new FolderImageStore(dir, 10 * MiB, silentLogger)
-        .begin('7', { contentType: 'image/png', etag: '"e"', lastModified: null, contentEncoding: 'gzip' }, bomb.byteLength)!;
+      const writer = new FolderImageStore(dir, 10 * MiB, silentLogger).begin(
+        '7',
+        { contentType: 'image/png', etag: '"e"', lastModified: null, contentEncoding: 'gzip' },
+        bomb.byteLength,
+      )!;
       await writer.write(bomb);
       expect(await writer.commit()).toBe(true);
       const img = new FolderImageStore(dir, 10 * MiB, silentLogger).get('7')!;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { ManualClock } from '../../src/lib/clock.ts';
-import { startSimulator, type Simulator, type TaskView } from '../../src/simulator/index.ts';
+import { type Simulator, startSimulator, type TaskView } from '../../src/simulator/index.ts';
 import { addChannel, addTask, addUser } from '../helpers/rows.ts';
-import { startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer, waitFor } from '../helpers/server.ts';
 import { submitToSimulator } from '../helpers/simulator.ts';
 
 /**
@@ -27,13 +27,16 @@ const sha = (b: ArrayBuffer | Uint8Array) => new Bun.CryptoHasher('sha256').upda
 async function simTask(prompt: string, steps: number): Promise<TaskView> {
   const id = await submitToSimulator(sim, SECRET, prompt);
   clock.advance(steps * 1000);
-  return (await (await fetch(`${sim.url}/mj/task/${id}/fetch`, { headers: { 'mj-api-secret': SECRET } })).json()) as TaskView;
+  return (await (
+    await fetch(`${sim.url}/mj/task/${id}/fetch`, { headers: { 'mj-api-secret': SECRET } })
+  ).json()) as TaskView;
 }
 
 /** A task row whose stored image is `imageUrl`; returns its mj_id. */
 async function taskWith(imageUrl: string, status = 'SUCCESS', on: TestServer = server): Promise<string> {
   const uid = on === server ? userId : (await addUser(on.handle)).id;
-  return (await addTask(on.handle, { userId: uid, imageUrl, status, progress: status === 'SUCCESS' ? '100%' : '46%' })).mjId;
+  return (await addTask(on.handle, { userId: uid, imageUrl, status, progress: status === 'SUCCESS' ? '100%' : '46%' }))
+    .mjId;
 }
 
 const image = (id: string, init?: RequestInit, on: TestServer = server) => fetch(`${on.url}/mj/image/${id}`, init);
@@ -41,23 +44,44 @@ const image = (id: string, init?: RequestInit, on: TestServer = server) => fetch
 beforeAll(async () => {
   sim = await startSimulator({ secret: SECRET, clock, stepMs: 1000, imageSize: 64 });
   const outsiderImage = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
-  outsider = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response(outsiderImage, { headers: { 'content-type': 'image/png' } }) });
+  outsider = Bun.serve({
+    port: 0,
+    hostname: '127.0.0.1',
+    fetch: () => new Response(outsiderImage, { headers: { 'content-type': 'image/png' } }),
+  });
   const outsiderUrl = `http://127.0.0.1:${outsider.port}`;
   edge = Bun.serve({
-    port: 0, hostname: '127.0.0.1',
+    port: 0,
+    hostname: '127.0.0.1',
     fetch(req) {
       const path = new URL(req.url).pathname;
       switch (path) {
         // A stream body: Bun.serve then sends no Content-Type at all.
-        case '/img.bin': return new Response(new ReadableStream({ start(c) { c.enqueue(edgeImage); c.close(); } }));
-        case '/404': return new Response('upstream secret page', { status: 404 });
-        case '/500': return new Response('stack trace of upstream', { status: 500 });
-        case '/to-same': return new Response(null, { status: 302, headers: { location: '/img.bin' } });
-        case '/to-private': return new Response(null, { status: 302, headers: { location: `${outsiderUrl}/x.png` } });
-        case '/to-metadata': return new Response(null, { status: 307, headers: { location: 'http://169.254.169.254/latest/meta-data/' } });
-        case '/loop': return new Response(null, { status: 302, headers: { location: '/loop' } });
-        case '/hang': return new Promise<Response>(() => {});
-        default: return new Response('nf', { status: 404 });
+        case '/img.bin':
+          return new Response(
+            new ReadableStream({
+              start(c) {
+                c.enqueue(edgeImage);
+                c.close();
+              },
+            }),
+          );
+        case '/404':
+          return new Response('upstream secret page', { status: 404 });
+        case '/500':
+          return new Response('stack trace of upstream', { status: 500 });
+        case '/to-same':
+          return new Response(null, { status: 302, headers: { location: '/img.bin' } });
+        case '/to-private':
+          return new Response(null, { status: 302, headers: { location: `${outsiderUrl}/x.png` } });
+        case '/to-metadata':
+          return new Response(null, { status: 307, headers: { location: 'http://169.254.169.254/latest/meta-data/' } });
+        case '/loop':
+          return new Response(null, { status: 302, headers: { location: '/loop' } });
+        case '/hang':
+          return new Promise<Response>(() => {});
+        default:
+          return new Response('nf', { status: 404 });
       }
     },
   });
@@ -162,13 +186,18 @@ describe('image forwarder', () => {
     const res = await image(await taskWith(`${closedUrl}/gone.png`));
     expect(res.status).toBe(502);
     expect(await res.json()).toEqual({
-      error: 'http_get_image_failed', message: `upstream image unavailable: ${new URL(closedUrl).host} could not be reached`,
+      error: 'http_get_image_failed',
+      message: `upstream image unavailable: ${new URL(closedUrl).host} could not be reached`,
     });
   });
 
   test('timeout waiting for the upstream: 504', async () => {
     await addChannel(lenient.handle, `http://127.0.0.1:${edge.port}`);
-    const res = await image(await taskWith(`http://127.0.0.1:${edge.port}/hang`, 'SUCCESS', lenient), undefined, lenient);
+    const res = await image(
+      await taskWith(`http://127.0.0.1:${edge.port}/hang`, 'SUCCESS', lenient),
+      undefined,
+      lenient,
+    );
     expect(res.status).toBe(504);
     expect(await res.json()).toEqual({ error: 'image_fetch_timeout' });
   });
@@ -179,7 +208,12 @@ describe('image forwarder', () => {
     expect(refused.status).toBe(403);
     expect(refused.headers.get('access-control-allow-origin')).toBe('*');
     expect(await refused.json()).toEqual({ error: 'request blocked' });
-    for (const other of ['http://localhost:1/x.png', 'http://169.254.169.254/latest/meta-data/', 'http://[::1]:80/x.png', 'file:///etc/passwd']) {
+    for (const other of [
+      'http://localhost:1/x.png',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[::1]:80/x.png',
+      'file:///etc/passwd',
+    ]) {
       expect((await image(await taskWith(other))).status).toBe(403);
     }
     const allowed = await image(await taskWith(url, 'SUCCESS', lenient), undefined, lenient);
@@ -229,7 +263,11 @@ describe('image bytes metric', () => {
     const fill = await counted(finalId);
     expect(fill).toEqual({ got: bytes, moved: bytes, length: null });
     // Stored once the fill committed: a HEAD (never counted) then carries the stored length.
-    await waitFor(async () => ((await image(finalId, { method: 'HEAD' })).headers.get('content-length') === String(bytes) ? true : null), 'the stored image');
+    await waitFor(
+      async () =>
+        (await image(finalId, { method: 'HEAD' })).headers.get('content-length') === String(bytes) ? true : null,
+      'the stored image',
+    );
     const hit = await counted(finalId);
     expect(hit).toEqual({ got: bytes, moved: bytes, length: String(bytes) });
   });
@@ -240,6 +278,10 @@ describe('image bytes metric', () => {
     const length = Number(res.headers.get('content-length'));
     await res.arrayBuffer();
     expect(length).toBeGreaterThan(0);
-    expect(await counted(await taskWith(view.imageUrl!, 'IN_PROGRESS'))).toEqual({ got: length, moved: length, length: String(length) });
+    expect(await counted(await taskWith(view.imageUrl!, 'IN_PROGRESS'))).toEqual({
+      got: length,
+      moved: length,
+      length: String(length),
+    });
   });
 });

@@ -5,9 +5,9 @@ import { dirname, join } from 'node:path';
 import { FolderImageStore } from '../../src/images/folder-store.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
-import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
+import { type Simulator, startSimulator } from '../../src/simulator/index.ts';
 import { addChannel, addTask, addUser } from '../helpers/rows.ts';
-import { startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer, waitFor } from '../helpers/server.ts';
 import { submitToSimulator } from '../helpers/simulator.ts';
 
 /**
@@ -30,11 +30,19 @@ const SMALL_BOUND = Math.floor(0.003 * 1024 * 1024);
 
 const sha = (b: ArrayBuffer | Uint8Array) => new Bun.CryptoHasher('sha256').update(b).digest('hex');
 const storeDir = (s: TestServer) => join(dirname(s.dbPath), 'images');
-const stored = (s: TestServer, mjId: string) => existsSync(join(storeDir(s), `${mjId}.json`)) && existsSync(join(storeDir(s), `${mjId}.bin`));
+const stored = (s: TestServer, mjId: string) =>
+  existsSync(join(storeDir(s), `${mjId}.json`)) && existsSync(join(storeDir(s), `${mjId}.bin`));
 const image = (s: TestServer, id: string, init?: RequestInit) => fetch(`${s.url}/mj/image/${id}`, init);
 
 async function taskWith(s: TestServer, imageUrl: string, status = 'SUCCESS'): Promise<string> {
-  return (await addTask(s.handle, { userId: (await addUser(s.handle)).id, imageUrl, status, progress: status === 'SUCCESS' ? '100%' : '46%' })).mjId;
+  return (
+    await addTask(s.handle, {
+      userId: (await addUser(s.handle)).id,
+      imageUrl,
+      status,
+      progress: status === 'SUCCESS' ? '100%' : '46%',
+    })
+  ).mjId;
 }
 
 /** Points the task at an upstream that no longer answers (an expired CDN link). */
@@ -45,7 +53,9 @@ async function killLink(s: TestServer, mjId: string): Promise<void> {
 async function finalImageUrl(prompt: string): Promise<string> {
   const id = await submitToSimulator(sim, SECRET, prompt);
   clock.advance(12_000);
-  const view = (await (await fetch(`${sim.url}/mj/task/${id}/fetch`, { headers: { 'mj-api-secret': SECRET } })).json()) as { status: string; imageUrl: string };
+  const view = (await (
+    await fetch(`${sim.url}/mj/task/${id}/fetch`, { headers: { 'mj-api-secret': SECRET } })
+  ).json()) as { status: string; imageUrl: string };
   expect(view.status).toBe('SUCCESS');
   return view.imageUrl;
 }
@@ -70,14 +80,19 @@ function headersOf(res: Response): Record<string, string> {
 beforeAll(async () => {
   sim = await startSimulator({ secret: SECRET, clock, stepMs: 1000, imageSize: 64 });
   dropper = Bun.serve({
-    port: 0, hostname: '127.0.0.1',
-    fetch: () => new Response(new ReadableStream({
-      async pull(c) {
-        c.enqueue(new Uint8Array(ANNOUNCED / 2).fill(7));
-        await Bun.sleep(5);
-        c.error(undefined); // not an Error: Bun closes the connection without printing a trace
-      },
-    }), { headers: { 'content-type': 'image/png', 'content-length': String(ANNOUNCED) } }),
+    port: 0,
+    hostname: '127.0.0.1',
+    fetch: () =>
+      new Response(
+        new ReadableStream({
+          async pull(c) {
+            c.enqueue(new Uint8Array(ANNOUNCED / 2).fill(7));
+            await Bun.sleep(5);
+            c.error(undefined); // not an Error: Bun closes the connection without printing a trace
+          },
+        }),
+        { headers: { 'content-type': 'image/png', 'content-length': String(ANNOUNCED) } },
+      ),
   });
   const closed = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response('') });
   deadUrl = `http://127.0.0.1:${closed.port}`;
@@ -119,7 +134,7 @@ describe('image store', () => {
     expect((await image(server, unstored)).status).toBe(502);
   });
 
-  test('a stored file removed behind the store\'s back is fetched and stored again, never answered half', async () => {
+  test("a stored file removed behind the store's back is fetched and stored again, never answered half", async () => {
     const mjId = await taskWith(server, await finalImageUrl('a vanishing heron'));
     const { bytes } = await firstGet(server, mjId);
     rmSync(join(storeDir(server), `${mjId}.bin`));
@@ -183,7 +198,9 @@ describe('image store', () => {
   test('previews are never stored', async () => {
     const id = await submitToSimulator(sim, SECRET, 'a half-drawn owl');
     clock.advance(3000);
-    const view = (await (await fetch(`${sim.url}/mj/task/${id}/fetch`, { headers: { 'mj-api-secret': SECRET } })).json()) as { status: string; imageUrl: string };
+    const view = (await (
+      await fetch(`${sim.url}/mj/task/${id}/fetch`, { headers: { 'mj-api-secret': SECRET } })
+    ).json()) as { status: string; imageUrl: string };
     expect(view.status).toBe('IN_PROGRESS');
     const preview = await taskWith(server, view.imageUrl, 'IN_PROGRESS');
     for (const init of [undefined, { method: 'HEAD' }, { headers: { range: 'bytes=0-9' } }]) {
@@ -197,7 +214,11 @@ describe('image store', () => {
   });
 
   test('a HEAD, a range or a revalidation of an unstored final image is answered as asked and stores it in the background', async () => {
-    for (const init of [{ method: 'HEAD' }, { headers: { range: 'bytes=0-9' } }, { headers: { 'if-none-match': '"whatever"' } }] as RequestInit[]) {
+    for (const init of [
+      { method: 'HEAD' },
+      { headers: { range: 'bytes=0-9' } },
+      { headers: { 'if-none-match': '"whatever"' } },
+    ] as RequestInit[]) {
       const url = await finalImageUrl(`an owl asked for with ${JSON.stringify(init)}`);
       const whole = new Uint8Array(await (await fetch(url)).arrayBuffer());
       const mjId = await taskWith(server, url);
@@ -231,16 +252,24 @@ describe('image store', () => {
     const url = await finalImageUrl('a crowd of starlings');
     const expected = sha(await (await fetch(url)).arrayBuffer());
     const mjId = await taskWith(server, url);
-    const answers = await Promise.all(Array.from({ length: 8 }, () => image(server, mjId).then((r) => r.arrayBuffer())));
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => image(server, mjId).then((r) => r.arrayBuffer())),
+    );
     expect(answers.map(sha)).toEqual(Array.from({ length: 8 }, () => expected));
     await waitFor(() => stored(server, mjId), 'stored');
     await killLink(server, mjId);
     expect(sha(await (await image(server, mjId)).arrayBuffer())).toBe(expected);
-    expect(readdirSync(storeDir(server)).filter((f) => f.startsWith(mjId)).sort()).toEqual([`${mjId}.bin`, `${mjId}.json`]);
+    expect(
+      readdirSync(storeDir(server))
+        .filter((f) => f.startsWith(mjId))
+        .sort(),
+    ).toEqual([`${mjId}.bin`, `${mjId}.json`]);
   });
 
   test('the bound holds: the least recently used image goes first, and one too big is served but not kept', async () => {
-    const ids = await Promise.all([1000, 1001, 1002, 1003].map((n) => taskWith(small, `${sim.url}/images/big-${n}.png`)));
+    const ids = await Promise.all(
+      [1000, 1001, 1002, 1003].map((n) => taskWith(small, `${sim.url}/images/big-${n}.png`)),
+    );
     const [a, b, c, d] = ids as [string, string, string, string];
     for (const id of [a, b, c]) await firstGet(small, id);
     // A is used again (from the store), so B is now the least recently used.
@@ -248,7 +277,9 @@ describe('image store', () => {
     await firstGet(small, d);
     expect([a, b, c, d].map((id) => stored(small, id))).toEqual([true, false, true, true]);
     // Counted over the images the folder holds (an evicted file lingers a moment for answers under way).
-    const held = readdirSync(storeDir(small)).filter((f) => f.endsWith('.json')).map((f) => f.replace('.json', '.bin'));
+    const held = readdirSync(storeDir(small))
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.replace('.json', '.bin'));
     expect(held.length).toBe(3);
     expect(held.reduce((sum, f) => sum + statSync(join(storeDir(small), f)).size, 0)).toBeLessThanOrEqual(SMALL_BOUND);
     const huge = await taskWith(small, `${sim.url}/images/big-${SMALL_BOUND + 1}.png`);
@@ -260,7 +291,11 @@ describe('image store', () => {
   test('a channel added a moment ago is trusted at once, though the channel hosts are kept between requests', async () => {
     const before = await taskWith(server, await finalImageUrl('a warm-up for the host list'));
     expect((await image(server, before, { method: 'HEAD' })).status).toBe(200);
-    const fresh = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response(new Uint8Array([1, 2, 3]), { headers: { 'content-type': 'image/png' } }) });
+    const fresh = Bun.serve({
+      port: 0,
+      hostname: '127.0.0.1',
+      fetch: () => new Response(new Uint8Array([1, 2, 3]), { headers: { 'content-type': 'image/png' } }),
+    });
     try {
       const mjId = await taskWith(server, `http://127.0.0.1:${fresh.port}/new.png`);
       expect((await image(server, mjId)).status).toBe(403); // not a channel's host yet
@@ -281,7 +316,9 @@ describe('image store', () => {
     const reopened = new FolderImageStore(dir, SMALL_BOUND, silentLogger);
     expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
     expect(existsSync(join(dir, '4444444444444444.bin'))).toBe(false);
-    expect(reopened.totalBytes).toBe(before.reduce((sum, f) => sum + statSync(join(dir, f.replace('.json', '.bin'))).size, 0));
+    expect(reopened.totalBytes).toBe(
+      before.reduce((sum, f) => sum + statSync(join(dir, f.replace('.json', '.bin'))).size, 0),
+    );
     const one = before[0]!.replace('.json', '');
     expect(reopened.get(one)?.size).toBe(statSync(join(dir, `${one}.bin`)).size);
     // A smaller bound on reopening evicts down to it.

@@ -13,8 +13,17 @@ describe('GET /', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toStartWith('application/json');
     const body = (await res.json()) as {
-      name: string; version: string; server_address: string;
-      surfaces: { relay: { submit: string[]; fetch: string }; rest: string[]; trpc: { endpoint: string; procedures: string[] }; image: string; health: string; status: string };
+      name: string;
+      version: string;
+      server_address: string;
+      surfaces: {
+        relay: { submit: string[]; fetch: string };
+        rest: string[];
+        trpc: { endpoint: string; procedures: string[] };
+        image: string;
+        health: string;
+        status: string;
+      };
     };
     expect(body.name).toBe('mj-gateway');
     expect(body.version).toBe('test');
@@ -23,8 +32,14 @@ describe('GET /', () => {
     expect(body.surfaces.relay.submit).toHaveLength(12);
     expect(body.surfaces.relay.fetch).toBe('GET /mj/task/:id/fetch');
     expect(body.surfaces.trpc.endpoint).toBe('/trpc');
-    expect(body.surfaces.trpc.procedures).toEqual(expect.arrayContaining(['status', 'mj.self', 'admin.user.create', 'token.create']));
-    expect(body.surfaces).toMatchObject({ image: 'GET /mj/image/:id', health: 'GET /healthz', status: 'GET /api/status' });
+    expect(body.surfaces.trpc.procedures).toEqual(
+      expect.arrayContaining(['status', 'mj.self', 'admin.user.create', 'token.create']),
+    );
+    expect(body.surfaces).toMatchObject({
+      image: 'GET /mj/image/:id',
+      health: 'GET /healthz',
+      status: 'GET /api/status',
+    });
 
     for (const route of [...body.surfaces.rest, body.surfaces.health]) {
       const [method, path] = route.split(' ');

@@ -40,7 +40,11 @@ function drainedOrClosed(s: Socket): Promise<void> {
  * Writes the head and exactly `size` body bytes (chunked or with Content-Length) as fast as the
  * socket takes them without reading anything, then reads; resolves with all bytes received.
  */
-function writeThenRead(head: string, size: number, chunked: boolean): Promise<{ received: string; error: string | null }> {
+function writeThenRead(
+  head: string,
+  size: number,
+  chunked: boolean,
+): Promise<{ received: string; error: string | null }> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
     s.pause();
@@ -52,10 +56,12 @@ function writeThenRead(head: string, size: number, chunked: boolean): Promise<{ 
     s.on('connect', async () => {
       s.write(`${head}${chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${size}`}\r\n\r\n`);
       const block = Buffer.alloc(MiB, 0x61);
-      for (let sent = 0; sent < size && !s.destroyed;) {
+      for (let sent = 0; sent < size && !s.destroyed; ) {
         const n = Math.min(MiB, size - sent);
         const part = n === MiB ? block : block.subarray(0, n);
-        const ok = chunked ? s.write(Buffer.concat([Buffer.from(`${n.toString(16)}\r\n`), part, Buffer.from('\r\n')])) : s.write(part);
+        const ok = chunked
+          ? s.write(Buffer.concat([Buffer.from(`${n.toString(16)}\r\n`), part, Buffer.from('\r\n')]))
+          : s.write(part);
         sent += n;
         if (!ok) await drainedOrClosed(s);
       }
@@ -67,17 +73,23 @@ function writeThenRead(head: string, size: number, chunked: boolean): Promise<{ 
 
 const surfaces = [
   {
-    what: 'relay submit', head: () => `POST /mj/submit/imagine HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${relayAuth}\r\nContent-Type: application/json\r\n`,
+    what: 'relay submit',
+    head: () =>
+      `POST /mj/submit/imagine HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${relayAuth}\r\nContent-Type: application/json\r\n`,
     body: { code: 4, description: 'request body too large', result: null, properties: {} },
   },
   {
     what: 'tRPC mutation',
-    head: () => `POST /trpc/token.create HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${ROOT_HEADERS.authorization}\r\nNew-Api-User: 1\r\nContent-Type: application/json\r\n`,
-    body: { error: { message: 'request body too large', code: -32413, data: { code: 'PAYLOAD_TOO_LARGE', httpStatus: 413 } } },
+    head: () =>
+      `POST /trpc/token.create HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${ROOT_HEADERS.authorization}\r\nNew-Api-User: 1\r\nContent-Type: application/json\r\n`,
+    body: {
+      error: { message: 'request body too large', code: -32413, data: { code: 'PAYLOAD_TOO_LARGE', httpStatus: 413 } },
+    },
   },
   {
     what: 'management REST',
-    head: () => `POST /api/mj/self HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${ROOT_HEADERS.authorization}\r\nNew-Api-User: 1\r\nContent-Type: application/json\r\n`,
+    head: () =>
+      `POST /api/mj/self HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${ROOT_HEADERS.authorization}\r\nNew-Api-User: 1\r\nContent-Type: application/json\r\n`,
     body: { success: false, message: 'request body too large' },
     // No REST route takes a body: only a declared length past the limit is a 413 there.
     declaredOnly: true,
@@ -92,7 +104,10 @@ describe('an oversized body written in full before reading gets its 413', () => 
           for (let i = 0; i < REPEATS; i++) {
             const { received, error } = await writeThenRead(s.head(), size, chunked);
             const end = received.indexOf('\r\n\r\n');
-            expect({ statusLine: received.split('\r\n')[0] ?? '', error }).toEqual({ statusLine: 'HTTP/1.1 413 Payload Too Large', error: null });
+            expect({ statusLine: received.split('\r\n')[0] ?? '', error }).toEqual({
+              statusLine: 'HTTP/1.1 413 Payload Too Large',
+              error: null,
+            });
             expect(JSON.parse(received.slice(end + 4))).toEqual(s.body);
           }
         }, 60_000);

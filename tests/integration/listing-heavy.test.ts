@@ -30,8 +30,16 @@ afterAll(async () => {
 });
 
 test('/healthz answers between heavy listings, and the listings stay exact', async () => {
-  const reference = await srv.sql<{ id: number }>('SELECT id FROM tasks WHERE user_id = $1 AND submit_time <= $2 ORDER BY id DESC LIMIT 20', alice.id, middle);
-  const [{ n: total }] = await srv.sql<{ n: number }>('SELECT CAST(count(*) AS INTEGER) AS n FROM tasks WHERE user_id = $1 AND submit_time <= $2', alice.id, middle) as [{ n: number }];
+  const reference = await srv.sql<{ id: number }>(
+    'SELECT id FROM tasks WHERE user_id = $1 AND submit_time <= $2 ORDER BY id DESC LIMIT 20',
+    alice.id,
+    middle,
+  );
+  const [{ n: total }] = (await srv.sql<{ n: number }>(
+    'SELECT CAST(count(*) AS INTEGER) AS n FROM tasks WHERE user_id = $1 AND submit_time <= $2',
+    alice.id,
+    middle,
+  )) as [{ n: number }];
   let done = 0;
   let healthy = false;
   const listings = (async () => {

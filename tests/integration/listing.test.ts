@@ -11,8 +11,26 @@ const aliceTasks: TaskRow[] = [];
 const BASE = 1_712_000_000_000; // ms
 
 const USER_KEYS = [
-  'id', 'mj_id', 'action', 'prompt', 'prompt_en', 'status', 'progress', 'image_url', 'video_url', 'video_urls',
-  'submit_time', 'start_time', 'finish_time', 'fail_reason', 'quota', 'code', 'description', 'state', 'buttons', 'properties',
+  'id',
+  'mj_id',
+  'action',
+  'prompt',
+  'prompt_en',
+  'status',
+  'progress',
+  'image_url',
+  'video_url',
+  'video_urls',
+  'submit_time',
+  'start_time',
+  'finish_time',
+  'fail_reason',
+  'quota',
+  'code',
+  'description',
+  'state',
+  'buttons',
+  'properties',
 ];
 
 interface Envelope<T = Record<string, unknown>> {
@@ -32,14 +50,26 @@ beforeAll(async () => {
   bob = await addUser(srv.handle);
   // 45 tasks for alice one minute apart on channels 1/2, 5 for bob.
   for (let i = 0; i < 45; i++) {
-    aliceTasks.push(await addTask(srv.handle, {
-      userId: alice.id, channelId: (i % 2) + 1, mjId: `17120000000000${String(i).padStart(2, '0')}`,
-      submitTime: BASE + i * 60_000, status: 'SUCCESS', progress: '100%', quota: 50000, code: 1,
-      imageUrl: i % 3 === 0 ? '' : `https://cdn.example.com/${i}.png`, videoUrls: '', buttons: '[{"customId":"x"}]',
-      properties: '{"finalPrompt":"a cat"}', description: 'Submit success',
-    }));
+    aliceTasks.push(
+      await addTask(srv.handle, {
+        userId: alice.id,
+        channelId: (i % 2) + 1,
+        mjId: `17120000000000${String(i).padStart(2, '0')}`,
+        submitTime: BASE + i * 60_000,
+        status: 'SUCCESS',
+        progress: '100%',
+        quota: 50000,
+        code: 1,
+        imageUrl: i % 3 === 0 ? '' : `https://cdn.example.com/${i}.png`,
+        videoUrls: '',
+        buttons: '[{"customId":"x"}]',
+        properties: '{"finalPrompt":"a cat"}',
+        description: 'Submit success',
+      }),
+    );
   }
-  for (let i = 0; i < 5; i++) await addTask(srv.handle, { userId: bob.id, channelId: 3, mjId: `bob${i}`, submitTime: BASE + i * 60_000 });
+  for (let i = 0; i < 5; i++)
+    await addTask(srv.handle, { userId: bob.id, channelId: 3, mjId: `bob${i}`, submitTime: BASE + i * 60_000 });
 });
 afterAll(() => srv.stop());
 
@@ -89,13 +119,16 @@ describe('GET /api/mj/self', () => {
   });
 
   test('empty parameters count as absent', async () => {
-    const { status, body } = await get('/api/mj/self?p=&page_size=&mj_id=&start_timestamp=&end_timestamp=', alice.headers);
+    const { status, body } = await get(
+      '/api/mj/self?p=&page_size=&mj_id=&start_timestamp=&end_timestamp=',
+      alice.headers,
+    );
     expect(status).toBe(200);
     expect(body.data.total).toBe(45);
     expect(body.data.page_size).toBe(20);
   });
 
-  test('mj_id filter, and another user\'s mj_id finds nothing', async () => {
+  test("mj_id filter, and another user's mj_id finds nothing", async () => {
     const mine = await get(`/api/mj/self?mj_id=${aliceTasks[7]!.mjId}`, alice.headers);
     expect(mine.body.data.total).toBe(1);
     expect(mine.body.data.items[0]!.id).toBe(aliceTasks[7]!.id);
@@ -122,16 +155,27 @@ describe('GET /api/mj/self', () => {
 
   test('filters combine', async () => {
     const t = aliceTasks[12]!;
-    const hit = await get(`/api/mj/self?mj_id=${t.mjId}&start_timestamp=${t.submitTime}&end_timestamp=${t.submitTime}`, alice.headers);
+    const hit = await get(
+      `/api/mj/self?mj_id=${t.mjId}&start_timestamp=${t.submitTime}&end_timestamp=${t.submitTime}`,
+      alice.headers,
+    );
     expect(hit.body.data.total).toBe(1);
     const miss = await get(`/api/mj/self?mj_id=${t.mjId}&start_timestamp=${t.submitTime + 1}`, alice.headers);
     expect(miss.body.data.total).toBe(0);
   });
 
   const badInputs: Array<[string, string]> = [
-    ['p=0', 'p'], ['p=abc', 'p'], ['p=1.5', 'p'], ['p=-2', 'p'], ['page_size=0', 'page_size'], ['page_size=-1', 'page_size'],
-    ['page_size=ten', 'page_size'], ['start_timestamp=-1', 'start_timestamp'], ['start_timestamp=yesterday', 'start_timestamp'],
-    ['end_timestamp=1.5', 'end_timestamp'], [`start_timestamp=${BASE + 1}&end_timestamp=${BASE}`, 'start_timestamp'],
+    ['p=0', 'p'],
+    ['p=abc', 'p'],
+    ['p=1.5', 'p'],
+    ['p=-2', 'p'],
+    ['page_size=0', 'page_size'],
+    ['page_size=-1', 'page_size'],
+    ['page_size=ten', 'page_size'],
+    ['start_timestamp=-1', 'start_timestamp'],
+    ['start_timestamp=yesterday', 'start_timestamp'],
+    ['end_timestamp=1.5', 'end_timestamp'],
+    [`start_timestamp=${BASE + 1}&end_timestamp=${BASE}`, 'start_timestamp'],
     [`start_timestamp=${BASE / 1000 + 1}&end_timestamp=${BASE}`, 'start_timestamp'],
   ];
   for (const [query, param] of badInputs) {
@@ -168,10 +212,16 @@ describe('GET /api/mj/ (admin)', () => {
     expect(ch2.body.data.items.every((i) => i.channel_id === 2)).toBe(true);
     const ch3 = await get('/api/mj/?channel_id=3&mj_id=bob2', ROOT_HEADERS);
     expect(ch3.body.data.total).toBe(1);
-    const ch1Range = await get(`/api/mj/?channel_id=1&start_timestamp=${BASE}&end_timestamp=${BASE + 9 * 60_000}`, ROOT_HEADERS);
+    const ch1Range = await get(
+      `/api/mj/?channel_id=1&start_timestamp=${BASE}&end_timestamp=${BASE + 9 * 60_000}`,
+      ROOT_HEADERS,
+    );
     // alice tasks 0,2,4,6,8 on channel 1 and bob's on channel 3
     expect(ch1Range.body.data.total).toBe(5);
-    const range = await get(`/api/mj/?start_timestamp=${BASE / 1000}&end_timestamp=${BASE / 1000 + 4 * 60}`, ROOT_HEADERS);
+    const range = await get(
+      `/api/mj/?start_timestamp=${BASE / 1000}&end_timestamp=${BASE / 1000 + 4 * 60}`,
+      ROOT_HEADERS,
+    );
     expect(range.body.data.total).toBe(10);
     const bad = await get('/api/mj/?channel_id=x', ROOT_HEADERS);
     expect(bad.status).toBe(400);
@@ -192,7 +242,13 @@ describe('REST and tRPC return the same data', () => {
     const buttons = item.buttons ? (JSON.parse(item.buttons as string) as Record<string, unknown>[]) : [];
     return {
       ...item,
-      buttons: buttons.map((b) => ({ customId: b.customId, emoji: b.emoji ?? '', label: b.label ?? '', type: b.type ?? 0, style: b.style ?? 0 })),
+      buttons: buttons.map((b) => ({
+        customId: b.customId,
+        emoji: b.emoji ?? '',
+        label: b.label ?? '',
+        type: b.type ?? 0,
+        style: b.style ?? 0,
+      })),
       properties: item.properties ? (JSON.parse(item.properties as string) as unknown) : {},
     };
   };
@@ -202,23 +258,39 @@ describe('REST and tRPC return the same data', () => {
   test('mj.self and mj.all equal the REST data objects, with buttons and properties parsed', async () => {
     const q = { p: 2, page_size: 7, start_timestamp: BASE / 1000 };
     const rest = await get(`/api/mj/self?p=2&page_size=7&start_timestamp=${BASE / 1000}`, alice.headers);
-    const trpc = await trpcData(await fetch(`${srv.url}/trpc/mj.self?input=${encodeURIComponent(JSON.stringify(q))}`, { headers: alice.headers }));
+    const trpc = await trpcData(
+      await fetch(`${srv.url}/trpc/mj.self?input=${encodeURIComponent(JSON.stringify(q))}`, { headers: alice.headers }),
+    );
     expect(trpc).toEqual(parsedPage(rest.body.data));
-    expect(trpc.items[0]).toMatchObject({ buttons: [{ customId: 'x', emoji: '', label: '', type: 0, style: 0 }], properties: { finalPrompt: 'a cat' } });
+    expect(trpc.items[0]).toMatchObject({
+      buttons: [{ customId: 'x', emoji: '', label: '', type: 0, style: 0 }],
+      properties: { finalPrompt: 'a cat' },
+    });
     const restAll = await get('/api/mj/?channel_id=1&page_size=5', ROOT_HEADERS);
-    const trpcAll = await fetch(`${srv.url}/trpc/mj.all?input=${encodeURIComponent(JSON.stringify({ channel_id: 1, page_size: 5 }))}`, { headers: ROOT_HEADERS });
+    const trpcAll = await fetch(
+      `${srv.url}/trpc/mj.all?input=${encodeURIComponent(JSON.stringify({ channel_id: 1, page_size: 5 }))}`,
+      { headers: ROOT_HEADERS },
+    );
     expect(await trpcData(trpcAll)).toEqual(parsedPage(restAll.body.data));
   });
 
   test('mj.get returns exactly the listing object, own tasks only for users', async () => {
     const t = aliceTasks[5]!;
     const listed = (await get(`/api/mj/self?mj_id=${t.mjId}`, alice.headers)).body.data.items[0]!;
-    const res = await fetch(`${srv.url}/trpc/mj.get?input=${encodeURIComponent(JSON.stringify({ mj_id: t.mjId }))}`, { headers: alice.headers });
+    const res = await fetch(`${srv.url}/trpc/mj.get?input=${encodeURIComponent(JSON.stringify({ mj_id: t.mjId }))}`, {
+      headers: alice.headers,
+    });
     expect(((await res.json()) as { result: { data: unknown } }).result.data).toEqual(parsed(listed));
-    const foreign = await fetch(`${srv.url}/trpc/mj.get?input=${encodeURIComponent(JSON.stringify({ mj_id: t.mjId }))}`, { headers: bob.headers });
+    const foreign = await fetch(
+      `${srv.url}/trpc/mj.get?input=${encodeURIComponent(JSON.stringify({ mj_id: t.mjId }))}`,
+      { headers: bob.headers },
+    );
     expect(foreign.status).toBe(404);
     const adminListed = (await get(`/api/mj/?mj_id=${t.mjId}`, ROOT_HEADERS)).body.data.items[0]!;
-    const adminGet = await fetch(`${srv.url}/trpc/mj.get?input=${encodeURIComponent(JSON.stringify({ mj_id: t.mjId }))}`, { headers: ROOT_HEADERS });
+    const adminGet = await fetch(
+      `${srv.url}/trpc/mj.get?input=${encodeURIComponent(JSON.stringify({ mj_id: t.mjId }))}`,
+      { headers: ROOT_HEADERS },
+    );
     expect(((await adminGet.json()) as { result: { data: unknown } }).result.data).toEqual(parsed(adminListed));
   });
 
@@ -227,29 +299,52 @@ describe('REST and tRPC return the same data', () => {
       ['', '', [], {}],
       ['not json', '{"a":', [], {}],
       ['{"customId":"x"}', '[1,2]', [], {}],
-      ['[null, 3, "U1", {"label":"no id"}, {"customId":"c","label":7,"type":"2","style":1,"extra":true}]', 'null', [{ customId: 'c', emoji: '', label: '', type: 0, style: 1 }], {}],
+      [
+        '[null, 3, "U1", {"label":"no id"}, {"customId":"c","label":7,"type":"2","style":1,"extra":true}]',
+        'null',
+        [{ customId: 'c', emoji: '', label: '', type: 0, style: 1 }],
+        {},
+      ],
     ];
     const dora = await addUser(srv.handle);
     for (const [i, [buttons, properties, wantButtons, wantProperties]] of cases.entries()) {
-      const row = await addTask(srv.handle, { userId: dora.id, mjId: `odd-json-${i}`, submitTime: BASE, buttons, properties });
+      const row = await addTask(srv.handle, {
+        userId: dora.id,
+        mjId: `odd-json-${i}`,
+        submitTime: BASE,
+        buttons,
+        properties,
+      });
       const rest = await get(`/api/mj/self?mj_id=${row.mjId}`, dora.headers);
       expect(rest.body.data.items[0]).toMatchObject({ buttons, properties });
-      const res = await fetch(`${srv.url}/trpc/mj.get?input=${encodeURIComponent(JSON.stringify({ mj_id: row.mjId }))}`, { headers: dora.headers });
+      const res = await fetch(
+        `${srv.url}/trpc/mj.get?input=${encodeURIComponent(JSON.stringify({ mj_id: row.mjId }))}`,
+        { headers: dora.headers },
+      );
       expect(res.status).toBe(200);
-      expect(((await res.json()) as { result: { data: unknown } }).result.data).toMatchObject({ buttons: wantButtons, properties: wantProperties });
+      expect(((await res.json()) as { result: { data: unknown } }).result.data).toMatchObject({
+        buttons: wantButtons,
+        properties: wantProperties,
+      });
     }
   });
 
   test('list inputs are numbers over tRPC; REST still reads them from query text', async () => {
-    const res = await fetch(`${srv.url}/trpc/mj.self?input=${encodeURIComponent(JSON.stringify({ page_size: '5' }))}`, { headers: alice.headers });
+    const res = await fetch(`${srv.url}/trpc/mj.self?input=${encodeURIComponent(JSON.stringify({ page_size: '5' }))}`, {
+      headers: alice.headers,
+    });
     expect(res.status).toBe(400);
-    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('page_size must be a positive integer');
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain(
+      'page_size must be a positive integer',
+    );
     const rest = await get('/api/mj/self?page_size=5', alice.headers);
     expect(rest.body.data.page_size).toBe(5);
   });
 
   test('tRPC validation errors are BAD_REQUEST naming the field', async () => {
-    const res = await fetch(`${srv.url}/trpc/mj.self?input=${encodeURIComponent(JSON.stringify({ page_size: 0 }))}`, { headers: alice.headers });
+    const res = await fetch(`${srv.url}/trpc/mj.self?input=${encodeURIComponent(JSON.stringify({ page_size: 0 }))}`, {
+      headers: alice.headers,
+    });
     expect(res.status).toBe(400);
     const body = (await res.json()) as { error: { message: string; data: { code: string; issues: unknown[] } } };
     expect(body.error.data.code).toBe('BAD_REQUEST');
@@ -276,14 +371,18 @@ describe('image links follow mj_forward_url_enabled', () => {
 
   test('the option is switched through admin.option.update', async () => {
     const t = aliceTasks[44]!;
-    const update = (value: boolean) => fetch(`${srv.url}/trpc/admin.option.update`, {
-      method: 'POST', headers: { ...ROOT_HEADERS, 'content-type': 'application/json' },
-      body: JSON.stringify({ key: 'mj_forward_url_enabled', value }),
-    });
+    const update = (value: boolean) =>
+      fetch(`${srv.url}/trpc/admin.option.update`, {
+        method: 'POST',
+        headers: { ...ROOT_HEADERS, 'content-type': 'application/json' },
+        body: JSON.stringify({ key: 'mj_forward_url_enabled', value }),
+      });
     expect((await update(false)).status).toBe(200);
     expect((await get(`/api/mj/self?mj_id=${t.mjId}`, alice.headers)).body.data.items[0]!.image_url).toBe(t.imageUrl);
     expect((await update(true)).status).toBe(200);
-    expect((await get(`/api/mj/self?mj_id=${t.mjId}`, alice.headers)).body.data.items[0]!.image_url).toContain('/mj/image/');
+    expect((await get(`/api/mj/self?mj_id=${t.mjId}`, alice.headers)).body.data.items[0]!.image_url).toContain(
+      '/mj/image/',
+    );
   });
 });
 
@@ -293,7 +392,14 @@ describe('status and health', () => {
     expect(status).toBe(200);
     expect(body.success).toBe(true);
     const data = body.data as unknown as Record<string, unknown>;
-    expect(Object.keys(data)).toEqual(['version', 'server_address', 'mj_forward_url_enabled', 'uptime_ms', 'database', 'poller']);
+    expect(Object.keys(data)).toEqual([
+      'version',
+      'server_address',
+      'mj_forward_url_enabled',
+      'uptime_ms',
+      'database',
+      'poller',
+    ]);
     expect(data.server_address).toBe(srv.deps.serverAddress());
     // The test server runs no poller (UPDATE_TASK=false): it is off, on the suite's database.
     expect(data.database).toBe(srv.backend);
@@ -313,7 +419,13 @@ describe('totals stay exact when rows change through plain SQL', () => {
   test('insert, move and delete with SQL keep the counters right', async () => {
     const carol = await addUser(srv.handle);
     const { sql } = srv;
-    await sql('INSERT INTO tasks (user_id, channel_id, mj_id) VALUES ($1, 9, $2), ($3, 9, $4)', carol.id, 'c1', carol.id, 'c2');
+    await sql(
+      'INSERT INTO tasks (user_id, channel_id, mj_id) VALUES ($1, 9, $2), ($3, 9, $4)',
+      carol.id,
+      'c1',
+      carol.id,
+      'c2',
+    );
     expect((await get('/api/mj/self', carol.headers)).body.data.total).toBe(2);
     expect((await get('/api/mj/?channel_id=9', ROOT_HEADERS)).body.data.total).toBe(2);
     await sql('UPDATE tasks SET channel_id = 8 WHERE mj_id = $1', 'c1');

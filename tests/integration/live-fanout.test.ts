@@ -6,7 +6,7 @@ import { changeWindowOf, InProcessTaskFeed, type TaskFeedReads } from '../../src
 import { liveSse } from '../../src/http/live-sse.ts';
 import { systemClock } from '../../src/lib/clock.ts';
 import { createTestUser, insertTask, type TestUser } from '../helpers/factories.ts';
-import { ROOT_HEADERS, startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
+import { ROOT_HEADERS, startTestServer, type TestServer, waitFor } from '../helpers/server.ts';
 
 /**
  * Issue 15, point 1: a live change costs per event, not per subscriber. Many streams of several
@@ -46,7 +46,8 @@ type Frame = { id: string; data: { id?: string; progress?: string; userId?: numb
 async function open(headers: Record<string, string>, input: object = {}) {
   const ac = new AbortController();
   const res = await fetch(`${srv.url}/trpc/mj.onTaskUpdate?input=${encodeURIComponent(JSON.stringify(input))}`, {
-    headers: { accept: 'text/event-stream', ...headers }, signal: ac.signal,
+    headers: { accept: 'text/event-stream', ...headers },
+    signal: ac.signal,
   });
   expect(res.status).toBe(200);
   const frames: Frame[] = [];
@@ -95,16 +96,23 @@ describe('live fan-out', () => {
     for (const [i, p] of ['10%', '20%', '30%'].entries()) {
       for (const t of [ta, tb, tc]) touch(t.id, p);
       feed.publish([ta.id, tb.id, tc.id]);
-      await waitFor(() => [...streams.a, ...streams.b].every((s) => s.frames.length === i + 1) && streams.admin.every((s) => s.frames.length === 3 * (i + 1)), `round ${i + 1} delivered`);
+      await waitFor(
+        () =>
+          [...streams.a, ...streams.b].every((s) => s.frames.length === i + 1) &&
+          streams.admin.every((s) => s.frames.length === 3 * (i + 1)),
+        `round ${i + 1} delivered`,
+      );
     }
     const progressOf = (s: { frames: Frame[] }) => s.frames.map((f) => f.data.progress);
     for (const s of streams.a) expect(progressOf(s)).toEqual(['10%', '20%', '30%']);
     for (const s of streams.b) expect(progressOf(s)).toEqual(['10%', '20%', '30%']);
     // One task each: a's streams never carry b's task.
-    for (const s of streams.a) expect(new Set(s.frames.map((f) => f.data.id))).toEqual(new Set([streams.a[0]!.frames[0]!.data.id]));
+    for (const s of streams.a)
+      expect(new Set(s.frames.map((f) => f.data.id))).toEqual(new Set([streams.a[0]!.frames[0]!.data.id]));
     expect(streams.a[0]!.frames[0]!.data.id).not.toBe(streams.b[0]!.frames[0]!.data.id);
     // Admins: all three users' tasks, each change once, in publish order.
-    for (const s of streams.admin) expect(progressOf(s)).toEqual(['10%', '10%', '10%', '20%', '20%', '20%', '30%', '30%', '30%']);
+    for (const s of streams.admin)
+      expect(progressOf(s)).toEqual(['10%', '10%', '10%', '20%', '20%', '20%', '30%', '30%', '30%']);
     // Same event ids on every stream of a change.
     expect(streams.a[1]!.frames.map((f) => f.id)).toEqual(streams.a[0]!.frames.map((f) => f.id));
     // One read per change, not one per stream: 3 publishes × 3 tasks, and c's task (watched by
@@ -127,7 +135,7 @@ describe('live fan-out', () => {
     touch(tb.id, '50%');
     touch(ta.id, '50%');
     feed.publish([tb.id, ta.id]);
-    await waitFor(() => s.frames.length === 1, 'a\'s change');
+    await waitFor(() => s.frames.length === 1, "a's change");
     expect(rowReads.get(tb.id)).toBeUndefined();
     s.close();
     await waitFor(() => feed.listenerCount === 0, 'the stream to end');
@@ -136,7 +144,9 @@ describe('live fan-out', () => {
 
 /** The response of one stream, called in-process: its chunks are the very objects written. */
 async function direct(u: { headers: Record<string, string> }, input: object = {}) {
-  const req = new Request(`${srv.url}/trpc/mj.onTaskUpdate?input=${encodeURIComponent(JSON.stringify(input))}`, { headers: u.headers });
+  const req = new Request(`${srv.url}/trpc/mj.onTaskUpdate?input=${encodeURIComponent(JSON.stringify(input))}`, {
+    headers: u.headers,
+  });
   const res = await liveSse(srv.deps, req, 'test');
   if (!(res instanceof Response)) throw new Error(`no stream: ${res}`);
   return res.body!.getReader();
@@ -146,7 +156,10 @@ describe('live fan-out, in process', () => {
   test('the same bytes object goes to every stream of an audience; an unread stream holds nobody', async () => {
     const a: TestUser = createTestUser(srv.db);
     const readers = [await direct(a), await direct(a)];
-    const admins = [await direct({ headers: ROOT_HEADERS }, { all: true }), await direct({ headers: ROOT_HEADERS }, { all: true })];
+    const admins = [
+      await direct({ headers: ROOT_HEADERS }, { all: true }),
+      await direct({ headers: ROOT_HEADERS }, { all: true }),
+    ];
     // Never read: its frames queue up; the others are written to regardless.
     const idle = await direct(a);
     await waitFor(() => feed.listenerCount === 5, 'every stream to listen');

@@ -4,7 +4,7 @@ import { openSubscriptionsOf } from '../../src/domain/answer-limits.ts';
 import type { AppRouter } from '../../src/trpc/routers/index.ts';
 import { gatewayLinks } from '../../src/web/links.ts';
 import { createTestUser, insertTask, type TestUser } from '../helpers/factories.ts';
-import { ROOT_HEADERS, startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
+import { ROOT_HEADERS, startTestServer, type TestServer, waitFor } from '../helpers/server.ts';
 
 /**
  * SPEC §10 for live streams (`mj.onTaskUpdate`): tokens from headers only, at most 8 streams per
@@ -46,7 +46,8 @@ async function rawSse(headers: Record<string, string>, query = '') {
   const ac = new AbortController();
   const input = encodeURIComponent(JSON.stringify({}));
   const res = await fetch(`${srv.url}/trpc/mj.onTaskUpdate?input=${input}${query}`, {
-    headers: { accept: 'text/event-stream', ...headers }, signal: ac.signal,
+    headers: { accept: 'text/event-stream', ...headers },
+    signal: ac.signal,
   });
   return { res, abort: () => ac.abort() };
 }
@@ -74,7 +75,9 @@ async function sseError(res: Response): Promise<SseError> {
 
 async function trpcMutation(headers: Record<string, string>, path: string, input?: unknown) {
   const res = await fetch(`${srv.url}/trpc/${path}`, {
-    method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(input ?? {}),
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: JSON.stringify(input ?? {}),
   });
   expect(res.status).toBe(200);
   return ((await res.json()) as { result: { data: unknown } }).result.data;
@@ -88,7 +91,9 @@ async function endsWithin5s(sub: ReturnType<typeof collect>, what: string): Prom
 describe('tokens are read from headers only', () => {
   test('a token in tRPC connectionParams (in the URL) is not accepted', async () => {
     const u = createTestUser(srv.db);
-    const params = encodeURIComponent(JSON.stringify({ authorization: `Bearer ${u.accessToken}`, 'new-api-user': String(u.id) }));
+    const params = encodeURIComponent(
+      JSON.stringify({ authorization: `Bearer ${u.accessToken}`, 'new-api-user': String(u.id) }),
+    );
     const { res, abort } = await rawSse({}, `&connectionParams=${params}`);
     const err = await sseError(res);
     abort();
@@ -126,7 +131,10 @@ describe('at most 8 open streams per user', () => {
     expect(again.res.status).toBe(200);
     again.abort();
     for (const s of open) s.abort();
-    await waitFor(() => openSubscriptionsOf(srv.deps.taskStore, u.id) === 0 && listeners() === 0, 'every stream closed');
+    await waitFor(
+      () => openSubscriptionsOf(srv.deps.taskStore, u.id) === 0 && listeners() === 0,
+      'every stream closed',
+    );
   });
 });
 
@@ -136,7 +144,8 @@ describe('a replay past its bounds tells the client to reload', () => {
   test('more than 1,000 changes since the last event id: { reload: true }, then live changes', async () => {
     const u = createTestUser(srv.db);
     const c = srv.db.$client;
-    const insert = c.prepare(`INSERT INTO tasks (user_id, mj_id, action, prompt, submit_time, updated_time, status, progress)
+    const insert =
+      c.prepare(`INSERT INTO tasks (user_id, mj_id, action, prompt, submit_time, updated_time, status, progress)
       VALUES (?, ?, 'IMAGINE', 'a cat', ?, ?, 'SUBMITTED', '0%')`);
     const now = Date.now();
     c.transaction(() => {
@@ -159,7 +168,8 @@ describe('a replay past its bounds tells the client to reload', () => {
     const u = createTestUser(srv.db);
     const c = srv.db.$client;
     const prompt = '\u0001'.repeat(8179);
-    const insert = c.prepare(`INSERT INTO tasks (user_id, mj_id, action, prompt, prompt_en, submit_time, updated_time, status, progress)
+    const insert =
+      c.prepare(`INSERT INTO tasks (user_id, mj_id, action, prompt, prompt_en, submit_time, updated_time, status, progress)
       VALUES (?, ?, 'IMAGINE', ?, ?, ?, ?, 'SUBMITTED', '0%')`);
     const now = Date.now();
     c.transaction(() => {

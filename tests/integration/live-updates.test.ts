@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createTRPCClient } from '@trpc/client';
 import { createPoller, type Poller } from '../../src/jobs/poller.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
-import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
+import { type Simulator, startSimulator } from '../../src/simulator/index.ts';
 import type { AppRouter } from '../../src/trpc/routers/index.ts';
 import { gatewayLinks } from '../../src/web/links.ts';
 import { createTestApiKey, createTestChannel, createTestUser, type TestUser } from '../helpers/factories.ts';
-import { ROOT_TOKEN, startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
+import { ROOT_TOKEN, startTestServer, type TestServer, waitFor } from '../helpers/server.ts';
 
 /** mj.onTaskUpdate over real SSE, through the same tRPC links the dashboard uses. */
 
@@ -34,7 +34,8 @@ function collect(u: { accessToken: string; id: number }, input: { all?: boolean;
     onError: (e) => errors.push(e),
   });
   return {
-    got, errors,
+    got,
+    errors,
     /** Ends the subscription and waits until the server let go of it, so the next test starts clean. */
     stop: async () => {
       sub.unsubscribe();
@@ -48,7 +49,9 @@ const listening = () => waitFor(() => listeners() === 1, 'the subscription to li
 
 async function relayImagine(key: Record<string, string>, prompt: string): Promise<string> {
   const res = await fetch(`${srv.url}/mj/submit/imagine`, {
-    method: 'POST', headers: { 'content-type': 'application/json', ...key }, body: JSON.stringify({ prompt }),
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...key },
+    body: JSON.stringify({ prompt }),
   });
   const body = (await res.json()) as { code: number; result: string };
   expect(body.code).toBe(1);
@@ -82,7 +85,10 @@ describe('mj.onTaskUpdate', () => {
       simClock.advance(1000);
       await poller.runOnce();
     }
-    await waitFor(() => sub.got.some((e) => e.data.mj_id === alicesTask && e.data.progress === '100%'), "alice's task at 100%");
+    await waitFor(
+      () => sub.got.some((e) => e.data.mj_id === alicesTask && e.data.progress === '100%'),
+      "alice's task at 100%",
+    );
     await sub.stop();
     expect(sub.errors).toEqual([]);
     expect(sub.got.every((e) => e.data.mj_id !== bobsTask)).toBe(true);
@@ -139,7 +145,11 @@ describe('mj.onTaskUpdate', () => {
     const input = encodeURIComponent(JSON.stringify({}));
     const ac = new AbortController();
     const res = await fetch(`${srv.url}/trpc/mj.onTaskUpdate?input=${input}`, {
-      headers: { accept: 'text/event-stream', authorization: `Bearer ${alice.accessToken}`, 'new-api-user': String(alice.id) },
+      headers: {
+        accept: 'text/event-stream',
+        authorization: `Bearer ${alice.accessToken}`,
+        'new-api-user': String(alice.id),
+      },
       signal: ac.signal,
     });
     expect(res.status).toBe(200);

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { createPoller } from '../../src/jobs/poller.ts';
 import { AUTH_MESSAGES } from '../../src/auth/management.ts';
+import { createPoller } from '../../src/jobs/poller.ts';
 import { addUser } from '../helpers/rows.ts';
-import { ROOT_HEADERS, startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
-import { IMAGINE_PRICE, relayWorld, type Caller, type RelayWorld } from './relay-fixture.ts';
+import { ROOT_HEADERS, startTestServer, type TestServer, waitFor } from '../helpers/server.ts';
+import { type Caller, IMAGINE_PRICE, type RelayWorld, relayWorld } from './relay-fixture.ts';
 
 /**
  * `GET /metrics` after real traffic: submits through the relay to the simulator, one poll tick
@@ -11,7 +11,11 @@ import { IMAGINE_PRICE, relayWorld, type Caller, type RelayWorld } from './relay
  * public mode, on a second server whose registry must not see the first one's numbers.
  */
 
-interface Sample { name: string; labels: Record<string, string>; value: number }
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
 
 function parse(text: string): Sample[] {
   const out: Sample[] = [];
@@ -52,7 +56,8 @@ beforeAll(async () => {
   channel = String(w.channelIds[0]);
   alice = await w.caller(1_000_000);
   const poor = await w.caller(IMAGINE_PRICE - 1);
-  for (const prompt of ['a fox', 'a hare']) accepted.push((await w.post('/mj/submit/imagine', { prompt }, alice.headers)).json.result);
+  for (const prompt of ['a fox', 'a hare'])
+    accepted.push((await w.post('/mj/submit/imagine', { prompt }, alice.headers)).json.result);
   expect((await w.post('/mj/submit/imagine', { prompt: 'a word --sim-banned' }, alice.headers)).json.code).toBe(24);
   expect((await w.post('/mj/submit/imagine', { prompt: 'a storm --sim-fail' }, alice.headers)).json.code).toBe(1);
   expect((await w.post('/mj/submit/imagine', { prompt: 'a cat' }, poor.headers)).status).toBe(400);
@@ -84,12 +89,18 @@ describe('GET /metrics after real traffic', () => {
 
   test('requests are counted by route pattern and status, never by raw URL', () => {
     const s = after.samples;
-    expect(value(s, 'mjgw_http_requests_total', { method: 'POST', route: '/mj/submit/imagine', status: '200' })).toBe(4);
-    expect(value(s, 'mjgw_http_requests_total', { method: 'POST', route: '/mj/submit/imagine', status: '400' })).toBe(1);
+    expect(value(s, 'mjgw_http_requests_total', { method: 'POST', route: '/mj/submit/imagine', status: '200' })).toBe(
+      4,
+    );
+    expect(value(s, 'mjgw_http_requests_total', { method: 'POST', route: '/mj/submit/imagine', status: '400' })).toBe(
+      1,
+    );
     expect(value(s, 'mjgw_http_requests_total', { method: 'GET', route: '/mj/task/:id/fetch', status: '200' })).toBe(1);
     expect(value(s, 'mjgw_http_requests_total', { method: 'GET', route: '/mj/image/:id', status: '200' })).toBe(1);
     expect(value(s, 'mjgw_http_requests_total', { method: 'GET', route: 'unmatched', status: '404' })).toBe(1);
-    expect(value(s, 'mjgw_http_requests_total', { method: 'GET', route: '/metrics', status: '200' })).toBeGreaterThanOrEqual(1);
+    expect(
+      value(s, 'mjgw_http_requests_total', { method: 'GET', route: '/metrics', status: '200' }),
+    ).toBeGreaterThanOrEqual(1);
     for (const id of accepted) expect(after.text).not.toContain(id);
     expect(after.text).not.toContain('/no/such/path');
   });

@@ -3,7 +3,7 @@ import { createTRPCClient, TRPCClientError } from '@trpc/client';
 import { typedSubmitSchema } from '../../src/domain/relay/typed-submit.ts';
 import { createPoller, type Poller } from '../../src/jobs/poller.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
-import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
+import { type Simulator, startSimulator } from '../../src/simulator/index.ts';
 import type { AppRouter } from '../../src/trpc/routers/index.ts';
 import { gatewayLinks } from '../../src/web/links.ts';
 import { createTestApiKey, createTestChannel, createTestUser, getTask, getUserQuota } from '../helpers/factories.ts';
@@ -65,7 +65,12 @@ describe('mj.submit input schema', () => {
     { action: 'VIDEO', prompt: 'move', task_id: '1' },
     { action: 'EDITS', prompt: 'edit', image: 'data:image/png;base64,AAAA' },
     { action: 'UPLOAD', base64Array: ['a'] },
-    { action: 'SWAP_FACE', sourceUrl: 'https://example.com/s.png', targetUrl: 'https://example.com/t.png', token_id: 3 },
+    {
+      action: 'SWAP_FACE',
+      sourceUrl: 'https://example.com/s.png',
+      targetUrl: 'https://example.com/t.png',
+      token_id: 3,
+    },
   ];
   const invalid = [
     { action: 'IMAGINE', prompt: '  ' },
@@ -139,9 +144,15 @@ describe('mj.submit end to end', () => {
     const foreign = createTestApiKey(srv.db, other.id);
     const older = createTestApiKey(srv.db, user.id, { unlimited: false, remainQuota: 200_000 });
     createTestApiKey(srv.db, user.id);
-    const err = await errorOf(clientOf(user).mj.submit.mutate({ action: 'IMAGINE', prompt: 'x', token_id: foreign.id }));
+    const err = await errorOf(
+      clientOf(user).mj.submit.mutate({ action: 'IMAGINE', prompt: 'x', token_id: foreign.id }),
+    );
     expect(err.data?.code).toBe('NOT_FOUND');
-    const task = await clientOf(user).mj.submit.mutate({ action: 'IMAGINE', prompt: 'billed to the older key', token_id: older.id });
+    const task = await clientOf(user).mj.submit.mutate({
+      action: 'IMAGINE',
+      prompt: 'billed to the older key',
+      token_id: older.id,
+    });
     expect(getTask(srv.db, task.id)?.tokenId).toBe(older.id);
   });
 
@@ -150,7 +161,9 @@ describe('mj.submit end to end', () => {
     createTestApiKey(srv.db, poor.id);
     const quota = await errorOf(clientOf(poor).mj.submit.mutate({ action: 'IMAGINE', prompt: 'too dear' }));
     expect([quota.data?.code, quota.message]).toEqual(['BAD_REQUEST', 'quota_not_enough']);
-    const missing = await errorOf(clientOf(poor).mj.submit.mutate({ action: 'ACTION', task_id: '42', custom_id: 'MJ::JOB::upsample::1::x' }));
+    const missing = await errorOf(
+      clientOf(poor).mj.submit.mutate({ action: 'ACTION', task_id: '42', custom_id: 'MJ::JOB::upsample::1::x' }),
+    );
     expect([missing.data?.code, missing.message]).toEqual(['NOT_FOUND', 'task_not_found']);
   });
 

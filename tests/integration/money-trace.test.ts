@@ -5,10 +5,10 @@ import { LOG_TYPE } from '../../src/contract/constants.ts';
 import { createPoller, type Poller } from '../../src/jobs/poller.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { createLogger } from '../../src/lib/logger.ts';
-import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
+import { type Simulator, startSimulator } from '../../src/simulator/index.ts';
 import type { AppRouter } from '../../src/trpc/routers/index.ts';
 import { createTestChannel } from '../helpers/factories.ts';
-import { ROOT_HEADERS, startTestServer, waitFor, type TestServer } from '../helpers/server.ts';
+import { ROOT_HEADERS, startTestServer, type TestServer, waitFor } from '../helpers/server.ts';
 
 /**
  * Money that can be traced (SPEC §4 logs): a mixed run through the real server and the simulator —
@@ -35,23 +35,46 @@ type Client = ReturnType<typeof createTRPCClient<AppRouter>>;
 const client = (headers: Record<string, string>): Client =>
   createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${srv.url}/trpc`, headers: () => headers })] });
 
-interface Member { id: number; username: string; key: string }
+interface Member {
+  id: number;
+  username: string;
+  key: string;
+}
 
-async function member(admin: Client, username: string, quota: number | undefined, remainQuota?: number): Promise<Member> {
+async function member(
+  admin: Client,
+  username: string,
+  quota: number | undefined,
+  remainQuota?: number,
+): Promise<Member> {
   const u = await admin.admin.user.create.mutate({ username, ...(quota === undefined ? {} : { quota }) });
   const own = client({ authorization: `Bearer ${u.access_token}`, 'new-api-user': String(u.id) });
-  const k = await own.token.create.mutate(remainQuota === undefined ? { name: 'k', unlimited_quota: true } : { name: 'k', remain_quota: remainQuota });
+  const k = await own.token.create.mutate(
+    remainQuota === undefined ? { name: 'k', unlimited_quota: true } : { name: 'k', remain_quota: remainQuota },
+  );
   return { id: u.id, username, key: k.key };
 }
 
-async function imagine(m: Member, prompt: string): Promise<{ status: number; body: { code: number; result: unknown } }> {
+async function imagine(
+  m: Member,
+  prompt: string,
+): Promise<{ status: number; body: { code: number; result: unknown } }> {
   const res = await fetch(`${srv.url}/mj/submit/imagine`, {
-    method: 'POST', headers: { authorization: `Bearer ${m.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ prompt }),
+    method: 'POST',
+    headers: { authorization: `Bearer ${m.key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt }),
   });
   return { status: res.status, body: (await res.json()) as { code: number; result: unknown } };
 }
 
-interface Balance { id: number; username: string; quota: number; granted: number; consumed: number; refunded: number }
+interface Balance {
+  id: number;
+  username: string;
+  quota: number;
+  granted: number;
+  consumed: number;
+  refunded: number;
+}
 
 function balances(): Balance[] {
   return srv.db.all<Balance>(sql`
@@ -78,7 +101,8 @@ beforeAll(async () => {
     return fetch(input, init);
   }) as typeof fetch;
   srv = await startTestServer({
-    clock, fetch: gatedFetch,
+    clock,
+    fetch: gatedFetch,
     logger: createLogger('debug', {}, (line) => lines.push(JSON.parse(line) as Record<string, unknown>)),
     env: { TASK_TIMEOUT_MS: String(TASK_TIMEOUT_MS), UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS) },
   });
@@ -92,7 +116,8 @@ beforeAll(async () => {
   await admin.admin.user.update.mutate({ id: carol.id, quota: 200_000 });
 
   // Accepted, refused by the upstream (24, 23), failing later, hanging until the timeout.
-  for (const p of ['a harbour', 'a market --sim-queued', 'a storm --sim-fail', 'a bell --sim-hang']) expect((await imagine(alice, p)).body.code).toBe(1);
+  for (const p of ['a harbour', 'a market --sim-queued', 'a storm --sim-fail', 'a bell --sim-hang'])
+    expect((await imagine(alice, p)).body.code).toBe(1);
   expect((await imagine(alice, 'a word --sim-banned')).body.code).toBe(24);
   expect((await imagine(alice, 'a crowd --sim-queue-full')).body.code).toBe(23);
   expect((await imagine(bob, 'a meadow')).body.code).toBe(1);
@@ -114,7 +139,11 @@ beforeAll(async () => {
 
   // A submit charged and recorded, whose upstream answer never came back before the orphan sweep.
   crashed = imagine(carol, `a ghost ${CRASH_MARK}`);
-  await waitFor(() => srv.db.all<{ n: number }>(sql`SELECT COUNT(*) AS n FROM tasks WHERE user_id = ${carol.id} AND mj_id = ''`)[0]?.n, 'the in-flight submit');
+  await waitFor(
+    () =>
+      srv.db.all<{ n: number }>(sql`SELECT COUNT(*) AS n FROM tasks WHERE user_id = ${carol.id} AND mj_id = ''`)[0]?.n,
+    'the in-flight submit',
+  );
   clock.advance(UPSTREAM_TIMEOUT_MS + 30_000);
   await poller.runOnce();
   release();
@@ -133,7 +162,11 @@ describe('the logs rebuild every balance', () => {
   test('quota = Σ system − Σ consume + Σ refund, for every user', () => {
     const rows = balances();
     expect(rows.map((r) => r.username)).toEqual(['root', 'alice', 'bob', 'carol']);
-    for (const r of rows) expect({ user: r.username, quota: r.granted - r.consumed + r.refunded }).toEqual({ user: r.username, quota: r.quota });
+    for (const r of rows)
+      expect({ user: r.username, quota: r.granted - r.consumed + r.refunded }).toEqual({
+        user: r.username,
+        quota: r.quota,
+      });
     const by = Object.fromEntries(rows.map((r) => [r.username, r]));
     // The run really exercised each path: charges, refunds, grants and takings.
     expect(by.alice).toMatchObject({ quota: 2_100_000, consumed: 6 * 50_000, refunded: 4 * 50_000 });
@@ -143,18 +176,23 @@ describe('the logs rebuild every balance', () => {
 
   test('admin changes are signed deltas naming the admin', () => {
     const rows = srv.db.all<{ user_id: number; quota: number; content: string }>(
-      sql`SELECT user_id, quota, content FROM logs WHERE type = ${LOG_TYPE.system} ORDER BY id`);
+      sql`SELECT user_id, quota, content FROM logs WHERE type = ${LOG_TYPE.system} ORDER BY id`,
+    );
     const aliceRows = rows.filter((r) => r.user_id === alice.id);
     expect(aliceRows.map((r) => r.quota)).toEqual([1_000_000, 2_000_000 - (1_000_000 - 6 * 50_000 + 2 * 50_000)]);
     expect(aliceRows[1]!.content).toBe(`quota set to 2000000 (+${aliceRows[1]!.quota}) by admin 1 (root)`);
     const bobDown = rows.filter((r) => r.user_id === bob.id).at(-1)!;
     expect(bobDown.quota).toBeLessThan(0);
     expect(bobDown.content).toStartWith(`quota set to 100000 (${bobDown.quota}) by admin 1 (root)`);
-    expect(rows.filter((r) => r.user_id === carol.id).map((r) => r.quota)).toEqual([200_000, 50_000 - (200_000 - 50_000)]);
+    expect(rows.filter((r) => r.user_id === carol.id).map((r) => r.quota)).toEqual([
+      200_000,
+      50_000 - (200_000 - 50_000),
+    ]);
   });
 
   test('an update that leaves the quota as it is writes no row', async () => {
-    const count = () => srv.db.all<{ n: number }>(sql`SELECT COUNT(*) AS n FROM logs WHERE type = ${LOG_TYPE.system}`)[0]!.n;
+    const count = () =>
+      srv.db.all<{ n: number }>(sql`SELECT COUNT(*) AS n FROM logs WHERE type = ${LOG_TYPE.system}`)[0]!.n;
     const before = count();
     const admin = client(ROOT_HEADERS);
     await admin.admin.user.update.mutate({ id: carol.id, quota: 50_000 });
@@ -168,20 +206,32 @@ describe('the logs rebuild every balance', () => {
 });
 
 describe('every charge and refund joins its task', () => {
-  interface Joined { log_id: number; type: number; user_id: number; mj_id: string; task_id: number; task_user: number | null; task_mj: string | null }
-  const joined = () => srv.db.all<Joined>(sql`
+  interface Joined {
+    log_id: number;
+    type: number;
+    user_id: number;
+    mj_id: string;
+    task_id: number;
+    task_user: number | null;
+    task_mj: string | null;
+  }
+  const joined = () =>
+    srv.db.all<Joined>(sql`
     SELECT l.id AS log_id, l.type, l.user_id, l.mj_id, l.task_id, t.user_id AS task_user, t.mj_id AS task_mj
     FROM logs l LEFT JOIN tasks t ON t.id = l.task_id WHERE l.type IN (${LOG_TYPE.consume}, ${LOG_TYPE.refund})`);
 
   test('by task_id: every row names an existing task of its user', () => {
     const rows = joined();
     expect(rows.length).toBe(11 + 7);
-    for (const r of rows) expect({ log: r.log_id, taskUser: r.task_user }).toEqual({ log: r.log_id, taskUser: r.user_id });
+    for (const r of rows)
+      expect({ log: r.log_id, taskUser: r.task_user }).toEqual({ log: r.log_id, taskUser: r.user_id });
   });
 
   test('by mj_id: every row of a task the upstream named carries its id, and the pair sums to what the task holds', () => {
     for (const r of joined()) expect({ log: r.log_id, mj: r.mj_id }).toEqual({ log: r.log_id, mj: r.task_mj! });
-    const named = srv.db.all<{ id: number; mj_id: string; quota: number }>(sql`SELECT id, mj_id, quota FROM tasks WHERE mj_id <> ''`);
+    const named = srv.db.all<{ id: number; mj_id: string; quota: number }>(
+      sql`SELECT id, mj_id, quota FROM tasks WHERE mj_id <> ''`,
+    );
     expect(named.length).toBe(7);
     for (const t of named) {
       const [money] = srv.db.all<{ charged: number; refunded: number }>(sql`
@@ -194,11 +244,25 @@ describe('every charge and refund joins its task', () => {
 
   test('the orphan of a crash is refunded once, joined by task_id, and logged at warn with its task id', async () => {
     const orphan = srv.db.all<{ id: number; mj_id: string; fail_reason: string; quota: number }>(
-      sql`SELECT id, mj_id, fail_reason, quota FROM tasks WHERE user_id = ${carol.id} ORDER BY id LIMIT 1`)[0]!;
+      sql`SELECT id, mj_id, fail_reason, quota FROM tasks WHERE user_id = ${carol.id} ORDER BY id LIMIT 1`,
+    )[0]!;
     expect(orphan).toMatchObject({ mj_id: '', fail_reason: 'submit did not complete', quota: 0 });
-    const logs = srv.db.all<{ type: number; quota: number }>(sql`SELECT type, quota FROM logs WHERE task_id = ${orphan.id} ORDER BY id`);
-    expect(logs).toEqual([{ type: LOG_TYPE.consume, quota: 50_000 }, { type: LOG_TYPE.refund, quota: 50_000 }]);
+    const logs = srv.db.all<{ type: number; quota: number }>(
+      sql`SELECT type, quota FROM logs WHERE task_id = ${orphan.id} ORDER BY id`,
+    );
+    expect(logs).toEqual([
+      { type: LOG_TYPE.consume, quota: 50_000 },
+      { type: LOG_TYPE.refund, quota: 50_000 },
+    ]);
     const warn = lines.filter((l) => l.msg === 'orphaned submit failed and refunded');
-    expect(warn).toEqual([expect.objectContaining({ level: 'warn', taskId: orphan.id, userId: carol.id, refunded: 50_000, component: 'poller' })]);
+    expect(warn).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        taskId: orphan.id,
+        userId: carol.id,
+        refunded: 50_000,
+        component: 'poller',
+      }),
+    ]);
   });
 });

@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { Database } from 'bun:sqlite';
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
-import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
+import { type Simulator, startSimulator } from '../../src/simulator/index.ts';
 import type { AppRouter } from '../../src/trpc/routers/index.ts';
 import { waitFor } from '../helpers/server.ts';
 
@@ -38,10 +38,17 @@ const gateways: Gateway[] = [];
 async function spawnGateway(name: string, updateTask: boolean): Promise<Gateway> {
   const proc = Bun.spawn(['bun', 'src/index.ts'], {
     env: {
-      PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: dbPath, UPDATE_TASK: String(updateTask),
-      POLL_INTERVAL_MS: String(INTERVAL_MS), POLL_LEASE_MS: String(LEASE_MS), INITIAL_ROOT_ACCESS_TOKEN: ROOT_TOKEN,
+      PATH: process.env.PATH ?? '',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_PATH: dbPath,
+      UPDATE_TASK: String(updateTask),
+      POLL_INTERVAL_MS: String(INTERVAL_MS),
+      POLL_LEASE_MS: String(LEASE_MS),
+      INITIAL_ROOT_ACCESS_TOKEN: ROOT_TOKEN,
     },
-    stdout: 'pipe', stderr: 'pipe',
+    stdout: 'pipe',
+    stderr: 'pipe',
   });
   let out = '';
   const decoder = new TextDecoder();
@@ -49,17 +56,27 @@ async function spawnGateway(name: string, updateTask: boolean): Promise<Gateway>
   void (async () => {
     for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) out += decoder.decode(chunk);
   })();
-  const port = await waitFor(() => /listening on http:\/\/[^:]+:(\d+)/.exec(out)?.[1] ?? (proc.exitCode !== null ? 'exited' : null), `${name} listening`);
+  const port = await waitFor(
+    () => /listening on http:\/\/[^:]+:(\d+)/.exec(out)?.[1] ?? (proc.exitCode !== null ? 'exited' : null),
+    `${name} listening`,
+  );
   if (port === 'exited') throw new Error(`${name} exited at start-up: ${out}`);
   const g: Gateway = {
-    name, url: `http://127.0.0.1:${port}`, proc, out: () => out,
+    name,
+    url: `http://127.0.0.1:${port}`,
+    proc,
+    out: () => out,
     holder: () => [...out.matchAll(/"msg":"poller lease taken"[^\n]*"holder":"([^"]+)"/g)].at(-1)?.[1],
   };
   gateways.push(g);
   return g;
 }
 
-interface Status { database: string; poller: string; mj_forward_url_enabled: boolean }
+interface Status {
+  database: string;
+  poller: string;
+  mj_forward_url_enabled: boolean;
+}
 
 async function status(g: Gateway): Promise<Status> {
   const res = await fetch(`${g.url}/api/status`);
@@ -70,7 +87,9 @@ const client = (g: Gateway, headers: Record<string, string>) =>
   createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${g.url}/trpc`, headers: () => headers })] });
 
 function leaseRow(): { holder: string; expires_at: number } | null {
-  return reader.query<{ holder: string; expires_at: number }, []>(`SELECT holder, expires_at FROM leases WHERE name = 'poller'`).get();
+  return reader
+    .query<{ holder: string; expires_at: number }, []>(`SELECT holder, expires_at FROM leases WHERE name = 'poller'`)
+    .get();
 }
 
 let a: Gateway;
@@ -127,21 +146,30 @@ describe('several processes on one SQLite file', () => {
     await root.admin.channel.create.mutate({ name: 'sim', base_url: sim.url, key: SECRET });
     const user = await root.admin.user.create.mutate({ username: 'multi', quota: 10_000_000 });
     // token.create returns the key as clients send it (`sk-...`).
-    const key = (await client(off, { authorization: `Bearer ${user.access_token}`, 'new-api-user': String(user.id) })
-      .token.create.mutate({ name: 'k', unlimited_quota: true })).key;
+    const key = (
+      await client(off, {
+        authorization: `Bearer ${user.access_token}`,
+        'new-api-user': String(user.id),
+      }).token.create.mutate({ name: 'k', unlimited_quota: true })
+    ).key;
 
     leader.proc.kill('SIGKILL');
     await leader.proc.exited;
     // Submitted through the process that never polls, while nobody leads.
     const submit = await fetch(`${off.url}/mj/submit/imagine`, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
       body: JSON.stringify({ prompt: 'a lighthouse at dusk' }),
     });
     const vo = (await submit.json()) as { code: number; result: string };
     expect(vo.code).toBe(1);
 
     // Deadline well past lease + one interval; the spec's bound is the lease's own expiry.
-    await waitFor(async () => (await status(standby)).poller === 'leader', 'the standby leads', LEASE_MS + INTERVAL_MS + 5000);
+    await waitFor(
+      async () => (await status(standby)).poller === 'leader',
+      'the standby leads',
+      LEASE_MS + INTERVAL_MS + 5000,
+    );
     expect(leaseRow()?.holder).toBe(standby.holder()!);
     const done = await waitFor(async () => {
       const res = await fetch(`${off.url}/mj/task/${vo.result}/fetch`, { headers: { authorization: `Bearer ${key}` } });

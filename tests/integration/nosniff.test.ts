@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { connect } from 'node:net';
-import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
+import { type Simulator, startSimulator } from '../../src/simulator/index.ts';
+import { chunked } from '../helpers/bodies.ts';
 import { createTestApiKey, createTestChannel, createTestUser, insertTask } from '../helpers/factories.ts';
 import { ROOT_HEADERS, startTestServer, type TestServer } from '../helpers/server.ts';
-import { chunked } from '../helpers/bodies.ts';
 
 /**
  * SPEC §10: "Every JSON answer carries `X-Content-Type-Options: nosniff`" (issue 14, point 10).
@@ -31,11 +31,26 @@ beforeAll(async () => {
   createTestChannel(srv.db, closedUrl);
   const user = createTestUser(srv.db, { quota: 100_000_000 });
   relayKey = createTestApiKey(srv.db, user.id, { unlimited: true }).headers;
-  simImageTask = insertTask(srv.db, { userId: user.id, imageUrl: `${sim.url}/nowhere.png`, status: 'SUCCESS', progress: '100%' }).mjId;
+  simImageTask = insertTask(srv.db, {
+    userId: user.id,
+    imageUrl: `${sim.url}/nowhere.png`,
+    status: 'SUCCESS',
+    progress: '100%',
+  }).mjId;
   upstream404ImageTask = simImageTask;
   // 127.0.0.2 is private and no channel's host: the SSRF guard refuses it.
-  blockedImageTask = insertTask(srv.db, { userId: user.id, imageUrl: 'http://127.0.0.2:9/x.png', status: 'SUCCESS', progress: '100%' }).mjId;
-  refusedImageTask = insertTask(srv.db, { userId: user.id, imageUrl: `${closedUrl}/x.png`, status: 'SUCCESS', progress: '100%' }).mjId;
+  blockedImageTask = insertTask(srv.db, {
+    userId: user.id,
+    imageUrl: 'http://127.0.0.2:9/x.png',
+    status: 'SUCCESS',
+    progress: '100%',
+  }).mjId;
+  refusedImageTask = insertTask(srv.db, {
+    userId: user.id,
+    imageUrl: `${closedUrl}/x.png`,
+    status: 'SUCCESS',
+    progress: '100%',
+  }).mjId;
 });
 
 afterAll(async () => {
@@ -44,7 +59,6 @@ afterAll(async () => {
 });
 
 const json = { 'content-type': 'application/json' } as const;
-
 
 /** The head of the answer to raw request bytes (requests fetch will not send: no Host, a huge declared length). */
 function rawHead(head: string): Promise<{ status: number; headers: Record<string, string> }> {
@@ -60,7 +74,9 @@ function rawHead(head: string): Promise<{ status: number; headers: Record<string
       const [statusLine, ...lines] = got.slice(0, end).split('\r\n');
       resolve({
         status: Number(statusLine?.split(' ')[1]),
-        headers: Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()])),
+        headers: Object.fromEntries(
+          lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
+        ),
       });
     });
     socket.on('error', reject);
@@ -77,29 +93,54 @@ interface Case {
   send: () => Promise<{ status: number; headers: { get(name: string): string | null } }>;
 }
 
-const get = (path: string, headers: Record<string, string> = {}) => () => fetch(`${srv.url}${path}`, { headers });
-const post = (path: string, headers: Record<string, string>, body: BodyInit) => () => fetch(`${srv.url}${path}`, { method: 'POST', headers, body });
+const get =
+  (path: string, headers: Record<string, string> = {}) =>
+  () =>
+    fetch(`${srv.url}${path}`, { headers });
+const post = (path: string, headers: Record<string, string>, body: BodyInit) => () =>
+  fetch(`${srv.url}${path}`, { method: 'POST', headers, body });
 
 const cases: Case[] = [
   // tRPC
   { what: 'tRPC query', status: 200, send: get('/trpc/user.self', ROOT_HEADERS) },
   { what: 'tRPC batch', status: 200, send: get('/trpc/user.self,status?batch=1&input={}', ROOT_HEADERS) },
-  { what: 'tRPC mutation', status: 200, send: post('/trpc/token.create', { ...ROOT_HEADERS, ...json }, JSON.stringify({ name: 'k' })) },
+  {
+    what: 'tRPC mutation',
+    status: 200,
+    send: post('/trpc/token.create', { ...ROOT_HEADERS, ...json }, JSON.stringify({ name: 'k' })),
+  },
   { what: 'tRPC 401', status: 401, send: get('/trpc/user.self') },
   { what: 'tRPC unknown procedure', status: 404, send: get('/trpc/nope.nothing', ROOT_HEADERS) },
-  { what: 'tRPC bad input', status: 400, send: post('/trpc/token.create', { ...ROOT_HEADERS, ...json }, JSON.stringify({ name: 5 })) },
-  { what: 'tRPC malformed JSON', status: 400, send: post('/trpc/token.create', { ...ROOT_HEADERS, ...json }, '{') },
-  { what: 'tRPC batch of 17', status: 400, send: get(`/trpc/${Array(17).fill('status').join(',')}?batch=1`, ROOT_HEADERS) },
-  { what: 'tRPC chunked 413', status: 413, send: post('/trpc/token.create', { ...ROOT_HEADERS, ...json }, chunked(11 * MiB)) },
   {
-    what: 'tRPC declared 413', status: 413,
+    what: 'tRPC bad input',
+    status: 400,
+    send: post('/trpc/token.create', { ...ROOT_HEADERS, ...json }, JSON.stringify({ name: 5 })),
+  },
+  { what: 'tRPC malformed JSON', status: 400, send: post('/trpc/token.create', { ...ROOT_HEADERS, ...json }, '{') },
+  {
+    what: 'tRPC batch of 17',
+    status: 400,
+    send: get(`/trpc/${Array(17).fill('status').join(',')}?batch=1`, ROOT_HEADERS),
+  },
+  {
+    what: 'tRPC chunked 413',
+    status: 413,
+    send: post('/trpc/token.create', { ...ROOT_HEADERS, ...json }, chunked(11 * MiB)),
+  },
+  {
+    what: 'tRPC declared 413',
+    status: 413,
     send: async () => {
-      const r = await rawHead(`POST /trpc/token.create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${20 * MiB}\r\n\r\n`);
+      const r = await rawHead(
+        `POST /trpc/token.create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${20 * MiB}\r\n\r\n`,
+      );
       return { status: r.status, headers: { get: (n: string) => r.headers[n] ?? null } };
     },
   },
   {
-    what: 'tRPC subscription stream', status: 200, isJson: false,
+    what: 'tRPC subscription stream',
+    status: 200,
+    isJson: false,
     send: async () => {
       const ac = new AbortController();
       const res = await fetch(`${srv.url}/trpc/mj.onTaskUpdate`, { headers: ROOT_HEADERS, signal: ac.signal });
@@ -114,12 +155,32 @@ const cases: Case[] = [
   { what: 'REST listing 400', status: 400, send: get('/api/mj/self?page_size=abc', ROOT_HEADERS) },
   { what: 'REST unknown path', status: 404, send: get('/api/nothing/here', ROOT_HEADERS) },
   // Relay
-  { what: 'relay submit', status: 200, send: () => post('/mj/submit/imagine', { ...relayKey, ...json }, JSON.stringify({ prompt: 'a fox' }))() },
-  { what: 'relay list-by-condition', status: 200, send: () => post('/mj/task/list-by-condition', { ...relayKey, ...json }, JSON.stringify({ ids: ['1'] }))() },
-  { what: 'relay mode prefix', status: 200, send: () => post('/fast/mj/task/list-by-condition', { ...relayKey, ...json }, JSON.stringify({ ids: [] }))() },
+  {
+    what: 'relay submit',
+    status: 200,
+    send: () => post('/mj/submit/imagine', { ...relayKey, ...json }, JSON.stringify({ prompt: 'a fox' }))(),
+  },
+  {
+    what: 'relay list-by-condition',
+    status: 200,
+    send: () => post('/mj/task/list-by-condition', { ...relayKey, ...json }, JSON.stringify({ ids: ['1'] }))(),
+  },
+  {
+    what: 'relay mode prefix',
+    status: 200,
+    send: () => post('/fast/mj/task/list-by-condition', { ...relayKey, ...json }, JSON.stringify({ ids: [] }))(),
+  },
   { what: 'relay 401', status: 401, send: get('/mj/task/1/fetch') },
-  { what: 'relay malformed JSON', status: 400, send: () => post('/mj/submit/imagine', { ...relayKey, ...json }, '{')() },
-  { what: 'relay chunked 413', status: 413, send: () => post('/mj/submit/imagine', { ...relayKey, ...json }, chunked(11 * MiB))() },
+  {
+    what: 'relay malformed JSON',
+    status: 400,
+    send: () => post('/mj/submit/imagine', { ...relayKey, ...json }, '{')(),
+  },
+  {
+    what: 'relay chunked 413',
+    status: 413,
+    send: () => post('/mj/submit/imagine', { ...relayKey, ...json }, chunked(11 * MiB))(),
+  },
   // Images
   { what: 'image unknown id', status: 404, send: get('/mj/image/999999999') },
   { what: 'image upstream 404', status: 404, send: () => get(`/mj/image/${upstream404ImageTask}`)() },
@@ -132,11 +193,18 @@ const cases: Case[] = [
   { what: 'metrics without auth', status: 401, send: get('/metrics') },
   { what: 'unknown route', status: 404, send: get('/no/such/route') },
   {
-    what: 'CORS preflight', status: 204, isJson: false,
-    send: () => fetch(`${srv.url}/api/status`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' } }),
+    what: 'CORS preflight',
+    status: 204,
+    isJson: false,
+    send: () =>
+      fetch(`${srv.url}/api/status`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' },
+      }),
   },
   {
-    what: 'no usable Host', status: 400,
+    what: 'no usable Host',
+    status: 400,
     send: async () => {
       const r = await rawHead('GET /api/status HTTP/1.0\r\n\r\n');
       return { status: r.status, headers: { get: (n: string) => r.headers[n] ?? null } };

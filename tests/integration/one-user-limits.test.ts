@@ -25,7 +25,8 @@ beforeAll(async () => {
   const prompt = '\u0001'.repeat(8179);
   const properties = JSON.stringify({ finalPrompt: prompt });
   const c = srv.db.$client;
-  const insert = c.prepare(`INSERT INTO tasks (user_id, mj_id, action, prompt, prompt_en, properties, submit_time, status, progress)
+  const insert =
+    c.prepare(`INSERT INTO tasks (user_id, mj_id, action, prompt, prompt_en, properties, submit_time, status, progress)
     VALUES (?, ?, 'IMAGINE', ?, ?, ?, ?, 'FAILURE', '0%')`);
   c.transaction(() => {
     for (let i = 0; i < BIG_ROWS; i++) {
@@ -34,8 +35,9 @@ beforeAll(async () => {
       insert.run(heavy.id, mjId, prompt, prompt, properties, Date.now() - i);
     }
   })();
-  c.prepare(`INSERT INTO tasks (user_id, mj_id, action, prompt, submit_time, status, progress) VALUES (?, 'small', 'IMAGINE', 'a cat', ?, 'SUCCESS', '100%')`)
-    .run(other.id, Date.now());
+  c.prepare(
+    `INSERT INTO tasks (user_id, mj_id, action, prompt, submit_time, status, progress) VALUES (?, 'small', 'IMAGINE', 'a cat', ?, 'SUCCESS', '100%')`,
+  ).run(other.id, Date.now());
   limitsOf(srv.deps.taskStore).answerBytesPerSecond = UNMETERED;
 });
 
@@ -86,7 +88,9 @@ describe('one answer carries at most 8 MiB of task data', () => {
 
   test('list-by-condition over the budget is a 413 in the relay shape', async () => {
     const res = await fetch(`${srv.url}/mj/task/list-by-condition`, {
-      method: 'POST', headers: { ...heavyKey, 'content-type': 'application/json' }, body: JSON.stringify({ ids: mjIds }),
+      method: 'POST',
+      headers: { ...heavyKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ ids: mjIds }),
     });
     expect(res.status).toBe(413);
     const body = (await res.json()) as { code: number; description: string; result: unknown };
@@ -94,7 +98,9 @@ describe('one answer carries at most 8 MiB of task data', () => {
     expect(body.description).toContain('too large');
     // Fewer ids fit.
     const some = await fetch(`${srv.url}/mj/task/list-by-condition`, {
-      method: 'POST', headers: { ...heavyKey, 'content-type': 'application/json' }, body: JSON.stringify({ ids: mjIds.slice(0, 20) }),
+      method: 'POST',
+      headers: { ...heavyKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ ids: mjIds.slice(0, 20) }),
     });
     expect(some.status).toBe(200);
     expect((await some.json()) as unknown[]).toHaveLength(20);
@@ -123,12 +129,17 @@ describe('at most 4 listings of one user in flight', () => {
       expect(rest.status).toBe(429);
       expect(((await rest.json()) as { message: string }).message).toBe('too_many_requests');
 
-      const trpc = await fetch(`${srv.url}/trpc/mj.self?input=${encodeURIComponent(JSON.stringify({ page_size: 1 }))}`, { headers: heavy.headers });
+      const trpc = await fetch(
+        `${srv.url}/trpc/mj.self?input=${encodeURIComponent(JSON.stringify({ page_size: 1 }))}`,
+        { headers: heavy.headers },
+      );
       expect(trpc.status).toBe(429);
       expect(((await trpc.json()) as TrpcError).error.data.code).toBe('TOO_MANY_REQUESTS');
 
       const relay = await fetch(`${srv.url}/mj/task/list-by-condition`, {
-        method: 'POST', headers: { ...heavyKey, 'content-type': 'application/json' }, body: JSON.stringify({ ids: ['big-1'] }),
+        method: 'POST',
+        headers: { ...heavyKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ ids: ['big-1'] }),
       });
       expect(relay.status).toBe(429);
       expect(((await relay.json()) as { description: string }).description).toBe('too_many_requests');
@@ -164,7 +175,9 @@ describe('answer bytes per user per second', () => {
     expect(((await second.json()) as { message: string }).message).toBe('too_many_requests');
     expect((await page(other)).status).toBe(200);
     const relay = await fetch(`${srv.url}/mj/task/list-by-condition`, {
-      method: 'POST', headers: { ...heavyKey, 'content-type': 'application/json' }, body: JSON.stringify({ ids: ['big-1'] }),
+      method: 'POST',
+      headers: { ...heavyKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ ids: ['big-1'] }),
     });
     expect(relay.status).toBe(429);
   }, 30_000);
@@ -175,11 +188,21 @@ describe('answer bytes per user per second', () => {
     limits.listingWaitMs = 200;
     const refuser = createTestUser(srv.db);
     const key = createTestApiKey(srv.db, refuser.id).headers;
-    srv.db.$client.prepare(`UPDATE tasks SET user_id = ? WHERE mj_id IN (${mjIds.slice(0, 190).map(() => '?').join(',')})`).run(refuser.id, ...mjIds.slice(0, 190));
+    srv.db.$client
+      .prepare(
+        `UPDATE tasks SET user_id = ? WHERE mj_id IN (${mjIds
+          .slice(0, 190)
+          .map(() => '?')
+          .join(',')})`,
+      )
+      .run(refuser.id, ...mjIds.slice(0, 190));
     try {
-      const ask = (ids: string[]) => fetch(`${srv.url}/mj/task/list-by-condition`, {
-        method: 'POST', headers: { ...key, 'content-type': 'application/json' }, body: JSON.stringify({ ids }),
-      });
+      const ask = (ids: string[]) =>
+        fetch(`${srv.url}/mj/task/list-by-condition`, {
+          method: 'POST',
+          headers: { ...key, 'content-type': 'application/json' },
+          body: JSON.stringify({ ids }),
+        });
       expect((await ask(mjIds.slice(0, 190))).status).toBe(413);
       // Nothing was sent, but ~9 MiB was asked: far past the burst, so the next waits, then 429.
       expect((await ask(mjIds.slice(0, 1))).status).toBe(429);
@@ -195,7 +218,11 @@ describe('answer bytes per user per second', () => {
     limits.answerFreeBytes = 0;
     limits.listingWaitMs = 1_500;
     const u = createTestUser(srv.db);
-    srv.db.$client.prepare(`INSERT INTO tasks (user_id, mj_id, action, prompt, submit_time, status, progress) VALUES (?, 'r-1', 'IMAGINE', 'a cat', ?, 'SUCCESS', '100%')`).run(u.id, Date.now());
+    srv.db.$client
+      .prepare(
+        `INSERT INTO tasks (user_id, mj_id, action, prompt, submit_time, status, progress) VALUES (?, 'r-1', 'IMAGINE', 'a cat', ?, 'SUCCESS', '100%')`,
+      )
+      .run(u.id, Date.now());
     expect((await fetch(`${srv.url}/api/mj/self`, { headers: u.headers })).status).toBe(200);
     // In debt now; 16 waits of 1.5 s in a row would pass this test's 10 s deadline.
     const res = await fetch(batchUrl(16, { page_size: 1 }), { headers: u.headers });

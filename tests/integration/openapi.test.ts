@@ -9,7 +9,7 @@ import { DOCUMENTED_SCHEMAS, jsonSchemaOf } from '../../src/http/openapi.ts';
 import type { TestUser } from '../helpers/factories.ts';
 import { addApiKey, addUser } from '../helpers/rows.ts';
 import { ROOT_HEADERS } from '../helpers/server.ts';
-import { relayWorld, SIM_SECRETS, type RelayWorld } from './relay-fixture.ts';
+import { type RelayWorld, relayWorld, SIM_SECRETS } from './relay-fixture.ts';
 
 type Json = Record<string, any>;
 
@@ -47,7 +47,10 @@ async function expectDocumented(path: string, method: string, res: Response): Pr
   const body = (await res.json()) as unknown;
   const check = validators.get(name) ?? ajv.compile(doc.components.schemas[name]);
   validators.set(name, check);
-  if (!check(body)) throw new Error(`${method} ${path} ${res.status} does not match ${name}: ${ajv.errorsText(check.errors)}\n${JSON.stringify(body)}`);
+  if (!check(body))
+    throw new Error(
+      `${method} ${path} ${res.status} does not match ${name}: ${ajv.errorsText(check.errors)}\n${JSON.stringify(body)}`,
+    );
   DOCUMENTED_SCHEMAS[name]!.schema.parse(body);
   checked.add(`${method} ${path} ${res.status}`);
   return body;
@@ -55,7 +58,11 @@ async function expectDocumented(path: string, method: string, res: Response): Pr
 
 const url = (path: string) => `${world.srv.url}${path}`;
 const postJson = (path: string, body: unknown, headers: Record<string, string>) =>
-  fetch(url(path), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  fetch(url(path), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
 
 describe('GET /openapi.json', () => {
   test('is a valid OpenAPI 3.1 document, and the validator does reject a broken one', async () => {
@@ -73,7 +80,12 @@ describe('GET /openapi.json', () => {
     const expected = ['/api/mj/self', '/api/mj/', '/api/status', '/healthz', '/mj/notify/{channel}/{secret}'];
     for (const prefix of ['/mj', '/{mode}/mj']) {
       for (const suffix of Object.keys(SUBMIT_ROUTES)) expected.push(`${prefix}${suffix}`);
-      expected.push(`${prefix}/task/{id}/fetch`, `${prefix}/task/list-by-condition`, `${prefix}/task/{id}/image-seed`, `${prefix}/image/{id}`);
+      expected.push(
+        `${prefix}/task/{id}/fetch`,
+        `${prefix}/task/list-by-condition`,
+        `${prefix}/task/{id}/image-seed`,
+        `${prefix}/image/{id}`,
+      );
     }
     expect(Object.keys(doc.paths).sort()).toEqual(expected.sort());
     expect(doc.components.securitySchemes).toMatchObject({
@@ -87,7 +99,13 @@ describe('GET /openapi.json', () => {
     expect(doc.paths['/mj/image/{id}'].get.security).toEqual([]);
     // The upstream's push callback: the path's secret is the credential (SPEC §16).
     expect(doc.paths['/mj/notify/{channel}/{secret}'].post.security).toEqual([]);
-    expect(Object.keys(doc.paths['/mj/notify/{channel}/{secret}'].post.responses)).toEqual(['204', '400', '401', '404', '413']);
+    expect(Object.keys(doc.paths['/mj/notify/{channel}/{secret}'].post.responses)).toEqual([
+      '204',
+      '400',
+      '401',
+      '404',
+      '413',
+    ]);
     const params = doc.paths['/api/mj/'].get.parameters.map((p: Json) => p.name);
     expect(params).toEqual(['p', 'page_size', 'mj_id', 'start_timestamp', 'end_timestamp', 'channel_id']);
   });
@@ -97,7 +115,10 @@ describe('GET /openapi.json', () => {
       expect(doc.components.schemas[name]).toEqual(jsonSchemaOf(schema, io));
     }
     // Requests are described as they are accepted: numbers or numeric strings, required fields.
-    expect(doc.paths['/api/mj/self'].get.parameters[0].schema.anyOf.map((s: Json) => s.type)).toEqual(['number', 'string']);
+    expect(doc.paths['/api/mj/self'].get.parameters[0].schema.anyOf.map((s: Json) => s.type)).toEqual([
+      'number',
+      'string',
+    ]);
     expect(doc.components.schemas.ImagineRequest.required).toEqual(['prompt']);
     expect(doc.components.schemas.ChangeRequest.properties.action.enum).toEqual(['UPSCALE', 'VARIATION', 'REROLL']);
   });
@@ -107,24 +128,63 @@ describe('real answers match their documented schemas', () => {
   let mjId = '';
 
   test('relay: submit, fetch, list-by-condition, image-seed and their refusals', async () => {
-    const submitted = (await expectDocumented('/mj/submit/imagine', 'post', await postJson('/mj/submit/imagine', { prompt: 'a cat' }, keyHeaders))) as Json;
+    const submitted = (await expectDocumented(
+      '/mj/submit/imagine',
+      'post',
+      await postJson('/mj/submit/imagine', { prompt: 'a cat' }, keyHeaders),
+    )) as Json;
     expect(submitted.code).toBe(1);
     mjId = submitted.result;
-    const moded = (await expectDocumented('/{mode}/mj/submit/imagine', 'post', await postJson('/mj-fast/mj/submit/imagine', { prompt: 'a dog' }, keyHeaders))) as Json;
+    const moded = (await expectDocumented(
+      '/{mode}/mj/submit/imagine',
+      'post',
+      await postJson('/mj-fast/mj/submit/imagine', { prompt: 'a dog' }, keyHeaders),
+    )) as Json;
     expect(moded.code).toBe(1);
-    expect(((await expectDocumented('/mj/submit/blend', 'post', await postJson('/mj/submit/blend', { base64Array: ['x'] }, keyHeaders))) as Json).description)
-      .toContain('base64Array');
+    expect(
+      (
+        (await expectDocumented(
+          '/mj/submit/blend',
+          'post',
+          await postJson('/mj/submit/blend', { base64Array: ['x'] }, keyHeaders),
+        )) as Json
+      ).description,
+    ).toContain('base64Array');
     await expectDocumented('/mj/submit/imagine', 'post', await postJson('/mj/submit/imagine', { prompt: 'x' }, {}));
-    await expectDocumented('/mj/submit/change', 'post', await postJson('/mj/submit/change', { taskId: 'nope', action: 'UPSCALE', index: 1 }, keyHeaders));
+    await expectDocumented(
+      '/mj/submit/change',
+      'post',
+      await postJson('/mj/submit/change', { taskId: 'nope', action: 'UPSCALE', index: 1 }, keyHeaders),
+    );
 
-    const fetched = (await expectDocumented('/mj/task/{id}/fetch', 'get', await fetch(url(`/mj/task/${mjId}/fetch`), { headers: keyHeaders }))) as Json;
+    const fetched = (await expectDocumented(
+      '/mj/task/{id}/fetch',
+      'get',
+      await fetch(url(`/mj/task/${mjId}/fetch`), { headers: keyHeaders }),
+    )) as Json;
     expect(fetched.id).toBe(mjId);
-    await expectDocumented('/mj/task/{id}/fetch', 'get', await fetch(url('/mj/task/nope/fetch'), { headers: keyHeaders }));
-    const listed = (await expectDocumented('/mj/task/list-by-condition', 'post', await postJson('/mj/task/list-by-condition', { ids: [mjId, 'nope'] }, keyHeaders))) as Json[];
+    await expectDocumented(
+      '/mj/task/{id}/fetch',
+      'get',
+      await fetch(url('/mj/task/nope/fetch'), { headers: keyHeaders }),
+    );
+    const listed = (await expectDocumented(
+      '/mj/task/list-by-condition',
+      'post',
+      await postJson('/mj/task/list-by-condition', { ids: [mjId, 'nope'] }, keyHeaders),
+    )) as Json[];
     expect(listed.map((t) => t.id)).toEqual([mjId]);
-    await expectDocumented('/mj/task/list-by-condition', 'post', await postJson('/mj/task/list-by-condition', { ids: 'x' }, keyHeaders));
+    await expectDocumented(
+      '/mj/task/list-by-condition',
+      'post',
+      await postJson('/mj/task/list-by-condition', { ids: 'x' }, keyHeaders),
+    );
 
-    const seed = (await expectDocumented('/mj/task/{id}/image-seed', 'get', await fetch(url(`/mj/task/${mjId}/image-seed`), { headers: keyHeaders }))) as Json;
+    const seed = (await expectDocumented(
+      '/mj/task/{id}/image-seed',
+      'get',
+      await fetch(url(`/mj/task/${mjId}/image-seed`), { headers: keyHeaders }),
+    )) as Json;
     expect(seed.code).toBe(1);
     expect(typeof seed.result).toBe('string');
     expect(checked).toContain('post /mj/submit/imagine 401');
@@ -132,9 +192,15 @@ describe('real answers match their documented schemas', () => {
   });
 
   test('image route: the image, and a JSON error for an unknown task', async () => {
-    const upstream = (await (await fetch(`${world.sims[0]!.url}/mj/task/${mjId}/fetch`, { headers: { 'mj-api-secret': SIM_SECRETS[0]! } })).json()) as Json;
+    const upstream = (await (
+      await fetch(`${world.sims[0]!.url}/mj/task/${mjId}/fetch`, { headers: { 'mj-api-secret': SIM_SECRETS[0]! } })
+    ).json()) as Json;
     expect(upstream.status).toBe('SUCCESS');
-    world.srv.db.update(tasks).set({ imageUrl: upstream.imageUrl, status: 'SUCCESS', progress: '100%' }).where(eq(tasks.mjId, mjId)).run();
+    world.srv.db
+      .update(tasks)
+      .set({ imageUrl: upstream.imageUrl, status: 'SUCCESS', progress: '100%' })
+      .where(eq(tasks.mjId, mjId))
+      .run();
     const image = await fetch(url(`/mj/image/${mjId}`));
     expect(image.status).toBe(200);
     expect(Object.keys(doc.paths['/mj/image/{id}'].get.responses[200].content)).toEqual(['image/*']);
@@ -144,7 +210,11 @@ describe('real answers match their documented schemas', () => {
   });
 
   test('management aliases, their errors, status and health', async () => {
-    const own = (await expectDocumented('/api/mj/self', 'get', await fetch(url('/api/mj/self'), { headers: user.headers }))) as Json;
+    const own = (await expectDocumented(
+      '/api/mj/self',
+      'get',
+      await fetch(url('/api/mj/self'), { headers: user.headers }),
+    )) as Json;
     expect(own.data.items.map((i: Json) => i.mj_id)).toContain(mjId);
     await expectDocumented('/api/mj/', 'get', await fetch(url('/api/mj/?page_size=5'), { headers: ROOT_HEADERS }));
     await expectDocumented('/api/mj/self', 'get', await fetch(url('/api/mj/self?p=0'), { headers: user.headers }));
@@ -155,7 +225,8 @@ describe('real answers match their documented schemas', () => {
     expect(Object.keys(doc.paths['/healthz'].get.responses[200].content)).toEqual(['text/plain']);
     expect(health.headers.get('content-type')).toContain('text/plain');
     expect(await health.text()).toBe('ok');
-    for (const s of ['get /api/mj/self 200', 'get /api/mj/self 400', 'get /api/mj/self 401', 'get /api/mj/ 403']) expect(checked).toContain(s);
+    for (const s of ['get /api/mj/self 200', 'get /api/mj/self 400', 'get /api/mj/self 401', 'get /api/mj/ 403'])
+      expect(checked).toContain(s);
   });
 });
 
@@ -166,7 +237,12 @@ describe('GET /docs', () => {
     expect(res.headers.get('content-type')).toContain('text/html');
     const html = await res.text();
     const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
-    expect(refs.sort()).toEqual(['/docs/assets/favicon-32x32.png', '/docs/assets/init.js', '/docs/assets/swagger-ui-bundle.js', '/docs/assets/swagger-ui.css']);
+    expect(refs.sort()).toEqual([
+      '/docs/assets/favicon-32x32.png',
+      '/docs/assets/init.js',
+      '/docs/assets/swagger-ui-bundle.js',
+      '/docs/assets/swagger-ui.css',
+    ]);
     expect(html).not.toMatch(/https?:\/\/|\/\/[a-z]/i);
     const types: Record<string, string> = { css: 'text/css', js: 'text/javascript', png: 'image/png' };
     for (const ref of refs) {

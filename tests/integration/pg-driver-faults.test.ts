@@ -35,15 +35,19 @@ function poolWithSockets() {
   const sockets: Socket[] = [];
   // `socket` (a connected socket factory) is a postgres.js option its type declarations leave out.
   const options = {
-    max: 1, connect_timeout: 3, backoff: reconnectBackoffS, onnotice: () => {},
-    socket: () => new Promise<Socket>((resolve, reject) => {
-      const s = connect(Number(url.port), url.hostname);
-      s.once('connect', () => {
-        sockets.push(s);
-        resolve(s);
-      });
-      s.once('error', reject);
-    }),
+    max: 1,
+    connect_timeout: 3,
+    backoff: reconnectBackoffS,
+    onnotice: () => {},
+    socket: () =>
+      new Promise<Socket>((resolve, reject) => {
+        const s = connect(Number(url.port), url.hostname);
+        s.once('connect', () => {
+          sockets.push(s);
+          resolve(s);
+        });
+        s.once('error', reject);
+      }),
   };
   const sql = postgres(url.toString(), options as postgres.Options<Record<string, never>>);
   return { sql, sockets };
@@ -70,7 +74,10 @@ describe('postgres.js when the socket closes', () => {
       await ticks();
       await t`SELECT 2`;
     });
-    const err = await tx.then(() => null, (e: unknown) => e);
+    const err = await tx.then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(codeOf(err)).toMatch(/^CONNECTION_(CLOSED|DESTROYED)$/);
     await ticks();
     expect(uncaught).toEqual([]);
@@ -85,7 +92,10 @@ describe('postgres.js when the socket closes', () => {
     sockets[0]!.destroy();
     await ticks();
     const err = await Promise.race([
-      reserved`SELECT 2`.then(() => null, (e: unknown) => e),
+      reserved`SELECT 2`.then(
+        () => null,
+        (e: unknown) => e,
+      ),
       Bun.sleep(2000).then(() => 'no answer'),
     ]);
     expect(codeOf(err)).toBe('CONNECTION_CLOSED');
@@ -99,12 +109,18 @@ describe('postgres.js when the socket closes', () => {
     opened.push(sql);
     await sql`SELECT 1`;
     // The query's bytes wait for a setImmediate; the close is seen before it runs.
-    const pending = sql`SELECT 2`.then(() => 'answered', (e: unknown) => codeOf(e));
+    const pending = sql`SELECT 2`.then(
+      () => 'answered',
+      (e: unknown) => codeOf(e),
+    );
     sockets[0]!.destroy();
     await pending;
     // Bounded below connect_timeout (3 s): a connection that never sent its startup fails with CONNECT_TIMEOUT.
     const next = await Promise.race([
-      sql`SELECT 3 AS n`.then((r) => r[0]!.n as number, (e: unknown) => codeOf(e)),
+      sql`SELECT 3 AS n`.then(
+        (r) => r[0]!.n as number,
+        (e: unknown) => codeOf(e),
+      ),
       Bun.sleep(2000).then(() => 'hung'),
     ]);
     expect(next).toBe(3);

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import postgres from 'postgres';
 import { explainListing, type TaskFilter } from '../../src/db/pg/listing.ts';
 import { DAY, HOUR, rangeWindow, type Scope } from '../../src/db/pg/task-windows.ts';
-import { tempPg, type TempPg } from '../helpers/pg.ts';
+import { type TempPg, tempPg } from '../helpers/pg.ts';
 
 /** No statement of the PostgreSQL listing scans `tasks` sequentially at 100k rows (SPEC §12/§13). */
 
@@ -29,11 +29,22 @@ describe('PostgreSQL listing plans at 100k rows', () => {
     await sql`ANALYZE`;
     const mid = BASE + 50_000 * 30_000;
     const shapes: Array<[TaskFilter, number]> = [
-      [{ userId: 7 }, 1], [{ userId: 7, mjId: 'mj407' }, 1], [{ userId: 7, start: mid, end: mid + 2 * DAY + 5 }, 1],
-      [{ userId: 7, start: mid + 7 }, 1], [{ userId: 7, end: mid - 3 }, 1], [{ userId: 7 }, 25],
-      [{}, 1], [{ channelId: 3 }, 1], [{ mjId: 'mj5000' }, 1], [{ start: mid + 11, end: mid + 3 * HOUR }, 1],
-      [{ start: mid }, 1], [{ end: mid }, 1], [{ channelId: 3, start: mid - DAY, end: mid + DAY }, 1],
-      [{}, 2000], [{ channelId: 3 }, 300], [{ start: mid - 5 * DAY, end: mid + 5 * DAY }, 200],
+      [{ userId: 7 }, 1],
+      [{ userId: 7, mjId: 'mj407' }, 1],
+      [{ userId: 7, start: mid, end: mid + 2 * DAY + 5 }, 1],
+      [{ userId: 7, start: mid + 7 }, 1],
+      [{ userId: 7, end: mid - 3 }, 1],
+      [{ userId: 7 }, 25],
+      [{}, 1],
+      [{ channelId: 3 }, 1],
+      [{ mjId: 'mj5000' }, 1],
+      [{ start: mid + 11, end: mid + 3 * HOUR }, 1],
+      [{ start: mid }, 1],
+      [{ end: mid }, 1],
+      [{ channelId: 3, start: mid - DAY, end: mid + DAY }, 1],
+      [{}, 2000],
+      [{ channelId: 3 }, 300],
+      [{ start: mid - 5 * DAY, end: mid + 5 * DAY }, 200],
     ];
     // The check sees a sequential scan where there is one.
     const [unindexed] = await sql`EXPLAIN (FORMAT JSON) SELECT id FROM tasks WHERE prompt = ${'x'}`;
@@ -42,7 +53,11 @@ describe('PostgreSQL listing plans at 100k rows', () => {
     for (const [f, p] of shapes) {
       const { variant, plans } = await explainListing(t.db, f, { p, page_size: 20 });
       seen.add(variant);
-      expect({ f, p, seq: plans.flatMap(nodeTypes).filter((n) => n === 'Seq Scan on tasks') }).toEqual({ f, p, seq: [] });
+      expect({ f, p, seq: plans.flatMap(nodeTypes).filter((n) => n === 'Seq Scan on tasks') }).toEqual({
+        f,
+        p,
+        seq: [],
+      });
     }
     expect([...seen].sort()).toEqual(['below', 'plain', 'window']);
 
@@ -56,13 +71,26 @@ describe('PostgreSQL listing plans at 100k rows', () => {
       },
     });
     try {
-      for (const set of ['auto_explain.log_min_duration = 0', 'auto_explain.log_nested_statements = on',
-        "auto_explain.log_format = 'json'", "client_min_messages = 'log'"]) await watcher.unsafe(`SET ${set}`);
+      for (const set of [
+        'auto_explain.log_min_duration = 0',
+        'auto_explain.log_nested_statements = on',
+        "auto_explain.log_format = 'json'",
+        "client_min_messages = 'log'",
+      ])
+        await watcher.unsafe(`SET ${set}`);
       await watcher`LOAD 'auto_explain'`;
-      const scopes: Scope[] = [{ scope: 'all', scopeId: 0, column: null }, { scope: 'user', scopeId: 7, column: 'user_id' },
-        { scope: 'channel', scopeId: 3, column: 'channel_id' }];
+      const scopes: Scope[] = [
+        { scope: 'all', scopeId: 0, column: null },
+        { scope: 'user', scopeId: 7, column: 'user_id' },
+        { scope: 'channel', scopeId: 3, column: 'channel_id' },
+      ];
       for (const s of scopes) {
-        for (const [a, b] of [[mid + 11, mid + 3 * HOUR], [mid - 40 * DAY + 5, mid + 40 * DAY - 5], [mid, undefined], [undefined, mid]]) {
+        for (const [a, b] of [
+          [mid + 11, mid + 3 * HOUR],
+          [mid - 40 * DAY + 5, mid + 40 * DAY - 5],
+          [mid, undefined],
+          [undefined, mid],
+        ]) {
           // Repeated past the first calls, so the cached generic plans are the ones shown.
           for (let i = 0; i < 3; i++) await rangeWindow(watcher, s, a, b);
         }

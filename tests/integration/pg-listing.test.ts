@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import type { Sql } from 'postgres';
 import { listTasksPg, type TaskFilter } from '../../src/db/pg/listing.ts';
 import { coverOf, DAY, HOUR, SPANS } from '../../src/db/pg/task-windows.ts';
-import { tempPg, type TempPg } from '../helpers/pg.ts';
+import { type TempPg, tempPg } from '../helpers/pg.ts';
 
 /**
  * The PostgreSQL listing answers exactly what a naive `ORDER BY id DESC LIMIT/OFFSET` and
@@ -41,21 +41,30 @@ async function seed(sql: Sql, rows: number): Promise<number[]> {
   let t = BASE - 2 * DAY;
   for (let i = 0; i < rows; i++) {
     // Ids span many 1024-id blocks, negative ones included.
-    const nextId = () => (rand() < 0.05 ? int(60_000, 200_000) : rand() < 0.01 ? int(-70_000, -66_000) : int(-40, 6_000));
+    const nextId = () =>
+      rand() < 0.05 ? int(60_000, 200_000) : rand() < 0.01 ? int(-70_000, -66_000) : int(-40, 6_000);
     let id = nextId();
     while (ids.has(id) || id === 0) id = nextId();
     ids.add(id);
     t += int(0, 200_000);
-    all.push({ id, user_id: rand() < 0.6 ? 1 : int(2, 3), channel_id: int(0, 3), mj_id: `mj${int(0, 40)}`, submit_time: rand() < 0.7 ? t : randomTime() });
+    all.push({
+      id,
+      user_id: rand() < 0.6 ? 1 : int(2, 3),
+      channel_id: int(0, 3),
+      mj_id: `mj${int(0, 40)}`,
+      submit_time: rand() < 0.7 ? t : randomTime(),
+    });
   }
   // Several statements of different sizes, from concurrent sessions.
   const chunks: Array<typeof all> = [];
-  for (let i = 0; i < all.length;) {
+  for (let i = 0; i < all.length; ) {
     const n = pick([1, 10, 200, 700]);
     chunks.push(all.slice(i, i + n));
     i += n;
   }
-  await Promise.all(chunks.map((c) => sql`INSERT INTO tasks ${sql(c, 'id', 'user_id', 'channel_id', 'mj_id', 'submit_time')}`));
+  await Promise.all(
+    chunks.map((c) => sql`INSERT INTO tasks ${sql(c, 'id', 'user_id', 'channel_id', 'mj_id', 'submit_time')}`),
+  );
   return [...ids];
 }
 
@@ -67,7 +76,8 @@ async function churn(sql: Sql, ids: number[]) {
     const what = rand();
     if (what < 0.3) writes.push(sql`UPDATE tasks SET submit_time = ${randomTime()} WHERE id = ${id}`);
     else if (what < 0.45) writes.push(sql`UPDATE tasks SET user_id = ${int(1, 3)} WHERE id = ${id}`);
-    else if (what < 0.6) writes.push(sql`UPDATE tasks SET channel_id = ${int(0, 3)}, submit_time = ${randomTime()} WHERE id = ${id}`);
+    else if (what < 0.6)
+      writes.push(sql`UPDATE tasks SET channel_id = ${int(0, 3)}, submit_time = ${randomTime()} WHERE id = ${id}`);
     else if (what < 0.7) writes.push(sql`UPDATE tasks SET id = ${nextId++} WHERE id = ${id}`);
     else if (what < 0.8) {
       writes.push(sql`INSERT INTO tasks (id, user_id, channel_id, submit_time) VALUES (${id}, ${int(1, 3)}, ${int(0, 3)}, ${randomTime()})
@@ -82,7 +92,12 @@ async function churn(sql: Sql, ids: number[]) {
   ]);
 }
 
-async function naive(sql: Sql, f: TaskFilter, limit: number, offset: number): Promise<{ ids: number[]; total: number }> {
+async function naive(
+  sql: Sql,
+  f: TaskFilter,
+  limit: number,
+  offset: number,
+): Promise<{ ids: number[]; total: number }> {
   const terms: string[] = [];
   const args: Array<number | string> = [];
   const add = (term: string, v: number | string) => {
@@ -96,8 +111,13 @@ async function naive(sql: Sql, f: TaskFilter, limit: number, offset: number): Pr
   if (f.end !== undefined) add('submit_time <=', f.end);
   const where = terms.length ? `WHERE ${terms.join(' AND ')}` : '';
   const n = args.length;
-  const ids = (await sql.unsafe(`SELECT id FROM tasks ${where} ORDER BY id DESC LIMIT $${n + 1} OFFSET $${n + 2}`, [...args, limit, offset]))
-    .map((r) => r.id as number);
+  const ids = (
+    await sql.unsafe(`SELECT id FROM tasks ${where} ORDER BY id DESC LIMIT $${n + 1} OFFSET $${n + 2}`, [
+      ...args,
+      limit,
+      offset,
+    ])
+  ).map((r) => r.id as number);
   const [row] = await sql.unsafe(`SELECT count(*) AS n FROM tasks ${where}`, args);
   return { ids, total: row!.n as number };
 }
@@ -128,7 +148,11 @@ async function same(t: TempPg, f: TaskFilter, p: number, pageSize: number) {
   const got = await listTasksPg(t.db, f, { p, page_size: pageSize });
   const ref = await naive(t.db.$client, f, pageSize, (p - 1) * pageSize);
   const label = JSON.stringify({ f, p, pageSize });
-  expect({ label, total: got.total, ids: got.items.map((r) => r.id) }).toEqual({ label, total: ref.total, ids: ref.ids });
+  expect({ label, total: got.total, ids: got.items.map((r) => r.id) }).toEqual({
+    label,
+    total: ref.total,
+    ids: ref.ids,
+  });
   return ref;
 }
 
@@ -136,12 +160,18 @@ async function check(t: TempPg, cases: number) {
   const spansUsed = new Set<number>();
   for (let i = 0; i < cases; i++) {
     const f = randomFilter(i);
-    if (f.start !== undefined && f.end !== undefined) for (const b of coverOf(f.start, f.end).buckets) spansUsed.add(b.span);
+    if (f.start !== undefined && f.end !== undefined)
+      for (const b of coverOf(f.start, f.end).buckets) spansUsed.add(b.span);
     const pageSize = pick([1, 7, 20, 100]);
     const ref0 = await naive(t.db.$client, f, 1, 0);
     // Pages near the start, deep inside (past the id-block threshold), at the end, past the end.
     const last = Math.max(1, Math.ceil(ref0.total / pageSize));
-    await same(t, f, pick([1, 2, int(1, last), last, last + 1, Math.max(1, Math.floor(2100 / pageSize) + int(0, 30))]), pageSize);
+    await same(
+      t,
+      f,
+      pick([1, 2, int(1, last), last, last + 1, Math.max(1, Math.floor(2100 / pageSize) + int(0, 30))]),
+      pageSize,
+    );
   }
   // Bounded ranges were summed from buckets of every span.
   expect([...spansUsed].sort((a, b) => a - b)).toEqual([...SPANS]);
@@ -158,12 +188,20 @@ async function check(t: TempPg, cases: number) {
 
 /** Buckets, blocks and counters recomputed from scratch equal the trigger-kept ones (bounds may be wider). */
 async function checkCounters(sql: Sql) {
-  for (const [scope, col] of [['all', '0'], ['user', 'user_id'], ['channel', 'channel_id']] as const) {
+  for (const [scope, col] of [
+    ['all', '0'],
+    ['user', 'user_id'],
+    ['channel', 'channel_id'],
+  ] as const) {
     for (const span of SPANS) {
-      const fresh = await sql.unsafe(`SELECT ${col} AS sid, CASE WHEN submit_time >= 0 THEN submit_time / ${span} ELSE -1 END AS b,
+      const fresh =
+        await sql.unsafe(`SELECT ${col} AS sid, CASE WHEN submit_time >= 0 THEN submit_time / ${span} ELSE -1 END AS b,
         count(*)::int AS n, min(id) AS lo, max(id) AS hi FROM tasks GROUP BY 1, 2 ORDER BY 1, 2`);
-      const kept = await sql.unsafe(`SELECT scope_id AS sid, bucket AS b, sum(count)::int AS n, min(min_id) AS lo, max(max_id) AS hi
-        FROM task_time_buckets WHERE scope = $1 AND span = $2 AND count <> 0 GROUP BY 1, 2 ORDER BY 1, 2`, [scope, span]);
+      const kept = await sql.unsafe(
+        `SELECT scope_id AS sid, bucket AS b, sum(count)::int AS n, min(min_id) AS lo, max(max_id) AS hi
+        FROM task_time_buckets WHERE scope = $1 AND span = $2 AND count <> 0 GROUP BY 1, 2 ORDER BY 1, 2`,
+        [scope, span],
+      );
       expect(kept.map((k) => [k.sid, k.b, k.n])).toEqual(fresh.map((k) => [k.sid, k.b, k.n]));
       kept.forEach((k, i) => {
         expect(k.lo <= fresh[i]!.lo && k.hi >= fresh[i]!.hi).toBe(true);
@@ -173,13 +211,26 @@ async function checkCounters(sql: Sql) {
     }
     const rows = (q: string, args: string[]) => sql.unsafe(q, args).then((r) => r.map((x) => [x.sid, x.b, x.n]));
     for (const [level, shift] of [[0, 10]]) {
-      expect(await rows(`SELECT scope_id AS sid, block AS b, sum(count)::int AS n FROM task_id_blocks WHERE scope = $1 AND level = ${level}
-        GROUP BY 1, 2 HAVING sum(count) <> 0 ORDER BY 1, 2`, [scope]))
-        .toEqual(await rows(`SELECT ${col} AS sid, id >> ${shift} AS b, count(*)::int AS n FROM tasks GROUP BY 1, 2 ORDER BY 1, 2`, []));
+      expect(
+        await rows(
+          `SELECT scope_id AS sid, block AS b, sum(count)::int AS n FROM task_id_blocks WHERE scope = $1 AND level = ${level}
+        GROUP BY 1, 2 HAVING sum(count) <> 0 ORDER BY 1, 2`,
+          [scope],
+        ),
+      ).toEqual(
+        await rows(
+          `SELECT ${col} AS sid, id >> ${shift} AS b, count(*)::int AS n FROM tasks GROUP BY 1, 2 ORDER BY 1, 2`,
+          [],
+        ),
+      );
     }
-    expect(await rows(`SELECT scope_id AS sid, 0 AS b, sum(count)::int AS n FROM task_counters WHERE scope = $1
-      GROUP BY 1 HAVING sum(count) <> 0 ORDER BY 1`, [scope]))
-      .toEqual(await rows(`SELECT ${col} AS sid, 0 AS b, count(*)::int AS n FROM tasks GROUP BY 1 ORDER BY 1`, []));
+    expect(
+      await rows(
+        `SELECT scope_id AS sid, 0 AS b, sum(count)::int AS n FROM task_counters WHERE scope = $1
+      GROUP BY 1 HAVING sum(count) <> 0 ORDER BY 1`,
+        [scope],
+      ),
+    ).toEqual(await rows(`SELECT ${col} AS sid, 0 AS b, count(*)::int AS n FROM tasks GROUP BY 1 ORDER BY 1`, []));
   }
 }
 
@@ -195,7 +246,14 @@ describe('PostgreSQL listing equals the naive reference query', () => {
     // Rows come back whole, with every column named as the schema's row type.
     const one = await listTasksPg(t.db, {}, { page_size: 1 });
     const [raw] = await t.db.$client`SELECT * FROM tasks ORDER BY id DESC LIMIT 1`;
-    expect(one.items[0]).toMatchObject({ id: raw!.id, userId: raw!.user_id, channelId: raw!.channel_id, mjId: raw!.mj_id, submitTime: raw!.submit_time, progress: '0%' });
+    expect(one.items[0]).toMatchObject({
+      id: raw!.id,
+      userId: raw!.user_id,
+      channelId: raw!.channel_id,
+      mjId: raw!.mj_id,
+      submitTime: raw!.submit_time,
+      progress: '0%',
+    });
     expect(Object.keys(one.items[0]!).length).toBe(24);
     await check(t, 100);
   }, 60_000);
@@ -218,7 +276,8 @@ describe('PostgreSQL listing equals the naive reference query', () => {
 
   test('TRUNCATE empties the buckets and blocks', async () => {
     await t.db.$client`TRUNCATE tasks`;
-    const [row] = await t.db.$client`SELECT (SELECT count(*) FROM task_time_buckets) + (SELECT count(*) FROM task_id_blocks) AS n`;
+    const [row] = await t.db
+      .$client`SELECT (SELECT count(*) FROM task_time_buckets) + (SELECT count(*) FROM task_id_blocks) AS n`;
     expect(row!.n).toBe(0);
     expect((await listTasksPg(t.db, { start: 0 }, {})).total).toBe(0);
   });
@@ -249,7 +308,9 @@ describe('PostgreSQL bucket slots', () => {
       await tx`SET LOCAL lock_timeout = '10s'`;
       await tx`INSERT INTO tasks (id, user_id, channel_id, submit_time) VALUES (10, 1, 1, ${BASE + 2})`;
     });
-    expect((await listTasksPg(t.db, { userId: 1, start: BASE, end: BASE + HOUR }, {})).items.map((r) => r.id)).toEqual([10, 8]);
+    expect((await listTasksPg(t.db, { userId: 1, start: BASE, end: BASE + HOUR }, {})).items.map((r) => r.id)).toEqual([
+      10, 8,
+    ]);
     release();
     await first;
     const page = await listTasksPg(t.db, { channelId: 1, start: BASE, end: BASE + HOUR }, {});

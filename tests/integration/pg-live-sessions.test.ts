@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import type { AppRouter } from '../../src/trpc/routers/index.ts';
 import { gatewayLinks } from '../../src/web/links.ts';
-import { tempPg, type TempPg } from '../helpers/pg.ts';
-import { spawnGateway, type GatewayProcess } from '../helpers/process.ts';
+import { type TempPg, tempPg } from '../helpers/pg.ts';
+import { type GatewayProcess, spawnGateway } from '../helpers/process.ts';
 import { waitFor } from '../helpers/server.ts';
 
 /**
@@ -21,8 +21,14 @@ let b: string;
 
 async function start(): Promise<string> {
   const g = spawnGateway({
-    PORT: '0', HOST: '127.0.0.1', DATABASE_URL: pg.url, DATABASE_POOL_SIZE: '4', INITIAL_ROOT_ACCESS_TOKEN: ROOT_TOKEN,
-    READ_WORKERS: '0', UPDATE_TASK: 'false', LOG_LEVEL: 'info',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: pg.url,
+    DATABASE_POOL_SIZE: '4',
+    INITIAL_ROOT_ACCESS_TOKEN: ROOT_TOKEN,
+    READ_WORKERS: '0',
+    UPDATE_TASK: 'false',
+    LOG_LEVEL: 'info',
   });
   procs.push(g);
   const m = await g.waitForOutput(/listening on http:\/\/[^:\s]+:(\d+)/, 'listening');
@@ -33,8 +39,15 @@ const client = (url: string, headers: Record<string, string>) =>
   createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${url}/trpc`, headers: () => headers })] });
 
 async function newUser(role: 1 | 10): Promise<{ id: number; accessToken: string; headers: Record<string, string> }> {
-  const u = await client(b, ROOT).admin.user.create.mutate({ username: `live${Math.random().toString(36).slice(2, 8)}`, role });
-  return { id: u.id, accessToken: u.access_token, headers: { authorization: `Bearer ${u.access_token}`, 'new-api-user': String(u.id) } };
+  const u = await client(b, ROOT).admin.user.create.mutate({
+    username: `live${Math.random().toString(36).slice(2, 8)}`,
+    role,
+  });
+  return {
+    id: u.id,
+    accessToken: u.access_token,
+    headers: { authorization: `Bearer ${u.access_token}`, 'new-api-user': String(u.id) },
+  };
 }
 
 /** A stream on replica `a` through the dashboard's links; resolves once it is listening. */
@@ -42,7 +55,10 @@ async function streamOnA(u: { id: number; accessToken: string }, input: { all?: 
   const errors: Error[] = [];
   let started = false;
   const live = createTRPCClient<AppRouter>({ links: gatewayLinks({ url: a, token: u.accessToken, userId: u.id }) });
-  const sub = live.mj.onTaskUpdate.subscribe(input, { onStarted: () => (started = true), onError: (e) => errors.push(e) });
+  const sub = live.mj.onTaskUpdate.subscribe(input, {
+    onStarted: () => (started = true),
+    onError: (e) => errors.push(e),
+  });
   await waitFor(() => started, 'the stream to start');
   return { errors, stop: () => sub.unsubscribe() };
 }
@@ -59,7 +75,7 @@ afterAll(async () => {
   await pg?.cleanup();
 });
 
-describe('one user\'s heavy reads on PostgreSQL', () => {
+describe("one user's heavy reads on PostgreSQL", () => {
   test('past 1,000 changes or past 8 MiB: { reload: true } instead of the replay', async () => {
     const lastEventId = `oldboot-1-${Date.now() - 3_600_000}`;
     const now = Date.now();
@@ -68,12 +84,17 @@ describe('one user\'s heavy reads on PostgreSQL', () => {
       SELECT ${many.id}::int, 'many-' || g, 'IMAGINE', 'a cat', ${now}::bigint, ${now}::bigint, 'SUBMITTED', '0%' FROM generate_series(1, 1001) g`;
     const fat = await newUser(1);
     const prompt = '\u0001'.repeat(8179);
-    await pg.db.$client`INSERT INTO tasks (user_id, mj_id, action, prompt, prompt_en, submit_time, updated_time, status, progress)
+    await pg.db
+      .$client`INSERT INTO tasks (user_id, mj_id, action, prompt, prompt_en, submit_time, updated_time, status, progress)
       SELECT ${fat.id}::int, 'fat-' || g, 'IMAGINE', ${prompt}, ${prompt}, ${now}::bigint, ${now}::bigint, 'SUBMITTED', '0%' FROM generate_series(1, 200) g`;
     const few = await newUser(1);
     await pg.db.$client`INSERT INTO tasks (user_id, mj_id, action, prompt, submit_time, updated_time, status, progress)
       SELECT ${few.id}::int, 'few-' || g, 'IMAGINE', 'a cat', ${now}::bigint, ${now}::bigint, 'SUBMITTED', '0%' FROM generate_series(1, 3) g`;
-    for (const [u, expected] of [[many, 'reload'], [fat, 'reload'], [few, 'few-']] as const) {
+    for (const [u, expected] of [
+      [many, 'reload'],
+      [fat, 'reload'],
+      [few, 'few-'],
+    ] as const) {
       const got: unknown[] = [];
       const live = createTRPCClient<AppRouter>({ links: gatewayLinks({ url: a, token: u.accessToken, userId: u.id }) });
       const sub = live.mj.onTaskUpdate.subscribe({ lastEventId }, { onData: (d) => got.push(d.data) });
@@ -87,12 +108,16 @@ describe('one user\'s heavy reads on PostgreSQL', () => {
   test('list-by-condition: sized from stored lengths first, then 413 past 8 MiB; fewer ids answer', async () => {
     const u = await newUser(1);
     const prompt = '\u0001'.repeat(8179);
-    await pg.db.$client`INSERT INTO tasks (user_id, mj_id, action, prompt, prompt_en, submit_time, updated_time, status, progress)
+    await pg.db
+      .$client`INSERT INTO tasks (user_id, mj_id, action, prompt, prompt_en, submit_time, updated_time, status, progress)
       SELECT ${u.id}::int, 'big-' || g, 'IMAGINE', ${prompt}, ${prompt}, ${Date.now()}::bigint, ${Date.now()}::bigint, 'FAILURE', '0%' FROM generate_series(1, 200) g`;
     const key = (await client(b, u.headers).token.create.mutate({ name: 'k', unlimited_quota: true })).key;
-    const ask = (ids: string[]) => fetch(`${a}/mj/task/list-by-condition`, {
-      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ ids }),
-    });
+    const ask = (ids: string[]) =>
+      fetch(`${a}/mj/task/list-by-condition`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ids }),
+      });
     const all = await ask(Array.from({ length: 200 }, (_, i) => `big-${i + 1}`));
     expect(all.status).toBe(413);
     expect(((await all.json()) as { code: number }).code).toBe(4);

@@ -1,10 +1,17 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { openPgDatabase, type PgDB } from '../../src/db/pg/client.ts';
 import {
-  decodeTaskIds, encodeTaskIds, MAX_PAYLOAD_BYTES, notifyOptionsChanged, notifyTaskChanges, onOptionsChanged, onTaskChanges,
-  TASKS_CHANNEL, type Unlisten,
+  decodeTaskIds,
+  encodeTaskIds,
+  MAX_PAYLOAD_BYTES,
+  notifyOptionsChanged,
+  notifyTaskChanges,
+  onOptionsChanged,
+  onTaskChanges,
+  TASKS_CHANNEL,
+  type Unlisten,
 } from '../../src/db/pg/notify.ts';
-import { tempPg, type TempPg } from '../helpers/pg.ts';
+import { type TempPg, tempPg } from '../helpers/pg.ts';
 import { waitFor } from '../helpers/server.ts';
 
 /**
@@ -61,10 +68,12 @@ describe('task changes', () => {
 
   test('a rolled-back transaction notifies nobody; a committed one only once it commits', async () => {
     const got = await collect(b);
-    await a.$client.begin(async (tx) => {
-      await notifyTaskChanges(tx, [21]);
-      throw new Error('roll back');
-    }).catch(() => {});
+    await a.$client
+      .begin(async (tx) => {
+        await notifyTaskChanges(tx, [21]);
+        throw new Error('roll back');
+      })
+      .catch(() => {});
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     let notified!: () => void;

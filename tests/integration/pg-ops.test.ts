@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
+import { RATE_LIMIT_WINDOW_MS as WINDOW_MS } from '../../src/contract/constants.ts';
 import { openPgDatabase, type PgDB } from '../../src/db/pg/client.ts';
 import { createPgLeaseStore, type PgLeaseStore } from '../../src/db/pg/lease.ts';
-import { RATE_LIMIT_WINDOW_MS as WINDOW_MS } from '../../src/contract/constants.ts';
 import { retryAfterSecondsAt, takeSubmitSlotPg } from '../../src/db/pg/rate-limit.ts';
 import { takeSubmitSlot } from '../../src/db/sqlite/rate-limit.ts';
 import { memoryDb } from '../helpers/db.ts';
-import { tempPg, type TempPg } from '../helpers/pg.ts';
+import { type TempPg, tempPg } from '../helpers/pg.ts';
 
 /**
  * The leader lease and the rate-limit window on a real PostgreSQL server, from several PgDB
@@ -26,10 +26,15 @@ afterAll(async () => {
   await t.cleanup();
 });
 
-const leaseRows = async () => [...await t.db.$client<Array<{ name: string; holder: string; expires_at: number }>>`SELECT * FROM leases ORDER BY name`];
-const dbNowMs = async () => (await t.db.$client<Array<{ n: number }>>`SELECT (extract(epoch FROM now()) * 1000)::bigint AS n`)[0]!.n;
+const leaseRows = async () => [
+  ...(await t.db.$client<
+    Array<{ name: string; holder: string; expires_at: number }>
+  >`SELECT * FROM leases ORDER BY name`),
+];
+const dbNowMs = async () =>
+  (await t.db.$client<Array<{ n: number }>>`SELECT (extract(epoch FROM now()) * 1000)::bigint AS n`)[0]!.n;
 
-describe('pg lease, caller clock (the SQLite store\'s exact instants)', () => {
+describe("pg lease, caller clock (the SQLite store's exact instants)", () => {
   let store: PgLeaseStore;
   beforeEach(async () => {
     await t.db.$client`DELETE FROM leases`;
@@ -115,8 +120,11 @@ describe('pg lease, database clock (the default)', () => {
     for (let round = 0; round < 10; round++) {
       await t.db.$client`UPDATE leases SET expires_at = 0`;
       // Each replica tries with 3 concurrent calls (a holder renewing itself also answers true).
-      const tries = await Promise.all(stores.flatMap((s, i) =>
-        [0, 1, 2].map(async () => ((await s.tryAcquire('poller', `r${i}`, 0, 30_000)) ? `r${i}` : null))));
+      const tries = await Promise.all(
+        stores.flatMap((s, i) =>
+          [0, 1, 2].map(async () => ((await s.tryAcquire('poller', `r${i}`, 0, 30_000)) ? `r${i}` : null)),
+        ),
+      );
       const winners = new Set(tries.filter((w): w is string => w !== null));
       expect(winners.size).toBe(1);
       expect((await leaseRows())[0]!.holder).toBe([...winners][0]!);
@@ -125,7 +133,9 @@ describe('pg lease, database clock (the default)', () => {
 
   test('3 replicas racing for a lease nobody holds yet: exactly one wins', async () => {
     const stores = replicas.map((r) => createPgLeaseStore(r));
-    const tries = await Promise.all(stores.map(async (s, i) => ((await s.tryAcquire('fresh', `r${i}`, 0, 30_000)) ? `r${i}` : null)));
+    const tries = await Promise.all(
+      stores.map(async (s, i) => ((await s.tryAcquire('fresh', `r${i}`, 0, 30_000)) ? `r${i}` : null)),
+    );
     expect(tries.filter((w) => w !== null)).toHaveLength(1);
   });
 });
@@ -135,14 +145,21 @@ describe('pg rate-limit window', () => {
   beforeEach(() => {
     tokenId++;
   });
-  const count = async (id: number) =>
-    [...await t.db.$client<Array<{ window_start: number; count: number }>>`SELECT window_start, count FROM rate_limit_windows WHERE token_id = ${id} ORDER BY window_start`];
+  const count = async (id: number) => [
+    ...(await t.db.$client<
+      Array<{ window_start: number; count: number }>
+    >`SELECT window_start, count FROM rate_limit_windows WHERE token_id = ${id} ORDER BY window_start`),
+  ];
 
   test('20 concurrent takes from 3 replicas on a key limited to 5: exactly 5 allowed', async () => {
     const now = T0 + 1234;
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => takeSubmitSlotPg(replicas[i % 3]!, tokenId, 5, now)));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => takeSubmitSlotPg(replicas[i % 3]!, tokenId, 5, now)),
+    );
     expect(results.filter((r) => r.allowed)).toHaveLength(5);
-    expect(results.filter((r) => !r.allowed)).toEqual(Array.from({ length: 15 }, () => ({ allowed: false, retryAfterSeconds: retryAfterSecondsAt(now) })));
+    expect(results.filter((r) => !r.allowed)).toEqual(
+      Array.from({ length: 15 }, () => ({ allowed: false, retryAfterSeconds: retryAfterSecondsAt(now) })),
+    );
     expect(await count(tokenId)).toEqual([{ window_start: Math.floor(now / WINDOW_MS) * WINDOW_MS, count: 5 }]);
   });
 
@@ -152,7 +169,10 @@ describe('pg rate-limit window', () => {
     expect(await takeSubmitSlotPg(t.db, tokenId, 2, start + 30_000)).toEqual({ allowed: true });
     expect(await takeSubmitSlotPg(t.db, tokenId, 2, start + 59_999)).toEqual({ allowed: false, retryAfterSeconds: 1 });
     expect(await takeSubmitSlotPg(t.db, tokenId, 2, start + 60_000)).toEqual({ allowed: true });
-    expect(await count(tokenId)).toEqual([{ window_start: start, count: 2 }, { window_start: start + 60_000, count: 1 }]);
+    expect(await count(tokenId)).toEqual([
+      { window_start: start, count: 2 },
+      { window_start: start + 60_000, count: 1 },
+    ]);
   });
 
   test('limit 0 is unlimited and writes nothing; keys are independent', async () => {
@@ -176,7 +196,7 @@ describe('pg rate-limit window', () => {
     }
   });
 
-  test('Retry-After equals the SQLite store\'s at every point of a window', async () => {
+  test("Retry-After equals the SQLite store's at every point of a window", async () => {
     const sqlite = memoryDb();
     const start = Math.floor(T0 / WINDOW_MS) * WINDOW_MS + 200 * WINDOW_MS;
     for (const offset of [0, 1, 999, 1000, 1001, 30_500, 58_999, 59_000, 59_001, 59_999]) {

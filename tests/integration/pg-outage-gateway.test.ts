@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import postgres from 'postgres';
-import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
-import { startPrivateCluster, type PrivateCluster } from '../helpers/pg-cluster.ts';
-import { waitFor } from '../helpers/server.ts';
+import { type Simulator, startSimulator } from '../../src/simulator/index.ts';
 import { answer } from '../helpers/bodies.ts';
+import { type PrivateCluster, startPrivateCluster } from '../helpers/pg-cluster.ts';
+import { waitFor } from '../helpers/server.ts';
 
 /**
  * A gateway process on PostgreSQL while the server goes away and comes back (SPEC §13): every
@@ -23,28 +23,41 @@ let key: string;
 let userId: number;
 
 async function trpc(path: string, input: unknown, headers: Record<string, string> = ROOT): Promise<Response> {
-  return fetch(`${url}/trpc/${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(input) });
+  return fetch(`${url}/trpc/${path}`, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: JSON.stringify(input),
+  });
 }
 
 function imagine(prompt: string, signal?: AbortSignal): Promise<Response> {
   return fetch(`${url}/mj/submit/imagine`, {
-    method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ prompt }), signal,
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt }),
+    signal,
   });
 }
 
 /** SPEC §13: an answer within 5 s, never a hang (the request is aborted at the bound, failing the test). */
 const BOUND = () => AbortSignal.timeout(5000);
 
-
 beforeAll(async () => {
   cluster = startPrivateCluster();
   sim = await startSimulator({ secret: SECRET, stepMs: 20, imageSize: 16 });
   proc = Bun.spawn(['bun', 'src/index.ts'], {
     env: {
-      PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: cluster.url, POLL_INTERVAL_MS: '100',
-      INITIAL_ROOT_ACCESS_TOKEN: ROOT_TOKEN, READ_WORKERS: '0', LOG_LEVEL: 'error',
+      PATH: process.env.PATH ?? '',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: cluster.url,
+      POLL_INTERVAL_MS: '100',
+      INITIAL_ROOT_ACCESS_TOKEN: ROOT_TOKEN,
+      READ_WORKERS: '0',
+      LOG_LEVEL: 'error',
     },
-    stdout: 'pipe', stderr: 'pipe',
+    stdout: 'pipe',
+    stderr: 'pipe',
   });
   let out = '';
   const decoder = new TextDecoder();
@@ -54,10 +67,18 @@ beforeAll(async () => {
   const port = await waitFor(() => /listening on http:\/\/[^:]+:(\d+)/.exec(out)?.[1], 'listening', 20_000);
   url = `http://127.0.0.1:${port}`;
   expect((await trpc('admin.channel.create', { name: 'sim', base_url: sim.url, key: SECRET })).status).toBe(200);
-  const user = ((await (await trpc('admin.user.create', { username: 'alice', quota: 10 * 50_000 })).json()) as { result: { data: { id: number; access_token: string } } }).result.data;
+  const user = (
+    (await (await trpc('admin.user.create', { username: 'alice', quota: 10 * 50_000 })).json()) as {
+      result: { data: { id: number; access_token: string } };
+    }
+  ).result.data;
   userId = user.id;
   const headers = { authorization: `Bearer ${user.access_token}`, 'new-api-user': String(user.id) };
-  key = ((await (await trpc('token.create', { name: 'k', unlimited_quota: true }, headers)).json()) as { result: { data: { key: string } } }).result.data.key;
+  key = (
+    (await (await trpc('token.create', { name: 'k', unlimited_quota: true }, headers)).json()) as {
+      result: { data: { key: string } };
+    }
+  ).result.data.key;
 }, 60_000);
 
 afterAll(async () => {
@@ -90,8 +111,12 @@ describe('PostgreSQL outage', () => {
     const sql = postgres(cluster.url, { max: 1, onnotice: () => {} });
     try {
       const [u] = await sql<{ quota: number }[]>`SELECT quota::int AS quota FROM users WHERE id = ${userId}`;
-      const [l] = await sql<{ n: number; sum: number }[]>`SELECT count(*)::int AS n, COALESCE(sum(CASE type WHEN 4 THEN quota WHEN 2 THEN -quota WHEN 6 THEN quota END), 0)::int AS sum FROM logs WHERE user_id = ${userId}`;
-      const [t] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM tasks WHERE user_id = ${userId} AND mj_id <> ''`;
+      const [l] = await sql<
+        { n: number; sum: number }[]
+      >`SELECT count(*)::int AS n, COALESCE(sum(CASE type WHEN 4 THEN quota WHEN 2 THEN -quota WHEN 6 THEN quota END), 0)::int AS sum FROM logs WHERE user_id = ${userId}`;
+      const [t] = await sql<
+        { n: number }[]
+      >`SELECT count(*)::int AS n FROM tasks WHERE user_id = ${userId} AND mj_id <> ''`;
       expect(t!.n).toBe(2);
       expect(u!.quota).toBe(l!.sum);
       expect(u!.quota).toBe(8 * 50_000);

@@ -1,10 +1,20 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import postgres from 'postgres';
-import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
-import { startPrivateCluster, type PrivateCluster } from '../helpers/pg-cluster.ts';
-import { createLoadUser, imagine, LOAD_ROOT, spawnReplica, startLoad, trpcCall, UNBALANCED_USERS_SQL, type LoadUser, type Replica } from '../helpers/replica-load.ts';
-import { waitFor } from '../helpers/server.ts';
+import { type Simulator, startSimulator } from '../../src/simulator/index.ts';
 import { answer } from '../helpers/bodies.ts';
+import { type PrivateCluster, startPrivateCluster } from '../helpers/pg-cluster.ts';
+import {
+  createLoadUser,
+  imagine,
+  LOAD_ROOT,
+  type LoadUser,
+  type Replica,
+  spawnReplica,
+  startLoad,
+  trpcCall,
+  UNBALANCED_USERS_SQL,
+} from '../helpers/replica-load.ts';
+import { waitFor } from '../helpers/server.ts';
 
 /**
  * Three gateway replicas on one PostgreSQL cluster that crashes (`pg_ctl stop -m immediate`) while
@@ -26,7 +36,6 @@ let replicas: Replica[] = [];
 let user: LoadUser;
 let storedImageId: string;
 
-
 beforeAll(async () => {
   cluster = startPrivateCluster();
   sim = await startSimulator({ secret: SECRET, stepMs: 20, imageSize: 16 });
@@ -36,10 +45,16 @@ beforeAll(async () => {
   // A finished task whose image replica a stores (its first full GET), to be served during outages.
   const res = await imagine(replicas[0]!.url, user.key, 'stored image');
   storedImageId = ((await res.json()) as { result: string }).result;
-  await waitFor(async () => {
-    const t = await fetch(`${replicas[0]!.url}/mj/task/${storedImageId}/fetch`, { headers: { authorization: `Bearer ${user.key}` } });
-    return ((await t.json()) as { status: string }).status === 'SUCCESS';
-  }, 'the task finishes', 15_000);
+  await waitFor(
+    async () => {
+      const t = await fetch(`${replicas[0]!.url}/mj/task/${storedImageId}/fetch`, {
+        headers: { authorization: `Bearer ${user.key}` },
+      });
+      return ((await t.json()) as { status: string }).status === 'SUCCESS';
+    },
+    'the task finishes',
+    15_000,
+  );
   const image = await fetch(`${replicas[0]!.url}/mj/image/${storedImageId}`);
   expect(image.status).toBe(200);
   await image.arrayBuffer();
@@ -87,9 +102,18 @@ describe('PostgreSQL crashing under submit load', () => {
         // Recovered by itself: submits go through every replica again (each connection of each
         // pool is used, so one left stuck half-open would fail one of these).
         for (const r of replicas) {
-          await waitFor(async () => (await fetch(`${r.url}/healthz`)).status === 200, `${r.name} healthy after outage ${i}`, 20_000);
-          const answers = await Promise.all(Array.from({ length: 8 }, (_, k) => imagine(r.url, user.key, `after outage ${i} ${k}`, BOUND())));
-          expect({ replica: r.name, statuses: answers.map((a) => a.status) }).toEqual({ replica: r.name, statuses: Array(8).fill(200) });
+          await waitFor(
+            async () => (await fetch(`${r.url}/healthz`)).status === 200,
+            `${r.name} healthy after outage ${i}`,
+            20_000,
+          );
+          const answers = await Promise.all(
+            Array.from({ length: 8 }, (_, k) => imagine(r.url, user.key, `after outage ${i} ${k}`, BOUND())),
+          );
+          expect({ replica: r.name, statuses: answers.map((a) => a.status) }).toEqual({
+            replica: r.name,
+            statuses: Array(8).fill(200),
+          });
         }
       }
     } finally {

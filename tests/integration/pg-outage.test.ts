@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { openPgDatabase, type PgDB } from '../../src/db/pg/client.ts';
 import { DatabaseUnavailable, isUnavailableError, pingDatabase, withAvailability } from '../../src/db/pg/health.ts';
 import { notifyTaskChanges, onOptionsChanged, onTaskChanges, type Unlisten } from '../../src/db/pg/notify.ts';
-import { startPrivateCluster, type PrivateCluster } from '../helpers/pg-cluster.ts';
+import { type PrivateCluster, startPrivateCluster } from '../helpers/pg-cluster.ts';
 import { waitFor } from '../helpers/server.ts';
 
 /**
@@ -40,7 +40,10 @@ afterAll(async () => {
 });
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
-  return p.then(() => new Error('expected a failure'), (err: unknown) => err);
+  return p.then(
+    () => new Error('expected a failure'),
+    (err: unknown) => err,
+  );
 }
 
 /** The error `p` fails with, or 'still waiting' when the configured bound passes first. */
@@ -58,7 +61,9 @@ describe('a query error is not an outage', () => {
   test('a unique violation is not classified as unavailable and passes through unchanged', async () => {
     const name = `u${Date.now()}`;
     await writer.$client`INSERT INTO users (username, quota, created_time) VALUES (${name}, 0, 1)`;
-    const err = await failure(withAvailability(() => writer.$client`INSERT INTO users (username, quota, created_time) VALUES (${name}, 0, 1)`));
+    const err = await failure(
+      withAvailability(() => writer.$client`INSERT INTO users (username, quota, created_time) VALUES (${name}, 0, 1)`),
+    );
     expect((err as { code?: string }).code).toBe('23505');
     expect(isUnavailableError(err)).toBe(false);
     expect(err).not.toBeInstanceOf(DatabaseUnavailable);
@@ -70,8 +75,14 @@ describe('a query error is not an outage', () => {
 describe('a connection cut by the server', () => {
   test('a terminated backend is an outage for its query; the same pool goes on with a new connection', async () => {
     const sleeper = failure(writer.$client`SELECT pg_sleep(30)`);
-    const victim = await waitFor(async () => (await listener.$client<{ pid: number }[]>`
-      SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'`)[0], 'the running query');
+    const victim = await waitFor(
+      async () =>
+        (
+          await listener.$client<{ pid: number }[]>`
+      SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'`
+        )[0],
+      'the running query',
+    );
     await listener.$client`SELECT pg_terminate_backend(${victim.pid})`;
     const err = await sleeper;
     expect(['57P01', 'CONNECTION_CLOSED']).toContain((err as { code?: string }).code ?? '');
@@ -99,7 +110,10 @@ describe('the server stops and comes back', () => {
     // Request after request keeps failing as unavailable within the connect timeout: the pool's
     // reconnect backoff does not grow past it (postgres.js's default reaches 20 s by the tenth).
     for (let i = 0; i < 10; i++) {
-      const err = await failureWithin(withAvailability(() => writer.$client`SELECT 1`), CONNECT_TIMEOUT_S * 1000);
+      const err = await failureWithin(
+        withAvailability(() => writer.$client`SELECT 1`),
+        CONNECT_TIMEOUT_S * 1000,
+      );
       expect(err).toBeInstanceOf(DatabaseUnavailable);
     }
     expect(taskReconnects).toBe(0);

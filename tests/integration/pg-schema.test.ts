@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from 'bun:test';
 import { openPgDatabase, redactUrl } from '../../src/db/pg/client.ts';
-import { tempPg, type TempPg } from '../helpers/pg.ts';
+import { type TempPg, tempPg } from '../helpers/pg.ts';
 
 /** The PostgreSQL schema, its migrations and the trigger-kept counters, on a real server. */
 describe('PostgreSQL schema and migrations', () => {
@@ -26,21 +26,58 @@ describe('PostgreSQL schema and migrations', () => {
       SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'`;
     const byTable = new Map<string, string[]>();
     for (const c of cols) byTable.set(c.table_name, [...(byTable.get(c.table_name) ?? []), c.column_name]);
-    expect(byTable.get('tasks')).toEqual(expect.arrayContaining([
-      'id', 'user_id', 'token_id', 'channel_id', 'code', 'action', 'mj_id', 'prompt', 'prompt_en', 'description',
-      'state', 'submit_time', 'start_time', 'finish_time', 'image_url', 'video_url', 'video_urls', 'status',
-      'progress', 'fail_reason', 'quota', 'buttons', 'properties', 'updated_time',
-    ]));
+    expect(byTable.get('tasks')).toEqual(
+      expect.arrayContaining([
+        'id',
+        'user_id',
+        'token_id',
+        'channel_id',
+        'code',
+        'action',
+        'mj_id',
+        'prompt',
+        'prompt_en',
+        'description',
+        'state',
+        'submit_time',
+        'start_time',
+        'finish_time',
+        'image_url',
+        'video_url',
+        'video_urls',
+        'status',
+        'progress',
+        'fail_reason',
+        'quota',
+        'buttons',
+        'properties',
+        'updated_time',
+      ]),
+    );
     expect(byTable.get('logs')).toEqual(expect.arrayContaining(['mj_id', 'task_id', 'quota', 'type']));
     expect(byTable.get('tokens')).toEqual(expect.arrayContaining(['webhook_secret', 'rate_limit_per_minute']));
-    for (const table of ['task_webhooks', 'webhook_deliveries', 'rate_limit_windows', 'leases', 'task_time_buckets', 'task_id_blocks']) {
+    for (const table of [
+      'task_webhooks',
+      'webhook_deliveries',
+      'rate_limit_windows',
+      'leases',
+      'task_time_buckets',
+      'task_id_blocks',
+    ]) {
       expect(byTable.has(table)).toBe(true);
     }
     const idx = await t.db.$client<{ indexname: string }[]>`SELECT indexname FROM pg_indexes WHERE tablename = 'tasks'`;
-    expect(idx.map((i) => i.indexname)).toEqual(expect.arrayContaining([
-      'tasks_user_id_id_idx', 'tasks_user_id_mj_id_idx', 'tasks_user_id_submit_time_idx', 'tasks_channel_id_id_idx',
-      'tasks_mj_id_idx', 'tasks_submit_time_idx', 'tasks_unfinished_idx',
-    ]));
+    expect(idx.map((i) => i.indexname)).toEqual(
+      expect.arrayContaining([
+        'tasks_user_id_id_idx',
+        'tasks_user_id_mj_id_idx',
+        'tasks_user_id_submit_time_idx',
+        'tasks_channel_id_id_idx',
+        'tasks_mj_id_idx',
+        'tasks_submit_time_idx',
+        'tasks_unfinished_idx',
+      ]),
+    );
   });
 
   test('counters stay exact under plain SQL inserts, deletes, moves and truncate, from concurrent sessions', async () => {
@@ -48,8 +85,13 @@ describe('PostgreSQL schema and migrations', () => {
     opened.push(t);
     const sql = t.db.$client;
     // Eight sessions insert at once: the slots keep them from queueing on one row, the sums stay exact.
-    await Promise.all(Array.from({ length: 8 }, (_, k) => sql`
-      INSERT INTO tasks (user_id, channel_id, submit_time) SELECT ${k % 3 + 1}, g % 4, g FROM generate_series(1, 2500) g`));
+    await Promise.all(
+      Array.from(
+        { length: 8 },
+        (_, k) => sql`
+      INSERT INTO tasks (user_id, channel_id, submit_time) SELECT ${(k % 3) + 1}, g % 4, g FROM generate_series(1, 2500) g`,
+      ),
+    );
     await sql`DELETE FROM tasks WHERE id % 7 = 0`;
     await sql`UPDATE tasks SET user_id = 9 WHERE id % 11 = 0`;
     await sql`UPDATE tasks SET channel_id = 5 WHERE id % 13 = 0`;
@@ -80,12 +122,20 @@ describe('PostgreSQL schema and migrations', () => {
   });
 
   test('an unusable URL is one message naming DATABASE_URL, never the password', async () => {
-    const err = await openPgDatabase('postgres://u:hunter2secret@127.0.0.1:1/x', { poolSize: 1, connectTimeoutS: 2 })
-      .then(() => null, (e: unknown) => e as Error);
+    const err = await openPgDatabase('postgres://u:hunter2secret@127.0.0.1:1/x', {
+      poolSize: 1,
+      connectTimeoutS: 2,
+    }).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
     expect(err?.message).toContain('DATABASE_URL');
     expect(err?.message).not.toContain('hunter2secret');
     expect(redactUrl('postgres://u:pw@h/db')).toBe('postgres://u:***@h/db');
-    const bad = await openPgDatabase('mysql://x', { poolSize: 1 }).then(() => null, (e: unknown) => e as Error);
+    const bad = await openPgDatabase('mysql://x', { poolSize: 1 }).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
     expect(bad?.message).toContain('DATABASE_URL must start with postgres://');
   });
 });

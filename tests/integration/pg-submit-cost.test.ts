@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import type { ChargeInput } from '../../src/contract/tasks.ts';
 import type { PgDB } from '../../src/db/pg/client.ts';
 import { pgSchema } from '../../src/db/pg/client.ts';
 import { setQuotaLoggedPg } from '../../src/db/pg/money.ts';
 import { onTaskChanges } from '../../src/db/pg/notify.ts';
-import { createPgFeedReads } from '../../src/db/pg/task-reads.ts';
 import { chargeAndRecordTaskPg, failAndRefundTaskPg, settleTaskPg } from '../../src/db/pg/task-money.ts';
-import { tempPg, type TempPg } from '../helpers/pg.ts';
+import { createPgFeedReads } from '../../src/db/pg/task-reads.ts';
+import { type TempPg, tempPg } from '../helpers/pg.ts';
 import { waitFor } from '../helpers/server.ts';
-import type { ChargeInput } from '../../src/contract/tasks.ts';
 
 /**
  * What a PostgreSQL submit costs the server, in counts (issue 15 point 3): each money transaction
@@ -27,7 +27,8 @@ let countingClient: postgres.Sql;
 beforeAll(async () => {
   pg = await tempPg();
   countingClient = postgres(pg.url, {
-    max: 1, onnotice: () => {},
+    max: 1,
+    onnotice: () => {},
     types: { bigint: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) } },
     debug: (_conn, query) => {
       sent.push(query);
@@ -49,13 +50,18 @@ async function account(remain: number): Promise<{ userId: number; tokenId: numbe
   await setQuotaLoggedPg(pg.db, u!.id, 1000, 'by test', NOW);
   const [k] = await sql`INSERT INTO tokens (user_id, key, remain_quota, unlimited_quota, created_time)
     VALUES (${u!.id}, ${name}, ${remain}, false, ${NOW}) RETURNING id`;
-  const [c] = await sql`INSERT INTO channels (name, base_url, created_time) VALUES (${name}, 'http://127.0.0.1:1', ${NOW}) RETURNING id`;
+  const [c] =
+    await sql`INSERT INTO channels (name, base_url, created_time) VALUES (${name}, 'http://127.0.0.1:1', ${NOW}) RETURNING id`;
   return { userId: u!.id, tokenId: k!.id, channelId: c!.id };
 }
 
 function charge(a: { userId: number; tokenId: number; channelId: number }, i: number): ChargeInput {
   return {
-    ...a, unlimitedToken: false, modelName: 'mj_imagine', quota: 100, now: NOW + i,
+    ...a,
+    unlimitedToken: false,
+    modelName: 'mj_imagine',
+    quota: 100,
+    now: NOW + i,
     task: { action: 'IMAGINE', prompt: `p${i}`, submitTime: NOW + i, updatedTime: NOW + i },
   };
 }
@@ -77,15 +83,42 @@ describe('PostgreSQL submit cost', () => {
       taskId = id;
     });
     expect(chargeSent).toHaveLength(1);
-    const settleSent = await statementsOf(() => settleTaskPg(counted, {
-      done: false, withImage: false,
-      params: { taskId, mjId: 'mj-1', code: 1, description: 'ok', properties: '', now: NOW + 2, status: '', progress: '0%', imageUrl: '' },
-    }, null, true));
+    const settleSent = await statementsOf(() =>
+      settleTaskPg(
+        counted,
+        {
+          done: false,
+          withImage: false,
+          params: {
+            taskId,
+            mjId: 'mj-1',
+            code: 1,
+            description: 'ok',
+            properties: '',
+            now: NOW + 2,
+            status: '',
+            progress: '0%',
+            imageUrl: '',
+          },
+        },
+        null,
+        true,
+      ),
+    );
     expect(settleSent).toHaveLength(1);
     const second = await chargeAndRecordTaskPg(pg.db, charge(a, 3), true);
     if (second === 'quota_not_enough') throw new Error('charge refused');
     const refundSent = await statementsOf(async () => {
-      const r = await failAndRefundTaskPg(counted, second, 100, { failReason: 'upstream said no' }, NOW + 4, 'mj_imagine', undefined, true);
+      const r = await failAndRefundTaskPg(
+        counted,
+        second,
+        100,
+        { failReason: 'upstream said no' },
+        NOW + 4,
+        'mj_imagine',
+        undefined,
+        true,
+      );
       expect(r).toEqual({ won: true, refunded: 100 });
     });
     expect(refundSent).toHaveLength(1);
@@ -101,30 +134,81 @@ describe('PostgreSQL submit cost', () => {
       if (id === 'quota_not_enough') throw new Error('charge refused');
       return id;
     };
-    const payloadOf = (t: { id: number; mjId: string; status: string; quota: number }) => JSON.stringify({ id: t.id, mjId: t.mjId, status: t.status, quota: t.quota });
+    const payloadOf = (t: { id: number; mjId: string; status: string; quota: number }) =>
+      JSON.stringify({ id: t.id, mjId: t.mjId, status: t.status, quota: t.quota });
     const first = await hooked(30);
     const settleSent = await statementsOf(async () => {
-      expect(await settleTaskPg(counted, {
-        done: true, withImage: false,
-        params: { taskId: first, mjId: 'mj-h', code: 1, description: 'ok', properties: '', now: NOW + 31, status: 'SUCCESS', progress: '100%', imageUrl: '' },
-      }, payloadOf, true)).toBe(true);
+      expect(
+        await settleTaskPg(
+          counted,
+          {
+            done: true,
+            withImage: false,
+            params: {
+              taskId: first,
+              mjId: 'mj-h',
+              code: 1,
+              description: 'ok',
+              properties: '',
+              now: NOW + 31,
+              status: 'SUCCESS',
+              progress: '100%',
+              imageUrl: '',
+            },
+          },
+          payloadOf,
+          true,
+        ),
+      ).toBe(true);
     });
     expect(settleSent).toHaveLength(4);
     const second = await hooked(32);
     const refundSent = await statementsOf(async () => {
-      const r = await failAndRefundTaskPg(counted, second, 100, { failReason: 'no' }, NOW + 33, 'mj_imagine', payloadOf, true);
+      const r = await failAndRefundTaskPg(
+        counted,
+        second,
+        100,
+        { failReason: 'no' },
+        NOW + 33,
+        'mj_imagine',
+        payloadOf,
+        true,
+      );
       expect(r).toEqual({ won: true, refunded: 100 });
     });
     expect(refundSent).toHaveLength(4);
     const rows = await pg.db.$client`SELECT task_id, user_id, token_id, mj_id, url, payload FROM webhook_deliveries
       WHERE task_id IN (${first}, ${second}) ORDER BY id`;
     expect([...rows]).toEqual([
-      { task_id: first, user_id: a.userId, token_id: a.tokenId, mj_id: 'mj-h', url: 'http://127.0.0.1:9/hook', payload: JSON.stringify({ id: first, mjId: 'mj-h', status: 'SUCCESS', quota: 100 }) },
-      { task_id: second, user_id: a.userId, token_id: a.tokenId, mj_id: '', url: 'http://127.0.0.1:9/hook', payload: JSON.stringify({ id: second, mjId: '', status: 'FAILURE', quota: 0 }) },
+      {
+        task_id: first,
+        user_id: a.userId,
+        token_id: a.tokenId,
+        mj_id: 'mj-h',
+        url: 'http://127.0.0.1:9/hook',
+        payload: JSON.stringify({ id: first, mjId: 'mj-h', status: 'SUCCESS', quota: 100 }),
+      },
+      {
+        task_id: second,
+        user_id: a.userId,
+        token_id: a.tokenId,
+        mj_id: '',
+        url: 'http://127.0.0.1:9/hook',
+        payload: JSON.stringify({ id: second, mjId: '', status: 'FAILURE', quota: 0 }),
+      },
     ]);
     // A lost compare-and-set queues nothing.
     const lostSent = await statementsOf(async () => {
-      const r = await failAndRefundTaskPg(counted, second, 100, { failReason: 'again' }, NOW + 34, 'mj_imagine', payloadOf, true);
+      const r = await failAndRefundTaskPg(
+        counted,
+        second,
+        100,
+        { failReason: 'again' },
+        NOW + 34,
+        'mj_imagine',
+        payloadOf,
+        true,
+      );
       expect(r).toEqual({ won: false, refunded: 0 });
     });
     expect(lostSent).toHaveLength(3);
@@ -141,12 +225,14 @@ describe('PostgreSQL submit cost', () => {
     });
     expect(results).toEqual(['quota_not_enough']);
     expect(refusedSent).toHaveLength(1);
-    expect(await pg.db.$client`SELECT quota, used_quota, request_count FROM users WHERE id = ${a.userId}`).toEqual(before);
+    expect(await pg.db.$client`SELECT quota, used_quota, request_count FROM users WHERE id = ${a.userId}`).toEqual(
+      before,
+    );
     const [n] = await pg.db.$client`SELECT count(*)::int AS tasks FROM tasks WHERE user_id = ${a.userId}`;
     expect(n!.tasks).toBe(0);
   });
 
-  test('a submit\'s statements are planned once per connection, not again on every call', async () => {
+  test("a submit's statements are planned once per connection, not again on every call", async () => {
     const a = await account(1_000_000);
     await pg.db.$client`UPDATE users SET quota = 1000000 WHERE id = ${a.userId}`;
     const feed = createPgFeedReads(counted);
@@ -154,10 +240,26 @@ describe('PostgreSQL submit cost', () => {
       const id = await chargeAndRecordTaskPg(counted, charge(a, 10 + i), true);
       if (id === 'quota_not_enough') throw new Error('charge refused');
       await feed.fingerprints([id]);
-      await settleTaskPg(counted, {
-        done: false, withImage: false,
-        params: { taskId: id, mjId: `mj-${i}`, code: 1, description: 'ok', properties: '', now: NOW + 20 + i, status: '', progress: '0%', imageUrl: '' },
-      }, null, true);
+      await settleTaskPg(
+        counted,
+        {
+          done: false,
+          withImage: false,
+          params: {
+            taskId: id,
+            mjId: `mj-${i}`,
+            code: 1,
+            description: 'ok',
+            properties: '',
+            now: NOW + 20 + i,
+            status: '',
+            progress: '0%',
+            imageUrl: '',
+          },
+        },
+        null,
+        true,
+      );
       await feed.fingerprints([id]);
     }
     // The counting client holds one connection: these are the plans of the very statements above.
@@ -169,7 +271,7 @@ describe('PostgreSQL submit cost', () => {
     expect(plans.filter((p) => p.custom > 5)).toEqual([]);
   });
 
-  test('a submit\'s own notifications carry their fingerprints: the feed answers them without reading tasks', async () => {
+  test("a submit's own notifications carry their fingerprints: the feed answers them without reading tasks", async () => {
     const a = await account(10_000);
     const reads = createPgFeedReads(counted);
     const heard: Array<Promise<Array<{ id: number; user_id: number; fp: string }>>> = [];
@@ -178,13 +280,29 @@ describe('PostgreSQL submit cost', () => {
       const taskSent = await statementsOf(async () => {
         const id = await chargeAndRecordTaskPg(pg.db, charge(a, 40), true);
         if (id === 'quota_not_enough') throw new Error('charge refused');
-        await waitFor(() => heard.length >= 1, 'the charge\'s notification');
+        await waitFor(() => heard.length >= 1, "the charge's notification");
         const afterCharge = await heard[0]!;
-        await settleTaskPg(pg.db, {
-          done: false, withImage: false,
-          params: { taskId: id, mjId: 'mj-fp', code: 1, description: 'ok', properties: '', now: NOW + 41, status: 'SUBMITTED', progress: '0%', imageUrl: '' },
-        }, null, true);
-        await waitFor(() => heard.length >= 2, 'the settle\'s notification');
+        await settleTaskPg(
+          pg.db,
+          {
+            done: false,
+            withImage: false,
+            params: {
+              taskId: id,
+              mjId: 'mj-fp',
+              code: 1,
+              description: 'ok',
+              properties: '',
+              now: NOW + 41,
+              status: 'SUBMITTED',
+              progress: '0%',
+              imageUrl: '',
+            },
+          },
+          null,
+          true,
+        );
+        await waitFor(() => heard.length >= 2, "the settle's notification");
         const afterSettle = await heard[1]!;
         // Each is the row as its writer left it: what a read after that commit gives.
         const now = await createPgFeedReads(pg.db).fingerprints([id]);

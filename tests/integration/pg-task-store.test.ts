@@ -1,15 +1,26 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { openPgDatabase } from '../../src/db/pg/client.ts';
-import { onTaskChanges } from '../../src/db/pg/notify.ts';
 import type { TaskStore } from '../../src/contract/tasks.ts';
 import type { PgDB } from '../../src/db/pg/client.ts';
+import { openPgDatabase } from '../../src/db/pg/client.ts';
+import { onTaskChanges } from '../../src/db/pg/notify.ts';
 import { createPgTaskStore } from '../../src/db/pg/task-store.ts';
 import { renderListing } from '../../src/domain/listing-render.ts';
 import { tempPg } from '../helpers/pg.ts';
-import { taskStoreBehaviour } from '../helpers/task-store-behaviour.ts';
 import { waitFor } from '../helpers/server.ts';
+import { taskStoreBehaviour } from '../helpers/task-store-behaviour.ts';
 import {
-  balances, chargeOf, charged, fx, makeChannel, NOW, payload, pgBackend, PRICE, sqliteBackend, syncFields, type Backend,
+  type Backend,
+  balances,
+  charged,
+  chargeOf,
+  fx,
+  makeChannel,
+  NOW,
+  PRICE,
+  payload,
+  pgBackend,
+  sqliteBackend,
+  syncFields,
 } from './pg-task-store-fixture.ts';
 import { feedScenario, listingScenario, raceScenario, scenarios } from './pg-task-store-scenarios.ts';
 
@@ -23,7 +34,10 @@ import { feedScenario, listingScenario, raceScenario, scenarios } from './pg-tas
 /** db/ may not import domain/: the PostgreSQL adapter is the domain's TaskStore structurally, checked by the type checker here. */
 export const pgTaskStoreOf: (db: PgDB) => TaskStore = (db) => createPgTaskStore(db, renderListing);
 
-const backends: Array<[string, () => Promise<Backend>]> = [['SQLite', sqliteBackend], ['PostgreSQL', pgBackend]];
+const backends: Array<[string, () => Promise<Backend>]> = [
+  ['SQLite', sqliteBackend],
+  ['PostgreSQL', pgBackend],
+];
 
 for (const [label, open] of backends) {
   describe(`TaskStore on ${label}`, () => {
@@ -57,12 +71,25 @@ test('PostgreSQL: the writes that changed a task announce it to other replicas, 
   try {
     const s = pgTaskStoreOf(t.db);
     const quiet: TaskStore = createPgTaskStore(other, renderListing, { notifyChanges: false });
-    const b = { all: async <T>(text: string, ...params: unknown[]) => [...await t.db.$client.unsafe(text, params as never[])] as T[] } as Backend;
+    const b = {
+      all: async <T>(text: string, ...params: unknown[]) =>
+        [...(await t.db.$client.unsafe(text, params as never[]))] as T[],
+    } as Backend;
     const f = await fx(b, { quota: 4 * PRICE });
     const c2 = await makeChannel(b);
     const [t1, t2, t3] = [await charged(s, f, 0), await charged(s, f, 1), await charged(s, f, 2)];
     expect(await s.money.chargeAndRecord(chargeOf(f, 3, { quota: 5 * PRICE }))).toBe('quota_not_enough');
-    const params = { taskId: t2, mjId: 'mj-n', code: 1, description: '', properties: '', now: NOW + 5, status: 'SUCCESS', progress: '100%', imageUrl: '' };
+    const params = {
+      taskId: t2,
+      mjId: 'mj-n',
+      code: 1,
+      description: '',
+      properties: '',
+      now: NOW + 5,
+      status: 'SUCCESS',
+      progress: '100%',
+      imageUrl: '',
+    };
     expect(await s.money.settleAccepted({ done: true, withImage: false, params }, null)).toBe(true);
     expect(await s.money.settleAccepted({ done: true, withImage: false, params }, null)).toBe(false);
     expect(await s.money.moveTaskChannel(t1, f.channelId, c2, NOW + 6)).toBe(true);
@@ -70,7 +97,14 @@ test('PostgreSQL: the writes that changed a task announce it to other replicas, 
     expect((await s.money.failAndRefund(t3, PRICE, { failReason: 'x' }, NOW + 7, 'mj_imagine')).won).toBe(true);
     expect((await s.money.failAndRefund(t3, PRICE, { failReason: 'x' }, NOW + 7, 'mj_imagine')).won).toBe(false);
     await charged(quiet, f, 4);
-    const r = await s.sync.apply([{ kind: 'update', taskId: t1, fields: syncFields({}) }, { kind: 'update', taskId: t2, fields: syncFields({}) }], NOW + 8, payload);
+    const r = await s.sync.apply(
+      [
+        { kind: 'update', taskId: t1, fields: syncFields({}) },
+        { kind: 'update', taskId: t2, fields: syncFields({}) },
+      ],
+      NOW + 8,
+      payload,
+    );
     expect(r.map((x) => x.won)).toEqual([true, false]);
     // Charges, the settle, the move, the refund, the batch's one written row; in commit order.
     await waitFor(() => got.length >= 7, 'the announcements');
@@ -97,10 +131,15 @@ taskStoreBehaviour('postgres', async () => {
   await sql`TRUNCATE tasks, logs, webhook_deliveries, task_webhooks, rate_limit_windows, task_counters, task_time_buckets,
     task_id_blocks, tokens, users, channels RESTART IDENTITY CASCADE`;
   const [u] = await sql`INSERT INTO users (username, quota, created_time) VALUES ('behaviour', 150, 0) RETURNING id`;
-  const [k] = await sql`INSERT INTO tokens (user_id, key, unlimited_quota, created_time) VALUES (${u!.id}, 'behaviour', true, 0) RETURNING id`;
-  const [c] = await sql`INSERT INTO channels (name, base_url, created_time) VALUES ('c', 'http://127.0.0.1:1', 0) RETURNING id`;
+  const [k] =
+    await sql`INSERT INTO tokens (user_id, key, unlimited_quota, created_time) VALUES (${u!.id}, 'behaviour', true, 0) RETURNING id`;
+  const [c] =
+    await sql`INSERT INTO channels (name, base_url, created_time) VALUES ('c', 'http://127.0.0.1:1', 0) RETURNING id`;
   return {
-    store: pgTaskStoreOf(t.db), userId: u!.id, tokenId: k!.id, channelId: c!.id,
+    store: pgTaskStoreOf(t.db),
+    userId: u!.id,
+    tokenId: k!.id,
+    channelId: c!.id,
     userQuota: async () => (await sql<Array<{ q: number }>>`SELECT quota AS q FROM users WHERE id = ${u!.id}`)[0]!.q,
     taskCount: async () => (await sql<Array<{ n: number }>>`SELECT count(*) AS n FROM tasks`)[0]!.n,
   };

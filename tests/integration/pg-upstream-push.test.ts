@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
-import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
+import { type Simulator, startSimulator } from '../../src/simulator/index.ts';
 import type { AppRouter } from '../../src/trpc/routers/index.ts';
-import { tempPg, type TempPg } from '../helpers/pg.ts';
+import { type TempPg, tempPg } from '../helpers/pg.ts';
 import { waitFor } from '../helpers/server.ts';
 
 /**
@@ -17,7 +17,10 @@ const ROOT = { authorization: `Bearer ${ROOT_TOKEN}`, 'new-api-user': '1' };
 const SECRET = 'pg-push-sim-secret';
 const PRICE = 50_000;
 
-interface Gateway { url: string; proc: ReturnType<typeof Bun.spawn> }
+interface Gateway {
+  url: string;
+  proc: ReturnType<typeof Bun.spawn>;
+}
 
 let pg: TempPg;
 let sim: Simulator;
@@ -28,18 +31,31 @@ let b: Gateway;
 async function spawnGateway(extra: Record<string, string> = {}): Promise<Gateway> {
   const proc = Bun.spawn(['bun', 'src/index.ts'], {
     env: {
-      PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: pg.url, DATABASE_POOL_SIZE: '4',
-      UPDATE_TASK: 'false', INITIAL_ROOT_ACCESS_TOKEN: ROOT_TOKEN, READ_WORKERS: '0', LOG_LEVEL: 'warn',
-      MJ_UPSTREAM_NOTIFY_ENABLED: 'true', ...extra,
+      PATH: process.env.PATH ?? '',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: pg.url,
+      DATABASE_POOL_SIZE: '4',
+      UPDATE_TASK: 'false',
+      INITIAL_ROOT_ACCESS_TOKEN: ROOT_TOKEN,
+      READ_WORKERS: '0',
+      LOG_LEVEL: 'warn',
+      MJ_UPSTREAM_NOTIFY_ENABLED: 'true',
+      ...extra,
     },
-    stdout: 'pipe', stderr: 'pipe',
+    stdout: 'pipe',
+    stderr: 'pipe',
   });
   let out = '';
   const decoder = new TextDecoder();
   void (async () => {
     for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) out += decoder.decode(chunk);
   })();
-  const port = await waitFor(() => /listening on http:\/\/[^:]+:(\d+)/.exec(out)?.[1] ?? (proc.exitCode !== null ? 'exited' : null), 'listening', 20_000);
+  const port = await waitFor(
+    () => /listening on http:\/\/[^:]+:(\d+)/.exec(out)?.[1] ?? (proc.exitCode !== null ? 'exited' : null),
+    'listening',
+    20_000,
+  );
   if (port === 'exited') throw new Error(`gateway exited at start-up: ${out}${await new Response(proc.stderr).text()}`);
   const g = { url: `http://127.0.0.1:${port}`, proc };
   gateways.push(g);
@@ -49,7 +65,11 @@ async function spawnGateway(extra: Record<string, string> = {}): Promise<Gateway
 const client = (g: Gateway, headers: Record<string, string>) =>
   createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${g.url}/trpc`, headers: () => headers })] });
 
-async function newUser(g: Gateway, username: string, quota: number): Promise<{ id: number; key: string; headers: Record<string, string> }> {
+async function newUser(
+  g: Gateway,
+  username: string,
+  quota: number,
+): Promise<{ id: number; key: string; headers: Record<string, string> }> {
   const user = await client(g, ROOT).admin.user.create.mutate({ username, quota });
   const headers = { authorization: `Bearer ${user.access_token}`, 'new-api-user': String(user.id) };
   const token = await client(g, headers).token.create.mutate({ name: 'k', unlimited_quota: true });
@@ -58,7 +78,8 @@ async function newUser(g: Gateway, username: string, quota: number): Promise<{ i
 
 async function imagine(g: Gateway, key: string, prompt: string): Promise<string> {
   const res = await fetch(`${g.url}/mj/submit/imagine`, {
-    method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     body: JSON.stringify({ prompt, notifyHook: 'https://client.example/hook' }),
   });
   const json = (await res.json()) as { code: number; result: string };
@@ -85,10 +106,14 @@ describe('upstream push on PostgreSQL, two replicas', () => {
   test('a job submitted through one replica is pushed to the other; the first shows SUCCESS, its webhook queued', async () => {
     const u = await newUser(a, 'pushed', 10 * PRICE);
     const mjId = await imagine(a, u.key, 'a lantern in fog');
-    const item = await waitFor(async () => {
-      const got = await client(a, u.headers).mj.get.query({ mj_id: mjId });
-      return got.status === 'SUCCESS' ? got : null;
-    }, 'SUCCESS on a', 15_000);
+    const item = await waitFor(
+      async () => {
+        const got = await client(a, u.headers).mj.get.query({ mj_id: mjId });
+        return got.status === 'SUCCESS' ? got : null;
+      },
+      'SUCCESS on a',
+      15_000,
+    );
     expect(item.progress).toBe('100%');
     // The pushes went to b (the hook's base); nobody polled.
     expect(sim.requests.filter((r) => r.path === '/mj/task/list-by-condition')).toHaveLength(0);
@@ -100,15 +125,31 @@ describe('upstream push on PostgreSQL, two replicas', () => {
   test('a failure pushed to both replicas at once (a replay) is refunded exactly once', async () => {
     const u = await newUser(a, 'replayed', 2 * PRICE);
     const mjId = await imagine(a, u.key, 'doomed --sim-fail');
-    await waitFor(async () => (await client(b, u.headers).mj.get.query({ mj_id: mjId })).status === 'FAILURE', 'FAILURE', 15_000);
+    await waitFor(
+      async () => (await client(b, u.headers).mj.get.query({ mj_id: mjId })).status === 'FAILURE',
+      'FAILURE',
+      15_000,
+    );
     // The hook the gateway forwarded with the submit (the simulator keeps each request's body).
-    const submitted = sim.requests.find((r) => r.path === '/mj/submit/imagine' && (r.body as { prompt?: string }).prompt === 'doomed --sim-fail');
+    const submitted = sim.requests.find(
+      (r) => r.path === '/mj/submit/imagine' && (r.body as { prompt?: string }).prompt === 'doomed --sim-fail',
+    );
     const hook = (submitted?.body as { notifyHook?: string } | undefined)?.notifyHook;
     expect(hook?.startsWith(`${b.url}/mj/notify/`)).toBe(true);
     const path = hook ? new URL(hook).pathname : null;
     expect(path).toMatch(/^\/mj\/notify\/\d+\/[\w-]{43}$/);
-    const body = JSON.stringify({ id: mjId, status: 'FAILURE', progress: '100%', failReason: 'again', action: 'IMAGINE' });
-    const answers = await Promise.all([a, b, a, b].map((g) => fetch(`${g.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })));
+    const body = JSON.stringify({
+      id: mjId,
+      status: 'FAILURE',
+      progress: '100%',
+      failReason: 'again',
+      action: 'IMAGINE',
+    });
+    const answers = await Promise.all(
+      [a, b, a, b].map((g) =>
+        fetch(`${g.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }),
+      ),
+    );
     expect(answers.map((r) => r.status)).toEqual([204, 204, 204, 204]);
     const [refunds] = await pg.db.$client<{ n: number }[]>`
       SELECT count(*)::int AS n FROM logs l JOIN tasks t ON t.id = l.task_id WHERE t.mj_id = ${mjId} AND l.type = 6`;
@@ -124,15 +165,27 @@ describe('upstream push on PostgreSQL, two replicas', () => {
     const down = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response('down', { status: 503 }) });
     // An upstream that takes jobs and never moves them: only an admin ends them.
     const still = Bun.serve({
-      port: 0, hostname: '127.0.0.1',
-      fetch: (req) => (new URL(req.url).pathname.endsWith('/list-by-condition')
-        ? Response.json([])
-        : Response.json({ code: 1, description: 'Submit success', result: `still${Date.now()}`, properties: {} })),
+      port: 0,
+      hostname: '127.0.0.1',
+      fetch: (req) =>
+        new URL(req.url).pathname.endsWith('/list-by-condition')
+          ? Response.json([])
+          : Response.json({ code: 1, description: 'Submit success', result: `still${Date.now()}`, properties: {} }),
     });
     const admin = client(a, ROOT);
     const made = [
-      await admin.admin.channel.create.mutate({ name: 'down', base_url: `http://127.0.0.1:${down.port}`, key: '', priority: 100 }),
-      await admin.admin.channel.create.mutate({ name: 'still', base_url: `http://127.0.0.1:${still.port}`, key: '', priority: 50 }),
+      await admin.admin.channel.create.mutate({
+        name: 'down',
+        base_url: `http://127.0.0.1:${down.port}`,
+        key: '',
+        priority: 100,
+      }),
+      await admin.admin.channel.create.mutate({
+        name: 'still',
+        base_url: `http://127.0.0.1:${still.port}`,
+        key: '',
+        priority: 50,
+      }),
     ];
     try {
       const u = await newUser(a, 'ledger', 4 * PRICE);
@@ -142,13 +195,18 @@ describe('upstream push on PostgreSQL, two replicas', () => {
       expect(ledger1.items[1]!.note).toBe(`moved from channel ${made[0]!.id} to channel ${made[1]!.id}`);
       const resynced = await client(b, ROOT).admin.task.resync.mutate({ mj_id: mjId });
       expect([resynced.status, resynced.channel_id]).toEqual(['', made[1]!.id]);
-      const calls = await Promise.allSettled([a, b, a, b].map((g) => client(g, ROOT).admin.task.fail.mutate({ mj_id: mjId, reason: 'hung upstream' })));
+      const calls = await Promise.allSettled(
+        [a, b, a, b].map((g) => client(g, ROOT).admin.task.fail.mutate({ mj_id: mjId, reason: 'hung upstream' })),
+      );
       expect(calls.filter((c) => c.status === 'fulfilled')).toHaveLength(1);
       const ledger2 = await client(a, u.headers).mj.ledger.query({ mj_id: mjId });
       expect(ledger2.items.map((i) => i.kind)).toEqual(['charge', 'move', 'refund']);
       expect(ledger2.items[2]!.note).toContain('hung upstream');
       expect(ledger2.items[2]!.note).toContain('admin 1');
-      const sum = ledger2.items.reduce((s, i) => s + (i.kind === 'charge' ? i.quota : i.kind === 'refund' ? -i.quota : 0), 0);
+      const sum = ledger2.items.reduce(
+        (s, i) => s + (i.kind === 'charge' ? i.quota : i.kind === 'refund' ? -i.quota : 0),
+        0,
+      );
       const item = await client(a, u.headers).mj.get.query({ mj_id: mjId });
       expect([sum, item.quota, item.status, item.fail_reason]).toEqual([0, 0, 'FAILURE', 'hung upstream']);
       const [user] = await pg.db.$client<{ quota: number }[]>`SELECT quota FROM users WHERE id = ${u.id}`;

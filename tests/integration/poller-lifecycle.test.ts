@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { and, eq } from 'drizzle-orm';
-import { logs } from '../../src/db/schema/index.ts';
 import { LOG_TYPE } from '../../src/contract/constants.ts';
+import { logs } from '../../src/db/schema/index.ts';
 import { deleteChannel } from '../../src/domain/channels.ts';
 import { createPoller, type Poller } from '../../src/jobs/poller.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
-import { SIM_FAIL_REASON, startSimulator, type Simulator } from '../../src/simulator/index.ts';
+import { SIM_FAIL_REASON, type Simulator, startSimulator } from '../../src/simulator/index.ts';
 import { createTestChannel, createTestUser, getTask, getUserQuota, insertTask } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { submitToSimulator } from '../helpers/simulator.ts';
@@ -33,12 +33,25 @@ const simSubmit = (prompt: string) => submitToSimulator(sim, SECRET, prompt);
 async function chargedTask(prompt: string, channel = channelId) {
   const user = createTestUser(server.db, { quota: START_QUOTA - PRICE });
   const mjId = await simSubmit(prompt);
-  const task = insertTask(server.db, { userId: user.id, channelId: channel, mjId, prompt, quota: PRICE, progress: '0%', submitTime: clock.now(), code: 1 });
+  const task = insertTask(server.db, {
+    userId: user.id,
+    channelId: channel,
+    mjId,
+    prompt,
+    quota: PRICE,
+    progress: '0%',
+    submitTime: clock.now(),
+    code: 1,
+  });
   return { user, task };
 }
 
 function refundRows(userId: number) {
-  return server.db.select().from(logs).where(and(eq(logs.userId, userId), eq(logs.type, LOG_TYPE.refund))).all();
+  return server.db
+    .select()
+    .from(logs)
+    .where(and(eq(logs.userId, userId), eq(logs.type, LOG_TYPE.refund)))
+    .all();
 }
 
 beforeAll(async () => {
@@ -75,9 +88,13 @@ describe('poller with the simulator', () => {
     expect(row.finishTime).toBeGreaterThan(row.startTime);
     expect(row.imageUrl).toStartWith(`${sim.url}/images/user_`);
     expect(row.failReason).toBe('');
-    expect((JSON.parse(row.buttons) as Array<{ label: string }>).map((b) => b.label)).toEqual(expect.arrayContaining(['U1', 'U4', 'V1', 'V4']));
+    expect((JSON.parse(row.buttons) as Array<{ label: string }>).map((b) => b.label)).toEqual(
+      expect.arrayContaining(['U1', 'U4', 'V1', 'V4']),
+    );
     // Stored as a reference to its template (src/db/sqlite/button-sets.ts), read back whole.
-    expect((server.db.$client.query('SELECT buttons FROM tasks WHERE id = ?').get(task.id) as { buttons: string }).buttons).toStartWith('{"set":');
+    expect(
+      (server.db.$client.query('SELECT buttons FROM tasks WHERE id = ?').get(task.id) as { buttons: string }).buttons,
+    ).toStartWith('{"set":');
     expect(JSON.parse(row.properties)).toMatchObject({ finalPrompt: expect.stringContaining('lighthouse') });
     expect(row.videoUrls).toBe('');
     expect(row.quota).toBe(PRICE);
@@ -85,7 +102,11 @@ describe('poller with the simulator', () => {
     // The listing shows it (§6.1 shape), with the forwarded image link.
     const res = await fetch(`${server.url}/api/mj/self`, { headers: user.headers });
     const body = (await res.json()) as { data: { items: Array<Record<string, unknown>> } };
-    expect(body.data.items[0]).toMatchObject({ status: 'SUCCESS', progress: '100%', image_url: `${server.deps.serverAddress()}/mj/image/${task.mjId}` });
+    expect(body.data.items[0]).toMatchObject({
+      status: 'SUCCESS',
+      progress: '100%',
+      image_url: `${server.deps.serverAddress()}/mj/image/${task.mjId}`,
+    });
   });
 
   test('--sim-fail ends FAILURE with the upstream reason and is refunded once', async () => {
@@ -94,9 +115,16 @@ describe('poller with the simulator', () => {
       await poller.runOnce();
       clock.advance(STEP);
     }
-    expect(getTask(server.db, task.id)).toMatchObject({ status: 'FAILURE', progress: '100%', failReason: SIM_FAIL_REASON, quota: 0 });
+    expect(getTask(server.db, task.id)).toMatchObject({
+      status: 'FAILURE',
+      progress: '100%',
+      failReason: SIM_FAIL_REASON,
+      quota: 0,
+    });
     expect(getUserQuota(server.db, user.id)).toBe(START_QUOTA);
-    expect(refundRows(user.id)).toEqual([expect.objectContaining({ quota: PRICE, modelName: 'mj_imagine', mjId: task.mjId, channelId })]);
+    expect(refundRows(user.id)).toEqual([
+      expect.objectContaining({ quota: PRICE, modelName: 'mj_imagine', mjId: task.mjId, channelId }),
+    ]);
   });
 
   test('--sim-hang times out after TASK_TIMEOUT_MS by local submit time and is refunded', async () => {
@@ -108,7 +136,10 @@ describe('poller with the simulator', () => {
     clock.advance(1);
     await poller.runOnce();
     expect(getTask(server.db, task.id)).toMatchObject({
-      status: 'FAILURE', progress: '100%', failReason: 'upstream task timed out after 0.5 minutes', quota: 0,
+      status: 'FAILURE',
+      progress: '100%',
+      failReason: 'upstream task timed out after 0.5 minutes',
+      quota: 0,
     });
     expect(getUserQuota(server.db, user.id)).toBe(START_QUOTA);
     expect(refundRows(user.id)).toHaveLength(1);
@@ -125,7 +156,12 @@ describe('poller with the simulator', () => {
     expect(getTask(server.db, task.id)).toMatchObject({ status: 'SUBMITTED', progress: '0%', quota: PRICE });
     clock.advance(TIMEOUT_MS);
     await poller.runOnce();
-    expect(getTask(server.db, task.id)).toMatchObject({ status: 'FAILURE', progress: '100%', failReason: 'upstream task timed out after 0.5 minutes', quota: 0 });
+    expect(getTask(server.db, task.id)).toMatchObject({
+      status: 'FAILURE',
+      progress: '100%',
+      failReason: 'upstream task timed out after 0.5 minutes',
+      quota: 0,
+    });
     expect(getUserQuota(server.db, user.id)).toBe(START_QUOTA);
     expect(refundRows(user.id)).toHaveLength(1);
   });
@@ -137,7 +173,12 @@ describe('poller with the simulator', () => {
     expect(getTask(server.db, task.id)?.progress).toBe('0%');
     await deleteChannel(server.deps.store, doomed);
     await poller.runOnce();
-    expect(getTask(server.db, task.id)).toMatchObject({ status: 'FAILURE', progress: '100%', failReason: `channel ${doomed} no longer exists`, quota: 0 });
+    expect(getTask(server.db, task.id)).toMatchObject({
+      status: 'FAILURE',
+      progress: '100%',
+      failReason: `channel ${doomed} no longer exists`,
+      quota: 0,
+    });
     expect(getUserQuota(server.db, user.id)).toBe(START_QUOTA);
     expect(refundRows(user.id)).toHaveLength(1);
     // Further ticks change nothing.

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { and, eq, inArray } from 'drizzle-orm';
-import { openDatabase, type DB } from '../../src/db/client.ts';
-import { logs, tasks } from '../../src/db/schema/index.ts';
 import { LOG_TYPE } from '../../src/contract/constants.ts';
+import { type DB, openDatabase } from '../../src/db/client.ts';
+import { logs, tasks } from '../../src/db/schema/index.ts';
+import { createSqliteStore } from '../../src/db/sqlite/store.ts';
+import { createSqliteSyncStore } from '../../src/db/sqlite/sync.ts';
 import { createPoller } from '../../src/jobs/poller.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
-import { createSqliteSyncStore } from '../../src/db/sqlite/sync.ts';
-import { createSqliteStore } from '../../src/db/sqlite/store.ts';
-import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
+import { type Simulator, startSimulator } from '../../src/simulator/index.ts';
 import { createTestChannel, createTestUser, getUserQuota, insertTask } from '../helpers/factories.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { submitToSimulator } from '../helpers/simulator.ts';
@@ -49,10 +49,16 @@ test('two pollers on the same database file refund each failing task once', asyn
     // A third fail upstream, a third hang into the timeout, a third succeed.
     const prompt = i % 3 === 0 ? `race ${i} --sim-fail` : i % 3 === 1 ? `race ${i} --sim-hang` : `race ${i}`;
     const mjId = await simSubmit(prompt);
-    ids.push(insertTask(server.db, { userId: user.id, channelId, mjId, prompt, quota: PRICE, submitTime: clock.now() }).id);
+    ids.push(
+      insertTask(server.db, { userId: user.id, channelId, mjId, prompt, quota: PRICE, submitTime: clock.now() }).id,
+    );
   }
   const first = createPoller(server.deps);
-  const second = createPoller({ ...server.deps, store: createSqliteStore(secondDb), taskStore: { sync: createSqliteSyncStore(secondDb) } });
+  const second = createPoller({
+    ...server.deps,
+    store: createSqliteStore(secondDb),
+    taskStore: { sync: createSqliteSyncStore(secondDb) },
+  });
   clock.advance(60_000);
   for (let round = 0; round < 3; round++) {
     const [a, b] = await Promise.all([first.runOnce(), second.runOnce()]);
@@ -67,9 +73,15 @@ test('two pollers on the same database file refund each failing task once', asyn
     }
   }
   const rows = server.db.select().from(tasks).where(inArray(tasks.id, ids)).all();
-  expect(rows.filter((r) => r.status === 'FAILURE' && r.quota === 0 && r.progress === '100%')).toHaveLength((n / 3) * 2);
+  expect(rows.filter((r) => r.status === 'FAILURE' && r.quota === 0 && r.progress === '100%')).toHaveLength(
+    (n / 3) * 2,
+  );
   expect(rows.filter((r) => r.status === 'SUCCESS' && r.quota === PRICE)).toHaveLength(n / 3);
-  const refunds = server.db.select().from(logs).where(and(eq(logs.userId, user.id), eq(logs.type, LOG_TYPE.refund))).all();
+  const refunds = server.db
+    .select()
+    .from(logs)
+    .where(and(eq(logs.userId, user.id), eq(logs.type, LOG_TYPE.refund)))
+    .all();
   expect(refunds).toHaveLength((n / 3) * 2);
   expect(new Set(refunds.map((r) => r.mjId)).size).toBe(refunds.length);
   expect(getUserQuota(server.db, user.id)).toBe(START - (n / 3) * PRICE);

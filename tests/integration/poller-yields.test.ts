@@ -24,7 +24,8 @@ test('a request is answered while a many-batch tick is still in progress', async
   const db = server.db;
   const userId = createTestUser(db, { quota: 1000 }).id;
   const channelId = createTestChannel(db, 'http://up.test', { key: 'k' });
-  for (let i = 0; i < BATCHES; i++) insertTask(db, { userId, channelId, mjId: `y${i}`, progress: '0%', submitTime: Date.now() });
+  for (let i = 0; i < BATCHES; i++)
+    insertTask(db, { userId, channelId, mjId: `y${i}`, progress: '0%', submitTime: Date.now() });
 
   let calls = 0;
   let answeredAfterCalls: number | null = null;
@@ -37,7 +38,9 @@ test('a request is answered while a many-batch tick is still in progress', async
     return Response.json(ids.map((id) => ({ id, status: 'IN_PROGRESS', progress: `${calls % 90}%` })));
   }) as unknown as typeof fetch;
   const poller = createPoller({
-    ...server.deps, fetch: upstream, logger: silentLogger,
+    ...server.deps,
+    fetch: upstream,
+    logger: silentLogger,
     config: { pollIntervalMs: 3_600_000, pollBatchSize: 1, taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 },
   });
 

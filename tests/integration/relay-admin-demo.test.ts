@@ -5,7 +5,7 @@ import { startDemo } from '../../src/demo.ts';
 import type { AppRouter } from '../../src/trpc/routers/index.ts';
 import { addUser, quotaOf, updateRow } from '../helpers/rows.ts';
 import { ROOT_HEADERS, ROOT_TOKEN } from '../helpers/server.ts';
-import { relayWorld, SIM_SECRETS, type RelayWorld } from './relay-fixture.ts';
+import { type RelayWorld, relayWorld, SIM_SECRETS } from './relay-fixture.ts';
 
 const client = (url: string, headers: Record<string, string>) =>
   createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${url}/trpc`, headers: () => headers })] });
@@ -23,7 +23,9 @@ describe('admin.channel.test', () => {
     expect(out.success).toBe(true);
     expect(out.status).toBe(200);
     expect(out.latency_ms).toBeGreaterThanOrEqual(0);
-    expect(w.sims[0]!.requests.map((r) => [r.method, r.path, r.secret])).toEqual([['POST', '/mj/task/list-by-condition', SIM_SECRETS[0]!]]);
+    expect(w.sims[0]!.requests.map((r) => [r.method, r.path, r.secret])).toEqual([
+      ['POST', '/mj/task/list-by-condition', SIM_SECRETS[0]!],
+    ]);
   });
 
   test('a wrong key, a closed port and a garbage answer are reported, not thrown', async () => {
@@ -52,11 +54,15 @@ describe('admin.channel.test', () => {
   });
 
   test('unknown channel is NOT_FOUND; a common user is FORBIDDEN', async () => {
-    const err = await client(w.srv.url, ROOT_HEADERS).admin.channel.test.mutate({ id: 999_999 }).catch((e: unknown) => e);
+    const err = await client(w.srv.url, ROOT_HEADERS)
+      .admin.channel.test.mutate({ id: 999_999 })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TRPCClientError);
     expect((err as TRPCClientError<AppRouter>).data?.code).toBe('NOT_FOUND');
     const u = await addUser(w.srv.handle);
-    const denied = await client(w.srv.url, u.headers).admin.channel.test.mutate({ id: w.channelIds[0]! }).catch((e: unknown) => e);
+    const denied = await client(w.srv.url, u.headers)
+      .admin.channel.test.mutate({ id: w.channelIds[0]! })
+      .catch((e: unknown) => e);
     expect((denied as TRPCClientError<AppRouter>).data?.code).toBe('FORBIDDEN');
   });
 });
@@ -68,10 +74,16 @@ describe('DEMO mode', () => {
   });
   afterAll(() => w.stop());
 
-  const demoChannels = () => w.srv.sql<{ id: number; status: number; key: string }>("SELECT id, status, key FROM channels WHERE name = 'demo' ORDER BY id");
-  const demoTokens = async () => (await w.srv.sql<{ id: number; key: string; webhookSecret: string; unlimitedQuota: boolean | number }>(
-    `SELECT id, key, webhook_secret AS "webhookSecret", unlimited_quota AS "unlimitedQuota" FROM tokens WHERE user_id = 1 AND name = 'demo' ORDER BY id`,
-  )).map((t) => ({ ...t, unlimitedQuota: Boolean(t.unlimitedQuota) }));
+  const demoChannels = () =>
+    w.srv.sql<{ id: number; status: number; key: string }>(
+      "SELECT id, status, key FROM channels WHERE name = 'demo' ORDER BY id",
+    );
+  const demoTokens = async () =>
+    (
+      await w.srv.sql<{ id: number; key: string; webhookSecret: string; unlimitedQuota: boolean | number }>(
+        `SELECT id, key, webhook_secret AS "webhookSecret", unlimited_quota AS "unlimitedQuota" FROM tokens WHERE user_id = 1 AND name = 'demo' ORDER BY id`,
+      )
+    ).map((t) => ({ ...t, unlimitedQuota: Boolean(t.unlimitedQuota) }));
   const rootQuota = () => quotaOf(w.srv.handle, 1);
 
   test('registers the simulator as channel demo, gives root a key and quota, prints how to use them', async () => {
@@ -133,8 +145,12 @@ describe('DEMO mode', () => {
       expect((await demoTokens())[0]!.webhookSecret).toMatch(/^whsec_[A-Za-z0-9]{32}$/);
       expect(await rootQuota()).toBe(quota);
       // The one grant is a system log row, so root's balance too is rebuilt from the logs alone.
-      const rows = await w.srv.sql<{ type: number; quota: number; content: string }>('SELECT type, CAST(quota AS INTEGER) AS quota, content FROM logs WHERE user_id = 1 ORDER BY id');
-      expect(rows.filter((r) => r.type === LOG_TYPE.system).map((r) => [r.quota, r.content])).toEqual([[50_000_000, 'quota +50000000 demo starting quota']]);
+      const rows = await w.srv.sql<{ type: number; quota: number; content: string }>(
+        'SELECT type, CAST(quota AS INTEGER) AS quota, content FROM logs WHERE user_id = 1 ORDER BY id',
+      );
+      expect(rows.filter((r) => r.type === LOG_TYPE.system).map((r) => [r.quota, r.content])).toEqual([
+        [50_000_000, 'quota +50000000 demo starting quota'],
+      ]);
       const sign: Record<number, number> = { [LOG_TYPE.system]: 1, [LOG_TYPE.consume]: -1, [LOG_TYPE.refund]: 1 };
       expect(rows.reduce((sum, r) => sum + (sign[r.type] ?? 0) * r.quota, 0)).toBe(quota);
     } finally {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { IMAGINE_PRICE, LOG_TYPE, relayWorld, type RelayWorld } from './relay-fixture.ts';
+import { IMAGINE_PRICE, LOG_TYPE, type RelayWorld, relayWorld } from './relay-fixture.ts';
 
 /** Concurrent submits can never overdraw: the charge is one guarded synchronous transaction. */
 describe('relay billing under concurrency', () => {
@@ -10,7 +10,9 @@ describe('relay billing under concurrency', () => {
   afterAll(() => w.stop());
 
   const fire = (n: number, headers: Record<string, string>) =>
-    Promise.all(Array.from({ length: n }, (_, i) => w.post('/mj/submit/imagine', { prompt: `race fox ${i}` }, headers)));
+    Promise.all(
+      Array.from({ length: n }, (_, i) => w.post('/mj/submit/imagine', { prompt: `race fox ${i}` }, headers)),
+    );
 
   test('user quota for exactly 5 imagines, 20 at once: 5 accepted, quota 0, 5 consume logs', async () => {
     const c = await w.caller(IMAGINE_PRICE * 5, IMAGINE_PRICE * 100);
@@ -20,7 +22,8 @@ describe('relay billing under concurrency', () => {
     const refused = answers.filter((a) => a.status !== 200);
     expect(accepted.length).toBe(5);
     expect(refused.length).toBe(15);
-    for (const r of refused) expect(r.json).toEqual({ code: 4, description: 'quota_not_enough', result: null, properties: {} });
+    for (const r of refused)
+      expect(r.json).toEqual({ code: 4, description: 'quota_not_enough', result: null, properties: {} });
     expect(await w.quota(c.userId)).toBe(0);
     expect(await w.logCount(c.userId, LOG_TYPE.consume)).toBe(5);
     expect((await w.tasksOf(c.userId)).length).toBe(5);
@@ -46,13 +49,15 @@ describe('relay billing under concurrency', () => {
 
   test('concurrent rejections refund each charge exactly once', async () => {
     const c = await w.caller(IMAGINE_PRICE * 5);
-    const answers = await Promise.all(Array.from({ length: 10 }, () => w.post('/mj/submit/imagine', { prompt: 'fox --sim-banned' }, c.headers)));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => w.post('/mj/submit/imagine', { prompt: 'fox --sim-banned' }, c.headers)),
+    );
     const forwarded = answers.filter((a) => a.json.code === 24).length;
     expect(forwarded).toBeGreaterThanOrEqual(5);
     expect(await w.quota(c.userId)).toBe(IMAGINE_PRICE * 5);
     expect(await w.logCount(c.userId, LOG_TYPE.refund)).toBe(forwarded);
     expect(await w.logCount(c.userId, LOG_TYPE.consume)).toBe(forwarded);
-    for (const t of (await w.tasksOf(c.userId))) {
+    for (const t of await w.tasksOf(c.userId)) {
       expect(t.status).toBe('FAILURE');
       expect(t.quota).toBe(0);
     }

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
 import { addTask } from '../helpers/rows.ts';
-import { IMAGINE_PRICE, LOG_TYPE, relayWorld, type RelayWorld } from './relay-fixture.ts';
+import { IMAGINE_PRICE, LOG_TYPE, type RelayWorld, relayWorld } from './relay-fixture.ts';
 
 /**
  * Channel failover inside one submit (SPEC §15), against real simulators and real refusing
@@ -20,7 +20,8 @@ async function closedPort(): Promise<number> {
 function refusingUpstream(code: number) {
   let calls = 0;
   const server = Bun.serve({
-    port: 0, hostname: '127.0.0.1',
+    port: 0,
+    hostname: '127.0.0.1',
     fetch: () => {
       calls++;
       return Response.json({ code, description: `refused with ${code}`, result: null, properties: {} });
@@ -64,7 +65,12 @@ describe('submit failover: the job lands on the next channel, charged once', () 
   afterAll(() => w.stop());
 
   /** The job went to `expected` (a simulator index): charged once, no refund, the task and accounting there. */
-  async function expectLandedOn(c: { userId: number }, start: number, res: { status: number; json: any }, expected: number) {
+  async function expectLandedOn(
+    c: { userId: number },
+    start: number,
+    res: { status: number; json: any },
+    expected: number,
+  ) {
     expect(res.status).toBe(200);
     expect(res.json.code).toBe(1);
     expect(await w.quota(c.userId)).toBe(start - IMAGINE_PRICE);
@@ -168,7 +174,12 @@ describe('submit failover: the job lands on the next channel, charged once', () 
     const dead = await w.addChannel(`http://127.0.0.1:${await closedPort()}`, { key: 'k', priority: -1 });
     extra.push(dead);
     const c = await w.caller(1_000_000);
-    const parent = await addTask(w.srv.handle, { userId: c.userId, channelId: dead, status: 'SUCCESS', progress: '100%' });
+    const parent = await addTask(w.srv.handle, {
+      userId: c.userId,
+      channelId: dead,
+      status: 'SUCCESS',
+      progress: '100%',
+    });
     const res = await w.post('/mj/submit/change', { taskId: parent.mjId, action: 'UPSCALE', index: 1 }, c.headers);
     expect(res.status).toBe(502);
     expect(res.json.description).toBe('do_request_failed');

@@ -1,9 +1,9 @@
 import { and, eq, type SQL } from 'drizzle-orm';
-import { pgSchema } from '../../src/db/pg/client.ts';
-import { logs, tasks } from '../../src/db/schema/index.ts';
 import { LOG_TYPE } from '../../src/contract/constants.ts';
 import type { ChannelRow, TaskRow } from '../../src/contract/rows.ts';
-import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.ts';
+import { pgSchema } from '../../src/db/pg/client.ts';
+import { logs, tasks } from '../../src/db/schema/index.ts';
+import { type Simulator, type SimulatorOptions, startSimulator } from '../../src/simulator/index.ts';
 import { addApiKey, addChannel, addUser, deleteRow, quotaOf, rowById, updateRow } from '../helpers/rows.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -28,7 +28,11 @@ export interface RelayWorld {
   channelIds: number[];
   /** A new user with `quota` and an API key (unlimited unless `remainQuota` is given). */
   caller(quota?: number, remainQuota?: number): Promise<Caller>;
-  post(path: string, body: unknown, headers: Record<string, string>): Promise<{ status: number; json: any; res: Response }>;
+  post(
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; json: any; res: Response }>;
   get(path: string, headers: Record<string, string>): Promise<{ status: number; json: any; res: Response }>;
   task(mjIdOrId: string | number): Promise<TaskRow | undefined>;
   tasksOf(userId: number): Promise<TaskRow[]>;
@@ -47,7 +51,9 @@ export interface RelayWorld {
 
 export const SIM_SECRETS = ['sim-secret-alpha', 'sim-secret-bravo'];
 
-export async function relayWorld(opts: { env?: Record<string, string>; sims?: number; sim?: SimulatorOptions } = {}): Promise<RelayWorld> {
+export async function relayWorld(
+  opts: { env?: Record<string, string>; sims?: number; sim?: SimulatorOptions } = {},
+): Promise<RelayWorld> {
   const srv = await startTestServer({ env: opts.env });
   const sims: Simulator[] = [];
   const channelIds: number[] = [];
@@ -75,17 +81,30 @@ export async function relayWorld(opts: { env?: Record<string, string>; sims?: nu
   /** Task rows whose column equals `value`, in id order. */
   const tasksWhere = async (column: 'id' | 'mjId' | 'userId', value: string | number): Promise<TaskRow[]> => {
     const h = srv.handle;
-    if (h.kind === 'sqlite') return h.db.select().from(tasks).where(eq(tasks[column], value as never) as SQL).orderBy(tasks.id).all();
+    if (h.kind === 'sqlite')
+      return h.db
+        .select()
+        .from(tasks)
+        .where(eq(tasks[column], value as never) as SQL)
+        .orderBy(tasks.id)
+        .all();
     const t = pgSchema.tasks;
-    return await h.db.select().from(t).where(eq(t[column], value as never)).orderBy(t.id) as TaskRow[];
+    return (await h.db
+      .select()
+      .from(t)
+      .where(eq(t[column], value as never))
+      .orderBy(t.id)) as TaskRow[];
   };
   return {
-    srv, sims, channelIds,
+    srv,
+    sims,
+    channelIds,
     async caller(quota = 10_000_000, remainQuota?: number) {
       const user = await addUser(srv.handle, { quota });
-      const key = remainQuota === undefined
-        ? await addApiKey(srv.handle, user.id, { unlimited: true })
-        : await addApiKey(srv.handle, user.id, { unlimited: false, remainQuota });
+      const key =
+        remainQuota === undefined
+          ? await addApiKey(srv.handle, user.id, { unlimited: true })
+          : await addApiKey(srv.handle, user.id, { unlimited: false, remainQuota });
       return { userId: user.id, tokenId: key.id, key: key.key, headers: key.headers };
     },
     post: (path, body, headers) => call('POST', path, headers, body),
@@ -98,14 +117,29 @@ export async function relayWorld(opts: { env?: Record<string, string>; sims?: nu
     remainQuota: async (tokenId) => (await rowById(srv.handle, 'tokens', tokenId))?.remainQuota ?? -1,
     async logCount(userId, type) {
       const h = srv.handle;
-      if (h.kind === 'sqlite') return h.db.select().from(logs).where(and(eq(logs.userId, userId), eq(logs.type, type))).all().length;
+      if (h.kind === 'sqlite')
+        return h.db
+          .select()
+          .from(logs)
+          .where(and(eq(logs.userId, userId), eq(logs.type, type)))
+          .all().length;
       const t = pgSchema.logs;
-      return (await h.db.select({ id: t.id }).from(t).where(and(eq(t.userId, userId), eq(t.type, type)))).length;
+      return (
+        await h.db
+          .select({ id: t.id })
+          .from(t)
+          .where(and(eq(t.userId, userId), eq(t.type, type)))
+      ).length;
     },
     async markSuccess(mjId) {
       const h = srv.handle;
-      if (h.kind === 'sqlite') h.db.update(tasks).set({ status: 'SUCCESS', progress: '100%' }).where(eq(tasks.mjId, mjId)).run();
-      else await h.db.update(pgSchema.tasks).set({ status: 'SUCCESS', progress: '100%' }).where(eq(pgSchema.tasks.mjId, mjId));
+      if (h.kind === 'sqlite')
+        h.db.update(tasks).set({ status: 'SUCCESS', progress: '100%' }).where(eq(tasks.mjId, mjId)).run();
+      else
+        await h.db
+          .update(pgSchema.tasks)
+          .set({ status: 'SUCCESS', progress: '100%' })
+          .where(eq(pgSchema.tasks.mjId, mjId));
     },
     channel: (id) => rowById(srv.handle, 'channels', id),
     setChannel: (id, values) => updateRow(srv.handle, 'channels', id, values),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { IMAGINE_PRICE, LOG_TYPE, SIM_SECRETS, relayWorld, type Caller, type RelayWorld } from './relay-fixture.ts';
+import { type Caller, IMAGINE_PRICE, LOG_TYPE, type RelayWorld, relayWorld, SIM_SECRETS } from './relay-fixture.ts';
 
 /**
  * Follow-ups go to the parent's channel with that channel's key. Two simulators with different
@@ -22,7 +22,9 @@ describe('relay follow-ups across two channels', () => {
   /** Buttons as the upstream shows them (the poller would copy them into the task). */
   const upstreamButtons = async (simIndex: number, mjId: string): Promise<string[]> => {
     const sim = w.sims[simIndex]!;
-    const res = await fetch(`${sim.url}/mj/task/${mjId}/fetch`, { headers: { 'mj-api-secret': SIM_SECRETS[simIndex]! } });
+    const res = await fetch(`${sim.url}/mj/task/${mjId}/fetch`, {
+      headers: { 'mj-api-secret': SIM_SECRETS[simIndex]! },
+    });
     const body = (await res.json()) as { buttons: { customId: string }[] };
     return body.buttons.map((b) => b.customId);
   };
@@ -45,7 +47,7 @@ describe('relay follow-ups across two channels', () => {
   });
   afterAll(() => w.stop());
 
-  test('a new job now goes to channel B with B\'s key', async () => {
+  test("a new job now goes to channel B with B's key", async () => {
     clear();
     const res = await w.post('/mj/submit/imagine', { prompt: 'other fox' }, c.headers);
     expect(res.json.code).toBe(1);
@@ -53,7 +55,7 @@ describe('relay follow-ups across two channels', () => {
     expect(w.sims[1]!.requests.map((r) => r.secret)).toEqual([SIM_SECRETS[1]!]);
   });
 
-  test('change goes to the parent\'s channel A with A\'s key, records the parent prompt', async () => {
+  test("change goes to the parent's channel A with A's key, records the parent prompt", async () => {
     clear();
     const before = await w.quota(c.userId);
     const res = await w.post('/mj/submit/change', { taskId: parentA, action: 'UPSCALE', index: 1 }, c.headers);
@@ -92,7 +94,7 @@ describe('relay follow-ups across two channels', () => {
     onlyA('/mj-relax/mj/submit/change');
   });
 
-  test('action with a button customId goes to A; billed by the customId\'s action', async () => {
+  test("action with a button customId goes to A; billed by the customId's action", async () => {
     const ids = await upstreamButtons(0, parentA);
     const u2 = ids.find((id) => id.startsWith('MJ::JOB::upsample::2::'))!;
     clear();
@@ -126,14 +128,23 @@ describe('relay follow-ups across two channels', () => {
     expect(await w.quota(c.userId)).toBe(before);
 
     clear();
-    const modal = await w.post('/mj/submit/modal', { taskId: modalTask, prompt: 'a hat', maskBase64: 'data:image/png;base64,AAAA' }, c.headers);
+    const modal = await w.post(
+      '/mj/submit/modal',
+      { taskId: modalTask, prompt: 'a hat', maskBase64: 'data:image/png;base64,AAAA' },
+      c.headers,
+    );
     expect(modal.status).toBe(200);
     expect(modal.json.code).toBe(1);
-    expect(onlyA('/mj/submit/modal')).toEqual({ taskId: modalTask, prompt: 'a hat', maskBase64: 'data:image/png;base64,AAAA' });
+    expect(onlyA('/mj/submit/modal')).toEqual({
+      taskId: modalTask,
+      prompt: 'a hat',
+      maskBase64: 'data:image/png;base64,AAAA',
+    });
     // The upstream confirms the waiting task itself, so the modal row shares its upstream id.
     const rows = (await w.tasksOf(c.userId)).filter((t) => t.mjId === modal.json.result);
     expect(rows.map((t) => [t.action, t.quota, t.channelId])).toEqual([
-      ['INPAINT', 0, w.channelIds[0]!], ['MODAL', IMAGINE_PRICE, w.channelIds[0]!],
+      ['INPAINT', 0, w.channelIds[0]!],
+      ['MODAL', IMAGINE_PRICE, w.channelIds[0]!],
     ]);
     expect(rows[1]!.prompt).toBe('parent fox');
     const fetched = await w.get(`/mj/task/${modalTask}/fetch`, c.headers);
@@ -166,7 +177,11 @@ describe('relay follow-ups across two channels', () => {
 
   test('video with taskId is a follow-up on A', async () => {
     clear();
-    const res = await w.post('/mj/submit/video', { prompt: 'move', action: 'extend', taskId: parentA, index: 0 }, c.headers);
+    const res = await w.post(
+      '/mj/submit/video',
+      { prompt: 'move', action: 'extend', taskId: parentA, index: 0 },
+      c.headers,
+    );
     expect(res.json.code).toBe(1);
     onlyA('/mj/submit/video');
     const row = (await w.task(res.json.result as string))!;
@@ -174,10 +189,13 @@ describe('relay follow-ups across two channels', () => {
     expect(row.channelId).toBe(w.channelIds[0]!);
   });
 
-  test('an unknown parent, or another user\'s parent, is 404 task_not_found and nothing is charged', async () => {
+  test("an unknown parent, or another user's parent, is 404 task_not_found and nothing is charged", async () => {
     const other = await w.caller(10_000_000);
     clear();
-    for (const body of [{ taskId: '9999999999999999', action: 'UPSCALE', index: 1 }, { taskId: parentA, action: 'UPSCALE', index: 1 }]) {
+    for (const body of [
+      { taskId: '9999999999999999', action: 'UPSCALE', index: 1 },
+      { taskId: parentA, action: 'UPSCALE', index: 1 },
+    ]) {
       const res = await w.post('/mj/submit/change', body, other.headers);
       expect(res.status).toBe(404);
       expect(res.json).toEqual({ code: 4, description: 'task_not_found', result: null, properties: {} });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { connect } from 'node:net';
 import { addApiKey, addUser, updateRow } from '../helpers/rows.ts';
-import { relayWorld, type Caller, type RelayWorld } from './relay-fixture.ts';
+import { type Caller, type RelayWorld, relayWorld } from './relay-fixture.ts';
 
 /** One raw HTTP/1.1 exchange, for requests fetch() refuses to send (a GET with a body). */
 function rawRequest(port: number, text: string): Promise<string> {
@@ -33,17 +33,30 @@ describe('relay HTTP edge: auth, validation, CORS, odd requests', () => {
 
   test('every route needs a key: 401 missing_api_key in the OpenAI-style body', async () => {
     const routes: [string, string][] = [
-      ['POST', '/mj/submit/imagine'], ['POST', '/mj/submit/change'], ['POST', '/mj/submit/simple-change'],
-      ['POST', '/mj/submit/describe'], ['POST', '/mj/submit/blend'], ['POST', '/mj/submit/action'],
-      ['POST', '/mj/submit/modal'], ['POST', '/mj/submit/shorten'], ['POST', '/mj/submit/video'],
-      ['POST', '/mj/submit/edits'], ['POST', '/mj/submit/upload-discord-images'], ['POST', '/mj/insight-face/swap'],
-      ['GET', '/mj/task/1/fetch'], ['POST', '/mj/task/list-by-condition'], ['GET', '/mj/task/1/image-seed'],
-      ['POST', '/mj-turbo/mj/submit/imagine'], ['GET', '/mj-turbo/mj/task/1/fetch'],
+      ['POST', '/mj/submit/imagine'],
+      ['POST', '/mj/submit/change'],
+      ['POST', '/mj/submit/simple-change'],
+      ['POST', '/mj/submit/describe'],
+      ['POST', '/mj/submit/blend'],
+      ['POST', '/mj/submit/action'],
+      ['POST', '/mj/submit/modal'],
+      ['POST', '/mj/submit/shorten'],
+      ['POST', '/mj/submit/video'],
+      ['POST', '/mj/submit/edits'],
+      ['POST', '/mj/submit/upload-discord-images'],
+      ['POST', '/mj/insight-face/swap'],
+      ['GET', '/mj/task/1/fetch'],
+      ['POST', '/mj/task/list-by-condition'],
+      ['GET', '/mj/task/1/image-seed'],
+      ['POST', '/mj-turbo/mj/submit/imagine'],
+      ['GET', '/mj-turbo/mj/task/1/fetch'],
     ];
     for (const [method, path] of routes) {
       const res = await fetch(`${w.srv.url}${path}`, { method, body: method === 'POST' ? '{}' : undefined });
       expect(res.status).toBe(401);
-      expect(await res.json()).toEqual({ error: { message: 'missing API key', type: 'mj_gateway_error', code: 'missing_api_key' } });
+      expect(await res.json()).toEqual({
+        error: { message: 'missing API key', type: 'mj_gateway_error', code: 'missing_api_key' },
+      });
     }
     expect(w.sims[0]!.requests.length).toBe(0);
   });
@@ -69,7 +82,10 @@ describe('relay HTTP edge: auth, validation, CORS, odd requests', () => {
   });
 
   test('the key may come from mj-api-secret (also when Authorization is "midjourney-proxy")', async () => {
-    const variants: Record<string, string>[] = [{ 'mj-api-secret': `sk-${c.key}` }, { authorization: 'midjourney-proxy', 'mj-api-secret': c.key }];
+    const variants: Record<string, string>[] = [
+      { 'mj-api-secret': `sk-${c.key}` },
+      { authorization: 'midjourney-proxy', 'mj-api-secret': c.key },
+    ];
     for (const headers of variants) {
       const res = await w.post('/mj/submit/imagine', { prompt: 'fox' }, headers);
       expect(res.status).toBe(200);
@@ -130,14 +146,25 @@ describe('relay HTTP edge: auth, validation, CORS, odd requests', () => {
 
   test('a GET with Content-Type: application/json is served normally, even with a {} body', async () => {
     const mj = (await w.post('/mj/submit/imagine', { prompt: 'get fox' }, c.headers)).json.result as string;
-    const res = await fetch(`${w.srv.url}/mj/task/${mj}/fetch`, { headers: { ...c.headers, 'content-type': 'application/json' } });
+    const res = await fetch(`${w.srv.url}/mj/task/${mj}/fetch`, {
+      headers: { ...c.headers, 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { id: string }).id).toBe(mj);
     const port = Number(new URL(w.srv.url).port);
-    const raw = await rawRequest(port, [
-      `GET /mj/task/${mj}/fetch HTTP/1.1`, 'Host: 127.0.0.1', `Authorization: Bearer sk-${c.key}`,
-      'Content-Type: application/json', 'Content-Length: 2', 'Connection: close', '', '{}',
-    ].join('\r\n'));
+    const raw = await rawRequest(
+      port,
+      [
+        `GET /mj/task/${mj}/fetch HTTP/1.1`,
+        'Host: 127.0.0.1',
+        `Authorization: Bearer sk-${c.key}`,
+        'Content-Type: application/json',
+        'Content-Length: 2',
+        'Connection: close',
+        '',
+        '{}',
+      ].join('\r\n'),
+    );
     expect(raw).toStartWith('HTTP/1.1 200');
     expect(raw).toContain(`"id":"${mj}"`);
   });
@@ -145,17 +172,26 @@ describe('relay HTTP edge: auth, validation, CORS, odd requests', () => {
   test('CORS: a preflight is 204 with the allowed headers', async () => {
     const res = await fetch(`${w.srv.url}/mj/submit/imagine`, {
       method: 'OPTIONS',
-      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, mj-api-secret' },
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type, mj-api-secret',
+      },
     });
     expect(res.status).toBe(204);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
     const allowed = res.headers.get('access-control-allow-headers') ?? '';
-    for (const h of ['authorization', 'content-type', 'mj-api-secret', 'new-api-user', 'mj-version']) expect(allowed).toContain(h);
+    for (const h of ['authorization', 'content-type', 'mj-api-secret', 'new-api-user', 'mj-version'])
+      expect(allowed).toContain(h);
     expect(res.headers.get('access-control-allow-methods')).toContain('POST');
   });
 
   test('CORS: a cross-origin submit, and its errors, carry the CORS headers', async () => {
-    const ok = await w.post('/mj/submit/imagine', { prompt: 'cors fox' }, { ...c.headers, origin: 'https://app.example' });
+    const ok = await w.post(
+      '/mj/submit/imagine',
+      { prompt: 'cors fox' },
+      { ...c.headers, origin: 'https://app.example' },
+    );
     expect(ok.status).toBe(200);
     expect(ok.res.headers.get('access-control-allow-origin')).toBe('*');
     const unauth = await w.post('/mj/submit/imagine', { prompt: 'cors fox' }, { origin: 'https://app.example' });
@@ -186,10 +222,18 @@ describe('relay CORS with a restricted origin list', () => {
 
   test('an allowed origin is echoed; another gets no allow-origin', async () => {
     const c = await w.caller();
-    const good = await w.post('/mj/task/list-by-condition', { ids: [] }, { ...c.headers, origin: 'https://good.example' });
+    const good = await w.post(
+      '/mj/task/list-by-condition',
+      { ids: [] },
+      { ...c.headers, origin: 'https://good.example' },
+    );
     expect(good.status).toBe(200);
     expect(good.res.headers.get('access-control-allow-origin')).toBe('https://good.example');
-    const evil = await w.post('/mj/task/list-by-condition', { ids: [] }, { ...c.headers, origin: 'https://evil.example' });
+    const evil = await w.post(
+      '/mj/task/list-by-condition',
+      { ids: [] },
+      { ...c.headers, origin: 'https://evil.example' },
+    );
     expect(evil.res.headers.get('access-control-allow-origin')).toBeNull();
   });
 });

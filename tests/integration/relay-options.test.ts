@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { relayWorld, type Caller, type RelayWorld } from './relay-fixture.ts';
+import { type Caller, type RelayWorld, relayWorld } from './relay-fixture.ts';
 
 /** SPEC §3 forwarding options, toggled at run time through the options store. */
 describe('relay forwarding options', () => {
@@ -31,7 +31,14 @@ describe('relay forwarding options', () => {
   const filter = { instanceId: 'abc', modes: ['FAST'] };
 
   test('by default notifyHook and accountFilter are removed; other fields pass as sent', async () => {
-    const body = await forwarded({ prompt: 'fox', notifyHook: hook, accountFilter: filter, state: 'x', botType: 'MID_JOURNEY', extra: { a: 1 } });
+    const body = await forwarded({
+      prompt: 'fox',
+      notifyHook: hook,
+      accountFilter: filter,
+      state: 'x',
+      botType: 'MID_JOURNEY',
+      extra: { a: 1 },
+    });
     expect(body).toEqual({ prompt: 'fox', state: 'x', botType: 'MID_JOURNEY', extra: { a: 1 } });
   });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { addTask } from '../helpers/rows.ts';
-import { relayWorld, SIM_SECRETS, type Caller, type RelayWorld } from './relay-fixture.ts';
+import { type Caller, type RelayWorld, relayWorld, SIM_SECRETS } from './relay-fixture.ts';
 
 describe('relay queries: fetch, list-by-condition, image-seed', () => {
   let w: RelayWorld;
@@ -18,10 +18,27 @@ describe('relay queries: fetch, list-by-condition, image-seed', () => {
     const res = await w.get(`/mj/task/${sub.json.result}/fetch`, me.headers);
     expect(res.status).toBe(200);
     expect(res.res.headers.get('content-type')).toContain('application/json');
-    expect(Object.keys(res.json).sort()).toEqual([
-      'action', 'buttons', 'description', 'failReason', 'finishTime', 'id', 'imageUrl', 'progress', 'promptEn', 'prompt',
-      'properties', 'startTime', 'state', 'status', 'submitTime', 'videoUrl', 'videoUrls',
-    ].sort());
+    expect(Object.keys(res.json).sort()).toEqual(
+      [
+        'action',
+        'buttons',
+        'description',
+        'failReason',
+        'finishTime',
+        'id',
+        'imageUrl',
+        'progress',
+        'promptEn',
+        'prompt',
+        'properties',
+        'startTime',
+        'state',
+        'status',
+        'submitTime',
+        'videoUrl',
+        'videoUrls',
+      ].sort(),
+    );
     expect(res.json.id).toBe(sub.json.result);
     expect(res.json.action).toBe('IMAGINE');
     expect(res.json.prompt).toBe('instant fox');
@@ -35,20 +52,32 @@ describe('relay queries: fetch, list-by-condition, image-seed', () => {
   test('fetch shape: forwarded image link with ?rand while unfinished, arrays and objects parsed', async () => {
     const base = w.srv.deps.serverAddress();
     const running = await addTask(w.srv.handle, {
-      userId: me.userId, mjId: '1111222233334444', status: 'IN_PROGRESS', progress: '', imageUrl: 'http://up.example/p.webp',
-      videoUrls: '["http://up.example/1.mp4","http://up.example/2.mp4"]', buttons: '[{"customId":"MJ::JOB::upsample::1::h","label":"U1"}]',
+      userId: me.userId,
+      mjId: '1111222233334444',
+      status: 'IN_PROGRESS',
+      progress: '',
+      imageUrl: 'http://up.example/p.webp',
+      videoUrls: '["http://up.example/1.mp4","http://up.example/2.mp4"]',
+      buttons: '[{"customId":"MJ::JOB::upsample::1::h","label":"U1"}]',
       properties: '{"finalPrompt":"fox --v 7"}',
     });
     const r1 = await w.get(`/mj/task/${running.mjId}/fetch`, me.headers);
-    expect(r1.json.imageUrl).toMatch(new RegExp(`^${base.replace(/[.:/]/g, '\\$&')}/mj/image/1111222233334444\\?rand=\\d+$`));
+    expect(r1.json.imageUrl).toMatch(
+      new RegExp(`^${base.replace(/[.:/]/g, '\\$&')}/mj/image/1111222233334444\\?rand=\\d+$`),
+    );
     expect(r1.json.progress).toBe('0%');
     expect(r1.json.videoUrls).toEqual([{ url: 'http://up.example/1.mp4' }, { url: 'http://up.example/2.mp4' }]);
     expect(r1.json.buttons).toEqual([{ customId: 'MJ::JOB::upsample::1::h', label: 'U1' }]);
     expect(r1.json.properties).toEqual({ finalPrompt: 'fox --v 7' });
 
     const done = await addTask(w.srv.handle, {
-      userId: me.userId, mjId: '1111222233335555', status: 'SUCCESS', progress: '100%', imageUrl: 'http://up.example/f.png',
-      buttons: 'not json', properties: '[1]',
+      userId: me.userId,
+      mjId: '1111222233335555',
+      status: 'SUCCESS',
+      progress: '100%',
+      imageUrl: 'http://up.example/f.png',
+      buttons: 'not json',
+      properties: '[1]',
     });
     const r2 = await w.get(`/mj/task/${done.mjId}/fetch`, me.headers);
     expect(r2.json.imageUrl).toBe(`${base}/mj/image/1111222233335555`);
@@ -65,7 +94,7 @@ describe('relay queries: fetch, list-by-condition, image-seed', () => {
     }
   });
 
-  test('another user\'s task and unknown ids are 404 task_not_found', async () => {
+  test("another user's task and unknown ids are 404 task_not_found", async () => {
     const sub = await w.post('/mj/submit/imagine', { prompt: 'private fox' }, me.headers);
     for (const id of [sub.json.result as string, '0000000000000000']) {
       const res = await w.get(`/mj/task/${id}/fetch`, other.headers);
@@ -74,7 +103,7 @@ describe('relay queries: fetch, list-by-condition, image-seed', () => {
     }
   });
 
-  test('list-by-condition returns only the caller\'s tasks among the ids', async () => {
+  test("list-by-condition returns only the caller's tasks among the ids", async () => {
     const mine1 = (await w.post('/mj/submit/imagine', { prompt: 'one' }, me.headers)).json.result as string;
     const mine2 = (await w.post('/mj/submit/imagine', { prompt: 'two' }, me.headers)).json.result as string;
     const theirs = (await w.post('/mj/submit/imagine', { prompt: 'three' }, other.headers)).json.result as string;
@@ -104,15 +133,18 @@ describe('relay queries: fetch, list-by-condition, image-seed', () => {
     }
   });
 
-  test('image-seed is forwarded to the task\'s channel with its key; status and body pass through', async () => {
+  test("image-seed is forwarded to the task's channel with its key; status and body pass through", async () => {
     const done = (await w.post('/mj/submit/imagine', { prompt: 'seed fox' }, me.headers)).json.result as string;
-    const hang = (await w.post('/mj/submit/imagine', { prompt: 'seed fox --sim-hang' }, me.headers)).json.result as string;
+    const hang = (await w.post('/mj/submit/imagine', { prompt: 'seed fox --sim-hang' }, me.headers)).json
+      .result as string;
     w.sims[0]!.clearRequests();
     const res = await w.get(`/mj-fast/mj/task/${done}/image-seed`, me.headers);
     expect(res.status).toBe(200);
     expect(res.json.code).toBe(1);
     expect(res.json.result).toMatch(/^\d+$/);
-    expect(w.sims[0]!.requests.map((r) => [r.method, r.path, r.secret])).toEqual([['GET', `/mj-fast/mj/task/${done}/image-seed`, SIM_SECRETS[0]!]]);
+    expect(w.sims[0]!.requests.map((r) => [r.method, r.path, r.secret])).toEqual([
+      ['GET', `/mj-fast/mj/task/${done}/image-seed`, SIM_SECRETS[0]!],
+    ]);
     const unfinished = await w.get(`/mj/task/${hang}/image-seed`, me.headers);
     expect(unfinished.status).toBe(400);
     expect(unfinished.json.code).toBe(4);

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
-import { ManualClock } from '../../src/lib/clock.ts';
 import { LOG_TYPE } from '../../src/contract/constants.ts';
-import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
+import { ManualClock } from '../../src/lib/clock.ts';
+import { type Simulator, startSimulator } from '../../src/simulator/index.ts';
 import type { AppRouter } from '../../src/trpc/routers/index.ts';
 import type { TestUser } from '../helpers/factories.ts';
 import { addChannel, addUser, quotaOf } from '../helpers/rows.ts';
@@ -34,9 +34,15 @@ async function world(env: Record<string, string> = {}): Promise<World> {
   const sim = await startSimulator({ secret: 's', stepMs: 0 });
   await addChannel(srv.handle, sim.url, { key: 's' });
   const user = await addUser(srv.handle, { quota: 100_000_000 });
-  const trpc = createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${srv.url}/trpc`, headers: () => user.headers })] });
+  const trpc = createTRPCClient<AppRouter>({
+    links: [httpBatchLink({ url: `${srv.url}/trpc`, headers: () => user.headers })],
+  });
   return {
-    srv, sim, clock, user, trpc,
+    srv,
+    sim,
+    clock,
+    user,
+    trpc,
     async stop() {
       await sim.stop();
       await srv.stop();
@@ -45,7 +51,11 @@ async function world(env: Record<string, string> = {}): Promise<World> {
 }
 
 async function newKey(w: World, rate?: number): Promise<{ id: number; headers: Record<string, string> }> {
-  const t = await w.trpc.token.create.mutate({ name: 'k', unlimited_quota: true, ...(rate === undefined ? {} : { rate_limit_per_minute: rate }) });
+  const t = await w.trpc.token.create.mutate({
+    name: 'k',
+    unlimited_quota: true,
+    ...(rate === undefined ? {} : { rate_limit_per_minute: rate }),
+  });
   return { id: t.id, headers: { authorization: `Bearer ${t.key}`, 'content-type': 'application/json' } };
 }
 
@@ -73,14 +83,18 @@ describe('per-key rate limit (no default)', () => {
     for (let i = 0; i < 3; i++) expect((await imagine(w, key.headers)).status).toBe(200);
     const res = await imagine(w, key.headers);
     expect(res.status).toBe(429);
-    expect(await res.json()).toEqual({ error: { message: expect.any(String), type: 'mj_gateway_error', code: 'rate_limit_exceeded' } });
+    expect(await res.json()).toEqual({
+      error: { message: expect.any(String), type: 'mj_gateway_error', code: 'rate_limit_exceeded' },
+    });
     // 15 s into the window: it frees in 45 s.
     expect(res.headers.get('retry-after')).toBe('45');
     // A browser client may read it too (CORS exposes it).
     expect(res.headers.get('access-control-expose-headers')).toContain('retry-after');
     expect(await quotaOf(w.srv.handle, w.user.id)).toBe(before - 3 * PRICE);
     expect(submitsOf(w.sim)).toBe(3);
-    expect(await w.srv.sql('SELECT id FROM logs WHERE token_id = $1 AND type = $2', key.id, LOG_TYPE.consume)).toHaveLength(3);
+    expect(
+      await w.srv.sql('SELECT id FROM logs WHERE token_id = $1 AND type = $2', key.id, LOG_TYPE.consume),
+    ).toHaveLength(3);
     expect(await rateLimitedTotal(w)).toBe(1);
 
     // Another key of the same user is not affected.
@@ -90,7 +104,11 @@ describe('per-key rate limit (no default)', () => {
     // Queries are not limited.
     const fetched = await fetch(`${w.srv.url}/mj/task/nope/fetch`, { headers: key.headers });
     expect(fetched.status).toBe(404);
-    const listed = await fetch(`${w.srv.url}/mj/task/list-by-condition`, { method: 'POST', headers: key.headers, body: JSON.stringify({ ids: [] }) });
+    const listed = await fetch(`${w.srv.url}/mj/task/list-by-condition`, {
+      method: 'POST',
+      headers: key.headers,
+      body: JSON.stringify({ ids: [] }),
+    });
     expect(listed.status).toBe(200);
 
     // The next window frees the key.
@@ -104,7 +122,10 @@ describe('per-key rate limit (no default)', () => {
     w.sim.clearRequests();
     for (let i = 0; i < 2; i++) await w.trpc.mj.submit.mutate({ action: 'IMAGINE', prompt: 'typed', token_id: key.id });
     const before = await quotaOf(w.srv.handle, w.user.id);
-    const err = await w.trpc.mj.submit.mutate({ action: 'IMAGINE', prompt: 'typed', token_id: key.id }).then(() => null, (e: unknown) => e as TRPCClientError<AppRouter>);
+    const err = await w.trpc.mj.submit.mutate({ action: 'IMAGINE', prompt: 'typed', token_id: key.id }).then(
+      () => null,
+      (e: unknown) => e as TRPCClientError<AppRouter>,
+    );
     expect(err?.data?.code).toBe('TOO_MANY_REQUESTS');
     expect(err?.data?.httpStatus).toBe(429);
     expect(await quotaOf(w.srv.handle, w.user.id)).toBe(before);
@@ -123,7 +144,10 @@ describe('per-key rate limit (no default)', () => {
     await w.trpc.token.update.mutate({ id: key.id, rate_limit_per_minute: 0 });
     expect((await imagine(w, key.headers)).status).toBe(200);
     for (const bad of [-1, 1.5, 10_000_001]) {
-      const err = await w.trpc.token.update.mutate({ id: key.id, rate_limit_per_minute: bad }).then(() => null, (e: unknown) => e);
+      const err = await w.trpc.token.update.mutate({ id: key.id, rate_limit_per_minute: bad }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(TRPCClientError);
     }
   });
@@ -149,7 +173,7 @@ describe('per-key rate limit (no default)', () => {
 });
 
 describe('RELAY_RATE_LIMIT_PER_MINUTE', () => {
-  test('applies to keys that set none; a key\'s own limit wins', async () => {
+  test("applies to keys that set none; a key's own limit wins", async () => {
     const w = await world({ RELAY_RATE_LIMIT_PER_MINUTE: '2' });
     try {
       const plain = await newKey(w);

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { IMAGINE_PRICE, LOG_TYPE, relayWorld, type Caller, type RelayWorld } from './relay-fixture.ts';
 import type { SimFault } from '../../src/simulator/index.ts';
+import { type Caller, IMAGINE_PRICE, LOG_TYPE, type RelayWorld, relayWorld } from './relay-fixture.ts';
 
-const PNG = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
-const PNG2 = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+const PNG =
+  'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+const PNG2 =
+  'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 
 /** A port nothing listens on: bind one, then close it. */
 async function closedPort(): Promise<number> {
@@ -24,12 +26,33 @@ describe('relay submit: every route, accepted', () => {
   const routes: { path: string; body: unknown; action: string; price: number; done?: boolean }[] = [
     { path: '/mj/submit/imagine', body: { prompt: 'a red fox', state: 'st-1' }, action: 'IMAGINE', price: 50_000 },
     { path: '/mj/submit/describe', body: { base64: PNG }, action: 'DESCRIBE', price: 25_000 },
-    { path: '/mj/submit/blend', body: { base64Array: [PNG, PNG2], dimensions: 'SQUARE' }, action: 'BLEND', price: 50_000 },
-    { path: '/mj/submit/shorten', body: { prompt: 'a very long prompt about a fox in the snow' }, action: 'SHORTEN', price: 50_000 },
+    {
+      path: '/mj/submit/blend',
+      body: { base64Array: [PNG, PNG2], dimensions: 'SQUARE' },
+      action: 'BLEND',
+      price: 50_000,
+    },
+    {
+      path: '/mj/submit/shorten',
+      body: { prompt: 'a very long prompt about a fox in the snow' },
+      action: 'SHORTEN',
+      price: 50_000,
+    },
     { path: '/mj/submit/video', body: { prompt: 'a fox running', motion: 'low' }, action: 'VIDEO', price: 400_000 },
     { path: '/mj/submit/edits', body: { prompt: 'make it blue', image: PNG }, action: 'EDITS', price: 50_000 },
-    { path: '/mj/insight-face/swap', body: { sourceBase64: PNG, targetBase64: PNG2 }, action: 'SWAP_FACE', price: 25_000 },
-    { path: '/mj/submit/upload-discord-images', body: { base64Array: [PNG] }, action: 'UPLOAD', price: 25_000, done: true },
+    {
+      path: '/mj/insight-face/swap',
+      body: { sourceBase64: PNG, targetBase64: PNG2 },
+      action: 'SWAP_FACE',
+      price: 25_000,
+    },
+    {
+      path: '/mj/submit/upload-discord-images',
+      body: { base64Array: [PNG] },
+      action: 'UPLOAD',
+      price: 25_000,
+      done: true,
+    },
   ];
 
   for (const r of routes) {
@@ -42,7 +65,9 @@ describe('relay submit: every route, accepted', () => {
       expect(res.json.properties).toBeObject();
       expect(await w.quota(c.userId)).toBe(1_000_000 - r.price);
       expect(await w.logCount(c.userId, LOG_TYPE.consume)).toBe(1);
-      expect(w.sims[0]!.requests.map((q) => [q.method, q.path, q.secret])).toEqual([['POST', r.path, 'sim-secret-alpha']]);
+      expect(w.sims[0]!.requests.map((q) => [q.method, q.path, q.secret])).toEqual([
+        ['POST', r.path, 'sim-secret-alpha'],
+      ]);
       const [row] = await w.tasksOf(c.userId);
       expect(row).toBeDefined();
       expect(row!.action).toBe(r.action);

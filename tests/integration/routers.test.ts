@@ -11,7 +11,10 @@ const clientFor = (headers: Record<string, string>) =>
   createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${srv.url}/trpc`, headers: () => headers })] });
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(TRPCClientError);
   return ((err as TRPCClientError<AppRouter>).data as { code: string }).code;
 }
@@ -25,7 +28,16 @@ afterAll(() => srv.stop());
 describe('user.*', () => {
   test('self shows the caller without secrets', async () => {
     const me = await clientFor(user.headers).user.self.query();
-    expect(me).toEqual({ id: user.id, username: user.username, display_name: user.username, role: 1, status: 1, quota: 1000, used_quota: 0, request_count: 0 });
+    expect(me).toEqual({
+      id: user.id,
+      username: user.username,
+      display_name: user.username,
+      role: 1,
+      status: 1,
+      quota: 1000,
+      used_quota: 0,
+      request_count: 0,
+    });
   });
 
   test('regenerateAccessToken: the old token stops working', async () => {
@@ -33,7 +45,10 @@ describe('user.*', () => {
     const { access_token } = await clientFor(u.headers).user.regenerateAccessToken.mutate();
     expect(access_token.length).toBeGreaterThanOrEqual(32);
     expect(await codeOf(clientFor(u.headers).user.self.query())).toBe('UNAUTHORIZED');
-    const me = await clientFor({ authorization: `Bearer ${access_token}`, 'new-api-user': String(u.id) }).user.self.query();
+    const me = await clientFor({
+      authorization: `Bearer ${access_token}`,
+      'new-api-user': String(u.id),
+    }).user.self.query();
     expect(me.id).toBe(u.id);
   });
 });
@@ -103,7 +118,13 @@ describe('admin.channel.*', () => {
   test('CRUD with the key masked in every output', async () => {
     const root = clientFor(ROOT_HEADERS);
     const secret = 'channel-secret-value-123456';
-    const ch = await root.admin.channel.create.mutate({ name: 'up1', base_url: 'http://127.0.0.1:9/', key: secret, priority: 5, weight: 3 });
+    const ch = await root.admin.channel.create.mutate({
+      name: 'up1',
+      base_url: 'http://127.0.0.1:9/',
+      key: secret,
+      priority: 5,
+      weight: 3,
+    });
     expect(ch.base_url).toBe('http://127.0.0.1:9');
     expect(ch.status).toBe(1);
     expect(ch.key).not.toBe(secret);
@@ -111,8 +132,14 @@ describe('admin.channel.*', () => {
     expect(JSON.stringify(list)).not.toContain(secret);
     const upd = await root.admin.channel.update.mutate({ id: ch.id, status: 2, priority: 1 });
     expect(upd).toMatchObject({ status: 2, priority: 1 });
-    expect(await codeOf(root.admin.channel.create.mutate({ name: 'bad', base_url: 'ftp://x', key: '' }))).toBe('BAD_REQUEST');
-    expect(await codeOf(root.admin.channel.create.mutate({ name: 'long', base_url: `http://h/${'a'.repeat(2048)}`, key: '' }))).toBe('BAD_REQUEST');
+    expect(await codeOf(root.admin.channel.create.mutate({ name: 'bad', base_url: 'ftp://x', key: '' }))).toBe(
+      'BAD_REQUEST',
+    );
+    expect(
+      await codeOf(
+        root.admin.channel.create.mutate({ name: 'long', base_url: `http://h/${'a'.repeat(2048)}`, key: '' }),
+      ),
+    ).toBe('BAD_REQUEST');
     expect(await codeOf(clientFor(user.headers).admin.channel.list.query())).toBe('FORBIDDEN');
     expect(await root.admin.channel.delete.mutate({ id: ch.id })).toEqual({ id: ch.id });
     expect(await codeOf(root.admin.channel.delete.mutate({ id: ch.id }))).toBe('NOT_FOUND');
@@ -124,8 +151,13 @@ describe('admin.option.*', () => {
     const list = await clientFor(ROOT_HEADERS).admin.option.list.query();
     const byKey = Object.fromEntries(list.items.map((i) => [i.key, i.value]));
     expect(byKey).toMatchObject({
-      mj_forward_url_enabled: true, mj_action_check_success_enabled: true, mj_notify_enabled: false,
-      mj_account_filter_enabled: false, mj_mode_clear_enabled: false, mj_webhooks_enabled: true, mj_upstream_notify_enabled: false,
+      mj_forward_url_enabled: true,
+      mj_action_check_success_enabled: true,
+      mj_notify_enabled: false,
+      mj_account_filter_enabled: false,
+      mj_mode_clear_enabled: false,
+      mj_webhooks_enabled: true,
+      mj_upstream_notify_enabled: false,
     });
     expect((byKey.mj_prices as Record<string, number>).mj_imagine).toBe(0.1);
     expect((byKey.mj_prices as Record<string, number>).mj_video).toBe(0.8);
@@ -144,23 +176,31 @@ describe('admin.option.*', () => {
   test('update validates per option and persists', async () => {
     const root = clientFor(ROOT_HEADERS);
     expect(await codeOf(root.admin.option.update.mutate({ key: 'nope', value: true }))).toBe('BAD_REQUEST');
-    expect(await codeOf(root.admin.option.update.mutate({ key: 'mj_notify_enabled', value: 'yes' }))).toBe('BAD_REQUEST');
-    expect(await codeOf(root.admin.option.update.mutate({ key: 'mj_prices', value: { mj_imagine: -1 } }))).toBe('BAD_REQUEST');
+    expect(await codeOf(root.admin.option.update.mutate({ key: 'mj_notify_enabled', value: 'yes' }))).toBe(
+      'BAD_REQUEST',
+    );
+    expect(await codeOf(root.admin.option.update.mutate({ key: 'mj_prices', value: { mj_imagine: -1 } }))).toBe(
+      'BAD_REQUEST',
+    );
     await root.admin.option.update.mutate({ key: 'mj_prices', value: { mj_imagine: 0.2 } });
     expect(srv.deps.options.quotaFor('mj_imagine')).toBe(100_000);
     const row = srv.db.$client.query("SELECT value FROM options WHERE key = 'mj_prices'").get() as { value: string };
     expect(JSON.parse(row.value)).toEqual({ mj_imagine: 0.2 });
     await root.admin.option.update.mutate({ key: 'mj_notify_enabled', value: true });
     expect(srv.deps.options.get('mj_notify_enabled')).toBe(true);
-    expect(await codeOf(clientFor(user.headers).admin.option.update.mutate({ key: 'mj_notify_enabled', value: false }))).toBe('FORBIDDEN');
+    expect(
+      await codeOf(clientFor(user.headers).admin.option.update.mutate({ key: 'mj_notify_enabled', value: false })),
+    ).toBe('FORBIDDEN');
   });
 });
 
 describe('admin.log.list', () => {
   test('paginated, newest first, filterable by type', async () => {
     const now = Date.now();
-    srv.db.$client.run('INSERT INTO logs (user_id, type, content, quota, created_time) VALUES (?, 2, ?, 5, ?), (?, 6, ?, 5, ?)',
-      [user.id, 'charge', now, user.id, 'refund', now]);
+    srv.db.$client.run(
+      'INSERT INTO logs (user_id, type, content, quota, created_time) VALUES (?, 2, ?, 5, ?), (?, 6, ?, 5, ?)',
+      [user.id, 'charge', now, user.id, 'refund', now],
+    );
     const root = clientFor(ROOT_HEADERS);
     const all = await root.admin.log.list.query({ page_size: 1 });
     expect(all.page_size).toBe(1);

@@ -1,13 +1,13 @@
-import { afterAll, describe, expect, test } from 'bun:test';
 import { Database } from 'bun:sqlite';
+import { afterAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { spawnGateway, type GatewayProcess } from '../helpers/process.ts';
-import { tempPg, type TempPg } from '../helpers/pg.ts';
-import { startPrivateCluster, type PrivateCluster } from '../helpers/pg-cluster.ts';
+import { type TempPg, tempPg } from '../helpers/pg.ts';
+import { type PrivateCluster, startPrivateCluster } from '../helpers/pg-cluster.ts';
+import { type GatewayProcess, spawnGateway } from '../helpers/process.ts';
 import { waitFor } from '../helpers/server.ts';
 
 /**
@@ -49,9 +49,14 @@ async function pgUrl(): Promise<string> {
 
 function start(env: Record<string, string>): GatewayProcess {
   const p = spawnGateway({
-    HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', INITIAL_ROOT_ACCESS_TOKEN: ROOT_TOKEN,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    INITIAL_ROOT_ACCESS_TOKEN: ROOT_TOKEN,
     // A lease that outlives the test: only a released lease lets the next process lead in time.
-    POLL_INTERVAL_MS: '100', POLL_LEASE_MS: '120000', ...env,
+    POLL_INTERVAL_MS: '100',
+    POLL_LEASE_MS: '120000',
+    ...env,
   });
   running.push(p);
   return p;
@@ -67,7 +72,9 @@ async function pollerRole(base: string): Promise<string> {
 
 /** A live-update stream read as `curl -N` reads it; resolves `ended` when the server ends it (or drops it). */
 async function openStream(base: string): Promise<{ ended: Promise<string> }> {
-  const res = await fetch(`${base}/trpc/mj.onTaskUpdate?input=${encodeURIComponent('{}')}`, { headers: { ...ROOT, accept: 'text/event-stream' } });
+  const res = await fetch(`${base}/trpc/mj.onTaskUpdate?input=${encodeURIComponent('{}')}`, {
+    headers: { ...ROOT, accept: 'text/event-stream' },
+  });
   expect(res.status).toBe(200);
   const reader = res.body!.getReader();
   let text = '';
@@ -90,10 +97,12 @@ async function openKeepAlive(base: string): Promise<{ socket: Socket; closed: Pr
   const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
   let got = '';
-  const answered = new Promise<void>((resolve) => socket.on('data', (d: Buffer) => {
-    got += d.toString('latin1');
-    if (got.endsWith('\r\n\r\nok')) resolve();
-  }));
+  const answered = new Promise<void>((resolve) =>
+    socket.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (got.endsWith('\r\n\r\nok')) resolve();
+    }),
+  );
   socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
   await answered;
   expect(got).not.toContain('connection: close');
@@ -124,7 +133,9 @@ const backends: Backend[] = [
     leaseHolder: async () => {
       const db = new Database(sqlitePath, { readonly: true });
       try {
-        return db.query<{ holder: string }, []>(`SELECT holder FROM leases WHERE name = 'poller'`).get()?.holder ?? null;
+        return (
+          db.query<{ holder: string }, []>(`SELECT holder FROM leases WHERE name = 'poller'`).get()?.holder ?? null
+        );
       } finally {
         db.close();
       }
@@ -145,57 +156,68 @@ const backends: Backend[] = [
   },
 ];
 
-const holderOf = (p: GatewayProcess) => [...p.output().matchAll(/"msg":"poller lease taken"[^\n]*"holder":"([^"]+)"/g)].at(-1)?.[1];
+const holderOf = (p: GatewayProcess) =>
+  [...p.output().matchAll(/"msg":"poller lease taken"[^\n]*"holder":"([^"]+)"/g)].at(-1)?.[1];
 
 for (const backend of backends) {
   describe(`SIGTERM on ${backend.name}`, () => {
-    test('with a live-update stream and a keep-alive connection open: gone within 5 s, stream ended, lease released', async () => {
-      const env = await backend.env();
-      const leader = start(env);
-      const base = await baseOf(leader);
-      await leader.waitForOutput(/"msg":"poller lease taken"/, 'the lease taken');
-      const holder = holderOf(leader)!;
-      expect(await backend.leaseHolder()).toBe(holder);
+    test(
+      'with a live-update stream and a keep-alive connection open: gone within 5 s, stream ended, lease released',
+      async () => {
+        const env = await backend.env();
+        const leader = start(env);
+        const base = await baseOf(leader);
+        await leader.waitForOutput(/"msg":"poller lease taken"/, 'the lease taken');
+        const holder = holderOf(leader)!;
+        expect(await backend.leaseHolder()).toBe(holder);
 
-      const stream = await openStream(base);
-      const keepAlive = await openKeepAlive(base);
+        const stream = await openStream(base);
+        const keepAlive = await openKeepAlive(base);
 
-      leader.proc.kill('SIGTERM');
-      expect(await exitWithin(leader, EXIT_DEADLINE_MS)).toBe(0);
-      expect(await stream.ended).toBe('ended');
-      await keepAlive.closed;
-      // Released by the shutdown itself, not left to expire.
-      expect(await backend.leaseHolder()).toBeNull();
-      await leader.waitForOutput(/"msg":"poller lease released"/, 'the release logged');
+        leader.proc.kill('SIGTERM');
+        expect(await exitWithin(leader, EXIT_DEADLINE_MS)).toBe(0);
+        expect(await stream.ended).toBe('ended');
+        await keepAlive.closed;
+        // Released by the shutdown itself, not left to expire.
+        expect(await backend.leaseHolder()).toBeNull();
+        await leader.waitForOutput(/"msg":"poller lease released"/, 'the release logged');
 
-      // The next process on the same database leads at once.
-      const next = start(env);
-      const nextBase = await baseOf(next);
-      await waitFor(async () => (await pollerRole(nextBase)) === 'leader', 'the next process to lead', 10_000);
-      next.proc.kill('SIGTERM');
-      expect(await exitWithin(next, EXIT_DEADLINE_MS)).toBe(0);
-    }, TEST_TIMEOUT_MS);
+        // The next process on the same database leads at once.
+        const next = start(env);
+        const nextBase = await baseOf(next);
+        await waitFor(async () => (await pollerRole(nextBase)) === 'leader', 'the next process to lead', 10_000);
+        next.proc.kill('SIGTERM');
+        expect(await exitWithin(next, EXIT_DEADLINE_MS)).toBe(0);
+      },
+      TEST_TIMEOUT_MS,
+    );
   });
 }
 
 describe('a second signal', () => {
-  test('exits at once, while the first shutdown still waits on a request in flight', async () => {
-    const p = start({ DATABASE_PATH: join(dir, 'second-signal.db') });
-    const base = await baseOf(p);
-    const port = Number(new URL(base).port);
-    // A body that never comes: the request stays in flight, so the first shutdown waits its grace.
-    const stuck = connect(port, '127.0.0.1');
-    stuck.on('error', () => {});
-    await new Promise<void>((resolve) => stuck.once('connect', () => resolve()));
-    stuck.write(`POST /trpc/token.create HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${ROOT.authorization}\r\nNew-Api-User: 1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"name":`);
-    // Answered after the stuck request's head arrived on the same loopback: it is being served.
-    await (await openKeepAlive(base)).socket.destroy();
+  test(
+    'exits at once, while the first shutdown still waits on a request in flight',
+    async () => {
+      const p = start({ DATABASE_PATH: join(dir, 'second-signal.db') });
+      const base = await baseOf(p);
+      const port = Number(new URL(base).port);
+      // A body that never comes: the request stays in flight, so the first shutdown waits its grace.
+      const stuck = connect(port, '127.0.0.1');
+      stuck.on('error', () => {});
+      await new Promise<void>((resolve) => stuck.once('connect', () => resolve()));
+      stuck.write(
+        `POST /trpc/token.create HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${ROOT.authorization}\r\nNew-Api-User: 1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"name":`,
+      );
+      // Answered after the stuck request's head arrived on the same loopback: it is being served.
+      await (await openKeepAlive(base)).socket.destroy();
 
-    p.proc.kill('SIGTERM');
-    await p.waitForOutput(/"msg":"shutting down"/, 'the first shutdown');
-    p.proc.kill('SIGTERM');
-    // 128 + SIGTERM: not the clean exit (0) the first shutdown ends with once its grace is over.
-    expect(await exitWithin(p, EXIT_DEADLINE_MS)).toBe(143);
-    stuck.destroy();
-  }, TEST_TIMEOUT_MS);
+      p.proc.kill('SIGTERM');
+      await p.waitForOutput(/"msg":"shutting down"/, 'the first shutdown');
+      p.proc.kill('SIGTERM');
+      // 128 + SIGTERM: not the clean exit (0) the first shutdown ends with once its grace is over.
+      expect(await exitWithin(p, EXIT_DEADLINE_MS)).toBe(143);
+      stuck.destroy();
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

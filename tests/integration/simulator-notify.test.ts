@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../src/lib/clock.ts';
-import { startSimulator, type Simulator, type SimulatorOptions, type TaskView } from '../../src/simulator/index.ts';
+import { type Simulator, type SimulatorOptions, startSimulator, type TaskView } from '../../src/simulator/index.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.ts';
 
 const running: { stop(): Promise<void> }[] = [];
@@ -28,7 +28,9 @@ function receiver(): WebhookReceiver {
 
 async function imagine(s: Simulator, prompt: string, notifyHook?: string): Promise<string> {
   const res = await fetch(`${s.url}/mj/submit/imagine`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt, notifyHook }),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt, notifyHook }),
   });
   const vo = (await res.json()) as { code: number; result: string };
   expect(vo.code).toBe(1);
@@ -61,8 +63,15 @@ describe('simulator notifyHook push (SIM_NOTIFY)', () => {
     expect(r.received.every((h) => h.contentType?.startsWith('application/json'))).toBe(true);
     // Every lifecycle step, once each, in order: the statuses never go back, the percentages rise.
     expect(got.map((b) => `${b.status} ${b.progress}`)).toEqual([
-      'NOT_START null', 'SUBMITTED 0%',
-      'IN_PROGRESS 0%', 'IN_PROGRESS 15%', 'IN_PROGRESS 31%', 'IN_PROGRESS 46%', 'IN_PROGRESS 62%', 'IN_PROGRESS 78%', 'IN_PROGRESS 93%',
+      'NOT_START null',
+      'SUBMITTED 0%',
+      'IN_PROGRESS 0%',
+      'IN_PROGRESS 15%',
+      'IN_PROGRESS 31%',
+      'IN_PROGRESS 46%',
+      'IN_PROGRESS 62%',
+      'IN_PROGRESS 78%',
+      'IN_PROGRESS 93%',
       'SUCCESS 100%',
     ]);
     const last = got.at(-1)!;
@@ -111,7 +120,12 @@ describe('simulator notifyHook push (SIM_NOTIFY)', () => {
     const id = await imagine(s, 'fine', `${r.url}/hook/ok`);
     // The healthy hook sees every step although the others hang for 5 s per POST.
     await waitFor('the healthy hook SUCCESS', () => bodies(r, '/hook/ok').some((b) => b.status === 'SUCCESS'), 4000);
-    expect(bodies(r, '/hook/ok').map((b) => b.status)).toEqual(['NOT_START', 'SUBMITTED', ...Array(7).fill('IN_PROGRESS'), 'SUCCESS']);
+    expect(bodies(r, '/hook/ok').map((b) => b.status)).toEqual([
+      'NOT_START',
+      'SUBMITTED',
+      ...Array(7).fill('IN_PROGRESS'),
+      'SUCCESS',
+    ]);
     expect((await fetchTask(s, id)).status).toBe('SUCCESS');
     expect(await (await fetch(`${s.url}/sim/health`)).text()).toBe('ok');
   });
@@ -122,17 +136,23 @@ describe('simulator notifyHook push (SIM_NOTIFY)', () => {
     const parent = await imagine(s, 'a lion', `${r.url}/hook/p`);
     await waitFor('parent SUCCESS', () => bodies(r, '/hook/p').some((b) => b.status === 'SUCCESS'));
     const done = bodies(r, '/hook/p').at(-1)!;
-    const inpaint = done.buttons.find((b) => b.customId.startsWith('MJ::Inpaint::') || b.customId.startsWith('MJ::CustomZoom::'))
-      ?? { customId: `MJ::Inpaint::1::${String(done.properties.messageHash)}::SOLO` };
-    const act = (await (await fetch(`${s.url}/mj/submit/action`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ taskId: parent, customId: inpaint.customId, notifyHook: `${r.url}/hook/m` }),
-    })).json()) as { code: number; result: string };
+    const inpaint = done.buttons.find(
+      (b) => b.customId.startsWith('MJ::Inpaint::') || b.customId.startsWith('MJ::CustomZoom::'),
+    ) ?? { customId: `MJ::Inpaint::1::${String(done.properties.messageHash)}::SOLO` };
+    const act = (await (
+      await fetch(`${s.url}/mj/submit/action`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ taskId: parent, customId: inpaint.customId, notifyHook: `${r.url}/hook/m` }),
+      })
+    ).json()) as { code: number; result: string };
     expect(act.code).toBe(21);
     await waitFor('the MODAL push', () => bodies(r, '/hook/m').length === 1);
     expect(bodies(r, '/hook/m')[0]!.status).toBe('MODAL');
     await fetch(`${s.url}/mj/submit/modal`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ taskId: act.result, prompt: 'a lion, maned' }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ taskId: act.result, prompt: 'a lion, maned' }),
     });
     await waitFor('the confirmed task SUCCESS', () => bodies(r, '/hook/m').some((b) => b.status === 'SUCCESS'));
     expect(bodies(r, '/hook/m').at(-1)).toEqual(await fetchTask(s, act.result));
@@ -153,7 +173,9 @@ describe('simulator notifyHook push (SIM_NOTIFY)', () => {
 
     const two = await sim({ clock, stepMs: 1000, taskFile });
     clock.advance(20_000);
-    await waitFor('the SUCCESS push after the restart', () => bodies(r, '/hook/pending').some((b) => b.status === 'SUCCESS'));
+    await waitFor('the SUCCESS push after the restart', () =>
+      bodies(r, '/hook/pending').some((b) => b.status === 'SUCCESS'),
+    );
     expect(bodies(r, '/hook/pending').at(-1)).toEqual(await fetchTask(two, pending));
     expect(bodies(r, '/hook/done')).toHaveLength(before);
     expect((await fetchTask(two, finished)).status).toBe('SUCCESS');
@@ -167,9 +189,22 @@ describe('simulator notifyHook push (SIM_NOTIFY)', () => {
     await imagine(s, 'a hook that stumbles', `${r.url}/hook/r`);
     await waitFor('three tries of the first state', () => r.received.length === 3);
     clock.advance(1000);
-    await waitFor('the SUBMITTED state, tried again once', () => bodies(r, '/hook/r').map((b) => b.status).join() === 'NOT_START,NOT_START,NOT_START,SUBMITTED,SUBMITTED');
+    await waitFor(
+      'the SUBMITTED state, tried again once',
+      () =>
+        bodies(r, '/hook/r')
+          .map((b) => b.status)
+          .join() === 'NOT_START,NOT_START,NOT_START,SUBMITTED,SUBMITTED',
+    );
     clock.advance(60_000);
     await waitFor('the SUCCESS push', () => bodies(r, '/hook/r').some((b) => b.status === 'SUCCESS'));
-    expect(bodies(r, '/hook/r').map((b) => b.status)).toEqual(['NOT_START', 'NOT_START', 'NOT_START', 'SUBMITTED', 'SUBMITTED', 'SUCCESS']);
+    expect(bodies(r, '/hook/r').map((b) => b.status)).toEqual([
+      'NOT_START',
+      'NOT_START',
+      'NOT_START',
+      'SUBMITTED',
+      'SUBMITTED',
+      'SUCCESS',
+    ]);
   });
 });

@@ -15,7 +15,13 @@ test('with a task file the simulator answers for, and draws, the tasks of its pr
   const taskFile = join(dir, 'sim.db');
   const opts = { clock, stepMs: STEP, imageSize: 32, taskFile };
   const post = async (url: string, path: string, body: unknown) =>
-    (await (await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as { code: number; result: string };
+    (await (
+      await fetch(url + path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+    ).json()) as { code: number; result: string };
   const get = async (url: string, id: string) => (await (await fetch(`${url}/mj/task/${id}/fetch`)).json()) as TaskView;
 
   const one = await startSimulator(opts);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
 import { inflateSync } from 'node:zlib';
 import { ManualClock } from '../../src/lib/clock.ts';
-import { type Simulator, type TaskView, startSimulator } from '../../src/simulator/index.ts';
+import { type Simulator, startSimulator, type TaskView } from '../../src/simulator/index.ts';
 
 const STEP = 1000;
 const SECRET = 'sim-secret';
@@ -17,10 +17,19 @@ interface Vo {
 let sim: Simulator;
 const clock = new ManualClock(1_790_000_000_000);
 
-async function call(method: string, path: string, body?: unknown, secret: string | null = SECRET): Promise<{ status: number; json: unknown }> {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  secret: string | null = SECRET,
+): Promise<{ status: number; json: unknown }> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (secret !== null) headers['mj-api-secret'] = secret;
-  const res = await fetch(sim.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(sim.url + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, json: text === '' ? null : (JSON.parse(text) as unknown) };
 }
@@ -80,7 +89,9 @@ describe('auth and routing', () => {
     sim.clearRequests();
     const { vo } = await submit('/mj-fast/mj/submit/imagine', { prompt: 'fast cat', state: 's1' });
     expect(vo.code).toBe(1);
-    expect(sim.requests).toEqual([{ method: 'POST', path: '/mj-fast/mj/submit/imagine', secret: SECRET, body: { prompt: 'fast cat', state: 's1' } }]);
+    expect(sim.requests).toEqual([
+      { method: 'POST', path: '/mj-fast/mj/submit/imagine', secret: SECRET, body: { prompt: 'fast cat', state: 's1' } },
+    ]);
     expect((await fetchTask(vo.result as string)).state).toBe('s1');
     sim.clearRequests();
     expect(sim.requests).toHaveLength(0);
@@ -88,7 +99,11 @@ describe('auth and routing', () => {
 
   test('unknown route is 404 and bad JSON is 400 code 4', async () => {
     expect((await call('GET', '/mj/nope')).status).toBe(404);
-    const res = await fetch(`${sim.url}/mj/submit/imagine`, { method: 'POST', headers: { 'mj-api-secret': SECRET }, body: '{nope' });
+    const res = await fetch(`${sim.url}/mj/submit/imagine`, {
+      method: 'POST',
+      headers: { 'mj-api-secret': SECRET },
+      body: '{nope',
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as Vo).code).toBe(4);
   });
@@ -97,7 +112,10 @@ describe('auth and routing', () => {
 describe('imagine lifecycle', () => {
   test('NOT_START → SUBMITTED → IN_PROGRESS → SUCCESS with buttons and a real PNG', async () => {
     const submitAt = clock.now();
-    const { status, vo } = await submit('/mj/submit/imagine', { prompt: 'a red fox --v 6.1', notifyHook: 'http://hook' });
+    const { status, vo } = await submit('/mj/submit/imagine', {
+      prompt: 'a red fox --v 6.1',
+      notifyHook: 'http://hook',
+    });
     expect(status).toBe(200);
     expect(vo).toMatchObject({ code: 1, properties: { discordInstanceId: expect.any(String) } });
     const id = vo.result as string;
@@ -105,8 +123,21 @@ describe('imagine lifecycle', () => {
     expect(id.slice(0, 13)).toBe(String(submitAt));
 
     let t = await fetchTask(id);
-    expect(t).toMatchObject({ status: 'NOT_START', progress: null, startTime: null, finishTime: null, imageUrl: null, failReason: null, buttons: [] });
-    expect(t).toMatchObject({ action: 'IMAGINE', prompt: 'a red fox --v 6.1', description: '/imagine a red fox --v 6.1', submitTime: submitAt });
+    expect(t).toMatchObject({
+      status: 'NOT_START',
+      progress: null,
+      startTime: null,
+      finishTime: null,
+      imageUrl: null,
+      failReason: null,
+      buttons: [],
+    });
+    expect(t).toMatchObject({
+      action: 'IMAGINE',
+      prompt: 'a red fox --v 6.1',
+      description: '/imagine a red fox --v 6.1',
+      submitTime: submitAt,
+    });
     for (const key of ['videoUrl', 'videoUrls', 'state', 'promptEn', 'properties']) expect(key in t).toBe(true);
     expect(t.properties.notifyHook).toBe('http://hook');
 
@@ -136,7 +167,13 @@ describe('imagine lifecycle', () => {
     expect(t.properties.nonce).toMatch(/^\d+$/);
     expect(t.imageUrl).toMatch(new RegExp(`/images/user_[A-Za-z0-9_]+_${hash}\\.png$`));
     expect(t.buttons.map((b) => b.label)).toEqual(['U1', 'U2', 'U3', 'U4', '', 'V1', 'V2', 'V3', 'V4']);
-    expect(t.buttons[0]).toEqual({ customId: `MJ::JOB::upsample::1::${hash}`, emoji: '', label: 'U1', style: 2, type: 2 });
+    expect(t.buttons[0]).toEqual({
+      customId: `MJ::JOB::upsample::1::${hash}`,
+      emoji: '',
+      label: 'U1',
+      style: 2,
+      type: 2,
+    });
     expect(t.buttons[4]).toMatchObject({ customId: `MJ::JOB::reroll::0::${hash}::SOLO`, emoji: '🔄' });
 
     const res = await fetch(t.imageUrl ?? '');
@@ -149,7 +186,10 @@ describe('imagine lifecycle', () => {
     const idatLen = readU32(png, 33);
     expect(new TextDecoder().decode(png.subarray(37, 41))).toBe('IDAT');
     expect(inflateSync(png.subarray(41, 41 + idatLen)).length).toBe((SIZE * 3 + 1) * SIZE);
-    expect((await call('GET', `/mj/task/${id}/image-seed`)).json).toMatchObject({ code: 1, result: expect.stringMatching(/^\d+$/) });
+    expect((await call('GET', `/mj/task/${id}/image-seed`)).json).toMatchObject({
+      code: 1,
+      result: expect.stringMatching(/^\d+$/),
+    });
   });
 
   test('ids are unique 16-digit strings even within one clock millisecond', async () => {
@@ -159,7 +199,12 @@ describe('imagine lifecycle', () => {
   });
 
   test('validation: blank prompt is code 4', async () => {
-    expect((await submit('/mj/submit/imagine', { prompt: '  ' })).vo).toEqual({ code: 4, description: expect.any(String), result: null, properties: {} });
+    expect((await submit('/mj/submit/imagine', { prompt: '  ' })).vo).toEqual({
+      code: 4,
+      description: expect.any(String),
+      result: null,
+      properties: {},
+    });
   });
 });
 
@@ -170,27 +215,43 @@ describe('prompt flags', () => {
     expect((await fetchTask(id)).status).toBe('IN_PROGRESS');
     clock.advance(20 * STEP);
     const t = await fetchTask(id);
-    expect(t).toMatchObject({ status: 'FAILURE', progress: '', failReason: '[Invalid parameter] simulated failure', imageUrl: null });
+    expect(t).toMatchObject({
+      status: 'FAILURE',
+      progress: '',
+      failReason: '[Invalid parameter] simulated failure',
+      imageUrl: null,
+    });
     expect(t.finishTime).toBeNumber();
   });
 
   test('--sim-banned is code 24 without a task', async () => {
     const before = sim.taskCount();
     const { vo } = await submit('/mj/submit/imagine', { prompt: 'bad --sim-banned' });
-    expect(vo).toMatchObject({ code: 24, result: null, properties: { promptEn: 'bad --sim-banned', bannedWord: expect.any(String) } });
+    expect(vo).toMatchObject({
+      code: 24,
+      result: null,
+      properties: { promptEn: 'bad --sim-banned', bannedWord: expect.any(String) },
+    });
     expect(sim.taskCount()).toBe(before);
   });
 
   test('--sim-queued is code 22 and the task still runs', async () => {
     const { vo } = await submit('/mj/submit/imagine', { prompt: 'wait --sim-queued' });
-    expect(vo).toMatchObject({ code: 22, description: 'In queue, there are 1 tasks ahead', properties: { numberOfQueues: 1 } });
+    expect(vo).toMatchObject({
+      code: 22,
+      description: 'In queue, there are 1 tasks ahead',
+      properties: { numberOfQueues: 1 },
+    });
     clock.advance(20 * STEP);
     expect((await fetchTask(vo.result as string)).status).toBe('SUCCESS');
   });
 
   test('--sim-queue-full is code 23 without a task', async () => {
     const before = sim.taskCount();
-    expect((await submit('/mj/submit/imagine', { prompt: 'x --sim-queue-full' })).vo).toMatchObject({ code: 23, result: null });
+    expect((await submit('/mj/submit/imagine', { prompt: 'x --sim-queue-full' })).vo).toMatchObject({
+      code: 23,
+      result: null,
+    });
     expect(sim.taskCount()).toBe(before);
   });
 
@@ -247,17 +308,28 @@ describe('follow-ups', () => {
     expect(up.vo.code).toBe(1);
     clock.advance(20 * STEP);
     const upscaled = await fetchTask(up.vo.result as string);
-    expect(upscaled).toMatchObject({ action: 'UPSCALE', status: 'SUCCESS', prompt: 'a lighthouse', description: `/up ${parent.id} U1` });
+    expect(upscaled).toMatchObject({
+      action: 'UPSCALE',
+      status: 'SUCCESS',
+      prompt: 'a lighthouse',
+      description: `/up ${parent.id} U1`,
+    });
     expect(upscaled.buttons.map((b) => b.label)).toContain('Custom Zoom');
 
     const zoom = upscaled.buttons.find((b) => b.customId.startsWith('MJ::CustomZoom::'));
     const modal = await submit('/mj/submit/action', { taskId: upscaled.id, customId: zoom?.customId });
-    expect(modal.vo).toMatchObject({ code: 21, description: 'Waiting for window confirm', properties: { remix: true } });
+    expect(modal.vo).toMatchObject({
+      code: 21,
+      description: 'Waiting for window confirm',
+      properties: { remix: true },
+    });
     const modalId = modal.vo.result as string;
     clock.advance(20 * STEP);
     expect(await fetchTask(modalId)).toMatchObject({ status: 'MODAL', progress: null, action: 'ZOOM' });
 
-    expect((await submit('/mj/submit/modal', { taskId: modalId, prompt: 'a lighthouse --zoom 1.5' })).vo).toMatchObject({ code: 1, result: modalId });
+    expect((await submit('/mj/submit/modal', { taskId: modalId, prompt: 'a lighthouse --zoom 1.5' })).vo).toMatchObject(
+      { code: 1, result: modalId },
+    );
     expect((await fetchTask(modalId)).status).toBe('NOT_START');
     expect((await submit('/mj/submit/modal', { taskId: modalId })).vo.code).toBe(4);
     clock.advance(20 * STEP);
@@ -268,15 +340,28 @@ describe('follow-ups', () => {
     const reroll = await submit('/mj/submit/action', { taskId: parent.id, customId: parent.buttons[4]?.customId });
     expect((await fetchTask(reroll.vo.result as string)).action).toBe('IMAGINE');
     const pan = upscaled.buttons.find((b) => b.customId.includes('pan_left'));
-    expect((await fetchTask((await submit('/mj/submit/action', { taskId: upscaled.id, customId: pan?.customId })).vo.result as string)).action).toBe('PAN');
+    expect(
+      (
+        await fetchTask(
+          (
+            await submit('/mj/submit/action', { taskId: upscaled.id, customId: pan?.customId })
+          ).vo.result as string,
+        )
+      ).action,
+    ).toBe('PAN');
   });
 
   test('action errors: unknown parent 404/3, unfinished parent 4, unknown customId 4, missing fields 4', async () => {
-    const missing = await submit('/mj/submit/action', { taskId: '1234567890123456', customId: 'MJ::JOB::upsample::1::x' });
+    const missing = await submit('/mj/submit/action', {
+      taskId: '1234567890123456',
+      customId: 'MJ::JOB::upsample::1::x',
+    });
     expect(missing.status).toBe(404);
     expect(missing.vo).toMatchObject({ code: 3, description: '关联任务不存在或已失效', result: null });
     const running = await imagine('still running');
-    expect((await submit('/mj/submit/action', { taskId: running, customId: 'MJ::JOB::upsample::1::x' })).vo).toMatchObject({ code: 4, description: '关联任务状态错误' });
+    expect(
+      (await submit('/mj/submit/action', { taskId: running, customId: 'MJ::JOB::upsample::1::x' })).vo,
+    ).toMatchObject({ code: 4, description: '关联任务状态错误' });
     const done = await finished('done');
     expect((await submit('/mj/submit/action', { taskId: done.id, customId: 'MJ::Nope::1' })).vo.code).toBe(4);
     expect((await submit('/mj/submit/action', { taskId: done.id })).vo.code).toBe(4);
@@ -287,7 +372,11 @@ describe('follow-ups', () => {
     const parent = await finished('a koi pond');
     const v2 = await submit('/mj/submit/simple-change', { content: `${parent.id} v2` });
     expect(v2.vo.code).toBe(1);
-    expect(await fetchTask(v2.vo.result as string)).toMatchObject({ action: 'VARIATION', description: `/up ${parent.id} V2`, prompt: 'a koi pond' });
+    expect(await fetchTask(v2.vo.result as string)).toMatchObject({
+      action: 'VARIATION',
+      description: `/up ${parent.id} V2`,
+      prompt: 'a koi pond',
+    });
     const r = await submit('/mj/submit/simple-change', { content: `${parent.id} R` });
     expect((await fetchTask(r.vo.result as string)).action).toBe('REROLL');
     for (const content of [`${parent.id} U5`, `${parent.id}`, `${parent.id} U1 extra`, 'x']) {
@@ -321,7 +410,9 @@ describe('other submits', () => {
     expect((await submit('/mj/submit/blend', { base64Array: [dataUrl] })).vo.code).toBe(4);
     expect((await submit('/mj/submit/blend', { base64Array: [dataUrl, 'nope'] })).vo.code).toBe(4);
     expect((await submit('/mj/submit/blend', { base64Array: [dataUrl, dataUrl], dimensions: 'WIDE' })).vo.code).toBe(4);
-    expect((await submit('/mj/submit/blend', { base64Array: [dataUrl, dataUrl], dimensions: 'PORTRAIT' })).vo.code).toBe(1);
+    expect(
+      (await submit('/mj/submit/blend', { base64Array: [dataUrl, dataUrl], dimensions: 'PORTRAIT' })).vo.code,
+    ).toBe(1);
   });
 
   test('video ends with videoUrl and videoUrls', async () => {
@@ -331,14 +422,19 @@ describe('other submits', () => {
     expect(t).toMatchObject({ action: 'VIDEO', status: 'SUCCESS' });
     expect(t.videoUrls).toEqual([{ url: t.videoUrl ?? '' }]);
     expect((await fetch(t.videoUrl ?? '')).status).toBe(200);
-    expect((await submit('/mj/submit/video', { prompt: 'x', action: 'extend', taskId: '1234567890123456' })).status).toBe(404);
+    expect(
+      (await submit('/mj/submit/video', { prompt: 'x', action: 'extend', taskId: '1234567890123456' })).status,
+    ).toBe(404);
   });
 
   test('shorten, edits, swap create tasks; upload returns resolvable URLs', async () => {
     expect((await submit('/mj/submit/shorten', { prompt: 'a very long prompt about cats' })).vo.code).toBe(1);
     expect((await submit('/mj/submit/edits', { prompt: 'edit', image: dataUrl })).vo.code).toBe(1);
     expect((await submit('/mj/submit/edits', { prompt: 'edit' })).vo.code).toBe(4);
-    expect((await submit('/mj/insight-face/swap', { sourceBase64: dataUrl, targetBase64: 'data:image/png;base64,AAAA' })).vo.code).toBe(1);
+    expect(
+      (await submit('/mj/insight-face/swap', { sourceBase64: dataUrl, targetBase64: 'data:image/png;base64,AAAA' })).vo
+        .code,
+    ).toBe(1);
     const before = sim.taskCount();
     const { vo } = await submit('/mj/submit/upload-discord-images', { base64Array: [dataUrl, dataUrl] });
     expect(vo).toMatchObject({ code: 1, properties: {} });
@@ -451,7 +547,10 @@ describe('images', () => {
 describe('stop', () => {
   test('stop() ends a pending --sim-slow request', async () => {
     const own = await startSimulator({ slowMs: 60_000 });
-    const pending = fetch(`${own.url}/mj/submit/imagine`, { method: 'POST', body: JSON.stringify({ prompt: 'z --sim-slow' }) });
+    const pending = fetch(`${own.url}/mj/submit/imagine`, {
+      method: 'POST',
+      body: JSON.stringify({ prompt: 'z --sim-slow' }),
+    });
     while (own.requests.length === 0) await Bun.sleep(5);
     await own.stop();
     await expect(pending).rejects.toThrow();

@@ -21,7 +21,8 @@ let headers: Record<string, string>;
 
 beforeAll(async () => {
   upstream = Bun.serve({
-    port: 0, hostname: '127.0.0.1',
+    port: 0,
+    hostname: '127.0.0.1',
     fetch: async (req) => {
       await req.arrayBuffer();
       forwarded++;
@@ -48,21 +49,96 @@ const img = (chars: number) => 'A'.repeat(chars);
 
 describe('client fields are bounded (400 naming the field, nothing forwarded)', () => {
   const refused: [string, string, unknown, string][] = [
-    ['prompt over 8192', '/mj/submit/imagine', { prompt: 'p'.repeat(MAX_TEXT_CHARS + 1) }, 'prompt is longer than 8192 characters'],
-    ['video prompt over 8192', '/mj/submit/video', { prompt: 'p'.repeat(MAX_TEXT_CHARS + 1) }, 'prompt is longer than 8192 characters'],
-    ['modal prompt over 8192', '/mj/submit/modal', { taskId: '1', prompt: 'p'.repeat(MAX_TEXT_CHARS + 1) }, 'prompt is longer than 8192 characters'],
-    ['state over 8192', '/mj/submit/imagine', { prompt: 'cat', state: 's'.repeat(MAX_TEXT_CHARS + 1) }, 'state is longer than 8192 characters'],
-    ['notifyHook over 2048', '/mj/submit/imagine', { prompt: 'cat', notifyHook: `https://h/${'a'.repeat(2048)}` }, 'notifyHook is longer than 2048 characters'],
-    ['accountFilter over 4 KiB', '/mj/submit/imagine', { prompt: 'cat', accountFilter: { remark: 'r'.repeat(5000) } }, 'accountFilter is larger than 4096 characters of JSON'],
-    ['6 reference images', '/mj/submit/imagine', { prompt: 'cat', base64Array: Array(6).fill('data:image/png;base64,AAAA') }, 'base64Array may hold at most 5 images'],
-    ['6 blend images', '/mj/submit/blend', { base64Array: Array(6).fill('data:image/png;base64,AAAA') }, 'base64Array may hold at most 5 images'],
-    ['11 uploads', '/mj/submit/upload-discord-images', { base64Array: Array(11).fill('AAAA') }, 'base64Array may hold at most 10 images'],
-    ['describe image over 8 MiB', '/mj/submit/describe', { base64: img(MAX_IMAGE_CHARS + 1) }, `base64 is longer than ${MAX_IMAGE_CHARS} characters`],
-    ['blend image over 8 MiB', '/mj/submit/blend', { base64Array: [img(MAX_IMAGE_CHARS + 1), 'AAAA'] }, `base64Array holds an image longer than ${MAX_IMAGE_CHARS} characters`],
-    ['swap target over 8 MiB', '/mj/insight-face/swap', { sourceBase64: 'AAAA', targetBase64: img(MAX_IMAGE_CHARS + 1) }, `targetBase64 is longer than ${MAX_IMAGE_CHARS} characters`],
-    ['edits image over 8 MiB', '/mj/submit/edits', { prompt: 'cat', image: img(MAX_IMAGE_CHARS + 1) }, `image is longer than ${MAX_IMAGE_CHARS} characters`],
-    ['modal mask over 8 MiB', '/mj/submit/modal', { taskId: '1', maskBase64: img(MAX_IMAGE_CHARS + 1) }, `maskBase64 is longer than ${MAX_IMAGE_CHARS} characters`],
-    ['describe link over 2048', '/mj/submit/describe', { link: `https://x/${'a'.repeat(2048)}` }, 'link is longer than 2048 characters'],
+    [
+      'prompt over 8192',
+      '/mj/submit/imagine',
+      { prompt: 'p'.repeat(MAX_TEXT_CHARS + 1) },
+      'prompt is longer than 8192 characters',
+    ],
+    [
+      'video prompt over 8192',
+      '/mj/submit/video',
+      { prompt: 'p'.repeat(MAX_TEXT_CHARS + 1) },
+      'prompt is longer than 8192 characters',
+    ],
+    [
+      'modal prompt over 8192',
+      '/mj/submit/modal',
+      { taskId: '1', prompt: 'p'.repeat(MAX_TEXT_CHARS + 1) },
+      'prompt is longer than 8192 characters',
+    ],
+    [
+      'state over 8192',
+      '/mj/submit/imagine',
+      { prompt: 'cat', state: 's'.repeat(MAX_TEXT_CHARS + 1) },
+      'state is longer than 8192 characters',
+    ],
+    [
+      'notifyHook over 2048',
+      '/mj/submit/imagine',
+      { prompt: 'cat', notifyHook: `https://h/${'a'.repeat(2048)}` },
+      'notifyHook is longer than 2048 characters',
+    ],
+    [
+      'accountFilter over 4 KiB',
+      '/mj/submit/imagine',
+      { prompt: 'cat', accountFilter: { remark: 'r'.repeat(5000) } },
+      'accountFilter is larger than 4096 characters of JSON',
+    ],
+    [
+      '6 reference images',
+      '/mj/submit/imagine',
+      { prompt: 'cat', base64Array: Array(6).fill('data:image/png;base64,AAAA') },
+      'base64Array may hold at most 5 images',
+    ],
+    [
+      '6 blend images',
+      '/mj/submit/blend',
+      { base64Array: Array(6).fill('data:image/png;base64,AAAA') },
+      'base64Array may hold at most 5 images',
+    ],
+    [
+      '11 uploads',
+      '/mj/submit/upload-discord-images',
+      { base64Array: Array(11).fill('AAAA') },
+      'base64Array may hold at most 10 images',
+    ],
+    [
+      'describe image over 8 MiB',
+      '/mj/submit/describe',
+      { base64: img(MAX_IMAGE_CHARS + 1) },
+      `base64 is longer than ${MAX_IMAGE_CHARS} characters`,
+    ],
+    [
+      'blend image over 8 MiB',
+      '/mj/submit/blend',
+      { base64Array: [img(MAX_IMAGE_CHARS + 1), 'AAAA'] },
+      `base64Array holds an image longer than ${MAX_IMAGE_CHARS} characters`,
+    ],
+    [
+      'swap target over 8 MiB',
+      '/mj/insight-face/swap',
+      { sourceBase64: 'AAAA', targetBase64: img(MAX_IMAGE_CHARS + 1) },
+      `targetBase64 is longer than ${MAX_IMAGE_CHARS} characters`,
+    ],
+    [
+      'edits image over 8 MiB',
+      '/mj/submit/edits',
+      { prompt: 'cat', image: img(MAX_IMAGE_CHARS + 1) },
+      `image is longer than ${MAX_IMAGE_CHARS} characters`,
+    ],
+    [
+      'modal mask over 8 MiB',
+      '/mj/submit/modal',
+      { taskId: '1', maskBase64: img(MAX_IMAGE_CHARS + 1) },
+      `maskBase64 is longer than ${MAX_IMAGE_CHARS} characters`,
+    ],
+    [
+      'describe link over 2048',
+      '/mj/submit/describe',
+      { link: `https://x/${'a'.repeat(2048)}` },
+      'link is longer than 2048 characters',
+    ],
   ];
   for (const [what, path, body, description] of refused) {
     test(what, async () => {
@@ -75,12 +151,18 @@ describe('client fields are bounded (400 naming the field, nothing forwarded)', 
 
   test('list-by-condition ids are bounded in length too', async () => {
     const res = await submit('/mj/task/list-by-condition', { ids: ['1'.repeat(129)] });
-    expect(res).toEqual({ status: 400, json: { code: 4, description: 'ids must hold ids of at most 128 characters', result: null, properties: {} } });
+    expect(res).toEqual({
+      status: 400,
+      json: { code: 4, description: 'ids must hold ids of at most 128 characters', result: null, properties: {} },
+    });
   });
 
   test('a prompt of exactly 8192 characters and an 8 MiB image are accepted', async () => {
     answer = { code: 1, description: 'Submit success', result: '1790000000000002', properties: {} };
-    const res = await submit('/mj/submit/imagine', { prompt: 'p'.repeat(MAX_TEXT_CHARS), base64Array: [img(MAX_IMAGE_CHARS)] });
+    const res = await submit('/mj/submit/imagine', {
+      prompt: 'p'.repeat(MAX_TEXT_CHARS),
+      base64Array: [img(MAX_IMAGE_CHARS)],
+    });
     expect(res.status).toBe(200);
     expect(res.json.code).toBe(1);
   });
@@ -90,7 +172,12 @@ describe('what the upstream answers is cut before it is stored', () => {
   const row = (mjId: string) => srv.db.select().from(tasks).where(eq(tasks.mjId, mjId)).get()!;
 
   test('accepted: description cut to 8192, oversize properties dropped (not cut into broken JSON)', async () => {
-    answer = { code: 1, description: 'd'.repeat(1_000_000), result: '1790000000000003', properties: { finalPrompt: 'f'.repeat(MAX_JSON_CHARS) } };
+    answer = {
+      code: 1,
+      description: 'd'.repeat(1_000_000),
+      result: '1790000000000003',
+      properties: { finalPrompt: 'f'.repeat(MAX_JSON_CHARS) },
+    };
     expect((await submit('/mj/submit/imagine', { prompt: 'cat' })).status).toBe(200);
     const t = row('1790000000000003');
     expect(t.description).toBe('d'.repeat(MAX_TEXT_CHARS));

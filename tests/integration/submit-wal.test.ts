@@ -1,7 +1,7 @@
 import { Database } from 'bun:sqlite';
 import { afterAll, describe, expect, test } from 'bun:test';
 import { readFileSync, statSync } from 'node:fs';
-import { relayWorld, type RelayWorld } from './relay-fixture.ts';
+import { type RelayWorld, relayWorld } from './relay-fixture.ts';
 
 /**
  * What one accepted submit writes to the WAL, counted in pages per b-tree (SPEC §12: under
@@ -13,21 +13,27 @@ afterAll(async () => w?.stop());
 
 async function pagesPerSubmit(n: number): Promise<{ total: number; byTree: Record<string, number> }> {
   w = await relayWorld({ env: { UPDATE_TASK: 'false' } });
-  const c = (await w.caller(1e12));
-  for (let i = 0; i < 5; i++) expect((await w.post('/mj/submit/imagine', { prompt: `warm ${i}` }, c.headers)).json.code).toBe(1);
+  const c = await w.caller(1e12);
+  for (let i = 0; i < 5; i++)
+    expect((await w.post('/mj/submit/imagine', { prompt: `warm ${i}` }, c.headers)).json.code).toBe(1);
   const walPath = `${w.srv.dbPath}-wal`;
   w.srv.db.$client.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   const reader = new Database(w.srv.dbPath, { readonly: true });
   reader.exec('BEGIN');
   reader.query('SELECT count(*) FROM tasks').get();
   const from = Math.max(32, statSync(walPath).size);
-  for (let i = 0; i < n; i++) expect((await w.post('/mj/submit/imagine', { prompt: `a red fox ${i}` }, c.headers)).json.code).toBe(1);
+  for (let i = 0; i < n; i++)
+    expect((await w.post('/mj/submit/imagine', { prompt: `a red fox ${i}` }, c.headers)).json.code).toBe(1);
   const wal = readFileSync(walPath);
   reader.exec('COMMIT');
   reader.close();
   const pageSize = wal.readUInt32BE(8);
   const names = new Map<number, string>();
-  for (const r of w.srv.db.$client.query('SELECT pageno, name FROM dbstat').all() as Array<{ pageno: number; name: string }>) names.set(r.pageno, r.name);
+  for (const r of w.srv.db.$client.query('SELECT pageno, name FROM dbstat').all() as Array<{
+    pageno: number;
+    name: string;
+  }>)
+    names.set(r.pageno, r.name);
   const byTree: Record<string, number> = {};
   let total = 0;
   for (let off = from; off + 24 + pageSize <= wal.length; off += 24 + pageSize) {

@@ -3,9 +3,17 @@ import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
 import { and, eq } from 'drizzle-orm';
 import { channels, logs } from '../../src/db/schema/index.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
-import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
+import { type Simulator, startSimulator } from '../../src/simulator/index.ts';
 import type { AppRouter } from '../../src/trpc/routers/index.ts';
-import { createTestApiKey, createTestChannel, createTestUser, getTask, getUserQuota, insertTask, type TestUser } from '../helpers/factories.ts';
+import {
+  createTestApiKey,
+  createTestChannel,
+  createTestUser,
+  getTask,
+  getUserQuota,
+  insertTask,
+  type TestUser,
+} from '../helpers/factories.ts';
 import { ROOT_HEADERS, startTestServer, type TestServer } from '../helpers/server.ts';
 
 /**
@@ -27,7 +35,10 @@ const client = (headers: Record<string, string>) =>
 const root = () => client(ROOT_HEADERS);
 
 async function codeOf(p: Promise<unknown>): Promise<[string, string]> {
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(TRPCClientError);
   const e = err as TRPCClientError<AppRouter>;
   return [(e.data as { code: string }).code, e.message];
@@ -35,14 +46,21 @@ async function codeOf(p: Promise<unknown>): Promise<[string, string]> {
 
 async function imagine(key: { headers: Record<string, string> }, prompt: string): Promise<string> {
   const res = await fetch(`${server.url}/mj/submit/imagine`, {
-    method: 'POST', headers: { ...key.headers, 'content-type': 'application/json' }, body: JSON.stringify({ prompt }),
+    method: 'POST',
+    headers: { ...key.headers, 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt }),
   });
   const json = (await res.json()) as { code: number; result: string };
   expect(json.code).toBe(1);
   return json.result;
 }
 
-const refundRows = (taskId: number) => server.db.select().from(logs).where(and(eq(logs.taskId, taskId), eq(logs.type, 6))).all();
+const refundRows = (taskId: number) =>
+  server.db
+    .select()
+    .from(logs)
+    .where(and(eq(logs.taskId, taskId), eq(logs.type, 6)))
+    .all();
 
 function funded(): { user: TestUser; key: ReturnType<typeof createTestApiKey> } {
   const user = createTestUser(server.db, { quota: 10 * PRICE });
@@ -81,7 +99,13 @@ describe('admin.task.resync', () => {
   test('a task of a deleted channel is ended and refunded as a tick ends it; unknown is NOT_FOUND; users are FORBIDDEN', async () => {
     const { user } = funded();
     const gone = createTestChannel(server.db, 'http://127.0.0.1:9', { key: 'k' });
-    const task = insertTask(server.db, { userId: user.id, channelId: gone, status: 'SUBMITTED', progress: '0%', quota: PRICE });
+    const task = insertTask(server.db, {
+      userId: user.id,
+      channelId: gone,
+      status: 'SUBMITTED',
+      progress: '0%',
+      quota: PRICE,
+    });
     server.db.delete(channels).where(eq(channels.id, gone)).run();
     const ended = await root().admin.task.resync.mutate({ mj_id: task.mjId });
     expect([ended.status, ended.fail_reason]).toEqual(['FAILURE', `channel ${gone} no longer exists`]);
@@ -94,7 +118,14 @@ describe('admin.task.resync', () => {
 test('admin.task.resync of a task whose channel does not answer is BAD_GATEWAY, the task unchanged', async () => {
   const { user } = funded();
   const closed = createTestChannel(server.db, 'http://127.0.0.1:9', { key: 'k', status: 2 });
-  const task = insertTask(server.db, { userId: user.id, channelId: closed, status: 'SUBMITTED', progress: '0%', quota: PRICE, submitTime: clock.now() });
+  const task = insertTask(server.db, {
+    userId: user.id,
+    channelId: closed,
+    status: 'SUBMITTED',
+    progress: '0%',
+    quota: PRICE,
+    submitTime: clock.now(),
+  });
   const [code, message] = await codeOf(root().admin.task.resync.mutate({ mj_id: task.mjId }));
   expect(code).toBe('BAD_GATEWAY');
   expect(message).toContain(task.mjId);
@@ -106,11 +137,20 @@ describe('admin.task.fail', () => {
     const { user, key } = funded();
     const mjId = await imagine(key, 'a stuck job');
     expect(getUserQuota(server.db, user.id)).toBe(9 * PRICE);
-    const calls = await Promise.allSettled([0, 1, 2, 3, 4].map(() => root().admin.task.fail.mutate({ mj_id: mjId, reason: 'upstream lost it' })));
+    const calls = await Promise.allSettled(
+      [0, 1, 2, 3, 4].map(() => root().admin.task.fail.mutate({ mj_id: mjId, reason: 'upstream lost it' })),
+    );
     const won = calls.filter((c) => c.status === 'fulfilled');
     expect(won).toHaveLength(1);
-    const item = (won[0] as PromiseFulfilledResult<Awaited<ReturnType<ReturnType<typeof root>['admin']['task']['fail']['mutate']>>>).value;
-    expect([item.status, item.progress, item.fail_reason, item.quota]).toEqual(['FAILURE', '100%', 'upstream lost it', 0]);
+    const item = (
+      won[0] as PromiseFulfilledResult<Awaited<ReturnType<ReturnType<typeof root>['admin']['task']['fail']['mutate']>>>
+    ).value;
+    expect([item.status, item.progress, item.fail_reason, item.quota]).toEqual([
+      'FAILURE',
+      '100%',
+      'upstream lost it',
+      0,
+    ]);
     for (const c of calls) {
       if (c.status === 'rejected') expect((c.reason as TRPCClientError<AppRouter>).message).toBe('task_finished');
     }
@@ -120,10 +160,15 @@ describe('admin.task.fail', () => {
     expect(refunds[0]!.content).toContain('upstream lost it');
     expect(refunds[0]!.content).toContain('admin 1');
     expect(getUserQuota(server.db, user.id)).toBe(10 * PRICE);
-    expect(await codeOf(root().admin.task.fail.mutate({ mj_id: mjId, reason: 'again' }))).toEqual(['BAD_REQUEST', 'task_finished']);
+    expect(await codeOf(root().admin.task.fail.mutate({ mj_id: mjId, reason: 'again' }))).toEqual([
+      'BAD_REQUEST',
+      'task_finished',
+    ]);
     expect((await codeOf(root().admin.task.fail.mutate({ mj_id: 'nope', reason: 'x' })))[0]).toBe('NOT_FOUND');
     expect((await codeOf(root().admin.task.fail.mutate({ mj_id: mjId, reason: '  ' })))[0]).toBe('BAD_REQUEST');
-    expect((await codeOf(client(user.headers).admin.task.fail.mutate({ mj_id: mjId, reason: 'x' })))[0]).toBe('FORBIDDEN');
+    expect((await codeOf(client(user.headers).admin.task.fail.mutate({ mj_id: mjId, reason: 'x' })))[0]).toBe(
+      'FORBIDDEN',
+    );
     expect(getTask(server.db, item.id)!.failReason).toBe('upstream lost it');
   });
 });
@@ -140,7 +185,12 @@ describe('mj.ledger', () => {
       const before = await own.mj.ledger.query({ mj_id: mjId });
       expect(before.items.map((i) => i.kind)).toEqual(['charge', 'move']);
       expect(before.items[0]).toMatchObject({ kind: 'charge', quota: PRICE });
-      expect(before.items[1]).toMatchObject({ kind: 'move', quota: 0, channel_id: channelId, note: `moved from channel ${first} to channel ${channelId}` });
+      expect(before.items[1]).toMatchObject({
+        kind: 'move',
+        quota: 0,
+        channel_id: channelId,
+        note: `moved from channel ${first} to channel ${channelId}`,
+      });
       const sum = (items: typeof before.items) =>
         items.reduce((s, i) => s + (i.kind === 'charge' ? i.quota : i.kind === 'refund' ? -i.quota : 0), 0);
       expect(sum(before.items)).toBe((await own.mj.get.query({ mj_id: mjId })).quota);

@@ -8,8 +8,8 @@ import type { RelayCallerInfo, RelayEnv } from '../../src/domain/relay/types.ts'
 import { ManualClock } from '../../src/lib/clock.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { createMetrics } from '../../src/lib/metrics.ts';
-import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
-import { pgParts, sqliteParts, type Parts } from '../helpers/backends.ts';
+import { type Simulator, startSimulator } from '../../src/simulator/index.ts';
+import { type Parts, pgParts, sqliteParts } from '../helpers/backends.ts';
 
 /**
  * The row an accepted submit answers with (`mj.submit` no longer reads it back): on SQLite and on
@@ -45,23 +45,45 @@ async function openWorld(open: (clock: ManualClock) => Promise<Parts>): Promise<
   const options = await OptionsStore.bootstrap(parts.store.options);
   // Time moves while the upstream answers, so the insert, a failover's move and the settle each
   // write their own time.
-  const fetchLater = Object.assign((input: string | URL | Request, init?: RequestInit) => {
-    clock.advance(7);
-    return globalThis.fetch(input, init);
-  }, { preconnect: globalThis.fetch.preconnect });
+  const fetchLater = Object.assign(
+    (input: string | URL | Request, init?: RequestInit) => {
+      clock.advance(7);
+      return globalThis.fetch(input, init);
+    },
+    { preconnect: globalThis.fetch.preconnect },
+  );
   const env = relayEnvOf({
-    store: parts.store, taskStore: parts.taskStore, options, clock, fetch: fetchLater, logger: silentLogger,
-    metrics: createMetrics(), serverAddress: () => 'http://gateway.test', taskFeed: parts.taskFeed, config: { upstreamTimeoutMs: 10_000 },
+    store: parts.store,
+    taskStore: parts.taskStore,
+    options,
+    clock,
+    fetch: fetchLater,
+    logger: silentLogger,
+    metrics: createMetrics(),
+    serverAddress: () => 'http://gateway.test',
+    taskFeed: parts.taskFeed,
+    config: { upstreamTimeoutMs: 10_000 },
   });
-  const [u] = await parts.all<{ id: number }>("INSERT INTO users (username, quota, created_time) VALUES ('rows', 100000000, $1) RETURNING id", T0);
+  const [u] = await parts.all<{ id: number }>(
+    "INSERT INTO users (username, quota, created_time) VALUES ('rows', 100000000, $1) RETURNING id",
+    T0,
+  );
   const [k] = await parts.all<{ id: number }>(
-    "INSERT INTO tokens (user_id, name, key, unlimited_quota, created_time) VALUES ($1, 'k', $2, true, $3) RETURNING id", u!.id, 'r'.repeat(48), T0,
+    "INSERT INTO tokens (user_id, name, key, unlimited_quota, created_time) VALUES ($1, 'k', $2, true, $3) RETURNING id",
+    u!.id,
+    'r'.repeat(48),
+    T0,
   );
   let n = 0;
   const channel = async (opts: { priority: number; dead?: boolean }) => {
     const url = opts.dead ? 'http://127.0.0.1:1' : sim.url;
     const [c] = await parts.all<{ id: number }>(
-      'INSERT INTO channels (name, base_url, key, priority, created_time) VALUES ($1, $2, $3, $4, $5) RETURNING id', `c${++n}`, url, SECRET, opts.priority, T0,
+      'INSERT INTO channels (name, base_url, key, priority, created_time) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+      `c${++n}`,
+      url,
+      SECRET,
+      opts.priority,
+      T0,
     );
     return c!.id;
   };
@@ -79,7 +101,10 @@ async function submitAndCompare(w: World, req: SubmitRequest) {
   return stored!;
 }
 
-for (const [name, open] of [['SQLite', sqliteParts], ['PostgreSQL', pgParts]] as const) {
+for (const [name, open] of [
+  ['SQLite', sqliteParts],
+  ['PostgreSQL', pgParts],
+] as const) {
   describe(`accepted submit row on ${name}`, () => {
     let w: World;
     let live: number;
@@ -94,23 +119,37 @@ for (const [name, open] of [['SQLite', sqliteParts], ['PostgreSQL', pgParts]] as
     test('unfinished (code 1 and 22), with state and fields the relay forwards unknown', async () => {
       const typed = await submitAndCompare(w, typedRequestOf({ action: 'IMAGINE', prompt: 'a row cat' }));
       expect([typed.progress, typed.status, typed.startTime]).toEqual(['0%', '', 0]);
-      const relay = await submitAndCompare(w, relaySubmitRequest('imagine', '/mj/submit/imagine', {
-        prompt: 'a queued cat --sim-queued', state: 'st-1', extra: { kept: true },
-      }));
+      const relay = await submitAndCompare(
+        w,
+        relaySubmitRequest('imagine', '/mj/submit/imagine', {
+          prompt: 'a queued cat --sim-queued',
+          state: 'st-1',
+          extra: { kept: true },
+        }),
+      );
       expect([relay.state, relay.code]).toEqual(['st-1', 22]);
     });
 
     test('typed and relay requests of the same job write the same row', async () => {
       const typed = await submitAndCompare(w, typedRequestOf({ action: 'IMAGINE', prompt: 'a twin cat' }));
-      const relay = await submitAndCompare(w, relaySubmitRequest('imagine', '/mj/submit/imagine', { prompt: 'a twin cat' }));
+      const relay = await submitAndCompare(
+        w,
+        relaySubmitRequest('imagine', '/mj/submit/imagine', { prompt: 'a twin cat' }),
+      );
       const own = ({ id: _i, mjId: _m, submitTime: _s, updatedTime: _u, ...rest }: typeof typed) => rest;
       expect(own(relay)).toEqual(own(typed));
     });
 
     test('finished at once: an upload, and an existing image (code 21, SUCCESS)', async () => {
-      const upload = await submitAndCompare(w, typedRequestOf({ action: 'UPLOAD', base64Array: ['data:image/png;base64,AAAA'] }));
+      const upload = await submitAndCompare(
+        w,
+        typedRequestOf({ action: 'UPLOAD', base64Array: ['data:image/png;base64,AAAA'] }),
+      );
       expect([upload.progress, upload.status, upload.mjId]).toEqual(['100%', 'SUCCESS', '']);
-      const existed = await submitAndCompare(w, typedRequestOf({ action: 'IMAGINE', prompt: 'an old cat --sim-existed' }));
+      const existed = await submitAndCompare(
+        w,
+        typedRequestOf({ action: 'IMAGINE', prompt: 'an old cat --sim-existed' }),
+      );
       expect([existed.progress, existed.code]).toEqual(['100%', 21]);
       expect(existed.imageUrl).not.toBe('');
     });

@@ -18,9 +18,10 @@ test('the main connection stops checkpointing and the thread checkpoints the who
     const page = 'x'.repeat(4000);
     // Thirty commits of ~100 pages each, back to back: with SQLite's automatic checkpoint the
     // WAL would be copied back and restarted inside these commits, past 1,000 pages.
-    for (let t = 0; t < 30; t++) c.transaction(() => {
-      for (let i = 0; i < 100; i++) insert.run(page);
-    })();
+    for (let t = 0; t < 30; t++)
+      c.transaction(() => {
+        for (let i = 0; i < 100; i++) insert.run(page);
+      })();
     const done = await waitFor(() => {
       const last = checkpointer.last();
       return last && last.log > 0 && last.checkpointed === last.log ? last : null;

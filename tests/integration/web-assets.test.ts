@@ -44,10 +44,14 @@ describe('GET / and /assets/*', () => {
 });
 
 test('with a JSON index for API clients, only requests that accept HTML get the page', async () => {
-  const web = webRoutes(srv.deps, { nonHtml: () => Response.json({ success: true, message: '', data: { name: 'mj-gateway' } }) });
+  const web = webRoutes(srv.deps, {
+    nonHtml: () => Response.json({ success: true, message: '', data: { name: 'mj-gateway' } }),
+  });
   const api = await web.handle(new Request('http://local/', { headers: { accept: 'application/json' } }));
   expect(await api.json()).toEqual({ success: true, message: '', data: { name: 'mj-gateway' } });
-  const browser = await web.handle(new Request('http://local/', { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } }));
+  const browser = await web.handle(
+    new Request('http://local/', { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } }),
+  );
   expect(browser.headers.get('content-type')).toBe('text/html; charset=utf-8');
   expect(browser.headers.get('vary')).toBe('accept');
 });

@@ -3,7 +3,11 @@ import { createWebhookWorker, type WebhookWorker } from '../../src/jobs/webhooks
 import { systemClock } from '../../src/lib/clock.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import {
-  QUEUES_PER_LOOK, QUEUES_PER_USER_PER_LOOK, RECEIVER_IN_FLIGHT, ROWS_PER_QUEUE, ROWS_PER_USER,
+  QUEUES_PER_LOOK,
+  QUEUES_PER_USER_PER_LOOK,
+  RECEIVER_IN_FLIGHT,
+  ROWS_PER_QUEUE,
+  ROWS_PER_USER,
 } from '../../src/lib/webhook-receiver.ts';
 import { BACKENDS, type HookBackend } from '../helpers/webhook-backends.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.ts';
@@ -33,7 +37,8 @@ function startSlowReceiver(holdMs: number): SlowReceiver {
   let open = 0;
   let peakOpen = 0;
   const server = Bun.serve({
-    port: 0, hostname: '127.0.0.1',
+    port: 0,
+    hostname: '127.0.0.1',
     async fetch(req) {
       open++;
       peakOpen = Math.max(peakOpen, open);
@@ -102,39 +107,52 @@ for (const [dialect, open] of Object.entries(BACKENDS)) {
       await b.close();
     });
 
-    test('a slow receiver\'s backlog does not hold another user\'s fast receiver; each task stays in order', async () => {
+    test("a slow receiver's backlog does not hold another user's fast receiver; each task stays in order", async () => {
       const now = systemClock.now();
       const hostile = await b.keyedUser(systemClock);
       const other = await b.keyedUser(systemClock);
       // 30 tasks of one user, two changes each, to a receiver that takes 3 s an answer; queued first.
       const slowTasks = await b.hookedTasks(hostile, (i) => `${slow.url}/slow/${i}`, 30, 2, now);
       const [fastTask] = await b.hookedTasks(other, () => `${fast.url}/fast`, 1, 2, now);
-      worker = createWebhookWorker({
-        logger: silentLogger, clock: systemClock, fetch: globalThis.fetch,
-        taskStore: { outbox: b.outbox }, config: { webhookAllowPrivate: true },
-      }, { intervalMs: 20 });
+      worker = createWebhookWorker(
+        {
+          logger: silentLogger,
+          clock: systemClock,
+          fetch: globalThis.fetch,
+          taskStore: { outbox: b.outbox },
+          config: { webhookAllowPrivate: true },
+        },
+        { intervalMs: 20 },
+      );
       worker.start();
 
-      await waitFor('the fast receiver\'s first delivery', () => fast.received.length >= 1);
+      await waitFor("the fast receiver's first delivery", () => fast.received.length >= 1);
       // Counted when the fast receiver got its first: the slow one had taken only its share, none answered.
       const slowSoFar = slow.arrived.length;
-      const slowDelivered = (await b.deliveries()).filter((d) => d.userId === hostile.userId && d.status === 'delivered').length;
+      const slowDelivered = (await b.deliveries()).filter(
+        (d) => d.userId === hostile.userId && d.status === 'delivered',
+      ).length;
       expect(slowSoFar).toBeLessThanOrEqual(RECEIVER_IN_FLIGHT);
       expect(slowDelivered).toBe(0);
-      await waitFor('the fast task\'s second change', () => fast.received.length >= 2);
+      await waitFor("the fast task's second change", () => fast.received.length >= 2);
       expect(slow.arrived.length).toBeLessThanOrEqual(RECEIVER_IN_FLIGHT);
-      expect(fast.received.map((r) => JSON.parse(r.body))).toEqual([{ task: fastTask, n: 1 }, { task: fastTask, n: 2 }]);
+      expect(fast.received.map((r) => JSON.parse(r.body))).toEqual([
+        { task: fastTask, n: 1 },
+        { task: fastTask, n: 2 },
+      ]);
 
       // The backlog drains, one task's changes never overtaking each other, never more than the share at once.
       slow.release();
-      await waitFor('the slow backlog to drain', async () => (await b.deliveries()).every((d) => d.status === 'delivered'));
+      await waitFor('the slow backlog to drain', async () =>
+        (await b.deliveries()).every((d) => d.status === 'delivered'),
+      );
       expect(slow.peakOpen).toBeLessThanOrEqual(RECEIVER_IN_FLIGHT);
       const order = byTask(slow.arrived);
       expect([...order.keys()].sort((x, y) => x - y)).toEqual(slowTasks);
       for (const ns of order.values()) expect(ns).toEqual([1, 2]);
     }, 60_000);
 
-    test('with 10,000 pending deliveries of one user, a look at the outbox is still bounded and holds everyone else\'s heads', async () => {
+    test("with 10,000 pending deliveries of one user, a look at the outbox is still bounded and holds everyone else's heads", async () => {
       await worker?.stop();
       worker = null;
       const now = systemClock.now() + 1;
@@ -170,7 +188,8 @@ for (const [dialect, open] of Object.entries(BACKENDS)) {
           users.push(k.userId);
           await fresh.hookedTasks(k, (i) => `http://r${String(i).padStart(2, '0')}.example/hook`, 40, 1, now);
         }
-        const usersOf = async () => [...new Set((await fresh.outbox.due(now, 10_000)).map((d) => d.userId))].sort((x, y) => x - y);
+        const usersOf = async () =>
+          [...new Set((await fresh.outbox.due(now, 10_000)).map((d) => d.userId))].sort((x, y) => x - y);
         const perLook = QUEUES_PER_LOOK / QUEUES_PER_USER_PER_LOOK;
         expect(await usersOf()).toEqual(users.slice(0, perLook));
         expect(await usersOf()).toEqual(users.slice(perLook - 1));

@@ -16,7 +16,8 @@ import { startWebhookReceiver, verifySignature, type WebhookReceiver } from '../
  * ManualClock moving time, on SQLite and on PostgreSQL.
  */
 
-const hmac = (secret: string, t: string, body: string) => createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
+const hmac = (secret: string, t: string, body: string) =>
+  createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
 
 function parse(header: string): { t: string; v1: string[] } {
   const pairs = header.split(',').map((kv) => kv.split('=', 2) as [string, string]);
@@ -34,7 +35,11 @@ for (const [dialect, open] of Object.entries(BACKENDS)) {
       b = await open();
       receiver = startWebhookReceiver();
       worker = createWebhookWorker({
-        logger: silentLogger, clock, fetch: globalThis.fetch, taskStore: { outbox: b.outbox }, config: { webhookAllowPrivate: true },
+        logger: silentLogger,
+        clock,
+        fetch: globalThis.fetch,
+        taskStore: { outbox: b.outbox },
+        config: { webhookAllowPrivate: true },
       });
     });
 
@@ -58,7 +63,10 @@ for (const [dialect, open] of Object.entries(BACKENDS)) {
       const before = await deliverOne(k, '/before');
       expect(parse(before.header).v1).toHaveLength(1);
 
-      const rotated = await updateToken({ tokens: b.tokens }, clock, k.userId, { id: k.tokenId, rotate_webhook_secret: true });
+      const rotated = await updateToken({ tokens: b.tokens }, clock, k.userId, {
+        id: k.tokenId,
+        rotate_webhook_secret: true,
+      });
       const fresh = rotated.webhook_secret;
       expect(fresh).toMatch(/^whsec_[A-Za-z0-9]{32}$/);
       expect(fresh).not.toBe(k.secret);
@@ -88,9 +96,13 @@ for (const [dialect, open] of Object.entries(BACKENDS)) {
 
     test('a second rotation keeps only the secret it replaced beside the new one', async () => {
       const k = await b.keyedUser(clock);
-      const first = (await updateToken({ tokens: b.tokens }, clock, k.userId, { id: k.tokenId, rotate_webhook_secret: true })).webhook_secret;
+      const first = (
+        await updateToken({ tokens: b.tokens }, clock, k.userId, { id: k.tokenId, rotate_webhook_secret: true })
+      ).webhook_secret;
       clock.advance(60_000);
-      const second = (await updateToken({ tokens: b.tokens }, clock, k.userId, { id: k.tokenId, rotate_webhook_secret: true })).webhook_secret;
+      const second = (
+        await updateToken({ tokens: b.tokens }, clock, k.userId, { id: k.tokenId, rotate_webhook_secret: true })
+      ).webhook_secret;
       const got = await deliverOne(k, '/twice');
       const { t, v1 } = parse(got.header);
       expect(v1).toEqual([hmac(second, t, got.body), hmac(first, t, got.body)]);

@@ -1,20 +1,25 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { asc, eq } from 'drizzle-orm';
+import type { TaskRow } from '../../src/contract/rows.ts';
 import { pgSchema } from '../../src/db/pg/client.ts';
 import { enqueueTaskChangePg, recordTaskHookPg } from '../../src/db/pg/outbox.ts';
 import { webhookDeliveries } from '../../src/db/schema/index.ts';
-import type { TaskRow } from '../../src/contract/rows.ts';
 import { enqueueTaskChange, recordTaskHook } from '../../src/db/sqlite/outbox.ts';
 import { webhookPayloadOf } from '../../src/domain/webhooks.ts';
 import { MAX_DELIVERY_ATTEMPTS, retryDelayMs } from '../../src/domain/webhooks-sign.ts';
 import { createPoller, type Poller } from '../../src/jobs/poller.ts';
 import { createWebhookWorker, type WebhookWorker } from '../../src/jobs/webhooks.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
-import { SIM_FAIL_REASON, startSimulator, type Simulator } from '../../src/simulator/index.ts';
+import { SIM_FAIL_REASON, type Simulator, startSimulator } from '../../src/simulator/index.ts';
 import type { TestUser } from '../helpers/factories.ts';
 import { addChannel, addTask, addUser } from '../helpers/rows.ts';
 import { ROOT_HEADERS, startTestServer, type TestServer } from '../helpers/server.ts';
-import { startWebhookReceiver, verifySignature, type ReceivedHook, type WebhookReceiver } from '../helpers/webhook-receiver.ts';
+import {
+  type ReceivedHook,
+  startWebhookReceiver,
+  verifySignature,
+  type WebhookReceiver,
+} from '../helpers/webhook-receiver.ts';
 
 /**
  * Signed webhooks (SPEC §15) end to end: the relay and the poller write task changes into the
@@ -39,9 +44,17 @@ interface KeyedUser {
 }
 
 async function trpc(path: string, headers: Record<string, string>, input?: unknown, srv = server): Promise<any> {
-  const res = input === undefined || path.endsWith('list')
-    ? await fetch(`${srv.url}/trpc/${path}${input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`}`, { headers })
-    : await fetch(`${srv.url}/trpc/${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(input) });
+  const res =
+    input === undefined || path.endsWith('list')
+      ? await fetch(
+          `${srv.url}/trpc/${path}${input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`}`,
+          { headers },
+        )
+      : await fetch(`${srv.url}/trpc/${path}`, {
+          method: 'POST',
+          headers: { ...headers, 'content-type': 'application/json' },
+          body: JSON.stringify(input),
+        });
   const json = (await res.json()) as { result?: { data: unknown }; error?: unknown };
   if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${JSON.stringify(json.error)}`);
   return json.result?.data;
@@ -56,7 +69,9 @@ async function keyedUser(): Promise<KeyedUser> {
 
 async function submit(k: KeyedUser, body: Record<string, unknown>) {
   const res = await fetch(`${server.url}/mj/submit/imagine`, {
-    method: 'POST', headers: { ...k.relay, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    method: 'POST',
+    headers: { ...k.relay, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
   });
   return { status: res.status, json: (await res.json()) as any };
 }
@@ -66,21 +81,37 @@ type Delivery = typeof webhookDeliveries.$inferSelect;
 /** The deliveries of a task, in id order, on either database. */
 async function deliveriesOf(taskId: number, srv = server): Promise<Delivery[]> {
   const h = srv.handle;
-  if (h.kind === 'sqlite') return h.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.taskId, taskId)).orderBy(asc(webhookDeliveries.id)).all();
+  if (h.kind === 'sqlite')
+    return h.db
+      .select()
+      .from(webhookDeliveries)
+      .where(eq(webhookDeliveries.taskId, taskId))
+      .orderBy(asc(webhookDeliveries.id))
+      .all();
   const t = pgSchema.webhookDeliveries;
-  return await h.db.select().from(t).where(eq(t.taskId, taskId)).orderBy(asc(t.id)) as Delivery[];
+  return (await h.db.select().from(t).where(eq(t.taskId, taskId)).orderBy(asc(t.id))) as Delivery[];
 }
 
 /** The ids of the tasks hooked by `column` (a token or a user). */
 async function hookedTaskIds(column: 'token_id' | 'user_id', id: number): Promise<number[]> {
-  return (await server.sql<{ taskId: number }>(`SELECT task_id AS "taskId" FROM task_webhooks WHERE ${column} = $1 ORDER BY task_id`, id)).map((r) => r.taskId);
+  return (
+    await server.sql<{ taskId: number }>(
+      `SELECT task_id AS "taskId" FROM task_webhooks WHERE ${column} = $1 ORDER BY task_id`,
+      id,
+    )
+  ).map((r) => r.taskId);
 }
 
 const hooksAt = (path: string): ReceivedHook[] => receiver.received.filter((r) => r.path === path);
 
 /** A finished task with a hook and `changes` queued deliveries, written as the poller would. */
 async function hookedTask(k: KeyedUser, url: string, changes = 1, srv = server): Promise<TaskRow> {
-  const task = await addTask(srv.handle, { userId: k.user.id, tokenId: k.tokenId, progress: '100%', status: 'SUCCESS' });
+  const task = await addTask(srv.handle, {
+    userId: k.user.id,
+    tokenId: k.tokenId,
+    progress: '100%',
+    status: 'SUCCESS',
+  });
   const hook = { taskId: task.id, userId: k.user.id, tokenId: k.tokenId, url };
   const h = srv.handle;
   if (h.kind === 'sqlite') {
@@ -91,7 +122,8 @@ async function hookedTask(k: KeyedUser, url: string, changes = 1, srv = server):
   } else {
     await h.db.$client.begin(async (tx) => {
       await recordTaskHookPg(tx, hook);
-      for (let i = 0; i < changes; i++) await enqueueTaskChangePg(tx, [task.id], clock.now(), webhookPayloadOf(clock.now()));
+      for (let i = 0; i < changes; i++)
+        await enqueueTaskChangePg(tx, [task.id], clock.now(), webhookPayloadOf(clock.now()));
     });
   }
   return task;
@@ -142,20 +174,28 @@ describe('webhook deliveries', () => {
     expect(sub.status).toBe(200);
     const mjId = sub.json.result as string;
     // The hook is the gateway's to call: the upstream never sees it.
-    const forwarded = sim.requests.find((r) => r.path === '/mj/submit/imagine' && (r.body as { prompt?: string }).prompt === 'a lighthouse at dusk');
+    const forwarded = sim.requests.find(
+      (r) => r.path === '/mj/submit/imagine' && (r.body as { prompt?: string }).prompt === 'a lighthouse at dusk',
+    );
     expect(forwarded?.body).not.toHaveProperty('notifyHook');
-    const [taskId] = await hookedTaskIds('token_id', k.tokenId) as [number];
+    const [taskId] = (await hookedTaskIds('token_id', k.tokenId)) as [number];
 
     const rows = await runUntilSettled(taskId);
     expect(rows.every((d) => d.status === 'delivered' && d.attempts === 1)).toBe(true);
     const got = hooksAt('/hooks/lifecycle');
     expect(got.map((h) => h.deliveryId)).toEqual(rows.map((d) => `dlv_${d.id}`));
-    const bodies = got.map((h) => JSON.parse(h.body) as { id: string; status: string; progress: string; imageUrl: string });
+    const bodies = got.map(
+      (h) => JSON.parse(h.body) as { id: string; status: string; progress: string; imageUrl: string },
+    );
     expect(bodies.length).toBeGreaterThanOrEqual(4);
     expect(bodies.every((b) => b.id === mjId)).toBe(true);
     const progress = bodies.map((b) => Number.parseInt(b.progress, 10));
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
-    expect(bodies.at(-1)).toMatchObject({ status: 'SUCCESS', progress: '100%', imageUrl: `${server.deps.serverAddress()}/mj/image/${mjId}` });
+    expect(bodies.at(-1)).toMatchObject({
+      status: 'SUCCESS',
+      progress: '100%',
+      imageUrl: `${server.deps.serverAddress()}/mj/image/${mjId}`,
+    });
     expect(bodies.slice(0, -1).every((b) => b.progress !== '100%')).toBe(true);
     for (const h of got) {
       expect(h.contentType).toBe('application/json');
@@ -167,7 +207,14 @@ describe('webhook deliveries', () => {
     // webhook.list: the owner sees them, another user does not, an admin can filter by user.
     const own = await trpc('webhook.list', k.user.headers, { page_size: 100 });
     expect(own.total).toBe(rows.length);
-    expect(own.items[0]).toMatchObject({ url: hook, mj_id: mjId, task_id: taskId, status: 'delivered', attempts: 1, last_error: '' });
+    expect(own.items[0]).toMatchObject({
+      url: hook,
+      mj_id: mjId,
+      task_id: taskId,
+      status: 'delivered',
+      attempts: 1,
+      last_error: '',
+    });
     expect((await trpc('webhook.list', other.user.headers, {})).total).toBe(0);
     expect((await trpc('webhook.list', ROOT_HEADERS, { user_id: k.user.id })).total).toBe(rows.length);
   });
@@ -175,10 +222,15 @@ describe('webhook deliveries', () => {
   test('a failure the poller writes is delivered last, with its reason', async () => {
     const k = await keyedUser();
     const sub = await submit(k, { prompt: 'a broken dream --sim-fail', notifyHook: `${receiver.url}/hooks/fail` });
-    const [taskId] = await hookedTaskIds('token_id', k.tokenId) as [number];
+    const [taskId] = (await hookedTaskIds('token_id', k.tokenId)) as [number];
     await runUntilSettled(taskId);
     const last = JSON.parse(hooksAt('/hooks/fail').at(-1)!.body);
-    expect(last).toMatchObject({ id: sub.json.result, status: 'FAILURE', progress: '100%', failReason: SIM_FAIL_REASON });
+    expect(last).toMatchObject({
+      id: sub.json.result,
+      status: 'FAILURE',
+      progress: '100%',
+      failReason: SIM_FAIL_REASON,
+    });
   });
 
   test('a submit the upstream rejects is delivered once as FAILURE', async () => {
@@ -222,7 +274,10 @@ describe('webhook deliveries', () => {
     await worker.runOnce();
     const ids = hooksAt('/hooks/retry').map((h) => h.deliveryId);
     expect(ids).toEqual([`dlv_${first!.id}`, `dlv_${first!.id}`, `dlv_${first!.id}`, `dlv_${second!.id}`]);
-    expect((await deliveriesOf(task.id)).map((d) => [d.status, d.attempts])).toEqual([['delivered', 3], ['delivered', 1]]);
+    expect((await deliveriesOf(task.id)).map((d) => [d.status, d.attempts])).toEqual([
+      ['delivered', 3],
+      ['delivered', 1],
+    ]);
   });
 
   test('redirects are not followed, and after 8 failed attempts the delivery is failed with the last error', async () => {
@@ -237,7 +292,11 @@ describe('webhook deliveries', () => {
       clock.advance(retryDelayMs(attempt));
       await worker.runOnce();
     }
-    expect((await deliveriesOf(task.id))[0]).toMatchObject({ status: 'failed', attempts: MAX_DELIVERY_ATTEMPTS, lastError: 'HTTP 500' });
+    expect((await deliveriesOf(task.id))[0]).toMatchObject({
+      status: 'failed',
+      attempts: MAX_DELIVERY_ATTEMPTS,
+      lastError: 'HTTP 500',
+    });
     expect(hooksAt('/hooks/dead')).toHaveLength(MAX_DELIVERY_ATTEMPTS);
     expect(hooksAt('/elsewhere')).toHaveLength(0);
     clock.advance(retryDelayMs(MAX_DELIVERY_ATTEMPTS) * 2);
@@ -260,14 +319,22 @@ describe('webhook deliveries', () => {
       await strictWorker.runOnce();
       expect(hooksAt('/hooks/private')).toHaveLength(0);
       const row = async (id: number) => (await deliveriesOf(id, strict))[0];
-      expect(await row(byAddress.id)).toMatchObject({ status: 'failed', attempts: 0, lastError: 'refused: address 127.0.0.1 is not public' });
+      expect(await row(byAddress.id)).toMatchObject({
+        status: 'failed',
+        attempts: 0,
+        lastError: 'refused: address 127.0.0.1 is not public',
+      });
       expect(await row(byName.id)).toMatchObject({ status: 'failed', attempts: 0 });
       expect((await row(byName.id))!.lastError).toMatch(/^refused: localhost resolves to .*, which is not public$/);
       // A name that does not resolve is a failed attempt (retried), not a refusal.
       const unresolved = await hookedTask(k, 'http://hooks.invalid/x', 1, strict);
       const offline = createWebhookWorker(strict.deps, { lookup: async () => Promise.reject(new Error('ENOTFOUND')) });
       await offline.runOnce();
-      expect(await row(unresolved.id)).toMatchObject({ status: 'pending', attempts: 1, lastError: 'cannot resolve hooks.invalid: ENOTFOUND' });
+      expect(await row(unresolved.id)).toMatchObject({
+        status: 'pending',
+        attempts: 1,
+        lastError: 'cannot resolve hooks.invalid: ENOTFOUND',
+      });
     } finally {
       await strict.stop();
     }
@@ -279,7 +346,11 @@ describe('webhook deliveries', () => {
     await trpc('token.delete', k.user.headers, { id: k.tokenId });
     await worker.runOnce();
     expect(hooksAt('/hooks/keyless')).toHaveLength(0);
-    expect((await deliveriesOf(task.id))[0]).toMatchObject({ status: 'failed', attempts: 0, lastError: `API key ${k.tokenId} no longer exists` });
+    expect((await deliveriesOf(task.id))[0]).toMatchObject({
+      status: 'failed',
+      attempts: 0,
+      lastError: `API key ${k.tokenId} no longer exists`,
+    });
   });
 
   test('notifyHook is validated at submit and ignored while mj_webhooks_enabled is off', async () => {

@@ -20,8 +20,19 @@ const ROOT_H = { authorization: `Bearer ${TOKEN}`, 'new-api-user': '1' };
 const dir = mkdtempSync(join(tmpdir(), 'one-user-worst-'));
 const dbPath = join(dir, 'gw.db');
 const proc = Bun.spawn(['bun', 'src/index.ts'], {
-  cwd: ROOT, stdout: 'pipe', stderr: 'ignore',
-  env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: dbPath, INITIAL_ROOT_ACCESS_TOKEN: TOKEN, UPDATE_TASK: 'false', LOG_LEVEL: 'warn', IMAGE_DIR: join(dir, 'img') },
+  cwd: ROOT,
+  stdout: 'pipe',
+  stderr: 'ignore',
+  env: {
+    PATH: process.env.PATH ?? '',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_PATH: dbPath,
+    INITIAL_ROOT_ACCESS_TOKEN: TOKEN,
+    UPDATE_TASK: 'false',
+    LOG_LEVEL: 'warn',
+    IMAGE_DIR: join(dir, 'img'),
+  },
 });
 let out = '';
 const reader = proc.stdout.getReader();
@@ -38,12 +49,19 @@ void (async () => {
 })();
 
 async function trpc<T>(path: string, headers: Record<string, string>, input: unknown): Promise<T> {
-  const res = await fetch(`${url}/trpc/${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(input) });
+  const res = await fetch(`${url}/trpc/${path}`, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: JSON.stringify(input),
+  });
   const body = (await res.json()) as { result: { data: T } };
   return body.result.data;
 }
 
-const user = await trpc<{ id: number; access_token: string }>('admin.user.create', ROOT_H, { username: 'heavy', quota: 0 });
+const user = await trpc<{ id: number; access_token: string }>('admin.user.create', ROOT_H, {
+  username: 'heavy',
+  quota: 0,
+});
 const H = { authorization: `Bearer ${user.access_token}`, 'new-api-user': String(user.id) };
 const key = (await trpc<{ key: string }>('token.create', H, { name: 'k', unlimited_quota: true })).key;
 
@@ -51,7 +69,8 @@ const db = new Database(dbPath);
 db.run('PRAGMA busy_timeout = 5000');
 const prompt = `${'\u0001'.repeat(8179)} --sim-banned`.slice(0, 8192);
 const props = JSON.stringify({ bannedWord: 'sim-banned', promptEn: prompt });
-const ins = db.prepare(`INSERT INTO tasks (user_id, mj_id, action, prompt, prompt_en, properties, submit_time, updated_time, status, progress, fail_reason)
+const ins =
+  db.prepare(`INSERT INTO tasks (user_id, mj_id, action, prompt, prompt_en, properties, submit_time, updated_time, status, progress, fail_reason)
   VALUES (?, ?, 'IMAGINE', ?, ?, ?, ?, ?, 'FAILURE', '0%', 'May contain sensitive words')`);
 const now = Date.now();
 const ids: string[] = [];
@@ -63,7 +82,8 @@ db.transaction(() => {
 })();
 db.close();
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 
 async function healthz(untilMs: number): Promise<number[]> {
   const lat: number[] = [];
@@ -94,7 +114,10 @@ async function body(res: Response): Promise<number> {
 async function replay(): Promise<{ bytes: number; reload: boolean; refused: boolean }> {
   const ac = new AbortController();
   const input = encodeURIComponent(JSON.stringify({ lastEventId: `oldboot-1-${Date.now() - 3_600_000}` }));
-  const res = await fetch(`${url}/trpc/mj.onTaskUpdate?input=${input}`, { headers: { ...H, accept: 'text/event-stream' }, signal: ac.signal });
+  const res = await fetch(`${url}/trpc/mj.onTaskUpdate?input=${input}`, {
+    headers: { ...H, accept: 'text/event-stream' },
+    signal: ac.signal,
+  });
   const r = res.body!.getReader();
   let bytes = 0;
   let text = '';
@@ -119,30 +142,38 @@ async function replay(): Promise<{ bytes: number; reload: boolean; refused: bool
 async function hoard(n: number): Promise<{ accepted: number; close: () => void }> {
   const acs: AbortController[] = [];
   let accepted = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    const ac = new AbortController();
-    acs.push(ac);
-    const res = await fetch(`${url}/trpc/mj.onTaskUpdate?input=%7B%7D`, { headers: { ...H, accept: 'text/event-stream' }, signal: ac.signal });
-    // The 9th and later are an HTTP 429 before any stream starts.
-    if (res.status !== 200) return;
-    const r = res.body!.getReader();
-    let text = '';
-    while (!/event: connected[\s\S]*\n\n/.test(text) || text.length < 60) {
-      const c = await r.read();
-      if (c.done) break;
-      text += new TextDecoder().decode(c.value);
-      if (text.includes('serialized-error')) break;
-      // Accepted streams send nothing more until a change or a ping.
-      if (text.includes('event: connected')) break;
-    }
-    // A refusal arrives right after `connected`: give it a moment.
-    const more = await Promise.race([r.read(), Bun.sleep(300).then(() => null)]);
-    if (more && !more.done) text += new TextDecoder().decode(more.value);
-    if (!text.includes('serialized-error')) accepted++;
-  }));
-  return { accepted, close: () => {
-    for (const a of acs) a.abort();
-  } };
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      const ac = new AbortController();
+      acs.push(ac);
+      const res = await fetch(`${url}/trpc/mj.onTaskUpdate?input=%7B%7D`, {
+        headers: { ...H, accept: 'text/event-stream' },
+        signal: ac.signal,
+      });
+      // The 9th and later are an HTTP 429 before any stream starts.
+      if (res.status !== 200) return;
+      const r = res.body!.getReader();
+      let text = '';
+      while (!/event: connected[\s\S]*\n\n/.test(text) || text.length < 60) {
+        const c = await r.read();
+        if (c.done) break;
+        text += new TextDecoder().decode(c.value);
+        if (text.includes('serialized-error')) break;
+        // Accepted streams send nothing more until a change or a ping.
+        if (text.includes('event: connected')) break;
+      }
+      // A refusal arrives right after `connected`: give it a moment.
+      const more = await Promise.race([r.read(), Bun.sleep(300).then(() => null)]);
+      if (more && !more.done) text += new TextDecoder().decode(more.value);
+      if (!text.includes('serialized-error')) accepted++;
+    }),
+  );
+  return {
+    accepted,
+    close: () => {
+      for (const a of acs) a.abort();
+    },
+  };
 }
 
 // Idle.
@@ -157,7 +188,11 @@ for (const size of [5, 10, 15, 20, 100]) {
   const res = await fetch(`${url}/api/mj/self?page_size=100`, { headers: H });
   record('REST /api/mj/self page_size=100', await body(res), res.status);
   for (const n of [100, 150, 500]) {
-    const lbc = await fetch(`${url}/mj/task/list-by-condition`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ ids: ids.slice(0, n) }) });
+    const lbc = await fetch(`${url}/mj/task/list-by-condition`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ids: ids.slice(0, n) }),
+    });
     record(`list-by-condition ${n} ids`, await body(lbc), lbc.status);
   }
   const r = await replay();
@@ -171,7 +206,10 @@ const until = performance.now() + SECONDS * 1000;
 const statuses: Record<string, number> = {};
 const count = (k: string) => (statuses[k] = (statuses[k] ?? 0) + 1);
 const loop = async (work: () => Promise<void>) => {
-  while (performance.now() < until) await work().catch((e: unknown) => count(`client error: ${e instanceof Error ? e.message.slice(0, 80) : String(e)}`));
+  while (performance.now() < until)
+    await work().catch((e: unknown) =>
+      count(`client error: ${e instanceof Error ? e.message.slice(0, 80) : String(e)}`),
+    );
 };
 const rssBefore = Number(/VmRSS:\s+(\d+)/.exec(await Bun.file(`/proc/${proc.pid}/status`).text())?.[1] ?? 0);
 let rssMax = rssBefore;
@@ -182,27 +220,39 @@ const ATTACKS = (process.env.ATTACKS ?? 'batch,lbc,replay').split(',');
 const on = (a: string) => (ATTACKS.includes(a) ? 1 : 0);
 const [busy] = await Promise.all([
   healthz(until),
-  ...Array.from({ length: 8 * on('batch') }, () => loop(async () => {
-    const res = await fetch(batchUrl(16, 100), { headers: H });
-    await body(res);
-    count(`batch ${res.status}`);
-  })),
-  ...Array.from({ length: 4 * on('lbc') }, () => loop(async () => {
-    const res = await fetch(`${url}/mj/task/list-by-condition`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ ids }) });
-    await body(res);
-    count(`list-by-condition ${res.status}`);
-  })),
-  ...Array.from({ length: 8 * on('replay') }, () => loop(async () => {
-    const r = await replay();
-    count(r.reload ? 'replay reload' : r.refused ? 'replay refused' : 'replay sent');
-  })),
+  ...Array.from({ length: 8 * on('batch') }, () =>
+    loop(async () => {
+      const res = await fetch(batchUrl(16, 100), { headers: H });
+      await body(res);
+      count(`batch ${res.status}`);
+    }),
+  ),
+  ...Array.from({ length: 4 * on('lbc') }, () =>
+    loop(async () => {
+      const res = await fetch(`${url}/mj/task/list-by-condition`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ids }),
+      });
+      await body(res);
+      count(`list-by-condition ${res.status}`);
+    }),
+  ),
+  ...Array.from({ length: 8 * on('replay') }, () =>
+    loop(async () => {
+      const r = await replay();
+      count(r.reload ? 'replay reload' : r.refused ? 'replay refused' : 'replay sent');
+    }),
+  ),
 ]);
 clearInterval(rssTimer);
 
-const fmt = (xs: number[]) => `p50 ${pct(xs, 0.5).toFixed(2)} ms, p99 ${pct(xs, 0.99).toFixed(2)} ms, max ${Math.max(...xs).toFixed(1)} ms (n=${xs.length})`;
+const fmt = (xs: number[]) =>
+  `p50 ${pct(xs, 0.5).toFixed(2)} ms, p99 ${pct(xs, 0.99).toFixed(2)} ms, max ${Math.max(...xs).toFixed(1)} ms (n=${xs.length})`;
 console.log(`source: ${ROOT}`);
 console.log('largest answers one user got:');
-for (const [k, v] of Object.entries(largest)) console.log(`  ${k}: ${(v.bytes / 1024 / 1024).toFixed(2)} MiB (HTTP ${v.status})`);
+for (const [k, v] of Object.entries(largest))
+  console.log(`  ${k}: ${(v.bytes / 1024 / 1024).toFixed(2)} MiB (HTTP ${v.status})`);
 console.log(`subscriptions accepted of 20 opened at once: ${hoarded.accepted}`);
 console.log(`/healthz idle: ${fmt(idle)}`);
 console.log(`/healthz while the user does their worst (${SECONDS} s): ${fmt(busy)}`);

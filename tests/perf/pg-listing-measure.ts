@@ -5,10 +5,11 @@
  * With two database URLs it reuses databases seeded by an earlier run (which prints them and
  * keeps them when given `keep` as the second argument).
  */
+
+import { openPgDatabase } from '../../src/db/pg/client.ts';
 import { listTasksPg, type TaskFilter } from '../../src/db/pg/listing.ts';
 import { DAY, HOUR } from '../../src/db/pg/task-windows.ts';
-import { openPgDatabase } from '../../src/db/pg/client.ts';
-import { tempPg, type TempPg } from '../helpers/pg.ts';
+import { type TempPg, tempPg } from '../helpers/pg.ts';
 
 const BASE = 1_712_016_000_000;
 const STEP = 30_000; // one task every 30 s
@@ -37,13 +38,20 @@ async function warm(t: TempPg, f: TaskFilter, p: number) {
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Medians of two listings run alternately, so load from elsewhere falls on both alike. */
-async function paired(a: [TempPg, TaskFilter, number], b: [TempPg, TaskFilter, number], n = 101): Promise<[number, number]> {
+async function paired(
+  a: [TempPg, TaskFilter, number],
+  b: [TempPg, TaskFilter, number],
+  n = 101,
+): Promise<[number, number]> {
   await warm(...a);
   await warm(...b);
   const ta: number[] = [];
   const tb: number[] = [];
   for (let i = 0; i < n; i++) {
-    for (const [[t, f, p], out] of [[a, ta], [b, tb]] as const) {
+    for (const [[t, f, p], out] of [
+      [a, ta],
+      [b, tb],
+    ] as const) {
       const t0 = performance.now();
       await listTasksPg(t.db, f, { p });
       out.push(performance.now() - t0);
@@ -93,9 +101,21 @@ const deep: Array<[string, TaskFilter, number, TaskFilter, number]> = [
   ['admin range all vs admin p=1', { start: BASE + 1, end: BASE + (BIG + 1) * STEP - 1 }, 1, {}, 2],
   ['admin range 30d p=200 vs admin p=1', { start: mid - 15 * DAY + 7, end: mid + 15 * DAY - 3 }, 200, {}, 5],
   ['user range 1d vs user p=1', { userId: 7, start: mid - DAY / 2 + 7, end: mid + DAY / 2 - 3 }, 1, { userId: 7 }, 2],
-  ['user range 30d vs user p=1', { userId: 7, start: mid - 15 * DAY + 7, end: mid + 15 * DAY - 3 }, 1, { userId: 7 }, 2],
+  [
+    'user range 30d vs user p=1',
+    { userId: 7, start: mid - 15 * DAY + 7, end: mid + 15 * DAY - 3 },
+    1,
+    { userId: 7 },
+    2,
+  ],
   ['user range all vs user p=1', { userId: 7, start: BASE + 1, end: BASE + (BIG + 1) * STEP - 1 }, 1, { userId: 7 }, 2],
-  ['channel range 30d vs channel p=1', { channelId: 3, start: mid - 15 * DAY + 7, end: mid + 15 * DAY - 3 }, 1, { channelId: 3 }, 2],
+  [
+    'channel range 30d vs channel p=1',
+    { channelId: 3, start: mid - 15 * DAY + 7, end: mid + 15 * DAY - 3 },
+    1,
+    { channelId: 3 },
+    2,
+  ],
 ];
 for (const [name, f, p, ref, goal] of deep) {
   const [ms, base] = await paired([big, f, p], [big, ref, 1]);

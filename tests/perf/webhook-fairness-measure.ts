@@ -17,19 +17,28 @@ const SLOW_MS = Number(process.argv[4] ?? 8000);
 
 async function firstDeliveryMs(slowTasks: number): Promise<number> {
   const b = await BACKENDS[dialect]();
-  const slow = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: async () => {
-    await Bun.sleep(SLOW_MS);
-    return new Response('late');
-  } });
+  const slow = Bun.serve({
+    port: 0,
+    hostname: '127.0.0.1',
+    fetch: async () => {
+      await Bun.sleep(SLOW_MS);
+      return new Response('late');
+    },
+  });
   const fast = startWebhookReceiver();
   const worker = createWebhookWorker({
-    logger: silentLogger, clock: systemClock, fetch: globalThis.fetch, taskStore: { outbox: b.outbox }, config: { webhookAllowPrivate: true },
+    logger: silentLogger,
+    clock: systemClock,
+    fetch: globalThis.fetch,
+    taskStore: { outbox: b.outbox },
+    config: { webhookAllowPrivate: true },
   });
   try {
     const now = systemClock.now();
     const hostile = await b.keyedUser(systemClock);
     const other = await b.keyedUser(systemClock);
-    if (slowTasks > 0) await b.hookedTasks(hostile, (i) => `http://127.0.0.1:${slow.port}/hook/${i}`, slowTasks, 1, now);
+    if (slowTasks > 0)
+      await b.hookedTasks(hostile, (i) => `http://127.0.0.1:${slow.port}/hook/${i}`, slowTasks, 1, now);
     await b.hookedTasks(other, () => `${fast.url}/fast`, 1, 1, now);
     const t0 = performance.now();
     worker.start();
@@ -45,7 +54,13 @@ async function firstDeliveryMs(slowTasks: number): Promise<number> {
 
 const alone = await firstDeliveryMs(0);
 const behind = await firstDeliveryMs(SLOW_TASKS);
-console.log(JSON.stringify({
-  dialect, slowTasks: SLOW_TASKS, slowMs: SLOW_MS, aloneMs: Math.round(alone), behindSlowMs: Math.round(behind),
-}));
+console.log(
+  JSON.stringify({
+    dialect,
+    slowTasks: SLOW_TASKS,
+    slowMs: SLOW_MS,
+    aloneMs: Math.round(alone),
+    behindSlowMs: Math.round(behind),
+  }),
+);
 process.exit(0);

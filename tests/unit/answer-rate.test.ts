@@ -10,7 +10,10 @@ import { UserByteRate } from '../../src/domain/user-limits.ts';
 const MiB = 1024 * 1024;
 
 function rateAt(clock: { t: number }, perSecond = 8 * MiB, waitMs = 5_000, burst = perSecond, free = 0) {
-  return new UserByteRate({ answerBytesPerSecond: perSecond, answerBurstBytes: burst, answerFreeBytes: free, listingWaitMs: waitMs }, () => clock.t);
+  return new UserByteRate(
+    { answerBytesPerSecond: perSecond, answerBurstBytes: burst, answerFreeBytes: free, listingWaitMs: waitMs },
+    () => clock.t,
+  );
 }
 
 describe('answer bytes per user per second', () => {
@@ -35,7 +38,12 @@ describe('answer bytes per user per second', () => {
 
   test('a user whose debt is within the wait waits for it; one past the wait waits it out, then gets 429', async () => {
     const clock = { t: performance.now() };
-    const rate = new UserByteRate({ answerBytesPerSecond: 1_000_000, answerBurstBytes: 1_000_000, answerFreeBytes: 0, listingWaitMs: 5_000 });
+    const rate = new UserByteRate({
+      answerBytesPerSecond: 1_000_000,
+      answerBurstBytes: 1_000_000,
+      answerFreeBytes: 0,
+      listingWaitMs: 5_000,
+    });
     rate.charge(7, 1_050_000);
     const t0 = performance.now();
     await rate.ready(7);
@@ -44,7 +52,10 @@ describe('answer bytes per user per second', () => {
     const far = rateAt(clock, 1_000_000, 60);
     far.charge(7, 7_000_000);
     const t1 = performance.now();
-    const refused = await far.ready(7).then(() => null, (e: unknown) => e);
+    const refused = await far.ready(7).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(performance.now() - t1).toBeGreaterThanOrEqual(55);
     expect(refused).toBeInstanceOf(AppError);
     expect((refused as AppError).kind).toBe('RATE_LIMITED');

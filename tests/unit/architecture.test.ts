@@ -65,7 +65,9 @@ describe('architecture', () => {
     expect(importsOf(rateLimit.text)).toContain('../contract/tasks.ts');
     expect(folderOf('domain/rate-limit.ts')).toBe('domain');
     expect(all.some((f) => f.path === 'web/dashboard.tsx')).toBe(true);
-    expect(importsOf("const u = new URL('./x.ts', import.meta.url);\nawait import('./y.ts');\nimport './z.ts';")).toEqual(['./z.ts', './y.ts', './x.ts']);
+    expect(
+      importsOf("const u = new URL('./x.ts', import.meta.url);\nawait import('./y.ts');\nimport './z.ts';"),
+    ).toEqual(['./z.ts', './y.ts', './x.ts']);
   });
 
   test('folders import only what ARCHITECTURE.md allows', () => {
@@ -88,8 +90,15 @@ describe('architecture', () => {
   });
 
   test('the storage layering holds whatever ALLOWED says: domain ↛ db, db ↛ domain, http ↛ web, contract ↛ any other folder', () => {
-    const forbidden: Array<[from: string, to: string]> = [['domain', 'db'], ['db', 'domain'], ['http', 'web'], ['contract', 'domain'], ['contract', 'db']];
-    for (const [from, to] of forbidden) expect(`${from} → ${to}: ${ALLOWED[from]!.includes(to)}`).toBe(`${from} → ${to}: false`);
+    const forbidden: Array<[from: string, to: string]> = [
+      ['domain', 'db'],
+      ['db', 'domain'],
+      ['http', 'web'],
+      ['contract', 'domain'],
+      ['contract', 'db'],
+    ];
+    for (const [from, to] of forbidden)
+      expect(`${from} → ${to}: ${ALLOWED[from]!.includes(to)}`).toBe(`${from} → ${to}: false`);
     expect(PACKAGES_FORBIDDEN_IN.domain!.test('drizzle-orm')).toBe(true);
     expect(PACKAGES_FORBIDDEN_IN.domain!.test('drizzle-orm/sqlite-core')).toBe(true);
   });

@@ -4,8 +4,8 @@ import { authenticateManagement } from '../../src/auth/management.ts';
 import { authenticateRelay } from '../../src/auth/relay.ts';
 import { tokens, users } from '../../src/db/schema/index.ts';
 import { createSqliteStore } from '../../src/db/sqlite/store.ts';
-import { createTestApiKey, createTestUser } from '../helpers/factories.ts';
 import { memoryDb } from '../helpers/db.ts';
+import { createTestApiKey, createTestUser } from '../helpers/factories.ts';
 
 /** The prepared auth lookups read and write what the ad-hoc queries did, on every connection. */
 test('relay auth stamps accessed_time at most once a minute, through the prepared update', async () => {
@@ -29,7 +29,9 @@ test('management auth finds the user of the current access token on each connect
     const user = createTestUser(db);
     const creds = { authorization: user.headers.authorization!, newApiUser: String(user.id) };
     expect((await authenticateManagement(createSqliteStore(db), creds, 1)).id).toBe(user.id);
-    await expect(authenticateManagement(createSqliteStore(db), { ...creds, authorization: 'Bearer nope' }, 1)).rejects.toThrow('Unauthorized, invalid access token');
+    await expect(
+      authenticateManagement(createSqliteStore(db), { ...creds, authorization: 'Bearer nope' }, 1),
+    ).rejects.toThrow('Unauthorized, invalid access token');
   }
 });
 

@@ -17,7 +17,8 @@ describe('bench CPU from /proc', () => {
   });
 
   test("a tree's time counts a busy child", async () => {
-    const script = 'let x = 0; while (process.cpuUsage().user < 300_000) x++; console.log("done"); await Bun.sleep(30_000);';
+    const script =
+      'let x = 0; while (process.cpuUsage().user < 300_000) x++; console.log("done"); await Bun.sleep(30_000);';
     const child = Bun.spawn([process.execPath, '-e', script], { stdout: 'pipe' });
     try {
       const reader = child.stdout.getReader();

@@ -2,12 +2,27 @@ import { describe, expect, test } from 'bun:test';
 import { ArgError, DEFAULT_GROUPS, HEAVY_GROUPS, parseArgs, parseRows } from '../../scripts/bench/args.ts';
 import { settingsFor } from '../../scripts/bench/context.ts';
 import { median, openLoop, percentile, runLoad } from '../../scripts/bench/load.ts';
-import { errorRow, formatNotes, formatTable, judge, reportJson, summarize, type Measurement } from '../../scripts/bench/report.ts';
+import {
+  errorRow,
+  formatNotes,
+  formatTable,
+  judge,
+  type Measurement,
+  reportJson,
+  summarize,
+} from '../../scripts/bench/report.ts';
 
 /** The pure parts of `bun run bench` (the bench itself is never part of `bun test`). */
 
 const base: Measurement = {
-  id: 'x', label: 'x', backend: 'sqlite', product: 10, baseline: 8, unit: 'ms', baselineLabel: 'at 10,000', goal: { kind: 'ratio-max', value: 1.5 },
+  id: 'x',
+  label: 'x',
+  backend: 'sqlite',
+  product: 10,
+  baseline: 8,
+  unit: 'ms',
+  baselineLabel: 'at 10,000',
+  goal: { kind: 'ratio-max', value: 1.5 },
 };
 
 describe('bench arguments', () => {
@@ -43,7 +58,13 @@ describe('bench arguments', () => {
   });
 
   test('--quick, --out and --only (a comma list, kept in run order) in both spellings', () => {
-    expect(parseArgs(['--quick', '--only', 'poller,listing', '--out', 'r.json'])).toEqual({ quick: true, rows: null, only: ['listing', 'poller'], out: 'r.json', help: false });
+    expect(parseArgs(['--quick', '--only', 'poller,listing', '--out', 'r.json'])).toEqual({
+      quick: true,
+      rows: null,
+      only: ['listing', 'poller'],
+      out: 'r.json',
+      help: false,
+    });
     expect(parseArgs(['--only=image', '--out=x.json']).only).toEqual(['image']);
   });
 
@@ -79,7 +100,9 @@ describe('bench verdicts', () => {
     expect(judge({ ...affine, product: 2500, baseline: 1000 })).toMatchObject({ score: 1, verdict: 'pass' });
     expect(judge({ ...affine, product: 2501, baseline: 1000 }).verdict).toBe('FAIL');
     expect(judge({ ...affine, baseline: null }).verdict).toBe('error');
-    expect(formatTable([judge({ ...affine, product: 1250, baseline: 1000 })])).toContain('| 0.500× of goal | ≤ 1,000 ms + 1.5× |');
+    expect(formatTable([judge({ ...affine, product: 1250, baseline: 1000 })])).toContain(
+      '| 0.500× of goal | ≤ 1,000 ms + 1.5× |',
+    );
   });
 
   test('a missing or zero baseline, or a missing number, is an error, never a pass', () => {
@@ -93,7 +116,14 @@ describe('bench verdicts', () => {
 describe('bench table and JSON', () => {
   const rows = [
     judge(base),
-    judge({ ...base, id: 'p', label: 'poller tick', product: 1500.4, baseline: 1200, goal: { kind: 'diff-max', value: 1000 } }),
+    judge({
+      ...base,
+      id: 'p',
+      label: 'poller tick',
+      product: 1500.4,
+      baseline: 1200,
+      goal: { kind: 'diff-max', value: 1000 },
+    }),
     errorRow('image', 'image', 'sqlite', 'simulator exited | code 1'),
   ];
 
@@ -113,9 +143,16 @@ describe('bench table and JSON', () => {
   });
 
   test('the JSON carries every row, NaN as null, and the counts', () => {
-    const json = JSON.parse(reportJson({
-      startedAt: 't', quick: true, machine: { cores: 2 }, sizes: { large: 100, small: 10 }, results: rows, summary: summarize(rows),
-    })) as { results: Array<{ product: number | null; verdict: string }>; summary: unknown };
+    const json = JSON.parse(
+      reportJson({
+        startedAt: 't',
+        quick: true,
+        machine: { cores: 2 },
+        sizes: { large: 100, small: 10 },
+        results: rows,
+        summary: summarize(rows),
+      }),
+    ) as { results: Array<{ product: number | null; verdict: string }>; summary: unknown };
     expect(json.results.map((r) => r.verdict)).toEqual(['pass', 'pass', 'error']);
     expect(json.results[2]?.product).toBeNull();
     expect(json.summary).toEqual({ pass: 2, fail: 0, error: 1, info: 0 });
@@ -132,7 +169,11 @@ describe('bench load generator', () => {
 
   test('loops stop at the count cap and count statuses other than the expected one as errors', async () => {
     let calls = 0;
-    const r = await runLoad(async () => (++calls % 4 === 0 ? 500 : 200), { concurrency: 3, durationMs: 10_000, maxCount: 40 });
+    const r = await runLoad(async () => (++calls % 4 === 0 ? 500 : 200), {
+      concurrency: 3,
+      durationMs: 10_000,
+      maxCount: 40,
+    });
     expect(calls).toBe(40);
     expect(r.errors).toBe(10);
     expect(r.count).toBe(30);

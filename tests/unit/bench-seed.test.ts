@@ -1,11 +1,11 @@
-import { afterAll, describe, expect, test } from 'bun:test';
 import type { Database } from 'bun:sqlite';
+import { afterAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase } from '../../src/db/client.ts';
-import { bulkSeed } from '../../scripts/bench/seed-bulk.ts';
 import { checkCounters, seedAccounts, seedTasksThroughTriggers, T0 } from '../../scripts/bench/seed.ts';
+import { bulkSeed } from '../../scripts/bench/seed-bulk.ts';
+import { openDatabase } from '../../src/db/client.ts';
 
 /**
  * The bench's bulk seed (rows first, then the migrations backfill every rollup) must leave the
@@ -21,11 +21,18 @@ const TOTAL = 5_000;
 
 function dump(sqlite: Database): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  const objects = sqlite.query<{ type: string; name: string; sql: string | null }, []>(
-    `SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_autoindex%' ORDER BY type, name`).all();
+  const objects = sqlite
+    .query<{ type: string; name: string; sql: string | null }, []>(
+      `SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_autoindex%' ORDER BY type, name`,
+    )
+    .all();
   out.schema = objects.map((o) => `${o.type} ${o.name}: ${o.sql ?? ''}`);
   for (const { name } of objects.filter((o) => o.type === 'table')) {
-    out[name] = sqlite.query<Record<string, unknown>, []>(`SELECT * FROM "${name}"`).all().map((r) => JSON.stringify(r)).sort();
+    out[name] = sqlite
+      .query<Record<string, unknown>, []>(`SELECT * FROM "${name}"`)
+      .all()
+      .map((r) => JSON.stringify(r))
+      .sort();
   }
   return out;
 }

@@ -1,13 +1,25 @@
 import { describe, expect, test } from 'bun:test';
-import { BUTTONS_SQL, compactButtons, compactStoredButtons, referenceText, splitButtons } from '../../src/db/sqlite/button-sets.ts';
+import type { SyncFieldValues } from '../../src/contract/tasks.ts';
+import {
+  BUTTONS_SQL,
+  compactButtons,
+  compactStoredButtons,
+  referenceText,
+  splitButtons,
+} from '../../src/db/sqlite/button-sets.ts';
 import { createSqliteFeedReads } from '../../src/db/sqlite/feed-reads.ts';
+import {
+  findTaskByMjId,
+  listTasks,
+  ownTasksByMjIds,
+  ownTasksByMjIdsSize,
+  taskById,
+} from '../../src/db/sqlite/listing.ts';
 import { enqueueTaskChange, recordTaskHook } from '../../src/db/sqlite/outbox.ts';
-import { findTaskByMjId, listTasks, ownTasksByMjIds, ownTasksByMjIdsSize, taskById } from '../../src/db/sqlite/listing.ts';
 import { applySyncOps, createSqliteSyncStore } from '../../src/db/sqlite/sync.ts';
-import { gridButtons, upscaleButtons, describeButtons } from '../../src/simulator/buttons.ts';
+import { describeButtons, gridButtons, upscaleButtons } from '../../src/simulator/buttons.ts';
 import { memoryDb } from '../helpers/db.ts';
 import { getTask } from '../helpers/factories.ts';
-import type { SyncFieldValues } from '../../src/contract/tasks.ts';
 
 /**
  * `tasks.buttons` on SQLite: a compact reference to a `button_sets` template where it reproduces
@@ -16,19 +28,32 @@ import type { SyncFieldValues } from '../../src/contract/tasks.ts';
 
 const HASH = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
 const grid = (hash: string) => JSON.stringify(gridButtons(hash));
-const raw = (db: ReturnType<typeof memoryDb>, id: number) => (db.$client.query('SELECT buttons FROM tasks WHERE id = ?').get(id) as { buttons: string }).buttons;
+const raw = (db: ReturnType<typeof memoryDb>, id: number) =>
+  (db.$client.query('SELECT buttons FROM tasks WHERE id = ?').get(id) as { buttons: string }).buttons;
 
 function fields(buttons: string): SyncFieldValues {
   return {
-    progress: '100%', status: 'SUCCESS', promptEn: 'p', state: '', startTime: 1, finishTime: 2, imageUrl: 'https://x/1.png',
-    videoUrl: '', videoUrls: '', failReason: '', buttons, properties: '{"finalPrompt":"p"}',
+    progress: '100%',
+    status: 'SUCCESS',
+    promptEn: 'p',
+    state: '',
+    startTime: 1,
+    finishTime: 2,
+    imageUrl: 'https://x/1.png',
+    videoUrl: '',
+    videoUrls: '',
+    failReason: '',
+    buttons,
+    properties: '{"finalPrompt":"p"}',
   };
 }
 
 /** n unfinished rows of user 1, channel 1 (ids 1..n, mj ids m1..mn). */
 function seeded(n: number) {
   const db = memoryDb();
-  const insert = db.$client.prepare("INSERT INTO tasks (id, user_id, channel_id, mj_id, submit_time, progress) VALUES (?1, 1, 1, 'm' || ?1, ?1, '10%')");
+  const insert = db.$client.prepare(
+    "INSERT INTO tasks (id, user_id, channel_id, mj_id, submit_time, progress) VALUES (?1, 1, 1, 'm' || ?1, ?1, '10%')",
+  );
   for (let i = 1; i <= n; i++) insert.run(i);
   return db;
 }
@@ -69,7 +94,12 @@ describe('tasks.buttons compact form', () => {
     expect(ownTasksByMjIds(db, 1, ['m1', 'm3']).map((r) => r.buttons)).toEqual([text, '']);
     const feed = createSqliteFeedReads(db);
     expect(feed.row(2)!.buttons).toBe(text);
-    expect(feed.replay(1, 0, 0, 10).map((r) => r.buttons).sort()).toEqual(['', text, text]);
+    expect(
+      feed
+        .replay(1, 0, 0, 10)
+        .map((r) => r.buttons)
+        .sort(),
+    ).toEqual(['', text, text]);
     // The poller reads the expanded text, so an unchanged set is not written again.
     db.$client.run("UPDATE tasks SET progress = '50%' WHERE id = 1");
     const page = await createSqliteSyncStore(db).unfinishedPage(1, 0, 10);
@@ -83,13 +113,18 @@ describe('tasks.buttons compact form', () => {
     expect(raw(db, 1)).toStartWith('{"set":');
     expect(db.$client.query('SELECT payload FROM webhook_deliveries').all()).toEqual([{ payload: grid(HASH) }]);
     expect(enqueueTaskChange(db, [1], 11, (row) => row.buttons)).toBe(1);
-    expect(db.$client.query('SELECT payload FROM webhook_deliveries ORDER BY id DESC LIMIT 1').get()).toEqual({ payload: grid(HASH) });
+    expect(db.$client.query('SELECT payload FROM webhook_deliveries ORDER BY id DESC LIMIT 1').get()).toEqual({
+      payload: grid(HASH),
+    });
   });
 
   test('a row inserted with plain SQL holding the full JSON reads unchanged, and can be overwritten', () => {
     const db = seeded(1);
     const text = grid(HASH);
-    db.$client.run('INSERT INTO tasks (id, user_id, mj_id, submit_time, buttons) VALUES (5, 1, ?1, 5, ?2)', ['direct', text]);
+    db.$client.run('INSERT INTO tasks (id, user_id, mj_id, submit_time, buttons) VALUES (5, 1, ?1, 5, ?2)', [
+      'direct',
+      text,
+    ]);
     expect(raw(db, 5)).toBe(text);
     expect(taskById(db, 5)!.buttons).toBe(text);
     // An operator's UPDATE of a compact row with full JSON wins as written.
@@ -103,25 +138,37 @@ describe('tasks.buttons compact form', () => {
     const two = JSON.stringify([...gridButtons(HASH), ...gridButtons('1234567890abcdef1234')]);
     const lookalike = '{"set":1,"job":"abc"}';
     const broken = '{"set":1,"job":"{{job}}"}';
-    applySyncOps(db, [
-      { kind: 'update', taskId: 1, fields: fields(two) },
-      { kind: 'update', taskId: 2, fields: fields(lookalike) },
-      { kind: 'update', taskId: 3, fields: fields(broken) },
-    ], 10, () => '{}');
+    applySyncOps(
+      db,
+      [
+        { kind: 'update', taskId: 1, fields: fields(two) },
+        { kind: 'update', taskId: 2, fields: fields(lookalike) },
+        { kind: 'update', taskId: 3, fields: fields(broken) },
+      ],
+      10,
+      () => '{}',
+    );
     expect(raw(db, 1)).toBe(two);
     expect(raw(db, 2)).not.toBe(lookalike);
     expect(raw(db, 3)).not.toBe(broken);
     expect([1, 2, 3].map((id) => taskById(db, id)!.buttons)).toEqual([two, lookalike, broken]);
   });
 
-  test('the operators\' view task_buttons reads every row as the app does', () => {
+  test("the operators' view task_buttons reads every row as the app does", () => {
     const db = seeded(2);
-    const view = (db.$client.query(`SELECT sql FROM sqlite_master WHERE name = 'task_buttons'`).get() as { sql: string }).sql;
+    const view = (
+      db.$client.query(`SELECT sql FROM sqlite_master WHERE name = 'task_buttons'`).get() as { sql: string }
+    ).sql;
     expect(view).toContain(BUTTONS_SQL);
     applySyncOps(db, [{ kind: 'update', taskId: 1, fields: fields(grid(HASH)) }], 10, () => '{}');
     db.$client.run('UPDATE tasks SET buttons = ?1 WHERE id = 2', ['[{"customId":"y"}]']);
-    expect(db.$client.query('SELECT buttons FROM task_buttons ORDER BY id').all()).toEqual([{ buttons: grid(HASH) }, { buttons: '[{"customId":"y"}]' }]);
-    expect(db.$client.query(`SELECT buttons FROM task_buttons WHERE mj_id = 'm1'`).get()).toEqual({ buttons: grid(HASH) });
+    expect(db.$client.query('SELECT buttons FROM task_buttons ORDER BY id').all()).toEqual([
+      { buttons: grid(HASH) },
+      { buttons: '[{"customId":"y"}]' },
+    ]);
+    expect(db.$client.query(`SELECT buttons FROM task_buttons WHERE mj_id = 'm1'`).get()).toEqual({
+      buttons: grid(HASH),
+    });
   });
 
   test('a reference to a missing template, or not JSON, reads as stored (no error)', () => {
@@ -136,10 +183,12 @@ describe('tasks.buttons compact form', () => {
   test('a template added in a transaction that rolls back is not cached', () => {
     const db = seeded(1);
     const c = db.$client;
-    expect(() => c.transaction(() => {
-      compactButtons(c, grid(HASH));
-      throw new Error('rollback');
-    })()).toThrow('rollback');
+    expect(() =>
+      c.transaction(() => {
+        compactButtons(c, grid(HASH));
+        throw new Error('rollback');
+      })(),
+    ).toThrow('rollback');
     expect(c.query('SELECT count(*) AS n FROM button_sets').get()).toEqual({ n: 0 });
     const stored = compactButtons(c, grid(HASH));
     c.run('UPDATE tasks SET buttons = ?1 WHERE id = 1', [stored]);
@@ -148,9 +197,17 @@ describe('tasks.buttons compact form', () => {
 
   test('listings, list-by-condition sizes and the feed read the same before and after compaction', () => {
     const db = seeded(0);
-    const insert = db.$client.prepare(`INSERT INTO tasks (user_id, channel_id, mj_id, submit_time, progress, status, buttons)
+    const insert =
+      db.$client.prepare(`INSERT INTO tasks (user_id, channel_id, mj_id, submit_time, progress, status, buttons)
       VALUES (1 + (?1 % 2), 1, 'm' || ?1, ?1, '100%', 'SUCCESS', ?2)`);
-    const texts = (i: number) => (i % 5 === 0 ? '' : i % 5 === 1 ? JSON.stringify(describeButtons()) : i % 5 === 2 ? JSON.stringify(upscaleButtons(`${i}`.padStart(20, 'a'))) : grid(`${i}`.padStart(24, 'b')));
+    const texts = (i: number) =>
+      i % 5 === 0
+        ? ''
+        : i % 5 === 1
+          ? JSON.stringify(describeButtons())
+          : i % 5 === 2
+            ? JSON.stringify(upscaleButtons(`${i}`.padStart(20, 'a')))
+            : grid(`${i}`.padStart(24, 'b'));
     for (let i = 1; i <= 60; i++) insert.run(i, texts(i));
     const read = () => ({
       all: listTasks(db, {}, { page_size: 100 }),
@@ -166,7 +223,9 @@ describe('tasks.buttons compact form', () => {
     const c = db.$client;
     expect(compactStoredButtons(c, 7)).toEqual({ scanned: 48, compacted: 48 });
     expect(compactStoredButtons(c, 7)).toEqual({ scanned: 0, compacted: 0 });
-    expect((c.query(`SELECT count(*) AS n FROM tasks WHERE buttons LIKE '{"set":%'`).get() as { n: number }).n).toBe(48);
+    expect((c.query(`SELECT count(*) AS n FROM tasks WHERE buttons LIKE '{"set":%'`).get() as { n: number }).n).toBe(
+      48,
+    );
     expect(c.query('SELECT count(*) AS n FROM button_sets').get()).toEqual({ n: 3 });
     expect(read()).toEqual(before);
   });

@@ -27,11 +27,25 @@ describe('config', () => {
 
   test('every variable is read', () => {
     const c = loadConfig({
-      PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: ':memory:', SERVER_ADDRESS: 'https://mj.example.com/',
-      INITIAL_ROOT_ACCESS_TOKEN: 'abcdefgh12345678', UPDATE_TASK: 'false', POLL_INTERVAL_MS: '500', POLL_LEASE_MS: '1500',
-      POLL_BATCH_SIZE: '7', TASK_TIMEOUT_MS: '1000', UPSTREAM_TIMEOUT_MS: '2000', IMAGE_FETCH_ALLOW_PRIVATE: 'true',
-      DEMO: '1', CORS_ORIGINS: 'https://a.example, https://b.example', LOG_LEVEL: 'debug', METRICS_PUBLIC: 'true',
-      MJ_FORWARD_URL_ENABLED: 'false', MJ_PRICES: '{"mj_imagine":0.2}', LIVE_STREAMS_PER_USER: '40',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_PATH: ':memory:',
+      SERVER_ADDRESS: 'https://mj.example.com/',
+      INITIAL_ROOT_ACCESS_TOKEN: 'abcdefgh12345678',
+      UPDATE_TASK: 'false',
+      POLL_INTERVAL_MS: '500',
+      POLL_LEASE_MS: '1500',
+      POLL_BATCH_SIZE: '7',
+      TASK_TIMEOUT_MS: '1000',
+      UPSTREAM_TIMEOUT_MS: '2000',
+      IMAGE_FETCH_ALLOW_PRIVATE: 'true',
+      DEMO: '1',
+      CORS_ORIGINS: 'https://a.example, https://b.example',
+      LOG_LEVEL: 'debug',
+      METRICS_PUBLIC: 'true',
+      MJ_FORWARD_URL_ENABLED: 'false',
+      MJ_PRICES: '{"mj_imagine":0.2}',
+      LIVE_STREAMS_PER_USER: '40',
       UPSTREAM_NOTIFY_BASE_URL: 'https://gw.internal:8443',
     });
     expect(c.upstreamNotifyBaseUrl).toBe('https://gw.internal:8443');
@@ -53,14 +67,22 @@ describe('config', () => {
     expect(c.logLevel).toBe('debug');
     expect(c.metricsPublic).toBe(true);
     // DEMO turns upstream push on (SPEC §16).
-    expect(c.optionOverrides).toEqual({ mj_forward_url_enabled: 'false', mj_prices: '{"mj_imagine":0.2}', mj_upstream_notify_enabled: 'true' });
+    expect(c.optionOverrides).toEqual({
+      mj_forward_url_enabled: 'false',
+      mj_prices: '{"mj_imagine":0.2}',
+      mj_upstream_notify_enabled: 'true',
+    });
   });
 
   test('upstream push: off by default, on with DEMO unless MJ_UPSTREAM_NOTIFY_ENABLED says otherwise', () => {
     expect(loadConfig({}).optionOverrides).toEqual({});
     expect(loadConfig({}).upstreamNotifyBaseUrl).toBeNull();
-    expect(loadConfig({ DEMO: '1', MJ_UPSTREAM_NOTIFY_ENABLED: 'false' }).optionOverrides).toEqual({ mj_upstream_notify_enabled: 'false' });
-    expect(loadConfig({ MJ_UPSTREAM_NOTIFY_ENABLED: 'true' }).optionOverrides).toEqual({ mj_upstream_notify_enabled: 'true' });
+    expect(loadConfig({ DEMO: '1', MJ_UPSTREAM_NOTIFY_ENABLED: 'false' }).optionOverrides).toEqual({
+      mj_upstream_notify_enabled: 'false',
+    });
+    expect(loadConfig({ MJ_UPSTREAM_NOTIFY_ENABLED: 'true' }).optionOverrides).toEqual({
+      mj_upstream_notify_enabled: 'true',
+    });
   });
 
   test('an empty variable counts as unset', () => {
@@ -68,13 +90,30 @@ describe('config', () => {
   });
 
   const bad: Array<[string, string]> = [
-    ['PORT', 'abc'], ['PORT', '70000'], ['PORT', '-1'], ['POLL_INTERVAL_MS', '-5'], ['POLL_INTERVAL_MS', '0'],
-    ['POLL_LEASE_MS', '0'], ['POLL_LEASE_MS', '-1'], ['POLL_LEASE_MS', 'long'],
-    ['POLL_BATCH_SIZE', '1.5'], ['TASK_TIMEOUT_MS', 'soon'], ['UPSTREAM_TIMEOUT_MS', '0'], ['SERVER_ADDRESS', 'not a url'],
-    ['SERVER_ADDRESS', 'ftp://x.example'], ['UPDATE_TASK', 'maybe'], ['IMAGE_FETCH_ALLOW_PRIVATE', '2'], ['DEMO', 'on?'],
-    ['LOG_LEVEL', 'verbose'], ['INITIAL_ROOT_ACCESS_TOKEN', 'short'], ['METRICS_PUBLIC', 'sometimes'],
-    ['DATABASE_POOL_SIZE', '0'], ['DATABASE_POOL_SIZE', 'many'], ['LIVE_STREAMS_PER_USER', '0'],
-    ['UPSTREAM_NOTIFY_BASE_URL', 'gw.example'], ['MJ_UPSTREAM_NOTIFY_ENABLED', 'perhaps'],
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '-1'],
+    ['POLL_INTERVAL_MS', '-5'],
+    ['POLL_INTERVAL_MS', '0'],
+    ['POLL_LEASE_MS', '0'],
+    ['POLL_LEASE_MS', '-1'],
+    ['POLL_LEASE_MS', 'long'],
+    ['POLL_BATCH_SIZE', '1.5'],
+    ['TASK_TIMEOUT_MS', 'soon'],
+    ['UPSTREAM_TIMEOUT_MS', '0'],
+    ['SERVER_ADDRESS', 'not a url'],
+    ['SERVER_ADDRESS', 'ftp://x.example'],
+    ['UPDATE_TASK', 'maybe'],
+    ['IMAGE_FETCH_ALLOW_PRIVATE', '2'],
+    ['DEMO', 'on?'],
+    ['LOG_LEVEL', 'verbose'],
+    ['INITIAL_ROOT_ACCESS_TOKEN', 'short'],
+    ['METRICS_PUBLIC', 'sometimes'],
+    ['DATABASE_POOL_SIZE', '0'],
+    ['DATABASE_POOL_SIZE', 'many'],
+    ['LIVE_STREAMS_PER_USER', '0'],
+    ['UPSTREAM_NOTIFY_BASE_URL', 'gw.example'],
+    ['MJ_UPSTREAM_NOTIFY_ENABLED', 'perhaps'],
   ];
   for (const [name, value] of bad) {
     test(`invalid ${name}=${value} names the variable`, () => {
@@ -94,7 +133,9 @@ describe('config', () => {
 
   test('the server exits with code 2 and one line naming the variable', async () => {
     const proc = Bun.spawn(['bun', 'src/index.ts'], {
-      env: { PATH: process.env.PATH ?? '', PORT: 'abc' }, stdout: 'pipe', stderr: 'pipe',
+      env: { PATH: process.env.PATH ?? '', PORT: 'abc' },
+      stdout: 'pipe',
+      stderr: 'pipe',
     });
     const code = await proc.exited;
     const err = await new Response(proc.stderr).text();
@@ -111,7 +152,9 @@ describe('DATABASE_URL (PostgreSQL)', () => {
     expect(loadConfig({}).databasePoolSize).toBe(10);
     for (const url of ['postgres://user:s3cret-pw@127.0.0.1:1/mj', 'mysql://user:s3cret-pw@h/x']) {
       const proc = Bun.spawn(['bun', 'src/index.ts'], {
-        env: { PATH: process.env.PATH ?? '', PORT: '0', DATABASE_URL: url }, stdout: 'pipe', stderr: 'pipe',
+        env: { PATH: process.env.PATH ?? '', PORT: '0', DATABASE_URL: url },
+        stdout: 'pipe',
+        stderr: 'pipe',
       });
       const code = await proc.exited;
       const err = (await new Response(proc.stderr).text()).trim();
@@ -125,11 +168,28 @@ describe('DATABASE_URL (PostgreSQL)', () => {
 
 describe('simulator config', () => {
   test('defaults and overrides', () => {
-    expect(loadSimulatorConfig({})).toEqual({ port: 8090, host: '127.0.0.1', secret: null, stepMs: 1000, slowMs: 65000, notify: true });
-    expect(loadSimulatorConfig({ SIM_PORT: '0', SIM_SECRET: 's3', SIM_STEP_MS: '0', SIM_SLOW_MS: '10', SIM_HOST: '0.0.0.0', SIM_NOTIFY: 'false' }))
-      .toEqual({ port: 0, host: '0.0.0.0', secret: 's3', stepMs: 0, slowMs: 10, notify: false });
+    expect(loadSimulatorConfig({})).toEqual({
+      port: 8090,
+      host: '127.0.0.1',
+      secret: null,
+      stepMs: 1000,
+      slowMs: 65000,
+      notify: true,
+    });
+    expect(
+      loadSimulatorConfig({
+        SIM_PORT: '0',
+        SIM_SECRET: 's3',
+        SIM_STEP_MS: '0',
+        SIM_SLOW_MS: '10',
+        SIM_HOST: '0.0.0.0',
+        SIM_NOTIFY: 'false',
+      }),
+    ).toEqual({ port: 0, host: '0.0.0.0', secret: 's3', stepMs: 0, slowMs: 10, notify: false });
   });
   test('an invalid value names the variable', () => {
-    expect(() => loadSimulatorConfig({ SIM_STEP_MS: 'fast' })).toThrow('invalid configuration: SIM_STEP_MS must be a whole number');
+    expect(() => loadSimulatorConfig({ SIM_STEP_MS: 'fast' })).toThrow(
+      'invalid configuration: SIM_STEP_MS must be a whole number',
+    );
   });
 });

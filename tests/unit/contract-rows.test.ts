@@ -1,5 +1,13 @@
 import { expect, test } from 'bun:test';
-import type { ChannelRow, DeliveryRow, LogRow, NewTaskRow, TaskRow, TokenRow, UserRow } from '../../src/contract/rows.ts';
+import type {
+  ChannelRow,
+  DeliveryRow,
+  LogRow,
+  NewTaskRow,
+  TaskRow,
+  TokenRow,
+  UserRow,
+} from '../../src/contract/rows.ts';
 import type * as pg from '../../src/db/pg/schema/index.ts';
 import type * as sqlite from '../../src/db/schema/index.ts';
 

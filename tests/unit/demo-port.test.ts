@@ -4,8 +4,8 @@ import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 import { ensureDemoSetup } from '../../src/domain/demo-setup.ts';
 import { bootstrapRoot } from '../../src/domain/users.ts';
 import { systemClock } from '../../src/lib/clock.ts';
-import { createTestChannel, createTestUser, getTask, insertTask } from '../helpers/factories.ts';
 import { memoryDb } from '../helpers/db.ts';
+import { createTestChannel, createTestUser, getTask, insertTask } from '../helpers/factories.ts';
 
 describe('DEMO_PORT', () => {
   test('PORT+1 by default, any free port when PORT is 0, or as set', () => {
@@ -28,12 +28,26 @@ describe('ensureDemoSetup when the simulator moved', () => {
     const user = createTestUser(db);
     const other = createTestChannel(db, 'http://127.0.0.1:4001/other');
     const mine = insertTask(db, {
-      userId: user.id, channelId: first.channelId,
-      imageUrl: 'http://127.0.0.1:4001/images/user_a_b.png', videoUrl: 'http://127.0.0.1:4001/videos/1.mp4',
+      userId: user.id,
+      channelId: first.channelId,
+      imageUrl: 'http://127.0.0.1:4001/images/user_a_b.png',
+      videoUrl: 'http://127.0.0.1:4001/videos/1.mp4',
     });
-    const elsewhere = insertTask(db, { userId: user.id, channelId: first.channelId, imageUrl: 'https://cdn.example/x.png' });
-    const lookalike = insertTask(db, { userId: user.id, channelId: first.channelId, imageUrl: 'http://127.0.0.1:40017/x.png' });
-    const foreign = insertTask(db, { userId: user.id, channelId: other, imageUrl: 'http://127.0.0.1:4001/images/user_a_b.png' });
+    const elsewhere = insertTask(db, {
+      userId: user.id,
+      channelId: first.channelId,
+      imageUrl: 'https://cdn.example/x.png',
+    });
+    const lookalike = insertTask(db, {
+      userId: user.id,
+      channelId: first.channelId,
+      imageUrl: 'http://127.0.0.1:40017/x.png',
+    });
+    const foreign = insertTask(db, {
+      userId: user.id,
+      channelId: other,
+      imageUrl: 'http://127.0.0.1:4001/images/user_a_b.png',
+    });
 
     const again = await ensureDemoSetup(store, systemClock, 'http://127.0.0.1:4001', 'k2');
     expect(again.movedFrom).toBeNull();
@@ -43,7 +57,8 @@ describe('ensureDemoSetup when the simulator moved', () => {
     expect(moved.movedFrom).toBe('http://127.0.0.1:4001');
     expect(moved.channelId).toBe(first.channelId);
     expect(getTask(db, mine.id)).toMatchObject({
-      imageUrl: 'http://127.0.0.1:5002/images/user_a_b.png', videoUrl: 'http://127.0.0.1:5002/videos/1.mp4',
+      imageUrl: 'http://127.0.0.1:5002/images/user_a_b.png',
+      videoUrl: 'http://127.0.0.1:5002/videos/1.mp4',
     });
     expect(getTask(db, elsewhere.id)!.imageUrl).toBe('https://cdn.example/x.png');
     expect(getTask(db, lookalike.id)!.imageUrl).toBe('http://127.0.0.1:40017/x.png');

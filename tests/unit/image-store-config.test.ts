@@ -47,7 +47,11 @@ describe('cached DNS answers', () => {
       return new Response('x');
     }) as typeof fetch;
     for (let i = 0; i < 2; i++) {
-      const r = await safeFetch('http://mixed.test/a.png', { fetch: fakeFetch, policy: { allowPrivate: false, trustedHosts: new Set() }, lookup: rebinding });
+      const r = await safeFetch('http://mixed.test/a.png', {
+        fetch: fakeFetch,
+        policy: { allowPrivate: false, trustedHosts: new Set() },
+        lookup: rebinding,
+      });
       expect(r.kind).toBe('blocked');
     }
     expect(fetched).toEqual([]);

@@ -3,15 +3,15 @@ import { eq } from 'drizzle-orm';
 import type { DB } from '../../src/db/client.ts';
 import { leases, tasks } from '../../src/db/schema/index.ts';
 import { createSqliteLeaseStore } from '../../src/db/sqlite/lease.ts';
+import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 import { createSqliteSyncStore } from '../../src/db/sqlite/sync.ts';
-import { POLLER_LEASE, type LeaseStore } from '../../src/domain/lease.ts';
+import { type LeaseStore, POLLER_LEASE } from '../../src/domain/lease.ts';
 import { createPoller, type PollerDeps } from '../../src/jobs/poller.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { memoryDb } from '../helpers/db.ts';
 import { createTestChannel, createTestUser, insertTask } from '../helpers/factories.ts';
 import { waitFor } from '../helpers/server.ts';
-import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 
 /** The lease statement's semantics on a real (in-memory) database with the real migrations. */
 
@@ -79,7 +79,11 @@ describe('sqlite lease statement', () => {
   test('leases by different names are independent', () => {
     expect(store.tryAcquire('poller', 'a', T0, 1000)).toBe(true);
     expect(store.tryAcquire('other', 'b', T0, 1000)).toBe(true);
-    expect(row().map((r) => r.holder).sort()).toEqual(['a', 'b']);
+    expect(
+      row()
+        .map((r) => r.holder)
+        .sort(),
+    ).toEqual(['a', 'b']);
   });
 });
 
@@ -91,9 +95,19 @@ describe('poller role', () => {
 
   function deps(): PollerDeps {
     return {
-      store: createSqliteStore(db), taskStore: { sync: createSqliteSyncStore(db) }, clock, fetch: ((url: string, init: RequestInit) => fetchImpl(url, init)) as unknown as typeof fetch, lease: store,
+      store: createSqliteStore(db),
+      taskStore: { sync: createSqliteSyncStore(db) },
+      clock,
+      fetch: ((url: string, init: RequestInit) => fetchImpl(url, init)) as unknown as typeof fetch,
+      lease: store,
       logger: createLogger('debug', {}, (l) => lines.push(JSON.parse(l) as Record<string, unknown>)),
-      config: { pollIntervalMs: 5, pollLeaseMs: 1000, pollBatchSize: 100, taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 },
+      config: {
+        pollIntervalMs: 5,
+        pollLeaseMs: 1000,
+        pollBatchSize: 100,
+        taskTimeoutMs: 3_600_000,
+        upstreamTimeoutMs: 60_000,
+      },
     };
   }
 
@@ -151,14 +165,19 @@ describe('poller role', () => {
     let aborted = false;
     fetchImpl = (_url, init) => {
       started();
-      return new Promise((_, reject) => init.signal?.addEventListener('abort', () => {
-        aborted = true;
-        reject(new DOMException('aborted', 'AbortError'));
-      }));
+      return new Promise((_, reject) =>
+        init.signal?.addEventListener('abort', () => {
+          aborted = true;
+          reject(new DOMException('aborted', 'AbortError'));
+        }),
+      );
     };
     // Ticks rarer than the lease: only the renew timer (every lease/3) can notice the loss.
     // The task times out while the call hangs: a cancelled tick must not write that (the new leader decides).
-    const a = createPoller({ ...deps(), config: { ...deps().config, pollIntervalMs: 60_000, pollLeaseMs: 30, taskTimeoutMs: 500 } }, { holder: 'a' });
+    const a = createPoller(
+      { ...deps(), config: { ...deps().config, pollIntervalMs: 60_000, pollLeaseMs: 30, taskTimeoutMs: 500 } },
+      { holder: 'a' },
+    );
     a.start();
     await inFlight;
     expect(a.role()).toBe('leader');

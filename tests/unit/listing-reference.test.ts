@@ -3,8 +3,8 @@ import { desc } from 'drizzle-orm';
 import type { DB } from '../../src/db/client.ts';
 import { tasks } from '../../src/db/schema/index.ts';
 import { listTasks, timeRangeRead } from '../../src/db/sqlite/listing.ts';
-import type { TaskFilter } from '../../src/domain/tasks.ts';
 import { BUCKET_SLOTS, coverOf, DAY, EXACT_SLOTS, HOUR, MINUTE } from '../../src/db/sqlite/task-windows.ts';
+import type { TaskFilter } from '../../src/domain/tasks.ts';
 import { memoryDb } from '../helpers/db.ts';
 
 /**
@@ -36,7 +36,9 @@ function randomTime(): number {
 }
 
 function seed(db: DB, rows: number) {
-  const insert = db.$client.prepare('INSERT INTO tasks (id, user_id, channel_id, mj_id, submit_time) VALUES (?1, ?2, ?3, ?4, ?5)');
+  const insert = db.$client.prepare(
+    'INSERT INTO tasks (id, user_id, channel_id, mj_id, submit_time) VALUES (?1, ?2, ?3, ?4, ?5)',
+  );
   const ids = new Set<number>();
   db.$client.transaction(() => {
     // Mostly appended (time grows with id) like real traffic, with a share written out of order.
@@ -60,15 +62,25 @@ function churn(db: DB, ids: number[]) {
     const what = rand();
     if (what < 0.3) c.run('UPDATE tasks SET submit_time = ?1 WHERE id = ?2', [randomTime(), id]);
     else if (what < 0.45) c.run('UPDATE tasks SET user_id = ?1 WHERE id = ?2', [int(1, 3), id]);
-    else if (what < 0.6) c.run('UPDATE tasks SET channel_id = ?1, submit_time = ?2 WHERE id = ?3', [int(0, 3), randomTime(), id]);
-    else if (what < 0.7) c.run('UPDATE tasks SET id = ?1 WHERE id = ?2 AND NOT EXISTS (SELECT 1 FROM tasks WHERE id = ?1)', [int(30_001, 40_000), id]);
+    else if (what < 0.6)
+      c.run('UPDATE tasks SET channel_id = ?1, submit_time = ?2 WHERE id = ?3', [int(0, 3), randomTime(), id]);
+    else if (what < 0.7)
+      c.run('UPDATE tasks SET id = ?1 WHERE id = ?2 AND NOT EXISTS (SELECT 1 FROM tasks WHERE id = ?1)', [
+        int(30_001, 40_000),
+        id,
+      ]);
     else c.run('DELETE FROM tasks WHERE id = ?1', [id]);
   }
   c.run('UPDATE tasks SET submit_time = submit_time + 7 * 3600000 WHERE user_id = 2 AND id % 5 = 0');
   c.run('DELETE FROM tasks WHERE channel_id = 3 AND id % 7 = 0');
   // REPLACE deletes the old row and inserts a new one under the same id.
   for (let i = 0; i < 50; i++) {
-    c.run('INSERT OR REPLACE INTO tasks (id, user_id, channel_id, submit_time) VALUES (?1, ?2, ?3, ?4)', [pick(ids), int(1, 3), int(0, 3), randomTime()]);
+    c.run('INSERT OR REPLACE INTO tasks (id, user_id, channel_id, submit_time) VALUES (?1, ?2, ?3, ?4)', [
+      pick(ids),
+      int(1, 3),
+      int(0, 3),
+      randomTime(),
+    ]);
   }
 }
 
@@ -96,7 +108,11 @@ function naive(db: DB, f: TaskFilter, limit: number, offset: number): { ids: num
     args.push(f.end);
   }
   const where = terms.length ? `WHERE ${terms.join(' AND ')}` : '';
-  const ids = (db.$client.query(`SELECT id FROM tasks ${where} ORDER BY id DESC LIMIT ? OFFSET ?`).all(...args, limit, offset) as Array<{ id: number }>).map((r) => r.id);
+  const ids = (
+    db.$client
+      .query(`SELECT id FROM tasks ${where} ORDER BY id DESC LIMIT ? OFFSET ?`)
+      .all(...args, limit, offset) as Array<{ id: number }>
+  ).map((r) => r.id);
   const total = (db.$client.query(`SELECT count(*) AS n FROM tasks ${where}`).get(...args) as { n: number }).n;
   return { ids, total };
 }
@@ -132,30 +148,50 @@ function check(db: DB, cases: number, strategy?: 'window' | 'scan') {
     const got = listTasks(db, f, { p, page_size: pageSize }, strategy);
     const ref = naive(db, f, pageSize, (p - 1) * pageSize);
     const label = JSON.stringify({ f, p, pageSize });
-    expect({ label, total: got.total, ids: got.items.map((r) => r.id) }).toEqual({ label, total: ref.total, ids: ref.ids });
+    expect({ label, total: got.total, ids: got.items.map((r) => r.id) }).toEqual({
+      label,
+      total: ref.total,
+      ids: ref.ids,
+    });
   }
 }
 
 /** Buckets and blocks recomputed from scratch must match the trigger-kept ones (bounds may be wider). */
 function checkCounters(db: DB) {
   const c = db.$client;
-  const scopes = [["'all'", '0'], ["'user'", 'user_id'], ["'channel'", 'channel_id']];
+  const scopes = [
+    ["'all'", '0'],
+    ["'user'", 'user_id'],
+    ["'channel'", 'channel_id'],
+  ];
   for (const [scope, col] of scopes) {
     for (const span of [MINUTE, HOUR, DAY]) {
-      const fresh = c.query(`SELECT ${col} AS sid, CASE WHEN submit_time >= 0 THEN submit_time / ${span} ELSE -1 END AS b,
-        count(*) AS n, min(id) AS lo, max(id) AS hi FROM tasks GROUP BY sid, b ORDER BY sid, b`).all() as Array<{ sid: number; b: number; n: number; lo: number; hi: number }>;
-      const kept = c.query(`SELECT scope_id AS sid, bucket AS b, count AS n, min_id AS lo, max_id AS hi FROM task_time_buckets
-        WHERE scope = ${scope} AND span = ${span} AND count <> 0 ORDER BY sid, b`).all() as typeof fresh;
+      const fresh = c
+        .query(`SELECT ${col} AS sid, CASE WHEN submit_time >= 0 THEN submit_time / ${span} ELSE -1 END AS b,
+        count(*) AS n, min(id) AS lo, max(id) AS hi FROM tasks GROUP BY sid, b ORDER BY sid, b`)
+        .all() as Array<{ sid: number; b: number; n: number; lo: number; hi: number }>;
+      const kept = c
+        .query(`SELECT scope_id AS sid, bucket AS b, count AS n, min_id AS lo, max_id AS hi FROM task_time_buckets
+        WHERE scope = ${scope} AND span = ${span} AND count <> 0 ORDER BY sid, b`)
+        .all() as typeof fresh;
       expect(kept.map(({ sid, b, n }) => [sid, b, n])).toEqual(fresh.map(({ sid, b, n }) => [sid, b, n]));
       kept.forEach((k, i) => {
         expect(k.lo <= fresh[i]!.lo && k.hi >= fresh[i]!.hi).toBe(true);
       });
     }
     const freshCount = c.query(`SELECT ${col} AS sid, count(*) AS n FROM tasks GROUP BY sid ORDER BY sid`).all();
-    const keptCount = c.query(`SELECT scope_id AS sid, count AS n FROM task_counters WHERE scope = ${scope} AND count <> 0 ORDER BY sid`).all();
+    const keptCount = c
+      .query(`SELECT scope_id AS sid, count AS n FROM task_counters WHERE scope = ${scope} AND count <> 0 ORDER BY sid`)
+      .all();
     expect(keptCount).toEqual(freshCount);
-    const freshBlocks = c.query(`SELECT ${col} AS sid, id / 1024 AS b, count(*) AS n FROM tasks GROUP BY sid, b ORDER BY sid, b`).all();
-    const keptBlocks = c.query(`SELECT scope_id AS sid, block AS b, count AS n FROM task_id_blocks WHERE scope = ${scope} AND count <> 0 ORDER BY sid, b`).all();
+    const freshBlocks = c
+      .query(`SELECT ${col} AS sid, id / 1024 AS b, count(*) AS n FROM tasks GROUP BY sid, b ORDER BY sid, b`)
+      .all();
+    const keptBlocks = c
+      .query(
+        `SELECT scope_id AS sid, block AS b, count AS n FROM task_id_blocks WHERE scope = ${scope} AND count <> 0 ORDER BY sid, b`,
+      )
+      .all();
     expect(keptBlocks).toEqual(freshBlocks);
   }
 }
@@ -166,7 +202,9 @@ describe('listing equals the naive reference query', () => {
 
   test('on rows inserted out of order', () => {
     // Rows come back whole, exactly as Drizzle reads them.
-    db.$client.run("UPDATE tasks SET prompt = 'p' || id, image_url = 'u' || id, buttons = '[]', quota = abs(id % 9), updated_time = id WHERE id % 3 = 0");
+    db.$client.run(
+      "UPDATE tasks SET prompt = 'p' || id, image_url = 'u' || id, buttons = '[]', quota = abs(id % 9), updated_time = id WHERE id % 3 = 0",
+    );
     const page = listTasks(db, {}, { page_size: 100 });
     expect(page.items).toEqual(db.select().from(tasks).orderBy(desc(tasks.id)).limit(100).all());
     checkCounters(db);
@@ -203,9 +241,12 @@ describe('listing equals the naive reference query', () => {
 describe('mostly ordered data (ids appended, submit times jittered a little, like the bench seed)', () => {
   // Times 30 s apart on average with up to ±60 s of disorder against id order.
   const db = memoryDb();
-  const insert = db.$client.prepare('INSERT INTO tasks (user_id, channel_id, mj_id, submit_time) VALUES (?1, ?2, ?3, ?4)');
+  const insert = db.$client.prepare(
+    'INSERT INTO tasks (user_id, channel_id, mj_id, submit_time) VALUES (?1, ?2, ?3, ?4)',
+  );
   db.$client.transaction(() => {
-    for (let i = 0; i < 5000; i++) insert.run(i % 2 === 0 ? 2 : int(3, 4), int(1, 4), `mj${i}`, BASE + i * 30_000 + int(-60_000, 60_000));
+    for (let i = 0; i < 5000; i++)
+      insert.run(i % 2 === 0 ? 2 : int(3, 4), int(1, 4), `mj${i}`, BASE + i * 30_000 + int(-60_000, 60_000));
   })();
   const span = 5000 * 30_000;
 

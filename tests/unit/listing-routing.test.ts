@@ -31,7 +31,10 @@ describe('listing routing (main thread or read pool)', () => {
     expect((await listing.list(allFilter({}), { p: 21, page_size: 100 })).total).toBe(5);
     const policy = { forward: true, serverAddress: 'http://x' };
     expect(JSON.parse(await listing.listJson(selfFilter(userId, {}), {}, { admin: false, policy })).data.total).toBe(3);
-    expect(JSON.parse(await listing.listJson(selfFilter(userId, { start_timestamp: 1 }), {}, { admin: false, policy })).data.total).toBe(5);
+    expect(
+      JSON.parse(await listing.listJson(selfFilter(userId, { start_timestamp: 1 }), {}, { admin: false, policy })).data
+        .total,
+    ).toBe(5);
   });
 
   test('the inline bound is the page end: offset plus page size up to 2048 rows', () => {

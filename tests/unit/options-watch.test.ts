@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test';
 import { eq } from 'drizzle-orm';
-import { openDatabase, type DB } from '../../src/db/client.ts';
+import { type DB, openDatabase } from '../../src/db/client.ts';
 import { options } from '../../src/db/schema/index.ts';
+import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 import { OptionsStore } from '../../src/domain/options.ts';
 import { tempDb } from '../helpers/db.ts';
 import { waitFor } from '../helpers/server.ts';
-import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 
 /** Two processes' worth of option stores: two connections to one SQLite file. */
 
@@ -30,29 +30,29 @@ describe('options refresh', async () => {
     await b.refresh(); // first look: the baseline
     await a.set('mj_notify_enabled', true);
     expect(b.get('mj_notify_enabled')).toBe(false); // reads stay in memory between checks
-    expect((await b.refresh())).toBe(true);
+    expect(await b.refresh()).toBe(true);
     expect(b.get('mj_notify_enabled')).toBe(true);
-    expect((await b.refresh())).toBe(false);
+    expect(await b.refresh()).toBe(false);
   });
 
   test('a value set here and set back elsewhere is seen back here (the look includes our own writes)', async () => {
     await a.refresh();
     await b.refresh();
     await a.set('mj_forward_url_enabled', false);
-    expect((await b.refresh())).toBe(true);
+    expect(await b.refresh()).toBe(true);
     await b.set('mj_forward_url_enabled', true);
-    expect((await a.refresh())).toBe(true);
+    expect(await a.refresh()).toBe(true);
     expect(a.get('mj_forward_url_enabled')).toBe(true);
   });
 
   test('a direct SQL edit counts too, including a price change', async () => {
     await a.refresh();
     secondDb.$client.run(`UPDATE options SET value = '{"mj_imagine":0.2}' WHERE key = 'mj_prices'`);
-    expect((await a.refresh())).toBe(true);
+    expect(await a.refresh()).toBe(true);
     expect(a.quotaFor('mj_imagine')).toBe(100_000);
   });
 
-  test('watch() applies another connection\'s change by itself and stops when told', async () => {
+  test("watch() applies another connection's change by itself and stops when told", async () => {
     let changes = 0;
     const stop = b.watch({ intervalMs: 10, onChange: () => changes++ });
     try {
@@ -65,7 +65,7 @@ describe('options refresh', async () => {
     first.db.update(options).set({ value: 'false' }).where(eq(options.key, 'mj_mode_clear_enabled')).run();
     // Stopped: nothing reloads any more until someone asks.
     expect(b.get('mj_mode_clear_enabled')).toBe(true);
-    expect((await b.refresh())).toBe(true);
+    expect(await b.refresh()).toBe(true);
     expect(b.get('mj_mode_clear_enabled')).toBe(false);
   });
 });

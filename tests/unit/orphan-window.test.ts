@@ -20,8 +20,20 @@ describe('the orphan window of a submit in flight', () => {
     const db = memoryDb();
     const user = createTestUser(db);
     const now = 10_000_000;
-    const failingOver = insertTask(db, { userId: user.id, mjId: '', progress: '0%', submitTime: now - window - 5_000, updatedTime: now - 1_000 });
-    const crashed = insertTask(db, { userId: user.id, mjId: '', progress: '0%', submitTime: now - window - 5_000, updatedTime: now - window - 5_000 });
+    const failingOver = insertTask(db, {
+      userId: user.id,
+      mjId: '',
+      progress: '0%',
+      submitTime: now - window - 5_000,
+      updatedTime: now - 1_000,
+    });
+    const crashed = insertTask(db, {
+      userId: user.id,
+      mjId: '',
+      progress: '0%',
+      submitTime: now - window - 5_000,
+      updatedTime: now - window - 5_000,
+    });
     const plan = planTick([failingOver, crashed], new Map(), now, settings);
     expect(plan.waiting).toBe(1);
     expect(plan.stranded.map((s) => [s.row.id, s.reason])).toEqual([[crashed.id, SUBMIT_DID_NOT_COMPLETE]]);
@@ -32,7 +44,14 @@ describe('the orphan window of a submit in flight', () => {
     const user = createTestUser(db);
     const a = createTestChannel(db, 'http://127.0.0.1:1');
     const b = createTestChannel(db, 'http://127.0.0.1:2');
-    const task = insertTask(db, { userId: user.id, channelId: a, mjId: '', progress: '0%', submitTime: 1_000, updatedTime: 1_000 });
+    const task = insertTask(db, {
+      userId: user.id,
+      channelId: a,
+      mjId: '',
+      progress: '0%',
+      submitTime: 1_000,
+      updatedTime: 1_000,
+    });
     expect(moveTaskChannel(db, task.id, a, b, 95_000)).toBe(true);
     const row = db.select().from(tasks).where(eq(tasks.id, task.id)).get()!;
     expect([row.channelId, row.updatedTime]).toEqual([b, 95_000]);

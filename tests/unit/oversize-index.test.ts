@@ -9,7 +9,8 @@ import { memoryDb } from '../helpers/db.ts';
  * by SQLite once any row holds a longer text: the index must hold every row that a cut would change.
  */
 
-const anyOversize = (db: ReturnType<typeof memoryDb>) => (db.$client.query(ANY_OVERSIZE_SQL).get() as { big: number }).big === 1;
+const anyOversize = (db: ReturnType<typeof memoryDb>) =>
+  (db.$client.query(ANY_OVERSIZE_SQL).get() as { big: number }).big === 1;
 
 describe('tasks_oversize_idx', () => {
   test('names exactly the listing bounds, column by column', () => {
@@ -35,7 +36,9 @@ describe('tasks_oversize_idx', () => {
     db.$client.run(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
       INSERT INTO tasks (user_id, mj_id, submit_time, prompt) SELECT i % 7, printf('%016d', i), i, 'a prompt' FROM n`);
     for (let k = 0; k < 2; k++) {
-      const plan = (db.$client.query(`EXPLAIN QUERY PLAN ${ANY_OVERSIZE_SQL}`).all() as Array<{ detail: string }>).map((r) => r.detail);
+      const plan = (db.$client.query(`EXPLAIN QUERY PLAN ${ANY_OVERSIZE_SQL}`).all() as Array<{ detail: string }>).map(
+        (r) => r.detail,
+      );
       expect(plan).toContain('SCAN tasks USING INDEX tasks_oversize_idx');
       db.$client.run('ANALYZE');
     }
@@ -43,11 +46,17 @@ describe('tasks_oversize_idx', () => {
 
   test('a page reads the same rows whether or not some other row is oversize', () => {
     const db = memoryDb();
-    const insert = db.$client.prepare("INSERT INTO tasks (user_id, mj_id, submit_time, prompt, buttons, image_url) VALUES (?1, ?2, ?3, ?4, '[{\"label\":\"U1\"}]', 'https://x/1.png')");
-    for (let i = 0; i < 60; i++) insert.run(1 + (i % 2), `mj${i}`, 1_700_000_000_000 + i, `prompt ${i} ${'é'.repeat(i)}`);
+    const insert = db.$client.prepare(
+      'INSERT INTO tasks (user_id, mj_id, submit_time, prompt, buttons, image_url) VALUES (?1, ?2, ?3, ?4, \'[{"label":"U1"}]\', \'https://x/1.png\')',
+    );
+    for (let i = 0; i < 60; i++)
+      insert.run(1 + (i % 2), `mj${i}`, 1_700_000_000_000 + i, `prompt ${i} ${'é'.repeat(i)}`);
     const before = listTasks(db, { userId: 1 }, { page_size: 100 });
     expect(before.items.length).toBe(30);
-    db.$client.run('UPDATE tasks SET prompt = ?1 WHERE user_id = 2 AND id = (SELECT max(id) FROM tasks WHERE user_id = 2)', ['y'.repeat(100_000)]);
+    db.$client.run(
+      'UPDATE tasks SET prompt = ?1 WHERE user_id = 2 AND id = (SELECT max(id) FROM tasks WHERE user_id = 2)',
+      ['y'.repeat(100_000)],
+    );
     expect(anyOversize(db)).toBe(true);
     expect(listTasks(db, { userId: 1 }, { page_size: 100 })).toEqual(before);
     // And the oversize row itself comes back cut to one past its bound.

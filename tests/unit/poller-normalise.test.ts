@@ -1,17 +1,43 @@
 import { describe, expect, test } from 'bun:test';
 import type { TaskRow } from '../../src/contract/rows.ts';
 import {
-  decideSync, normaliseJsonText, normaliseVideoUrls, parseUpstreamTask, timeoutReason, type UpstreamTask,
+  decideSync,
+  normaliseJsonText,
+  normaliseVideoUrls,
+  parseUpstreamTask,
+  timeoutReason,
+  type UpstreamTask,
 } from '../../src/domain/task-sync-normalise.ts';
 
 const NOW = 1_790_000_000_000;
 
 function row(over: Partial<TaskRow> = {}): TaskRow {
   return {
-    id: 1, userId: 2, tokenId: 0, channelId: 1, code: 1, action: 'IMAGINE', mjId: '1790000000000001', prompt: 'cat',
-    promptEn: '', description: 'Submit success', state: '', submitTime: NOW - 5000, startTime: 0, finishTime: 0, imageUrl: '',
-    videoUrl: '', videoUrls: '', status: '', progress: '0%', failReason: '', quota: 50000, buttons: '', properties: '',
-    updatedTime: 0, ...over,
+    id: 1,
+    userId: 2,
+    tokenId: 0,
+    channelId: 1,
+    code: 1,
+    action: 'IMAGINE',
+    mjId: '1790000000000001',
+    prompt: 'cat',
+    promptEn: '',
+    description: 'Submit success',
+    state: '',
+    submitTime: NOW - 5000,
+    startTime: 0,
+    finishTime: 0,
+    imageUrl: '',
+    videoUrl: '',
+    videoUrls: '',
+    status: '',
+    progress: '0%',
+    failReason: '',
+    quota: 50000,
+    buttons: '',
+    properties: '',
+    updatedTime: 0,
+    ...over,
   };
 }
 
@@ -30,15 +56,26 @@ describe('upstream item validation', () => {
     expect(parseUpstreamTask({ id: '1' }).ok).toBe(false);
     const bad = parseUpstreamTask({ id: '1', status: 'SUCCESS', progress: 100, startTime: 'soon', finishTime: 5 });
     expect(bad.ok && bad.task).toMatchObject({ progress: null, startTime: 0, finishTime: 5 });
-    expect(bad.ok && bad.fellBack).toEqual([{ field: 'progress', value: 100, stored: null }, { field: 'startTime', value: 'soon', stored: 0 }]);
-    const ok = parseUpstreamTask({ id: ' 1 ', status: 'SUBMITTED', progress: null, startTime: '1790000000000', finishTime: null });
+    expect(bad.ok && bad.fellBack).toEqual([
+      { field: 'progress', value: 100, stored: null },
+      { field: 'startTime', value: 'soon', stored: 0 },
+    ]);
+    const ok = parseUpstreamTask({
+      id: ' 1 ',
+      status: 'SUBMITTED',
+      progress: null,
+      startTime: '1790000000000',
+      finishTime: null,
+    });
     expect(ok.ok && ok.task).toMatchObject({ id: '1', progress: null, startTime: 1_790_000_000_000, finishTime: null });
   });
 });
 
 describe('column normalisation', () => {
   test('video_urls is a JSON array of URL strings, "" when none', () => {
-    expect(normaliseVideoUrls([{ url: 'https://x/1.mp4' }, { url: 'https://x/2.mp4' }])).toBe('["https://x/1.mp4","https://x/2.mp4"]');
+    expect(normaliseVideoUrls([{ url: 'https://x/1.mp4' }, { url: 'https://x/2.mp4' }])).toBe(
+      '["https://x/1.mp4","https://x/2.mp4"]',
+    );
     expect(normaliseVideoUrls(['https://x/1.mp4', { nope: 1 }, { url: '' }])).toBe('["https://x/1.mp4"]');
     expect(normaliseVideoUrls(null)).toBe('');
     expect(normaliseVideoUrls([])).toBe('');
@@ -46,7 +83,9 @@ describe('column normalisation', () => {
   });
 
   test('buttons and properties are JSON text, "" when null or empty', () => {
-    expect(normaliseJsonText([{ customId: 'MJ::JOB::upsample::1::h', label: 'U1' }])).toBe('[{"customId":"MJ::JOB::upsample::1::h","label":"U1"}]');
+    expect(normaliseJsonText([{ customId: 'MJ::JOB::upsample::1::h', label: 'U1' }])).toBe(
+      '[{"customId":"MJ::JOB::upsample::1::h","label":"U1"}]',
+    );
     expect(normaliseJsonText({ finalPrompt: 'cat' })).toBe('{"finalPrompt":"cat"}');
     expect(normaliseJsonText(null)).toBe('');
     expect(normaliseJsonText([])).toBe('');
@@ -63,10 +102,21 @@ describe('column normalisation', () => {
 
 describe('sync decision', () => {
   test('progress and fields changes are written, local submit time is kept', () => {
-    const d = decideSync(row(), item({ promptEn: 'cat', startTime: NOW - 1000, imageUrl: 'http://u/p.png', properties: { finalPrompt: 'cat' } }), NOW);
+    const d = decideSync(
+      row(),
+      item({ promptEn: 'cat', startTime: NOW - 1000, imageUrl: 'http://u/p.png', properties: { finalPrompt: 'cat' } }),
+      NOW,
+    );
     expect(d.kind).toBe('update');
     if (d.kind !== 'update') return;
-    expect(d.fields).toMatchObject({ progress: '15%', status: 'IN_PROGRESS', promptEn: 'cat', startTime: NOW - 1000, imageUrl: 'http://u/p.png', properties: '{"finalPrompt":"cat"}' });
+    expect(d.fields).toMatchObject({
+      progress: '15%',
+      status: 'IN_PROGRESS',
+      promptEn: 'cat',
+      startTime: NOW - 1000,
+      imageUrl: 'http://u/p.png',
+      properties: '{"finalPrompt":"cat"}',
+    });
     expect('submitTime' in d.fields).toBe(false);
   });
 
@@ -88,14 +138,43 @@ describe('sync decision', () => {
   });
 
   test('SUCCESS finishes with 100%, buttons and final image', () => {
-    const d = decideSync(row(), item({ status: 'SUCCESS', progress: '100%', finishTime: NOW - 10, imageUrl: 'http://u/f.png', buttons: [{ customId: 'a' }], failReason: null }), NOW);
+    const d = decideSync(
+      row(),
+      item({
+        status: 'SUCCESS',
+        progress: '100%',
+        finishTime: NOW - 10,
+        imageUrl: 'http://u/f.png',
+        buttons: [{ customId: 'a' }],
+        failReason: null,
+      }),
+      NOW,
+    );
     expect(d.kind).toBe('update');
-    expect(d.kind === 'update' && d.fields).toMatchObject({ progress: '100%', status: 'SUCCESS', finishTime: NOW - 10, imageUrl: 'http://u/f.png', buttons: '[{"customId":"a"}]' });
+    expect(d.kind === 'update' && d.fields).toMatchObject({
+      progress: '100%',
+      status: 'SUCCESS',
+      finishTime: NOW - 10,
+      imageUrl: 'http://u/f.png',
+      buttons: '[{"customId":"a"}]',
+    });
   });
 
   test('FAILURE, or a failReason while unfinished, is a final failure that keeps the reason', () => {
-    const a = decideSync(row(), item({ status: 'FAILURE', progress: '', failReason: '[Invalid parameter] x', finishTime: NOW - 5 }), NOW);
-    expect(a).toEqual({ kind: 'fail', fields: expect.objectContaining({ status: 'FAILURE', progress: '100%', failReason: '[Invalid parameter] x', finishTime: NOW - 5 }) });
+    const a = decideSync(
+      row(),
+      item({ status: 'FAILURE', progress: '', failReason: '[Invalid parameter] x', finishTime: NOW - 5 }),
+      NOW,
+    );
+    expect(a).toEqual({
+      kind: 'fail',
+      fields: expect.objectContaining({
+        status: 'FAILURE',
+        progress: '100%',
+        failReason: '[Invalid parameter] x',
+        finishTime: NOW - 5,
+      }),
+    });
     const b = decideSync(row(), item({ status: 'IN_PROGRESS', failReason: 'banned' }), NOW);
     expect(b.kind === 'fail' && b.fields.failReason).toBe('banned');
     const c = decideSync(row(), item({ status: 'FAILURE', failReason: null }), NOW);

@@ -1,19 +1,19 @@
 import { beforeEach, describe, expect, test } from 'bun:test';
 import { and, eq } from 'drizzle-orm';
+import { LOG_TYPE } from '../../src/contract/constants.ts';
 import type { DB } from '../../src/db/client.ts';
 import { channels, logs } from '../../src/db/schema/index.ts';
-import { LOG_TYPE } from '../../src/contract/constants.ts';
-import { applyPollBatch } from '../../src/domain/task-sync.ts';
+import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 import { createSqliteSyncStore, UNFINISHED_CHANNELS_SQL, UNFINISHED_PAGE_SQL } from '../../src/db/sqlite/sync.ts';
-import { readUnfinished } from '../helpers/unfinished.ts';
+import { AppError, DATABASE_UNAVAILABLE } from '../../src/domain/errors.ts';
+import { applyPollBatch } from '../../src/domain/task-sync.ts';
 import { createPoller, type PollerDeps } from '../../src/jobs/poller.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { memoryDb } from '../helpers/db.ts';
-import { AppError, DATABASE_UNAVAILABLE } from '../../src/domain/errors.ts';
-import { waitFor } from '../helpers/server.ts';
 import { createTestChannel, createTestUser, getTask, getUserQuota, insertTask } from '../helpers/factories.ts';
-import { createSqliteStore } from '../../src/db/sqlite/store.ts';
+import { waitFor } from '../helpers/server.ts';
+import { readUnfinished } from '../helpers/unfinished.ts';
 
 /**
  * The poller's tick without sockets: the upstream is a `fetch` function passed in through the
@@ -38,18 +38,35 @@ function deps(over: Partial<PollerDeps['config']> = {}): PollerDeps {
     return answer(ids, url);
   }) as unknown as typeof fetch;
   return {
-    store: createSqliteStore(db), taskStore: { sync: createSqliteSyncStore(db) }, clock, fetch: fakeFetch,
+    store: createSqliteStore(db),
+    taskStore: { sync: createSqliteSyncStore(db) },
+    clock,
+    fetch: fakeFetch,
     logger: createLogger('debug', {}, (l) => lines.push(JSON.parse(l) as Record<string, unknown>)),
     config: { pollIntervalMs: 1000, pollBatchSize: 100, taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000, ...over },
   };
 }
 
 function upstreamTask(id: string, over: Record<string, unknown> = {}) {
-  return { id, status: 'IN_PROGRESS', progress: '46%', submitTime: T0, startTime: T0 + 1000, finishTime: null, imageUrl: null, failReason: null, ...over };
+  return {
+    id,
+    status: 'IN_PROGRESS',
+    progress: '46%',
+    submitTime: T0,
+    startTime: T0 + 1000,
+    finishTime: null,
+    imageUrl: null,
+    failReason: null,
+    ...over,
+  };
 }
 
 function refundLogs(): number {
-  return db.select().from(logs).where(and(eq(logs.userId, userId), eq(logs.type, LOG_TYPE.refund))).all().length;
+  return db
+    .select()
+    .from(logs)
+    .where(and(eq(logs.userId, userId), eq(logs.type, LOG_TYPE.refund)))
+    .all().length;
 }
 
 beforeEach(() => {
@@ -64,15 +81,19 @@ beforeEach(() => {
 
 test('unfinished tasks are read through the partial index', async () => {
   // The statements the poller runs, as SQLite plans them: the partial index, and no sort step.
-  const planOf = (q: string, ...params: number[]) => (db.$client.query(`EXPLAIN QUERY PLAN ${q}`).all(...params) as Array<{ detail: string }>)
-    .map((r) => r.detail).join(' | ');
+  const planOf = (q: string, ...params: number[]) =>
+    (db.$client.query(`EXPLAIN QUERY PLAN ${q}`).all(...params) as Array<{ detail: string }>)
+      .map((r) => r.detail)
+      .join(' | ');
   for (const details of [planOf(UNFINISHED_CHANNELS_SQL), planOf(UNFINISHED_PAGE_SQL, 1, 0, 100)]) {
     expect(details).toContain('tasks_unfinished_idx');
     expect(details).not.toContain('TEMP B-TREE');
     expect(details).not.toMatch(/SCAN tasks(?! USING (COVERING )?INDEX tasks_unfinished_idx)/);
   }
   // A page is one range of that index: the channel and the id bound are both searched.
-  expect(planOf(UNFINISHED_PAGE_SQL, 1, 0, 100)).toContain('SEARCH tasks USING INDEX tasks_unfinished_idx (channel_id=? AND id>?)');
+  expect(planOf(UNFINISHED_PAGE_SQL, 1, 0, 100)).toContain(
+    'SEARCH tasks USING INDEX tasks_unfinished_idx (channel_id=? AND id>?)',
+  );
   insertTask(db, { userId, channelId, progress: '100%', status: 'SUCCESS' });
   const open = insertTask(db, { userId, channelId, progress: '15%' });
   expect((await readUnfinished(createSqliteSyncStore(db))).map((r) => r.id)).toEqual([open.id]);
@@ -84,20 +105,36 @@ describe('tick', () => {
     const report = await createPoller(deps({ pollBatchSize: 2 })).runOnce();
     expect(calls.map((c) => c.ids.length)).toEqual([2, 2, 1]);
     expect(calls.flatMap((c) => c.ids)).toEqual(tasks.map((t) => t.mjId));
-    expect(calls.every((c) => c.url === 'http://up.test/mj/task/list-by-condition' && c.secret === 'chan-key')).toBe(true);
+    expect(calls.every((c) => c.url === 'http://up.test/mj/task/list-by-condition' && c.secret === 'chan-key')).toBe(
+      true,
+    );
     expect(report).toMatchObject({ unfinished: 5, updated: 5, failed: 0 });
-    expect(getTask(db, tasks[0]!.id)).toMatchObject({ status: 'IN_PROGRESS', progress: '46%', startTime: T0 + 1000, submitTime: T0, updatedTime: T0 });
+    expect(getTask(db, tasks[0]!.id)).toMatchObject({
+      status: 'IN_PROGRESS',
+      progress: '46%',
+      startTime: T0 + 1000,
+      submitTime: T0,
+      updatedTime: T0,
+    });
     // Same answer again: nothing to write.
     expect((await createPoller(deps()).runOnce()).updated).toBe(0);
   });
 
   test('unknown ids and malformed items are skipped and logged with the channel id', async () => {
     const t = insertTask(db, { userId, channelId });
-    answer = (ids) => Response.json([{ id: 'nope', status: 'SUCCESS' }, { status: 'SUCCESS' }, 'x', upstreamTask(ids[0]!, { progress: '62%' })]);
+    answer = (ids) =>
+      Response.json([
+        { id: 'nope', status: 'SUCCESS' },
+        { status: 'SUCCESS' },
+        'x',
+        upstreamTask(ids[0]!, { progress: '62%' }),
+      ]);
     const report = await createPoller(deps()).runOnce();
     expect(report).toMatchObject({ unknown: 1, invalid: 2, updated: 1 });
     expect(getTask(db, t.id)?.progress).toBe('62%');
-    expect(lines.some((l) => l.level === 'warn' && l.channelId === channelId && l.unknown === 1 && l.invalid === 2)).toBe(true);
+    expect(
+      lines.some((l) => l.level === 'warn' && l.channelId === channelId && l.unknown === 1 && l.invalid === 2),
+    ).toBe(true);
   });
 
   for (const [name, make] of [
@@ -132,7 +169,11 @@ describe('tick', () => {
     clock.advance(30_000);
     await createPoller(deps({ taskTimeoutMs: 30_000 })).runOnce();
     expect(getTask(db, t.id)).toMatchObject({
-      status: 'FAILURE', progress: '100%', failReason: 'upstream task timed out after 0.5 minutes', quota: 0, finishTime: T0 + 30_000,
+      status: 'FAILURE',
+      progress: '100%',
+      failReason: 'upstream task timed out after 0.5 minutes',
+      quota: 0,
+      finishTime: T0 + 30_000,
     });
     expect(getUserQuota(db, userId)).toBe(1100);
     expect(refundLogs()).toBe(1);
@@ -140,7 +181,8 @@ describe('tick', () => {
 
   test('a task that succeeds at the deadline is not timed out', async () => {
     const t = insertTask(db, { userId, channelId, submitTime: T0, quota: 100 });
-    answer = (ids) => Response.json([upstreamTask(ids[0]!, { status: 'SUCCESS', progress: '100%', finishTime: T0 + 29_000 })]);
+    answer = (ids) =>
+      Response.json([upstreamTask(ids[0]!, { status: 'SUCCESS', progress: '100%', finishTime: T0 + 29_000 })]);
     clock.advance(31_000);
     await createPoller(deps({ taskTimeoutMs: 30_000 })).runOnce();
     expect(getTask(db, t.id)).toMatchObject({ status: 'SUCCESS', progress: '100%', quota: 100 });
@@ -156,7 +198,12 @@ describe('tick', () => {
     clock.advance(1);
     await poller.runOnce();
     expect(calls.length).toBe(0);
-    expect(getTask(db, charged.id)).toMatchObject({ status: 'FAILURE', progress: '100%', failReason: 'submit did not complete', quota: 0 });
+    expect(getTask(db, charged.id)).toMatchObject({
+      status: 'FAILURE',
+      progress: '100%',
+      failReason: 'submit did not complete',
+      quota: 0,
+    });
     expect(getTask(db, free.id)).toMatchObject({ status: 'FAILURE', progress: '100%', quota: 0 });
     expect(getUserQuota(db, userId)).toBe(1100);
     expect(refundLogs()).toBe(1);
@@ -168,7 +215,12 @@ describe('tick', () => {
     db.delete(channels).where(eq(channels.id, gone)).run();
     await createPoller(deps()).runOnce();
     expect(calls.length).toBe(0);
-    expect(getTask(db, t.id)).toMatchObject({ status: 'FAILURE', progress: '100%', failReason: `channel ${gone} no longer exists`, quota: 0 });
+    expect(getTask(db, t.id)).toMatchObject({
+      status: 'FAILURE',
+      progress: '100%',
+      failReason: `channel ${gone} no longer exists`,
+      quota: 0,
+    });
     expect(getUserQuota(db, userId)).toBe(1250);
   });
 
@@ -176,8 +228,14 @@ describe('tick', () => {
     const rows = [insertTask(db, { userId, channelId, quota: 100 }), insertTask(db, { userId, channelId, quota: 100 })];
     const snapshot = await readUnfinished(createSqliteSyncStore(db));
     const items = rows.map((r) => upstreamTask(r.mjId, { status: 'FAILURE', progress: '', failReason: 'boom' }));
-    const first = await applyPollBatch(createSqliteSyncStore(db), snapshot, items, T0, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
-    const second = await applyPollBatch(createSqliteSyncStore(db), snapshot, items, T0, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
+    const first = await applyPollBatch(createSqliteSyncStore(db), snapshot, items, T0, {
+      taskTimeoutMs: 3_600_000,
+      upstreamTimeoutMs: 60_000,
+    });
+    const second = await applyPollBatch(createSqliteSyncStore(db), snapshot, items, T0, {
+      taskTimeoutMs: 3_600_000,
+      upstreamTimeoutMs: 60_000,
+    });
     expect(first).toMatchObject({ failed: 2, refunded: 2 });
     expect(second).toMatchObject({ failed: 0, refunded: 0, updated: 0 });
     expect(getUserQuota(db, userId)).toBe(1200);
@@ -187,8 +245,20 @@ describe('tick', () => {
   test('a stale snapshot never writes over a task another poller finished', async () => {
     const t = insertTask(db, { userId, channelId, quota: 100 });
     const snapshot = await readUnfinished(createSqliteSyncStore(db));
-    await applyPollBatch(createSqliteSyncStore(db), snapshot, [upstreamTask(t.mjId, { status: 'SUCCESS', progress: '100%' })], T0, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
-    const late = await applyPollBatch(createSqliteSyncStore(db), snapshot, [upstreamTask(t.mjId, { progress: '31%' })], T0, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
+    await applyPollBatch(
+      createSqliteSyncStore(db),
+      snapshot,
+      [upstreamTask(t.mjId, { status: 'SUCCESS', progress: '100%' })],
+      T0,
+      { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 },
+    );
+    const late = await applyPollBatch(
+      createSqliteSyncStore(db),
+      snapshot,
+      [upstreamTask(t.mjId, { progress: '31%' })],
+      T0,
+      { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 },
+    );
     expect(late.updated).toBe(0);
     expect(getTask(db, t.id)).toMatchObject({ status: 'SUCCESS', progress: '100%' });
   });
@@ -198,16 +268,46 @@ describe('tick', () => {
     const snapshot = await readUnfinished(createSqliteSyncStore(db));
     // Another writer changes prompt_en after the page was read; the answer moves only the progress.
     db.$client.run('UPDATE tasks SET prompt_en = ? WHERE id = ?', ['written meanwhile', t.id]);
-    const counts = await applyPollBatch(createSqliteSyncStore(db), snapshot, [upstreamTask(t.mjId, { progress: '55%', startTime: null })], T0 + 5, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
+    const counts = await applyPollBatch(
+      createSqliteSyncStore(db),
+      snapshot,
+      [upstreamTask(t.mjId, { progress: '55%', startTime: null })],
+      T0 + 5,
+      { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 },
+    );
     expect(counts).toMatchObject({ updated: 1, changed: [t.id] });
-    expect(getTask(db, t.id)).toMatchObject({ progress: '55%', status: 'IN_PROGRESS', promptEn: 'written meanwhile', startTime: 0, updatedTime: T0 + 5 });
+    expect(getTask(db, t.id)).toMatchObject({
+      progress: '55%',
+      status: 'IN_PROGRESS',
+      promptEn: 'written meanwhile',
+      startTime: 0,
+      updatedTime: T0 + 5,
+    });
     // Every field the answer does move is written, however many at once.
     const again = await readUnfinished(createSqliteSyncStore(db));
-    await applyPollBatch(createSqliteSyncStore(db), again, [upstreamTask(t.mjId, {
-      status: 'SUCCESS', progress: '100%', promptEn: 'final', imageUrl: 'https://cdn.test/a.png', properties: { finalPrompt: 'final' }, finishTime: T0 + 9,
-    })], T0 + 10, { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 });
+    await applyPollBatch(
+      createSqliteSyncStore(db),
+      again,
+      [
+        upstreamTask(t.mjId, {
+          status: 'SUCCESS',
+          progress: '100%',
+          promptEn: 'final',
+          imageUrl: 'https://cdn.test/a.png',
+          properties: { finalPrompt: 'final' },
+          finishTime: T0 + 9,
+        }),
+      ],
+      T0 + 10,
+      { taskTimeoutMs: 3_600_000, upstreamTimeoutMs: 60_000 },
+    );
     expect(getTask(db, t.id)).toMatchObject({
-      status: 'SUCCESS', progress: '100%', promptEn: 'final', imageUrl: 'https://cdn.test/a.png', finishTime: T0 + 9, updatedTime: T0 + 10,
+      status: 'SUCCESS',
+      progress: '100%',
+      promptEn: 'final',
+      imageUrl: 'https://cdn.test/a.png',
+      finishTime: T0 + 9,
+      updatedTime: T0 + 10,
       properties: JSON.stringify({ finalPrompt: 'final' }),
     });
   });
@@ -243,7 +343,9 @@ describe('tick', () => {
     const d = deps();
     d.fetch = ((_url: string, init: RequestInit) => {
       started();
-      return new Promise((_, reject) => init.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))));
+      return new Promise((_, reject) =>
+        init.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))),
+      );
     }) as unknown as typeof fetch;
     const poller = createPoller(d);
     poller.start();

@@ -2,10 +2,10 @@ import { describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 import { AppError } from '../../src/domain/errors.ts';
 import { MAX_PRICE_QUOTA, OptionsStore, QUOTA_PER_UNIT } from '../../src/domain/options.ts';
 import { memoryDb } from '../helpers/db.ts';
-import { createSqliteStore } from '../../src/db/sqlite/store.ts';
 
 /** The refusal of `fn`, which must be a BAD_REQUEST AppError. */
 async function refusal(fn: () => Promise<unknown>): Promise<string> {
@@ -43,7 +43,13 @@ describe('mj_prices values (SPEC §3, §7.4)', () => {
 
   test('accepted: zero, the ceiling, one quota unit, float noise of ordinary prices', async () => {
     const store = await OptionsStore.bootstrap(createSqliteStore(memoryDb()).options);
-    await store.set('mj_prices', { mj_inpaint: 0, mj_imagine: MAX_PRICE_QUOTA / QUOTA_PER_UNIT, mj_describe: 1 / QUOTA_PER_UNIT, mj_zoom: 0.07, mj_pan: 1.1 });
+    await store.set('mj_prices', {
+      mj_inpaint: 0,
+      mj_imagine: MAX_PRICE_QUOTA / QUOTA_PER_UNIT,
+      mj_describe: 1 / QUOTA_PER_UNIT,
+      mj_zoom: 0.07,
+      mj_pan: 1.1,
+    });
     expect(store.quotaFor('mj_inpaint')).toBe(0);
     expect(store.quotaFor('mj_imagine')).toBe(MAX_PRICE_QUOTA);
     expect(store.quotaFor('mj_describe')).toBe(1);
@@ -52,8 +58,12 @@ describe('mj_prices values (SPEC §3, §7.4)', () => {
   });
 
   test('the environment override is checked at first start', async () => {
-    await expect(OptionsStore.bootstrap(createSqliteStore(memoryDb()).options, { mj_prices: '{"mj_imagine":1e400}' })).rejects.toThrow(/price of mj_imagine is not a finite number/);
-    await expect(OptionsStore.bootstrap(createSqliteStore(memoryDb()).options, { mj_prices: '{"mj_video":0.0000001}' })).rejects.toThrow(/price of mj_video is below one quota unit/);
+    await expect(
+      OptionsStore.bootstrap(createSqliteStore(memoryDb()).options, { mj_prices: '{"mj_imagine":1e400}' }),
+    ).rejects.toThrow(/price of mj_imagine is not a finite number/);
+    await expect(
+      OptionsStore.bootstrap(createSqliteStore(memoryDb()).options, { mj_prices: '{"mj_video":0.0000001}' }),
+    ).rejects.toThrow(/price of mj_video is below one quota unit/);
     const ok = await OptionsStore.bootstrap(createSqliteStore(memoryDb()).options, { mj_prices: '{"mj_imagine":0.2}' });
     expect(ok.quotaFor('mj_imagine')).toBe(100_000);
   });
@@ -62,12 +72,22 @@ describe('mj_prices values (SPEC §3, §7.4)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mjgw-prices-'));
     try {
       const proc = Bun.spawn(['bun', 'src/index.ts'], {
-        env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, 'gw.db'), UPDATE_TASK: 'false', MJ_PRICES: '{"mj_imagine":-1}' },
-        stdout: 'pipe', stderr: 'pipe',
+        env: {
+          PATH: process.env.PATH ?? '',
+          PORT: '0',
+          HOST: '127.0.0.1',
+          DATABASE_PATH: join(dir, 'gw.db'),
+          UPDATE_TASK: 'false',
+          MJ_PRICES: '{"mj_imagine":-1}',
+        },
+        stdout: 'pipe',
+        stderr: 'pipe',
       });
       const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
       expect(code).toBe(2);
-      expect(stderr.trim().split('\n')).toEqual(['invalid configuration: invalid value for option mj_prices: price of mj_imagine is negative']);
+      expect(stderr.trim().split('\n')).toEqual([
+        'invalid configuration: invalid value for option mj_prices: price of mj_imagine is negative',
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

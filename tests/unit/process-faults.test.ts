@@ -28,7 +28,11 @@ describe('installProcessFaultHandlers', () => {
     const h = harness();
     try {
       process.emit('uncaughtException', driverTypeError());
-      process.emit('unhandledRejection', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }), Promise.resolve());
+      process.emit(
+        'unhandledRejection',
+        Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+        Promise.resolve(),
+      );
     } finally {
       h.uninstall();
     }
@@ -48,7 +52,11 @@ describe('installProcessFaultHandlers', () => {
     }
     expect(h.exits).toEqual([1]);
     expect(h.lines).toHaveLength(1);
-    expect(h.lines[0]).toMatchObject({ level: 'error', msg: 'unhandled rejection: exiting', error: { message: 'a bug of ours' } });
+    expect(h.lines[0]).toMatchObject({
+      level: 'error',
+      msg: 'unhandled rejection: exiting',
+      error: { message: 'a bug of ours' },
+    });
   });
 
   test('uninstalled, it no longer listens', () => {

@@ -3,8 +3,8 @@ import { Placeholder } from 'drizzle-orm';
 import { FEED_READS_SQL } from '../../src/db/sqlite/feed-reads.ts';
 import { ANY_OVERSIZE_SQL, listingSql, taskReadsSql } from '../../src/db/sqlite/listing.ts';
 import { UNFINISHED_CHANNELS_SQL, UNFINISHED_PAGE_SQL } from '../../src/db/sqlite/sync.ts';
-import type { TaskFilter } from '../../src/domain/tasks.ts';
 import { BLOCKS_SQL, windowSql } from '../../src/db/sqlite/task-windows.ts';
+import type { TaskFilter } from '../../src/domain/tasks.ts';
 import { memoryDb } from '../helpers/db.ts';
 
 /**
@@ -18,11 +18,24 @@ db.$client.run(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n W
   SELECT i % 50, i % 4, printf('%016d', i), 1700000000000 + i * 1000, CASE WHEN i % 10 = 0 THEN '0%' ELSE '100%' END FROM n`);
 db.$client.run('ANALYZE');
 
-const values: Record<string, unknown> = { userId: 7, channelId: 2, mjId: '0000000000000123', start: 1700000100000, end: 1700000200000, limit: 20, offset: 0, lo: 100, hi: 4000, below: 3072 };
+const values: Record<string, unknown> = {
+  userId: 7,
+  channelId: 2,
+  mjId: '0000000000000123',
+  start: 1700000100000,
+  end: 1700000200000,
+  limit: 20,
+  offset: 0,
+  lo: 100,
+  hi: 4000,
+  below: 3072,
+};
 
 function plan(sqlText: string, params: unknown[]): string[] {
   const bound = params.map((p) => (p instanceof Placeholder ? values[p.name] : p));
-  const rows = db.$client.query(`EXPLAIN QUERY PLAN ${sqlText}`).all(...(bound as never[])) as Array<{ detail: string }>;
+  const rows = db.$client.query(`EXPLAIN QUERY PLAN ${sqlText}`).all(...(bound as never[])) as Array<{
+    detail: string;
+  }>;
   return rows.map((r) => r.detail);
 }
 
@@ -63,7 +76,9 @@ describe('listing queries use indexes (EXPLAIN QUERY PLAN)', () => {
     // The only scan is of the rowid b-tree in id order (no sort), bounded by LIMIT; the total
     // comes from the trigger-maintained counter, not from count(*).
     expect(details.some((d) => /USE TEMP B-TREE/.test(d))).toBe(false);
-    expect(details.filter((d) => d.startsWith('SCAN tasks')).every((d) => d === 'SCAN tasks' || /INDEX/.test(d))).toBe(true);
+    expect(details.filter((d) => d.startsWith('SCAN tasks')).every((d) => d === 'SCAN tasks' || /INDEX/.test(d))).toBe(
+      true,
+    );
   });
 
   test('the page query never sorts with a temp b-tree for the unfiltered user and channel shapes', () => {
@@ -74,15 +89,29 @@ describe('listing queries use indexes (EXPLAIN QUERY PLAN)', () => {
   });
 
   test('a first page reads its rows straight off the walk its id list would take', () => {
-    const shapes: Array<[TaskFilter, number]> = [...userShapes, ...adminShapes, ['admin', {}] as [string, TaskFilter]]
-      .flatMap(([, f]) => [[f, 0], [f, 40_000]] as Array<[TaskFilter, number]>);
+    const shapes: Array<[TaskFilter, number]> = [
+      ...userShapes,
+      ...adminShapes,
+      ['admin', {}] as [string, TaskFilter],
+    ].flatMap(
+      ([, f]) =>
+        [
+          [f, 0],
+          [f, 40_000],
+        ] as Array<[TaskFilter, number]>,
+    );
     for (const [filter, offset] of shapes) {
       const { page, first } = listingSql(db, filter, offset);
-      const walk = (sqlText: string, params: unknown[]) => plan(sqlText, params)
-        .filter((d) => /^(SEARCH|SCAN) tasks/.test(d) && !d.includes('(rowid=?)'))
-        .map((d) => d.replace('COVERING INDEX', 'INDEX'));
+      const walk = (sqlText: string, params: unknown[]) =>
+        plan(sqlText, params)
+          .filter((d) => /^(SEARCH|SCAN) tasks/.test(d) && !d.includes('(rowid=?)'))
+          .map((d) => d.replace('COVERING INDEX', 'INDEX'));
       expect(first).not.toBeNull();
-      expect({ filter, offset, walk: walk(first!.sql, first!.params) }).toEqual({ filter, offset, walk: walk(page.sql, page.params) });
+      expect({ filter, offset, walk: walk(first!.sql, first!.params) }).toEqual({
+        filter,
+        offset,
+        walk: walk(page.sql, page.params),
+      });
       const sorts = (sqlText: string, params: unknown[]) => plan(sqlText, params).some((d) => /TEMP B-TREE/.test(d));
       expect(sorts(first!.sql, first!.params)).toBe(sorts(page.sql, page.params));
     }
@@ -101,9 +130,21 @@ describe('time ranges and deep pages stay bounded (EXPLAIN QUERY PLAN)', () => {
     ['admin + range', { start: 1, end: 1 }, /^SEARCH tasks USING INTEGER PRIMARY KEY \(rowid>\? AND rowid<\?\)$/],
     ['admin + start', { start: 1 }, /^SEARCH tasks USING INTEGER PRIMARY KEY \(rowid>\? AND rowid<\?\)$/],
     ['admin + end', { end: 1 }, /^SEARCH tasks USING INTEGER PRIMARY KEY \(rowid>\? AND rowid<\?\)$/],
-    ['user + range', { userId: 7, start: 1, end: 1 }, /^SEARCH tasks USING (COVERING )?INDEX tasks_user_id_id_idx \(user_id=\? AND id>\? AND id<\?\)$/],
-    ['user + end', { userId: 7, end: 1 }, /^SEARCH tasks USING (COVERING )?INDEX tasks_user_id_id_idx \(user_id=\? AND id>\? AND id<\?\)$/],
-    ['admin + channel + range', { channelId: 2, start: 1, end: 1 }, /^SEARCH tasks USING (COVERING )?INDEX tasks_channel_id_id_idx \(channel_id=\? AND id>\? AND id<\?\)$/],
+    [
+      'user + range',
+      { userId: 7, start: 1, end: 1 },
+      /^SEARCH tasks USING (COVERING )?INDEX tasks_user_id_id_idx \(user_id=\? AND id>\? AND id<\?\)$/,
+    ],
+    [
+      'user + end',
+      { userId: 7, end: 1 },
+      /^SEARCH tasks USING (COVERING )?INDEX tasks_user_id_id_idx \(user_id=\? AND id>\? AND id<\?\)$/,
+    ],
+    [
+      'admin + channel + range',
+      { channelId: 2, start: 1, end: 1 },
+      /^SEARCH tasks USING (COVERING )?INDEX tasks_channel_id_id_idx \(channel_id=\? AND id>\? AND id<\?\)$/,
+    ],
   ];
   for (const [name, filter, walk] of rangeShapes) {
     test(`${name}: the page walks the id index inside the range's id window, newest first, without sorting`, () => {
@@ -116,9 +157,21 @@ describe('time ranges and deep pages stay bounded (EXPLAIN QUERY PLAN)', () => {
   }
 
   const scanShapes: Array<[string, TaskFilter, RegExp]> = [
-    ['admin + range', { start: 1, end: 1 }, /^SEARCH tasks USING COVERING INDEX tasks_submit_time_idx \(submit_time>\? AND submit_time<\?\)$/],
-    ['user + end', { userId: 7, end: 1 }, /^SEARCH tasks USING COVERING INDEX tasks_user_id_submit_time_idx \(user_id=\? AND submit_time<\?\)$/],
-    ['admin + channel + range', { channelId: 2, start: 1, end: 1 }, /^SEARCH tasks USING COVERING INDEX tasks_channel_id_submit_time_idx \(channel_id=\? AND submit_time>\? AND submit_time<\?\)$/],
+    [
+      'admin + range',
+      { start: 1, end: 1 },
+      /^SEARCH tasks USING COVERING INDEX tasks_submit_time_idx \(submit_time>\? AND submit_time<\?\)$/,
+    ],
+    [
+      'user + end',
+      { userId: 7, end: 1 },
+      /^SEARCH tasks USING COVERING INDEX tasks_user_id_submit_time_idx \(user_id=\? AND submit_time<\?\)$/,
+    ],
+    [
+      'admin + channel + range',
+      { channelId: 2, start: 1, end: 1 },
+      /^SEARCH tasks USING COVERING INDEX tasks_channel_id_submit_time_idx \(channel_id=\? AND submit_time>\? AND submit_time<\?\)$/,
+    ],
   ];
   for (const [name, filter, walk] of scanShapes) {
     test(`${name}: a scan reads only the range through its time index (ids out of time order)`, () => {
@@ -135,19 +188,31 @@ describe('time ranges and deep pages stay bounded (EXPLAIN QUERY PLAN)', () => {
   const bare = memoryDb();
   bare.$client.run(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
     INSERT INTO tasks (user_id, channel_id, mj_id, submit_time) SELECT i % 50, i % 4, printf('%016d', i), 1700000000000 + i * 1000 FROM n`);
-  for (const [label, conn] of [['with statistics', db], ['without statistics', bare]] as const) {
+  for (const [label, conn] of [
+    ['with statistics', db],
+    ['without statistics', bare],
+  ] as const) {
     test(`a range total reads bucket rows from their primary key and counts only edge minutes through an index (${label})`, () => {
       const exact: Array<[string | null, string]> = [
         [null, 'SEARCH tasks USING COVERING INDEX tasks_submit_time_idx (submit_time>? AND submit_time<?)'],
-        ['user_id', 'SEARCH tasks USING COVERING INDEX tasks_user_id_submit_time_idx (user_id=? AND submit_time>? AND submit_time<?)'],
-        ['channel_id', 'SEARCH tasks USING COVERING INDEX tasks_channel_id_submit_time_idx (channel_id=? AND submit_time>? AND submit_time<?)'],
+        [
+          'user_id',
+          'SEARCH tasks USING COVERING INDEX tasks_user_id_submit_time_idx (user_id=? AND submit_time>? AND submit_time<?)',
+        ],
+        [
+          'channel_id',
+          'SEARCH tasks USING COVERING INDEX tasks_channel_id_submit_time_idx (channel_id=? AND submit_time>? AND submit_time<?)',
+        ],
       ];
       for (const [column, expected] of exact) {
         const text = windowSql(column);
-        const rows = conn.$client.query(`EXPLAIN QUERY PLAN ${text}`).all('user', 7, ...Array.from({ length: 19 }, () => 1)) as Array<{ detail: string }>;
+        const rows = conn.$client
+          .query(`EXPLAIN QUERY PLAN ${text}`)
+          .all('user', 7, ...Array.from({ length: 19 }, () => 1)) as Array<{ detail: string }>;
         const searches = rows.map((r) => r.detail).filter((d) => /^(SEARCH|SCAN) task/.test(d));
         // WITHOUT ROWID: the primary key b-tree is the table, so it covers every column.
-        const bucket = 'SEARCH task_time_buckets USING PRIMARY KEY (scope=? AND scope_id=? AND span=? AND bucket>? AND bucket<?)';
+        const bucket =
+          'SEARCH task_time_buckets USING PRIMARY KEY (scope=? AND scope_id=? AND span=? AND bucket>? AND bucket<?)';
         expect(searches).toEqual([bucket, bucket, bucket, bucket, bucket, expected, expected]);
       }
     });
@@ -165,7 +230,9 @@ describe('time ranges and deep pages stay bounded (EXPLAIN QUERY PLAN)', () => {
       expect(details.some((d) => walk.test(d))).toBe(true);
       expect(details.some((d) => /TEMP B-TREE/.test(d))).toBe(false);
     }
-    expect(plan(BLOCKS_SQL, ['all', 0]).join('\n')).toMatch(/^SEARCH task_id_blocks USING PRIMARY KEY \(scope=\? AND scope_id=\?\)$/);
+    expect(plan(BLOCKS_SQL, ['all', 0]).join('\n')).toMatch(
+      /^SEARCH task_id_blocks USING PRIMARY KEY \(scope=\? AND scope_id=\?\)$/,
+    );
   });
 });
 
@@ -174,19 +241,48 @@ describe('every index on tasks is used, and each statement uses the one it was m
   function statements(): Array<{ name: string; sql: string; params: unknown[]; uses: string }> {
     const out: Array<{ name: string; sql: string; params: unknown[]; uses: string }> = [];
     const reads = taskReadsSql(db);
-    out.push({ name: 'task by mj_id (any user: image forwarder, admin fetch)', ...reads.byMjId, uses: 'tasks_mj_id_idx' });
+    out.push({
+      name: 'task by mj_id (any user: image forwarder, admin fetch)',
+      ...reads.byMjId,
+      uses: 'tasks_mj_id_idx',
+    });
     // mj_id is (near) unique, so (mj_id) answers the per-user lookup with a one-row filter; the
     // (user_id, mj_id) index it used to take is gone (27 B a row, two pages of WAL per submit).
-    out.push({ name: 'a user\'s task by mj_id (relay fetch, actions)', ...reads.ownByMjId, uses: 'tasks_mj_id_idx' });
+    out.push({ name: "a user's task by mj_id (relay fetch, actions)", ...reads.ownByMjId, uses: 'tasks_mj_id_idx' });
     out.push({ name: 'image read by mj_id', ...reads.image, uses: 'tasks_mj_id_idx' });
     out.push({ name: 'list-by-condition', ...reads.ownByMjIds, uses: 'tasks_mj_id_idx' });
     out.push({ name: 'task by id', ...reads.byId, uses: 'INTEGER PRIMARY KEY' });
-    out.push({ name: 'unfinished channels (poller)', sql: UNFINISHED_CHANNELS_SQL, params: [], uses: 'tasks_unfinished_idx' });
-    out.push({ name: 'unfinished page of a channel (poller)', sql: UNFINISHED_PAGE_SQL, params: [1, 0, 100], uses: 'tasks_unfinished_idx' });
+    out.push({
+      name: 'unfinished channels (poller)',
+      sql: UNFINISHED_CHANNELS_SQL,
+      params: [],
+      uses: 'tasks_unfinished_idx',
+    });
+    out.push({
+      name: 'unfinished page of a channel (poller)',
+      sql: UNFINISHED_PAGE_SQL,
+      params: [1, 0, 100],
+      uses: 'tasks_unfinished_idx',
+    });
     out.push({ name: 'oversize probe', sql: ANY_OVERSIZE_SQL, params: [], uses: 'tasks_oversize_idx' });
-    out.push({ name: 'feed replay of a user', sql: FEED_READS_SQL.replayUser, params: [7, 1, 1, 10], uses: 'tasks_user_id_submit_time_idx' });
-    out.push({ name: 'feed replay of all', sql: FEED_READS_SQL.replayAll, params: [1, 1, 10], uses: 'tasks_submit_time_idx' });
-    out.push({ name: 'feed fingerprint', sql: FEED_READS_SQL.fingerprintOne, params: [1], uses: 'INTEGER PRIMARY KEY' });
+    out.push({
+      name: 'feed replay of a user',
+      sql: FEED_READS_SQL.replayUser,
+      params: [7, 1, 1, 10],
+      uses: 'tasks_user_id_submit_time_idx',
+    });
+    out.push({
+      name: 'feed replay of all',
+      sql: FEED_READS_SQL.replayAll,
+      params: [1, 1, 10],
+      uses: 'tasks_submit_time_idx',
+    });
+    out.push({
+      name: 'feed fingerprint',
+      sql: FEED_READS_SQL.fingerprintOne,
+      params: [1],
+      uses: 'INTEGER PRIMARY KEY',
+    });
     const shapes: Array<[string, TaskFilter, number, 'window' | 'scan', string]> = [
       ['admin page', {}, 0, 'window', 'SCAN tasks'],
       ['user page', { userId: 7 }, 0, 'window', 'tasks_user_id_id_idx'],
@@ -198,10 +294,24 @@ describe('every index on tasks is used, and each statement uses the one it was m
       ['user range scan', { userId: 7, start: 1, end: 1 }, 0, 'scan', 'tasks_user_id_submit_time_idx'],
       ['channel range scan', { channelId: 2, start: 1, end: 1 }, 0, 'scan', 'tasks_channel_id_submit_time_idx'],
     ];
-    for (const [name, f, offset, range, uses] of shapes) out.push({ name, ...listingSql(db, f, offset, range).page, uses });
-    out.push({ name: 'user + mj_id total', ...listingSql(db, { userId: 7, mjId: 'x' }).count, uses: 'tasks_mj_id_idx' });
-    for (const [column, uses] of [[null, 'tasks_submit_time_idx'], ['user_id', 'tasks_user_id_submit_time_idx'], ['channel_id', 'tasks_channel_id_submit_time_idx']] as const) {
-      out.push({ name: `range total (${column ?? 'all'})`, sql: windowSql(column), params: ['user', 7, ...Array.from({ length: 19 }, () => 1)], uses });
+    for (const [name, f, offset, range, uses] of shapes)
+      out.push({ name, ...listingSql(db, f, offset, range).page, uses });
+    out.push({
+      name: 'user + mj_id total',
+      ...listingSql(db, { userId: 7, mjId: 'x' }).count,
+      uses: 'tasks_mj_id_idx',
+    });
+    for (const [column, uses] of [
+      [null, 'tasks_submit_time_idx'],
+      ['user_id', 'tasks_user_id_submit_time_idx'],
+      ['channel_id', 'tasks_channel_id_submit_time_idx'],
+    ] as const) {
+      out.push({
+        name: `range total (${column ?? 'all'})`,
+        sql: windowSql(column),
+        params: ['user', 7, ...Array.from({ length: 19 }, () => 1)],
+        uses,
+      });
     }
     return out;
   }
@@ -213,9 +323,14 @@ describe('every index on tasks is used, and each statement uses the one it was m
     INSERT INTO tasks (user_id, channel_id, mj_id, submit_time) SELECT i % 50, i % 4, printf('%016d', i), 1700000000000 + i * 1000 FROM n`);
   const planOn = (conn: typeof db, sqlText: string, params: unknown[]) => {
     const bound = params.map((p) => (p instanceof Placeholder ? values[p.name] : p));
-    return (conn.$client.query(`EXPLAIN QUERY PLAN ${sqlText}`).all(...(bound as never[])) as Array<{ detail: string }>).map((r) => r.detail);
+    return (
+      conn.$client.query(`EXPLAIN QUERY PLAN ${sqlText}`).all(...(bound as never[])) as Array<{ detail: string }>
+    ).map((r) => r.detail);
   };
-  for (const [label, conn] of [['with statistics', db], ['without statistics', fresh]] as const) {
+  for (const [label, conn] of [
+    ['with statistics', db],
+    ['without statistics', fresh],
+  ] as const) {
     for (const s of statements()) {
       test(`${s.name} uses ${s.uses} (${label})`, () => {
         const details = planOn(conn, s.sql, s.params).filter((d) => /^(SEARCH|SCAN) tasks/.test(d));
@@ -225,12 +340,22 @@ describe('every index on tasks is used, and each statement uses the one it was m
   }
 
   test('no index on tasks is left that no statement uses', () => {
-    const indexes = (db.$client.query("SELECT name FROM pragma_index_list('tasks')").all() as Array<{ name: string }>).map((r) => r.name).sort();
-    const used = new Set(statements().flatMap((s) => plan(s.sql, s.params).flatMap((d) => /INDEX (\w+)/.exec(d)?.[1] ?? [])));
+    const indexes = (db.$client.query("SELECT name FROM pragma_index_list('tasks')").all() as Array<{ name: string }>)
+      .map((r) => r.name)
+      .sort();
+    const used = new Set(
+      statements().flatMap((s) => plan(s.sql, s.params).flatMap((d) => /INDEX (\w+)/.exec(d)?.[1] ?? [])),
+    );
     expect(indexes.filter((name) => !used.has(name))).toEqual([]);
     expect(indexes).toEqual([
-      'tasks_channel_id_id_idx', 'tasks_channel_id_submit_time_idx', 'tasks_mj_id_idx', 'tasks_oversize_idx',
-      'tasks_submit_time_idx', 'tasks_unfinished_idx', 'tasks_user_id_id_idx', 'tasks_user_id_submit_time_idx',
+      'tasks_channel_id_id_idx',
+      'tasks_channel_id_submit_time_idx',
+      'tasks_mj_id_idx',
+      'tasks_oversize_idx',
+      'tasks_submit_time_idx',
+      'tasks_unfinished_idx',
+      'tasks_user_id_id_idx',
+      'tasks_user_id_submit_time_idx',
     ]);
   });
 
@@ -239,7 +364,9 @@ describe('every index on tasks is used, and each statement uses the one it was m
       const { sql } = db.$client.query('SELECT sql FROM sqlite_schema WHERE name = ?').get(table) as { sql: string };
       expect({ table, withoutRowid: /WITHOUT ROWID\s*$/.test(sql) }).toEqual({ table, withoutRowid: true });
       // Only the primary key: no second copy of the rows in another index.
-      const indexes = db.$client.query(`SELECT name, origin FROM pragma_index_list('${table}')`).all() as Array<{ origin: string }>;
+      const indexes = db.$client.query(`SELECT name, origin FROM pragma_index_list('${table}')`).all() as Array<{
+        origin: string;
+      }>;
       expect(indexes.map((i) => i.origin)).toEqual(['pk']);
     }
   });

@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, test } from 'bun:test';
 import { loadConfig } from '../../src/config.ts';
+import type { DB } from '../../src/db/client.ts';
 import { openDatabase } from '../../src/db/client.ts';
 import { rateLimitWindows } from '../../src/db/schema/index.ts';
 import { takeSubmitSlot as takeSlot } from '../../src/db/sqlite/rate-limit.ts';
 import { effectiveLimit, RateLimitedError } from '../../src/domain/rate-limit.ts';
-import type { DB } from '../../src/db/client.ts';
 import { tempDb } from '../helpers/db.ts';
 
 /** The limiter on a real SQLite file, through two connections as two processes would use it. */
@@ -36,7 +36,9 @@ describe('takeSubmitSlot', () => {
   });
 
   test('two connections to one database share one limit', () => {
-    const results = Array.from({ length: 12 }, (_, i) => outcome(() => takeSubmitSlot(i % 2 ? b : a.db, 1, 5, W + 1000)));
+    const results = Array.from({ length: 12 }, (_, i) =>
+      outcome(() => takeSubmitSlot(i % 2 ? b : a.db, 1, 5, W + 1000)),
+    );
     expect(results.filter((r) => r === 'ok')).toHaveLength(5);
     // 1 s into the window: 59 s to wait.
     expect(results.filter((r) => r === 59)).toHaveLength(7);
@@ -50,10 +52,16 @@ describe('takeSubmitSlot', () => {
 
   test('no limit: nothing is written', () => {
     for (let i = 0; i < 3; i++) takeSubmitSlot(a.db, 3, 0, W);
-    expect(a.db.select().from(rateLimitWindows).all().filter((r) => r.tokenId === 3)).toHaveLength(0);
+    expect(
+      a.db
+        .select()
+        .from(rateLimitWindows)
+        .all()
+        .filter((r) => r.tokenId === 3),
+    ).toHaveLength(0);
   });
 
-  test('effectiveLimit: the key\'s own limit, else the default', () => {
+  test("effectiveLimit: the key's own limit, else the default", () => {
     expect(effectiveLimit(0, 0)).toBe(0);
     expect(effectiveLimit(0, 7)).toBe(7);
     expect(effectiveLimit(3, 7)).toBe(3);

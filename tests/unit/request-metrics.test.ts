@@ -18,7 +18,8 @@ describe('request ids', () => {
 });
 
 describe('the request counter', () => {
-  const line = (text: string, labels: string) => text.split('\n').find((l) => l.startsWith(`mjgw_http_requests_total{${labels}}`));
+  const line = (text: string, labels: string) =>
+    text.split('\n').find((l) => l.startsWith(`mjgw_http_requests_total{${labels}}`));
 
   test('counts each label set exactly, across scrapes', async () => {
     const m = createMetrics();
@@ -26,15 +27,25 @@ describe('the request counter', () => {
     m.httpRequest('GET', '/api/mj/self', 401);
     m.httpRequest('POST', '/mj/submit/imagine', 200);
     let text = await m.registry.metrics();
-    expect(line(text, 'method="GET",route="/api/mj/self",status="200"')).toBe('mjgw_http_requests_total{method="GET",route="/api/mj/self",status="200"} 3');
-    expect(line(text, 'method="GET",route="/api/mj/self",status="401"')).toBe('mjgw_http_requests_total{method="GET",route="/api/mj/self",status="401"} 1');
-    expect(line(text, 'method="POST",route="/mj/submit/imagine",status="200"')).toBe('mjgw_http_requests_total{method="POST",route="/mj/submit/imagine",status="200"} 1');
+    expect(line(text, 'method="GET",route="/api/mj/self",status="200"')).toBe(
+      'mjgw_http_requests_total{method="GET",route="/api/mj/self",status="200"} 3',
+    );
+    expect(line(text, 'method="GET",route="/api/mj/self",status="401"')).toBe(
+      'mjgw_http_requests_total{method="GET",route="/api/mj/self",status="401"} 1',
+    );
+    expect(line(text, 'method="POST",route="/mj/submit/imagine",status="200"')).toBe(
+      'mjgw_http_requests_total{method="POST",route="/mj/submit/imagine",status="200"} 1',
+    );
     // A second scrape neither loses nor repeats what the first one reported.
     m.httpRequest('GET', '/api/mj/self', 200);
     text = await m.registry.metrics();
-    expect(line(text, 'method="GET",route="/api/mj/self",status="200"')).toBe('mjgw_http_requests_total{method="GET",route="/api/mj/self",status="200"} 4');
+    expect(line(text, 'method="GET",route="/api/mj/self",status="200"')).toBe(
+      'mjgw_http_requests_total{method="GET",route="/api/mj/self",status="200"} 4',
+    );
     text = await m.registry.metrics();
-    expect(line(text, 'method="GET",route="/api/mj/self",status="401"')).toBe('mjgw_http_requests_total{method="GET",route="/api/mj/self",status="401"} 1');
+    expect(line(text, 'method="GET",route="/api/mj/self",status="401"')).toBe(
+      'mjgw_http_requests_total{method="GET",route="/api/mj/self",status="401"} 1',
+    );
   });
 });
 
@@ -44,7 +55,9 @@ describe('submit outcome labels', () => {
     for (const code of [1, 24, 502, 2147483648, 1e20, -1, 1.5, 12345]) m.submitOutcome('IMAGINE', code);
     m.submitOutcome('IMAGINE', 'quota_not_enough');
     const text = await m.registry.metrics();
-    const codes = [...text.matchAll(/mjgw_submit_outcomes_total\{action="IMAGINE",code="([^"]+)"\} (\d+)/g)].map((x) => `${x[1]}=${x[2]}`);
+    const codes = [...text.matchAll(/mjgw_submit_outcomes_total\{action="IMAGINE",code="([^"]+)"\} (\d+)/g)].map(
+      (x) => `${x[1]}=${x[2]}`,
+    );
     expect(codes.sort()).toEqual(['1=1', '24=1', '502=1', 'other=5', 'quota_not_enough=1'].sort());
   });
 });

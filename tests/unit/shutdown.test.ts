@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { connect } from 'node:net';
-import { noTaskFeed, type TaskFeed } from '../../src/domain/task-feed.ts';
+import type { TaskFeed } from '../../src/domain/task-feed.ts';
+import { noTaskFeed } from '../../src/domain/task-feed-none.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { createShutdown, feedEndingOn, type ShutdownSteps } from '../../src/shutdown.ts';
 import { waitFor } from '../helpers/server.ts';
@@ -36,7 +37,11 @@ describe('shutdown', () => {
   test('background work is stopped while a request still holds its connection; then close and exit 0', async () => {
     const exits: number[] = [];
     const events: string[] = [];
-    const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => never().then(() => new Response('never')) });
+    const server = Bun.serve({
+      port: 0,
+      hostname: '127.0.0.1',
+      fetch: () => never().then(() => new Response('never')),
+    });
     const socket = connect(Number(server.port), '127.0.0.1');
     socket.on('error', () => {});
     socket.on('close', () => events.push('connection closed'));
@@ -62,7 +67,10 @@ describe('shutdown', () => {
   });
 
   test('a second signal exits at once with 128 + its number', () => {
-    for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+    for (const [signal, code] of [
+      ['SIGTERM', 143],
+      ['SIGINT', 130],
+    ] as const) {
       const exits: number[] = [];
       const s = createShutdown(steps({ stopWork: never }, exits));
       s.onSignal(signal);
@@ -74,7 +82,7 @@ describe('shutdown', () => {
 });
 
 describe('feedEndingOn', () => {
-  test("a live subscription ends when shutdown aborts, and its own signal still ends it", async () => {
+  test('a live subscription ends when shutdown aborts, and its own signal still ends it', async () => {
     const waiting: TaskFeed = {
       publish() {},
       async *subscribe(_scope, _from, signal) {
@@ -89,7 +97,9 @@ describe('feedEndingOn', () => {
     expect(await ended).toEqual({ done: true, value: undefined });
 
     const own = new AbortController();
-    const other = feedEndingOn(waiting, new AbortController().signal).subscribe({ userId: null }, null, own.signal, null).next();
+    const other = feedEndingOn(waiting, new AbortController().signal)
+      .subscribe({ userId: null }, null, own.signal, null)
+      .next();
     own.abort();
     expect(await other).toEqual({ done: true, value: undefined });
   });

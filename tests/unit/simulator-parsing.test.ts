@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'bun:test';
-import { parseCustomId } from '../../src/simulator/buttons.ts';
+import { ManualClock } from '../../src/lib/clock.ts';
 import { etagMatches, parseRange } from '../../src/lib/http-ranges.ts';
+import { parseCustomId } from '../../src/simulator/buttons.ts';
 import { phaseOf } from '../../src/simulator/lifecycle.ts';
 import { parseFlags } from '../../src/simulator/submit-common.ts';
-import { TaskStore, slugify } from '../../src/simulator/task-store.ts';
-import { ManualClock } from '../../src/lib/clock.ts';
+import { slugify, TaskStore } from '../../src/simulator/task-store.ts';
 
 describe('parseRange', () => {
   test.each([
@@ -79,7 +79,10 @@ test('phaseOf walks the lifecycle; stepMs 0 finishes at once', () => {
 test('the store drops the oldest task past its cap and ids stay unique', () => {
   const clock = new ManualClock(1_790_000_000_000);
   const store = new TaskStore(clock, 3, () => 0);
-  const ids = Array.from({ length: 2500 }, (_, i) => store.create({ action: 'IMAGINE', prompt: `p${i}`, description: '' }).id);
+  const ids = Array.from(
+    { length: 2500 },
+    (_, i) => store.create({ action: 'IMAGINE', prompt: `p${i}`, description: '' }).id,
+  );
   expect(new Set(ids).size).toBe(2500);
   expect(ids.every((id) => /^\d{16}$/.test(id))).toBe(true);
   expect(store.size).toBe(3);

@@ -46,7 +46,12 @@ describe('repageDatabase', () => {
     expect(after.pageSize).toBe(2048);
     expect(pageSize(db.$client)).toBe(2048);
     expect(db.$client.query<{ journal_mode: string }, []>('PRAGMA journal_mode').get()?.journal_mode).toBe('wal');
-    expect(db.$client.query<{ username: string }, []>('SELECT username FROM users').all().map((r) => r.username)).toContain('u1');
+    expect(
+      db.$client
+        .query<{ username: string }, []>('SELECT username FROM users')
+        .all()
+        .map((r) => r.username),
+    ).toContain('u1');
     db.$client.close();
   });
 });

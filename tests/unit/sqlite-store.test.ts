@@ -1,9 +1,9 @@
 import { expect, test } from 'bun:test';
+import type { ManagementStore, Store } from '../../src/contract/index.ts';
 import { createSqliteManagementStore } from '../../src/db/sqlite/management.ts';
 import { createSqliteStore } from '../../src/db/sqlite/store.ts';
-import type { ManagementStore, Store } from '../../src/contract/index.ts';
-import { managementStoreSuite } from '../helpers/management-store-suite.ts';
 import { memoryDb } from '../helpers/db.ts';
+import { managementStoreSuite } from '../helpers/management-store-suite.ts';
 
 test('the SQLite adapter implements the domain store interfaces, one per connection', async () => {
   const db = memoryDb();
@@ -20,9 +20,17 @@ test('the SQLite adapter implements the domain store interfaces, one per connect
 test('a logged quota change writes the signed delta the database computed', async () => {
   const store = createSqliteStore(memoryDb());
   await store.users.createRootIfEmpty('tok-0123456789', 1);
-  const u = await store.users.create({ username: 'ann', displayName: 'Ann', role: 1, status: 1, accessToken: 'a'.repeat(40), createdTime: 5 }, { quota: 300, who: 'by admin 1 (root)', now: 6 });
+  const u = await store.users.create(
+    { username: 'ann', displayName: 'Ann', role: 1, status: 1, accessToken: 'a'.repeat(40), createdTime: 5 },
+    { quota: 300, who: 'by admin 1 (root)', now: 6 },
+  );
   expect(u?.quota).toBe(300);
-  expect(await store.users.create({ username: 'ann', displayName: 'x', role: 1, status: 1, accessToken: 'b'.repeat(40), createdTime: 7 }, null)).toBeNull();
+  expect(
+    await store.users.create(
+      { username: 'ann', displayName: 'x', role: 1, status: 1, accessToken: 'b'.repeat(40), createdTime: 7 },
+      null,
+    ),
+  ).toBeNull();
   await store.users.update(u!.id, {}, { quota: 100, who: 'by admin 1 (root)', now: 8 });
   const { rows } = await store.logs.list({ userId: u!.id }, 10, 0);
   expect(rows.map((r) => r.quota)).toEqual([-200, 300]);

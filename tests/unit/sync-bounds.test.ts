@@ -7,10 +7,31 @@ const NOW = 1_790_000_000_000;
 
 function row(over: Partial<TaskRow> = {}): TaskRow {
   return {
-    id: 1, userId: 2, tokenId: 0, channelId: 1, code: 1, action: 'IMAGINE', mjId: '1790000000000001', prompt: 'cat',
-    promptEn: '', description: 'Submit success', state: '', submitTime: NOW - 5000, startTime: 0, finishTime: 0, imageUrl: '',
-    videoUrl: '', videoUrls: '', status: '', progress: '0%', failReason: '', quota: 50000, buttons: '', properties: '',
-    updatedTime: 0, ...over,
+    id: 1,
+    userId: 2,
+    tokenId: 0,
+    channelId: 1,
+    code: 1,
+    action: 'IMAGINE',
+    mjId: '1790000000000001',
+    prompt: 'cat',
+    promptEn: '',
+    description: 'Submit success',
+    state: '',
+    submitTime: NOW - 5000,
+    startTime: 0,
+    finishTime: 0,
+    imageUrl: '',
+    videoUrl: '',
+    videoUrls: '',
+    status: '',
+    progress: '0%',
+    failReason: '',
+    quota: 50000,
+    buttons: '',
+    properties: '',
+    updatedTime: 0,
+    ...over,
   };
 }
 
@@ -22,11 +43,19 @@ function upstream(over: Record<string, unknown>) {
 
 describe('the poller cuts what the upstream sends before it is stored (SPEC §10)', () => {
   test('text to 8192, JSON over 64 KiB and URLs over 2048 dropped, short words to 64', () => {
-    const d = decideSync(row(), upstream({
-      promptEn: 'e'.repeat(3_000_000), state: 's'.repeat(10_000), imageUrl: `https://cdn/${'i'.repeat(MAX_URL_CHARS)}`,
-      videoUrl: 'v'.repeat(5000), buttons: [{ customId: 'c'.repeat(MAX_JSON_CHARS) }], properties: { p: 'p'.repeat(MAX_JSON_CHARS) },
-      progress: '9'.repeat(1000),
-    }), NOW);
+    const d = decideSync(
+      row(),
+      upstream({
+        promptEn: 'e'.repeat(3_000_000),
+        state: 's'.repeat(10_000),
+        imageUrl: `https://cdn/${'i'.repeat(MAX_URL_CHARS)}`,
+        videoUrl: 'v'.repeat(5000),
+        buttons: [{ customId: 'c'.repeat(MAX_JSON_CHARS) }],
+        properties: { p: 'p'.repeat(MAX_JSON_CHARS) },
+        progress: '9'.repeat(1000),
+      }),
+      NOW,
+    );
     if (d.kind !== 'update') throw new Error(d.kind);
     expect(d.fields.promptEn).toBe('e'.repeat(MAX_TEXT_CHARS));
     expect(d.fields.state).toHaveLength(MAX_TEXT_CHARS);
@@ -47,7 +76,9 @@ describe('the poller cuts what the upstream sends before it is stored (SPEC §10
   });
 
   test('video_urls: oversize URLs dropped one by one, the whole array within 64 KiB', () => {
-    expect(normaliseVideoUrls([{ url: 'u'.repeat(MAX_URL_CHARS + 1) }, { url: 'https://x/1.mp4' }])).toBe('["https://x/1.mp4"]');
+    expect(normaliseVideoUrls([{ url: 'u'.repeat(MAX_URL_CHARS + 1) }, { url: 'https://x/1.mp4' }])).toBe(
+      '["https://x/1.mp4"]',
+    );
     const many = Array.from({ length: 100 }, (_, i) => ({ url: `https://x/${i}/${'a'.repeat(1000)}` }));
     expect(normaliseVideoUrls(many)).toBe('');
   });
@@ -59,14 +90,25 @@ describe('bound helpers', () => {
     expect(boundText('ab😀', 4)).toBe('ab😀');
   });
 
-  test('fitFields applies each field\'s own bound even when the item is far under budget', () => {
-    const item = fitFields({ u: `https://x/${'a'.repeat(MAX_URL_CHARS)}`, t: 'ok' }, [['u', 'url'], ['t', 'text']]);
+  test("fitFields applies each field's own bound even when the item is far under budget", () => {
+    const item = fitFields({ u: `https://x/${'a'.repeat(MAX_URL_CHARS)}`, t: 'ok' }, [
+      ['u', 'url'],
+      ['t', 'text'],
+    ]);
     expect(item).toEqual({ u: '', t: 'ok' });
   });
 
   test('fitFields keeps the budget in JSON bytes, cutting text and dropping JSON that does not fit', () => {
     const item = { a: 'x'.repeat(100), b: '"'.repeat(100), c: JSON.stringify({ k: 'v'.repeat(50) }) };
-    fitFields(item, [['a', 'text'], ['b', 'text'], ['c', 'json']], 200);
+    fitFields(
+      item,
+      [
+        ['a', 'text'],
+        ['b', 'text'],
+        ['c', 'json'],
+      ],
+      200,
+    );
     const bytes = Object.values(item).reduce((n, v) => n + Buffer.byteLength(JSON.stringify(v)), 0);
     expect(bytes).toBeLessThanOrEqual(200);
     expect(item.a).toBe('x'.repeat(100));

@@ -54,10 +54,14 @@ describe('InProcessTaskFeed with failing asynchronous reads', () => {
   test('a read that rejects at once, behind a slower one still pending: no unhandled rejection', async () => {
     let open!: (rows: Fingerprint[]) => void;
     const gate = new Promise<Fingerprint[]>((r) => (open = r));
-    const feed = new InProcessTaskFeed(scriptedReads([
-      () => gate,
-      () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
-    ]), new ManualClock(1_000), { changeWindowMs: 60_000 });
+    const feed = new InProcessTaskFeed(
+      scriptedReads([
+        () => gate,
+        () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
+      ]),
+      new ManualClock(1_000),
+      { changeWindowMs: 60_000 },
+    );
     feed.publish([1]);
     feed.publish([2]);
     // The second read has failed while the first is still pending.
@@ -69,10 +73,16 @@ describe('InProcessTaskFeed with failing asynchronous reads', () => {
   });
 
   test('a read that throws before returning a promise drops that publish only', async () => {
-    const feed = new InProcessTaskFeed(scriptedReads([
-      () => { throw new Error('pool ended'); },
-      async () => [{ id: 3, user_id: 7, fp: 'c' }],
-    ]), new ManualClock(1_000), { changeWindowMs: 60_000 });
+    const feed = new InProcessTaskFeed(
+      scriptedReads([
+        () => {
+          throw new Error('pool ended');
+        },
+        async () => [{ id: 3, user_id: 7, fp: 'c' }],
+      ]),
+      new ManualClock(1_000),
+      { changeWindowMs: 60_000 },
+    );
     const ac = new AbortController();
     const events = firstEvents(feed, 1, ac);
     await settle();
@@ -85,11 +95,15 @@ describe('InProcessTaskFeed with failing asynchronous reads', () => {
   test('after a failed read the later publishes still apply, in call order', async () => {
     let open!: (rows: Fingerprint[]) => void;
     const gate = new Promise<Fingerprint[]>((r) => (open = r));
-    const feed = new InProcessTaskFeed(scriptedReads([
-      () => gate,
-      () => Promise.reject(new Error('CONNECTION_CLOSED')),
-      async () => [{ id: 3, user_id: 7, fp: 'c' }],
-    ]), new ManualClock(1_000), { changeWindowMs: 60_000 });
+    const feed = new InProcessTaskFeed(
+      scriptedReads([
+        () => gate,
+        () => Promise.reject(new Error('CONNECTION_CLOSED')),
+        async () => [{ id: 3, user_id: 7, fp: 'c' }],
+      ]),
+      new ManualClock(1_000),
+      { changeWindowMs: 60_000 },
+    );
     const ac = new AbortController();
     const events = firstEvents(feed, 2, ac);
     await settle();

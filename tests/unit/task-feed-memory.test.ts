@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
-import { createSqliteFeedReads } from '../../src/db/sqlite/feed-reads.ts';
 import type { DB } from '../../src/db/client.ts';
+import { createSqliteFeedReads } from '../../src/db/sqlite/feed-reads.ts';
 import { InProcessTaskFeed } from '../../src/domain/task-feed.ts';
 import { FingerprintMemory } from '../../src/domain/task-feed-memory.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
@@ -17,7 +17,8 @@ import { createTestUser } from '../helpers/factories.ts';
 /** `n` unfinished tasks of one new user; their ids, in insert order. */
 function seedTasks(db: DB, n: number): { userId: number; ids: number[] } {
   const user = createTestUser(db);
-  const insert = db.$client.prepare(`INSERT INTO tasks (user_id, channel_id, action, mj_id, prompt, submit_time, progress, status, updated_time)
+  const insert =
+    db.$client.prepare(`INSERT INTO tasks (user_id, channel_id, action, mj_id, prompt, submit_time, progress, status, updated_time)
     VALUES (?, 1, 'IMAGINE', ?, 'a cat', 1, '0%', 'SUBMITTED', 1) RETURNING id`);
   const ids: number[] = [];
   db.$client.transaction(() => {
@@ -47,7 +48,9 @@ async function changesSoFar(feed: InProcessTaskFeed, db: DB): Promise<number> {
 describe('task feed fingerprint memory', () => {
   test('recording 25,000 distinct tasks (past the 20,000 kept) never walks the memory from its front', () => {
     const db = memoryDb();
-    const feed = new InProcessTaskFeed(createSqliteFeedReads(db), new ManualClock(1_800_000_000_000), { changeWindowMs: 3_600_000 });
+    const feed = new InProcessTaskFeed(createSqliteFeedReads(db), new ManualClock(1_800_000_000_000), {
+      changeWindowMs: 3_600_000,
+    });
     const { ids } = seedTasks(db, 25_000);
     // Every way to start iterating a Map, counted while the feed records: an eviction that starts
     // at the front of the map is what made each change cost O(deleted entries).
@@ -75,7 +78,8 @@ describe('task feed fingerprint memory', () => {
   test('the memory keeps the latest changes and forgets the oldest first', async () => {
     const db = memoryDb();
     const feed = new InProcessTaskFeed(createSqliteFeedReads(db), new ManualClock(1_800_000_000_000), {
-      changeWindowMs: 3_600_000, fingerprintMemory: 1000,
+      changeWindowMs: 3_600_000,
+      fingerprintMemory: 1000,
     });
     const { ids } = seedTasks(db, 1500);
     publishAll(feed, ids);
@@ -101,7 +105,12 @@ describe('FingerprintMemory', () => {
 
   test('a task changed again stays remembered past its first change', () => {
     const m = new FingerprintMemory(3);
-    expect([m.changed(1, 'a'), m.changed(2, 'a'), m.changed(1, 'b'), m.changed(3, 'a')]).toEqual([true, true, true, true]);
+    expect([m.changed(1, 'a'), m.changed(2, 'a'), m.changed(1, 'b'), m.changed(3, 'a')]).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
     // Four changes into a memory of three: task 1's first change left, its second is still in.
     expect(m.changed(1, 'b')).toBe(false);
     // Task 2's only change was the oldest of the last three before task 4 came in.

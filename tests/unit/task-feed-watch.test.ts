@@ -2,7 +2,13 @@ import { describe, expect, test } from 'bun:test';
 import { eq } from 'drizzle-orm';
 import { tasks } from '../../src/db/schema/index.ts';
 import { createSqliteFeedReads } from '../../src/db/sqlite/feed-reads.ts';
-import { InProcessTaskFeed, type TaskFeedEvent, type TaskFeedReads, type TaskFeedReload, type TaskFeedSink } from '../../src/domain/task-feed.ts';
+import {
+  InProcessTaskFeed,
+  type TaskFeedEvent,
+  type TaskFeedReads,
+  type TaskFeedReload,
+  type TaskFeedSink,
+} from '../../src/domain/task-feed.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { memoryDb } from '../helpers/db.ts';
 import { createTestUser, insertTask } from '../helpers/factories.ts';
@@ -32,7 +38,10 @@ function setup() {
   const db = memoryDb();
   const clock = new ManualClock(1_800_000_000_000);
   const counts = { rows: 0 };
-  const feed = new InProcessTaskFeed(asyncReads(createSqliteFeedReads(db), counts), clock, { bufferSize: 64, changeWindowMs: 3_600_000 });
+  const feed = new InProcessTaskFeed(asyncReads(createSqliteFeedReads(db), counts), clock, {
+    bufferSize: 64,
+    changeWindowMs: 3_600_000,
+  });
   const user = createTestUser(db);
   const touch = (id: number, progress: string) => {
     clock.advance(10);
@@ -46,7 +55,13 @@ function setup() {
 function sink() {
   const got: Array<TaskFeedEvent | TaskFeedReload> = [];
   let ended = false;
-  const s: TaskFeedSink = { event: (e) => got.push(e), error: (e) => { throw e; }, end: () => (ended = true) };
+  const s: TaskFeedSink = {
+    event: (e) => got.push(e),
+    error: (e) => {
+      throw e;
+    },
+    end: () => (ended = true),
+  };
   return { s, got, ended: () => ended };
 }
 
@@ -62,7 +77,8 @@ describe('InProcessTaskFeed.watch', () => {
     counts.rows = 0;
     for (let i = 1; i <= 10; i++) touch(t.id, `${i * 10}%`);
     await waitFor(() => all.got.length === 10 && sinks.every((k) => k.got.length === 10), 'ten changes each');
-    const progress = (k: { got: Array<TaskFeedEvent | TaskFeedReload> }) => k.got.map((e) => (e.reload ? 'reload' : e.row.progress));
+    const progress = (k: { got: Array<TaskFeedEvent | TaskFeedReload> }) =>
+      k.got.map((e) => (e.reload ? 'reload' : e.row.progress));
     // Rows are read after the writes (as a replica reads after NOTIFY): each event carries the
     // row as it is when read; the events keep their order and the last shows the last write.
     const seqOf = (e: TaskFeedEvent | TaskFeedReload) => Number(e.eventId.split('-')[1]);
@@ -102,7 +118,13 @@ describe('InProcessTaskFeed.watch', () => {
       await gate;
       return work();
     };
-    feed.watch({ userId: user.id }, seen, ac.signal, { bytes: Infinity, itemCap: 49_152, atLeast: () => 0, measure: () => 0, guard }, again.s);
+    feed.watch(
+      { userId: user.id },
+      seen,
+      ac.signal,
+      { bytes: Infinity, itemCap: 49_152, atLeast: () => 0, measure: () => 0, guard },
+      again.s,
+    );
     counts.rows = 0;
     touch(a.id, '50%');
     touch(missed[0]!.id, '60%');
@@ -112,7 +134,11 @@ describe('InProcessTaskFeed.watch', () => {
     open();
     await waitFor(() => again.got.length >= 5, 'the replay and the live changes');
     // The replay (rows as they are when read), then the two live changes, each once.
-    expect(again.got.map((e) => (e.reload ? 'reload' : e.row.id))).toEqual([...missed.map((t) => t.id), a.id, missed[0]!.id]);
+    expect(again.got.map((e) => (e.reload ? 'reload' : e.row.id))).toEqual([
+      ...missed.map((t) => t.id),
+      a.id,
+      missed[0]!.id,
+    ]);
     const last = again.got.at(-1)!;
     expect(last.reload ? null : last.row.progress).toBe('60%');
     expect(again.got.some((e) => e.reload)).toBe(false);

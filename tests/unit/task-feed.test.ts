@@ -33,7 +33,11 @@ async function firstEventOf(feed: InProcessTaskFeed, userId: number, change: () 
 function setup(bufferSize = 16, replayLimit?: number) {
   const db = memoryDb();
   const clock = new ManualClock(1_800_000_000_000);
-  const feed = new InProcessTaskFeed(createSqliteFeedReads(db), clock, { bufferSize, changeWindowMs: 3_600_000, ...(replayLimit ? { replayLimit } : {}) });
+  const feed = new InProcessTaskFeed(createSqliteFeedReads(db), clock, {
+    bufferSize,
+    changeWindowMs: 3_600_000,
+    ...(replayLimit ? { replayLimit } : {}),
+  });
   const user = createTestUser(db);
   const other = createTestUser(db);
   const touch = (id: number, progress: string) => {
@@ -129,7 +133,12 @@ describe('InProcessTaskFeed', () => {
     const seen = await firstEventOf(feed, user.id, () => touch(task(user.id).id, '5%'));
     for (let i = 0; i < 5; i++) touch(task(user.id).id, '30%');
     const replay = new AbortController();
-    const gen = feed.subscribe({ userId: user.id }, seen.eventId, replay.signal, { bytes: 4_000, itemCap: 49_152, atLeast: () => 0, measure: () => 1_000 });
+    const gen = feed.subscribe({ userId: user.id }, seen.eventId, replay.signal, {
+      bytes: 4_000,
+      itemCap: 49_152,
+      atLeast: () => 0,
+      measure: () => 1_000,
+    });
     const first = await gen.next();
     replay.abort();
     expect(first.value).toMatchObject({ reload: true });

@@ -1,7 +1,7 @@
 import { expect, test } from 'bun:test';
-import { createSqliteTaskStore } from '../../src/db/sqlite/task-store.ts';
 import { sqliteInThreadListing } from '../../src/backend.ts';
 import type { TaskStore } from '../../src/contract/tasks.ts';
+import { createSqliteTaskStore } from '../../src/db/sqlite/task-store.ts';
 import { tempDb } from '../helpers/db.ts';
 
 /** The SQLite adapter is the contract's TaskStore (its factory `satisfies` it; its keys are checked here). */

@@ -8,8 +8,12 @@ import { boundUpstreamNumber, createWarnOnce, previewValue } from '../../src/dom
 describe('boundUpstreamNumber', () => {
   test('times: whole numbers from 0 to 2^53−1, or their decimal text, are kept', () => {
     for (const [v, want] of [
-      [0, 0], [1_712_345_680_000, 1_712_345_680_000], ['1712345680000', 1_712_345_680_000], ['0001', 1],
-      [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], [-0, 0],
+      [0, 0],
+      [1_712_345_680_000, 1_712_345_680_000],
+      ['1712345680000', 1_712_345_680_000],
+      ['0001', 1],
+      [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+      [-0, 0],
     ] as const) {
       expect(boundUpstreamNumber(v, 'time')).toEqual({ value: want, ok: true });
     }
@@ -18,16 +22,44 @@ describe('boundUpstreamNumber', () => {
 
   test('times: anything else falls back to 0 (or the given fallback)', () => {
     const hostile: unknown[] = [
-      1e308, -1e300, '99999999999999999999999', '-1e300', '1e308', 1.5, 1_712_345_680_000.5, -1, '-1', Number.NaN,
-      Infinity, -Infinity, 'NaN', 'Infinity', '', ' 1', '1 ', '1.0', '0x10', 'soon', true, false, {}, [], [1], null,
-      Number.MAX_SAFE_INTEGER + 1, 2 ** 63, '9223372036854775807', 10n,
+      1e308,
+      -1e300,
+      '99999999999999999999999',
+      '-1e300',
+      '1e308',
+      1.5,
+      1_712_345_680_000.5,
+      -1,
+      '-1',
+      Number.NaN,
+      Infinity,
+      -Infinity,
+      'NaN',
+      'Infinity',
+      '',
+      ' 1',
+      '1 ',
+      '1.0',
+      '0x10',
+      'soon',
+      true,
+      false,
+      {},
+      [],
+      [1],
+      null,
+      Number.MAX_SAFE_INTEGER + 1,
+      2 ** 63,
+      '9223372036854775807',
+      10n,
     ];
     for (const v of hostile) expect(boundUpstreamNumber(v, 'time')).toEqual({ value: 0, ok: false });
     expect(boundUpstreamNumber(1e308, 'time', 42)).toEqual({ value: 42, ok: false });
   });
 
   test('int4 (the submit code): −2^31..2^31−1', () => {
-    for (const v of [1, 21, 22, 0, -1, 2_147_483_647, -2_147_483_648, '3']) expect(boundUpstreamNumber(v, 'int4').ok).toBe(true);
+    for (const v of [1, 21, 22, 0, -1, 2_147_483_647, -2_147_483_648, '3'])
+      expect(boundUpstreamNumber(v, 'int4').ok).toBe(true);
     for (const v of [2_147_483_648, -2_147_483_649, 1e20, -1e20, 1.5, '2147483648', true]) {
       expect(boundUpstreamNumber(v, 'int4')).toEqual({ value: 0, ok: false });
     }
@@ -37,10 +69,21 @@ describe('boundUpstreamNumber', () => {
 describe('upstream items', () => {
   test('hostile times fall back to 0 field by field; the item and its other fields are kept', () => {
     const p = parseUpstreamTask({
-      id: 'mj-1', status: 'SUCCESS', progress: '100%', startTime: 1e308, finishTime: '99999999999999999999999', imageUrl: 'http://i/1.png',
+      id: 'mj-1',
+      status: 'SUCCESS',
+      progress: '100%',
+      startTime: 1e308,
+      finishTime: '99999999999999999999999',
+      imageUrl: 'http://i/1.png',
     });
     if (!p.ok) throw new Error(p.reason);
-    expect(p.task).toMatchObject({ status: 'SUCCESS', progress: '100%', startTime: 0, finishTime: 0, imageUrl: 'http://i/1.png' });
+    expect(p.task).toMatchObject({
+      status: 'SUCCESS',
+      progress: '100%',
+      startTime: 0,
+      finishTime: 0,
+      imageUrl: 'http://i/1.png',
+    });
     expect(p.fellBack.map((f) => f.field)).toEqual(['startTime', 'finishTime']);
     for (const v of [-1e300, 1.5, 'NaN', true, {}, []]) {
       const q = parseUpstreamTask({ id: 'mj-2', status: 'IN_PROGRESS', startTime: v });

@@ -24,7 +24,16 @@ describe('callUpstream network stages', () => {
   });
 
   test('a connection closed after the request was read is stage exchange, and never fails over', async () => {
-    const server = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data: (sock) => { sock.end(); }, open: () => {} } });
+    const server = Bun.listen({
+      hostname: '127.0.0.1',
+      port: 0,
+      socket: {
+        data: (sock) => {
+          sock.end();
+        },
+        open: () => {},
+      },
+    });
     try {
       const out = await callUpstream(fetch, { baseUrl: `http://127.0.0.1:${server.port}`, key: 'k' }, req);
       expect(out).toMatchObject({ kind: 'network', stage: 'exchange' });
@@ -49,19 +58,26 @@ describe('callUpstream answer size', () => {
   test('an answer past the cap is refused, declared or streamed, and a normal one is read whole', async () => {
     const big = 'x'.repeat(5000);
     const server = Bun.serve({
-      port: 0, hostname: '127.0.0.1',
+      port: 0,
+      hostname: '127.0.0.1',
       fetch: (r) => {
         const path = new URL(r.url).pathname;
         if (path === '/declared') return new Response(big);
         // Its declared length is the compressed size, far under the cap; decoded it is past it.
-        if (path === '/gzip') return new Response(Bun.gzipSync(new TextEncoder().encode(big)), { headers: { 'content-encoding': 'gzip' } });
-        if (path === '/gzip-ok') return new Response(Bun.gzipSync(new TextEncoder().encode('{"code":1,"result":"2"}')), { headers: { 'content-encoding': 'gzip' } });
+        if (path === '/gzip')
+          return new Response(Bun.gzipSync(new TextEncoder().encode(big)), { headers: { 'content-encoding': 'gzip' } });
+        if (path === '/gzip-ok')
+          return new Response(Bun.gzipSync(new TextEncoder().encode('{"code":1,"result":"2"}')), {
+            headers: { 'content-encoding': 'gzip' },
+          });
         if (path === '/streamed') {
-          return new Response(new ReadableStream({
-            pull(c) {
-              c.enqueue(new TextEncoder().encode(big));
-            },
-          }));
+          return new Response(
+            new ReadableStream({
+              pull(c) {
+                c.enqueue(new TextEncoder().encode(big));
+              },
+            }),
+          );
         }
         return Response.json({ code: 1, result: '1' });
       },
@@ -71,7 +87,11 @@ describe('callUpstream answer size', () => {
       const capped = { method: 'GET' as const, timeoutMs: 5000, maxAnswerBytes: 4096 };
       for (const path of ['/declared', '/streamed', '/gzip']) {
         const out = await callUpstream(fetch, target, { ...capped, path });
-        expect(out).toMatchObject({ kind: 'network', stage: 'exchange', message: 'upstream answer larger than 4096 bytes' });
+        expect(out).toMatchObject({
+          kind: 'network',
+          stage: 'exchange',
+          message: 'upstream answer larger than 4096 bytes',
+        });
       }
       const ok = await callUpstream(fetch, target, { ...capped, path: '/ok' });
       expect(ok).toMatchObject({ kind: 'response', status: 200, json: { code: 1, result: '1' } });

@@ -28,6 +28,8 @@ describe('describeProblem', () => {
     expect(describeProblem(apiError('UNAUTHORIZED', 'Unauthorized, invalid access token', 401)).signOut).toBe(true);
     const banned = describeProblem(apiError('FORBIDDEN', 'User has been banned', 403));
     expect([banned.signOut, banned.text]).toEqual([true, 'This account has been disabled. Contact an administrator.']);
-    expect(describeProblem(apiError('FORBIDDEN', 'Unauthorized, insufficient privileges', 403)).signOut).toBeUndefined();
+    expect(
+      describeProblem(apiError('FORBIDDEN', 'Unauthorized, insufficient privileges', 403)).signOut,
+    ).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 import { expect, test } from 'bun:test';
-import { AppError, DATABASE_UNAVAILABLE } from '../../src/domain/errors.ts';
 import type { OutboxStore } from '../../src/contract/tasks.ts';
+import { AppError, DATABASE_UNAVAILABLE } from '../../src/domain/errors.ts';
 import { createWebhookWorker } from '../../src/jobs/webhooks.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { createLogger } from '../../src/lib/logger.ts';
@@ -11,8 +11,10 @@ test('a webhook pass during a database outage is one warn line, not an error', a
   const outbox = new Proxy({}, { get: () => unavailable }) as OutboxStore;
   const worker = createWebhookWorker({
     logger: createLogger('debug', {}, (l) => lines.push(JSON.parse(l) as Record<string, unknown>)),
-    clock: new ManualClock(1_790_000_000_000), fetch: globalThis.fetch,
-    taskStore: { outbox }, config: { webhookAllowPrivate: false },
+    clock: new ManualClock(1_790_000_000_000),
+    fetch: globalThis.fetch,
+    taskStore: { outbox },
+    config: { webhookAllowPrivate: false },
   });
   await worker.runOnce();
   expect(lines.filter((l) => l.level === 'error')).toEqual([]);

@@ -18,19 +18,44 @@ describe('receivers and the walk of the outbox', () => {
 
   const row = (id: number, userId: number) => ({ id, userId });
   type Row = { id: number; userId: number };
-  const walk = (queues: Array<[number, string, number[]]>): Walked<Row>[] => queues.flatMap(([u, r, ids]): Walked<Row>[] =>
-    ids.length === 0 ? [{ walkUser: u, walkReceiver: r, row: null }] : ids.map((id) => ({ walkUser: u, walkReceiver: r, row: row(id, u) })));
+  const walk = (queues: Array<[number, string, number[]]>): Walked<Row>[] =>
+    queues.flatMap(([u, r, ids]): Walked<Row>[] =>
+      ids.length === 0
+        ? [{ walkUser: u, walkReceiver: r, row: null }]
+        : ids.map((id) => ({ walkUser: u, walkReceiver: r, row: row(id, u) })),
+    );
 
   test('rows come oldest first, at most perUser of one user; a walk that saw every queue starts over', () => {
-    const got = takeWalk(walk([[1, 'a:80', [9, 12]], [1, 'b:80', [3]], [2, 'a:80', []], [3, 'c:80', [5, 6]]]), 2, 64);
+    const got = takeWalk(
+      walk([
+        [1, 'a:80', [9, 12]],
+        [1, 'b:80', [3]],
+        [2, 'a:80', []],
+        [3, 'c:80', [5, 6]],
+      ]),
+      2,
+      64,
+    );
     expect(got.rows.map((r) => r.id)).toEqual([5, 6, 9, 12]);
     expect(got.next).toBeNull();
   });
 
   test('a walk cut by its bound goes on after its last queue; one cut by the limit, at the first queue that did not fit', () => {
-    const many = Array.from({ length: QUEUES_PER_LOOK }, (_, i): [number, string, number[]] => [i + 1, 'r:80', [1000 + i]]);
+    const many = Array.from({ length: QUEUES_PER_LOOK }, (_, i): [number, string, number[]] => [
+      i + 1,
+      'r:80',
+      [1000 + i],
+    ]);
     expect(takeWalk(walk(many), 8, 10_000).next).toEqual({ userId: QUEUES_PER_LOOK, receiver: 'r:80' });
-    const cut = takeWalk(walk([[1, 'a:80', [1, 2]], [2, 'a:80', [3, 4]], [3, 'a:80', [5]]]), 8, 3);
+    const cut = takeWalk(
+      walk([
+        [1, 'a:80', [1, 2]],
+        [2, 'a:80', [3, 4]],
+        [3, 'a:80', [5]],
+      ]),
+      8,
+      3,
+    );
     expect(cut.rows.map((r) => r.id)).toEqual([1, 2, 3]);
     expect(cut.next).toEqual({ userId: 1, receiver: 'a:80' });
   });
@@ -44,10 +69,12 @@ describe('signing through a rotation', () => {
     expect(signingSecrets(key, key.rotatedAt + ROTATION_OVERLAP_MS - 1)).toEqual(['whsec_new', 'whsec_old']);
     expect(signingSecrets(key, key.rotatedAt + ROTATION_OVERLAP_MS)).toEqual(['whsec_new']);
     expect(signingSecrets({ secret: 'whsec_new', previous: null, rotatedAt: null }, 5)).toEqual(['whsec_new']);
-    expect(signatureHeader(['whsec_new', 'whsec_old'], '{}', 1_700_000_000)).toMatch(/^t=1700000000,v1=[0-9a-f]{64},v1=[0-9a-f]{64}$/);
+    expect(signatureHeader(['whsec_new', 'whsec_old'], '{}', 1_700_000_000)).toMatch(
+      /^t=1700000000,v1=[0-9a-f]{64},v1=[0-9a-f]{64}$/,
+    );
   });
 
-  test('the README\'s verifier accepts a header with two v1 values by either secret, and no other', async () => {
+  test("the README's verifier accepts a header with two v1 values by either secret, and no other", async () => {
     const readme = readFileSync(join(import.meta.dir, '../../README.md'), 'utf8');
     const block = /```ts\n(import \{ createHmac, timingSafeEqual \}[\s\S]*?)\n```/.exec(readme)?.[1];
     expect(block).toBeDefined();
@@ -55,7 +82,9 @@ describe('signing through a rotation', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mjgw-readme-'));
     try {
       writeFileSync(join(dir, 'verify.ts'), fn);
-      const { verifyMjSignature } = (await import(join(dir, 'verify.ts'))) as { verifyMjSignature: (s: string, h: string, b: string) => boolean };
+      const { verifyMjSignature } = (await import(join(dir, 'verify.ts'))) as {
+        verifyMjSignature: (s: string, h: string, b: string) => boolean;
+      };
       const body = '{"id":"1","status":"SUCCESS"}';
       const header = signatureHeader(['whsec_new', 'whsec_old'], body, Date.now() / 1000);
       expect(verifyMjSignature('whsec_new', header, body)).toBe(true);

@@ -2,9 +2,20 @@ import { describe, expect, test } from 'bun:test';
 import { eq } from 'drizzle-orm';
 import { webhookDeliveries } from '../../src/db/schema/index.ts';
 import { enqueueTaskChange, recordTaskHook } from '../../src/db/sqlite/outbox.ts';
+import {
+  CLAIM_LEASE_MS,
+  claimDelivery,
+  markAttemptFailed,
+  markDelivered,
+  selectDueDeliveries,
+} from '../../src/db/sqlite/outbox-worker.ts';
 import { hookUrlOf, webhookPayloadOf } from '../../src/domain/webhooks.ts';
-import { CLAIM_LEASE_MS, claimDelivery, markAttemptFailed, markDelivered, selectDueDeliveries } from '../../src/db/sqlite/outbox-worker.ts';
-import { failedAttemptOf, MAX_DELIVERY_ATTEMPTS, retryDelayMs, signatureHeader } from '../../src/domain/webhooks-sign.ts';
+import {
+  failedAttemptOf,
+  MAX_DELIVERY_ATTEMPTS,
+  retryDelayMs,
+  signatureHeader,
+} from '../../src/domain/webhooks-sign.ts';
 import { memoryDb } from '../helpers/db.ts';
 import { createTestApiKey, createTestUser, insertTask } from '../helpers/factories.ts';
 import { verifySignature } from '../helpers/webhook-receiver.ts';
@@ -26,9 +37,14 @@ describe('webhook signing and backoff', () => {
   });
 
   test('retries wait 1 s, doubling: 1, 2, 4, ... 64 s over the 8 attempts', () => {
-    expect(Array.from({ length: MAX_DELIVERY_ATTEMPTS - 1 }, (_, i) => retryDelayMs(i + 1))).toEqual([1, 2, 4, 8, 16, 32, 64].map((s) => s * 1000));
+    expect(Array.from({ length: MAX_DELIVERY_ATTEMPTS - 1 }, (_, i) => retryDelayMs(i + 1))).toEqual(
+      [1, 2, 4, 8, 16, 32, 64].map((s) => s * 1000),
+    );
     // The attempt that spends the last one fails the delivery for good.
-    expect(failedAttemptOf(MAX_DELIVERY_ATTEMPTS - 2, 0)).toEqual({ outcome: 'retry', retryAt: retryDelayMs(MAX_DELIVERY_ATTEMPTS - 1) });
+    expect(failedAttemptOf(MAX_DELIVERY_ATTEMPTS - 2, 0)).toEqual({
+      outcome: 'retry',
+      retryAt: retryDelayMs(MAX_DELIVERY_ATTEMPTS - 1),
+    });
     expect(failedAttemptOf(MAX_DELIVERY_ATTEMPTS - 1, 0)).toEqual({ outcome: 'failed', retryAt: null });
   });
 });
@@ -55,7 +71,9 @@ describe('the outbox', () => {
     const key = createTestApiKey(db, user.id);
     const task = insertTask(db, { userId: user.id, tokenId: key.id });
     const plain = insertTask(db, { userId: user.id, tokenId: key.id });
-    db.transaction((tx) => recordTaskHook(tx, { taskId: task.id, userId: user.id, tokenId: key.id, url: 'https://example.com/h' }));
+    db.transaction((tx) =>
+      recordTaskHook(tx, { taskId: task.id, userId: user.id, tokenId: key.id, url: 'https://example.com/h' }),
+    );
     return { db, task, plain };
   }
 
@@ -63,7 +81,13 @@ describe('the outbox', () => {
     const { db, task, plain } = setup();
     expect(db.transaction((tx) => enqueueTaskChange(tx, [task.id, plain.id], 1000, webhookPayloadOf(1000)))).toBe(1);
     const row = db.select().from(webhookDeliveries).get()!;
-    expect(row).toMatchObject({ taskId: task.id, mjId: task.mjId, status: 'pending', attempts: 0, nextAttemptAt: 1000 });
+    expect(row).toMatchObject({
+      taskId: task.id,
+      mjId: task.mjId,
+      status: 'pending',
+      attempts: 0,
+      nextAttemptAt: 1000,
+    });
     expect(JSON.parse(row.payload)).toMatchObject({ id: task.mjId, prompt: 'a cat', progress: '0%' });
   });
 
@@ -82,7 +106,10 @@ describe('the outbox', () => {
     // The same (id, attempts) again: a second worker's late answer changes nothing.
     expect(markDelivered(db, row, 1200)).toBe(false);
     expect(db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, row.id)).get()).toMatchObject({
-      status: 'pending', attempts: 1, nextAttemptAt: 1100 + retryDelayMs(1), lastError: 'HTTP 500',
+      status: 'pending',
+      attempts: 1,
+      nextAttemptAt: 1100 + retryDelayMs(1),
+      lastError: 'HTTP 500',
     });
   });
 });

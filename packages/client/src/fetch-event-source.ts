@@ -30,7 +30,10 @@ export class FetchEventSource extends EventTarget {
   private controller: AbortController | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(url: string | URL, private readonly init: FetchEventSourceInit = {}) {
+  constructor(
+    url: string | URL,
+    private readonly init: FetchEventSourceInit = {},
+  ) {
     super();
     this.url = String(url);
     this.retryMs = init.retryMs ?? 1000;
@@ -96,7 +99,9 @@ export class FetchEventSource extends EventTarget {
         if (line === '') {
           if (id !== null) this.lastEventId = id;
           if (data.length) {
-            this.dispatchEvent(new MessageEvent(type || 'message', { data: data.join('\n'), lastEventId: this.lastEventId }));
+            this.dispatchEvent(
+              new MessageEvent(type || 'message', { data: data.join('\n'), lastEventId: this.lastEventId }),
+            );
           }
           data = [];
           type = '';

@@ -32,10 +32,12 @@ export function createGatewayClient(opts: GatewayClientOptions): GatewayClient {
   const headers = { Authorization: `Bearer ${opts.token}`, 'New-Api-User': String(opts.userId) };
   const url = `${opts.url.replace(/\/+$/, '')}/trpc`;
   return createTRPCClient<GatewayRouter>({
-    links: [splitLink({
-      condition: (op) => op.type === 'subscription',
-      true: httpSubscriptionLink({ url, EventSource: FetchEventSource, eventSourceOptions: () => ({ headers }) }),
-      false: httpBatchLink({ url, headers, maxItems: 16, ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
-    })],
+    links: [
+      splitLink({
+        condition: (op) => op.type === 'subscription',
+        true: httpSubscriptionLink({ url, EventSource: FetchEventSource, eventSourceOptions: () => ({ headers }) }),
+        false: httpBatchLink({ url, headers, maxItems: 16, ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
+      }),
+    ],
   });
 }

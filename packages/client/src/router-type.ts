@@ -13,12 +13,19 @@ type ServerRoot = AppRouter['_def']['_config']['$types'];
 
 /** Three levels deep (admin.user.list): each mapped level is written out member by member. */
 declare function expand<T>(t: T): {
-  [A in keyof T]: T[A] extends AnyProcedure ? T[A] : {
-    [B in keyof T[A]]: T[A][B] extends AnyProcedure ? T[A][B] : { [C in keyof T[A][B]]: T[A][B][C] };
-  };
+  [A in keyof T]: T[A] extends AnyProcedure
+    ? T[A]
+    : {
+        [B in keyof T[A]]: T[A][B] extends AnyProcedure ? T[A][B] : { [C in keyof T[A][B]]: T[A][B][C] };
+      };
 };
-declare function clientRootOf<T extends { errorShape: unknown }>(t: T): {
-  ctx: object; meta: object; errorShape: T['errorShape']; transformer: false;
+declare function clientRootOf<T extends { errorShape: unknown }>(
+  t: T,
+): {
+  ctx: object;
+  meta: object;
+  errorShape: T['errorShape'];
+  transformer: false;
 };
 declare const serverRecord: ServerRecord;
 declare const serverRoot: ServerRoot;

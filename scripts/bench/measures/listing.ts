@@ -1,6 +1,6 @@
 import { Database } from 'bun:sqlite';
 import type { BenchContext } from '../context.ts';
-import { bestLatencies, getter, type Exchange } from '../load.ts';
+import { bestLatencies, type Exchange, getter } from '../load.ts';
 import { fmtCount, progress } from '../log.ts';
 import type { Child } from '../procs.ts';
 import type { Measurement } from '../report.ts';
@@ -27,15 +27,21 @@ function expectedTotal(dbPath: string, range: NonNullable<Shape['range']>): numb
 /** Fails loudly when the product answers something else than a page of the right total. */
 async function check(ctx: BenchContext, product: Child, shape: Shape, tasks: number): Promise<void> {
   const res = await fetch(product.url + shape.path, { headers: shape.headers });
-  const body = (await res.json()) as { success?: boolean; message?: string; data?: { total?: number; items?: unknown[] } };
-  if (res.status !== 200 || body.success !== true) throw new Error(`${shape.path}: HTTP ${res.status} ${body.message ?? ''}`);
+  const body = (await res.json()) as {
+    success?: boolean;
+    message?: string;
+    data?: { total?: number; items?: unknown[] };
+  };
+  if (res.status !== 200 || body.success !== true)
+    throw new Error(`${shape.path}: HTTP ${res.status} ${body.message ?? ''}`);
   // A fast empty page is no result: the page must hold what the total says it holds.
   const q = new URL(shape.path, 'http://x').searchParams;
   const page = Number(q.get('p') ?? 1);
   const size = Math.min(100, Number(q.get('page_size') ?? 20));
   const total = body.data?.total ?? -1;
   const wantItems = Math.max(0, Math.min(size, total - (page - 1) * size));
-  if (body.data?.items?.length !== wantItems) throw new Error(`${shape.path}: ${body.data?.items?.length} items on a page of ${total} (want ${wantItems})`);
+  if (body.data?.items?.length !== wantItems)
+    throw new Error(`${shape.path}: ${body.data?.items?.length} items on a page of ${total} (want ${wantItems})`);
   if (shape.range) {
     const want = expectedTotal(ctx.database(tasks), shape.range);
     if (body.data?.total !== want) throw new Error(`${shape.path}: total ${body.data?.total}, the table holds ${want}`);
@@ -61,11 +67,21 @@ export async function listingMeasures(ctx: BenchContext): Promise<Measurement[]>
   for (const shape of filterShapes(large)) {
     progress(`listing ${shape.label}: ${fmtCount(large)} vs ${fmtCount(small)} tasks`);
     const smallShape = filterShapes(small).find((s) => s.id === shape.id) ?? shape;
-    const [atLarge = NaN, atSmall = NaN] = await compare(ctx, [await checked(ctx, big, shape, large), await checked(ctx, little, smallShape, small)]);
-    out.push(ctx.measurement({
-      id: `listing.${shape.id}`, label: `${shape.label} at ${fmtCount(large)}`, product: atLarge, baseline: atSmall, unit: 'ms',
-      baselineLabel: `at ${fmtCount(small)}`, goal: { kind: 'ratio-max', value: 1.5 },
-    }));
+    const [atLarge = NaN, atSmall = NaN] = await compare(ctx, [
+      await checked(ctx, big, shape, large),
+      await checked(ctx, little, smallShape, small),
+    ]);
+    out.push(
+      ctx.measurement({
+        id: `listing.${shape.id}`,
+        label: `${shape.label} at ${fmtCount(large)}`,
+        product: atLarge,
+        baseline: atSmall,
+        unit: 'ms',
+        baselineLabel: `at ${fmtCount(small)}`,
+        goal: { kind: 'ratio-max', value: 1.5 },
+      }),
+    );
   }
   return out;
 }
@@ -76,11 +92,21 @@ export async function deepPageMeasures(ctx: BenchContext): Promise<Measurement[]
   const out: Measurement[] = [];
   for (const { deep, first } of deepShapes()) {
     progress(`deep page ${deep.label} vs page 1 at ${fmtCount(large)}`);
-    const [deepMs = NaN, firstMs = NaN] = await compare(ctx, [await checked(ctx, big, deep, large), await checked(ctx, big, first, large)]);
-    out.push(ctx.measurement({
-      id: `listing.${deep.id}`, label: `${deep.label} at ${fmtCount(large)}`, product: deepMs, baseline: firstMs, unit: 'ms',
-      baselineLabel: 'page 1', goal: { kind: 'ratio-max', value: 5 },
-    }));
+    const [deepMs = NaN, firstMs = NaN] = await compare(ctx, [
+      await checked(ctx, big, deep, large),
+      await checked(ctx, big, first, large),
+    ]);
+    out.push(
+      ctx.measurement({
+        id: `listing.${deep.id}`,
+        label: `${deep.label} at ${fmtCount(large)}`,
+        product: deepMs,
+        baseline: firstMs,
+        unit: 'ms',
+        baselineLabel: 'page 1',
+        goal: { kind: 'ratio-max', value: 5 },
+      }),
+    );
   }
   return out;
 }
@@ -95,10 +121,17 @@ export async function timeRangeMeasures(ctx: BenchContext): Promise<Measurement[
   const exchanges = [await checked(ctx, big, first, large)];
   for (const shape of ranges) exchanges.push(await checked(ctx, big, shape, large));
   const [firstMs = NaN, ...rangeMs] = await compare(ctx, exchanges);
-  return ranges.map((shape, i) => ctx.measurement({
-    id: `listing.${shape.id}`, label: `${shape.label} (with total) at ${fmtCount(large)}`, product: rangeMs[i] ?? NaN, baseline: firstMs, unit: 'ms',
-    baselineLabel: 'page 1', goal: { kind: 'ratio-max', value: 2 },
-  }));
+  return ranges.map((shape, i) =>
+    ctx.measurement({
+      id: `listing.${shape.id}`,
+      label: `${shape.label} (with total) at ${fmtCount(large)}`,
+      product: rangeMs[i] ?? NaN,
+      baseline: firstMs,
+      unit: 'ms',
+      baselineLabel: 'page 1',
+      goal: { kind: 'ratio-max', value: 2 },
+    }),
+  );
 }
 
 /** Every listing shape at the large size, for picking the heaviest one. */

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import type { BenchContext } from '../context.ts';
 import { percentile } from '../load.ts';
 import { fmtCount, progress } from '../log.ts';
-import { spawnProduct, spawnSimulator, type Child } from '../procs.ts';
-import type { Measurement } from '../report.ts';
 import { SUBMIT_KEYS } from '../pg-seed.ts';
+import { type Child, spawnProduct, spawnSimulator } from '../procs.ts';
+import type { Measurement } from '../report.ts';
 import { freshDatabase, ROOT_TOKEN } from '../seed.ts';
 import { fundSqliteKeys } from './pg.ts';
 
@@ -42,10 +42,18 @@ function seenMaps(): Record<Observer, Map<string, number>> {
 const MJ_ID = /"mj_id":"(\d+)"/;
 
 /** `mj.onTaskUpdate { all: true }` as the dashboard opens it; records SUCCESS items. */
-async function watchSse(url: string, seen: Map<string, number>, signal: AbortSignal, connected: () => void): Promise<void> {
+async function watchSse(
+  url: string,
+  seen: Map<string, number>,
+  signal: AbortSignal,
+  connected: () => void,
+): Promise<void> {
   try {
     const input = encodeURIComponent(JSON.stringify({ all: true }));
-    const res = await fetch(`${url}/trpc/mj.onTaskUpdate?input=${input}`, { headers: { ...ROOT, accept: 'text/event-stream' }, signal });
+    const res = await fetch(`${url}/trpc/mj.onTaskUpdate?input=${input}`, {
+      headers: { ...ROOT, accept: 'text/event-stream' },
+      signal,
+    });
     if (!res.body) throw new Error(`SSE HTTP ${res.status}`);
     const decoder = new TextDecoder();
     let buf = '';
@@ -76,7 +84,8 @@ async function watchListing(url: string, seen: Map<string, number>, signal: Abor
       for (let p = 1; !signal.aborted; p++) {
         const res = await fetch(`${url}/api/mj/?page_size=100&p=${p}`, { headers: ROOT, signal });
         const now = Date.now();
-        const items = ((await res.json()) as { data?: { items: { mj_id: string; status: string }[] } }).data?.items ?? [];
+        const items =
+          ((await res.json()) as { data?: { items: { mj_id: string; status: string }[] } }).data?.items ?? [];
         let fresh = false;
         for (const item of items) {
           if (seen.has(item.mj_id)) continue;
@@ -97,9 +106,12 @@ async function finishTimes(sim: Child, ids: readonly string[]): Promise<Map<stri
   const out = new Map<string, number>();
   for (let i = 0; i < ids.length; i += 100) {
     const res = await fetch(`${sim.url}/mj/task/list-by-condition`, {
-      method: 'POST', headers: { 'content-type': 'application/json', 'mj-api-secret': SECRET }, body: JSON.stringify({ ids: ids.slice(i, i + 100) }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'mj-api-secret': SECRET },
+      body: JSON.stringify({ ids: ids.slice(i, i + 100) }),
     });
-    for (const t of (await res.json()) as { id: string; finishTime: number | null }[]) if (t.finishTime) out.set(t.id, t.finishTime);
+    for (const t of (await res.json()) as { id: string; finishTime: number | null }[])
+      if (t.finishTime) out.set(t.id, t.finishTime);
   }
   return out;
 }
@@ -114,25 +126,36 @@ async function run(ctx: BenchContext, sim: Child, push: boolean, tasks: number, 
   db.close();
   const seen = seenMaps();
   // One receiver per key (its own host:port), as ten client apps would have.
-  const receivers = SUBMIT_KEYS.map(() => Bun.serve({
-    port: 0, hostname: '127.0.0.1',
-    async fetch(req) {
-      const now = Date.now();
-      const body = await req.text();
-      if (body.includes('"status":"SUCCESS"')) {
-        const id = /"id":"(\d+)"/.exec(body)?.[1];
-        if (id && !seen.webhook.has(id)) seen.webhook.set(id, now);
-      }
-      return new Response('ok');
-    },
-  }));
-  const product = ctx.own(await spawnProduct({
-    name: `product-${name}`, databasePath: path, rootToken: ROOT_TOKEN, imageCacheDir: join(ctx.runDir, `images-${name}`),
-    extraEnv: {
-      UPDATE_TASK: 'true', POLL_INTERVAL_MS: String(POLL_INTERVAL_MS), MJ_UPSTREAM_NOTIFY_ENABLED: String(push),
-      WEBHOOK_ALLOW_PRIVATE: 'true', READ_WORKERS: '0',
-    },
-  }));
+  const receivers = SUBMIT_KEYS.map(() =>
+    Bun.serve({
+      port: 0,
+      hostname: '127.0.0.1',
+      async fetch(req) {
+        const now = Date.now();
+        const body = await req.text();
+        if (body.includes('"status":"SUCCESS"')) {
+          const id = /"id":"(\d+)"/.exec(body)?.[1];
+          if (id && !seen.webhook.has(id)) seen.webhook.set(id, now);
+        }
+        return new Response('ok');
+      },
+    }),
+  );
+  const product = ctx.own(
+    await spawnProduct({
+      name: `product-${name}`,
+      databasePath: path,
+      rootToken: ROOT_TOKEN,
+      imageCacheDir: join(ctx.runDir, `images-${name}`),
+      extraEnv: {
+        UPDATE_TASK: 'true',
+        POLL_INTERVAL_MS: String(POLL_INTERVAL_MS),
+        MJ_UPSTREAM_NOTIFY_ENABLED: String(push),
+        WEBHOOK_ALLOW_PRIVATE: 'true',
+        READ_WORKERS: '0',
+      },
+    }),
+  );
   const stop = new AbortController();
   try {
     const ready = Promise.withResolvers<void>();
@@ -146,15 +169,21 @@ async function run(ctx: BenchContext, sim: Child, push: boolean, tasks: number, 
     for (let k = 0; k < tasks; k++) {
       const wait = t0 + (k * 1000) / rate - performance.now();
       if (wait > 0) await Bun.sleep(wait);
-      sends.push((async () => {
-        const i = k % SUBMIT_KEYS.length;
-        const res = await fetch(`${product.url}/mj/submit/imagine`, {
-          method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer sk-${SUBMIT_KEYS[i]}` },
-          body: JSON.stringify({ prompt: `a paper lantern #${k}`, notifyHook: `http://127.0.0.1:${receivers[i]!.port}/hook` }),
-        });
-        const vo = (await res.json()) as { code?: number; result?: string };
-        if (vo.code === 1 && vo.result) ids.push(vo.result);
-      })());
+      sends.push(
+        (async () => {
+          const i = k % SUBMIT_KEYS.length;
+          const res = await fetch(`${product.url}/mj/submit/imagine`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer sk-${SUBMIT_KEYS[i]}` },
+            body: JSON.stringify({
+              prompt: `a paper lantern #${k}`,
+              notifyHook: `http://127.0.0.1:${receivers[i]!.port}/hook`,
+            }),
+          });
+          const vo = (await res.json()) as { code?: number; result?: string };
+          if (vo.code === 1 && vo.result) ids.push(vo.result);
+        })(),
+      );
     }
     await Promise.all(sends);
     // Every task seen by every observer, or the cap: two poll intervals after the last submit.
@@ -173,7 +202,9 @@ async function run(ctx: BenchContext, sim: Child, push: boolean, tasks: number, 
         else lag[o].push(Math.max(0, t - at));
       }
     }
-    progress(`push: ${name}: ${ids.length} tasks; p50 listing ${percentile(lag.listing, 50)} ms, SSE ${percentile(lag.sse, 50)} ms, webhook ${percentile(lag.webhook, 50)} ms`);
+    progress(
+      `push: ${name}: ${ids.length} tasks; p50 listing ${percentile(lag.listing, 50)} ms, SSE ${percentile(lag.sse, 50)} ms, webhook ${percentile(lag.webhook, 50)} ms`,
+    );
     return { lag, tasks: ids.length, missing };
   } finally {
     stop.abort();
@@ -192,23 +223,40 @@ export async function pushMeasures(ctx: BenchContext): Promise<Measurement[]> {
   const on = await run(ctx, sim, true, tasks, rate);
   const off = await run(ctx, sim, false, tasks, rate);
   const rows: Measurement[] = [];
-  const note = (o: Observer) => `${on.tasks} tasks with push (${on.missing[o]} not seen), ${off.tasks} polling only (${off.missing[o]} not seen); `
-    + `${rate} imagines/s, simulator step ${STEP_MS} ms, POLL_INTERVAL_MS ${POLL_INTERVAL_MS} in both`;
+  const note = (o: Observer) =>
+    `${on.tasks} tasks with push (${on.missing[o]} not seen), ${off.tasks} polling only (${off.missing[o]} not seen); ` +
+    `${rate} imagines/s, simulator step ${STEP_MS} ms, POLL_INTERVAL_MS ${POLL_INTERVAL_MS} in both`;
   for (const o of OBSERVERS) {
     const p50 = percentile(on.lag[o], 50);
     const p99 = percentile(on.lag[o], 99);
     rows.push(
       ctx.measurement({
-        id: `push.${o}.p50`, label: `upstream change → ${LABEL[o]}, p50, push on`, product: on.missing[o] ? Number.NaN : p50,
-        baseline: percentile(off.lag[o], 50), unit: 'ms', baselineLabel: 'p50 polling only', goal: { kind: 'max', value: 100 }, note: note(o),
+        id: `push.${o}.p50`,
+        label: `upstream change → ${LABEL[o]}, p50, push on`,
+        product: on.missing[o] ? Number.NaN : p50,
+        baseline: percentile(off.lag[o], 50),
+        unit: 'ms',
+        baselineLabel: 'p50 polling only',
+        goal: { kind: 'max', value: 100 },
+        note: note(o),
       }),
       ctx.measurement({
-        id: `push.${o}.p99`, label: `upstream change → ${LABEL[o]}, p99, push on`, product: on.missing[o] ? Number.NaN : p99,
-        baseline: percentile(off.lag[o], 99), unit: 'ms', baselineLabel: 'p99 polling only', goal: { kind: 'max', value: 1000 },
+        id: `push.${o}.p99`,
+        label: `upstream change → ${LABEL[o]}, p99, push on`,
+        product: on.missing[o] ? Number.NaN : p99,
+        baseline: percentile(off.lag[o], 99),
+        unit: 'ms',
+        baselineLabel: 'p99 polling only',
+        goal: { kind: 'max', value: 1000 },
       }),
       ctx.measurement({
-        id: `push.${o}.vs-poll`, label: `upstream change → ${LABEL[o]}, p50 push on against polling only`, product: p50,
-        baseline: percentile(off.lag[o], 50), unit: 'ms', baselineLabel: 'p50 polling only', goal: { kind: 'ratio-max', value: 0.02 },
+        id: `push.${o}.vs-poll`,
+        label: `upstream change → ${LABEL[o]}, p50 push on against polling only`,
+        product: p50,
+        baseline: percentile(off.lag[o], 50),
+        unit: 'ms',
+        baselineLabel: 'p50 polling only',
+        goal: { kind: 'ratio-max', value: 0.02 },
       }),
     );
   }

@@ -40,7 +40,13 @@ export function filterShapes(total: number): Shape[] {
   return [
     { id: 'self', label: '/api/mj/self page 1', path: '/api/mj/self', headers: USER_HEADERS },
     { id: 'self.mj_id', label: '/api/mj/self mj_id', path: `/api/mj/self?mj_id=${mj}`, headers: USER_HEADERS },
-    { id: 'self.range', label: '/api/mj/self 1-day range', path: `/api/mj/self?${range}`, headers: USER_HEADERS, range: { ...day, userId: HEAVY_USER.id } },
+    {
+      id: 'self.range',
+      label: '/api/mj/self 1-day range',
+      path: `/api/mj/self?${range}`,
+      headers: USER_HEADERS,
+      range: { ...day, userId: HEAVY_USER.id },
+    },
     { id: 'all', label: '/api/mj/ page 1', path: '/api/mj/', headers: ADMIN_HEADERS },
     { id: 'all.mj_id', label: '/api/mj/ mj_id', path: `/api/mj/?mj_id=${mj}`, headers: ADMIN_HEADERS },
     { id: 'all.range', label: '/api/mj/ 1-day range', path: `/api/mj/?${range}`, headers: ADMIN_HEADERS, range: day },
@@ -65,8 +71,26 @@ export function rangeShapes(total: number): Shape[] {
   const day = middleDay(total);
   const wide = wideRange(total);
   return [
-    { id: 'range.middle', label: '/api/mj/ time range alone, 1 day mid-table', path: `/api/mj/?start_timestamp=${day.start}&end_timestamp=${day.end}`, headers: ADMIN_HEADERS, range: day },
-    { id: 'range.wide', label: '/api/mj/ time range alone, 80% of table', path: `/api/mj/?start_timestamp=${wide.start}&end_timestamp=${wide.end}`, headers: ADMIN_HEADERS, range: wide },
-    { id: 'range.seconds', label: '/api/mj/ time range alone, in seconds', path: `/api/mj/?start_timestamp=${Math.ceil(wide.start / 1000)}&end_timestamp=${Math.floor(wide.end / 1000)}`, headers: ADMIN_HEADERS, range: { start: Math.ceil(wide.start / 1000) * 1000, end: Math.floor(wide.end / 1000) * 1000 } },
+    {
+      id: 'range.middle',
+      label: '/api/mj/ time range alone, 1 day mid-table',
+      path: `/api/mj/?start_timestamp=${day.start}&end_timestamp=${day.end}`,
+      headers: ADMIN_HEADERS,
+      range: day,
+    },
+    {
+      id: 'range.wide',
+      label: '/api/mj/ time range alone, 80% of table',
+      path: `/api/mj/?start_timestamp=${wide.start}&end_timestamp=${wide.end}`,
+      headers: ADMIN_HEADERS,
+      range: wide,
+    },
+    {
+      id: 'range.seconds',
+      label: '/api/mj/ time range alone, in seconds',
+      path: `/api/mj/?start_timestamp=${Math.ceil(wide.start / 1000)}&end_timestamp=${Math.floor(wide.end / 1000)}`,
+      headers: ADMIN_HEADERS,
+      range: { start: Math.ceil(wide.start / 1000) * 1000, end: Math.floor(wide.end / 1000) * 1000 },
+    },
   ];
 }

@@ -1,5 +1,5 @@
 import { Database } from 'bun:sqlite';
-import { openSync, readSync, closeSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import type { BenchContext } from '../context.ts';
 import { poster, sampleLatency } from '../load.ts';
 import { fmtCount, progress } from '../log.ts';
@@ -18,14 +18,20 @@ const TASK_TABLES = ['tasks', 'task_counters', 'task_time_buckets', 'task_id_blo
 
 /** Every table and index that grows with the tasks: the tables above and their indexes. */
 function taskObjects(db: Database): string[] {
-  const rows = db.query<{ name: string }, []>(
-    `SELECT name FROM sqlite_master WHERE type IN ('table', 'index') AND tbl_name IN (${TASK_TABLES.map((t) => `'${t}'`).join(', ')})`).all();
+  const rows = db
+    .query<{ name: string }, []>(
+      `SELECT name FROM sqlite_master WHERE type IN ('table', 'index') AND tbl_name IN (${TASK_TABLES.map((t) => `'${t}'`).join(', ')})`,
+    )
+    .all();
   return rows.map((r) => r.name);
 }
 
 /** Average bytes of a task row's values (every column as stored), from every 97th row (prime: the seed repeats every 100 rows). */
 function contentBytes(db: Database): number {
-  const cols = db.query<{ name: string }, []>(`SELECT name FROM pragma_table_info('tasks')`).all().map((c) => c.name);
+  const cols = db
+    .query<{ name: string }, []>(`SELECT name FROM pragma_table_info('tasks')`)
+    .all()
+    .map((c) => c.name);
   const sum = cols.map((c) => `coalesce(length(CAST("${c}" AS BLOB)), 0)`).join(' + ');
   return db.query<{ b: number }, []>(`SELECT avg(${sum}) AS b FROM tasks WHERE id % 97 = 0`).get()?.b ?? Number.NaN;
 }
@@ -37,18 +43,29 @@ async function rowBytes(ctx: BenchContext): Promise<Measurement> {
   const db = new Database(path, { readonly: true });
   try {
     const objects = taskObjects(db);
-    const per = db.query<{ name: string; bytes: number; unused: number }, []>(
-      `SELECT name, sum(pgsize) AS bytes, sum(unused) AS unused FROM dbstat WHERE name IN (${objects.map((o) => `'${o}'`).join(', ')}) GROUP BY name`).all();
+    const per = db
+      .query<{ name: string; bytes: number; unused: number }, []>(
+        `SELECT name, sum(pgsize) AS bytes, sum(unused) AS unused FROM dbstat WHERE name IN (${objects.map((o) => `'${o}'`).join(', ')}) GROUP BY name`,
+      )
+      .all();
     const rows = db.query<{ n: number }, []>('SELECT count(*) AS n FROM tasks').get()?.n ?? 0;
     const bytes = per.reduce((a, o) => a + o.bytes, 0);
     const table = per.find((o) => o.name === 'tasks');
-    const buckets = per.filter((o) => !o.name.startsWith('tasks') && o.name !== 'task_counters').reduce((a, o) => a + o.bytes, 0);
+    const buckets = per
+      .filter((o) => !o.name.startsWith('tasks') && o.name !== 'task_counters')
+      .reduce((a, o) => a + o.bytes, 0);
     return ctx.measurement({
-      id: 'storage.row-bytes', label: `SQLite bytes per task row at ${fmtCount(large)}`, product: bytes / rows, baseline: contentBytes(db), unit: 'B',
-      baselineLabel: "the row's own values", goal: { kind: 'max', value: 1_200 },
-      note: `table ${((table?.bytes ?? 0) / rows).toFixed(0)} B/row (${(((table?.unused ?? 0) / (table?.bytes ?? 1)) * 100).toFixed(0)}% of its pages unused), `
-        + `its ${per.filter((o) => o.name.startsWith('tasks_')).length} indexes ${(per.filter((o) => o.name.startsWith('tasks_')).reduce((a, o) => a + o.bytes, 0) / rows).toFixed(0)} B/row, `
-        + `buckets and blocks ${(buckets / rows).toFixed(0)} B/row; the seed builds indexes in one pass (a file grown row by row through the triggers measured about 2% more at 100,000, with 4 KiB pages: 639 vs 625 B)`,
+      id: 'storage.row-bytes',
+      label: `SQLite bytes per task row at ${fmtCount(large)}`,
+      product: bytes / rows,
+      baseline: contentBytes(db),
+      unit: 'B',
+      baselineLabel: "the row's own values",
+      goal: { kind: 'max', value: 1_200 },
+      note:
+        `table ${((table?.bytes ?? 0) / rows).toFixed(0)} B/row (${(((table?.unused ?? 0) / (table?.bytes ?? 1)) * 100).toFixed(0)}% of its pages unused), ` +
+        `its ${per.filter((o) => o.name.startsWith('tasks_')).length} indexes ${(per.filter((o) => o.name.startsWith('tasks_')).reduce((a, o) => a + o.bytes, 0) / rows).toFixed(0)} B/row, ` +
+        `buckets and blocks ${(buckets / rows).toFixed(0)} B/row; the seed builds indexes in one pass (a file grown row by row through the triggers measured about 2% more at 100,000, with 4 KiB pages: 639 vs 625 B)`,
     });
   } finally {
     db.close();
@@ -67,7 +84,8 @@ function walFrames(db: Database): number {
  */
 function framesByTree(db: Database, walPath: string, pageSize: number, from: number, to: number): string {
   const names = new Map<number, string>();
-  for (const r of db.query<{ name: string; pageno: number }, []>('SELECT name, pageno FROM dbstat').all()) names.set(r.pageno, r.name);
+  for (const r of db.query<{ name: string; pageno: number }, []>('SELECT name, pageno FROM dbstat').all())
+    names.set(r.pageno, r.name);
   const counts = new Map<string, number>();
   const fd = openSync(walPath, 'r');
   try {
@@ -81,12 +99,17 @@ function framesByTree(db: Database, walPath: string, pageSize: number, from: num
   } finally {
     closeSync(fd);
   }
-  return [...counts].sort((a, b) => b[1] - a[1]).map(([n, c]) => `${n} ${c}`).join(', ');
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([n, c]) => `${n} ${c}`)
+    .join(', ');
 }
 
 async function walPerSubmit(ctx: BenchContext): Promise<Measurement> {
   const { product, productDb } = await submitRig(ctx);
-  const submit = poster(`${product.url}/mj/submit/imagine`, { authorization: `Bearer sk-${HEAVY_API_KEY}` }, () => ({ prompt: 'a quiet harbour at dawn, watercolour' }));
+  const submit = poster(`${product.url}/mj/submit/imagine`, { authorization: `Bearer sk-${HEAVY_API_KEY}` }, () => ({
+    prompt: 'a quiet harbour at dawn, watercolour',
+  }));
   const n = ctx.settings.relayCount;
   // Warm up first, so the WAL holds frames; then a reader pins a snapshot: no checkpoint can
   // restart the WAL while it is open, so every frame the submits write is appended and counted.
@@ -105,8 +128,13 @@ async function walPerSubmit(ctx: BenchContext): Promise<Measurement> {
     const trees = framesByTree(probe, `${productDb}-wal`, pageSize, before, after);
     reader.exec('COMMIT');
     return ctx.measurement({
-      id: 'storage.wal-per-submit', label: 'SQLite WAL written per relay submit', product: (frames * (pageSize + 24)) / n / 1024, baseline: null, unit: 'KiB',
-      baselineLabel: '', goal: { kind: 'max', value: 60 },
+      id: 'storage.wal-per-submit',
+      label: 'SQLite WAL written per relay submit',
+      product: (frames * (pageSize + 24)) / n / 1024,
+      baseline: null,
+      unit: 'KiB',
+      baselineLabel: '',
+      goal: { kind: 'max', value: 60 },
       note: `${fmtCount(frames)} WAL frames of ${pageSize} B over ${fmtCount(n)} accepted submits (${(frames / n).toFixed(1)} pages per submit); frames by b-tree: ${trees}`,
     });
   } finally {

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import type { BenchContext } from '../context.ts';
-import { bestRates, median, poster, runLoad, sampleLatency, type Exchange } from '../load.ts';
 import { cpuMsOf } from '../cpu.ts';
+import { bestRates, type Exchange, median, poster, runLoad, sampleLatency } from '../load.ts';
 import { fmtCount, progress } from '../log.ts';
-import { spawnProduct, spawnRaw, spawnSimulator, type Child } from '../procs.ts';
+import { type Child, spawnProduct, spawnRaw, spawnSimulator } from '../procs.ts';
 import type { Measurement } from '../report.ts';
 import { copyDatabase, freshDatabase, HEAVY_API_KEY, ROOT_TOKEN } from '../seed.ts';
 
@@ -30,7 +30,15 @@ export function submitRig(ctx: BenchContext): Promise<SubmitRig> {
     const base = freshDatabase(ctx.runDir, 'submit-base', [sim.url, sim.url, sim.url, sim.url]);
     const productDb = copyDatabase(base, join(ctx.runDir, 'submit-product.db'));
     const rawDb = copyDatabase(base, join(ctx.runDir, 'submit-raw.db'));
-    const product = ctx.own(await spawnProduct({ name: 'product-submit', databasePath: productDb, rootToken: ROOT_TOKEN, imageCacheDir: join(ctx.runDir, 'images-submit'), extraEnv: ctx.backend.productEnv(productDb) }));
+    const product = ctx.own(
+      await spawnProduct({
+        name: 'product-submit',
+        databasePath: productDb,
+        rootToken: ROOT_TOKEN,
+        imageCacheDir: join(ctx.runDir, 'images-submit'),
+        extraEnv: ctx.backend.productEnv(productDb),
+      }),
+    );
     const raw = ctx.own(await spawnRaw('raw-relay', 'raw-relay.ts', [rawDb]));
     return { sim, product, productDb, raw };
   });
@@ -55,23 +63,43 @@ export async function submitMeasures(ctx: BenchContext): Promise<Measurement[]> 
   const cpu = { product: 0, raw: 0 };
   const accepted = { product: 0, raw: 0 };
   let mark = { product: cpuMsOf(product.pid), raw: cpuMsOf(raw.pid) };
-  const [p, r] = await bestRates(exchanges, rounds, { concurrency, durationMs: loadMs, maxCount: 100_000 }, (i, res) => {
-    const side = i === 0 ? 'product' : 'raw';
-    const now = { product: cpuMsOf(product.pid), raw: cpuMsOf(raw.pid) };
-    cpu[side] += now[side] - mark[side];
-    accepted[side] += res.count;
-    mark = now;
-    progress(`  ${names[i]}: ${fmtCount(res.count)} submits in ${(res.elapsedMs / 1000).toFixed(1)} s → ${fmtCount(Math.round(res.rate))}/s`);
-  });
+  const [p, r] = await bestRates(
+    exchanges,
+    rounds,
+    { concurrency, durationMs: loadMs, maxCount: 100_000 },
+    (i, res) => {
+      const side = i === 0 ? 'product' : 'raw';
+      const now = { product: cpuMsOf(product.pid), raw: cpuMsOf(raw.pid) };
+      cpu[side] += now[side] - mark[side];
+      accepted[side] += res.count;
+      mark = now;
+      progress(
+        `  ${names[i]}: ${fmtCount(res.count)} submits in ${(res.elapsedMs / 1000).toFixed(1)} s → ${fmtCount(Math.round(res.rate))}/s`,
+      );
+    },
+  );
   if (!p || !r) throw new Error('missing load result');
-  return [ctx.measurement({
-    id: 'submit.throughput', label: `relay submit throughput (${ctx.settings.concurrency} clients)`, product: p.rate, baseline: r.rate,
-    unit: 'req/s', baselineLabel: 'raw Bun + bun:sqlite relay', goal: { kind: 'ratio-min', value: 0.5 },
-  }), ctx.measurement({
-    id: 'submit.cpu', label: 'gateway CPU per accepted submit (SQLite, /proc)', product: cpu.product / accepted.product, baseline: cpu.raw / accepted.raw,
-    unit: 'ms', baselineLabel: 'raw Bun + bun:sqlite relay', goal: { kind: 'info' },
-    note: `${fmtCount(accepted.product)} submits over ${rounds} rounds of ${concurrency} clients; CPU of the product process alone (user + system)`,
-  })];
+  return [
+    ctx.measurement({
+      id: 'submit.throughput',
+      label: `relay submit throughput (${ctx.settings.concurrency} clients)`,
+      product: p.rate,
+      baseline: r.rate,
+      unit: 'req/s',
+      baselineLabel: 'raw Bun + bun:sqlite relay',
+      goal: { kind: 'ratio-min', value: 0.5 },
+    }),
+    ctx.measurement({
+      id: 'submit.cpu',
+      label: 'gateway CPU per accepted submit (SQLite, /proc)',
+      product: cpu.product / accepted.product,
+      baseline: cpu.raw / accepted.raw,
+      unit: 'ms',
+      baselineLabel: 'raw Bun + bun:sqlite relay',
+      goal: { kind: 'info' },
+      note: `${fmtCount(accepted.product)} submits over ${rounds} rounds of ${concurrency} clients; CPU of the product process alone (user + system)`,
+    }),
+  ];
 }
 
 export async function relayLatencyMeasures(ctx: BenchContext): Promise<Measurement[]> {
@@ -87,8 +115,15 @@ export async function relayLatencyMeasures(ctx: BenchContext): Promise<Measureme
     up.push(...(await sampleLatency(direct, { maxCount: 20, maxMs: 60_000, warmup: done === 0 ? 10 : 0 })));
     gw.push(...(await sampleLatency(viaGateway, { maxCount: 20, maxMs: 60_000, warmup: done === 0 ? 10 : 0 })));
   }
-  return [ctx.measurement({
-    id: 'submit.latency', label: 'relay submit p50, sequential', product: median(gw), baseline: median(up), unit: 'ms',
-    baselineLabel: 'simulator direct', goal: { kind: 'diff-max', value: 2 },
-  })];
+  return [
+    ctx.measurement({
+      id: 'submit.latency',
+      label: 'relay submit p50, sequential',
+      product: median(gw),
+      baseline: median(up),
+      unit: 'ms',
+      baselineLabel: 'simulator direct',
+      goal: { kind: 'diff-max', value: 2 },
+    }),
+  ];
 }

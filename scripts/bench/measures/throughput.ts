@@ -1,7 +1,7 @@
 import type { BenchContext } from '../context.ts';
-import { bestRates, getter, median, runLoad, sampleLatency, type Exchange } from '../load.ts';
+import { bestRates, type Exchange, getter, median, runLoad, sampleLatency } from '../load.ts';
 import { fmtCount, progress } from '../log.ts';
-import { spawnRaw, type Child } from '../procs.ts';
+import { type Child, spawnRaw } from '../procs.ts';
 import type { Measurement } from '../report.ts';
 import { allShapes, checked } from './listing.ts';
 import { USER_HEADERS } from './shapes.ts';
@@ -18,15 +18,38 @@ export async function throughputMeasures(ctx: BenchContext): Promise<Measurement
   const names = ['product', 'raw ceiling', 'naive COUNT(*)'];
   const exchanges = [product, raw, naive].map((c) => getter(`${c.url}/api/mj/self`, USER_HEADERS));
   for (const ex of exchanges) await runLoad(ex, { concurrency, durationMs: 300, maxCount: 10_000 });
-  const [p, r, n] = await bestRates(exchanges, rounds, { concurrency, durationMs: loadMs, maxCount: 2_000_000 }, (i, res) => {
-    progress(`  ${names[i]}: ${fmtCount(res.count)} requests in ${(res.elapsedMs / 1000).toFixed(1)} s → ${fmtCount(Math.round(res.rate))} req/s`);
-  });
+  const [p, r, n] = await bestRates(
+    exchanges,
+    rounds,
+    { concurrency, durationMs: loadMs, maxCount: 2_000_000 },
+    (i, res) => {
+      progress(
+        `  ${names[i]}: ${fmtCount(res.count)} requests in ${(res.elapsedMs / 1000).toFixed(1)} s → ${fmtCount(Math.round(res.rate))} req/s`,
+      );
+    },
+  );
   await Promise.all([raw.stop(), naive.stop()]);
   if (!p || !r || !n) throw new Error('missing load result');
   const label = `REST listing throughput (${concurrency} clients, ${fmtCount(large)})`;
   return [
-    ctx.measurement({ id: 'throughput.ceiling', label, product: p.rate, baseline: r.rate, unit: 'req/s', baselineLabel: 'raw Bun + prepared SQLite', goal: { kind: 'ratio-min', value: 0.7 } }),
-    ctx.measurement({ id: 'throughput.naive', label, product: p.rate, baseline: n.rate, unit: 'req/s', baselineLabel: 'naive COUNT(*) server', goal: { kind: 'info' } }),
+    ctx.measurement({
+      id: 'throughput.ceiling',
+      label,
+      product: p.rate,
+      baseline: r.rate,
+      unit: 'req/s',
+      baselineLabel: 'raw Bun + prepared SQLite',
+      goal: { kind: 'ratio-min', value: 0.7 },
+    }),
+    ctx.measurement({
+      id: 'throughput.naive',
+      label,
+      product: p.rate,
+      baseline: n.rate,
+      unit: 'req/s',
+      baselineLabel: 'naive COUNT(*) server',
+      goal: { kind: 'info' },
+    }),
   ];
 }
 
@@ -34,7 +57,14 @@ async function heaviestShape(ctx: BenchContext, product: Child) {
   const { large } = ctx.settings;
   let worst = { shape: allShapes(large)[0], ms: -1 };
   for (const shape of allShapes(large)) {
-    const ms = median(await sampleLatency(getter(product.url + shape.path, shape.headers), { maxCount: 3, maxMs: 1000, minCount: 3, warmup: 1 }));
+    const ms = median(
+      await sampleLatency(getter(product.url + shape.path, shape.headers), {
+        maxCount: 3,
+        maxMs: 1000,
+        minCount: 3,
+        warmup: 1,
+      }),
+    );
     if (ms > worst.ms) worst = { shape, ms };
   }
   if (!worst.shape) throw new Error('no listing shape');
@@ -45,13 +75,21 @@ async function heaviestShape(ctx: BenchContext, product: Child) {
  * /healthz probes while `heavy` runs with 4 clients: for `ms`, and on until 10 probes were
  * answered (at most 3 × `ms`), so a listing that blocks for seconds still yields a median.
  */
-async function loadedHealth(health: Exchange, heavy: Exchange, ms: number): Promise<{ probes: number[]; listings: number[] }> {
+async function loadedHealth(
+  health: Exchange,
+  heavy: Exchange,
+  ms: number,
+): Promise<{ probes: number[]; listings: number[] }> {
   const stop = Promise.withResolvers<void>();
   const background = runLoad(heavy, { concurrency: 4, durationMs: 3 * ms, maxCount: 1_000_000, until: stop.promise });
   const t0 = performance.now();
   await Bun.sleep(50);
   const probes: number[] = [];
-  while (probes.length < 10_000 && performance.now() - t0 < 3 * ms && (performance.now() - t0 < ms || probes.length < 10)) {
+  while (
+    probes.length < 10_000 &&
+    performance.now() - t0 < 3 * ms &&
+    (performance.now() - t0 < ms || probes.length < 10)
+  ) {
     probes.push(...(await sampleLatency(health, { maxCount: 1, maxMs: 0, minCount: 1, warmup: 0 })));
     await Bun.sleep(2);
   }
@@ -67,7 +105,9 @@ export async function healthzMeasures(ctx: BenchContext): Promise<Measurement[]>
   const health = getter(`${product.url}/healthz`);
   const heavy = await heaviestShape(ctx, product);
   const heavyEx = await checked(ctx, product, heavy.shape, s.large);
-  progress(`healthz idle vs while "${heavy.shape.label}" (${heavy.ms.toFixed(1)} ms) runs with 4 clients, ${s.rounds} rounds`);
+  progress(
+    `healthz idle vs while "${heavy.shape.label}" (${heavy.ms.toFixed(1)} ms) runs with 4 clients, ${s.rounds} rounds`,
+  );
   // Alternating idle and loaded rounds; each side's median over all its probes.
   const idle: number[] = [];
   const loaded: number[] = [];
@@ -78,9 +118,16 @@ export async function healthzMeasures(ctx: BenchContext): Promise<Measurement[]>
     loaded.push(...round.probes);
     listings.push(...round.listings);
   }
-  return [ctx.measurement({
-    id: 'healthz.loaded', label: `/healthz p50 while ${heavy.shape.label} runs at ${fmtCount(s.large)}`, product: median(loaded), baseline: median(idle),
-    unit: 'ms', baselineLabel: '/healthz idle', goal: { kind: 'ratio-max', value: 2 },
-    note: `${loaded.length} probes under load, ${idle.length} idle; ${fmtCount(listings.length)} listings, p50 ${median(listings).toFixed(1)} ms each under load`,
-  })];
+  return [
+    ctx.measurement({
+      id: 'healthz.loaded',
+      label: `/healthz p50 while ${heavy.shape.label} runs at ${fmtCount(s.large)}`,
+      product: median(loaded),
+      baseline: median(idle),
+      unit: 'ms',
+      baselineLabel: '/healthz idle',
+      goal: { kind: 'ratio-max', value: 2 },
+      note: `${loaded.length} probes under load, ${idle.length} idle; ${fmtCount(listings.length)} listings, p50 ${median(listings).toFixed(1)} ms each under load`,
+    }),
+  ];
 }

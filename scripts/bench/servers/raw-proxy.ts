@@ -14,7 +14,10 @@ const server = Bun.serve({
   idleTimeout: 120,
   async fetch(req) {
     const url = new URL(req.url);
-    const res = await fetch(`${upstream}${url.pathname}`, { headers: { 'accept-encoding': 'identity' }, signal: req.signal });
+    const res = await fetch(`${upstream}${url.pathname}`, {
+      headers: { 'accept-encoding': 'identity' },
+      signal: req.signal,
+    });
     return new Response(res.body, { status: res.status, headers: res.headers });
   },
 });

@@ -22,7 +22,14 @@ interface Sub {
 }
 
 const targets = JSON.parse(await Bun.file(process.argv[2] ?? '').text()) as Target[];
-const subs: Sub[] = targets.map((t) => ({ scope: t.scope, connected: false, events: 0, bytes: 0, ids: new Set(), error: null }));
+const subs: Sub[] = targets.map((t) => ({
+  scope: t.scope,
+  connected: false,
+  events: 0,
+  bytes: 0,
+  ids: new Set(),
+  error: null,
+}));
 const ID = /"id":(\d+)/;
 
 function onMessage(sub: Sub, message: string): void {
@@ -74,7 +81,10 @@ const server = Bun.serve({
   fetch() {
     return Response.json({
       connected: subs.filter((s) => s.connected).length,
-      errors: subs.filter((s) => s.error).map((s) => s.error).slice(0, 5),
+      errors: subs
+        .filter((s) => s.error)
+        .map((s) => s.error)
+        .slice(0, 5),
       subs: subs.map((s) => ({ scope: s.scope, events: s.events, bytes: s.bytes, distinct: s.ids.size })),
     });
   },

@@ -1,7 +1,7 @@
-import type { PgDB } from './client.ts';
-import type { ChannelRow } from '../../contract/rows.ts';
-import type { ChannelPatch, NewChannel } from '../../contract/management.ts';
 import { CHANNEL_STATUS } from '../../contract/constants.ts';
+import type { ChannelPatch, NewChannel } from '../../contract/management.ts';
+import type { ChannelRow } from '../../contract/rows.ts';
+import type { PgDB } from './client.ts';
 
 const CHANNEL_COLUMNS = `id, name, base_url AS "baseUrl", key, status, priority, weight, used_quota AS "usedQuota",
   created_time AS "createdTime"`;
@@ -21,7 +21,9 @@ export function pgChannels(db: PgDB) {
   }
   return {
     async endpoints(): Promise<Array<Pick<ChannelRow, 'id' | 'baseUrl' | 'key'>>> {
-      return sql<Array<Pick<ChannelRow, 'id' | 'baseUrl' | 'key'>>>`SELECT id, base_url AS "baseUrl", key FROM channels ORDER BY id`;
+      return sql<
+        Array<Pick<ChannelRow, 'id' | 'baseUrl' | 'key'>>
+      >`SELECT id, base_url AS "baseUrl", key FROM channels ORDER BY id`;
     },
     async baseUrls(): Promise<string[]> {
       const rows = await sql<Array<{ baseUrl: string }>>`SELECT base_url AS "baseUrl" FROM channels ORDER BY id`;
@@ -29,7 +31,9 @@ export function pgChannels(db: PgDB) {
     },
     byId,
     async enabled(): Promise<ChannelRow[]> {
-      return sql<ChannelRow[]>`SELECT ${cols()} FROM channels WHERE status = ${CHANNEL_STATUS.enabled}::int ORDER BY id`;
+      return sql<
+        ChannelRow[]
+      >`SELECT ${cols()} FROM channels WHERE status = ${CHANNEL_STATUS.enabled}::int ORDER BY id`;
     },
     async create(c: NewChannel): Promise<ChannelRow> {
       const [row] = await sql<ChannelRow[]>`

@@ -80,7 +80,9 @@ export async function openPgDatabase(url: string, opts: PgOptions): Promise<PgDB
   } catch (err) {
     await lockConn.end({ timeout: 1 }).catch(() => {});
     const reason = err instanceof Error ? err.message : String(err);
-    throw new DatabaseUrlError(`DATABASE_URL ${redactUrl(url)} is not usable: ${reason.replaceAll(parsed.password || '\u0000', '***')}`);
+    throw new DatabaseUrlError(
+      `DATABASE_URL ${redactUrl(url)} is not usable: ${reason.replaceAll(parsed.password || '\u0000', '***')}`,
+    );
   }
   await lockConn.end({ timeout: 1 });
   const sql = client(url, opts.poolSize, connectTimeoutS);

@@ -1,8 +1,8 @@
 import type { TransactionSql } from 'postgres';
+import { CHANNEL_STATUS, ROLE, TOKEN_STATUS } from '../../contract/constants.ts';
+import type { DemoSetupInput, DemoSetupRow } from '../../contract/management.ts';
 import type { PgDB } from './client.ts';
 import { grantQuotaLoggedPg } from './money.ts';
-import type { DemoSetupInput, DemoSetupRow } from '../../contract/management.ts';
-import { CHANNEL_STATUS, ROLE, TOKEN_STATUS } from '../../contract/constants.ts';
 
 /** Any constant shared by every replica: the transaction lock around the demo set-up. */
 const DEMO_LOCK_KEY = 0x6d6a6464; // "mjdd"
@@ -20,7 +20,14 @@ async function moveMediaLinks(tx: TransactionSql, channelId: number, from: strin
     WHERE channel_id = ${channelId}::int AND substr(video_url, 1, ${prefix.length}::int) = ${prefix}::text`;
 }
 
-interface DemoToken { id: number; key: string; status: number; unlimitedQuota: boolean; expiredTime: number; webhookSecret: string }
+interface DemoToken {
+  id: number;
+  key: string;
+  status: number;
+  unlimitedQuota: boolean;
+  expiredTime: number;
+  webhookSecret: string;
+}
 
 /** The demo set-up on PostgreSQL, with the semantics of src/db/sqlite/demo.ts. */
 export function pgDemo(db: PgDB) {
@@ -57,7 +64,12 @@ export function pgDemo(db: PgDB) {
           FROM tokens WHERE user_id = ${root.id}::int AND name = ${name}::text ORDER BY id LIMIT 1`;
         const done = { channelId, rootId: root.id, rootAccessToken: root.accessToken, movedFrom };
         if (token) {
-          if (token.status !== TOKEN_STATUS.enabled || !token.unlimitedQuota || token.expiredTime !== -1 || token.webhookSecret === '') {
+          if (
+            token.status !== TOKEN_STATUS.enabled ||
+            !token.unlimitedQuota ||
+            token.expiredTime !== -1 ||
+            token.webhookSecret === ''
+          ) {
             // A demo key made before webhooks existed gets its signing secret now.
             await tx`UPDATE tokens SET status = ${TOKEN_STATUS.enabled}::int, unlimited_quota = TRUE, expired_time = -1,
               webhook_secret = ${token.webhookSecret || input.newWebhookSecret}::text WHERE id = ${token.id}::int`;

@@ -25,9 +25,21 @@ export class DatabaseUnavailable extends Error {
 
 /** Socket errors (Node and Bun codes) and postgres.js connection errors that mean "not reachable". */
 const UNREACHABLE_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH',
-  'ENETDOWN', 'ENOTFOUND', 'EAI_AGAIN',
-  'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_DESTROYED',
+  'CONNECTION_ENDED',
 ]);
 
 /**
@@ -88,7 +100,10 @@ export async function pingDatabase(db: Pick<PgDB, '$client'>, timeoutMs: number)
   const timedOut = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), timeoutMs);
   });
-  const query = db.$client`SELECT 1 AS ok`.then((rows) => rows[0]?.ok === 1, () => false);
+  const query = db.$client`SELECT 1 AS ok`.then(
+    (rows) => rows[0]?.ok === 1,
+    () => false,
+  );
   try {
     return await Promise.race([query, timedOut]);
   } finally {

@@ -1,9 +1,18 @@
 import type { PendingQuery, Row, Sql } from 'postgres';
-import { pageOf, type Page, type PageQuery, type TaskFilter } from '../../lib/paging.ts';
-import { itemBytesAtLeastSql, TEXT_LENGTHS_SQL } from '../../lib/item-size-sql.ts';
-import type { PgDB } from './client.ts';
-import { blockStart, blockStartQuery, ID_BLOCK, rangeWindow, rangeWindowQuery, scopeTotal, scopeTotalQuery, type Scope } from './task-windows.ts';
 import type { TaskRow } from '../../contract/rows.ts';
+import { itemBytesAtLeastSql, TEXT_LENGTHS_SQL } from '../../lib/item-size-sql.ts';
+import { type Page, type PageQuery, pageOf, type TaskFilter } from '../../lib/paging.ts';
+import type { PgDB } from './client.ts';
+import {
+  blockStart,
+  blockStartQuery,
+  ID_BLOCK,
+  rangeWindow,
+  rangeWindowQuery,
+  type Scope,
+  scopeTotal,
+  scopeTotalQuery,
+} from './task-windows.ts';
 
 /**
  * The task listing on PostgreSQL: the same pages and totals as the SQLite listing
@@ -24,7 +33,11 @@ const COLUMNS = `id, user_id AS "userId", token_id AS "tokenId", channel_id AS "
   finish_time AS "finishTime", image_url AS "imageUrl", video_url AS "videoUrl", video_urls AS "videoUrls", status,
   progress, fail_reason AS "failReason", quota, buttons, properties, updated_time AS "updatedTime"`;
 
-interface Bounds { lo?: number; hi?: number; below?: number }
+interface Bounds {
+  lo?: number;
+  hi?: number;
+  below?: number;
+}
 
 /**
  * The WHERE terms of a filter shape. Every shape gives one fixed SQL text, so postgres.js
@@ -75,7 +88,11 @@ function scopeOf(f: TaskFilter): Scope | null {
  * EXPLAIN (FORMAT JSON) of every statement a filter's page runs at this paging (bounds resolved
  * first, as the listing does), for plan checks.
  */
-export async function explainListing(db: PgDB, f: TaskFilter, paging: PageQuery): Promise<{ variant: Variant; plans: unknown[] }> {
+export async function explainListing(
+  db: PgDB,
+  f: TaskFilter,
+  paging: PageQuery,
+): Promise<{ variant: Variant; plans: unknown[] }> {
   const sql = db.$client;
   const { pageSize, offset } = pageOf(paging);
   const r = await resolve(sql, f, offset);
@@ -96,7 +113,12 @@ function countQuery(sql: Sql, f: TaskFilter) {
   return sql<Array<{ n: number }>>`SELECT count(*) AS n FROM tasks WHERE ${whereOf(sql, f, 'plain', {})}`;
 }
 
-interface Resolved { variant: Variant; bounds: Bounds; offset: number; total: number }
+interface Resolved {
+  variant: Variant;
+  bounds: Bounds;
+  offset: number;
+  total: number;
+}
 
 async function resolve(sql: Sql, f: TaskFilter, offset: number): Promise<Resolved> {
   const scope = scopeOf(f);
@@ -117,10 +139,17 @@ async function resolve(sql: Sql, f: TaskFilter, offset: number): Promise<Resolve
 }
 
 /** See TaskReads.ownByMjIdsSize (the SQLite twin in db/sqlite/listing.ts). */
-export async function ownTasksByMjIdsSizePg(db: PgDB, userId: number, mjIds: readonly string[], itemCap: number): Promise<number> {
+export async function ownTasksByMjIdsSizePg(
+  db: PgDB,
+  userId: number,
+  mjIds: readonly string[],
+  itemCap: number,
+): Promise<number> {
   if (mjIds.length === 0) return 0;
   const sql = db.$client;
-  const [row] = await sql<Array<{ bytes: string }>>`SELECT coalesce(sum(${sql.unsafe(itemBytesAtLeastSql(Math.floor(itemCap)))}), 0)::text AS bytes
+  const [row] = await sql<
+    Array<{ bytes: string }>
+  >`SELECT coalesce(sum(${sql.unsafe(itemBytesAtLeastSql(Math.floor(itemCap)))}), 0)::text AS bytes
     FROM (SELECT ${sql.unsafe(TEXT_LENGTHS_SQL)} FROM tasks WHERE id IN (
       SELECT max(id) FROM tasks WHERE user_id = ${userId}::int AND mj_id = ANY(${[...mjIds]}::text[]) GROUP BY mj_id)) s`;
   return Number(row?.bytes ?? 0);
@@ -136,6 +165,6 @@ export async function listTasksPg(db: PgDB, f: TaskFilter, paging: PageQuery): P
   const sql = db.$client;
   const { page, pageSize, offset } = pageOf(paging);
   const r = await resolve(sql, f, offset);
-  const items = offset >= r.total ? [] : [...await pageQuery(sql, f, r.variant, r.bounds, pageSize, r.offset)];
+  const items = offset >= r.total ? [] : [...(await pageQuery(sql, f, r.variant, r.bounds, pageSize, r.offset))];
   return { items, total: r.total, page, page_size: pageSize };
 }

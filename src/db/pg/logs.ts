@@ -1,7 +1,7 @@
 import type { PendingQuery, Row, Sql } from 'postgres';
-import type { PgDB } from './client.ts';
-import type { LogRow } from '../../contract/rows.ts';
 import type { LogFilter } from '../../contract/management.ts';
+import type { LogRow } from '../../contract/rows.ts';
+import type { PgDB } from './client.ts';
 
 const LOG_COLUMNS = `id, user_id AS "userId", type, content, quota, model_name AS "modelName", channel_id AS "channelId",
   token_id AS "tokenId", mj_id AS "mjId", task_id AS "taskId", created_time AS "createdTime"`;

@@ -1,5 +1,5 @@
-import type { PgDB } from './client.ts';
 import { pgChannels } from './channels.ts';
+import type { PgDB } from './client.ts';
 import { pgDeliveryLog } from './delivery-log.ts';
 import { pgDemo } from './demo.ts';
 import { pgLogs } from './logs.ts';

@@ -1,10 +1,10 @@
 import type { Sql, TransactionSql } from 'postgres';
+import { LOG_TYPE } from '../../contract/constants.ts';
+import type { TaskRow, UserRow } from '../../contract/rows.ts';
+import type { RefundResult } from '../../contract/tasks.ts';
 import type { PgDB } from './client.ts';
 import { TASK_NOTE_SQL, TASKS_CHANNEL } from './notify.ts';
 import { PG_TASK_COLUMNS_SQL } from './task-reads.ts';
-import type { TaskRow, UserRow } from '../../contract/rows.ts';
-import type { RefundResult } from '../../contract/tasks.ts';
-import { LOG_TYPE } from '../../contract/constants.ts';
 
 /** The writer's notification payload, named `note` in its RETURNING (notify.ts). */
 const NOTE = `${TASK_NOTE_SQL} AS note`;
@@ -60,11 +60,22 @@ const HOOKED_TAIL = `, (SELECT json_build_object('task', to_jsonb(x), 'userId', 
   FROM (SELECT ${PG_TASK_COLUMNS_SQL} FROM t) x JOIN task_webhooks h ON h.task_id = x.id) AS hooked`;
 
 /** settleAcceptedPg that also returns the written task with its hook, for a delivery queued in the same transaction. */
-export function settleAcceptedHookedPg(db: PgRunner, taskId: number, p: AcceptPatch, notify: boolean): Promise<{ won: boolean; hooked: WrittenHook | null }> {
+export function settleAcceptedHookedPg(
+  db: PgRunner,
+  taskId: number,
+  p: AcceptPatch,
+  notify: boolean,
+): Promise<{ won: boolean; hooked: WrittenHook | null }> {
   return settleAccepted(db, taskId, p, notify, true);
 }
 
-async function settleAccepted(db: PgRunner, taskId: number, p: AcceptPatch, notify: boolean, hooked: boolean): Promise<{ won: boolean; hooked: WrittenHook | null }> {
+async function settleAccepted(
+  db: PgRunner,
+  taskId: number,
+  p: AcceptPatch,
+  notify: boolean,
+  hooked: boolean,
+): Promise<{ won: boolean; hooked: WrittenHook | null }> {
   const sql = runner(db);
   const [row] = await sql<Array<{ won: boolean; hooked?: WrittenHook | null }>>`
     WITH t AS (
@@ -84,7 +95,9 @@ async function settleAccepted(db: PgRunner, taskId: number, p: AcceptPatch, noti
 /** Name the upstream task on a task's consume row (a no-op for an empty mj_id). */
 export async function recordConsumeMjIdPg(db: PgRunner, taskId: number, mjId: string): Promise<void> {
   if (mjId === '') return;
-  await runner(db)`UPDATE logs SET mj_id = ${mjId}::text WHERE task_id = ${taskId}::int AND type = ${LOG_TYPE.consume}::int`;
+  await runner(
+    db,
+  )`UPDATE logs SET mj_id = ${mjId}::text WHERE task_id = ${taskId}::int AND type = ${LOG_TYPE.consume}::int`;
 }
 
 /** Fields written on the task with a refund (its final failure state); absent ones keep the stored value. */
@@ -114,7 +127,13 @@ export interface FailurePatch {
  * credited and the refund log (task_id, mj_id) written. With `notify`, the winner also announces the task.
  */
 export async function failAndRefundPg(
-  db: PgRunner, taskId: number, expectedQuota: number, p: FailurePatch, now: number, modelName: string, notify = false,
+  db: PgRunner,
+  taskId: number,
+  expectedQuota: number,
+  p: FailurePatch,
+  now: number,
+  modelName: string,
+  notify = false,
 ): Promise<RefundResult> {
   const { won, refunded } = await failAndRefund(db, taskId, expectedQuota, p, now, modelName, notify, false);
   return { won, refunded };
@@ -122,13 +141,26 @@ export async function failAndRefundPg(
 
 /** failAndRefundPg that also returns the written task with its hook, for a delivery queued in the same transaction. */
 export function failAndRefundHookedPg(
-  db: PgRunner, taskId: number, expectedQuota: number, p: FailurePatch, now: number, modelName: string, notify: boolean,
+  db: PgRunner,
+  taskId: number,
+  expectedQuota: number,
+  p: FailurePatch,
+  now: number,
+  modelName: string,
+  notify: boolean,
 ): Promise<RefundResult & { hooked: WrittenHook | null }> {
   return failAndRefund(db, taskId, expectedQuota, p, now, modelName, notify, true);
 }
 
 async function failAndRefund(
-  db: PgRunner, taskId: number, expectedQuota: number, p: FailurePatch, now: number, modelName: string, notify: boolean, hooked: boolean,
+  db: PgRunner,
+  taskId: number,
+  expectedQuota: number,
+  p: FailurePatch,
+  now: number,
+  modelName: string,
+  notify: boolean,
+  hooked: boolean,
 ): Promise<RefundResult & { hooked: WrittenHook | null }> {
   const sql = runner(db);
   const q = expectedQuota;
@@ -182,7 +214,13 @@ const USER_COLUMNS = `id, username, display_name AS "displayName", role, status,
  * locked, the delta read from the locked row, so a charge landing at the same moment cannot skew
  * it. Returns the updated row, or null for no such user.
  */
-export async function setQuotaLoggedPg(db: PgRunner, userId: number, quota: number, who: string, now: number): Promise<UserRow | null> {
+export async function setQuotaLoggedPg(
+  db: PgRunner,
+  userId: number,
+  quota: number,
+  who: string,
+  now: number,
+): Promise<UserRow | null> {
   const sql = runner(db);
   const [row] = await sql<UserRow[]>`
     WITH o AS (SELECT id, quota AS before FROM users WHERE id = ${userId}::int FOR UPDATE),
@@ -199,7 +237,13 @@ export async function setQuotaLoggedPg(db: PgRunner, userId: number, quota: numb
 }
 
 /** Add to a user's quota (a grant), logged like an admin's change, in one statement. */
-export async function grantQuotaLoggedPg(db: PgRunner, userId: number, delta: number, why: string, now: number): Promise<boolean> {
+export async function grantQuotaLoggedPg(
+  db: PgRunner,
+  userId: number,
+  delta: number,
+  why: string,
+  now: number,
+): Promise<boolean> {
   if (delta === 0) return true;
   const [row] = await runner(db)<Array<{ n: number }>>`
     WITH u AS (UPDATE users SET quota = quota + ${delta}::bigint WHERE id = ${userId}::int RETURNING id),

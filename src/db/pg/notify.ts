@@ -57,7 +57,10 @@ export interface NotedFingerprint {
 const handoff = new WeakMap<PgDB, NotedFingerprint>();
 
 /** The fingerprints handed over for these ids (by the notification being delivered), and the ids that still need a read. */
-export function takeNotedFingerprints(db: PgDB, ids: readonly number[]): { known: NotedFingerprint[]; missing: number[] } {
+export function takeNotedFingerprints(
+  db: PgDB,
+  ids: readonly number[],
+): { known: NotedFingerprint[]; missing: number[] } {
   const f = handoff.get(db);
   if (!f || !ids.includes(f.id)) return { known: [], missing: [...ids] };
   handoff.delete(db);
@@ -133,7 +136,12 @@ export interface ListenOptions {
 /** Stops listening; other listeners on the same PgDB and channel keep theirs. */
 export type Unlisten = () => Promise<void>;
 
-async function listenChannel(db: PgDB, channel: string, onPayload: (payload: string) => void, opts: ListenOptions): Promise<Unlisten> {
+async function listenChannel(
+  db: PgDB,
+  channel: string,
+  onPayload: (payload: string) => void,
+  opts: ListenOptions,
+): Promise<Unlisten> {
   let first = true;
   let stopped = false;
   const guard = (fn: () => void) => {
@@ -144,14 +152,18 @@ async function listenChannel(db: PgDB, channel: string, onPayload: (payload: str
       opts.onError?.(err);
     }
   };
-  const req = await db.$client.listen(channel, (payload) => guard(() => onPayload(payload)), () => {
-    // postgres.js calls this after every successful LISTEN: the first time, and after each reconnect.
-    if (first) {
-      first = false;
-      return;
-    }
-    if (opts.onReconnect) guard(opts.onReconnect);
-  });
+  const req = await db.$client.listen(
+    channel,
+    (payload) => guard(() => onPayload(payload)),
+    () => {
+      // postgres.js calls this after every successful LISTEN: the first time, and after each reconnect.
+      if (first) {
+        first = false;
+        return;
+      }
+      if (opts.onReconnect) guard(opts.onReconnect);
+    },
+  );
   return async () => {
     // After a reconnect postgres.js holds a new copy of the listener that its `unlisten` no longer
     // finds (the channel stays LISTENed on that connection): `stopped` is what silences it.
@@ -174,19 +186,28 @@ export function onOptionsChanged(db: PgDB, callback: () => void, opts: ListenOpt
  * writer's fingerprint travels with its id: it is kept for this pool's feed reads
  * (createPgFeedReads), which then answer that id without a query.
  */
-export function onTaskChanges(db: PgDB, callback: (taskIds: number[]) => void, opts: ListenOptions = {}): Promise<Unlisten> {
-  return listenChannel(db, TASKS_CHANNEL, (payload) => {
-    const one = decodeTaskNote(payload);
-    if (one) {
-      handoff.set(db, one);
-      try {
-        callback([one.id]);
-      } finally {
-        handoff.delete(db);
+export function onTaskChanges(
+  db: PgDB,
+  callback: (taskIds: number[]) => void,
+  opts: ListenOptions = {},
+): Promise<Unlisten> {
+  return listenChannel(
+    db,
+    TASKS_CHANNEL,
+    (payload) => {
+      const one = decodeTaskNote(payload);
+      if (one) {
+        handoff.set(db, one);
+        try {
+          callback([one.id]);
+        } finally {
+          handoff.delete(db);
+        }
+        return;
       }
-      return;
-    }
-    const ids = decodeTaskIds(payload);
-    if (ids.length > 0) callback(ids);
-  }, opts);
+      const ids = decodeTaskIds(payload);
+      if (ids.length > 0) callback(ids);
+    },
+    opts,
+  );
 }

@@ -1,5 +1,5 @@
-import type { PgDB } from './client.ts';
 import type { OptionRow } from '../../contract/management.ts';
+import type { PgDB } from './client.ts';
 
 /** Option rows on PostgreSQL, with the semantics of src/db/sqlite/options.ts. */
 export function pgOptions(db: PgDB) {

@@ -1,12 +1,18 @@
 import type { Sql, TransactionSql } from 'postgres';
+import type { DeliveryRow, TaskRow } from '../../contract/rows.ts';
+import type { DeliverySecrets, PayloadOf } from '../../contract/tasks.ts';
 import {
-  QUEUE_SCAN, QUEUES_PER_LOOK, QUEUES_PER_USER_PER_LOOK, ROWS_PER_QUEUE, ROWS_PER_USER, receiverOf, takeWalk, type QueueCursor,
+  QUEUE_SCAN,
+  QUEUES_PER_LOOK,
+  QUEUES_PER_USER_PER_LOOK,
+  type QueueCursor,
+  ROWS_PER_QUEUE,
+  ROWS_PER_USER,
+  receiverOf,
+  takeWalk,
 } from '../../lib/webhook-receiver.ts';
 import type { PgDB } from './client.ts';
 import type { PgRunner } from './money.ts';
-import type { DeliveryRow, TaskRow } from '../../contract/rows.ts';
-import type { PayloadOf } from '../../contract/tasks.ts';
-import type { DeliverySecrets } from '../../contract/tasks.ts';
 
 /**
  * The webhook outbox on PostgreSQL, with the semantics of src/domain/webhooks.ts (the write side:
@@ -70,7 +76,12 @@ export interface HookedTask {
  * gets a higher id (the per-task order is id order). Tasks without a hook cost one index probe.
  * Returns how many deliveries were queued.
  */
-export async function enqueueTaskChangePg(r: PgRunner, taskIds: readonly number[], now: number, payloadOf: PayloadOf): Promise<number> {
+export async function enqueueTaskChangePg(
+  r: PgRunner,
+  taskIds: readonly number[],
+  now: number,
+  payloadOf: PayloadOf,
+): Promise<number> {
   if (taskIds.length === 0) return 0;
   const sql = runner(r);
   const ids = [...new Set(taskIds)];
@@ -80,9 +91,14 @@ export async function enqueueTaskChangePg(r: PgRunner, taskIds: readonly number[
     WHERE h.task_id = ANY(${ids}::int[]) ORDER BY t.id`;
   if (rows.length === 0) return 0;
   const hooked: HookedTask[] = rows.map(({ hookUserId, hookTokenId, hookUrl, ...task }) => ({
-    hook: { taskId: task.id, userId: hookUserId, tokenId: hookTokenId, url: hookUrl }, task,
+    hook: { taskId: task.id, userId: hookUserId, tokenId: hookTokenId, url: hookUrl },
+    task,
   }));
-  return insertDeliveriesPg(r, hooked.map((h) => ({ ...h.hook, mjId: h.task.mjId, payload: payloadOf(h.task) })), now);
+  return insertDeliveriesPg(
+    r,
+    hooked.map((h) => ({ ...h.hook, mjId: h.task.mjId, payload: payloadOf(h.task) })),
+    now,
+  );
 }
 
 export interface NewDelivery extends TaskHook {
@@ -121,7 +137,11 @@ type PgWalkRow = { walkUser: number; walkReceiver: string } & { [K in keyof Deli
  * QUEUE_SCAN pending rows, at most `perReceiver`; at most `perUser` rows of one user in all.
  */
 export async function selectDueDeliveriesPg(
-  db: PgDB, now: number, limit: number, perReceiver = ROWS_PER_QUEUE, perUser = ROWS_PER_USER,
+  db: PgDB,
+  now: number,
+  limit: number,
+  perReceiver = ROWS_PER_QUEUE,
+  perUser = ROWS_PER_USER,
 ): Promise<DeliveryRow[]> {
   const sql = db.$client;
   const from = cursors.get(db) ?? { userId: 0, receiver: '' };
@@ -156,9 +176,15 @@ export async function selectDueDeliveriesPg(
         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o WHERE o.task_id = x.task_id AND o.status = 'pending' AND o.id < x.id)
       ORDER BY x.id LIMIT ${perReceiver}::int) d ON true
     ORDER BY w.i, d.id`;
-  const { rows, next } = takeWalk(walked.map(({ walkUser, walkReceiver, ...row }) => ({
-    walkUser, walkReceiver, row: row.id === null ? null : (row as DeliveryRow),
-  })), perUser, Math.max(0, Math.floor(limit)));
+  const { rows, next } = takeWalk(
+    walked.map(({ walkUser, walkReceiver, ...row }) => ({
+      walkUser,
+      walkReceiver,
+      row: row.id === null ? null : (row as DeliveryRow),
+    })),
+    perUser,
+    Math.max(0, Math.floor(limit)),
+  );
   if (next) cursors.set(db, next);
   else cursors.delete(db);
   return rows;
@@ -175,12 +201,18 @@ export async function claimDeliveryPg(db: PgDB, row: DeliveryRow, now: number): 
 
 /** The signing secrets of the delivery's API key, or why there is none to sign with. */
 export async function deliverySecretPg(db: PgDB, tokenId: number): Promise<DeliverySecrets | { missing: string }> {
-  const [row] = await db.$client<Array<{ secret: string | null; previous: string | null; rotatedAt: string | number | null }>>`
+  const [row] = await db.$client<
+    Array<{ secret: string | null; previous: string | null; rotatedAt: string | number | null }>
+  >`
     SELECT webhook_secret AS secret, previous_webhook_secret AS previous, webhook_secret_rotated_at AS "rotatedAt"
     FROM tokens WHERE id = ${tokenId}::int`;
   if (!row) return { missing: `API key ${tokenId} no longer exists` };
   if (!row.secret) return { missing: `API key ${tokenId} has no webhook secret` };
-  return { secret: row.secret, previous: row.previous || null, rotatedAt: row.rotatedAt === null ? null : Number(row.rotatedAt) };
+  return {
+    secret: row.secret,
+    previous: row.previous || null,
+    rotatedAt: row.rotatedAt === null ? null : Number(row.rotatedAt),
+  };
 }
 
 export type AttemptOutcome = 'delivered' | 'retry' | 'failed';
@@ -195,7 +227,12 @@ export async function markDeliveredPg(db: PgDB, row: DeliveryRow, now: number): 
 }
 
 /** Record a failed attempt: retried after the backoff, or `failed` once the attempts are spent. */
-export async function markAttemptFailedPg(db: PgDB, row: DeliveryRow, now: number, error: string): Promise<AttemptOutcome> {
+export async function markAttemptFailedPg(
+  db: PgDB,
+  row: DeliveryRow,
+  now: number,
+  error: string,
+): Promise<AttemptOutcome> {
   const attempts = row.attempts + 1;
   const spent = attempts >= PG_MAX_DELIVERY_ATTEMPTS;
   // A spent row keeps its next_attempt_at, as on SQLite; one SQL text for both outcomes.
@@ -240,7 +277,12 @@ export interface DeliveryPage {
  * Deliveries newest first: one user's, or everyone's (`userId` null, admins). `page` and
  * `pageSize` come already bounded by the domain's pageOf (1-based page, at most 100 a page).
  */
-export async function listDeliveriesPg(db: PgDB, userId: number | null, page: number, pageSize: number): Promise<DeliveryPage> {
+export async function listDeliveriesPg(
+  db: PgDB,
+  userId: number | null,
+  page: number,
+  pageSize: number,
+): Promise<DeliveryPage> {
   const sql = db.$client;
   const offset = (page - 1) * pageSize;
   // Two fixed texts rather than `$1 IS NULL OR …`, so a user's page keeps its index plan.

@@ -1,11 +1,10 @@
+import { LOG_TYPE } from '../../contract/constants.ts';
+import type { TaskLogRow } from '../../contract/task-admin.ts';
+import type { PayloadOf, PollRow, RefundResult } from '../../contract/tasks.ts';
 import type { PgDB } from './client.ts';
 import { failAndRefundHookedPg, type WrittenHook } from './money.ts';
 import { insertDeliveriesPg } from './outbox.ts';
 import { pgFailurePatch } from './task-money.ts';
-import type { TaskLogRow } from '../../contract/task-admin.ts';
-import type { PollRow } from '../../contract/tasks.ts';
-import type { PayloadOf, RefundResult } from '../../contract/tasks.ts';
-import { LOG_TYPE } from '../../contract/constants.ts';
 
 /**
  * Upstream push, reconciliation and the money timeline on PostgreSQL (SPEC §16), with the
@@ -16,21 +15,34 @@ const CHANNEL_TASKS_LIMIT = 16;
 
 /** The tasks of one channel with this upstream id, finished or not, newest first (one mj_id index search). */
 export async function channelTasksPg(db: PgDB, channelId: number, mjId: string): Promise<PollRow[]> {
-  return [...await db.$client<PollRow[]>`SELECT id, user_id AS "userId", channel_id AS "channelId", action, mj_id AS "mjId",
+  return [
+    ...(await db.$client<PollRow[]>`SELECT id, user_id AS "userId", channel_id AS "channelId", action, mj_id AS "mjId",
       submit_time AS "submitTime", updated_time AS "updatedTime", quota, progress, status, prompt_en AS "promptEn", state,
       start_time AS "startTime", finish_time AS "finishTime", image_url AS "imageUrl", video_url AS "videoUrl",
       video_urls AS "videoUrls", fail_reason AS "failReason", buttons, properties
-    FROM tasks WHERE mj_id = ${mjId}::text AND channel_id = ${channelId}::int ORDER BY id DESC LIMIT ${CHANNEL_TASKS_LIMIT}::int`];
+    FROM tasks WHERE mj_id = ${mjId}::text AND channel_id = ${channelId}::int ORDER BY id DESC LIMIT ${CHANNEL_TASKS_LIMIT}::int`),
+  ];
 }
 
 /** The log rows of one task, oldest first. */
 export async function taskLogsPg(db: PgDB, taskId: number): Promise<TaskLogRow[]> {
-  return [...await db.$client<TaskLogRow[]>`SELECT id, type, content, quota, channel_id AS "channelId", created_time AS "createdTime"
-    FROM logs WHERE task_id = ${taskId}::int ORDER BY id LIMIT 1000`];
+  return [
+    ...(await db.$client<
+      TaskLogRow[]
+    >`SELECT id, type, content, quota, channel_id AS "channelId", created_time AS "createdTime"
+    FROM logs WHERE task_id = ${taskId}::int ORDER BY id LIMIT 1000`),
+  ];
 }
 
 function deliveryOf(w: WrittenHook, payloadOf: PayloadOf) {
-  return { taskId: w.task.id, userId: w.userId, tokenId: w.tokenId, url: w.url, mjId: w.task.mjId, payload: payloadOf(w.task) };
+  return {
+    taskId: w.task.id,
+    userId: w.userId,
+    tokenId: w.tokenId,
+    url: w.url,
+    mjId: w.task.mjId,
+    payload: payloadOf(w.task),
+  };
 }
 
 /**
@@ -38,8 +50,15 @@ function deliveryOf(w: WrittenHook, payloadOf: PayloadOf) {
  * `refundNote`, and the winner's webhook queued, in one transaction.
  */
 export async function adminFailPg(
-  db: PgDB, taskId: number, expectedQuota: number, patch: { failReason: string; [field: string]: unknown }, now: number,
-  modelName: string, refundNote: string, hook: PayloadOf | undefined, notify: boolean,
+  db: PgDB,
+  taskId: number,
+  expectedQuota: number,
+  patch: { failReason: string; [field: string]: unknown },
+  now: number,
+  modelName: string,
+  refundNote: string,
+  hook: PayloadOf | undefined,
+  notify: boolean,
 ): Promise<RefundResult> {
   const p = pgFailurePatch(patch);
   return db.$client.begin(async (sql) => {
@@ -57,8 +76,13 @@ export function createPgTaskAdminStore(db: PgDB, notify: boolean) {
   return {
     channelTasks: (channelId: number, mjId: string) => channelTasksPg(db, channelId, mjId),
     adminFail: (
-      taskId: number, expectedQuota: number, patch: { failReason: string; [field: string]: unknown }, now: number, modelName: string,
-      refundNote: string, hook?: PayloadOf,
+      taskId: number,
+      expectedQuota: number,
+      patch: { failReason: string; [field: string]: unknown },
+      now: number,
+      modelName: string,
+      refundNote: string,
+      hook?: PayloadOf,
     ) => adminFailPg(db, taskId, expectedQuota, patch, now, modelName, refundNote, hook, notify),
     taskLogs: (taskId: number) => taskLogsPg(db, taskId),
   };

@@ -1,13 +1,18 @@
 import { getTableColumns } from 'drizzle-orm';
+import { LOG_TYPE } from '../../contract/constants.ts';
+import type { ChargeInput, PayloadOf, RefundResult, SettleInput } from '../../contract/tasks.ts';
 import type { PgDB } from './client.ts';
 import {
-  failAndRefundHookedPg, failAndRefundPg, settleAcceptedHookedPg, settleAcceptedPg, type FailurePatch as PgFailurePatch, type WrittenHook,
+  failAndRefundHookedPg,
+  failAndRefundPg,
+  type FailurePatch as PgFailurePatch,
+  settleAcceptedHookedPg,
+  settleAcceptedPg,
+  type WrittenHook,
 } from './money.ts';
 import { TASK_NOTE_SQL, TASKS_CHANNEL } from './notify.ts';
 import { insertDeliveriesPg } from './outbox.ts';
 import { tasks } from './schema/tasks.ts';
-import type { ChargeInput, PayloadOf, RefundResult, SettleInput } from '../../contract/tasks.ts';
-import { LOG_TYPE } from '../../contract/constants.ts';
 
 /** The writer's notification payload, named `note` in its RETURNING (notify.ts). */
 const NOTE = `${TASK_NOTE_SQL} AS note`;
@@ -32,7 +37,13 @@ const INSERT_VALUES = INSERT_COLUMNS.map((c) => `r.${c.name}`).join(', ');
 
 /** The whole task row as JSON with SQL names, defaults filled in: one fixed statement text for any shape. */
 function taskJson(input: ChargeInput): string {
-  const row: NewTask = { ...input.task, userId: input.userId, tokenId: input.tokenId, channelId: input.channelId, quota: input.quota };
+  const row: NewTask = {
+    ...input.task,
+    userId: input.userId,
+    tokenId: input.tokenId,
+    channelId: input.channelId,
+    quota: input.quota,
+  };
   const out: Record<string, unknown> = {};
   for (const c of INSERT_COLUMNS) {
     const v = row[c.key];
@@ -46,7 +57,11 @@ function taskJson(input: ChargeInput): string {
  * on the token) and record its task, its hook and its consume row, in one transaction; nothing
  * written when short (a token refusal after the user's charge rolls the transaction back).
  */
-export async function chargeAndRecordTaskPg(db: PgDB, input: ChargeInput, notify = false): Promise<number | 'quota_not_enough'> {
+export async function chargeAndRecordTaskPg(
+  db: PgDB,
+  input: ChargeInput,
+  notify = false,
+): Promise<number | 'quota_not_enough'> {
   const q = input.quota;
   const hookUrl = input.hookUrl ? input.hookUrl : null;
   // One statement, so one round trip and its own transaction: when the user could pay but the
@@ -95,10 +110,20 @@ function isRefusal(err: unknown): boolean {
 }
 
 /** The upstream accepted: compare-and-set on "still unfinished", the consume row named, the webhook queued, in one transaction. */
-export async function settleTaskPg(db: PgDB, input: SettleInput, hook: PayloadOf | null, notify = false): Promise<boolean> {
+export async function settleTaskPg(
+  db: PgDB,
+  input: SettleInput,
+  hook: PayloadOf | null,
+  notify = false,
+): Promise<boolean> {
   const p = input.params;
   const patch = {
-    mjId: p.mjId, code: p.code, description: p.description, properties: p.properties, status: p.status, progress: p.progress,
+    mjId: p.mjId,
+    code: p.code,
+    description: p.description,
+    properties: p.properties,
+    status: p.status,
+    progress: p.progress,
     updatedTime: p.now,
     ...(input.done ? { startTime: p.now, finishTime: p.now } : {}),
     ...(input.withImage ? { imageUrl: p.imageUrl } : {}),
@@ -116,13 +141,33 @@ export async function settleTaskPg(db: PgDB, input: SettleInput, hook: PayloadOf
 
 /** The delivery of a written task's change to its hook (the payload is the task as written). */
 function deliveryOf(w: WrittenHook, payloadOf: PayloadOf) {
-  return { taskId: w.task.id, userId: w.userId, tokenId: w.tokenId, url: w.url, mjId: w.task.mjId, payload: payloadOf(w.task) };
+  return {
+    taskId: w.task.id,
+    userId: w.userId,
+    tokenId: w.tokenId,
+    url: w.url,
+    mjId: w.task.mjId,
+    payload: payloadOf(w.task),
+  };
 }
 
 /** The patch fields failAndRefundPg writes; any other key is a caller's mistake, refused loudly. */
 const PATCH_KEYS: ReadonlySet<string> = new Set([
-  'failReason', 'status', 'progress', 'finishTime', 'startTime', 'code', 'description', 'mjId', 'promptEn', 'state',
-  'imageUrl', 'videoUrl', 'videoUrls', 'buttons', 'properties',
+  'failReason',
+  'status',
+  'progress',
+  'finishTime',
+  'startTime',
+  'code',
+  'description',
+  'mjId',
+  'promptEn',
+  'state',
+  'imageUrl',
+  'videoUrl',
+  'videoUrls',
+  'buttons',
+  'properties',
 ]);
 
 /** The open failure patch of the TaskStore interface as failAndRefundPg's closed one (undefined values dropped). */
@@ -141,8 +186,14 @@ export function pgFailurePatch(patch: { failReason: string; [field: string]: unk
  * queues the webhook (`hook`) in the same transaction.
  */
 export async function failAndRefundTaskPg(
-  db: PgDB, taskId: number, expectedQuota: number, patch: { failReason: string; [field: string]: unknown }, now: number,
-  modelName: string, hook?: PayloadOf, notify = false,
+  db: PgDB,
+  taskId: number,
+  expectedQuota: number,
+  patch: { failReason: string; [field: string]: unknown },
+  now: number,
+  modelName: string,
+  hook?: PayloadOf,
+  notify = false,
 ): Promise<RefundResult> {
   const p = pgFailurePatch(patch);
   if (!hook) return failAndRefundPg(db, taskId, expectedQuota, p, now, modelName, notify);
@@ -158,7 +209,14 @@ export async function failAndRefundTaskPg(
  * channel used_quota and the channel of its consume log; false (nothing moved) when the task is no
  * longer unfinished on `from`. One statement: the task row first, then both channels in id order.
  */
-export async function moveTaskChannelPg(db: PgDB, taskId: number, from: number, to: number, now: number, notify = false): Promise<boolean> {
+export async function moveTaskChannelPg(
+  db: PgDB,
+  taskId: number,
+  from: number,
+  to: number,
+  now: number,
+  notify = false,
+): Promise<boolean> {
   const [row] = await db.$client<Array<{ moved: number }>>`
     WITH t AS (
       UPDATE tasks SET channel_id = ${to}::int, updated_time = ${now}::bigint

@@ -1,10 +1,10 @@
 import { getTableColumns } from 'drizzle-orm';
-import { MAX_ID_CHARS, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, MAX_WORD_CHARS } from '../../lib/text-bounds.ts';
-import { itemBytesAtLeastSql, TEXT_LENGTHS_SQL } from '../../lib/item-size-sql.ts';
-import type { PgDB } from './client.ts';
-import { takeNotedFingerprints, TASK_FINGERPRINT_SQL } from './notify.ts';
-import { tasks } from './schema/tasks.ts';
 import type { TaskRow } from '../../contract/rows.ts';
+import { itemBytesAtLeastSql, TEXT_LENGTHS_SQL } from '../../lib/item-size-sql.ts';
+import { MAX_ID_CHARS, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, MAX_WORD_CHARS } from '../../lib/text-bounds.ts';
+import type { PgDB } from './client.ts';
+import { TASK_FINGERPRINT_SQL, takeNotedFingerprints } from './notify.ts';
+import { tasks } from './schema/tasks.ts';
 
 /**
  * The task reads of the PostgreSQL TaskStore, with the semantics of src/db/sqlite/listing.ts
@@ -14,10 +14,20 @@ import type { TaskRow } from '../../contract/rows.ts';
 
 /** The cut of each text column (SQL name → bound), as src/db/sqlite/bounded-columns.ts cuts them. */
 const TEXT_BOUNDS: Readonly<Record<string, number>> = {
-  action: MAX_WORD_CHARS, mj_id: MAX_ID_CHARS, prompt: MAX_TEXT_CHARS, prompt_en: MAX_TEXT_CHARS,
-  description: MAX_TEXT_CHARS, state: MAX_TEXT_CHARS, image_url: MAX_URL_CHARS, video_url: MAX_URL_CHARS,
-  video_urls: MAX_JSON_CHARS, status: MAX_WORD_CHARS, progress: MAX_WORD_CHARS, fail_reason: MAX_TEXT_CHARS,
-  buttons: MAX_JSON_CHARS, properties: MAX_JSON_CHARS,
+  action: MAX_WORD_CHARS,
+  mj_id: MAX_ID_CHARS,
+  prompt: MAX_TEXT_CHARS,
+  prompt_en: MAX_TEXT_CHARS,
+  description: MAX_TEXT_CHARS,
+  state: MAX_TEXT_CHARS,
+  image_url: MAX_URL_CHARS,
+  video_url: MAX_URL_CHARS,
+  video_urls: MAX_JSON_CHARS,
+  status: MAX_WORD_CHARS,
+  progress: MAX_WORD_CHARS,
+  fail_reason: MAX_TEXT_CHARS,
+  buttons: MAX_JSON_CHARS,
+  properties: MAX_JSON_CHARS,
 };
 
 /**
@@ -26,11 +36,13 @@ const TEXT_BOUNDS: Readonly<Record<string, number>> = {
  * still sees that a value was too long.
  */
 function columnsSql(cut: boolean): string {
-  return Object.entries(getTableColumns(tasks)).map(([key, column]) => {
-    const max = TEXT_BOUNDS[column.name];
-    const value = cut && max !== undefined ? `left(${column.name}, ${max + 1})` : column.name;
-    return `${value} AS "${key}"`;
-  }).join(', ');
+  return Object.entries(getTableColumns(tasks))
+    .map(([key, column]) => {
+      const max = TEXT_BOUNDS[column.name];
+      const value = cut && max !== undefined ? `left(${column.name}, ${max + 1})` : column.name;
+      return `${value} AS "${key}"`;
+    })
+    .join(', ');
 }
 
 export const PG_TASK_COLUMNS_SQL = columnsSql(false);
@@ -47,9 +59,12 @@ export async function taskByIdPg(db: PgDB, id: number): Promise<TaskRow | null> 
 export async function findTaskByMjIdPg(db: PgDB, mjId: string, userId: number | null): Promise<TaskRow | null> {
   const sql = db.$client;
   // Two fixed texts, so each keeps its own index plan (mj_id, or user_id + mj_id).
-  const [row] = userId === null
-    ? await sql<TaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks WHERE mj_id = ${mjId}::text ORDER BY id DESC LIMIT 1`
-    : await sql<TaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks
+  const [row] =
+    userId === null
+      ? await sql<
+          TaskRow[]
+        >`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks WHERE mj_id = ${mjId}::text ORDER BY id DESC LIMIT 1`
+      : await sql<TaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks
         WHERE user_id = ${userId}::int AND mj_id = ${mjId}::text ORDER BY id DESC LIMIT 1`;
   return row ?? null;
 }
@@ -58,8 +73,10 @@ export async function findTaskByMjIdPg(db: PgDB, mjId: string, userId: number | 
 export async function ownTasksByMjIdsPg(db: PgDB, userId: number, mjIds: readonly string[]): Promise<TaskRow[]> {
   if (mjIds.length === 0) return [];
   const sql = db.$client;
-  return [...await sql<TaskRow[]>`SELECT ${sql.unsafe(PG_BOUNDED_TASK_COLUMNS_SQL)} FROM tasks
-    WHERE user_id = ${userId}::int AND mj_id = ANY(${[...mjIds]}::text[]) ORDER BY id ASC`];
+  return [
+    ...(await sql<TaskRow[]>`SELECT ${sql.unsafe(PG_BOUNDED_TASK_COLUMNS_SQL)} FROM tasks
+    WHERE user_id = ${userId}::int AND mj_id = ANY(${[...mjIds]}::text[]) ORDER BY id ASC`),
+  ];
 }
 
 /** Status and stored image link of the newest task with this upstream id (any user). */
@@ -85,8 +102,17 @@ export function createPgFeedReads(db: PgDB) {
   const readFingerprints = async (ids: readonly number[]): Promise<PgTaskFingerprint[]> => {
     // One id (every submit's change) by equality: for `= ANY($1)` the planner prefers a custom
     // plan each call (its generic plan assumes ten ids), planning again for every publish.
-    if (ids.length === 1) return [...await sql<PgTaskFingerprint[]>`SELECT id, user_id, ${sql.unsafe(TASK_FINGERPRINT_SQL)} AS fp FROM tasks WHERE id = ${ids[0]!}::int`];
-    return [...await sql<PgTaskFingerprint[]>`SELECT id, user_id, ${sql.unsafe(TASK_FINGERPRINT_SQL)} AS fp FROM tasks WHERE id = ANY(${[...ids]}::int[]) ORDER BY id`];
+    if (ids.length === 1)
+      return [
+        ...(await sql<
+          PgTaskFingerprint[]
+        >`SELECT id, user_id, ${sql.unsafe(TASK_FINGERPRINT_SQL)} AS fp FROM tasks WHERE id = ${ids[0]!}::int`),
+      ];
+    return [
+      ...(await sql<
+        PgTaskFingerprint[]
+      >`SELECT id, user_id, ${sql.unsafe(TASK_FINGERPRINT_SQL)} AS fp FROM tasks WHERE id = ANY(${[...ids]}::int[]) ORDER BY id`),
+    ];
   };
   return {
     async fingerprints(taskIds: readonly number[]): Promise<PgTaskFingerprint[]> {
@@ -100,24 +126,39 @@ export function createPgFeedReads(db: PgDB) {
     row: (id: number) => taskByIdPg(db, id),
     /** How many rows `replay` would return (at most `limit`) and the fewest bytes their items take (see the SQLite twin). */
     async replaySize(
-      userId: number | null, windowStart: number, since: number, limit: number, itemCap: number, maxBytes: number,
+      userId: number | null,
+      windowStart: number,
+      since: number,
+      limit: number,
+      itemCap: number,
+      maxBytes: number,
     ): Promise<{ count: number; bytes: number }> {
       const n = Math.max(0, Math.floor(limit));
       const size = sql.unsafe(itemBytesAtLeastSql(Math.floor(itemCap)));
       const lengths = sql.unsafe(TEXT_LENGTHS_SQL);
       // Rows submitted since are surely in the replay: when they alone pass a bound, stop there.
       const from = Math.max(windowStart, since);
-      const [sure] = userId === null
-        ? await sql<Array<{ n: number; bytes: string }>>`SELECT count(*)::int AS n, coalesce(sum(${size}), 0)::text AS bytes FROM (SELECT ${lengths} FROM tasks
+      const [sure] =
+        userId === null
+          ? await sql<
+              Array<{ n: number; bytes: string }>
+            >`SELECT count(*)::int AS n, coalesce(sum(${size}), 0)::text AS bytes FROM (SELECT ${lengths} FROM tasks
             WHERE submit_time >= ${from}::bigint ORDER BY submit_time DESC LIMIT ${n}::int) s`
-        : await sql<Array<{ n: number; bytes: string }>>`SELECT count(*)::int AS n, coalesce(sum(${size}), 0)::text AS bytes FROM (SELECT ${lengths} FROM tasks
+          : await sql<
+              Array<{ n: number; bytes: string }>
+            >`SELECT count(*)::int AS n, coalesce(sum(${size}), 0)::text AS bytes FROM (SELECT ${lengths} FROM tasks
             WHERE user_id = ${userId}::int AND submit_time >= ${from}::bigint ORDER BY submit_time DESC LIMIT ${n}::int) s`;
       if (sure && (sure.n >= n || Number(sure.bytes) > maxBytes)) return { count: sure.n, bytes: Number(sure.bytes) };
-      const [r] = userId === null
-        ? await sql<Array<{ n: number; bytes: string }>>`SELECT count(*)::int AS n, coalesce(sum(${size}), 0)::text AS bytes FROM (SELECT ${lengths} FROM tasks
+      const [r] =
+        userId === null
+          ? await sql<
+              Array<{ n: number; bytes: string }>
+            >`SELECT count(*)::int AS n, coalesce(sum(${size}), 0)::text AS bytes FROM (SELECT ${lengths} FROM tasks
             WHERE submit_time >= ${windowStart}::bigint AND updated_time >= ${since}::bigint
             ORDER BY updated_time DESC, id DESC LIMIT ${n}::int) s`
-        : await sql<Array<{ n: number; bytes: string }>>`SELECT count(*)::int AS n, coalesce(sum(${size}), 0)::text AS bytes FROM (SELECT ${lengths} FROM tasks
+          : await sql<
+              Array<{ n: number; bytes: string }>
+            >`SELECT count(*)::int AS n, coalesce(sum(${size}), 0)::text AS bytes FROM (SELECT ${lengths} FROM tasks
             WHERE user_id = ${userId}::int AND submit_time >= ${windowStart}::bigint AND updated_time >= ${since}::bigint
             ORDER BY updated_time DESC, id DESC LIMIT ${n}::int) s`;
       return { count: r?.n ?? 0, bytes: Number(r?.bytes ?? 0) };
@@ -125,11 +166,12 @@ export function createPgFeedReads(db: PgDB) {
     /** Tasks submitted at or after `windowStart` and updated at or after `since`, newest change first, at most `limit`. */
     async replay(userId: number | null, windowStart: number, since: number, limit: number): Promise<TaskRow[]> {
       const n = Math.max(0, Math.floor(limit));
-      const rows = userId === null
-        ? await sql<TaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks
+      const rows =
+        userId === null
+          ? await sql<TaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks
             WHERE submit_time >= ${windowStart}::bigint AND updated_time >= ${since}::bigint
             ORDER BY updated_time DESC, id DESC LIMIT ${n}::int`
-        : await sql<TaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks
+          : await sql<TaskRow[]>`SELECT ${sql.unsafe(PG_TASK_COLUMNS_SQL)} FROM tasks
             WHERE user_id = ${userId}::int AND submit_time >= ${windowStart}::bigint AND updated_time >= ${since}::bigint
             ORDER BY updated_time DESC, id DESC LIMIT ${n}::int`;
       return [...rows];

@@ -1,4 +1,6 @@
 import type { ListingView, RenderListing } from '../../contract/listing.ts';
+import type { DeliveryRow } from '../../contract/rows.ts';
+import type { ChargeInput, FailurePatch, PayloadOf, SettleInput, SyncOp, TaskStore } from '../../contract/tasks.ts';
 import type { PageQuery, TaskFilter } from '../../lib/paging.ts';
 import type { PgDB } from './client.ts';
 import { createPgLeaseStore, type PgLeaseOptions } from './lease.ts';
@@ -9,8 +11,6 @@ import { createPgTaskAdminStore } from './task-admin.ts';
 import { chargeAndRecordTaskPg, failAndRefundTaskPg, moveTaskChannelPg, settleTaskPg } from './task-money.ts';
 import { findTaskByMjIdPg, imageTaskPg, ownTasksByMjIdsPg, taskByIdPg } from './task-reads.ts';
 import { applySyncOpsPg, unfinishedChannelsPg, unfinishedPagePg } from './task-sync.ts';
-import type { DeliveryRow } from '../../contract/rows.ts';
-import type { ChargeInput, FailurePatch, PayloadOf, SettleInput, SyncOp, TaskStore } from '../../contract/tasks.ts';
 
 const LAST_ERROR_MAX = 500;
 
@@ -58,24 +58,33 @@ export function createPgTaskStore(db: PgDB, render: RenderListing, opts: PgTaskS
   return {
     tasks: {
       list: (filter: TaskFilter, paging: PageQuery) => listTasksPg(db, filter, paging),
-      listJson: async (filter: TaskFilter, paging: PageQuery, view: ListingView) => render(await listTasksPg(db, filter, paging), view),
+      listJson: async (filter: TaskFilter, paging: PageQuery, view: ListingView) =>
+        render(await listTasksPg(db, filter, paging), view),
       byId: (id: number) => taskByIdPg(db, id),
       findByMjId: (mjId: string, userId: number | null) => findTaskByMjIdPg(db, mjId, userId),
       ownByMjIds: (userId: number, mjIds: readonly string[]) => ownTasksByMjIdsPg(db, userId, mjIds),
-      ownByMjIdsSize: (userId: number, mjIds: readonly string[], itemCap: number) => ownTasksByMjIdsSizePg(db, userId, mjIds, itemCap),
+      ownByMjIdsSize: (userId: number, mjIds: readonly string[], itemCap: number) =>
+        ownTasksByMjIdsSizePg(db, userId, mjIds, itemCap),
       imageTask: (mjId: string) => imageTaskPg(db, mjId),
     },
     money: {
       chargeAndRecord: (input: ChargeInput) => chargeAndRecordTaskPg(db, input, notify),
       settleAccepted: (input: SettleInput, hook: PayloadOf | null) => settleTaskPg(db, input, hook, notify),
       failAndRefund: (
-        taskId: number, expectedQuota: number, patch: FailurePatch, now: number, modelName: string, hook?: PayloadOf,
+        taskId: number,
+        expectedQuota: number,
+        patch: FailurePatch,
+        now: number,
+        modelName: string,
+        hook?: PayloadOf,
       ) => failAndRefundTaskPg(db, taskId, expectedQuota, patch, now, modelName, hook, notify),
-      moveTaskChannel: (taskId: number, from: number, to: number, now: number) => moveTaskChannelPg(db, taskId, from, to, now, notify),
+      moveTaskChannel: (taskId: number, from: number, to: number, now: number) =>
+        moveTaskChannelPg(db, taskId, from, to, now, notify),
     },
     sync: {
       unfinishedChannels: () => unfinishedChannelsPg(db),
-      unfinishedPage: (channelId: number, afterId: number, limit: number) => unfinishedPagePg(db, channelId, afterId, limit),
+      unfinishedPage: (channelId: number, afterId: number, limit: number) =>
+        unfinishedPagePg(db, channelId, afterId, limit),
       apply: (ops: readonly SyncOp[], now: number, hook: PayloadOf) => applySyncOpsPg(db, ops, now, hook, notify),
     },
     outbox: createPgOutboxStore(db),

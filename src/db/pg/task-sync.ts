@@ -1,12 +1,10 @@
 import type { TransactionSql } from 'postgres';
+import type { PayloadOf, PollRow, RefundResult, SyncOp, SyncOpResult } from '../../contract/tasks.ts';
 import type { PgDB } from './client.ts';
 import { failAndRefundPg } from './money.ts';
 import { notifyTaskChanges } from './notify.ts';
 import { enqueueTaskChangePg } from './outbox.ts';
 import { pgFailurePatch } from './task-money.ts';
-import type { PollRow, } from '../../contract/tasks.ts';
-import type { PayloadOf, RefundResult, SyncOpResult } from '../../contract/tasks.ts';
-import type { SyncOp } from '../../contract/tasks.ts';
 
 /**
  * The poller's batch on PostgreSQL (src/db/sqlite/sync.ts applySyncOps): planned updates and
@@ -30,13 +28,20 @@ export async function unfinishedChannelsPg(db: PgDB): Promise<number[]> {
 }
 
 /** One keyset page of a channel's unfinished tasks (id above `afterId`, by id): one range of the partial index. */
-export async function unfinishedPagePg(db: PgDB, channelId: number, afterId: number, limit: number): Promise<PollRow[]> {
-  return [...await db.$client<PollRow[]>`SELECT id, user_id AS "userId", channel_id AS "channelId", action, mj_id AS "mjId",
+export async function unfinishedPagePg(
+  db: PgDB,
+  channelId: number,
+  afterId: number,
+  limit: number,
+): Promise<PollRow[]> {
+  return [
+    ...(await db.$client<PollRow[]>`SELECT id, user_id AS "userId", channel_id AS "channelId", action, mj_id AS "mjId",
       submit_time AS "submitTime", updated_time AS "updatedTime", quota, progress, status, prompt_en AS "promptEn", state,
       start_time AS "startTime", finish_time AS "finishTime", image_url AS "imageUrl", video_url AS "videoUrl",
       video_urls AS "videoUrls", fail_reason AS "failReason", buttons, properties
     FROM tasks WHERE progress <> '100%' AND channel_id = ${channelId}::int AND id > ${afterId}::int
-    ORDER BY id LIMIT ${limit}::int`];
+    ORDER BY id LIMIT ${limit}::int`),
+  ];
 }
 
 /**
@@ -61,7 +66,13 @@ export function isRowErrorPg(err: unknown): boolean {
  * and reported as `refused`, the others (and their refunds) are written. Only then are the ops
  * sent one at a time; an outage, a deadlock or a serialization failure is thrown as before.
  */
-export async function applySyncOpsPg(db: PgDB, ops: readonly SyncOp[], now: number, hook: PayloadOf, notify = false): Promise<SyncOpResult[]> {
+export async function applySyncOpsPg(
+  db: PgDB,
+  ops: readonly SyncOp[],
+  now: number,
+  hook: PayloadOf,
+  notify = false,
+): Promise<SyncOpResult[]> {
   if (ops.length === 0) return [];
   try {
     return await runBatchPg(db, ops, now, hook, notify, false);
@@ -71,7 +82,14 @@ export async function applySyncOpsPg(db: PgDB, ops: readonly SyncOp[], now: numb
   }
 }
 
-async function runBatchPg(db: PgDB, ops: readonly SyncOp[], now: number, hook: PayloadOf, notify: boolean, isolate: boolean): Promise<SyncOpResult[]> {
+async function runBatchPg(
+  db: PgDB,
+  ops: readonly SyncOp[],
+  now: number,
+  hook: PayloadOf,
+  notify: boolean,
+  isolate: boolean,
+): Promise<SyncOpResult[]> {
   const ids = [...new Set(ops.map((o) => o.taskId))];
   const failIds = [...new Set(ops.filter((o) => o.kind === 'fail').map((o) => o.taskId))];
   const patches = ops.map((o) => (o.kind === 'fail' ? pgFailurePatch(o.fields) : null));

@@ -16,10 +16,16 @@ export const SPANS = [HOUR, DAY] as const;
 const NO_END = 2 ** 52;
 export const ID_BLOCK = 1024;
 
-export type Scope = { scope: 'all'; scopeId: 0; column: null } | { scope: 'user' | 'channel'; scopeId: number; column: 'user_id' | 'channel_id' };
+export type Scope =
+  | { scope: 'all'; scopeId: 0; column: null }
+  | { scope: 'user' | 'channel'; scopeId: number; column: 'user_id' | 'channel_id' };
 
 /** A run of whole buckets of one span (bucket numbers inclusive). */
-export interface BucketRange { span: number; a: number; b: number }
+export interface BucketRange {
+  span: number;
+  a: number;
+  b: number;
+}
 
 /** The pieces a [start, end] range is summed from: bucket runs, and times counted exactly (ms inclusive). */
 export interface RangeCover {
@@ -67,14 +73,23 @@ export function coverOf(start: number | undefined, end: number | undefined): Ran
 
 const EMPTY: [number, number] = [1, 0];
 
-export interface Window { total: number; lo: number | null; hi: number | null }
+export interface Window {
+  total: number;
+  lo: number | null;
+  hi: number | null;
+}
 type WindowRow = { n: number; lo: number | null; hi: number | null };
 
 /**
  * The exact number of rows of a scope with submit_time in [start, end], and ids [lo, hi] that
  * contain every such row (null when there is none).
  */
-export async function rangeWindow(sql: Sql, s: Scope, start: number | undefined, end: number | undefined): Promise<Window> {
+export async function rangeWindow(
+  sql: Sql,
+  s: Scope,
+  start: number | undefined,
+  end: number | undefined,
+): Promise<Window> {
   const [row] = await rangeWindowQuery(sql, s, start, end);
   return { total: row!.n, lo: row!.lo, hi: row!.hi };
 }
@@ -83,7 +98,12 @@ export async function rangeWindow(sql: Sql, s: Scope, start: number | undefined,
  * One call of tasks_range_window (drizzle/pg 0003): its statements run as generic plans, planned
  * once per connection, so the call costs the same at any table size.
  */
-export function rangeWindowQuery(sql: Sql, s: Scope, start: number | undefined, end: number | undefined): PendingQuery<WindowRow[]> {
+export function rangeWindowQuery(
+  sql: Sql,
+  s: Scope,
+  start: number | undefined,
+  end: number | undefined,
+): PendingQuery<WindowRow[]> {
   const c = coverOf(start, end);
   const [e0, e1] = c.exact[0] ?? EMPTY;
   const [e2, e3] = c.exact[1] ?? EMPTY;
@@ -96,7 +116,11 @@ export function rangeWindowQuery(sql: Sql, s: Scope, start: number | undefined, 
  * Where the row at `offset` (0-based, newest first) of a scope lives: the exclusive id bound of
  * its level 0 block and the offset left inside it. Null when the offset is past the end.
  */
-export async function blockStart(sql: Sql, s: Scope, offset: number): Promise<{ below: number; offset: number } | null> {
+export async function blockStart(
+  sql: Sql,
+  s: Scope,
+  offset: number,
+): Promise<{ below: number; offset: number } | null> {
   const [row] = await blockStartQuery(sql, s, offset);
   if (!row) return null;
   return { below: (row.block + 1) * ID_BLOCK, offset: offset - row.before };
@@ -110,7 +134,11 @@ export async function blockStart(sql: Sql, s: Scope, offset: number): Promise<{ 
  * sorts them) and no outer ORDER BY (the LIMIT would then not reach the scan's planning, which
  * sorts every block again): the window emits rows in its own order and nothing above reorders them.
  */
-export function blockStartQuery(sql: Sql, s: Scope, offset: number): PendingQuery<Array<{ block: number; before: number }>> {
+export function blockStartQuery(
+  sql: Sql,
+  s: Scope,
+  offset: number,
+): PendingQuery<Array<{ block: number; before: number }>> {
   return sql<Array<{ block: number; before: number }>>`
     SELECT block, (upto - n)::bigint AS before FROM (
       SELECT block, sum(count) OVER (ORDER BY block DESC) AS upto,

@@ -1,7 +1,7 @@
+import type { NewToken, TokenPatch } from '../../contract/management.ts';
+import type { TokenRow, UserRow } from '../../contract/rows.ts';
 import type { PgDB } from './client.ts';
 import { PG_USER_COLUMNS } from './users.ts';
-import type { TokenRow, UserRow } from '../../contract/rows.ts';
-import type { NewToken, TokenPatch } from '../../contract/management.ts';
 
 /** Every column of `tokens`, named as the row type. */
 const TOKEN_COLUMNS = `id, user_id AS "userId", name, key, status, remain_quota AS "remainQuota", unlimited_quota AS "unlimitedQuota",
@@ -13,10 +13,12 @@ const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
 /** The user columns again, each named `u.<field>`, so one row carries a key and its owner. */
 const OWNER_PREFIX = 'u.';
-const OWNER_COLUMNS = PG_USER_COLUMNS.split(',').map((c) => {
-  const [column, alias] = c.trim().split(/\s+AS\s+/i) as [string, string | undefined];
-  return `${column} AS "${OWNER_PREFIX}${(alias ?? column).replaceAll('"', '')}"`;
-}).join(', ');
+const OWNER_COLUMNS = PG_USER_COLUMNS.split(',')
+  .map((c) => {
+    const [column, alias] = c.trim().split(/\s+AS\s+/i) as [string, string | undefined];
+    return `${column} AS "${OWNER_PREFIX}${(alias ?? column).replaceAll('"', '')}"`;
+  })
+  .join(', ');
 
 /** A key's row and its owner's (null when the user row is gone), split from one joined row. */
 function splitOwner(joined: Record<string, unknown>): { token: TokenRow; user: UserRow | null } {
@@ -41,7 +43,9 @@ export function pgTokens(db: PgDB) {
     },
     /** byKey and the owner's row (users.byId) in one statement: the relay's authentication reads both on every request. */
     async byKeyWithUser(key: string): Promise<{ token: TokenRow; user: UserRow | null } | null> {
-      const [row] = await sql<Array<Record<string, unknown>>>`SELECT k.*, u.* FROM (SELECT ${cols()} FROM tokens WHERE key = ${key}::text) k
+      const [row] = await sql<
+        Array<Record<string, unknown>>
+      >`SELECT k.*, u.* FROM (SELECT ${cols()} FROM tokens WHERE key = ${key}::text) k
         LEFT JOIN LATERAL (SELECT ${sql.unsafe(OWNER_COLUMNS)} FROM users WHERE id = k."userId") u ON true`;
       return row ? splitOwner(row) : null;
     },
@@ -68,7 +72,9 @@ export function pgTokens(db: PgDB) {
     },
     async update(userId: number, id: number, p: TokenPatch): Promise<TokenRow | null> {
       if (Object.keys(p).length === 0) {
-        const [row] = await sql<TokenRow[]>`SELECT ${cols()} FROM tokens WHERE id = ${id}::bigint AND user_id = ${userId}::bigint`;
+        const [row] = await sql<
+          TokenRow[]
+        >`SELECT ${cols()} FROM tokens WHERE id = ${id}::bigint AND user_id = ${userId}::bigint`;
         return row ?? null;
       }
       // One statement text for every patch shape: an absent field keeps its value. A rotation keeps

@@ -1,8 +1,8 @@
+import { ROLE, USER_STATUS } from '../../contract/constants.ts';
+import type { LoggedQuota, NewUser, UserPatch } from '../../contract/management.ts';
+import type { UserRow } from '../../contract/rows.ts';
 import type { PgDB } from './client.ts';
 import { setQuotaLoggedPg } from './money.ts';
-import type { UserRow } from '../../contract/rows.ts';
-import type { LoggedQuota, NewUser, UserPatch } from '../../contract/management.ts';
-import { ROLE, USER_STATUS } from '../../contract/constants.ts';
 
 /** Every column of `users`, named as the row type (aliased in SQL: no per-row mapping). */
 export const PG_USER_COLUMNS = `id, username, display_name AS "displayName", role, status, access_token AS "accessToken", quota,

@@ -17,5 +17,9 @@ export const logs = sqliteTable(
     taskId: integer('task_id').notNull().default(0),
     createdTime: integer('created_time').notNull(),
   },
-  (t) => [index('logs_user_id_id_idx').on(t.userId, t.id), index('logs_mj_id_idx').on(t.mjId), index('logs_task_id_idx').on(t.taskId)],
+  (t) => [
+    index('logs_user_id_id_idx').on(t.userId, t.id),
+    index('logs_mj_id_idx').on(t.mjId),
+    index('logs_task_id_idx').on(t.taskId),
+  ],
 );

@@ -27,9 +27,7 @@ export const taskTimeBuckets = sqliteTable(
     minId: integer('min_id').notNull(),
     maxId: integer('max_id').notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.scope, t.scopeId, t.span, t.bucket] }),
-  ],
+  (t) => [primaryKey({ columns: [t.scope, t.scopeId, t.span, t.bucket] })],
 );
 
 /**

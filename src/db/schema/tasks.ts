@@ -9,10 +9,23 @@ import { check, index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-cor
  * these numbers against bounds.ts.
  */
 export const TASK_OVERSIZE_SQL = [
-  ['action', 64], ['mj_id', 128], ['prompt', 8192], ['prompt_en', 8192], ['description', 8192], ['state', 8192],
-  ['image_url', 2048], ['video_url', 2048], ['video_urls', 65536], ['status', 64], ['progress', 64],
-  ['fail_reason', 8192], ['buttons', 65536], ['properties', 65536],
-].map(([column, max]) => `length(CAST(${column} AS BLOB)) > ${max}`).join(' OR ');
+  ['action', 64],
+  ['mj_id', 128],
+  ['prompt', 8192],
+  ['prompt_en', 8192],
+  ['description', 8192],
+  ['state', 8192],
+  ['image_url', 2048],
+  ['video_url', 2048],
+  ['video_urls', 65536],
+  ['status', 64],
+  ['progress', 64],
+  ['fail_reason', 8192],
+  ['buttons', 65536],
+  ['properties', 65536],
+]
+  .map(([column, max]) => `length(CAST(${column} AS BLOB)) > ${max}`)
+  .join(' OR ');
 
 /**
  * `buttons` (JSON text, SPEC §4) is most of a row when stored whole: the upstream's grid set is

@@ -1,7 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { check, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
-
 export const users = sqliteTable(
   'users',
   {

@@ -1,8 +1,8 @@
-import { getTableColumns, sql, type SQL } from 'drizzle-orm';
+import { getTableColumns, type SQL, sql } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import { MAX_ID_CHARS, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, MAX_WORD_CHARS } from '../../lib/text-bounds.ts';
 import { tasks } from '../schema/index.ts';
 import { BUTTONS_SQL } from './button-sets.ts';
-import { MAX_ID_CHARS, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, MAX_WORD_CHARS } from '../../lib/text-bounds.ts';
 
 /**
  * The task columns for reads that show many rows (listing pages, list-by-condition), each text
@@ -44,10 +44,20 @@ export const boundedTaskColumns = {
 
 /** The cut of each text column of `tasks` (SQL name → bound); TASK_OVERSIZE_SQL (schema) names the same bounds. */
 export const TASK_TEXT_BOUNDS: Readonly<Record<string, number>> = {
-  action: MAX_WORD_CHARS, mj_id: MAX_ID_CHARS, prompt: MAX_TEXT_CHARS, prompt_en: MAX_TEXT_CHARS,
-  description: MAX_TEXT_CHARS, state: MAX_TEXT_CHARS, image_url: MAX_URL_CHARS, video_url: MAX_URL_CHARS,
-  video_urls: MAX_JSON_CHARS, status: MAX_WORD_CHARS, progress: MAX_WORD_CHARS, fail_reason: MAX_TEXT_CHARS,
-  buttons: MAX_JSON_CHARS, properties: MAX_JSON_CHARS,
+  action: MAX_WORD_CHARS,
+  mj_id: MAX_ID_CHARS,
+  prompt: MAX_TEXT_CHARS,
+  prompt_en: MAX_TEXT_CHARS,
+  description: MAX_TEXT_CHARS,
+  state: MAX_TEXT_CHARS,
+  image_url: MAX_URL_CHARS,
+  video_url: MAX_URL_CHARS,
+  video_urls: MAX_JSON_CHARS,
+  status: MAX_WORD_CHARS,
+  progress: MAX_WORD_CHARS,
+  fail_reason: MAX_TEXT_CHARS,
+  buttons: MAX_JSON_CHARS,
+  properties: MAX_JSON_CHARS,
 };
 
 /**
@@ -56,12 +66,14 @@ export const TASK_TEXT_BOUNDS: Readonly<Record<string, number>> = {
  * `cut`: each text cut as above; without it, as stored.
  */
 function taskRowColumnsSql(cut: boolean): string {
-  return Object.entries(getTableColumns(tasks)).map(([key, column]) => {
-    const max = TASK_TEXT_BOUNDS[column.name];
-    const read = column.name === 'buttons' ? BUTTONS_SQL : column.name;
-    const value = cut && max !== undefined ? `substr(${read}, 1, ${max + 1})` : read;
-    return `${value} AS "${key}"`;
-  }).join(', ');
+  return Object.entries(getTableColumns(tasks))
+    .map(([key, column]) => {
+      const max = TASK_TEXT_BOUNDS[column.name];
+      const read = column.name === 'buttons' ? BUTTONS_SQL : column.name;
+      const value = cut && max !== undefined ? `substr(${read}, 1, ${max + 1})` : read;
+      return `${value} AS "${key}"`;
+    })
+    .join(', ');
 }
 
 export const BOUNDED_TASK_COLUMNS_SQL = taskRowColumnsSql(true);
@@ -69,4 +81,5 @@ export const PLAIN_TASK_COLUMNS_SQL = taskRowColumnsSql(false);
 
 /** Every column of `tasks` in table order under its SQL name (`buttons` expanded): a `SELECT *` as read. */
 export const TASK_COLUMNS_SQL = Object.values(getTableColumns(tasks))
-  .map((column) => (column.name === 'buttons' ? `${BUTTONS_SQL} AS buttons` : column.name)).join(', ');
+  .map((column) => (column.name === 'buttons' ? `${BUTTONS_SQL} AS buttons` : column.name))
+  .join(', ');

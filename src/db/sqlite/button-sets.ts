@@ -45,9 +45,11 @@ function looksCompact(text: string): boolean {
  * The octet lengths of a row's texts (item-size-sql.ts) with `buttons` as expanded: a long text's
  * length still comes from the record header alone, only a text short enough to be compact is read.
  */
-export const TASK_TEXT_LENGTHS_SQL = textLengthsSql((c) => (c === 'buttons'
-  ? `(CASE WHEN octet_length(buttons) > ${MAX_REFERENCE_BYTES} THEN octet_length(buttons) ELSE octet_length(${BUTTONS_SQL}) END)`
-  : null));
+export const TASK_TEXT_LENGTHS_SQL = textLengthsSql((c) =>
+  c === 'buttons'
+    ? `(CASE WHEN octet_length(buttons) > ${MAX_REFERENCE_BYTES} THEN octet_length(buttons) ELSE octet_length(${BUTTONS_SQL}) END)`
+    : null,
+);
 
 /** The template and job hash of a text, or null where none reproduces it. Pure. */
 export function splitButtons(text: string): { body: string; job: string } | null {
@@ -86,7 +88,8 @@ function quickSplit(text: string): { body: string; job: string } | null {
   const end = text.indexOf('"', at + 12);
   if (end < 0) return null;
   for (const seg of text.slice(at + 12, end).split('::')) {
-    if (HASH_SEGMENT.test(seg) && JOB.test(seg)) return text.includes(JOB_PLACEHOLDER) ? null : { body: text.split(seg).join(JOB_PLACEHOLDER), job: seg };
+    if (HASH_SEGMENT.test(seg) && JOB.test(seg))
+      return text.includes(JOB_PLACEHOLDER) ? null : { body: text.split(seg).join(JOB_PLACEHOLDER), job: seg };
   }
   return null;
 }
@@ -103,7 +106,9 @@ function statements(sqlite: Database) {
   return {
     find: sqlite.query<{ id: number }, [string]>('SELECT id FROM button_sets WHERE body = ?'),
     count: sqlite.query<{ n: number }, []>('SELECT count(*) AS n FROM button_sets'),
-    insert: sqlite.query<{ id: number }, [string]>('INSERT INTO button_sets (body) VALUES (?) ON CONFLICT (body) DO UPDATE SET body = body RETURNING id'),
+    insert: sqlite.query<{ id: number }, [string]>(
+      'INSERT INTO button_sets (body) VALUES (?) ON CONFLICT (body) DO UPDATE SET body = body RETURNING id',
+    ),
   };
 }
 const statementCache = new WeakMap<Database, ReturnType<typeof statements>>();
@@ -147,8 +152,11 @@ export function compactButtons(sqlite: Database, text: string): string {
  */
 export function compactStoredButtons(sqlite: Database, batch = 1_000): { scanned: number; compacted: number } {
   const page = sqlite.query<{ id: number; buttons: string }, [number, number]>(
-    `SELECT id, buttons FROM tasks WHERE id > ?1 AND octet_length(buttons) > ${MAX_REFERENCE_BYTES} ORDER BY id LIMIT ?2`);
-  const update = sqlite.query<unknown, [string, number, string]>('UPDATE tasks SET buttons = ?1 WHERE id = ?2 AND buttons = ?3');
+    `SELECT id, buttons FROM tasks WHERE id > ?1 AND octet_length(buttons) > ${MAX_REFERENCE_BYTES} ORDER BY id LIMIT ?2`,
+  );
+  const update = sqlite.query<unknown, [string, number, string]>(
+    'UPDATE tasks SET buttons = ?1 WHERE id = ?2 AND buttons = ?3',
+  );
   const write = sqlite.transaction((plan: Array<{ id: number; from: string; to: string }>) => {
     let n = 0;
     for (const p of plan) n += update.run(p.to, p.id, p.from).changes;
@@ -161,7 +169,9 @@ export function compactStoredButtons(sqlite: Database, batch = 1_000): { scanned
     const rows = page.all(after, batch);
     if (rows.length === 0) break;
     // Templates are added (and cached) outside the write transaction.
-    const plan = rows.map((r) => ({ id: r.id, from: r.buttons, to: compactButtons(sqlite, r.buttons) })).filter((p) => p.to !== p.from);
+    const plan = rows
+      .map((r) => ({ id: r.id, from: r.buttons, to: compactButtons(sqlite, r.buttons) }))
+      .filter((p) => p.to !== p.from);
     compacted += write(plan);
     scanned += rows.length;
     after = rows[rows.length - 1]!.id;

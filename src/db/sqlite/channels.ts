@@ -1,14 +1,18 @@
 import { and, count, desc, eq, sql } from 'drizzle-orm';
+import { CHANNEL_STATUS } from '../../contract/constants.ts';
+import type { ChannelPatch, NewChannel } from '../../contract/management.ts';
+import type { ChannelRow } from '../../contract/rows.ts';
 import type { DB } from '../client.ts';
 import { channels } from '../schema/index.ts';
-import { CHANNEL_STATUS } from '../../contract/constants.ts';
-import type { ChannelRow } from '../../contract/rows.ts';
-import type { ChannelPatch, NewChannel } from '../../contract/management.ts';
 
 /** The channel reads of every submit and image request, prepared once per connection. */
 function buildStatements(db: DB) {
   return {
-    byId: db.select().from(channels).where(eq(channels.id, sql.placeholder('id'))).prepare(),
+    byId: db
+      .select()
+      .from(channels)
+      .where(eq(channels.id, sql.placeholder('id')))
+      .prepare(),
     enabled: db.select().from(channels).where(eq(channels.status, CHANNEL_STATUS.enabled)).prepare(),
     baseUrls: db.select({ baseUrl: channels.baseUrl }).from(channels).prepare(),
     endpoints: db.select({ id: channels.id, baseUrl: channels.baseUrl, key: channels.key }).from(channels).prepare(),
@@ -51,8 +55,10 @@ export function sqliteChannels(db: DB) {
     },
     /** Enabled → auto-disabled (upstream code 3), unless an admin already disabled it. */
     async autoDisable(id: number): Promise<void> {
-      db.update(channels).set({ status: CHANNEL_STATUS.autoDisabled })
-        .where(and(eq(channels.id, id), eq(channels.status, CHANNEL_STATUS.enabled))).run();
+      db.update(channels)
+        .set({ status: CHANNEL_STATUS.autoDisabled })
+        .where(and(eq(channels.id, id), eq(channels.status, CHANNEL_STATUS.enabled)))
+        .run();
     },
     async list(limit: number, offset: number): Promise<{ rows: ChannelRow[]; total: number }> {
       const rows = db.select().from(channels).orderBy(desc(channels.id)).limit(limit).offset(offset).all();

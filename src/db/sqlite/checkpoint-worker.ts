@@ -19,8 +19,10 @@ self.onmessage = (event: MessageEvent<CheckpointRequest>) => {
       db = new Database(m.path);
       db.exec('PRAGMA busy_timeout = 5000;');
     } else if (m === 'checkpoint' && db) {
-      const r = db.query<{ busy: number; log: number; checkpointed: number }, []>('PRAGMA wal_checkpoint(PASSIVE)').get();
-      self.postMessage(r ?? { failed: 'no answer' } satisfies CheckpointReply);
+      const r = db
+        .query<{ busy: number; log: number; checkpointed: number }, []>('PRAGMA wal_checkpoint(PASSIVE)')
+        .get();
+      self.postMessage(r ?? ({ failed: 'no answer' } satisfies CheckpointReply));
     } else if (m === 'close') {
       db?.close();
       db = null;

@@ -20,7 +20,11 @@ export interface WalCheckpointer {
  * PASSIVE checkpoint (it never blocks readers or writers) every `everyMs`. Should that thread die,
  * the main connection checkpoints by itself again, so the WAL never grows without bound.
  */
-export function startWalCheckpointer(db: DB, path: string, opts: { everyMs?: number; onError?: (message: string) => void } = {}): WalCheckpointer {
+export function startWalCheckpointer(
+  db: DB,
+  path: string,
+  opts: { everyMs?: number; onError?: (message: string) => void } = {},
+): WalCheckpointer {
   const worker = new Worker(WORKER_URL) as unknown as Bun.Worker;
   worker.unref();
   let last: { busy: number; log: number; checkpointed: number } | null = null;
@@ -44,11 +48,14 @@ export function startWalCheckpointer(db: DB, path: string, opts: { everyMs?: num
   worker.addEventListener('error', (event) => giveBack(`wal checkpoint thread failed: ${event.message}`));
   worker.postMessage({ path } satisfies CheckpointRequest);
   db.$client.exec('PRAGMA wal_autocheckpoint = 0;');
-  const timer = setInterval(() => {
-    if (inFlight || dead) return;
-    inFlight = true;
-    worker.postMessage('checkpoint' satisfies CheckpointRequest);
-  }, Math.max(10, opts.everyMs ?? 1000));
+  const timer = setInterval(
+    () => {
+      if (inFlight || dead) return;
+      inFlight = true;
+      worker.postMessage('checkpoint' satisfies CheckpointRequest);
+    },
+    Math.max(10, opts.everyMs ?? 1000),
+  );
   timer.unref();
   return {
     last: () => last,

@@ -15,8 +15,13 @@ export interface SqliteLeaseStore {
  * prepared once per database handle.
  */
 export function createSqliteLeaseStore(db: DB): SqliteLeaseStore {
-  const acquire = db.insert(leases)
-    .values({ name: sql.placeholder('name'), holder: sql.placeholder('holder'), expiresAt: sql.placeholder('expiresAt') })
+  const acquire = db
+    .insert(leases)
+    .values({
+      name: sql.placeholder('name'),
+      holder: sql.placeholder('holder'),
+      expiresAt: sql.placeholder('expiresAt'),
+    })
     .onConflictDoUpdate({
       target: leases.name,
       set: { holder: sql`excluded.holder`, expiresAt: sql`excluded.expires_at` },
@@ -24,7 +29,8 @@ export function createSqliteLeaseStore(db: DB): SqliteLeaseStore {
     })
     .returning({ holder: leases.holder })
     .prepare();
-  const release = db.delete(leases)
+  const release = db
+    .delete(leases)
     .where(and(eq(leases.name, sql.placeholder('name')), eq(leases.holder, sql.placeholder('holder'))))
     .prepare();
   return {

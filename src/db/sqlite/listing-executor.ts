@@ -1,6 +1,6 @@
 import type { ListingExecutor, ListingView, RenderListing } from '../../contract/listing.ts';
 import type { TaskRow } from '../../contract/rows.ts';
-import { pageOf, type Page, type PageQuery, type TaskFilter } from '../../lib/paging.ts';
+import { type Page, type PageQuery, pageOf, type TaskFilter } from '../../lib/paging.ts';
 import type { DB } from '../client.ts';
 import { listTasks } from './listing.ts';
 

@@ -71,13 +71,20 @@ export class ListingPool implements ListingExecutor {
   }
 
   listJson(filter: TaskFilter, paging: PageQuery, view: ListingView): Promise<string> {
-    return this.run(filter, paging, { admin: view.admin, policy: { forward: view.policy.forward, serverAddress: view.policy.serverAddress } }) as Promise<string>;
+    return this.run(filter, paging, {
+      admin: view.admin,
+      policy: { forward: view.policy.forward, serverAddress: view.policy.serverAddress },
+    }) as Promise<string>;
   }
 
   private run(filter: TaskFilter, paging: PageQuery, view: ListingView | undefined): Promise<Page<TaskRow> | string> {
     if (this.closed) return Promise.reject(new Error('listing pool is closed'));
     return new Promise((resolve, reject) => {
-      const request: ListingRequest = { id: this.nextId++, filter: { ...filter }, paging: { p: paging.p, page_size: paging.page_size } };
+      const request: ListingRequest = {
+        id: this.nextId++,
+        filter: { ...filter },
+        paging: { p: paging.p, page_size: paging.page_size },
+      };
       if (view) request.view = view;
       this.queue.push({ request, resolve, reject });
       this.pump();
@@ -111,7 +118,9 @@ export class ListingPool implements ListingExecutor {
     // The pool never keeps a process alive by itself; the server does while it listens.
     worker.unref();
     const slot: Slot = { worker, ready: false, gone: false, busy: null };
-    worker.addEventListener('message', (event) => this.onMessage(index, slot, (event as MessageEvent<ListingReply | ListingWorkerReady>).data));
+    worker.addEventListener('message', (event) =>
+      this.onMessage(index, slot, (event as MessageEvent<ListingReply | ListingWorkerReady>).data),
+    );
     worker.addEventListener('error', (event) => this.onDeath(index, slot, `listing worker failed: ${event.message}`));
     worker.addEventListener('close', () => this.onDeath(index, slot, 'listing worker exited'));
     const init: ListingWorkerInit = { path: this.opts.path, renderModule: this.opts.renderModule };
@@ -126,7 +135,10 @@ export class ListingPool implements ListingExecutor {
       const p = this.queue.shift()!;
       slot.busy = p;
       // A stuck query fails its request and loses its worker (a fresh one takes its place).
-      p.timer = setTimeout(() => this.onDeath(index, slot, `listing timed out after ${this.timeoutMs} ms`), this.timeoutMs);
+      p.timer = setTimeout(
+        () => this.onDeath(index, slot, `listing timed out after ${this.timeoutMs} ms`),
+        this.timeoutMs,
+      );
       slot.worker.postMessage(p.request);
     }
   }

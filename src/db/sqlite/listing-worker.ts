@@ -6,8 +6,8 @@
 import type { RenderListing } from '../../contract/listing.ts';
 import type { DB } from '../client.ts';
 import { openReadOnlyDatabase } from '../read-only.ts';
-import type { ListingReply, ListingRequest, ListingWorkerInit } from './listing-executor.ts';
 import { listTasks } from './listing.ts';
+import type { ListingReply, ListingRequest, ListingWorkerInit } from './listing-executor.ts';
 
 declare const self: Worker;
 

@@ -1,12 +1,17 @@
-import { and, asc, desc, eq, gte, inArray, lt, lte, Placeholder, sql, type SQL } from 'drizzle-orm';
-import { pageOf, type Page, type TaskFilter } from '../../lib/paging.ts';
+import { and, asc, desc, eq, gte, inArray, lt, lte, Placeholder, type SQL, sql } from 'drizzle-orm';
+import type { TaskRow } from '../../contract/rows.ts';
 import { itemBytesAtLeastSql } from '../../lib/item-size-sql.ts';
+import { type Page, pageOf, type TaskFilter } from '../../lib/paging.ts';
 import type { DB } from '../client.ts';
 import { prepared } from '../prepared.ts';
 import { tasks } from '../schema/index.ts';
-import type { TaskRow } from '../../contract/rows.ts';
 import { TASK_OVERSIZE_SQL } from '../schema/tasks.ts';
-import { BOUNDED_TASK_COLUMNS_SQL, boundedTaskColumns, PLAIN_TASK_COLUMNS_SQL, taskColumns } from './bounded-columns.ts';
+import {
+  BOUNDED_TASK_COLUMNS_SQL,
+  boundedTaskColumns,
+  PLAIN_TASK_COLUMNS_SQL,
+  taskColumns,
+} from './bounded-columns.ts';
 import { TASK_TEXT_LENGTHS_SQL } from './button-sets.ts';
 import { blockStart, ID_BLOCK, rangeWindow, type Scope } from './task-windows.ts';
 
@@ -26,8 +31,16 @@ function whereOf(f: TaskFilter, variant: Variant): SQL | undefined {
   // With an mj_id the page is read through (mj_id) (a row or two), the owner and channel terms
   // filters only (`+`): left open, the planner may walk all of a user's rows in id order instead.
   const narrow = f.mjId !== undefined;
-  if (f.userId !== undefined) parts.push(narrow ? sql`+${tasks.userId} = ${sql.placeholder('userId')}` : eq(tasks.userId, sql.placeholder('userId')));
-  if (f.channelId !== undefined) parts.push(narrow ? sql`+${tasks.channelId} = ${sql.placeholder('channelId')}` : eq(tasks.channelId, sql.placeholder('channelId')));
+  if (f.userId !== undefined)
+    parts.push(
+      narrow ? sql`+${tasks.userId} = ${sql.placeholder('userId')}` : eq(tasks.userId, sql.placeholder('userId')),
+    );
+  if (f.channelId !== undefined)
+    parts.push(
+      narrow
+        ? sql`+${tasks.channelId} = ${sql.placeholder('channelId')}`
+        : eq(tasks.channelId, sql.placeholder('channelId')),
+    );
   if (f.mjId !== undefined) parts.push(eq(tasks.mjId, sql.placeholder('mjId')));
   // In the id window the time terms are filters only (`+`): the page walks ids, not times.
   const time = variant === 'window' ? sql`+${tasks.submitTime}` : sql`${tasks.submitTime}`;
@@ -58,15 +71,26 @@ function buildQueries(db: DB, f: TaskFilter, variant: Variant) {
   // Page through an index for ids first, then read only the rows of the page: skipped entries
   // cost an index step, not a row read.
   // `+id` keeps a scan off the id index, so it reads the range through its time index.
-  const ids = db.select({ id: tasks.id }).from(tasks).where(whereOf(f, variant))
+  const ids = db
+    .select({ id: tasks.id })
+    .from(tasks)
+    .where(whereOf(f, variant))
     .orderBy(variant === 'scan' ? sql`+${tasks.id} desc` : desc(tasks.id))
-    .limit(sql.placeholder('limit')).offset(sql.placeholder('offset')).toSQL();
-  const page = { sql: `SELECT ${PAGE_COLUMNS} FROM tasks WHERE id IN (${ids.sql}) ORDER BY id DESC`, params: ids.params };
+    .limit(sql.placeholder('limit'))
+    .offset(sql.placeholder('offset'))
+    .toSQL();
+  const page = {
+    sql: `SELECT ${PAGE_COLUMNS} FROM tasks WHERE id IN (${ids.sql}) ORDER BY id DESC`,
+    params: ids.params,
+  };
   // A first page skips nothing, so the rows are read straight off the same walk (no id list).
   // Not for a scan, whose top-k sort would then carry whole rows.
   const head = 'select "id" from "tasks"';
   if (!ids.sql.startsWith(head)) throw new Error('unexpected listing SQL');
-  const first = variant === 'scan' ? null : { sql: `SELECT ${PAGE_COLUMNS} FROM tasks${ids.sql.slice(head.length)}`, params: ids.params };
+  const first =
+    variant === 'scan'
+      ? null
+      : { sql: `SELECT ${PAGE_COLUMNS} FROM tasks${ids.sql.slice(head.length)}`, params: ids.params };
   const counted = db.select({ n: sql<number>`count(*)` }).from(tasks).where(whereOf(f, 'plain'));
   return { page, first, counted };
 }
@@ -88,7 +112,7 @@ function buildStatements(db: DB, f: TaskFilter, variant: Variant) {
   // Drizzle's generic row mapping was a fifth of a listing request's CPU.
   const page = (params: Record<string, unknown>): TaskRow[] => {
     const big = anyOversize(db);
-    const stmt = params.offset === 0 ? (big ? firstCut : firstPlain) : (big ? cut : plain);
+    const stmt = params.offset === 0 ? (big ? firstCut : firstPlain) : big ? cut : plain;
     return stmt.all(...(names.map((n) => params[n]) as never[]));
   };
   return { page, counted: q.counted.prepare() };
@@ -113,7 +137,17 @@ function variantOf(f: TaskFilter, offset: number): Variant {
 const DEEP_OFFSET = 2 * ID_BLOCK;
 
 /** The SQL a filter shape's page runs (with named placeholders), for EXPLAIN QUERY PLAN checks. */
-export function listingSql(db: DB, f: TaskFilter, offset = 0, range: 'window' | 'scan' = 'window'): { variant: Variant; page: { sql: string; params: unknown[] }; first: { sql: string; params: unknown[] } | null; count: { sql: string; params: unknown[] } } {
+export function listingSql(
+  db: DB,
+  f: TaskFilter,
+  offset = 0,
+  range: 'window' | 'scan' = 'window',
+): {
+  variant: Variant;
+  page: { sql: string; params: unknown[] };
+  first: { sql: string; params: unknown[] } | null;
+  count: { sql: string; params: unknown[] };
+} {
   let variant = variantOf(f, offset);
   if (variant === 'window') variant = range;
   const q = buildQueries(db, f, variant);
@@ -133,7 +167,10 @@ function statementsFor(db: DB, f: TaskFilter, variant: Variant): Statements {
 }
 
 function counterOf(db: DB, s: Scope): number {
-  const row = prepared<{ n: number }>(db, 'SELECT count AS n FROM task_counters WHERE scope = ?1 AND scope_id = ?2').get(s.scope, s.scopeId);
+  const row = prepared<{ n: number }>(
+    db,
+    'SELECT count AS n FROM task_counters WHERE scope = ?1 AND scope_id = ?2',
+  ).get(s.scope, s.scopeId);
   return Math.max(0, row?.n ?? 0);
 }
 
@@ -149,16 +186,23 @@ function rangeStrategyOf(db: DB, scope: Scope, total: number, windowIds: number)
   let windowRows = windowIds;
   if (scope.scope !== 'all') {
     // The scope's share of all rows, read from both counters in one statement.
-    const row = prepared<{ mine: number | null; all: number | null }>(db, `SELECT
+    const row = prepared<{ mine: number | null; all: number | null }>(
+      db,
+      `SELECT
       (SELECT count FROM task_counters WHERE scope = ?1 AND scope_id = ?2) AS mine,
-      (SELECT count FROM task_counters WHERE scope = 'all' AND scope_id = 0) AS "all"`).get(scope.scope, scope.scopeId);
+      (SELECT count FROM task_counters WHERE scope = 'all' AND scope_id = 0) AS "all"`,
+    ).get(scope.scope, scope.scopeId);
     const all = row?.all ?? 0;
     windowRows = all > 0 ? windowIds * ((row?.mine ?? 0) / all) : 0;
   }
   return windowRows > SCAN_FACTOR * total ? 'scan' : 'window';
 }
 
-function rangeReadOf(db: DB, scope: Scope, f: TaskFilter): { total: number; lo: number; hi: number; strategy: 'window' | 'scan' } {
+function rangeReadOf(
+  db: DB,
+  scope: Scope,
+  f: TaskFilter,
+): { total: number; lo: number; hi: number; strategy: 'window' | 'scan' } {
   const w = rangeWindow(db, scope, f.start, f.end);
   if (w.total === 0 || w.lo === null || w.hi === null) return { total: 0, lo: 0, hi: -1, strategy: 'window' };
   return { total: w.total, lo: w.lo, hi: w.hi, strategy: rangeStrategyOf(db, scope, w.total, w.hi - w.lo + 1) };
@@ -178,7 +222,9 @@ export function timeRangeRead(db: DB, f: TaskFilter): { total: number; strategy:
  * buckets; an mj_id filter is narrow and counts through its index.
  */
 export function listTasks(
-  db: DB, f: TaskFilter, paging: { p?: number | undefined; page_size?: number | undefined },
+  db: DB,
+  f: TaskFilter,
+  paging: { p?: number | undefined; page_size?: number | undefined },
   /** Tests force one way of reading a time range; both return the same rows. */
   rangeStrategy?: 'window' | 'scan',
 ): Page<TaskRow> {
@@ -220,7 +266,8 @@ export function listTasks(
 const OWNER_FILTER = (userId: unknown): SQL => sql`+${tasks.userId} = ${userId}`;
 
 function buildByMjId(db: DB) {
-  const newest = (where: SQL | undefined) => db.select(taskColumns).from(tasks).where(where).orderBy(desc(tasks.id)).limit(1).prepare();
+  const newest = (where: SQL | undefined) =>
+    db.select(taskColumns).from(tasks).where(where).orderBy(desc(tasks.id)).limit(1).prepare();
   return {
     any: newest(eq(tasks.mjId, sql.placeholder('mjId'))),
     own: newest(and(OWNER_FILTER(sql.placeholder('userId')), eq(tasks.mjId, sql.placeholder('mjId')))),
@@ -237,9 +284,18 @@ export function findTaskByMjId(db: DB, mjId: string, userId: number | null): Tas
 
 function buildReads(db: DB) {
   return {
-    byId: db.select(taskColumns).from(tasks).where(eq(tasks.id, sql.placeholder('id'))).prepare(),
-    image: db.select({ status: tasks.status, imageUrl: tasks.imageUrl }).from(tasks)
-      .where(eq(tasks.mjId, sql.placeholder('mjId'))).orderBy(desc(tasks.id)).limit(1).prepare(),
+    byId: db
+      .select(taskColumns)
+      .from(tasks)
+      .where(eq(tasks.id, sql.placeholder('id')))
+      .prepare(),
+    image: db
+      .select({ status: tasks.status, imageUrl: tasks.imageUrl })
+      .from(tasks)
+      .where(eq(tasks.mjId, sql.placeholder('mjId')))
+      .orderBy(desc(tasks.id))
+      .limit(1)
+      .prepare(),
   };
 }
 const readsCache = new WeakMap<DB, ReturnType<typeof buildReads>>();
@@ -261,18 +317,26 @@ export function imageTaskOf(db: DB, mjId: string): { status: string; imageUrl: s
 /** See TaskReads.ownByMjIdsSize: the newest row of each id counts, as list-by-condition answers it. */
 export function ownTasksByMjIdsSize(db: DB, userId: number, mjIds: readonly string[], itemCap: number): number {
   if (mjIds.length === 0) return 0;
-  const row = prepared<{ bytes: number }>(db, `SELECT coalesce(sum(${itemBytesAtLeastSql(Math.floor(itemCap))}), 0) AS bytes
+  const row = prepared<{ bytes: number }>(
+    db,
+    `SELECT coalesce(sum(${itemBytesAtLeastSql(Math.floor(itemCap))}), 0) AS bytes
     FROM (SELECT ${TASK_TEXT_LENGTHS_SQL} FROM tasks WHERE id IN (
-      SELECT max(id) FROM tasks WHERE +user_id = ?1 AND mj_id IN (SELECT value FROM json_each(?2)) GROUP BY mj_id))`)
-    .get(userId, JSON.stringify(mjIds));
+      SELECT max(id) FROM tasks WHERE +user_id = ?1 AND mj_id IN (SELECT value FROM json_each(?2)) GROUP BY mj_id))`,
+  ).get(userId, JSON.stringify(mjIds));
   return row?.bytes ?? 0;
 }
 
 /** The SQL of the reads by id and mj_id above (and of list-by-condition for two ids), for EXPLAIN QUERY PLAN checks. */
-export function taskReadsSql(db: DB): Record<'byMjId' | 'ownByMjId' | 'image' | 'byId' | 'ownByMjIds', { sql: string; params: unknown[] }> {
+export function taskReadsSql(
+  db: DB,
+): Record<'byMjId' | 'ownByMjId' | 'image' | 'byId' | 'ownByMjIds', { sql: string; params: unknown[] }> {
   const m = buildByMjId(db);
   const r = buildReads(db);
-  const own = db.select(boundedTaskColumns).from(tasks).where(and(OWNER_FILTER(7), inArray(tasks.mjId, ['a', 'b']))).orderBy(asc(tasks.id));
+  const own = db
+    .select(boundedTaskColumns)
+    .from(tasks)
+    .where(and(OWNER_FILTER(7), inArray(tasks.mjId, ['a', 'b'])))
+    .orderBy(asc(tasks.id));
   const of = (q: { getQuery(): { sql: string; params: unknown[] } }) => q.getQuery();
   return { byMjId: of(m.any), ownByMjId: of(m.own), image: of(r.image), byId: of(r.byId), ownByMjIds: own.toSQL() };
 }
@@ -283,5 +347,10 @@ export function taskReadsSql(db: DB): Record<'byMjId' | 'ownByMjId' | 'image' | 
  */
 export function ownTasksByMjIds(db: DB, userId: number, mjIds: readonly string[]): TaskRow[] {
   if (mjIds.length === 0) return [];
-  return db.select(boundedTaskColumns).from(tasks).where(and(OWNER_FILTER(userId), inArray(tasks.mjId, [...mjIds]))).orderBy(asc(tasks.id)).all();
+  return db
+    .select(boundedTaskColumns)
+    .from(tasks)
+    .where(and(OWNER_FILTER(userId), inArray(tasks.mjId, [...mjIds])))
+    .orderBy(asc(tasks.id))
+    .all();
 }

@@ -1,11 +1,15 @@
 import { and, count, desc, eq, type SQL } from 'drizzle-orm';
+import type { LogRow } from '../../contract/rows.ts';
 import type { DB } from '../client.ts';
 import { logs } from '../schema/index.ts';
-import type { LogRow } from '../../contract/rows.ts';
 
 export function sqliteLogs(db: DB) {
   return {
-    async list(filter: { type?: number | undefined; userId?: number | undefined }, limit: number, offset: number): Promise<{ rows: LogRow[]; total: number }> {
+    async list(
+      filter: { type?: number | undefined; userId?: number | undefined },
+      limit: number,
+      offset: number,
+    ): Promise<{ rows: LogRow[]; total: number }> {
       const parts: SQL[] = [];
       if (filter.type !== undefined) parts.push(eq(logs.type, filter.type));
       if (filter.userId !== undefined) parts.push(eq(logs.userId, filter.userId));

@@ -1,11 +1,11 @@
 import { and, eq, gte, ne, type Placeholder, sql } from 'drizzle-orm';
-import type { DB } from '../client.ts';
-import { channels, logs, tasks, tokens, users } from '../schema/index.ts';
 import { LOG_TYPE } from '../../contract/constants.ts';
 import type { NewTaskRow } from '../../contract/rows.ts';
+import type { ChargeInput, FailurePatch, PayloadOf, RefundResult } from '../../contract/tasks.ts';
+import type { DB } from '../client.ts';
+import { channels, logs, tasks, tokens, users } from '../schema/index.ts';
 import type { DbLike } from '../types.ts';
 import { enqueueTaskChange, recordTaskHook } from './outbox.ts';
-import type { ChargeInput, FailurePatch, PayloadOf, RefundResult } from '../../contract/tasks.ts';
 
 /**
  * The money paths on bun:sqlite, and the only code that changes a task's quota. Every function
@@ -40,13 +40,26 @@ function chargeInTx(db: DB, s: ChargeStatements, input: ChargeInput): number {
     : s.chargeToken.get({ q, tokenId: input.tokenId });
   if (!t) throw new QuotaNotEnough();
   s.chargeChannel.run({ q, channelId: input.channelId });
-  const row = taskInsertFor(db, input.task).get({ ...input.task, userId: input.userId, tokenId: input.tokenId, channelId: input.channelId, quota: q })!;
-  if (input.hookUrl) recordTaskHook(db, { taskId: row.id, userId: input.userId, tokenId: input.tokenId, url: input.hookUrl });
+  const row = taskInsertFor(db, input.task).get({
+    ...input.task,
+    userId: input.userId,
+    tokenId: input.tokenId,
+    channelId: input.channelId,
+    quota: q,
+  })!;
+  if (input.hookUrl)
+    recordTaskHook(db, { taskId: row.id, userId: input.userId, tokenId: input.tokenId, url: input.hookUrl });
   if (q > 0) {
     s.consumeLog.run({
-      userId: input.userId, content: `${input.modelName} charged ${q} for task ${row.id}`,
-      quota: q, modelName: input.modelName, channelId: input.channelId, tokenId: input.tokenId,
-      mjId: input.task.mjId ?? '', taskId: row.id, createdTime: input.now,
+      userId: input.userId,
+      content: `${input.modelName} charged ${q} for task ${row.id}`,
+      quota: q,
+      modelName: input.modelName,
+      channelId: input.channelId,
+      tokenId: input.tokenId,
+      mjId: input.task.mjId ?? '',
+      taskId: row.id,
+      createdTime: input.now,
     });
   }
   return row.id;
@@ -58,7 +71,10 @@ function chargeInTx(db: DB, s: ChargeStatements, input: ChargeInput): number {
  */
 export function recordConsumeMjId(tx: DbLike, taskId: number, mjId: string): void {
   if (mjId === '') return;
-  tx.update(logs).set({ mjId }).where(and(eq(logs.taskId, taskId), eq(logs.type, LOG_TYPE.consume))).run();
+  tx.update(logs)
+    .set({ mjId })
+    .where(and(eq(logs.taskId, taskId), eq(logs.type, LOG_TYPE.consume)))
+    .run();
 }
 
 /**
@@ -77,25 +93,56 @@ export function nameConsumeRow(db: DB, taskId: number, mjId: string): void {
 function buildChargeStatements(db: DB) {
   const p = sql.placeholder;
   return {
-    chargeUser: db.update(users).set({
-      quota: sql`${users.quota} - ${p('q')}`,
-      usedQuota: sql`${users.usedQuota} + ${p('q')}`,
-      requestCount: sql`${users.requestCount} + 1`,
-    }).where(and(eq(users.id, p('userId')), gte(users.quota, p('q')))).returning({ id: users.id }).prepare(),
-    chargeUnlimitedToken: db.update(tokens).set({ usedQuota: sql`${tokens.usedQuota} + ${p('q')}` })
-      .where(eq(tokens.id, p('tokenId'))).returning({ id: tokens.id }).prepare(),
-    chargeToken: db.update(tokens).set({
-      remainQuota: sql`${tokens.remainQuota} - ${p('q')}`,
-      usedQuota: sql`${tokens.usedQuota} + ${p('q')}`,
-    }).where(and(eq(tokens.id, p('tokenId')), gte(tokens.remainQuota, p('q')))).returning({ id: tokens.id }).prepare(),
-    chargeChannel: db.update(channels).set({ usedQuota: sql`${channels.usedQuota} + ${p('q')}` })
-      .where(eq(channels.id, p('channelId'))).prepare(),
-    consumeLog: db.insert(logs).values({
-      userId: p('userId'), type: LOG_TYPE.consume, content: p('content'), quota: p('quota'), modelName: p('modelName'),
-      channelId: p('channelId'), tokenId: p('tokenId'), mjId: p('mjId'), taskId: p('taskId'), createdTime: p('createdTime'),
-    }).prepare(),
-    nameConsume: db.update(logs).set({ mjId: sql`${p('mjId')}` })
-      .where(and(eq(logs.taskId, p('taskId')), eq(logs.type, LOG_TYPE.consume))).prepare(),
+    chargeUser: db
+      .update(users)
+      .set({
+        quota: sql`${users.quota} - ${p('q')}`,
+        usedQuota: sql`${users.usedQuota} + ${p('q')}`,
+        requestCount: sql`${users.requestCount} + 1`,
+      })
+      .where(and(eq(users.id, p('userId')), gte(users.quota, p('q'))))
+      .returning({ id: users.id })
+      .prepare(),
+    chargeUnlimitedToken: db
+      .update(tokens)
+      .set({ usedQuota: sql`${tokens.usedQuota} + ${p('q')}` })
+      .where(eq(tokens.id, p('tokenId')))
+      .returning({ id: tokens.id })
+      .prepare(),
+    chargeToken: db
+      .update(tokens)
+      .set({
+        remainQuota: sql`${tokens.remainQuota} - ${p('q')}`,
+        usedQuota: sql`${tokens.usedQuota} + ${p('q')}`,
+      })
+      .where(and(eq(tokens.id, p('tokenId')), gte(tokens.remainQuota, p('q'))))
+      .returning({ id: tokens.id })
+      .prepare(),
+    chargeChannel: db
+      .update(channels)
+      .set({ usedQuota: sql`${channels.usedQuota} + ${p('q')}` })
+      .where(eq(channels.id, p('channelId')))
+      .prepare(),
+    consumeLog: db
+      .insert(logs)
+      .values({
+        userId: p('userId'),
+        type: LOG_TYPE.consume,
+        content: p('content'),
+        quota: p('quota'),
+        modelName: p('modelName'),
+        channelId: p('channelId'),
+        tokenId: p('tokenId'),
+        mjId: p('mjId'),
+        taskId: p('taskId'),
+        createdTime: p('createdTime'),
+      })
+      .prepare(),
+    nameConsume: db
+      .update(logs)
+      .set({ mjId: sql`${p('mjId')}` })
+      .where(and(eq(logs.taskId, p('taskId')), eq(logs.type, LOG_TYPE.consume)))
+      .prepare(),
   };
 }
 type ChargeStatements = ReturnType<typeof buildChargeStatements>;
@@ -120,12 +167,22 @@ function chargeStatements(db: DB) {
 function buildTaskInsert(db: DB, columns: string[]) {
   const values: Record<string, Placeholder> = {};
   for (const c of columns) values[c] = sql.placeholder(c);
-  return db.insert(tasks).values(values as unknown as NewTaskRow).returning({ id: tasks.id }).prepare();
+  return db
+    .insert(tasks)
+    .values(values as unknown as NewTaskRow)
+    .returning({ id: tasks.id })
+    .prepare();
 }
 const taskInsertCache = new WeakMap<DB, Map<string, ReturnType<typeof buildTaskInsert>>>();
 
 function taskInsertFor(db: DB, task: ChargeInput['task']) {
-  const columns = [...Object.keys(task).filter((k) => task[k as keyof typeof task] !== undefined), 'userId', 'tokenId', 'channelId', 'quota'].sort();
+  const columns = [
+    ...Object.keys(task).filter((k) => task[k as keyof typeof task] !== undefined),
+    'userId',
+    'tokenId',
+    'channelId',
+    'quota',
+  ].sort();
   const key = columns.join(',');
   let byShape = taskInsertCache.get(db);
   if (!byShape) taskInsertCache.set(db, (byShape = new Map()));
@@ -150,31 +207,53 @@ export function failAndRefund(
   modelName: string,
   hook?: PayloadOf,
 ): RefundResult {
-  const ended = tx.update(tasks).set({
-    ...patch,
-    status: patch.status ?? 'FAILURE',
-    progress: patch.progress ?? '100%',
-    quota: 0,
-    updatedTime: now,
-  }).where(and(eq(tasks.id, taskId), eq(tasks.quota, expectedQuota), ne(tasks.progress, '100%')))
-    .returning({ userId: tasks.userId, tokenId: tasks.tokenId, channelId: tasks.channelId, mjId: tasks.mjId }).get();
+  const ended = tx
+    .update(tasks)
+    .set({
+      ...patch,
+      status: patch.status ?? 'FAILURE',
+      progress: patch.progress ?? '100%',
+      quota: 0,
+      updatedTime: now,
+    })
+    .where(and(eq(tasks.id, taskId), eq(tasks.quota, expectedQuota), ne(tasks.progress, '100%')))
+    .returning({ userId: tasks.userId, tokenId: tasks.tokenId, channelId: tasks.channelId, mjId: tasks.mjId })
+    .get();
   if (!ended) return { won: false, refunded: 0 };
   const q = expectedQuota;
   if (q > 0) {
-    tx.update(users).set({
-      quota: sql`${users.quota} + ${q}`,
-      usedQuota: sql`max(${users.usedQuota} - ${q}, 0)`,
-    }).where(eq(users.id, ended.userId)).run();
-    tx.update(tokens).set({
-      remainQuota: sql`CASE WHEN ${tokens.unlimitedQuota} THEN ${tokens.remainQuota} ELSE ${tokens.remainQuota} + ${q} END`,
-      usedQuota: sql`max(${tokens.usedQuota} - ${q}, 0)`,
-    }).where(eq(tokens.id, ended.tokenId)).run();
-    tx.update(channels).set({ usedQuota: sql`max(${channels.usedQuota} - ${q}, 0)` })
-      .where(eq(channels.id, ended.channelId)).run();
-    tx.insert(logs).values({
-      userId: ended.userId, type: LOG_TYPE.refund, content: `refund: ${patch.failReason}`.slice(0, 500),
-      quota: q, modelName, channelId: ended.channelId, tokenId: ended.tokenId, mjId: ended.mjId, taskId, createdTime: now,
-    }).run();
+    tx.update(users)
+      .set({
+        quota: sql`${users.quota} + ${q}`,
+        usedQuota: sql`max(${users.usedQuota} - ${q}, 0)`,
+      })
+      .where(eq(users.id, ended.userId))
+      .run();
+    tx.update(tokens)
+      .set({
+        remainQuota: sql`CASE WHEN ${tokens.unlimitedQuota} THEN ${tokens.remainQuota} ELSE ${tokens.remainQuota} + ${q} END`,
+        usedQuota: sql`max(${tokens.usedQuota} - ${q}, 0)`,
+      })
+      .where(eq(tokens.id, ended.tokenId))
+      .run();
+    tx.update(channels)
+      .set({ usedQuota: sql`max(${channels.usedQuota} - ${q}, 0)` })
+      .where(eq(channels.id, ended.channelId))
+      .run();
+    tx.insert(logs)
+      .values({
+        userId: ended.userId,
+        type: LOG_TYPE.refund,
+        content: `refund: ${patch.failReason}`.slice(0, 500),
+        quota: q,
+        modelName,
+        channelId: ended.channelId,
+        tokenId: ended.tokenId,
+        mjId: ended.mjId,
+        taskId,
+        createdTime: now,
+      })
+      .run();
     // A rejected submit may still carry an upstream id (patch.mjId): its charge names it too.
     if (typeof patch.mjId === 'string') recordConsumeMjId(tx, taskId, ended.mjId);
   }
@@ -184,7 +263,13 @@ export function failAndRefund(
 
 /** failAndRefund in a transaction of its own. */
 export function failAndRefundNow(
-  db: DB, taskId: number, expectedQuota: number, patch: FailurePatch, now: number, modelName: string, hook?: PayloadOf,
+  db: DB,
+  taskId: number,
+  expectedQuota: number,
+  patch: FailurePatch,
+  now: number,
+  modelName: string,
+  hook?: PayloadOf,
 ): RefundResult {
   return db.transaction((tx) => failAndRefund(tx, taskId, expectedQuota, patch, now, modelName, hook));
 }

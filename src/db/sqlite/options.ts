@@ -1,6 +1,6 @@
+import type { OptionRow } from '../../contract/management.ts';
 import type { DB } from '../client.ts';
 import { options } from '../schema/index.ts';
-import type { OptionRow } from '../../contract/management.ts';
 
 export function sqliteOptions(db: DB) {
   // Read every half second by the options watcher of each process: prepared once.
@@ -15,7 +15,10 @@ export function sqliteOptions(db: DB) {
       });
     },
     async upsert(row: OptionRow): Promise<void> {
-      db.insert(options).values(row).onConflictDoUpdate({ target: options.key, set: { value: row.value } }).run();
+      db.insert(options)
+        .values(row)
+        .onConflictDoUpdate({ target: options.key, set: { value: row.value } })
+        .run();
     },
   };
 }

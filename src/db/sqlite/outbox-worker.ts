@@ -1,12 +1,18 @@
 import { and, eq, sql } from 'drizzle-orm';
-import type { DB } from '../client.ts';
-import {
-  QUEUE_SCAN, QUEUES_PER_LOOK, QUEUES_PER_USER_PER_LOOK, ROWS_PER_QUEUE, ROWS_PER_USER, takeWalk, type QueueCursor,
-} from '../../lib/webhook-receiver.ts';
-import { tokens, webhookDeliveries } from '../schema/index.ts';
 import { DELIVERY_STATUS } from '../../contract/constants.ts';
 import type { DeliveryRow } from '../../contract/rows.ts';
 import type { DeliverySecrets } from '../../contract/tasks.ts';
+import {
+  QUEUE_SCAN,
+  QUEUES_PER_LOOK,
+  QUEUES_PER_USER_PER_LOOK,
+  type QueueCursor,
+  ROWS_PER_QUEUE,
+  ROWS_PER_USER,
+  takeWalk,
+} from '../../lib/webhook-receiver.ts';
+import type { DB } from '../client.ts';
+import { tokens, webhookDeliveries } from '../schema/index.ts';
 
 /**
  * The worker's side of the webhook outbox on bun:sqlite (the retry policy is the domain's:
@@ -61,7 +67,13 @@ const DUE_SQL = `
 
 type WalkRow = { walkUser: number; walkReceiver: string } & { [K in keyof DeliveryRow]: DeliveryRow[K] | null };
 type DueParams = {
-  now: number; afterUser: number; afterReceiver: string; queues: number; userQueues: number; scan: number; perReceiver: number;
+  now: number;
+  afterUser: number;
+  afterReceiver: string;
+  queues: number;
+  userQueues: number;
+  scan: number;
+  perReceiver: number;
 };
 
 function build(db: DB) {
@@ -69,12 +81,28 @@ function build(db: DB) {
   const pending = sql`${d.status} = 'pending'`;
   return {
     due: db.$client.prepare<WalkRow, DueParams>(DUE_SQL),
-    claim: db.update(d).set({ nextAttemptAt: sql`${sql.placeholder('until')}` })
-      .where(and(eq(d.id, sql.placeholder('id')), pending, eq(d.attempts, sql.placeholder('attempts')),
-        eq(d.nextAttemptAt, sql.placeholder('was'))))
-      .returning({ id: d.id }).prepare(),
-    secret: db.select({ secret: tokens.webhookSecret, previous: tokens.previousWebhookSecret, rotatedAt: tokens.webhookSecretRotatedAt })
-      .from(tokens).where(eq(tokens.id, sql.placeholder('id'))).prepare(),
+    claim: db
+      .update(d)
+      .set({ nextAttemptAt: sql`${sql.placeholder('until')}` })
+      .where(
+        and(
+          eq(d.id, sql.placeholder('id')),
+          pending,
+          eq(d.attempts, sql.placeholder('attempts')),
+          eq(d.nextAttemptAt, sql.placeholder('was')),
+        ),
+      )
+      .returning({ id: d.id })
+      .prepare(),
+    secret: db
+      .select({
+        secret: tokens.webhookSecret,
+        previous: tokens.previousWebhookSecret,
+        rotatedAt: tokens.webhookSecretRotatedAt,
+      })
+      .from(tokens)
+      .where(eq(tokens.id, sql.placeholder('id')))
+      .prepare(),
   };
 }
 
@@ -94,15 +122,32 @@ const cursors = new WeakMap<DB, QueueCursor>();
  * Up to `limit` deliveries due at `now`, oldest first: a few per (user, receiver) queue and per
  * user, walked from where the last look stopped (see DUE_SQL and lib/webhook-receiver.ts).
  */
-export function selectDueDeliveries(db: DB, now: number, limit: number, perReceiver = ROWS_PER_QUEUE, perUser = ROWS_PER_USER): DeliveryRow[] {
+export function selectDueDeliveries(
+  db: DB,
+  now: number,
+  limit: number,
+  perReceiver = ROWS_PER_QUEUE,
+  perUser = ROWS_PER_USER,
+): DeliveryRow[] {
   const from = cursors.get(db) ?? { userId: 0, receiver: '' };
   const walked = statements(db).due.all({
-    now, afterUser: from.userId, afterReceiver: from.receiver, queues: QUEUES_PER_LOOK, userQueues: QUEUES_PER_USER_PER_LOOK,
-    scan: QUEUE_SCAN, perReceiver,
+    now,
+    afterUser: from.userId,
+    afterReceiver: from.receiver,
+    queues: QUEUES_PER_LOOK,
+    userQueues: QUEUES_PER_USER_PER_LOOK,
+    scan: QUEUE_SCAN,
+    perReceiver,
   });
-  const { rows, next } = takeWalk(walked.map(({ walkUser, walkReceiver, ...row }) => ({
-    walkUser, walkReceiver, row: row.id === null ? null : (row as DeliveryRow),
-  })), perUser, limit);
+  const { rows, next } = takeWalk(
+    walked.map(({ walkUser, walkReceiver, ...row }) => ({
+      walkUser,
+      walkReceiver,
+      row: row.id === null ? null : (row as DeliveryRow),
+    })),
+    perUser,
+    limit,
+  );
   if (next) cursors.set(db, next);
   else cursors.delete(db);
   return rows;
@@ -110,14 +155,23 @@ export function selectDueDeliveries(db: DB, now: number, limit: number, perRecei
 
 /** Take a due row for one send; false when another worker took it first. */
 export function claimDelivery(db: DB, row: DeliveryRow, now: number): boolean {
-  return statements(db).claim.get({ id: row.id, attempts: row.attempts, was: row.nextAttemptAt, until: now + CLAIM_LEASE_MS }) !== undefined;
+  return (
+    statements(db).claim.get({
+      id: row.id,
+      attempts: row.attempts,
+      was: row.nextAttemptAt,
+      until: now + CLAIM_LEASE_MS,
+    }) !== undefined
+  );
 }
 
 /** The signing secrets of the delivery's API key, or why there is none to sign with. */
 export function deliverySecret(db: DB, tokenId: number): DeliverySecrets | { missing: string } {
   const row = statements(db).secret.get({ id: tokenId });
   if (!row) return { missing: `API key ${tokenId} no longer exists` };
-  return row.secret ? { secret: row.secret, previous: row.previous || null, rotatedAt: row.rotatedAt } : { missing: `API key ${tokenId} has no webhook secret` };
+  return row.secret
+    ? { secret: row.secret, previous: row.previous || null, rotatedAt: row.rotatedAt }
+    : { missing: `API key ${tokenId} has no webhook secret` };
 }
 
 function guard(row: DeliveryRow) {
@@ -127,21 +181,34 @@ function guard(row: DeliveryRow) {
 
 /** Record a 2xx. */
 export function markDelivered(db: DB, row: DeliveryRow, now: number): boolean {
-  return db.update(webhookDeliveries).set({ status: DELIVERY_STATUS.delivered, attempts: row.attempts + 1, deliveredTime: now, lastError: '' })
-    .where(guard(row)).returning({ id: webhookDeliveries.id }).get() !== undefined;
+  return (
+    db
+      .update(webhookDeliveries)
+      .set({ status: DELIVERY_STATUS.delivered, attempts: row.attempts + 1, deliveredTime: now, lastError: '' })
+      .where(guard(row))
+      .returning({ id: webhookDeliveries.id })
+      .get() !== undefined
+  );
 }
 
 /** Record a failed attempt: retried at `retryAt`, or (null) `failed` for good. */
 export function markAttemptFailed(db: DB, row: DeliveryRow, error: string, retryAt: number | null): void {
-  db.update(webhookDeliveries).set({
-    attempts: row.attempts + 1, lastError: error.slice(0, LAST_ERROR_MAX),
-    ...(retryAt === null ? { status: DELIVERY_STATUS.failed } : { nextAttemptAt: retryAt }),
-  }).where(guard(row)).run();
+  db.update(webhookDeliveries)
+    .set({
+      attempts: row.attempts + 1,
+      lastError: error.slice(0, LAST_ERROR_MAX),
+      ...(retryAt === null ? { status: DELIVERY_STATUS.failed } : { nextAttemptAt: retryAt }),
+    })
+    .where(guard(row))
+    .run();
 }
 
 /** A delivery that must never be sent (refused URL, key gone): `failed` at once, no attempt counted. */
 export function markRefused(db: DB, row: DeliveryRow, reason: string): void {
-  db.update(webhookDeliveries).set({ status: DELIVERY_STATUS.failed, lastError: reason.slice(0, LAST_ERROR_MAX) }).where(guard(row)).run();
+  db.update(webhookDeliveries)
+    .set({ status: DELIVERY_STATUS.failed, lastError: reason.slice(0, LAST_ERROR_MAX) })
+    .where(guard(row))
+    .run();
 }
 
 /** The task store's `outbox` member on SQLite. */
@@ -151,7 +218,8 @@ export function createSqliteOutboxStore(db: DB) {
     claim: async (row: DeliveryRow, now: number) => claimDelivery(db, row, now),
     secret: async (tokenId: number) => deliverySecret(db, tokenId),
     markDelivered: async (row: DeliveryRow, now: number) => markDelivered(db, row, now),
-    markAttemptFailed: async (row: DeliveryRow, error: string, retryAt: number | null) => markAttemptFailed(db, row, error, retryAt),
+    markAttemptFailed: async (row: DeliveryRow, error: string, retryAt: number | null) =>
+      markAttemptFailed(db, row, error, retryAt),
     markRefused: async (row: DeliveryRow, reason: string) => markRefused(db, row, reason),
   };
 }

@@ -12,7 +12,8 @@ import { rateLimitWindows } from '../schema/index.ts';
 
 function prepare(db: DB) {
   return {
-    hit: db.insert(rateLimitWindows)
+    hit: db
+      .insert(rateLimitWindows)
       .values({ tokenId: sql.placeholder('tokenId'), windowStart: sql.placeholder('windowStart'), count: 1 })
       .onConflictDoUpdate({
         target: [rateLimitWindows.tokenId, rateLimitWindows.windowStart],
@@ -21,7 +22,10 @@ function prepare(db: DB) {
       })
       .returning({ count: rateLimitWindows.count })
       .prepare(),
-    sweep: db.delete(rateLimitWindows).where(lt(rateLimitWindows.windowStart, sql.placeholder('before'))).prepare(),
+    sweep: db
+      .delete(rateLimitWindows)
+      .where(lt(rateLimitWindows.windowStart, sql.placeholder('before')))
+      .prepare(),
     /** Window start up to which this process has swept. */
     sweptBefore: 0,
   };

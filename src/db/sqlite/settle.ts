@@ -1,10 +1,10 @@
 import { and, eq, ne, sql } from 'drizzle-orm';
+import { LOG_TYPE } from '../../contract/constants.ts';
+import type { PayloadOf, SettleInput } from '../../contract/tasks.ts';
 import type { DB } from '../client.ts';
 import { channels, logs, tasks } from '../schema/index.ts';
-import { LOG_TYPE } from '../../contract/constants.ts';
 import { nameConsumeRow } from './money.ts';
 import { enqueueTaskChange } from './outbox.ts';
-import type { PayloadOf, SettleInput } from '../../contract/tasks.ts';
 
 /** The settle update in its four shapes (done or not, with or without an image), each prepared once per connection. */
 function buildSettle(db: DB, done: boolean, withImage: boolean) {
@@ -13,12 +13,21 @@ function buildSettle(db: DB, done: boolean, withImage: boolean) {
   // before the upstream's id is known, except an ending, which this compare-and-set then loses).
   // Setting it anyway would rewrite its entry in tasks_unfinished_idx, whose WHERE names
   // progress: one more page of WAL per submit.
-  return db.update(tasks).set({
-    mjId: sql`${p('mjId')}`, code: sql`${p('code')}`, description: sql`${p('description')}`,
-    properties: sql`${p('properties')}`, updatedTime: sql`${p('now')}`, status: sql`${p('status')}`,
-    ...(done ? { progress: sql`${p('progress')}`, startTime: sql`${p('now')}`, finishTime: sql`${p('now')}` } : {}),
-    ...(withImage ? { imageUrl: sql`${p('imageUrl')}` } : {}),
-  }).where(and(eq(tasks.id, p('taskId')), ne(tasks.progress, '100%'))).returning({ id: tasks.id }).prepare();
+  return db
+    .update(tasks)
+    .set({
+      mjId: sql`${p('mjId')}`,
+      code: sql`${p('code')}`,
+      description: sql`${p('description')}`,
+      properties: sql`${p('properties')}`,
+      updatedTime: sql`${p('now')}`,
+      status: sql`${p('status')}`,
+      ...(done ? { progress: sql`${p('progress')}`, startTime: sql`${p('now')}`, finishTime: sql`${p('now')}` } : {}),
+      ...(withImage ? { imageUrl: sql`${p('imageUrl')}` } : {}),
+    })
+    .where(and(eq(tasks.id, p('taskId')), ne(tasks.progress, '100%')))
+    .returning({ id: tasks.id })
+    .prepare();
 }
 
 /**
@@ -65,21 +74,41 @@ export function moveTaskChannel(db: DB, taskId: number, from: number, to: number
   return db.transaction((tx) => {
     // updated_time restarts the orphan window (task-sync planTick): each upstream call of a
     // failover may take a whole UPSTREAM_TIMEOUT_MS, and the submit is still in flight meanwhile.
-    const moved = tx.update(tasks).set({ channelId: to, updatedTime: now })
+    const moved = tx
+      .update(tasks)
+      .set({ channelId: to, updatedTime: now })
       .where(and(eq(tasks.id, taskId), eq(tasks.channelId, from), ne(tasks.progress, '100%')))
-      .returning({ quota: tasks.quota, userId: tasks.userId, tokenId: tasks.tokenId }).get();
+      .returning({ quota: tasks.quota, userId: tasks.userId, tokenId: tasks.tokenId })
+      .get();
     if (!moved) return false;
     // The money timeline's `move` (SPEC §16): a system row of no quota, so balances are unchanged.
-    tx.insert(logs).values({
-      userId: moved.userId, type: LOG_TYPE.system, content: moveNote(from, to), quota: 0, channelId: to,
-      tokenId: moved.tokenId, taskId, createdTime: now,
-    }).run();
+    tx.insert(logs)
+      .values({
+        userId: moved.userId,
+        type: LOG_TYPE.system,
+        content: moveNote(from, to),
+        quota: 0,
+        channelId: to,
+        tokenId: moved.tokenId,
+        taskId,
+        createdTime: now,
+      })
+      .run();
     const q = moved.quota;
     if (q > 0) {
-      tx.update(channels).set({ usedQuota: sql`max(${channels.usedQuota} - ${q}, 0)` }).where(eq(channels.id, from)).run();
-      tx.update(channels).set({ usedQuota: sql`${channels.usedQuota} + ${q}` }).where(eq(channels.id, to)).run();
+      tx.update(channels)
+        .set({ usedQuota: sql`max(${channels.usedQuota} - ${q}, 0)` })
+        .where(eq(channels.id, from))
+        .run();
+      tx.update(channels)
+        .set({ usedQuota: sql`${channels.usedQuota} + ${q}` })
+        .where(eq(channels.id, to))
+        .run();
     }
-    tx.update(logs).set({ channelId: to }).where(and(eq(logs.taskId, taskId), eq(logs.type, LOG_TYPE.consume))).run();
+    tx.update(logs)
+      .set({ channelId: to })
+      .where(and(eq(logs.taskId, taskId), eq(logs.type, LOG_TYPE.consume)))
+      .run();
     return true;
   });
 }

@@ -1,10 +1,10 @@
 import type { SQLQueryBindings, Statement } from 'bun:sqlite';
+import type { PayloadOf, PollRow, SyncFieldValues, SyncOp, SyncOpResult } from '../../contract/tasks.ts';
 import type { DB } from '../client.ts';
 import type { DbLike } from '../types.ts';
 import { BUTTONS_SQL, compactButtons } from './button-sets.ts';
 import { failAndRefund } from './money.ts';
 import { enqueueTaskChange } from './outbox.ts';
-import type { PayloadOf, PollRow, SyncFieldValues, SyncOp, SyncOpResult } from '../../contract/tasks.ts';
 
 /**
  * The poller's reads and writes on bun:sqlite (SPEC §8): the unfinished tasks by keyset pages,
@@ -46,9 +46,18 @@ function unfinishedReads(db: DB) {
 
 /** The column of each synced field. */
 const COLUMN_OF: Readonly<Record<keyof SyncFieldValues, string>> = {
-  progress: 'progress', status: 'status', promptEn: 'prompt_en', state: 'state', startTime: 'start_time',
-  finishTime: 'finish_time', imageUrl: 'image_url', videoUrl: 'video_url', videoUrls: 'video_urls',
-  failReason: 'fail_reason', buttons: 'buttons', properties: 'properties',
+  progress: 'progress',
+  status: 'status',
+  promptEn: 'prompt_en',
+  state: 'state',
+  startTime: 'start_time',
+  finishTime: 'finish_time',
+  imageUrl: 'image_url',
+  videoUrl: 'video_url',
+  videoUrls: 'video_urls',
+  failReason: 'fail_reason',
+  buttons: 'buttons',
+  properties: 'properties',
 };
 const FIELDS = Object.keys(COLUMN_OF) as (keyof SyncFieldValues)[];
 
@@ -87,12 +96,19 @@ function batchStatements(db: DB): BatchStatements {
         let u = updates.get(key);
         if (!u) {
           const set = list.map((f) => `${COLUMN_OF[f]} = ?`).join(', ');
-          u = { statement: c.prepare(`UPDATE tasks SET ${set}${set ? ', ' : ''}updated_time = ? WHERE id = ? AND progress <> '100%'`), fields: list };
+          u = {
+            statement: c.prepare(
+              `UPDATE tasks SET ${set}${set ? ', ' : ''}updated_time = ? WHERE id = ? AND progress <> '100%'`,
+            ),
+            fields: list,
+          };
           updates.set(key, u);
         }
         return u;
       },
-      hooked: c.prepare(`SELECT task_id AS taskId FROM task_webhooks WHERE task_id IN (SELECT value FROM json_each(?))`),
+      hooked: c.prepare(
+        `SELECT task_id AS taskId FROM task_webhooks WHERE task_id IN (SELECT value FROM json_each(?))`,
+      ),
     };
     statementCache.set(db, s);
   }
@@ -154,36 +170,39 @@ function withCompactButtons(db: DB, ops: readonly SyncOp[]): readonly SyncOp[] {
 function runBatch(db: DB, ops: readonly SyncOp[], now: number, hook: PayloadOf, isolate: boolean): SyncOpResult[] {
   const statements = batchStatements(db);
   const { hooked } = statements;
-  return db.transaction((tx) => {
-    const changed: number[] = [];
-    const one = (t: DbLike, op: SyncOp): SyncOpResult => {
-      if (op.kind === 'fail') return failAndRefund(t, op.taskId, op.expectedQuota, op.fields, now, op.modelName);
-      // On the transaction's own connection, so inside its savepoint when isolated.
-      const u = statements.updateOf(op.columns);
-      const values: SQLQueryBindings[] = u.fields.map((f) => op.fields[f]);
-      values.push(now, op.taskId);
-      return { won: u.statement.run(...values).changes === 1, refunded: 0 };
-    };
-    const results = ops.map((op): SyncOpResult => {
-      let r: SyncOpResult;
-      if (!isolate) r = one(tx, op);
-      else {
-        try {
-          r = tx.transaction((sp) => one(sp, op));
-        } catch (err) {
-          if (!isRowError(err)) throw err;
-          return { won: false, refunded: 0, refused: messageOf(err) };
+  return db.transaction(
+    (tx) => {
+      const changed: number[] = [];
+      const one = (t: DbLike, op: SyncOp): SyncOpResult => {
+        if (op.kind === 'fail') return failAndRefund(t, op.taskId, op.expectedQuota, op.fields, now, op.modelName);
+        // On the transaction's own connection, so inside its savepoint when isolated.
+        const u = statements.updateOf(op.columns);
+        const values: SQLQueryBindings[] = u.fields.map((f) => op.fields[f]);
+        values.push(now, op.taskId);
+        return { won: u.statement.run(...values).changes === 1, refunded: 0 };
+      };
+      const results = ops.map((op): SyncOpResult => {
+        let r: SyncOpResult;
+        if (!isolate) r = one(tx, op);
+        else {
+          try {
+            r = tx.transaction((sp) => one(sp, op));
+          } catch (err) {
+            if (!isRowError(err)) throw err;
+            return { won: false, refunded: 0, refused: messageOf(err) };
+          }
         }
+        if (r.won) changed.push(op.taskId);
+        return r;
+      });
+      if (changed.length > 0) {
+        const withHook = hooked.all(JSON.stringify(changed)).map((h) => h.taskId);
+        enqueueTaskChange(tx, withHook, now, hook);
       }
-      if (r.won) changed.push(op.taskId);
-      return r;
-    });
-    if (changed.length > 0) {
-      const withHook = hooked.all(JSON.stringify(changed)).map((h) => h.taskId);
-      enqueueTaskChange(tx, withHook, now, hook);
-    }
-    return results;
-  }, { behavior: 'immediate' });
+      return results;
+    },
+    { behavior: 'immediate' },
+  );
 }
 
 /** The task store's `sync` member on SQLite (also what a poller test passes on its own handle). */

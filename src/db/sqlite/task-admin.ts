@@ -1,10 +1,10 @@
 import { and, eq } from 'drizzle-orm';
+import { LOG_TYPE } from '../../contract/constants.ts';
+import type { TaskLogRow } from '../../contract/task-admin.ts';
+import type { FailurePatch, PayloadOf, PollRow, RefundResult } from '../../contract/tasks.ts';
 import type { DB } from '../client.ts';
 import { logs } from '../schema/index.ts';
-import { LOG_TYPE } from '../../contract/constants.ts';
 import { failAndRefund } from './money.ts';
-import type { FailurePatch, PayloadOf, PollRow, RefundResult } from '../../contract/tasks.ts';
-import type { TaskLogRow } from '../../contract/task-admin.ts';
 
 /**
  * Upstream push, reconciliation and the money timeline on bun:sqlite (SPEC §16): the reads and
@@ -42,13 +42,22 @@ function statements(db: DB) {
  * `refundNote`, in one synchronous transaction.
  */
 export function adminFailAndRefund(
-  db: DB, taskId: number, expectedQuota: number, patch: FailurePatch, now: number, modelName: string, refundNote: string, hook?: PayloadOf,
+  db: DB,
+  taskId: number,
+  expectedQuota: number,
+  patch: FailurePatch,
+  now: number,
+  modelName: string,
+  refundNote: string,
+  hook?: PayloadOf,
 ): RefundResult {
   return db.transaction((tx) => {
     const r = failAndRefund(tx, taskId, expectedQuota, patch, now, modelName, hook);
     if (r.won && r.refunded > 0) {
-      tx.update(logs).set({ content: refundNote.slice(0, 500) })
-        .where(and(eq(logs.taskId, taskId), eq(logs.type, LOG_TYPE.refund))).run();
+      tx.update(logs)
+        .set({ content: refundNote.slice(0, 500) })
+        .where(and(eq(logs.taskId, taskId), eq(logs.type, LOG_TYPE.refund)))
+        .run();
     }
     return r;
   });
@@ -58,7 +67,13 @@ export function createSqliteTaskAdminStore(db: DB) {
   return {
     channelTasks: async (channelId: number, mjId: string) => statements(db).channelTasks.all(mjId, channelId),
     adminFail: async (
-      taskId: number, expectedQuota: number, patch: FailurePatch, now: number, modelName: string, refundNote: string, hook?: PayloadOf,
+      taskId: number,
+      expectedQuota: number,
+      patch: FailurePatch,
+      now: number,
+      modelName: string,
+      refundNote: string,
+      hook?: PayloadOf,
     ) => adminFailAndRefund(db, taskId, expectedQuota, patch, now, modelName, refundNote, hook),
     taskLogs: async (taskId: number) => statements(db).taskLogs.all(taskId),
   };

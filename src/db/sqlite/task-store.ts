@@ -1,15 +1,15 @@
 import type { ListingExecutor, ListingView } from '../../contract/listing.ts';
+import type { ChargeInput, FailurePatch, PayloadOf, SettleInput, TaskStore } from '../../contract/tasks.ts';
 import type { PageQuery, TaskFilter } from '../../lib/paging.ts';
 import type { DB } from '../client.ts';
 import { createSqliteLeaseStore } from './lease.ts';
 import { findTaskByMjId, imageTaskOf, ownTasksByMjIds, ownTasksByMjIdsSize, taskById } from './listing.ts';
 import { chargeAndRecord, failAndRefundNow } from './money.ts';
+import { createSqliteOutboxStore } from './outbox-worker.ts';
 import { takeSubmitSlot } from './rate-limit.ts';
 import { moveTaskChannel, settleAccepted } from './settle.ts';
 import { createSqliteSyncStore } from './sync.ts';
-import { createSqliteOutboxStore } from './outbox-worker.ts';
 import { createSqliteTaskAdminStore } from './task-admin.ts';
-import type { ChargeInput, FailurePatch, PayloadOf, SettleInput, TaskStore } from '../../contract/tasks.ts';
 
 /**
  * The contract's TaskStore on bun:sqlite (`satisfies` checks it here; the return type stays this
@@ -26,15 +26,23 @@ export function createSqliteTaskStore(db: DB, listing: Pick<ListingExecutor, 'li
       byId: async (id: number) => taskById(db, id),
       findByMjId: async (mjId: string, userId: number | null) => findTaskByMjId(db, mjId, userId),
       ownByMjIds: async (userId: number, mjIds: readonly string[]) => ownTasksByMjIds(db, userId, mjIds),
-      ownByMjIdsSize: async (userId: number, mjIds: readonly string[], itemCap: number) => ownTasksByMjIdsSize(db, userId, mjIds, itemCap),
+      ownByMjIdsSize: async (userId: number, mjIds: readonly string[], itemCap: number) =>
+        ownTasksByMjIdsSize(db, userId, mjIds, itemCap),
       imageTask: async (mjId: string) => imageTaskOf(db, mjId),
     },
     money: {
       chargeAndRecord: async (input: ChargeInput) => chargeAndRecord(db, input),
       settleAccepted: async (input: SettleInput, hook: PayloadOf | null) => settleAccepted(db, input, hook),
-      failAndRefund: async (taskId: number, expectedQuota: number, patch: FailurePatch, now: number, modelName: string, hook?: PayloadOf) =>
-        failAndRefundNow(db, taskId, expectedQuota, patch, now, modelName, hook),
-      moveTaskChannel: async (taskId: number, from: number, to: number, now: number) => moveTaskChannel(db, taskId, from, to, now),
+      failAndRefund: async (
+        taskId: number,
+        expectedQuota: number,
+        patch: FailurePatch,
+        now: number,
+        modelName: string,
+        hook?: PayloadOf,
+      ) => failAndRefundNow(db, taskId, expectedQuota, patch, now, modelName, hook),
+      moveTaskChannel: async (taskId: number, from: number, to: number, now: number) =>
+        moveTaskChannel(db, taskId, from, to, now),
     },
     sync: createSqliteSyncStore(db),
     outbox: createSqliteOutboxStore(db),

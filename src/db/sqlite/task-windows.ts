@@ -16,7 +16,9 @@ export const SPANS = [DAY, HOUR, MINUTE] as const;
 const NO_END = 2 ** 52;
 export const ID_BLOCK = 1024;
 
-export type Scope = { scope: 'all'; scopeId: 0; column: null } | { scope: 'user' | 'channel'; scopeId: number; column: 'user_id' | 'channel_id' };
+export type Scope =
+  | { scope: 'all'; scopeId: 0; column: null }
+  | { scope: 'user' | 'channel'; scopeId: number; column: 'user_id' | 'channel_id' };
 
 /** The pieces a [start, end] range is summed from: bucket ranges (inclusive) of a span, and ms ranges counted row by row. */
 export interface RangeCover {
@@ -52,7 +54,11 @@ function split(cover: RangeCover, start: number | undefined, end: number | undef
   if (end !== undefined && end > (to + 1) * span - 1) split(cover, (to + 1) * span, end, level + 1);
 }
 
-interface Summary { n: number; lo: number | null; hi: number | null }
+interface Summary {
+  n: number;
+  lo: number | null;
+  hi: number | null;
+}
 
 /** A cover has at most this many bucket ranges (a day range, and an hour and a minute range per edge). */
 export const BUCKET_SLOTS = 5;
@@ -67,13 +73,19 @@ export const EXACT_SLOTS = 2;
  * slots get span 0, which no row has; unused partial slots an empty range.
  */
 export function windowSql(column: string | null): string {
-  const buckets = Array.from({ length: BUCKET_SLOTS }, (_, k) =>
-    `SELECT sum(count) AS n, min(min_id) AS lo, max(max_id) AS hi FROM task_time_buckets
-    WHERE scope = ?1 AND scope_id = ?2 AND span = ?${3 + 3 * k} AND bucket BETWEEN ?${4 + 3 * k} AND ?${5 + 3 * k} AND count > 0`);
+  const buckets = Array.from(
+    { length: BUCKET_SLOTS },
+    (_, k) =>
+      `SELECT sum(count) AS n, min(min_id) AS lo, max(max_id) AS hi FROM task_time_buckets
+    WHERE scope = ?1 AND scope_id = ?2 AND span = ?${3 + 3 * k} AND bucket BETWEEN ?${4 + 3 * k} AND ?${5 + 3 * k} AND count > 0`,
+  );
   const first = 3 + 3 * BUCKET_SLOTS;
   const scoped = column ? `${column} = ?2 AND ` : '';
-  const exact = Array.from({ length: EXACT_SLOTS }, (_, k) =>
-    `SELECT count(*) AS n, min(id) AS lo, max(id) AS hi FROM tasks WHERE ${scoped}submit_time BETWEEN ?${first + 2 * k} AND ?${first + 1 + 2 * k}`);
+  const exact = Array.from(
+    { length: EXACT_SLOTS },
+    (_, k) =>
+      `SELECT count(*) AS n, min(id) AS lo, max(id) AS hi FROM tasks WHERE ${scoped}submit_time BETWEEN ?${first + 2 * k} AND ?${first + 1 + 2 * k}`,
+  );
   return `SELECT coalesce(sum(n), 0) AS n, min(lo) AS lo, max(hi) AS hi FROM (${[...buckets, ...exact].join('\n  UNION ALL ')})`;
 }
 
@@ -83,9 +95,15 @@ export function windowSql(column: string | null): string {
  * day of range plus at most 94 hour and 238 minute rows, and the rows of two partial minutes,
  * whatever the table size.
  */
-export function rangeWindow(db: DB, s: Scope, start: number | undefined, end: number | undefined): { total: number; lo: number | null; hi: number | null } {
+export function rangeWindow(
+  db: DB,
+  s: Scope,
+  start: number | undefined,
+  end: number | undefined,
+): { total: number; lo: number | null; hi: number | null } {
   const cover = coverOf(start, end);
-  if (cover.buckets.length > BUCKET_SLOTS || cover.exact.length > EXACT_SLOTS) throw new Error('range cover has too many pieces');
+  if (cover.buckets.length > BUCKET_SLOTS || cover.exact.length > EXACT_SLOTS)
+    throw new Error('range cover has too many pieces');
   const args: Array<string | number> = [s.scope, s.scopeId];
   for (let k = 0; k < BUCKET_SLOTS; k++) {
     const b = cover.buckets[k];
@@ -100,7 +118,8 @@ export function rangeWindow(db: DB, s: Scope, start: number | undefined, end: nu
   return total > 0 ? { total, lo: row!.lo, hi: row!.hi } : { total: 0, lo: null, hi: null };
 }
 
-export const BLOCKS_SQL = 'SELECT block, count FROM task_id_blocks WHERE scope = ?1 AND scope_id = ?2 ORDER BY block DESC';
+export const BLOCKS_SQL =
+  'SELECT block, count FROM task_id_blocks WHERE scope = ?1 AND scope_id = ?2 ORDER BY block DESC';
 
 /**
  * Where the row at `offset` (0-based, newest first) of a scope lives: the exclusive id bound of

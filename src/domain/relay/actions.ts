@@ -24,7 +24,8 @@ function clip(s: string, max = 80): string {
 
 function indexAt(parts: readonly string[], i: number, customId: string): number {
   const raw = parts[i];
-  if (raw === undefined || !/^[1-4]$/.test(raw)) throw bad(`customId: image index must be 1 to 4 in "${clip(customId)}"`);
+  if (raw === undefined || !/^[1-4]$/.test(raw))
+    throw bad(`customId: image index must be 1 to 4 in "${clip(customId)}"`);
   return Number(raw);
 }
 

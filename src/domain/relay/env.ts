@@ -1,9 +1,9 @@
+import type { ManagementStore } from '../../contract/management.ts';
+import type { TaskStore } from '../../contract/tasks.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Metrics } from '../../lib/metrics.ts';
 import type { OptionsStore } from '../options.ts';
-import type { ManagementStore } from '../../contract/management.ts';
-import type { TaskStore } from '../../contract/tasks.ts';
 import type { TaskFeed } from '../task-feed.ts';
 import { notifySecretsOf, upstreamHooks } from '../upstream-push.ts';
 import type { RelayEnv } from './types.ts';
@@ -33,10 +33,22 @@ export interface RelayEnvSource {
  */
 export function relayEnvOf(deps: RelayEnvSource): RelayEnv {
   return {
-    store: deps.store, taskStore: deps.taskStore, options: deps.options, clock: deps.clock, fetch: deps.fetch, logger: deps.logger,
-    metrics: deps.metrics, upstreamTimeoutMs: deps.config.upstreamTimeoutMs,
-    submitFailover: deps.config.submitFailover, defaultRateLimitPerMinute: deps.config.relayRateLimitPerMinute,
-    serverAddress: deps.serverAddress, taskFeed: deps.taskFeed,
-    upstreamHooks: upstreamHooks(deps.options, notifySecretsOf(deps.store.options), () => deps.config.upstreamNotifyBaseUrl ?? deps.serverAddress()),
+    store: deps.store,
+    taskStore: deps.taskStore,
+    options: deps.options,
+    clock: deps.clock,
+    fetch: deps.fetch,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    upstreamTimeoutMs: deps.config.upstreamTimeoutMs,
+    submitFailover: deps.config.submitFailover,
+    defaultRateLimitPerMinute: deps.config.relayRateLimitPerMinute,
+    serverAddress: deps.serverAddress,
+    taskFeed: deps.taskFeed,
+    upstreamHooks: upstreamHooks(
+      deps.options,
+      notifySecretsOf(deps.store.options),
+      () => deps.config.upstreamNotifyBaseUrl ?? deps.serverAddress(),
+    ),
   };
 }

@@ -29,7 +29,8 @@ export function failoverReasonOf(outcome: UpstreamOutcome): FailoverReason | nul
   if (outcome.kind === 'network') return outcome.stage === 'connect' ? 'connect' : null;
   if (outcome.status >= 500) return 'http_5xx';
   const json = outcome.json;
-  const code = typeof json === 'object' && json !== null && 'code' in json ? (json as { code: unknown }).code : undefined;
+  const code =
+    typeof json === 'object' && json !== null && 'code' in json ? (json as { code: unknown }).code : undefined;
   if (code === 3) return 'code_3';
   if (code === 23) return 'code_23';
   return null;
@@ -46,7 +47,12 @@ async function forwardBodyFor(env: RelayEnv, plan: SubmitPlan, channelId: number
 }
 
 /** Forward the plan's request to its channel, failing over as above. Never throws for upstream trouble. */
-export async function forwardWithFailover(env: RelayEnv, plan: SubmitPlan, taskId: number, log: Logger): Promise<ForwardResult> {
+export async function forwardWithFailover(
+  env: RelayEnv,
+  plan: SubmitPlan,
+  taskId: number,
+  log: Logger,
+): Promise<ForwardResult> {
   const maxMoves = plan.newJob ? (env.submitFailover ?? DEFAULT_SUBMIT_FAILOVER) : 0;
   const tried = new Set<number>();
   let channel = plan.channel;
@@ -54,9 +60,17 @@ export async function forwardWithFailover(env: RelayEnv, plan: SubmitPlan, taskI
     tried.add(channel.id);
     const target = channel;
     const body = await forwardBodyFor(env, plan, target.id);
-    const forward = () => callUpstream(env.fetch, { baseUrl: target.baseUrl, key: target.key }, {
-      method: 'POST', path: plan.forwardPath, body, timeoutMs: env.upstreamTimeoutMs,
-    });
+    const forward = () =>
+      callUpstream(
+        env.fetch,
+        { baseUrl: target.baseUrl, key: target.key },
+        {
+          method: 'POST',
+          path: plan.forwardPath,
+          body,
+          timeoutMs: env.upstreamTimeoutMs,
+        },
+      );
     const outcome = await (env.metrics ? env.metrics.timeUpstream(target.id, 'submit', forward) : forward());
     const reason = moves < maxMoves ? failoverReasonOf(outcome) : null;
     if (!reason) return { outcome, channel };

@@ -44,7 +44,10 @@ const MODE_FLAGS = /(^|\s)--(?:fast|relax|turbo)(?=\s|$)/g;
 
 /** Remove `--fast`, `--relax`, `--turbo` (whole flags only) from a prompt. */
 export function clearModeFlags(prompt: string): string {
-  return prompt.replace(MODE_FLAGS, '$1').replace(/\s{2,}/g, ' ').trim();
+  return prompt
+    .replace(MODE_FLAGS, '$1')
+    .replace(/\s{2,}/g, ' ')
+    .trim();
 }
 
 /** Apply the forwarding options of SPEC §3 to a copy of the body. */
@@ -57,16 +60,29 @@ export function filterForwardBody(body: Record<string, unknown>, options: Option
 }
 
 /** New jobs named by their prompt. */
-const PROMPT_ACTION = { imagine: 'IMAGINE', shorten: 'SHORTEN', edits: 'EDITS' } as const satisfies Partial<Record<SubmitKind, TaskAction>>;
+const PROMPT_ACTION = { imagine: 'IMAGINE', shorten: 'SHORTEN', edits: 'EDITS' } as const satisfies Partial<
+  Record<SubmitKind, TaskAction>
+>;
 
 /** New jobs whose body carries images, not a prompt. */
-const PROMPTLESS_ACTION = { describe: 'DESCRIBE', blend: 'BLEND', upload: 'UPLOAD', swap: 'SWAP_FACE' } as const satisfies Partial<Record<SubmitKind, TaskAction>>;
+const PROMPTLESS_ACTION = {
+  describe: 'DESCRIBE',
+  blend: 'BLEND',
+  upload: 'UPLOAD',
+  swap: 'SWAP_FACE',
+} as const satisfies Partial<Record<SubmitKind, TaskAction>>;
 
 function newJob(action: TaskAction, prompt: string, body: Record<string, unknown>, path: string): Intent {
   return { action, prompt, parentId: null, needsSuccessParent: false, body, path };
 }
 
-function followUp(action: TaskAction, taskId: string, body: Record<string, unknown>, path: string, needsSuccessParent = true): Intent {
+function followUp(
+  action: TaskAction,
+  taskId: string,
+  body: Record<string, unknown>,
+  path: string,
+  needsSuccessParent = true,
+): Intent {
   return { action, prompt: '', parentId: taskId.trim(), needsSuccessParent, body, path };
 }
 
@@ -108,7 +124,8 @@ function intentOf(req: SubmitRequest): Intent {
 async function parentChannel(env: RelayEnv, channelId: number): Promise<Channel> {
   const channel = await getChannelFrom(env.store, channelId);
   if (!channel) throw new AppError('BAD_REQUEST', 'channel_not_found', 'channel_not_found');
-  if (channel.status !== CHANNEL_STATUS.enabled) throw new AppError('BAD_REQUEST', 'channel_disabled', 'channel_disabled');
+  if (channel.status !== CHANNEL_STATUS.enabled)
+    throw new AppError('BAD_REQUEST', 'channel_disabled', 'channel_disabled');
   return channel;
 }
 
@@ -125,7 +142,11 @@ export async function planSubmit(env: RelayEnv, caller: RelayCallerInfo, req: Su
   if (intent.parentId !== null) {
     const parent = await env.taskStore.tasks.findByMjId(intent.parentId, caller.userId);
     if (!parent) throw new AppError('NOT_FOUND', 'task_not_found', 'task_not_found');
-    if (intent.needsSuccessParent && env.options.get('mj_action_check_success_enabled') && parent.status !== 'SUCCESS') {
+    if (
+      intent.needsSuccessParent &&
+      env.options.get('mj_action_check_success_enabled') &&
+      parent.status !== 'SUCCESS'
+    ) {
       throw new AppError('BAD_REQUEST', 'task_status_not_success', 'task_status_not_success');
     }
     channel = await parentChannel(env, parent.channelId);

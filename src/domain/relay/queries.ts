@@ -1,9 +1,9 @@
 import { CHANNEL_STATUS } from '../../contract/constants.ts';
 import type { TaskRow } from '../../contract/rows.ts';
 import { callUpstream } from '../../upstream/http.ts';
-import { getChannelFrom } from '../channels.ts';
-import { boundTaskItem, LISTING_ITEM_BUDGET_BYTES } from '../bounds.ts';
 import { AnswerBudget, limitsOf, ownTurn, withListingPlace } from '../answer-limits.ts';
+import { boundTaskItem, LISTING_ITEM_BUDGET_BYTES } from '../bounds.ts';
+import { getChannelFrom } from '../channels.ts';
 import { AppError } from '../errors.ts';
 import { forwardedImageUrl, type ImageLinkPolicy } from '../tasks.ts';
 import { issueMessage, listByConditionSchema, requireObject } from './schemas.ts';
@@ -69,10 +69,20 @@ function linkPolicy(env: RelayEnv): ImageLinkPolicy {
 export function relayTaskView(row: TaskRow, policy: ImageLinkPolicy, now: number): RelayTaskView {
   // The same bounds as a listing item: list-by-condition answers up to 500 of these.
   const b = boundTaskItem({
-    mj_id: row.mjId, action: row.action, status: row.status, progress: row.progress, prompt: row.prompt,
-    prompt_en: row.promptEn, fail_reason: row.failReason, description: row.description, state: row.state,
-    image_url: forwardedImageUrl(row, policy), video_url: row.videoUrl, video_urls: row.videoUrls,
-    buttons: row.buttons, properties: row.properties,
+    mj_id: row.mjId,
+    action: row.action,
+    status: row.status,
+    progress: row.progress,
+    prompt: row.prompt,
+    prompt_en: row.promptEn,
+    fail_reason: row.failReason,
+    description: row.description,
+    state: row.state,
+    image_url: forwardedImageUrl(row, policy),
+    video_url: row.videoUrl,
+    video_urls: row.videoUrls,
+    buttons: row.buttons,
+    properties: row.properties,
   });
   let imageUrl = b.image_url;
   if (imageUrl && policy.forward && row.status !== 'SUCCESS') imageUrl += `?rand=${now}`;
@@ -95,7 +105,10 @@ export function relayTaskView(row: TaskRow, policy: ImageLinkPolicy, now: number
     progress: b.progress || '0%',
     failReason: b.fail_reason,
     buttons: Array.isArray(buttons) ? buttons : null,
-    properties: typeof properties === 'object' && properties !== null && !Array.isArray(properties) ? (properties as Record<string, unknown>) : null,
+    properties:
+      typeof properties === 'object' && properties !== null && !Array.isArray(properties)
+        ? (properties as Record<string, unknown>)
+        : null,
   };
 }
 
@@ -126,26 +139,35 @@ export async function listRelayTasks(env: RelayEnv, userId: number, body: unknow
   if (ids.length === 0) return [];
   const limit = limitsOf(env.taskStore).answerBytes;
   const budget = new AnswerBudget(limit);
-  return withListingPlace(env.taskStore, userId, async () => {
-    // The whole answer's least size from the stored lengths first: one that cannot fit reads no row.
-    if (env.taskStore.tasks.ownByMjIdsSize) budget.check(await env.taskStore.tasks.ownByMjIdsSize(userId, ids, LISTING_ITEM_BUDGET_BYTES));
-    const policy = linkPolicy(env);
-    const now = env.clock.now();
-    const views: Array<{ id: number; view: RelayTaskView }> = [];
-    for (let i = 0; i < ids.length; i += IDS_PER_READ) {
-      const rows = await env.taskStore.tasks.ownByMjIds(userId, ids.slice(i, i + IDS_PER_READ));
-      // One answer per upstream id: the newest row wins should an id ever repeat (a slice holds all rows of its ids).
-      const byId = new Map<string, TaskRow>();
-      for (const row of rows) byId.set(row.mjId, row);
-      const reserved = budget.reserveRows([...byId.values()]);
-      const slice = [...byId.values()].map((row) => ({ id: row.id, view: relayTaskView(row, policy, now) }));
-      budget.takeAll(slice.map((v) => v.view), reserved);
-      views.push(...slice);
-      // Other requests get a turn of the event loop between slices.
-      await ownTurn();
-    }
-    return views.sort((a, b) => a.id - b.id).map((v) => v.view);
-  }, budget);
+  return withListingPlace(
+    env.taskStore,
+    userId,
+    async () => {
+      // The whole answer's least size from the stored lengths first: one that cannot fit reads no row.
+      if (env.taskStore.tasks.ownByMjIdsSize)
+        budget.check(await env.taskStore.tasks.ownByMjIdsSize(userId, ids, LISTING_ITEM_BUDGET_BYTES));
+      const policy = linkPolicy(env);
+      const now = env.clock.now();
+      const views: Array<{ id: number; view: RelayTaskView }> = [];
+      for (let i = 0; i < ids.length; i += IDS_PER_READ) {
+        const rows = await env.taskStore.tasks.ownByMjIds(userId, ids.slice(i, i + IDS_PER_READ));
+        // One answer per upstream id: the newest row wins should an id ever repeat (a slice holds all rows of its ids).
+        const byId = new Map<string, TaskRow>();
+        for (const row of rows) byId.set(row.mjId, row);
+        const reserved = budget.reserveRows([...byId.values()]);
+        const slice = [...byId.values()].map((row) => ({ id: row.id, view: relayTaskView(row, policy, now) }));
+        budget.takeAll(
+          slice.map((v) => v.view),
+          reserved,
+        );
+        views.push(...slice);
+        // Other requests get a turn of the event loop between slices.
+        await ownTurn();
+      }
+      return views.sort((a, b) => a.id - b.id).map((v) => v.view);
+    },
+    budget,
+  );
 }
 
 /**
@@ -156,14 +178,20 @@ export async function relayImageSeed(env: RelayEnv, userId: number, mjId: string
   const row = await ownTask(env, userId, mjId);
   const channel = await getChannelFrom(env.store, row.channelId);
   if (!channel) throw new AppError('BAD_REQUEST', 'channel_not_found', 'channel_not_found');
-  if (channel.status !== CHANNEL_STATUS.enabled) throw new AppError('BAD_REQUEST', 'channel_disabled', 'channel_disabled');
+  if (channel.status !== CHANNEL_STATUS.enabled)
+    throw new AppError('BAD_REQUEST', 'channel_disabled', 'channel_disabled');
   const timeoutMs = Math.min(30_000, env.upstreamTimeoutMs);
-  const outcome = await callUpstream(env.fetch, { baseUrl: channel.baseUrl, key: channel.key }, { method: 'GET', path, timeoutMs });
+  const outcome = await callUpstream(
+    env.fetch,
+    { baseUrl: channel.baseUrl, key: channel.key },
+    { method: 'GET', path, timeoutMs },
+  );
   if (outcome.kind === 'timeout') throw new AppError('TIMEOUT', 'upstream_timeout', 'upstream_timeout');
   if (outcome.kind === 'network') {
     env.logger.warn('image-seed upstream call failed', { channelId: channel.id, error: outcome.message });
     throw new AppError('UPSTREAM', 'do_request_failed', 'do_request_failed');
   }
-  if (outcome.json === undefined) throw new AppError('UPSTREAM', 'unmarshal_response_body_failed', 'unmarshal_response_body_failed');
+  if (outcome.json === undefined)
+    throw new AppError('UPSTREAM', 'unmarshal_response_body_failed', 'unmarshal_response_body_failed');
   return { status: outcome.status, body: outcome.json };
 }

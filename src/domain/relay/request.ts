@@ -1,6 +1,11 @@
 import { AppError } from '../errors.ts';
 import {
-  CROSS_FIELD_MESSAGES, CROSS_FIELD_RULES, parseSubmitBody, requireObject, type SubmitBody, type SubmitKind,
+  CROSS_FIELD_MESSAGES,
+  CROSS_FIELD_RULES,
+  parseSubmitBody,
+  requireObject,
+  type SubmitBody,
+  type SubmitKind,
 } from './schemas.ts';
 
 /**

@@ -42,30 +42,49 @@ const MAX_ACCOUNT_FILTER_CHARS = 4096;
 
 /** A string field that must be present and not blank. */
 const requiredText = (field: string, max?: number) => {
-  const base = z.string({ error: (iss) => (iss.input === undefined || iss.input === null ? `${field} is required` : `${field} must be a string`) })
+  const base = z
+    .string({
+      error: (iss) =>
+        iss.input === undefined || iss.input === null ? `${field} is required` : `${field} must be a string`,
+    })
     .refine((s) => s.trim().length > 0, `${field} is required`);
   return max === undefined ? base : base.refine((s) => s.length <= max, `${field} is longer than ${max} characters`);
 };
 
 /** A string field that may be absent or null, at most `max` characters. */
 const optionalText = (field: string, max: number = MAX_TEXT_CHARS) =>
-  z.string({ error: `${field} must be a string` }).max(max, `${field} is longer than ${max} characters`).nullish();
+  z
+    .string({ error: `${field} must be a string` })
+    .max(max, `${field} is longer than ${max} characters`)
+    .nullish();
 
 /** An image (base64, data URL or link) that may be absent. */
 const optionalImage = (field: string) => optionalText(field, MAX_IMAGE_CHARS);
 
 /** An array of images, each bounded, at most `maxItems` of them. */
 const imageArray = (field: string, maxItems: number) =>
-  z.array(
-    z.string({ error: `${field} must hold strings` }).max(MAX_IMAGE_CHARS, `${field} holds an image longer than ${MAX_IMAGE_CHARS} characters`),
-    { error: (iss) => (iss.input === undefined || iss.input === null ? `${field} is required` : `${field} must be an array of strings`) },
-  ).max(maxItems, `${field} may hold at most ${maxItems} images`);
+  z
+    .array(
+      z
+        .string({ error: `${field} must hold strings` })
+        .max(MAX_IMAGE_CHARS, `${field} holds an image longer than ${MAX_IMAGE_CHARS} characters`),
+      {
+        error: (iss) =>
+          iss.input === undefined || iss.input === null
+            ? `${field} is required`
+            : `${field} must be an array of strings`,
+      },
+    )
+    .max(maxItems, `${field} may hold at most ${maxItems} images`);
 
 /** An integer given as a number or a numeric string (some clients send "1"). */
 const index = z.preprocess(
   (v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
-  z.number({ error: 'index must be a number from 1 to 4' }).int('index must be a number from 1 to 4')
-    .min(1, 'index must be a number from 1 to 4').max(4, 'index must be a number from 1 to 4'),
+  z
+    .number({ error: 'index must be a number from 1 to 4' })
+    .int('index must be a number from 1 to 4')
+    .min(1, 'index must be a number from 1 to 4')
+    .max(4, 'index must be a number from 1 to 4'),
 );
 
 /** Fields every submit may carry (state is echoed; the others are filtered by options). */
@@ -73,10 +92,13 @@ const common = {
   state: optionalText('state'),
   notifyHook: optionalText('notifyHook', MAX_URL_CHARS),
   botType: optionalText('botType', MAX_BOT_TYPE_LENGTH),
-  accountFilter: z.unknown().optional().refine(
-    (v) => v === undefined || (JSON.stringify(v)?.length ?? 0) <= MAX_ACCOUNT_FILTER_CHARS,
-    `accountFilter is larger than ${MAX_ACCOUNT_FILTER_CHARS} characters of JSON`,
-  ),
+  accountFilter: z
+    .unknown()
+    .optional()
+    .refine(
+      (v) => v === undefined || (JSON.stringify(v)?.length ?? 0) <= MAX_ACCOUNT_FILTER_CHARS,
+      `accountFilter is larger than ${MAX_ACCOUNT_FILTER_CHARS} characters of JSON`,
+    ),
 };
 
 const prompt = requiredText('prompt', MAX_TEXT_CHARS);
@@ -99,8 +121,10 @@ const filled = (s: string | null | undefined): boolean => Boolean(s?.trim());
  */
 export const CROSS_FIELD_RULES = {
   describe: (b: { base64?: string | null; link?: string | null }) => filled(b.base64) || filled(b.link),
-  swapSource: (b: { sourceBase64?: string | null; sourceUrl?: string | null }) => filled(b.sourceBase64) || filled(b.sourceUrl),
-  swapTarget: (b: { targetBase64?: string | null; targetUrl?: string | null }) => filled(b.targetBase64) || filled(b.targetUrl),
+  swapSource: (b: { sourceBase64?: string | null; sourceUrl?: string | null }) =>
+    filled(b.sourceBase64) || filled(b.sourceUrl),
+  swapTarget: (b: { targetBase64?: string | null; targetUrl?: string | null }) =>
+    filled(b.targetBase64) || filled(b.targetUrl),
   changeIndex: (b: { action: string; index?: number }) => b.action === 'REROLL' || b.index !== undefined,
 } as const;
 
@@ -111,21 +135,29 @@ export const CROSS_FIELD_MESSAGES = {
   changeIndex: 'index is required for UPSCALE and VARIATION',
 } as const;
 
-export const describeSchema = z.looseObject({ ...common, base64: optionalImage('base64'), link: optionalText('link', MAX_URL_CHARS) })
+export const describeSchema = z
+  .looseObject({ ...common, base64: optionalImage('base64'), link: optionalText('link', MAX_URL_CHARS) })
   .refine(CROSS_FIELD_RULES.describe, CROSS_FIELD_MESSAGES.describe);
 
 export const blendSchema = z.looseObject({
   ...common,
-  base64Array: imageArray('base64Array', MAX_IMAGINE_IMAGES).refine((a) => a.length >= 2, 'base64Array must hold 2 to 5 images'),
-  dimensions: z.enum(['PORTRAIT', 'SQUARE', 'LANDSCAPE'], { error: 'dimensions must be PORTRAIT, SQUARE or LANDSCAPE' }).nullish(),
+  base64Array: imageArray('base64Array', MAX_IMAGINE_IMAGES).refine(
+    (a) => a.length >= 2,
+    'base64Array must hold 2 to 5 images',
+  ),
+  dimensions: z
+    .enum(['PORTRAIT', 'SQUARE', 'LANDSCAPE'], { error: 'dimensions must be PORTRAIT, SQUARE or LANDSCAPE' })
+    .nullish(),
 });
 
-export const changeSchema = z.looseObject({
-  ...common,
-  taskId: requiredText('taskId', MAX_ID_LENGTH),
-  action: z.enum(['UPSCALE', 'VARIATION', 'REROLL'], { error: 'action must be UPSCALE, VARIATION or REROLL' }),
-  index: index.optional(),
-}).refine(CROSS_FIELD_RULES.changeIndex, { message: CROSS_FIELD_MESSAGES.changeIndex, path: ['index'] });
+export const changeSchema = z
+  .looseObject({
+    ...common,
+    taskId: requiredText('taskId', MAX_ID_LENGTH),
+    action: z.enum(['UPSCALE', 'VARIATION', 'REROLL'], { error: 'action must be UPSCALE, VARIATION or REROLL' }),
+    index: index.optional(),
+  })
+  .refine(CROSS_FIELD_RULES.changeIndex, { message: CROSS_FIELD_MESSAGES.changeIndex, path: ['index'] });
 
 export const simpleChangeSchema = z.looseObject({ ...common, content: requiredText('content', MAX_ID_LENGTH + 8) });
 
@@ -147,23 +179,31 @@ export const videoSchema = z.looseObject({
   prompt,
   image: optionalImage('image'),
   endImage: optionalImage('endImage'),
-  taskId: z.string({ error: 'taskId must be a string' }).max(MAX_ID_LENGTH, `taskId is longer than ${MAX_ID_LENGTH} characters`).nullish(),
+  taskId: z
+    .string({ error: 'taskId must be a string' })
+    .max(MAX_ID_LENGTH, `taskId is longer than ${MAX_ID_LENGTH} characters`)
+    .nullish(),
 });
 
 export const editsSchema = z.looseObject({ ...common, prompt, image: requiredText('image', MAX_IMAGE_CHARS) });
 
 export const uploadSchema = z.looseObject({
   ...common,
-  base64Array: imageArray('base64Array', MAX_UPLOAD_IMAGES).refine((a) => a.length > 0, 'base64Array must hold at least one image'),
+  base64Array: imageArray('base64Array', MAX_UPLOAD_IMAGES).refine(
+    (a) => a.length > 0,
+    'base64Array must hold at least one image',
+  ),
 });
 
-export const swapSchema = z.looseObject({
-  ...common,
-  sourceBase64: optionalImage('sourceBase64'),
-  sourceUrl: optionalText('sourceUrl', MAX_URL_CHARS),
-  targetBase64: optionalImage('targetBase64'),
-  targetUrl: optionalText('targetUrl', MAX_URL_CHARS),
-}).refine(CROSS_FIELD_RULES.swapSource, CROSS_FIELD_MESSAGES.swapSource)
+export const swapSchema = z
+  .looseObject({
+    ...common,
+    sourceBase64: optionalImage('sourceBase64'),
+    sourceUrl: optionalText('sourceUrl', MAX_URL_CHARS),
+    targetBase64: optionalImage('targetBase64'),
+    targetUrl: optionalText('targetUrl', MAX_URL_CHARS),
+  })
+  .refine(CROSS_FIELD_RULES.swapSource, CROSS_FIELD_MESSAGES.swapSource)
   .refine(CROSS_FIELD_RULES.swapTarget, CROSS_FIELD_MESSAGES.swapTarget);
 
 const SCHEMAS = {
@@ -186,11 +226,15 @@ export type SubmitBody<K extends SubmitKind> = z.infer<(typeof SCHEMAS)[K]>;
 /** `list-by-condition` body: at most 500 ids (SPEC §7.3). */
 export const MAX_CONDITION_IDS = 500;
 export const listByConditionSchema = z.looseObject({
-  ids: z.array(
-    z.string({ error: 'ids must hold strings' }).max(MAX_ID_LENGTH, `ids must hold ids of at most ${MAX_ID_LENGTH} characters`),
-    { error: 'ids must be an array of strings' },
-  )
-    .max(MAX_CONDITION_IDS, `ids may hold at most ${MAX_CONDITION_IDS} ids`).nullish(),
+  ids: z
+    .array(
+      z
+        .string({ error: 'ids must hold strings' })
+        .max(MAX_ID_LENGTH, `ids must hold ids of at most ${MAX_ID_LENGTH} characters`),
+      { error: 'ids must be an array of strings' },
+    )
+    .max(MAX_CONDITION_IDS, `ids may hold at most ${MAX_CONDITION_IDS} ids`)
+    .nullish(),
 });
 
 /** The first issue as one line that names the field. */

@@ -1,13 +1,13 @@
 import type { TaskRow } from '../../contract/rows.ts';
+import type { ChargeInput, SettleInput } from '../../contract/tasks.ts';
 import { FREE_ACTIONS } from '../actions.ts';
 import { boundJsonText, boundText, boundUrl, MAX_ID_CHARS, storableText } from '../bounds.ts';
 import { AppError } from '../errors.ts';
 import { enforceSubmitRateLimit } from '../rate-limit.ts';
-import { forwardWithFailover } from './failover.ts';
-import { webhookPayloadOf } from '../webhooks.ts';
 import { boundUpstreamNumber, warnFellBack, warnOnceFor } from '../upstream-numbers.ts';
-import type { ChargeInput, SettleInput } from '../../contract/tasks.ts';
+import { webhookPayloadOf } from '../webhooks.ts';
 import { acceptedTaskRow } from './accepted-row.ts';
+import { forwardWithFailover } from './failover.ts';
 import { planSubmit, type SubmitPlan } from './plan.ts';
 import { checkCrossFieldRules, type SubmitCall } from './request.ts';
 import type { RelayAnswer, RelayCallerInfo, RelayEnv } from './types.ts';
@@ -23,19 +23,19 @@ import type { RelayAnswer, RelayCallerInfo, RelayEnv } from './types.ts';
  * `mj.submit` reads `accepted`, and a refusal's upstream `code` and `description`.
  */
 export type SubmitAnswer = RelayAnswer & { taskId: number } & (
-  | {
-    accepted: true;
-    /** The task row as the submit left it, when its settle won (else a later writer has it: read it). */
-    task?: TaskRow;
-  }
-  | {
-    accepted: false;
-    /** The upstream's code, as the client is answered with it. */
-    code: number;
-    /** The upstream's description as it sent it ('' when it sent none). */
-    description: string;
-  }
-);
+    | {
+        accepted: true;
+        /** The task row as the submit left it, when its settle won (else a later writer has it: read it). */
+        task?: TaskRow;
+      }
+    | {
+        accepted: false;
+        /** The upstream's code, as the client is answered with it. */
+        code: number;
+        /** The upstream's description as it sent it ('' when it sent none). */
+        description: string;
+      }
+  );
 
 /** Upstream codes that mean "accepted": submitted, modal wait / existed, queued. */
 const ACCEPTED_CODES: ReadonlySet<number> = new Set([1, 21, 22]);
@@ -89,12 +89,20 @@ export async function submitTask(env: RelayEnv, caller: RelayCallerInfo, call: S
     env.metrics?.submitOutcome(label(), note.upstreamCode ?? answer.status);
     return answer;
   } catch (err) {
-    env.metrics?.submitOutcome(label(), err instanceof AppError ? err.code ?? err.kind.toLowerCase() : 'internal_error');
+    env.metrics?.submitOutcome(
+      label(),
+      err instanceof AppError ? (err.code ?? err.kind.toLowerCase()) : 'internal_error',
+    );
     throw err;
   }
 }
 
-async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, call: SubmitCall, note: SubmitNote): Promise<SubmitAnswer> {
+async function runSubmit(
+  env: RelayEnv,
+  caller: RelayCallerInfo,
+  call: SubmitCall,
+  note: SubmitNote,
+): Promise<SubmitAnswer> {
   // Before anything else: a limited submit is neither validated, charged nor forwarded.
   await enforceSubmitRateLimit(env, caller.tokenId, caller.rateLimitPerMinute);
   const req = call.read();
@@ -113,8 +121,14 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, call: SubmitCal
     quota: price,
     now: submitTime,
     task: {
-      action: plan.action, mjId: '', prompt: boundText(storableText(plan.prompt)), state: boundText(storableText(plan.state)), submitTime,
-      progress: '0%', status: '', updatedTime: submitTime,
+      action: plan.action,
+      mjId: '',
+      prompt: boundText(storableText(plan.prompt)),
+      state: boundText(storableText(plan.state)),
+      submitTime,
+      progress: '0%',
+      status: '',
+      updatedTime: submitTime,
     },
     hookUrl: plan.notifyHook,
   };
@@ -122,7 +136,13 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, call: SubmitCal
   if (taskId === 'quota_not_enough') throw new AppError('BAD_REQUEST', 'quota_not_enough', 'quota_not_enough');
   env.metrics?.quotaCharged(price);
   env.taskFeed.publish([taskId]);
-  const log = env.logger.child({ requestId: call.requestId, userId: caller.userId, taskId, action: plan.action, channelId: plan.channel.id });
+  const log = env.logger.child({
+    requestId: call.requestId,
+    userId: caller.userId,
+    taskId,
+    action: plan.action,
+    channelId: plan.channel.id,
+  });
 
   // New jobs refused before the upstream could have taken them move to the next channel (SPEC §15).
   const { outcome, channel } = await forwardWithFailover(env, plan, taskId, log);
@@ -131,7 +151,12 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, call: SubmitCal
     const now = env.clock.now();
     const hook = plan.notifyHook ? webhookPayloadOf(now, webhookLinks(env)) : undefined;
     const r = await env.taskStore.money.failAndRefund(
-      taskId, price, { failReason: failReason.slice(0, 1000), finishTime: now, ...extra }, now, plan.modelName, hook,
+      taskId,
+      price,
+      { failReason: failReason.slice(0, 1000), finishTime: now, ...extra },
+      now,
+      plan.modelName,
+      hook,
     );
     env.metrics?.quotaRefunded(r.refunded);
     if (!r.won) log.warn('rejected submit already ended elsewhere; no refund from here', { failReason });
@@ -150,7 +175,8 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, call: SubmitCal
   }
   const answer = submitResultOf(outcome.json);
   if (answer) note.upstreamCode = answer.code;
-  if (answer && answer.storedCode !== answer.code) warnFellBack(warnOnceFor(env.logger), channel.id, 'code', answer.code, answer.storedCode);
+  if (answer && answer.storedCode !== answer.code)
+    warnFellBack(warnOnceFor(env.logger), channel.id, 'code', answer.code, answer.storedCode);
   if (!answer) {
     log.warn('upstream submit answer is not a submit result', { status: outcome.status });
     await reject(`unmarshal_response_body_failed: upstream HTTP ${outcome.status}`);
@@ -160,24 +186,44 @@ async function runSubmit(env: RelayEnv, caller: RelayCallerInfo, call: SubmitCal
   const httpOk = outcome.status >= 200 && outcome.status < 300;
   if (!httpOk || !ACCEPTED_CODES.has(answer.code)) {
     const resultId = typeof answer.result === 'string' ? boundText(storableText(answer.result), MAX_ID_CHARS) : '';
-    await reject(answer.description || `upstream code ${answer.code}`, { code: answer.storedCode, description: boundText(answer.description), mjId: resultId });
+    await reject(answer.description || `upstream code ${answer.code}`, {
+      code: answer.storedCode,
+      description: boundText(answer.description),
+      mjId: resultId,
+    });
     if (answer.code === 3) {
       await env.store.channels.autoDisable(channel.id);
-      log.warn('channel auto-disabled: upstream answered code 3', { description: answer.description, channelId: channel.id });
+      log.warn('channel auto-disabled: upstream answered code 3', {
+        description: answer.description,
+        channelId: channel.id,
+      });
     } else {
       log.info('upstream refused submit', { code: answer.code, status: outcome.status });
     }
     const description = typeof answer.raw.description === 'string' ? answer.raw.description : '';
-    return { status: outcome.status, body: clientBody(answer, answer.code), taskId, accepted: false, code: answer.code, description };
+    return {
+      status: outcome.status,
+      body: clientBody(answer, answer.code),
+      taskId,
+      accepted: false,
+      code: answer.code,
+      description,
+    };
   }
 
   const settled = await settleAccepted(env, plan, taskId, answer);
   env.taskFeed.publish([taskId]);
   if (!settled.ok) {
-    await reject('unmarshal_response_body_failed: upstream accepted without a task id', { code: answer.storedCode, description: boundText(answer.description) });
+    await reject('unmarshal_response_body_failed: upstream accepted without a task id', {
+      code: answer.storedCode,
+      description: boundText(answer.description),
+    });
     throw new AppError('UPSTREAM', 'unmarshal_response_body_failed', 'unmarshal_response_body_failed');
   }
-  if (!settled.won) log.warn('accepted submit lost the race: the task was already ended (and refunded) elsewhere', { mjId: settled.mjId });
+  if (!settled.won)
+    log.warn('accepted submit lost the race: the task was already ended (and refunded) elsewhere', {
+      mjId: settled.mjId,
+    });
   else log.info('submit accepted', { code: answer.code, mjId: settled.mjId, channelId: channel.id });
   // 21 (modal wait / existed) and 22 (queued) read as 1 to clients, except the free modal openers.
   const code = answer.code === 22 || (answer.code === 21 && !FREE_ACTIONS.has(plan.action)) ? 1 : answer.code;
@@ -195,7 +241,10 @@ function webhookLinks(env: RelayEnv) {
  * crash-recovery sweep may have failed and refunded the row while we waited, and then it stays so.
  */
 async function settleAccepted(
-  env: RelayEnv, plan: SubmitPlan, taskId: number, answer: SubmitResult,
+  env: RelayEnv,
+  plan: SubmitPlan,
+  taskId: number,
+  answer: SubmitResult,
 ): Promise<{ ok: false } | { ok: true; won: boolean; mjId: string; input: SettleInput }> {
   const upload = plan.action === 'UPLOAD';
   let mjId = '';
@@ -211,16 +260,30 @@ async function settleAccepted(
   const existed = answer.code === 21 && answer.properties.status === 'SUCCESS';
   const done = upload || existed;
   // What the upstream sends back is cut before it is stored (SPEC §10).
-  const imageUrl = existed && typeof answer.properties.imageUrl === 'string' ? boundUrl(storableText(answer.properties.imageUrl)) : undefined;
+  const imageUrl =
+    existed && typeof answer.properties.imageUrl === 'string'
+      ? boundUrl(storableText(answer.properties.imageUrl))
+      : undefined;
   const props = Object.keys(answer.properties).length ? boundJsonText(JSON.stringify(answer.properties)) : '';
   // The consume row gets its mj_id in the same transaction, so no charge is ever left unnamed.
   const input: SettleInput = {
-    done, withImage: imageUrl !== undefined,
+    done,
+    withImage: imageUrl !== undefined,
     params: {
-      taskId, mjId, code: answer.storedCode, description: boundText(answer.description), properties: props, now,
-      status: done ? 'SUCCESS' : '', progress: done ? '100%' : '0%', imageUrl: imageUrl ?? '',
+      taskId,
+      mjId,
+      code: answer.storedCode,
+      description: boundText(answer.description),
+      properties: props,
+      now,
+      status: done ? 'SUCCESS' : '',
+      progress: done ? '100%' : '0%',
+      imageUrl: imageUrl ?? '',
     },
   };
-  const won = await env.taskStore.money.settleAccepted(input, plan.notifyHook !== null ? webhookPayloadOf(now, webhookLinks(env)) : null);
+  const won = await env.taskStore.money.settleAccepted(
+    input,
+    plan.notifyHook !== null ? webhookPayloadOf(now, webhookLinks(env)) : null,
+  );
   return { ok: true, won, mjId, input };
 }

@@ -4,7 +4,15 @@ import type { TaskRow, TokenRow } from '../../contract/rows.ts';
 import { AppError } from '../errors.ts';
 import type { SubmitRequest, SubmitRequestOf } from './request.ts';
 import {
-  blendSchema, describeSchema, editsSchema, imagineSchema, modalSchema, swapSchema, uploadSchema, type SubmitBody, type SubmitKind,
+  blendSchema,
+  describeSchema,
+  editsSchema,
+  imagineSchema,
+  modalSchema,
+  type SubmitBody,
+  type SubmitKind,
+  swapSchema,
+  uploadSchema,
 } from './schemas.ts';
 import { submitTask } from './submit.ts';
 import type { RelayCallerInfo, RelayEnv } from './types.ts';
@@ -22,22 +30,54 @@ const prompt = z.string().trim().min(1, 'prompt is required').max(8192, 'prompt 
 
 export const typedSubmitSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('IMAGINE'), prompt, base64Array: imagineSchema.shape.base64Array, token_id: tokenId }),
-  z.object({ action: z.literal('ACTION'), task_id: taskId, custom_id: z.string().trim().min(1, 'custom_id is required').max(512), token_id: tokenId }),
   z.object({
-    action: z.literal('CHANGE'), task_id: taskId, change: z.enum(['UPSCALE', 'VARIATION', 'REROLL']),
-    index: z.number().int().min(1).max(4).optional(), token_id: tokenId,
+    action: z.literal('ACTION'),
+    task_id: taskId,
+    custom_id: z.string().trim().min(1, 'custom_id is required').max(512),
+    token_id: tokenId,
   }),
-  z.object({ action: z.literal('SIMPLE_CHANGE'), content: z.string().trim().min(1, 'content is required').max(136), token_id: tokenId }),
-  z.object({ action: z.literal('DESCRIBE'), base64: describeSchema.shape.base64, link: describeSchema.shape.link, token_id: tokenId }),
-  z.object({ action: z.literal('BLEND'), base64Array: blendSchema.shape.base64Array, dimensions: blendSchema.shape.dimensions, token_id: tokenId }),
-  z.object({ action: z.literal('MODAL'), task_id: taskId, prompt: modalSchema.shape.prompt, maskBase64: modalSchema.shape.maskBase64, token_id: tokenId }),
+  z.object({
+    action: z.literal('CHANGE'),
+    task_id: taskId,
+    change: z.enum(['UPSCALE', 'VARIATION', 'REROLL']),
+    index: z.number().int().min(1).max(4).optional(),
+    token_id: tokenId,
+  }),
+  z.object({
+    action: z.literal('SIMPLE_CHANGE'),
+    content: z.string().trim().min(1, 'content is required').max(136),
+    token_id: tokenId,
+  }),
+  z.object({
+    action: z.literal('DESCRIBE'),
+    base64: describeSchema.shape.base64,
+    link: describeSchema.shape.link,
+    token_id: tokenId,
+  }),
+  z.object({
+    action: z.literal('BLEND'),
+    base64Array: blendSchema.shape.base64Array,
+    dimensions: blendSchema.shape.dimensions,
+    token_id: tokenId,
+  }),
+  z.object({
+    action: z.literal('MODAL'),
+    task_id: taskId,
+    prompt: modalSchema.shape.prompt,
+    maskBase64: modalSchema.shape.maskBase64,
+    token_id: tokenId,
+  }),
   z.object({ action: z.literal('SHORTEN'), prompt, token_id: tokenId }),
   z.object({ action: z.literal('VIDEO'), prompt, task_id: taskId.optional(), token_id: tokenId }),
   z.object({ action: z.literal('EDITS'), prompt, image: editsSchema.shape.image, token_id: tokenId }),
   z.object({ action: z.literal('UPLOAD'), base64Array: uploadSchema.shape.base64Array, token_id: tokenId }),
   z.object({
-    action: z.literal('SWAP_FACE'), sourceBase64: swapSchema.shape.sourceBase64, sourceUrl: swapSchema.shape.sourceUrl,
-    targetBase64: swapSchema.shape.targetBase64, targetUrl: swapSchema.shape.targetUrl, token_id: tokenId,
+    action: z.literal('SWAP_FACE'),
+    sourceBase64: swapSchema.shape.sourceBase64,
+    sourceUrl: swapSchema.shape.sourceUrl,
+    targetBase64: swapSchema.shape.targetBase64,
+    targetUrl: swapSchema.shape.targetUrl,
+    token_id: tokenId,
   }),
 ]);
 
@@ -53,22 +93,54 @@ function defined<T extends object>(o: T): T {
  * fields (in the relay's names), which are also the body forwarded upstream.
  */
 export function typedRequestOf(input: TypedSubmit): SubmitRequest {
-  const of = <K extends SubmitKind>(kind: K, path: string, fields: SubmitBody<K>): SubmitRequestOf<K> => ({ kind, path, fields, forward: fields });
+  const of = <K extends SubmitKind>(kind: K, path: string, fields: SubmitBody<K>): SubmitRequestOf<K> => ({
+    kind,
+    path,
+    fields,
+    forward: fields,
+  });
   switch (input.action) {
-    case 'IMAGINE': return of('imagine', '/mj/submit/imagine', defined({ prompt: input.prompt, base64Array: input.base64Array }));
-    case 'ACTION': return of('action', '/mj/submit/action', { taskId: input.task_id, customId: input.custom_id });
-    case 'CHANGE': return of('change', '/mj/submit/change', defined({ taskId: input.task_id, action: input.change, index: input.index }));
-    case 'SIMPLE_CHANGE': return of('simple-change', '/mj/submit/simple-change', { content: input.content });
-    case 'DESCRIBE': return of('describe', '/mj/submit/describe', defined({ base64: input.base64, link: input.link }));
-    case 'BLEND': return of('blend', '/mj/submit/blend', defined({ base64Array: input.base64Array, dimensions: input.dimensions }));
-    case 'MODAL': return of('modal', '/mj/submit/modal', defined({ taskId: input.task_id, prompt: input.prompt, maskBase64: input.maskBase64 }));
-    case 'SHORTEN': return of('shorten', '/mj/submit/shorten', { prompt: input.prompt });
-    case 'VIDEO': return of('video', '/mj/submit/video', defined({ prompt: input.prompt, taskId: input.task_id }));
-    case 'EDITS': return of('edits', '/mj/submit/edits', { prompt: input.prompt, image: input.image });
-    case 'UPLOAD': return of('upload', '/mj/submit/upload-discord-images', { base64Array: input.base64Array });
-    case 'SWAP_FACE': return of('swap', '/mj/insight-face/swap', defined({
-      sourceBase64: input.sourceBase64, sourceUrl: input.sourceUrl, targetBase64: input.targetBase64, targetUrl: input.targetUrl,
-    }));
+    case 'IMAGINE':
+      return of('imagine', '/mj/submit/imagine', defined({ prompt: input.prompt, base64Array: input.base64Array }));
+    case 'ACTION':
+      return of('action', '/mj/submit/action', { taskId: input.task_id, customId: input.custom_id });
+    case 'CHANGE':
+      return of(
+        'change',
+        '/mj/submit/change',
+        defined({ taskId: input.task_id, action: input.change, index: input.index }),
+      );
+    case 'SIMPLE_CHANGE':
+      return of('simple-change', '/mj/submit/simple-change', { content: input.content });
+    case 'DESCRIBE':
+      return of('describe', '/mj/submit/describe', defined({ base64: input.base64, link: input.link }));
+    case 'BLEND':
+      return of('blend', '/mj/submit/blend', defined({ base64Array: input.base64Array, dimensions: input.dimensions }));
+    case 'MODAL':
+      return of(
+        'modal',
+        '/mj/submit/modal',
+        defined({ taskId: input.task_id, prompt: input.prompt, maskBase64: input.maskBase64 }),
+      );
+    case 'SHORTEN':
+      return of('shorten', '/mj/submit/shorten', { prompt: input.prompt });
+    case 'VIDEO':
+      return of('video', '/mj/submit/video', defined({ prompt: input.prompt, taskId: input.task_id }));
+    case 'EDITS':
+      return of('edits', '/mj/submit/edits', { prompt: input.prompt, image: input.image });
+    case 'UPLOAD':
+      return of('upload', '/mj/submit/upload-discord-images', { base64Array: input.base64Array });
+    case 'SWAP_FACE':
+      return of(
+        'swap',
+        '/mj/insight-face/swap',
+        defined({
+          sourceBase64: input.sourceBase64,
+          sourceUrl: input.sourceUrl,
+          targetBase64: input.targetBase64,
+          targetUrl: input.targetUrl,
+        }),
+      );
   }
 }
 
@@ -110,9 +182,19 @@ function refusalError(code: number, description: string, status: number): AppErr
  * relay's AppErrors; an upstream refusal (the task is then recorded as FAILURE and refunded)
  * becomes an AppError carrying the upstream description.
  */
-export async function submitTyped(env: RelayEnv, userId: number, input: TypedSubmit, requestId: string): Promise<{ taskId: number; task?: TaskRow }> {
+export async function submitTyped(
+  env: RelayEnv,
+  userId: number,
+  input: TypedSubmit,
+  requestId: string,
+): Promise<{ taskId: number; task?: TaskRow }> {
   const key = await billingKeyOf(env, userId, input.token_id);
-  const caller: RelayCallerInfo = { userId, tokenId: key.id, unlimitedToken: key.unlimitedQuota, rateLimitPerMinute: key.rateLimitPerMinute };
+  const caller: RelayCallerInfo = {
+    userId,
+    tokenId: key.id,
+    unlimitedToken: key.unlimitedQuota,
+    rateLimitPerMinute: key.rateLimitPerMinute,
+  };
   const req = typedRequestOf(input);
   const answer = await submitTask(env, caller, { kind: req.kind, requestId, read: () => req });
   if (!answer.accepted) throw refusalError(answer.code, answer.description, answer.status);

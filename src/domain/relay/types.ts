@@ -1,10 +1,10 @@
+import type { ManagementStore } from '../../contract/management.ts';
+import type { TaskStore } from '../../contract/tasks.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Metrics } from '../../lib/metrics.ts';
 import type { OptionsStore } from '../options.ts';
 import type { TaskFeed } from '../task-feed.ts';
-import type { ManagementStore } from '../../contract/management.ts';
-import type { TaskStore } from '../../contract/tasks.ts';
 import type { UpstreamHooks } from '../upstream-push.ts';
 
 /**

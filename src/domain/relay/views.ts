@@ -17,7 +17,9 @@ export const relayTaskViewSchema = z.object({
   submitTime: z.number().int().meta({ description: 'Unix time in ms' }),
   startTime: z.number().int(),
   finishTime: z.number().int(),
-  imageUrl: z.string().meta({ description: 'Gateway link while mj_forward_url_enabled is on, with ?rand=<now> until SUCCESS' }),
+  imageUrl: z
+    .string()
+    .meta({ description: 'Gateway link while mj_forward_url_enabled is on, with ?rand=<now> until SUCCESS' }),
   videoUrl: z.string(),
   videoUrls: z.array(z.object({ url: z.string() })).nullable(),
   status: z.string(),
@@ -34,7 +36,10 @@ export const relayTaskListSchema = z.array(relayTaskViewSchema);
  * object; `result` is the new task id (an array of URLs for upload-discord-images).
  */
 export const submitAnswerSchema = z.looseObject({
-  code: z.number().int().meta({ description: '1 accepted (21/22 read as 1, 21 kept for INPAINT/CUSTOM_ZOOM); anything else refused' }),
+  code: z
+    .number()
+    .int()
+    .meta({ description: '1 accepted (21/22 read as 1, 21 kept for INPAINT/CUSTOM_ZOOM); anything else refused' }),
   description: z.string().optional(),
   result: z.union([z.string(), z.array(z.string()), z.null()]).optional(),
   properties: z.record(z.string(), z.unknown()),
@@ -53,7 +58,9 @@ export const relayAuthErrorSchema = z.object({
   error: z.object({
     message: z.string(),
     type: z.literal('mj_gateway_error'),
-    code: z.string().meta({ description: 'missing_api_key, invalid_api_key, token_disabled, token_expired, token_exhausted or user_banned' }),
+    code: z.string().meta({
+      description: 'missing_api_key, invalid_api_key, token_disabled, token_expired, token_exhausted or user_banned',
+    }),
   }),
 });
 
@@ -68,6 +75,6 @@ export const imageSeedAnswerSchema = z.looseObject({
 export const imageErrorSchema = z.object({ error: z.string() });
 
 // The hand-written view type and its schema must describe the same object.
-type Same<X, Y> = (<T>() => T extends X ? 1 : 2) extends (<T>() => T extends Y ? 1 : 2) ? true : false;
+type Same<X, Y> = (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ? 1 : 2 ? true : false;
 const viewMatches: Same<z.infer<typeof relayTaskViewSchema>, RelayTaskView> = true;
 void viewMatches;

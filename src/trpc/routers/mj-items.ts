@@ -1,10 +1,13 @@
 import { ROLE } from '../../contract/constants.ts';
 import type { TaskRow } from '../../contract/rows.ts';
-import { typedAdminTaskItem, typedTaskItem, type ImageLinkPolicy } from '../../domain/tasks.ts';
 import type { AppDeps } from '../../deps.ts';
 import {
-  typedAdminTaskItemSchema, typedAdminTaskPageSchema, typedTaskItemSchema, typedTaskPageSchema,
+  typedAdminTaskItemSchema,
+  typedAdminTaskPageSchema,
+  typedTaskItemSchema,
+  typedTaskPageSchema,
 } from '../../domain/task-views.ts';
+import { type ImageLinkPolicy, typedAdminTaskItem, typedTaskItem } from '../../domain/tasks.ts';
 
 /**
  * The task item shapes of the tRPC outputs (one source: domain/task-views.ts): the REST items of

@@ -1,22 +1,31 @@
-import { tracked, TRPCError, type TrackedEnvelope } from '@trpc/server';
+import { TRPCError, type TrackedEnvelope, tracked } from '@trpc/server';
 import { z } from 'zod';
 import { AUTH_MESSAGES } from '../../auth/management.ts';
 import { ROLE } from '../../contract/constants.ts';
 import type { TaskRow } from '../../contract/rows.ts';
-import { chargeAnswer, jsonSize, limitsOf, openSubscription, rowsBytesAtLeast, withListingPlace } from '../../domain/answer-limits.ts';
+import {
+  chargeAnswer,
+  jsonSize,
+  limitsOf,
+  openSubscription,
+  rowsBytesAtLeast,
+  withListingPlace,
+} from '../../domain/answer-limits.ts';
 import { LISTING_ITEM_BUDGET_BYTES } from '../../domain/bounds.ts';
 import type { AppError } from '../../domain/errors.ts';
 import { typedAdminTaskItem, typedTaskItem } from '../../domain/tasks.ts';
-import { userProcedure, type Context } from '../init.ts';
+import { type Context, userProcedure } from '../init.ts';
 import { sessionWatchOf } from '../live-sessions.ts';
 import { policyOf, type typedAdminTaskItemSchema, type typedTaskItemSchema } from './mj-items.ts';
 
-export const onTaskUpdateInputSchema = z.object({
-  /** Admins only: every user's tasks, as §6.2 items. */
-  all: z.boolean().optional(),
-  /** Set by tRPC's httpSubscriptionLink on reconnect (the last `tracked` id it received). */
-  lastEventId: z.string().max(100).nullish(),
-}).optional();
+export const onTaskUpdateInputSchema = z
+  .object({
+    /** Admins only: every user's tasks, as §6.2 items. */
+    all: z.boolean().optional(),
+    /** Set by tRPC's httpSubscriptionLink on reconnect (the last `tracked` id it received). */
+    lastEventId: z.string().max(100).nullish(),
+  })
+  .optional();
 
 /** What a subscriber receives, spelled from the zod item schemas so client declarations stand alone. */
 type LiveItem = z.infer<typeof typedTaskItemSchema> | z.infer<typeof typedAdminTaskItemSchema>;
@@ -40,17 +49,25 @@ type User = { id: number; role: number };
  * 15); this procedure defines the contract (the client's types) and answers what that path hands
  * back to tRPC (refusals) and the other transports.
  */
-export const onTaskUpdate = userProcedure.input(onTaskUpdateInputSchema).subscription(async ({ ctx, input, signal }) => {
-  const all = input?.all === true;
-  if (all && ctx.user.role < ROLE.admin) throw new TRPCError({ code: 'FORBIDDEN', message: AUTH_MESSAGES.insufficient });
-  const close = openSubscription(ctx.deps.taskStore, ctx.user.id);
-  // A stream tRPC never starts (the client went away first) still gives its place back.
-  signal?.addEventListener('abort', close, { once: true });
-  return stream(ctx, ctx.user, all, input?.lastEventId ?? null, signal, close);
-});
+export const onTaskUpdate = userProcedure
+  .input(onTaskUpdateInputSchema)
+  .subscription(async ({ ctx, input, signal }) => {
+    const all = input?.all === true;
+    if (all && ctx.user.role < ROLE.admin)
+      throw new TRPCError({ code: 'FORBIDDEN', message: AUTH_MESSAGES.insufficient });
+    const close = openSubscription(ctx.deps.taskStore, ctx.user.id);
+    // A stream tRPC never starts (the client went away first) still gives its place back.
+    signal?.addEventListener('abort', close, { once: true });
+    return stream(ctx, ctx.user, all, input?.lastEventId ?? null, signal, close);
+  });
 
 async function* stream(
-  ctx: Context, user: User, all: boolean, lastEventId: string | null, signal: AbortSignal | undefined, close: () => void,
+  ctx: Context,
+  user: User,
+  all: boolean,
+  lastEventId: string | null,
+  signal: AbortSignal | undefined,
+  close: () => void,
 ): AsyncGenerator<TrackedEnvelope<LiveItem | LiveReload>> {
   const stop = new AbortController();
   const onAbort = () => stop.abort();
@@ -61,13 +78,17 @@ async function* stream(
     revoked = err;
     stop.abort();
   });
-  const itemOf = (row: TaskRow): LiveItem => (all ? typedAdminTaskItem(row, policyOf(ctx.deps)) : typedTaskItem(row, policyOf(ctx.deps)));
+  const itemOf = (row: TaskRow): LiveItem =>
+    all ? typedAdminTaskItem(row, policyOf(ctx.deps)) : typedTaskItem(row, policyOf(ctx.deps));
   try {
     const limits = limitsOf(ctx.deps.taskStore);
     const feed = ctx.deps.taskFeed.subscribe({ userId: all ? null : user.id }, lastEventId, stop.signal, {
-      bytes: limits.answerBytes, itemCap: LISTING_ITEM_BUDGET_BYTES, atLeast: rowsBytesAtLeast,
+      bytes: limits.answerBytes,
+      itemCap: LISTING_ITEM_BUDGET_BYTES,
+      atLeast: rowsBytesAtLeast,
       // A replay is a listing read: it takes one of the user's 4 places.
-      guard: (work) => withListingPlace(ctx.deps.taskStore, user.id, work), measure: (row) => jsonSize(itemOf(row)),
+      guard: (work) => withListingPlace(ctx.deps.taskStore, user.id, work),
+      measure: (row) => jsonSize(itemOf(row)),
     });
     for await (const event of feed) {
       if (event.reload) {
@@ -75,11 +96,11 @@ async function* stream(
         // again and again is no free way to keep the server reading.
         chargeAnswer(ctx.deps.taskStore, user.id, limits.answerBytes);
         yield tracked<LiveItem | LiveReload>(event.eventId, { reload: true });
-      }
-      else yield tracked<LiveItem | LiveReload>(event.eventId, itemOf(event.row));
+      } else yield tracked<LiveItem | LiveReload>(event.eventId, itemOf(event.row));
     }
     const err = revoked as AppError | null;
-    if (err) throw new TRPCError({ code: err.kind === 'FORBIDDEN' ? 'FORBIDDEN' : 'UNAUTHORIZED', message: err.message });
+    if (err)
+      throw new TRPCError({ code: err.kind === 'FORBIDDEN' ? 'FORBIDDEN' : 'UNAUTHORIZED', message: err.message });
   } finally {
     unwatch();
     close();

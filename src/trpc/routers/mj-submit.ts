@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import type { AppDeps } from '../../deps.ts';
 import { AppError } from '../../domain/errors.ts';
-import type { RelayEnv } from '../../domain/relay/types.ts';
 import { relayEnvOf } from '../../domain/relay/env.ts';
 import { submitTyped, typedSubmitSchema } from '../../domain/relay/typed-submit.ts';
+import type { RelayEnv } from '../../domain/relay/types.ts';
 import { userProcedure } from '../init.ts';
 import { itemFor, typedAdminTaskItemSchema, typedTaskItemSchema } from './mj-items.ts';
 
@@ -22,7 +22,7 @@ export const submit = userProcedure
     if (!env) envCache.set(ctx.deps, (env = relayEnvOf(ctx.deps)));
     const { taskId, task } = await submitTyped(env, ctx.user.id, input, ctx.requestId);
     // The flow has the row it just wrote unless another writer ended the task first: then read it.
-    const row = task ?? await ctx.deps.taskStore.tasks.byId(taskId);
+    const row = task ?? (await ctx.deps.taskStore.tasks.byId(taskId));
     if (!row) throw new AppError('NOT_FOUND', `task ${taskId} not found`);
     return itemFor(ctx.deps, ctx.user.role, row);
   });

@@ -5,43 +5,72 @@ import { AppError } from '../../domain/errors.ts';
 import { allTaskQuerySchema, mjIdInputSchema, selfTaskQuerySchema } from '../../domain/task-query.ts';
 import { allFilter, selfFilter, typedAdminTaskItem, typedTaskItem } from '../../domain/tasks.ts';
 import { adminProcedure, router, userProcedure } from '../init.ts';
+import { ledger } from './admin-task.ts';
 import {
-  policyOf, typedAdminTaskItemSchema, typedAdminTaskPageSchema, typedTaskItemSchema, typedTaskPageSchema,
+  policyOf,
+  typedAdminTaskItemSchema,
+  typedAdminTaskPageSchema,
+  typedTaskItemSchema,
+  typedTaskPageSchema,
 } from './mj-items.ts';
 import { onTaskUpdate } from './mj-live.ts';
 import { submit } from './mj-submit.ts';
-import { ledger } from './admin-task.ts';
 
 export { typedAdminTaskItemSchema, typedTaskItemSchema } from './mj-items.ts';
 
 export const mjRouter = router({
   /** The caller's own tasks (SPEC §6.1). */
-  self: userProcedure.input(selfTaskQuerySchema.optional()).output(typedTaskPageSchema).query(({ ctx, input = {} }) =>
-    // The calls of a batch in turn: once the answer is lost, the rest read nothing (SPEC §10).
-    ctx.budget.inTurn(() => withListingPlace(ctx.deps.taskStore, ctx.user.id, async () => {
-      const page = await ctx.deps.taskStore.tasks.list(selfFilter(ctx.user.id, input), input);
-      const policy = policyOf(ctx.deps);
-      const items = await buildWithin(ctx.budget, page.items, (r) => typedTaskItem(r, policy));
-      return { ...page, items };
-    }, ctx.budget))),
+  self: userProcedure
+    .input(selfTaskQuerySchema.optional())
+    .output(typedTaskPageSchema)
+    .query(({ ctx, input = {} }) =>
+      // The calls of a batch in turn: once the answer is lost, the rest read nothing (SPEC §10).
+      ctx.budget.inTurn(() =>
+        withListingPlace(
+          ctx.deps.taskStore,
+          ctx.user.id,
+          async () => {
+            const page = await ctx.deps.taskStore.tasks.list(selfFilter(ctx.user.id, input), input);
+            const policy = policyOf(ctx.deps);
+            const items = await buildWithin(ctx.budget, page.items, (r) => typedTaskItem(r, policy));
+            return { ...page, items };
+          },
+          ctx.budget,
+        ),
+      ),
+    ),
 
   /** Every user's tasks, with owner and channel (SPEC §6.2). */
-  all: adminProcedure.input(allTaskQuerySchema.optional()).output(typedAdminTaskPageSchema).query(({ ctx, input = {} }) =>
-    ctx.budget.inTurn(() => withListingPlace(ctx.deps.taskStore, ctx.user.id, async () => {
-      const page = await ctx.deps.taskStore.tasks.list(allFilter(input), input);
-      const policy = policyOf(ctx.deps);
-      const items = await buildWithin(ctx.budget, page.items, (r) => typedAdminTaskItem(r, policy));
-      return { ...page, items };
-    }, ctx.budget))),
+  all: adminProcedure
+    .input(allTaskQuerySchema.optional())
+    .output(typedAdminTaskPageSchema)
+    .query(({ ctx, input = {} }) =>
+      ctx.budget.inTurn(() =>
+        withListingPlace(
+          ctx.deps.taskStore,
+          ctx.user.id,
+          async () => {
+            const page = await ctx.deps.taskStore.tasks.list(allFilter(input), input);
+            const policy = policyOf(ctx.deps);
+            const items = await buildWithin(ctx.budget, page.items, (r) => typedAdminTaskItem(r, policy));
+            return { ...page, items };
+          },
+          ctx.budget,
+        ),
+      ),
+    ),
 
   /** One task, exactly as the caller's listing shows it. */
-  get: userProcedure.input(mjIdInputSchema).output(z.union([typedAdminTaskItemSchema, typedTaskItemSchema])).query(async ({ ctx, input }) => {
-    const admin = ctx.user.role >= ROLE.admin;
-    const row = await ctx.deps.taskStore.tasks.findByMjId(input.mj_id, admin ? null : ctx.user.id);
-    if (!row) throw new AppError('NOT_FOUND', `task ${input.mj_id} not found`);
-    const policy = policyOf(ctx.deps);
-    return admin ? typedAdminTaskItem(row, policy) : typedTaskItem(row, policy);
-  }),
+  get: userProcedure
+    .input(mjIdInputSchema)
+    .output(z.union([typedAdminTaskItemSchema, typedTaskItemSchema]))
+    .query(async ({ ctx, input }) => {
+      const admin = ctx.user.role >= ROLE.admin;
+      const row = await ctx.deps.taskStore.tasks.findByMjId(input.mj_id, admin ? null : ctx.user.id);
+      if (!row) throw new AppError('NOT_FOUND', `task ${input.mj_id} not found`);
+      const policy = policyOf(ctx.deps);
+      return admin ? typedAdminTaskItem(row, policy) : typedTaskItem(row, policy);
+    }),
 
   /** Typed submits through the relay's own flow (SPEC §14). */
   submit,

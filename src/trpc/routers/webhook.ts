@@ -5,9 +5,17 @@ import { listDeliveries } from '../../domain/webhooks.ts';
 import { router, userProcedure } from '../init.ts';
 
 export const deliveryViewSchema = z.object({
-  id: z.number(), task_id: z.number(), mj_id: z.string(), user_id: z.number(), url: z.string(),
-  status: z.enum(['pending', 'delivered', 'failed']), attempts: z.number(), last_error: z.string(),
-  next_attempt_at: z.number(), created_time: z.number(), delivered_time: z.number(),
+  id: z.number(),
+  task_id: z.number(),
+  mj_id: z.string(),
+  user_id: z.number(),
+  url: z.string(),
+  status: z.enum(['pending', 'delivered', 'failed']),
+  attempts: z.number(),
+  last_error: z.string(),
+  next_attempt_at: z.number(),
+  created_time: z.number(),
+  delivered_time: z.number(),
 });
 
 export const webhookRouter = router({

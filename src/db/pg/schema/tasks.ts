@@ -43,4 +43,3 @@ export const tasks = pgTable(
     check('tasks_quota_non_negative', sql`${t.quota} >= 0`),
   ],
 );
-

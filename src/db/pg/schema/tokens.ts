@@ -5,7 +5,9 @@ export const tokens = pgTable(
   'tokens',
   {
     id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
-    userId: integer('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
     name: text('name').notNull().default(''),
     key: text('key').notNull().unique(),
     status: integer('status').notNull().default(1),

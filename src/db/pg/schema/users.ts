@@ -18,4 +18,3 @@ export const users = pgTable(
   },
   (t) => [check('users_quota_non_negative', sql`${t.quota} >= 0`)],
 );
-
