@@ -17,6 +17,7 @@ import {
 } from '../../src/db/sqlite/listing.ts';
 import { enqueueTaskChange, recordTaskHook } from '../../src/db/sqlite/outbox.ts';
 import { applySyncOps, createSqliteSyncStore } from '../../src/db/sqlite/sync.ts';
+import { createSqliteTaskAdminStore } from '../../src/db/sqlite/task-admin.ts';
 import { describeButtons, gridButtons, upscaleButtons } from '../../src/simulator/buttons.ts';
 import { memoryDb } from '../helpers/db.ts';
 import { getTask } from '../helpers/factories.ts';
@@ -104,6 +105,20 @@ describe('tasks.buttons compact form', () => {
     db.$client.run("UPDATE tasks SET progress = '50%' WHERE id = 1");
     const page = await createSqliteSyncStore(db).unfinishedPage(1, 0, 10);
     expect(page.find((r) => r.id === 1)!.buttons).toBe(text);
+  });
+
+  test('the push and resync read (channelTasks) gives the whole text too', async () => {
+    const db = seeded(1);
+    const text = grid(HASH);
+    applySyncOps(
+      db,
+      [{ kind: 'update', taskId: 1, fields: { ...fields(text), progress: '90%', status: 'IN_PROGRESS' } }],
+      10,
+      () => '{}',
+    );
+    expect(raw(db, 1)).toBe(referenceText(1, HASH));
+    const [row] = await createSqliteTaskAdminStore(db).channelTasks(1, 'm1');
+    expect(row!.buttons).toBe(text);
   });
 
   test('a webhook payload is rendered from the whole text', () => {

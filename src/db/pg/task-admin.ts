@@ -2,9 +2,10 @@ import { LOG_TYPE } from '../../contract/constants.ts';
 import type { TaskLogRow } from '../../contract/task-admin.ts';
 import type { PayloadOf, PollRow, RefundResult } from '../../contract/tasks.ts';
 import type { PgDB } from './client.ts';
-import { failAndRefundHookedPg, type WrittenHook } from './money.ts';
+import { failAndRefundHookedPg } from './money.ts';
 import { insertDeliveriesPg } from './outbox.ts';
-import { pgFailurePatch } from './task-money.ts';
+import { deliveryOf, pgFailurePatch } from './task-money.ts';
+import { POLL_COLUMNS_PG } from './task-sync.ts';
 
 /**
  * Upstream push, reconciliation and the money timeline on PostgreSQL (SPEC §16), with the
@@ -16,10 +17,7 @@ const CHANNEL_TASKS_LIMIT = 16;
 /** The tasks of one channel with this upstream id, finished or not, newest first (one mj_id index search). */
 export async function channelTasksPg(db: PgDB, channelId: number, mjId: string): Promise<PollRow[]> {
   return [
-    ...(await db.$client<PollRow[]>`SELECT id, user_id AS "userId", channel_id AS "channelId", action, mj_id AS "mjId",
-      submit_time AS "submitTime", updated_time AS "updatedTime", quota, progress, status, prompt_en AS "promptEn", state,
-      start_time AS "startTime", finish_time AS "finishTime", image_url AS "imageUrl", video_url AS "videoUrl",
-      video_urls AS "videoUrls", fail_reason AS "failReason", buttons, properties
+    ...(await db.$client<PollRow[]>`SELECT ${db.$client.unsafe(POLL_COLUMNS_PG)}
     FROM tasks WHERE mj_id = ${mjId}::text AND channel_id = ${channelId}::int ORDER BY id DESC LIMIT ${CHANNEL_TASKS_LIMIT}::int`),
   ];
 }
@@ -32,17 +30,6 @@ export async function taskLogsPg(db: PgDB, taskId: number): Promise<TaskLogRow[]
     >`SELECT id, type, content, quota, channel_id AS "channelId", created_time AS "createdTime"
     FROM logs WHERE task_id = ${taskId}::int ORDER BY id LIMIT 1000`),
   ];
-}
-
-function deliveryOf(w: WrittenHook, payloadOf: PayloadOf) {
-  return {
-    taskId: w.task.id,
-    userId: w.userId,
-    tokenId: w.tokenId,
-    url: w.url,
-    mjId: w.task.mjId,
-    payload: payloadOf(w.task),
-  };
 }
 
 /**

@@ -140,7 +140,7 @@ export async function settleTaskPg(
 }
 
 /** The delivery of a written task's change to its hook (the payload is the task as written). */
-function deliveryOf(w: WrittenHook, payloadOf: PayloadOf) {
+export function deliveryOf(w: WrittenHook, payloadOf: PayloadOf) {
   return {
     taskId: w.task.id,
     userId: w.userId,

@@ -27,6 +27,12 @@ export async function unfinishedChannelsPg(db: PgDB): Promise<number[]> {
   return rows.map((r) => r.id);
 }
 
+/** The columns of a PollRow, for every read the sync applies to. */
+export const POLL_COLUMNS_PG = `id, user_id AS "userId", channel_id AS "channelId", action, mj_id AS "mjId",
+      submit_time AS "submitTime", updated_time AS "updatedTime", quota, progress, status, prompt_en AS "promptEn", state,
+      start_time AS "startTime", finish_time AS "finishTime", image_url AS "imageUrl", video_url AS "videoUrl",
+      video_urls AS "videoUrls", fail_reason AS "failReason", buttons, properties`;
+
 /** One keyset page of a channel's unfinished tasks (id above `afterId`, by id): one range of the partial index. */
 export async function unfinishedPagePg(
   db: PgDB,
@@ -35,10 +41,7 @@ export async function unfinishedPagePg(
   limit: number,
 ): Promise<PollRow[]> {
   return [
-    ...(await db.$client<PollRow[]>`SELECT id, user_id AS "userId", channel_id AS "channelId", action, mj_id AS "mjId",
-      submit_time AS "submitTime", updated_time AS "updatedTime", quota, progress, status, prompt_en AS "promptEn", state,
-      start_time AS "startTime", finish_time AS "finishTime", image_url AS "imageUrl", video_url AS "videoUrl",
-      video_urls AS "videoUrls", fail_reason AS "failReason", buttons, properties
+    ...(await db.$client<PollRow[]>`SELECT ${db.$client.unsafe(POLL_COLUMNS_PG)}
     FROM tasks WHERE progress <> '100%' AND channel_id = ${channelId}::int AND id > ${afterId}::int
     ORDER BY id LIMIT ${limit}::int`),
   ];

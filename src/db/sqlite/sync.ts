@@ -26,10 +26,13 @@ export const UNFINISHED_CHANNELS_SQL = `WITH RECURSIVE ch(id) AS (
     FROM ch WHERE ch.id IS NOT NULL
   ) SELECT id FROM ch WHERE id IS NOT NULL`;
 
-export const UNFINISHED_PAGE_SQL = `SELECT id, user_id AS userId, channel_id AS channelId, action, mj_id AS mjId,
+/** The columns of a PollRow (buttons expanded from their compact form), for every read the sync applies to. */
+export const POLL_COLUMNS_SQL = `id, user_id AS userId, channel_id AS channelId, action, mj_id AS mjId,
     submit_time AS submitTime, updated_time AS updatedTime, quota, progress, status, prompt_en AS promptEn, state,
     start_time AS startTime, finish_time AS finishTime, image_url AS imageUrl, video_url AS videoUrl,
-    video_urls AS videoUrls, fail_reason AS failReason, ${BUTTONS_SQL} AS buttons, properties
+    video_urls AS videoUrls, fail_reason AS failReason, ${BUTTONS_SQL} AS buttons, properties`;
+
+export const UNFINISHED_PAGE_SQL = `SELECT ${POLL_COLUMNS_SQL}
   FROM tasks WHERE progress <> '100%' AND channel_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3`;
 
 function unfinishedReads(db: DB) {

@@ -5,6 +5,7 @@ import type { FailurePatch, PayloadOf, PollRow, RefundResult } from '../../contr
 import type { DB } from '../client.ts';
 import { logs } from '../schema/index.ts';
 import { failAndRefund } from './money.ts';
+import { POLL_COLUMNS_SQL } from './sync.ts';
 
 /**
  * Upstream push, reconciliation and the money timeline on bun:sqlite (SPEC §16): the reads and
@@ -14,10 +15,7 @@ import { failAndRefund } from './money.ts';
 /** At most this many tasks share an upstream id on one channel (one in practice). */
 const CHANNEL_TASKS_LIMIT = 16;
 
-const CHANNEL_TASKS_SQL = `SELECT id, user_id AS userId, channel_id AS channelId, action, mj_id AS mjId,
-    submit_time AS submitTime, updated_time AS updatedTime, quota, progress, status, prompt_en AS promptEn, state,
-    start_time AS startTime, finish_time AS finishTime, image_url AS imageUrl, video_url AS videoUrl,
-    video_urls AS videoUrls, fail_reason AS failReason, buttons, properties
+const CHANNEL_TASKS_SQL = `SELECT ${POLL_COLUMNS_SQL}
   FROM tasks WHERE mj_id = ?1 AND channel_id = ?2 ORDER BY id DESC LIMIT ${CHANNEL_TASKS_LIMIT}`;
 
 const TASK_LOGS_SQL = `SELECT id, type, content, quota, channel_id AS channelId, created_time AS createdTime
