@@ -37,7 +37,7 @@ cpu() {
 # pass runs them again on PostgreSQL (TEST_BACKEND=postgres), next to the first pass.
 BOTH_DATABASES=(
   tests/integration/auth.test.ts
-  tests/integration/listing.test.ts tests/integration/listing-bounds.test.ts tests/integration/listing-heavy.test.ts
+  tests/integration/listing.test.ts tests/integration/listing-filters.test.ts tests/integration/listing-bounds.test.ts tests/integration/listing-heavy.test.ts
   tests/integration/relay-*.test.ts
   tests/integration/image-forwarder.test.ts tests/integration/image-store.test.ts tests/integration/image-encoding.test.ts
   tests/integration/webhooks.test.ts

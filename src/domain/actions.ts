@@ -1,23 +1,8 @@
 /** Task actions and the model names prices are looked up by (SPEC §7.2 step 2). */
-export type TaskAction =
-  | 'IMAGINE'
-  | 'UPSCALE'
-  | 'VARIATION'
-  | 'LOW_VARIATION'
-  | 'HIGH_VARIATION'
-  | 'REROLL'
-  | 'PAN'
-  | 'ZOOM'
-  | 'CUSTOM_ZOOM'
-  | 'INPAINT'
-  | 'DESCRIBE'
-  | 'BLEND'
-  | 'SHORTEN'
-  | 'MODAL'
-  | 'VIDEO'
-  | 'EDITS'
-  | 'UPLOAD'
-  | 'SWAP_FACE';
+import { TASK_ACTIONS } from '../lib/task-values.ts';
+
+export { TASK_ACTIONS };
+export type TaskAction = (typeof TASK_ACTIONS)[number];
 
 /** `mj_<action lower>`, except face swap, which is priced as `swap_face`. */
 export function modelNameOf(action: string): string {

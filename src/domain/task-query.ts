@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TASK_ACTIONS, TASK_STATUS_FILTERS } from '../lib/task-values.ts';
 import { intParam, queryIntParam } from './pagination.ts';
 
 /** Below this a timestamp is taken as seconds (SPEC §6.1). */
@@ -15,6 +16,17 @@ const mjIdParam = z
   .pipe(z.string().trim().max(64, { error: 'mj_id is too long' }).optional())
   .optional();
 
+export { TASK_STATUS_FILTERS };
+
+/** An exact value from `values`; an empty string counts as absent; anything else is a 400 naming it. */
+function oneOf<const T extends readonly [string, ...string[]]>(name: string, values: T) {
+  const message = `${name} must be one of ${values.join(', ')}`;
+  return z
+    .enum([...values, ''], { error: message })
+    .transform((v) => (v === '' ? undefined : (v as T[number])))
+    .optional();
+}
+
 /** The listing parameters, built with `int` for their whole numbers (typed or read from text). */
 function listParams<S>(int: (name: string, min: number, what: string) => S) {
   return {
@@ -23,6 +35,8 @@ function listParams<S>(int: (name: string, min: number, what: string) => S) {
     mj_id: mjIdParam,
     start_timestamp: int('start_timestamp', 0, 'a non-negative integer'),
     end_timestamp: int('end_timestamp', 0, 'a non-negative integer'),
+    status: oneOf('status', TASK_STATUS_FILTERS),
+    action: oneOf('action', TASK_ACTIONS),
   };
 }
 

@@ -99,6 +99,8 @@ export function selfFilter(userId: number, q: SelfTaskQuery): TaskFilter {
     mjId: q.mj_id,
     start: q.start_timestamp === undefined ? undefined : toMillis(q.start_timestamp),
     end: q.end_timestamp === undefined ? undefined : toMillis(q.end_timestamp),
+    status: q.status === 'none' ? '' : q.status,
+    action: q.action,
   };
 }
 

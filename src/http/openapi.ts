@@ -101,6 +101,8 @@ const QUERY_HELP: Record<string, string> = {
   start_timestamp: 'Inclusive lower bound on submit_time; below 100000000000 read as seconds, else ms',
   end_timestamp: 'Inclusive upper bound on submit_time; seconds or ms as start_timestamp',
   channel_id: 'Only tasks of this channel',
+  status: 'Exact status; none is the empty status of a task not yet polled (total stays exact)',
+  action: 'Exact action, e.g. IMAGINE or UPSCALE (total stays exact)',
 };
 
 /** Query parameters from an object schema: each property one optional parameter. */

@@ -25,11 +25,15 @@ export function pageOf(q: PageQuery): { page: number; pageSize: number; offset: 
   return { page, pageSize, offset: (page - 1) * pageSize };
 }
 
-/** Which tasks a listing shows: all of them, or those of a user, a channel, an upstream id, a submit-time range (inclusive, ms). */
+/** Which tasks a listing shows: all of them, or those of a user, a channel, an upstream id, a submit-time range (inclusive, ms), a status, an action. */
 export interface TaskFilter {
   userId?: number | undefined;
   channelId?: number | undefined;
   mjId?: string | undefined;
   start?: number | undefined;
   end?: number | undefined;
+  /** The stored status, exactly ('' is a task not yet polled). */
+  status?: string | undefined;
+  /** The stored action, exactly. */
+  action?: string | undefined;
 }

@@ -1,5 +1,6 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
+import { TASK_ACTIONS, type TASK_STATUS_FILTERS } from '../lib/task-values.ts';
 import { describeProblem } from './errors.ts';
 import { formatQuota, imageSrc } from './format.ts';
 import { useLiveTasks } from './live.ts';
@@ -10,14 +11,29 @@ import { TaskDetail } from './task-detail.tsx';
 import { TimeCell } from './time-cell.tsx';
 import { type AnyTaskItem, useTRPC } from './trpc.ts';
 
+type StatusFilter = (typeof TASK_STATUS_FILTERS)[number];
+type ActionFilter = (typeof TASK_ACTIONS)[number];
+
 interface Filters {
   mj_id: string;
   from: string;
   to: string;
   channel: string;
+  status: StatusFilter | '';
+  action: ActionFilter | '';
 }
 
-const EMPTY: Filters = { mj_id: '', from: '', to: '', channel: '' };
+const EMPTY: Filters = { mj_id: '', from: '', to: '', channel: '', status: '', action: '' };
+/** How a status reads in the Status menu. */
+const STATUS_LABEL: Record<StatusFilter, string> = {
+  SUCCESS: 'Success',
+  FAILURE: 'Failure',
+  IN_PROGRESS: 'In progress',
+  SUBMITTED: 'Submitted',
+  NOT_START: 'Not started',
+  MODAL: 'Waiting for input',
+  none: 'Not polled yet',
+};
 const PAGE_SIZES = [10, 20, 50, 100];
 const FINAL = new Set(['SUCCESS', 'FAILURE']);
 
@@ -43,6 +59,8 @@ export function TasksView({ all, route }: { all: boolean; route: TaskRoute }) {
     ...(filters.mj_id.trim() ? { mj_id: filters.mj_id.trim() } : {}),
     ...(toMs(filters.from) !== undefined ? { start_timestamp: toMs(filters.from) } : {}),
     ...(toMs(filters.to) !== undefined ? { end_timestamp: toMs(filters.to) } : {}),
+    ...(filters.status ? { status: filters.status } : {}),
+    ...(filters.action ? { action: filters.action } : {}),
   };
   const selfQuery = useQuery({
     ...trpc.mj.self.queryOptions(base, { placeholderData: keepPreviousData }),
@@ -75,7 +93,13 @@ export function TasksView({ all, route }: { all: boolean; route: TaskRoute }) {
   const routed = route.mjId === null ? null : (listed ?? lookup.data ?? null);
   const open = openId !== null ? (items.find((t) => t.id === openId) ?? null) : routed;
   const names = useOwnerNames(items, all);
-  const filtered = filters.mj_id.trim() !== '' || filters.from !== '' || filters.to !== '' || filters.channel !== '';
+  const filtered =
+    filters.mj_id.trim() !== '' ||
+    filters.from !== '' ||
+    filters.to !== '' ||
+    filters.channel !== '' ||
+    filters.status !== '' ||
+    filters.action !== '';
 
   function apply(e: FormEvent) {
     e.preventDefault();
@@ -113,6 +137,36 @@ export function TasksView({ all, route }: { all: boolean; route: TaskRoute }) {
             value={draft.to}
             onChange={(e) => setDraft({ ...draft, to: e.target.value })}
           />
+        </div>
+        <div className="field">
+          <label htmlFor={`${all}-status`}>Status</label>
+          <select
+            id={`${all}-status`}
+            value={draft.status}
+            onChange={(e) => setDraft({ ...draft, status: e.target.value as Filters['status'] })}
+          >
+            <option value="">All statuses</option>
+            {(Object.keys(STATUS_LABEL) as StatusFilter[]).map((s) => (
+              <option key={s} value={s}>
+                {STATUS_LABEL[s]}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={`${all}-action`}>Action</label>
+          <select
+            id={`${all}-action`}
+            value={draft.action}
+            onChange={(e) => setDraft({ ...draft, action: e.target.value as Filters['action'] })}
+          >
+            <option value="">All actions</option>
+            {TASK_ACTIONS.map((a) => (
+              <option key={a} value={a}>
+                {a}
+              </option>
+            ))}
+          </select>
         </div>
         {all && (
           <div className="field">

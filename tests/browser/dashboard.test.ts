@@ -135,6 +135,35 @@ describe('dashboard', () => {
   );
 
   test(
+    'the Status filter lists only tasks of that status, with its exact count',
+    async () => {
+      const failed = Number(
+        (
+          await srv.sql<{ n: number }>(
+            "SELECT count(*) AS n FROM tasks WHERE status = 'FAILURE' AND user_id = $1",
+            user.id,
+          )
+        )[0]!.n,
+      );
+      expect(failed).toBeGreaterThan(0);
+      await page.getByLabel('Status').selectOption('FAILURE');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      const pager = page.getByText(/Page 1 of \d+ · \d+ tasks?/);
+      await waitFor(
+        async () => (await pager.textContent())?.endsWith(`${failed} ${failed === 1 ? 'task' : 'tasks'}`) === true,
+        'the filtered count',
+      );
+      const statuses = await page.locator('td[data-label="Status"]').allTextContents();
+      expect(statuses.length).toBe(failed);
+      expect(statuses.every((s) => s.includes('FAILURE'))).toBe(true);
+      await page.screenshot({ path: join(SHOTS, 'dashboard-status-filter.png') });
+      await page.getByRole('button', { name: 'Reset' }).click();
+      await waitFor(async () => !(await pager.textContent())?.endsWith(` ${failed} tasks`), 'the reset list');
+    },
+    BUDGET,
+  );
+
+  test(
     'an imagine from the prompt box and U1 on its result both finish',
     async () => {
       await page.getByLabel('Prompt').fill('a lighthouse at dawn, watercolor');

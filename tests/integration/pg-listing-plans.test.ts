@@ -24,8 +24,11 @@ describe('PostgreSQL listing plans at 100k rows', () => {
     t = await tempPg();
     const sql = t.db.$client;
     // 100k rows over ~35 days, 200 users, 8 channels; ids and times mostly agree, as in traffic.
-    await sql`INSERT INTO tasks (user_id, channel_id, mj_id, submit_time)
-      SELECT 1 + g % 200, g % 8, 'mj' || g, ${BASE}::bigint + g::bigint * 30000 FROM generate_series(1, 100000) g`;
+    await sql`INSERT INTO tasks (user_id, channel_id, mj_id, submit_time, status, action)
+      SELECT 1 + g % 200, g % 8, 'mj' || g, ${BASE}::bigint + g::bigint * 30000,
+        CASE WHEN g % 50 = 0 THEN 'FAILURE' WHEN g % 97 = 0 THEN 'IN_PROGRESS' ELSE 'SUCCESS' END,
+        CASE g % 4 WHEN 0 THEN 'UPSCALE' WHEN 1 THEN 'VARIATION' ELSE 'IMAGINE' END
+      FROM generate_series(1, 100000) g`;
     await sql`ANALYZE`;
     const mid = BASE + 50_000 * 30_000;
     const shapes: Array<[TaskFilter, number]> = [
@@ -45,6 +48,12 @@ describe('PostgreSQL listing plans at 100k rows', () => {
       [{}, 2000],
       [{ channelId: 3 }, 300],
       [{ start: mid - 5 * DAY, end: mid + 5 * DAY }, 200],
+      [{ status: 'FAILURE' }, 1],
+      [{ status: 'IN_PROGRESS', action: 'IMAGINE' }, 1],
+      [{ userId: 7, status: 'FAILURE' }, 1],
+      [{ userId: 7, action: 'UPSCALE' }, 3],
+      [{ channelId: 3, status: 'SUCCESS' }, 1],
+      [{ action: 'IMAGINE' }, 100],
     ];
     // The check sees a sequential scan where there is one.
     const [unindexed] = await sql`EXPLAIN (FORMAT JSON) SELECT id FROM tasks WHERE prompt = ${'x'}`;

@@ -34,9 +34,20 @@ function randomTime(): number {
   return BASE + int(-2 * DAY, 6 * DAY);
 }
 
+const STATUSES = ['', 'NOT_START', 'SUBMITTED', 'IN_PROGRESS', 'FAILURE', 'SUCCESS', 'SUCCESS', 'SUCCESS'];
+const ACTIONS = ['IMAGINE', 'IMAGINE', 'UPSCALE', 'VARIATION', 'SWAP_FACE'];
+
 async function seed(sql: Sql, rows: number): Promise<number[]> {
   const ids = new Set<number>();
-  const all: Array<{ id: number; user_id: number; channel_id: number; mj_id: string; submit_time: number }> = [];
+  const all: Array<{
+    id: number;
+    user_id: number;
+    channel_id: number;
+    mj_id: string;
+    submit_time: number;
+    status: string;
+    action: string;
+  }> = [];
   // Mostly appended (time grows with id) like real traffic, with a share written out of order.
   let t = BASE - 2 * DAY;
   for (let i = 0; i < rows; i++) {
@@ -53,6 +64,8 @@ async function seed(sql: Sql, rows: number): Promise<number[]> {
       channel_id: int(0, 3),
       mj_id: `mj${int(0, 40)}`,
       submit_time: rand() < 0.7 ? t : randomTime(),
+      status: pick(STATUSES),
+      action: pick(ACTIONS),
     });
   }
   // Several statements of different sizes, from concurrent sessions.
@@ -63,7 +76,10 @@ async function seed(sql: Sql, rows: number): Promise<number[]> {
     i += n;
   }
   await Promise.all(
-    chunks.map((c) => sql`INSERT INTO tasks ${sql(c, 'id', 'user_id', 'channel_id', 'mj_id', 'submit_time')}`),
+    chunks.map(
+      (c) =>
+        sql`INSERT INTO tasks ${sql(c, 'id', 'user_id', 'channel_id', 'mj_id', 'submit_time', 'status', 'action')}`,
+    ),
   );
   return [...ids];
 }
@@ -74,7 +90,9 @@ async function churn(sql: Sql, ids: number[]) {
   for (let i = 0; i < 300; i++) {
     const id = pick(ids);
     const what = rand();
-    if (what < 0.3) writes.push(sql`UPDATE tasks SET submit_time = ${randomTime()} WHERE id = ${id}`);
+    if (what < 0.2) writes.push(sql`UPDATE tasks SET submit_time = ${randomTime()} WHERE id = ${id}`);
+    else if (what < 0.3)
+      writes.push(sql`UPDATE tasks SET status = ${pick(STATUSES)}, action = ${pick(ACTIONS)} WHERE id = ${id}`);
     else if (what < 0.45) writes.push(sql`UPDATE tasks SET user_id = ${int(1, 3)} WHERE id = ${id}`);
     else if (what < 0.6)
       writes.push(sql`UPDATE tasks SET channel_id = ${int(0, 3)}, submit_time = ${randomTime()} WHERE id = ${id}`);
@@ -109,6 +127,8 @@ async function naive(
   if (f.mjId !== undefined) add('mj_id =', f.mjId);
   if (f.start !== undefined) add('submit_time >=', f.start);
   if (f.end !== undefined) add('submit_time <=', f.end);
+  if (f.status !== undefined) add('status =', f.status);
+  if (f.action !== undefined) add('action =', f.action);
   const where = terms.length ? `WHERE ${terms.join(' AND ')}` : '';
   const n = args.length;
   const ids = (
@@ -141,6 +161,8 @@ function randomFilter(i: number): TaskFilter {
   if (range === 1 || range === 3) f.start = randomBound();
   if (range === 2 || range === 3) f.end = randomBound();
   if (f.start !== undefined && f.end !== undefined && f.start > f.end) [f.start, f.end] = [f.end, f.start];
+  if (rand() < 0.3) f.status = pick([...STATUSES, 'MODAL']);
+  if (rand() < 0.3) f.action = pick([...ACTIONS, 'BLEND']);
   return f;
 }
 
@@ -231,6 +253,20 @@ async function checkCounters(sql: Sql) {
         [scope],
       ),
     ).toEqual(await rows(`SELECT ${col} AS sid, 0 AS b, count(*)::int AS n FROM tasks GROUP BY 1 ORDER BY 1`, []));
+    const matrix = (q: string, args: string[]) =>
+      sql.unsafe(q, args).then((r) => r.map((x) => [x.sid, x.status, x.action, x.n]));
+    expect(
+      await matrix(
+        `SELECT owner_id AS sid, status, action, sum(count)::int AS n FROM task_filter_counts WHERE owner = $1
+      GROUP BY 1, 2, 3 HAVING sum(count) <> 0 ORDER BY 1, 2, 3`,
+        [scope],
+      ),
+    ).toEqual(
+      await matrix(
+        `SELECT ${col} AS sid, status, action, count(*)::int AS n FROM tasks GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+        [],
+      ),
+    );
   }
 }
 
@@ -277,7 +313,8 @@ describe('PostgreSQL listing equals the naive reference query', () => {
   test('TRUNCATE empties the buckets and blocks', async () => {
     await t.db.$client`TRUNCATE tasks`;
     const [row] = await t.db
-      .$client`SELECT (SELECT count(*) FROM task_time_buckets) + (SELECT count(*) FROM task_id_blocks) AS n`;
+      .$client`SELECT (SELECT count(*) FROM task_time_buckets) + (SELECT count(*) FROM task_id_blocks)
+        + (SELECT count(*) FROM task_filter_counts) AS n`;
     expect(row!.n).toBe(0);
     expect((await listTasksPg(t.db, { start: 0 }, {})).total).toBe(0);
   });

@@ -1,6 +1,8 @@
 import { expect, test } from 'bun:test';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import type { GatewayRouter } from '../../packages/client/src/index.ts';
+import type { TaskAction } from '../../src/domain/actions.ts';
+import type { TASK_STATUS_FILTERS } from '../../src/domain/task-query.ts';
 import type { AppRouter } from '../../src/trpc/routers/index.ts';
 
 /** Exact type equality; checked by `bun run typecheck` (a mismatch makes the assignments below fail). */
@@ -18,6 +20,8 @@ test('the client router type has exactly the server procedures, inputs and outpu
       mj_id?: string | number | undefined;
       start_timestamp?: number | undefined;
       end_timestamp?: number | undefined;
+      status?: (typeof TASK_STATUS_FILTERS)[number] | '' | undefined;
+      action?: TaskAction | '' | undefined;
     }
   > = true;
   type Item = inferRouterOutputs<GatewayRouter>['mj']['self']['items'][number];

@@ -35,9 +35,12 @@ function randomTime(): number {
   return BASE + int(-2 * DAY, 6 * DAY);
 }
 
+const STATUSES = ['', 'NOT_START', 'SUBMITTED', 'IN_PROGRESS', 'FAILURE', 'SUCCESS', 'SUCCESS', 'SUCCESS'];
+const ACTIONS = ['IMAGINE', 'IMAGINE', 'UPSCALE', 'VARIATION', 'SWAP_FACE'];
+
 function seed(db: DB, rows: number) {
   const insert = db.$client.prepare(
-    'INSERT INTO tasks (id, user_id, channel_id, mj_id, submit_time) VALUES (?1, ?2, ?3, ?4, ?5)',
+    'INSERT INTO tasks (id, user_id, channel_id, mj_id, submit_time, status, action) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)',
   );
   const ids = new Set<number>();
   db.$client.transaction(() => {
@@ -49,7 +52,7 @@ function seed(db: DB, rows: number) {
       ids.add(id);
       t += int(0, 200_000);
       const time = rand() < 0.7 ? t : randomTime();
-      insert.run(id, int(1, 3), int(0, 3), `mj${int(0, 40)}`, time);
+      insert.run(id, int(1, 3), int(0, 3), `mj${int(0, 40)}`, time, pick(STATUSES), pick(ACTIONS));
     }
   })();
   return [...ids];
@@ -60,7 +63,9 @@ function churn(db: DB, ids: number[]) {
   for (let i = 0; i < 300; i++) {
     const id = pick(ids);
     const what = rand();
-    if (what < 0.3) c.run('UPDATE tasks SET submit_time = ?1 WHERE id = ?2', [randomTime(), id]);
+    if (what < 0.2) c.run('UPDATE tasks SET submit_time = ?1 WHERE id = ?2', [randomTime(), id]);
+    else if (what < 0.3)
+      c.run('UPDATE tasks SET status = ?1, action = ?2 WHERE id = ?3', [pick(STATUSES), pick(ACTIONS), id]);
     else if (what < 0.45) c.run('UPDATE tasks SET user_id = ?1 WHERE id = ?2', [int(1, 3), id]);
     else if (what < 0.6)
       c.run('UPDATE tasks SET channel_id = ?1, submit_time = ?2 WHERE id = ?3', [int(0, 3), randomTime(), id]);
@@ -73,6 +78,7 @@ function churn(db: DB, ids: number[]) {
   }
   c.run('UPDATE tasks SET submit_time = submit_time + 7 * 3600000 WHERE user_id = 2 AND id % 5 = 0');
   c.run('DELETE FROM tasks WHERE channel_id = 3 AND id % 7 = 0');
+  c.run("UPDATE tasks SET status = 'SUCCESS' WHERE status = 'IN_PROGRESS' AND id % 3 = 0");
   // REPLACE deletes the old row and inserts a new one under the same id.
   for (let i = 0; i < 50; i++) {
     c.run('INSERT OR REPLACE INTO tasks (id, user_id, channel_id, submit_time) VALUES (?1, ?2, ?3, ?4)', [
@@ -107,6 +113,14 @@ function naive(db: DB, f: TaskFilter, limit: number, offset: number): { ids: num
     terms.push('submit_time <= ?');
     args.push(f.end);
   }
+  if (f.status !== undefined) {
+    terms.push('status = ?');
+    args.push(f.status);
+  }
+  if (f.action !== undefined) {
+    terms.push('action = ?');
+    args.push(f.action);
+  }
   const where = terms.length ? `WHERE ${terms.join(' AND ')}` : '';
   const ids = (
     db.$client
@@ -134,6 +148,8 @@ function randomFilter(): TaskFilter {
   if (range === 1 || range === 3) f.start = randomBound();
   if (range === 2 || range === 3) f.end = randomBound();
   if (f.start !== undefined && f.end !== undefined && f.start > f.end) [f.start, f.end] = [f.end, f.start];
+  if (rand() < 0.35) f.status = pick([...STATUSES, 'MODAL']);
+  if (rand() < 0.35) f.action = pick([...ACTIONS, 'BLEND']);
   return f;
 }
 
@@ -193,6 +209,16 @@ function checkCounters(db: DB) {
       )
       .all();
     expect(keptBlocks).toEqual(freshBlocks);
+    const owner = scope!.replaceAll("'", '');
+    const freshFilter = c
+      .query(`SELECT ${col} AS sid, status, action, count(*) AS n FROM tasks GROUP BY sid, status, action
+        ORDER BY sid, status, action`)
+      .all();
+    const keptFilter = c
+      .query(`SELECT owner_id AS sid, status, action, count AS n FROM task_filter_counts
+        WHERE owner = '${owner}' AND count <> 0 ORDER BY sid, status, action`)
+      .all();
+    expect(keptFilter).toEqual(freshFilter);
   }
 }
 

@@ -14,8 +14,10 @@ import { memoryDb } from '../helpers/db.ts';
 const db = memoryDb();
 // A little data and fresh statistics so the planner sees a realistic table.
 db.$client.run(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
-  INSERT INTO tasks (user_id, channel_id, mj_id, submit_time, progress)
-  SELECT i % 50, i % 4, printf('%016d', i), 1700000000000 + i * 1000, CASE WHEN i % 10 = 0 THEN '0%' ELSE '100%' END FROM n`);
+  INSERT INTO tasks (user_id, channel_id, mj_id, submit_time, progress, status, action)
+  SELECT i % 50, i % 4, printf('%016d', i), 1700000000000 + i * 1000, CASE WHEN i % 10 = 0 THEN '0%' ELSE '100%' END,
+    CASE WHEN i % 10 = 0 THEN 'IN_PROGRESS' WHEN i % 7 = 0 THEN 'FAILURE' ELSE 'SUCCESS' END,
+    CASE i % 3 WHEN 0 THEN 'IMAGINE' WHEN 1 THEN 'UPSCALE' ELSE 'VARIATION' END FROM n`);
 db.$client.run('ANALYZE');
 
 const values: Record<string, unknown> = {
@@ -29,6 +31,8 @@ const values: Record<string, unknown> = {
   lo: 100,
   hi: 4000,
   below: 3072,
+  status: 'FAILURE',
+  action: 'IMAGINE',
 };
 
 function plan(sqlText: string, params: unknown[]): string[] {
@@ -46,6 +50,9 @@ const userShapes: Array<[string, TaskFilter]> = [
   ['user + end', { userId: 7, end: 1 }],
   ['user + start + end', { userId: 7, start: 1, end: 1 }],
   ['user + all filters', { userId: 7, mjId: 'x', start: 1, end: 1 }],
+  ['user + status', { userId: 7, status: 'FAILURE' }],
+  ['user + action', { userId: 7, action: 'IMAGINE' }],
+  ['user + status + action + range', { userId: 7, status: 'FAILURE', action: 'IMAGINE', start: 1, end: 1 }],
 ];
 const adminShapes: Array<[string, TaskFilter]> = [
   ['admin + channel', { channelId: 2 }],
@@ -56,6 +63,9 @@ const adminShapes: Array<[string, TaskFilter]> = [
   ['admin + channel + mj_id', { channelId: 2, mjId: 'x' }],
   ['admin + channel + range', { channelId: 2, start: 1, end: 1 }],
   ['admin + all filters', { channelId: 2, mjId: 'x', start: 1, end: 1 }],
+  ['admin + status', { status: 'FAILURE' }],
+  ['admin + action', { action: 'IMAGINE' }],
+  ['admin + channel + status', { channelId: 2, status: 'FAILURE' }],
 ];
 
 describe('listing queries use indexes (EXPLAIN QUERY PLAN)', () => {
@@ -293,6 +303,10 @@ describe('every index on tasks is used, and each statement uses the one it was m
       ['admin range scan', { start: 1, end: 1 }, 0, 'scan', 'tasks_submit_time_idx'],
       ['user range scan', { userId: 7, start: 1, end: 1 }, 0, 'scan', 'tasks_user_id_submit_time_idx'],
       ['channel range scan', { channelId: 2, start: 1, end: 1 }, 0, 'scan', 'tasks_channel_id_submit_time_idx'],
+      ['status page', { status: 'FAILURE' }, 0, 'window', 'tasks_status_idx'],
+      ['user + status page', { userId: 7, status: 'FAILURE' }, 0, 'window', 'tasks_user_id_status_idx'],
+      ['action page', { action: 'IMAGINE' }, 0, 'window', 'tasks_action_idx'],
+      ['user + action page', { userId: 7, action: 'IMAGINE' }, 0, 'window', 'tasks_user_id_action_idx'],
     ];
     for (const [name, f, offset, range, uses] of shapes)
       out.push({ name, ...listingSql(db, f, offset, range).page, uses });
@@ -348,19 +362,23 @@ describe('every index on tasks is used, and each statement uses the one it was m
     );
     expect(indexes.filter((name) => !used.has(name))).toEqual([]);
     expect(indexes).toEqual([
+      'tasks_action_idx',
       'tasks_channel_id_id_idx',
       'tasks_channel_id_submit_time_idx',
       'tasks_mj_id_idx',
       'tasks_oversize_idx',
+      'tasks_status_idx',
       'tasks_submit_time_idx',
       'tasks_unfinished_idx',
+      'tasks_user_id_action_idx',
       'tasks_user_id_id_idx',
+      'tasks_user_id_status_idx',
       'tasks_user_id_submit_time_idx',
     ]);
   });
 
   test('the listing tables are WITHOUT ROWID, stored once in their primary key', () => {
-    for (const table of ['task_counters', 'task_time_buckets', 'task_id_blocks']) {
+    for (const table of ['task_counters', 'task_time_buckets', 'task_id_blocks', 'task_filter_counts']) {
       const { sql } = db.$client.query('SELECT sql FROM sqlite_schema WHERE name = ?').get(table) as { sql: string };
       expect({ table, withoutRowid: /WITHOUT ROWID\s*$/.test(sql) }).toEqual({ table, withoutRowid: true });
       // Only the primary key: no second copy of the rows in another index.

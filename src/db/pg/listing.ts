@@ -2,6 +2,7 @@ import type { PendingQuery, Row, Sql } from 'postgres';
 import type { TaskRow } from '../../contract/rows.ts';
 import { itemBytesAtLeastSql, TEXT_LENGTHS_SQL } from '../../lib/item-size-sql.ts';
 import { type Page, type PageQuery, pageOf, type TaskFilter } from '../../lib/paging.ts';
+import { type FilterCount, filterCountOf, hasCountedTerm } from '../listing-plan.ts';
 import type { PgDB } from './client.ts';
 import {
   blockStart,
@@ -49,6 +50,8 @@ function whereOf(sql: Sql, f: TaskFilter, variant: Variant, b: Bounds): PendingQ
   if (f.userId !== undefined) parts.push(sql`user_id = ${f.userId}`);
   if (f.channelId !== undefined) parts.push(sql`channel_id = ${f.channelId}`);
   if (f.mjId !== undefined) parts.push(sql`mj_id = ${f.mjId}`);
+  if (f.status !== undefined) parts.push(sql`status = ${f.status}`);
+  if (f.action !== undefined) parts.push(sql`action = ${f.action}`);
   if (variant === 'window') {
     // Two different expressions on purpose: one expression bounded on both sides is estimated
     // as a 0.5% range and the planner sorts the whole window instead of walking ids in order.
@@ -78,6 +81,7 @@ export function pageQuery(sql: Sql, f: TaskFilter, variant: Variant, b: Bounds, 
 
 /** Which counters a filter can use: one scope (everything, a user, a channel), or none. */
 function scopeOf(f: TaskFilter): Scope | null {
+  if (hasCountedTerm(f)) return null;
   if (f.mjId !== undefined || (f.userId !== undefined && f.channelId !== undefined)) return null;
   if (f.userId !== undefined) return { scope: 'user', scopeId: f.userId, column: 'user_id' };
   if (f.channelId !== undefined) return { scope: 'channel', scopeId: f.channelId, column: 'channel_id' };
@@ -102,7 +106,9 @@ export async function explainListing(
     return row!['QUERY PLAN'];
   };
   const plans = [await explain(pageQuery(sql, f, r.variant, r.bounds, pageSize, r.offset))];
-  if (scope === null) plans.push(await explain(countQuery(sql, f)));
+  const counted = hasCountedTerm(f) ? filterCountOf(f) : null;
+  if (counted !== null) plans.push(await explain(filterTotalQuery(sql, counted)));
+  else if (scope === null) plans.push(await explain(countQuery(sql, f)));
   else if (r.variant === 'window') plans.push(await explain(rangeWindowQuery(sql, scope, f.start, f.end)));
   else plans.push(await explain(scopeTotalQuery(sql, scope)));
   if (scope !== null && r.variant === 'below') plans.push(await explain(blockStartQuery(sql, scope, offset)));
@@ -113,6 +119,13 @@ function countQuery(sql: Sql, f: TaskFilter) {
   return sql<Array<{ n: number }>>`SELECT count(*) AS n FROM tasks WHERE ${whereOf(sql, f, 'plain', {})}`;
 }
 
+function filterTotalQuery(sql: Sql, c: FilterCount) {
+  // `IS NULL OR` keeps one statement per shape; the key prefix (owner, owner_id) bounds the walk.
+  return sql<Array<{ n: number }>>`SELECT coalesce(sum(count), 0)::int AS n FROM task_filter_counts
+    WHERE owner = ${c.owner} AND owner_id = ${c.ownerId}
+    AND (${c.status}::text IS NULL OR status = ${c.status}::text) AND (${c.action}::text IS NULL OR action = ${c.action}::text)`;
+}
+
 interface Resolved {
   variant: Variant;
   bounds: Bounds;
@@ -121,6 +134,11 @@ interface Resolved {
 }
 
 async function resolve(sql: Sql, f: TaskFilter, offset: number): Promise<Resolved> {
+  const counted = hasCountedTerm(f) ? filterCountOf(f) : null;
+  if (counted !== null) {
+    const [row] = await filterTotalQuery(sql, counted);
+    return { variant: 'plain', bounds: {}, offset, total: Math.max(0, row?.n ?? 0) };
+  }
   const scope = scopeOf(f);
   if (scope === null) {
     const [row] = await countQuery(sql, f);

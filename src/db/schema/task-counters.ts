@@ -13,3 +13,20 @@ export const taskCounters = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.scope, t.scopeId] })],
 );
+
+/**
+ * Row counts of `tasks` per owner ('all' / 'channel' / 'user') and counted value (status, action):
+ * the totals of the status and action filters (src/db/listing-design.ts declares the columns and
+ * generates the triggers). Rebuilt WITHOUT ROWID by its trigger migration, keyed by its natural key.
+ */
+export const taskFilterCounts = sqliteTable(
+  'task_filter_counts',
+  {
+    owner: text('owner').notNull(),
+    ownerId: integer('owner_id').notNull(),
+    status: text('status').notNull(),
+    action: text('action').notNull(),
+    count: integer('count').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.owner, t.ownerId, t.status, t.action] })],
+);

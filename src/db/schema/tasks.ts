@@ -80,6 +80,12 @@ export const tasks = sqliteTable(
     index('tasks_channel_id_id_idx').on(t.channelId, t.id),
     index('tasks_channel_id_submit_time_idx').on(t.channelId, t.submitTime),
     index('tasks_mj_id_idx').on(t.mjId),
+    // The status and action filters (SPEC §6.1): each index ends in the rowid, so a page walks
+    // matching ids newest first; totals come from task_filter_counts.
+    index('tasks_status_idx').on(t.status),
+    index('tasks_user_id_status_idx').on(t.userId, t.status),
+    index('tasks_action_idx').on(t.action),
+    index('tasks_user_id_action_idx').on(t.userId, t.action),
     index('tasks_submit_time_idx').on(t.submitTime),
     // Only unfinished tasks are in this index, so the poller finds them without a scan.
     index('tasks_unfinished_idx').on(t.channelId, t.id).where(sql`progress <> '100%'`),

@@ -3,6 +3,7 @@ import type { TaskRow } from '../../contract/rows.ts';
 import { itemBytesAtLeastSql } from '../../lib/item-size-sql.ts';
 import { type Page, pageOf, type TaskFilter } from '../../lib/paging.ts';
 import type { DB } from '../client.ts';
+import { FILTER_COUNT_SQL, type FilterCount, filterCountOf, hasCountedTerm } from '../listing-plan.ts';
 import { prepared } from '../prepared.ts';
 import { tasks } from '../schema/index.ts';
 import { TASK_OVERSIZE_SQL } from '../schema/tasks.ts';
@@ -42,6 +43,8 @@ function whereOf(f: TaskFilter, variant: Variant): SQL | undefined {
         : eq(tasks.channelId, sql.placeholder('channelId')),
     );
   if (f.mjId !== undefined) parts.push(eq(tasks.mjId, sql.placeholder('mjId')));
+  if (f.status !== undefined) parts.push(eq(tasks.status, sql.placeholder('status')));
+  if (f.action !== undefined) parts.push(eq(tasks.action, sql.placeholder('action')));
   // In the id window the time terms are filters only (`+`): the page walks ids, not times.
   const time = variant === 'window' ? sql`+${tasks.submitTime}` : sql`${tasks.submitTime}`;
   if (f.start !== undefined) parts.push(sql`${time} >= ${sql.placeholder('start')}`);
@@ -52,7 +55,12 @@ function whereOf(f: TaskFilter, variant: Variant): SQL | undefined {
 }
 
 function shapeKey(f: TaskFilter, variant: Variant): string {
-  return variant + [f.userId, f.channelId, f.mjId, f.start, f.end].map((v) => (v === undefined ? '0' : '1')).join('');
+  return (
+    variant +
+    [f.userId, f.channelId, f.mjId, f.start, f.end, f.status, f.action]
+      .map((v) => (v === undefined ? '0' : '1'))
+      .join('')
+  );
 }
 
 /** Every column of `tasks` named by its TaskRow key, long text cut by SQLite (see bounded-columns.ts). */
@@ -120,6 +128,7 @@ function buildStatements(db: DB, f: TaskFilter, variant: Variant) {
 
 /** Which counters a filter can use: one scope (everything, a user, a channel), or none. */
 function scopeOf(f: TaskFilter): Scope | null {
+  if (hasCountedTerm(f)) return null;
   if (f.mjId !== undefined || (f.userId !== undefined && f.channelId !== undefined)) return null;
   if (f.userId !== undefined) return { scope: 'user', scopeId: f.userId, column: 'user_id' };
   if (f.channelId !== undefined) return { scope: 'channel', scopeId: f.channelId, column: 'channel_id' };
@@ -164,6 +173,11 @@ function statementsFor(db: DB, f: TaskFilter, variant: Variant): Statements {
   let s = byShape.get(key);
   if (!s) byShape.set(key, (s = buildStatements(db, f, variant)));
   return s;
+}
+
+function filterTotal(db: DB, c: FilterCount): number {
+  const row = prepared<{ n: number }>(db, FILTER_COUNT_SQL).get(c.owner, c.ownerId, c.status, c.action);
+  return Math.max(0, row?.n ?? 0);
 }
 
 function counterOf(db: DB, s: Scope): number {
@@ -235,10 +249,15 @@ export function listTasks(
   if (f.mjId !== undefined) params.mjId = f.mjId;
   if (f.start !== undefined) params.start = f.start;
   if (f.end !== undefined) params.end = f.end;
+  if (f.status !== undefined) params.status = f.status;
+  if (f.action !== undefined) params.action = f.action;
   const scope = scopeOf(f);
+  const counted = hasCountedTerm(f) ? filterCountOf(f) : null;
   let variant = variantOf(f, offset);
   let total: number;
-  if (scope === null) {
+  if (counted !== null) {
+    total = filterTotal(db, counted);
+  } else if (scope === null) {
     total = statementsFor(db, f, 'plain').counted.get(params)?.n ?? 0;
   } else if (variant === 'window') {
     const r = rangeReadOf(db, scope, f);

@@ -14,3 +14,17 @@ export const taskCounters = pgTable(
   },
   (t) => [primaryKey({ columns: [t.scope, t.scopeId, t.slot] })],
 );
+
+/** Row counts per owner and counted value (status, action), in slots: see src/db/listing-design.ts. */
+export const taskFilterCounts = pgTable(
+  'task_filter_counts',
+  {
+    owner: text('owner').notNull(),
+    ownerId: integer('owner_id').notNull(),
+    status: text('status').notNull(),
+    action: text('action').notNull(),
+    slot: smallint('slot').notNull().default(0),
+    count: bigint('count', { mode: 'number' }).notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.owner, t.ownerId, t.status, t.action, t.slot] })],
+);

@@ -36,6 +36,11 @@ export const tasks = pgTable(
     index('tasks_user_id_submit_time_idx').on(t.userId, t.submitTime),
     index('tasks_channel_id_id_idx').on(t.channelId, t.id),
     index('tasks_mj_id_idx').on(t.mjId),
+    // The status and action filters: matching ids newest first; totals from task_filter_counts.
+    index('tasks_status_id_idx').on(t.status, t.id),
+    index('tasks_user_id_status_id_idx').on(t.userId, t.status, t.id),
+    index('tasks_action_id_idx').on(t.action, t.id),
+    index('tasks_user_id_action_id_idx').on(t.userId, t.action, t.id),
     index('tasks_submit_time_idx').on(t.submitTime),
     // The exact edge hours of a channel's time range (the listing's range totals).
     index('tasks_channel_id_submit_time_idx').on(t.channelId, t.submitTime),
