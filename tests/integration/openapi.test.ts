@@ -107,7 +107,16 @@ describe('GET /openapi.json', () => {
       '413',
     ]);
     const params = doc.paths['/api/mj/'].get.parameters.map((p: Json) => p.name);
-    expect(params).toEqual(['p', 'page_size', 'mj_id', 'start_timestamp', 'end_timestamp', 'status', 'action', 'channel_id']);
+    expect(params).toEqual([
+      'p',
+      'page_size',
+      'mj_id',
+      'start_timestamp',
+      'end_timestamp',
+      'status',
+      'action',
+      'channel_id',
+    ]);
   });
 
   test('its schemas are the JSON Schemas of the zod schemas the code uses', () => {

@@ -74,7 +74,8 @@ async function listingRows(ctx: BenchContext): Promise<Measurement[]> {
   const compare = (ex: Exchange[]) =>
     bestLatencies(ex, rounds, { maxCount: latencyCount, maxMs: latencyMs, minCount: 3 });
   const out: Measurement[] = [];
-  const pages = filterShapes(large).filter((s) => s.id === 'self' || s.id === 'all');
+  const counted = (id: string) => id.includes('status') || id.includes('action');
+  const pages = filterShapes(large).filter((s) => s.id === 'self' || s.id === 'all' || counted(s.id));
   for (const shape of pages) {
     progress(`pg: listing ${shape.label}: ${fmtCount(large)} vs ${fmtCount(small)} tasks`);
     const [atLarge = NaN, atSmall = NaN] = await compare([
