@@ -43,8 +43,10 @@ export function openConfiguredImageStore(s: ImageStoreSettings, logger: Logger):
     prefix: s.s3.prefix,
     endpoint: new URL(s.s3.endpoint).host,
   });
-  return new S3ImageStore(
+  const store = new S3ImageStore(
     { ...s.s3, localMaxBytes: s.redirect ? 0 : s.maxBytes, localDir: localCopiesDir(s.dir) },
     logger,
   );
+  void store.check();
+  return store;
 }

@@ -129,6 +129,19 @@ export class S3ImageStore implements ImageStore {
     mkdirSync(this.tmp, { recursive: true });
   }
 
+  /** Asks the bucket for one key, so a wrong endpoint, bucket or key shows in the log at start-up. */
+  async check(): Promise<boolean> {
+    try {
+      await this.client.list({ prefix: this.prefix, maxKeys: 1 });
+      return true;
+    } catch (err) {
+      this.logger.warn('image store: the bucket does not answer; images are served from upstream meanwhile', {
+        error: errorText(err),
+      });
+      return false;
+    }
+  }
+
   /** Bytes of this replica's local copies. */
   get totalBytes(): number {
     return this.bytes;

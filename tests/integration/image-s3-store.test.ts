@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3ImageStore, type S3StoreOptions } from '../../src/images/s3-store.ts';
-import { silentLogger } from '../../src/lib/logger.ts';
+import { createLogger, silentLogger } from '../../src/lib/logger.ts';
 import { bucketClient, testBucket, uniquePrefix } from '../helpers/s3.ts';
 
 /**
@@ -95,5 +95,35 @@ describe('S3 image store', () => {
     const again = store.begin('5555', meta, 1);
     expect(again).not.toBeNull();
     again?.abort();
+  });
+
+  test('a bucket that does not answer: lookups miss, writes fail, the log says so and never shows the secret', async () => {
+    const closed = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response('') });
+    const endpoint = `http://127.0.0.1:${closed.port}`;
+    await closed.stop(true);
+    const lines: string[] = [];
+    const secret = 'do-not-print-this-secret-0123456789';
+    const store = new S3ImageStore(
+      {
+        endpoint,
+        bucket: 'mj-test',
+        region: 'us-east-1',
+        accessKeyId: 'S3RVER',
+        secretAccessKey: secret,
+        prefix: 'down/',
+        localMaxBytes: 1 << 20,
+        localDir: join(local, 'down'),
+      },
+      createLogger('debug', {}, (line) => lines.push(line)),
+    );
+    expect(await store.check()).toBe(false);
+    expect(await store.get('7777')).toBeNull();
+    const w = store.begin('7777', meta, 2)!;
+    await w.write(new Uint8Array([1, 2]));
+    expect(await w.commit()).toBe(false);
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    expect(lines.join('\n')).toContain('the bucket does not answer');
+    for (const line of lines) expect(line).not.toContain(secret);
+    expect(await storeOn(uniquePrefix('up')).check()).toBe(true);
   });
 });
