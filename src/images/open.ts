@@ -17,6 +17,8 @@ export interface ImageStoreSettings {
 }
 
 let opened = 0;
+/** Local-copy folders of this process, removed when it exits (one listener for all of them). */
+const ownDirs = new Set<string>();
 
 /**
  * The folder of this process's local copies of bucket images: `s3-copies-<pid>-<n>` in the image
@@ -31,7 +33,12 @@ function localCopiesDir(base: string | null): string {
       rmSync(join(parent, name), { recursive: true, force: true });
   }
   const dir = join(parent, `s3-copies-${process.pid}-${++opened}`);
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  if (ownDirs.size === 0) {
+    process.once('exit', () => {
+      for (const d of ownDirs) rmSync(d, { recursive: true, force: true });
+    });
+  }
+  ownDirs.add(dir);
   return dir;
 }
 
