@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { type Simulator, startSimulator } from '../../src/simulator/index.ts';
 import { addChannel, addTask, addUser } from '../helpers/rows.ts';
-import { bucketClient, s3Env, uniquePrefix } from '../helpers/s3.ts';
+import { bucketClient, s3Env, testBucket, uniquePrefix } from '../helpers/s3.ts';
 import { startTestServer, type TestServer, waitFor } from '../helpers/server.ts';
 import { submitToSimulator } from '../helpers/simulator.ts';
 
@@ -169,6 +169,46 @@ describe('image store in an S3-compatible bucket', () => {
     await waitFor(() => inBucket(mjId), 'stored');
     expect((await keysUnder(`${prefix}/${mjId}`)).sort()).toEqual([`${prefix}/${mjId}.bin`, `${prefix}/${mjId}.json`]);
     expect(sha(await bucket.file(`${prefix}/${mjId}.bin`).arrayBuffer())).toBe(expected);
+  });
+
+  test('concurrent first requests in one process upload the image once', async () => {
+    // A replica whose bucket requests pass through a counting relay to the S3 server.
+    const target = testBucket().endpoint;
+    const uploads: string[] = [];
+    const relay = Bun.serve({
+      port: 0,
+      hostname: '127.0.0.1',
+      fetch: async (req) => {
+        const u = new URL(req.url);
+        if (req.method === 'PUT' || req.method === 'POST') uploads.push(`${req.method} ${u.pathname}`);
+        const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await req.arrayBuffer();
+        const res = await fetch(`${target}${u.pathname}${u.search}`, {
+          method: req.method,
+          headers: req.headers,
+          body,
+        });
+        return new Response(req.method === 'HEAD' ? null : await res.arrayBuffer(), {
+          status: res.status,
+          headers: res.headers,
+        });
+      },
+    });
+    const e = await startTestServer({ clock, env: s3Env(prefix, { S3_ENDPOINT: `http://127.0.0.1:${relay.port}` }) });
+    try {
+      await addChannels(e);
+      const url = await finalImageUrl('one upload for a crowd');
+      const mjId = await taskWith(e, url);
+      const answers = await Promise.all(Array.from({ length: 6 }, () => image(e, mjId).then((r) => r.arrayBuffer())));
+      expect(new Set(answers.map(sha)).size).toBe(1);
+      await waitFor(() => inBucket(mjId), 'stored');
+      expect(uploads.filter((u) => u.includes(`/${mjId}.`)).sort()).toEqual([
+        `PUT /mj-test/${prefix}/${mjId}.bin`,
+        `PUT /mj-test/${prefix}/${mjId}.json`,
+      ]);
+    } finally {
+      await e.stop();
+      await relay.stop(true);
+    }
   });
 
   test('an upstream that drops mid-stream leaves nothing in the bucket', async () => {
