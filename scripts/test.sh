@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README's second command: install, type check, run every test, print "N passed, N failed".
 # The PostgreSQL suites run against a private cluster started here (installed when missing) and
-# stopped at the end; the system cluster is never touched.
+# stopped at the end; the system cluster is never touched. The S3 image store suites run against
+# an S3-compatible server (s3rver) started here the same way.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh || exit 1
@@ -71,8 +72,22 @@ PGDIR=$(printf '%s\n' "$pg" | sed -n 's/^PGDIR=//p')
 export TEST_DATABASE_URL=$(printf '%s\n' "$pg" | sed -n 's/^DATABASE_URL=//p')
 log=$(mktemp)
 pglog=$(mktemp)
-trap 'bash scripts/pg-cluster.sh stop "$PGDIR"; rm -f "$log" "$pglog"' EXIT
+S3DIR=""
+trap 'bash scripts/pg-cluster.sh stop "$PGDIR"; [ -n "$S3DIR" ] && bash scripts/s3-server.sh stop "$S3DIR"; rm -f "$log" "$pglog"' EXIT
 echo "private cluster in $PGDIR (started in $(took "$t"))"
+# The image store's S3 suites run against a real S3-compatible server (s3rver, a devDependency):
+# started here once, stopped at the end; one that cannot start fails the run (never a skip).
+echo "== S3-compatible server"
+t=$(now)
+if ! s3=$(bash scripts/s3-server.sh start); then
+  echo "could not start the S3-compatible test server (scripts/s3-server.sh)"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+S3DIR=$(printf '%s\n' "$s3" | sed -n 's/^S3DIR=//p')
+export TEST_S3_ENDPOINT=$(printf '%s\n' "$s3" | sed -n 's/^S3_ENDPOINT=//p')
+export TEST_S3_BUCKET=$(printf '%s\n' "$s3" | sed -n 's/^S3_BUCKET=//p')
+echo "S3 server at $TEST_S3_ENDPOINT (started in $(took "$t"))"
 # Integration tests start real servers and processes: give them room on a 2-core machine.
 # Named files run once, as named; with none, the second pass runs alongside the first.
 pgpid=""

@@ -38,6 +38,9 @@ const urlFrom = (name: string) =>
     }, `${name} must be an http(s) URL`)
     .transform((v) => v.replace(/\/+$/, ''));
 
+/** `s3://bucket/prefix`: a bucket name as S3 allows it, then an optional key prefix. */
+const S3_URL = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/([^\s]*))?$/;
+
 const envSchema = z.object({
   PORT: intFrom('PORT', 0, 65535).default(3000),
   HOST: z.string().trim().min(1, 'HOST must not be empty').default('0.0.0.0'),
@@ -76,6 +79,22 @@ const envSchema = z.object({
     .regex(/^\d{1,9}(\.\d{1,6})?$/, 'IMAGE_CACHE_MAX_MB must be a number of megabytes')
     .transform(Number)
     .default(2048),
+  // s3://<bucket>/<prefix>: the image store in an S3-compatible bucket (unset: the local folder).
+  IMAGE_STORE: z
+    .string()
+    .trim()
+    .regex(S3_URL, 'IMAGE_STORE must be s3://<bucket>/<prefix> (unset: the local folder store)')
+    .optional(),
+  // Credentials are never echoed: the messages below name the variable only.
+  S3_ENDPOINT: urlFrom('S3_ENDPOINT').optional(),
+  S3_REGION: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9-]{1,40}$/, 'S3_REGION must be a region name')
+    .optional(),
+  S3_ACCESS_KEY_ID: z.string().trim().optional(),
+  S3_SECRET_ACCESS_KEY: z.string().trim().optional(),
+  IMAGE_REDIRECT: boolFrom('IMAGE_REDIRECT').default(false),
   READ_WORKERS: intFrom('READ_WORKERS', 0, 64).optional(),
   LOG_LEVEL: z
     .enum(['debug', 'info', 'warn', 'error'], { message: 'LOG_LEVEL must be debug, info, warn or error' })
@@ -138,6 +157,13 @@ export interface Config {
   readonly imageCacheDir: string | null;
   /** Size bound of the image store in bytes (IMAGE_CACHE_MAX_MB × 1 MiB); 0 = no store. */
   readonly imageCacheMaxBytes: number;
+  /**
+   * The image store in an S3-compatible bucket (IMAGE_STORE=s3://…, SPEC §18), shared by every
+   * replica; `null` = the local folder. IMAGE_CACHE_MAX_MB then bounds each replica's local copy.
+   */
+  readonly s3: S3Settings | null;
+  /** Answer a stored image with a redirect to a presigned URL of the bucket (S3 only). */
+  readonly imageRedirect: boolean;
   readonly logLevel: LogLevel;
   /**
    * Worker threads that run task listings on their own read-only connections, so a listing never
@@ -150,6 +176,17 @@ export interface Config {
   readonly upstreamNotifyBaseUrl: string | null;
   /** Raw environment overrides for runtime options (applied at first start only). */
   readonly optionOverrides: Readonly<Record<string, string>>;
+}
+
+/** Where the bucket is and how to reach it. The secret is never logged or echoed. */
+export interface S3Settings {
+  readonly bucket: string;
+  /** Key prefix inside the bucket, `''` or ending in `/`. */
+  readonly prefix: string;
+  readonly endpoint: string;
+  readonly region: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
 }
 
 export class ConfigError extends Error {
@@ -189,6 +226,33 @@ function parseEnv<T extends z.ZodType>(schema: T, vars: Record<string, string>):
   const message = issue?.message ?? 'invalid value';
   // Most messages name their variable already ("PORT must be a whole number"): said once, not twice.
   throw new ConfigError(`invalid configuration: ${message.startsWith(`${name} `) ? message : `${name}: ${message}`}`);
+}
+
+const S3_VARIABLES = ['S3_ENDPOINT', 'S3_REGION', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const;
+
+/** The bucket IMAGE_STORE names, with the S3_* variables it needs; one line naming what is missing. */
+function s3Settings(e: z.infer<typeof envSchema>): S3Settings | null {
+  if (e.IMAGE_STORE === undefined) {
+    const stray = S3_VARIABLES.find((name) => e[name] !== undefined);
+    if (stray)
+      throw new ConfigError(`invalid configuration: ${stray} is set but IMAGE_STORE is not s3://<bucket>/<prefix>`);
+    if (e.IMAGE_REDIRECT)
+      throw new ConfigError('invalid configuration: IMAGE_REDIRECT=true needs IMAGE_STORE=s3://<bucket>/<prefix>');
+    return null;
+  }
+  const m = S3_URL.exec(e.IMAGE_STORE);
+  for (const name of ['S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const) {
+    if (!e[name]) throw new ConfigError(`invalid configuration: ${name} is required with IMAGE_STORE=s3://…`);
+  }
+  const rawPrefix = (m?.[2] ?? '').replace(/^\/+|\/+$/g, '');
+  return Object.freeze({
+    bucket: m?.[1] ?? '',
+    prefix: rawPrefix ? `${rawPrefix}/` : '',
+    endpoint: e.S3_ENDPOINT ?? '',
+    region: e.S3_REGION ?? 'us-east-1',
+    accessKeyId: e.S3_ACCESS_KEY_ID ?? '',
+    secretAccessKey: e.S3_SECRET_ACCESS_KEY ?? '',
+  });
 }
 
 /** Parse an environment (process.env by default) into a frozen config, or throw ConfigError. */
@@ -232,6 +296,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     imageCacheDir:
       e.IMAGE_CACHE_DIR ?? (e.DATABASE_PATH === ':memory:' ? null : join(dirname(e.DATABASE_PATH), 'images')),
     imageCacheMaxBytes: Math.floor(e.IMAGE_CACHE_MAX_MB * 1024 * 1024),
+    s3: s3Settings(e),
+    imageRedirect: e.IMAGE_REDIRECT,
     logLevel: e.LOG_LEVEL,
     readWorkers: e.READ_WORKERS ?? Math.min(2, availableParallelism()),
     metricsPublic: e.METRICS_PUBLIC,

@@ -8,7 +8,8 @@ import type { AppDeps } from './deps.ts';
 import { isDatabaseUnavailable } from './domain/errors.ts';
 import { OptionsStore } from './domain/options.ts';
 import { bootstrapRoot } from './domain/users.ts';
-import { openImageStore } from './images/folder-store.ts';
+import { imageStoreSettings } from './http/image.ts';
+import { openConfiguredImageStore } from './images/open.ts';
 import type { ImageStore } from './images/store.ts';
 import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/logger.ts';
@@ -65,10 +66,10 @@ async function main(): Promise<void> {
   }
   let imageStore: ImageStore | null;
   try {
-    imageStore = openImageStore(config.imageCacheDir, config.imageCacheMaxBytes, logger);
+    imageStore = openConfiguredImageStore(imageStoreSettings(config), logger);
   } catch (err) {
     process.stderr.write(
-      `invalid configuration: IMAGE_CACHE_DIR: ${err instanceof Error ? err.message : String(err)}\n`,
+      `invalid configuration: ${config.s3 ? 'IMAGE_STORE' : 'IMAGE_CACHE_DIR'}: ${err instanceof Error ? err.message : String(err)}\n`,
     );
     process.exit(2);
   }

@@ -2,8 +2,8 @@ import { Elysia } from 'elysia';
 import type { AppDeps } from '../deps.ts';
 import { AppError, DATABASE_UNAVAILABLE } from '../domain/errors.ts';
 import { countingStream, drainInto, storeWhileStreaming } from '../images/fill.ts';
-import { openImageStore } from '../images/folder-store.ts';
 import { channelHosts } from '../images/lookup.ts';
+import { type ImageStoreSettings, openConfiguredImageStore } from '../images/open.ts';
 import { serveStored } from '../images/serve.ts';
 import type { ImageStore } from '../images/store.ts';
 import { type Lookup, type SafeFetchResult, safeFetch } from '../upstream/safe-fetch.ts';
@@ -43,6 +43,16 @@ function errorResponse(status: number, error: string, message?: string): Respons
     status,
     headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
   });
+}
+
+/** The image store part of the configuration, as images/open.ts takes it. */
+export function imageStoreSettings(config: AppDeps['config']): ImageStoreSettings {
+  return {
+    s3: config.s3,
+    redirect: config.imageRedirect,
+    dir: config.imageCacheDir,
+    maxBytes: config.imageCacheMaxBytes,
+  };
 }
 
 export interface ImageRouteOptions {
@@ -135,7 +145,14 @@ export async function forwardImage(
   outer: Readonly<Record<string, string>> = {},
 ): Promise<Response> {
   // A stored image needs no task lookup: only a SUCCESS task's final image is stored, and it is final.
-  const stored = mjId && ctx.store ? ctx.store.get(mjId) : null;
+  const stored = mjId && ctx.store ? await ctx.store.get(mjId) : null;
+  if (stored?.presignedUrl && deps.config.imageRedirect) {
+    // IMAGE_REDIRECT: the bucket serves the bytes (its URL changes, so the redirect is not cached).
+    return new Response(null, {
+      status: 302,
+      headers: { ...outer, location: stored.presignedUrl(), 'cache-control': 'no-store' },
+    });
+  }
   if (stored) {
     const res = serveStored(request, stored, STORED_HEADERS, outer);
     const sent = request.method === 'HEAD' ? null : res.headers.get('content-length');
@@ -256,7 +273,7 @@ export function imageRoutes(deps: AppDeps, opts: ImageRouteOptions = {}) {
     store:
       deps.imageStore !== undefined
         ? deps.imageStore
-        : openImageStore(deps.config.imageCacheDir, deps.config.imageCacheMaxBytes, deps.logger),
+        : openConfiguredImageStore(imageStoreSettings(deps.config), deps.logger),
   };
   const answer = async (id: string, request: Request, outer: Record<string, string>): Promise<Response> => {
     try {

@@ -153,7 +153,7 @@ export class FolderImageStore implements ImageStore {
     }
   }
 
-  get(key: string): StoredImage | null {
+  async get(key: string): Promise<StoredImage | null> {
     const name = fileNameOf(key);
     const entry = this.entries.get(name);
     if (!entry) return null;
@@ -258,8 +258,8 @@ export class FolderImageStore implements ImageStore {
   }
 }
 
-/** The store the configuration asks for: a folder, or none when it has no folder or no room. */
-function processAlive(pid: number): boolean {
+/** Whether a process of this machine still runs (for locks and folders left by a dead one). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

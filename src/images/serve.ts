@@ -27,6 +27,11 @@ function rangeApplies(req: Request, img: StoredImage): boolean {
   return img.lastModified !== null && v === img.lastModified;
 }
 
+/** A file goes out as it is (sendfile); an object in a bucket as its stream (see StoredImage.remote). */
+function bodyOf(img: StoredImage, blob: Blob): Blob | ReadableStream<Uint8Array> {
+  return img.remote ? blob.stream() : blob;
+}
+
 /** Headers of the whole-image answer, built once per stored image (the store hands out the same object). */
 const wholeHeaders = new WeakMap<StoredImage, Record<string, string>>();
 
@@ -59,7 +64,7 @@ export function serveStored(
     req.headers.get('range') === null &&
     req.headers.get('if-none-match') === null &&
     req.headers.get('if-modified-since') === null;
-  if (plain) return new Response(head ? null : img.body, { status: 200, headers: { ...outer, ...base } });
+  if (plain) return new Response(head ? null : bodyOf(img, img.body), { status: 200, headers: { ...outer, ...base } });
   const headers = new Headers({ ...outer, ...base });
   headers.delete('content-length');
   headers.delete('content-type');
@@ -76,9 +81,9 @@ export function serveStored(
   if (img.contentEncoding) headers.set('content-encoding', img.contentEncoding);
   if (range === null) {
     headers.set('content-length', String(img.size));
-    return new Response(head ? null : img.body, { status: 200, headers });
+    return new Response(head ? null : bodyOf(img, img.body), { status: 200, headers });
   }
   headers.set('content-length', String(range.end - range.start + 1));
   headers.set('content-range', `bytes ${range.start}-${range.end}/${img.size}`);
-  return new Response(head ? null : img.body.slice(range.start, range.end + 1), { status: 206, headers });
+  return new Response(head ? null : bodyOf(img, img.body.slice(range.start, range.end + 1)), { status: 206, headers });
 }

@@ -3,12 +3,9 @@
  * stay viewable after the upstream's links expire. Keyed by the task's mj_id: a SUCCESS task's
  * final image never changes, while its upstream URL may (signed CDN links are re-issued).
  *
- * The folder implementation (folder-store.ts) serves one process. For several replicas the same
- * interface fits an S3-compatible bucket through Bun's `S3Client`: `get` answers from a small
- * in-memory index (or a HEAD of the object) with `body` an `S3File` (a Blob, so `slice` gives
- * ranges and a Response streams it), and `begin` returns a writer over `S3File.writer()`
- * (multipart upload, visible only once completed: the same all-or-nothing rule as the folder's
- * temp file + rename). Eviction there is better left to a bucket lifecycle rule.
+ * The folder implementation (folder-store.ts) serves one process; s3-store.ts keeps the images
+ * in an S3-compatible bucket shared by every replica (with a local copy of what each serves).
+ * `get` is asynchronous for that reason: a lookup there may be a request to the bucket.
  */
 
 /** What is known about a stored image without reading it. */
@@ -26,8 +23,15 @@ export interface ImageMeta {
 
 export interface StoredImage extends Readonly<ImageMeta> {
   readonly size: number;
-  /** The bytes, as a Blob (a `BunFile` here: a Response sends it with sendfile; `slice` for ranges). */
+  /** The bytes, as a Blob (a `BunFile`: a Response sends it with sendfile; `slice` for ranges). */
   readonly body: Blob;
+  /**
+   * The body is an object in a bucket (an `S3File`): it is sent as `body.stream()` (a Response
+   * given the S3File itself answers with a redirect), and Bun frames it chunked, without its length.
+   */
+  readonly remote?: boolean;
+  /** A presigned URL of the bytes in the bucket (S3 store), for `IMAGE_REDIRECT`. */
+  readonly presignedUrl?: () => string;
 }
 
 /** A store being filled while the upstream bytes stream to the first client. */
@@ -45,7 +49,7 @@ export interface ImageStore {
    * The stored image, or null; counts as a use for least-recently-used eviction. The same object
    * may come back for every request of an image (callers may cache what they derive from it).
    */
-  get(key: string): StoredImage | null;
+  get(key: string): Promise<StoredImage | null>;
   /**
    * Starts storing `key`. Null when it cannot or need not be stored now: another request is already
    * storing it (one upstream copy per key), or `size` is known and larger than the whole store.

@@ -144,7 +144,7 @@ describe('a gzip-encoded upstream image', () => {
       )!;
       await writer.write(bomb);
       expect(await writer.commit()).toBe(true);
-      const img = new FolderImageStore(dir, 10 * MiB, silentLogger).get('7')!;
+      const img = (await new FolderImageStore(dir, 10 * MiB, silentLogger).get('7'))!;
       expect(img.contentEncoding).toBe('gzip');
       const res = serveStored(new Request('http://x/mj/image/7'), img, {});
       expect(res.headers.get('content-encoding')).toBe('gzip');

@@ -308,7 +308,7 @@ describe('image store', () => {
     }
   });
 
-  test('reopening the folder rebuilds the index and clears what a crash left behind', () => {
+  test('reopening the folder rebuilds the index and clears what a crash left behind', async () => {
     const dir = storeDir(small);
     writeFileSync(join(dir, 'tmp', 'half-written'), 'x');
     writeFileSync(join(dir, '4444444444444444.bin'), 'orphan without metadata');
@@ -320,7 +320,7 @@ describe('image store', () => {
       before.reduce((sum, f) => sum + statSync(join(dir, f.replace('.json', '.bin'))).size, 0),
     );
     const one = before[0]!.replace('.json', '');
-    expect(reopened.get(one)?.size).toBe(statSync(join(dir, `${one}.bin`)).size);
+    expect((await reopened.get(one))?.size).toBe(statSync(join(dir, `${one}.bin`)).size);
     // A smaller bound on reopening evicts down to it.
     expect(new FolderImageStore(dir, 1500, silentLogger).totalBytes).toBeLessThanOrEqual(1500);
   });
@@ -336,15 +336,15 @@ describe('image store', () => {
       const committing = first.commit();
       expect(store.begin('1234', meta, 4)).toBeNull();
       expect(await committing).toBe(true);
-      expect(new Uint8Array(await store.get('1234')!.body.arrayBuffer())).toEqual(new Uint8Array([1, 2, 3, 4]));
+      expect(new Uint8Array(await (await store.get('1234'))!.body.arrayBuffer())).toEqual(new Uint8Array([1, 2, 3, 4]));
       expect(store.begin('1234', meta, 4)).toBeNull(); // already stored
       const short = store.begin('5678', meta, 10)!;
       await short.write(new Uint8Array([9]));
       expect(await short.commit()).toBe(false);
-      expect(store.get('5678')).toBeNull();
+      expect(await store.get('5678')).toBeNull();
       expect(store.totalBytes).toBe(4);
       store.delete('1234');
-      expect(store.get('1234')).toBeNull();
+      expect(await store.get('1234')).toBeNull();
       expect(store.totalBytes).toBe(0);
       expect(readdirSync(dir).filter((f) => f.endsWith('.json'))).toEqual([]);
       expect(readdirSync(join(dir, 'tmp'))).toEqual([]);

@@ -22,6 +22,73 @@ describe('image store configuration', () => {
   });
 });
 
+describe('image store in an S3-compatible bucket: configuration', () => {
+  const S3 = {
+    IMAGE_STORE: 's3://gallery-images/mj/originals/',
+    S3_ENDPOINT: 'https://s3.eu-central-1.example.com/',
+    S3_REGION: 'eu-central-1',
+    S3_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+    S3_SECRET_ACCESS_KEY: 'very-secret-key-0123456789',
+  };
+  const failure = (env: Record<string, string>): string => {
+    try {
+      loadConfig(env);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return (err as Error).message;
+    }
+    throw new Error('expected a configuration error');
+  };
+
+  test('the folder store stays the default; IMAGE_STORE=s3://bucket/prefix reads every S3_ variable', () => {
+    expect(loadConfig({}).s3).toBeNull();
+    expect(loadConfig({}).imageRedirect).toBe(false);
+    const c = loadConfig({ ...S3, IMAGE_REDIRECT: 'true' });
+    expect(c.s3).toEqual({
+      bucket: 'gallery-images',
+      prefix: 'mj/originals/',
+      endpoint: 'https://s3.eu-central-1.example.com',
+      region: 'eu-central-1',
+      accessKeyId: 'AKIDEXAMPLE',
+      secretAccessKey: 'very-secret-key-0123456789',
+    });
+    expect(c.imageRedirect).toBe(true);
+    const bare = loadConfig({ ...S3, IMAGE_STORE: 's3://gallery-images', S3_REGION: '' });
+    expect(bare.s3?.prefix).toBe('');
+    expect(bare.s3?.region).toBe('us-east-1');
+  });
+
+  test('a bad IMAGE_STORE or a missing S3_ variable stops start-up with one line naming it, never echoing a secret', () => {
+    for (const bad of ['gallery-images', 's3://', 's3://UPPER/x', 'https://bucket/x', 's3://a/b c']) {
+      const m = failure({ ...S3, IMAGE_STORE: bad });
+      expect(m).toStartWith('invalid configuration: IMAGE_STORE must be s3://<bucket>/<prefix>');
+    }
+    for (const name of ['S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const) {
+      const m = failure({ ...S3, [name]: '' });
+      expect(m).toBe(`invalid configuration: ${name} is required with IMAGE_STORE=s3://…`);
+    }
+    expect(failure({ ...S3, S3_ENDPOINT: 'ftp://files.example' })).toBe(
+      'invalid configuration: S3_ENDPOINT must be an http(s) URL',
+    );
+    expect(failure({ ...S3, S3_REGION: 'Not A Region' })).toContain('S3_REGION');
+    expect(failure({ ...S3, IMAGE_REDIRECT: 'maybe' })).toContain('IMAGE_REDIRECT must be true or false');
+    // S3 settings without IMAGE_STORE would be ignored silently: they are an error instead.
+    const { IMAGE_STORE: _, ...withoutStore } = S3;
+    expect(failure(withoutStore)).toBe(
+      'invalid configuration: S3_ENDPOINT is set but IMAGE_STORE is not s3://<bucket>/<prefix>',
+    );
+    expect(failure({ IMAGE_REDIRECT: 'true' })).toBe(
+      'invalid configuration: IMAGE_REDIRECT=true needs IMAGE_STORE=s3://<bucket>/<prefix>',
+    );
+    for (const env of [
+      { ...S3, IMAGE_STORE: 'nope' },
+      { ...S3, S3_ENDPOINT: 'x' },
+      { ...S3, S3_REGION: '!' },
+    ])
+      expect(failure(env)).not.toContain(S3.S3_SECRET_ACCESS_KEY);
+  });
+});
+
 describe('cached DNS answers', () => {
   test('an answer is reused within its time, failures are not kept, and every cached address is still checked', async () => {
     let calls = 0;
