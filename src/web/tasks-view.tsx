@@ -43,6 +43,30 @@ function toMs(local: string): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
+/** A filter menu whose first entry means "any" (the empty value). */
+function Choice<V extends string>(props: {
+  id: string;
+  label: string;
+  any: string;
+  value: V | '';
+  options: Array<[V, string]>;
+  onChange: (value: V | '') => void;
+}) {
+  return (
+    <div className="field">
+      <label htmlFor={props.id}>{props.label}</label>
+      <select id={props.id} value={props.value} onChange={(e) => props.onChange(e.target.value as V | '')}>
+        <option value="">{props.any}</option>
+        {props.options.map(([v, text]) => (
+          <option key={v} value={v}>
+            {text}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
 /** "My tasks" (mj.self) or, for admins, "All tasks" (mj.all): filters, table, pages, live rows. */
 export function TasksView({ all, route }: { all: boolean; route: TaskRoute }) {
   const trpc = useTRPC();
@@ -138,36 +162,22 @@ export function TasksView({ all, route }: { all: boolean; route: TaskRoute }) {
             onChange={(e) => setDraft({ ...draft, to: e.target.value })}
           />
         </div>
-        <div className="field">
-          <label htmlFor={`${all}-status`}>Status</label>
-          <select
-            id={`${all}-status`}
-            value={draft.status}
-            onChange={(e) => setDraft({ ...draft, status: e.target.value as Filters['status'] })}
-          >
-            <option value="">All statuses</option>
-            {(Object.keys(STATUS_LABEL) as StatusFilter[]).map((s) => (
-              <option key={s} value={s}>
-                {STATUS_LABEL[s]}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor={`${all}-action`}>Action</label>
-          <select
-            id={`${all}-action`}
-            value={draft.action}
-            onChange={(e) => setDraft({ ...draft, action: e.target.value as Filters['action'] })}
-          >
-            <option value="">All actions</option>
-            {TASK_ACTIONS.map((a) => (
-              <option key={a} value={a}>
-                {a}
-              </option>
-            ))}
-          </select>
-        </div>
+        <Choice
+          id={`${all}-status`}
+          label="Status"
+          any="All statuses"
+          value={draft.status}
+          options={(Object.keys(STATUS_LABEL) as StatusFilter[]).map((v) => [v, STATUS_LABEL[v]])}
+          onChange={(status) => setDraft({ ...draft, status })}
+        />
+        <Choice
+          id={`${all}-action`}
+          label="Action"
+          any="All actions"
+          value={draft.action}
+          options={TASK_ACTIONS.map((v) => [v, v])}
+          onChange={(action) => setDraft({ ...draft, action })}
+        />
         {all && (
           <div className="field">
             <label htmlFor="channel-filter">Channel</label>
