@@ -2,9 +2,23 @@ import type { TaskFilter } from '../lib/paging.ts';
 import type { CountOwner } from './listing-design.ts';
 
 /**
- * Where the total of a listing with a counted filter (status, action; src/db/listing-design.ts)
- * comes from, the same on both databases: one owner's rows of `task_filter_counts`, summed.
+ * How a listing page is read, decided once for both databases: where its exact total comes from
+ * and how its page query is bounded. The adapters (db/sqlite/listing.ts, db/pg/listing.ts) run
+ * the SQL of the plan; neither decides anything of its own but SQLite's choice between walking a
+ * time range's id window and scanning its time index (a cost only SQLite's plans have).
  */
+
+/** Ids per block of `task_id_blocks` (both dialects' triggers use it). */
+export const ID_BLOCK = 1024;
+/** Below this offset a plain OFFSET is as cheap as finding the id block. */
+export const DEEP_OFFSET = 2 * ID_BLOCK;
+
+/** One scope of the hand-kept listing tables (task_counters, task_time_buckets, task_id_blocks). */
+export type Scope =
+  | { scope: 'all'; scopeId: 0; column: null }
+  | { scope: 'user' | 'channel'; scopeId: number; column: 'user_id' | 'channel_id' };
+
+/** The counts of a listing with a counted filter (status, action; src/db/listing-design.ts). */
 export interface FilterCount {
   owner: CountOwner;
   ownerId: number;
@@ -13,23 +27,43 @@ export interface FilterCount {
   action: string | null;
 }
 
-/** Whether a filter has a counted term (status or action). */
-export function hasCountedTerm(f: TaskFilter): boolean {
-  return f.status !== undefined || f.action !== undefined;
+/**
+ * Where a listing's total comes from:
+ * - `scope`: the scope's counter (O(1)); a deep page starts from its id block;
+ * - `range`: the scope's time buckets (a bounded number of rows); the page walks the id window;
+ * - `counted`: one owner's rows of task_filter_counts; the page walks a status/action index;
+ * - `rows`: the matching rows, counted through an index (an mj_id, an owner and a channel, or a
+ *   counted filter with a time range).
+ */
+export type TotalPlan =
+  | { kind: 'scope'; scope: Scope }
+  | { kind: 'range'; scope: Scope }
+  | { kind: 'counted'; count: FilterCount }
+  | { kind: 'rows' };
+
+function scopeOf(f: TaskFilter): Scope {
+  if (f.userId !== undefined) return { scope: 'user', scopeId: f.userId, column: 'user_id' };
+  if (f.channelId !== undefined) return { scope: 'channel', scopeId: f.channelId, column: 'channel_id' };
+  return { scope: 'all', scopeId: 0, column: null };
 }
 
-/**
- * The counts a filter's total is summed from, or null when the filter also has a time range, an
- * mj_id or both an owner and a channel: those count their matching rows through an index.
- */
-export function filterCountOf(f: TaskFilter): FilterCount | null {
-  if (f.mjId !== undefined || f.start !== undefined || f.end !== undefined) return null;
-  if (f.userId !== undefined && f.channelId !== undefined) return null;
-  const status = f.status ?? null;
-  const action = f.action ?? null;
-  if (f.userId !== undefined) return { owner: 'user', ownerId: f.userId, status, action };
-  if (f.channelId !== undefined) return { owner: 'channel', ownerId: f.channelId, status, action };
-  return { owner: 'all', ownerId: 0, status, action };
+export function planTotal(f: TaskFilter): TotalPlan {
+  if (f.mjId !== undefined || (f.userId !== undefined && f.channelId !== undefined)) return { kind: 'rows' };
+  const ranged = f.start !== undefined || f.end !== undefined;
+  if (f.status !== undefined || f.action !== undefined) {
+    if (ranged) return { kind: 'rows' };
+    const s = scopeOf(f);
+    return {
+      kind: 'counted',
+      count: { owner: s.scope, ownerId: s.scopeId, status: f.status ?? null, action: f.action ?? null },
+    };
+  }
+  return ranged ? { kind: 'range', scope: scopeOf(f) } : { kind: 'scope', scope: scopeOf(f) };
+}
+
+/** Whether a page at `offset` of a scope's `total` rows starts from its id block. */
+export function startsFromBlock(plan: TotalPlan, offset: number, total: number): boolean {
+  return plan.kind === 'scope' && offset >= DEEP_OFFSET && offset < total;
 }
 
 /** The sum of a FilterCount on SQLite (parameters: owner, owner id, status, action; null = any). */

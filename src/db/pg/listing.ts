@@ -2,15 +2,13 @@ import type { PendingQuery, Row, Sql } from 'postgres';
 import type { TaskRow } from '../../contract/rows.ts';
 import { itemBytesAtLeastSql, TEXT_LENGTHS_SQL } from '../../lib/item-size-sql.ts';
 import { type Page, type PageQuery, pageOf, type TaskFilter } from '../../lib/paging.ts';
-import { type FilterCount, filterCountOf, hasCountedTerm } from '../listing-plan.ts';
+import { type FilterCount, planTotal, startsFromBlock } from '../listing-plan.ts';
 import type { PgDB } from './client.ts';
 import {
   blockStart,
   blockStartQuery,
-  ID_BLOCK,
   rangeWindow,
   rangeWindowQuery,
-  type Scope,
   scopeTotal,
   scopeTotalQuery,
 } from './task-windows.ts';
@@ -24,9 +22,6 @@ export type { Page, PageQuery, TaskFilter };
 
 /** How the page query is bounded: not at all, to an id window (time ranges), or below an id (deep pages). */
 type Variant = 'plain' | 'window' | 'below';
-
-/** Below this offset a plain OFFSET is as cheap as finding the id block. */
-const DEEP_OFFSET = 2 * ID_BLOCK;
 
 /** Every column of `tasks`, named as TaskRow (aliased in SQL: no per-row mapping in JavaScript). */
 const COLUMNS = `id, user_id AS "userId", token_id AS "tokenId", channel_id AS "channelId", code, action, mj_id AS "mjId",
@@ -79,15 +74,6 @@ export function pageQuery(sql: Sql, f: TaskFilter, variant: Variant, b: Bounds, 
     ORDER BY t.id DESC`;
 }
 
-/** Which counters a filter can use: one scope (everything, a user, a channel), or none. */
-function scopeOf(f: TaskFilter): Scope | null {
-  if (hasCountedTerm(f)) return null;
-  if (f.mjId !== undefined || (f.userId !== undefined && f.channelId !== undefined)) return null;
-  if (f.userId !== undefined) return { scope: 'user', scopeId: f.userId, column: 'user_id' };
-  if (f.channelId !== undefined) return { scope: 'channel', scopeId: f.channelId, column: 'channel_id' };
-  return { scope: 'all', scopeId: 0, column: null };
-}
-
 /**
  * EXPLAIN (FORMAT JSON) of every statement a filter's page runs at this paging (bounds resolved
  * first, as the listing does), for plan checks.
@@ -100,18 +86,18 @@ export async function explainListing(
   const sql = db.$client;
   const { pageSize, offset } = pageOf(paging);
   const r = await resolve(sql, f, offset);
-  const scope = scopeOf(f);
   const explain = async <T extends readonly object[]>(q: PendingQuery<T>) => {
     const [row] = await sql<Array<{ 'QUERY PLAN': unknown }>>`EXPLAIN (FORMAT JSON) ${q}`;
     return row!['QUERY PLAN'];
   };
   const plans = [await explain(pageQuery(sql, f, r.variant, r.bounds, pageSize, r.offset))];
-  const counted = hasCountedTerm(f) ? filterCountOf(f) : null;
-  if (counted !== null) plans.push(await explain(filterTotalQuery(sql, counted)));
-  else if (scope === null) plans.push(await explain(countQuery(sql, f)));
-  else if (r.variant === 'window') plans.push(await explain(rangeWindowQuery(sql, scope, f.start, f.end)));
-  else plans.push(await explain(scopeTotalQuery(sql, scope)));
-  if (scope !== null && r.variant === 'below') plans.push(await explain(blockStartQuery(sql, scope, offset)));
+  const plan = planTotal(f);
+  if (plan.kind === 'counted') plans.push(await explain(filterTotalQuery(sql, plan.count)));
+  else if (plan.kind === 'rows') plans.push(await explain(countQuery(sql, f)));
+  else if (plan.kind === 'range') plans.push(await explain(rangeWindowQuery(sql, plan.scope, f.start, f.end)));
+  else plans.push(await explain(scopeTotalQuery(sql, plan.scope)));
+  if (plan.kind === 'scope' && r.variant === 'below')
+    plans.push(await explain(blockStartQuery(sql, plan.scope, offset)));
   return { variant: r.variant, plans };
 }
 
@@ -134,23 +120,22 @@ interface Resolved {
 }
 
 async function resolve(sql: Sql, f: TaskFilter, offset: number): Promise<Resolved> {
-  const counted = hasCountedTerm(f) ? filterCountOf(f) : null;
-  if (counted !== null) {
-    const [row] = await filterTotalQuery(sql, counted);
+  const plan = planTotal(f);
+  if (plan.kind === 'counted') {
+    const [row] = await filterTotalQuery(sql, plan.count);
     return { variant: 'plain', bounds: {}, offset, total: Math.max(0, row?.n ?? 0) };
   }
-  const scope = scopeOf(f);
-  if (scope === null) {
+  if (plan.kind === 'rows') {
     const [row] = await countQuery(sql, f);
     return { variant: 'plain', bounds: {}, offset, total: row!.n };
   }
-  if (f.start !== undefined || f.end !== undefined) {
-    const w = await rangeWindow(sql, scope, f.start, f.end);
+  if (plan.kind === 'range') {
+    const w = await rangeWindow(sql, plan.scope, f.start, f.end);
     return { variant: 'window', bounds: { lo: w.lo ?? 0, hi: w.hi ?? -1 }, offset, total: w.total };
   }
-  const total = await scopeTotal(sql, scope);
-  if (offset >= DEEP_OFFSET && offset < total) {
-    const start = await blockStart(sql, scope, offset);
+  const total = await scopeTotal(sql, plan.scope);
+  if (startsFromBlock(plan, offset, total)) {
+    const start = await blockStart(sql, plan.scope, offset);
     if (start) return { variant: 'below', bounds: { below: start.below }, offset: start.offset, total };
   }
   return { variant: 'plain', bounds: {}, offset, total };

@@ -1,4 +1,5 @@
 import type { PendingQuery, Sql } from 'postgres';
+import { ID_BLOCK, type Scope } from '../listing-plan.ts';
 
 /**
  * Bounded work for the two PostgreSQL listing shapes that would otherwise walk a large part of
@@ -14,11 +15,8 @@ export const DAY = 86_400_000;
 export const SPANS = [HOUR, DAY] as const;
 /** Larger than any bucket number an integer submit_time can produce. */
 const NO_END = 2 ** 52;
-export const ID_BLOCK = 1024;
 
-export type Scope =
-  | { scope: 'all'; scopeId: 0; column: null }
-  | { scope: 'user' | 'channel'; scopeId: number; column: 'user_id' | 'channel_id' };
+export { ID_BLOCK, type Scope };
 
 /** A run of whole buckets of one span (bucket numbers inclusive). */
 export interface BucketRange {

@@ -3,7 +3,15 @@ import type { TaskRow } from '../../contract/rows.ts';
 import { itemBytesAtLeastSql } from '../../lib/item-size-sql.ts';
 import { type Page, pageOf, type TaskFilter } from '../../lib/paging.ts';
 import type { DB } from '../client.ts';
-import { FILTER_COUNT_SQL, type FilterCount, filterCountOf, hasCountedTerm } from '../listing-plan.ts';
+import {
+  DEEP_OFFSET,
+  FILTER_COUNT_SQL,
+  type FilterCount,
+  planTotal,
+  type Scope,
+  startsFromBlock,
+  type TotalPlan,
+} from '../listing-plan.ts';
 import { prepared } from '../prepared.ts';
 import { tasks } from '../schema/index.ts';
 import { TASK_OVERSIZE_SQL } from '../schema/tasks.ts';
@@ -14,7 +22,7 @@ import {
   taskColumns,
 } from './bounded-columns.ts';
 import { TASK_TEXT_LENGTHS_SQL } from './button-sets.ts';
-import { blockStart, ID_BLOCK, rangeWindow, type Scope } from './task-windows.ts';
+import { blockStart, rangeWindow } from './task-windows.ts';
 
 /**
  * The task listing and the task reads by mj_id on bun:sqlite (synchronous; the SQLite task store
@@ -125,24 +133,11 @@ function buildStatements(db: DB, f: TaskFilter, variant: Variant) {
   return { page, counted: q.counted.prepare() };
 }
 
-/** Which counters a filter can use: one scope (everything, a user, a channel), or none. */
-function scopeOf(f: TaskFilter): Scope | null {
-  if (hasCountedTerm(f)) return null;
-  if (f.mjId !== undefined || (f.userId !== undefined && f.channelId !== undefined)) return null;
-  if (f.userId !== undefined) return { scope: 'user', scopeId: f.userId, column: 'user_id' };
-  if (f.channelId !== undefined) return { scope: 'channel', scopeId: f.channelId, column: 'channel_id' };
-  return { scope: 'all', scopeId: 0, column: null };
+/** The variant a filter's page runs with at this offset (a time range's may become a scan). */
+function variantOf(plan: TotalPlan, offset: number): Variant {
+  if (plan.kind === 'range') return 'window';
+  return plan.kind === 'scope' && offset >= DEEP_OFFSET ? 'below' : 'plain';
 }
-
-/** The variant a filter's page runs with at this offset. */
-function variantOf(f: TaskFilter, offset: number): Variant {
-  if (scopeOf(f) === null) return 'plain';
-  if (f.start !== undefined || f.end !== undefined) return 'window';
-  return offset >= DEEP_OFFSET ? 'below' : 'plain';
-}
-
-/** Below this offset a plain OFFSET is as cheap as finding the id block. */
-const DEEP_OFFSET = 2 * ID_BLOCK;
 
 /** The SQL a filter shape's page runs (with named placeholders), for EXPLAIN QUERY PLAN checks. */
 export function listingSql(
@@ -156,7 +151,7 @@ export function listingSql(
   first: { sql: string; params: unknown[] } | null;
   count: { sql: string; params: unknown[] };
 } {
-  let variant = variantOf(f, offset);
+  let variant = variantOf(planTotal(f), offset);
   if (variant === 'window') variant = range;
   const q = buildQueries(db, f, variant);
   return { variant, page: q.page, first: q.first, count: q.counted.toSQL() };
@@ -223,9 +218,9 @@ function rangeReadOf(
 
 /** How listTasks reads a filter's time range (null: the filter has none, or no counters fit it). */
 export function timeRangeRead(db: DB, f: TaskFilter): { total: number; strategy: 'window' | 'scan' } | null {
-  const scope = scopeOf(f);
-  if (scope === null || variantOf(f, 0) !== 'window') return null;
-  const { total, strategy } = rangeReadOf(db, scope, f);
+  const plan = planTotal(f);
+  if (plan.kind !== 'range') return null;
+  const { total, strategy } = rangeReadOf(db, plan.scope, f);
   return { total, strategy };
 }
 
@@ -250,30 +245,26 @@ export function listTasks(
   if (f.end !== undefined) params.end = f.end;
   if (f.status !== undefined) params.status = f.status;
   if (f.action !== undefined) params.action = f.action;
-  const scope = scopeOf(f);
-  const counted = hasCountedTerm(f) ? filterCountOf(f) : null;
-  let variant = variantOf(f, offset);
+  const plan = planTotal(f);
+  let variant: Variant = plan.kind === 'range' ? 'window' : 'plain';
   let total: number;
-  if (counted !== null) {
-    total = filterTotal(db, counted);
-  } else if (scope === null) {
+  if (plan.kind === 'counted') {
+    total = filterTotal(db, plan.count);
+  } else if (plan.kind === 'rows') {
     total = statementsFor(db, f, 'plain').counted.get(params)?.n ?? 0;
-  } else if (variant === 'window') {
-    const r = rangeReadOf(db, scope, f);
+  } else if (plan.kind === 'range') {
+    const r = rangeReadOf(db, plan.scope, f);
     total = r.total;
     params.lo = r.lo;
     params.hi = r.hi;
     if (total > 0) variant = rangeStrategy ?? r.strategy;
   } else {
-    total = counterOf(db, scope);
-    if (variant === 'below' && offset < total) {
-      const start = blockStart(db, scope, offset);
-      if (start) {
-        params.below = start.below;
-        params.offset = start.offset;
-      } else {
-        variant = 'plain';
-      }
+    total = counterOf(db, plan.scope);
+    const start = startsFromBlock(plan, offset, total) ? blockStart(db, plan.scope, offset) : null;
+    if (start) {
+      variant = 'below';
+      params.below = start.below;
+      params.offset = start.offset;
     }
   }
   const items = offset >= total ? [] : statementsFor(db, f, variant).page(params);

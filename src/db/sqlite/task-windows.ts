@@ -1,4 +1,5 @@
 import type { DB } from '../client.ts';
+import { ID_BLOCK, type Scope } from '../listing-plan.ts';
 import { prepared } from '../prepared.ts';
 
 /**
@@ -14,11 +15,8 @@ export const DAY = 86_400_000;
 export const SPANS = [DAY, HOUR, MINUTE] as const;
 /** Larger than any bucket number an integer submit_time can produce. */
 const NO_END = 2 ** 52;
-export const ID_BLOCK = 1024;
 
-export type Scope =
-  | { scope: 'all'; scopeId: 0; column: null }
-  | { scope: 'user' | 'channel'; scopeId: number; column: 'user_id' | 'channel_id' };
+export { ID_BLOCK, type Scope };
 
 /** The pieces a [start, end] range is summed from: bucket ranges (inclusive) of a span, and ms ranges counted row by row. */
 export interface RangeCover {
