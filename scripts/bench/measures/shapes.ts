@@ -51,20 +51,27 @@ export function filterShapes(total: number): Shape[] {
     { id: 'all.mj_id', label: '/api/mj/ mj_id', path: `/api/mj/?mj_id=${mj}`, headers: ADMIN_HEADERS },
     { id: 'all.range', label: '/api/mj/ 1-day range', path: `/api/mj/?${range}`, headers: ADMIN_HEADERS, range: day },
     { id: 'all.channel_id', label: '/api/mj/ channel_id', path: '/api/mj/?channel_id=2', headers: ADMIN_HEADERS },
-    // Seeded rows: 1 in 50 FAILURE, 1 in 100 IN_PROGRESS, the rest SUCCESS; every one IMAGINE.
+    // Seeded rows: 1 in 50 FAILURE, 1 in 100 IN_PROGRESS, the rest SUCCESS; every one IMAGINE. The
+    // heavy user owns the even rows, all of them SUCCESS.
     {
       id: 'self.status',
-      label: '/api/mj/self status=FAILURE',
-      path: '/api/mj/self?status=FAILURE',
+      label: '/api/mj/self status=SUCCESS',
+      path: '/api/mj/self?status=SUCCESS',
       headers: USER_HEADERS,
     },
     {
-      id: 'self.status_action',
-      label: '/api/mj/self status=SUCCESS&action=IMAGINE',
-      path: '/api/mj/self?status=SUCCESS&action=IMAGINE',
+      id: 'self.action',
+      label: '/api/mj/self action=IMAGINE',
+      path: '/api/mj/self?action=IMAGINE',
       headers: USER_HEADERS,
     },
     { id: 'all.status', label: '/api/mj/ status=FAILURE', path: '/api/mj/?status=FAILURE', headers: ADMIN_HEADERS },
+    {
+      id: 'all.status_action',
+      label: '/api/mj/ status=IN_PROGRESS&action=IMAGINE',
+      path: '/api/mj/?status=IN_PROGRESS&action=IMAGINE',
+      headers: ADMIN_HEADERS,
+    },
     { id: 'all.action', label: '/api/mj/ action=IMAGINE', path: '/api/mj/?action=IMAGINE', headers: ADMIN_HEADERS },
   ];
 }
