@@ -16,6 +16,21 @@
  * gains the column) and a custom migration of each dialect filled from `scripts/listing-sql.ts`.
  */
 
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+/**
+ * The time buckets each dialect's hand-written triggers keep (task_time_buckets, per scope: all,
+ * channel, user), coarsest first, and one level of 1024-id blocks (task_id_blocks) on both. They
+ * differ by a measured reason: PostgreSQL counts a range's two partial edge hours through its
+ * submit_time indexes within the listing budget, while each bucket level costs server CPU on every
+ * submit (drizzle/pg 0009 dropped its 16-day level and went from 18 to 12 upserted rows per
+ * insert); SQLite's edge counts are row reads on the main thread or a worker, so it keeps minutes
+ * and counts at most two partial minutes.
+ */
+export const BUCKET_SPANS = { sqlite: [DAY, HOUR, MINUTE], pg: [DAY, HOUR] } as const;
+
 /** Columns of `tasks` whose exact values a listing may filter by with an O(1)-ish total. */
 export const COUNTED_COLUMNS = ['status', 'action'] as const;
 export type CountedColumn = (typeof COUNTED_COLUMNS)[number];

@@ -66,6 +66,58 @@ export function startsFromBlock(plan: TotalPlan, offset: number, total: number):
   return plan.kind === 'scope' && offset >= DEEP_OFFSET && offset < total;
 }
 
+/** A run of whole time buckets of one span (bucket numbers inclusive). */
+export interface BucketRun {
+  span: number;
+  from: number;
+  to: number;
+}
+
+/** The pieces a [start, end] range is summed from: bucket runs, and ms ranges counted row by row. */
+export interface RangeCover {
+  buckets: BucketRun[];
+  exact: Array<[number, number]>;
+}
+
+/** Larger than any bucket number an integer submit_time can produce. */
+const NO_END = 2 ** 52;
+
+/**
+ * Split a submit_time range over a dialect's bucket spans (coarsest first, each a whole multiple
+ * of the next; src/db/listing-design.ts BUCKET_SPANS): whole buckets of the coarsest span, then of
+ * each finer span at the two edges, and at most one partial piece per edge counted exactly. An
+ * absent start includes bucket -1 (every negative time, at each span); an absent end runs to the
+ * last bucket.
+ */
+export function coverOf(start: number | undefined, end: number | undefined, spans: readonly number[]): RangeCover {
+  const cover: RangeCover = { buckets: [], exact: [] };
+  split(cover, spans, start, end, 0);
+  return cover;
+}
+
+function split(
+  cover: RangeCover,
+  spans: readonly number[],
+  start: number | undefined,
+  end: number | undefined,
+  level: number,
+): void {
+  const span = spans[level];
+  if (span === undefined) {
+    cover.exact.push([start ?? Number.MIN_SAFE_INTEGER, end ?? Number.MAX_SAFE_INTEGER]);
+    return;
+  }
+  const from = start === undefined ? -1 : Math.ceil(start / span);
+  const to = end === undefined ? NO_END : Math.floor((end + 1) / span) - 1;
+  if (from > to) {
+    split(cover, spans, start, end, level + 1);
+    return;
+  }
+  cover.buckets.push({ span, from, to });
+  if (start !== undefined && start < from * span) split(cover, spans, start, from * span - 1, level + 1);
+  if (end !== undefined && end > (to + 1) * span - 1) split(cover, spans, (to + 1) * span, end, level + 1);
+}
+
 /** The sum of a FilterCount on SQLite (parameters: owner, owner id, status, action; null = any). */
 export const FILTER_COUNT_SQL =
   'SELECT coalesce(sum(count), 0) AS n FROM task_filter_counts WHERE owner = ?1 AND owner_id = ?2 ' +

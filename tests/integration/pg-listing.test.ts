@@ -196,7 +196,7 @@ async function check(t: TempPg, cases: number) {
     );
   }
   // Bounded ranges were summed from buckets of every span.
-  expect([...spansUsed].sort((a, b) => a - b)).toEqual([...SPANS]);
+  expect([...spansUsed].sort((a, b) => a - b)).toEqual([...SPANS].sort((a, b) => a - b));
   // Deep pages (found through the id blocks) of everything and of a user, at every page size.
   let deep = 0;
   for (const f of [{}, { userId: 1 }]) {

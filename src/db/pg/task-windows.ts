@@ -1,5 +1,6 @@
 import type { PendingQuery, Sql } from 'postgres';
-import { ID_BLOCK, type Scope } from '../listing-plan.ts';
+import { BUCKET_SPANS } from '../listing-design.ts';
+import { coverOf as coverRange, ID_BLOCK, type RangeCover, type Scope } from '../listing-plan.ts';
 
 /**
  * Bounded work for the two PostgreSQL listing shapes that would otherwise walk a large part of
@@ -11,62 +12,14 @@ import { ID_BLOCK, type Scope } from '../listing-plan.ts';
 
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
-/** Bucket widths, finest first; each a whole multiple of the one before (drizzle/pg 0009). */
-export const SPANS = [HOUR, DAY] as const;
-/** Larger than any bucket number an integer submit_time can produce. */
-const NO_END = 2 ** 52;
+/** Bucket widths kept by drizzle/pg 0009, coarsest first (src/db/listing-design.ts). */
+export const SPANS = BUCKET_SPANS.pg;
 
-export { ID_BLOCK, type Scope };
+export { ID_BLOCK, type RangeCover, type Scope };
 
-/** A run of whole buckets of one span (bucket numbers inclusive). */
-export interface BucketRange {
-  span: number;
-  a: number;
-  b: number;
-}
-
-/** The pieces a [start, end] range is summed from: bucket runs, and times counted exactly (ms inclusive). */
-export interface RangeCover {
-  exact: Array<[number, number]>;
-  buckets: BucketRange[];
-}
-
-/** Cover buckets [lo, hi] of SPANS[level] with the coarsest whole buckets, finer ones at the two edges. */
-function coverBuckets(lo: number, hi: number, level: number, out: BucketRange[]): void {
-  const span = SPANS[level]!;
-  const coarser = SPANS[level + 1];
-  if (coarser === undefined) {
-    out.push({ span, a: lo, b: hi });
-    return;
-  }
-  const r = coarser / span;
-  // Bucket -1 holds every negative time at every span.
-  const c0 = lo < 0 ? -1 : Math.ceil(lo / r);
-  const c1 = hi === NO_END ? NO_END : Math.floor((hi + 1) / r) - 1;
-  if (c0 > c1) {
-    out.push({ span, a: lo, b: hi });
-    return;
-  }
-  if (lo >= 0 && lo < c0 * r) out.push({ span, a: lo, b: c0 * r - 1 });
-  if (c1 !== NO_END && (c1 + 1) * r <= hi) out.push({ span, a: (c1 + 1) * r, b: hi });
-  coverBuckets(c0, c1, level + 1, out);
-}
-
-/**
- * Split a submit_time range into whole buckets (at most two runs per span below the coarsest, one
- * of the coarsest) and at most two partial hours counted exactly. An absent start includes
- * bucket -1 (every negative time).
- */
+/** The cover of a range over PostgreSQL's spans (src/db/listing-plan.ts coverOf). */
 export function coverOf(start: number | undefined, end: number | undefined): RangeCover {
-  const exact: Array<[number, number]> = [];
-  const h0 = start === undefined ? -1 : Math.ceil(start / HOUR);
-  const h1 = end === undefined ? NO_END : Math.floor((end + 1) / HOUR) - 1;
-  if (h0 > h1) return { exact: [[start!, end!]], buckets: [] };
-  if (start !== undefined && start < h0 * HOUR) exact.push([start, h0 * HOUR - 1]);
-  if (end !== undefined && end > (h1 + 1) * HOUR - 1) exact.push([(h1 + 1) * HOUR, end]);
-  const buckets: BucketRange[] = [];
-  coverBuckets(h0, h1, 0, buckets);
-  return { exact, buckets };
+  return coverRange(start, end, BUCKET_SPANS.pg);
 }
 
 const EMPTY: [number, number] = [1, 0];
@@ -106,7 +59,7 @@ export function rangeWindowQuery(
   const [e0, e1] = c.exact[0] ?? EMPTY;
   const [e2, e3] = c.exact[1] ?? EMPTY;
   return sql<WindowRow[]>`SELECT n, lo, hi FROM tasks_range_window(${s.scope}, ${s.scopeId},
-    ${c.buckets.map((b) => b.span)}::integer[], ${c.buckets.map((b) => b.a)}::bigint[], ${c.buckets.map((b) => b.b)}::bigint[],
+    ${c.buckets.map((b) => b.span)}::integer[], ${c.buckets.map((b) => b.from)}::bigint[], ${c.buckets.map((b) => b.to)}::bigint[],
     ${e0}, ${e1}, ${e2}, ${e3})`;
 }
 

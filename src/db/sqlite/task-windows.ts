@@ -1,5 +1,6 @@
 import type { DB } from '../client.ts';
-import { ID_BLOCK, type Scope } from '../listing-plan.ts';
+import { BUCKET_SPANS } from '../listing-design.ts';
+import { coverOf as coverRange, ID_BLOCK, type RangeCover, type Scope } from '../listing-plan.ts';
 import { prepared } from '../prepared.ts';
 
 /**
@@ -12,44 +13,13 @@ export const MINUTE = 60_000;
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
 /** The bucket spans kept by the triggers (migration 0007), coarsest first. */
-export const SPANS = [DAY, HOUR, MINUTE] as const;
-/** Larger than any bucket number an integer submit_time can produce. */
-const NO_END = 2 ** 52;
+export const SPANS = BUCKET_SPANS.sqlite;
 
-export { ID_BLOCK, type Scope };
+export { ID_BLOCK, type RangeCover, type Scope };
 
-/** The pieces a [start, end] range is summed from: bucket ranges (inclusive) of a span, and ms ranges counted row by row. */
-export interface RangeCover {
-  buckets: Array<{ span: number; from: number; to: number }>;
-  exact: Array<[number, number]>;
-}
-
-/**
- * Split a submit_time range into whole days, then whole hours and whole minutes at its two
- * edges, and at most two partial minutes counted exactly. An absent start includes bucket -1
- * (every negative time, at each span); an absent end runs to the last bucket.
- */
+/** The cover of a range over SQLite's spans (src/db/listing-plan.ts coverOf). */
 export function coverOf(start: number | undefined, end: number | undefined): RangeCover {
-  const cover: RangeCover = { buckets: [], exact: [] };
-  split(cover, start, end, 0);
-  return cover;
-}
-
-function split(cover: RangeCover, start: number | undefined, end: number | undefined, level: number): void {
-  const span = SPANS[level];
-  if (span === undefined) {
-    cover.exact.push([start ?? Number.MIN_SAFE_INTEGER, end ?? Number.MAX_SAFE_INTEGER]);
-    return;
-  }
-  const from = start === undefined ? -1 : Math.ceil(start / span);
-  const to = end === undefined ? NO_END : Math.floor((end + 1) / span) - 1;
-  if (from > to) {
-    split(cover, start, end, level + 1);
-    return;
-  }
-  cover.buckets.push({ span, from, to });
-  if (start !== undefined && start < from * span) split(cover, start, from * span - 1, level + 1);
-  if (end !== undefined && end > (to + 1) * span - 1) split(cover, (to + 1) * span, end, level + 1);
+  return coverRange(start, end, SPANS);
 }
 
 interface Summary {
