@@ -1,12 +1,20 @@
 /**
- * Prints the generated trigger migration of the listing's counted filters for one dialect
- * (src/db/listing-design.ts): `bun scripts/listing-sql.ts sqlite|pg > <the custom migration file>`.
+ * Prints a generated listing migration (src/db/listing-design.ts) for one dialect, to fill the
+ * custom migration drizzle-kit prepared: `bun scripts/listing-sql.ts <kind> > <file>`.
+ *   sqlite, pg            the counted filters' table backfill and triggers (drizzle/0016, drizzle/pg/0012)
+ *   sqlite-triggers       SQLite's listing triggers, one per insert and delete (drizzle/0018)
  */
 import { pgFilterCountSql, sqliteFilterCountSql } from '../src/db/listing-design.ts';
+import { sqliteListingTriggersSql } from '../src/db/listing-sql-sqlite.ts';
 
-const dialect = process.argv[2];
-if (dialect !== 'sqlite' && dialect !== 'pg') {
-  console.error('usage: bun scripts/listing-sql.ts sqlite|pg');
+const kinds: Record<string, () => string> = {
+  sqlite: sqliteFilterCountSql,
+  pg: pgFilterCountSql,
+  'sqlite-triggers': sqliteListingTriggersSql,
+};
+const make = kinds[process.argv[2] ?? ''];
+if (!make) {
+  console.error(`usage: bun scripts/listing-sql.ts ${Object.keys(kinds).join('|')}`);
   process.exit(2);
 }
-process.stdout.write(`${dialect === 'sqlite' ? sqliteFilterCountSql() : pgFilterCountSql()}\n`);
+process.stdout.write(`${make()}\n`);

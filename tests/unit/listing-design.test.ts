@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { getTableColumns } from 'drizzle-orm';
 import { COUNTED_COLUMNS, pgFilterCountSql, sqliteFilterCountSql } from '../../src/db/listing-design.ts';
+import { sqliteListingTriggersSql } from '../../src/db/listing-sql-sqlite.ts';
 import { taskFilterCounts as pgTaskFilterCounts } from '../../src/db/pg/schema/index.ts';
 import { taskFilterCounts } from '../../src/db/schema/index.ts';
 
@@ -11,6 +12,10 @@ const read = (path: string) => Bun.file(new URL(`../../${path}`, import.meta.url
 describe('the listing declaration and the committed SQL agree', () => {
   test('SQLite: drizzle/0016_filter_count_triggers.sql is the generated text', async () => {
     expect(await read('drizzle/0016_filter_count_triggers.sql')).toBe(`${sqliteFilterCountSql()}\n`);
+  });
+
+  test('SQLite: drizzle/0018_listing_triggers.sql is the generated text', async () => {
+    expect(await read('drizzle/0018_listing_triggers.sql')).toBe(`${sqliteListingTriggersSql()}\n`);
   });
 
   test('PostgreSQL: drizzle/pg/0012_filter_count_triggers.sql is the generated text', async () => {
