@@ -3,14 +3,17 @@
  * custom migration drizzle-kit prepared: `bun scripts/listing-sql.ts <kind> > <file>`.
  *   sqlite, pg            the counted filters' table backfill and triggers (drizzle/0016, drizzle/pg/0012)
  *   sqlite-triggers       SQLite's listing triggers, one per insert and delete (drizzle/0018)
+ *   pg-triggers           PostgreSQL's listing trigger functions, one trigger per kind of write (drizzle/pg/0013)
  */
 import { pgFilterCountSql, sqliteFilterCountSql } from '../src/db/listing-design.ts';
+import { pgListingTriggersSql } from '../src/db/listing-sql-pg.ts';
 import { sqliteListingTriggersSql } from '../src/db/listing-sql-sqlite.ts';
 
 const kinds: Record<string, () => string> = {
   sqlite: sqliteFilterCountSql,
   pg: pgFilterCountSql,
   'sqlite-triggers': sqliteListingTriggersSql,
+  'pg-triggers': pgListingTriggersSql,
 };
 const make = kinds[process.argv[2] ?? ''];
 if (!make) {

@@ -317,9 +317,8 @@ describe('PostgreSQL submit cost', () => {
     }
   });
 
-  // Two per kind of write: the hand-written listing tables (counters, buckets, blocks) and the
-  // counted filters generated from src/db/listing-design.ts (status × action per owner).
-  test('two listing triggers per kind of write on tasks, every trigger function in PL/pgSQL, no SQL-language function left', async () => {
+  // One per kind of write keeps all four listing tables (generated from src/db/listing-design.ts).
+  test('one listing trigger per kind of write on tasks, every trigger function in PL/pgSQL, no SQL-language function left', async () => {
     const triggers = await pg.db.$client<Array<{ event: string; n: number; langs: string[] }>>`
       SELECT e.event, count(*)::int AS n, array_agg(DISTINCT l.lanname ORDER BY l.lanname) AS langs
       FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_language l ON l.oid = p.prolang
@@ -327,10 +326,10 @@ describe('PostgreSQL submit cost', () => {
       WHERE t.tgrelid = 'tasks'::regclass AND NOT t.tgisinternal AND t.tgtype & e.bit <> 0
       GROUP BY e.event ORDER BY e.event`;
     expect([...triggers]).toEqual([
-      { event: 'delete', n: 2, langs: ['plpgsql'] },
-      { event: 'insert', n: 2, langs: ['plpgsql'] },
-      { event: 'truncate', n: 2, langs: ['plpgsql'] },
-      { event: 'update', n: 2, langs: ['plpgsql'] },
+      { event: 'delete', n: 1, langs: ['plpgsql'] },
+      { event: 'insert', n: 1, langs: ['plpgsql'] },
+      { event: 'truncate', n: 1, langs: ['plpgsql'] },
+      { event: 'update', n: 1, langs: ['plpgsql'] },
     ]);
     const sqlFunctions = await pg.db.$client`
       SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { getTableColumns } from 'drizzle-orm';
 import { COUNTED_COLUMNS, pgFilterCountSql, sqliteFilterCountSql } from '../../src/db/listing-design.ts';
+import { pgListingTriggersSql } from '../../src/db/listing-sql-pg.ts';
 import { sqliteListingTriggersSql } from '../../src/db/listing-sql-sqlite.ts';
 import { taskFilterCounts as pgTaskFilterCounts } from '../../src/db/pg/schema/index.ts';
 import { taskFilterCounts } from '../../src/db/schema/index.ts';
@@ -16,6 +17,10 @@ describe('the listing declaration and the committed SQL agree', () => {
 
   test('SQLite: drizzle/0018_listing_triggers.sql is the generated text', async () => {
     expect(await read('drizzle/0018_listing_triggers.sql')).toBe(`${sqliteListingTriggersSql()}\n`);
+  });
+
+  test('PostgreSQL: drizzle/pg/0013_listing_triggers.sql is the generated text', async () => {
+    expect(await read('drizzle/pg/0013_listing_triggers.sql')).toBe(`${pgListingTriggersSql()}\n`);
   });
 
   test('PostgreSQL: drizzle/pg/0012_filter_count_triggers.sql is the generated text', async () => {
