@@ -115,7 +115,8 @@ describe('task changes', () => {
     await stop();
     await notifyTaskChanges(a, [32]);
     await waitFor(() => other.includes(32), 'the remaining listener');
-    expect(got).toEqual([31]);
+    // Only this test's ids count: a late notification of an earlier test may arrive meanwhile.
+    expect(got.filter((id) => id === 31 || id === 32)).toEqual([31]);
   });
 });
 
