@@ -129,6 +129,8 @@ interface SourceFlight {
   refs: number;
   promise: Promise<RenditionSource | RenditionFallback>;
   release: (() => void) | null;
+  /** A stored original's bytes, read once for every rendition made from it meanwhile. */
+  bytes?: Promise<Uint8Array>;
 }
 
 export class Renditions {
@@ -184,7 +186,12 @@ export class Renditions {
       const done = await this.renderSlots.acquire();
       let out: Buffer;
       try {
-        const input = src.kind === 'bytes' ? src.bytes : new Uint8Array(await src.blob.arrayBuffer());
+        let input: Uint8Array;
+        if (src.kind === 'bytes') input = src.bytes;
+        else {
+          const blob = src.blob;
+          input = await (source.bytes ??= blob.arrayBuffer().then((b) => new Uint8Array(b)));
+        }
         out = await renderWebp(input, spec);
       } catch {
         this.opts.onRender?.('failed');
