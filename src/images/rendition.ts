@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import sharp from 'sharp';
+import type { Sharp, default as SharpFn } from 'sharp';
 import { Semaphore } from './semaphore.ts';
 import type { ImageStore, StoredImage } from './store.ts';
 
@@ -93,12 +93,26 @@ export function renderable(contentType: string, contentEncoding: string | null |
 const MAX_INPUT_PIXELS = 64 * 1024 * 1024;
 const WEBP = { quality: 80, effort: 4 } as const;
 
-// The store keeps what is made; libvips' own operation cache would only hold decoded pictures longer.
-sharp.cache(false);
+type SharpFactory = typeof SharpFn;
+let loading: Promise<SharpFactory> | null = null;
+
+/**
+ * sharp (and libvips with it) is loaded on the first rendition, not at start-up: a gateway whose
+ * clients never ask for one does not carry it. The store keeps what is made, so libvips' own
+ * operation cache is off (it would only hold decoded pictures longer).
+ */
+function loadSharp(): Promise<SharpFactory> {
+  loading ??= import('sharp').then((m): SharpFactory => {
+    m.default.cache(false);
+    return m.default;
+  });
+  return loading;
+}
 
 /** Makes one rendition's WebP bytes; throws when sharp cannot decode the source. */
 export async function renderWebp(input: Uint8Array, spec: RenditionSpec): Promise<Buffer> {
-  let img = sharp(input, { limitInputPixels: MAX_INPUT_PIXELS });
+  const sharp = await loadSharp();
+  let img: Sharp = sharp(input, { limitInputPixels: MAX_INPUT_PIXELS });
   if (spec.part !== null) {
     const { width, height } = await img.metadata();
     const w = Math.floor((width ?? 0) / 2);
