@@ -203,6 +203,26 @@ describe('renditions', () => {
     expect(await renditionsMade()).toBe(before + 7);
   });
 
+  test('without an image store a rendition is still made (once for concurrent asks) and answered from memory', async () => {
+    const storeless = await startTestServer({ clock, env: { IMAGE_CACHE_MAX_MB: '0' } });
+    try {
+      await addChannel(storeless.handle, sim.url, { key: SECRET });
+      const user = await addUser(storeless.handle);
+      const { mjId } = await addTask(storeless.handle, {
+        userId: user.id,
+        imageUrl: await finalImageUrl('a gateway with no folder'),
+        status: 'SUCCESS',
+        progress: '100%',
+      });
+      const answers = await Promise.all([1, 2, 3].map(() => fetch(`${storeless.url}/mj/image/${mjId}?w=128&part=4`)));
+      const sizes = await Promise.all(answers.map(async (r) => (await webp(r)).width));
+      expect(sizes).toEqual([128, 128, 128]);
+      expect(answers[0]?.headers.get('cache-control')).toBe('public, max-age=86400, immutable');
+    } finally {
+      await storeless.stop();
+    }
+  });
+
   test('an unfinished task, a video and undecodable bytes are answered as §9 answers the original', async () => {
     const simId = await submitToSimulator(sim, SECRET, 'a task still drawing');
     const unfinished = await taskWith(`${sim.url}/images/${simId}_grid_0.png`, 'IN_PROGRESS');
