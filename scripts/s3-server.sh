@@ -23,7 +23,8 @@ start() {
   setsid bun "$BIN" -d "$dir/data" -a 127.0.0.1 -p 0 --configure-bucket "$BUCKET" -s \
     </dev/null >"$dir/server.log" 2>&1 &
   echo $! >"$dir/pid"
-  for _ in $(seq 1 150); do
+  # Up to 60 s: a loaded 2-core machine (the suite beside it) can take long to start Bun.
+  for _ in $(seq 1 600); do
     port=$(sed -n 's/^S3rver listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/server.log" | head -1)
     [ -n "$port" ] && break
     kill -0 "$(cat "$dir/pid")" 2>/dev/null || break

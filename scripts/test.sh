@@ -41,6 +41,7 @@ BOTH_DATABASES=(
   tests/integration/listing.test.ts tests/integration/listing-filters.test.ts tests/integration/listing-bounds.test.ts tests/integration/listing-heavy.test.ts
   tests/integration/relay-*.test.ts
   tests/integration/image-forwarder.test.ts tests/integration/image-store.test.ts tests/integration/image-encoding.test.ts
+  tests/integration/image-rendition.test.ts
   tests/integration/webhooks.test.ts
   tests/browser/*.test.ts
 )

@@ -313,6 +313,7 @@ const simulatorEnvSchema = z.object({
   SIM_STEP_MS: intFrom('SIM_STEP_MS', 0).default(1000),
   SIM_SLOW_MS: intFrom('SIM_SLOW_MS', 0).default(65000),
   SIM_NOTIFY: boolFrom('SIM_NOTIFY').default(true),
+  SIM_IMAGE_SIZE: intFrom('SIM_IMAGE_SIZE', 16, 4096).default(256),
 });
 
 export interface SimulatorConfig {
@@ -324,6 +325,8 @@ export interface SimulatorConfig {
   readonly slowMs: number;
   /** POST each task change to its submit's notifyHook (SPEC §11). */
   readonly notify: boolean;
+  /** Edge of the generated PNG images in px (SIM_IMAGE_SIZE; 2048 = Midjourney's full-size grids, SPEC §18). */
+  readonly imageSize: number;
 }
 
 /** Environment of the standalone simulator (`bun run simulator`); same rules as loadConfig. */
@@ -336,5 +339,6 @@ export function loadSimulatorConfig(env: Record<string, string | undefined> = pr
     stepMs: e.SIM_STEP_MS,
     slowMs: e.SIM_SLOW_MS,
     notify: e.SIM_NOTIFY,
+    imageSize: e.SIM_IMAGE_SIZE,
   });
 }

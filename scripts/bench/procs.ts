@@ -161,13 +161,18 @@ export function spawnProduct(o: ProductOptions): Promise<Child> {
   });
 }
 
-/** One upstream simulator process (`src/simulator/main.ts`). */
-export function spawnSimulator(name: string, secret: string, stepMs = 1000): Promise<Child> {
+/** One upstream simulator process (`src/simulator/main.ts`); `env` adds e.g. SIM_IMAGE_SIZE. */
+export function spawnSimulator(
+  name: string,
+  secret: string,
+  stepMs = 1000,
+  env: Record<string, string> = {},
+): Promise<Child> {
   return spawnServer({
     name,
     script: 'src/simulator/main.ts',
     ready: LISTENING,
-    env: { SIM_PORT: '0', SIM_HOST: '127.0.0.1', SIM_SECRET: secret, SIM_STEP_MS: String(stepMs) },
+    env: { SIM_PORT: '0', SIM_HOST: '127.0.0.1', SIM_SECRET: secret, SIM_STEP_MS: String(stepMs), ...env },
   });
 }
 

@@ -4,9 +4,12 @@ import { AppError, DATABASE_UNAVAILABLE } from '../domain/errors.ts';
 import { countingStream, drainInto, storeWhileStreaming } from '../images/fill.ts';
 import { channelHosts } from '../images/lookup.ts';
 import { type ImageStoreSettings, openConfiguredImageStore } from '../images/open.ts';
+import { Renditions } from '../images/rendition.ts';
 import { serveStored } from '../images/serve.ts';
 import type { ImageStore } from '../images/store.ts';
 import { type Lookup, type SafeFetchResult, safeFetch } from '../upstream/safe-fetch.ts';
+import { CACHE_SUCCESS, errorResponse, SAFETY_HEADERS, STORED_HEADERS, serveCounted } from './image-answers.ts';
+import { answerRendition, imageQuery } from './image-rendition.ts';
 
 /**
  * Image forwarder (SPEC §9): `GET`/`HEAD /mj/image/:id` streams the task's stored upstream image
@@ -18,14 +21,6 @@ import { type Lookup, type SafeFetchResult, safeFetch } from '../upstream/safe-f
 const FORWARDED_REQUEST_HEADERS = ['range', 'if-none-match', 'if-modified-since', 'if-range'] as const;
 const PASSED_RESPONSE_HEADERS = ['etag', 'last-modified', 'content-range', 'accept-ranges'] as const;
 
-const CACHE_SUCCESS = 'public, max-age=86400, immutable';
-/** The bytes come from elsewhere: never let a browser treat them as a page of this origin. */
-const SAFETY_HEADERS = {
-  'x-content-type-options': 'nosniff',
-  'content-security-policy': "default-src 'none'; sandbox",
-} as const;
-const STORED_HEADERS = { 'cache-control': CACHE_SUCCESS, ...SAFETY_HEADERS } as const;
-
 /**
  * The upstream's Content-Encoding, null for identity. We ask for `identity`, but an upstream may
  * encode anyway: such a body is forwarded and stored encoded, as it came (safe-fetch never
@@ -35,14 +30,6 @@ const STORED_HEADERS = { 'cache-control': CACHE_SUCCESS, ...SAFETY_HEADERS } as 
 function contentEncodingOf(res: Response): string | null {
   const v = res.headers.get('content-encoding')?.trim().toLowerCase();
   return v && v !== 'identity' ? v : null;
-}
-
-/** `{ error }` with the SPEC's code, plus a sentence for people where the code alone says too little. */
-function errorResponse(status: number, error: string, message?: string): Response {
-  return new Response(JSON.stringify(message === undefined ? { error } : { error, message }), {
-    status,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-  });
 }
 
 /** The image store part of the configuration, as images/open.ts takes it. */
@@ -62,6 +49,8 @@ export interface ImageRouteOptions {
 
 interface ImageContext extends ImageRouteOptions {
   store: ImageStore | null;
+  /** Renditions (SPEC §18) made from the store's originals, kept in the same store. */
+  renditions: Renditions;
   /** Background fills running now (bounded: see fillInBackground). */
   filling: number;
   /** Adds to the served image bytes (one closure for every request). */
@@ -136,13 +125,17 @@ function fillInBackground(deps: AppDeps, ctx: ImageContext, mjId: string, url: s
     .finally(() => ctx.filling--);
 }
 
-/** Answers one image request; `outer` are the app's headers for it (request id, CORS). */
+/**
+ * Answers one image request; `outer` are the app's headers for it (request id, CORS). `count`
+ * false leaves the bytes out of the served-bytes metric (a rendition's own read of its original).
+ */
 export async function forwardImage(
   deps: AppDeps,
   mjId: string,
   request: Request,
   ctx: ImageContext,
   outer: Readonly<Record<string, string>> = {},
+  count = true,
 ): Promise<Response> {
   // A stored image needs no task lookup: only a SUCCESS task's final image is stored, and it is final.
   const stored = mjId && ctx.store ? await ctx.store.get(mjId) : null;
@@ -153,12 +146,8 @@ export async function forwardImage(
       headers: { ...outer, location: stored.presignedUrl(), 'cache-control': 'no-store' },
     });
   }
-  if (stored) {
-    const res = serveStored(request, stored, STORED_HEADERS, outer);
-    const sent = request.method === 'HEAD' ? null : res.headers.get('content-length');
-    if (sent && (res.status === 200 || res.status === 206)) deps.metrics.addImageBytes(Number(sent));
-    return res;
-  }
+  if (stored)
+    return count ? serveCounted(deps, request, stored, outer) : serveStored(request, stored, STORED_HEADERS, outer);
   const task = mjId ? await deps.taskStore.tasks.imageTask(mjId) : null;
   if (!task?.imageUrl) return errorResponse(404, 'midjourney_task_not_found');
   const head = request.method === 'HEAD';
@@ -236,8 +225,8 @@ export async function forwardImage(
   // A declared length is counted at once and the upstream body passes untouched (the runtime
   // pipes it natively); an unknown one is counted chunk by chunk inside the one stream layer the
   // answer needs anyway, never a second one on top of it.
-  const countBytes = size === null ? ctx.addImageBytes : undefined;
-  if (size !== null) deps.metrics.addImageBytes(size);
+  const countBytes = size === null && count ? ctx.addImageBytes : undefined;
+  if (size !== null && count) deps.metrics.addImageBytes(size);
   // Only a whole final image is stored: not a preview or a range (an encoded one as it came).
   if (ctx.store && success && status === 200 && !partial) {
     const writer = ctx.store.begin(
@@ -266,17 +255,27 @@ function adoptSetHeaders(res: Response, setHeaders: Record<string, unknown>): Re
 }
 
 export function imageRoutes(deps: AppDeps, opts: ImageRouteOptions = {}) {
+  const store =
+    deps.imageStore !== undefined
+      ? deps.imageStore
+      : openConfiguredImageStore(imageStoreSettings(deps.config), deps.logger);
   const ctx: ImageContext = {
     ...opts,
     filling: 0,
     addImageBytes: (n) => deps.metrics.addImageBytes(n),
-    store:
-      deps.imageStore !== undefined
-        ? deps.imageStore
-        : openConfiguredImageStore(imageStoreSettings(deps.config), deps.logger),
+    store,
+    renditions: new Renditions(store, { onRender: (outcome) => deps.metrics.imageRendition(outcome) }),
   };
   const answer = async (id: string, request: Request, outer: Record<string, string>): Promise<Response> => {
     try {
+      // `~` marks a rendition's store key (images/rendition.ts): never an mj_id of its own.
+      if (id.includes('~')) return errorResponse(404, 'midjourney_task_not_found');
+      const query = imageQuery(request.url);
+      if (query.kind === 'invalid') return errorResponse(400, `invalid_${query.param}`, query.message);
+      if (query.kind === 'spec')
+        return await answerRendition(deps, ctx, id, query.spec, request, outer, (req, internal) =>
+          internal ? forwardImage(deps, id, req, ctx, {}, false) : forwardImage(deps, id, req, ctx, outer),
+        );
       return await forwardImage(deps, id, request, ctx, outer);
     } catch (err) {
       // The database away (SPEC §13): 503 in this route's own shape; a stored image was served above without it.

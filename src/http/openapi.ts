@@ -252,14 +252,32 @@ function relayPaths(prefix: string, withMode: boolean): Record<string, Json> {
   };
   const image = {
     tags,
-    summary: "The task's image, streamed through the gateway (no key needed)",
+    summary: "The task's image, streamed through the gateway (no key needed); `w` / `part` ask for a WebP rendition",
     security: [],
-    parameters: [idParam],
+    parameters: [
+      idParam,
+      {
+        name: 'w',
+        in: 'query',
+        required: false,
+        description:
+          'A WebP rendition at most this wide: snapped up to 128, 256, 512 or 1024, made once and kept (SPEC §18). Unfinished tasks and non-image results ignore it.',
+        schema: { type: 'integer', minimum: 64, maximum: 1024 },
+      },
+      {
+        name: 'part',
+        in: 'query',
+        required: false,
+        description: 'One quadrant of a 2×2 grid as WebP, 1–4 left to right, top to bottom; combinable with `w`.',
+        schema: { type: 'integer', minimum: 1, maximum: 4 },
+      },
+    ],
     responses: {
       200: {
-        description: 'The image',
+        description: 'The image (image/webp for a rendition)',
         content: { 'image/*': { schema: { type: 'string', contentMediaType: 'image/*' } } },
       },
+      400: json('ImageError', 'invalid_w or invalid_part (with a message naming the allowed values)'),
       206: { description: 'A range of the image' },
       304: { description: 'Not modified' },
       403: json('ImageError', 'The image URL is blocked (private address)'),

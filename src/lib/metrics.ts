@@ -32,6 +32,8 @@ export interface Metrics {
   ): ReadableStream<Uint8Array> | null;
   /** Bytes of an image answered from the local store. */
   addImageBytes(n: number): void;
+  /** One rendition made with sharp (SPEC §18), or one whose source sharp could not decode. */
+  imageRendition(outcome: 'made' | 'failed'): void;
   /** One webhook delivery attempt's outcome: delivered, retry (will be tried again), failed (for good). */
   webhookDelivery(outcome: 'delivered' | 'retry' | 'failed'): void;
   /** One upstream push callback (SPEC §16): applied (it changed the task), unchanged, or why it was refused. */
@@ -105,6 +107,12 @@ export function createMetrics(): Metrics {
   const imageBytes = new Counter({
     name: 'mjgw_image_bytes_total',
     help: 'Image bytes streamed to clients by the image forwarder',
+    registers: [registry],
+  });
+  const renditions = new Counter({
+    name: 'mjgw_image_renditions_total',
+    help: 'Image renditions made with sharp (made), or given up because the source did not decode (failed)',
+    labelNames: ['outcome'] as const,
     registers: [registry],
   });
   const pollTick = new Histogram({
@@ -193,6 +201,7 @@ export function createMetrics(): Metrics {
     addImageBytes(n) {
       imageBytes.inc(n);
     },
+    imageRendition: (outcome) => renditions.inc({ outcome }),
     webhookDelivery: (outcome) => webhooks.inc({ outcome }),
     upstreamNotify: (outcome) => notifies.inc({ outcome }),
     setUnfinishedSource(read) {

@@ -6,6 +6,8 @@ import type { SimTask, TaskAction } from './types.ts';
 /** Largest `big-<bytes>.png` served: 1 GiB, enough for the forwarder benchmark. */
 export const MAX_BIG_BYTES = 1024 * 1024 * 1024;
 const CACHE_LIMIT = 512;
+/** Bytes of rendered images kept: full-size grids (SIM_IMAGE_SIZE=2048) weigh ~8 MB each. */
+const CACHE_BYTES = 512 * 1024 * 1024;
 
 const SINGLE: ReadonlySet<TaskAction> = new Set(['UPSCALE', 'UPSCALE_HD', 'DESCRIBE', 'SWAP_FACE', 'VIDEO']);
 
@@ -34,10 +36,12 @@ function notFound(): Response {
 
 /**
  * Serves generated images under /images and clips under /videos. Images are rendered on first
- * request and kept in a small LRU (they are deterministic, so a miss only costs CPU).
+ * request and kept in a small LRU bounded by count and bytes (they are deterministic, so a miss
+ * only costs CPU: about a second for a 2048² grid).
  */
 export class MediaServer {
   private readonly cache = new Map<string, ByteSource>();
+  private cachedBytes = 0;
   private readonly lastModified = new Date(Math.floor(Date.now() / 1000) * 1000).toUTCString();
 
   constructor(
@@ -48,6 +52,7 @@ export class MediaServer {
   /** Forgets cached renders (used when the task store is cleared). */
   clear(): void {
     this.cache.clear();
+    this.cachedBytes = 0;
   }
 
   /** GET/HEAD /images/<name>.png */
@@ -67,9 +72,12 @@ export class MediaServer {
     if (!bytes) return notFound();
     const src = memorySource(bytes, 'image/png', this.lastModified);
     this.cache.set(name, src);
-    if (this.cache.size > CACHE_LIMIT) {
-      const oldest = this.cache.keys().next();
-      if (!oldest.done) this.cache.delete(oldest.value);
+    this.cachedBytes += src.size;
+    for (const [oldName, old] of this.cache) {
+      if (this.cache.size <= CACHE_LIMIT && this.cachedBytes <= CACHE_BYTES) break;
+      if (oldName === name) break;
+      this.cache.delete(oldName);
+      this.cachedBytes -= old.size;
     }
     return serveBytes(req, src);
   }

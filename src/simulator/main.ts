@@ -1,7 +1,7 @@
 /**
  * Standalone simulator (`bun run simulator`): SIM_PORT (default 8090), SIM_SECRET (default none),
  * SIM_STEP_MS (default 1000), SIM_SLOW_MS (default 65000), SIM_HOST (default 127.0.0.1), SIM_NOTIFY (default true: POST
- * each task change to its notifyHook), read by
+ * each task change to its notifyHook), SIM_IMAGE_SIZE (default 256; 2048 serves full-size grids), read by
  * src/config.ts like every other variable.
  */
 import { ConfigError, loadSimulatorConfig, type SimulatorConfig } from '../config.ts';
@@ -25,6 +25,7 @@ const sim = await startSimulator({
   stepMs: config.stepMs,
   slowMs: config.slowMs,
   notify: config.notify,
+  imageSize: config.imageSize,
   logger,
 });
 console.log(`midjourney-proxy simulator listening on ${sim.url}`);

@@ -78,10 +78,18 @@ function colourAt(bytes: Uint8Array, i: number): Rgb {
   return [bytes[i % bytes.length] ?? 0, bytes[(i + 1) % bytes.length] ?? 0, bytes[(i + 2) % bytes.length] ?? 0];
 }
 
+/** Pictures this wide or wider are full-size (SIM_IMAGE_SIZE=2048) and carry film grain. */
+export const GRAIN_FROM_SIZE = 1024;
+/** Grain amplitude (levels per channel): a 2048² grid then weighs ~6 MB as a PNG, as Midjourney's do. */
+const GRAIN_LEVELS = 4;
+
 /**
  * Draws a picture whose palette comes from a hash of the prompt and whose pattern comes from
  * `variant` (the task's job hash), so one prompt keeps its colours across variations.
  * 'grid' is 2x2 like a Midjourney job, 'single' one tile (upscales), 'preview' a coarse, dim grid.
+ * Full-size finals (GRAIN_FROM_SIZE and up) get fine pseudo-random grain, seeded by the pattern:
+ * a smooth gradient would compress to almost nothing, and a real result is several MB that a
+ * resize has to decode whole.
  */
 export function renderImage(
   prompt: string,
@@ -98,6 +106,19 @@ export function renderImage(
   const block = layout === 'preview' ? Math.max(1, Math.floor(size / 16)) : 1;
   const dim = layout === 'preview' ? 0.55 : 1;
   const gap = layout === 'single' ? 0 : Math.max(1, Math.floor(size / 128));
+  const grain = layout !== 'preview' && size >= GRAIN_FROM_SIZE ? GRAIN_LEVELS : 0;
+  // xorshift32, seeded by the pattern: the same task always draws the same grain.
+  let seed = (((pattern[0] ?? 1) << 24) | ((pattern[1] ?? 2) << 16) | ((pattern[2] ?? 3) << 8) | 1) >>> 0;
+  const noise = (): number => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return ((seed >>> 0) % grain) - (grain >> 1);
+  };
+  const shade = (v: number): number => {
+    const c = Math.round(v * dim) + (grain ? noise() : 0);
+    return Math.min(255, Math.max(0, c));
+  };
   for (let ty = 0; ty < tiles; ty++) {
     for (let tx = 0; tx < tiles; tx++) {
       const q = ty * tiles + tx;
@@ -105,10 +126,20 @@ export function renderImage(
       const b = colourAt(palette, q * 6 + 3);
       const fx = 0.02 + ((pattern[q * 2] ?? 0) / 255) * 0.12;
       const fy = 0.02 + ((pattern[q * 2 + 1] ?? 0) / 255) * 0.12;
+      // sin(x·fx + y·fy + q) = sin(x·fx)·cos(y·fy + q) + cos(x·fx)·sin(y·fy + q): two tables, no sin a pixel.
+      const sinX = new Float64Array(tileSize);
+      const cosX = new Float64Array(tileSize);
+      for (let x = 0; x < tileSize; x++) {
+        const sx = x - (x % block);
+        sinX[x] = Math.sin(sx * fx);
+        cosX[x] = Math.cos(sx * fx);
+      }
       for (let y = 0; y < tileSize; y++) {
         const py = ty * tileSize + y;
         if (py >= size) break;
         const sy = y - (y % block);
+        const sinY = Math.sin(sy * fy + q);
+        const cosY = Math.cos(sy * fy + q);
         for (let x = 0; x < tileSize; x++) {
           const px = tx * tileSize + x;
           if (px >= size) break;
@@ -119,11 +150,11 @@ export function renderImage(
           }
           const sx = x - (x % block);
           const t = (sx + sy) / (2 * tileSize);
-          const wave = 0.5 + 0.5 * Math.sin(sx * fx + sy * fy + q);
+          const wave = 0.5 + 0.5 * ((sinX[x] ?? 0) * cosY + (cosX[x] ?? 0) * sinY);
           const mix = Math.min(1, Math.max(0, t * 0.7 + wave * 0.3));
-          rgb[at] = Math.round((a[0] + (b[0] - a[0]) * mix) * dim);
-          rgb[at + 1] = Math.round((a[1] + (b[1] - a[1]) * mix) * dim);
-          rgb[at + 2] = Math.round((a[2] + (b[2] - a[2]) * mix) * dim);
+          rgb[at] = shade(a[0] + (b[0] - a[0]) * mix);
+          rgb[at + 1] = shade(a[1] + (b[1] - a[1]) * mix);
+          rgb[at + 2] = shade(a[2] + (b[2] - a[2]) * mix);
         }
       }
     }

@@ -30,10 +30,24 @@ export function statusLabel(status: string): string {
   return status === '' ? 'PENDING' : status;
 }
 
-/** Same-origin image link (whatever SERVER_ADDRESS says); the progress busts the preview's cache. */
-export function imageSrc(item: Pick<AnyTaskItem, 'mj_id' | 'progress'>): string {
-  return `/mj/image/${encodeURIComponent(item.mj_id)}?v=${encodeURIComponent(item.progress)}`;
+/**
+ * Same-origin image link (whatever SERVER_ADDRESS says); the progress busts the preview's cache.
+ * `w` asks for a WebP rendition at most that wide, `part` for one quadrant of a grid (SPEC §18);
+ * an unfinished task's preview comes back as it is whatever they say.
+ */
+export function imageSrc(
+  item: Pick<AnyTaskItem, 'mj_id' | 'progress'>,
+  size: { w?: number; part?: number } = {},
+): string {
+  const part = size.part === undefined ? '' : `part=${size.part}&`;
+  const w = size.w === undefined ? '' : `w=${size.w}&`;
+  return `/mj/image/${encodeURIComponent(item.mj_id)}?${part}${w}v=${encodeURIComponent(item.progress)}`;
 }
+
+/** Rendition widths the dashboard asks for: table thumbnails (56 px, sharp on 2× screens), the detail, a quadrant. */
+export const THUMB_W = 128;
+export const DETAIL_W = 1024;
+export const QUADRANT_W = 256;
 
 export interface TaskButton {
   customId: string;

@@ -2,10 +2,11 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
 import { buttonName } from './button-names.ts';
 import { describeProblem, type Problem } from './errors.ts';
-import { buttonsOf, formatQuota, formatTime, imageSrc } from './format.ts';
+import { buttonsOf, DETAIL_W, formatQuota, formatTime, imageSrc, type TaskButton } from './format.ts';
 import { Named, type OwnerNames } from './names.tsx';
 import { ProgressBar, StatusBadge } from './progress.tsx';
 import { CreatedKey, CreateKeyOffer } from './prompt-box.tsx';
+import { gridColumns, Quadrants } from './quadrants.tsx';
 import { AdminTaskActions, Billing } from './task-billing.tsx';
 import { type AnyTaskItem, useTRPC } from './trpc.ts';
 
@@ -37,6 +38,20 @@ export function TaskDetail({ item, names, onClose }: { item: AnyTaskItem; names:
   }, []);
 
   const buttons = buttonsOf(item);
+  // A finished grid shows its four images, each above its own U and V buttons.
+  const grid = item.status === 'SUCCESS' && item.image_url && item.mj_id ? gridColumns(buttons) : null;
+  const followUp = (b: TaskButton) => (
+    <button
+      key={b.customId}
+      type="button"
+      title={buttonName(b) ?? b.hint}
+      aria-label={buttonName(b)}
+      disabled={action.isPending || item.status !== 'SUCCESS'}
+      onClick={() => action.mutate({ action: 'ACTION', task_id: item.mj_id, custom_id: b.customId })}
+    >
+      {b.label}
+    </button>
+  );
   const failed = item.status === 'FAILURE' || item.fail_reason !== '';
   const title = item.mj_id ? `Task ${item.mj_id}` : `Task #${item.id}`;
   return (
@@ -60,7 +75,7 @@ export function TaskDetail({ item, names, onClose }: { item: AnyTaskItem; names:
         <div className="detail-grid">
           <div className="detail-image">
             {item.image_url && item.mj_id ? (
-              <img src={imageSrc(item)} alt={`Result of task ${item.mj_id}`} />
+              <img src={imageSrc(item, { w: DETAIL_W })} alt={`Result of task ${item.mj_id}`} />
             ) : (
               <div className="placeholder">{failed ? 'No image' : 'Waiting for the image…'}</div>
             )}
@@ -121,20 +136,10 @@ export function TaskDetail({ item, names, onClose }: { item: AnyTaskItem; names:
         {buttons.length > 0 && (
           <section aria-label="Follow-ups" className="follow-ups">
             <h3>Follow-ups</h3>
-            <div className="button-row">
-              {buttons.map((b) => (
-                <button
-                  key={b.customId}
-                  type="button"
-                  title={buttonName(b) ?? b.hint}
-                  aria-label={buttonName(b)}
-                  disabled={action.isPending || item.status !== 'SUCCESS'}
-                  onClick={() => action.mutate({ action: 'ACTION', task_id: item.mj_id, custom_id: b.customId })}
-                >
-                  {b.label}
-                </button>
-              ))}
-            </div>
+            {grid && <Quadrants item={item} grid={grid} renderButton={followUp} />}
+            {(grid ? grid.rest : buttons).length > 0 && (
+              <div className="button-row">{(grid ? grid.rest : buttons).map(followUp)}</div>
+            )}
           </section>
         )}
         {admin && item.mj_id !== '' && <AdminTaskActions item={item} />}

@@ -2,7 +2,7 @@ import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import { TASK_ACTIONS, type TASK_STATUS_FILTERS } from '../lib/task-values.ts';
 import { describeProblem } from './errors.ts';
-import { formatQuota, imageSrc } from './format.ts';
+import { formatQuota, imageSrc, THUMB_W } from './format.ts';
 import { useLiveTasks } from './live.ts';
 import { Named, useChannels, useOwnerNames } from './names.tsx';
 import { ProgressBar, StatusBadge } from './progress.tsx';
@@ -259,7 +259,7 @@ export function TasksView({ all, route }: { all: boolean; route: TaskRoute }) {
                   {t.image_url && t.mj_id ? (
                     <img
                       className="thumb"
-                      src={imageSrc(t)}
+                      src={imageSrc(t, { w: THUMB_W })}
                       alt={`Thumbnail of task ${t.mj_id}`}
                       loading="lazy"
                       width={56}

@@ -38,7 +38,11 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-export async function startDashboardHarness(opts: { channelName: string }): Promise<DashboardHarness> {
+/** `imageSize`: edge of the simulator's images (default 128; 2048 = full-size grids, SPEC §18). */
+export async function startDashboardHarness(opts: {
+  channelName: string;
+  imageSize?: number;
+}): Promise<DashboardHarness> {
   const srv = await startTestServer();
   const simClock = new ManualClock();
   let sim: Simulator | undefined;
@@ -53,7 +57,7 @@ export async function startDashboardHarness(opts: { channelName: string }): Prom
     await srv.stop();
   };
   try {
-    sim = await startSimulator({ secret: SECRET, clock: simClock, stepMs: 1000, imageSize: 128 });
+    sim = await startSimulator({ secret: SECRET, clock: simClock, stepMs: 1000, imageSize: opts.imageSize ?? 128 });
     const channelId = await addChannel(srv.handle, sim.url, { key: SECRET, name: opts.channelName });
     poller = createPoller(srv.deps, { intervalMs: 50 });
     poller.start();

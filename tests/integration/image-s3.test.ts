@@ -263,6 +263,33 @@ describe('image store in an S3-compatible bucket', () => {
     }
   });
 
+  test('renditions are kept in the bucket beside the original, shared by replicas, redirected with IMAGE_REDIRECT', async () => {
+    const mjId = await taskWith(a, await finalImageUrl('a heron in quarters'));
+    const before = new Set(await keysUnder(`${prefix}/`));
+    const made = await image(a, `${mjId}?part=2&w=128`);
+    expect(made.status).toBe(200);
+    expect(made.headers.get('content-type')).toBe('image/webp');
+    const webp = new Uint8Array(await made.arrayBuffer());
+    // The original and the rendition (a name with `~` is stored under a hash of it), each .bin + .json.
+    const added = async () => (await keysUnder(`${prefix}/`)).filter((k) => !before.has(k));
+    await waitFor(async () => (await added()).length >= 4, 'the original and the rendition in the bucket');
+    // Replica B answers the same rendition from the bucket (the same bytes, no re-render needed).
+    const fromB = await image(b, `${mjId}?part=2&w=128`);
+    expect(fromB.status).toBe(200);
+    expect(sha(await fromB.arrayBuffer())).toBe(sha(webp));
+    const c = await startTestServer({ clock, env: s3Env(prefix, { IMAGE_REDIRECT: 'true' }) });
+    try {
+      await addChannels(c);
+      const res = await image(c, `${mjId}?part=2&w=128`, { redirect: 'manual' });
+      expect(res.status).toBe(302);
+      const location = res.headers.get('location')!;
+      expect((await added()).map((k) => `/mj-test/${k}`)).toContain(new URL(location).pathname);
+      expect(sha(await (await fetch(location)).arrayBuffer())).toBe(sha(webp));
+    } finally {
+      await c.stop();
+    }
+  });
+
   test('without room for local copies the bytes stream from the bucket, ranges included', async () => {
     const d = await startTestServer({ clock, env: s3Env(prefix, { IMAGE_CACHE_MAX_MB: '0' }) });
     try {

@@ -216,6 +216,13 @@ describe('real answers match their documented schemas', () => {
     expect(image.headers.get('content-type')).toStartWith('image/');
     expect((await image.arrayBuffer()).byteLength).toBeGreaterThan(0);
     await expectDocumented('/mj/image/{id}', 'get', await fetch(url('/mj/image/nope')));
+    // A rendition's invalid parameter (SPEC §18): a documented 400.
+    const params = doc.paths['/mj/image/{id}'].get.parameters.map((p: Json) => p.name);
+    expect(params).toEqual(['id', 'w', 'part']);
+    await expectDocumented('/mj/image/{id}', 'get', await fetch(url(`/mj/image/${mjId}?w=1`)));
+    const webp = await fetch(url(`/mj/image/${mjId}?w=128&part=2`));
+    expect(webp.headers.get('content-type')).toBe('image/webp');
+    await webp.arrayBuffer();
   });
 
   test('management aliases, their errors, status and health', async () => {

@@ -175,6 +175,7 @@ describe('simulator config', () => {
       stepMs: 1000,
       slowMs: 65000,
       notify: true,
+      imageSize: 256,
     });
     expect(
       loadSimulatorConfig({
@@ -184,8 +185,10 @@ describe('simulator config', () => {
         SIM_SLOW_MS: '10',
         SIM_HOST: '0.0.0.0',
         SIM_NOTIFY: 'false',
+        SIM_IMAGE_SIZE: '2048',
       }),
-    ).toEqual({ port: 0, host: '0.0.0.0', secret: 's3', stepMs: 0, slowMs: 10, notify: false });
+    ).toEqual({ port: 0, host: '0.0.0.0', secret: 's3', stepMs: 0, slowMs: 10, notify: false, imageSize: 2048 });
+    expect(() => loadSimulatorConfig({ SIM_IMAGE_SIZE: '8' })).toThrow('SIM_IMAGE_SIZE must be between 16 and 4096');
   });
   test('an invalid value names the variable', () => {
     expect(() => loadSimulatorConfig({ SIM_STEP_MS: 'fast' })).toThrow(

@@ -6,12 +6,14 @@ import { fmtCount, progress } from '../log.ts';
 import { type Child, spawnProduct, spawnRaw, spawnSimulator } from '../procs.ts';
 import type { Measurement } from '../report.ts';
 import { freshDatabase, HEAVY_USER, ROOT_TOKEN } from '../seed.ts';
+import { renditionMeasures } from './image-rendition.ts';
 
 /**
  * Image forwarder (SPEC §12): a cached SUCCESS image vs the simulator served directly, an
  * uncached one vs a bare Bun fetch → Response proxy (once streamed without Content-Length, once a
  * small PNG that declares its length, as CDNs answer), and the product's resident memory while a
- * 1 GiB image streams through it (the bare proxy's growth shown for context).
+ * 1 GiB image streams through it (the bare proxy's growth shown for context). Then the rows of
+ * renditions on full-size grids (image-rendition.ts).
  */
 
 const SECRET = 'sim-secret';
@@ -172,7 +174,7 @@ export async function imageMeasures(ctx: BenchContext): Promise<Measurement[]> {
     `${proxy.url}/images/big-${ctx.settings.streamBytes}.png`,
     ctx.settings.streamBytes,
   );
-  return [
+  const forwarder = [
     ctx.measurement({
       id: 'image.cached',
       label: `image forwarder, cached SUCCESS ${kb} (${c} clients)`,
@@ -210,4 +212,24 @@ export async function imageMeasures(ctx: BenchContext): Promise<Measurement[]> {
       goal: { kind: 'max', value: 50 },
     }),
   ];
+  // A rendition rig that fails leaves the forwarder's rows standing, with an error row of its own.
+  try {
+    return [...forwarder, ...(await renditionMeasures(ctx))];
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    progress(`renditions failed: ${message}`);
+    return [
+      ...forwarder,
+      ctx.measurement({
+        id: 'image.rendition',
+        label: 'renditions',
+        product: Number.NaN,
+        baseline: null,
+        unit: '',
+        baselineLabel: '',
+        goal: { kind: 'info' },
+        note: message,
+      }),
+    ];
+  }
 }

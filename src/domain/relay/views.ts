@@ -72,7 +72,11 @@ export const imageSeedAnswerSchema = z.looseObject({
 });
 
 /** Errors of `GET /mj/image/:id`. */
-export const imageErrorSchema = z.object({ error: z.string() });
+export const imageErrorSchema = z.object({
+  error: z.string(),
+  /** A sentence for people where the code alone says too little (a 400 names the allowed values). */
+  message: z.string().optional(),
+});
 
 // The hand-written view type and its schema must describe the same object.
 type Same<X, Y> = (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ? 1 : 2 ? true : false;
