@@ -43,7 +43,10 @@ BOTH_DATABASES=(
   tests/integration/image-forwarder.test.ts tests/integration/image-store.test.ts tests/integration/image-encoding.test.ts
   tests/integration/image-rendition.test.ts
   tests/integration/webhooks.test.ts
-  tests/browser/*.test.ts
+  # The dashboard's browser suites; image-weight (20 full-size grids, a minute of CPU) reads no
+  # database path the others do not, so it runs once.
+  tests/browser/button-names.test.ts tests/browser/dashboard-first-hour.test.ts tests/browser/dashboard.test.ts
+  tests/browser/deep-links.test.ts tests/browser/reconcile.test.ts
 )
 started=$(now)
 echo "== typecheck"
