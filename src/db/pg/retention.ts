@@ -66,7 +66,7 @@ export function createPgRetentionStore(db: PgDB) {
       for (;;) {
         const rows = await batch(sql, hooks, async (tx, archived) => {
           const deleted = await tx<ArchivedRow[]>`DELETE FROM tasks WHERE id IN (
-              SELECT id FROM tasks WHERE submit_time < ${cutoff}::bigint AND ${tx.unsafe(FINISHED_SQL)}
+              SELECT id FROM tasks WHERE submit_time < ${cutoff}::bigint AND ${sql.unsafe(FINISHED_SQL)}
                 AND (submit_time, id) > (${after.time}::bigint, ${after.id}::int)
               ORDER BY submit_time, id LIMIT ${batchSize}::int)
             RETURNING *`;
