@@ -22,9 +22,7 @@ import { ROOT_HEADERS, startTestServer, type TestServer } from '../helpers/serve
 const NOW = 1_795_000_000_000;
 const CUTOFF = NOW - 30 * DAY;
 
-for (const backend of (process.env.RET_ONLY ? [process.env.RET_ONLY] : ['sqlite', 'postgres']) as Array<
-  'sqlite' | 'postgres'
->) {
+for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`retention on ${backend}`, () => {
     const clock = new ManualClock(NOW);
     const dir = mkdtempSync(join(tmpdir(), 'ret-archive-'));
