@@ -14,13 +14,17 @@ export type ArchivedRow = Record<string, string | number | boolean | null>;
 
 export interface RetentionHooks {
   /**
-   * Append the rows to their archive files, fsynced, before their delete commits. Returns the
-   * archive bookkeeping (JSON text) that the store writes in the delete's transaction.
+   * Append each group of rows to the archive files (one gzip member per group and file, in order),
+   * fsynced, before any of their deletes commits. Returns, per group, the archive bookkeeping
+   * (JSON text) to write in the transaction that deletes that group: committing the groups one by
+   * one in order, each transaction holds exactly the lines of the rows it deletes.
    */
-  archive(table: RetentionTable, rows: readonly ArchivedRow[]): Promise<string>;
-  /** The batch's delete did not commit after `archive`: take its lines back out of the files. */
+  archive(table: RetentionTable, groups: readonly (readonly ArchivedRow[])[]): Promise<string[]>;
+  /** Group `index` of the last `archive` call was deleted and committed. */
+  committed(index: number): void;
+  /** The groups not committed yet will not be: take their lines back out of the files. */
   discard(): Promise<void>;
-  /** Between two batches: renew the pass's lease, and serve the event loop. False = stop here. */
+  /** Between two transactions: renew the pass's lease, and serve the event loop. False = stop here. */
   between(): Promise<boolean>;
 }
 

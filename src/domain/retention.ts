@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { LeaseStore } from '../contract/lease.ts';
 import type { ArchivedRow, RetentionHooks, RetentionStore, RetentionTable } from '../contract/retention.ts';
-import { appendGzipMember, archiveFileName, monthOf, sizeOf, truncateTo } from '../lib/archive-files.ts';
+import { appendGzipMembers, archiveFileName, monthOf, sizeOf, truncateTo } from '../lib/archive-files.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { AppError } from './errors.ts';
@@ -67,46 +67,68 @@ export interface RetentionReport {
  */
 const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
-/** The archive side of a pass: committed lengths, the batch's staged ones, and the hooks the store calls. */
+/** The archive side of a pass: committed lengths, the groups' staged ones, and the hooks the store calls. */
 function archiveBook(env: RetentionEnv, committed: Map<string, number>, touched: Set<string>, holder: string) {
-  const staged = new Map<string, number>();
+  /** Per group of the last archive call: the files' lengths once it is committed, and its row count. */
+  let staged: Array<{ lengths: Map<string, number>; rows: number }> = [];
   const text = (m: Map<string, number>) => JSON.stringify(Object.fromEntries([...m].sort()));
   let lastRenew = env.clock.now();
-  let lines = 0;
   let archivedLines = 0;
   const hooks: RetentionHooks = {
-    async archive(table: RetentionTable, rows: readonly ArchivedRow[]): Promise<string> {
+    async archive(table: RetentionTable, groups: readonly (readonly ArchivedRow[])[]): Promise<string[]> {
       const timeColumn = table === 'tasks' ? 'submit_time' : 'created_time';
-      const files = new Map<string, string[]>();
-      for (const row of rows) {
-        const name = archiveFileName(table, monthOf(Number(row[timeColumn])));
-        const list = files.get(name) ?? files.set(name, []).get(name)!;
-        list.push(JSON.stringify(row));
-      }
-      for (const [name, list] of files) {
+      // Per file: the lines of each group that has rows in it.
+      const files = new Map<string, Array<{ group: number; lines: string[] }>>();
+      groups.forEach((rows, group) => {
+        for (const row of rows) {
+          const name = archiveFileName(table, monthOf(Number(row[timeColumn])));
+          const parts = files.get(name) ?? files.set(name, []).get(name)!;
+          let part = parts[parts.length - 1];
+          if (part?.group !== group) parts.push((part = { group, lines: [] }));
+          part.lines.push(JSON.stringify(row));
+        }
+      });
+      staged = groups.map((rows) => ({ lengths: new Map<string, number>(), rows: rows.length }));
+      for (const [name, parts] of files) {
         if (!committed.has(name)) {
           // Recorded before the first byte goes in, so a crash after it leaves a length to cut back to.
           committed.set(name, (await sizeOf(join(env.archiveDir, name))) ?? 0);
           await env.retention.saveArchive(text(committed));
         }
-        staged.set(name, await appendGzipMember(env.archiveDir, name, `${list.join('\n')}\n`));
+        const lengths = await appendGzipMembers(
+          env.archiveDir,
+          name,
+          parts.map((p) => `${p.lines.join('\n')}\n`),
+        );
+        parts.forEach((p, i) => {
+          staged[p.group]!.lengths.set(name, lengths[i]!);
+        });
       }
-      lines = rows.length;
-      return text(new Map([...committed, ...staged]));
+      // Group k's bookkeeping: every file as it is once groups 0..k are in.
+      const books: string[] = [];
+      const running = new Map(committed);
+      for (const g of staged) {
+        for (const [name, length] of g.lengths) running.set(name, length);
+        books.push(text(running));
+      }
+      return books;
     },
-    async discard(): Promise<void> {
-      for (const name of staged.keys()) await truncateTo(join(env.archiveDir, name), committed.get(name) ?? 0);
-      staged.clear();
-      lines = 0;
-    },
-    async between(): Promise<boolean> {
-      for (const [name, length] of staged) {
+    committed(index: number): void {
+      const g = staged[index];
+      if (!g) return;
+      for (const [name, length] of g.lengths) {
         committed.set(name, length);
         touched.add(name);
       }
-      staged.clear();
-      archivedLines += lines;
-      lines = 0;
+      archivedLines += g.rows;
+      staged[index] = { lengths: new Map(), rows: 0 };
+    },
+    async discard(): Promise<void> {
+      const names = new Set(staged.flatMap((g) => [...g.lengths.keys()]));
+      for (const name of names) await truncateTo(join(env.archiveDir, name), committed.get(name) ?? 0);
+      staged = [];
+    },
+    async between(): Promise<boolean> {
       await nextTurn();
       const now = env.clock.now();
       if (now - lastRenew > LEASE_MS / 3) {
@@ -118,7 +140,7 @@ function archiveBook(env: RetentionEnv, committed: Map<string, number>, touched:
   };
   return {
     hooks,
-    /** Lines of committed batches since the last call. */
+    /** Lines of committed groups since the last call. */
     takeArchived(): number {
       const n = archivedLines;
       archivedLines = 0;

@@ -45,25 +45,30 @@ async function syncFolder(dir: string): Promise<void> {
 }
 
 /**
- * Append `lines` (JSON Lines text) to `dir/name` as one gzip member, fsynced; returns the file's
- * length afterwards.
+ * Append each of `chunks` (JSON Lines text) to `dir/name` as a gzip member of its own, in order,
+ * then fsync the file once (and the folder when the file is new). Returns the file's length after
+ * each member, so a caller can commit the members one by one.
  */
-export async function appendGzipMember(dir: string, name: string, lines: string): Promise<number> {
+export async function appendGzipMembers(dir: string, name: string, chunks: readonly string[]): Promise<number[]> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, name);
   const created = (await sizeOf(path)) === null;
-  const data = await gzipAsync(Buffer.from(lines, 'utf8'));
+  const members = await Promise.all(chunks.map((c) => gzipAsync(Buffer.from(c, 'utf8'))));
   const fh = await open(path, 'a');
-  let size: number;
+  const lengths: number[] = [];
   try {
-    await fh.write(data);
+    let size = (await fh.stat()).size;
+    for (const data of members) {
+      for (let off = 0; off < data.length; ) off += (await fh.write(data, off, data.length - off)).bytesWritten;
+      size += data.length;
+      lengths.push(size);
+    }
     await fh.sync();
-    size = (await fh.stat()).size;
   } finally {
     await fh.close();
   }
   if (created) await syncFolder(dir);
-  return size;
+  return lengths;
 }
 
 /** Cut `path` back to `length` bytes (a gzip member boundary), fsynced. */

@@ -33,16 +33,26 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     let expired: { tasks: number[]; unfinished: number[]; logs: number[] };
     const env = (): RetentionEnv => ({ ...retentionEnvOf(server.deps), batchSize: 7 });
 
-    /** A store whose `table` pass "crashes" right after its `nth` archive append: no delete, no discard. */
-    function crashingAfter(table: 'tasks' | 'logs', nth: number): RetentionStore {
+    /**
+     * A store whose `table` pass "crashes" right after its `nth` archive append (no delete), or
+     * right after its `nth` committed group (`on: 'commit'`): no discard either way.
+     */
+    function crashingAfter(table: 'tasks' | 'logs', nth: number, on: 'archive' | 'commit' = 'archive'): RetentionStore {
       const real = server.deps.taskStore.retention;
       let calls = 0;
+      const crash = () => {
+        throw new Error('simulated crash');
+      };
       const wrap = (hooks: RetentionHooks): RetentionHooks => ({
         ...hooks,
-        async archive(t, rows) {
-          const text = await hooks.archive(t, rows);
-          if (++calls === nth) throw new Error('simulated crash before the delete commits');
-          return text;
+        async archive(t, groups) {
+          const books = await hooks.archive(t, groups);
+          if (on === 'archive' && ++calls === nth) crash();
+          return books;
+        },
+        committed(k) {
+          hooks.committed(k);
+          if (on === 'commit' && ++calls === nth) crash();
         },
         discard: async () => {},
       });
@@ -102,13 +112,20 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         expect(await root().admin.option.update.mutate({ key, value: 30 })).toEqual({ key, value: 30 });
     });
 
-    test('a pass that crashes after the archive fsync leaves the rows in both places', async () => {
+    test('a pass that crashes between the archive fsync and a delete commit leaves rows in both places', async () => {
       await expect(runRetention({ ...env(), retention: crashingAfter('tasks', 3) })).rejects.toThrow('simulated crash');
       const archived = archiveLines(dir, 'tasks').map((l) => l.row.id as number);
       const left = new Set((await server.sql<{ id: number }>('SELECT id FROM tasks')).map((r) => r.id));
       // Two batches went, the third is archived but still in the table.
       expect(archived.length).toBe(21);
       expect(archived.filter((id) => left.has(id)).length).toBe(7);
+      // A crash after a committed group (SQLite commits a batch's groups one by one: 2, 2, 2, 1 rows).
+      await expect(runRetention({ ...env(), retention: crashingAfter('tasks', 3, 'commit') })).rejects.toThrow(
+        'simulated crash',
+      );
+      const lines = archiveLines(dir, 'tasks').map((l) => l.row.id as number);
+      const kept = new Set((await server.sql<{ id: number }>('SELECT id FROM tasks')).map((r) => r.id));
+      expect(lines.filter((id) => kept.has(id)).length).toBe(backend === 'sqlite' ? 1 : 0);
       // Logs: the tasks go this time, the logs' second batch crashes (its carry-forward rolled back with it).
       await expect(runRetention({ ...env(), retention: crashingAfter('logs', 2) })).rejects.toThrow('simulated crash');
       expect(archiveLines(dir, 'logs').length).toBe(14);

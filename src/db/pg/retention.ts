@@ -74,12 +74,13 @@ export function createPgRetentionStore(db: PgDB) {
           deleted.sort(
             (a, b) => (a.submit_time as number) - (b.submit_time as number) || (a.id as number) - (b.id as number),
           );
-          const archive = await hooks.archive('tasks', deleted);
+          const [archive] = await hooks.archive('tasks', [deleted]);
           archived();
-          await saveArchive(tx, archive);
+          await saveArchive(tx, archive!);
           return deleted;
         });
         if (rows.length === 0) break;
+        hooks.committed(0);
         out.removed += rows.length;
         out.batches++;
         for (const r of rows) {
@@ -111,7 +112,7 @@ export function createPgRetentionStore(db: PgDB) {
             RETURNING id, user_id, type, content, quota, model_name, channel_id, token_id, mj_id, task_id, created_time`;
           if (deleted.length === 0) return deleted;
           deleted.sort((a, b) => (a.id as number) - (b.id as number));
-          const archive = await hooks.archive('logs', deleted);
+          const [archive] = await hooks.archive('logs', [deleted]);
           archived();
           const sums = new Map<number, number>();
           for (const r of deleted) {
@@ -133,10 +134,11 @@ export function createPgRetentionStore(db: PgDB) {
               RETURNING id, user_id`;
             for (const r of ids) inserted.push([r.user_id, r.id]);
           }
-          await saveArchive(tx, archive);
+          await saveArchive(tx, archive!);
           return deleted;
         });
         if (rows.length > 0) {
+          hooks.committed(0);
           for (const [user, id] of inserted) carry.set(user, id);
           out.removed += rows.length;
           out.batches++;
