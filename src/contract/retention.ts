@@ -48,7 +48,7 @@ export interface RetentionState {
 }
 
 export interface RetentionStore {
-  /** Rows per delete transaction that suit this database (SQLite: small, so no request waits long). */
+  /** Rows per `archive` call that suit this database (SQLite deletes them in small groups). */
   readonly batchSize: number;
   state(): Promise<RetentionState>;
   /** Write the archive bookkeeping on its own (before a first append to a file). */
@@ -56,7 +56,8 @@ export interface RetentionStore {
   saveLastPass(time: number): Promise<void>;
   /**
    * Remove finished tasks (progress `100%`, status SUCCESS or FAILURE) with submit_time < cutoff,
-   * at most `batchSize` a transaction, each batch archived first. Unfinished tasks stay.
+   * `batchSize` rows archived at a time (one `archive` call), each group deleted in a transaction
+   * of its own after it. Unfinished tasks stay.
    */
   removeExpiredTasks(cutoff: number, batchSize: number, hooks: RetentionHooks): Promise<RemovedRows>;
   /**
