@@ -130,7 +130,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       // Between two of the tasks' transactions of that pass, the listings are exact too.
       const crashing = crashingAfter('logs', 2);
       let turns = 0;
-      let during: string[] | null = null;
+      let during = null as string[] | null;
       const watched: RetentionStore = {
         ...crashing,
         removeExpiredTasks: (c, n, h) =>
