@@ -74,12 +74,13 @@ function archiveBook(env: RetentionEnv, committed: Map<string, number>, touched:
   const text = (m: Map<string, number>) => JSON.stringify(Object.fromEntries([...m].sort()));
   let lastRenew = env.clock.now();
   let archivedLines = 0;
+  let cutShort = false;
   const hooks: RetentionHooks = {
     async archive(table: RetentionTable, groups: readonly (readonly ArchivedRow[])[]): Promise<string[]> {
       const timeColumn = table === 'tasks' ? 'submit_time' : 'created_time';
       // Per file: the lines of each group that has rows in it.
       const files = new Map<string, Array<{ group: number; lines: string[] }>>();
-      groups.forEach((rows, group) => {
+      for (const [group, rows] of groups.entries()) {
         for (const row of rows) {
           const name = archiveFileName(table, monthOf(Number(row[timeColumn])));
           const parts = files.get(name) ?? files.set(name, []).get(name)!;
@@ -87,7 +88,9 @@ function archiveBook(env: RetentionEnv, committed: Map<string, number>, touched:
           if (part?.group !== group) parts.push((part = { group, lines: [] }));
           part.lines.push(JSON.stringify(row));
         }
-      });
+        // Serialising a whole batch at once would hold the thread for ms: a group per turn.
+        if (groups.length > 1) await nextTurn();
+      }
       staged = groups.map((rows) => ({ lengths: new Map<string, number>(), rows: rows.length }));
       for (const [name, parts] of files) {
         if (!committed.has(name)) {
@@ -132,14 +135,21 @@ function archiveBook(env: RetentionEnv, committed: Map<string, number>, touched:
       await nextTurn();
       const now = env.clock.now();
       if (now - lastRenew > LEASE_MS / 3) {
-        if (!(await env.lease.tryAcquire(RETENTION_LEASE, holder, now, LEASE_MS))) return false;
+        if (!(await env.lease.tryAcquire(RETENTION_LEASE, holder, now, LEASE_MS))) {
+          env.logger.warn('retention lease lost; the pass stops here');
+          cutShort = true;
+          return false;
+        }
         lastRenew = now;
       }
-      return !(env.stopping?.() ?? false);
+      if (env.stopping?.()) cutShort = true;
+      return !cutShort;
     },
   };
   return {
     hooks,
+    /** The pass stopped before its end (shutdown, or the lease lost): it is not the day's pass. */
+    cutShort: () => cutShort,
     /** Lines of committed groups since the last call. */
     takeArchived(): number {
       const n = archivedLines;
@@ -232,7 +242,8 @@ export async function runRetention(env: RetentionEnv): Promise<RetentionReport> 
         archived: book.takeArchived(),
       });
     }
-    await env.retention.saveLastPass(env.clock.now());
+    // A pass cut short leaves the day's pass due, so the next leader (or this one) runs it again.
+    if (!book.cutShort() && !(env.stopping?.() ?? false)) await env.retention.saveLastPass(env.clock.now());
     const report: RetentionReport = {
       tasks,
       logs,
