@@ -1,4 +1,4 @@
-import { isDatabaseUnavailable } from '../domain/errors.ts';
+import { AppError, isDatabaseUnavailable } from '../domain/errors.ts';
 import {
   type RetentionDeps,
   type RetentionReport,
@@ -44,7 +44,9 @@ export function createRetentionSchedule(deps: RetentionDeps): RetentionSchedule 
       return report;
     } catch (err) {
       quietUntil = deps.clock.now() + RETRY_MS;
-      if (isDatabaseUnavailable(err)) env.logger.warn('retention pass failed: database unavailable');
+      if (err instanceof AppError && err.kind === 'CONFLICT')
+        env.logger.info('retention pass deferred: another pass runs');
+      else if (isDatabaseUnavailable(err)) env.logger.warn('retention pass failed: database unavailable');
       else env.logger.error('retention pass failed', { error: err instanceof Error ? err : String(err) });
       return null;
     }

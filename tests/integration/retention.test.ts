@@ -204,6 +204,10 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       // The last pass ended just now: the leader's look does nothing; a day later it runs.
       const { retention } = server.work;
       const last = (await server.deps.taskStore.retention.state()).lastPass;
+      // A pass cut short (shutdown) is not the day's pass.
+      clock.advance(1000);
+      await runRetention({ ...env(), stopping: () => true });
+      expect((await server.deps.taskStore.retention.state()).lastPass).toBe(last);
       retention.maybeRun();
       expect(await retention.running()).toBeNull();
       clock.advance(DAY + 1);
