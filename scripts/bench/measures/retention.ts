@@ -10,7 +10,7 @@ import { copyDatabase, ROOT_TOKEN } from '../seed.ts';
  * A retention pass on SQLite (SPEC §17): the seeded tasks (all submitted in 2023–24, 99 % finished)
  * are removed by `admin.retention.run` with `task_retention_days` = 365, archived to gzip JSON
  * Lines first (500 rows per fsync), deleted 10 rows a transaction with rests between them. /healthz is probed one
- * request at a time while the pass runs and, before it, on the same idle product: p50 and p99 of
+ * request at a time while the pass runs and, before and after it, on the same idle product: p50 and p99 of
  * each, as ratios. Each round runs on a fresh copy of the cached seed (a pass removes its rows):
  * one round of 200,000 tasks, or two of 50,000 with --quick.
  */
@@ -74,6 +74,8 @@ export async function retentionMeasures(ctx: BenchContext): Promise<Measurement[
       const report = await pass;
       during.push(...probes);
       passes.push(report);
+      // Idle again after the pass too: a baseline from before and after follows the machine's load.
+      idle.push(...(await sampleLatency(health, { maxCount: 2000, maxMs: 3000, minCount: 200, warmup: 20 })));
       progress(
         `  removed ${fmtCount(report.tasks.removed)} tasks in ${report.tasks.batches} batches, ${(report.duration_ms / 1000).toFixed(1)} s; ${probes.length} probes`,
       );
