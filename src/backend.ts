@@ -23,6 +23,7 @@ import type { OptionsStore } from './domain/options.ts';
 import { changeWindowOf, InProcessTaskFeed, type TaskFeed } from './domain/task-feed.ts';
 import type { ImageStore } from './images/store.ts';
 import { createPoller, type Poller } from './jobs/poller.ts';
+import { createRetentionSchedule, type RetentionSchedule } from './jobs/retention.ts';
 import { createWebhookWorker, type WebhookWorker } from './jobs/webhooks.ts';
 import type { Clock } from './lib/clock.ts';
 import type { Logger } from './lib/logger.ts';
@@ -205,6 +206,8 @@ export function gatewayDeps(backend: Backend, parts: DepsParts): AppDeps {
 export interface BackgroundWork {
   poller: Poller;
   webhooks: WebhookWorker;
+  /** The daily retention pass, run by the poller leader. */
+  retention: RetentionSchedule;
   /** Starts the poller and the deliveries when UPDATE_TASK allows, and the options check (always). */
   start(options: OptionsStore): void;
   stop(): Promise<void>;
@@ -213,7 +216,8 @@ export interface BackgroundWork {
 export function createBackgroundWork(deps: AppDeps): BackgroundWork {
   const { config, logger } = deps;
   // Processes sharing the database elect one poller through a lease row; UPDATE_TASK=false never runs for it.
-  const poller = createPoller({ ...deps, lease: deps.taskStore.lease });
+  const retention = createRetentionSchedule(deps);
+  const poller = createPoller({ ...deps, lease: deps.taskStore.lease, leaderWork: retention });
   // Deliveries go out from the poller leader only: processes sharing the database never race for
   // the outbox, and read-only replicas (UPDATE_TASK=false) never deliver.
   const webhooks = createWebhookWorker(deps, { mayDeliver: () => poller.role() === 'leader' });
@@ -221,6 +225,7 @@ export function createBackgroundWork(deps: AppDeps): BackgroundWork {
   return {
     poller,
     webhooks,
+    retention,
     start(options) {
       if (config.updateTask) poller.start();
       stopWatchingOptions = options.watch({
@@ -231,7 +236,7 @@ export function createBackgroundWork(deps: AppDeps): BackgroundWork {
     },
     async stop() {
       stopWatchingOptions?.();
-      await Promise.all([poller.stop(), webhooks.stop()]);
+      await Promise.all([poller.stop(), webhooks.stop(), retention.stop()]);
     },
   };
 }

@@ -72,6 +72,7 @@ const envSchema = z.object({
   CORS_ORIGINS: z.string().trim().default('*'),
   METRICS_PUBLIC: boolFrom('METRICS_PUBLIC').default(false),
   IMAGE_CACHE_DIR: z.string().trim().min(1).optional(),
+  ARCHIVE_DIR: z.string().trim().min(1, 'ARCHIVE_DIR must not be empty').optional(),
   // Megabytes, fractions allowed (a test store of a few KB is `0.01`); 0 turns the store off.
   IMAGE_CACHE_MAX_MB: z
     .string()
@@ -155,6 +156,11 @@ export interface Config {
    * database file; a `:memory:` database has no folder, so its store is off unless set explicitly.
    */
   readonly imageCacheDir: string | null;
+  /**
+   * Folder of the retention archives (SPEC §17): `archive/` next to the SQLite file; `./data/archive`
+   * on PostgreSQL and for `:memory:`.
+   */
+  readonly archiveDir: string;
   /** Size bound of the image store in bytes (IMAGE_CACHE_MAX_MB × 1 MiB); 0 = no store. */
   readonly imageCacheMaxBytes: number;
   /**
@@ -293,6 +299,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     demo: e.DEMO,
     demoPort: e.DEMO_PORT ?? (e.PORT === 0 || e.PORT === 65535 ? 0 : e.PORT + 1),
     corsOrigins: corsOrigins.length ? corsOrigins : ['*'],
+    archiveDir:
+      e.ARCHIVE_DIR ??
+      (e.DATABASE_URL || e.DATABASE_PATH === ':memory:'
+        ? join('data', 'archive')
+        : join(dirname(e.DATABASE_PATH), 'archive')),
     imageCacheDir:
       e.IMAGE_CACHE_DIR ?? (e.DATABASE_PATH === ':memory:' ? null : join(dirname(e.DATABASE_PATH), 'images')),
     imageCacheMaxBytes: Math.floor(e.IMAGE_CACHE_MAX_MB * 1024 * 1024),

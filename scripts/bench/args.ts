@@ -16,6 +16,7 @@ export const MEASURE_GROUPS = [
   'live',
   'pg',
   'push',
+  'retention',
 ] as const;
 export type MeasureGroup = (typeof MEASURE_GROUPS)[number];
 
@@ -23,9 +24,10 @@ export type MeasureGroup = (typeof MEASURE_GROUPS)[number];
  * Groups that run only when named with --only: `pg` starts its own PostgreSQL cluster and seeds
  * it; `poller-scale` submits 40,000 and 100,000 tasks to 20 simulators; `live` holds 1,000 SSE
  * subscribers under a steady submit load; `push` waits out 15 s poll intervals to compare upstream
- * push with polling. Each would push the full run well past its minutes.
+ * push with polling; `retention` removes 200,000 seeded tasks (a fresh copy each round) while
+ * /healthz is probed. Each would push the full run well past its minutes.
  */
-export const HEAVY_GROUPS: readonly MeasureGroup[] = ['poller-scale', 'live', 'pg', 'push'];
+export const HEAVY_GROUPS: readonly MeasureGroup[] = ['poller-scale', 'live', 'pg', 'push', 'retention'];
 
 /** Groups of a run without --only. */
 export const DEFAULT_GROUPS: readonly MeasureGroup[] = MEASURE_GROUPS.filter((g) => !HEAVY_GROUPS.includes(g));

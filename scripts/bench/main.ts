@@ -15,6 +15,7 @@ import { pgMeasures } from './measures/pg.ts';
 import { pollerMeasures } from './measures/poller.ts';
 import { pollerScaleMeasures } from './measures/poller-scale.ts';
 import { pushMeasures } from './measures/push.ts';
+import { retentionMeasures } from './measures/retention.ts';
 import { storageMeasures } from './measures/storage.ts';
 import { relayLatencyMeasures, submitMeasures } from './measures/submit.ts';
 import { healthzMeasures, throughputMeasures } from './measures/throughput.ts';
@@ -45,6 +46,7 @@ const RUNNERS: Record<MeasureGroup, (ctx: BenchContext) => Promise<Measurement[]
   live: liveMeasures,
   pg: pgMeasures,
   push: pushMeasures,
+  retention: retentionMeasures,
 };
 
 function machine(): Record<string, string | number> {

@@ -7,6 +7,7 @@ export * from './constants.ts';
 export type * from './lease.ts';
 export type * from './listing.ts';
 export type * from './management.ts';
+export * from './retention.ts';
 export type * from './rows.ts';
 export type * from './store.ts';
 export type * from './task-admin.ts';

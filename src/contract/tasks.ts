@@ -1,6 +1,7 @@
 import type { Page, PageQuery, TaskFilter } from '../lib/paging.ts';
 import type { LeaseStore } from './lease.ts';
 import type { ListingView } from './listing.ts';
+import type { RetentionStore } from './retention.ts';
 import type { DeliveryRow, NewTaskRow, TaskRow } from './rows.ts';
 import type { TaskAdminStore } from './task-admin.ts';
 
@@ -24,6 +25,8 @@ export interface TaskStore {
   lease: LeaseStore;
   /** Upstream push, reconciliation and the money timeline (SPEC §16). */
   admin: TaskAdminStore;
+  /** Retention (SPEC §17): expired rows archived through hooks, then removed. */
+  retention: RetentionStore;
 }
 
 /** The image forwarder's view of a task. */

@@ -74,6 +74,16 @@ const pricesSchema = z
   })
   .transform((prices) => prices as Record<string, number>);
 
+/** At most a thousand years: far past any retention, and cutoffs stay far inside the ms range. */
+const MAX_RETENTION_DAYS = 365_000;
+function retentionDays(key: string) {
+  return z
+    .number({ message: `${key} must be a number of days` })
+    .int(`${key} must be a whole number of days`)
+    .min(0, `${key} must not be negative (0 keeps everything)`)
+    .max(MAX_RETENTION_DAYS, `${key} must be at most ${MAX_RETENTION_DAYS}`);
+}
+
 /** Every runtime option: its schema (validates admin updates) and its default. */
 const DEFINITIONS = {
   mj_forward_url_enabled: { schema: z.boolean(), default: true },
@@ -85,6 +95,10 @@ const DEFINITIONS = {
   /** Forwarded jobs carry the gateway's own notifyHook, so the upstream pushes changes (SPEC §16). */
   mj_upstream_notify_enabled: { schema: z.boolean(), default: false },
   mj_prices: { schema: pricesSchema, default: DEFAULT_PRICES },
+  /** Finished tasks older than this many days are archived and removed daily (SPEC §17); 0 = kept forever. */
+  task_retention_days: { schema: retentionDays('task_retention_days'), default: 0 },
+  /** Log rows older than this many days are archived and replaced by carry-forward rows (SPEC §17); 0 = kept forever. */
+  log_retention_days: { schema: retentionDays('log_retention_days'), default: 0 },
 } as const;
 
 export type OptionKey = keyof typeof DEFINITIONS;

@@ -49,6 +49,8 @@ export type PollerDeps = Pick<AppDeps, 'store' | 'logger' | 'clock' | 'fetch'> &
      * leads (a single process, or a test).
      */
     lease?: LeaseStore;
+    /** Work of the leader besides polling, asked on each tick it leads (the daily retention pass). */
+    leaderWork?: { maybeRun(): void };
   };
 
 export interface PollerOptions {
@@ -126,6 +128,7 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
         // A new leader polls at once rather than at its next interval.
         onGained: () => {
           if (started) void launch();
+          if (started) deps.leaderWork?.maybeRun();
         },
         // Another process may be polling already: stop waiting on upstream calls.
         onLost: () => abort?.abort(),
@@ -318,6 +321,7 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
   async function scheduled(): Promise<void> {
     if (leadership && !(await leadership.refresh())) return;
     if (started) void launch();
+    if (started) deps.leaderWork?.maybeRun();
   }
 
   return {

@@ -158,19 +158,21 @@ describe('admin.option.*', () => {
       mj_mode_clear_enabled: false,
       mj_webhooks_enabled: true,
       mj_upstream_notify_enabled: false,
+      task_retention_days: 0,
+      log_retention_days: 0,
     });
     expect((byKey.mj_prices as Record<string, number>).mj_imagine).toBe(0.1);
     expect((byKey.mj_prices as Record<string, number>).mj_video).toBe(0.8);
-    expect(list.total).toBe(8);
+    expect(list.total).toBe(10);
   });
 
   test('list pages like every other list', async () => {
     const root = clientFor(ROOT_HEADERS);
     const all = (await root.admin.option.list.query()).items.map((i) => i.key);
     const second = await root.admin.option.list.query({ p: 2, page_size: 3 });
-    expect(second).toMatchObject({ total: 8, page: 2, page_size: 3 });
+    expect(second).toMatchObject({ total: 10, page: 2, page_size: 3 });
     expect(second.items.map((i) => i.key)).toEqual(all.slice(3, 6));
-    expect((await root.admin.option.list.query({ p: 4, page_size: 3 })).items).toEqual([]);
+    expect((await root.admin.option.list.query({ p: 5, page_size: 3 })).items).toEqual([]);
   });
 
   test('update validates per option and persists', async () => {

@@ -29,7 +29,7 @@ describe('bench arguments', () => {
   test('defaults run every group but the heavy ones, full size, no JSON file', () => {
     expect(parseArgs([])).toEqual({ quick: false, rows: null, only: [...DEFAULT_GROUPS], out: null, help: false });
     // PostgreSQL, 100,000-task poller ticks and 1,000 SSE subscribers: only when asked for.
-    expect(HEAVY_GROUPS).toEqual(['poller-scale', 'live', 'pg', 'push']);
+    expect(HEAVY_GROUPS).toEqual(['poller-scale', 'live', 'pg', 'push', 'retention']);
     for (const g of HEAVY_GROUPS) expect(DEFAULT_GROUPS).not.toContain(g);
     expect(DEFAULT_GROUPS).toContain('storage');
     expect(parseArgs(['--only', 'pg,listing']).only).toEqual(['listing', 'pg']);

@@ -138,6 +138,22 @@ describe('poller role', () => {
     await b.stop();
   });
 
+  test('leader work (the daily retention pass) is asked for on the leader only', async () => {
+    const asked = { a: 0, b: 0 };
+    const counted = counting(store);
+    const a = createPoller({ ...deps(), leaderWork: { maybeRun: () => asked.a++ } }, { holder: 'a' });
+    const b = createPoller({ ...deps(), lease: counted, leaderWork: { maybeRun: () => asked.b++ } }, { holder: 'b' });
+    a.start();
+    await waitFor(() => asked.a >= 2, 'the leader is asked on its ticks');
+    b.start();
+    await waitFor(() => counted.tries >= 3, 'b tries a few times');
+    expect(b.role()).toBe('standby');
+    expect(asked.b).toBe(0);
+    await a.stop();
+    await waitFor(() => asked.b >= 1, 'the new leader is asked');
+    await b.stop();
+  });
+
   test('a dead leader is replaced only once its lease has expired', async () => {
     store.tryAcquire(POLLER_LEASE, 'crashed', T0, 1000);
     const counted = counting(store);

@@ -9,7 +9,16 @@ test('the SQLite adapter implements TaskStore', () => {
   const { db, cleanup } = tempDb();
   try {
     const store: TaskStore = createSqliteTaskStore(db, sqliteInThreadListing(db));
-    expect(Object.keys(store).sort()).toEqual(['admin', 'lease', 'money', 'outbox', 'rateLimit', 'sync', 'tasks']);
+    expect(Object.keys(store).sort()).toEqual([
+      'admin',
+      'lease',
+      'money',
+      'outbox',
+      'rateLimit',
+      'retention',
+      'sync',
+      'tasks',
+    ]);
   } finally {
     cleanup();
   }

@@ -7,6 +7,7 @@ import { createPgLeaseStore, type PgLeaseOptions } from './lease.ts';
 import { listTasksPg, ownTasksByMjIdsSizePg } from './listing.ts';
 import { claimDeliveryPg, deliverySecretPg, markDeliveredPg, selectDueDeliveriesPg } from './outbox.ts';
 import { takeSubmitSlotPg } from './rate-limit.ts';
+import { createPgRetentionStore } from './retention.ts';
 import { createPgTaskAdminStore } from './task-admin.ts';
 import { chargeAndRecordTaskPg, failAndRefundTaskPg, moveTaskChannelPg, settleTaskPg } from './task-money.ts';
 import { findTaskByMjIdPg, imageTaskPg, ownTasksByMjIdsPg, taskByIdPg } from './task-reads.ts';
@@ -93,5 +94,6 @@ export function createPgTaskStore(db: PgDB, render: RenderListing, opts: PgTaskS
     },
     lease: createPgLeaseStore(db, opts.lease),
     admin: createPgTaskAdminStore(db, notify),
+    retention: createPgRetentionStore(db),
   } satisfies TaskStore;
 }

@@ -7,6 +7,7 @@ import { findTaskByMjId, imageTaskOf, ownTasksByMjIds, ownTasksByMjIdsSize, task
 import { chargeAndRecord, failAndRefundNow } from './money.ts';
 import { createSqliteOutboxStore } from './outbox-worker.ts';
 import { takeSubmitSlot } from './rate-limit.ts';
+import { createSqliteRetentionStore } from './retention.ts';
 import { moveTaskChannel, settleAccepted } from './settle.ts';
 import { createSqliteSyncStore } from './sync.ts';
 import { createSqliteTaskAdminStore } from './task-admin.ts';
@@ -51,5 +52,6 @@ export function createSqliteTaskStore(db: DB, listing: Pick<ListingExecutor, 'li
     },
     lease: createSqliteLeaseStore(db),
     admin: createSqliteTaskAdminStore(db),
+    retention: createSqliteRetentionStore(db),
   } satisfies TaskStore;
 }

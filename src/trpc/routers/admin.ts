@@ -4,6 +4,7 @@ import { testChannel } from '../../domain/channels-test.ts';
 import { listLogs, logListQuerySchema } from '../../domain/logs.ts';
 import { OPTION_KEYS } from '../../domain/options.ts';
 import { pageOf, pageQuerySchema, pageSchema } from '../../domain/pagination.ts';
+import { retentionEnvOf, runRetention } from '../../domain/retention.ts';
 import { createUser, listUsers, updateUser } from '../../domain/users.ts';
 import { adminProcedure, router } from '../init.ts';
 import { taskRouter } from './admin-task.ts';
@@ -175,10 +176,35 @@ const logRouter = router({
     .query(({ ctx, input }) => listLogs(ctx.deps.store, input ?? {})),
 });
 
+const tableReport = z.object({
+  cutoff: z.number().nullable(),
+  archived: z.number(),
+  removed: z.number(),
+  batches: z.number(),
+});
+
+const retentionRouter = router({
+  /** Run a retention pass now (SPEC §17) and answer what it did; CONFLICT while another pass runs. */
+  run: adminProcedure
+    .input(z.object({}).optional())
+    .output(
+      z.object({
+        tasks: tableReport,
+        logs: tableReport.extend({ carried_forward: z.number() }),
+        archive_files: z.array(z.string()),
+        repaired_files: z.array(z.string()),
+        started_at: z.number(),
+        duration_ms: z.number(),
+      }),
+    )
+    .mutation(({ ctx }) => runRetention(retentionEnvOf(ctx.deps))),
+});
+
 export const adminRouter = router({
   user: userRouter,
   channel: channelRouter,
   option: optionRouter,
   log: logRouter,
   task: taskRouter,
+  retention: retentionRouter,
 });
