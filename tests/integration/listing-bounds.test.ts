@@ -145,10 +145,9 @@ describe('listing pages stay small whatever the table holds', () => {
     }
   });
 
-  test.skipIf(testBackend() !== 'sqlite')(
-    'the page read itself is cut by SQLite: megabyte values never reach JavaScript',
-    ROOM,
-    () => {
+  // SQLite's own reader only (listTasks on the file): PostgreSQL's pass does not register it.
+  if (testBackend() === 'sqlite')
+    test('the page read itself is cut by SQLite: megabyte values never reach JavaScript', ROOM, () => {
       const page = listTasks(srv.db, { userId: user.id }, { page_size: 100 });
       const mega = page.items.filter((r) => mjIds.slice(0, 2).includes(r.mjId));
       expect(mega).toHaveLength(2);
@@ -156,8 +155,7 @@ describe('listing pages stay small whatever the table holds', () => {
         expect(r.prompt).toHaveLength(MAX_TEXT_CHARS + 1);
         expect(r.properties).toHaveLength(MAX_JSON_CHARS + 1);
       }
-    },
-  );
+    });
 
   test('a real-sized task is shown whole', ROOM, async () => {
     const props = JSON.stringify({ finalPrompt: fill('p', MAX_TEXT_CHARS), flags: 0, messageId: '1234' });
