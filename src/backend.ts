@@ -140,6 +140,7 @@ async function openPgBackend(config: Config, url: string, logger: Logger, clock:
   // That echo is the one path: a writer's own publish would read the same rows a second time.
   const subscribeOnly: TaskFeed = {
     publish: () => {},
+    publishWritten: () => {},
     subscribe: (...args) => taskFeed.subscribe(...args),
     watch: (...args) => taskFeed.watch(...args),
   };

@@ -26,6 +26,7 @@ export interface StoppableServer {
 export function feedEndingOn(feed: TaskFeed, shutdown: AbortSignal): TaskFeed {
   return {
     publish: (ids) => feed.publish(ids),
+    publishWritten: (tasks) => feed.publishWritten(tasks),
     async *subscribe(scope, fromEventId, signal, bounds) {
       const both = new AbortController();
       const end = () => both.abort();

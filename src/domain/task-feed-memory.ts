@@ -35,6 +35,11 @@ export class FingerprintMemory {
     return true;
   }
 
+  /** Forgets `id`'s fingerprint: whatever is published of it next is a change. */
+  forget(id: number): void {
+    this.entries.delete(id);
+  }
+
   /** Tasks remembered now (at most `capacity`). */
   get size(): number {
     return this.entries.size;

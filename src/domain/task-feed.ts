@@ -4,7 +4,18 @@ import { randomAlphanumeric } from '../lib/ids.ts';
 import { TaskFanout, type TaskFeedSink } from './task-feed-fanout.ts';
 import { FingerprintMemory } from './task-feed-memory.ts';
 
+import type {
+  Fingerprint,
+  MaybePromise,
+  ReplayBounds,
+  TaskFeedEvent,
+  TaskFeedReads,
+  TaskFeedReload,
+  WrittenTask,
+} from './task-feed-types.ts';
+
 export type { TaskFeedSink } from './task-feed-fanout.ts';
+export type { ReplayBounds, TaskFeedEvent, TaskFeedReads, TaskFeedReload, WrittenTask } from './task-feed-types.ts';
 
 /**
  * Live task changes (SPEC §14): the writers (relay, poller) publish the ids of the tasks they
@@ -19,6 +30,12 @@ export type { TaskFeedSink } from './task-feed-fanout.ts';
 export interface TaskFeed {
   /** Tasks whose rows changed (ids may repeat or be unchanged: the feed drops what did not move). */
   publish(taskIds: readonly number[]): void;
+  /**
+   * Tasks the caller has just written, each one a change (its write won and moved updated_time),
+   * with their owners: a feed that can records them without reading them back (SQLite's). On
+   * PostgreSQL the LISTEN echo of the write is the one path, so this publishes nothing there.
+   */
+  publishWritten(tasks: readonly WrittenTask[]): void;
   /**
    * Changes of one user's tasks (userId) or of all tasks (null), after the event `fromEventId`
    * when given (replayed first), then live until `signal` aborts.
@@ -43,63 +60,6 @@ export interface TaskFeed {
     replay: ReplayBounds | null,
     sink: TaskFeedSink,
   ): void;
-}
-
-/**
- * What a replay may carry (SPEC §10): at most `changes` changes (the feed's replayLimit) and,
- * measured by `measure` (the subscriber's item size), at most `bytes`. A replay past either is not
- * sent: the subscriber gets one TaskFeedReload instead, then the live changes.
- */
-export interface ReplayBounds {
-  bytes: number;
-  /** The most an item's texts take (the listing item budget). */
-  itemCap: number;
-  /** Runs the replay's reads (e.g. holding one of the user's listing places, SPEC §10). */
-  guard?<T>(work: () => Promise<T>): Promise<T>;
-  /** The fewest bytes these rows' items take (cheap, from lengths): past `bytes`, nothing is measured. */
-  atLeast(rows: readonly TaskRow[]): number;
-  measure(row: TaskRow): number;
-}
-
-/** The replay was refused: the subscriber shows the current state from a listing instead. */
-export interface TaskFeedReload {
-  eventId: string;
-  reload: true;
-}
-
-type MaybePromise<T> = T | Promise<T>;
-type Fingerprint = { id: number; user_id: number; fp: string };
-
-/**
- * The reads InProcessTaskFeed makes: synchronous on SQLite (src/db/sqlite/feed-reads.ts: publish
- * reads the fingerprints right after the writer's commit), asynchronous on PostgreSQL
- * (src/db/pg/task-reads.ts), where publishes are then applied one after another, in call order.
- */
-export interface TaskFeedReads {
-  /** Fingerprints of these tasks (ids that exist). */
-  fingerprints(taskIds: readonly number[]): MaybePromise<Fingerprint[]>;
-  row(id: number): MaybePromise<TaskRow | null>;
-  /** Tasks submitted at or after `windowStart` and updated at or after `since`, newest change first, at most `limit`. */
-  replay(userId: number | null, windowStart: number, since: number, limit: number): MaybePromise<TaskRow[]>;
-  /**
-   * How many rows `replay` would return and the fewest bytes their items take (items capped at
-   * `itemCap`), from the column lengths in SQL: an oversize replay is refused without being read.
-   * May stop early with a part already past `limit` rows or `maxBytes` (the rows submitted since).
-   */
-  replaySize?(
-    userId: number | null,
-    windowStart: number,
-    since: number,
-    limit: number,
-    itemCap: number,
-    maxBytes: number,
-  ): MaybePromise<{ count: number; bytes: number }>;
-}
-
-export interface TaskFeedEvent {
-  eventId: string;
-  row: TaskRow;
-  reload?: undefined;
 }
 
 interface Change {
@@ -175,24 +135,52 @@ export class InProcessTaskFeed implements TaskFeed {
         (r) => r,
         () => null,
       );
+      this.reading++;
       this.applying = this.applying
         .then(() => settled)
         .then((r) => {
           if (r) this.record(r, time);
         })
-        .catch(() => {});
+        .catch(() => {})
+        .finally(() => this.reading--);
       return;
     }
     this.record(rows, time);
   }
 
+  /**
+   * No fingerprint read: each task is a change. Its remembered fingerprint is forgotten, so the next
+   * `publish` of it is compared with nothing stale. After the publishes still being read, if any.
+   */
+  publishWritten(tasks: readonly WrittenTask[]): void {
+    if (tasks.length === 0) return;
+    const time = this.clock.now();
+    const apply = () => {
+      for (const t of tasks) {
+        this.seen.forget(t.id);
+        this.emit(t.id, t.userId, time);
+      }
+      this.trim();
+    };
+    if (this.reading === 0) apply();
+    else this.applying = this.applying.then(apply);
+  }
+
+  /** Asynchronous fingerprint reads started and not applied yet. */
+  private reading = 0;
+
   private record(rows: readonly Fingerprint[], time: number): void {
-    for (const r of rows) {
-      if (!this.seen.changed(r.id, r.fp)) continue;
-      const change: Change = { seq: ++this.seq, taskId: r.id, userId: r.user_id, time };
-      this.buffer.push(change);
-      for (const listener of this.listeners) listener(change);
-    }
+    for (const r of rows) if (this.seen.changed(r.id, r.fp)) this.emit(r.id, r.user_id, time);
+    this.trim();
+  }
+
+  private emit(taskId: number, userId: number, time: number): void {
+    const change: Change = { seq: ++this.seq, taskId, userId, time };
+    this.buffer.push(change);
+    for (const listener of this.listeners) listener(change);
+  }
+
+  private trim(): void {
     if (this.buffer.length > this.bufferSize * 1.25) this.buffer.splice(0, this.buffer.length - this.bufferSize);
   }
 

@@ -1,6 +1,7 @@
 import type { PayloadOf, PollRow, SyncOp, SyncOpResult, TaskStore } from '../contract/tasks.ts';
 import { modelNameOf } from './actions.ts';
 import type { ChannelEndpoint } from './channels.ts';
+import type { WrittenTask } from './task-feed-types.ts';
 import {
   channelGoneReason,
   decideSync,
@@ -229,8 +230,8 @@ export async function applyPollBatch(
   now: number,
   s: SyncSettings,
   beforeWrite?: () => Promise<boolean>,
-): Promise<SyncCounts & { changed: number[] }> {
-  const counts = { ...emptyCounts(), changed: [] as number[] };
+): Promise<SyncCounts & { changed: number[]; written: WrittenTask[] }> {
+  const counts = { ...emptyCounts(), changed: [] as number[], written: [] as WrittenTask[] };
   const byMjId = new Map<string, PollTask[]>();
   for (const row of rows) {
     const list = byMjId.get(row.mjId);
@@ -296,7 +297,10 @@ export async function applyPollBatch(
   const results = await applyOps(sync, storeOps, now, webhookPayloadOf(now, s.webhookLinks), counts, s.warn);
   results.forEach((r, k) => {
     const op = ops[k]!;
-    if (r.won) counts.changed.push(op.row.id);
+    if (r.won) {
+      counts.changed.push(op.row.id);
+      counts.written.push({ id: op.row.id, userId: op.row.userId });
+    }
     if (op.kind === 'fail') {
       const before = counts.failed;
       countEnding(r, counts);

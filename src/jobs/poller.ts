@@ -163,7 +163,8 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
       const msg = e.orphan ? 'orphaned submit failed and refunded' : 'task of a deleted channel failed and refunded';
       logger.warn(msg, { taskId: e.taskId, userId: e.userId, refunded: e.refunded, reason: e.reason });
     }
-    deps.taskFeed?.publish(ended.ended.map((e) => e.taskId));
+    // Each ending won its compare-and-set: a change, published without reading it back.
+    deps.taskFeed?.publishWritten(ended.ended.map((e) => ({ id: e.taskId, userId: e.userId })));
   }
 
   /**
@@ -221,8 +222,9 @@ export function createPoller(deps: PollerDeps, opts: PollerOptions = {}): Poller
         await writeTurn();
         return !signal.aborted;
       });
-      // Only the rows this batch wrote: an unchanged row is nothing for the feed to look at.
-      deps.taskFeed?.publish(counts.changed);
+      // Only the rows this batch wrote, each a change (its write moved updated_time): the feed
+      // records them as they are, without reading a fingerprint back per row.
+      deps.taskFeed?.publishWritten(counts.written);
       if (counts.unknown || counts.invalid) {
         logger.warn('poll answer had unusable items', {
           channelId: channel.id,

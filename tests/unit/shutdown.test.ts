@@ -85,6 +85,7 @@ describe('feedEndingOn', () => {
   test('a live subscription ends when shutdown aborts, and its own signal still ends it', async () => {
     const waiting: TaskFeed = {
       publish() {},
+      publishWritten() {},
       async *subscribe(_scope, _from, signal) {
         await new Promise((resolve) => signal.addEventListener('abort', resolve));
       },
@@ -108,6 +109,7 @@ describe('feedEndingOn', () => {
     const seen: unknown[] = [];
     const recording: TaskFeed = {
       publish() {},
+      publishWritten() {},
       async *subscribe(_scope, _from, _signal, bounds) {
         seen.push(bounds);
         yield* [];
