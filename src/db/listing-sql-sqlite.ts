@@ -7,8 +7,9 @@ import { ID_BLOCK } from './listing-plan.ts';
  * task_time_buckets, task_id_blocks, task_filter_counts) with one multi-row upsert per table, and
  * two update triggers, each firing only when a column its tables count moves: the scope tables
  * (id, owner, channel, submit time) and the counted filters (owner, channel, status, action), so
- * the poller's status writes touch task_filter_counts alone. Committed as drizzle/0018 (a test
- * compares); `bun scripts/listing-sql.ts sqlite-triggers` prints it.
+ * the poller's status writes touch task_filter_counts alone. Committed as drizzle/0020 (0018 its first
+ * version; a test
+ * compares the newest); `bun scripts/listing-sql.ts sqlite-triggers` prints it.
  */
 
 const BREAK = '\n--> statement-breakpoint\n';
@@ -76,12 +77,25 @@ function upserts(ref: string, delta: 1 | -1, tables: 'scopes' | 'filters' | 'all
   return out;
 }
 
+/** The filter counts of an update as one upsert: the old row's three rows −1, the new row's +1. */
+function filterMove(): string {
+  const cols = ['owner', 'owner_id', ...COUNTED_COLUMNS].join(', ');
+  const rows = (ref: string, delta: number) =>
+    COUNT_OWNERS.map(
+      (o) =>
+        `('${o.owner}', ${ownerId(ref, o.column)}, ${COUNTED_COLUMNS.map((c) => `${ref}.${c}`).join(', ')}, ${delta})`,
+    );
+  return (
+    `  INSERT INTO task_filter_counts (${cols}, count) VALUES ${[...rows('OLD', -1), ...rows('NEW', 1)].join(', ')}\n` +
+    `    ON CONFLICT (${cols}) DO UPDATE SET count = count + excluded.count;`
+  );
+}
+
 function moveTrigger(name: string, columns: readonly string[], tables: 'scopes' | 'filters'): string {
   const changed = columns.map((c) => `OLD.${c} IS NOT NEW.${c}`).join(' OR ');
-  return (
-    `CREATE TRIGGER ${name} AFTER UPDATE OF ${columns.join(', ')} ON tasks WHEN ${changed} BEGIN\n` +
-    `${[...upserts('OLD', -1, tables), ...upserts('NEW', 1, tables)].join('\n')}\nEND;`
-  );
+  // The poller's status writes fire the filters' trigger on every change: one statement, not two.
+  const body = tables === 'filters' ? [filterMove()] : [...upserts('OLD', -1, tables), ...upserts('NEW', 1, tables)];
+  return `CREATE TRIGGER ${name} AFTER UPDATE OF ${columns.join(', ')} ON tasks WHEN ${changed} BEGIN\n${body.join('\n')}\nEND;`;
 }
 
 export function sqliteListingTriggersSql(): string {

@@ -32,7 +32,7 @@ const values: Record<string, unknown> = {
   hi: 4000,
   below: 3072,
   status: 'FAILURE',
-  action: 'IMAGINE',
+  action: 'UPSCALE',
 };
 
 function plan(sqlText: string, params: unknown[]): string[] {
@@ -51,8 +51,8 @@ const userShapes: Array<[string, TaskFilter]> = [
   ['user + start + end', { userId: 7, start: 1, end: 1 }],
   ['user + all filters', { userId: 7, mjId: 'x', start: 1, end: 1 }],
   ['user + status', { userId: 7, status: 'FAILURE' }],
-  ['user + action', { userId: 7, action: 'IMAGINE' }],
-  ['user + status + action + range', { userId: 7, status: 'FAILURE', action: 'IMAGINE', start: 1, end: 1 }],
+  ['user + action', { userId: 7, action: 'UPSCALE' }],
+  ['user + status + action + range', { userId: 7, status: 'FAILURE', action: 'UPSCALE', start: 1, end: 1 }],
 ];
 const adminShapes: Array<[string, TaskFilter]> = [
   ['admin + channel', { channelId: 2 }],
@@ -64,7 +64,7 @@ const adminShapes: Array<[string, TaskFilter]> = [
   ['admin + channel + range', { channelId: 2, start: 1, end: 1 }],
   ['admin + all filters', { channelId: 2, mjId: 'x', start: 1, end: 1 }],
   ['admin + status', { status: 'FAILURE' }],
-  ['admin + action', { action: 'IMAGINE' }],
+  ['admin + action', { action: 'UPSCALE' }],
   ['admin + channel + status', { channelId: 2, status: 'FAILURE' }],
 ];
 
@@ -305,8 +305,8 @@ describe('every index on tasks is used, and each statement uses the one it was m
       ['channel range scan', { channelId: 2, start: 1, end: 1 }, 0, 'scan', 'tasks_channel_id_submit_time_idx'],
       ['status page', { status: 'FAILURE' }, 0, 'window', 'tasks_status_idx'],
       ['user + status page', { userId: 7, status: 'FAILURE' }, 0, 'window', 'tasks_user_id_status_idx'],
-      ['action page', { action: 'IMAGINE' }, 0, 'window', 'tasks_action_idx'],
-      ['user + action page', { userId: 7, action: 'IMAGINE' }, 0, 'window', 'tasks_user_id_action_idx'],
+      ['action page', { action: 'UPSCALE' }, 0, 'window', 'tasks_action_idx'],
+      ['user + action page', { userId: 7, action: 'UPSCALE' }, 0, 'window', 'tasks_user_id_action_idx'],
     ];
     for (const [name, f, offset, range, uses] of shapes)
       out.push({ name, ...listingSql(db, f, offset, range).page, uses });

@@ -86,8 +86,11 @@ export const tasks = sqliteTable(
     // them once, not twice (two WAL pages per submit); `status=none` walks the owner's ids instead.
     index('tasks_status_idx').on(t.status).where(sql`status <> ''`),
     index('tasks_user_id_status_idx').on(t.userId, t.status).where(sql`status <> ''`),
-    index('tasks_action_idx').on(t.action),
-    index('tasks_user_id_action_idx').on(t.userId, t.action),
+    // The action ones leave out IMAGINE, the action most tasks have: a page of IMAGINE tasks walks
+    // the owner's ids (most rows match), and an IMAGINE submit (the most common) writes neither
+    // index (2.3 WAL pages per submit in the bench, which would pass 60 KiB).
+    index('tasks_action_idx').on(t.action).where(sql`action <> 'IMAGINE'`),
+    index('tasks_user_id_action_idx').on(t.userId, t.action).where(sql`action <> 'IMAGINE'`),
     index('tasks_submit_time_idx').on(t.submitTime),
     // Only unfinished tasks are in this index, so the poller finds them without a scan.
     index('tasks_unfinished_idx').on(t.channelId, t.id).where(sql`progress <> '100%'`),
