@@ -53,7 +53,7 @@ function whereOf(f: TaskFilter, variant: Variant): SQL | undefined {
   if (f.mjId !== undefined) parts.push(eq(tasks.mjId, sql.placeholder('mjId')));
   if (f.status !== undefined) parts.push(eq(tasks.status, sql.placeholder('status')));
   // Says what the partial status and action indexes need to hear (src/db/schema/tasks.ts).
-  if (f.status !== undefined && f.status !== '') parts.push(sql`${tasks.status} <> ''`);
+  if (f.status === 'SUCCESS' || f.status === 'FAILURE') parts.push(sql`${tasks.status} IN ('SUCCESS', 'FAILURE')`);
   if (f.action !== undefined && f.action !== 'IMAGINE') parts.push(sql`${tasks.action} <> 'IMAGINE'`);
   if (f.action !== undefined) parts.push(eq(tasks.action, sql.placeholder('action')));
   // In the id window the time terms are filters only (`+`): the page walks ids, not times.
@@ -66,7 +66,7 @@ function whereOf(f: TaskFilter, variant: Variant): SQL | undefined {
 }
 
 function shapeKey(f: TaskFilter, variant: Variant): string {
-  const status = f.status === undefined ? '0' : f.status === '' ? 'e' : '1';
+  const status = f.status === undefined ? '0' : f.status === 'SUCCESS' || f.status === 'FAILURE' ? 'f' : 'o';
   const action = f.action === undefined ? '0' : f.action === 'IMAGINE' ? 'i' : '1';
   const rest = [f.userId, f.channelId, f.mjId, f.start, f.end].map((v) => (v === undefined ? '0' : '1'));
   return `${variant}${rest.join('')}${status}${action}`;
