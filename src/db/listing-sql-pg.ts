@@ -8,7 +8,8 @@ import { ID_BLOCK } from './listing-plan.ts';
  * two reads, and one that moves only a counted filter value (the poller's status writes) upserts
  * six filter-count rows; anything else goes through the set-based apply functions, grouped and in
  * key order, so concurrent writers of any size cannot deadlock on these rows. Every VALUES list is
- * in key order too ('all' < 'channel' < 'user'). Committed as drizzle/pg/0013 (a test compares);
+ * in key order too ('all' < 'channel' < 'user'). Committed as drizzle/pg/0014 (0013 its first version, whose one-row insert
+ * upserted day before hour buckets and could deadlock with a multi-row insert; a test compares the newest);
  * `bun scripts/listing-sql.ts pg-triggers` prints it.
  */
 
@@ -109,8 +110,11 @@ function movedRows(columns: readonly string[]): string {
 }
 
 function insertFn(): string {
+  // Key order (span ascending), as the set-based path sorts: two writers meet these rows in one order.
   const hv = (scope: string, id: string) =>
-    SPANS.map((s) => `('${scope}', ${id}, ${s}, CASE WHEN t >= 0 THEN t / ${s} ELSE -1 END, s, 1, i, i)`);
+    [...SPANS]
+      .sort((x, y) => x - y)
+      .map((s) => `('${scope}', ${id}, ${s}, CASE WHEN t >= 0 THEN t / ${s} ELSE -1 END, s, 1, i, i)`);
   const buckets = COUNT_OWNERS.flatMap((o) =>
     hv(o.owner, o.column === 'user_id' ? 'u' : o.column === 'channel_id' ? 'c' : '0'),
   );

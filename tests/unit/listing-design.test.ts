@@ -19,8 +19,8 @@ describe('the listing declaration and the committed SQL agree', () => {
     expect(await read('drizzle/0020_listing_triggers_one_move.sql')).toBe(`${sqliteListingTriggersSql()}\n`);
   });
 
-  test('PostgreSQL: drizzle/pg/0013_listing_triggers.sql is the generated text', async () => {
-    expect(await read('drizzle/pg/0013_listing_triggers.sql')).toBe(`${pgListingTriggersSql()}\n`);
+  test('PostgreSQL: drizzle/pg/0014_listing_triggers_key_order.sql is the generated text', async () => {
+    expect(await read('drizzle/pg/0014_listing_triggers_key_order.sql')).toBe(`${pgListingTriggersSql()}\n`);
   });
 
   test('PostgreSQL: drizzle/pg/0012_filter_count_triggers.sql is the generated text', async () => {
