@@ -47,6 +47,10 @@ function whereOf(sql: Sql, f: TaskFilter, variant: Variant, b: Bounds): PendingQ
   if (f.mjId !== undefined) parts.push(sql`mj_id = ${f.mjId}`);
   if (f.status !== undefined) parts.push(sql`status = ${f.status}`);
   if (f.action !== undefined) parts.push(sql`action = ${f.action}`);
+  // What the partial status and action indexes need to hear (the schema's tasks.ts): a generic
+  // plan cannot see that a parameter is SUCCESS or not IMAGINE.
+  if (f.status === 'SUCCESS' || f.status === 'FAILURE') parts.push(sql`status IN ('SUCCESS', 'FAILURE')`);
+  if (f.action !== undefined && f.action !== 'IMAGINE') parts.push(sql`action <> 'IMAGINE'`);
   if (variant === 'window') {
     // Two different expressions on purpose: one expression bounded on both sides is estimated
     // as a 0.5% range and the planner sorts the whole window instead of walking ids in order.
