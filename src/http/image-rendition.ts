@@ -50,13 +50,7 @@ async function readCapped(body: ReadableStream<Uint8Array>, max: number): Promis
     }
     chunks.push(chunk);
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return Buffer.concat(chunks, total);
 }
 
 /** The original to render from: the stored one, else the upstream's (stored on the way by the forwarder). */

@@ -7,12 +7,12 @@ import {
   rmSync,
   type Stats,
   statSync,
-  unlinkSync,
   utimes,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../lib/logger.ts';
+import { removeQuietly, Spool } from './spool.ts';
 import type { ImageMeta, ImageStore, ImageWriter, StoredImage } from './store.ts';
 
 /**
@@ -26,7 +26,6 @@ import type { ImageMeta, ImageStore, ImageWriter, StoredImage } from './store.ts
 const SAFE_NAME = /^[A-Za-z0-9_-]{1,80}$/;
 /** How often a use is written back to the file's access time (the in-memory order is exact). */
 const TOUCH_EVERY_MS = 60_000;
-const FLUSH_BYTES = 1 << 20;
 /** How long an evicted image's bytes stay on disk for answers already under way. */
 const RETIRE_DELAY_MS = 5000;
 
@@ -55,14 +54,6 @@ function readMeta(path: string): (ImageMeta & { size: number }) | null {
     };
   } catch {
     return null;
-  }
-}
-
-function removeQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
   }
 }
 
@@ -184,50 +175,28 @@ export class FolderImageStore implements ImageStore {
     if (this.writing.has(name) || this.entries.has(name) || (size !== null && size > this.maxBytes)) return null;
     this.writing.add(name);
     const temp = join(this.tmp, `${name}.${process.pid}.${++this.seq}`);
-    const sink = Bun.file(temp).writer({ highWaterMark: 256 * 1024 });
-    let written = 0;
-    let pending = 0;
+    const spool = new Spool(temp, this.maxBytes);
     let state: 'open' | 'done' = 'open';
     const finish = () => {
       state = 'done';
       this.writing.delete(name);
     };
-    const drop = () => {
-      try {
-        void Promise.resolve(sink.end())
-          .catch(() => {})
-          .finally(() => removeQuietly(temp));
-      } catch {
-        removeQuietly(temp);
-      }
-    };
     return {
       write: (chunk) => {
         if (state !== 'open') return;
-        written += chunk.byteLength;
+        const r = spool.write(chunk);
         // Larger than the whole store: stop storing, the client still gets every byte.
-        if (written > this.maxBytes) {
-          finish();
-          drop();
-          return;
-        }
-        sink.write(chunk);
-        // Flushed every few chunks and waited for, so a slow disk holds the stream back
-        // instead of piling chunks up in memory.
-        pending += chunk.byteLength;
-        if (pending >= FLUSH_BYTES) {
-          pending = 0;
-          const flushed = sink.flush();
-          if (flushed instanceof Promise) return flushed.then(() => {});
-        }
+        if (r !== 'over') return r;
+        finish();
+        spool.drop();
       },
       commit: async () => {
         if (state !== 'open') return false;
         // Still "writing" until the rename: no second writer for this key can start meanwhile.
         state = 'done';
+        const written = spool.written;
         try {
-          await sink.end();
-          if (size !== null && written !== size) throw new Error(`expected ${size} bytes, got ${written}`);
+          await spool.end(size);
           renameSync(temp, this.dataPath(name));
           const side = `${temp}.json`;
           writeFileSync(side, JSON.stringify({ ...meta, size: written }));
@@ -252,7 +221,7 @@ export class FolderImageStore implements ImageStore {
       abort: () => {
         if (state !== 'open') return;
         finish();
-        drop();
+        spool.drop();
       },
     };
   }

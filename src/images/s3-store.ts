@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../lib/logger.ts';
 import { fileNameOf } from './folder-store.ts';
+import { removeQuietly, Spool } from './spool.ts';
 import type { ImageMeta, ImageStore, ImageWriter, StoredImage } from './store.ts';
 
 /**
@@ -46,7 +47,6 @@ const MAX_IMAGE_BYTES = 256 * 1024 * 1024;
 const MAX_ENTRIES = 10_000;
 /** A streamed entry is looked up again after this long (the bucket's lifecycle may remove it). */
 const REMOTE_RECHECK_MS = 60_000;
-const FLUSH_BYTES = 1 << 20;
 /** How long an evicted local copy stays on disk for answers already under way. */
 const RETIRE_DELAY_MS = 5000;
 
@@ -55,14 +55,6 @@ interface Entry extends StoredImage {
   readonly path: string | null;
   readonly knownAt: number;
   presigned: { url: string; at: number } | null;
-}
-
-function removeQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
-  }
 }
 
 function errorText(err: unknown): string {
@@ -269,42 +261,28 @@ export class S3ImageStore implements ImageStore {
     if (this.writing.has(name) || this.entries.has(name) || (size !== null && size > MAX_IMAGE_BYTES)) return null;
     this.writing.add(name);
     const temp = join(this.tmp, `${name}.put.${++this.seq}`);
-    const sink = Bun.file(temp).writer({ highWaterMark: 256 * 1024 });
-    let written = 0;
-    let pending = 0;
+    const spool = new Spool(temp, MAX_IMAGE_BYTES);
     let state: 'open' | 'done' = 'open';
     const drop = () => {
       state = 'done';
       this.writing.delete(name);
-      try {
-        void Promise.resolve(sink.end())
-          .catch(() => {})
-          .finally(() => removeQuietly(temp));
-      } catch {
-        removeQuietly(temp);
-      }
+      spool.drop();
     };
     return {
       write: (chunk) => {
         if (state !== 'open') return;
-        written += chunk.byteLength;
-        if (written > MAX_IMAGE_BYTES) return drop();
-        sink.write(chunk);
-        pending += chunk.byteLength;
-        if (pending >= FLUSH_BYTES) {
-          pending = 0;
-          const flushed = sink.flush();
-          if (flushed instanceof Promise) return flushed.then(() => {});
-        }
+        const r = spool.write(chunk);
+        if (r !== 'over') return r;
+        drop();
       },
       commit: async () => {
         if (state !== 'open') return false;
         // Still "writing" until the sidecar is up: no second writer for this key starts meanwhile.
         state = 'done';
+        const written = spool.written;
         const stored = { ...meta, contentEncoding: meta.contentEncoding ?? null, size: written };
         try {
-          await sink.end();
-          if (size !== null && written !== size) throw new Error(`expected ${size} bytes, got ${written}`);
+          await spool.end(size);
           await this.client.write(this.key(name, 'bin'), Bun.file(temp), { type: meta.contentType });
           await this.client.write(this.key(name, 'json'), JSON.stringify(stored), { type: 'application/json' });
         } catch (err) {
