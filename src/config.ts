@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import type { S3Location } from './images/s3-store.ts';
 import type { LogLevel } from './lib/logger.ts';
 
 /**
@@ -184,16 +185,8 @@ export interface Config {
   readonly optionOverrides: Readonly<Record<string, string>>;
 }
 
-/** Where the bucket is and how to reach it. The secret is never logged or echoed. */
-export interface S3Settings {
-  readonly bucket: string;
-  /** Key prefix inside the bucket, `''` or ending in `/`. */
-  readonly prefix: string;
-  readonly endpoint: string;
-  readonly region: string;
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-}
+/** Where the bucket is and how to reach it (the image store's own type). The secret is never logged or echoed. */
+export type S3Settings = S3Location;
 
 export class ConfigError extends Error {
   constructor(message: string) {
