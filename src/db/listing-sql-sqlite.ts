@@ -7,9 +7,10 @@ import { ID_BLOCK } from './listing-plan.ts';
  * task_time_buckets, task_id_blocks, task_filter_counts) with one multi-row upsert per table, and
  * two update triggers, each firing only when a column its tables count moves: the scope tables
  * (id, owner, channel, submit time) and the counted filters (owner, channel, status, action), so
- * the poller's status writes touch task_filter_counts alone. Committed as drizzle/0020 (0018 its first
- * version; a test
- * compares the newest); `bun scripts/listing-sql.ts sqlite-triggers` prints it.
+ * the poller's status writes touch task_filter_counts alone, and not even that while a batch counts
+ * its own moves (FILTER_COUNTS_DEFERRED_TABLE). Committed as drizzle/0022 (0018 and 0020 its
+ * earlier versions; a test compares the newest); `bun scripts/listing-sql.ts sqlite-triggers`
+ * prints it.
  */
 
 const BREAK = '\n--> statement-breakpoint\n';
@@ -91,11 +92,20 @@ function filterMove(): string {
   );
 }
 
+/**
+ * The one-row table whose row, present only inside a transaction that then counts its own moves,
+ * turns the filters' update trigger off (sqlite/filter-deltas.ts: a poll batch of 100 status
+ * writes adds a few summed rows instead of 600 trigger upserts). Never committed with a row.
+ */
+export const FILTER_COUNTS_DEFERRED_TABLE = 'task_filter_counts_deferred';
+
 function moveTrigger(name: string, columns: readonly string[], tables: 'scopes' | 'filters'): string {
   const changed = columns.map((c) => `OLD.${c} IS NOT NEW.${c}`).join(' OR ');
   // The poller's status writes fire the filters' trigger on every change: one statement, not two.
   const body = tables === 'filters' ? [filterMove()] : [...upserts('OLD', -1, tables), ...upserts('NEW', 1, tables)];
-  return `CREATE TRIGGER ${name} AFTER UPDATE OF ${columns.join(', ')} ON tasks WHEN ${changed} BEGIN\n${body.join('\n')}\nEND;`;
+  const when =
+    tables === 'filters' ? `(${changed}) AND NOT EXISTS (SELECT 1 FROM ${FILTER_COUNTS_DEFERRED_TABLE})` : changed;
+  return `CREATE TRIGGER ${name} AFTER UPDATE OF ${columns.join(', ')} ON tasks WHEN ${when} BEGIN\n${body.join('\n')}\nEND;`;
 }
 
 export function sqliteListingTriggersSql(): string {
@@ -105,6 +115,7 @@ export function sqliteListingTriggersSql(): string {
   const drops = REPLACED.map((t, i) => `${i === 0 ? header : ''}DROP TRIGGER IF EXISTS ${t};`);
   return [
     ...drops,
+    `CREATE TABLE IF NOT EXISTS ${FILTER_COUNTS_DEFERRED_TABLE} (on_batch integer PRIMARY KEY NOT NULL CHECK (on_batch = 1)) WITHOUT ROWID;`,
     `CREATE TRIGGER tasks_listing_insert AFTER INSERT ON tasks BEGIN\n${upserts('NEW', 1, 'all').join('\n')}\nEND;`,
     `CREATE TRIGGER tasks_listing_delete AFTER DELETE ON tasks BEGIN\n${upserts('OLD', -1, 'all').join('\n')}\nEND;`,
     moveTrigger('tasks_listing_move', ['id', 'user_id', 'channel_id', 'submit_time'], 'scopes'),

@@ -15,8 +15,8 @@ describe('the listing declaration and the committed SQL agree', () => {
     expect(await read('drizzle/0016_filter_count_triggers.sql')).toBe(`${sqliteFilterCountSql()}\n`);
   });
 
-  test('SQLite: drizzle/0020_listing_triggers_one_move.sql is the generated text', async () => {
-    expect(await read('drizzle/0020_listing_triggers_one_move.sql')).toBe(`${sqliteListingTriggersSql()}\n`);
+  test('SQLite: drizzle/0022_listing_triggers_deferred_filters.sql is the generated text', async () => {
+    expect(await read('drizzle/0022_listing_triggers_deferred_filters.sql')).toBe(`${sqliteListingTriggersSql()}\n`);
   });
 
   test('PostgreSQL: drizzle/pg/0014_listing_triggers_key_order.sql is the generated text', async () => {

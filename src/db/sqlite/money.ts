@@ -5,6 +5,7 @@ import type { ChargeInput, FailurePatch, PayloadOf, RefundResult } from '../../c
 import type { DB } from '../client.ts';
 import { channels, logs, tasks, tokens, users } from '../schema/index.ts';
 import type { DbLike } from '../types.ts';
+import type { CountedValues } from './filter-deltas.ts';
 import { enqueueTaskChange, recordTaskHook } from './outbox.ts';
 
 /**
@@ -196,7 +197,8 @@ function taskInsertFor(db: DB, task: ChargeInput['task']) {
  * is updated only if it is still unfinished and still holds `expectedQuota` (compare-and-set),
  * and only the winner credits the user, the token (unless unlimited) and the channel and writes
  * the refund log; with `hook`, the winner also queues the change's webhook deliveries. Call
- * inside a transaction (failAndRefundNow opens one).
+ * inside a transaction (failAndRefundNow opens one). The winner's `counted` values are what a
+ * batch that sums its own filter counts needs (filter-deltas.ts).
  */
 export function failAndRefund(
   tx: DbLike,
@@ -206,7 +208,7 @@ export function failAndRefund(
   now: number,
   modelName: string,
   hook?: PayloadOf,
-): RefundResult {
+): RefundResult & { counted?: CountedValues } {
   const ended = tx
     .update(tasks)
     .set({
@@ -217,7 +219,14 @@ export function failAndRefund(
       updatedTime: now,
     })
     .where(and(eq(tasks.id, taskId), eq(tasks.quota, expectedQuota), ne(tasks.progress, '100%')))
-    .returning({ userId: tasks.userId, tokenId: tasks.tokenId, channelId: tasks.channelId, mjId: tasks.mjId })
+    .returning({
+      userId: tasks.userId,
+      tokenId: tasks.tokenId,
+      channelId: tasks.channelId,
+      mjId: tasks.mjId,
+      status: tasks.status,
+      action: tasks.action,
+    })
     .get();
   if (!ended) return { won: false, refunded: 0 };
   const q = expectedQuota;
@@ -258,7 +267,7 @@ export function failAndRefund(
     if (typeof patch.mjId === 'string') recordConsumeMjId(tx, taskId, ended.mjId);
   }
   if (hook) enqueueTaskChange(tx, [taskId], now, hook);
-  return { won: true, refunded: q };
+  return { won: true, refunded: q, counted: { status: ended.status, action: ended.action } };
 }
 
 /** failAndRefund in a transaction of its own. */
@@ -271,5 +280,8 @@ export function failAndRefundNow(
   modelName: string,
   hook?: PayloadOf,
 ): RefundResult {
-  return db.transaction((tx) => failAndRefund(tx, taskId, expectedQuota, patch, now, modelName, hook));
+  return db.transaction((tx) => {
+    const { won, refunded } = failAndRefund(tx, taskId, expectedQuota, patch, now, modelName, hook);
+    return { won, refunded };
+  });
 }

@@ -1,8 +1,10 @@
 import type { SQLQueryBindings, Statement } from 'bun:sqlite';
 import type { PayloadOf, PollRow, SyncFieldValues, SyncOp, SyncOpResult } from '../../contract/tasks.ts';
 import type { DB } from '../client.ts';
+import { COUNTED_COLUMNS } from '../listing-design.ts';
 import type { DbLike } from '../types.ts';
 import { BUTTONS_SQL, compactButtons } from './button-sets.ts';
+import { type CountedValues, filterCountBatch } from './filter-deltas.ts';
 import { failAndRefund } from './money.ts';
 import { enqueueTaskChange } from './outbox.ts';
 
@@ -66,7 +68,8 @@ const FIELDS = Object.keys(COLUMN_OF) as (keyof SyncFieldValues)[];
 
 /** An UPDATE of some synced columns: the statement, and the fields it binds, in order. */
 interface ColumnUpdate {
-  statement: Statement<unknown, SQLQueryBindings[]>;
+  /** Returns the counted values the row now holds, or null when it was finished already. */
+  statement: Statement<CountedValues, SQLQueryBindings[]>;
   fields: readonly (keyof SyncFieldValues)[];
 }
 
@@ -101,7 +104,8 @@ function batchStatements(db: DB): BatchStatements {
           const set = list.map((f) => `${COLUMN_OF[f]} = ?`).join(', ');
           u = {
             statement: c.prepare(
-              `UPDATE tasks SET ${set}${set ? ', ' : ''}updated_time = ? WHERE id = ? AND progress <> '100%'`,
+              `UPDATE tasks SET ${set}${set ? ', ' : ''}updated_time = ? WHERE id = ? AND progress <> '100%'
+               RETURNING ${COUNTED_COLUMNS.join(', ')}`,
             ),
             fields: list,
           };
@@ -139,6 +143,7 @@ function messageOf(err: unknown): string {
 /**
  * Apply planned ops in one IMMEDIATE transaction (never onto a row another writer already
  * finished), then queue the webhook deliveries of every row written. Results are in op order.
+ * The batch's status moves reach the filter counts summed per key (filter-deltas.ts).
  * When the database refuses one row (SPEC §10: one bad item never spoils the rest of its batch),
  * the batch runs again with each op under its own savepoint: the refused op is rolled back alone
  * and reported as `refused`, the others (and their refunds) are written.
@@ -173,37 +178,47 @@ function withCompactButtons(db: DB, ops: readonly SyncOp[]): readonly SyncOp[] {
 function runBatch(db: DB, ops: readonly SyncOp[], now: number, hook: PayloadOf, isolate: boolean): SyncOpResult[] {
   const statements = batchStatements(db);
   const { hooked } = statements;
+  const counts = filterCountBatch(db.$client);
+  const ids = ops.map((op) => op.taskId);
   return db.transaction(
-    (tx) => {
-      const changed: number[] = [];
-      const one = (t: DbLike, op: SyncOp): SyncOpResult => {
-        if (op.kind === 'fail') return failAndRefund(t, op.taskId, op.expectedQuota, op.fields, now, op.modelName);
-        // On the transaction's own connection, so inside its savepoint when isolated.
-        const u = statements.updateOf(op.columns);
-        const values: SQLQueryBindings[] = u.fields.map((f) => op.fields[f]);
-        values.push(now, op.taskId);
-        return { won: u.statement.run(...values).changes === 1, refunded: 0 };
-      };
-      const results = ops.map((op): SyncOpResult => {
-        let r: SyncOpResult;
-        if (!isolate) r = one(tx, op);
-        else {
-          try {
-            r = tx.transaction((sp) => one(sp, op));
-          } catch (err) {
-            if (!isRowError(err)) throw err;
-            return { won: false, refunded: 0, refused: messageOf(err) };
+    (tx) =>
+      counts.around(
+        ids,
+        () => {
+          const changed: number[] = [];
+          const moved = new Map<number, CountedValues>();
+          const one = (t: DbLike, op: SyncOp): SyncOpResult & { counted?: CountedValues | null } => {
+            if (op.kind === 'fail') return failAndRefund(t, op.taskId, op.expectedQuota, op.fields, now, op.modelName);
+            // On the transaction's own connection, so inside its savepoint when isolated.
+            const u = statements.updateOf(op.columns);
+            const values: SQLQueryBindings[] = u.fields.map((f) => op.fields[f]);
+            values.push(now, op.taskId);
+            const counted = u.statement.get(...values);
+            return { won: counted !== null, refunded: 0, counted };
+          };
+          const results = ops.map((op): SyncOpResult => {
+            let r: ReturnType<typeof one>;
+            if (!isolate) r = one(tx, op);
+            else {
+              try {
+                r = tx.transaction((sp) => one(sp, op));
+              } catch (err) {
+                if (!isRowError(err)) throw err;
+                return { won: false, refunded: 0, refused: messageOf(err) };
+              }
+            }
+            if (r.won) changed.push(op.taskId);
+            if (r.won && r.counted) moved.set(op.taskId, r.counted);
+            return { won: r.won, refunded: r.refunded };
+          });
+          if (changed.length > 0) {
+            const withHook = hooked.all(JSON.stringify(changed)).map((h) => h.taskId);
+            enqueueTaskChange(tx, withHook, now, hook);
           }
-        }
-        if (r.won) changed.push(op.taskId);
-        return r;
-      });
-      if (changed.length > 0) {
-        const withHook = hooked.all(JSON.stringify(changed)).map((h) => h.taskId);
-        enqueueTaskChange(tx, withHook, now, hook);
-      }
-      return results;
-    },
+          return { results, moved };
+        },
+        (done) => done.moved,
+      ).results,
     { behavior: 'immediate' },
   );
 }

@@ -50,14 +50,14 @@ export function adminFailAndRefund(
   hook?: PayloadOf,
 ): RefundResult {
   return db.transaction((tx) => {
-    const r = failAndRefund(tx, taskId, expectedQuota, patch, now, modelName, hook);
-    if (r.won && r.refunded > 0) {
+    const { won, refunded } = failAndRefund(tx, taskId, expectedQuota, patch, now, modelName, hook);
+    if (won && refunded > 0) {
       tx.update(logs)
         .set({ content: refundNote.slice(0, 500) })
         .where(and(eq(logs.taskId, taskId), eq(logs.type, LOG_TYPE.refund)))
         .run();
     }
-    return r;
+    return { won, refunded };
   });
 }
 
