@@ -72,15 +72,19 @@ export function databaseUrl(cluster: PgCluster, name: string): string {
   return u.toString();
 }
 
-function connect(url: string): Sql {
+export function connect(url: string): Sql {
   return postgres(url, { max: 1, onnotice: () => {} });
 }
 
-/** A new migrated database `name` with accounts and channels, as seedAccounts does on SQLite. */
+/**
+ * A new migrated database `name` with accounts and channels, as seedAccounts does on SQLite;
+ * `beforeMigrate` runs on the empty database first (the bulk seed's first migration and rows).
+ */
 export async function createPgDatabase(
   cluster: PgCluster,
   name: string,
   channelUrls: readonly string[] = [],
+  beforeMigrate?: (url: string) => Promise<void>,
 ): Promise<string> {
   const admin = connect(cluster.url);
   try {
@@ -90,6 +94,7 @@ export async function createPgDatabase(
     await admin.end();
   }
   const url = databaseUrl(cluster, name);
+  await beforeMigrate?.(url);
   const db = await openPgDatabase(url, { poolSize: 1 });
   await db.$client.end();
   const sql = connect(url);
@@ -135,6 +140,43 @@ const WORDS = [
 ];
 const BATCH = 100_000;
 
+/** The INSERT of seed.ts's tasks `from`..`to` (inclusive), set-based over generate_series. */
+export function tasksInsertSql(from: number, to: number): string {
+  const words = `(ARRAY[${WORDS.map((w) => `'${w}'`).join(',')}])`;
+  return `
+    WITH s AS (
+      SELECT i::bigint AS i,
+        ${T0}::bigint + i::bigint * ${SPACING_MS} + ((i::bigint * 2654435761) % 120001) - 60000 AS submit,
+        (i % 100 = 99) AS unfinished,
+        (i % 100 <> 99 AND i % 50 = 17) AS failed,
+        (1000000000000000 + i::bigint * 7)::text AS mj,
+        ${words}[i % 12 + 1] || ' ' || ${words}[(i >> 3) % 12 + 1] || ' ' || ${words}[(i >> 6) % 12 + 1]
+          || ' at dusk, highly detailed --v 6 #' || i AS prompt
+      FROM generate_series(${from}, ${to}) AS i)
+    INSERT INTO tasks (user_id, token_id, channel_id, code, action, mj_id, prompt, prompt_en, description,
+      submit_time, start_time, finish_time, image_url, status, progress, fail_reason, quota, buttons, properties, updated_time)
+    SELECT CASE WHEN i % 2 = 0 THEN ${HEAVY_USER.id} ELSE 3 + ((i >> 1) % ${OTHER_USERS}) END,
+      CASE WHEN i % 2 = 0 THEN 1 ELSE 0 END, 1 + ((i >> 1) % ${CHANNELS}), 1, 'IMAGINE', mj, prompt, prompt, 'Submit success',
+      submit, submit + 2000, CASE WHEN unfinished THEN 0 ELSE submit + 40000 END,
+      CASE WHEN failed THEN '' ELSE 'https://cdn.example.com/attachments/' || mj || '/grid_0.png' END,
+      CASE WHEN unfinished THEN 'IN_PROGRESS' WHEN failed THEN 'FAILURE' ELSE 'SUCCESS' END,
+      CASE WHEN unfinished THEN '45%' ELSE '100%' END,
+      CASE WHEN failed THEN 'Banned prompt detected' ELSE '' END,
+      CASE WHEN failed THEN 0 ELSE 50000 END,
+      CASE WHEN unfinished OR failed THEN '' ELSE 'U1 U2 U3 U4' END,
+      CASE WHEN failed THEN '' ELSE '{"finalPrompt":"' || prompt || '"}' END,
+      submit + 40000
+    FROM s`;
+}
+
+/** Fails unless the rollups count exactly `total` tasks. */
+export async function checkPgCounters(sql: Sql, total: number): Promise<void> {
+  const [row] = await sql<
+    { n: number }[]
+  >`SELECT coalesce(sum(count), 0)::int AS n FROM task_counters WHERE scope = 'all'`;
+  if (row?.n !== total) throw new Error(`pg task_counters say ${row?.n} tasks, ${total} were inserted`);
+}
+
 /**
  * `total` tasks with the very rows of seed.ts (same users, channels, times, statuses), written by
  * INSERT … SELECT over generate_series in batches, so the counter and bucket triggers fire.
@@ -142,41 +184,14 @@ const BATCH = 100_000;
 export async function seedPgTasks(url: string, total: number): Promise<void> {
   const sql = connect(url);
   const started = performance.now();
-  const words = `(ARRAY[${WORDS.map((w) => `'${w}'`).join(',')}])`;
   try {
     for (let from = 0; from < total; from += BATCH) {
       const to = Math.min(total, from + BATCH) - 1;
-      await sql.unsafe(`
-        WITH s AS (
-          SELECT i::bigint AS i,
-            ${T0}::bigint + i::bigint * ${SPACING_MS} + ((i::bigint * 2654435761) % 120001) - 60000 AS submit,
-            (i % 100 = 99) AS unfinished,
-            (i % 100 <> 99 AND i % 50 = 17) AS failed,
-            (1000000000000000 + i::bigint * 7)::text AS mj,
-            ${words}[i % 12 + 1] || ' ' || ${words}[(i >> 3) % 12 + 1] || ' ' || ${words}[(i >> 6) % 12 + 1]
-              || ' at dusk, highly detailed --v 6 #' || i AS prompt
-          FROM generate_series(${from}, ${to}) AS i)
-        INSERT INTO tasks (user_id, token_id, channel_id, code, action, mj_id, prompt, prompt_en, description,
-          submit_time, start_time, finish_time, image_url, status, progress, fail_reason, quota, buttons, properties, updated_time)
-        SELECT CASE WHEN i % 2 = 0 THEN ${HEAVY_USER.id} ELSE 3 + ((i >> 1) % ${OTHER_USERS}) END,
-          CASE WHEN i % 2 = 0 THEN 1 ELSE 0 END, 1 + ((i >> 1) % ${CHANNELS}), 1, 'IMAGINE', mj, prompt, prompt, 'Submit success',
-          submit, submit + 2000, CASE WHEN unfinished THEN 0 ELSE submit + 40000 END,
-          CASE WHEN failed THEN '' ELSE 'https://cdn.example.com/attachments/' || mj || '/grid_0.png' END,
-          CASE WHEN unfinished THEN 'IN_PROGRESS' WHEN failed THEN 'FAILURE' ELSE 'SUCCESS' END,
-          CASE WHEN unfinished THEN '45%' ELSE '100%' END,
-          CASE WHEN failed THEN 'Banned prompt detected' ELSE '' END,
-          CASE WHEN failed THEN 0 ELSE 50000 END,
-          CASE WHEN unfinished OR failed THEN '' ELSE 'U1 U2 U3 U4' END,
-          CASE WHEN failed THEN '' ELSE '{"finalPrompt":"' || prompt || '"}' END,
-          submit + 40000
-        FROM s`);
+      await sql.unsafe(tasksInsertSql(from, to));
       progress(`pg: seeding ${fmtCount(total)} tasks… ${Math.round(((to + 1) / total) * 100)}%`);
     }
     await sql.unsafe('VACUUM ANALYZE');
-    const [row] = await sql<
-      { n: number }[]
-    >`SELECT coalesce(sum(count), 0)::int AS n FROM task_counters WHERE scope = 'all'`;
-    if (row?.n !== total) throw new Error(`pg task_counters say ${row?.n} tasks, ${total} were inserted`);
+    await checkPgCounters(sql, total);
   } finally {
     await sql.end();
   }

@@ -24,15 +24,15 @@ interface Journal {
   entries: { tag: string }[];
 }
 
-/** A migrations folder holding only the first migration of the real one. */
-function firstMigrationFolder(): { dir: string; cleanup: () => void } {
+/** A migrations folder holding only the first migration of `folder` (SQLite's or PostgreSQL's). */
+export function firstMigrationFolder(folder = MIGRATIONS_FOLDER): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'mj-bench-migrations-'));
-  const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, 'meta/_journal.json'), 'utf8')) as Journal;
+  const journal = JSON.parse(readFileSync(join(folder, 'meta/_journal.json'), 'utf8')) as Journal;
   const first = journal.entries[0];
-  if (!first) throw new Error('drizzle/meta/_journal.json lists no migration');
+  if (!first) throw new Error(`${folder}/meta/_journal.json lists no migration`);
   mkdirSync(join(dir, 'meta'));
   writeFileSync(join(dir, 'meta/_journal.json'), JSON.stringify({ ...journal, entries: [first] }));
-  copyFileSync(join(MIGRATIONS_FOLDER, `${first.tag}.sql`), join(dir, `${first.tag}.sql`));
+  copyFileSync(join(folder, `${first.tag}.sql`), join(dir, `${first.tag}.sql`));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

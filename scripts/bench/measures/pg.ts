@@ -4,6 +4,7 @@ import type { BenchContext } from '../context.ts';
 import { cpuTimes } from '../cpu.ts';
 import { bestLatencies, bestRates, type Exchange, getter, poster, runLoad } from '../load.ts';
 import { fmtCount, progress } from '../log.ts';
+import { bulkPgDatabase } from '../pg-bulk-seed.ts';
 import { createPgDatabase, otherApiKey, pgCluster, pgRangeCount, SUBMIT_KEYS, seedPgTasks } from '../pg-seed.ts';
 import { type Child, spawnProduct, spawnSimulator } from '../procs.ts';
 import type { Measurement } from '../report.ts';
@@ -18,6 +19,8 @@ import { deepShapes, filterShapes, rangeShapes, type Shape } from './shapes.ts';
  */
 
 const SECRET = 'sim-secret';
+/** Listing sizes above this are seeded by pg-bulk-seed.ts (rows first, rollups by the migrations, cached). */
+const BULK_FROM = 100_000;
 
 function pgRow(ctx: BenchContext, m: Omit<Measurement, 'backend'>): Measurement {
   return { ...ctx.measurement(m), backend: 'postgres' };
@@ -37,8 +40,12 @@ function pgProduct(ctx: BenchContext, name: string, url: string): Promise<Child>
 function listingProduct(ctx: BenchContext, size: number): Promise<{ product: Child; url: string }> {
   return ctx.once(`pg-listing-${size}`, async () => {
     const cluster = await pgCluster(ctx);
-    const url = await createPgDatabase(cluster, `bench_${size}`);
-    await seedPgTasks(url, size);
+    // Large sizes take the bulk path (cached between runs); the small one goes through the triggers.
+    const url =
+      size > BULK_FROM
+        ? await bulkPgDatabase(cluster, `bench_${size}`, size)
+        : await createPgDatabase(cluster, `bench_${size}`);
+    if (size <= BULK_FROM) await seedPgTasks(url, size);
     progress(`pg: starting the product on ${fmtCount(size)} tasks`);
     return { product: await pgProduct(ctx, `pg-product-${size}`, url), url };
   });
