@@ -1,6 +1,7 @@
 import type { TaskRow } from '../contract/rows.ts';
 import { LISTING_ITEM_BUDGET_BYTES, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS } from './bounds.ts';
 import { AppError } from './errors.ts';
+import type { ReplayBounds } from './task-feed-types.ts';
 import { TOO_MANY_REQUESTS, UserByteRate, UserSemaphore } from './user-limits.ts';
 
 export { TOO_MANY_REQUESTS, UserByteRate, UserSemaphore };
@@ -287,6 +288,20 @@ export async function withListingPlace<T>(
     release();
     if (budget) s.rate.charge(userId, budget.asked - before);
   }
+}
+
+/**
+ * The bounds of a live stream's replay (SPEC §10): one answer's bytes, each row measured as
+ * `itemOf` shows it, and the replay's reads run as a listing read, holding one of the user's places.
+ */
+export function liveReplayBounds(server: object, userId: number, itemOf: (row: TaskRow) => unknown): ReplayBounds {
+  return {
+    bytes: limitsOf(server).answerBytes,
+    itemCap: LISTING_ITEM_BUDGET_BYTES,
+    atLeast: rowsBytesAtLeast,
+    guard: (work) => withListingPlace(server, userId, work),
+    measure: (row) => jsonSize(itemOf(row)),
+  };
 }
 
 /** Charges `bytes` of answer to the user's rate (a replay refused as too long, say). */
