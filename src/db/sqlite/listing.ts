@@ -12,7 +12,7 @@ import {
   startsFromBlock,
   type TotalPlan,
 } from '../listing-plan.ts';
-import { prepared } from '../prepared.ts';
+import { perConnection, prepared } from '../prepared.ts';
 import { tasks } from '../schema/index.ts';
 import { TASK_OVERSIZE_SQL } from '../schema/tasks.ts';
 import {
@@ -284,12 +284,11 @@ function buildByMjId(db: DB) {
     own: newest(and(OWNER_FILTER(sql.placeholder('userId')), eq(tasks.mjId, sql.placeholder('mjId')))),
   };
 }
-const byMjIdCache = new WeakMap<DB, ReturnType<typeof buildByMjId>>();
+const byMjId = perConnection(buildByMjId);
 
 /** The newest task with this upstream id, of one user (or of anyone when userId is null). */
 export function findTaskByMjId(db: DB, mjId: string, userId: number | null): TaskRow | null {
-  let s = byMjIdCache.get(db);
-  if (!s) byMjIdCache.set(db, (s = buildByMjId(db)));
+  const s = byMjId(db);
   return (userId === null ? s.any.get({ mjId }) : s.own.get({ userId, mjId })) ?? null;
 }
 
@@ -309,20 +308,16 @@ function buildReads(db: DB) {
       .prepare(),
   };
 }
-const readsCache = new WeakMap<DB, ReturnType<typeof buildReads>>();
+const reads = perConnection(buildReads);
 
 /** One task by its local id. */
 export function taskById(db: DB, id: number): TaskRow | null {
-  let s = readsCache.get(db);
-  if (!s) readsCache.set(db, (s = buildReads(db)));
-  return s.byId.get({ id }) ?? null;
+  return reads(db).byId.get({ id }) ?? null;
 }
 
 /** The image forwarder's read: status and stored image link of the newest task with this mj_id (any user). */
 export function imageTaskOf(db: DB, mjId: string): { status: string; imageUrl: string } | null {
-  let s = readsCache.get(db);
-  if (!s) readsCache.set(db, (s = buildReads(db)));
-  return s.image.get({ mjId }) ?? null;
+  return reads(db).image.get({ mjId }) ?? null;
 }
 
 /** See TaskReads.ownByMjIdsSize: the newest row of each id counts, as list-by-condition answers it. */

@@ -3,6 +3,7 @@ import { LOG_TYPE } from '../../contract/constants.ts';
 import type { TaskAdminStore, TaskLogRow } from '../../contract/task-admin.ts';
 import type { PollRow } from '../../contract/tasks.ts';
 import type { DB } from '../client.ts';
+import { perConnection } from '../prepared.ts';
 import { logs } from '../schema/index.ts';
 import { failAndRefund } from './money.ts';
 import { POLL_COLUMNS_SQL } from './sync.ts';
@@ -28,12 +29,7 @@ function buildStatements(db: DB) {
     taskLogs: c.prepare<TaskLogRow, [number]>(TASK_LOGS_SQL),
   };
 }
-const cache = new WeakMap<DB, ReturnType<typeof buildStatements>>();
-function statements(db: DB) {
-  let s = cache.get(db);
-  if (!s) cache.set(db, (s = buildStatements(db)));
-  return s;
-}
+const statements = perConnection(buildStatements);
 
 export function createSqliteTaskAdminStore(db: DB) {
   return {
