@@ -1,4 +1,5 @@
 import type { TaskRow } from '../contract/rows.ts';
+import { once } from '../lib/once.ts';
 import { LISTING_ITEM_BUDGET_BYTES, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS } from './bounds.ts';
 import { AppError } from './errors.ts';
 import type { ReplayBounds } from './task-feed-types.ts';
@@ -320,14 +321,11 @@ export function openSubscription(server: object, userId: number): () => void {
     throw new AppError('RATE_LIMITED', TOO_MANY_REQUESTS, TOO_MANY_REQUESTS);
   }
   s.subscriptions.set(userId, open + 1);
-  let closed = false;
-  return () => {
-    if (closed) return;
-    closed = true;
+  return once(() => {
     const n = (s.subscriptions.get(userId) ?? 1) - 1;
     if (n <= 0) s.subscriptions.delete(userId);
     else s.subscriptions.set(userId, n);
-  };
+  });
 }
 
 /** Open live streams per user of a server: for tests and metrics. */
