@@ -240,13 +240,8 @@ export function listTasks(
 ): Page<TaskRow> {
   const { page, pageSize, offset } = pageOf(paging);
   const params: Record<string, unknown> = { limit: pageSize, offset };
-  if (f.userId !== undefined) params.userId = f.userId;
-  if (f.channelId !== undefined) params.channelId = f.channelId;
-  if (f.mjId !== undefined) params.mjId = f.mjId;
-  if (f.start !== undefined) params.start = f.start;
-  if (f.end !== undefined) params.end = f.end;
-  if (f.status !== undefined) params.status = f.status;
-  if (f.action !== undefined) params.action = f.action;
+  // The filter's values bind by their own names (the placeholders of the listing SQL).
+  for (const [key, value] of Object.entries(f)) if (value !== undefined) params[key] = value;
   const plan = planTotal(f);
   let variant: Variant = plan.kind === 'range' ? 'window' : 'plain';
   let total: number;
