@@ -4,6 +4,7 @@
  * rule; the domain, the adapters and the wiring all import it, and it imports nothing but lib/.
  */
 export * from './constants.ts';
+export type * from './feed.ts';
 export type * from './lease.ts';
 export type * from './listing.ts';
 export type * from './management.ts';

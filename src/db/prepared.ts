@@ -15,3 +15,13 @@ export function prepared<Row = unknown>(db: DB, sqlText: string): Statement<Row>
   if (!stmt) byText.set(sqlText, (stmt = client.prepare(sqlText)));
   return stmt as Statement<Row>;
 }
+
+/** `build(db)` made once per connection and kept with it: prepared statements, a store of them. */
+export function perConnection<T>(build: (db: DB) => T): (db: DB) => T {
+  const cache = new WeakMap<DB, T>();
+  return (db) => {
+    let value = cache.get(db);
+    if (value === undefined) cache.set(db, (value = build(db)));
+    return value;
+  };
+}

@@ -1,6 +1,8 @@
 import type { TaskRow } from '../contract/rows.ts';
+import { once } from '../lib/once.ts';
 import { LISTING_ITEM_BUDGET_BYTES, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS } from './bounds.ts';
 import { AppError } from './errors.ts';
+import type { ReplayBounds } from './task-feed-types.ts';
 import { TOO_MANY_REQUESTS, UserByteRate, UserSemaphore } from './user-limits.ts';
 
 export { TOO_MANY_REQUESTS, UserByteRate, UserSemaphore };
@@ -289,6 +291,20 @@ export async function withListingPlace<T>(
   }
 }
 
+/**
+ * The bounds of a live stream's replay (SPEC §10): one answer's bytes, each row measured as
+ * `itemOf` shows it, and the replay's reads run as a listing read, holding one of the user's places.
+ */
+export function liveReplayBounds(server: object, userId: number, itemOf: (row: TaskRow) => unknown): ReplayBounds {
+  return {
+    bytes: limitsOf(server).answerBytes,
+    itemCap: LISTING_ITEM_BUDGET_BYTES,
+    atLeast: rowsBytesAtLeast,
+    guard: (work) => withListingPlace(server, userId, work),
+    measure: (row) => jsonSize(itemOf(row)),
+  };
+}
+
 /** Charges `bytes` of answer to the user's rate (a replay refused as too long, say). */
 export function chargeAnswer(server: object, userId: number, bytes: number): void {
   serverLimits(server).rate.charge(userId, bytes);
@@ -305,14 +321,11 @@ export function openSubscription(server: object, userId: number): () => void {
     throw new AppError('RATE_LIMITED', TOO_MANY_REQUESTS, TOO_MANY_REQUESTS);
   }
   s.subscriptions.set(userId, open + 1);
-  let closed = false;
-  return () => {
-    if (closed) return;
-    closed = true;
+  return once(() => {
     const n = (s.subscriptions.get(userId) ?? 1) - 1;
     if (n <= 0) s.subscriptions.delete(userId);
     else s.subscriptions.set(userId, n);
-  };
+  });
 }
 
 /** Open live streams per user of a server: for tests and metrics. */

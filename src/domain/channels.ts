@@ -4,7 +4,7 @@ import type { ChannelRow } from '../contract/rows.ts';
 import type { Clock } from '../lib/clock.ts';
 import { maskSecret } from '../lib/ids.ts';
 import { AppError } from './errors.ts';
-import { type Page, type PageQuery, pageOf } from './pagination.ts';
+import { listPage, type Page, type PageQuery } from './pagination.ts';
 
 type Channels = Pick<ManagementStore, 'channels'>;
 
@@ -136,7 +136,5 @@ export async function deleteChannel(store: Channels, id: number): Promise<{ id: 
 }
 
 export async function listChannels(store: Channels, query: PageQuery): Promise<Page<ChannelView>> {
-  const { page, pageSize, offset } = pageOf(query);
-  const { rows, total } = await store.channels.list(pageSize, offset);
-  return { items: rows.map(channelView), total, page, page_size: pageSize };
+  return listPage(query, (limit, offset) => store.channels.list(limit, offset), channelView);
 }

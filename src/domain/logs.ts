@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ManagementStore } from '../contract/index.ts';
-import { intParam, type Page, pageOf, pageQuerySchema } from './pagination.ts';
+import { intParam, listPage, type Page, pageQuerySchema } from './pagination.ts';
 
 export const logListQuerySchema = z.object({
   ...pageQuerySchema.shape,
@@ -26,10 +26,10 @@ export interface LogItem {
 
 /** Billing and system log, newest first. */
 export async function listLogs(store: Pick<ManagementStore, 'logs'>, q: LogListQuery): Promise<Page<LogItem>> {
-  const { page, pageSize, offset } = pageOf(q);
-  const { rows, total } = await store.logs.list({ type: q.type, userId: q.user_id }, pageSize, offset);
-  return {
-    items: rows.map((r) => ({
+  return listPage(
+    q,
+    (limit, offset) => store.logs.list({ type: q.type, userId: q.user_id }, limit, offset),
+    (r) => ({
       id: r.id,
       user_id: r.userId,
       type: r.type,
@@ -41,9 +41,6 @@ export async function listLogs(store: Pick<ManagementStore, 'logs'>, q: LogListQ
       mj_id: r.mjId,
       task_id: r.taskId,
       created_time: r.createdTime,
-    })),
-    total,
-    page,
-    page_size: pageSize,
-  };
+    }),
+  );
 }

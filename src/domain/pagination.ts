@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type Page, type PageQuery, pageOf } from '../lib/paging.ts';
+export { DEFAULT_PAGE_SIZE, listPage, MAX_PAGE_SIZE, type Page, type PageQuery, pageOf } from '../lib/paging.ts';
 
 /**
  * A whole number ≥ min with a message naming `name`: what the typed inputs (tRPC, the client) take.

@@ -7,7 +7,8 @@ import type { TaskButton } from './task-views.ts';
  * anything and one bad row must not fail a whole page.
  */
 
-function parse(text: string): unknown {
+/** The value of a JSON text; undefined when it is empty or not JSON. */
+export function parseJsonText(text: string): unknown {
   if (!text) return undefined;
   try {
     return JSON.parse(text) as unknown;
@@ -21,7 +22,7 @@ const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v)
 
 /** The upstream buttons; an entry that is not an object with a string `customId` is left out. */
 export function buttonsOf(text: string): TaskButton[] {
-  const raw = parse(text);
+  const raw = parseJsonText(text);
   if (!Array.isArray(raw)) return [];
   const out: TaskButton[] = [];
   for (const b of raw) {
@@ -35,6 +36,6 @@ export function buttonsOf(text: string): TaskButton[] {
 
 /** The upstream properties object; `{}` when there is none. */
 export function propertiesOf(text: string): Record<string, unknown> {
-  const raw = parse(text);
+  const raw = parseJsonText(text);
   return typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
 }

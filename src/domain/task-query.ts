@@ -40,6 +40,11 @@ function listParams<S>(int: (name: string, min: number, what: string) => S) {
   };
 }
 
+/** The listing parameters of the all-tasks view: the user's plus `channel_id`. */
+function allListParams<S>(int: (name: string, min: number, what: string) => S) {
+  return { ...listParams(int), channel_id: int('channel_id', 0, 'a non-negative integer') };
+}
+
 function checkRange(
   q: { start_timestamp?: number | undefined; end_timestamp?: number | undefined },
   ctx: z.RefinementCtx,
@@ -61,23 +66,13 @@ function checkRange(
 export const selfTaskQuerySchema = z.object(listParams(intParam)).superRefine(checkRange);
 
 /** Input of `mj.all`: the user query plus `channel_id`. */
-export const allTaskQuerySchema = z
-  .object({
-    ...listParams(intParam),
-    channel_id: intParam('channel_id', 0, 'a non-negative integer'),
-  })
-  .superRefine(checkRange);
+export const allTaskQuerySchema = z.object(allListParams(intParam)).superRefine(checkRange);
 
 /** Query of `GET /api/mj/self`: the same checks, the numbers read from query text. */
 export const selfTaskRestQuerySchema = z.object(listParams(queryIntParam)).superRefine(checkRange);
 
 /** Query of `GET /api/mj/`. */
-export const allTaskRestQuerySchema = z
-  .object({
-    ...listParams(queryIntParam),
-    channel_id: queryIntParam('channel_id', 0, 'a non-negative integer'),
-  })
-  .superRefine(checkRange);
+export const allTaskRestQuerySchema = z.object(allListParams(queryIntParam)).superRefine(checkRange);
 
 export type SelfTaskQuery = z.infer<typeof selfTaskQuerySchema>;
 export type AllTaskQuery = z.infer<typeof allTaskQuerySchema>;

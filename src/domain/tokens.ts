@@ -4,7 +4,7 @@ import type { TokenRow } from '../contract/rows.ts';
 import type { Clock } from '../lib/clock.ts';
 import { maskSecret, randomAlphanumeric } from '../lib/ids.ts';
 import { AppError } from './errors.ts';
-import { type Page, type PageQuery, pageOf } from './pagination.ts';
+import { listPage, type Page, type PageQuery } from './pagination.ts';
 
 type Tokens = Pick<ManagementStore, 'tokens'>;
 
@@ -114,9 +114,11 @@ export async function createToken(
 }
 
 export async function listTokens(store: Tokens, userId: number, query: PageQuery): Promise<Page<TokenView>> {
-  const { page, pageSize, offset } = pageOf(query);
-  const { rows, total } = await store.tokens.list(userId, pageSize, offset);
-  return { items: rows.map((r) => view(r, false)), total, page, page_size: pageSize };
+  return listPage(
+    query,
+    (limit, offset) => store.tokens.list(userId, limit, offset),
+    (r) => view(r, false),
+  );
 }
 
 export interface UpdateTokenInput {

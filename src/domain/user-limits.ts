@@ -1,3 +1,4 @@
+import { once } from '../lib/once.ts';
 import { AppError } from './errors.ts';
 
 /**
@@ -54,10 +55,7 @@ export class UserSemaphore {
       });
     }
     const entry = u;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
+    return once(() => {
       const next = entry.waiting.shift();
       // The place passes straight to the next waiter: `held` stays.
       if (next) next();
@@ -65,7 +63,7 @@ export class UserSemaphore {
         entry.held -= 1;
         this.forget(userId, entry);
       }
-    };
+    });
   }
 
   /** Whether an acquire now would get a place at once. */

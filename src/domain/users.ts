@@ -4,7 +4,7 @@ import type { UserRow } from '../contract/rows.ts';
 import type { Clock } from '../lib/clock.ts';
 import { randomAlphanumeric } from '../lib/ids.ts';
 import { AppError } from './errors.ts';
-import { type Page, type PageQuery, pageOf } from './pagination.ts';
+import { listPage, type Page, type PageQuery } from './pagination.ts';
 
 type Users = Pick<ManagementStore, 'users'>;
 
@@ -167,7 +167,9 @@ export async function updateUser(store: Users, clock: Clock, actor: User, input:
 }
 
 export async function listUsers(store: Users, query: PageQuery): Promise<Page<UserView>> {
-  const { page, pageSize, offset } = pageOf(query);
-  const { rows, total } = await store.users.list(pageSize, offset);
-  return { items: rows.map((r) => userView(toUser(r))), total, page, page_size: pageSize };
+  return listPage(
+    query,
+    (limit, offset) => store.users.list(limit, offset),
+    (r) => userView(toUser(r)),
+  );
 }

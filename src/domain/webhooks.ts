@@ -2,7 +2,7 @@ import type { DELIVERY_STATUS } from '../contract/constants.ts';
 import type { ManagementStore } from '../contract/index.ts';
 import type { PayloadOf } from '../contract/tasks.ts';
 import { AppError } from './errors.ts';
-import { type Page, type PageQuery, pageOf } from './pagination.ts';
+import { listPage, type Page, type PageQuery } from './pagination.ts';
 import { relayTaskView } from './relay/queries.ts';
 import type { ImageLinkPolicy } from './tasks.ts';
 
@@ -80,10 +80,10 @@ export async function listDeliveries(
   userId: number | null,
   query: PageQuery,
 ): Promise<Page<DeliveryView>> {
-  const { page, pageSize, offset } = pageOf(query);
-  const { rows, total } = await store.deliveryLog.list(userId, pageSize, offset);
-  return {
-    items: rows.map((r) => ({
+  return listPage(
+    query,
+    (limit, offset) => store.deliveryLog.list(userId, limit, offset),
+    (r) => ({
       id: r.id,
       task_id: r.taskId,
       mj_id: r.mjId,
@@ -95,9 +95,6 @@ export async function listDeliveries(
       next_attempt_at: r.nextAttemptAt,
       created_time: r.createdTime,
       delivered_time: r.deliveredTime,
-    })),
-    total,
-    page,
-    page_size: pageSize,
-  };
+    }),
+  );
 }

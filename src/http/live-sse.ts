@@ -3,15 +3,7 @@ import { authenticateManagement } from '../auth/management.ts';
 import { ROLE } from '../contract/constants.ts';
 import type { TaskRow } from '../contract/rows.ts';
 import type { AppDeps } from '../deps.ts';
-import {
-  chargeAnswer,
-  jsonSize,
-  limitsOf,
-  openSubscription,
-  rowsBytesAtLeast,
-  withListingPlace,
-} from '../domain/answer-limits.ts';
-import { LISTING_ITEM_BUDGET_BYTES } from '../domain/bounds.ts';
+import { chargeAnswer, liveReplayBounds, openSubscription } from '../domain/answer-limits.ts';
 import type { AppError } from '../domain/errors.ts';
 import type { TaskFeedEvent, TaskFeedReload } from '../domain/task-feed.ts';
 import { typedAdminTaskItem, typedTaskItem } from '../domain/tasks.ts';
@@ -139,7 +131,7 @@ export async function liveSse(deps: AppDeps, request: Request, requestId: string
   const policy = policyOf(deps);
   const audience: Audience = all ? 'admin' : 'user';
   const itemOf = (row: TaskRow) => (all ? typedAdminTaskItem(row, policy) : typedTaskItem(row, policy));
-  const limits = limitsOf(deps.taskStore);
+  const replay = liveReplayBounds(deps.taskStore, user.id, itemOf);
   const stop = new AbortController();
   let ctrl: ReadableStreamDefaultController<Uint8Array> | null = null;
   let ended = false;
@@ -173,7 +165,7 @@ export async function liveSse(deps: AppDeps, request: Request, requestId: string
   const onEvent = (e: TaskFeedEvent | TaskFeedReload) => {
     if (e.reload) {
       // Refused for its size: charged as a full answer, as in mj-live.ts.
-      chargeAnswer(deps.taskStore, user.id, limits.answerBytes);
+      chargeAnswer(deps.taskStore, user.id, replay.bytes);
       return write(trackedFrame(e.eventId, { reload: true }));
     }
     const cache = framesOf[audience];
@@ -197,26 +189,13 @@ export async function liveSse(deps: AppDeps, request: Request, requestId: string
     finish(errorFrame(code, err.message, code === 'FORBIDDEN' ? 403 : 401));
   });
   request.signal.addEventListener('abort', () => finish(null), { once: true });
-  feed.watch(
-    { userId: all ? null : user.id },
-    parsed.data?.lastEventId ?? null,
-    stop.signal,
-    {
-      bytes: limits.answerBytes,
-      itemCap: LISTING_ITEM_BUDGET_BYTES,
-      atLeast: rowsBytesAtLeast,
-      // A replay is a listing read: it takes one of the user's 4 places.
-      guard: (work) => withListingPlace(deps.taskStore, user.id, work),
-      measure: (row) => jsonSize(itemOf(row)),
+  feed.watch({ userId: all ? null : user.id }, parsed.data?.lastEventId ?? null, stop.signal, replay, {
+    event: onEvent,
+    error: (err) => {
+      deps.logger.error('trpc procedure failed', { requestId, path: PATH, error: err });
+      finish(errorFrame('INTERNAL_SERVER_ERROR', `internal error (request id ${requestId})`, 500));
     },
-    {
-      event: onEvent,
-      error: (err) => {
-        deps.logger.error('trpc procedure failed', { requestId, path: PATH, error: err });
-        finish(errorFrame('INTERNAL_SERVER_ERROR', `internal error (request id ${requestId})`, 500));
-      },
-      end: () => finish(RETURN),
-    },
-  );
+    end: () => finish(RETURN),
+  });
   return new Response(body, { status: 200, headers: SSE_HEADERS });
 }

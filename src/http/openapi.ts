@@ -1,21 +1,5 @@
 import { z } from 'zod';
-import {
-  actionSchema,
-  blendSchema,
-  changeSchema,
-  describeSchema,
-  editsSchema,
-  imagineSchema,
-  listByConditionSchema,
-  modalSchema,
-  SUBMIT_ROUTES,
-  type SubmitKind,
-  shortenSchema,
-  simpleChangeSchema,
-  swapSchema,
-  uploadSchema,
-  videoSchema,
-} from '../domain/relay/schemas.ts';
+import { listByConditionSchema, SUBMIT_ROUTES, SUBMIT_SCHEMAS, type SubmitKind } from '../domain/relay/schemas.ts';
 import {
   imageErrorSchema,
   imageSeedAnswerSchema,
@@ -38,21 +22,6 @@ import { managementErrorSchema, restEnvelopeSchema } from './openapi-schemas.ts'
 type Io = 'input' | 'output';
 type Json = Record<string, unknown>;
 
-const SUBMIT_BODIES: Record<SubmitKind, z.ZodType> = {
-  imagine: imagineSchema,
-  change: changeSchema,
-  'simple-change': simpleChangeSchema,
-  describe: describeSchema,
-  blend: blendSchema,
-  action: actionSchema,
-  modal: modalSchema,
-  shorten: shortenSchema,
-  video: videoSchema,
-  edits: editsSchema,
-  upload: uploadSchema,
-  swap: swapSchema,
-};
-
 /** Every schema of the document by component name, with the side it describes (tests use this too). */
 export const DOCUMENTED_SCHEMAS: Record<string, { schema: z.ZodType; io: Io }> = {
   TaskPageEnvelope: { schema: restEnvelopeSchema(taskPageSchema), io: 'output' },
@@ -68,7 +37,10 @@ export const DOCUMENTED_SCHEMAS: Record<string, { schema: z.ZodType; io: Io }> =
   ImageError: { schema: imageErrorSchema, io: 'output' },
   ListByConditionRequest: { schema: listByConditionSchema, io: 'input' },
   ...Object.fromEntries(
-    Object.entries(SUBMIT_BODIES).map(([kind, schema]) => [`${pascal(kind)}Request`, { schema, io: 'input' as const }]),
+    Object.entries(SUBMIT_SCHEMAS).map(([kind, schema]) => [
+      `${pascal(kind)}Request`,
+      { schema, io: 'input' as const },
+    ]),
   ),
 };
 
@@ -143,20 +115,16 @@ function listing(admin: boolean): Json {
   };
 }
 
-const idParam = {
-  name: 'id',
+/** A required string parameter of the path. */
+const pathParam = (name: string, description: string) => ({
+  name,
   in: 'path',
   required: true,
-  description: 'The upstream task id (mj_id)',
+  description,
   schema: { type: 'string' },
-};
-const modeParam = {
-  name: 'mode',
-  in: 'path',
-  required: true,
-  description: 'Speed mode, forwarded as is (e.g. mj-fast, mj-relax)',
-  schema: { type: 'string' },
-};
+});
+const idParam = pathParam('id', 'The upstream task id (mj_id)');
+const modeParam = pathParam('mode', 'Speed mode, forwarded as is (e.g. mj-fast, mj-relax)');
 
 const relayErrors = {
   401: json('RelayAuthError', 'Missing, unknown, disabled, expired or exhausted API key'),

@@ -5,17 +5,18 @@ import type { ImageWriter } from './store.ts';
  * reads drive the upstream reads (nothing is read ahead, so memory stays flat whatever the size
  * and however slow the client), and the copy never holds the client up: a write that fails only
  * stops the storing. The image is committed when the upstream ends cleanly; an upstream error or
- * a client that goes away aborts it, so a partial image is never stored.
+ * a client that goes away aborts it, so a partial image is never stored. Without a writer the body
+ * only passes (counted when `onBytes` is given).
  */
 export function storeWhileStreaming(
   body: ReadableStream<Uint8Array>,
-  writer: ImageWriter,
+  writer: ImageWriter | null,
   onBytes?: (n: number) => void,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
-  let storing = true;
+  let storing = writer !== null;
   const stop = () => {
-    if (storing) writer.abort();
+    if (storing) writer?.abort();
     storing = false;
   };
   return new ReadableStream<Uint8Array>(
@@ -35,7 +36,7 @@ export function storeWhileStreaming(
           controller.close();
           if (storing) {
             storing = false;
-            void writer.commit();
+            void writer?.commit();
           }
           return;
         }
@@ -43,7 +44,7 @@ export function storeWhileStreaming(
         onBytes?.(chunk.value.byteLength);
         if (!storing) return;
         try {
-          const wait = writer.write(chunk.value);
+          const wait = writer?.write(chunk.value);
           if (wait) await wait;
         } catch {
           stop();
@@ -60,38 +61,14 @@ export function storeWhileStreaming(
 
 /**
  * The body as the client reads it, each chunk's size reported to `onBytes` on the way (for a body
- * of unknown length). Pulled by the client's reads, nothing read ahead (highWaterMark 0): one
- * stream layer, where a TransformStream would add a queue on each side and a pipe between.
+ * of unknown length): storeWhileStreaming with nothing to store, one stream layer, where a
+ * TransformStream would add a queue on each side and a pipe between.
  */
 export function countingStream(
   body: ReadableStream<Uint8Array>,
   onBytes: (n: number) => void,
 ): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        let chunk: Awaited<ReturnType<typeof reader.read>>;
-        try {
-          chunk = await reader.read();
-        } catch {
-          // As in storeWhileStreaming: the client's connection is cut as the upstream's was.
-          controller.error(undefined);
-          return;
-        }
-        if (chunk.done) {
-          controller.close();
-          return;
-        }
-        controller.enqueue(chunk.value);
-        onBytes(chunk.value.byteLength);
-      },
-      cancel(reason) {
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
+  return storeWhileStreaming(body, null, onBytes);
 }
 
 /** Reads `body` to its end into `writer` and commits it; any failure aborts (nothing is stored). */

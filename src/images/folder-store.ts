@@ -13,7 +13,7 @@ import {
 import { join } from 'node:path';
 import type { Logger } from '../lib/logger.ts';
 import { removeQuietly, Spool } from './spool.ts';
-import type { ImageMeta, ImageStore, ImageWriter, StoredImage } from './store.ts';
+import { type ImageMeta, type ImageStore, type ImageWriter, parseSidecar, type StoredImage } from './store.ts';
 
 /**
  * ImageStore on a local folder: `<name>.bin` holds the bytes and `<name>.json` its metadata.
@@ -42,16 +42,7 @@ export function fileNameOf(key: string): string {
 
 function readMeta(path: string): (ImageMeta & { size: number }) | null {
   try {
-    const m = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-    const nullableText = (v: unknown) => (typeof v === 'string' ? v : null);
-    if (typeof m.contentType !== 'string' || typeof m.size !== 'number') return null;
-    return {
-      contentType: m.contentType,
-      etag: nullableText(m.etag),
-      lastModified: nullableText(m.lastModified),
-      contentEncoding: nullableText(m.contentEncoding),
-      size: m.size,
-    };
+    return parseSidecar(readFileSync(path, 'utf8'));
   } catch {
     return null;
   }
@@ -176,25 +167,10 @@ export class FolderImageStore implements ImageStore {
     this.writing.add(name);
     const temp = join(this.tmp, `${name}.${process.pid}.${++this.seq}`);
     const spool = new Spool(temp, this.maxBytes);
-    let state: 'open' | 'done' = 'open';
-    const finish = () => {
-      state = 'done';
-      this.writing.delete(name);
-    };
-    return {
-      write: (chunk) => {
-        if (state !== 'open') return;
-        const r = spool.write(chunk);
-        // Larger than the whole store: stop storing, the client still gets every byte.
-        if (r !== 'over') return r;
-        finish();
-        spool.drop();
-      },
-      commit: async () => {
-        if (state !== 'open') return false;
+    return spool.writer(
+      () => this.writing.delete(name),
+      async (written) => {
         // Still "writing" until the rename: no second writer for this key can start meanwhile.
-        state = 'done';
-        const written = spool.written;
         try {
           await spool.end(size);
           renameSync(temp, this.dataPath(name));
@@ -218,12 +194,7 @@ export class FolderImageStore implements ImageStore {
         this.evict();
         return true;
       },
-      abort: () => {
-        if (state !== 'open') return;
-        finish();
-        spool.drop();
-      },
-    };
+    );
   }
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from '../lib/logger.ts';
 import { fileNameOf } from './folder-store.ts';
 import { removeQuietly, Spool } from './spool.ts';
-import type { ImageMeta, ImageStore, ImageWriter, StoredImage } from './store.ts';
+import { type ImageMeta, type ImageStore, type ImageWriter, parseSidecar, type StoredImage } from './store.ts';
 
 /**
  * ImageStore in an S3-compatible bucket through Bun's `S3Client` (SPEC §18), shared by every
@@ -63,23 +63,6 @@ function errorText(err: unknown): string {
 
 function isMissing(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === 'NoSuchKey';
-}
-
-function parseMeta(text: string): (ImageMeta & { size: number }) | null {
-  try {
-    const m = JSON.parse(text) as Record<string, unknown>;
-    const nullableText = (v: unknown) => (typeof v === 'string' ? v : null);
-    if (typeof m.contentType !== 'string' || typeof m.size !== 'number' || !Number.isInteger(m.size)) return null;
-    return {
-      contentType: m.contentType,
-      etag: nullableText(m.etag),
-      lastModified: nullableText(m.lastModified),
-      contentEncoding: nullableText(m.contentEncoding),
-      size: m.size,
-    };
-  } catch {
-    return null;
-  }
 }
 
 export class S3ImageStore implements ImageStore {
@@ -171,7 +154,7 @@ export class S3ImageStore implements ImageStore {
   private async lookup(name: string): Promise<StoredImage | null> {
     let meta: (ImageMeta & { size: number }) | null;
     try {
-      meta = parseMeta(await this.client.file(this.key(name, 'json')).text());
+      meta = parseSidecar(await this.client.file(this.key(name, 'json')).text());
     } catch (err) {
       if (!isMissing(err)) this.logger.warn('image store: bucket lookup failed', { name, error: errorText(err) });
       return null;
@@ -262,24 +245,10 @@ export class S3ImageStore implements ImageStore {
     this.writing.add(name);
     const temp = join(this.tmp, `${name}.put.${++this.seq}`);
     const spool = new Spool(temp, MAX_IMAGE_BYTES);
-    let state: 'open' | 'done' = 'open';
-    const drop = () => {
-      state = 'done';
-      this.writing.delete(name);
-      spool.drop();
-    };
-    return {
-      write: (chunk) => {
-        if (state !== 'open') return;
-        const r = spool.write(chunk);
-        if (r !== 'over') return r;
-        drop();
-      },
-      commit: async () => {
-        if (state !== 'open') return false;
+    return spool.writer(
+      () => this.writing.delete(name),
+      async (written) => {
         // Still "writing" until the sidecar is up: no second writer for this key starts meanwhile.
-        state = 'done';
-        const written = spool.written;
         const stored = { ...meta, contentEncoding: meta.contentEncoding ?? null, size: written };
         try {
           await spool.end(size);
@@ -301,9 +270,6 @@ export class S3ImageStore implements ImageStore {
         this.remember(name, stored, path);
         return true;
       },
-      abort: () => {
-        if (state === 'open') drop();
-      },
-    };
+    );
   }
 }

@@ -1,3 +1,5 @@
+import { once } from '../lib/once.ts';
+
 /** At most `slots` holders at once; the others wait in arrival order. */
 export class Semaphore {
   private free: number;
@@ -22,13 +24,10 @@ export class Semaphore {
   }
 
   private releaser(): () => void {
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
+    return once(() => {
       const next = this.waiting.shift();
       if (next) next();
       else this.free++;
-    };
+    });
   }
 }

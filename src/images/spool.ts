@@ -1,4 +1,5 @@
 import { unlinkSync } from 'node:fs';
+import type { ImageWriter } from './store.ts';
 
 /** Written to disk and waited for every this many bytes, so a slow disk holds the stream back. */
 const FLUSH_BYTES = 1 << 20;
@@ -59,5 +60,36 @@ export class Spool {
     } catch {
       removeQuietly(this.path);
     }
+  }
+
+  /**
+   * The ImageWriter around this spool (both stores' `begin`): chunks go in until the image is past
+   * the limit or the writer is aborted, when `release` runs and the spool is dropped (the client
+   * still gets every byte). `commit` runs at most once, given the bytes written; it moves the file
+   * into place and releases the key itself.
+   */
+  writer(release: () => void, commit: (written: number) => Promise<boolean>): ImageWriter {
+    let open = true;
+    const drop = () => {
+      open = false;
+      release();
+      this.drop();
+    };
+    return {
+      write: (chunk) => {
+        if (!open) return;
+        const r = this.write(chunk);
+        if (r !== 'over') return r;
+        drop();
+      },
+      commit: () => {
+        if (!open) return Promise.resolve(false);
+        open = false;
+        return commit(this.written);
+      },
+      abort: () => {
+        if (open) drop();
+      },
+    };
   }
 }

@@ -21,6 +21,27 @@ export interface ImageMeta {
   contentEncoding?: string | null;
 }
 
+/**
+ * The sidecar of a stored image (`<name>.json` beside its bytes, in a folder or a bucket): its
+ * meta and size. Null when the text is not one (a torn or foreign file).
+ */
+export function parseSidecar(text: string): (ImageMeta & { size: number }) | null {
+  try {
+    const m = JSON.parse(text) as Record<string, unknown>;
+    const nullableText = (v: unknown) => (typeof v === 'string' ? v : null);
+    if (typeof m.contentType !== 'string' || typeof m.size !== 'number' || !Number.isInteger(m.size)) return null;
+    return {
+      contentType: m.contentType,
+      etag: nullableText(m.etag),
+      lastModified: nullableText(m.lastModified),
+      contentEncoding: nullableText(m.contentEncoding),
+      size: m.size,
+    };
+  } catch {
+    return null;
+  }
+}
+
 export interface StoredImage extends Readonly<ImageMeta> {
   readonly size: number;
   /** The bytes, as a Blob (a `BunFile`: a Response sends it with sendfile; `slice` for ranges). */

@@ -11,7 +11,7 @@ import {
 } from '../domain/webhooks-sign.ts';
 import { createMetrics } from '../lib/metrics.ts';
 import { RECEIVER_IN_FLIGHT, receiverOf, USER_IN_FLIGHT } from '../lib/webhook-receiver.ts';
-import { checkTarget, type Lookup, pinnedRequest, systemLookup } from '../upstream/safe-fetch.ts';
+import { checkTarget, type Lookup, pinTarget, systemLookup } from '../upstream/safe-fetch.ts';
 
 export interface WebhookWorker {
   /** Runs a pass now and then every `intervalMs`; calling it twice does nothing more. */
@@ -165,13 +165,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps, opts: WebhookWorker
       redirect: 'manual',
       signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
     };
-    let target = url.href;
-    if (check.address !== null) {
-      const pinned = pinnedRequest(url, check.address);
-      target = pinned.url;
-      headers.host = pinned.host;
-      if (pinned.serverName !== null) init.tls = { serverName: pinned.serverName };
-    }
+    const target = pinTarget(url, check.address, headers, init);
     try {
       const res = await deps.fetch(target, init);
       await res.body?.cancel().catch(() => {});

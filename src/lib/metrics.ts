@@ -77,44 +77,31 @@ export function createMetrics(): Metrics {
       }
     },
   });
-  const submits = new Counter({
-    name: 'mjgw_submit_outcomes_total',
-    help: 'Relay submits by action and outcome code (upstream code, or the local refusal)',
-    labelNames: ['action', 'code'] as const,
-    registers: [registry],
-  });
-  const charged = new Counter({
-    name: 'mjgw_quota_charged_total',
-    help: 'Quota charged for submits',
-    registers: [registry],
-  });
-  const refunded = new Counter({
-    name: 'mjgw_quota_refunded_total',
-    help: 'Quota refunded (rejected submits, failures, timeouts, orphans)',
-    registers: [registry],
-  });
-  const failovers = new Counter({
-    name: 'mjgw_submit_failovers_total',
-    help: 'New jobs moved to another channel, by the channel they left and why',
-    labelNames: ['from_channel', 'reason'] as const,
-    registers: [registry],
-  });
-  const rateLimited = new Counter({
-    name: 'mjgw_rate_limited_total',
-    help: 'Relay submits refused by a key rate limit (HTTP 429)',
-    registers: [registry],
-  });
-  const imageBytes = new Counter({
-    name: 'mjgw_image_bytes_total',
-    help: 'Image bytes streamed to clients by the image forwarder',
-    registers: [registry],
-  });
-  const renditions = new Counter({
-    name: 'mjgw_image_renditions_total',
-    help: 'Image renditions made with sharp (made), or given up because the source did not decode (failed)',
-    labelNames: ['outcome'] as const,
-    registers: [registry],
-  });
+  /** A counter in this instance's registry. */
+  const counter = <L extends string = string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Counter<L>({ name, help, labelNames, registers: [registry] });
+  const submits = counter(
+    'mjgw_submit_outcomes_total',
+    'Relay submits by action and outcome code (upstream code, or the local refusal)',
+    ['action', 'code'],
+  );
+  const charged = counter('mjgw_quota_charged_total', 'Quota charged for submits');
+  const refunded = counter(
+    'mjgw_quota_refunded_total',
+    'Quota refunded (rejected submits, failures, timeouts, orphans)',
+  );
+  const failovers = counter(
+    'mjgw_submit_failovers_total',
+    'New jobs moved to another channel, by the channel they left and why',
+    ['from_channel', 'reason'],
+  );
+  const rateLimited = counter('mjgw_rate_limited_total', 'Relay submits refused by a key rate limit (HTTP 429)');
+  const imageBytes = counter('mjgw_image_bytes_total', 'Image bytes streamed to clients by the image forwarder');
+  const renditions = counter(
+    'mjgw_image_renditions_total',
+    'Image renditions made with sharp (made), or given up because the source did not decode (failed)',
+    ['outcome'],
+  );
   const pollTick = new Histogram({
     name: 'mjgw_poll_tick_duration_seconds',
     help: 'Duration of one poller tick',
@@ -128,18 +115,16 @@ export function createMetrics(): Metrics {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
-  const webhooks = new Counter({
-    name: 'mjgw_webhook_deliveries_total',
-    help: 'Webhook delivery attempts by outcome (delivered, retry, failed)',
-    labelNames: ['outcome'] as const,
-    registers: [registry],
-  });
-  const notifies = new Counter({
-    name: 'mjgw_upstream_notify_total',
-    help: 'Upstream push callbacks by outcome (applied, unchanged, unknown_task, invalid_secret, invalid)',
-    labelNames: ['outcome'] as const,
-    registers: [registry],
-  });
+  const webhooks = counter(
+    'mjgw_webhook_deliveries_total',
+    'Webhook delivery attempts by outcome (delivered, retry, failed)',
+    ['outcome'],
+  );
+  const notifies = counter(
+    'mjgw_upstream_notify_total',
+    'Upstream push callbacks by outcome (applied, unchanged, unknown_task, invalid_secret, invalid)',
+    ['outcome'],
+  );
   let readUnfinished: () =>
     | Promise<ReadonlyArray<{ channelId: number; count: number }>>
     | ReadonlyArray<{ channelId: number; count: number }> = () => [];

@@ -25,6 +25,20 @@ export function pageOf(q: PageQuery): { page: number; pageSize: number; offset: 
   return { page, pageSize, offset: (page - 1) * pageSize };
 }
 
+/**
+ * One page of a list: `read` gives `limit` rows from `offset` and the total of all rows, `item`
+ * turns each row into what the page shows.
+ */
+export async function listPage<R, T>(
+  q: PageQuery,
+  read: (limit: number, offset: number) => Promise<{ rows: R[]; total: number }>,
+  item: (row: R) => T,
+): Promise<Page<T>> {
+  const { page, pageSize, offset } = pageOf(q);
+  const { rows, total } = await read(pageSize, offset);
+  return { items: rows.map(item), total, page, page_size: pageSize };
+}
+
 /** Which tasks a listing shows: all of them, or those of a user, a channel, an upstream id, a submit-time range (inclusive, ms), a status, an action. */
 export interface TaskFilter {
   userId?: number | undefined;

@@ -13,3 +13,25 @@ export const MAX_URL_CHARS = 2048;
 export const MAX_ID_CHARS = 128;
 /** status and progress are short words ("IN_PROGRESS", "45%"). */
 export const MAX_WORD_CHARS = 64;
+
+/**
+ * The bound of each text column of `tasks` (SQL name → characters), in table order: what a listing
+ * shows of it, so what both storage adapters cut it to in SQL, and what the oversize index of the
+ * SQLite schema (TASK_OVERSIZE_SQL) looks for.
+ */
+export const TASK_TEXT_BOUNDS: Readonly<Record<string, number>> = {
+  action: MAX_WORD_CHARS,
+  mj_id: MAX_ID_CHARS,
+  prompt: MAX_TEXT_CHARS,
+  prompt_en: MAX_TEXT_CHARS,
+  description: MAX_TEXT_CHARS,
+  state: MAX_TEXT_CHARS,
+  image_url: MAX_URL_CHARS,
+  video_url: MAX_URL_CHARS,
+  video_urls: MAX_JSON_CHARS,
+  status: MAX_WORD_CHARS,
+  progress: MAX_WORD_CHARS,
+  fail_reason: MAX_TEXT_CHARS,
+  buttons: MAX_JSON_CHARS,
+  properties: MAX_JSON_CHARS,
+};

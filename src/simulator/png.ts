@@ -33,14 +33,7 @@ function ihdr(width: number, height: number): Uint8Array {
 }
 
 function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return new Uint8Array(Bun.concatArrayBuffers(parts));
 }
 
 /** Signature + IHDR only: the start of the filler "big" image the benchmark streams. */

@@ -1,4 +1,4 @@
-import { DISCORD_INSTANCE_ID, finalImageUrl } from './lifecycle.ts';
+import { DISCORD_INSTANCE_ID, finalImageUrl, phaseOf } from './lifecycle.ts';
 import type { NewTask, TaskStore } from './task-store.ts';
 import type { JsonAnswer, SimTask, SubmitResult, TaskOutcome } from './types.ts';
 
@@ -54,9 +54,14 @@ export function str(body: Body, key: string): string | null {
 }
 
 /** Optional free-text field echoed back (state, notifyHook): kept as sent when a string. */
-export function optionalText(body: Body, key: string): string | null {
+function optionalText(body: Body, key: string): string | null {
   const v = body[key];
   return typeof v === 'string' ? v : null;
+}
+
+/** Fields every submit body may carry: echoed `state`, per-task `notifyHook`. */
+export function commonFields(body: Body): { state: string | null; notifyHook: string | null } {
+  return { state: optionalText(body, 'state'), notifyHook: optionalText(body, 'notifyHook') };
 }
 
 const DATA_URL = /^data:[\w.+-]+\/[\w.+-]+;base64,[A-Za-z0-9+/=\s]+$/;
@@ -146,4 +151,15 @@ export function createWithFlags(ctx: SubmitContext, input: NewTask, flags: SimFl
   }
   const task = ctx.store.create({ ...input, outcome: outcomeOf(flags) });
   return accepted(task, flags.queued);
+}
+
+type ParentCheck = { ok: true; parent: SimTask } | { ok: false; answer: JsonAnswer };
+
+/** Parent lookup of follow-ups (and a video extend): unknown → code 3 (HTTP 404 where C# does so), unfinished → 4. */
+export function finishedParent(ctx: SubmitContext, taskId: string, notFoundStatus: number): ParentCheck {
+  const parent = ctx.store.get(taskId);
+  if (!parent) return { ok: false, answer: refuse(3, PARENT_NOT_FOUND, notFoundStatus) };
+  if (phaseOf(parent, ctx.now(), ctx.stepMs).status !== 'SUCCESS')
+    return { ok: false, answer: refuse(4, PARENT_BAD_STATUS) };
+  return { ok: true, parent };
 }

@@ -1,24 +1,34 @@
-import { phaseOf } from './lifecycle.ts';
 import {
   accepted,
   type Body,
+  commonFields,
   createWithFlags,
+  finishedParent,
   isDataUrl,
   isImageRef,
-  optionalText,
-  PARENT_BAD_STATUS,
-  PARENT_NOT_FOUND,
   parseFlags,
   refuse,
   type SubmitContext,
   str,
   vo,
 } from './submit-common.ts';
-import type { JsonAnswer } from './types.ts';
+import type { NewTask } from './task-store.ts';
+import type { JsonAnswer, TaskAction } from './types.ts';
 
-/** Fields every submit body may carry: echoed `state`, per-task `notifyHook`. */
-function common(body: Body): { state: string | null; notifyHook: string | null } {
-  return { state: optionalText(body, 'state'), notifyHook: optionalText(body, 'notifyHook') };
+/** A task made from its prompt (`/<command> <prompt>`), refused or delayed as the prompt's flags say. */
+function fromPrompt(
+  ctx: SubmitContext,
+  body: Body,
+  action: TaskAction,
+  command: string,
+  prompt: string,
+  more: Partial<NewTask> = {},
+): JsonAnswer {
+  return createWithFlags(
+    ctx,
+    { action, prompt, description: `/${command} ${prompt}`, ...more, ...commonFields(body) },
+    parseFlags(prompt),
+  );
 }
 
 /** POST /submit/imagine: prompt required; optional base64Array of data URLs. */
@@ -29,22 +39,14 @@ export function submitImagine(body: Body, ctx: SubmitContext): JsonAnswer {
   if (refs !== undefined && refs !== null && (!Array.isArray(refs) || !refs.every(isDataUrl))) {
     return refuse(4, 'Invalid base64 format');
   }
-  return createWithFlags(
-    ctx,
-    { action: 'IMAGINE', prompt, description: `/imagine ${prompt}`, ...common(body) },
-    parseFlags(prompt),
-  );
+  return fromPrompt(ctx, body, 'IMAGINE', 'imagine', prompt);
 }
 
 /** POST /submit/shorten: like imagine, the result is a prompt analysis. */
 export function submitShorten(body: Body, ctx: SubmitContext): JsonAnswer {
   const prompt = str(body, 'prompt');
   if (prompt === null) return refuse(4, 'prompt cannot be empty');
-  return createWithFlags(
-    ctx,
-    { action: 'SHORTEN', prompt, description: `/shorten ${prompt}`, ...common(body) },
-    parseFlags(prompt),
-  );
+  return fromPrompt(ctx, body, 'SHORTEN', 'shorten', prompt);
 }
 
 /** POST /submit/describe: a data URL in `base64` or an http(s) URL in `link`. */
@@ -54,7 +56,7 @@ export function submitDescribe(body: Body, ctx: SubmitContext): JsonAnswer {
   if (base64 === null && link === null) return refuse(4, 'base64 or link cannot be empty');
   if (base64 !== null && !isDataUrl(base64)) return refuse(4, 'Invalid base64 format');
   if (base64 === null && link !== null && !/^https?:\/\/\S+$/.test(link)) return refuse(4, 'Invalid link format');
-  const task = ctx.store.create({ action: 'DESCRIBE', prompt: '', description: '/describe', ...common(body) });
+  const task = ctx.store.create({ action: 'DESCRIBE', prompt: '', description: '/describe', ...commonFields(body) });
   task.description = `/describe ${task.id}.png`;
   return accepted(task);
 }
@@ -75,7 +77,7 @@ export function submitBlend(body: Body, ctx: SubmitContext): JsonAnswer {
     prompt: '',
     finalPrompt: `blend of ${images.length} images --ar ${ratio}`,
     description: '/blend',
-    ...common(body),
+    ...commonFields(body),
   });
   task.description = `/blend ${task.id} ${images.length}`;
   return accepted(task);
@@ -92,19 +94,14 @@ export function submitVideo(body: Body, ctx: SubmitContext): JsonAnswer {
   let parentId: string | null = null;
   if (action === 'extend') {
     if (taskId === null) return refuse(4, 'taskId cannot be empty');
-    const parent = ctx.store.get(taskId);
-    if (!parent) return refuse(3, PARENT_NOT_FOUND, 404);
-    if (phaseOf(parent, ctx.now(), ctx.stepMs).status !== 'SUCCESS') return refuse(4, PARENT_BAD_STATUS);
-    parentId = parent.id;
+    const check = finishedParent(ctx, taskId, 404);
+    if (!check.ok) return check.answer;
+    parentId = check.parent.id;
   } else if (body.image !== undefined && body.image !== null && !isImageRef(body.image)) {
     return refuse(4, 'Invalid image format');
   }
   const motion = body.motion === 'high' ? 'high' : 'low';
-  return createWithFlags(
-    ctx,
-    { action: 'VIDEO', prompt, description: `/video ${prompt}`, parentId, extraProps: { motion }, ...common(body) },
-    parseFlags(prompt),
-  );
+  return fromPrompt(ctx, body, 'VIDEO', 'video', prompt, { parentId, extraProps: { motion } });
 }
 
 /** POST /submit/edits: prompt and image both required. */
@@ -112,11 +109,7 @@ export function submitEdits(body: Body, ctx: SubmitContext): JsonAnswer {
   const prompt = str(body, 'prompt');
   const image = str(body, 'image');
   if (prompt === null || image === null) return refuse(4, 'image or prompt cannot be empty');
-  return createWithFlags(
-    ctx,
-    { action: 'EDIT', prompt, description: `/edit ${prompt}`, ...common(body) },
-    parseFlags(prompt),
-  );
+  return fromPrompt(ctx, body, 'EDIT', 'edit', prompt);
 }
 
 /** POST /insight-face/swap: a face (sourceBase64|sourceUrl) and a target (targetBase64|targetUrl). */
@@ -127,7 +120,7 @@ export function submitSwap(body: Body, ctx: SubmitContext): JsonAnswer {
   if (target === null) return refuse(4, 'Target image cannot be empty');
   if (!isImageRef(source) || !isImageRef(target)) return refuse(4, 'Invalid image format');
   if (source === target) return refuse(4, 'Face image and target image cannot be the same');
-  const task = ctx.store.create({ action: 'SWAP_FACE', prompt: '', description: '/swap', ...common(body) });
+  const task = ctx.store.create({ action: 'SWAP_FACE', prompt: '', description: '/swap', ...commonFields(body) });
   return accepted(task);
 }
 

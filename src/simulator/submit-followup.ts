@@ -1,9 +1,9 @@
 import { parseCustomId } from './buttons.ts';
-import { phaseOf } from './lifecycle.ts';
 import {
   accepted,
   type Body,
-  optionalText,
+  commonFields,
+  finishedParent,
   outcomeOf,
   PARENT_BAD_STATUS,
   PARENT_NOT_FOUND,
@@ -17,25 +17,13 @@ import { slugify } from './task-store.ts';
 import { describeSuggestions, shortenOptions } from './texts.ts';
 import type { JsonAnswer, SimTask, TaskAction } from './types.ts';
 
-type ParentCheck = { ok: true; parent: SimTask } | { ok: false; answer: JsonAnswer };
-
-/** Parent lookup shared by follow-ups: unknown → code 3 (HTTP 404 where C# does so), unfinished → 4. */
-function finishedParent(ctx: SubmitContext, taskId: string, notFoundStatus: number): ParentCheck {
-  const parent = ctx.store.get(taskId);
-  if (!parent) return { ok: false, answer: refuse(3, PARENT_NOT_FOUND, notFoundStatus) };
-  if (phaseOf(parent, ctx.now(), ctx.stepMs).status !== 'SUCCESS')
-    return { ok: false, answer: refuse(4, PARENT_BAD_STATUS) };
-  return { ok: true, parent };
-}
-
 function inherit(parent: SimTask, body: Body) {
   return {
     prompt: parent.prompt,
     promptEn: parent.promptEn,
     finalPrompt: parent.finalPrompt,
     parentId: parent.id,
-    state: optionalText(body, 'state'),
-    notifyHook: optionalText(body, 'notifyHook'),
+    ...commonFields(body),
   };
 }
 

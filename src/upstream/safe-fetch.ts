@@ -112,6 +112,24 @@ export function pinnedRequest(url: URL, address: string): { url: string; host: s
   return { url: pinned.href, host: url.host, serverName: url.protocol === 'https:' ? url.hostname : null };
 }
 
+/**
+ * The URL to fetch for a checked `url`: pinned to the `address` the check resolved (when it
+ * resolved one), with `Host` set on `headers` and the TLS name on `init`, so no second lookup can
+ * lead the request elsewhere.
+ */
+export function pinTarget(
+  url: URL,
+  address: string | null,
+  headers: Record<string, string>,
+  init: { tls?: { serverName?: string } },
+): string {
+  if (address === null) return url.href;
+  const pinned = pinnedRequest(url, address);
+  headers.host = pinned.host;
+  if (pinned.serverName !== null) init.tls = { serverName: pinned.serverName };
+  return pinned.url;
+}
+
 /** GET/HEAD `target` under the policy, following at most `maxRedirects` redirects by hand. */
 export async function safeFetch(target: string, opts: SafeFetchOptions): Promise<SafeFetchResult> {
   const maxRedirects = opts.maxRedirects ?? 3;
@@ -137,13 +155,7 @@ export async function safeFetch(target: string, opts: SafeFetchOptions): Promise
       signal: opts.signal,
       decompress: false,
     };
-    let fetchUrl = url.href;
-    if (check.address !== null) {
-      const pinned = pinnedRequest(url, check.address);
-      fetchUrl = pinned.url;
-      headers.host = pinned.host;
-      if (pinned.serverName !== null) init.tls = { serverName: pinned.serverName };
-    }
+    const fetchUrl = pinTarget(url, check.address, headers, init);
     let res: Response;
     try {
       res = await opts.fetch(fetchUrl, init);

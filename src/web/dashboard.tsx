@@ -11,6 +11,11 @@ import type { Session } from './session.ts';
 import { TasksView } from './tasks-view.tsx';
 import { TRPCProvider, useTRPC } from './trpc.ts';
 
+/** The views as tabs: "All tasks" only for admins. */
+const VIEWS: Array<['mine' | 'all', string]> = [
+  ['mine', 'My tasks'],
+  ['all', 'All tasks'],
+];
 const ROLE_NAME: Record<number, string> = { 1: 'User', 10: 'Admin', 100: 'Root' };
 
 /** The signed-in page: a tRPC client with the session's headers, and one QueryClient per session. */
@@ -77,30 +82,21 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
         )}
         <PromptBox />
         <div className="tabs" role="tablist" aria-label="Views">
-          <button
-            type="button"
-            role="tab"
-            id="tab-mine"
-            aria-controls="panel"
-            aria-selected={current === 'mine'}
-            onClick={() => setView('mine')}
-          >
-            My tasks
-          </button>
-          {admin && (
+          {VIEWS.filter(([view]) => admin || view === 'mine').map(([view, label]) => (
             <button
+              key={view}
               type="button"
               role="tab"
-              id="tab-all"
+              id={`tab-${view}`}
               aria-controls="panel"
-              aria-selected={current === 'all'}
-              onClick={() => setView('all')}
+              aria-selected={current === view}
+              onClick={() => setView(view)}
             >
-              All tasks
+              {label}
             </button>
-          )}
+          ))}
         </div>
-        <div id="panel" role="tabpanel" aria-labelledby={current === 'all' ? 'tab-all' : 'tab-mine'}>
+        <div id="panel" role="tabpanel" aria-labelledby={`tab-${current}`}>
           <TasksView key={current} all={current === 'all'} route={route} />
         </div>
       </main>

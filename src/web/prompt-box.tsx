@@ -4,7 +4,7 @@ import { describeProblem, type Problem } from './errors.ts';
 import { useTRPC } from './trpc.ts';
 
 /** A newly created key, shown in full once. */
-export function CreatedKey({ name, keyText }: { name: string; keyText: string }) {
+function CreatedKey({ name, keyText }: { name: string; keyText: string }) {
   return (
     <p role="status" className="ok">
       Created API key <strong>{name}</strong>; jobs are now billed to it. Its full value, shown only this once, for
@@ -14,7 +14,7 @@ export function CreatedKey({ name, keyText }: { name: string; keyText: string })
 }
 
 /** Offer to create an API key when a submit had none to bill. */
-export function CreateKeyOffer({ onCreated }: { onCreated: (key: { name: string; key: string }) => void }) {
+function CreateKeyOffer({ onCreated }: { onCreated: (key: { name: string; key: string }) => void }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const create = useMutation(
@@ -43,6 +43,27 @@ export function CreateKeyOffer({ onCreated }: { onCreated: (key: { name: string;
   );
 }
 
+/**
+ * Where a submit had no key to bill: while `offer` holds, the button that creates one; then the new
+ * key, shown in full once.
+ */
+export function KeyOffer({ offer, onCreated }: { offer: boolean; onCreated: () => void }) {
+  const [created, setCreated] = useState<{ name: string; key: string } | null>(null);
+  return (
+    <>
+      {offer && (
+        <CreateKeyOffer
+          onCreated={(key) => {
+            onCreated();
+            setCreated(key);
+          }}
+        />
+      )}
+      {created && <CreatedKey name={created.name} keyText={created.key} />}
+    </>
+  );
+}
+
 /** The prompt box: an IMAGINE through `mj.submit`, billed to the chosen (or newest) API key. */
 export function PromptBox() {
   const trpc = useTRPC();
@@ -51,7 +72,6 @@ export function PromptBox() {
   const [prompt, setPrompt] = useState('');
   const [tokenId, setTokenId] = useState('');
   const [problem, setProblem] = useState<Problem | null>(null);
-  const [created, setCreated] = useState<{ name: string; key: string } | null>(null);
   const keys = useQuery(trpc.token.list.queryOptions({ page_size: 100 }));
   const usable = (keys.data?.items ?? []).filter((k) => k.status === 1);
   const submit = useMutation(
@@ -118,15 +138,10 @@ export function PromptBox() {
       {keys.isSuccess && usable.length === 0 && !problem && (
         <p className="muted">Jobs are billed to one of your API keys, and you have none yet.</p>
       )}
-      {(problem?.noKey || (keys.isSuccess && usable.length === 0)) && (
-        <CreateKeyOffer
-          onCreated={(key) => {
-            setProblem(null);
-            setCreated(key);
-          }}
-        />
-      )}
-      {created && <CreatedKey name={created.name} keyText={created.key} />}
+      <KeyOffer
+        offer={!!problem?.noKey || (keys.isSuccess && usable.length === 0)}
+        onCreated={() => setProblem(null)}
+      />
     </form>
   );
 }

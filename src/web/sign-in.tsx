@@ -2,6 +2,7 @@ import { createTRPCClient } from '@trpc/client';
 import { type FormEvent, useState } from 'react';
 import type { AppRouter } from '../trpc/routers/index.ts';
 import { describeProblem } from './errors.ts';
+import { LabeledInput } from './field.tsx';
 import { gatewayLinks } from './links.ts';
 import type { Session } from './session.ts';
 
@@ -46,22 +47,22 @@ export function SignIn({ notice, onSignedIn }: { notice: string | null; onSigned
             {notice}
           </p>
         )}
-        <label htmlFor="access-token">Access token</label>
-        <input
+        <LabeledInput
           id="access-token"
+          label="Access token"
           type="password"
           autoComplete="current-password"
           value={token}
-          onChange={(e) => setToken(e.target.value)}
+          onValue={setToken}
           required
         />
-        <label htmlFor="user-id">User ID</label>
-        <input
+        <LabeledInput
           id="user-id"
+          label="User ID"
           inputMode="numeric"
           autoComplete="username"
           value={userId}
-          onChange={(e) => setUserId(e.target.value)}
+          onValue={setUserId}
           required
         />
         {error && (

@@ -5,7 +5,7 @@ import { describeProblem, type Problem } from './errors.ts';
 import { buttonsOf, DETAIL_W, formatQuota, formatTime, imageSrc, type TaskButton } from './format.ts';
 import { Named, type OwnerNames } from './names.tsx';
 import { ProgressBar, StatusBadge } from './progress.tsx';
-import { CreatedKey, CreateKeyOffer } from './prompt-box.tsx';
+import { KeyOffer } from './prompt-box.tsx';
 import { gridColumns, Quadrants } from './quadrants.tsx';
 import { AdminTaskActions, Billing } from './task-billing.tsx';
 import { type AnyTaskItem, useTRPC } from './trpc.ts';
@@ -17,7 +17,6 @@ export function TaskDetail({ item, names, onClose }: { item: AnyTaskItem; names:
   const dialog = useRef<HTMLDialogElement>(null);
   const [problem, setProblem] = useState<Problem | null>(null);
   const [sent, setSent] = useState<string | null>(null);
-  const [created, setCreated] = useState<{ name: string; key: string } | null>(null);
   const me = useQuery(trpc.user.self.queryOptions());
   const admin = (me.data?.role ?? 0) >= 10;
   const action = useMutation(
@@ -154,15 +153,7 @@ export function TaskDetail({ item, names, onClose }: { item: AnyTaskItem; names:
             {problem.text}
           </p>
         )}
-        {problem?.noKey && (
-          <CreateKeyOffer
-            onCreated={(key) => {
-              setProblem(null);
-              setCreated(key);
-            }}
-          />
-        )}
-        {created && <CreatedKey name={created.name} keyText={created.key} />}
+        <KeyOffer offer={!!problem?.noKey} onCreated={() => setProblem(null)} />
       </div>
     </dialog>
   );

@@ -1,7 +1,8 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { type FormEvent, useState } from 'react';
+import { type ComponentProps, type FormEvent, useState } from 'react';
 import { TASK_ACTIONS, type TASK_STATUS_FILTERS } from '../lib/task-values.ts';
 import { describeProblem } from './errors.ts';
+import { LabeledInput } from './field.tsx';
 import { formatQuota, imageSrc, THUMB_W } from './format.ts';
 import { useLiveTasks } from './live.ts';
 import { Named, useChannels, useOwnerNames } from './names.tsx';
@@ -34,6 +35,23 @@ const STATUS_LABEL: Record<StatusFilter, string> = {
   MODAL: 'Waiting for input',
   none: 'Not polled yet',
 };
+const STATUS_OPTIONS = (Object.keys(STATUS_LABEL) as StatusFilter[]).map((v): [StatusFilter, string] => [
+  v,
+  STATUS_LABEL[v],
+]);
+const ACTION_OPTIONS = TASK_ACTIONS.map((v): [ActionFilter, string] => [v, v]);
+/** The table's columns every view shows: header text and class. */
+const COLUMNS: Array<[string, string | undefined]> = [
+  ['Image', 'col-thumb'],
+  ['Task', 'col-task'],
+  ['Action', undefined],
+  ['Prompt', 'col-prompt'],
+  ['Status', 'col-status'],
+  ['Progress', 'col-progress'],
+  ['Submitted', 'col-time'],
+  ['Finished', 'col-time'],
+  ['Quota', 'col-quota'],
+];
 const PAGE_SIZES = [10, 20, 50, 100];
 const FINAL = new Set(['SUCCESS', 'FAILURE']);
 
@@ -50,12 +68,12 @@ function Choice<V extends string>(props: {
   any: string;
   value: V | '';
   options: Array<[V, string]>;
-  onChange: (value: V | '') => void;
+  onValue: (value: V | '') => void;
 }) {
   return (
     <div className="field">
       <label htmlFor={props.id}>{props.label}</label>
-      <select id={props.id} value={props.value} onChange={(e) => props.onChange(e.target.value as V | '')}>
+      <select id={props.id} value={props.value} onChange={(e) => props.onValue(e.target.value as V | '')}>
         <option value="">{props.any}</option>
         {props.options.map(([v, text]) => (
           <option key={v} value={v}>
@@ -63,6 +81,15 @@ function Choice<V extends string>(props: {
           </option>
         ))}
       </select>
+    </div>
+  );
+}
+
+/** A text filter: its label and its input in one field box. */
+function FilterInput({ className, ...field }: { className: string } & ComponentProps<typeof LabeledInput>) {
+  return (
+    <div className={`field ${className}`}>
+      <LabeledInput {...field} />
     </div>
   );
 }
@@ -125,6 +152,11 @@ export function TasksView({ all, route }: { all: boolean; route: TaskRoute }) {
     filters.status !== '' ||
     filters.action !== '';
 
+  /** The value and the setter of one filter's field in the draft. */
+  function bind<K extends keyof Filters>(key: K) {
+    return { value: draft[key], onValue: (value: Filters[K]) => setDraft({ ...draft, [key]: value }) };
+  }
+
   function apply(e: FormEvent) {
     e.preventDefault();
     setFilters(draft);
@@ -134,66 +166,26 @@ export function TasksView({ all, route }: { all: boolean; route: TaskRoute }) {
   return (
     <section className="tasks">
       <form className={`filters${all ? ' filters-all' : ''}`} onSubmit={apply} aria-label="Filters">
-        <div className="field field-id">
-          <label htmlFor={`${all}-mj-id`}>Task ID</label>
-          <input
-            id={`${all}-mj-id`}
-            value={draft.mj_id}
-            inputMode="numeric"
-            placeholder="1712345678901234"
-            onChange={(e) => setDraft({ ...draft, mj_id: e.target.value })}
-          />
-        </div>
-        <div className="field field-date">
-          <label htmlFor={`${all}-from`}>From</label>
-          <input
-            id={`${all}-from`}
-            type="datetime-local"
-            value={draft.from}
-            onChange={(e) => setDraft({ ...draft, from: e.target.value })}
-          />
-        </div>
-        <div className="field field-date">
-          <label htmlFor={`${all}-to`}>To</label>
-          <input
-            id={`${all}-to`}
-            type="datetime-local"
-            value={draft.to}
-            onChange={(e) => setDraft({ ...draft, to: e.target.value })}
-          />
-        </div>
-        <Choice
-          id={`${all}-status`}
-          label="Status"
-          any="All statuses"
-          value={draft.status}
-          options={(Object.keys(STATUS_LABEL) as StatusFilter[]).map((v) => [v, STATUS_LABEL[v]])}
-          onChange={(status) => setDraft({ ...draft, status })}
+        <FilterInput
+          id={`${all}-mj-id`}
+          label="Task ID"
+          className="field-id"
+          inputMode="numeric"
+          placeholder="1712345678901234"
+          {...bind('mj_id')}
         />
-        <Choice
-          id={`${all}-action`}
-          label="Action"
-          any="All actions"
-          value={draft.action}
-          options={TASK_ACTIONS.map((v) => [v, v])}
-          onChange={(action) => setDraft({ ...draft, action })}
-        />
+        <FilterInput id={`${all}-from`} label="From" className="field-date" type="datetime-local" {...bind('from')} />
+        <FilterInput id={`${all}-to`} label="To" className="field-date" type="datetime-local" {...bind('to')} />
+        <Choice id={`${all}-status`} label="Status" any="All statuses" options={STATUS_OPTIONS} {...bind('status')} />
+        <Choice id={`${all}-action`} label="Action" any="All actions" options={ACTION_OPTIONS} {...bind('action')} />
         {all && (
-          <div className="field">
-            <label htmlFor="channel-filter">Channel</label>
-            <select
-              id="channel-filter"
-              value={draft.channel}
-              onChange={(e) => setDraft({ ...draft, channel: e.target.value })}
-            >
-              <option value="">All channels</option>
-              {(channels.data?.items ?? []).map((c) => (
-                <option key={c.id} value={c.id}>
-                  {c.name} (#{c.id})
-                </option>
-              ))}
-            </select>
-          </div>
+          <Choice
+            id="channel-filter"
+            label="Channel"
+            any="All channels"
+            options={(channels.data?.items ?? []).map((c) => [String(c.id), `${c.name} (#${c.id})`])}
+            {...bind('channel')}
+          />
         )}
         <div className="filter-actions">
           <button type="submit" className="primary">
@@ -223,31 +215,11 @@ export function TasksView({ all, route }: { all: boolean; route: TaskRoute }) {
           <caption className="visually-hidden">{all ? 'All tasks' : 'My tasks'}, newest first</caption>
           <thead>
             <tr>
-              <th scope="col" className="col-thumb">
-                Image
-              </th>
-              <th scope="col" className="col-task">
-                Task
-              </th>
-              <th scope="col">Action</th>
-              <th scope="col" className="col-prompt">
-                Prompt
-              </th>
-              <th scope="col" className="col-status">
-                Status
-              </th>
-              <th scope="col" className="col-progress">
-                Progress
-              </th>
-              <th scope="col" className="col-time">
-                Submitted
-              </th>
-              <th scope="col" className="col-time">
-                Finished
-              </th>
-              <th scope="col" className="col-quota">
-                Quota
-              </th>
+              {COLUMNS.map(([label, className]) => (
+                <th key={label} scope="col" className={className}>
+                  {label}
+                </th>
+              ))}
               {all && <th scope="col">User</th>}
               {all && <th scope="col">Channel</th>}
             </tr>

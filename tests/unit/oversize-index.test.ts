@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { TASK_OVERSIZE_SQL } from '../../src/db/schema/tasks.ts';
-import { TASK_TEXT_BOUNDS } from '../../src/db/sqlite/bounded-columns.ts';
 import { ANY_OVERSIZE_SQL, listTasks } from '../../src/db/sqlite/listing.ts';
+import { TASK_TEXT_BOUNDS } from '../../src/lib/text-bounds.ts';
 import { memoryDb } from '../helpers/db.ts';
 
 /**

@@ -1,29 +1,14 @@
 import { sql } from 'drizzle-orm';
 import { check, index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { TASK_TEXT_BOUNDS } from '../../lib/text-bounds.ts';
 
 /**
- * A row holding a text longer than a listing shows (src/domain/bounds.ts: 64 for words, 128 for
- * ids, 2048 for URLs, 8192 for free text, 65536 for JSON), in bytes: only rows written with plain
- * SQL can. Indexed (tasks_oversize_idx) so a listing learns in one probe that no such row exists
- * and reads pages without cutting every text in SQL; tests/unit/oversize-index.test.ts checks
- * these numbers against bounds.ts.
+ * A row holding a text longer than a listing shows (TASK_TEXT_BOUNDS: 64 for words, 128 for ids,
+ * 2048 for URLs, 8192 for free text, 65536 for JSON), in bytes: only rows written with plain SQL
+ * can. Indexed (tasks_oversize_idx) so a listing learns in one probe that no such row exists and
+ * reads pages without cutting every text in SQL.
  */
-export const TASK_OVERSIZE_SQL = [
-  ['action', 64],
-  ['mj_id', 128],
-  ['prompt', 8192],
-  ['prompt_en', 8192],
-  ['description', 8192],
-  ['state', 8192],
-  ['image_url', 2048],
-  ['video_url', 2048],
-  ['video_urls', 65536],
-  ['status', 64],
-  ['progress', 64],
-  ['fail_reason', 8192],
-  ['buttons', 65536],
-  ['properties', 65536],
-]
+export const TASK_OVERSIZE_SQL = Object.entries(TASK_TEXT_BOUNDS)
   .map(([column, max]) => `length(CAST(${column} AS BLOB)) > ${max}`)
   .join(' OR ');
 

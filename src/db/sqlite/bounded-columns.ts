@@ -1,6 +1,13 @@
 import { getTableColumns, type SQL, sql } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
-import { MAX_ID_CHARS, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, MAX_WORD_CHARS } from '../../lib/text-bounds.ts';
+import {
+  MAX_ID_CHARS,
+  MAX_JSON_CHARS,
+  MAX_TEXT_CHARS,
+  MAX_URL_CHARS,
+  MAX_WORD_CHARS,
+  TASK_TEXT_BOUNDS,
+} from '../../lib/text-bounds.ts';
 import { tasks } from '../schema/index.ts';
 import { BUTTONS_SQL } from './button-sets.ts';
 
@@ -40,24 +47,6 @@ export const boundedTaskColumns = {
   failReason: cut(tasks.failReason, MAX_TEXT_CHARS),
   buttons: sql<string>`substr(${sql.raw(BUTTONS_SQL)}, 1, ${sql.raw(String(MAX_JSON_CHARS + 1))})`.as('buttons'),
   properties: cut(tasks.properties, MAX_JSON_CHARS),
-};
-
-/** The cut of each text column of `tasks` (SQL name → bound); TASK_OVERSIZE_SQL (schema) names the same bounds. */
-export const TASK_TEXT_BOUNDS: Readonly<Record<string, number>> = {
-  action: MAX_WORD_CHARS,
-  mj_id: MAX_ID_CHARS,
-  prompt: MAX_TEXT_CHARS,
-  prompt_en: MAX_TEXT_CHARS,
-  description: MAX_TEXT_CHARS,
-  state: MAX_TEXT_CHARS,
-  image_url: MAX_URL_CHARS,
-  video_url: MAX_URL_CHARS,
-  video_urls: MAX_JSON_CHARS,
-  status: MAX_WORD_CHARS,
-  progress: MAX_WORD_CHARS,
-  fail_reason: MAX_TEXT_CHARS,
-  buttons: MAX_JSON_CHARS,
-  properties: MAX_JSON_CHARS,
 };
 
 /**

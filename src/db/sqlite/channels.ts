@@ -3,6 +3,7 @@ import { CHANNEL_STATUS } from '../../contract/constants.ts';
 import type { ChannelPatch, NewChannel } from '../../contract/management.ts';
 import type { ChannelRow } from '../../contract/rows.ts';
 import type { DB } from '../client.ts';
+import { perConnection } from '../prepared.ts';
 import { channels } from '../schema/index.ts';
 
 /** The channel reads of every submit and image request, prepared once per connection. */
@@ -18,13 +19,7 @@ function buildStatements(db: DB) {
     endpoints: db.select({ id: channels.id, baseUrl: channels.baseUrl, key: channels.key }).from(channels).prepare(),
   };
 }
-const statementCache = new WeakMap<DB, ReturnType<typeof buildStatements>>();
-
-function statements(db: DB) {
-  let s = statementCache.get(db);
-  if (!s) statementCache.set(db, (s = buildStatements(db)));
-  return s;
-}
+const statements = perConnection(buildStatements);
 
 export function sqliteChannels(db: DB) {
   const { byId, enabled, baseUrls, endpoints } = statements(db);

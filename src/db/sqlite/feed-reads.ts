@@ -1,4 +1,5 @@
 import type { Statement } from 'bun:sqlite';
+import type { Fingerprint, TaskFeedReads } from '../../contract/feed.ts';
 import type { TaskRow } from '../../contract/rows.ts';
 import { itemBytesAtLeastSql } from '../../lib/item-size-sql.ts';
 import type { DB } from '../client.ts';
@@ -10,13 +11,6 @@ import { BUTTONS_SQL, TASK_TEXT_LENGTHS_SQL } from './button-sets.ts';
  * prepared once. Synchronous on purpose: a writer publishes right after its commit, and the
  * fingerprints must be read then, in publish order.
  */
-
-/** A task's change fingerprint: what a subscriber would see move. */
-export interface TaskFingerprint {
-  id: number;
-  user_id: number;
-  fp: string;
-}
 
 const FP = `SELECT id, user_id, updated_time || '|' || status || '|' || progress || '|' || mj_id || '|' || quota || '|' ||
       length(image_url) || '|' || length(fail_reason) || '|' || length(${BUTTONS_SQL}) AS fp FROM tasks`;
@@ -33,8 +27,8 @@ export const FEED_READS_SQL = {
 
 export function createSqliteFeedReads(db: DB) {
   const c = db.$client;
-  const fingerprints = c.prepare<TaskFingerprint, [string]>(FEED_READS_SQL.fingerprints);
-  const fingerprintOne = c.prepare<TaskFingerprint, [number]>(FEED_READS_SQL.fingerprintOne);
+  const fingerprints = c.prepare<Fingerprint, [string]>(FEED_READS_SQL.fingerprints);
+  const fingerprintOne = c.prepare<Fingerprint, [number]>(FEED_READS_SQL.fingerprintOne);
   const byId = c.prepare<Record<string, unknown>, [number]>(FEED_READS_SQL.byId);
   const replayUser = c.prepare<Record<string, unknown>, [number, number, number, number]>(FEED_READS_SQL.replayUser);
   const replayAll = c.prepare<Record<string, unknown>, [number, number, number]>(FEED_READS_SQL.replayAll);
@@ -72,14 +66,7 @@ export function createSqliteFeedReads(db: DB) {
      * How many rows `replay` would return (at most `limit`) and the fewest bytes their items take,
      * from the column lengths alone: the feed refuses an oversize replay without reading it.
      */
-    replaySize(
-      userId: number | null,
-      windowStart: number,
-      since: number,
-      limit: number,
-      itemCap: number,
-      maxBytes: number,
-    ): { count: number; bytes: number } {
+    replaySize(userId, windowStart, since, limit, itemCap, maxBytes): { count: number; bytes: number } {
       const st = sizeStatements(itemCap);
       // The part that is certain first: when it alone is past a bound, the rest is not read (reading
       // updated_time of a row walks its overflow pages: the whole row).
@@ -90,10 +77,10 @@ export function createSqliteFeedReads(db: DB) {
         userId === null ? st.all.get(windowStart, since, limit) : st.user.get(userId, windowStart, since, limit);
       return { count: r?.n ?? 0, bytes: r?.bytes ?? 0 };
     },
-    fingerprints(taskIds: readonly number[]): TaskFingerprint[] {
+    fingerprints(taskIds): Fingerprint[] {
       return taskIds.length === 1 ? fingerprintOne.all(taskIds[0]!) : fingerprints.all(JSON.stringify(taskIds));
     },
-    row(id: number): TaskRow | null {
+    row(id): TaskRow | null {
       const raw = byId.get(id);
       return raw ? toTaskRow(raw) : null;
     },
@@ -101,12 +88,12 @@ export function createSqliteFeedReads(db: DB) {
      * Tasks (of one user, or all) submitted at or after `windowStart` and updated at or after
      * `since`, newest change first, at most `limit`.
      */
-    replay(userId: number | null, windowStart: number, since: number, limit: number): TaskRow[] {
+    replay(userId, windowStart, since, limit): TaskRow[] {
       const rows =
         userId === null ? replayAll.all(windowStart, since, limit) : replayUser.all(userId, windowStart, since, limit);
       return rows.map(toTaskRow);
     },
-  };
+  } satisfies TaskFeedReads;
 }
 
 /** A raw `SELECT *` row of tasks in Drizzle's property names. */

@@ -12,7 +12,7 @@ import {
   startsFromBlock,
   type TotalPlan,
 } from '../listing-plan.ts';
-import { prepared } from '../prepared.ts';
+import { perConnection, prepared } from '../prepared.ts';
 import { tasks } from '../schema/index.ts';
 import { TASK_OVERSIZE_SQL } from '../schema/tasks.ts';
 import {
@@ -240,13 +240,8 @@ export function listTasks(
 ): Page<TaskRow> {
   const { page, pageSize, offset } = pageOf(paging);
   const params: Record<string, unknown> = { limit: pageSize, offset };
-  if (f.userId !== undefined) params.userId = f.userId;
-  if (f.channelId !== undefined) params.channelId = f.channelId;
-  if (f.mjId !== undefined) params.mjId = f.mjId;
-  if (f.start !== undefined) params.start = f.start;
-  if (f.end !== undefined) params.end = f.end;
-  if (f.status !== undefined) params.status = f.status;
-  if (f.action !== undefined) params.action = f.action;
+  // The filter's values bind by their own names (the placeholders of the listing SQL).
+  for (const [key, value] of Object.entries(f)) if (value !== undefined) params[key] = value;
   const plan = planTotal(f);
   let variant: Variant = plan.kind === 'range' ? 'window' : 'plain';
   let total: number;
@@ -284,12 +279,11 @@ function buildByMjId(db: DB) {
     own: newest(and(OWNER_FILTER(sql.placeholder('userId')), eq(tasks.mjId, sql.placeholder('mjId')))),
   };
 }
-const byMjIdCache = new WeakMap<DB, ReturnType<typeof buildByMjId>>();
+const byMjId = perConnection(buildByMjId);
 
 /** The newest task with this upstream id, of one user (or of anyone when userId is null). */
 export function findTaskByMjId(db: DB, mjId: string, userId: number | null): TaskRow | null {
-  let s = byMjIdCache.get(db);
-  if (!s) byMjIdCache.set(db, (s = buildByMjId(db)));
+  const s = byMjId(db);
   return (userId === null ? s.any.get({ mjId }) : s.own.get({ userId, mjId })) ?? null;
 }
 
@@ -309,20 +303,16 @@ function buildReads(db: DB) {
       .prepare(),
   };
 }
-const readsCache = new WeakMap<DB, ReturnType<typeof buildReads>>();
+const reads = perConnection(buildReads);
 
 /** One task by its local id. */
 export function taskById(db: DB, id: number): TaskRow | null {
-  let s = readsCache.get(db);
-  if (!s) readsCache.set(db, (s = buildReads(db)));
-  return s.byId.get({ id }) ?? null;
+  return reads(db).byId.get({ id }) ?? null;
 }
 
 /** The image forwarder's read: status and stored image link of the newest task with this mj_id (any user). */
 export function imageTaskOf(db: DB, mjId: string): { status: string; imageUrl: string } | null {
-  let s = readsCache.get(db);
-  if (!s) readsCache.set(db, (s = buildReads(db)));
-  return s.image.get({ mjId }) ?? null;
+  return reads(db).image.get({ mjId }) ?? null;
 }
 
 /** See TaskReads.ownByMjIdsSize: the newest row of each id counts, as list-by-condition answers it. */

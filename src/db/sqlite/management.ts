@@ -1,4 +1,5 @@
 import type { DB } from '../client.ts';
+import { perConnection } from '../prepared.ts';
 import { sqliteChannels } from './channels.ts';
 import { sqliteDeliveryLog } from './delivery-log.ts';
 import { sqliteDemo } from './demo.ts';
@@ -29,10 +30,4 @@ function build(db: DB) {
 export type SqliteManagementStore = ReturnType<typeof build>;
 
 // One per connection, so its prepared statements are compiled once however often it is asked for.
-const stores = new WeakMap<DB, SqliteManagementStore>();
-
-export function createSqliteManagementStore(db: DB): SqliteManagementStore {
-  let s = stores.get(db);
-  if (!s) stores.set(db, (s = build(db)));
-  return s;
-}
+export const createSqliteManagementStore: (db: DB) => SqliteManagementStore = perConnection(build);

@@ -12,6 +12,7 @@ import {
   takeWalk,
 } from '../../lib/webhook-receiver.ts';
 import type { DB } from '../client.ts';
+import { perConnection } from '../prepared.ts';
 import { tokens, webhookDeliveries } from '../schema/index.ts';
 
 /**
@@ -106,14 +107,7 @@ function build(db: DB) {
   };
 }
 
-type Statements = ReturnType<typeof build>;
-const cache = new WeakMap<DB, Statements>();
-
-function statements(db: DB): Statements {
-  let s = cache.get(db);
-  if (!s) cache.set(db, (s = build(db)));
-  return s;
-}
+const statements = perConnection(build);
 
 /** Where each database's next look starts (the walk moves on look after look). */
 const cursors = new WeakMap<DB, QueueCursor>();

@@ -2,6 +2,7 @@ import { lt, sql } from 'drizzle-orm';
 import { RATE_LIMIT_WINDOW_MS as WINDOW_MS } from '../../contract/constants.ts';
 import type { SlotResult } from '../../contract/tasks.ts';
 import type { DB } from '../client.ts';
+import { perConnection } from '../prepared.ts';
 import { rateLimitWindows } from '../schema/index.ts';
 
 /**
@@ -31,19 +32,8 @@ function prepare(db: DB) {
   };
 }
 
-type Statements = ReturnType<typeof prepare>;
-
 /** Prepared once per database, shared by every caller of this module. */
-const statements = new WeakMap<DB, Statements>();
-
-function statementsFor(db: DB): Statements {
-  let s = statements.get(db);
-  if (!s) {
-    s = prepare(db);
-    statements.set(db, s);
-  }
-  return s;
-}
+const statementsFor = perConnection(prepare);
 
 /**
  * Take one submit slot of `tokenId` in the window containing `now`, or answer when the window

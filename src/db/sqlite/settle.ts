@@ -2,6 +2,7 @@ import { and, eq, ne, sql } from 'drizzle-orm';
 import { LOG_TYPE } from '../../contract/constants.ts';
 import type { PayloadOf, SettleInput } from '../../contract/tasks.ts';
 import type { DB } from '../client.ts';
+import { perConnection } from '../prepared.ts';
 import { channels, logs, tasks } from '../schema/index.ts';
 import { nameConsumeRow } from './money.ts';
 import { enqueueTaskChange } from './outbox.ts';
@@ -52,7 +53,7 @@ function buildSettleStatements(db: DB) {
   });
   return { settleTx };
 }
-const settleCache = new WeakMap<DB, ReturnType<typeof buildSettleStatements>>();
+const settleStatements = perConnection(buildSettleStatements);
 
 /**
  * Write the upstream's acceptance onto the task row, a compare-and-set on "still unfinished" (a
@@ -60,9 +61,7 @@ const settleCache = new WeakMap<DB, ReturnType<typeof buildSettleStatements>>();
  * webhook queued in the same transaction. True when this call won.
  */
 export function settleAccepted(db: DB, input: SettleInput, hook: PayloadOf | null): boolean {
-  let s = settleCache.get(db);
-  if (!s) settleCache.set(db, (s = buildSettleStatements(db)));
-  return s.settleTx(input, hook);
+  return settleStatements(db).settleTx(input, hook);
 }
 
 /**

@@ -1,8 +1,9 @@
 import { and, eq } from 'drizzle-orm';
 import { LOG_TYPE } from '../../contract/constants.ts';
-import type { TaskLogRow } from '../../contract/task-admin.ts';
-import type { FailurePatch, PayloadOf, PollRow, RefundResult } from '../../contract/tasks.ts';
+import type { TaskAdminStore, TaskLogRow } from '../../contract/task-admin.ts';
+import type { PollRow } from '../../contract/tasks.ts';
 import type { DB } from '../client.ts';
+import { perConnection } from '../prepared.ts';
 import { logs } from '../schema/index.ts';
 import { failAndRefund } from './money.ts';
 import { POLL_COLUMNS_SQL } from './sync.ts';
@@ -28,51 +29,26 @@ function buildStatements(db: DB) {
     taskLogs: c.prepare<TaskLogRow, [number]>(TASK_LOGS_SQL),
   };
 }
-const cache = new WeakMap<DB, ReturnType<typeof buildStatements>>();
-function statements(db: DB) {
-  let s = cache.get(db);
-  if (!s) cache.set(db, (s = buildStatements(db)));
-  return s;
-}
-
-/**
- * failAndRefund (its compare-and-set: refunded exactly once) with the refund row's content set to
- * `refundNote`, in one synchronous transaction.
- */
-export function adminFailAndRefund(
-  db: DB,
-  taskId: number,
-  expectedQuota: number,
-  patch: FailurePatch,
-  now: number,
-  modelName: string,
-  refundNote: string,
-  hook?: PayloadOf,
-): RefundResult {
-  return db.transaction((tx) => {
-    const { won, refunded } = failAndRefund(tx, taskId, expectedQuota, patch, now, modelName, hook);
-    if (won && refunded > 0) {
-      tx.update(logs)
-        .set({ content: refundNote.slice(0, 500) })
-        .where(and(eq(logs.taskId, taskId), eq(logs.type, LOG_TYPE.refund)))
-        .run();
-    }
-    return { won, refunded };
-  });
-}
+const statements = perConnection(buildStatements);
 
 export function createSqliteTaskAdminStore(db: DB) {
   return {
     channelTasks: async (channelId: number, mjId: string) => statements(db).channelTasks.all(mjId, channelId),
-    adminFail: async (
-      taskId: number,
-      expectedQuota: number,
-      patch: FailurePatch,
-      now: number,
-      modelName: string,
-      refundNote: string,
-      hook?: PayloadOf,
-    ) => adminFailAndRefund(db, taskId, expectedQuota, patch, now, modelName, refundNote, hook),
+    /**
+     * failAndRefund (its compare-and-set: refunded exactly once) with the refund row's content set
+     * to `refundNote`, in one synchronous transaction.
+     */
+    adminFail: async (taskId, expectedQuota, patch, now, modelName, refundNote, hook) =>
+      db.transaction((tx) => {
+        const { won, refunded } = failAndRefund(tx, taskId, expectedQuota, patch, now, modelName, hook);
+        if (won && refunded > 0) {
+          tx.update(logs)
+            .set({ content: refundNote.slice(0, 500) })
+            .where(and(eq(logs.taskId, taskId), eq(logs.type, LOG_TYPE.refund)))
+            .run();
+        }
+        return { won, refunded };
+      }),
     taskLogs: async (taskId: number) => statements(db).taskLogs.all(taskId),
-  };
+  } satisfies TaskAdminStore;
 }

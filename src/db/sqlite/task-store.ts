@@ -1,5 +1,5 @@
 import type { ListingExecutor, ListingView } from '../../contract/listing.ts';
-import type { ChargeInput, FailurePatch, PayloadOf, SettleInput, TaskStore } from '../../contract/tasks.ts';
+import type { ChargeInput, PayloadOf, SettleInput, TaskStore } from '../../contract/tasks.ts';
 import type { PageQuery, TaskFilter } from '../../lib/paging.ts';
 import type { DB } from '../client.ts';
 import { createSqliteLeaseStore } from './lease.ts';
@@ -34,14 +34,7 @@ export function createSqliteTaskStore(db: DB, listing: Pick<ListingExecutor, 'li
     money: {
       chargeAndRecord: async (input: ChargeInput) => chargeAndRecord(db, input),
       settleAccepted: async (input: SettleInput, hook: PayloadOf | null) => settleAccepted(db, input, hook),
-      failAndRefund: async (
-        taskId: number,
-        expectedQuota: number,
-        patch: FailurePatch,
-        now: number,
-        modelName: string,
-        hook?: PayloadOf,
-      ) => failAndRefundNow(db, taskId, expectedQuota, patch, now, modelName, hook),
+      failAndRefund: async (...args) => failAndRefundNow(db, ...args),
       moveTaskChannel: async (taskId: number, from: number, to: number, now: number) =>
         moveTaskChannel(db, taskId, from, to, now),
     },

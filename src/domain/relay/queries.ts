@@ -5,48 +5,20 @@ import { AnswerBudget, limitsOf, ownTurn, withListingPlace } from '../answer-lim
 import { boundTaskItem, LISTING_ITEM_BUDGET_BYTES } from '../bounds.ts';
 import { getChannelFrom } from '../channels.ts';
 import { AppError } from '../errors.ts';
+import { parseJsonText } from '../task-json.ts';
 import { forwardedImageUrl, type ImageLinkPolicy } from '../tasks.ts';
 import { issueMessage, listByConditionSchema, requireObject } from './schemas.ts';
 import type { RelayAnswer, RelayEnv } from './types.ts';
+import type { RelayTaskView } from './views.ts';
 
 /**
  * Task queries of the relay (SPEC §7.3): fetch and list-by-condition are answered from the local
  * database in the upstream's camelCase shape; image-seed is forwarded to the task's channel.
  */
 
-/** A task as midjourney-proxy's `fetch` shows it. */
-export interface RelayTaskView {
-  id: string;
-  action: string;
-  prompt: string;
-  promptEn: string;
-  description: string;
-  state: string;
-  submitTime: number;
-  startTime: number;
-  finishTime: number;
-  imageUrl: string;
-  videoUrl: string;
-  videoUrls: { url: string }[] | null;
-  status: string;
-  progress: string;
-  failReason: string;
-  buttons: unknown[] | null;
-  properties: Record<string, unknown> | null;
-}
-
-function parseJson(text: string): unknown {
-  if (!text) return null;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return null;
-  }
-}
-
 /** Stored as `["url", ...]` (SPEC §6.1); shown in the upstream's `[{ url }]` shape. */
 function videoUrlsOf(text: string): { url: string }[] | null {
-  const v = parseJson(text);
+  const v = parseJsonText(text);
   if (!Array.isArray(v)) return null;
   const out: { url: string }[] = [];
   for (const item of v) {
@@ -86,8 +58,8 @@ export function relayTaskView(row: TaskRow, policy: ImageLinkPolicy, now: number
   });
   let imageUrl = b.image_url;
   if (imageUrl && policy.forward && row.status !== 'SUCCESS') imageUrl += `?rand=${now}`;
-  const buttons = parseJson(b.buttons);
-  const properties = parseJson(b.properties);
+  const buttons = parseJsonText(b.buttons);
+  const properties = parseJsonText(b.properties);
   return {
     id: b.mj_id,
     action: b.action,

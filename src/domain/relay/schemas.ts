@@ -26,6 +26,11 @@ export const SUBMIT_ROUTES = {
 
 export type SubmitKind = (typeof SUBMIT_ROUTES)[keyof typeof SUBMIT_ROUTES];
 
+/** The relay path of each submit kind (the inverse of SUBMIT_ROUTES). */
+export const SUBMIT_PATHS = Object.fromEntries(
+  Object.entries(SUBMIT_ROUTES).map(([suffix, kind]) => [kind, `/mj${suffix}`]),
+) as Record<SubmitKind, string>;
+
 const MAX_ID_LENGTH = MAX_ID_CHARS;
 const MAX_CUSTOM_ID_LENGTH = 512;
 /**
@@ -206,7 +211,8 @@ export const swapSchema = z
   .refine(CROSS_FIELD_RULES.swapSource, CROSS_FIELD_MESSAGES.swapSource)
   .refine(CROSS_FIELD_RULES.swapTarget, CROSS_FIELD_MESSAGES.swapTarget);
 
-const SCHEMAS = {
+/** The body schema of each submit kind (the OpenAPI document names them too). */
+export const SUBMIT_SCHEMAS = {
   imagine: imagineSchema,
   change: changeSchema,
   'simple-change': simpleChangeSchema,
@@ -221,7 +227,7 @@ const SCHEMAS = {
   swap: swapSchema,
 } as const;
 
-export type SubmitBody<K extends SubmitKind> = z.infer<(typeof SCHEMAS)[K]>;
+export type SubmitBody<K extends SubmitKind> = z.infer<(typeof SUBMIT_SCHEMAS)[K]>;
 
 /** `list-by-condition` body: at most 500 ids (SPEC §7.3). */
 export const MAX_CONDITION_IDS = 500;
@@ -257,7 +263,7 @@ export function requireObject(body: unknown): Record<string, unknown> {
 
 /** Validate a submit body against its kind's schema; invalid → BAD_REQUEST with the field named. */
 export function parseSubmitBody<K extends SubmitKind>(kind: K, body: unknown): SubmitBody<K> {
-  const parsed = SCHEMAS[kind].safeParse(requireObject(body));
+  const parsed = SUBMIT_SCHEMAS[kind].safeParse(requireObject(body));
   if (!parsed.success) throw new AppError('BAD_REQUEST', issueMessage(parsed.error), 'invalid_request');
   return parsed.data as SubmitBody<K>;
 }

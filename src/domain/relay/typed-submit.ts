@@ -9,6 +9,7 @@ import {
   editsSchema,
   imagineSchema,
   modalSchema,
+  SUBMIT_PATHS,
   type SubmitBody,
   type SubmitKind,
   swapSchema,
@@ -93,54 +94,39 @@ function defined<T extends object>(o: T): T {
  * fields (in the relay's names), which are also the body forwarded upstream.
  */
 export function typedRequestOf(input: TypedSubmit): SubmitRequest {
-  const of = <K extends SubmitKind>(kind: K, path: string, fields: SubmitBody<K>): SubmitRequestOf<K> => ({
+  const of = <K extends SubmitKind>(kind: K, fields: SubmitBody<K>): SubmitRequestOf<K> => ({
     kind,
-    path,
+    path: SUBMIT_PATHS[kind],
     fields,
     forward: fields,
   });
   switch (input.action) {
     case 'IMAGINE':
-      return of('imagine', '/mj/submit/imagine', defined({ prompt: input.prompt, base64Array: input.base64Array }));
+      return of('imagine', defined({ prompt: input.prompt, base64Array: input.base64Array }));
     case 'ACTION':
-      return of('action', '/mj/submit/action', { taskId: input.task_id, customId: input.custom_id });
+      return of('action', { taskId: input.task_id, customId: input.custom_id });
     case 'CHANGE':
-      return of(
-        'change',
-        '/mj/submit/change',
-        defined({ taskId: input.task_id, action: input.change, index: input.index }),
-      );
+      return of('change', defined({ taskId: input.task_id, action: input.change, index: input.index }));
     case 'SIMPLE_CHANGE':
-      return of('simple-change', '/mj/submit/simple-change', { content: input.content });
+      return of('simple-change', { content: input.content });
     case 'DESCRIBE':
-      return of('describe', '/mj/submit/describe', defined({ base64: input.base64, link: input.link }));
+      return of('describe', defined({ base64: input.base64, link: input.link }));
     case 'BLEND':
-      return of('blend', '/mj/submit/blend', defined({ base64Array: input.base64Array, dimensions: input.dimensions }));
+      return of('blend', defined({ base64Array: input.base64Array, dimensions: input.dimensions }));
     case 'MODAL':
-      return of(
-        'modal',
-        '/mj/submit/modal',
-        defined({ taskId: input.task_id, prompt: input.prompt, maskBase64: input.maskBase64 }),
-      );
+      return of('modal', defined({ taskId: input.task_id, prompt: input.prompt, maskBase64: input.maskBase64 }));
     case 'SHORTEN':
-      return of('shorten', '/mj/submit/shorten', { prompt: input.prompt });
+      return of('shorten', { prompt: input.prompt });
     case 'VIDEO':
-      return of('video', '/mj/submit/video', defined({ prompt: input.prompt, taskId: input.task_id }));
+      return of('video', defined({ prompt: input.prompt, taskId: input.task_id }));
     case 'EDITS':
-      return of('edits', '/mj/submit/edits', { prompt: input.prompt, image: input.image });
+      return of('edits', { prompt: input.prompt, image: input.image });
     case 'UPLOAD':
-      return of('upload', '/mj/submit/upload-discord-images', { base64Array: input.base64Array });
-    case 'SWAP_FACE':
-      return of(
-        'swap',
-        '/mj/insight-face/swap',
-        defined({
-          sourceBase64: input.sourceBase64,
-          sourceUrl: input.sourceUrl,
-          targetBase64: input.targetBase64,
-          targetUrl: input.targetUrl,
-        }),
-      );
+      return of('upload', { base64Array: input.base64Array });
+    case 'SWAP_FACE': {
+      const { action: _action, token_id: _tokenId, ...images } = input;
+      return of('swap', defined(images));
+    }
   }
 }
 

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { RelayTaskView } from './queries.ts';
 
 /**
  * Answers of the relay (SPEC §7), in the midjourney-proxy shape, as zod schemas: the OpenAPI
@@ -28,6 +27,9 @@ export const relayTaskViewSchema = z.object({
   buttons: z.array(z.unknown()).nullable(),
   properties: z.record(z.string(), z.unknown()).nullable(),
 });
+
+/** A task as midjourney-proxy's `fetch` shows it. */
+export type RelayTaskView = z.infer<typeof relayTaskViewSchema>;
 
 export const relayTaskListSchema = z.array(relayTaskViewSchema);
 
@@ -77,8 +79,3 @@ export const imageErrorSchema = z.object({
   /** A sentence for people where the code alone says too little (a 400 names the allowed values). */
   message: z.string().optional(),
 });
-
-// The hand-written view type and its schema must describe the same object.
-type Same<X, Y> = (<T>() => T extends X ? 1 : 2) extends <T>() => T extends Y ? 1 : 2 ? true : false;
-const viewMatches: Same<z.infer<typeof relayTaskViewSchema>, RelayTaskView> = true;
-void viewMatches;

@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import type { Store } from '../../contract/index.ts';
 import { createChannel, deleteChannel, listChannels, updateChannel } from '../../domain/channels.ts';
 import { testChannel } from '../../domain/channels-test.ts';
 import { listLogs, logListQuerySchema } from '../../domain/logs.ts';
 import { OPTION_KEYS } from '../../domain/options.ts';
-import { pageOf, pageQuerySchema, pageSchema } from '../../domain/pagination.ts';
+import { type Page, type PageQuery, pageOf, pageQuerySchema, pageSchema } from '../../domain/pagination.ts';
 import { retentionEnvOf, runRetention } from '../../domain/retention.ts';
 import { createUser, listUsers, updateUser } from '../../domain/users.ts';
 import { adminProcedure, router } from '../init.ts';
@@ -42,11 +43,16 @@ const channelFields = {
   status: z.union([z.literal(1), z.literal(2), z.literal(3)]).optional(),
 };
 
-const userRouter = router({
-  list: adminProcedure
+/** A page of a management list (no query: the first page of 20), read from the store by `list`. */
+function storeList<T extends z.ZodType>(item: T, list: (store: Store, q: PageQuery) => Promise<Page<z.input<T>>>) {
+  return adminProcedure
     .input(pageQuerySchema.optional())
-    .output(page(userViewSchema))
-    .query(({ ctx, input }) => listUsers(ctx.deps.store, input ?? {})),
+    .output(page(item))
+    .query(({ ctx, input }) => list(ctx.deps.store, input ?? {}));
+}
+
+const userRouter = router({
+  list: storeList(userViewSchema, listUsers),
 
   /** Names of a set of users (the owners on one page of All tasks); unknown ids are left out. */
   names: adminProcedure
@@ -90,10 +96,7 @@ const userRouter = router({
 });
 
 const channelRouter = router({
-  list: adminProcedure
-    .input(pageQuerySchema.optional())
-    .output(page(channelViewSchema))
-    .query(({ ctx, input }) => listChannels(ctx.deps.store, input ?? {})),
+  list: storeList(channelViewSchema, listChannels),
   create: adminProcedure
     .input(z.object(channelFields))
     .output(channelViewSchema)

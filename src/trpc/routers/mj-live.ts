@@ -3,15 +3,7 @@ import { z } from 'zod';
 import { AUTH_MESSAGES } from '../../auth/management.ts';
 import { ROLE } from '../../contract/constants.ts';
 import type { TaskRow } from '../../contract/rows.ts';
-import {
-  chargeAnswer,
-  jsonSize,
-  limitsOf,
-  openSubscription,
-  rowsBytesAtLeast,
-  withListingPlace,
-} from '../../domain/answer-limits.ts';
-import { LISTING_ITEM_BUDGET_BYTES } from '../../domain/bounds.ts';
+import { chargeAnswer, liveReplayBounds, openSubscription } from '../../domain/answer-limits.ts';
 import type { AppError } from '../../domain/errors.ts';
 import { typedAdminTaskItem, typedTaskItem } from '../../domain/tasks.ts';
 import { type Context, userProcedure } from '../init.ts';
@@ -81,20 +73,13 @@ async function* stream(
   const itemOf = (row: TaskRow): LiveItem =>
     all ? typedAdminTaskItem(row, policyOf(ctx.deps)) : typedTaskItem(row, policyOf(ctx.deps));
   try {
-    const limits = limitsOf(ctx.deps.taskStore);
-    const feed = ctx.deps.taskFeed.subscribe({ userId: all ? null : user.id }, lastEventId, stop.signal, {
-      bytes: limits.answerBytes,
-      itemCap: LISTING_ITEM_BUDGET_BYTES,
-      atLeast: rowsBytesAtLeast,
-      // A replay is a listing read: it takes one of the user's 4 places.
-      guard: (work) => withListingPlace(ctx.deps.taskStore, user.id, work),
-      measure: (row) => jsonSize(itemOf(row)),
-    });
+    const replay = liveReplayBounds(ctx.deps.taskStore, user.id, itemOf);
+    const feed = ctx.deps.taskFeed.subscribe({ userId: all ? null : user.id }, lastEventId, stop.signal, replay);
     for await (const event of feed) {
       if (event.reload) {
         // Refused for its size (or its 1,000 changes): charged as a full answer, so reconnecting
         // again and again is no free way to keep the server reading.
-        chargeAnswer(ctx.deps.taskStore, user.id, limits.answerBytes);
+        chargeAnswer(ctx.deps.taskStore, user.id, replay.bytes);
         yield tracked<LiveItem | LiveReload>(event.eventId, { reload: true });
       } else yield tracked<LiveItem | LiveReload>(event.eventId, itemOf(event.row));
     }

@@ -1,10 +1,19 @@
 import { z } from 'zod';
 import { ROLE } from '../../contract/constants.ts';
+import type { TaskRow } from '../../contract/rows.ts';
 import { buildWithin, withListingPlace } from '../../domain/answer-limits.ts';
 import { AppError } from '../../domain/errors.ts';
+import type { PageQuery } from '../../domain/pagination.ts';
 import { allTaskQuerySchema, mjIdInputSchema, selfTaskQuerySchema } from '../../domain/task-query.ts';
-import { allFilter, selfFilter, typedAdminTaskItem, typedTaskItem } from '../../domain/tasks.ts';
-import { adminProcedure, router, userProcedure } from '../init.ts';
+import {
+  allFilter,
+  type ImageLinkPolicy,
+  selfFilter,
+  type TaskFilter,
+  typedAdminTaskItem,
+  typedTaskItem,
+} from '../../domain/tasks.ts';
+import { adminProcedure, type Context, router, userProcedure } from '../init.ts';
 import { ledger } from './admin-task.ts';
 import {
   policyOf,
@@ -18,47 +27,45 @@ import { submit } from './mj-submit.ts';
 
 export { typedAdminTaskItemSchema, typedTaskItemSchema } from './mj-items.ts';
 
+/**
+ * One page of the listing `filter` selects, each row as `item` shows it. The calls of a batch run
+ * in turn: once the answer is lost, the rest read nothing (SPEC §10); each holds one of the
+ * user's listing places.
+ */
+function taskPage<T>(
+  ctx: Context,
+  userId: number,
+  filter: TaskFilter,
+  paging: PageQuery,
+  item: (row: TaskRow, policy: ImageLinkPolicy) => T,
+) {
+  return ctx.budget.inTurn(() =>
+    withListingPlace(
+      ctx.deps.taskStore,
+      userId,
+      async () => {
+        const page = await ctx.deps.taskStore.tasks.list(filter, paging);
+        const policy = policyOf(ctx.deps);
+        const items = await buildWithin(ctx.budget, page.items, (r) => item(r, policy));
+        return { ...page, items };
+      },
+      ctx.budget,
+    ),
+  );
+}
+
 export const mjRouter = router({
   /** The caller's own tasks (SPEC §6.1). */
   self: userProcedure
     .input(selfTaskQuerySchema.optional())
     .output(typedTaskPageSchema)
-    .query(({ ctx, input = {} }) =>
-      // The calls of a batch in turn: once the answer is lost, the rest read nothing (SPEC §10).
-      ctx.budget.inTurn(() =>
-        withListingPlace(
-          ctx.deps.taskStore,
-          ctx.user.id,
-          async () => {
-            const page = await ctx.deps.taskStore.tasks.list(selfFilter(ctx.user.id, input), input);
-            const policy = policyOf(ctx.deps);
-            const items = await buildWithin(ctx.budget, page.items, (r) => typedTaskItem(r, policy));
-            return { ...page, items };
-          },
-          ctx.budget,
-        ),
-      ),
-    ),
+    .query(({ ctx, input = {} }) => taskPage(ctx, ctx.user.id, selfFilter(ctx.user.id, input), input, typedTaskItem)),
 
   /** Every user's tasks, with owner and channel (SPEC §6.2). */
   all: adminProcedure
     .input(allTaskQuerySchema.optional())
     .output(typedAdminTaskPageSchema)
-    .query(({ ctx, input = {} }) =>
-      ctx.budget.inTurn(() =>
-        withListingPlace(
-          ctx.deps.taskStore,
-          ctx.user.id,
-          async () => {
-            const page = await ctx.deps.taskStore.tasks.list(allFilter(input), input);
-            const policy = policyOf(ctx.deps);
-            const items = await buildWithin(ctx.budget, page.items, (r) => typedAdminTaskItem(r, policy));
-            return { ...page, items };
-          },
-          ctx.budget,
-        ),
-      ),
-    ),
+    .query(({ ctx, input = {} }) => taskPage(ctx, ctx.user.id, allFilter(input), input, typedAdminTaskItem)),
 
   /** One task, exactly as the caller's listing shows it. */
   get: userProcedure
