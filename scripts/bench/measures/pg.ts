@@ -5,7 +5,15 @@ import { cpuTimes } from '../cpu.ts';
 import { bestLatencies, bestRates, type Exchange, getter, poster, runLoad } from '../load.ts';
 import { fmtCount, progress } from '../log.ts';
 import { bulkPgDatabase } from '../pg-bulk-seed.ts';
-import { createPgDatabase, otherApiKey, pgCluster, pgRangeCount, SUBMIT_KEYS, seedPgTasks } from '../pg-seed.ts';
+import {
+  connect,
+  createPgDatabase,
+  otherApiKey,
+  pgCluster,
+  pgRangeCount,
+  SUBMIT_KEYS,
+  seedPgTasks,
+} from '../pg-seed.ts';
 import { type Child, spawnProduct, spawnSimulator } from '../procs.ts';
 import type { Measurement } from '../report.ts';
 import { freshDatabase, HEAVY_API_KEY, OTHER_USERS, ROOT_TOKEN } from '../seed.ts';
@@ -133,7 +141,33 @@ async function listingRows(ctx: BenchContext): Promise<Measurement[]> {
       goal: { kind: 'ratio-max', value: 5 },
     }),
   );
+  out.push(pgRow(ctx, await sizePerTask(big.url, large)));
   return out;
+}
+
+/** Bytes of the database per task at the large size, with what takes them (tables with their TOAST, indexes). */
+async function sizePerTask(url: string, tasks: number): Promise<Omit<Measurement, 'backend'>> {
+  const sql = connect(url);
+  try {
+    const [db] = await sql<{ bytes: number }[]>`SELECT pg_database_size(current_database())::float8 AS bytes`;
+    const parts = await sql<{ name: string; bytes: number }[]>`
+      SELECT c.relname AS name, pg_table_size(c.oid)::float8 AS bytes
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i') ORDER BY 2 DESC LIMIT 8`;
+    const per = (b: number) => `${fmtCount(Math.round(b / tasks))} B`;
+    return {
+      id: 'pg.storage.bytes-per-task',
+      label: `PostgreSQL database bytes per task at ${fmtCount(tasks)}`,
+      product: (db?.bytes ?? Number.NaN) / tasks,
+      baseline: null,
+      unit: 'B',
+      baselineLabel: '',
+      goal: { kind: 'info' },
+      note: `largest relations per task: ${parts.map((p) => `${p.name} ${per(p.bytes)}`).join(', ')}`,
+    };
+  } finally {
+    await sql.end();
+  }
 }
 
 let seq = 0;
