@@ -3,14 +3,12 @@ import { LOG_TYPE } from '../../contract/constants.ts';
 import type { ChargeInput, PayloadOf, RefundResult, SettleInput } from '../../contract/tasks.ts';
 import type { PgDB } from './client.ts';
 import {
-  failAndRefundHookedPg,
-  failAndRefundPg,
+  failAndRefundNotedPg,
   type FailurePatch as PgFailurePatch,
-  settleAcceptedHookedPg,
-  settleAcceptedPg,
+  settleAcceptedNotedPg,
   type WrittenHook,
 } from './money.ts';
-import { TASK_NOTE_SQL, TASKS_CHANNEL } from './notify.ts';
+import { sendTaskNoteAfterCommit, TASK_NOTE_SQL } from './notify.ts';
 import { insertDeliveriesPg } from './outbox.ts';
 import { tasks } from './schema/tasks.ts';
 
@@ -22,8 +20,8 @@ const NOTE = `${TASK_NOTE_SQL} AS note`;
  * settle.ts: each one transaction, every guard in the SQL that writes. Locks are taken in one
  * global order (task rows by id, then users, tokens, channels, each by id) so a charge, a
  * refund, a failover move and a sync batch never deadlock one another. With `notify`, a write that
- * changed a task also announces it (notify.ts TASKS_CHANNEL) inside its transaction: delivered to
- * every replica's feed when it commits, never when it rolls back.
+ * changed a task also announces it (notify.ts TASKS_CHANNEL): each returns its note, sent once its
+ * transaction has committed (sendTaskNoteAfterCommit, batched per pool), never when it rolled back.
  */
 
 type NewTask = typeof tasks.$inferInsert;
@@ -67,7 +65,7 @@ export async function chargeAndRecordTaskPg(
   // One statement, so one round trip and its own transaction: when the user could pay but the
   // token cannot, mj_refuse aborts it and the user's charge is undone with it.
   try {
-    const [row] = await db.$client<Array<{ task_id: number | null }>>`
+    const [row] = await db.$client<Array<{ task_id: number | null; note: string | null }>>`
       WITH u AS (
         UPDATE users SET quota = quota - ${q}::bigint, used_quota = used_quota + ${q}::bigint, request_count = request_count + 1
         WHERE id = ${input.userId}::int AND quota >= ${q}::bigint RETURNING id),
@@ -89,15 +87,16 @@ export async function chargeAndRecordTaskPg(
         INSERT INTO logs (user_id, type, content, quota, model_name, channel_id, token_id, mj_id, task_id, created_time)
         SELECT ${input.userId}::int, ${LOG_TYPE.consume}::int, ${input.modelName}::text || ' charged ' || ${q}::bigint || ' for task ' || t.id,
           ${q}::bigint, ${input.modelName}::text, ${input.channelId}::int, ${input.tokenId}::int, t.mj_id, t.id, ${input.now}::bigint
-        FROM t WHERE ${q}::bigint > 0 RETURNING 1),
-      n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.note) FROM t WHERE ${notify}::boolean)
+        FROM t WHERE ${q}::bigint > 0 RETURNING 1)
       -- Read in this order, the sub-statements lock the user, the token, then the channel.
       -- EXISTS, not count(*): every CTE here yields at most one row, and an aggregate per CTE was
       -- executor set-up on every submit.
       SELECT (SELECT id FROM t) AS task_id, EXISTS (SELECT 1 FROM c) AS c, EXISTS (SELECT 1 FROM h) AS h, EXISTS (SELECT 1 FROM l) AS l,
-        EXISTS (SELECT 1 FROM n) AS n,
+        (SELECT note FROM t) AS note,
         CASE WHEN EXISTS (SELECT 1 FROM u) AND NOT EXISTS (SELECT 1 FROM k) THEN mj_refuse('quota_not_enough') END AS refused`;
-    return row?.task_id ?? 'quota_not_enough';
+    if (!row?.task_id) return 'quota_not_enough';
+    if (notify) sendTaskNoteAfterCommit(db, row.note);
+    return row.task_id;
   } catch (err) {
     if (isRefusal(err)) return 'quota_not_enough';
     throw err;
@@ -131,12 +130,15 @@ export async function settleTaskPg(
   // Without a webhook the statement alone is the transaction (one round trip). A delivery's
   // payload is built here from the row the write returns, and queued by a second statement in
   // the same transaction.
-  if (!hook) return settleAcceptedPg(db, p.taskId, patch, notify);
-  return db.$client.begin(async (sql) => {
-    const r = await settleAcceptedHookedPg(sql, p.taskId, patch, notify);
-    if (r.hooked) await insertDeliveriesPg(sql, [deliveryOf(r.hooked, hook)], p.now);
-    return r.won;
-  });
+  const r = hook
+    ? await db.$client.begin(async (sql) => {
+        const w = await settleAcceptedNotedPg(sql, p.taskId, patch, false, true);
+        if (w.hooked) await insertDeliveriesPg(sql, [deliveryOf(w.hooked, hook)], p.now);
+        return w;
+      })
+    : await settleAcceptedNotedPg(db, p.taskId, patch, false, false);
+  if (notify) sendTaskNoteAfterCommit(db, r.note);
+  return r.won;
 }
 
 /** The delivery of a written task's change to its hook (the payload is the task as written). */
@@ -196,12 +198,15 @@ export async function failAndRefundTaskPg(
   notify = false,
 ): Promise<RefundResult> {
   const p = pgFailurePatch(patch);
-  if (!hook) return failAndRefundPg(db, taskId, expectedQuota, p, now, modelName, notify);
-  return db.$client.begin(async (sql) => {
-    const { hooked, ...r } = await failAndRefundHookedPg(sql, taskId, expectedQuota, p, now, modelName, notify);
-    if (hooked) await insertDeliveriesPg(sql, [deliveryOf(hooked, hook)], now);
-    return r;
-  });
+  const r = hook
+    ? await db.$client.begin(async (sql) => {
+        const w = await failAndRefundNotedPg(sql, taskId, expectedQuota, p, now, modelName, false, true);
+        if (w.hooked) await insertDeliveriesPg(sql, [deliveryOf(w.hooked, hook)], now);
+        return w;
+      })
+    : await failAndRefundNotedPg(db, taskId, expectedQuota, p, now, modelName, false, false);
+  if (notify) sendTaskNoteAfterCommit(db, r.note);
+  return { won: r.won, refunded: r.refunded };
 }
 
 /**
@@ -217,7 +222,7 @@ export async function moveTaskChannelPg(
   now: number,
   notify = false,
 ): Promise<boolean> {
-  const [row] = await db.$client<Array<{ moved: number }>>`
+  const [row] = await db.$client<Array<{ moved: number; note: string | null }>>`
     WITH t AS (
       UPDATE tasks SET channel_id = ${to}::int, updated_time = ${now}::bigint
       WHERE id = ${taskId}::int AND channel_id = ${from}::int AND progress <> '100%' RETURNING id, quota, user_id, token_id, ${db.$client.unsafe(NOTE)}),
@@ -233,9 +238,9 @@ export async function moveTaskChannelPg(
         ELSE channels.used_quota + t.quota END
       FROM t WHERE channels.id IN (SELECT id FROM lk) RETURNING 1),
     l AS (
-      UPDATE logs SET channel_id = ${to}::int FROM t WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE.consume}::int RETURNING 1),
-    n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.note) FROM t WHERE ${notify}::boolean)
+      UPDATE logs SET channel_id = ${to}::int FROM t WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE.consume}::int RETURNING 1)
     SELECT (SELECT count(*) FROM t)::int AS moved, (SELECT count(*) FROM lk) AS lk, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM l) AS l,
-      (SELECT count(*) FROM n) AS n, (SELECT count(*) FROM mv) AS mv`;
+      (SELECT count(*) FROM mv) AS mv, (SELECT note FROM t) AS note`;
+  if (notify) sendTaskNoteAfterCommit(db, row!.note);
   return row!.moved === 1;
 }
