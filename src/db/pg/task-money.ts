@@ -30,10 +30,8 @@ type NewTask = typeof tasks.$inferInsert;
 const INSERT_COLUMNS = Object.entries(getTableColumns(tasks))
   .filter(([key]) => key !== 'id')
   .map(([key, c]) => ({ key: key as keyof NewTask, name: c.name, fallback: c.default as unknown }));
-const INSERT_NAMES = INSERT_COLUMNS.map((c) => c.name).join(', ');
-const INSERT_VALUES = INSERT_COLUMNS.map((c) => `r.${c.name}`).join(', ');
 
-/** The whole task row as JSON with SQL names, defaults filled in: one fixed statement text for any shape. */
+/** The whole task row as JSON with SQL names, defaults filled in (mj_charge_task inserts every column from it). */
 function taskJson(input: ChargeInput): string {
   const row: NewTask = {
     ...input.task,
@@ -60,41 +58,15 @@ export async function chargeAndRecordTaskPg(
   input: ChargeInput,
   notify = false,
 ): Promise<number | 'quota_not_enough'> {
-  const q = input.quota;
   const hookUrl = input.hookUrl ? input.hookUrl : null;
-  // One statement, so one round trip and its own transaction: when the user could pay but the
-  // token cannot, mj_refuse aborts it and the user's charge is undone with it.
+  // One call, so one round trip and its own transaction (drizzle/pg 0016): when the user could pay
+  // but the token cannot, the function raises MJ001 and the user's charge is undone with it.
   try {
-    const [row] = await db.$client<Array<{ task_id: number | null; note: string | null }>>`
-      WITH u AS (
-        UPDATE users SET quota = quota - ${q}::bigint, used_quota = used_quota + ${q}::bigint, request_count = request_count + 1
-        WHERE id = ${input.userId}::int AND quota >= ${q}::bigint RETURNING id),
-      k AS (
-        UPDATE tokens SET used_quota = used_quota + ${q}::bigint,
-          remain_quota = CASE WHEN ${input.unlimitedToken}::boolean THEN remain_quota ELSE remain_quota - ${q}::bigint END
-        WHERE id = ${input.tokenId}::int AND (${input.unlimitedToken}::boolean OR remain_quota >= ${q}::bigint)
-          AND EXISTS (SELECT 1 FROM u) RETURNING id),
-      t AS (
-        INSERT INTO tasks (${db.$client.unsafe(INSERT_NAMES)})
-        SELECT ${db.$client.unsafe(INSERT_VALUES)} FROM jsonb_populate_record(NULL::tasks, ${taskJson(input)}::jsonb) r
-        WHERE EXISTS (SELECT 1 FROM k) RETURNING id, mj_id, ${db.$client.unsafe(NOTE)}),
-      c AS (UPDATE channels SET used_quota = used_quota + ${q}::bigint WHERE id = ${input.channelId}::int AND EXISTS (SELECT 1 FROM t) RETURNING 1),
-      h AS (
-        INSERT INTO task_webhooks (task_id, user_id, token_id, url)
-        SELECT t.id, ${input.userId}::int, ${input.tokenId}::int, ${hookUrl}::text FROM t WHERE ${hookUrl}::text IS NOT NULL
-        ON CONFLICT (task_id) DO UPDATE SET url = excluded.url RETURNING 1),
-      l AS (
-        INSERT INTO logs (user_id, type, content, quota, model_name, channel_id, token_id, mj_id, task_id, created_time)
-        SELECT ${input.userId}::int, ${LOG_TYPE.consume}::int, ${input.modelName}::text || ' charged ' || ${q}::bigint || ' for task ' || t.id,
-          ${q}::bigint, ${input.modelName}::text, ${input.channelId}::int, ${input.tokenId}::int, t.mj_id, t.id, ${input.now}::bigint
-        FROM t WHERE ${q}::bigint > 0 RETURNING 1)
-      -- Read in this order, the sub-statements lock the user, the token, then the channel.
-      -- EXISTS, not count(*): every CTE here yields at most one row, and an aggregate per CTE was
-      -- executor set-up on every submit.
-      SELECT (SELECT id FROM t) AS task_id, EXISTS (SELECT 1 FROM c) AS c, EXISTS (SELECT 1 FROM h) AS h, EXISTS (SELECT 1 FROM l) AS l,
-        (SELECT note FROM t) AS note,
-        CASE WHEN EXISTS (SELECT 1 FROM u) AND NOT EXISTS (SELECT 1 FROM k) THEN mj_refuse('quota_not_enough') END AS refused`;
-    if (!row?.task_id) return 'quota_not_enough';
+    const [row] = await db.$client<Array<{ task_id: number; note: string }>>`
+      SELECT id AS task_id, ${db.$client.unsafe(NOTE)} FROM mj_charge_task(${input.userId}::int, ${input.tokenId}::int,
+        ${input.unlimitedToken}::boolean, ${input.channelId}::int, ${input.quota}::bigint, ${input.modelName}::text,
+        ${LOG_TYPE.consume}::int, ${input.now}::bigint, ${hookUrl}::text, ${taskJson(input)}::jsonb)`;
+    if (!row) return 'quota_not_enough';
     if (notify) sendTaskNoteAfterCommit(db, row.note);
     return row.task_id;
   } catch (err) {
@@ -103,7 +75,7 @@ export async function chargeAndRecordTaskPg(
   }
 }
 
-/** The SQLSTATE of mj_refuse (drizzle/pg 0008): a guard refused after an earlier sub-statement wrote; the statement rolled back. */
+/** The SQLSTATE of mj_refuse (drizzle/pg 0008) and of mj_charge_task (0016): a guard refused after an earlier write; the statement rolled back. */
 function isRefusal(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'MJ001';
 }
