@@ -2,15 +2,20 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { openPgDatabase, type PgDB } from '../../src/db/pg/client.ts';
 import {
   decodeTaskIds,
+  decodeTaskNotes,
   encodeTaskIds,
+  encodeTaskNotes,
   MAX_PAYLOAD_BYTES,
   notifyOptionsChanged,
   notifyTaskChanges,
   onOptionsChanged,
   onTaskChanges,
+  sendTaskNoteAfterCommit,
   TASKS_CHANNEL,
+  taskNotesSent,
   type Unlisten,
 } from '../../src/db/pg/notify.ts';
+import { createPgFeedReads } from '../../src/db/pg/task-reads.ts';
 import { type TempPg, tempPg } from '../helpers/pg.ts';
 import { waitFor } from '../helpers/server.ts';
 
@@ -56,7 +61,49 @@ describe('payloads', () => {
   });
 });
 
+describe('payloads of notes', () => {
+  test('notes are packed in JSON arrays under the size limit and come back whole; a foreign array is dropped item by item', () => {
+    const notes = Array.from({ length: 600 }, (_, i) => `${i + 1}:7:1712016000000|SUCCESS|100%|mj-é${i}|0|10|0|11`);
+    const payloads = encodeTaskNotes(notes);
+    expect(payloads.length).toBeGreaterThan(1);
+    for (const p of payloads) expect(Buffer.byteLength(p)).toBeLessThanOrEqual(MAX_PAYLOAD_BYTES);
+    const back = payloads.flatMap((p) => decodeTaskNotes(p) ?? []);
+    expect(back.map((n) => n.id)).toEqual(notes.map((_, i) => i + 1));
+    expect(back[3]).toEqual({ id: 4, user_id: 7, fp: '1712016000000|SUCCESS|100%|mj-é3|0|10|0|11' });
+    // A note too big for a payload goes as its bare id (read by the listener).
+    expect(encodeTaskNotes([`9:1:${'x'.repeat(MAX_PAYLOAD_BYTES)}`])).toEqual(['9']);
+    expect(decodeTaskNotes('3,4')).toBeNull();
+    expect(decodeTaskNotes('[not json')).toEqual([]);
+    expect(decodeTaskNotes('["5:2:fp", 6, "x", "0:1:fp"]')).toEqual([{ id: 5, user_id: 2, fp: 'fp' }]);
+  });
+});
+
 describe('task changes', () => {
+  test('notes sent after commit (batched while a send is under way) reach every listener in order, each with its fingerprint', async () => {
+    const [u] = await a.$client`INSERT INTO users (username, created_time) VALUES ('notes', 0) RETURNING id`;
+    const ids: number[] = [];
+    const notes: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const [row] = await a.$client<Array<{ id: number; note: string }>>`
+        INSERT INTO tasks (user_id, action, submit_time, updated_time) VALUES (${u!.id}, 'IMAGINE', ${i}, ${i})
+        RETURNING id, id || ':' || user_id || ':' || 'fp' || id AS note`;
+      ids.push(row!.id);
+      notes.push(row!.note);
+    }
+    const onB = await collect(b);
+    const reads = createPgFeedReads(c);
+    const fromC: Array<Promise<Array<{ id: number; fp: string }>>> = [];
+    unlistens.push(await onTaskChanges(c, (got) => fromC.push(reads.fingerprints(got))));
+    for (const note of notes) sendTaskNoteAfterCommit(a, note);
+    await taskNotesSent(a);
+    await waitFor(() => onB.length >= 40 && fromC.length >= 40, 'all 40 notes on both listeners');
+    expect(onB.slice(-40)).toEqual(ids);
+    // The fingerprint came with the note: no read of the rows (whose fingerprints differ).
+    expect((await Promise.all(fromC)).flat().slice(-40)).toEqual(
+      ids.map((id) => ({ id, user_id: u!.id, fp: `fp${id}` })),
+    );
+  });
+
   test('a notification from one instance reaches listeners on two others', async () => {
     const onB = await collect(b);
     const onC = await collect(c);

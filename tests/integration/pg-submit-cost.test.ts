@@ -5,7 +5,7 @@ import type { ChargeInput } from '../../src/contract/tasks.ts';
 import type { PgDB } from '../../src/db/pg/client.ts';
 import { pgSchema } from '../../src/db/pg/client.ts';
 import { setQuotaLoggedPg } from '../../src/db/pg/money.ts';
-import { onTaskChanges } from '../../src/db/pg/notify.ts';
+import { onTaskChanges, taskNotesSent } from '../../src/db/pg/notify.ts';
 import { chargeAndRecordTaskPg, failAndRefundTaskPg, settleTaskPg } from '../../src/db/pg/task-money.ts';
 import { createPgFeedReads } from '../../src/db/pg/task-reads.ts';
 import { type TempPg, tempPg } from '../helpers/pg.ts';
@@ -14,7 +14,8 @@ import { waitFor } from '../helpers/server.ts';
 /**
  * What a PostgreSQL submit costs the server, in counts (issue 15 point 3): each money transaction
  * of a submit without a webhook is one statement, so one round trip (counted by the driver's
- * debug hook, BEGIN and COMMIT included); the listing triggers on `tasks` are one per kind of
+ * debug hook, BEGIN and COMMIT included), its notification sent after the commit in a batch of its
+ * own (one NOTIFY for every note queued meanwhile); the listing triggers on `tasks` are one per kind of
  * write, in PL/pgSQL (plans kept per session), and no SQL-language function is left to re-plan.
  */
 
@@ -66,15 +67,22 @@ function charge(a: { userId: number; tokenId: number; channelId: number }, i: nu
   };
 }
 
-/** The statements `fn` sent through the counting client. */
+/** The batched send of writers' notes after their commit (notify.ts sendTaskNoteAfterCommit). */
+const isNoteSend = (q: string) => /pg_notify/.test(q) && /unnest/.test(q);
+/** The note sends that followed the last statementsOf's writes. */
+let noteSends: string[] = [];
+
+/** The statements `fn` sent through the counting client, its notes' sends after the commits apart. */
 async function statementsOf(fn: () => Promise<unknown>): Promise<string[]> {
   sent = [];
   await fn();
-  return sent;
+  await taskNotesSent(counted);
+  noteSends = sent.filter(isNoteSend);
+  return sent.filter((q) => !isNoteSend(q));
 }
 
 describe('PostgreSQL submit cost', () => {
-  test('charge, settle and refund without a webhook are one round trip each, notification included', async () => {
+  test('charge, settle and refund without a webhook are one round trip each; the notification follows the commit', async () => {
     const a = await account(10_000);
     let taskId = 0;
     const chargeSent = await statementsOf(async () => {
@@ -83,6 +91,7 @@ describe('PostgreSQL submit cost', () => {
       taskId = id;
     });
     expect(chargeSent).toHaveLength(1);
+    expect(noteSends).toHaveLength(1);
     const settleSent = await statementsOf(() =>
       settleTaskPg(
         counted,
@@ -106,6 +115,7 @@ describe('PostgreSQL submit cost', () => {
       ),
     );
     expect(settleSent).toHaveLength(1);
+    expect(noteSends).toHaveLength(1);
     const second = await chargeAndRecordTaskPg(pg.db, charge(a, 3), true);
     if (second === 'quota_not_enough') throw new Error('charge refused');
     const refundSent = await statementsOf(async () => {
@@ -122,6 +132,7 @@ describe('PostgreSQL submit cost', () => {
       expect(r).toEqual({ won: true, refunded: 100 });
     });
     expect(refundSent).toHaveLength(1);
+    expect(noteSends).toHaveLength(1);
     const [row] = await pg.db.$client`SELECT (SELECT mj_id FROM tasks WHERE id = ${taskId}) AS mj,
       (SELECT mj_id FROM logs WHERE task_id = ${taskId} AND type = 2) AS log_mj, (SELECT quota FROM users WHERE id = ${a.userId}) AS quota`;
     expect(row).toEqual({ mj: 'mj-1', log_mj: 'mj-1', quota: 900 });
@@ -212,6 +223,7 @@ describe('PostgreSQL submit cost', () => {
       expect(r).toEqual({ won: false, refunded: 0 });
     });
     expect(lostSent).toHaveLength(3);
+    expect(noteSends).toEqual([]);
     const [n] = await pg.db.$client`SELECT count(*)::int AS n FROM webhook_deliveries WHERE task_id = ${second}`;
     expect(n!.n).toBe(1);
   });
@@ -225,6 +237,7 @@ describe('PostgreSQL submit cost', () => {
     });
     expect(results).toEqual(['quota_not_enough']);
     expect(refusedSent).toHaveLength(1);
+    expect(noteSends).toEqual([]);
     expect(await pg.db.$client`SELECT quota, used_quota, request_count FROM users WHERE id = ${a.userId}`).toEqual(
       before,
     );

@@ -44,7 +44,7 @@ export interface AcceptPatch {
  * Returns whether this call won.
  */
 export async function settleAcceptedPg(db: PgRunner, taskId: number, p: AcceptPatch, notify = false): Promise<boolean> {
-  return (await settleAccepted(db, taskId, p, notify, false)).won;
+  return (await settleAcceptedNotedPg(db, taskId, p, notify, false)).won;
 }
 
 /** A written task with where its change goes: what a webhook delivery is made of, with no read after the write. */
@@ -66,18 +66,27 @@ export function settleAcceptedHookedPg(
   p: AcceptPatch,
   notify: boolean,
 ): Promise<{ won: boolean; hooked: WrittenHook | null }> {
-  return settleAccepted(db, taskId, p, notify, true);
+  return settleAcceptedNotedPg(db, taskId, p, notify, true);
 }
 
-async function settleAccepted(
+/** What a settle or refund wrote: with `note`, the task's notification (notify.ts TASK_NOTE_SQL), null when it lost. */
+export interface Noted {
+  note: string | null;
+}
+
+/**
+ * The settle with everything it returns: `notify` sends the notification inside the statement;
+ * without it the note comes back for the caller to send once its transaction has committed.
+ */
+export async function settleAcceptedNotedPg(
   db: PgRunner,
   taskId: number,
   p: AcceptPatch,
   notify: boolean,
   hooked: boolean,
-): Promise<{ won: boolean; hooked: WrittenHook | null }> {
+): Promise<{ won: boolean; hooked: WrittenHook | null } & Noted> {
   const sql = runner(db);
-  const [row] = await sql<Array<{ won: boolean; hooked?: WrittenHook | null }>>`
+  const [row] = await sql<Array<{ won: boolean; hooked?: WrittenHook | null; note: string | null }>>`
     WITH t AS (
       UPDATE tasks SET mj_id = ${p.mjId}::text, code = ${p.code}::int, description = ${p.description}::text,
         properties = ${p.properties}::text, status = ${p.status}::text, progress = ${p.progress}::text,
@@ -88,8 +97,9 @@ async function settleAccepted(
       UPDATE logs SET mj_id = t.mj_id FROM t
       WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE.consume}::int AND t.mj_id <> '' RETURNING 1),
     n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.note) FROM t WHERE ${notify}::boolean)
-    SELECT EXISTS (SELECT 1 FROM t) AS won, EXISTS (SELECT 1 FROM l) AS l, EXISTS (SELECT 1 FROM n) AS n${sql.unsafe(hooked ? HOOKED_TAIL : '')}`;
-  return { won: row!.won, hooked: row!.hooked ?? null };
+    SELECT EXISTS (SELECT 1 FROM t) AS won, EXISTS (SELECT 1 FROM l) AS l, EXISTS (SELECT 1 FROM n) AS n,
+      (SELECT note FROM t) AS note${sql.unsafe(hooked ? HOOKED_TAIL : '')}`;
+  return { won: row!.won, hooked: row!.hooked ?? null, note: row!.note };
 }
 
 /** Name the upstream task on a task's consume row (a no-op for an empty mj_id). */
@@ -135,7 +145,7 @@ export async function failAndRefundPg(
   modelName: string,
   notify = false,
 ): Promise<RefundResult> {
-  const { won, refunded } = await failAndRefund(db, taskId, expectedQuota, p, now, modelName, notify, false);
+  const { won, refunded } = await failAndRefundNotedPg(db, taskId, expectedQuota, p, now, modelName, notify, false);
   return { won, refunded };
 }
 
@@ -149,10 +159,11 @@ export function failAndRefundHookedPg(
   modelName: string,
   notify: boolean,
 ): Promise<RefundResult & { hooked: WrittenHook | null }> {
-  return failAndRefund(db, taskId, expectedQuota, p, now, modelName, notify, true);
+  return failAndRefundNotedPg(db, taskId, expectedQuota, p, now, modelName, notify, true);
 }
 
-async function failAndRefund(
+/** The refund with everything it returns; `notify` as for settleAcceptedNotedPg. */
+export async function failAndRefundNotedPg(
   db: PgRunner,
   taskId: number,
   expectedQuota: number,
@@ -161,11 +172,11 @@ async function failAndRefund(
   modelName: string,
   notify: boolean,
   hooked: boolean,
-): Promise<RefundResult & { hooked: WrittenHook | null }> {
+): Promise<RefundResult & { hooked: WrittenHook | null } & Noted> {
   const sql = runner(db);
   const q = expectedQuota;
   const n = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
-  const [row] = await sql<Array<{ won: number; hooked?: WrittenHook | null }>>`
+  const [row] = await sql<Array<{ won: number; hooked?: WrittenHook | null; note: string | null }>>`
     WITH t AS (
       UPDATE tasks SET status = coalesce(${n(p.status)}::text, 'FAILURE'), progress = coalesce(${n(p.progress)}::text, '100%'),
         fail_reason = ${p.failReason}::text, finish_time = coalesce(${n(p.finishTime)}::bigint, finish_time),
@@ -200,9 +211,10 @@ async function failAndRefund(
     -- Read in this order, the sub-statements lock the task row, then the user, the token and the
     -- channel: the charge's order. (Unread ones would run last, in reverse: a deadlock with a charge.)
     SELECT (SELECT count(*) FROM t)::int AS won, (SELECT count(*) FROM u) AS u, (SELECT count(*) FROM k) AS k,
-      (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM l) AS l, (SELECT count(*) FROM m) AS m, (SELECT count(*) FROM n) AS n${sql.unsafe(hooked ? HOOKED_TAIL : '')}`;
+      (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM l) AS l, (SELECT count(*) FROM m) AS m, (SELECT count(*) FROM n) AS n,
+      (SELECT note FROM t) AS note${sql.unsafe(hooked ? HOOKED_TAIL : '')}`;
   const won = row!.won === 1;
-  return { won, refunded: won ? q : 0, hooked: row!.hooked ?? null };
+  return { won, refunded: won ? q : 0, hooked: row!.hooked ?? null, note: row!.note };
 }
 
 const USER_COLUMNS = `id, username, display_name AS "displayName", role, status, access_token AS "accessToken", quota,

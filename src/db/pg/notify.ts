@@ -17,7 +17,11 @@ import type { PgRunner } from './money.ts';
  *
  * How a PostgreSQL TaskFeed uses this (the wiring step): its `publish(ids)` is the writers' hook,
  * but on PostgreSQL the writers call `notifyTaskChanges(tx, ids)` inside their own transaction
- * instead, so one commit carries both the rows and the news of them. Each replica's feed runs
+ * instead, so one commit carries both the rows and the news of them. The submit path's writes
+ * (charge, settle, refund, failover: task-money.ts) instead return their note and queue it once
+ * they have committed (sendTaskNoteAfterCommit), batched per pool: every NOTIFY passes through one
+ * cluster-wide lock at commit, which queued the concurrent submits (and the row locks they held)
+ * behind one another. Each replica's feed runs
  * `onTaskChanges(db, (ids) => localFeed.publish(ids))` once at start: the listener hands the ids to
  * the replica's in-memory feed (fingerprints drop what did not move, event ids, buffer, per-user
  * filtering as in InProcessTaskFeed), whose subscribers then read the rows. This includes the
@@ -35,8 +39,8 @@ export const TASK_FINGERPRINT_SQL = `updated_time || '|' || status || '|' || pro
   || '|' || quota || '|' || length(image_url) || '|' || length(fail_reason) || '|' || length(buttons)`;
 
 /**
- * The payload a single-task writer sends (in its RETURNING, over the row it wrote):
- * `<id>:<user_id>:<fingerprint>`. The listener hands the fingerprint to the feed's reads
+ * The note a single-task writer returns (in its RETURNING, over the row it wrote):
+ * `<id>:<user_id>:<fingerprint>`, sent alone or in a JSON array of notes. The listener hands the fingerprint to the feed's reads
  * (takeNotedFingerprints), so a submit's own echo costs no read; id lists (notifyTaskChanges)
  * are still read.
  */
@@ -126,6 +130,117 @@ export async function notifyOptionsChanged(runner: Runner): Promise<void> {
   await sqlOf(runner)`SELECT pg_notify(${OPTIONS_CHANNEL}, '')`;
 }
 
+/** A batch of writers' notes: a JSON array of `<id>:<user_id>:<fingerprint>` strings. */
+const NOTES_OPEN = '[';
+
+/** Notes packed into JSON-array payloads, each under `maxBytes` (UTF-8); a note too big alone goes as its bare id. */
+export function encodeTaskNotes(notes: readonly string[], maxBytes = MAX_PAYLOAD_BYTES): string[] {
+  const payloads: string[] = [];
+  let batch: string[] = [];
+  let bytes = 2;
+  const close = () => {
+    if (batch.length > 0) payloads.push(JSON.stringify(batch));
+    batch = [];
+    bytes = 2;
+  };
+  for (const note of notes) {
+    const size = Buffer.byteLength(JSON.stringify(note)) + 1;
+    if (size + 2 > maxBytes) {
+      const one = decodeTaskNote(note);
+      if (one) payloads.push(String(one.id));
+      continue;
+    }
+    if (bytes + size > maxBytes) close();
+    batch.push(note);
+    bytes += size;
+  }
+  close();
+  return payloads;
+}
+
+/** The notes of a JSON-array payload (anything malformed dropped), or null when it is not one. */
+export function decodeTaskNotes(payload: string): NotedFingerprint[] | null {
+  if (!payload.startsWith(NOTES_OPEN)) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(payload);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(parsed)) return [];
+  const out: NotedFingerprint[] = [];
+  for (const item of parsed) {
+    const one = typeof item === 'string' ? decodeTaskNote(item) : null;
+    if (one) out.push(one);
+  }
+  return out;
+}
+
+/**
+ * The submit path's notes, sent once their write has committed: every note queued while a send is
+ * under way goes in the next one, so under load one NOTIFY (one pass through PostgreSQL's
+ * cluster-wide commit lock for notifications, one wake-up of each listener) carries many writes;
+ * alone, a note goes at once. One sender per pool, in queue order, so one replica's notes of a
+ * task arrive in the order of its writes. A note lost to a failed send (the database away, or
+ * the process ending before it went) is a change the other feeds hear of at the task's next write
+ * or on a reconnect's replay; the write itself is never undone by it.
+ */
+class NoteSender {
+  private queue: string[] = [];
+  private running: Promise<void> | null = null;
+
+  constructor(private readonly sql: Sql) {}
+
+  add(note: string): void {
+    this.queue.push(note);
+    this.running ??= this.drain();
+  }
+
+  /** Resolves once every note queued so far was sent (or failed). */
+  async flushed(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const payloads = encodeTaskNotes(this.queue.splice(0));
+        try {
+          await this.sql`SELECT pg_notify(${TASKS_CHANNEL}, p) FROM unnest(${payloads}::text[]) AS p`;
+        } catch {
+          // Dropped (see above): the next batch is tried all the same.
+        }
+      }
+    } finally {
+      this.running = null;
+    }
+  }
+}
+
+const senders = new WeakMap<Sql, NoteSender>();
+
+function senderOf(db: PgDB): NoteSender {
+  let s = senders.get(db.$client);
+  if (!s) {
+    s = new NoteSender(db.$client);
+    senders.set(db.$client, s);
+  }
+  return s;
+}
+
+/**
+ * Announce a task its writer changed, once that write has committed (never call it from inside an
+ * open transaction): `note` is the writer's RETURNING of TASK_NOTE_SQL; null (nothing written) is skipped.
+ */
+export function sendTaskNoteAfterCommit(db: PgDB, note: string | null | undefined): void {
+  if (note) senderOf(db).add(note);
+}
+
+/** Resolves once the notes queued on `db` so far were sent (tests, shutdown). */
+export function taskNotesSent(db: PgDB): Promise<void> {
+  return senders.get(db.$client)?.flushed() ?? Promise.resolve();
+}
+
 export interface ListenOptions {
   /** Called when the LISTEN is in place again after a lost connection: reload what the gap hid. */
   onReconnect?: () => void;
@@ -195,16 +310,17 @@ export function onTaskChanges(
     db,
     TASKS_CHANNEL,
     (payload) => {
-      const one = decodeTaskNote(payload);
-      if (one) {
-        handoff.set(db, one);
+      const notes = decodeTaskNotes(payload);
+      const one = notes ? null : decodeTaskNote(payload);
+      for (const note of notes ?? (one ? [one] : [])) {
+        handoff.set(db, note);
         try {
-          callback([one.id]);
+          callback([note.id]);
         } finally {
           handoff.delete(db);
         }
-        return;
       }
+      if (notes || one) return;
       const ids = decodeTaskIds(payload);
       if (ids.length > 0) callback(ids);
     },

@@ -49,7 +49,16 @@ export async function adminFailPg(
 ): Promise<RefundResult> {
   const p = pgFailurePatch(patch);
   return db.$client.begin(async (sql) => {
-    const { hooked, ...r } = await failAndRefundHookedPg(sql, taskId, expectedQuota, p, now, modelName, notify);
+    const { hooked, won, refunded } = await failAndRefundHookedPg(
+      sql,
+      taskId,
+      expectedQuota,
+      p,
+      now,
+      modelName,
+      notify,
+    );
+    const r = { won, refunded };
     if (hook && hooked) await insertDeliveriesPg(sql, [deliveryOf(hooked, hook)], now);
     if (r.won && r.refunded > 0) {
       await sql`UPDATE logs SET content = left(${refundNote}::text, 500)

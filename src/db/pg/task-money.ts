@@ -3,14 +3,12 @@ import { LOG_TYPE } from '../../contract/constants.ts';
 import type { ChargeInput, PayloadOf, RefundResult, SettleInput } from '../../contract/tasks.ts';
 import type { PgDB } from './client.ts';
 import {
-  failAndRefundHookedPg,
-  failAndRefundPg,
+  failAndRefundNotedPg,
   type FailurePatch as PgFailurePatch,
-  settleAcceptedHookedPg,
-  settleAcceptedPg,
+  settleAcceptedNotedPg,
   type WrittenHook,
 } from './money.ts';
-import { TASK_NOTE_SQL, TASKS_CHANNEL } from './notify.ts';
+import { sendTaskNoteAfterCommit, TASK_NOTE_SQL } from './notify.ts';
 import { insertDeliveriesPg } from './outbox.ts';
 import { tasks } from './schema/tasks.ts';
 
@@ -22,8 +20,8 @@ const NOTE = `${TASK_NOTE_SQL} AS note`;
  * settle.ts: each one transaction, every guard in the SQL that writes. Locks are taken in one
  * global order (task rows by id, then users, tokens, channels, each by id) so a charge, a
  * refund, a failover move and a sync batch never deadlock one another. With `notify`, a write that
- * changed a task also announces it (notify.ts TASKS_CHANNEL) inside its transaction: delivered to
- * every replica's feed when it commits, never when it rolls back.
+ * changed a task also announces it (notify.ts TASKS_CHANNEL): each returns its note, sent once its
+ * transaction has committed (sendTaskNoteAfterCommit, batched per pool), never when it rolled back.
  */
 
 type NewTask = typeof tasks.$inferInsert;
@@ -32,10 +30,8 @@ type NewTask = typeof tasks.$inferInsert;
 const INSERT_COLUMNS = Object.entries(getTableColumns(tasks))
   .filter(([key]) => key !== 'id')
   .map(([key, c]) => ({ key: key as keyof NewTask, name: c.name, fallback: c.default as unknown }));
-const INSERT_NAMES = INSERT_COLUMNS.map((c) => c.name).join(', ');
-const INSERT_VALUES = INSERT_COLUMNS.map((c) => `r.${c.name}`).join(', ');
 
-/** The whole task row as JSON with SQL names, defaults filled in: one fixed statement text for any shape. */
+/** The whole task row as JSON with SQL names, defaults filled in (mj_charge_task inserts every column from it). */
 function taskJson(input: ChargeInput): string {
   const row: NewTask = {
     ...input.task,
@@ -62,49 +58,24 @@ export async function chargeAndRecordTaskPg(
   input: ChargeInput,
   notify = false,
 ): Promise<number | 'quota_not_enough'> {
-  const q = input.quota;
   const hookUrl = input.hookUrl ? input.hookUrl : null;
-  // One statement, so one round trip and its own transaction: when the user could pay but the
-  // token cannot, mj_refuse aborts it and the user's charge is undone with it.
+  // One call, so one round trip and its own transaction (drizzle/pg 0016): when the user could pay
+  // but the token cannot, the function raises MJ001 and the user's charge is undone with it.
   try {
-    const [row] = await db.$client<Array<{ task_id: number | null }>>`
-      WITH u AS (
-        UPDATE users SET quota = quota - ${q}::bigint, used_quota = used_quota + ${q}::bigint, request_count = request_count + 1
-        WHERE id = ${input.userId}::int AND quota >= ${q}::bigint RETURNING id),
-      k AS (
-        UPDATE tokens SET used_quota = used_quota + ${q}::bigint,
-          remain_quota = CASE WHEN ${input.unlimitedToken}::boolean THEN remain_quota ELSE remain_quota - ${q}::bigint END
-        WHERE id = ${input.tokenId}::int AND (${input.unlimitedToken}::boolean OR remain_quota >= ${q}::bigint)
-          AND EXISTS (SELECT 1 FROM u) RETURNING id),
-      t AS (
-        INSERT INTO tasks (${db.$client.unsafe(INSERT_NAMES)})
-        SELECT ${db.$client.unsafe(INSERT_VALUES)} FROM jsonb_populate_record(NULL::tasks, ${taskJson(input)}::jsonb) r
-        WHERE EXISTS (SELECT 1 FROM k) RETURNING id, mj_id, ${db.$client.unsafe(NOTE)}),
-      c AS (UPDATE channels SET used_quota = used_quota + ${q}::bigint WHERE id = ${input.channelId}::int AND EXISTS (SELECT 1 FROM t) RETURNING 1),
-      h AS (
-        INSERT INTO task_webhooks (task_id, user_id, token_id, url)
-        SELECT t.id, ${input.userId}::int, ${input.tokenId}::int, ${hookUrl}::text FROM t WHERE ${hookUrl}::text IS NOT NULL
-        ON CONFLICT (task_id) DO UPDATE SET url = excluded.url RETURNING 1),
-      l AS (
-        INSERT INTO logs (user_id, type, content, quota, model_name, channel_id, token_id, mj_id, task_id, created_time)
-        SELECT ${input.userId}::int, ${LOG_TYPE.consume}::int, ${input.modelName}::text || ' charged ' || ${q}::bigint || ' for task ' || t.id,
-          ${q}::bigint, ${input.modelName}::text, ${input.channelId}::int, ${input.tokenId}::int, t.mj_id, t.id, ${input.now}::bigint
-        FROM t WHERE ${q}::bigint > 0 RETURNING 1),
-      n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.note) FROM t WHERE ${notify}::boolean)
-      -- Read in this order, the sub-statements lock the user, the token, then the channel.
-      -- EXISTS, not count(*): every CTE here yields at most one row, and an aggregate per CTE was
-      -- executor set-up on every submit.
-      SELECT (SELECT id FROM t) AS task_id, EXISTS (SELECT 1 FROM c) AS c, EXISTS (SELECT 1 FROM h) AS h, EXISTS (SELECT 1 FROM l) AS l,
-        EXISTS (SELECT 1 FROM n) AS n,
-        CASE WHEN EXISTS (SELECT 1 FROM u) AND NOT EXISTS (SELECT 1 FROM k) THEN mj_refuse('quota_not_enough') END AS refused`;
-    return row?.task_id ?? 'quota_not_enough';
+    const [row] = await db.$client<Array<{ task_id: number; note: string }>>`
+      SELECT id AS task_id, ${db.$client.unsafe(NOTE)} FROM mj_charge_task(${input.userId}::int, ${input.tokenId}::int,
+        ${input.unlimitedToken}::boolean, ${input.channelId}::int, ${input.quota}::bigint, ${input.modelName}::text,
+        ${LOG_TYPE.consume}::int, ${input.now}::bigint, ${hookUrl}::text, ${taskJson(input)}::jsonb)`;
+    if (!row) return 'quota_not_enough';
+    if (notify) sendTaskNoteAfterCommit(db, row.note);
+    return row.task_id;
   } catch (err) {
     if (isRefusal(err)) return 'quota_not_enough';
     throw err;
   }
 }
 
-/** The SQLSTATE of mj_refuse (drizzle/pg 0008): a guard refused after an earlier sub-statement wrote; the statement rolled back. */
+/** The SQLSTATE of mj_refuse (drizzle/pg 0008) and of mj_charge_task (0016): a guard refused after an earlier write; the statement rolled back. */
 function isRefusal(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'MJ001';
 }
@@ -131,12 +102,15 @@ export async function settleTaskPg(
   // Without a webhook the statement alone is the transaction (one round trip). A delivery's
   // payload is built here from the row the write returns, and queued by a second statement in
   // the same transaction.
-  if (!hook) return settleAcceptedPg(db, p.taskId, patch, notify);
-  return db.$client.begin(async (sql) => {
-    const r = await settleAcceptedHookedPg(sql, p.taskId, patch, notify);
-    if (r.hooked) await insertDeliveriesPg(sql, [deliveryOf(r.hooked, hook)], p.now);
-    return r.won;
-  });
+  const r = hook
+    ? await db.$client.begin(async (sql) => {
+        const w = await settleAcceptedNotedPg(sql, p.taskId, patch, false, true);
+        if (w.hooked) await insertDeliveriesPg(sql, [deliveryOf(w.hooked, hook)], p.now);
+        return w;
+      })
+    : await settleAcceptedNotedPg(db, p.taskId, patch, false, false);
+  if (notify) sendTaskNoteAfterCommit(db, r.note);
+  return r.won;
 }
 
 /** The delivery of a written task's change to its hook (the payload is the task as written). */
@@ -196,12 +170,15 @@ export async function failAndRefundTaskPg(
   notify = false,
 ): Promise<RefundResult> {
   const p = pgFailurePatch(patch);
-  if (!hook) return failAndRefundPg(db, taskId, expectedQuota, p, now, modelName, notify);
-  return db.$client.begin(async (sql) => {
-    const { hooked, ...r } = await failAndRefundHookedPg(sql, taskId, expectedQuota, p, now, modelName, notify);
-    if (hooked) await insertDeliveriesPg(sql, [deliveryOf(hooked, hook)], now);
-    return r;
-  });
+  const r = hook
+    ? await db.$client.begin(async (sql) => {
+        const w = await failAndRefundNotedPg(sql, taskId, expectedQuota, p, now, modelName, false, true);
+        if (w.hooked) await insertDeliveriesPg(sql, [deliveryOf(w.hooked, hook)], now);
+        return w;
+      })
+    : await failAndRefundNotedPg(db, taskId, expectedQuota, p, now, modelName, false, false);
+  if (notify) sendTaskNoteAfterCommit(db, r.note);
+  return { won: r.won, refunded: r.refunded };
 }
 
 /**
@@ -217,7 +194,7 @@ export async function moveTaskChannelPg(
   now: number,
   notify = false,
 ): Promise<boolean> {
-  const [row] = await db.$client<Array<{ moved: number }>>`
+  const [row] = await db.$client<Array<{ moved: number; note: string | null }>>`
     WITH t AS (
       UPDATE tasks SET channel_id = ${to}::int, updated_time = ${now}::bigint
       WHERE id = ${taskId}::int AND channel_id = ${from}::int AND progress <> '100%' RETURNING id, quota, user_id, token_id, ${db.$client.unsafe(NOTE)}),
@@ -233,9 +210,9 @@ export async function moveTaskChannelPg(
         ELSE channels.used_quota + t.quota END
       FROM t WHERE channels.id IN (SELECT id FROM lk) RETURNING 1),
     l AS (
-      UPDATE logs SET channel_id = ${to}::int FROM t WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE.consume}::int RETURNING 1),
-    n AS (SELECT pg_notify(${TASKS_CHANNEL}::text, t.note) FROM t WHERE ${notify}::boolean)
+      UPDATE logs SET channel_id = ${to}::int FROM t WHERE logs.task_id = t.id AND logs.type = ${LOG_TYPE.consume}::int RETURNING 1)
     SELECT (SELECT count(*) FROM t)::int AS moved, (SELECT count(*) FROM lk) AS lk, (SELECT count(*) FROM c) AS c, (SELECT count(*) FROM l) AS l,
-      (SELECT count(*) FROM n) AS n, (SELECT count(*) FROM mv) AS mv`;
+      (SELECT count(*) FROM mv) AS mv, (SELECT note FROM t) AS note`;
+  if (notify) sendTaskNoteAfterCommit(db, row!.note);
   return row!.moved === 1;
 }
