@@ -5,7 +5,7 @@ import type { TaskStore } from './contract/tasks.ts';
 import { type DB, openDatabase } from './db/client.ts';
 import { DatabaseUrlError, openPgDatabase, type PgDB } from './db/pg/client.ts';
 import { isUnavailableError, pingDatabase } from './db/pg/health.ts';
-import { onTaskChanges } from './db/pg/notify.ts';
+import { onTaskChanges, taskNotesSent } from './db/pg/notify.ts';
 import { createPgStore } from './db/pg/store.ts';
 import { createPgFeedReads } from './db/pg/task-reads.ts';
 import { createPgTaskStore } from './db/pg/task-store.ts';
@@ -130,8 +130,9 @@ async function openPgBackend(config: Config, url: string, logger: Logger, clock:
     listJson: taskStore.tasks.listJson,
     close: async () => {},
   };
-  // Live updates across replicas: the task store NOTIFYs the ids of every write in its
-  // transaction; each replica feeds what it hears (its own writes included) to its local feed.
+  // Live updates across replicas: the task store NOTIFYs the ids of every write (in its transaction,
+  // or right after the commit on the submit path); each replica feeds what it hears (its own writes
+  // included) to its local feed.
   const taskFeed = new InProcessTaskFeed(createPgFeedReads(pg), clock, { changeWindowMs: changeWindowOf(config) });
   const unlisten = await onTaskChanges(pg, (ids) => taskFeed.publish(ids), {
     onError: (err) =>
@@ -153,6 +154,8 @@ async function openPgBackend(config: Config, url: string, logger: Logger, clock:
     taskFeed: subscribeOnly,
     ping: () => pingDatabase(pg, 2000),
     close: async () => {
+      // The last writes' notes (sent after their commits) go out before the pool ends, bounded in time.
+      await Promise.race([taskNotesSent(pg), Bun.sleep(2_000)]);
       await unlisten().catch(() => {});
       // During an outage ending the pool may fail: the process is leaving either way.
       await pg.$client.end({ timeout: 2 }).catch(() => {});
