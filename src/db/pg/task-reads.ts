@@ -1,7 +1,8 @@
 import { getTableColumns } from 'drizzle-orm';
+import type { TaskFeedReads } from '../../contract/feed.ts';
 import type { TaskRow } from '../../contract/rows.ts';
 import { itemBytesAtLeastSql, TEXT_LENGTHS_SQL } from '../../lib/item-size-sql.ts';
-import { MAX_ID_CHARS, MAX_JSON_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, MAX_WORD_CHARS } from '../../lib/text-bounds.ts';
+import { TASK_TEXT_BOUNDS } from '../../lib/text-bounds.ts';
 import type { PgDB } from './client.ts';
 import { TASK_FINGERPRINT_SQL, takeNotedFingerprints } from './notify.ts';
 import { tasks } from './schema/tasks.ts';
@@ -12,24 +13,6 @@ import { tasks } from './schema/tasks.ts';
  * task feed's reads (fingerprint, row, replay). Rows come back named as TaskRow, aliased in SQL.
  */
 
-/** The cut of each text column (SQL name → bound), as src/db/sqlite/bounded-columns.ts cuts them. */
-const TEXT_BOUNDS: Readonly<Record<string, number>> = {
-  action: MAX_WORD_CHARS,
-  mj_id: MAX_ID_CHARS,
-  prompt: MAX_TEXT_CHARS,
-  prompt_en: MAX_TEXT_CHARS,
-  description: MAX_TEXT_CHARS,
-  state: MAX_TEXT_CHARS,
-  image_url: MAX_URL_CHARS,
-  video_url: MAX_URL_CHARS,
-  video_urls: MAX_JSON_CHARS,
-  status: MAX_WORD_CHARS,
-  progress: MAX_WORD_CHARS,
-  fail_reason: MAX_TEXT_CHARS,
-  buttons: MAX_JSON_CHARS,
-  properties: MAX_JSON_CHARS,
-};
-
 /**
  * Every column of `tasks` named by its TaskRow key. `cut`: each text cut to one character past its
  * bound (PostgreSQL's `left` counts characters, as SQLite's `substr` does), so the item mapping
@@ -38,7 +21,7 @@ const TEXT_BOUNDS: Readonly<Record<string, number>> = {
 function columnsSql(cut: boolean): string {
   return Object.entries(getTableColumns(tasks))
     .map(([key, column]) => {
-      const max = TEXT_BOUNDS[column.name];
+      const max = TASK_TEXT_BOUNDS[column.name];
       const value = cut && max !== undefined ? `left(${column.name}, ${max + 1})` : column.name;
       return `${value} AS "${key}"`;
     })
@@ -125,14 +108,7 @@ export function createPgFeedReads(db: PgDB) {
     },
     row: (id: number) => taskByIdPg(db, id),
     /** How many rows `replay` would return (at most `limit`) and the fewest bytes their items take (see the SQLite twin). */
-    async replaySize(
-      userId: number | null,
-      windowStart: number,
-      since: number,
-      limit: number,
-      itemCap: number,
-      maxBytes: number,
-    ): Promise<{ count: number; bytes: number }> {
+    async replaySize(userId, windowStart, since, limit, itemCap, maxBytes) {
       const n = Math.max(0, Math.floor(limit));
       const size = sql.unsafe(itemBytesAtLeastSql(Math.floor(itemCap)));
       const lengths = sql.unsafe(TEXT_LENGTHS_SQL);
@@ -176,5 +152,5 @@ export function createPgFeedReads(db: PgDB) {
             ORDER BY updated_time DESC, id DESC LIMIT ${n}::int`;
       return [...rows];
     },
-  };
+  } satisfies TaskFeedReads;
 }
