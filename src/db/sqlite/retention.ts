@@ -26,6 +26,16 @@ export const TASK_ARCHIVE_COLUMNS_SQL = `id, user_id, token_id, channel_id, code
 /** Finished: as the domain says (progress 100%), and by an ending status. */
 export const FINISHED_SQL = `progress = '100%' AND status IN ('SUCCESS', 'FAILURE')`;
 
+/**
+ * A group of expired finished tasks, by keyset on (submit_time, id). Pinned to the time index: the
+ * partial `(status)` index holds exactly the finished statuses, and the planner took it, then
+ * sorted every finished task for each group of 10 (50 ms a group at 41,000 tasks, seconds at
+ * millions), where the time index walks them in order and stops at the group's end.
+ */
+export const RETENTION_TASK_PAGE_SQL = `SELECT ${TASK_ARCHIVE_COLUMNS_SQL} FROM tasks INDEXED BY tasks_submit_time_idx
+     WHERE submit_time < ?1 AND submit_time >= ?2 AND (submit_time > ?2 OR id > ?3) AND ${FINISHED_SQL}
+     ORDER BY submit_time, id LIMIT ?4`;
+
 /** Ids walked per log read: bounds each statement whatever the table holds (logs have no time index). */
 const LOG_ID_WINDOW = 5_000;
 /**
@@ -51,11 +61,7 @@ export function createSqliteRetentionStore(db: DB) {
   const putOption = c.prepare<unknown, [string, string]>(
     'INSERT INTO options (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
   );
-  const taskPage = c.prepare<ArchivedRow, [number, number, number, number]>(
-    `SELECT ${TASK_ARCHIVE_COLUMNS_SQL} FROM tasks
-     WHERE submit_time < ?1 AND submit_time >= ?2 AND (submit_time > ?2 OR id > ?3) AND ${FINISHED_SQL}
-     ORDER BY submit_time, id LIMIT ?4`,
-  );
+  const taskPage = c.prepare<ArchivedRow, [number, number, number, number]>(RETENTION_TASK_PAGE_SQL);
   const deleteTask = c.prepare<unknown, [number, number]>(
     `DELETE FROM tasks WHERE id = ?1 AND submit_time < ?2 AND ${FINISHED_SQL}`,
   );
