@@ -5,7 +5,14 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import { PG_MIGRATIONS_FOLDER } from '../../src/db/pg/client.ts';
 import { fmtCount, progress } from './log.ts';
-import { checkPgCounters, connect, createPgDatabase, databaseUrl, type PgCluster, tasksInsertSql } from './pg-seed.ts';
+import {
+  checkPgCounters,
+  connect,
+  createPgDatabase,
+  emptyPgDatabase,
+  type PgCluster,
+  tasksInsertSql,
+} from './pg-seed.ts';
 import { REPO_ROOT } from './procs.ts';
 import { firstMigrationFolder } from './seed-bulk.ts';
 
@@ -79,14 +86,7 @@ export async function bulkPgDatabase(cluster: PgCluster, name: string, total: nu
   const dump = join(CACHE_DIR, `pg-${fmtCount(total).replaceAll(',', '_')}-${cacheKey(total)}.dump`);
   const t0 = performance.now();
   if (existsSync(dump)) {
-    const admin = connect(cluster.url);
-    try {
-      await admin.unsafe(`DROP DATABASE IF EXISTS ${name}`);
-      await admin.unsafe(`CREATE DATABASE ${name}`);
-    } finally {
-      await admin.end();
-    }
-    const url = databaseUrl(cluster, name);
+    const url = await emptyPgDatabase(cluster, name);
     progress(`pg: restoring ${fmtCount(total)} tasks from ${dump}`);
     run([pgBin('pg_restore'), '-j', '2', '-d', url, dump]);
     const sql = connect(url);

@@ -76,6 +76,18 @@ export function connect(url: string): Sql {
   return postgres(url, { max: 1, onnotice: () => {} });
 }
 
+/** Database `name` made anew, empty (dropped first if it was there); returns its URL. */
+export async function emptyPgDatabase(cluster: PgCluster, name: string): Promise<string> {
+  const admin = connect(cluster.url);
+  try {
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return databaseUrl(cluster, name);
+}
+
 /**
  * A new migrated database `name` with accounts and channels, as seedAccounts does on SQLite;
  * `beforeMigrate` runs on the empty database first (the bulk seed's first migration and rows).
@@ -86,14 +98,7 @@ export async function createPgDatabase(
   channelUrls: readonly string[] = [],
   beforeMigrate?: (url: string) => Promise<void>,
 ): Promise<string> {
-  const admin = connect(cluster.url);
-  try {
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${name}`);
-    await admin.unsafe(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = databaseUrl(cluster, name);
+  const url = await emptyPgDatabase(cluster, name);
   await beforeMigrate?.(url);
   const db = await openPgDatabase(url, { poolSize: 1 });
   await db.$client.end();
