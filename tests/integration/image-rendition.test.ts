@@ -4,7 +4,7 @@ import { ManualClock } from '../../src/lib/clock.ts';
 import { type Simulator, startSimulator } from '../../src/simulator/index.ts';
 import { addChannel, addTask, addUser } from '../helpers/rows.ts';
 import { ROOT_HEADERS, startTestServer, type TestServer } from '../helpers/server.ts';
-import { submitToSimulator } from '../helpers/simulator.ts';
+import { finishedImageUrl, submitToSimulator } from '../helpers/simulator.ts';
 
 /**
  * Renditions (SPEC §18) through the real route: `?w=` WebP widths, `?part=` quadrants, the §9
@@ -37,15 +37,7 @@ async function taskWith(imageUrl: string, status = 'SUCCESS'): Promise<string> {
   return (await addTask(server.handle, { userId: user.id, imageUrl, status, progress })).mjId;
 }
 
-/** A finished imagine on the simulator: its final 2×2 grid's URL. */
-async function finalImageUrl(prompt: string): Promise<string> {
-  const id = await submitToSimulator(sim, SECRET, prompt);
-  clock.advance(12_000);
-  const res = await fetch(`${sim.url}/mj/task/${id}/fetch`, { headers: { 'mj-api-secret': SECRET } });
-  const view = (await res.json()) as { status: string; imageUrl: string };
-  expect(view.status).toBe('SUCCESS');
-  return view.imageUrl;
-}
+const finalImageUrl = (prompt: string) => finishedImageUrl(sim, SECRET, clock, prompt);
 
 async function finishedTask(prompt: string): Promise<string> {
   return taskWith(await finalImageUrl(prompt));

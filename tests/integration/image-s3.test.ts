@@ -4,7 +4,7 @@ import { type Simulator, startSimulator } from '../../src/simulator/index.ts';
 import { addChannel, addTask, addUser } from '../helpers/rows.ts';
 import { bucketClient, s3Env, testBucket, uniquePrefix } from '../helpers/s3.ts';
 import { startTestServer, type TestServer, waitFor } from '../helpers/server.ts';
-import { submitToSimulator } from '../helpers/simulator.ts';
+import { finishedImageUrl } from '../helpers/simulator.ts';
 
 /**
  * The image store in an S3-compatible bucket (IMAGE_STORE=s3://…), through the real gateway, the
@@ -38,15 +38,7 @@ async function taskWith(s: TestServer, imageUrl: string, mjId?: string): Promise
     .mjId;
 }
 
-async function finalImageUrl(prompt: string): Promise<string> {
-  const id = await submitToSimulator(sim, SECRET, prompt);
-  clock.advance(12_000);
-  const view = (await (
-    await fetch(`${sim.url}/mj/task/${id}/fetch`, { headers: { 'mj-api-secret': SECRET } })
-  ).json()) as { status: string; imageUrl: string };
-  expect(view.status).toBe('SUCCESS');
-  return view.imageUrl;
-}
+const finalImageUrl = (prompt: string) => finishedImageUrl(sim, SECRET, clock, prompt);
 
 /** First GET (streams from the upstream and stores); resolves once the image is in the bucket. */
 async function firstGet(s: TestServer, mjId: string): Promise<{ res: Response; bytes: Uint8Array }> {

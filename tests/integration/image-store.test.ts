@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/lib/logger.ts';
 import { type Simulator, startSimulator } from '../../src/simulator/index.ts';
 import { addChannel, addTask, addUser } from '../helpers/rows.ts';
 import { startTestServer, type TestServer, waitFor } from '../helpers/server.ts';
-import { submitToSimulator } from '../helpers/simulator.ts';
+import { finishedImageUrl, submitToSimulator } from '../helpers/simulator.ts';
 
 /**
  * The image store behind GET/HEAD /mj/image/:id: what the first full GET of a SUCCESS image
@@ -50,15 +50,7 @@ async function killLink(s: TestServer, mjId: string): Promise<void> {
   await s.sql('UPDATE tasks SET image_url = $1 WHERE mj_id = $2', `${deadUrl}/expired.png`, mjId);
 }
 
-async function finalImageUrl(prompt: string): Promise<string> {
-  const id = await submitToSimulator(sim, SECRET, prompt);
-  clock.advance(12_000);
-  const view = (await (
-    await fetch(`${sim.url}/mj/task/${id}/fetch`, { headers: { 'mj-api-secret': SECRET } })
-  ).json()) as { status: string; imageUrl: string };
-  expect(view.status).toBe('SUCCESS');
-  return view.imageUrl;
-}
+const finalImageUrl = (prompt: string) => finishedImageUrl(sim, SECRET, clock, prompt);
 
 /** First GET (streams and stores); resolves once the image is in the folder. */
 async function firstGet(s: TestServer, mjId: string): Promise<{ res: Response; bytes: ArrayBuffer }> {
