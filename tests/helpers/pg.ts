@@ -1,37 +1,19 @@
-import { join } from 'node:path';
 import postgres from 'postgres';
 import { openPgDatabase, type PgDB } from '../../src/db/pg/client.ts';
+import { startScriptService } from './script-service.ts';
 
 /**
  * The PostgreSQL server of the suite: `scripts/test.sh` starts one private cluster and passes
  * its URL as TEST_DATABASE_URL; a file run alone (`bun test file`) starts its own through the
  * same script and stops it when the file ends. Each test database is fresh and dropped after.
  */
-const SCRIPT = join(import.meta.dir, '../../scripts/pg-cluster.sh');
 let serverUrl: Promise<string> | null = null;
 
-function startOwnCluster(): string {
-  const out = Bun.spawnSync(['bash', SCRIPT, 'start'], {
-    stderr: 'inherit',
-    env: { ...process.env, MJ_PG_OWNER_PID: String(process.pid) },
-  });
-  if (out.exitCode !== 0) throw new Error('could not start a private PostgreSQL cluster');
-  const vars = Object.fromEntries(
-    out.stdout
-      .toString()
-      .trim()
-      .split('\n')
-      .map((l) => l.split(/=(.*)/s).slice(0, 2) as [string, string]),
-  );
-  // Stopped when the test process ends (a hook registered here would belong to one test).
-  process.on('exit', () => {
-    Bun.spawnSync(['bash', SCRIPT, 'stop', vars.PGDIR!]);
-  });
-  return vars.DATABASE_URL!;
-}
-
 export function pgServerUrl(): Promise<string> {
-  serverUrl ??= Promise.resolve(process.env.TEST_DATABASE_URL || startOwnCluster());
+  serverUrl ??= Promise.resolve(
+    process.env.TEST_DATABASE_URL ||
+      startScriptService('pg-cluster.sh', 'MJ_PG_OWNER_PID', 'PGDIR', 'a private PostgreSQL cluster').DATABASE_URL!,
+  );
   return serverUrl;
 }
 

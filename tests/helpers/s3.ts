@@ -1,11 +1,10 @@
-import { join } from 'node:path';
+import { startScriptService } from './script-service.ts';
 
 /**
  * The S3-compatible server of the suite (s3rver): `scripts/test.sh` starts one and passes it as
  * TEST_S3_ENDPOINT (and TEST_S3_BUCKET); a file run alone starts its own through the same script,
  * stopped when the test process ends. Never skipped: a server that cannot start fails the tests.
  */
-const SCRIPT = join(import.meta.dir, '../../scripts/s3-server.sh');
 /** s3rver's fixed test account. */
 const ACCESS_KEY_ID = 'S3RVER';
 const SECRET_ACCESS_KEY = 'S3RVER';
@@ -20,21 +19,7 @@ export interface TestBucket {
 let server: TestBucket | null = null;
 
 function startOwnServer(): TestBucket {
-  const out = Bun.spawnSync(['bash', SCRIPT, 'start'], {
-    stderr: 'inherit',
-    env: { ...process.env, MJ_S3_OWNER_PID: String(process.pid) },
-  });
-  if (out.exitCode !== 0) throw new Error('could not start the S3 test server (scripts/s3-server.sh start)');
-  const vars = Object.fromEntries(
-    out.stdout
-      .toString()
-      .trim()
-      .split('\n')
-      .map((l) => l.split(/=(.*)/s).slice(0, 2) as [string, string]),
-  );
-  process.on('exit', () => {
-    Bun.spawnSync(['bash', SCRIPT, 'stop', vars.S3DIR!]);
-  });
+  const vars = startScriptService('s3-server.sh', 'MJ_S3_OWNER_PID', 'S3DIR', 'the S3 test server');
   return {
     endpoint: vars.S3_ENDPOINT!,
     bucket: vars.S3_BUCKET!,
