@@ -48,46 +48,37 @@ BOTH_DATABASES=(
   tests/browser/button-names.test.ts tests/browser/dashboard-first-hour.test.ts tests/browser/dashboard.test.ts
   tests/browser/deep-links.test.ts tests/browser/reconcile.test.ts
 )
+# A step that cannot run ends the run as one failure, with the last line CI reads.
+give_up() {
+  echo "$1"
+  echo "0 passed, 1 failed"
+  exit 1
+}
 started=$(now)
 echo "== typecheck"
 t=$(now)
-if ! bun run typecheck; then
-  echo "typecheck failed"
-  echo "0 passed, 1 failed"
-  exit 1
-fi
+bun run typecheck || give_up "typecheck failed"
 echo "typecheck took $(took "$t")"
 echo "== lint (Biome: rules and formatting)"
 t=$(now)
-if ! bun run lint; then
-  echo "lint failed"
-  echo "0 passed, 1 failed"
-  exit 1
-fi
+bun run lint || give_up "lint failed"
 echo "lint took $(took "$t")"
 echo "== PostgreSQL"
 t=$(now)
-if ! pg=$(bash scripts/pg-cluster.sh start); then
-  echo "could not start a private PostgreSQL cluster"
-  echo "0 passed, 1 failed"
-  exit 1
-fi
+pg=$(bash scripts/pg-cluster.sh start) || give_up "could not start a private PostgreSQL cluster"
 PGDIR=$(printf '%s\n' "$pg" | sed -n 's/^PGDIR=//p')
 export TEST_DATABASE_URL=$(printf '%s\n' "$pg" | sed -n 's/^DATABASE_URL=//p')
 log=$(mktemp)
 pglog=$(mktemp)
+pgonlylog=$(mktemp)
 S3DIR=""
-trap 'bash scripts/pg-cluster.sh stop "$PGDIR"; [ -n "$S3DIR" ] && bash scripts/s3-server.sh stop "$S3DIR"; rm -f "$log" "$pglog"' EXIT
+trap 'bash scripts/pg-cluster.sh stop "$PGDIR"; [ -n "$S3DIR" ] && bash scripts/s3-server.sh stop "$S3DIR"; rm -f "$log" "$pglog" "$pgonlylog"' EXIT
 echo "private cluster in $PGDIR (started in $(took "$t"))"
 # The image store's S3 suites run against a real S3-compatible server (s3rver, a devDependency):
 # started here once, stopped at the end; one that cannot start fails the run (never a skip).
 echo "== S3-compatible server"
 t=$(now)
-if ! s3=$(bash scripts/s3-server.sh start); then
-  echo "could not start the S3-compatible test server (scripts/s3-server.sh)"
-  echo "0 passed, 1 failed"
-  exit 1
-fi
+s3=$(bash scripts/s3-server.sh start) || give_up "could not start the S3-compatible test server (scripts/s3-server.sh)"
 S3DIR=$(printf '%s\n' "$s3" | sed -n 's/^S3DIR=//p')
 export TEST_S3_ENDPOINT=$(printf '%s\n' "$s3" | sed -n 's/^S3_ENDPOINT=//p')
 export TEST_S3_BUCKET=$(printf '%s\n' "$s3" | sed -n 's/^S3_BUCKET=//p')
@@ -101,8 +92,6 @@ first=("$@")
 if [ $# -eq 0 ]; then
   PG_ONLY=(tests/integration/pg-*.test.ts)
   mapfile -t first < <(find tests -name '*.test.ts' ! -path 'tests/integration/pg-*' | sort)
-  pgonlylog=$(mktemp)
-  trap 'bash scripts/pg-cluster.sh stop "$PGDIR"; [ -n "$S3DIR" ] && bash scripts/s3-server.sh stop "$S3DIR"; rm -f "$log" "$pglog" "$pgonlylog"' EXIT
   echo "== tests on PostgreSQL (${#BOTH_DATABASES[@]} files on PostgreSQL, then the ${#PG_ONLY[@]} PostgreSQL-only files; in the background, shown after the first pass)"
   ( t=$(now); TEST_BACKEND=postgres bun test --timeout 30000 "${BOTH_DATABASES[@]}" >"$pglog" 2>&1; rc=$?
     bun test --timeout 30000 "${PG_ONLY[@]}" >"$pgonlylog" 2>&1; rc2=$?
