@@ -1,6 +1,7 @@
-import type { Database } from 'bun:sqlite';
+import type { DB } from '../client.ts';
 import { COUNT_OWNERS, COUNTED_COLUMNS, type CountedColumn } from '../listing-design.ts';
 import { FILTER_COUNTS_DEFERRED_TABLE } from '../listing-sql-sqlite.ts';
+import { perConnection } from '../prepared.ts';
 
 /**
  * Filter counts of a batch of task writes, summed (SQLite). The filters' update trigger adds six
@@ -30,11 +31,8 @@ export interface FilterCountBatch {
   around<T>(ids: readonly number[], write: () => T, moved: (result: T) => ReadonlyMap<number, CountedValues>): T;
 }
 
-const batches = new WeakMap<Database, FilterCountBatch>();
-
-export function filterCountBatch(c: Database): FilterCountBatch {
-  let batch = batches.get(c);
-  if (batch) return batch;
+export const filterCountBatch = perConnection((db: DB): FilterCountBatch => {
+  const c = db.$client;
   const read = c.prepare<CountedRow, [string]>(
     `SELECT id, ${READ_COLUMNS.join(', ')} FROM tasks WHERE id IN (SELECT value FROM json_each(?))`,
   );
@@ -46,7 +44,7 @@ export function filterCountBatch(c: Database): FilterCountBatch {
     `INSERT INTO task_filter_counts (${KEY_COLUMNS.join(', ')}, count) SELECT ${picks} FROM json_each(?) WHERE true
      ON CONFLICT (${KEY_COLUMNS.join(', ')}) DO UPDATE SET count = count + excluded.count`,
   );
-  batch = {
+  return {
     around(ids, write, moved) {
       if (ids.length === 0) return write();
       const before = read.all(JSON.stringify(ids));
@@ -88,6 +86,4 @@ export function filterCountBatch(c: Database): FilterCountBatch {
       return result;
     },
   };
-  batches.set(c, batch);
-  return batch;
-}
+});

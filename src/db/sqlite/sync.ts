@@ -2,6 +2,7 @@ import type { SQLQueryBindings, Statement } from 'bun:sqlite';
 import type { PayloadOf, PollRow, SyncFieldValues, SyncOp, SyncOpResult } from '../../contract/tasks.ts';
 import type { DB } from '../client.ts';
 import { COUNTED_COLUMNS } from '../listing-design.ts';
+import { perConnection } from '../prepared.ts';
 import type { DbLike } from '../types.ts';
 import { BUTTONS_SQL, compactButtons } from './button-sets.ts';
 import { type CountedValues, filterCountBatch } from './filter-deltas.ts';
@@ -88,39 +89,30 @@ interface BatchStatements {
   hooked: Statement<{ taskId: number }, [string]>;
 }
 
-const statementCache = new WeakMap<DB, BatchStatements>();
-
-function batchStatements(db: DB): BatchStatements {
-  let s = statementCache.get(db);
-  if (!s) {
-    const c = db.$client;
-    const updates = new Map<string, ColumnUpdate>();
-    s = {
-      updateOf(fields) {
-        const list = fields ?? FIELDS;
-        const key = list.join(',');
-        let u = updates.get(key);
-        if (!u) {
-          const set = list.map((f) => `${COLUMN_OF[f]} = ?`).join(', ');
-          u = {
-            statement: c.prepare(
-              `UPDATE tasks SET ${set}${set ? ', ' : ''}updated_time = ? WHERE id = ? AND progress <> '100%'
-               RETURNING ${COUNTED_COLUMNS.join(', ')}`,
-            ),
-            fields: list,
-          };
-          updates.set(key, u);
-        }
-        return u;
-      },
-      hooked: c.prepare(
-        `SELECT task_id AS taskId FROM task_webhooks WHERE task_id IN (SELECT value FROM json_each(?))`,
-      ),
-    };
-    statementCache.set(db, s);
-  }
-  return s;
-}
+const batchStatements = perConnection((db: DB): BatchStatements => {
+  const c = db.$client;
+  const updates = new Map<string, ColumnUpdate>();
+  return {
+    updateOf(fields) {
+      const list = fields ?? FIELDS;
+      const key = list.join(',');
+      let u = updates.get(key);
+      if (!u) {
+        const set = list.map((f) => `${COLUMN_OF[f]} = ?`).join(', ');
+        u = {
+          statement: c.prepare(
+            `UPDATE tasks SET ${set}${set ? ', ' : ''}updated_time = ? WHERE id = ? AND progress <> '100%'
+             RETURNING ${COUNTED_COLUMNS.join(', ')}`,
+          ),
+          fields: list,
+        };
+        updates.set(key, u);
+      }
+      return u;
+    },
+    hooked: c.prepare(`SELECT task_id AS taskId FROM task_webhooks WHERE task_id IN (SELECT value FROM json_each(?))`),
+  };
+});
 
 /**
  * Errors about one row's values (a constraint, a trigger's RAISE, a value too big or of the wrong
@@ -178,7 +170,7 @@ function withCompactButtons(db: DB, ops: readonly SyncOp[]): readonly SyncOp[] {
 function runBatch(db: DB, ops: readonly SyncOp[], now: number, hook: PayloadOf, isolate: boolean): SyncOpResult[] {
   const statements = batchStatements(db);
   const { hooked } = statements;
-  const counts = filterCountBatch(db.$client);
+  const counts = filterCountBatch(db);
   const ids = ops.map((op) => op.taskId);
   return db.transaction(
     (tx) =>
